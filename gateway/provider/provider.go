@@ -1,0 +1,99 @@
+// Package provider defines the contract between the gateway and an LLM provider: the adapter
+// interfaces, the calls and results they exchange, and the config an adapter is built from.
+//
+// Adapters live in provider/provider<name> packages; the set of kinds is known only to
+// provider/registry. Nothing outside an adapter package switches on a provider kind.
+package provider
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/llmgw/llmgw/gateway/chat"
+)
+
+// Config is what an adapter is built from: one model of one provider account, with the model's
+// overrides already applied to the account's settings.
+type Config struct {
+	// Kind is the provider kind, such as "openai" or "anthropic".
+	Kind string
+	// BaseURL is the API base URL; empty means the kind's default.
+	BaseURL string
+	// APIKey is the provider credential; empty for providers that need none.
+	APIKey string
+	// Model is the provider's name for the model.
+	Model string
+	// HTTPClient is shared by all adapters; adapters never build their own transport.
+	HTTPClient *http.Client
+}
+
+// Adapter is a chat model at a provider. Implementations are safe for concurrent use.
+type Adapter interface {
+	// Chat sends one request and returns the complete answer.
+	Chat(ctx context.Context, c *ChatCall) (*ChatResult, error)
+	// ChatStream sends one request and returns the answer as a stream; the caller closes it.
+	// Usage is always asked of the upstream, whatever the client asked.
+	ChatStream(ctx context.Context, c *ChatCall) (ChatStream, error)
+}
+
+// Embedder is an embedding model at a provider. Adapters implement it when the provider can.
+type Embedder interface {
+	// Embed returns the embeddings of the inputs.
+	Embed(ctx context.Context, c *EmbedCall) (*EmbedResult, error)
+}
+
+// ChatCall is one chat request to an adapter.
+type ChatCall struct {
+	// Request is the decoded request. Its Model is the client's name; adapters send Config.Model.
+	Request *chat.Request
+	// Body is the client's raw OpenAI JSON when the request came in that dialect, or nil.
+	// Adapters that speak OpenAI send it with only the model (and stream options) patched.
+	Body []byte
+}
+
+// ChatResult is a complete chat answer.
+type ChatResult struct {
+	// JSON is the answer as an OpenAI chat.completion object.
+	JSON []byte
+	// Usage is the upstream's token count; zero only when the upstream reported none.
+	Usage chat.Usage
+}
+
+// ChatStream is a streamed chat answer. Recv and Close are not safe for concurrent use.
+type ChatStream interface {
+	// Recv returns the next chunk, or io.EOF after the last one. An error after the first
+	// chunk means the stream broke: the client must be told, not shown a clean end.
+	Recv() (Chunk, error)
+	// Close releases the upstream connection; it is safe to call more than once.
+	Close() error
+}
+
+// Chunk is one event of a streamed answer.
+type Chunk struct {
+	// JSON is the chunk as an OpenAI chat.completion.chunk object; valid until the next Recv.
+	JSON []byte
+	// Usage is set on the chunk that reports usage.
+	Usage *chat.Usage
+	// UsageOnly marks a chunk that carries only usage (no choices): it is shown to a client
+	// only when the client asked for usage.
+	UsageOnly bool
+}
+
+// EmbedCall is one embeddings request to an adapter.
+type EmbedCall struct {
+	// Request is the decoded request.
+	Request *chat.EmbeddingRequest
+	// Body is the client's raw OpenAI JSON, or nil.
+	Body []byte
+}
+
+// EmbedResult is an embeddings answer.
+type EmbedResult struct {
+	// JSON is the answer as an OpenAI embeddings list object.
+	JSON []byte
+	// Usage counts the input tokens.
+	Usage chat.Usage
+}
+
+// Factory builds an adapter from a config, or reports why the config is invalid.
+type Factory func(cfg Config) (Adapter, error)

@@ -1,0 +1,75 @@
+package snapshot
+
+import "time"
+
+// Config is the plain data a snapshot is compiled from: everything the data plane needs, with
+// secrets decrypted and API keys as hashes. The store produces it after every write; a
+// separate control plane can ship it to data-plane replicas.
+type Config struct {
+	Accounts        []Account
+	Models          []Model
+	Users           []User
+	Teams           []Team
+	VirtualAccounts []VirtualAccount
+	Keys            []Key
+	Rules           []Rule
+	// AdminTokenHash is KeyHash of the admin token; it authenticates as an admin on every API.
+	AdminTokenHash string
+}
+
+// Account is a provider account.
+type Account struct {
+	Name     string
+	Provider string
+	BaseURL  string
+	APIKey   string
+}
+
+// Model is a model of an account. Empty BaseURL and APIKey inherit the account's.
+type Model struct {
+	Account       string
+	Name          string
+	UpstreamModel string
+	Types         []string
+	BaseURL       string
+	APIKey        string
+}
+
+// User is a person.
+type User struct {
+	Name     string
+	Teams    []string
+	Disabled bool
+	Admin    bool
+}
+
+// Team is a group of users.
+type Team struct {
+	Name string
+}
+
+// VirtualAccount is an application identity.
+type VirtualAccount struct {
+	Name     string
+	Team     string
+	Disabled bool
+}
+
+// Key is an API key. Exactly one of User and VirtualAccount is set.
+type Key struct {
+	ID             string
+	Hash           string // KeyHash of the secret
+	User           string
+	VirtualAccount string
+	ExpireTime     time.Time // zero means never
+	Revoked        bool
+}
+
+// Rule is an authorization rule; see the Admin API's AuthzRule for the matching rules.
+type Rule struct {
+	Name            string
+	Models          []string
+	Users           []string
+	Teams           []string
+	VirtualAccounts []string
+}
