@@ -1,0 +1,49 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// ApiKey holds the schema definition for a revocable API key. Only the hash of the secret is
+// stored. Exactly one of user_id and virtual_account_id is set; the store enforces it.
+type ApiKey struct {
+	ent.Schema
+}
+
+// Fields of the ApiKey.
+func (ApiKey) Fields() []ent.Field {
+	return []ent.Field{
+		// id is "key_<random>", stable across rotations.
+		field.String("id").NotEmpty().Immutable(),
+		field.String("name").Default(""),
+		field.String("prefix").Default(""),
+		// hash is snapshot.KeyHash of the secret.
+		field.String("hash").NotEmpty().Unique(),
+		field.Int("user_id").Optional().Nillable().Immutable(),
+		field.Int("virtual_account_id").Optional().Nillable().Immutable(),
+		field.Time("create_time").Default(time.Now).Immutable(),
+		field.Time("last_used_time").Optional().Nillable(),
+		field.Time("expire_time").Optional().Nillable(),
+		field.Time("revoke_time").Optional().Nillable(),
+	}
+}
+
+// Edges of the ApiKey.
+func (ApiKey) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).Ref("api_keys").Field("user_id").Unique().Immutable(),
+		edge.From("virtual_account", VirtualAccount.Type).Ref("api_keys").Field("virtual_account_id").Unique().Immutable(),
+	}
+}
+
+// Indexes of the ApiKey.
+func (ApiKey) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("create_time"),
+	}
+}

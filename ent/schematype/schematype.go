@@ -1,0 +1,27 @@
+// Package schematype holds the Go types that ent stores as JSON columns. It is imported by the
+// ent schema and by the generated client, so it depends on nothing but the standard library.
+package schematype
+
+// RoutingTarget is one candidate model of a routing config.
+type RoutingTarget struct {
+	// Model is a fully qualified model name, "<account>/<model>".
+	Model string `json:"model"`
+	// Weight is the relative share for the weighted strategy.
+	Weight int32 `json:"weight,omitempty"`
+	// Priority orders targets for the priority strategy; lower goes first.
+	Priority int32 `json:"priority,omitempty"`
+	// SLACutoffMS marks a target unhealthy when its recent latency exceeds it; 0 means none.
+	SLACutoffMS int32 `json:"sla_cutoff_ms,omitempty"`
+}
+
+// Subjects selects the requests a rate limit or budget applies to. Empty lists match everything.
+type Subjects struct {
+	// Models are fully qualified model names or patterns.
+	Models []string `json:"models,omitempty"`
+	// Users are user names.
+	Users []string `json:"users,omitempty"`
+	// Teams are team names.
+	Teams []string `json:"teams,omitempty"`
+	// VirtualAccounts are virtual account names.
+	VirtualAccounts []string `json:"virtual_accounts,omitempty"`
+}
