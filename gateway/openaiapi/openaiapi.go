@@ -1,0 +1,281 @@
+// Package openaiapi serves the OpenAI-compatible HTTP surface under /v1: chat completions
+// (streamed and not), embeddings and models. Clients use the official OpenAI SDKs with only the
+// base URL and key changed.
+//
+// Requests are read once under a size limit and decoded once; OpenAI-compatible upstreams get
+// the raw body with the model patched. Streams are forwarded chunk by chunk with a flush after
+// each. Errors are written in OpenAI's error shape by apierr.
+package openaiapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/sse"
+)
+
+// DefaultMaxBody is the default request size limit: room for a few base64 images.
+const DefaultMaxBody = 32 << 20
+
+// Handler serves /v1. It is safe for concurrent use.
+type Handler struct {
+	p       *pipeline.Pipeline
+	logger  *slog.Logger
+	maxBody int64
+	mux     *http.ServeMux
+	created int64 // reported as every model's creation time
+}
+
+// New returns the /v1 handler. maxBody <= 0 means DefaultMaxBody.
+func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	h := &Handler{p: p, logger: logger, maxBody: maxBody, mux: http.NewServeMux(), created: time.Now().Unix()}
+	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
+	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
+	h.mux.HandleFunc("GET /v1/models", h.listModels)
+	h.mux.HandleFunc("GET /v1/models/{model...}", h.getModel)
+	h.mux.HandleFunc("/v1/", h.notFound)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Request-Id", requestID(r))
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	// Match OpenAI: an unknown route or a wrong method is a 404 in its error shape, except a
+	// known path with the wrong method, which is 405.
+	switch r.URL.Path {
+	case "/v1/chat/completions", "/v1/embeddings":
+		w.Header().Set("Allow", http.MethodPost)
+		h.fail(w, r, &apierr.Error{Kind: apierr.KindInvalidRequest, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use POST"}, http.StatusMethodNotAllowed)
+		return
+	}
+	h.fail(w, r, &apierr.Error{Kind: apierr.KindNotFound, Code: "unknown_url", Message: "unknown request URL: " + r.Method + " " + r.URL.Path}, 0)
+}
+
+// fail writes err; status overrides the kind's status when non-zero.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, status int) {
+	e := apierr.From(err)
+	if e.Kind == apierr.KindInternal && e.Cause != nil {
+		h.logger.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("error", e.Cause.Error()))
+	}
+	if status != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		b, _ := json.Marshal(e.OpenAI())
+		_, _ = w.Write(b)
+		return
+	}
+	apierr.WriteOpenAI(w, e)
+}
+
+// Secret returns the API key from Authorization: Bearer or x-api-key.
+func Secret(h http.Header) string {
+	if a := h.Get("Authorization"); a != "" {
+		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			return strings.TrimSpace(a[7:])
+		}
+		return ""
+	}
+	return h.Get("X-Api-Key")
+}
+
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
+		return id
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Caller, bool) {
+	c, err := h.p.Admit(Secret(r.Header), w.Header().Get("X-Request-Id"))
+	if err != nil {
+		h.fail(w, r, err, 0)
+		return nil, false
+	}
+	return c, true
+}
+
+// readBody reads the whole body under the size limit.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength > h.maxBody {
+		h.fail(w, r, apierr.New(apierr.KindTooLarge, "the request body is larger than the limit of %d bytes", h.maxBody), 0)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.fail(w, r, apierr.New(apierr.KindTooLarge, "the request body is larger than the limit of %d bytes", h.maxBody), 0)
+		} else {
+			h.fail(w, r, apierr.Invalid("", "could not read the request body"), 0)
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	req, err := chat.DecodeRequest(body)
+	if err != nil {
+		h.fail(w, r, err, 0)
+		return
+	}
+	call := &provider.ChatCall{Request: req, Body: body}
+	if req.Stream {
+		h.stream(w, r, c, call)
+		return
+	}
+	res, err := h.p.Chat(r.Context(), c, call)
+	if err != nil {
+		h.fail(w, r, err, 0)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(res.JSON)
+}
+
+var doneEvent = []byte("data: [DONE]\n\n")
+
+func (h *Handler) stream(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, call *provider.ChatCall) {
+	st, err := h.p.ChatStream(r.Context(), c, call)
+	if err != nil {
+		h.fail(w, r, err, 0)
+		return
+	}
+	defer st.Close()
+	includeUsage := call.Request.IncludeUsage()
+	// Wait for the first chunk before committing to 200, so an upstream that fails at once
+	// still gets a proper error status.
+	ch, err := st.Recv()
+	if err != nil && !errors.Is(err, io.EOF) {
+		h.fail(w, r, err, 0)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 0, 1024)
+	for err == nil {
+		if !ch.UsageOnly || includeUsage {
+			buf = sse.AppendEvent(buf[:0], "", ch.JSON)
+			if _, werr := w.Write(buf); werr != nil {
+				return // client gone; Close records the stream as canceled
+			}
+			if ferr := rc.Flush(); ferr != nil {
+				return
+			}
+		}
+		ch, err = st.Recv()
+	}
+	if errors.Is(err, io.EOF) {
+		_, _ = w.Write(doneEvent)
+		_ = rc.Flush()
+		return
+	}
+	if r.Context().Err() != nil {
+		return
+	}
+	// A failure after the first byte: end with an explicit error event, never a clean end.
+	b, _ := json.Marshal(apierr.From(err).OpenAI())
+	_, _ = w.Write(sse.AppendEvent(buf[:0], "", b))
+	_ = rc.Flush()
+}
+
+func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	req, err := chat.DecodeEmbeddingRequest(body)
+	if err != nil {
+		h.fail(w, r, err, 0)
+		return
+	}
+	res, err := h.p.Embed(r.Context(), c, &provider.EmbedCall{Request: req, Body: body})
+	if err != nil {
+		h.fail(w, r, err, 0)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(res.JSON)
+}
+
+// modelObject is OpenAI's model object.
+type modelObject struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+type modelList struct {
+	Object string        `json:"object"`
+	Data   []modelObject `json:"data"`
+}
+
+func (h *Handler) listModels(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
+	list := modelList{Object: "list", Data: []modelObject{}}
+	for _, m := range h.p.Models(c) {
+		list.Data = append(list.Data, modelObject{ID: m.FQN, Object: "model", Created: h.created, OwnedBy: m.Account})
+	}
+	writeJSON(w, list)
+}
+
+func (h *Handler) getModel(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("model")
+	for _, m := range h.p.Models(c) {
+		if m.FQN == id {
+			writeJSON(w, modelObject{ID: m.FQN, Object: "model", Created: h.created, OwnedBy: m.Account})
+			return
+		}
+	}
+	h.fail(w, r, &apierr.Error{Kind: apierr.KindNotFound, Param: "model", Message: "the model " + id + " does not exist"}, 0)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	b, _ := json.Marshal(v)
+	_, _ = w.Write(b)
+}

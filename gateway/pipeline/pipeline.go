@@ -1,0 +1,235 @@
+// Package pipeline is the inference request path shared by every client dialect: admit the
+// caller's key against the current snapshot, resolve and authorize the model, call the adapter
+// under a deadline, and record usage exactly once, streams included.
+//
+// It makes no database or network call of its own; the adapter's upstream call is the only I/O.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/usage"
+)
+
+// Recorder receives one usage event per request. It must not block: implementations queue.
+type Recorder interface {
+	Record(ctx context.Context, e *usage.Event)
+}
+
+// KeyUse is told which key was used when.
+type KeyUse interface {
+	Used(keyID string, at time.Time)
+}
+
+// Pipeline runs inference requests. It is safe for concurrent use.
+type Pipeline struct {
+	snaps   *snapshot.Holder
+	rec     Recorder
+	keys    KeyUse
+	logger  *slog.Logger
+	timeout time.Duration
+	now     func() time.Time
+}
+
+// Option configures a Pipeline.
+type Option func(*Pipeline)
+
+// WithUpstreamTimeout bounds each upstream call, streams included (default 10 minutes).
+func WithUpstreamTimeout(d time.Duration) Option { return func(p *Pipeline) { p.timeout = d } }
+
+// WithKeyUse reports key uses to k.
+func WithKeyUse(k KeyUse) Option { return func(p *Pipeline) { p.keys = k } }
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(p *Pipeline) { p.now = now } }
+
+// New returns a pipeline serving from snaps and recording to rec.
+func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
+	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Caller is an admitted request: the snapshot it was admitted under and who made it.
+type Caller struct {
+	Snapshot  *snapshot.Snapshot
+	Principal *snapshot.Principal
+	// RequestID is set by the edge and carried into the usage event.
+	RequestID string
+	start     time.Time
+}
+
+// Admit authenticates secret against the current snapshot.
+func (p *Pipeline) Admit(secret, requestID string) (*Caller, error) {
+	snap := p.snaps.Load()
+	if snap == nil {
+		return nil, apierr.New(apierr.KindUpstreamUnavailable, "the gateway is starting; retry shortly")
+	}
+	now := p.now()
+	pr, err := snap.Authenticate(secret, now)
+	if err != nil {
+		return nil, err
+	}
+	if p.keys != nil && pr.KeyID != "" {
+		p.keys.Used(pr.KeyID, now)
+	}
+	return &Caller{Snapshot: snap, Principal: pr, RequestID: requestID, start: now}, nil
+}
+
+// Models lists the models the caller may use.
+func (p *Pipeline) Models(c *Caller) []*snapshot.Endpoint { return c.Snapshot.Models(c.Principal) }
+
+func (p *Pipeline) event(c *Caller, model, op string, stream bool) usage.Event {
+	return usage.Event{
+		RequestID: c.RequestID, Time: c.start, KeyID: c.Principal.KeyID,
+		User: c.Principal.User, VirtualAccount: c.Principal.VirtualAccount, Teams: c.Principal.Teams,
+		Model: model, Operation: op, Stream: stream,
+	}
+}
+
+func (p *Pipeline) finish(ctx context.Context, c *Caller, e *usage.Event, err error) {
+	e.Latency = p.now().Sub(c.start)
+	if err == nil {
+		e.Status, e.HTTPStatus = "ok", 200
+	} else {
+		ae := apierr.From(err)
+		e.HTTPStatus = ae.Kind.HTTPStatus()
+		e.Status = statusName(ae)
+		if ae.Kind == apierr.KindInternal || ae.Kind == apierr.KindUpstreamBadResponse || ae.Kind == apierr.KindUpstreamUnavailable || ae.Kind == apierr.KindUpstreamTimeout {
+			p.logger.LogAttrs(ctx, slog.LevelWarn, "request failed", slog.String("request_id", c.RequestID), slog.String("model", e.Model), slog.String("error", ae.Error()))
+		}
+	}
+	p.rec.Record(context.WithoutCancel(ctx), e)
+}
+
+func statusName(e *apierr.Error) string {
+	if e.Kind == apierr.KindCanceled {
+		return "canceled"
+	}
+	b := e.OpenAI()
+	if b.Error.Code != nil {
+		return *b.Error.Code
+	}
+	return b.Error.Type
+}
+
+// Chat runs a non-streamed chat request.
+func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall) (*provider.ChatResult, error) {
+	e := p.event(c, call.Request.Model, snapshot.TypeChat, false)
+	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeChat)
+	if err != nil {
+		return nil, err // not an inference: no usage to record, the error is the client's
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	res, err := m.Adapter.Chat(ctx, call)
+	if err == nil {
+		e.Usage = res.Usage
+		e.UsageMissing = res.Usage.TotalTokens == 0 && res.Usage.PromptTokens == 0
+	} else {
+		e.UsageMissing = true
+	}
+	p.finish(ctx, c, &e, err)
+	return res, err
+}
+
+// ChatStream starts a streamed chat request. The returned stream records usage once, when it
+// ends, breaks or is closed early; the caller must Close it.
+func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.ChatCall) (provider.ChatStream, error) {
+	e := p.event(c, call.Request.Model, snapshot.TypeChat, true)
+	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeChat)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, p.timeout)
+	st, err := m.Adapter.ChatStream(sctx, call)
+	if err != nil {
+		e.UsageMissing = true
+		p.finish(ctx, c, &e, err)
+		cancel()
+		return nil, err
+	}
+	return &recordingStream{ChatStream: st, p: p, ctx: ctx, c: c, e: e, cancel: cancel}, nil
+}
+
+// recordingStream watches a stream for usage and records the event exactly once.
+type recordingStream struct {
+	provider.ChatStream
+	p        *Pipeline
+	ctx      context.Context
+	c        *Caller
+	e        usage.Event
+	cancel   context.CancelFunc
+	gotUsage bool
+	first    bool
+	done     bool
+}
+
+func (s *recordingStream) Recv() (provider.Chunk, error) {
+	ch, err := s.ChatStream.Recv()
+	if err == nil {
+		if !s.first {
+			s.first = true
+			s.e.TimeToFirstToken = s.p.now().Sub(s.c.start)
+		}
+		if ch.Usage != nil {
+			s.e.Usage, s.gotUsage = *ch.Usage, true
+		}
+		return ch, nil
+	}
+	if errors.Is(err, io.EOF) {
+		s.end(nil)
+	} else {
+		s.end(err)
+	}
+	return ch, err
+}
+
+func (s *recordingStream) end(err error) {
+	if s.done {
+		return
+	}
+	s.done = true
+	s.e.UsageMissing = !s.gotUsage
+	s.p.finish(s.ctx, s.c, &s.e, err)
+}
+
+// Close records a stream abandoned before its end as canceled, then releases it.
+func (s *recordingStream) Close() error {
+	s.end(context.Canceled)
+	err := s.ChatStream.Close()
+	s.cancel()
+	return err
+}
+
+// Embed runs an embeddings request.
+func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCall) (*provider.EmbedResult, error) {
+	e := p.event(c, call.Request.Model, snapshot.TypeEmbedding, false)
+	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeEmbedding)
+	if err != nil {
+		return nil, err
+	}
+	emb, ok := m.Adapter.(provider.Embedder)
+	if !ok {
+		return nil, apierr.Invalid("model", "the model %q does not support embeddings", call.Request.Model)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	res, err := emb.Embed(ctx, call)
+	if err == nil {
+		e.Usage = res.Usage
+	} else {
+		e.UsageMissing = true
+	}
+	p.finish(ctx, c, &e, err)
+	return res, err
+}

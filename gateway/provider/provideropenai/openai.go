@@ -1,0 +1,277 @@
+package provideropenai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/rawjson"
+	"github.com/llmgw/llmgw/gateway/sse"
+)
+
+// DefaultBaseURL is OpenAI's API.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// maxResponse bounds a non-streamed answer read into memory.
+const maxResponse = 64 << 20
+
+// Adapter calls one model on an OpenAI-compatible server. It is safe for concurrent use.
+type Adapter struct {
+	client      *http.Client
+	chatURL     string
+	embedURL    string
+	auth        string // "Bearer <key>", or empty when the server needs no key
+	model       string
+	quotedModel []byte
+}
+
+var (
+	_ provider.Adapter  = (*Adapter)(nil)
+	_ provider.Embedder = (*Adapter)(nil)
+)
+
+// New returns an adapter for cfg. defaultBaseURL is used when cfg.BaseURL is empty; a preset
+// without a usable default (self-hosted servers) passes "" and then cfg.BaseURL is required.
+func New(cfg provider.Config, defaultBaseURL string) (*Adapter, error) {
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	if base == "" {
+		base = defaultBaseURL
+	}
+	if base == "" {
+		return nil, fmt.Errorf("%s: a base URL is required", cfg.Kind)
+	}
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, fmt.Errorf("%s: base URL %q must start with http:// or https://", cfg.Kind, base)
+	}
+	if cfg.Model == "" {
+		return nil, fmt.Errorf("%s: an upstream model name is required", cfg.Kind)
+	}
+	if cfg.HTTPClient == nil {
+		return nil, fmt.Errorf("%s: an HTTP client is required", cfg.Kind)
+	}
+	a := &Adapter{
+		client:      cfg.HTTPClient,
+		chatURL:     base + "/chat/completions",
+		embedURL:    base + "/embeddings",
+		model:       cfg.Model,
+		quotedModel: strconv.AppendQuote(nil, cfg.Model),
+	}
+	if cfg.APIKey != "" {
+		a.auth = "Bearer " + cfg.APIKey
+	}
+	return a, nil
+}
+
+var includeUsage = []byte(`{"include_usage":true}`)
+
+// body returns the JSON to send: the client's raw body with the model patched, or the request
+// encoded when it did not come as OpenAI JSON.
+func (a *Adapter) body(c *provider.ChatCall, stream bool) ([]byte, error) {
+	if c.Body == nil {
+		r := *c.Request
+		r.Model = a.model
+		r.Stream = stream
+		r.StreamOptions = nil
+		if stream {
+			r.StreamOptions = &chat.StreamOptions{IncludeUsage: true}
+		}
+		return json.Marshal(&r)
+	}
+	b, err := rawjson.Set(c.Body, "model", a.quotedModel)
+	if err != nil {
+		return nil, err
+	}
+	if stream {
+		// Always ask for usage so a stream is never costed at zero; the client sees the
+		// usage chunk only if it asked (see provider.Chunk.UsageOnly).
+		return rawjson.Set(b, "stream_options", includeUsage)
+	}
+	return b, nil
+}
+
+func (a *Adapter) post(ctx context.Context, url string, body []byte, stream bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, provider.TransportError(ctx, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if stream {
+		req.Header.Set("Accept", "text/event-stream")
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
+	if a.auth != "" {
+		req.Header.Set("Authorization", a.auth)
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, provider.TransportError(ctx, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, provider.StatusError(resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	return resp, nil
+}
+
+func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxResponse+1))
+	if err != nil {
+		return nil, provider.TransportError(ctx, err)
+	}
+	if len(b) > maxResponse {
+		return nil, provider.BadResponse(fmt.Errorf("response larger than %d bytes", maxResponse))
+	}
+	return b, nil
+}
+
+// usageOnly decodes only the usage of an answer.
+type usageOnly struct {
+	Usage *chat.Usage `json:"usage"`
+}
+
+// Chat implements provider.Adapter.
+func (a *Adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.ChatResult, error) {
+	body, err := a.body(c, false)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.post(ctx, a.chatURL, body, false)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := readAll(ctx, resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	var u usageOnly
+	if err := json.Unmarshal(b, &u); err != nil {
+		return nil, provider.BadResponse(err)
+	}
+	res := &provider.ChatResult{JSON: b}
+	if u.Usage != nil {
+		res.Usage = *u.Usage
+	}
+	return res, nil
+}
+
+// ChatStream implements provider.Adapter.
+func (a *Adapter) ChatStream(ctx context.Context, c *provider.ChatCall) (provider.ChatStream, error) {
+	body, err := a.body(c, true)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.post(ctx, a.chatURL, body, true)
+	if err != nil {
+		return nil, err
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		resp.Body.Close()
+		return nil, provider.BadResponse(fmt.Errorf("stream answered with content type %q", ct))
+	}
+	return &stream{ctx: ctx, body: resp.Body, r: sse.NewReader(resp.Body)}, nil
+}
+
+type stream struct {
+	ctx    context.Context
+	body   io.ReadCloser
+	r      *sse.Reader
+	done   bool
+	closed bool
+}
+
+var (
+	doneMarker  = []byte("[DONE]")
+	usageMarker = []byte(`"usage":{`)
+	errorPrefix = []byte(`{"error"`)
+)
+
+// chunkMeta is the part of a chunk the gateway reads.
+type chunkMeta struct {
+	Choices []json.RawMessage `json:"choices"`
+	Usage   *chat.Usage       `json:"usage"`
+}
+
+func (s *stream) Recv() (provider.Chunk, error) {
+	if s.done {
+		return provider.Chunk{}, io.EOF
+	}
+	ev, err := s.r.Next()
+	switch {
+	case err == io.EOF:
+		return provider.Chunk{}, provider.BadResponse(fmt.Errorf("stream ended without [DONE]"))
+	case err != nil:
+		return provider.Chunk{}, provider.TransportError(s.ctx, err)
+	}
+	data := bytes.TrimSpace(ev.Data)
+	if bytes.Equal(data, doneMarker) {
+		s.done = true
+		return provider.Chunk{}, io.EOF
+	}
+	if bytes.HasPrefix(data, errorPrefix) || ev.Name == "error" {
+		return provider.Chunk{}, provider.StatusError(http.StatusBadGateway, "", data)
+	}
+	ch := provider.Chunk{JSON: data}
+	// Usage appears as "usage":{ only on the chunk that reports it ("usage":null elsewhere); a
+	// JSON string cannot contain that byte sequence unescaped, so the scan is exact.
+	if bytes.Contains(data, usageMarker) {
+		var m chunkMeta
+		if err := json.Unmarshal(data, &m); err != nil {
+			return provider.Chunk{}, provider.BadResponse(err)
+		}
+		ch.Usage = m.Usage
+		ch.UsageOnly = len(m.Choices) == 0
+	}
+	return ch, nil
+}
+
+func (s *stream) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.body.Close()
+}
+
+// Embed implements provider.Embedder.
+func (a *Adapter) Embed(ctx context.Context, c *provider.EmbedCall) (*provider.EmbedResult, error) {
+	var body []byte
+	var err error
+	if c.Body != nil {
+		body, err = rawjson.Set(c.Body, "model", a.quotedModel)
+	} else {
+		r := *c.Request
+		r.Model = a.model
+		body, err = json.Marshal(&r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.post(ctx, a.embedURL, body, false)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := readAll(ctx, resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	var u usageOnly
+	if err := json.Unmarshal(b, &u); err != nil {
+		return nil, provider.BadResponse(err)
+	}
+	res := &provider.EmbedResult{JSON: b}
+	if u.Usage != nil {
+		res.Usage = *u.Usage
+	}
+	return res, nil
+}

@@ -1,0 +1,163 @@
+// Package rawjson edits top-level members of a JSON object in place, without decoding it, so a
+// request that already speaks the upstream's schema is forwarded with only the model (and
+// stream options) changed.
+package rawjson
+
+import (
+	"errors"
+	"strconv"
+)
+
+var errNotObject = errors.New("rawjson: not a JSON object")
+
+// Set returns obj with its top-level member key set to value (raw JSON). Existing members are
+// replaced in place (every one of them, should the key be duplicated, so no reader can pick a
+// different one); a missing one is added first. obj must be a valid JSON object (the caller has
+// decoded it once already); value is trusted raw JSON. obj is not modified.
+func Set(obj []byte, key string, value []byte) ([]byte, error) {
+	ranges, err := find(obj, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(obj)+len(key)+len(value)+4)
+	if len(ranges) > 0 {
+		prev := 0
+		for _, r := range ranges {
+			out = append(out, obj[prev:r[0]]...)
+			out = append(out, value...)
+			prev = r[1]
+		}
+		return append(out, obj[prev:]...), nil
+	}
+	// Insert after the opening brace.
+	i := skipSpace(obj, 0)
+	out = append(out, obj[:i+1]...)
+	out = strconv.AppendQuote(out, key)
+	out = append(out, ':')
+	out = append(out, value...)
+	if j := skipSpace(obj, i+1); j < len(obj) && obj[j] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, obj[i+1:]...), nil
+}
+
+// SetString is Set with a JSON string value.
+func SetString(obj []byte, key, value string) ([]byte, error) {
+	return Set(obj, key, strconv.AppendQuote(nil, value))
+}
+
+// find returns the byte ranges of the values of the top-level members named key.
+func find(obj []byte, key string) ([][2]int, error) {
+	var ranges [][2]int
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, errNotObject
+	}
+	i++
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) {
+			return nil, errNotObject
+		}
+		if obj[i] == '}' {
+			return ranges, nil
+		}
+		if obj[i] == ',' {
+			i++
+			continue
+		}
+		if obj[i] != '"' {
+			return nil, errNotObject
+		}
+		ks := i
+		ke, err := skipString(obj, i)
+		if err != nil {
+			return nil, err
+		}
+		match := keyEquals(obj[ks:ke], key)
+		i = skipSpace(obj, ke)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, errNotObject
+		}
+		i = skipSpace(obj, i+1)
+		ve, err := skipValue(obj, i)
+		if err != nil {
+			return nil, err
+		}
+		if match {
+			ranges = append(ranges, [2]int{i, ve})
+		}
+		i = ve
+	}
+}
+
+// keyEquals compares a quoted JSON key with key; keys with escapes are unquoted first.
+func keyEquals(quoted []byte, key string) bool {
+	inner := quoted[1 : len(quoted)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			s, err := strconv.Unquote(string(quoted))
+			return err == nil && s == key
+		}
+	}
+	return string(inner) == key
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) (int, error) {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, nil
+		}
+	}
+	return 0, errNotObject
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errNotObject
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				e, err := skipString(b, i)
+				if err != nil {
+					return 0, err
+				}
+				i = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			}
+		}
+		return 0, errNotObject
+	default: // number, true, false, null
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\n', '\r', '\t':
+				return i, nil
+			}
+		}
+		return i, nil
+	}
+}

@@ -1,0 +1,66 @@
+package rawjson
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSet(t *testing.T) {
+	tests := []struct {
+		name, in, key, value, want string
+	}{
+		{"replace string", `{"model":"a/b","messages":[]}`, "model", `"up"`, `{"model":"up","messages":[]}`},
+		{"replace last", `{"messages":[{"content":"x}\"]"}],"model":"m"}`, "model", `"up"`, `{"messages":[{"content":"x}\"]"}],"model":"up"}`},
+		{"nested key ignored", `{"messages":[{"model":"inner"}],"model":"m"}`, "model", `"up"`, `{"messages":[{"model":"inner"}],"model":"up"}`},
+		{"insert", `{"model":"m"}`, "stream_options", `{"include_usage":true}`, `{"stream_options":{"include_usage":true},"model":"m"}`},
+		{"insert into empty", ` { } `, "model", `"m"`, ` {"model":"m" } `},
+		{"duplicate keys all replaced", `{"model":"x","model":"a/b"}`, "model", `"up"`, `{"model":"up","model":"up"}`},
+		{"replace object", `{"stream_options":{"include_usage":false},"stream":true}`, "stream_options", `{"include_usage":true}`, `{"stream_options":{"include_usage":true},"stream":true}`},
+		{"whitespace and numbers", "{\n \"n\" : 2 ,\n \"model\" : \"m\"\n}", "model", `"up"`, "{\n \"n\" : 2 ,\n \"model\" : \"up\"\n}"},
+		{"escaped key", `{"mod\u0065l":"m"}`, "model", `"up"`, `{"mod\u0065l":"up"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Set([]byte(tt.in), tt.key, []byte(tt.value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("Set (-want +got):\n%s", diff)
+			}
+			if !json.Valid(got) {
+				t.Errorf("result is not valid JSON: %s", got)
+			}
+		})
+	}
+}
+
+func TestSetRejectsNonObjects(t *testing.T) {
+	for _, in := range []string{``, `[]`, `"x"`, `{"a":`, `{"a":"unterminated}`} {
+		if _, err := Set([]byte(in), "model", []byte(`"m"`)); err == nil {
+			t.Errorf("Set(%q) succeeded, want error", in)
+		}
+	}
+}
+
+func FuzzSet(f *testing.F) {
+	f.Add([]byte(`{"model":"a","messages":[{"role":"user","content":"hi"}]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if !json.Valid(in) {
+			return
+		}
+		out, err := Set(in, "model", []byte(`"patched"`))
+		if err != nil {
+			return // not an object
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("Set produced invalid JSON %q from %q: %v", out, in, err)
+		}
+		if m["model"] != "patched" {
+			t.Fatalf("model = %v, want patched (in %q, out %q)", m["model"], in, out)
+		}
+	})
+}

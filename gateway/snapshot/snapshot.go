@@ -1,0 +1,277 @@
+// Package snapshot is the data plane's view of the configuration: an immutable value compiled
+// from a Config, holding API keys by hash, models by fully qualified name with their adapters,
+// and authorization rules. A request loads the current snapshot once and uses only that value,
+// so the request path never queries a database.
+//
+// Snapshots are never modified after Compile; Holder swaps them atomically.
+package snapshot
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
+)
+
+// Model types.
+const (
+	TypeChat      = "chat"
+	TypeEmbedding = "embedding"
+)
+
+// Principal is who a key authenticates. Safe to share: never modified after Compile.
+type Principal struct {
+	// KeyID is the API key's id; empty for the admin token.
+	KeyID string
+	// User or VirtualAccount names the owner; both empty for the admin token.
+	User           string
+	VirtualAccount string
+	Teams          []string
+	// Admin principals may call the Admin API and use every model.
+	Admin bool
+	// ExpireTime is the key's expiry; zero means never.
+	ExpireTime time.Time
+}
+
+// Name is a printable name of the principal for logs: "user:alice", "va:billing" or "admin".
+func (p *Principal) Name() string {
+	switch {
+	case p.User != "":
+		return "user:" + p.User
+	case p.VirtualAccount != "":
+		return "va:" + p.VirtualAccount
+	}
+	return "admin"
+}
+
+// Endpoint is a model the snapshot can call.
+type Endpoint struct {
+	// FQN is "<account>/<name>", the name clients send.
+	FQN     string
+	Account string
+	Name    string
+	Types   []string
+	// Adapter is nil when the model's config is invalid; BuildErr says why.
+	Adapter  provider.Adapter
+	BuildErr error
+}
+
+// HasType reports whether the model is of type t.
+func (m *Endpoint) HasType(t string) bool { return slices.Contains(m.Types, t) }
+
+type rule struct {
+	models []string
+	users  map[string]bool
+	teams  map[string]bool
+	vas    map[string]bool
+}
+
+func (r *rule) matchesModel(fqn, account string) bool {
+	for _, m := range r.models {
+		if m == "*" || m == fqn || (strings.HasSuffix(m, "/*") && m[:len(m)-2] == account) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *rule) matchesPrincipal(p *Principal) bool {
+	if p.User != "" {
+		if r.users["*"] || r.users[p.User] {
+			return true
+		}
+		for _, t := range p.Teams {
+			if r.teams[t] {
+				return true
+			}
+		}
+		return false
+	}
+	if p.VirtualAccount != "" {
+		return r.vas["*"] || r.vas[p.VirtualAccount]
+	}
+	return false
+}
+
+// Snapshot is one compiled configuration. It is immutable and safe for concurrent use.
+type Snapshot struct {
+	keys      map[string]*Principal // by KeyHash
+	models    map[string]*Endpoint     // by FQN
+	modelList []*Endpoint              // sorted by FQN
+	rules     []rule
+	config    *Config
+}
+
+// Builder builds an adapter for a model's provider config.
+type Builder interface {
+	Build(cfg provider.Config) (provider.Adapter, error)
+}
+
+func set(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// Compile builds a snapshot. A model whose adapter cannot be built stays listed and answers
+// with an unavailable error naming the problem to the logs; keys of disabled owners are left
+// out. cfg must not be modified afterwards.
+func Compile(cfg *Config, b Builder, logger *slog.Logger) *Snapshot {
+	s := &Snapshot{
+		keys:   make(map[string]*Principal, len(cfg.Keys)+1),
+		models: make(map[string]*Endpoint, len(cfg.Models)),
+		config: cfg,
+	}
+	users := make(map[string]*User, len(cfg.Users))
+	for i := range cfg.Users {
+		users[cfg.Users[i].Name] = &cfg.Users[i]
+	}
+	vas := make(map[string]*VirtualAccount, len(cfg.VirtualAccounts))
+	for i := range cfg.VirtualAccounts {
+		vas[cfg.VirtualAccounts[i].Name] = &cfg.VirtualAccounts[i]
+	}
+	if cfg.AdminTokenHash != "" {
+		s.keys[cfg.AdminTokenHash] = &Principal{Admin: true}
+	}
+	for _, k := range cfg.Keys {
+		if k.Revoked {
+			continue
+		}
+		p := &Principal{KeyID: k.ID, ExpireTime: k.ExpireTime}
+		switch {
+		case k.User != "":
+			u, ok := users[k.User]
+			if !ok || u.Disabled {
+				continue
+			}
+			p.User, p.Teams, p.Admin = u.Name, u.Teams, u.Admin
+		case k.VirtualAccount != "":
+			va, ok := vas[k.VirtualAccount]
+			if !ok || va.Disabled {
+				continue
+			}
+			p.VirtualAccount = va.Name
+			if va.Team != "" {
+				p.Teams = []string{va.Team}
+			}
+		default:
+			continue
+		}
+		s.keys[k.Hash] = p
+	}
+	accounts := make(map[string]*Account, len(cfg.Accounts))
+	for i := range cfg.Accounts {
+		accounts[cfg.Accounts[i].Name] = &cfg.Accounts[i]
+	}
+	for _, m := range cfg.Models {
+		acct, ok := accounts[m.Account]
+		if !ok {
+			continue
+		}
+		model := &Endpoint{FQN: m.Account + "/" + m.Name, Account: m.Account, Name: m.Name, Types: m.Types}
+		if len(model.Types) == 0 {
+			model.Types = []string{TypeChat}
+		}
+		pc := provider.Config{Kind: acct.Provider, BaseURL: acct.BaseURL, APIKey: acct.APIKey, Model: m.UpstreamModel}
+		if pc.Model == "" {
+			pc.Model = m.Name
+		}
+		if m.BaseURL != "" {
+			pc.BaseURL = m.BaseURL
+		}
+		if m.APIKey != "" {
+			pc.APIKey = m.APIKey
+		}
+		model.Adapter, model.BuildErr = b.Build(pc)
+		if model.BuildErr != nil {
+			logger.Warn("model is misconfigured and will answer 503", "model", model.FQN, "error", model.BuildErr)
+		}
+		s.models[model.FQN] = model
+		s.modelList = append(s.modelList, model)
+	}
+	sort.Slice(s.modelList, func(i, j int) bool { return s.modelList[i].FQN < s.modelList[j].FQN })
+	for _, r := range cfg.Rules {
+		s.rules = append(s.rules, rule{models: r.Models, users: set(r.Users), teams: set(r.Teams), vas: set(r.VirtualAccounts)})
+	}
+	return s
+}
+
+// Config returns the config the snapshot was compiled from; callers must not modify it.
+func (s *Snapshot) Config() *Config { return s.config }
+
+// Authenticate returns the principal of an API key or the admin token.
+func (s *Snapshot) Authenticate(secret string, now time.Time) (*Principal, error) {
+	if secret == "" {
+		return nil, apierr.New(apierr.KindUnauthenticated, "missing API key: send it as 'Authorization: Bearer <key>'")
+	}
+	p, ok := s.keys[KeyHash(secret)]
+	if !ok {
+		return nil, apierr.New(apierr.KindUnauthenticated, "invalid API key")
+	}
+	if !p.ExpireTime.IsZero() && now.After(p.ExpireTime) {
+		return nil, apierr.New(apierr.KindUnauthenticated, "API key expired")
+	}
+	return p, nil
+}
+
+// Allowed reports whether p may use model m.
+func (s *Snapshot) Allowed(p *Principal, m *Endpoint) bool {
+	if p.Admin {
+		return true
+	}
+	for i := range s.rules {
+		if s.rules[i].matchesModel(m.FQN, m.Account) && s.rules[i].matchesPrincipal(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Resolve returns the model named fqn if p may use it for type t. Unknown models and models
+// the caller may not see are both 404 unless the model exists, when a denial is 403.
+func (s *Snapshot) Resolve(p *Principal, fqn, t string) (*Endpoint, error) {
+	m, ok := s.models[fqn]
+	if !ok {
+		return nil, &apierr.Error{Kind: apierr.KindNotFound, Param: "model", Message: fmt.Sprintf("the model %q does not exist; models are named <provider-account>/<model>, see GET /v1/models", fqn)}
+	}
+	if !s.Allowed(p, m) {
+		return nil, &apierr.Error{Kind: apierr.KindPermissionDenied, Param: "model", Message: fmt.Sprintf("you are not allowed to use the model %q", fqn)}
+	}
+	if !m.HasType(t) {
+		return nil, apierr.Invalid("model", "the model %q is not a %s model", fqn, t)
+	}
+	if m.Adapter == nil {
+		return nil, &apierr.Error{Kind: apierr.KindUpstreamUnavailable, Message: fmt.Sprintf("the model %q is misconfigured; ask the gateway admin", fqn), Cause: m.BuildErr}
+	}
+	return m, nil
+}
+
+// Models lists the models p may use, sorted by FQN.
+func (s *Snapshot) Models(p *Principal) []*Endpoint {
+	out := make([]*Endpoint, 0, len(s.modelList))
+	for _, m := range s.modelList {
+		if s.Allowed(p, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Holder holds the current snapshot. The zero value holds none; it is safe for concurrent use.
+type Holder struct {
+	p atomic.Pointer[Snapshot]
+}
+
+// Load returns the current snapshot, or nil before the first Store.
+func (h *Holder) Load() *Snapshot { return h.p.Load() }
+
+// Store makes s current.
+func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }

@@ -1,0 +1,65 @@
+// Package usage defines the usage event the gateway records once for every inference request,
+// streams included, and a recorder that writes it to the request log.
+//
+// Later stages (Kafka, ClickHouse) consume the same Event; this package does no I/O beyond
+// the logger it is given.
+package usage
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/chat"
+)
+
+// Event is the record of one inference request.
+type Event struct {
+	RequestID      string
+	Time           time.Time // when the request arrived
+	KeyID          string
+	User           string
+	VirtualAccount string
+	Teams          []string
+	Model          string // fully qualified model name the client asked for
+	Operation      string // "chat" or "embedding"
+	Stream         bool
+	// Status is "ok", or the error kind's OpenAI code / type for failures; "canceled" when the
+	// client went away.
+	Status     string
+	HTTPStatus int
+	Usage      chat.Usage
+	// UsageMissing is set when the upstream never reported usage (a broken stream, a client
+	// that left early); such events are counted, never silently zero.
+	UsageMissing bool
+	Latency      time.Duration
+	// TimeToFirstToken is set for streams.
+	TimeToFirstToken time.Duration
+}
+
+// LogRecorder writes each event as one structured request-log line. It never logs prompts,
+// completions or keys. It is safe for concurrent use.
+type LogRecorder struct {
+	Logger *slog.Logger
+}
+
+// Record implements the pipeline's recorder.
+func (r LogRecorder) Record(ctx context.Context, e *Event) {
+	r.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("request_id", e.RequestID),
+		slog.String("key_id", e.KeyID),
+		slog.String("user", e.User),
+		slog.String("virtual_account", e.VirtualAccount),
+		slog.String("model", e.Model),
+		slog.String("op", e.Operation),
+		slog.Bool("stream", e.Stream),
+		slog.String("status", e.Status),
+		slog.Int("http_status", e.HTTPStatus),
+		slog.Int64("prompt_tokens", e.Usage.PromptTokens),
+		slog.Int64("completion_tokens", e.Usage.CompletionTokens),
+		slog.Int64("cached_tokens", e.Usage.CachedTokens()),
+		slog.Bool("usage_missing", e.UsageMissing),
+		slog.Duration("latency", e.Latency),
+		slog.Duration("ttft", e.TimeToFirstToken),
+	)
+}
