@@ -1,0 +1,31 @@
+package provideranthropic
+
+import (
+	"fmt"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+)
+
+// maxCauseMessage bounds how much of an upstream error message goes into a cause.
+const maxCauseMessage = 512
+
+// eventError maps an error event of a stream to the client's error, as provider.StatusError
+// maps a status. The upstream's message goes only into the cause.
+func eventError(d *errorDetail) *apierr.Error {
+	if d == nil {
+		d = &errorDetail{}
+	}
+	msg := d.Message
+	if len(msg) > maxCauseMessage {
+		msg = msg[:maxCauseMessage] + "..."
+	}
+	cause := fmt.Errorf("upstream error event %s: %s", d.Type, msg)
+	switch d.Type {
+	case "overloaded_error":
+		return &apierr.Error{Kind: apierr.KindUpstreamUnavailable, Message: "the provider is overloaded; retry later", Cause: cause}
+	case "rate_limit_error":
+		return &apierr.Error{Kind: apierr.KindRateLimited, Message: "the provider is rate limiting requests; retry later", Code: "upstream_rate_limited", Cause: cause}
+	default:
+		return &apierr.Error{Kind: apierr.KindUpstreamBadResponse, Message: "the provider failed during the stream", Code: "upstream_error", Cause: cause}
+	}
+}

@@ -1,0 +1,158 @@
+package provideranthropic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/sse"
+)
+
+const (
+	// DefaultBaseURL is the API base URL used when provider.Config.BaseURL is empty.
+	DefaultBaseURL = "https://api.anthropic.com"
+	// APIVersion is the anthropic-version header the adapter sends; the wire types follow it.
+	APIVersion = "2023-06-01"
+	// DefaultMaxTokens is the max_tokens sent when the client set neither
+	// max_completion_tokens nor max_tokens: Anthropic requires the field.
+	DefaultMaxTokens = 4096
+
+	// maxErrorBody bounds how much of an error answer is read (for the log only).
+	maxErrorBody = 64 << 10
+	// maxResponseBody bounds a non-streaming answer; a longer one is a bad response.
+	maxResponseBody = 16 << 20
+)
+
+// adapter is one Anthropic model. It holds no per-request state.
+type adapter struct {
+	endpoint string // {base}/v1/messages
+	apiKey   string
+	model    string
+	client   *http.Client
+	now      func() time.Time // the created time of answers; a field so tests can fix it
+}
+
+var _ provider.Adapter = (*adapter)(nil)
+
+// New returns an adapter for the Anthropic model cfg.Model. cfg.BaseURL defaults to
+// [DefaultBaseURL] and may be given with or without a trailing /v1. cfg.APIKey and
+// cfg.HTTPClient are required. The adapter is safe for concurrent use.
+func New(cfg provider.Config) (provider.Adapter, error) {
+	if cfg.Model == "" {
+		return nil, errors.New("anthropic: model is required")
+	}
+	if cfg.APIKey == "" {
+		return nil, errors.New("anthropic: api key is required")
+	}
+	if cfg.HTTPClient == nil {
+		return nil, errors.New("anthropic: http client is required")
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("anthropic: base url %q must be an absolute http or https url", base)
+	}
+	base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/v1")
+	return &adapter{
+		endpoint: base + "/v1/messages",
+		apiKey:   cfg.APIKey,
+		model:    cfg.Model,
+		client:   cfg.HTTPClient,
+		now:      time.Now,
+	}, nil
+}
+
+// Chat sends a non-streaming Messages request and returns the answer as a chat.completion.
+func (a *adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.ChatResult, error) {
+	body, err := a.encode(c, false)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.post(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	if err != nil {
+		return nil, provider.TransportError(ctx, err)
+	}
+	if len(b) > maxResponseBody {
+		return nil, provider.BadResponse(fmt.Errorf("answer larger than %d bytes", maxResponseBody))
+	}
+	var m messageResponse
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, provider.BadResponse(fmt.Errorf("decode message: %w", err))
+	}
+	if m.Type != "message" {
+		return nil, provider.BadResponse(fmt.Errorf("answer has type %q, want message", m.Type))
+	}
+	out, u, err := completion(&m, a.now())
+	if err != nil {
+		return nil, err
+	}
+	return &provider.ChatResult{JSON: out, Usage: u}, nil
+}
+
+// ChatStream sends a streaming Messages request and returns its events as OpenAI chunks. The
+// caller closes the stream.
+func (a *adapter) ChatStream(ctx context.Context, c *provider.ChatCall) (provider.ChatStream, error) {
+	body, err := a.encode(c, true)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.post(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	return &stream{ctx: ctx, body: resp.Body, events: sse.NewReader(resp.Body), created: a.now().Unix()}, nil
+}
+
+// encode translates the call's request into a Messages request body.
+func (a *adapter) encode(c *provider.ChatCall, stream bool) ([]byte, error) {
+	if c == nil || c.Request == nil {
+		return nil, errors.New("anthropic: chat call has no request")
+	}
+	r, err := translateRequest(c.Request, a.model)
+	if err != nil {
+		return nil, err
+	}
+	r.Stream = stream
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("anthropic: encode request: %w", err)
+	}
+	return b, nil
+}
+
+// post sends body and returns the response if its status is 2xx; the caller closes its body.
+func (a *adapter) post(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("anthropic: build request: %w", err)
+	}
+	req.Header.Set("x-api-key", a.apiKey)
+	req.Header.Set("anthropic-version", APIVersion)
+	req.Header.Set("content-type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, provider.TransportError(ctx, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, provider.StatusError(resp.StatusCode, resp.Header.Get("retry-after"), b)
+	}
+	return resp, nil
+}
