@@ -1,0 +1,534 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The three targets, in the order they are measured.
+const (
+	targetDirect = "direct"
+	targetProxy  = "proxy"
+	targetLLMGW  = "llmgw"
+)
+
+// Models sent in the request body. Direct and proxy ignore it; llmgw routes
+// "<provider account>/<integration>" to the fake upstream.
+const (
+	upstreamModel = "bench-model"
+	gatewayModel  = "bench/echo"
+)
+
+// benchConfig is the parsed flags of the "run" subcommand.
+type benchConfig struct {
+	rate      int
+	duration  time.Duration
+	warmup    time.Duration
+	targets   []string
+	repo      string
+	token     string
+	genCPU    int
+	targetCPU int
+	keep      bool
+	ready     time.Duration
+}
+
+// parseBenchFlags parses the "run" subcommand's flags.
+func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
+	fs := flag.NewFlagSet("loadbench run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c benchConfig
+	var targets string
+	fs.IntVar(&c.rate, "rate", 1000, "requests per second, held fixed whatever the latency")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of the measured attack on each target")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "length of the unmeasured attack before each measured one")
+	fs.StringVar(&targets, "targets", "direct,proxy,llmgw", "comma-separated targets to measure, from direct, proxy, llmgw")
+	fs.StringVar(&c.repo, "repo", ".", "root of the llmgw module, where the gateway and vegeta are built")
+	fs.StringVar(&c.token, "token", "", "admin token given to llmgw and sent as the bearer key (default: random)")
+	fs.IntVar(&c.genCPU, "gen-cpu", 0, "core for the load generator and the fake upstream")
+	fs.IntVar(&c.targetCPU, "target-cpu", 1, "core for the process under test (proxy, llmgw)")
+	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (binaries, logs, results)")
+	fs.DurationVar(&c.ready, "ready-timeout", 30*time.Second, "how long to wait for a started process to answer")
+	if err := fs.Parse(args); err != nil {
+		return benchConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return benchConfig{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
+	}
+	if c.rate <= 0 {
+		return benchConfig{}, fmt.Errorf("run: -rate must be positive, got %d", c.rate)
+	}
+	if c.duration <= 0 {
+		return benchConfig{}, fmt.Errorf("run: -duration must be positive, got %s", c.duration)
+	}
+	var err error
+	if c.targets, err = parseTargets(targets); err != nil {
+		return benchConfig{}, err
+	}
+	return c, nil
+}
+
+// parseTargets validates a comma-separated target list and returns it in
+// measurement order (direct first, so added latency can be computed), without
+// duplicates.
+func parseTargets(s string) ([]string, error) {
+	want := map[string]bool{}
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		switch t {
+		case "":
+		case targetDirect, targetProxy, targetLLMGW:
+			want[t] = true
+		default:
+			return nil, fmt.Errorf("run: unknown target %q (want direct, proxy or llmgw)", t)
+		}
+	}
+	var out []string
+	for _, t := range []string{targetDirect, targetProxy, targetLLMGW} {
+		if want[t] {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("run: -targets names no target")
+	}
+	return out, nil
+}
+
+// bench is one run of the benchmark: its config, temporary directory and
+// the helpers every step uses.
+type bench struct {
+	cfg    benchConfig
+	dir    string
+	self   string
+	vegeta string
+	clock  cpuClock
+	pin    pinner
+	log    *slog.Logger
+}
+
+// runBench is the "run" subcommand: it builds what it needs, starts the fake
+// upstream, measures each target in turn and prints the report to stdout.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseBenchFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, "run")
+	if cfg.token == "" {
+		cfg.token = randomToken()
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "llmgw-bench-")
+	if err != nil {
+		return err
+	}
+	if cfg.keep {
+		log.Info("keeping temporary directory", "dir", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	b := &bench{
+		cfg:   cfg,
+		dir:   dir,
+		self:  self,
+		clock: newCPUClock(),
+		pin:   newPinner(ctx, cfg.targetCPU, log),
+		log:   log,
+	}
+	fmt.Fprintf(stdout, "loadbench: %d req/s for %s per target (warm-up %s), %s, %d CPUs, %s, CPU clock resolution %s\n",
+		cfg.rate, cfg.duration, cfg.warmup, runtime.Version(), runtime.NumCPU(), b.pin.describe(cfg), b.clock.resolution())
+
+	// Builds run one after the other: the machine may be shared, and two
+	// concurrent builds would only slow each other down.
+	b.vegeta = filepath.Join(dir, "vegeta")
+	if err := b.build(ctx, b.vegeta, "github.com/tsenart/vegeta/v12"); err != nil {
+		return err
+	}
+	gateway := filepath.Join(dir, "llmgw")
+	if slices.Contains(cfg.targets, targetLLMGW) {
+		if err := b.build(ctx, gateway, "./cmd/llmgw"); err != nil {
+			return fmt.Errorf("%w (measure the others with -targets direct,proxy)", err)
+		}
+	}
+
+	upAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	upstream, err := b.start(ctx, "upstream", cfg.genCPU, nil, b.self, "upstream", "-listen", upAddr)
+	if err != nil {
+		return err
+	}
+	defer upstream.stop()
+	upURL := "http://" + upAddr
+	if err := b.waitReady(ctx, upstream, upURL+"/healthz"); err != nil {
+		return err
+	}
+
+	var ms []measurement
+	for _, target := range cfg.targets {
+		m, err := b.measureTarget(ctx, target, upstream, upURL, gateway)
+		if err != nil {
+			return fmt.Errorf("%s: %w", target, err)
+		}
+		ms = append(ms, m)
+	}
+
+	fmt.Fprintln(stdout)
+	r := buildReport(ms)
+	if err := r.write(stdout); err != nil {
+		return err
+	}
+	return r.err()
+}
+
+// measureTarget starts target's process (direct reuses the upstream), waits
+// for it, warms it up, and measures one attack.
+func (b *bench) measureTarget(ctx context.Context, target string, upstream *process, upURL, gateway string) (measurement, error) {
+	switch target {
+	case targetDirect:
+		return b.measure(ctx, target, upstream, upURL+"/v1/chat/completions", upstreamModel)
+	case targetProxy:
+		addr, err := freeAddr()
+		if err != nil {
+			return measurement{}, err
+		}
+		p, err := b.start(ctx, target, b.cfg.targetCPU, nil, b.self, "proxy", "-listen", addr, "-upstream", upURL)
+		if err != nil {
+			return measurement{}, err
+		}
+		defer p.stop()
+		if err := b.waitReady(ctx, p, "http://"+addr+"/healthz"); err != nil {
+			return measurement{}, err
+		}
+		return b.measure(ctx, target, p, "http://"+addr+"/v1/chat/completions", upstreamModel)
+	case targetLLMGW:
+		addr, err := freeAddr()
+		if err != nil {
+			return measurement{}, err
+		}
+		config := filepath.Join(b.dir, "gateway.yaml")
+		if err := os.WriteFile(config, []byte(gatewayConfig(upURL)), 0o600); err != nil {
+			return measurement{}, err
+		}
+		env := []string{"LLMGW_ADMIN_TOKEN=" + b.cfg.token}
+		p, err := b.start(ctx, target, b.cfg.targetCPU, env, gateway, "serve",
+			"--listen", addr, "--db", "sqlite:"+filepath.Join(b.dir, "llmgw.db"), "--config", config)
+		if err != nil {
+			return measurement{}, err
+		}
+		defer p.stop()
+		if err := b.waitReady(ctx, p, "http://"+addr+"/readyz"); err != nil {
+			return measurement{}, err
+		}
+		return b.measure(ctx, target, p, "http://"+addr+"/v1/chat/completions", gatewayModel)
+	default:
+		return measurement{}, fmt.Errorf("unknown target %q", target)
+	}
+}
+
+// gatewayConfig is llmgw's declarative config: one self-hosted provider
+// account "bench" whose integration "echo" points at the fake upstream.
+func gatewayConfig(upstreamURL string) string {
+	return `- name: bench
+  type: provider-account/self-hosted-model
+  integrations:
+    - name: echo
+      type: integration/model/self-hosted-model
+      hosted_model_name: ` + upstreamModel + `
+      url: "` + upstreamURL + `/v1"
+      model_server: "openai-compatible"
+      model_types: ["chat"]
+`
+}
+
+// requestBody is the fixed chat request every target receives.
+func requestBody(model string) string {
+	return `{"model":"` + model + `","messages":[{"role":"user","content":"Say hello"}]}`
+}
+
+// measure warms target up, then runs the measured attack, reading the CPU
+// time of p before and after it.
+func (b *bench) measure(ctx context.Context, target string, p *process, url, model string) (measurement, error) {
+	prefix := filepath.Join(b.dir, target)
+	targetsFile, bodyFile := prefix+".targets", prefix+".body.json"
+	if err := os.WriteFile(targetsFile, []byte("POST "+url+"\n"), 0o600); err != nil {
+		return measurement{}, err
+	}
+	if err := os.WriteFile(bodyFile, []byte(requestBody(model)), 0o600); err != nil {
+		return measurement{}, err
+	}
+	if b.cfg.warmup > 0 {
+		b.log.Info("warming up", "target", target, "duration", b.cfg.warmup)
+		if err := b.attack(ctx, targetsFile, bodyFile, b.cfg.warmup, prefix+".warmup.bin"); err != nil {
+			return measurement{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+
+	b.log.Info("attacking", "target", target, "rate", b.cfg.rate, "duration", b.cfg.duration)
+	before, err := b.clock.cpuTime(p.pid())
+	if err != nil {
+		return measurement{}, err
+	}
+	results := prefix + ".bin"
+	if err := b.attack(ctx, targetsFile, bodyFile, b.cfg.duration, results); err != nil {
+		return measurement{}, err
+	}
+	after, err := b.clock.cpuTime(p.pid())
+	if err != nil {
+		return measurement{}, err
+	}
+	if err := p.alive(); err != nil {
+		return measurement{}, err
+	}
+
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, b.vegeta, "report", "-type=json", results)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return measurement{}, fmt.Errorf("vegeta report: %w: %s", err, strings.TrimSpace(errb.String()))
+	}
+	m, err := parseVegetaMetrics(out.Bytes())
+	if err != nil {
+		return measurement{}, err
+	}
+	return measurement{target: target, metrics: m, cpu: after - before}, nil
+}
+
+// attack runs vegeta at the configured rate, pinned to the generator's core,
+// writing its binary results to output.
+func (b *bench) attack(ctx context.Context, targetsFile, bodyFile string, d time.Duration, output string) error {
+	args := b.pin.wrap(b.cfg.genCPU, b.vegeta, "attack",
+		"-rate", strconv.Itoa(b.cfg.rate)+"/1s",
+		"-duration", d.String(),
+		"-targets", targetsFile,
+		"-body", bodyFile,
+		"-header", "Content-Type: application/json",
+		"-header", "Authorization: Bearer "+b.cfg.token,
+		"-timeout", "10s",
+		"-output", output,
+	)
+	var errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("vegeta attack: %w: %s", err, strings.TrimSpace(errb.String()))
+	}
+	return nil
+}
+
+// build compiles pkg (a path or package pattern understood by go build, run
+// from the module root) to out.
+func (b *bench) build(ctx context.Context, out, pkg string) error {
+	b.log.Info("building", "package", pkg)
+	var errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = b.cfg.repo
+	cmd.Stdout, cmd.Stderr = &errb, &errb
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, strings.TrimSpace(errb.String()))
+	}
+	return nil
+}
+
+// start runs a process pinned to cpu, its output going to a log file in the
+// temporary directory. env is added to this process's environment.
+func (b *bench) start(ctx context.Context, name string, cpu int, env []string, bin string, args ...string) (*process, error) {
+	logPath := filepath.Join(b.dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	argv := b.pin.wrap(cpu, bin, args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	b.log.Info("started", "process", name, "pid", cmd.Process.Pid, "cpu", b.pin.describeCPU(cpu))
+	return p, nil
+}
+
+// waitReady polls url until it answers 200, the process exits, or the
+// ready timeout passes.
+func (b *bench) waitReady(ctx context.Context, p *process, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.ready)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last string
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before it was ready: %v\n%s", p.name, p.err, p.tail())
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready at %s after %s (last: %s)\n%s", p.name, url, b.cfg.ready, last, p.tail())
+		case <-tick.C:
+		}
+	}
+}
+
+// process is a child started by bench.start.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error // valid once done is closed
+}
+
+// pid is the process id. When pinned, taskset execs the real binary in
+// place, so the pid is the measured program's own.
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+// alive returns an error if the process has exited.
+func (p *process) alive() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited during the attack: %v\n%s", p.name, p.err, p.tail())
+	default:
+		return nil
+	}
+}
+
+// stop asks the process to exit with SIGTERM, and kills it if it has not
+// within five seconds.
+func (p *process) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// tail returns the end of the process's log, for error messages.
+func (p *process) tail() string {
+	const maxTail = 2000
+	data, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return ""
+	}
+	if len(data) > maxTail {
+		data = data[len(data)-maxTail:]
+	}
+	return "--- " + p.logPath + " ---\n" + string(data)
+}
+
+// pinner prefixes commands with taskset when it is available and works.
+type pinner struct {
+	taskset string // empty when running unpinned
+}
+
+// newPinner finds taskset and checks it can pin to cpu; if not, it logs why
+// and returns a pinner that runs everything unpinned.
+func newPinner(ctx context.Context, cpu int, log *slog.Logger) pinner {
+	path, err := exec.LookPath("taskset")
+	if err != nil {
+		log.Warn("taskset not found: running unpinned, figures will be noisier and CPU use may spread over cores")
+		return pinner{}
+	}
+	if out, err := exec.CommandContext(ctx, path, "-c", strconv.Itoa(cpu), "true").CombinedOutput(); err != nil {
+		log.Warn("taskset cannot pin here: running unpinned", "cpu", cpu, "err", err, "output", strings.TrimSpace(string(out)))
+		return pinner{}
+	}
+	return pinner{taskset: path}
+}
+
+// wrap returns the argv that runs bin with args on cpu.
+func (p pinner) wrap(cpu int, bin string, args ...string) []string {
+	if p.taskset == "" {
+		return append([]string{bin}, args...)
+	}
+	return append([]string{p.taskset, "-c", strconv.Itoa(cpu), bin}, args...)
+}
+
+func (p pinner) describe(c benchConfig) string {
+	if p.taskset == "" {
+		return "unpinned (no usable taskset)"
+	}
+	return fmt.Sprintf("generator+upstream on core %d, proxy/llmgw on core %d", c.genCPU, c.targetCPU)
+}
+
+func (p pinner) describeCPU(cpu int) string {
+	if p.taskset == "" {
+		return "any"
+	}
+	return strconv.Itoa(cpu)
+}
+
+// freeAddr returns a loopback address with a port free at the time of the
+// call. A process started right after binds it; the window for another
+// program to take it first is small enough for a benchmark.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", err
+	}
+	return addr, nil
+}
+
+// randomToken returns a fresh admin token for one run.
+func randomToken() string {
+	var buf [16]byte
+	_, _ = rand.Read(buf[:])
+	return "llmgw-bench-" + hex.EncodeToString(buf[:])
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseTargets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{in: "direct,proxy,llmgw", want: []string{"direct", "proxy", "llmgw"}},
+		{in: "llmgw,direct", want: []string{"direct", "llmgw"}},
+		{in: " proxy , direct ", want: []string{"direct", "proxy"}},
+		{in: "proxy,proxy,", want: []string{"proxy"}},
+		{in: "", wantErr: true},
+		{in: ",", wantErr: true},
+		{in: "direct,nginx", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseTargets(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseTargets(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parseTargets(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+func TestParseBenchFlags(t *testing.T) {
+	t.Parallel()
+	defaults := benchConfig{
+		rate: 1000, duration: 10 * time.Second, warmup: 2 * time.Second,
+		targets: []string{"direct", "proxy", "llmgw"}, repo: ".", genCPU: 0, targetCPU: 1,
+		ready: 30 * time.Second,
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		want    benchConfig
+		wantErr bool
+	}{
+		{name: "defaults", args: nil, want: defaults},
+		{
+			name: "short development run",
+			args: []string{"-rate", "500", "-duration", "5s", "-warmup", "0s", "-targets", "direct,proxy", "-keep"},
+			want: func() benchConfig {
+				c := defaults
+				c.rate, c.duration, c.warmup, c.targets, c.keep = 500, 5*time.Second, 0, []string{"direct", "proxy"}, true
+				return c
+			}(),
+		},
+		{name: "zero rate", args: []string{"-rate", "0"}, wantErr: true},
+		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: true},
+		{name: "bad target", args: []string{"-targets", "envoy"}, wantErr: true},
+		{name: "stray argument", args: []string{"extra"}, wantErr: true},
+		{name: "unknown flag", args: []string{"-qps", "5"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseBenchFlags(tt.args, io.Discard)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseBenchFlags() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(benchConfig{})); diff != "" {
+				t.Errorf("parseBenchFlags() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunUnknownSubcommand(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), []string{"nginx"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `unknown subcommand "nginx"`) {
+		t.Errorf("run(nginx) error = %v, want unknown subcommand", err)
+	}
+}
+
+func TestRequestBody(t *testing.T) {
+	t.Parallel()
+	for _, model := range []string{upstreamModel, gatewayModel} {
+		var req struct {
+			Model    string `json:"model"`
+			Messages []struct {
+				Role    string `json:"role"`
+				Content string `json:"content"`
+			} `json:"messages"`
+		}
+		if err := json.Unmarshal([]byte(requestBody(model)), &req); err != nil {
+			t.Fatalf("requestBody(%q) is not JSON: %v", model, err)
+		}
+		if req.Model != model || len(req.Messages) != 1 || req.Messages[0].Role != "user" || req.Messages[0].Content != "Say hello" {
+			t.Errorf("requestBody(%q) = %+v", model, req)
+		}
+	}
+}
+
+func TestGatewayConfig(t *testing.T) {
+	t.Parallel()
+	want := `- name: bench
+  type: provider-account/self-hosted-model
+  integrations:
+    - name: echo
+      type: integration/model/self-hosted-model
+      hosted_model_name: bench-model
+      url: "http://127.0.0.1:9/v1"
+      model_server: "openai-compatible"
+      model_types: ["chat"]
+`
+	if diff := cmp.Diff(want, gatewayConfig("http://127.0.0.1:9")); diff != "" {
+		t.Errorf("gatewayConfig() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestPinnerWrap(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		p    pinner
+		want []string
+	}{
+		{name: "pinned", p: pinner{taskset: "/usr/bin/taskset"}, want: []string{"/usr/bin/taskset", "-c", "1", "/bin/x", "a", "b"}},
+		{name: "unpinned", p: pinner{}, want: []string{"/bin/x", "a", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, tt.p.wrap(1, "/bin/x", "a", "b")); diff != "" {
+				t.Errorf("wrap() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/binary"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestParseProcStat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		data    string
+		want    uint64
+		wantErr bool
+	}{
+		{
+			name: "plain name",
+			data: "4242 (llmgw) S 1 4242 4242 0 -1 4194560 1234 0 0 0 150 37 0 0 20 0 7 0 1000 1200000000 5000 18446744073709551615\n",
+			want: 187,
+		},
+		{
+			name: "name with spaces and parentheses",
+			data: "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1 1 1 1\n",
+			want: 7,
+		},
+		{
+			name: "zero counters",
+			data: "1 (true) Z 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0\n",
+			want: 0,
+		},
+		{
+			name:    "no command name",
+			data:    "1 true S 0 1 1 0 -1 0 0 0 0 0 1 1",
+			wantErr: true,
+		},
+		{
+			name:    "truncated",
+			data:    "1 (x) S 0 1 1 0 -1 0 0 0 0 0 9",
+			wantErr: true,
+		},
+		{
+			name:    "not a number",
+			data:    "1 (x) S 0 1 1 0 -1 0 0 0 0 0 9 y 0 0",
+			wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseProcStat([]byte(tt.data))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseProcStat() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("parseProcStat() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// auxv encodes key/value pairs the way the kernel lays out /proc/self/auxv.
+func auxv(pairs ...uint64) []byte {
+	out := make([]byte, 0, 8*len(pairs))
+	for _, v := range pairs {
+		out = binary.NativeEndian.AppendUint64(out, v)
+	}
+	return out
+}
+
+func TestParseAuxvClockTick(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		data   []byte
+		want   uint64
+		wantOK bool
+	}{
+		{name: "present", data: auxv(33, 0xdead, 16, 0xbfebfbff, 6, 4096, 17, 100, 0, 0), want: 100, wantOK: true},
+		{name: "other rate", data: auxv(17, 250, 0, 0), want: 250, wantOK: true},
+		{name: "after AT_NULL is ignored", data: auxv(6, 4096, 0, 0, 17, 100), wantOK: false},
+		{name: "absent", data: auxv(6, 4096, 0, 0), wantOK: false},
+		{name: "zero rate", data: auxv(17, 0, 0, 0), wantOK: false},
+		{name: "empty", data: nil, wantOK: false},
+		{name: "truncated pair", data: auxv(17)[:8], wantOK: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := parseAuxvClockTick(tt.data)
+			if ok != tt.wantOK || (ok && got != tt.want) {
+				t.Errorf("parseAuxvClockTick() = %d, %v; want %d, %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestTicksToDuration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		hz    uint64
+		ticks uint64
+		want  time.Duration
+	}{
+		{hz: 100, ticks: 0, want: 0},
+		{hz: 100, ticks: 1, want: 10 * time.Millisecond},
+		{hz: 100, ticks: 12345, want: 123*time.Second + 450*time.Millisecond},
+		{hz: 250, ticks: 3, want: 12 * time.Millisecond},
+		{hz: 1000, ticks: 1_000_000_001, want: 1_000_000*time.Second + time.Millisecond},
+	}
+	for _, tt := range tests {
+		c := cpuClock{ticksPerSecond: tt.hz}
+		if got := c.ticksToDuration(tt.ticks); got != tt.want {
+			t.Errorf("ticksToDuration(%d) at %d Hz = %s, want %s", tt.ticks, tt.hz, got, tt.want)
+		}
+	}
+}
+
+// TestCPUTimeSelf reads this test process's own /proc entry, so the real
+// file format and the clock rate are exercised, not only fixtures.
+func TestCPUTimeSelf(t *testing.T) {
+	t.Parallel()
+	c := newCPUClock()
+	if c.ticksPerSecond == 0 {
+		t.Fatal("newCPUClock() has a zero tick rate")
+	}
+	before, err := c.cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatalf("cpuTime() error = %v", err)
+	}
+	// Burn CPU until the counter moves by at least one tick.
+	deadline := time.Now().Add(5 * time.Second)
+	x := 1.0
+	for time.Now().Before(deadline) {
+		for i := 0; i < 1_000_000; i++ {
+			x = x*1.0000001 + 1e-9
+		}
+		after, err := c.cpuTime(os.Getpid())
+		if err != nil {
+			t.Fatalf("cpuTime() error = %v", err)
+		}
+		if after > before {
+			if after-before < c.resolution() {
+				t.Errorf("cpu time moved by %s, less than the resolution %s", after-before, c.resolution())
+			}
+			return
+		}
+	}
+	t.Fatalf("cpu time did not move after 5s of work (x=%g)", x)
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Goals from the issue that asked for `make bench`. They are printed next to
+// the measured figures; the run never fails on them.
+const (
+	goalCPURatio    = 1.3
+	goalP50DeltaMax = 100 * time.Microsecond
+	// maxNon2xxPercent is the share of non-2xx answers (including
+	// transport errors, which vegeta records as status 0) above which a
+	// target is considered broken and the run fails.
+	maxNon2xxPercent = 1
+)
+
+// vegetaMetrics is the part of `vegeta report -type=json` loadbench reads.
+// Durations are integer nanoseconds, as vegeta encodes time.Duration.
+type vegetaMetrics struct {
+	Latencies struct {
+		P50  time.Duration `json:"50th"`
+		P99  time.Duration `json:"99th"`
+		Mean time.Duration `json:"mean"`
+		Max  time.Duration `json:"max"`
+	} `json:"latencies"`
+	Requests    uint64         `json:"requests"`
+	Rate        float64        `json:"rate"`
+	StatusCodes map[string]int `json:"status_codes"`
+	Errors      []string       `json:"errors"`
+}
+
+// parseVegetaMetrics decodes the output of `vegeta report -type=json`.
+func parseVegetaMetrics(data []byte) (vegetaMetrics, error) {
+	var m vegetaMetrics
+	if err := json.Unmarshal(data, &m); err != nil {
+		return vegetaMetrics{}, fmt.Errorf("vegeta report: %w", err)
+	}
+	if m.Requests == 0 {
+		return vegetaMetrics{}, errors.New("vegeta report: no requests were made")
+	}
+	return m, nil
+}
+
+// count2xx is the number of requests answered with a 2xx status.
+func (m vegetaMetrics) count2xx() uint64 {
+	var ok uint64
+	for code, n := range m.StatusCodes {
+		if c, err := strconv.Atoi(code); err == nil && c >= 200 && c < 300 && n > 0 {
+			ok += uint64(n)
+		}
+	}
+	return ok
+}
+
+// share2xx is the fraction of requests answered with a 2xx status.
+func (m vegetaMetrics) share2xx() float64 {
+	if m.Requests == 0 {
+		return 0
+	}
+	return float64(m.count2xx()) / float64(m.Requests)
+}
+
+// tooManyNon2xx reports whether more than maxNon2xxPercent of the requests
+// did not get a 2xx answer. It counts in integers so that exactly 1% passes.
+func (m vegetaMetrics) tooManyNon2xx() bool {
+	ok := m.count2xx()
+	if ok >= m.Requests {
+		return false
+	}
+	return (m.Requests-ok)*100 > maxNon2xxPercent*m.Requests
+}
+
+// measurement is what one attack on one target produced.
+type measurement struct {
+	target  string
+	metrics vegetaMetrics
+	// cpu is the user+system CPU time the target process used during the
+	// measured attack (warm-up excluded).
+	cpu time.Duration
+}
+
+// cpuPerRequest is the target's CPU time divided by the requests sent.
+func (m measurement) cpuPerRequest() time.Duration {
+	if m.metrics.Requests == 0 {
+		return 0
+	}
+	return m.cpu / time.Duration(m.metrics.Requests)
+}
+
+// row is one line of the printed table.
+type row struct {
+	target     string
+	rate       float64
+	successPct float64
+	p50, p99   time.Duration
+	// addedP50 and addedP99 are the percentile minus the direct target's;
+	// hasAdded is false when there is no direct measurement or for direct.
+	addedP50, addedP99 time.Duration
+	hasAdded           bool
+	cpuPerRequest      time.Duration
+}
+
+// comparison holds the two figures the issue names, present only when both
+// the proxy and llmgw were measured.
+type comparison struct {
+	// cpuRatio is llmgw's CPU per request over the proxy's; 0 when the
+	// proxy's is below the clock's resolution.
+	cpuRatio float64
+	// p50Delta is llmgw's added p50 minus the proxy's, which equals llmgw's
+	// p50 minus the proxy's since both subtract the same direct p50.
+	p50Delta time.Duration
+}
+
+// report is the whole outcome of a run.
+type report struct {
+	rows       []row
+	comparison *comparison
+	// failures names each target that answered too many non-2xx.
+	failures []string
+}
+
+// buildReport turns measurements into the table rows, the llmgw-vs-proxy
+// comparison, and the list of targets that failed the success threshold.
+func buildReport(ms []measurement) report {
+	var r report
+	byTarget := make(map[string]measurement, len(ms))
+	for _, m := range ms {
+		byTarget[m.target] = m
+	}
+	direct, hasDirect := byTarget[targetDirect]
+	for _, m := range ms {
+		ok := m.metrics.share2xx()
+		rw := row{
+			target:        m.target,
+			rate:          m.metrics.Rate,
+			successPct:    100 * ok,
+			p50:           m.metrics.Latencies.P50,
+			p99:           m.metrics.Latencies.P99,
+			cpuPerRequest: m.cpuPerRequest(),
+		}
+		if hasDirect && m.target != targetDirect {
+			rw.hasAdded = true
+			rw.addedP50 = rw.p50 - direct.metrics.Latencies.P50
+			rw.addedP99 = rw.p99 - direct.metrics.Latencies.P99
+		}
+		r.rows = append(r.rows, rw)
+		if m.metrics.tooManyNon2xx() {
+			r.failures = append(r.failures, fmt.Sprintf("%s: %.2f%% non-2xx (status codes %s%s)",
+				m.target, 100*(1-ok), formatStatusCodes(m.metrics.StatusCodes), formatErrors(m.metrics.Errors)))
+		}
+	}
+	proxy, hasProxy := byTarget[targetProxy]
+	gw, hasGateway := byTarget[targetLLMGW]
+	if hasProxy && hasGateway {
+		c := comparison{p50Delta: gw.metrics.Latencies.P50 - proxy.metrics.Latencies.P50}
+		if p := proxy.cpuPerRequest(); p > 0 {
+			c.cpuRatio = float64(gw.cpuPerRequest()) / float64(p)
+		}
+		r.comparison = &c
+	}
+	return r
+}
+
+// err reports the targets that failed the success threshold, or nil.
+func (r report) err() error {
+	if len(r.failures) == 0 {
+		return nil
+	}
+	return fmt.Errorf("more than %d%% non-2xx answers: %s", maxNon2xxPercent, strings.Join(r.failures, "; "))
+}
+
+// write prints the table and the comparison to w.
+func (r report) write(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\trate/s\tsuccess %\tp50 ms\tp99 ms\tadded p50 ms\tadded p99 ms\tCPU µs/req\t")
+	for _, rw := range r.rows {
+		added50, added99 := "-", "-"
+		if rw.hasAdded {
+			added50, added99 = formatMillis(rw.addedP50), formatMillis(rw.addedP99)
+		}
+		// Right alignment suits the numbers; padding the name keeps it flush left.
+		fmt.Fprintf(tw, "%-*s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n",
+			len("target"), rw.target, rw.rate, rw.successPct, formatMillis(rw.p50), formatMillis(rw.p99),
+			added50, added99, formatMicros(rw.cpuPerRequest))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.comparison == nil {
+		_, err := fmt.Fprintln(w, "\nllmgw vs bare proxy: not compared (needs both the proxy and llmgw targets)")
+		return err
+	}
+	c := r.comparison
+	ratio := "n/a (proxy CPU below clock resolution)"
+	if c.cpuRatio > 0 {
+		ratio = fmt.Sprintf("%.2fx (goal <= %.1fx: %s)", c.cpuRatio, goalCPURatio, metOrNot(c.cpuRatio <= goalCPURatio))
+	}
+	_, err := fmt.Fprintf(w, "\nllmgw vs bare proxy:\n  CPU per request: %s\n  added p50:       %s ms (goal <= %s ms: %s)\n",
+		ratio, formatMillisSigned(c.p50Delta), formatMillis(goalP50DeltaMax), metOrNot(c.p50Delta <= goalP50DeltaMax))
+	return err
+}
+
+func metOrNot(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
+}
+
+// formatMillis prints d in milliseconds with microsecond precision.
+func formatMillis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
+}
+
+// formatMillisSigned is formatMillis with an explicit sign, for differences.
+func formatMillisSigned(d time.Duration) string {
+	if d >= 0 {
+		return "+" + formatMillis(d)
+	}
+	return formatMillis(d)
+}
+
+// formatMicros prints d in microseconds with one decimal.
+func formatMicros(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 1, 64)
+}
+
+// formatStatusCodes prints a status histogram in a stable order, e.g. "200:990 502:10".
+func formatStatusCodes(codes map[string]int) string {
+	keys := make([]string, 0, len(codes))
+	for k := range codes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+":"+strconv.Itoa(codes[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// formatErrors prints the first few distinct transport errors vegeta saw.
+func formatErrors(errs []string) string {
+	const maxShown = 3
+	if len(errs) == 0 {
+		return ""
+	}
+	if len(errs) > maxShown {
+		return fmt.Sprintf("; errors: %s; and %d more", strings.Join(errs[:maxShown], "; "), len(errs)-maxShown)
+	}
+	return "; errors: " + strings.Join(errs, "; ")
+}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// vegetaJSON is a trimmed real `vegeta report -type=json` output.
+const vegetaJSON = `{"latencies":{"total":2290000000,"mean":229000,"50th":229123,"90th":300000,` +
+	`"95th":400000,"99th":18466000,"max":61597000,"min":170374},"bytes_in":{"total":6340000,"mean":634},` +
+	`"bytes_out":{"total":650000,"mean":65},"earliest":"2026-11-22T05:25:51.146Z",` +
+	`"latest":"2026-11-22T05:26:01.146Z","end":"2026-11-22T05:26:01.147Z","duration":9999000000,` +
+	`"wait":621916,"requests":10000,"rate":1000.1,"throughput":1000.0,"success":1,` +
+	`"status_codes":{"200":10000},"errors":[]}`
+
+func TestParseVegetaMetrics(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		data    string
+		want    vegetaMetrics
+		wantErr bool
+	}{
+		{
+			name: "real report",
+			data: vegetaJSON,
+			want: func() vegetaMetrics {
+				var m vegetaMetrics
+				m.Latencies.P50 = 229123 * time.Nanosecond
+				m.Latencies.P99 = 18466 * time.Microsecond
+				m.Latencies.Mean = 229 * time.Microsecond
+				m.Latencies.Max = 61597 * time.Microsecond
+				m.Requests = 10000
+				m.Rate = 1000.1
+				m.StatusCodes = map[string]int{"200": 10000}
+				m.Errors = []string{}
+				return m
+			}(),
+		},
+		{name: "no requests", data: `{"requests":0,"status_codes":{}}`, wantErr: true},
+		{name: "not json", data: `Requests [total] 10`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseVegetaMetrics([]byte(tt.data))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseVegetaMetrics() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parseVegetaMetrics() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestShare2xx(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		codes map[string]int
+		reqs  uint64
+		want  float64
+	}{
+		{name: "all ok", codes: map[string]int{"200": 100}, reqs: 100, want: 1},
+		{name: "2xx variety", codes: map[string]int{"200": 50, "201": 25, "204": 25}, reqs: 100, want: 1},
+		{name: "redirects are not ok", codes: map[string]int{"200": 90, "302": 10}, reqs: 100, want: 0.9},
+		{name: "transport errors count as failures", codes: map[string]int{"200": 99, "0": 1}, reqs: 100, want: 0.99},
+		{name: "garbage code ignored", codes: map[string]int{"abc": 5, "200": 5}, reqs: 10, want: 0.5},
+		{name: "no requests", codes: map[string]int{}, reqs: 0, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := vegetaMetrics{Requests: tt.reqs, StatusCodes: tt.codes}
+			if got := m.share2xx(); got != tt.want {
+				t.Errorf("share2xx() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// meas builds a measurement of n requests with the given percentiles,
+// status codes and CPU time.
+func meas(target string, p50, p99 time.Duration, n uint64, codes map[string]int, cpu time.Duration) measurement {
+	var m vegetaMetrics
+	m.Latencies.P50, m.Latencies.P99 = p50, p99
+	m.Requests, m.Rate, m.StatusCodes = n, 1000, codes
+	return measurement{target: target, metrics: m, cpu: cpu}
+}
+
+func ok(n int) map[string]int { return map[string]int{"200": n} }
+
+func TestBuildReport(t *testing.T) {
+	t.Parallel()
+	us := time.Microsecond
+	direct := meas(targetDirect, 200*us, 900*us, 10000, ok(10000), 1*time.Second)
+	proxy := meas(targetProxy, 500*us, 2000*us, 10000, ok(10000), 2500*time.Millisecond)
+	gateway := meas(targetLLMGW, 580*us, 2600*us, 10000, ok(10000), 3*time.Second)
+
+	directRow := row{target: targetDirect, rate: 1000, successPct: 100, p50: 200 * us, p99: 900 * us, cpuPerRequest: 100 * us}
+	proxyRow := row{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us,
+		addedP50: 300 * us, addedP99: 1100 * us, hasAdded: true, cpuPerRequest: 250 * us}
+	gatewayRow := row{target: targetLLMGW, rate: 1000, successPct: 100, p50: 580 * us, p99: 2600 * us,
+		addedP50: 380 * us, addedP99: 1700 * us, hasAdded: true, cpuPerRequest: 300 * us}
+
+	tests := []struct {
+		name string
+		in   []measurement
+		want report
+	}{
+		{
+			name: "all three",
+			in:   []measurement{direct, proxy, gateway},
+			want: report{
+				rows:       []row{directRow, proxyRow, gatewayRow},
+				comparison: &comparison{cpuRatio: 1.2, p50Delta: 80 * us},
+			},
+		},
+		{
+			name: "direct and proxy only",
+			in:   []measurement{direct, proxy},
+			want: report{rows: []row{directRow, proxyRow}},
+		},
+		{
+			name: "no direct: no added latency, comparison still made",
+			in:   []measurement{proxy, gateway},
+			want: report{
+				rows: []row{
+					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 250 * us},
+					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 580 * us, p99: 2600 * us, cpuPerRequest: 300 * us},
+				},
+				comparison: &comparison{cpuRatio: 1.2, p50Delta: 80 * us},
+			},
+		},
+		{
+			name: "llmgw faster than the proxy gives a negative delta",
+			in: []measurement{
+				meas(targetProxy, 500*us, 2000*us, 1000, ok(1000), 100*time.Millisecond),
+				meas(targetLLMGW, 450*us, 2000*us, 1000, ok(1000), 50*time.Millisecond),
+			},
+			want: report{
+				rows: []row{
+					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 100 * us},
+					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 450 * us, p99: 2000 * us, cpuPerRequest: 50 * us},
+				},
+				comparison: &comparison{cpuRatio: 0.5, p50Delta: -50 * us},
+			},
+		},
+		{
+			name: "proxy CPU below resolution leaves the ratio unset",
+			in: []measurement{
+				meas(targetProxy, 500*us, 2000*us, 1000, ok(1000), 0),
+				meas(targetLLMGW, 500*us, 2000*us, 1000, ok(1000), 10*time.Millisecond),
+			},
+			want: report{
+				rows: []row{
+					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us},
+					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 10 * us},
+				},
+				comparison: &comparison{p50Delta: 0},
+			},
+		},
+		{
+			name: "exactly 1% non-2xx passes",
+			in:   []measurement{meas(targetDirect, 200*us, 900*us, 1000, map[string]int{"200": 990, "502": 10}, 0)},
+			want: report{rows: []row{{target: targetDirect, rate: 1000, successPct: 99, p50: 200 * us, p99: 900 * us}}},
+		},
+		{
+			name: "more than 1% non-2xx fails that target",
+			in: []measurement{
+				direct,
+				meas(targetLLMGW, 300*us, 900*us, 1000, map[string]int{"200": 980, "401": 15, "0": 5}, 0),
+			},
+			want: report{
+				rows: []row{
+					directRow,
+					{target: targetLLMGW, rate: 1000, successPct: 98, p50: 300 * us, p99: 900 * us,
+						addedP50: 100 * us, addedP99: 0, hasAdded: true},
+				},
+				failures: []string{"llmgw: 2.00% non-2xx (status codes 0:5 200:980 401:15)"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := buildReport(tt.in)
+			opts := []cmp.Option{
+				cmp.AllowUnexported(report{}, row{}, comparison{}),
+				cmp.Comparer(func(a, b float64) bool { d := a - b; return d < 1e-9 && d > -1e-9 }),
+			}
+			if diff := cmp.Diff(tt.want, got, opts...); diff != "" {
+				t.Errorf("buildReport() mismatch (-want +got):\n%s", diff)
+			}
+			if gotErr := got.err() != nil; gotErr != (len(tt.want.failures) > 0) {
+				t.Errorf("report.err() = %v, want an error: %v", got.err(), len(tt.want.failures) > 0)
+			}
+		})
+	}
+}
+
+func TestReportWrite(t *testing.T) {
+	t.Parallel()
+	us := time.Microsecond
+	tests := []struct {
+		name string
+		in   []measurement
+		want []string // lines, each trimmed of padding-only differences
+	}{
+		{
+			name: "goals met",
+			in: []measurement{
+				meas(targetDirect, 200*us, 900*us, 10000, ok(10000), time.Second),
+				meas(targetProxy, 500*us, 2000*us, 10000, ok(10000), 2500*time.Millisecond),
+				meas(targetLLMGW, 580*us, 2600*us, 10000, ok(10000), 3*time.Second),
+			},
+			want: []string{
+				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
+				"direct 1000 100.00 0.200 0.900 - - 100.0",
+				"proxy 1000 100.00 0.500 2.000 0.300 1.100 250.0",
+				"llmgw 1000 100.00 0.580 2.600 0.380 1.700 300.0",
+				"",
+				"llmgw vs bare proxy:",
+				"CPU per request: 1.20x (goal <= 1.3x: met)",
+				"added p50: +0.080 ms (goal <= 0.100 ms: met)",
+			},
+		},
+		{
+			name: "goals not met",
+			in: []measurement{
+				meas(targetProxy, 500*us, 2000*us, 10000, ok(10000), 2*time.Second),
+				meas(targetLLMGW, 750*us, 2600*us, 10000, ok(10000), 4*time.Second),
+			},
+			want: []string{
+				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
+				"proxy 1000 100.00 0.500 2.000 - - 200.0",
+				"llmgw 1000 100.00 0.750 2.600 - - 400.0",
+				"",
+				"llmgw vs bare proxy:",
+				"CPU per request: 2.00x (goal <= 1.3x: not met)",
+				"added p50: +0.250 ms (goal <= 0.100 ms: not met)",
+			},
+		},
+		{
+			name: "proxy CPU unmeasurable",
+			in: []measurement{
+				meas(targetProxy, 500*us, 2000*us, 100, ok(100), 0),
+				meas(targetLLMGW, 400*us, 2600*us, 100, ok(100), 0),
+			},
+			want: []string{
+				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
+				"proxy 1000 100.00 0.500 2.000 - - 0.0",
+				"llmgw 1000 100.00 0.400 2.600 - - 0.0",
+				"",
+				"llmgw vs bare proxy:",
+				"CPU per request: n/a (proxy CPU below clock resolution)",
+				"added p50: -0.100 ms (goal <= 0.100 ms: met)",
+			},
+		},
+		{
+			name: "no comparison",
+			in:   []measurement{meas(targetDirect, 200*us, 900*us, 10000, ok(10000), time.Second)},
+			want: []string{
+				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
+				"direct 1000 100.00 0.200 0.900 - - 100.0",
+				"",
+				"llmgw vs bare proxy: not compared (needs both the proxy and llmgw targets)",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var b strings.Builder
+			if err := buildReport(tt.in).write(&b); err != nil {
+				t.Fatalf("write() error = %v", err)
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+				got = append(got, strings.Join(strings.Fields(line), " "))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("write() mismatch (-want +got):\n%s\nfull output:\n%s", diff, b.String())
+			}
+		})
+	}
+}
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{name: "millis", got: formatMillis(1234567 * time.Nanosecond), want: "1.235"},
+		{name: "millis zero", got: formatMillis(0), want: "0.000"},
+		{name: "signed positive", got: formatMillisSigned(80 * time.Microsecond), want: "+0.080"},
+		{name: "signed zero", got: formatMillisSigned(0), want: "+0.000"},
+		{name: "signed negative", got: formatMillisSigned(-1500 * time.Microsecond), want: "-1.500"},
+		{name: "micros", got: formatMicros(36550 * time.Nanosecond), want: "36.5"},
+		{name: "status codes sorted", got: formatStatusCodes(map[string]int{"502": 3, "200": 97, "0": 1}), want: "0:1 200:97 502:3"},
+		{name: "no errors", got: formatErrors(nil), want: ""},
+		{name: "few errors", got: formatErrors([]string{"a", "b"}), want: "; errors: a; b"},
+		{name: "many errors", got: formatErrors([]string{"a", "b", "c", "d", "e"}), want: "; errors: a; b; c; and 2 more"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if tt.got != tt.want {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+}
