@@ -154,7 +154,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		dir:   dir,
 		self:  self,
 		clock: newCPUClock(),
-		pin:   newPinner(ctx, cfg.targetCPU, log),
+		pin:   newPinner(ctx, log, cfg.genCPU, cfg.targetCPU),
 		log:   log,
 	}
 	fmt.Fprintf(stdout, "loadbench: %d req/s for %s per target (warm-up %s), %s, %d CPUs, %s, CPU clock resolution %s\n",
@@ -474,17 +474,19 @@ type pinner struct {
 	taskset string // empty when running unpinned
 }
 
-// newPinner finds taskset and checks it can pin to cpu; if not, it logs why
-// and returns a pinner that runs everything unpinned.
-func newPinner(ctx context.Context, cpu int, log *slog.Logger) pinner {
+// newPinner finds taskset and checks it can pin to each of cpus; if not, it
+// logs why and returns a pinner that runs everything unpinned.
+func newPinner(ctx context.Context, log *slog.Logger, cpus ...int) pinner {
 	path, err := exec.LookPath("taskset")
 	if err != nil {
 		log.Warn("taskset not found: running unpinned, figures will be noisier and CPU use may spread over cores")
 		return pinner{}
 	}
-	if out, err := exec.CommandContext(ctx, path, "-c", strconv.Itoa(cpu), "true").CombinedOutput(); err != nil {
-		log.Warn("taskset cannot pin here: running unpinned", "cpu", cpu, "err", err, "output", strings.TrimSpace(string(out)))
-		return pinner{}
+	for _, cpu := range cpus {
+		if out, err := exec.CommandContext(ctx, path, "-c", strconv.Itoa(cpu), "true").CombinedOutput(); err != nil {
+			log.Warn("taskset cannot pin here: running unpinned", "cpu", cpu, "err", err, "output", strings.TrimSpace(string(out)))
+			return pinner{}
+		}
 	}
 	return pinner{taskset: path}
 }
