@@ -169,7 +169,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	gateway := filepath.Join(dir, "llmgw")
 	if slices.Contains(cfg.targets, targetLLMGW) {
 		if err := b.build(ctx, gateway, "./cmd/llmgw"); err != nil {
-			return fmt.Errorf("%w (measure the others with -targets direct,proxy)", err)
+			return fmt.Errorf("llmgw does not build (measure the others with -targets direct,proxy): %w", err)
 		}
 	}
 
