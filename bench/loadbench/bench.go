@@ -49,6 +49,8 @@ type benchConfig struct {
 	targetCPU int
 	keep      bool
 	ready     time.Duration
+	// gatewayFlags are extra flags for `llmgw serve`, e.g. --request-log=false.
+	gatewayFlags []string
 }
 
 // parseBenchFlags parses the "run" subcommand's flags.
@@ -67,9 +69,11 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.targetCPU, "target-cpu", 1, "core for the process under test (proxy, llmgw)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (binaries, logs, results)")
 	fs.DurationVar(&c.ready, "ready-timeout", 30*time.Second, "how long to wait for a started process to answer")
+	gatewayFlags := fs.String("llmgw-flags", "", "extra space-separated flags for `llmgw serve`, e.g. --request-log=false")
 	if err := fs.Parse(args); err != nil {
 		return benchConfig{}, err
 	}
+	c.gatewayFlags = strings.Fields(*gatewayFlags)
 	if fs.NArg() > 0 {
 		return benchConfig{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
 	}
@@ -234,8 +238,10 @@ func (b *bench) measureTarget(ctx context.Context, target string, upstream *proc
 			return measurement{}, err
 		}
 		env := []string{"LLMGW_ADMIN_TOKEN=" + b.cfg.token}
-		p, err := b.start(ctx, target, b.cfg.targetCPU, env, gateway, "serve",
-			"--listen", addr, "--db", "sqlite:"+filepath.Join(b.dir, "llmgw.db"), "--config", config)
+		args := append([]string{"serve",
+			"--listen", addr, "--db", "sqlite:" + filepath.Join(b.dir, "llmgw.db"), "--config", config},
+			b.cfg.gatewayFlags...)
+		p, err := b.start(ctx, target, b.cfg.targetCPU, env, gateway, args...)
 		if err != nil {
 			return measurement{}, err
 		}

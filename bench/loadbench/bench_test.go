@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestParseTargets(t *testing.T) {
@@ -62,6 +63,15 @@ func TestParseBenchFlags(t *testing.T) {
 				return c
 			}(),
 		},
+		{
+			name: "extra gateway flags",
+			args: []string{"-llmgw-flags", " --request-log=false  --log-level=warn "},
+			want: func() benchConfig {
+				c := defaults
+				c.gatewayFlags = []string{"--request-log=false", "--log-level=warn"}
+				return c
+			}(),
+		},
 		{name: "zero rate", args: []string{"-rate", "0"}, wantErr: true},
 		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: true},
 		{name: "bad target", args: []string{"-targets", "envoy"}, wantErr: true},
@@ -75,7 +85,7 @@ func TestParseBenchFlags(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("parseBenchFlags() error = %v, wantErr %v", err, tt.wantErr)
 			}
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(benchConfig{})); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(benchConfig{}), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("parseBenchFlags() mismatch (-want +got):\n%s", diff)
 			}
 		})
