@@ -140,6 +140,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.token == "" {
 		cfg.token = randomToken()
 	}
+	// The upstream and the proxy are this same program: under `go run` that
+	// is the binary go run has just built, so it needs no second build.
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
