@@ -102,8 +102,8 @@ func (r *rule) matchesPrincipal(p *Principal) bool {
 // Snapshot is one compiled configuration. It is immutable and safe for concurrent use.
 type Snapshot struct {
 	keys      map[string]*Principal // by KeyHash
-	models    map[string]*Endpoint     // by FQN
-	modelList []*Endpoint              // sorted by FQN
+	models    map[string]*Endpoint  // by FQN
+	modelList []*Endpoint           // sorted by FQN
 	rules     []rule
 	config    *Config
 }

@@ -1,0 +1,402 @@
+// Package configfile reads llmgw's declarative config file and applies it through the Admin
+// store. The file follows the gateway YAML that TrueFoundry users already write: a list of
+// documents with `name` and `type`, where a provider account is
+// `type: provider-account/<provider>` with its models as `integrations`, plus `authz_rules`.
+// Secrets are references (env://NAME or file://path), never inline values.
+//
+// Applying is additive and idempotent: resources in the file are created or brought in line
+// with it; resources not in the file are left alone; applying the same file twice changes
+// nothing.
+package configfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+)
+
+// File is a parsed config file.
+type File struct {
+	Accounts []Account
+	Rules    []*adminv1.AuthzRule
+}
+
+// Account is a provider account document with its models. Secrets are resolved.
+type Account struct {
+	Account *adminv1.ProviderAccount
+	Models  []*adminv1.Model
+}
+
+// Resolver turns a secret reference into the secret.
+type Resolver func(ref string) (string, error)
+
+// EnvFileResolver resolves env://NAME with getenv and file://path by reading the file (one
+// trailing newline trimmed).
+func EnvFileResolver(getenv func(string) string) Resolver {
+	return func(ref string) (string, error) {
+		switch {
+		case strings.HasPrefix(ref, "env://"):
+			name := strings.TrimPrefix(ref, "env://")
+			v := getenv(name)
+			if v == "" {
+				return "", fmt.Errorf("environment variable %s is not set", name)
+			}
+			return v, nil
+		case strings.HasPrefix(ref, "file://"):
+			b, err := os.ReadFile(strings.TrimPrefix(ref, "file://"))
+			if err != nil {
+				return "", fmt.Errorf("read secret file: %w", err)
+			}
+			return strings.TrimRight(string(b), "\r\n"), nil
+		}
+		return "", errors.New("secrets must be references (env://NAME or file://path), not inline values")
+	}
+}
+
+// Error names the document and field a problem is in.
+type Error struct {
+	Doc   string // "document 2 (nvidia-external)"
+	Field string // "integrations[0].auth_data.bearer_token"
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return e.Doc + ": " + e.Msg
+	}
+	return e.Doc + ": " + e.Field + ": " + e.Msg
+}
+
+type parser struct {
+	resolve Resolver
+	file    File
+	n       int // documents seen
+	names   map[string]bool
+}
+
+// Parse parses a config file. Every error is an *Error naming the document and field.
+func Parse(data []byte, resolve Resolver) (*File, error) {
+	p := &parser{resolve: resolve, names: map[string]bool{}}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var root yaml.Node
+		err := dec.Decode(&root)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, &Error{Doc: "config", Msg: "invalid YAML: " + err.Error()}
+		}
+		if len(root.Content) == 0 {
+			continue
+		}
+		if err := p.top(root.Content[0]); err != nil {
+			return nil, err
+		}
+	}
+	return &p.file, nil
+}
+
+
+// top handles one YAML document of the stream: a list of documents, one document, or a
+// mapping that holds authz_rules.
+func (p *parser) top(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for _, item := range n.Content {
+			if err := p.item(item); err != nil {
+				return err
+			}
+		}
+		return nil
+	case yaml.MappingNode:
+		return p.item(n)
+	}
+	return &Error{Doc: fmt.Sprintf("line %d", n.Line), Msg: "expected a list of documents or a mapping"}
+}
+
+func (p *parser) item(n *yaml.Node) error {
+	p.n++
+	doc := fmt.Sprintf("document %d", p.n)
+	if n.Kind != yaml.MappingNode {
+		return &Error{Doc: doc, Msg: fmt.Sprintf("line %d: expected a mapping with name and type", n.Line)}
+	}
+	if v := lookup(n, "authz_rules"); v != nil {
+		if _, err := fields(n, doc, "", "authz_rules"); err != nil {
+			return err
+		}
+		return p.rules(v, doc)
+	}
+	f, err := fields(n, doc, "", "name", "type", "auth_data", "base_url", "integrations")
+	if err != nil {
+		return err
+	}
+	name, err := str(f, doc, "", "name", true)
+	if err != nil {
+		return err
+	}
+	doc = fmt.Sprintf("document %d (%s)", p.n, name)
+	typ, err := str(f, doc, "", "type", true)
+	if err != nil {
+		return err
+	}
+	kind, ok := strings.CutPrefix(typ, "provider-account/")
+	if !ok || kind == "" {
+		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>", typ)}
+	}
+	if p.names[name] {
+		return &Error{Doc: doc, Field: "name", Msg: "duplicate provider account name"}
+	}
+	p.names[name] = true
+	acct := &adminv1.ProviderAccount{Name: name, Provider: kind}
+	if acct.BaseUrl, err = str(f, doc, "", "base_url", false); err != nil {
+		return err
+	}
+	if a := f["auth_data"]; a != nil {
+		if acct.ApiKey, err = p.auth(a, doc, "auth_data"); err != nil {
+			return err
+		}
+	}
+	out := Account{Account: acct}
+	if ints := f["integrations"]; ints != nil {
+		if ints.Kind != yaml.SequenceNode {
+			return &Error{Doc: doc, Field: "integrations", Msg: "expected a list"}
+		}
+		seen := map[string]bool{}
+		for i, in := range ints.Content {
+			m, err := p.integration(in, doc, fmt.Sprintf("integrations[%d]", i), name, kind)
+			if err != nil {
+				return err
+			}
+			if seen[m.Name] {
+				return &Error{Doc: doc, Field: fmt.Sprintf("integrations[%d].name", i), Msg: "duplicate model name " + m.Name}
+			}
+			seen[m.Name] = true
+			out.Models = append(out.Models, m)
+		}
+	}
+	p.file.Accounts = append(p.file.Accounts, out)
+	return nil
+}
+
+var modelTypes = []string{"chat", "embedding"}
+
+func (p *parser) integration(n *yaml.Node, doc, path, account, kind string) (*adminv1.Model, error) {
+	f, err := fields(n, doc, path, "name", "type", "model_id", "hosted_model_name", "url", "model_server", "model_types", "auth_data")
+	if err != nil {
+		return nil, err
+	}
+	m := &adminv1.Model{Account: account}
+	if m.Name, err = str(f, doc, path, "name", true); err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(m.Name, "/ \t") {
+		return nil, &Error{Doc: doc, Field: path + ".name", Msg: "a model name cannot contain '/' or spaces"}
+	}
+	typ, err := str(f, doc, path, "type", true)
+	if err != nil {
+		return nil, err
+	}
+	if want := "integration/model/" + kind; typ != want {
+		return nil, &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("got %q, want %q for a provider-account/%s", typ, want, kind)}
+	}
+	id, err := str(f, doc, path, "model_id", false)
+	if err != nil {
+		return nil, err
+	}
+	hosted, err := str(f, doc, path, "hosted_model_name", false)
+	if err != nil {
+		return nil, err
+	}
+	if id != "" && hosted != "" {
+		return nil, &Error{Doc: doc, Field: path + ".hosted_model_name", Msg: "give model_id or hosted_model_name, not both"}
+	}
+	m.UpstreamModel = id + hosted
+	if m.BaseUrl, err = str(f, doc, path, "url", false); err != nil {
+		return nil, err
+	}
+	if m.BaseUrl != "" && !strings.HasPrefix(m.BaseUrl, "http://") && !strings.HasPrefix(m.BaseUrl, "https://") {
+		return nil, &Error{Doc: doc, Field: path + ".url", Msg: "must be an http:// or https:// URL"}
+	}
+	server, err := str(f, doc, path, "model_server", false)
+	if err != nil {
+		return nil, err
+	}
+	if server != "" && server != "openai-compatible" {
+		return nil, &Error{Doc: doc, Field: path + ".model_server", Msg: fmt.Sprintf("unsupported model server %q; supported: openai-compatible", server)}
+	}
+	if kind == "self-hosted-model" && m.BaseUrl == "" {
+		return nil, &Error{Doc: doc, Field: path + ".url", Msg: "a self-hosted model needs its server's url"}
+	}
+	if t := f["model_types"]; t != nil {
+		if t.Kind != yaml.SequenceNode {
+			return nil, &Error{Doc: doc, Field: path + ".model_types", Msg: "expected a list"}
+		}
+		for i, v := range t.Content {
+			if v.Kind != yaml.ScalarNode || !slices.Contains(modelTypes, v.Value) {
+				return nil, &Error{Doc: doc, Field: fmt.Sprintf("%s.model_types[%d]", path, i), Msg: fmt.Sprintf("unsupported model type %q; supported: %s", v.Value, strings.Join(modelTypes, ", "))}
+			}
+			m.Types = append(m.Types, v.Value)
+		}
+	}
+	if a := f["auth_data"]; a != nil {
+		if m.ApiKey, err = p.auth(a, doc, path+".auth_data"); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// auth reads an auth_data block: {type: api-key, api_key: ref} or {type: bearer-auth, bearer_token: ref}.
+func (p *parser) auth(n *yaml.Node, doc, path string) (string, error) {
+	f, err := fields(n, doc, path, "type", "api_key", "bearer_token")
+	if err != nil {
+		return "", err
+	}
+	typ, err := str(f, doc, path, "type", true)
+	if err != nil {
+		return "", err
+	}
+	var key string
+	switch typ {
+	case "api-key":
+		key = "api_key"
+	case "bearer-auth":
+		key = "bearer_token"
+	default:
+		return "", &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("unsupported auth type %q; supported: api-key, bearer-auth", typ)}
+	}
+	for k := range f {
+		if k != "type" && k != key {
+			return "", &Error{Doc: doc, Field: path + "." + k, Msg: fmt.Sprintf("not allowed with type %s", typ)}
+		}
+	}
+	ref, err := str(f, doc, path, key, true)
+	if err != nil {
+		return "", err
+	}
+	secret, err := p.resolve(ref)
+	if err != nil {
+		return "", &Error{Doc: doc, Field: path + "." + key, Msg: err.Error()}
+	}
+	return secret, nil
+}
+
+func (p *parser) rules(n *yaml.Node, doc string) error {
+	if n.Kind != yaml.SequenceNode {
+		return &Error{Doc: doc, Field: "authz_rules", Msg: "expected a list"}
+	}
+	for i, r := range n.Content {
+		path := fmt.Sprintf("authz_rules[%d]", i)
+		f, err := fields(r, doc, path, "name", "models", "users", "teams", "virtual_accounts")
+		if err != nil {
+			return err
+		}
+		rule := &adminv1.AuthzRule{}
+		if rule.Name, err = str(f, doc, path, "name", false); err != nil {
+			return err
+		}
+		if rule.Name == "" {
+			rule.Name = fmt.Sprintf("config-rule-%d", len(p.file.Rules)+1)
+		}
+		lists := []struct {
+			key string
+			dst *[]string
+		}{{"models", &rule.Models}, {"users", &rule.Users}, {"teams", &rule.Teams}, {"virtual_accounts", &rule.VirtualAccounts}}
+		for _, l := range lists {
+			if *l.dst, err = strs(f, doc, path, l.key); err != nil {
+				return err
+			}
+		}
+		if len(rule.Models) == 0 {
+			return &Error{Doc: doc, Field: path + ".models", Msg: "at least one model is required"}
+		}
+		for j, m := range rule.Models {
+			if m != "*" && !strings.Contains(m, "/") {
+				return &Error{Doc: doc, Field: fmt.Sprintf("%s.models[%d]", path, j), Msg: fmt.Sprintf("%q is not a fully qualified model name (<provider-account>/<model>)", m)}
+			}
+		}
+		if len(rule.Users)+len(rule.Teams)+len(rule.VirtualAccounts) == 0 {
+			return &Error{Doc: doc, Field: path, Msg: "at least one of users, teams or virtual_accounts is required"}
+		}
+		p.file.Rules = append(p.file.Rules, rule)
+	}
+	return nil
+}
+
+func lookup(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// fields returns the mapping's values by key and refuses keys not in allowed.
+func fields(n *yaml.Node, doc, path string, allowed ...string) (map[string]*yaml.Node, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, &Error{Doc: doc, Field: path, Msg: "expected a mapping"}
+	}
+	out := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		if !slices.Contains(allowed, k) {
+			return nil, &Error{Doc: doc, Field: join(path, k), Msg: fmt.Sprintf("unknown field (line %d); allowed: %s", n.Content[i].Line, strings.Join(allowed, ", "))}
+		}
+		if _, dup := out[k]; dup {
+			return nil, &Error{Doc: doc, Field: join(path, k), Msg: "duplicate field"}
+		}
+		out[k] = n.Content[i+1]
+	}
+	return out, nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func str(f map[string]*yaml.Node, doc, path, key string, required bool) (string, error) {
+	n := f[key]
+	if n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		if required {
+			return "", &Error{Doc: doc, Field: join(path, key), Msg: "is required"}
+		}
+		return "", nil
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		return "", &Error{Doc: doc, Field: join(path, key), Msg: "expected a string"}
+	}
+	if required && n.Value == "" {
+		return "", &Error{Doc: doc, Field: join(path, key), Msg: "must not be empty"}
+	}
+	return n.Value, nil
+}
+
+func strs(f map[string]*yaml.Node, doc, path, key string) ([]string, error) {
+	n := f[key]
+	if n == nil {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, &Error{Doc: doc, Field: join(path, key), Msg: "expected a list of strings"}
+	}
+	out := make([]string, 0, len(n.Content))
+	for i, v := range n.Content {
+		if v.Kind != yaml.ScalarNode || v.Value == "" {
+			return nil, &Error{Doc: doc, Field: fmt.Sprintf("%s[%d]", join(path, key), i), Msg: "expected a non-empty string"}
+		}
+		out = append(out, v.Value)
+	}
+	return out, nil
+}

@@ -1,0 +1,208 @@
+package configfile
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+)
+
+// documented is the document from the docs, exactly as written there.
+const documented = `- name: nvidia-external
+  type: provider-account/self-hosted-model
+  integrations:
+    - name: nemotron-nano
+      type: integration/model/self-hosted-model
+      hosted_model_name: nvidia/nemotron-3-nano-30b-a3b
+      url: "https://integrate.api.nvidia.com/v1"
+      model_server: "openai-compatible"
+      model_types: ["chat"]
+      auth_data:
+        type: bearer-auth
+        bearer_token: "env://NVIDIA_API_KEY"
+`
+
+const documentedRules = `authz_rules:
+  - models: [openai-main/gpt-4o, nvidia-external/nemotron-nano]
+    users: [alice, bob]
+`
+
+func env(m map[string]string) Resolver {
+	return EnvFileResolver(func(k string) string { return m[k] })
+}
+
+func TestParseDocumentedShape(t *testing.T) {
+	// The two snippets in one file as a YAML stream, and the rule as an item of the list.
+	for name, text := range map[string]string{
+		"stream": documented + "---\n" + documentedRules,
+		"list":   documented + "- " + strings.ReplaceAll(documentedRules, "\n  ", "\n    "),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, err := Parse([]byte(text), env(map[string]string{"NVIDIA_API_KEY": "nvapi-123"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &File{
+				Accounts: []Account{{
+					Account: &adminv1.ProviderAccount{Name: "nvidia-external", Provider: "self-hosted-model"},
+					Models: []*adminv1.Model{{
+						Account: "nvidia-external", Name: "nemotron-nano", UpstreamModel: "nvidia/nemotron-3-nano-30b-a3b",
+						BaseUrl: "https://integrate.api.nvidia.com/v1", Types: []string{"chat"}, ApiKey: "nvapi-123",
+					}},
+				}},
+				Rules: []*adminv1.AuthzRule{{Name: "config-rule-1", Models: []string{"openai-main/gpt-4o", "nvidia-external/nemotron-nano"}, Users: []string{"alice", "bob"}}},
+			}
+			if diff := cmp.Diff(want, f, protocmp.Transform()); diff != "" {
+				t.Errorf("Parse (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseSecretFromFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(p, []byte("sk-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse([]byte(`
+- name: openai-main
+  type: provider-account/openai
+  auth_data: {type: api-key, api_key: "file://`+p+`"}
+  integrations:
+    - {name: gpt-4o, type: integration/model/openai, model_id: gpt-4o}
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Accounts[0].Account.ApiKey; got != "sk-from-file" {
+		t.Errorf("api key %q", got)
+	}
+}
+
+func TestParseErrorsNameDocumentAndField(t *testing.T) {
+	tests := []struct {
+		name, text, doc, field, msg string
+	}{
+		{"inline secret", strings.Replace(documented, `"env://NVIDIA_API_KEY"`, `"nvapi-inline"`, 1), "document 1 (nvidia-external)", "integrations[0].auth_data.bearer_token", "references"},
+		{"missing env", documented, "document 1 (nvidia-external)", "integrations[0].auth_data.bearer_token", "NVIDIA_API_KEY is not set"},
+		{"typo in a field", strings.Replace(documented, "hosted_model_name", "hosted_model_nam", 1), "document 1 (nvidia-external)", "integrations[0].hosted_model_nam", "unknown field"},
+		{"bad type", strings.Replace(documented, "provider-account/self-hosted-model", "provider/self-hosted-model", 1), "document 1 (nvidia-external)", "type", "unsupported type"},
+		{"integration type mismatch", strings.Replace(documented, "integration/model/self-hosted-model", "integration/model/openai", 1), "document 1 (nvidia-external)", "integrations[0].type", "want"},
+		{"bad model type", strings.Replace(documented, `["chat"]`, `["vision"]`, 1), "document 1 (nvidia-external)", "integrations[0].model_types[0]", "unsupported model type"},
+		{"missing name", strings.Replace(documented, "- name: nvidia-external\n  type:", "- type:", 1), "document 1", "name", "is required"},
+		{"self-hosted without url", strings.Replace(documented, `      url: "https://integrate.api.nvidia.com/v1"`+"\n", "", 1), "document 1 (nvidia-external)", "integrations[0].url", "needs"},
+		{"rule with a bare model", "authz_rules:\n  - {models: [gpt-4o], users: [alice]}\n", "document 1", "authz_rules[0].models[0]", "fully qualified"},
+		{"rule without principals", "authz_rules:\n  - {models: [a/b]}\n", "document 1", "authz_rules[0]", "at least one"},
+		{"not YAML", "- name: [unclosed", "config", "", "invalid YAML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.text), env(nil))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if e.Doc != tt.doc || e.Field != tt.field || !strings.Contains(e.Msg, tt.msg) {
+				t.Errorf("got %q / %q / %q, want %q / %q / ...%q...", e.Doc, e.Field, e.Msg, tt.doc, tt.field, tt.msg)
+			}
+			if strings.Contains(err.Error(), "nvapi-inline") {
+				t.Errorf("the error quotes the inline secret: %v", err)
+			}
+		})
+	}
+}
+
+// fakeStore is an in-memory Store that counts writes.
+type fakeStore struct {
+	cfg    snapshot.Config
+	writes int
+}
+
+func (s *fakeStore) SnapshotConfig(context.Context) (*snapshot.Config, error) {
+	c := s.cfg
+	return &c, nil
+}
+
+func (s *fakeStore) CreateProviderAccount(_ context.Context, in *adminv1.ProviderAccount) (*adminv1.ProviderAccount, error) {
+	s.writes++
+	s.cfg.Accounts = append(s.cfg.Accounts, snapshot.Account{Name: in.Name, Provider: in.Provider, BaseURL: in.BaseUrl, APIKey: in.ApiKey})
+	return in, nil
+}
+
+func (s *fakeStore) UpdateProviderAccount(_ context.Context, in *adminv1.ProviderAccount) (*adminv1.ProviderAccount, error) {
+	s.writes++
+	for i, a := range s.cfg.Accounts {
+		if a.Name == in.Name {
+			s.cfg.Accounts[i] = snapshot.Account{Name: in.Name, Provider: in.Provider, BaseURL: in.BaseUrl, APIKey: in.ApiKey}
+		}
+	}
+	return in, nil
+}
+
+func toModel(in *adminv1.Model) snapshot.Model {
+	return snapshot.Model{Account: in.Account, Name: in.Name, UpstreamModel: in.UpstreamModel, Types: in.Types, BaseURL: in.BaseUrl, APIKey: in.ApiKey}
+}
+
+func (s *fakeStore) CreateModel(_ context.Context, in *adminv1.Model) (*adminv1.Model, error) {
+	s.writes++
+	s.cfg.Models = append(s.cfg.Models, toModel(in))
+	return in, nil
+}
+
+func (s *fakeStore) UpdateModel(_ context.Context, in *adminv1.Model) (*adminv1.Model, error) {
+	s.writes++
+	for i, m := range s.cfg.Models {
+		if m.Account == in.Account && m.Name == in.Name {
+			s.cfg.Models[i] = toModel(in)
+		}
+	}
+	return in, nil
+}
+
+func (s *fakeStore) CreateAuthzRule(_ context.Context, in *adminv1.AuthzRule) (*adminv1.AuthzRule, error) {
+	s.writes++
+	s.cfg.Rules = append(s.cfg.Rules, snapshot.Rule{Name: in.Name, Models: in.Models, Users: in.Users, Teams: in.Teams, VirtualAccounts: in.VirtualAccounts})
+	return in, nil
+}
+
+func (s *fakeStore) UpdateAuthzRule(_ context.Context, in *adminv1.AuthzRule) (*adminv1.AuthzRule, error) {
+	s.writes++
+	for i, r := range s.cfg.Rules {
+		if r.Name == in.Name {
+			s.cfg.Rules[i] = snapshot.Rule{Name: in.Name, Models: in.Models, Users: in.Users, Teams: in.Teams, VirtualAccounts: in.VirtualAccounts}
+		}
+	}
+	return in, nil
+}
+
+func TestApplyIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	st := &fakeStore{}
+	parse := func(key string) *File {
+		f, err := Parse([]byte(documented+"---\n"+documentedRules), env(map[string]string{"NVIDIA_API_KEY": key}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if n, err := Apply(ctx, st, parse("k1")); err != nil || n != 3 {
+		t.Fatalf("first apply: %d changes, %v; want 3", n, err)
+	}
+	if n, err := Apply(ctx, st, parse("k1")); err != nil || n != 0 || st.writes != 3 {
+		t.Fatalf("second apply: %d changes (%d writes), %v; want none", n, st.writes, err)
+	}
+	if n, err := Apply(ctx, st, parse("k2")); err != nil || n != 1 {
+		t.Fatalf("apply with a rotated secret: %d changes, %v; want 1 (the model)", n, err)
+	}
+	if st.cfg.Models[0].APIKey != "k2" {
+		t.Errorf("model key %q, want k2", st.cfg.Models[0].APIKey)
+	}
+}

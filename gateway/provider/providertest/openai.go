@@ -1,0 +1,238 @@
+// Package providertest holds fake upstreams for tests: servers that speak a provider's
+// documented wire format (requests, responses, SSE streams and error bodies), with behaviour
+// chosen by the model name so one server covers every case.
+package providertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Models the fake OpenAI upstream understands. Any other name answers normally.
+const (
+	// ModelCut streams two content chunks, then drops the connection without [DONE].
+	ModelCut = "fake-cut"
+	// ModelHang accepts the request and answers nothing until the client goes away.
+	ModelHang = "fake-hang"
+	// ModelError answers with status <n> in OpenAI's error shape: "fake-error-429".
+	ModelErrorPrefix = "fake-error-"
+	// ModelLeaky answers 401 with an error message that quotes a key, as OpenAI does.
+	ModelLeaky = "fake-leaky"
+	// ModelMidError streams one chunk, then an error event.
+	ModelMidError = "fake-mid-error"
+)
+
+// LeakedKey is the key fragment ModelLeaky's error quotes; it must never reach a client.
+const LeakedKey = "sk-proj-LEAKED1234"
+
+// Request is one request the fake received.
+type Request struct {
+	Path          string
+	Authorization string
+	Body          map[string]any
+	Raw           []byte
+}
+
+// OpenAI is a fake OpenAI API. It is safe for concurrent use.
+type OpenAI struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []Request
+	// Canceled receives the model name of every request whose client went away.
+	Canceled chan string
+}
+
+// NewOpenAI starts a fake OpenAI API; its base URL (with /v1) is URL()+"/v1".
+func NewOpenAI(t testing.TB) *OpenAI {
+	f := &OpenAI{Canceled: make(chan string, 16)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", f.chat)
+	mux.HandleFunc("POST /v1/embeddings", f.embeddings)
+	f.Server = httptest.NewServer(mux)
+	t.Cleanup(f.Close)
+	return f
+}
+
+// BaseURL is the API base URL, as an OpenAI client would be configured.
+func (f *OpenAI) BaseURL() string { return f.URL + "/v1" }
+
+// Requests returns the requests received so far.
+func (f *OpenAI) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Request(nil), f.requests...)
+}
+
+// LastRequest returns the last request received.
+func (f *OpenAI) LastRequest() Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.requests) == 0 {
+		return Request{}
+	}
+	return f.requests[len(f.requests)-1]
+}
+
+func (f *OpenAI) record(r *http.Request) (Request, bool) {
+	raw, _ := io.ReadAll(r.Body)
+	req := Request{Path: r.URL.Path, Authorization: r.Header.Get("Authorization"), Raw: raw}
+	if err := json.Unmarshal(raw, &req.Body); err != nil {
+		return req, false
+	}
+	f.mu.Lock()
+	f.requests = append(f.requests, req)
+	f.mu.Unlock()
+	return req, true
+}
+
+// writeError writes OpenAI's documented error body.
+func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "7")
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": code}})
+}
+
+func (f *OpenAI) failFor(w http.ResponseWriter, r *http.Request, model string) bool {
+	switch {
+	case model == ModelLeaky:
+		writeError(w, 401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided: "+LeakedKey+". You can find your API key at https://platform.openai.com/account/api-keys.")
+		return true
+	case model == ModelHang:
+		<-r.Context().Done()
+		f.Canceled <- model
+		return true
+	case strings.HasPrefix(model, ModelErrorPrefix):
+		status, _ := strconv.Atoi(strings.TrimPrefix(model, ModelErrorPrefix))
+		writeError(w, status, "server_error", "upstream_code", "upstream says no: "+LeakedKey)
+		return true
+	}
+	return false
+}
+
+func lastUserText(body map[string]any) string {
+	msgs, _ := body["messages"].([]any)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m, _ := msgs[i].(map[string]any)
+		if m["role"] == "user" {
+			switch c := m["content"].(type) {
+			case string:
+				return c
+			case []any:
+				var sb strings.Builder
+				for _, p := range c {
+					if pm, _ := p.(map[string]any); pm["type"] == "text" {
+						sb.WriteString(pm["text"].(string))
+					}
+				}
+				return sb.String()
+			}
+		}
+	}
+	return ""
+}
+
+func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
+	req, ok := f.record(r)
+	if !ok {
+		writeError(w, 400, "invalid_request_error", "", "We could not parse the JSON body of your request.")
+		return
+	}
+	model, _ := req.Body["model"].(string)
+	if f.failFor(w, r, model) {
+		return
+	}
+	text := "echo: " + lastUserText(req.Body)
+	usage := map[string]any{"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18,
+		"prompt_tokens_details": map[string]any{"cached_tokens": 3}, "completion_tokens_details": map[string]any{"reasoning_tokens": 2}}
+	created := time.Now().Unix()
+	if stream, _ := req.Body["stream"].(bool); !stream {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model,
+			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": text, "refusal": nil}, "logprobs": nil, "finish_reason": "stop"}},
+			"usage":   usage, "system_fingerprint": "fp_fake",
+		})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	flusher := w.(http.Flusher)
+	chunk := func(delta map[string]any, finish any, u any) {
+		choices := []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}}
+		if delta == nil {
+			choices = []any{}
+		}
+		b, _ := json.Marshal(map[string]any{"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model, "system_fingerprint": "fp_fake", "choices": choices, "usage": u})
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		flusher.Flush()
+	}
+	so, _ := req.Body["stream_options"].(map[string]any)
+	includeUsage, _ := so["include_usage"].(bool)
+	chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, nil)
+	words := strings.Fields(text)
+	for i, wd := range words {
+		if i > 0 {
+			wd = " " + wd
+		}
+		if model == ModelCut && i == 2 {
+			// Drop the connection mid-stream.
+			hj, ok := w.(http.Hijacker)
+			if ok {
+				conn, _, err := hj.Hijack()
+				if err == nil {
+					conn.Close()
+				}
+			}
+			return
+		}
+		if model == ModelMidError && i == 1 {
+			b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": "The server had an error while processing your request. " + LeakedKey, "type": "server_error", "param": nil, "code": nil}})
+			fmt.Fprintf(w, "data: %s\n\n", b)
+			flusher.Flush()
+			return
+		}
+		chunk(map[string]any{"content": wd}, nil, nil)
+	}
+	chunk(map[string]any{}, "stop", nil)
+	if includeUsage {
+		chunk(nil, nil, usage)
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	flusher.Flush()
+}
+
+func (f *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
+	req, ok := f.record(r)
+	if !ok {
+		writeError(w, 400, "invalid_request_error", "", "We could not parse the JSON body of your request.")
+		return
+	}
+	model, _ := req.Body["model"].(string)
+	if f.failFor(w, r, model) {
+		return
+	}
+	var inputs []any
+	switch in := req.Body["input"].(type) {
+	case string:
+		inputs = []any{in}
+	case []any:
+		inputs = in
+	}
+	data := []any{}
+	for i := range inputs {
+		data = append(data, map[string]any{"object": "embedding", "index": i, "embedding": []float64{0.1 * float64(i+1), -0.2, 0.3}})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": model, "usage": map[string]any{"prompt_tokens": 5, "total_tokens": 5}})
+}

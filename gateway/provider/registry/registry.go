@@ -1,0 +1,80 @@
+// Package registry is the one place that knows every provider kind: a map from kind to the
+// adapter factory. Everything else asks the registry or an adapter, never switches on a kind.
+package registry
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/provider/provideranthropic"
+	"github.com/llmgw/llmgw/gateway/provider/providermock"
+	"github.com/llmgw/llmgw/gateway/provider/provideropenai"
+)
+
+// openAICompatible returns a factory for an OpenAI-compatible kind with a default base URL
+// ("" when the server is self-hosted and the URL must be configured).
+func openAICompatible(defaultBaseURL string) provider.Factory {
+	return func(cfg provider.Config) (provider.Adapter, error) {
+		return provideropenai.New(cfg, defaultBaseURL)
+	}
+}
+
+// builtin is every provider kind the gateway supports.
+func builtin() map[string]provider.Factory {
+	return map[string]provider.Factory{
+		"openai":            openAICompatible(provideropenai.DefaultBaseURL),
+		"self-hosted-model": openAICompatible(""),
+		"vllm":              openAICompatible(""),
+		"tgi":               openAICompatible(""),
+		"ollama":            openAICompatible("http://localhost:11434/v1"),
+		"groq":              openAICompatible("https://api.groq.com/openai/v1"),
+		"mistral":           openAICompatible("https://api.mistral.ai/v1"),
+		"together":          openAICompatible("https://api.together.xyz/v1"),
+		"perplexity":        openAICompatible("https://api.perplexity.ai"),
+		"anthropic":         provideranthropic.New,
+		"mock": func(cfg provider.Config) (provider.Adapter, error) {
+			return providermock.New(cfg)
+		},
+	}
+}
+
+// Registry builds adapters. It is safe for concurrent use.
+type Registry struct {
+	factories map[string]provider.Factory
+	client    *http.Client
+}
+
+// New returns the registry of built-in kinds; every adapter shares client.
+func New(client *http.Client) *Registry {
+	return &Registry{factories: builtin(), client: client}
+}
+
+// Kinds lists the supported kinds, sorted.
+func (r *Registry) Kinds() []string {
+	kinds := make([]string, 0, len(r.factories))
+	for k := range r.factories {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+// Validate reports whether kind is supported.
+func (r *Registry) Validate(kind string) error {
+	if _, ok := r.factories[kind]; !ok {
+		return fmt.Errorf("unknown provider %q; supported: %v", kind, r.Kinds())
+	}
+	return nil
+}
+
+// Build returns the adapter for cfg, with the shared HTTP client filled in.
+func (r *Registry) Build(cfg provider.Config) (provider.Adapter, error) {
+	f, ok := r.factories[cfg.Kind]
+	if !ok {
+		return nil, r.Validate(cfg.Kind)
+	}
+	cfg.HTTPClient = r.client
+	return f(cfg)
+}

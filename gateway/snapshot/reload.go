@@ -1,0 +1,64 @@
+package snapshot
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+)
+
+// Source produces the config to compile; the store implements it.
+type Source interface {
+	SnapshotConfig(ctx context.Context) (*Config, error)
+}
+
+// Reloader rebuilds the snapshot from a source and swaps it in. When the source fails, the
+// current snapshot keeps serving. It is safe for concurrent use.
+type Reloader struct {
+	src    Source
+	b      Builder
+	h      *Holder
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	last *Config
+}
+
+// NewReloader returns a reloader that stores into h.
+func NewReloader(src Source, b Builder, h *Holder, logger *slog.Logger) *Reloader {
+	return &Reloader{src: src, b: b, h: h, logger: logger}
+}
+
+// Reload reads the source and swaps in a new snapshot if the config changed.
+func (r *Reloader) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := r.src.SnapshotConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if r.last != nil && reflect.DeepEqual(r.last, cfg) {
+		return nil
+	}
+	r.h.Store(Compile(cfg, r.b, r.logger))
+	r.last = cfg
+	return nil
+}
+
+// Run reloads every interval until ctx is done, so replicas sharing a database converge and
+// changes made elsewhere are picked up. Failures are logged; the last snapshot keeps serving.
+func (r *Reloader) Run(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := r.Reload(ctx); err != nil && ctx.Err() == nil {
+				r.logger.Warn("could not reload configuration; serving the last snapshot", "error", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,188 @@
+// Package server composes llmgw's single HTTP listener: Connect, gRPC and gRPC-Web for the
+// Admin and Inference services, the same services as REST through grpc-gateway under /api/,
+// the OpenAI-compatible surface under /v1/, and /healthz and /readyz. It speaks HTTP/1.1 and
+// cleartext HTTP/2 (h2c) on one port.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/openaiapi"
+	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/services/inference"
+)
+
+// Pinger reports whether the database answers; readiness shows it but never fails on it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options are the server's knobs; zero values take the defaults.
+type Options struct {
+	// MaxBody limits request bodies on /v1 (default openaiapi.DefaultMaxBody).
+	MaxBody int64
+	// ShutdownTimeout bounds graceful shutdown; streams in flight get this long (default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Server is the composed listener.
+type Server struct {
+	snaps  *snapshot.Holder
+	p      *pipeline.Pipeline
+	admin  adminv1connect.AdminServiceHandler
+	db     Pinger
+	logger *slog.Logger
+	opts   Options
+}
+
+// New returns a server. admin may be nil in a data-plane-only process.
+func New(snaps *snapshot.Holder, p *pipeline.Pipeline, admin adminv1connect.AdminServiceHandler, db Pinger, logger *slog.Logger, opts Options) *Server {
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	return &Server{snaps: snaps, p: p, admin: admin, db: db, logger: logger, opts: opts}
+}
+
+// Handler returns the composed handler; restAddr is the listener's own address, which the
+// REST gateway dials (empty disables REST).
+func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, func(), error) {
+	mux := http.NewServeMux()
+	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger))
+	mux.Handle(path, h)
+	if s.admin != nil {
+		path, h := adminv1connect.NewAdminServiceHandler(s.admin, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)))
+		mux.Handle(path, h)
+	}
+	mux.Handle("/v1/", openaiapi.New(s.p, s.logger, s.opts.MaxBody))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	cleanup := func() {}
+	if restAddr != "" {
+		conn, err := grpc.NewClient("passthrough:///"+restAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = func() { _ = conn.Close() }
+		rest := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(restHeader))
+		if err := inferencev1.RegisterInferenceServiceHandler(ctx, rest, conn); err != nil {
+			return nil, nil, err
+		}
+		if s.admin != nil {
+			if err := adminv1.RegisterAdminServiceHandler(ctx, rest, conn); err != nil {
+				return nil, nil, err
+			}
+		}
+		mux.Handle("/api/", rest)
+	}
+	return mux, cleanup, nil
+}
+
+// restHeader forwards the key and request id headers to the services, besides what
+// grpc-gateway forwards by default (Authorization included).
+func restHeader(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "x-api-key", "x-request-id":
+		return strings.ToLower(key), true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	status := map[string]string{"snapshot": "loaded", "database": "ok"}
+	code := http.StatusOK
+	if s.snaps.Load() == nil {
+		status["snapshot"] = "not loaded"
+		code = http.StatusServiceUnavailable
+	}
+	if s.db != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := s.db.Ping(ctx); err != nil {
+			// Inference goes on from the snapshot; readiness says so but does not fail.
+			status["database"] = "unreachable"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(status)
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	h, cleanup, err := s.Handler(ctx, ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           h,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		// No WriteTimeout: streams may last minutes; the pipeline bounds upstream calls.
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down", "grace", s.opts.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// AdminAuth is a Connect interceptor that admits only the admin token or an admin user's key.
+func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			snap := snaps.Load()
+			if snap == nil {
+				return nil, apierr.ConnectError(apierr.New(apierr.KindUpstreamUnavailable, "the gateway is starting"))
+			}
+			p, err := snap.Authenticate(openaiapi.Secret(req.Header()), now())
+			if err != nil {
+				return nil, apierr.ConnectError(err)
+			}
+			if !p.Admin {
+				return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin user's key"))
+			}
+			return next(ctx, req)
+		}
+	}
+}
