@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
 
 // Store is what Apply needs of the Admin store.

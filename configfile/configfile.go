@@ -104,7 +104,6 @@ func Parse(data []byte, resolve Resolver) (*File, error) {
 	return &p.file, nil
 }
 
-
 // top handles one YAML document of the stream: a list of documents, one document, or a
 // mapping that holds authz_rules.
 func (p *parser) top(n *yaml.Node) error {

@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
 
 // documented is the document from the docs, exactly as written there.

@@ -6,9 +6,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
+	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
 )
 
 var roles = map[inferencev1.Role]string{

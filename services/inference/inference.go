@@ -11,13 +11,13 @@ import (
 
 	"connectrpc.com/connect"
 
-	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
-	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/openaiapi"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
+	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
 )
 
 // Service implements InferenceService. It is safe for concurrent use.

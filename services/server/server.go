@@ -19,14 +19,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
-	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
-	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
-	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/openaiapi"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
 	"github.com/llmgw/llmgw/services/inference"
 )
 
