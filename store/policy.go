@@ -1,0 +1,605 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+
+	"github.com/llmgw/llmgw/ent"
+	"github.com/llmgw/llmgw/ent/authzrule"
+	"github.com/llmgw/llmgw/ent/budget"
+	"github.com/llmgw/llmgw/ent/model"
+	"github.com/llmgw/llmgw/ent/provideraccount"
+	"github.com/llmgw/llmgw/ent/ratelimit"
+	"github.com/llmgw/llmgw/ent/routingconfig"
+	"github.com/llmgw/llmgw/ent/schematype"
+	"github.com/llmgw/llmgw/gateway/apierr"
+)
+
+const (
+	kindAuthzRule     = "authz rule"
+	kindRoutingConfig = "routing config"
+	kindRateLimit     = "rate limit"
+	kindBudget        = "budget"
+)
+
+// Authorization rules.
+
+func validateAuthzRule(in *adminv1.AuthzRule) error {
+	if in == nil {
+		return apierr.Invalid("authz_rule", "authz_rule is required")
+	}
+	if err := validateName("authz_rule.name", in.GetName()); err != nil {
+		return err
+	}
+	if len(in.GetModels()) == 0 {
+		return apierr.Invalid("authz_rule.models", "authz_rule.models needs at least one model")
+	}
+	if len(in.GetUsers())+len(in.GetTeams())+len(in.GetVirtualAccounts()) == 0 {
+		return apierr.Invalid("authz_rule.users", "authz_rule needs at least one principal in users, teams or virtual_accounts")
+	}
+	for param, list := range map[string][]string{
+		"authz_rule.models":           in.GetModels(),
+		"authz_rule.users":            in.GetUsers(),
+		"authz_rule.teams":            in.GetTeams(),
+		"authz_rule.virtual_accounts": in.GetVirtualAccounts(),
+	} {
+		if err := validateList(param, list); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateAuthzRule adds an authorization rule. Names in it are not checked against existing
+// resources: a rule may come before the principals and models it names.
+func (s *Store) CreateAuthzRule(ctx context.Context, in *adminv1.AuthzRule) (*adminv1.AuthzRule, error) {
+	if err := validateAuthzRule(in); err != nil {
+		return nil, fmt.Errorf("create authz rule: %w", err)
+	}
+	var out *ent.AuthzRule
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		var err error
+		out, err = tx.AuthzRule.Create().
+			SetName(in.GetName()).
+			SetModels(in.GetModels()).
+			SetUsers(in.GetUsers()).
+			SetTeams(in.GetTeams()).
+			SetVirtualAccounts(in.GetVirtualAccounts()).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create authz rule %s: %w", in.GetName(), classify(err, kindAuthzRule, in.GetName()))
+	}
+	return authzRuleProto(out), nil
+}
+
+// GetAuthzRule returns the authorization rule with the name.
+func (s *Store) GetAuthzRule(ctx context.Context, name string) (*adminv1.AuthzRule, error) {
+	r, err := s.client.AuthzRule.Query().Where(authzrule.Name(name)).Only(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get authz rule %s: %w", name, classify(err, kindAuthzRule, name))
+	}
+	return authzRuleProto(r), nil
+}
+
+// ListAuthzRules returns every authorization rule, sorted by name.
+func (s *Store) ListAuthzRules(ctx context.Context) ([]*adminv1.AuthzRule, error) {
+	rs, err := s.client.AuthzRule.Query().Order(ent.Asc(authzrule.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list authz rules: %w", err)
+	}
+	out := make([]*adminv1.AuthzRule, len(rs))
+	for i, r := range rs {
+		out[i] = authzRuleProto(r)
+	}
+	return out, nil
+}
+
+// UpdateAuthzRule replaces the authorization rule named in.name.
+func (s *Store) UpdateAuthzRule(ctx context.Context, in *adminv1.AuthzRule) (*adminv1.AuthzRule, error) {
+	if err := validateAuthzRule(in); err != nil {
+		return nil, fmt.Errorf("update authz rule: %w", err)
+	}
+	var out *ent.AuthzRule
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		id, err := tx.AuthzRule.Query().Where(authzrule.Name(in.GetName())).OnlyID(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = tx.AuthzRule.UpdateOneID(id).
+			SetModels(in.GetModels()).
+			SetUsers(in.GetUsers()).
+			SetTeams(in.GetTeams()).
+			SetVirtualAccounts(in.GetVirtualAccounts()).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update authz rule %s: %w", in.GetName(), classify(err, kindAuthzRule, in.GetName()))
+	}
+	return authzRuleProto(out), nil
+}
+
+// DeleteAuthzRule deletes the authorization rule with the name.
+func (s *Store) DeleteAuthzRule(ctx context.Context, name string) error {
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		n, err := tx.AuthzRule.Delete().Where(authzrule.Name(name)).Exec(ctx)
+		if err == nil && n == 0 {
+			return notFound(kindAuthzRule, name)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete authz rule %s: %w", name, err)
+	}
+	return nil
+}
+
+func authzRuleProto(r *ent.AuthzRule) *adminv1.AuthzRule {
+	return &adminv1.AuthzRule{
+		Name:            r.Name,
+		Models:          r.Models,
+		Users:           r.Users,
+		Teams:           r.Teams,
+		VirtualAccounts: r.VirtualAccounts,
+		CreateTime:      ts(r.CreateTime),
+		UpdateTime:      ts(r.UpdateTime),
+	}
+}
+
+// Routing configs.
+
+var strategyToEnt = map[adminv1.RoutingStrategy]routingconfig.Strategy{
+	adminv1.RoutingStrategy_ROUTING_STRATEGY_WEIGHTED: routingconfig.StrategyWeighted,
+	adminv1.RoutingStrategy_ROUTING_STRATEGY_LATENCY:  routingconfig.StrategyLatency,
+	adminv1.RoutingStrategy_ROUTING_STRATEGY_PRIORITY: routingconfig.StrategyPriority,
+}
+
+// validateRoutingConfig checks a routing config; its targets must name existing models.
+func validateRoutingConfig(ctx context.Context, tx *ent.Tx, in *adminv1.RoutingConfig) error {
+	if in == nil {
+		return apierr.Invalid("routing_config", "routing_config is required")
+	}
+	if err := validateName("routing_config.name", in.GetName()); err != nil {
+		return err
+	}
+	if _, ok := strategyToEnt[in.GetStrategy()]; !ok {
+		return apierr.Invalid("routing_config.strategy", "routing_config.strategy must be set")
+	}
+	if len(in.GetTargets()) == 0 {
+		return apierr.Invalid("routing_config.targets", "routing_config.targets needs at least one target")
+	}
+	if in.GetMaxRetries() < 0 {
+		return apierr.Invalid("routing_config.max_retries", "routing_config.max_retries must not be negative")
+	}
+	for i, code := range in.GetRetryOnStatus() {
+		if code < 100 || code > 599 {
+			return apierr.Invalid("routing_config.retry_on_status", "routing_config.retry_on_status[%d] %d is not an HTTP status", i, code)
+		}
+	}
+	for i, t := range in.GetTargets() {
+		param := fmt.Sprintf("routing_config.targets[%d]", i)
+		if t.GetWeight() < 0 {
+			return apierr.Invalid(param+".weight", "%s.weight must not be negative", param)
+		}
+		if t.GetSlaCutoffMs() < 0 {
+			return apierr.Invalid(param+".sla_cutoff_ms", "%s.sla_cutoff_ms must not be negative", param)
+		}
+		account, name, ok := strings.Cut(t.GetModel(), "/")
+		if !ok || account == "" || name == "" {
+			return apierr.Invalid(param+".model", "%s.model %q must be a fully qualified model name, \"<account>/<model>\"", param, t.GetModel())
+		}
+		exists, err := tx.Model.Query().
+			Where(model.Name(name), model.HasAccountWith(provideraccount.Name(account))).
+			Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return apierr.Invalid(param+".model", "%s.model %q does not exist", param, t.GetModel())
+		}
+	}
+	return nil
+}
+
+func routingTargets(in []*adminv1.RoutingTarget) []schematype.RoutingTarget {
+	out := make([]schematype.RoutingTarget, len(in))
+	for i, t := range in {
+		out[i] = schematype.RoutingTarget{Model: t.GetModel(), Weight: t.GetWeight(), Priority: t.GetPriority(), SLACutoffMS: t.GetSlaCutoffMs()}
+	}
+	return out
+}
+
+func int32sToInts(in []int32) []int {
+	out := make([]int, len(in))
+	for i, v := range in {
+		out[i] = int(v)
+	}
+	return out
+}
+
+// CreateRoutingConfig adds a routing config whose targets name existing models.
+func (s *Store) CreateRoutingConfig(ctx context.Context, in *adminv1.RoutingConfig) (*adminv1.RoutingConfig, error) {
+	var out *ent.RoutingConfig
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		if err := validateRoutingConfig(ctx, tx, in); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.RoutingConfig.Create().
+			SetName(in.GetName()).
+			SetStrategy(strategyToEnt[in.GetStrategy()]).
+			SetTargets(routingTargets(in.GetTargets())).
+			SetMaxRetries(in.GetMaxRetries()).
+			SetRetryOnStatus(int32sToInts(in.GetRetryOnStatus())).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create routing config %s: %w", in.GetName(), classify(err, kindRoutingConfig, in.GetName()))
+	}
+	return routingConfigProto(out), nil
+}
+
+// GetRoutingConfig returns the routing config with the name.
+func (s *Store) GetRoutingConfig(ctx context.Context, name string) (*adminv1.RoutingConfig, error) {
+	r, err := s.client.RoutingConfig.Query().Where(routingconfig.Name(name)).Only(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get routing config %s: %w", name, classify(err, kindRoutingConfig, name))
+	}
+	return routingConfigProto(r), nil
+}
+
+// ListRoutingConfigs returns every routing config, sorted by name.
+func (s *Store) ListRoutingConfigs(ctx context.Context) ([]*adminv1.RoutingConfig, error) {
+	rs, err := s.client.RoutingConfig.Query().Order(ent.Asc(routingconfig.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list routing configs: %w", err)
+	}
+	out := make([]*adminv1.RoutingConfig, len(rs))
+	for i, r := range rs {
+		out[i] = routingConfigProto(r)
+	}
+	return out, nil
+}
+
+// UpdateRoutingConfig replaces the routing config named in.name.
+func (s *Store) UpdateRoutingConfig(ctx context.Context, in *adminv1.RoutingConfig) (*adminv1.RoutingConfig, error) {
+	var out *ent.RoutingConfig
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		if err := validateRoutingConfig(ctx, tx, in); err != nil {
+			return err
+		}
+		id, err := tx.RoutingConfig.Query().Where(routingconfig.Name(in.GetName())).OnlyID(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = tx.RoutingConfig.UpdateOneID(id).
+			SetStrategy(strategyToEnt[in.GetStrategy()]).
+			SetTargets(routingTargets(in.GetTargets())).
+			SetMaxRetries(in.GetMaxRetries()).
+			SetRetryOnStatus(int32sToInts(in.GetRetryOnStatus())).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update routing config %s: %w", in.GetName(), classify(err, kindRoutingConfig, in.GetName()))
+	}
+	return routingConfigProto(out), nil
+}
+
+// DeleteRoutingConfig deletes the routing config with the name.
+func (s *Store) DeleteRoutingConfig(ctx context.Context, name string) error {
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		n, err := tx.RoutingConfig.Delete().Where(routingconfig.Name(name)).Exec(ctx)
+		if err == nil && n == 0 {
+			return notFound(kindRoutingConfig, name)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete routing config %s: %w", name, err)
+	}
+	return nil
+}
+
+func routingConfigProto(r *ent.RoutingConfig) *adminv1.RoutingConfig {
+	out := &adminv1.RoutingConfig{
+		Name:       r.Name,
+		MaxRetries: r.MaxRetries,
+		CreateTime: ts(r.CreateTime),
+		UpdateTime: ts(r.UpdateTime),
+	}
+	for k, v := range strategyToEnt {
+		if v == r.Strategy {
+			out.Strategy = k
+		}
+	}
+	for _, t := range r.Targets {
+		out.Targets = append(out.Targets, &adminv1.RoutingTarget{Model: t.Model, Weight: t.Weight, Priority: t.Priority, SlaCutoffMs: t.SLACutoffMS})
+	}
+	for _, c := range r.RetryOnStatus {
+		out.RetryOnStatus = append(out.RetryOnStatus, int32(c))
+	}
+	return out
+}
+
+// Subjects, shared by rate limits and budgets.
+
+func validateSubjects(param string, in *adminv1.Subjects) error {
+	for field, list := range map[string][]string{
+		".models":           in.GetModels(),
+		".users":            in.GetUsers(),
+		".teams":            in.GetTeams(),
+		".virtual_accounts": in.GetVirtualAccounts(),
+	} {
+		if err := validateList(param+field, list); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func subjects(in *adminv1.Subjects) schematype.Subjects {
+	return schematype.Subjects{
+		Models:          in.GetModels(),
+		Users:           in.GetUsers(),
+		Teams:           in.GetTeams(),
+		VirtualAccounts: in.GetVirtualAccounts(),
+	}
+}
+
+func subjectsProto(s schematype.Subjects) *adminv1.Subjects {
+	return &adminv1.Subjects{Models: s.Models, Users: s.Users, Teams: s.Teams, VirtualAccounts: s.VirtualAccounts}
+}
+
+// Rate limits.
+
+func validateRateLimit(in *adminv1.RateLimit) error {
+	if in == nil {
+		return apierr.Invalid("rate_limit", "rate_limit is required")
+	}
+	if err := validateName("rate_limit.name", in.GetName()); err != nil {
+		return err
+	}
+	if in.GetRequestsPerMinute() < 0 {
+		return apierr.Invalid("rate_limit.requests_per_minute", "rate_limit.requests_per_minute must not be negative")
+	}
+	if in.GetTokensPerMinute() < 0 {
+		return apierr.Invalid("rate_limit.tokens_per_minute", "rate_limit.tokens_per_minute must not be negative")
+	}
+	if in.GetRequestsPerMinute() == 0 && in.GetTokensPerMinute() == 0 {
+		return apierr.Invalid("rate_limit.requests_per_minute", "rate_limit needs requests_per_minute or tokens_per_minute")
+	}
+	return validateSubjects("rate_limit.subjects", in.GetSubjects())
+}
+
+// CreateRateLimit adds a rate limit.
+func (s *Store) CreateRateLimit(ctx context.Context, in *adminv1.RateLimit) (*adminv1.RateLimit, error) {
+	if err := validateRateLimit(in); err != nil {
+		return nil, fmt.Errorf("create rate limit: %w", err)
+	}
+	var out *ent.RateLimit
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		var err error
+		out, err = tx.RateLimit.Create().
+			SetName(in.GetName()).
+			SetSubjects(subjects(in.GetSubjects())).
+			SetRequestsPerMinute(in.GetRequestsPerMinute()).
+			SetTokensPerMinute(in.GetTokensPerMinute()).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create rate limit %s: %w", in.GetName(), classify(err, kindRateLimit, in.GetName()))
+	}
+	return rateLimitProto(out), nil
+}
+
+// GetRateLimit returns the rate limit with the name.
+func (s *Store) GetRateLimit(ctx context.Context, name string) (*adminv1.RateLimit, error) {
+	r, err := s.client.RateLimit.Query().Where(ratelimit.Name(name)).Only(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get rate limit %s: %w", name, classify(err, kindRateLimit, name))
+	}
+	return rateLimitProto(r), nil
+}
+
+// ListRateLimits returns every rate limit, sorted by name.
+func (s *Store) ListRateLimits(ctx context.Context) ([]*adminv1.RateLimit, error) {
+	rs, err := s.client.RateLimit.Query().Order(ent.Asc(ratelimit.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list rate limits: %w", err)
+	}
+	out := make([]*adminv1.RateLimit, len(rs))
+	for i, r := range rs {
+		out[i] = rateLimitProto(r)
+	}
+	return out, nil
+}
+
+// UpdateRateLimit replaces the rate limit named in.name.
+func (s *Store) UpdateRateLimit(ctx context.Context, in *adminv1.RateLimit) (*adminv1.RateLimit, error) {
+	if err := validateRateLimit(in); err != nil {
+		return nil, fmt.Errorf("update rate limit: %w", err)
+	}
+	var out *ent.RateLimit
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		id, err := tx.RateLimit.Query().Where(ratelimit.Name(in.GetName())).OnlyID(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = tx.RateLimit.UpdateOneID(id).
+			SetSubjects(subjects(in.GetSubjects())).
+			SetRequestsPerMinute(in.GetRequestsPerMinute()).
+			SetTokensPerMinute(in.GetTokensPerMinute()).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update rate limit %s: %w", in.GetName(), classify(err, kindRateLimit, in.GetName()))
+	}
+	return rateLimitProto(out), nil
+}
+
+// DeleteRateLimit deletes the rate limit with the name.
+func (s *Store) DeleteRateLimit(ctx context.Context, name string) error {
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		n, err := tx.RateLimit.Delete().Where(ratelimit.Name(name)).Exec(ctx)
+		if err == nil && n == 0 {
+			return notFound(kindRateLimit, name)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete rate limit %s: %w", name, err)
+	}
+	return nil
+}
+
+func rateLimitProto(r *ent.RateLimit) *adminv1.RateLimit {
+	return &adminv1.RateLimit{
+		Name:              r.Name,
+		Subjects:          subjectsProto(r.Subjects),
+		RequestsPerMinute: r.RequestsPerMinute,
+		TokensPerMinute:   r.TokensPerMinute,
+		CreateTime:        ts(r.CreateTime),
+		UpdateTime:        ts(r.UpdateTime),
+	}
+}
+
+// Budgets.
+
+var periodToEnt = map[adminv1.BudgetPeriod]budget.Period{
+	adminv1.BudgetPeriod_BUDGET_PERIOD_DAY:   budget.PeriodDay,
+	adminv1.BudgetPeriod_BUDGET_PERIOD_WEEK:  budget.PeriodWeek,
+	adminv1.BudgetPeriod_BUDGET_PERIOD_MONTH: budget.PeriodMonth,
+}
+
+func validateBudget(in *adminv1.Budget) error {
+	if in == nil {
+		return apierr.Invalid("budget", "budget is required")
+	}
+	if err := validateName("budget.name", in.GetName()); err != nil {
+		return err
+	}
+	if l := in.GetLimitUsd(); !(l > 0) || math.IsInf(l, 1) {
+		return apierr.Invalid("budget.limit_usd", "budget.limit_usd must be a positive number")
+	}
+	if _, ok := periodToEnt[in.GetPeriod()]; !ok {
+		return apierr.Invalid("budget.period", "budget.period must be set")
+	}
+	for i, th := range in.GetAlertThresholds() {
+		if !(th > 0 && th <= 1) {
+			return apierr.Invalid("budget.alert_thresholds", "budget.alert_thresholds[%d] must be in (0, 1]", i)
+		}
+	}
+	return validateSubjects("budget.subjects", in.GetSubjects())
+}
+
+// CreateBudget adds a budget.
+func (s *Store) CreateBudget(ctx context.Context, in *adminv1.Budget) (*adminv1.Budget, error) {
+	if err := validateBudget(in); err != nil {
+		return nil, fmt.Errorf("create budget: %w", err)
+	}
+	var out *ent.Budget
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		var err error
+		out, err = tx.Budget.Create().
+			SetName(in.GetName()).
+			SetSubjects(subjects(in.GetSubjects())).
+			SetLimitUsd(in.GetLimitUsd()).
+			SetPeriod(periodToEnt[in.GetPeriod()]).
+			SetAlertThresholds(in.GetAlertThresholds()).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create budget %s: %w", in.GetName(), classify(err, kindBudget, in.GetName()))
+	}
+	return budgetProto(out), nil
+}
+
+// GetBudget returns the budget with the name.
+func (s *Store) GetBudget(ctx context.Context, name string) (*adminv1.Budget, error) {
+	b, err := s.client.Budget.Query().Where(budget.Name(name)).Only(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get budget %s: %w", name, classify(err, kindBudget, name))
+	}
+	return budgetProto(b), nil
+}
+
+// ListBudgets returns every budget, sorted by name.
+func (s *Store) ListBudgets(ctx context.Context) ([]*adminv1.Budget, error) {
+	bs, err := s.client.Budget.Query().Order(ent.Asc(budget.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list budgets: %w", err)
+	}
+	out := make([]*adminv1.Budget, len(bs))
+	for i, b := range bs {
+		out[i] = budgetProto(b)
+	}
+	return out, nil
+}
+
+// UpdateBudget replaces the budget named in.name.
+func (s *Store) UpdateBudget(ctx context.Context, in *adminv1.Budget) (*adminv1.Budget, error) {
+	if err := validateBudget(in); err != nil {
+		return nil, fmt.Errorf("update budget: %w", err)
+	}
+	var out *ent.Budget
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		id, err := tx.Budget.Query().Where(budget.Name(in.GetName())).OnlyID(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = tx.Budget.UpdateOneID(id).
+			SetSubjects(subjects(in.GetSubjects())).
+			SetLimitUsd(in.GetLimitUsd()).
+			SetPeriod(periodToEnt[in.GetPeriod()]).
+			SetAlertThresholds(in.GetAlertThresholds()).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update budget %s: %w", in.GetName(), classify(err, kindBudget, in.GetName()))
+	}
+	return budgetProto(out), nil
+}
+
+// DeleteBudget deletes the budget with the name.
+func (s *Store) DeleteBudget(ctx context.Context, name string) error {
+	err := s.write(ctx, func(tx *ent.Tx) error {
+		n, err := tx.Budget.Delete().Where(budget.Name(name)).Exec(ctx)
+		if err == nil && n == 0 {
+			return notFound(kindBudget, name)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete budget %s: %w", name, err)
+	}
+	return nil
+}
+
+func budgetProto(b *ent.Budget) *adminv1.Budget {
+	out := &adminv1.Budget{
+		Name:            b.Name,
+		Subjects:        subjectsProto(b.Subjects),
+		LimitUsd:        b.LimitUsd,
+		AlertThresholds: b.AlertThresholds,
+		CreateTime:      ts(b.CreateTime),
+		UpdateTime:      ts(b.UpdateTime),
+	}
+	for k, v := range periodToEnt {
+		if v == b.Period {
+			out.Period = k
+		}
+	}
+	return out
+}

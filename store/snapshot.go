@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/llmgw/llmgw/ent"
+	"github.com/llmgw/llmgw/ent/apikey"
+	"github.com/llmgw/llmgw/ent/authzrule"
+	"github.com/llmgw/llmgw/ent/provideraccount"
+	"github.com/llmgw/llmgw/ent/setting"
+	"github.com/llmgw/llmgw/ent/team"
+	"github.com/llmgw/llmgw/ent/user"
+	"github.com/llmgw/llmgw/ent/virtualaccount"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+)
+
+// SnapshotConfig reads the whole configuration in one consistent read and returns it as the
+// data plane's input: provider secrets decrypted, API keys as hashes (revoked keys included with
+// Revoked set, expiring keys with ExpireTime), every list sorted by name (models by account,
+// then name; keys by id). The result shares nothing with the store.
+func (s *Store) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
+	var opts *sql.TxOptions
+	if s.dialect == DialectPostgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := s.client.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot config: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo.
+	cfg, err := s.readConfig(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot config: %w", err)
+	}
+	return cfg, nil
+}
+
+func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, error) {
+	cfg := &snapshot.Config{}
+
+	accounts, err := tx.ProviderAccount.Query().
+		Order(ent.Asc(provideraccount.FieldName)).
+		WithModels().
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read accounts: %w", err)
+	}
+	for _, a := range accounts {
+		acc := snapshot.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL}
+		if sealed(a.APIKeySealed) != nil {
+			key, err := s.sealer.Open(*a.APIKeySealed, accountAD(a.Name))
+			if err != nil {
+				return nil, fmt.Errorf("provider account %s: %w", a.Name, err)
+			}
+			acc.APIKey = string(key)
+		}
+		cfg.Accounts = append(cfg.Accounts, acc)
+		models := slices.SortedFunc(slices.Values(a.Edges.Models), func(x, y *ent.Model) int { return strings.Compare(x.Name, y.Name) })
+		for _, m := range models {
+			sm := snapshot.Model{
+				Account:       a.Name,
+				Name:          m.Name,
+				UpstreamModel: m.UpstreamModel,
+				Types:         slices.Clone(m.Types),
+				BaseURL:       m.BaseURL,
+			}
+			if sealed(m.APIKeySealed) != nil {
+				key, err := s.sealer.Open(*m.APIKeySealed, modelAD(a.Name, m.Name))
+				if err != nil {
+					return nil, fmt.Errorf("model %s/%s: %w", a.Name, m.Name, err)
+				}
+				sm.APIKey = string(key)
+			}
+			cfg.Models = append(cfg.Models, sm)
+		}
+	}
+
+	teams, err := tx.Team.Query().Order(ent.Asc(team.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read teams: %w", err)
+	}
+	for _, t := range teams {
+		cfg.Teams = append(cfg.Teams, snapshot.Team{Name: t.Name})
+	}
+
+	users, err := tx.User.Query().Order(ent.Asc(user.FieldName)).WithTeams().All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read users: %w", err)
+	}
+	userNames := make(map[int]string, len(users))
+	for _, u := range users {
+		userNames[u.ID] = u.Name
+		var names []string
+		for _, t := range u.Edges.Teams {
+			names = append(names, t.Name)
+		}
+		slices.Sort(names)
+		cfg.Users = append(cfg.Users, snapshot.User{Name: u.Name, Teams: names, Disabled: u.Disabled, Admin: u.Admin})
+	}
+
+	vas, err := tx.VirtualAccount.Query().Order(ent.Asc(virtualaccount.FieldName)).WithTeam().All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read virtual accounts: %w", err)
+	}
+	vaNames := make(map[int]string, len(vas))
+	for _, v := range vas {
+		vaNames[v.ID] = v.Name
+		sv := snapshot.VirtualAccount{Name: v.Name, Disabled: v.Disabled}
+		if v.Edges.Team != nil {
+			sv.Team = v.Edges.Team.Name
+		}
+		cfg.VirtualAccounts = append(cfg.VirtualAccounts, sv)
+	}
+
+	keys, err := tx.ApiKey.Query().Order(ent.Asc(apikey.FieldID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read api keys: %w", err)
+	}
+	for _, k := range keys {
+		sk := snapshot.Key{ID: k.ID, Hash: k.Hash, Revoked: k.RevokeTime != nil}
+		switch {
+		case k.UserID != nil:
+			sk.User = userNames[*k.UserID]
+		case k.VirtualAccountID != nil:
+			sk.VirtualAccount = vaNames[*k.VirtualAccountID]
+		}
+		if sk.User == "" && sk.VirtualAccount == "" {
+			continue // An owner deleted without the foreign key cascading; the key is dead.
+		}
+		if k.ExpireTime != nil {
+			sk.ExpireTime = *k.ExpireTime
+		}
+		cfg.Keys = append(cfg.Keys, sk)
+	}
+
+	rules, err := tx.AuthzRule.Query().Order(ent.Asc(authzrule.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read authz rules: %w", err)
+	}
+	for _, r := range rules {
+		cfg.Rules = append(cfg.Rules, snapshot.Rule{
+			Name:            r.Name,
+			Models:          slices.Clone(r.Models),
+			Users:           slices.Clone(r.Users),
+			Teams:           slices.Clone(r.Teams),
+			VirtualAccounts: slices.Clone(r.VirtualAccounts),
+		})
+	}
+
+	st, err := tx.Setting.Query().Where(setting.Key(settingAdminTokenHash)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("read admin token hash: %w", err)
+	default:
+		cfg.AdminTokenHash = st.Value
+	}
+	return cfg, nil
+}

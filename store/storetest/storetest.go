@@ -1,0 +1,761 @@
+// Package storetest is the conformance suite for package store: every behaviour the admin API
+// and the data plane rely on, run against each database the store supports.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/store"
+)
+
+// Opener returns a migrated store on a fresh, empty database, opened with opts. It closes the
+// store when the test ends.
+type Opener func(t *testing.T, opts store.Options) *store.Store
+
+// MasterKey is the master key the suite passes in Options.
+var MasterKey = bytes.Repeat([]byte{7}, store.MasterKeySize)
+
+// Run runs the conformance suite, opening a fresh store for each subtest.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, h *harness)
+	}{
+		{"ProviderAccounts", testProviderAccounts},
+		{"Models", testModels},
+		{"UsersAndTeams", testUsersAndTeams},
+		{"VirtualAccounts", testVirtualAccounts},
+		{"APIKeys", testAPIKeys},
+		{"AuthzRules", testAuthzRules},
+		{"RoutingConfigs", testRoutingConfigs},
+		{"RateLimits", testRateLimits},
+		{"Budgets", testBudgets},
+		{"AdminToken", testAdminToken},
+		{"OnChange", testOnChange},
+		{"Snapshot", testSnapshot},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &harness{}
+			h.st = open(t, store.Options{
+				MasterKey: MasterKey,
+				OnChange:  func() { h.changes.Add(1) },
+				ValidateProvider: func(kind string) error {
+					if kind == "bogus" {
+						return errors.New("unknown provider")
+					}
+					return nil
+				},
+			})
+			tt.fn(t, h)
+		})
+	}
+}
+
+// harness is one subtest's store and the number of OnChange calls it made.
+type harness struct {
+	st      *store.Store
+	changes counter
+}
+
+var ctx = context.Background()
+
+// ignoreTimes ignores the output-only timestamps that the store sets.
+var ignoreTimes = []cmp.Option{
+	protocmp.Transform(),
+	protocmp.IgnoreFields(&adminv1.ProviderAccount{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.Model{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.User{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.Team{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.VirtualAccount{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.AuthzRule{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.RoutingConfig{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.RateLimit{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.Budget{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.ApiKey{}, "create_time", "last_used_time", "revoke_time"),
+}
+
+func diff(t *testing.T, what string, want, got any) {
+	t.Helper()
+	if d := cmp.Diff(want, got, ignoreTimes...); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", what, d)
+	}
+}
+
+// must returns v, failing the test given to the result when err is not nil:
+// must(st.GetUser(ctx, "a"))(t).
+func must[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return v
+	}
+}
+
+func ok(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+// wantErr checks that err is an *apierr.Error of the kind naming param ("" for any param).
+func wantErr(t *testing.T, err error, kind apierr.Kind, param string) {
+	t.Helper()
+	var e *apierr.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error = %v, want an *apierr.Error of kind %v", err, kind)
+	}
+	if e.Kind != kind {
+		t.Fatalf("error kind = %v (%v), want %v", e.Kind, err, kind)
+	}
+	if param != "" && e.Param != param {
+		t.Fatalf("error param = %q (%v), want %q", e.Param, err, param)
+	}
+}
+
+func snap(t *testing.T, st *store.Store) *snapshot.Config {
+	t.Helper()
+	return must(st.SnapshotConfig(ctx))(t)
+}
+
+// rawContains reports whether any value of column in table contains needle, read around the
+// store.
+func rawContains(t *testing.T, st *store.Store, table, column, needle string) bool {
+	t.Helper()
+	rows, err := st.DB().QueryContext(ctx, "SELECT "+column+" FROM "+table)
+	if err != nil {
+		t.Fatalf("raw query: %v", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			t.Fatalf("raw scan: %v", err)
+		}
+		if len(b) > 0 {
+			n++
+		}
+		if bytes.Contains(b, []byte(needle)) {
+			return true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("raw rows: %v", err)
+	}
+	if n == 0 {
+		t.Fatalf("raw query: no sealed values in %s.%s", table, column)
+	}
+	return false
+}
+
+func testProviderAccounts(t *testing.T, h *harness) {
+	st := h.st
+	const secret = "sk-plaintext-account-secret-123"
+	in := &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", BaseUrl: "https://api.example.com/v1", ApiKey: secret}
+	got := must(st.CreateProviderAccount(ctx, in))(t)
+	want := &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", BaseUrl: "https://api.example.com/v1", HasApiKey: true}
+	diff(t, "created", want, got)
+	if got.GetCreateTime() == nil || got.GetUpdateTime() == nil {
+		t.Errorf("created account has no times: %v", got)
+	}
+	diff(t, "get", want, must(st.GetProviderAccount(ctx, "openai-main"))(t))
+	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "anthropic", Provider: "anthropic"}))(t)
+	diff(t, "list", []*adminv1.ProviderAccount{
+		{Name: "anthropic", Provider: "anthropic"},
+		want,
+	}, must(st.ListProviderAccounts(ctx))(t))
+
+	if rawContains(t, st, "provider_accounts", "api_key_sealed", secret) {
+		t.Error("provider_accounts.api_key_sealed holds the plaintext key")
+	}
+	if k := snap(t, st).Accounts[1].APIKey; k != secret {
+		t.Errorf("snapshot account key = %q, want the decrypted key", k)
+	}
+
+	// Update with an empty key keeps the stored key.
+	upd := must(st.UpdateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai"}))(t)
+	diff(t, "updated", &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", HasApiKey: true}, upd)
+	if k := snap(t, st).Accounts[1].APIKey; k != secret {
+		t.Errorf("after update without key, snapshot key = %q, want kept", k)
+	}
+	must(st.UpdateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", ApiKey: "sk-new"}))(t)
+	if k := snap(t, st).Accounts[1].APIKey; k != "sk-new" {
+		t.Errorf("after key update, snapshot key = %q, want sk-new", k)
+	}
+
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"duplicate", second(st.CreateProviderAccount(ctx, in)), apierr.KindAlreadyExists, ""},
+		{"empty name", second(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Provider: "openai"})), apierr.KindInvalidRequest, "provider_account.name"},
+		{"bad name", second(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "Bad Name", Provider: "openai"})), apierr.KindInvalidRequest, "provider_account.name"},
+		{"no provider", second(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "x"})), apierr.KindInvalidRequest, "provider_account.provider"},
+		{"unknown provider", second(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "x", Provider: "bogus"})), apierr.KindInvalidRequest, "provider_account.provider"},
+		{"get missing", second(st.GetProviderAccount(ctx, "missing")), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "missing", Provider: "openai"})), apierr.KindNotFound, ""},
+		{"delete missing", st.DeleteProviderAccount(ctx, "missing"), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+
+	ok(t, st.DeleteProviderAccount(ctx, "openai-main"))
+	_, err := st.GetProviderAccount(ctx, "openai-main")
+	wantErr(t, err, apierr.KindNotFound, "")
+}
+
+// second returns the error of a two-value call.
+func second[T any](_ T, err error) error { return err }
+
+func testModels(t *testing.T, h *harness) {
+	st := h.st
+	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "acme", Provider: "openai", ApiKey: "sk-acct"}))(t)
+	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "other", Provider: "openai"}))(t)
+	const secret = "sk-plaintext-model-secret-456"
+	got := must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "GPT-4o.mini", UpstreamModel: "gpt-4o-mini", Types: []string{"chat"}, ApiKey: secret}))(t)
+	want := &adminv1.Model{Account: "acme", Name: "GPT-4o.mini", Fqn: "acme/GPT-4o.mini", UpstreamModel: "gpt-4o-mini", Types: []string{"chat"}, HasApiKey: true}
+	diff(t, "created", want, got)
+	diff(t, "get", want, must(st.GetModel(ctx, "acme", "GPT-4o.mini"))(t))
+	emb := must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", Types: []string{"embedding"}}))(t)
+	// The same name in another account is a different model.
+	same := must(st.CreateModel(ctx, &adminv1.Model{Account: "other", Name: "embed"}))(t)
+	diff(t, "list acme", []*adminv1.Model{want, emb}, must(st.ListModels(ctx, "acme"))(t))
+	diff(t, "list all", []*adminv1.Model{want, emb, same}, must(st.ListModels(ctx, ""))(t))
+
+	if rawContains(t, st, "models", "api_key_sealed", secret) {
+		t.Error("models.api_key_sealed holds the plaintext key")
+	}
+	if m := snap(t, st).Models[0]; m.APIKey != secret || m.Name != "GPT-4o.mini" {
+		t.Errorf("snapshot model = %+v, want %s with its decrypted key", m, "GPT-4o.mini")
+	}
+
+	upd := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e"}))(t)
+	diff(t, "updated", &adminv1.Model{Account: "acme", Name: "embed", Fqn: "acme/embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e"}, upd)
+	// Update with an empty key keeps the model's key.
+	kept := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "GPT-4o.mini"}))(t)
+	if !kept.GetHasApiKey() {
+		t.Error("update without api_key dropped the model's key")
+	}
+
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"duplicate", second(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed"})), apierr.KindAlreadyExists, ""},
+		{"unknown account", second(st.CreateModel(ctx, &adminv1.Model{Account: "nope", Name: "m"})), apierr.KindInvalidRequest, "model.account"},
+		{"no account", second(st.CreateModel(ctx, &adminv1.Model{Name: "m"})), apierr.KindInvalidRequest, "model.account"},
+		{"slash in name", second(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "a/b"})), apierr.KindInvalidRequest, "model.name"},
+		{"space in name", second(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "a b"})), apierr.KindInvalidRequest, "model.name"},
+		{"bad type", second(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "m", Types: []string{"image"}})), apierr.KindInvalidRequest, "model.types"},
+		{"get missing", second(st.GetModel(ctx, "acme", "missing")), apierr.KindNotFound, ""},
+		{"list missing account", second(st.ListModels(ctx, "nope")), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "missing"})), apierr.KindNotFound, ""},
+		{"delete missing", st.DeleteModel(ctx, "acme", "missing"), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+
+	ok(t, st.DeleteModel(ctx, "other", "embed"))
+	diff(t, "after delete", []*adminv1.Model{kept, upd}, must(st.ListModels(ctx, ""))(t))
+
+	// Deleting an account deletes its models.
+	ok(t, st.DeleteProviderAccount(ctx, "acme"))
+	if ms := must(st.ListModels(ctx, ""))(t); len(ms) != 0 {
+		t.Errorf("models left after their account was deleted: %v", ms)
+	}
+	if n := len(snap(t, st).Models); n != 0 {
+		t.Errorf("snapshot has %d models after their account was deleted", n)
+	}
+}
+
+func testUsersAndTeams(t *testing.T, h *harness) {
+	st := h.st
+	must(st.CreateTeam(ctx, &adminv1.Team{Name: "ml", Description: "machine learning"}))(t)
+	must(st.CreateTeam(ctx, &adminv1.Team{Name: "web"}))(t)
+	alice := must(st.CreateUser(ctx, &adminv1.User{Name: "alice", Email: "a@example.com", Teams: []string{"web", "ml", "ml"}, Admin: true}))(t)
+	wantAlice := &adminv1.User{Name: "alice", Email: "a@example.com", Teams: []string{"ml", "web"}, Admin: true}
+	diff(t, "created", wantAlice, alice)
+	diff(t, "get", wantAlice, must(st.GetUser(ctx, "alice"))(t))
+	bob := must(st.CreateUser(ctx, &adminv1.User{Name: "bob", Teams: []string{"ml"}, Disabled: true}))(t)
+	diff(t, "list users", []*adminv1.User{wantAlice, bob}, must(st.ListUsers(ctx))(t))
+	diff(t, "team members", &adminv1.Team{Name: "ml", Description: "machine learning", Members: []string{"alice", "bob"}}, must(st.GetTeam(ctx, "ml"))(t))
+
+	upd := must(st.UpdateUser(ctx, &adminv1.User{Name: "alice", Teams: []string{"ml"}}))(t)
+	diff(t, "updated user", &adminv1.User{Name: "alice", Teams: []string{"ml"}}, upd)
+	diff(t, "teams", []*adminv1.Team{
+		{Name: "ml", Description: "machine learning", Members: []string{"alice", "bob"}},
+		{Name: "web"},
+	}, must(st.ListTeams(ctx))(t))
+	diff(t, "updated team", &adminv1.Team{Name: "web", Description: "frontend"}, must(st.UpdateTeam(ctx, &adminv1.Team{Name: "web", Description: "frontend"}))(t))
+
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"duplicate user", second(st.CreateUser(ctx, &adminv1.User{Name: "alice"})), apierr.KindAlreadyExists, ""},
+		{"duplicate team", second(st.CreateTeam(ctx, &adminv1.Team{Name: "ml"})), apierr.KindAlreadyExists, ""},
+		{"unknown team", second(st.CreateUser(ctx, &adminv1.User{Name: "carol", Teams: []string{"nope"}})), apierr.KindInvalidRequest, "user.teams"},
+		{"update unknown team", second(st.UpdateUser(ctx, &adminv1.User{Name: "alice", Teams: []string{"nope"}})), apierr.KindInvalidRequest, "user.teams"},
+		{"bad user name", second(st.CreateUser(ctx, &adminv1.User{Name: "-x"})), apierr.KindInvalidRequest, "user.name"},
+		{"bad team name", second(st.CreateTeam(ctx, &adminv1.Team{Name: ""})), apierr.KindInvalidRequest, "team.name"},
+		{"get missing user", second(st.GetUser(ctx, "nope")), apierr.KindNotFound, ""},
+		{"get missing team", second(st.GetTeam(ctx, "nope")), apierr.KindNotFound, ""},
+		{"update missing user", second(st.UpdateUser(ctx, &adminv1.User{Name: "nope"})), apierr.KindNotFound, ""},
+		{"update missing team", second(st.UpdateTeam(ctx, &adminv1.Team{Name: "nope"})), apierr.KindNotFound, ""},
+		{"delete missing user", st.DeleteUser(ctx, "nope"), apierr.KindNotFound, ""},
+		{"delete missing team", st.DeleteTeam(ctx, "nope"), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+
+	// Deleting a team keeps its members.
+	ok(t, st.DeleteTeam(ctx, "ml"))
+	diff(t, "member after team delete", &adminv1.User{Name: "alice"}, must(st.GetUser(ctx, "alice"))(t))
+	ok(t, st.DeleteUser(ctx, "bob"))
+	diff(t, "users after delete", []*adminv1.User{{Name: "alice"}}, must(st.ListUsers(ctx))(t))
+}
+
+func testVirtualAccounts(t *testing.T, h *harness) {
+	st := h.st
+	must(st.CreateTeam(ctx, &adminv1.Team{Name: "ml"}))(t)
+	got := must(st.CreateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "batch-job", Description: "nightly", Team: "ml"}))(t)
+	want := &adminv1.VirtualAccount{Name: "batch-job", Description: "nightly", Team: "ml"}
+	diff(t, "created", want, got)
+	diff(t, "get", want, must(st.GetVirtualAccount(ctx, "batch-job"))(t))
+	solo := must(st.CreateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "a-solo"}))(t)
+	diff(t, "list", []*adminv1.VirtualAccount{solo, want}, must(st.ListVirtualAccounts(ctx))(t))
+	diff(t, "update", &adminv1.VirtualAccount{Name: "a-solo", Team: "ml", Disabled: true},
+		must(st.UpdateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "a-solo", Team: "ml", Disabled: true}))(t))
+	diff(t, "clear team", &adminv1.VirtualAccount{Name: "a-solo"},
+		must(st.UpdateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "a-solo"}))(t))
+
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"duplicate", second(st.CreateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "batch-job"})), apierr.KindAlreadyExists, ""},
+		{"unknown team", second(st.CreateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "x", Team: "nope"})), apierr.KindInvalidRequest, "virtual_account.team"},
+		{"bad name", second(st.CreateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "X"})), apierr.KindInvalidRequest, "virtual_account.name"},
+		{"get missing", second(st.GetVirtualAccount(ctx, "nope")), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "nope"})), apierr.KindNotFound, ""},
+		{"delete missing", st.DeleteVirtualAccount(ctx, "nope"), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+
+	// Deleting its team leaves the account without one.
+	ok(t, st.DeleteTeam(ctx, "ml"))
+	diff(t, "after team delete", &adminv1.VirtualAccount{Name: "batch-job", Description: "nightly"}, must(st.GetVirtualAccount(ctx, "batch-job"))(t))
+	ok(t, st.DeleteVirtualAccount(ctx, "batch-job"))
+	diff(t, "after delete", []*adminv1.VirtualAccount{{Name: "a-solo"}}, must(st.ListVirtualAccounts(ctx))(t))
+}
+
+// keyOf returns the snapshot key with the id.
+func keyOf(cfg *snapshot.Config, id string) (snapshot.Key, bool) {
+	for _, k := range cfg.Keys {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return snapshot.Key{}, false
+}
+
+func testAPIKeys(t *testing.T, h *harness) {
+	st := h.st
+	must(st.CreateUser(ctx, &adminv1.User{Name: "alice"}))(t)
+	must(st.CreateUser(ctx, &adminv1.User{Name: "bob"}))(t)
+	must(st.CreateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "svc"}))(t)
+
+	expire := time.Now().Add(24 * time.Hour).Truncate(time.Second)
+	k1, s1 := must2(st.CreateAPIKey(ctx, &adminv1.ApiKey{Name: "laptop", Owner: &adminv1.ApiKey_User{User: "alice"}, ExpireTime: timestamppb.New(expire)}))(t)
+	if len(s1) < 20 || k1.GetPrefix() == "" || s1[:len(k1.GetPrefix())] != k1.GetPrefix() || k1.GetPrefix() == s1 {
+		t.Fatalf("secret %q and prefix %q: want a long secret that starts with a shorter prefix", s1, k1.GetPrefix())
+	}
+	if len(k1.GetId()) < 8 || k1.GetId()[:4] != "key_" {
+		t.Errorf("key id = %q, want key_<random>", k1.GetId())
+	}
+	diff(t, "created", &adminv1.ApiKey{Id: k1.GetId(), Name: "laptop", Prefix: k1.GetPrefix(), Owner: &adminv1.ApiKey_User{User: "alice"}, ExpireTime: timestamppb.New(expire)}, k1)
+	k2, s2 := must2(st.CreateAPIKey(ctx, &adminv1.ApiKey{Name: "ci", Owner: &adminv1.ApiKey_VirtualAccount{VirtualAccount: "svc"}}))(t)
+	k3, _ := must2(st.CreateAPIKey(ctx, &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "bob"}}))(t)
+	if s1 == s2 {
+		t.Fatal("two keys got the same secret")
+	}
+
+	all := must(st.ListAPIKeys(ctx, "", ""))(t)
+	if len(all) != 3 {
+		t.Fatalf("listed %d keys, want 3", len(all))
+	}
+	diff(t, "alice's keys", []*adminv1.ApiKey{k1}, must(st.ListAPIKeys(ctx, "alice", ""))(t))
+	diff(t, "svc's keys", []*adminv1.ApiKey{k2}, must(st.ListAPIKeys(ctx, "", "svc"))(t))
+
+	cfg := snap(t, st)
+	sk, found := keyOf(cfg, k1.GetId())
+	if !found || sk.Hash != snapshot.KeyHash(s1) || sk.User != "alice" || sk.Revoked || !sk.ExpireTime.Equal(expire) {
+		t.Errorf("snapshot key = %+v (found %v), want alice's key with the secret's hash and expiry", sk, found)
+	}
+	if sk, _ := keyOf(cfg, k2.GetId()); sk.VirtualAccount != "svc" || sk.Hash != snapshot.KeyHash(s2) {
+		t.Errorf("snapshot key = %+v, want svc's key", sk)
+	}
+	for _, table := range []struct{ table, column string }{{"api_keys", "hash"}, {"api_keys", "prefix"}} {
+		if rawContains(t, st, table.table, table.column, s1) {
+			t.Errorf("%s.%s holds the secret", table.table, table.column)
+		}
+	}
+
+	// Rotation changes the secret and hash, keeps the id.
+	r1, rs := must2(st.RotateAPIKey(ctx, k1.GetId()))(t)
+	if r1.GetId() != k1.GetId() || rs == s1 || r1.GetPrefix() != rs[:len(r1.GetPrefix())] {
+		t.Errorf("rotated key %v with secret %q: want same id, new secret and prefix", r1, rs)
+	}
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if sk.Hash != snapshot.KeyHash(rs) {
+		t.Errorf("after rotation, snapshot hash = %s, want the new secret's", sk.Hash)
+	}
+
+	// Revocation.
+	rv := must(st.RevokeAPIKey(ctx, k1.GetId()))(t)
+	if rv.GetRevokeTime() == nil {
+		t.Error("revoked key has no revoke_time")
+	}
+	again := must(st.RevokeAPIKey(ctx, k1.GetId()))(t)
+	if !again.GetRevokeTime().AsTime().Equal(rv.GetRevokeTime().AsTime()) {
+		t.Error("revoking twice moved revoke_time")
+	}
+	if sk, _ := keyOf(snap(t, st), k1.GetId()); !sk.Revoked {
+		t.Errorf("snapshot key %+v not flagged revoked", sk)
+	}
+	_, _, err := st.RotateAPIKey(ctx, k1.GetId())
+	wantErr(t, err, apierr.KindInvalidRequest, "id")
+
+	// Touch records use without a config change; unknown ids are ignored.
+	before := h.changes.Load()
+	used := time.Now().Add(-time.Minute).Truncate(time.Second)
+	ok(t, st.TouchAPIKeys(ctx, map[string]time.Time{k2.GetId(): used, "key_unknown": used}))
+	ok(t, st.TouchAPIKeys(ctx, map[string]time.Time{k2.GetId(): used.Add(-time.Hour)})) // older: ignored
+	if h.changes.Load() != before {
+		t.Error("TouchAPIKeys called OnChange")
+	}
+	got := must(st.ListAPIKeys(ctx, "", "svc"))(t)
+	if lu := got[0].GetLastUsedTime(); lu == nil || !lu.AsTime().Equal(used) {
+		t.Errorf("last_used_time = %v, want %v", lu, used)
+	}
+
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"no owner", second3(st.CreateAPIKey(ctx, &adminv1.ApiKey{Name: "x"})), apierr.KindInvalidRequest, "api_key.owner"},
+		{"unknown user", second3(st.CreateAPIKey(ctx, &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "nope"}})), apierr.KindInvalidRequest, "api_key.user"},
+		{"unknown virtual account", second3(st.CreateAPIKey(ctx, &adminv1.ApiKey{Owner: &adminv1.ApiKey_VirtualAccount{VirtualAccount: "nope"}})), apierr.KindInvalidRequest, "api_key.virtual_account"},
+		{"expired", second3(st.CreateAPIKey(ctx, &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "alice"}, ExpireTime: timestamppb.New(time.Now().Add(-time.Hour))})), apierr.KindInvalidRequest, "api_key.expire_time"},
+		{"list unknown user", second(st.ListAPIKeys(ctx, "nope", "")), apierr.KindNotFound, ""},
+		{"revoke missing", second(st.RevokeAPIKey(ctx, "key_missing")), apierr.KindNotFound, ""},
+		{"rotate missing", second3(st.RotateAPIKey(ctx, "key_missing")), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+
+	// Deleting an owner deletes its keys.
+	ok(t, st.DeleteUser(ctx, "bob"))
+	if _, found := keyOf(snap(t, st), k3.GetId()); found {
+		t.Error("deleted user's key is still in the snapshot")
+	}
+	if n := len(must(st.ListAPIKeys(ctx, "", ""))(t)); n != 2 {
+		t.Errorf("listed %d keys after deleting bob, want 2", n)
+	}
+}
+
+// must2 is must for calls with two results.
+func must2[A, B any](a A, b B, err error) func(t *testing.T) (A, B) {
+	return func(t *testing.T) (A, B) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return a, b
+	}
+}
+
+func second3[A, B any](_ A, _ B, err error) error { return err }
+
+func testAuthzRules(t *testing.T, h *harness) {
+	st := h.st
+	in := &adminv1.AuthzRule{Name: "ml-gpt", Models: []string{"acme/*"}, Teams: []string{"ml"}, Users: []string{"alice"}}
+	diff(t, "created", in, must(st.CreateAuthzRule(ctx, in))(t))
+	diff(t, "get", in, must(st.GetAuthzRule(ctx, "ml-gpt"))(t))
+	all := &adminv1.AuthzRule{Name: "all", Models: []string{"*"}, VirtualAccounts: []string{"*"}}
+	must(st.CreateAuthzRule(ctx, all))(t)
+	diff(t, "list", []*adminv1.AuthzRule{all, in}, must(st.ListAuthzRules(ctx))(t))
+	upd := &adminv1.AuthzRule{Name: "ml-gpt", Models: []string{"acme/gpt"}, Users: []string{"*"}}
+	diff(t, "updated", upd, must(st.UpdateAuthzRule(ctx, upd))(t))
+	rules := snap(t, st).Rules
+	if len(rules) != 2 || rules[1].Name != "ml-gpt" || rules[1].Users[0] != "*" {
+		t.Errorf("snapshot rules = %+v", rules)
+	}
+
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"duplicate", second(st.CreateAuthzRule(ctx, in)), apierr.KindAlreadyExists, ""},
+		{"no models", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Users: []string{"a"}})), apierr.KindInvalidRequest, "authz_rule.models"},
+		{"no principals", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"*"}})), apierr.KindInvalidRequest, "authz_rule.users"},
+		{"empty entry", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"*"}, Teams: []string{""}})), apierr.KindInvalidRequest, "authz_rule.teams"},
+		{"get missing", second(st.GetAuthzRule(ctx, "nope")), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateAuthzRule(ctx, &adminv1.AuthzRule{Name: "nope", Models: []string{"*"}, Users: []string{"*"}})), apierr.KindNotFound, ""},
+		{"delete missing", st.DeleteAuthzRule(ctx, "nope"), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+	ok(t, st.DeleteAuthzRule(ctx, "all"))
+	diff(t, "after delete", []*adminv1.AuthzRule{upd}, must(st.ListAuthzRules(ctx))(t))
+}
+
+func testRoutingConfigs(t *testing.T, h *harness) {
+	st := h.st
+	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "acme", Provider: "openai"}))(t)
+	must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "fast"}))(t)
+	must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "smart"}))(t)
+	in := &adminv1.RoutingConfig{
+		Name:     "best",
+		Strategy: adminv1.RoutingStrategy_ROUTING_STRATEGY_WEIGHTED,
+		Targets: []*adminv1.RoutingTarget{
+			{Model: "acme/fast", Weight: 3, SlaCutoffMs: 500},
+			{Model: "acme/smart", Weight: 1, Priority: 2},
+		},
+		MaxRetries:    2,
+		RetryOnStatus: []int32{429, 503},
+	}
+	diff(t, "created", in, must(st.CreateRoutingConfig(ctx, in))(t))
+	diff(t, "get", in, must(st.GetRoutingConfig(ctx, "best"))(t))
+	upd := &adminv1.RoutingConfig{Name: "best", Strategy: adminv1.RoutingStrategy_ROUTING_STRATEGY_PRIORITY, Targets: []*adminv1.RoutingTarget{{Model: "acme/smart"}}}
+	diff(t, "updated", upd, must(st.UpdateRoutingConfig(ctx, upd))(t))
+	diff(t, "list", []*adminv1.RoutingConfig{upd}, must(st.ListRoutingConfigs(ctx))(t))
+
+	bad := func(mut func(r *adminv1.RoutingConfig)) *adminv1.RoutingConfig {
+		r := &adminv1.RoutingConfig{Name: "x", Strategy: adminv1.RoutingStrategy_ROUTING_STRATEGY_LATENCY, Targets: []*adminv1.RoutingTarget{{Model: "acme/fast"}}}
+		mut(r)
+		return r
+	}
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"duplicate", second(st.CreateRoutingConfig(ctx, in)), apierr.KindAlreadyExists, ""},
+		{"no strategy", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Strategy = 0 }))), apierr.KindInvalidRequest, "routing_config.strategy"},
+		{"no targets", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Targets = nil }))), apierr.KindInvalidRequest, "routing_config.targets"},
+		{"unknown model", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Targets[0].Model = "acme/nope" }))), apierr.KindInvalidRequest, "routing_config.targets[0].model"},
+		{"unqualified model", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Targets[0].Model = "fast" }))), apierr.KindInvalidRequest, "routing_config.targets[0].model"},
+		{"negative weight", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Targets[0].Weight = -1 }))), apierr.KindInvalidRequest, "routing_config.targets[0].weight"},
+		{"bad status", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.RetryOnStatus = []int32{42} }))), apierr.KindInvalidRequest, "routing_config.retry_on_status"},
+		{"get missing", second(st.GetRoutingConfig(ctx, "nope")), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Name = "nope" }))), apierr.KindNotFound, ""},
+		{"delete missing", st.DeleteRoutingConfig(ctx, "nope"), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+	ok(t, st.DeleteRoutingConfig(ctx, "best"))
+	if n := len(must(st.ListRoutingConfigs(ctx))(t)); n != 0 {
+		t.Errorf("%d routing configs after delete", n)
+	}
+}
+
+func testRateLimits(t *testing.T, h *harness) {
+	st := h.st
+	in := &adminv1.RateLimit{Name: "per-user", Subjects: &adminv1.Subjects{Users: []string{"alice"}, Models: []string{"acme/*"}}, RequestsPerMinute: 60, TokensPerMinute: 10000}
+	diff(t, "created", in, must(st.CreateRateLimit(ctx, in))(t))
+	diff(t, "get", in, must(st.GetRateLimit(ctx, "per-user"))(t))
+	upd := &adminv1.RateLimit{Name: "per-user", Subjects: &adminv1.Subjects{}, TokensPerMinute: 5}
+	diff(t, "updated", upd, must(st.UpdateRateLimit(ctx, upd))(t))
+	diff(t, "list", []*adminv1.RateLimit{upd}, must(st.ListRateLimits(ctx))(t))
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"duplicate", second(st.CreateRateLimit(ctx, in)), apierr.KindAlreadyExists, ""},
+		{"no caps", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x"})), apierr.KindInvalidRequest, "rate_limit.requests_per_minute"},
+		{"negative rpm", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x", RequestsPerMinute: -1, TokensPerMinute: 5})), apierr.KindInvalidRequest, "rate_limit.requests_per_minute"},
+		{"negative tpm", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x", RequestsPerMinute: 1, TokensPerMinute: -5})), apierr.KindInvalidRequest, "rate_limit.tokens_per_minute"},
+		{"get missing", second(st.GetRateLimit(ctx, "nope")), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateRateLimit(ctx, &adminv1.RateLimit{Name: "nope", RequestsPerMinute: 1})), apierr.KindNotFound, ""},
+		{"delete missing", st.DeleteRateLimit(ctx, "nope"), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+	ok(t, st.DeleteRateLimit(ctx, "per-user"))
+	if n := len(must(st.ListRateLimits(ctx))(t)); n != 0 {
+		t.Errorf("%d rate limits after delete", n)
+	}
+}
+
+func testBudgets(t *testing.T, h *harness) {
+	st := h.st
+	in := &adminv1.Budget{Name: "team-ml", Subjects: &adminv1.Subjects{Teams: []string{"ml"}}, LimitUsd: 125.5, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_MONTH, AlertThresholds: []float64{0.5, 0.9, 1}}
+	diff(t, "created", in, must(st.CreateBudget(ctx, in))(t))
+	diff(t, "get", in, must(st.GetBudget(ctx, "team-ml"))(t))
+	upd := &adminv1.Budget{Name: "team-ml", Subjects: &adminv1.Subjects{}, LimitUsd: 10, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY}
+	diff(t, "updated", upd, must(st.UpdateBudget(ctx, upd))(t))
+	diff(t, "list", []*adminv1.Budget{upd}, must(st.ListBudgets(ctx))(t))
+	errs := []struct {
+		name  string
+		err   error
+		kind  apierr.Kind
+		param string
+	}{
+		{"duplicate", second(st.CreateBudget(ctx, in)), apierr.KindAlreadyExists, ""},
+		{"zero limit", second(st.CreateBudget(ctx, &adminv1.Budget{Name: "x", Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY})), apierr.KindInvalidRequest, "budget.limit_usd"},
+		{"no period", second(st.CreateBudget(ctx, &adminv1.Budget{Name: "x", LimitUsd: 1})), apierr.KindInvalidRequest, "budget.period"},
+		{"threshold zero", second(st.CreateBudget(ctx, &adminv1.Budget{Name: "x", LimitUsd: 1, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY, AlertThresholds: []float64{0}})), apierr.KindInvalidRequest, "budget.alert_thresholds"},
+		{"threshold above one", second(st.CreateBudget(ctx, &adminv1.Budget{Name: "x", LimitUsd: 1, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY, AlertThresholds: []float64{1.5}})), apierr.KindInvalidRequest, "budget.alert_thresholds"},
+		{"get missing", second(st.GetBudget(ctx, "nope")), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateBudget(ctx, &adminv1.Budget{Name: "nope", LimitUsd: 1, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY})), apierr.KindNotFound, ""},
+		{"delete missing", st.DeleteBudget(ctx, "nope"), apierr.KindNotFound, ""},
+	}
+	for _, e := range errs {
+		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
+	}
+	ok(t, st.DeleteBudget(ctx, "team-ml"))
+	if n := len(must(st.ListBudgets(ctx))(t)); n != 0 {
+		t.Errorf("%d budgets after delete", n)
+	}
+}
+
+func testAdminToken(t *testing.T, h *harness) {
+	st := h.st
+	if got := must(st.AdminTokenHash(ctx))(t); got != "" {
+		t.Fatalf("initial admin token hash = %q, want empty", got)
+	}
+	h1 := snapshot.KeyHash("token-1")
+	ok(t, st.SetAdminTokenHash(ctx, h1))
+	if got := must(st.AdminTokenHash(ctx))(t); got != h1 {
+		t.Errorf("admin token hash = %q, want %q", got, h1)
+	}
+	h2 := snapshot.KeyHash("token-2")
+	ok(t, st.SetAdminTokenHash(ctx, h2))
+	if got := snap(t, st).AdminTokenHash; got != h2 {
+		t.Errorf("snapshot admin token hash = %q, want %q", got, h2)
+	}
+}
+
+func testOnChange(t *testing.T, h *harness) {
+	st := h.st
+	steps := []struct {
+		name    string
+		do      func() error
+		changed bool
+	}{
+		{"create account", func() error {
+			return second(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "a", Provider: "openai"}))
+		}, true},
+		{"failed duplicate", func() error {
+			return second(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "a", Provider: "openai"}))
+		}, false},
+		{"failed validation", func() error { return second(st.CreateUser(ctx, &adminv1.User{})) }, false},
+		{"read", func() error { return second(st.ListProviderAccounts(ctx)) }, false},
+		{"snapshot", func() error { return second(st.SnapshotConfig(ctx)) }, false},
+		{"create user", func() error { return second(st.CreateUser(ctx, &adminv1.User{Name: "u"})) }, true},
+		{"update user", func() error { return second(st.UpdateUser(ctx, &adminv1.User{Name: "u", Admin: true})) }, true},
+		{"create key", func() error {
+			return second3(st.CreateAPIKey(ctx, &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "u"}}))
+		}, true},
+		{"set admin token", func() error { return st.SetAdminTokenHash(ctx, "h") }, true},
+		{"delete user", func() error { return st.DeleteUser(ctx, "u") }, true},
+		{"delete account", func() error { return st.DeleteProviderAccount(ctx, "a") }, true},
+	}
+	for _, s := range steps {
+		before := h.changes.Load()
+		err := s.do()
+		if s.changed && err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := h.changes.Load() - before; (got == 1) != s.changed || got > 1 {
+			t.Errorf("%s: OnChange called %d times, want changed=%v", s.name, got, s.changed)
+		}
+	}
+}
+
+func testSnapshot(t *testing.T, h *harness) {
+	st := h.st
+	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "zeta", Provider: "anthropic", ApiKey: "sk-z"}))(t)
+	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "acme", Provider: "openai", BaseUrl: "http://acme"}))(t)
+	must(st.CreateModel(ctx, &adminv1.Model{Account: "zeta", Name: "b", Types: []string{"chat"}}))(t)
+	must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "m2", UpstreamModel: "up", ApiKey: "sk-m"}))(t)
+	must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "m1"}))(t)
+	must(st.CreateTeam(ctx, &adminv1.Team{Name: "web"}))(t)
+	must(st.CreateTeam(ctx, &adminv1.Team{Name: "ml"}))(t)
+	must(st.CreateUser(ctx, &adminv1.User{Name: "zed", Teams: []string{"web", "ml"}, Disabled: true}))(t)
+	must(st.CreateUser(ctx, &adminv1.User{Name: "amy", Admin: true}))(t)
+	must(st.CreateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "svc", Team: "ml"}))(t)
+	must(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "r", Models: []string{"*"}, Users: []string{"*"}}))(t)
+	k, secret := must2(st.CreateAPIKey(ctx, &adminv1.ApiKey{Owner: &adminv1.ApiKey_VirtualAccount{VirtualAccount: "svc"}}))(t)
+
+	want := &snapshot.Config{
+		Accounts: []snapshot.Account{
+			{Name: "acme", Provider: "openai", BaseURL: "http://acme"},
+			{Name: "zeta", Provider: "anthropic", APIKey: "sk-z"},
+		},
+		Models: []snapshot.Model{
+			{Account: "acme", Name: "m1"},
+			{Account: "acme", Name: "m2", UpstreamModel: "up", APIKey: "sk-m"},
+			{Account: "zeta", Name: "b", Types: []string{"chat"}},
+		},
+		Users: []snapshot.User{
+			{Name: "amy", Admin: true},
+			{Name: "zed", Teams: []string{"ml", "web"}, Disabled: true},
+		},
+		Teams:           []snapshot.Team{{Name: "ml"}, {Name: "web"}},
+		VirtualAccounts: []snapshot.VirtualAccount{{Name: "svc", Team: "ml"}},
+		Keys:            []snapshot.Key{{ID: k.GetId(), Hash: snapshot.KeyHash(secret), VirtualAccount: "svc"}},
+		Rules:           []snapshot.Rule{{Name: "r", Models: []string{"*"}, Users: []string{"*"}}},
+	}
+	got := snap(t, st)
+	if d := cmp.Diff(want, got, cmpEmpty); d != "" {
+		t.Errorf("snapshot mismatch (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(got, snap(t, st)); d != "" {
+		t.Errorf("two snapshots differ:\n%s", d)
+	}
+}
+
+// cmpEmpty treats nil and empty slices alike.
+var cmpEmpty = cmp.FilterValues(func(x, y []string) bool { return len(x) == 0 && len(y) == 0 }, cmp.Comparer(func(_, _ []string) bool { return true }))
