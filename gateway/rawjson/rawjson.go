@@ -161,3 +161,15 @@ func skipValue(b []byte, i int) (int, error) {
 		return i, nil
 	}
 }
+
+// Get returns the raw value of the top-level member key (the last one, as encoding/json
+// would), and whether it exists. It scans without decoding, so reading one member of a large
+// object costs one pass and no allocation.
+func Get(obj []byte, key string) ([]byte, bool, error) {
+	ranges, err := find(obj, key)
+	if err != nil || len(ranges) == 0 {
+		return nil, false, err
+	}
+	r := ranges[len(ranges)-1]
+	return obj[r[0]:r[1]], true, nil
+}

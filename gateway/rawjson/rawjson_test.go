@@ -64,3 +64,25 @@ func FuzzSet(f *testing.F) {
 		}
 	})
 }
+
+func TestGet(t *testing.T) {
+	obj := []byte(`{"id":"x","choices":[{"message":{"usage":{"fake":1}}}],"usage":{"prompt_tokens":9,"total_tokens":18} , "n":null}`)
+	tests := []struct {
+		key, want string
+		found     bool
+	}{
+		{"usage", `{"prompt_tokens":9,"total_tokens":18}`, true},
+		{"choices", `[{"message":{"usage":{"fake":1}}}]`, true},
+		{"n", `null`, true},
+		{"missing", ``, false},
+	}
+	for _, tt := range tests {
+		got, found, err := Get(obj, tt.key)
+		if err != nil || found != tt.found || string(got) != tt.want {
+			t.Errorf("Get(%q) = %q, %v, %v; want %q, %v", tt.key, got, found, err, tt.want, tt.found)
+		}
+	}
+	if _, _, err := Get([]byte(`[1]`), "a"); err == nil {
+		t.Error("Get on an array succeeded")
+	}
+}

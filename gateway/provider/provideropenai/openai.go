@@ -133,10 +133,23 @@ func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// usageOnly decodes only the usage of an answer.
-type usageOnly struct {
-	Usage *chat.Usage `json:"usage"`
+// readUsage reads the usage member of an answer without decoding the rest. A missing or
+// null usage is zero usage (recorded as missing by the pipeline).
+func readUsage(body []byte) (chat.Usage, error) {
+	var u chat.Usage
+	raw, ok, err := rawjson.Get(body, "usage")
+	if err != nil {
+		return u, provider.BadResponse(err)
+	}
+	if ok && !bytes.Equal(raw, nullJSON) {
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return u, provider.BadResponse(err)
+		}
+	}
+	return u, nil
 }
+
+var nullJSON = []byte("null")
 
 // Chat implements provider.Adapter.
 func (a *Adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.ChatResult, error) {
@@ -153,15 +166,11 @@ func (a *Adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.Cha
 	if err != nil {
 		return nil, err
 	}
-	var u usageOnly
-	if err := json.Unmarshal(b, &u); err != nil {
-		return nil, provider.BadResponse(err)
+	u, err := readUsage(b)
+	if err != nil {
+		return nil, err
 	}
-	res := &provider.ChatResult{JSON: b}
-	if u.Usage != nil {
-		res.Usage = *u.Usage
-	}
-	return res, nil
+	return &provider.ChatResult{JSON: b, Usage: u}, nil
 }
 
 // ChatStream implements provider.Adapter.
@@ -195,12 +204,6 @@ var (
 	errorPrefix = []byte(`{"error"`)
 )
 
-// chunkMeta is the part of a chunk the gateway reads.
-type chunkMeta struct {
-	Choices []json.RawMessage `json:"choices"`
-	Usage   *chat.Usage       `json:"usage"`
-}
-
 func (s *stream) Recv() (provider.Chunk, error) {
 	if s.done {
 		return provider.Chunk{}, io.EOF
@@ -224,12 +227,16 @@ func (s *stream) Recv() (provider.Chunk, error) {
 	// Usage appears as "usage":{ only on the chunk that reports it ("usage":null elsewhere); a
 	// JSON string cannot contain that byte sequence unescaped, so the scan is exact.
 	if bytes.Contains(data, usageMarker) {
-		var m chunkMeta
-		if err := json.Unmarshal(data, &m); err != nil {
+		u, err := readUsage(data)
+		if err != nil {
+			return provider.Chunk{}, err
+		}
+		ch.Usage = &u
+		choices, _, err := rawjson.Get(data, "choices")
+		if err != nil {
 			return provider.Chunk{}, provider.BadResponse(err)
 		}
-		ch.Usage = m.Usage
-		ch.UsageOnly = len(m.Choices) == 0
+		ch.UsageOnly = len(bytes.TrimSpace(bytes.Trim(bytes.TrimSpace(choices), "[]"))) == 0
 	}
 	return ch, nil
 }
@@ -265,13 +272,9 @@ func (a *Adapter) Embed(ctx context.Context, c *provider.EmbedCall) (*provider.E
 	if err != nil {
 		return nil, err
 	}
-	var u usageOnly
-	if err := json.Unmarshal(b, &u); err != nil {
-		return nil, provider.BadResponse(err)
+	u, err := readUsage(b)
+	if err != nil {
+		return nil, err
 	}
-	res := &provider.EmbedResult{JSON: b}
-	if u.Usage != nil {
-		res.Usage = *u.Usage
-	}
-	return res, nil
+	return &provider.EmbedResult{JSON: b, Usage: u}, nil
 }

@@ -1,0 +1,49 @@
+# llmgw developer targets. The two a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BUF := tools/node_modules/.bin/buf
+LLMGW_DEV_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+.PHONY: run build test test-short generate check-generate lint bench tools clean
+
+## run: build and start the gateway on its embedded defaults (SQLite in ./data, port 8080)
+run:
+	$(GO) run ./cmd/llmgw serve
+
+## build: build bin/llmgw
+build:
+	$(GO) build -o bin/llmgw ./cmd/llmgw
+
+## test: every test, with the race detector; needs Postgres (LLMGW_TEST_POSTGRES, default 127.0.0.1:5432)
+test:
+	$(GO) test -race -count=1 ./...
+
+## tools: install the pinned code generators from npm (buf, protoc-gen-es)
+tools: $(BUF)
+$(BUF): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund
+	touch $(BUF)
+
+## generate: rewrite everything generated: gen/ (buf), ent/ (ent), the Postgres migrations
+generate: tools
+	$(BUF) generate
+	$(GO) tool ent generate --feature sql/versioned-migration,sql/execquery ./ent/schema
+	LLMGW_DEV_POSTGRES='$(LLMGW_DEV_POSTGRES)' $(GO) run ./ent/migrate/gen
+
+## check-generate: fail when generated code is out of date
+check-generate: generate
+	@test -z "$$(git status --porcelain -- gen ent proto)" || { git status --porcelain -- gen ent proto; git diff --stat -- gen ent; echo 'generated code is stale: run make generate and commit'; exit 1; }
+
+## lint: buf lint and format, go vet, gofmt
+lint: tools
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo 'gofmt needed'; exit 1; }
+
+## bench: fixed-rate load test: direct vs bare httputil.ReverseProxy vs llmgw, gateway pinned to one core
+bench:
+	$(GO) run ./bench/loadbench run $(BENCH_FLAGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,67 @@
+package layering
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/llmgw/llmgw/"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+// rules: a package under the first prefix must not import anything under the second.
+var rules = []struct {
+	from, to, why string
+}{
+	{"gateway/", "store", "the data plane must not touch storage: it serves from the snapshot"},
+	{"gateway/", "ent", "the data plane must not touch storage: it serves from the snapshot"},
+	{"gateway/", "services/", "the data plane is a library under the services"},
+	{"gateway/", "app", "the data plane is a library under the process wiring"},
+	{"gateway/", "configfile", "the data plane does not read config files"},
+	{"store", "services/", "storage sits under the services"},
+	{"store", "app", "storage sits under the process wiring"},
+	{"ent", "store", "the ent schema holds no business logic"},
+	{"configfile", "store", "configfile defines the store interface it needs"},
+	{"services/", "app", "nothing imports the process wiring"},
+	{"", "cmd/", "nothing imports a command"},
+}
+
+func TestDependencyDirection(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "../...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	n := 0
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		from := strings.TrimPrefix(p.ImportPath, module)
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			to := strings.TrimPrefix(imp, module)
+			for _, r := range rules {
+				if strings.HasPrefix(from, r.from) && (to == strings.TrimSuffix(r.to, "/") || strings.HasPrefix(to, r.to)) && !strings.HasPrefix(from, "gen/") {
+					t.Errorf("%s imports %s: %s", from, to, r.why)
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("go list found only %d packages", n)
+	}
+}
