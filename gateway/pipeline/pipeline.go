@@ -172,6 +172,7 @@ type recordingStream struct {
 	gotUsage bool
 	first    bool
 	done     bool
+	closed   bool
 }
 
 func (s *recordingStream) Recv() (provider.Chunk, error) {
@@ -206,6 +207,10 @@ func (s *recordingStream) end(err error) {
 // Close records a stream abandoned before its end as canceled, then releases it.
 func (s *recordingStream) Close() error {
 	s.end(context.Canceled)
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	err := s.ChatStream.Close()
 	s.cancel()
 	return err

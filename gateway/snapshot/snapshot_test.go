@@ -1,0 +1,222 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
+)
+
+// fakeAdapter is a do-nothing adapter; Compile only needs something to hold.
+type fakeAdapter struct{ cfg provider.Config }
+
+func (fakeAdapter) Chat(context.Context, *provider.ChatCall) (*provider.ChatResult, error) {
+	return nil, nil
+}
+
+func (fakeAdapter) ChatStream(context.Context, *provider.ChatCall) (provider.ChatStream, error) {
+	return nil, nil
+}
+
+type builder struct{}
+
+func (builder) Build(cfg provider.Config) (provider.Adapter, error) {
+	if cfg.Kind == "broken" {
+		return nil, errors.New("broken on purpose")
+	}
+	return fakeAdapter{cfg: cfg}, nil
+}
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func testConfig() *Config {
+	return &Config{
+		Accounts: []Account{
+			{Name: "openai", Provider: "openai", APIKey: "sk-account"},
+			{Name: "local", Provider: "self-hosted-model", BaseURL: "http://vllm:8000/v1"},
+			{Name: "bad", Provider: "broken"},
+		},
+		Models: []Model{
+			{Account: "openai", Name: "gpt-4o"},
+			{Account: "openai", Name: "emb", UpstreamModel: "text-embedding-3-small", Types: []string{TypeEmbedding}},
+			{Account: "local", Name: "llama", UpstreamModel: "meta/llama", BaseURL: "http://other:9000/v1", APIKey: "model-key"},
+			{Account: "bad", Name: "m"},
+			{Account: "ghost", Name: "orphan"},
+		},
+		Users: []User{
+			{Name: "alice", Teams: []string{"ml"}},
+			{Name: "bob"},
+			{Name: "carol", Disabled: true},
+			{Name: "root", Admin: true},
+		},
+		VirtualAccounts: []VirtualAccount{{Name: "billing", Team: "finance"}, {Name: "off", Disabled: true}},
+		Keys: []Key{
+			{ID: "k-alice", Hash: KeyHash("alice-key"), User: "alice"},
+			{ID: "k-bob", Hash: KeyHash("bob-key"), User: "bob"},
+			{ID: "k-carol", Hash: KeyHash("carol-key"), User: "carol"},
+			{ID: "k-root", Hash: KeyHash("root-key"), User: "root"},
+			{ID: "k-billing", Hash: KeyHash("billing-key"), VirtualAccount: "billing"},
+			{ID: "k-off", Hash: KeyHash("off-key"), VirtualAccount: "off"},
+			{ID: "k-revoked", Hash: KeyHash("revoked-key"), User: "alice", Revoked: true},
+			{ID: "k-expired", Hash: KeyHash("expired-key"), User: "alice", ExpireTime: now.Add(-time.Minute)},
+			{ID: "k-later", Hash: KeyHash("later-key"), User: "bob", ExpireTime: now.Add(time.Hour)},
+		},
+		Rules: []Rule{
+			{Name: "ml-openai", Models: []string{"openai/*"}, Teams: []string{"ml"}},
+			{Name: "bob-llama", Models: []string{"local/llama"}, Users: []string{"bob"}},
+			{Name: "billing-all", Models: []string{"*"}, VirtualAccounts: []string{"billing"}},
+		},
+		AdminTokenHash: KeyHash("admin-token"),
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	s := Compile(testConfig(), builder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tests := []struct {
+		secret string
+		want   string // principal name, or "" for a 401
+	}{
+		{"alice-key", "user:alice"},
+		{"billing-key", "va:billing"},
+		{"admin-token", "admin"},
+		{"later-key", "user:bob"},
+		{"", ""},
+		{"nope", ""},
+		{"carol-key", ""},   // disabled user
+		{"off-key", ""},     // disabled virtual account
+		{"revoked-key", ""}, // revoked
+		{"expired-key", ""}, // expired
+	}
+	for _, tt := range tests {
+		p, err := s.Authenticate(tt.secret, now)
+		if tt.want == "" {
+			var e *apierr.Error
+			if !errors.As(err, &e) || e.Kind != apierr.KindUnauthenticated {
+				t.Errorf("%q: got %v, %v; want unauthenticated", tt.secret, p, err)
+			}
+			continue
+		}
+		if err != nil || p.Name() != tt.want {
+			t.Errorf("%q: got %v, %v; want %s", tt.secret, p, err, tt.want)
+		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	s := Compile(testConfig(), builder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	principal := func(secret string) *Principal {
+		p, err := s.Authenticate(secret, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name, key, model, typ string
+		kind                  apierr.Kind // 0 (internal) stands for success here
+	}{
+		{"team rule by account wildcard", "alice-key", "openai/gpt-4o", TypeChat, 0},
+		{"team rule, embedding", "alice-key", "openai/emb", TypeEmbedding, 0},
+		{"wrong type", "alice-key", "openai/emb", TypeChat, apierr.KindInvalidRequest},
+		{"not in the team's rule", "alice-key", "local/llama", TypeChat, apierr.KindPermissionDenied},
+		{"user rule", "bob-key", "local/llama", TypeChat, 0},
+		{"user without rule", "bob-key", "openai/gpt-4o", TypeChat, apierr.KindPermissionDenied},
+		{"virtual account star rule", "billing-key", "local/llama", TypeChat, 0},
+		{"admin user sees everything", "root-key", "openai/gpt-4o", TypeChat, 0},
+		{"unknown model", "root-key", "openai/nope", TypeChat, apierr.KindNotFound},
+		{"model of a missing account is not served", "root-key", "ghost/orphan", TypeChat, apierr.KindNotFound},
+		{"misconfigured model answers unavailable", "admin-token", "bad/m", TypeChat, apierr.KindUpstreamUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := s.Resolve(principal(tt.key), tt.model, tt.typ)
+			if tt.kind == 0 {
+				if err != nil || m.FQN != tt.model || m.Adapter == nil {
+					t.Fatalf("got %v, %v", m, err)
+				}
+				return
+			}
+			var e *apierr.Error
+			if !errors.As(err, &e) || e.Kind != tt.kind {
+				t.Fatalf("got %v; want kind %v", err, tt.kind)
+			}
+		})
+	}
+}
+
+func TestCompileMergesModelOverrides(t *testing.T) {
+	s := Compile(testConfig(), builder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, _ := s.Authenticate("admin-token", now)
+	cases := map[string]provider.Config{
+		"openai/gpt-4o": {Kind: "openai", APIKey: "sk-account", Model: "gpt-4o"},
+		"openai/emb":    {Kind: "openai", APIKey: "sk-account", Model: "text-embedding-3-small"},
+		"local/llama":   {Kind: "self-hosted-model", BaseURL: "http://other:9000/v1", APIKey: "model-key", Model: "meta/llama"},
+	}
+	typ := map[string]string{"openai/emb": TypeEmbedding}
+	for fqn, want := range cases {
+		ty := typ[fqn]
+		if ty == "" {
+			ty = TypeChat
+		}
+		m, err := s.Resolve(p, fqn, ty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Adapter.(fakeAdapter).cfg; got != want {
+			t.Errorf("%s: built with %+v, want %+v", fqn, got, want)
+		}
+	}
+	var names []string
+	for _, m := range s.Models(p) {
+		names = append(names, m.FQN)
+	}
+	if got, want := len(names), 4; got != want || names[0] != "bad/m" {
+		t.Errorf("models %v: want 4 sorted (the misconfigured one listed)", names)
+	}
+}
+
+type countingSource struct {
+	cfg   *Config
+	err   error
+	calls int
+}
+
+func (c *countingSource) SnapshotConfig(context.Context) (*Config, error) {
+	c.calls++
+	return c.cfg, c.err
+}
+
+func TestReloaderKeepsLastSnapshotOnFailure(t *testing.T) {
+	src := &countingSource{cfg: testConfig()}
+	var h Holder
+	r := NewReloader(src, builder{}, &h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := h.Load()
+	if first == nil {
+		t.Fatal("no snapshot after the first reload")
+	}
+	src.cfg = testConfig() // equal content: no swap
+	if err := r.Reload(context.Background()); err != nil || h.Load() != first {
+		t.Fatalf("an unchanged config swapped the snapshot (err %v)", err)
+	}
+	src.err = errors.New("database down")
+	if err := r.Reload(context.Background()); err == nil || h.Load() != first {
+		t.Fatalf("a failed reload changed the snapshot (err %v)", err)
+	}
+	src.err = nil
+	src.cfg = testConfig()
+	src.cfg.Keys = nil
+	if err := r.Reload(context.Background()); err != nil || h.Load() == first {
+		t.Fatalf("a changed config was not swapped in (err %v)", err)
+	}
+	if _, err := h.Load().Authenticate("alice-key", now); err == nil {
+		t.Error("a removed key still authenticates")
+	}
+}
