@@ -193,13 +193,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	// A target that cannot be measured (it does not start, or dies) ends
+	// the run, but the figures of the targets before it are still printed.
 	var ms []measurement
+	var measureErr error
 	for _, target := range cfg.targets {
 		m, err := b.measureTarget(ctx, target, upstream, upURL, gateway)
 		if err != nil {
-			return fmt.Errorf("%s: %w", target, err)
+			measureErr = fmt.Errorf("%s: %w", target, err)
+			break
 		}
 		ms = append(ms, m)
+	}
+	if len(ms) == 0 {
+		return measureErr
 	}
 
 	fmt.Fprintln(stdout)
@@ -207,7 +214,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := r.write(stdout); err != nil {
 		return err
 	}
-	return r.err()
+	return errors.Join(measureErr, r.err())
 }
 
 // measureTarget starts target's process (direct reuses the upstream), waits
