@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -277,6 +278,10 @@ var (
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = UsersTable
 	APIKeysTable.ForeignKeys[1].RefTable = VirtualAccountsTable
+	APIKeysTable.Annotation = &entsql.Annotation{}
+	APIKeysTable.Annotation.Checks = map[string]string{
+		"api_key_one_owner": "((user_id IS NULL) <> (virtual_account_id IS NULL))",
+	}
 	ModelsTable.ForeignKeys[0].RefTable = ProviderAccountsTable
 	VirtualAccountsTable.ForeignKeys[0].RefTable = TeamsTable
 	UserTeamsTable.ForeignKeys[0].RefTable = UsersTable

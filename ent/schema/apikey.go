@@ -4,13 +4,15 @@ import (
 	"time"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 )
 
 // ApiKey holds the schema definition for a revocable API key. Only the hash of the secret is
-// stored. Exactly one of user_id and virtual_account_id is set; the store enforces it.
+// stored. Exactly one of user_id and virtual_account_id is set; a check constraint enforces it.
 type ApiKey struct {
 	ent.Schema
 }
@@ -45,5 +47,14 @@ func (ApiKey) Edges() []ent.Edge {
 func (ApiKey) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("create_time"),
+	}
+}
+
+// Annotations of the ApiKey.
+func (ApiKey) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entsql.Checks(map[string]string{
+			"api_key_one_owner": "((user_id IS NULL) <> (virtual_account_id IS NULL))",
+		}),
 	}
 }

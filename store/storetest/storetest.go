@@ -486,6 +486,11 @@ func testAPIKeys(t *testing.T, h *harness) {
 		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
 	}
 
+	// The database itself refuses a key with no owner.
+	if _, err := st.DB().ExecContext(ctx, "INSERT INTO api_keys (id, name, prefix, hash, create_time) VALUES ('key_raw', '', '', 'h', CURRENT_TIMESTAMP)"); err == nil {
+		t.Error("the database accepted an API key without an owner")
+	}
+
 	// Deleting an owner deletes its keys.
 	ok(t, st.DeleteUser(ctx, "bob"))
 	if _, found := keyOf(snap(t, st), k3.GetId()); found {
