@@ -4,7 +4,6 @@ package storetest
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -70,8 +69,6 @@ type harness struct {
 	changes counter
 }
 
-var ctx = context.Background()
-
 // ignoreTimes ignores the output-only timestamps that the store sets.
 var ignoreTimes = []cmp.Option{
 	protocmp.Transform(),
@@ -130,6 +127,7 @@ func wantErr(t *testing.T, err error, kind apierr.Kind, param string) {
 
 func snap(t *testing.T, st *store.Store) *snapshot.Config {
 	t.Helper()
+	ctx := t.Context()
 	return must(st.SnapshotConfig(ctx))(t)
 }
 
@@ -137,6 +135,7 @@ func snap(t *testing.T, st *store.Store) *snapshot.Config {
 // store.
 func rawContains(t *testing.T, st *store.Store, table, column, needle string) bool {
 	t.Helper()
+	ctx := t.Context()
 	rows, err := st.DB().QueryContext(ctx, "SELECT "+column+" FROM "+table)
 	if err != nil {
 		t.Fatalf("raw query: %v", err)
@@ -165,6 +164,7 @@ func rawContains(t *testing.T, st *store.Store, table, column, needle string) bo
 }
 
 func testProviderAccounts(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	const secret = "sk-plaintext-account-secret-123"
 	in := &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", BaseUrl: "https://api.example.com/v1", ApiKey: secret}
@@ -227,6 +227,7 @@ func testProviderAccounts(t *testing.T, h *harness) {
 func second[T any](_ T, err error) error { return err }
 
 func testModels(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "acme", Provider: "openai", ApiKey: "sk-acct"}))(t)
 	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "other", Provider: "openai"}))(t)
@@ -291,6 +292,7 @@ func testModels(t *testing.T, h *harness) {
 }
 
 func testUsersAndTeams(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	must(st.CreateTeam(ctx, &adminv1.Team{Name: "ml", Description: "machine learning"}))(t)
 	must(st.CreateTeam(ctx, &adminv1.Team{Name: "web"}))(t)
@@ -341,6 +343,7 @@ func testUsersAndTeams(t *testing.T, h *harness) {
 }
 
 func testVirtualAccounts(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	must(st.CreateTeam(ctx, &adminv1.Team{Name: "ml"}))(t)
 	got := must(st.CreateVirtualAccount(ctx, &adminv1.VirtualAccount{Name: "batch-job", Description: "nightly", Team: "ml"}))(t)
@@ -389,6 +392,7 @@ func keyOf(cfg *snapshot.Config, id string) (snapshot.Key, bool) {
 }
 
 func testAPIKeys(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	must(st.CreateUser(ctx, &adminv1.User{Name: "alice"}))(t)
 	must(st.CreateUser(ctx, &adminv1.User{Name: "bob"}))(t)
@@ -515,6 +519,7 @@ func must2[A, B any](a A, b B, err error) func(t *testing.T) (A, B) {
 func second3[A, B any](_ A, _ B, err error) error { return err }
 
 func testAuthzRules(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	in := &adminv1.AuthzRule{Name: "ml-gpt", Models: []string{"acme/*"}, Teams: []string{"ml"}, Users: []string{"alice"}}
 	diff(t, "created", in, must(st.CreateAuthzRule(ctx, in))(t))
@@ -551,6 +556,7 @@ func testAuthzRules(t *testing.T, h *harness) {
 }
 
 func testRoutingConfigs(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "acme", Provider: "openai"}))(t)
 	must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "fast"}))(t)
@@ -603,6 +609,7 @@ func testRoutingConfigs(t *testing.T, h *harness) {
 }
 
 func testRateLimits(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	in := &adminv1.RateLimit{Name: "per-user", Subjects: &adminv1.Subjects{Users: []string{"alice"}, Models: []string{"acme/*"}}, RequestsPerMinute: 60, TokensPerMinute: 10000}
 	diff(t, "created", in, must(st.CreateRateLimit(ctx, in))(t))
@@ -634,6 +641,7 @@ func testRateLimits(t *testing.T, h *harness) {
 }
 
 func testBudgets(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	in := &adminv1.Budget{Name: "team-ml", Subjects: &adminv1.Subjects{Teams: []string{"ml"}}, LimitUsd: 125.5, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_MONTH, AlertThresholds: []float64{0.5, 0.9, 1}}
 	diff(t, "created", in, must(st.CreateBudget(ctx, in))(t))
@@ -666,6 +674,7 @@ func testBudgets(t *testing.T, h *harness) {
 }
 
 func testAdminToken(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	if got := must(st.AdminTokenHash(ctx))(t); got != "" {
 		t.Fatalf("initial admin token hash = %q, want empty", got)
@@ -683,6 +692,7 @@ func testAdminToken(t *testing.T, h *harness) {
 }
 
 func testOnChange(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	steps := []struct {
 		name    string
@@ -720,6 +730,7 @@ func testOnChange(t *testing.T, h *harness) {
 }
 
 func testSnapshot(t *testing.T, h *harness) {
+	ctx := t.Context()
 	st := h.st
 	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "zeta", Provider: "anthropic", ApiKey: "sk-z"}))(t)
 	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "acme", Provider: "openai", BaseUrl: "http://acme"}))(t)
