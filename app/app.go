@@ -1,0 +1,371 @@
+// Package app wires the llmgw process: it parses flags and environment, opens storage,
+// bootstraps a fresh database, applies the config file, builds the data plane and serves.
+// cmd/llmgw calls Run and nothing else.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/llmgw/llmgw/configfile"
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/keyuse"
+	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/provider/registry"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/usage"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/services/admin"
+	"github.com/llmgw/llmgw/services/server"
+	"github.com/llmgw/llmgw/store"
+)
+
+const usageText = `llmgw is an AI gateway: one OpenAI-compatible API in front of every LLM provider.
+
+Usage:
+  llmgw serve   [flags]   run the gateway (control and data plane in one process)
+  llmgw migrate [flags]   apply database migrations (required before serving on Postgres)
+  llmgw version           print the version
+
+Run 'llmgw serve -h' for the flags; each has an LLMGW_* environment equivalent.
+`
+
+// Version is the build's version, set with -ldflags "-X github.com/llmgw/llmgw/app.Version=...".
+var Version = "dev"
+
+// Config is the process configuration from flags and environment.
+type Config struct {
+	Listen         string
+	DB             string
+	DataDir        string
+	ConfigFile     string
+	LogLevel       string
+	LogFormat      string
+	MaxBody        int64
+	UpstreamTimout time.Duration
+	ReloadInterval time.Duration
+	RequestLog     bool
+}
+
+func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Listen, "listen", env("LLMGW_LISTEN", ":8080"), "address to listen on (LLMGW_LISTEN)")
+	fs.StringVar(&c.DB, "db", env("LLMGW_DB", "sqlite:data/llmgw.db"), "database: sqlite:<path> or postgres://... (LLMGW_DB)")
+	fs.StringVar(&c.DataDir, "data-dir", env("LLMGW_DATA_DIR", ""), "directory for master.key when LLMGW_MASTER_KEY is unset (default: the SQLite file's directory, else ./data) (LLMGW_DATA_DIR)")
+	fs.StringVar(&c.ConfigFile, "config", env("LLMGW_CONFIG", ""), "declarative config file to apply at start (LLMGW_CONFIG)")
+	fs.StringVar(&c.LogLevel, "log-level", env("LLMGW_LOG_LEVEL", "info"), "debug, info, warn or error (LLMGW_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("LLMGW_LOG_FORMAT", "text"), "text or json (LLMGW_LOG_FORMAT)")
+	fs.Int64Var(&c.MaxBody, "max-body", 32<<20, "largest accepted request body in bytes")
+	fs.DurationVar(&c.UpstreamTimout, "upstream-timeout", 10*time.Minute, "bound on one upstream call, streams included")
+	fs.DurationVar(&c.ReloadInterval, "reload-interval", 10*time.Second, "how often to re-read the database for changes made by other replicas")
+	fs.BoolVar(&c.RequestLog, "request-log", env("LLMGW_REQUEST_LOG", "true") == "true", "write one log line per inference request (LLMGW_REQUEST_LOG)")
+	return fs, c
+}
+
+// Run runs the llmgw command line.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		fs, cfg := flags("serve", getenv, stderr)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return serve(ctx, cfg, getenv, stderr, nil)
+	case "migrate":
+		fs, cfg := flags("migrate", getenv, stderr)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return migrate(ctx, cfg, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "llmgw", Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	}
+	fmt.Fprint(stderr, usageText)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func newLogger(cfg *Config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+}
+
+func dataDir(cfg *Config) string {
+	if cfg.DataDir != "" {
+		return cfg.DataDir
+	}
+	if p, ok := strings.CutPrefix(cfg.DB, "sqlite:"); ok {
+		return filepath.Dir(p)
+	}
+	return "data"
+}
+
+func openStore(ctx context.Context, cfg *Config, getenv func(string) string, opts store.Options) (*store.Store, error) {
+	if k := getenv("LLMGW_MASTER_KEY"); k != "" {
+		key, err := store.ParseMasterKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("LLMGW_MASTER_KEY: %w", err)
+		}
+		opts.MasterKey = key
+	}
+	opts.DataDir = dataDir(cfg)
+	return store.Open(ctx, cfg.DB, opts)
+}
+
+func migrate(ctx context.Context, cfg *Config, getenv func(string) string, stdout, stderr io.Writer) error {
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, getenv, store.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintln(stdout, "database is up to date")
+	return nil
+}
+
+// hooks let tests observe a running server; production passes nil.
+type hooks struct {
+	// ready receives the bound address once the server accepts connections.
+	ready func(addr string)
+	// recorder replaces the request-log recorder.
+	recorder pipeline.Recorder
+}
+
+func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
+	if h == nil {
+		h = &hooks{}
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: upstreamTransport()}
+	reg := registry.New(client)
+	var snaps snapshot.Holder
+	var reloader *snapshot.Reloader
+	st, err := openStore(ctx, cfg, getenv, store.Options{
+		Logger:           logger,
+		ValidateProvider: reg.Validate,
+		OnChange: func() {
+			// Read-your-writes: the Admin call returns after the new snapshot serves.
+			if reloader != nil {
+				if err := reloader.Reload(context.Background()); err != nil {
+					logger.Warn("could not reload configuration after a write", "error", err)
+				}
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if st.Dialect() == store.DialectSQLite {
+		if err := st.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate sqlite: %w", err)
+		}
+	} else if err := st.CheckSchema(ctx); err != nil {
+		return err
+	}
+	if err := bootstrap(ctx, st, getenv, stderr, logger); err != nil {
+		return err
+	}
+	if cfg.ConfigFile != "" {
+		if err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger); err != nil {
+			return err
+		}
+	}
+	reloader = snapshot.NewReloader(st, reg, &snaps, logger)
+	if err := reloader.Reload(ctx); err != nil {
+		return fmt.Errorf("build snapshot: %w", err)
+	}
+
+	var rec pipeline.Recorder = usage.LogRecorder{Logger: logger}
+	if !cfg.RequestLog {
+		rec = discard{}
+	}
+	if h.recorder != nil {
+		rec = h.recorder
+	}
+	tracker := keyuse.NewTracker()
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimout))
+	srv := server.New(&snaps, p, admin.New(st, logger), st, logger, server.Options{MaxBody: cfg.MaxBody})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go reloader.Run(bg, cfg.ReloadInterval)
+	done := make(chan struct{})
+	go func() {
+		tracker.Run(bg, 30*time.Second, st.TouchAPIKeys, logger)
+		close(done)
+	}()
+	logger.Info("llmgw serving", "addr", ln.Addr().String(), "db", st.Dialect(), "version", Version)
+	if h.ready != nil {
+		h.ready(ln.Addr().String())
+	}
+	err = srv.Serve(ctx, ln)
+	stopBG()
+	<-done // the last key-use flush
+	return err
+}
+
+type discard struct{}
+
+func (discard) Record(context.Context, *usage.Event) {}
+
+func upstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 2048
+	t.MaxIdleConnsPerHost = 512
+	t.IdleConnTimeout = 90 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return t
+}
+
+func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	f, err := configfile.Parse(data, configfile.EnvFileResolver(getenv))
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	n, err := configfile.Apply(ctx, st, f)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, publicMessage(err))
+	}
+	logger.Info("applied config file", "path", path, "changes", n)
+	return nil
+}
+
+// publicMessage keeps the store's field-naming message and drops nothing else.
+func publicMessage(err error) error {
+	var e *apierr.Error
+	if errors.As(err, &e) && e.Param != "" {
+		return fmt.Errorf("%w (field %s)", err, e.Param)
+	}
+	return err
+}
+
+// bootstrap prepares a fresh database: the admin token, the built-in mock account, and
+// accounts for provider keys found in the environment. On later starts it only updates the
+// admin token when LLMGW_ADMIN_TOKEN changed.
+func bootstrap(ctx context.Context, st *store.Store, getenv func(string) string, stderr io.Writer, logger *slog.Logger) error {
+	stored, err := st.AdminTokenHash(ctx)
+	if err != nil {
+		return err
+	}
+	fresh := stored == ""
+	if tok := getenv("LLMGW_ADMIN_TOKEN"); tok != "" {
+		if h := snapshot.KeyHash(tok); h != stored {
+			if err := st.SetAdminTokenHash(ctx, h); err != nil {
+				return err
+			}
+		}
+	} else if fresh {
+		tok := snapshot.NewKeySecret()
+		if err := st.SetAdminTokenHash(ctx, snapshot.KeyHash(tok)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "\n  Generated admin token (shown once; store it, or set LLMGW_ADMIN_TOKEN):\n\n    %s\n\n", tok)
+	}
+	if !fresh {
+		return nil
+	}
+	seed := []struct {
+		account *adminv1.ProviderAccount
+		models  []*adminv1.Model
+	}{{
+		account: &adminv1.ProviderAccount{Name: "mock", Provider: "mock"},
+		models: []*adminv1.Model{
+			{Account: "mock", Name: "echo", Types: []string{snapshot.TypeChat}},
+			{Account: "mock", Name: "embed", Types: []string{snapshot.TypeEmbedding}},
+		},
+	}}
+	if k := getenv("OPENAI_API_KEY"); k != "" {
+		seed = append(seed, struct {
+			account *adminv1.ProviderAccount
+			models  []*adminv1.Model
+		}{
+			account: &adminv1.ProviderAccount{Name: "openai", Provider: "openai", ApiKey: k},
+			models: []*adminv1.Model{
+				{Account: "openai", Name: "gpt-4o", Types: []string{snapshot.TypeChat}},
+				{Account: "openai", Name: "gpt-4o-mini", Types: []string{snapshot.TypeChat}},
+				{Account: "openai", Name: "text-embedding-3-small", Types: []string{snapshot.TypeEmbedding}},
+			},
+		})
+	}
+	if k := getenv("ANTHROPIC_API_KEY"); k != "" {
+		seed = append(seed, struct {
+			account *adminv1.ProviderAccount
+			models  []*adminv1.Model
+		}{
+			account: &adminv1.ProviderAccount{Name: "anthropic", Provider: "anthropic", ApiKey: k},
+			models: []*adminv1.Model{
+				{Account: "anthropic", Name: "claude-sonnet-4-5", Types: []string{snapshot.TypeChat}},
+				{Account: "anthropic", Name: "claude-haiku-4-5", Types: []string{snapshot.TypeChat}},
+			},
+		})
+	}
+	for _, s := range seed {
+		if _, err := st.CreateProviderAccount(ctx, s.account); err != nil {
+			var e *apierr.Error
+			if errors.As(err, &e) && e.Kind == apierr.KindAlreadyExists {
+				continue
+			}
+			return fmt.Errorf("bootstrap %s: %w", s.account.Name, err)
+		}
+		for _, m := range s.models {
+			if _, err := st.CreateModel(ctx, m); err != nil {
+				return fmt.Errorf("bootstrap %s/%s: %w", m.Account, m.Name, err)
+			}
+		}
+		logger.Info("created provider account", "name", s.account.Name, "provider", s.account.Provider)
+	}
+	return nil
+}

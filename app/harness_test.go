@@ -1,0 +1,155 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/usage"
+)
+
+// syncBuffer is a log sink the server writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// events collects usage events.
+type events struct {
+	mu  sync.Mutex
+	all []usage.Event
+}
+
+func (e *events) Record(_ context.Context, ev *usage.Event) {
+	e.mu.Lock()
+	e.all = append(e.all, *ev)
+	e.mu.Unlock()
+}
+
+// byRequest returns the events of one request id.
+func (e *events) byRequest(id string) []usage.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []usage.Event
+	for _, ev := range e.all {
+		if ev.RequestID == id {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// waitFor polls until exactly one event of request id exists and returns it.
+func (e *events) waitFor(t *testing.T, id string) usage.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if evs := e.byRequest(id); len(evs) > 0 {
+			time.Sleep(50 * time.Millisecond) // a second (duplicate) event would show up here
+			evs = e.byRequest(id)
+			if len(evs) != 1 {
+				t.Fatalf("request %s recorded %d usage events, want exactly 1: %+v", id, len(evs), evs)
+			}
+			return evs[0]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("request %s recorded no usage event", id)
+	return usage.Event{}
+}
+
+// gateway is a running llmgw process, in process.
+type gateway struct {
+	URL    string
+	Token  string
+	Logs   *syncBuffer
+	Events *events
+	stop   func()
+}
+
+// startGateway runs `llmgw serve` with args on a free port and waits until it serves.
+func startGateway(t *testing.T, env map[string]string, args ...string) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["LLMGW_ADMIN_TOKEN"]; !ok {
+		env["LLMGW_ADMIN_TOKEN"] = "test-admin-token"
+	}
+	getenv := func(k string) string { return env[k] }
+	all := append([]string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--log-format", "json", "--reload-interval", "100ms"}, args...)
+	fs, cfg := flags("serve", getenv, os.Stderr)
+	if err := fs.Parse(all); err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}, Events: &events{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }, recorder: g.Events})
+	}()
+	select {
+	case a := <-addr:
+		g.URL = "http://" + a
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve exited: %v\nlogs:\n%s", err, g.Logs)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("serve did not start in 30s")
+	}
+	g.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(40 * time.Second):
+			t.Error("serve did not shut down")
+		}
+	}
+	t.Cleanup(g.stop)
+	return g
+}
+
+// do sends a raw HTTP request with the admin token unless auth is given.
+func (g *gateway) do(t *testing.T, method, path, auth, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, g.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp, b.String()
+}
