@@ -21,7 +21,9 @@ test:
 ## tools: install the pinned code generators from npm (buf, protoc-gen-es)
 tools: $(BUF)
 $(BUF): tools/package.json tools/package-lock.json
-	npm ci --prefix tools --no-audit --no-fund
+	# npm install, not npm ci: npm 11 leaves other platforms' optional buf binaries out of the
+	# lock file and npm ci then refuses it. The lock still pins every version installed here.
+	npm install --prefix tools --no-audit --no-fund
 	touch $(BUF)
 
 ## generate: rewrite everything generated: gen/ (buf), ent/ (ent), the Postgres migrations
