@@ -179,6 +179,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
+	startLoad := loadAvg() // after the builds, which load the machine themselves
 	upAddr, err := freeAddr()
 	if err != nil {
 		return err
@@ -214,6 +215,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := r.write(stdout); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end; with more load than cores,\n"+
+		"other work skews the latencies (p99 first); CPU µs/request is the steadier figure.\n", startLoad, loadAvg())
 	return errors.Join(measureErr, r.err())
 }
 

@@ -105,3 +105,32 @@ func (c cpuClock) ticksToDuration(ticks uint64) time.Duration {
 	rem := ticks % c.ticksPerSecond
 	return time.Duration(secs)*time.Second + time.Duration(rem)*time.Second/time.Duration(c.ticksPerSecond)
 }
+
+// parseLoadAvg returns the 1, 5 and 15 minute load averages from the content
+// of /proc/loadavg, as the kernel prints them.
+func parseLoadAvg(data []byte) (string, error) {
+	fields := bytes.Fields(data)
+	if len(fields) < 3 {
+		return "", fmt.Errorf("loadavg: %d fields, want at least 3", len(fields))
+	}
+	for _, f := range fields[:3] {
+		if _, err := strconv.ParseFloat(string(f), 64); err != nil {
+			return "", fmt.Errorf("loadavg: %w", err)
+		}
+	}
+	return string(bytes.Join(fields[:3], []byte(" "))), nil
+}
+
+// loadAvg returns the machine's load averages, or "unknown". Other work on a
+// shared machine shows up here, and in the latency percentiles.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	s, err := parseLoadAvg(data)
+	if err != nil {
+		return "unknown"
+	}
+	return s
+}

@@ -149,3 +149,29 @@ func TestCPUTimeSelf(t *testing.T) {
 	}
 	t.Fatalf("cpu time did not move after 5s of work (x=%g)", x)
 }
+
+func TestParseLoadAvg(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		data    string
+		want    string
+		wantErr bool
+	}{
+		{data: "3.82 2.95 2.68 3/412 24539\n", want: "3.82 2.95 2.68"},
+		{data: "0.00 0.01 0.05", want: "0.00 0.01 0.05"},
+		{data: "0.00 0.01", wantErr: true},
+		{data: "high 0.01 0.05 1/1 1", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.data, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseLoadAvg([]byte(tt.data))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseLoadAvg() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("parseLoadAvg() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
