@@ -169,7 +169,7 @@ type hooks struct {
 	// ready receives the bound address once the server accepts connections.
 	ready func(addr string)
 	// recorder replaces the request-log recorder.
-	recorder pipeline.Recorder
+	recorder usage.Sink
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -220,13 +220,17 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return fmt.Errorf("build snapshot: %w", err)
 	}
 
-	var rec pipeline.Recorder = usage.LogRecorder{Logger: logger}
+	// Usage events leave the request path through a bounded queue: a stalled log disk (later
+	// a Kafka producer) must never add latency to a request.
+	var sink usage.Sink = usage.LogRecorder{Logger: logger}
 	if !cfg.RequestLog {
-		rec = discard{}
+		sink = discard{}
 	}
 	if h.recorder != nil {
-		rec = h.recorder
+		sink = h.recorder
 	}
+	queue := usage.NewQueue(1<<16, sink, logger)
+	var rec pipeline.Recorder = queue
 	tracker := keyuse.NewTracker()
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimout))
 	srv := server.New(&snaps, p, admin.New(st, logger), st, logger, server.Options{MaxBody: cfg.MaxBody})
@@ -237,6 +241,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
+	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopQueue()
+	go queue.Run(qctx, 10*time.Second)
 	go reloader.Run(bg, cfg.ReloadInterval)
 	done := make(chan struct{})
 	go func() {
@@ -249,6 +256,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	err = srv.Serve(ctx, ln)
 	stopBG()
+	stopQueue() // requests have finished: deliver what is queued
+	<-queue.Done()
 	<-done // the last key-use flush
 	return err
 }
