@@ -58,22 +58,23 @@ type StreamOptions struct {
 // Stop is one stop sequence or several; JSON accepts a string or an array of strings.
 type Stop []string
 
-// UnmarshalJSON accepts a string, an array of strings or null.
+// UnmarshalJSON accepts a string or an array of strings.
 func (s *Stop) UnmarshalJSON(b []byte) error {
+	v, err := stringOrStrings(b)
+	*s = v
+	return err
+}
+
+// stringOrStrings decodes the OpenAI union of one string or an array of strings.
+func stringOrStrings(b []byte) ([]string, error) {
 	if len(b) > 0 && b[0] == '"' {
 		var one string
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*s = Stop{one}
-		return nil
+		err := json.Unmarshal(b, &one)
+		return []string{one}, err
 	}
 	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*s = many
-	return nil
+	err := json.Unmarshal(b, &many)
+	return many, err
 }
 
 // Message is one chat message.
@@ -367,19 +368,11 @@ type Input []string
 
 // UnmarshalJSON accepts a string or an array of strings.
 func (in *Input) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var one string
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*in = Input{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
+	v, err := stringOrStrings(b)
+	if err != nil {
 		return errors.New("input must be a string or an array of strings")
 	}
-	*in = many
+	*in = v
 	return nil
 }
 

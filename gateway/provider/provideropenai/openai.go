@@ -151,22 +151,28 @@ func readUsage(body []byte) (chat.Usage, error) {
 
 var nullJSON = []byte("null")
 
+// roundTrip posts a non-streamed request and returns the answer and its usage.
+func (a *Adapter) roundTrip(ctx context.Context, url string, body []byte) ([]byte, chat.Usage, error) {
+	resp, err := a.post(ctx, url, body, false)
+	if err != nil {
+		return nil, chat.Usage{}, err
+	}
+	defer resp.Body.Close()
+	b, err := readAll(ctx, resp.Body)
+	if err != nil {
+		return nil, chat.Usage{}, err
+	}
+	u, err := readUsage(b)
+	return b, u, err
+}
+
 // Chat implements provider.Adapter.
 func (a *Adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.ChatResult, error) {
 	body, err := a.body(c, false)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.post(ctx, a.chatURL, body, false)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := readAll(ctx, resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	u, err := readUsage(b)
+	b, u, err := a.roundTrip(ctx, a.chatURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -263,16 +269,7 @@ func (a *Adapter) Embed(ctx context.Context, c *provider.EmbedCall) (*provider.E
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.post(ctx, a.embedURL, body, false)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := readAll(ctx, resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	u, err := readUsage(b)
+	b, u, err := a.roundTrip(ctx, a.embedURL, body)
 	if err != nil {
 		return nil, err
 	}
