@@ -3,6 +3,7 @@ package configfile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/llmgw/llmgw/gateway/snapshot"
@@ -50,7 +51,7 @@ func Apply(ctx context.Context, st Store, f *File) (int, error) {
 				return changed, fmt.Errorf("provider account %s: %w", in.Name, err)
 			}
 			changed++
-		case old.Provider != in.Provider || old.BaseURL != in.BaseUrl || (in.ApiKey != "" && old.APIKey != in.ApiKey):
+		case old.Provider != in.Provider || old.BaseURL != in.BaseUrl || !maps.Equal(old.Settings, in.Settings) || (in.ApiKey != "" && old.APIKey != in.ApiKey):
 			if _, err := st.UpdateProviderAccount(ctx, in); err != nil {
 				return changed, fmt.Errorf("provider account %s: %w", in.Name, err)
 			}
@@ -72,7 +73,7 @@ func Apply(ctx context.Context, st Store, f *File) (int, error) {
 					return changed, fmt.Errorf("model %s/%s: %w", m.Account, m.Name, err)
 				}
 				changed++
-			case old.UpstreamModel != m.UpstreamModel || old.BaseURL != m.BaseUrl || !slices.Equal(oldTypes, types) || (m.ApiKey != "" && old.APIKey != m.ApiKey):
+			case old.UpstreamModel != m.UpstreamModel || old.BaseURL != m.BaseUrl || !slices.Equal(oldTypes, types) || !maps.Equal(old.Settings, m.Settings) || (m.ApiKey != "" && old.APIKey != m.ApiKey):
 				if _, err := st.UpdateModel(ctx, m); err != nil {
 					return changed, fmt.Errorf("model %s/%s: %w", m.Account, m.Name, err)
 				}

@@ -133,7 +133,7 @@ func (p *parser) item(n *yaml.Node) error {
 		}
 		return p.rules(v, doc)
 	}
-	f, err := fields(n, doc, "", "name", "type", "auth_data", "base_url", "integrations")
+	f, err := fields(n, doc, "", "name", "type", "auth_data", "base_url", "settings", "integrations")
 	if err != nil {
 		return err
 	}
@@ -156,6 +156,9 @@ func (p *parser) item(n *yaml.Node) error {
 	p.names[name] = true
 	acct := &adminv1.ProviderAccount{Name: name, Provider: kind}
 	if acct.BaseUrl, err = str(f, doc, "", "base_url", false); err != nil {
+		return err
+	}
+	if acct.Settings, err = strMap(f, doc, "", "settings"); err != nil {
 		return err
 	}
 	if a := f["auth_data"]; a != nil {
@@ -188,7 +191,7 @@ func (p *parser) item(n *yaml.Node) error {
 var modelTypes = []string{"chat", "embedding"}
 
 func (p *parser) integration(n *yaml.Node, doc, path, account, kind string) (*adminv1.Model, error) {
-	f, err := fields(n, doc, path, "name", "type", "model_id", "hosted_model_name", "url", "model_server", "model_types", "auth_data")
+	f, err := fields(n, doc, path, "name", "type", "model_id", "hosted_model_name", "url", "model_server", "model_types", "auth_data", "settings")
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +222,9 @@ func (p *parser) integration(n *yaml.Node, doc, path, account, kind string) (*ad
 	}
 	m.UpstreamModel = id + hosted
 	if m.BaseUrl, err = str(f, doc, path, "url", false); err != nil {
+		return nil, err
+	}
+	if m.Settings, err = strMap(f, doc, path, "settings"); err != nil {
 		return nil, err
 	}
 	if m.BaseUrl != "" && !strings.HasPrefix(m.BaseUrl, "http://") && !strings.HasPrefix(m.BaseUrl, "https://") {
@@ -396,6 +402,31 @@ func strs(f map[string]*yaml.Node, doc, path, key string) ([]string, error) {
 			return nil, &Error{Doc: doc, Field: fmt.Sprintf("%s[%d]", join(path, key), i), Msg: "expected a non-empty string"}
 		}
 		out = append(out, v.Value)
+	}
+	return out, nil
+}
+
+// strMap reads a mapping of strings (provider settings). Settings are not secret: a value
+// that looks like a secret reference is refused, since it would be stored in plain text.
+func strMap(f map[string]*yaml.Node, doc, path, key string) (map[string]string, error) {
+	n := f[key]
+	if n == nil {
+		return nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, &Error{Doc: doc, Field: join(path, key), Msg: "expected a mapping of strings"}
+	}
+	out := make(map[string]string, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i].Value, n.Content[i+1]
+		field := join(join(path, key), k)
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			return nil, &Error{Doc: doc, Field: field, Msg: "expected a string"}
+		}
+		if strings.HasPrefix(v.Value, "env://") || strings.HasPrefix(v.Value, "file://") {
+			return nil, &Error{Doc: doc, Field: field, Msg: "settings are not secret; put credentials in auth_data"}
+		}
+		out[k] = v.Value
 	}
 	return out, nil
 }

@@ -67,6 +67,30 @@ func TestParseDocumentedShape(t *testing.T) {
 	}
 }
 
+func TestParseSettings(t *testing.T) {
+	f, err := Parse([]byte(`
+- name: azure-east
+  type: provider-account/openai
+  settings: {api_version: "2024-10-21"}
+  integrations:
+    - {name: gpt, type: integration/model/openai, model_id: gpt-4o, settings: {deployment: gpt4o-prod}}
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Accounts[0].Account.Settings["api_version"]; got != "2024-10-21" {
+		t.Errorf("account settings %v", f.Accounts[0].Account.Settings)
+	}
+	if got := f.Accounts[0].Models[0].Settings["deployment"]; got != "gpt4o-prod" {
+		t.Errorf("model settings %v", f.Accounts[0].Models[0].Settings)
+	}
+	_, err = Parse([]byte("- {name: a, type: provider-account/openai, settings: {key: \"env://X\"}}\n"), env(nil))
+	var e *Error
+	if !errors.As(err, &e) || e.Field != "settings.key" {
+		t.Errorf("a secret reference in settings: %v", err)
+	}
+}
+
 func TestParseSecretFromFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(p, []byte("sk-from-file\n"), 0o600); err != nil {
@@ -133,7 +157,7 @@ func (s *fakeStore) SnapshotConfig(context.Context) (*snapshot.Config, error) {
 
 func (s *fakeStore) CreateProviderAccount(_ context.Context, in *adminv1.ProviderAccount) (*adminv1.ProviderAccount, error) {
 	s.writes++
-	s.cfg.Accounts = append(s.cfg.Accounts, snapshot.Account{Name: in.Name, Provider: in.Provider, BaseURL: in.BaseUrl, APIKey: in.ApiKey})
+	s.cfg.Accounts = append(s.cfg.Accounts, snapshot.Account{Name: in.Name, Provider: in.Provider, BaseURL: in.BaseUrl, APIKey: in.ApiKey, Settings: in.Settings})
 	return in, nil
 }
 
@@ -141,14 +165,14 @@ func (s *fakeStore) UpdateProviderAccount(_ context.Context, in *adminv1.Provide
 	s.writes++
 	for i, a := range s.cfg.Accounts {
 		if a.Name == in.Name {
-			s.cfg.Accounts[i] = snapshot.Account{Name: in.Name, Provider: in.Provider, BaseURL: in.BaseUrl, APIKey: in.ApiKey}
+			s.cfg.Accounts[i] = snapshot.Account{Name: in.Name, Provider: in.Provider, BaseURL: in.BaseUrl, APIKey: in.ApiKey, Settings: in.Settings}
 		}
 	}
 	return in, nil
 }
 
 func toModel(in *adminv1.Model) snapshot.Model {
-	return snapshot.Model{Account: in.Account, Name: in.Name, UpstreamModel: in.UpstreamModel, Types: in.Types, BaseURL: in.BaseUrl, APIKey: in.ApiKey}
+	return snapshot.Model{Account: in.Account, Name: in.Name, UpstreamModel: in.UpstreamModel, Types: in.Types, BaseURL: in.BaseUrl, APIKey: in.ApiKey, Settings: in.Settings}
 }
 
 func (s *fakeStore) CreateModel(_ context.Context, in *adminv1.Model) (*adminv1.Model, error) {

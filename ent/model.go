@@ -33,6 +33,8 @@ type Model struct {
 	Types []string `json:"types,omitempty"`
 	// BaseURL holds the value of the "base_url" field.
 	BaseURL string `json:"base_url,omitempty"`
+	// Settings holds the value of the "settings" field.
+	Settings map[string]string `json:"settings,omitempty"`
 	// APIKeySealed holds the value of the "api_key_sealed" field.
 	APIKeySealed *[]byte `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -66,7 +68,7 @@ func (*Model) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case model.FieldTypes, model.FieldAPIKeySealed:
+		case model.FieldTypes, model.FieldSettings, model.FieldAPIKeySealed:
 			values[i] = new([]byte)
 		case model.FieldID, model.FieldAccountID:
 			values[i] = new(sql.NullInt64)
@@ -139,6 +141,14 @@ func (_m *Model) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.BaseURL = value.String
 			}
+		case model.FieldSettings:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field settings", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Settings); err != nil {
+					return fmt.Errorf("unmarshal field settings: %w", err)
+				}
+			}
 		case model.FieldAPIKeySealed:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field api_key_sealed", values[i])
@@ -206,6 +216,9 @@ func (_m *Model) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("base_url=")
 	builder.WriteString(_m.BaseURL)
+	builder.WriteString(", ")
+	builder.WriteString("settings=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Settings))
 	builder.WriteString(", ")
 	builder.WriteString("api_key_sealed=<sensitive>")
 	builder.WriteByte(')')

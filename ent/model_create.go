@@ -95,6 +95,12 @@ func (_c *ModelCreate) SetNillableBaseURL(v *string) *ModelCreate {
 	return _c
 }
 
+// SetSettings sets the "settings" field.
+func (_c *ModelCreate) SetSettings(v map[string]string) *ModelCreate {
+	_c.mutation.SetSettings(v)
+	return _c
+}
+
 // SetAPIKeySealed sets the "api_key_sealed" field.
 func (_c *ModelCreate) SetAPIKeySealed(v []byte) *ModelCreate {
 	_c.mutation.SetAPIKeySealed(v)
@@ -236,6 +242,10 @@ func (_c *ModelCreate) createSpec() (*Model, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.BaseURL(); ok {
 		_spec.SetField(model.FieldBaseURL, field.TypeString, value)
 		_node.BaseURL = value
+	}
+	if value, ok := _c.mutation.Settings(); ok {
+		_spec.SetField(model.FieldSettings, field.TypeJSON, value)
+		_node.Settings = value
 	}
 	if value, ok := _c.mutation.APIKeySealed(); ok {
 		_spec.SetField(model.FieldAPIKeySealed, field.TypeBytes, value)

@@ -81,6 +81,18 @@ func (_u *ModelUpdate) SetNillableBaseURL(v *string) *ModelUpdate {
 	return _u
 }
 
+// SetSettings sets the "settings" field.
+func (_u *ModelUpdate) SetSettings(v map[string]string) *ModelUpdate {
+	_u.mutation.SetSettings(v)
+	return _u
+}
+
+// ClearSettings clears the value of the "settings" field.
+func (_u *ModelUpdate) ClearSettings() *ModelUpdate {
+	_u.mutation.ClearSettings()
+	return _u
+}
+
 // SetAPIKeySealed sets the "api_key_sealed" field.
 func (_u *ModelUpdate) SetAPIKeySealed(v []byte) *ModelUpdate {
 	_u.mutation.SetAPIKeySealed(v)
@@ -174,6 +186,12 @@ func (_u *ModelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.BaseURL(); ok {
 		_spec.SetField(model.FieldBaseURL, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Settings(); ok {
+		_spec.SetField(model.FieldSettings, field.TypeJSON, value)
+	}
+	if _u.mutation.SettingsCleared() {
+		_spec.ClearField(model.FieldSettings, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.APIKeySealed(); ok {
 		_spec.SetField(model.FieldAPIKeySealed, field.TypeBytes, value)
 	}
@@ -249,6 +267,18 @@ func (_u *ModelUpdateOne) SetNillableBaseURL(v *string) *ModelUpdateOne {
 	if v != nil {
 		_u.SetBaseURL(*v)
 	}
+	return _u
+}
+
+// SetSettings sets the "settings" field.
+func (_u *ModelUpdateOne) SetSettings(v map[string]string) *ModelUpdateOne {
+	_u.mutation.SetSettings(v)
+	return _u
+}
+
+// ClearSettings clears the value of the "settings" field.
+func (_u *ModelUpdateOne) ClearSettings() *ModelUpdateOne {
+	_u.mutation.ClearSettings()
 	return _u
 }
 
@@ -374,6 +404,12 @@ func (_u *ModelUpdateOne) sqlSave(ctx context.Context) (_node *Model, err error)
 	}
 	if value, ok := _u.mutation.BaseURL(); ok {
 		_spec.SetField(model.FieldBaseURL, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Settings(); ok {
+		_spec.SetField(model.FieldSettings, field.TypeJSON, value)
+	}
+	if _u.mutation.SettingsCleared() {
+		_spec.ClearField(model.FieldSettings, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.APIKeySealed(); ok {
 		_spec.SetField(model.FieldAPIKeySealed, field.TypeBytes, value)

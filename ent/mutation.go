@@ -2548,6 +2548,7 @@ type ModelMutation struct {
 	types          *[]string
 	appendtypes    []string
 	base_url       *string
+	settings       *map[string]string
 	api_key_sealed *[]byte
 	clearedFields  map[string]struct{}
 	account        *int
@@ -2936,6 +2937,55 @@ func (m *ModelMutation) ResetBaseURL() {
 	m.base_url = nil
 }
 
+// SetSettings sets the "settings" field.
+func (m *ModelMutation) SetSettings(value map[string]string) {
+	m.settings = &value
+}
+
+// Settings returns the value of the "settings" field in the mutation.
+func (m *ModelMutation) Settings() (r map[string]string, exists bool) {
+	v := m.settings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSettings returns the old "settings" field's value of the Model entity.
+// If the Model object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ModelMutation) OldSettings(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSettings is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSettings requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSettings: %w", err)
+	}
+	return oldValue.Settings, nil
+}
+
+// ClearSettings clears the value of the "settings" field.
+func (m *ModelMutation) ClearSettings() {
+	m.settings = nil
+	m.clearedFields[model.FieldSettings] = struct{}{}
+}
+
+// SettingsCleared returns if the "settings" field was cleared in this mutation.
+func (m *ModelMutation) SettingsCleared() bool {
+	_, ok := m.clearedFields[model.FieldSettings]
+	return ok
+}
+
+// ResetSettings resets all changes to the "settings" field.
+func (m *ModelMutation) ResetSettings() {
+	m.settings = nil
+	delete(m.clearedFields, model.FieldSettings)
+}
+
 // SetAPIKeySealed sets the "api_key_sealed" field.
 func (m *ModelMutation) SetAPIKeySealed(b []byte) {
 	m.api_key_sealed = &b
@@ -3046,7 +3096,7 @@ func (m *ModelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ModelMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.create_time != nil {
 		fields = append(fields, model.FieldCreateTime)
 	}
@@ -3067,6 +3117,9 @@ func (m *ModelMutation) Fields() []string {
 	}
 	if m.base_url != nil {
 		fields = append(fields, model.FieldBaseURL)
+	}
+	if m.settings != nil {
+		fields = append(fields, model.FieldSettings)
 	}
 	if m.api_key_sealed != nil {
 		fields = append(fields, model.FieldAPIKeySealed)
@@ -3093,6 +3146,8 @@ func (m *ModelMutation) Field(name string) (ent.Value, bool) {
 		return m.Types()
 	case model.FieldBaseURL:
 		return m.BaseURL()
+	case model.FieldSettings:
+		return m.Settings()
 	case model.FieldAPIKeySealed:
 		return m.APIKeySealed()
 	}
@@ -3118,6 +3173,8 @@ func (m *ModelMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldTypes(ctx)
 	case model.FieldBaseURL:
 		return m.OldBaseURL(ctx)
+	case model.FieldSettings:
+		return m.OldSettings(ctx)
 	case model.FieldAPIKeySealed:
 		return m.OldAPIKeySealed(ctx)
 	}
@@ -3178,6 +3235,13 @@ func (m *ModelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetBaseURL(v)
 		return nil
+	case model.FieldSettings:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSettings(v)
+		return nil
 	case model.FieldAPIKeySealed:
 		v, ok := value.([]byte)
 		if !ok {
@@ -3221,6 +3285,9 @@ func (m *ModelMutation) ClearedFields() []string {
 	if m.FieldCleared(model.FieldTypes) {
 		fields = append(fields, model.FieldTypes)
 	}
+	if m.FieldCleared(model.FieldSettings) {
+		fields = append(fields, model.FieldSettings)
+	}
 	if m.FieldCleared(model.FieldAPIKeySealed) {
 		fields = append(fields, model.FieldAPIKeySealed)
 	}
@@ -3240,6 +3307,9 @@ func (m *ModelMutation) ClearField(name string) error {
 	switch name {
 	case model.FieldTypes:
 		m.ClearTypes()
+		return nil
+	case model.FieldSettings:
+		m.ClearSettings()
 		return nil
 	case model.FieldAPIKeySealed:
 		m.ClearAPIKeySealed()
@@ -3272,6 +3342,9 @@ func (m *ModelMutation) ResetField(name string) error {
 		return nil
 	case model.FieldBaseURL:
 		m.ResetBaseURL()
+		return nil
+	case model.FieldSettings:
+		m.ResetSettings()
 		return nil
 	case model.FieldAPIKeySealed:
 		m.ResetAPIKeySealed()
@@ -3365,6 +3438,7 @@ type ProviderAccountMutation struct {
 	name           *string
 	provider       *string
 	base_url       *string
+	settings       *map[string]string
 	api_key_sealed *[]byte
 	clearedFields  map[string]struct{}
 	models         map[int]struct{}
@@ -3653,6 +3727,55 @@ func (m *ProviderAccountMutation) ResetBaseURL() {
 	m.base_url = nil
 }
 
+// SetSettings sets the "settings" field.
+func (m *ProviderAccountMutation) SetSettings(value map[string]string) {
+	m.settings = &value
+}
+
+// Settings returns the value of the "settings" field in the mutation.
+func (m *ProviderAccountMutation) Settings() (r map[string]string, exists bool) {
+	v := m.settings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSettings returns the old "settings" field's value of the ProviderAccount entity.
+// If the ProviderAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProviderAccountMutation) OldSettings(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSettings is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSettings requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSettings: %w", err)
+	}
+	return oldValue.Settings, nil
+}
+
+// ClearSettings clears the value of the "settings" field.
+func (m *ProviderAccountMutation) ClearSettings() {
+	m.settings = nil
+	m.clearedFields[provideraccount.FieldSettings] = struct{}{}
+}
+
+// SettingsCleared returns if the "settings" field was cleared in this mutation.
+func (m *ProviderAccountMutation) SettingsCleared() bool {
+	_, ok := m.clearedFields[provideraccount.FieldSettings]
+	return ok
+}
+
+// ResetSettings resets all changes to the "settings" field.
+func (m *ProviderAccountMutation) ResetSettings() {
+	m.settings = nil
+	delete(m.clearedFields, provideraccount.FieldSettings)
+}
+
 // SetAPIKeySealed sets the "api_key_sealed" field.
 func (m *ProviderAccountMutation) SetAPIKeySealed(b []byte) {
 	m.api_key_sealed = &b
@@ -3790,7 +3913,7 @@ func (m *ProviderAccountMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProviderAccountMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.create_time != nil {
 		fields = append(fields, provideraccount.FieldCreateTime)
 	}
@@ -3805,6 +3928,9 @@ func (m *ProviderAccountMutation) Fields() []string {
 	}
 	if m.base_url != nil {
 		fields = append(fields, provideraccount.FieldBaseURL)
+	}
+	if m.settings != nil {
+		fields = append(fields, provideraccount.FieldSettings)
 	}
 	if m.api_key_sealed != nil {
 		fields = append(fields, provideraccount.FieldAPIKeySealed)
@@ -3827,6 +3953,8 @@ func (m *ProviderAccountMutation) Field(name string) (ent.Value, bool) {
 		return m.Provider()
 	case provideraccount.FieldBaseURL:
 		return m.BaseURL()
+	case provideraccount.FieldSettings:
+		return m.Settings()
 	case provideraccount.FieldAPIKeySealed:
 		return m.APIKeySealed()
 	}
@@ -3848,6 +3976,8 @@ func (m *ProviderAccountMutation) OldField(ctx context.Context, name string) (en
 		return m.OldProvider(ctx)
 	case provideraccount.FieldBaseURL:
 		return m.OldBaseURL(ctx)
+	case provideraccount.FieldSettings:
+		return m.OldSettings(ctx)
 	case provideraccount.FieldAPIKeySealed:
 		return m.OldAPIKeySealed(ctx)
 	}
@@ -3894,6 +4024,13 @@ func (m *ProviderAccountMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetBaseURL(v)
 		return nil
+	case provideraccount.FieldSettings:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSettings(v)
+		return nil
 	case provideraccount.FieldAPIKeySealed:
 		v, ok := value.([]byte)
 		if !ok {
@@ -3931,6 +4068,9 @@ func (m *ProviderAccountMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *ProviderAccountMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(provideraccount.FieldSettings) {
+		fields = append(fields, provideraccount.FieldSettings)
+	}
 	if m.FieldCleared(provideraccount.FieldAPIKeySealed) {
 		fields = append(fields, provideraccount.FieldAPIKeySealed)
 	}
@@ -3948,6 +4088,9 @@ func (m *ProviderAccountMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *ProviderAccountMutation) ClearField(name string) error {
 	switch name {
+	case provideraccount.FieldSettings:
+		m.ClearSettings()
+		return nil
 	case provideraccount.FieldAPIKeySealed:
 		m.ClearAPIKeySealed()
 		return nil
@@ -3973,6 +4116,9 @@ func (m *ProviderAccountMutation) ResetField(name string) error {
 		return nil
 	case provideraccount.FieldBaseURL:
 		m.ResetBaseURL()
+		return nil
+	case provideraccount.FieldSettings:
+		m.ResetSettings()
 		return nil
 	case provideraccount.FieldAPIKeySealed:
 		m.ResetAPIKeySealed()

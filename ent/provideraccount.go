@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -27,6 +28,8 @@ type ProviderAccount struct {
 	Provider string `json:"provider,omitempty"`
 	// BaseURL holds the value of the "base_url" field.
 	BaseURL string `json:"base_url,omitempty"`
+	// Settings holds the value of the "settings" field.
+	Settings map[string]string `json:"settings,omitempty"`
 	// APIKeySealed holds the value of the "api_key_sealed" field.
 	APIKeySealed *[]byte `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -58,7 +61,7 @@ func (*ProviderAccount) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case provideraccount.FieldAPIKeySealed:
+		case provideraccount.FieldSettings, provideraccount.FieldAPIKeySealed:
 			values[i] = new([]byte)
 		case provideraccount.FieldID:
 			values[i] = new(sql.NullInt64)
@@ -116,6 +119,14 @@ func (_m *ProviderAccount) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field base_url", values[i])
 			} else if value.Valid {
 				_m.BaseURL = value.String
+			}
+		case provideraccount.FieldSettings:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field settings", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Settings); err != nil {
+					return fmt.Errorf("unmarshal field settings: %w", err)
+				}
 			}
 		case provideraccount.FieldAPIKeySealed:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -178,6 +189,9 @@ func (_m *ProviderAccount) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("base_url=")
 	builder.WriteString(_m.BaseURL)
+	builder.WriteString(", ")
+	builder.WriteString("settings=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Settings))
 	builder.WriteString(", ")
 	builder.WriteString("api_key_sealed=<sensitive>")
 	builder.WriteByte(')')

@@ -75,6 +75,12 @@ func (_c *ProviderAccountCreate) SetNillableBaseURL(v *string) *ProviderAccountC
 	return _c
 }
 
+// SetSettings sets the "settings" field.
+func (_c *ProviderAccountCreate) SetSettings(v map[string]string) *ProviderAccountCreate {
+	_c.mutation.SetSettings(v)
+	return _c
+}
+
 // SetAPIKeySealed sets the "api_key_sealed" field.
 func (_c *ProviderAccountCreate) SetAPIKeySealed(v []byte) *ProviderAccountCreate {
 	_c.mutation.SetAPIKeySealed(v)
@@ -217,6 +223,10 @@ func (_c *ProviderAccountCreate) createSpec() (*ProviderAccount, *sqlgraph.Creat
 	if value, ok := _c.mutation.BaseURL(); ok {
 		_spec.SetField(provideraccount.FieldBaseURL, field.TypeString, value)
 		_node.BaseURL = value
+	}
+	if value, ok := _c.mutation.Settings(); ok {
+		_spec.SetField(provideraccount.FieldSettings, field.TypeJSON, value)
+		_node.Settings = value
 	}
 	if value, ok := _c.mutation.APIKeySealed(); ok {
 		_spec.SetField(provideraccount.FieldAPIKeySealed, field.TypeBytes, value)

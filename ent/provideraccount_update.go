@@ -63,6 +63,18 @@ func (_u *ProviderAccountUpdate) SetNillableBaseURL(v *string) *ProviderAccountU
 	return _u
 }
 
+// SetSettings sets the "settings" field.
+func (_u *ProviderAccountUpdate) SetSettings(v map[string]string) *ProviderAccountUpdate {
+	_u.mutation.SetSettings(v)
+	return _u
+}
+
+// ClearSettings clears the value of the "settings" field.
+func (_u *ProviderAccountUpdate) ClearSettings() *ProviderAccountUpdate {
+	_u.mutation.ClearSettings()
+	return _u
+}
+
 // SetAPIKeySealed sets the "api_key_sealed" field.
 func (_u *ProviderAccountUpdate) SetAPIKeySealed(v []byte) *ProviderAccountUpdate {
 	_u.mutation.SetAPIKeySealed(v)
@@ -183,6 +195,12 @@ func (_u *ProviderAccountUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if value, ok := _u.mutation.BaseURL(); ok {
 		_spec.SetField(provideraccount.FieldBaseURL, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Settings(); ok {
+		_spec.SetField(provideraccount.FieldSettings, field.TypeJSON, value)
+	}
+	if _u.mutation.SettingsCleared() {
+		_spec.ClearField(provideraccount.FieldSettings, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.APIKeySealed(); ok {
 		_spec.SetField(provideraccount.FieldAPIKeySealed, field.TypeBytes, value)
 	}
@@ -285,6 +303,18 @@ func (_u *ProviderAccountUpdateOne) SetNillableBaseURL(v *string) *ProviderAccou
 	if v != nil {
 		_u.SetBaseURL(*v)
 	}
+	return _u
+}
+
+// SetSettings sets the "settings" field.
+func (_u *ProviderAccountUpdateOne) SetSettings(v map[string]string) *ProviderAccountUpdateOne {
+	_u.mutation.SetSettings(v)
+	return _u
+}
+
+// ClearSettings clears the value of the "settings" field.
+func (_u *ProviderAccountUpdateOne) ClearSettings() *ProviderAccountUpdateOne {
+	_u.mutation.ClearSettings()
 	return _u
 }
 
@@ -437,6 +467,12 @@ func (_u *ProviderAccountUpdateOne) sqlSave(ctx context.Context) (_node *Provide
 	}
 	if value, ok := _u.mutation.BaseURL(); ok {
 		_spec.SetField(provideraccount.FieldBaseURL, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Settings(); ok {
+		_spec.SetField(provideraccount.FieldSettings, field.TypeJSON, value)
+	}
+	if _u.mutation.SettingsCleared() {
+		_spec.ClearField(provideraccount.FieldSettings, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.APIKeySealed(); ok {
 		_spec.SetField(provideraccount.FieldAPIKeySealed, field.TypeBytes, value)

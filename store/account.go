@@ -47,7 +47,8 @@ func (s *Store) CreateProviderAccount(ctx context.Context, in *adminv1.ProviderA
 		c := tx.ProviderAccount.Create().
 			SetName(in.GetName()).
 			SetProvider(in.GetProvider()).
-			SetBaseURL(in.GetBaseUrl())
+			SetBaseURL(in.GetBaseUrl()).
+			SetSettings(in.GetSettings())
 		if in.GetApiKey() != "" {
 			c.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), accountAD(in.GetName())))
 		}
@@ -97,7 +98,8 @@ func (s *Store) UpdateProviderAccount(ctx context.Context, in *adminv1.ProviderA
 		}
 		u := tx.ProviderAccount.UpdateOneID(id).
 			SetProvider(in.GetProvider()).
-			SetBaseURL(in.GetBaseUrl())
+			SetBaseURL(in.GetBaseUrl()).
+			SetSettings(in.GetSettings())
 		if in.GetApiKey() != "" {
 			u.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), accountAD(in.GetName())))
 		}
@@ -135,6 +137,7 @@ func accountProto(a *ent.ProviderAccount) *adminv1.ProviderAccount {
 		Name:       a.Name,
 		Provider:   a.Provider,
 		BaseUrl:    a.BaseURL,
+		Settings:   a.Settings,
 		HasApiKey:  sealed(a.APIKeySealed) != nil,
 		CreateTime: ts(a.CreateTime),
 		UpdateTime: ts(a.UpdateTime),

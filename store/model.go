@@ -67,7 +67,8 @@ func (s *Store) CreateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Mo
 			SetName(in.GetName()).
 			SetUpstreamModel(in.GetUpstreamModel()).
 			SetTypes(in.GetTypes()).
-			SetBaseURL(in.GetBaseUrl())
+			SetBaseURL(in.GetBaseUrl()).
+			SetSettings(in.GetSettings())
 		if in.GetApiKey() != "" {
 			c.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), modelAD(in.GetAccount(), in.GetName())))
 		}
@@ -133,7 +134,8 @@ func (s *Store) UpdateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Mo
 		u := tx.Model.UpdateOneID(id).
 			SetUpstreamModel(in.GetUpstreamModel()).
 			SetTypes(in.GetTypes()).
-			SetBaseURL(in.GetBaseUrl())
+			SetBaseURL(in.GetBaseUrl()).
+			SetSettings(in.GetSettings())
 		if in.GetApiKey() != "" {
 			u.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), modelAD(in.GetAccount(), in.GetName())))
 		}
@@ -175,6 +177,7 @@ func modelProto(account string, m *ent.Model) *adminv1.Model {
 		UpstreamModel: m.UpstreamModel,
 		Types:         m.Types,
 		BaseUrl:       m.BaseURL,
+		Settings:      m.Settings,
 		HasApiKey:     sealed(m.APIKeySealed) != nil,
 		CreateTime:    ts(m.CreateTime),
 		UpdateTime:    ts(m.UpdateTime),

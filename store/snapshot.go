@@ -50,7 +50,7 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 		return nil, fmt.Errorf("read accounts: %w", err)
 	}
 	for _, a := range accounts {
-		acc := snapshot.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL}
+		acc := snapshot.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, Settings: a.Settings}
 		if sealed(a.APIKeySealed) != nil {
 			key, err := s.sealer.Open(*a.APIKeySealed, accountAD(a.Name))
 			if err != nil {
@@ -67,6 +67,7 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 				UpstreamModel: m.UpstreamModel,
 				Types:         slices.Clone(m.Types),
 				BaseURL:       m.BaseURL,
+				Settings:      m.Settings,
 			}
 			if sealed(m.APIKeySealed) != nil {
 				key, err := s.sealer.Open(*m.APIKeySealed, modelAD(a.Name, m.Name))

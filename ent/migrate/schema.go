@@ -92,6 +92,7 @@ var (
 		{Name: "upstream_model", Type: field.TypeString, Default: ""},
 		{Name: "types", Type: field.TypeJSON, Nullable: true},
 		{Name: "base_url", Type: field.TypeString, Default: ""},
+		{Name: "settings", Type: field.TypeJSON, Nullable: true},
 		{Name: "api_key_sealed", Type: field.TypeBytes, Nullable: true},
 		{Name: "account_id", Type: field.TypeInt},
 	}
@@ -103,7 +104,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "models_provider_accounts_models",
-				Columns:    []*schema.Column{ModelsColumns[8]},
+				Columns:    []*schema.Column{ModelsColumns[9]},
 				RefColumns: []*schema.Column{ProviderAccountsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -112,7 +113,7 @@ var (
 			{
 				Name:    "model_account_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{ModelsColumns[8], ModelsColumns[3]},
+				Columns: []*schema.Column{ModelsColumns[9], ModelsColumns[3]},
 			},
 		},
 	}
@@ -124,6 +125,7 @@ var (
 		{Name: "name", Type: field.TypeString, Unique: true},
 		{Name: "provider", Type: field.TypeString},
 		{Name: "base_url", Type: field.TypeString, Default: ""},
+		{Name: "settings", Type: field.TypeJSON, Nullable: true},
 		{Name: "api_key_sealed", Type: field.TypeBytes, Nullable: true},
 	}
 	// ProviderAccountsTable holds the schema information for the "provider_accounts" table.

@@ -28,6 +28,8 @@ const (
 	FieldTypes = "types"
 	// FieldBaseURL holds the string denoting the base_url field in the database.
 	FieldBaseURL = "base_url"
+	// FieldSettings holds the string denoting the settings field in the database.
+	FieldSettings = "settings"
 	// FieldAPIKeySealed holds the string denoting the api_key_sealed field in the database.
 	FieldAPIKeySealed = "api_key_sealed"
 	// EdgeAccount holds the string denoting the account edge name in mutations.
@@ -53,6 +55,7 @@ var Columns = []string{
 	FieldUpstreamModel,
 	FieldTypes,
 	FieldBaseURL,
+	FieldSettings,
 	FieldAPIKeySealed,
 }
 

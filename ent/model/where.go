@@ -395,6 +395,16 @@ func BaseURLContainsFold(v string) predicate.Model {
 	return predicate.Model(sql.FieldContainsFold(FieldBaseURL, v))
 }
 
+// SettingsIsNil applies the IsNil predicate on the "settings" field.
+func SettingsIsNil() predicate.Model {
+	return predicate.Model(sql.FieldIsNull(FieldSettings))
+}
+
+// SettingsNotNil applies the NotNil predicate on the "settings" field.
+func SettingsNotNil() predicate.Model {
+	return predicate.Model(sql.FieldNotNull(FieldSettings))
+}
+
 // APIKeySealedEQ applies the EQ predicate on the "api_key_sealed" field.
 func APIKeySealedEQ(v []byte) predicate.Model {
 	return predicate.Model(sql.FieldEQ(FieldAPIKeySealed, v))

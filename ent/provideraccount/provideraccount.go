@@ -24,6 +24,8 @@ const (
 	FieldProvider = "provider"
 	// FieldBaseURL holds the string denoting the base_url field in the database.
 	FieldBaseURL = "base_url"
+	// FieldSettings holds the string denoting the settings field in the database.
+	FieldSettings = "settings"
 	// FieldAPIKeySealed holds the string denoting the api_key_sealed field in the database.
 	FieldAPIKeySealed = "api_key_sealed"
 	// EdgeModels holds the string denoting the models edge name in mutations.
@@ -47,6 +49,7 @@ var Columns = []string{
 	FieldName,
 	FieldProvider,
 	FieldBaseURL,
+	FieldSettings,
 	FieldAPIKeySealed,
 }
 

@@ -360,6 +360,16 @@ func BaseURLContainsFold(v string) predicate.ProviderAccount {
 	return predicate.ProviderAccount(sql.FieldContainsFold(FieldBaseURL, v))
 }
 
+// SettingsIsNil applies the IsNil predicate on the "settings" field.
+func SettingsIsNil() predicate.ProviderAccount {
+	return predicate.ProviderAccount(sql.FieldIsNull(FieldSettings))
+}
+
+// SettingsNotNil applies the NotNil predicate on the "settings" field.
+func SettingsNotNil() predicate.ProviderAccount {
+	return predicate.ProviderAccount(sql.FieldNotNull(FieldSettings))
+}
+
 // APIKeySealedEQ applies the EQ predicate on the "api_key_sealed" field.
 func APIKeySealedEQ(v []byte) predicate.ProviderAccount {
 	return predicate.ProviderAccount(sql.FieldEQ(FieldAPIKeySealed, v))

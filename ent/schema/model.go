@@ -25,6 +25,8 @@ func (Model) Fields() []ent.Field {
 		field.String("upstream_model").Default(""),
 		field.Strings("types").Optional(),
 		field.String("base_url").Default(""),
+		// settings are the provider's non-secret options (see the Admin API).
+		field.JSON("settings", map[string]string{}).Optional(),
 		// api_key_sealed is the model's own API key sealed with the master key; never plaintext.
 		field.Bytes("api_key_sealed").Optional().Nillable().Sensitive(),
 	}

@@ -22,6 +22,8 @@ func (ProviderAccount) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("provider").NotEmpty(),
 		field.String("base_url").Default(""),
+		// settings are the provider's non-secret options (see the Admin API).
+		field.JSON("settings", map[string]string{}).Optional(),
 		// api_key_sealed is the API key sealed with the master key (AES-256-GCM); never plaintext.
 		field.Bytes("api_key_sealed").Optional().Nillable().Sensitive(),
 	}

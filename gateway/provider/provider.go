@@ -23,6 +23,9 @@ type Config struct {
 	APIKey string
 	// Model is the provider's name for the model.
 	Model string
+	// Settings are the provider's non-secret options, the model's overriding the account's.
+	// An adapter reads the keys it documents and refuses unknown ones.
+	Settings map[string]string
 	// HTTPClient is shared by all adapters; adapters never build their own transport.
 	HTTPClient *http.Client
 }

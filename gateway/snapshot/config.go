@@ -23,6 +23,7 @@ type Account struct {
 	Provider string
 	BaseURL  string
 	APIKey   string
+	Settings map[string]string
 }
 
 // Model is a model of an account. Empty BaseURL and APIKey inherit the account's.
@@ -33,6 +34,7 @@ type Model struct {
 	Types         []string
 	BaseURL       string
 	APIKey        string
+	Settings      map[string]string // override the account's, key by key
 }
 
 // User is a person.

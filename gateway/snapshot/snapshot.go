@@ -9,6 +9,7 @@ package snapshot
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -189,6 +190,11 @@ func Compile(cfg *Config, b Builder, logger *slog.Logger) *Snapshot {
 		}
 		if m.APIKey != "" {
 			pc.APIKey = m.APIKey
+		}
+		if len(acct.Settings)+len(m.Settings) > 0 {
+			pc.Settings = make(map[string]string, len(acct.Settings)+len(m.Settings))
+			maps.Copy(pc.Settings, acct.Settings)
+			maps.Copy(pc.Settings, m.Settings)
 		}
 		model.Adapter, model.BuildErr = b.Build(pc)
 		if model.BuildErr != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -38,13 +39,13 @@ func testConfig() *Config {
 	return &Config{
 		Accounts: []Account{
 			{Name: "openai", Provider: "openai", APIKey: "sk-account"},
-			{Name: "local", Provider: "self-hosted-model", BaseURL: "http://vllm:8000/v1"},
+			{Name: "local", Provider: "self-hosted-model", BaseURL: "http://vllm:8000/v1", Settings: map[string]string{"region": "eu", "tier": "a"}},
 			{Name: "bad", Provider: "broken"},
 		},
 		Models: []Model{
 			{Account: "openai", Name: "gpt-4o"},
 			{Account: "openai", Name: "emb", UpstreamModel: "text-embedding-3-small", Types: []string{TypeEmbedding}},
-			{Account: "local", Name: "llama", UpstreamModel: "meta/llama", BaseURL: "http://other:9000/v1", APIKey: "model-key"},
+			{Account: "local", Name: "llama", UpstreamModel: "meta/llama", BaseURL: "http://other:9000/v1", APIKey: "model-key", Settings: map[string]string{"tier": "b"}},
 			{Account: "bad", Name: "m"},
 			{Account: "ghost", Name: "orphan"},
 		},
@@ -155,7 +156,7 @@ func TestCompileMergesModelOverrides(t *testing.T) {
 	cases := map[string]provider.Config{
 		"openai/gpt-4o": {Kind: "openai", APIKey: "sk-account", Model: "gpt-4o"},
 		"openai/emb":    {Kind: "openai", APIKey: "sk-account", Model: "text-embedding-3-small"},
-		"local/llama":   {Kind: "self-hosted-model", BaseURL: "http://other:9000/v1", APIKey: "model-key", Model: "meta/llama"},
+		"local/llama":   {Kind: "self-hosted-model", BaseURL: "http://other:9000/v1", APIKey: "model-key", Model: "meta/llama", Settings: map[string]string{"region": "eu", "tier": "b"}},
 	}
 	typ := map[string]string{"openai/emb": TypeEmbedding}
 	for fqn, want := range cases {
@@ -167,7 +168,7 @@ func TestCompileMergesModelOverrides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := m.Adapter.(fakeAdapter).cfg; got != want {
+		if got := m.Adapter.(fakeAdapter).cfg; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: built with %+v, want %+v", fqn, got, want)
 		}
 	}

@@ -167,9 +167,9 @@ func testProviderAccounts(t *testing.T, h *harness) {
 	ctx := t.Context()
 	st := h.st
 	const secret = "sk-plaintext-account-secret-123"
-	in := &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", BaseUrl: "https://api.example.com/v1", ApiKey: secret}
+	in := &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", BaseUrl: "https://api.example.com/v1", ApiKey: secret, Settings: map[string]string{"api_version": "2024-10-21"}}
 	got := must(st.CreateProviderAccount(ctx, in))(t)
-	want := &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", BaseUrl: "https://api.example.com/v1", HasApiKey: true}
+	want := &adminv1.ProviderAccount{Name: "openai-main", Provider: "openai", BaseUrl: "https://api.example.com/v1", HasApiKey: true, Settings: map[string]string{"api_version": "2024-10-21"}}
 	diff(t, "created", want, got)
 	if got.GetCreateTime() == nil || got.GetUpdateTime() == nil {
 		t.Errorf("created account has no times: %v", got)
@@ -249,8 +249,8 @@ func testModels(t *testing.T, h *harness) {
 		t.Errorf("snapshot model = %+v, want %s with its decrypted key", m, "GPT-4o.mini")
 	}
 
-	upd := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e"}))(t)
-	diff(t, "updated", &adminv1.Model{Account: "acme", Name: "embed", Fqn: "acme/embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e"}, upd)
+	upd := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e", Settings: map[string]string{"deployment": "emb-prod"}}))(t)
+	diff(t, "updated", &adminv1.Model{Account: "acme", Name: "embed", Fqn: "acme/embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e", Settings: map[string]string{"deployment": "emb-prod"}}, upd)
 	// Update with an empty key keeps the model's key.
 	kept := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "GPT-4o.mini"}))(t)
 	if !kept.GetHasApiKey() {

@@ -154,7 +154,11 @@ type ProviderAccount struct {
 	// create_time is output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// update_time is output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// settings are the provider's non-secret options, such as Azure's "api_version",
+	// Bedrock's "region" and "access_key_id", or Vertex's "project" and "location". Each
+	// adapter documents the keys it reads and refuses unknown ones.
+	Settings      map[string]string `protobuf:"bytes,8,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -238,6 +242,13 @@ func (x *ProviderAccount) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ProviderAccount) GetSettings() map[string]string {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
 // Model is a model served through a provider account.
 type Model struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -260,7 +271,10 @@ type Model struct {
 	// create_time is output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// update_time is output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// settings override the account's settings for this model, key by key (for example an
+	// Azure "deployment").
+	Settings      map[string]string `protobuf:"bytes,11,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -361,6 +375,13 @@ func (x *Model) GetCreateTime() *timestamppb.Timestamp {
 func (x *Model) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Model) GetSettings() map[string]string {
+	if x != nil {
+		return x.Settings
 	}
 	return nil
 }
@@ -5730,7 +5751,7 @@ var File_llmgw_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1allmgw/admin/v1/admin.proto\x12\x0ellmgw.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n" +
+	"\x1allmgw/admin/v1/admin.proto\x12\x0ellmgw.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n" +
 	"\x0fProviderAccount\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x19\n" +
@@ -5740,7 +5761,11 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xd2\x02\n" +
+	"updateTime\x12I\n" +
+	"\bsettings\x18\b \x03(\v2-.llmgw.admin.v1.ProviderAccount.SettingsEntryR\bsettings\x1a;\n" +
+	"\rSettingsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd0\x03\n" +
 	"\x05Model\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -5754,7 +5779,11 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xf2\x01\n" +
+	"updateTime\x12?\n" +
+	"\bsettings\x18\v \x03(\v2#.llmgw.admin.v1.Model.SettingsEntryR\bsettings\x1a;\n" +
+	"\rSettingsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf2\x01\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
@@ -6125,7 +6154,7 @@ func file_llmgw_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 110)
+var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 112)
 var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(RoutingStrategy)(0),                  // 0: llmgw.admin.v1.RoutingStrategy
 	(BudgetPeriod)(0),                     // 1: llmgw.admin.v1.BudgetPeriod
@@ -6239,198 +6268,202 @@ var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(*RevokeApiKeyResponse)(nil),          // 109: llmgw.admin.v1.RevokeApiKeyResponse
 	(*RotateApiKeyRequest)(nil),           // 110: llmgw.admin.v1.RotateApiKeyRequest
 	(*RotateApiKeyResponse)(nil),          // 111: llmgw.admin.v1.RotateApiKeyResponse
-	(*timestamppb.Timestamp)(nil),         // 112: google.protobuf.Timestamp
+	nil,                                   // 112: llmgw.admin.v1.ProviderAccount.SettingsEntry
+	nil,                                   // 113: llmgw.admin.v1.Model.SettingsEntry
+	(*timestamppb.Timestamp)(nil),         // 114: google.protobuf.Timestamp
 }
 var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
-	112, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
-	112, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
-	112, // 2: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	112, // 3: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
-	112, // 4: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	112, // 5: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	112, // 6: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
-	112, // 7: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
-	112, // 8: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
-	112, // 9: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
-	112, // 10: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	112, // 11: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	112, // 12: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	112, // 13: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	112, // 14: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
-	112, // 15: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
-	0,   // 16: llmgw.admin.v1.RoutingConfig.strategy:type_name -> llmgw.admin.v1.RoutingStrategy
-	9,   // 17: llmgw.admin.v1.RoutingConfig.targets:type_name -> llmgw.admin.v1.RoutingTarget
-	112, // 18: llmgw.admin.v1.RoutingConfig.create_time:type_name -> google.protobuf.Timestamp
-	112, // 19: llmgw.admin.v1.RoutingConfig.update_time:type_name -> google.protobuf.Timestamp
-	11,  // 20: llmgw.admin.v1.RateLimit.subjects:type_name -> llmgw.admin.v1.Subjects
-	112, // 21: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
-	112, // 22: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
-	11,  // 23: llmgw.admin.v1.Budget.subjects:type_name -> llmgw.admin.v1.Subjects
-	1,   // 24: llmgw.admin.v1.Budget.period:type_name -> llmgw.admin.v1.BudgetPeriod
-	112, // 25: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	112, // 26: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	2,   // 27: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 28: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 29: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 30: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 31: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 32: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 33: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	3,   // 34: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	3,   // 35: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
-	3,   // 36: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
-	3,   // 37: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	3,   // 38: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	4,   // 39: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
-	4,   // 40: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
-	4,   // 41: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
-	4,   // 42: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
-	4,   // 43: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
-	4,   // 44: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 45: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	5,   // 46: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	5,   // 47: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	5,   // 48: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
-	5,   // 49: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	5,   // 50: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 51: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 52: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 53: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 54: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 55: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 56: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	8,   // 57: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 58: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 59: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 60: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 61: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 62: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	10,  // 63: llmgw.admin.v1.CreateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	10,  // 64: llmgw.admin.v1.CreateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	10,  // 65: llmgw.admin.v1.GetRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	10,  // 66: llmgw.admin.v1.ListRoutingConfigsResponse.routing_configs:type_name -> llmgw.admin.v1.RoutingConfig
-	10,  // 67: llmgw.admin.v1.UpdateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	10,  // 68: llmgw.admin.v1.UpdateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	12,  // 69: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	12,  // 70: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	12,  // 71: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	12,  // 72: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
-	12,  // 73: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	12,  // 74: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	13,  // 75: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	13,  // 76: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	13,  // 77: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	13,  // 78: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
-	13,  // 79: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	13,  // 80: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	7,   // 81: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
-	7,   // 82: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	7,   // 83: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
-	7,   // 84: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	7,   // 85: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	14,  // 86: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
-	16,  // 87: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
-	18,  // 88: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
-	20,  // 89: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
-	22,  // 90: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
-	24,  // 91: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
-	26,  // 92: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
-	28,  // 93: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
-	30,  // 94: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
-	32,  // 95: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
-	34,  // 96: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
-	36,  // 97: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
-	38,  // 98: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
-	40,  // 99: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
-	42,  // 100: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
-	44,  // 101: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
-	46,  // 102: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
-	48,  // 103: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
-	50,  // 104: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
-	52,  // 105: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
-	54,  // 106: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
-	56,  // 107: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
-	58,  // 108: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
-	60,  // 109: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
-	62,  // 110: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
-	104, // 111: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
-	106, // 112: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
-	108, // 113: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
-	110, // 114: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
-	64,  // 115: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
-	66,  // 116: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
-	68,  // 117: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
-	70,  // 118: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
-	72,  // 119: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
-	74,  // 120: llmgw.admin.v1.AdminService.CreateRoutingConfig:input_type -> llmgw.admin.v1.CreateRoutingConfigRequest
-	76,  // 121: llmgw.admin.v1.AdminService.GetRoutingConfig:input_type -> llmgw.admin.v1.GetRoutingConfigRequest
-	78,  // 122: llmgw.admin.v1.AdminService.ListRoutingConfigs:input_type -> llmgw.admin.v1.ListRoutingConfigsRequest
-	80,  // 123: llmgw.admin.v1.AdminService.UpdateRoutingConfig:input_type -> llmgw.admin.v1.UpdateRoutingConfigRequest
-	82,  // 124: llmgw.admin.v1.AdminService.DeleteRoutingConfig:input_type -> llmgw.admin.v1.DeleteRoutingConfigRequest
-	84,  // 125: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
-	86,  // 126: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
-	88,  // 127: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
-	90,  // 128: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
-	92,  // 129: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
-	94,  // 130: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
-	96,  // 131: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
-	98,  // 132: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
-	100, // 133: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
-	102, // 134: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
-	15,  // 135: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
-	17,  // 136: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
-	19,  // 137: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
-	21,  // 138: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
-	23,  // 139: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
-	25,  // 140: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
-	27,  // 141: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
-	29,  // 142: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
-	31,  // 143: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
-	33,  // 144: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
-	35,  // 145: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
-	37,  // 146: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
-	39,  // 147: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
-	41,  // 148: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
-	43,  // 149: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
-	45,  // 150: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
-	47,  // 151: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
-	49,  // 152: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
-	51,  // 153: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
-	53,  // 154: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
-	55,  // 155: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
-	57,  // 156: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
-	59,  // 157: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
-	61,  // 158: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
-	63,  // 159: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
-	105, // 160: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
-	107, // 161: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
-	109, // 162: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
-	111, // 163: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
-	65,  // 164: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
-	67,  // 165: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
-	69,  // 166: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
-	71,  // 167: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
-	73,  // 168: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
-	75,  // 169: llmgw.admin.v1.AdminService.CreateRoutingConfig:output_type -> llmgw.admin.v1.CreateRoutingConfigResponse
-	77,  // 170: llmgw.admin.v1.AdminService.GetRoutingConfig:output_type -> llmgw.admin.v1.GetRoutingConfigResponse
-	79,  // 171: llmgw.admin.v1.AdminService.ListRoutingConfigs:output_type -> llmgw.admin.v1.ListRoutingConfigsResponse
-	81,  // 172: llmgw.admin.v1.AdminService.UpdateRoutingConfig:output_type -> llmgw.admin.v1.UpdateRoutingConfigResponse
-	83,  // 173: llmgw.admin.v1.AdminService.DeleteRoutingConfig:output_type -> llmgw.admin.v1.DeleteRoutingConfigResponse
-	85,  // 174: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
-	87,  // 175: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
-	89,  // 176: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
-	91,  // 177: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
-	93,  // 178: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
-	95,  // 179: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
-	97,  // 180: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
-	99,  // 181: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
-	101, // 182: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
-	103, // 183: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
-	135, // [135:184] is the sub-list for method output_type
-	86,  // [86:135] is the sub-list for method input_type
-	86,  // [86:86] is the sub-list for extension type_name
-	86,  // [86:86] is the sub-list for extension extendee
-	0,   // [0:86] is the sub-list for field type_name
+	114, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
+	114, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
+	112, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
+	114, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	114, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
+	113, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
+	114, // 6: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	114, // 7: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	114, // 8: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
+	114, // 9: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
+	114, // 10: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
+	114, // 11: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
+	114, // 12: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	114, // 13: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	114, // 14: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	114, // 15: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	114, // 16: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
+	114, // 17: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
+	0,   // 18: llmgw.admin.v1.RoutingConfig.strategy:type_name -> llmgw.admin.v1.RoutingStrategy
+	9,   // 19: llmgw.admin.v1.RoutingConfig.targets:type_name -> llmgw.admin.v1.RoutingTarget
+	114, // 20: llmgw.admin.v1.RoutingConfig.create_time:type_name -> google.protobuf.Timestamp
+	114, // 21: llmgw.admin.v1.RoutingConfig.update_time:type_name -> google.protobuf.Timestamp
+	11,  // 22: llmgw.admin.v1.RateLimit.subjects:type_name -> llmgw.admin.v1.Subjects
+	114, // 23: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
+	114, // 24: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
+	11,  // 25: llmgw.admin.v1.Budget.subjects:type_name -> llmgw.admin.v1.Subjects
+	1,   // 26: llmgw.admin.v1.Budget.period:type_name -> llmgw.admin.v1.BudgetPeriod
+	114, // 27: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	114, // 28: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	2,   // 29: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 30: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 31: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 32: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 33: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 34: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	3,   // 35: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	3,   // 36: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	3,   // 37: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
+	3,   // 38: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
+	3,   // 39: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	3,   // 40: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	4,   // 41: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
+	4,   // 42: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
+	4,   // 43: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
+	4,   // 44: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
+	4,   // 45: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
+	4,   // 46: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
+	5,   // 47: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	5,   // 48: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	5,   // 49: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	5,   // 50: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
+	5,   // 51: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	5,   // 52: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	6,   // 53: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 54: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 55: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 56: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 57: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 58: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	8,   // 59: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 60: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 61: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 62: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 63: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 64: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	10,  // 65: llmgw.admin.v1.CreateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	10,  // 66: llmgw.admin.v1.CreateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	10,  // 67: llmgw.admin.v1.GetRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	10,  // 68: llmgw.admin.v1.ListRoutingConfigsResponse.routing_configs:type_name -> llmgw.admin.v1.RoutingConfig
+	10,  // 69: llmgw.admin.v1.UpdateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	10,  // 70: llmgw.admin.v1.UpdateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	12,  // 71: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	12,  // 72: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	12,  // 73: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	12,  // 74: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
+	12,  // 75: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	12,  // 76: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	13,  // 77: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	13,  // 78: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	13,  // 79: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	13,  // 80: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
+	13,  // 81: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	13,  // 82: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	7,   // 83: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
+	7,   // 84: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	7,   // 85: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
+	7,   // 86: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	7,   // 87: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	14,  // 88: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
+	16,  // 89: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
+	18,  // 90: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
+	20,  // 91: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
+	22,  // 92: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
+	24,  // 93: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
+	26,  // 94: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
+	28,  // 95: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
+	30,  // 96: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
+	32,  // 97: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
+	34,  // 98: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
+	36,  // 99: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
+	38,  // 100: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
+	40,  // 101: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
+	42,  // 102: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
+	44,  // 103: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
+	46,  // 104: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
+	48,  // 105: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
+	50,  // 106: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
+	52,  // 107: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
+	54,  // 108: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
+	56,  // 109: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
+	58,  // 110: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
+	60,  // 111: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
+	62,  // 112: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
+	104, // 113: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
+	106, // 114: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
+	108, // 115: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
+	110, // 116: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
+	64,  // 117: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
+	66,  // 118: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
+	68,  // 119: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
+	70,  // 120: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
+	72,  // 121: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
+	74,  // 122: llmgw.admin.v1.AdminService.CreateRoutingConfig:input_type -> llmgw.admin.v1.CreateRoutingConfigRequest
+	76,  // 123: llmgw.admin.v1.AdminService.GetRoutingConfig:input_type -> llmgw.admin.v1.GetRoutingConfigRequest
+	78,  // 124: llmgw.admin.v1.AdminService.ListRoutingConfigs:input_type -> llmgw.admin.v1.ListRoutingConfigsRequest
+	80,  // 125: llmgw.admin.v1.AdminService.UpdateRoutingConfig:input_type -> llmgw.admin.v1.UpdateRoutingConfigRequest
+	82,  // 126: llmgw.admin.v1.AdminService.DeleteRoutingConfig:input_type -> llmgw.admin.v1.DeleteRoutingConfigRequest
+	84,  // 127: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
+	86,  // 128: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
+	88,  // 129: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
+	90,  // 130: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
+	92,  // 131: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
+	94,  // 132: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
+	96,  // 133: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
+	98,  // 134: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
+	100, // 135: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
+	102, // 136: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
+	15,  // 137: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
+	17,  // 138: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
+	19,  // 139: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
+	21,  // 140: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
+	23,  // 141: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
+	25,  // 142: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
+	27,  // 143: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
+	29,  // 144: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
+	31,  // 145: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
+	33,  // 146: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
+	35,  // 147: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
+	37,  // 148: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
+	39,  // 149: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
+	41,  // 150: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
+	43,  // 151: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
+	45,  // 152: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
+	47,  // 153: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
+	49,  // 154: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
+	51,  // 155: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
+	53,  // 156: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
+	55,  // 157: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
+	57,  // 158: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
+	59,  // 159: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
+	61,  // 160: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
+	63,  // 161: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
+	105, // 162: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
+	107, // 163: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
+	109, // 164: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
+	111, // 165: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
+	65,  // 166: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
+	67,  // 167: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
+	69,  // 168: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
+	71,  // 169: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
+	73,  // 170: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
+	75,  // 171: llmgw.admin.v1.AdminService.CreateRoutingConfig:output_type -> llmgw.admin.v1.CreateRoutingConfigResponse
+	77,  // 172: llmgw.admin.v1.AdminService.GetRoutingConfig:output_type -> llmgw.admin.v1.GetRoutingConfigResponse
+	79,  // 173: llmgw.admin.v1.AdminService.ListRoutingConfigs:output_type -> llmgw.admin.v1.ListRoutingConfigsResponse
+	81,  // 174: llmgw.admin.v1.AdminService.UpdateRoutingConfig:output_type -> llmgw.admin.v1.UpdateRoutingConfigResponse
+	83,  // 175: llmgw.admin.v1.AdminService.DeleteRoutingConfig:output_type -> llmgw.admin.v1.DeleteRoutingConfigResponse
+	85,  // 176: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
+	87,  // 177: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
+	89,  // 178: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
+	91,  // 179: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
+	93,  // 180: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
+	95,  // 181: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
+	97,  // 182: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
+	99,  // 183: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
+	101, // 184: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
+	103, // 185: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
+	137, // [137:186] is the sub-list for method output_type
+	88,  // [88:137] is the sub-list for method input_type
+	88,  // [88:88] is the sub-list for extension type_name
+	88,  // [88:88] is the sub-list for extension extendee
+	0,   // [0:88] is the sub-list for field type_name
 }
 
 func init() { file_llmgw_admin_v1_admin_proto_init() }
@@ -6448,7 +6481,7 @@ func file_llmgw_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_admin_v1_admin_proto_rawDesc), len(file_llmgw_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   110,
+			NumMessages:   112,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
