@@ -9,6 +9,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/provider/provideranthropic"
+	"github.com/llmgw/llmgw/gateway/provider/providerazure"
 	"github.com/llmgw/llmgw/gateway/provider/providermock"
 	"github.com/llmgw/llmgw/gateway/provider/provideropenai"
 )
@@ -37,6 +38,13 @@ func builtin() map[string]provider.Factory {
 		"mock": func(cfg provider.Config) (provider.Adapter, error) {
 			return providermock.New(cfg)
 		},
+		// DeepSeek documents https://api.deepseek.com as its OpenAI base URL (/v1 is an accepted alias).
+		"deepseek":     openAICompatible("https://api.deepseek.com"),
+		"xai":          openAICompatible("https://api.x.ai/v1"),
+		"fireworks":    openAICompatible("https://api.fireworks.ai/inference/v1"),
+		"openrouter":   openAICompatible("https://openrouter.ai/api/v1"),
+		"lmstudio":     openAICompatible("http://localhost:1234/v1"), // a local server; no key by default
+		"azure-openai": providerazure.New,
 	}
 }
 
