@@ -19,6 +19,7 @@ import (
 
 	"github.com/llmgw/llmgw/configfile"
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/catalog"
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
@@ -180,6 +181,10 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	cat, err := catalog.Load()
+	if err != nil {
+		return err
+	}
 	client := &http.Client{Transport: upstreamTransport()}
 	reg := registry.New(client)
 	var snaps snapshot.Holder
@@ -215,7 +220,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			return err
 		}
 	}
-	reloader = snapshot.NewReloader(st, reg, &snaps, logger)
+	reloader = snapshot.NewReloader(st, reg, cat, &snaps, logger)
 	if err := reloader.Reload(ctx); err != nil {
 		return fmt.Errorf("build snapshot: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -309,6 +310,10 @@ func TestOpenAISurfaceWithOfficialSDK(t *testing.T) {
 		ev := f.g.Events.waitFor(t, "req-stream-hidden-usage")
 		if ev.Usage.TotalTokens != 18 || ev.Usage.CachedTokens() != 3 || ev.UsageMissing || !ev.Stream || ev.User != "alice" || ev.Status != "ok" {
 			t.Errorf("usage event %+v", ev)
+		}
+		// gpt-4o-mini at the catalog's price: 8 uncached and 3 cached prompt tokens, 7 completion.
+		if want := (8*0.15 + 3*0.075 + 7*0.60) / 1e6; !ev.Priced || math.Abs(ev.CostUSD-want) > 1e-12 {
+			t.Errorf("cost %v (priced %v), want %v", ev.CostUSD, ev.Priced, want)
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
+	"github.com/llmgw/llmgw/ent/schematype"
 )
 
 // Model is the model entity for the Model schema.
@@ -35,6 +36,8 @@ type Model struct {
 	BaseURL string `json:"base_url,omitempty"`
 	// Settings holds the value of the "settings" field.
 	Settings map[string]string `json:"settings,omitempty"`
+	// Pricing holds the value of the "pricing" field.
+	Pricing *schematype.Pricing `json:"pricing,omitempty"`
 	// APIKeySealed holds the value of the "api_key_sealed" field.
 	APIKeySealed *[]byte `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -68,7 +71,7 @@ func (*Model) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case model.FieldTypes, model.FieldSettings, model.FieldAPIKeySealed:
+		case model.FieldTypes, model.FieldSettings, model.FieldPricing, model.FieldAPIKeySealed:
 			values[i] = new([]byte)
 		case model.FieldID, model.FieldAccountID:
 			values[i] = new(sql.NullInt64)
@@ -149,6 +152,14 @@ func (_m *Model) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field settings: %w", err)
 				}
 			}
+		case model.FieldPricing:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field pricing", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Pricing); err != nil {
+					return fmt.Errorf("unmarshal field pricing: %w", err)
+				}
+			}
 		case model.FieldAPIKeySealed:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field api_key_sealed", values[i])
@@ -219,6 +230,9 @@ func (_m *Model) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("settings=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Settings))
+	builder.WriteString(", ")
+	builder.WriteString("pricing=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Pricing))
 	builder.WriteString(", ")
 	builder.WriteString("api_key_sealed=<sensitive>")
 	builder.WriteByte(')')

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
+	"github.com/llmgw/llmgw/ent/schematype"
 )
 
 // ModelCreate is the builder for creating a Model entity.
@@ -98,6 +99,12 @@ func (_c *ModelCreate) SetNillableBaseURL(v *string) *ModelCreate {
 // SetSettings sets the "settings" field.
 func (_c *ModelCreate) SetSettings(v map[string]string) *ModelCreate {
 	_c.mutation.SetSettings(v)
+	return _c
+}
+
+// SetPricing sets the "pricing" field.
+func (_c *ModelCreate) SetPricing(v *schematype.Pricing) *ModelCreate {
+	_c.mutation.SetPricing(v)
 	return _c
 }
 
@@ -246,6 +253,10 @@ func (_c *ModelCreate) createSpec() (*Model, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Settings(); ok {
 		_spec.SetField(model.FieldSettings, field.TypeJSON, value)
 		_node.Settings = value
+	}
+	if value, ok := _c.mutation.Pricing(); ok {
+		_spec.SetField(model.FieldPricing, field.TypeJSON, value)
+		_node.Pricing = value
 	}
 	if value, ok := _c.mutation.APIKeySealed(); ok {
 		_spec.SetField(model.FieldAPIKeySealed, field.TypeBytes, value)

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/predicate"
+	"github.com/llmgw/llmgw/ent/schematype"
 )
 
 // ModelUpdate is the builder for updating Model entities.
@@ -90,6 +91,18 @@ func (_u *ModelUpdate) SetSettings(v map[string]string) *ModelUpdate {
 // ClearSettings clears the value of the "settings" field.
 func (_u *ModelUpdate) ClearSettings() *ModelUpdate {
 	_u.mutation.ClearSettings()
+	return _u
+}
+
+// SetPricing sets the "pricing" field.
+func (_u *ModelUpdate) SetPricing(v *schematype.Pricing) *ModelUpdate {
+	_u.mutation.SetPricing(v)
+	return _u
+}
+
+// ClearPricing clears the value of the "pricing" field.
+func (_u *ModelUpdate) ClearPricing() *ModelUpdate {
+	_u.mutation.ClearPricing()
 	return _u
 }
 
@@ -192,6 +205,12 @@ func (_u *ModelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.SettingsCleared() {
 		_spec.ClearField(model.FieldSettings, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.Pricing(); ok {
+		_spec.SetField(model.FieldPricing, field.TypeJSON, value)
+	}
+	if _u.mutation.PricingCleared() {
+		_spec.ClearField(model.FieldPricing, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.APIKeySealed(); ok {
 		_spec.SetField(model.FieldAPIKeySealed, field.TypeBytes, value)
 	}
@@ -279,6 +298,18 @@ func (_u *ModelUpdateOne) SetSettings(v map[string]string) *ModelUpdateOne {
 // ClearSettings clears the value of the "settings" field.
 func (_u *ModelUpdateOne) ClearSettings() *ModelUpdateOne {
 	_u.mutation.ClearSettings()
+	return _u
+}
+
+// SetPricing sets the "pricing" field.
+func (_u *ModelUpdateOne) SetPricing(v *schematype.Pricing) *ModelUpdateOne {
+	_u.mutation.SetPricing(v)
+	return _u
+}
+
+// ClearPricing clears the value of the "pricing" field.
+func (_u *ModelUpdateOne) ClearPricing() *ModelUpdateOne {
+	_u.mutation.ClearPricing()
 	return _u
 }
 
@@ -410,6 +441,12 @@ func (_u *ModelUpdateOne) sqlSave(ctx context.Context) (_node *Model, err error)
 	}
 	if _u.mutation.SettingsCleared() {
 		_spec.ClearField(model.FieldSettings, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Pricing(); ok {
+		_spec.SetField(model.FieldPricing, field.TypeJSON, value)
+	}
+	if _u.mutation.PricingCleared() {
+		_spec.ClearField(model.FieldPricing, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.APIKeySealed(); ok {
 		_spec.SetField(model.FieldAPIKeySealed, field.TypeBytes, value)

@@ -2549,6 +2549,7 @@ type ModelMutation struct {
 	appendtypes    []string
 	base_url       *string
 	settings       *map[string]string
+	pricing        **schematype.Pricing
 	api_key_sealed *[]byte
 	clearedFields  map[string]struct{}
 	account        *int
@@ -2986,6 +2987,55 @@ func (m *ModelMutation) ResetSettings() {
 	delete(m.clearedFields, model.FieldSettings)
 }
 
+// SetPricing sets the "pricing" field.
+func (m *ModelMutation) SetPricing(s *schematype.Pricing) {
+	m.pricing = &s
+}
+
+// Pricing returns the value of the "pricing" field in the mutation.
+func (m *ModelMutation) Pricing() (r *schematype.Pricing, exists bool) {
+	v := m.pricing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPricing returns the old "pricing" field's value of the Model entity.
+// If the Model object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ModelMutation) OldPricing(ctx context.Context) (v *schematype.Pricing, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPricing is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPricing requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPricing: %w", err)
+	}
+	return oldValue.Pricing, nil
+}
+
+// ClearPricing clears the value of the "pricing" field.
+func (m *ModelMutation) ClearPricing() {
+	m.pricing = nil
+	m.clearedFields[model.FieldPricing] = struct{}{}
+}
+
+// PricingCleared returns if the "pricing" field was cleared in this mutation.
+func (m *ModelMutation) PricingCleared() bool {
+	_, ok := m.clearedFields[model.FieldPricing]
+	return ok
+}
+
+// ResetPricing resets all changes to the "pricing" field.
+func (m *ModelMutation) ResetPricing() {
+	m.pricing = nil
+	delete(m.clearedFields, model.FieldPricing)
+}
+
 // SetAPIKeySealed sets the "api_key_sealed" field.
 func (m *ModelMutation) SetAPIKeySealed(b []byte) {
 	m.api_key_sealed = &b
@@ -3096,7 +3146,7 @@ func (m *ModelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ModelMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.create_time != nil {
 		fields = append(fields, model.FieldCreateTime)
 	}
@@ -3120,6 +3170,9 @@ func (m *ModelMutation) Fields() []string {
 	}
 	if m.settings != nil {
 		fields = append(fields, model.FieldSettings)
+	}
+	if m.pricing != nil {
+		fields = append(fields, model.FieldPricing)
 	}
 	if m.api_key_sealed != nil {
 		fields = append(fields, model.FieldAPIKeySealed)
@@ -3148,6 +3201,8 @@ func (m *ModelMutation) Field(name string) (ent.Value, bool) {
 		return m.BaseURL()
 	case model.FieldSettings:
 		return m.Settings()
+	case model.FieldPricing:
+		return m.Pricing()
 	case model.FieldAPIKeySealed:
 		return m.APIKeySealed()
 	}
@@ -3175,6 +3230,8 @@ func (m *ModelMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldBaseURL(ctx)
 	case model.FieldSettings:
 		return m.OldSettings(ctx)
+	case model.FieldPricing:
+		return m.OldPricing(ctx)
 	case model.FieldAPIKeySealed:
 		return m.OldAPIKeySealed(ctx)
 	}
@@ -3242,6 +3299,13 @@ func (m *ModelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSettings(v)
 		return nil
+	case model.FieldPricing:
+		v, ok := value.(*schematype.Pricing)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPricing(v)
+		return nil
 	case model.FieldAPIKeySealed:
 		v, ok := value.([]byte)
 		if !ok {
@@ -3288,6 +3352,9 @@ func (m *ModelMutation) ClearedFields() []string {
 	if m.FieldCleared(model.FieldSettings) {
 		fields = append(fields, model.FieldSettings)
 	}
+	if m.FieldCleared(model.FieldPricing) {
+		fields = append(fields, model.FieldPricing)
+	}
 	if m.FieldCleared(model.FieldAPIKeySealed) {
 		fields = append(fields, model.FieldAPIKeySealed)
 	}
@@ -3310,6 +3377,9 @@ func (m *ModelMutation) ClearField(name string) error {
 		return nil
 	case model.FieldSettings:
 		m.ClearSettings()
+		return nil
+	case model.FieldPricing:
+		m.ClearPricing()
 		return nil
 	case model.FieldAPIKeySealed:
 		m.ClearAPIKeySealed()
@@ -3345,6 +3415,9 @@ func (m *ModelMutation) ResetField(name string) error {
 		return nil
 	case model.FieldSettings:
 		m.ResetSettings()
+		return nil
+	case model.FieldPricing:
+		m.ResetPricing()
 		return nil
 	case model.FieldAPIKeySealed:
 		m.ResetAPIKeySealed()

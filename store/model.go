@@ -9,6 +9,7 @@ import (
 	"github.com/llmgw/llmgw/ent"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
+	"github.com/llmgw/llmgw/ent/schematype"
 	"github.com/llmgw/llmgw/gateway/apierr"
 )
 
@@ -37,7 +38,25 @@ func validateModel(in *adminv1.Model) error {
 			return apierr.Invalid("model.types", "model.types[%d] %q must be \"chat\" or \"embedding\"", i, t)
 		}
 	}
+	if p := in.GetPricing(); p != nil && (p.GetInputPerMtok() < 0 || p.GetOutputPerMtok() < 0 || p.GetCachedInputPerMtok() < 0) {
+		return apierr.Invalid("model.pricing", "prices must not be negative")
+	}
 	return nil
+}
+
+// pricingColumn is the stored form of a pricing override; nil when there is none.
+func pricingColumn(p *adminv1.Pricing) *schematype.Pricing {
+	if p == nil {
+		return nil
+	}
+	return &schematype.Pricing{InputPerMTok: p.GetInputPerMtok(), OutputPerMTok: p.GetOutputPerMtok(), CachedInputPerMTok: p.GetCachedInputPerMtok()}
+}
+
+func pricingProto(p *schematype.Pricing) *adminv1.Pricing {
+	if p == nil {
+		return nil
+	}
+	return &adminv1.Pricing{InputPerMtok: p.InputPerMTok, OutputPerMtok: p.OutputPerMTok, CachedInputPerMtok: p.CachedInputPerMTok}
 }
 
 // accountID resolves a model's account for a write; a missing account is an invalid argument.
@@ -69,6 +88,9 @@ func (s *Store) CreateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Mo
 			SetTypes(in.GetTypes()).
 			SetBaseURL(in.GetBaseUrl()).
 			SetSettings(in.GetSettings())
+		if p := pricingColumn(in.GetPricing()); p != nil {
+			c.SetPricing(p)
+		}
 		if in.GetApiKey() != "" {
 			c.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), modelAD(in.GetAccount(), in.GetName())))
 		}
@@ -136,6 +158,11 @@ func (s *Store) UpdateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Mo
 			SetTypes(in.GetTypes()).
 			SetBaseURL(in.GetBaseUrl()).
 			SetSettings(in.GetSettings())
+		if p := pricingColumn(in.GetPricing()); p != nil {
+			u.SetPricing(p)
+		} else {
+			u.ClearPricing()
+		}
 		if in.GetApiKey() != "" {
 			u.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), modelAD(in.GetAccount(), in.GetName())))
 		}
@@ -178,6 +205,7 @@ func modelProto(account string, m *ent.Model) *adminv1.Model {
 		Types:         m.Types,
 		BaseUrl:       m.BaseURL,
 		Settings:      m.Settings,
+		Pricing:       pricingProto(m.Pricing),
 		HasApiKey:     sealed(m.APIKeySealed) != nil,
 		CreateTime:    ts(m.CreateTime),
 		UpdateTime:    ts(m.UpdateTime),

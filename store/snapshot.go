@@ -69,6 +69,9 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 				BaseURL:       m.BaseURL,
 				Settings:      m.Settings,
 			}
+			if p := m.Pricing; p != nil {
+				sm.Pricing = &snapshot.Pricing{Input: p.InputPerMTok, Output: p.OutputPerMTok, CachedInput: p.CachedInputPerMTok}
+			}
 			if sealed(m.APIKeySealed) != nil {
 				key, err := s.sealer.Open(*m.APIKeySealed, modelAD(a.Name, m.Name))
 				if err != nil {

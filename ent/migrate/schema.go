@@ -93,6 +93,7 @@ var (
 		{Name: "types", Type: field.TypeJSON, Nullable: true},
 		{Name: "base_url", Type: field.TypeString, Default: ""},
 		{Name: "settings", Type: field.TypeJSON, Nullable: true},
+		{Name: "pricing", Type: field.TypeJSON, Nullable: true},
 		{Name: "api_key_sealed", Type: field.TypeBytes, Nullable: true},
 		{Name: "account_id", Type: field.TypeInt},
 	}
@@ -104,7 +105,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "models_provider_accounts_models",
-				Columns:    []*schema.Column{ModelsColumns[9]},
+				Columns:    []*schema.Column{ModelsColumns[10]},
 				RefColumns: []*schema.Column{ProviderAccountsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -113,7 +114,7 @@ var (
 			{
 				Name:    "model_account_id_name",
 				Unique:  true,
-				Columns: []*schema.Column{ModelsColumns[9], ModelsColumns[3]},
+				Columns: []*schema.Column{ModelsColumns[10], ModelsColumns[3]},
 			},
 		},
 	}

@@ -30,6 +30,8 @@ const (
 	FieldBaseURL = "base_url"
 	// FieldSettings holds the string denoting the settings field in the database.
 	FieldSettings = "settings"
+	// FieldPricing holds the string denoting the pricing field in the database.
+	FieldPricing = "pricing"
 	// FieldAPIKeySealed holds the string denoting the api_key_sealed field in the database.
 	FieldAPIKeySealed = "api_key_sealed"
 	// EdgeAccount holds the string denoting the account edge name in mutations.
@@ -56,6 +58,7 @@ var Columns = []string{
 	FieldTypes,
 	FieldBaseURL,
 	FieldSettings,
+	FieldPricing,
 	FieldAPIKeySealed,
 }
 

@@ -405,6 +405,16 @@ func SettingsNotNil() predicate.Model {
 	return predicate.Model(sql.FieldNotNull(FieldSettings))
 }
 
+// PricingIsNil applies the IsNil predicate on the "pricing" field.
+func PricingIsNil() predicate.Model {
+	return predicate.Model(sql.FieldIsNull(FieldPricing))
+}
+
+// PricingNotNil applies the NotNil predicate on the "pricing" field.
+func PricingNotNil() predicate.Model {
+	return predicate.Model(sql.FieldNotNull(FieldPricing))
+}
+
 // APIKeySealedEQ applies the EQ predicate on the "api_key_sealed" field.
 func APIKeySealedEQ(v []byte) predicate.Model {
 	return predicate.Model(sql.FieldEQ(FieldAPIKeySealed, v))

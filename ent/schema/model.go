@@ -4,7 +4,9 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+
 	"entgo.io/ent/schema/index"
+	"github.com/llmgw/llmgw/ent/schematype"
 )
 
 // Model holds the schema definition for a model served through a provider account.
@@ -27,6 +29,8 @@ func (Model) Fields() []ent.Field {
 		field.String("base_url").Default(""),
 		// settings are the provider's non-secret options (see the Admin API).
 		field.JSON("settings", map[string]string{}).Optional(),
+		// pricing overrides the catalog's list price; nil uses the catalog.
+		field.JSON("pricing", &schematype.Pricing{}).Optional(),
 		// api_key_sealed is the model's own API key sealed with the master key; never plaintext.
 		field.Bytes("api_key_sealed").Optional().Nillable().Sensitive(),
 	}

@@ -25,3 +25,10 @@ type Subjects struct {
 	// VirtualAccounts are virtual account names.
 	VirtualAccounts []string `json:"virtual_accounts,omitempty"`
 }
+
+// Pricing is a per-model price override in US dollars per million tokens.
+type Pricing struct {
+	InputPerMTok       float64 `json:"input_per_mtok"`
+	OutputPerMTok      float64 `json:"output_per_mtok"`
+	CachedInputPerMTok float64 `json:"cached_input_per_mtok,omitempty"`
+}

@@ -43,7 +43,7 @@ func BenchmarkChatCompletion(b *testing.B) {
 		AdminTokenHash: snapshot.KeyHash("bench-token"),
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	snaps.Store(snapshot.Compile(cfg, registry.New(client), logger))
+	snaps.Store(snapshot.Compile(cfg, registry.New(client), nil, logger))
 	h := New(pipeline.New(&snaps, nopRecorder{}, logger), logger, 0)
 	b.ReportAllocs()
 	b.ResetTimer()

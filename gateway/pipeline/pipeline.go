@@ -96,8 +96,11 @@ func (p *Pipeline) event(c *Caller, model, op string, stream bool) usage.Event {
 	}
 }
 
-func (p *Pipeline) finish(ctx context.Context, c *Caller, e *usage.Event, err error) {
+func (p *Pipeline) finish(ctx context.Context, c *Caller, m *snapshot.Endpoint, e *usage.Event, err error) {
 	e.Latency = p.now().Sub(c.start)
+	if price, ok := m.PriceAt(e.Time); ok {
+		e.CostUSD, e.Priced = price.Cost(e.Usage), true
+	}
 	if err == nil {
 		e.Status, e.HTTPStatus = "ok", 200
 	} else {
@@ -138,7 +141,7 @@ func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall)
 	} else {
 		e.UsageMissing = true
 	}
-	p.finish(ctx, c, &e, err)
+	p.finish(ctx, c, m, &e, err)
 	return res, err
 }
 
@@ -154,11 +157,11 @@ func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.Cha
 	st, err := m.Adapter.ChatStream(sctx, call)
 	if err != nil {
 		e.UsageMissing = true
-		p.finish(ctx, c, &e, err)
+		p.finish(ctx, c, m, &e, err)
 		cancel()
 		return nil, err
 	}
-	return &recordingStream{ChatStream: st, p: p, ctx: ctx, c: c, e: e, cancel: cancel}, nil
+	return &recordingStream{ChatStream: st, p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}, nil
 }
 
 // recordingStream watches a stream for usage and records the event exactly once.
@@ -167,6 +170,7 @@ type recordingStream struct {
 	p        *Pipeline
 	ctx      context.Context
 	c        *Caller
+	m        *snapshot.Endpoint
 	e        usage.Event
 	cancel   context.CancelFunc
 	gotUsage bool
@@ -201,7 +205,7 @@ func (s *recordingStream) end(err error) {
 	}
 	s.done = true
 	s.e.UsageMissing = !s.gotUsage
-	s.p.finish(s.ctx, s.c, &s.e, err)
+	s.p.finish(s.ctx, s.c, s.m, &s.e, err)
 }
 
 // Close records a stream abandoned before its end as canceled, then releases it.
@@ -235,6 +239,6 @@ func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCal
 	} else {
 		e.UsageMissing = true
 	}
-	p.finish(ctx, c, &e, err)
+	p.finish(ctx, c, m, &e, err)
 	return res, err
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/catalog"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
@@ -71,14 +73,23 @@ func (k keyUses) Used(id string, at time.Time) { k[id] = at }
 func setup(t *testing.T, a provider.Adapter) (*Pipeline, *recorder, keyUses) {
 	t.Helper()
 	var h snapshot.Holder
+	cat, err := catalog.Parse([]byte("version: 1\nmodels:\n  - {provider: x, model: m, type: chat, prices: [{effective: 2020-01-01, input: 2, output: 10}]}\n  - {provider: x, model: m2, type: chat, prices: [{effective: 2099-01-01, input: 2, output: 10}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := &snapshot.Config{
 		Accounts: []snapshot.Account{{Name: "acct", Provider: "x"}},
-		Models:   []snapshot.Model{{Account: "acct", Name: "m"}},
-		Users:    []snapshot.User{{Name: "u"}},
-		Keys:     []snapshot.Key{{ID: "k1", Hash: snapshot.KeyHash("secret"), User: "u"}},
-		Rules:    []snapshot.Rule{{Name: "r", Models: []string{"*"}, Users: []string{"u"}}},
+		Models: []snapshot.Model{
+			{Account: "acct", Name: "m"},
+			{Account: "acct", Name: "unpriced"},
+			{Account: "acct", Name: "future", UpstreamModel: "m2"}, // its only price starts in 2099
+			{Account: "acct", Name: "override", UpstreamModel: "m", Pricing: &snapshot.Pricing{Input: 1, Output: 1}},
+		},
+		Users: []snapshot.User{{Name: "u"}},
+		Keys:  []snapshot.Key{{ID: "k1", Hash: snapshot.KeyHash("secret"), User: "u"}},
+		Rules: []snapshot.Rule{{Name: "r", Models: []string{"*"}, Users: []string{"u"}}},
 	}
-	h.Store(snapshot.Compile(cfg, builder{a}, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	h.Store(snapshot.Compile(cfg, builder{a}, cat, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	rec := &recorder{}
 	keys := keyUses{}
 	return New(&h, rec, slog.New(slog.NewTextHandler(io.Discard, nil)), WithKeyUse(keys)), rec, keys
@@ -176,5 +187,31 @@ func TestAdmitBeforeFirstSnapshot(t *testing.T) {
 	p := New(&snapshot.Holder{}, &recorder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if _, err := p.Admit("secret", "r"); apierr.From(err).Kind != apierr.KindUpstreamUnavailable {
 		t.Errorf("got %v, want unavailable", err)
+	}
+}
+
+func TestUsageIsCostedOrFlaggedUnpriced(t *testing.T) {
+	tests := []struct {
+		model  string
+		cost   float64
+		priced bool
+	}{
+		{"acct/m", (3*2 + 4*10) / 1e6, true}, // catalog price: 3 prompt, 4 completion tokens
+		{"acct/override", (3 + 4) / 1e6, true},
+		{"acct/unpriced", 0, false},
+		{"acct/future", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			p, rec, _ := setup(t, &scripted{err: io.EOF})
+			c, _ := p.Admit("secret", "r")
+			if _, err := p.Chat(context.Background(), c, &provider.ChatCall{Request: &chat.Request{Model: tt.model}}); err != nil {
+				t.Fatal(err)
+			}
+			ev := rec.evs[0]
+			if ev.Priced != tt.priced || math.Abs(ev.CostUSD-tt.cost) > 1e-12 {
+				t.Errorf("cost %v priced %v, want %v %v", ev.CostUSD, ev.Priced, tt.cost, tt.priced)
+			}
+		})
 	}
 }

@@ -35,6 +35,14 @@ type Model struct {
 	BaseURL       string
 	APIKey        string
 	Settings      map[string]string // override the account's, key by key
+	Pricing       *Pricing          // overrides the catalog; nil uses it
+}
+
+// Pricing is a price override in US dollars per million tokens.
+type Pricing struct {
+	Input       float64
+	Output      float64
+	CachedInput float64
 }
 
 // User is a person.

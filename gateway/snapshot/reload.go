@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/llmgw/llmgw/gateway/catalog"
 )
 
 // Source produces the config to compile; the store implements it.
@@ -18,6 +20,7 @@ type Source interface {
 type Reloader struct {
 	src    Source
 	b      Builder
+	cat    *catalog.Catalog
 	h      *Holder
 	logger *slog.Logger
 
@@ -25,9 +28,9 @@ type Reloader struct {
 	last *Config
 }
 
-// NewReloader returns a reloader that stores into h.
-func NewReloader(src Source, b Builder, h *Holder, logger *slog.Logger) *Reloader {
-	return &Reloader{src: src, b: b, h: h, logger: logger}
+// NewReloader returns a reloader that compiles with b and cat (nil for none) into h.
+func NewReloader(src Source, b Builder, cat *catalog.Catalog, h *Holder, logger *slog.Logger) *Reloader {
+	return &Reloader{src: src, b: b, cat: cat, h: h, logger: logger}
 }
 
 // Reload reads the source and swaps in a new snapshot if the config changed.
@@ -41,7 +44,7 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	if r.last != nil && reflect.DeepEqual(r.last, cfg) {
 		return nil
 	}
-	r.h.Store(Compile(cfg, r.b, r.logger))
+	r.h.Store(Compile(cfg, r.b, r.cat, r.logger))
 	r.last = cfg
 	return nil
 }

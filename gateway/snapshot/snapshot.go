@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/catalog"
 	"github.com/llmgw/llmgw/gateway/provider"
 )
 
@@ -61,6 +62,21 @@ type Endpoint struct {
 	// Adapter is nil when the model's config is invalid; BuildErr says why.
 	Adapter  provider.Adapter
 	BuildErr error
+
+	override *catalog.Price // the Admin API's price, when set
+	entry    *catalog.Entry // the catalog's entry, when the model is listed
+}
+
+// PriceAt returns the model's price at t: the override, else the catalog's price then in
+// effect. ok is false for an unpriced model, whose usage is recorded as unpriced, never free.
+func (m *Endpoint) PriceAt(t time.Time) (catalog.Price, bool) {
+	if m.override != nil {
+		return *m.override, true
+	}
+	if m.entry != nil {
+		return m.entry.PriceAt(t)
+	}
+	return catalog.Price{}, false
 }
 
 // HasType reports whether the model is of type t.
@@ -124,8 +140,9 @@ func set(names []string) map[string]bool {
 
 // Compile builds a snapshot. A model whose adapter cannot be built stays listed and answers
 // with an unavailable error naming the problem to the logs; keys of disabled owners are left
-// out. cfg must not be modified afterwards.
-func Compile(cfg *Config, b Builder, logger *slog.Logger) *Snapshot {
+// out; prices come from each model's override, else from cat (which may be nil). cfg must not
+// be modified afterwards.
+func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) *Snapshot {
 	s := &Snapshot{
 		keys:   make(map[string]*Principal, len(cfg.Keys)+1),
 		models: make(map[string]*Endpoint, len(cfg.Models)),
@@ -168,6 +185,7 @@ func Compile(cfg *Config, b Builder, logger *slog.Logger) *Snapshot {
 		}
 		s.keys[k.Hash] = p
 	}
+	var unpriced []string
 	accounts := make(map[string]*Account, len(cfg.Accounts))
 	for i := range cfg.Accounts {
 		accounts[cfg.Accounts[i].Name] = &cfg.Accounts[i]
@@ -196,6 +214,14 @@ func Compile(cfg *Config, b Builder, logger *slog.Logger) *Snapshot {
 			maps.Copy(pc.Settings, acct.Settings)
 			maps.Copy(pc.Settings, m.Settings)
 		}
+		if p := m.Pricing; p != nil {
+			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+		} else if cat != nil {
+			model.entry, _ = cat.Lookup(acct.Provider, pc.Model)
+		}
+		if model.override == nil && model.entry == nil {
+			unpriced = append(unpriced, model.FQN)
+		}
 		model.Adapter, model.BuildErr = b.Build(pc)
 		if model.BuildErr != nil {
 			logger.Warn("model is misconfigured and will answer 503", "model", model.FQN, "error", model.BuildErr)
@@ -204,6 +230,9 @@ func Compile(cfg *Config, b Builder, logger *slog.Logger) *Snapshot {
 		s.modelList = append(s.modelList, model)
 	}
 	sort.Slice(s.modelList, func(i, j int) bool { return s.modelList[i].FQN < s.modelList[j].FQN })
+	if len(unpriced) > 0 {
+		logger.Warn("models without a price: their usage is recorded as unpriced until a pricing override is set", "models", unpriced)
+	}
 	for _, r := range cfg.Rules {
 		s.rules = append(s.rules, rule{models: r.Models, users: set(r.Users), teams: set(r.Teams), vas: set(r.VirtualAccounts)})
 	}

@@ -77,7 +77,7 @@ func testConfig() *Config {
 }
 
 func TestAuthenticate(t *testing.T) {
-	s := Compile(testConfig(), builder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := Compile(testConfig(), builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	tests := []struct {
 		secret string
 		want   string // principal name, or "" for a 401
@@ -109,7 +109,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	s := Compile(testConfig(), builder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := Compile(testConfig(), builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	principal := func(secret string) *Principal {
 		p, err := s.Authenticate(secret, now)
 		if err != nil {
@@ -151,7 +151,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestCompileMergesModelOverrides(t *testing.T) {
-	s := Compile(testConfig(), builder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := Compile(testConfig(), builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	p, _ := s.Authenticate("admin-token", now)
 	cases := map[string]provider.Config{
 		"openai/gpt-4o": {Kind: "openai", APIKey: "sk-account", Model: "gpt-4o"},
@@ -195,7 +195,7 @@ func (c *countingSource) SnapshotConfig(context.Context) (*Config, error) {
 func TestReloaderKeepsLastSnapshotOnFailure(t *testing.T) {
 	src := &countingSource{cfg: testConfig()}
 	var h Holder
-	r := NewReloader(src, builder{}, &h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := NewReloader(src, builder{}, nil, &h, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := r.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}

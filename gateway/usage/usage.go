@@ -32,7 +32,12 @@ type Event struct {
 	// UsageMissing is set when the upstream never reported usage (a broken stream, a client
 	// that left early); such events are counted, never silently zero.
 	UsageMissing bool
-	Latency      time.Duration
+	// CostUSD is the usage priced at the model's price when the request arrived.
+	CostUSD float64
+	// Priced is false when the model has no price (no catalog entry, no override): the event
+	// is kept and flagged, never costed as free.
+	Priced  bool
+	Latency time.Duration
 	// TimeToFirstToken is set for streams.
 	TimeToFirstToken time.Duration
 }
@@ -59,6 +64,8 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.Int64("completion_tokens", e.Usage.CompletionTokens),
 		slog.Int64("cached_tokens", e.Usage.CachedTokens()),
 		slog.Bool("usage_missing", e.UsageMissing),
+		slog.Float64("cost_usd", e.CostUSD),
+		slog.Bool("priced", e.Priced),
 		slog.Duration("latency", e.Latency),
 		slog.Duration("ttft", e.TimeToFirstToken),
 	)

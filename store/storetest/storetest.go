@@ -249,6 +249,17 @@ func testModels(t *testing.T, h *harness) {
 		t.Errorf("snapshot model = %+v, want %s with its decrypted key", m, "GPT-4o.mini")
 	}
 
+	priced := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", Types: []string{"embedding"}, Pricing: &adminv1.Pricing{InputPerMtok: 0.02}}))(t)
+	diff(t, "priced", &adminv1.Pricing{InputPerMtok: 0.02}, priced.GetPricing())
+	var snapPricing *snapshot.Pricing
+	for _, m := range snap(t, st).Models {
+		if m.Account == "acme" && m.Name == "embed" {
+			snapPricing = m.Pricing
+		}
+	}
+	diff(t, "snapshot pricing", &snapshot.Pricing{Input: 0.02}, snapPricing)
+	_, err := st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", Pricing: &adminv1.Pricing{OutputPerMtok: -1}})
+	wantErr(t, err, apierr.KindInvalidRequest, "model.pricing")
 	upd := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e", Settings: map[string]string{"deployment": "emb-prod"}}))(t)
 	diff(t, "updated", &adminv1.Model{Account: "acme", Name: "embed", Fqn: "acme/embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e", Settings: map[string]string{"deployment": "emb-prod"}}, upd)
 	// Update with an empty key keeps the model's key.

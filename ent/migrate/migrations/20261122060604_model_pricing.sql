@@ -1,0 +1,2 @@
+-- Modify "models" table
+ALTER TABLE "models" ADD COLUMN "pricing" jsonb NULL;
