@@ -99,7 +99,7 @@ func New(cfg provider.Config) (provider.Adapter, error) {
 		provideropenai.WithAuthHeader(header, value),
 	)
 	if err != nil {
-		return nil, err
+		return nil, err // not a, which would be a non-nil provider.Adapter holding a nil pointer
 	}
 	return a, nil
 }
