@@ -10,6 +10,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/provider/provideranthropic"
 	"github.com/llmgw/llmgw/gateway/provider/providerazure"
+	"github.com/llmgw/llmgw/gateway/provider/providergoogle"
 	"github.com/llmgw/llmgw/gateway/provider/providermock"
 	"github.com/llmgw/llmgw/gateway/provider/provideropenai"
 )
@@ -35,6 +36,8 @@ func builtin() map[string]provider.Factory {
 		"together":          openAICompatible("https://api.together.xyz/v1"),
 		"perplexity":        openAICompatible("https://api.perplexity.ai"),
 		"anthropic":         provideranthropic.New,
+		"gemini":            providergoogle.NewGemini,
+		"vertex":            providergoogle.NewVertex,
 		"mock": func(cfg provider.Config) (provider.Adapter, error) {
 			return providermock.New(cfg)
 		},
