@@ -27,7 +27,8 @@ type Adapter struct {
 	client      *http.Client
 	chatURL     string
 	embedURL    string
-	auth        string // "Bearer <key>", or empty when the server needs no key
+	authHeader  string // "Authorization", or a provider's own header such as Azure's "Api-Key"
+	authValue   string // "Bearer <key>"; empty when the server needs no key
 	model       string
 	quotedModel []byte
 }
@@ -56,15 +57,21 @@ func New(cfg provider.Config, defaultBaseURL string) (*Adapter, error) {
 	if cfg.HTTPClient == nil {
 		return nil, fmt.Errorf("%s: an HTTP client is required", cfg.Kind)
 	}
+	// Never follow redirects: an API that redirects a POST is misbehaving, and net/http would
+	// carry a custom credential header (Azure's api-key) to whatever host it is sent to. The
+	// copy shares the transport, so the connection pool is still the shared one.
+	client := *cfg.HTTPClient
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	a := &Adapter{
-		client:      cfg.HTTPClient,
+		client:      &client,
+		authHeader:  "Authorization",
 		chatURL:     base + "/chat/completions",
 		embedURL:    base + "/embeddings",
 		model:       cfg.Model,
 		quotedModel: strconv.AppendQuote(nil, cfg.Model),
 	}
 	if cfg.APIKey != "" {
-		a.auth = "Bearer " + cfg.APIKey
+		a.authValue = "Bearer " + cfg.APIKey
 	}
 	return a, nil
 }
@@ -107,8 +114,8 @@ func (a *Adapter) post(ctx context.Context, url string, body []byte, stream bool
 	} else {
 		req.Header.Set("Accept", "application/json")
 	}
-	if a.auth != "" {
-		req.Header.Set("Authorization", a.auth)
+	if a.authValue != "" {
+		req.Header.Set(a.authHeader, a.authValue)
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {

@@ -28,9 +28,8 @@ func WithEndpoints(chatURL, embedURL string) Option {
 }
 
 // WithAuthHeader sends the credential as the header name: value instead of
-// "Authorization: Bearer <cfg.APIKey>"; cfg.APIKey is then not sent at all. The header is set
-// only on requests to the hosts of the adapter's chat and embeddings URLs, so a redirect to
-// another host never carries it.
+// "Authorization: Bearer <cfg.APIKey>"; cfg.APIKey is then not sent at all. Adapters never
+// follow redirects, so the header reaches only the configured host.
 func WithAuthHeader(name, value string) Option {
 	return func(o *options) {
 		o.authHeader, o.authValue, o.hasAuthHdr = http.CanonicalHeaderKey(name), value, true
@@ -60,28 +59,7 @@ func NewWithOptions(cfg provider.Config, defaultBaseURL string, opts ...Option) 
 		if o.authHeader == "" || o.authValue == "" {
 			return nil, fmt.Errorf("%s: an auth header needs a name and a value", cfg.Kind)
 		}
-		if o.authHeader == "Authorization" {
-			a.auth = o.authValue
-			return a, nil
-		}
-		// post sets only Authorization, so another header is added by a thin wrapper around the
-		// shared transport: the adapter still builds no transport of its own.
-		a.auth = ""
-		hosts := map[string]bool{}
-		for _, raw := range []string{a.chatURL, a.embedURL} {
-			u, err := url.Parse(raw)
-			if err != nil {
-				return nil, fmt.Errorf("%s: endpoint %q: %w", cfg.Kind, raw, err)
-			}
-			hosts[u.Host] = true
-		}
-		client := *a.client
-		base := client.Transport
-		if base == nil {
-			base = http.DefaultTransport
-		}
-		client.Transport = &headerTransport{base: base, name: o.authHeader, value: o.authValue, hosts: hosts}
-		a.client = &client
+		a.authHeader, a.authValue = o.authHeader, o.authValue
 	}
 	return a, nil
 }
@@ -95,22 +73,4 @@ func checkAbsolute(raw string) error {
 		return fmt.Errorf("must be an absolute http:// or https:// URL")
 	}
 	return nil
-}
-
-// headerTransport sets one header on requests to the given hosts. It is safe for concurrent use.
-type headerTransport struct {
-	base        http.RoundTripper
-	name, value string
-	hosts       map[string]bool // read-only after construction
-}
-
-func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.hosts[req.URL.Host] {
-		return t.base.RoundTrip(req)
-	}
-	// A RoundTripper must not modify its request; the clone shares the body, which the base
-	// transport closes.
-	r := req.Clone(req.Context())
-	r.Header.Set(t.name, t.value)
-	return t.base.RoundTrip(r)
 }
