@@ -10,6 +10,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/provider/provideranthropic"
 	"github.com/llmgw/llmgw/gateway/provider/providerazure"
+	"github.com/llmgw/llmgw/gateway/provider/providerbedrock"
 	"github.com/llmgw/llmgw/gateway/provider/providergoogle"
 	"github.com/llmgw/llmgw/gateway/provider/providermock"
 	"github.com/llmgw/llmgw/gateway/provider/provideropenai"
@@ -36,6 +37,7 @@ func builtin() map[string]provider.Factory {
 		"together":          openAICompatible("https://api.together.xyz/v1"),
 		"perplexity":        openAICompatible("https://api.perplexity.ai"),
 		"anthropic":         provideranthropic.New,
+		"bedrock":           providerbedrock.New,
 		"gemini":            providergoogle.NewGemini,
 		"vertex":            providergoogle.NewVertex,
 		"mock": func(cfg provider.Config) (provider.Adapter, error) {
