@@ -100,3 +100,64 @@ type EmbedResult struct {
 
 // Factory builds an adapter from a config, or reports why the config is invalid.
 type Factory func(cfg Config) (Adapter, error)
+
+// MessagesAdapter is a model whose provider speaks Anthropic's Messages API natively. Adapters
+// implement it when they can take a client's Messages request as it is, so that everything the
+// gateway does not model (thinking blocks and their signatures, cache_control, citations, newer
+// block types) round-trips intact. Clients of other dialects never see it: they go through
+// Adapter.
+type MessagesAdapter interface {
+	// Messages sends one non-streamed Messages request and returns the raw answer.
+	Messages(ctx context.Context, c *MessagesCall) (*MessagesResult, error)
+	// MessagesStream sends one streamed Messages request and returns its events; the caller
+	// closes the stream.
+	MessagesStream(ctx context.Context, c *MessagesCall) (MessagesStream, error)
+	// CountTokens asks the provider how many input tokens the request would use.
+	CountTokens(ctx context.Context, c *MessagesCall) (*CountTokensResult, error)
+}
+
+// MessagesCall is one request in Anthropic's Messages dialect.
+type MessagesCall struct {
+	// Model is the client's model name; adapters send Config.Model.
+	Model string
+	// Body is the client's raw Anthropic JSON. Adapters patch only the model (and, for a
+	// stream, the stream flag) and never decode and re-encode it.
+	Body []byte
+	// Beta is the client's anthropic-beta header values, forwarded as they are.
+	Beta []string
+}
+
+// MessagesResult is a complete Messages answer.
+type MessagesResult struct {
+	// JSON is the upstream's Message object, byte for byte.
+	JSON []byte
+	// Usage is the upstream's usage in the gateway's terms: cache reads and writes count as
+	// prompt tokens, cache reads also as cached tokens.
+	Usage chat.Usage
+}
+
+// MessagesStream is a streamed Messages answer. Recv and Close are not safe for concurrent use.
+type MessagesStream interface {
+	// Recv returns the next event, or io.EOF after message_stop. An error means the stream
+	// broke (an upstream error event included): the client must be told, not shown a clean end.
+	Recv() (MessagesEvent, error)
+	// Close releases the upstream connection; it is safe to call more than once.
+	Close() error
+}
+
+// MessagesEvent is one server-sent event of a Messages stream.
+type MessagesEvent struct {
+	// Name is the event's name, such as "content_block_delta".
+	Name string
+	// Data is the event's raw JSON, as the upstream sent it; valid until the next Recv.
+	Data []byte
+	// Usage is set on message_delta events: the message's cumulative usage so far, input
+	// counts from message_start included.
+	Usage *chat.Usage
+}
+
+// CountTokensResult is the answer of a token count.
+type CountTokensResult struct {
+	// JSON is the upstream's answer, such as {"input_tokens":42}, byte for byte.
+	JSON []byte
+}

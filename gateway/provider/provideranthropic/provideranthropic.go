@@ -136,15 +136,24 @@ func (a *adapter) encode(c *provider.ChatCall, stream bool) ([]byte, error) {
 	return b, nil
 }
 
-// post sends body and returns the response if its status is 2xx; the caller closes its body.
+// post sends body to the Messages endpoint and returns the response if its status is 2xx; the
+// caller closes its body.
 func (a *adapter) post(ctx context.Context, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint, bytes.NewReader(body))
+	return a.postTo(ctx, a.endpoint, body, nil)
+}
+
+// postTo is post to any endpoint, with the client's anthropic-beta values.
+func (a *adapter) postTo(ctx context.Context, endpoint string, body []byte, beta []string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: build request: %w", err)
 	}
 	req.Header.Set("x-api-key", a.apiKey)
 	req.Header.Set("anthropic-version", APIVersion)
 	req.Header.Set("content-type", "application/json")
+	for _, b := range beta {
+		req.Header.Add("anthropic-beta", b)
+	}
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)

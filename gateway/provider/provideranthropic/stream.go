@@ -155,18 +155,7 @@ func (s *stream) handle(e *event) (c provider.Chunk, ok bool, err error) {
 		// thinking_delta, signature_delta, citations_delta: not OpenAI content.
 		return provider.Chunk{}, false, nil
 	case "message_delta":
-		if u := e.Usage; u != nil {
-			s.usage.OutputTokens = u.OutputTokens
-			if u.InputTokens != nil {
-				s.usage.InputTokens = *u.InputTokens
-			}
-			if u.CacheCreationInputTokens != nil {
-				s.usage.CacheCreationInputTokens = *u.CacheCreationInputTokens
-			}
-			if u.CacheReadInputTokens != nil {
-				s.usage.CacheReadInputTokens = *u.CacheReadInputTokens
-			}
-		}
+		s.usage.apply(e.Usage)
 		if e.Delta == nil || e.Delta.StopReason == "" {
 			return provider.Chunk{}, false, nil
 		}
