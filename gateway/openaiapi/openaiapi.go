@@ -45,6 +45,7 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
 	h := &Handler{p: p, logger: logger, maxBody: maxBody, mux: http.NewServeMux(), created: time.Now().Unix()}
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
+	h.mux.HandleFunc("POST /v1/responses", h.responses)
 	h.mux.HandleFunc("GET /v1/models", h.listModels)
 	h.mux.HandleFunc("GET /v1/models/{model...}", h.getModel)
 	h.mux.HandleFunc("/v1/", h.notFound)
@@ -61,7 +62,7 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	// Match OpenAI: an unknown route or a wrong method is a 404 in its error shape, except a
 	// known path with the wrong method, which is 405.
 	switch r.URL.Path {
-	case "/v1/chat/completions", "/v1/embeddings":
+	case "/v1/chat/completions", "/v1/embeddings", "/v1/responses":
 		w.Header().Set("Allow", http.MethodPost)
 		h.fail(w, r, &apierr.Error{Kind: apierr.KindInvalidRequest, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use POST"}, http.StatusMethodNotAllowed)
 		return
