@@ -170,15 +170,17 @@ func (s *stream) candidate(cand *candidate) error {
 			return err
 		}
 	}
-	if st.finished {
-		if cand.Content != nil && len(cand.Content.Parts) > 0 {
-			return provider.BadResponse(fmt.Errorf("candidate %d sent content after its finish reason", cand.Index))
-		}
-		return nil
-	}
 	text, calls, err := answerParts(cand.Content, &s.nextCall)
 	if err != nil {
 		return err
+	}
+	if st.finished {
+		// A trailing event may repeat the finish reason with an empty part and the final usage;
+		// content after the finish chunk, though, could not be shown to the client.
+		if text != "" || len(calls) > 0 {
+			return provider.BadResponse(fmt.Errorf("candidate %d sent content after its finish reason", cand.Index))
+		}
+		return nil
 	}
 	if text != "" || len(calls) > 0 {
 		d := chat.Delta{}
