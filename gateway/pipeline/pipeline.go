@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
@@ -161,12 +162,12 @@ func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.Cha
 		cancel()
 		return nil, err
 	}
-	return &recordingStream{ChatStream: st, p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}, nil
+	return &recordingStream{ChatStream: st, meter: meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}}, nil
 }
 
-// recordingStream watches a stream for usage and records the event exactly once.
-type recordingStream struct {
-	provider.ChatStream
+// meter records a streamed request's usage event exactly once: when the stream ends, breaks
+// or is closed early. Every stream dialect wraps its upstream stream with one.
+type meter struct {
 	p        *Pipeline
 	ctx      context.Context
 	c        *Caller
@@ -179,46 +180,66 @@ type recordingStream struct {
 	closed   bool
 }
 
-func (s *recordingStream) Recv() (provider.Chunk, error) {
-	ch, err := s.ChatStream.Recv()
-	if err == nil {
-		if !s.first {
-			s.first = true
-			s.e.TimeToFirstToken = s.p.now().Sub(s.c.start)
-		}
-		if ch.Usage != nil {
-			s.e.Usage, s.gotUsage = *ch.Usage, true
-		}
-		return ch, nil
+// received notes a successfully received event and the usage it reports, if any.
+func (r *meter) received(u *chat.Usage) {
+	if !r.first {
+		r.first = true
+		r.e.TimeToFirstToken = r.p.now().Sub(r.c.start)
 	}
-	if errors.Is(err, io.EOF) {
-		s.end(nil)
-	} else {
-		s.end(err)
+	if u != nil {
+		r.e.Usage, r.gotUsage = *u, true
 	}
-	return ch, err
 }
 
-func (s *recordingStream) end(err error) {
-	if s.done {
+// failed notes the error that ended the stream: io.EOF is a clean end.
+func (r *meter) failed(err error) {
+	if errors.Is(err, io.EOF) {
+		r.end(nil)
+	} else {
+		r.end(err)
+	}
+}
+
+func (r *meter) end(err error) {
+	if r.done {
 		return
 	}
-	s.done = true
-	s.e.UsageMissing = !s.gotUsage
-	s.p.finish(s.ctx, s.c, s.m, &s.e, err)
+	r.done = true
+	r.e.UsageMissing = !r.gotUsage
+	r.p.finish(r.ctx, r.c, r.m, &r.e, err)
+}
+
+// close records a stream abandoned before its end as canceled, then releases the upstream
+// stream with release, once.
+func (r *meter) close(release func() error) error {
+	r.end(context.Canceled)
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	err := release()
+	r.cancel()
+	return err
+}
+
+// recordingStream is a chat stream that records its usage event through a meter.
+type recordingStream struct {
+	provider.ChatStream
+	meter
+}
+
+func (s *recordingStream) Recv() (provider.Chunk, error) {
+	ch, err := s.ChatStream.Recv()
+	if err != nil {
+		s.failed(err)
+		return ch, err
+	}
+	s.received(ch.Usage)
+	return ch, nil
 }
 
 // Close records a stream abandoned before its end as canceled, then releases it.
-func (s *recordingStream) Close() error {
-	s.end(context.Canceled)
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	err := s.ChatStream.Close()
-	s.cancel()
-	return err
-}
+func (s *recordingStream) Close() error { return s.close(s.ChatStream.Close) }
 
 // Embed runs an embeddings request.
 func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCall) (*provider.EmbedResult, error) {
@@ -241,4 +262,102 @@ func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCal
 	}
 	p.finish(ctx, c, m, &e, err)
 	return res, err
+}
+
+// MessagesNative resolves and authorizes model for the caller, as Messages would, and reports
+// whether its adapter speaks Anthropic's Messages API natively (provider.MessagesAdapter). The
+// Anthropic surface asks it first: a native model gets the client's request as it is, any other
+// model gets it translated and sent through Chat or ChatStream.
+func (p *Pipeline) MessagesNative(c *Caller, model string) (bool, error) {
+	m, err := c.Snapshot.Resolve(c.Principal, model, snapshot.TypeChat)
+	if err != nil {
+		return false, err
+	}
+	_, ok := m.Adapter.(provider.MessagesAdapter)
+	return ok, nil
+}
+
+// resolveMessages resolves call's model to a native Messages adapter.
+func (p *Pipeline) resolveMessages(c *Caller, call *provider.MessagesCall) (*snapshot.Endpoint, provider.MessagesAdapter, error) {
+	m, err := c.Snapshot.Resolve(c.Principal, call.Model, snapshot.TypeChat)
+	if err != nil {
+		return nil, nil, err
+	}
+	ma, ok := m.Adapter.(provider.MessagesAdapter)
+	if !ok {
+		return nil, nil, apierr.Invalid("model", "the model %q does not speak the Anthropic Messages API", call.Model)
+	}
+	return m, ma, nil
+}
+
+// Messages runs a non-streamed request in Anthropic's Messages dialect against a native model
+// and records its usage once, as Chat does.
+func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.MessagesCall) (*provider.MessagesResult, error) {
+	e := p.event(c, call.Model, snapshot.TypeChat, false)
+	m, ma, err := p.resolveMessages(c, call)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	res, err := ma.Messages(ctx, call)
+	if err == nil {
+		e.Usage = res.Usage
+		e.UsageMissing = res.Usage.TotalTokens == 0 && res.Usage.PromptTokens == 0
+	} else {
+		e.UsageMissing = true
+	}
+	p.finish(ctx, c, m, &e, err)
+	return res, err
+}
+
+// MessagesStream starts a streamed request in Anthropic's Messages dialect against a native
+// model. The returned stream records usage once, when it ends, breaks or is closed early; the
+// caller must Close it.
+func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider.MessagesCall) (provider.MessagesStream, error) {
+	e := p.event(c, call.Model, snapshot.TypeChat, true)
+	m, ma, err := p.resolveMessages(c, call)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, p.timeout)
+	st, err := ma.MessagesStream(sctx, call)
+	if err != nil {
+		e.UsageMissing = true
+		p.finish(ctx, c, m, &e, err)
+		cancel()
+		return nil, err
+	}
+	return &recordingMessagesStream{MessagesStream: st, meter: meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}}, nil
+}
+
+// recordingMessagesStream is a Messages stream that records its usage event through a meter.
+type recordingMessagesStream struct {
+	provider.MessagesStream
+	meter
+}
+
+func (s *recordingMessagesStream) Recv() (provider.MessagesEvent, error) {
+	ev, err := s.MessagesStream.Recv()
+	if err != nil {
+		s.failed(err)
+		return ev, err
+	}
+	s.received(ev.Usage)
+	return ev, nil
+}
+
+// Close records a stream abandoned before its end as canceled, then releases it.
+func (s *recordingMessagesStream) Close() error { return s.close(s.MessagesStream.Close) }
+
+// CountTokens asks a native model's provider to count the request's input tokens. Counting is
+// not inference and is free at the provider, so it records no usage event.
+func (p *Pipeline) CountTokens(ctx context.Context, c *Caller, call *provider.MessagesCall) (*provider.CountTokensResult, error) {
+	_, ma, err := p.resolveMessages(c, call)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	return ma.CountTokens(ctx, call)
 }
