@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,6 +208,28 @@ func TestOpenAISurfaceWithOfficialSDK(t *testing.T) {
 		}
 		if resp.Data[1].Embedding[0] == resp.Data[0].Embedding[0] {
 			t.Error("different inputs gave the same vector")
+		}
+	})
+
+	t.Run("mock embeddings in base64, as the Python SDK asks", func(t *testing.T) {
+		resp, body := f.g.do(t, "POST", "/v1/embeddings", f.g.Token, `{"model":"mock/embed","input":"alpha","encoding_format":"base64"}`)
+		var got struct {
+			Data []struct {
+				Embedding string `json:"embedding"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil || resp.StatusCode != 200 || len(got.Data) != 1 {
+			t.Fatalf("%d %s (%v)", resp.StatusCode, body, err)
+		}
+		raw, err := base64.StdEncoding.DecodeString(got.Data[0].Embedding)
+		if err != nil || len(raw) != 4*providermock.DefaultDimensions {
+			t.Fatalf("%d bytes, %v", len(raw), err)
+		}
+		want := providermock.Vector("alpha", providermock.DefaultDimensions)
+		for i := range want {
+			if v := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); v != want[i] {
+				t.Fatalf("component %d = %v, want %v", i, v, want[i])
+			}
 		}
 	})
 

@@ -231,8 +231,15 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, 0)
 		return
 	}
+	answer := res.JSON
+	if req.EncodingFormat == "base64" {
+		if answer, err = embeddingsAsBase64(answer); err != nil {
+			h.fail(w, r, provider.BadResponse(err), 0)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(res.JSON)
+	_, _ = w.Write(answer)
 }
 
 // modelObject is OpenAI's model object.

@@ -10,7 +10,6 @@ package providermock
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -170,21 +169,15 @@ func (a *Adapter) Embed(ctx context.Context, c *provider.EmbedCall) (*provider.E
 		}
 		dims = *d
 	}
+	resp := chat.EmbeddingResponse{Object: "list", Model: a.model}
 	var tokens int64
-	data := make([]any, 0, len(c.Request.Input))
 	for i, text := range c.Request.Input {
 		tokens += countTokens(text)
-		v := Vector(text, int(dims))
-		if c.Request.EncodingFormat == "base64" {
-			// OpenAI's base64 form: the little-endian float32 bytes. The OpenAI Python SDK asks
-			// for it by default.
-			data = append(data, base64Embedding{Object: "embedding", Index: int64(i), Embedding: encodeBase64(v)})
-			continue
-		}
-		data = append(data, chat.Embedding{Object: "embedding", Index: int64(i), Embedding: v})
+		resp.Data = append(resp.Data, chat.Embedding{Object: "embedding", Index: int64(i), Embedding: Vector(text, int(dims))})
 	}
 	u := chat.Usage{PromptTokens: tokens, TotalTokens: tokens}
-	b, err := json.Marshal(map[string]any{"object": "list", "model": a.model, "data": data, "usage": u})
+	resp.Usage = &u
+	b, err := json.Marshal(&resp)
 	if err != nil {
 		return nil, err
 	}
@@ -206,18 +199,4 @@ func Vector(text string, dims int) []float32 {
 		v[i] = float32(float64(v[i]) / norm)
 	}
 	return v
-}
-
-type base64Embedding struct {
-	Object    string `json:"object"`
-	Index     int64  `json:"index"`
-	Embedding string `json:"embedding"`
-}
-
-func encodeBase64(v []float32) string {
-	b := make([]byte, 4*len(v))
-	for i, f := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
-	}
-	return base64.StdEncoding.EncodeToString(b)
 }

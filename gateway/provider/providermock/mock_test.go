@@ -2,8 +2,6 @@ package providermock
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -121,31 +119,5 @@ func TestCanceledContext(t *testing.T) {
 	cancel()
 	if _, err := a.Chat(ctx, req(chat.Message{Role: "user", Content: chat.TextContent("x")})); err == nil {
 		t.Error("Chat ignored a canceled context")
-	}
-}
-
-func TestEmbedBase64(t *testing.T) {
-	a, _ := New(provider.Config{Model: "embed"})
-	res, err := a.Embed(context.Background(), &provider.EmbedCall{Request: &chat.EmbeddingRequest{Input: chat.Input{"x"}, EncodingFormat: "base64"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var resp struct {
-		Data []struct {
-			Embedding string `json:"embedding"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(res.JSON, &resp); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(resp.Data[0].Embedding)
-	if err != nil || len(raw) != 4*DefaultDimensions {
-		t.Fatalf("decoded %d bytes, %v", len(raw), err)
-	}
-	want := Vector("x", DefaultDimensions)
-	for i := range want {
-		if got := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); got != want[i] {
-			t.Fatalf("component %d = %v, want %v", i, got, want[i])
-		}
 	}
 }
