@@ -4,9 +4,13 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/provider"
 )
 
@@ -118,5 +122,23 @@ func TestModelARN(t *testing.T) {
 	want := "/model/arn%3Aaws%3Abedrock%3Aus-west-2%3A123456789012%3Aapplication-inference-profile%2Fa1b2c3d4e5f6/converse"
 	if len(reqs) != 1 || reqs[0].path != want {
 		t.Fatalf("requests %+v, want one to %s", reqs, want)
+	}
+}
+
+// TestRedirectIsNotFollowed: a redirect would carry the session token to another host.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("redirect followed to another host, with X-Amz-Security-Token %q", r.Header.Get("X-Amz-Security-Token"))
+	}))
+	defer other.Close()
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/steal", http.StatusTemporaryRedirect)
+	})
+	f.expectCreds(aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: "s", SessionToken: "tok"})
+	cfg := f.config(testModel)
+	cfg.APIKey = `{"secret_access_key":"s","session_token":"tok"}`
+	_, err := adapterFor(t, cfg).Chat(context.Background(), call(t, simpleRequest))
+	if e := asAPIErr(t, err); e.Kind != apierr.KindUpstreamBadResponse {
+		t.Errorf("error %v (kind %v), want an upstream bad response", e, e.Kind)
 	}
 }

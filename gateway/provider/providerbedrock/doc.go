@@ -11,7 +11,8 @@
 // when set. The model is a foundation model id, an inference profile id such as
 // "us.anthropic.claude-3-5-sonnet-20240620-v1:0", or an ARN; it is escaped as one path segment
 // (":" and "/" included). Every request is signed with SigV4 for the service "bedrock" by
-// aws-sdk-go-v2's signer.
+// aws-sdk-go-v2's signer. Redirects are never followed: they would carry X-Amz-Security-Token
+// to another host.
 //
 // # Credentials
 //
