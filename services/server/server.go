@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/llmgw/llmgw/gateway/anthropicapi"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/openaiapi"
 	"github.com/llmgw/llmgw/gateway/pipeline"
@@ -72,6 +73,10 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		mux.Handle(path, h)
 	}
 	mux.Handle("/v1/", openaiapi.New(s.p, s.logger, s.opts.MaxBody))
+	// Anthropic's Messages surface; these patterns are more specific than /v1/, so they win.
+	messages := anthropicapi.New(s.p, s.logger, s.opts.MaxBody)
+	mux.Handle("POST /v1/messages", messages)
+	mux.Handle("POST /v1/messages/count_tokens", messages)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

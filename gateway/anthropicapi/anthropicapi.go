@@ -1,0 +1,320 @@
+package anthropicapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/openaiapi"
+	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/provider"
+)
+
+// Handler serves POST /v1/messages and POST /v1/messages/count_tokens. It is safe for
+// concurrent use.
+type Handler struct {
+	p       *pipeline.Pipeline
+	logger  *slog.Logger
+	maxBody int64
+	mux     *http.ServeMux
+}
+
+// New returns the Messages handler. maxBody <= 0 means openaiapi.DefaultMaxBody.
+func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
+	if maxBody <= 0 {
+		maxBody = openaiapi.DefaultMaxBody
+	}
+	h := &Handler{p: p, logger: logger, maxBody: maxBody, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /v1/messages", h.messages)
+	h.mux.HandleFunc("POST /v1/messages/count_tokens", h.countTokens)
+	h.mux.HandleFunc("/", h.notFound)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := requestID(r)
+	w.Header().Set("X-Request-Id", id)
+	w.Header().Set("Request-Id", id) // where Anthropic's SDKs look for it
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v1/messages", "/v1/messages/count_tokens":
+		w.Header().Set("Allow", http.MethodPost)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = w.Write([]byte(`{"type":"error","error":{"type":"invalid_request_error","message":"` + r.Method + ` is not allowed on ` + r.URL.Path + `; use POST"}}`))
+		return
+	}
+	h.fail(w, r, apierr.New(apierr.KindNotFound, "unknown request URL: %s %s", r.Method, r.URL.Path))
+}
+
+// fail writes err in Anthropic's error shape; an internal error's cause is logged, once.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := apierr.From(err)
+	if e.Kind == apierr.KindInternal && e.Cause != nil {
+		h.logger.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("error", e.Cause.Error()))
+	}
+	apierr.WriteAnthropic(w, e)
+}
+
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
+		return id
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Caller, bool) {
+	c, err := h.p.Admit(openaiapi.Secret(r.Header), w.Header().Get("X-Request-Id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, false
+	}
+	return c, true
+}
+
+// readBody reads the whole body under the size limit.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	tooLarge := apierr.New(apierr.KindTooLarge, "the request body is larger than the limit of %d bytes", h.maxBody)
+	if r.ContentLength > h.maxBody {
+		h.fail(w, r, tooLarge)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.fail(w, r, tooLarge)
+		} else {
+			h.fail(w, r, apierr.Invalid("", "could not read the request body"))
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+// decodeFor admits the caller, reads and decodes the body, and reports whether the model
+// speaks Messages natively.
+func (h *Handler) decodeFor(w http.ResponseWriter, r *http.Request, countTokens bool) (*pipeline.Caller, *Request, []byte, bool, bool) {
+	c, ok := h.admit(w, r)
+	if !ok {
+		return nil, nil, nil, false, false
+	}
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return nil, nil, nil, false, false
+	}
+	req, err := DecodeRequest(body, countTokens)
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, nil, nil, false, false
+	}
+	native, err := h.p.MessagesNative(c, req.Model)
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, nil, nil, false, false
+	}
+	return c, req, body, native, true
+}
+
+func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
+	c, req, body, native, ok := h.decodeFor(w, r, false)
+	if !ok {
+		return
+	}
+	if native {
+		call := &provider.MessagesCall{Model: req.Model, Body: body, Beta: r.Header.Values("Anthropic-Beta")}
+		if req.Stream {
+			h.nativeStream(w, r, c, call)
+			return
+		}
+		res, err := h.p.Messages(r.Context(), c, call)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(res.JSON)
+		return
+	}
+	creq, err := ToChat(req, body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	call := &provider.ChatCall{Request: creq}
+	if req.Stream {
+		h.translatedStream(w, r, c, call)
+		return
+	}
+	res, err := h.p.Chat(r.Context(), c, call)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out, err := FromChat(res.JSON, req.Model)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// countTokens forwards to a native model's count_tokens. Other models have no token counter
+// the gateway could ask, and it does not invent counts: they get a 400.
+func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
+	c, req, body, native, ok := h.decodeFor(w, r, true)
+	if !ok {
+		return
+	}
+	if !native {
+		h.fail(w, r, apierr.Invalid("model", "count_tokens is only available for anthropic models; %q is not one", req.Model))
+		return
+	}
+	res, err := h.p.CountTokens(r.Context(), c, &provider.MessagesCall{Model: req.Model, Body: body, Beta: r.Header.Values("Anthropic-Beta")})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(res.JSON)
+}
+
+// startStream commits the response to an event stream.
+func startStream(w http.ResponseWriter) *http.ResponseController {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return http.NewResponseController(w)
+}
+
+// send writes and flushes buf; false means the client is gone.
+func send(w http.ResponseWriter, rc *http.ResponseController, buf []byte) bool {
+	if len(buf) == 0 {
+		return true
+	}
+	if _, err := w.Write(buf); err != nil {
+		return false
+	}
+	return rc.Flush() == nil
+}
+
+// streamError ends a broken stream with an error event, unless the client is gone.
+func streamError(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, err error) {
+	if r.Context().Err() != nil {
+		return
+	}
+	s := Streamer{}
+	s.Error(err)
+	send(w, rc, s.Out)
+}
+
+func (h *Handler) nativeStream(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, call *provider.MessagesCall) {
+	st, err := h.p.MessagesStream(r.Context(), c, call)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer st.Close()
+	// Wait for the first event before committing to 200, so an upstream that fails at once
+	// still gets a proper error status.
+	ev, err := st.Recv()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rc := startStream(w)
+	buf := make([]byte, 0, 1024)
+	for err == nil {
+		buf = appendEvent(buf[:0], ev.Name, ev.Data)
+		if !send(w, rc, buf) {
+			return // client gone; Close records the stream as canceled
+		}
+		ev, err = st.Recv()
+	}
+	if !errors.Is(err, io.EOF) {
+		streamError(w, r, rc, err)
+	}
+}
+
+// appendEvent appends an upstream event in wire form; data of several lines keeps them.
+func appendEvent(dst []byte, name string, data []byte) []byte {
+	if name != "" {
+		dst = append(dst, "event: "...)
+		dst = append(dst, name...)
+		dst = append(dst, '\n')
+	}
+	for {
+		line, rest, more := cut(data)
+		dst = append(dst, "data: "...)
+		dst = append(dst, line...)
+		dst = append(dst, '\n')
+		if !more {
+			break
+		}
+		data = rest
+	}
+	return append(dst, '\n')
+}
+
+func cut(b []byte) (line, rest []byte, found bool) {
+	for i, c := range b {
+		if c == '\n' {
+			return b[:i], b[i+1:], true
+		}
+	}
+	return b, nil, false
+}
+
+func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, call *provider.ChatCall) {
+	st, err := h.p.ChatStream(r.Context(), c, call)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer st.Close()
+	s := NewStreamer(call.Request.Model)
+	ch, err := st.Recv()
+	if err == nil {
+		err = s.Chunk(ch)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		h.fail(w, r, err)
+		return
+	}
+	rc := startStream(w)
+	for err == nil {
+		if !send(w, rc, s.Out) {
+			return
+		}
+		s.Out = s.Out[:0]
+		ch, err = st.Recv()
+		if err == nil {
+			err = s.Chunk(ch)
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		if err = s.End(); err == nil {
+			send(w, rc, s.Out)
+			return
+		}
+	}
+	s.Out = s.Out[:0]
+	if r.Context().Err() != nil {
+		return
+	}
+	s.Error(err)
+	send(w, rc, s.Out)
+}
