@@ -56,6 +56,7 @@ func NewOpenAI(t testing.TB) *OpenAI {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", f.chat)
 	mux.HandleFunc("POST /v1/embeddings", f.embeddings)
+	f.routes(mux) // completions, moderations, images and audio: openai_endpoints.go
 	f.Server = httptest.NewServer(mux)
 	t.Cleanup(f.Close)
 	return f
