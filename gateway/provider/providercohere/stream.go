@@ -115,9 +115,22 @@ func (s *stream) handle(e *event) (c provider.Chunk, ok bool, err error) {
 	if !s.started {
 		return provider.Chunk{}, false, provider.BadResponse(fmt.Errorf("%s event before message-start", e.Type))
 	}
+	switch e.Type {
+	case "content-start", "content-delta", "tool-plan-delta", "tool-call-start", "tool-call-delta", "message-end":
+	default:
+		// content-end, tool-call-end, citation-start, citation-end, debug, and event types
+		// newer than this adapter make no chunk; their deltas are not read.
+		return provider.Chunk{}, false, nil
+	}
+	var d eventDelta
+	if len(e.Delta) > 0 {
+		if err := json.Unmarshal(e.Delta, &d); err != nil {
+			return provider.Chunk{}, false, provider.BadResponse(fmt.Errorf("decode %s delta: %w", e.Type, err))
+		}
+	}
 	var msg deltaMessage
-	if e.Delta != nil && e.Delta.Message != nil {
-		msg = *e.Delta.Message
+	if d.Message != nil {
+		msg = *d.Message
 	}
 	switch e.Type {
 	case "content-start", "content-delta":
@@ -163,10 +176,6 @@ func (s *stream) handle(e *event) (c provider.Chunk, ok bool, err error) {
 		call := chat.ToolCallDelta{Index: i, Function: chat.FunctionCall{Arguments: tc.Function.Arguments}}
 		return s.chunk(chat.Delta{ToolCalls: []chat.ToolCallDelta{call}}, nil)
 	case "message-end":
-		d := e.Delta
-		if d == nil {
-			d = &eventDelta{}
-		}
 		finish, failed := finishReason(d.FinishReason)
 		if failed || d.Error != "" {
 			return provider.Chunk{}, false, finishError(d.FinishReason, d.Error)
@@ -174,8 +183,6 @@ func (s *stream) handle(e *event) (c provider.Chunk, ok bool, err error) {
 		s.ended, s.usage = true, openAIUsage(d.Usage)
 		return s.chunk(chat.Delta{}, &finish)
 	}
-	// content-end, tool-call-end, citation-start, citation-end, debug, and event types newer
-	// than this adapter make no chunk.
 	return provider.Chunk{}, false, nil
 }
 

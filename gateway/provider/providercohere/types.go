@@ -141,12 +141,13 @@ func (n *number) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// event is the data of one streaming event; which fields are set depends on Type.
+// event is the data of one streaming event; which fields are set depends on Type. Delta is
+// decoded by type: message-start's delta holds arrays where later events' deltas hold objects.
 type event struct {
-	Type  string      `json:"type"`
-	ID    string      `json:"id"`    // message-start
-	Index *int64      `json:"index"` // content-*, tool-call-*
-	Delta *eventDelta `json:"delta"`
+	Type  string          `json:"type"`
+	ID    string          `json:"id"`    // message-start
+	Index *int64          `json:"index"` // content-*, tool-call-*
+	Delta json.RawMessage `json:"delta"`
 }
 
 // eventDelta is the delta of an event: Message for content and tool events, FinishReason,

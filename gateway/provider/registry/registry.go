@@ -11,6 +11,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider/provideranthropic"
 	"github.com/llmgw/llmgw/gateway/provider/providerazure"
 	"github.com/llmgw/llmgw/gateway/provider/providerbedrock"
+	"github.com/llmgw/llmgw/gateway/provider/providercohere"
 	"github.com/llmgw/llmgw/gateway/provider/providergoogle"
 	"github.com/llmgw/llmgw/gateway/provider/providermock"
 	"github.com/llmgw/llmgw/gateway/provider/provideropenai"
@@ -38,6 +39,7 @@ func builtin() map[string]provider.Factory {
 		"perplexity":        openAICompatible("https://api.perplexity.ai"),
 		"anthropic":         provideranthropic.New,
 		"bedrock":           providerbedrock.New,
+		"cohere":            providercohere.New,
 		"gemini":            providergoogle.NewGemini,
 		"vertex":            providergoogle.NewVertex,
 		"mock": func(cfg provider.Config) (provider.Adapter, error) {
