@@ -249,7 +249,7 @@ func streamText(t *testing.T, b []byte) (text string, usageEvents int) {
 func TestForwardCompletionsStream(t *testing.T) {
 	up := providertest.NewOpenAI(t)
 	tests := []struct {
-		name, body string
+		name, body      string
 		wantUsageEvents int
 	}{
 		{"client did not ask for usage: the gateway asks and hides it", `{"model":"a/b","prompt":"one two three","stream":true}`, 0},
