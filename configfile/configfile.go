@@ -188,7 +188,7 @@ func (p *parser) item(n *yaml.Node) error {
 	return nil
 }
 
-var modelTypes = []string{"chat", "embedding"}
+var modelTypes = []string{"chat", "embedding", "rerank"}
 
 func (p *parser) integration(n *yaml.Node, doc, path, account, kind string) (*adminv1.Model, error) {
 	f, err := fields(n, doc, path, "name", "type", "model_id", "hosted_model_name", "url", "model_server", "model_types", "auth_data", "settings")

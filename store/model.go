@@ -21,7 +21,7 @@ func modelAD(account, name string) []byte {
 }
 
 // validModelTypes are the accepted Model.types.
-var validModelTypes = map[string]bool{"chat": true, "embedding": true}
+var validModelTypes = map[string]bool{"chat": true, "embedding": true, "rerank": true}
 
 func validateModel(in *adminv1.Model) error {
 	if in == nil {
@@ -35,7 +35,7 @@ func validateModel(in *adminv1.Model) error {
 	}
 	for i, t := range in.GetTypes() {
 		if !validModelTypes[t] {
-			return apierr.Invalid("model.types", "model.types[%d] %q must be \"chat\" or \"embedding\"", i, t)
+			return apierr.Invalid("model.types", "model.types[%d] %q must be \"chat\", \"embedding\" or \"rerank\"", i, t)
 		}
 	}
 	if p := in.GetPricing(); p != nil && (p.GetInputPerMtok() < 0 || p.GetOutputPerMtok() < 0 || p.GetCachedInputPerMtok() < 0) {

@@ -45,6 +45,7 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
 	h := &Handler{p: p, logger: logger, maxBody: maxBody, mux: http.NewServeMux(), created: time.Now().Unix()}
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
+	h.mux.HandleFunc("/v1/rerank", h.rerank) // every method: rerank answers a wrong one with 405
 	h.mux.HandleFunc("POST /v1/responses", h.responses)
 	h.mux.HandleFunc("GET /v1/models", h.listModels)
 	h.mux.HandleFunc("GET /v1/models/{model...}", h.getModel)

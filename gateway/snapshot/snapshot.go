@@ -25,6 +25,7 @@ import (
 const (
 	TypeChat      = "chat"
 	TypeEmbedding = "embedding"
+	TypeRerank    = "rerank"
 )
 
 // Principal is who a key authenticates. Safe to share: never modified after Compile.

@@ -1,0 +1,37 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+)
+
+// Rerank runs a rerank request: call.Model must be a model of type rerank that the caller may
+// use and whose adapter implements provider.Reranker. It records one usage event with operation
+// "rerank", as Embed does; a result reporting zero usage is recorded as usage missing, never as
+// free. A model the caller cannot use, or that cannot rerank, is the client's error and records
+// nothing.
+func (p *Pipeline) Rerank(ctx context.Context, c *Caller, call *provider.RerankCall) (*provider.RerankResult, error) {
+	e := p.event(c, call.Model, snapshot.TypeRerank, false)
+	m, err := c.Snapshot.Resolve(c.Principal, call.Model, snapshot.TypeRerank)
+	if err != nil {
+		return nil, err
+	}
+	rr, ok := m.Adapter.(provider.Reranker)
+	if !ok {
+		return nil, apierr.Invalid("model", "the model %q does not support rerank", call.Model)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	res, err := rr.Rerank(ctx, call)
+	if err == nil {
+		e.Usage = res.Usage
+		e.UsageMissing = res.Usage.TotalTokens == 0 && res.Usage.PromptTokens == 0
+	} else {
+		e.UsageMissing = true
+	}
+	p.finish(ctx, c, m, &e, err)
+	return res, err
+}
