@@ -47,6 +47,7 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 	h.mux.HandleFunc("/v1/rerank", h.rerank) // every method: rerank answers a wrong one with 405
 	h.mux.HandleFunc("POST /v1/responses", h.responses)
+	h.routeForwarded() // completions, moderations, images and audio: endpoints.go
 	h.mux.HandleFunc("GET /v1/models", h.listModels)
 	h.mux.HandleFunc("GET /v1/models/{model...}", h.getModel)
 	h.mux.HandleFunc("/v1/", h.notFound)
