@@ -22,7 +22,7 @@ type Event struct {
 	VirtualAccount string
 	Teams          []string
 	Model          string // fully qualified model name the client asked for
-	Operation      string // "chat" or "embedding"
+	Operation      string // the model type used: "chat", "embedding" or "rerank"
 	Stream         bool
 	// Status is "ok", or the error kind's OpenAI code / type for failures; "canceled" when the
 	// client went away.

@@ -260,7 +260,7 @@ type Model struct {
 	Fqn string `protobuf:"bytes,3,opt,name=fqn,proto3" json:"fqn,omitempty"`
 	// upstream_model is the provider's name for the model; empty means name.
 	UpstreamModel string `protobuf:"bytes,4,opt,name=upstream_model,json=upstreamModel,proto3" json:"upstream_model,omitempty"`
-	// types are the model's kinds: "chat", "embedding". Empty means chat.
+	// types are the model's kinds: "chat", "embedding", "rerank". Empty means chat.
 	Types []string `protobuf:"bytes,5,rep,name=types,proto3" json:"types,omitempty"`
 	// base_url overrides the account's base URL for this model.
 	BaseUrl string `protobuf:"bytes,6,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`

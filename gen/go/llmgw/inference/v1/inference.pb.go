@@ -1994,7 +1994,7 @@ type ModelInfo struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// owned_by is the provider account.
 	OwnedBy string `protobuf:"bytes,2,opt,name=owned_by,json=ownedBy,proto3" json:"owned_by,omitempty"`
-	// types are the model's kinds, such as "chat" or "embedding".
+	// types are the model's kinds: "chat", "embedding" or "rerank".
 	Types         []string `protobuf:"bytes,3,rep,name=types,proto3" json:"types,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

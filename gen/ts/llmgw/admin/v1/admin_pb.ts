@@ -123,7 +123,7 @@ export type Model = Message<"llmgw.admin.v1.Model"> & {
   upstreamModel: string;
 
   /**
-   * types are the model's kinds: "chat", "embedding". Empty means chat.
+   * types are the model's kinds: "chat", "embedding", "rerank". Empty means chat.
    *
    * @generated from field: repeated string types = 5;
    */

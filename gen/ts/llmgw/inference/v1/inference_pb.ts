@@ -1005,7 +1005,7 @@ export type ModelInfo = Message$1<"llmgw.inference.v1.ModelInfo"> & {
   ownedBy: string;
 
   /**
-   * types are the model's kinds, such as "chat" or "embedding".
+   * types are the model's kinds: "chat", "embedding" or "rerank".
    *
    * @generated from field: repeated string types = 3;
    */
