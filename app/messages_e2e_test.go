@@ -187,7 +187,9 @@ func TestMessagesSurfaceWithAnthropicSDK(t *testing.T) {
 	sent := &sentBodies{}
 	c := anthropic.NewClient(option.WithBaseURL(g.URL), option.WithAPIKey(g.Token), option.WithMaxRetries(0), option.WithMiddleware(sent.middleware))
 	reqID := func(id string) option.RequestOption { return option.WithHeader("X-Request-Id", id) }
-	user := func(text string) anthropic.MessageParam { return anthropic.NewUserMessage(anthropic.NewTextBlock(text)) }
+	user := func(text string) anthropic.MessageParam {
+		return anthropic.NewUserMessage(anthropic.NewTextBlock(text))
+	}
 
 	// patched is the SDK's last body as the upstream must get it: only the model replaced.
 	patched := func(t *testing.T, from, to string) string {
