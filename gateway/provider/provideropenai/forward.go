@@ -60,7 +60,11 @@ func (a *Adapter) Forward(ctx context.Context, c *provider.ForwardCall) (*provid
 		if err != nil {
 			return nil, err
 		}
-		resp, err = a.postMultipart(ctx, target, c.ContentType, body, c.Stream)
+		accept := ""
+		if c.Stream {
+			accept = "text/event-stream"
+		}
+		resp, err = a.send(ctx, target, c.ContentType, accept, body)
 		if err != nil {
 			return nil, err
 		}
@@ -108,32 +112,6 @@ func clientAskedUsage(body []byte) bool {
 	}
 	v, ok, err := rawjson.Get(so, "include_usage")
 	return err == nil && ok && bytes.Equal(v, []byte("true"))
-}
-
-// postMultipart is post for a multipart body. post fixes the JSON content type, so this one
-// sets the client's; the credential, the no-redirect client and the error mapping are the same.
-func (a *Adapter) postMultipart(ctx context.Context, target, contentType string, body []byte, stream bool) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return nil, provider.TransportError(ctx, err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if stream {
-		req.Header.Set("Accept", "text/event-stream")
-	}
-	if a.authValue != "" {
-		req.Header.Set(a.authHeader, a.authValue)
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, provider.TransportError(ctx, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, provider.StatusError(resp.StatusCode, resp.Header.Get("Retry-After"), b)
-	}
-	return resp, nil
 }
 
 // patchMultipart returns body with every "model" form field set to model and every other part

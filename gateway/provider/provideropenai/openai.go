@@ -104,15 +104,23 @@ func (a *Adapter) body(c *provider.ChatCall, stream bool) ([]byte, error) {
 }
 
 func (a *Adapter) post(ctx context.Context, url string, body []byte, stream bool) (*http.Response, error) {
+	accept := "application/json"
+	if stream {
+		accept = "text/event-stream"
+	}
+	return a.send(ctx, url, "application/json", accept, body)
+}
+
+// send posts body with the adapter's credential and maps a failure status to the client's
+// error. accept may be empty (binary answers such as speech).
+func (a *Adapter) send(ctx context.Context, url, contentType, accept string, body []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if stream {
-		req.Header.Set("Accept", "text/event-stream")
-	} else {
-		req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", contentType)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	if a.authValue != "" {
 		req.Header.Set(a.authHeader, a.authValue)
