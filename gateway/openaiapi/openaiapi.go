@@ -1,6 +1,7 @@
 // Package openaiapi serves the OpenAI-compatible HTTP surface under /v1: chat completions
-// (streamed and not), embeddings and models. Clients use the official OpenAI SDKs with only the
-// base URL and key changed.
+// (streamed and not), the Responses API, embeddings, models, rerank, and the model-scoped
+// endpoints forwarded to providers that have them (legacy completions, moderations, images,
+// audio). Clients use the official OpenAI SDKs with only the base URL and key changed.
 //
 // Requests are read once under a size limit and decoded once; OpenAI-compatible upstreams get
 // the raw body with the model patched. Streams are forwarded chunk by chunk with a flush after
