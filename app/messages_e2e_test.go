@@ -557,6 +557,13 @@ func TestMessagesSurfaceWithAnthropicSDK(t *testing.T) {
 		}
 	})
 
+	t.Run("a wrong method is a 405 in Anthropic's shape", func(t *testing.T) {
+		resp, body := g.do(t, "GET", "/v1/messages", g.Token, "")
+		if resp.StatusCode != 405 || !strings.Contains(body, `"type":"error"`) || resp.Header.Get("Allow") != "POST" {
+			t.Errorf("GET /v1/messages: %d %s", resp.StatusCode, body)
+		}
+	})
+
 	t.Run("count_tokens is only for Anthropic models", func(t *testing.T) {
 		_, err := c.Messages.CountTokens(ctx, anthropic.MessageCountTokensParams{Model: "fake/gpt", Messages: []anthropic.MessageParam{user("hi")}})
 		e := anthropicErr(t, err)

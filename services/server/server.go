@@ -75,8 +75,9 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 	mux.Handle("/v1/", openaiapi.New(s.p, s.logger, s.opts.MaxBody))
 	// Anthropic's Messages surface; these patterns are more specific than /v1/, so they win.
 	messages := anthropicapi.New(s.p, s.logger, s.opts.MaxBody)
-	mux.Handle("POST /v1/messages", messages)
-	mux.Handle("POST /v1/messages/count_tokens", messages)
+	// Every method: the Anthropic handler answers a wrong one with a 405 in Anthropic's shape.
+	mux.Handle("/v1/messages", messages)
+	mux.Handle("/v1/messages/count_tokens", messages)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
