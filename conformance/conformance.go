@@ -1,0 +1,79 @@
+// Package conformance holds the provider fakes of the conformance matrix: one fake upstream
+// per provider kind, each speaking that provider's documented wire format, all answering the
+// same scenarios. The suite (conformance_test.go) drives every client dialect through the
+// gateway to every provider with the official SDKs, and writes docs/compatibility.md from the
+// results.
+//
+// A fake decides what to answer from the upstream model id in the request: the configured
+// model id is the scenario name. What each scenario answers is fixed here, once, in canonical
+// form; each fake only renders it in its provider's format.
+package conformance
+
+import (
+	"net/http"
+	"testing"
+)
+
+// Scenario names, used as the upstream model ids of the conformance accounts.
+const (
+	// ScenarioText answers Reply.Text; non-streamed and streamed (in at least two deltas).
+	ScenarioText = "conf-text"
+	// ScenarioTools answers one call to ToolName with ToolArgs. The request must declare a
+	// tool named ToolName, or the fake answers 400 (so a lost tool fails the cell). Streamed,
+	// the arguments come in at least two fragments.
+	ScenarioTools = "conf-tools"
+	// ScenarioImage answers ImageReply; the request's last user turn must carry an image (in
+	// the provider's image form), or the fake answers 400.
+	ScenarioImage = "conf-image"
+	// ScenarioJSON answers JSONReply; the request must ask for JSON output (the provider's
+	// JSON mode or schema field), or the fake answers 400.
+	ScenarioJSON = "conf-json"
+	// ScenarioHang accepts the request and answers nothing until the client goes away.
+	ScenarioHang = "conf-hang"
+	// ScenarioCut starts the answer, then drops the connection: streamed, after the first
+	// text delta; non-streamed, in the middle of the body.
+	ScenarioCut = "conf-cut"
+	// ScenarioErrorPrefix + a status ("conf-error-429") answers that status with the
+	// provider's documented error body. 429 carries RetryAfterSeconds in the provider's way
+	// (a Retry-After header, or its own field).
+	ScenarioErrorPrefix = "conf-error-"
+)
+
+// ErrorStatuses are the upstream statuses every fake can answer.
+var ErrorStatuses = []int{400, 401, 403, 404, 429, 500, 503}
+
+// The canonical answers.
+const (
+	Text              = "Hello from the conformance suite."
+	ImageReply        = "I see an image."
+	JSONReply         = `{"city":"Paris"}`
+	ToolName          = "get_weather"
+	ToolArgs          = `{"city":"Paris"}`
+	RetryAfterSeconds = 7
+	// UpstreamMessage is in every fake error body; it must never reach a client.
+	UpstreamMessage = "conformance upstream error text"
+)
+
+// Usage is what every answer reports, in the provider's usage fields: InputTokens includes
+// CachedTokens where the provider counts them apart (Anthropic's cache_read_input_tokens is
+// additional; OpenAI's cached_tokens is a part), so the gateway must report prompt_tokens =
+// InputTokens and cached_tokens = CachedTokens to every client.
+var Usage = struct {
+	InputTokens, OutputTokens, CachedTokens int64
+}{InputTokens: 20, OutputTokens: 8, CachedTokens: 5}
+
+// Provider is one provider kind's fake for the matrix.
+type Provider struct {
+	// Name is the row name in the matrix, e.g. "OpenAI" or "AWS Bedrock".
+	Name string
+	// Kind is the provider kind of the config file, e.g. "openai" or "bedrock".
+	Kind string
+	// Document returns the config-file document (YAML) for a provider account named account
+	// whose models are the given scenario names (model name = upstream model id = scenario),
+	// pointing at the fake's base URL. Secrets are env:// references to the variables in Env.
+	Document func(account, baseURL string, scenarios []string) string
+	// Env are the environment variables the document's secrets refer to.
+	Env map[string]string
+	// Handler serves the provider's API for one test run.
+	Handler func(t testing.TB) http.Handler
+}
