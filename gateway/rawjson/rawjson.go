@@ -173,3 +173,56 @@ func Get(obj []byte, key string) ([]byte, bool, error) {
 	r := ranges[len(ranges)-1]
 	return obj[r[0]:r[1]], true, nil
 }
+
+// Delete returns obj without its top-level members named key (all of them). Members are
+// re-joined with commas; whitespace between members is not kept. obj is not modified.
+func Delete(obj []byte, key string) ([]byte, error) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, errNotObject
+	}
+	out := make([]byte, 0, len(obj))
+	out = append(out, '{')
+	first := true
+	i++
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) {
+			return nil, errNotObject
+		}
+		switch obj[i] {
+		case '}':
+			return append(out, '}'), nil
+		case ',':
+			i++
+			continue
+		case '"':
+		default:
+			return nil, errNotObject
+		}
+		ks := i
+		ke, err := skipString(obj, i)
+		if err != nil {
+			return nil, err
+		}
+		j := skipSpace(obj, ke)
+		if j >= len(obj) || obj[j] != ':' {
+			return nil, errNotObject
+		}
+		vs := skipSpace(obj, j+1)
+		ve, err := skipValue(obj, vs)
+		if err != nil {
+			return nil, err
+		}
+		if !keyEquals(obj[ks:ke], key) {
+			if !first {
+				out = append(out, ',')
+			}
+			first = false
+			out = append(out, obj[ks:ke]...)
+			out = append(out, ':')
+			out = append(out, obj[vs:ve]...)
+		}
+		i = ve
+	}
+}

@@ -86,3 +86,25 @@ func TestGet(t *testing.T) {
 		t.Error("Get on an array succeeded")
 	}
 }
+
+func TestDelete(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"model":"m","messages":[1]}`, `{"messages":[1]}`},
+		{`{"a":1, "model" : {"x":"}"} ,"b":[2]}`, `{"a":1,"b":[2]}`},
+		{`{"model":"m"}`, `{}`},
+		{`{"a":"model"}`, `{"a":"model"}`},
+		{`{"model":1,"model":2,"c":3}`, `{"c":3}`},
+	}
+	for _, tt := range tests {
+		got, err := Delete([]byte(tt.in), "model")
+		if err != nil || string(got) != tt.want {
+			t.Errorf("Delete(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+		if !json.Valid(got) {
+			t.Errorf("Delete(%s) is not valid JSON: %s", tt.in, got)
+		}
+	}
+	if _, err := Delete([]byte(`[1]`), "a"); err == nil {
+		t.Error("Delete on an array succeeded")
+	}
+}

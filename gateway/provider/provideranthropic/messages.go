@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/rawjson"
 	"github.com/llmgw/llmgw/gateway/sse"
@@ -30,7 +31,7 @@ func (a *adapter) Messages(ctx context.Context, c *provider.MessagesCall) (*prov
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.postTo(ctx, a.endpoint, body, c.Beta)
+	resp, err := a.postTo(ctx, a.target.URL(false), body, c.Beta)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func (a *adapter) MessagesStream(ctx context.Context, c *provider.MessagesCall) 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.postTo(ctx, a.endpoint, body, c.Beta)
+	resp, err := a.postTo(ctx, a.target.URL(true), body, c.Beta)
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +71,14 @@ func (a *adapter) CountTokens(ctx context.Context, c *provider.MessagesCall) (*p
 	if c == nil || len(c.Body) == 0 {
 		return nil, errors.New("anthropic: count_tokens call has no body")
 	}
+	if a.target.CountTokensURL == "" {
+		return nil, apierr.Invalid("model", "count_tokens is not available for this model's platform")
+	}
 	body, err := rawjson.SetString(c.Body, "model", a.model)
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: patch model: %w", err)
 	}
-	resp, err := a.postTo(ctx, a.endpoint+"/count_tokens", body, c.Beta)
+	resp, err := a.postTo(ctx, a.target.CountTokensURL, body, c.Beta)
 	if err != nil {
 		return nil, err
 	}

@@ -31,13 +31,28 @@ const (
 	maxResponseBody = 16 << 20
 )
 
+// Target says where an adapter sends Messages requests and how it authenticates: Anthropic's
+// own API (what New builds), or a platform that hosts Claude models with the same request and
+// answer format, such as Vertex AI.
+type Target struct {
+	// URL is the Messages URL for a streamed or non-streamed request.
+	URL func(stream bool) string
+	// CountTokensURL is the count_tokens URL; empty when the platform has none (count_tokens
+	// is then refused with a 400).
+	CountTokensURL string
+	// Authorize sets the credential (and any version header) on a request.
+	Authorize func(ctx context.Context, req *http.Request) error
+	// Body rewrites an encoded Messages body for the platform; nil keeps it. Vertex moves the
+	// model into the URL and the API version into the body.
+	Body func(body []byte) ([]byte, error)
+}
+
 // adapter is one Anthropic model. It holds no per-request state.
 type adapter struct {
-	endpoint string // {base}/v1/messages
-	apiKey   string
-	model    string
-	client   *http.Client
-	now      func() time.Time // the created time of answers; a field so tests can fix it
+	target Target
+	model  string
+	client *http.Client
+	now    func() time.Time // the created time of answers; a field so tests can fix it
 }
 
 var _ provider.Adapter = (*adapter)(nil)
@@ -64,13 +79,36 @@ func New(cfg provider.Config) (provider.Adapter, error) {
 		return nil, fmt.Errorf("anthropic: base url %q must be an absolute http or https url", base)
 	}
 	base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/v1")
-	return &adapter{
-		endpoint: base + "/v1/messages",
-		apiKey:   cfg.APIKey,
-		model:    cfg.Model,
-		client:   cfg.HTTPClient,
-		now:      time.Now,
-	}, nil
+	key := cfg.APIKey
+	return NewForTarget(cfg, Target{
+		URL:            func(bool) string { return base + "/v1/messages" },
+		CountTokensURL: base + "/v1/messages/count_tokens",
+		Authorize: func(_ context.Context, req *http.Request) error {
+			req.Header.Set("x-api-key", key)
+			req.Header.Set("anthropic-version", APIVersion)
+			return nil
+		},
+	})
+}
+
+// NewForTarget returns an adapter for the Claude model cfg.Model served at t, for platforms
+// that host Claude models (Vertex AI). cfg.Model and cfg.HTTPClient are required; cfg.BaseURL
+// and cfg.APIKey are the target's business. Redirects are never followed. The adapter is
+// safe for concurrent use.
+func NewForTarget(cfg provider.Config, t Target) (provider.Adapter, error) {
+	if cfg.Model == "" {
+		return nil, errors.New("anthropic: model is required")
+	}
+	if cfg.HTTPClient == nil {
+		return nil, errors.New("anthropic: http client is required")
+	}
+	if t.URL == nil || t.Authorize == nil {
+		return nil, errors.New("anthropic: a target needs a URL and an authorizer")
+	}
+	// Never follow redirects: a credential must not reach another host.
+	client := *cfg.HTTPClient
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &adapter{target: t, model: cfg.Model, client: &client, now: time.Now}, nil
 }
 
 // Chat sends a non-streaming Messages request and returns the answer as a chat.completion.
@@ -79,7 +117,7 @@ func (a *adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.Cha
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.post(ctx, body)
+	resp, err := a.post(ctx, body, false)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +150,7 @@ func (a *adapter) ChatStream(ctx context.Context, c *provider.ChatCall) (provide
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.post(ctx, body)
+	resp, err := a.post(ctx, body, true)
 	if err != nil {
 		return nil, err
 	}
@@ -138,18 +176,26 @@ func (a *adapter) encode(c *provider.ChatCall, stream bool) ([]byte, error) {
 
 // post sends body to the Messages endpoint and returns the response if its status is 2xx; the
 // caller closes its body.
-func (a *adapter) post(ctx context.Context, body []byte) (*http.Response, error) {
-	return a.postTo(ctx, a.endpoint, body, nil)
+func (a *adapter) post(ctx context.Context, body []byte, stream bool) (*http.Response, error) {
+	return a.postTo(ctx, a.target.URL(stream), body, nil)
 }
 
-// postTo is post to any endpoint, with the client's anthropic-beta values.
+// postTo is post to any endpoint, with the client's anthropic-beta values. The target's body
+// rewrite applies here, once, for every request.
 func (a *adapter) postTo(ctx context.Context, endpoint string, body []byte, beta []string) (*http.Response, error) {
+	if a.target.Body != nil {
+		var err error
+		if body, err = a.target.Body(body); err != nil {
+			return nil, fmt.Errorf("anthropic: rewrite body for the platform: %w", err)
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: build request: %w", err)
 	}
-	req.Header.Set("x-api-key", a.apiKey)
-	req.Header.Set("anthropic-version", APIVersion)
+	if err := a.target.Authorize(ctx, req); err != nil {
+		return nil, err
+	}
 	req.Header.Set("content-type", "application/json")
 	for _, b := range beta {
 		req.Header.Add("anthropic-beta", b)

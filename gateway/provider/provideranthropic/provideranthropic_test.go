@@ -165,7 +165,7 @@ func TestNew(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
-			if got := a.(*adapter).endpoint; got != tt.wantEndpoint {
+			if got := a.(*adapter).target.URL(false); got != tt.wantEndpoint {
 				t.Errorf("endpoint = %q, want %q", got, tt.wantEndpoint)
 			}
 			if _, ok := a.(provider.Embedder); ok {

@@ -21,6 +21,8 @@ import (
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/provider/provideranthropic"
+	"github.com/llmgw/llmgw/gateway/rawjson"
 	"github.com/llmgw/llmgw/gateway/sse"
 )
 
@@ -106,49 +108,103 @@ func NewGemini(cfg provider.Config) (provider.Adapter, error) {
 // cfg.HTTPClient is required. The adapter implements provider.Embedder and is safe for
 // concurrent use.
 func NewVertex(cfg provider.Config) (provider.Adapter, error) {
-	if err := checkCommon("vertex", cfg); err != nil {
+	v, err := vertexPlace("vertex", cfg)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkSettings("vertex", cfg.Settings, SettingProject, SettingLocation); err != nil {
+	model := modelName(cfg.Model)
+	return &adapter{
+		name:     "vertex",
+		model:    model,
+		modelURL: v.projectURL + "/publishers/google/models/" + url.PathEscape(model),
+		vertex:   true,
+		cred:     v.ts,
+		client:   cfg.HTTPClient,
+		now:      time.Now,
+	}, nil
+}
+
+// vertex is where a Vertex AI account's models live and how requests are authorized.
+type vertex struct {
+	projectURL string // {host}/v1/projects/{project}/locations/{location}
+	ts         *tokenSource
+}
+
+// vertexPlace checks a Vertex account's config and settings and builds its token source.
+func vertexPlace(kind string, cfg provider.Config) (*vertex, error) {
+	if err := checkCommon(kind, cfg); err != nil {
+		return nil, err
+	}
+	if err := checkSettings(kind, cfg.Settings, SettingProject, SettingLocation); err != nil {
 		return nil, err
 	}
 	ts, sa, err := newTokenSource(cfg.APIKey, cfg.HTTPClient)
 	if err != nil {
-		return nil, fmt.Errorf("vertex: %w", err)
+		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	project := cfg.Settings[SettingProject]
 	if project == "" {
 		project = sa.ProjectID
 	}
 	if !projectPattern.MatchString(project) {
-		return nil, fmt.Errorf("vertex: setting %q must be a Google Cloud project id (got %q; the key file's project_id is the default)", SettingProject, project)
+		return nil, fmt.Errorf("%s: setting %q must be a Google Cloud project id (got %q; the key file's project_id is the default)", kind, SettingProject, project)
 	}
 	location := cfg.Settings[SettingLocation]
 	if location == "" {
 		location = DefaultLocation
 	}
 	if !locationPattern.MatchString(location) {
-		return nil, fmt.Errorf("vertex: setting %q must be a location such as us-central1 or global (got %q)", SettingLocation, location)
+		return nil, fmt.Errorf("%s: setting %q must be a location such as us-central1 or global (got %q)", kind, SettingLocation, location)
 	}
 	host := "https://" + location + "-aiplatform.googleapis.com"
 	if location == "global" {
 		host = "https://aiplatform.googleapis.com"
 	}
-	base, err := baseURL("vertex", cfg.BaseURL, host)
+	base, err := baseURL(kind, cfg.BaseURL, host)
 	if err != nil {
 		return nil, err
 	}
-	model := modelName(cfg.Model)
-	return &adapter{
-		name:  "vertex",
-		model: model,
-		modelURL: base + "/v1/projects/" + url.PathEscape(project) + "/locations/" + location +
-			"/publishers/google/models/" + url.PathEscape(model),
-		vertex: true,
-		cred:   ts,
-		client: cfg.HTTPClient,
-		now:    time.Now,
-	}, nil
+	return &vertex{projectURL: base + "/v1/projects/" + url.PathEscape(project) + "/locations/" + location, ts: ts}, nil
+}
+
+// VertexAnthropicVersion is the anthropic_version Vertex AI requires in the body of Claude
+// requests.
+const VertexAnthropicVersion = "vertex-2023-10-16"
+
+// NewVertexAnthropic returns an adapter for a Claude model on Vertex AI (kind
+// "vertex-anthropic"), such as "claude-sonnet-4-5@20250929". Credentials, settings and host
+// are as for [NewVertex]. Requests and answers are Anthropic's Messages format (the
+// provideranthropic translation and native passthrough are reused), sent to the model's
+// :rawPredict and :streamRawPredict methods with the model in the URL and anthropic_version in
+// the body. Vertex has no count_tokens for Claude here: it is refused with a 400.
+func NewVertexAnthropic(cfg provider.Config) (provider.Adapter, error) {
+	v, err := vertexPlace("vertex-anthropic", cfg)
+	if err != nil {
+		return nil, err
+	}
+	modelURL := v.projectURL + "/publishers/anthropic/models/" + url.PathEscape(strings.TrimSpace(cfg.Model))
+	return provideranthropic.NewForTarget(cfg, provideranthropic.Target{
+		URL: func(stream bool) string {
+			if stream {
+				return modelURL + ":streamRawPredict"
+			}
+			return modelURL + ":rawPredict"
+		},
+		Authorize: v.ts.authorize,
+		Body:      vertexAnthropicBody,
+	})
+}
+
+var vertexVersion = []byte(`"` + VertexAnthropicVersion + `"`)
+
+// vertexAnthropicBody moves a Messages body to Vertex's form: no model (it is in the URL),
+// and anthropic_version in the body.
+func vertexAnthropicBody(body []byte) ([]byte, error) {
+	b, err := rawjson.Delete(body, "model")
+	if err != nil {
+		return nil, err
+	}
+	return rawjson.Set(b, "anthropic_version", vertexVersion)
 }
 
 // checkCommon checks the config fields both kinds require.

@@ -42,6 +42,7 @@ func builtin() map[string]provider.Factory {
 		"cohere":            providercohere.New,
 		"gemini":            providergoogle.NewGemini,
 		"vertex":            providergoogle.NewVertex,
+		"vertex-anthropic":  providergoogle.NewVertexAnthropic,
 		"mock": func(cfg provider.Config) (provider.Adapter, error) {
 			return providermock.New(cfg)
 		},
