@@ -62,32 +62,7 @@ func translateRequest(r *chat.Request, model string) (*messagesRequest, error) {
 
 // checkSupported rejects the parameters Anthropic cannot honour when they ask for something.
 func checkSupported(r *chat.Request) error {
-	switch {
-	case r.N != nil && *r.N > 1:
-		return unsupported("n")
-	case r.Logprobs != nil && *r.Logprobs:
-		return unsupported("logprobs")
-	case r.TopLogprobs != nil && *r.TopLogprobs != 0:
-		return unsupported("top_logprobs")
-	case len(r.LogitBias) > 0:
-		return unsupported("logit_bias")
-	case r.PresencePenalty != nil && *r.PresencePenalty != 0:
-		return unsupported("presence_penalty")
-	case r.FrequencyPenalty != nil && *r.FrequencyPenalty != 0:
-		return unsupported("frequency_penalty")
-	case r.Seed != nil:
-		return unsupported("seed")
-	case r.ResponseFormat != nil && r.ResponseFormat.Type != "text":
-		return unsupported("response_format")
-	case r.ReasoningEffort != "":
-		return unsupported("reasoning_effort")
-	}
-	for i, t := range r.Tools {
-		if t.Function.Strict != nil && *t.Function.Strict {
-			return unsupported(fmt.Sprintf("tools[%d].function.strict", i))
-		}
-	}
-	return nil
+	return provider.Unsupported(r, "anthropic", provider.ParamN, provider.ParamLogprobs, provider.ParamTopLogprobs, provider.ParamLogitBias, provider.ParamPresencePenalty, provider.ParamFrequencyPenalty, provider.ParamSeed, provider.ParamResponseFormat, provider.ParamReasoningEffort, provider.ParamStrictTools)
 }
 
 // translateMessages splits the OpenAI messages into Anthropic's system prompt and alternating

@@ -10,6 +10,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/provider"
 )
 
 // translateRequest turns an OpenAI request into a /v2/chat request for model. Errors are
@@ -63,21 +64,7 @@ func translateRequest(r *chat.Request, model string) (*chatRequest, error) {
 
 // checkSupported rejects the parameters Cohere cannot honour when they ask for something.
 func checkSupported(r *chat.Request) error {
-	switch {
-	case r.N != nil && *r.N > 1:
-		return unsupported("n")
-	case r.Logprobs != nil && *r.Logprobs:
-		return unsupported("logprobs")
-	case r.TopLogprobs != nil && *r.TopLogprobs != 0:
-		return unsupported("top_logprobs")
-	case len(r.LogitBias) > 0:
-		return unsupported("logit_bias")
-	case r.ReasoningEffort != "":
-		return unsupported("reasoning_effort")
-	case r.ParallelToolCalls != nil && !*r.ParallelToolCalls && len(r.Tools) > 0:
-		return unsupported("parallel_tool_calls")
-	}
-	return nil
+	return provider.Unsupported(r, "cohere", provider.ParamN, provider.ParamLogprobs, provider.ParamTopLogprobs, provider.ParamLogitBias, provider.ParamReasoningEffort, provider.ParamSequentialToolCalls)
 }
 
 // translateMessages translates the messages one to one: Cohere has the same four roles and no

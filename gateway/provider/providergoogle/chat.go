@@ -69,22 +69,7 @@ func translateRequest(r *chat.Request) (*generateRequest, error) {
 
 // checkSupported rejects the parameters Gemini cannot honour when they ask for something.
 func checkSupported(r *chat.Request) error {
-	switch {
-	case r.Logprobs != nil && *r.Logprobs:
-		return unsupported("logprobs")
-	case r.TopLogprobs != nil && *r.TopLogprobs != 0:
-		return unsupported("top_logprobs")
-	case len(r.LogitBias) > 0:
-		return unsupported("logit_bias")
-	case len(r.Tools) > 0 && r.ParallelToolCalls != nil && !*r.ParallelToolCalls:
-		return unsupported("parallel_tool_calls")
-	}
-	for i, t := range r.Tools {
-		if t.Function.Strict != nil && *t.Function.Strict {
-			return unsupported(fmt.Sprintf("tools[%d].function.strict", i))
-		}
-	}
-	return nil
+	return provider.Unsupported(r, "gemini", provider.ParamLogprobs, provider.ParamTopLogprobs, provider.ParamLogitBias, provider.ParamSequentialToolCalls, provider.ParamStrictTools)
 }
 
 // translateConfig builds the generation config; nil when the request sets nothing.
