@@ -63,8 +63,9 @@ type adapterHarness struct {
 	usage chat.Usage
 }
 
-// scenarioCases are the cases every fake answers the same way; want carries the usage.
-func (h adapterHarness) scenarioCases() []adapterCase {
+// scenarioCases are the cases every fake answers the same way, then the provider's extra
+// cases; every answer's usage is the harness's.
+func (h adapterHarness) scenarioCases(extra ...adapterCase) []adapterCase {
 	cases := []adapterCase{
 		{name: "text", model: ScenarioText, request: textRequest, want: adapterAnswer{Text: Text, Finish: "stop"}},
 		{name: "tools", model: ScenarioTools, request: toolsRequest, want: adapterAnswer{ToolName: ToolName, ToolArgs: ToolArgs, Finish: "tool_calls"}},
@@ -91,6 +92,7 @@ func (h adapterHarness) scenarioCases() []adapterCase {
 		}
 		cases = append(cases, adapterCase{name: fmt.Sprintf("error %d", status), model: fmt.Sprintf("%s%d", ScenarioErrorPrefix, status), request: textRequest, wantErr: want})
 	}
+	cases = append(cases, extra...)
 	for i := range cases {
 		cases[i].want.Usage = h.usage
 	}
@@ -293,15 +295,13 @@ func TestBedrockScenarios(t *testing.T) {
 	p := Bedrock()
 	srv := serve(t, p)
 	h := bedrockHarness(srv, p.Env[BedrockSecretEnv])
-	cases := h.scenarioCases()
-	// Converse has no JSON mode: the adapter refuses response_format, naming it, before it
-	// calls Bedrock.
-	// Bedrock answers a model id it does not know with a ValidationException.
-	cases = append(cases,
+	h.run(t, h.scenarioCases(
+		// Converse has no JSON mode: the adapter refuses response_format, naming it, before
+		// it calls Bedrock.
 		adapterCase{name: "json", model: ScenarioJSON, request: jsonRequest, wantErr: &apierr.Error{Kind: apierr.KindInvalidRequest}},
+		// Bedrock answers a model id it does not know with a ValidationException.
 		adapterCase{name: "unknown model", model: "conf-unknown", request: textRequest, wantErr: &apierr.Error{Kind: apierr.KindInvalidRequest}},
-	)
-	h.run(t, cases)
+	))
 }
 
 // TestBedrockRefusesBadSignatures checks that the fake refuses requests not signed with the
