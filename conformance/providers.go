@@ -10,5 +10,7 @@ func Providers() []Provider {
 		Mistral(),
 		Together(),
 		SelfHosted(),
+		Bedrock(),
+		Cohere(),
 	}
 }
