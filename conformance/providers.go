@@ -12,5 +12,8 @@ func Providers() []Provider {
 		SelfHosted(),
 		Bedrock(),
 		Cohere(),
+		Gemini(),
+		Vertex(),
+		Azure(),
 	}
 }
