@@ -85,7 +85,8 @@ func Gemini() Provider {
 // here and whose token_uri names that endpoint. Because Env is fixed before the suite knows
 // the fake's base URL, the token endpoint cannot live in Handler: Vertex starts it at once on
 // a loopback port of its own and it serves for the life of the process (tokens it issues are
-// accepted by every Handler of this Provider). Call Vertex once per test binary.
+// accepted by every Handler of this Provider). Each call generates a key and starts an
+// endpoint that is never stopped, so a suite calls Vertex once.
 //
 // Vertex panics if it cannot generate the key or listen, which only a broken machine causes.
 func Vertex() Provider {
