@@ -1,7 +1,7 @@
 package conformance
 
-// Providers returns the matrix rows in their fixed order: the providers the gateway speaks
-// natively first, then OpenAI-compatible presets, then the other native adapters.
+// Providers returns the matrix rows in their fixed order: OpenAI and Anthropic, the
+// OpenAI-compatible presets (served by the OpenAI fake), then the other native adapters.
 func Providers() []Provider {
 	return []Provider{
 		OpenAI(),
