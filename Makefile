@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 BUF := tools/node_modules/.bin/buf
+NPM_SMOKE := conformance/npm/node_modules/.package-lock.json
 LLMGW_DEV_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
 .PHONY: run build test test-short generate check-generate lint bench tools clean
@@ -15,7 +16,7 @@ build:
 	$(GO) build -o bin/llmgw ./cmd/llmgw
 
 ## test: every test, with the race detector; needs Postgres (LLMGW_TEST_POSTGRES, default 127.0.0.1:5432)
-test:
+test: npm-deps
 	$(GO) test -race -count=1 ./...
 
 ## tools: install the pinned code generators from npm (buf, protoc-gen-es)
@@ -25,6 +26,14 @@ $(BUF): tools/package.json tools/package-lock.json
 	# lock file and npm ci then refuses it. The lock still pins every version installed here.
 	npm install --prefix tools --no-audit --no-fund
 	touch $(BUF)
+
+## npm-deps: install the pinned openai and @anthropic-ai/sdk npm packages for the Node SDK smoke test
+.PHONY: npm-deps
+npm-deps: $(NPM_SMOKE)
+$(NPM_SMOKE): conformance/npm/package.json conformance/npm/package-lock.json
+	# npm install, not npm ci, as for tools/ above.
+	npm install --prefix conformance/npm --no-audit --no-fund
+	touch $(NPM_SMOKE)
 
 ## generate: rewrite everything generated: gen/ (buf), ent/ (ent), the Postgres migrations
 generate: tools
