@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -154,6 +155,39 @@ func decodeResponsesRequest(body []byte) (*responsesRequest, *chat.Request, erro
 		return nil, nil, err
 	}
 	return &rr, r, nil
+}
+
+// responsesParams maps the chat request's parameter names, which an adapter's refusal names,
+// to the Responses API fields the client sent.
+var responsesParams = map[string]string{
+	"response_format":       "text.format",
+	"max_completion_tokens": "max_output_tokens",
+	"reasoning_effort":      "reasoning.effort",
+}
+
+// responsesError renames the parameter of an invalid-request error from its name in the
+// translated chat request to the Responses field the client sent (response_format is
+// text.format, tools[i].function.strict is tools[i].strict), in param and in a message that
+// starts with it, so a refusal names a field the client knows. Other errors pass unchanged.
+func responsesError(err error) error {
+	var e *apierr.Error
+	if !errors.As(err, &e) || e.Kind != apierr.KindInvalidRequest || e.Param == "" {
+		return err
+	}
+	name, ok := responsesParams[e.Param]
+	if i := strings.Index(e.Param, "].function."); !ok && strings.HasPrefix(e.Param, "tools[") && i > 0 {
+		// Responses tools are all function tools (others are refused), so the indexes agree.
+		name, ok = e.Param[:i+1]+"."+e.Param[i+len("].function."):], true
+	}
+	if !ok {
+		return err
+	}
+	renamed := *e
+	renamed.Param = name
+	if rest, found := strings.CutPrefix(e.Message, e.Param); found {
+		renamed.Message = name + rest
+	}
+	return &renamed
 }
 
 // unknownField extracts the field name of encoding/json's unknown-field error.
@@ -400,7 +434,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.p.Chat(r.Context(), c, call)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, responsesError(err), 0)
 		return
 	}
 	var cr chat.Response
@@ -531,13 +565,13 @@ func (s *responsesStream) closeAll() bool {
 func (h *Handler) streamResponses(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, rr *responsesRequest, call *provider.ChatCall) {
 	st, err := h.p.ChatStream(r.Context(), c, call)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, responsesError(err), 0)
 		return
 	}
 	defer st.Close()
 	ch, err := st.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, responsesError(err), 0)
 		return
 	}
 	hdr := w.Header()
