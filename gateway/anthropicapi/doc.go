@@ -28,12 +28,19 @@
 //   - thinking and redacted_thinking blocks in the history are dropped: they are the model's
 //     own earlier reasoning, signed by Anthropic, not user content, and no other provider can
 //     take them back. cache_control marks are caching hints and are not sent.
+//   - System turns inside messages (role "system", text only) become system messages.
 //   - A parameter that would change the answer and that the chat dialect cannot express is a
-//     400 naming it, never silently dropped: top_k, a thinking config other than disabled,
-//     server tools, block types other than text, image, tool_use, tool_result and thinking,
-//     image sources other than base64 and url, non-text tool result content, and any top-level
-//     field the translation does not know (service_tier, which asks nothing of the answer, is
-//     accepted).
+//     400 naming it, never silently dropped: top_k, thinking "enabled" (thinking blocks within
+//     a budget), server tools, block types other than text, image, tool_use, tool_result and
+//     thinking, image sources other than base64 and url, non-text tool result content,
+//     output_config fields other than effort, and any top-level field the translation does
+//     not know.
+//   - Documented pass-throughs, accepted and not sent because a model without Anthropic's
+//     features satisfies them as it is: service_tier (picks Anthropic's capacity pool),
+//     thinking "adaptive" (the model decides whether to think), output_config.effort (a hint
+//     of how hard to think), and context_management (edits thinking blocks, which this path
+//     drops). Claude Code sends all of them; TestClaudeCode runs it against a non-Anthropic
+//     model.
 //   - The answer: text (or a refusal) becomes a text block, tool calls tool_use blocks; finish
 //     reasons map stop to end_turn, length to max_tokens, tool_calls to tool_use and
 //     content_filter to refusal. The chat dialect does not say which stop sequence matched, so

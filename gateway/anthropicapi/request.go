@@ -92,11 +92,18 @@ func (r *Request) validate(countTokens bool) error {
 		}
 	}
 	for i, m := range r.Messages {
-		if m.Role != "user" && m.Role != "assistant" {
-			return invalid(fmt.Sprintf("messages[%d].role", i), "must be \"user\" or \"assistant\"")
+		if m.Role != "user" && m.Role != "assistant" && m.Role != "system" {
+			return invalid(fmt.Sprintf("messages[%d].role", i), "must be \"user\", \"assistant\" or \"system\"")
 		}
 		if m.Content == nil {
 			return invalid(fmt.Sprintf("messages[%d].content", i), "field required")
+		}
+		if m.Role == "system" {
+			for j, b := range m.Content.Blocks {
+				if b.Type != BlockText {
+					return invalid(fmt.Sprintf("messages[%d].content[%d].type", i, j), "system turns hold text only")
+				}
+			}
 		}
 		if err := validateBlocks(fmt.Sprintf("messages[%d].content", i), m.Content.Blocks); err != nil {
 			return err
@@ -177,12 +184,15 @@ func validateBlocks(path string, blocks []Block) error {
 }
 
 // translatedFields are the top-level request fields ToChat can carry to a model that does not
-// speak Messages, or that ask nothing of the answer (service_tier only picks Anthropic's
-// capacity pool).
+// speak Messages, or that are documented pass-throughs there: hints a model without Anthropic's
+// features satisfies as it is. service_tier only picks Anthropic's capacity pool;
+// context_management edits thinking blocks, which the translated path drops anyway;
+// output_config may carry only effort, a hint (see ToChat). Claude Code sends all three.
 var translatedFields = map[string]bool{
 	"model": true, "messages": true, "system": true, "max_tokens": true, "stop_sequences": true,
 	"temperature": true, "top_p": true, "top_k": true, "tools": true, "tool_choice": true,
 	"metadata": true, "stream": true, "thinking": true, "service_tier": true,
+	"context_management": true, "output_config": true,
 }
 
 // notSupported is the error for a parameter a translated model cannot honour.
@@ -217,8 +227,24 @@ func ToChat(r *Request, body []byte) (*chat.Request, error) {
 	if r.TopK != nil {
 		return nil, notSupported("top_k")
 	}
-	if r.Thinking != nil && r.Thinking.Type != "disabled" {
+	// thinking "adaptive" lets the model decide whether to think: a model that cannot think
+	// satisfies it as it is (a documented pass-through). "enabled" asks for thinking blocks
+	// within a budget, which other providers cannot return: refused.
+	if r.Thinking != nil && r.Thinking.Type != "disabled" && r.Thinking.Type != "adaptive" {
 		return nil, notSupported("thinking")
+	}
+	// output_config.effort is a hint of how hard to think, also a documented pass-through; any
+	// other output_config field would change the answer's form and is refused.
+	if raw, ok := top["output_config"]; ok {
+		var oc map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &oc); err != nil {
+			return nil, invalid("output_config", "must be an object")
+		}
+		for k := range oc {
+			if k != "effort" {
+				return nil, notSupported("output_config." + k)
+			}
+		}
 	}
 	out := &chat.Request{
 		Model:       r.Model,
@@ -281,6 +307,10 @@ func ToChat(r *Request, body []byte) (*chat.Request, error) {
 // placed before the rest of the turn because a chat model wants them right after the assistant
 // message that called the tools; the other blocks become one user message.
 func messageToChat(i int, m *Message) ([]chat.Message, error) {
+	if m.Role == "system" {
+		// A system turn in the conversation (validated to hold text only).
+		return []chat.Message{{Role: chat.RoleSystem, Content: chat.TextContent(textOf(m.Content))}}, nil
+	}
 	if m.Content.Blocks == nil {
 		return []chat.Message{{Role: m.Role, Content: chat.TextContent(m.Content.Text)}}, nil
 	}
@@ -383,4 +413,16 @@ func toolResultText(path string, b *Block) (string, error) {
 		text.WriteString(c.Text)
 	}
 	return text.String(), nil
+}
+
+// textOf joins a content's text.
+func textOf(c *Content) string {
+	if c.Blocks == nil {
+		return c.Text
+	}
+	var b strings.Builder
+	for _, blk := range c.Blocks {
+		b.WriteString(blk.Text)
+	}
+	return b.String()
 }

@@ -28,7 +28,8 @@ func TestDecodeRequestRefuses(t *testing.T) {
 		{"max_tokens of the wrong type", `{"model":"m","max_tokens":"5",` + msgs + `}`, "max_tokens", false},
 		{"no messages", `{"model":"m","max_tokens":5}`, "messages", false},
 		{"count_tokens without messages", `{"model":"m"}`, "messages", true},
-		{"bad role", `{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"hi"}]}`, "messages[0].role", false},
+		{"bad role", `{"model":"m","max_tokens":5,"messages":[{"role":"tool","content":"hi"}]}`, "messages[0].role", false},
+		{"image in a system turn", `{"model":"m","max_tokens":5,"messages":[{"role":"system","content":[{"type":"image","source":{"type":"url","url":"https://x"}}]}]}`, "messages[0].content[0].type", false},
 		{"no content", `{"model":"m","max_tokens":5,"messages":[{"role":"user"}]}`, "messages[0].content", false},
 		{"block without type", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"text":"x"}]}]}`, "messages[0].content[0].type", false},
 		{"image without source", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image"}]}]}`, "messages[0].content[0].source", false},
@@ -75,6 +76,25 @@ func TestToChat(t *testing.T) {
 		body string
 		want *chat.Request
 	}{
+		{
+			// The shape Claude Code 2.1 sends: a system turn in the conversation, adaptive
+			// thinking, an effort hint and context management, all hints a model without
+			// Anthropic's thinking satisfies as it is.
+			name: "Claude Code's request",
+			body: `{"model":"mock/echo","max_tokens":32000,"system":[{"type":"text","text":"You are Claude Code."}],
+				"messages":[{"role":"user","content":[{"type":"text","text":"<system-reminder>ctx</system-reminder>"},{"type":"text","text":"hello"}]},{"role":"system","content":"Use tools wisely."}],
+				"thinking":{"type":"adaptive"},"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},"output_config":{"effort":"high"},
+				"metadata":{"user_id":"{\"session_id\":\"s\"}"},"stream":true}`,
+			want: &chat.Request{
+				Model: "mock/echo", MaxTokens: ptr[int64](32000), User: `{"session_id":"s"}`,
+				Stream: true, StreamOptions: &chat.StreamOptions{IncludeUsage: true},
+				Messages: []chat.Message{
+					{Role: "system", Content: chat.TextContent("You are Claude Code.")},
+					{Role: "user", Content: &chat.Content{Parts: []chat.Part{{Type: "text", Text: "<system-reminder>ctx</system-reminder>"}, {Type: "text", Text: "hello"}}}},
+					{Role: "system", Content: chat.TextContent("Use tools wisely.")},
+				},
+			},
+		},
 		{
 			name: "text, system blocks, parameters",
 			body: `{"model":"openai/gpt","max_tokens":100,"system":[{"type":"text","text":"be terse","cache_control":{"type":"ephemeral"}},{"type":"text","text":"be kind"}],
@@ -162,6 +182,7 @@ func TestToChatRefusesWhatItCannotCarry(t *testing.T) {
 		{"top_k", `{"model":"m","max_tokens":5,"top_k":5,` + msgs + `}`, "top_k"},
 		{"thinking enabled", `{"model":"m","max_tokens":2000,"thinking":{"type":"enabled","budget_tokens":1024},` + msgs + `}`, "thinking"},
 		{"unknown top-level field", `{"model":"m","max_tokens":5,"container":"c",` + msgs + `}`, "container"},
+		{"an output format", `{"model":"m","max_tokens":5,"output_config":{"effort":"low","format":{"type":"json_schema"}},` + msgs + `}`, "output_config.format"},
 		{"server tool", `{"model":"m","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],` + msgs + `}`, "tools[0].type"},
 		{"document block", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","data":"x"}}]}]}`, "messages[0].content[0].type"},
 		{"file image", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}`, "messages[0].content[0].source.type"},
