@@ -2,6 +2,8 @@ package provideranthropic
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -48,7 +50,9 @@ func translateRequest(r *chat.Request, model string) (*messagesRequest, error) {
 		}
 	}
 	if r.User != "" {
-		out.Metadata = &metadata{UserID: r.User}
+		// Anthropic asks for an opaque id, never a name or an email, which is what OpenAI
+		// clients often put in user: send a stable hash of it instead.
+		out.Metadata = &metadata{UserID: opaqueUserID(r.User)}
 	}
 	var err error
 	if out.System, out.Messages, err = translateMessages(r.Messages); err != nil {
@@ -341,4 +345,11 @@ func toolArguments(input json.RawMessage) (string, error) {
 		return "", provider.BadResponse(fmt.Errorf("tool_use input: %w", err))
 	}
 	return buf.String(), nil
+}
+
+// opaqueUserID is the metadata.user_id sent for an OpenAI user: "u-" and the first 32 hex
+// digits of its SHA-256, stable for the same user and saying nothing about who it is.
+func opaqueUserID(user string) string {
+	sum := sha256.Sum256([]byte(user))
+	return "u-" + hex.EncodeToString(sum[:16])
 }

@@ -23,7 +23,8 @@
 // other than text, reasoning_effort and tools[i].function.strict. A parameter set to its no-op
 // value (n = 1, logprobs = false, top_logprobs = 0, a zero penalty, an empty logit_bias,
 // response_format text) asks for nothing and is accepted. OpenAI's metadata and message names,
-// which do not change the answer, are not sent; user is sent as metadata.user_id.
+// which do not change the answer, are not sent; user is sent as metadata.user_id, hashed
+// (Anthropic asks for an opaque id, and OpenAI clients often send an email).
 //
 // # Answer translation
 //

@@ -283,7 +283,7 @@ func TestRequestTranslation(t *testing.T) {
 			name:    "stop string, max_tokens, sampling and user",
 			request: `{"model":"m","messages":[{"role":"user","content":"x"}],"stop":"END","max_tokens":100,"temperature":0.5,"top_p":0.9,"user":"user-42"}`,
 			want: `{"model":"claude-sonnet-4-5-20250929","max_tokens":100,"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],
-				"stop_sequences":["END"],"temperature":0.5,"top_p":0.9,"metadata":{"user_id":"user-42"}}`,
+				"stop_sequences":["END"],"temperature":0.5,"top_p":0.9,"metadata":{"user_id":"u-6d894aa3ee802549d7f340e7c1cf0d1c"}}`,
 		},
 		{
 			name:    "stop array and max_completion_tokens wins",
