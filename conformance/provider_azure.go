@@ -260,7 +260,7 @@ func (a azureAnswer) write(w http.ResponseWriter) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	if a.cut {
 		_, _ = w.Write(b[:len(b)/2])
-		severConnection(w)
+		dropConnection(w)
 		return
 	}
 	_, _ = w.Write(b)
@@ -302,7 +302,8 @@ func (a azureAnswer) stream(w http.ResponseWriter) {
 			"index": 0, "id": azureCallID, "type": "function",
 			"function": map[string]any{"name": ToolName, "arguments": ""},
 		}}}, nil))
-		first, second := splitAnswer(ToolArgs)
+		parts := splitText(ToolArgs)
+		first, second := parts[0], parts[1]
 		for _, frag := range []string{first, second} {
 			send(chunk(map[string]any{"tool_calls": []any{map[string]any{
 				"index": 0, "function": map[string]any{"arguments": frag},
@@ -310,10 +311,11 @@ func (a azureAnswer) stream(w http.ResponseWriter) {
 		}
 	} else {
 		send(chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil))
-		first, second := splitAnswer(a.text)
+		parts := splitText(a.text)
+		first, second := parts[0], parts[1]
 		send(chunk(map[string]any{"content": first}, nil))
 		if a.cut {
-			severConnection(w)
+			dropConnection(w)
 			return
 		}
 		send(chunk(map[string]any{"content": second}, nil))

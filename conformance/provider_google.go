@@ -347,7 +347,7 @@ func (a googleAnswer) write(w http.ResponseWriter) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	if a.cut {
 		_, _ = w.Write(b[:len(b)/2])
-		severConnection(w)
+		dropConnection(w)
 		return
 	}
 	_, _ = w.Write(b)
@@ -372,11 +372,12 @@ func (a googleAnswer) stream(w http.ResponseWriter) {
 		send(a.response(a.parts(), "STOP", a.usage()))
 		return
 	}
-	first, second := splitAnswer(a.text)
+	parts := splitText(a.text)
+	first, second := parts[0], parts[1]
 	running := &googleUsage{PromptTokenCount: Usage.InputTokens, TotalTokenCount: Usage.InputTokens, CachedContentTokenCount: Usage.CachedTokens}
 	send(a.response([]googlePart{{Text: first}}, "", running))
 	if a.cut {
-		severConnection(w)
+		dropConnection(w)
 		return
 	}
 	send(a.response([]googlePart{{Text: second}}, "STOP", a.usage()))
@@ -595,28 +596,4 @@ func writeOAuthError(w http.ResponseWriter, code, description string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusBadRequest)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
-}
-
-// splitAnswer splits an answer into two non-empty deltas, at a space near the middle when
-// there is one.
-func splitAnswer(s string) (string, string) {
-	mid := len(s) / 2
-	if i := strings.IndexByte(s[mid:], ' '); i >= 0 && mid+i+1 < len(s) {
-		mid += i + 1
-	}
-	return s[:mid], s[mid:]
-}
-
-// severConnection closes the connection under a response already started, after flushing what
-// was written, so that the client reads a truncated body. HTTP/1 connections are hijacked and
-// closed; where hijacking is not supported (HTTP/2), the handler panics with
-// http.ErrAbortHandler, which resets the stream.
-func severConnection(w http.ResponseWriter) {
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	conn, _, err := rc.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
 }

@@ -262,7 +262,7 @@ func checkOutcome(t *testing.T, d fakeDriver, c fakeCase, streamed bool, got fak
 		}
 		if streamed {
 			// The first text delta arrived; then the stream broke, not cleanly ended.
-			first, _ := splitAnswer(Text)
+			first := splitText(Text)[0]
 			if got.text != first {
 				t.Errorf("streamed text before the cut = %q, want %q", got.text, first)
 			}

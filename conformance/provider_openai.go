@@ -305,10 +305,12 @@ func splitText(s string) []string {
 }
 
 // dropConnection flushes what the handler wrote and closes the TCP connection without ending
-// the response, as an upstream that dies mid-answer does.
+// the response, as an upstream that dies mid-answer does. Where hijacking is not supported
+// (HTTP/2) the handler panics with http.ErrAbortHandler, which resets the stream.
 func dropConnection(w http.ResponseWriter) {
-	w.(http.Flusher).Flush()
-	conn, _, err := http.NewResponseController(w).Hijack()
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	conn, _, err := rc.Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}

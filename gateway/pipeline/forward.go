@@ -36,15 +36,13 @@ func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *p
 	if !ok {
 		return nil, apierr.Invalid("model", "the model %q does not support %s", model, call.Endpoint)
 	}
-	fctx, cancel := context.WithTimeout(ctx, p.timeout)
-	res, err := fw.Forward(fctx, call)
+	res, mt, err := openStream(p, ctx, c, m, e, func(fctx context.Context) (*provider.ForwardResult, error) {
+		return fw.Forward(fctx, call)
+	})
 	if err != nil {
-		e.UsageMissing = true
-		p.finish(ctx, c, m, &e, err)
-		cancel()
 		return nil, err
 	}
-	body := &recordingBody{body: res.Body, usage: res.Usage, meter: meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}}
+	body := &recordingBody{body: res.Body, usage: res.Usage, meter: mt}
 	// Only a stream has a first token; a whole answer's latency is its time to first token.
 	body.first = !call.Stream
 	out := *res

@@ -154,15 +154,28 @@ func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.Cha
 	if err != nil {
 		return nil, err
 	}
+	st, mt, err := openStream(p, ctx, c, m, e, func(sctx context.Context) (provider.ChatStream, error) {
+		return m.Adapter.ChatStream(sctx, call)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &recordingStream{ChatStream: st, meter: mt}, nil
+}
+
+// openStream starts an upstream stream (or a forwarded answer's body) under the pipeline's
+// deadline and returns it with the meter that will record its usage event. A stream that fails
+// to start is recorded here, as a failure without usage.
+func openStream[S any](p *Pipeline, ctx context.Context, c *Caller, m *snapshot.Endpoint, e usage.Event, start func(context.Context) (S, error)) (S, meter, error) {
 	sctx, cancel := context.WithTimeout(ctx, p.timeout)
-	st, err := m.Adapter.ChatStream(sctx, call)
+	st, err := start(sctx)
 	if err != nil {
 		e.UsageMissing = true
 		p.finish(ctx, c, m, &e, err)
 		cancel()
-		return nil, err
+		return st, meter{}, err
 	}
-	return &recordingStream{ChatStream: st, meter: meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}}, nil
+	return st, meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}, nil
 }
 
 // meter records a streamed request's usage event exactly once: when the stream ends, breaks
@@ -320,15 +333,13 @@ func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithTimeout(ctx, p.timeout)
-	st, err := ma.MessagesStream(sctx, call)
+	st, mt, err := openStream(p, ctx, c, m, e, func(sctx context.Context) (provider.MessagesStream, error) {
+		return ma.MessagesStream(sctx, call)
+	})
 	if err != nil {
-		e.UsageMissing = true
-		p.finish(ctx, c, m, &e, err)
-		cancel()
 		return nil, err
 	}
-	return &recordingMessagesStream{MessagesStream: st, meter: meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}}, nil
+	return &recordingMessagesStream{MessagesStream: st, meter: mt}, nil
 }
 
 // recordingMessagesStream is a Messages stream that records its usage event through a meter.

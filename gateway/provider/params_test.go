@@ -47,3 +47,25 @@ func TestUnsupported(t *testing.T) {
 		})
 	}
 }
+
+func TestDataURL(t *testing.T) {
+	tests := []struct {
+		url, mediaType, data string
+		isData, bad          bool
+	}{
+		{"data:image/png;base64,iVBO", "image/png", "iVBO", true, false},
+		{"https://example.com/a.png", "", "", false, false},
+		{"data:image/png,iVBO", "", "", true, true},    // not base64
+		{"data:;base64,iVBO", "", "", true, true},      // no media type
+		{"data:image/png;base64,", "", "", true, true}, // no data
+	}
+	for _, tt := range tests {
+		mt, data, isData, err := DataURL("p", tt.url)
+		if mt != tt.mediaType || data != tt.data || isData != tt.isData || (err != nil) != tt.bad {
+			t.Errorf("DataURL(%q) = %q, %q, %v, %v", tt.url, mt, data, isData, err)
+		}
+		if err != nil && apierr.From(err).Param != "p" {
+			t.Errorf("DataURL(%q): error does not name the param: %v", tt.url, err)
+		}
+	}
+}

@@ -192,11 +192,9 @@ func imageBlock(param string, img *chat.ImageURL) (block, error) {
 	if img == nil || img.URL == "" {
 		return block{}, apierr.Invalid(param, "%s must be set", param)
 	}
-	if rest, ok := strings.CutPrefix(img.URL, "data:"); ok {
-		meta, data, ok := strings.Cut(rest, ",")
-		mediaType, isBase64 := strings.CutSuffix(meta, ";base64")
-		if !ok || !isBase64 || mediaType == "" || data == "" {
-			return block{}, apierr.Invalid(param, "%s must be a data:<media type>;base64,<data> URL", param)
+	if mediaType, data, isData, err := provider.DataURL(param, img.URL); isData {
+		if err != nil {
+			return block{}, err
 		}
 		return block{Type: "image", Source: &imageSource{Type: "base64", MediaType: mediaType, Data: data}}, nil
 	}

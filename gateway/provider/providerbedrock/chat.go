@@ -199,14 +199,12 @@ func image(param string, img *chat.ImageURL) (contentBlock, error) {
 	if img == nil || img.URL == "" {
 		return contentBlock{}, apierr.Invalid(param, "%s must be set", param)
 	}
-	rest, ok := strings.CutPrefix(img.URL, "data:")
-	if !ok {
+	mediaType, data, isData, err := provider.DataURL(param, img.URL)
+	if !isData {
 		return contentBlock{}, apierr.Invalid(param, "%s: image URLs are not supported by bedrock models; send the image as a base64 data: URL", param)
 	}
-	meta, data, ok := strings.Cut(rest, ",")
-	mediaType, isBase64 := strings.CutSuffix(meta, ";base64")
-	if !ok || !isBase64 || data == "" {
-		return contentBlock{}, apierr.Invalid(param, "%s must be a data:<media type>;base64,<data> URL", param)
+	if err != nil {
+		return contentBlock{}, err
 	}
 	format, ok := imageFormats[strings.ToLower(mediaType)]
 	if !ok {

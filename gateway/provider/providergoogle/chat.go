@@ -290,11 +290,9 @@ func imagePart(param string, img *chat.ImageURL) (part, error) {
 	if img == nil || img.URL == "" {
 		return part{}, apierr.Invalid(param, "%s must be set", param)
 	}
-	if rest, ok := strings.CutPrefix(img.URL, "data:"); ok {
-		meta, data, ok := strings.Cut(rest, ",")
-		mimeType, isBase64 := strings.CutSuffix(meta, ";base64")
-		if !ok || !isBase64 || mimeType == "" || data == "" {
-			return part{}, apierr.Invalid(param, "%s must be a data:<media type>;base64,<data> URL", param)
+	if mimeType, data, isData, err := provider.DataURL(param, img.URL); isData {
+		if err != nil {
+			return part{}, err
 		}
 		return part{InlineData: &blob{MimeType: mimeType, Data: data}}, nil
 	}
