@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -50,6 +52,7 @@ type Store struct {
 	client  *ent.Client
 	dialect string
 	sealer  *Sealer
+	derive  []byte // the master key, for DeriveKey only
 	opts    Options
 	logger  *slog.Logger
 }
@@ -116,6 +119,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialectName, db))),
 		dialect: dialectName,
 		sealer:  sealer,
+		derive:  append([]byte(nil), key...),
 		opts:    opts,
 		logger:  logger,
 	}, nil
@@ -253,4 +257,13 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// DeriveKey returns a 32-byte key for purpose, derived from the master key (HMAC-SHA256 of
+// the purpose under it), so every process with the same master key derives the same key and
+// no purpose's key reveals the master key or another purpose's key.
+func (s *Store) DeriveKey(purpose string) []byte {
+	m := hmac.New(sha256.New, s.derive)
+	m.Write([]byte("llmgw derived key\x00" + purpose))
+	return m.Sum(nil)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/batches"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -36,19 +37,47 @@ type Handler struct {
 	maxBody int64
 	mux     *http.ServeMux
 	created int64 // reported as every model's creation time
+	ids     *batches.IDs
+	maxFile int64
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithBatchKey seals the ids of files and batches with key, which must be the same on every
+// replica and across restarts (it is derived from the master key). Without it the handler
+// draws a random key: its ids hold for the life of the process only.
+func WithBatchKey(key []byte) Option {
+	return func(h *Handler) { h.ids = batches.NewIDs(key) }
+}
+
+// WithMaxFile limits an uploaded batch input file to n bytes (default DefaultMaxFile).
+func WithMaxFile(n int64) Option {
+	return func(h *Handler) {
+		if n > 0 {
+			h.maxFile = n
+		}
+	}
 }
 
 // New returns the /v1 handler. maxBody <= 0 means DefaultMaxBody.
-func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
+func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64, opts ...Option) *Handler {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBody
 	}
-	h := &Handler{p: p, logger: logger, maxBody: maxBody, mux: http.NewServeMux(), created: time.Now().Unix()}
+	h := &Handler{p: p, logger: logger, maxBody: maxBody, mux: http.NewServeMux(), created: time.Now().Unix(), maxFile: DefaultMaxFile}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.ids == nil {
+		h.ids = batches.NewIDs(newBatchKey())
+	}
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 	h.mux.HandleFunc("/v1/rerank", h.rerank) // every method: rerank answers a wrong one with 405
 	h.mux.HandleFunc("POST /v1/responses", h.responses)
 	h.routeForwarded() // completions, moderations, images and audio: endpoints.go
+	h.routeBatches()   // files and batches: batches.go
 	h.mux.HandleFunc("GET /v1/models", h.listModels)
 	h.mux.HandleFunc("GET /v1/models/{model...}", h.getModel)
 	h.mux.HandleFunc("/v1/", h.notFound)

@@ -37,6 +37,7 @@ type Pipeline struct {
 	logger  *slog.Logger
 	timeout time.Duration
 	now     func() time.Time
+	batches seenSet // batches whose usage was recorded
 }
 
 // Option configures a Pipeline.
@@ -53,7 +54,7 @@ func WithClock(now func() time.Time) Option { return func(p *Pipeline) { p.now =
 
 // New returns a pipeline serving from snaps and recording to rec.
 func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
-	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now}
+	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000}}
 	for _, o := range opts {
 		o(p)
 	}

@@ -42,6 +42,11 @@ type Options struct {
 	MaxBody int64
 	// ShutdownTimeout bounds graceful shutdown; streams in flight get this long (default 30s).
 	ShutdownTimeout time.Duration
+	// BatchKey seals the ids of files and batches (see openaiapi.WithBatchKey); the same on
+	// every replica. Nil draws a key per process.
+	BatchKey []byte
+	// MaxFile limits a batch input file (default openaiapi.DefaultMaxFile).
+	MaxFile int64
 }
 
 // Server is the composed listener.
@@ -72,7 +77,11 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		path, h := adminv1connect.NewAdminServiceHandler(s.admin, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)))
 		mux.Handle(path, h)
 	}
-	mux.Handle("/v1/", openaiapi.New(s.p, s.logger, s.opts.MaxBody))
+	oai := []openaiapi.Option{openaiapi.WithMaxFile(s.opts.MaxFile)}
+	if s.opts.BatchKey != nil {
+		oai = append(oai, openaiapi.WithBatchKey(s.opts.BatchKey))
+	}
+	mux.Handle("/v1/", openaiapi.New(s.p, s.logger, s.opts.MaxBody, oai...))
 	// Anthropic's Messages surface; these patterns are more specific than /v1/, so they win.
 	messages := anthropicapi.New(s.p, s.logger, s.opts.MaxBody)
 	// Every method: the Anthropic handler answers a wrong one with a 405 in Anthropic's shape.

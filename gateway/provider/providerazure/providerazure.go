@@ -101,5 +101,9 @@ func New(cfg provider.Config) (provider.Adapter, error) {
 	if err != nil {
 		return nil, err // not a, which would be a non-nil provider.Adapter holding a nil pointer
 	}
-	return a, nil
+	// Files and batches are resource-wide, under /openai; batch lines name the deployment
+	// and the endpoint without /v1. Global Batch deployments bill half the standard price.
+	return provideropenai.Batching(a, provideropenai.BatchAPI{
+		Root: endpoint + "/openai", Query: url.Values{"api-version": {version}}, TrimV1: true, PriceFactor: 0.5,
+	})
 }

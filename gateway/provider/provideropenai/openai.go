@@ -25,6 +25,7 @@ const maxResponse = 64 << 20
 // Adapter calls one model on an OpenAI-compatible server. It is safe for concurrent use.
 type Adapter struct {
 	client      *http.Client
+	base        string // the base URL the chat and embeddings URLs were derived from
 	chatURL     string
 	embedURL    string
 	authHeader  string // "Authorization", or a provider's own header such as Azure's "Api-Key"
@@ -64,6 +65,7 @@ func New(cfg provider.Config, defaultBaseURL string) (*Adapter, error) {
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	a := &Adapter{
 		client:      &client,
+		base:        base,
 		authHeader:  "Authorization",
 		chatURL:     base + "/chat/completions",
 		embedURL:    base + "/embeddings",
@@ -114,11 +116,20 @@ func (a *Adapter) post(ctx context.Context, url string, body []byte, stream bool
 // send posts body with the adapter's credential and maps a failure status to the client's
 // error. accept may be empty (binary answers such as speech).
 func (a *Adapter) send(ctx context.Context, url, contentType, accept string, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return a.do(ctx, http.MethodPost, url, contentType, accept, bytes.NewReader(body), int64(len(body)))
+}
+
+// do sends one request with the adapter's credential and maps a failure status to the
+// client's error. body may be nil (GET, DELETE); size is its Content-Length.
+func (a *Adapter) do(ctx context.Context, method, url, contentType, accept string, body io.Reader, size int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)
 	}
-	req.Header.Set("Content-Type", contentType)
+	if body != nil {
+		req.ContentLength = size
+		req.Header.Set("Content-Type", contentType)
+	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}

@@ -25,10 +25,20 @@ func openAICompatible(defaultBaseURL string) provider.Factory {
 	}
 }
 
+// openAI is OpenAI itself: the compatible adapter with OpenAI's Files and Batch APIs, whose
+// tokens cost half the standard price.
+func openAI(cfg provider.Config) (provider.Adapter, error) {
+	a, err := provideropenai.New(cfg, provideropenai.DefaultBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	return provideropenai.Batching(a, provideropenai.BatchAPI{Root: a.BaseURL(), PriceFactor: 0.5})
+}
+
 // builtin is every provider kind the gateway supports.
 func builtin() map[string]provider.Factory {
 	return map[string]provider.Factory{
-		"openai":            openAICompatible(provideropenai.DefaultBaseURL),
+		"openai":            openAI,
 		"self-hosted-model": openAICompatible(""),
 		"vllm":              openAICompatible(""),
 		"tgi":               openAICompatible(""),
