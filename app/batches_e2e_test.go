@@ -68,7 +68,7 @@ func TestBatchesThroughTheGateway(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := startGateway(t, map[string]string{"OAI_KEY": "sk-oai-batch", "AZ_KEY": "az-batch-key"}, "--config", path)
+	g := startGateway(t, map[string]string{"OAI_KEY": "sk-oai-batch", "AZ_KEY": "az-batch-key"}, "--config", path, "--max-file", "4096")
 	alice := newUserKey(t, g, "alice")
 	bob := newUserKey(t, g, "bob")
 	ctx := context.Background()
@@ -240,6 +240,7 @@ func TestBatchesThroughTheGateway(t *testing.T) {
 		{"a line that is not JSON", []byte("{\"custom_id\":\"a\"}\nnot json\n"), "batch", 400, "file", "line 1: url must be"},
 		{"no requests", []byte("\n\n"), "batch", 400, "file", "no requests"},
 		{"another purpose", batchInput("oai/mini", "/v1/chat/completions", 1), "assistants", 400, "purpose", "purpose to \"batch\""},
+		{"a file over --max-file", batchInput("oai/mini", "/v1/chat/completions", 40), "batch", 413, "", "larger than the limit of 4096 bytes"},
 	}
 	for _, tt := range bad {
 		t.Run("refuses "+tt.name, func(t *testing.T) {

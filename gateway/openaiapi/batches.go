@@ -125,7 +125,8 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 			hdr.Set("Content-Type", "application/jsonl")
 			dst, err := out.CreatePart(hdr)
 			if err == nil {
-				in, err = batches.RewriteInput(part, dst, resolve)
+				// The file alone is held to the limit (a *http.MaxBytesError past it).
+				in, err = batches.RewriteInput(http.MaxBytesReader(nil, part, h.maxFile), dst, resolve)
 			}
 			if err != nil {
 				h.fail(w, r, readErr(err, h.maxFile, "could not read the uploaded file"), 0)
