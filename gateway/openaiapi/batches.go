@@ -2,6 +2,7 @@ package openaiapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -36,16 +37,26 @@ const maxMetadata = 16
 // routeBatches registers OpenAI's Files and Batch APIs. The gateway keeps no state for them:
 // an id it returns is sealed (batches.IDs) with the model or account it belongs to and its
 // owner, so any replica can route it and only its owner can use it.
+//
+// Each call, an upload or a download included, is bounded by the upstream timeout.
 func (h *Handler) routeBatches() {
-	h.mux.HandleFunc("POST /v1/files", h.uploadFile)
-	h.mux.HandleFunc("GET /v1/files", h.listFiles)
-	h.mux.HandleFunc("GET /v1/files/{id}", h.getFile)
-	h.mux.HandleFunc("DELETE /v1/files/{id}", h.deleteFile)
-	h.mux.HandleFunc("GET /v1/files/{id}/content", h.fileContent)
-	h.mux.HandleFunc("POST /v1/batches", h.createBatch)
-	h.mux.HandleFunc("GET /v1/batches", h.listBatches)
-	h.mux.HandleFunc("GET /v1/batches/{id}", h.getBatch)
-	h.mux.HandleFunc("POST /v1/batches/{id}/cancel", h.cancelBatch)
+	for pattern, fn := range map[string]http.HandlerFunc{
+		"POST /v1/files":               h.uploadFile,
+		"GET /v1/files":                h.listFiles,
+		"GET /v1/files/{id}":           h.getFile,
+		"DELETE /v1/files/{id}":        h.deleteFile,
+		"GET /v1/files/{id}/content":   h.fileContent,
+		"POST /v1/batches":             h.createBatch,
+		"GET /v1/batches":              h.listBatches,
+		"GET /v1/batches/{id}":         h.getBatch,
+		"POST /v1/batches/{id}/cancel": h.cancelBatch,
+	} {
+		h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), h.p.UpstreamTimeout())
+			defer cancel()
+			fn(w, r.WithContext(ctx))
+		})
+	}
 }
 
 // newBatchKey is the id key of a handler given none: ids then hold for this process only.

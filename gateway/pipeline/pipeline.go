@@ -70,6 +70,9 @@ type Caller struct {
 	start     time.Time
 }
 
+// UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
+func (p *Pipeline) UpstreamTimeout() time.Duration { return p.timeout }
+
 // Admit authenticates secret against the current snapshot.
 func (p *Pipeline) Admit(secret, requestID string) (*Caller, error) {
 	snap := p.snaps.Load()
