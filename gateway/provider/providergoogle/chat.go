@@ -2,6 +2,7 @@ package providergoogle
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -184,7 +185,7 @@ func translateMessages(msgs []chat.Message) (*content, []content, error) {
 						Cause:   err,
 					}
 				}
-				parts = append(parts, part{FunctionCall: &functionCall{Name: tc.Function.Name, Args: args}})
+				parts = append(parts, part{FunctionCall: &functionCall{Name: tc.Function.Name, Args: args}, ThoughtSignature: signatureOf(tc.ID)})
 			}
 			turns = appendTurn(turns, roleModel, parts)
 		case chat.RoleTool:
@@ -477,7 +478,7 @@ func answerParts(c *content, next *int) (string, []chat.ToolCall, error) {
 				return "", nil, err
 			}
 			calls = append(calls, chat.ToolCall{
-				ID:       fmt.Sprintf("call_%d", *next),
+				ID:       callID(*next, p.ThoughtSignature),
 				Type:     "function",
 				Function: chat.FunctionCall{Name: p.FunctionCall.Name, Arguments: args},
 			})
@@ -487,6 +488,36 @@ func answerParts(c *content, next *int) (string, []chat.ToolCall, error) {
 		}
 	}
 	return text.String(), calls, nil
+}
+
+// sigMark separates a tool call id from the thought signature it carries.
+const sigMark = "__thought__"
+
+// callID is the id of the n-th function call of an answer. A call with a thought signature
+// carries it in its id, which OpenAI clients echo back unchanged in the assistant message's
+// tool_calls, so that the signature reaches Gemini again with the call (Gemini 3 refuses a
+// function call turn without it) while the gateway keeps no state. The signature is base64url
+// encoded, so the id keeps to [A-Za-z0-9_-], as Anthropic requires of tool_use ids should the
+// conversation move to another provider.
+func callID(n int, signature string) string {
+	id := fmt.Sprintf("call_%d", n)
+	if signature != "" {
+		id += sigMark + base64.RawURLEncoding.EncodeToString([]byte(signature))
+	}
+	return id
+}
+
+// signatureOf returns the thought signature a tool call id carries, or "".
+func signatureOf(id string) string {
+	_, enc, ok := strings.Cut(id, sigMark)
+	if !ok {
+		return ""
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "" // not an id the gateway made: there is no signature to restore
+	}
+	return string(sig)
 }
 
 // argsText renders functionCall args as compact JSON arguments.

@@ -75,6 +75,22 @@ func TestRequestTranslation(t *testing.T) {
 				"toolConfig":{"functionCallingConfig":{"mode":"AUTO"}}}`,
 		},
 		{
+			name: "a thought signature in a call's id goes back on its functionCall part",
+			request: `{"model":"m","messages":[
+				{"role":"user","content":"Weather in Paris?"},
+				{"role":"assistant","content":null,"tool_calls":[
+					{"id":"call_0__thought__Q2lRQjBlMktiL3NpZz09","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+					{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\"}"}}]},
+				{"role":"tool","tool_call_id":"call_0__thought__Q2lRQjBlMktiL3NpZz09","content":"sunny"},
+				{"role":"tool","tool_call_id":"call_1","content":"rain"}],
+				"tools":[{"type":"function","function":{"name":"get_weather"}}]}`,
+			want: `{"contents":[
+				{"role":"user","parts":[{"text":"Weather in Paris?"}]},
+				{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"CiQB0e2Kb/sig=="},{"functionCall":{"name":"get_weather","args":{"city":"Rome"}}}]},
+				{"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"content":"sunny"}}},{"functionResponse":{"name":"get_weather","response":{"content":"rain"}}}]}],
+				"tools":[{"functionDeclarations":[{"name":"get_weather"}]}]}`,
+		},
+		{
 			name: "forced function",
 			request: `{"model":"m","messages":[{"role":"user","content":"Hi"}],
 				"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"f"}}}`,

@@ -64,7 +64,11 @@
 // Each candidate becomes a choice: its text parts, concatenated, are the content (thought
 // summaries are left out), and its functionCall parts are tool calls. Gemini gives calls no id,
 // so they get "call_<n>", numbered from 0 in order across the answer; a client echoes these ids
-// back in tool messages and the name lookup above resolves them. Finish reasons: STOP (and
+// back in tool messages and the name lookup above resolves them. A call Gemini signed (Gemini 3
+// thinking models put a thoughtSignature on function call parts and require it back) has the
+// signature appended to its id as "call_<n>__thought__<signature, base64url>"; when the assistant message comes
+// back, the signature is restored to its functionCall part, so multi-turn tool use works with
+// no state in the gateway. Finish reasons: STOP (and
 // OTHER, LANGUAGE and reasons newer than this adapter) to "stop", or "tool_calls" when the
 // candidate called functions, since Gemini says STOP there; MAX_TOKENS to "length"; SAFETY,
 // RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII and the IMAGE_ variants to "content_filter". A

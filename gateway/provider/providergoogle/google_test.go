@@ -414,6 +414,20 @@ func TestChatAnswers(t *testing.T) {
 				PromptTokensDetails: &chat.PromptTokensDetails{}, CompletionTokensDetails: &chat.CompletionTokensDetails{}},
 		},
 		{
+			name:    "a Gemini 3 thought signature rides in the call's id",
+			request: `{"model":"m","messages":[{"role":"user","content":"Weather in Paris?"}],"tools":[{"type":"function","function":{"name":"get_weather"}}]}`,
+			answer: `{"candidates":[{"content":{"parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"CiQB0e2Kb/sig=="},{"functionCall":{"name":"get_weather","args":{"city":"Rome"}}}],"role":"model"},"finishReason":"STOP"}],
+				"usageMetadata":{"promptTokenCount":20,"candidatesTokenCount":10,"totalTokenCount":30},"modelVersion":"gemini-3-pro-preview","responseId":"resp-sig"}`,
+			want: `{"id":"resp-sig","object":"chat.completion","created":1700000000,"model":"gemini-3-pro-preview",
+				"choices":[{"index":0,"message":{"role":"assistant","tool_calls":[
+					{"id":"call_0__thought__Q2lRQjBlMktiL3NpZz09","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+					{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\"}"}}]},"finish_reason":"tool_calls"}],
+				"usage":{"prompt_tokens":20,"completion_tokens":10,"total_tokens":30,
+					"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}`,
+			wantUsage: chat.Usage{PromptTokens: 20, CompletionTokens: 10, TotalTokens: 30,
+				PromptTokensDetails: &chat.PromptTokensDetails{}, CompletionTokensDetails: &chat.CompletionTokensDetails{}},
+		},
+		{
 			name:    "function call without args or text has null content",
 			request: `{"model":"m","messages":[{"role":"user","content":"Time?"}],"tools":[{"type":"function","function":{"name":"now"}}]}`,
 			answer:  `{"candidates":[{"content":{"parts":[{"functionCall":{"name":"now"}}],"role":"model"},"finishReason":"STOP"}],"responseId":"r"}`,

@@ -29,6 +29,9 @@ type part struct {
 	FileData         *fileData         `json:"fileData,omitempty"`
 	FunctionCall     *functionCall     `json:"functionCall,omitempty"`
 	FunctionResponse *functionResponse `json:"functionResponse,omitempty"`
+	// ThoughtSignature is Gemini's opaque signature of the thinking behind a part; on a
+	// functionCall part, Gemini 3 requires it back in later turns.
+	ThoughtSignature string `json:"thoughtSignature,omitempty"`
 }
 
 // blob is inline media: base64 data with its MIME type.
