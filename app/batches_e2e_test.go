@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -105,7 +106,7 @@ func TestBatchesThroughTheGateway(t *testing.T) {
 				t.Errorf("upstream got input file:\n%s", last)
 			}
 			names := tt.fake.Filenames()
-			if n := names[len(names)-1]; !strings.HasPrefix(n, "llmgw-") || !strings.HasSuffix(n, "-questions.jsonl") {
+			if n := names[len(names)-1]; !strings.HasPrefix(n, "llmgw-") || !strings.HasSuffix(n, ".questions.jsonl") || strings.Contains(n, "alice") {
 				t.Errorf("upstream file name %q does not carry the owner's tag", n)
 			}
 
@@ -184,10 +185,9 @@ func TestBatchesThroughTheGateway(t *testing.T) {
 				t.Errorf("list batches: %+v, %v", batches, err)
 			}
 			files, err := c.Files.List(ctx, openai.FileListParams{}, acct)
-			if err != nil || len(files.Data) != 1 || files.Data[0].ID == "" || files.Data[0].Filename != "questions.jsonl" {
-				t.Errorf("list files: %+v, %v", files, err) // the output file is the account's, not alice's upload
-			} else if _, err := c.Files.Get(ctx, files.Data[0].ID); err != nil {
-				t.Errorf("get a listed file: %v", err)
+			// Only alice's upload: the output file is the account's, reached through the batch.
+			if err != nil || len(files.Data) != 1 || files.Data[0].ID != file.ID || files.Data[0].Filename != "questions.jsonl" {
+				t.Errorf("list files: %+v, %v", files, err)
 			}
 			if theirs, err := other.Batches.List(ctx, openai.BatchListParams{}, acct); err != nil || len(theirs.Data) != 0 {
 				t.Errorf("bob listed alice's batches: %+v, %v", theirs, err)
@@ -268,6 +268,54 @@ func TestBatchesThroughTheGateway(t *testing.T) {
 			}
 			if _, err := c.Batches.Get(ctx, id); apiError(t, err).StatusCode != http.StatusNotFound {
 				t.Errorf("batch %s: %v", id, err)
+			}
+		}
+	})
+	t.Run("paging finds the caller's batches behind other owners' ones", func(t *testing.T) {
+		oai.SeedForeign(250) // newer than alice's two batches: more than two upstream pages of 100
+		var ids []string
+		iter := c.Batches.ListAutoPaging(ctx, openai.BatchListParams{Limit: openai.Int(1)}, account("oai"))
+		for iter.Next() {
+			ids = append(ids, iter.Current().ID)
+		}
+		if err := iter.Err(); err != nil || len(ids) != 2 || ids[0] == ids[1] {
+			t.Errorf("alice's batches %q, %v; want her 2", ids, err)
+		}
+		page, err := c.Batches.List(ctx, openai.BatchListParams{Limit: openai.Int(101)}, account("oai"))
+		if e := apiError(t, err); e.StatusCode != 400 || e.Param != "limit" {
+			t.Errorf("limit 101: %+v %v", page, err)
+		}
+	})
+	t.Run("uploads with other fields are refused by name", func(t *testing.T) {
+		for _, tt := range []struct{ name, field, filename, param string }{
+			{"a text field named file", "file", "", "file"},
+			{"an unknown field", "model", "", "model"},
+			{"a second file field", "extra", "x.jsonl", "extra"},
+		} {
+			var body bytes.Buffer
+			mw := multipart.NewWriter(&body)
+			_ = mw.WriteField("purpose", "batch")
+			if tt.filename != "" {
+				fw, _ := mw.CreateFormFile(tt.field, tt.filename)
+				fw.Write(batchInput("oai/mini", "/v1/chat/completions", 1))
+			} else {
+				_ = mw.WriteField(tt.field, string(batchInput("oai/mini", "/v1/chat/completions", 1)))
+			}
+			mw.Close()
+			req, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/files", &body)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+alice)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e struct {
+				Error struct{ Param string } `json:"error"`
+			}
+			_ = json.NewDecoder(res.Body).Decode(&e)
+			res.Body.Close()
+			if res.StatusCode != 400 || e.Error.Param != tt.param {
+				t.Errorf("%s: %d %q; want 400 on %q", tt.name, res.StatusCode, e.Error.Param, tt.param)
 			}
 		}
 	})

@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/hmac"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"database/sql"
 	"errors"
@@ -259,11 +259,13 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// DeriveKey returns a 32-byte key for purpose, derived from the master key (HMAC-SHA256 of
-// the purpose under it), so every process with the same master key derives the same key and
-// no purpose's key reveals the master key or another purpose's key.
+// DeriveKey returns a 32-byte key for purpose, derived from the master key with HKDF-SHA256,
+// so every process with the same master key derives the same key and no purpose's key reveals
+// the master key or another purpose's key.
 func (s *Store) DeriveKey(purpose string) []byte {
-	m := hmac.New(sha256.New, s.derive)
-	m.Write([]byte("llmgw derived key\x00" + purpose))
-	return m.Sum(nil)
+	k, err := hkdf.Key(sha256.New, s.derive, nil, "llmgw "+purpose, 32)
+	if err != nil {
+		panic(err) // only for a length HKDF-SHA256 cannot produce; 32 is not one
+	}
+	return k
 }

@@ -79,6 +79,9 @@ type Error struct {
 	RetryAfter time.Duration
 	// Cause is logged, never shown.
 	Cause error
+	// UpstreamStatus is the provider's HTTP status when the error is the provider's answer
+	// (provider.StatusError), for callers that map it their own way; zero otherwise.
+	UpstreamStatus int
 }
 
 func (e *Error) Error() string {

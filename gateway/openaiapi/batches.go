@@ -13,11 +13,12 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
-	"github.com/llmgw/llmgw/gateway/batches"
+	"github.com/llmgw/llmgw/gateway/batch"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -34,9 +35,13 @@ const maxObject = 16 << 20
 // gateway uses two of them.
 const maxMetadata = 16
 
+// uploadFields are the form fields of an upload besides the file: purpose, and the two of
+// expires_after, which are passed on. Any other field is refused by name.
+var uploadFields = []string{"purpose", "expires_after[anchor]", "expires_after[seconds]"}
+
 // routeBatches registers OpenAI's Files and Batch APIs. The gateway keeps no state for them:
-// an id it returns is sealed (batches.IDs) with the model or account it belongs to and its
-// owner, so any replica can route it and only its owner can use it.
+// an id it returns is sealed (batch.IDs) with the model it belongs to and its owner, so any
+// replica can route it and only its owner can use it.
 //
 // Each call, an upload or a download included, is bounded by the upstream timeout.
 func (h *Handler) routeBatches() {
@@ -66,14 +71,31 @@ func newBatchKey() []byte {
 	return k
 }
 
-func (h *Handler) objects(c *pipeline.Caller) *batches.Objects {
-	return batches.NewObjects(h.ids, c.Principal.Name())
+func (h *Handler) objects(c *pipeline.Caller) *batch.Objects {
+	return batch.NewObjects(h.ids, c.Principal.Name())
+}
+
+func internal(err error) error {
+	return &apierr.Error{Kind: apierr.KindInternal, Message: "could not store the upload", Cause: err}
+}
+
+// spool is the temporary file an upload is rewritten into; its write errors are the
+// gateway's (a full disk), not the client's.
+type spool struct{ f *os.File }
+
+func (s spool) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	if err != nil {
+		err = internal(err)
+	}
+	return n, err
 }
 
 // uploadFile relays a batch input file. The multipart body is read as it arrives; the file
-// part is rewritten line by line (each line's model checked for the caller and replaced by
-// its upstream name) into a temporary file, which is then uploaded to the model's account
-// under the owner's tag, with a known length.
+// part is rewritten line by line (each line's model checked for the caller and replaced by its
+// upstream name) into a temporary file, which is then uploaded to the model's account, named
+// for its owner and model, with a known length. Nothing reaches the provider unless every line
+// passed.
 func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.admit(w, r)
 	if !ok {
@@ -92,27 +114,25 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 	}
 	tmp, err := os.CreateTemp("", "llmgw-upload-*")
 	if err != nil {
-		h.fail(w, r, &apierr.Error{Kind: apierr.KindInternal, Message: "could not store the upload", Cause: err}, 0)
+		h.fail(w, r, internal(err), 0)
 		return
 	}
 	defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
 
-	objs := h.objects(c)
-	out := multipart.NewWriter(tmp)
 	var (
-		purpose string
-		fields  = url.Values{}
-		sawFile bool
-		in      batches.Input
-		batcher provider.Batcher
+		fields   = map[string]string{}
+		filename string
+		in       batch.Input
+		batcher  provider.Batcher
 	)
-	resolve := func(model, endpoint string) (batches.Target, error) {
+	resolve := func(model, endpoint string) (batch.Target, error) {
 		_, b, err := h.p.Batcher(c, model, endpoint)
 		if err != nil {
-			return batches.Target{}, err
+			return batch.Target{}, err
 		}
 		batcher = b
-		return batches.Target{Model: b.BatchModel(), URL: b.BatchEndpoint(endpoint)}, nil
+		m, u := b.BatchTarget(endpoint)
+		return batch.Target{Model: m, URL: u}, nil
 	}
 	for {
 		part, err := mr.NextPart()
@@ -125,26 +145,29 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 		}
 		name := part.FormName()
 		switch {
-		case name == "file" && part.FileName() != "":
-			if sawFile {
+		case name == "file":
+			if part.FileName() == "" {
+				h.fail(w, r, apierr.Invalid("file", "file must be a file part (with a filename)"), 0)
+				return
+			}
+			if filename != "" {
 				h.fail(w, r, apierr.Invalid("file", "upload one file per request"), 0)
 				return
 			}
-			sawFile = true
-			hdr := textproto.MIMEHeader{}
-			hdr.Set("Content-Disposition", `form-data; name="file"; filename="`+escapeQuotes(batches.UpstreamFilename(objs.Tag, part.FileName()))+`"`)
-			hdr.Set("Content-Type", "application/jsonl")
-			dst, err := out.CreatePart(hdr)
-			if err == nil {
-				// The file alone is held to the limit (a *http.MaxBytesError past it).
-				in, err = batches.RewriteInput(http.MaxBytesReader(nil, part, h.maxFile), dst, resolve)
+			if p, ok := fields["purpose"]; ok && p != "batch" {
+				h.fail(w, r, wrongPurpose(p), 0) // before reading the file, when purpose came first
+				return
 			}
+			filename = part.FileName()
+			// The file alone is held to the limit (a *http.MaxBytesError past it), and each
+			// line to the limit of a request.
+			in, err = batch.RewriteInput(http.MaxBytesReader(nil, part, h.maxFile), spool{tmp}, int(h.maxBody), resolve)
 			if err != nil {
 				h.fail(w, r, readErr(err, h.maxFile, "could not read the uploaded file"), 0)
 				return
 			}
-		case part.FileName() != "":
-			h.fail(w, r, apierr.Invalid(name, "unexpected file field %q; send the file as the field \"file\"", name), 0)
+		case part.FileName() != "" || !slices.Contains(uploadFields, name):
+			h.fail(w, r, apierr.Invalid(name, "unexpected field %q; an upload has the fields file, purpose and expires_after", name), 0)
 			return
 		default:
 			v, err := io.ReadAll(io.LimitReader(part, maxFieldSize+1))
@@ -156,42 +179,34 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 				h.fail(w, r, apierr.Invalid(name, "the %s field is too long", name), 0)
 				return
 			}
-			if name == "purpose" {
-				purpose = string(v)
-			} else {
-				fields.Add(name, string(v)) // expires_after[anchor], expires_after[seconds]
-			}
+			fields[name] = string(v)
 		}
 	}
 	switch {
-	case purpose != "batch":
-		h.fail(w, r, apierr.Invalid("purpose", "llmgw relays files for batches only: set purpose to \"batch\" (got %q)", purpose), 0)
+	case fields["purpose"] != "batch":
+		h.fail(w, r, wrongPurpose(fields["purpose"]), 0)
 		return
-	case !sawFile:
+	case filename == "":
 		h.fail(w, r, apierr.Invalid("file", "you must provide a file"), 0)
 		return
 	}
-	for name, vs := range fields {
-		for _, v := range vs {
-			if err := out.WriteField(name, v); err != nil {
-				h.fail(w, r, &apierr.Error{Kind: apierr.KindInternal, Message: "could not store the upload", Cause: err}, 0)
-				return
-			}
-		}
-	}
-	if err := errors.Join(out.WriteField("purpose", "batch"), out.Close()); err != nil {
-		h.fail(w, r, &apierr.Error{Kind: apierr.KindInternal, Message: "could not store the upload", Cause: err}, 0)
-		return
-	}
 	size, err := tmp.Seek(0, io.SeekCurrent)
-	if err == nil {
-		_, err = tmp.Seek(0, io.SeekStart)
-	}
 	if err != nil {
-		h.fail(w, r, &apierr.Error{Kind: apierr.KindInternal, Message: "could not store the upload", Cause: err}, 0)
+		h.fail(w, r, internal(err), 0)
 		return
 	}
-	raw, err := callObject(r, batcher, &provider.BatchRequest{Method: http.MethodPost, Path: "files", ContentType: out.FormDataContentType(), Body: tmp, Size: size})
+	objs := h.objects(c)
+	head, tail, contentType, err := uploadFraming(fields, batch.UpstreamFilename(objs.Tag, in.Model, filename))
+	if err != nil {
+		h.fail(w, r, internal(err), 0)
+		return
+	}
+	raw, err := callObject(r.Context(), batcher, &provider.BatchRequest{
+		Method: http.MethodPost, Path: "files", ContentType: contentType, Size: int64(len(head)) + size + int64(len(tail)),
+		Body: func() io.Reader {
+			return io.MultiReader(bytes.NewReader(head), io.NewSectionReader(tmp, 0, size), bytes.NewReader(tail))
+		},
+	})
 	if err != nil {
 		h.fail(w, r, err, 0)
 		return
@@ -199,8 +214,34 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 	h.writeObject(w, r, func() ([]byte, error) { return objs.File(raw, in.Model) })
 }
 
-func escapeQuotes(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", "", "\n", "").Replace(s)
+func wrongPurpose(p string) error {
+	return apierr.Invalid("purpose", "llmgw relays files for batches only: set purpose to \"batch\" (got %q)", p)
+}
+
+// uploadFraming returns the multipart body of an upload around its file's bytes: the form
+// fields and the file part's header before them, the closing boundary after.
+func uploadFraming(fields map[string]string, filename string) (head, tail []byte, contentType string, err error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, name := range uploadFields { // in a fixed order
+		if v, ok := fields[name]; ok {
+			if err := mw.WriteField(name, v); err != nil {
+				return nil, nil, "", err
+			}
+		}
+	}
+	hdr := textproto.MIMEHeader{}
+	hdr.Set("Content-Disposition", `form-data; name="file"; filename="`+strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", "", "\n", "").Replace(filename)+`"`)
+	hdr.Set("Content-Type", "application/jsonl")
+	if _, err := mw.CreatePart(hdr); err != nil {
+		return nil, nil, "", err
+	}
+	n := buf.Len()
+	if err := mw.Close(); err != nil {
+		return nil, nil, "", err
+	}
+	b := buf.Bytes()
+	return b[:n:n], b[n:], mw.FormDataContentType(), nil
 }
 
 func tooLarge(limit int64) error {
@@ -208,7 +249,7 @@ func tooLarge(limit int64) error {
 }
 
 // readErr maps an error reading the client's upload: over the limit is a 413, a malformed
-// body a 400, a client error (a bad line) is kept.
+// body a 400; an *apierr.Error (a bad line, a failed spool write) is kept.
 func readErr(err error, limit int64, malformed string) error {
 	var mbe *http.MaxBytesError
 	var ae *apierr.Error
@@ -222,15 +263,15 @@ func readErr(err error, limit int64, malformed string) error {
 }
 
 // callObject sends req and reads the upstream's JSON answer.
-func callObject(r *http.Request, b provider.Batcher, req *provider.BatchRequest) ([]byte, error) {
-	resp, err := b.BatchDo(r.Context(), req)
+func callObject(ctx context.Context, b provider.Batcher, req *provider.BatchRequest) ([]byte, error) {
+	resp, err := b.BatchDo(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxObject+1))
 	if err != nil {
-		return nil, provider.TransportError(r.Context(), err)
+		return nil, provider.TransportError(ctx, err)
 	}
 	if len(raw) > maxObject {
 		return nil, provider.BadResponse(errors.New("answer too large"))
@@ -250,87 +291,101 @@ func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, rewrite fu
 }
 
 func noSuch(kind, param, id string) error {
-	return &apierr.Error{Kind: apierr.KindNotFound, Param: param, Message: "No such " + kind + " object: " + id}
+	return &apierr.Error{Kind: apierr.KindNotFound, Param: param, Code: "not_found", Message: "No such " + kind + " object: " + id}
 }
 
-// gone maps the upstream's 404 for an object the client named by id (deleted, or expired) to
-// the client's own 404; other errors are kept.
-func gone(err error, kind, param, id string) error {
-	if e := apierr.From(err); e.Code == "upstream_not_found" {
+// objectErr maps the provider's refusal of a call on an object the client named by id: 404
+// (deleted, expired) is the client's 404, 409 (a batch that can no longer be cancelled) the
+// client's 400; other errors are kept.
+func objectErr(err error, kind, param, id string) error {
+	var e *apierr.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.UpstreamStatus {
+	case http.StatusNotFound:
 		return noSuch(kind, param, id)
+	case http.StatusConflict:
+		return &apierr.Error{Kind: apierr.KindInvalidRequest, Param: param, Message: "the provider refused: the " + strings.ToLower(kind) + "'s state does not allow this (status 409)", Cause: e.Cause}
 	}
 	return err
 }
 
-// openFile opens the file id of the request's path and returns the batch API it lives at.
-func (h *Handler) openFile(w http.ResponseWriter, r *http.Request) (*pipeline.Caller, provider.Batcher, string, string, bool) {
-	c, ok := h.admit(w, r)
-	if !ok {
-		return nil, nil, "", "", false
-	}
-	id := r.PathValue("id")
-	route, up, ok := h.ids.Open(batches.File, c.Principal.Name(), id)
-	if !ok {
-		h.fail(w, r, noSuch("File", "file_id", id), 0)
-		return nil, nil, "", "", false
-	}
-	b, err := h.routeBatcher(c, route)
-	if err != nil {
-		h.fail(w, r, err, 0)
-		return nil, nil, "", "", false
-	}
-	return c, b, route, up, true
+// sealed is an id from the request's path, opened.
+type sealed struct {
+	c         *pipeline.Caller
+	b         provider.Batcher
+	id, route string
+	upstream  string // the provider's id
 }
 
-// routeBatcher returns the batch API of a sealed id's route: the model's, when the route
-// names one the caller may still use, else any of the account's.
-func (h *Handler) routeBatcher(c *pipeline.Caller, route string) (provider.Batcher, error) {
-	if strings.Contains(route, "/") {
-		if _, b, err := h.p.Batcher(c, route, ""); err == nil {
-			return b, nil
-		}
+// open admits the caller and opens the id of the request's path as kind, returning the batch
+// API it lives at: the model's, when the caller may still use it, else any of the account's
+// that the caller may use.
+func (h *Handler) open(w http.ResponseWriter, r *http.Request, kind batch.Kind) (*sealed, bool) {
+	c, ok := h.admit(w, r)
+	if !ok {
+		return nil, false
 	}
-	return h.p.AccountBatcher(c, batches.Account(route))
+	s := &sealed{c: c, id: r.PathValue("id")}
+	var found bool
+	if s.route, s.upstream, found = h.ids.Open(kind, c.Principal.Name(), s.id); !found {
+		if kind == batch.Batch {
+			h.fail(w, r, noSuch("Batch", "batch_id", s.id), 0)
+		} else {
+			h.fail(w, r, noSuch("File", "file_id", s.id), 0)
+		}
+		return nil, false
+	}
+	var err error
+	if _, s.b, err = h.p.Batcher(c, s.route, ""); err != nil {
+		s.b, err = h.p.AccountBatcher(c, batch.Account(s.route))
+	}
+	if err != nil {
+		h.fail(w, r, err, 0)
+		return nil, false
+	}
+	return s, true
 }
 
 func (h *Handler) getFile(w http.ResponseWriter, r *http.Request) {
-	c, b, route, up, ok := h.openFile(w, r)
+	s, ok := h.open(w, r, batch.File)
 	if !ok {
 		return
 	}
-	raw, err := callObject(r, b, &provider.BatchRequest{Method: http.MethodGet, Path: "files/" + url.PathEscape(up)})
+	raw, err := callObject(r.Context(), s.b, &provider.BatchRequest{Method: http.MethodGet, Path: "files/" + url.PathEscape(s.upstream)})
 	if err != nil {
-		h.fail(w, r, gone(err, "File", "file_id", r.PathValue("id")), 0)
+		h.fail(w, r, objectErr(err, "File", "file_id", s.id), 0)
 		return
 	}
-	h.writeObject(w, r, func() ([]byte, error) { return h.objects(c).File(raw, route) })
+	h.writeObject(w, r, func() ([]byte, error) { return h.objects(s.c).File(raw, s.route) })
 }
 
 func (h *Handler) deleteFile(w http.ResponseWriter, r *http.Request) {
-	_, b, _, up, ok := h.openFile(w, r)
+	s, ok := h.open(w, r, batch.File)
 	if !ok {
 		return
 	}
-	raw, err := callObject(r, b, &provider.BatchRequest{Method: http.MethodDelete, Path: "files/" + url.PathEscape(up)})
+	raw, err := callObject(r.Context(), s.b, &provider.BatchRequest{Method: http.MethodDelete, Path: "files/" + url.PathEscape(s.upstream)})
 	if err != nil {
-		h.fail(w, r, gone(err, "File", "file_id", r.PathValue("id")), 0)
+		h.fail(w, r, objectErr(err, "File", "file_id", s.id), 0)
 		return
 	}
 	h.writeObject(w, r, func() ([]byte, error) {
 		// {"id": ..., "object": "file", "deleted": true}: the id is the client's.
-		return rawjson.SetString(raw, "id", r.PathValue("id"))
+		return rawjson.SetString(raw, "id", s.id)
 	})
 }
 
 // fileContent streams a file's bytes (a batch's output or errors) as the upstream sends them.
 func (h *Handler) fileContent(w http.ResponseWriter, r *http.Request) {
-	_, b, _, up, ok := h.openFile(w, r)
+	s, ok := h.open(w, r, batch.File)
 	if !ok {
 		return
 	}
-	resp, err := b.BatchDo(r.Context(), &provider.BatchRequest{Method: http.MethodGet, Path: "files/" + url.PathEscape(up) + "/content"})
+	resp, err := s.b.BatchDo(r.Context(), &provider.BatchRequest{Method: http.MethodGet, Path: "files/" + url.PathEscape(s.upstream) + "/content"})
 	if err != nil {
-		h.fail(w, r, gone(err, "File", "file_id", r.PathValue("id")), 0)
+		h.fail(w, r, objectErr(err, "File", "file_id", s.id), 0)
 		return
 	}
 	defer resp.Body.Close()
@@ -340,6 +395,7 @@ func (h *Handler) fileContent(w http.ResponseWriter, r *http.Request) {
 			res.Header.Set(k, v)
 		}
 	}
+	res.Header.Set("X-Content-Type-Options", "nosniff")
 	h.relay(w, r, res)
 }
 
@@ -363,7 +419,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apierr.Invalid("", "we could not parse the JSON body of your request: input_file_id, endpoint and completion_window are required"), 0)
 		return
 	}
-	route, up, ok := h.ids.Open(batches.File, c.Principal.Name(), req.InputFileID)
+	route, up, ok := h.ids.Open(batch.File, c.Principal.Name(), req.InputFileID)
 	switch {
 	case req.InputFileID == "":
 		h.fail(w, r, apierr.Invalid("input_file_id", "you must provide an input_file_id"), 0)
@@ -372,7 +428,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, noSuch("File", "input_file_id", req.InputFileID), 0)
 		return
 	case !strings.Contains(route, "/"):
-		h.fail(w, r, apierr.Invalid("input_file_id", "use the id that uploading the input file returned; it names the batch's model"), 0)
+		h.fail(w, r, apierr.Invalid("input_file_id", "the file is not a batch input file uploaded through llmgw"), 0)
 		return
 	case req.Endpoint == "":
 		h.fail(w, r, apierr.Invalid("endpoint", "you must provide an endpoint"), 0)
@@ -389,18 +445,19 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	meta := map[string]string{}
 	for k, v := range req.Metadata {
-		if strings.HasPrefix(k, batches.MetaPrefix) {
-			h.fail(w, r, apierr.Invalid("metadata", "metadata keys starting with %q are reserved for llmgw", batches.MetaPrefix), 0)
+		if strings.HasPrefix(k, batch.MetaPrefix) {
+			h.fail(w, r, apierr.Invalid("metadata", "metadata keys starting with %q are reserved for llmgw", batch.MetaPrefix), 0)
 			return
 		}
 		meta[k] = v
 	}
 	objs := h.objects(c)
-	meta[batches.MetaOwner], meta[batches.MetaModel] = objs.Tag, route
+	meta[batch.MetaOwner], meta[batch.MetaModel] = objs.Tag, route
 	mb, _ := json.Marshal(meta)
+	_, endpoint := b.BatchTarget(req.Endpoint)
 	out, err := rawjson.SetString(body, "input_file_id", up)
 	if err == nil {
-		out, err = rawjson.SetString(out, "endpoint", b.BatchEndpoint(req.Endpoint))
+		out, err = rawjson.SetString(out, "endpoint", endpoint)
 	}
 	if err == nil {
 		out, err = rawjson.Set(out, "metadata", mb)
@@ -409,83 +466,84 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apierr.Invalid("", "the request body is not a JSON object"), 0)
 		return
 	}
-	raw, err := callObject(r, b, &provider.BatchRequest{Method: http.MethodPost, Path: "batches", ContentType: "application/json", Body: bytes.NewReader(out), Size: int64(len(out))})
+	raw, err := callObject(r.Context(), b, &provider.BatchRequest{
+		Method: http.MethodPost, Path: "batches", ContentType: "application/json", Size: int64(len(out)),
+		Body: func() io.Reader { return bytes.NewReader(out) },
+	})
 	if err != nil {
-		h.fail(w, r, gone(err, "File", "input_file_id", req.InputFileID), 0)
+		h.fail(w, r, objectErr(err, "File", "input_file_id", req.InputFileID), 0)
 		return
 	}
-	h.writeBatch(w, r, c, b, objs, raw)
+	// The gateway just wrote the batch's owner: it is the caller's whatever the answer echoes.
+	h.writeObject(w, r, func() ([]byte, error) {
+		out, _, err := objs.Batch(raw)
+		return out, err
+	})
 }
 
-// writeBatch rewrites and writes one batch, recording its usage when it has ended.
-func (h *Handler) writeBatch(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, up provider.Batcher, objs *batches.Objects, raw []byte) {
-	out, info, err := objs.Batch(raw)
+// batchCall gets or cancels the batch of the request's path. An ended batch's usage is
+// recorded (see pipeline.RecordBatch).
+func (h *Handler) batchCall(w http.ResponseWriter, r *http.Request, method, suffix string) {
+	s, ok := h.open(w, r, batch.Batch)
+	if !ok {
+		return
+	}
+	req := &provider.BatchRequest{Method: method, Path: "batches/" + url.PathEscape(s.upstream) + suffix}
+	if method == http.MethodPost {
+		req.ContentType, req.Body = "application/json", func() io.Reader { return strings.NewReader("{}") }
+		req.Size = 2
+	}
+	raw, err := callObject(r.Context(), s.b, req)
+	if err != nil {
+		h.fail(w, r, objectErr(err, "Batch", "batch_id", s.id), 0)
+		return
+	}
+	out, info, err := h.objects(s.c).Batch(raw)
 	if err != nil {
 		h.fail(w, r, err, 0)
 		return
 	}
 	if !info.Owned {
-		h.fail(w, r, noSuch("Batch", "batch_id", r.PathValue("id")), 0)
+		h.fail(w, r, noSuch("Batch", "batch_id", s.id), 0)
 		return
 	}
-	h.recordBatch(r, c, up, info)
+	if info.Final() {
+		h.recordBatch(r, s, info)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
 }
 
-func (h *Handler) recordBatch(r *http.Request, c *pipeline.Caller, b provider.Batcher, info batches.BatchInfo) {
-	if !info.Final() {
-		return
-	}
-	h.p.RecordBatch(r.Context(), c, info.Model, info.UpstreamID, info.Status, func() *chat.Usage {
-		if info.HasUsage {
-			return &info.Usage
-		}
-		if info.OutputFileID == "" {
-			return nil
-		}
-		// The batch object reports no usage (Azure): add up the output file's answers.
-		resp, err := b.BatchDo(r.Context(), &provider.BatchRequest{Method: http.MethodGet, Path: "files/" + url.PathEscape(info.OutputFileID) + "/content"})
-		if err != nil {
-			h.logger.LogAttrs(r.Context(), slog.LevelWarn, "batch usage: could not read the output file", slog.String("batch", info.UpstreamID), slog.String("error", err.Error()))
-			return nil
-		}
-		defer resp.Body.Close()
-		u, ok, err := batches.SumOutputUsage(resp.Body)
-		if err != nil || !ok {
-			return nil
-		}
-		return &u
+// recordBatch records an ended batch's usage: the batch object's, or, when the provider
+// reports none there (Azure), the sum of its output file's answers, read even if the client
+// goes away and within its own upstream timeout.
+func (h *Handler) recordBatch(r *http.Request, s *sealed, info batch.BatchInfo) {
+	err := h.p.RecordBatch(r.Context(), s.c, &pipeline.EndedBatch{
+		Model: info.Model, Account: batch.Account(info.Model), UpstreamID: info.UpstreamID, Status: info.Status, Ended: info.Ended,
+		Usage: func() (*chat.Usage, error) {
+			if info.HasUsage {
+				return &info.Usage, nil
+			}
+			if info.OutputFileID == "" {
+				return nil, nil
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.p.UpstreamTimeout())
+			defer cancel()
+			resp, err := s.b.BatchDo(ctx, &provider.BatchRequest{Method: http.MethodGet, Path: "files/" + url.PathEscape(info.OutputFileID) + "/content"})
+			if err != nil {
+				return nil, err
+			}
+			defer resp.Body.Close()
+			u, ok, err := batch.SumOutputUsage(resp.Body)
+			if err != nil || !ok {
+				return nil, err
+			}
+			return &u, nil
+		},
 	})
-}
-
-// batchCall gets or cancels the batch of the request's path.
-func (h *Handler) batchCall(w http.ResponseWriter, r *http.Request, method, suffix string) {
-	c, ok := h.admit(w, r)
-	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	route, up, ok := h.ids.Open(batches.Batch, c.Principal.Name(), id)
-	if !ok {
-		h.fail(w, r, noSuch("Batch", "batch_id", id), 0)
-		return
-	}
-	b, err := h.routeBatcher(c, route)
 	if err != nil {
-		h.fail(w, r, err, 0)
-		return
+		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "batch usage not recorded yet: could not read its output file", slog.String("batch", info.UpstreamID), slog.String("error", apierr.From(err).Error()))
 	}
-	req := &provider.BatchRequest{Method: method, Path: "batches/" + url.PathEscape(up) + suffix}
-	if method == http.MethodPost {
-		req.ContentType, req.Body = "application/json", strings.NewReader("")
-	}
-	raw, err := callObject(r, b, req)
-	if err != nil {
-		h.fail(w, r, gone(err, "Batch", "batch_id", id), 0)
-		return
-	}
-	h.writeBatch(w, r, c, b, h.objects(c), raw)
 }
 
 func (h *Handler) getBatch(w http.ResponseWriter, r *http.Request) {
@@ -496,9 +554,23 @@ func (h *Handler) cancelBatch(w http.ResponseWriter, r *http.Request) {
 	h.batchCall(w, r, http.MethodPost, "/cancel")
 }
 
-// maxListPages bounds the upstream pages one list call reads while looking for the caller's
-// own objects among the account's.
-const maxListPages = 5
+// listKind is what list reads: the path, the upstream's largest page and the parameters passed on.
+type listKind struct {
+	kind     batch.Kind
+	path     string
+	maxLimit int
+	pass     []string
+	add      func(*batch.Objects, *batch.Page, *batch.List) ([]string, error)
+}
+
+var (
+	fileList  = listKind{batch.File, "files", 10000, []string{"purpose", "order"}, (*batch.Objects).Files}
+	batchList = listKind{batch.Batch, "batches", 100, nil, (*batch.Objects).Batches}
+)
+
+// maxListPages bounds the upstream pages (each the upstream's largest) one list call reads
+// while looking for the caller's own objects among the account's.
+const maxListPages = 10
 
 // listAccount returns the account a list call reads: the "account" query parameter, or the
 // caller's only account with a batch API.
@@ -519,10 +591,14 @@ func (h *Handler) listAccount(c *pipeline.Caller, q url.Values) (string, provide
 	return account, b, err
 }
 
-// list reads upstream pages of path until it has the caller's limit of own objects, the
-// upstream has no more, or maxListPages were read; add appends a page's own objects and
-// returns the upstream cursor after it.
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, kind batches.Kind, path string, pass []string, add func(*batches.Page, *batches.List, string) (string, error)) {
+// list answers a list call with the caller's own objects of one account, newest first (or as
+// the client's order says), reading upstream pages until it has the client's limit, the
+// upstream has no more, or maxListPages were read.
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, lk listKind) {
+	c, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
 	account, b, err := h.listAccount(c, q)
 	if err != nil {
@@ -531,87 +607,69 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *pipeline.Calle
 	}
 	limit := 20
 	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 10000 {
-			h.fail(w, r, apierr.Invalid("limit", "limit must be an integer from 1 to 10000"), 0)
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > lk.maxLimit {
+			h.fail(w, r, apierr.Invalid("limit", "limit must be an integer from 1 to %d", lk.maxLimit), 0)
 			return
 		}
 	}
-	up := url.Values{"limit": {strconv.Itoa(limit)}}
-	for _, k := range pass {
+	up := url.Values{"limit": {strconv.Itoa(lk.maxLimit)}}
+	for _, k := range lk.pass {
 		if v := q.Get(k); v != "" {
 			up.Set(k, v)
 		}
 	}
 	if after := q.Get("after"); after != "" {
-		route, id, ok := h.ids.Open(kind, c.Principal.Name(), after)
-		if !ok || batches.Account(route) != account {
+		route, id, ok := h.ids.Open(lk.kind, c.Principal.Name(), after)
+		if !ok || batch.Account(route) != account {
 			h.fail(w, r, apierr.Invalid("after", "after must be the id of an object from an earlier page"), 0)
 			return
 		}
 		up.Set("after", id)
 	}
-	page := batches.Page{Object: "list", Data: []json.RawMessage{}}
+	objs := h.objects(c)
+	page := batch.Page{Object: "list", Data: []json.RawMessage{}}
 	for range maxListPages {
-		raw, err := callObject(r, b, &provider.BatchRequest{Method: http.MethodGet, Path: path, Query: up})
+		raw, err := callObject(r.Context(), b, &provider.BatchRequest{Method: http.MethodGet, Path: lk.path, Query: up})
 		if err != nil {
 			h.fail(w, r, err, 0)
 			return
 		}
-		var l batches.List
+		var l batch.List
 		if err := json.Unmarshal(raw, &l); err != nil {
 			h.fail(w, r, provider.BadResponse(err), 0)
 			return
 		}
-		last, err := add(&page, &l, account)
+		seen, err := lk.add(objs, &page, &l)
 		if err != nil {
 			h.fail(w, r, err, 0)
 			return
 		}
 		page.HasMore = l.HasMore
-		if len(page.Data) >= limit || !l.HasMore || last == "" {
+		if cursor := up.Get("after"); cursor != "" && slices.Contains(seen, cursor) {
+			page.HasMore = false // the upstream ignored the cursor: paging on would never end
 			break
 		}
-		up.Set("after", last)
+		if len(page.Data) >= limit || !l.HasMore || len(seen) == 0 {
+			break
+		}
+		up.Set("after", seen[len(seen)-1])
 	}
 	if len(page.Data) > limit {
 		page.Data, page.HasMore = page.Data[:limit], true
-		var id struct {
+		var last struct {
 			ID string `json:"id"`
 		}
-		_ = json.Unmarshal(page.Data[limit-1], &id)
-		page.LastID = &id.ID
+		_ = json.Unmarshal(page.Data[limit-1], &last)
+		page.LastID = &last.ID
 	}
-	b2, _ := json.Marshal(&page)
+	out, _ := json.Marshal(&page)
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b2)
+	_, _ = w.Write(out)
 }
 
-// listFiles lists the caller's files (those it uploaded through the gateway) of one account.
-func (h *Handler) listFiles(w http.ResponseWriter, r *http.Request) {
-	c, ok := h.admit(w, r)
-	if !ok {
-		return
-	}
-	objs := h.objects(c)
-	h.list(w, r, c, batches.File, "files", []string{"purpose", "order"}, func(p *batches.Page, l *batches.List, account string) (string, error) {
-		return objs.Files(p, l, account)
-	})
-}
+// listFiles lists the files the caller uploaded through the gateway to one account.
+func (h *Handler) listFiles(w http.ResponseWriter, r *http.Request) { h.list(w, r, fileList) }
 
-// listBatches lists the caller's batches of one account, recording the usage of those ended.
-func (h *Handler) listBatches(w http.ResponseWriter, r *http.Request) {
-	c, ok := h.admit(w, r)
-	if !ok {
-		return
-	}
-	objs := h.objects(c)
-	h.list(w, r, c, batches.Batch, "batches", nil, func(p *batches.Page, l *batches.List, account string) (string, error) {
-		last, infos, err := objs.Batches(p, l)
-		for _, info := range infos {
-			if b, berr := h.p.AccountBatcher(c, account); berr == nil {
-				h.recordBatch(r, c, b, info)
-			}
-		}
-		return last, err
-	})
-}
+// listBatches lists the caller's batches of one account. Their usage is recorded when each is
+// read (GET /v1/batches/{id}), not here: a list would re-read every ended batch.
+func (h *Handler) listBatches(w http.ResponseWriter, r *http.Request) { h.list(w, r, batchList) }

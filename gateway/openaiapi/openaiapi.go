@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
-	"github.com/llmgw/llmgw/gateway/batches"
+	"github.com/llmgw/llmgw/gateway/batch"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -37,7 +37,7 @@ type Handler struct {
 	maxBody int64
 	mux     *http.ServeMux
 	created int64 // reported as every model's creation time
-	ids     *batches.IDs
+	ids     *batch.IDs
 	maxFile int64
 }
 
@@ -48,7 +48,7 @@ type Option func(*Handler)
 // replica and across restarts (it is derived from the master key). Without it the handler
 // draws a random key: its ids hold for the life of the process only.
 func WithBatchKey(key []byte) Option {
-	return func(h *Handler) { h.ids = batches.NewIDs(key) }
+	return func(h *Handler) { h.ids = batch.NewIDs(key) }
 }
 
 // WithMaxFile limits an uploaded batch input file to n bytes (default DefaultMaxFile).
@@ -70,7 +70,7 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64, opts ...Optio
 		o(h)
 	}
 	if h.ids == nil {
-		h.ids = batches.NewIDs(newBatchKey())
+		h.ids = batch.NewIDs(newBatchKey())
 	}
 	h.mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
 	h.mux.HandleFunc("POST /v1/embeddings", h.embeddings)

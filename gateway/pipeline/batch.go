@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
@@ -43,7 +44,7 @@ func (p *Pipeline) Batcher(c *Caller, model, endpoint string) (*snapshot.Endpoin
 	}
 	b, ok := m.Adapter.(provider.Batcher)
 	if !ok {
-		return nil, nil, apierr.Invalid("model", "the model %q is at a provider without a batch API (batches go to OpenAI and Azure OpenAI models)", model)
+		return nil, nil, apierr.Invalid("model", "the model %q is at a provider without a batch API", model)
 	}
 	return m, b, nil
 }
@@ -78,56 +79,65 @@ func BatchEventID(account, upstreamID string) string {
 	return "batch:" + account + ":" + upstreamID
 }
 
-// RecordBatch records the usage of a batch that has ended (completed, failed, expired or
-// cancelled: a cancelled batch is billed for the requests it completed), as an event with
-// operation "batch" priced at the provider's batch price. usage is called only for a batch
-// not yet recorded; it returns nil when the upstream reported no usage, recorded as usage
-// missing.
+// EndedBatch is a batch the gateway saw ended: completed, failed, expired or cancelled (a
+// cancelled batch is billed for the requests it completed).
+type EndedBatch struct {
+	// Model is the FQN the batch was created for; Account is the model's account.
+	Model, Account string
+	// UpstreamID is the provider's id of the batch.
+	UpstreamID string
+	// Status is the batch's status.
+	Status string
+	// Ended is when it ended; the event's time.
+	Ended time.Time
+	// Usage returns the batch's usage, nil when the provider reported none (recorded as usage
+	// missing), or an error when it could not be read now (nothing is recorded, so a later
+	// observation tries again).
+	Usage func() (*chat.Usage, error)
+}
+
+// RecordBatch records the usage of an ended batch as an event with operation "batch", priced
+// at the model's price when the batch ended times the provider's batch price factor, and
+// attributed to the caller, who is the batch's owner.
 //
-// A batch is recorded once per process: the gateway keeps no state, so it records a batch
-// when a client first sees it ended (clients poll a batch to fetch its output). The event's
-// RequestID is BatchEventID, so that another replica's, or a restarted one's, record of the
-// same batch is recognisably the same event.
-func (p *Pipeline) RecordBatch(ctx context.Context, c *Caller, model, upstreamID, status string, usage func() *chat.Usage) {
-	m := findModel(c, model)
-	account := ""
-	if m != nil {
-		account = m.Account
-	}
-	id := BatchEventID(account, upstreamID)
+// The gateway keeps no state, so a batch is recorded when a client sees it ended (clients poll
+// a batch to learn that its output is ready), once per process: the event's RequestID is
+// BatchEventID and its Time the batch's end, so the records of the same batch by another
+// replica, or after a restart, are identical and a sink keyed on the request id keeps one.
+func (p *Pipeline) RecordBatch(ctx context.Context, c *Caller, b *EndedBatch) error {
+	id := BatchEventID(b.Account, b.UpstreamID)
 	if !p.batches.add(id) {
-		return
+		return nil
 	}
-	e := p.event(c, model, "batch", false)
-	e.RequestID, e.Time = id, p.now()
-	if u := usage(); u != nil {
+	u, err := b.Usage()
+	if err != nil {
+		p.batches.remove(id)
+		return err
+	}
+	e := p.event(c, b.Model, "batch", false)
+	e.RequestID, e.Time = id, b.Ended
+	if e.Time.IsZero() {
+		e.Time = p.now()
+	}
+	if u != nil {
 		e.Usage = *u
 	} else {
 		e.UsageMissing = true
 	}
-	e.Status, e.HTTPStatus = status, 200
-	if status == "completed" {
+	e.Status, e.HTTPStatus = b.Status, 200
+	if b.Status == "completed" {
 		e.Status = "ok"
 	}
-	if m != nil {
+	if m, ok := c.Snapshot.Model(b.Model); ok {
 		if price, ok := m.PriceAt(e.Time); ok {
 			factor := 1.0
-			if b, ok := m.Adapter.(provider.Batcher); ok {
-				factor = b.BatchPriceFactor()
+			if bt, ok := m.Adapter.(provider.Batcher); ok {
+				factor = bt.BatchPriceFactor()
 			}
 			e.CostUSD, e.Priced = price.Cost(e.Usage)*factor, true
 		}
 	}
 	p.rec.Record(context.WithoutCancel(ctx), &e)
-}
-
-// findModel returns the caller's model named fqn, or nil.
-func findModel(c *Caller, fqn string) *snapshot.Endpoint {
-	for _, m := range c.Snapshot.Models(c.Principal) {
-		if m.FQN == fqn {
-			return m
-		}
-	}
 	return nil
 }
 
@@ -159,4 +169,16 @@ func (s *seenSet) add(id string) bool {
 	}
 	s.ids[id] = struct{}{}
 	return true
+}
+
+// remove forgets id. It scans the ring, so it is for the rare failure, not the common path.
+func (s *seenSet) remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
+	for i, v := range s.order {
+		if v == id {
+			s.order[i] = "" // evicting it later deletes nothing
+		}
+	}
 }

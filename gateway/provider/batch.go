@@ -15,12 +15,10 @@ import (
 // without batches does not implement it, and its models are refused in a batch input file
 // with a 400 naming the line. Implementations are safe for concurrent use.
 type Batcher interface {
-	// BatchModel is the model name the lines of a batch input file carry upstream (OpenAI's
-	// model id, Azure's deployment name).
-	BatchModel() string
-	// BatchEndpoint is the path the upstream expects, in a batch and in each line's url, for
-	// the path an OpenAI client names ("/v1/chat/completions").
-	BatchEndpoint(path string) string
+	// BatchTarget returns what a batch for the OpenAI endpoint path ("/v1/chat/completions")
+	// names upstream: the model its input lines carry (OpenAI's model id, Azure's deployment
+	// name) and the endpoint the batch and each line's url name.
+	BatchTarget(path string) (model, endpoint string)
 	// BatchPriceFactor is what the provider bills a batch token at, as a fraction of the
 	// model's standard price (OpenAI and Azure: 0.5).
 	BatchPriceFactor() float64
@@ -39,9 +37,11 @@ type BatchRequest struct {
 	// Query holds the client's list parameters (limit, after, order, purpose); the adapter
 	// adds its own (Azure's api-version).
 	Query url.Values
-	// ContentType, Body and Size describe the body; Body is nil for GET and DELETE. Size is
-	// sent as Content-Length.
+	// ContentType, Body and Size describe the body; Body is nil for GET and DELETE. Body
+	// returns a new reader of the same bytes on every call, so that a request can be sent
+	// again (net/http retries a request whose reused connection failed). Size is sent as
+	// Content-Length.
 	ContentType string
-	Body        io.Reader
+	Body        func() io.Reader
 	Size        int64
 }

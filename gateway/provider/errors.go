@@ -17,7 +17,7 @@ import (
 // keys. retryAfter is the upstream's Retry-After header, passed on for 429 and 503.
 func StatusError(status int, retryAfter string, body []byte) *apierr.Error {
 	cause := fmt.Errorf("upstream status %d: %s", status, truncate(body, 512))
-	e := &apierr.Error{Cause: cause}
+	e := &apierr.Error{Cause: cause, UpstreamStatus: status}
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || status == http.StatusRequestEntityTooLarge:
 		e.Kind, e.Message = apierr.KindInvalidRequest, fmt.Sprintf("the provider rejected the request (status %d)", status)

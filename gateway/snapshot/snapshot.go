@@ -290,6 +290,13 @@ func (s *Snapshot) Resolve(p *Principal, fqn, t string) (*Endpoint, error) {
 	return m, nil
 }
 
+// Model returns the model named fqn, whoever may use it: for pricing what was already
+// allowed, never for authorization (see Resolve).
+func (s *Snapshot) Model(fqn string) (*Endpoint, bool) {
+	m, ok := s.models[fqn]
+	return m, ok
+}
+
 // Models lists the models p may use, sorted by FQN.
 func (s *Snapshot) Models(p *Principal) []*Endpoint {
 	out := make([]*Endpoint, 0, len(s.modelList))

@@ -3,6 +3,7 @@ package provideropenai
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,17 +50,15 @@ var _ provider.Batcher = (*batchAdapter)(nil)
 // BaseURL is the base URL the adapter's endpoints are derived from.
 func (a *Adapter) BaseURL() string { return a.base }
 
-func (b *batchAdapter) BatchModel() string { return b.model }
-
 func (b *batchAdapter) BatchPriceFactor() float64 { return b.api.PriceFactor }
 
-func (b *batchAdapter) BatchEndpoint(path string) string {
+func (b *batchAdapter) BatchTarget(path string) (model, endpoint string) {
 	if b.api.TrimV1 {
 		if p, ok := strings.CutPrefix(path, "/v1/"); ok {
-			return "/" + p
+			return b.model, "/" + p
 		}
 	}
-	return path
+	return b.model, path
 }
 
 // BatchDo implements provider.Batcher: r.Path under the API root, with the adapter's
@@ -76,5 +75,9 @@ func (b *batchAdapter) BatchDo(ctx context.Context, r *provider.BatchRequest) (*
 	if len(q) > 0 {
 		target += "?" + q.Encode()
 	}
-	return b.do(ctx, r.Method, target, r.ContentType, "", r.Body, r.Size)
+	if r.Body == nil {
+		return b.do(ctx, r.Method, target, "", "", nil, 0, nil)
+	}
+	again := func() (io.ReadCloser, error) { return io.NopCloser(r.Body()), nil }
+	return b.do(ctx, r.Method, target, r.ContentType, "", r.Body(), r.Size, again)
 }

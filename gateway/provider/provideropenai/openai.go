@@ -116,12 +116,13 @@ func (a *Adapter) post(ctx context.Context, url string, body []byte, stream bool
 // send posts body with the adapter's credential and maps a failure status to the client's
 // error. accept may be empty (binary answers such as speech).
 func (a *Adapter) send(ctx context.Context, url, contentType, accept string, body []byte) (*http.Response, error) {
-	return a.do(ctx, http.MethodPost, url, contentType, accept, bytes.NewReader(body), int64(len(body)))
+	return a.do(ctx, http.MethodPost, url, contentType, accept, bytes.NewReader(body), int64(len(body)), nil)
 }
 
 // do sends one request with the adapter's credential and maps a failure status to the
-// client's error. body may be nil (GET, DELETE); size is its Content-Length.
-func (a *Adapter) do(ctx context.Context, method, url, contentType, accept string, body io.Reader, size int64) (*http.Response, error) {
+// client's error. body may be nil (GET, DELETE); size is its Content-Length; again, when not
+// nil, reopens the body for a retry (a *bytes.Reader body needs none: net/http reopens it).
+func (a *Adapter) do(ctx context.Context, method, url, contentType, accept string, body io.Reader, size int64, again func() (io.ReadCloser, error)) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)
@@ -129,6 +130,9 @@ func (a *Adapter) do(ctx context.Context, method, url, contentType, accept strin
 	if body != nil {
 		req.ContentLength = size
 		req.Header.Set("Content-Type", contentType)
+		if again != nil {
+			req.GetBody = again
+		}
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)

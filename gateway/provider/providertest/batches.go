@@ -124,6 +124,19 @@ func (f *Batches) BatchMetadata() []map[string]string {
 	return out
 }
 
+// SeedForeign adds n batches that belong to nobody the gateway knows (another owner's tag), as
+// newer than every batch so far, so that a caller's own batches sit behind them in the list.
+func (f *Batches) SeedForeign(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range n {
+		f.batches = append(f.batches, &fakeBatch{obj: map[string]any{
+			"id": f.nextID("batch_foreign"), "object": "batch", "status": "completed", "endpoint": "/v1/chat/completions",
+			"metadata": map[string]string{"llmgw_owner": "0123456789abcdef", "llmgw_model": "oai/mini"},
+		}})
+	}
+}
+
 // LastBatchID returns the upstream id of the newest batch.
 func (f *Batches) LastBatchID() string {
 	f.mu.Lock()

@@ -17,8 +17,8 @@ func TestBatchers(t *testing.T) {
 	for _, tt := range []struct {
 		kind, baseURL string
 		settings      map[string]string
-		model         string // BatchModel
-		endpoint      string // BatchEndpoint("/v1/chat/completions")
+		model         string // BatchTarget("/v1/chat/completions")
+		endpoint      string
 		want          posted // a GET of files/file-1 with the client's limit
 	}{
 		{"openai", "", nil, "gpt-4o-mini", "/v1/chat/completions",
@@ -38,8 +38,8 @@ func TestBatchers(t *testing.T) {
 			if _, ok := a.(provider.Forwarder); !ok {
 				t.Errorf("%s lost its other endpoints", tt.kind)
 			}
-			if b.BatchModel() != tt.model || b.BatchEndpoint("/v1/chat/completions") != tt.endpoint || b.BatchPriceFactor() != 0.5 {
-				t.Errorf("model %q endpoint %q factor %v", b.BatchModel(), b.BatchEndpoint("/v1/chat/completions"), b.BatchPriceFactor())
+			if model, endpoint := b.BatchTarget("/v1/chat/completions"); model != tt.model || endpoint != tt.endpoint || b.BatchPriceFactor() != 0.5 {
+				t.Errorf("model %q endpoint %q factor %v", model, endpoint, b.BatchPriceFactor())
 			}
 			resp, err := b.BatchDo(context.Background(), &provider.BatchRequest{Method: http.MethodGet, Path: "files/file-1", Query: url.Values{"limit": {"5"}}})
 			if err != nil {

@@ -1,12 +1,14 @@
-package batches
+package batch
 
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -23,9 +25,29 @@ const (
 	MetaPrefix = "llmgw_"
 )
 
-// UpstreamFilename is the name a file is uploaded under: the owner's tag, then the client's
-// name, so the owner's files can be found in the account's list.
-func UpstreamFilename(tag, name string) string { return "llmgw-" + tag + "-" + name }
+// UpstreamFilename is the name a file is uploaded under: the owner's tag, the model the file
+// is for and the client's name, so that the owner's files can be found in the account's list
+// and each gets the same id there as at its upload.
+func UpstreamFilename(tag, model, name string) string {
+	return filenamePrefix(tag) + base64.RawURLEncoding.EncodeToString([]byte(model)) + "." + name
+}
+
+func filenamePrefix(tag string) string { return "llmgw-" + tag + "." }
+
+// parseFilename returns the model and the client's name of an upstream file name, ok false
+// when the owner did not upload it through the gateway.
+func (x *Objects) parseFilename(upstream string) (model, name string, ok bool) {
+	rest, ok := strings.CutPrefix(upstream, filenamePrefix(x.Tag))
+	if !ok {
+		return "", "", false
+	}
+	enc, name, ok := strings.Cut(rest, ".")
+	m, err := base64.RawURLEncoding.DecodeString(enc)
+	if !ok || err != nil {
+		return "", "", false
+	}
+	return string(m), name, true
+}
 
 // Objects rewrites the upstream's file and batch objects for one owner: ids sealed, the
 // gateway's file name prefix and metadata removed. It is safe for concurrent use.
@@ -61,12 +83,9 @@ func (x *Objects) sealField(o object, key string, k Kind, route string) {
 	}
 }
 
-// Owns reports whether a listed file was uploaded by the owner through the gateway.
-func (x *Objects) ownsFile(o object) bool {
-	return strings.HasPrefix(o.str("filename"), UpstreamFilename(x.Tag, ""))
-}
-
-// File rewrites one file object routed to route: the id sealed, the file name the client gave.
+// File rewrites one file object: the id sealed, the file name the client gave. A file the
+// owner uploaded is routed to the model its name carries; another (a batch's output) to
+// route, the route of the id the client named it by.
 func (x *Objects) File(raw []byte, route string) ([]byte, error) {
 	var o object
 	if err := json.Unmarshal(raw, &o); err != nil {
@@ -76,11 +95,15 @@ func (x *Objects) File(raw []byte, route string) ([]byte, error) {
 	return json.Marshal(o)
 }
 
-func (x *Objects) file(o object, route string) {
-	x.sealField(o, "id", File, route)
-	if name, ok := strings.CutPrefix(o.str("filename"), UpstreamFilename(x.Tag, "")); ok {
+// file rewrites o and reports whether the owner uploaded it.
+func (x *Objects) file(o object, route string) bool {
+	model, name, own := x.parseFilename(o.str("filename"))
+	if own {
+		route = model
 		o.setStr("filename", name)
 	}
+	x.sealField(o, "id", File, route)
+	return own
 }
 
 // BatchInfo is what the gateway reads from an upstream batch object.
@@ -100,6 +123,9 @@ type BatchInfo struct {
 	HasUsage bool
 	// OutputFileID is the provider's id of the batch's output file, when it has one.
 	OutputFileID string
+	// Ended is when the batch ended (completed_at, failed_at, expired_at or cancelled_at):
+	// the same for every observer, so that records of it are identical.
+	Ended time.Time
 }
 
 // Final reports whether the batch has ended: its usage will not change.
@@ -149,8 +175,17 @@ func (x *Objects) batch(o object) BatchInfo {
 			delete(meta, k)
 		}
 	}
-	if o["metadata"] != nil {
+	if len(meta) == 0 {
+		o["metadata"] = json.RawMessage("null") // as OpenAI shows a batch created without metadata
+	} else {
 		o["metadata"], _ = json.Marshal(meta)
+	}
+	if info.Final() {
+		var at int64
+		_ = json.Unmarshal(o[info.Status+"_at"], &at) // completed_at, failed_at, expired_at, cancelled_at
+		if at > 0 {
+			info.Ended = time.Unix(at, 0).UTC()
+		}
 	}
 	var u batchUsage
 	if raw, ok := o["usage"]; ok && json.Unmarshal(raw, &u) == nil && (u.InputTokens != 0 || u.OutputTokens != 0) {
@@ -192,44 +227,39 @@ type Page struct {
 	HasMore bool              `json:"has_more"`
 }
 
-// Files appends the owner's files of an upstream page (routed to the account, as a listed
-// file names no model) to p, and returns the upstream id of the page's last object, the
-// cursor for the next upstream page.
-func (x *Objects) Files(p *Page, l *List, account string) (last string, err error) {
+// Files appends the files of an upstream page that the owner uploaded to p, and returns the
+// upstream ids of the page's objects: the last is the cursor for the next upstream page.
+func (x *Objects) Files(p *Page, l *List) (ids []string, err error) {
 	for _, raw := range l.Data {
 		var o object
 		if err := json.Unmarshal(raw, &o); err != nil {
-			return "", provider.BadResponse(err)
+			return nil, provider.BadResponse(err)
 		}
-		last = o.str("id")
-		if !x.ownsFile(o) {
+		ids = append(ids, o.str("id"))
+		if !x.file(o, "") {
 			continue
 		}
-		x.file(o, account)
 		b, _ := json.Marshal(o)
 		p.add(b, o.str("id"))
 	}
-	return last, nil
+	return ids, nil
 }
 
-// Batches appends the owner's batches of an upstream page to p, as Files does, and returns
-// their infos too.
-func (x *Objects) Batches(p *Page, l *List) (last string, infos []BatchInfo, err error) {
+// Batches appends the owner's batches of an upstream page to p, as Files does.
+func (x *Objects) Batches(p *Page, l *List) (ids []string, err error) {
 	for _, raw := range l.Data {
 		var o object
 		if err := json.Unmarshal(raw, &o); err != nil {
-			return "", nil, provider.BadResponse(err)
+			return nil, provider.BadResponse(err)
 		}
-		last = o.str("id")
-		info := x.batch(o)
-		if !info.Owned || info.Model == "" {
+		ids = append(ids, o.str("id"))
+		if info := x.batch(o); !info.Owned || info.Model == "" {
 			continue
 		}
-		infos = append(infos, info)
 		b, _ := json.Marshal(o)
 		p.add(b, o.str("id"))
 	}
-	return last, infos, nil
+	return ids, nil
 }
 
 func (p *Page) add(obj []byte, id string) {

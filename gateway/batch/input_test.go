@@ -1,4 +1,4 @@
-package batches
+package batch
 
 import (
 	"bytes"
@@ -35,6 +35,12 @@ func TestRewriteInput(t *testing.T) {
 			model: "acct/mini", lines: 1, calls: 1,
 		},
 		{
+			name:  "duplicated members are replaced everywhere, as checked",
+			in:    `{"url":"/v1/embeddings","url":"/v1/chat/completions","body":{"model":"acct/azure"},"body":{"model":"acct/azure","x":1}}`,
+			want:  `{"url":"/chat/completions","url":"/chat/completions","body":{"model":"deployment-1","x":1},"body":{"model":"deployment-1","x":1}}` + "\n",
+			model: "acct/azure", lines: 1, calls: 1,
+		},
+		{
 			name: "url mapped, blank lines and CRLF dropped, no final newline",
 			in: `{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"acct/azure"}}` + "\r\n\n" +
 				`{"custom_id":"b","method":"POST","url":"/v1/chat/completions","body":{"model":"acct/azure"}}`,
@@ -46,7 +52,7 @@ func TestRewriteInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			calls := 0
-			in, err := RewriteInput(strings.NewReader(tt.in), &out, resolver(&calls))
+			in, err := RewriteInput(strings.NewReader(tt.in), &out, 1<<20, resolver(&calls))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,10 +80,12 @@ func TestRewriteInputRefuses(t *testing.T) {
 		{"two models", line("acct/mini") + line("acct/other"), apierr.KindInvalidRequest, `line 2: the model "acct/other" differs from line 1's "acct/mini"`},
 		{"a denied model", line("acct/denied"), apierr.KindPermissionDenied, `line 1: you are not allowed to use the model "acct/denied"`},
 		{"empty", "\n \n", apierr.KindInvalidRequest, "the batch input file has no requests"},
+		{"a line over the limit", line("acct/mini") + `{"url":"/v1/embeddings","body":{"model":"acct/mini","input":"` + strings.Repeat("x", 200) + `"}}`, apierr.KindInvalidRequest, "line 2: the line is longer than the limit of 200 bytes"},
+		{"a url in another case is not the url", `{"URL":"/v1/chat/completions","body":{"model":"acct/mini"}}`, apierr.KindInvalidRequest, "line 1: url must be"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := 0
-			_, err := RewriteInput(strings.NewReader(tt.in), &bytes.Buffer{}, resolver(&calls))
+			_, err := RewriteInput(strings.NewReader(tt.in), &bytes.Buffer{}, 200, resolver(&calls))
 			var e *apierr.Error
 			if !errors.As(err, &e) || e.Kind != tt.kind || e.Param != "file" || e.Message != tt.message && !strings.HasPrefix(e.Message, tt.message) {
 				t.Errorf("got %v; want %v on file: %q", err, tt.kind, tt.message)
@@ -92,7 +100,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk ful
 
 func TestRewriteInputWriteError(t *testing.T) {
 	calls := 0
-	_, err := RewriteInput(strings.NewReader(`{"url":"/v1/embeddings","body":{"model":"acct/e"}}`), failingWriter{}, resolver(&calls))
+	_, err := RewriteInput(strings.NewReader(`{"url":"/v1/embeddings","body":{"model":"acct/e"}}`), failingWriter{}, 1<<20, resolver(&calls))
 	if err == nil || err.Error() != "disk full" {
 		t.Errorf("got %v; want the write error as it is", err)
 	}

@@ -1,9 +1,9 @@
-// Package batches holds what the gateway adds to OpenAI's Files and Batch APIs so that they
+// Package batch holds what the gateway adds to OpenAI's Files and Batch APIs so that they
 // can be relayed with no state of their own: sealed ids that name the model (and so the
 // provider account) and the owner, the rewriting of batch input files (authorization and the
 // upstream model name, line by line), and the rewriting of the upstream's file and batch
 // objects before a client sees them.
-package batches
+package batch
 
 import (
 	"crypto/hmac"

@@ -1,16 +1,17 @@
-package batches
+package batch
 
 import (
 	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBatchObject(t *testing.T) {
 	ids := NewIDs(bytes.Repeat([]byte{7}, 32))
 	alice, bob := NewObjects(ids, "user:alice"), NewObjects(ids, "user:bob")
-	raw := []byte(`{"id":"batch_1","object":"batch","status":"completed","model":"gpt-4o-mini-2024-07-18",
+	raw := []byte(`{"id":"batch_1","object":"batch","status":"completed","completed_at":1700000000,"model":"gpt-4o-mini-2024-07-18",
 		"input_file_id":"file-in","output_file_id":"file-out","error_file_id":null,
 		"metadata":{"job":"nightly","llmgw_owner":"` + alice.Tag + `","llmgw_model":"oai/mini"},
 		"usage":{"input_tokens":30,"input_tokens_details":{"cached_tokens":4},"output_tokens":15,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":45}}`)
@@ -33,7 +34,7 @@ func TestBatchObject(t *testing.T) {
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Model != "oai/mini" || len(got.Metadata) != 1 || got.Metadata["job"] != "nightly" || got.ErrorFileID != nil {
+	if got.Model != "oai/mini" || len(got.Metadata) != 1 || got.Metadata["job"] != "nightly" || got.ErrorFileID != nil || !info.Ended.Equal(time.Unix(1700000000, 0)) {
 		t.Errorf("rewritten %s", out)
 	}
 	for _, c := range []struct {
@@ -50,8 +51,9 @@ func TestBatchObject(t *testing.T) {
 	if _, info, _ := bob.Batch(raw); info.Owned {
 		t.Error("bob owns alice's batch")
 	}
-	if _, info, _ := alice.Batch([]byte(`{"id":"b","status":"in_progress","usage":null}`)); info.Final() || info.HasUsage || info.Owned {
-		t.Errorf("a foreign running batch without usage: %+v", info)
+	out, info, _ = alice.Batch([]byte(`{"id":"b","status":"in_progress","usage":null,"metadata":{"llmgw_owner":"x"}}`))
+	if info.Final() || info.HasUsage || info.Owned || !strings.Contains(string(out), `"metadata":null`) {
+		t.Errorf("a foreign running batch without usage: %+v %s", info, out)
 	}
 }
 
@@ -59,21 +61,23 @@ func TestFileListKeepsTheOwnersFiles(t *testing.T) {
 	ids := NewIDs(bytes.Repeat([]byte{7}, 32))
 	alice := NewObjects(ids, "user:alice")
 	l := &List{Data: []json.RawMessage{
-		json.RawMessage(`{"id":"file-3","filename":"` + UpstreamFilename(alice.Tag, "b.jsonl") + `"}`),
+		json.RawMessage(`{"id":"file-3","filename":"` + UpstreamFilename(alice.Tag, "oai/mini", "b.v2.jsonl") + `"}`),
 		json.RawMessage(`{"id":"file-2","filename":"batch_output.jsonl"}`),
-		json.RawMessage(`{"id":"file-1","filename":"` + UpstreamFilename(NewObjects(ids, "user:bob").Tag, "a.jsonl") + `"}`),
+		json.RawMessage(`{"id":"file-1","filename":"` + UpstreamFilename(NewObjects(ids, "user:bob").Tag, "oai/mini", "a.jsonl") + `"}`),
+		json.RawMessage(`{"id":"file-0","filename":"llmgw-` + alice.Tag + `.!!.forged.jsonl"}`),
 	}, HasMore: true}
 	var p Page
-	last, err := alice.Files(&p, l, "oai")
+	seen, err := alice.Files(&p, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last != "file-1" || len(p.Data) != 1 || p.FirstID == nil || *p.FirstID != *p.LastID {
-		t.Fatalf("page %+v, last %q", p, last)
+	if len(seen) != 4 || seen[3] != "file-0" || len(p.Data) != 1 || p.FirstID == nil || *p.FirstID != *p.LastID {
+		t.Fatalf("page %+v, ids %q", p, seen)
 	}
 	var f struct{ ID, Filename string }
 	_ = json.Unmarshal(p.Data[0], &f)
-	if route, up, ok := ids.Open(File, "user:alice", f.ID); f.Filename != "b.jsonl" || !ok || route != "oai" || up != "file-3" {
+	// The same id as the upload's: routed to the model the name carries.
+	if f.ID != ids.Seal(File, "user:alice", "oai/mini", "file-3") || f.Filename != "b.v2.jsonl" {
 		t.Errorf("listed %s", p.Data[0])
 	}
 }
