@@ -151,11 +151,12 @@ func anthropicAPIError(err error) error {
 }
 
 func (c *messagesClient) send(ctx context.Context, r request) (*reply, error) {
-	if r.json {
-		return nil, errInexpressible
-	}
 	p := anthropic.MessageNewParams{Model: anthropic.Model(r.model), MaxTokens: 256,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(question))}}
+	if r.json {
+		// Structured output: the answer follows the schema (output_config.format).
+		p.OutputConfig = anthropic.OutputConfigParam{Format: anthropic.JSONOutputFormatParam{Schema: cityParams}}
+	}
 	if r.tools {
 		tool := anthropic.ToolUnionParamOfTool(anthropic.ToolInputSchemaParam{Properties: cityParams["properties"], Required: []string{"city"}}, ToolName)
 		tool.OfTool.Description = anthropic.String("Current weather of a city")

@@ -10,6 +10,7 @@
 package conformance
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -76,4 +77,11 @@ type Provider struct {
 	Env map[string]string
 	// Handler serves the provider's API for one test run.
 	Handler func(t testing.TB) http.Handler
+}
+
+// isJSONObject reports whether b is a JSON object: a schema, as a structured-output request
+// must carry one.
+func isJSONObject(b []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil && m != nil
 }

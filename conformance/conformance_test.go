@@ -37,13 +37,9 @@ const upstreamTimeout = 2 * time.Second
 
 // Cell texts.
 const (
-	cellPass         = "✓"
-	cellFail         = "FAIL"
-	cellInexpressive = "—"
+	cellPass = "✓"
+	cellFail = "FAIL"
 )
-
-// errInexpressible is returned by a dialect for a request its API cannot express.
-var errInexpressible = errors.New("the dialect cannot express this request")
 
 // TestMatrix drives every client dialect, through a real gateway, to every provider's fake,
 // for every feature, and writes (with -update or LLMGW_UPDATE_COMPAT=1) or checks
@@ -63,10 +59,7 @@ func TestMatrix(t *testing.T) {
 								ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 								defer cancel()
 								cell, err := f.check(ctx, d.client, target{prefix: slug(p.Name) + "/", kind: p.Kind})
-								switch {
-								case errors.Is(err, errInexpressible):
-									cell = cellInexpressive
-								case err != nil:
+								if err != nil {
 									cell = cellFail
 									t.Errorf("%s -> %s, %s: %v", d.name, p.Name, f.name, err)
 								}
@@ -254,8 +247,7 @@ type streamError struct {
 func (e *streamError) Error() string { return "the stream ended with an error: " + e.err.Error() }
 
 // client is one dialect's SDK. send returns *apiError for an error status, *streamError for a
-// stream that failed after it began, errInexpressible for a request the dialect cannot say,
-// and any other error for a transport failure.
+// stream that failed after it began, and any other error for a transport failure.
 type client interface {
 	send(ctx context.Context, r request) (*reply, error)
 }
@@ -504,7 +496,6 @@ func (m *matrix) render(ds []dialect, providers []Provider) string {
 	b.WriteString("  the prompt and completion tokens and a cached count of 0.\n")
 	b.WriteString("- refused (param): the gateway refuses the request by design with a 400 that names the\n")
 	b.WriteString("  parameter the provider cannot honour; it is never dropped silently. This is a pass.\n")
-	fmt.Fprintf(&b, "- %s: the dialect cannot express the request.\n", cellInexpressive)
 	fmt.Fprintf(&b, "- %s: the check failed; the suite fails with it.\n", cellFail)
 	for _, d := range ds {
 		fmt.Fprintf(&b, "\n## %s\n\n| provider |", d.name)

@@ -50,10 +50,13 @@ type anthropicRequest struct {
 	Tools []struct {
 		Name string `json:"name"`
 	} `json:"tools"`
-	// OutputFormat is Anthropic's structured-output field ({"type":"json_schema","schema":...}).
-	OutputFormat *struct {
-		Type string `json:"type"`
-	} `json:"output_format"`
+	// OutputConfig carries Anthropic's structured output: format {"type":"json_schema","schema":{...}}.
+	OutputConfig *struct {
+		Format *struct {
+			Type   string          `json:"type"`
+			Schema json.RawMessage `json:"schema"`
+		} `json:"format"`
+	} `json:"output_config"`
 }
 
 // anthropicUsage is Usage in Anthropic's fields: cache reads are counted apart from
@@ -114,9 +117,9 @@ func (f *anthropicFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.answer(w, &req, text(ImageReply), "end_turn", false)
 	case s == ScenarioJSON:
-		// Anthropic has no JSON mode; only its structured-output field asks for JSON.
-		if req.OutputFormat == nil || req.OutputFormat.Type != "json_schema" {
-			anthropicError(w, http.StatusBadRequest, "the request asks for no JSON output (output_format)")
+		// Anthropic has no JSON mode; only its structured output asks for JSON, by schema.
+		if oc := req.OutputConfig; oc == nil || oc.Format == nil || oc.Format.Type != "json_schema" || !isJSONObject(oc.Format.Schema) {
+			anthropicError(w, http.StatusBadRequest, "the request asks for no JSON output (output_config.format)")
 			return
 		}
 		f.answer(w, &req, text(JSONReply), "end_turn", false)

@@ -68,6 +68,7 @@ var bedrockRequestFields = map[string]bool{
 	"messages": true, "system": true, "inferenceConfig": true, "toolConfig": true,
 	"guardrailConfig": true, "additionalModelRequestFields": true, "promptVariables": true,
 	"additionalModelResponseFieldPaths": true, "requestMetadata": true, "performanceConfig": true,
+	"outputConfig": true,
 }
 
 // bedrockImageFormats are the image formats Converse takes.
@@ -86,8 +87,8 @@ var bedrockAuthPattern = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^,]+
 // signature). Requests Converse would refuse (unknown fields, no messages, turns that do not
 // alternate from user, empty content) are a 400 ValidationException.
 //
-// Converse has no JSON mode, and the adapter refuses response_format before calling it, so
-// ScenarioJSON always answers 400. Usage reports Usage with the cached tokens as
+// Converse has no JSON mode: ScenarioJSON needs structured output (outputConfig.textFormat
+// with a JSON schema, as a string). Usage reports Usage with the cached tokens as
 // cacheReadInputTokens, apart from inputTokens. A 429 carries Retry-After: Bedrock does not
 // document one, but the adapter passes it on when an upstream (or a proxy in front of it)
 // sends it, and the scenario contract asks for it.
@@ -135,6 +136,16 @@ type bedrockRequest struct {
 			} `json:"toolSpec"`
 		} `json:"tools"`
 	} `json:"toolConfig"`
+	OutputConfig *struct {
+		TextFormat *struct {
+			Type      string `json:"type"`
+			Structure struct {
+				JSONSchema *struct {
+					Schema string `json:"schema"` // the schema as a JSON string
+				} `json:"jsonSchema"`
+			} `json:"structure"`
+		} `json:"textFormat"`
+	} `json:"outputConfig"`
 }
 
 // bedrockImage is a Converse image block.
@@ -187,7 +198,13 @@ func (f *bedrockFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.answer(w, stream, bedrockText(ImageReply))
 	case model == ScenarioJSON:
-		f.refuse(w, http.StatusBadRequest, "ValidationException", "Converse has no JSON mode, so no request can ask for JSON")
+		// Converse has no JSON mode; only structured output asks for JSON, by schema.
+		if oc := req.OutputConfig; oc == nil || oc.TextFormat == nil || oc.TextFormat.Type != "json_schema" ||
+			oc.TextFormat.Structure.JSONSchema == nil || !isJSONObject([]byte(oc.TextFormat.Structure.JSONSchema.Schema)) {
+			f.refuse(w, http.StatusBadRequest, "ValidationException", "the request asks for no JSON output (outputConfig.textFormat)")
+			return
+		}
+		f.answer(w, stream, bedrockText(JSONReply))
 	case model == ScenarioHang:
 		<-r.Context().Done()
 	case model == ScenarioCut:

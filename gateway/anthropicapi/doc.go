@@ -23,8 +23,9 @@
 //     (text blocks joined by newlines; "Error: " first when is_error is set, since a tool
 //     message has no error flag).
 //   - tools map to functions, tool_choice any to "required", tool to the named function,
-//     disable_parallel_tool_use to parallel_tool_calls false; metadata.user_id to user;
-//     stop_sequences to stop; max_tokens to max_tokens.
+//     disable_parallel_tool_use to parallel_tool_calls false, a tool's strict to the function's
+//     strict; output_config.format (structured output: a JSON schema) to response_format
+//     json_schema; metadata.user_id to user; stop_sequences to stop; max_tokens to max_tokens.
 //   - thinking and redacted_thinking blocks in the history are dropped: they are the model's
 //     own earlier reasoning, signed by Anthropic, not user content, and no other provider can
 //     take them back. cache_control marks are caching hints and are not sent.
@@ -33,8 +34,8 @@
 //     400 naming it, never silently dropped: top_k, thinking "enabled" (thinking blocks within
 //     a budget), server tools, block types other than text, image, tool_use, tool_result and
 //     thinking, image sources other than base64 and url, non-text tool result content,
-//     output_config fields other than effort, and any top-level field the translation does
-//     not know.
+//     output_config fields other than effort and format, and any top-level field the
+//     translation does not know.
 //   - Documented pass-throughs, accepted and not sent because a model without Anthropic's
 //     features satisfies them as it is: service_tier (picks Anthropic's capacity pool),
 //     thinking "adaptive" (the model decides whether to think), output_config.effort (a hint

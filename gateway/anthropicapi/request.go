@@ -187,7 +187,8 @@ func validateBlocks(path string, blocks []Block) error {
 // speak Messages, or that are documented pass-throughs there: hints a model without Anthropic's
 // features satisfies as it is. service_tier only picks Anthropic's capacity pool;
 // context_management edits thinking blocks, which the translated path drops anyway;
-// output_config may carry only effort, a hint (see ToChat). Claude Code sends all three.
+// output_config may carry effort, a hint, and format, a JSON schema (see ToChat). Claude Code
+// sends all three.
 var translatedFields = map[string]bool{
 	"model": true, "messages": true, "system": true, "max_tokens": true, "stop_sequences": true,
 	"temperature": true, "top_p": true, "top_k": true, "tools": true, "tool_choice": true,
@@ -233,15 +234,29 @@ func ToChat(r *Request, body []byte) (*chat.Request, error) {
 	if r.Thinking != nil && r.Thinking.Type != "disabled" && r.Thinking.Type != "adaptive" {
 		return nil, notSupported("thinking")
 	}
-	// output_config.effort is a hint of how hard to think, also a documented pass-through; any
-	// other output_config field would change the answer's form and is refused.
+	// output_config.effort is a hint of how hard to think, also a documented pass-through;
+	// output_config.format (a JSON schema the answer follows) is the chat dialect's
+	// response_format json_schema. Any other output_config field is refused.
+	var format *chat.ResponseFormat
 	if raw, ok := top["output_config"]; ok {
 		var oc map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &oc); err != nil {
 			return nil, invalid("output_config", "must be an object")
 		}
-		for k := range oc {
-			if k != "effort" {
+		for k, v := range oc {
+			switch k {
+			case "effort":
+			case "format":
+				var f struct {
+					Type   string          `json:"type"`
+					Schema json.RawMessage `json:"schema"`
+				}
+				if err := json.Unmarshal(v, &f); err != nil || f.Type != "json_schema" || len(f.Schema) == 0 || f.Schema[0] != '{' {
+					return nil, invalid("output_config.format", `must be {"type": "json_schema", "schema": {...}}`)
+				}
+				strict := true // Anthropic's structured output always holds the answer to the schema
+				format = &chat.ResponseFormat{Type: "json_schema", JSONSchema: &chat.JSONSchema{Name: "output", Schema: f.Schema, Strict: &strict}}
+			default:
 				return nil, notSupported("output_config." + k)
 			}
 		}
@@ -253,6 +268,8 @@ func ToChat(r *Request, body []byte) (*chat.Request, error) {
 		TopP:        r.TopP,
 		Stop:        chat.Stop(r.StopSequences),
 		Stream:      r.Stream,
+		// A JSON schema for the answer (output_config.format), or nil.
+		ResponseFormat: format,
 	}
 	if r.Stream {
 		out.StreamOptions = &chat.StreamOptions{IncludeUsage: true}
@@ -283,7 +300,7 @@ func ToChat(r *Request, body []byte) (*chat.Request, error) {
 			return nil, valueNotSupported(fmt.Sprintf("tools[%d].type", i), t.Type)
 		}
 		out.Tools = append(out.Tools, chat.Tool{Type: "function", Function: chat.Function{
-			Name: t.Name, Description: t.Description, Parameters: t.InputSchema,
+			Name: t.Name, Description: t.Description, Parameters: t.InputSchema, Strict: t.Strict,
 		}})
 	}
 	if tc := r.ToolChoice; tc != nil {

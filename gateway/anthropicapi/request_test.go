@@ -1,6 +1,7 @@
 package anthropicapi
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -96,6 +97,19 @@ func TestToChat(t *testing.T) {
 			},
 		},
 		{
+			name: "structured output and a strict tool",
+			body: `{"model":"m","max_tokens":50,"messages":[{"role":"user","content":"Where?"}],
+				"output_config":{"effort":"low","format":{"type":"json_schema","schema":{"type":"object","properties":{"city":{"type":"string"}}}}},
+				"tools":[{"name":"f","input_schema":{"type":"object"},"strict":true}]}`,
+			want: &chat.Request{
+				Model: "m", MaxTokens: ptr[int64](50),
+				Messages: []chat.Message{{Role: "user", Content: chat.TextContent("Where?")}},
+				Tools:    []chat.Tool{{Type: "function", Function: chat.Function{Name: "f", Parameters: json.RawMessage(`{"type":"object"}`), Strict: ptr(true)}}},
+				ResponseFormat: &chat.ResponseFormat{Type: "json_schema", JSONSchema: &chat.JSONSchema{
+					Name: "output", Schema: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`), Strict: ptr(true)}},
+			},
+		},
+		{
 			name: "text, system blocks, parameters",
 			body: `{"model":"openai/gpt","max_tokens":100,"system":[{"type":"text","text":"be terse","cache_control":{"type":"ephemeral"}},{"type":"text","text":"be kind"}],
 				"messages":[{"role":"user","content":"hi"}],"temperature":0.5,"top_p":0.9,"stop_sequences":["END"],"metadata":{"user_id":"u1"},"stream":true,"thinking":{"type":"disabled"},"service_tier":"auto"}`,
@@ -182,7 +196,8 @@ func TestToChatRefusesWhatItCannotCarry(t *testing.T) {
 		{"top_k", `{"model":"m","max_tokens":5,"top_k":5,` + msgs + `}`, "top_k"},
 		{"thinking enabled", `{"model":"m","max_tokens":2000,"thinking":{"type":"enabled","budget_tokens":1024},` + msgs + `}`, "thinking"},
 		{"unknown top-level field", `{"model":"m","max_tokens":5,"container":"c",` + msgs + `}`, "container"},
-		{"an output format", `{"model":"m","max_tokens":5,"output_config":{"effort":"low","format":{"type":"json_schema"}},` + msgs + `}`, "output_config.format"},
+		{"an output format without a schema", `{"model":"m","max_tokens":5,"output_config":{"effort":"low","format":{"type":"json_schema"}},` + msgs + `}`, "output_config.format"},
+		{"another output_config field", `{"model":"m","max_tokens":5,"output_config":{"verbosity":"low"},` + msgs + `}`, "output_config.verbosity"},
 		{"server tool", `{"model":"m","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],` + msgs + `}`, "tools[0].type"},
 		{"document block", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","data":"x"}}]}]}`, "messages[0].content[0].type"},
 		{"file image", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}`, "messages[0].content[0].source.type"},

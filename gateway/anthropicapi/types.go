@@ -107,6 +107,8 @@ type Tool struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
 	InputSchema json.RawMessage `json:"input_schema,omitempty"`
+	// Strict asks for the tool's input to follow its schema (strict tool use).
+	Strict *bool `json:"strict,omitempty"`
 }
 
 // ToolChoice is auto, any, tool (with Name) or none.

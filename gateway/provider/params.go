@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -24,6 +26,7 @@ const (
 	ParamReasoningEffort                  // any reasoning_effort
 	ParamSequentialToolCalls              // parallel_tool_calls: false, with tools
 	ParamStrictTools                      // a tool with strict: true
+	ParamJSONObject                       // response_format json_object (JSON without a schema)
 )
 
 // Unsupported returns a 400 naming the first of params the request asks for, saying that
@@ -32,10 +35,27 @@ const (
 func Unsupported(r *chat.Request, provider string, params ...Param) error {
 	for _, p := range params {
 		if name := asked(r, p); name != "" {
+			if p == ParamJSONObject {
+				return apierr.Invalid(name, "response_format json_object is not supported by %s models; send json_schema with a schema", provider)
+			}
 			return apierr.Invalid(name, "%s is not supported by %s models", name, provider)
 		}
 	}
 	return nil
+}
+
+// StructuredOutput returns the JSON schema a request's response_format json_schema asks the
+// answer to follow, or nil when it asks for none (no response_format, or text). A json_schema
+// without a schema is refused: a provider that constrains output by schema needs one.
+func StructuredOutput(r *chat.Request) (json.RawMessage, error) {
+	f := r.ResponseFormat
+	if f == nil || f.Type != "json_schema" {
+		return nil, nil
+	}
+	if f.JSONSchema == nil || len(bytes.TrimSpace(f.JSONSchema.Schema)) == 0 || bytes.Equal(bytes.TrimSpace(f.JSONSchema.Schema), []byte("null")) {
+		return nil, apierr.Invalid("response_format.json_schema.schema", "response_format json_schema needs a schema")
+	}
+	return f.JSONSchema.Schema, nil
 }
 
 // asked returns the parameter's name in the request when the request asks for it.
@@ -80,6 +100,10 @@ func asked(r *chat.Request, p Param) string {
 	case ParamSequentialToolCalls:
 		if len(r.Tools) > 0 && r.ParallelToolCalls != nil && !*r.ParallelToolCalls {
 			return "parallel_tool_calls"
+		}
+	case ParamJSONObject:
+		if r.ResponseFormat != nil && r.ResponseFormat.Type == "json_object" {
+			return "response_format"
 		}
 	case ParamStrictTools:
 		for i, t := range r.Tools {

@@ -61,12 +61,19 @@ func translateRequest(r *chat.Request, model string) (*messagesRequest, error) {
 	if out.Tools, out.ToolChoice, err = translateTools(r); err != nil {
 		return nil, err
 	}
+	schema, err := provider.StructuredOutput(r)
+	if err != nil {
+		return nil, err
+	}
+	if schema != nil {
+		out.OutputConfig = &outputConfig{Format: &outputFormat{Type: "json_schema", Schema: schema}}
+	}
 	return out, nil
 }
 
 // checkSupported rejects the parameters Anthropic cannot honour when they ask for something.
 func checkSupported(r *chat.Request) error {
-	return provider.Unsupported(r, "anthropic", provider.ParamN, provider.ParamLogprobs, provider.ParamTopLogprobs, provider.ParamLogitBias, provider.ParamPresencePenalty, provider.ParamFrequencyPenalty, provider.ParamSeed, provider.ParamResponseFormat, provider.ParamReasoningEffort, provider.ParamStrictTools)
+	return provider.Unsupported(r, "anthropic", provider.ParamN, provider.ParamLogprobs, provider.ParamTopLogprobs, provider.ParamLogitBias, provider.ParamPresencePenalty, provider.ParamFrequencyPenalty, provider.ParamSeed, provider.ParamJSONObject, provider.ParamReasoningEffort)
 }
 
 // translateMessages splits the OpenAI messages into Anthropic's system prompt and alternating
@@ -241,7 +248,7 @@ func translateTools(r *chat.Request) ([]tool, *toolChoice, error) {
 		if s := bytes.TrimSpace(schema); len(s) == 0 || bytes.Equal(s, []byte("null")) {
 			schema = defaultInputSchema
 		}
-		tools = append(tools, tool{Name: t.Function.Name, Description: t.Function.Description, InputSchema: schema})
+		tools = append(tools, tool{Name: t.Function.Name, Description: t.Function.Description, InputSchema: schema, Strict: t.Function.Strict})
 	}
 	var choice *toolChoice
 	if tc := r.ToolChoice; tc != nil {

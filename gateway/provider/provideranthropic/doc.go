@@ -20,9 +20,15 @@
 // silently dropped: the request fails with an invalid-request error (HTTP 400) whose param names
 // it and whose message says "<param> is not supported by anthropic models". That covers n > 1,
 // logprobs, top_logprobs, logit_bias, presence_penalty, frequency_penalty, seed, response_format
-// other than text, reasoning_effort and tools[i].function.strict. A parameter set to its no-op
-// value (n = 1, logprobs = false, top_logprobs = 0, a zero penalty, an empty logit_bias,
-// response_format text) asks for nothing and is accepted. OpenAI's metadata and message names,
+// json_object (JSON without a schema: Anthropic constrains output only by schema) and
+// reasoning_effort. A parameter set to its no-op value (n = 1, logprobs = false, top_logprobs =
+// 0, a zero penalty, an empty logit_bias, response_format text) asks for nothing and is
+// accepted.
+//
+// Structured output is translated: response_format json_schema becomes output_config.format
+// {"type": "json_schema", "schema": ...} (its name and description have no place there), and a
+// tool's function.strict becomes the tool's strict. Models older than Anthropic's structured
+// outputs refuse them upstream, which maps as any upstream 400. OpenAI's metadata and message names,
 // which do not change the answer, are not sent; user is sent as metadata.user_id, hashed
 // (Anthropic asks for an opaque id, and OpenAI clients often send an email).
 //

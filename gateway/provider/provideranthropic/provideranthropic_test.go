@@ -203,6 +203,15 @@ func TestRequestTranslation(t *testing.T) {
 				{"type":"image","source":{"type":"url","url":"https://upload.example.com/cat.jpg"}}]}]}`,
 		},
 		{
+			name: "structured output: a JSON schema and a strict tool",
+			request: `{"model":"m","messages":[{"role":"user","content":"Where?"}],
+				"response_format":{"type":"json_schema","json_schema":{"name":"place","strict":true,"schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}}},
+				"tools":[{"type":"function","function":{"name":"f","strict":true,"parameters":{"type":"object","properties":{},"additionalProperties":false}}},{"type":"function","function":{"name":"g","strict":false}}]}`,
+			want: `{"model":"claude-sonnet-4-5-20250929","max_tokens":4096,"messages":[{"role":"user","content":[{"type":"text","text":"Where?"}]}],
+				"tools":[{"name":"f","input_schema":{"type":"object","properties":{},"additionalProperties":false},"strict":true},{"name":"g","input_schema":{"type":"object"},"strict":false}],
+				"output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}}}}`,
+		},
+		{
 			name: "tools with auto choice and default schema",
 			request: `{"model":"m","messages":[{"role":"user","content":"Weather?"}],"tool_choice":"auto","tools":[
 				{"type":"function","function":{"name":"get_weather","description":"Get the weather","parameters":{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}}},
@@ -342,10 +351,9 @@ func TestInvalidRequests(t *testing.T) {
 		{"presence_penalty", `{"presence_penalty":0.5}`, "presence_penalty", "presence_penalty is not supported by anthropic models"},
 		{"frequency_penalty", `{"frequency_penalty":-0.5}`, "frequency_penalty", "frequency_penalty is not supported by anthropic models"},
 		{"seed", `{"seed":0}`, "seed", "seed is not supported by anthropic models"},
-		{"response_format json_object", `{"response_format":{"type":"json_object"}}`, "response_format", "response_format is not supported by anthropic models"},
-		{"response_format json_schema", `{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}}}`, "response_format", "response_format is not supported by anthropic models"},
+		{"response_format json_object", `{"response_format":{"type":"json_object"}}`, "response_format", "response_format json_object is not supported by anthropic models; send json_schema"},
+		{"response_format json_schema without a schema", `{"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}`, "response_format.json_schema.schema", "needs a schema"},
 		{"reasoning_effort", `{"reasoning_effort":"high"}`, "reasoning_effort", "reasoning_effort is not supported by anthropic models"},
-		{"strict tool", `{"tools":[{"type":"function","function":{"name":"f"}},{"type":"function","function":{"name":"g","strict":true}}]}`, "tools[1].function.strict", "tools[1].function.strict is not supported by anthropic models"},
 		{"tool_choice required without tools", `{"tool_choice":"required"}`, "tool_choice", "tool_choice"},
 		{"max_tokens zero", `{"max_tokens":0}`, "max_tokens", "max_tokens"},
 	}

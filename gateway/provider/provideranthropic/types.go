@@ -17,6 +17,19 @@ type messagesRequest struct {
 	Metadata      *metadata   `json:"metadata,omitempty"`
 	Tools         []tool      `json:"tools,omitempty"`
 	ToolChoice    *toolChoice `json:"tool_choice,omitempty"`
+	// OutputConfig carries structured output: the answer's JSON schema.
+	OutputConfig *outputConfig `json:"output_config,omitempty"`
+}
+
+// outputConfig is Anthropic's output configuration; the adapter sends only its format.
+type outputConfig struct {
+	Format *outputFormat `json:"format,omitempty"`
+}
+
+// outputFormat is a structured output format: {"type":"json_schema","schema":{...}}.
+type outputFormat struct {
+	Type   string          `json:"type"`
+	Schema json.RawMessage `json:"schema"`
 }
 
 // metadata is the request metadata Anthropic accepts.
@@ -59,6 +72,8 @@ type tool struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
 	InputSchema json.RawMessage `json:"input_schema"`
+	// Strict asks Anthropic to hold the tool's input to its schema (strict tool use).
+	Strict *bool `json:"strict,omitempty"`
 }
 
 // toolChoice is auto, any, none, or a named tool.

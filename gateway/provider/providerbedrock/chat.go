@@ -65,12 +65,24 @@ func translateRequest(r *chat.Request) (*converseRequest, error) {
 	if out.ToolConfig, err = translateTools(r, hasToolBlocks); err != nil {
 		return nil, err
 	}
+	schema, err := provider.StructuredOutput(r)
+	if err != nil {
+		return nil, err
+	}
+	if schema != nil {
+		// Converse takes the schema as a JSON string, with the format's name and description.
+		js := jsonSchemaDefinition{Schema: string(schema)}
+		if d := r.ResponseFormat.JSONSchema; d != nil {
+			js.Name, js.Description = d.Name, d.Description
+		}
+		out.OutputConfig = &outputConfig{TextFormat: &outputFormat{Type: "json_schema", Structure: outputStructure{JSONSchema: js}}}
+	}
 	return out, nil
 }
 
 // checkSupported rejects the parameters Converse cannot honour when they ask for something.
 func checkSupported(r *chat.Request) error {
-	return provider.Unsupported(r, "bedrock", provider.ParamN, provider.ParamLogprobs, provider.ParamTopLogprobs, provider.ParamLogitBias, provider.ParamPresencePenalty, provider.ParamFrequencyPenalty, provider.ParamSeed, provider.ParamResponseFormat, provider.ParamReasoningEffort, provider.ParamStrictTools)
+	return provider.Unsupported(r, "bedrock", provider.ParamN, provider.ParamLogprobs, provider.ParamTopLogprobs, provider.ParamLogitBias, provider.ParamPresencePenalty, provider.ParamFrequencyPenalty, provider.ParamSeed, provider.ParamJSONObject, provider.ParamReasoningEffort)
 }
 
 // translateMessages splits the OpenAI messages into Converse's system blocks and alternating
@@ -265,7 +277,7 @@ func translateTools(r *chat.Request, hasToolBlocks bool) (*toolConfig, error) {
 		if s := bytes.TrimSpace(schema); len(s) == 0 || bytes.Equal(s, []byte("null")) {
 			schema = defaultInputSchema
 		}
-		cfg.Tools = append(cfg.Tools, toolEntry{ToolSpec: toolSpec{Name: t.Function.Name, Description: t.Function.Description, InputSchema: inputSchema{JSON: schema}}})
+		cfg.Tools = append(cfg.Tools, toolEntry{ToolSpec: toolSpec{Name: t.Function.Name, Description: t.Function.Description, InputSchema: inputSchema{JSON: schema}, Strict: t.Function.Strict}})
 	}
 	if tc != nil {
 		switch {

@@ -39,6 +39,15 @@ func TestRequestTranslation(t *testing.T) {
 			want:    `{"messages":[{"role":"user","content":[{"text":"x"}]}]}`,
 		},
 		{
+			name: "structured output: a JSON schema as a string, and a strict tool",
+			request: `{"model":"m","messages":[{"role":"user","content":"Where?"}],
+				"response_format":{"type":"json_schema","json_schema":{"name":"place","description":"A place","schema":{"type":"object","properties":{"city":{"type":"string"}}}}},
+				"tools":[{"type":"function","function":{"name":"f","strict":true,"parameters":{"type":"object"}}}]}`,
+			want: `{"messages":[{"role":"user","content":[{"text":"Where?"}]}],
+				"toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{"type":"object"}},"strict":true}}]},
+				"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}","name":"place","description":"A place"}}}}}`,
+		},
+		{
 			name: "images from data URLs",
 			request: `{"model":"m","messages":[{"role":"user","content":[
 				{"type":"text","text":"Compare these."},
@@ -144,9 +153,9 @@ func TestRequestRefused(t *testing.T) {
 		{"presence_penalty", `{"model":"m","presence_penalty":0.5,"messages":[{"role":"user","content":"x"}]}`, "presence_penalty", "not supported by bedrock models"},
 		{"frequency_penalty", `{"model":"m","frequency_penalty":0.5,"messages":[{"role":"user","content":"x"}]}`, "frequency_penalty", "not supported by bedrock models"},
 		{"seed", `{"model":"m","seed":7,"messages":[{"role":"user","content":"x"}]}`, "seed", "not supported by bedrock models"},
-		{"response_format json", `{"model":"m","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"x"}]}`, "response_format", "not supported by bedrock models"},
+		{"response_format json", `{"model":"m","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"x"}]}`, "response_format", "json_object is not supported by bedrock models"},
+		{"json_schema without a schema", `{"model":"m","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":null}},"messages":[{"role":"user","content":"x"}]}`, "response_format.json_schema.schema", "needs a schema"},
 		{"reasoning_effort", `{"model":"m","reasoning_effort":"high","messages":[{"role":"user","content":"x"}]}`, "reasoning_effort", "not supported by bedrock models"},
-		{"strict tool", `{"model":"m","tools":[{"type":"function","function":{"name":"f","strict":true}}],"messages":[{"role":"user","content":"x"}]}`, "tools[0].function.strict", "not supported by bedrock models"},
 		{"parallel_tool_calls false", `{"model":"m","parallel_tool_calls":false,` + tool + `,"messages":[{"role":"user","content":"x"}]}`, "parallel_tool_calls", "not supported by bedrock models"},
 		{"http image url", `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"},{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}`, "messages[0].content[1].image_url.url", "image URLs are not supported by bedrock models"},
 		{"bmp image", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,Qk0="}}]}]}`, "messages[0].content[0].image_url.url", "not supported by bedrock models"},

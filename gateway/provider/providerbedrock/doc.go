@@ -55,9 +55,14 @@
 // silently dropped: the request fails with an invalid-request error (HTTP 400) whose param names
 // it and whose message says "<param> is not supported by bedrock models". That covers n > 1,
 // logprobs, top_logprobs, logit_bias, presence_penalty, frequency_penalty, seed, response_format
-// other than text, reasoning_effort, tools[i].function.strict and parallel_tool_calls = false
-// (with tools). A parameter set to its no-op value is accepted. OpenAI's user, metadata and
-// message names, which do not change the answer, are not sent.
+// json_object (JSON without a schema), reasoning_effort and parallel_tool_calls = false (with
+// tools). A parameter set to its no-op value is accepted. OpenAI's user, metadata and message
+// names, which do not change the answer, are not sent.
+//
+// Structured output is translated: response_format json_schema becomes outputConfig.textFormat
+// {"type": "json_schema", "structure": {"jsonSchema": {"schema": "<the schema as a JSON
+// string>", "name", "description"}}}, and a tool's function.strict becomes toolSpec.strict.
+// Models without structured outputs refuse them upstream, which maps as any upstream 400.
 //
 // # Answer translation
 //

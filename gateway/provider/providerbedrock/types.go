@@ -11,6 +11,7 @@ type converseRequest struct {
 	System          []systemBlock    `json:"system,omitempty"`
 	InferenceConfig *inferenceConfig `json:"inferenceConfig,omitempty"`
 	ToolConfig      *toolConfig      `json:"toolConfig,omitempty"`
+	OutputConfig    *outputConfig    `json:"outputConfig,omitempty"`
 }
 
 // systemBlock is one block of the system prompt.
@@ -74,6 +75,29 @@ type toolConfig struct {
 	ToolChoice *toolChoice `json:"toolChoice,omitempty"`
 }
 
+// outputConfig carries structured output; the adapter sends only its text format.
+type outputConfig struct {
+	TextFormat *outputFormat `json:"textFormat,omitempty"`
+}
+
+// outputFormat is {"type":"json_schema","structure":{"jsonSchema":{...}}}.
+type outputFormat struct {
+	Type      string          `json:"type"`
+	Structure outputStructure `json:"structure"`
+}
+
+// outputStructure is a union whose only member is jsonSchema.
+type outputStructure struct {
+	JSONSchema jsonSchemaDefinition `json:"jsonSchema"`
+}
+
+// jsonSchemaDefinition is a schema as Converse takes it: the schema itself as a JSON string.
+type jsonSchemaDefinition struct {
+	Schema      string `json:"schema"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
 // toolEntry is a union whose only member the adapter sends is toolSpec.
 type toolEntry struct {
 	ToolSpec toolSpec `json:"toolSpec"`
@@ -84,6 +108,8 @@ type toolSpec struct {
 	Name        string      `json:"name"`
 	Description string      `json:"description,omitempty"`
 	InputSchema inputSchema `json:"inputSchema"`
+	// Strict asks the model to hold the tool's input to its schema.
+	Strict *bool `json:"strict,omitempty"`
 }
 
 // inputSchema is a union whose only member is json, the JSON Schema of the input.
