@@ -269,14 +269,7 @@ func callObject(ctx context.Context, b provider.Batcher, req *provider.BatchRequ
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxObject+1))
-	if err != nil {
-		return nil, provider.TransportError(ctx, err)
-	}
-	if len(raw) > maxObject {
-		return nil, provider.BadResponse(errors.New("answer too large"))
-	}
-	return raw, nil
+	return provider.ReadAnswer(ctx, resp.Body, maxObject)
 }
 
 // writeObject writes the JSON that rewrite returns.

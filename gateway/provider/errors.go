@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -75,4 +76,17 @@ func truncate(b []byte, n int) string {
 		return string(b[:n]) + "..."
 	}
 	return string(b)
+}
+
+// ReadAnswer reads a whole upstream answer of at most limit bytes: a read failure is a
+// TransportError, a longer answer a BadResponse.
+func ReadAnswer(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, TransportError(ctx, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, BadResponse(fmt.Errorf("answer larger than %d bytes", limit))
+	}
+	return b, nil
 }

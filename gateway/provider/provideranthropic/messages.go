@@ -36,7 +36,7 @@ func (a *adapter) Messages(ctx context.Context, c *provider.MessagesCall) (*prov
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := readAnswer(ctx, resp.Body, maxResponseBody)
+	b, err := provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (a *adapter) CountTokens(ctx context.Context, c *provider.MessagesCall) (*p
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := readAnswer(ctx, resp.Body, maxCountTokensBody)
+	b, err := provider.ReadAnswer(ctx, resp.Body, maxCountTokensBody)
 	if err != nil {
 		return nil, err
 	}
@@ -113,18 +113,6 @@ func (a *adapter) patch(c *provider.MessagesCall, stream bool) ([]byte, error) {
 		return nil, fmt.Errorf("anthropic: patch stream: %w", err)
 	}
 	return body, nil
-}
-
-// readAnswer reads a whole answer of at most limit bytes.
-func readAnswer(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, provider.TransportError(ctx, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, provider.BadResponse(fmt.Errorf("answer larger than %d bytes", limit))
-	}
-	return b, nil
 }
 
 // messagesStream forwards Anthropic's events as they arrive. It decodes only the events that

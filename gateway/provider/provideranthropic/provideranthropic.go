@@ -122,12 +122,9 @@ func (a *adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.Cha
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	b, err := provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
 	if err != nil {
-		return nil, provider.TransportError(ctx, err)
-	}
-	if len(b) > maxResponseBody {
-		return nil, provider.BadResponse(fmt.Errorf("answer larger than %d bytes", maxResponseBody))
+		return nil, err
 	}
 	var m messageResponse
 	if err := json.Unmarshal(b, &m); err != nil {

@@ -215,18 +215,6 @@ func (a *adapter) post(ctx context.Context, op, accept string, body []byte) (*ht
 	return resp, nil
 }
 
-// readBody reads a non-streaming answer under maxResponseBody.
-func readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
-	if err != nil {
-		return nil, provider.TransportError(ctx, err)
-	}
-	if len(b) > maxResponseBody {
-		return nil, provider.BadResponse(fmt.Errorf("answer larger than %d bytes", maxResponseBody))
-	}
-	return b, nil
-}
-
 // Chat sends a Converse request and returns the answer as a chat.completion.
 func (a *adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.ChatResult, error) {
 	body, err := encodeChat(c)
@@ -238,7 +226,7 @@ func (a *adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.Cha
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := readBody(ctx, resp)
+	b, err := provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
 	if err != nil {
 		return nil, err
 	}

@@ -341,14 +341,7 @@ func (a *adapter) roundTrip(ctx context.Context, method string, body []byte) ([]
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
-	if err != nil {
-		return nil, provider.TransportError(ctx, err)
-	}
-	if len(b) > maxResponseBody {
-		return nil, provider.BadResponse(fmt.Errorf("answer larger than %d bytes", maxResponseBody))
-	}
-	return b, nil
+	return provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
 }
 
 // post sends body to the model's method (":generateContent" and the like) and returns the

@@ -152,17 +152,6 @@ func (a *Adapter) do(ctx context.Context, method, url, contentType, accept strin
 	return resp, nil
 }
 
-func readAll(ctx context.Context, r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxResponse+1))
-	if err != nil {
-		return nil, provider.TransportError(ctx, err)
-	}
-	if len(b) > maxResponse {
-		return nil, provider.BadResponse(fmt.Errorf("response larger than %d bytes", maxResponse))
-	}
-	return b, nil
-}
-
 // readUsage reads the usage member of an answer without decoding the rest. A missing or
 // null usage is zero usage (recorded as missing by the pipeline).
 func readUsage(body []byte) (chat.Usage, error) {
@@ -188,7 +177,7 @@ func (a *Adapter) roundTrip(ctx context.Context, url string, body []byte) ([]byt
 		return nil, chat.Usage{}, err
 	}
 	defer resp.Body.Close()
-	b, err := readAll(ctx, resp.Body)
+	b, err := provider.ReadAnswer(ctx, resp.Body, maxResponse)
 	if err != nil {
 		return nil, chat.Usage{}, err
 	}
