@@ -161,3 +161,13 @@ type CountTokensResult struct {
 	// JSON is the upstream's answer, such as {"input_tokens":42}, byte for byte.
 	JSON []byte
 }
+
+// NoRedirects returns a copy of c that never follows a redirect: an API that redirects is
+// misbehaving, and net/http would carry a provider's own credential header (api-key,
+// x-goog-api-key, X-Amz-Security-Token) to whatever host it is sent to. The copy shares c's
+// transport, so the connection pool is still the shared one. Every adapter sends through it.
+func NoRedirects(c *http.Client) *http.Client {
+	out := *c
+	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &out
+}

@@ -105,10 +105,7 @@ func NewForTarget(cfg provider.Config, t Target) (provider.Adapter, error) {
 	if t.URL == nil || t.Authorize == nil {
 		return nil, errors.New("anthropic: a target needs a URL and an authorizer")
 	}
-	// Never follow redirects: a credential must not reach another host.
-	client := *cfg.HTTPClient
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &adapter{target: t, model: cfg.Model, client: &client, now: time.Now}, nil
+	return &adapter{target: t, model: cfg.Model, client: provider.NoRedirects(cfg.HTTPClient), now: time.Now}, nil
 }
 
 // Chat sends a non-streaming Messages request and returns the answer as a chat.completion.

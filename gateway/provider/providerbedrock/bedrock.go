@@ -120,16 +120,12 @@ func newAdapter(cfg provider.Config) (*adapter, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 		return nil, fmt.Errorf("bedrock: base url %q must be an absolute http or https url without a query", base)
 	}
-	// Never follow redirects: Bedrock does not redirect a POST, and net/http would carry
-	// X-Amz-Security-Token to whatever host it is sent to. The copy shares the transport, so the
-	// connection pool is still the shared one.
-	client := *cfg.HTTPClient
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client := provider.NoRedirects(cfg.HTTPClient)
 	signer := v4.NewSigner()
 	static := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret, SessionToken: token, Source: "llmgw provider account"}
 	var creds credentialSource = staticCredentials{creds: static}
 	if roleARN != "" {
-		creds = newRoleCredentials(static, region, roleARN, cfg.Settings[SettingExternalID], cfg.Settings[SettingRoleSessionName], &client, signer)
+		creds = newRoleCredentials(static, region, roleARN, cfg.Settings[SettingExternalID], cfg.Settings[SettingRoleSessionName], client, signer)
 	}
 	return &adapter{
 		base:         u,
@@ -138,7 +134,7 @@ func newAdapter(cfg provider.Config) (*adapter, error) {
 		region:       region,
 		creds:        creds,
 		signer:       signer,
-		client:       &client,
+		client:       client,
 		now:          time.Now,
 	}, nil
 }

@@ -92,16 +92,12 @@ func New(cfg provider.Config) (provider.Adapter, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("cohere: base url %q must be an absolute http or https url", base)
 	}
-	// Never follow redirects: an API that redirects a POST is misbehaving, and the bearer
-	// token must not travel to another host. The copy shares the transport and its pool.
-	client := *cfg.HTTPClient
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &adapter{
 		base:      strings.TrimSuffix(strings.TrimRight(base, "/"), "/v2"),
 		auth:      "Bearer " + cfg.APIKey,
 		model:     cfg.Model,
 		inputType: inputType,
-		client:    &client,
+		client:    provider.NoRedirects(cfg.HTTPClient),
 		now:       time.Now,
 	}, nil
 }

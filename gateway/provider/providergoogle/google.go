@@ -93,7 +93,7 @@ func NewGemini(cfg provider.Config) (provider.Adapter, error) {
 		model:    model,
 		modelURL: base + "/v1beta/models/" + url.PathEscape(model),
 		cred:     apiKey(cfg.APIKey),
-		client:   cfg.HTTPClient,
+		client:   provider.NoRedirects(cfg.HTTPClient),
 		now:      time.Now,
 	}, nil
 }
@@ -119,7 +119,7 @@ func NewVertex(cfg provider.Config) (provider.Adapter, error) {
 		modelURL: v.projectURL + "/publishers/google/models/" + url.PathEscape(model),
 		vertex:   true,
 		cred:     v.ts,
-		client:   cfg.HTTPClient,
+		client:   provider.NoRedirects(cfg.HTTPClient),
 		now:      time.Now,
 	}, nil
 }

@@ -58,13 +58,8 @@ func New(cfg provider.Config, defaultBaseURL string) (*Adapter, error) {
 	if cfg.HTTPClient == nil {
 		return nil, fmt.Errorf("%s: an HTTP client is required", cfg.Kind)
 	}
-	// Never follow redirects: an API that redirects a POST is misbehaving, and net/http would
-	// carry a custom credential header (Azure's api-key) to whatever host it is sent to. The
-	// copy shares the transport, so the connection pool is still the shared one.
-	client := *cfg.HTTPClient
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	a := &Adapter{
-		client:      &client,
+		client:      provider.NoRedirects(cfg.HTTPClient),
 		base:        base,
 		authHeader:  "Authorization",
 		chatURL:     base + "/chat/completions",
