@@ -38,10 +38,15 @@ func Unsupported(r *chat.Request, provider string, params ...Param) error {
 			if p == ParamJSONObject {
 				return apierr.Invalid(name, "response_format json_object is not supported by %s models; send json_schema with a schema", provider)
 			}
-			return apierr.Invalid(name, "%s is not supported by %s models", name, provider)
+			return NotSupported(name, provider)
 		}
 	}
 	return nil
+}
+
+// NotSupported is the error for a parameter that provider's models cannot honour.
+func NotSupported(param, provider string) *apierr.Error {
+	return apierr.Invalid(param, "%s is not supported by %s models", param, provider)
 }
 
 // StructuredOutput returns the JSON schema a request's response_format json_schema asks the

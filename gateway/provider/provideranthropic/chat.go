@@ -19,11 +19,6 @@ import (
 // requires a schema, and an object with any properties is what OpenAI means by none.
 var defaultInputSchema = json.RawMessage(`{"type":"object"}`)
 
-// unsupported is the error for a parameter Anthropic cannot honour (see the package doc).
-func unsupported(param string) *apierr.Error {
-	return apierr.Invalid(param, "%s is not supported by anthropic models", param)
-}
-
 // translateRequest turns an OpenAI request into a Messages request for model. Errors are
 // *apierr.Error of kind InvalidRequest naming the offending parameter.
 func translateRequest(r *chat.Request, model string) (*messagesRequest, error) {
@@ -37,24 +32,18 @@ func translateRequest(r *chat.Request, model string) (*messagesRequest, error) {
 		TopP:          r.TopP,
 		StopSequences: r.Stop,
 	}
-	switch {
-	case r.MaxCompletionTokens != nil:
-		out.MaxTokens = *r.MaxCompletionTokens
-		if out.MaxTokens < 1 {
-			return nil, apierr.Invalid("max_completion_tokens", "max_completion_tokens must be at least 1")
-		}
-	case r.MaxTokens != nil:
-		out.MaxTokens = *r.MaxTokens
-		if out.MaxTokens < 1 {
-			return nil, apierr.Invalid("max_tokens", "max_tokens must be at least 1")
-		}
+	limit, err := provider.MaxTokens(r)
+	if err != nil {
+		return nil, err
+	}
+	if limit != nil {
+		out.MaxTokens = *limit
 	}
 	if r.User != "" {
 		// Anthropic asks for an opaque id, never a name or an email, which is what OpenAI
 		// clients often put in user: send a stable hash of it instead.
 		out.Metadata = &metadata{UserID: opaqueUserID(r.User)}
 	}
-	var err error
 	if out.System, out.Messages, err = translateMessages(r.Messages); err != nil {
 		return nil, err
 	}
@@ -110,15 +99,9 @@ func translateMessages(msgs []chat.Message) ([]block, []message, error) {
 				blocks = append(blocks, block{Type: "text", Text: m.Refusal})
 			}
 			for j, tc := range m.ToolCalls {
-				input, err := toolInput(tc.Function.Arguments)
+				input, err := provider.ToolCallArgs(i, j, tc.Function.Arguments)
 				if err != nil {
-					param := fmt.Sprintf("messages[%d].tool_calls[%d].function.arguments", i, j)
-					return nil, nil, &apierr.Error{
-						Kind:    apierr.KindInvalidRequest,
-						Param:   param,
-						Message: fmt.Sprintf("messages[%d]: tool call %d arguments must be a JSON object", i, j),
-						Cause:   err,
-					}
+					return nil, nil, err
 				}
 				blocks = append(blocks, block{Type: "tool_use", ID: tc.ID, Name: tc.Function.Name, Input: input})
 			}
@@ -210,23 +193,6 @@ func imageBlock(param string, img *chat.ImageURL) (block, error) {
 		return block{}, apierr.Invalid(param, "%s must be an http, https or base64 data: URL", param)
 	}
 	return block{Type: "image", Source: &imageSource{Type: "url", URL: img.URL}}, nil
-}
-
-// toolInput parses tool call arguments into a tool_use input, which must be a JSON object.
-// Empty arguments mean no arguments.
-func toolInput(args string) (json.RawMessage, error) {
-	trimmed := bytes.TrimSpace([]byte(args))
-	if len(trimmed) == 0 {
-		return json.RawMessage(`{}`), nil
-	}
-	if trimmed[0] != '{' {
-		return nil, fmt.Errorf("arguments are not a JSON object")
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, trimmed); err != nil {
-		return nil, fmt.Errorf("arguments are not JSON: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 // translateTools translates tools, tool_choice and parallel_tool_calls.

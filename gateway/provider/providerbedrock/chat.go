@@ -29,11 +29,6 @@ var imageFormats = map[string]string{
 	"image/webp": "webp",
 }
 
-// unsupported is the error for a parameter Bedrock cannot honour (see the package doc).
-func unsupported(param string) *apierr.Error {
-	return apierr.Invalid(param, "%s is not supported by bedrock models", param)
-}
-
 // translateRequest turns an OpenAI request into a Converse request. Errors are *apierr.Error
 // of kind InvalidRequest naming the offending parameter.
 func translateRequest(r *chat.Request) (*converseRequest, error) {
@@ -42,23 +37,14 @@ func translateRequest(r *chat.Request) (*converseRequest, error) {
 	}
 	out := &converseRequest{}
 	ic := inferenceConfig{Temperature: r.Temperature, TopP: r.TopP, StopSequences: r.Stop}
-	switch {
-	case r.MaxCompletionTokens != nil:
-		if *r.MaxCompletionTokens < 1 {
-			return nil, apierr.Invalid("max_completion_tokens", "max_completion_tokens must be at least 1")
-		}
-		ic.MaxTokens = r.MaxCompletionTokens
-	case r.MaxTokens != nil:
-		if *r.MaxTokens < 1 {
-			return nil, apierr.Invalid("max_tokens", "max_tokens must be at least 1")
-		}
-		ic.MaxTokens = r.MaxTokens
+	var err error
+	if ic.MaxTokens, err = provider.MaxTokens(r); err != nil {
+		return nil, err
 	}
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || len(ic.StopSequences) > 0 {
 		out.InferenceConfig = &ic
 	}
 	var hasToolBlocks bool
-	var err error
 	if out.System, out.Messages, hasToolBlocks, err = translateMessages(r.Messages); err != nil {
 		return nil, err
 	}
@@ -117,15 +103,9 @@ func translateMessages(msgs []chat.Message) (system []systemBlock, turns []messa
 				blocks = append(blocks, textBlock(m.Refusal))
 			}
 			for j, tc := range m.ToolCalls {
-				input, err := toolInput(tc.Function.Arguments)
+				input, err := provider.ToolCallArgs(i, j, tc.Function.Arguments)
 				if err != nil {
-					param := fmt.Sprintf("messages[%d].tool_calls[%d].function.arguments", i, j)
-					return nil, nil, false, &apierr.Error{
-						Kind:    apierr.KindInvalidRequest,
-						Param:   param,
-						Message: fmt.Sprintf("messages[%d]: tool call %d arguments must be a JSON object", i, j),
-						Cause:   err,
-					}
+					return nil, nil, false, err
 				}
 				blocks = append(blocks, contentBlock{ToolUse: &toolUseBlock{ToolUseID: tc.ID, Name: tc.Function.Name, Input: input}})
 				hasToolBlocks = true
@@ -225,23 +205,6 @@ func image(param string, img *chat.ImageURL) (contentBlock, error) {
 	return contentBlock{Image: &imageBlock{Format: format, Source: imageSource{Bytes: data}}}, nil
 }
 
-// toolInput parses tool call arguments into a toolUse input, which must be a JSON object.
-// Empty arguments mean no arguments.
-func toolInput(args string) (json.RawMessage, error) {
-	trimmed := bytes.TrimSpace([]byte(args))
-	if len(trimmed) == 0 {
-		return json.RawMessage(`{}`), nil
-	}
-	if trimmed[0] != '{' {
-		return nil, fmt.Errorf("arguments are not a JSON object")
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, trimmed); err != nil {
-		return nil, fmt.Errorf("arguments are not JSON: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
 // translateTools translates tools, tool_choice and parallel_tool_calls. hasToolBlocks reports
 // whether the messages hold tool calls or results: Converse then requires a toolConfig.
 func translateTools(r *chat.Request, hasToolBlocks bool) (*toolConfig, error) {
@@ -265,7 +228,7 @@ func translateTools(r *chat.Request, hasToolBlocks bool) (*toolConfig, error) {
 		return nil, nil
 	}
 	if p := r.ParallelToolCalls; p != nil && !*p {
-		return nil, unsupported("parallel_tool_calls")
+		return nil, provider.NotSupported("parallel_tool_calls", "bedrock")
 	}
 	cfg := &toolConfig{Tools: make([]toolEntry, 0, len(r.Tools))}
 	for i, t := range r.Tools {

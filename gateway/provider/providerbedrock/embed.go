@@ -197,7 +197,7 @@ func (a *embedAdapter) titanOne(ctx context.Context, text string, dims *int64) (
 // is the usage.
 func (a *embedAdapter) embedCohere(ctx context.Context, r *chat.EmbeddingRequest) ([][]float32, int64, error) {
 	if r.Dimensions != nil {
-		return nil, 0, unsupported("dimensions")
+		return nil, 0, provider.NotSupported("dimensions", "bedrock")
 	}
 	vecs := make([][]float32, 0, len(r.Input))
 	var tokens int64

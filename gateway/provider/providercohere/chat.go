@@ -28,17 +28,9 @@ func translateRequest(r *chat.Request, model string) (*chatRequest, error) {
 		PresencePenalty:  r.PresencePenalty,
 		StopSequences:    r.Stop,
 	}
-	switch {
-	case r.MaxCompletionTokens != nil:
-		if *r.MaxCompletionTokens < 1 {
-			return nil, apierr.Invalid("max_completion_tokens", "max_completion_tokens must be at least 1")
-		}
-		out.MaxTokens = r.MaxCompletionTokens
-	case r.MaxTokens != nil:
-		if *r.MaxTokens < 1 {
-			return nil, apierr.Invalid("max_tokens", "max_tokens must be at least 1")
-		}
-		out.MaxTokens = r.MaxTokens
+	var err error
+	if out.MaxTokens, err = provider.MaxTokens(r); err != nil {
+		return nil, err
 	}
 	if f := r.ResponseFormat; f != nil {
 		switch f.Type {
@@ -52,7 +44,6 @@ func translateRequest(r *chat.Request, model string) (*chatRequest, error) {
 		}
 		// "text" is the default and asks for nothing.
 	}
-	var err error
 	if out.Messages, err = translateMessages(r.Messages); err != nil {
 		return nil, err
 	}

@@ -15,11 +15,6 @@ const maxCauseMessage = 512
 // statusInvalidToken is Cohere's 498: the API key is blocked or malformed.
 const statusInvalidToken = 498
 
-// unsupported is the error for a parameter Cohere cannot honour (see the package doc).
-func unsupported(param string) *apierr.Error {
-	return apierr.Invalid(param, "%s is not supported by cohere models", param)
-}
-
 // statusError maps an error status as provider.StatusError does, with Cohere's own statuses:
 // 402 (the account cannot be billed) and 498 (the key is invalid) are the gateway's provider
 // account failing, never the client's fault. The body goes only into the cause.

@@ -43,11 +43,6 @@ var imageTypes = map[string]string{
 	".heif": "image/heif",
 }
 
-// unsupported is the error for a parameter Gemini cannot honour (see the package doc).
-func unsupported(param string) *apierr.Error {
-	return apierr.Invalid(param, "%s is not supported by gemini models", param)
-}
-
 // translateRequest turns an OpenAI request into a generateContent request. Errors are
 // *apierr.Error of kind InvalidRequest naming the offending parameter.
 func translateRequest(r *chat.Request) (*generateRequest, error) {
@@ -83,17 +78,9 @@ func translateConfig(r *chat.Request) (*generationConfig, error) {
 		PresencePenalty:  r.PresencePenalty,
 		FrequencyPenalty: r.FrequencyPenalty,
 	}
-	switch {
-	case r.MaxCompletionTokens != nil:
-		if *r.MaxCompletionTokens < 1 {
-			return nil, apierr.Invalid("max_completion_tokens", "max_completion_tokens must be at least 1")
-		}
-		g.MaxOutputTokens = r.MaxCompletionTokens
-	case r.MaxTokens != nil:
-		if *r.MaxTokens < 1 {
-			return nil, apierr.Invalid("max_tokens", "max_tokens must be at least 1")
-		}
-		g.MaxOutputTokens = r.MaxTokens
+	var err error
+	if g.MaxOutputTokens, err = provider.MaxTokens(r); err != nil {
+		return nil, err
 	}
 	if r.N != nil {
 		if *r.N < 1 {
@@ -176,14 +163,9 @@ func translateMessages(msgs []chat.Message) (*content, []content, error) {
 				if tc.Function.Name == "" {
 					return nil, nil, apierr.Invalid(param+".function.name", "%s has no function name", param)
 				}
-				args, err := argsObject(tc.Function.Arguments)
+				args, err := provider.ToolCallArgs(i, j, tc.Function.Arguments)
 				if err != nil {
-					return nil, nil, &apierr.Error{
-						Kind:    apierr.KindInvalidRequest,
-						Param:   param + ".function.arguments",
-						Message: fmt.Sprintf("messages[%d]: tool call %d arguments must be a JSON object", i, j),
-						Cause:   err,
-					}
+					return nil, nil, err
 				}
 				parts = append(parts, part{FunctionCall: &functionCall{Name: tc.Function.Name, Args: args}, ThoughtSignature: signatureOf(tc.ID)})
 			}
@@ -306,22 +288,6 @@ func imagePart(param string, img *chat.ImageURL) (part, error) {
 		return part{}, apierr.Invalid(param, "%s: gemini models need the image type; use a URL ending in .png, .jpg, .jpeg, .webp, .gif, .heic or .heif, or a data: URL", param)
 	}
 	return part{FileData: &fileData{MimeType: mimeType, FileURI: img.URL}}, nil
-}
-
-// argsObject parses tool call arguments, which must be a JSON object; empty means none.
-func argsObject(args string) (json.RawMessage, error) {
-	trimmed := bytes.TrimSpace([]byte(args))
-	if len(trimmed) == 0 {
-		return json.RawMessage(`{}`), nil
-	}
-	if trimmed[0] != '{' {
-		return nil, fmt.Errorf("arguments are not a JSON object")
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, trimmed); err != nil {
-		return nil, fmt.Errorf("arguments are not JSON: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 // toolResult translates tool messages[i] into a functionResponse part. Gemini identifies a
