@@ -17,7 +17,7 @@ import (
 // goes only into the cause (for the log), never into the message: upstream messages may quote
 // keys. retryAfter is the upstream's Retry-After header, passed on for 429 and 503.
 func StatusError(status int, retryAfter string, body []byte) *apierr.Error {
-	cause := fmt.Errorf("upstream status %d: %s", status, truncate(body, 512))
+	cause := fmt.Errorf("upstream status %d: %s", status, Clip(string(body)))
 	e := &apierr.Error{Cause: cause, UpstreamStatus: status}
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity || status == http.StatusRequestEntityTooLarge:
@@ -71,11 +71,16 @@ func parseRetryAfter(v string) time.Duration {
 	return 0
 }
 
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
+// maxCause bounds how much of an upstream's error text goes into a cause (logged, never shown).
+const maxCause = 512
+
+// Clip returns at most the first 512 bytes of an upstream's error text, marking a cut, for an
+// error's cause.
+func Clip(s string) string {
+	if len(s) > maxCause {
+		return s[:maxCause] + "..."
 	}
-	return string(b)
+	return s
 }
 
 // ReadAnswer reads a whole upstream answer of at most limit bytes: a read failure is a

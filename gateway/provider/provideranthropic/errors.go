@@ -4,10 +4,8 @@ import (
 	"fmt"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
 )
-
-// maxCauseMessage bounds how much of an upstream error message goes into a cause.
-const maxCauseMessage = 512
 
 // eventError maps an error event of a stream to the client's error, as provider.StatusError
 // maps a status. The upstream's message goes only into the cause.
@@ -15,11 +13,7 @@ func eventError(d *errorDetail) *apierr.Error {
 	if d == nil {
 		d = &errorDetail{}
 	}
-	msg := d.Message
-	if len(msg) > maxCauseMessage {
-		msg = msg[:maxCauseMessage] + "..."
-	}
-	cause := fmt.Errorf("upstream error event %s: %s", d.Type, msg)
+	cause := fmt.Errorf("upstream error event %s: %s", d.Type, provider.Clip(d.Message))
 	switch d.Type {
 	case "overloaded_error":
 		return &apierr.Error{Kind: apierr.KindUpstreamUnavailable, Message: "the provider is overloaded; retry later", Cause: cause}

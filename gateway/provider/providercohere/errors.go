@@ -9,9 +9,6 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider"
 )
 
-// maxCauseMessage bounds how much of an upstream error message goes into a cause.
-const maxCauseMessage = 512
-
 // statusInvalidToken is Cohere's 498: the API key is blocked or malformed.
 const statusInvalidToken = 498
 
@@ -35,10 +32,7 @@ func statusError(status int, retryAfter string, body []byte) *apierr.Error {
 // give, and a clean finish would hide the failure. detail, the upstream's message if any, goes
 // only into the cause.
 func finishError(reason, detail string) *apierr.Error {
-	if len(detail) > maxCauseMessage {
-		detail = detail[:maxCauseMessage] + "..."
-	}
-	cause := fmt.Errorf("upstream finish_reason %s: %s", reason, detail)
+	cause := fmt.Errorf("upstream finish_reason %s: %s", reason, provider.Clip(detail))
 	if reason == reasonTimeout {
 		return &apierr.Error{Kind: apierr.KindUpstreamTimeout, Message: "the provider timed out while generating the answer", Cause: cause}
 	}
