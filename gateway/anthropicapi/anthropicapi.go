@@ -1,15 +1,13 @@
 package anthropicapi
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
-	"github.com/llmgw/llmgw/gateway/openaiapi"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
 )
@@ -23,10 +21,10 @@ type Handler struct {
 	mux     *http.ServeMux
 }
 
-// New returns the Messages handler. maxBody <= 0 means openaiapi.DefaultMaxBody.
+// New returns the Messages handler. maxBody <= 0 means edge.DefaultMaxBody.
 func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
 	if maxBody <= 0 {
-		maxBody = openaiapi.DefaultMaxBody
+		maxBody = edge.DefaultMaxBody
 	}
 	h := &Handler{p: p, logger: logger, maxBody: maxBody, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /v1/messages", h.messages)
@@ -37,7 +35,7 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := requestID(r)
+	id := edge.RequestID(r)
 	w.Header().Set("X-Request-Id", id)
 	w.Header().Set("Request-Id", id) // where Anthropic's SDKs look for it
 	h.mux.ServeHTTP(w, r)
@@ -47,9 +45,7 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/messages", "/v1/messages/count_tokens":
 		w.Header().Set("Allow", http.MethodPost)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		_, _ = w.Write([]byte(`{"type":"error","error":{"type":"invalid_request_error","message":"` + r.Method + ` is not allowed on ` + r.URL.Path + `; use POST"}}`))
+		h.fail(w, r, edge.MethodNotAllowed(r))
 		return
 	}
 	h.fail(w, r, apierr.New(apierr.KindNotFound, "unknown request URL: %s %s", r.Method, r.URL.Path))
@@ -64,17 +60,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	apierr.WriteAnthropic(w, e)
 }
 
-func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
-		return id
-	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "req_" + hex.EncodeToString(b[:])
-}
-
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Caller, bool) {
-	c, err := h.p.Admit(openaiapi.Secret(r.Header), w.Header().Get("X-Request-Id"))
+	c, err := h.p.Admit(edge.Secret(r.Header), w.Header().Get("X-Request-Id"))
 	if err != nil {
 		h.fail(w, r, err)
 		return nil, false
@@ -84,19 +71,9 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Calle
 
 // readBody reads the whole body under the size limit.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	tooLarge := apierr.New(apierr.KindTooLarge, "the request body is larger than the limit of %d bytes", h.maxBody)
-	if r.ContentLength > h.maxBody {
-		h.fail(w, r, tooLarge)
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, err := edge.ReadBody(w, r, h.maxBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			h.fail(w, r, tooLarge)
-		} else {
-			h.fail(w, r, apierr.Invalid("", "could not read the request body"))
-		}
+		h.fail(w, r, err)
 		return nil, false
 	}
 	return body, true

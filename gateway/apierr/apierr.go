@@ -36,6 +36,7 @@ const (
 	KindUpstreamBadResponse
 	KindUpstreamTimeout
 	KindCanceled
+	KindMethodNotAllowed
 )
 
 // StatusClientClosedRequest is the non-standard status logged when the client went away.
@@ -64,6 +65,7 @@ var table = map[Kind]rendering{
 	KindUpstreamBadResponse: {http.StatusBadGateway, connect.CodeUnavailable, "server_error", "upstream_error", "api_error"},
 	KindUpstreamTimeout:     {http.StatusGatewayTimeout, connect.CodeDeadlineExceeded, "server_error", "timeout", "api_error"},
 	KindCanceled:            {StatusClientClosedRequest, connect.CodeCanceled, "server_error", "canceled", "api_error"},
+	KindMethodNotAllowed:    {http.StatusMethodNotAllowed, connect.CodeUnimplemented, "invalid_request_error", "method_not_allowed", "invalid_request_error"},
 }
 
 // Error is an error with a kind and a message safe to show to the client.

@@ -103,18 +103,18 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := h.maxFile + 64<<10 // the form's other fields and boundaries
 	if r.ContentLength > limit {
-		h.fail(w, r, tooLarge(h.maxFile), 0)
+		h.fail(w, r, tooLarge(h.maxFile))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		h.fail(w, r, apierr.Invalid("", "upload a file as multipart/form-data with the fields file and purpose"), 0)
+		h.fail(w, r, apierr.Invalid("", "upload a file as multipart/form-data with the fields file and purpose"))
 		return
 	}
 	tmp, err := os.CreateTemp("", "llmgw-upload-*")
 	if err != nil {
-		h.fail(w, r, internal(err), 0)
+		h.fail(w, r, internal(err))
 		return
 	}
 	defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
@@ -140,22 +140,22 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			h.fail(w, r, readErr(err, h.maxFile, "the multipart/form-data request is malformed"), 0)
+			h.fail(w, r, readErr(err, h.maxFile, "the multipart/form-data request is malformed"))
 			return
 		}
 		name := part.FormName()
 		switch {
 		case name == "file":
 			if part.FileName() == "" {
-				h.fail(w, r, apierr.Invalid("file", "file must be a file part (with a filename)"), 0)
+				h.fail(w, r, apierr.Invalid("file", "file must be a file part (with a filename)"))
 				return
 			}
 			if filename != "" {
-				h.fail(w, r, apierr.Invalid("file", "upload one file per request"), 0)
+				h.fail(w, r, apierr.Invalid("file", "upload one file per request"))
 				return
 			}
 			if p, ok := fields["purpose"]; ok && p != "batch" {
-				h.fail(w, r, wrongPurpose(p), 0) // before reading the file, when purpose came first
+				h.fail(w, r, wrongPurpose(p)) // before reading the file, when purpose came first
 				return
 			}
 			filename = part.FileName()
@@ -163,20 +163,20 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 			// line to the limit of a request.
 			in, err = batch.RewriteInput(http.MaxBytesReader(nil, part, h.maxFile), spool{tmp}, int(h.maxBody), resolve)
 			if err != nil {
-				h.fail(w, r, readErr(err, h.maxFile, "could not read the uploaded file"), 0)
+				h.fail(w, r, readErr(err, h.maxFile, "could not read the uploaded file"))
 				return
 			}
 		case part.FileName() != "" || !slices.Contains(uploadFields, name):
-			h.fail(w, r, apierr.Invalid(name, "unexpected field %q; an upload has the fields file, purpose and expires_after", name), 0)
+			h.fail(w, r, apierr.Invalid(name, "unexpected field %q; an upload has the fields file, purpose and expires_after", name))
 			return
 		default:
 			v, err := io.ReadAll(io.LimitReader(part, maxFieldSize+1))
 			if err != nil {
-				h.fail(w, r, readErr(err, h.maxFile, "the multipart/form-data request is malformed"), 0)
+				h.fail(w, r, readErr(err, h.maxFile, "the multipart/form-data request is malformed"))
 				return
 			}
 			if len(v) > maxFieldSize {
-				h.fail(w, r, apierr.Invalid(name, "the %s field is too long", name), 0)
+				h.fail(w, r, apierr.Invalid(name, "the %s field is too long", name))
 				return
 			}
 			fields[name] = string(v)
@@ -184,21 +184,21 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case fields["purpose"] != "batch":
-		h.fail(w, r, wrongPurpose(fields["purpose"]), 0)
+		h.fail(w, r, wrongPurpose(fields["purpose"]))
 		return
 	case filename == "":
-		h.fail(w, r, apierr.Invalid("file", "you must provide a file"), 0)
+		h.fail(w, r, apierr.Invalid("file", "you must provide a file"))
 		return
 	}
 	size, err := tmp.Seek(0, io.SeekCurrent)
 	if err != nil {
-		h.fail(w, r, internal(err), 0)
+		h.fail(w, r, internal(err))
 		return
 	}
 	objs := h.objects(c)
 	head, tail, contentType, err := uploadFraming(fields, batch.UpstreamFilename(objs.Tag, in.Model, filename))
 	if err != nil {
-		h.fail(w, r, internal(err), 0)
+		h.fail(w, r, internal(err))
 		return
 	}
 	raw, err := callObject(r.Context(), batcher, &provider.BatchRequest{
@@ -208,7 +208,7 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 		},
 	})
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	h.writeObject(w, r, func() ([]byte, error) { return objs.File(raw, in.Model) })
@@ -276,7 +276,7 @@ func callObject(ctx context.Context, b provider.Batcher, req *provider.BatchRequ
 func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, rewrite func() ([]byte, error)) {
 	b, err := rewrite()
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -324,9 +324,9 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, kind batch.Kind) 
 	var found bool
 	if s.route, s.upstream, found = h.ids.Open(kind, c.Principal.Name(), s.id); !found {
 		if kind == batch.Batch {
-			h.fail(w, r, noSuch("Batch", "batch_id", s.id), 0)
+			h.fail(w, r, noSuch("Batch", "batch_id", s.id))
 		} else {
-			h.fail(w, r, noSuch("File", "file_id", s.id), 0)
+			h.fail(w, r, noSuch("File", "file_id", s.id))
 		}
 		return nil, false
 	}
@@ -335,7 +335,7 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, kind batch.Kind) 
 		s.b, err = h.p.AccountBatcher(c, batch.Account(s.route))
 	}
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return nil, false
 	}
 	return s, true
@@ -348,7 +348,7 @@ func (h *Handler) getFile(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := callObject(r.Context(), s.b, &provider.BatchRequest{Method: http.MethodGet, Path: "files/" + url.PathEscape(s.upstream)})
 	if err != nil {
-		h.fail(w, r, objectErr(err, "File", "file_id", s.id), 0)
+		h.fail(w, r, objectErr(err, "File", "file_id", s.id))
 		return
 	}
 	h.writeObject(w, r, func() ([]byte, error) { return h.objects(s.c).File(raw, s.route) })
@@ -361,7 +361,7 @@ func (h *Handler) deleteFile(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := callObject(r.Context(), s.b, &provider.BatchRequest{Method: http.MethodDelete, Path: "files/" + url.PathEscape(s.upstream)})
 	if err != nil {
-		h.fail(w, r, objectErr(err, "File", "file_id", s.id), 0)
+		h.fail(w, r, objectErr(err, "File", "file_id", s.id))
 		return
 	}
 	h.writeObject(w, r, func() ([]byte, error) {
@@ -378,7 +378,7 @@ func (h *Handler) fileContent(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.b.BatchDo(r.Context(), &provider.BatchRequest{Method: http.MethodGet, Path: "files/" + url.PathEscape(s.upstream) + "/content"})
 	if err != nil {
-		h.fail(w, r, objectErr(err, "File", "file_id", s.id), 0)
+		h.fail(w, r, objectErr(err, "File", "file_id", s.id))
 		return
 	}
 	defer resp.Body.Close()
@@ -409,37 +409,37 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		Metadata    map[string]string `json:"metadata"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		h.fail(w, r, apierr.Invalid("", "we could not parse the JSON body of your request: input_file_id, endpoint and completion_window are required"), 0)
+		h.fail(w, r, apierr.Invalid("", "we could not parse the JSON body of your request: input_file_id, endpoint and completion_window are required"))
 		return
 	}
 	route, up, ok := h.ids.Open(batch.File, c.Principal.Name(), req.InputFileID)
 	switch {
 	case req.InputFileID == "":
-		h.fail(w, r, apierr.Invalid("input_file_id", "you must provide an input_file_id"), 0)
+		h.fail(w, r, apierr.Invalid("input_file_id", "you must provide an input_file_id"))
 		return
 	case !ok:
-		h.fail(w, r, noSuch("File", "input_file_id", req.InputFileID), 0)
+		h.fail(w, r, noSuch("File", "input_file_id", req.InputFileID))
 		return
 	case !strings.Contains(route, "/"):
-		h.fail(w, r, apierr.Invalid("input_file_id", "the file is not a batch input file uploaded through llmgw"), 0)
+		h.fail(w, r, apierr.Invalid("input_file_id", "the file is not a batch input file uploaded through llmgw"))
 		return
 	case req.Endpoint == "":
-		h.fail(w, r, apierr.Invalid("endpoint", "you must provide an endpoint"), 0)
+		h.fail(w, r, apierr.Invalid("endpoint", "you must provide an endpoint"))
 		return
 	}
 	_, b, err := h.p.Batcher(c, route, req.Endpoint)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	if len(req.Metadata) > maxMetadata-2 {
-		h.fail(w, r, apierr.Invalid("metadata", "a batch may carry at most %d metadata keys through llmgw", maxMetadata-2), 0)
+		h.fail(w, r, apierr.Invalid("metadata", "a batch may carry at most %d metadata keys through llmgw", maxMetadata-2))
 		return
 	}
 	meta := map[string]string{}
 	for k, v := range req.Metadata {
 		if strings.HasPrefix(k, batch.MetaPrefix) {
-			h.fail(w, r, apierr.Invalid("metadata", "metadata keys starting with %q are reserved for llmgw", batch.MetaPrefix), 0)
+			h.fail(w, r, apierr.Invalid("metadata", "metadata keys starting with %q are reserved for llmgw", batch.MetaPrefix))
 			return
 		}
 		meta[k] = v
@@ -456,7 +456,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		out, err = rawjson.Set(out, "metadata", mb)
 	}
 	if err != nil {
-		h.fail(w, r, apierr.Invalid("", "the request body is not a JSON object"), 0)
+		h.fail(w, r, apierr.Invalid("", "the request body is not a JSON object"))
 		return
 	}
 	raw, err := callObject(r.Context(), b, &provider.BatchRequest{
@@ -464,7 +464,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		Body: func() io.Reader { return bytes.NewReader(out) },
 	})
 	if err != nil {
-		h.fail(w, r, objectErr(err, "File", "input_file_id", req.InputFileID), 0)
+		h.fail(w, r, objectErr(err, "File", "input_file_id", req.InputFileID))
 		return
 	}
 	// The gateway just wrote the batch's owner: it is the caller's whatever the answer echoes.
@@ -488,16 +488,16 @@ func (h *Handler) batchCall(w http.ResponseWriter, r *http.Request, method, suff
 	}
 	raw, err := callObject(r.Context(), s.b, req)
 	if err != nil {
-		h.fail(w, r, objectErr(err, "Batch", "batch_id", s.id), 0)
+		h.fail(w, r, objectErr(err, "Batch", "batch_id", s.id))
 		return
 	}
 	out, info, err := h.objects(s.c).Batch(raw)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	if !info.Owned {
-		h.fail(w, r, noSuch("Batch", "batch_id", s.id), 0)
+		h.fail(w, r, noSuch("Batch", "batch_id", s.id))
 		return
 	}
 	if info.Final() {
@@ -595,13 +595,13 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, lk listKind) {
 	q := r.URL.Query()
 	account, b, err := h.listAccount(c, q)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	limit := 20
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > lk.maxLimit {
-			h.fail(w, r, apierr.Invalid("limit", "limit must be an integer from 1 to %d", lk.maxLimit), 0)
+			h.fail(w, r, apierr.Invalid("limit", "limit must be an integer from 1 to %d", lk.maxLimit))
 			return
 		}
 	}
@@ -614,7 +614,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, lk listKind) {
 	if after := q.Get("after"); after != "" {
 		route, id, ok := h.ids.Open(lk.kind, c.Principal.Name(), after)
 		if !ok || batch.Account(route) != account {
-			h.fail(w, r, apierr.Invalid("after", "after must be the id of an object from an earlier page"), 0)
+			h.fail(w, r, apierr.Invalid("after", "after must be the id of an object from an earlier page"))
 			return
 		}
 		up.Set("after", id)
@@ -624,17 +624,17 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, lk listKind) {
 	for range maxListPages {
 		raw, err := callObject(r.Context(), b, &provider.BatchRequest{Method: http.MethodGet, Path: lk.path, Query: up})
 		if err != nil {
-			h.fail(w, r, err, 0)
+			h.fail(w, r, err)
 			return
 		}
 		var l batch.List
 		if err := json.Unmarshal(raw, &l); err != nil {
-			h.fail(w, r, provider.BadResponse(err), 0)
+			h.fail(w, r, provider.BadResponse(err))
 			return
 		}
 		seen, err := lk.add(objs, &page, &l)
 		if err != nil {
-			h.fail(w, r, err, 0)
+			h.fail(w, r, err)
 			return
 		}
 		page.HasMore = l.HasMore

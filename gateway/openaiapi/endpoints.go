@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/sse"
 )
@@ -43,7 +44,7 @@ const maxFieldSize = 1 << 10
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, endpoint string) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.fail(w, r, &apierr.Error{Kind: apierr.KindInvalidRequest, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use POST"}, http.StatusMethodNotAllowed)
+		h.fail(w, r, edge.MethodNotAllowed(r))
 		return
 	}
 	c, ok := h.admit(w, r)
@@ -57,12 +58,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, endpoint strin
 	ct := r.Header.Get("Content-Type")
 	model, stream, err := modelOf(ct, body)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	res, err := h.p.Forward(r.Context(), c, model, &provider.ForwardCall{Endpoint: endpoint, ContentType: ct, Body: body, Stream: stream})
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	defer res.Body.Close() // before the end: the pipeline records the request as canceled

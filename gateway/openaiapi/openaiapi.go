@@ -9,26 +9,21 @@
 package openaiapi
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/batch"
 	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/sse"
 )
-
-// DefaultMaxBody is the default request size limit: room for a few base64 images.
-const DefaultMaxBody = 32 << 20
 
 // Handler serves /v1. It is safe for concurrent use.
 type Handler struct {
@@ -60,10 +55,10 @@ func WithMaxFile(n int64) Option {
 	}
 }
 
-// New returns the /v1 handler. maxBody <= 0 means DefaultMaxBody.
+// New returns the /v1 handler. maxBody <= 0 means edge.DefaultMaxBody.
 func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64, opts ...Option) *Handler {
 	if maxBody <= 0 {
-		maxBody = DefaultMaxBody
+		maxBody = edge.DefaultMaxBody
 	}
 	h := &Handler{p: p, logger: logger, maxBody: maxBody, mux: http.NewServeMux(), created: time.Now().Unix(), maxFile: DefaultMaxFile}
 	for _, o := range opts {
@@ -86,7 +81,7 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64, opts ...Optio
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Request-Id", requestID(r))
+	w.Header().Set("X-Request-Id", edge.RequestID(r))
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -96,52 +91,25 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/chat/completions", "/v1/embeddings", "/v1/responses":
 		w.Header().Set("Allow", http.MethodPost)
-		h.fail(w, r, &apierr.Error{Kind: apierr.KindInvalidRequest, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use POST"}, http.StatusMethodNotAllowed)
+		h.fail(w, r, edge.MethodNotAllowed(r))
 		return
 	}
-	h.fail(w, r, &apierr.Error{Kind: apierr.KindNotFound, Code: "unknown_url", Message: "unknown request URL: " + r.Method + " " + r.URL.Path}, 0)
+	h.fail(w, r, &apierr.Error{Kind: apierr.KindNotFound, Code: "unknown_url", Message: "unknown request URL: " + r.Method + " " + r.URL.Path})
 }
 
-// fail writes err; status overrides the kind's status when non-zero.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, status int) {
+// fail writes err in OpenAI's error shape; an internal error's cause is logged, once.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := apierr.From(err)
 	if e.Kind == apierr.KindInternal && e.Cause != nil {
 		h.logger.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("error", e.Cause.Error()))
 	}
-	if status != 0 {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		b, _ := json.Marshal(e.OpenAI())
-		_, _ = w.Write(b)
-		return
-	}
 	apierr.WriteOpenAI(w, e)
 }
 
-// Secret returns the API key from Authorization: Bearer or x-api-key.
-func Secret(h http.Header) string {
-	if a := h.Get("Authorization"); a != "" {
-		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-			return strings.TrimSpace(a[7:])
-		}
-		return ""
-	}
-	return h.Get("X-Api-Key")
-}
-
-func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
-		return id
-	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "req_" + hex.EncodeToString(b[:])
-}
-
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Caller, bool) {
-	c, err := h.p.Admit(Secret(r.Header), w.Header().Get("X-Request-Id"))
+	c, err := h.p.Admit(edge.Secret(r.Header), w.Header().Get("X-Request-Id"))
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return nil, false
 	}
 	return c, true
@@ -149,18 +117,9 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Calle
 
 // readBody reads the whole body under the size limit.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if r.ContentLength > h.maxBody {
-		h.fail(w, r, apierr.New(apierr.KindTooLarge, "the request body is larger than the limit of %d bytes", h.maxBody), 0)
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, err := edge.ReadBody(w, r, h.maxBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			h.fail(w, r, apierr.New(apierr.KindTooLarge, "the request body is larger than the limit of %d bytes", h.maxBody), 0)
-		} else {
-			h.fail(w, r, apierr.Invalid("", "could not read the request body"), 0)
-		}
+		h.fail(w, r, err)
 		return nil, false
 	}
 	return body, true
@@ -177,7 +136,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := chat.DecodeRequest(body)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	call := &provider.ChatCall{Request: req, Body: body}
@@ -187,7 +146,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.p.Chat(r.Context(), c, call)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -199,7 +158,7 @@ var doneEvent = []byte("data: [DONE]\n\n")
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, call *provider.ChatCall) {
 	st, err := h.p.ChatStream(r.Context(), c, call)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	defer st.Close()
@@ -208,7 +167,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, c *pipeline.Cal
 	// still gets a proper error status.
 	ch, err := st.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	hdr := w.Header()
@@ -255,18 +214,18 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := chat.DecodeEmbeddingRequest(body)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	res, err := h.p.Embed(r.Context(), c, &provider.EmbedCall{Request: req, Body: body})
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	answer := res.JSON
 	if req.EncodingFormat == "base64" {
 		if answer, err = embeddingsAsBase64(answer); err != nil {
-			h.fail(w, r, provider.BadResponse(err), 0)
+			h.fail(w, r, provider.BadResponse(err))
 			return
 		}
 	}
@@ -311,7 +270,7 @@ func (h *Handler) getModel(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.fail(w, r, &apierr.Error{Kind: apierr.KindNotFound, Param: "model", Message: "the model " + id + " does not exist"}, 0)
+	h.fail(w, r, &apierr.Error{Kind: apierr.KindNotFound, Param: "model", Message: "the model " + id + " does not exist"})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
 )
 
@@ -22,7 +23,7 @@ var rerankFields = map[string]bool{"model": true, "query": true, "documents": tr
 func (h *Handler) rerank(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.fail(w, r, &apierr.Error{Kind: apierr.KindInvalidRequest, Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use POST"}, http.StatusMethodNotAllowed)
+		h.fail(w, r, edge.MethodNotAllowed(r))
 		return
 	}
 	c, ok := h.admit(w, r)
@@ -35,12 +36,12 @@ func (h *Handler) rerank(w http.ResponseWriter, r *http.Request) {
 	}
 	call, err := decodeRerank(body)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	res, err := h.p.Rerank(r.Context(), c, call)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -424,7 +424,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	}
 	rr, req, err := decodeResponsesRequest(body)
 	if err != nil {
-		h.fail(w, r, err, 0)
+		h.fail(w, r, err)
 		return
 	}
 	call := &provider.ChatCall{Request: req} // a different dialect: adapters encode the request
@@ -434,12 +434,12 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.p.Chat(r.Context(), c, call)
 	if err != nil {
-		h.fail(w, r, responsesError(err), 0)
+		h.fail(w, r, responsesError(err))
 		return
 	}
 	var cr chat.Response
 	if err := json.Unmarshal(res.JSON, &cr); err != nil {
-		h.fail(w, r, provider.BadResponse(err), 0)
+		h.fail(w, r, provider.BadResponse(err))
 		return
 	}
 	o := baseResponse(rr, cr.Model)
@@ -565,13 +565,13 @@ func (s *responsesStream) closeAll() bool {
 func (h *Handler) streamResponses(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, rr *responsesRequest, call *provider.ChatCall) {
 	st, err := h.p.ChatStream(r.Context(), c, call)
 	if err != nil {
-		h.fail(w, r, responsesError(err), 0)
+		h.fail(w, r, responsesError(err))
 		return
 	}
 	defer st.Close()
 	ch, err := st.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {
-		h.fail(w, r, responsesError(err), 0)
+		h.fail(w, r, responsesError(err))
 		return
 	}
 	hdr := w.Header()

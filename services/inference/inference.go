@@ -13,7 +13,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
-	"github.com/llmgw/llmgw/gateway/openaiapi"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
 	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
@@ -37,7 +37,7 @@ func (s *Service) admit(ctx context.Context) (*pipeline.Caller, error) {
 	ci, _ := connect.CallInfoForHandlerContext(ctx)
 	var secret, reqID string
 	if ci != nil {
-		secret = openaiapi.Secret(ci.RequestHeader())
+		secret = edge.Secret(ci.RequestHeader())
 		reqID = ci.RequestHeader().Get("X-Request-Id")
 	}
 	c, err := s.p.Admit(secret, reqID)

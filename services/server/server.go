@@ -21,6 +21,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/anthropicapi"
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/openaiapi"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/snapshot"
@@ -38,7 +39,7 @@ type Pinger interface {
 
 // Options are the server's knobs; zero values take the defaults.
 type Options struct {
-	// MaxBody limits request bodies on /v1 (default openaiapi.DefaultMaxBody).
+	// MaxBody limits request bodies on /v1 (default edge.DefaultMaxBody).
 	MaxBody int64
 	// ShutdownTimeout bounds graceful shutdown; streams in flight get this long (default 30s).
 	ShutdownTimeout time.Duration
@@ -190,7 +191,7 @@ func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterc
 			if snap == nil {
 				return nil, apierr.ConnectError(apierr.New(apierr.KindUpstreamUnavailable, "the gateway is starting"))
 			}
-			p, err := snap.Authenticate(openaiapi.Secret(req.Header()), now())
+			p, err := snap.Authenticate(edge.Secret(req.Header()), now())
 			if err != nil {
 				return nil, apierr.ConnectError(err)
 			}
