@@ -264,11 +264,9 @@ func (h *Handler) getModel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("model")
-	for _, m := range h.p.Models(c) {
-		if m.FQN == id {
-			writeJSON(w, modelObject{ID: m.FQN, Object: "model", Created: h.created, OwnedBy: m.Account})
-			return
-		}
+	if m, ok := c.Snapshot.Model(id); ok && c.Snapshot.Allowed(c.Principal, m) {
+		writeJSON(w, modelObject{ID: m.FQN, Object: "model", Created: h.created, OwnedBy: m.Account})
+		return
 	}
 	h.fail(w, r, &apierr.Error{Kind: apierr.KindNotFound, Param: "model", Message: "the model " + id + " does not exist"})
 }

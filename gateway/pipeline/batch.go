@@ -22,23 +22,22 @@ var batchEndpoints = []string{
 // Batcher resolves the model a batch (or a line of its input file) names for endpoint, as a
 // request to that endpoint would be: the model must exist, be allowed to the caller, have the
 // endpoint's type (chat for chat completions, responses and completions; embedding for
-// embeddings; any for the others) and be at a provider with a batch API.
+// embeddings; any for the others, and for an empty endpoint) and be at a provider with a
+// batch API.
 func (p *Pipeline) Batcher(c *Caller, model, endpoint string) (*snapshot.Endpoint, provider.Batcher, error) {
-	var m *snapshot.Endpoint
-	var err error
+	t := "" // any type: an empty endpoint (an id's route), moderations, images
 	switch endpoint {
 	case "/v1/chat/completions", "/v1/responses", "/v1/completions":
-		m, err = c.Snapshot.Resolve(c.Principal, model, snapshot.TypeChat)
+		t = snapshot.TypeChat
 	case "/v1/embeddings":
-		m, err = c.Snapshot.Resolve(c.Principal, model, snapshot.TypeEmbedding)
+		t = snapshot.TypeEmbedding
 	case "":
-		m, err = resolveForward(c, model, "")
 	default:
 		if !slices.Contains(batchEndpoints, endpoint) {
 			return nil, nil, apierr.Invalid("endpoint", "the endpoint %q cannot be batched; use one of %v", endpoint, batchEndpoints)
 		}
-		m, err = resolveForward(c, model, "")
 	}
+	m, err := c.Snapshot.Resolve(c.Principal, model, t)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -53,18 +53,11 @@ func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *p
 // resolveForward resolves model for endpoint: a chat model for completions, a model of any
 // type for the others.
 func resolveForward(c *Caller, model, endpoint string) (*snapshot.Endpoint, error) {
-	m, err := c.Snapshot.Resolve(c.Principal, model, snapshot.TypeChat)
-	if err == nil || endpoint == provider.EndpointCompletions || apierr.From(err).Kind != apierr.KindInvalidRequest {
-		return m, err
+	t := ""
+	if endpoint == provider.EndpointCompletions {
+		t = snapshot.TypeChat
 	}
-	// The model exists and the caller may use it, but it is not a chat model: resolve it as
-	// the type it has, which still refuses a misconfigured model.
-	for _, ep := range c.Snapshot.Models(c.Principal) {
-		if ep.FQN == model && len(ep.Types) > 0 {
-			return c.Snapshot.Resolve(c.Principal, model, ep.Types[0])
-		}
-	}
-	return nil, err
+	return c.Snapshot.Resolve(c.Principal, model, t)
 }
 
 // recordingBody is a forwarded answer that records its usage event through a meter: at

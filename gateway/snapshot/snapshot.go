@@ -271,8 +271,9 @@ func (s *Snapshot) Allowed(p *Principal, m *Endpoint) bool {
 	return false
 }
 
-// Resolve returns the model named fqn if p may use it for type t. Unknown models and models
-// the caller may not see are both 404 unless the model exists, when a denial is 403.
+// Resolve returns the model named fqn if p may use it for type t; an empty t accepts a model of
+// any type. Unknown models and models the caller may not see are both 404 unless the model
+// exists, when a denial is 403.
 func (s *Snapshot) Resolve(p *Principal, fqn, t string) (*Endpoint, error) {
 	m, ok := s.models[fqn]
 	if !ok {
@@ -281,7 +282,7 @@ func (s *Snapshot) Resolve(p *Principal, fqn, t string) (*Endpoint, error) {
 	if !s.Allowed(p, m) {
 		return nil, &apierr.Error{Kind: apierr.KindPermissionDenied, Param: "model", Message: fmt.Sprintf("you are not allowed to use the model %q", fqn)}
 	}
-	if !m.HasType(t) {
+	if t != "" && !m.HasType(t) {
 		return nil, apierr.Invalid("model", "the model %q is not a %s model", fqn, t)
 	}
 	if m.Adapter == nil {
