@@ -10,6 +10,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/sse"
 )
 
 // Handler serves POST /v1/messages and POST /v1/messages/count_tokens. It is safe for
@@ -215,7 +216,7 @@ func (h *Handler) nativeStream(w http.ResponseWriter, r *http.Request, c *pipeli
 	rc := startStream(w)
 	buf := make([]byte, 0, 1024)
 	for err == nil {
-		buf = appendEvent(buf[:0], ev.Name, ev.Data)
+		buf = sse.AppendEvent(buf[:0], ev.Name, ev.Data)
 		if !send(w, rc, buf) {
 			return // client gone; Close records the stream as canceled
 		}
@@ -224,35 +225,6 @@ func (h *Handler) nativeStream(w http.ResponseWriter, r *http.Request, c *pipeli
 	if !errors.Is(err, io.EOF) {
 		streamError(w, r, rc, err)
 	}
-}
-
-// appendEvent appends an upstream event in wire form; data of several lines keeps them.
-func appendEvent(dst []byte, name string, data []byte) []byte {
-	if name != "" {
-		dst = append(dst, "event: "...)
-		dst = append(dst, name...)
-		dst = append(dst, '\n')
-	}
-	for {
-		line, rest, more := cut(data)
-		dst = append(dst, "data: "...)
-		dst = append(dst, line...)
-		dst = append(dst, '\n')
-		if !more {
-			break
-		}
-		data = rest
-	}
-	return append(dst, '\n')
-}
-
-func cut(b []byte) (line, rest []byte, found bool) {
-	for i, c := range b {
-		if c == '\n' {
-			return b[:i], b[i+1:], true
-		}
-	}
-	return b, nil, false
 }
 
 func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, call *provider.ChatCall) {

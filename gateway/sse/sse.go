@@ -85,15 +85,24 @@ func (r *Reader) Next() (Event, error) {
 	return Event{}, io.EOF
 }
 
-// AppendEvent appends one event in wire form to dst: an optional event line, one data line
-// (data must not contain newlines; JSON from encoding/json never does) and the blank line.
+// AppendEvent appends one event in wire form to dst: an optional event line, a data line for
+// each line of data (Reader joins them again with newlines; JSON from encoding/json has none)
+// and the blank line.
 func AppendEvent(dst []byte, name string, data []byte) []byte {
 	if name != "" {
 		dst = append(dst, "event: "...)
 		dst = append(dst, name...)
 		dst = append(dst, '\n')
 	}
-	dst = append(dst, "data: "...)
-	dst = append(dst, data...)
-	return append(dst, '\n', '\n')
+	for {
+		line, rest, more := bytes.Cut(data, []byte{'\n'})
+		dst = append(dst, "data: "...)
+		dst = append(dst, line...)
+		dst = append(dst, '\n')
+		if !more {
+			break
+		}
+		data = rest
+	}
+	return append(dst, '\n')
 }
