@@ -32,7 +32,6 @@ type Streamer struct {
 	toolID  string // and its id
 	stop    string
 	usage   *chat.Usage
-	scratch []byte
 }
 
 // NewStreamer returns a streamer whose messages are named after the client's model.

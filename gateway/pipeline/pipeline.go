@@ -49,9 +49,6 @@ func WithUpstreamTimeout(d time.Duration) Option { return func(p *Pipeline) { p.
 // WithKeyUse reports key uses to k.
 func WithKeyUse(k KeyUse) Option { return func(p *Pipeline) { p.keys = k } }
 
-// WithClock replaces time.Now, for tests.
-func WithClock(now func() time.Time) Option { return func(p *Pipeline) { p.now = now } }
-
 // New returns a pipeline serving from snaps and recording to rec.
 func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
 	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000}}
