@@ -46,17 +46,17 @@ var Version = "dev"
 
 // Config is the process configuration from flags and environment.
 type Config struct {
-	Listen         string
-	DB             string
-	DataDir        string
-	ConfigFile     string
-	LogLevel       string
-	LogFormat      string
-	MaxBody        int64
-	MaxFile        int64
-	UpstreamTimout time.Duration
-	ReloadInterval time.Duration
-	RequestLog     bool
+	Listen          string
+	DB              string
+	DataDir         string
+	ConfigFile      string
+	LogLevel        string
+	LogFormat       string
+	MaxBody         int64
+	MaxFile         int64
+	UpstreamTimeout time.Duration
+	ReloadInterval  time.Duration
+	RequestLog      bool
 }
 
 func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config) {
@@ -77,7 +77,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.StringVar(&c.LogFormat, "log-format", env("LLMGW_LOG_FORMAT", "text"), "text or json (LLMGW_LOG_FORMAT)")
 	fs.Int64Var(&c.MaxBody, "max-body", 32<<20, "largest accepted request body in bytes")
 	fs.Int64Var(&c.MaxFile, "max-file", 200<<20, "largest accepted batch input file in bytes")
-	fs.DurationVar(&c.UpstreamTimout, "upstream-timeout", 10*time.Minute, "bound on one upstream call, streams included")
+	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 10*time.Minute, "bound on one upstream call, streams included")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", 10*time.Second, "how often to re-read the database for changes made by other replicas")
 	fs.BoolVar(&c.RequestLog, "request-log", env("LLMGW_REQUEST_LOG", "true") == "true", "write one log line per inference request (LLMGW_REQUEST_LOG)")
 	return fs, c
@@ -239,7 +239,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	queue := usage.NewQueue(1<<16, sink, logger)
 	var rec pipeline.Recorder = queue
 	tracker := keyuse.NewTracker()
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimout))
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout))
 	srv := server.New(&snaps, p, admin.New(st, logger), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, BatchKey: st.DeriveKey("batch ids")})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

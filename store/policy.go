@@ -41,13 +41,17 @@ func validateAuthzRule(in *adminv1.AuthzRule) error {
 	if len(in.GetUsers())+len(in.GetTeams())+len(in.GetVirtualAccounts()) == 0 {
 		return apierr.Invalid("authz_rule.users", "authz_rule needs at least one principal in users, teams or virtual_accounts")
 	}
-	for param, list := range map[string][]string{
-		"authz_rule.models":           in.GetModels(),
-		"authz_rule.users":            in.GetUsers(),
-		"authz_rule.teams":            in.GetTeams(),
-		"authz_rule.virtual_accounts": in.GetVirtualAccounts(),
-	} {
-		if err := validateList(param, list); err != nil {
+	return validateLists("authz_rule", in.GetModels(), in.GetUsers(), in.GetTeams(), in.GetVirtualAccounts())
+}
+
+// validateLists checks the models, users, teams and virtual_accounts lists under param, in
+// that order, so that a request with several bad lists is always told about the same one.
+func validateLists(param string, models, users, teams, vas []string) error {
+	for _, l := range []struct {
+		field string
+		list  []string
+	}{{".models", models}, {".users", users}, {".teams", teams}, {".virtual_accounts", vas}} {
+		if err := validateList(param+l.field, l.list); err != nil {
 			return err
 		}
 	}
@@ -332,17 +336,7 @@ func routingConfigProto(r *ent.RoutingConfig) *adminv1.RoutingConfig {
 // Subjects, shared by rate limits and budgets.
 
 func validateSubjects(param string, in *adminv1.Subjects) error {
-	for field, list := range map[string][]string{
-		".models":           in.GetModels(),
-		".users":            in.GetUsers(),
-		".teams":            in.GetTeams(),
-		".virtual_accounts": in.GetVirtualAccounts(),
-	} {
-		if err := validateList(param+field, list); err != nil {
-			return err
-		}
-	}
-	return nil
+	return validateLists(param, in.GetModels(), in.GetUsers(), in.GetTeams(), in.GetVirtualAccounts())
 }
 
 func subjects(in *adminv1.Subjects) schematype.Subjects {
