@@ -12,6 +12,7 @@ package conformance
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"testing"
 )
 
@@ -84,4 +85,26 @@ type Provider struct {
 func isJSONObject(b []byte) bool {
 	var m map[string]json.RawMessage
 	return json.Unmarshal(b, &m) == nil && m != nil
+}
+
+// dropConnection flushes what the handler wrote and closes the TCP connection without ending
+// the response, as an upstream that dies mid-answer does. Where hijacking is not supported
+// (HTTP/2) the handler panics with http.ErrAbortHandler, which resets the stream.
+func dropConnection(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// writeCut answers with half of a whole body of contentType, announced at its full length, then
+// drops the connection: a body cut in the middle.
+func writeCut(w http.ResponseWriter, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body[:len(body)/2])
+	dropConnection(w)
 }

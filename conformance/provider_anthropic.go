@@ -171,13 +171,11 @@ func (f *anthropicFake) answer(w http.ResponseWriter, req *anthropicRequest, con
 			f.t.Errorf("anthropic fake: %v", err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		if cut {
-			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-			_, _ = w.Write(b[:len(b)/2])
-			dropConnection(w)
+			writeCut(w, "application/json", b)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(b)
 		return
 	}

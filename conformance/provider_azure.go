@@ -256,13 +256,12 @@ func (a azureAnswer) write(w http.ResponseWriter) {
 	if err != nil {
 		panic(err) // static shapes: cannot happen
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	if a.cut {
-		_, _ = w.Write(b[:len(b)/2])
-		dropConnection(w)
+		writeCut(w, "application/json", b)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, _ = w.Write(b)
 }
 

@@ -482,23 +482,10 @@ func (f *bedrockFake) cut(w http.ResponseWriter, stream bool) {
 			return
 		}
 	} else {
-		body := bedrockConverse(bedrockText(Text))
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body[:len(body)/2])
-		_ = http.NewResponseController(w).Flush()
+		writeCut(w, "application/json", bedrockConverse(bedrockText(Text)))
+		return
 	}
-	bedrockDrop(w)
-}
-
-// bedrockDrop closes the connection under w without ending the response.
-func bedrockDrop(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		// HTTP/2 cannot hijack; aborting the handler resets the stream instead.
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
+	dropConnection(w)
 }
 
 // bedrockErrorType is the x-amzn-ErrorType of an error status.

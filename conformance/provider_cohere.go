@@ -363,23 +363,10 @@ func (f *cohereFake) cut(w http.ResponseWriter, stream bool, id string) {
 			}
 		}
 	} else {
-		body := cohereChat(id, cohereAnswer{text: Text})
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body[:len(body)/2])
-		_ = http.NewResponseController(w).Flush()
+		writeCut(w, "application/json", cohereChat(id, cohereAnswer{text: Text}))
+		return
 	}
-	cohereDrop(w)
-}
-
-// cohereDrop closes the connection under w without ending the response.
-func cohereDrop(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		// HTTP/2 cannot hijack; aborting the handler resets the stream instead.
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
+	dropConnection(w)
 }
 
 // cohereError writes a Cohere error answer: {"message": ...} with the status, and Retry-After

@@ -214,13 +214,11 @@ func (f *openAIFake) answer(w http.ResponseWriter, req *openAIRequest, message m
 			f.t.Errorf("openai fake: %v", err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		if cut {
-			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-			_, _ = w.Write(b[:len(b)/2])
-			dropConnection(w)
+			writeCut(w, "application/json", b)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(b)
 		return
 	}
@@ -302,17 +300,4 @@ func splitText(s string) []string {
 	}
 	i += len(s) / 2
 	return []string{s[:i], s[i:]}
-}
-
-// dropConnection flushes what the handler wrote and closes the TCP connection without ending
-// the response, as an upstream that dies mid-answer does. Where hijacking is not supported
-// (HTTP/2) the handler panics with http.ErrAbortHandler, which resets the stream.
-func dropConnection(w http.ResponseWriter) {
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	conn, _, err := rc.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
 }
