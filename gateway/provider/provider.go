@@ -7,7 +7,10 @@ package provider
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"sync"
 
 	"github.com/llmgw/llmgw/gateway/chat"
 )
@@ -28,6 +31,8 @@ type Config struct {
 	Settings map[string]string
 	// HTTPClient is shared by all adapters; adapters never build their own transport.
 	HTTPClient *http.Client
+	// Credentials keeps credential caches across builds (see Credentials); nil keeps none.
+	Credentials *Credentials
 }
 
 // Adapter is a chat model at a provider. Implementations are safe for concurrent use.
@@ -170,4 +175,38 @@ func NoRedirects(c *http.Client) *http.Client {
 	out := *c
 	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &out
+}
+
+// Credentials keeps the caches of exchanged credentials (OAuth access tokens, assumed-role
+// keys) across adapter builds. A snapshot rebuilds every adapter on each configuration change:
+// without it, each model's next request would exchange its credential again, and the models
+// of one account would each hold their own token. The registry owns one; it is safe for
+// concurrent use, and a nil *Credentials keeps nothing. Entries live as long as the process:
+// there is one per distinct credential ever configured.
+type Credentials struct {
+	m sync.Map
+}
+
+// SharedCredential returns the value cached under key in c, creating it with create when there
+// is none (or when c is nil). key must be CredentialKey of everything the value depends on.
+func SharedCredential[T any](c *Credentials, key string, create func() T) T {
+	if c == nil {
+		return create()
+	}
+	if v, ok := c.m.Load(key); ok {
+		return v.(T)
+	}
+	v, _ := c.m.LoadOrStore(key, create())
+	return v.(T)
+}
+
+// CredentialKey is the cache key of a credential made of parts (the secret among them): a
+// SHA-256 digest, so the cache holds no secret as a key.
+func CredentialKey(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -125,7 +125,11 @@ func newAdapter(cfg provider.Config) (*adapter, error) {
 	static := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret, SessionToken: token, Source: "llmgw provider account"}
 	var creds credentialSource = staticCredentials{creds: static}
 	if roleARN != "" {
-		creds = newRoleCredentials(static, region, roleARN, cfg.Settings[SettingExternalID], cfg.Settings[SettingRoleSessionName], client, signer)
+		// One assumed role per credential and role, kept across rebuilds, whatever model uses it.
+		key := provider.CredentialKey("bedrock-role", keyID, secret, token, region, roleARN, cfg.Settings[SettingExternalID], cfg.Settings[SettingRoleSessionName])
+		creds = provider.SharedCredential(cfg.Credentials, key, func() *roleCredentials {
+			return newRoleCredentials(static, region, roleARN, cfg.Settings[SettingExternalID], cfg.Settings[SettingRoleSessionName], client, signer)
+		})
 	}
 	return &adapter{
 		base:         u,

@@ -142,6 +142,8 @@ func vertexPlace(kind string, cfg provider.Config) (*vertex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
+	// One token per service account, kept across rebuilds, whatever model or kind uses it.
+	ts = provider.SharedCredential(cfg.Credentials, provider.CredentialKey("vertex", cfg.APIKey), func() *tokenSource { return ts })
 	project := cfg.Settings[SettingProject]
 	if project == "" {
 		project = sa.ProjectID

@@ -70,6 +70,7 @@ func builtin() map[string]provider.Factory {
 type Registry struct {
 	factories map[string]provider.Factory
 	client    *http.Client
+	creds     provider.Credentials // exchanged credentials, kept across snapshot rebuilds
 }
 
 // New returns the registry of built-in kinds; every adapter shares client.
@@ -101,6 +102,6 @@ func (r *Registry) Build(cfg provider.Config) (provider.Adapter, error) {
 	if !ok {
 		return nil, r.Validate(cfg.Kind)
 	}
-	cfg.HTTPClient = r.client
+	cfg.HTTPClient, cfg.Credentials = r.client, &r.creds
 	return f(cfg)
 }
