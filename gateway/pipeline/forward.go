@@ -76,7 +76,7 @@ func (b *recordingBody) Read(p []byte) (int, error) {
 	}
 	switch {
 	case errors.Is(err, io.EOF):
-		if u := b.usage(); u.TotalTokens != 0 || u.PromptTokens != 0 {
+		if u := b.usage(); !noUsage(u) {
 			b.received(&u)
 		}
 		b.failed(io.EOF)

@@ -134,18 +134,34 @@ func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall)
 	if err != nil {
 		return nil, err // not an inference: no usage to record, the error is the client's
 	}
+	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
+		res, err := m.Adapter.Chat(ctx, call)
+		if err != nil {
+			return nil, chat.Usage{}, err
+		}
+		return res, res.Usage, nil
+	}, true)
+}
+
+// roundTrip runs one non-streamed call to m's adapter within the upstream timeout and records
+// its usage event e once: the usage the answer reported, or usage missing when the call failed
+// (or, with zeroMissing, when the answer reported none, so it is never costed as free).
+func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.Endpoint, e usage.Event, do func(context.Context) (R, chat.Usage, error), zeroMissing bool) (R, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	res, err := m.Adapter.Chat(ctx, call)
+	res, u, err := do(ctx)
 	if err == nil {
-		e.Usage = res.Usage
-		e.UsageMissing = res.Usage.TotalTokens == 0 && res.Usage.PromptTokens == 0
+		e.Usage = u
+		e.UsageMissing = zeroMissing && noUsage(u)
 	} else {
 		e.UsageMissing = true
 	}
 	p.finish(ctx, c, m, &e, err)
 	return res, err
 }
+
+// noUsage reports whether an answer reported no usage.
+func noUsage(u chat.Usage) bool { return u.TotalTokens == 0 && u.PromptTokens == 0 }
 
 // ChatStream starts a streamed chat request. The returned stream records usage once, when it
 // ends, breaks or is closed early; the caller must Close it.
@@ -266,16 +282,13 @@ func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCal
 	if !ok {
 		return nil, apierr.Invalid("model", "the model %q does not support embeddings", call.Request.Model)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	res, err := emb.Embed(ctx, call)
-	if err == nil {
-		e.Usage = res.Usage
-	} else {
-		e.UsageMissing = true
-	}
-	p.finish(ctx, c, m, &e, err)
-	return res, err
+	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.EmbedResult, chat.Usage, error) {
+		res, err := emb.Embed(ctx, call)
+		if err != nil {
+			return nil, chat.Usage{}, err
+		}
+		return res, res.Usage, nil
+	}, false)
 }
 
 // MessagesNative resolves and authorizes model for the caller, as Messages would, and reports
@@ -312,17 +325,13 @@ func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.Messa
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	res, err := ma.Messages(ctx, call)
-	if err == nil {
-		e.Usage = res.Usage
-		e.UsageMissing = res.Usage.TotalTokens == 0 && res.Usage.PromptTokens == 0
-	} else {
-		e.UsageMissing = true
-	}
-	p.finish(ctx, c, m, &e, err)
-	return res, err
+	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.MessagesResult, chat.Usage, error) {
+		res, err := ma.Messages(ctx, call)
+		if err != nil {
+			return nil, chat.Usage{}, err
+		}
+		return res, res.Usage, nil
+	}, true)
 }
 
 // MessagesStream starts a streamed request in Anthropic's Messages dialect against a native

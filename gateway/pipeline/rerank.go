@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
@@ -23,15 +24,11 @@ func (p *Pipeline) Rerank(ctx context.Context, c *Caller, call *provider.RerankC
 	if !ok {
 		return nil, apierr.Invalid("model", "the model %q does not support rerank", call.Model)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	res, err := rr.Rerank(ctx, call)
-	if err == nil {
-		e.Usage = res.Usage
-		e.UsageMissing = res.Usage.TotalTokens == 0 && res.Usage.PromptTokens == 0
-	} else {
-		e.UsageMissing = true
-	}
-	p.finish(ctx, c, m, &e, err)
-	return res, err
+	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.RerankResult, chat.Usage, error) {
+		res, err := rr.Rerank(ctx, call)
+		if err != nil {
+			return nil, chat.Usage{}, err
+		}
+		return res, res.Usage, nil
+	}, true)
 }
