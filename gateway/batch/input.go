@@ -44,9 +44,10 @@ func RewriteInput(src io.Reader, dst io.Writer, maxLine int, resolve Resolver) (
 	var in Input
 	targets := map[string]Target{} // by url
 	r := bufio.NewReaderSize(src, 64<<10)
-	var line []byte
+	var line []byte // reused: each line is done with before the next is read
 	for n := 1; ; n++ {
-		line, err := readLine(r, line[:0], maxLine)
+		var err error
+		line, err = readLine(r, line[:0], maxLine)
 		if errors.Is(err, errLongLine) {
 			return in, lineErr(n, "the line is longer than the limit of %d bytes", maxLine)
 		}

@@ -230,30 +230,27 @@ type Page struct {
 // Files appends the files of an upstream page that the owner uploaded to p, and returns the
 // upstream ids of the page's objects: the last is the cursor for the next upstream page.
 func (x *Objects) Files(p *Page, l *List) (ids []string, err error) {
-	for _, raw := range l.Data {
-		var o object
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, provider.BadResponse(err)
-		}
-		ids = append(ids, o.str("id"))
-		if !x.file(o, "") {
-			continue
-		}
-		b, _ := json.Marshal(o)
-		p.add(b, o.str("id"))
-	}
-	return ids, nil
+	return p.keep(l, func(o object) bool { return x.file(o, "") })
 }
 
 // Batches appends the owner's batches of an upstream page to p, as Files does.
 func (x *Objects) Batches(p *Page, l *List) (ids []string, err error) {
+	return p.keep(l, func(o object) bool {
+		info := x.batch(o)
+		return info.Owned && info.Model != ""
+	})
+}
+
+// keep appends the objects of l that rewrite (which rewrites them in place) keeps, and returns
+// the upstream ids of all of them, taken before rewriting.
+func (p *Page) keep(l *List, rewrite func(object) bool) (ids []string, err error) {
 	for _, raw := range l.Data {
 		var o object
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, provider.BadResponse(err)
 		}
 		ids = append(ids, o.str("id"))
-		if info := x.batch(o); !info.Owned || info.Model == "" {
+		if !rewrite(o) {
 			continue
 		}
 		b, _ := json.Marshal(o)
@@ -291,14 +288,19 @@ type outputUsage struct {
 	} `json:"output_tokens_details"`
 }
 
+// maxOutputLine bounds one answer of an output file read by SumOutputUsage.
+const maxOutputLine = 64 << 20
+
 // SumOutputUsage adds up the usage of every answer in a batch output file (JSONL: one
 // {"custom_id", "response": {"status_code", "body"}, "error"} per line), for providers whose
 // batch objects report none. ok is false when no line reported usage.
 func SumOutputUsage(r io.Reader) (u chat.Usage, ok bool, err error) {
 	var cached, reasoning int64
 	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
 	for {
-		line, rerr := br.ReadBytes('\n')
+		var rerr error
+		line, rerr = readLine(br, line[:0], maxOutputLine)
 		if len(bytes.TrimSpace(line)) > 0 {
 			var res struct {
 				Response struct {
