@@ -55,6 +55,7 @@ type Config struct {
 	MaxBody         int64
 	MaxFile         int64
 	UpstreamTimeout time.Duration
+	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
 	RequestLog      bool
 }
@@ -78,6 +79,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.Int64Var(&c.MaxBody, "max-body", 32<<20, "largest accepted request body in bytes")
 	fs.Int64Var(&c.MaxFile, "max-file", 200<<20, "largest accepted batch input file in bytes")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 10*time.Minute, "bound on one upstream call, streams included")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "bound on reading one request body; slower clients are cut off")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", 10*time.Second, "how often to re-read the database for changes made by other replicas")
 	fs.BoolVar(&c.RequestLog, "request-log", env("LLMGW_REQUEST_LOG", "true") == "true", "write one log line per inference request (LLMGW_REQUEST_LOG)")
 	return fs, c
@@ -240,7 +242,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	var rec pipeline.Recorder = queue
 	tracker := keyuse.NewTracker()
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout))
-	srv := server.New(&snaps, p, admin.New(st, logger), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, BatchKey: st.DeriveKey("batch ids")})
+	srv := server.New(&snaps, p, admin.New(st, logger), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -140,8 +140,9 @@ func TestBatchesThroughTheGateway(t *testing.T) {
 			if m := metas[len(metas)-1]; m["llmgw_model"] != tt.model || len(m["llmgw_owner"]) != 16 || m["job"] != "nightly" {
 				t.Errorf("upstream batch metadata %v", m)
 			}
-			if evs := g.Events.byRequest("req-batch-create-" + tt.name); len(evs) != 0 {
-				t.Errorf("creating a batch recorded usage: %+v", evs)
+			// Creating a batch leaves the request's one record, with no operation and no usage.
+			if evs := g.Events.byRequest("req-batch-create-" + tt.name); len(evs) != 1 || evs[0].Operation != "" || evs[0].Usage.TotalTokens != 0 || evs[0].Status != "ok" {
+				t.Errorf("creating a batch recorded %+v, want one record without usage", evs)
 			}
 
 			// The fake completes the batch on the first read; polling again must not record twice.

@@ -50,7 +50,7 @@ func (e *events) byRequest(id string) []usage.Event {
 	defer e.mu.Unlock()
 	var out []usage.Event
 	for _, ev := range e.all {
-		if ev.RequestID == id {
+		if ev.RequestID == id || ev.ClientRequestID == id { // the server's id, or the one the client sent
 			out = append(out, ev)
 		}
 	}

@@ -35,10 +35,11 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
 }
 
 // ServeHTTP implements http.Handler.
+// Behind the server's edge the request is already named; a bare handler names it here.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := edge.RequestID(r)
-	w.Header().Set("X-Request-Id", id)
-	w.Header().Set("Request-Id", id) // where Anthropic's SDKs look for it
+	er, r := edge.Ensure(r, edge.SurfaceAnthropic)
+	w.Header().Set("X-Request-Id", er.ID)
+	w.Header().Set("Request-Id", er.ID) // where Anthropic's SDKs look for it
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -55,6 +56,9 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 // fail writes err in Anthropic's error shape; an internal error's cause is logged, once.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := apierr.From(err)
+	if er := edge.FromContext(r.Context()); er != nil {
+		er.Failed(e)
+	}
 	if e.Kind == apierr.KindInternal && e.Cause != nil {
 		h.logger.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("error", e.Cause.Error()))
 	}
@@ -62,7 +66,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Caller, bool) {
-	c, err := h.p.Admit(edge.Secret(r.Header), w.Header().Get("X-Request-Id"))
+	er, _ := edge.Ensure(r, edge.SurfaceAnthropic)
+	c, err := h.p.AdmitEdge(er, edge.Secret(r.Header))
 	if err != nil {
 		h.fail(w, r, err)
 		return nil, false

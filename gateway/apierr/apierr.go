@@ -37,6 +37,7 @@ const (
 	KindUpstreamTimeout
 	KindCanceled
 	KindMethodNotAllowed
+	KindRequestTimeout
 )
 
 // StatusClientClosedRequest is the non-standard status logged when the client went away.
@@ -66,6 +67,7 @@ var table = map[Kind]rendering{
 	KindUpstreamTimeout:     {http.StatusGatewayTimeout, connect.CodeDeadlineExceeded, "server_error", "timeout", "api_error"},
 	KindCanceled:            {StatusClientClosedRequest, connect.CodeCanceled, "server_error", "canceled", "api_error"},
 	KindMethodNotAllowed:    {http.StatusMethodNotAllowed, connect.CodeUnimplemented, "invalid_request_error", "method_not_allowed", "invalid_request_error"},
+	KindRequestTimeout:      {http.StatusRequestTimeout, connect.CodeDeadlineExceeded, "invalid_request_error", "request_timeout", "invalid_request_error"},
 }
 
 // Error is an error with a kind and a message safe to show to the client.
@@ -191,4 +193,28 @@ func ConnectError(err error) *connect.Error {
 		ce.Meta().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
 	return ce
+}
+
+// KindForStatus is the kind an HTTP status stands for, for a request answered by code that
+// did not name a kind (a REST decoding failure, say): the table read backwards, with
+// KindInternal for a status no kind has. Statuses below 400 have no kind.
+func KindForStatus(status int) (Kind, bool) {
+	if status < 400 {
+		return 0, false
+	}
+	switch status {
+	case http.StatusTooManyRequests:
+		return KindRateLimited, true
+	case http.StatusBadGateway:
+		return KindUpstreamBadResponse, true
+	}
+	for k, r := range table {
+		if r.status == status {
+			return k, true
+		}
+	}
+	if status < 500 {
+		return KindInvalidRequest, true
+	}
+	return KindInternal, true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func TestEveryKindRendersInBothShapes(t *testing.T) {
 		{KindUpstreamTimeout, 504, connect.CodeDeadlineExceeded, "server_error", "api_error"},
 		{KindCanceled, 499, connect.CodeCanceled, "server_error", "api_error"},
 		{KindMethodNotAllowed, 405, connect.CodeUnimplemented, "invalid_request_error", "invalid_request_error"},
+		{KindRequestTimeout, 408, connect.CodeDeadlineExceeded, "invalid_request_error", "invalid_request_error"},
 	}
 	if len(tests) != len(table) {
 		t.Fatalf("the test covers %d kinds, the table has %d", len(tests), len(table))
@@ -87,5 +89,26 @@ func TestFromAndRetryAfter(t *testing.T) {
 	}
 	if got := ConnectError(&Error{Kind: KindRateLimited, RetryAfter: 3 * time.Second}).Meta().Get("Retry-After"); got != "3" {
 		t.Errorf("connect Retry-After %q", got)
+	}
+}
+
+func TestKindForStatus(t *testing.T) {
+	for kind, r := range table {
+		got, ok := KindForStatus(r.status)
+		if !ok || got.HTTPStatus() != r.status {
+			t.Errorf("KindForStatus(%d) = %v, %v; want a kind of that status (%v)", r.status, got, ok, kind)
+		}
+	}
+	if k, _ := KindForStatus(http.StatusTooManyRequests); k != KindRateLimited {
+		t.Errorf("429 is %v, want rate limited", k)
+	}
+	if k, ok := KindForStatus(418); !ok || k != KindInvalidRequest {
+		t.Errorf("418 is %v, want invalid request", k)
+	}
+	if k, ok := KindForStatus(599); !ok || k != KindInternal {
+		t.Errorf("599 is %v, want internal", k)
+	}
+	if _, ok := KindForStatus(200); ok {
+		t.Error("200 has a kind")
 	}
 }

@@ -4,11 +4,10 @@
 package edge
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -28,35 +27,34 @@ func Secret(h http.Header) string {
 	return h.Get("X-Api-Key")
 }
 
-// RequestID returns the client's X-Request-Id when it has one of at most 128 bytes, else a new
-// random "req_..." id.
-func RequestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 {
-		return id
-	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "req_" + hex.EncodeToString(b[:])
-}
-
 // ReadBody reads the whole body of r under limit bytes. A larger body is a KindTooLarge
 // error, a body that cannot be read an invalid request.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
-		return nil, tooLarge(limit)
+		return nil, TooLarge(limit)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge(limit)
-		}
-		return nil, apierr.Invalid("", "could not read the request body")
+		return nil, BodyError(err, limit)
 	}
 	return body, nil
 }
 
-func tooLarge(limit int64) error {
+// BodyError is the error for a failed read of a request body bounded to limit bytes: too
+// large, too slow (the read deadline passed), or unreadable.
+func BodyError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return TooLarge(limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return apierr.New(apierr.KindRequestTimeout, "the request body was not received in time")
+	}
+	return apierr.Invalid("", "could not read the request body")
+}
+
+// TooLarge is the error for a body over limit bytes.
+func TooLarge(limit int64) error {
 	return apierr.New(apierr.KindTooLarge, "the request body is larger than the limit of %d bytes", limit)
 }
 

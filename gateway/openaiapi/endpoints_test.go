@@ -39,7 +39,7 @@ func (l *eventLog) byRequest(id string) []usage.Event {
 		l.mu.Lock()
 		out = out[:0]
 		for _, e := range l.evs {
-			if e.RequestID == id {
+			if e.RequestID == id || e.ClientRequestID == id { // the server's id, or the one the client sent
 				out = append(out, e)
 			}
 		}

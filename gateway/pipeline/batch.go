@@ -115,6 +115,7 @@ func (p *Pipeline) RecordBatch(ctx context.Context, c *Caller, b *EndedBatch) er
 	}
 	e := p.event(c, b.Model, "batch", false)
 	e.RequestID, e.Time = id, b.Ended
+	e.ClientRequestID = "" // the record is the batch's, the same from every poll
 	if e.Time.IsZero() {
 		e.Time = p.now()
 	}

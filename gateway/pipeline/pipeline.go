@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
@@ -64,7 +65,10 @@ type Caller struct {
 	Principal *snapshot.Principal
 	// RequestID is set by the edge and carried into the usage event.
 	RequestID string
-	start     time.Time
+	// Edge is the edge's record of the request (see AdmitEdge), or nil; the pipeline marks it
+	// when it takes over recording the request's usage event.
+	Edge  *edge.Request
+	start time.Time
 }
 
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
@@ -91,14 +95,27 @@ func (p *Pipeline) Admit(secret, requestID string) (*Caller, error) {
 func (p *Pipeline) Models(c *Caller) []*snapshot.Endpoint { return c.Snapshot.Models(c.Principal) }
 
 func (p *Pipeline) event(c *Caller, model, op string, stream bool) usage.Event {
-	return usage.Event{
-		RequestID: c.RequestID, Time: c.start, KeyID: c.Principal.KeyID,
+	e := usage.Event{
+		RequestID: c.RequestID, Time: c.start, KeyID: c.Principal.KeyID, Principal: c.Principal.Name(),
 		User: c.Principal.User, VirtualAccount: c.Principal.VirtualAccount, Teams: c.Principal.Teams,
 		Model: model, Operation: op, Stream: stream,
+	}
+	if c.Edge != nil {
+		c.Edge.Asked(model)
+		e.ClientRequestID, e.Surface = c.Edge.ClientID, c.Edge.Surface
+	}
+	return e
+}
+
+// owns notes that the pipeline records the request's usage event, so the edge records none.
+func (c *Caller) owns() {
+	if c.Edge != nil {
+		c.Edge.MarkRecorded()
 	}
 }
 
 func (p *Pipeline) finish(ctx context.Context, c *Caller, m *snapshot.Endpoint, e *usage.Event, err error) {
+	c.owns()
 	e.Latency = p.now().Sub(c.start)
 	if price, ok := m.PriceAt(e.Time); ok {
 		e.CostUSD, e.Priced = price.Cost(e.Usage), true
@@ -192,6 +209,7 @@ func openStream[S any](p *Pipeline, ctx context.Context, c *Caller, m *snapshot.
 		cancel()
 		return st, meter{}, err
 	}
+	c.owns() // the meter records the event, maybe after the handler has returned
 	return st, meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}, nil
 }
 
@@ -296,6 +314,9 @@ func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCal
 // Anthropic surface asks it first: a native model gets the client's request as it is, any other
 // model gets it translated and sent through Chat or ChatStream.
 func (p *Pipeline) MessagesNative(c *Caller, model string) (bool, error) {
+	if c.Edge != nil {
+		c.Edge.Asked(model)
+	}
 	m, err := c.Snapshot.Resolve(c.Principal, model, snapshot.TypeChat)
 	if err != nil {
 		return false, err

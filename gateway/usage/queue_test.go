@@ -75,3 +75,18 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 var _ io.Writer = writerFunc(nil)
+
+func TestLogRecorderWritesTheRequestsIdentity(t *testing.T) {
+	var b strings.Builder
+	r := LogRecorder{Logger: slog.New(slog.NewJSONHandler(&b, nil))}
+	r.Record(context.Background(), &Event{
+		RequestID: "01a2-server", ClientRequestID: "client-1", Surface: "openai",
+		Principal: "unauthenticated", KeyPrefix: "llmgw-AbCdEf", Model: "acct/m", Status: "invalid_api_key", HTTPStatus: 401,
+	})
+	for _, want := range []string{`"request_id":"01a2-server"`, `"client_request_id":"client-1"`, `"surface":"openai"`,
+		`"principal":"unauthenticated"`, `"key_prefix":"llmgw-AbCdEf"`, `"model":"acct/m"`, `"status":"invalid_api_key"`, `"http_status":401`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("request line lacks %s: %s", want, b.String())
+		}
+	}
+}

@@ -15,15 +15,29 @@ import (
 
 // Event is the record of one inference request.
 type Event struct {
-	RequestID      string
+	// RequestID is the server's id for the request (returned to the client as X-Request-Id);
+	// unique per request, never chosen by the client.
+	RequestID string
+	// ClientRequestID is the X-Request-Id the client sent, if any: untrusted, for correlation.
+	ClientRequestID string
+	// Surface is the dialect the request came in: "openai", "anthropic", "connect" or "rest"
+	// (empty for records made outside a request, such as a batch's usage).
+	Surface string
+	// Principal names who made the request: "user:alice", "va:billing", "admin", or
+	// "unauthenticated" when the key was refused (then KeyPrefix holds the display prefix of
+	// a key of the gateway's own shape, never more of it).
+	Principal      string
+	KeyPrefix      string
 	Time           time.Time // when the request arrived
 	KeyID          string
 	User           string
 	VirtualAccount string
 	Teams          []string
 	Model          string // fully qualified model name the client asked for
-	Operation      string // the model type used: "chat", "embedding" or "rerank"
-	Stream         bool
+	// Operation is the model type used: "chat", "embedding", "rerank", "batch" or a forwarded
+	// endpoint's type; empty for a request that never reached a model (a refusal, a model list).
+	Operation string
+	Stream    bool
 	// Status is "ok", or the error kind's OpenAI code / type for failures; "canceled" when the
 	// client went away.
 	Status     string
@@ -52,6 +66,10 @@ type LogRecorder struct {
 func (r LogRecorder) Record(ctx context.Context, e *Event) {
 	r.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
 		slog.String("request_id", e.RequestID),
+		slog.String("client_request_id", e.ClientRequestID),
+		slog.String("surface", e.Surface),
+		slog.String("principal", e.Principal),
+		slog.String("key_prefix", e.KeyPrefix),
 		slog.String("key_id", e.KeyID),
 		slog.String("user", e.User),
 		slog.String("virtual_account", e.VirtualAccount),

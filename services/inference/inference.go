@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -33,23 +35,37 @@ func New(p *pipeline.Pipeline, logger *slog.Logger) *Service {
 	return &Service{p: p, logger: logger}
 }
 
+// admit returns the caller the server's edge admitted before reading the body, or admits one
+// from the request's headers when the service runs without that edge.
 func (s *Service) admit(ctx context.Context) (*pipeline.Caller, error) {
-	ci, _ := connect.CallInfoForHandlerContext(ctx)
-	var secret, reqID string
-	if ci != nil {
-		secret = edge.Secret(ci.RequestHeader())
-		reqID = ci.RequestHeader().Get("X-Request-Id")
+	if c := pipeline.CallerFrom(ctx); c != nil {
+		return c, nil
 	}
-	c, err := s.p.Admit(secret, reqID)
+	ci, _ := connect.CallInfoForHandlerContext(ctx)
+	var h http.Header
+	if ci != nil {
+		h = ci.RequestHeader()
+	} else {
+		h = http.Header{}
+	}
+	er := edge.FromContext(ctx)
+	if er == nil {
+		er = edge.NewRequest(h, edge.SurfaceConnect, time.Now())
+	}
+	c, err := s.p.AdmitEdge(er, edge.Secret(h))
 	if err != nil {
 		return nil, s.error(ctx, err)
 	}
 	return c, nil
 }
 
-// error logs an internal cause once and renders the public error.
+// error logs an internal cause once, notes the error for the request's record and renders
+// the public error.
 func (s *Service) error(ctx context.Context, err error) error {
 	e := apierr.From(err)
+	if er := edge.FromContext(ctx); er != nil {
+		er.Failed(e)
+	}
 	if e.Kind == apierr.KindInternal && e.Cause != nil {
 		s.logger.ErrorContext(ctx, "internal error", "error", e.Cause)
 	}

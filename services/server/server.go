@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -39,8 +40,13 @@ type Pinger interface {
 
 // Options are the server's knobs; zero values take the defaults.
 type Options struct {
-	// MaxBody limits request bodies on /v1 (default edge.DefaultMaxBody).
+	// MaxBody limits request bodies on every route but batch file uploads (default
+	// edge.DefaultMaxBody).
 	MaxBody int64
+	// ReadTimeout bounds reading one request's body, from its first byte to its last; a client
+	// slower than that is cut off (default 5 minutes; negative: no bound). Headers have their
+	// own 10 s bound.
+	ReadTimeout time.Duration
 	// ShutdownTimeout bounds graceful shutdown; streams in flight get this long (default 30s).
 	ShutdownTimeout time.Duration
 	// BatchKey seals the ids of files and batches (see openaiapi.WithBatchKey); the same on
@@ -49,6 +55,9 @@ type Options struct {
 	// MaxFile limits a batch input file (default openaiapi.DefaultMaxFile).
 	MaxFile int64
 }
+
+// DefaultReadTimeout is the default Options.ReadTimeout.
+const DefaultReadTimeout = 5 * time.Minute
 
 // Server is the composed listener.
 type Server struct {
@@ -65,6 +74,15 @@ func New(snaps *snapshot.Holder, p *pipeline.Pipeline, admin adminv1connect.Admi
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 30 * time.Second
 	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = edge.DefaultMaxBody
+	}
+	if opts.MaxFile <= 0 {
+		opts.MaxFile = openaiapi.DefaultMaxFile
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
 	return &Server{snaps: snaps, p: p, admin: admin, db: db, logger: logger, opts: opts}
 }
 
@@ -72,19 +90,22 @@ func New(snaps *snapshot.Holder, p *pipeline.Pipeline, admin adminv1connect.Admi
 // REST gateway dials (empty disables REST).
 func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, func(), error) {
 	mux := http.NewServeMux()
-	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger))
-	mux.Handle(path, h)
+	e := newEdge(s)
+	// Every message is bounded too, for the protocols that frame several in one body.
+	readMax := connect.WithReadMaxBytes(int(min(s.opts.MaxBody, math.MaxInt32)))
+	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger), readMax)
+	mux.Handle(path, e.connectService(false, h))
 	if s.admin != nil {
-		path, h := adminv1connect.NewAdminServiceHandler(s.admin, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)))
-		mux.Handle(path, h)
+		path, h := adminv1connect.NewAdminServiceHandler(s.admin, readMax, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)))
+		mux.Handle(path, e.connectService(true, h))
 	}
 	oai := []openaiapi.Option{openaiapi.WithMaxFile(s.opts.MaxFile)}
 	if s.opts.BatchKey != nil {
 		oai = append(oai, openaiapi.WithBatchKey(s.opts.BatchKey))
 	}
-	mux.Handle("/v1/", openaiapi.New(s.p, s.logger, s.opts.MaxBody, oai...))
+	mux.Handle("/v1/", e.surface(edge.SurfaceOpenAI, openaiapi.New(s.p, s.logger, s.opts.MaxBody, oai...)))
 	// Anthropic's Messages surface; these patterns are more specific than /v1/, so they win.
-	messages := anthropicapi.New(s.p, s.logger, s.opts.MaxBody)
+	messages := e.surface(edge.SurfaceAnthropic, anthropicapi.New(s.p, s.logger, s.opts.MaxBody))
 	// Every method: the Anthropic handler answers a wrong one with a 405 in Anthropic's shape.
 	mux.Handle("/v1/messages", messages)
 	mux.Handle("/v1/messages/count_tokens", messages)
@@ -95,12 +116,15 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 	mux.HandleFunc("GET /readyz", s.ready)
 	cleanup := func() {}
 	if restAddr != "" {
-		conn, err := grpc.NewClient("passthrough:///"+restAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		// The hop carries what the REST edge admitted: up to MaxBody out (the edge has bounded
+		// the JSON, and its protobuf form is no larger), and answers of any size back.
+		conn, err := grpc.NewClient("passthrough:///"+restAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(int(min(s.opts.MaxBody, math.MaxInt32))), grpc.MaxCallRecvMsgSize(math.MaxInt32)))
 		if err != nil {
 			return nil, nil, err
 		}
 		cleanup = func() { _ = conn.Close() }
-		rest := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(restHeader))
+		rest := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(restHeader), runtime.WithMetadata(e.hopMetadata))
 		if err := inferencev1.RegisterInferenceServiceHandler(ctx, rest, conn); err != nil {
 			return nil, nil, err
 		}
@@ -109,17 +133,17 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 				return nil, nil, err
 			}
 		}
-		mux.Handle("/api/", rest)
+		mux.Handle("/api/", e.rest(rest))
 	}
 	return mux, cleanup, nil
 }
 
-// restHeader forwards the key and request id headers to the services, besides what
-// grpc-gateway forwards by default (Authorization included).
+// restHeader forwards the key to the services, besides what grpc-gateway forwards by default
+// (Authorization included). The request's identity travels in the hop header (hopMetadata).
 func restHeader(key string) (string, bool) {
 	switch strings.ToLower(key) {
-	case "x-api-key", "x-request-id":
-		return strings.ToLower(key), true
+	case "x-api-key":
+		return "x-api-key", true
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }
