@@ -192,7 +192,6 @@ func readAll(r *http.Request, limit int64) error {
 	return nil
 }
 
-
 // connectService wraps the Connect handler of a service: admin says whether it needs the admin
 // token or an admin user's key; otherwise any key that authenticates is let through, as the
 // admitted caller in the context.
