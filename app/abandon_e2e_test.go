@@ -189,6 +189,44 @@ func TestAbandonedStreamsAreCounted(t *testing.T) {
 	}
 }
 
+// TestUntranslatableAnswerIsTheUpstreamsBadAnswer checks that a whole answer the gateway reads
+// but cannot translate to the client's dialect is recorded as a bad upstream answer with the
+// usage it reported, not as ok.
+func TestUntranslatableAnswerIsTheUpstreamsBadAnswer(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.admin.CreateModel(context.Background(), &adminv1.CreateModelRequest{Model: &adminv1.Model{
+		Account: "fake", Name: "garbled", UpstreamModel: providertest.ModelGarbled, Types: []string{"chat"},
+		Pricing: &adminv1.Pricing{InputPerMtok: 1, OutputPerMtok: 4},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, body string }{
+		{"/v1/messages", `{"model":"fake/garbled","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`},
+		{"/v1/responses", `{"model":"fake/garbled","input":"hi"}`},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			id := "req-garbled" + strings.ReplaceAll(tt.path, "/", "-")
+			req, _ := http.NewRequest("POST", f.g.URL+tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer "+f.g.Token)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("anthropic-version", providertest.AnthropicVersion)
+			req.Header.Set("X-Request-Id", id)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 502 {
+				t.Errorf("status %d, want 502", resp.StatusCode)
+			}
+			ev := f.g.Events.waitFor(t, id)
+			if ev.Status != "upstream_bad_response" || ev.HTTPStatus != 502 || ev.Usage.TotalTokens != 18 || ev.UsageMissing || ev.CostUSD <= 0 {
+				t.Errorf("event %+v, want upstream_bad_response with the answer's usage", ev)
+			}
+		})
+	}
+}
+
 // isText reports whether a streamed event carries answer text: an OpenAI chunk with content,
 // or an Anthropic text delta.
 func isText(ev sse.Event) bool {
