@@ -378,8 +378,8 @@ func TestAnthropicThroughTheGateway(t *testing.T) {
 		if strings.Contains(err.Error(), providertest.LeakedKey) {
 			t.Errorf("upstream text leaked into the stream error: %v", err)
 		}
-		if ev := g.Events.waitFor(t, "req-anthropic-mid-error"); ev.Status == "ok" || !ev.UsageMissing {
-			t.Errorf("event %+v should record a failed stream without usage", ev)
+		if ev := g.Events.waitFor(t, "req-anthropic-mid-error"); ev.Status == "ok" || ev.UsageMissing || !ev.UsageEstimated || ev.Usage.CompletionTokens == 0 {
+			t.Errorf("event %+v should record a failed stream with the usage the gateway counted", ev)
 		}
 	})
 

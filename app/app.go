@@ -264,12 +264,22 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		h.ready(ln.Addr().String())
 	}
 	err = srv.Serve(ctx, ln)
+	// Streams whose clients left are still being read on for their usage: give them a
+	// bounded while, then cut them short (they record estimated usage), before the queue's
+	// last delivery.
+	dctx, stopDrains := context.WithTimeout(context.WithoutCancel(ctx), drainGrace)
+	p.Drain(dctx)
+	stopDrains()
 	stopBG()
 	stopQueue() // requests have finished: deliver what is queued
 	<-queue.Done()
 	<-done // the last key-use flush
 	return err
 }
+
+// drainGrace bounds how long shutdown waits for abandoned streams still being read on for
+// their usage (pipeline.Drain), after the server's own grace for requests in flight.
+const drainGrace = 10 * time.Second
 
 type discard struct{}
 

@@ -473,13 +473,13 @@ func TestOpenAISurfaceWithOfficialSDK(t *testing.T) {
 				t.Errorf("%s: upstream text leaked into the stream error: %v", model, err)
 			}
 			ev := f.g.Events.waitFor(t, "req-"+model)
-			if ev.Status == "ok" || !ev.UsageMissing {
-				t.Errorf("%s: event %+v should record a failed stream without usage", model, ev)
+			if ev.Status == "ok" || ev.UsageMissing || !ev.UsageEstimated || ev.Usage.PromptTokens == 0 || ev.Usage.CompletionTokens == 0 {
+				t.Errorf("%s: event %+v should record a failed stream with the usage the gateway counted", model, ev)
 			}
 		}
 	})
 
-	t.Run("a client that disconnects cancels the upstream call", func(t *testing.T) {
+	t.Run("a client that disconnects before the stream opens cancels the upstream call", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		go func() {
 			time.Sleep(300 * time.Millisecond)

@@ -57,10 +57,12 @@ func (e *events) byRequest(id string) []usage.Event {
 	return out
 }
 
-// waitFor polls until exactly one event of request id exists and returns it.
+// waitFor polls until exactly one event of request id exists and returns it. It waits up to
+// 15 seconds: an event with estimated usage may wait for its tokenizer to be built, which
+// takes seconds under -race.
 func (e *events) waitFor(t *testing.T, id string) usage.Event {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if evs := e.byRequest(id); len(evs) > 0 {
 			time.Sleep(50 * time.Millisecond) // a second (duplicate) event would show up here

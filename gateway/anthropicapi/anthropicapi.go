@@ -139,18 +139,15 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 		h.translatedStream(w, r, c, call)
 		return
 	}
-	res, err := h.p.Chat(r.Context(), c, call)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	out, err := FromChat(res.JSON, req.Model)
+	res, err := h.p.ChatTranslated(r.Context(), c, call, func(res *provider.ChatResult) ([]byte, error) {
+		return FromChat(res.JSON, req.Model) // its errors are provider.BadResponse
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
+	_, _ = w.Write(res.JSON)
 }
 
 // countTokens forwards to a native model's count_tokens. Other models have no token counter
@@ -240,10 +237,20 @@ func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, c *pi
 	}
 	defer st.Close()
 	s := NewStreamer(call.Request.Model)
-	ch, err := st.Recv()
-	if err == nil {
-		err = s.Chunk(ch)
+	// A chunk the upstream sent but s cannot translate is the upstream's bad answer, not the
+	// client leaving: the pipeline records it so, with the usage that came.
+	next := func() error {
+		ch, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		if err := s.Chunk(ch); err != nil {
+			pipeline.Fail(st, err)
+			return err
+		}
+		return nil
 	}
+	err = next()
 	if err != nil && !errors.Is(err, io.EOF) {
 		h.fail(w, r, err)
 		return
@@ -254,10 +261,7 @@ func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, c *pi
 			return
 		}
 		s.Out = s.Out[:0]
-		ch, err = st.Recv()
-		if err == nil {
-			err = s.Chunk(ch)
-		}
+		err = next()
 	}
 	if errors.Is(err, io.EOF) {
 		if err = s.End(); err == nil {

@@ -141,13 +141,17 @@ func TestForwardedEndpoints(t *testing.T) {
 		wantUpstream                 string // the model the upstream got; "" when none is called
 		wantEvent                    bool
 		wantUsage                    int64 // the event's total tokens
+		wantEstimated                bool  // counted by the gateway: the upstream reported none
 	}{
 		{name: "completion", path: "/v1/completions", body: `{"model":"oai/instruct","prompt":"hi there"}`,
 			wantStatus: 200, wantCT: "application/json", wantIn: []string{`"text":"echo: hi there"`}, wantUpstream: "gpt-3.5-turbo-instruct", wantEvent: true, wantUsage: 10},
 		{name: "completion stream hides the usage it asked for", path: "/v1/completions", body: `{"model":"oai/instruct","prompt":"a b","stream":true}`,
 			wantStatus: 200, wantCT: "text/event-stream", wantIn: []string{`"text":"echo:"`, `"text":" b"`, "data: [DONE]\n\n"}, wantNotIn: `"usage"`, wantUpstream: "gpt-3.5-turbo-instruct", wantEvent: true, wantUsage: 10},
 		{name: "a cut stream ends with an error event", path: "/v1/completions", body: `{"model":"oai/cut","prompt":"a b c","stream":true}`,
-			wantStatus: 200, wantCT: "text/event-stream", wantIn: []string{`"text":"echo:"`, "\ndata: {\"error\":{"}, wantNotIn: "[DONE]", wantUpstream: providertest.ModelCut, wantEvent: true},
+			wantStatus: 200, wantCT: "text/event-stream", wantIn: []string{`"text":"echo:"`, "\ndata: {\"error\":{"}, wantNotIn: "[DONE]", wantUpstream: providertest.ModelCut, wantEvent: true,
+			// Estimated by bytes (the fake model has no tokenizer): the prompt "a b c" is 2
+			// tokens, the text streamed before the cut ("echo:", " a") 2.
+			wantUsage: 4, wantEstimated: true},
 		{name: "moderation on an embedding-typed model", path: "/v1/moderations", body: `{"model":"oai/mod","input":"violent words"}`,
 			wantStatus: 200, wantCT: "application/json", wantIn: []string{`"flagged":true`}, wantUpstream: "omni-moderation-latest", wantEvent: true},
 		{name: "image generation", path: "/v1/images/generations", body: `{"model":"oai/img","prompt":"a fox"}`,
@@ -217,7 +221,7 @@ func TestForwardedEndpoints(t *testing.T) {
 			if len(evs) != 1 {
 				t.Fatalf("%d usage events, want 1", len(evs))
 			}
-			if ev := evs[0]; ev.Usage.TotalTokens != tt.wantUsage || ev.UsageMissing != (tt.wantUsage == 0) || ev.Operation != strings.TrimPrefix(tt.path, "/v1/") {
+			if ev := evs[0]; ev.Usage.TotalTokens != tt.wantUsage || ev.UsageMissing != (tt.wantUsage == 0) || ev.UsageEstimated != tt.wantEstimated || ev.Operation != strings.TrimPrefix(tt.path, "/v1/") {
 				t.Errorf("event %+v", ev)
 			}
 		})

@@ -432,15 +432,23 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 		h.streamResponses(w, r, c, rr, call)
 		return
 	}
-	res, err := h.p.Chat(r.Context(), c, call)
+	// An answer that cannot be translated is recorded as the upstream's bad answer.
+	res, err := h.p.ChatTranslated(r.Context(), c, call, func(res *provider.ChatResult) ([]byte, error) {
+		return toResponse(rr, res)
+	})
 	if err != nil {
 		h.fail(w, r, responsesError(err))
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(res.JSON)
+}
+
+// toResponse translates a chat answer into a Responses API response object's JSON.
+func toResponse(rr *responsesRequest, res *provider.ChatResult) ([]byte, error) {
 	var cr chat.Response
 	if err := json.Unmarshal(res.JSON, &cr); err != nil {
-		h.fail(w, r, provider.BadResponse(err))
-		return
+		return nil, provider.BadResponse(err)
 	}
 	o := baseResponse(rr, cr.Model)
 	finish := ""
@@ -458,7 +466,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	finishStatus(&o, finish)
 	u := res.Usage
 	o.Usage = toResponseUsage(&u)
-	writeJSON(w, o)
+	return json.Marshal(o)
 }
 
 // responsesStream turns chat chunks into Responses API events.
@@ -589,6 +597,7 @@ func (h *Handler) streamResponses(w http.ResponseWriter, r *http.Request, c *pip
 		var chunk chat.Chunk
 		if uerr := json.Unmarshal(ch.JSON, &chunk); uerr != nil {
 			err = provider.BadResponse(uerr)
+			pipeline.Fail(st, err) // recorded as the upstream's bad answer, not as the client leaving
 			break
 		}
 		if chunk.Model != "" {

@@ -1,14 +1,18 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"mime"
+	"strings"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/tokens"
 )
 
 // Forward runs a request on one of OpenAI's other endpoints (provider.EndpointX) against the
@@ -20,12 +24,15 @@ import (
 // a model that cannot do the endpoint is refused by its upstream, which maps as any upstream
 // error does.
 //
-// The usage event's Operation is the endpoint. It is recorded exactly once, when the result's
-// body is closed: read to io.EOF, the request is ok with the usage the answer reported (none
-// for speech, moderations and duration-billed transcriptions: recorded as usage missing);
-// broken mid-way, it records that error; closed before its end, the client went away
-// (canceled, usage missing). The caller must close the body; the upstream deadline runs until
-// then.
+// The usage event's Operation is the endpoint. It is recorded exactly once: read to io.EOF,
+// the request is ok with the usage the answer reported (none for speech, moderations and
+// duration-billed transcriptions: recorded as usage missing); broken mid-way, it records that
+// error; closed before its end, the client went away (canceled), and an event stream or JSON
+// answer is read on to its end in the background for its usage, as a chat stream is. A
+// completions stream whose usage never came is recorded with usage estimated from the
+// request's prompt and the streamed text; other endpoints' answers are billed in units the
+// gateway cannot count (images, seconds) and are recorded as usage missing. The caller must
+// close the body; the upstream deadline runs until then.
 func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *provider.ForwardCall) (*provider.ForwardResult, error) {
 	e := p.event(c, model, call.Endpoint, call.Stream)
 	m, err := resolveForward(c, model, call.Endpoint)
@@ -45,6 +52,12 @@ func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *p
 	body := &recordingBody{body: res.Body, usage: res.Usage, meter: mt}
 	// Only a stream has a first token; a whole answer's latency is its time to first token.
 	body.first = !call.Stream
+	ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	body.readOn = ct == "text/event-stream" || ct == "application/json" || strings.HasSuffix(ct, "+json")
+	if call.Stream && call.Endpoint == provider.EndpointCompletions && ct == "text/event-stream" {
+		mt.prompt = jsonPrompt(call.Body)
+		body.lines = &sseText{}
+	}
 	out := *res
 	out.Body = body
 	return &out, nil
@@ -64,15 +77,29 @@ func resolveForward(c *Caller, model, endpoint string) (*snapshot.Endpoint, erro
 // io.EOF, at a read error, or at Close before either. Read and Close are not safe for
 // concurrent use.
 type recordingBody struct {
-	body  io.ReadCloser
-	usage func() chat.Usage
-	meter
+	body   io.ReadCloser
+	usage  func() chat.Usage
+	readOn bool     // an answer that may report usage: read on when closed early
+	lines  *sseText // a completions stream: its text is kept for an estimate
+	*meter
 }
 
 func (b *recordingBody) Read(p []byte) (int, error) {
+	n, err := b.read(p)
+	if err == nil && b.clientLeft() {
+		return n, context.Canceled
+	}
+	return n, err
+}
+
+// read reads and meters.
+func (b *recordingBody) read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	if n > 0 {
 		b.received(nil)
+		if b.lines != nil && !b.gotUsage {
+			b.lines.feed(p[:n], &b.text)
+		}
 	}
 	switch {
 	case errors.Is(err, io.EOF):
@@ -86,5 +113,54 @@ func (b *recordingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close records an answer abandoned before its end as canceled, then releases the upstream.
-func (b *recordingBody) Close() error { return b.close(b.body.Close) }
+// Close records an answer that has ended; one closed before its end is read on in the
+// background when it may still report usage (see meter).
+func (b *recordingBody) Close() error {
+	var step func() (int, error)
+	if b.readOn {
+		var buf []byte
+		step = func() (int, error) {
+			if buf == nil {
+				buf = make([]byte, 32<<10)
+			}
+			return b.read(buf)
+		}
+	}
+	return b.close(step, b.body.Close)
+}
+
+// maxLine bounds the event-stream line sseText keeps; a longer one is skipped.
+const maxLine = 1 << 20
+
+// sseText keeps the text of a forwarded completions stream: the text members of each data
+// line's JSON, read as the bytes pass.
+type sseText struct {
+	line []byte
+	long bool // the current line outgrew maxLine
+}
+
+var dataPrefix = []byte("data:")
+
+func (s *sseText) feed(p []byte, t *tokens.Text) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		seg := p
+		if i >= 0 {
+			seg = p[:i]
+		}
+		if !s.long && len(s.line)+len(seg) > maxLine {
+			s.line, s.long = s.line[:0], true
+		}
+		if !s.long {
+			s.line = append(s.line, seg...)
+		}
+		if i < 0 {
+			return
+		}
+		if data, ok := bytes.CutPrefix(s.line, dataPrefix); ok && !s.long {
+			t.AddJSON(data, tokens.CompletionField)
+		}
+		s.line, s.long = s.line[:0], false
+		p = p[i+1:]
+	}
+}

@@ -24,7 +24,8 @@ type forwarder struct {
 	body    []byte
 	readErr error
 	usage   chat.Usage
-	err     error // returned by Forward itself
+	err     error  // returned by Forward itself
+	ctype   string // the answer's Content-Type; application/json when empty
 	ctx     context.Context
 	closed  int
 }
@@ -38,8 +39,12 @@ func (f *forwarder) Forward(ctx context.Context, c *provider.ForwardCall) (*prov
 	if f.readErr != nil {
 		r = io.MultiReader(r, iotest.ErrReader(f.readErr))
 	}
+	ct := f.ctype
+	if ct == "" {
+		ct = "application/json"
+	}
 	return &provider.ForwardResult{
-		Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Status: http.StatusOK, Header: http.Header{"Content-Type": {ct}},
 		Body:  fakeBody{Reader: r, f: f},
 		Usage: func() chat.Usage { return f.usage },
 	}, nil
@@ -79,22 +84,34 @@ func setupForward(t *testing.T, a provider.Adapter) (*Pipeline, *recorder) {
 
 func TestForwardRecordsUsageExactlyOnce(t *testing.T) {
 	answer := []byte(`{"object":"text_completion","usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}`)
+	events := []byte("data: {\"choices\":[{\"text\":\"Hello\",\"index\":0}]}\n\ndata: {\"choices\":[{\"text\":\" world\",\"index\":0}]}\n\n")
 	u := chat.Usage{PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7}
+	// The estimate of a completions stream of a model without a tokenizer: the prompt
+	// "Say hi" is 2 tokens, "Hello world" 3.
+	estimated := chat.Usage{PromptTokens: 2, CompletionTokens: 3, TotalTokens: 5}
+	cut := provider.BadResponse(errors.New("cut"))
 	tests := []struct {
-		name        string
-		f           *forwarder
-		stream      bool
-		read        int // bytes read before Close; -1 reads to the end
-		wantStatus  string
-		wantHTTP    int
-		wantMissing bool
+		name          string
+		f             *forwarder
+		stream        bool
+		read          int // bytes read before Close; -1 reads to the end
+		wantStatus    string
+		wantHTTP      int
+		wantUsage     chat.Usage
+		wantMissing   bool
+		wantEstimated bool
 	}{
-		{"read to the end", &forwarder{body: answer, usage: u}, false, -1, "ok", 200, false},
-		{"streamed to the end", &forwarder{body: answer, usage: u}, true, -1, "ok", 200, false},
-		{"no usage reported (speech)", &forwarder{body: []byte("ID3...")}, false, -1, "ok", 200, true},
-		{"broken mid-way", &forwarder{body: answer, usage: u, readErr: provider.BadResponse(errors.New("cut"))}, true, -1, "upstream_bad_response", 502, true},
-		{"client leaves early", &forwarder{body: answer, usage: u}, true, 5, "canceled", 499, true},
-		{"client leaves before a byte", &forwarder{body: answer, usage: u}, false, 0, "canceled", 499, true},
+		{name: "read to the end", f: &forwarder{body: answer, usage: u}, read: -1, wantStatus: "ok", wantHTTP: 200, wantUsage: u},
+		{name: "streamed to the end", f: &forwarder{body: answer, usage: u}, stream: true, read: -1, wantStatus: "ok", wantHTTP: 200, wantUsage: u},
+		{name: "no usage reported (speech)", f: &forwarder{body: []byte("ID3..."), ctype: "audio/mpeg"}, read: -1, wantStatus: "ok", wantHTTP: 200, wantMissing: true},
+		{name: "broken mid-way", f: &forwarder{body: answer, usage: u, readErr: cut}, stream: true, read: -1, wantStatus: "upstream_bad_response", wantHTTP: 502, wantMissing: true},
+		{name: "completions stream broken mid-way", f: &forwarder{body: events, readErr: cut, ctype: "text/event-stream"}, stream: true, read: -1,
+			wantStatus: "upstream_bad_response", wantHTTP: 502, wantUsage: estimated, wantEstimated: true},
+		{name: "client leaves early: read on to the usage", f: &forwarder{body: answer, usage: u}, stream: true, read: 5, wantStatus: "canceled", wantHTTP: 499, wantUsage: u},
+		{name: "client leaves before a byte: read on to the usage", f: &forwarder{body: answer, usage: u}, read: 0, wantStatus: "canceled", wantHTTP: 499, wantUsage: u},
+		{name: "client leaves a completions stream that then breaks", f: &forwarder{body: events, readErr: cut, ctype: "text/event-stream"}, stream: true, read: 5,
+			wantStatus: "canceled", wantHTTP: 499, wantUsage: estimated, wantEstimated: true},
+		{name: "client leaves audio: not read on", f: &forwarder{body: []byte("ID3..."), ctype: "audio/mpeg"}, read: 2, wantStatus: "canceled", wantHTTP: 499, wantMissing: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,11 +120,11 @@ func TestForwardRecordsUsageExactlyOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := p.Forward(context.Background(), c, "acct/chat", &provider.ForwardCall{Endpoint: provider.EndpointCompletions, Body: []byte(`{}`), Stream: tt.stream})
+			res, err := p.Forward(context.Background(), c, "acct/chat", &provider.ForwardCall{Endpoint: provider.EndpointCompletions, Body: []byte(`{"prompt":"Say hi"}`), Stream: tt.stream})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Header.Get("Content-Type") != "application/json" || res.Status != 200 {
+			if res.Status != 200 {
 				t.Errorf("result %d %v", res.Status, res.Header)
 			}
 			if tt.read < 0 {
@@ -126,16 +143,20 @@ func TestForwardRecordsUsageExactlyOnce(t *testing.T) {
 			}
 			res.Body.Close()
 			res.Body.Close()
+			p.Drain(context.Background())
 			if len(rec.evs) != 1 {
 				t.Fatalf("%d events, want exactly 1: %+v", len(rec.evs), rec.evs)
 			}
 			ev := rec.evs[0]
-			if ev.Status != tt.wantStatus || ev.HTTPStatus != tt.wantHTTP || ev.UsageMissing != tt.wantMissing || ev.Operation != provider.EndpointCompletions ||
-				ev.Stream != tt.stream || ev.Model != "acct/chat" || ev.RequestID != "req-1" || ev.User != "u" {
+			if ev.Status != tt.wantStatus || ev.HTTPStatus != tt.wantHTTP || ev.UsageMissing != tt.wantMissing || ev.UsageEstimated != tt.wantEstimated ||
+				ev.Operation != provider.EndpointCompletions || ev.Stream != tt.stream || ev.Model != "acct/chat" || ev.RequestID != "req-1" || ev.User != "u" {
 				t.Errorf("event %+v", ev)
 			}
-			if !tt.wantMissing && (ev.Usage != u || !ev.Priced || ev.CostUSD == 0) {
-				t.Errorf("usage %+v priced %v cost %v, want %+v costed", ev.Usage, ev.Priced, ev.CostUSD, u)
+			if ev.Usage != tt.wantUsage {
+				t.Errorf("usage %+v, want %+v", ev.Usage, tt.wantUsage)
+			}
+			if !tt.wantMissing && (!ev.Priced || ev.CostUSD == 0) {
+				t.Errorf("priced %v cost %v: want costed", ev.Priced, ev.CostUSD)
 			}
 			if (!tt.stream && ev.TimeToFirstToken != 0) || (tt.stream && tt.read != 0 && ev.TimeToFirstToken == 0) {
 				t.Errorf("time to first token %v for stream=%v read=%d", ev.TimeToFirstToken, tt.stream, tt.read)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
 )
 
@@ -135,27 +136,38 @@ func TestMessagesOnATranslatedModelIsRefused(t *testing.T) {
 
 func TestMessagesStreamRecordsUsageExactlyOnce(t *testing.T) {
 	u := usageChunk
-	start := provider.MessagesEvent{Name: "message_start", Data: []byte(`{}`)}
+	start := provider.MessagesEvent{Name: "message_start", Data: []byte(`{"type":"message_start","message":{"content":[],"usage":{"input_tokens":5}}}`)}
+	text := provider.MessagesEvent{Name: "content_block_delta", Data: []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}`)}
 	delta := provider.MessagesEvent{Name: "message_delta", Data: []byte(`{}`), Usage: &u}
 	stop := provider.MessagesEvent{Name: "message_stop", Data: []byte(`{}`)}
+	cut := provider.BadResponse(errors.New("cut"))
+	// The estimate for a model without a tokenizer: the prompt's text "Be brief.Hi there" is
+	// 17 bytes, 5 tokens; each "Hello" is 2.
+	body := []byte(`{"model":"acct/m","max_tokens":9,"system":"Be brief.","messages":[{"role":"user","content":[{"type":"text","text":"Hi there"}]}]}`)
 	tests := []struct {
-		name        string
-		events      []provider.MessagesEvent
-		end         error
-		readAll     bool
-		wantStatus  string
-		wantMissing bool
+		name          string
+		events        []provider.MessagesEvent
+		end           error
+		readAll       bool
+		fail          bool // the surface fails the stream after one event
+		wantStatus    string
+		wantUsage     chat.Usage
+		wantEstimated bool
 	}{
-		{"clean end", []provider.MessagesEvent{start, delta, stop}, io.EOF, true, "ok", false},
-		{"broken before message_delta", []provider.MessagesEvent{start}, provider.BadResponse(errors.New("cut")), true, "upstream_bad_response", true},
-		{"client leaves early", []provider.MessagesEvent{start, delta, stop}, io.EOF, false, "canceled", true},
+		{name: "clean end", events: []provider.MessagesEvent{start, text, delta, stop}, end: io.EOF, readAll: true, wantStatus: "ok", wantUsage: usageChunk},
+		{name: "broken before message_delta", events: []provider.MessagesEvent{start, text}, end: cut, readAll: true,
+			wantStatus: "upstream_bad_response", wantUsage: chat.Usage{PromptTokens: 5, CompletionTokens: 2, TotalTokens: 7}, wantEstimated: true},
+		{name: "client leaves early: read on to the usage", events: []provider.MessagesEvent{start, text, delta, stop}, end: io.EOF, wantStatus: "canceled", wantUsage: usageChunk},
+		{name: "client leaves early, then the upstream breaks", events: []provider.MessagesEvent{start, text, text}, end: cut,
+			wantStatus: "canceled", wantUsage: chat.Usage{PromptTokens: 5, CompletionTokens: 3, TotalTokens: 8}, wantEstimated: true},
+		{name: "failed by the surface", events: []provider.MessagesEvent{start, text, delta, stop}, end: io.EOF, fail: true, wantStatus: "upstream_bad_response", wantUsage: usageChunk},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &native{scripted: scripted{err: tt.end}, events: tt.events}
 			p, rec, _ := setup(t, a)
 			c, _ := p.Admit("secret", "req-s")
-			st, err := p.MessagesStream(context.Background(), c, &provider.MessagesCall{Model: "acct/m", Body: []byte(`{}`)})
+			st, err := p.MessagesStream(context.Background(), c, &provider.MessagesCall{Model: "acct/m", Body: body})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,17 +181,24 @@ func TestMessagesStreamRecordsUsageExactlyOnce(t *testing.T) {
 			} else if _, err := st.Recv(); err != nil {
 				t.Fatal(err)
 			}
+			if tt.fail {
+				Fail(st, provider.BadResponse(errors.New("untranslatable")))
+			}
 			st.Close()
 			st.Close()
+			p.Drain(context.Background())
 			if len(rec.evs) != 1 {
 				t.Fatalf("%d events, want exactly 1: %+v", len(rec.evs), rec.evs)
 			}
 			ev := rec.evs[0]
-			if ev.Status != tt.wantStatus || ev.UsageMissing != tt.wantMissing || ev.RequestID != "req-s" || !ev.Stream {
+			if ev.Status != tt.wantStatus || ev.UsageMissing || ev.UsageEstimated != tt.wantEstimated || ev.RequestID != "req-s" || !ev.Stream {
 				t.Errorf("event %+v", ev)
 			}
-			if !tt.wantMissing && ev.Usage != usageChunk {
-				t.Errorf("usage %+v, want %+v", ev.Usage, usageChunk)
+			if ev.Usage != tt.wantUsage {
+				t.Errorf("usage %+v, want %+v", ev.Usage, tt.wantUsage)
+			}
+			if ev.CostUSD <= 0 {
+				t.Errorf("cost %v: usage recorded as free", ev.CostUSD)
 			}
 			if a.closed != 1 {
 				t.Errorf("upstream stream closed %d times, want 1", a.closed)

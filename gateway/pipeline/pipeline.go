@@ -7,8 +7,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/tokens"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
 
@@ -39,6 +38,8 @@ type Pipeline struct {
 	timeout time.Duration
 	now     func() time.Time
 	batches seenSet // batches whose usage was recorded
+	tokens  *tokens.Counter
+	drains  drains
 }
 
 // Option configures a Pipeline.
@@ -52,7 +53,8 @@ func WithKeyUse(k KeyUse) Option { return func(p *Pipeline) { p.keys = k } }
 
 // New returns a pipeline serving from snaps and recording to rec.
 func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
-	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000}}
+	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000},
+		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -146,6 +148,15 @@ func statusName(e *apierr.Error) string {
 
 // Chat runs a non-streamed chat request.
 func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall) (*provider.ChatResult, error) {
+	return p.ChatTranslated(ctx, c, call, nil)
+}
+
+// ChatTranslated runs a non-streamed chat request as Chat does, for a surface that answers in
+// another dialect: translate (nil: none) turns the chat answer (its chat.completion JSON and
+// usage) into the answer, and the result's JSON is what it returned. An answer translate refuses is the upstream's bad
+// answer: it is recorded as failed with the error translate returned (pass
+// provider.BadResponse), and with the usage the answer reported, not as ok.
+func (p *Pipeline) ChatTranslated(ctx context.Context, c *Caller, call *provider.ChatCall, translate func(*provider.ChatResult) ([]byte, error)) (*provider.ChatResult, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeChat, false)
 	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeChat)
 	if err != nil {
@@ -156,21 +167,37 @@ func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall)
 		if err != nil {
 			return nil, chat.Usage{}, err
 		}
+		if translate != nil {
+			out, err := translate(res)
+			if err != nil {
+				return nil, res.Usage, err
+			}
+			res = &provider.ChatResult{JSON: out, Usage: res.Usage}
+		}
 		return res, res.Usage, nil
-	}, true)
+	}, func(res *provider.ChatResult) chat.Usage {
+		return p.estimate(m, chatPrompt(call.Request), res.JSON)
+	})
 }
 
 // roundTrip runs one non-streamed call to m's adapter within the upstream timeout and records
-// its usage event e once: the usage the answer reported, or usage missing when the call failed
-// (or, with zeroMissing, when the answer reported none, so it is never costed as free).
-func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.Endpoint, e usage.Event, do func(context.Context) (R, chat.Usage, error), zeroMissing bool) (R, error) {
+// its usage event e once: the usage the answer reported; or, when the answer reported none,
+// estimate's count (usage estimated), or usage missing when estimate is nil (so it is never
+// costed as free). A call that failed is recorded with the usage do returned with its error
+// (an answer that came but could not be translated), else as usage missing: a call that
+// failed upstream is not billed.
+func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.Endpoint, e usage.Event, do func(context.Context) (R, chat.Usage, error), estimate func(R) chat.Usage) (R, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	res, u, err := do(ctx)
-	if err == nil {
+	switch {
+	case err != nil:
+		e.Usage, e.UsageMissing = u, noUsage(u)
+	case !noUsage(u):
 		e.Usage = u
-		e.UsageMissing = zeroMissing && noUsage(u)
-	} else {
+	case estimate != nil:
+		setEstimate(&e, estimate(res))
+	default:
 		e.UsageMissing = true
 	}
 	p.finish(ctx, c, m, &e, err)
@@ -181,7 +208,8 @@ func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.E
 func noUsage(u chat.Usage) bool { return u.TotalTokens == 0 && u.PromptTokens == 0 }
 
 // ChatStream starts a streamed chat request. The returned stream records usage once, when it
-// ends, breaks or is closed early; the caller must Close it.
+// ends, breaks or is closed early (see meter: a stream closed early is read on to its end in
+// the background); the caller must Close it.
 func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.ChatCall) (provider.ChatStream, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeChat, true)
 	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeChat)
@@ -194,102 +222,12 @@ func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.Cha
 	if err != nil {
 		return nil, err
 	}
+	mt.prompt = chatPrompt(call.Request)
 	return &recordingStream{ChatStream: st, meter: mt}, nil
 }
 
-// openStream starts an upstream stream (or a forwarded answer's body) under the pipeline's
-// deadline and returns it with the meter that will record its usage event. A stream that fails
-// to start is recorded here, as a failure without usage.
-func openStream[S any](p *Pipeline, ctx context.Context, c *Caller, m *snapshot.Endpoint, e usage.Event, start func(context.Context) (S, error)) (S, meter, error) {
-	sctx, cancel := context.WithTimeout(ctx, p.timeout)
-	st, err := start(sctx)
-	if err != nil {
-		e.UsageMissing = true
-		p.finish(ctx, c, m, &e, err)
-		cancel()
-		return st, meter{}, err
-	}
-	c.owns() // the meter records the event, maybe after the handler has returned
-	return st, meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}, nil
-}
-
-// meter records a streamed request's usage event exactly once: when the stream ends, breaks
-// or is closed early. Every stream dialect wraps its upstream stream with one.
-type meter struct {
-	p        *Pipeline
-	ctx      context.Context
-	c        *Caller
-	m        *snapshot.Endpoint
-	e        usage.Event
-	cancel   context.CancelFunc
-	gotUsage bool
-	first    bool
-	done     bool
-	closed   bool
-}
-
-// received notes a successfully received event and the usage it reports, if any.
-func (r *meter) received(u *chat.Usage) {
-	if !r.first {
-		r.first = true
-		r.e.TimeToFirstToken = r.p.now().Sub(r.c.start)
-	}
-	if u != nil {
-		r.e.Usage, r.gotUsage = *u, true
-	}
-}
-
-// failed notes the error that ended the stream: io.EOF is a clean end.
-func (r *meter) failed(err error) {
-	if errors.Is(err, io.EOF) {
-		r.end(nil)
-	} else {
-		r.end(err)
-	}
-}
-
-func (r *meter) end(err error) {
-	if r.done {
-		return
-	}
-	r.done = true
-	r.e.UsageMissing = !r.gotUsage
-	r.p.finish(r.ctx, r.c, r.m, &r.e, err)
-}
-
-// close records a stream abandoned before its end as canceled, then releases the upstream
-// stream with release, once.
-func (r *meter) close(release func() error) error {
-	r.end(context.Canceled)
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	err := release()
-	r.cancel()
-	return err
-}
-
-// recordingStream is a chat stream that records its usage event through a meter.
-type recordingStream struct {
-	provider.ChatStream
-	meter
-}
-
-func (s *recordingStream) Recv() (provider.Chunk, error) {
-	ch, err := s.ChatStream.Recv()
-	if err != nil {
-		s.failed(err)
-		return ch, err
-	}
-	s.received(ch.Usage)
-	return ch, nil
-}
-
-// Close records a stream abandoned before its end as canceled, then releases it.
-func (s *recordingStream) Close() error { return s.close(s.ChatStream.Close) }
-
-// Embed runs an embeddings request.
+// Embed runs an embeddings request. An answer that reports no usage is recorded with the
+// inputs' tokens counted by the gateway (usage estimated).
 func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCall) (*provider.EmbedResult, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeEmbedding, false)
 	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeEmbedding)
@@ -306,7 +244,9 @@ func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCal
 			return nil, chat.Usage{}, err
 		}
 		return res, res.Usage, nil
-	}, false)
+	}, func(*provider.EmbedResult) chat.Usage {
+		return p.estimate(m, embedPrompt(call.Request.Input), nil)
+	})
 }
 
 // MessagesNative resolves and authorizes model for the caller, as Messages would, and reports
@@ -352,7 +292,9 @@ func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.Messa
 			return nil, chat.Usage{}, err
 		}
 		return res, res.Usage, nil
-	}, true)
+	}, func(res *provider.MessagesResult) chat.Usage {
+		return p.estimate(m, jsonPrompt(call.Body), res.JSON)
+	})
 }
 
 // MessagesStream starts a streamed request in Anthropic's Messages dialect against a native
@@ -370,27 +312,9 @@ func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider
 	if err != nil {
 		return nil, err
 	}
+	mt.prompt = jsonPrompt(call.Body)
 	return &recordingMessagesStream{MessagesStream: st, meter: mt}, nil
 }
-
-// recordingMessagesStream is a Messages stream that records its usage event through a meter.
-type recordingMessagesStream struct {
-	provider.MessagesStream
-	meter
-}
-
-func (s *recordingMessagesStream) Recv() (provider.MessagesEvent, error) {
-	ev, err := s.MessagesStream.Recv()
-	if err != nil {
-		s.failed(err)
-		return ev, err
-	}
-	s.received(ev.Usage)
-	return ev, nil
-}
-
-// Close records a stream abandoned before its end as canceled, then releases it.
-func (s *recordingMessagesStream) Close() error { return s.close(s.MessagesStream.Close) }
 
 // CountTokens asks a native model's provider to count the request's input tokens. Counting is
 // not inference and is free at the provider, so it records no usage event.

@@ -30,5 +30,5 @@ func (p *Pipeline) Rerank(ctx context.Context, c *Caller, call *provider.RerankC
 			return nil, chat.Usage{}, err
 		}
 		return res, res.Usage, nil
-	}, true)
+	}, nil) // rerank is billed in searches, not tokens: nothing to estimate
 }

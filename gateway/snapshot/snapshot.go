@@ -60,6 +60,9 @@ type Endpoint struct {
 	Account string
 	Name    string
 	Types   []string
+	// UpstreamModel is the provider's name for the model (provider.Config.Model), such as
+	// "gpt-4o-mini": what the pipeline picks a tokenizer by when it counts usage itself.
+	UpstreamModel string
 	// Adapter is nil when the model's config is invalid; BuildErr says why.
 	Adapter  provider.Adapter
 	BuildErr error
@@ -204,6 +207,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		if pc.Model == "" {
 			pc.Model = m.Name
 		}
+		model.UpstreamModel = pc.Model
 		if m.BaseURL != "" {
 			pc.BaseURL = m.BaseURL
 		}

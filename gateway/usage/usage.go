@@ -43,9 +43,16 @@ type Event struct {
 	Status     string
 	HTTPStatus int
 	Usage      chat.Usage
-	// UsageMissing is set when the upstream never reported usage (a broken stream, a client
-	// that left early); such events are counted, never silently zero.
+	// UsageMissing is set when the upstream never reported usage and the gateway could not
+	// count it either (a call that failed before its answer started, an answer billed in units
+	// other than tokens); such events are counted, never silently zero.
 	UsageMissing bool
+	// UsageEstimated is set when the upstream never reported usage (a stream cut, timed out or
+	// abandoned before its final usage, an answer without usage) and Usage is the gateway's
+	// own count instead: the prompt counted from the request, the completion from the text
+	// streamed (package tokens). It is priced as reported usage is. Estimated usage is not
+	// missing: UsageMissing and UsageEstimated are never both set.
+	UsageEstimated bool
 	// CostUSD is the usage priced at the model's price when the request arrived.
 	CostUSD float64
 	// Priced is false when the model has no price (no catalog entry, no override): the event
@@ -82,6 +89,7 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.Int64("completion_tokens", e.Usage.CompletionTokens),
 		slog.Int64("cached_tokens", e.Usage.CachedTokens()),
 		slog.Bool("usage_missing", e.UsageMissing),
+		slog.Bool("usage_estimated", e.UsageEstimated),
 		slog.Float64("cost_usd", e.CostUSD),
 		slog.Bool("priced", e.Priced),
 		slog.Duration("latency", e.Latency),

@@ -128,7 +128,9 @@ func (s *Service) StreamChatCompletion(ctx context.Context, req *inferencev1.Str
 		}
 		var chunk chat.Chunk
 		if err := json.Unmarshal(ch.JSON, &chunk); err != nil {
-			return s.error(ctx, provider.BadResponse(err))
+			bad := provider.BadResponse(err)
+			pipeline.Fail(st, bad) // recorded as the upstream's bad answer, not as the client leaving
+			return s.error(ctx, bad)
 		}
 		if err := out.Send(chunkToProto(&chunk)); err != nil {
 			return err // client gone

@@ -46,7 +46,10 @@ type AnthropicRequest struct {
 // The answer depends on the model name. [ModelErrorPrefix]<status> answers that status with
 // Anthropic's error body (529 is overloaded_error, 429 rate_limit_error with retry-after: 5);
 // the message quotes [LeakedKey], which must never reach a client. [ModelMidError] streams one
-// text delta, then an error event. Any other model answers:
+// text delta, then an error event; [ModelCut] one, then drops the connection. A streamed
+// [ModelGated] or [ModelStall] (or a model name ending with one) holds its last text delta as
+// the OpenAI fake does, until a value on Gate or until its client goes away. Any other model
+// answers:
 //
 //   - when the request has tools and the text blocks of its last message (a user turn) contain
 //     "weather": a tool_use block (id [AnthropicToolUseID], the first tool's name, input
@@ -66,12 +69,14 @@ type Anthropic struct {
 	key      string
 	mu       sync.Mutex
 	requests []AnthropicRequest
+	// Gate lets a ModelGated stream finish: send one value per stream.
+	Gate chan struct{}
 }
 
 // NewAnthropic starts a fake Anthropic API that accepts only key; its base URL is URL. The
 // server is closed when the test ends.
 func NewAnthropic(t testing.TB, key string) *Anthropic {
-	f := &Anthropic{key: key}
+	f := &Anthropic{key: key, Gate: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/messages", f.messages)
 	f.Server = httptest.NewServer(mux)
@@ -337,6 +342,15 @@ func (f *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 			}
 			if model == ModelMidError && i == 1 {
 				send("error", map[string]any{"type": "error", "error": map[string]any{"type": "overloaded_error", "message": "Overloaded " + LeakedKey}})
+				return
+			}
+			if model == ModelCut && i == 1 {
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					conn.Close()
+				}
+				return
+			}
+			if i == len(strings.Fields(text))-1 && !waitFor(r, model, f.Gate) {
 				return
 			}
 			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,

@@ -28,6 +28,18 @@ const (
 	ModelLeaky = "fake-leaky"
 	// ModelMidError streams one chunk, then an error event.
 	ModelMidError = "fake-mid-error"
+	// ModelGated streams every content chunk but the last, then waits for a value on the
+	// fake's Gate (or for its client to go away) before it finishes as usual, usage included.
+	// A model name that ends with it behaves so too ("gpt-4o-fake-gated"), so a test can pick
+	// a tokenizer.
+	ModelGated = "fake-gated"
+	// ModelStall streams every content chunk but the last, then waits until its client goes
+	// away. A model name that ends with it behaves so too.
+	ModelStall = "fake-stall"
+	// ModelGarbled streams a chunk that is not a chat.completion.chunk (its choices are not an
+	// array) after the first content chunk, then finishes as usual; answered whole, its
+	// choices are not an array either. A model name that ends with it behaves so too.
+	ModelGarbled = "fake-garbled"
 )
 
 // LeakedKey is the key fragment ModelLeaky's error quotes; it must never reach a client.
@@ -48,11 +60,13 @@ type OpenAI struct {
 	requests []Request
 	// Canceled receives the model name of every request whose client went away.
 	Canceled chan string
+	// Gate lets a ModelGated stream finish: send one value per stream.
+	Gate chan struct{}
 }
 
 // NewOpenAI starts a fake OpenAI API; its base URL (with /v1) is URL()+"/v1".
 func NewOpenAI(t testing.TB) *OpenAI {
-	f := &OpenAI{Canceled: make(chan string, 16)}
+	f := &OpenAI{Canceled: make(chan string, 16), Gate: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", f.chat)
 	mux.HandleFunc("POST /v1/embeddings", f.embeddings)
@@ -159,6 +173,10 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	created := time.Now().Unix()
 	if stream, _ := req.Body["stream"].(bool); !stream {
 		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(model, ModelGarbled) {
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model, "choices": "garbled", "usage": usage})
+			return
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model,
 			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": text, "refusal": nil}, "logprobs": nil, "finish_reason": "stop"}},
@@ -203,7 +221,14 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 			return
 		}
+		if i == len(words)-1 && !waitFor(r, model, f.Gate) {
+			return
+		}
 		chunk(map[string]any{"content": wd}, nil, nil)
+		if i == 0 && strings.HasSuffix(model, ModelGarbled) {
+			fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"choices\":\"garbled\"}\n\n")
+			flusher.Flush()
+		}
 	}
 	chunk(map[string]any{}, "stop", nil)
 	if includeUsage {
@@ -211,6 +236,24 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	flusher.Flush()
+}
+
+// waitFor holds a ModelGated stream until gate lets it go, and a ModelStall stream until its
+// client goes away; it reports whether the stream goes on.
+func waitFor(r *http.Request, model string, gate chan struct{}) bool {
+	switch {
+	case strings.HasSuffix(model, ModelGated):
+		select {
+		case <-gate:
+			return true
+		case <-r.Context().Done():
+			return false
+		}
+	case strings.HasSuffix(model, ModelStall):
+		<-r.Context().Done()
+		return false
+	}
+	return true
 }
 
 func (f *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
