@@ -23,6 +23,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
+	"github.com/llmgw/llmgw/gateway/redact"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
@@ -115,19 +116,28 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func newLogger(cfg *Config, w io.Writer) (*slog.Logger, error) {
+// newLogger returns the process's logger, in cfg's format and level. When secrets is not nil,
+// every record is passed through redact.Handler with the secrets of the current snapshot, so
+// no provider credential the gateway holds reaches the log, whatever logged it.
+func newLogger(cfg *Config, w io.Writer, secrets *snapshot.Holder) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return nil, fmt.Errorf("log level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
 	switch cfg.LogFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
 	}
-	return nil, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+	if secrets != nil {
+		h = redact.NewHandler(h, secrets.Redactor)
+	}
+	return slog.New(h), nil
 }
 
 func dataDir(cfg *Config) string {
@@ -153,7 +163,7 @@ func openStore(ctx context.Context, cfg *Config, getenv func(string) string, opt
 }
 
 func migrate(ctx context.Context, cfg *Config, getenv func(string) string, stdout, stderr io.Writer) error {
-	logger, err := newLogger(cfg, stderr)
+	logger, err := newLogger(cfg, stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -181,7 +191,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if h == nil {
 		h = &hooks{}
 	}
-	logger, err := newLogger(cfg, stderr)
+	var snaps snapshot.Holder
+	logger, err := newLogger(cfg, stderr, &snaps)
 	if err != nil {
 		return err
 	}
@@ -191,7 +202,6 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	client := &http.Client{Transport: upstreamTransport()}
 	reg := registry.New(client)
-	var snaps snapshot.Holder
 	var reloader *snapshot.Reloader
 	st, err := openStore(ctx, cfg, getenv, store.Options{
 		Logger:           logger,

@@ -11,6 +11,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
@@ -39,7 +40,33 @@ const (
 	// provider's documented error body. 429 carries RetryAfterSeconds in the provider's way
 	// (a Retry-After header, or its own field).
 	ScenarioErrorPrefix = "conf-error-"
+	// ScenarioMalformed answers 200 with a body (or, streamed, an event) that is not the
+	// provider's format and quotes the key (KeyQuote).
+	ScenarioMalformed = "conf-malformed"
+	// ScenarioStreamError, streamed, starts the answer and then sends the provider's error
+	// event, whose message quotes the key (KeyQuote); non-streamed, it answers 500.
+	ScenarioStreamError = "conf-stream-error"
 )
+
+// LeakStatuses are the upstream statuses the leak test provokes besides ErrorStatuses: 529 is
+// Anthropic's "overloaded", which the other fakes answer as an unknown 5xx.
+var LeakStatuses = []int{529}
+
+// KeyQuote is how every fake's error body quotes the key the gateway sent, as OpenAI's
+// "Incorrect API key provided" does: the canary that must never reach a log or a client.
+func KeyQuote(key string) string { return "Incorrect API key provided: " + key + "." }
+
+// writeMalformed answers 200 with what a broken upstream sends: a JSON body cut short or,
+// streamed, an event stream whose one event is not JSON; both quote key.
+func writeMalformed(w http.ResponseWriter, stream bool, key string) {
+	if stream {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "data: {\"unexpected\": %q\n\n", KeyQuote(key))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"unexpected": %q`, KeyQuote(key))
+}
 
 // ErrorStatuses are the upstream statuses every fake can answer.
 var ErrorStatuses = []int{400, 401, 403, 404, 429, 500, 503}

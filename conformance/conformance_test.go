@@ -117,10 +117,10 @@ func (l *lockedBuffer) String() string {
 // scenarios are the models of every account: the scenario names, one per error status.
 func scenarios() []string {
 	s := []string{ScenarioText, ScenarioTools, ScenarioImage, ScenarioJSON, ScenarioHang, ScenarioCut}
-	for _, status := range ErrorStatuses {
+	for _, status := range append(ErrorStatuses, LeakStatuses...) {
 		s = append(s, ScenarioErrorPrefix+strconv.Itoa(status))
 	}
-	return s
+	return append(s, ScenarioMalformed, ScenarioStreamError)
 }
 
 // slug is the account name of a row: its name in lowercase, runs of other characters as "-".
@@ -142,8 +142,9 @@ func slug(name string) string {
 }
 
 // startGateway starts each provider's fake and one gateway (temp SQLite, a generated config
-// file) whose accounts point at them; both stop when the test ends.
-func startGateway(t *testing.T, providers []Provider) *gateway {
+// file) whose accounts point at them; both stop when the test ends. extra flags override the
+// defaults (the last of a flag wins).
+func startGateway(t *testing.T, providers []Provider, extra ...string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{"LLMGW_ADMIN_TOKEN": adminToken}
@@ -177,6 +178,7 @@ func startGateway(t *testing.T, providers []Provider) *gateway {
 		"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--config", config,
 		"--upstream-timeout", upstreamTimeout.String(), "--request-log=false", "--log-level", "warn",
 	}
+	args = append(args, extra...)
 	go func() {
 		done <- app.Serve(ctx, args, func(k string) string { return env[k] }, gw.logs, func(a string) { addr <- a })
 	}()

@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// anthropicKey is the API key the Anthropic fake expects in x-api-key.
-const anthropicKey = "conformance-anthropic-key"
+// anthropicKey is the API key the Anthropic fake expects in x-api-key, a canary its error
+// bodies quote (KeyQuote).
+const anthropicKey = "sk-ant-api03-canaryAnthropic-Zr5Kq8Wm2Tx7Vb4N"
 
 // Anthropic is the row for Anthropic's Messages API (kind "anthropic").
 func Anthropic() Provider {
@@ -100,6 +101,18 @@ func (f *anthropicFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		}
 		anthropicError(w, status, "")
+	case s == ScenarioMalformed:
+		writeMalformed(w, req.Stream, anthropicKey)
+	case s == ScenarioStreamError:
+		if !req.Stream {
+			anthropicError(w, http.StatusInternalServerError, "")
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		start, _ := json.Marshal(map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_conformance", "type": "message", "role": "assistant",
+			"model": req.Model, "content": []any{}, "stop_reason": nil, "stop_sequence": nil, "usage": anthropicUsage()}})
+		fail, _ := json.Marshal(map[string]any{"type": "error", "error": map[string]any{"type": "api_error", "message": "Internal server error. " + KeyQuote(anthropicKey)}})
+		fmt.Fprintf(w, "event: message_start\ndata: %s\n\nevent: error\ndata: %s\n\n", start, fail)
 	case s == ScenarioHang:
 		<-r.Context().Done()
 	case s == ScenarioText, s == ScenarioCut:
@@ -225,7 +238,7 @@ func (f *anthropicFake) answer(w http.ResponseWriter, req *anthropicRequest, con
 }
 
 // anthropicError writes Anthropic's error body for status, with UpstreamMessage (and detail,
-// when given) as its message.
+// when given) as its message, quoting the key (KeyQuote).
 func anthropicError(w http.ResponseWriter, status int, detail string) {
 	typ := map[int]string{
 		http.StatusBadRequest:          "invalid_request_error",
@@ -239,10 +252,14 @@ func anthropicError(w http.ResponseWriter, status int, detail string) {
 	if typ == "" {
 		typ = "api_error"
 	}
+	if status == 529 {
+		typ = "overloaded_error"
+	}
 	msg := UpstreamMessage
 	if detail != "" {
 		msg += ": " + detail
 	}
+	msg += " " + KeyQuote(anthropicKey)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}})

@@ -18,7 +18,9 @@ const (
 	// AzureAPIVersion is the api-version the Azure document configures.
 	AzureAPIVersion = "2024-10-21"
 
-	azureKey = "conformance-azure-key"
+	// azureKey is a canary the fake's error bodies quote (KeyQuote): 32 hex digits, as Azure's
+	// keys are, which match no key shape.
+	azureKey = "a3f9c27e5d184b6f9e0c3a7d2b5f8e14"
 	// azureModel is the model behind every deployment, as Azure names it in answers.
 	azureModel = "gpt-4o-2024-11-20"
 	// azureMaxBody bounds a request body the Azure fake reads.
@@ -171,6 +173,16 @@ func serveAzureChat(w http.ResponseWriter, r *http.Request) {
 		return
 	case ScenarioCut:
 		a.text, a.cut = Text, true
+	case ScenarioMalformed:
+		writeMalformed(w, req.Stream, azureKey)
+		return
+	case ScenarioStreamError:
+		if !req.Stream {
+			writeAzureStatus(w, http.StatusInternalServerError)
+			return
+		}
+		writeOpenAIStreamError(w, azureModel, azureKey)
+		return
 	default:
 		code, err := strconv.Atoi(strings.TrimPrefix(dep, ScenarioErrorPrefix))
 		if !strings.HasPrefix(dep, ScenarioErrorPrefix) || err != nil || code < 400 || code > 599 {
@@ -353,11 +365,11 @@ func writeAzureStatus(w http.ResponseWriter, status int) {
 }
 
 // writeAzureError writes OpenAI's error shape, which Azure OpenAI uses; the message always
-// carries UpstreamMessage.
+// carries UpstreamMessage and quotes the key (KeyQuote).
 func writeAzureError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-		"code": code, "message": message + " (" + UpstreamMessage + ")", "param": nil, "type": nil,
+		"code": code, "message": message + " (" + UpstreamMessage + ") " + KeyQuote(azureKey), "param": nil, "type": nil,
 	}})
 }

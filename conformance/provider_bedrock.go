@@ -32,8 +32,9 @@ const (
 	BedrockAccessKeyID = "AKIACONFORMANCE"
 	// BedrockSecretEnv is the environment variable that holds the secret access key.
 	BedrockSecretEnv = "LLMGW_CONFORMANCE_BEDROCK_SECRET_ACCESS_KEY"
-	// bedrockSecret is the secret access key the fake verifies signatures with.
-	bedrockSecret = "conformance/bedrock/secret/access/key"
+	// bedrockSecret is the secret access key the fake verifies signatures with, a canary its
+	// error bodies quote (KeyQuote).
+	bedrockSecret = "canaryBedrockSecretKey/Xq7Zr2Vm9Tk4Wp+8L"
 	// bedrockToolUseID is the toolUseId of the tool call the fake answers.
 	bedrockToolUseID = "tooluse_conformance01"
 )
@@ -209,6 +210,23 @@ func (f *bedrockFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	case model == ScenarioCut:
 		f.cut(w, stream)
+	case model == ScenarioMalformed:
+		writeMalformed(w, stream, bedrockSecret)
+	case model == ScenarioStreamError:
+		if !stream {
+			bedrockError(w, http.StatusInternalServerError, bedrockErrorType(http.StatusInternalServerError))
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+		if !f.send(w, bedrockEvent{"messageStart", map[string]any{"role": "assistant"}}) || !f.send(w, bedrockTextDelta(Text[:5])) {
+			return
+		}
+		var m eventstream.Message
+		m.Headers.Set(":message-type", eventstream.StringValue("exception"))
+		m.Headers.Set(":exception-type", eventstream.StringValue("internalServerException"))
+		m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+		m.Payload, _ = json.Marshal(map[string]string{"message": "The system encountered an unexpected error. " + KeyQuote(bedrockSecret)})
+		_ = eventstream.NewEncoder().Encode(w, m)
 	case strings.HasPrefix(model, ScenarioErrorPrefix):
 		status, err := strconv.Atoi(strings.TrimPrefix(model, ScenarioErrorPrefix))
 		if err != nil || status < 400 || status > 599 {
@@ -509,6 +527,6 @@ func bedrockError(w http.ResponseWriter, status int, typ string) {
 		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
 	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]string{"message": typ + ": " + UpstreamMessage})
+	b, _ := json.Marshal(map[string]string{"message": typ + ": " + UpstreamMessage + " " + KeyQuote(bedrockSecret)})
 	_, _ = w.Write(b)
 }

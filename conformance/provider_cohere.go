@@ -15,8 +15,9 @@ import (
 const (
 	// CohereKeyEnv is the environment variable that holds the Cohere API key.
 	CohereKeyEnv = "LLMGW_CONFORMANCE_COHERE_API_KEY"
-	// cohereKey is the API key the fake expects as Authorization: Bearer.
-	cohereKey = "conformance-cohere-key"
+	// cohereKey is the API key the fake expects as Authorization: Bearer, a canary its error
+	// bodies quote (KeyQuote).
+	cohereKey = "canaryCohereKey5Rt8Zq2Vx7Mn4Lp9Kw3Hd6BfQ"
 	// cohereToolCallID is the id of the tool call the fake answers.
 	cohereToolCallID = "get_weather_conformance01"
 )
@@ -160,6 +161,20 @@ func (f *cohereFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	case m == ScenarioCut:
 		f.cut(w, req.Stream, id)
+	case m == ScenarioMalformed:
+		writeMalformed(w, req.Stream, cohereKey)
+	case m == ScenarioStreamError:
+		if !req.Stream {
+			cohereError(w, http.StatusInternalServerError)
+			return
+		}
+		cohereStreamHeaders(w)
+		for _, e := range []cohereEvent{cohereMessageStart(id), cohereContentStart(), cohereTextDelta(Text[:5]),
+			{"message-end", map[string]any{"delta": map[string]any{"finish_reason": "ERROR", "error": "internal error. " + KeyQuote(cohereKey)}}}} {
+			if !f.send(w, e) {
+				return
+			}
+		}
 	case strings.HasPrefix(m, ScenarioErrorPrefix):
 		status, err := strconv.Atoi(strings.TrimPrefix(m, ScenarioErrorPrefix))
 		if err != nil || status < 400 || status > 599 {
@@ -378,6 +393,6 @@ func cohereError(w http.ResponseWriter, status int) {
 		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
 	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]string{"message": UpstreamMessage})
+	b, _ := json.Marshal(map[string]string{"message": UpstreamMessage + " " + KeyQuote(cohereKey)})
 	_, _ = w.Write(b)
 }

@@ -34,7 +34,8 @@ const (
 	VertexProject  = "llmgw-conformance"
 	VertexLocation = "europe-west4"
 
-	geminiKey   = "conformance-gemini-key"
+	// geminiKey is a canary, shaped like a Google API key, that the fake's errors quote.
+	geminiKey   = "AIzaSyCanaryGemini-Kq7Zt2Vm9Wx4Lp8Rb3Nd"
 	vertexEmail = "conformance@llmgw-conformance.iam.gserviceaccount.com"
 	vertexKeyID = "conformance-key-1"
 	// vertexScope is the OAuth2 scope a Vertex AI caller must ask for.
@@ -68,7 +69,7 @@ func Gemini() Provider {
 					return nil
 				}
 				return &googleError{status: http.StatusBadRequest, message: "API key not valid. Please pass a valid API key.", reason: "API_KEY_INVALID"}
-			}, "POST /v1beta/models/{call}")
+			}, func(r *http.Request) string { return r.Header.Get("x-goog-api-key") }, "POST /v1beta/models/{call}")
 		},
 	}
 }
@@ -100,7 +101,7 @@ func Vertex() Provider {
 		},
 		Env: map[string]string{VertexKeyEnv: issuer.keyFile},
 		Handler: func(testing.TB) http.Handler {
-			return newGoogleFake(issuer.check,
+			return newGoogleFake(issuer.check, func(r *http.Request) string { return r.Header.Get("Authorization") },
 				"POST /v1/projects/"+VertexProject+"/locations/"+VertexLocation+"/publishers/google/models/{call}")
 		},
 	}
@@ -127,11 +128,13 @@ func googleDocument(account, kind, baseURL, keyEnv, settings string, scenarios [
 type googleFake struct {
 	// auth checks a request's credential and returns the error to answer, or nil.
 	auth func(r *http.Request) *googleError
+	// key is the credential a request carries, which scenario errors quote (KeyQuote).
+	key func(r *http.Request) string
 }
 
 // newGoogleFake serves pattern, whose {call} wildcard is "<model>:<method>".
-func newGoogleFake(auth func(r *http.Request) *googleError, pattern string) http.Handler {
-	f := &googleFake{auth: auth}
+func newGoogleFake(auth func(r *http.Request) *googleError, key func(r *http.Request) string, pattern string) http.Handler {
+	f := &googleFake{auth: auth, key: key}
 	mux := http.NewServeMux()
 	mux.HandleFunc(pattern, f.serve)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -247,6 +250,15 @@ func (f *googleFake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case ScenarioCut:
 		a.text, a.cut = Text, true
+	case ScenarioMalformed:
+		writeMalformed(w, stream, f.key(r))
+		return
+	case ScenarioStreamError:
+		if !stream {
+			writeGoogleError(w, &googleError{status: http.StatusInternalServerError, message: "Internal error. " + KeyQuote(f.key(r))})
+			return
+		}
+		a.text, a.failKey = Text, f.key(r)
 	default:
 		status, ok := strings.CutPrefix(model, ScenarioErrorPrefix)
 		code, err := strconv.Atoi(status)
@@ -254,7 +266,7 @@ func (f *googleFake) serve(w http.ResponseWriter, r *http.Request) {
 			writeGoogleError(w, &googleError{status: http.StatusNotFound, message: "models/" + model + " is not found for API version v1beta, or is not supported for generateContent."})
 			return
 		}
-		writeGoogleError(w, &googleError{status: code, message: "the conformance fake answers " + status})
+		writeGoogleError(w, &googleError{status: code, message: "the conformance fake answers " + status + ". " + KeyQuote(f.key(r))})
 		return
 	}
 	a.model = model
@@ -271,6 +283,9 @@ type googleAnswer struct {
 	text  string
 	call  bool
 	cut   bool // drop the connection part way through
+	// failKey, when set, ends the stream after its first event with an error object
+	// quoting it (KeyQuote).
+	failKey string
 }
 
 // Gemini's answer shapes, the fields the fake sends.
@@ -375,6 +390,11 @@ func (a googleAnswer) stream(w http.ResponseWriter) {
 	first, second := parts[0], parts[1]
 	running := &googleUsage{PromptTokenCount: Usage.InputTokens, TotalTokenCount: Usage.InputTokens, CachedContentTokenCount: Usage.CachedTokens}
 	send(a.response([]googlePart{{Text: first}}, "", running))
+	if a.failKey != "" {
+		b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": 500, "status": "INTERNAL", "message": "Internal error encountered. " + KeyQuote(a.failKey)}})
+		_, _ = fmt.Fprintf(w, "data: %s\r\n\r\n", b)
+		return
+	}
 	if a.cut {
 		dropConnection(w)
 		return

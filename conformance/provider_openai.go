@@ -9,29 +9,38 @@ import (
 	"testing"
 )
 
-// openAIKey is the API key every OpenAI-compatible fake expects as a bearer token.
-const openAIKey = "conformance-openai-key"
+// The keys of the OpenAI-compatible rows, one per row. They are canaries: unique strings that
+// the fakes' error bodies quote and that must never reach a log or a client. Some are shaped
+// like their provider's keys (and so are masked by shape too); the Together and self-hosted
+// ones match no key shape, so only the gateway's configured-secret masking can catch them.
+const (
+	openAIKey     = "sk-canary-openai-Qm7vT2xK9pL4sR8wJd3N"
+	groqKey       = "gsk_canaryGroq7Hc2Lq9Zt4Vx8Nb3Mw6Pd1Ry5Tf"
+	mistralKey    = "canaryMistral4Tz8Qx2Vn6Lp9Hk3Wd7Rb"
+	togetherKey   = "c4a7e1f90b3d5c8e2a6f4b1d9e7c3a5f0d2b8e6c4a1f7e3d9b5c0a8e2f6d4b1c"
+	selfHostedKey = "canary-selfhosted-token-4e1b9d7c2a6f"
+)
 
 // OpenAI is the row for OpenAI's chat completions API (kind "openai").
 func OpenAI() Provider {
-	return openAICompatible("OpenAI", "openai", "CONFORMANCE_OPENAI_KEY")
+	return openAICompatible("OpenAI", "openai", "CONFORMANCE_OPENAI_KEY", openAIKey)
 }
 
 // Groq is the row for Groq's OpenAI-compatible API (kind "groq"), served by the OpenAI fake.
 func Groq() Provider {
-	return openAICompatible("Groq (OpenAI-compatible)", "groq", "CONFORMANCE_GROQ_KEY")
+	return openAICompatible("Groq (OpenAI-compatible)", "groq", "CONFORMANCE_GROQ_KEY", groqKey)
 }
 
 // Mistral is the row for Mistral's OpenAI-compatible API (kind "mistral"), served by the OpenAI
 // fake.
 func Mistral() Provider {
-	return openAICompatible("Mistral (OpenAI-compatible)", "mistral", "CONFORMANCE_MISTRAL_KEY")
+	return openAICompatible("Mistral (OpenAI-compatible)", "mistral", "CONFORMANCE_MISTRAL_KEY", mistralKey)
 }
 
 // Together is the row for Together AI's OpenAI-compatible API (kind "together"), served by the
 // OpenAI fake.
 func Together() Provider {
-	return openAICompatible("Together AI (OpenAI-compatible)", "together", "CONFORMANCE_TOGETHER_KEY")
+	return openAICompatible("Together AI (OpenAI-compatible)", "together", "CONFORMANCE_TOGETHER_KEY", togetherKey)
 }
 
 // SelfHosted is the row for a self-hosted OpenAI-compatible server (kind "self-hosted-model":
@@ -52,14 +61,14 @@ func SelfHosted() Provider {
 			}
 			return b.String()
 		},
-		Env:     map[string]string{env: openAIKey},
-		Handler: func(t testing.TB) http.Handler { return &openAIFake{t: t} },
+		Env:     map[string]string{env: selfHostedKey},
+		Handler: func(t testing.TB) http.Handler { return &openAIFake{t: t, key: selfHostedKey} },
 	}
 }
 
 // openAICompatible is a row whose account of the given kind points its base_url at the OpenAI
-// fake, with the key in the environment variable env.
-func openAICompatible(name, kind, env string) Provider {
+// fake, with key in the environment variable env.
+func openAICompatible(name, kind, env, key string) Provider {
 	return Provider{
 		Name: name,
 		Kind: kind,
@@ -72,14 +81,16 @@ func openAICompatible(name, kind, env string) Provider {
 			}
 			return b.String()
 		},
-		Env:     map[string]string{env: openAIKey},
-		Handler: func(t testing.TB) http.Handler { return &openAIFake{t: t} },
+		Env:     map[string]string{env: key},
+		Handler: func(t testing.TB) http.Handler { return &openAIFake{t: t, key: key} },
 	}
 }
 
-// openAIFake speaks OpenAI's chat completions API (POST /v1/chat/completions), JSON and SSE.
+// openAIFake speaks OpenAI's chat completions API (POST /v1/chat/completions), JSON and SSE,
+// for the account whose key is key. Its scenario errors quote the key (KeyQuote).
 type openAIFake struct {
-	t testing.TB
+	t   testing.TB
+	key string
 }
 
 // openAIRequest is the part of a chat completions request the fake looks at.
@@ -119,7 +130,7 @@ func (f *openAIFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		openAIError(w, http.StatusNotFound, "unknown path "+r.URL.Path)
 		return
 	}
-	if got := r.Header.Get("Authorization"); got != "Bearer "+openAIKey {
+	if got := r.Header.Get("Authorization"); got != "Bearer "+f.key {
 		openAIError(w, http.StatusUnauthorized, "the gateway sent the wrong key")
 		return
 	}
@@ -138,7 +149,15 @@ func (f *openAIFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 		}
-		openAIError(w, status, "")
+		openAIError(w, status, KeyQuote(f.key))
+	case s == ScenarioMalformed:
+		writeMalformed(w, req.Stream, f.key)
+	case s == ScenarioStreamError:
+		if !req.Stream {
+			openAIError(w, http.StatusInternalServerError, KeyQuote(f.key))
+			return
+		}
+		writeOpenAIStreamError(w, req.Model, f.key)
 	case s == ScenarioHang:
 		<-r.Context().Done()
 	case s == ScenarioText, s == ScenarioCut:
@@ -265,6 +284,15 @@ func (f *openAIFake) answer(w http.ResponseWriter, req *openAIRequest, message m
 		chunk([]any{}, openAIUsage())
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
+}
+
+// writeOpenAIStreamError starts a chat completion stream and ends it with the error event
+// OpenAI sends when it fails mid-stream, its message quoting key.
+func writeOpenAIStreamError(w http.ResponseWriter, model, key string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-conformance\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n", model)
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": "The server had an error while processing your request. " + KeyQuote(key), "type": "server_error", "param": nil, "code": nil}})
+	fmt.Fprintf(w, "data: %s\n\n", b)
 }
 
 // openAIError writes OpenAI's error body for status, with UpstreamMessage (and detail, when

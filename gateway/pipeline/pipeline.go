@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -129,10 +130,32 @@ func (p *Pipeline) finish(ctx context.Context, c *Caller, m *snapshot.Endpoint, 
 		e.HTTPStatus = ae.Kind.HTTPStatus()
 		e.Status = statusName(ae)
 		if ae.Kind == apierr.KindInternal || ae.Kind == apierr.KindUpstreamBadResponse || ae.Kind == apierr.KindUpstreamUnavailable || ae.Kind == apierr.KindUpstreamTimeout {
-			p.logger.LogAttrs(ctx, slog.LevelWarn, "request failed", slog.String("request_id", c.RequestID), slog.String("model", e.Model), slog.String("error", ae.Error()))
+			p.logFailure(ctx, c, e.Model, ae)
 		}
 	}
 	p.rec.Record(context.WithoutCancel(ctx), e)
+}
+
+// logFailure logs a failed request once. An upstream's answer is logged as its status, the
+// provider's error type and code, and an excerpt of its message (provider.UpstreamError), with
+// key-shaped text and the secrets of the caller's snapshot masked: the snapshot the request
+// used holds the key the upstream may quote, even when a newer one has rotated it out.
+func (p *Pipeline) logFailure(ctx context.Context, c *Caller, model string, ae *apierr.Error) {
+	r := c.Snapshot.Redactor()
+	attrs := []slog.Attr{slog.String("request_id", c.RequestID), slog.String("model", model), slog.String("error", r.Redact(ae.Error()))}
+	var ue *provider.UpstreamError
+	if errors.As(ae, &ue) {
+		if ue.Status != 0 {
+			attrs = append(attrs, slog.Int("upstream_status", ue.Status))
+		}
+		if ue.Type != "" {
+			attrs = append(attrs, slog.String("upstream_type", r.Redact(ue.Type)))
+		}
+		if ue.Code != "" {
+			attrs = append(attrs, slog.String("upstream_code", r.Redact(ue.Code)))
+		}
+	}
+	p.logger.LogAttrs(ctx, slog.LevelWarn, "request failed", attrs...)
 }
 
 func statusName(e *apierr.Error) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/catalog"
 	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/redact"
 )
 
 // Model types.
@@ -127,6 +128,7 @@ type Snapshot struct {
 	modelList []*Endpoint           // sorted by FQN
 	rules     []rule
 	config    *Config
+	redactor  *redact.Redactor
 }
 
 // Builder builds an adapter for a model's provider config.
@@ -151,6 +153,8 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		keys:   make(map[string]*Principal, len(cfg.Keys)+1),
 		models: make(map[string]*Endpoint, len(cfg.Models)),
 		config: cfg,
+		// First: the build errors logged below may quote a credential.
+		redactor: redact.New(secrets(cfg)),
 	}
 	users := make(map[string]*User, len(cfg.Users))
 	for i := range cfg.Users {
@@ -229,7 +233,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		}
 		model.Adapter, model.BuildErr = b.Build(pc)
 		if model.BuildErr != nil {
-			logger.Warn("model is misconfigured and will answer 503", "model", model.FQN, "error", model.BuildErr)
+			logger.Warn("model is misconfigured and will answer 503", "model", model.FQN, "error", s.redactor.Redact(model.BuildErr.Error()))
 		}
 		s.models[model.FQN] = model
 		s.modelList = append(s.modelList, model)
@@ -243,6 +247,27 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 	}
 	return s
 }
+
+// secrets are the secret values of cfg: every provider credential of an account or a model.
+// The admin token and API keys are held only as hashes, so they are not among them.
+func secrets(cfg *Config) []string {
+	var out []string
+	for _, a := range cfg.Accounts {
+		if a.APIKey != "" {
+			out = append(out, a.APIKey)
+		}
+	}
+	for _, m := range cfg.Models {
+		if m.APIKey != "" {
+			out = append(out, m.APIKey)
+		}
+	}
+	return out
+}
+
+// Redactor masks the snapshot's secrets (every provider credential it holds) in text; see
+// package redact.
+func (s *Snapshot) Redactor() *redact.Redactor { return s.redactor }
 
 // Config returns the config the snapshot was compiled from; callers must not modify it.
 func (s *Snapshot) Config() *Config { return s.config }
@@ -320,6 +345,15 @@ type Holder struct {
 
 // Load returns the current snapshot, or nil before the first Store.
 func (h *Holder) Load() *Snapshot { return h.p.Load() }
+
+// Redactor is the current snapshot's Redactor, or nil before the first Store. It is one atomic
+// load, cheap enough for every log record (redact.NewHandler).
+func (h *Holder) Redactor() *redact.Redactor {
+	if s := h.p.Load(); s != nil {
+		return s.redactor
+	}
+	return nil
+}
 
 // Store makes s current.
 func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }

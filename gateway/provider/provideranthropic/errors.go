@@ -1,8 +1,6 @@
 package provideranthropic
 
 import (
-	"fmt"
-
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/provider"
 )
@@ -13,7 +11,7 @@ func eventError(d *errorDetail) *apierr.Error {
 	if d == nil {
 		d = &errorDetail{}
 	}
-	cause := fmt.Errorf("upstream error event %s: %s", d.Type, provider.Clip(d.Message))
+	cause := provider.Upstream(0, d.Type, "", d.Message)
 	switch d.Type {
 	case "overloaded_error":
 		return &apierr.Error{Kind: apierr.KindUpstreamUnavailable, Message: "the provider is overloaded; retry later", Cause: cause}

@@ -181,7 +181,12 @@ func (s *messagesStream) next() (provider.MessagesEvent, error) {
 	switch ev.Name {
 	case "message_start", "message_delta", "message_stop", "error", "":
 	default:
-		return out, nil // content blocks, ping, and event types newer than this adapter
+		// Content blocks, ping, and event types newer than this adapter pass as they are,
+		// unless they are not JSON (a broken upstream, which may be quoting anything).
+		if !json.Valid(ev.Data) {
+			return provider.MessagesEvent{}, provider.BadResponse(fmt.Errorf("%s event is not JSON", ev.Name))
+		}
+		return out, nil
 	}
 	var e usageEvent
 	if err := json.Unmarshal(ev.Data, &e); err != nil {

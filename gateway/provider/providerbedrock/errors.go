@@ -38,7 +38,7 @@ func statusError(status int, h http.Header, body []byte) *apierr.Error {
 	e := provider.StatusError(status, h.Get("Retry-After"), body)
 	var p exceptionPayload
 	_ = json.Unmarshal(body, &p)
-	e.Cause = fmt.Errorf("upstream status %d %s: %s", status, typ, provider.Clip(p.Message))
+	e.Cause = provider.Upstream(status, typ, "", p.Message)
 	switch typ {
 	case "ThrottlingException", "ServiceQuotaExceededException":
 		e.Kind, e.Message, e.Code = apierr.KindRateLimited, "the provider is rate limiting requests; retry later", "upstream_rate_limited"
@@ -55,7 +55,7 @@ func statusError(status int, h http.Header, body []byte) *apierr.Error {
 func exceptionError(typ string, payload []byte) *apierr.Error {
 	var p exceptionPayload
 	_ = json.Unmarshal(payload, &p)
-	cause := fmt.Errorf("upstream stream exception %s: %s", typ, provider.Clip(p.Message))
+	cause := provider.Upstream(0, typ, "", p.Message)
 	switch strings.ToLower(strings.TrimSuffix(typ, "Exception")) {
 	case "throttling", "servicequotaexceeded":
 		return &apierr.Error{Kind: apierr.KindRateLimited, Message: "the provider is rate limiting requests; retry later", Code: "upstream_rate_limited", Cause: cause}
@@ -74,7 +74,7 @@ func exceptionError(typ string, payload []byte) *apierr.Error {
 func stsError(status int, retryAfter string, body []byte) *apierr.Error {
 	var x stsErrorResponse
 	_ = xml.Unmarshal(body, &x)
-	cause := fmt.Errorf("sts AssumeRole status %d %s: %s", status, x.Error.Code, provider.Clip(x.Error.Message))
+	cause := fmt.Errorf("sts AssumeRole: %w", provider.Upstream(status, x.Error.Code, "", x.Error.Message))
 	if status == http.StatusTooManyRequests || x.Error.Code == "Throttling" || status >= 500 {
 		if x.Error.Code == "Throttling" && status < 500 {
 			status = http.StatusTooManyRequests

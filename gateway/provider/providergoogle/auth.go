@@ -212,7 +212,7 @@ func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 			Kind:    apierr.KindUpstreamBadResponse,
 			Message: "the provider refused the gateway's credentials; ask the gateway admin to check the provider account",
 			Code:    "upstream_auth_failed",
-			Cause:   fmt.Errorf("token exchange status %d: %s", resp.StatusCode, truncate(b, maxCauseMessage)),
+			Cause:   fmt.Errorf("token exchange: %w", tokenError(resp.StatusCode, b)),
 		}
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return "", time.Time{}, provider.StatusError(resp.StatusCode, resp.Header.Get("Retry-After"), b)

@@ -12,9 +12,6 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider"
 )
 
-// maxCauseMessage bounds how much of an upstream error goes into a cause.
-const maxCauseMessage = 512
-
 // statusError maps an error answer to the client's error. It is provider.StatusError with two
 // Google specifics read from the body's details: the Gemini API answers a bad key with 400
 // INVALID_ARGUMENT and reason API_KEY_INVALID, which is the gateway's credential and not the
@@ -72,10 +69,9 @@ func statusCode(status string) int {
 	}
 }
 
-// truncate returns at most n bytes of b as a string, marking a cut.
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
+// tokenError is the cause of a refused token exchange: OAuth2's error code and description,
+// made fit for the log as every upstream error is (provider.Upstream).
+func tokenError(status int, body []byte) *provider.UpstreamError {
+	typ, code, msg := provider.ParseError(body)
+	return provider.Upstream(status, typ, code, msg)
 }

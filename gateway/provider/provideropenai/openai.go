@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -242,6 +243,11 @@ func (s *stream) Recv() (provider.Chunk, error) {
 	}
 	if bytes.HasPrefix(data, errorPrefix) || ev.Name == "error" {
 		return provider.Chunk{}, provider.StatusError(http.StatusBadGateway, "", data)
+	}
+	// A chunk is passed to the client as it is, so one that is not JSON (a broken upstream,
+	// which may be quoting anything) ends the stream instead, its text unsent.
+	if !json.Valid(data) {
+		return provider.Chunk{}, provider.BadResponse(errors.New("stream event is not JSON"))
 	}
 	ch := provider.Chunk{JSON: data}
 	// Usage appears as "usage":{ only on the chunk that reports it ("usage":null elsewhere); a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -179,8 +180,11 @@ func TestUpstreamErrors(t *testing.T) {
 				if e.Kind != tt.kind || e.Kind.HTTPStatus() != tt.status {
 					t.Errorf("stream=%v: kind %v status %d, want %v %d", stream, e.Kind, e.Kind.HTTPStatus(), tt.kind, tt.status)
 				}
-				if strings.Contains(e.Message, providertest.LeakedKey) || !strings.Contains(e.Error(), providertest.LeakedKey) {
-					t.Errorf("public message %q must hide, and the logged cause keep, the upstream text", e.Message)
+				if strings.Contains(e.Message, providertest.LeakedKey) || strings.Contains(e.Message, "upstream") {
+					t.Errorf("public message %q must hide the upstream text", e.Message)
+				}
+				if cause := e.Cause.Error(); strings.Contains(cause, providertest.LeakedKey) || !strings.Contains(cause, "[REDACTED]") || !strings.Contains(cause, strconv.Itoa(e.UpstreamStatus)) {
+					t.Errorf("logged cause %q must keep the status and an excerpt of the upstream text, with the key it quotes masked", cause)
 				}
 			}
 		})
