@@ -217,14 +217,22 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if err := bootstrap(ctx, st, getenv, stderr, logger); err != nil {
 		return err
 	}
+	var src snapshot.Source = st
 	if cfg.ConfigFile != "" {
-		if err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger); err != nil {
+		missing, err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger)
+		if err != nil {
 			return err
 		}
+		if len(missing) > 0 {
+			src = missingSecrets{st, missing}
+		}
 	}
-	reloader = snapshot.NewReloader(st, reg, cat, &snaps, logger)
+	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
 	if err := reloader.Reload(ctx); err != nil {
 		return fmt.Errorf("build snapshot: %w", err)
+	}
+	if src, ok := src.(missingSecrets); ok {
+		src.log(snaps.Load(), logger)
 	}
 
 	// Usage events leave the request path through a bounded queue: a stalled log disk (later
@@ -282,21 +290,61 @@ func upstreamTransport() *http.Transport {
 	return t
 }
 
-func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) error {
+// applyFile applies the config file and returns its secrets that could not be resolved: the
+// file still applies (their accounts and models without a key), and the rest serves.
+func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) ([]snapshot.MissingSecret, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	f, err := configfile.Parse(data, configfile.EnvFileResolver(getenv))
 	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	n, err := configfile.Apply(ctx, st, f)
 	if err != nil {
-		return fmt.Errorf("config %s: %w", path, publicMessage(err))
+		return nil, fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
 	logger.Info("applied config file", "path", path, "changes", n)
-	return nil
+	return f.MissingSecrets, nil
+}
+
+// missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
+// resolved once, at start: an environment variable cannot change in a running process, and
+// a file:// secret that appears later is read at the next start (or set with the Admin API,
+// which takes precedence at once).
+type missingSecrets struct {
+	snapshot.Source
+	missing []snapshot.MissingSecret
+}
+
+func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
+	cfg, err := m.Source.SnapshotConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MissingSecrets = m.missing
+	return cfg, nil
+}
+
+// log warns once per missing secret, naming the account, the model and the reference (never
+// a value), and whether the account answers 503 or serves with the secret stored earlier.
+func (m missingSecrets) log(snap *snapshot.Snapshot, logger *slog.Logger) {
+	for _, ms := range m.missing {
+		name := ms.Account
+		if ms.Model != "" {
+			name += "/" + ms.Model
+		}
+		attrs := []any{"account", ms.Account, "problem", ms.Problem}
+		if ms.Model != "" {
+			attrs = []any{"account", ms.Account, "model", ms.Model, "problem", ms.Problem}
+		}
+		if _, ok := snap.Unavailable()[name]; ok {
+			logger.Warn("a secret in the config file is missing: this provider account's models answer 503 until it is set", attrs...)
+		} else {
+			logger.Warn("a secret in the config file is missing: the secret stored earlier is used", attrs...)
+		}
+	}
 }
 
 // publicMessage keeps the store's field-naming message and drops nothing else.

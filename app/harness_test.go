@@ -118,16 +118,19 @@ func startGateway(t *testing.T, env map[string]string, args ...string) *gateway 
 		cancel()
 		t.Fatal("serve did not start in 30s")
 	}
+	var once sync.Once
 	g.stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve returned %v", err)
+				}
+			case <-time.After(40 * time.Second):
+				t.Error("serve did not shut down")
 			}
-		case <-time.After(40 * time.Second):
-			t.Error("serve did not shut down")
-		}
+		})
 	}
 	t.Cleanup(g.stop)
 	return g
