@@ -134,19 +134,23 @@ func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall)
 	if err != nil {
 		return nil, err // not an inference: no usage to record, the error is the client's
 	}
-	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
+	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
 		res, err := m.Adapter.Chat(ctx, call)
 		if err != nil {
 			return nil, chat.Usage{}, err
 		}
-		return res, res.Usage, nil
+		out := *res
+		if out.JSON, e.UpstreamModel, err = newAnswerModel(call.Request.Model).stamp(res.JSON); err != nil {
+			return nil, chat.Usage{}, err
+		}
+		return &out, res.Usage, nil
 	}, true)
 }
 
 // roundTrip runs one non-streamed call to m's adapter within the upstream timeout and records
 // its usage event e once: the usage the answer reported, or usage missing when the call failed
 // (or, with zeroMissing, when the answer reported none, so it is never costed as free).
-func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.Endpoint, e usage.Event, do func(context.Context) (R, chat.Usage, error), zeroMissing bool) (R, error) {
+func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.Endpoint, e *usage.Event, do func(context.Context) (R, chat.Usage, error), zeroMissing bool) (R, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	res, u, err := do(ctx)
@@ -156,7 +160,7 @@ func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.E
 	} else {
 		e.UsageMissing = true
 	}
-	p.finish(ctx, c, m, &e, err)
+	p.finish(ctx, c, m, e, err)
 	return res, err
 }
 
@@ -177,7 +181,7 @@ func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.Cha
 	if err != nil {
 		return nil, err
 	}
-	return &recordingStream{ChatStream: st, meter: mt}, nil
+	return &recordingStream{ChatStream: st, meter: mt, model: newAnswerModel(call.Request.Model)}, nil
 }
 
 // openStream starts an upstream stream (or a forwarded answer's body) under the pipeline's
@@ -252,17 +256,25 @@ func (r *meter) close(release func() error) error {
 	return err
 }
 
-// recordingStream is a chat stream that records its usage event through a meter.
+// recordingStream is a chat stream that records its usage event through a meter and names
+// the client's model in every chunk.
 type recordingStream struct {
 	provider.ChatStream
 	meter
+	model answerModel
 }
 
 func (s *recordingStream) Recv() (provider.Chunk, error) {
 	ch, err := s.ChatStream.Recv()
+	if err == nil {
+		var upstream string
+		if ch.JSON, upstream, err = s.model.stamp(ch.JSON); err == nil && s.e.UpstreamModel == "" {
+			s.e.UpstreamModel = upstream
+		}
+	}
 	if err != nil {
 		s.failed(err)
-		return ch, err
+		return provider.Chunk{}, err
 	}
 	s.received(ch.Usage)
 	return ch, nil
@@ -282,12 +294,16 @@ func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCal
 	if !ok {
 		return nil, apierr.Invalid("model", "the model %q does not support embeddings", call.Request.Model)
 	}
-	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.EmbedResult, chat.Usage, error) {
+	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.EmbedResult, chat.Usage, error) {
 		res, err := emb.Embed(ctx, call)
 		if err != nil {
 			return nil, chat.Usage{}, err
 		}
-		return res, res.Usage, nil
+		out := *res
+		if out.JSON, e.UpstreamModel, err = newAnswerModel(call.Request.Model).stamp(res.JSON); err != nil {
+			return nil, chat.Usage{}, err
+		}
+		return &out, res.Usage, nil
 	}, false)
 }
 
@@ -325,12 +341,16 @@ func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.Messa
 	if err != nil {
 		return nil, err
 	}
-	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.MessagesResult, chat.Usage, error) {
+	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.MessagesResult, chat.Usage, error) {
 		res, err := ma.Messages(ctx, call)
 		if err != nil {
 			return nil, chat.Usage{}, err
 		}
-		return res, res.Usage, nil
+		out := *res
+		if out.JSON, e.UpstreamModel, err = newAnswerModel(call.Model).stamp(res.JSON); err != nil {
+			return nil, chat.Usage{}, err
+		}
+		return &out, res.Usage, nil
 	}, true)
 }
 
@@ -349,20 +369,25 @@ func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider
 	if err != nil {
 		return nil, err
 	}
-	return &recordingMessagesStream{MessagesStream: st, meter: mt}, nil
+	return &recordingMessagesStream{MessagesStream: st, meter: mt, model: newAnswerModel(call.Model)}, nil
 }
 
-// recordingMessagesStream is a Messages stream that records its usage event through a meter.
+// recordingMessagesStream is a Messages stream that records its usage event through a meter
+// and names the client's model in its message_start event.
 type recordingMessagesStream struct {
 	provider.MessagesStream
 	meter
+	model answerModel
 }
 
 func (s *recordingMessagesStream) Recv() (provider.MessagesEvent, error) {
 	ev, err := s.MessagesStream.Recv()
+	if err == nil && ev.Name == "message_start" {
+		ev.Data, s.e.UpstreamModel, err = s.model.stampMessageStart(ev.Data)
+	}
 	if err != nil {
 		s.failed(err)
-		return ev, err
+		return provider.MessagesEvent{}, err
 	}
 	s.received(ev.Usage)
 	return ev, nil

@@ -22,8 +22,11 @@ type Event struct {
 	VirtualAccount string
 	Teams          []string
 	Model          string // fully qualified model name the client asked for
-	Operation      string // the model type used: "chat", "embedding" or "rerank"
-	Stream         bool
+	// UpstreamModel is the provider's name for the model as its answer gave it (for example
+	// gpt-4o-2024-08-06); empty when the answer named none. Clients see Model only.
+	UpstreamModel string
+	Operation     string // the model type used: "chat", "embedding" or "rerank"
+	Stream        bool
 	// Status is "ok", or the error kind's OpenAI code / type for failures; "canceled" when the
 	// client went away.
 	Status     string
@@ -56,6 +59,7 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.String("user", e.User),
 		slog.String("virtual_account", e.VirtualAccount),
 		slog.String("model", e.Model),
+		slog.String("upstream_model", e.UpstreamModel),
 		slog.String("op", e.Operation),
 		slog.Bool("stream", e.Stream),
 		slog.String("status", e.Status),
