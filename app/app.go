@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,12 +60,52 @@ type Config struct {
 	RequestLog      bool
 }
 
-func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config) {
+// flags defines the flags of a subcommand with their defaults taken from the LLMGW_*
+// environment variables. A variable whose value does not parse is an error naming it, never
+// silently the default.
+func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config, error) {
+	var errs []error
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
 		}
 		return def
+	}
+	envBytes := func(k string, def int64) int64 {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive number of bytes", k, v))
+			return def
+		}
+		return n
+	}
+	envDuration := func(k string, def time.Duration) time.Duration {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 30s or 10m", k, v))
+			return def
+		}
+		return d
+	}
+	envBool := func(k string, def bool) bool {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", k, v))
+			return def
+		}
+		return b
 	}
 	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -75,12 +116,24 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.StringVar(&c.ConfigFile, "config", env("LLMGW_CONFIG", ""), "declarative config file to apply at start (LLMGW_CONFIG)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LLMGW_LOG_LEVEL", "info"), "debug, info, warn or error (LLMGW_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LLMGW_LOG_FORMAT", "text"), "text or json (LLMGW_LOG_FORMAT)")
-	fs.Int64Var(&c.MaxBody, "max-body", 32<<20, "largest accepted request body in bytes")
-	fs.Int64Var(&c.MaxFile, "max-file", 200<<20, "largest accepted batch input file in bytes")
-	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 10*time.Minute, "bound on one upstream call, streams included")
-	fs.DurationVar(&c.ReloadInterval, "reload-interval", 10*time.Second, "how often to re-read the database for changes made by other replicas")
-	fs.BoolVar(&c.RequestLog, "request-log", env("LLMGW_REQUEST_LOG", "true") == "true", "write one log line per inference request (LLMGW_REQUEST_LOG)")
-	return fs, c
+	fs.Int64Var(&c.MaxBody, "max-body", envBytes("LLMGW_MAX_BODY", 32<<20), "largest accepted request body in bytes (LLMGW_MAX_BODY)")
+	fs.Int64Var(&c.MaxFile, "max-file", envBytes("LLMGW_MAX_FILE", 200<<20), "largest accepted batch input file in bytes (LLMGW_MAX_FILE)")
+	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", envDuration("LLMGW_UPSTREAM_TIMEOUT", 10*time.Minute), "bound on one upstream call, streams included (LLMGW_UPSTREAM_TIMEOUT)")
+	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
+	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per inference request (LLMGW_REQUEST_LOG)")
+	return fs, c, errors.Join(errs...)
+}
+
+// parseFlags parses the flags of a subcommand from args and the environment.
+func parseFlags(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	fs, cfg, err := flags(name, getenv, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // Run runs the llmgw command line.
@@ -91,14 +144,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
-		fs, cfg := flags("serve", getenv, stderr)
-		if err := fs.Parse(args); err != nil {
+		cfg, err := parseFlags("serve", args, getenv, stderr)
+		if err != nil {
 			return err
 		}
 		return serve(ctx, cfg, getenv, stderr, nil)
 	case "migrate":
-		fs, cfg := flags("migrate", getenv, stderr)
-		if err := fs.Parse(args); err != nil {
+		cfg, err := parseFlags("migrate", args, getenv, stderr)
+		if err != nil {
 			return err
 		}
 		return migrate(ctx, cfg, getenv, stdout, stderr)

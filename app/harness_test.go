@@ -97,8 +97,8 @@ func startGateway(t *testing.T, env map[string]string, args ...string) *gateway 
 	}
 	getenv := func(k string) string { return env[k] }
 	all := append([]string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--log-format", "json", "--reload-interval", "100ms"}, args...)
-	fs, cfg := flags("serve", getenv, os.Stderr)
-	if err := fs.Parse(all); err != nil {
+	cfg, err := parseFlags("serve", all, getenv, os.Stderr)
+	if err != nil {
 		t.Fatal(err)
 	}
 	g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}, Events: &events{}}
