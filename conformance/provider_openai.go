@@ -34,6 +34,12 @@ func Together() Provider {
 	return openAICompatible("Together AI (OpenAI-compatible)", "together", "CONFORMANCE_TOGETHER_KEY")
 }
 
+// Perplexity is the row for Perplexity's OpenAI-compatible API (kind "perplexity"), served by
+// the OpenAI fake.
+func Perplexity() Provider {
+	return openAICompatible("Perplexity (OpenAI-compatible)", "perplexity", "CONFORMANCE_PERPLEXITY_KEY")
+}
+
 // SelfHosted is the row for a self-hosted OpenAI-compatible server (kind "self-hosted-model":
 // vLLM, TGI, Ollama, ...), configured the way such models are: a url and a bearer token per
 // model. It is served by the OpenAI fake.
