@@ -7,9 +7,10 @@ LLMGW_DEV_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
 .PHONY: run build test test-short generate check-generate lint bench tools clean
 
-## run: build and start the gateway on its embedded defaults (SQLite in ./data, port 8080)
+## run: build and start the gateway on its embedded defaults (SQLite in ./data, port 8080);
+## ARGS are passed to serve: make run ARGS='--config gateway.yaml'
 run:
-	$(GO) run ./cmd/llmgw serve
+	$(GO) run ./cmd/llmgw serve $(ARGS)
 
 ## build: build bin/llmgw
 build:

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,12 +62,52 @@ type Config struct {
 	RequestLog      bool
 }
 
-func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config) {
+// flags defines the flags of a subcommand with their defaults taken from the LLMGW_*
+// environment variables. A variable whose value does not parse is an error naming it, never
+// silently the default.
+func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config, error) {
+	var errs []error
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
 		}
 		return def
+	}
+	envBytes := func(k string, def int64) int64 {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive number of bytes", k, v))
+			return def
+		}
+		return n
+	}
+	envDuration := func(k string, def time.Duration) time.Duration {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 30s or 10m", k, v))
+			return def
+		}
+		return d
+	}
+	envBool := func(k string, def bool) bool {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", k, v))
+			return def
+		}
+		return b
 	}
 	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -77,13 +118,25 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.StringVar(&c.ConfigFile, "config", env("LLMGW_CONFIG", ""), "declarative config file to apply at start (LLMGW_CONFIG)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LLMGW_LOG_LEVEL", "info"), "debug, info, warn or error (LLMGW_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LLMGW_LOG_FORMAT", "text"), "text or json (LLMGW_LOG_FORMAT)")
-	fs.Int64Var(&c.MaxBody, "max-body", 32<<20, "largest accepted request body in bytes")
-	fs.Int64Var(&c.MaxFile, "max-file", 200<<20, "largest accepted batch input file in bytes")
-	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 10*time.Minute, "bound on one upstream call, streams included")
-	fs.DurationVar(&c.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "bound on reading one request body; slower clients are cut off")
-	fs.DurationVar(&c.ReloadInterval, "reload-interval", 10*time.Second, "how often to re-read the database for changes made by other replicas")
-	fs.BoolVar(&c.RequestLog, "request-log", env("LLMGW_REQUEST_LOG", "true") == "true", "write one log line per inference request (LLMGW_REQUEST_LOG)")
-	return fs, c
+	fs.Int64Var(&c.MaxBody, "max-body", envBytes("LLMGW_MAX_BODY", 32<<20), "largest accepted request body in bytes (LLMGW_MAX_BODY)")
+	fs.Int64Var(&c.MaxFile, "max-file", envBytes("LLMGW_MAX_FILE", 200<<20), "largest accepted batch input file in bytes (LLMGW_MAX_FILE)")
+	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", envDuration("LLMGW_UPSTREAM_TIMEOUT", 10*time.Minute), "bound on one upstream call, streams included (LLMGW_UPSTREAM_TIMEOUT)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
+	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
+	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	return fs, c, errors.Join(errs...)
+}
+
+// parseFlags parses the flags of a subcommand from args and the environment.
+func parseFlags(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	fs, cfg, err := flags(name, getenv, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // Run runs the llmgw command line.
@@ -94,14 +147,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
-		fs, cfg := flags("serve", getenv, stderr)
-		if err := fs.Parse(args); err != nil {
+		cfg, err := parseFlags("serve", args, getenv, stderr)
+		if err != nil {
 			return err
 		}
 		return serve(ctx, cfg, getenv, stderr, nil)
 	case "migrate":
-		fs, cfg := flags("migrate", getenv, stderr)
-		if err := fs.Parse(args); err != nil {
+		cfg, err := parseFlags("migrate", args, getenv, stderr)
+		if err != nil {
 			return err
 		}
 		return migrate(ctx, cfg, getenv, stdout, stderr)
@@ -229,14 +282,22 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if err := bootstrap(ctx, st, getenv, stderr, logger); err != nil {
 		return err
 	}
+	var src snapshot.Source = st
 	if cfg.ConfigFile != "" {
-		if err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger); err != nil {
+		missing, err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger)
+		if err != nil {
 			return err
 		}
+		if len(missing) > 0 {
+			src = missingSecrets{st, missing}
+		}
 	}
-	reloader = snapshot.NewReloader(st, reg, cat, &snaps, logger)
+	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
 	if err := reloader.Reload(ctx); err != nil {
 		return fmt.Errorf("build snapshot: %w", err)
+	}
+	if src, ok := src.(missingSecrets); ok {
+		src.log(snaps.Load(), logger)
 	}
 
 	// Usage events leave the request path through a bounded queue: a stalled log disk (later
@@ -304,21 +365,61 @@ func upstreamTransport() *http.Transport {
 	return t
 }
 
-func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) error {
+// applyFile applies the config file and returns its secrets that could not be resolved: the
+// file still applies (their accounts and models without a key), and the rest serves.
+func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) ([]snapshot.MissingSecret, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	f, err := configfile.Parse(data, configfile.EnvFileResolver(getenv))
 	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	n, err := configfile.Apply(ctx, st, f)
 	if err != nil {
-		return fmt.Errorf("config %s: %w", path, publicMessage(err))
+		return nil, fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
 	logger.Info("applied config file", "path", path, "changes", n)
-	return nil
+	return f.MissingSecrets, nil
+}
+
+// missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
+// resolved once, at start: an environment variable cannot change in a running process, and
+// a file:// secret that appears later is read at the next start (or set with the Admin API,
+// which takes precedence at once).
+type missingSecrets struct {
+	snapshot.Source
+	missing []snapshot.MissingSecret
+}
+
+func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
+	cfg, err := m.Source.SnapshotConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MissingSecrets = m.missing
+	return cfg, nil
+}
+
+// log warns once per missing secret, naming the account, the model and the reference (never
+// a value), and whether the account answers 503 or serves with the secret stored earlier.
+func (m missingSecrets) log(snap *snapshot.Snapshot, logger *slog.Logger) {
+	for _, ms := range m.missing {
+		name := ms.Account
+		if ms.Model != "" {
+			name += "/" + ms.Model
+		}
+		attrs := []any{"account", ms.Account, "problem", ms.Problem}
+		if ms.Model != "" {
+			attrs = []any{"account", ms.Account, "model", ms.Model, "problem", ms.Problem}
+		}
+		if _, ok := snap.Unavailable()[name]; ok {
+			logger.Warn("a secret in the config file is missing: this provider account's models answer 503 until it is set", attrs...)
+		} else {
+			logger.Warn("a secret in the config file is missing: the secret stored earlier is used", attrs...)
+		}
+	}
 }
 
 // publicMessage keeps the store's field-naming message and drops nothing else.

@@ -17,8 +17,8 @@ func TestFirstStart(t *testing.T) {
 	env := map[string]string{"OPENAI_API_KEY": "sk-openai-env", "ANTHROPIC_API_KEY": "sk-ant-env"}
 	start := func() (*syncBuffer, string, func()) {
 		getenv := func(k string) string { return env[k] }
-		fs, cfg := flags("serve", getenv, io.Discard)
-		if err := fs.Parse([]string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--request-log=false"}); err != nil {
+		cfg, err := parseFlags("serve", []string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--request-log=false"}, getenv, io.Discard)
+		if err != nil {
 			t.Fatal(err)
 		}
 		logs := &syncBuffer{}

@@ -608,6 +608,15 @@ func TestGRPCAndConnectClients(t *testing.T) {
 			if connect.CodeOf(err) != connect.CodeInvalidArgument {
 				t.Errorf("no messages: %v, want invalid argument", err)
 			}
+			n, zero := int32(1000), int32(0)
+			_, err = client.ChatCompletion(ctx, &inferencev1.ChatCompletionRequest{Model: "fake/gpt", Messages: req.Messages, N: &n})
+			if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "Invalid 'n'") {
+				t.Errorf("n 1000: %v, want invalid argument", err)
+			}
+			_, err = client.Embed(ctx, &inferencev1.EmbedRequest{Model: "fake/emb", Input: []string{"a"}, Dimensions: &zero})
+			if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "Invalid 'dimensions'") {
+				t.Errorf("dimensions 0: %v, want invalid argument", err)
+			}
 			anon := inferencev1connect.NewInferenceServiceClient(h2cClient(), f.g.URL, proto.opts...)
 			_, err = anon.ListModels(ctx, &inferencev1.ListModelsRequest{})
 			if connect.CodeOf(err) != connect.CodeUnauthenticated {

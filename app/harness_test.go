@@ -99,8 +99,8 @@ func startGateway(t *testing.T, env map[string]string, args ...string) *gateway 
 	}
 	getenv := func(k string) string { return env[k] }
 	all := append([]string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--log-format", "json", "--reload-interval", "100ms"}, args...)
-	fs, cfg := flags("serve", getenv, os.Stderr)
-	if err := fs.Parse(all); err != nil {
+	cfg, err := parseFlags("serve", all, getenv, os.Stderr)
+	if err != nil {
 		t.Fatal(err)
 	}
 	g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}, Events: &events{}}
@@ -120,16 +120,19 @@ func startGateway(t *testing.T, env map[string]string, args ...string) *gateway 
 		cancel()
 		t.Fatal("serve did not start in 30s")
 	}
+	var once sync.Once
 	g.stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve returned %v", err)
+				}
+			case <-time.After(40 * time.Second):
+				t.Error("serve did not shut down")
 			}
-		case <-time.After(40 * time.Second):
-			t.Error("serve did not shut down")
-		}
+		})
 	}
 	t.Cleanup(g.stop)
 	return g

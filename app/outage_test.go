@@ -77,11 +77,11 @@ func proxiedDSN(t *testing.T, dsn string) (string, *tcpProxy) {
 
 func TestPostgresNeedsMigrateFirst(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	fs, cfg := flags("serve", func(string) string { return "" }, io.Discard)
-	if err := fs.Parse([]string{"--db", dsn, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}); err != nil {
+	cfg, err := parseFlags("serve", []string{"--db", dsn, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := serve(context.Background(), cfg, func(string) string { return "" }, io.Discard, nil)
+	err = serve(context.Background(), cfg, func(string) string { return "" }, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "llmgw migrate") {
 		t.Fatalf("serve on an unmigrated Postgres: %v; want an error that says to run llmgw migrate", err)
 	}

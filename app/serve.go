@@ -11,8 +11,8 @@ import (
 // 127.0.0.1:0 and learn the port. It is what out-of-package tests (the conformance suite) use
 // to run a real gateway in process; cmd/llmgw calls Run.
 func Serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(addr string)) error {
-	fs, cfg := flags("serve", getenv, stderr)
-	if err := fs.Parse(args); err != nil {
+	cfg, err := parseFlags("serve", args, getenv, stderr)
+	if err != nil {
 		return err
 	}
 	return serve(ctx, cfg, getenv, stderr, &hooks{ready: ready})

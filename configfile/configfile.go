@@ -13,12 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/llmgw/llmgw/gateway/snapshot"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
 
@@ -26,9 +28,14 @@ import (
 type File struct {
 	Accounts []Account
 	Rules    []*adminv1.AuthzRule
+	// MissingSecrets are the secret references the resolver could not resolve (an
+	// *UnresolvedError: an unset variable, an unreadable file). Their accounts and models are
+	// parsed with an empty key; see snapshot.Config.MissingSecrets for what serves then.
+	MissingSecrets []snapshot.MissingSecret
 }
 
-// Account is a provider account document with its models. Secrets are resolved.
+// Account is a provider account document with its models. Secrets are resolved, or empty
+// when listed in File.MissingSecrets.
 type Account struct {
 	Account *adminv1.ProviderAccount
 	Models  []*adminv1.Model
@@ -37,24 +44,42 @@ type Account struct {
 // Resolver turns a secret reference into the secret.
 type Resolver func(ref string) (string, error)
 
+// UnresolvedError is a well-formed secret reference whose secret this process cannot read.
+// Parse does not fail on it: it records a MissingSecret, so the rest of the config serves.
+type UnresolvedError struct {
+	Ref    string // env://NAME or file://path
+	Reason string // "is not set", "cannot be read: ..."
+}
+
+// Error returns "secret <ref> <reason>"; it names the reference, never a value.
+func (e *UnresolvedError) Error() string { return "secret " + e.Ref + " " + e.Reason }
+
 // EnvFileResolver resolves env://NAME with getenv and file://path by reading the file (one
-// trailing newline trimmed).
+// trailing newline trimmed). An unset (or empty) variable and an unreadable (or empty) file
+// are an *UnresolvedError.
 func EnvFileResolver(getenv func(string) string) Resolver {
 	return func(ref string) (string, error) {
 		switch {
 		case strings.HasPrefix(ref, "env://"):
-			name := strings.TrimPrefix(ref, "env://")
-			v := getenv(name)
+			v := getenv(strings.TrimPrefix(ref, "env://"))
 			if v == "" {
-				return "", fmt.Errorf("environment variable %s is not set", name)
+				return "", &UnresolvedError{Ref: ref, Reason: "is not set"}
 			}
 			return v, nil
 		case strings.HasPrefix(ref, "file://"):
 			b, err := os.ReadFile(strings.TrimPrefix(ref, "file://"))
 			if err != nil {
-				return "", fmt.Errorf("read secret file: %w", err)
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // the path is in the reference already
+				}
+				return "", &UnresolvedError{Ref: ref, Reason: "cannot be read: " + err.Error()}
 			}
-			return strings.TrimRight(string(b), "\r\n"), nil
+			v := strings.TrimRight(string(b), "\r\n")
+			if v == "" {
+				return "", &UnresolvedError{Ref: ref, Reason: "is empty"}
+			}
+			return v, nil
 		}
 		return "", errors.New("secrets must be references (env://NAME or file://path), not inline values")
 	}
@@ -162,7 +187,7 @@ func (p *parser) item(n *yaml.Node) error {
 		return err
 	}
 	if a := f["auth_data"]; a != nil {
-		if acct.ApiKey, err = p.auth(a, doc, "auth_data"); err != nil {
+		if acct.ApiKey, err = p.auth(a, doc, "auth_data", name, ""); err != nil {
 			return err
 		}
 	}
@@ -252,15 +277,17 @@ func (p *parser) integration(n *yaml.Node, doc, path, account, kind string) (*ad
 		}
 	}
 	if a := f["auth_data"]; a != nil {
-		if m.ApiKey, err = p.auth(a, doc, path+".auth_data"); err != nil {
+		if m.ApiKey, err = p.auth(a, doc, path+".auth_data", account, m.Name); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
 }
 
-// auth reads an auth_data block: {type: api-key, api_key: ref} or {type: bearer-auth, bearer_token: ref}.
-func (p *parser) auth(n *yaml.Node, doc, path string) (string, error) {
+// auth reads an auth_data block: {type: api-key, api_key: ref} or {type: bearer-auth,
+// bearer_token: ref}. A reference that cannot be resolved is recorded as missing for the
+// account (model "") or the model, and read as "".
+func (p *parser) auth(n *yaml.Node, doc, path, account, model string) (string, error) {
 	f, err := fields(n, doc, path, "type", "api_key", "bearer_token")
 	if err != nil {
 		return "", err
@@ -288,6 +315,11 @@ func (p *parser) auth(n *yaml.Node, doc, path string) (string, error) {
 		return "", err
 	}
 	secret, err := p.resolve(ref)
+	var unresolved *UnresolvedError
+	if errors.As(err, &unresolved) {
+		p.file.MissingSecrets = append(p.file.MissingSecrets, snapshot.MissingSecret{Account: account, Model: model, Problem: unresolved.Error()})
+		return "", nil
+	}
 	if err != nil {
 		return "", &Error{Doc: doc, Field: path + "." + key, Msg: err.Error()}
 	}

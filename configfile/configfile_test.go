@@ -111,12 +111,51 @@ func TestParseSecretFromFile(t *testing.T) {
 	}
 }
 
+// TestParseMissingSecrets: a reference this process cannot resolve does not fail the file; it
+// is recorded for its account or model, whose key is left empty.
+func TestParseMissingSecrets(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := `
+- name: openai-main
+  type: provider-account/openai
+  auth_data: {type: api-key, api_key: env://OPENAI_API_KEY}
+  integrations:
+    - {name: gpt-4o, type: integration/model/openai, model_id: gpt-4o}
+- name: files
+  type: provider-account/openai
+  auth_data: {type: api-key, api_key: "file://` + filepath.Join(dir, "absent") + `"}
+  integrations:
+    - name: m
+      type: integration/model/openai
+      auth_data: {type: api-key, api_key: "file://` + empty + `"}
+` + documented
+	f, err := Parse([]byte(text), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []snapshot.MissingSecret{
+		{Account: "openai-main", Problem: "secret env://OPENAI_API_KEY is not set"},
+		{Account: "files", Problem: "secret file://" + filepath.Join(dir, "absent") + " cannot be read: no such file or directory"},
+		{Account: "files", Model: "m", Problem: "secret file://" + empty + " is empty"},
+		{Account: "nvidia-external", Model: "nemotron-nano", Problem: "secret env://NVIDIA_API_KEY is not set"},
+	}
+	if diff := cmp.Diff(want, f.MissingSecrets); diff != "" {
+		t.Errorf("MissingSecrets (-want +got):\n%s", diff)
+	}
+	if len(f.Accounts) != 3 || f.Accounts[0].Account.ApiKey != "" || f.Accounts[2].Models[0].ApiKey != "" {
+		t.Errorf("accounts %+v", f.Accounts)
+	}
+}
+
 func TestParseErrorsNameDocumentAndField(t *testing.T) {
 	tests := []struct {
 		name, text, doc, field, msg string
 	}{
 		{"inline secret", strings.Replace(documented, `"env://NVIDIA_API_KEY"`, `"nvapi-inline"`, 1), "document 1 (nvidia-external)", "integrations[0].auth_data.bearer_token", "references"},
-		{"missing env", documented, "document 1 (nvidia-external)", "integrations[0].auth_data.bearer_token", "NVIDIA_API_KEY is not set"},
 		{"typo in a field", strings.Replace(documented, "hosted_model_name", "hosted_model_nam", 1), "document 1 (nvidia-external)", "integrations[0].hosted_model_nam", "unknown field"},
 		{"bad type", strings.Replace(documented, "provider-account/self-hosted-model", "provider/self-hosted-model", 1), "document 1 (nvidia-external)", "type", "unsupported type"},
 		{"integration type mismatch", strings.Replace(documented, "integration/model/self-hosted-model", "integration/model/openai", 1), "document 1 (nvidia-external)", "integrations[0].type", "want"},

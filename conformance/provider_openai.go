@@ -18,6 +18,7 @@ const (
 	groqKey       = "gsk_canaryGroq7Hc2Lq9Zt4Vx8Nb3Mw6Pd1Ry5Tf"
 	mistralKey    = "canaryMistral4Tz8Qx2Vn6Lp9Hk3Wd7Rb"
 	togetherKey   = "c4a7e1f90b3d5c8e2a6f4b1d9e7c3a5f0d2b8e6c4a1f7e3d9b5c0a8e2f6d4b1c"
+	perplexityKey = "pplx-canaryPerplexity8Vt3Qz6Lx2Nm9Kp4Wd7Hb"
 	selfHostedKey = "canary-selfhosted-token-4e1b9d7c2a6f"
 )
 
@@ -41,6 +42,12 @@ func Mistral() Provider {
 // OpenAI fake.
 func Together() Provider {
 	return openAICompatible("Together AI (OpenAI-compatible)", "together", "CONFORMANCE_TOGETHER_KEY", togetherKey)
+}
+
+// Perplexity is the row for Perplexity's OpenAI-compatible API (kind "perplexity"), served by
+// the OpenAI fake.
+func Perplexity() Provider {
+	return openAICompatible("Perplexity (OpenAI-compatible)", "perplexity", "CONFORMANCE_PERPLEXITY_KEY", perplexityKey)
 }
 
 // SelfHosted is the row for a self-hosted OpenAI-compatible server (kind "self-hosted-model":

@@ -9,6 +9,7 @@ func Providers() []Provider {
 		Groq(),
 		Mistral(),
 		Together(),
+		Perplexity(),
 		SelfHosted(),
 		Bedrock(),
 		Cohere(),

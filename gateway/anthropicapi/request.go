@@ -43,7 +43,7 @@ func decode(body []byte, v any) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return apierr.Invalid(typeErr.Field, "%s: invalid type: got %s", typeErr.Field, typeErr.Value)
+		return apierr.Invalid(typeErr.Field, "%s: invalid type: expected %s, got %s", typeErr.Field, chat.ExpectedType(typeErr.Type), typeErr.Value)
 	case errors.As(err, &typeErr):
 		return apierr.Invalid("", "invalid JSON value of type %s", typeErr.Value)
 	case errors.As(err, &syntaxErr):
@@ -214,7 +214,8 @@ func valueNotSupported(field, value string) *apierr.Error {
 // tool results, unknown top-level fields) is an invalid-request error naming it, never dropped.
 //
 // Thinking and redacted_thinking blocks in the history are dropped: they are the model's own
-// earlier reasoning, signed for Anthropic, and no other provider can take them back.
+// earlier reasoning, signed for Anthropic, and no other provider can take them back. The result
+// has passed chat.Request.Validate.
 func ToChat(r *Request, body []byte) (*chat.Request, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
@@ -316,6 +317,11 @@ func ToChat(r *Request, body []byte) (*chat.Request, error) {
 			no := false
 			out.ParallelToolCalls = &no
 		}
+	}
+	// What reaches the chat pipeline is checked as a chat request once, here, as every other
+	// surface's is, so adapters see only valid requests.
+	if err := out.Validate(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

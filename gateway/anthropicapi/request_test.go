@@ -44,6 +44,10 @@ func TestDecodeRequestRefuses(t *testing.T) {
 		{"unknown tool_choice", `{"model":"m","max_tokens":5,"tool_choice":{"type":"maybe"},` + msgs + `}`, "tool_choice.type", false},
 		{"system image", `{"model":"m","max_tokens":5,"system":[{"type":"image"}],` + msgs + `}`, "system[0].type", false},
 	}
+	_, err := DecodeRequest([]byte(`{"model":"m","max_tokens":1.5,`+msgs+`}`), false)
+	if e := apierr.From(err); e.Message != "max_tokens: invalid type: expected an integer, got number 1.5" {
+		t.Errorf("max_tokens 1.5: %q", e.Message)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := DecodeRequest([]byte(tt.body), tt.countTokens)
@@ -203,6 +207,8 @@ func TestToChatRefusesWhatItCannotCarry(t *testing.T) {
 		{"file image", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}`, "messages[0].content[0].source.type"},
 		{"image in a tool result", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{"type":"url","url":"https://x"}}]}]}]}`, "messages[0].content[0].content[0].type"},
 		{"tool_use in a user turn", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]}]}`, "messages[0].content[0]"},
+		// The translated request is validated as a chat request: only thinking leaves no message.
+		{"nothing left after translation", `{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":"s"}]}]}`, "messages"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"strings"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -52,11 +54,8 @@ func (r *Request) Validate() error {
 			return apierr.Invalid(fmt.Sprintf("messages[%d].role", i), "messages[%d] has unknown role %q", i, m.Role)
 		}
 	}
-	if r.N != nil && *r.N < 1 {
-		return apierr.Invalid("n", "n must be at least 1")
-	}
-	if r.Temperature != nil && (*r.Temperature < 0 || *r.Temperature > 2) {
-		return apierr.Invalid("temperature", "temperature must be between 0 and 2")
+	if err := r.validateRanges(); err != nil {
+		return err
 	}
 	if r.StreamOptions != nil && !r.Stream {
 		return apierr.Invalid("stream_options", "stream_options is only allowed when stream is true")
@@ -80,6 +79,78 @@ func (r *Request) Validate() error {
 	return nil
 }
 
+// validateRanges checks the parameters OpenAI's API reference gives a range for.
+func (r *Request) validateRanges() error {
+	ints := []struct {
+		param  string
+		v      *int64
+		lo, hi int64
+	}{
+		{"n", r.N, 1, 128},
+		{"max_tokens", r.MaxTokens, 1, math.MaxInt64},
+		{"max_completion_tokens", r.MaxCompletionTokens, 1, math.MaxInt64},
+		{"top_logprobs", r.TopLogprobs, 0, 20},
+	}
+	for _, c := range ints {
+		if err := IntIn(c.param, c.v, c.lo, c.hi); err != nil {
+			return err
+		}
+	}
+	numbers := []struct {
+		param  string
+		v      *float64
+		lo, hi float64
+	}{
+		{"temperature", r.Temperature, 0, 2},
+		{"top_p", r.TopP, 0, 1},
+		{"presence_penalty", r.PresencePenalty, -2, 2},
+		{"frequency_penalty", r.FrequencyPenalty, -2, 2},
+	}
+	for _, c := range numbers {
+		if err := NumberIn(c.param, c.v, c.lo, c.hi); err != nil {
+			return err
+		}
+	}
+	for _, b := range r.LogitBias {
+		if err := IntIn("logit_bias", &b, -100, 100); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IntIn returns an invalid-request error naming param when v is set and outside [lo, hi]
+// (math.MaxInt64 for no upper bound), in OpenAI's words and with its code:
+// "Invalid 'n': integer above maximum value. Expected a value <= 128, but got 1000 instead."
+func IntIn(param string, v *int64, lo, hi int64) error {
+	switch {
+	case v == nil:
+		return nil
+	case *v < lo:
+		return &apierr.Error{Kind: apierr.KindInvalidRequest, Param: param, Code: "integer_below_min_value",
+			Message: fmt.Sprintf("Invalid '%s': integer below minimum value. Expected a value >= %d, but got %d instead.", param, lo, *v)}
+	case *v > hi:
+		return &apierr.Error{Kind: apierr.KindInvalidRequest, Param: param, Code: "integer_above_max_value",
+			Message: fmt.Sprintf("Invalid '%s': integer above maximum value. Expected a value <= %d, but got %d instead.", param, hi, *v)}
+	}
+	return nil
+}
+
+// NumberIn is IntIn for a decimal parameter.
+func NumberIn(param string, v *float64, lo, hi float64) error {
+	switch {
+	case v == nil:
+		return nil
+	case *v < lo:
+		return &apierr.Error{Kind: apierr.KindInvalidRequest, Param: param, Code: "decimal_below_min_value",
+			Message: fmt.Sprintf("Invalid '%s': decimal below minimum value. Expected a value >= %g, but got %g instead.", param, lo, *v)}
+	case *v > hi:
+		return &apierr.Error{Kind: apierr.KindInvalidRequest, Param: param, Code: "decimal_above_max_value",
+			Message: fmt.Sprintf("Invalid '%s': decimal above maximum value. Expected a value <= %g, but got %g instead.", param, hi, *v)}
+	}
+	return nil
+}
+
 // IncludeUsage reports whether the client asked for usage in a stream.
 func (r *Request) IncludeUsage() bool { return r.StreamOptions != nil && r.StreamOptions.IncludeUsage }
 
@@ -89,18 +160,26 @@ func DecodeEmbeddingRequest(body []byte) (*EmbeddingRequest, error) {
 	if err := decode(body, &r); err != nil {
 		return nil, err
 	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Validate checks what the JSON types alone do not.
+func (r *EmbeddingRequest) Validate() error {
 	if r.Model == "" {
-		return nil, apierr.Invalid("model", "you must provide a model parameter")
+		return apierr.Invalid("model", "you must provide a model parameter")
 	}
 	if len(r.Input) == 0 {
-		return nil, apierr.Invalid("input", "input must be a non-empty string or array of strings")
+		return apierr.Invalid("input", "input must be a non-empty string or array of strings")
 	}
 	switch r.EncodingFormat {
 	case "", "float", "base64":
 	default:
-		return nil, apierr.Invalid("encoding_format", "encoding_format must be float or base64")
+		return apierr.Invalid("encoding_format", "encoding_format must be float or base64")
 	}
-	return &r, nil
+	return IntIn("dimensions", r.Dimensions, 1, math.MaxInt64)
 }
 
 // decode unmarshals body into v and turns JSON errors into invalid-request errors.
@@ -124,7 +203,7 @@ func decode(body []byte, v any) error {
 		if field == "" {
 			return apierr.Invalid("", "invalid JSON value of type %s", typeErr.Value)
 		}
-		return apierr.Invalid(field, "invalid type for %q: expected %s, got %s", field, jsonType(typeErr.Type.String()), typeErr.Value)
+		return apierr.Invalid(field, "invalid type for %q: expected %s, got %s", field, ExpectedType(typeErr.Type), typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		return apierr.Invalid("", "the request body is not valid JSON (at byte %d)", syntaxErr.Offset)
 	case strings.Contains(err.Error(), "unexpected end of JSON input"):
@@ -133,16 +212,24 @@ func decode(body []byte, v any) error {
 	return apierr.Invalid("", "invalid request body: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
-func jsonType(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "[]"), strings.HasSuffix(goType, "Stop"), strings.HasSuffix(goType, "Input"):
-		return "array"
-	case strings.Contains(goType, "int"), strings.Contains(goType, "float"):
-		return "number"
-	case strings.Contains(goType, "string"):
-		return "string"
-	case strings.Contains(goType, "bool"):
-		return "boolean"
+// ExpectedType names the JSON type a Go type decodes from, with its article, for messages:
+// "an integer" (a number with a fraction is not one), "a number", "a string", "an array"...
+func ExpectedType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return "object"
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }

@@ -3,6 +3,7 @@ package chat
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -80,4 +81,51 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("an accepted request does not encode: %v", err)
 		}
 	})
+}
+
+// TestDecodeRequestRanges: every parameter OpenAI documents a range for is checked here, with
+// OpenAI's message and code, instead of being forwarded.
+func TestDecodeRequestRanges(t *testing.T) {
+	const base = `{"model":"a/b","messages":[{"role":"user","content":"x"}],`
+	tests := []struct{ name, field, param, msg, code string }{
+		{"n too many", `"n":1000`, "n", "Invalid 'n': integer above maximum value. Expected a value <= 128, but got 1000 instead.", "integer_above_max_value"},
+		{"n zero", `"n":0`, "n", "Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 instead.", "integer_below_min_value"},
+		{"negative max_tokens", `"max_tokens":-5`, "max_tokens", "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got -5 instead.", "integer_below_min_value"},
+		{"zero max_completion_tokens", `"max_completion_tokens":0`, "max_completion_tokens", "Expected a value >= 1, but got 0", "integer_below_min_value"},
+		{"temperature above 2", `"temperature":2.5`, "temperature", "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 2.5 instead.", "decimal_above_max_value"},
+		{"negative temperature", `"temperature":-0.1`, "temperature", "decimal below minimum value", "decimal_below_min_value"},
+		{"top_p above 1", `"top_p":1.5`, "top_p", "Expected a value <= 1, but got 1.5", "decimal_above_max_value"},
+		{"presence_penalty below -2", `"presence_penalty":-3`, "presence_penalty", "Expected a value >= -2, but got -3", "decimal_below_min_value"},
+		{"frequency_penalty above 2", `"frequency_penalty":2.5`, "frequency_penalty", "Expected a value <= 2, but got 2.5", "decimal_above_max_value"},
+		{"top_logprobs above 20", `"logprobs":true,"top_logprobs":21`, "top_logprobs", "Expected a value <= 20, but got 21", "integer_above_max_value"},
+		{"negative top_logprobs", `"logprobs":true,"top_logprobs":-1`, "top_logprobs", "Expected a value >= 0, but got -1", "integer_below_min_value"},
+		{"logit_bias above 100", `"logit_bias":{"50256":101}`, "logit_bias", "Expected a value <= 100, but got 101", "integer_above_max_value"},
+		{"a fraction for an integer", `"n":1.5`, "n", `invalid type for "n": expected an integer, got number 1.5`, ""},
+		{"a string for a number", `"temperature":"hot"`, "temperature", `invalid type for "temperature": expected a number, got string`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeRequest([]byte(base + tt.field + `}`))
+			var e *apierr.Error
+			if !errors.As(err, &e) || e.Kind != apierr.KindInvalidRequest || e.Param != tt.param || !strings.Contains(e.Message, tt.msg) || e.Code != tt.code {
+				t.Errorf("got %#v\nwant param %q, code %q, message with %q", err, tt.param, tt.code, tt.msg)
+			}
+		})
+	}
+	for _, ok := range []string{`"n":128`, `"max_tokens":1`, `"temperature":0`, `"temperature":2`, `"top_p":0`, `"presence_penalty":-2`, `"frequency_penalty":2`, `"logprobs":true,"top_logprobs":20`, `"logit_bias":{"1":-100}`, `"seed":-7`} {
+		if _, err := DecodeRequest([]byte(base + ok + `}`)); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+func TestDecodeEmbeddingRequestRanges(t *testing.T) {
+	_, err := DecodeEmbeddingRequest([]byte(`{"model":"a/b","input":"x","dimensions":0}`))
+	var e *apierr.Error
+	if !errors.As(err, &e) || e.Param != "dimensions" || e.Code != "integer_below_min_value" {
+		t.Errorf("dimensions 0: %#v", err)
+	}
+	if _, err := DecodeEmbeddingRequest([]byte(`{"model":"a/b","input":"x","dimensions":8}`)); err != nil {
+		t.Errorf("dimensions 8: %v", err)
+	}
 }

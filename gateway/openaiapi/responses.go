@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func decodeResponsesRequest(body []byte) (*responsesRequest, *chat.Request, erro
 	if err := dec.Decode(&rr); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return nil, nil, apierr.Invalid(typeErr.Field, "invalid type for %q", typeErr.Field)
+			return nil, nil, apierr.Invalid(typeErr.Field, "invalid type for %q: expected %s, got %s", typeErr.Field, chat.ExpectedType(typeErr.Type), typeErr.Value)
 		}
 		if field, ok := unknownField(err); ok {
 			return nil, nil, apierr.Invalid(field, "%s is not supported by this gateway", field)
@@ -110,6 +111,10 @@ func decodeResponsesRequest(body []byte) (*responsesRequest, *chat.Request, erro
 		return nil, nil, apierr.Invalid("previous_response_id", "previous_response_id is not supported: the gateway does not keep responses; send the conversation as input")
 	case rr.Background:
 		return nil, nil, apierr.Invalid("background", "background mode is not supported")
+	}
+	// OpenAI's own minimum; the translated request's other ranges are checked by Validate.
+	if err := chat.IntIn("max_output_tokens", rr.MaxOutputTokens, 16, math.MaxInt64); err != nil {
+		return nil, nil, err
 	}
 	r := &chat.Request{
 		Model: rr.Model, Stream: rr.Stream, MaxCompletionTokens: rr.MaxOutputTokens, Temperature: rr.Temperature,

@@ -2,6 +2,7 @@ package openaiapi
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -43,12 +44,23 @@ func TestDecodeResponsesRequest(t *testing.T) {
 		{"hosted tool", `{"model":"a/b","input":"x","tools":[{"type":"file_search"}]}`, "tools[0].type"},
 		{"bad item", `{"model":"a/b","input":[{"type":"reasoning"}]}`, "input[0].type"},
 		{"function output without call id", `{"model":"a/b","input":[{"type":"function_call_output","output":"x"}]}`, "input[0].call_id"},
+		{"max_output_tokens below 16", `{"model":"a/b","input":"x","max_output_tokens":15}`, "max_output_tokens"},
+		{"temperature above 2", `{"model":"a/b","input":"x","temperature":3}`, "temperature"},
+		{"top_p above 1", `{"model":"a/b","input":"x","top_p":1.1}`, "top_p"},
 	}
 	for _, tt := range tests {
 		_, _, err := decodeResponsesRequest([]byte(tt.body))
 		if e := apierr.From(err); e.Kind != apierr.KindInvalidRequest || e.Param != tt.param {
 			t.Errorf("%s: got %v (param %q), want a 400 naming %q", tt.name, err, e.Param, tt.param)
 		}
+	}
+	_, _, err := decodeResponsesRequest([]byte(`{"model":"a/b","input":"x","max_output_tokens":15}`))
+	if e := apierr.From(err); e.Message != "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got 15 instead." || e.Code != "integer_below_min_value" {
+		t.Errorf("max_output_tokens 15: %q (code %q)", e.Message, e.Code)
+	}
+	_, _, err = decodeResponsesRequest([]byte(`{"model":"a/b","input":"x","max_output_tokens":16.5}`))
+	if e := apierr.From(err); e.Param != "max_output_tokens" || !strings.Contains(e.Message, "expected an integer") {
+		t.Errorf("max_output_tokens 16.5: %q %q", e.Param, e.Message)
 	}
 	_, r, err := decodeResponsesRequest([]byte(`{"model":"a/b","instructions":"sys","input":[{"role":"user","content":[{"type":"input_text","text":"hi"},{"type":"input_image","image_url":"data:image/png;base64,AA"}]},{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"type":"function_call","call_id":"c2","name":"g","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"max_output_tokens":50,"store":false,"reasoning":{"effort":"low"}}`))
 	if err != nil {

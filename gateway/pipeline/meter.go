@@ -253,17 +253,25 @@ func Fail(st io.Closer, err error) {
 }
 
 // recordingStream is a chat stream that records its usage event through a meter.
+// Every chunk names the client's model (see answerModel).
 type recordingStream struct {
 	provider.ChatStream
 	*meter
+	model answerModel
 }
 
 // next reads and meters one chunk.
 func (s *recordingStream) next() (provider.Chunk, error) {
 	ch, err := s.ChatStream.Recv()
+	if err == nil {
+		var upstream string
+		if ch.JSON, upstream, err = s.model.stamp(ch.JSON); err == nil && s.e.UpstreamModel == "" {
+			s.e.UpstreamModel = upstream
+		}
+	}
 	if err != nil {
 		s.failed(err)
-		return ch, err
+		return provider.Chunk{}, err
 	}
 	s.received(ch.Usage)
 	s.addText(ch.JSON)
@@ -288,17 +296,22 @@ func (s *recordingStream) Close() error {
 }
 
 // recordingMessagesStream is a Messages stream that records its usage event through a meter.
+// Its message_start event names the client's model (see answerModel).
 type recordingMessagesStream struct {
 	provider.MessagesStream
 	*meter
+	model answerModel
 }
 
 // next reads and meters one event; only content blocks carry text.
 func (s *recordingMessagesStream) next() (provider.MessagesEvent, error) {
 	ev, err := s.MessagesStream.Recv()
+	if err == nil && ev.Name == "message_start" {
+		ev.Data, s.e.UpstreamModel, err = s.model.stampMessageStart(ev.Data)
+	}
 	if err != nil {
 		s.failed(err)
-		return ev, err
+		return provider.MessagesEvent{}, err
 	}
 	s.received(ev.Usage)
 	if ev.Name == "content_block_delta" {

@@ -185,11 +185,16 @@ func (p *Pipeline) ChatTranslated(ctx context.Context, c *Caller, call *provider
 	if err != nil {
 		return nil, err // not an inference: no usage to record, the error is the client's
 	}
-	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
+	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
 		res, err := m.Adapter.Chat(ctx, call)
 		if err != nil {
 			return nil, chat.Usage{}, err
 		}
+		stamped := *res
+		if stamped.JSON, e.UpstreamModel, err = newAnswerModel(call.Request.Model).stamp(res.JSON); err != nil {
+			return nil, res.Usage, err
+		}
+		res = &stamped
 		if translate != nil {
 			out, err := translate(res)
 			if err != nil {
@@ -209,7 +214,7 @@ func (p *Pipeline) ChatTranslated(ctx context.Context, c *Caller, call *provider
 // costed as free). A call that failed is recorded with the usage do returned with its error
 // (an answer that came but could not be translated), else as usage missing: a call that
 // failed upstream is not billed.
-func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.Endpoint, e usage.Event, do func(context.Context) (R, chat.Usage, error), estimate func(R) chat.Usage) (R, error) {
+func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.Endpoint, e *usage.Event, do func(context.Context) (R, chat.Usage, error), estimate func(R) chat.Usage) (R, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	res, u, err := do(ctx)
@@ -219,11 +224,11 @@ func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.E
 	case !noUsage(u):
 		e.Usage = u
 	case estimate != nil:
-		setEstimate(&e, estimate(res))
+		setEstimate(e, estimate(res))
 	default:
 		e.UsageMissing = true
 	}
-	p.finish(ctx, c, m, &e, err)
+	p.finish(ctx, c, m, e, err)
 	return res, err
 }
 
@@ -246,7 +251,7 @@ func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.Cha
 		return nil, err
 	}
 	mt.prompt = chatPrompt(call.Request)
-	return &recordingStream{ChatStream: st, meter: mt}, nil
+	return &recordingStream{ChatStream: st, meter: mt, model: newAnswerModel(call.Request.Model)}, nil
 }
 
 // Embed runs an embeddings request. An answer that reports no usage is recorded with the
@@ -261,12 +266,16 @@ func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCal
 	if !ok {
 		return nil, apierr.Invalid("model", "the model %q does not support embeddings", call.Request.Model)
 	}
-	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.EmbedResult, chat.Usage, error) {
+	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.EmbedResult, chat.Usage, error) {
 		res, err := emb.Embed(ctx, call)
 		if err != nil {
 			return nil, chat.Usage{}, err
 		}
-		return res, res.Usage, nil
+		out := *res
+		if out.JSON, e.UpstreamModel, err = newAnswerModel(call.Request.Model).stamp(res.JSON); err != nil {
+			return nil, res.Usage, err
+		}
+		return &out, res.Usage, nil
 	}, func(*provider.EmbedResult) chat.Usage {
 		return p.estimate(m, embedPrompt(call.Request.Input), nil)
 	})
@@ -309,12 +318,16 @@ func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.Messa
 	if err != nil {
 		return nil, err
 	}
-	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.MessagesResult, chat.Usage, error) {
+	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.MessagesResult, chat.Usage, error) {
 		res, err := ma.Messages(ctx, call)
 		if err != nil {
 			return nil, chat.Usage{}, err
 		}
-		return res, res.Usage, nil
+		out := *res
+		if out.JSON, e.UpstreamModel, err = newAnswerModel(call.Model).stamp(res.JSON); err != nil {
+			return nil, res.Usage, err
+		}
+		return &out, res.Usage, nil
 	}, func(res *provider.MessagesResult) chat.Usage {
 		return p.estimate(m, jsonPrompt(call.Body), res.JSON)
 	})
@@ -336,7 +349,7 @@ func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider
 		return nil, err
 	}
 	mt.prompt = jsonPrompt(call.Body)
-	return &recordingMessagesStream{MessagesStream: st, meter: mt}, nil
+	return &recordingMessagesStream{MessagesStream: st, meter: mt, model: newAnswerModel(call.Model)}, nil
 }
 
 // CountTokens asks a native model's provider to count the request's input tokens. Counting is

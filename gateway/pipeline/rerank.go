@@ -24,7 +24,7 @@ func (p *Pipeline) Rerank(ctx context.Context, c *Caller, call *provider.RerankC
 	if !ok {
 		return nil, apierr.Invalid("model", "the model %q does not support rerank", call.Model)
 	}
-	return roundTrip(ctx, p, c, m, e, func(ctx context.Context) (*provider.RerankResult, chat.Usage, error) {
+	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.RerankResult, chat.Usage, error) {
 		res, err := rr.Rerank(ctx, call)
 		if err != nil {
 			return nil, chat.Usage{}, err

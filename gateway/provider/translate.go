@@ -10,21 +10,13 @@ import (
 )
 
 // MaxTokens returns the answer's token limit a request sets: max_completion_tokens, else
-// max_tokens, else nil. A limit below 1 is refused, naming the parameter.
-func MaxTokens(r *chat.Request) (*int64, error) {
-	switch {
-	case r.MaxCompletionTokens != nil:
-		if *r.MaxCompletionTokens < 1 {
-			return nil, apierr.Invalid("max_completion_tokens", "max_completion_tokens must be at least 1")
-		}
-		return r.MaxCompletionTokens, nil
-	case r.MaxTokens != nil:
-		if *r.MaxTokens < 1 {
-			return nil, apierr.Invalid("max_tokens", "max_tokens must be at least 1")
-		}
-		return r.MaxTokens, nil
+// max_tokens, else nil. Ranges are not checked here: every surface validates the request
+// (chat.Request.Validate) before it reaches an adapter.
+func MaxTokens(r *chat.Request) *int64 {
+	if r.MaxCompletionTokens != nil {
+		return r.MaxCompletionTokens
 	}
-	return nil, nil
+	return r.MaxTokens
 }
 
 // ToolCallArgs returns the arguments of tool call j of messages[i] as the compact JSON object

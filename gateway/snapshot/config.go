@@ -15,6 +15,20 @@ type Config struct {
 	Rules           []Rule
 	// AdminTokenHash is KeyHash of the admin token; it authenticates as an admin on every API.
 	AdminTokenHash string
+	// MissingSecrets are secret references of the config file that this process could not
+	// resolve (an unset environment variable, an unreadable file). Compile makes the models
+	// they leave without a key unavailable; a key stored since (Admin API, another replica)
+	// takes precedence.
+	MissingSecrets []MissingSecret
+}
+
+// MissingSecret is a secret reference that could not be resolved.
+type MissingSecret struct {
+	Account string
+	// Model is empty for the account's own secret, else the model's name in the account.
+	Model string
+	// Problem names the reference and never a value: "secret env://OPENAI_API_KEY is not set".
+	Problem string
 }
 
 // Account is a provider account.

@@ -7,6 +7,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -68,6 +69,7 @@ type Endpoint struct {
 	Adapter  provider.Adapter
 	BuildErr error
 
+	missing  string         // why a secret the model needs is missing, when it is (see Config.MissingSecrets)
 	override *catalog.Price // the Admin API's price, when set
 	entry    *catalog.Entry // the catalog's entry, when the model is listed
 }
@@ -129,6 +131,8 @@ type Snapshot struct {
 	rules     []rule
 	config    *Config
 	redactor  *redact.Redactor
+	// unavailable maps an account or model (by FQN) whose secret is missing to the problem.
+	unavailable map[string]string
 }
 
 // Builder builds an adapter for a model's provider config.
@@ -198,6 +202,20 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 	for i := range cfg.Accounts {
 		accounts[cfg.Accounts[i].Name] = &cfg.Accounts[i]
 	}
+	missing := make(map[string]string, len(cfg.MissingSecrets)) // by account, or model FQN
+	for _, ms := range cfg.MissingSecrets {
+		if ms.Model == "" {
+			missing[ms.Account] = ms.Problem
+		} else {
+			missing[ms.Account+"/"+ms.Model] = ms.Problem
+		}
+	}
+	// A missing account secret counts only while the account has no stored key.
+	for _, a := range cfg.Accounts {
+		if p, ok := missing[a.Name]; ok && a.APIKey == "" {
+			s.unavailableAdd(a.Name, p)
+		}
+	}
 	for _, m := range cfg.Models {
 		acct, ok := accounts[m.Account]
 		if !ok {
@@ -231,9 +249,21 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		if model.override == nil && model.entry == nil {
 			unpriced = append(unpriced, model.FQN)
 		}
-		model.Adapter, model.BuildErr = b.Build(pc)
-		if model.BuildErr != nil {
-			logger.Warn("model is misconfigured and will answer 503", "model", model.FQN, "error", s.redactor.Redact(model.BuildErr.Error()))
+		switch p, own := missing[model.FQN]; {
+		case own && m.APIKey == "":
+			model.missing = fmt.Sprintf("the model %s is unavailable: its %s", model.FQN, p)
+			s.unavailableAdd(model.FQN, p)
+		case m.APIKey == "" && s.unavailable[m.Account] != "":
+			model.missing = fmt.Sprintf("the provider account %s is unavailable: its %s", m.Account, s.unavailable[m.Account])
+		}
+		if model.missing != "" {
+			// Logged once at start by whoever resolved the secrets, not on every compile.
+			model.BuildErr = errors.New(model.missing)
+		} else {
+			model.Adapter, model.BuildErr = b.Build(pc)
+			if model.BuildErr != nil {
+				logger.Warn("model is misconfigured and will answer 503", "model", model.FQN, "error", s.redactor.Redact(model.BuildErr.Error()))
+			}
 		}
 		s.models[model.FQN] = model
 		s.modelList = append(s.modelList, model)
@@ -268,6 +298,18 @@ func secrets(cfg *Config) []string {
 // Redactor masks the snapshot's secrets (every provider credential it holds) in text; see
 // package redact.
 func (s *Snapshot) Redactor() *redact.Redactor { return s.redactor }
+
+func (s *Snapshot) unavailableAdd(name, problem string) {
+	if s.unavailable == nil {
+		s.unavailable = map[string]string{}
+	}
+	s.unavailable[name] = problem
+}
+
+// Unavailable returns the accounts (by name) and models (by FQN) that cannot serve because a
+// secret they need is missing, each with the problem ("secret env://OPENAI_API_KEY is not
+// set"); nil when there are none. Callers must not modify it.
+func (s *Snapshot) Unavailable() map[string]string { return s.unavailable }
 
 // Config returns the config the snapshot was compiled from; callers must not modify it.
 func (s *Snapshot) Config() *Config { return s.config }
@@ -313,6 +355,9 @@ func (s *Snapshot) Resolve(p *Principal, fqn, t string) (*Endpoint, error) {
 	}
 	if t != "" && !m.HasType(t) {
 		return nil, apierr.Invalid("model", "the model %q is not a %s model", fqn, t)
+	}
+	if m.missing != "" {
+		return nil, apierr.New(apierr.KindUpstreamUnavailable, "%s", m.missing)
 	}
 	if m.Adapter == nil {
 		return nil, &apierr.Error{Kind: apierr.KindUpstreamUnavailable, Message: fmt.Sprintf("the model %q is misconfigured; ask the gateway admin", fqn), Cause: m.BuildErr}

@@ -221,3 +221,62 @@ func TestReloaderKeepsLastSnapshotOnFailure(t *testing.T) {
 		t.Error("a removed key still authenticates")
 	}
 }
+
+func TestCompileMissingSecrets(t *testing.T) {
+	cfg := &Config{
+		Accounts: []Account{
+			{Name: "openai-main", Provider: "openai"},
+			{Name: "stored", Provider: "openai", APIKey: "sk-stored"},
+			{Name: "nv", Provider: "self-hosted-model", BaseURL: "http://nv/v1"},
+		},
+		Models: []Model{
+			{Account: "openai-main", Name: "gpt-4o"},
+			{Account: "openai-main", Name: "own-key", APIKey: "sk-model"},
+			{Account: "stored", Name: "gpt-4o"},
+			{Account: "nv", Name: "nano"},
+			{Account: "nv", Name: "stored-model-key", APIKey: "nv-stored"},
+			{Account: "nv", Name: "keyless"},
+		},
+		MissingSecrets: []MissingSecret{
+			{Account: "openai-main", Problem: "secret env://OPENAI_API_KEY is not set"},
+			{Account: "stored", Problem: "secret env://STORED_KEY is not set"},
+			{Account: "nv", Model: "nano", Problem: "secret env://NVIDIA_API_KEY is not set"},
+			{Account: "nv", Model: "stored-model-key", Problem: "secret file:///run/nv cannot be read"},
+		},
+	}
+	s := Compile(cfg, builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	admin := &Principal{Admin: true}
+	tests := []struct {
+		model, unavailable string // "" when it serves
+	}{
+		{"openai-main/gpt-4o", "the provider account openai-main is unavailable: its secret env://OPENAI_API_KEY is not set"},
+		{"openai-main/own-key", ""},
+		{"stored/gpt-4o", ""}, // a stored key is used when the variable is unset
+		{"nv/nano", "the model nv/nano is unavailable: its secret env://NVIDIA_API_KEY is not set"},
+		{"nv/stored-model-key", ""},
+		{"nv/keyless", ""},
+	}
+	for _, tt := range tests {
+		m, err := s.Resolve(admin, tt.model, TypeChat)
+		if tt.unavailable == "" {
+			if err != nil || m.Adapter == nil {
+				t.Errorf("%s: %v, want it to serve", tt.model, err)
+			}
+			continue
+		}
+		var e *apierr.Error
+		if !errors.As(err, &e) || e.Kind != apierr.KindUpstreamUnavailable || e.Message != tt.unavailable {
+			t.Errorf("%s: got %v, want unavailable %q", tt.model, err, tt.unavailable)
+		}
+	}
+	want := map[string]string{
+		"openai-main": "secret env://OPENAI_API_KEY is not set",
+		"nv/nano":     "secret env://NVIDIA_API_KEY is not set",
+	}
+	if got := s.Unavailable(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Unavailable() = %v, want %v", got, want)
+	}
+	if got := Compile(testConfig(), builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil))).Unavailable(); got != nil {
+		t.Errorf("Unavailable() without missing secrets = %v", got)
+	}
+}

@@ -34,6 +34,9 @@ type Event struct {
 	VirtualAccount string
 	Teams          []string
 	Model          string // fully qualified model name the client asked for
+	// UpstreamModel is the provider's name for the model as its answer gave it (for example
+	// gpt-4o-2024-08-06); empty when the answer named none. Clients see Model only.
+	UpstreamModel string
 	// Operation is the model type used: "chat", "embedding", "rerank", "batch" or a forwarded
 	// endpoint's type; empty for a request that never reached a model (a refusal, a model list).
 	Operation string
@@ -81,6 +84,7 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.String("user", e.User),
 		slog.String("virtual_account", e.VirtualAccount),
 		slog.String("model", e.Model),
+		slog.String("upstream_model", e.UpstreamModel),
 		slog.String("op", e.Operation),
 		slog.Bool("stream", e.Stream),
 		slog.String("status", e.Status),

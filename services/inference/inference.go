@@ -144,16 +144,13 @@ func (s *Service) Embed(ctx context.Context, req *inferencev1.EmbedRequest) (*in
 	if err != nil {
 		return nil, err
 	}
-	if req.GetModel() == "" {
-		return nil, s.error(ctx, apierr.Invalid("model", "model is required"))
-	}
-	if len(req.GetInput()) == 0 {
-		return nil, s.error(ctx, apierr.Invalid("input", "input must not be empty"))
-	}
 	r := &chat.EmbeddingRequest{Model: req.GetModel(), Input: req.GetInput(), User: req.GetUser(), EncodingFormat: "float"}
 	if req.Dimensions != nil {
 		d := int64(req.GetDimensions())
 		r.Dimensions = &d
+	}
+	if err := r.Validate(); err != nil {
+		return nil, s.error(ctx, err)
 	}
 	res, err := s.p.Embed(ctx, c, &provider.EmbedCall{Request: r})
 	if err != nil {

@@ -149,11 +149,15 @@ func restHeader(key string) (string, bool) {
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	status := map[string]string{"snapshot": "loaded", "database": "ok"}
+	status := map[string]any{"snapshot": "loaded", "database": "ok"}
 	code := http.StatusOK
-	if s.snaps.Load() == nil {
+	if snap := s.snaps.Load(); snap == nil {
 		status["snapshot"] = "not loaded"
 		code = http.StatusServiceUnavailable
+	} else if u := snap.Unavailable(); len(u) > 0 {
+		// Accounts and models without their secret answer 503; the rest serves, so the
+		// gateway stays ready.
+		status["unavailable"] = u
 	}
 	if s.db != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)

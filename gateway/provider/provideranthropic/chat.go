@@ -32,11 +32,8 @@ func translateRequest(r *chat.Request, model string) (*messagesRequest, error) {
 		TopP:          r.TopP,
 		StopSequences: r.Stop,
 	}
-	limit, err := provider.MaxTokens(r)
-	if err != nil {
-		return nil, err
-	}
-	if limit != nil {
+	var err error
+	if limit := provider.MaxTokens(r); limit != nil {
 		out.MaxTokens = *limit
 	}
 	if r.User != "" {

@@ -355,7 +355,6 @@ func TestInvalidRequests(t *testing.T) {
 		{"response_format json_schema without a schema", `{"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}`, "response_format.json_schema.schema", "needs a schema"},
 		{"reasoning_effort", `{"reasoning_effort":"high"}`, "reasoning_effort", "reasoning_effort is not supported by anthropic models"},
 		{"tool_choice required without tools", `{"tool_choice":"required"}`, "tool_choice", "tool_choice"},
-		{"max_tokens zero", `{"max_tokens":0}`, "max_tokens", "max_tokens"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

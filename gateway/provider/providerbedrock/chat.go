@@ -37,10 +37,8 @@ func translateRequest(r *chat.Request) (*converseRequest, error) {
 	}
 	out := &converseRequest{}
 	ic := inferenceConfig{Temperature: r.Temperature, TopP: r.TopP, StopSequences: r.Stop}
+	ic.MaxTokens = provider.MaxTokens(r)
 	var err error
-	if ic.MaxTokens, err = provider.MaxTokens(r); err != nil {
-		return nil, err
-	}
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || len(ic.StopSequences) > 0 {
 		out.InferenceConfig = &ic
 	}

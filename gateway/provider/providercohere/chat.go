@@ -28,10 +28,8 @@ func translateRequest(r *chat.Request, model string) (*chatRequest, error) {
 		PresencePenalty:  r.PresencePenalty,
 		StopSequences:    r.Stop,
 	}
+	out.MaxTokens = provider.MaxTokens(r)
 	var err error
-	if out.MaxTokens, err = provider.MaxTokens(r); err != nil {
-		return nil, err
-	}
 	if f := r.ResponseFormat; f != nil {
 		switch f.Type {
 		case "json_object":

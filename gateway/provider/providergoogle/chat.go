@@ -78,17 +78,9 @@ func translateConfig(r *chat.Request) (*generationConfig, error) {
 		PresencePenalty:  r.PresencePenalty,
 		FrequencyPenalty: r.FrequencyPenalty,
 	}
-	var err error
-	if g.MaxOutputTokens, err = provider.MaxTokens(r); err != nil {
-		return nil, err
-	}
-	if r.N != nil {
-		if *r.N < 1 {
-			return nil, apierr.Invalid("n", "n must be at least 1")
-		}
-		if *r.N > 1 {
-			g.CandidateCount = r.N
-		}
+	g.MaxOutputTokens = provider.MaxTokens(r)
+	if r.N != nil && *r.N > 1 {
+		g.CandidateCount = r.N
 	}
 	if f := r.ResponseFormat; f != nil {
 		switch f.Type {

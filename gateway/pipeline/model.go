@@ -1,0 +1,67 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/rawjson"
+)
+
+// The model an answer names is the one the client asked for: the gateway's fully qualified
+// name (mock/echo, openai-main/gpt-4o), on every surface, streamed or not, whatever the
+// provider calls the model. A client that compares the answer's model with what it sent sees
+// a match, and a provider's dated snapshot name (gpt-4o-2024-08-06) is never mistaken for a
+// model to call. The provider's own name goes to the usage event (usage.Event.UpstreamModel).
+// The pipeline sets it on the answers it passes on (chat, chat chunks, embeddings, native
+// Messages and their message_start event); surfaces that build their own answer from a chat
+// answer (Responses, Connect, translated Messages) take the model from it or from the request.
+
+// answerModel sets one request's model name on its answers.
+type answerModel struct {
+	quoted []byte // the client's model name as a JSON string
+}
+
+func newAnswerModel(model string) answerModel {
+	q, _ := json.Marshal(model) // a string always encodes
+	return answerModel{quoted: q}
+}
+
+// stamp returns obj with its top-level "model" set to the client's name (added when missing),
+// and the name it replaced ("" when none). obj is not modified.
+func (a answerModel) stamp(obj []byte) ([]byte, string, error) {
+	old, ok, err := rawjson.Get(obj, "model")
+	if err != nil {
+		return nil, "", provider.BadResponse(err)
+	}
+	var upstream string
+	if ok {
+		_ = json.Unmarshal(old, &upstream) // a model that is not a string is replaced all the same
+		if bytes.Equal(old, a.quoted) {
+			return obj, upstream, nil
+		}
+	}
+	out, err := rawjson.Set(obj, "model", a.quoted)
+	if err != nil {
+		return nil, "", provider.BadResponse(err)
+	}
+	return out, upstream, nil
+}
+
+// stampMessageStart sets the model of a Messages stream's message_start event, which carries
+// it in its message member.
+func (a answerModel) stampMessageStart(data []byte) ([]byte, string, error) {
+	msg, ok, err := rawjson.Get(data, "message")
+	if err != nil || !ok {
+		return data, "", err
+	}
+	msg, upstream, err := a.stamp(msg)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := rawjson.Set(data, "message", msg)
+	if err != nil {
+		return nil, "", provider.BadResponse(err)
+	}
+	return out, upstream, nil
+}
