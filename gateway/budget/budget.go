@@ -45,7 +45,8 @@ type Decision struct {
 	// Allowed reports whether every enforced check fits. When it is false nothing was reserved.
 	Allowed bool
 	// Refused is, when Allowed is false, the index in the checks given to Reserve of the first
-	// refusing check; -1 when allowed.
+	// check whose Amount alone exceeds its Limit, or else of the first refusing check; -1 when
+	// allowed.
 	Refused int
 	// Exceeds reports that the refusing check's Amount alone is over its Limit.
 	Exceeds bool
