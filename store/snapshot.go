@@ -20,7 +20,8 @@ import (
 
 // SnapshotConfig reads the whole configuration in one consistent read and returns it as the
 // data plane's input: provider secrets decrypted, API keys as hashes (revoked keys included with
-// Revoked set, expiring keys with ExpireTime), every list sorted by name (models by account,
+// Revoked set, expiring keys with ExpireTime, the secret a rotation replaced with its grace
+// period's end), every list sorted by name (models by account,
 // then name; keys by id). The result shares nothing with the store.
 func (s *Store) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
 	var opts *sql.TxOptions
@@ -137,6 +138,9 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 		}
 		if k.ExpireTime != nil {
 			sk.ExpireTime = *k.ExpireTime
+		}
+		if k.PreviousHash != nil && k.PreviousExpireTime != nil {
+			sk.PreviousHash, sk.PreviousExpireTime = *k.PreviousHash, *k.PreviousExpireTime
 		}
 		cfg.Keys = append(cfg.Keys, sk)
 	}

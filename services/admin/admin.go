@@ -291,9 +291,10 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiKeyReq
 	return &adminv1.RevokeApiKeyResponse{ApiKey: out}, nil
 }
 
-// RotateApiKey implements adminv1connect.AdminServiceHandler.
+// RotateApiKey implements adminv1connect.AdminServiceHandler. The new secret is in the
+// response and nowhere else.
 func (s *Service) RotateApiKey(ctx context.Context, req *adminv1.RotateApiKeyRequest) (*adminv1.RotateApiKeyResponse, error) {
-	out, secret, err := s.st.RotateAPIKey(ctx, req.GetId())
+	out, secret, err := s.st.RotateAPIKey(ctx, req)
 	if err != nil {
 		return nil, s.fail(ctx, "RotateApiKey", err)
 	}

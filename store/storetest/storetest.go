@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
@@ -446,14 +447,48 @@ func testAPIKeys(t *testing.T, h *harness) {
 	}
 
 	// Rotation changes the secret and hash, keeps the id.
-	r1, rs := must2(st.RotateAPIKey(ctx, k1.GetId()))(t)
+	r1, rs := must2(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId()}))(t)
 	if r1.GetId() != k1.GetId() || rs == s1 || r1.GetPrefix() != rs[:len(r1.GetPrefix())] {
 		t.Errorf("rotated key %v with secret %q: want same id, new secret and prefix", r1, rs)
 	}
-	sk, _ = keyOf(snap(t, st), k1.GetId())
-	if sk.Hash != snapshot.KeyHash(rs) {
-		t.Errorf("after rotation, snapshot hash = %s, want the new secret's", sk.Hash)
+	if r1.GetPreviousPrefix() != "" || r1.PreviousExpireTime != nil {
+		t.Errorf("a rotation without grace period lists a previous secret: %v", r1)
 	}
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if sk.Hash != snapshot.KeyHash(rs) || sk.PreviousHash != "" {
+		t.Errorf("after rotation, snapshot key = %+v, want the new secret's hash and no previous one", sk)
+	}
+
+	// With a grace period, the old secret's hash stays in the snapshot until the period ends,
+	// and the listing shows its prefix and end.
+	t0 := time.Now()
+	r2, rs2 := must2(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId(), GracePeriod: durationpb.New(time.Hour)}))(t)
+	t1 := time.Now()
+	end := r2.GetPreviousExpireTime().AsTime()
+	if r2.GetPreviousPrefix() != r1.GetPrefix() || end.Before(t0.Add(time.Hour).Truncate(time.Second)) || end.After(t1.Add(time.Hour)) {
+		t.Errorf("rotated with a 1h grace period: previous prefix %q (want %q), previous_expire_time %v (want about %v)", r2.GetPreviousPrefix(), r1.GetPrefix(), end, t0.Add(time.Hour))
+	}
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if sk.Hash != snapshot.KeyHash(rs2) || sk.PreviousHash != snapshot.KeyHash(rs) || !sk.PreviousExpireTime.Equal(end) {
+		t.Errorf("snapshot key after a graceful rotation = %+v, want the new hash and the old one until %v", sk, end)
+	}
+	listed := must(st.ListAPIKeys(ctx, "alice", ""))(t)
+	if len(listed) != 1 || listed[0].GetPreviousPrefix() != r1.GetPrefix() || !listed[0].GetPreviousExpireTime().AsTime().Equal(end) {
+		t.Errorf("listing after a graceful rotation = %v, want the previous prefix and its end", listed)
+	}
+	// The longest grace period is accepted; rotating again replaces the previous secret.
+	r3, rs3 := must2(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId(), GracePeriod: durationpb.New(store.MaxRotationGrace)}))(t)
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if r3.GetPreviousPrefix() != r2.GetPrefix() || sk.PreviousHash != snapshot.KeyHash(rs2) {
+		t.Errorf("second graceful rotation: %v, snapshot %+v; want the second secret as the previous one", r3, sk)
+	}
+	// A rotation without grace ends the previous secret at once.
+	r4, rs4 := must2(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId(), GracePeriod: durationpb.New(0)}))(t)
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if r4.GetPreviousPrefix() != "" || r4.PreviousExpireTime != nil || sk.PreviousHash != "" || sk.Hash != snapshot.KeyHash(rs4) {
+		t.Errorf("rotation without grace after a graceful one: %v, snapshot %+v; want no previous secret", r4, sk)
+	}
+	_ = rs3
 
 	// Revocation.
 	rv := must(st.RevokeAPIKey(ctx, k1.GetId()))(t)
@@ -467,7 +502,7 @@ func testAPIKeys(t *testing.T, h *harness) {
 	if sk, _ := keyOf(snap(t, st), k1.GetId()); !sk.Revoked {
 		t.Errorf("snapshot key %+v not flagged revoked", sk)
 	}
-	_, _, err := st.RotateAPIKey(ctx, k1.GetId())
+	_, _, err := st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId()})
 	wantErr(t, err, apierr.KindInvalidRequest, "id")
 
 	// Touch records use without a config change; unknown ids are ignored.
@@ -495,7 +530,10 @@ func testAPIKeys(t *testing.T, h *harness) {
 		{"expired", second3(st.CreateAPIKey(ctx, &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "alice"}, ExpireTime: timestamppb.New(time.Now().Add(-time.Hour))})), apierr.KindInvalidRequest, "api_key.expire_time"},
 		{"list unknown user", second(st.ListAPIKeys(ctx, "nope", "")), apierr.KindNotFound, ""},
 		{"revoke missing", second(st.RevokeAPIKey(ctx, "key_missing")), apierr.KindNotFound, ""},
-		{"rotate missing", second3(st.RotateAPIKey(ctx, "key_missing")), apierr.KindNotFound, ""},
+		{"rotate missing", second3(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: "key_missing"})), apierr.KindNotFound, ""},
+		{"rotate with a negative grace period", second3(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k2.GetId(), GracePeriod: durationpb.New(-time.Second)})), apierr.KindInvalidRequest, "grace_period"},
+		{"rotate with a grace period over 7 days", second3(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k2.GetId(), GracePeriod: durationpb.New(store.MaxRotationGrace + time.Second)})), apierr.KindInvalidRequest, "grace_period"},
+		{"rotate with an invalid grace period", second3(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k2.GetId(), GracePeriod: &durationpb.Duration{Seconds: 1, Nanos: -1}})), apierr.KindInvalidRequest, "grace_period"},
 	}
 	for _, e := range errs {
 		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
