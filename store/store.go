@@ -116,7 +116,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	return &Store{
 		db:      db,
-		client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialectName, db))),
+		client:  ent.NewClient(ent.Driver(outageDriver{entsql.OpenDB(dialectName, db)})),
 		dialect: dialectName,
 		sealer:  sealer,
 		derive:  append([]byte(nil), key...),
