@@ -58,3 +58,50 @@ func TestRESTRotateWithGracePeriod(t *testing.T) {
 	call("GET", "/v1/models", rotated.GetSecret(), "", 401, nil)
 	call("GET", "/v1/models", again.GetSecret(), "", 200, nil)
 }
+
+// TestUnknownFieldsAreRefused: a misspelt field is a 400 naming it, on REST and on Connect's
+// JSON, for the Admin and the Inference services, and the call does nothing.
+func TestUnknownFieldsAreRefused(t *testing.T) {
+	g := startGateway(t, nil)
+	resp, body := g.do(t, "POST", "/api/v1/users", g.Token, `{"name":"bob"}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("create bob: %d %s", resp.StatusCode, body)
+	}
+	resp, body = g.do(t, "POST", "/api/v1/api-keys", g.Token, `{"user":"bob"}`)
+	var key adminv1.CreateApiKeyResponse
+	if resp.StatusCode != 200 || protojson.Unmarshal([]byte(body), &key) != nil {
+		t.Fatalf("create key: %d %s", resp.StatusCode, body)
+	}
+	tests := []struct {
+		name, path, body, field string
+	}{
+		{"REST admin", "/api/v1/users", `{"name":"eve","adminn":true}`, `"adminn"`},
+		{"REST admin, nested", "/api/v1/routing-configs", `{"name":"r","strategy":"ROUTING_STRATEGY_WEIGHTED","targets":[{"model":"mock/echo","wieght":1}]}`, `"targets[0].wieght"`},
+		{"REST rotate", "/api/v1/api-keys/" + key.GetApiKey().GetId() + ":rotate", `{"grace":"60s"}`, `"grace"`},
+		{"REST inference", "/api/v1/inference/chat-completions", `{"model":"mock/echo","messages":[{"role":"ROLE_USER","content":[{"text":"x"}]}],"temprature":1}`, `"temprature"`},
+		{"Connect admin", "/llmgw.admin.v1.AdminService/CreateUser", `{"user":{"name":"eve","adminn":true}}`, `"user.adminn"`},
+		{"Connect rotate", "/llmgw.admin.v1.AdminService/RotateApiKey", `{"id":"` + key.GetApiKey().GetId() + `","gracePeriodd":"60s"}`, `"gracePeriodd"`},
+		{"Connect inference", "/llmgw.inference.v1.InferenceService/ChatCompletion", `{"model":"mock/echo","messages":[{"role":"ROLE_USER","content":[{"text":"x"}]}],"temprature":1}`, `"temprature"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := g.do(t, "POST", tt.path, g.Token, tt.body)
+			if resp.StatusCode != 400 || !strings.Contains(body, `unknown field \`+tt.field[:len(tt.field)-1]+`\"`) {
+				t.Errorf("%s: %d %s; want 400 naming %s", tt.body, resp.StatusCode, body, tt.field)
+			}
+		})
+	}
+	if resp, body := g.do(t, "GET", "/api/v1/users/eve", g.Token, ""); resp.StatusCode != 404 {
+		t.Errorf("a refused create made a user: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := g.do(t, "GET", "/v1/models", key.GetSecret(), ""); resp.StatusCode != 200 {
+		t.Errorf("a refused rotation changed the key: %d %s", resp.StatusCode, body)
+	}
+	// Known fields by either name still work.
+	if resp, body := g.do(t, "POST", "/llmgw.admin.v1.AdminService/CreateUser", g.Token, `{"user":{"name":"eve","admin":false,"teams":[]}}`); resp.StatusCode != 200 {
+		t.Errorf("a valid Connect JSON call: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := g.do(t, "POST", "/api/v1/api-keys/"+key.GetApiKey().GetId()+":rotate", g.Token, `{"grace_period":"60s"}`); resp.StatusCode != 200 {
+		t.Errorf("a valid REST rotation: %d %s", resp.StatusCode, body)
+	}
+}

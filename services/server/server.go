@@ -72,10 +72,10 @@ func New(snaps *snapshot.Holder, p *pipeline.Pipeline, admin adminv1connect.Admi
 // REST gateway dials (empty disables REST).
 func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, func(), error) {
 	mux := http.NewServeMux()
-	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger))
+	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger), strictConnectJSON())
 	mux.Handle(path, h)
 	if s.admin != nil {
-		path, h := adminv1connect.NewAdminServiceHandler(s.admin, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)))
+		path, h := adminv1connect.NewAdminServiceHandler(s.admin, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)), strictConnectJSON())
 		mux.Handle(path, h)
 	}
 	oai := []openaiapi.Option{openaiapi.WithMaxFile(s.opts.MaxFile)}
@@ -100,7 +100,7 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 			return nil, nil, err
 		}
 		cleanup = func() { _ = conn.Close() }
-		rest := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(restHeader))
+		rest := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(restHeader), strictRESTJSON())
 		if err := inferencev1.RegisterInferenceServiceHandler(ctx, rest, conn); err != nil {
 			return nil, nil, err
 		}
