@@ -210,13 +210,14 @@ func validateName(param, name string) error {
 	return nil
 }
 
-// validateModelName checks a model name: 1 to 128 characters, no '/' and no whitespace.
+// validateModelName checks a model name: 1 to 128 characters, no '/', no '*' (authorization
+// rules use it as the wildcard) and no whitespace.
 func validateModelName(param, name string) error {
 	if name == "" {
 		return apierr.Invalid(param, "%s is required", param)
 	}
-	if len(name) > 128 || strings.ContainsAny(name, "/ \t\r\n\v\f") || strings.ContainsFunc(name, isSpaceOrControl) {
-		return apierr.Invalid(param, "%s %q must be at most 128 characters with no '/' and no whitespace", param, name)
+	if len(name) > 128 || strings.ContainsAny(name, "/* \t\r\n\v\f") || strings.ContainsFunc(name, isSpaceOrControl) {
+		return apierr.Invalid(param, "%s %q must be at most 128 characters with no '/', no '*' and no whitespace", param, name)
 	}
 	return nil
 }
