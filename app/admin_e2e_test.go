@@ -105,3 +105,31 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 		t.Errorf("a valid REST rotation: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestAdminRefusesWhatCannotWork: over REST, a model whose adapter cannot be built (a wrong
+// Bedrock region) and an authz rule model name that can never match are 400s naming the
+// problem, instead of a 200 followed by 503s or silent denials.
+func TestAdminRefusesWhatCannotWork(t *testing.T) {
+	g := startGateway(t, nil)
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		says                     string
+	}{
+		{"account", "POST", "/api/v1/provider-accounts", `{"name":"aws","provider":"bedrock","apiKey":"secret","settings":{"region":"eu-west-1","access_key_id":"AKIA"}}`, 200, ""},
+		{"model with a wrong region", "POST", "/api/v1/provider-accounts/aws/models", `{"name":"haiku","upstreamModel":"anthropic.claude-3-haiku","settings":{"region":"us_east_1"}}`, 400, `region \"us_east_1\"`},
+		{"model", "POST", "/api/v1/provider-accounts/aws/models", `{"name":"haiku","upstreamModel":"anthropic.claude-3-haiku"}`, 200, ""},
+		{"account update that breaks its model", "PUT", "/api/v1/provider-accounts/aws", `{"provider":"bedrock","settings":{"region":"us_east_1","access_key_id":"AKIA"}}`, 400, "aws/haiku"},
+		{"rule model without account", "POST", "/api/v1/authz-rules", `{"name":"r","models":["gpt-4o"],"users":["*"]}`, 400, "authz_rule.models[0]"},
+		{"rule", "POST", "/api/v1/authz-rules", `{"name":"r","models":["aws/haiku","aws/*","*"],"users":["*"]}`, 200, ""},
+	}
+	for _, tt := range tests {
+		resp, body := g.do(t, tt.method, tt.path, g.Token, tt.body)
+		if resp.StatusCode != tt.status || !strings.Contains(body, tt.says) {
+			t.Fatalf("%s: %d %s; want %d saying %s", tt.name, resp.StatusCode, body, tt.status, tt.says)
+		}
+	}
+	if strings.Contains(g.Logs.String(), "will answer 503") {
+		t.Errorf("a misconfigured model reached the snapshot:\n%s", g.Logs)
+	}
+}

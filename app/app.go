@@ -194,6 +194,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	st, err := openStore(ctx, cfg, getenv, store.Options{
 		Logger:           logger,
 		ValidateProvider: reg.Validate,
+		ValidateModel:    reg.Check,
 		OnChange: func() {
 			// Read-your-writes: the Admin call returns after the new snapshot serves.
 			if reloader != nil {

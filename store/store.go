@@ -22,6 +22,7 @@ import (
 
 	"github.com/llmgw/llmgw/ent"
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
 )
 
 // Dialect names returned by Store.Dialect.
@@ -42,6 +43,12 @@ type Options struct {
 	OnChange func()
 	// ValidateProvider checks a provider account's provider kind; nil accepts any non-empty kind.
 	ValidateProvider func(kind string) error
+	// ValidateModel checks, without network, that a model's adapter can be built from its
+	// provider config (snapshot.ProviderConfig: the account's settings and secret with the
+	// model's overrides), such as registry.Registry.Check. It runs inside every model write and
+	// account update, for the models concerned; an error refuses the write as an invalid
+	// argument that quotes it. Nil skips the check.
+	ValidateModel func(cfg provider.Config) error
 	// Logger receives the store's few log lines; nil discards them. Secrets are never logged.
 	Logger *slog.Logger
 }

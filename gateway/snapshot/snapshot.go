@@ -210,21 +210,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		if len(model.Types) == 0 {
 			model.Types = []string{TypeChat}
 		}
-		pc := provider.Config{Kind: acct.Provider, BaseURL: acct.BaseURL, APIKey: acct.APIKey, Model: m.UpstreamModel}
-		if pc.Model == "" {
-			pc.Model = m.Name
-		}
-		if m.BaseURL != "" {
-			pc.BaseURL = m.BaseURL
-		}
-		if m.APIKey != "" {
-			pc.APIKey = m.APIKey
-		}
-		if len(acct.Settings)+len(m.Settings) > 0 {
-			pc.Settings = make(map[string]string, len(acct.Settings)+len(m.Settings))
-			maps.Copy(pc.Settings, acct.Settings)
-			maps.Copy(pc.Settings, m.Settings)
-		}
+		pc := ProviderConfig(acct, &m)
 		if p := m.Pricing; p != nil {
 			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
 		} else if cat != nil {
@@ -248,6 +234,28 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		s.rules = append(s.rules, rule{models: r.Models, users: set(r.Users), teams: set(r.Teams), vas: set(r.VirtualAccounts)})
 	}
 	return s
+}
+
+// ProviderConfig is the provider config of model m of account a, from which its adapter is
+// built: the account's provider, base URL, key and settings, with the model's base URL, key
+// and settings (key by key) overriding them, and the model's upstream name (else its name).
+func ProviderConfig(a *Account, m *Model) provider.Config {
+	pc := provider.Config{Kind: a.Provider, BaseURL: a.BaseURL, APIKey: a.APIKey, Model: m.UpstreamModel}
+	if pc.Model == "" {
+		pc.Model = m.Name
+	}
+	if m.BaseURL != "" {
+		pc.BaseURL = m.BaseURL
+	}
+	if m.APIKey != "" {
+		pc.APIKey = m.APIKey
+	}
+	if len(a.Settings)+len(m.Settings) > 0 {
+		pc.Settings = make(map[string]string, len(a.Settings)+len(m.Settings))
+		maps.Copy(pc.Settings, a.Settings)
+		maps.Copy(pc.Settings, m.Settings)
+	}
+	return pc
 }
 
 // Config returns the config the snapshot was compiled from; callers must not modify it.

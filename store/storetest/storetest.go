@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/store"
 )
@@ -45,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"AdminToken", testAdminToken},
 		{"OnChange", testOnChange},
 		{"Snapshot", testSnapshot},
+		{"AdapterCheck", testAdapterCheck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +61,15 @@ func Run(t *testing.T, open Opener) {
 					}
 					return nil
 				},
+				ValidateModel: func(cfg provider.Config) error {
+					h.mu.Lock()
+					h.checked = append(h.checked, cfg)
+					h.mu.Unlock()
+					if cfg.Settings["region"] == "us_east_1" {
+						return errors.New(`setting region "us_east_1" is not a region name`)
+					}
+					return nil
+				},
 			})
 			tt.fn(t, h)
 		})
@@ -68,6 +80,20 @@ func Run(t *testing.T, open Opener) {
 type harness struct {
 	st      *store.Store
 	changes counter
+
+	mu      sync.Mutex
+	checked []provider.Config // what ValidateModel was given, in order
+}
+
+// lastChecked returns the config ValidateModel was last given.
+func (h *harness) lastChecked(t *testing.T) provider.Config {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.checked) == 0 {
+		t.Fatal("ValidateModel was never called")
+	}
+	return h.checked[len(h.checked)-1]
 }
 
 // ignoreTimes ignores the output-only timestamps that the store sets.
@@ -834,3 +860,36 @@ func testSnapshot(t *testing.T, h *harness) {
 
 // cmpEmpty treats nil and empty slices alike.
 var cmpEmpty = cmp.FilterValues(func(x, y []string) bool { return len(x) == 0 && len(y) == 0 }, cmp.Comparer(func(_, _ []string) bool { return true }))
+
+// testAdapterCheck: model writes and account updates build the adapter of the models they
+// touch from the merged config (the account's settings and secret, the model's overrides) and
+// are refused, changing nothing, when it cannot be built.
+func testAdapterCheck(t *testing.T, h *harness) {
+	ctx := t.Context()
+	st := h.st
+	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "aws", Provider: "bedrock", ApiKey: "account-secret", Settings: map[string]string{"region": "eu-west-1", "access_key_id": "AKIA"}}))(t)
+	must(st.CreateModel(ctx, &adminv1.Model{Account: "aws", Name: "haiku", UpstreamModel: "anthropic.claude-3-haiku", Settings: map[string]string{"role_arn": "arn:aws:iam::1:role/r"}}))(t)
+	want := provider.Config{Kind: "bedrock", APIKey: "account-secret", Model: "anthropic.claude-3-haiku",
+		Settings: map[string]string{"region": "eu-west-1", "access_key_id": "AKIA", "role_arn": "arn:aws:iam::1:role/r"}}
+	if d := cmp.Diff(want, h.lastChecked(t)); d != "" {
+		t.Errorf("ValidateModel was given (-want +got):\n%s", d)
+	}
+
+	before := snap(t, st)
+	_, err := st.CreateModel(ctx, &adminv1.Model{Account: "aws", Name: "sonnet", Settings: map[string]string{"region": "us_east_1"}})
+	wantErr(t, err, apierr.KindInvalidRequest, "model")
+	_, err = st.UpdateModel(ctx, &adminv1.Model{Account: "aws", Name: "haiku", UpstreamModel: "anthropic.claude-3-haiku", Settings: map[string]string{"region": "us_east_1"}})
+	wantErr(t, err, apierr.KindInvalidRequest, "model")
+	// The account's own setting reaches its models.
+	_, err = st.UpdateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "aws", Provider: "bedrock", Settings: map[string]string{"region": "us_east_1", "access_key_id": "AKIA"}})
+	wantErr(t, err, apierr.KindInvalidRequest, "provider_account")
+	if d := cmp.Diff(before, snap(t, st)); d != "" {
+		t.Errorf("refused writes changed the configuration (-before +after):\n%s", d)
+	}
+
+	// An update that keeps the stored secret checks with it.
+	must(st.UpdateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "aws", Provider: "bedrock", Settings: map[string]string{"region": "eu-central-1", "access_key_id": "AKIA"}}))(t)
+	if got := h.lastChecked(t); got.APIKey != "account-secret" || got.Settings["region"] != "eu-central-1" {
+		t.Errorf("ValidateModel after an account update was given %+v, want the stored secret and the new region", got)
+	}
+}
