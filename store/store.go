@@ -97,6 +97,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("open store: create database directory: %w", err)
 		}
+		if err := privateFiles(path, logger); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
 		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
@@ -130,6 +133,35 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		opts:    opts,
 		logger:  logger,
 	}, nil
+}
+
+// privateFiles makes the SQLite database at path readable by its owner only, like master.key:
+// it holds sealed secrets and key hashes. It creates the file 0600 when it does not exist
+// (SQLite gives its -wal and -shm files the database file's mode) and narrows the files of a
+// database created with a wider mode.
+func privateFiles(path string, logger *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(p, perm&^0o077); err != nil {
+				return fmt.Errorf("make %s private: %w", p, err)
+			}
+			logger.Info("store: made the database file private", "path", p, "mode", fmt.Sprintf("%04o", perm&^0o077))
+		}
+	}
+	return nil
 }
 
 // Dialect is DialectSQLite or DialectPostgres.
