@@ -259,6 +259,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	st, err := openStore(ctx, cfg, getenv, store.Options{
 		Logger:           logger,
 		ValidateProvider: reg.Validate,
+		ValidateModel:    reg.Check,
 		OnChange: func() {
 			// Read-your-writes: the Admin call returns after the new snapshot serves.
 			if reloader != nil {
@@ -433,7 +434,7 @@ func publicMessage(err error) error {
 
 // bootstrap prepares a fresh database: the admin token, the built-in mock account, and
 // accounts for provider keys found in the environment. On later starts it only updates the
-// admin token when LLMGW_ADMIN_TOKEN changed.
+// admin token when LLMGW_ADMIN_TOKEN changed, with a warning.
 func bootstrap(ctx context.Context, st *store.Store, getenv func(string) string, stderr io.Writer, logger *slog.Logger) error {
 	stored, err := st.AdminTokenHash(ctx)
 	if err != nil {
@@ -444,6 +445,10 @@ func bootstrap(ctx context.Context, st *store.Store, getenv func(string) string,
 		if h := snapshot.KeyHash(tok); h != stored {
 			if err := st.SetAdminTokenHash(ctx, h); err != nil {
 				return err
+			}
+			if !fresh {
+				// Loudly: whoever held the previous admin token has just lost it.
+				logger.Warn("the admin token was replaced from LLMGW_ADMIN_TOKEN: the previous admin token no longer works")
 			}
 		}
 	} else if fresh {

@@ -3,11 +3,15 @@ package app
 import (
 	"context"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/store"
 )
 
 // TestFirstStart: with no admin token set, one is generated and printed once; provider keys in
@@ -80,5 +84,55 @@ func TestRunCommands(t *testing.T) {
 	}
 	if err := Run(context.Background(), []string{"serve", "--log-level", "loud"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Error("a bad log level was accepted")
+	}
+}
+
+// TestAdminTokenReplacedIsLogged: a changed LLMGW_ADMIN_TOKEN replaces the stored one with a
+// warning that says so (never the token); the same token again, or the first one, logs nothing.
+func TestAdminTokenReplacedIsLogged(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "llmgw.db"), store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run := func(token string) string {
+		t.Helper()
+		var logs strings.Builder
+		logger := slog.New(slog.NewJSONHandler(&logs, nil))
+		if err := bootstrap(ctx, st, func(k string) string {
+			if k == "LLMGW_ADMIN_TOKEN" {
+				return token
+			}
+			return ""
+		}, io.Discard, logger); err != nil {
+			t.Fatal(err)
+		}
+		return logs.String()
+	}
+	for _, step := range []struct {
+		token string
+		warn  bool
+	}{
+		{"first-admin-token", false}, // a fresh database
+		{"first-admin-token", false}, // unchanged
+		{"second-admin-token", true}, // replaced
+		{"second-admin-token", false},
+	} {
+		logs := run(step.token)
+		warned := strings.Contains(logs, `"level":"WARN"`) && strings.Contains(logs, "admin token was replaced from LLMGW_ADMIN_TOKEN")
+		if warned != step.warn {
+			t.Errorf("start with %s: warned %v, want %v; logs:\n%s", step.token, warned, step.warn, logs)
+		}
+		if strings.Contains(logs, "admin-token") {
+			t.Errorf("a token reached the logs:\n%s", logs)
+		}
+	}
+	if h, _ := st.AdminTokenHash(ctx); h != snapshot.KeyHash("second-admin-token") {
+		t.Error("the stored admin token is not the replacement")
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/url"
@@ -150,12 +151,33 @@ func TestInferenceSurvivesDatabaseOutage(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"database":"unreachable"`) {
 		t.Errorf("readyz during the outage: %d %s", resp.StatusCode, body)
 	}
-	// Writes fail cleanly (the control plane needs its database); the data plane is unaffected.
+	// Admin calls fail cleanly with 503 / unavailable and say why (the control plane needs its
+	// database); the data plane is unaffected.
+	const unreachable = "configuration database unreachable; inference continues on the last configuration"
 	_, err = admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "erin"}})
-	if err == nil {
-		t.Error("a write succeeded without a database")
-	} else if strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(strings.ToLower(err.Error()), "sql") {
-		t.Errorf("the write's error leaks database details: %v", err)
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || ce.Message() != unreachable {
+		t.Errorf("a Connect write during the outage: %v; want unavailable: %s", err, unreachable)
+	}
+	_, err = admin.RotateApiKey(ctx, &adminv1.RotateApiKeyRequest{Id: k.GetApiKey().GetId()})
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || ce.Message() != unreachable {
+		t.Errorf("a key rotation during the outage: %v; want unavailable: %s", err, unreachable)
+	}
+	_, err = admin.ListUsers(ctx, &adminv1.ListUsersRequest{})
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || ce.Message() != unreachable {
+		t.Errorf("a Connect read during the outage: %v; want unavailable: %s", err, unreachable)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/users", `{"name":"erin"}`},
+		{"GET", "/api/v1/users", ""},
+	} {
+		resp, body := g.do(t, c.method, c.path, g.Token, c.body)
+		if resp.StatusCode != 503 || !strings.Contains(body, unreachable) {
+			t.Errorf("REST %s %s during the outage: %d %s; want 503: %s", c.method, c.path, resp.StatusCode, body, unreachable)
+		}
+		if strings.Contains(body, "127.0.0.1") || strings.Contains(strings.ToLower(body), "sql") {
+			t.Errorf("REST %s %s leaks database details: %s", c.method, c.path, body)
+		}
 	}
 	if err := chat(); err != nil {
 		t.Fatalf("after a failed write: %v", err)

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
@@ -22,7 +24,8 @@ type Store interface {
 }
 
 // Apply creates what the file has and the store lacks and updates what differs; it returns
-// how many resources it wrote. The current state is read once, with secrets, so that an
+// how many resources it wrote. What the file cannot express (a model's pricing override) is
+// kept. The current state is read once, with secrets, so that an
 // unchanged file writes nothing.
 func Apply(ctx context.Context, st Store, f *File) (int, error) {
 	cur, err := st.SnapshotConfig(ctx)
@@ -74,6 +77,12 @@ func Apply(ctx context.Context, st Store, f *File) (int, error) {
 				}
 				changed++
 			case old.UpstreamModel != m.UpstreamModel || old.BaseURL != m.BaseUrl || !slices.Equal(oldTypes, types) || !maps.Equal(old.Settings, m.Settings) || (m.ApiKey != "" && old.APIKey != m.ApiKey):
+				// The file has no pricing: UpdateModel replaces every field, so the override
+				// set through the Admin API is passed along rather than cleared.
+				if m.Pricing == nil && old.Pricing != nil {
+					m = proto.CloneOf(m)
+					m.Pricing = &adminv1.Pricing{InputPerMtok: old.Pricing.Input, OutputPerMtok: old.Pricing.Output, CachedInputPerMtok: old.Pricing.CachedInput}
+				}
 				if _, err := st.UpdateModel(ctx, m); err != nil {
 					return changed, fmt.Errorf("model %s/%s: %w", m.Account, m.Name, err)
 				}

@@ -210,8 +210,14 @@ func (s *fakeStore) UpdateProviderAccount(_ context.Context, in *adminv1.Provide
 	return in, nil
 }
 
+// toModel stores a model as the store's UpdateModel does: every field replaced, the pricing
+// override included (nil clears it).
 func toModel(in *adminv1.Model) snapshot.Model {
-	return snapshot.Model{Account: in.Account, Name: in.Name, UpstreamModel: in.UpstreamModel, Types: in.Types, BaseURL: in.BaseUrl, APIKey: in.ApiKey, Settings: in.Settings}
+	m := snapshot.Model{Account: in.Account, Name: in.Name, UpstreamModel: in.UpstreamModel, Types: in.Types, BaseURL: in.BaseUrl, APIKey: in.ApiKey, Settings: in.Settings}
+	if p := in.GetPricing(); p != nil {
+		m.Pricing = &snapshot.Pricing{Input: p.GetInputPerMtok(), Output: p.GetOutputPerMtok(), CachedInput: p.GetCachedInputPerMtok()}
+	}
+	return m
 }
 
 func (s *fakeStore) CreateModel(_ context.Context, in *adminv1.Model) (*adminv1.Model, error) {
@@ -267,5 +273,36 @@ func TestApplyIsIdempotent(t *testing.T) {
 	}
 	if st.cfg.Models[0].APIKey != "k2" {
 		t.Errorf("model key %q, want k2", st.cfg.Models[0].APIKey)
+	}
+}
+
+// TestApplyKeepsPricingOverride: the file has no pricing, so a model it updates keeps the
+// pricing override set through the Admin API.
+func TestApplyKeepsPricingOverride(t *testing.T) {
+	ctx := context.Background()
+	override := &snapshot.Pricing{Input: 1.5, Output: 6, CachedInput: 0.5}
+	st := &fakeStore{cfg: snapshot.Config{
+		Accounts: []snapshot.Account{{Name: "nvidia-external", Provider: "self-hosted-model"}},
+		Models: []snapshot.Model{{
+			Account: "nvidia-external", Name: "nemotron-nano", UpstreamModel: "nvidia/old-name",
+			BaseURL: "https://integrate.api.nvidia.com/v1", Types: []string{"chat"}, APIKey: "k1", Pricing: override,
+		}},
+	}}
+	f, err := Parse([]byte(documented), env(map[string]string{"NVIDIA_API_KEY": "k1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Apply(ctx, st, f); err != nil || n != 1 {
+		t.Fatalf("apply: %d changes, %v; want 1 (the model's upstream name)", n, err)
+	}
+	m := st.cfg.Models[0]
+	if m.UpstreamModel != "nvidia/nemotron-3-nano-30b-a3b" {
+		t.Errorf("upstream model %q: the file's change was not applied", m.UpstreamModel)
+	}
+	if m.Pricing == nil || *m.Pricing != *override {
+		t.Errorf("pricing after apply = %+v, want the override %+v kept", m.Pricing, override)
+	}
+	if f.Accounts[0].Models[0].Pricing != nil {
+		t.Error("Apply modified the parsed file")
 	}
 }

@@ -37,6 +37,12 @@ type ApiKey struct {
 	ExpireTime *time.Time `json:"expire_time,omitempty"`
 	// RevokeTime holds the value of the "revoke_time" field.
 	RevokeTime *time.Time `json:"revoke_time,omitempty"`
+	// PreviousHash holds the value of the "previous_hash" field.
+	PreviousHash *string `json:"previous_hash,omitempty"`
+	// PreviousPrefix holds the value of the "previous_prefix" field.
+	PreviousPrefix string `json:"previous_prefix,omitempty"`
+	// PreviousExpireTime holds the value of the "previous_expire_time" field.
+	PreviousExpireTime *time.Time `json:"previous_expire_time,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ApiKeyQuery when eager-loading is set.
 	Edges        ApiKeyEdges `json:"edges"`
@@ -83,9 +89,9 @@ func (*ApiKey) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case apikey.FieldUserID, apikey.FieldVirtualAccountID:
 			values[i] = new(sql.NullInt64)
-		case apikey.FieldID, apikey.FieldName, apikey.FieldPrefix, apikey.FieldHash:
+		case apikey.FieldID, apikey.FieldName, apikey.FieldPrefix, apikey.FieldHash, apikey.FieldPreviousHash, apikey.FieldPreviousPrefix:
 			values[i] = new(sql.NullString)
-		case apikey.FieldCreateTime, apikey.FieldLastUsedTime, apikey.FieldExpireTime, apikey.FieldRevokeTime:
+		case apikey.FieldCreateTime, apikey.FieldLastUsedTime, apikey.FieldExpireTime, apikey.FieldRevokeTime, apikey.FieldPreviousExpireTime:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -167,6 +173,26 @@ func (_m *ApiKey) assignValues(columns []string, values []any) error {
 				_m.RevokeTime = new(time.Time)
 				*_m.RevokeTime = value.Time
 			}
+		case apikey.FieldPreviousHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field previous_hash", values[i])
+			} else if value.Valid {
+				_m.PreviousHash = new(string)
+				*_m.PreviousHash = value.String
+			}
+		case apikey.FieldPreviousPrefix:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field previous_prefix", values[i])
+			} else if value.Valid {
+				_m.PreviousPrefix = value.String
+			}
+		case apikey.FieldPreviousExpireTime:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field previous_expire_time", values[i])
+			} else if value.Valid {
+				_m.PreviousExpireTime = new(time.Time)
+				*_m.PreviousExpireTime = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -247,6 +273,19 @@ func (_m *ApiKey) String() string {
 	builder.WriteString(", ")
 	if v := _m.RevokeTime; v != nil {
 		builder.WriteString("revoke_time=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.PreviousHash; v != nil {
+		builder.WriteString("previous_hash=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("previous_prefix=")
+	builder.WriteString(_m.PreviousPrefix)
+	builder.WriteString(", ")
+	if v := _m.PreviousExpireTime; v != nil {
+		builder.WriteString("previous_expire_time=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -140,6 +140,48 @@ func (_c *ApiKeyCreate) SetNillableRevokeTime(v *time.Time) *ApiKeyCreate {
 	return _c
 }
 
+// SetPreviousHash sets the "previous_hash" field.
+func (_c *ApiKeyCreate) SetPreviousHash(v string) *ApiKeyCreate {
+	_c.mutation.SetPreviousHash(v)
+	return _c
+}
+
+// SetNillablePreviousHash sets the "previous_hash" field if the given value is not nil.
+func (_c *ApiKeyCreate) SetNillablePreviousHash(v *string) *ApiKeyCreate {
+	if v != nil {
+		_c.SetPreviousHash(*v)
+	}
+	return _c
+}
+
+// SetPreviousPrefix sets the "previous_prefix" field.
+func (_c *ApiKeyCreate) SetPreviousPrefix(v string) *ApiKeyCreate {
+	_c.mutation.SetPreviousPrefix(v)
+	return _c
+}
+
+// SetNillablePreviousPrefix sets the "previous_prefix" field if the given value is not nil.
+func (_c *ApiKeyCreate) SetNillablePreviousPrefix(v *string) *ApiKeyCreate {
+	if v != nil {
+		_c.SetPreviousPrefix(*v)
+	}
+	return _c
+}
+
+// SetPreviousExpireTime sets the "previous_expire_time" field.
+func (_c *ApiKeyCreate) SetPreviousExpireTime(v time.Time) *ApiKeyCreate {
+	_c.mutation.SetPreviousExpireTime(v)
+	return _c
+}
+
+// SetNillablePreviousExpireTime sets the "previous_expire_time" field if the given value is not nil.
+func (_c *ApiKeyCreate) SetNillablePreviousExpireTime(v *time.Time) *ApiKeyCreate {
+	if v != nil {
+		_c.SetPreviousExpireTime(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ApiKeyCreate) SetID(v string) *ApiKeyCreate {
 	_c.mutation.SetID(v)
@@ -203,6 +245,10 @@ func (_c *ApiKeyCreate) defaults() {
 		v := apikey.DefaultCreateTime()
 		_c.mutation.SetCreateTime(v)
 	}
+	if _, ok := _c.mutation.PreviousPrefix(); !ok {
+		v := apikey.DefaultPreviousPrefix
+		_c.mutation.SetPreviousPrefix(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -223,6 +269,9 @@ func (_c *ApiKeyCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreateTime(); !ok {
 		return &ValidationError{Name: "create_time", err: errors.New(`ent: missing required field "ApiKey.create_time"`)}
+	}
+	if _, ok := _c.mutation.PreviousPrefix(); !ok {
+		return &ValidationError{Name: "previous_prefix", err: errors.New(`ent: missing required field "ApiKey.previous_prefix"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := apikey.IDValidator(v); err != nil {
@@ -291,6 +340,18 @@ func (_c *ApiKeyCreate) createSpec() (*ApiKey, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RevokeTime(); ok {
 		_spec.SetField(apikey.FieldRevokeTime, field.TypeTime, value)
 		_node.RevokeTime = &value
+	}
+	if value, ok := _c.mutation.PreviousHash(); ok {
+		_spec.SetField(apikey.FieldPreviousHash, field.TypeString, value)
+		_node.PreviousHash = &value
+	}
+	if value, ok := _c.mutation.PreviousPrefix(); ok {
+		_spec.SetField(apikey.FieldPreviousPrefix, field.TypeString, value)
+		_node.PreviousPrefix = value
+	}
+	if value, ok := _c.mutation.PreviousExpireTime(); ok {
+		_spec.SetField(apikey.FieldPreviousExpireTime, field.TypeTime, value)
+		_node.PreviousExpireTime = &value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

@@ -130,6 +130,60 @@ func (_u *ApiKeyUpdate) ClearRevokeTime() *ApiKeyUpdate {
 	return _u
 }
 
+// SetPreviousHash sets the "previous_hash" field.
+func (_u *ApiKeyUpdate) SetPreviousHash(v string) *ApiKeyUpdate {
+	_u.mutation.SetPreviousHash(v)
+	return _u
+}
+
+// SetNillablePreviousHash sets the "previous_hash" field if the given value is not nil.
+func (_u *ApiKeyUpdate) SetNillablePreviousHash(v *string) *ApiKeyUpdate {
+	if v != nil {
+		_u.SetPreviousHash(*v)
+	}
+	return _u
+}
+
+// ClearPreviousHash clears the value of the "previous_hash" field.
+func (_u *ApiKeyUpdate) ClearPreviousHash() *ApiKeyUpdate {
+	_u.mutation.ClearPreviousHash()
+	return _u
+}
+
+// SetPreviousPrefix sets the "previous_prefix" field.
+func (_u *ApiKeyUpdate) SetPreviousPrefix(v string) *ApiKeyUpdate {
+	_u.mutation.SetPreviousPrefix(v)
+	return _u
+}
+
+// SetNillablePreviousPrefix sets the "previous_prefix" field if the given value is not nil.
+func (_u *ApiKeyUpdate) SetNillablePreviousPrefix(v *string) *ApiKeyUpdate {
+	if v != nil {
+		_u.SetPreviousPrefix(*v)
+	}
+	return _u
+}
+
+// SetPreviousExpireTime sets the "previous_expire_time" field.
+func (_u *ApiKeyUpdate) SetPreviousExpireTime(v time.Time) *ApiKeyUpdate {
+	_u.mutation.SetPreviousExpireTime(v)
+	return _u
+}
+
+// SetNillablePreviousExpireTime sets the "previous_expire_time" field if the given value is not nil.
+func (_u *ApiKeyUpdate) SetNillablePreviousExpireTime(v *time.Time) *ApiKeyUpdate {
+	if v != nil {
+		_u.SetPreviousExpireTime(*v)
+	}
+	return _u
+}
+
+// ClearPreviousExpireTime clears the value of the "previous_expire_time" field.
+func (_u *ApiKeyUpdate) ClearPreviousExpireTime() *ApiKeyUpdate {
+	_u.mutation.ClearPreviousExpireTime()
+	return _u
+}
+
 // Mutation returns the ApiKeyMutation object of the builder.
 func (_u *ApiKeyUpdate) Mutation() *ApiKeyMutation {
 	return _u.mutation
@@ -210,6 +264,21 @@ func (_u *ApiKeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.RevokeTimeCleared() {
 		_spec.ClearField(apikey.FieldRevokeTime, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PreviousHash(); ok {
+		_spec.SetField(apikey.FieldPreviousHash, field.TypeString, value)
+	}
+	if _u.mutation.PreviousHashCleared() {
+		_spec.ClearField(apikey.FieldPreviousHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.PreviousPrefix(); ok {
+		_spec.SetField(apikey.FieldPreviousPrefix, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PreviousExpireTime(); ok {
+		_spec.SetField(apikey.FieldPreviousExpireTime, field.TypeTime, value)
+	}
+	if _u.mutation.PreviousExpireTimeCleared() {
+		_spec.ClearField(apikey.FieldPreviousExpireTime, field.TypeTime)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -333,6 +402,60 @@ func (_u *ApiKeyUpdateOne) ClearRevokeTime() *ApiKeyUpdateOne {
 	return _u
 }
 
+// SetPreviousHash sets the "previous_hash" field.
+func (_u *ApiKeyUpdateOne) SetPreviousHash(v string) *ApiKeyUpdateOne {
+	_u.mutation.SetPreviousHash(v)
+	return _u
+}
+
+// SetNillablePreviousHash sets the "previous_hash" field if the given value is not nil.
+func (_u *ApiKeyUpdateOne) SetNillablePreviousHash(v *string) *ApiKeyUpdateOne {
+	if v != nil {
+		_u.SetPreviousHash(*v)
+	}
+	return _u
+}
+
+// ClearPreviousHash clears the value of the "previous_hash" field.
+func (_u *ApiKeyUpdateOne) ClearPreviousHash() *ApiKeyUpdateOne {
+	_u.mutation.ClearPreviousHash()
+	return _u
+}
+
+// SetPreviousPrefix sets the "previous_prefix" field.
+func (_u *ApiKeyUpdateOne) SetPreviousPrefix(v string) *ApiKeyUpdateOne {
+	_u.mutation.SetPreviousPrefix(v)
+	return _u
+}
+
+// SetNillablePreviousPrefix sets the "previous_prefix" field if the given value is not nil.
+func (_u *ApiKeyUpdateOne) SetNillablePreviousPrefix(v *string) *ApiKeyUpdateOne {
+	if v != nil {
+		_u.SetPreviousPrefix(*v)
+	}
+	return _u
+}
+
+// SetPreviousExpireTime sets the "previous_expire_time" field.
+func (_u *ApiKeyUpdateOne) SetPreviousExpireTime(v time.Time) *ApiKeyUpdateOne {
+	_u.mutation.SetPreviousExpireTime(v)
+	return _u
+}
+
+// SetNillablePreviousExpireTime sets the "previous_expire_time" field if the given value is not nil.
+func (_u *ApiKeyUpdateOne) SetNillablePreviousExpireTime(v *time.Time) *ApiKeyUpdateOne {
+	if v != nil {
+		_u.SetPreviousExpireTime(*v)
+	}
+	return _u
+}
+
+// ClearPreviousExpireTime clears the value of the "previous_expire_time" field.
+func (_u *ApiKeyUpdateOne) ClearPreviousExpireTime() *ApiKeyUpdateOne {
+	_u.mutation.ClearPreviousExpireTime()
+	return _u
+}
+
 // Mutation returns the ApiKeyMutation object of the builder.
 func (_u *ApiKeyUpdateOne) Mutation() *ApiKeyMutation {
 	return _u.mutation
@@ -443,6 +566,21 @@ func (_u *ApiKeyUpdateOne) sqlSave(ctx context.Context) (_node *ApiKey, err erro
 	}
 	if _u.mutation.RevokeTimeCleared() {
 		_spec.ClearField(apikey.FieldRevokeTime, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PreviousHash(); ok {
+		_spec.SetField(apikey.FieldPreviousHash, field.TypeString, value)
+	}
+	if _u.mutation.PreviousHashCleared() {
+		_spec.ClearField(apikey.FieldPreviousHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.PreviousPrefix(); ok {
+		_spec.SetField(apikey.FieldPreviousPrefix, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PreviousExpireTime(); ok {
+		_spec.SetField(apikey.FieldPreviousExpireTime, field.TypeTime, value)
+	}
+	if _u.mutation.PreviousExpireTimeCleared() {
+		_spec.ClearField(apikey.FieldPreviousExpireTime, field.TypeTime)
 	}
 	_node = &ApiKey{config: _u.config}
 	_spec.Assign = _node.assignValues

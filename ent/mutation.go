@@ -61,6 +61,9 @@ type ApiKeyMutation struct {
 	last_used_time         *time.Time
 	expire_time            *time.Time
 	revoke_time            *time.Time
+	previous_hash          *string
+	previous_prefix        *string
+	previous_expire_time   *time.Time
 	clearedFields          map[string]struct{}
 	user                   *int
 	cleareduser            bool
@@ -564,6 +567,140 @@ func (m *ApiKeyMutation) ResetRevokeTime() {
 	delete(m.clearedFields, apikey.FieldRevokeTime)
 }
 
+// SetPreviousHash sets the "previous_hash" field.
+func (m *ApiKeyMutation) SetPreviousHash(s string) {
+	m.previous_hash = &s
+}
+
+// PreviousHash returns the value of the "previous_hash" field in the mutation.
+func (m *ApiKeyMutation) PreviousHash() (r string, exists bool) {
+	v := m.previous_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreviousHash returns the old "previous_hash" field's value of the ApiKey entity.
+// If the ApiKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApiKeyMutation) OldPreviousHash(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreviousHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreviousHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreviousHash: %w", err)
+	}
+	return oldValue.PreviousHash, nil
+}
+
+// ClearPreviousHash clears the value of the "previous_hash" field.
+func (m *ApiKeyMutation) ClearPreviousHash() {
+	m.previous_hash = nil
+	m.clearedFields[apikey.FieldPreviousHash] = struct{}{}
+}
+
+// PreviousHashCleared returns if the "previous_hash" field was cleared in this mutation.
+func (m *ApiKeyMutation) PreviousHashCleared() bool {
+	_, ok := m.clearedFields[apikey.FieldPreviousHash]
+	return ok
+}
+
+// ResetPreviousHash resets all changes to the "previous_hash" field.
+func (m *ApiKeyMutation) ResetPreviousHash() {
+	m.previous_hash = nil
+	delete(m.clearedFields, apikey.FieldPreviousHash)
+}
+
+// SetPreviousPrefix sets the "previous_prefix" field.
+func (m *ApiKeyMutation) SetPreviousPrefix(s string) {
+	m.previous_prefix = &s
+}
+
+// PreviousPrefix returns the value of the "previous_prefix" field in the mutation.
+func (m *ApiKeyMutation) PreviousPrefix() (r string, exists bool) {
+	v := m.previous_prefix
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreviousPrefix returns the old "previous_prefix" field's value of the ApiKey entity.
+// If the ApiKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApiKeyMutation) OldPreviousPrefix(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreviousPrefix is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreviousPrefix requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreviousPrefix: %w", err)
+	}
+	return oldValue.PreviousPrefix, nil
+}
+
+// ResetPreviousPrefix resets all changes to the "previous_prefix" field.
+func (m *ApiKeyMutation) ResetPreviousPrefix() {
+	m.previous_prefix = nil
+}
+
+// SetPreviousExpireTime sets the "previous_expire_time" field.
+func (m *ApiKeyMutation) SetPreviousExpireTime(t time.Time) {
+	m.previous_expire_time = &t
+}
+
+// PreviousExpireTime returns the value of the "previous_expire_time" field in the mutation.
+func (m *ApiKeyMutation) PreviousExpireTime() (r time.Time, exists bool) {
+	v := m.previous_expire_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreviousExpireTime returns the old "previous_expire_time" field's value of the ApiKey entity.
+// If the ApiKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApiKeyMutation) OldPreviousExpireTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreviousExpireTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreviousExpireTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreviousExpireTime: %w", err)
+	}
+	return oldValue.PreviousExpireTime, nil
+}
+
+// ClearPreviousExpireTime clears the value of the "previous_expire_time" field.
+func (m *ApiKeyMutation) ClearPreviousExpireTime() {
+	m.previous_expire_time = nil
+	m.clearedFields[apikey.FieldPreviousExpireTime] = struct{}{}
+}
+
+// PreviousExpireTimeCleared returns if the "previous_expire_time" field was cleared in this mutation.
+func (m *ApiKeyMutation) PreviousExpireTimeCleared() bool {
+	_, ok := m.clearedFields[apikey.FieldPreviousExpireTime]
+	return ok
+}
+
+// ResetPreviousExpireTime resets all changes to the "previous_expire_time" field.
+func (m *ApiKeyMutation) ResetPreviousExpireTime() {
+	m.previous_expire_time = nil
+	delete(m.clearedFields, apikey.FieldPreviousExpireTime)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *ApiKeyMutation) ClearUser() {
 	m.cleareduser = true
@@ -652,7 +789,7 @@ func (m *ApiKeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ApiKeyMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 12)
 	if m.name != nil {
 		fields = append(fields, apikey.FieldName)
 	}
@@ -680,6 +817,15 @@ func (m *ApiKeyMutation) Fields() []string {
 	if m.revoke_time != nil {
 		fields = append(fields, apikey.FieldRevokeTime)
 	}
+	if m.previous_hash != nil {
+		fields = append(fields, apikey.FieldPreviousHash)
+	}
+	if m.previous_prefix != nil {
+		fields = append(fields, apikey.FieldPreviousPrefix)
+	}
+	if m.previous_expire_time != nil {
+		fields = append(fields, apikey.FieldPreviousExpireTime)
+	}
 	return fields
 }
 
@@ -706,6 +852,12 @@ func (m *ApiKeyMutation) Field(name string) (ent.Value, bool) {
 		return m.ExpireTime()
 	case apikey.FieldRevokeTime:
 		return m.RevokeTime()
+	case apikey.FieldPreviousHash:
+		return m.PreviousHash()
+	case apikey.FieldPreviousPrefix:
+		return m.PreviousPrefix()
+	case apikey.FieldPreviousExpireTime:
+		return m.PreviousExpireTime()
 	}
 	return nil, false
 }
@@ -733,6 +885,12 @@ func (m *ApiKeyMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldExpireTime(ctx)
 	case apikey.FieldRevokeTime:
 		return m.OldRevokeTime(ctx)
+	case apikey.FieldPreviousHash:
+		return m.OldPreviousHash(ctx)
+	case apikey.FieldPreviousPrefix:
+		return m.OldPreviousPrefix(ctx)
+	case apikey.FieldPreviousExpireTime:
+		return m.OldPreviousExpireTime(ctx)
 	}
 	return nil, fmt.Errorf("unknown ApiKey field %s", name)
 }
@@ -805,6 +963,27 @@ func (m *ApiKeyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRevokeTime(v)
 		return nil
+	case apikey.FieldPreviousHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreviousHash(v)
+		return nil
+	case apikey.FieldPreviousPrefix:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreviousPrefix(v)
+		return nil
+	case apikey.FieldPreviousExpireTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreviousExpireTime(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ApiKey field %s", name)
 }
@@ -853,6 +1032,12 @@ func (m *ApiKeyMutation) ClearedFields() []string {
 	if m.FieldCleared(apikey.FieldRevokeTime) {
 		fields = append(fields, apikey.FieldRevokeTime)
 	}
+	if m.FieldCleared(apikey.FieldPreviousHash) {
+		fields = append(fields, apikey.FieldPreviousHash)
+	}
+	if m.FieldCleared(apikey.FieldPreviousExpireTime) {
+		fields = append(fields, apikey.FieldPreviousExpireTime)
+	}
 	return fields
 }
 
@@ -881,6 +1066,12 @@ func (m *ApiKeyMutation) ClearField(name string) error {
 		return nil
 	case apikey.FieldRevokeTime:
 		m.ClearRevokeTime()
+		return nil
+	case apikey.FieldPreviousHash:
+		m.ClearPreviousHash()
+		return nil
+	case apikey.FieldPreviousExpireTime:
+		m.ClearPreviousExpireTime()
 		return nil
 	}
 	return fmt.Errorf("unknown ApiKey nullable field %s", name)
@@ -916,6 +1107,15 @@ func (m *ApiKeyMutation) ResetField(name string) error {
 		return nil
 	case apikey.FieldRevokeTime:
 		m.ResetRevokeTime()
+		return nil
+	case apikey.FieldPreviousHash:
+		m.ResetPreviousHash()
+		return nil
+	case apikey.FieldPreviousPrefix:
+		m.ResetPreviousPrefix()
+		return nil
+	case apikey.FieldPreviousExpireTime:
+		m.ResetPreviousExpireTime()
 		return nil
 	}
 	return fmt.Errorf("unknown ApiKey field %s", name)

@@ -41,6 +41,10 @@ func init() {
 	apikeyDescCreateTime := apikeyFields[6].Descriptor()
 	// apikey.DefaultCreateTime holds the default value on creation for the create_time field.
 	apikey.DefaultCreateTime = apikeyDescCreateTime.Default.(func() time.Time)
+	// apikeyDescPreviousPrefix is the schema descriptor for previous_prefix field.
+	apikeyDescPreviousPrefix := apikeyFields[11].Descriptor()
+	// apikey.DefaultPreviousPrefix holds the default value on creation for the previous_prefix field.
+	apikey.DefaultPreviousPrefix = apikeyDescPreviousPrefix.Default.(string)
 	// apikeyDescID is the schema descriptor for id field.
 	apikeyDescID := apikeyFields[0].Descriptor()
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.

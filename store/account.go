@@ -85,7 +85,8 @@ func (s *Store) ListProviderAccounts(ctx context.Context) ([]*adminv1.ProviderAc
 }
 
 // UpdateProviderAccount replaces the settings of the provider account named in.name. An empty
-// api_key keeps the stored key.
+// api_key keeps the stored key. The update is refused when it leaves one of the account's
+// models unable to build its adapter (Options.ValidateModel).
 func (s *Store) UpdateProviderAccount(ctx context.Context, in *adminv1.ProviderAccount) (*adminv1.ProviderAccount, error) {
 	if err := s.validateAccount(in); err != nil {
 		return nil, fmt.Errorf("update provider account: %w", err)
@@ -103,8 +104,10 @@ func (s *Store) UpdateProviderAccount(ctx context.Context, in *adminv1.ProviderA
 		if in.GetApiKey() != "" {
 			u.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), accountAD(in.GetName())))
 		}
-		out, err = u.Save(ctx)
-		return err
+		if out, err = u.Save(ctx); err != nil {
+			return err
+		}
+		return s.checkAdapters(ctx, tx, in.GetName(), "", "provider_account")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update provider account %s: %w", in.GetName(), classify(err, kindAccount, in.GetName()))

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 
 	"github.com/llmgw/llmgw/ent"
@@ -158,9 +160,28 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string) (*adminv1.ApiKey, e
 	return keyProto(out), nil
 }
 
-// RotateAPIKey gives the API key with the id a new secret and returns it; the old secret stops
-// working at once. A revoked key cannot be rotated.
-func (s *Store) RotateAPIKey(ctx context.Context, id string) (*adminv1.ApiKey, string, error) {
+// MaxRotationGrace is the longest grace period RotateAPIKey accepts.
+const MaxRotationGrace = 7 * 24 * time.Hour
+
+// RotateAPIKey gives the API key in.id a new secret and returns it. The old secret stops
+// working at once, or after in.grace_period (at most MaxRotationGrace) when one is given: its
+// hash is kept until then, so every replica's snapshot accepts it. Only the secret replaced
+// last is kept; a rotation without grace period drops it. A revoked key cannot be rotated.
+func (s *Store) RotateAPIKey(ctx context.Context, in *adminv1.RotateApiKeyRequest) (*adminv1.ApiKey, string, error) {
+	id := in.GetId()
+	var grace time.Duration
+	if g := in.GetGracePeriod(); g != nil {
+		if err := g.CheckValid(); err != nil {
+			return nil, "", fmt.Errorf("rotate api key %s: %w", id, apierr.Invalid("grace_period", "grace_period is not a valid duration"))
+		}
+		grace = g.AsDuration()
+		if grace < 0 {
+			return nil, "", fmt.Errorf("rotate api key %s: %w", id, apierr.Invalid("grace_period", "grace_period must not be negative"))
+		}
+		if grace > MaxRotationGrace {
+			return nil, "", fmt.Errorf("rotate api key %s: %w", id, apierr.Invalid("grace_period", "grace_period %s is longer than the maximum, 7 days (168h)", grace))
+		}
+	}
 	secret := snapshot.NewKeySecret()
 	var out *ent.ApiKey
 	err := s.write(ctx, func(tx *ent.Tx) error {
@@ -171,10 +192,15 @@ func (s *Store) RotateAPIKey(ctx context.Context, id string) (*adminv1.ApiKey, s
 		if k.RevokeTime != nil {
 			return &apierr.Error{Kind: apierr.KindInvalidRequest, Param: "id", Message: fmt.Sprintf("api key %q is revoked", id)}
 		}
-		if err := tx.ApiKey.UpdateOneID(id).
+		u := tx.ApiKey.UpdateOneID(id).
 			SetHash(snapshot.KeyHash(secret)).
-			SetPrefix(snapshot.KeyDisplayPrefix(secret)).
-			Exec(ctx); err != nil {
+			SetPrefix(snapshot.KeyDisplayPrefix(secret))
+		if grace > 0 {
+			u.SetPreviousHash(k.Hash).SetPreviousPrefix(k.Prefix).SetPreviousExpireTime(time.Now().Add(grace))
+		} else {
+			u.ClearPreviousHash().SetPreviousPrefix("").ClearPreviousExpireTime()
+		}
+		if err := u.Exec(ctx); err != nil {
 			return err
 		}
 		out, err = keyQuery(tx.ApiKey.Query().Where(apikey.ID(id))).Only(ctx)
@@ -219,6 +245,11 @@ func keyProto(k *ent.ApiKey) *adminv1.ApiKey {
 		LastUsedTime: tsp(k.LastUsedTime),
 		ExpireTime:   tsp(k.ExpireTime),
 		RevokeTime:   tsp(k.RevokeTime),
+	}
+	// The secret a rotation replaced is listed while it still works.
+	if k.PreviousHash != nil && k.PreviousExpireTime != nil && !time.Now().After(*k.PreviousExpireTime) {
+		out.PreviousPrefix = k.PreviousPrefix
+		out.PreviousExpireTime = timestamppb.New(*k.PreviousExpireTime)
 	}
 	switch {
 	case k.Edges.User != nil:

@@ -5,7 +5,9 @@
 //
 // It speaks the Admin API's messages (package adminv1) so the admin service stays thin, and it
 // returns *apierr.Error values (possibly wrapped) for every error a client caused: invalid
-// arguments naming the offending field, not found, already exists. Any other error is internal.
+// arguments naming the offending field, not found, already exists. When the database cannot be
+// reached, reads and writes return the unavailable kind with UnreachableMessage. Any other error
+// is internal.
 //
 // It is not on the request path: the data plane reads only the snapshot.
 package store

@@ -69,7 +69,7 @@ func accountID(ctx context.Context, tx *ent.Tx, name string) (int, error) {
 }
 
 // CreateModel adds a model to an existing provider account, sealing its api_key, and returns it
-// without the key.
+// without the key. A model whose adapter cannot be built (Options.ValidateModel) is refused.
 func (s *Store) CreateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Model, error) {
 	if err := validateModel(in); err != nil {
 		return nil, fmt.Errorf("create model: %w", err)
@@ -94,8 +94,10 @@ func (s *Store) CreateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Mo
 		if in.GetApiKey() != "" {
 			c.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), modelAD(in.GetAccount(), in.GetName())))
 		}
-		out, err = c.Save(ctx)
-		return err
+		if out, err = c.Save(ctx); err != nil {
+			return err
+		}
+		return s.checkAdapters(ctx, tx, in.GetAccount(), in.GetName(), "model")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create model %s: %w", fqn, classify(err, kindModel, fqn))
@@ -139,7 +141,7 @@ func (s *Store) ListModels(ctx context.Context, account string) ([]*adminv1.Mode
 }
 
 // UpdateModel replaces the settings of the model named by in.account and in.name. An empty
-// api_key keeps the stored key.
+// api_key keeps the stored key. A model whose adapter cannot be built is refused.
 func (s *Store) UpdateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Model, error) {
 	if err := validateModel(in); err != nil {
 		return nil, fmt.Errorf("update model: %w", err)
@@ -166,8 +168,10 @@ func (s *Store) UpdateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Mo
 		if in.GetApiKey() != "" {
 			u.SetAPIKeySealed(s.sealer.Seal([]byte(in.GetApiKey()), modelAD(in.GetAccount(), in.GetName())))
 		}
-		out, err = u.Save(ctx)
-		return err
+		if out, err = u.Save(ctx); err != nil {
+			return err
+		}
+		return s.checkAdapters(ctx, tx, in.GetAccount(), in.GetName(), "model")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update model %s: %w", fqn, classify(err, kindModel, fqn))

@@ -41,7 +41,27 @@ func validateAuthzRule(in *adminv1.AuthzRule) error {
 	if len(in.GetUsers())+len(in.GetTeams())+len(in.GetVirtualAccounts()) == 0 {
 		return apierr.Invalid("authz_rule.users", "authz_rule needs at least one principal in users, teams or virtual_accounts")
 	}
-	return validateLists("authz_rule", in.GetModels(), in.GetUsers(), in.GetTeams(), in.GetVirtualAccounts())
+	if err := validateLists("authz_rule", in.GetModels(), in.GetUsers(), in.GetTeams(), in.GetVirtualAccounts()); err != nil {
+		return err
+	}
+	return validateModelPatterns("authz_rule.models", in.GetModels())
+}
+
+// validateModelPatterns checks that every entry can match a model, as snapshot's rule matcher
+// reads them: "*", "<account>/*" or "<account>/<model>" with a valid account and model name.
+// Anything else ("gpt-4o", "*/gpt-4o", "acme/gpt-*") would be stored and never match.
+func validateModelPatterns(param string, models []string) error {
+	for i, m := range models {
+		if m == "*" {
+			continue
+		}
+		account, name, ok := strings.Cut(m, "/")
+		if ok && nameRE.MatchString(account) && (name == "*" || validateModelName(param, name) == nil) {
+			continue
+		}
+		return apierr.Invalid(param, "%s[%d] %q must be \"*\", \"<account>/*\" or \"<account>/<model>\"", param, i, m)
+	}
+	return nil
 }
 
 // validateLists checks the models, users, teams and virtual_accounts lists under param, in
@@ -336,7 +356,10 @@ func routingConfigProto(r *ent.RoutingConfig) *adminv1.RoutingConfig {
 // Subjects, shared by rate limits and budgets.
 
 func validateSubjects(param string, in *adminv1.Subjects) error {
-	return validateLists(param, in.GetModels(), in.GetUsers(), in.GetTeams(), in.GetVirtualAccounts())
+	if err := validateLists(param, in.GetModels(), in.GetUsers(), in.GetTeams(), in.GetVirtualAccounts()); err != nil {
+		return err
+	}
+	return validateModelPatterns(param+".models", in.GetModels())
 }
 
 func subjects(in *adminv1.Subjects) schematype.Subjects {

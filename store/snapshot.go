@@ -15,12 +15,14 @@ import (
 	"github.com/llmgw/llmgw/ent/team"
 	"github.com/llmgw/llmgw/ent/user"
 	"github.com/llmgw/llmgw/ent/virtualaccount"
+	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
 // SnapshotConfig reads the whole configuration in one consistent read and returns it as the
 // data plane's input: provider secrets decrypted, API keys as hashes (revoked keys included with
-// Revoked set, expiring keys with ExpireTime), every list sorted by name (models by account,
+// Revoked set, expiring keys with ExpireTime, the secret a rotation replaced with its grace
+// period's end), every list sorted by name (models by account,
 // then name; keys by id). The result shares nothing with the store.
 func (s *Store) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
 	var opts *sql.TxOptions
@@ -50,37 +52,12 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 		return nil, fmt.Errorf("read accounts: %w", err)
 	}
 	for _, a := range accounts {
-		acc := snapshot.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, Settings: a.Settings}
-		if sealed(a.APIKeySealed) != nil {
-			key, err := s.sealer.Open(*a.APIKeySealed, accountAD(a.Name))
-			if err != nil {
-				return nil, fmt.Errorf("provider account %s: %w", a.Name, err)
-			}
-			acc.APIKey = string(key)
+		acc, models, err := s.accountConfig(a)
+		if err != nil {
+			return nil, err
 		}
 		cfg.Accounts = append(cfg.Accounts, acc)
-		models := slices.SortedFunc(slices.Values(a.Edges.Models), func(x, y *ent.Model) int { return strings.Compare(x.Name, y.Name) })
-		for _, m := range models {
-			sm := snapshot.Model{
-				Account:       a.Name,
-				Name:          m.Name,
-				UpstreamModel: m.UpstreamModel,
-				Types:         slices.Clone(m.Types),
-				BaseURL:       m.BaseURL,
-				Settings:      m.Settings,
-			}
-			if p := m.Pricing; p != nil {
-				sm.Pricing = &snapshot.Pricing{Input: p.InputPerMTok, Output: p.OutputPerMTok, CachedInput: p.CachedInputPerMTok}
-			}
-			if sealed(m.APIKeySealed) != nil {
-				key, err := s.sealer.Open(*m.APIKeySealed, modelAD(a.Name, m.Name))
-				if err != nil {
-					return nil, fmt.Errorf("model %s/%s: %w", a.Name, m.Name, err)
-				}
-				sm.APIKey = string(key)
-			}
-			cfg.Models = append(cfg.Models, sm)
-		}
+		cfg.Models = append(cfg.Models, models...)
 	}
 
 	teams, err := tx.Team.Query().Order(ent.Asc(team.FieldName)).All(ctx)
@@ -138,6 +115,9 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 		if k.ExpireTime != nil {
 			sk.ExpireTime = *k.ExpireTime
 		}
+		if k.PreviousHash != nil && k.PreviousExpireTime != nil {
+			sk.PreviousHash, sk.PreviousExpireTime = *k.PreviousHash, *k.PreviousExpireTime
+		}
 		cfg.Keys = append(cfg.Keys, sk)
 	}
 
@@ -164,4 +144,67 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 		cfg.AdminTokenHash = st.Value
 	}
 	return cfg, nil
+}
+
+// accountConfig returns account a, whose models are loaded, and its models sorted by name, as
+// the data plane sees them: secrets decrypted.
+func (s *Store) accountConfig(a *ent.ProviderAccount) (snapshot.Account, []snapshot.Model, error) {
+	acc := snapshot.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, Settings: a.Settings}
+	if sealed(a.APIKeySealed) != nil {
+		key, err := s.sealer.Open(*a.APIKeySealed, accountAD(a.Name))
+		if err != nil {
+			return acc, nil, fmt.Errorf("provider account %s: %w", a.Name, err)
+		}
+		acc.APIKey = string(key)
+	}
+	var out []snapshot.Model
+	for _, m := range slices.SortedFunc(slices.Values(a.Edges.Models), func(x, y *ent.Model) int { return strings.Compare(x.Name, y.Name) }) {
+		sm := snapshot.Model{
+			Account:       a.Name,
+			Name:          m.Name,
+			UpstreamModel: m.UpstreamModel,
+			Types:         slices.Clone(m.Types),
+			BaseURL:       m.BaseURL,
+			Settings:      m.Settings,
+		}
+		if p := m.Pricing; p != nil {
+			sm.Pricing = &snapshot.Pricing{Input: p.InputPerMTok, Output: p.OutputPerMTok, CachedInput: p.CachedInputPerMTok}
+		}
+		if sealed(m.APIKeySealed) != nil {
+			key, err := s.sealer.Open(*m.APIKeySealed, modelAD(a.Name, m.Name))
+			if err != nil {
+				return acc, nil, fmt.Errorf("model %s/%s: %w", a.Name, m.Name, err)
+			}
+			sm.APIKey = string(key)
+		}
+		out = append(out, sm)
+	}
+	return acc, out, nil
+}
+
+// checkAdapters builds, with Options.ValidateModel, the adapter of every model of the account
+// (or only of the model named only) from what tx holds, so that a write leaving a model that
+// could only answer 503 fails before it commits. param names the field the error is about.
+func (s *Store) checkAdapters(ctx context.Context, tx *ent.Tx, account, only, param string) error {
+	if s.opts.ValidateModel == nil {
+		return nil
+	}
+	a, err := tx.ProviderAccount.Query().Where(provideraccount.Name(account)).WithModels().Only(ctx)
+	if err != nil {
+		return err
+	}
+	acc, models, err := s.accountConfig(a)
+	if err != nil {
+		return err
+	}
+	for i := range models {
+		m := &models[i]
+		if only != "" && m.Name != only {
+			continue
+		}
+		if err := s.opts.ValidateModel(snapshot.ProviderConfig(&acc, m)); err != nil {
+			return apierr.Invalid(param, "the model %s/%s cannot be served with this configuration: %v", account, m.Name, err)
+		}
+	}
+	return nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/llmgw/llmgw/ent"
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
 )
 
 // Dialect names returned by Store.Dialect.
@@ -42,6 +43,12 @@ type Options struct {
 	OnChange func()
 	// ValidateProvider checks a provider account's provider kind; nil accepts any non-empty kind.
 	ValidateProvider func(kind string) error
+	// ValidateModel checks, without network, that a model's adapter can be built from its
+	// provider config (snapshot.ProviderConfig: the account's settings and secret with the
+	// model's overrides), such as registry.Registry.Check. It runs inside every model write and
+	// account update, for the models concerned; an error refuses the write as an invalid
+	// argument that quotes it. Nil skips the check.
+	ValidateModel func(cfg provider.Config) error
 	// Logger receives the store's few log lines; nil discards them. Secrets are never logged.
 	Logger *slog.Logger
 }
@@ -90,6 +97,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("open store: create database directory: %w", err)
 		}
+		if err := privateFiles(path, logger); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
 		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
@@ -116,13 +126,42 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	return &Store{
 		db:      db,
-		client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialectName, db))),
+		client:  ent.NewClient(ent.Driver(outageDriver{entsql.OpenDB(dialectName, db)})),
 		dialect: dialectName,
 		sealer:  sealer,
 		derive:  append([]byte(nil), key...),
 		opts:    opts,
 		logger:  logger,
 	}, nil
+}
+
+// privateFiles makes the SQLite database at path readable by its owner only, like master.key:
+// it holds sealed secrets and key hashes. It creates the file 0600 when it does not exist
+// (SQLite gives its -wal and -shm files the database file's mode) and narrows the files of a
+// database created with a wider mode.
+func privateFiles(path string, logger *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(p, perm&^0o077); err != nil {
+				return fmt.Errorf("make %s private: %w", p, err)
+			}
+			logger.Info("store: made the database file private", "path", p, "mode", fmt.Sprintf("%04o", perm&^0o077))
+		}
+	}
+	return nil
 }
 
 // Dialect is DialectSQLite or DialectPostgres.
@@ -210,13 +249,14 @@ func validateName(param, name string) error {
 	return nil
 }
 
-// validateModelName checks a model name: 1 to 128 characters, no '/' and no whitespace.
+// validateModelName checks a model name: 1 to 128 characters, no '/', no '*' (authorization
+// rules use it as the wildcard) and no whitespace.
 func validateModelName(param, name string) error {
 	if name == "" {
 		return apierr.Invalid(param, "%s is required", param)
 	}
-	if len(name) > 128 || strings.ContainsAny(name, "/ \t\r\n\v\f") || strings.ContainsFunc(name, isSpaceOrControl) {
-		return apierr.Invalid(param, "%s %q must be at most 128 characters with no '/' and no whitespace", param, name)
+	if len(name) > 128 || strings.ContainsAny(name, "/* \t\r\n\v\f") || strings.ContainsFunc(name, isSpaceOrControl) {
+		return apierr.Invalid(param, "%s %q must be at most 128 characters with no '/', no '*' and no whitespace", param, name)
 	}
 	return nil
 }

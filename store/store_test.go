@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/store"
@@ -202,4 +204,51 @@ func TestOpenBadDSN(t *testing.T) {
 
 func adminAccount() *adminv1.ProviderAccount {
 	return &adminv1.ProviderAccount{Name: "acme", Provider: "openai", ApiKey: "sk-acme"}
+}
+
+// TestSQLiteFilesArePrivate: the database file and its -wal and -shm files are created 0600,
+// like master.key, whatever the umask; a database created earlier with a wider mode is
+// narrowed when opened.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "llmgw.db")
+	check := func(when string) {
+		t.Helper()
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			info, err := os.Stat(p)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if perm := info.Mode().Perm(); perm != 0o600 {
+				t.Errorf("%s: %s mode = %v, want 0600", when, filepath.Base(p), perm)
+			}
+		}
+	}
+	open := func() *store.Store {
+		t.Helper()
+		st, err := store.Open(ctx, "sqlite:"+path, store.Options{MasterKey: storetest.MasterKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: fmt.Sprintf("a%d", time.Now().UnixNano()), Provider: "openai"}); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open()
+	check("new database")
+	st.Close()
+
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o644); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	st = open()
+	defer st.Close()
+	check("database created 0644 by an earlier version")
 }

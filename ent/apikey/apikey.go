@@ -32,6 +32,12 @@ const (
 	FieldExpireTime = "expire_time"
 	// FieldRevokeTime holds the string denoting the revoke_time field in the database.
 	FieldRevokeTime = "revoke_time"
+	// FieldPreviousHash holds the string denoting the previous_hash field in the database.
+	FieldPreviousHash = "previous_hash"
+	// FieldPreviousPrefix holds the string denoting the previous_prefix field in the database.
+	FieldPreviousPrefix = "previous_prefix"
+	// FieldPreviousExpireTime holds the string denoting the previous_expire_time field in the database.
+	FieldPreviousExpireTime = "previous_expire_time"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeVirtualAccount holds the string denoting the virtual_account edge name in mutations.
@@ -66,6 +72,9 @@ var Columns = []string{
 	FieldLastUsedTime,
 	FieldExpireTime,
 	FieldRevokeTime,
+	FieldPreviousHash,
+	FieldPreviousPrefix,
+	FieldPreviousExpireTime,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -87,6 +96,8 @@ var (
 	HashValidator func(string) error
 	// DefaultCreateTime holds the default value on creation for the "create_time" field.
 	DefaultCreateTime func() time.Time
+	// DefaultPreviousPrefix holds the default value on creation for the "previous_prefix" field.
+	DefaultPreviousPrefix string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -142,6 +153,21 @@ func ByExpireTime(opts ...sql.OrderTermOption) OrderOption {
 // ByRevokeTime orders the results by the revoke_time field.
 func ByRevokeTime(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRevokeTime, opts...).ToFunc()
+}
+
+// ByPreviousHash orders the results by the previous_hash field.
+func ByPreviousHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreviousHash, opts...).ToFunc()
+}
+
+// ByPreviousPrefix orders the results by the previous_prefix field.
+func ByPreviousPrefix(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreviousPrefix, opts...).ToFunc()
+}
+
+// ByPreviousExpireTime orders the results by the previous_expire_time field.
+func ByPreviousExpireTime(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreviousExpireTime, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

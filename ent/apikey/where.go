@@ -110,6 +110,21 @@ func RevokeTime(v time.Time) predicate.ApiKey {
 	return predicate.ApiKey(sql.FieldEQ(FieldRevokeTime, v))
 }
 
+// PreviousHash applies equality check predicate on the "previous_hash" field. It's identical to PreviousHashEQ.
+func PreviousHash(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldEQ(FieldPreviousHash, v))
+}
+
+// PreviousPrefix applies equality check predicate on the "previous_prefix" field. It's identical to PreviousPrefixEQ.
+func PreviousPrefix(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldEQ(FieldPreviousPrefix, v))
+}
+
+// PreviousExpireTime applies equality check predicate on the "previous_expire_time" field. It's identical to PreviousExpireTimeEQ.
+func PreviousExpireTime(v time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldEQ(FieldPreviousExpireTime, v))
+}
+
 // NameEQ applies the EQ predicate on the "name" field.
 func NameEQ(v string) predicate.ApiKey {
 	return predicate.ApiKey(sql.FieldEQ(FieldName, v))
@@ -553,6 +568,196 @@ func RevokeTimeIsNil() predicate.ApiKey {
 // RevokeTimeNotNil applies the NotNil predicate on the "revoke_time" field.
 func RevokeTimeNotNil() predicate.ApiKey {
 	return predicate.ApiKey(sql.FieldNotNull(FieldRevokeTime))
+}
+
+// PreviousHashEQ applies the EQ predicate on the "previous_hash" field.
+func PreviousHashEQ(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldEQ(FieldPreviousHash, v))
+}
+
+// PreviousHashNEQ applies the NEQ predicate on the "previous_hash" field.
+func PreviousHashNEQ(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNEQ(FieldPreviousHash, v))
+}
+
+// PreviousHashIn applies the In predicate on the "previous_hash" field.
+func PreviousHashIn(vs ...string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldIn(FieldPreviousHash, vs...))
+}
+
+// PreviousHashNotIn applies the NotIn predicate on the "previous_hash" field.
+func PreviousHashNotIn(vs ...string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNotIn(FieldPreviousHash, vs...))
+}
+
+// PreviousHashGT applies the GT predicate on the "previous_hash" field.
+func PreviousHashGT(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldGT(FieldPreviousHash, v))
+}
+
+// PreviousHashGTE applies the GTE predicate on the "previous_hash" field.
+func PreviousHashGTE(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldGTE(FieldPreviousHash, v))
+}
+
+// PreviousHashLT applies the LT predicate on the "previous_hash" field.
+func PreviousHashLT(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldLT(FieldPreviousHash, v))
+}
+
+// PreviousHashLTE applies the LTE predicate on the "previous_hash" field.
+func PreviousHashLTE(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldLTE(FieldPreviousHash, v))
+}
+
+// PreviousHashContains applies the Contains predicate on the "previous_hash" field.
+func PreviousHashContains(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldContains(FieldPreviousHash, v))
+}
+
+// PreviousHashHasPrefix applies the HasPrefix predicate on the "previous_hash" field.
+func PreviousHashHasPrefix(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldHasPrefix(FieldPreviousHash, v))
+}
+
+// PreviousHashHasSuffix applies the HasSuffix predicate on the "previous_hash" field.
+func PreviousHashHasSuffix(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldHasSuffix(FieldPreviousHash, v))
+}
+
+// PreviousHashIsNil applies the IsNil predicate on the "previous_hash" field.
+func PreviousHashIsNil() predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldIsNull(FieldPreviousHash))
+}
+
+// PreviousHashNotNil applies the NotNil predicate on the "previous_hash" field.
+func PreviousHashNotNil() predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNotNull(FieldPreviousHash))
+}
+
+// PreviousHashEqualFold applies the EqualFold predicate on the "previous_hash" field.
+func PreviousHashEqualFold(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldEqualFold(FieldPreviousHash, v))
+}
+
+// PreviousHashContainsFold applies the ContainsFold predicate on the "previous_hash" field.
+func PreviousHashContainsFold(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldContainsFold(FieldPreviousHash, v))
+}
+
+// PreviousPrefixEQ applies the EQ predicate on the "previous_prefix" field.
+func PreviousPrefixEQ(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldEQ(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixNEQ applies the NEQ predicate on the "previous_prefix" field.
+func PreviousPrefixNEQ(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNEQ(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixIn applies the In predicate on the "previous_prefix" field.
+func PreviousPrefixIn(vs ...string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldIn(FieldPreviousPrefix, vs...))
+}
+
+// PreviousPrefixNotIn applies the NotIn predicate on the "previous_prefix" field.
+func PreviousPrefixNotIn(vs ...string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNotIn(FieldPreviousPrefix, vs...))
+}
+
+// PreviousPrefixGT applies the GT predicate on the "previous_prefix" field.
+func PreviousPrefixGT(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldGT(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixGTE applies the GTE predicate on the "previous_prefix" field.
+func PreviousPrefixGTE(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldGTE(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixLT applies the LT predicate on the "previous_prefix" field.
+func PreviousPrefixLT(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldLT(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixLTE applies the LTE predicate on the "previous_prefix" field.
+func PreviousPrefixLTE(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldLTE(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixContains applies the Contains predicate on the "previous_prefix" field.
+func PreviousPrefixContains(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldContains(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixHasPrefix applies the HasPrefix predicate on the "previous_prefix" field.
+func PreviousPrefixHasPrefix(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldHasPrefix(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixHasSuffix applies the HasSuffix predicate on the "previous_prefix" field.
+func PreviousPrefixHasSuffix(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldHasSuffix(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixEqualFold applies the EqualFold predicate on the "previous_prefix" field.
+func PreviousPrefixEqualFold(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldEqualFold(FieldPreviousPrefix, v))
+}
+
+// PreviousPrefixContainsFold applies the ContainsFold predicate on the "previous_prefix" field.
+func PreviousPrefixContainsFold(v string) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldContainsFold(FieldPreviousPrefix, v))
+}
+
+// PreviousExpireTimeEQ applies the EQ predicate on the "previous_expire_time" field.
+func PreviousExpireTimeEQ(v time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldEQ(FieldPreviousExpireTime, v))
+}
+
+// PreviousExpireTimeNEQ applies the NEQ predicate on the "previous_expire_time" field.
+func PreviousExpireTimeNEQ(v time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNEQ(FieldPreviousExpireTime, v))
+}
+
+// PreviousExpireTimeIn applies the In predicate on the "previous_expire_time" field.
+func PreviousExpireTimeIn(vs ...time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldIn(FieldPreviousExpireTime, vs...))
+}
+
+// PreviousExpireTimeNotIn applies the NotIn predicate on the "previous_expire_time" field.
+func PreviousExpireTimeNotIn(vs ...time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNotIn(FieldPreviousExpireTime, vs...))
+}
+
+// PreviousExpireTimeGT applies the GT predicate on the "previous_expire_time" field.
+func PreviousExpireTimeGT(v time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldGT(FieldPreviousExpireTime, v))
+}
+
+// PreviousExpireTimeGTE applies the GTE predicate on the "previous_expire_time" field.
+func PreviousExpireTimeGTE(v time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldGTE(FieldPreviousExpireTime, v))
+}
+
+// PreviousExpireTimeLT applies the LT predicate on the "previous_expire_time" field.
+func PreviousExpireTimeLT(v time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldLT(FieldPreviousExpireTime, v))
+}
+
+// PreviousExpireTimeLTE applies the LTE predicate on the "previous_expire_time" field.
+func PreviousExpireTimeLTE(v time.Time) predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldLTE(FieldPreviousExpireTime, v))
+}
+
+// PreviousExpireTimeIsNil applies the IsNil predicate on the "previous_expire_time" field.
+func PreviousExpireTimeIsNil() predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldIsNull(FieldPreviousExpireTime))
+}
+
+// PreviousExpireTimeNotNil applies the NotNil predicate on the "previous_expire_time" field.
+func PreviousExpireTimeNotNil() predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNotNull(FieldPreviousExpireTime))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

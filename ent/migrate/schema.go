@@ -19,6 +19,9 @@ var (
 		{Name: "last_used_time", Type: field.TypeTime, Nullable: true},
 		{Name: "expire_time", Type: field.TypeTime, Nullable: true},
 		{Name: "revoke_time", Type: field.TypeTime, Nullable: true},
+		{Name: "previous_hash", Type: field.TypeString, Nullable: true},
+		{Name: "previous_prefix", Type: field.TypeString, Default: ""},
+		{Name: "previous_expire_time", Type: field.TypeTime, Nullable: true},
 		{Name: "user_id", Type: field.TypeInt, Nullable: true},
 		{Name: "virtual_account_id", Type: field.TypeInt, Nullable: true},
 	}
@@ -30,13 +33,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "api_keys_users_api_keys",
-				Columns:    []*schema.Column{APIKeysColumns[8]},
+				Columns:    []*schema.Column{APIKeysColumns[11]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "api_keys_virtual_accounts_api_keys",
-				Columns:    []*schema.Column{APIKeysColumns[9]},
+				Columns:    []*schema.Column{APIKeysColumns[12]},
 				RefColumns: []*schema.Column{VirtualAccountsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},

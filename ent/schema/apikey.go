@@ -32,6 +32,12 @@ func (ApiKey) Fields() []ent.Field {
 		field.Time("last_used_time").Optional().Nillable(),
 		field.Time("expire_time").Optional().Nillable(),
 		field.Time("revoke_time").Optional().Nillable(),
+		// previous_hash is snapshot.KeyHash of the secret that the last rotation replaced; it
+		// authenticates until previous_expire_time. Nil when the old secret was refused at once.
+		field.String("previous_hash").Optional().Nillable(),
+		// previous_prefix is the display prefix of that secret.
+		field.String("previous_prefix").Default(""),
+		field.Time("previous_expire_time").Optional().Nillable(),
 	}
 }
 

@@ -38,6 +38,9 @@ const (
 	KindCanceled
 	KindMethodNotAllowed
 	KindRequestTimeout
+	// KindUnavailable is the gateway itself unable to serve a call for now, such as an Admin
+	// API call while its configuration database is unreachable; not an upstream's failure.
+	KindUnavailable
 )
 
 // StatusClientClosedRequest is the non-standard status logged when the client went away.
@@ -68,6 +71,7 @@ var table = map[Kind]rendering{
 	KindCanceled:            {StatusClientClosedRequest, connect.CodeCanceled, "server_error", "canceled", "api_error"},
 	KindMethodNotAllowed:    {http.StatusMethodNotAllowed, connect.CodeUnimplemented, "invalid_request_error", "method_not_allowed", "invalid_request_error"},
 	KindRequestTimeout:      {http.StatusRequestTimeout, connect.CodeDeadlineExceeded, "invalid_request_error", "request_timeout", "invalid_request_error"},
+	KindUnavailable:         {http.StatusServiceUnavailable, connect.CodeUnavailable, "server_error", "service_unavailable", "overloaded_error"},
 }
 
 // Error is an error with a kind and a message safe to show to the client.

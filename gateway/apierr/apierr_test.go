@@ -36,6 +36,7 @@ func TestEveryKindRendersInBothShapes(t *testing.T) {
 		{KindCanceled, 499, connect.CodeCanceled, "server_error", "api_error"},
 		{KindMethodNotAllowed, 405, connect.CodeUnimplemented, "invalid_request_error", "invalid_request_error"},
 		{KindRequestTimeout, 408, connect.CodeDeadlineExceeded, "invalid_request_error", "invalid_request_error"},
+		{KindUnavailable, 503, connect.CodeUnavailable, "server_error", "overloaded_error"},
 	}
 	if len(tests) != len(table) {
 		t.Fatalf("the test covers %d kinds, the table has %d", len(tests), len(table))

@@ -81,7 +81,7 @@ func (p *Pipeline) UpstreamTimeout() time.Duration { return p.timeout }
 func (p *Pipeline) Admit(secret, requestID string) (*Caller, error) {
 	snap := p.snaps.Load()
 	if snap == nil {
-		return nil, apierr.New(apierr.KindUpstreamUnavailable, "the gateway is starting; retry shortly")
+		return nil, apierr.New(apierr.KindUnavailable, "the gateway is starting; retry shortly")
 	}
 	now := p.now()
 	pr, err := snap.Authenticate(secret, now)

@@ -357,7 +357,7 @@ func TestAnswerWithoutUsageIsEstimated(t *testing.T) {
 
 func TestAdmitBeforeFirstSnapshot(t *testing.T) {
 	p := New(&snapshot.Holder{}, &recorder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := p.Admit("secret", "r"); apierr.From(err).Kind != apierr.KindUpstreamUnavailable {
+	if _, err := p.Admit("secret", "r"); apierr.From(err).Kind != apierr.KindUnavailable {
 		t.Errorf("got %v, want unavailable", err)
 	}
 }

@@ -87,6 +87,10 @@ type Key struct {
 	VirtualAccount string
 	ExpireTime     time.Time // zero means never
 	Revoked        bool
+	// PreviousHash is KeyHash of the secret the last rotation replaced; it authenticates as
+	// this key until PreviousExpireTime (inclusive). Empty when there is none.
+	PreviousHash       string
+	PreviousExpireTime time.Time
 }
 
 // Rule is an authorization rule; see the Admin API's AuthzRule for the matching rules.

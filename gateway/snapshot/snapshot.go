@@ -125,14 +125,21 @@ func (r *rule) matchesPrincipal(p *Principal) bool {
 
 // Snapshot is one compiled configuration. It is immutable and safe for concurrent use.
 type Snapshot struct {
-	keys      map[string]*Principal // by KeyHash
-	models    map[string]*Endpoint  // by FQN
-	modelList []*Endpoint           // sorted by FQN
+	keys      map[string]keyEntry  // by KeyHash, of current and rotated-out secrets
+	models    map[string]*Endpoint // by FQN
+	modelList []*Endpoint          // sorted by FQN
 	rules     []rule
 	config    *Config
 	redactor  *redact.Redactor
 	// unavailable maps an account or model (by FQN) whose secret is missing to the problem.
 	unavailable map[string]string
+}
+
+// keyEntry is what a secret's hash authenticates as. until is zero for a current secret and
+// the end of the grace period for a secret that a rotation replaced.
+type keyEntry struct {
+	p     *Principal
+	until time.Time
 }
 
 // Builder builds an adapter for a model's provider config.
@@ -154,7 +161,7 @@ func set(names []string) map[string]bool {
 // be modified afterwards.
 func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) *Snapshot {
 	s := &Snapshot{
-		keys:   make(map[string]*Principal, len(cfg.Keys)+1),
+		keys:   make(map[string]keyEntry, len(cfg.Keys)+1),
 		models: make(map[string]*Endpoint, len(cfg.Models)),
 		config: cfg,
 		// First: the build errors logged below may quote a credential.
@@ -169,7 +176,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		vas[cfg.VirtualAccounts[i].Name] = &cfg.VirtualAccounts[i]
 	}
 	if cfg.AdminTokenHash != "" {
-		s.keys[cfg.AdminTokenHash] = &Principal{Admin: true}
+		s.keys[cfg.AdminTokenHash] = keyEntry{p: &Principal{Admin: true}}
 	}
 	for _, k := range cfg.Keys {
 		if k.Revoked {
@@ -195,7 +202,10 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		default:
 			continue
 		}
-		s.keys[k.Hash] = p
+		s.keys[k.Hash] = keyEntry{p: p}
+		if k.PreviousHash != "" && k.PreviousHash != k.Hash && !k.PreviousExpireTime.IsZero() {
+			s.keys[k.PreviousHash] = keyEntry{p: p, until: k.PreviousExpireTime}
+		}
 	}
 	var unpriced []string
 	accounts := make(map[string]*Account, len(cfg.Accounts))
@@ -225,22 +235,8 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		if len(model.Types) == 0 {
 			model.Types = []string{TypeChat}
 		}
-		pc := provider.Config{Kind: acct.Provider, BaseURL: acct.BaseURL, APIKey: acct.APIKey, Model: m.UpstreamModel}
-		if pc.Model == "" {
-			pc.Model = m.Name
-		}
+		pc := ProviderConfig(acct, &m)
 		model.UpstreamModel = pc.Model
-		if m.BaseURL != "" {
-			pc.BaseURL = m.BaseURL
-		}
-		if m.APIKey != "" {
-			pc.APIKey = m.APIKey
-		}
-		if len(acct.Settings)+len(m.Settings) > 0 {
-			pc.Settings = make(map[string]string, len(acct.Settings)+len(m.Settings))
-			maps.Copy(pc.Settings, acct.Settings)
-			maps.Copy(pc.Settings, m.Settings)
-		}
 		if p := m.Pricing; p != nil {
 			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
 		} else if cat != nil {
@@ -311,18 +307,45 @@ func (s *Snapshot) unavailableAdd(name, problem string) {
 // set"); nil when there are none. Callers must not modify it.
 func (s *Snapshot) Unavailable() map[string]string { return s.unavailable }
 
+// ProviderConfig is the provider config of model m of account a, from which its adapter is
+// built: the account's provider, base URL, key and settings, with the model's base URL, key
+// and settings (key by key) overriding them, and the model's upstream name (else its name).
+func ProviderConfig(a *Account, m *Model) provider.Config {
+	pc := provider.Config{Kind: a.Provider, BaseURL: a.BaseURL, APIKey: a.APIKey, Model: m.UpstreamModel}
+	if pc.Model == "" {
+		pc.Model = m.Name
+	}
+	if m.BaseURL != "" {
+		pc.BaseURL = m.BaseURL
+	}
+	if m.APIKey != "" {
+		pc.APIKey = m.APIKey
+	}
+	if len(a.Settings)+len(m.Settings) > 0 {
+		pc.Settings = make(map[string]string, len(a.Settings)+len(m.Settings))
+		maps.Copy(pc.Settings, a.Settings)
+		maps.Copy(pc.Settings, m.Settings)
+	}
+	return pc
+}
+
 // Config returns the config the snapshot was compiled from; callers must not modify it.
 func (s *Snapshot) Config() *Config { return s.config }
 
-// Authenticate returns the principal of an API key or the admin token.
+// Authenticate returns the principal of an API key or the admin token at now. A secret that a
+// rotation replaced authenticates as its key until the rotation's grace period ends.
 func (s *Snapshot) Authenticate(secret string, now time.Time) (*Principal, error) {
 	if secret == "" {
 		return nil, apierr.New(apierr.KindUnauthenticated, "missing API key: send it as 'Authorization: Bearer <key>'")
 	}
-	p, ok := s.keys[KeyHash(secret)]
+	e, ok := s.keys[KeyHash(secret)]
 	if !ok {
 		return nil, apierr.New(apierr.KindUnauthenticated, "invalid API key")
 	}
+	if !e.until.IsZero() && now.After(e.until) {
+		return nil, apierr.New(apierr.KindUnauthenticated, "API key was rotated and its grace period has ended; use the new secret")
+	}
+	p := e.p
 	if !p.ExpireTime.IsZero() && now.After(p.ExpireTime) {
 		return nil, apierr.New(apierr.KindUnauthenticated, "API key expired")
 	}

@@ -280,3 +280,48 @@ func TestCompileMissingSecrets(t *testing.T) {
 		t.Errorf("Unavailable() without missing secrets = %v", got)
 	}
 }
+
+// TestAuthenticateRotationGrace: after a rotation with a grace period, the old secret
+// authenticates as the same key until the period ends and is refused after it, while the new
+// secret works throughout. The clock is the now Authenticate is given.
+func TestAuthenticateRotationGrace(t *testing.T) {
+	until := now.Add(time.Hour)
+	cfg := testConfig()
+	cfg.Keys = append(cfg.Keys,
+		Key{ID: "k-rotated", Hash: KeyHash("new-key"), User: "bob", PreviousHash: KeyHash("old-key"), PreviousExpireTime: until},
+		// The key's own expiry comes first: the old secret ends with the key.
+		Key{ID: "k-short", Hash: KeyHash("short-new"), User: "bob", ExpireTime: now.Add(time.Minute), PreviousHash: KeyHash("short-old"), PreviousExpireTime: until},
+		// A revoked key's old secret is refused like its new one.
+		Key{ID: "k-gone", Hash: KeyHash("gone-new"), User: "bob", Revoked: true, PreviousHash: KeyHash("gone-old"), PreviousExpireTime: until},
+	)
+	s := Compile(cfg, builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tests := []struct {
+		name   string
+		secret string
+		at     time.Time
+		wantID string // "" wants a 401
+	}{
+		{"new secret", "new-key", now, "k-rotated"},
+		{"old secret within the grace period", "old-key", now, "k-rotated"},
+		{"old secret at the end of the grace period", "old-key", until, "k-rotated"},
+		{"old secret after the grace period", "old-key", until.Add(time.Nanosecond), ""},
+		{"new secret after the grace period", "new-key", until.Add(time.Hour), "k-rotated"},
+		{"old secret past the key's own expiry", "short-old", now.Add(2 * time.Minute), ""},
+		{"old secret of a revoked key", "gone-old", now, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := s.Authenticate(tt.secret, tt.at)
+			if tt.wantID == "" {
+				var e *apierr.Error
+				if !errors.As(err, &e) || e.Kind != apierr.KindUnauthenticated {
+					t.Fatalf("got %+v, %v; want unauthenticated", p, err)
+				}
+				return
+			}
+			if err != nil || p.KeyID != tt.wantID || p.User != "bob" {
+				t.Fatalf("got %+v, %v; want bob's key %s", p, err, tt.wantID)
+			}
+		})
+	}
+}

@@ -32,12 +32,15 @@ func New(st *store.Store, logger *slog.Logger) *Service {
 }
 
 // fail renders err for the client and logs it once: internal errors at error level with their
-// cause, client errors at debug level.
+// cause, an unreachable database at warn level, client errors at debug level.
 func (s *Service) fail(ctx context.Context, rpc string, err error) error {
 	e := apierr.From(err)
 	level := slog.LevelDebug
-	if e.Kind == apierr.KindInternal {
+	switch e.Kind {
+	case apierr.KindInternal:
 		level = slog.LevelError
+	case apierr.KindUnavailable:
+		level = slog.LevelWarn
 	}
 	s.logger.LogAttrs(ctx, level, "admin: request failed", slog.String("rpc", rpc), slog.String("error", err.Error()))
 	return apierr.ConnectError(err)
@@ -291,9 +294,10 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiKeyReq
 	return &adminv1.RevokeApiKeyResponse{ApiKey: out}, nil
 }
 
-// RotateApiKey implements adminv1connect.AdminServiceHandler.
+// RotateApiKey implements adminv1connect.AdminServiceHandler. The new secret is in the
+// response and nowhere else.
 func (s *Service) RotateApiKey(ctx context.Context, req *adminv1.RotateApiKeyRequest) (*adminv1.RotateApiKeyResponse, error) {
-	out, secret, err := s.st.RotateAPIKey(ctx, req.GetId())
+	out, secret, err := s.st.RotateAPIKey(ctx, req)
 	if err != nil {
 		return nil, s.fail(ctx, "RotateApiKey", err)
 	}

@@ -11,15 +11,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 
+	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/services/admin"
 	"github.com/llmgw/llmgw/store"
@@ -311,5 +314,73 @@ func TestErrorsArePublic(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "sql: database is closed") {
 		t.Errorf("cause not logged; logs:\n%s", logs.String())
+	}
+}
+
+// nopBuilder builds no adapters: the tests below compile snapshots only to authenticate.
+type nopBuilder struct{}
+
+func (nopBuilder) Build(provider.Config) (provider.Adapter, error) { return nil, errors.New("none") }
+
+// TestRotateWithGracePeriod: over Connect, a rotation with a grace period keeps the old
+// secret working until the period ends (checked on the snapshot the store produces, with the
+// clock given to Authenticate), lists its prefix and end, and refuses periods out of range
+// naming grace_period.
+func TestRotateWithGracePeriod(t *testing.T) {
+	c, st, _ := newClient(t)
+	ctx := context.Background()
+	if _, err := c.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, old := created.GetApiKey().GetId(), created.GetSecret()
+	for _, tt := range []struct {
+		name  string
+		grace *durationpb.Duration
+	}{
+		{"negative", durationpb.New(-time.Minute)},
+		{"over 7 days", durationpb.New(7*24*time.Hour + time.Second)},
+	} {
+		_, err := c.RotateApiKey(ctx, &adminv1.RotateApiKeyRequest{Id: id, GracePeriod: tt.grace})
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "grace_period") {
+			t.Errorf("%s grace period: %v, want invalid argument naming grace_period", tt.name, err)
+		}
+	}
+
+	rotated, err := c.RotateApiKey(ctx, &adminv1.RotateApiKeyRequest{Id: id, GracePeriod: durationpb.New(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := rotated.GetApiKey().GetPreviousExpireTime().AsTime()
+	if rotated.GetApiKey().GetPreviousPrefix() != created.GetApiKey().GetPrefix() || end.IsZero() {
+		t.Fatalf("rotated key %v: want the old prefix and the grace period's end", rotated.GetApiKey())
+	}
+	listed, err := c.ListApiKeys(ctx, &adminv1.ListApiKeysRequest{User: "alice"})
+	if err != nil || len(listed.GetApiKeys()) != 1 || listed.GetApiKeys()[0].GetPreviousPrefix() != created.GetApiKey().GetPrefix() {
+		t.Fatalf("listing %v, %v: want the previous prefix", listed, err)
+	}
+	cfg, err := st.SnapshotConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot.Compile(cfg, nopBuilder{}, nil, slog.New(slog.DiscardHandler))
+	for _, tt := range []struct {
+		name   string
+		secret string
+		at     time.Time
+		ok     bool
+	}{
+		{"new secret", rotated.GetSecret(), end.Add(-time.Minute), true},
+		{"old secret before the end", old, end.Add(-time.Minute), true},
+		{"old secret after the end", old, end.Add(time.Second), false},
+		{"new secret after the end", rotated.GetSecret(), end.Add(time.Second), true},
+	} {
+		p, err := snap.Authenticate(tt.secret, tt.at)
+		if tt.ok != (err == nil) || (err == nil && p.KeyID != id) {
+			t.Errorf("%s: %+v, %v; want ok %v", tt.name, p, err, tt.ok)
+		}
 	}
 }

@@ -243,7 +243,7 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, admin bool)
 	if admin {
 		snap := e.s.snaps.Load()
 		if snap == nil {
-			return nil, apierr.New(apierr.KindUpstreamUnavailable, "the gateway is starting; retry shortly")
+			return nil, apierr.New(apierr.KindUnavailable, "the gateway is starting; retry shortly")
 		}
 		p, err := snap.Authenticate(secret, time.Now())
 		if err != nil {

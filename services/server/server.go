@@ -93,10 +93,10 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 	e := newEdge(s)
 	// Every message is bounded too, for the protocols that frame several in one body.
 	readMax := connect.WithReadMaxBytes(int(min(s.opts.MaxBody, math.MaxInt32)))
-	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger), readMax)
+	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger), readMax, strictConnectJSON())
 	mux.Handle(path, e.connectService(false, h))
 	if s.admin != nil {
-		path, h := adminv1connect.NewAdminServiceHandler(s.admin, readMax, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)))
+		path, h := adminv1connect.NewAdminServiceHandler(s.admin, readMax, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)), strictConnectJSON())
 		mux.Handle(path, e.connectService(true, h))
 	}
 	oai := []openaiapi.Option{openaiapi.WithMaxFile(s.opts.MaxFile)}
@@ -124,7 +124,7 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 			return nil, nil, err
 		}
 		cleanup = func() { _ = conn.Close() }
-		rest := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(restHeader), runtime.WithMetadata(e.hopMetadata))
+		rest := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(restHeader), runtime.WithMetadata(e.hopMetadata), strictRESTJSON())
 		if err := inferencev1.RegisterInferenceServiceHandler(ctx, rest, conn); err != nil {
 			return nil, nil, err
 		}
@@ -217,7 +217,7 @@ func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterc
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			snap := snaps.Load()
 			if snap == nil {
-				return nil, apierr.ConnectError(apierr.New(apierr.KindUpstreamUnavailable, "the gateway is starting"))
+				return nil, apierr.ConnectError(apierr.New(apierr.KindUnavailable, "the gateway is starting"))
 			}
 			p, err := snap.Authenticate(edge.Secret(req.Header()), now())
 			if err != nil {

@@ -5,16 +5,19 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/store"
 )
@@ -44,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"AdminToken", testAdminToken},
 		{"OnChange", testOnChange},
 		{"Snapshot", testSnapshot},
+		{"AdapterCheck", testAdapterCheck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +61,15 @@ func Run(t *testing.T, open Opener) {
 					}
 					return nil
 				},
+				ValidateModel: func(cfg provider.Config) error {
+					h.mu.Lock()
+					h.checked = append(h.checked, cfg)
+					h.mu.Unlock()
+					if cfg.Settings["region"] == "us_east_1" {
+						return errors.New(`setting region "us_east_1" is not a region name`)
+					}
+					return nil
+				},
 			})
 			tt.fn(t, h)
 		})
@@ -67,6 +80,20 @@ func Run(t *testing.T, open Opener) {
 type harness struct {
 	st      *store.Store
 	changes counter
+
+	mu      sync.Mutex
+	checked []provider.Config // what ValidateModel was given, in order
+}
+
+// lastChecked returns the config ValidateModel was last given.
+func (h *harness) lastChecked(t *testing.T) provider.Config {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.checked) == 0 {
+		t.Fatal("ValidateModel was never called")
+	}
+	return h.checked[len(h.checked)-1]
 }
 
 // ignoreTimes ignores the output-only timestamps that the store sets.
@@ -279,6 +306,7 @@ func testModels(t *testing.T, h *harness) {
 		{"no account", second(st.CreateModel(ctx, &adminv1.Model{Name: "m"})), apierr.KindInvalidRequest, "model.account"},
 		{"slash in name", second(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "a/b"})), apierr.KindInvalidRequest, "model.name"},
 		{"space in name", second(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "a b"})), apierr.KindInvalidRequest, "model.name"},
+		{"wildcard in name", second(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "gpt-*"})), apierr.KindInvalidRequest, "model.name"},
 		{"bad type", second(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "m", Types: []string{"image"}})), apierr.KindInvalidRequest, "model.types"},
 		{"get missing", second(st.GetModel(ctx, "acme", "missing")), apierr.KindNotFound, ""},
 		{"list missing account", second(st.ListModels(ctx, "nope")), apierr.KindNotFound, ""},
@@ -446,14 +474,48 @@ func testAPIKeys(t *testing.T, h *harness) {
 	}
 
 	// Rotation changes the secret and hash, keeps the id.
-	r1, rs := must2(st.RotateAPIKey(ctx, k1.GetId()))(t)
+	r1, rs := must2(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId()}))(t)
 	if r1.GetId() != k1.GetId() || rs == s1 || r1.GetPrefix() != rs[:len(r1.GetPrefix())] {
 		t.Errorf("rotated key %v with secret %q: want same id, new secret and prefix", r1, rs)
 	}
-	sk, _ = keyOf(snap(t, st), k1.GetId())
-	if sk.Hash != snapshot.KeyHash(rs) {
-		t.Errorf("after rotation, snapshot hash = %s, want the new secret's", sk.Hash)
+	if r1.GetPreviousPrefix() != "" || r1.PreviousExpireTime != nil {
+		t.Errorf("a rotation without grace period lists a previous secret: %v", r1)
 	}
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if sk.Hash != snapshot.KeyHash(rs) || sk.PreviousHash != "" {
+		t.Errorf("after rotation, snapshot key = %+v, want the new secret's hash and no previous one", sk)
+	}
+
+	// With a grace period, the old secret's hash stays in the snapshot until the period ends,
+	// and the listing shows its prefix and end.
+	t0 := time.Now()
+	r2, rs2 := must2(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId(), GracePeriod: durationpb.New(time.Hour)}))(t)
+	t1 := time.Now()
+	end := r2.GetPreviousExpireTime().AsTime()
+	if r2.GetPreviousPrefix() != r1.GetPrefix() || end.Before(t0.Add(time.Hour).Truncate(time.Second)) || end.After(t1.Add(time.Hour)) {
+		t.Errorf("rotated with a 1h grace period: previous prefix %q (want %q), previous_expire_time %v (want about %v)", r2.GetPreviousPrefix(), r1.GetPrefix(), end, t0.Add(time.Hour))
+	}
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if sk.Hash != snapshot.KeyHash(rs2) || sk.PreviousHash != snapshot.KeyHash(rs) || !sk.PreviousExpireTime.Equal(end) {
+		t.Errorf("snapshot key after a graceful rotation = %+v, want the new hash and the old one until %v", sk, end)
+	}
+	listed := must(st.ListAPIKeys(ctx, "alice", ""))(t)
+	if len(listed) != 1 || listed[0].GetPreviousPrefix() != r1.GetPrefix() || !listed[0].GetPreviousExpireTime().AsTime().Equal(end) {
+		t.Errorf("listing after a graceful rotation = %v, want the previous prefix and its end", listed)
+	}
+	// The longest grace period is accepted; rotating again replaces the previous secret.
+	r3, rs3 := must2(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId(), GracePeriod: durationpb.New(store.MaxRotationGrace)}))(t)
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if r3.GetPreviousPrefix() != r2.GetPrefix() || sk.PreviousHash != snapshot.KeyHash(rs2) {
+		t.Errorf("second graceful rotation: %v, snapshot %+v; want the second secret as the previous one", r3, sk)
+	}
+	// A rotation without grace ends the previous secret at once.
+	r4, rs4 := must2(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId(), GracePeriod: durationpb.New(0)}))(t)
+	sk, _ = keyOf(snap(t, st), k1.GetId())
+	if r4.GetPreviousPrefix() != "" || r4.PreviousExpireTime != nil || sk.PreviousHash != "" || sk.Hash != snapshot.KeyHash(rs4) {
+		t.Errorf("rotation without grace after a graceful one: %v, snapshot %+v; want no previous secret", r4, sk)
+	}
+	_ = rs3
 
 	// Revocation.
 	rv := must(st.RevokeAPIKey(ctx, k1.GetId()))(t)
@@ -467,7 +529,7 @@ func testAPIKeys(t *testing.T, h *harness) {
 	if sk, _ := keyOf(snap(t, st), k1.GetId()); !sk.Revoked {
 		t.Errorf("snapshot key %+v not flagged revoked", sk)
 	}
-	_, _, err := st.RotateAPIKey(ctx, k1.GetId())
+	_, _, err := st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k1.GetId()})
 	wantErr(t, err, apierr.KindInvalidRequest, "id")
 
 	// Touch records use without a config change; unknown ids are ignored.
@@ -495,7 +557,10 @@ func testAPIKeys(t *testing.T, h *harness) {
 		{"expired", second3(st.CreateAPIKey(ctx, &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "alice"}, ExpireTime: timestamppb.New(time.Now().Add(-time.Hour))})), apierr.KindInvalidRequest, "api_key.expire_time"},
 		{"list unknown user", second(st.ListAPIKeys(ctx, "nope", "")), apierr.KindNotFound, ""},
 		{"revoke missing", second(st.RevokeAPIKey(ctx, "key_missing")), apierr.KindNotFound, ""},
-		{"rotate missing", second3(st.RotateAPIKey(ctx, "key_missing")), apierr.KindNotFound, ""},
+		{"rotate missing", second3(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: "key_missing"})), apierr.KindNotFound, ""},
+		{"rotate with a negative grace period", second3(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k2.GetId(), GracePeriod: durationpb.New(-time.Second)})), apierr.KindInvalidRequest, "grace_period"},
+		{"rotate with a grace period over 7 days", second3(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k2.GetId(), GracePeriod: durationpb.New(store.MaxRotationGrace + time.Second)})), apierr.KindInvalidRequest, "grace_period"},
+		{"rotate with an invalid grace period", second3(st.RotateAPIKey(ctx, &adminv1.RotateApiKeyRequest{Id: k2.GetId(), GracePeriod: &durationpb.Duration{Seconds: 1, Nanos: -1}})), apierr.KindInvalidRequest, "grace_period"},
 	}
 	for _, e := range errs {
 		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
@@ -555,6 +620,14 @@ func testAuthzRules(t *testing.T, h *harness) {
 		{"no models", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Users: []string{"a"}})), apierr.KindInvalidRequest, "authz_rule.models"},
 		{"no principals", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"*"}})), apierr.KindInvalidRequest, "authz_rule.users"},
 		{"empty entry", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"*"}, Teams: []string{""}})), apierr.KindInvalidRequest, "authz_rule.teams"},
+		// Model names that the matcher can never match: "*", "<account>/*" and
+		// "<account>/<model>" are the only shapes.
+		{"model without account", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"acme/*", "gpt-4o"}, Users: []string{"a"}})), apierr.KindInvalidRequest, "authz_rule.models"},
+		{"model wildcard in the account", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"*/gpt-4o"}, Users: []string{"a"}})), apierr.KindInvalidRequest, "authz_rule.models"},
+		{"model with two slashes", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"acme/gpt/4o"}, Users: []string{"a"}})), apierr.KindInvalidRequest, "authz_rule.models"},
+		{"model prefix wildcard", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"acme/gpt-*"}, Users: []string{"a"}})), apierr.KindInvalidRequest, "authz_rule.models"},
+		{"uppercase account", second(st.CreateAuthzRule(ctx, &adminv1.AuthzRule{Name: "x", Models: []string{"Acme/*"}, Users: []string{"a"}})), apierr.KindInvalidRequest, "authz_rule.models"},
+		{"update to a model without account", second(st.UpdateAuthzRule(ctx, &adminv1.AuthzRule{Name: "ml-gpt", Models: []string{"gpt-4o"}, Users: []string{"*"}})), apierr.KindInvalidRequest, "authz_rule.models"},
 		{"get missing", second(st.GetAuthzRule(ctx, "nope")), apierr.KindNotFound, ""},
 		{"update missing", second(st.UpdateAuthzRule(ctx, &adminv1.AuthzRule{Name: "nope", Models: []string{"*"}, Users: []string{"*"}})), apierr.KindNotFound, ""},
 		{"delete missing", st.DeleteAuthzRule(ctx, "nope"), apierr.KindNotFound, ""},
@@ -638,6 +711,7 @@ func testRateLimits(t *testing.T, h *harness) {
 		{"no caps", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x"})), apierr.KindInvalidRequest, "rate_limit.requests_per_minute"},
 		{"negative rpm", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x", RequestsPerMinute: -1, TokensPerMinute: 5})), apierr.KindInvalidRequest, "rate_limit.requests_per_minute"},
 		{"negative tpm", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x", RequestsPerMinute: 1, TokensPerMinute: -5})), apierr.KindInvalidRequest, "rate_limit.tokens_per_minute"},
+		{"subject model without account", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x", RequestsPerMinute: 1, Subjects: &adminv1.Subjects{Models: []string{"gpt-4o"}}})), apierr.KindInvalidRequest, "rate_limit.subjects.models"},
 		{"get missing", second(st.GetRateLimit(ctx, "nope")), apierr.KindNotFound, ""},
 		{"update missing", second(st.UpdateRateLimit(ctx, &adminv1.RateLimit{Name: "nope", RequestsPerMinute: 1})), apierr.KindNotFound, ""},
 		{"delete missing", st.DeleteRateLimit(ctx, "nope"), apierr.KindNotFound, ""},
@@ -786,3 +860,36 @@ func testSnapshot(t *testing.T, h *harness) {
 
 // cmpEmpty treats nil and empty slices alike.
 var cmpEmpty = cmp.FilterValues(func(x, y []string) bool { return len(x) == 0 && len(y) == 0 }, cmp.Comparer(func(_, _ []string) bool { return true }))
+
+// testAdapterCheck: model writes and account updates build the adapter of the models they
+// touch from the merged config (the account's settings and secret, the model's overrides) and
+// are refused, changing nothing, when it cannot be built.
+func testAdapterCheck(t *testing.T, h *harness) {
+	ctx := t.Context()
+	st := h.st
+	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "aws", Provider: "bedrock", ApiKey: "account-secret", Settings: map[string]string{"region": "eu-west-1", "access_key_id": "AKIA"}}))(t)
+	must(st.CreateModel(ctx, &adminv1.Model{Account: "aws", Name: "haiku", UpstreamModel: "anthropic.claude-3-haiku", Settings: map[string]string{"role_arn": "arn:aws:iam::1:role/r"}}))(t)
+	want := provider.Config{Kind: "bedrock", APIKey: "account-secret", Model: "anthropic.claude-3-haiku",
+		Settings: map[string]string{"region": "eu-west-1", "access_key_id": "AKIA", "role_arn": "arn:aws:iam::1:role/r"}}
+	if d := cmp.Diff(want, h.lastChecked(t)); d != "" {
+		t.Errorf("ValidateModel was given (-want +got):\n%s", d)
+	}
+
+	before := snap(t, st)
+	_, err := st.CreateModel(ctx, &adminv1.Model{Account: "aws", Name: "sonnet", Settings: map[string]string{"region": "us_east_1"}})
+	wantErr(t, err, apierr.KindInvalidRequest, "model")
+	_, err = st.UpdateModel(ctx, &adminv1.Model{Account: "aws", Name: "haiku", UpstreamModel: "anthropic.claude-3-haiku", Settings: map[string]string{"region": "us_east_1"}})
+	wantErr(t, err, apierr.KindInvalidRequest, "model")
+	// The account's own setting reaches its models.
+	_, err = st.UpdateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "aws", Provider: "bedrock", Settings: map[string]string{"region": "us_east_1", "access_key_id": "AKIA"}})
+	wantErr(t, err, apierr.KindInvalidRequest, "provider_account")
+	if d := cmp.Diff(before, snap(t, st)); d != "" {
+		t.Errorf("refused writes changed the configuration (-before +after):\n%s", d)
+	}
+
+	// An update that keeps the stored secret checks with it.
+	must(st.UpdateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "aws", Provider: "bedrock", Settings: map[string]string{"region": "eu-central-1", "access_key_id": "AKIA"}}))(t)
+	if got := h.lastChecked(t); got.APIKey != "account-secret" || got.Settings["region"] != "eu-central-1" {
+		t.Errorf("ValidateModel after an account update was given %+v, want the stored secret and the new region", got)
+	}
+}

@@ -96,6 +96,19 @@ func (r *Registry) Validate(kind string) error {
 	return nil
 }
 
+// Check reports whether an adapter can be built for cfg: the kind is known and the adapter
+// accepts the settings, URL and secret. It makes no network call and caches no credential, so
+// the Admin API can refuse a model that would only answer 503.
+func (r *Registry) Check(cfg provider.Config) error {
+	f, ok := r.factories[cfg.Kind]
+	if !ok {
+		return r.Validate(cfg.Kind)
+	}
+	cfg.HTTPClient, cfg.Credentials = r.client, nil
+	_, err := f(cfg)
+	return err
+}
+
 // Build returns the adapter for cfg, with the shared HTTP client filled in.
 func (r *Registry) Build(cfg provider.Config) (provider.Adapter, error) {
 	f, ok := r.factories[cfg.Kind]

@@ -155,6 +155,9 @@ func TestBuildRefuses(t *testing.T) {
 		{"azure without its resource endpoint", provider.Config{Kind: "azure-openai", APIKey: "k", Model: "m"}, "base URL"},
 		{"azure with an unknown setting", provider.Config{Kind: "azure-openai", BaseURL: "https://r.openai.azure.com", APIKey: "k", Model: "m",
 			Settings: map[string]string{"resource": "r"}}, `"resource"`},
+		{"bedrock with a wrong region", provider.Config{Kind: "bedrock", APIKey: "secret", Model: "anthropic.claude-3-haiku",
+			Settings: map[string]string{"region": "us_east_1", "access_key_id": "AKIA"}}, `region "us_east_1"`},
+		{"vertex with a service account that is not JSON", provider.Config{Kind: "vertex", APIKey: "not json", Model: "gemini-2.0-flash"}, "vertex"},
 	}
 	r := New(http.DefaultClient)
 	for _, tt := range tests {
@@ -166,7 +169,15 @@ func TestBuildRefuses(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error %q does not say %s", err, tt.wantErr)
 			}
+			// Check refuses the same configs, for the Admin API to refuse them on write.
+			if err := r.Check(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Check: %v, want an error that says %s", err, tt.wantErr)
+			}
 		})
+	}
+	ok := provider.Config{Kind: "bedrock", APIKey: "secret", Model: "anthropic.claude-3-haiku", Settings: map[string]string{"region": "eu-west-1", "access_key_id": "AKIA"}}
+	if err := r.Check(ok); err != nil {
+		t.Errorf("Check of a valid bedrock model: %v", err)
 	}
 	if err := r.Validate("azure"); err == nil {
 		t.Error(`Validate("azure") succeeded`)

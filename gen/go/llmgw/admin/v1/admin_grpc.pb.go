@@ -137,7 +137,10 @@ type AdminServiceClient interface {
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
 	// RevokeApiKey revokes an API key at once.
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
-	// RotateApiKey replaces an API key's secret; the old secret stops working at once.
+	// RotateApiKey replaces an API key's secret and returns the new one once. The old secret
+	// stops working at once, or, with a grace_period (at most 7 days), when that period ends, on
+	// every replica: clients can move to the new secret without an outage. ListApiKeys shows the
+	// old secret's prefix and end while it works; rotating again or revoking ends it early.
 	RotateApiKey(ctx context.Context, in *RotateApiKeyRequest, opts ...grpc.CallOption) (*RotateApiKeyResponse, error)
 	// CreateAuthzRule adds an authorization rule.
 	CreateAuthzRule(ctx context.Context, in *CreateAuthzRuleRequest, opts ...grpc.CallOption) (*CreateAuthzRuleResponse, error)
@@ -746,7 +749,10 @@ type AdminServiceServer interface {
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
 	// RevokeApiKey revokes an API key at once.
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
-	// RotateApiKey replaces an API key's secret; the old secret stops working at once.
+	// RotateApiKey replaces an API key's secret and returns the new one once. The old secret
+	// stops working at once, or, with a grace_period (at most 7 days), when that period ends, on
+	// every replica: clients can move to the new secret without an outage. ListApiKeys shows the
+	// old secret's prefix and end while it works; rotating again or revoking ends it early.
 	RotateApiKey(context.Context, *RotateApiKeyRequest) (*RotateApiKeyResponse, error)
 	// CreateAuthzRule adds an authorization rule.
 	CreateAuthzRule(context.Context, *CreateAuthzRuleRequest) (*CreateAuthzRuleResponse, error)

@@ -227,7 +227,10 @@ type AdminServiceClient interface {
 	ListApiKeys(context.Context, *v1.ListApiKeysRequest) (*v1.ListApiKeysResponse, error)
 	// RevokeApiKey revokes an API key at once.
 	RevokeApiKey(context.Context, *v1.RevokeApiKeyRequest) (*v1.RevokeApiKeyResponse, error)
-	// RotateApiKey replaces an API key's secret; the old secret stops working at once.
+	// RotateApiKey replaces an API key's secret and returns the new one once. The old secret
+	// stops working at once, or, with a grace_period (at most 7 days), when that period ends, on
+	// every replica: clients can move to the new secret without an outage. ListApiKeys shows the
+	// old secret's prefix and end while it works; rotating again or revoking ends it early.
 	RotateApiKey(context.Context, *v1.RotateApiKeyRequest) (*v1.RotateApiKeyResponse, error)
 	// CreateAuthzRule adds an authorization rule.
 	CreateAuthzRule(context.Context, *v1.CreateAuthzRuleRequest) (*v1.CreateAuthzRuleResponse, error)
@@ -1131,7 +1134,10 @@ type AdminServiceHandler interface {
 	ListApiKeys(context.Context, *v1.ListApiKeysRequest) (*v1.ListApiKeysResponse, error)
 	// RevokeApiKey revokes an API key at once.
 	RevokeApiKey(context.Context, *v1.RevokeApiKeyRequest) (*v1.RevokeApiKeyResponse, error)
-	// RotateApiKey replaces an API key's secret; the old secret stops working at once.
+	// RotateApiKey replaces an API key's secret and returns the new one once. The old secret
+	// stops working at once, or, with a grace_period (at most 7 days), when that period ends, on
+	// every replica: clients can move to the new secret without an outage. ListApiKeys shows the
+	// old secret's prefix and end while it works; rotating again or revoking ends it early.
 	RotateApiKey(context.Context, *v1.RotateApiKeyRequest) (*v1.RotateApiKeyResponse, error)
 	// CreateAuthzRule adds an authorization rule.
 	CreateAuthzRule(context.Context, *v1.CreateAuthzRuleRequest) (*v1.CreateAuthzRuleResponse, error)
