@@ -3,10 +3,9 @@ package budget
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/llmgw/llmgw/gateway/bucket"
 )
 
 // MaxChecks is the most checks one Reserve takes.
@@ -95,63 +94,23 @@ func WithAlerts(f func(Alert)) Option { return func(l *Ledger) { l.alert = f } }
 // default is 75, 90 and 100. The Ledger keeps the slice.
 func WithDefaultThresholds(pct []int) Option { return func(l *Ledger) { l.thresholds = pct } }
 
-const shardCount = 32
-
-type key struct {
-	rule, bucket string
-	unit         Unit
-}
-
-type shard struct {
-	mu sync.RWMutex
-	m  map[key]*bucket
-	_  [40]byte // keep neighbouring shards' locks off one cache line
-}
-
 // Ledger holds the spend of every (rule, unit, bucket). It is safe for concurrent use; each
 // bucket has its own lock, so requests contend only when they spend from the same bucket.
 type Ledger struct {
 	now        func() time.Time
 	alert      func(Alert)
 	thresholds []int
-	seed       maphash.Seed
-	nextID     atomic.Uint64
-	shards     [shardCount]shard
+	buckets    *bucket.Table[Unit, account, *account]
 }
 
 // New returns an empty Ledger.
 func New(opts ...Option) *Ledger {
-	l := &Ledger{now: time.Now, alert: func(Alert) {}, thresholds: []int{75, 90, 100}, seed: maphash.MakeSeed()}
+	l := &Ledger{now: time.Now, alert: func(Alert) {}, thresholds: []int{75, 90, 100},
+		buckets: bucket.NewTable(func(a *account, k bucket.Key[Unit]) { a.key = k })}
 	for _, o := range opts {
 		o(l)
 	}
-	for i := range l.shards {
-		l.shards[i].m = make(map[key]*bucket)
-	}
 	return l
-}
-
-func (l *Ledger) shard(k *key) *shard {
-	h := maphash.String(l.seed, k.rule)*31 ^ maphash.String(l.seed, k.bucket) ^ uint64(k.unit)
-	return &l.shards[h%shardCount]
-}
-
-// bucket returns the bucket of k, creating it if needed.
-func (l *Ledger) bucket(k key) *bucket {
-	s := l.shard(&k)
-	s.mu.RLock()
-	b := s.m[k]
-	s.mu.RUnlock()
-	if b != nil {
-		return b
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b = s.m[k]; b == nil {
-		b = &bucket{id: l.nextID.Add(1), key: k}
-		s.m[k] = b
-	}
-	return b
 }
 
 // Reserve reserves each check's Amount against its bucket's current period, or nothing at
@@ -180,24 +139,21 @@ func (l *Ledger) Reserve(d *Decision, checks []Check) error {
 	}
 	r := &d.Reservation
 	r.alert = l.alert
-	holds := r.init(len(checks))
-	var orderBuf [inlineHolds]uint8
-	order := orderBuf[:0]
-	if len(checks) > inlineHolds {
-		order = make([]uint8, 0, len(checks))
-	}
+	holds := r.holds.Make(len(checks))
+	var locked bucket.Set
 	for {
+		locked.Reset()
 		for i := range checks {
 			c := &checks[i]
-			holds[i] = hold{b: l.bucket(key{rule: c.Rule, bucket: c.Bucket, unit: c.Unit}), n: c.Amount, cost: c.Unit.Cost()}
+			holds[i] = hold{b: l.buckets.Get(bucket.Key[Unit]{Rule: c.Rule, Bucket: c.Bucket, Unit: c.Unit}), n: c.Amount, cost: c.Unit.Cost()}
+			locked.Add(&holds[i].b.Mutex)
 		}
-		order = lockOrder(order[:0], holds)
-		if lockAll(holds, order) {
+		if locked.Lock() {
 			break
 		}
 		// A bucket was pruned between the look-up and the lock: look up again.
 	}
-	defer unlockAll(holds, order)
+	defer locked.Unlock()
 
 	t := l.now().UnixNano()
 	for i := range checks {
@@ -226,7 +182,7 @@ func (l *Ledger) Reserve(d *Decision, checks []Check) error {
 		}
 	}
 	if d.Refused >= 0 {
-		r.n = 0
+		r.holds.Make(0) // a refused request holds nothing
 		return nil
 	}
 	d.Allowed = true
@@ -235,48 +191,4 @@ func (l *Ledger) Reserve(d *Decision, checks []Check) error {
 		h.b.cur.reserved += h.n
 	}
 	return nil
-}
-
-// lockOrder appends the indices of holds' distinct buckets in lock order.
-func lockOrder(order []uint8, holds []hold) []uint8 {
-	for i := range holds {
-		id := holds[i].b.id
-		j := len(order)
-		dup := false
-		for _, o := range order {
-			if holds[o].b == holds[i].b {
-				dup = true
-				break
-			}
-		}
-		if dup {
-			continue
-		}
-		order = append(order, uint8(i))
-		for ; j > 0 && holds[order[j-1]].b.id > id; j-- {
-			order[j] = order[j-1]
-		}
-		order[j] = uint8(i)
-	}
-	return order
-}
-
-// lockAll locks the buckets in order. It returns false, with nothing locked, when one of
-// them has been pruned.
-func lockAll(holds []hold, order []uint8) bool {
-	for n, o := range order {
-		b := holds[o].b
-		b.mu.Lock()
-		if b.dead {
-			unlockAll(holds, order[:n+1])
-			return false
-		}
-	}
-	return true
-}
-
-func unlockAll(holds []hold, order []uint8) {
-	for _, o := range order {
-		holds[o].b.mu.Unlock()
-	}
 }

@@ -1,13 +1,14 @@
 package budget
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// inlineHolds is how many checks a Reservation holds without allocating.
-const inlineHolds = 8
+	"github.com/llmgw/llmgw/gateway/bucket"
+)
 
 // hold is what one check reserved: n in period of bucket b.
 type hold struct {
-	b      *bucket
+	b      *account
 	period int64
 	n      int64
 	cost   bool
@@ -20,27 +21,9 @@ type hold struct {
 // away; later calls are no-ops, also when they race. A Reservation must not be copied (go vet
 // says so): a copy would settle a second time.
 type Reservation struct {
-	done   atomic.Bool
-	alert  func(Alert)
-	n      int
-	inline [inlineHolds]hold
-	more   []hold
-}
-
-func (r *Reservation) init(n int) []hold {
-	r.n = n
-	if n <= inlineHolds {
-		return r.inline[:n]
-	}
-	r.more = make([]hold, n)
-	return r.more
-}
-
-func (r *Reservation) holds() []hold {
-	if r.n <= inlineHolds {
-		return r.inline[:r.n]
-	}
-	return r.more
+	done  atomic.Bool
+	alert func(Alert)
+	holds bucket.Holds[hold]
 }
 
 // Settle releases every reserved amount and charges the request's real cost (nano-dollars)
@@ -52,7 +35,7 @@ func (r *Reservation) Settle(cost, tokens int64) {
 	if !r.done.CompareAndSwap(false, true) {
 		return
 	}
-	for _, h := range r.holds() {
+	for _, h := range r.holds.All() {
 		real := tokens
 		if h.cost {
 			real = cost
@@ -61,16 +44,16 @@ func (r *Reservation) Settle(cost, tokens int64) {
 		var crossed []int
 		var a Alert
 		b := h.b
-		b.mu.Lock()
+		b.Lock()
 		if p := b.period(h.period); p != nil {
 			p.reserved = max(p.reserved-h.n, 0)
 			p.spend += max(real, 0)
 			if crossed = b.crossed(p, &buf); len(crossed) > 0 {
-				a = Alert{Rule: b.key.rule, Unit: b.key.unit, Bucket: b.key.bucket, Spend: p.spend, Limit: b.limit,
-					PeriodStart: b.key.unit.start(p.id), PeriodEnd: b.key.unit.start(p.id + 1), Audit: b.audit}
+				a = Alert{Rule: b.key.Rule, Unit: b.key.Unit, Bucket: b.key.Bucket, Spend: p.spend, Limit: b.limit,
+					PeriodStart: b.key.Unit.start(p.id), PeriodEnd: b.key.Unit.start(p.id + 1), Audit: b.audit}
 			}
 		}
-		b.mu.Unlock()
+		b.Unlock()
 		for _, th := range crossed {
 			a.Threshold = th
 			r.alert(a)

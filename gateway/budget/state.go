@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/llmgw/llmgw/gateway/bucket"
 )
 
 // Spend is one bucket's spend in one period, as Snapshot returns it and Restore loads it.
@@ -24,12 +26,12 @@ type Spend struct {
 // shutdown). Each bucket is read under its lock.
 func (l *Ledger) Snapshot() []Spend {
 	var out []Spend
-	l.each(func(b *bucket) {
+	l.buckets.Each(func(k bucket.Key[Unit], b *account) {
 		for _, p := range []*period{&b.prev, &b.cur} {
 			if b.to == 0 || p.spend == 0 && p.reserved == 0 && p.alerted == 0 {
 				continue
 			}
-			out = append(out, Spend{Rule: b.key.rule, Unit: b.key.unit, Bucket: b.key.bucket, PeriodStart: b.key.unit.start(p.id),
+			out = append(out, Spend{Rule: k.Rule, Unit: k.Unit, Bucket: k.Bucket, PeriodStart: k.Unit.start(p.id),
 				Spend: p.spend, Reserved: p.reserved, Alerted: p.alerted})
 		}
 	})
@@ -48,16 +50,16 @@ func (l *Ledger) Restore(spend []Spend) {
 		if !s.Unit.Valid() {
 			continue
 		}
-		b := l.bucket(key{rule: s.Rule, bucket: s.Bucket, unit: s.Unit})
+		b := l.buckets.Get(bucket.Key[Unit]{Rule: s.Rule, Bucket: s.Bucket, Unit: s.Unit})
 		id := s.Unit.period(s.PeriodStart.UnixNano())
-		b.mu.Lock()
+		b.Lock()
 		if b.to == 0 || id > b.cur.id {
 			b.roll(id)
 		}
 		if p := b.period(id); p != nil {
 			p.spend, p.alerted = max(s.Spend, 0), s.Alerted
 		}
-		b.mu.Unlock()
+		b.Unlock()
 	}
 }
 
@@ -80,12 +82,12 @@ type Status struct {
 func (l *Ledger) Status(limit func(rule string, u Unit) (int64, bool)) []Status {
 	t := l.now().UnixNano()
 	var out []Status
-	l.each(func(b *bucket) {
+	l.buckets.Each(func(k bucket.Key[Unit], b *account) {
 		p := b.at(t)
 		if p.spend == 0 && p.reserved == 0 {
 			return
 		}
-		s := Status{Rule: b.key.rule, Unit: b.key.unit, Bucket: b.key.bucket, Spend: p.spend, Reserved: p.reserved, Limit: b.limit,
+		s := Status{Rule: k.Rule, Unit: k.Unit, Bucket: k.Bucket, Spend: p.spend, Reserved: p.reserved, Limit: b.limit,
 			PeriodStart: time.Unix(0, b.from).UTC(), PeriodEnd: time.Unix(0, b.to).UTC()}
 		if limit != nil {
 			if n, ok := limit(s.Rule, s.Unit); ok {
@@ -108,35 +110,8 @@ func (l *Ledger) Status(limit func(rule string, u Unit) (int64, bool)) []Status 
 // how many buckets it dropped.
 func (l *Ledger) Prune(keep func(rule string, u Unit) bool) int {
 	t := l.now().UnixNano()
-	dropped := 0
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.Lock()
-		for k, b := range s.m {
-			b.mu.Lock()
-			p := b.at(t)
-			if p.spend == 0 && p.reserved == 0 && b.prev.reserved == 0 || keep != nil && !keep(k.rule, k.unit) {
-				b.dead = true
-				delete(s.m, k)
-				dropped++
-			}
-			b.mu.Unlock()
-		}
-		s.mu.Unlock()
-	}
-	return dropped
-}
-
-// each calls f for every bucket, with the bucket locked.
-func (l *Ledger) each(f func(*bucket)) {
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.RLock()
-		for _, b := range s.m {
-			b.mu.Lock()
-			f(b)
-			b.mu.Unlock()
-		}
-		s.mu.RUnlock()
-	}
+	return l.buckets.Prune(func(k bucket.Key[Unit], b *account) bool {
+		p := b.at(t)
+		return p.spend == 0 && p.reserved == 0 && b.prev.reserved == 0 || keep != nil && !keep(k.Rule, k.Unit)
+	})
 }

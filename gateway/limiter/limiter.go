@@ -3,10 +3,9 @@ package limiter
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/llmgw/llmgw/gateway/bucket"
 )
 
 // MaxChecks is the most checks one Admit takes.
@@ -97,62 +96,23 @@ type Option func(*Limiter)
 // WithClock sets the clock the limiter reads; the default is time.Now.
 func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.now = now } }
 
-const shardCount = 32
-
-type key struct {
-	rule, bucket string
-	unit         Unit
-}
-
-type shard struct {
-	mu sync.RWMutex
-	m  map[key]*bucket
-	_  [40]byte // keep neighbouring shards' locks off one cache line
-}
-
 // Limiter holds the rate-limit counters of every (rule, unit, bucket). It is safe for
 // concurrent use; each bucket has its own lock, so requests contend only when they count
 // against the same bucket.
 type Limiter struct {
-	now    func() time.Time
-	seed   maphash.Seed
-	nextID atomic.Uint64
-	shards [shardCount]shard
+	now     func() time.Time
+	buckets *bucket.Table[Unit, counter, *counter]
 }
 
 // New returns an empty Limiter.
 func New(opts ...Option) *Limiter {
-	l := &Limiter{now: time.Now, seed: maphash.MakeSeed()}
+	l := &Limiter{now: time.Now, buckets: bucket.NewTable(func(c *counter, k bucket.Key[Unit]) {
+		c.sub = int64(k.Unit.SubWindow())
+	})}
 	for _, o := range opts {
 		o(l)
 	}
-	for i := range l.shards {
-		l.shards[i].m = make(map[key]*bucket)
-	}
 	return l
-}
-
-func (l *Limiter) shard(k *key) *shard {
-	h := maphash.String(l.seed, k.rule)*31 ^ maphash.String(l.seed, k.bucket) ^ uint64(k.unit)
-	return &l.shards[h%shardCount]
-}
-
-// bucket returns the bucket of k, creating it if needed.
-func (l *Limiter) bucket(k key) *bucket {
-	s := l.shard(&k)
-	s.mu.RLock()
-	b := s.m[k]
-	s.mu.RUnlock()
-	if b != nil {
-		return b
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b = s.m[k]; b == nil {
-		b = &bucket{id: l.nextID.Add(1), sub: int64(k.unit.SubWindow())}
-		s.m[k] = b
-	}
-	return b
 }
 
 // Admit counts one request against every check, or against none, and writes the outcome to d
@@ -174,24 +134,21 @@ func (l *Limiter) Admit(d *Decision, checks []Check) error {
 		}
 	}
 	r := &d.Reservation
-	holds := r.init(len(checks))
-	var orderBuf [inlineHolds]uint8
-	order := orderBuf[:0]
-	if len(checks) > inlineHolds {
-		order = make([]uint8, 0, len(checks))
-	}
+	holds := r.holds.Make(len(checks))
+	var locked bucket.Set
 	for {
+		locked.Reset()
 		for i := range checks {
 			c := &checks[i]
-			holds[i] = hold{b: l.bucket(key{rule: c.Rule, bucket: c.Bucket, unit: c.Unit}), n: c.amount(), tokens: c.Unit.Tokens()}
+			holds[i] = hold{b: l.buckets.Get(bucket.Key[Unit]{Rule: c.Rule, Bucket: c.Bucket, Unit: c.Unit}), n: c.amount(), tokens: c.Unit.Tokens()}
+			locked.Add(&holds[i].b.Mutex)
 		}
-		order = lockOrder(order[:0], holds)
-		if lockAll(holds, order) {
+		if locked.Lock() {
 			break
 		}
 		// A bucket was pruned between the look-up and the lock: look up again.
 	}
-	defer unlockAll(holds, order)
+	defer locked.Unlock()
 
 	t := l.now().UnixNano()
 	var wait int64
@@ -225,7 +182,7 @@ func (l *Limiter) Admit(d *Decision, checks []Check) error {
 	}
 	if d.Refused >= 0 {
 		d.RetryAfter = time.Duration(wait)
-		r.n = 0
+		r.holds.Make(0) // a refused request holds nothing
 		return nil
 	}
 	d.Allowed = true
@@ -258,49 +215,5 @@ func (q *Quota) setReset(holds []hold, t int64) {
 	}
 	if end := holds[q.Check].b.reset(); end > t {
 		q.Reset = time.Duration(end - t)
-	}
-}
-
-// lockOrder appends the indices of holds' distinct buckets in lock order.
-func lockOrder(order []uint8, holds []hold) []uint8 {
-	for i := range holds {
-		id := holds[i].b.id
-		j := len(order)
-		dup := false
-		for _, o := range order {
-			if holds[o].b == holds[i].b {
-				dup = true
-				break
-			}
-		}
-		if dup {
-			continue
-		}
-		order = append(order, uint8(i))
-		for ; j > 0 && holds[order[j-1]].b.id > id; j-- {
-			order[j] = order[j-1]
-		}
-		order[j] = uint8(i)
-	}
-	return order
-}
-
-// lockAll locks the buckets in order. It returns false, with nothing locked, when one of
-// them has been pruned.
-func lockAll(holds []hold, order []uint8) bool {
-	for n, o := range order {
-		b := holds[o].b
-		b.mu.Lock()
-		if b.dead {
-			unlockAll(holds, order[:n+1])
-			return false
-		}
-	}
-	return true
-}
-
-func unlockAll(holds []hold, order []uint8) {
-	for _, o := range order {
-		holds[o].b.mu.Unlock()
 	}
 }

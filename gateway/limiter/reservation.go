@@ -1,13 +1,14 @@
 package limiter
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// inlineHolds is how many checks a Reservation holds without allocating.
-const inlineHolds = 8
+	"github.com/llmgw/llmgw/gateway/bucket"
+)
 
 // hold is what one check counted: n in sub-window idx of bucket b.
 type hold struct {
-	b      *bucket
+	b      *counter
 	idx, n int64
 	tokens bool
 }
@@ -18,26 +19,8 @@ type hold struct {
 // Settle or Cancel it once; later calls are no-ops, also when they race. A Reservation must
 // not be copied (go vet says so): a copy would settle a second time.
 type Reservation struct {
-	done   atomic.Bool
-	n      int
-	inline [inlineHolds]hold
-	more   []hold
-}
-
-func (r *Reservation) init(n int) []hold {
-	r.n = n
-	if n <= inlineHolds {
-		return r.inline[:n]
-	}
-	r.more = make([]hold, n)
-	return r.more
-}
-
-func (r *Reservation) holds() []hold {
-	if r.n <= inlineHolds {
-		return r.inline[:r.n]
-	}
-	return r.more
+	done  atomic.Bool
+	holds bucket.Holds[hold]
 }
 
 // Settle replaces the tokens each token check reserved with tokens, the request's real count,
@@ -49,11 +32,11 @@ func (r *Reservation) Settle(tokens int64) {
 		return
 	}
 	tokens = max(tokens, 0)
-	for _, h := range r.holds() {
+	for _, h := range r.holds.All() {
 		if h.tokens && h.n != tokens {
-			h.b.mu.Lock()
+			h.b.Lock()
 			h.b.adjust(h.idx, tokens-h.n)
-			h.b.mu.Unlock()
+			h.b.Unlock()
 		}
 	}
 }
@@ -64,11 +47,11 @@ func (r *Reservation) Cancel() {
 	if !r.done.CompareAndSwap(false, true) {
 		return
 	}
-	for _, h := range r.holds() {
+	for _, h := range r.holds.All() {
 		if h.n != 0 {
-			h.b.mu.Lock()
+			h.b.Lock()
 			h.b.adjust(h.idx, -h.n)
-			h.b.mu.Unlock()
+			h.b.Unlock()
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/llmgw/llmgw/gateway/bucket"
 )
 
 // Count is the count of one sub-window of one bucket, as Snapshot returns it and Restore
@@ -24,11 +26,11 @@ type Count struct {
 func (l *Limiter) Snapshot() []Count {
 	t := l.now().UnixNano()
 	var out []Count
-	l.each(func(k key, b *bucket) {
+	l.buckets.Each(func(k bucket.Key[Unit], b *counter) {
 		b.at(t)
 		for i := b.head - SubWindows; i <= b.head; i++ {
 			if s := b.ring[i&(ringSize-1)]; s.idx == i && s.n > 0 {
-				out = append(out, Count{Rule: k.rule, Unit: k.unit, Bucket: k.bucket, Start: time.Unix(0, i*b.sub).UTC(), N: s.n})
+				out = append(out, Count{Rule: k.Rule, Unit: k.Unit, Bucket: k.Bucket, Start: time.Unix(0, i*b.sub).UTC(), N: s.n})
 			}
 		}
 	})
@@ -43,10 +45,10 @@ func (l *Limiter) Restore(counts []Count) {
 		if !c.Unit.Valid() || c.N < 0 {
 			continue
 		}
-		b := l.bucket(key{rule: c.Rule, bucket: c.Bucket, unit: c.Unit})
-		b.mu.Lock()
+		b := l.buckets.Get(bucket.Key[Unit]{Rule: c.Rule, Bucket: c.Bucket, Unit: c.Unit})
+		b.Lock()
 		b.set(c.Start.UnixNano()/b.sub, c.N)
-		b.mu.Unlock()
+		b.Unlock()
 	}
 }
 
@@ -67,14 +69,14 @@ type Status struct {
 func (l *Limiter) Status(limit func(rule string, u Unit) (int64, bool)) []Status {
 	t := l.now().UnixNano()
 	var out []Status
-	l.each(func(k key, b *bucket) {
+	l.buckets.Each(func(k bucket.Key[Unit], b *counter) {
 		b.at(t)
 		if b.sum <= 0 {
 			return
 		}
-		s := Status{Rule: k.rule, Unit: k.unit, Bucket: k.bucket, Used: b.sum, Limit: b.limit, Reset: time.Unix(0, b.reset()).UTC()}
+		s := Status{Rule: k.Rule, Unit: k.Unit, Bucket: k.Bucket, Used: b.sum, Limit: b.limit, Reset: time.Unix(0, b.reset()).UTC()}
 		if limit != nil {
-			if n, ok := limit(k.rule, k.unit); ok {
+			if n, ok := limit(k.Rule, k.Unit); ok {
 				s.Limit = n
 			}
 		}
@@ -93,35 +95,8 @@ func (l *Limiter) Status(limit func(rule string, u Unit) (int64, bool)) []Status
 // returns how many buckets it dropped.
 func (l *Limiter) Prune(keep func(rule string, u Unit) bool) int {
 	t := l.now().UnixNano()
-	dropped := 0
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.Lock()
-		for k, b := range s.m {
-			b.mu.Lock()
-			b.at(t)
-			if b.sum <= 0 || keep != nil && !keep(k.rule, k.unit) {
-				b.dead = true
-				delete(s.m, k)
-				dropped++
-			}
-			b.mu.Unlock()
-		}
-		s.mu.Unlock()
-	}
-	return dropped
-}
-
-// each calls f for every bucket, with the bucket locked.
-func (l *Limiter) each(f func(key, *bucket)) {
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.RLock()
-		for k, b := range s.m {
-			b.mu.Lock()
-			f(k, b)
-			b.mu.Unlock()
-		}
-		s.mu.RUnlock()
-	}
+	return l.buckets.Prune(func(k bucket.Key[Unit], b *counter) bool {
+		b.at(t)
+		return b.sum <= 0 || keep != nil && !keep(k.Rule, k.Unit)
+	})
 }

@@ -1,6 +1,6 @@
 package limiter
 
-import "sync"
+import "github.com/llmgw/llmgw/gateway/bucket"
 
 // ringSize is the number of sub-window slots a bucket keeps: at least the SubWindows+1 that
 // overlap a rolling window, rounded up to a power of two so an index maps to a slot with a
@@ -16,22 +16,21 @@ type slot struct {
 	n   int64
 }
 
-// bucket is the counter of one (rule, unit, bucket key). Its fields are guarded by mu.
-type bucket struct {
-	id  uint64 // lock order among buckets; never changes
-	sub int64  // sub-window length in nanoseconds; never changes
+// counter is the count of one (rule, unit, bucket key): a bucket of the Limiter's table. Its
+// fields are guarded by its Mutex, except sub.
+type counter struct {
+	bucket.Mutex
+	sub int64 // sub-window length in nanoseconds; never changes
 
-	mu    sync.Mutex
 	head  int64 // newest sub-window seen
 	sum   int64 // total of the slots in [head-SubWindows, head]
 	limit int64 // the limit of the last check, for Status
-	dead  bool  // removed from the map by Prune; callers must look the key up again
 	ring  [ringSize]slot
 }
 
 // at returns the sub-window index for t (Unix nanoseconds), never older than head, and moves
 // head forward to it, dropping what leaves the window from sum.
-func (b *bucket) at(t int64) int64 {
+func (b *counter) at(t int64) int64 {
 	k := t / b.sub
 	if k <= b.head {
 		return b.head
@@ -50,7 +49,7 @@ func (b *bucket) at(t int64) int64 {
 }
 
 // add adds n to sub-window k, which must be head.
-func (b *bucket) add(k, n int64) {
+func (b *counter) add(k, n int64) {
 	s := &b.ring[k&(ringSize-1)]
 	if s.idx != k {
 		*s = slot{idx: k}
@@ -60,7 +59,7 @@ func (b *bucket) add(k, n int64) {
 }
 
 // adjust adds d to sub-window k if it is still in the ring, never taking it below zero.
-func (b *bucket) adjust(k, d int64) {
+func (b *counter) adjust(k, d int64) {
 	s := &b.ring[k&(ringSize-1)]
 	if s.idx != k {
 		return
@@ -73,7 +72,7 @@ func (b *bucket) adjust(k, d int64) {
 }
 
 // set replaces the count of sub-window k, for Restore.
-func (b *bucket) set(k, n int64) {
+func (b *counter) set(k, n int64) {
 	s := &b.ring[k&(ringSize-1)]
 	if s.idx > k {
 		return // the slot holds newer data
@@ -91,7 +90,7 @@ func (b *bucket) set(k, n int64) {
 // wait returns how long after t (Unix nanoseconds, in sub-window k == head) enough leaves the
 // window for need more to fit under limit, assuming nothing else is admitted meanwhile.
 // need must not exceed limit.
-func (b *bucket) wait(t, k, need, limit int64) int64 {
+func (b *counter) wait(t, k, need, limit int64) int64 {
 	over := b.sum + need - limit
 	for j := int64(1); j <= span; j++ {
 		i := k + j - span // leaves the window when sub-window k+j starts
@@ -107,7 +106,7 @@ func (b *bucket) wait(t, k, need, limit int64) int64 {
 
 // reset returns the Unix nanoseconds at which everything now in the window has left it, or 0
 // when the window is empty.
-func (b *bucket) reset() int64 {
+func (b *counter) reset() int64 {
 	for i := b.head; i >= b.head-SubWindows; i-- {
 		if s := &b.ring[i&(ringSize-1)]; s.idx == i && s.n > 0 {
 			return (i + span) * b.sub

@@ -2,7 +2,8 @@ package budget
 
 import (
 	"math/bits"
-	"sync"
+
+	"github.com/llmgw/llmgw/gateway/bucket"
 )
 
 // period is one bucket's spend in one period.
@@ -13,14 +14,13 @@ type period struct {
 	alerted  int   // the highest threshold alerted in this period, in percent
 }
 
-// bucket is the spend of one (rule, unit, bucket key) in its current and previous period; the
-// previous one takes the settles of reservations made before the period changed. Its fields
-// are guarded by mu, except those marked as never changing.
-type bucket struct {
-	id   uint64 // lock order among buckets; never changes
-	key  key    // never changes
-	mu   sync.Mutex
-	from int64 // current period's bounds, Unix nanoseconds: [from, to)
+// account is the spend of one (rule, unit, bucket key) in its current and previous period: a
+// bucket of the Ledger's table. The previous period takes the settles of reservations made
+// before the period changed. Its fields are guarded by its Mutex, except key.
+type account struct {
+	bucket.Mutex
+	key  bucket.Key[Unit] // never changes
+	from int64            // current period's bounds, Unix nanoseconds: [from, to)
 	to   int64
 	cur  period
 	prev period
@@ -28,16 +28,15 @@ type bucket struct {
 	limit      int64
 	thresholds []int
 	audit      bool
-	dead       bool // removed from the map by Prune; callers must look the key up again
 }
 
 // at moves the bucket to the period holding t (Unix nanoseconds) and returns it. A clock that
 // steps back stays in the current period.
-func (b *bucket) at(t int64) *period {
+func (b *account) at(t int64) *period {
 	if t >= b.from && t < b.to {
 		return &b.cur
 	}
-	id := b.key.unit.period(t)
+	id := b.key.Unit.period(t)
 	if b.to != 0 && id <= b.cur.id {
 		return &b.cur
 	}
@@ -45,13 +44,13 @@ func (b *bucket) at(t int64) *period {
 	return &b.cur
 }
 
-func (b *bucket) roll(id int64) {
+func (b *account) roll(id int64) {
 	b.prev, b.cur = b.cur, period{id: id}
-	b.from, b.to = b.key.unit.start(id).UnixNano(), b.key.unit.start(id+1).UnixNano()
+	b.from, b.to = b.key.Unit.start(id).UnixNano(), b.key.Unit.start(id+1).UnixNano()
 }
 
 // period returns the bucket's record of period id, or nil when it no longer has it.
-func (b *bucket) period(id int64) *period {
+func (b *account) period(id int64) *period {
 	switch {
 	case b.to == 0:
 		return nil
@@ -68,7 +67,7 @@ const maxAlerts = 4
 
 // crossed returns the thresholds p's spend has reached since the last alert, in ascending
 // order, and marks them alerted.
-func (b *bucket) crossed(p *period, buf *[maxAlerts]int) []int {
+func (b *account) crossed(p *period, buf *[maxAlerts]int) []int {
 	out := buf[:0]
 	for _, th := range b.thresholds {
 		if th <= p.alerted || !reached(p.spend, b.limit, th) {
