@@ -87,11 +87,18 @@ type request struct {
 // and records base's copy e (see finish); an attempt the guards refuse is settled here, and its
 // refusal is the client's error (the request's record is then the edge's, as for a 404).
 func run[R any](ctx context.Context, p *Pipeline, c *Caller, model string, rq *request, base usage.Event, try func(context.Context, *Attempt, *usage.Event) (R, error)) (R, error) {
-	var zero R
 	plan, err := c.Snapshot.Route(model)
 	if err != nil {
+		var zero R
 		return zero, err // not an inference: no usage to record, the error is the client's
 	}
+	return attempts(ctx, p, c, plan, rq, base, try)
+}
+
+// attempts attempts plan's targets in order, as run says.
+func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot.Plan, rq *request, base usage.Event, try func(context.Context, *Attempt, *usage.Event) (R, error)) (R, error) {
+	var zero R
+	var err error
 	if c.Header == nil {
 		c.Header = http.Header{}
 	}
