@@ -343,7 +343,7 @@ func (s *Snapshot) Allowed(p *Principal, m *Endpoint) bool {
 }
 
 // Model returns the model named fqn, whoever may use it: for pricing what was already
-// allowed, never for authorization (see Resolve).
+// allowed, never for authorization (see Route and Authorize).
 func (s *Snapshot) Model(fqn string) (*Endpoint, bool) {
 	m, ok := s.models[fqn]
 	return m, ok
