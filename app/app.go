@@ -238,6 +238,8 @@ type hooks struct {
 	ready func(addr string)
 	// recorder replaces the request-log recorder.
 	recorder usage.Sink
+	// guards are added to the pipeline's (pipeline.WithGuards).
+	guards []pipeline.Guard
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -313,7 +315,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	queue := usage.NewQueue(1<<16, sink, logger)
 	var rec pipeline.Recorder = queue
 	tracker := keyuse.NewTracker()
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout))
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(h.guards...))
 	srv := server.New(&snaps, p, admin.New(st, logger), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

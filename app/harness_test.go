@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
 
@@ -90,6 +91,12 @@ type gateway struct {
 // startGateway runs `llmgw serve` with args on a free port and waits until it serves.
 func startGateway(t *testing.T, env map[string]string, args ...string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, nil, env, args...)
+}
+
+// startGatewayWith runs startGateway's server with guards added to its pipeline.
+func startGatewayWith(t *testing.T, guards []pipeline.Guard, env map[string]string, args ...string) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	if env == nil {
 		env = map[string]string{}
@@ -108,7 +115,7 @@ func startGateway(t *testing.T, env map[string]string, args ...string) *gateway 
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }, recorder: g.Events})
+		done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }, recorder: g.Events, guards: guards})
 	}()
 	select {
 	case a := <-addr:

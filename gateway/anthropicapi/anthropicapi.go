@@ -72,6 +72,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Calle
 		h.fail(w, r, err)
 		return nil, false
 	}
+	c.Header = w.Header() // the guards' headers go out with the answer or the refusal
 	return c, true
 }
 
@@ -85,63 +86,60 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	return body, true
 }
 
-// decodeFor admits the caller, reads and decodes the body, and reports whether the model
-// speaks Messages natively.
-func (h *Handler) decodeFor(w http.ResponseWriter, r *http.Request, countTokens bool) (*pipeline.Caller, *Request, []byte, bool, bool) {
+// decodeFor admits the caller and reads and decodes the body.
+func (h *Handler) decodeFor(w http.ResponseWriter, r *http.Request, countTokens bool) (*pipeline.Caller, *Request, []byte, bool) {
 	c, ok := h.admit(w, r)
 	if !ok {
-		return nil, nil, nil, false, false
+		return nil, nil, nil, false
 	}
 	body, ok := h.readBody(w, r)
 	if !ok {
-		return nil, nil, nil, false, false
+		return nil, nil, nil, false
 	}
 	req, err := DecodeRequest(body, countTokens)
 	if err != nil {
 		h.fail(w, r, err)
-		return nil, nil, nil, false, false
+		return nil, nil, nil, false
 	}
-	native, err := h.p.MessagesNative(c, req.Model)
-	if err != nil {
-		h.fail(w, r, err)
-		return nil, nil, nil, false, false
-	}
-	return c, req, body, native, true
+	return c, req, body, true
 }
 
+// messages sends the request through the pipeline, which gives it as it is to a target that
+// speaks Messages and translated (ToChat, FromChat) to any other: the answer is a native stream
+// or a chat stream to translate.
 func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
-	c, req, body, native, ok := h.decodeFor(w, r, false)
+	c, req, body, ok := h.decodeFor(w, r, false)
 	if !ok {
 		return
 	}
-	if native {
-		call := &provider.MessagesCall{Model: req.Model, Body: body, Beta: r.Header.Values("Anthropic-Beta")}
-		if req.Stream {
-			h.nativeStream(w, r, c, call)
-			return
-		}
-		res, err := h.p.Messages(r.Context(), c, call)
+	call := &provider.MessagesCall{Model: req.Model, Body: body, Beta: r.Header.Values("Anthropic-Beta")}
+	tr := &pipeline.Translation{
+		Request: func() (*provider.ChatCall, error) {
+			creq, err := ToChat(req, body)
+			if err != nil {
+				return nil, err
+			}
+			return &provider.ChatCall{Request: creq}, nil
+		},
+		Answer: func(res *provider.ChatResult) ([]byte, error) {
+			return FromChat(res.JSON, req.Model) // its errors are provider.BadResponse
+		},
+	}
+	if req.Stream {
+		st, err := h.p.MessagesStream(r.Context(), c, call, tr)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(res.JSON)
+		defer st.Close()
+		if st.Native != nil {
+			h.nativeStream(w, r, st.Native)
+		} else {
+			h.translatedStream(w, r, st.Chat, req.Model)
+		}
 		return
 	}
-	creq, err := ToChat(req, body)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	call := &provider.ChatCall{Request: creq}
-	if req.Stream {
-		h.translatedStream(w, r, c, call)
-		return
-	}
-	res, err := h.p.ChatTranslated(r.Context(), c, call, func(res *provider.ChatResult) ([]byte, error) {
-		return FromChat(res.JSON, req.Model) // its errors are provider.BadResponse
-	})
+	res, err := h.p.Messages(r.Context(), c, call, tr)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -151,14 +149,10 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 }
 
 // countTokens forwards to a native model's count_tokens. Other models have no token counter
-// the gateway could ask, and it does not invent counts: they get a 400.
+// the gateway could ask, and it does not invent counts: the pipeline refuses them with a 400.
 func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
-	c, req, body, native, ok := h.decodeFor(w, r, true)
+	c, req, body, ok := h.decodeFor(w, r, true)
 	if !ok {
-		return
-	}
-	if !native {
-		h.fail(w, r, apierr.Invalid("model", "count_tokens is only available for anthropic models; %q is not one", req.Model))
 		return
 	}
 	res, err := h.p.CountTokens(r.Context(), c, &provider.MessagesCall{Model: req.Model, Body: body, Beta: r.Header.Values("Anthropic-Beta")})
@@ -201,13 +195,8 @@ func streamError(w http.ResponseWriter, r *http.Request, rc *http.ResponseContro
 	send(w, rc, s.Out)
 }
 
-func (h *Handler) nativeStream(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, call *provider.MessagesCall) {
-	st, err := h.p.MessagesStream(r.Context(), c, call)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	defer st.Close()
+// nativeStream relays a native Messages stream; the caller closes it.
+func (h *Handler) nativeStream(w http.ResponseWriter, r *http.Request, st provider.MessagesStream) {
 	// Wait for the first event before committing to 200, so an upstream that fails at once
 	// still gets a proper error status.
 	ev, err := st.Recv()
@@ -229,14 +218,10 @@ func (h *Handler) nativeStream(w http.ResponseWriter, r *http.Request, c *pipeli
 	}
 }
 
-func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, c *pipeline.Caller, call *provider.ChatCall) {
-	st, err := h.p.ChatStream(r.Context(), c, call)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	defer st.Close()
-	s := NewStreamer(call.Request.Model)
+// translatedStream relays a chat stream translated into Messages events for the client's model;
+// the caller closes it.
+func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, st provider.ChatStream, model string) {
+	s := NewStreamer(model)
 	// A chunk the upstream sent but s cannot translate is the upstream's bad answer, not the
 	// client leaving: the pipeline records it so, with the usage that came.
 	next := func() error {
@@ -250,7 +235,7 @@ func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, c *pi
 		}
 		return nil
 	}
-	err = next()
+	err := next()
 	if err != nil && !errors.Is(err, io.EOF) {
 		h.fail(w, r, err)
 		return

@@ -7,6 +7,9 @@
 //
 // # Two paths
 //
+// The pipeline picks the path per target of the request's plan (pipeline.Translation): the
+// surface hands it both forms and renders whichever stream comes back.
+//
 // A model whose adapter implements provider.MessagesAdapter (Anthropic's) gets the client's
 // body as it is, with only the model patched, and the client gets Anthropic's answer and events
 // byte for byte: thinking blocks and their signatures, cache_control, citations and block types

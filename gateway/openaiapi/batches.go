@@ -123,14 +123,12 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 		fields   = map[string]string{}
 		filename string
 		in       batch.Input
-		batcher  provider.Batcher
 	)
 	resolve := func(model, endpoint string) (batch.Target, error) {
 		_, b, err := h.p.Batcher(c, model, endpoint)
 		if err != nil {
 			return batch.Target{}, err
 		}
-		batcher = b
 		m, u := b.BatchTarget(endpoint)
 		return batch.Target{Model: m, URL: u}, nil
 	}
@@ -201,11 +199,15 @@ func (h *Handler) uploadFile(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, internal(err))
 		return
 	}
-	raw, err := callObject(r.Context(), batcher, &provider.BatchRequest{
-		Method: http.MethodPost, Path: "files", ContentType: contentType, Size: int64(len(head)) + size + int64(len(tail)),
-		Body: func() io.Reader {
-			return io.MultiReader(bytes.NewReader(head), io.NewSectionReader(tmp, 0, size), bytes.NewReader(tail))
-		},
+	var raw []byte
+	err = h.p.Batch(r.Context(), c, pipeline.OpFile, in.Model, "", func(ctx context.Context, b provider.Batcher) error {
+		raw, err = callObject(ctx, b, &provider.BatchRequest{
+			Method: http.MethodPost, Path: "files", ContentType: contentType, Size: int64(len(head)) + size + int64(len(tail)),
+			Body: func() io.Reader {
+				return io.MultiReader(bytes.NewReader(head), io.NewSectionReader(tmp, 0, size), bytes.NewReader(tail))
+			},
+		})
+		return err
 	})
 	if err != nil {
 		h.fail(w, r, err)
@@ -427,8 +429,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apierr.Invalid("endpoint", "you must provide an endpoint"))
 		return
 	}
-	_, b, err := h.p.Batcher(c, route, req.Endpoint)
-	if err != nil {
+	if _, _, err := h.p.Batcher(c, route, req.Endpoint); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -447,24 +448,29 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 	objs := h.objects(c)
 	meta[batch.MetaOwner], meta[batch.MetaModel] = objs.Tag, route
 	mb, _ := json.Marshal(meta)
-	_, endpoint := b.BatchTarget(req.Endpoint)
-	out, err := rawjson.SetString(body, "input_file_id", up)
-	if err == nil {
-		out, err = rawjson.SetString(out, "endpoint", endpoint)
-	}
-	if err == nil {
-		out, err = rawjson.Set(out, "metadata", mb)
-	}
-	if err != nil {
-		h.fail(w, r, apierr.Invalid("", "the request body is not a JSON object"))
-		return
-	}
-	raw, err := callObject(r.Context(), b, &provider.BatchRequest{
-		Method: http.MethodPost, Path: "batches", ContentType: "application/json", Size: int64(len(out)),
-		Body: func() io.Reader { return bytes.NewReader(out) },
+	// The creation is an attempt of the request's plan: the guards admit it, and the body names
+	// the target's endpoint.
+	var raw []byte
+	err := h.p.Batch(r.Context(), c, pipeline.OpBatch, route, req.Endpoint, func(ctx context.Context, b provider.Batcher) error {
+		_, endpoint := b.BatchTarget(req.Endpoint)
+		out, err := rawjson.SetString(body, "input_file_id", up)
+		if err == nil {
+			out, err = rawjson.SetString(out, "endpoint", endpoint)
+		}
+		if err == nil {
+			out, err = rawjson.Set(out, "metadata", mb)
+		}
+		if err != nil {
+			return apierr.Invalid("", "the request body is not a JSON object")
+		}
+		raw, err = callObject(ctx, b, &provider.BatchRequest{
+			Method: http.MethodPost, Path: "batches", ContentType: "application/json", Size: int64(len(out)),
+			Body: func() io.Reader { return bytes.NewReader(out) },
+		})
+		return objectErr(err, "File", "input_file_id", req.InputFileID)
 	})
 	if err != nil {
-		h.fail(w, r, objectErr(err, "File", "input_file_id", req.InputFileID))
+		h.fail(w, r, err)
 		return
 	}
 	// The gateway just wrote the batch's owner: it is the caller's whatever the answer echoes.

@@ -118,6 +118,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (*pipeline.Calle
 		h.fail(w, r, err)
 		return nil, false
 	}
+	c.Header = w.Header() // the guards' headers go out with the answer or the refusal
 	return c, true
 }
 

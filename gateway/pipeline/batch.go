@@ -10,6 +10,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/usage"
 )
 
 // Batch endpoints: the paths a batch (and each line of its input file) may name, as OpenAI
@@ -24,28 +25,72 @@ var batchEndpoints = []string{
 // endpoint's type (chat for chat completions, responses and completions; embedding for
 // embeddings; any for the others, and for an empty endpoint) and be at a provider with a
 // batch API.
+//
+// It checks without calling anything, for validating a batch file's lines and reaching the
+// objects a batch API holds; a call that creates one goes through Batch.
 func (p *Pipeline) Batcher(c *Caller, model, endpoint string) (*snapshot.Endpoint, provider.Batcher, error) {
-	t := "" // any type: an empty endpoint (an id's route), moderations, images
-	switch endpoint {
-	case "/v1/chat/completions", "/v1/responses", "/v1/completions":
-		t = snapshot.TypeChat
-	case "/v1/embeddings":
-		t = snapshot.TypeEmbedding
-	case "":
-	default:
-		if !slices.Contains(batchEndpoints, endpoint) {
-			return nil, nil, apierr.Invalid("endpoint", "the endpoint %q cannot be batched; use one of %v", endpoint, batchEndpoints)
-		}
-	}
-	m, err := c.Snapshot.Resolve(c.Principal, model, t)
+	rq, err := batchRequest("", model, endpoint)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, ok := m.Adapter.(provider.Batcher)
-	if !ok {
-		return nil, nil, apierr.Invalid("model", "the model %q is at a provider without a batch API", model)
+	m, err := c.Snapshot.Resolve(c.Principal, model, rq.typ)
+	if err != nil {
+		return nil, nil, err
 	}
-	return m, b, nil
+	if err := rq.need(m); err != nil {
+		return nil, nil, err
+	}
+	return m, m.Adapter.(provider.Batcher), nil
+}
+
+// batchRequest is what a batch call for endpoint needs of a model: its type (chat for chat
+// completions, responses and completions; embedding for embeddings; any for the others, and
+// for an empty endpoint: an id's route, an upload) and a batch API.
+func batchRequest(op, model, endpoint string) (*request, error) {
+	rq := &request{op: op, need: func(m *snapshot.Endpoint) error {
+		if _, ok := m.Adapter.(provider.Batcher); !ok {
+			return apierr.Invalid("model", "the model %q is at a provider without a batch API", model)
+		}
+		return nil
+	}}
+	switch endpoint {
+	case "/v1/chat/completions", "/v1/responses", "/v1/completions":
+		rq.typ = snapshot.TypeChat
+	case "/v1/embeddings":
+		rq.typ = snapshot.TypeEmbedding
+	case "":
+	default:
+		if !slices.Contains(batchEndpoints, endpoint) {
+			return nil, apierr.Invalid("endpoint", "the endpoint %q cannot be batched; use one of %v", endpoint, batchEndpoints)
+		}
+	}
+	return rq, nil
+}
+
+// Batch operations, the Operation of a Batch attempt.
+const (
+	OpBatch = "batch" // a batch's creation
+	OpFile  = "file"  // a batch input file's upload
+)
+
+// Batch runs a call that creates an object at the batch API of model's provider (op OpBatch: a
+// batch for endpoint; OpFile: its input file, endpoint "") as an attempt of the request's plan:
+// routed, admitted by the guards (the model must be allowed to the caller and fit endpoint, as
+// Batcher checks), then made by do against the target's batch API under the caller's context.
+// It records no usage event (the edge records the request): a batch's usage is recorded when it
+// ends (RecordBatch). The guards' tickets are settled, when do returns, with an event carrying
+// its status and no usage.
+func (p *Pipeline) Batch(ctx context.Context, c *Caller, op, model, endpoint string, do func(context.Context, provider.Batcher) error) error {
+	rq, err := batchRequest(op, model, endpoint)
+	if err != nil {
+		return err
+	}
+	_, err = run(ctx, p, c, model, rq, p.newEvent(c, model, op, false), func(ctx context.Context, a *Attempt, e *usage.Event) (struct{}, error) {
+		err := do(ctx, a.Target.Endpoint.Adapter.(provider.Batcher))
+		p.settleUnrecorded(a, e, err)
+		return struct{}{}, err
+	})
+	return err
 }
 
 // AccountBatcher returns a batch API of account that the caller may reach: that of any model
@@ -113,7 +158,7 @@ func (p *Pipeline) RecordBatch(ctx context.Context, c *Caller, b *EndedBatch) er
 		p.batches.remove(id)
 		return err
 	}
-	e := p.event(c, b.Model, "batch", false)
+	e := p.event(c, b.Model, OpBatch, false)
 	e.RequestID, e.Time = id, b.Ended
 	e.ClientRequestID = "" // the record is the batch's, the same from every poll
 	if e.Time.IsZero() {

@@ -13,6 +13,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/tokens"
+	"github.com/llmgw/llmgw/gateway/usage"
 )
 
 // Forward runs a request on one of OpenAI's other endpoints (provider.EndpointX) against the
@@ -35,15 +36,25 @@ import (
 // close the body; the upstream deadline runs until then.
 func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *provider.ForwardCall) (*provider.ForwardResult, error) {
 	e := p.event(c, model, call.Endpoint, call.Stream)
-	m, err := resolveForward(c, model, call.Endpoint)
-	if err != nil {
-		return nil, err // not an inference: no usage to record, the error is the client's
+	rq := &request{op: call.Endpoint, stream: call.Stream, need: func(m *snapshot.Endpoint) error {
+		if _, ok := m.Adapter.(provider.Forwarder); !ok {
+			return apierr.Invalid("model", "the model %q does not support %s", model, call.Endpoint)
+		}
+		return nil
+	}}
+	// Completions need a chat model; the other endpoints a model of any type.
+	if call.Endpoint == provider.EndpointCompletions {
+		rq.typ = snapshot.TypeChat
 	}
-	fw, ok := m.Adapter.(provider.Forwarder)
-	if !ok {
-		return nil, apierr.Invalid("model", "the model %q does not support %s", model, call.Endpoint)
-	}
-	res, mt, err := openStream(p, ctx, c, m, e, func(fctx context.Context) (*provider.ForwardResult, error) {
+	return run(ctx, p, c, model, rq, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ForwardResult, error) {
+		return p.forward(ctx, a, *e, call)
+	})
+}
+
+// forward calls a's target on a forwarded endpoint.
+func (p *Pipeline) forward(ctx context.Context, a *Attempt, e usage.Event, call *provider.ForwardCall) (*provider.ForwardResult, error) {
+	fw := a.Target.Endpoint.Adapter.(provider.Forwarder)
+	res, mt, err := openStream(p, ctx, a, e, func(fctx context.Context) (*provider.ForwardResult, error) {
 		return fw.Forward(fctx, call)
 	})
 	if err != nil {
@@ -61,16 +72,6 @@ func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *p
 	out := *res
 	out.Body = body
 	return &out, nil
-}
-
-// resolveForward resolves model for endpoint: a chat model for completions, a model of any
-// type for the others.
-func resolveForward(c *Caller, model, endpoint string) (*snapshot.Endpoint, error) {
-	t := ""
-	if endpoint == provider.EndpointCompletions {
-		t = snapshot.TypeChat
-	}
-	return c.Snapshot.Resolve(c.Principal, model, t)
 }
 
 // recordingBody is a forwarded answer that records its usage event through a meter: at

@@ -54,31 +54,42 @@ func (st *nativeStream) Recv() (provider.MessagesEvent, error) {
 
 func (st *nativeStream) Close() error { st.n.closed++; return nil }
 
-func TestMessagesNative(t *testing.T) {
+func TestMessagesChoosesNativeOrTranslatedPerTarget(t *testing.T) {
 	tests := []struct {
-		name    string
-		adapter provider.Adapter
-		model   string
-		want    bool
-		kind    apierr.Kind // checked when not KindInternal
+		name       string
+		adapter    provider.Adapter
+		model      string
+		translated bool
+		kind       apierr.Kind // checked when not KindInternal
 	}{
-		{"a Messages adapter is native", &native{}, "acct/m", true, apierr.KindInternal},
-		{"a chat-only adapter is translated", &scripted{}, "acct/m", false, apierr.KindInternal},
+		{"a Messages adapter is native", &native{}, "acct/m", false, apierr.KindInternal},
+		{"a chat-only adapter is translated", &scripted{}, "acct/m", true, apierr.KindInternal},
 		{"an unknown model is not found", &native{}, "acct/none", false, apierr.KindNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, _, _ := setup(t, tt.adapter)
 			c, _ := p.Admit("secret", "r")
-			got, err := p.MessagesNative(c, tt.model)
+			var translated bool
+			tr := &Translation{
+				Request: func() (*provider.ChatCall, error) {
+					translated = true
+					return &provider.ChatCall{Request: &chat.Request{Model: tt.model}}, nil
+				},
+				Answer: func(res *provider.ChatResult) ([]byte, error) { return []byte(`{"type":"message"}`), nil },
+			}
+			res, err := p.Messages(context.Background(), c, &provider.MessagesCall{Model: tt.model, Body: []byte(`{}`)}, tr)
 			if tt.kind != apierr.KindInternal {
 				if apierr.From(err).Kind != tt.kind {
 					t.Fatalf("error %v, want kind %v", err, tt.kind)
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("MessagesNative = %v, %v; want %v", got, err, tt.want)
+			if err != nil || translated != tt.translated {
+				t.Fatalf("Messages: %v; translated %v, want %v", err, translated, tt.translated)
+			}
+			if want := `{"model":"acct/m","type":"message"}`; !tt.translated && string(res.JSON) != want {
+				t.Errorf("native answer %s, want %s", res.JSON, want)
 			}
 		})
 	}
@@ -89,7 +100,7 @@ func TestMessagesRecordsUsageOnce(t *testing.T) {
 	p, rec, _ := setup(t, a)
 	c, _ := p.Admit("secret", "req-m")
 	call := &provider.MessagesCall{Model: "acct/m", Body: []byte(`{}`)}
-	if _, err := p.Messages(context.Background(), c, call); err != nil {
+	if _, err := p.Messages(context.Background(), c, call, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.CountTokens(context.Background(), c, call); err != nil {
@@ -107,7 +118,7 @@ func TestMessagesRecordsUsageOnce(t *testing.T) {
 
 	p2, rec2, _ := setup(t, &native{scripted: scripted{err: provider.StatusError(503, "", nil)}})
 	c2, _ := p2.Admit("secret", "r")
-	if _, err := p2.Messages(context.Background(), c2, call); apierr.From(err).Kind != apierr.KindUpstreamUnavailable {
+	if _, err := p2.Messages(context.Background(), c2, call, nil); apierr.From(err).Kind != apierr.KindUpstreamUnavailable {
 		t.Fatalf("upstream 503: %v", err)
 	}
 	if len(rec2.evs) != 1 || rec2.evs[0].HTTPStatus != 503 || !rec2.evs[0].UsageMissing {
@@ -119,11 +130,11 @@ func TestMessagesOnATranslatedModelIsRefused(t *testing.T) {
 	p, rec, _ := setup(t, &scripted{})
 	c, _ := p.Admit("secret", "r")
 	call := &provider.MessagesCall{Model: "acct/m", Body: []byte(`{}`)}
-	_, err := p.Messages(context.Background(), c, call)
+	_, err := p.Messages(context.Background(), c, call, nil)
 	if e := apierr.From(err); e.Kind != apierr.KindInvalidRequest || e.Param != "model" {
 		t.Errorf("Messages: %v", err)
 	}
-	if _, err := p.MessagesStream(context.Background(), c, call); apierr.From(err).Kind != apierr.KindInvalidRequest {
+	if _, err := p.MessagesStream(context.Background(), c, call, nil); apierr.From(err).Kind != apierr.KindInvalidRequest {
 		t.Errorf("MessagesStream: %v", err)
 	}
 	if _, err := p.CountTokens(context.Background(), c, call); apierr.From(err).Kind != apierr.KindInvalidRequest {
@@ -167,10 +178,11 @@ func TestMessagesStreamRecordsUsageExactlyOnce(t *testing.T) {
 			a := &native{scripted: scripted{err: tt.end}, events: tt.events}
 			p, rec, _ := setup(t, a)
 			c, _ := p.Admit("secret", "req-s")
-			st, err := p.MessagesStream(context.Background(), c, &provider.MessagesCall{Model: "acct/m", Body: body})
+			sd, err := p.MessagesStream(context.Background(), c, &provider.MessagesCall{Model: "acct/m", Body: body}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
+			st := sd.Native
 			if tt.readAll {
 				for {
 					if _, err := st.Recv(); err != nil {

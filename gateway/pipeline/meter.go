@@ -26,19 +26,20 @@ const maxDrain = 32 << 20
 // client that goes away mid-stream no longer cancels it, so the stream can be read on to its
 // end and its real usage recorded (the provider bills what it generates either way). A client
 // that goes away before the stream opens still cancels the call: nothing was streamed yet.
-func openStream[S any](p *Pipeline, ctx context.Context, c *Caller, m *snapshot.Endpoint, e usage.Event, start func(context.Context) (S, error)) (S, *meter, error) {
+func openStream[S any](p *Pipeline, ctx context.Context, a *Attempt, e usage.Event, start func(context.Context) (S, error)) (S, *meter, error) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
 	stop := context.AfterFunc(ctx, cancel)
 	st, err := start(sctx)
 	stop()
 	if err != nil {
 		e.UsageMissing = true
-		p.finish(ctx, c, m, &e, err)
+		p.finish(ctx, a, &e, err)
 		cancel()
 		return st, nil, err
 	}
-	c.owns() // the meter records the event, maybe after the handler has returned
-	return st, &meter{p: p, ctx: ctx, c: c, m: m, e: e, cancel: cancel}, nil
+	a.answered = true
+	a.Caller.owns() // the meter records the event, maybe after the handler has returned
+	return st, &meter{p: p, ctx: ctx, a: a, c: a.Caller, m: a.Target.Endpoint, e: e, cancel: cancel}, nil
 }
 
 // meter records a streamed request's usage event exactly once: when the stream ends, breaks,
@@ -57,6 +58,7 @@ func openStream[S any](p *Pipeline, ctx context.Context, c *Caller, m *snapshot.
 type meter struct {
 	p      *Pipeline
 	ctx    context.Context // the client's request
+	a      *Attempt        // whose tickets the event settles
 	c      *Caller
 	m      *snapshot.Endpoint
 	e      usage.Event
@@ -115,7 +117,7 @@ func (r *meter) end(err error) {
 		}
 		setEstimate(&r.e, u)
 	}
-	r.p.finish(r.ctx, r.c, r.m, &r.e, err)
+	r.p.finish(r.ctx, r.a, &r.e, err)
 }
 
 // setEstimate records u as e's estimated usage; an estimate of nothing (no prompt text, no

@@ -1,6 +1,8 @@
 // Package pipeline is the inference request path shared by every client dialect: admit the
-// caller's key against the current snapshot, resolve and authorize the model, call the adapter
-// under a deadline, and record usage exactly once, streams included.
+// caller's key against the current snapshot, route the request to a plan of targets, attempt
+// them with guards (authorization first) around each attempt, call the adapter under a
+// deadline, and record usage exactly once, streams included, settling every guard's ticket with
+// it (see attempt.go).
 //
 // It makes no database or network call of its own; the adapter's upstream call is the only I/O.
 package pipeline
@@ -9,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -41,6 +44,8 @@ type Pipeline struct {
 	batches seenSet // batches whose usage was recorded
 	tokens  *tokens.Counter
 	drains  drains
+	guards  []Guard                    // authz, fit, then WithGuards'
+	retry   func(*Attempt, error) bool // the retry policy (noRetry until issue 9)
 }
 
 // Option configures a Pipeline.
@@ -55,7 +60,7 @@ func WithKeyUse(k KeyUse) Option { return func(p *Pipeline) { p.keys = k } }
 // New returns a pipeline serving from snaps and recording to rec.
 func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
 	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000},
-		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}}
+		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: noRetry}
 	for _, o := range opts {
 		o(p)
 	}
@@ -70,8 +75,11 @@ type Caller struct {
 	RequestID string
 	// Edge is the edge's record of the request (see AdmitEdge), or nil; the pipeline marks it
 	// when it takes over recording the request's usage event.
-	Edge  *edge.Request
-	start time.Time
+	Edge *edge.Request
+	// Header is where guards add response headers (x-ratelimit-*): a surface sets it to its
+	// response's headers before calling the pipeline; nil gets a header map nobody writes.
+	Header http.Header
+	start  time.Time
 }
 
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
@@ -97,14 +105,22 @@ func (p *Pipeline) Admit(secret, requestID string) (*Caller, error) {
 // Models lists the models the caller may use.
 func (p *Pipeline) Models(c *Caller) []*snapshot.Endpoint { return c.Snapshot.Models(c.Principal) }
 
+// event returns the usage event of a request to model, and tells the edge the model asked for.
 func (p *Pipeline) event(c *Caller, model, op string, stream bool) usage.Event {
+	if c.Edge != nil {
+		c.Edge.Asked(model)
+	}
+	return p.newEvent(c, model, op, stream)
+}
+
+// newEvent returns the usage event of a request to model.
+func (p *Pipeline) newEvent(c *Caller, model, op string, stream bool) usage.Event {
 	e := usage.Event{
 		RequestID: c.RequestID, Time: c.start, KeyID: c.Principal.KeyID, Principal: c.Principal.Name(),
 		User: c.Principal.User, VirtualAccount: c.Principal.VirtualAccount, Teams: c.Principal.Teams,
 		Model: model, Operation: op, Stream: stream,
 	}
 	if c.Edge != nil {
-		c.Edge.Asked(model)
 		e.ClientRequestID, e.Surface = c.Edge.ClientID, c.Edge.Surface
 	}
 	return e
@@ -117,23 +133,41 @@ func (c *Caller) owns() {
 	}
 }
 
-func (p *Pipeline) finish(ctx context.Context, c *Caller, m *snapshot.Endpoint, e *usage.Event, err error) {
-	c.owns()
+// finish completes attempt a's usage event e, which ended with err, settles a's tickets with it
+// and records it: the request's one event. An attempt that failed and is retried on the plan's
+// next target settles its tickets but records nothing.
+func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err error) {
+	c := a.Caller
 	e.Latency = p.now().Sub(c.start)
-	if price, ok := m.PriceAt(e.Time); ok {
+	if price, ok := a.Target.Endpoint.PriceAt(e.Time); ok {
 		e.CostUSD, e.Priced = price.Cost(e.Usage), true
 	}
 	if err == nil {
-		e.Status, e.HTTPStatus = "ok", 200
+		setStatus(e, nil)
 	} else {
 		ae := apierr.From(err)
-		e.HTTPStatus = ae.Kind.HTTPStatus()
-		e.Status = statusName(ae)
+		setStatus(e, ae)
 		if ae.Kind == apierr.KindInternal || ae.Kind == apierr.KindUpstreamBadResponse || ae.Kind == apierr.KindUpstreamUnavailable || ae.Kind == apierr.KindUpstreamTimeout {
 			p.logFailure(ctx, c, e.Model, ae)
 		}
 	}
+	if a.retry(err) {
+		a.settle(e)
+		return
+	}
+	c.owns()
+	a.settle(e)
 	p.rec.Record(context.WithoutCancel(ctx), e)
+}
+
+// setStatus sets e's status for an attempt that ended with ae (nil: ok).
+func setStatus(e *usage.Event, ae *apierr.Error) {
+	if ae == nil {
+		e.Status, e.HTTPStatus = "ok", 200
+		return
+	}
+	e.HTTPStatus = ae.Kind.HTTPStatus()
+	e.Status = statusName(ae)
 }
 
 // logFailure logs a failed request once. An upstream's answer is logged as its status, the
@@ -181,11 +215,15 @@ func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall)
 // provider.BadResponse), and with the usage the answer reported, not as ok.
 func (p *Pipeline) ChatTranslated(ctx context.Context, c *Caller, call *provider.ChatCall, translate func(*provider.ChatResult) ([]byte, error)) (*provider.ChatResult, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeChat, false)
-	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeChat)
-	if err != nil {
-		return nil, err // not an inference: no usage to record, the error is the client's
-	}
-	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
+	return run(ctx, p, c, call.Request.Model, &request{op: snapshot.TypeChat, typ: snapshot.TypeChat}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
+		return p.chat(ctx, a, e, call, translate)
+	})
+}
+
+// chat calls a's target with a non-streamed chat request.
+func (p *Pipeline) chat(ctx context.Context, a *Attempt, e *usage.Event, call *provider.ChatCall, translate func(*provider.ChatResult) ([]byte, error)) (*provider.ChatResult, error) {
+	m := a.Target.Endpoint
+	return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
 		res, err := m.Adapter.Chat(ctx, call)
 		if err != nil {
 			return nil, chat.Usage{}, err
@@ -208,13 +246,13 @@ func (p *Pipeline) ChatTranslated(ctx context.Context, c *Caller, call *provider
 	})
 }
 
-// roundTrip runs one non-streamed call to m's adapter within the upstream timeout and records
+// roundTrip runs one non-streamed call to a's target within the upstream timeout and records
 // its usage event e once: the usage the answer reported; or, when the answer reported none,
 // estimate's count (usage estimated), or usage missing when estimate is nil (so it is never
 // costed as free). A call that failed is recorded with the usage do returned with its error
 // (an answer that came but could not be translated), else as usage missing: a call that
 // failed upstream is not billed.
-func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.Endpoint, e *usage.Event, do func(context.Context) (R, chat.Usage, error), estimate func(R) chat.Usage) (R, error) {
+func roundTrip[R any](ctx context.Context, p *Pipeline, a *Attempt, e *usage.Event, do func(context.Context) (R, chat.Usage, error), estimate func(R) chat.Usage) (R, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	res, u, err := do(ctx)
@@ -228,7 +266,7 @@ func roundTrip[R any](ctx context.Context, p *Pipeline, c *Caller, m *snapshot.E
 	default:
 		e.UsageMissing = true
 	}
-	p.finish(ctx, c, m, e, err)
+	p.finish(ctx, a, e, err)
 	return res, err
 }
 
@@ -240,12 +278,15 @@ func noUsage(u chat.Usage) bool { return u.TotalTokens == 0 && u.PromptTokens ==
 // the background); the caller must Close it.
 func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.ChatCall) (provider.ChatStream, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeChat, true)
-	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeChat)
-	if err != nil {
-		return nil, err
-	}
-	st, mt, err := openStream(p, ctx, c, m, e, func(sctx context.Context) (provider.ChatStream, error) {
-		return m.Adapter.ChatStream(sctx, call)
+	return run(ctx, p, c, call.Request.Model, &request{op: snapshot.TypeChat, stream: true, typ: snapshot.TypeChat}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (provider.ChatStream, error) {
+		return p.chatStream(ctx, a, *e, call)
+	})
+}
+
+// chatStream starts a streamed chat request at a's target.
+func (p *Pipeline) chatStream(ctx context.Context, a *Attempt, e usage.Event, call *provider.ChatCall) (provider.ChatStream, error) {
+	st, mt, err := openStream(p, ctx, a, e, func(sctx context.Context) (provider.ChatStream, error) {
+		return a.Target.Endpoint.Adapter.ChatStream(sctx, call)
 	})
 	if err != nil {
 		return nil, err
@@ -257,109 +298,28 @@ func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.Cha
 // Embed runs an embeddings request. An answer that reports no usage is recorded with the
 // inputs' tokens counted by the gateway (usage estimated).
 func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCall) (*provider.EmbedResult, error) {
-	e := p.event(c, call.Request.Model, snapshot.TypeEmbedding, false)
-	m, err := c.Snapshot.Resolve(c.Principal, call.Request.Model, snapshot.TypeEmbedding)
-	if err != nil {
-		return nil, err
-	}
-	emb, ok := m.Adapter.(provider.Embedder)
-	if !ok {
-		return nil, apierr.Invalid("model", "the model %q does not support embeddings", call.Request.Model)
-	}
-	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.EmbedResult, chat.Usage, error) {
-		res, err := emb.Embed(ctx, call)
-		if err != nil {
-			return nil, chat.Usage{}, err
+	model := call.Request.Model
+	e := p.event(c, model, snapshot.TypeEmbedding, false)
+	rq := &request{op: snapshot.TypeEmbedding, typ: snapshot.TypeEmbedding, need: func(m *snapshot.Endpoint) error {
+		if _, ok := m.Adapter.(provider.Embedder); !ok {
+			return apierr.Invalid("model", "the model %q does not support embeddings", model)
 		}
-		out := *res
-		if out.JSON, e.UpstreamModel, err = newAnswerModel(call.Request.Model).stamp(res.JSON); err != nil {
-			return nil, res.Usage, err
-		}
-		return &out, res.Usage, nil
-	}, func(*provider.EmbedResult) chat.Usage {
-		return p.estimate(m, embedPrompt(call.Request.Input), nil)
+		return nil
+	}}
+	return run(ctx, p, c, model, rq, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.EmbedResult, error) {
+		m := a.Target.Endpoint
+		return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.EmbedResult, chat.Usage, error) {
+			res, err := m.Adapter.(provider.Embedder).Embed(ctx, call)
+			if err != nil {
+				return nil, chat.Usage{}, err
+			}
+			out := *res
+			if out.JSON, e.UpstreamModel, err = newAnswerModel(model).stamp(res.JSON); err != nil {
+				return nil, res.Usage, err
+			}
+			return &out, res.Usage, nil
+		}, func(*provider.EmbedResult) chat.Usage {
+			return p.estimate(m, embedPrompt(call.Request.Input), nil)
+		})
 	})
-}
-
-// MessagesNative resolves and authorizes model for the caller, as Messages would, and reports
-// whether its adapter speaks Anthropic's Messages API natively (provider.MessagesAdapter). The
-// Anthropic surface asks it first: a native model gets the client's request as it is, any other
-// model gets it translated and sent through Chat or ChatStream.
-func (p *Pipeline) MessagesNative(c *Caller, model string) (bool, error) {
-	if c.Edge != nil {
-		c.Edge.Asked(model)
-	}
-	m, err := c.Snapshot.Resolve(c.Principal, model, snapshot.TypeChat)
-	if err != nil {
-		return false, err
-	}
-	_, ok := m.Adapter.(provider.MessagesAdapter)
-	return ok, nil
-}
-
-// resolveMessages resolves call's model to a native Messages adapter.
-func (p *Pipeline) resolveMessages(c *Caller, call *provider.MessagesCall) (*snapshot.Endpoint, provider.MessagesAdapter, error) {
-	m, err := c.Snapshot.Resolve(c.Principal, call.Model, snapshot.TypeChat)
-	if err != nil {
-		return nil, nil, err
-	}
-	ma, ok := m.Adapter.(provider.MessagesAdapter)
-	if !ok {
-		return nil, nil, apierr.Invalid("model", "the model %q does not speak the Anthropic Messages API", call.Model)
-	}
-	return m, ma, nil
-}
-
-// Messages runs a non-streamed request in Anthropic's Messages dialect against a native model
-// and records its usage once, as Chat does.
-func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.MessagesCall) (*provider.MessagesResult, error) {
-	e := p.event(c, call.Model, snapshot.TypeChat, false)
-	m, ma, err := p.resolveMessages(c, call)
-	if err != nil {
-		return nil, err
-	}
-	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.MessagesResult, chat.Usage, error) {
-		res, err := ma.Messages(ctx, call)
-		if err != nil {
-			return nil, chat.Usage{}, err
-		}
-		out := *res
-		if out.JSON, e.UpstreamModel, err = newAnswerModel(call.Model).stamp(res.JSON); err != nil {
-			return nil, res.Usage, err
-		}
-		return &out, res.Usage, nil
-	}, func(res *provider.MessagesResult) chat.Usage {
-		return p.estimate(m, jsonPrompt(call.Body), res.JSON)
-	})
-}
-
-// MessagesStream starts a streamed request in Anthropic's Messages dialect against a native
-// model. The returned stream records usage once, when it ends, breaks or is closed early; the
-// caller must Close it.
-func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider.MessagesCall) (provider.MessagesStream, error) {
-	e := p.event(c, call.Model, snapshot.TypeChat, true)
-	m, ma, err := p.resolveMessages(c, call)
-	if err != nil {
-		return nil, err
-	}
-	st, mt, err := openStream(p, ctx, c, m, e, func(sctx context.Context) (provider.MessagesStream, error) {
-		return ma.MessagesStream(sctx, call)
-	})
-	if err != nil {
-		return nil, err
-	}
-	mt.prompt = jsonPrompt(call.Body)
-	return &recordingMessagesStream{MessagesStream: st, meter: mt, model: newAnswerModel(call.Model)}, nil
-}
-
-// CountTokens asks a native model's provider to count the request's input tokens. Counting is
-// not inference and is free at the provider, so it records no usage event.
-func (p *Pipeline) CountTokens(ctx context.Context, c *Caller, call *provider.MessagesCall) (*provider.CountTokensResult, error) {
-	_, ma, err := p.resolveMessages(c, call)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	return ma.CountTokens(ctx, call)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/usage"
 )
 
 // Rerank runs a rerank request: call.Model must be a model of type rerank that the caller may
@@ -16,19 +17,20 @@ import (
 // nothing.
 func (p *Pipeline) Rerank(ctx context.Context, c *Caller, call *provider.RerankCall) (*provider.RerankResult, error) {
 	e := p.event(c, call.Model, snapshot.TypeRerank, false)
-	m, err := c.Snapshot.Resolve(c.Principal, call.Model, snapshot.TypeRerank)
-	if err != nil {
-		return nil, err
-	}
-	rr, ok := m.Adapter.(provider.Reranker)
-	if !ok {
-		return nil, apierr.Invalid("model", "the model %q does not support rerank", call.Model)
-	}
-	return roundTrip(ctx, p, c, m, &e, func(ctx context.Context) (*provider.RerankResult, chat.Usage, error) {
-		res, err := rr.Rerank(ctx, call)
-		if err != nil {
-			return nil, chat.Usage{}, err
+	rq := &request{op: snapshot.TypeRerank, typ: snapshot.TypeRerank, need: func(m *snapshot.Endpoint) error {
+		if _, ok := m.Adapter.(provider.Reranker); !ok {
+			return apierr.Invalid("model", "the model %q does not support rerank", call.Model)
 		}
-		return res, res.Usage, nil
-	}, nil) // rerank is billed in searches, not tokens: nothing to estimate
+		return nil
+	}}
+	return run(ctx, p, c, call.Model, rq, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.RerankResult, error) {
+		rr := a.Target.Endpoint.Adapter.(provider.Reranker)
+		return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.RerankResult, chat.Usage, error) {
+			res, err := rr.Rerank(ctx, call)
+			if err != nil {
+				return nil, chat.Usage{}, err
+			}
+			return res, res.Usage, nil
+		}, nil) // rerank is billed in searches, not tokens: nothing to estimate
+	})
 }

@@ -365,31 +365,8 @@ func (s *Snapshot) Allowed(p *Principal, m *Endpoint) bool {
 	return false
 }
 
-// Resolve returns the model named fqn if p may use it for type t; an empty t accepts a model of
-// any type. Unknown models and models the caller may not see are both 404 unless the model
-// exists, when a denial is 403.
-func (s *Snapshot) Resolve(p *Principal, fqn, t string) (*Endpoint, error) {
-	m, ok := s.models[fqn]
-	if !ok {
-		return nil, &apierr.Error{Kind: apierr.KindNotFound, Param: "model", Message: fmt.Sprintf("the model %q does not exist; models are named <provider-account>/<model>, see GET /v1/models", fqn)}
-	}
-	if !s.Allowed(p, m) {
-		return nil, &apierr.Error{Kind: apierr.KindPermissionDenied, Param: "model", Message: fmt.Sprintf("you are not allowed to use the model %q", fqn)}
-	}
-	if t != "" && !m.HasType(t) {
-		return nil, apierr.Invalid("model", "the model %q is not a %s model", fqn, t)
-	}
-	if m.missing != "" {
-		return nil, apierr.New(apierr.KindUpstreamUnavailable, "%s", m.missing)
-	}
-	if m.Adapter == nil {
-		return nil, &apierr.Error{Kind: apierr.KindUpstreamUnavailable, Message: fmt.Sprintf("the model %q is misconfigured; ask the gateway admin", fqn), Cause: m.BuildErr}
-	}
-	return m, nil
-}
-
 // Model returns the model named fqn, whoever may use it: for pricing what was already
-// allowed, never for authorization (see Resolve).
+// allowed, never for authorization (see Route and Authorize).
 func (s *Snapshot) Model(fqn string) (*Endpoint, bool) {
 	m, ok := s.models[fqn]
 	return m, ok

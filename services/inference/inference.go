@@ -36,12 +36,16 @@ func New(p *pipeline.Pipeline, logger *slog.Logger) *Service {
 }
 
 // admit returns the caller the server's edge admitted before reading the body, or admits one
-// from the request's headers when the service runs without that edge.
+// from the request's headers when the service runs without that edge. The guards' response
+// headers go out as the call's response headers.
 func (s *Service) admit(ctx context.Context) (*pipeline.Caller, error) {
+	ci, _ := connect.CallInfoForHandlerContext(ctx)
 	if c := pipeline.CallerFrom(ctx); c != nil {
+		if ci != nil {
+			c.Header = ci.ResponseHeader()
+		}
 		return c, nil
 	}
-	ci, _ := connect.CallInfoForHandlerContext(ctx)
 	var h http.Header
 	if ci != nil {
 		h = ci.RequestHeader()
@@ -55,6 +59,9 @@ func (s *Service) admit(ctx context.Context) (*pipeline.Caller, error) {
 	c, err := s.p.AdmitEdge(er, edge.Secret(h))
 	if err != nil {
 		return nil, s.error(ctx, err)
+	}
+	if ci != nil {
+		c.Header = ci.ResponseHeader()
 	}
 	return c, nil
 }

@@ -1,0 +1,192 @@
+package pipeline
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/usage"
+)
+
+// Every request on every surface takes the same path through the pipeline:
+//
+//	admit key -> route (a plan of one or more targets) -> guards -> attempt(s) -> settle
+//
+// Admit authenticates the key (Admit, AdmitEdge). Route asks the caller's snapshot for the
+// request's plan (snapshot.Route): an unknown model is a 404 and nothing more happens. Then each
+// target of the plan is attempted in order: the guards admit the attempt (authorization first,
+// then the target's fitness for the request, then the guards given WithGuards), the upstream
+// is called, and every admitted ticket is settled with the attempt's usage event. The loop stops
+// at the first success or at an error that is not retried (no error is retried yet: retries and
+// fallback come with routing, issue 9, through Pipeline.retry).
+
+// Guard admits or refuses an attempt before its upstream call: authorization, and later rate
+// limits and budgets. A refusal is an error for the client (an *apierr.Error: a 429 of kind
+// apierr.KindRateLimited or KindBudgetExhausted, with RetryAfter); the upstream is then not
+// called. An admitted attempt may hold a Ticket, settled once the attempt's usage is known.
+// Implementations must be safe for concurrent use.
+type Guard interface {
+	// Admit admits a, returning the ticket to settle (nil when there is nothing to settle), or
+	// refuses it with an error (any ticket returned with an error is ignored). It may add
+	// response headers to a.Header (x-ratelimit-*), and must not keep a.
+	Admit(ctx context.Context, a *Attempt) (Ticket, error)
+}
+
+// Ticket is what a guard reserved for an admitted attempt. The pipeline calls Settle exactly once
+// with the attempt's final usage event: the event it records (for a stream, when the stream
+// ends, maybe in the background after the client left: see Drain), or, for an attempt that
+// failed before it reached the upstream (a later guard refused it, the target cannot serve it),
+// an event with that failure's status and no usage, which is not recorded. Settle must not
+// block, modify e or keep it, and may be called on any goroutine.
+type Ticket interface {
+	Settle(e *usage.Event)
+}
+
+// WithGuards adds guards run on every attempt, in order, after the pipeline's own
+// (authorization and the target's fitness for the request).
+func WithGuards(g ...Guard) Option {
+	return func(p *Pipeline) { p.guards = append(p.guards, g...) }
+}
+
+// Attempt is one call of a request to one target of its plan. Guards read it; the pipeline owns
+// it.
+type Attempt struct {
+	// Caller is who made the request.
+	Caller *Caller
+	// Plan is the request's plan; Target is the one attempted, its Index-th.
+	Plan   *snapshot.Plan
+	Target snapshot.Target
+	Index  int
+	// Operation is what the request does: a model type for chat (snapshot.TypeChat), embeddings
+	// and rerank; the endpoint for forwarded requests (provider.EndpointX); "batch" for a batch's
+	// creation, "file" for an upload, "count_tokens".
+	Operation string
+	Stream    bool
+	// Header holds the response headers guards add (x-ratelimit-*): the surface's response
+	// headers when it set Caller.Header, so they are written with the answer or the refusal.
+	// Guards write it only in Admit.
+	Header http.Header
+
+	p        *Pipeline
+	req      *request
+	tickets  []Ticket
+	answered bool // the upstream answered: the attempt is final, whatever its end
+}
+
+// request is what a request's attempts share: what it needs of a target.
+type request struct {
+	op     string
+	stream bool
+	typ    string                           // the model type the request needs; "" for any
+	need   func(m *snapshot.Endpoint) error // the capability it needs of a target's adapter; nil for none
+}
+
+// run routes the request for model and attempts the plan's targets in order with the guards
+// around each attempt, until one succeeds or fails with an error not retried. try calls a target
+// and records base's copy e (see finish); an attempt the guards refuse is settled here, and its
+// refusal is the client's error (the request's record is then the edge's, as for a 404).
+func run[R any](ctx context.Context, p *Pipeline, c *Caller, model string, rq *request, base usage.Event, try func(context.Context, *Attempt, *usage.Event) (R, error)) (R, error) {
+	plan, err := c.Snapshot.Route(model)
+	if err != nil {
+		var zero R
+		return zero, err // not an inference: no usage to record, the error is the client's
+	}
+	return attempts(ctx, p, c, plan, rq, base, try)
+}
+
+// attempts attempts plan's targets in order, as run says.
+func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot.Plan, rq *request, base usage.Event, try func(context.Context, *Attempt, *usage.Event) (R, error)) (R, error) {
+	var zero R
+	var err error
+	if c.Header == nil {
+		c.Header = http.Header{}
+	}
+	for i, t := range plan.Targets {
+		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Operation: rq.op, Stream: rq.stream, Header: c.Header, p: p, req: rq}
+		e := base
+		if err = p.admit(ctx, a); err != nil {
+			p.settleUnrecorded(a, &e, err)
+		} else {
+			var res R
+			if res, err = try(ctx, a, &e); err == nil {
+				return res, nil
+			}
+		}
+		if !a.retry(err) {
+			break
+		}
+	}
+	return zero, err
+}
+
+// admit runs the guards on a, keeping the tickets of those that admitted it.
+func (p *Pipeline) admit(ctx context.Context, a *Attempt) error {
+	for _, g := range p.guards {
+		t, err := g.Admit(ctx, a)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			a.tickets = append(a.tickets, t)
+		}
+	}
+	return nil
+}
+
+// settle settles a's tickets with e, once.
+func (a *Attempt) settle(e *usage.Event) {
+	ts := a.tickets
+	a.tickets = nil
+	for _, t := range ts {
+		t.Settle(e)
+	}
+}
+
+// settleUnrecorded settles the tickets of an attempt whose event the pipeline does not record:
+// one that failed with err before it reached the upstream, or one that is not inference
+// (count_tokens, a batch's creation, whose usage RecordBatch records when it ends). e carries
+// err's status (ok when nil) and the usage set on it (none before the upstream).
+func (p *Pipeline) settleUnrecorded(a *Attempt, e *usage.Event, err error) {
+	if len(a.tickets) == 0 {
+		return
+	}
+	e.Latency = p.now().Sub(a.Caller.start)
+	if err != nil {
+		setStatus(e, apierr.From(err))
+	} else {
+		setStatus(e, nil)
+	}
+	a.settle(e)
+}
+
+// retry reports whether the request goes on to the plan's next target after a failed with err:
+// never once the upstream answered, nor after the last target; else as the retry policy says.
+func (a *Attempt) retry(err error) bool {
+	return err != nil && !a.answered && a.Index+1 < len(a.Plan.Targets) && a.p.retry(a, err)
+}
+
+// noRetry is the retry policy until routing (issue 9) configures one: plans have one target.
+func noRetry(*Attempt, error) bool { return false }
+
+// authz is the first guard: the caller must be allowed to use the target (403).
+type authz struct{}
+
+func (authz) Admit(_ context.Context, a *Attempt) (Ticket, error) {
+	return nil, a.Caller.Snapshot.Authorize(a.Caller.Principal, a.Target.Endpoint)
+}
+
+// fit is the second guard: the target must be able to serve the request (its type, its
+// adapter, the capability the request needs).
+type fit struct{}
+
+func (fit) Admit(_ context.Context, a *Attempt) (Ticket, error) {
+	m := a.Target.Endpoint
+	if err := m.Check(a.req.typ); err != nil {
+		return nil, err
+	}
+	if a.req.need != nil {
+		return nil, a.req.need(m)
+	}
+	return nil, nil
+}
