@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Kind classifies an error for clients.
@@ -83,6 +85,8 @@ type Error struct {
 	Param string
 	// Code overrides the kind's OpenAI code when set.
 	Code string
+	// Type overrides the kind's OpenAI type when set (a token rate limit is "tokens").
+	Type string
 	// RetryAfter is sent as the Retry-After header when positive.
 	RetryAfter time.Duration
 	// Cause is logged, never shown.
@@ -158,6 +162,9 @@ type OpenAIError struct {
 func (e *Error) OpenAI() OpenAIBody {
 	r := table[e.Kind]
 	body := OpenAIBody{Error: OpenAIError{Message: e.Message, Type: r.openaiType}}
+	if e.Type != "" {
+		body.Error.Type = e.Type
+	}
 	if e.Param != "" {
 		p := e.Param
 		body.Error.Param = &p
@@ -195,6 +202,10 @@ func ConnectError(err error) *connect.Error {
 	ce := connect.NewError(e.Kind.ConnectCode(), errors.New(e.Message))
 	if e.RetryAfter > 0 {
 		ce.Meta().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+		// gRPC's own way to say when to retry, which gRPC clients read.
+		if d, err := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)}); err == nil {
+			ce.AddDetail(d)
+		}
 	}
 	return ce
 }

@@ -43,6 +43,8 @@ type Request struct {
 	// Start is when the edge received the request.
 	Start time.Time
 
+	metadataName, metadataValue string // the metadata header, unparsed
+
 	mu        sync.Mutex
 	principal string
 	keyPrefix string
@@ -53,7 +55,9 @@ type Request struct {
 
 // NewRequest names a request that arrived at now on surface, with the client's headers h.
 func NewRequest(h http.Header, surface string, now time.Time) *Request {
-	return &Request{ID: NewID(), ClientID: clientID(h.Get("X-Request-Id")), Surface: surface, Start: now}
+	r := &Request{ID: NewID(), ClientID: clientID(h.Get("X-Request-Id")), Surface: surface, Start: now}
+	r.metadataName, r.metadataValue = metadataHeader(h)
+	return r
 }
 
 // NewID returns a fresh request id: a UUIDv7, so ids sort by time.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
@@ -67,6 +68,11 @@ type Attempt struct {
 	// headers when it set Caller.Header, so they are written with the answer or the refusal.
 	// Guards write it only in Admit.
 	Header http.Header
+	// Size is what the request may consume, for guards that reserve before the call.
+	Size Size
+	// Counted names the rules the attempt is counted against ("rate_limit:<rule>",
+	// "budget:<rule>"); guards append to it in Admit, and the request's usage event carries it.
+	Counted []string
 
 	p        *Pipeline
 	req      *request
@@ -74,10 +80,19 @@ type Attempt struct {
 	answered bool // the upstream answered: the attempt is final, whatever its end
 }
 
+// Size is what a request may consume, known before the call: its prompt's size in bytes (the
+// guards estimate tokens from it) and the most output tokens it asked for (0: it set no
+// bound).
+type Size struct {
+	PromptBytes int64
+	MaxOutput   int64
+}
+
 // request is what a request's attempts share: what it needs of a target.
 type request struct {
 	op     string
 	stream bool
+	size   Size
 	typ    string                           // the model type the request needs; "" for any
 	need   func(m *snapshot.Endpoint) error // the capability it needs of a target's adapter; nil for none
 }
@@ -103,11 +118,12 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		c.Header = http.Header{}
 	}
 	for i, t := range plan.Targets {
-		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Operation: rq.op, Stream: rq.stream, Header: c.Header, p: p, req: rq}
+		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq}
 		e := base
 		if err = p.admit(ctx, a); err != nil {
 			p.settleUnrecorded(a, &e, err)
 		} else {
+			e.Counted = a.Counted
 			var res R
 			if res, err = try(ctx, a, &e); err == nil {
 				return res, nil
@@ -189,4 +205,25 @@ func (fit) Admit(_ context.Context, a *Attempt) (Ticket, error) {
 		return nil, a.req.need(m)
 	}
 	return nil, nil
+}
+
+// chatSize is a chat request's Size: the body's length when the surface has it, else the
+// length of its messages' text.
+func chatSize(call *provider.ChatCall) Size {
+	s := Size{PromptBytes: int64(len(call.Body))}
+	if s.PromptBytes == 0 {
+		for _, m := range call.Request.Messages {
+			s.PromptBytes += int64(len(m.Content.String())) + 8
+			for _, tc := range m.ToolCalls {
+				s.PromptBytes += int64(len(tc.Function.Name) + len(tc.Function.Arguments))
+			}
+		}
+	}
+	switch r := call.Request; {
+	case r.MaxCompletionTokens != nil:
+		s.MaxOutput = *r.MaxCompletionTokens
+	case r.MaxTokens != nil:
+		s.MaxOutput = *r.MaxTokens
+	}
+	return s
 }

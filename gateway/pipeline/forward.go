@@ -36,7 +36,7 @@ import (
 // close the body; the upstream deadline runs until then.
 func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *provider.ForwardCall) (*provider.ForwardResult, error) {
 	e := p.event(c, model, call.Endpoint, call.Stream)
-	rq := &request{op: call.Endpoint, stream: call.Stream, need: func(m *snapshot.Endpoint) error {
+	rq := &request{op: call.Endpoint, stream: call.Stream, size: Size{PromptBytes: int64(len(call.Body))}, need: func(m *snapshot.Endpoint) error {
 		if _, ok := m.Adapter.(provider.Forwarder); !ok {
 			return apierr.Invalid("model", "the model %q does not support %s", model, call.Endpoint)
 		}

@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/rawjson"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
@@ -37,8 +39,12 @@ func (t *Translation) chat() (*provider.ChatCall, error) {
 
 // messagesRequest is what a Messages request needs of a target: a chat model that speaks
 // Messages, or any chat model when it can be translated.
-func messagesRequest(model string, tr *Translation, stream bool) *request {
-	rq := &request{op: snapshot.TypeChat, stream: stream, typ: snapshot.TypeChat}
+func messagesRequest(call *provider.MessagesCall, tr *Translation, stream bool) *request {
+	model := call.Model
+	rq := &request{op: snapshot.TypeChat, stream: stream, typ: snapshot.TypeChat, size: Size{PromptBytes: int64(len(call.Body))}}
+	if n, ok, _ := rawjson.Get(call.Body, "max_tokens"); ok {
+		rq.size.MaxOutput, _ = strconv.ParseInt(string(n), 10, 64)
+	}
 	if tr == nil {
 		rq.need = func(m *snapshot.Endpoint) error {
 			if _, ok := m.Adapter.(provider.MessagesAdapter); !ok {
@@ -55,7 +61,7 @@ func messagesRequest(model string, tr *Translation, stream bool) *request {
 // tr's chat request and its answer translated (tr nil: such a target is refused with a 400).
 func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.MessagesCall, tr *Translation) (*provider.MessagesResult, error) {
 	e := p.event(c, call.Model, snapshot.TypeChat, false)
-	return run(ctx, p, c, call.Model, messagesRequest(call.Model, tr, false), e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.MessagesResult, error) {
+	return run(ctx, p, c, call.Model, messagesRequest(call, tr, false), e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.MessagesResult, error) {
 		m := a.Target.Endpoint
 		ma, ok := m.Adapter.(provider.MessagesAdapter)
 		if !ok {
@@ -106,7 +112,7 @@ func (s *Streamed) Close() error {
 // translated as Messages chooses.
 func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider.MessagesCall, tr *Translation) (*Streamed, error) {
 	e := p.event(c, call.Model, snapshot.TypeChat, true)
-	return run(ctx, p, c, call.Model, messagesRequest(call.Model, tr, true), e, func(ctx context.Context, a *Attempt, e *usage.Event) (*Streamed, error) {
+	return run(ctx, p, c, call.Model, messagesRequest(call, tr, true), e, func(ctx context.Context, a *Attempt, e *usage.Event) (*Streamed, error) {
 		ma, ok := a.Target.Endpoint.Adapter.(provider.MessagesAdapter)
 		if !ok {
 			cc, err := tr.chat()

@@ -79,7 +79,9 @@ type Caller struct {
 	// Header is where guards add response headers (x-ratelimit-*): a surface sets it to its
 	// response's headers before calling the pipeline; nil gets a header map nobody writes.
 	Header http.Header
-	start  time.Time
+	// Metadata is the request's metadata (edge.MetadataHeader), nil when it sent none.
+	Metadata map[string]string
+	start    time.Time
 }
 
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
@@ -118,7 +120,7 @@ func (p *Pipeline) newEvent(c *Caller, model, op string, stream bool) usage.Even
 	e := usage.Event{
 		RequestID: c.RequestID, Time: c.start, KeyID: c.Principal.KeyID, Principal: c.Principal.Name(),
 		User: c.Principal.User, VirtualAccount: c.Principal.VirtualAccount, Teams: c.Principal.Teams,
-		Model: model, Operation: op, Stream: stream,
+		Model: model, Operation: op, Stream: stream, Metadata: c.Metadata,
 	}
 	if c.Edge != nil {
 		e.ClientRequestID, e.Surface = c.Edge.ClientID, c.Edge.Surface
@@ -215,7 +217,7 @@ func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall)
 // provider.BadResponse), and with the usage the answer reported, not as ok.
 func (p *Pipeline) ChatTranslated(ctx context.Context, c *Caller, call *provider.ChatCall, translate func(*provider.ChatResult) ([]byte, error)) (*provider.ChatResult, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeChat, false)
-	return run(ctx, p, c, call.Request.Model, &request{op: snapshot.TypeChat, typ: snapshot.TypeChat}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
+	return run(ctx, p, c, call.Request.Model, &request{op: snapshot.TypeChat, typ: snapshot.TypeChat, size: chatSize(call)}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
 		return p.chat(ctx, a, e, call, translate)
 	})
 }
@@ -278,7 +280,7 @@ func noUsage(u chat.Usage) bool { return u.TotalTokens == 0 && u.PromptTokens ==
 // the background); the caller must Close it.
 func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.ChatCall) (provider.ChatStream, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeChat, true)
-	return run(ctx, p, c, call.Request.Model, &request{op: snapshot.TypeChat, stream: true, typ: snapshot.TypeChat}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (provider.ChatStream, error) {
+	return run(ctx, p, c, call.Request.Model, &request{op: snapshot.TypeChat, stream: true, typ: snapshot.TypeChat, size: chatSize(call)}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (provider.ChatStream, error) {
 		return p.chatStream(ctx, a, *e, call)
 	})
 }
@@ -306,6 +308,9 @@ func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCal
 		}
 		return nil
 	}}
+	for _, in := range call.Request.Input {
+		rq.size.PromptBytes += int64(len(in))
+	}
 	return run(ctx, p, c, model, rq, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.EmbedResult, error) {
 		m := a.Target.Endpoint
 		return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.EmbedResult, chat.Usage, error) {

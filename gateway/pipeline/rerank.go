@@ -23,6 +23,10 @@ func (p *Pipeline) Rerank(ctx context.Context, c *Caller, call *provider.RerankC
 		}
 		return nil
 	}}
+	rq.size.PromptBytes = int64(len(call.Query))
+	for _, d := range call.Documents {
+		rq.size.PromptBytes += int64(len(d))
+	}
 	return run(ctx, p, c, call.Model, rq, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.RerankResult, error) {
 		rr := a.Target.Endpoint.Adapter.(provider.Reranker)
 		return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.RerankResult, chat.Usage, error) {

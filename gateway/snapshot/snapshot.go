@@ -74,6 +74,14 @@ type Endpoint struct {
 	entry    *catalog.Entry // the catalog's entry, when the model is listed
 }
 
+// MaxOutput is the most tokens the model answers with, from the catalog; 0 when unknown.
+func (m *Endpoint) MaxOutput() int64 {
+	if m.entry != nil {
+		return m.entry.MaxOutput
+	}
+	return 0
+}
+
 // PriceAt returns the model's price at t: the override, else the catalog's price then in
 // effect. ok is false for an unpriced model, whose usage is recorded as unpriced, never free.
 func (m *Endpoint) PriceAt(t time.Time) (catalog.Price, bool) {

@@ -41,6 +41,11 @@ type Event struct {
 	// endpoint's type; empty for a request that never reached a model (a refusal, a model list).
 	Operation string
 	Stream    bool
+	// Metadata is the request's metadata header (X-LLMGW-Metadata), nil when it sent none.
+	Metadata map[string]string
+	// Counted names the rate limits and budgets the request was counted against, as
+	// "rate_limit:<rule>" and "budget:<rule>", audit-mode rules included.
+	Counted []string
 	// Status is "ok", or the error kind's OpenAI code / type for failures; "canceled" when the
 	// client went away.
 	Status     string
@@ -87,6 +92,8 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.String("upstream_model", e.UpstreamModel),
 		slog.String("op", e.Operation),
 		slog.Bool("stream", e.Stream),
+		slog.Any("metadata", e.Metadata),
+		slog.Any("counted", e.Counted),
 		slog.String("status", e.Status),
 		slog.Int("http_status", e.HTTPStatus),
 		slog.Int64("prompt_tokens", e.Usage.PromptTokens),
