@@ -73,6 +73,9 @@ type Attempt struct {
 	// Counted names the rules the attempt is counted against ("rate_limit:<rule>",
 	// "budget:<rule>"); guards append to it in Admit, and the request's usage event carries it.
 	Counted []string
+	// WouldBlock names the audit-mode rules that would have refused the attempt, as Counted
+	// names them; the request's usage event carries it.
+	WouldBlock []string
 
 	p        *Pipeline
 	req      *request
@@ -123,7 +126,7 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		if err = p.admit(ctx, a); err != nil {
 			p.settleUnrecorded(a, &e, err)
 		} else {
-			e.Counted = a.Counted
+			e.Counted, e.WouldBlock = a.Counted, a.WouldBlock
 			var res R
 			if res, err = try(ctx, a, &e); err == nil {
 				return res, nil
@@ -159,6 +162,27 @@ func (a *Attempt) settle(e *usage.Event) {
 	}
 }
 
+// Canceler is a Ticket that can take back what it reserved: the pipeline calls Cancel instead
+// of Settle for an attempt that failed before it reached the upstream (a later guard refused
+// it, the target cannot serve it), so such an attempt counts against nothing.
+type Canceler interface {
+	Cancel()
+}
+
+// cancel cancels a's tickets (see Canceler), once; a ticket that cannot cancel is settled
+// with e.
+func (a *Attempt) cancel(e *usage.Event) {
+	ts := a.tickets
+	a.tickets = nil
+	for _, t := range ts {
+		if c, ok := t.(Canceler); ok {
+			c.Cancel()
+		} else {
+			t.Settle(e)
+		}
+	}
+}
+
 // settleUnrecorded settles the tickets of an attempt whose event the pipeline does not record:
 // one that failed with err before it reached the upstream, or one that is not inference
 // (count_tokens, a batch's creation, whose usage RecordBatch records when it ends). e carries
@@ -170,9 +194,10 @@ func (p *Pipeline) settleUnrecorded(a *Attempt, e *usage.Event, err error) {
 	e.Latency = p.now().Sub(a.Caller.start)
 	if err != nil {
 		setStatus(e, apierr.From(err))
-	} else {
-		setStatus(e, nil)
+		a.cancel(e)
+		return
 	}
+	setStatus(e, nil)
 	a.settle(e)
 }
 

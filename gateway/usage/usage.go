@@ -46,6 +46,8 @@ type Event struct {
 	// Counted names the rate limits and budgets the request was counted against, as
 	// "rate_limit:<rule>" and "budget:<rule>", audit-mode rules included.
 	Counted []string
+	// WouldBlock names the audit-mode rules among Counted that would have refused the request.
+	WouldBlock []string
 	// Status is "ok", or the error kind's OpenAI code / type for failures; "canceled" when the
 	// client went away.
 	Status     string
@@ -94,6 +96,7 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.Bool("stream", e.Stream),
 		slog.Any("metadata", e.Metadata),
 		slog.Any("counted", e.Counted),
+		slog.Any("would_block", e.WouldBlock),
 		slog.String("status", e.Status),
 		slog.Int("http_status", e.HTTPStatus),
 		slog.Int64("prompt_tokens", e.Usage.PromptTokens),
