@@ -3,6 +3,7 @@ package configfile
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -279,5 +280,29 @@ func TestGovernanceErrorsNameDocumentAndField(t *testing.T) {
 				t.Errorf("the error quotes the inline secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestReadmeGovernanceExample: the README's rate limit and budget example parses as shown.
+func TestReadmeGovernanceExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	for _, part := range strings.Split(string(b), "```yaml\n")[1:] {
+		if text, _, _ := strings.Cut(part, "```"); strings.Contains(text, "type: gateway-rate-limiting-config") {
+			block = text
+		}
+	}
+	if block == "" {
+		t.Fatal("README.md has no yaml block with a gateway-rate-limiting-config")
+	}
+	f, err := Parse([]byte(block), env(map[string]string{"ALERT_WEBHOOK_SECRET": "s3cret-value", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.RateLimits) != 1 || len(f.Budgets) != 1 || len(f.Budgets[0].GetAlerts().GetNotificationTarget()) != 2 {
+		t.Errorf("parsed %d rate limits and %d budgets: %v %v", len(f.RateLimits), len(f.Budgets), f.RateLimits, f.Budgets)
 	}
 }
