@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
@@ -21,6 +22,10 @@ type Store interface {
 	UpdateModel(ctx context.Context, in *adminv1.Model) (*adminv1.Model, error)
 	CreateAuthzRule(ctx context.Context, in *adminv1.AuthzRule) (*adminv1.AuthzRule, error)
 	UpdateAuthzRule(ctx context.Context, in *adminv1.AuthzRule) (*adminv1.AuthzRule, error)
+	CreateRateLimit(ctx context.Context, in *adminv1.RateLimit) (*adminv1.RateLimit, error)
+	UpdateRateLimit(ctx context.Context, in *adminv1.RateLimit) (*adminv1.RateLimit, error)
+	CreateBudget(ctx context.Context, in *adminv1.Budget) (*adminv1.Budget, error)
+	UpdateBudget(ctx context.Context, in *adminv1.Budget) (*adminv1.Budget, error)
 }
 
 // Apply creates what the file has and the store lacks and updates what differs; it returns
@@ -105,5 +110,77 @@ func Apply(ctx context.Context, st Store, f *File) (int, error) {
 			changed++
 		}
 	}
+	n, err := applyGovernance(ctx, st, cur, f)
+	return changed + n, err
+}
+
+// applyGovernance creates and updates the file's rate limits and budgets.
+func applyGovernance(ctx context.Context, st Store, cur *snapshot.Config, f *File) (int, error) {
+	limits := map[string]governance.RateLimitRule{}
+	for _, r := range cur.RateLimits {
+		limits[r.Name] = r
+	}
+	budgets := map[string]governance.BudgetRule{}
+	for _, b := range cur.Budgets {
+		budgets[b.Name] = b
+	}
+	changed := 0
+	for _, r := range f.RateLimits {
+		old, ok := limits[r.Name]
+		switch {
+		case !ok:
+			if _, err := st.CreateRateLimit(ctx, r); err != nil {
+				return changed, fmt.Errorf("rate limit %s: %w", r.Name, err)
+			}
+			changed++
+		case !sameRateLimit(old, r):
+			if _, err := st.UpdateRateLimit(ctx, r); err != nil {
+				return changed, fmt.Errorf("rate limit %s: %w", r.Name, err)
+			}
+			changed++
+		}
+	}
+	for _, b := range f.Budgets {
+		old, ok := budgets[b.Name]
+		switch {
+		case !ok:
+			if _, err := st.CreateBudget(ctx, b); err != nil {
+				return changed, fmt.Errorf("budget %s: %w", b.Name, err)
+			}
+			changed++
+		case !sameBudget(old, b):
+			if _, err := st.UpdateBudget(ctx, b); err != nil {
+				return changed, fmt.Errorf("budget %s: %w", b.Name, err)
+			}
+			changed++
+		}
+	}
 	return changed, nil
+}
+
+func sameCondition(old governance.Condition, in *adminv1.Condition) bool {
+	return slices.Equal(old.Subjects, in.GetSubjects()) && slices.Equal(old.Models, in.GetModels()) && maps.Equal(old.Metadata, in.GetMetadata())
+}
+
+// sameRateLimit reports whether the stored rule old is what the file's in would store.
+func sameRateLimit(old governance.RateLimitRule, in *adminv1.RateLimit) bool {
+	return sameCondition(old.When, in.GetWhen()) &&
+		slices.EqualFunc(old.Limits, in.GetLimits(), func(o governance.Limit, l *adminv1.RateLimitEntry) bool {
+			return o.Unit == l.GetUnit() && o.LimitTo == l.GetLimitTo()
+		}) &&
+		slices.Equal(old.AppliesPer, in.GetAppliesPer()) &&
+		old.Audit == (in.GetMode() == adminv1.Mode_MODE_AUDIT)
+}
+
+// sameBudget reports whether the stored budget old is what the file's in would store. A target
+// without a secret keeps the stored one, so only a secret that differs counts.
+func sameBudget(old governance.BudgetRule, in *adminv1.Budget) bool {
+	return sameCondition(old.When, in.GetWhen()) &&
+		old.Unit == in.GetUnit() && old.LimitTo == in.GetLimitTo() &&
+		slices.Equal(old.AppliesPer, in.GetAppliesPer()) &&
+		old.Audit == (in.GetMode() == adminv1.Mode_MODE_AUDIT) &&
+		slices.EqualFunc(old.Thresholds, in.GetAlerts().GetThresholds(), func(o int, t int32) bool { return o == int(t) }) &&
+		slices.EqualFunc(old.Targets, in.GetAlerts().GetNotificationTarget(), func(o governance.NotificationTarget, t *adminv1.NotificationTarget) bool {
+			return o.Type == t.GetType() && o.URL == t.GetUrl() && (t.GetSecret() == "" || t.GetSecret() == o.Secret)
+		})
 }

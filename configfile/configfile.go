@@ -2,6 +2,9 @@
 // store. The file follows the gateway YAML that TrueFoundry users already write: a list of
 // documents with `name` and `type`, where a provider account is
 // `type: provider-account/<provider>` with its models as `integrations`, plus `authz_rules`.
+// TrueFoundry's rate limit and budget documents (`type: gateway-rate-limiting-config`,
+// `type: gateway-budget-config`) are read unchanged and become native rate limits and budgets;
+// `rate_limits` and `budgets` hold the same resources in llmgw's own shape (the Admin API's).
 // Secrets are references (env://NAME or file://path), never inline values.
 //
 // Applying is additive and idempotent: resources in the file are created or brought in line
@@ -28,6 +31,12 @@ import (
 type File struct {
 	Accounts []Account
 	Rules    []*adminv1.AuthzRule
+	// RateLimits and Budgets come from TrueFoundry's gateway-rate-limiting-config and
+	// gateway-budget-config documents (a rule's id is the name) and from rate_limits and
+	// budgets in llmgw's own shape. Subjects and applies_per are normalized, modes and alert
+	// thresholds set to their defaults when absent, notification target secrets resolved.
+	RateLimits []*adminv1.RateLimit
+	Budgets    []*adminv1.Budget
 	// MissingSecrets are the secret references the resolver could not resolve (an
 	// *UnresolvedError: an unset variable, an unreadable file). Their accounts and models are
 	// parsed with an empty key; see snapshot.Config.MissingSecrets for what serves then.
@@ -100,15 +109,17 @@ func (e *Error) Error() string {
 }
 
 type parser struct {
-	resolve Resolver
-	file    File
-	n       int // documents seen
-	names   map[string]bool
+	resolve     Resolver
+	file        File
+	n           int // documents seen
+	names       map[string]bool
+	rlNames     map[string]bool
+	budgetNames map[string]bool
 }
 
 // Parse parses a config file. Every error is an *Error naming the document and field.
 func Parse(data []byte, resolve Resolver) (*File, error) {
-	p := &parser{resolve: resolve, names: map[string]bool{}}
+	p := &parser{resolve: resolve, names: map[string]bool{}, rlNames: map[string]bool{}, budgetNames: map[string]bool{}}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	for {
 		var root yaml.Node
@@ -152,11 +163,34 @@ func (p *parser) item(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		return &Error{Doc: doc, Msg: fmt.Sprintf("line %d: expected a mapping with name and type", n.Line)}
 	}
-	if v := lookup(n, "authz_rules"); v != nil {
-		if _, err := fields(n, doc, "", "authz_rules"); err != nil {
+	if lookup(n, "authz_rules") != nil || lookup(n, "rate_limits") != nil || lookup(n, "budgets") != nil {
+		f, err := fields(n, doc, "", "authz_rules", "rate_limits", "budgets")
+		if err != nil {
 			return err
 		}
-		return p.rules(v, doc)
+		if v := f["authz_rules"]; v != nil {
+			if err := p.rules(v, doc); err != nil {
+				return err
+			}
+		}
+		if v := f["rate_limits"]; v != nil {
+			if err := p.nativeRateLimits(v, doc); err != nil {
+				return err
+			}
+		}
+		if v := f["budgets"]; v != nil {
+			return p.nativeBudgets(v, doc)
+		}
+		return nil
+	}
+	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget) {
+		if nm := lookup(n, "name"); nm != nil && nm.Value != "" {
+			doc = fmt.Sprintf("document %d (%s)", p.n, nm.Value)
+		}
+		if t.Value == typeRateLimiting {
+			return p.tfyRateLimits(n, doc)
+		}
+		return p.tfyBudgets(n, doc)
 	}
 	f, err := fields(n, doc, "", "name", "type", "auth_data", "base_url", "settings", "integrations")
 	if err != nil {
@@ -173,7 +207,7 @@ func (p *parser) item(n *yaml.Node) error {
 	}
 	kind, ok := strings.CutPrefix(typ, "provider-account/")
 	if !ok || kind == "" {
-		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>", typ)}
+		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s or %s", typ, typeRateLimiting, typeBudget)}
 	}
 	if p.names[name] {
 		return &Error{Doc: doc, Field: "name", Msg: "duplicate provider account name"}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
@@ -249,6 +250,28 @@ func (s *fakeStore) UpdateAuthzRule(_ context.Context, in *adminv1.AuthzRule) (*
 			s.cfg.Rules[i] = snapshot.Rule{Name: in.Name, Models: in.Models, Users: in.Users, Teams: in.Teams, VirtualAccounts: in.VirtualAccounts}
 		}
 	}
+	return in, nil
+}
+
+func (s *fakeStore) CreateRateLimit(_ context.Context, in *adminv1.RateLimit) (*adminv1.RateLimit, error) {
+	s.writes++
+	s.cfg.RateLimits = append(s.cfg.RateLimits, governance.RateLimitRule{Name: in.Name})
+	return in, nil
+}
+
+func (s *fakeStore) UpdateRateLimit(_ context.Context, in *adminv1.RateLimit) (*adminv1.RateLimit, error) {
+	s.writes++
+	return in, nil
+}
+
+func (s *fakeStore) CreateBudget(_ context.Context, in *adminv1.Budget) (*adminv1.Budget, error) {
+	s.writes++
+	s.cfg.Budgets = append(s.cfg.Budgets, governance.BudgetRule{Name: in.Name})
+	return in, nil
+}
+
+func (s *fakeStore) UpdateBudget(_ context.Context, in *adminv1.Budget) (*adminv1.Budget, error) {
+	s.writes++
 	return in, nil
 }
 

@@ -25,15 +25,21 @@ type Budget struct {
 	UpdateTime time.Time `json:"update_time,omitempty"`
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
-	// Subjects holds the value of the "subjects" field.
-	Subjects schematype.Subjects `json:"subjects,omitempty"`
-	// LimitUsd holds the value of the "limit_usd" field.
-	LimitUsd float64 `json:"limit_usd,omitempty"`
-	// Period holds the value of the "period" field.
-	Period budget.Period `json:"period,omitempty"`
-	// AlertThresholds holds the value of the "alert_thresholds" field.
-	AlertThresholds []float64 `json:"alert_thresholds,omitempty"`
-	selectValues    sql.SelectValues
+	// When holds the value of the "when" field.
+	When schematype.Condition `json:"when,omitempty"`
+	// Unit holds the value of the "unit" field.
+	Unit string `json:"unit,omitempty"`
+	// LimitTo holds the value of the "limit_to" field.
+	LimitTo float64 `json:"limit_to,omitempty"`
+	// AppliesPer holds the value of the "applies_per" field.
+	AppliesPer []string `json:"applies_per,omitempty"`
+	// Mode holds the value of the "mode" field.
+	Mode budget.Mode `json:"mode,omitempty"`
+	// Thresholds holds the value of the "thresholds" field.
+	Thresholds []int `json:"thresholds,omitempty"`
+	// NotificationTargets holds the value of the "notification_targets" field.
+	NotificationTargets []schematype.NotificationTarget `json:"-"`
+	selectValues        sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -41,13 +47,13 @@ func (*Budget) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case budget.FieldSubjects, budget.FieldAlertThresholds:
+		case budget.FieldWhen, budget.FieldAppliesPer, budget.FieldThresholds, budget.FieldNotificationTargets:
 			values[i] = new([]byte)
-		case budget.FieldLimitUsd:
+		case budget.FieldLimitTo:
 			values[i] = new(sql.NullFloat64)
 		case budget.FieldID:
 			values[i] = new(sql.NullInt64)
-		case budget.FieldName, budget.FieldPeriod:
+		case budget.FieldName, budget.FieldUnit, budget.FieldMode:
 			values[i] = new(sql.NullString)
 		case budget.FieldCreateTime, budget.FieldUpdateTime:
 			values[i] = new(sql.NullTime)
@@ -90,32 +96,54 @@ func (_m *Budget) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Name = value.String
 			}
-		case budget.FieldSubjects:
+		case budget.FieldWhen:
 			if value, ok := values[i].(*[]byte); !ok {
-				return fmt.Errorf("unexpected type %T for field subjects", values[i])
+				return fmt.Errorf("unexpected type %T for field when", values[i])
 			} else if value != nil && len(*value) > 0 {
-				if err := json.Unmarshal(*value, &_m.Subjects); err != nil {
-					return fmt.Errorf("unmarshal field subjects: %w", err)
+				if err := json.Unmarshal(*value, &_m.When); err != nil {
+					return fmt.Errorf("unmarshal field when: %w", err)
 				}
 			}
-		case budget.FieldLimitUsd:
-			if value, ok := values[i].(*sql.NullFloat64); !ok {
-				return fmt.Errorf("unexpected type %T for field limit_usd", values[i])
-			} else if value.Valid {
-				_m.LimitUsd = value.Float64
-			}
-		case budget.FieldPeriod:
+		case budget.FieldUnit:
 			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field period", values[i])
+				return fmt.Errorf("unexpected type %T for field unit", values[i])
 			} else if value.Valid {
-				_m.Period = budget.Period(value.String)
+				_m.Unit = value.String
 			}
-		case budget.FieldAlertThresholds:
+		case budget.FieldLimitTo:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field limit_to", values[i])
+			} else if value.Valid {
+				_m.LimitTo = value.Float64
+			}
+		case budget.FieldAppliesPer:
 			if value, ok := values[i].(*[]byte); !ok {
-				return fmt.Errorf("unexpected type %T for field alert_thresholds", values[i])
+				return fmt.Errorf("unexpected type %T for field applies_per", values[i])
 			} else if value != nil && len(*value) > 0 {
-				if err := json.Unmarshal(*value, &_m.AlertThresholds); err != nil {
-					return fmt.Errorf("unmarshal field alert_thresholds: %w", err)
+				if err := json.Unmarshal(*value, &_m.AppliesPer); err != nil {
+					return fmt.Errorf("unmarshal field applies_per: %w", err)
+				}
+			}
+		case budget.FieldMode:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field mode", values[i])
+			} else if value.Valid {
+				_m.Mode = budget.Mode(value.String)
+			}
+		case budget.FieldThresholds:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field thresholds", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Thresholds); err != nil {
+					return fmt.Errorf("unmarshal field thresholds: %w", err)
+				}
+			}
+		case budget.FieldNotificationTargets:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field notification_targets", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.NotificationTargets); err != nil {
+					return fmt.Errorf("unmarshal field notification_targets: %w", err)
 				}
 			}
 		default:
@@ -163,17 +191,25 @@ func (_m *Budget) String() string {
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)
 	builder.WriteString(", ")
-	builder.WriteString("subjects=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Subjects))
+	builder.WriteString("when=")
+	builder.WriteString(fmt.Sprintf("%v", _m.When))
 	builder.WriteString(", ")
-	builder.WriteString("limit_usd=")
-	builder.WriteString(fmt.Sprintf("%v", _m.LimitUsd))
+	builder.WriteString("unit=")
+	builder.WriteString(_m.Unit)
 	builder.WriteString(", ")
-	builder.WriteString("period=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Period))
+	builder.WriteString("limit_to=")
+	builder.WriteString(fmt.Sprintf("%v", _m.LimitTo))
 	builder.WriteString(", ")
-	builder.WriteString("alert_thresholds=")
-	builder.WriteString(fmt.Sprintf("%v", _m.AlertThresholds))
+	builder.WriteString("applies_per=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AppliesPer))
+	builder.WriteString(", ")
+	builder.WriteString("mode=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Mode))
+	builder.WriteString(", ")
+	builder.WriteString("thresholds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Thresholds))
+	builder.WriteString(", ")
+	builder.WriteString("notification_targets=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -55,27 +55,77 @@ func (_c *BudgetCreate) SetName(v string) *BudgetCreate {
 	return _c
 }
 
-// SetSubjects sets the "subjects" field.
-func (_c *BudgetCreate) SetSubjects(v schematype.Subjects) *BudgetCreate {
-	_c.mutation.SetSubjects(v)
+// SetWhen sets the "when" field.
+func (_c *BudgetCreate) SetWhen(v schematype.Condition) *BudgetCreate {
+	_c.mutation.SetWhen(v)
 	return _c
 }
 
-// SetLimitUsd sets the "limit_usd" field.
-func (_c *BudgetCreate) SetLimitUsd(v float64) *BudgetCreate {
-	_c.mutation.SetLimitUsd(v)
+// SetNillableWhen sets the "when" field if the given value is not nil.
+func (_c *BudgetCreate) SetNillableWhen(v *schematype.Condition) *BudgetCreate {
+	if v != nil {
+		_c.SetWhen(*v)
+	}
 	return _c
 }
 
-// SetPeriod sets the "period" field.
-func (_c *BudgetCreate) SetPeriod(v budget.Period) *BudgetCreate {
-	_c.mutation.SetPeriod(v)
+// SetUnit sets the "unit" field.
+func (_c *BudgetCreate) SetUnit(v string) *BudgetCreate {
+	_c.mutation.SetUnit(v)
 	return _c
 }
 
-// SetAlertThresholds sets the "alert_thresholds" field.
-func (_c *BudgetCreate) SetAlertThresholds(v []float64) *BudgetCreate {
-	_c.mutation.SetAlertThresholds(v)
+// SetNillableUnit sets the "unit" field if the given value is not nil.
+func (_c *BudgetCreate) SetNillableUnit(v *string) *BudgetCreate {
+	if v != nil {
+		_c.SetUnit(*v)
+	}
+	return _c
+}
+
+// SetLimitTo sets the "limit_to" field.
+func (_c *BudgetCreate) SetLimitTo(v float64) *BudgetCreate {
+	_c.mutation.SetLimitTo(v)
+	return _c
+}
+
+// SetNillableLimitTo sets the "limit_to" field if the given value is not nil.
+func (_c *BudgetCreate) SetNillableLimitTo(v *float64) *BudgetCreate {
+	if v != nil {
+		_c.SetLimitTo(*v)
+	}
+	return _c
+}
+
+// SetAppliesPer sets the "applies_per" field.
+func (_c *BudgetCreate) SetAppliesPer(v []string) *BudgetCreate {
+	_c.mutation.SetAppliesPer(v)
+	return _c
+}
+
+// SetMode sets the "mode" field.
+func (_c *BudgetCreate) SetMode(v budget.Mode) *BudgetCreate {
+	_c.mutation.SetMode(v)
+	return _c
+}
+
+// SetNillableMode sets the "mode" field if the given value is not nil.
+func (_c *BudgetCreate) SetNillableMode(v *budget.Mode) *BudgetCreate {
+	if v != nil {
+		_c.SetMode(*v)
+	}
+	return _c
+}
+
+// SetThresholds sets the "thresholds" field.
+func (_c *BudgetCreate) SetThresholds(v []int) *BudgetCreate {
+	_c.mutation.SetThresholds(v)
+	return _c
+}
+
+// SetNotificationTargets sets the "notification_targets" field.
+func (_c *BudgetCreate) SetNotificationTargets(v []schematype.NotificationTarget) *BudgetCreate {
+	_c.mutation.SetNotificationTargets(v)
 	return _c
 }
 
@@ -122,6 +172,18 @@ func (_c *BudgetCreate) defaults() {
 		v := budget.DefaultUpdateTime()
 		_c.mutation.SetUpdateTime(v)
 	}
+	if _, ok := _c.mutation.Unit(); !ok {
+		v := budget.DefaultUnit
+		_c.mutation.SetUnit(v)
+	}
+	if _, ok := _c.mutation.LimitTo(); !ok {
+		v := budget.DefaultLimitTo
+		_c.mutation.SetLimitTo(v)
+	}
+	if _, ok := _c.mutation.Mode(); !ok {
+		v := budget.DefaultMode
+		_c.mutation.SetMode(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -140,18 +202,18 @@ func (_c *BudgetCreate) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Budget.name": %w`, err)}
 		}
 	}
-	if _, ok := _c.mutation.Subjects(); !ok {
-		return &ValidationError{Name: "subjects", err: errors.New(`ent: missing required field "Budget.subjects"`)}
+	if _, ok := _c.mutation.Unit(); !ok {
+		return &ValidationError{Name: "unit", err: errors.New(`ent: missing required field "Budget.unit"`)}
 	}
-	if _, ok := _c.mutation.LimitUsd(); !ok {
-		return &ValidationError{Name: "limit_usd", err: errors.New(`ent: missing required field "Budget.limit_usd"`)}
+	if _, ok := _c.mutation.LimitTo(); !ok {
+		return &ValidationError{Name: "limit_to", err: errors.New(`ent: missing required field "Budget.limit_to"`)}
 	}
-	if _, ok := _c.mutation.Period(); !ok {
-		return &ValidationError{Name: "period", err: errors.New(`ent: missing required field "Budget.period"`)}
+	if _, ok := _c.mutation.Mode(); !ok {
+		return &ValidationError{Name: "mode", err: errors.New(`ent: missing required field "Budget.mode"`)}
 	}
-	if v, ok := _c.mutation.Period(); ok {
-		if err := budget.PeriodValidator(v); err != nil {
-			return &ValidationError{Name: "period", err: fmt.Errorf(`ent: validator failed for field "Budget.period": %w`, err)}
+	if v, ok := _c.mutation.Mode(); ok {
+		if err := budget.ModeValidator(v); err != nil {
+			return &ValidationError{Name: "mode", err: fmt.Errorf(`ent: validator failed for field "Budget.mode": %w`, err)}
 		}
 	}
 	return nil
@@ -192,21 +254,33 @@ func (_c *BudgetCreate) createSpec() (*Budget, *sqlgraph.CreateSpec) {
 		_spec.SetField(budget.FieldName, field.TypeString, value)
 		_node.Name = value
 	}
-	if value, ok := _c.mutation.Subjects(); ok {
-		_spec.SetField(budget.FieldSubjects, field.TypeJSON, value)
-		_node.Subjects = value
+	if value, ok := _c.mutation.When(); ok {
+		_spec.SetField(budget.FieldWhen, field.TypeJSON, value)
+		_node.When = value
 	}
-	if value, ok := _c.mutation.LimitUsd(); ok {
-		_spec.SetField(budget.FieldLimitUsd, field.TypeFloat64, value)
-		_node.LimitUsd = value
+	if value, ok := _c.mutation.Unit(); ok {
+		_spec.SetField(budget.FieldUnit, field.TypeString, value)
+		_node.Unit = value
 	}
-	if value, ok := _c.mutation.Period(); ok {
-		_spec.SetField(budget.FieldPeriod, field.TypeEnum, value)
-		_node.Period = value
+	if value, ok := _c.mutation.LimitTo(); ok {
+		_spec.SetField(budget.FieldLimitTo, field.TypeFloat64, value)
+		_node.LimitTo = value
 	}
-	if value, ok := _c.mutation.AlertThresholds(); ok {
-		_spec.SetField(budget.FieldAlertThresholds, field.TypeJSON, value)
-		_node.AlertThresholds = value
+	if value, ok := _c.mutation.AppliesPer(); ok {
+		_spec.SetField(budget.FieldAppliesPer, field.TypeJSON, value)
+		_node.AppliesPer = value
+	}
+	if value, ok := _c.mutation.Mode(); ok {
+		_spec.SetField(budget.FieldMode, field.TypeEnum, value)
+		_node.Mode = value
+	}
+	if value, ok := _c.mutation.Thresholds(); ok {
+		_spec.SetField(budget.FieldThresholds, field.TypeJSON, value)
+		_node.Thresholds = value
+	}
+	if value, ok := _c.mutation.NotificationTargets(); ok {
+		_spec.SetField(budget.FieldNotificationTargets, field.TypeJSON, value)
+		_node.NotificationTargets = value
 	}
 	return _node, _spec
 }

@@ -36,70 +36,126 @@ func (_u *BudgetUpdate) SetUpdateTime(v time.Time) *BudgetUpdate {
 	return _u
 }
 
-// SetSubjects sets the "subjects" field.
-func (_u *BudgetUpdate) SetSubjects(v schematype.Subjects) *BudgetUpdate {
-	_u.mutation.SetSubjects(v)
+// SetWhen sets the "when" field.
+func (_u *BudgetUpdate) SetWhen(v schematype.Condition) *BudgetUpdate {
+	_u.mutation.SetWhen(v)
 	return _u
 }
 
-// SetNillableSubjects sets the "subjects" field if the given value is not nil.
-func (_u *BudgetUpdate) SetNillableSubjects(v *schematype.Subjects) *BudgetUpdate {
+// SetNillableWhen sets the "when" field if the given value is not nil.
+func (_u *BudgetUpdate) SetNillableWhen(v *schematype.Condition) *BudgetUpdate {
 	if v != nil {
-		_u.SetSubjects(*v)
+		_u.SetWhen(*v)
 	}
 	return _u
 }
 
-// SetLimitUsd sets the "limit_usd" field.
-func (_u *BudgetUpdate) SetLimitUsd(v float64) *BudgetUpdate {
-	_u.mutation.ResetLimitUsd()
-	_u.mutation.SetLimitUsd(v)
+// ClearWhen clears the value of the "when" field.
+func (_u *BudgetUpdate) ClearWhen() *BudgetUpdate {
+	_u.mutation.ClearWhen()
 	return _u
 }
 
-// SetNillableLimitUsd sets the "limit_usd" field if the given value is not nil.
-func (_u *BudgetUpdate) SetNillableLimitUsd(v *float64) *BudgetUpdate {
+// SetUnit sets the "unit" field.
+func (_u *BudgetUpdate) SetUnit(v string) *BudgetUpdate {
+	_u.mutation.SetUnit(v)
+	return _u
+}
+
+// SetNillableUnit sets the "unit" field if the given value is not nil.
+func (_u *BudgetUpdate) SetNillableUnit(v *string) *BudgetUpdate {
 	if v != nil {
-		_u.SetLimitUsd(*v)
+		_u.SetUnit(*v)
 	}
 	return _u
 }
 
-// AddLimitUsd adds value to the "limit_usd" field.
-func (_u *BudgetUpdate) AddLimitUsd(v float64) *BudgetUpdate {
-	_u.mutation.AddLimitUsd(v)
+// SetLimitTo sets the "limit_to" field.
+func (_u *BudgetUpdate) SetLimitTo(v float64) *BudgetUpdate {
+	_u.mutation.ResetLimitTo()
+	_u.mutation.SetLimitTo(v)
 	return _u
 }
 
-// SetPeriod sets the "period" field.
-func (_u *BudgetUpdate) SetPeriod(v budget.Period) *BudgetUpdate {
-	_u.mutation.SetPeriod(v)
-	return _u
-}
-
-// SetNillablePeriod sets the "period" field if the given value is not nil.
-func (_u *BudgetUpdate) SetNillablePeriod(v *budget.Period) *BudgetUpdate {
+// SetNillableLimitTo sets the "limit_to" field if the given value is not nil.
+func (_u *BudgetUpdate) SetNillableLimitTo(v *float64) *BudgetUpdate {
 	if v != nil {
-		_u.SetPeriod(*v)
+		_u.SetLimitTo(*v)
 	}
 	return _u
 }
 
-// SetAlertThresholds sets the "alert_thresholds" field.
-func (_u *BudgetUpdate) SetAlertThresholds(v []float64) *BudgetUpdate {
-	_u.mutation.SetAlertThresholds(v)
+// AddLimitTo adds value to the "limit_to" field.
+func (_u *BudgetUpdate) AddLimitTo(v float64) *BudgetUpdate {
+	_u.mutation.AddLimitTo(v)
 	return _u
 }
 
-// AppendAlertThresholds appends value to the "alert_thresholds" field.
-func (_u *BudgetUpdate) AppendAlertThresholds(v []float64) *BudgetUpdate {
-	_u.mutation.AppendAlertThresholds(v)
+// SetAppliesPer sets the "applies_per" field.
+func (_u *BudgetUpdate) SetAppliesPer(v []string) *BudgetUpdate {
+	_u.mutation.SetAppliesPer(v)
 	return _u
 }
 
-// ClearAlertThresholds clears the value of the "alert_thresholds" field.
-func (_u *BudgetUpdate) ClearAlertThresholds() *BudgetUpdate {
-	_u.mutation.ClearAlertThresholds()
+// AppendAppliesPer appends value to the "applies_per" field.
+func (_u *BudgetUpdate) AppendAppliesPer(v []string) *BudgetUpdate {
+	_u.mutation.AppendAppliesPer(v)
+	return _u
+}
+
+// ClearAppliesPer clears the value of the "applies_per" field.
+func (_u *BudgetUpdate) ClearAppliesPer() *BudgetUpdate {
+	_u.mutation.ClearAppliesPer()
+	return _u
+}
+
+// SetMode sets the "mode" field.
+func (_u *BudgetUpdate) SetMode(v budget.Mode) *BudgetUpdate {
+	_u.mutation.SetMode(v)
+	return _u
+}
+
+// SetNillableMode sets the "mode" field if the given value is not nil.
+func (_u *BudgetUpdate) SetNillableMode(v *budget.Mode) *BudgetUpdate {
+	if v != nil {
+		_u.SetMode(*v)
+	}
+	return _u
+}
+
+// SetThresholds sets the "thresholds" field.
+func (_u *BudgetUpdate) SetThresholds(v []int) *BudgetUpdate {
+	_u.mutation.SetThresholds(v)
+	return _u
+}
+
+// AppendThresholds appends value to the "thresholds" field.
+func (_u *BudgetUpdate) AppendThresholds(v []int) *BudgetUpdate {
+	_u.mutation.AppendThresholds(v)
+	return _u
+}
+
+// ClearThresholds clears the value of the "thresholds" field.
+func (_u *BudgetUpdate) ClearThresholds() *BudgetUpdate {
+	_u.mutation.ClearThresholds()
+	return _u
+}
+
+// SetNotificationTargets sets the "notification_targets" field.
+func (_u *BudgetUpdate) SetNotificationTargets(v []schematype.NotificationTarget) *BudgetUpdate {
+	_u.mutation.SetNotificationTargets(v)
+	return _u
+}
+
+// AppendNotificationTargets appends value to the "notification_targets" field.
+func (_u *BudgetUpdate) AppendNotificationTargets(v []schematype.NotificationTarget) *BudgetUpdate {
+	_u.mutation.AppendNotificationTargets(v)
+	return _u
+}
+
+// ClearNotificationTargets clears the value of the "notification_targets" field.
+func (_u *BudgetUpdate) ClearNotificationTargets() *BudgetUpdate {
+	_u.mutation.ClearNotificationTargets()
 	return _u
 }
 
@@ -146,9 +202,9 @@ func (_u *BudgetUpdate) defaults() {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *BudgetUpdate) check() error {
-	if v, ok := _u.mutation.Period(); ok {
-		if err := budget.PeriodValidator(v); err != nil {
-			return &ValidationError{Name: "period", err: fmt.Errorf(`ent: validator failed for field "Budget.period": %w`, err)}
+	if v, ok := _u.mutation.Mode(); ok {
+		if err := budget.ModeValidator(v); err != nil {
+			return &ValidationError{Name: "mode", err: fmt.Errorf(`ent: validator failed for field "Budget.mode": %w`, err)}
 		}
 	}
 	return nil
@@ -169,28 +225,56 @@ func (_u *BudgetUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.UpdateTime(); ok {
 		_spec.SetField(budget.FieldUpdateTime, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.Subjects(); ok {
-		_spec.SetField(budget.FieldSubjects, field.TypeJSON, value)
+	if value, ok := _u.mutation.When(); ok {
+		_spec.SetField(budget.FieldWhen, field.TypeJSON, value)
 	}
-	if value, ok := _u.mutation.LimitUsd(); ok {
-		_spec.SetField(budget.FieldLimitUsd, field.TypeFloat64, value)
+	if _u.mutation.WhenCleared() {
+		_spec.ClearField(budget.FieldWhen, field.TypeJSON)
 	}
-	if value, ok := _u.mutation.AddedLimitUsd(); ok {
-		_spec.AddField(budget.FieldLimitUsd, field.TypeFloat64, value)
+	if value, ok := _u.mutation.Unit(); ok {
+		_spec.SetField(budget.FieldUnit, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.Period(); ok {
-		_spec.SetField(budget.FieldPeriod, field.TypeEnum, value)
+	if value, ok := _u.mutation.LimitTo(); ok {
+		_spec.SetField(budget.FieldLimitTo, field.TypeFloat64, value)
 	}
-	if value, ok := _u.mutation.AlertThresholds(); ok {
-		_spec.SetField(budget.FieldAlertThresholds, field.TypeJSON, value)
+	if value, ok := _u.mutation.AddedLimitTo(); ok {
+		_spec.AddField(budget.FieldLimitTo, field.TypeFloat64, value)
 	}
-	if value, ok := _u.mutation.AppendedAlertThresholds(); ok {
+	if value, ok := _u.mutation.AppliesPer(); ok {
+		_spec.SetField(budget.FieldAppliesPer, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAppliesPer(); ok {
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
-			sqljson.Append(u, budget.FieldAlertThresholds, value)
+			sqljson.Append(u, budget.FieldAppliesPer, value)
 		})
 	}
-	if _u.mutation.AlertThresholdsCleared() {
-		_spec.ClearField(budget.FieldAlertThresholds, field.TypeJSON)
+	if _u.mutation.AppliesPerCleared() {
+		_spec.ClearField(budget.FieldAppliesPer, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Mode(); ok {
+		_spec.SetField(budget.FieldMode, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Thresholds(); ok {
+		_spec.SetField(budget.FieldThresholds, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedThresholds(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, budget.FieldThresholds, value)
+		})
+	}
+	if _u.mutation.ThresholdsCleared() {
+		_spec.ClearField(budget.FieldThresholds, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.NotificationTargets(); ok {
+		_spec.SetField(budget.FieldNotificationTargets, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedNotificationTargets(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, budget.FieldNotificationTargets, value)
+		})
+	}
+	if _u.mutation.NotificationTargetsCleared() {
+		_spec.ClearField(budget.FieldNotificationTargets, field.TypeJSON)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -218,70 +302,126 @@ func (_u *BudgetUpdateOne) SetUpdateTime(v time.Time) *BudgetUpdateOne {
 	return _u
 }
 
-// SetSubjects sets the "subjects" field.
-func (_u *BudgetUpdateOne) SetSubjects(v schematype.Subjects) *BudgetUpdateOne {
-	_u.mutation.SetSubjects(v)
+// SetWhen sets the "when" field.
+func (_u *BudgetUpdateOne) SetWhen(v schematype.Condition) *BudgetUpdateOne {
+	_u.mutation.SetWhen(v)
 	return _u
 }
 
-// SetNillableSubjects sets the "subjects" field if the given value is not nil.
-func (_u *BudgetUpdateOne) SetNillableSubjects(v *schematype.Subjects) *BudgetUpdateOne {
+// SetNillableWhen sets the "when" field if the given value is not nil.
+func (_u *BudgetUpdateOne) SetNillableWhen(v *schematype.Condition) *BudgetUpdateOne {
 	if v != nil {
-		_u.SetSubjects(*v)
+		_u.SetWhen(*v)
 	}
 	return _u
 }
 
-// SetLimitUsd sets the "limit_usd" field.
-func (_u *BudgetUpdateOne) SetLimitUsd(v float64) *BudgetUpdateOne {
-	_u.mutation.ResetLimitUsd()
-	_u.mutation.SetLimitUsd(v)
+// ClearWhen clears the value of the "when" field.
+func (_u *BudgetUpdateOne) ClearWhen() *BudgetUpdateOne {
+	_u.mutation.ClearWhen()
 	return _u
 }
 
-// SetNillableLimitUsd sets the "limit_usd" field if the given value is not nil.
-func (_u *BudgetUpdateOne) SetNillableLimitUsd(v *float64) *BudgetUpdateOne {
+// SetUnit sets the "unit" field.
+func (_u *BudgetUpdateOne) SetUnit(v string) *BudgetUpdateOne {
+	_u.mutation.SetUnit(v)
+	return _u
+}
+
+// SetNillableUnit sets the "unit" field if the given value is not nil.
+func (_u *BudgetUpdateOne) SetNillableUnit(v *string) *BudgetUpdateOne {
 	if v != nil {
-		_u.SetLimitUsd(*v)
+		_u.SetUnit(*v)
 	}
 	return _u
 }
 
-// AddLimitUsd adds value to the "limit_usd" field.
-func (_u *BudgetUpdateOne) AddLimitUsd(v float64) *BudgetUpdateOne {
-	_u.mutation.AddLimitUsd(v)
+// SetLimitTo sets the "limit_to" field.
+func (_u *BudgetUpdateOne) SetLimitTo(v float64) *BudgetUpdateOne {
+	_u.mutation.ResetLimitTo()
+	_u.mutation.SetLimitTo(v)
 	return _u
 }
 
-// SetPeriod sets the "period" field.
-func (_u *BudgetUpdateOne) SetPeriod(v budget.Period) *BudgetUpdateOne {
-	_u.mutation.SetPeriod(v)
-	return _u
-}
-
-// SetNillablePeriod sets the "period" field if the given value is not nil.
-func (_u *BudgetUpdateOne) SetNillablePeriod(v *budget.Period) *BudgetUpdateOne {
+// SetNillableLimitTo sets the "limit_to" field if the given value is not nil.
+func (_u *BudgetUpdateOne) SetNillableLimitTo(v *float64) *BudgetUpdateOne {
 	if v != nil {
-		_u.SetPeriod(*v)
+		_u.SetLimitTo(*v)
 	}
 	return _u
 }
 
-// SetAlertThresholds sets the "alert_thresholds" field.
-func (_u *BudgetUpdateOne) SetAlertThresholds(v []float64) *BudgetUpdateOne {
-	_u.mutation.SetAlertThresholds(v)
+// AddLimitTo adds value to the "limit_to" field.
+func (_u *BudgetUpdateOne) AddLimitTo(v float64) *BudgetUpdateOne {
+	_u.mutation.AddLimitTo(v)
 	return _u
 }
 
-// AppendAlertThresholds appends value to the "alert_thresholds" field.
-func (_u *BudgetUpdateOne) AppendAlertThresholds(v []float64) *BudgetUpdateOne {
-	_u.mutation.AppendAlertThresholds(v)
+// SetAppliesPer sets the "applies_per" field.
+func (_u *BudgetUpdateOne) SetAppliesPer(v []string) *BudgetUpdateOne {
+	_u.mutation.SetAppliesPer(v)
 	return _u
 }
 
-// ClearAlertThresholds clears the value of the "alert_thresholds" field.
-func (_u *BudgetUpdateOne) ClearAlertThresholds() *BudgetUpdateOne {
-	_u.mutation.ClearAlertThresholds()
+// AppendAppliesPer appends value to the "applies_per" field.
+func (_u *BudgetUpdateOne) AppendAppliesPer(v []string) *BudgetUpdateOne {
+	_u.mutation.AppendAppliesPer(v)
+	return _u
+}
+
+// ClearAppliesPer clears the value of the "applies_per" field.
+func (_u *BudgetUpdateOne) ClearAppliesPer() *BudgetUpdateOne {
+	_u.mutation.ClearAppliesPer()
+	return _u
+}
+
+// SetMode sets the "mode" field.
+func (_u *BudgetUpdateOne) SetMode(v budget.Mode) *BudgetUpdateOne {
+	_u.mutation.SetMode(v)
+	return _u
+}
+
+// SetNillableMode sets the "mode" field if the given value is not nil.
+func (_u *BudgetUpdateOne) SetNillableMode(v *budget.Mode) *BudgetUpdateOne {
+	if v != nil {
+		_u.SetMode(*v)
+	}
+	return _u
+}
+
+// SetThresholds sets the "thresholds" field.
+func (_u *BudgetUpdateOne) SetThresholds(v []int) *BudgetUpdateOne {
+	_u.mutation.SetThresholds(v)
+	return _u
+}
+
+// AppendThresholds appends value to the "thresholds" field.
+func (_u *BudgetUpdateOne) AppendThresholds(v []int) *BudgetUpdateOne {
+	_u.mutation.AppendThresholds(v)
+	return _u
+}
+
+// ClearThresholds clears the value of the "thresholds" field.
+func (_u *BudgetUpdateOne) ClearThresholds() *BudgetUpdateOne {
+	_u.mutation.ClearThresholds()
+	return _u
+}
+
+// SetNotificationTargets sets the "notification_targets" field.
+func (_u *BudgetUpdateOne) SetNotificationTargets(v []schematype.NotificationTarget) *BudgetUpdateOne {
+	_u.mutation.SetNotificationTargets(v)
+	return _u
+}
+
+// AppendNotificationTargets appends value to the "notification_targets" field.
+func (_u *BudgetUpdateOne) AppendNotificationTargets(v []schematype.NotificationTarget) *BudgetUpdateOne {
+	_u.mutation.AppendNotificationTargets(v)
+	return _u
+}
+
+// ClearNotificationTargets clears the value of the "notification_targets" field.
+func (_u *BudgetUpdateOne) ClearNotificationTargets() *BudgetUpdateOne {
+	_u.mutation.ClearNotificationTargets()
 	return _u
 }
 
@@ -341,9 +481,9 @@ func (_u *BudgetUpdateOne) defaults() {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *BudgetUpdateOne) check() error {
-	if v, ok := _u.mutation.Period(); ok {
-		if err := budget.PeriodValidator(v); err != nil {
-			return &ValidationError{Name: "period", err: fmt.Errorf(`ent: validator failed for field "Budget.period": %w`, err)}
+	if v, ok := _u.mutation.Mode(); ok {
+		if err := budget.ModeValidator(v); err != nil {
+			return &ValidationError{Name: "mode", err: fmt.Errorf(`ent: validator failed for field "Budget.mode": %w`, err)}
 		}
 	}
 	return nil
@@ -381,28 +521,56 @@ func (_u *BudgetUpdateOne) sqlSave(ctx context.Context) (_node *Budget, err erro
 	if value, ok := _u.mutation.UpdateTime(); ok {
 		_spec.SetField(budget.FieldUpdateTime, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.Subjects(); ok {
-		_spec.SetField(budget.FieldSubjects, field.TypeJSON, value)
+	if value, ok := _u.mutation.When(); ok {
+		_spec.SetField(budget.FieldWhen, field.TypeJSON, value)
 	}
-	if value, ok := _u.mutation.LimitUsd(); ok {
-		_spec.SetField(budget.FieldLimitUsd, field.TypeFloat64, value)
+	if _u.mutation.WhenCleared() {
+		_spec.ClearField(budget.FieldWhen, field.TypeJSON)
 	}
-	if value, ok := _u.mutation.AddedLimitUsd(); ok {
-		_spec.AddField(budget.FieldLimitUsd, field.TypeFloat64, value)
+	if value, ok := _u.mutation.Unit(); ok {
+		_spec.SetField(budget.FieldUnit, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.Period(); ok {
-		_spec.SetField(budget.FieldPeriod, field.TypeEnum, value)
+	if value, ok := _u.mutation.LimitTo(); ok {
+		_spec.SetField(budget.FieldLimitTo, field.TypeFloat64, value)
 	}
-	if value, ok := _u.mutation.AlertThresholds(); ok {
-		_spec.SetField(budget.FieldAlertThresholds, field.TypeJSON, value)
+	if value, ok := _u.mutation.AddedLimitTo(); ok {
+		_spec.AddField(budget.FieldLimitTo, field.TypeFloat64, value)
 	}
-	if value, ok := _u.mutation.AppendedAlertThresholds(); ok {
+	if value, ok := _u.mutation.AppliesPer(); ok {
+		_spec.SetField(budget.FieldAppliesPer, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAppliesPer(); ok {
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
-			sqljson.Append(u, budget.FieldAlertThresholds, value)
+			sqljson.Append(u, budget.FieldAppliesPer, value)
 		})
 	}
-	if _u.mutation.AlertThresholdsCleared() {
-		_spec.ClearField(budget.FieldAlertThresholds, field.TypeJSON)
+	if _u.mutation.AppliesPerCleared() {
+		_spec.ClearField(budget.FieldAppliesPer, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Mode(); ok {
+		_spec.SetField(budget.FieldMode, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Thresholds(); ok {
+		_spec.SetField(budget.FieldThresholds, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedThresholds(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, budget.FieldThresholds, value)
+		})
+	}
+	if _u.mutation.ThresholdsCleared() {
+		_spec.ClearField(budget.FieldThresholds, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.NotificationTargets(); ok {
+		_spec.SetField(budget.FieldNotificationTargets, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedNotificationTargets(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, budget.FieldNotificationTargets, value)
+		})
+	}
+	if _u.mutation.NotificationTargetsCleared() {
+		_spec.ClearField(budget.FieldNotificationTargets, field.TypeJSON)
 	}
 	_node = &Budget{config: _u.config}
 	_spec.Assign = _node.assignValues

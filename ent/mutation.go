@@ -2013,22 +2013,27 @@ func (m *AuthzRuleMutation) ResetEdge(name string) error {
 // BudgetMutation represents an operation that mutates the Budget nodes in the graph.
 type BudgetMutation struct {
 	config
-	op                     Op
-	typ                    string
-	id                     *int
-	create_time            *time.Time
-	update_time            *time.Time
-	name                   *string
-	subjects               *schematype.Subjects
-	limit_usd              *float64
-	addlimit_usd           *float64
-	period                 *budget.Period
-	alert_thresholds       *[]float64
-	appendalert_thresholds []float64
-	clearedFields          map[string]struct{}
-	done                   bool
-	oldValue               func(context.Context) (*Budget, error)
-	predicates             []predicate.Budget
+	op                         Op
+	typ                        string
+	id                         *int
+	create_time                *time.Time
+	update_time                *time.Time
+	name                       *string
+	when                       *schematype.Condition
+	unit                       *string
+	limit_to                   *float64
+	addlimit_to                *float64
+	applies_per                *[]string
+	appendapplies_per          []string
+	mode                       *budget.Mode
+	thresholds                 *[]int
+	appendthresholds           []int
+	notification_targets       *[]schematype.NotificationTarget
+	appendnotification_targets []schematype.NotificationTarget
+	clearedFields              map[string]struct{}
+	done                       bool
+	oldValue                   func(context.Context) (*Budget, error)
+	predicates                 []predicate.Budget
 }
 
 var _ ent.Mutation = (*BudgetMutation)(nil)
@@ -2237,197 +2242,376 @@ func (m *BudgetMutation) ResetName() {
 	m.name = nil
 }
 
-// SetSubjects sets the "subjects" field.
-func (m *BudgetMutation) SetSubjects(s schematype.Subjects) {
-	m.subjects = &s
+// SetWhen sets the "when" field.
+func (m *BudgetMutation) SetWhen(s schematype.Condition) {
+	m.when = &s
 }
 
-// Subjects returns the value of the "subjects" field in the mutation.
-func (m *BudgetMutation) Subjects() (r schematype.Subjects, exists bool) {
-	v := m.subjects
+// When returns the value of the "when" field in the mutation.
+func (m *BudgetMutation) When() (r schematype.Condition, exists bool) {
+	v := m.when
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldSubjects returns the old "subjects" field's value of the Budget entity.
+// OldWhen returns the old "when" field's value of the Budget entity.
 // If the Budget object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *BudgetMutation) OldSubjects(ctx context.Context) (v schematype.Subjects, err error) {
+func (m *BudgetMutation) OldWhen(ctx context.Context) (v schematype.Condition, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldSubjects is only allowed on UpdateOne operations")
+		return v, errors.New("OldWhen is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldSubjects requires an ID field in the mutation")
+		return v, errors.New("OldWhen requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldSubjects: %w", err)
+		return v, fmt.Errorf("querying old value for OldWhen: %w", err)
 	}
-	return oldValue.Subjects, nil
+	return oldValue.When, nil
 }
 
-// ResetSubjects resets all changes to the "subjects" field.
-func (m *BudgetMutation) ResetSubjects() {
-	m.subjects = nil
+// ClearWhen clears the value of the "when" field.
+func (m *BudgetMutation) ClearWhen() {
+	m.when = nil
+	m.clearedFields[budget.FieldWhen] = struct{}{}
 }
 
-// SetLimitUsd sets the "limit_usd" field.
-func (m *BudgetMutation) SetLimitUsd(f float64) {
-	m.limit_usd = &f
-	m.addlimit_usd = nil
-}
-
-// LimitUsd returns the value of the "limit_usd" field in the mutation.
-func (m *BudgetMutation) LimitUsd() (r float64, exists bool) {
-	v := m.limit_usd
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldLimitUsd returns the old "limit_usd" field's value of the Budget entity.
-// If the Budget object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *BudgetMutation) OldLimitUsd(ctx context.Context) (v float64, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldLimitUsd is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldLimitUsd requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldLimitUsd: %w", err)
-	}
-	return oldValue.LimitUsd, nil
-}
-
-// AddLimitUsd adds f to the "limit_usd" field.
-func (m *BudgetMutation) AddLimitUsd(f float64) {
-	if m.addlimit_usd != nil {
-		*m.addlimit_usd += f
-	} else {
-		m.addlimit_usd = &f
-	}
-}
-
-// AddedLimitUsd returns the value that was added to the "limit_usd" field in this mutation.
-func (m *BudgetMutation) AddedLimitUsd() (r float64, exists bool) {
-	v := m.addlimit_usd
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetLimitUsd resets all changes to the "limit_usd" field.
-func (m *BudgetMutation) ResetLimitUsd() {
-	m.limit_usd = nil
-	m.addlimit_usd = nil
-}
-
-// SetPeriod sets the "period" field.
-func (m *BudgetMutation) SetPeriod(b budget.Period) {
-	m.period = &b
-}
-
-// Period returns the value of the "period" field in the mutation.
-func (m *BudgetMutation) Period() (r budget.Period, exists bool) {
-	v := m.period
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldPeriod returns the old "period" field's value of the Budget entity.
-// If the Budget object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *BudgetMutation) OldPeriod(ctx context.Context) (v budget.Period, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldPeriod is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldPeriod requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldPeriod: %w", err)
-	}
-	return oldValue.Period, nil
-}
-
-// ResetPeriod resets all changes to the "period" field.
-func (m *BudgetMutation) ResetPeriod() {
-	m.period = nil
-}
-
-// SetAlertThresholds sets the "alert_thresholds" field.
-func (m *BudgetMutation) SetAlertThresholds(f []float64) {
-	m.alert_thresholds = &f
-	m.appendalert_thresholds = nil
-}
-
-// AlertThresholds returns the value of the "alert_thresholds" field in the mutation.
-func (m *BudgetMutation) AlertThresholds() (r []float64, exists bool) {
-	v := m.alert_thresholds
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldAlertThresholds returns the old "alert_thresholds" field's value of the Budget entity.
-// If the Budget object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *BudgetMutation) OldAlertThresholds(ctx context.Context) (v []float64, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldAlertThresholds is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldAlertThresholds requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldAlertThresholds: %w", err)
-	}
-	return oldValue.AlertThresholds, nil
-}
-
-// AppendAlertThresholds adds f to the "alert_thresholds" field.
-func (m *BudgetMutation) AppendAlertThresholds(f []float64) {
-	m.appendalert_thresholds = append(m.appendalert_thresholds, f...)
-}
-
-// AppendedAlertThresholds returns the list of values that were appended to the "alert_thresholds" field in this mutation.
-func (m *BudgetMutation) AppendedAlertThresholds() ([]float64, bool) {
-	if len(m.appendalert_thresholds) == 0 {
-		return nil, false
-	}
-	return m.appendalert_thresholds, true
-}
-
-// ClearAlertThresholds clears the value of the "alert_thresholds" field.
-func (m *BudgetMutation) ClearAlertThresholds() {
-	m.alert_thresholds = nil
-	m.appendalert_thresholds = nil
-	m.clearedFields[budget.FieldAlertThresholds] = struct{}{}
-}
-
-// AlertThresholdsCleared returns if the "alert_thresholds" field was cleared in this mutation.
-func (m *BudgetMutation) AlertThresholdsCleared() bool {
-	_, ok := m.clearedFields[budget.FieldAlertThresholds]
+// WhenCleared returns if the "when" field was cleared in this mutation.
+func (m *BudgetMutation) WhenCleared() bool {
+	_, ok := m.clearedFields[budget.FieldWhen]
 	return ok
 }
 
-// ResetAlertThresholds resets all changes to the "alert_thresholds" field.
-func (m *BudgetMutation) ResetAlertThresholds() {
-	m.alert_thresholds = nil
-	m.appendalert_thresholds = nil
-	delete(m.clearedFields, budget.FieldAlertThresholds)
+// ResetWhen resets all changes to the "when" field.
+func (m *BudgetMutation) ResetWhen() {
+	m.when = nil
+	delete(m.clearedFields, budget.FieldWhen)
+}
+
+// SetUnit sets the "unit" field.
+func (m *BudgetMutation) SetUnit(s string) {
+	m.unit = &s
+}
+
+// Unit returns the value of the "unit" field in the mutation.
+func (m *BudgetMutation) Unit() (r string, exists bool) {
+	v := m.unit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnit returns the old "unit" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldUnit(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnit: %w", err)
+	}
+	return oldValue.Unit, nil
+}
+
+// ResetUnit resets all changes to the "unit" field.
+func (m *BudgetMutation) ResetUnit() {
+	m.unit = nil
+}
+
+// SetLimitTo sets the "limit_to" field.
+func (m *BudgetMutation) SetLimitTo(f float64) {
+	m.limit_to = &f
+	m.addlimit_to = nil
+}
+
+// LimitTo returns the value of the "limit_to" field in the mutation.
+func (m *BudgetMutation) LimitTo() (r float64, exists bool) {
+	v := m.limit_to
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLimitTo returns the old "limit_to" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldLimitTo(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLimitTo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLimitTo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLimitTo: %w", err)
+	}
+	return oldValue.LimitTo, nil
+}
+
+// AddLimitTo adds f to the "limit_to" field.
+func (m *BudgetMutation) AddLimitTo(f float64) {
+	if m.addlimit_to != nil {
+		*m.addlimit_to += f
+	} else {
+		m.addlimit_to = &f
+	}
+}
+
+// AddedLimitTo returns the value that was added to the "limit_to" field in this mutation.
+func (m *BudgetMutation) AddedLimitTo() (r float64, exists bool) {
+	v := m.addlimit_to
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLimitTo resets all changes to the "limit_to" field.
+func (m *BudgetMutation) ResetLimitTo() {
+	m.limit_to = nil
+	m.addlimit_to = nil
+}
+
+// SetAppliesPer sets the "applies_per" field.
+func (m *BudgetMutation) SetAppliesPer(s []string) {
+	m.applies_per = &s
+	m.appendapplies_per = nil
+}
+
+// AppliesPer returns the value of the "applies_per" field in the mutation.
+func (m *BudgetMutation) AppliesPer() (r []string, exists bool) {
+	v := m.applies_per
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppliesPer returns the old "applies_per" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldAppliesPer(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppliesPer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppliesPer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppliesPer: %w", err)
+	}
+	return oldValue.AppliesPer, nil
+}
+
+// AppendAppliesPer adds s to the "applies_per" field.
+func (m *BudgetMutation) AppendAppliesPer(s []string) {
+	m.appendapplies_per = append(m.appendapplies_per, s...)
+}
+
+// AppendedAppliesPer returns the list of values that were appended to the "applies_per" field in this mutation.
+func (m *BudgetMutation) AppendedAppliesPer() ([]string, bool) {
+	if len(m.appendapplies_per) == 0 {
+		return nil, false
+	}
+	return m.appendapplies_per, true
+}
+
+// ClearAppliesPer clears the value of the "applies_per" field.
+func (m *BudgetMutation) ClearAppliesPer() {
+	m.applies_per = nil
+	m.appendapplies_per = nil
+	m.clearedFields[budget.FieldAppliesPer] = struct{}{}
+}
+
+// AppliesPerCleared returns if the "applies_per" field was cleared in this mutation.
+func (m *BudgetMutation) AppliesPerCleared() bool {
+	_, ok := m.clearedFields[budget.FieldAppliesPer]
+	return ok
+}
+
+// ResetAppliesPer resets all changes to the "applies_per" field.
+func (m *BudgetMutation) ResetAppliesPer() {
+	m.applies_per = nil
+	m.appendapplies_per = nil
+	delete(m.clearedFields, budget.FieldAppliesPer)
+}
+
+// SetMode sets the "mode" field.
+func (m *BudgetMutation) SetMode(b budget.Mode) {
+	m.mode = &b
+}
+
+// Mode returns the value of the "mode" field in the mutation.
+func (m *BudgetMutation) Mode() (r budget.Mode, exists bool) {
+	v := m.mode
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMode returns the old "mode" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldMode(ctx context.Context) (v budget.Mode, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMode: %w", err)
+	}
+	return oldValue.Mode, nil
+}
+
+// ResetMode resets all changes to the "mode" field.
+func (m *BudgetMutation) ResetMode() {
+	m.mode = nil
+}
+
+// SetThresholds sets the "thresholds" field.
+func (m *BudgetMutation) SetThresholds(i []int) {
+	m.thresholds = &i
+	m.appendthresholds = nil
+}
+
+// Thresholds returns the value of the "thresholds" field in the mutation.
+func (m *BudgetMutation) Thresholds() (r []int, exists bool) {
+	v := m.thresholds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldThresholds returns the old "thresholds" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldThresholds(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldThresholds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldThresholds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldThresholds: %w", err)
+	}
+	return oldValue.Thresholds, nil
+}
+
+// AppendThresholds adds i to the "thresholds" field.
+func (m *BudgetMutation) AppendThresholds(i []int) {
+	m.appendthresholds = append(m.appendthresholds, i...)
+}
+
+// AppendedThresholds returns the list of values that were appended to the "thresholds" field in this mutation.
+func (m *BudgetMutation) AppendedThresholds() ([]int, bool) {
+	if len(m.appendthresholds) == 0 {
+		return nil, false
+	}
+	return m.appendthresholds, true
+}
+
+// ClearThresholds clears the value of the "thresholds" field.
+func (m *BudgetMutation) ClearThresholds() {
+	m.thresholds = nil
+	m.appendthresholds = nil
+	m.clearedFields[budget.FieldThresholds] = struct{}{}
+}
+
+// ThresholdsCleared returns if the "thresholds" field was cleared in this mutation.
+func (m *BudgetMutation) ThresholdsCleared() bool {
+	_, ok := m.clearedFields[budget.FieldThresholds]
+	return ok
+}
+
+// ResetThresholds resets all changes to the "thresholds" field.
+func (m *BudgetMutation) ResetThresholds() {
+	m.thresholds = nil
+	m.appendthresholds = nil
+	delete(m.clearedFields, budget.FieldThresholds)
+}
+
+// SetNotificationTargets sets the "notification_targets" field.
+func (m *BudgetMutation) SetNotificationTargets(st []schematype.NotificationTarget) {
+	m.notification_targets = &st
+	m.appendnotification_targets = nil
+}
+
+// NotificationTargets returns the value of the "notification_targets" field in the mutation.
+func (m *BudgetMutation) NotificationTargets() (r []schematype.NotificationTarget, exists bool) {
+	v := m.notification_targets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotificationTargets returns the old "notification_targets" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldNotificationTargets(ctx context.Context) (v []schematype.NotificationTarget, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotificationTargets is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotificationTargets requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotificationTargets: %w", err)
+	}
+	return oldValue.NotificationTargets, nil
+}
+
+// AppendNotificationTargets adds st to the "notification_targets" field.
+func (m *BudgetMutation) AppendNotificationTargets(st []schematype.NotificationTarget) {
+	m.appendnotification_targets = append(m.appendnotification_targets, st...)
+}
+
+// AppendedNotificationTargets returns the list of values that were appended to the "notification_targets" field in this mutation.
+func (m *BudgetMutation) AppendedNotificationTargets() ([]schematype.NotificationTarget, bool) {
+	if len(m.appendnotification_targets) == 0 {
+		return nil, false
+	}
+	return m.appendnotification_targets, true
+}
+
+// ClearNotificationTargets clears the value of the "notification_targets" field.
+func (m *BudgetMutation) ClearNotificationTargets() {
+	m.notification_targets = nil
+	m.appendnotification_targets = nil
+	m.clearedFields[budget.FieldNotificationTargets] = struct{}{}
+}
+
+// NotificationTargetsCleared returns if the "notification_targets" field was cleared in this mutation.
+func (m *BudgetMutation) NotificationTargetsCleared() bool {
+	_, ok := m.clearedFields[budget.FieldNotificationTargets]
+	return ok
+}
+
+// ResetNotificationTargets resets all changes to the "notification_targets" field.
+func (m *BudgetMutation) ResetNotificationTargets() {
+	m.notification_targets = nil
+	m.appendnotification_targets = nil
+	delete(m.clearedFields, budget.FieldNotificationTargets)
 }
 
 // Where appends a list predicates to the BudgetMutation builder.
@@ -2464,7 +2648,7 @@ func (m *BudgetMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BudgetMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 10)
 	if m.create_time != nil {
 		fields = append(fields, budget.FieldCreateTime)
 	}
@@ -2474,17 +2658,26 @@ func (m *BudgetMutation) Fields() []string {
 	if m.name != nil {
 		fields = append(fields, budget.FieldName)
 	}
-	if m.subjects != nil {
-		fields = append(fields, budget.FieldSubjects)
+	if m.when != nil {
+		fields = append(fields, budget.FieldWhen)
 	}
-	if m.limit_usd != nil {
-		fields = append(fields, budget.FieldLimitUsd)
+	if m.unit != nil {
+		fields = append(fields, budget.FieldUnit)
 	}
-	if m.period != nil {
-		fields = append(fields, budget.FieldPeriod)
+	if m.limit_to != nil {
+		fields = append(fields, budget.FieldLimitTo)
 	}
-	if m.alert_thresholds != nil {
-		fields = append(fields, budget.FieldAlertThresholds)
+	if m.applies_per != nil {
+		fields = append(fields, budget.FieldAppliesPer)
+	}
+	if m.mode != nil {
+		fields = append(fields, budget.FieldMode)
+	}
+	if m.thresholds != nil {
+		fields = append(fields, budget.FieldThresholds)
+	}
+	if m.notification_targets != nil {
+		fields = append(fields, budget.FieldNotificationTargets)
 	}
 	return fields
 }
@@ -2500,14 +2693,20 @@ func (m *BudgetMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdateTime()
 	case budget.FieldName:
 		return m.Name()
-	case budget.FieldSubjects:
-		return m.Subjects()
-	case budget.FieldLimitUsd:
-		return m.LimitUsd()
-	case budget.FieldPeriod:
-		return m.Period()
-	case budget.FieldAlertThresholds:
-		return m.AlertThresholds()
+	case budget.FieldWhen:
+		return m.When()
+	case budget.FieldUnit:
+		return m.Unit()
+	case budget.FieldLimitTo:
+		return m.LimitTo()
+	case budget.FieldAppliesPer:
+		return m.AppliesPer()
+	case budget.FieldMode:
+		return m.Mode()
+	case budget.FieldThresholds:
+		return m.Thresholds()
+	case budget.FieldNotificationTargets:
+		return m.NotificationTargets()
 	}
 	return nil, false
 }
@@ -2523,14 +2722,20 @@ func (m *BudgetMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldUpdateTime(ctx)
 	case budget.FieldName:
 		return m.OldName(ctx)
-	case budget.FieldSubjects:
-		return m.OldSubjects(ctx)
-	case budget.FieldLimitUsd:
-		return m.OldLimitUsd(ctx)
-	case budget.FieldPeriod:
-		return m.OldPeriod(ctx)
-	case budget.FieldAlertThresholds:
-		return m.OldAlertThresholds(ctx)
+	case budget.FieldWhen:
+		return m.OldWhen(ctx)
+	case budget.FieldUnit:
+		return m.OldUnit(ctx)
+	case budget.FieldLimitTo:
+		return m.OldLimitTo(ctx)
+	case budget.FieldAppliesPer:
+		return m.OldAppliesPer(ctx)
+	case budget.FieldMode:
+		return m.OldMode(ctx)
+	case budget.FieldThresholds:
+		return m.OldThresholds(ctx)
+	case budget.FieldNotificationTargets:
+		return m.OldNotificationTargets(ctx)
 	}
 	return nil, fmt.Errorf("unknown Budget field %s", name)
 }
@@ -2561,33 +2766,54 @@ func (m *BudgetMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetName(v)
 		return nil
-	case budget.FieldSubjects:
-		v, ok := value.(schematype.Subjects)
+	case budget.FieldWhen:
+		v, ok := value.(schematype.Condition)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetSubjects(v)
+		m.SetWhen(v)
 		return nil
-	case budget.FieldLimitUsd:
+	case budget.FieldUnit:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnit(v)
+		return nil
+	case budget.FieldLimitTo:
 		v, ok := value.(float64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetLimitUsd(v)
+		m.SetLimitTo(v)
 		return nil
-	case budget.FieldPeriod:
-		v, ok := value.(budget.Period)
+	case budget.FieldAppliesPer:
+		v, ok := value.([]string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetPeriod(v)
+		m.SetAppliesPer(v)
 		return nil
-	case budget.FieldAlertThresholds:
-		v, ok := value.([]float64)
+	case budget.FieldMode:
+		v, ok := value.(budget.Mode)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetAlertThresholds(v)
+		m.SetMode(v)
+		return nil
+	case budget.FieldThresholds:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetThresholds(v)
+		return nil
+	case budget.FieldNotificationTargets:
+		v, ok := value.([]schematype.NotificationTarget)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotificationTargets(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Budget field %s", name)
@@ -2597,8 +2823,8 @@ func (m *BudgetMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *BudgetMutation) AddedFields() []string {
 	var fields []string
-	if m.addlimit_usd != nil {
-		fields = append(fields, budget.FieldLimitUsd)
+	if m.addlimit_to != nil {
+		fields = append(fields, budget.FieldLimitTo)
 	}
 	return fields
 }
@@ -2608,8 +2834,8 @@ func (m *BudgetMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *BudgetMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
-	case budget.FieldLimitUsd:
-		return m.AddedLimitUsd()
+	case budget.FieldLimitTo:
+		return m.AddedLimitTo()
 	}
 	return nil, false
 }
@@ -2619,12 +2845,12 @@ func (m *BudgetMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *BudgetMutation) AddField(name string, value ent.Value) error {
 	switch name {
-	case budget.FieldLimitUsd:
+	case budget.FieldLimitTo:
 		v, ok := value.(float64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.AddLimitUsd(v)
+		m.AddLimitTo(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Budget numeric field %s", name)
@@ -2634,8 +2860,17 @@ func (m *BudgetMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *BudgetMutation) ClearedFields() []string {
 	var fields []string
-	if m.FieldCleared(budget.FieldAlertThresholds) {
-		fields = append(fields, budget.FieldAlertThresholds)
+	if m.FieldCleared(budget.FieldWhen) {
+		fields = append(fields, budget.FieldWhen)
+	}
+	if m.FieldCleared(budget.FieldAppliesPer) {
+		fields = append(fields, budget.FieldAppliesPer)
+	}
+	if m.FieldCleared(budget.FieldThresholds) {
+		fields = append(fields, budget.FieldThresholds)
+	}
+	if m.FieldCleared(budget.FieldNotificationTargets) {
+		fields = append(fields, budget.FieldNotificationTargets)
 	}
 	return fields
 }
@@ -2651,8 +2886,17 @@ func (m *BudgetMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *BudgetMutation) ClearField(name string) error {
 	switch name {
-	case budget.FieldAlertThresholds:
-		m.ClearAlertThresholds()
+	case budget.FieldWhen:
+		m.ClearWhen()
+		return nil
+	case budget.FieldAppliesPer:
+		m.ClearAppliesPer()
+		return nil
+	case budget.FieldThresholds:
+		m.ClearThresholds()
+		return nil
+	case budget.FieldNotificationTargets:
+		m.ClearNotificationTargets()
 		return nil
 	}
 	return fmt.Errorf("unknown Budget nullable field %s", name)
@@ -2671,17 +2915,26 @@ func (m *BudgetMutation) ResetField(name string) error {
 	case budget.FieldName:
 		m.ResetName()
 		return nil
-	case budget.FieldSubjects:
-		m.ResetSubjects()
+	case budget.FieldWhen:
+		m.ResetWhen()
 		return nil
-	case budget.FieldLimitUsd:
-		m.ResetLimitUsd()
+	case budget.FieldUnit:
+		m.ResetUnit()
 		return nil
-	case budget.FieldPeriod:
-		m.ResetPeriod()
+	case budget.FieldLimitTo:
+		m.ResetLimitTo()
 		return nil
-	case budget.FieldAlertThresholds:
-		m.ResetAlertThresholds()
+	case budget.FieldAppliesPer:
+		m.ResetAppliesPer()
+		return nil
+	case budget.FieldMode:
+		m.ResetMode()
+		return nil
+	case budget.FieldThresholds:
+		m.ResetThresholds()
+		return nil
+	case budget.FieldNotificationTargets:
+		m.ResetNotificationTargets()
 		return nil
 	}
 	return fmt.Errorf("unknown Budget field %s", name)
@@ -4487,21 +4740,22 @@ func (m *ProviderAccountMutation) ResetEdge(name string) error {
 // RateLimitMutation represents an operation that mutates the RateLimit nodes in the graph.
 type RateLimitMutation struct {
 	config
-	op                     Op
-	typ                    string
-	id                     *int
-	create_time            *time.Time
-	update_time            *time.Time
-	name                   *string
-	subjects               *schematype.Subjects
-	requests_per_minute    *int64
-	addrequests_per_minute *int64
-	tokens_per_minute      *int64
-	addtokens_per_minute   *int64
-	clearedFields          map[string]struct{}
-	done                   bool
-	oldValue               func(context.Context) (*RateLimit, error)
-	predicates             []predicate.RateLimit
+	op                Op
+	typ               string
+	id                *int
+	create_time       *time.Time
+	update_time       *time.Time
+	name              *string
+	when              *schematype.Condition
+	limits            *[]schematype.RateLimitEntry
+	appendlimits      []schematype.RateLimitEntry
+	applies_per       *[]string
+	appendapplies_per []string
+	mode              *ratelimit.Mode
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*RateLimit, error)
+	predicates        []predicate.RateLimit
 }
 
 var _ ent.Mutation = (*RateLimitMutation)(nil)
@@ -4710,152 +4964,219 @@ func (m *RateLimitMutation) ResetName() {
 	m.name = nil
 }
 
-// SetSubjects sets the "subjects" field.
-func (m *RateLimitMutation) SetSubjects(s schematype.Subjects) {
-	m.subjects = &s
+// SetWhen sets the "when" field.
+func (m *RateLimitMutation) SetWhen(s schematype.Condition) {
+	m.when = &s
 }
 
-// Subjects returns the value of the "subjects" field in the mutation.
-func (m *RateLimitMutation) Subjects() (r schematype.Subjects, exists bool) {
-	v := m.subjects
+// When returns the value of the "when" field in the mutation.
+func (m *RateLimitMutation) When() (r schematype.Condition, exists bool) {
+	v := m.when
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldSubjects returns the old "subjects" field's value of the RateLimit entity.
+// OldWhen returns the old "when" field's value of the RateLimit entity.
 // If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RateLimitMutation) OldSubjects(ctx context.Context) (v schematype.Subjects, err error) {
+func (m *RateLimitMutation) OldWhen(ctx context.Context) (v schematype.Condition, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldSubjects is only allowed on UpdateOne operations")
+		return v, errors.New("OldWhen is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldSubjects requires an ID field in the mutation")
+		return v, errors.New("OldWhen requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldSubjects: %w", err)
+		return v, fmt.Errorf("querying old value for OldWhen: %w", err)
 	}
-	return oldValue.Subjects, nil
+	return oldValue.When, nil
 }
 
-// ResetSubjects resets all changes to the "subjects" field.
-func (m *RateLimitMutation) ResetSubjects() {
-	m.subjects = nil
+// ClearWhen clears the value of the "when" field.
+func (m *RateLimitMutation) ClearWhen() {
+	m.when = nil
+	m.clearedFields[ratelimit.FieldWhen] = struct{}{}
 }
 
-// SetRequestsPerMinute sets the "requests_per_minute" field.
-func (m *RateLimitMutation) SetRequestsPerMinute(i int64) {
-	m.requests_per_minute = &i
-	m.addrequests_per_minute = nil
+// WhenCleared returns if the "when" field was cleared in this mutation.
+func (m *RateLimitMutation) WhenCleared() bool {
+	_, ok := m.clearedFields[ratelimit.FieldWhen]
+	return ok
 }
 
-// RequestsPerMinute returns the value of the "requests_per_minute" field in the mutation.
-func (m *RateLimitMutation) RequestsPerMinute() (r int64, exists bool) {
-	v := m.requests_per_minute
+// ResetWhen resets all changes to the "when" field.
+func (m *RateLimitMutation) ResetWhen() {
+	m.when = nil
+	delete(m.clearedFields, ratelimit.FieldWhen)
+}
+
+// SetLimits sets the "limits" field.
+func (m *RateLimitMutation) SetLimits(sle []schematype.RateLimitEntry) {
+	m.limits = &sle
+	m.appendlimits = nil
+}
+
+// Limits returns the value of the "limits" field in the mutation.
+func (m *RateLimitMutation) Limits() (r []schematype.RateLimitEntry, exists bool) {
+	v := m.limits
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldRequestsPerMinute returns the old "requests_per_minute" field's value of the RateLimit entity.
+// OldLimits returns the old "limits" field's value of the RateLimit entity.
 // If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RateLimitMutation) OldRequestsPerMinute(ctx context.Context) (v int64, err error) {
+func (m *RateLimitMutation) OldLimits(ctx context.Context) (v []schematype.RateLimitEntry, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRequestsPerMinute is only allowed on UpdateOne operations")
+		return v, errors.New("OldLimits is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRequestsPerMinute requires an ID field in the mutation")
+		return v, errors.New("OldLimits requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRequestsPerMinute: %w", err)
+		return v, fmt.Errorf("querying old value for OldLimits: %w", err)
 	}
-	return oldValue.RequestsPerMinute, nil
+	return oldValue.Limits, nil
 }
 
-// AddRequestsPerMinute adds i to the "requests_per_minute" field.
-func (m *RateLimitMutation) AddRequestsPerMinute(i int64) {
-	if m.addrequests_per_minute != nil {
-		*m.addrequests_per_minute += i
-	} else {
-		m.addrequests_per_minute = &i
-	}
+// AppendLimits adds sle to the "limits" field.
+func (m *RateLimitMutation) AppendLimits(sle []schematype.RateLimitEntry) {
+	m.appendlimits = append(m.appendlimits, sle...)
 }
 
-// AddedRequestsPerMinute returns the value that was added to the "requests_per_minute" field in this mutation.
-func (m *RateLimitMutation) AddedRequestsPerMinute() (r int64, exists bool) {
-	v := m.addrequests_per_minute
+// AppendedLimits returns the list of values that were appended to the "limits" field in this mutation.
+func (m *RateLimitMutation) AppendedLimits() ([]schematype.RateLimitEntry, bool) {
+	if len(m.appendlimits) == 0 {
+		return nil, false
+	}
+	return m.appendlimits, true
+}
+
+// ClearLimits clears the value of the "limits" field.
+func (m *RateLimitMutation) ClearLimits() {
+	m.limits = nil
+	m.appendlimits = nil
+	m.clearedFields[ratelimit.FieldLimits] = struct{}{}
+}
+
+// LimitsCleared returns if the "limits" field was cleared in this mutation.
+func (m *RateLimitMutation) LimitsCleared() bool {
+	_, ok := m.clearedFields[ratelimit.FieldLimits]
+	return ok
+}
+
+// ResetLimits resets all changes to the "limits" field.
+func (m *RateLimitMutation) ResetLimits() {
+	m.limits = nil
+	m.appendlimits = nil
+	delete(m.clearedFields, ratelimit.FieldLimits)
+}
+
+// SetAppliesPer sets the "applies_per" field.
+func (m *RateLimitMutation) SetAppliesPer(s []string) {
+	m.applies_per = &s
+	m.appendapplies_per = nil
+}
+
+// AppliesPer returns the value of the "applies_per" field in the mutation.
+func (m *RateLimitMutation) AppliesPer() (r []string, exists bool) {
+	v := m.applies_per
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// ResetRequestsPerMinute resets all changes to the "requests_per_minute" field.
-func (m *RateLimitMutation) ResetRequestsPerMinute() {
-	m.requests_per_minute = nil
-	m.addrequests_per_minute = nil
-}
-
-// SetTokensPerMinute sets the "tokens_per_minute" field.
-func (m *RateLimitMutation) SetTokensPerMinute(i int64) {
-	m.tokens_per_minute = &i
-	m.addtokens_per_minute = nil
-}
-
-// TokensPerMinute returns the value of the "tokens_per_minute" field in the mutation.
-func (m *RateLimitMutation) TokensPerMinute() (r int64, exists bool) {
-	v := m.tokens_per_minute
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldTokensPerMinute returns the old "tokens_per_minute" field's value of the RateLimit entity.
+// OldAppliesPer returns the old "applies_per" field's value of the RateLimit entity.
 // If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RateLimitMutation) OldTokensPerMinute(ctx context.Context) (v int64, err error) {
+func (m *RateLimitMutation) OldAppliesPer(ctx context.Context) (v []string, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldTokensPerMinute is only allowed on UpdateOne operations")
+		return v, errors.New("OldAppliesPer is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldTokensPerMinute requires an ID field in the mutation")
+		return v, errors.New("OldAppliesPer requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldTokensPerMinute: %w", err)
+		return v, fmt.Errorf("querying old value for OldAppliesPer: %w", err)
 	}
-	return oldValue.TokensPerMinute, nil
+	return oldValue.AppliesPer, nil
 }
 
-// AddTokensPerMinute adds i to the "tokens_per_minute" field.
-func (m *RateLimitMutation) AddTokensPerMinute(i int64) {
-	if m.addtokens_per_minute != nil {
-		*m.addtokens_per_minute += i
-	} else {
-		m.addtokens_per_minute = &i
-	}
+// AppendAppliesPer adds s to the "applies_per" field.
+func (m *RateLimitMutation) AppendAppliesPer(s []string) {
+	m.appendapplies_per = append(m.appendapplies_per, s...)
 }
 
-// AddedTokensPerMinute returns the value that was added to the "tokens_per_minute" field in this mutation.
-func (m *RateLimitMutation) AddedTokensPerMinute() (r int64, exists bool) {
-	v := m.addtokens_per_minute
+// AppendedAppliesPer returns the list of values that were appended to the "applies_per" field in this mutation.
+func (m *RateLimitMutation) AppendedAppliesPer() ([]string, bool) {
+	if len(m.appendapplies_per) == 0 {
+		return nil, false
+	}
+	return m.appendapplies_per, true
+}
+
+// ClearAppliesPer clears the value of the "applies_per" field.
+func (m *RateLimitMutation) ClearAppliesPer() {
+	m.applies_per = nil
+	m.appendapplies_per = nil
+	m.clearedFields[ratelimit.FieldAppliesPer] = struct{}{}
+}
+
+// AppliesPerCleared returns if the "applies_per" field was cleared in this mutation.
+func (m *RateLimitMutation) AppliesPerCleared() bool {
+	_, ok := m.clearedFields[ratelimit.FieldAppliesPer]
+	return ok
+}
+
+// ResetAppliesPer resets all changes to the "applies_per" field.
+func (m *RateLimitMutation) ResetAppliesPer() {
+	m.applies_per = nil
+	m.appendapplies_per = nil
+	delete(m.clearedFields, ratelimit.FieldAppliesPer)
+}
+
+// SetMode sets the "mode" field.
+func (m *RateLimitMutation) SetMode(r ratelimit.Mode) {
+	m.mode = &r
+}
+
+// Mode returns the value of the "mode" field in the mutation.
+func (m *RateLimitMutation) Mode() (r ratelimit.Mode, exists bool) {
+	v := m.mode
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// ResetTokensPerMinute resets all changes to the "tokens_per_minute" field.
-func (m *RateLimitMutation) ResetTokensPerMinute() {
-	m.tokens_per_minute = nil
-	m.addtokens_per_minute = nil
+// OldMode returns the old "mode" field's value of the RateLimit entity.
+// If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateLimitMutation) OldMode(ctx context.Context) (v ratelimit.Mode, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMode: %w", err)
+	}
+	return oldValue.Mode, nil
+}
+
+// ResetMode resets all changes to the "mode" field.
+func (m *RateLimitMutation) ResetMode() {
+	m.mode = nil
 }
 
 // Where appends a list predicates to the RateLimitMutation builder.
@@ -4892,7 +5213,7 @@ func (m *RateLimitMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RateLimitMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.create_time != nil {
 		fields = append(fields, ratelimit.FieldCreateTime)
 	}
@@ -4902,14 +5223,17 @@ func (m *RateLimitMutation) Fields() []string {
 	if m.name != nil {
 		fields = append(fields, ratelimit.FieldName)
 	}
-	if m.subjects != nil {
-		fields = append(fields, ratelimit.FieldSubjects)
+	if m.when != nil {
+		fields = append(fields, ratelimit.FieldWhen)
 	}
-	if m.requests_per_minute != nil {
-		fields = append(fields, ratelimit.FieldRequestsPerMinute)
+	if m.limits != nil {
+		fields = append(fields, ratelimit.FieldLimits)
 	}
-	if m.tokens_per_minute != nil {
-		fields = append(fields, ratelimit.FieldTokensPerMinute)
+	if m.applies_per != nil {
+		fields = append(fields, ratelimit.FieldAppliesPer)
+	}
+	if m.mode != nil {
+		fields = append(fields, ratelimit.FieldMode)
 	}
 	return fields
 }
@@ -4925,12 +5249,14 @@ func (m *RateLimitMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdateTime()
 	case ratelimit.FieldName:
 		return m.Name()
-	case ratelimit.FieldSubjects:
-		return m.Subjects()
-	case ratelimit.FieldRequestsPerMinute:
-		return m.RequestsPerMinute()
-	case ratelimit.FieldTokensPerMinute:
-		return m.TokensPerMinute()
+	case ratelimit.FieldWhen:
+		return m.When()
+	case ratelimit.FieldLimits:
+		return m.Limits()
+	case ratelimit.FieldAppliesPer:
+		return m.AppliesPer()
+	case ratelimit.FieldMode:
+		return m.Mode()
 	}
 	return nil, false
 }
@@ -4946,12 +5272,14 @@ func (m *RateLimitMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldUpdateTime(ctx)
 	case ratelimit.FieldName:
 		return m.OldName(ctx)
-	case ratelimit.FieldSubjects:
-		return m.OldSubjects(ctx)
-	case ratelimit.FieldRequestsPerMinute:
-		return m.OldRequestsPerMinute(ctx)
-	case ratelimit.FieldTokensPerMinute:
-		return m.OldTokensPerMinute(ctx)
+	case ratelimit.FieldWhen:
+		return m.OldWhen(ctx)
+	case ratelimit.FieldLimits:
+		return m.OldLimits(ctx)
+	case ratelimit.FieldAppliesPer:
+		return m.OldAppliesPer(ctx)
+	case ratelimit.FieldMode:
+		return m.OldMode(ctx)
 	}
 	return nil, fmt.Errorf("unknown RateLimit field %s", name)
 }
@@ -4982,26 +5310,33 @@ func (m *RateLimitMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetName(v)
 		return nil
-	case ratelimit.FieldSubjects:
-		v, ok := value.(schematype.Subjects)
+	case ratelimit.FieldWhen:
+		v, ok := value.(schematype.Condition)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetSubjects(v)
+		m.SetWhen(v)
 		return nil
-	case ratelimit.FieldRequestsPerMinute:
-		v, ok := value.(int64)
+	case ratelimit.FieldLimits:
+		v, ok := value.([]schematype.RateLimitEntry)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetRequestsPerMinute(v)
+		m.SetLimits(v)
 		return nil
-	case ratelimit.FieldTokensPerMinute:
-		v, ok := value.(int64)
+	case ratelimit.FieldAppliesPer:
+		v, ok := value.([]string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetTokensPerMinute(v)
+		m.SetAppliesPer(v)
+		return nil
+	case ratelimit.FieldMode:
+		v, ok := value.(ratelimit.Mode)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMode(v)
 		return nil
 	}
 	return fmt.Errorf("unknown RateLimit field %s", name)
@@ -5010,26 +5345,13 @@ func (m *RateLimitMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *RateLimitMutation) AddedFields() []string {
-	var fields []string
-	if m.addrequests_per_minute != nil {
-		fields = append(fields, ratelimit.FieldRequestsPerMinute)
-	}
-	if m.addtokens_per_minute != nil {
-		fields = append(fields, ratelimit.FieldTokensPerMinute)
-	}
-	return fields
+	return nil
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *RateLimitMutation) AddedField(name string) (ent.Value, bool) {
-	switch name {
-	case ratelimit.FieldRequestsPerMinute:
-		return m.AddedRequestsPerMinute()
-	case ratelimit.FieldTokensPerMinute:
-		return m.AddedTokensPerMinute()
-	}
 	return nil, false
 }
 
@@ -5038,20 +5360,6 @@ func (m *RateLimitMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *RateLimitMutation) AddField(name string, value ent.Value) error {
 	switch name {
-	case ratelimit.FieldRequestsPerMinute:
-		v, ok := value.(int64)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddRequestsPerMinute(v)
-		return nil
-	case ratelimit.FieldTokensPerMinute:
-		v, ok := value.(int64)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddTokensPerMinute(v)
-		return nil
 	}
 	return fmt.Errorf("unknown RateLimit numeric field %s", name)
 }
@@ -5059,7 +5367,17 @@ func (m *RateLimitMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *RateLimitMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(ratelimit.FieldWhen) {
+		fields = append(fields, ratelimit.FieldWhen)
+	}
+	if m.FieldCleared(ratelimit.FieldLimits) {
+		fields = append(fields, ratelimit.FieldLimits)
+	}
+	if m.FieldCleared(ratelimit.FieldAppliesPer) {
+		fields = append(fields, ratelimit.FieldAppliesPer)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -5072,6 +5390,17 @@ func (m *RateLimitMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *RateLimitMutation) ClearField(name string) error {
+	switch name {
+	case ratelimit.FieldWhen:
+		m.ClearWhen()
+		return nil
+	case ratelimit.FieldLimits:
+		m.ClearLimits()
+		return nil
+	case ratelimit.FieldAppliesPer:
+		m.ClearAppliesPer()
+		return nil
+	}
 	return fmt.Errorf("unknown RateLimit nullable field %s", name)
 }
 
@@ -5088,14 +5417,17 @@ func (m *RateLimitMutation) ResetField(name string) error {
 	case ratelimit.FieldName:
 		m.ResetName()
 		return nil
-	case ratelimit.FieldSubjects:
-		m.ResetSubjects()
+	case ratelimit.FieldWhen:
+		m.ResetWhen()
 		return nil
-	case ratelimit.FieldRequestsPerMinute:
-		m.ResetRequestsPerMinute()
+	case ratelimit.FieldLimits:
+		m.ResetLimits()
 		return nil
-	case ratelimit.FieldTokensPerMinute:
-		m.ResetTokensPerMinute()
+	case ratelimit.FieldAppliesPer:
+		m.ResetAppliesPer()
+		return nil
+	case ratelimit.FieldMode:
+		m.ResetMode()
 		return nil
 	}
 	return fmt.Errorf("unknown RateLimit field %s", name)

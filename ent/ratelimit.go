@@ -25,13 +25,15 @@ type RateLimit struct {
 	UpdateTime time.Time `json:"update_time,omitempty"`
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
-	// Subjects holds the value of the "subjects" field.
-	Subjects schematype.Subjects `json:"subjects,omitempty"`
-	// RequestsPerMinute holds the value of the "requests_per_minute" field.
-	RequestsPerMinute int64 `json:"requests_per_minute,omitempty"`
-	// TokensPerMinute holds the value of the "tokens_per_minute" field.
-	TokensPerMinute int64 `json:"tokens_per_minute,omitempty"`
-	selectValues    sql.SelectValues
+	// When holds the value of the "when" field.
+	When schematype.Condition `json:"when,omitempty"`
+	// Limits holds the value of the "limits" field.
+	Limits []schematype.RateLimitEntry `json:"limits,omitempty"`
+	// AppliesPer holds the value of the "applies_per" field.
+	AppliesPer []string `json:"applies_per,omitempty"`
+	// Mode holds the value of the "mode" field.
+	Mode         ratelimit.Mode `json:"mode,omitempty"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -39,11 +41,11 @@ func (*RateLimit) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case ratelimit.FieldSubjects:
+		case ratelimit.FieldWhen, ratelimit.FieldLimits, ratelimit.FieldAppliesPer:
 			values[i] = new([]byte)
-		case ratelimit.FieldID, ratelimit.FieldRequestsPerMinute, ratelimit.FieldTokensPerMinute:
+		case ratelimit.FieldID:
 			values[i] = new(sql.NullInt64)
-		case ratelimit.FieldName:
+		case ratelimit.FieldName, ratelimit.FieldMode:
 			values[i] = new(sql.NullString)
 		case ratelimit.FieldCreateTime, ratelimit.FieldUpdateTime:
 			values[i] = new(sql.NullTime)
@@ -86,25 +88,35 @@ func (_m *RateLimit) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Name = value.String
 			}
-		case ratelimit.FieldSubjects:
+		case ratelimit.FieldWhen:
 			if value, ok := values[i].(*[]byte); !ok {
-				return fmt.Errorf("unexpected type %T for field subjects", values[i])
+				return fmt.Errorf("unexpected type %T for field when", values[i])
 			} else if value != nil && len(*value) > 0 {
-				if err := json.Unmarshal(*value, &_m.Subjects); err != nil {
-					return fmt.Errorf("unmarshal field subjects: %w", err)
+				if err := json.Unmarshal(*value, &_m.When); err != nil {
+					return fmt.Errorf("unmarshal field when: %w", err)
 				}
 			}
-		case ratelimit.FieldRequestsPerMinute:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field requests_per_minute", values[i])
-			} else if value.Valid {
-				_m.RequestsPerMinute = value.Int64
+		case ratelimit.FieldLimits:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field limits", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Limits); err != nil {
+					return fmt.Errorf("unmarshal field limits: %w", err)
+				}
 			}
-		case ratelimit.FieldTokensPerMinute:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field tokens_per_minute", values[i])
+		case ratelimit.FieldAppliesPer:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field applies_per", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.AppliesPer); err != nil {
+					return fmt.Errorf("unmarshal field applies_per: %w", err)
+				}
+			}
+		case ratelimit.FieldMode:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field mode", values[i])
 			} else if value.Valid {
-				_m.TokensPerMinute = value.Int64
+				_m.Mode = ratelimit.Mode(value.String)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -151,14 +163,17 @@ func (_m *RateLimit) String() string {
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)
 	builder.WriteString(", ")
-	builder.WriteString("subjects=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Subjects))
+	builder.WriteString("when=")
+	builder.WriteString(fmt.Sprintf("%v", _m.When))
 	builder.WriteString(", ")
-	builder.WriteString("requests_per_minute=")
-	builder.WriteString(fmt.Sprintf("%v", _m.RequestsPerMinute))
+	builder.WriteString("limits=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Limits))
 	builder.WriteString(", ")
-	builder.WriteString("tokens_per_minute=")
-	builder.WriteString(fmt.Sprintf("%v", _m.TokensPerMinute))
+	builder.WriteString("applies_per=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AppliesPer))
+	builder.WriteString(", ")
+	builder.WriteString("mode=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Mode))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -55,36 +55,42 @@ func (_c *RateLimitCreate) SetName(v string) *RateLimitCreate {
 	return _c
 }
 
-// SetSubjects sets the "subjects" field.
-func (_c *RateLimitCreate) SetSubjects(v schematype.Subjects) *RateLimitCreate {
-	_c.mutation.SetSubjects(v)
+// SetWhen sets the "when" field.
+func (_c *RateLimitCreate) SetWhen(v schematype.Condition) *RateLimitCreate {
+	_c.mutation.SetWhen(v)
 	return _c
 }
 
-// SetRequestsPerMinute sets the "requests_per_minute" field.
-func (_c *RateLimitCreate) SetRequestsPerMinute(v int64) *RateLimitCreate {
-	_c.mutation.SetRequestsPerMinute(v)
-	return _c
-}
-
-// SetNillableRequestsPerMinute sets the "requests_per_minute" field if the given value is not nil.
-func (_c *RateLimitCreate) SetNillableRequestsPerMinute(v *int64) *RateLimitCreate {
+// SetNillableWhen sets the "when" field if the given value is not nil.
+func (_c *RateLimitCreate) SetNillableWhen(v *schematype.Condition) *RateLimitCreate {
 	if v != nil {
-		_c.SetRequestsPerMinute(*v)
+		_c.SetWhen(*v)
 	}
 	return _c
 }
 
-// SetTokensPerMinute sets the "tokens_per_minute" field.
-func (_c *RateLimitCreate) SetTokensPerMinute(v int64) *RateLimitCreate {
-	_c.mutation.SetTokensPerMinute(v)
+// SetLimits sets the "limits" field.
+func (_c *RateLimitCreate) SetLimits(v []schematype.RateLimitEntry) *RateLimitCreate {
+	_c.mutation.SetLimits(v)
 	return _c
 }
 
-// SetNillableTokensPerMinute sets the "tokens_per_minute" field if the given value is not nil.
-func (_c *RateLimitCreate) SetNillableTokensPerMinute(v *int64) *RateLimitCreate {
+// SetAppliesPer sets the "applies_per" field.
+func (_c *RateLimitCreate) SetAppliesPer(v []string) *RateLimitCreate {
+	_c.mutation.SetAppliesPer(v)
+	return _c
+}
+
+// SetMode sets the "mode" field.
+func (_c *RateLimitCreate) SetMode(v ratelimit.Mode) *RateLimitCreate {
+	_c.mutation.SetMode(v)
+	return _c
+}
+
+// SetNillableMode sets the "mode" field if the given value is not nil.
+func (_c *RateLimitCreate) SetNillableMode(v *ratelimit.Mode) *RateLimitCreate {
 	if v != nil {
-		_c.SetTokensPerMinute(*v)
+		_c.SetMode(*v)
 	}
 	return _c
 }
@@ -132,13 +138,9 @@ func (_c *RateLimitCreate) defaults() {
 		v := ratelimit.DefaultUpdateTime()
 		_c.mutation.SetUpdateTime(v)
 	}
-	if _, ok := _c.mutation.RequestsPerMinute(); !ok {
-		v := ratelimit.DefaultRequestsPerMinute
-		_c.mutation.SetRequestsPerMinute(v)
-	}
-	if _, ok := _c.mutation.TokensPerMinute(); !ok {
-		v := ratelimit.DefaultTokensPerMinute
-		_c.mutation.SetTokensPerMinute(v)
+	if _, ok := _c.mutation.Mode(); !ok {
+		v := ratelimit.DefaultMode
+		_c.mutation.SetMode(v)
 	}
 }
 
@@ -158,23 +160,12 @@ func (_c *RateLimitCreate) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "RateLimit.name": %w`, err)}
 		}
 	}
-	if _, ok := _c.mutation.Subjects(); !ok {
-		return &ValidationError{Name: "subjects", err: errors.New(`ent: missing required field "RateLimit.subjects"`)}
+	if _, ok := _c.mutation.Mode(); !ok {
+		return &ValidationError{Name: "mode", err: errors.New(`ent: missing required field "RateLimit.mode"`)}
 	}
-	if _, ok := _c.mutation.RequestsPerMinute(); !ok {
-		return &ValidationError{Name: "requests_per_minute", err: errors.New(`ent: missing required field "RateLimit.requests_per_minute"`)}
-	}
-	if v, ok := _c.mutation.RequestsPerMinute(); ok {
-		if err := ratelimit.RequestsPerMinuteValidator(v); err != nil {
-			return &ValidationError{Name: "requests_per_minute", err: fmt.Errorf(`ent: validator failed for field "RateLimit.requests_per_minute": %w`, err)}
-		}
-	}
-	if _, ok := _c.mutation.TokensPerMinute(); !ok {
-		return &ValidationError{Name: "tokens_per_minute", err: errors.New(`ent: missing required field "RateLimit.tokens_per_minute"`)}
-	}
-	if v, ok := _c.mutation.TokensPerMinute(); ok {
-		if err := ratelimit.TokensPerMinuteValidator(v); err != nil {
-			return &ValidationError{Name: "tokens_per_minute", err: fmt.Errorf(`ent: validator failed for field "RateLimit.tokens_per_minute": %w`, err)}
+	if v, ok := _c.mutation.Mode(); ok {
+		if err := ratelimit.ModeValidator(v); err != nil {
+			return &ValidationError{Name: "mode", err: fmt.Errorf(`ent: validator failed for field "RateLimit.mode": %w`, err)}
 		}
 	}
 	return nil
@@ -215,17 +206,21 @@ func (_c *RateLimitCreate) createSpec() (*RateLimit, *sqlgraph.CreateSpec) {
 		_spec.SetField(ratelimit.FieldName, field.TypeString, value)
 		_node.Name = value
 	}
-	if value, ok := _c.mutation.Subjects(); ok {
-		_spec.SetField(ratelimit.FieldSubjects, field.TypeJSON, value)
-		_node.Subjects = value
+	if value, ok := _c.mutation.When(); ok {
+		_spec.SetField(ratelimit.FieldWhen, field.TypeJSON, value)
+		_node.When = value
 	}
-	if value, ok := _c.mutation.RequestsPerMinute(); ok {
-		_spec.SetField(ratelimit.FieldRequestsPerMinute, field.TypeInt64, value)
-		_node.RequestsPerMinute = value
+	if value, ok := _c.mutation.Limits(); ok {
+		_spec.SetField(ratelimit.FieldLimits, field.TypeJSON, value)
+		_node.Limits = value
 	}
-	if value, ok := _c.mutation.TokensPerMinute(); ok {
-		_spec.SetField(ratelimit.FieldTokensPerMinute, field.TypeInt64, value)
-		_node.TokensPerMinute = value
+	if value, ok := _c.mutation.AppliesPer(); ok {
+		_spec.SetField(ratelimit.FieldAppliesPer, field.TypeJSON, value)
+		_node.AppliesPer = value
+	}
+	if value, ok := _c.mutation.Mode(); ok {
+		_spec.SetField(ratelimit.FieldMode, field.TypeEnum, value)
+		_node.Mode = value
 	}
 	return _node, _spec
 }

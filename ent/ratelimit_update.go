@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/llmgw/llmgw/ent/predicate"
 	"github.com/llmgw/llmgw/ent/ratelimit"
@@ -35,59 +36,73 @@ func (_u *RateLimitUpdate) SetUpdateTime(v time.Time) *RateLimitUpdate {
 	return _u
 }
 
-// SetSubjects sets the "subjects" field.
-func (_u *RateLimitUpdate) SetSubjects(v schematype.Subjects) *RateLimitUpdate {
-	_u.mutation.SetSubjects(v)
+// SetWhen sets the "when" field.
+func (_u *RateLimitUpdate) SetWhen(v schematype.Condition) *RateLimitUpdate {
+	_u.mutation.SetWhen(v)
 	return _u
 }
 
-// SetNillableSubjects sets the "subjects" field if the given value is not nil.
-func (_u *RateLimitUpdate) SetNillableSubjects(v *schematype.Subjects) *RateLimitUpdate {
+// SetNillableWhen sets the "when" field if the given value is not nil.
+func (_u *RateLimitUpdate) SetNillableWhen(v *schematype.Condition) *RateLimitUpdate {
 	if v != nil {
-		_u.SetSubjects(*v)
+		_u.SetWhen(*v)
 	}
 	return _u
 }
 
-// SetRequestsPerMinute sets the "requests_per_minute" field.
-func (_u *RateLimitUpdate) SetRequestsPerMinute(v int64) *RateLimitUpdate {
-	_u.mutation.ResetRequestsPerMinute()
-	_u.mutation.SetRequestsPerMinute(v)
+// ClearWhen clears the value of the "when" field.
+func (_u *RateLimitUpdate) ClearWhen() *RateLimitUpdate {
+	_u.mutation.ClearWhen()
 	return _u
 }
 
-// SetNillableRequestsPerMinute sets the "requests_per_minute" field if the given value is not nil.
-func (_u *RateLimitUpdate) SetNillableRequestsPerMinute(v *int64) *RateLimitUpdate {
+// SetLimits sets the "limits" field.
+func (_u *RateLimitUpdate) SetLimits(v []schematype.RateLimitEntry) *RateLimitUpdate {
+	_u.mutation.SetLimits(v)
+	return _u
+}
+
+// AppendLimits appends value to the "limits" field.
+func (_u *RateLimitUpdate) AppendLimits(v []schematype.RateLimitEntry) *RateLimitUpdate {
+	_u.mutation.AppendLimits(v)
+	return _u
+}
+
+// ClearLimits clears the value of the "limits" field.
+func (_u *RateLimitUpdate) ClearLimits() *RateLimitUpdate {
+	_u.mutation.ClearLimits()
+	return _u
+}
+
+// SetAppliesPer sets the "applies_per" field.
+func (_u *RateLimitUpdate) SetAppliesPer(v []string) *RateLimitUpdate {
+	_u.mutation.SetAppliesPer(v)
+	return _u
+}
+
+// AppendAppliesPer appends value to the "applies_per" field.
+func (_u *RateLimitUpdate) AppendAppliesPer(v []string) *RateLimitUpdate {
+	_u.mutation.AppendAppliesPer(v)
+	return _u
+}
+
+// ClearAppliesPer clears the value of the "applies_per" field.
+func (_u *RateLimitUpdate) ClearAppliesPer() *RateLimitUpdate {
+	_u.mutation.ClearAppliesPer()
+	return _u
+}
+
+// SetMode sets the "mode" field.
+func (_u *RateLimitUpdate) SetMode(v ratelimit.Mode) *RateLimitUpdate {
+	_u.mutation.SetMode(v)
+	return _u
+}
+
+// SetNillableMode sets the "mode" field if the given value is not nil.
+func (_u *RateLimitUpdate) SetNillableMode(v *ratelimit.Mode) *RateLimitUpdate {
 	if v != nil {
-		_u.SetRequestsPerMinute(*v)
+		_u.SetMode(*v)
 	}
-	return _u
-}
-
-// AddRequestsPerMinute adds value to the "requests_per_minute" field.
-func (_u *RateLimitUpdate) AddRequestsPerMinute(v int64) *RateLimitUpdate {
-	_u.mutation.AddRequestsPerMinute(v)
-	return _u
-}
-
-// SetTokensPerMinute sets the "tokens_per_minute" field.
-func (_u *RateLimitUpdate) SetTokensPerMinute(v int64) *RateLimitUpdate {
-	_u.mutation.ResetTokensPerMinute()
-	_u.mutation.SetTokensPerMinute(v)
-	return _u
-}
-
-// SetNillableTokensPerMinute sets the "tokens_per_minute" field if the given value is not nil.
-func (_u *RateLimitUpdate) SetNillableTokensPerMinute(v *int64) *RateLimitUpdate {
-	if v != nil {
-		_u.SetTokensPerMinute(*v)
-	}
-	return _u
-}
-
-// AddTokensPerMinute adds value to the "tokens_per_minute" field.
-func (_u *RateLimitUpdate) AddTokensPerMinute(v int64) *RateLimitUpdate {
-	_u.mutation.AddTokensPerMinute(v)
 	return _u
 }
 
@@ -134,14 +149,9 @@ func (_u *RateLimitUpdate) defaults() {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *RateLimitUpdate) check() error {
-	if v, ok := _u.mutation.RequestsPerMinute(); ok {
-		if err := ratelimit.RequestsPerMinuteValidator(v); err != nil {
-			return &ValidationError{Name: "requests_per_minute", err: fmt.Errorf(`ent: validator failed for field "RateLimit.requests_per_minute": %w`, err)}
-		}
-	}
-	if v, ok := _u.mutation.TokensPerMinute(); ok {
-		if err := ratelimit.TokensPerMinuteValidator(v); err != nil {
-			return &ValidationError{Name: "tokens_per_minute", err: fmt.Errorf(`ent: validator failed for field "RateLimit.tokens_per_minute": %w`, err)}
+	if v, ok := _u.mutation.Mode(); ok {
+		if err := ratelimit.ModeValidator(v); err != nil {
+			return &ValidationError{Name: "mode", err: fmt.Errorf(`ent: validator failed for field "RateLimit.mode": %w`, err)}
 		}
 	}
 	return nil
@@ -162,20 +172,36 @@ func (_u *RateLimitUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.UpdateTime(); ok {
 		_spec.SetField(ratelimit.FieldUpdateTime, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.Subjects(); ok {
-		_spec.SetField(ratelimit.FieldSubjects, field.TypeJSON, value)
+	if value, ok := _u.mutation.When(); ok {
+		_spec.SetField(ratelimit.FieldWhen, field.TypeJSON, value)
 	}
-	if value, ok := _u.mutation.RequestsPerMinute(); ok {
-		_spec.SetField(ratelimit.FieldRequestsPerMinute, field.TypeInt64, value)
+	if _u.mutation.WhenCleared() {
+		_spec.ClearField(ratelimit.FieldWhen, field.TypeJSON)
 	}
-	if value, ok := _u.mutation.AddedRequestsPerMinute(); ok {
-		_spec.AddField(ratelimit.FieldRequestsPerMinute, field.TypeInt64, value)
+	if value, ok := _u.mutation.Limits(); ok {
+		_spec.SetField(ratelimit.FieldLimits, field.TypeJSON, value)
 	}
-	if value, ok := _u.mutation.TokensPerMinute(); ok {
-		_spec.SetField(ratelimit.FieldTokensPerMinute, field.TypeInt64, value)
+	if value, ok := _u.mutation.AppendedLimits(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, ratelimit.FieldLimits, value)
+		})
 	}
-	if value, ok := _u.mutation.AddedTokensPerMinute(); ok {
-		_spec.AddField(ratelimit.FieldTokensPerMinute, field.TypeInt64, value)
+	if _u.mutation.LimitsCleared() {
+		_spec.ClearField(ratelimit.FieldLimits, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.AppliesPer(); ok {
+		_spec.SetField(ratelimit.FieldAppliesPer, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAppliesPer(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, ratelimit.FieldAppliesPer, value)
+		})
+	}
+	if _u.mutation.AppliesPerCleared() {
+		_spec.ClearField(ratelimit.FieldAppliesPer, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Mode(); ok {
+		_spec.SetField(ratelimit.FieldMode, field.TypeEnum, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -203,59 +229,73 @@ func (_u *RateLimitUpdateOne) SetUpdateTime(v time.Time) *RateLimitUpdateOne {
 	return _u
 }
 
-// SetSubjects sets the "subjects" field.
-func (_u *RateLimitUpdateOne) SetSubjects(v schematype.Subjects) *RateLimitUpdateOne {
-	_u.mutation.SetSubjects(v)
+// SetWhen sets the "when" field.
+func (_u *RateLimitUpdateOne) SetWhen(v schematype.Condition) *RateLimitUpdateOne {
+	_u.mutation.SetWhen(v)
 	return _u
 }
 
-// SetNillableSubjects sets the "subjects" field if the given value is not nil.
-func (_u *RateLimitUpdateOne) SetNillableSubjects(v *schematype.Subjects) *RateLimitUpdateOne {
+// SetNillableWhen sets the "when" field if the given value is not nil.
+func (_u *RateLimitUpdateOne) SetNillableWhen(v *schematype.Condition) *RateLimitUpdateOne {
 	if v != nil {
-		_u.SetSubjects(*v)
+		_u.SetWhen(*v)
 	}
 	return _u
 }
 
-// SetRequestsPerMinute sets the "requests_per_minute" field.
-func (_u *RateLimitUpdateOne) SetRequestsPerMinute(v int64) *RateLimitUpdateOne {
-	_u.mutation.ResetRequestsPerMinute()
-	_u.mutation.SetRequestsPerMinute(v)
+// ClearWhen clears the value of the "when" field.
+func (_u *RateLimitUpdateOne) ClearWhen() *RateLimitUpdateOne {
+	_u.mutation.ClearWhen()
 	return _u
 }
 
-// SetNillableRequestsPerMinute sets the "requests_per_minute" field if the given value is not nil.
-func (_u *RateLimitUpdateOne) SetNillableRequestsPerMinute(v *int64) *RateLimitUpdateOne {
+// SetLimits sets the "limits" field.
+func (_u *RateLimitUpdateOne) SetLimits(v []schematype.RateLimitEntry) *RateLimitUpdateOne {
+	_u.mutation.SetLimits(v)
+	return _u
+}
+
+// AppendLimits appends value to the "limits" field.
+func (_u *RateLimitUpdateOne) AppendLimits(v []schematype.RateLimitEntry) *RateLimitUpdateOne {
+	_u.mutation.AppendLimits(v)
+	return _u
+}
+
+// ClearLimits clears the value of the "limits" field.
+func (_u *RateLimitUpdateOne) ClearLimits() *RateLimitUpdateOne {
+	_u.mutation.ClearLimits()
+	return _u
+}
+
+// SetAppliesPer sets the "applies_per" field.
+func (_u *RateLimitUpdateOne) SetAppliesPer(v []string) *RateLimitUpdateOne {
+	_u.mutation.SetAppliesPer(v)
+	return _u
+}
+
+// AppendAppliesPer appends value to the "applies_per" field.
+func (_u *RateLimitUpdateOne) AppendAppliesPer(v []string) *RateLimitUpdateOne {
+	_u.mutation.AppendAppliesPer(v)
+	return _u
+}
+
+// ClearAppliesPer clears the value of the "applies_per" field.
+func (_u *RateLimitUpdateOne) ClearAppliesPer() *RateLimitUpdateOne {
+	_u.mutation.ClearAppliesPer()
+	return _u
+}
+
+// SetMode sets the "mode" field.
+func (_u *RateLimitUpdateOne) SetMode(v ratelimit.Mode) *RateLimitUpdateOne {
+	_u.mutation.SetMode(v)
+	return _u
+}
+
+// SetNillableMode sets the "mode" field if the given value is not nil.
+func (_u *RateLimitUpdateOne) SetNillableMode(v *ratelimit.Mode) *RateLimitUpdateOne {
 	if v != nil {
-		_u.SetRequestsPerMinute(*v)
+		_u.SetMode(*v)
 	}
-	return _u
-}
-
-// AddRequestsPerMinute adds value to the "requests_per_minute" field.
-func (_u *RateLimitUpdateOne) AddRequestsPerMinute(v int64) *RateLimitUpdateOne {
-	_u.mutation.AddRequestsPerMinute(v)
-	return _u
-}
-
-// SetTokensPerMinute sets the "tokens_per_minute" field.
-func (_u *RateLimitUpdateOne) SetTokensPerMinute(v int64) *RateLimitUpdateOne {
-	_u.mutation.ResetTokensPerMinute()
-	_u.mutation.SetTokensPerMinute(v)
-	return _u
-}
-
-// SetNillableTokensPerMinute sets the "tokens_per_minute" field if the given value is not nil.
-func (_u *RateLimitUpdateOne) SetNillableTokensPerMinute(v *int64) *RateLimitUpdateOne {
-	if v != nil {
-		_u.SetTokensPerMinute(*v)
-	}
-	return _u
-}
-
-// AddTokensPerMinute adds value to the "tokens_per_minute" field.
-func (_u *RateLimitUpdateOne) AddTokensPerMinute(v int64) *RateLimitUpdateOne {
-	_u.mutation.AddTokensPerMinute(v)
 	return _u
 }
 
@@ -315,14 +355,9 @@ func (_u *RateLimitUpdateOne) defaults() {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *RateLimitUpdateOne) check() error {
-	if v, ok := _u.mutation.RequestsPerMinute(); ok {
-		if err := ratelimit.RequestsPerMinuteValidator(v); err != nil {
-			return &ValidationError{Name: "requests_per_minute", err: fmt.Errorf(`ent: validator failed for field "RateLimit.requests_per_minute": %w`, err)}
-		}
-	}
-	if v, ok := _u.mutation.TokensPerMinute(); ok {
-		if err := ratelimit.TokensPerMinuteValidator(v); err != nil {
-			return &ValidationError{Name: "tokens_per_minute", err: fmt.Errorf(`ent: validator failed for field "RateLimit.tokens_per_minute": %w`, err)}
+	if v, ok := _u.mutation.Mode(); ok {
+		if err := ratelimit.ModeValidator(v); err != nil {
+			return &ValidationError{Name: "mode", err: fmt.Errorf(`ent: validator failed for field "RateLimit.mode": %w`, err)}
 		}
 	}
 	return nil
@@ -360,20 +395,36 @@ func (_u *RateLimitUpdateOne) sqlSave(ctx context.Context) (_node *RateLimit, er
 	if value, ok := _u.mutation.UpdateTime(); ok {
 		_spec.SetField(ratelimit.FieldUpdateTime, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.Subjects(); ok {
-		_spec.SetField(ratelimit.FieldSubjects, field.TypeJSON, value)
+	if value, ok := _u.mutation.When(); ok {
+		_spec.SetField(ratelimit.FieldWhen, field.TypeJSON, value)
 	}
-	if value, ok := _u.mutation.RequestsPerMinute(); ok {
-		_spec.SetField(ratelimit.FieldRequestsPerMinute, field.TypeInt64, value)
+	if _u.mutation.WhenCleared() {
+		_spec.ClearField(ratelimit.FieldWhen, field.TypeJSON)
 	}
-	if value, ok := _u.mutation.AddedRequestsPerMinute(); ok {
-		_spec.AddField(ratelimit.FieldRequestsPerMinute, field.TypeInt64, value)
+	if value, ok := _u.mutation.Limits(); ok {
+		_spec.SetField(ratelimit.FieldLimits, field.TypeJSON, value)
 	}
-	if value, ok := _u.mutation.TokensPerMinute(); ok {
-		_spec.SetField(ratelimit.FieldTokensPerMinute, field.TypeInt64, value)
+	if value, ok := _u.mutation.AppendedLimits(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, ratelimit.FieldLimits, value)
+		})
 	}
-	if value, ok := _u.mutation.AddedTokensPerMinute(); ok {
-		_spec.AddField(ratelimit.FieldTokensPerMinute, field.TypeInt64, value)
+	if _u.mutation.LimitsCleared() {
+		_spec.ClearField(ratelimit.FieldLimits, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.AppliesPer(); ok {
+		_spec.SetField(ratelimit.FieldAppliesPer, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAppliesPer(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, ratelimit.FieldAppliesPer, value)
+		})
+	}
+	if _u.mutation.AppliesPerCleared() {
+		_spec.ClearField(ratelimit.FieldAppliesPer, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Mode(); ok {
+		_spec.SetField(ratelimit.FieldMode, field.TypeEnum, value)
 	}
 	_node = &RateLimit{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -91,6 +91,14 @@ func init() {
 	budgetDescName := budgetMixinFields1[0].Descriptor()
 	// budget.NameValidator is a validator for the "name" field. It is called by the builders before save.
 	budget.NameValidator = budgetDescName.Validators[0].(func(string) error)
+	// budgetDescUnit is the schema descriptor for unit field.
+	budgetDescUnit := budgetFields[1].Descriptor()
+	// budget.DefaultUnit holds the default value on creation for the unit field.
+	budget.DefaultUnit = budgetDescUnit.Default.(string)
+	// budgetDescLimitTo is the schema descriptor for limit_to field.
+	budgetDescLimitTo := budgetFields[2].Descriptor()
+	// budget.DefaultLimitTo holds the default value on creation for the limit_to field.
+	budget.DefaultLimitTo = budgetDescLimitTo.Default.(float64)
 	modelMixin := schema.Model{}.Mixin()
 	modelMixinFields0 := modelMixin[0].Fields()
 	_ = modelMixinFields0
@@ -168,18 +176,6 @@ func init() {
 	ratelimitDescName := ratelimitMixinFields1[0].Descriptor()
 	// ratelimit.NameValidator is a validator for the "name" field. It is called by the builders before save.
 	ratelimit.NameValidator = ratelimitDescName.Validators[0].(func(string) error)
-	// ratelimitDescRequestsPerMinute is the schema descriptor for requests_per_minute field.
-	ratelimitDescRequestsPerMinute := ratelimitFields[1].Descriptor()
-	// ratelimit.DefaultRequestsPerMinute holds the default value on creation for the requests_per_minute field.
-	ratelimit.DefaultRequestsPerMinute = ratelimitDescRequestsPerMinute.Default.(int64)
-	// ratelimit.RequestsPerMinuteValidator is a validator for the "requests_per_minute" field. It is called by the builders before save.
-	ratelimit.RequestsPerMinuteValidator = ratelimitDescRequestsPerMinute.Validators[0].(func(int64) error)
-	// ratelimitDescTokensPerMinute is the schema descriptor for tokens_per_minute field.
-	ratelimitDescTokensPerMinute := ratelimitFields[2].Descriptor()
-	// ratelimit.DefaultTokensPerMinute holds the default value on creation for the tokens_per_minute field.
-	ratelimit.DefaultTokensPerMinute = ratelimitDescTokensPerMinute.Default.(int64)
-	// ratelimit.TokensPerMinuteValidator is a validator for the "tokens_per_minute" field. It is called by the builders before save.
-	ratelimit.TokensPerMinuteValidator = ratelimitDescTokensPerMinute.Validators[0].(func(int64) error)
 	routingconfigMixin := schema.RoutingConfig{}.Mixin()
 	routingconfigMixinFields0 := routingconfigMixin[0].Fields()
 	_ = routingconfigMixinFields0

@@ -10,7 +10,9 @@ import (
 	"github.com/llmgw/llmgw/ent"
 	"github.com/llmgw/llmgw/ent/apikey"
 	"github.com/llmgw/llmgw/ent/authzrule"
+	entbudget "github.com/llmgw/llmgw/ent/budget"
 	"github.com/llmgw/llmgw/ent/provideraccount"
+	"github.com/llmgw/llmgw/ent/ratelimit"
 	"github.com/llmgw/llmgw/ent/setting"
 	"github.com/llmgw/llmgw/ent/team"
 	"github.com/llmgw/llmgw/ent/user"
@@ -133,6 +135,25 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 			Teams:           slices.Clone(r.Teams),
 			VirtualAccounts: slices.Clone(r.VirtualAccounts),
 		})
+	}
+
+	limits, err := tx.RateLimit.Query().Order(ent.Asc(ratelimit.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read rate limits: %w", err)
+	}
+	for _, r := range limits {
+		cfg.RateLimits = append(cfg.RateLimits, rateLimitConfig(r))
+	}
+	budgets, err := tx.Budget.Query().Order(ent.Asc(entbudget.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read budgets: %w", err)
+	}
+	for _, b := range budgets {
+		br, err := s.budgetConfig(b)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Budgets = append(cfg.Budgets, br)
 	}
 
 	st, err := tx.Setting.Query().Where(setting.Key(settingAdminTokenHash)).Only(ctx)

@@ -20,14 +20,20 @@ const (
 	FieldUpdateTime = "update_time"
 	// FieldName holds the string denoting the name field in the database.
 	FieldName = "name"
-	// FieldSubjects holds the string denoting the subjects field in the database.
-	FieldSubjects = "subjects"
-	// FieldLimitUsd holds the string denoting the limit_usd field in the database.
-	FieldLimitUsd = "limit_usd"
-	// FieldPeriod holds the string denoting the period field in the database.
-	FieldPeriod = "period"
-	// FieldAlertThresholds holds the string denoting the alert_thresholds field in the database.
-	FieldAlertThresholds = "alert_thresholds"
+	// FieldWhen holds the string denoting the when field in the database.
+	FieldWhen = "when"
+	// FieldUnit holds the string denoting the unit field in the database.
+	FieldUnit = "unit"
+	// FieldLimitTo holds the string denoting the limit_to field in the database.
+	FieldLimitTo = "limit_to"
+	// FieldAppliesPer holds the string denoting the applies_per field in the database.
+	FieldAppliesPer = "applies_per"
+	// FieldMode holds the string denoting the mode field in the database.
+	FieldMode = "mode"
+	// FieldThresholds holds the string denoting the thresholds field in the database.
+	FieldThresholds = "thresholds"
+	// FieldNotificationTargets holds the string denoting the notification_targets field in the database.
+	FieldNotificationTargets = "notification_targets"
 	// Table holds the table name of the budget in the database.
 	Table = "budgets"
 )
@@ -38,10 +44,13 @@ var Columns = []string{
 	FieldCreateTime,
 	FieldUpdateTime,
 	FieldName,
-	FieldSubjects,
-	FieldLimitUsd,
-	FieldPeriod,
-	FieldAlertThresholds,
+	FieldWhen,
+	FieldUnit,
+	FieldLimitTo,
+	FieldAppliesPer,
+	FieldMode,
+	FieldThresholds,
+	FieldNotificationTargets,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -63,29 +72,35 @@ var (
 	UpdateDefaultUpdateTime func() time.Time
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// DefaultUnit holds the default value on creation for the "unit" field.
+	DefaultUnit string
+	// DefaultLimitTo holds the default value on creation for the "limit_to" field.
+	DefaultLimitTo float64
 )
 
-// Period defines the type for the "period" enum field.
-type Period string
+// Mode defines the type for the "mode" enum field.
+type Mode string
 
-// Period values.
+// ModeEnforce is the default value of the Mode enum.
+const DefaultMode = ModeEnforce
+
+// Mode values.
 const (
-	PeriodDay   Period = "day"
-	PeriodWeek  Period = "week"
-	PeriodMonth Period = "month"
+	ModeEnforce Mode = "enforce"
+	ModeAudit   Mode = "audit"
 )
 
-func (pe Period) String() string {
-	return string(pe)
+func (m Mode) String() string {
+	return string(m)
 }
 
-// PeriodValidator is a validator for the "period" field enum values. It is called by the builders before save.
-func PeriodValidator(pe Period) error {
-	switch pe {
-	case PeriodDay, PeriodWeek, PeriodMonth:
+// ModeValidator is a validator for the "mode" field enum values. It is called by the builders before save.
+func ModeValidator(m Mode) error {
+	switch m {
+	case ModeEnforce, ModeAudit:
 		return nil
 	default:
-		return fmt.Errorf("budget: invalid enum value for period field: %q", pe)
+		return fmt.Errorf("budget: invalid enum value for mode field: %q", m)
 	}
 }
 
@@ -112,12 +127,17 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldName, opts...).ToFunc()
 }
 
-// ByLimitUsd orders the results by the limit_usd field.
-func ByLimitUsd(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldLimitUsd, opts...).ToFunc()
+// ByUnit orders the results by the unit field.
+func ByUnit(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUnit, opts...).ToFunc()
 }
 
-// ByPeriod orders the results by the period field.
-func ByPeriod(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldPeriod, opts...).ToFunc()
+// ByLimitTo orders the results by the limit_to field.
+func ByLimitTo(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLimitTo, opts...).ToFunc()
+}
+
+// ByMode orders the results by the mode field.
+func ByMode(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMode, opts...).ToFunc()
 }

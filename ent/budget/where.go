@@ -69,9 +69,14 @@ func Name(v string) predicate.Budget {
 	return predicate.Budget(sql.FieldEQ(FieldName, v))
 }
 
-// LimitUsd applies equality check predicate on the "limit_usd" field. It's identical to LimitUsdEQ.
-func LimitUsd(v float64) predicate.Budget {
-	return predicate.Budget(sql.FieldEQ(FieldLimitUsd, v))
+// Unit applies equality check predicate on the "unit" field. It's identical to UnitEQ.
+func Unit(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldEQ(FieldUnit, v))
+}
+
+// LimitTo applies equality check predicate on the "limit_to" field. It's identical to LimitToEQ.
+func LimitTo(v float64) predicate.Budget {
+	return predicate.Budget(sql.FieldEQ(FieldLimitTo, v))
 }
 
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.
@@ -219,74 +224,169 @@ func NameContainsFold(v string) predicate.Budget {
 	return predicate.Budget(sql.FieldContainsFold(FieldName, v))
 }
 
-// LimitUsdEQ applies the EQ predicate on the "limit_usd" field.
-func LimitUsdEQ(v float64) predicate.Budget {
-	return predicate.Budget(sql.FieldEQ(FieldLimitUsd, v))
+// WhenIsNil applies the IsNil predicate on the "when" field.
+func WhenIsNil() predicate.Budget {
+	return predicate.Budget(sql.FieldIsNull(FieldWhen))
 }
 
-// LimitUsdNEQ applies the NEQ predicate on the "limit_usd" field.
-func LimitUsdNEQ(v float64) predicate.Budget {
-	return predicate.Budget(sql.FieldNEQ(FieldLimitUsd, v))
+// WhenNotNil applies the NotNil predicate on the "when" field.
+func WhenNotNil() predicate.Budget {
+	return predicate.Budget(sql.FieldNotNull(FieldWhen))
 }
 
-// LimitUsdIn applies the In predicate on the "limit_usd" field.
-func LimitUsdIn(vs ...float64) predicate.Budget {
-	return predicate.Budget(sql.FieldIn(FieldLimitUsd, vs...))
+// UnitEQ applies the EQ predicate on the "unit" field.
+func UnitEQ(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldEQ(FieldUnit, v))
 }
 
-// LimitUsdNotIn applies the NotIn predicate on the "limit_usd" field.
-func LimitUsdNotIn(vs ...float64) predicate.Budget {
-	return predicate.Budget(sql.FieldNotIn(FieldLimitUsd, vs...))
+// UnitNEQ applies the NEQ predicate on the "unit" field.
+func UnitNEQ(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldNEQ(FieldUnit, v))
 }
 
-// LimitUsdGT applies the GT predicate on the "limit_usd" field.
-func LimitUsdGT(v float64) predicate.Budget {
-	return predicate.Budget(sql.FieldGT(FieldLimitUsd, v))
+// UnitIn applies the In predicate on the "unit" field.
+func UnitIn(vs ...string) predicate.Budget {
+	return predicate.Budget(sql.FieldIn(FieldUnit, vs...))
 }
 
-// LimitUsdGTE applies the GTE predicate on the "limit_usd" field.
-func LimitUsdGTE(v float64) predicate.Budget {
-	return predicate.Budget(sql.FieldGTE(FieldLimitUsd, v))
+// UnitNotIn applies the NotIn predicate on the "unit" field.
+func UnitNotIn(vs ...string) predicate.Budget {
+	return predicate.Budget(sql.FieldNotIn(FieldUnit, vs...))
 }
 
-// LimitUsdLT applies the LT predicate on the "limit_usd" field.
-func LimitUsdLT(v float64) predicate.Budget {
-	return predicate.Budget(sql.FieldLT(FieldLimitUsd, v))
+// UnitGT applies the GT predicate on the "unit" field.
+func UnitGT(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldGT(FieldUnit, v))
 }
 
-// LimitUsdLTE applies the LTE predicate on the "limit_usd" field.
-func LimitUsdLTE(v float64) predicate.Budget {
-	return predicate.Budget(sql.FieldLTE(FieldLimitUsd, v))
+// UnitGTE applies the GTE predicate on the "unit" field.
+func UnitGTE(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldGTE(FieldUnit, v))
 }
 
-// PeriodEQ applies the EQ predicate on the "period" field.
-func PeriodEQ(v Period) predicate.Budget {
-	return predicate.Budget(sql.FieldEQ(FieldPeriod, v))
+// UnitLT applies the LT predicate on the "unit" field.
+func UnitLT(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldLT(FieldUnit, v))
 }
 
-// PeriodNEQ applies the NEQ predicate on the "period" field.
-func PeriodNEQ(v Period) predicate.Budget {
-	return predicate.Budget(sql.FieldNEQ(FieldPeriod, v))
+// UnitLTE applies the LTE predicate on the "unit" field.
+func UnitLTE(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldLTE(FieldUnit, v))
 }
 
-// PeriodIn applies the In predicate on the "period" field.
-func PeriodIn(vs ...Period) predicate.Budget {
-	return predicate.Budget(sql.FieldIn(FieldPeriod, vs...))
+// UnitContains applies the Contains predicate on the "unit" field.
+func UnitContains(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldContains(FieldUnit, v))
 }
 
-// PeriodNotIn applies the NotIn predicate on the "period" field.
-func PeriodNotIn(vs ...Period) predicate.Budget {
-	return predicate.Budget(sql.FieldNotIn(FieldPeriod, vs...))
+// UnitHasPrefix applies the HasPrefix predicate on the "unit" field.
+func UnitHasPrefix(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldHasPrefix(FieldUnit, v))
 }
 
-// AlertThresholdsIsNil applies the IsNil predicate on the "alert_thresholds" field.
-func AlertThresholdsIsNil() predicate.Budget {
-	return predicate.Budget(sql.FieldIsNull(FieldAlertThresholds))
+// UnitHasSuffix applies the HasSuffix predicate on the "unit" field.
+func UnitHasSuffix(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldHasSuffix(FieldUnit, v))
 }
 
-// AlertThresholdsNotNil applies the NotNil predicate on the "alert_thresholds" field.
-func AlertThresholdsNotNil() predicate.Budget {
-	return predicate.Budget(sql.FieldNotNull(FieldAlertThresholds))
+// UnitEqualFold applies the EqualFold predicate on the "unit" field.
+func UnitEqualFold(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldEqualFold(FieldUnit, v))
+}
+
+// UnitContainsFold applies the ContainsFold predicate on the "unit" field.
+func UnitContainsFold(v string) predicate.Budget {
+	return predicate.Budget(sql.FieldContainsFold(FieldUnit, v))
+}
+
+// LimitToEQ applies the EQ predicate on the "limit_to" field.
+func LimitToEQ(v float64) predicate.Budget {
+	return predicate.Budget(sql.FieldEQ(FieldLimitTo, v))
+}
+
+// LimitToNEQ applies the NEQ predicate on the "limit_to" field.
+func LimitToNEQ(v float64) predicate.Budget {
+	return predicate.Budget(sql.FieldNEQ(FieldLimitTo, v))
+}
+
+// LimitToIn applies the In predicate on the "limit_to" field.
+func LimitToIn(vs ...float64) predicate.Budget {
+	return predicate.Budget(sql.FieldIn(FieldLimitTo, vs...))
+}
+
+// LimitToNotIn applies the NotIn predicate on the "limit_to" field.
+func LimitToNotIn(vs ...float64) predicate.Budget {
+	return predicate.Budget(sql.FieldNotIn(FieldLimitTo, vs...))
+}
+
+// LimitToGT applies the GT predicate on the "limit_to" field.
+func LimitToGT(v float64) predicate.Budget {
+	return predicate.Budget(sql.FieldGT(FieldLimitTo, v))
+}
+
+// LimitToGTE applies the GTE predicate on the "limit_to" field.
+func LimitToGTE(v float64) predicate.Budget {
+	return predicate.Budget(sql.FieldGTE(FieldLimitTo, v))
+}
+
+// LimitToLT applies the LT predicate on the "limit_to" field.
+func LimitToLT(v float64) predicate.Budget {
+	return predicate.Budget(sql.FieldLT(FieldLimitTo, v))
+}
+
+// LimitToLTE applies the LTE predicate on the "limit_to" field.
+func LimitToLTE(v float64) predicate.Budget {
+	return predicate.Budget(sql.FieldLTE(FieldLimitTo, v))
+}
+
+// AppliesPerIsNil applies the IsNil predicate on the "applies_per" field.
+func AppliesPerIsNil() predicate.Budget {
+	return predicate.Budget(sql.FieldIsNull(FieldAppliesPer))
+}
+
+// AppliesPerNotNil applies the NotNil predicate on the "applies_per" field.
+func AppliesPerNotNil() predicate.Budget {
+	return predicate.Budget(sql.FieldNotNull(FieldAppliesPer))
+}
+
+// ModeEQ applies the EQ predicate on the "mode" field.
+func ModeEQ(v Mode) predicate.Budget {
+	return predicate.Budget(sql.FieldEQ(FieldMode, v))
+}
+
+// ModeNEQ applies the NEQ predicate on the "mode" field.
+func ModeNEQ(v Mode) predicate.Budget {
+	return predicate.Budget(sql.FieldNEQ(FieldMode, v))
+}
+
+// ModeIn applies the In predicate on the "mode" field.
+func ModeIn(vs ...Mode) predicate.Budget {
+	return predicate.Budget(sql.FieldIn(FieldMode, vs...))
+}
+
+// ModeNotIn applies the NotIn predicate on the "mode" field.
+func ModeNotIn(vs ...Mode) predicate.Budget {
+	return predicate.Budget(sql.FieldNotIn(FieldMode, vs...))
+}
+
+// ThresholdsIsNil applies the IsNil predicate on the "thresholds" field.
+func ThresholdsIsNil() predicate.Budget {
+	return predicate.Budget(sql.FieldIsNull(FieldThresholds))
+}
+
+// ThresholdsNotNil applies the NotNil predicate on the "thresholds" field.
+func ThresholdsNotNil() predicate.Budget {
+	return predicate.Budget(sql.FieldNotNull(FieldThresholds))
+}
+
+// NotificationTargetsIsNil applies the IsNil predicate on the "notification_targets" field.
+func NotificationTargetsIsNil() predicate.Budget {
+	return predicate.Budget(sql.FieldIsNull(FieldNotificationTargets))
+}
+
+// NotificationTargetsNotNil applies the NotNil predicate on the "notification_targets" field.
+func NotificationTargetsNotNil() predicate.Budget {
+	return predicate.Budget(sql.FieldNotNull(FieldNotificationTargets))
 }
 
 // And groups predicates with the AND operator between them.

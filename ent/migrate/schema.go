@@ -75,10 +75,13 @@ var (
 		{Name: "create_time", Type: field.TypeTime},
 		{Name: "update_time", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Unique: true},
-		{Name: "subjects", Type: field.TypeJSON},
-		{Name: "limit_usd", Type: field.TypeFloat64},
-		{Name: "period", Type: field.TypeEnum, Enums: []string{"day", "week", "month"}},
-		{Name: "alert_thresholds", Type: field.TypeJSON, Nullable: true},
+		{Name: "when", Type: field.TypeJSON, Nullable: true},
+		{Name: "unit", Type: field.TypeString, Default: ""},
+		{Name: "limit_to", Type: field.TypeFloat64, Default: 0},
+		{Name: "applies_per", Type: field.TypeJSON, Nullable: true},
+		{Name: "mode", Type: field.TypeEnum, Enums: []string{"enforce", "audit"}, Default: "enforce"},
+		{Name: "thresholds", Type: field.TypeJSON, Nullable: true},
+		{Name: "notification_targets", Type: field.TypeJSON, Nullable: true},
 	}
 	// BudgetsTable holds the schema information for the "budgets" table.
 	BudgetsTable = &schema.Table{
@@ -144,9 +147,10 @@ var (
 		{Name: "create_time", Type: field.TypeTime},
 		{Name: "update_time", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Unique: true},
-		{Name: "subjects", Type: field.TypeJSON},
-		{Name: "requests_per_minute", Type: field.TypeInt64, Default: 0},
-		{Name: "tokens_per_minute", Type: field.TypeInt64, Default: 0},
+		{Name: "when", Type: field.TypeJSON, Nullable: true},
+		{Name: "limits", Type: field.TypeJSON, Nullable: true},
+		{Name: "applies_per", Type: field.TypeJSON, Nullable: true},
+		{Name: "mode", Type: field.TypeEnum, Enums: []string{"enforce", "audit"}, Default: "enforce"},
 	}
 	// RateLimitsTable holds the schema information for the "rate_limits" table.
 	RateLimitsTable = &schema.Table{

@@ -3,6 +3,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -19,12 +20,14 @@ const (
 	FieldUpdateTime = "update_time"
 	// FieldName holds the string denoting the name field in the database.
 	FieldName = "name"
-	// FieldSubjects holds the string denoting the subjects field in the database.
-	FieldSubjects = "subjects"
-	// FieldRequestsPerMinute holds the string denoting the requests_per_minute field in the database.
-	FieldRequestsPerMinute = "requests_per_minute"
-	// FieldTokensPerMinute holds the string denoting the tokens_per_minute field in the database.
-	FieldTokensPerMinute = "tokens_per_minute"
+	// FieldWhen holds the string denoting the when field in the database.
+	FieldWhen = "when"
+	// FieldLimits holds the string denoting the limits field in the database.
+	FieldLimits = "limits"
+	// FieldAppliesPer holds the string denoting the applies_per field in the database.
+	FieldAppliesPer = "applies_per"
+	// FieldMode holds the string denoting the mode field in the database.
+	FieldMode = "mode"
 	// Table holds the table name of the ratelimit in the database.
 	Table = "rate_limits"
 )
@@ -35,9 +38,10 @@ var Columns = []string{
 	FieldCreateTime,
 	FieldUpdateTime,
 	FieldName,
-	FieldSubjects,
-	FieldRequestsPerMinute,
-	FieldTokensPerMinute,
+	FieldWhen,
+	FieldLimits,
+	FieldAppliesPer,
+	FieldMode,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -59,15 +63,33 @@ var (
 	UpdateDefaultUpdateTime func() time.Time
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
-	// DefaultRequestsPerMinute holds the default value on creation for the "requests_per_minute" field.
-	DefaultRequestsPerMinute int64
-	// RequestsPerMinuteValidator is a validator for the "requests_per_minute" field. It is called by the builders before save.
-	RequestsPerMinuteValidator func(int64) error
-	// DefaultTokensPerMinute holds the default value on creation for the "tokens_per_minute" field.
-	DefaultTokensPerMinute int64
-	// TokensPerMinuteValidator is a validator for the "tokens_per_minute" field. It is called by the builders before save.
-	TokensPerMinuteValidator func(int64) error
 )
+
+// Mode defines the type for the "mode" enum field.
+type Mode string
+
+// ModeEnforce is the default value of the Mode enum.
+const DefaultMode = ModeEnforce
+
+// Mode values.
+const (
+	ModeEnforce Mode = "enforce"
+	ModeAudit   Mode = "audit"
+)
+
+func (m Mode) String() string {
+	return string(m)
+}
+
+// ModeValidator is a validator for the "mode" field enum values. It is called by the builders before save.
+func ModeValidator(m Mode) error {
+	switch m {
+	case ModeEnforce, ModeAudit:
+		return nil
+	default:
+		return fmt.Errorf("ratelimit: invalid enum value for mode field: %q", m)
+	}
+}
 
 // OrderOption defines the ordering options for the RateLimit queries.
 type OrderOption func(*sql.Selector)
@@ -92,12 +114,7 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldName, opts...).ToFunc()
 }
 
-// ByRequestsPerMinute orders the results by the requests_per_minute field.
-func ByRequestsPerMinute(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldRequestsPerMinute, opts...).ToFunc()
-}
-
-// ByTokensPerMinute orders the results by the tokens_per_minute field.
-func ByTokensPerMinute(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldTokensPerMinute, opts...).ToFunc()
+// ByMode orders the results by the mode field.
+func ByMode(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMode, opts...).ToFunc()
 }

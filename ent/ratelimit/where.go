@@ -69,16 +69,6 @@ func Name(v string) predicate.RateLimit {
 	return predicate.RateLimit(sql.FieldEQ(FieldName, v))
 }
 
-// RequestsPerMinute applies equality check predicate on the "requests_per_minute" field. It's identical to RequestsPerMinuteEQ.
-func RequestsPerMinute(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldEQ(FieldRequestsPerMinute, v))
-}
-
-// TokensPerMinute applies equality check predicate on the "tokens_per_minute" field. It's identical to TokensPerMinuteEQ.
-func TokensPerMinute(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldEQ(FieldTokensPerMinute, v))
-}
-
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.
 func CreateTimeEQ(v time.Time) predicate.RateLimit {
 	return predicate.RateLimit(sql.FieldEQ(FieldCreateTime, v))
@@ -224,84 +214,54 @@ func NameContainsFold(v string) predicate.RateLimit {
 	return predicate.RateLimit(sql.FieldContainsFold(FieldName, v))
 }
 
-// RequestsPerMinuteEQ applies the EQ predicate on the "requests_per_minute" field.
-func RequestsPerMinuteEQ(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldEQ(FieldRequestsPerMinute, v))
+// WhenIsNil applies the IsNil predicate on the "when" field.
+func WhenIsNil() predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldIsNull(FieldWhen))
 }
 
-// RequestsPerMinuteNEQ applies the NEQ predicate on the "requests_per_minute" field.
-func RequestsPerMinuteNEQ(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldNEQ(FieldRequestsPerMinute, v))
+// WhenNotNil applies the NotNil predicate on the "when" field.
+func WhenNotNil() predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldNotNull(FieldWhen))
 }
 
-// RequestsPerMinuteIn applies the In predicate on the "requests_per_minute" field.
-func RequestsPerMinuteIn(vs ...int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldIn(FieldRequestsPerMinute, vs...))
+// LimitsIsNil applies the IsNil predicate on the "limits" field.
+func LimitsIsNil() predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldIsNull(FieldLimits))
 }
 
-// RequestsPerMinuteNotIn applies the NotIn predicate on the "requests_per_minute" field.
-func RequestsPerMinuteNotIn(vs ...int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldNotIn(FieldRequestsPerMinute, vs...))
+// LimitsNotNil applies the NotNil predicate on the "limits" field.
+func LimitsNotNil() predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldNotNull(FieldLimits))
 }
 
-// RequestsPerMinuteGT applies the GT predicate on the "requests_per_minute" field.
-func RequestsPerMinuteGT(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldGT(FieldRequestsPerMinute, v))
+// AppliesPerIsNil applies the IsNil predicate on the "applies_per" field.
+func AppliesPerIsNil() predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldIsNull(FieldAppliesPer))
 }
 
-// RequestsPerMinuteGTE applies the GTE predicate on the "requests_per_minute" field.
-func RequestsPerMinuteGTE(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldGTE(FieldRequestsPerMinute, v))
+// AppliesPerNotNil applies the NotNil predicate on the "applies_per" field.
+func AppliesPerNotNil() predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldNotNull(FieldAppliesPer))
 }
 
-// RequestsPerMinuteLT applies the LT predicate on the "requests_per_minute" field.
-func RequestsPerMinuteLT(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldLT(FieldRequestsPerMinute, v))
+// ModeEQ applies the EQ predicate on the "mode" field.
+func ModeEQ(v Mode) predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldEQ(FieldMode, v))
 }
 
-// RequestsPerMinuteLTE applies the LTE predicate on the "requests_per_minute" field.
-func RequestsPerMinuteLTE(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldLTE(FieldRequestsPerMinute, v))
+// ModeNEQ applies the NEQ predicate on the "mode" field.
+func ModeNEQ(v Mode) predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldNEQ(FieldMode, v))
 }
 
-// TokensPerMinuteEQ applies the EQ predicate on the "tokens_per_minute" field.
-func TokensPerMinuteEQ(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldEQ(FieldTokensPerMinute, v))
+// ModeIn applies the In predicate on the "mode" field.
+func ModeIn(vs ...Mode) predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldIn(FieldMode, vs...))
 }
 
-// TokensPerMinuteNEQ applies the NEQ predicate on the "tokens_per_minute" field.
-func TokensPerMinuteNEQ(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldNEQ(FieldTokensPerMinute, v))
-}
-
-// TokensPerMinuteIn applies the In predicate on the "tokens_per_minute" field.
-func TokensPerMinuteIn(vs ...int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldIn(FieldTokensPerMinute, vs...))
-}
-
-// TokensPerMinuteNotIn applies the NotIn predicate on the "tokens_per_minute" field.
-func TokensPerMinuteNotIn(vs ...int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldNotIn(FieldTokensPerMinute, vs...))
-}
-
-// TokensPerMinuteGT applies the GT predicate on the "tokens_per_minute" field.
-func TokensPerMinuteGT(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldGT(FieldTokensPerMinute, v))
-}
-
-// TokensPerMinuteGTE applies the GTE predicate on the "tokens_per_minute" field.
-func TokensPerMinuteGTE(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldGTE(FieldTokensPerMinute, v))
-}
-
-// TokensPerMinuteLT applies the LT predicate on the "tokens_per_minute" field.
-func TokensPerMinuteLT(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldLT(FieldTokensPerMinute, v))
-}
-
-// TokensPerMinuteLTE applies the LTE predicate on the "tokens_per_minute" field.
-func TokensPerMinuteLTE(v int64) predicate.RateLimit {
-	return predicate.RateLimit(sql.FieldLTE(FieldTokensPerMinute, v))
+// ModeNotIn applies the NotIn predicate on the "mode" field.
+func ModeNotIn(vs ...Mode) predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldNotIn(FieldMode, vs...))
 }
 
 // And groups predicates with the AND operator between them.

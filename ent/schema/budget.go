@@ -7,7 +7,8 @@ import (
 	"github.com/llmgw/llmgw/ent/schematype"
 )
 
-// Budget holds the schema definition for a spend cap per period.
+// Budget holds the schema definition for a budget rule: a cap on spend or tokens per calendar
+// period for the requests its condition selects.
 type Budget struct {
 	ent.Schema
 }
@@ -20,9 +21,16 @@ func (Budget) Mixin() []ent.Mixin {
 // Fields of the Budget.
 func (Budget) Fields() []ent.Field {
 	return []ent.Field{
-		field.JSON("subjects", schematype.Subjects{}),
-		field.Float("limit_usd"),
-		field.Enum("period").Values("day", "week", "month"),
-		field.Floats("alert_thresholds").Optional(),
+		// when, unit and limit_to have database defaults only, so that the migration that
+		// introduced them could run on tables holding budgets of the old shape; the store
+		// always sets them.
+		field.JSON("when", schematype.Condition{}).Optional(),
+		field.String("unit").Default(""),
+		field.Float("limit_to").Default(0),
+		field.Strings("applies_per").Optional(),
+		field.Enum("mode").Values("enforce", "audit").Default("enforce"),
+		field.Ints("thresholds").Optional(),
+		// notification_targets hold their secrets sealed with the master key (AES-256-GCM).
+		field.JSON("notification_targets", []schematype.NotificationTarget{}).Optional().Sensitive(),
 	}
 }

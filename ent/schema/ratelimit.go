@@ -7,7 +7,8 @@ import (
 	"github.com/llmgw/llmgw/ent/schematype"
 )
 
-// RateLimit holds the schema definition for a per-minute request and token cap.
+// RateLimit holds the schema definition for a rate limit rule: request and token caps per
+// rolling window for the requests its condition selects.
 type RateLimit struct {
 	ent.Schema
 }
@@ -20,8 +21,12 @@ func (RateLimit) Mixin() []ent.Mixin {
 // Fields of the RateLimit.
 func (RateLimit) Fields() []ent.Field {
 	return []ent.Field{
-		field.JSON("subjects", schematype.Subjects{}),
-		field.Int64("requests_per_minute").Default(0).NonNegative(),
-		field.Int64("tokens_per_minute").Default(0).NonNegative(),
+		// when and limits are optional in the database only, so that the migration that
+		// introduced them could run on tables holding rules of the old shape; the store always
+		// sets them.
+		field.JSON("when", schematype.Condition{}).Optional(),
+		field.JSON("limits", []schematype.RateLimitEntry{}).Optional(),
+		field.Strings("applies_per").Optional(),
+		field.Enum("mode").Values("enforce", "audit").Default("enforce"),
 	}
 }

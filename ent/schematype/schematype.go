@@ -14,16 +14,26 @@ type RoutingTarget struct {
 	SLACutoffMS int32 `json:"sla_cutoff_ms,omitempty"`
 }
 
-// Subjects selects the requests a rate limit or budget applies to. Empty lists match everything.
-type Subjects struct {
-	// Models are fully qualified model names or patterns.
-	Models []string `json:"models,omitempty"`
-	// Users are user names.
-	Users []string `json:"users,omitempty"`
-	// Teams are team names.
-	Teams []string `json:"teams,omitempty"`
-	// VirtualAccounts are virtual account names.
-	VirtualAccounts []string `json:"virtual_accounts,omitempty"`
+// Condition selects the requests a rate limit or budget applies to; see the Admin API's
+// Condition. Empty parts match everything.
+type Condition struct {
+	Subjects []string          `json:"subjects,omitempty"`
+	Models   []string          `json:"models,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// RateLimitEntry is one unit and limit of a rate limit.
+type RateLimitEntry struct {
+	Unit    string `json:"unit"`
+	LimitTo int64  `json:"limit_to"`
+}
+
+// NotificationTarget is where a budget's alerts are posted. The secret is stored sealed with the
+// master key, never in plain text.
+type NotificationTarget struct {
+	Type         string `json:"type"`
+	URL          string `json:"url"`
+	SecretSealed []byte `json:"secret_sealed,omitempty"`
 }
 
 // Pricing is a per-model price override in US dollars per million tokens.

@@ -1,6 +1,10 @@
 package snapshot
 
-import "time"
+import (
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/governance"
+)
 
 // Config is the plain data a snapshot is compiled from: everything the data plane needs, with
 // secrets decrypted and API keys as hashes. The store produces it after every write; a
@@ -13,6 +17,10 @@ type Config struct {
 	VirtualAccounts []VirtualAccount
 	Keys            []Key
 	Rules           []Rule
+	// RateLimits and Budgets are the governance rules, sorted by name; notification targets'
+	// secrets are decrypted.
+	RateLimits []governance.RateLimitRule
+	Budgets    []governance.BudgetRule
 	// AdminTokenHash is KeyHash of the admin token; it authenticates as an admin on every API.
 	AdminTokenHash string
 	// MissingSecrets are secret references of the config file that this process could not

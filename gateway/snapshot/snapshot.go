@@ -19,6 +19,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/catalog"
+	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/redact"
 )
@@ -139,6 +140,7 @@ type Snapshot struct {
 	rules     []rule
 	config    *Config
 	redactor  *redact.Redactor
+	gov       *governance.Rules
 	// unavailable maps an account or model (by FQN) whose secret is missing to the problem.
 	unavailable map[string]string
 }
@@ -174,6 +176,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		config: cfg,
 		// First: the build errors logged below may quote a credential.
 		redactor: redact.New(secrets(cfg)),
+		gov:      governance.Compile(cfg.RateLimits, cfg.Budgets),
 	}
 	users := make(map[string]*User, len(cfg.Users))
 	for i := range cfg.Users {
@@ -282,10 +285,21 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 	return s
 }
 
-// secrets are the secret values of cfg: every provider credential of an account or a model.
+// secrets are the secret values of cfg: every provider credential of an account or a model, and
+// every budget notification target's secret and Slack webhook URL (the URL is the credential).
 // The admin token and API keys are held only as hashes, so they are not among them.
 func secrets(cfg *Config) []string {
 	var out []string
+	for _, b := range cfg.Budgets {
+		for _, t := range b.Targets {
+			if t.Secret != "" {
+				out = append(out, t.Secret)
+			}
+			if t.Type == "slack-webhook" && t.URL != "" {
+				out = append(out, t.URL)
+			}
+		}
+	}
 	for _, a := range cfg.Accounts {
 		if a.APIKey != "" {
 			out = append(out, a.APIKey)
@@ -336,6 +350,9 @@ func ProviderConfig(a *Account, m *Model) provider.Config {
 	}
 	return pc
 }
+
+// Governance returns the snapshot's compiled rate limits and budgets.
+func (s *Snapshot) Governance() *governance.Rules { return s.gov }
 
 // Config returns the config the snapshot was compiled from; callers must not modify it.
 func (s *Snapshot) Config() *Config { return s.config }

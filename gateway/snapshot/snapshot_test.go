@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/provider"
 )
 
@@ -323,5 +324,29 @@ func TestAuthenticateRotationGrace(t *testing.T) {
 				t.Fatalf("got %+v, %v; want bob's key %s", p, err, tt.wantID)
 			}
 		})
+	}
+}
+
+// TestCompileGovernance: the rules in the config are compiled and reachable from the snapshot,
+// and notification targets' secrets and Slack webhook URLs are masked by the redactor.
+func TestCompileGovernance(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimits = []governance.RateLimitRule{{Name: "rpm", Limits: []governance.Limit{{Unit: "requests_per_minute", LimitTo: 5}}}}
+	cfg.Budgets = []governance.BudgetRule{{Name: "month", Unit: "cost_per_month", LimitTo: 10, Targets: []governance.NotificationTarget{
+		{Type: "webhook", URL: "https://hooks.example.com/llmgw", Secret: "hmac-secret-value"},
+		{Type: "slack-webhook", URL: "https://hooks.slack.com/services/T0/B0/slacktoken"},
+	}}}
+	s := Compile(cfg, builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if l, b := s.Governance().Len(); l != 1 || b != 1 {
+		t.Errorf("governance has %d rate limits and %d budgets, want 1 and 1", l, b)
+	}
+	red := s.Redactor()
+	for _, secret := range []string{"hmac-secret-value", "https://hooks.slack.com/services/T0/B0/slacktoken"} {
+		if got := red.Redact("post failed: " + secret); got == "post failed: "+secret {
+			t.Errorf("the redactor does not mask %s", secret)
+		}
+	}
+	if got := red.Redact("https://hooks.example.com/llmgw"); got != "https://hooks.example.com/llmgw" {
+		t.Errorf("a plain webhook URL was masked: %s", got)
 	}
 }

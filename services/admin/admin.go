@@ -19,16 +19,37 @@ import (
 type Service struct {
 	st     *store.Store
 	logger *slog.Logger
+	status LimitStatus
 }
+
+// LimitStatus reports the live state of rate limit and budget buckets: the limiter's and the
+// budget ledger's counters, which live in the data plane. Implementations are safe for
+// concurrent use.
+type LimitStatus interface {
+	// LimitStatus returns the status of every bucket of the rule named rule, or of every rule
+	// when rule is empty, sorted by rule, unit and bucket.
+	LimitStatus(ctx context.Context, rule string) ([]*adminv1.LimitStatus, error)
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithLimitStatus sets where ListLimitStatus reads the counters. Without it ListLimitStatus
+// answers an empty list.
+func WithLimitStatus(ls LimitStatus) Option { return func(s *Service) { s.status = ls } }
 
 var _ adminv1connect.AdminServiceHandler = (*Service)(nil)
 
 // New returns a Service over st. A nil logger discards logs.
-func New(st *store.Store, logger *slog.Logger) *Service {
+func New(st *store.Store, logger *slog.Logger, opts ...Option) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, logger: logger}
+	s := &Service{st: st, logger: logger}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // fail renders err for the client and logs it once: internal errors at error level with their
@@ -478,4 +499,16 @@ func (s *Service) DeleteBudget(ctx context.Context, req *adminv1.DeleteBudgetReq
 		return nil, s.fail(ctx, "DeleteBudget", err)
 	}
 	return &adminv1.DeleteBudgetResponse{}, nil
+}
+
+// ListLimitStatus implements adminv1connect.AdminServiceHandler.
+func (s *Service) ListLimitStatus(ctx context.Context, req *adminv1.ListLimitStatusRequest) (*adminv1.ListLimitStatusResponse, error) {
+	if s.status == nil {
+		return &adminv1.ListLimitStatusResponse{}, nil
+	}
+	out, err := s.status.LimitStatus(ctx, req.GetRule())
+	if err != nil {
+		return nil, s.fail(ctx, "ListLimitStatus", err)
+	}
+	return &adminv1.ListLimitStatusResponse{Statuses: out}, nil
 }

@@ -5,11 +5,13 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -17,6 +19,7 @@ import (
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/store"
@@ -695,12 +698,33 @@ func testRoutingConfigs(t *testing.T, h *harness) {
 func testRateLimits(t *testing.T, h *harness) {
 	ctx := t.Context()
 	st := h.st
-	in := &adminv1.RateLimit{Name: "per-user", Subjects: &adminv1.Subjects{Users: []string{"alice"}, Models: []string{"acme/*"}}, RequestsPerMinute: 60, TokensPerMinute: 10000}
-	diff(t, "created", in, must(st.CreateRateLimit(ctx, in))(t))
-	diff(t, "get", in, must(st.GetRateLimit(ctx, "per-user"))(t))
-	upd := &adminv1.RateLimit{Name: "per-user", Subjects: &adminv1.Subjects{}, TokensPerMinute: 5}
-	diff(t, "updated", upd, must(st.UpdateRateLimit(ctx, upd))(t))
-	diff(t, "list", []*adminv1.RateLimit{upd}, must(st.ListRateLimits(ctx))(t))
+	in := &adminv1.RateLimit{
+		Name: "per-user",
+		When: &adminv1.Condition{
+			Subjects: []string{"user:alice", "team:ml", "virtual-account:billing", "*"},
+			Models:   []string{"acme/*", "acme/gpt-4o", "smart-router", "*"},
+			Metadata: map[string]string{"env": "prod"},
+		},
+		Limits:     []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 60}, {Unit: "tokens_per_day", LimitTo: 10000}},
+		AppliesPer: []string{"user", "metadata.project"},
+		Mode:       adminv1.Mode_MODE_AUDIT,
+	}
+	want := proto.CloneOf(in)
+	want.When.Subjects[2] = "virtualaccount:billing"
+	diff(t, "created", want, must(st.CreateRateLimit(ctx, in))(t))
+	diff(t, "get", want, must(st.GetRateLimit(ctx, "per-user"))(t))
+	upd := &adminv1.RateLimit{Name: "per-user", Limits: []*adminv1.RateLimitEntry{{Unit: "tokens_per_minute", LimitTo: 5}}}
+	wantUpd := &adminv1.RateLimit{Name: "per-user", When: &adminv1.Condition{}, Limits: upd.Limits, Mode: adminv1.Mode_MODE_ENFORCE}
+	diff(t, "updated", wantUpd, must(st.UpdateRateLimit(ctx, upd))(t))
+	diff(t, "list", []*adminv1.RateLimit{wantUpd}, must(st.ListRateLimits(ctx))(t))
+	if got := snap(t, st).RateLimits; len(got) != 1 || got[0].Name != "per-user" || got[0].Limits[0] != (governance.Limit{Unit: "tokens_per_minute", LimitTo: 5}) || got[0].Audit {
+		t.Errorf("snapshot rate limits = %+v", got)
+	}
+	bad := func(f func(r *adminv1.RateLimit)) *adminv1.RateLimit {
+		r := &adminv1.RateLimit{Name: "x", Limits: []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 1}}}
+		f(r)
+		return r
+	}
 	errs := []struct {
 		name  string
 		err   error
@@ -708,12 +732,30 @@ func testRateLimits(t *testing.T, h *harness) {
 		param string
 	}{
 		{"duplicate", second(st.CreateRateLimit(ctx, in)), apierr.KindAlreadyExists, ""},
-		{"no caps", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x"})), apierr.KindInvalidRequest, "rate_limit.requests_per_minute"},
-		{"negative rpm", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x", RequestsPerMinute: -1, TokensPerMinute: 5})), apierr.KindInvalidRequest, "rate_limit.requests_per_minute"},
-		{"negative tpm", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x", RequestsPerMinute: 1, TokensPerMinute: -5})), apierr.KindInvalidRequest, "rate_limit.tokens_per_minute"},
-		{"subject model without account", second(st.CreateRateLimit(ctx, &adminv1.RateLimit{Name: "x", RequestsPerMinute: 1, Subjects: &adminv1.Subjects{Models: []string{"gpt-4o"}}})), apierr.KindInvalidRequest, "rate_limit.subjects.models"},
+		{"bad name", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.Name = "Bad Name" }))), apierr.KindInvalidRequest, "rate_limit.name"},
+		{"no limits", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.Limits = nil }))), apierr.KindInvalidRequest, "rate_limit.limits"},
+		{"unknown unit", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) {
+			r.Limits[0] = &adminv1.RateLimitEntry{Unit: "requests_per_week", LimitTo: 1}
+		}))), apierr.KindInvalidRequest, "rate_limit.limits[0].unit"},
+		{"zero limit", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.Limits = []*adminv1.RateLimitEntry{{Unit: "requests_per_minute"}} }))), apierr.KindInvalidRequest, "rate_limit.limits[0].limit_to"},
+		{"negative limit", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) {
+			r.Limits = []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 1}, {Unit: "tokens_per_hour", LimitTo: -5}}
+		}))), apierr.KindInvalidRequest, "rate_limit.limits[1].limit_to"},
+		{"unit twice", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.Limits = append(r.Limits, r.Limits[0]) }))), apierr.KindInvalidRequest, "rate_limit.limits[1].unit"},
+		{"three applies_per", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.AppliesPer = []string{"user", "team", "model"} }))), apierr.KindInvalidRequest, "rate_limit.applies_per"},
+		{"bad applies_per", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.AppliesPer = []string{"project"} }))), apierr.KindInvalidRequest, "rate_limit.applies_per"},
+		{"metadata applies_per without key", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.AppliesPer = []string{"metadata."} }))), apierr.KindInvalidRequest, "rate_limit.applies_per"},
+		{"applies_per twice", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.AppliesPer = []string{"user", "user"} }))), apierr.KindInvalidRequest, "rate_limit.applies_per"},
+		{"subject of unknown kind", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.When = &adminv1.Condition{Subjects: []string{"group:x"}} }))), apierr.KindInvalidRequest, "rate_limit.when.subjects"},
+		{"subject without name", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.When = &adminv1.Condition{Subjects: []string{"user:"}} }))), apierr.KindInvalidRequest, "rate_limit.when.subjects"},
+		{"model that never matches", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.When = &adminv1.Condition{Models: []string{"acme/gpt-*"}} }))), apierr.KindInvalidRequest, "rate_limit.when.models"},
+		{"virtual model that never matches", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.When = &adminv1.Condition{Models: []string{"GPT 4"}} }))), apierr.KindInvalidRequest, "rate_limit.when.models"},
+		{"metadata value too long", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) {
+			r.When = &adminv1.Condition{Metadata: map[string]string{"k": strings.Repeat("v", 129)}}
+		}))), apierr.KindInvalidRequest, "rate_limit.when.metadata"},
+		{"bad mode", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.Mode = 7 }))), apierr.KindInvalidRequest, "rate_limit.mode"},
 		{"get missing", second(st.GetRateLimit(ctx, "nope")), apierr.KindNotFound, ""},
-		{"update missing", second(st.UpdateRateLimit(ctx, &adminv1.RateLimit{Name: "nope", RequestsPerMinute: 1})), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.Name = "nope" }))), apierr.KindNotFound, ""},
 		{"delete missing", st.DeleteRateLimit(ctx, "nope"), apierr.KindNotFound, ""},
 	}
 	for _, e := range errs {
@@ -728,12 +770,64 @@ func testRateLimits(t *testing.T, h *harness) {
 func testBudgets(t *testing.T, h *harness) {
 	ctx := t.Context()
 	st := h.st
-	in := &adminv1.Budget{Name: "team-ml", Subjects: &adminv1.Subjects{Teams: []string{"ml"}}, LimitUsd: 125.5, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_MONTH, AlertThresholds: []float64{0.5, 0.9, 1}}
-	diff(t, "created", in, must(st.CreateBudget(ctx, in))(t))
-	diff(t, "get", in, must(st.GetBudget(ctx, "team-ml"))(t))
-	upd := &adminv1.Budget{Name: "team-ml", Subjects: &adminv1.Subjects{}, LimitUsd: 10, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY}
-	diff(t, "updated", upd, must(st.UpdateBudget(ctx, upd))(t))
-	diff(t, "list", []*adminv1.Budget{upd}, must(st.ListBudgets(ctx))(t))
+	const hmac = "plaintext-webhook-hmac-secret-789"
+	in := &adminv1.Budget{
+		Name:       "team-ml",
+		When:       &adminv1.Condition{Subjects: []string{"team:ml"}},
+		Unit:       "cost_per_month",
+		LimitTo:    125.5,
+		AppliesPer: []string{"team"},
+		Alerts: &adminv1.BudgetAlerts{
+			Thresholds: []int32{50, 90, 100, 150},
+			NotificationTarget: []*adminv1.NotificationTarget{
+				{Type: "webhook", Url: "https://hooks.example.com/llmgw", Secret: hmac},
+				{Type: "slack-webhook", Url: "https://hooks.slack.com/services/T/B/x"},
+			},
+		},
+	}
+	want := proto.CloneOf(in)
+	want.Mode = adminv1.Mode_MODE_ENFORCE
+	want.Alerts.NotificationTarget[0].Secret, want.Alerts.NotificationTarget[0].HasSecret = "", true
+	diff(t, "created", want, must(st.CreateBudget(ctx, in))(t))
+	diff(t, "get", want, must(st.GetBudget(ctx, "team-ml"))(t))
+	if rawContains(t, st, "budgets", "notification_targets", hmac) {
+		t.Error("budgets.notification_targets holds the plaintext secret")
+	}
+	wantTargets := []governance.NotificationTarget{{Type: "webhook", URL: "https://hooks.example.com/llmgw", Secret: hmac}, {Type: "slack-webhook", URL: "https://hooks.slack.com/services/T/B/x"}}
+	if got := snap(t, st).Budgets; len(got) != 1 || !cmp.Equal(got[0].Targets, wantTargets) || got[0].LimitTo != 125.5 || got[0].Unit != "cost_per_month" {
+		t.Errorf("snapshot budgets = %+v", got)
+	}
+
+	// An update without the secret keeps it for the same webhook, even at another position.
+	upd := &adminv1.Budget{Name: "team-ml", Unit: "tokens_per_day", LimitTo: 1000, Mode: adminv1.Mode_MODE_AUDIT, Alerts: &adminv1.BudgetAlerts{NotificationTarget: []*adminv1.NotificationTarget{
+		{Type: "slack-webhook", Url: "https://hooks.slack.com/services/T/B/x"},
+		{Type: "webhook", Url: "https://hooks.example.com/llmgw"},
+		{Type: "webhook", Url: "https://other.example.com/"},
+	}}}
+	wantUpd := &adminv1.Budget{Name: "team-ml", When: &adminv1.Condition{}, Unit: "tokens_per_day", LimitTo: 1000, Mode: adminv1.Mode_MODE_AUDIT, Alerts: &adminv1.BudgetAlerts{
+		Thresholds: []int32{75, 90, 100}, // the default, when none are given
+		NotificationTarget: []*adminv1.NotificationTarget{
+			{Type: "slack-webhook", Url: "https://hooks.slack.com/services/T/B/x"},
+			{Type: "webhook", Url: "https://hooks.example.com/llmgw", HasSecret: true},
+			{Type: "webhook", Url: "https://other.example.com/"},
+		},
+	}}
+	diff(t, "updated", wantUpd, must(st.UpdateBudget(ctx, upd))(t))
+	diff(t, "list", []*adminv1.Budget{wantUpd}, must(st.ListBudgets(ctx))(t))
+	if got := snap(t, st).Budgets; len(got) != 1 || got[0].Targets[1].Secret != hmac || got[0].Targets[2].Secret != "" || !got[0].Audit {
+		t.Errorf("snapshot budgets after update = %+v", got)
+	}
+
+	bad := func(f func(b *adminv1.Budget)) *adminv1.Budget {
+		b := &adminv1.Budget{Name: "x", Unit: "cost_per_day", LimitTo: 1}
+		f(b)
+		return b
+	}
+	target := func(tt *adminv1.NotificationTarget) func(b *adminv1.Budget) {
+		return func(b *adminv1.Budget) {
+			b.Alerts = &adminv1.BudgetAlerts{NotificationTarget: []*adminv1.NotificationTarget{tt}}
+		}
+	}
 	errs := []struct {
 		name  string
 		err   error
@@ -741,12 +835,21 @@ func testBudgets(t *testing.T, h *harness) {
 		param string
 	}{
 		{"duplicate", second(st.CreateBudget(ctx, in)), apierr.KindAlreadyExists, ""},
-		{"zero limit", second(st.CreateBudget(ctx, &adminv1.Budget{Name: "x", Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY})), apierr.KindInvalidRequest, "budget.limit_usd"},
-		{"no period", second(st.CreateBudget(ctx, &adminv1.Budget{Name: "x", LimitUsd: 1})), apierr.KindInvalidRequest, "budget.period"},
-		{"threshold zero", second(st.CreateBudget(ctx, &adminv1.Budget{Name: "x", LimitUsd: 1, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY, AlertThresholds: []float64{0}})), apierr.KindInvalidRequest, "budget.alert_thresholds"},
-		{"threshold above one", second(st.CreateBudget(ctx, &adminv1.Budget{Name: "x", LimitUsd: 1, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY, AlertThresholds: []float64{1.5}})), apierr.KindInvalidRequest, "budget.alert_thresholds"},
+		{"unknown unit", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.Unit = "cost_per_year" }))), apierr.KindInvalidRequest, "budget.unit"},
+		{"no unit", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.Unit = "" }))), apierr.KindInvalidRequest, "budget.unit"},
+		{"zero limit", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.LimitTo = 0 }))), apierr.KindInvalidRequest, "budget.limit_to"},
+		{"negative limit", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.LimitTo = -3 }))), apierr.KindInvalidRequest, "budget.limit_to"},
+		{"fractional tokens", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.Unit, b.LimitTo = "tokens_per_month", 10.5 }))), apierr.KindInvalidRequest, "budget.limit_to"},
+		{"three applies_per", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.AppliesPer = []string{"user", "team", "model"} }))), apierr.KindInvalidRequest, "budget.applies_per"},
+		{"subject of unknown kind", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.When = &adminv1.Condition{Subjects: []string{"serviceaccount:x"}} }))), apierr.KindInvalidRequest, "budget.when.subjects"},
+		{"threshold zero", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.Alerts = &adminv1.BudgetAlerts{Thresholds: []int32{0}} }))), apierr.KindInvalidRequest, "budget.alerts.thresholds"},
+		{"threshold too high", second(st.CreateBudget(ctx, bad(func(b *adminv1.Budget) { b.Alerts = &adminv1.BudgetAlerts{Thresholds: []int32{1001}} }))), apierr.KindInvalidRequest, "budget.alerts.thresholds"},
+		{"target of unknown type", second(st.CreateBudget(ctx, bad(target(&adminv1.NotificationTarget{Type: "email", Url: "https://x"})))), apierr.KindInvalidRequest, "budget.alerts.notification_target[0].type"},
+		{"target without url", second(st.CreateBudget(ctx, bad(target(&adminv1.NotificationTarget{Type: "webhook"})))), apierr.KindInvalidRequest, "budget.alerts.notification_target[0].url"},
+		{"target with a bad url", second(st.CreateBudget(ctx, bad(target(&adminv1.NotificationTarget{Type: "webhook", Url: "env://HOOK"})))), apierr.KindInvalidRequest, "budget.alerts.notification_target[0].url"},
+		{"slack target with a secret", second(st.CreateBudget(ctx, bad(target(&adminv1.NotificationTarget{Type: "slack-webhook", Url: "https://x", Secret: "s"})))), apierr.KindInvalidRequest, "budget.alerts.notification_target[0].secret"},
 		{"get missing", second(st.GetBudget(ctx, "nope")), apierr.KindNotFound, ""},
-		{"update missing", second(st.UpdateBudget(ctx, &adminv1.Budget{Name: "nope", LimitUsd: 1, Period: adminv1.BudgetPeriod_BUDGET_PERIOD_DAY})), apierr.KindNotFound, ""},
+		{"update missing", second(st.UpdateBudget(ctx, bad(func(b *adminv1.Budget) { b.Name = "nope" }))), apierr.KindNotFound, ""},
 		{"delete missing", st.DeleteBudget(ctx, "nope"), apierr.KindNotFound, ""},
 	}
 	for _, e := range errs {

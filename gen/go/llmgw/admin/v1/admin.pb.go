@@ -80,60 +80,56 @@ func (RoutingStrategy) EnumDescriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
-// BudgetPeriod is the window a budget resets after.
-type BudgetPeriod int32
+// Mode is whether a rate limit or budget refuses requests.
+type Mode int32
 
 const (
-	// BUDGET_PERIOD_UNSPECIFIED is invalid.
-	BudgetPeriod_BUDGET_PERIOD_UNSPECIFIED BudgetPeriod = 0
-	// BUDGET_PERIOD_DAY resets at 00:00 UTC.
-	BudgetPeriod_BUDGET_PERIOD_DAY BudgetPeriod = 1
-	// BUDGET_PERIOD_WEEK resets on Monday 00:00 UTC.
-	BudgetPeriod_BUDGET_PERIOD_WEEK BudgetPeriod = 2
-	// BUDGET_PERIOD_MONTH resets on the first of the month 00:00 UTC.
-	BudgetPeriod_BUDGET_PERIOD_MONTH BudgetPeriod = 3
+	// MODE_UNSPECIFIED is read as MODE_ENFORCE; the API returns MODE_ENFORCE.
+	Mode_MODE_UNSPECIFIED Mode = 0
+	// MODE_ENFORCE refuses the requests that do not fit.
+	Mode_MODE_ENFORCE Mode = 1
+	// MODE_AUDIT counts and reports the requests that would have been refused, and refuses none.
+	Mode_MODE_AUDIT Mode = 2
 )
 
-// Enum value maps for BudgetPeriod.
+// Enum value maps for Mode.
 var (
-	BudgetPeriod_name = map[int32]string{
-		0: "BUDGET_PERIOD_UNSPECIFIED",
-		1: "BUDGET_PERIOD_DAY",
-		2: "BUDGET_PERIOD_WEEK",
-		3: "BUDGET_PERIOD_MONTH",
+	Mode_name = map[int32]string{
+		0: "MODE_UNSPECIFIED",
+		1: "MODE_ENFORCE",
+		2: "MODE_AUDIT",
 	}
-	BudgetPeriod_value = map[string]int32{
-		"BUDGET_PERIOD_UNSPECIFIED": 0,
-		"BUDGET_PERIOD_DAY":         1,
-		"BUDGET_PERIOD_WEEK":        2,
-		"BUDGET_PERIOD_MONTH":       3,
+	Mode_value = map[string]int32{
+		"MODE_UNSPECIFIED": 0,
+		"MODE_ENFORCE":     1,
+		"MODE_AUDIT":       2,
 	}
 )
 
-func (x BudgetPeriod) Enum() *BudgetPeriod {
-	p := new(BudgetPeriod)
+func (x Mode) Enum() *Mode {
+	p := new(Mode)
 	*p = x
 	return p
 }
 
-func (x BudgetPeriod) String() string {
+func (x Mode) String() string {
 	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
 }
 
-func (BudgetPeriod) Descriptor() protoreflect.EnumDescriptor {
+func (Mode) Descriptor() protoreflect.EnumDescriptor {
 	return file_llmgw_admin_v1_admin_proto_enumTypes[1].Descriptor()
 }
 
-func (BudgetPeriod) Type() protoreflect.EnumType {
+func (Mode) Type() protoreflect.EnumType {
 	return &file_llmgw_admin_v1_admin_proto_enumTypes[1]
 }
 
-func (x BudgetPeriod) Number() protoreflect.EnumNumber {
+func (x Mode) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
-// Deprecated: Use BudgetPeriod.Descriptor instead.
-func (BudgetPeriod) EnumDescriptor() ([]byte, []int) {
+// Deprecated: Use Mode.Descriptor instead.
+func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{1}
 }
 
@@ -1179,35 +1175,41 @@ func (x *RoutingConfig) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// Subjects selects the requests a limit or budget applies to. Empty lists match everything.
-type Subjects struct {
+// Condition selects the requests a rate limit or budget applies to. Its three parts are ANDed;
+// an unset or empty part matches every request, so an empty condition matches them all.
+type Condition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// models are fully qualified model names or patterns as in AuthzRule.
-	Models []string `protobuf:"bytes,1,rep,name=models,proto3" json:"models,omitempty"`
-	// users are user names.
-	Users []string `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
-	// teams are team names.
-	Teams []string `protobuf:"bytes,3,rep,name=teams,proto3" json:"teams,omitempty"`
-	// virtual_accounts are virtual account names.
-	VirtualAccounts []string `protobuf:"bytes,4,rep,name=virtual_accounts,json=virtualAccounts,proto3" json:"virtual_accounts,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// subjects match the caller; any one of them matching is enough. Each is "user:<name>",
+	// "team:<name>" (a user's teams and a virtual account's team count), "virtualaccount:<name>"
+	// ("virtual-account:<name>" is accepted and stored as "virtualaccount:<name>"), or "*" for
+	// every caller. A name that no principal has is accepted and never matches.
+	Subjects []string `protobuf:"bytes,1,rep,name=subjects,proto3" json:"subjects,omitempty"`
+	// models match the model the request is served by; any one of them matching is enough. Each
+	// is "*", "<account>/*", "<account>/<model>", or a name without '/', which matches a
+	// request that asks for that virtual model name (a routing config) rather than a model.
+	Models []string `protobuf:"bytes,2,rep,name=models,proto3" json:"models,omitempty"`
+	// metadata must all be present with these exact values in the request's metadata, which
+	// comes from the X-LLMGW-Metadata header (or TrueFoundry's X-TFY-METADATA), a JSON object
+	// of string to string.
+	Metadata      map[string]string `protobuf:"bytes,3,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Subjects) Reset() {
-	*x = Subjects{}
+func (x *Condition) Reset() {
+	*x = Condition{}
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Subjects) String() string {
+func (x *Condition) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Subjects) ProtoMessage() {}
+func (*Condition) ProtoMessage() {}
 
-func (x *Subjects) ProtoReflect() protoreflect.Message {
+func (x *Condition) ProtoReflect() protoreflect.Message {
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1219,61 +1221,120 @@ func (x *Subjects) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Subjects.ProtoReflect.Descriptor instead.
-func (*Subjects) Descriptor() ([]byte, []int) {
+// Deprecated: Use Condition.ProtoReflect.Descriptor instead.
+func (*Condition) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *Subjects) GetModels() []string {
+func (x *Condition) GetSubjects() []string {
+	if x != nil {
+		return x.Subjects
+	}
+	return nil
+}
+
+func (x *Condition) GetModels() []string {
 	if x != nil {
 		return x.Models
 	}
 	return nil
 }
 
-func (x *Subjects) GetUsers() []string {
+func (x *Condition) GetMetadata() map[string]string {
 	if x != nil {
-		return x.Users
+		return x.Metadata
 	}
 	return nil
 }
 
-func (x *Subjects) GetTeams() []string {
-	if x != nil {
-		return x.Teams
-	}
-	return nil
+// RateLimitEntry is one limit of a rate limit: the most a bucket may use in any rolling window.
+type RateLimitEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// unit is what is counted and over which window: "requests_per_minute", "requests_per_hour",
+	// "requests_per_day", "tokens_per_minute", "tokens_per_hour" or "tokens_per_day". A rule
+	// names each unit at most once.
+	Unit string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	// limit_to is the most the unit admits per window; it must be positive.
+	LimitTo       int64 `protobuf:"varint,2,opt,name=limit_to,json=limitTo,proto3" json:"limit_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Subjects) GetVirtualAccounts() []string {
-	if x != nil {
-		return x.VirtualAccounts
-	}
-	return nil
+func (x *RateLimitEntry) Reset() {
+	*x = RateLimitEntry{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
 }
 
-// RateLimit caps requests and tokens per minute for its subjects, counted per principal.
+func (x *RateLimitEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimitEntry) ProtoMessage() {}
+
+func (x *RateLimitEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimitEntry.ProtoReflect.Descriptor instead.
+func (*RateLimitEntry) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RateLimitEntry) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *RateLimitEntry) GetLimitTo() int64 {
+	if x != nil {
+		return x.LimitTo
+	}
+	return 0
+}
+
+// RateLimit caps requests or tokens per rolling window for the requests its condition selects.
+// Every matching rate limit must admit a request, and a request counts against each of them.
+// Enforcement on the request path is not active yet: rules are stored, validated and compiled.
 type RateLimit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name is unique and immutable.
+	// name is the rule's stable id: unique and immutable. Counters are kept by it, so a change to
+	// the rule's other fields keeps them.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// subjects selects the requests counted.
-	Subjects *Subjects `protobuf:"bytes,2,opt,name=subjects,proto3" json:"subjects,omitempty"`
-	// requests_per_minute caps requests; 0 means no cap.
-	RequestsPerMinute int64 `protobuf:"varint,3,opt,name=requests_per_minute,json=requestsPerMinute,proto3" json:"requests_per_minute,omitempty"`
-	// tokens_per_minute caps prompt plus completion tokens; 0 means no cap.
-	TokensPerMinute int64 `protobuf:"varint,4,opt,name=tokens_per_minute,json=tokensPerMinute,proto3" json:"tokens_per_minute,omitempty"`
+	// when selects the requests counted; unset matches every request.
+	When *Condition `protobuf:"bytes,2,opt,name=when,proto3" json:"when,omitempty"`
+	// limits are the rule's limits, at least one, each with its own unit.
+	Limits []*RateLimitEntry `protobuf:"bytes,3,rep,name=limits,proto3" json:"limits,omitempty"`
+	// applies_per splits the rule into one counter per value of each entry, at most two:
+	// "user", "team", "virtualaccount", "model" or "metadata.<key>". Empty means one counter for
+	// the whole rule. A request without the value (a virtual account has no user, the metadata
+	// key is absent) counts in the counter of the empty value. A user in several teams counts in
+	// each of their teams' counters (only the teams the condition names, when it names teams).
+	AppliesPer []string `protobuf:"bytes,4,rep,name=applies_per,json=appliesPer,proto3" json:"applies_per,omitempty"`
+	// mode is enforce (the default) or audit.
+	Mode Mode `protobuf:"varint,5,opt,name=mode,proto3,enum=llmgw.admin.v1.Mode" json:"mode,omitempty"`
 	// create_time is output only.
-	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// update_time is output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1346,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1359,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RateLimit) GetName() string {
@@ -1308,25 +1369,32 @@ func (x *RateLimit) GetName() string {
 	return ""
 }
 
-func (x *RateLimit) GetSubjects() *Subjects {
+func (x *RateLimit) GetWhen() *Condition {
 	if x != nil {
-		return x.Subjects
+		return x.When
 	}
 	return nil
 }
 
-func (x *RateLimit) GetRequestsPerMinute() int64 {
+func (x *RateLimit) GetLimits() []*RateLimitEntry {
 	if x != nil {
-		return x.RequestsPerMinute
+		return x.Limits
 	}
-	return 0
+	return nil
 }
 
-func (x *RateLimit) GetTokensPerMinute() int64 {
+func (x *RateLimit) GetAppliesPer() []string {
 	if x != nil {
-		return x.TokensPerMinute
+		return x.AppliesPer
 	}
-	return 0
+	return nil
+}
+
+func (x *RateLimit) GetMode() Mode {
+	if x != nil {
+		return x.Mode
+	}
+	return Mode_MODE_UNSPECIFIED
 }
 
 func (x *RateLimit) GetCreateTime() *timestamppb.Timestamp {
@@ -1343,30 +1411,173 @@ func (x *RateLimit) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// Budget caps spend in US dollars for its subjects per period.
+// NotificationTarget is where a budget's alerts are posted.
+type NotificationTarget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is "webhook" (a JSON body, signed with the secret in the X-LLMGW-Signature header as
+	// "sha256=<hex HMAC-SHA256(secret, body)>") or "slack-webhook" (Slack's incoming-webhook
+	// format).
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// url is the http:// or https:// address posted to; required.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// secret is the webhook's HMAC key; write-only: set it on create or update, it is never
+	// returned. On update, an empty secret keeps the one stored for a target with the same type
+	// and url.
+	Secret string `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
+	// has_secret is output only: whether a secret is stored.
+	HasSecret     bool `protobuf:"varint,4,opt,name=has_secret,json=hasSecret,proto3" json:"has_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationTarget) Reset() {
+	*x = NotificationTarget{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationTarget) ProtoMessage() {}
+
+func (x *NotificationTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationTarget.ProtoReflect.Descriptor instead.
+func (*NotificationTarget) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *NotificationTarget) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *NotificationTarget) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *NotificationTarget) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *NotificationTarget) GetHasSecret() bool {
+	if x != nil {
+		return x.HasSecret
+	}
+	return false
+}
+
+// BudgetAlerts are a budget's alert thresholds and where alerts go.
+type BudgetAlerts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// thresholds are percentages of limit_to, each from 1 to 1000; crossing one emits an alert
+	// once per period and bucket. Empty means 75, 90 and 100, which the API then returns.
+	Thresholds []int32 `protobuf:"varint,1,rep,packed,name=thresholds,proto3" json:"thresholds,omitempty"`
+	// notification_target lists where alerts are posted, besides the log and the usage stream.
+	NotificationTarget []*NotificationTarget `protobuf:"bytes,2,rep,name=notification_target,json=notificationTarget,proto3" json:"notification_target,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *BudgetAlerts) Reset() {
+	*x = BudgetAlerts{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetAlerts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetAlerts) ProtoMessage() {}
+
+func (x *BudgetAlerts) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetAlerts.ProtoReflect.Descriptor instead.
+func (*BudgetAlerts) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BudgetAlerts) GetThresholds() []int32 {
+	if x != nil {
+		return x.Thresholds
+	}
+	return nil
+}
+
+func (x *BudgetAlerts) GetNotificationTarget() []*NotificationTarget {
+	if x != nil {
+		return x.NotificationTarget
+	}
+	return nil
+}
+
+// Budget caps spend (US dollars) or tokens per calendar period in UTC for the requests its
+// condition selects. Every matching budget must fit a request, and a request is charged to each
+// of them. Enforcement on the request path is not active yet: rules are stored, validated and
+// compiled.
 type Budget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name is unique and immutable.
+	// name is the rule's stable id: unique and immutable. Spend is kept by it.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// subjects selects the requests charged.
-	Subjects *Subjects `protobuf:"bytes,2,opt,name=subjects,proto3" json:"subjects,omitempty"`
-	// limit_usd is the cap; must be positive.
-	LimitUsd float64 `protobuf:"fixed64,3,opt,name=limit_usd,json=limitUsd,proto3" json:"limit_usd,omitempty"`
-	// period is the reset window.
-	Period BudgetPeriod `protobuf:"varint,4,opt,name=period,proto3,enum=llmgw.admin.v1.BudgetPeriod" json:"period,omitempty"`
-	// alert_thresholds are fractions of limit_usd (0 to 1) that raise an alert when crossed.
-	AlertThresholds []float64 `protobuf:"fixed64,5,rep,packed,name=alert_thresholds,json=alertThresholds,proto3" json:"alert_thresholds,omitempty"`
+	// when selects the requests charged; unset matches every request.
+	When *Condition `protobuf:"bytes,2,opt,name=when,proto3" json:"when,omitempty"`
+	// unit is what is counted and over which period: "cost_per_day", "cost_per_week" (from
+	// Monday), "cost_per_month", "cost_per_quarter" (US dollars), "tokens_per_day" or
+	// "tokens_per_month". Periods start at 00:00 UTC.
+	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	// limit_to is the most a bucket may spend per period: US dollars for a cost unit, a whole
+	// number of tokens for a token unit. It must be positive.
+	LimitTo float64 `protobuf:"fixed64,4,opt,name=limit_to,json=limitTo,proto3" json:"limit_to,omitempty"`
+	// applies_per splits the budget into one bucket per value, as RateLimit.applies_per.
+	AppliesPer []string `protobuf:"bytes,5,rep,name=applies_per,json=appliesPer,proto3" json:"applies_per,omitempty"`
+	// mode is enforce (the default) or audit.
+	Mode Mode `protobuf:"varint,6,opt,name=mode,proto3,enum=llmgw.admin.v1.Mode" json:"mode,omitempty"`
+	// alerts are the alert thresholds and notification targets.
+	Alerts *BudgetAlerts `protobuf:"bytes,7,opt,name=alerts,proto3" json:"alerts,omitempty"`
 	// create_time is output only.
-	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// update_time is output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Budget) Reset() {
 	*x = Budget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1589,7 @@ func (x *Budget) String() string {
 func (*Budget) ProtoMessage() {}
 
 func (x *Budget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1602,7 @@ func (x *Budget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Budget.ProtoReflect.Descriptor instead.
 func (*Budget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Budget) GetName() string {
@@ -1401,30 +1612,44 @@ func (x *Budget) GetName() string {
 	return ""
 }
 
-func (x *Budget) GetSubjects() *Subjects {
+func (x *Budget) GetWhen() *Condition {
 	if x != nil {
-		return x.Subjects
+		return x.When
 	}
 	return nil
 }
 
-func (x *Budget) GetLimitUsd() float64 {
+func (x *Budget) GetUnit() string {
 	if x != nil {
-		return x.LimitUsd
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Budget) GetLimitTo() float64 {
+	if x != nil {
+		return x.LimitTo
 	}
 	return 0
 }
 
-func (x *Budget) GetPeriod() BudgetPeriod {
+func (x *Budget) GetAppliesPer() []string {
 	if x != nil {
-		return x.Period
+		return x.AppliesPer
 	}
-	return BudgetPeriod_BUDGET_PERIOD_UNSPECIFIED
+	return nil
 }
 
-func (x *Budget) GetAlertThresholds() []float64 {
+func (x *Budget) GetMode() Mode {
 	if x != nil {
-		return x.AlertThresholds
+		return x.Mode
+	}
+	return Mode_MODE_UNSPECIFIED
+}
+
+func (x *Budget) GetAlerts() *BudgetAlerts {
+	if x != nil {
+		return x.Alerts
 	}
 	return nil
 }
@@ -1443,6 +1668,118 @@ func (x *Budget) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// LimitStatus is the current state of one bucket of a rate limit or budget.
+type LimitStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// rule is the rate limit's or budget's name.
+	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// kind is "rate_limit" or "budget".
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// unit is the rule's unit this status is about.
+	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	// bucket is the counter within the rule, from its applies_per ("user:alice|model:acct/m");
+	// empty for a rule with one counter.
+	Bucket string `protobuf:"bytes,4,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	// used is what the bucket used in the current window or period, reservations of requests in
+	// flight included: US dollars for a cost unit, else requests or tokens.
+	Used float64 `protobuf:"fixed64,5,opt,name=used,proto3" json:"used,omitempty"`
+	// limit is the rule's limit for the unit, in the same unit as used.
+	Limit float64 `protobuf:"fixed64,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	// remaining is limit minus used, never below zero.
+	Remaining float64 `protobuf:"fixed64,7,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	// reset_time is when the window empties (a rate limit, if nothing more is admitted) or the
+	// period ends (a budget).
+	ResetTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=reset_time,json=resetTime,proto3" json:"reset_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitStatus) Reset() {
+	*x = LimitStatus{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitStatus) ProtoMessage() {}
+
+func (x *LimitStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitStatus.ProtoReflect.Descriptor instead.
+func (*LimitStatus) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LimitStatus) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *LimitStatus) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *LimitStatus) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *LimitStatus) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *LimitStatus) GetUsed() float64 {
+	if x != nil {
+		return x.Used
+	}
+	return 0
+}
+
+func (x *LimitStatus) GetLimit() float64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *LimitStatus) GetRemaining() float64 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *LimitStatus) GetResetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResetTime
+	}
+	return nil
+}
+
 // CreateProviderAccountRequest creates a provider account.
 type CreateProviderAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1454,7 +1791,7 @@ type CreateProviderAccountRequest struct {
 
 func (x *CreateProviderAccountRequest) Reset() {
 	*x = CreateProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1803,7 @@ func (x *CreateProviderAccountRequest) String() string {
 func (*CreateProviderAccountRequest) ProtoMessage() {}
 
 func (x *CreateProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1816,7 @@ func (x *CreateProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateProviderAccountRequest) GetProviderAccount() *ProviderAccount {
@@ -1500,7 +1837,7 @@ type CreateProviderAccountResponse struct {
 
 func (x *CreateProviderAccountResponse) Reset() {
 	*x = CreateProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1849,7 @@ func (x *CreateProviderAccountResponse) String() string {
 func (*CreateProviderAccountResponse) ProtoMessage() {}
 
 func (x *CreateProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1862,7 @@ func (x *CreateProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -1546,7 +1883,7 @@ type GetProviderAccountRequest struct {
 
 func (x *GetProviderAccountRequest) Reset() {
 	*x = GetProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1895,7 @@ func (x *GetProviderAccountRequest) String() string {
 func (*GetProviderAccountRequest) ProtoMessage() {}
 
 func (x *GetProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1908,7 @@ func (x *GetProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetProviderAccountRequest) GetName() string {
@@ -1592,7 +1929,7 @@ type GetProviderAccountResponse struct {
 
 func (x *GetProviderAccountResponse) Reset() {
 	*x = GetProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1941,7 @@ func (x *GetProviderAccountResponse) String() string {
 func (*GetProviderAccountResponse) ProtoMessage() {}
 
 func (x *GetProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1954,7 @@ func (x *GetProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -1636,7 +1973,7 @@ type ListProviderAccountsRequest struct {
 
 func (x *ListProviderAccountsRequest) Reset() {
 	*x = ListProviderAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1985,7 @@ func (x *ListProviderAccountsRequest) String() string {
 func (*ListProviderAccountsRequest) ProtoMessage() {}
 
 func (x *ListProviderAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1998,7 @@ func (x *ListProviderAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProviderAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListProviderAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 // ListProviderAccountsResponse lists provider accounts.
@@ -1675,7 +2012,7 @@ type ListProviderAccountsResponse struct {
 
 func (x *ListProviderAccountsResponse) Reset() {
 	*x = ListProviderAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +2024,7 @@ func (x *ListProviderAccountsResponse) String() string {
 func (*ListProviderAccountsResponse) ProtoMessage() {}
 
 func (x *ListProviderAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +2037,7 @@ func (x *ListProviderAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProviderAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListProviderAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListProviderAccountsResponse) GetProviderAccounts() []*ProviderAccount {
@@ -1721,7 +2058,7 @@ type UpdateProviderAccountRequest struct {
 
 func (x *UpdateProviderAccountRequest) Reset() {
 	*x = UpdateProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +2070,7 @@ func (x *UpdateProviderAccountRequest) String() string {
 func (*UpdateProviderAccountRequest) ProtoMessage() {}
 
 func (x *UpdateProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +2083,7 @@ func (x *UpdateProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateProviderAccountRequest) GetProviderAccount() *ProviderAccount {
@@ -1767,7 +2104,7 @@ type UpdateProviderAccountResponse struct {
 
 func (x *UpdateProviderAccountResponse) Reset() {
 	*x = UpdateProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +2116,7 @@ func (x *UpdateProviderAccountResponse) String() string {
 func (*UpdateProviderAccountResponse) ProtoMessage() {}
 
 func (x *UpdateProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +2129,7 @@ func (x *UpdateProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -1813,7 +2150,7 @@ type DeleteProviderAccountRequest struct {
 
 func (x *DeleteProviderAccountRequest) Reset() {
 	*x = DeleteProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +2162,7 @@ func (x *DeleteProviderAccountRequest) String() string {
 func (*DeleteProviderAccountRequest) ProtoMessage() {}
 
 func (x *DeleteProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +2175,7 @@ func (x *DeleteProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteProviderAccountRequest) GetName() string {
@@ -1857,7 +2194,7 @@ type DeleteProviderAccountResponse struct {
 
 func (x *DeleteProviderAccountResponse) Reset() {
 	*x = DeleteProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2206,7 @@ func (x *DeleteProviderAccountResponse) String() string {
 func (*DeleteProviderAccountResponse) ProtoMessage() {}
 
 func (x *DeleteProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2219,7 @@ func (x *DeleteProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 // CreateModelRequest creates a model.
@@ -1896,7 +2233,7 @@ type CreateModelRequest struct {
 
 func (x *CreateModelRequest) Reset() {
 	*x = CreateModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +2245,7 @@ func (x *CreateModelRequest) String() string {
 func (*CreateModelRequest) ProtoMessage() {}
 
 func (x *CreateModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1921,7 +2258,7 @@ func (x *CreateModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateModelRequest.ProtoReflect.Descriptor instead.
 func (*CreateModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateModelRequest) GetModel() *Model {
@@ -1942,7 +2279,7 @@ type CreateModelResponse struct {
 
 func (x *CreateModelResponse) Reset() {
 	*x = CreateModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2291,7 @@ func (x *CreateModelResponse) String() string {
 func (*CreateModelResponse) ProtoMessage() {}
 
 func (x *CreateModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2304,7 @@ func (x *CreateModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateModelResponse.ProtoReflect.Descriptor instead.
 func (*CreateModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateModelResponse) GetModel() *Model {
@@ -1990,7 +2327,7 @@ type GetModelRequest struct {
 
 func (x *GetModelRequest) Reset() {
 	*x = GetModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2339,7 @@ func (x *GetModelRequest) String() string {
 func (*GetModelRequest) ProtoMessage() {}
 
 func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2352,7 @@ func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
 func (*GetModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetModelRequest) GetAccount() string {
@@ -2043,7 +2380,7 @@ type GetModelResponse struct {
 
 func (x *GetModelResponse) Reset() {
 	*x = GetModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2392,7 @@ func (x *GetModelResponse) String() string {
 func (*GetModelResponse) ProtoMessage() {}
 
 func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2405,7 @@ func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
 func (*GetModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetModelResponse) GetModel() *Model {
@@ -2089,7 +2426,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2438,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2451,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListModelsRequest) GetAccount() string {
@@ -2135,7 +2472,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2484,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2497,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListModelsResponse) GetModels() []*Model {
@@ -2181,7 +2518,7 @@ type UpdateModelRequest struct {
 
 func (x *UpdateModelRequest) Reset() {
 	*x = UpdateModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2530,7 @@ func (x *UpdateModelRequest) String() string {
 func (*UpdateModelRequest) ProtoMessage() {}
 
 func (x *UpdateModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2543,7 @@ func (x *UpdateModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateModelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateModelRequest) GetModel() *Model {
@@ -2227,7 +2564,7 @@ type UpdateModelResponse struct {
 
 func (x *UpdateModelResponse) Reset() {
 	*x = UpdateModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2239,7 +2576,7 @@ func (x *UpdateModelResponse) String() string {
 func (*UpdateModelResponse) ProtoMessage() {}
 
 func (x *UpdateModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2252,7 +2589,7 @@ func (x *UpdateModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateModelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateModelResponse) GetModel() *Model {
@@ -2275,7 +2612,7 @@ type DeleteModelRequest struct {
 
 func (x *DeleteModelRequest) Reset() {
 	*x = DeleteModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2624,7 @@ func (x *DeleteModelRequest) String() string {
 func (*DeleteModelRequest) ProtoMessage() {}
 
 func (x *DeleteModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2637,7 @@ func (x *DeleteModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteModelRequest) GetAccount() string {
@@ -2326,7 +2663,7 @@ type DeleteModelResponse struct {
 
 func (x *DeleteModelResponse) Reset() {
 	*x = DeleteModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2675,7 @@ func (x *DeleteModelResponse) String() string {
 func (*DeleteModelResponse) ProtoMessage() {}
 
 func (x *DeleteModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2688,7 @@ func (x *DeleteModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 // CreateUserRequest creates a user.
@@ -2365,7 +2702,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2714,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2727,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateUserRequest) GetUser() *User {
@@ -2411,7 +2748,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2760,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2773,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -2457,7 +2794,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2806,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2819,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -2503,7 +2840,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2852,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2865,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -2547,7 +2884,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +2896,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +2909,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 // ListUsersResponse lists users.
@@ -2586,7 +2923,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +2935,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +2948,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -2632,7 +2969,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +2981,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +2994,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -2678,7 +3015,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2690,7 +3027,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2703,7 +3040,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -2724,7 +3061,7 @@ type DeleteUserRequest struct {
 
 func (x *DeleteUserRequest) Reset() {
 	*x = DeleteUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2736,7 +3073,7 @@ func (x *DeleteUserRequest) String() string {
 func (*DeleteUserRequest) ProtoMessage() {}
 
 func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +3086,7 @@ func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DeleteUserRequest) GetName() string {
@@ -2768,7 +3105,7 @@ type DeleteUserResponse struct {
 
 func (x *DeleteUserResponse) Reset() {
 	*x = DeleteUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +3117,7 @@ func (x *DeleteUserResponse) String() string {
 func (*DeleteUserResponse) ProtoMessage() {}
 
 func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +3130,7 @@ func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 // CreateTeamRequest creates a team.
@@ -2807,7 +3144,7 @@ type CreateTeamRequest struct {
 
 func (x *CreateTeamRequest) Reset() {
 	*x = CreateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2819,7 +3156,7 @@ func (x *CreateTeamRequest) String() string {
 func (*CreateTeamRequest) ProtoMessage() {}
 
 func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +3169,7 @@ func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamRequest.ProtoReflect.Descriptor instead.
 func (*CreateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateTeamRequest) GetTeam() *Team {
@@ -2853,7 +3190,7 @@ type CreateTeamResponse struct {
 
 func (x *CreateTeamResponse) Reset() {
 	*x = CreateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2865,7 +3202,7 @@ func (x *CreateTeamResponse) String() string {
 func (*CreateTeamResponse) ProtoMessage() {}
 
 func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2878,7 +3215,7 @@ func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamResponse.ProtoReflect.Descriptor instead.
 func (*CreateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateTeamResponse) GetTeam() *Team {
@@ -2899,7 +3236,7 @@ type GetTeamRequest struct {
 
 func (x *GetTeamRequest) Reset() {
 	*x = GetTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3248,7 @@ func (x *GetTeamRequest) String() string {
 func (*GetTeamRequest) ProtoMessage() {}
 
 func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3261,7 @@ func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamRequest.ProtoReflect.Descriptor instead.
 func (*GetTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetTeamRequest) GetName() string {
@@ -2945,7 +3282,7 @@ type GetTeamResponse struct {
 
 func (x *GetTeamResponse) Reset() {
 	*x = GetTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3294,7 @@ func (x *GetTeamResponse) String() string {
 func (*GetTeamResponse) ProtoMessage() {}
 
 func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3307,7 @@ func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamResponse.ProtoReflect.Descriptor instead.
 func (*GetTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetTeamResponse) GetTeam() *Team {
@@ -2989,7 +3326,7 @@ type ListTeamsRequest struct {
 
 func (x *ListTeamsRequest) Reset() {
 	*x = ListTeamsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3338,7 @@ func (x *ListTeamsRequest) String() string {
 func (*ListTeamsRequest) ProtoMessage() {}
 
 func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3351,7 @@ func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsRequest.ProtoReflect.Descriptor instead.
 func (*ListTeamsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 // ListTeamsResponse lists teams.
@@ -3028,7 +3365,7 @@ type ListTeamsResponse struct {
 
 func (x *ListTeamsResponse) Reset() {
 	*x = ListTeamsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3040,7 +3377,7 @@ func (x *ListTeamsResponse) String() string {
 func (*ListTeamsResponse) ProtoMessage() {}
 
 func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3053,7 +3390,7 @@ func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsResponse.ProtoReflect.Descriptor instead.
 func (*ListTeamsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListTeamsResponse) GetTeams() []*Team {
@@ -3074,7 +3411,7 @@ type UpdateTeamRequest struct {
 
 func (x *UpdateTeamRequest) Reset() {
 	*x = UpdateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3086,7 +3423,7 @@ func (x *UpdateTeamRequest) String() string {
 func (*UpdateTeamRequest) ProtoMessage() {}
 
 func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3099,7 +3436,7 @@ func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UpdateTeamRequest) GetTeam() *Team {
@@ -3120,7 +3457,7 @@ type UpdateTeamResponse struct {
 
 func (x *UpdateTeamResponse) Reset() {
 	*x = UpdateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3132,7 +3469,7 @@ func (x *UpdateTeamResponse) String() string {
 func (*UpdateTeamResponse) ProtoMessage() {}
 
 func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3145,7 +3482,7 @@ func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *UpdateTeamResponse) GetTeam() *Team {
@@ -3166,7 +3503,7 @@ type DeleteTeamRequest struct {
 
 func (x *DeleteTeamRequest) Reset() {
 	*x = DeleteTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3178,7 +3515,7 @@ func (x *DeleteTeamRequest) String() string {
 func (*DeleteTeamRequest) ProtoMessage() {}
 
 func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3191,7 +3528,7 @@ func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DeleteTeamRequest) GetName() string {
@@ -3210,7 +3547,7 @@ type DeleteTeamResponse struct {
 
 func (x *DeleteTeamResponse) Reset() {
 	*x = DeleteTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3222,7 +3559,7 @@ func (x *DeleteTeamResponse) String() string {
 func (*DeleteTeamResponse) ProtoMessage() {}
 
 func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3235,7 +3572,7 @@ func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 // CreateVirtualAccountRequest creates a virtual account.
@@ -3249,7 +3586,7 @@ type CreateVirtualAccountRequest struct {
 
 func (x *CreateVirtualAccountRequest) Reset() {
 	*x = CreateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3261,7 +3598,7 @@ func (x *CreateVirtualAccountRequest) String() string {
 func (*CreateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3274,7 +3611,7 @@ func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CreateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -3295,7 +3632,7 @@ type CreateVirtualAccountResponse struct {
 
 func (x *CreateVirtualAccountResponse) Reset() {
 	*x = CreateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3644,7 @@ func (x *CreateVirtualAccountResponse) String() string {
 func (*CreateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3657,7 @@ func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CreateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -3341,7 +3678,7 @@ type GetVirtualAccountRequest struct {
 
 func (x *GetVirtualAccountRequest) Reset() {
 	*x = GetVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3353,7 +3690,7 @@ func (x *GetVirtualAccountRequest) String() string {
 func (*GetVirtualAccountRequest) ProtoMessage() {}
 
 func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3366,7 +3703,7 @@ func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetVirtualAccountRequest) GetName() string {
@@ -3387,7 +3724,7 @@ type GetVirtualAccountResponse struct {
 
 func (x *GetVirtualAccountResponse) Reset() {
 	*x = GetVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3399,7 +3736,7 @@ func (x *GetVirtualAccountResponse) String() string {
 func (*GetVirtualAccountResponse) ProtoMessage() {}
 
 func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3412,7 +3749,7 @@ func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -3431,7 +3768,7 @@ type ListVirtualAccountsRequest struct {
 
 func (x *ListVirtualAccountsRequest) Reset() {
 	*x = ListVirtualAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3443,7 +3780,7 @@ func (x *ListVirtualAccountsRequest) String() string {
 func (*ListVirtualAccountsRequest) ProtoMessage() {}
 
 func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3456,7 +3793,7 @@ func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
 }
 
 // ListVirtualAccountsResponse lists virtual accounts.
@@ -3470,7 +3807,7 @@ type ListVirtualAccountsResponse struct {
 
 func (x *ListVirtualAccountsResponse) Reset() {
 	*x = ListVirtualAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3482,7 +3819,7 @@ func (x *ListVirtualAccountsResponse) String() string {
 func (*ListVirtualAccountsResponse) ProtoMessage() {}
 
 func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3495,7 +3832,7 @@ func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListVirtualAccountsResponse) GetVirtualAccounts() []*VirtualAccount {
@@ -3516,7 +3853,7 @@ type UpdateVirtualAccountRequest struct {
 
 func (x *UpdateVirtualAccountRequest) Reset() {
 	*x = UpdateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3528,7 +3865,7 @@ func (x *UpdateVirtualAccountRequest) String() string {
 func (*UpdateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3541,7 +3878,7 @@ func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *UpdateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -3562,7 +3899,7 @@ type UpdateVirtualAccountResponse struct {
 
 func (x *UpdateVirtualAccountResponse) Reset() {
 	*x = UpdateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3574,7 +3911,7 @@ func (x *UpdateVirtualAccountResponse) String() string {
 func (*UpdateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3587,7 +3924,7 @@ func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *UpdateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -3608,7 +3945,7 @@ type DeleteVirtualAccountRequest struct {
 
 func (x *DeleteVirtualAccountRequest) Reset() {
 	*x = DeleteVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +3957,7 @@ func (x *DeleteVirtualAccountRequest) String() string {
 func (*DeleteVirtualAccountRequest) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +3970,7 @@ func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DeleteVirtualAccountRequest) GetName() string {
@@ -3652,7 +3989,7 @@ type DeleteVirtualAccountResponse struct {
 
 func (x *DeleteVirtualAccountResponse) Reset() {
 	*x = DeleteVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3664,7 +4001,7 @@ func (x *DeleteVirtualAccountResponse) String() string {
 func (*DeleteVirtualAccountResponse) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3677,7 +4014,7 @@ func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
 }
 
 // CreateAuthzRuleRequest creates a authz rule.
@@ -3691,7 +4028,7 @@ type CreateAuthzRuleRequest struct {
 
 func (x *CreateAuthzRuleRequest) Reset() {
 	*x = CreateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3703,7 +4040,7 @@ func (x *CreateAuthzRuleRequest) String() string {
 func (*CreateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3716,7 +4053,7 @@ func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *CreateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -3737,7 +4074,7 @@ type CreateAuthzRuleResponse struct {
 
 func (x *CreateAuthzRuleResponse) Reset() {
 	*x = CreateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3749,7 +4086,7 @@ func (x *CreateAuthzRuleResponse) String() string {
 func (*CreateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3762,7 +4099,7 @@ func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *CreateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -3783,7 +4120,7 @@ type GetAuthzRuleRequest struct {
 
 func (x *GetAuthzRuleRequest) Reset() {
 	*x = GetAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3795,7 +4132,7 @@ func (x *GetAuthzRuleRequest) String() string {
 func (*GetAuthzRuleRequest) ProtoMessage() {}
 
 func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3808,7 +4145,7 @@ func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *GetAuthzRuleRequest) GetName() string {
@@ -3829,7 +4166,7 @@ type GetAuthzRuleResponse struct {
 
 func (x *GetAuthzRuleResponse) Reset() {
 	*x = GetAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3841,7 +4178,7 @@ func (x *GetAuthzRuleResponse) String() string {
 func (*GetAuthzRuleResponse) ProtoMessage() {}
 
 func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3854,7 +4191,7 @@ func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -3873,7 +4210,7 @@ type ListAuthzRulesRequest struct {
 
 func (x *ListAuthzRulesRequest) Reset() {
 	*x = ListAuthzRulesRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3885,7 +4222,7 @@ func (x *ListAuthzRulesRequest) String() string {
 func (*ListAuthzRulesRequest) ProtoMessage() {}
 
 func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3898,7 +4235,7 @@ func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
 }
 
 // ListAuthzRulesResponse lists authz rules.
@@ -3912,7 +4249,7 @@ type ListAuthzRulesResponse struct {
 
 func (x *ListAuthzRulesResponse) Reset() {
 	*x = ListAuthzRulesResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3924,7 +4261,7 @@ func (x *ListAuthzRulesResponse) String() string {
 func (*ListAuthzRulesResponse) ProtoMessage() {}
 
 func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3937,7 +4274,7 @@ func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ListAuthzRulesResponse) GetAuthzRules() []*AuthzRule {
@@ -3958,7 +4295,7 @@ type UpdateAuthzRuleRequest struct {
 
 func (x *UpdateAuthzRuleRequest) Reset() {
 	*x = UpdateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3970,7 +4307,7 @@ func (x *UpdateAuthzRuleRequest) String() string {
 func (*UpdateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3983,7 +4320,7 @@ func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *UpdateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -4004,7 +4341,7 @@ type UpdateAuthzRuleResponse struct {
 
 func (x *UpdateAuthzRuleResponse) Reset() {
 	*x = UpdateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4016,7 +4353,7 @@ func (x *UpdateAuthzRuleResponse) String() string {
 func (*UpdateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4029,7 +4366,7 @@ func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *UpdateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -4050,7 +4387,7 @@ type DeleteAuthzRuleRequest struct {
 
 func (x *DeleteAuthzRuleRequest) Reset() {
 	*x = DeleteAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4062,7 +4399,7 @@ func (x *DeleteAuthzRuleRequest) String() string {
 func (*DeleteAuthzRuleRequest) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4075,7 +4412,7 @@ func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *DeleteAuthzRuleRequest) GetName() string {
@@ -4094,7 +4431,7 @@ type DeleteAuthzRuleResponse struct {
 
 func (x *DeleteAuthzRuleResponse) Reset() {
 	*x = DeleteAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4106,7 +4443,7 @@ func (x *DeleteAuthzRuleResponse) String() string {
 func (*DeleteAuthzRuleResponse) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4119,7 +4456,7 @@ func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
 }
 
 // CreateRoutingConfigRequest creates a routing config.
@@ -4133,7 +4470,7 @@ type CreateRoutingConfigRequest struct {
 
 func (x *CreateRoutingConfigRequest) Reset() {
 	*x = CreateRoutingConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4145,7 +4482,7 @@ func (x *CreateRoutingConfigRequest) String() string {
 func (*CreateRoutingConfigRequest) ProtoMessage() {}
 
 func (x *CreateRoutingConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4158,7 +4495,7 @@ func (x *CreateRoutingConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingConfigRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoutingConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *CreateRoutingConfigRequest) GetRoutingConfig() *RoutingConfig {
@@ -4179,7 +4516,7 @@ type CreateRoutingConfigResponse struct {
 
 func (x *CreateRoutingConfigResponse) Reset() {
 	*x = CreateRoutingConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4191,7 +4528,7 @@ func (x *CreateRoutingConfigResponse) String() string {
 func (*CreateRoutingConfigResponse) ProtoMessage() {}
 
 func (x *CreateRoutingConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4204,7 +4541,7 @@ func (x *CreateRoutingConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingConfigResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoutingConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *CreateRoutingConfigResponse) GetRoutingConfig() *RoutingConfig {
@@ -4225,7 +4562,7 @@ type GetRoutingConfigRequest struct {
 
 func (x *GetRoutingConfigRequest) Reset() {
 	*x = GetRoutingConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4237,7 +4574,7 @@ func (x *GetRoutingConfigRequest) String() string {
 func (*GetRoutingConfigRequest) ProtoMessage() {}
 
 func (x *GetRoutingConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4250,7 +4587,7 @@ func (x *GetRoutingConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *GetRoutingConfigRequest) GetName() string {
@@ -4271,7 +4608,7 @@ type GetRoutingConfigResponse struct {
 
 func (x *GetRoutingConfigResponse) Reset() {
 	*x = GetRoutingConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4283,7 +4620,7 @@ func (x *GetRoutingConfigResponse) String() string {
 func (*GetRoutingConfigResponse) ProtoMessage() {}
 
 func (x *GetRoutingConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4296,7 +4633,7 @@ func (x *GetRoutingConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *GetRoutingConfigResponse) GetRoutingConfig() *RoutingConfig {
@@ -4315,7 +4652,7 @@ type ListRoutingConfigsRequest struct {
 
 func (x *ListRoutingConfigsRequest) Reset() {
 	*x = ListRoutingConfigsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4327,7 +4664,7 @@ func (x *ListRoutingConfigsRequest) String() string {
 func (*ListRoutingConfigsRequest) ProtoMessage() {}
 
 func (x *ListRoutingConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4340,7 +4677,7 @@ func (x *ListRoutingConfigsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingConfigsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
 }
 
 // ListRoutingConfigsResponse lists routing configs.
@@ -4354,7 +4691,7 @@ type ListRoutingConfigsResponse struct {
 
 func (x *ListRoutingConfigsResponse) Reset() {
 	*x = ListRoutingConfigsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4366,7 +4703,7 @@ func (x *ListRoutingConfigsResponse) String() string {
 func (*ListRoutingConfigsResponse) ProtoMessage() {}
 
 func (x *ListRoutingConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4379,7 +4716,7 @@ func (x *ListRoutingConfigsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingConfigsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingConfigsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ListRoutingConfigsResponse) GetRoutingConfigs() []*RoutingConfig {
@@ -4400,7 +4737,7 @@ type UpdateRoutingConfigRequest struct {
 
 func (x *UpdateRoutingConfigRequest) Reset() {
 	*x = UpdateRoutingConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4412,7 +4749,7 @@ func (x *UpdateRoutingConfigRequest) String() string {
 func (*UpdateRoutingConfigRequest) ProtoMessage() {}
 
 func (x *UpdateRoutingConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4425,7 +4762,7 @@ func (x *UpdateRoutingConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoutingConfigRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRoutingConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *UpdateRoutingConfigRequest) GetRoutingConfig() *RoutingConfig {
@@ -4446,7 +4783,7 @@ type UpdateRoutingConfigResponse struct {
 
 func (x *UpdateRoutingConfigResponse) Reset() {
 	*x = UpdateRoutingConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4458,7 +4795,7 @@ func (x *UpdateRoutingConfigResponse) String() string {
 func (*UpdateRoutingConfigResponse) ProtoMessage() {}
 
 func (x *UpdateRoutingConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4471,7 +4808,7 @@ func (x *UpdateRoutingConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoutingConfigResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRoutingConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *UpdateRoutingConfigResponse) GetRoutingConfig() *RoutingConfig {
@@ -4492,7 +4829,7 @@ type DeleteRoutingConfigRequest struct {
 
 func (x *DeleteRoutingConfigRequest) Reset() {
 	*x = DeleteRoutingConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4504,7 +4841,7 @@ func (x *DeleteRoutingConfigRequest) String() string {
 func (*DeleteRoutingConfigRequest) ProtoMessage() {}
 
 func (x *DeleteRoutingConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4517,7 +4854,7 @@ func (x *DeleteRoutingConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingConfigRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *DeleteRoutingConfigRequest) GetName() string {
@@ -4536,7 +4873,7 @@ type DeleteRoutingConfigResponse struct {
 
 func (x *DeleteRoutingConfigResponse) Reset() {
 	*x = DeleteRoutingConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4548,7 +4885,7 @@ func (x *DeleteRoutingConfigResponse) String() string {
 func (*DeleteRoutingConfigResponse) ProtoMessage() {}
 
 func (x *DeleteRoutingConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4561,7 +4898,7 @@ func (x *DeleteRoutingConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingConfigResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
 }
 
 // CreateRateLimitRequest creates a rate limit.
@@ -4575,7 +4912,7 @@ type CreateRateLimitRequest struct {
 
 func (x *CreateRateLimitRequest) Reset() {
 	*x = CreateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4587,7 +4924,7 @@ func (x *CreateRateLimitRequest) String() string {
 func (*CreateRateLimitRequest) ProtoMessage() {}
 
 func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4600,7 +4937,7 @@ func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *CreateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -4621,7 +4958,7 @@ type CreateRateLimitResponse struct {
 
 func (x *CreateRateLimitResponse) Reset() {
 	*x = CreateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4633,7 +4970,7 @@ func (x *CreateRateLimitResponse) String() string {
 func (*CreateRateLimitResponse) ProtoMessage() {}
 
 func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4646,7 +4983,7 @@ func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *CreateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -4667,7 +5004,7 @@ type GetRateLimitRequest struct {
 
 func (x *GetRateLimitRequest) Reset() {
 	*x = GetRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4679,7 +5016,7 @@ func (x *GetRateLimitRequest) String() string {
 func (*GetRateLimitRequest) ProtoMessage() {}
 
 func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4692,7 +5029,7 @@ func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *GetRateLimitRequest) GetName() string {
@@ -4713,7 +5050,7 @@ type GetRateLimitResponse struct {
 
 func (x *GetRateLimitResponse) Reset() {
 	*x = GetRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4725,7 +5062,7 @@ func (x *GetRateLimitResponse) String() string {
 func (*GetRateLimitResponse) ProtoMessage() {}
 
 func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4738,7 +5075,7 @@ func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*GetRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *GetRateLimitResponse) GetRateLimit() *RateLimit {
@@ -4757,7 +5094,7 @@ type ListRateLimitsRequest struct {
 
 func (x *ListRateLimitsRequest) Reset() {
 	*x = ListRateLimitsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4769,7 +5106,7 @@ func (x *ListRateLimitsRequest) String() string {
 func (*ListRateLimitsRequest) ProtoMessage() {}
 
 func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4782,7 +5119,7 @@ func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsRequest.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
 }
 
 // ListRateLimitsResponse lists rate limits.
@@ -4796,7 +5133,7 @@ type ListRateLimitsResponse struct {
 
 func (x *ListRateLimitsResponse) Reset() {
 	*x = ListRateLimitsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4808,7 +5145,7 @@ func (x *ListRateLimitsResponse) String() string {
 func (*ListRateLimitsResponse) ProtoMessage() {}
 
 func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4821,7 +5158,7 @@ func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsResponse.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ListRateLimitsResponse) GetRateLimits() []*RateLimit {
@@ -4842,7 +5179,7 @@ type UpdateRateLimitRequest struct {
 
 func (x *UpdateRateLimitRequest) Reset() {
 	*x = UpdateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4854,7 +5191,7 @@ func (x *UpdateRateLimitRequest) String() string {
 func (*UpdateRateLimitRequest) ProtoMessage() {}
 
 func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4867,7 +5204,7 @@ func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *UpdateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -4888,7 +5225,7 @@ type UpdateRateLimitResponse struct {
 
 func (x *UpdateRateLimitResponse) Reset() {
 	*x = UpdateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4900,7 +5237,7 @@ func (x *UpdateRateLimitResponse) String() string {
 func (*UpdateRateLimitResponse) ProtoMessage() {}
 
 func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4913,7 +5250,7 @@ func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *UpdateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -4934,7 +5271,7 @@ type DeleteRateLimitRequest struct {
 
 func (x *DeleteRateLimitRequest) Reset() {
 	*x = DeleteRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4946,7 +5283,7 @@ func (x *DeleteRateLimitRequest) String() string {
 func (*DeleteRateLimitRequest) ProtoMessage() {}
 
 func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4959,7 +5296,7 @@ func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *DeleteRateLimitRequest) GetName() string {
@@ -4978,7 +5315,7 @@ type DeleteRateLimitResponse struct {
 
 func (x *DeleteRateLimitResponse) Reset() {
 	*x = DeleteRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4990,7 +5327,7 @@ func (x *DeleteRateLimitResponse) String() string {
 func (*DeleteRateLimitResponse) ProtoMessage() {}
 
 func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5003,7 +5340,7 @@ func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
 }
 
 // CreateBudgetRequest creates a budget.
@@ -5017,7 +5354,7 @@ type CreateBudgetRequest struct {
 
 func (x *CreateBudgetRequest) Reset() {
 	*x = CreateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5029,7 +5366,7 @@ func (x *CreateBudgetRequest) String() string {
 func (*CreateBudgetRequest) ProtoMessage() {}
 
 func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5042,7 +5379,7 @@ func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*CreateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *CreateBudgetRequest) GetBudget() *Budget {
@@ -5063,7 +5400,7 @@ type CreateBudgetResponse struct {
 
 func (x *CreateBudgetResponse) Reset() {
 	*x = CreateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5075,7 +5412,7 @@ func (x *CreateBudgetResponse) String() string {
 func (*CreateBudgetResponse) ProtoMessage() {}
 
 func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5088,7 +5425,7 @@ func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*CreateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *CreateBudgetResponse) GetBudget() *Budget {
@@ -5109,7 +5446,7 @@ type GetBudgetRequest struct {
 
 func (x *GetBudgetRequest) Reset() {
 	*x = GetBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5121,7 +5458,7 @@ func (x *GetBudgetRequest) String() string {
 func (*GetBudgetRequest) ProtoMessage() {}
 
 func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5134,7 +5471,7 @@ func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetRequest.ProtoReflect.Descriptor instead.
 func (*GetBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *GetBudgetRequest) GetName() string {
@@ -5155,7 +5492,7 @@ type GetBudgetResponse struct {
 
 func (x *GetBudgetResponse) Reset() {
 	*x = GetBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5167,7 +5504,7 @@ func (x *GetBudgetResponse) String() string {
 func (*GetBudgetResponse) ProtoMessage() {}
 
 func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5180,7 +5517,7 @@ func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetResponse.ProtoReflect.Descriptor instead.
 func (*GetBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *GetBudgetResponse) GetBudget() *Budget {
@@ -5199,7 +5536,7 @@ type ListBudgetsRequest struct {
 
 func (x *ListBudgetsRequest) Reset() {
 	*x = ListBudgetsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5211,7 +5548,7 @@ func (x *ListBudgetsRequest) String() string {
 func (*ListBudgetsRequest) ProtoMessage() {}
 
 func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5224,7 +5561,7 @@ func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsRequest.ProtoReflect.Descriptor instead.
 func (*ListBudgetsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
 }
 
 // ListBudgetsResponse lists budgets.
@@ -5238,7 +5575,7 @@ type ListBudgetsResponse struct {
 
 func (x *ListBudgetsResponse) Reset() {
 	*x = ListBudgetsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5250,7 +5587,7 @@ func (x *ListBudgetsResponse) String() string {
 func (*ListBudgetsResponse) ProtoMessage() {}
 
 func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5263,7 +5600,7 @@ func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsResponse.ProtoReflect.Descriptor instead.
 func (*ListBudgetsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *ListBudgetsResponse) GetBudgets() []*Budget {
@@ -5284,7 +5621,7 @@ type UpdateBudgetRequest struct {
 
 func (x *UpdateBudgetRequest) Reset() {
 	*x = UpdateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5296,7 +5633,7 @@ func (x *UpdateBudgetRequest) String() string {
 func (*UpdateBudgetRequest) ProtoMessage() {}
 
 func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5309,7 +5646,7 @@ func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *UpdateBudgetRequest) GetBudget() *Budget {
@@ -5330,7 +5667,7 @@ type UpdateBudgetResponse struct {
 
 func (x *UpdateBudgetResponse) Reset() {
 	*x = UpdateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5342,7 +5679,7 @@ func (x *UpdateBudgetResponse) String() string {
 func (*UpdateBudgetResponse) ProtoMessage() {}
 
 func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5355,7 +5692,7 @@ func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *UpdateBudgetResponse) GetBudget() *Budget {
@@ -5376,7 +5713,7 @@ type DeleteBudgetRequest struct {
 
 func (x *DeleteBudgetRequest) Reset() {
 	*x = DeleteBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5388,7 +5725,7 @@ func (x *DeleteBudgetRequest) String() string {
 func (*DeleteBudgetRequest) ProtoMessage() {}
 
 func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5401,7 +5738,7 @@ func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *DeleteBudgetRequest) GetName() string {
@@ -5420,7 +5757,7 @@ type DeleteBudgetResponse struct {
 
 func (x *DeleteBudgetResponse) Reset() {
 	*x = DeleteBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5432,7 +5769,7 @@ func (x *DeleteBudgetResponse) String() string {
 func (*DeleteBudgetResponse) ProtoMessage() {}
 
 func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5445,7 +5782,99 @@ func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
+}
+
+// ListLimitStatusRequest lists limit status.
+type ListLimitStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// rule restricts the list to one rate limit or budget by name; empty lists every rule.
+	Rule          string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLimitStatusRequest) Reset() {
+	*x = ListLimitStatusRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLimitStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLimitStatusRequest) ProtoMessage() {}
+
+func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLimitStatusRequest.ProtoReflect.Descriptor instead.
+func (*ListLimitStatusRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *ListLimitStatusRequest) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+// ListLimitStatusResponse lists limit status.
+type ListLimitStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// statuses are sorted by rule, unit and bucket.
+	Statuses      []*LimitStatus `protobuf:"bytes,1,rep,name=statuses,proto3" json:"statuses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLimitStatusResponse) Reset() {
+	*x = ListLimitStatusResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLimitStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLimitStatusResponse) ProtoMessage() {}
+
+func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLimitStatusResponse.ProtoReflect.Descriptor instead.
+func (*ListLimitStatusResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *ListLimitStatusResponse) GetStatuses() []*LimitStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
 }
 
 // CreateApiKeyRequest issues an API key.
@@ -5459,7 +5888,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5471,7 +5900,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5484,7 +5913,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *CreateApiKeyRequest) GetApiKey() *ApiKey {
@@ -5507,7 +5936,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5519,7 +5948,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5532,7 +5961,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -5562,7 +5991,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5574,7 +6003,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5587,7 +6016,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ListApiKeysRequest) GetUser() string {
@@ -5615,7 +6044,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5627,7 +6056,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5640,7 +6069,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -5661,7 +6090,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5673,7 +6102,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5686,7 +6115,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -5707,7 +6136,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5719,7 +6148,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5732,7 +6161,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -5756,7 +6185,7 @@ type RotateApiKeyRequest struct {
 
 func (x *RotateApiKeyRequest) Reset() {
 	*x = RotateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5768,7 +6197,7 @@ func (x *RotateApiKeyRequest) String() string {
 func (*RotateApiKeyRequest) ProtoMessage() {}
 
 func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5781,7 +6210,7 @@ func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *RotateApiKeyRequest) GetId() string {
@@ -5811,7 +6240,7 @@ type RotateApiKeyResponse struct {
 
 func (x *RotateApiKeyResponse) Reset() {
 	*x = RotateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5823,7 +6252,7 @@ func (x *RotateApiKeyResponse) String() string {
 func (*RotateApiKeyResponse) ProtoMessage() {}
 
 func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5836,7 +6265,7 @@ func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *RotateApiKeyResponse) GetApiKey() *ApiKey {
@@ -5964,31 +6393,62 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"y\n" +
-	"\bSubjects\x12\x16\n" +
-	"\x06models\x18\x01 \x03(\tR\x06models\x12\x14\n" +
-	"\x05users\x18\x02 \x03(\tR\x05users\x12\x14\n" +
-	"\x05teams\x18\x03 \x03(\tR\x05teams\x12)\n" +
-	"\x10virtual_accounts\x18\x04 \x03(\tR\x0fvirtualAccounts\"\xab\x02\n" +
+	"updateTime\"\xc1\x01\n" +
+	"\tCondition\x12\x1a\n" +
+	"\bsubjects\x18\x01 \x03(\tR\bsubjects\x12\x16\n" +
+	"\x06models\x18\x02 \x03(\tR\x06models\x12C\n" +
+	"\bmetadata\x18\x03 \x03(\v2'.llmgw.admin.v1.Condition.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
+	"\x0eRateLimitEntry\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x19\n" +
+	"\blimit_to\x18\x02 \x01(\x03R\alimitTo\"\xcb\x02\n" +
 	"\tRateLimit\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
-	"\bsubjects\x18\x02 \x01(\v2\x18.llmgw.admin.v1.SubjectsR\bsubjects\x12.\n" +
-	"\x13requests_per_minute\x18\x03 \x01(\x03R\x11requestsPerMinute\x12*\n" +
-	"\x11tokens_per_minute\x18\x04 \x01(\x03R\x0ftokensPerMinute\x12;\n" +
-	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xca\x02\n" +
-	"\x06Budget\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
-	"\bsubjects\x18\x02 \x01(\v2\x18.llmgw.admin.v1.SubjectsR\bsubjects\x12\x1b\n" +
-	"\tlimit_usd\x18\x03 \x01(\x01R\blimitUsd\x124\n" +
-	"\x06period\x18\x04 \x01(\x0e2\x1c.llmgw.admin.v1.BudgetPeriodR\x06period\x12)\n" +
-	"\x10alert_thresholds\x18\x05 \x03(\x01R\x0falertThresholds\x12;\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
+	"\x04when\x18\x02 \x01(\v2\x19.llmgw.admin.v1.ConditionR\x04when\x126\n" +
+	"\x06limits\x18\x03 \x03(\v2\x1e.llmgw.admin.v1.RateLimitEntryR\x06limits\x12\x1f\n" +
+	"\vapplies_per\x18\x04 \x03(\tR\n" +
+	"appliesPer\x12(\n" +
+	"\x04mode\x18\x05 \x01(\x0e2\x14.llmgw.admin.v1.ModeR\x04mode\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"j\n" +
+	"updateTime\"q\n" +
+	"\x12NotificationTarget\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x03 \x01(\tR\x06secret\x12\x1d\n" +
+	"\n" +
+	"has_secret\x18\x04 \x01(\bR\thasSecret\"\x83\x01\n" +
+	"\fBudgetAlerts\x12\x1e\n" +
+	"\n" +
+	"thresholds\x18\x01 \x03(\x05R\n" +
+	"thresholds\x12S\n" +
+	"\x13notification_target\x18\x02 \x03(\v2\".llmgw.admin.v1.NotificationTargetR\x12notificationTarget\"\xf5\x02\n" +
+	"\x06Budget\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
+	"\x04when\x18\x02 \x01(\v2\x19.llmgw.admin.v1.ConditionR\x04when\x12\x12\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x19\n" +
+	"\blimit_to\x18\x04 \x01(\x01R\alimitTo\x12\x1f\n" +
+	"\vapplies_per\x18\x05 \x03(\tR\n" +
+	"appliesPer\x12(\n" +
+	"\x04mode\x18\x06 \x01(\x0e2\x14.llmgw.admin.v1.ModeR\x04mode\x124\n" +
+	"\x06alerts\x18\a \x01(\v2\x1c.llmgw.admin.v1.BudgetAlertsR\x06alerts\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\xe4\x01\n" +
+	"\vLimitStatus\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x16\n" +
+	"\x06bucket\x18\x04 \x01(\tR\x06bucket\x12\x12\n" +
+	"\x04used\x18\x05 \x01(\x01R\x04used\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\x01R\x05limit\x12\x1c\n" +
+	"\tremaining\x18\a \x01(\x01R\tremaining\x129\n" +
+	"\n" +
+	"reset_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tresetTime\"j\n" +
 	"\x1cCreateProviderAccountRequest\x12J\n" +
 	"\x10provider_account\x18\x01 \x01(\v2\x1f.llmgw.admin.v1.ProviderAccountR\x0fproviderAccount\"k\n" +
 	"\x1dCreateProviderAccountResponse\x12J\n" +
@@ -6165,7 +6625,11 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x06budget\x18\x01 \x01(\v2\x16.llmgw.admin.v1.BudgetR\x06budget\")\n" +
 	"\x13DeleteBudgetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x16\n" +
-	"\x14DeleteBudgetResponse\"F\n" +
+	"\x14DeleteBudgetResponse\",\n" +
+	"\x16ListLimitStatusRequest\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\"R\n" +
+	"\x17ListLimitStatusResponse\x127\n" +
+	"\bstatuses\x18\x01 \x03(\v2\x1b.llmgw.admin.v1.LimitStatusR\bstatuses\"F\n" +
 	"\x13CreateApiKeyRequest\x12/\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x16.llmgw.admin.v1.ApiKeyR\x06apiKey\"_\n" +
 	"\x14CreateApiKeyResponse\x12/\n" +
@@ -6190,12 +6654,12 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x1cROUTING_STRATEGY_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ROUTING_STRATEGY_WEIGHTED\x10\x01\x12\x1c\n" +
 	"\x18ROUTING_STRATEGY_LATENCY\x10\x02\x12\x1d\n" +
-	"\x19ROUTING_STRATEGY_PRIORITY\x10\x03*u\n" +
-	"\fBudgetPeriod\x12\x1d\n" +
-	"\x19BUDGET_PERIOD_UNSPECIFIED\x10\x00\x12\x15\n" +
-	"\x11BUDGET_PERIOD_DAY\x10\x01\x12\x16\n" +
-	"\x12BUDGET_PERIOD_WEEK\x10\x02\x12\x17\n" +
-	"\x13BUDGET_PERIOD_MONTH\x10\x032\x81%\n" +
+	"\x19ROUTING_STRATEGY_PRIORITY\x10\x03*>\n" +
+	"\x04Mode\x12\x14\n" +
+	"\x10MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fMODE_ENFORCE\x10\x01\x12\x0e\n" +
+	"\n" +
+	"MODE_AUDIT\x10\x022\xe5%\n" +
 	"\fAdminService\x12t\n" +
 	"\x15CreateProviderAccount\x12,.llmgw.admin.v1.CreateProviderAccountRequest\x1a-.llmgw.admin.v1.CreateProviderAccountResponse\x12k\n" +
 	"\x12GetProviderAccount\x12).llmgw.admin.v1.GetProviderAccountRequest\x1a*.llmgw.admin.v1.GetProviderAccountResponse\x12q\n" +
@@ -6252,7 +6716,8 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\tGetBudget\x12 .llmgw.admin.v1.GetBudgetRequest\x1a!.llmgw.admin.v1.GetBudgetResponse\x12V\n" +
 	"\vListBudgets\x12\".llmgw.admin.v1.ListBudgetsRequest\x1a#.llmgw.admin.v1.ListBudgetsResponse\x12Y\n" +
 	"\fUpdateBudget\x12#.llmgw.admin.v1.UpdateBudgetRequest\x1a$.llmgw.admin.v1.UpdateBudgetResponse\x12Y\n" +
-	"\fDeleteBudget\x12#.llmgw.admin.v1.DeleteBudgetRequest\x1a$.llmgw.admin.v1.DeleteBudgetResponseB\xb0\x01\n" +
+	"\fDeleteBudget\x12#.llmgw.admin.v1.DeleteBudgetRequest\x1a$.llmgw.admin.v1.DeleteBudgetResponse\x12b\n" +
+	"\x0fListLimitStatus\x12&.llmgw.admin.v1.ListLimitStatusRequest\x1a'.llmgw.admin.v1.ListLimitStatusResponseB\xb0\x01\n" +
 	"\x12com.llmgw.admin.v1B\n" +
 	"AdminProtoP\x01Z4github.com/llmgw/llmgw/gen/go/llmgw/admin/v1;adminv1\xa2\x02\x03LAX\xaa\x02\x0eLlmgw.Admin.V1\xca\x02\x0eLlmgw\\Admin\\V1\xe2\x02\x1aLlmgw\\Admin\\V1\\GPBMetadata\xea\x02\x10Llmgw::Admin::V1b\x06proto3"
 
@@ -6269,10 +6734,10 @@ func file_llmgw_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 113)
+var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 120)
 var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(RoutingStrategy)(0),                  // 0: llmgw.admin.v1.RoutingStrategy
-	(BudgetPeriod)(0),                     // 1: llmgw.admin.v1.BudgetPeriod
+	(Mode)(0),                             // 1: llmgw.admin.v1.Mode
 	(*ProviderAccount)(nil),               // 2: llmgw.admin.v1.ProviderAccount
 	(*Model)(nil),                         // 3: llmgw.admin.v1.Model
 	(*Pricing)(nil),                       // 4: llmgw.admin.v1.Pricing
@@ -6283,307 +6748,323 @@ var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(*AuthzRule)(nil),                     // 9: llmgw.admin.v1.AuthzRule
 	(*RoutingTarget)(nil),                 // 10: llmgw.admin.v1.RoutingTarget
 	(*RoutingConfig)(nil),                 // 11: llmgw.admin.v1.RoutingConfig
-	(*Subjects)(nil),                      // 12: llmgw.admin.v1.Subjects
-	(*RateLimit)(nil),                     // 13: llmgw.admin.v1.RateLimit
-	(*Budget)(nil),                        // 14: llmgw.admin.v1.Budget
-	(*CreateProviderAccountRequest)(nil),  // 15: llmgw.admin.v1.CreateProviderAccountRequest
-	(*CreateProviderAccountResponse)(nil), // 16: llmgw.admin.v1.CreateProviderAccountResponse
-	(*GetProviderAccountRequest)(nil),     // 17: llmgw.admin.v1.GetProviderAccountRequest
-	(*GetProviderAccountResponse)(nil),    // 18: llmgw.admin.v1.GetProviderAccountResponse
-	(*ListProviderAccountsRequest)(nil),   // 19: llmgw.admin.v1.ListProviderAccountsRequest
-	(*ListProviderAccountsResponse)(nil),  // 20: llmgw.admin.v1.ListProviderAccountsResponse
-	(*UpdateProviderAccountRequest)(nil),  // 21: llmgw.admin.v1.UpdateProviderAccountRequest
-	(*UpdateProviderAccountResponse)(nil), // 22: llmgw.admin.v1.UpdateProviderAccountResponse
-	(*DeleteProviderAccountRequest)(nil),  // 23: llmgw.admin.v1.DeleteProviderAccountRequest
-	(*DeleteProviderAccountResponse)(nil), // 24: llmgw.admin.v1.DeleteProviderAccountResponse
-	(*CreateModelRequest)(nil),            // 25: llmgw.admin.v1.CreateModelRequest
-	(*CreateModelResponse)(nil),           // 26: llmgw.admin.v1.CreateModelResponse
-	(*GetModelRequest)(nil),               // 27: llmgw.admin.v1.GetModelRequest
-	(*GetModelResponse)(nil),              // 28: llmgw.admin.v1.GetModelResponse
-	(*ListModelsRequest)(nil),             // 29: llmgw.admin.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),            // 30: llmgw.admin.v1.ListModelsResponse
-	(*UpdateModelRequest)(nil),            // 31: llmgw.admin.v1.UpdateModelRequest
-	(*UpdateModelResponse)(nil),           // 32: llmgw.admin.v1.UpdateModelResponse
-	(*DeleteModelRequest)(nil),            // 33: llmgw.admin.v1.DeleteModelRequest
-	(*DeleteModelResponse)(nil),           // 34: llmgw.admin.v1.DeleteModelResponse
-	(*CreateUserRequest)(nil),             // 35: llmgw.admin.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),            // 36: llmgw.admin.v1.CreateUserResponse
-	(*GetUserRequest)(nil),                // 37: llmgw.admin.v1.GetUserRequest
-	(*GetUserResponse)(nil),               // 38: llmgw.admin.v1.GetUserResponse
-	(*ListUsersRequest)(nil),              // 39: llmgw.admin.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),             // 40: llmgw.admin.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),             // 41: llmgw.admin.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),            // 42: llmgw.admin.v1.UpdateUserResponse
-	(*DeleteUserRequest)(nil),             // 43: llmgw.admin.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),            // 44: llmgw.admin.v1.DeleteUserResponse
-	(*CreateTeamRequest)(nil),             // 45: llmgw.admin.v1.CreateTeamRequest
-	(*CreateTeamResponse)(nil),            // 46: llmgw.admin.v1.CreateTeamResponse
-	(*GetTeamRequest)(nil),                // 47: llmgw.admin.v1.GetTeamRequest
-	(*GetTeamResponse)(nil),               // 48: llmgw.admin.v1.GetTeamResponse
-	(*ListTeamsRequest)(nil),              // 49: llmgw.admin.v1.ListTeamsRequest
-	(*ListTeamsResponse)(nil),             // 50: llmgw.admin.v1.ListTeamsResponse
-	(*UpdateTeamRequest)(nil),             // 51: llmgw.admin.v1.UpdateTeamRequest
-	(*UpdateTeamResponse)(nil),            // 52: llmgw.admin.v1.UpdateTeamResponse
-	(*DeleteTeamRequest)(nil),             // 53: llmgw.admin.v1.DeleteTeamRequest
-	(*DeleteTeamResponse)(nil),            // 54: llmgw.admin.v1.DeleteTeamResponse
-	(*CreateVirtualAccountRequest)(nil),   // 55: llmgw.admin.v1.CreateVirtualAccountRequest
-	(*CreateVirtualAccountResponse)(nil),  // 56: llmgw.admin.v1.CreateVirtualAccountResponse
-	(*GetVirtualAccountRequest)(nil),      // 57: llmgw.admin.v1.GetVirtualAccountRequest
-	(*GetVirtualAccountResponse)(nil),     // 58: llmgw.admin.v1.GetVirtualAccountResponse
-	(*ListVirtualAccountsRequest)(nil),    // 59: llmgw.admin.v1.ListVirtualAccountsRequest
-	(*ListVirtualAccountsResponse)(nil),   // 60: llmgw.admin.v1.ListVirtualAccountsResponse
-	(*UpdateVirtualAccountRequest)(nil),   // 61: llmgw.admin.v1.UpdateVirtualAccountRequest
-	(*UpdateVirtualAccountResponse)(nil),  // 62: llmgw.admin.v1.UpdateVirtualAccountResponse
-	(*DeleteVirtualAccountRequest)(nil),   // 63: llmgw.admin.v1.DeleteVirtualAccountRequest
-	(*DeleteVirtualAccountResponse)(nil),  // 64: llmgw.admin.v1.DeleteVirtualAccountResponse
-	(*CreateAuthzRuleRequest)(nil),        // 65: llmgw.admin.v1.CreateAuthzRuleRequest
-	(*CreateAuthzRuleResponse)(nil),       // 66: llmgw.admin.v1.CreateAuthzRuleResponse
-	(*GetAuthzRuleRequest)(nil),           // 67: llmgw.admin.v1.GetAuthzRuleRequest
-	(*GetAuthzRuleResponse)(nil),          // 68: llmgw.admin.v1.GetAuthzRuleResponse
-	(*ListAuthzRulesRequest)(nil),         // 69: llmgw.admin.v1.ListAuthzRulesRequest
-	(*ListAuthzRulesResponse)(nil),        // 70: llmgw.admin.v1.ListAuthzRulesResponse
-	(*UpdateAuthzRuleRequest)(nil),        // 71: llmgw.admin.v1.UpdateAuthzRuleRequest
-	(*UpdateAuthzRuleResponse)(nil),       // 72: llmgw.admin.v1.UpdateAuthzRuleResponse
-	(*DeleteAuthzRuleRequest)(nil),        // 73: llmgw.admin.v1.DeleteAuthzRuleRequest
-	(*DeleteAuthzRuleResponse)(nil),       // 74: llmgw.admin.v1.DeleteAuthzRuleResponse
-	(*CreateRoutingConfigRequest)(nil),    // 75: llmgw.admin.v1.CreateRoutingConfigRequest
-	(*CreateRoutingConfigResponse)(nil),   // 76: llmgw.admin.v1.CreateRoutingConfigResponse
-	(*GetRoutingConfigRequest)(nil),       // 77: llmgw.admin.v1.GetRoutingConfigRequest
-	(*GetRoutingConfigResponse)(nil),      // 78: llmgw.admin.v1.GetRoutingConfigResponse
-	(*ListRoutingConfigsRequest)(nil),     // 79: llmgw.admin.v1.ListRoutingConfigsRequest
-	(*ListRoutingConfigsResponse)(nil),    // 80: llmgw.admin.v1.ListRoutingConfigsResponse
-	(*UpdateRoutingConfigRequest)(nil),    // 81: llmgw.admin.v1.UpdateRoutingConfigRequest
-	(*UpdateRoutingConfigResponse)(nil),   // 82: llmgw.admin.v1.UpdateRoutingConfigResponse
-	(*DeleteRoutingConfigRequest)(nil),    // 83: llmgw.admin.v1.DeleteRoutingConfigRequest
-	(*DeleteRoutingConfigResponse)(nil),   // 84: llmgw.admin.v1.DeleteRoutingConfigResponse
-	(*CreateRateLimitRequest)(nil),        // 85: llmgw.admin.v1.CreateRateLimitRequest
-	(*CreateRateLimitResponse)(nil),       // 86: llmgw.admin.v1.CreateRateLimitResponse
-	(*GetRateLimitRequest)(nil),           // 87: llmgw.admin.v1.GetRateLimitRequest
-	(*GetRateLimitResponse)(nil),          // 88: llmgw.admin.v1.GetRateLimitResponse
-	(*ListRateLimitsRequest)(nil),         // 89: llmgw.admin.v1.ListRateLimitsRequest
-	(*ListRateLimitsResponse)(nil),        // 90: llmgw.admin.v1.ListRateLimitsResponse
-	(*UpdateRateLimitRequest)(nil),        // 91: llmgw.admin.v1.UpdateRateLimitRequest
-	(*UpdateRateLimitResponse)(nil),       // 92: llmgw.admin.v1.UpdateRateLimitResponse
-	(*DeleteRateLimitRequest)(nil),        // 93: llmgw.admin.v1.DeleteRateLimitRequest
-	(*DeleteRateLimitResponse)(nil),       // 94: llmgw.admin.v1.DeleteRateLimitResponse
-	(*CreateBudgetRequest)(nil),           // 95: llmgw.admin.v1.CreateBudgetRequest
-	(*CreateBudgetResponse)(nil),          // 96: llmgw.admin.v1.CreateBudgetResponse
-	(*GetBudgetRequest)(nil),              // 97: llmgw.admin.v1.GetBudgetRequest
-	(*GetBudgetResponse)(nil),             // 98: llmgw.admin.v1.GetBudgetResponse
-	(*ListBudgetsRequest)(nil),            // 99: llmgw.admin.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),           // 100: llmgw.admin.v1.ListBudgetsResponse
-	(*UpdateBudgetRequest)(nil),           // 101: llmgw.admin.v1.UpdateBudgetRequest
-	(*UpdateBudgetResponse)(nil),          // 102: llmgw.admin.v1.UpdateBudgetResponse
-	(*DeleteBudgetRequest)(nil),           // 103: llmgw.admin.v1.DeleteBudgetRequest
-	(*DeleteBudgetResponse)(nil),          // 104: llmgw.admin.v1.DeleteBudgetResponse
-	(*CreateApiKeyRequest)(nil),           // 105: llmgw.admin.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),          // 106: llmgw.admin.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),            // 107: llmgw.admin.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),           // 108: llmgw.admin.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),           // 109: llmgw.admin.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),          // 110: llmgw.admin.v1.RevokeApiKeyResponse
-	(*RotateApiKeyRequest)(nil),           // 111: llmgw.admin.v1.RotateApiKeyRequest
-	(*RotateApiKeyResponse)(nil),          // 112: llmgw.admin.v1.RotateApiKeyResponse
-	nil,                                   // 113: llmgw.admin.v1.ProviderAccount.SettingsEntry
-	nil,                                   // 114: llmgw.admin.v1.Model.SettingsEntry
-	(*timestamppb.Timestamp)(nil),         // 115: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),           // 116: google.protobuf.Duration
+	(*Condition)(nil),                     // 12: llmgw.admin.v1.Condition
+	(*RateLimitEntry)(nil),                // 13: llmgw.admin.v1.RateLimitEntry
+	(*RateLimit)(nil),                     // 14: llmgw.admin.v1.RateLimit
+	(*NotificationTarget)(nil),            // 15: llmgw.admin.v1.NotificationTarget
+	(*BudgetAlerts)(nil),                  // 16: llmgw.admin.v1.BudgetAlerts
+	(*Budget)(nil),                        // 17: llmgw.admin.v1.Budget
+	(*LimitStatus)(nil),                   // 18: llmgw.admin.v1.LimitStatus
+	(*CreateProviderAccountRequest)(nil),  // 19: llmgw.admin.v1.CreateProviderAccountRequest
+	(*CreateProviderAccountResponse)(nil), // 20: llmgw.admin.v1.CreateProviderAccountResponse
+	(*GetProviderAccountRequest)(nil),     // 21: llmgw.admin.v1.GetProviderAccountRequest
+	(*GetProviderAccountResponse)(nil),    // 22: llmgw.admin.v1.GetProviderAccountResponse
+	(*ListProviderAccountsRequest)(nil),   // 23: llmgw.admin.v1.ListProviderAccountsRequest
+	(*ListProviderAccountsResponse)(nil),  // 24: llmgw.admin.v1.ListProviderAccountsResponse
+	(*UpdateProviderAccountRequest)(nil),  // 25: llmgw.admin.v1.UpdateProviderAccountRequest
+	(*UpdateProviderAccountResponse)(nil), // 26: llmgw.admin.v1.UpdateProviderAccountResponse
+	(*DeleteProviderAccountRequest)(nil),  // 27: llmgw.admin.v1.DeleteProviderAccountRequest
+	(*DeleteProviderAccountResponse)(nil), // 28: llmgw.admin.v1.DeleteProviderAccountResponse
+	(*CreateModelRequest)(nil),            // 29: llmgw.admin.v1.CreateModelRequest
+	(*CreateModelResponse)(nil),           // 30: llmgw.admin.v1.CreateModelResponse
+	(*GetModelRequest)(nil),               // 31: llmgw.admin.v1.GetModelRequest
+	(*GetModelResponse)(nil),              // 32: llmgw.admin.v1.GetModelResponse
+	(*ListModelsRequest)(nil),             // 33: llmgw.admin.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),            // 34: llmgw.admin.v1.ListModelsResponse
+	(*UpdateModelRequest)(nil),            // 35: llmgw.admin.v1.UpdateModelRequest
+	(*UpdateModelResponse)(nil),           // 36: llmgw.admin.v1.UpdateModelResponse
+	(*DeleteModelRequest)(nil),            // 37: llmgw.admin.v1.DeleteModelRequest
+	(*DeleteModelResponse)(nil),           // 38: llmgw.admin.v1.DeleteModelResponse
+	(*CreateUserRequest)(nil),             // 39: llmgw.admin.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),            // 40: llmgw.admin.v1.CreateUserResponse
+	(*GetUserRequest)(nil),                // 41: llmgw.admin.v1.GetUserRequest
+	(*GetUserResponse)(nil),               // 42: llmgw.admin.v1.GetUserResponse
+	(*ListUsersRequest)(nil),              // 43: llmgw.admin.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),             // 44: llmgw.admin.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),             // 45: llmgw.admin.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),            // 46: llmgw.admin.v1.UpdateUserResponse
+	(*DeleteUserRequest)(nil),             // 47: llmgw.admin.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),            // 48: llmgw.admin.v1.DeleteUserResponse
+	(*CreateTeamRequest)(nil),             // 49: llmgw.admin.v1.CreateTeamRequest
+	(*CreateTeamResponse)(nil),            // 50: llmgw.admin.v1.CreateTeamResponse
+	(*GetTeamRequest)(nil),                // 51: llmgw.admin.v1.GetTeamRequest
+	(*GetTeamResponse)(nil),               // 52: llmgw.admin.v1.GetTeamResponse
+	(*ListTeamsRequest)(nil),              // 53: llmgw.admin.v1.ListTeamsRequest
+	(*ListTeamsResponse)(nil),             // 54: llmgw.admin.v1.ListTeamsResponse
+	(*UpdateTeamRequest)(nil),             // 55: llmgw.admin.v1.UpdateTeamRequest
+	(*UpdateTeamResponse)(nil),            // 56: llmgw.admin.v1.UpdateTeamResponse
+	(*DeleteTeamRequest)(nil),             // 57: llmgw.admin.v1.DeleteTeamRequest
+	(*DeleteTeamResponse)(nil),            // 58: llmgw.admin.v1.DeleteTeamResponse
+	(*CreateVirtualAccountRequest)(nil),   // 59: llmgw.admin.v1.CreateVirtualAccountRequest
+	(*CreateVirtualAccountResponse)(nil),  // 60: llmgw.admin.v1.CreateVirtualAccountResponse
+	(*GetVirtualAccountRequest)(nil),      // 61: llmgw.admin.v1.GetVirtualAccountRequest
+	(*GetVirtualAccountResponse)(nil),     // 62: llmgw.admin.v1.GetVirtualAccountResponse
+	(*ListVirtualAccountsRequest)(nil),    // 63: llmgw.admin.v1.ListVirtualAccountsRequest
+	(*ListVirtualAccountsResponse)(nil),   // 64: llmgw.admin.v1.ListVirtualAccountsResponse
+	(*UpdateVirtualAccountRequest)(nil),   // 65: llmgw.admin.v1.UpdateVirtualAccountRequest
+	(*UpdateVirtualAccountResponse)(nil),  // 66: llmgw.admin.v1.UpdateVirtualAccountResponse
+	(*DeleteVirtualAccountRequest)(nil),   // 67: llmgw.admin.v1.DeleteVirtualAccountRequest
+	(*DeleteVirtualAccountResponse)(nil),  // 68: llmgw.admin.v1.DeleteVirtualAccountResponse
+	(*CreateAuthzRuleRequest)(nil),        // 69: llmgw.admin.v1.CreateAuthzRuleRequest
+	(*CreateAuthzRuleResponse)(nil),       // 70: llmgw.admin.v1.CreateAuthzRuleResponse
+	(*GetAuthzRuleRequest)(nil),           // 71: llmgw.admin.v1.GetAuthzRuleRequest
+	(*GetAuthzRuleResponse)(nil),          // 72: llmgw.admin.v1.GetAuthzRuleResponse
+	(*ListAuthzRulesRequest)(nil),         // 73: llmgw.admin.v1.ListAuthzRulesRequest
+	(*ListAuthzRulesResponse)(nil),        // 74: llmgw.admin.v1.ListAuthzRulesResponse
+	(*UpdateAuthzRuleRequest)(nil),        // 75: llmgw.admin.v1.UpdateAuthzRuleRequest
+	(*UpdateAuthzRuleResponse)(nil),       // 76: llmgw.admin.v1.UpdateAuthzRuleResponse
+	(*DeleteAuthzRuleRequest)(nil),        // 77: llmgw.admin.v1.DeleteAuthzRuleRequest
+	(*DeleteAuthzRuleResponse)(nil),       // 78: llmgw.admin.v1.DeleteAuthzRuleResponse
+	(*CreateRoutingConfigRequest)(nil),    // 79: llmgw.admin.v1.CreateRoutingConfigRequest
+	(*CreateRoutingConfigResponse)(nil),   // 80: llmgw.admin.v1.CreateRoutingConfigResponse
+	(*GetRoutingConfigRequest)(nil),       // 81: llmgw.admin.v1.GetRoutingConfigRequest
+	(*GetRoutingConfigResponse)(nil),      // 82: llmgw.admin.v1.GetRoutingConfigResponse
+	(*ListRoutingConfigsRequest)(nil),     // 83: llmgw.admin.v1.ListRoutingConfigsRequest
+	(*ListRoutingConfigsResponse)(nil),    // 84: llmgw.admin.v1.ListRoutingConfigsResponse
+	(*UpdateRoutingConfigRequest)(nil),    // 85: llmgw.admin.v1.UpdateRoutingConfigRequest
+	(*UpdateRoutingConfigResponse)(nil),   // 86: llmgw.admin.v1.UpdateRoutingConfigResponse
+	(*DeleteRoutingConfigRequest)(nil),    // 87: llmgw.admin.v1.DeleteRoutingConfigRequest
+	(*DeleteRoutingConfigResponse)(nil),   // 88: llmgw.admin.v1.DeleteRoutingConfigResponse
+	(*CreateRateLimitRequest)(nil),        // 89: llmgw.admin.v1.CreateRateLimitRequest
+	(*CreateRateLimitResponse)(nil),       // 90: llmgw.admin.v1.CreateRateLimitResponse
+	(*GetRateLimitRequest)(nil),           // 91: llmgw.admin.v1.GetRateLimitRequest
+	(*GetRateLimitResponse)(nil),          // 92: llmgw.admin.v1.GetRateLimitResponse
+	(*ListRateLimitsRequest)(nil),         // 93: llmgw.admin.v1.ListRateLimitsRequest
+	(*ListRateLimitsResponse)(nil),        // 94: llmgw.admin.v1.ListRateLimitsResponse
+	(*UpdateRateLimitRequest)(nil),        // 95: llmgw.admin.v1.UpdateRateLimitRequest
+	(*UpdateRateLimitResponse)(nil),       // 96: llmgw.admin.v1.UpdateRateLimitResponse
+	(*DeleteRateLimitRequest)(nil),        // 97: llmgw.admin.v1.DeleteRateLimitRequest
+	(*DeleteRateLimitResponse)(nil),       // 98: llmgw.admin.v1.DeleteRateLimitResponse
+	(*CreateBudgetRequest)(nil),           // 99: llmgw.admin.v1.CreateBudgetRequest
+	(*CreateBudgetResponse)(nil),          // 100: llmgw.admin.v1.CreateBudgetResponse
+	(*GetBudgetRequest)(nil),              // 101: llmgw.admin.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),             // 102: llmgw.admin.v1.GetBudgetResponse
+	(*ListBudgetsRequest)(nil),            // 103: llmgw.admin.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),           // 104: llmgw.admin.v1.ListBudgetsResponse
+	(*UpdateBudgetRequest)(nil),           // 105: llmgw.admin.v1.UpdateBudgetRequest
+	(*UpdateBudgetResponse)(nil),          // 106: llmgw.admin.v1.UpdateBudgetResponse
+	(*DeleteBudgetRequest)(nil),           // 107: llmgw.admin.v1.DeleteBudgetRequest
+	(*DeleteBudgetResponse)(nil),          // 108: llmgw.admin.v1.DeleteBudgetResponse
+	(*ListLimitStatusRequest)(nil),        // 109: llmgw.admin.v1.ListLimitStatusRequest
+	(*ListLimitStatusResponse)(nil),       // 110: llmgw.admin.v1.ListLimitStatusResponse
+	(*CreateApiKeyRequest)(nil),           // 111: llmgw.admin.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),          // 112: llmgw.admin.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),            // 113: llmgw.admin.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),           // 114: llmgw.admin.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),           // 115: llmgw.admin.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),          // 116: llmgw.admin.v1.RevokeApiKeyResponse
+	(*RotateApiKeyRequest)(nil),           // 117: llmgw.admin.v1.RotateApiKeyRequest
+	(*RotateApiKeyResponse)(nil),          // 118: llmgw.admin.v1.RotateApiKeyResponse
+	nil,                                   // 119: llmgw.admin.v1.ProviderAccount.SettingsEntry
+	nil,                                   // 120: llmgw.admin.v1.Model.SettingsEntry
+	nil,                                   // 121: llmgw.admin.v1.Condition.MetadataEntry
+	(*timestamppb.Timestamp)(nil),         // 122: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),           // 123: google.protobuf.Duration
 }
 var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
-	115, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
-	115, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
-	113, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
-	115, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	115, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
-	114, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
+	122, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
+	122, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
+	119, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
+	122, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	122, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
+	120, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
 	4,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
-	115, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	115, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	115, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
-	115, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
-	115, // 11: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
-	115, // 12: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
-	115, // 13: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	115, // 14: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	115, // 15: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	115, // 16: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	115, // 17: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
-	115, // 18: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
-	115, // 19: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
+	122, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	122, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	122, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
+	122, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
+	122, // 11: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
+	122, // 12: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
+	122, // 13: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	122, // 14: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	122, // 15: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	122, // 16: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	122, // 17: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
+	122, // 18: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
+	122, // 19: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
 	0,   // 20: llmgw.admin.v1.RoutingConfig.strategy:type_name -> llmgw.admin.v1.RoutingStrategy
 	10,  // 21: llmgw.admin.v1.RoutingConfig.targets:type_name -> llmgw.admin.v1.RoutingTarget
-	115, // 22: llmgw.admin.v1.RoutingConfig.create_time:type_name -> google.protobuf.Timestamp
-	115, // 23: llmgw.admin.v1.RoutingConfig.update_time:type_name -> google.protobuf.Timestamp
-	12,  // 24: llmgw.admin.v1.RateLimit.subjects:type_name -> llmgw.admin.v1.Subjects
-	115, // 25: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
-	115, // 26: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
-	12,  // 27: llmgw.admin.v1.Budget.subjects:type_name -> llmgw.admin.v1.Subjects
-	1,   // 28: llmgw.admin.v1.Budget.period:type_name -> llmgw.admin.v1.BudgetPeriod
-	115, // 29: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	115, // 30: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	2,   // 31: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 32: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 33: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 34: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 35: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 36: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 37: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	3,   // 38: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	3,   // 39: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
-	3,   // 40: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
-	3,   // 41: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	3,   // 42: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	5,   // 43: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
-	5,   // 44: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 45: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 46: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
-	5,   // 47: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
-	5,   // 48: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
-	6,   // 49: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	6,   // 50: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 51: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 52: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
-	6,   // 53: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	6,   // 54: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	7,   // 55: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 56: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 57: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 58: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 59: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 60: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	9,   // 61: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 62: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 63: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 64: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 65: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 66: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	11,  // 67: llmgw.admin.v1.CreateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 68: llmgw.admin.v1.CreateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 69: llmgw.admin.v1.GetRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 70: llmgw.admin.v1.ListRoutingConfigsResponse.routing_configs:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 71: llmgw.admin.v1.UpdateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 72: llmgw.admin.v1.UpdateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	13,  // 73: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	13,  // 74: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	13,  // 75: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	13,  // 76: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
-	13,  // 77: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	13,  // 78: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	14,  // 79: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	14,  // 80: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	14,  // 81: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	14,  // 82: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
-	14,  // 83: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	14,  // 84: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	8,   // 85: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 86: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 87: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 88: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	116, // 89: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
-	8,   // 90: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	15,  // 91: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
-	17,  // 92: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
-	19,  // 93: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
-	21,  // 94: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
-	23,  // 95: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
-	25,  // 96: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
-	27,  // 97: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
-	29,  // 98: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
-	31,  // 99: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
-	33,  // 100: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
-	35,  // 101: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
-	37,  // 102: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
-	39,  // 103: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
-	41,  // 104: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
-	43,  // 105: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
-	45,  // 106: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
-	47,  // 107: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
-	49,  // 108: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
-	51,  // 109: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
-	53,  // 110: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
-	55,  // 111: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
-	57,  // 112: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
-	59,  // 113: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
-	61,  // 114: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
-	63,  // 115: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
-	105, // 116: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
-	107, // 117: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
-	109, // 118: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
-	111, // 119: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
-	65,  // 120: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
-	67,  // 121: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
-	69,  // 122: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
-	71,  // 123: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
-	73,  // 124: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
-	75,  // 125: llmgw.admin.v1.AdminService.CreateRoutingConfig:input_type -> llmgw.admin.v1.CreateRoutingConfigRequest
-	77,  // 126: llmgw.admin.v1.AdminService.GetRoutingConfig:input_type -> llmgw.admin.v1.GetRoutingConfigRequest
-	79,  // 127: llmgw.admin.v1.AdminService.ListRoutingConfigs:input_type -> llmgw.admin.v1.ListRoutingConfigsRequest
-	81,  // 128: llmgw.admin.v1.AdminService.UpdateRoutingConfig:input_type -> llmgw.admin.v1.UpdateRoutingConfigRequest
-	83,  // 129: llmgw.admin.v1.AdminService.DeleteRoutingConfig:input_type -> llmgw.admin.v1.DeleteRoutingConfigRequest
-	85,  // 130: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
-	87,  // 131: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
-	89,  // 132: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
-	91,  // 133: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
-	93,  // 134: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
-	95,  // 135: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
-	97,  // 136: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
-	99,  // 137: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
-	101, // 138: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
-	103, // 139: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
-	16,  // 140: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
-	18,  // 141: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
-	20,  // 142: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
-	22,  // 143: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
-	24,  // 144: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
-	26,  // 145: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
-	28,  // 146: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
-	30,  // 147: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
-	32,  // 148: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
-	34,  // 149: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
-	36,  // 150: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
-	38,  // 151: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
-	40,  // 152: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
-	42,  // 153: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
-	44,  // 154: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
-	46,  // 155: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
-	48,  // 156: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
-	50,  // 157: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
-	52,  // 158: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
-	54,  // 159: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
-	56,  // 160: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
-	58,  // 161: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
-	60,  // 162: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
-	62,  // 163: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
-	64,  // 164: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
-	106, // 165: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
-	108, // 166: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
-	110, // 167: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
-	112, // 168: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
-	66,  // 169: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
-	68,  // 170: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
-	70,  // 171: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
-	72,  // 172: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
-	74,  // 173: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
-	76,  // 174: llmgw.admin.v1.AdminService.CreateRoutingConfig:output_type -> llmgw.admin.v1.CreateRoutingConfigResponse
-	78,  // 175: llmgw.admin.v1.AdminService.GetRoutingConfig:output_type -> llmgw.admin.v1.GetRoutingConfigResponse
-	80,  // 176: llmgw.admin.v1.AdminService.ListRoutingConfigs:output_type -> llmgw.admin.v1.ListRoutingConfigsResponse
-	82,  // 177: llmgw.admin.v1.AdminService.UpdateRoutingConfig:output_type -> llmgw.admin.v1.UpdateRoutingConfigResponse
-	84,  // 178: llmgw.admin.v1.AdminService.DeleteRoutingConfig:output_type -> llmgw.admin.v1.DeleteRoutingConfigResponse
-	86,  // 179: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
-	88,  // 180: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
-	90,  // 181: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
-	92,  // 182: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
-	94,  // 183: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
-	96,  // 184: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
-	98,  // 185: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
-	100, // 186: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
-	102, // 187: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
-	104, // 188: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
-	140, // [140:189] is the sub-list for method output_type
-	91,  // [91:140] is the sub-list for method input_type
-	91,  // [91:91] is the sub-list for extension type_name
-	91,  // [91:91] is the sub-list for extension extendee
-	0,   // [0:91] is the sub-list for field type_name
+	122, // 22: llmgw.admin.v1.RoutingConfig.create_time:type_name -> google.protobuf.Timestamp
+	122, // 23: llmgw.admin.v1.RoutingConfig.update_time:type_name -> google.protobuf.Timestamp
+	121, // 24: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
+	12,  // 25: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
+	13,  // 26: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
+	1,   // 27: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
+	122, // 28: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
+	122, // 29: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
+	15,  // 30: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
+	12,  // 31: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
+	1,   // 32: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
+	16,  // 33: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
+	122, // 34: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	122, // 35: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	122, // 36: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
+	2,   // 37: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 38: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 39: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 40: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 41: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 42: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	3,   // 43: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	3,   // 44: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	3,   // 45: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
+	3,   // 46: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
+	3,   // 47: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	3,   // 48: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	5,   // 49: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
+	5,   // 50: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
+	5,   // 51: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
+	5,   // 52: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
+	5,   // 53: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
+	5,   // 54: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
+	6,   // 55: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	6,   // 56: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	6,   // 57: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	6,   // 58: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
+	6,   // 59: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	6,   // 60: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	7,   // 61: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 62: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 63: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 64: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 65: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 66: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	9,   // 67: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 68: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 69: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 70: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 71: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 72: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	11,  // 73: llmgw.admin.v1.CreateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	11,  // 74: llmgw.admin.v1.CreateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	11,  // 75: llmgw.admin.v1.GetRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	11,  // 76: llmgw.admin.v1.ListRoutingConfigsResponse.routing_configs:type_name -> llmgw.admin.v1.RoutingConfig
+	11,  // 77: llmgw.admin.v1.UpdateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	11,  // 78: llmgw.admin.v1.UpdateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
+	14,  // 79: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	14,  // 80: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	14,  // 81: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	14,  // 82: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
+	14,  // 83: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	14,  // 84: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	17,  // 85: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	17,  // 86: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	17,  // 87: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	17,  // 88: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
+	17,  // 89: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	17,  // 90: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	18,  // 91: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
+	8,   // 92: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
+	8,   // 93: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	8,   // 94: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
+	8,   // 95: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	123, // 96: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
+	8,   // 97: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	19,  // 98: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
+	21,  // 99: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
+	23,  // 100: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
+	25,  // 101: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
+	27,  // 102: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
+	29,  // 103: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
+	31,  // 104: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
+	33,  // 105: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
+	35,  // 106: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
+	37,  // 107: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
+	39,  // 108: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
+	41,  // 109: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
+	43,  // 110: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
+	45,  // 111: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
+	47,  // 112: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
+	49,  // 113: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
+	51,  // 114: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
+	53,  // 115: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
+	55,  // 116: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
+	57,  // 117: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
+	59,  // 118: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
+	61,  // 119: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
+	63,  // 120: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
+	65,  // 121: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
+	67,  // 122: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
+	111, // 123: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
+	113, // 124: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
+	115, // 125: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
+	117, // 126: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
+	69,  // 127: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
+	71,  // 128: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
+	73,  // 129: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
+	75,  // 130: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
+	77,  // 131: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
+	79,  // 132: llmgw.admin.v1.AdminService.CreateRoutingConfig:input_type -> llmgw.admin.v1.CreateRoutingConfigRequest
+	81,  // 133: llmgw.admin.v1.AdminService.GetRoutingConfig:input_type -> llmgw.admin.v1.GetRoutingConfigRequest
+	83,  // 134: llmgw.admin.v1.AdminService.ListRoutingConfigs:input_type -> llmgw.admin.v1.ListRoutingConfigsRequest
+	85,  // 135: llmgw.admin.v1.AdminService.UpdateRoutingConfig:input_type -> llmgw.admin.v1.UpdateRoutingConfigRequest
+	87,  // 136: llmgw.admin.v1.AdminService.DeleteRoutingConfig:input_type -> llmgw.admin.v1.DeleteRoutingConfigRequest
+	89,  // 137: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
+	91,  // 138: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
+	93,  // 139: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
+	95,  // 140: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
+	97,  // 141: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
+	99,  // 142: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
+	101, // 143: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
+	103, // 144: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
+	105, // 145: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
+	107, // 146: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
+	109, // 147: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
+	20,  // 148: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
+	22,  // 149: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
+	24,  // 150: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
+	26,  // 151: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
+	28,  // 152: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
+	30,  // 153: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
+	32,  // 154: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
+	34,  // 155: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
+	36,  // 156: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
+	38,  // 157: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
+	40,  // 158: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
+	42,  // 159: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
+	44,  // 160: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
+	46,  // 161: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
+	48,  // 162: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
+	50,  // 163: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
+	52,  // 164: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
+	54,  // 165: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
+	56,  // 166: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
+	58,  // 167: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
+	60,  // 168: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
+	62,  // 169: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
+	64,  // 170: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
+	66,  // 171: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
+	68,  // 172: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
+	112, // 173: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
+	114, // 174: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
+	116, // 175: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
+	118, // 176: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
+	70,  // 177: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
+	72,  // 178: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
+	74,  // 179: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
+	76,  // 180: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
+	78,  // 181: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
+	80,  // 182: llmgw.admin.v1.AdminService.CreateRoutingConfig:output_type -> llmgw.admin.v1.CreateRoutingConfigResponse
+	82,  // 183: llmgw.admin.v1.AdminService.GetRoutingConfig:output_type -> llmgw.admin.v1.GetRoutingConfigResponse
+	84,  // 184: llmgw.admin.v1.AdminService.ListRoutingConfigs:output_type -> llmgw.admin.v1.ListRoutingConfigsResponse
+	86,  // 185: llmgw.admin.v1.AdminService.UpdateRoutingConfig:output_type -> llmgw.admin.v1.UpdateRoutingConfigResponse
+	88,  // 186: llmgw.admin.v1.AdminService.DeleteRoutingConfig:output_type -> llmgw.admin.v1.DeleteRoutingConfigResponse
+	90,  // 187: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
+	92,  // 188: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
+	94,  // 189: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
+	96,  // 190: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
+	98,  // 191: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
+	100, // 192: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
+	102, // 193: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
+	104, // 194: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
+	106, // 195: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
+	108, // 196: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
+	110, // 197: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
+	148, // [148:198] is the sub-list for method output_type
+	98,  // [98:148] is the sub-list for method input_type
+	98,  // [98:98] is the sub-list for extension type_name
+	98,  // [98:98] is the sub-list for extension extendee
+	0,   // [0:98] is the sub-list for field type_name
 }
 
 func init() { file_llmgw_admin_v1_admin_proto_init() }
@@ -6601,7 +7082,7 @@ func file_llmgw_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_admin_v1_admin_proto_rawDesc), len(file_llmgw_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   113,
+			NumMessages:   120,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

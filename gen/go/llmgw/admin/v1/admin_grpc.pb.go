@@ -68,6 +68,7 @@ const (
 	AdminService_ListBudgets_FullMethodName           = "/llmgw.admin.v1.AdminService/ListBudgets"
 	AdminService_UpdateBudget_FullMethodName          = "/llmgw.admin.v1.AdminService/UpdateBudget"
 	AdminService_DeleteBudget_FullMethodName          = "/llmgw.admin.v1.AdminService/DeleteBudget"
+	AdminService_ListLimitStatus_FullMethodName       = "/llmgw.admin.v1.AdminService/ListLimitStatus"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -162,7 +163,7 @@ type AdminServiceClient interface {
 	UpdateRoutingConfig(ctx context.Context, in *UpdateRoutingConfigRequest, opts ...grpc.CallOption) (*UpdateRoutingConfigResponse, error)
 	// DeleteRoutingConfig deletes a routing config.
 	DeleteRoutingConfig(ctx context.Context, in *DeleteRoutingConfigRequest, opts ...grpc.CallOption) (*DeleteRoutingConfigResponse, error)
-	// CreateRateLimit adds a rate limit (stored and validated; enforced by the limiter).
+	// CreateRateLimit adds a rate limit (stored, validated and compiled; not yet enforced).
 	CreateRateLimit(ctx context.Context, in *CreateRateLimitRequest, opts ...grpc.CallOption) (*CreateRateLimitResponse, error)
 	// GetRateLimit returns a rate limit by name.
 	GetRateLimit(ctx context.Context, in *GetRateLimitRequest, opts ...grpc.CallOption) (*GetRateLimitResponse, error)
@@ -172,7 +173,7 @@ type AdminServiceClient interface {
 	UpdateRateLimit(ctx context.Context, in *UpdateRateLimitRequest, opts ...grpc.CallOption) (*UpdateRateLimitResponse, error)
 	// DeleteRateLimit deletes a rate limit.
 	DeleteRateLimit(ctx context.Context, in *DeleteRateLimitRequest, opts ...grpc.CallOption) (*DeleteRateLimitResponse, error)
-	// CreateBudget adds a budget (stored and validated; enforced by the budget stage).
+	// CreateBudget adds a budget (stored, validated and compiled; not yet enforced).
 	CreateBudget(ctx context.Context, in *CreateBudgetRequest, opts ...grpc.CallOption) (*CreateBudgetResponse, error)
 	// GetBudget returns a budget by name.
 	GetBudget(ctx context.Context, in *GetBudgetRequest, opts ...grpc.CallOption) (*GetBudgetResponse, error)
@@ -182,6 +183,9 @@ type AdminServiceClient interface {
 	UpdateBudget(ctx context.Context, in *UpdateBudgetRequest, opts ...grpc.CallOption) (*UpdateBudgetResponse, error)
 	// DeleteBudget deletes a budget.
 	DeleteBudget(ctx context.Context, in *DeleteBudgetRequest, opts ...grpc.CallOption) (*DeleteBudgetResponse, error)
+	// ListLimitStatus lists, for each rate limit and budget bucket this replica has counted, its
+	// current usage, limit, remaining amount and reset time.
+	ListLimitStatus(ctx context.Context, in *ListLimitStatusRequest, opts ...grpc.CallOption) (*ListLimitStatusResponse, error)
 }
 
 type adminServiceClient struct {
@@ -682,6 +686,16 @@ func (c *adminServiceClient) DeleteBudget(ctx context.Context, in *DeleteBudgetR
 	return out, nil
 }
 
+func (c *adminServiceClient) ListLimitStatus(ctx context.Context, in *ListLimitStatusRequest, opts ...grpc.CallOption) (*ListLimitStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLimitStatusResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListLimitStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -774,7 +788,7 @@ type AdminServiceServer interface {
 	UpdateRoutingConfig(context.Context, *UpdateRoutingConfigRequest) (*UpdateRoutingConfigResponse, error)
 	// DeleteRoutingConfig deletes a routing config.
 	DeleteRoutingConfig(context.Context, *DeleteRoutingConfigRequest) (*DeleteRoutingConfigResponse, error)
-	// CreateRateLimit adds a rate limit (stored and validated; enforced by the limiter).
+	// CreateRateLimit adds a rate limit (stored, validated and compiled; not yet enforced).
 	CreateRateLimit(context.Context, *CreateRateLimitRequest) (*CreateRateLimitResponse, error)
 	// GetRateLimit returns a rate limit by name.
 	GetRateLimit(context.Context, *GetRateLimitRequest) (*GetRateLimitResponse, error)
@@ -784,7 +798,7 @@ type AdminServiceServer interface {
 	UpdateRateLimit(context.Context, *UpdateRateLimitRequest) (*UpdateRateLimitResponse, error)
 	// DeleteRateLimit deletes a rate limit.
 	DeleteRateLimit(context.Context, *DeleteRateLimitRequest) (*DeleteRateLimitResponse, error)
-	// CreateBudget adds a budget (stored and validated; enforced by the budget stage).
+	// CreateBudget adds a budget (stored, validated and compiled; not yet enforced).
 	CreateBudget(context.Context, *CreateBudgetRequest) (*CreateBudgetResponse, error)
 	// GetBudget returns a budget by name.
 	GetBudget(context.Context, *GetBudgetRequest) (*GetBudgetResponse, error)
@@ -794,6 +808,9 @@ type AdminServiceServer interface {
 	UpdateBudget(context.Context, *UpdateBudgetRequest) (*UpdateBudgetResponse, error)
 	// DeleteBudget deletes a budget.
 	DeleteBudget(context.Context, *DeleteBudgetRequest) (*DeleteBudgetResponse, error)
+	// ListLimitStatus lists, for each rate limit and budget bucket this replica has counted, its
+	// current usage, limit, remaining amount and reset time.
+	ListLimitStatus(context.Context, *ListLimitStatusRequest) (*ListLimitStatusResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -950,6 +967,9 @@ func (UnimplementedAdminServiceServer) UpdateBudget(context.Context, *UpdateBudg
 }
 func (UnimplementedAdminServiceServer) DeleteBudget(context.Context, *DeleteBudgetRequest) (*DeleteBudgetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteBudget not implemented")
+}
+func (UnimplementedAdminServiceServer) ListLimitStatus(context.Context, *ListLimitStatusRequest) (*ListLimitStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLimitStatus not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1854,6 +1874,24 @@ func _AdminService_DeleteBudget_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListLimitStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLimitStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListLimitStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListLimitStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListLimitStatus(ctx, req.(*ListLimitStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2056,6 +2094,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteBudget",
 			Handler:    _AdminService_DeleteBudget_Handler,
+		},
+		{
+			MethodName: "ListLimitStatus",
+			Handler:    _AdminService_ListLimitStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

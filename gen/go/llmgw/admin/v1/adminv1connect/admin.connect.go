@@ -167,6 +167,9 @@ const (
 	// AdminServiceDeleteBudgetProcedure is the fully-qualified name of the AdminService's DeleteBudget
 	// RPC.
 	AdminServiceDeleteBudgetProcedure = "/llmgw.admin.v1.AdminService/DeleteBudget"
+	// AdminServiceListLimitStatusProcedure is the fully-qualified name of the AdminService's
+	// ListLimitStatus RPC.
+	AdminServiceListLimitStatusProcedure = "/llmgw.admin.v1.AdminService/ListLimitStatus"
 )
 
 // AdminServiceClient is a client for the llmgw.admin.v1.AdminService service.
@@ -252,7 +255,7 @@ type AdminServiceClient interface {
 	UpdateRoutingConfig(context.Context, *v1.UpdateRoutingConfigRequest) (*v1.UpdateRoutingConfigResponse, error)
 	// DeleteRoutingConfig deletes a routing config.
 	DeleteRoutingConfig(context.Context, *v1.DeleteRoutingConfigRequest) (*v1.DeleteRoutingConfigResponse, error)
-	// CreateRateLimit adds a rate limit (stored and validated; enforced by the limiter).
+	// CreateRateLimit adds a rate limit (stored, validated and compiled; not yet enforced).
 	CreateRateLimit(context.Context, *v1.CreateRateLimitRequest) (*v1.CreateRateLimitResponse, error)
 	// GetRateLimit returns a rate limit by name.
 	GetRateLimit(context.Context, *v1.GetRateLimitRequest) (*v1.GetRateLimitResponse, error)
@@ -262,7 +265,7 @@ type AdminServiceClient interface {
 	UpdateRateLimit(context.Context, *v1.UpdateRateLimitRequest) (*v1.UpdateRateLimitResponse, error)
 	// DeleteRateLimit deletes a rate limit.
 	DeleteRateLimit(context.Context, *v1.DeleteRateLimitRequest) (*v1.DeleteRateLimitResponse, error)
-	// CreateBudget adds a budget (stored and validated; enforced by the budget stage).
+	// CreateBudget adds a budget (stored, validated and compiled; not yet enforced).
 	CreateBudget(context.Context, *v1.CreateBudgetRequest) (*v1.CreateBudgetResponse, error)
 	// GetBudget returns a budget by name.
 	GetBudget(context.Context, *v1.GetBudgetRequest) (*v1.GetBudgetResponse, error)
@@ -272,6 +275,9 @@ type AdminServiceClient interface {
 	UpdateBudget(context.Context, *v1.UpdateBudgetRequest) (*v1.UpdateBudgetResponse, error)
 	// DeleteBudget deletes a budget.
 	DeleteBudget(context.Context, *v1.DeleteBudgetRequest) (*v1.DeleteBudgetResponse, error)
+	// ListLimitStatus lists, for each rate limit and budget bucket this replica has counted, its
+	// current usage, limit, remaining amount and reset time.
+	ListLimitStatus(context.Context, *v1.ListLimitStatusRequest) (*v1.ListLimitStatusResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the llmgw.admin.v1.AdminService service. By
@@ -579,6 +585,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("DeleteBudget")),
 			connect.WithClientOptions(opts...),
 		),
+		listLimitStatus: connect.NewClient[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse](
+			httpClient,
+			baseURL+AdminServiceListLimitStatusProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListLimitStatus")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -633,6 +645,7 @@ type adminServiceClient struct {
 	listBudgets           *connect.Client[v1.ListBudgetsRequest, v1.ListBudgetsResponse]
 	updateBudget          *connect.Client[v1.UpdateBudgetRequest, v1.UpdateBudgetResponse]
 	deleteBudget          *connect.Client[v1.DeleteBudgetRequest, v1.DeleteBudgetResponse]
+	listLimitStatus       *connect.Client[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse]
 }
 
 // CreateProviderAccount calls llmgw.admin.v1.AdminService.CreateProviderAccount.
@@ -1076,6 +1089,15 @@ func (c *adminServiceClient) DeleteBudget(ctx context.Context, req *v1.DeleteBud
 	return nil, err
 }
 
+// ListLimitStatus calls llmgw.admin.v1.AdminService.ListLimitStatus.
+func (c *adminServiceClient) ListLimitStatus(ctx context.Context, req *v1.ListLimitStatusRequest) (*v1.ListLimitStatusResponse, error) {
+	response, err := c.listLimitStatus.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the llmgw.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateProviderAccount adds a provider account.
@@ -1159,7 +1181,7 @@ type AdminServiceHandler interface {
 	UpdateRoutingConfig(context.Context, *v1.UpdateRoutingConfigRequest) (*v1.UpdateRoutingConfigResponse, error)
 	// DeleteRoutingConfig deletes a routing config.
 	DeleteRoutingConfig(context.Context, *v1.DeleteRoutingConfigRequest) (*v1.DeleteRoutingConfigResponse, error)
-	// CreateRateLimit adds a rate limit (stored and validated; enforced by the limiter).
+	// CreateRateLimit adds a rate limit (stored, validated and compiled; not yet enforced).
 	CreateRateLimit(context.Context, *v1.CreateRateLimitRequest) (*v1.CreateRateLimitResponse, error)
 	// GetRateLimit returns a rate limit by name.
 	GetRateLimit(context.Context, *v1.GetRateLimitRequest) (*v1.GetRateLimitResponse, error)
@@ -1169,7 +1191,7 @@ type AdminServiceHandler interface {
 	UpdateRateLimit(context.Context, *v1.UpdateRateLimitRequest) (*v1.UpdateRateLimitResponse, error)
 	// DeleteRateLimit deletes a rate limit.
 	DeleteRateLimit(context.Context, *v1.DeleteRateLimitRequest) (*v1.DeleteRateLimitResponse, error)
-	// CreateBudget adds a budget (stored and validated; enforced by the budget stage).
+	// CreateBudget adds a budget (stored, validated and compiled; not yet enforced).
 	CreateBudget(context.Context, *v1.CreateBudgetRequest) (*v1.CreateBudgetResponse, error)
 	// GetBudget returns a budget by name.
 	GetBudget(context.Context, *v1.GetBudgetRequest) (*v1.GetBudgetResponse, error)
@@ -1179,6 +1201,9 @@ type AdminServiceHandler interface {
 	UpdateBudget(context.Context, *v1.UpdateBudgetRequest) (*v1.UpdateBudgetResponse, error)
 	// DeleteBudget deletes a budget.
 	DeleteBudget(context.Context, *v1.DeleteBudgetRequest) (*v1.DeleteBudgetResponse, error)
+	// ListLimitStatus lists, for each rate limit and budget bucket this replica has counted, its
+	// current usage, limit, remaining amount and reset time.
+	ListLimitStatus(context.Context, *v1.ListLimitStatusRequest) (*v1.ListLimitStatusResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1482,6 +1507,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("DeleteBudget")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListLimitStatusHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListLimitStatusProcedure,
+		svc.ListLimitStatus,
+		connect.WithSchema(adminServiceMethods.ByName("ListLimitStatus")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/llmgw.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateProviderAccountProcedure:
@@ -1582,6 +1613,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateBudgetHandler.ServeHTTP(w, r)
 		case AdminServiceDeleteBudgetProcedure:
 			adminServiceDeleteBudgetHandler.ServeHTTP(w, r)
+		case AdminServiceListLimitStatusProcedure:
+			adminServiceListLimitStatusHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -1785,4 +1818,8 @@ func (UnimplementedAdminServiceHandler) UpdateBudget(context.Context, *v1.Update
 
 func (UnimplementedAdminServiceHandler) DeleteBudget(context.Context, *v1.DeleteBudgetRequest) (*v1.DeleteBudgetResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteBudget is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListLimitStatus(context.Context, *v1.ListLimitStatusRequest) (*v1.ListLimitStatusResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListLimitStatus is not implemented"))
 }
