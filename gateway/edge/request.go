@@ -43,7 +43,7 @@ type Request struct {
 	// Start is when the edge received the request.
 	Start time.Time
 
-	metadataName, metadataValue string // the metadata header, unparsed
+	metadata http.Header // the metadata headers, unparsed
 
 	mu        sync.Mutex
 	principal string
@@ -56,7 +56,7 @@ type Request struct {
 // NewRequest names a request that arrived at now on surface, with the client's headers h.
 func NewRequest(h http.Header, surface string, now time.Time) *Request {
 	r := &Request{ID: NewID(), ClientID: clientID(h.Get("X-Request-Id")), Surface: surface, Start: now}
-	r.metadataName, r.metadataValue = metadataHeader(h)
+	r.metadata = metadataHeaders(h)
 	return r
 }
 
