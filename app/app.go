@@ -238,8 +238,13 @@ type hooks struct {
 	ready func(addr string)
 	// recorder replaces the request-log recorder.
 	recorder usage.Sink
-	// guards are added to the pipeline's (pipeline.WithGuards).
+	// guards are added to the pipeline's (pipeline.WithGuards), after the rate limits and
+	// budgets.
 	guards []pipeline.Guard
+	// now is the clock of the rate limits and budgets (default time.Now).
+	now func() time.Time
+	// governance receives the process's counters once they exist.
+	governance func(*governance)
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -315,8 +320,17 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	queue := usage.NewQueue(1<<16, sink, logger)
 	var rec pipeline.Recorder = queue
 	tracker := keyuse.NewTracker()
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(h.guards...))
-	srv := server.New(&snaps, p, admin.New(st, logger), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
+	now := h.now
+	if now == nil {
+		now = time.Now
+	}
+	gov := newGovernance(&snaps, client, logger, now)
+	if h.governance != nil {
+		h.governance(gov)
+	}
+	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...))
+	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -327,6 +341,14 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopQueue()
 	go queue.Run(qctx, 10*time.Second)
+	// Budget alerts are delivered off the request path until the last request has settled.
+	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNotifier()
+	notified := make(chan struct{})
+	go func() {
+		gov.notifier.Run(nctx)
+		close(notified)
+	}()
 	go reloader.Run(bg, cfg.ReloadInterval)
 	done := make(chan struct{})
 	go func() {
@@ -344,6 +366,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	dctx, stopDrains := context.WithTimeout(context.WithoutCancel(ctx), drainGrace)
 	p.Drain(dctx)
 	stopDrains()
+	stopNotifier() // every request has settled: deliver the alerts queued, within the notifier's bound
+	<-notified
 	stopBG()
 	stopQueue() // requests have finished: deliver what is queued
 	<-queue.Done()

@@ -132,10 +132,11 @@ type rateRule struct {
 }
 
 type budgetRule struct {
-	name  string
-	cond  cond
-	dims  []dim
-	check budget.Check // Rule, Unit, Limit, Audit and Thresholds set
+	name    string
+	targets []NotificationTarget
+	cond    cond
+	dims    []dim
+	check   budget.Check // Rule, Unit, Limit, Audit and Thresholds set
 }
 
 // Compile compiles rules. A rule the store would have refused (an unknown unit, a limit that
@@ -166,6 +167,50 @@ func Compile(limits []RateLimitRule, budgets []BudgetRule) *Rules {
 // Problems describes the rules Compile left out; nil when there are none.
 func (r *Rules) Problems() []string { return r.problems }
 
+// Targets returns the notification targets of the budget named rule, for its alerts; nil when
+// it has none or there is no such budget. Callers must not modify it.
+func (r *Rules) Targets(rule string) []NotificationTarget {
+	if r == nil {
+		return nil
+	}
+	for i := range r.budgets {
+		if r.budgets[i].name == rule {
+			return r.budgets[i].targets
+		}
+	}
+	return nil
+}
+
+// RateLimit returns the current limit of rate limit rule for unit u, for a status listing.
+func (r *Rules) RateLimit(rule string, u limiter.Unit) (int64, bool) {
+	if r == nil {
+		return 0, false
+	}
+	for i := range r.limits {
+		if r.limits[i].name == rule {
+			for _, c := range r.limits[i].limits {
+				if c.Unit == u {
+					return c.Limit, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// Budget returns the current limit of budget rule for unit u, for a status listing.
+func (r *Rules) Budget(rule string, u budget.Unit) (int64, bool) {
+	if r == nil {
+		return 0, false
+	}
+	for i := range r.budgets {
+		if b := &r.budgets[i]; b.name == rule && b.check.Unit == u {
+			return b.check.Limit, true
+		}
+	}
+	return 0, false
+}
+
 // Len returns the number of compiled rate limits and budgets.
 func (r *Rules) Len() (limits, budgets int) { return len(r.limits), len(r.budgets) }
 
@@ -195,7 +240,7 @@ func compileRate(in RateLimitRule) (rateRule, error) {
 }
 
 func compileBudget(in BudgetRule) (budgetRule, error) {
-	out := budgetRule{name: in.Name}
+	out := budgetRule{name: in.Name, targets: slices.Clone(in.Targets)}
 	var err error
 	if out.cond, err = compileCond(in.When); err != nil {
 		return out, err

@@ -276,6 +276,9 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		s.modelList = append(s.modelList, model)
 	}
 	sort.Slice(s.modelList, func(i, j int) bool { return s.modelList[i].FQN < s.modelList[j].FQN })
+	if problems := s.gov.Problems(); len(problems) > 0 {
+		logger.Warn("rate limits and budgets left out: they are not enforced until fixed", "problems", problems)
+	}
 	if len(unpriced) > 0 {
 		logger.Warn("models without a price: their usage is recorded as unpriced until a pricing override is set", "models", unpriced)
 	}

@@ -1,0 +1,78 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/llmgw/llmgw/gateway/alert"
+	"github.com/llmgw/llmgw/gateway/budget"
+	"github.com/llmgw/llmgw/gateway/limiter"
+	"github.com/llmgw/llmgw/gateway/quota"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+)
+
+// governance is the process's rate-limit counters and budget spend, the guard that enforces
+// the snapshot's rules with them, and the notifier of budget alerts. The counters live here,
+// outside the snapshot, so a configuration change never resets them.
+type governance struct {
+	limits   *limiter.Limiter
+	ledger   *budget.Ledger
+	guard    *quota.Guard
+	notifier *alert.Notifier
+	snaps    *snapshot.Holder
+}
+
+func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Logger, now func() time.Time) *governance {
+	g := &governance{snaps: snaps}
+	g.notifier = alert.New(client, logger, alert.WithTargets(g.targets))
+	g.limits = limiter.New(limiter.WithClock(now))
+	g.ledger = budget.New(budget.WithClock(now), budget.WithAlerts(g.notifier.Notify))
+	g.guard = quota.New(g.limits, g.ledger, quota.WithClock(now))
+	return g
+}
+
+// targets looks a budget's notification targets up in the current snapshot.
+func (g *governance) targets(rule string) []alert.Target {
+	snap := g.snaps.Load()
+	if snap == nil {
+		return nil
+	}
+	var out []alert.Target
+	for _, t := range snap.Governance().Targets(rule) {
+		out = append(out, alert.Target{Type: t.Type, URL: t.URL, Secret: t.Secret})
+	}
+	return out
+}
+
+// LimitStatus implements the Admin API's status listing over the live counters.
+func (g *governance) LimitStatus(_ context.Context, rule string) ([]*adminv1.LimitStatus, error) {
+	snap := g.snaps.Load()
+	var out []*adminv1.LimitStatus
+	rateLimit := func(r string, u limiter.Unit) (int64, bool) { return snap.Governance().RateLimit(r, u) }
+	for _, s := range g.limits.Status(rateLimit) {
+		if rule != "" && s.Rule != rule {
+			continue
+		}
+		out = append(out, &adminv1.LimitStatus{Rule: s.Rule, Kind: "rate_limit", Unit: s.Unit.String(), Bucket: s.Bucket,
+			Used: float64(s.Used), Limit: float64(s.Limit), Remaining: float64(s.Remaining), ResetTime: timestamppb.New(s.Reset)})
+	}
+	budgetLimit := func(r string, u budget.Unit) (int64, bool) { return snap.Governance().Budget(r, u) }
+	for _, s := range g.ledger.Status(budgetLimit) {
+		if rule != "" && s.Rule != rule {
+			continue
+		}
+		scale := 1.0
+		if s.Unit.Cost() {
+			scale = 1e-9 // nano-dollars to dollars
+		}
+		used := float64(s.Spend+s.Reserved) * scale
+		out = append(out, &adminv1.LimitStatus{Rule: s.Rule, Kind: "budget", Unit: s.Unit.String(), Bucket: s.Bucket,
+			Used: used, Limit: float64(s.Limit) * scale, Remaining: float64(s.Remaining) * scale, ResetTime: timestamppb.New(s.PeriodEnd)})
+	}
+	return out, nil
+}

@@ -1,0 +1,256 @@
+// Package quota is the guard that enforces rate limits and budgets on every attempt of every
+// request: it matches the request against the snapshot's rules (package governance), counts it
+// in the rate-limit counters (package limiter) and reserves its maximum cost and tokens against
+// the budgets (package budget) before the upstream call, and settles both to the real usage
+// when the request's usage event is recorded, streams and client disconnects included.
+//
+// Everything it does is in memory: no database or network call on the request path. The
+// counters and spend live in the Limiter and the Ledger it is given, outside the snapshot, so a
+// configuration change never resets them.
+package quota
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/budget"
+	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/governance"
+	"github.com/llmgw/llmgw/gateway/limiter"
+	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/tokens"
+	"github.com/llmgw/llmgw/gateway/usage"
+)
+
+// DefaultMaxOutput is the output a request is assumed to ask for at most when it sets no
+// max_tokens and the catalog does not know the model's maximum.
+const DefaultMaxOutput = 4096
+
+// Guard is the rate-limit and budget guard (a pipeline.Guard). It is safe for concurrent use.
+type Guard struct {
+	limits    *limiter.Limiter
+	ledger    *budget.Ledger
+	now       func() time.Time
+	maxOutput int64
+}
+
+var _ pipeline.Guard = (*Guard)(nil)
+
+// Option configures a Guard.
+type Option func(*Guard)
+
+// WithClock sets the clock used to price requests (the default is time.Now). The Limiter and
+// Ledger read their own clocks.
+func WithClock(now func() time.Time) Option { return func(g *Guard) { g.now = now } }
+
+// WithDefaultMaxOutput sets the output assumed for a request that sets no max_tokens to a
+// model whose maximum the catalog does not know (default DefaultMaxOutput).
+func WithDefaultMaxOutput(n int64) Option {
+	return func(g *Guard) {
+		if n > 0 {
+			g.maxOutput = n
+		}
+	}
+}
+
+// New returns a guard counting in limits and ledger.
+func New(limits *limiter.Limiter, ledger *budget.Ledger, opts ...Option) *Guard {
+	g := &Guard{limits: limits, ledger: ledger, now: time.Now, maxOutput: DefaultMaxOutput}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
+}
+
+// ticket is an admitted attempt's reservations.
+type ticket struct {
+	lbuf    [4]limiter.Check
+	bbuf    [4]budget.Check
+	lchecks []limiter.Check
+	bchecks []budget.Check
+	ld      limiter.Decision
+	bd      budget.Decision
+	settled bool
+}
+
+// Admit matches a against the snapshot's rules and counts it, or refuses it: 429 with OpenAI's
+// rate_limit_exceeded (type requests or tokens) and Retry-After for a rate limit, 429
+// insufficient_quota for a budget, naming the rule. On an admitted request covered by a rate
+// limit it sets OpenAI's x-ratelimit-* headers for the tightest rule.
+func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, error) {
+	rules := a.Caller.Snapshot.Governance()
+	if rules == nil {
+		return nil, nil
+	}
+	m := a.Target.Endpoint
+	p := a.Caller.Principal
+	req := governance.Request{User: p.User, Teams: p.Teams, VirtualAccount: p.VirtualAccount, Model: m.FQN, Metadata: a.Caller.Metadata}
+	if a.Plan != nil && a.Plan.Model != m.FQN {
+		req.VirtualModel = a.Plan.Model
+	}
+	t := &ticket{}
+	t.lchecks, t.bchecks = rules.Match(&req, t.lbuf[:0], t.bbuf[:0])
+	if len(t.lchecks) == 0 && len(t.bchecks) == 0 {
+		return nil, nil
+	}
+	if len(t.lchecks) > limiter.MaxChecks || len(t.bchecks) > budget.MaxChecks {
+		return nil, apierr.New(apierr.KindInternal, "too many rate limits and budgets match this request")
+	}
+
+	// The most the request may use: its prompt estimated at four bytes a token, plus the
+	// output it asked for (else the model's maximum, else the default). Settling replaces the
+	// estimate with the real count.
+	prompt := tokens.Estimate(a.Size.PromptBytes)
+	maxOut := a.Size.MaxOutput
+	if maxOut <= 0 {
+		if maxOut = m.MaxOutput(); maxOut <= 0 {
+			maxOut = g.maxOutput
+		}
+	}
+	most := prompt + maxOut
+	for i := range t.lchecks {
+		if c := &t.lchecks[i]; c.Unit.Tokens() {
+			c.Amount = most
+		} else {
+			c.Amount = 1
+		}
+	}
+	if len(t.bchecks) > 0 {
+		price, priced := m.PriceAt(g.now())
+		cost := budget.NanoUSD(price.Cost(chat.Usage{PromptTokens: prompt, CompletionTokens: maxOut, TotalTokens: most}))
+		for i := range t.bchecks {
+			c := &t.bchecks[i]
+			switch {
+			case !c.Unit.Cost():
+				c.Amount = most
+			case !priced && !c.Audit:
+				return nil, &apierr.Error{Kind: apierr.KindPermissionDenied, Code: "model_unpriced",
+					Message: fmt.Sprintf("budget %s counts cost, but the model %s has no price; ask the gateway admin to set one", c.Rule, m.FQN)}
+			default:
+				c.Amount = max(cost, 1) // every request costs something: an exhausted budget refuses it
+			}
+		}
+	}
+
+	if len(t.lchecks) > 0 {
+		if err := g.limits.Admit(&t.ld, t.lchecks); err != nil {
+			return nil, apierr.Wrap(apierr.KindInternal, err, "internal error")
+		}
+		if !t.ld.Allowed {
+			err := rateLimited(&t.ld, t.lchecks)
+			return nil, err
+		}
+		setHeaders(a.Header, &t.ld)
+	}
+	if len(t.bchecks) > 0 {
+		if err := g.ledger.Reserve(&t.bd, t.bchecks); err != nil {
+			t.ld.Reservation.Cancel()
+			return nil, apierr.Wrap(apierr.KindInternal, err, "internal error")
+		}
+		if !t.bd.Allowed {
+			t.ld.Reservation.Cancel()
+			err := exhausted(&t.bd, t.bchecks)
+			return nil, err
+		}
+	}
+	for i := range t.lchecks {
+		if i == 0 || t.lchecks[i].Rule != t.lchecks[i-1].Rule {
+			a.Counted = append(a.Counted, "rate_limit:"+t.lchecks[i].Rule)
+		}
+	}
+	for i := range t.bchecks {
+		a.Counted = append(a.Counted, "budget:"+t.bchecks[i].Rule)
+	}
+	for i := range t.lchecks {
+		if t.ld.WouldHaveBlocked(i) {
+			a.WouldBlock = append(a.WouldBlock, "rate_limit:"+t.lchecks[i].Rule)
+		}
+	}
+	for i := range t.bchecks {
+		if t.bd.WouldHaveBlocked(i) {
+			a.WouldBlock = append(a.WouldBlock, "budget:"+t.bchecks[i].Rule)
+		}
+	}
+	return t, nil
+}
+
+// Settle counts the request's real tokens and cost in place of what Admit reserved.
+func (t *ticket) Settle(e *usage.Event) {
+	if t.settled {
+		return
+	}
+	t.settled = true
+	n := e.Usage.TotalTokens
+	if n == 0 {
+		n = e.Usage.PromptTokens + e.Usage.CompletionTokens
+	}
+	var cost int64
+	if e.Priced {
+		cost = budget.NanoUSD(e.CostUSD)
+	}
+	if len(t.lchecks) > 0 {
+		t.ld.Reservation.Settle(n)
+	}
+	if len(t.bchecks) > 0 {
+		t.bd.Reservation.Settle(cost, n)
+	}
+}
+
+// Cancel takes back what Admit reserved, for an attempt that never reached the upstream.
+func (t *ticket) Cancel() {
+	if t.settled {
+		return
+	}
+	t.settled = true
+	if len(t.lchecks) > 0 {
+		t.ld.Reservation.Cancel()
+	}
+	if len(t.bchecks) > 0 {
+		t.bd.Reservation.Cancel()
+	}
+}
+
+// rateLimited is the refusal of a rate limit: OpenAI's rate_limit_exceeded, of type requests
+// or tokens, naming the rule, with Retry-After.
+func rateLimited(d *limiter.Decision, checks []limiter.Check) error {
+	c := checks[d.Refused]
+	e := &apierr.Error{Kind: apierr.KindRateLimited, Code: "rate_limit_exceeded", Type: "requests"}
+	if c.Unit.Tokens() {
+		e.Type = "tokens"
+	}
+	if d.Exceeds {
+		e.Message = fmt.Sprintf("the request may use up to %d tokens, more than the limit of %d %s of rate limit %s", c.Amount, c.Limit, c.Unit, c.Rule)
+		return e
+	}
+	e.Message = fmt.Sprintf("rate limit %s reached: %d %s; retry in %d s", c.Rule, c.Limit, c.Unit, d.RetryAfterSeconds())
+	e.RetryAfter = time.Duration(d.RetryAfterSeconds()) * time.Second
+	return e
+}
+
+// exhausted is the refusal of a budget: OpenAI's insufficient_quota, naming the rule and when
+// its period ends.
+func exhausted(d *budget.Decision, checks []budget.Check) error {
+	c := checks[d.Refused]
+	return &apierr.Error{Kind: apierr.KindBudgetExhausted, Message: fmt.Sprintf("budget %s (%s) is exhausted until %s", c.Rule, c.Unit, d.Reset.UTC().Format(time.RFC3339))}
+}
+
+// setHeaders sets OpenAI's x-ratelimit-* headers for the tightest request and token limits.
+func setHeaders(h http.Header, d *limiter.Decision) {
+	if h == nil {
+		return
+	}
+	if q := d.Requests; q.Covered {
+		h.Set("X-Ratelimit-Limit-Requests", strconv.FormatInt(q.Limit, 10))
+		h.Set("X-Ratelimit-Remaining-Requests", strconv.FormatInt(q.Remaining, 10))
+		h.Set("X-Ratelimit-Reset-Requests", q.Reset.Round(time.Millisecond).String())
+	}
+	if q := d.Tokens; q.Covered {
+		h.Set("X-Ratelimit-Limit-Tokens", strconv.FormatInt(q.Limit, 10))
+		h.Set("X-Ratelimit-Remaining-Tokens", strconv.FormatInt(q.Remaining, 10))
+		h.Set("X-Ratelimit-Reset-Tokens", q.Reset.Round(time.Millisecond).String())
+	}
+}
