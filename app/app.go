@@ -21,6 +21,7 @@ import (
 	"github.com/llmgw/llmgw/configfile"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/catalog"
+	"github.com/llmgw/llmgw/gateway/checkpoint"
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
@@ -240,6 +241,11 @@ type hooks struct {
 	recorder usage.Sink
 	// guards are added to the pipeline's (pipeline.WithGuards).
 	guards []pipeline.Guard
+	// clock, when set, is what the rate-limit and budget engines read.
+	clock func() time.Time
+	// governance receives the rate-limit and budget engines once their state is loaded,
+	// before the server accepts connections.
+	governance func(*governanceState)
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -302,6 +308,14 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if src, ok := src.(missingSecrets); ok {
 		src.log(snaps.Load(), logger)
 	}
+	gov := newGovernanceState(h.clock)
+	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
+	if err := saver.Load(ctx); err != nil {
+		return fmt.Errorf("load rate-limit and budget state: %w", err)
+	}
+	if h.governance != nil {
+		h.governance(gov)
+	}
 
 	// Usage events leave the request path through a bounded queue: a stalled log disk (later
 	// a Kafka producer) must never add latency to a request.
@@ -328,6 +342,14 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	defer stopQueue()
 	go queue.Run(qctx, 10*time.Second)
 	go reloader.Run(bg, cfg.ReloadInterval)
+	// Not under bg: the final save must wait until every request has settled (below).
+	sctx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSaver()
+	saved := make(chan struct{})
+	go func() {
+		saver.Run(sctx, checkpoint.DefaultInterval)
+		close(saved)
+	}()
 	done := make(chan struct{})
 	go func() {
 		tracker.Run(bg, 30*time.Second, st.TouchAPIKeys, logger)
@@ -344,6 +366,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	dctx, stopDrains := context.WithTimeout(context.WithoutCancel(ctx), drainGrace)
 	p.Drain(dctx)
 	stopDrains()
+	stopSaver() // every request has settled its reservations: the final save holds them all
+	<-saved
 	stopBG()
 	stopQueue() // requests have finished: deliver what is queued
 	<-queue.Done()
