@@ -21,6 +21,7 @@ import (
 	"github.com/llmgw/llmgw/configfile"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/catalog"
+	"github.com/llmgw/llmgw/gateway/checkpoint"
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
@@ -241,9 +242,10 @@ type hooks struct {
 	// guards are added to the pipeline's (pipeline.WithGuards), after the rate limits and
 	// budgets.
 	guards []pipeline.Guard
-	// now is the clock of the rate limits and budgets (default time.Now).
-	now func() time.Time
-	// governance receives the process's counters once they exist.
+	// clock, when set, is what the rate-limit and budget engines read.
+	clock func() time.Time
+	// governance receives the rate limits and budgets once their state is loaded, before the
+	// server accepts connections.
 	governance func(*governance)
 }
 
@@ -307,6 +309,14 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if src, ok := src.(missingSecrets); ok {
 		src.log(snaps.Load(), logger)
 	}
+	gov := newGovernance(&snaps, client, logger, h.clock)
+	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
+	if err := saver.Load(ctx); err != nil {
+		return fmt.Errorf("load rate-limit and budget state: %w", err)
+	}
+	if h.governance != nil {
+		h.governance(gov)
+	}
 
 	// Usage events leave the request path through a bounded queue: a stalled log disk (later
 	// a Kafka producer) must never add latency to a request.
@@ -320,14 +330,6 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	queue := usage.NewQueue(1<<16, sink, logger)
 	var rec pipeline.Recorder = queue
 	tracker := keyuse.NewTracker()
-	now := h.now
-	if now == nil {
-		now = time.Now
-	}
-	gov := newGovernance(&snaps, client, logger, now)
-	if h.governance != nil {
-		h.governance(gov)
-	}
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...))
 	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
@@ -350,6 +352,14 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		close(notified)
 	}()
 	go reloader.Run(bg, cfg.ReloadInterval)
+	// Not under bg: the final save must wait until every request has settled (below).
+	sctx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSaver()
+	saved := make(chan struct{})
+	go func() {
+		saver.Run(sctx, checkpoint.DefaultInterval)
+		close(saved)
+	}()
 	done := make(chan struct{})
 	go func() {
 		tracker.Run(bg, 30*time.Second, st.TouchAPIKeys, logger)
@@ -366,6 +376,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	dctx, stopDrains := context.WithTimeout(context.WithoutCancel(ctx), drainGrace)
 	p.Drain(dctx)
 	stopDrains()
+	stopSaver() // every request has settled its reservations: the final save holds them all
+	<-saved
 	stopNotifier() // every request has settled: deliver the alerts queued, within the notifier's bound
 	<-notified
 	stopBG()

@@ -27,7 +27,12 @@ type governance struct {
 	snaps    *snapshot.Holder
 }
 
+// newGovernance returns empty engines reading now (time.Now when nil); gateway/checkpoint
+// loads their state before serving and saves it while they change.
 func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Logger, now func() time.Time) *governance {
+	if now == nil {
+		now = time.Now
+	}
 	g := &governance{snaps: snaps}
 	g.notifier = alert.New(client, logger, alert.WithTargets(g.targets))
 	g.limits = limiter.New(limiter.WithClock(now))

@@ -97,6 +97,13 @@ func startGateway(t *testing.T, env map[string]string, args ...string) *gateway 
 // startGatewayWith runs startGateway's server with guards added to its pipeline.
 func startGatewayWith(t *testing.T, guards []pipeline.Guard, env map[string]string, args ...string) *gateway {
 	t.Helper()
+	return startGatewayHooks(t, hooks{guards: guards}, env, args...)
+}
+
+// startGatewayHooks runs startGateway's server with h's hooks; the harness sets ready and
+// recorder.
+func startGatewayHooks(t *testing.T, h hooks, env map[string]string, args ...string) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	if env == nil {
 		env = map[string]string{}
@@ -115,7 +122,8 @@ func startGatewayWith(t *testing.T, guards []pipeline.Guard, env map[string]stri
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }, recorder: g.Events, guards: guards})
+		h.ready, h.recorder = func(a string) { addr <- a }, g.Events
+		done <- serve(ctx, cfg, getenv, g.Logs, &h)
 	}()
 	select {
 	case a := <-addr:

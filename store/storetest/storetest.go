@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"RateLimits", testRateLimits},
 		{"Budgets", testBudgets},
 		{"AdminToken", testAdminToken},
+		{"State", testState},
 		{"OnChange", testOnChange},
 		{"Snapshot", testSnapshot},
 		{"AdapterCheck", testAdapterCheck},
