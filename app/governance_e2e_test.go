@@ -412,3 +412,68 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestMetadataAndUnpricedModels: a rule scoped and split by request metadata counts only the
+// requests that carry it, one counter per value; a bad metadata header is a 400 naming it; a
+// cost budget over a model without a price refuses it, naming the model.
+func TestMetadataAndUnpricedModels(t *testing.T) {
+	f := newGovFixture(t)
+	ctx := context.Background()
+	if _, err := f.admin.CreateRateLimit(ctx, &adminv1.CreateRateLimitRequest{RateLimit: &adminv1.RateLimit{Name: "per-project",
+		When:       &adminv1.Condition{Models: []string{"fake/gpt"}, Metadata: map[string]string{"env": "prod"}},
+		Limits:     []*adminv1.RateLimitEntry{{Unit: "requests_per_hour", LimitTo: 1}},
+		AppliesPer: []string{"metadata.project"}}}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(meta string) error {
+		var opts []option.RequestOption
+		if meta != "" {
+			opts = append(opts, option.WithHeader("X-TFY-METADATA", meta))
+		}
+		_, err := f.client(f.alice).Chat.Completions.New(ctx, chatParams("fake/gpt", 0), opts...)
+		return err
+	}
+	status := func(err error) int {
+		var ae *openai.Error
+		if errors.As(err, &ae) {
+			return ae.StatusCode
+		}
+		if err != nil {
+			return -1
+		}
+		return 200
+	}
+	steps := []struct {
+		meta string
+		want int
+	}{
+		{`{"env":"prod","project":"a"}`, 200},
+		{`{"env":"prod","project":"a"}`, 429}, // project a's counter is spent
+		{`{"env":"prod","project":"b"}`, 200}, // project b has its own
+		{`{"env":"dev","project":"a"}`, 200},  // the rule wants env=prod
+		{``, 200},                             // no metadata: the rule does not match
+	}
+	for i, s := range steps {
+		if got := status(send(s.meta)); got != s.want {
+			t.Errorf("step %d (%s): status %d, want %d", i, s.meta, got, s.want)
+		}
+	}
+	err := send(`{"env":["not","a","string"]}`)
+	var ae *openai.Error
+	if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Param != "X-TFY-METADATA" {
+		t.Errorf("bad metadata: %v, want a 400 naming the header", err)
+	}
+
+	// A model the catalog does not know, with no pricing override, has no price.
+	if _, err := f.admin.CreateModel(ctx, &adminv1.CreateModelRequest{Model: &adminv1.Model{Account: "fake", Name: "unpriced", UpstreamModel: "house-model-7b", Types: []string{"chat"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.CreateBudget(ctx, &adminv1.CreateBudgetRequest{Budget: &adminv1.Budget{Name: "unpriced-cost", Unit: "cost_per_day", LimitTo: 100,
+		When: &adminv1.Condition{Models: []string{"fake/unpriced"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.client(f.alice).Chat.Completions.New(ctx, chatParams("fake/unpriced", 0))
+	if !errors.As(err, &ae) || ae.StatusCode != 403 || ae.Code != "model_unpriced" || !strings.Contains(ae.Message, "fake/unpriced") {
+		t.Errorf("unpriced model under a cost budget: %v, want 403 model_unpriced naming it", err)
+	}
+}
