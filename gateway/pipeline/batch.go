@@ -148,6 +148,9 @@ type EndedBatch struct {
 // a batch to learn that its output is ready), once per process: the event's RequestID is
 // BatchEventID and its Time the batch's end, so the records of the same batch by another
 // replica, or after a restart, are identical and a sink keyed on the request id keeps one.
+//
+// Guards that are Chargers charge the batch's usage then, as it is recorded: a batch was
+// admitted at its creation (an attempt like any other) and is paid for when it ends.
 func (p *Pipeline) RecordBatch(ctx context.Context, c *Caller, b *EndedBatch) error {
 	id := BatchEventID(b.Account, b.UpstreamID)
 	if !p.batches.add(id) {
@@ -180,6 +183,11 @@ func (p *Pipeline) RecordBatch(ctx context.Context, c *Caller, b *EndedBatch) er
 				factor = bt.BatchPriceFactor()
 			}
 			e.CostUSD, e.Priced = price.Cost(e.Usage)*factor, true
+		}
+		for _, g := range p.guards {
+			if ch, ok := g.(Charger); ok {
+				ch.Charge(c, m, &e)
+			}
 		}
 	}
 	p.rec.Record(context.WithoutCancel(ctx), &e)
@@ -226,4 +234,10 @@ func (s *seenSet) remove(id string) {
 			s.order[i] = "" // evicting it later deletes nothing
 		}
 	}
+}
+
+// Charger is a Guard that charges usage it did not reserve: a batch's, recorded when the batch
+// ends (RecordBatch). Charge may add to e.Counted and must not block.
+type Charger interface {
+	Charge(c *Caller, m *snapshot.Endpoint, e *usage.Event)
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -22,6 +23,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/limiter"
 	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/tokens"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
@@ -36,6 +38,17 @@ type Guard struct {
 	ledger    *budget.Ledger
 	now       func() time.Time
 	maxOutput int64
+	labels    sync.Map // rule id -> "rate_limit:<id>" / "budget:<id>", so a request allocates none
+}
+
+// label returns kind+":"+rule, made once per rule.
+func (g *Guard) label(kind, rule string) string {
+	k := [2]string{kind, rule}
+	if v, ok := g.labels.Load(k); ok {
+		return v.(string)
+	}
+	v, _ := g.labels.LoadOrStore(k, kind+":"+rule)
+	return v.(string)
 }
 
 var _ pipeline.Guard = (*Guard)(nil)
@@ -159,20 +172,20 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 	}
 	for i := range t.lchecks {
 		if i == 0 || t.lchecks[i].Rule != t.lchecks[i-1].Rule {
-			a.Counted = append(a.Counted, "rate_limit:"+t.lchecks[i].Rule)
+			a.Counted = append(a.Counted, g.label("rate_limit", t.lchecks[i].Rule))
 		}
 	}
 	for i := range t.bchecks {
-		a.Counted = append(a.Counted, "budget:"+t.bchecks[i].Rule)
+		a.Counted = append(a.Counted, g.label("budget", t.bchecks[i].Rule))
 	}
 	for i := range t.lchecks {
 		if t.ld.WouldHaveBlocked(i) {
-			a.WouldBlock = append(a.WouldBlock, "rate_limit:"+t.lchecks[i].Rule)
+			a.WouldBlock = append(a.WouldBlock, g.label("rate_limit", t.lchecks[i].Rule))
 		}
 	}
 	for i := range t.bchecks {
 		if t.bd.WouldHaveBlocked(i) {
-			a.WouldBlock = append(a.WouldBlock, "budget:"+t.bchecks[i].Rule)
+			a.WouldBlock = append(a.WouldBlock, g.label("budget", t.bchecks[i].Rule))
 		}
 	}
 	return t, nil
@@ -252,5 +265,41 @@ func setHeaders(h http.Header, d *limiter.Decision) {
 		h.Set("X-Ratelimit-Limit-Tokens", strconv.FormatInt(q.Limit, 10))
 		h.Set("X-Ratelimit-Remaining-Tokens", strconv.FormatInt(q.Remaining, 10))
 		h.Set("X-Ratelimit-Reset-Tokens", q.Reset.Round(time.Millisecond).String())
+	}
+}
+
+var _ pipeline.Charger = (*Guard)(nil)
+
+// Charge charges a batch's usage, recorded when the batch ends, to the budgets its request
+// matches now: its cost (at the batch price) and tokens are added to their current periods,
+// never refused (the batch was admitted when it was created). Rate limits count requests as
+// they arrive and are not charged.
+func (g *Guard) Charge(c *pipeline.Caller, m *snapshot.Endpoint, e *usage.Event) {
+	rules := c.Snapshot.Governance()
+	if rules == nil {
+		return
+	}
+	p := c.Principal
+	req := governance.Request{User: p.User, Teams: p.Teams, VirtualAccount: p.VirtualAccount, Model: m.FQN, Metadata: c.Metadata}
+	var lbuf [4]limiter.Check
+	var bbuf [4]budget.Check
+	_, checks := rules.Match(&req, lbuf[:0], bbuf[:0])
+	if len(checks) == 0 || len(checks) > budget.MaxChecks {
+		return
+	}
+	for i := range checks {
+		checks[i].Amount, checks[i].Audit = 0, true // a charge, not a reservation: never refused
+	}
+	var d budget.Decision
+	if err := g.ledger.Reserve(&d, checks); err != nil {
+		return
+	}
+	var cost int64
+	if e.Priced {
+		cost = budget.NanoUSD(e.CostUSD)
+	}
+	d.Reservation.Settle(cost, e.Usage.TotalTokens)
+	for i := range checks {
+		e.Counted = append(e.Counted, g.label("budget", checks[i].Rule))
 	}
 }

@@ -1,0 +1,185 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/budget"
+	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/governance"
+	"github.com/llmgw/llmgw/gateway/limiter"
+	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/provider/registry"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/usage"
+)
+
+var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+
+// fixture is a snapshot with one model priced at $1 per output token and $0 per input token,
+// the given rules, and a guard over fresh engines on a fixed clock.
+func fixture(t *testing.T, limits []governance.RateLimitRule, budgets []governance.BudgetRule) (*Guard, *limiter.Limiter, *budget.Ledger, *snapshot.Snapshot) {
+	t.Helper()
+	cfg := &snapshot.Config{
+		Accounts:   []snapshot.Account{{Name: "acct", Provider: "mock"}},
+		Models:     []snapshot.Model{{Account: "acct", Name: "echo", Pricing: &snapshot.Pricing{Output: 1e6}}, {Account: "acct", Name: "free"}},
+		RateLimits: limits, Budgets: budgets,
+	}
+	snap := snapshot.Compile(cfg, registry.New(http.DefaultClient), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	now := func() time.Time { return t0 }
+	lim, led := limiter.New(limiter.WithClock(now)), budget.New(budget.WithClock(now))
+	return New(lim, led, WithClock(now)), lim, led, snap
+}
+
+func attempt(t *testing.T, snap *snapshot.Snapshot, model string, size pipeline.Size) *pipeline.Attempt {
+	t.Helper()
+	plan, err := snap.Route(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &pipeline.Caller{Snapshot: snap, Principal: &snapshot.Principal{User: "alice", Teams: []string{"ml"}}}
+	return &pipeline.Attempt{Caller: c, Plan: plan, Target: plan.Targets[0], Header: http.Header{}, Size: size}
+}
+
+// TestReserveSettleCancel: a token limit reserves the request's most (prompt bytes / 4 + max
+// output), settles to the real count, and a canceled attempt counts nothing, not even itself as
+// a request.
+func TestReserveSettleCancel(t *testing.T) {
+	g, lim, _, snap := fixture(t, []governance.RateLimitRule{{Name: "tpm", Limits: []governance.Limit{{Unit: "tokens_per_minute", LimitTo: 1000}, {Unit: "requests_per_minute", LimitTo: 10}}}}, nil)
+	used := func() (tokens, requests int64) {
+		for _, s := range lim.Status(nil) {
+			if s.Unit.Tokens() {
+				tokens = s.Used
+			} else {
+				requests = s.Used
+			}
+		}
+		return
+	}
+	a := attempt(t, snap, "acct/echo", pipeline.Size{PromptBytes: 400, MaxOutput: 50})
+	tk, err := g.Admit(context.Background(), a)
+	if err != nil || tk == nil {
+		t.Fatalf("admit: %v %v", tk, err)
+	}
+	if tok, req := used(); tok != 150 || req != 1 {
+		t.Errorf("reserved %d tokens, %d requests; want 100+50 and 1", tok, req)
+	}
+	if a.Header.Get("X-Ratelimit-Limit-Tokens") != "1000" || a.Header.Get("X-Ratelimit-Remaining-Tokens") != "850" || a.Header.Get("X-Ratelimit-Remaining-Requests") != "9" {
+		t.Errorf("headers %v", a.Header)
+	}
+	if len(a.Counted) != 1 || a.Counted[0] != "rate_limit:tpm" {
+		t.Errorf("counted %v", a.Counted)
+	}
+	tk.Settle(&usage.Event{Usage: usageOf(30, 12)})
+	tk.Settle(&usage.Event{Usage: usageOf(900, 900)}) // a second settle changes nothing
+	if tok, _ := used(); tok != 42 {
+		t.Errorf("settled to %d tokens, want 42", tok)
+	}
+	tk2, err := g.Admit(context.Background(), attempt(t, snap, "acct/echo", pipeline.Size{PromptBytes: 4, MaxOutput: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk2.(pipeline.Canceler).Cancel()
+	if tok, req := used(); tok != 42 || req != 1 {
+		t.Errorf("after a cancel: %d tokens, %d requests; want 42 and 1", tok, req)
+	}
+}
+
+// TestRefusals: what each kind of refusal says, and that a budget's refusal takes back the
+// rate limit's reservation.
+func TestRefusals(t *testing.T) {
+	g, lim, _, snap := fixture(t,
+		[]governance.RateLimitRule{{Name: "rpm", Limits: []governance.Limit{{Unit: "requests_per_minute", LimitTo: 1}}}, {Name: "tpm", When: governance.Condition{Models: []string{"acct/free"}}, Limits: []governance.Limit{{Unit: "tokens_per_minute", LimitTo: 10}}}},
+		[]governance.BudgetRule{{Name: "usd", Unit: "cost_per_day", LimitTo: 5, When: governance.Condition{Models: []string{"acct/echo"}}}})
+	ctx := context.Background()
+	// $1 per output token: max_tokens 6 is $6, over the $5 budget; the rate limit's
+	// reservation is taken back.
+	_, err := g.Admit(ctx, attempt(t, snap, "acct/echo", pipeline.Size{MaxOutput: 6}))
+	var e *apierr.Error
+	if !errors.As(err, &e) || e.Kind != apierr.KindBudgetExhausted || e.Message == "" {
+		t.Fatalf("budget: %v", err)
+	}
+	if s := lim.Status(nil); len(s) != 0 {
+		t.Errorf("the refused request is still counted: %+v", s)
+	}
+	if _, err := g.Admit(ctx, attempt(t, snap, "acct/echo", pipeline.Size{MaxOutput: 5})); err != nil {
+		t.Fatalf("a request that fits: %v", err)
+	}
+	_, err = g.Admit(ctx, attempt(t, snap, "acct/echo", pipeline.Size{MaxOutput: 1}))
+	if !errors.As(err, &e) || e.Kind != apierr.KindRateLimited || e.Type != "requests" || e.RetryAfter <= 0 || e.RetryAfter > time.Minute+time.Second { // a window and at most one sub-window
+		t.Fatalf("rate limit: %+v", err)
+	}
+	// A request whose most alone is over a token limit: no Retry-After, waiting will not help.
+	g2, _, _, snap2 := fixture(t, []governance.RateLimitRule{{Name: "tpm", Limits: []governance.Limit{{Unit: "tokens_per_minute", LimitTo: 10}}}}, nil)
+	_, err = g2.Admit(ctx, attempt(t, snap2, "acct/free", pipeline.Size{MaxOutput: 100}))
+	if !errors.As(err, &e) || e.Kind != apierr.KindRateLimited || e.Type != "tokens" || e.RetryAfter != 0 {
+		t.Fatalf("too large for the limit: %+v", err)
+	}
+}
+
+// TestUnpricedUnderACostBudget: enforced, refused naming the model; audit, admitted.
+func TestUnpricedUnderACostBudget(t *testing.T) {
+	for _, audit := range []bool{false, true} {
+		g, _, _, snap := fixture(t, nil, []governance.BudgetRule{{Name: "usd", Unit: "cost_per_day", LimitTo: 5, Audit: audit}})
+		_, err := g.Admit(context.Background(), attempt(t, snap, "acct/free", pipeline.Size{MaxOutput: 1}))
+		var e *apierr.Error
+		if audit != (err == nil) || (!audit && (!errors.As(err, &e) || e.Code != "model_unpriced")) {
+			t.Errorf("audit=%v: %v", audit, err)
+		}
+	}
+}
+
+// TestChargeBatch: a batch's usage, recorded when it ends, is charged to the matching budgets
+// even past their limit, and the event names them.
+func TestChargeBatch(t *testing.T) {
+	g, _, led, snap := fixture(t, nil, []governance.BudgetRule{{Name: "usd", Unit: "cost_per_day", LimitTo: 1}})
+	c := &pipeline.Caller{Snapshot: snap, Principal: &snapshot.Principal{User: "alice"}}
+	m, _ := snap.Model("acct/echo")
+	e := &usage.Event{Usage: usageOf(100, 50), CostUSD: 2.5, Priced: true}
+	g.Charge(c, m, e)
+	s := led.Status(nil)
+	if len(s) != 1 || s[0].Spend != budget.NanoUSD(2.5) {
+		t.Errorf("spend %+v, want $2.50", s)
+	}
+	if len(e.Counted) != 1 || e.Counted[0] != "budget:usd" {
+		t.Errorf("counted %v", e.Counted)
+	}
+}
+
+func usageOf(prompt, completion int64) chat.Usage {
+	return chat.Usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+}
+
+// BenchmarkGuard is the guard's cost per request with three rate limits and two budgets
+// matching: match, reserve, headers, settle.
+func BenchmarkGuard(b *testing.B) {
+	t := &testing.T{}
+	limits := []governance.RateLimitRule{
+		{Name: "rpm", Limits: []governance.Limit{{Unit: "requests_per_minute", LimitTo: 1 << 40}}, AppliesPer: []string{"user"}},
+		{Name: "tpm", Limits: []governance.Limit{{Unit: "tokens_per_minute", LimitTo: 1 << 40}}, AppliesPer: []string{"user"}},
+		{Name: "rpd", Limits: []governance.Limit{{Unit: "requests_per_day", LimitTo: 1 << 40}}, AppliesPer: []string{"team"}},
+	}
+	budgets := []governance.BudgetRule{
+		{Name: "usd", Unit: "cost_per_month", LimitTo: 1e8, AppliesPer: []string{"user"}},
+		{Name: "tokens", Unit: "tokens_per_day", LimitTo: 1e14},
+	}
+	g, _, _, snap := fixture(t, limits, budgets)
+	a := attempt(t, snap, "acct/echo", pipeline.Size{PromptBytes: 400, MaxOutput: 100})
+	e := &usage.Event{Usage: usageOf(100, 20), CostUSD: 0.00002, Priced: true}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Counted = a.Counted[:0]
+		tk, err := g.Admit(ctx, a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tk.Settle(e)
+	}
+}
