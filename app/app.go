@@ -352,6 +352,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		close(notified)
 	}()
 	go reloader.Run(bg, cfg.ReloadInterval)
+	go gov.prune(bg, pruneEvery)
 	// Not under bg: the final save must wait until every request has settled (below).
 	sctx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSaver()

@@ -81,3 +81,34 @@ func (g *governance) LimitStatus(_ context.Context, rule string) ([]*adminv1.Lim
 	}
 	return out, nil
 }
+
+// pruneEvery is how often the counters of removed rules and empty buckets are dropped.
+const pruneEvery = time.Minute
+
+// prune drops, every interval until ctx ends, what pruneOnce drops.
+func (g *governance) prune(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.pruneOnce()
+		}
+	}
+}
+
+// pruneOnce drops the counters and spend of rules the current snapshot no longer has, and the
+// buckets with nothing in their current window or period, so memory follows the active
+// buckets. A rule deleted and created again under the same name starts from zero.
+func (g *governance) pruneOnce() (limits, budgets int) {
+	snap := g.snaps.Load()
+	if snap == nil {
+		return 0, 0
+	}
+	rules := snap.Governance()
+	limits = g.limits.Prune(func(rule string, u limiter.Unit) bool { _, ok := rules.RateLimit(rule, u); return ok })
+	budgets = g.ledger.Prune(func(rule string, u budget.Unit) bool { _, ok := rules.Budget(rule, u); return ok })
+	return limits, budgets
+}

@@ -477,3 +477,43 @@ func TestMetadataAndUnpricedModels(t *testing.T) {
 		t.Errorf("unpriced model under a cost budget: %v, want 403 model_unpriced naming it", err)
 	}
 }
+
+// TestDeletedRulesArePruned: the counters of a rule that was deleted are dropped by the next
+// prune; those of a rule that still exists are kept.
+func TestDeletedRulesArePruned(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(governanceConfig(up.BaseURL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var gov *governance
+	g := startGatewayHooks(t, hooks{governance: func(s *governance) { gov = s }}, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
+	f := &govFixture{g: g, up: up, admin: adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))}
+	ctx := context.Background()
+	if _, err := f.admin.CreateRateLimit(ctx, &adminv1.CreateRateLimitRequest{RateLimit: &adminv1.RateLimit{Name: "doomed",
+		Limits: []*adminv1.RateLimitEntry{{Unit: "requests_per_hour", LimitTo: 100}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.client(g.Token).Chat.Completions.New(ctx, chatParams("fake/limited", 0)); err != nil {
+		t.Fatal(err)
+	}
+	rules := func() map[string]bool {
+		out := map[string]bool{}
+		for _, s := range gov.limits.Status(nil) {
+			out[s.Rule] = true
+		}
+		return out
+	}
+	if r := rules(); !r["doomed"] {
+		t.Fatalf("counted rules %v, want doomed", r)
+	}
+	if _, err := f.admin.DeleteRateLimit(ctx, &adminv1.DeleteRateLimitRequest{Name: "doomed"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := gov.pruneOnce(); n != 1 {
+		t.Errorf("pruned %d buckets, want 1", n)
+	}
+	if r := rules(); r["doomed"] {
+		t.Errorf("the deleted rule's counters are still there: %v", r)
+	}
+}
