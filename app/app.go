@@ -309,15 +309,6 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if src, ok := src.(missingSecrets); ok {
 		src.log(snaps.Load(), logger)
 	}
-	gov := newGovernance(&snaps, client, logger, h.clock)
-	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
-	if err := saver.Load(ctx); err != nil {
-		return fmt.Errorf("load rate-limit and budget state: %w", err)
-	}
-	if h.governance != nil {
-		h.governance(gov)
-	}
-
 	// Usage events leave the request path through a bounded queue: a stalled log disk (later
 	// a Kafka producer) must never add latency to a request.
 	var sink usage.Sink = usage.LogRecorder{Logger: logger}
@@ -329,6 +320,15 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	queue := usage.NewQueue(1<<16, sink, logger)
 	var rec pipeline.Recorder = queue
+	gov := newGovernance(&snaps, client, logger, h.clock, rec)
+	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
+	if err := saver.Load(ctx); err != nil {
+		return fmt.Errorf("load rate-limit and budget state: %w", err)
+	}
+	if h.governance != nil {
+		h.governance(gov)
+	}
+
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...))

@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -11,8 +13,10 @@ import (
 	"github.com/llmgw/llmgw/gateway/alert"
 	"github.com/llmgw/llmgw/gateway/budget"
 	"github.com/llmgw/llmgw/gateway/limiter"
+	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/quota"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
 
@@ -29,12 +33,14 @@ type governance struct {
 
 // newGovernance returns empty engines reading now (time.Now when nil); gateway/checkpoint
 // loads their state before serving and saves it while they change.
-func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Logger, now func() time.Time) *governance {
+func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Logger, now func() time.Time, rec pipeline.Recorder) *governance {
 	if now == nil {
 		now = time.Now
 	}
 	g := &governance{snaps: snaps}
-	g.notifier = alert.New(client, logger, alert.WithTargets(g.targets))
+	g.notifier = alert.New(client, logger, alert.WithTargets(g.targets), alert.WithEvent(func(ctx context.Context, a budget.Alert) {
+		rec.Record(ctx, alertEvent(a, now()))
+	}))
 	g.limits = limiter.New(limiter.WithClock(now))
 	g.ledger = budget.New(budget.WithClock(now), budget.WithAlerts(g.notifier.Notify))
 	g.guard = quota.New(g.limits, g.ledger, quota.WithClock(now))
@@ -111,4 +117,24 @@ func (g *governance) pruneOnce() (limits, budgets int) {
 	limits = g.limits.Prune(func(rule string, u limiter.Unit) bool { _, ok := rules.RateLimit(rule, u); return ok })
 	budgets = g.ledger.Prune(func(rule string, u budget.Unit) bool { _, ok := rules.Budget(rule, u); return ok })
 	return limits, budgets
+}
+
+// alertEvent is the usage-stream event of a budget alert: operation "budget_alert", the budget
+// in Counted, and the bucket, threshold, spend and limit (US dollars for a cost unit) in
+// Metadata. Its request id names the rule, bucket, period and threshold, so the records of one
+// alert by several replicas are one in a sink keyed on it.
+func alertEvent(a budget.Alert, now time.Time) *usage.Event {
+	amount := func(n int64) string {
+		if a.Unit.Cost() {
+			return strconv.FormatFloat(float64(n)/1e9, 'f', -1, 64)
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	return &usage.Event{
+		RequestID: fmt.Sprintf("alert:%s:%s:%s:%d", a.Rule, a.Bucket, a.PeriodStart.UTC().Format(time.RFC3339), a.Threshold),
+		Time:      now, Principal: "gateway", Operation: "budget_alert", Status: "threshold_crossed",
+		Counted: []string{"budget:" + a.Rule},
+		Metadata: map[string]string{"unit": a.Unit.String(), "bucket": a.Bucket, "threshold_percent": strconv.Itoa(a.Threshold),
+			"spend": amount(a.Spend), "limit": amount(a.Limit), "period_end": a.PeriodEnd.UTC().Format(time.RFC3339), "audit": strconv.FormatBool(a.Audit)},
+	}
 }

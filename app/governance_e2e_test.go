@@ -399,6 +399,18 @@ func TestBudgetAlertsAreSignedWebhooks(t *testing.T) {
 	if !seen[75] || !seen[90] || !seen[100] {
 		t.Errorf("thresholds %v, want 75, 90 and 100", seen)
 	}
+	// Each alert is also one event on the usage stream.
+	f.g.Events.mu.Lock()
+	defer f.g.Events.mu.Unlock()
+	alerts := map[string]bool{}
+	for _, ev := range f.g.Events.all {
+		if ev.Operation == "budget_alert" && len(ev.Counted) == 1 && ev.Counted[0] == "budget:alerting" && ev.Metadata["limit"] == "20" {
+			alerts[ev.Metadata["threshold_percent"]] = true
+		}
+	}
+	if len(alerts) != 3 || !alerts["75"] || !alerts["90"] || !alerts["100"] {
+		t.Errorf("alert events %v, want 75, 90 and 100", alerts)
+	}
 }
 
 // waitUntil polls cond for up to 10 s.
