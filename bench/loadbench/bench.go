@@ -23,12 +23,18 @@ import (
 	"time"
 )
 
-// The three targets, in the order they are measured.
+// The targets, in the order they are measured.
 const (
 	targetDirect = "direct"
 	targetProxy  = "proxy"
 	targetLLMGW  = "llmgw"
+	// targetGoverned is llmgw with a user key and five rules matching every
+	// request (see governed.go).
+	targetGoverned = "llmgw-governed"
 )
+
+// allTargets is every target in measurement order.
+var allTargets = []string{targetDirect, targetProxy, targetLLMGW, targetGoverned}
 
 // Models sent in the request body. Direct and proxy ignore it; llmgw routes
 // "<provider account>/<integration>" to the fake upstream.
@@ -62,11 +68,11 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.rate, "rate", 1000, "requests per second, held fixed whatever the latency")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of the measured attack on each target")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "length of the unmeasured attack before each measured one")
-	fs.StringVar(&targets, "targets", "direct,proxy,llmgw", "comma-separated targets to measure, from direct, proxy, llmgw")
+	fs.StringVar(&targets, "targets", strings.Join(allTargets, ","), "comma-separated targets to measure, from "+strings.Join(allTargets, ", "))
 	fs.StringVar(&c.repo, "repo", ".", "root of the llmgw module, where the gateway and vegeta are built")
 	fs.StringVar(&c.token, "token", "", "admin token given to llmgw and sent as the bearer key (default: random)")
 	fs.IntVar(&c.genCPU, "gen-cpu", 0, "core for the load generator and the fake upstream")
-	fs.IntVar(&c.targetCPU, "target-cpu", 1, "core for the process under test (proxy, llmgw)")
+	fs.IntVar(&c.targetCPU, "target-cpu", 1, "core for the process under test (proxy, llmgw, llmgw-governed)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (binaries, logs, results)")
 	fs.DurationVar(&c.ready, "ready-timeout", 30*time.Second, "how long to wait for a started process to answer")
 	gatewayFlags := fs.String("llmgw-flags", "", "extra space-separated flags for `llmgw serve`, e.g. --request-log=false")
@@ -99,14 +105,14 @@ func parseTargets(s string) ([]string, error) {
 		t = strings.TrimSpace(t)
 		switch t {
 		case "":
-		case targetDirect, targetProxy, targetLLMGW:
+		case targetDirect, targetProxy, targetLLMGW, targetGoverned:
 			want[t] = true
 		default:
-			return nil, fmt.Errorf("run: unknown target %q (want direct, proxy or llmgw)", t)
+			return nil, fmt.Errorf("run: unknown target %q (want one of %s)", t, strings.Join(allTargets, ", "))
 		}
 	}
 	var out []string
-	for _, t := range []string{targetDirect, targetProxy, targetLLMGW} {
+	for _, t := range allTargets {
 		if want[t] {
 			out = append(out, t)
 		}
@@ -173,7 +179,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	gateway := filepath.Join(dir, "llmgw")
-	if slices.Contains(cfg.targets, targetLLMGW) {
+	if slices.Contains(cfg.targets, targetLLMGW) || slices.Contains(cfg.targets, targetGoverned) {
 		if err := b.build(ctx, gateway, "./cmd/llmgw"); err != nil {
 			return fmt.Errorf("llmgw does not build (measure the others with -targets direct,proxy): %w", err)
 		}
@@ -225,7 +231,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func (b *bench) measureTarget(ctx context.Context, target string, upstream *process, upURL, gateway string) (measurement, error) {
 	switch target {
 	case targetDirect:
-		return b.measure(ctx, target, upstream, upURL+"/v1/chat/completions", upstreamModel)
+		return b.measure(ctx, target, upstream, request{upURL + "/v1/chat/completions", upstreamModel, b.cfg.token}, nil)
 	case targetProxy:
 		addr, err := freeAddr()
 		if err != nil {
@@ -239,32 +245,47 @@ func (b *bench) measureTarget(ctx context.Context, target string, upstream *proc
 		if err := b.waitReady(ctx, p, "http://"+addr+"/healthz"); err != nil {
 			return measurement{}, err
 		}
-		return b.measure(ctx, target, p, "http://"+addr+"/v1/chat/completions", upstreamModel)
+		return b.measure(ctx, target, p, request{"http://" + addr + "/v1/chat/completions", upstreamModel, b.cfg.token}, nil)
 	case targetLLMGW:
-		addr, err := freeAddr()
-		if err != nil {
-			return measurement{}, err
-		}
-		config := filepath.Join(b.dir, "gateway.yaml")
-		if err := os.WriteFile(config, []byte(gatewayConfig(upURL)), 0o600); err != nil {
-			return measurement{}, err
-		}
-		env := []string{"LLMGW_ADMIN_TOKEN=" + b.cfg.token}
-		args := append([]string{"serve",
-			"--listen", addr, "--db", "sqlite:" + filepath.Join(b.dir, "llmgw.db"), "--config", config},
-			b.cfg.gatewayFlags...)
-		p, err := b.start(ctx, target, b.cfg.targetCPU, env, gateway, args...)
+		p, base, err := b.startGateway(ctx, target, gateway, gatewayConfig(upURL), nil)
 		if err != nil {
 			return measurement{}, err
 		}
 		defer p.stop()
-		if err := b.waitReady(ctx, p, "http://"+addr+"/readyz"); err != nil {
-			return measurement{}, err
-		}
-		return b.measure(ctx, target, p, "http://"+addr+"/v1/chat/completions", gatewayModel)
+		return b.measure(ctx, target, p, request{base + "/v1/chat/completions", gatewayModel, b.cfg.token}, nil)
+	case targetGoverned:
+		return b.measureGoverned(ctx, upURL, gateway)
 	default:
 		return measurement{}, fmt.Errorf("unknown target %q", target)
 	}
+}
+
+// startGateway runs `llmgw serve` as target, with a fresh SQLite database,
+// config as its config file and env added to its environment, and waits for
+// /readyz. It returns the process and its base URL; the caller stops it.
+func (b *bench) startGateway(ctx context.Context, target, gateway, config string, env []string) (*process, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	configPath := filepath.Join(b.dir, target+".yaml")
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		return nil, "", err
+	}
+	env = append([]string{"LLMGW_ADMIN_TOKEN=" + b.cfg.token}, env...)
+	args := append([]string{"serve",
+		"--listen", addr, "--db", "sqlite:" + filepath.Join(b.dir, target+".db"), "--config", configPath},
+		b.cfg.gatewayFlags...)
+	p, err := b.start(ctx, target, b.cfg.targetCPU, env, gateway, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	base := "http://" + addr
+	if err := b.waitReady(ctx, p, base+"/readyz"); err != nil {
+		p.stop()
+		return nil, "", err
+	}
+	return p, base, nil
 }
 
 // gatewayConfig is llmgw's declarative config: one self-hosted provider
@@ -287,21 +308,42 @@ func requestBody(model string) string {
 	return `{"model":"` + model + `","messages":[{"role":"user","content":"Say hello"}]}`
 }
 
+// request is the one request vegeta sends to a target, over and over.
+type request struct {
+	url, model string
+	// token is sent as the bearer key.
+	token string
+}
+
+// countCheck proves that a target did the work it is measured for. Its
+// methods run outside the CPU window: baseline after the warm-up, verify
+// after the measured attack.
+type countCheck interface {
+	baseline(ctx context.Context) error
+	verify(ctx context.Context) error
+}
+
 // measure warms target up, then runs the measured attack, reading the CPU
-// time of p before and after it.
-func (b *bench) measure(ctx context.Context, target string, p *process, url, model string) (measurement, error) {
+// time of p before and after it. check, when not nil, is run around the
+// measured attack and fails the measurement when it fails.
+func (b *bench) measure(ctx context.Context, target string, p *process, req request, check countCheck) (measurement, error) {
 	prefix := filepath.Join(b.dir, target)
 	targetsFile, bodyFile := prefix+".targets", prefix+".body.json"
-	if err := os.WriteFile(targetsFile, []byte("POST "+url+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(targetsFile, []byte("POST "+req.url+"\n"), 0o600); err != nil {
 		return measurement{}, err
 	}
-	if err := os.WriteFile(bodyFile, []byte(requestBody(model)), 0o600); err != nil {
+	if err := os.WriteFile(bodyFile, []byte(requestBody(req.model)), 0o600); err != nil {
 		return measurement{}, err
 	}
 	if b.cfg.warmup > 0 {
 		b.log.Info("warming up", "target", target, "duration", b.cfg.warmup)
-		if err := b.attack(ctx, targetsFile, bodyFile, b.cfg.warmup, prefix+".warmup.bin"); err != nil {
+		if err := b.attack(ctx, targetsFile, bodyFile, req.token, b.cfg.warmup, prefix+".warmup.bin"); err != nil {
 			return measurement{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	if check != nil {
+		if err := check.baseline(ctx); err != nil {
+			return measurement{}, err
 		}
 	}
 
@@ -311,7 +353,7 @@ func (b *bench) measure(ctx context.Context, target string, p *process, url, mod
 		return measurement{}, err
 	}
 	results := prefix + ".bin"
-	if err := b.attack(ctx, targetsFile, bodyFile, b.cfg.duration, results); err != nil {
+	if err := b.attack(ctx, targetsFile, bodyFile, req.token, b.cfg.duration, results); err != nil {
 		return measurement{}, err
 	}
 	after, err := b.clock.cpuTime(p.pid())
@@ -320,6 +362,11 @@ func (b *bench) measure(ctx context.Context, target string, p *process, url, mod
 	}
 	if err := p.alive(); err != nil {
 		return measurement{}, err
+	}
+	if check != nil {
+		if err := check.verify(ctx); err != nil {
+			return measurement{}, err
+		}
 	}
 
 	var out, errb bytes.Buffer
@@ -336,15 +383,15 @@ func (b *bench) measure(ctx context.Context, target string, p *process, url, mod
 }
 
 // attack runs vegeta at the configured rate, pinned to the generator's core,
-// writing its binary results to output.
-func (b *bench) attack(ctx context.Context, targetsFile, bodyFile string, d time.Duration, output string) error {
+// sending token as the bearer key and writing its binary results to output.
+func (b *bench) attack(ctx context.Context, targetsFile, bodyFile, token string, d time.Duration, output string) error {
 	args := b.pin.wrap(b.cfg.genCPU, b.vegeta, "attack",
 		"-rate", strconv.Itoa(b.cfg.rate)+"/1s",
 		"-duration", d.String(),
 		"-targets", targetsFile,
 		"-body", bodyFile,
 		"-header", "Content-Type: application/json",
-		"-header", "Authorization: Bearer "+b.cfg.token,
+		"-header", "Authorization: Bearer "+token,
 		"-timeout", "10s",
 		"-output", output,
 	)

@@ -19,6 +19,7 @@ func TestParseTargets(t *testing.T) {
 		wantErr bool
 	}{
 		{in: "direct,proxy,llmgw", want: []string{"direct", "proxy", "llmgw"}},
+		{in: "llmgw-governed,proxy,direct,llmgw", want: []string{"direct", "proxy", "llmgw", "llmgw-governed"}},
 		{in: "llmgw,direct", want: []string{"direct", "llmgw"}},
 		{in: " proxy , direct ", want: []string{"direct", "proxy"}},
 		{in: "proxy,proxy,", want: []string{"proxy"}},
@@ -44,7 +45,7 @@ func TestParseBenchFlags(t *testing.T) {
 	t.Parallel()
 	defaults := benchConfig{
 		rate: 1000, duration: 10 * time.Second, warmup: 2 * time.Second,
-		targets: []string{"direct", "proxy", "llmgw"}, repo: ".", genCPU: 0, targetCPU: 1,
+		targets: []string{"direct", "proxy", "llmgw", "llmgw-governed"}, repo: ".", genCPU: 0, targetCPU: 1,
 		ready: 30 * time.Second,
 	}
 	tests := []struct {

@@ -1,9 +1,11 @@
 // Command loadbench is the fixed-rate load test behind `make bench`.
 //
-// It measures what a gateway adds on top of an upstream, three ways in one run:
+// It measures what a gateway adds on top of an upstream, four ways in one run:
 // the fake upstream called directly, the same upstream behind a bare
 // net/http/httputil.ReverseProxy (the floor for any gateway built on net/http),
-// and the same upstream behind llmgw. For each target it reports the p50 and p99
+// the same upstream behind llmgw with nothing enforced, and behind llmgw
+// called with a user's key that an authz rule, three rate limits and two
+// budgets all govern (llmgw-governed). For each target it reports the p50 and p99
 // latency, the latency added over the direct call, and the CPU time the target
 // process spent per request, with the process under test pinned to its own core.
 //
@@ -16,6 +18,7 @@
 // The load generator is vegeta, pinned as a Go tool in the root go.mod and
 // built once into the run's temporary directory. loadbench is a measuring
 // harness, not a library: nothing in the module imports it, and it asserts
-// only that targets answer (more than 1% non-2xx fails the run), never the
-// speed goals, which it reports. See bench/README.md for the method.
+// only that targets answer (more than 1% non-2xx fails the run) and that the
+// governed target's rules all counted the measured requests, never the speed
+// goals, which it reports. See bench/README.md for the method.
 package main

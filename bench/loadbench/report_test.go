@@ -106,6 +106,9 @@ func TestBuildReport(t *testing.T) {
 		addedP50: 300 * us, addedP99: 1100 * us, hasAdded: true, cpuPerRequest: 250 * us}
 	gatewayRow := row{target: targetLLMGW, rate: 1000, successPct: 100, p50: 580 * us, p99: 2600 * us,
 		addedP50: 380 * us, addedP99: 1700 * us, hasAdded: true, cpuPerRequest: 300 * us}
+	governed := meas(targetGoverned, 600*us, 2700*us, 10000, ok(10000), 3200*time.Millisecond)
+	governedRow := row{target: targetGoverned, rate: 1000, successPct: 100, p50: 600 * us, p99: 2700 * us,
+		addedP50: 400 * us, addedP99: 1800 * us, hasAdded: true, cpuPerRequest: 320 * us}
 
 	tests := []struct {
 		name string
@@ -116,8 +119,31 @@ func TestBuildReport(t *testing.T) {
 			name: "all three",
 			in:   []measurement{direct, proxy, gateway},
 			want: report{
-				rows:       []row{directRow, proxyRow, gatewayRow},
-				comparison: &comparison{cpuRatio: 1.2, p50Delta: 80 * us},
+				rows:        []row{directRow, proxyRow, gatewayRow},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us}},
+			},
+		},
+		{
+			name: "all four: both compared, guards' cost",
+			in:   []measurement{direct, proxy, gateway, governed},
+			want: report{
+				rows: []row{directRow, proxyRow, gatewayRow, governedRow},
+				comparisons: []comparison{
+					{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us},
+					{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us},
+				},
+				guards: &guardCost{cpuPerRequest: 20 * us, p50: 20 * us, p99: 100 * us},
+			},
+		},
+		{
+			name: "governed without llmgw: compared, no guards' cost",
+			in:   []measurement{proxy, governed},
+			want: report{
+				rows: []row{
+					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 250 * us},
+					{target: targetGoverned, rate: 1000, successPct: 100, p50: 600 * us, p99: 2700 * us, cpuPerRequest: 320 * us},
+				},
+				comparisons: []comparison{{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us}},
 			},
 		},
 		{
@@ -133,7 +159,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 250 * us},
 					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 580 * us, p99: 2600 * us, cpuPerRequest: 300 * us},
 				},
-				comparison: &comparison{cpuRatio: 1.2, p50Delta: 80 * us},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us}},
 			},
 		},
 		{
@@ -147,7 +173,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 100 * us},
 					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 450 * us, p99: 2000 * us, cpuPerRequest: 50 * us},
 				},
-				comparison: &comparison{cpuRatio: 0.5, p50Delta: -50 * us},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 0.5, p50Delta: -50 * us}},
 			},
 		},
 		{
@@ -161,7 +187,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us},
 					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 10 * us},
 				},
-				comparison: &comparison{p50Delta: 0},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, p50Delta: 0}},
 			},
 		},
 		{
@@ -190,7 +216,7 @@ func TestBuildReport(t *testing.T) {
 			t.Parallel()
 			got := buildReport(tt.in)
 			opts := []cmp.Option{
-				cmp.AllowUnexported(report{}, row{}, comparison{}),
+				cmp.AllowUnexported(report{}, row{}, comparison{}, guardCost{}),
 				cmp.Comparer(func(a, b float64) bool { d := a - b; return d < 1e-9 && d > -1e-9 }),
 			}
 			if diff := cmp.Diff(tt.want, got, opts...); diff != "" {
@@ -227,6 +253,35 @@ func TestReportWrite(t *testing.T) {
 				"llmgw vs bare proxy:",
 				"CPU per request: 1.20x (goal <= 1.3x: met)",
 				"added p50: +0.080 ms (goal <= 0.100 ms: met)",
+			},
+		},
+		{
+			name: "governed: its own goal and the guards' cost",
+			in: []measurement{
+				meas(targetDirect, 200*us, 900*us, 10000, ok(10000), time.Second),
+				meas(targetProxy, 500*us, 2000*us, 10000, ok(10000), 2500*time.Millisecond),
+				meas(targetLLMGW, 580*us, 2600*us, 10000, ok(10000), 2500*time.Millisecond),
+				meas(targetGoverned, 570*us, 2500*us, 10000, ok(10000), 2600*time.Millisecond),
+			},
+			want: []string{
+				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
+				"direct 1000 100.00 0.200 0.900 - - 100.0",
+				"proxy 1000 100.00 0.500 2.000 0.300 1.100 250.0",
+				"llmgw 1000 100.00 0.580 2.600 0.380 1.700 250.0",
+				"llmgw-governed 1000 100.00 0.570 2.500 0.370 1.600 260.0",
+				"",
+				"llmgw vs bare proxy:",
+				"CPU per request: 1.00x (goal <= 1.3x: met)",
+				"added p50: +0.080 ms (goal <= 0.100 ms: met)",
+				"",
+				"llmgw-governed vs bare proxy:",
+				"CPU per request: 1.04x (goal <= 1.0x: not met)",
+				"added p50: +0.070 ms (goal <= 0.100 ms: met)",
+				"",
+				"guards (llmgw-governed minus llmgw):",
+				"CPU per request: +10.0 µs",
+				"p50: -0.010 ms",
+				"p99: -0.100 ms",
 			},
 		},
 		{
@@ -268,7 +323,7 @@ func TestReportWrite(t *testing.T) {
 				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
 				"direct 1000 100.00 0.200 0.900 - - 100.0",
 				"",
-				"llmgw vs bare proxy: not compared (needs both the proxy and llmgw targets)",
+				"llmgw vs bare proxy: not compared (needs the proxy and an llmgw target)",
 			},
 		},
 	}
@@ -280,8 +335,13 @@ func TestReportWrite(t *testing.T) {
 				t.Fatalf("write() error = %v", err)
 			}
 			var got []string
-			for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+			for i, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
 				got = append(got, strings.Join(strings.Fields(line), " "))
+				// tabwriter's padding indents every line by two spaces;
+				// target names must all start right after it.
+				if i <= len(tt.in) && strings.HasPrefix(line, "   ") {
+					t.Errorf("table line %q: the target name is not flush left", line)
+				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("write() mismatch (-want +got):\n%s\nfull output:\n%s", diff, b.String())
@@ -303,6 +363,8 @@ func TestFormat(t *testing.T) {
 		{name: "signed zero", got: formatMillisSigned(0), want: "+0.000"},
 		{name: "signed negative", got: formatMillisSigned(-1500 * time.Microsecond), want: "-1.500"},
 		{name: "micros", got: formatMicros(36550 * time.Nanosecond), want: "36.5"},
+		{name: "signed micros", got: formatMicrosSigned(2500 * time.Nanosecond), want: "+2.5"},
+		{name: "signed micros negative", got: formatMicrosSigned(-2500 * time.Nanosecond), want: "-2.5"},
 		{name: "status codes sorted", got: formatStatusCodes(map[string]int{"502": 3, "200": 97, "0": 1}), want: "0:1 200:97 502:3"},
 		{name: "no errors", got: formatErrors(nil), want: ""},
 		{name: "few errors", got: formatErrors([]string{"a", "b"}), want: "; errors: a; b"},
