@@ -53,7 +53,7 @@ lint: tools
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo 'gofmt needed'; exit 1; }
 
-## bench: fixed-rate load test: direct vs bare httputil.ReverseProxy vs llmgw, gateway pinned to one core
+## bench: fixed-rate load test: direct vs bare httputil.ReverseProxy vs llmgw vs llmgw with rate limits and budgets, gateway pinned to one core
 bench:
 	$(GO) run ./bench/loadbench run $(BENCH_FLAGS)
 
