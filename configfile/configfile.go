@@ -41,6 +41,10 @@ type File struct {
 	// *UnresolvedError: an unset variable, an unreadable file). Their accounts and models are
 	// parsed with an empty key; see snapshot.Config.MissingSecrets for what serves then.
 	MissingSecrets []snapshot.MissingSecret
+	// VirtualModels come from provider-account/virtual-model documents, with TrueFoundry's
+	// defaults filled in. They are not stored: the caller adds them to every snapshot config
+	// (snapshot.Config.VirtualModels), so they exist while the gateway runs with the file.
+	VirtualModels []snapshot.VirtualModel
 }
 
 // Account is a provider account document with its models. Secrets are resolved, or empty
@@ -183,12 +187,15 @@ func (p *parser) item(n *yaml.Node) error {
 		}
 		return nil
 	}
-	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget) {
+	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual) {
 		if nm := lookup(n, "name"); nm != nil && nm.Value != "" {
 			doc = fmt.Sprintf("document %d (%s)", p.n, nm.Value)
 		}
-		if t.Value == typeRateLimiting {
+		switch t.Value {
+		case typeRateLimiting:
 			return p.tfyRateLimits(n, doc)
+		case typeVirtual:
+			return p.virtual(n, doc)
 		}
 		return p.tfyBudgets(n, doc)
 	}

@@ -28,6 +28,50 @@ type Config struct {
 	// they leave without a key unavailable; a key stored since (Admin API, another replica)
 	// takes precedence.
 	MissingSecrets []MissingSecret
+	// VirtualModels are names that route to real models (issue 9). Today they come only from
+	// the config file (configfile), which adds them to every config it is compiled from.
+	VirtualModels []VirtualModel
+}
+
+// Routing strategies of a virtual model, by TrueFoundry's names.
+const (
+	RoutingWeight   = "weight-based-routing"
+	RoutingPriority = "priority-based-routing"
+)
+
+// VirtualModel is a name clients call, "<Account>/<Name>", that routes to real models.
+type VirtualModel struct {
+	// Account is the virtual model's group (TrueFoundry's provider-account/virtual-model).
+	Account string
+	Name    string
+	// Types are the model types it serves (chat when empty).
+	Types []string
+	// Strategy is RoutingWeight or RoutingPriority.
+	Strategy string
+	Targets  []VirtualTarget
+}
+
+// VirtualTarget is one real model a virtual model routes to.
+type VirtualTarget struct {
+	// Model is the target's FQN; it must name a real model, not a virtual one.
+	Model string
+	// Weight is its share in percent (RoutingWeight: the weights sum to 100).
+	Weight int
+	// Priority orders RoutingPriority targets: lower first.
+	Priority int
+	Retry    Retry
+	// FallbackStatus are the statuses after which the next target is attempted.
+	FallbackStatus []int
+	// FallbackCandidate: the target may be attempted after another target failed.
+	FallbackCandidate bool
+}
+
+// Retry is how a target is retried: up to Attempts tries in all (1: no retry), Delay apart,
+// after an answer with one of the statuses OnStatus.
+type Retry struct {
+	Attempts int
+	Delay    time.Duration
+	OnStatus []int
 }
 
 // MissingSecret is a secret reference that could not be resolved.

@@ -1,0 +1,245 @@
+package configfile
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/llmgw/llmgw/gateway/snapshot"
+)
+
+// typeVirtual is TrueFoundry's virtual model group document; its integrations are
+// integration/model/virtual.
+const typeVirtual = "provider-account/virtual-model"
+
+// TrueFoundry's defaults for a load-balance target.
+var (
+	defaultRetryAttempts  = 2
+	defaultRetryDelay     = 100 * time.Millisecond
+	defaultRetryStatus    = []int{429, 500, 502, 503}
+	defaultFallbackStatus = []int{401, 403, 404, 429, 500, 502, 503}
+)
+
+// notYet are TrueFoundry settings that llmgw does not implement yet (issue 9). They are
+// refused by name rather than accepted and ignored.
+const notYet = "not supported yet (issue 9); remove it"
+
+// virtual parses a provider-account/virtual-model document.
+func (p *parser) virtual(n *yaml.Node, doc string) error {
+	f, err := fields(n, doc, "", "name", "type", "integrations")
+	if err != nil {
+		return err
+	}
+	group, err := str(f, doc, "", "name", true)
+	if err != nil {
+		return err
+	}
+	if p.names[group] {
+		return &Error{Doc: doc, Field: "name", Msg: "duplicate provider account name"}
+	}
+	p.names[group] = true
+	ints := f["integrations"]
+	if ints == nil || ints.Kind != yaml.SequenceNode || len(ints.Content) == 0 {
+		return &Error{Doc: doc, Field: "integrations", Msg: "expected a list of virtual models"}
+	}
+	seen := map[string]bool{}
+	for i, in := range ints.Content {
+		path := fmt.Sprintf("integrations[%d]", i)
+		vm, err := virtualModel(in, doc, path, group)
+		if err != nil {
+			return err
+		}
+		if seen[vm.Name] {
+			return &Error{Doc: doc, Field: path + ".name", Msg: "duplicate model name " + vm.Name}
+		}
+		seen[vm.Name] = true
+		p.file.VirtualModels = append(p.file.VirtualModels, vm)
+	}
+	return nil
+}
+
+func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel, error) {
+	vm := snapshot.VirtualModel{Account: group}
+	f, err := fields(n, doc, path, "name", "type", "model_types", "routing_config")
+	if err != nil {
+		return vm, err
+	}
+	if vm.Name, err = str(f, doc, path, "name", true); err != nil {
+		return vm, err
+	}
+	if strings.ContainsAny(vm.Name, "/ \t") {
+		return vm, &Error{Doc: doc, Field: path + ".name", Msg: "a model name cannot contain '/' or spaces"}
+	}
+	typ, err := str(f, doc, path, "type", true)
+	if err != nil {
+		return vm, err
+	}
+	if typ != "integration/model/virtual" {
+		return vm, &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("got %q, want \"integration/model/virtual\" in a %s", typ, typeVirtual)}
+	}
+	if vm.Types, err = strs(f, doc, path, "model_types"); err != nil {
+		return vm, err
+	}
+	for i, t := range vm.Types {
+		if !slices.Contains(modelTypes, t) {
+			return vm, &Error{Doc: doc, Field: fmt.Sprintf("%s.model_types[%d]", path, i), Msg: fmt.Sprintf("unsupported model type %q; supported: %s", t, strings.Join(modelTypes, ", "))}
+		}
+	}
+	rc := f["routing_config"]
+	if rc == nil {
+		return vm, &Error{Doc: doc, Field: path + ".routing_config", Msg: "is required"}
+	}
+	path += ".routing_config"
+	rf, err := fields(rc, doc, path, "type", "load_balance_targets", "sticky_routing")
+	if err != nil {
+		return vm, err
+	}
+	if rf["sticky_routing"] != nil {
+		return vm, &Error{Doc: doc, Field: path + ".sticky_routing", Msg: notYet}
+	}
+	if vm.Strategy, err = str(rf, doc, path, "type", true); err != nil {
+		return vm, err
+	}
+	switch vm.Strategy {
+	case snapshot.RoutingWeight, snapshot.RoutingPriority:
+	case "latency-based-routing":
+		return vm, &Error{Doc: doc, Field: path + ".type", Msg: "latency-based-routing is " + notYet}
+	default:
+		return vm, &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("unsupported routing type %q; supported: %s, %s", vm.Strategy, snapshot.RoutingWeight, snapshot.RoutingPriority)}
+	}
+	ts := rf["load_balance_targets"]
+	if ts == nil || ts.Kind != yaml.SequenceNode || len(ts.Content) == 0 {
+		return vm, &Error{Doc: doc, Field: path + ".load_balance_targets", Msg: "expected a non-empty list of targets"}
+	}
+	sum := 0
+	for i, tn := range ts.Content {
+		tpath := fmt.Sprintf("%s.load_balance_targets[%d]", path, i)
+		t, err := target(tn, doc, tpath, vm.Strategy)
+		if err != nil {
+			return vm, err
+		}
+		if t.Model == group+"/"+vm.Name {
+			return vm, &Error{Doc: doc, Field: tpath + ".target", Msg: "a virtual model cannot route to itself"}
+		}
+		if slices.ContainsFunc(vm.Targets, func(o snapshot.VirtualTarget) bool { return o.Model == t.Model }) {
+			return vm, &Error{Doc: doc, Field: tpath + ".target", Msg: "duplicate target " + t.Model}
+		}
+		sum += t.Weight
+		vm.Targets = append(vm.Targets, t)
+	}
+	if vm.Strategy == snapshot.RoutingWeight && sum != 100 {
+		return vm, &Error{Doc: doc, Field: path + ".load_balance_targets", Msg: fmt.Sprintf("weights sum to %d; they must sum to 100", sum)}
+	}
+	return vm, nil
+}
+
+func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, error) {
+	t := snapshot.VirtualTarget{
+		Retry:             snapshot.Retry{Attempts: defaultRetryAttempts, Delay: defaultRetryDelay, OnStatus: defaultRetryStatus},
+		FallbackStatus:    defaultFallbackStatus,
+		FallbackCandidate: true,
+	}
+	f, err := fields(n, doc, path, "target", "weight", "priority", "retry_config", "fallback_status_codes", "fallback_candidate",
+		"sla_cutoff", "override_params", "headers_override")
+	if err != nil {
+		return t, err
+	}
+	for _, k := range []string{"sla_cutoff", "override_params", "headers_override"} {
+		if f[k] != nil {
+			return t, &Error{Doc: doc, Field: join(path, k), Msg: notYet}
+		}
+	}
+	if t.Model, err = str(f, doc, path, "target", true); err != nil {
+		return t, err
+	}
+	if acct, name, ok := strings.Cut(t.Model, "/"); !ok || acct == "" || name == "" {
+		return t, &Error{Doc: doc, Field: path + ".target", Msg: fmt.Sprintf("%q is not a model name; models are named <provider-account>/<model>", t.Model)}
+	}
+	switch strategy {
+	case snapshot.RoutingWeight:
+		if f["priority"] != nil {
+			return t, &Error{Doc: doc, Field: path + ".priority", Msg: "priority applies only to " + snapshot.RoutingPriority}
+		}
+		if f["weight"] == nil {
+			return t, &Error{Doc: doc, Field: path + ".weight", Msg: "is required for " + snapshot.RoutingWeight}
+		}
+		if t.Weight, err = integer(f, doc, path, "weight", 0, 100); err != nil {
+			return t, err
+		}
+	case snapshot.RoutingPriority:
+		if f["weight"] != nil {
+			return t, &Error{Doc: doc, Field: path + ".weight", Msg: "weight applies only to " + snapshot.RoutingWeight}
+		}
+		if f["priority"] != nil {
+			if t.Priority, err = integer(f, doc, path, "priority", 0, 1<<20); err != nil {
+				return t, err
+			}
+		}
+	}
+	if rc := f["retry_config"]; rc != nil {
+		rpath := path + ".retry_config"
+		rf, err := fields(rc, doc, rpath, "attempts", "delay", "on_status_codes")
+		if err != nil {
+			return t, err
+		}
+		if rf["attempts"] != nil {
+			if t.Retry.Attempts, err = integer(rf, doc, rpath, "attempts", 1, 10); err != nil {
+				return t, err
+			}
+		}
+		if rf["delay"] != nil {
+			ms, err := integer(rf, doc, rpath, "delay", 0, 60_000)
+			if err != nil {
+				return t, err
+			}
+			t.Retry.Delay = time.Duration(ms) * time.Millisecond
+		}
+		if rf["on_status_codes"] != nil {
+			if t.Retry.OnStatus, err = statuses(rf, doc, rpath, "on_status_codes"); err != nil {
+				return t, err
+			}
+		}
+	}
+	if f["fallback_status_codes"] != nil {
+		if t.FallbackStatus, err = statuses(f, doc, path, "fallback_status_codes"); err != nil {
+			return t, err
+		}
+	}
+	if f["fallback_candidate"] != nil {
+		if t.FallbackCandidate, err = boolean(f, doc, path, "fallback_candidate"); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+// integer reads an integer in [lo, hi].
+func integer(f map[string]*yaml.Node, doc, path, key string, lo, hi int) (int, error) {
+	n := f[key]
+	v, err := strconv.Atoi(n.Value)
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil || v < lo || v > hi {
+		return 0, &Error{Doc: doc, Field: join(path, key), Msg: fmt.Sprintf("expected an integer from %d to %d", lo, hi)}
+	}
+	return v, nil
+}
+
+// statuses reads a list of HTTP status codes; it may be empty.
+func statuses(f map[string]*yaml.Node, doc, path, key string) ([]int, error) {
+	n := f[key]
+	if n.Kind != yaml.SequenceNode {
+		return nil, &Error{Doc: doc, Field: join(path, key), Msg: "expected a list of HTTP status codes"}
+	}
+	out := []int{}
+	for i, v := range n.Content {
+		c, err := strconv.Atoi(v.Value)
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil || c < 100 || c > 599 {
+			return nil, &Error{Doc: doc, Field: fmt.Sprintf("%s[%d]", join(path, key), i), Msg: "expected an HTTP status code"}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -1,0 +1,74 @@
+package configfile
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/llmgw/llmgw/gateway/snapshot"
+)
+
+func TestVirtualModelsFromFile(t *testing.T) {
+	data, err := os.ReadFile("testdata/virtual-models.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(data, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := snapshot.Retry{Attempts: 2, Delay: 100 * time.Millisecond, OnStatus: []int{429, 500, 502, 503}}
+	fb := []int{401, 403, 404, 429, 500, 502, 503}
+	want := []snapshot.VirtualModel{
+		{Account: "prod", Name: "gpt-4o", Types: []string{"chat"}, Strategy: snapshot.RoutingWeight, Targets: []snapshot.VirtualTarget{
+			{Model: "azure-openai/gpt-4o", Weight: 90, Retry: snapshot.Retry{Attempts: 3, Delay: 200 * time.Millisecond, OnStatus: []int{429, 500, 503}}, FallbackStatus: []int{429, 500, 502, 503}, FallbackCandidate: true},
+			{Model: "openai-main/gpt-4o", Weight: 10, Retry: def, FallbackStatus: fb, FallbackCandidate: true},
+		}},
+		{Account: "prod", Name: "chat-ha", Types: []string{"chat"}, Strategy: snapshot.RoutingPriority, Targets: []snapshot.VirtualTarget{
+			{Model: "openai-main/gpt-4o", Retry: def, FallbackStatus: fb, FallbackCandidate: true},
+			{Model: "azure-openai/gpt-4o", Priority: 1, Retry: def, FallbackStatus: fb, FallbackCandidate: true},
+			{Model: "anthropic-main/claude-sonnet-4-5", Priority: 2, Retry: def, FallbackStatus: fb},
+		}},
+	}
+	if diff := cmp.Diff(want, f.VirtualModels); diff != "" {
+		t.Errorf("VirtualModels (-want +got):\n%s", diff)
+	}
+}
+
+func TestVirtualModelErrorsNameField(t *testing.T) {
+	head := "name: prod\ntype: provider-account/virtual-model\nintegrations:\n  - name: m\n    type: integration/model/virtual\n    routing_config:\n"
+	for _, tc := range []struct{ name, body, want string }{
+		{"latency routing refused", "      type: latency-based-routing\n      load_balance_targets: [{target: a/b}]\n",
+			"routing_config.type: latency-based-routing is not supported yet"},
+		{"sticky routing refused", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 60}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"routing_config.sticky_routing: not supported yet"},
+		{"sla_cutoff refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, sla_cutoff: {time_to_first_token_ms: 100}}]\n",
+			"load_balance_targets[0].sla_cutoff: not supported yet"},
+		{"override_params refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {temperature: 0}}]\n",
+			"load_balance_targets[0].override_params: not supported yet"},
+		{"headers_override refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {x: y}}}]\n",
+			"load_balance_targets[0].headers_override: not supported yet"},
+		{"weights must sum to 100", "      type: weight-based-routing\n      load_balance_targets: [{target: a/b, weight: 90}, {target: a/c, weight: 20}]\n",
+			"weights sum to 110"},
+		{"weight missing", "      type: weight-based-routing\n      load_balance_targets: [{target: a/b}]\n",
+			"load_balance_targets[0].weight: is required"},
+		{"weight in priority routing", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"load_balance_targets[0].weight: weight applies only to weight-based-routing"},
+		{"target not a model name", "      type: priority-based-routing\n      load_balance_targets: [{target: gpt-4o}]\n",
+			"load_balance_targets[0].target: \"gpt-4o\" is not a model name"},
+		{"bad status", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, fallback_status_codes: [42]}]\n",
+			"fallback_status_codes[0]: expected an HTTP status code"},
+		{"unknown retry field", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, retry_config: {tries: 3}}]\n",
+			"retry_config.tries: unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(head+tc.body), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "document 1 (prod): integrations[0].") {
+				t.Errorf("Parse: %v; want an error naming the field, containing %q", err, tc.want)
+			}
+		})
+	}
+}
