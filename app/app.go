@@ -294,12 +294,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	var src snapshot.Source = st
 	if cfg.ConfigFile != "" {
-		missing, err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger)
+		f, err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger)
 		if err != nil {
 			return err
 		}
-		if len(missing) > 0 {
-			src = missingSecrets{st, missing}
+		if len(f.MissingSecrets)+len(f.VirtualModels) > 0 {
+			src = missingSecrets{Source: st, missing: f.MissingSecrets, virtual: f.VirtualModels}
 		}
 	}
 	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
@@ -405,9 +405,10 @@ func upstreamTransport() *http.Transport {
 	return t
 }
 
-// applyFile applies the config file and returns its secrets that could not be resolved: the
-// file still applies (their accounts and models without a key), and the rest serves.
-func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) ([]snapshot.MissingSecret, error) {
+// applyFile applies the config file and returns it parsed: its secrets that could not be
+// resolved (the file still applies, their accounts and models without a key, and the rest
+// serves) and its virtual models, which are not stored.
+func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) (*configfile.File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -420,17 +421,19 @@ func applyFile(ctx context.Context, st *store.Store, path string, getenv func(st
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
-	logger.Info("applied config file", "path", path, "changes", n)
-	return f.MissingSecrets, nil
+	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels))
+	return f, nil
 }
 
 // missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
 // resolved once, at start: an environment variable cannot change in a running process, and
 // a file:// secret that appears later is read at the next start (or set with the Admin API,
-// which takes precedence at once).
+// which takes precedence at once). It adds the file's virtual models too: they live in the
+// file only (issue 9 makes them an Admin API resource).
 type missingSecrets struct {
 	snapshot.Source
 	missing []snapshot.MissingSecret
+	virtual []snapshot.VirtualModel
 }
 
 func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
@@ -439,6 +442,7 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 		return nil, err
 	}
 	cfg.MissingSecrets = m.missing
+	cfg.VirtualModels = m.virtual
 	return cfg, nil
 }
 

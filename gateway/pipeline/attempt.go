@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -105,7 +106,7 @@ type request struct {
 // and records base's copy e (see finish); an attempt the guards refuse is settled here, and its
 // refusal is the client's error (the request's record is then the edge's, as for a 404).
 func run[R any](ctx context.Context, p *Pipeline, c *Caller, model string, rq *request, base usage.Event, try func(context.Context, *Attempt, *usage.Event) (R, error)) (R, error) {
-	plan, err := c.Snapshot.Route(model)
+	plan, err := c.Snapshot.RouteDraw(model, p.draw)
 	if err != nil {
 		var zero R
 		return zero, err // not an inference: no usage to record, the error is the client's
@@ -210,11 +211,12 @@ func (a *Attempt) retry(err error) bool {
 // noRetry is the retry policy until routing (issue 9) configures one: plans have one target.
 func noRetry(*Attempt, error) bool { return false }
 
-// authz is the first guard: the caller must be allowed to use the target (403).
+// authz is the first guard: the caller must be allowed to use the target, or the virtual
+// model it is reached through (403).
 type authz struct{}
 
 func (authz) Admit(_ context.Context, a *Attempt) (Ticket, error) {
-	return nil, a.Caller.Snapshot.Authorize(a.Caller.Principal, a.Target.Endpoint)
+	return nil, a.Caller.Snapshot.AuthorizePlan(a.Caller.Principal, a.Plan, a.Target.Endpoint)
 }
 
 // fit is the second guard: the target must be able to serve the request (its type, its
@@ -223,6 +225,9 @@ type fit struct{}
 
 func (fit) Admit(_ context.Context, a *Attempt) (Ticket, error) {
 	m := a.Target.Endpoint
+	if t := a.req.typ; a.Plan.Virtual && t != "" && !slices.Contains(a.Plan.Types, t) {
+		return nil, apierr.Invalid("model", "the model %q is not a %s model", a.Plan.Model, t)
+	}
 	if err := m.Check(a.req.typ); err != nil {
 		return nil, err
 	}

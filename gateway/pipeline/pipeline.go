@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -46,6 +47,7 @@ type Pipeline struct {
 	drains  drains
 	guards  []Guard                    // authz, fit, then WithGuards'
 	retry   func(*Attempt, error) bool // the retry policy (noRetry until issue 9)
+	draw    snapshot.Draw              // draws weighted targets (rand.IntN)
 }
 
 // Option configures a Pipeline.
@@ -60,7 +62,7 @@ func WithKeyUse(k KeyUse) Option { return func(p *Pipeline) { p.keys = k } }
 // New returns a pipeline serving from snaps and recording to rec.
 func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
 	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000},
-		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: noRetry}
+		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: noRetry, draw: rand.IntN}
 	for _, o := range opts {
 		o(p)
 	}

@@ -66,7 +66,11 @@ type Endpoint struct {
 	// UpstreamModel is the provider's name for the model (provider.Config.Model), such as
 	// "gpt-4o-mini": what the pipeline picks a tokenizer by when it counts usage itself.
 	UpstreamModel string
-	// Adapter is nil when the model's config is invalid; BuildErr says why.
+	// Virtual is set for a virtual model's entry in Models: it has no adapter, and requests
+	// naming it are routed to its targets (Route).
+	Virtual bool
+	// Adapter is nil when the model's config is invalid (BuildErr says why) and for a virtual
+	// model.
 	Adapter  provider.Adapter
 	BuildErr error
 
@@ -136,11 +140,14 @@ func (r *rule) matchesPrincipal(p *Principal) bool {
 type Snapshot struct {
 	keys      map[string]keyEntry  // by KeyHash, of current and rotated-out secrets
 	models    map[string]*Endpoint // by FQN
-	modelList []*Endpoint          // sorted by FQN
-	rules     []rule
-	config    *Config
-	redactor  *redact.Redactor
-	gov       *governance.Rules
+	modelList []*Endpoint          // sorted by FQN, virtual models included
+	// virtuals are the virtual models' routes, and virtualList their entries in modelList, by FQN.
+	virtuals    map[string]*virtual
+	virtualList map[string]*Endpoint
+	rules       []rule
+	config      *Config
+	redactor    *redact.Redactor
+	gov         *governance.Rules
 	// unavailable maps an account or model (by FQN) whose secret is missing to the problem.
 	unavailable map[string]string
 }
@@ -274,6 +281,27 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		}
 		s.models[model.FQN] = model
 		s.modelList = append(s.modelList, model)
+	}
+	for i := range cfg.VirtualModels {
+		vm := &cfg.VirtualModels[i]
+		fqn := vm.Account + "/" + vm.Name
+		if _, dup := s.models[fqn]; dup || s.virtuals[fqn] != nil {
+			logger.Warn("virtual model left out: a model of that name exists", "model", fqn)
+			continue
+		}
+		v, missing := s.compileVirtual(vm)
+		if len(missing) > 0 {
+			logger.Warn("virtual model targets left out: no such model", "model", fqn, "targets", missing)
+		}
+		if s.virtuals == nil {
+			s.virtuals, s.virtualList = map[string]*virtual{}, map[string]*Endpoint{}
+		}
+		e := &Endpoint{FQN: fqn, Account: vm.Account, Name: vm.Name, Types: vm.Types, Virtual: true}
+		if len(e.Types) == 0 {
+			e.Types = []string{TypeChat}
+		}
+		s.virtuals[fqn], s.virtualList[fqn] = v, e
+		s.modelList = append(s.modelList, e)
 	}
 	sort.Slice(s.modelList, func(i, j int) bool { return s.modelList[i].FQN < s.modelList[j].FQN })
 	if problems := s.gov.Problems(); len(problems) > 0 {
