@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -20,8 +22,8 @@ import (
 // target of the plan is attempted in order: the guards admit the attempt (authorization first,
 // then the target's fitness for the request, then the guards given WithGuards), the upstream
 // is called, and every admitted ticket is settled with the attempt's usage event. The loop stops
-// at the first success or at an error that is not retried (no error is retried yet: retries and
-// fallback come with routing, issue 9, through Pipeline.retry).
+// at the first success or at an error that is not retried: a routed plan's targets say when
+// they are retried and when the next one is attempted (see route).
 
 // Guard admits or refuses an attempt before its upstream call: authorization, and later rate
 // limits and budgets. A refusal is an error for the client (an *apierr.Error: a 429 of kind
@@ -60,6 +62,8 @@ type Attempt struct {
 	Plan   *snapshot.Plan
 	Target snapshot.Target
 	Index  int
+	// Try counts the attempts of Target in this request, from 1 (retries).
+	Try int
 	// Operation is what the request does: a model type for chat (snapshot.TypeChat), embeddings
 	// and rerank; the endpoint for forwarded requests (provider.EndpointX); "batch" for a batch's
 	// creation, "file" for an upload, "count_tokens".
@@ -82,6 +86,7 @@ type Attempt struct {
 	req      *request
 	tickets  []Ticket
 	answered bool // the upstream answered: the attempt is final, whatever its end
+	refused  bool // the guards refused the attempt: the upstream was not called
 }
 
 // Size is what a request may consume, known before the call: its prompt's size in bytes (the
@@ -114,30 +119,74 @@ func run[R any](ctx context.Context, p *Pipeline, c *Caller, model string, rq *r
 	return attempts(ctx, p, c, plan, rq, base, try)
 }
 
-// attempts attempts plan's targets in order, as run says.
+// attempts attempts plan's targets in order, as run says: each target up to its Retry.Attempts
+// times for its retry statuses, then the next target for its fallback statuses (see
+// Pipeline.next). A routed answer (a virtual model's) carries the target that answered, or
+// failed last, in x-llmgw-resolved-model and the number of attempts in x-llmgw-attempts.
 func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot.Plan, rq *request, base usage.Event, try func(context.Context, *Attempt, *usage.Event) (R, error)) (R, error) {
 	var zero R
-	var err error
 	if c.Header == nil {
 		c.Header = http.Header{}
 	}
-	for i, t := range plan.Targets {
-		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq}
+	i, n := 0, 1 // the target, and which try of it
+	for count := 1; ; count++ {
+		t := plan.Targets[i]
+		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq}
 		e := base
+		var res R
+		var err error
 		if err = p.admit(ctx, a); err != nil {
+			a.refused = true
 			p.settleUnrecorded(a, &e, err)
 		} else {
 			e.Counted, e.WouldBlock = a.Counted, a.WouldBlock
-			var res R
-			if res, err = try(ctx, a, &e); err == nil {
-				return res, nil
+			res, err = try(ctx, a, &e)
+		}
+		next, wait, again := a.next(err)
+		if !again {
+			if plan.Virtual {
+				c.Header.Set(HeaderResolvedModel, t.Endpoint.FQN)
+				c.Header.Set(HeaderAttempts, strconv.Itoa(count))
+			}
+			if err != nil {
+				return zero, err
+			}
+			return res, nil
+		}
+		if next == i {
+			n++
+		} else {
+			i, n = next, 1
+		}
+		if wait > 0 {
+			if serr := p.sleep(ctx, wait); serr != nil {
+				return zero, apierr.From(serr) // the client went away: the edge records the request
 			}
 		}
-		if !a.retry(err) {
-			break
-		}
 	}
-	return zero, err
+}
+
+// Response headers of a routed answer.
+const (
+	// HeaderResolvedModel names the target that answered (or failed last).
+	HeaderResolvedModel = "X-Llmgw-Resolved-Model"
+	// HeaderAttempts is how many attempts the request took, retries and fallbacks included.
+	HeaderAttempts = "X-Llmgw-Attempts"
+)
+
+// maxRetryAfter caps how long a retry waits for an upstream's Retry-After.
+const maxRetryAfter = 5 * time.Second
+
+// sleep waits d or until ctx is done, returning ctx's error then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // admit runs the guards on a, keeping the tickets of those that admitted it.
@@ -202,14 +251,50 @@ func (p *Pipeline) settleUnrecorded(a *Attempt, e *usage.Event, err error) {
 	a.settle(e)
 }
 
-// retry reports whether the request goes on to the plan's next target after a failed with err:
-// never once the upstream answered, nor after the last target; else as the retry policy says.
-func (a *Attempt) retry(err error) bool {
-	return err != nil && !a.answered && a.Index+1 < len(a.Plan.Targets) && a.p.retry(a, err)
+// next says what follows attempt a, which ended with err: another try of target next (its
+// own index for a retry) after wait, when again; never after success or once the upstream
+// answered (a stream's first byte may have reached the client); else as the policy says.
+func (a *Attempt) next(err error) (next int, wait time.Duration, again bool) {
+	if err == nil || a.answered {
+		return 0, 0, false
+	}
+	return a.p.retry(a, err)
 }
 
-// noRetry is the retry policy until routing (issue 9) configures one: plans have one target.
-func noRetry(*Attempt, error) bool { return false }
+// route is the retry policy of routed plans: a target is tried again, up to its
+// Retry.Attempts tries, after its Retry.Delay (or the upstream's Retry-After, when longer, up
+// to maxRetryAfter) for its Retry.OnStatus; then the plan's next target is attempted for the
+// target's FallbackOn statuses. The status is the upstream's; a transport failure or timeout
+// counts as 503. An attempt the guards refused is not tried again on its target, and a
+// refused authorization, a client that went away, or the gateway's own invalid-request
+// answer end the request at once.
+func route(a *Attempt, err error) (int, time.Duration, bool) {
+	ae := apierr.From(err)
+	status := ae.UpstreamStatus
+	switch {
+	case ae.Kind == apierr.KindCanceled || ae.Kind == apierr.KindPermissionDenied && status == 0:
+		return 0, 0, false
+	case status != 0:
+	case ae.Kind == apierr.KindUpstreamUnavailable || ae.Kind == apierr.KindUpstreamTimeout:
+		status = http.StatusServiceUnavailable
+	case ae.Kind == apierr.KindUpstreamBadResponse:
+		status = http.StatusBadGateway
+	default:
+		status = ae.Kind.HTTPStatus()
+	}
+	t := a.Target
+	if !a.refused && a.Try < t.Retry.Attempts && slices.Contains(t.Retry.OnStatus, status) {
+		wait := t.Retry.Delay
+		if ae.RetryAfter > wait {
+			wait = min(ae.RetryAfter, maxRetryAfter)
+		}
+		return a.Index, wait, true
+	}
+	if a.Index+1 < len(a.Plan.Targets) && slices.Contains(t.FallbackOn, status) {
+		return a.Index + 1, 0, true
+	}
+	return 0, 0, false
+}
 
 // authz is the first guard: the caller must be allowed to use the target, or the virtual
 // model it is reached through (403).

@@ -3,14 +3,17 @@ package pipeline
 import (
 	"context"
 	"io"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
 
@@ -176,34 +179,81 @@ func TestGuardsRunAroundEachAttempt(t *testing.T) {
 	}
 }
 
-func TestAttemptsGoOnToTheNextTargetWhenTheRetryPolicySays(t *testing.T) {
-	// Plans have one target until routing (issue 9): this plan of two is made by hand, with a
-	// policy that retries every failure before an answer.
-	failing := &countingAdapter{scripted: scripted{err: provider.StatusError(503, "", nil)}}
-	log := &guardLog{}
-	p, rec, _ := setup(t, failing, WithGuards(&fakeGuard{name: "a", log: log}))
-	p.retry = func(*Attempt, error) bool { return true }
-	c, _ := p.Admit("secret", "req-r")
-	plan, err := c.Snapshot.Route("acct/m")
-	if err != nil {
-		t.Fatal(err)
+func TestAttemptsRetryThenFallBack(t *testing.T) {
+	// A routed plan made by hand: the same failing model twice, retried and then fallen back
+	// from as the first target says; the second is tried once.
+	retry := snapshot.Retry{Attempts: 2, Delay: 100 * time.Millisecond, OnStatus: []int{429, 503}}
+	fallback := []int{429, 503}
+	for _, tt := range []struct {
+		name      string
+		err       error
+		wantCalls int
+		wantWaits []time.Duration
+	}{
+		{"503 retried after the delay, then the next target", provider.StatusError(503, "", nil), 3, []time.Duration{100 * time.Millisecond}},
+		{"Retry-After honoured up to the cap", provider.StatusError(429, "7", nil), 3, []time.Duration{5 * time.Second}},
+		{"short Retry-After: the delay", provider.StatusError(503, "0", nil), 3, []time.Duration{100 * time.Millisecond}},
+		{"transport failure counts as 503", apierr.New(apierr.KindUpstreamTimeout, "timed out"), 3, []time.Duration{100 * time.Millisecond}},
+		{"400 returned at once", provider.StatusError(400, "", nil), 1, nil},
+		{"500 neither retried nor fallen back from here", provider.StatusError(500, "", nil), 1, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			failing := &countingAdapter{scripted: scripted{err: tt.err}}
+			log := &guardLog{}
+			p, rec, _ := setup(t, failing, WithGuards(&fakeGuard{name: "a", log: log}))
+			var waits []time.Duration
+			p.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+			c, _ := p.Admit("secret", "req-r")
+			one, err := c.Snapshot.Route("acct/m")
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := snapshot.Target{Endpoint: one.Targets[0].Endpoint, Retry: retry, FallbackOn: fallback}
+			plan := &snapshot.Plan{Model: "prod/v", Virtual: true, Types: []string{"chat"}, Targets: []snapshot.Target{target, {Endpoint: target.Endpoint}}}
+			call := &provider.ChatCall{Request: &chat.Request{Model: "prod/v"}}
+			e := p.event(c, "prod/v", "chat", false)
+			_, err = attempts(context.Background(), p, c, plan, &request{op: "chat", typ: "chat"}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
+				return p.chat(ctx, a, e, call, nil)
+			})
+			if apierr.From(err).UpstreamStatus != apierr.From(tt.err).UpstreamStatus {
+				t.Fatalf("error %v, want the last attempt's", err)
+			}
+			if failing.calls != tt.wantCalls {
+				t.Errorf("%d upstream calls, want %d", failing.calls, tt.wantCalls)
+			}
+			if !cmp.Equal(tt.wantWaits, waits) {
+				t.Errorf("waited %v, want %v", waits, tt.wantWaits)
+			}
+			if got := c.Header.Get(HeaderAttempts); got != strconv.Itoa(tt.wantCalls) {
+				t.Errorf("%s: %q, want %d", HeaderAttempts, got, tt.wantCalls)
+			}
+			if got := c.Header.Get(HeaderResolvedModel); got != "acct/m" {
+				t.Errorf("%s: %q, want acct/m", HeaderResolvedModel, got)
+			}
+			if len(log.settled) != tt.wantCalls {
+				t.Errorf("%d tickets settled, want one per attempt", len(log.settled))
+			}
+			if len(rec.evs) != 1 {
+				t.Fatalf("%d events, want one: the request's, from its last attempt", len(rec.evs))
+			}
+		})
 	}
-	plan.Targets = append(plan.Targets, plan.Targets[0])
-	call := &provider.ChatCall{Request: &chat.Request{Model: "acct/m"}}
-	e := p.event(c, "acct/m", "chat", false)
-	_, err = attempts(context.Background(), p, c, plan, &request{op: "chat", typ: "chat"}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
+}
+
+func TestRetryWaitEndsWithTheClient(t *testing.T) {
+	failing := &countingAdapter{scripted: scripted{err: provider.StatusError(503, "", nil)}}
+	p, rec, _ := setup(t, failing)
+	c, _ := p.Admit("secret", "req-w")
+	one, _ := c.Snapshot.Route("acct/m")
+	target := snapshot.Target{Endpoint: one.Targets[0].Endpoint, Retry: snapshot.Retry{Attempts: 2, Delay: time.Hour, OnStatus: []int{503}}}
+	plan := &snapshot.Plan{Model: "prod/v", Virtual: true, Types: []string{"chat"}, Targets: []snapshot.Target{target}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	call := &provider.ChatCall{Request: &chat.Request{Model: "prod/v"}}
+	_, err := attempts(ctx, p, c, plan, &request{op: "chat", typ: "chat"}, p.event(c, "prod/v", "chat", false), func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
 		return p.chat(ctx, a, e, call, nil)
 	})
-	if apierr.From(err).Kind != apierr.KindUpstreamUnavailable {
-		t.Fatalf("error %v, want the last attempt's 503", err)
-	}
-	if failing.calls != 2 {
-		t.Errorf("%d upstream calls, want one per target", failing.calls)
-	}
-	if want := []string{"admit a", "settle a", "admit a", "settle a"}; !cmp.Equal(want, log.calls) {
-		t.Errorf("guard calls %v, want %v", log.calls, want)
-	}
-	if len(rec.evs) != 1 {
-		t.Fatalf("%d events, want one: the request's, from its last attempt", len(rec.evs))
+	if err == nil || failing.calls != 1 || len(rec.evs) != 0 {
+		t.Errorf("err %v, %d calls, %d events; want the wait cut short, one call, the edge to record", err, failing.calls, len(rec.evs))
 	}
 }

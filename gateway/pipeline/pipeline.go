@@ -45,9 +45,10 @@ type Pipeline struct {
 	batches seenSet // batches whose usage was recorded
 	tokens  *tokens.Counter
 	drains  drains
-	guards  []Guard                    // authz, fit, then WithGuards'
-	retry   func(*Attempt, error) bool // the retry policy (noRetry until issue 9)
-	draw    snapshot.Draw              // draws weighted targets (rand.IntN)
+	guards  []Guard                                                          // authz, fit, then WithGuards'
+	retry   func(*Attempt, error) (next int, wait time.Duration, again bool) // the retry policy (route)
+	draw    snapshot.Draw                                                    // draws weighted targets (rand.IntN)
+	sleep   func(context.Context, time.Duration) error                       // waits before a retry (sleep)
 }
 
 // Option configures a Pipeline.
@@ -62,7 +63,7 @@ func WithKeyUse(k KeyUse) Option { return func(p *Pipeline) { p.keys = k } }
 // New returns a pipeline serving from snaps and recording to rec.
 func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
 	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000},
-		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: noRetry, draw: rand.IntN}
+		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: route, draw: rand.IntN, sleep: sleep}
 	for _, o := range opts {
 		o(p)
 	}
@@ -155,7 +156,7 @@ func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err e
 			p.logFailure(ctx, c, e.Model, ae)
 		}
 	}
-	if a.retry(err) {
+	if _, _, again := a.next(err); again {
 		a.settle(e)
 		return
 	}

@@ -119,6 +119,8 @@ func setup(t *testing.T, a provider.Adapter, opts ...Option) (*Pipeline, *record
 		Users: []snapshot.User{{Name: "u"}},
 		Keys:  []snapshot.Key{{ID: "k1", Hash: snapshot.KeyHash("secret"), User: "u"}},
 		Rules: []snapshot.Rule{{Name: "r", Models: []string{"*"}, Users: []string{"u"}}},
+		// prod/v is the virtual model of the routing tests, which make its plans by hand.
+		VirtualModels: []snapshot.VirtualModel{{Account: "prod", Name: "v", Strategy: snapshot.RoutingPriority, Targets: []snapshot.VirtualTarget{{Model: "acct/m"}}}},
 	}
 	h.Store(snapshot.Compile(cfg, builder{a}, cat, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	rec := &recorder{}
