@@ -1,0 +1,174 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/llmgw/llmgw/gateway/provider/providertest"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+)
+
+// routingConfig is an OpenAI account on the fake upstream with a model that answers 503, one
+// that answers 400 and one that works, and TrueFoundry virtual models in front of them. Bob
+// may use the virtual models only.
+func routingConfig(upstream string) string {
+	return fmt.Sprintf(`
+- name: fake
+  type: provider-account/openai
+  base_url: %q
+  auth_data: {type: api-key, api_key: env://FAKE_OPENAI_KEY}
+  integrations:
+    - {name: down, type: integration/model/openai, model_id: fake-error-503, model_types: [chat]}
+    - {name: bad, type: integration/model/openai, model_id: fake-error-400, model_types: [chat]}
+    - {name: gpt, type: integration/model/openai, model_id: gpt-4o-mini, model_types: [chat]}
+- authz_rules:
+    - models: [prod/*]
+      users: [bob]
+---
+name: prod
+type: provider-account/virtual-model
+integrations:
+  - name: ha
+    type: integration/model/virtual
+    model_types: [chat]
+    routing_config:
+      type: priority-based-routing
+      load_balance_targets:
+        - target: fake/down
+          priority: 0
+          retry_config: {delay: 1}
+        - target: fake/gpt
+          priority: 1
+  - name: strict
+    type: integration/model/virtual
+    model_types: [chat]
+    routing_config:
+      type: priority-based-routing
+      load_balance_targets:
+        - target: fake/bad
+        - target: fake/gpt
+          priority: 1
+`, upstream)
+}
+
+// TestVirtualModelRetriesAndFallsBack drives TrueFoundry virtual models with openai-go: a
+// target answering 503 is tried twice (the default retry_config) and the next target answers;
+// a 400 is returned at once; a stream falls back before its first byte; each request has one
+// usage event; a caller allowed only the virtual model reaches its targets through it.
+func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(routingConfig(up.BaseURL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
+	ctx := context.Background()
+	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
+	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	calls := func(model string) int {
+		n := 0
+		for _, r := range up.Requests() {
+			if r.Body["model"] == model {
+				n++
+			}
+		}
+		return n
+	}
+	routed := func(t *testing.T, resp *http.Response, wantModel, wantAttempts string, wantStatus int) {
+		t.Helper()
+		if resp == nil {
+			t.Fatal("no response")
+		}
+		if got := resp.Header.Get("x-llmgw-resolved-model"); got != wantModel {
+			t.Errorf("x-llmgw-resolved-model %q, want %q", got, wantModel)
+		}
+		if got := resp.Header.Get("x-llmgw-attempts"); got != wantAttempts {
+			t.Errorf("x-llmgw-attempts %q, want %q", got, wantAttempts)
+		}
+		ev := g.Events.waitFor(t, resp.Header.Get("X-Request-Id"))
+		if ev.Model != "prod/"+strings.Split(t.Name(), "/")[1] || ev.HTTPStatus != wantStatus {
+			t.Errorf("usage event model %q status %d, want the virtual model and %d", ev.Model, ev.HTTPStatus, wantStatus)
+		}
+	}
+
+	t.Run("ha", func(t *testing.T) {
+		var resp *http.Response
+		out, err := c.Chat.Completions.New(ctx, chatParams("prod/ha", 0), option.WithResponseInto(&resp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Model != "prod/ha" || len(out.Choices) == 0 {
+			t.Errorf("answer model %q with %d choices, want prod/ha's answer", out.Model, len(out.Choices))
+		}
+		routed(t, resp, "fake/gpt", "3", 200)
+		if n := calls("fake-error-503"); n != 2 {
+			t.Errorf("the failing target was called %d times, want 2 (retry_config's default attempts)", n)
+		}
+	})
+	t.Run("strict", func(t *testing.T) {
+		var resp *http.Response
+		_, err := c.Chat.Completions.New(ctx, chatParams("prod/strict", 0), option.WithResponseInto(&resp))
+		if err == nil || resp == nil || resp.StatusCode != 400 {
+			t.Fatalf("err %v, want the upstream's 400", err)
+		}
+		routed(t, resp, "fake/bad", "1", 400)
+		if n := calls("gpt-4o-mini"); n != 1 {
+			t.Errorf("the second target was called %d times in all, want once (by ha)", n)
+		}
+	})
+	t.Run("ha stream", func(t *testing.T) {
+		var resp *http.Response
+		s := c.Chat.Completions.NewStreaming(ctx, chatParams("prod/ha", 0), option.WithResponseInto(&resp))
+		text := ""
+		for s.Next() {
+			if ch := s.Current(); len(ch.Choices) > 0 {
+				text += ch.Choices[0].Delta.Content
+			}
+		}
+		if err := s.Err(); err != nil || text == "" {
+			t.Fatalf("stream: err %v, text %q; want the second target's answer", err, text)
+		}
+		if got := resp.Header.Get("x-llmgw-resolved-model"); got != "fake/gpt" {
+			t.Errorf("x-llmgw-resolved-model %q, want fake/gpt", got)
+		}
+		if got := resp.Header.Get("x-llmgw-attempts"); got != "3" {
+			t.Errorf("x-llmgw-attempts %q, want 3", got)
+		}
+		if ev := g.Events.waitFor(t, resp.Header.Get("X-Request-Id")); ev.Model != "prod/ha" || ev.HTTPStatus != 200 {
+			t.Errorf("usage event %q %d, want prod/ha 200", ev.Model, ev.HTTPStatus)
+		}
+	})
+	t.Run("listed and authorized", func(t *testing.T) {
+		var ids []string
+		page, err := c.Models.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range page.Data {
+			ids = append(ids, m.ID)
+		}
+		if strings.Join(ids, ",") != "prod/ha,prod/strict" {
+			t.Errorf("bob's models %v, want the virtual models only", ids)
+		}
+		if _, err := c.Chat.Completions.New(ctx, chatParams("fake/gpt", 0)); err == nil || !strings.Contains(err.Error(), "403") {
+			t.Errorf("bob calling fake/gpt directly: %v, want 403", err)
+		}
+	})
+}
