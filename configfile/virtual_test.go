@@ -72,3 +72,23 @@ func TestVirtualModelErrorsNameField(t *testing.T) {
 		})
 	}
 }
+
+func TestReadmeVirtualModelExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	for _, part := range strings.Split(string(b), "```yaml\n")[1:] {
+		if text, _, _ := strings.Cut(part, "```"); strings.Contains(text, "type: provider-account/virtual-model") {
+			block = text
+		}
+	}
+	f, err := Parse([]byte(block), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.VirtualModels) != 1 || len(f.VirtualModels[0].Targets) != 2 || f.VirtualModels[0].Strategy != snapshot.RoutingPriority {
+		t.Errorf("README example parsed as %+v, want one priority virtual model of two targets", f.VirtualModels)
+	}
+}
