@@ -31,6 +31,7 @@ func routingConfig(upstream string) string {
     - {name: down, type: integration/model/openai, model_id: fake-error-503, model_types: [chat]}
     - {name: bad, type: integration/model/openai, model_id: fake-error-400, model_types: [chat]}
     - {name: gpt, type: integration/model/openai, model_id: gpt-4o-mini, model_types: [chat]}
+    - {name: mid, type: integration/model/openai, model_id: fake-mid-error, model_types: [chat]}
 - authz_rules:
     - models: [prod/*]
       users: [bob]
@@ -49,6 +50,14 @@ integrations:
           retry_config: {delay: 1}
         - target: fake/gpt
           priority: 1
+  - name: mid
+    type: integration/model/virtual
+    model_types: [chat]
+    routing_config:
+      type: weight-based-routing
+      load_balance_targets:
+        - {target: fake/mid, weight: 100, fallback_status_codes: [500, 502, 503]}
+        - {target: fake/gpt, weight: 0}
   - name: strict
     type: integration/model/virtual
     model_types: [chat]
@@ -155,6 +164,21 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 			t.Errorf("usage event %q %d, want prod/ha 200", ev.Model, ev.HTTPStatus)
 		}
 	})
+	t.Run("mid", func(t *testing.T) {
+		// The first byte reached the client: the failure ends the stream, nothing is retried.
+		before := calls("gpt-4o-mini")
+		var resp *http.Response
+		s := c.Chat.Completions.NewStreaming(ctx, chatParams("prod/mid", 0), option.WithResponseInto(&resp))
+		for s.Next() {
+		}
+		if s.Err() == nil {
+			t.Error("the stream ended cleanly, want its error")
+		}
+		if got, n := resp.Header.Get("x-llmgw-attempts"), calls("gpt-4o-mini")-before; got != "1" || n != 0 {
+			t.Errorf("x-llmgw-attempts %q and %d fallback calls, want 1 and none", got, n)
+		}
+		g.Events.waitFor(t, resp.Header.Get("X-Request-Id"))
+	})
 	t.Run("listed and authorized", func(t *testing.T) {
 		var ids []string
 		page, err := c.Models.List(ctx)
@@ -164,7 +188,7 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 		for _, m := range page.Data {
 			ids = append(ids, m.ID)
 		}
-		if strings.Join(ids, ",") != "prod/ha,prod/strict" {
+		if strings.Join(ids, ",") != "prod/ha,prod/mid,prod/strict" {
 			t.Errorf("bob's models %v, want the virtual models only", ids)
 		}
 		if _, err := c.Chat.Completions.New(ctx, chatParams("fake/gpt", 0)); err == nil || !strings.Contains(err.Error(), "403") {
