@@ -56,7 +56,7 @@ func (s *Snapshot) Route(fqn string) (*Plan, error) { return s.RouteDraw(fqn, ra
 // unknown model is a 404.
 func (s *Snapshot) RouteDraw(fqn string, draw Draw) (*Plan, error) {
 	if m, ok := s.models[fqn]; ok {
-		return &Plan{Model: fqn, Targets: []Target{{Endpoint: m}}}, nil
+		return m.plan, nil
 	}
 	if v, ok := s.virtuals[fqn]; ok {
 		if v.err != nil {

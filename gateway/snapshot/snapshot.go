@@ -74,6 +74,7 @@ type Endpoint struct {
 	Adapter  provider.Adapter
 	BuildErr error
 
+	plan     *Plan          // the model's own plan: itself, shared by every request
 	missing  string         // why a secret the model needs is missing, when it is (see Config.MissingSecrets)
 	override *catalog.Price // the Admin API's price, when set
 	entry    *catalog.Entry // the catalog's entry, when the model is listed
@@ -279,6 +280,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 				logger.Warn("model is misconfigured and will answer 503", "model", model.FQN, "error", s.redactor.Redact(model.BuildErr.Error()))
 			}
 		}
+		model.plan = &Plan{Model: model.FQN, Targets: []Target{{Endpoint: model}}}
 		s.models[model.FQN] = model
 		s.modelList = append(s.modelList, model)
 	}
