@@ -191,6 +191,9 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 		if strings.Join(ids, ",") != "prod/ha,prod/mid,prod/strict" {
 			t.Errorf("bob's models %v, want the virtual models only", ids)
 		}
+		if m, err := c.Models.Get(ctx, "prod/ha"); err != nil || m.ID != "prod/ha" || m.OwnedBy != "prod" {
+			t.Errorf("GET /v1/models/prod/ha: %+v, %v", m, err)
+		}
 		if _, err := c.Chat.Completions.New(ctx, chatParams("fake/gpt", 0)); err == nil || !strings.Contains(err.Error(), "403") {
 			t.Errorf("bob calling fake/gpt directly: %v, want 403", err)
 		}

@@ -271,7 +271,11 @@ func (h *Handler) getModel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("model")
-	if m, ok := c.Snapshot.Model(id); ok && c.Snapshot.Allowed(c.Principal, m) {
+	m, ok := c.Snapshot.Model(id)
+	if !ok {
+		m, ok = c.Snapshot.VirtualModel(id)
+	}
+	if ok && c.Snapshot.Allowed(c.Principal, m) {
 		writeJSON(w, modelObject{ID: m.FQN, Object: "model", Created: h.created, OwnedBy: m.Account})
 		return
 	}

@@ -430,6 +430,12 @@ func (s *Snapshot) Model(fqn string) (*Endpoint, bool) {
 	return m, ok
 }
 
+// VirtualModel returns the entry of the virtual model named fqn, as Models lists it.
+func (s *Snapshot) VirtualModel(fqn string) (*Endpoint, bool) {
+	m, ok := s.virtualList[fqn]
+	return m, ok
+}
+
 // Models lists the models p may use, sorted by FQN.
 func (s *Snapshot) Models(p *Principal) []*Endpoint {
 	out := make([]*Endpoint, 0, len(s.modelList))
