@@ -194,6 +194,18 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 		if m, err := c.Models.Get(ctx, "prod/ha"); err != nil || m.ID != "prod/ha" || m.OwnedBy != "prod" {
 			t.Errorf("GET /v1/models/prod/ha: %+v, %v", m, err)
 		}
+		// A caller not allowed the virtual model is refused without learning its targets.
+		if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "carol"}}); err != nil {
+			t.Fatal(err)
+		}
+		ck, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "carol-key", Owner: &adminv1.ApiKey_User{User: "carol"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := g.do(t, "POST", "/v1/chat/completions", ck.GetSecret(), `{"model":"prod/ha","messages":[{"role":"user","content":"hi"}]}`)
+		if resp.StatusCode != 403 || resp.Header.Get("x-llmgw-resolved-model") != "" || strings.Contains(body, "fake/") {
+			t.Errorf("carol: %d %q %s; want a 403 that names no target", resp.StatusCode, resp.Header.Get("x-llmgw-resolved-model"), body)
+		}
 		if _, err := c.Chat.Completions.New(ctx, chatParams("fake/gpt", 0)); err == nil || !strings.Contains(err.Error(), "403") {
 			t.Errorf("bob calling fake/gpt directly: %v, want 403", err)
 		}

@@ -144,7 +144,8 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		}
 		next, wait, again := a.next(err)
 		if !again {
-			if plan.Virtual {
+			// A caller refused the virtual model learns nothing of its targets.
+			if plan.Virtual && !(a.refused && apierr.From(err).Kind == apierr.KindPermissionDenied) {
 				c.Header.Set(HeaderResolvedModel, t.Endpoint.FQN)
 				c.Header.Set(HeaderAttempts, strconv.Itoa(count))
 			}
