@@ -266,3 +266,26 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+func TestMatcher(t *testing.T) {
+	m, err := NewMatcher(Condition{Subjects: []string{"team:ml", "virtual-account:billing"}, Metadata: map[string]string{"env": "prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		req  Request
+		want bool
+	}{
+		{alice, true},
+		{Request{User: "alice", Teams: []string{"ml"}}, false}, // no metadata
+		{bob, false},
+		{Request{VirtualAccount: "billing", Metadata: map[string]string{"env": "prod"}}, true},
+	} {
+		if got := m.Match(&tc.req); got != tc.want {
+			t.Errorf("Match(%+v) = %v, want %v", tc.req, got, tc.want)
+		}
+	}
+	if _, err := NewMatcher(Condition{Subjects: []string{"group:x"}}); err == nil {
+		t.Error("a subject of no kind compiled")
+	}
+}

@@ -285,3 +285,21 @@ func appendEscaped(b []byte, v string) []byte {
 	}
 	return b
 }
+
+// Matcher is a compiled Condition, for rules outside this package that select requests the
+// way rate limits and budgets do (the routing config's load-balancing rules). It is immutable
+// and safe for concurrent use.
+type Matcher struct{ c cond }
+
+// NewMatcher compiles c; the error says which subject or model can never match.
+func NewMatcher(c Condition) (*Matcher, error) {
+	cc, err := compileCond(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{c: cc}, nil
+}
+
+// Match reports whether req meets the condition: the AND of its subjects, models and metadata,
+// as the package documentation says. It allocates nothing.
+func (m *Matcher) Match(req *Request) bool { return m.c.match(req) }
