@@ -22,7 +22,8 @@ import (
 // (configfile/testdata/load-balancing-config.yaml) after two accounts on the fake upstream,
 // where openai-main/gpt-4 answers 503 and azure-openai/gpt-4 works, and drives it with
 // openai-go: a request for the real model openai-main/gpt-4 is routed by the first rule that
-// matches its caller and metadata, and falls back to Azure either way.
+// matches its caller and metadata, and falls back to Azure either way; a rate limit on the
+// name asked for counts it.
 func TestLoadBalancingConfigRoutes(t *testing.T) {
 	up := providertest.NewOpenAI(t)
 	example, err := os.ReadFile("../configfile/testdata/load-balancing-config.yaml")
@@ -45,6 +46,8 @@ func TestLoadBalancingConfigRoutes(t *testing.T) {
 - authz_rules:
     - models: [openai-main/gpt-4]
       users: [bob, erin]
+  rate_limits:
+    - {name: gpt4-requests, when: {models: [openai-main/gpt-4]}, limits: [{unit: requests_per_minute, limit_to: 1000}]}
 ---
 `, up.BaseURL()) + string(example)
 	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
@@ -95,8 +98,9 @@ func TestLoadBalancingConfigRoutes(t *testing.T) {
 			if got := resp.Header.Get("x-llmgw-attempts"); !slices.Contains(tc.attempts, got) {
 				t.Errorf("x-llmgw-attempts %q, want one of %v", got, tc.attempts)
 			}
-			if ev := g.Events.waitFor(t, resp.Header.Get("X-Request-Id")); ev.Model != "openai-main/gpt-4" || ev.HTTPStatus != 200 {
-				t.Errorf("usage event %q %d, want openai-main/gpt-4 200", ev.Model, ev.HTTPStatus)
+			// A rate limit on the name asked for counts the request that Azure served.
+			if ev := g.Events.waitFor(t, resp.Header.Get("X-Request-Id")); ev.Model != "openai-main/gpt-4" || ev.HTTPStatus != 200 || !slices.Contains(ev.Counted, "rate_limit:gpt4-requests") {
+				t.Errorf("usage event %q %d counted %v, want openai-main/gpt-4 200 counted by gpt4-requests", ev.Model, ev.HTTPStatus, ev.Counted)
 			}
 		})
 	}
