@@ -298,8 +298,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		if err != nil {
 			return err
 		}
-		if len(f.MissingSecrets)+len(f.VirtualModels) > 0 {
-			src = missingSecrets{Source: st, missing: f.MissingSecrets, virtual: f.VirtualModels}
+		if len(f.MissingSecrets)+len(f.VirtualModels)+len(f.RoutingRules) > 0 {
+			src = missingSecrets{Source: st, missing: f.MissingSecrets, virtual: f.VirtualModels, routing: f.RoutingRules}
 		}
 	}
 	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
@@ -407,7 +407,7 @@ func upstreamTransport() *http.Transport {
 
 // applyFile applies the config file and returns it parsed: its secrets that could not be
 // resolved (the file still applies, their accounts and models without a key, and the rest
-// serves) and its virtual models, which are not stored.
+// serves) and its virtual models and routing rules, which are not stored.
 func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) (*configfile.File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -421,19 +421,20 @@ func applyFile(ctx context.Context, st *store.Store, path string, getenv func(st
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
-	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels))
+	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules))
 	return f, nil
 }
 
 // missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
 // resolved once, at start: an environment variable cannot change in a running process, and
 // a file:// secret that appears later is read at the next start (or set with the Admin API,
-// which takes precedence at once). It adds the file's virtual models too: they live in the
-// file only (issue 9 makes them an Admin API resource).
+// which takes precedence at once). It adds the file's virtual models and routing rules too:
+// they live in the file only (issue 9 makes virtual models an Admin API resource).
 type missingSecrets struct {
 	snapshot.Source
 	missing []snapshot.MissingSecret
 	virtual []snapshot.VirtualModel
+	routing []snapshot.RoutingRule
 }
 
 func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
@@ -443,6 +444,7 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 	}
 	cfg.MissingSecrets = m.missing
 	cfg.VirtualModels = m.virtual
+	cfg.RoutingRules = m.routing
 	return cfg, nil
 }
 

@@ -5,6 +5,9 @@
 // TrueFoundry's rate limit and budget documents (`type: gateway-rate-limiting-config`,
 // `type: gateway-budget-config`) are read unchanged and become native rate limits and budgets;
 // `rate_limits` and `budgets` hold the same resources in llmgw's own shape (the Admin API's).
+// Virtual models (`type: provider-account/virtual-model`) and the routing config
+// (`type: gateway-load-balancing-config`) are read as TrueFoundry documents them and are not
+// stored: see File.
 // Secrets are references (env://NAME or file://path), never inline values.
 //
 // Applying is additive and idempotent: resources in the file are created or brought in line
@@ -45,6 +48,10 @@ type File struct {
 	// defaults filled in. They are not stored: the caller adds them to every snapshot config
 	// (snapshot.Config.VirtualModels), so they exist while the gateway runs with the file.
 	VirtualModels []snapshot.VirtualModel
+	// RoutingRules come from the gateway-load-balancing-config document, in its order, with
+	// TrueFoundry's target defaults filled in; like VirtualModels, they are not stored
+	// (snapshot.Config.RoutingRules).
+	RoutingRules []snapshot.RoutingRule
 }
 
 // Account is a provider account document with its models. Secrets are resolved, or empty
@@ -119,6 +126,7 @@ type parser struct {
 	names       map[string]bool
 	rlNames     map[string]bool
 	budgetNames map[string]bool
+	routed      bool // a gateway-load-balancing-config document was read
 }
 
 // Parse parses a config file. Every error is an *Error naming the document and field.
@@ -187,7 +195,7 @@ func (p *parser) item(n *yaml.Node) error {
 		}
 		return nil
 	}
-	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual) {
+	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual || t.Value == typeRouting) {
 		if nm := lookup(n, "name"); nm != nil && nm.Value != "" {
 			doc = fmt.Sprintf("document %d (%s)", p.n, nm.Value)
 		}
@@ -196,6 +204,8 @@ func (p *parser) item(n *yaml.Node) error {
 			return p.tfyRateLimits(n, doc)
 		case typeVirtual:
 			return p.virtual(n, doc)
+		case typeRouting:
+			return p.routing(n, doc)
 		}
 		return p.tfyBudgets(n, doc)
 	}
@@ -214,7 +224,7 @@ func (p *parser) item(n *yaml.Node) error {
 	}
 	kind, ok := strings.CutPrefix(typ, "provider-account/")
 	if !ok || kind == "" {
-		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s or %s", typ, typeRateLimiting, typeBudget)}
+		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s, %s, %s or %s", typ, typeVirtual, typeRateLimiting, typeBudget, typeRouting)}
 	}
 	if p.names[name] {
 		return &Error{Doc: doc, Field: "name", Msg: "duplicate provider account name"}

@@ -101,40 +101,60 @@ func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel,
 	if rf["sticky_routing"] != nil {
 		return vm, &Error{Doc: doc, Field: path + ".sticky_routing", Msg: notYet}
 	}
-	if vm.Strategy, err = str(rf, doc, path, "type", true); err != nil {
+	if vm.Strategy, err = strategy(rf, doc, path); err != nil {
 		return vm, err
 	}
-	switch vm.Strategy {
-	case snapshot.RoutingWeight, snapshot.RoutingPriority:
-	case "latency-based-routing":
-		return vm, &Error{Doc: doc, Field: path + ".type", Msg: "latency-based-routing is " + notYet}
-	default:
-		return vm, &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("unsupported routing type %q; supported: %s, %s", vm.Strategy, snapshot.RoutingWeight, snapshot.RoutingPriority)}
+	if vm.Targets, err = targets(rf, doc, path, vm.Strategy); err != nil {
+		return vm, err
 	}
-	ts := rf["load_balance_targets"]
-	if ts == nil || ts.Kind != yaml.SequenceNode || len(ts.Content) == 0 {
-		return vm, &Error{Doc: doc, Field: path + ".load_balance_targets", Msg: "expected a non-empty list of targets"}
-	}
-	sum := 0
-	for i, tn := range ts.Content {
-		tpath := fmt.Sprintf("%s.load_balance_targets[%d]", path, i)
-		t, err := target(tn, doc, tpath, vm.Strategy)
-		if err != nil {
-			return vm, err
-		}
+	for i, t := range vm.Targets {
 		if t.Model == group+"/"+vm.Name {
-			return vm, &Error{Doc: doc, Field: tpath + ".target", Msg: "a virtual model cannot route to itself"}
+			return vm, &Error{Doc: doc, Field: fmt.Sprintf("%s.load_balance_targets[%d].target", path, i), Msg: "a virtual model cannot route to itself"}
 		}
-		if slices.ContainsFunc(vm.Targets, func(o snapshot.VirtualTarget) bool { return o.Model == t.Model }) {
-			return vm, &Error{Doc: doc, Field: tpath + ".target", Msg: "duplicate target " + t.Model}
-		}
-		sum += t.Weight
-		vm.Targets = append(vm.Targets, t)
-	}
-	if vm.Strategy == snapshot.RoutingWeight && sum != 100 {
-		return vm, &Error{Doc: doc, Field: path + ".load_balance_targets", Msg: fmt.Sprintf("weights sum to %d; they must sum to 100", sum)}
 	}
 	return vm, nil
+}
+
+// strategy reads a routing type: weight-based-routing or priority-based-routing.
+func strategy(f map[string]*yaml.Node, doc, path string) (string, error) {
+	s, err := str(f, doc, path, "type", true)
+	if err != nil {
+		return "", err
+	}
+	switch s {
+	case snapshot.RoutingWeight, snapshot.RoutingPriority:
+		return s, nil
+	case "latency-based-routing":
+		return "", &Error{Doc: doc, Field: path + ".type", Msg: "latency-based-routing is " + notYet}
+	}
+	return "", &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("unsupported routing type %q; supported: %s, %s", s, snapshot.RoutingWeight, snapshot.RoutingPriority)}
+}
+
+// targets reads load_balance_targets under strategy: a non-empty list without duplicates whose
+// weights (weighted) sum to 100.
+func targets(f map[string]*yaml.Node, doc, path, strategy string) ([]snapshot.VirtualTarget, error) {
+	ts := f["load_balance_targets"]
+	if ts == nil || ts.Kind != yaml.SequenceNode || len(ts.Content) == 0 {
+		return nil, &Error{Doc: doc, Field: join(path, "load_balance_targets"), Msg: "expected a non-empty list of targets"}
+	}
+	var out []snapshot.VirtualTarget
+	sum := 0
+	for i, tn := range ts.Content {
+		tpath := fmt.Sprintf("%s[%d]", join(path, "load_balance_targets"), i)
+		t, err := target(tn, doc, tpath, strategy)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(out, func(o snapshot.VirtualTarget) bool { return o.Model == t.Model }) {
+			return nil, &Error{Doc: doc, Field: tpath + ".target", Msg: "duplicate target " + t.Model}
+		}
+		sum += t.Weight
+		out = append(out, t)
+	}
+	if strategy == snapshot.RoutingWeight && sum != 100 {
+		return nil, &Error{Doc: doc, Field: join(path, "load_balance_targets"), Msg: fmt.Sprintf("weights sum to %d; they must sum to 100", sum)}
+	}
+	return out, nil
 }
 
 func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, error) {
@@ -227,7 +247,7 @@ func integer(f map[string]*yaml.Node, doc, path, key string, lo, hi int) (int, e
 	return v, nil
 }
 
-// statuses reads a list of HTTP status codes; it may be empty.
+// statuses reads a list of HTTP status codes, numbers or strings of digits; it may be empty.
 func statuses(f map[string]*yaml.Node, doc, path, key string) ([]int, error) {
 	n := f[key]
 	if n.Kind != yaml.SequenceNode {
@@ -235,8 +255,9 @@ func statuses(f map[string]*yaml.Node, doc, path, key string) ([]int, error) {
 	}
 	out := []int{}
 	for i, v := range n.Content {
+		// TrueFoundry documents status codes as strings ("429"); numbers are accepted too.
 		c, err := strconv.Atoi(v.Value)
-		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil || c < 100 || c > 599 {
+		if v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!str") || err != nil || c < 100 || c > 599 {
 			return nil, &Error{Doc: doc, Field: fmt.Sprintf("%s[%d]", join(path, key), i), Msg: "expected an HTTP status code"}
 		}
 		out = append(out, c)

@@ -19,9 +19,10 @@
 // condition is the AND of its three parts, and an empty part matches every request:
 //   - subjects: any of "user:<name>", "team:<name>" (any of the caller's teams; a virtual
 //     account's team counts), "virtualaccount:<name>", or "*";
-//   - models: any of "*", "<account>/*", "<account>/<model>" (the model serving the request),
-//     or a name without '/' (the virtual model name the request asked for, when it asked for
-//     one);
+//   - models: any of "*", "<account>/*", "<account>/<model>" (the model serving the request,
+//     or the name the request asked for when it was routed to another: a virtual model, or a
+//     model a routing rule sent elsewhere), or a name without '/' (the name the request asked
+//     for);
 //   - metadata: every key present in the request's metadata with exactly the given value.
 //
 // # Buckets

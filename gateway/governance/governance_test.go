@@ -65,6 +65,10 @@ func TestMatchConditions(t *testing.T) {
 		{"model star", Condition{Models: []string{"*"}}, bob, true},
 		{"virtual model", Condition{Models: []string{"smart"}}, bob, true},
 		{"virtual model not asked for", Condition{Models: []string{"smart"}}, alice, false},
+		{"routed: the name asked for", Condition{Models: []string{"prod/ha"}}, Request{Model: "acct/gpt", VirtualModel: "prod/ha"}, true},
+		{"routed: the account of the name asked for", Condition{Models: []string{"prod/*"}}, Request{Model: "acct/gpt", VirtualModel: "prod/ha"}, true},
+		{"routed: the model serving it", Condition{Models: []string{"acct/gpt"}}, Request{Model: "acct/gpt", VirtualModel: "prod/ha"}, true},
+		{"routed: neither", Condition{Models: []string{"prod/other"}}, Request{Model: "acct/gpt", VirtualModel: "prod/ha"}, false},
 		{"metadata", Condition{Metadata: map[string]string{"project": "x"}}, alice, true},
 		{"metadata AND", Condition{Metadata: map[string]string{"project": "x", "env": "prod"}}, alice, true},
 		{"metadata AND one differs", Condition{Metadata: map[string]string{"project": "x", "env": "dev"}}, alice, false},
@@ -264,5 +268,28 @@ func BenchmarkMatch(b *testing.B) {
 		if len(l) != 3 || len(bu) != 2 {
 			b.Fatalf("matched %d limits and %d budgets", len(l), len(bu))
 		}
+	}
+}
+
+func TestMatcher(t *testing.T) {
+	m, err := NewMatcher(Condition{Subjects: []string{"team:ml", "virtual-account:billing"}, Metadata: map[string]string{"env": "prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		req  Request
+		want bool
+	}{
+		{alice, true},
+		{Request{User: "alice", Teams: []string{"ml"}}, false}, // no metadata
+		{bob, false},
+		{Request{VirtualAccount: "billing", Metadata: map[string]string{"env": "prod"}}, true},
+	} {
+		if got := m.Match(&tc.req); got != tc.want {
+			t.Errorf("Match(%+v) = %v, want %v", tc.req, got, tc.want)
+		}
+	}
+	if _, err := NewMatcher(Condition{Subjects: []string{"group:x"}}); err == nil {
+		t.Error("a subject of no kind compiled")
 	}
 }

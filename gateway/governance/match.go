@@ -19,7 +19,8 @@ type Request struct {
 	VirtualAccount string
 	// Model is the fully qualified name ("<account>/<model>") of the model serving the request.
 	Model string
-	// VirtualModel is the virtual model name the client asked for, if it asked for one.
+	// VirtualModel is the name the client asked for when another model serves the request (a
+	// virtual model, or a model a routing rule sent elsewhere); empty otherwise.
 	VirtualModel string
 	// Metadata is the request's metadata (see ParseMetadata); nil when it has none.
 	Metadata map[string]string
@@ -145,17 +146,29 @@ func (c *cond) matchModel(req *Request) bool {
 	if c.anyModel {
 		return true
 	}
-	if req.Model != "" {
-		if slices.Contains(c.models, req.Model) {
-			return true
-		}
-		for _, a := range c.accounts {
-			if strings.HasPrefix(req.Model, a) {
-				return true
-			}
-		}
+	// The name the client sent counts as well as the model serving it: a rule for a virtual
+	// model, or for a real model routed elsewhere, counts the requests routed through it.
+	if c.matchFQN(req.Model) || c.matchFQN(req.VirtualModel) {
+		return true
 	}
 	return req.VirtualModel != "" && slices.Contains(c.virtual, req.VirtualModel)
+}
+
+// matchFQN reports whether the model named m ("<account>/<model>") is one of c's models or in
+// one of its accounts.
+func (c *cond) matchFQN(m string) bool {
+	if m == "" {
+		return false
+	}
+	if slices.Contains(c.models, m) {
+		return true
+	}
+	for _, a := range c.accounts {
+		if strings.HasPrefix(m, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *cond) matchMetadata(req *Request) bool {
@@ -285,3 +298,21 @@ func appendEscaped(b []byte, v string) []byte {
 	}
 	return b
 }
+
+// Matcher is a compiled Condition, for rules outside this package that select requests the
+// way rate limits and budgets do (the routing config's load-balancing rules). It is immutable
+// and safe for concurrent use.
+type Matcher struct{ c cond }
+
+// NewMatcher compiles c; the error says which subject or model can never match.
+func NewMatcher(c Condition) (*Matcher, error) {
+	cc, err := compileCond(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{c: cc}, nil
+}
+
+// Match reports whether req meets the condition: the AND of its subjects, models and metadata,
+// as the package documentation says. It allocates nothing.
+func (m *Matcher) Match(req *Request) bool { return m.c.match(req) }

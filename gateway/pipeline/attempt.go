@@ -111,7 +111,7 @@ type request struct {
 // and records base's copy e (see finish); an attempt the guards refuse is settled here, and its
 // refusal is the client's error (the request's record is then the edge's, as for a 404).
 func run[R any](ctx context.Context, p *Pipeline, c *Caller, model string, rq *request, base usage.Event, try func(context.Context, *Attempt, *usage.Event) (R, error)) (R, error) {
-	plan, err := c.Snapshot.RouteDraw(model, p.draw)
+	plan, err := c.Snapshot.RouteFor(c.Principal, c.Metadata, model, p.draw)
 	if err != nil {
 		var zero R
 		return zero, err // not an inference: no usage to record, the error is the client's
@@ -145,7 +145,7 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		next, wait, again := a.next(err)
 		if !again {
 			// A caller refused the virtual model learns nothing of its targets.
-			if plan.Virtual && !(a.refused && apierr.From(err).Kind == apierr.KindPermissionDenied) {
+			if plan.Routed() && !(a.refused && apierr.From(err).Kind == apierr.KindPermissionDenied) {
 				c.Header.Set(HeaderResolvedModel, t.Endpoint.FQN)
 				c.Header.Set(HeaderAttempts, strconv.Itoa(count))
 			}

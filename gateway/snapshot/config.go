@@ -31,6 +31,21 @@ type Config struct {
 	// VirtualModels are names that route to real models (issue 9). Today they come only from
 	// the config file (configfile), which adds them to every config it is compiled from.
 	VirtualModels []VirtualModel
+	// RoutingRules are the routing config's load-balancing rules (TrueFoundry's
+	// gateway-load-balancing-config), in order: the first rule that matches a request routes
+	// it. Like VirtualModels, they come only from the config file.
+	RoutingRules []RoutingRule
+}
+
+// RoutingRule is a load-balancing rule: requests naming one of When.Models (exactly; a real or
+// a virtual model) from one of When.Subjects with When.Metadata are routed to Targets, as a
+// virtual model's are.
+type RoutingRule struct {
+	// ID names the rule in logs and in the plans it makes (Plan.Rule).
+	ID       string
+	When     governance.Condition
+	Strategy string // RoutingWeight or RoutingPriority
+	Targets  []VirtualTarget
 }
 
 // Routing strategies of a virtual model, by TrueFoundry's names.

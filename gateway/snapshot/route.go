@@ -3,10 +3,12 @@ package snapshot
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/governance"
 )
 
 // Plan is how a request for one model is served: the targets to attempt, in order, until one
@@ -22,7 +24,14 @@ type Plan struct {
 	// targets through it (see AuthorizePlan), and Types are the model types it serves.
 	Virtual bool
 	Types   []string
+	// Rule is the id of the routing config's load-balancing rule that made the plan, or empty:
+	// a caller allowed the model it named (real or virtual) reaches the rule's targets through it.
+	Rule string
 }
+
+// Routed reports whether the plan is a routing decision (a virtual model's, or a load-balancing
+// rule's) rather than the named model itself: its answers name the target that served them.
+func (p *Plan) Routed() bool { return p.Virtual || p.Rule != "" }
 
 // Target is one way to serve a plan's request: a model endpoint. How it is called (natively in
 // the client's dialect, or translated) is a property of its adapter, discovered by the caller
@@ -43,6 +52,12 @@ type virtual struct {
 	err     error   // set when no target of the virtual model exists
 }
 
+// routeRule is a compiled load-balancing rule for one model it names.
+type routeRule struct {
+	when *governance.Matcher // subjects and metadata; the model is the map key
+	v    *virtual
+}
+
 // Draw returns a uniformly random integer in [0, n); the default is math/rand/v2's IntN.
 type Draw func(n int) int
 
@@ -50,37 +65,67 @@ type Draw func(n int) int
 // math/rand/v2; see RouteDraw.
 func (s *Snapshot) Route(fqn string) (*Plan, error) { return s.RouteDraw(fqn, rand.IntN) }
 
+// RouteFor returns the plan for a request of p (nil: nobody) with metadata md naming fqn: the
+// plan of the first load-balancing rule of the routing config that names fqn and whose
+// subjects and metadata match, else RouteDraw's. It allocates nothing.
+func (s *Snapshot) RouteFor(p *Principal, md map[string]string, fqn string, draw Draw) (*Plan, error) {
+	if rules := s.routing[fqn]; len(rules) > 0 {
+		req := governance.Request{Model: fqn, Metadata: md}
+		if p != nil {
+			req.User, req.Teams, req.VirtualAccount = p.User, p.Teams, p.VirtualAccount
+		}
+		for i := range rules {
+			if rules[i].when.Match(&req) {
+				return rules[i].v.pick(draw)
+			}
+		}
+	}
+	return s.RouteDraw(fqn, draw)
+}
+
 // RouteDraw returns the plan for a request naming fqn, drawing a weighted virtual model's first
-// target with draw. It does not authorize: whether a principal may use a target is checked on
-// each attempt (see AuthorizePlan), and whether the target can serve the request by Check. An
-// unknown model is a 404.
+// target with draw; it ignores the load-balancing rules, which depend on the caller (RouteFor).
+// It does not authorize: whether a principal may use a target is checked on each attempt (see
+// AuthorizePlan), and whether the target can serve the request by Check. An unknown model is a
+// 404.
 func (s *Snapshot) RouteDraw(fqn string, draw Draw) (*Plan, error) {
 	if m, ok := s.models[fqn]; ok {
 		return m.plan, nil
 	}
 	if v, ok := s.virtuals[fqn]; ok {
-		if v.err != nil {
-			return nil, v.err
-		}
-		if v.weights == nil {
-			return v.plans[0], nil
-		}
-		r := draw(v.weights[len(v.weights)-1])
-		i, _ := slices.BinarySearch(v.weights, r+1)
-		return v.plans[i], nil
+		return v.pick(draw)
 	}
 	return nil, &apierr.Error{Kind: apierr.KindNotFound, Param: "model", Message: fmt.Sprintf("the model %q does not exist; models are named <provider-account>/<model>, see GET /v1/models", fqn)}
+}
+
+// pick returns one of v's plans, drawing by weight when v is weighted.
+func (v *virtual) pick(draw Draw) (*Plan, error) {
+	if v.err != nil {
+		return nil, v.err
+	}
+	if v.weights == nil {
+		return v.plans[0], nil
+	}
+	r := draw(v.weights[len(v.weights)-1])
+	i, _ := slices.BinarySearch(v.weights, r+1)
+	return v.plans[i], nil
 }
 
 // compileVirtual compiles vm over the snapshot's real models. Targets that do not name a real
 // model are left out (they are logged by the caller through missing); a virtual model left
 // without targets answers 503.
 func (s *Snapshot) compileVirtual(vm *VirtualModel) (v *virtual, missing []string) {
-	fqn := vm.Account + "/" + vm.Name
 	types := vm.Types
 	if len(types) == 0 {
 		types = []string{TypeChat}
 	}
+	return s.compilePlans(Plan{Model: vm.Account + "/" + vm.Name, Virtual: true, Types: types}, vm.Strategy, vm.Targets)
+}
+
+// compilePlans compiles targets under strategy into plans like tmpl (its Model, Virtual, Types
+// and Rule), as compileVirtual says.
+func (s *Snapshot) compilePlans(tmpl Plan, strategy string, targets []VirtualTarget) (v *virtual, missing []string) {
+	fqn := tmpl.Model
 	type cand struct {
 		t        Target
 		weight   int
@@ -88,7 +133,7 @@ func (s *Snapshot) compileVirtual(vm *VirtualModel) (v *virtual, missing []strin
 		fallback bool
 	}
 	var cs []cand
-	for _, vt := range vm.Targets {
+	for _, vt := range targets {
 		m, ok := s.models[vt.Model]
 		if !ok {
 			missing = append(missing, vt.Model)
@@ -98,12 +143,12 @@ func (s *Snapshot) compileVirtual(vm *VirtualModel) (v *virtual, missing []strin
 	}
 	v = &virtual{}
 	if len(cs) == 0 {
-		v.err = apierr.New(apierr.KindUpstreamUnavailable, "the virtual model %s has no target that exists; ask the gateway admin", fqn)
+		v.err = apierr.New(apierr.KindUpstreamUnavailable, "the model %s routes to no target that exists; ask the gateway admin", fqn)
 		return v, missing
 	}
 	// plan is first, then the other fallback candidates in order.
 	plan := func(first int, order []cand) *Plan {
-		p := &Plan{Model: fqn, Virtual: true, Types: types, Targets: []Target{order[first].t}}
+		p := &Plan{Model: fqn, Virtual: tmpl.Virtual, Types: tmpl.Types, Rule: tmpl.Rule, Targets: []Target{order[first].t}}
 		for i, c := range order {
 			if i != first && c.fallback {
 				p.Targets = append(p.Targets, c.t)
@@ -111,7 +156,7 @@ func (s *Snapshot) compileVirtual(vm *VirtualModel) (v *virtual, missing []strin
 		}
 		return p
 	}
-	if vm.Strategy == RoutingPriority {
+	if strategy == RoutingPriority {
 		slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(a.priority, b.priority) })
 		v.plans = []*Plan{plan(0, cs)}
 		return v, missing
@@ -128,7 +173,7 @@ func (s *Snapshot) compileVirtual(vm *VirtualModel) (v *virtual, missing []strin
 		v.weights = append(v.weights, sum)
 	}
 	if sum == 0 {
-		v.err = apierr.New(apierr.KindUpstreamUnavailable, "the virtual model %s has no weighted target that exists; ask the gateway admin", fqn)
+		v.err = apierr.New(apierr.KindUpstreamUnavailable, "the model %s routes to no weighted target that exists; ask the gateway admin", fqn)
 	}
 	return v, missing
 }
@@ -142,14 +187,18 @@ func (s *Snapshot) Authorize(p *Principal, m *Endpoint) error {
 	return nil
 }
 
-// AuthorizePlan returns a 403 unless p may use target m of plan: for a virtual model's plan,
-// p must be allowed the virtual model, through which it reaches every target; otherwise p
-// must be allowed m itself.
+// AuthorizePlan returns a 403 unless p may use target m of plan: for a routed plan (a virtual
+// model's, or a load-balancing rule's), p must be allowed the model the plan is for, through
+// which it reaches every target; otherwise p must be allowed m itself.
 func (s *Snapshot) AuthorizePlan(p *Principal, plan *Plan, m *Endpoint) error {
-	if plan == nil || !plan.Virtual {
+	if plan == nil || !plan.Routed() {
 		return s.Authorize(p, m)
 	}
-	if v, ok := s.virtualList[plan.Model]; ok && s.Allowed(p, v) {
+	named, ok := s.virtualList[plan.Model]
+	if !plan.Virtual {
+		named, ok = s.models[plan.Model]
+	}
+	if ok && s.Allowed(p, named) {
 		return nil
 	}
 	return &apierr.Error{Kind: apierr.KindPermissionDenied, Param: "model", Message: fmt.Sprintf("you are not allowed to use the model %q", plan.Model)}
@@ -190,4 +239,36 @@ func (s *Snapshot) Resolve(p *Principal, fqn, t string) (*Endpoint, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// compileRouting compiles the load-balancing rules. A rule whose subjects or metadata can never
+// match is left out, and so is a model it names that does not exist, with a warning; a target
+// that does not exist is left out as a virtual model's is.
+func (s *Snapshot) compileRouting(rules []RoutingRule, logger *slog.Logger) {
+	for _, r := range rules {
+		when, err := governance.NewMatcher(governance.Condition{Subjects: r.When.Subjects, Metadata: r.When.Metadata})
+		if err != nil {
+			logger.Warn("routing rule left out", "rule", r.ID, "error", err)
+			continue
+		}
+		for _, fqn := range r.When.Models {
+			tmpl := Plan{Model: fqn, Rule: r.ID}
+			if m, ok := s.models[fqn]; ok {
+				tmpl.Types = m.Types
+			} else if m, ok := s.virtualList[fqn]; ok {
+				tmpl.Virtual, tmpl.Types = true, m.Types
+			} else {
+				logger.Warn("routing rule model left out: no such model", "rule", r.ID, "model", fqn)
+				continue
+			}
+			v, missing := s.compilePlans(tmpl, r.Strategy, r.Targets)
+			if len(missing) > 0 {
+				logger.Warn("routing rule targets left out: no such model", "rule", r.ID, "model", fqn, "targets", missing)
+			}
+			if s.routing == nil {
+				s.routing = map[string][]routeRule{}
+			}
+			s.routing[fqn] = append(s.routing[fqn], routeRule{when: when, v: v})
+		}
+	}
 }

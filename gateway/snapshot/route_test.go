@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/governance"
 )
 
 func virtualConfig() *Config {
@@ -131,5 +132,79 @@ func BenchmarkRoute(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestRouteForLoadBalancingRules(t *testing.T) {
+	cfg := virtualConfig()
+	cfg.RoutingRules = []RoutingRule{
+		// First match wins: bob with env=prod gets the first rule, bob without it the second.
+		{ID: "bob-prod", When: governance.Condition{Subjects: []string{"user:bob"}, Models: []string{"local/llama"}, Metadata: map[string]string{"env": "prod"}},
+			Strategy: RoutingPriority, Targets: []VirtualTarget{{Model: "openai/gpt-4o", FallbackCandidate: true}}},
+		{ID: "ml-team", When: governance.Condition{Subjects: []string{"team:ml", "user:bob"}, Models: []string{"local/llama", "prod/ha"}},
+			Strategy: RoutingPriority, Targets: []VirtualTarget{{Model: "local/llama", FallbackStatus: []int{503}, FallbackCandidate: true}, {Model: "openai/gpt-4o", Priority: 1, FallbackCandidate: true}}},
+		{ID: "never", When: governance.Condition{Subjects: []string{"user:bob"}, Models: []string{"local/llama"}},
+			Strategy: RoutingPriority, Targets: []VirtualTarget{{Model: "bad/m"}}},
+		{ID: "ghost", When: governance.Condition{Models: []string{"nowhere/x"}}, Strategy: RoutingPriority, Targets: []VirtualTarget{{Model: "local/llama"}}},
+	}
+	s := Compile(cfg, builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	bob, alice, billing := &Principal{User: "bob"}, &Principal{User: "alice", Teams: []string{"ml"}}, &Principal{VirtualAccount: "billing", Teams: []string{"finance"}}
+	prod := map[string]string{"env": "prod", "other": "x"}
+	for _, tc := range []struct {
+		name  string
+		p     *Principal
+		md    map[string]string
+		model string
+		rule  string
+		want  []string
+	}{
+		{"first match wins", bob, prod, "local/llama", "bob-prod", []string{"openai/gpt-4o"}},
+		{"metadata must match", bob, map[string]string{"env": "dev"}, "local/llama", "ml-team", []string{"local/llama", "openai/gpt-4o"}},
+		{"subject by team", alice, prod, "local/llama", "ml-team", []string{"local/llama", "openai/gpt-4o"}},
+		{"no rule for the subject", billing, prod, "local/llama", "", []string{"local/llama"}},
+		{"nobody", nil, nil, "local/llama", "", []string{"local/llama"}},
+		{"a virtual model routed by a rule", alice, nil, "prod/ha", "ml-team", []string{"local/llama", "openai/gpt-4o"}},
+		{"a model no rule names", bob, prod, "openai/gpt-4o", "", []string{"openai/gpt-4o"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := s.RouteFor(tc.p, tc.md, tc.model, rand.IntN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Model != tc.model || p.Rule != tc.rule || p.Routed() != (tc.rule != "" || p.Virtual) {
+				t.Errorf("plan for %s: model %q rule %q, want %q %q", tc.model, p.Model, p.Rule, tc.model, tc.rule)
+			}
+			if diff := cmp.Diff(tc.want, targetNames(p)); diff != "" {
+				t.Errorf("targets (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := s.RouteFor(bob, nil, "nowhere/x", rand.IntN); apierr.From(err).Kind != apierr.KindNotFound {
+		t.Errorf("a rule naming an unknown model: %v, want 404", err)
+	}
+	// A caller allowed the model it named reaches the rule's targets through it, and only then.
+	p, _ := s.RouteFor(bob, prod, "local/llama", rand.IntN)
+	gpt := p.Targets[0].Endpoint
+	if err := s.AuthorizePlan(bob, p, gpt); err != nil {
+		t.Errorf("bob through local/llama: %v, want allowed", err)
+	}
+	p, _ = s.RouteFor(alice, nil, "local/llama", rand.IntN)
+	if err := s.AuthorizePlan(alice, p, p.Targets[0].Endpoint); apierr.From(err).Kind != apierr.KindPermissionDenied || !strings.Contains(err.Error(), "local/llama") {
+		t.Errorf("alice through local/llama: %v, want a 403 naming it", err)
+	}
+}
+
+// BenchmarkRouteFor: a request matched against a load-balancing rule.
+func BenchmarkRouteFor(b *testing.B) {
+	cfg := virtualConfig()
+	cfg.RoutingRules = []RoutingRule{{ID: "r", When: governance.Condition{Subjects: []string{"team:ml"}, Models: []string{"local/llama"}, Metadata: map[string]string{"env": "prod"}},
+		Strategy: RoutingWeight, Targets: []VirtualTarget{{Model: "local/llama", Weight: 50, FallbackCandidate: true}, {Model: "openai/gpt-4o", Weight: 50, FallbackCandidate: true}}}}
+	s := Compile(cfg, builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, md := &Principal{User: "alice", Teams: []string{"ml"}}, map[string]string{"env": "prod"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if plan, err := s.RouteFor(p, md, "local/llama", rand.IntN); err != nil || plan.Rule != "r" {
+			b.Fatal(plan, err)
+		}
 	}
 }

@@ -145,10 +145,12 @@ type Snapshot struct {
 	// virtuals are the virtual models' routes, and virtualList their entries in modelList, by FQN.
 	virtuals    map[string]*virtual
 	virtualList map[string]*Endpoint
-	rules       []rule
-	config      *Config
-	redactor    *redact.Redactor
-	gov         *governance.Rules
+	// routing are the load-balancing rules by the model they name, in the config's order.
+	routing  map[string][]routeRule
+	rules    []rule
+	config   *Config
+	redactor *redact.Redactor
+	gov      *governance.Rules
 	// unavailable maps an account or model (by FQN) whose secret is missing to the problem.
 	unavailable map[string]string
 }
@@ -306,6 +308,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		s.modelList = append(s.modelList, e)
 	}
 	sort.Slice(s.modelList, func(i, j int) bool { return s.modelList[i].FQN < s.modelList[j].FQN })
+	s.compileRouting(cfg.RoutingRules, logger)
 	if problems := s.gov.Problems(); len(problems) > 0 {
 		logger.Warn("rate limits and budgets left out: they are not enforced until fixed", "problems", problems)
 	}
