@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +72,10 @@ integrations:
 `, upstream)
 }
 
+// serverTimingSyntax is the gateway's Server-Timing header: two metrics with a duration in
+// milliseconds (W3C Server Timing: metric;dur=<number>, comma-separated).
+var serverTimingSyntax = regexp.MustCompile(`^gateway;dur=[0-9]+(\.[0-9]+)?, upstream;dur=[0-9]+(\.[0-9]+)?$`)
+
 // TestVirtualModelRetriesAndFallsBack drives TrueFoundry virtual models with openai-go: a
 // target answering 503 is tried twice (the default retry_config) and the next target answers;
 // a 400 is returned at once; a stream falls back before its first byte; each request has one
@@ -127,6 +133,18 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 			t.Errorf("answer model %q with %d choices, want prod/ha's answer", out.Model, len(out.Choices))
 		}
 		routed(t, resp, "fake/gpt", "3", 200)
+		ev := g.Events.waitFor(t, resp.Header.Get("X-Request-Id"))
+		var got []string
+		for _, a := range ev.Attempts {
+			got = append(got, fmt.Sprintf("%s %s %d %s", a.Target, a.Status, a.HTTPStatus, a.ErrorClass))
+		}
+		want := []string{"fake/down upstream_unavailable 503 upstream_5xx", "fake/down upstream_unavailable 503 upstream_5xx", "fake/gpt ok 200 "}
+		if ev.Target != "fake/gpt" || !slices.Equal(got, want) {
+			t.Errorf("usage event target %q attempts %q, want fake/gpt and %q", ev.Target, got, want)
+		}
+		if st := resp.Header.Get("server-timing"); !serverTimingSyntax.MatchString(st) {
+			t.Errorf("server-timing %q, want gateway;dur=<ms>, upstream;dur=<ms>", st)
+		}
 		if n := calls("fake-error-503"); n != 2 {
 			t.Errorf("the failing target was called %d times, want 2 (retry_config's default attempts)", n)
 		}

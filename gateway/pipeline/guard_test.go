@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -236,6 +237,12 @@ func TestAttemptsRetryThenFallBack(t *testing.T) {
 			if len(rec.evs) != 1 {
 				t.Fatalf("%d events, want one: the request's, from its last attempt", len(rec.evs))
 			}
+			if ev := rec.evs[0]; len(ev.Attempts) != tt.wantCalls || ev.Target != "acct/m" || ev.Attempts[0].ErrorClass != errorClass(apierr.From(tt.err), false) {
+				t.Errorf("event target %q attempts %+v, want acct/m and %d attempts", ev.Target, ev.Attempts, tt.wantCalls)
+			}
+			if st := c.Header.Get(HeaderServerTiming); !strings.HasPrefix(st, "gateway;dur=") || !strings.Contains(st, ", upstream;dur=") {
+				t.Errorf("server-timing %q", st)
+			}
 		})
 	}
 }
@@ -255,5 +262,21 @@ func TestRetryWaitEndsWithTheClient(t *testing.T) {
 	})
 	if err == nil || failing.calls != 1 || len(rec.evs) != 0 {
 		t.Errorf("err %v, %d calls, %d events; want the wait cut short, one call, the edge to record", err, failing.calls, len(rec.evs))
+	}
+}
+
+func TestServerTiming(t *testing.T) {
+	for _, tt := range []struct {
+		total, upstream time.Duration
+		want            string
+	}{
+		{1500 * time.Microsecond, 1000 * time.Microsecond, "gateway;dur=0.5, upstream;dur=1"},
+		{2 * time.Second, 0, "gateway;dur=2000, upstream;dur=0"},
+		{time.Millisecond, 2 * time.Millisecond, "gateway;dur=0, upstream;dur=2"}, // never negative
+		{1234567 * time.Nanosecond, 0, "gateway;dur=1.234, upstream;dur=0"},
+	} {
+		if got := serverTiming(tt.total, tt.upstream); got != tt.want {
+			t.Errorf("serverTiming(%v, %v) = %q, want %q", tt.total, tt.upstream, got, tt.want)
+		}
 	}
 }

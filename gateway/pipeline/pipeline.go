@@ -156,10 +156,12 @@ func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err e
 			p.logFailure(ctx, c, e.Model, ae)
 		}
 	}
+	a.note(err)
 	if _, _, again := a.next(err); again {
 		a.settle(e)
 		return
 	}
+	e.Target, e.Attempts = a.Target.Endpoint.FQN, a.req.tried
 	c.owns()
 	a.settle(e)
 	p.rec.Record(context.WithoutCancel(ctx), e)
