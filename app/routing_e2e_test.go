@@ -9,7 +9,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/openai/openai-go/v3"
@@ -228,4 +230,62 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 			t.Errorf("bob calling fake/gpt directly: %v, want 403", err)
 		}
 	})
+}
+
+// TestFailingTargetIsEjected drives prod/ha, whose first target always answers 503, until its
+// circuit opens: it is then skipped (the usage event lists it as skipped) and the next target
+// answers at once, until the cooldown passes and it is probed again.
+func TestFailingTargetIsEjected(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(routingConfig(up.BaseURL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC).UnixNano())
+	g := startGatewayHooks(t, hooks{clock: func() time.Time { return time.Unix(0, now.Load()) }}, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
+	ctx := context.Background()
+	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
+	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	ask := func() []string {
+		t.Helper()
+		var resp *http.Response
+		if _, err := c.Chat.Completions.New(ctx, chatParams("prod/ha", 0), option.WithResponseInto(&resp)); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range g.Events.waitFor(t, resp.Header.Get("X-Request-Id")).Attempts {
+			got = append(got, a.Target+" "+a.Status)
+		}
+		return got
+	}
+	tried := []string{"fake/down upstream_unavailable", "fake/down upstream_unavailable", "fake/gpt ok"}
+	// Two failures a request (one retry): the fifth opens the circuit during the third.
+	for range 3 {
+		if got := ask(); !slices.Equal(got, tried) {
+			t.Fatalf("attempts %q, want %q", got, tried)
+		}
+	}
+	skipped := []string{"fake/down skipped", "fake/gpt ok"}
+	if got := ask(); !slices.Equal(got, skipped) {
+		t.Fatalf("open circuit: attempts %q, want %q", got, skipped)
+	}
+	now.Add(int64(29 * time.Second))
+	if got := ask(); !slices.Equal(got, skipped) {
+		t.Fatalf("during the cooldown: attempts %q, want %q", got, skipped)
+	}
+	now.Add(int64(time.Second))
+	if got := ask(); !slices.Equal(got, tried) {
+		t.Fatalf("after the cooldown: attempts %q, want the probe %q", got, tried)
+	}
+	if got := ask(); !slices.Equal(got, skipped) {
+		t.Fatalf("after a failed probe: attempts %q, want %q", got, skipped)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
@@ -138,6 +139,13 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 	rq.tried = rq.one[:0]
 	i, n := 0, 1 // the target, and which try of it
 	for count := 1; ; count++ {
+		// A target whose circuit is open is skipped when the plan has another to attempt
+		// after it; the last one is attempted whatever its circuit says, so that no request
+		// fails only because of the breaker.
+		for n == 1 && i+1 < len(plan.Targets) && !p.breaker.Allow(plan.Targets[i].Endpoint.FQN) {
+			rq.tried = append(rq.tried, usage.Attempt{Target: plan.Targets[i].Endpoint.FQN, Status: "skipped", ErrorClass: usage.ClassCircuitOpen})
+			i++
+		}
 		t := plan.Targets[i]
 		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq, start: p.now()}
 		e := base
@@ -179,6 +187,14 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 	}
 }
 
+// WithBreaker makes the pipeline skip the targets whose circuit b holds open, and report every
+// attempt's end to it (default: a breaker of its own, on the pipeline's clock).
+func WithBreaker(b *breaker.Breaker) Option { return func(p *Pipeline) { p.breaker = b } }
+
+// Breaker is the circuit breaker of the pipeline's targets (WithBreaker): its States are
+// what the Admin API lists.
+func (p *Pipeline) Breaker() *breaker.Breaker { return p.breaker }
+
 // Response headers of a routed answer.
 const (
 	// HeaderResolvedModel names the target that answered (or failed last).
@@ -204,7 +220,10 @@ func serverTiming(total, upstream time.Duration) string {
 	return string(b)
 }
 
-// note adds attempt a, which ended with err, to its request's attempts (usage.Event.Attempts).
+// note adds attempt a, which ended with err, to its request's attempts (usage.Event.Attempts),
+// and reports its end to the circuit breaker: an answer (a success, another 4xx, an unusable
+// answer) closes the target's circuit; a 5xx, a 429, a transport failure or a timeout counts
+// towards opening it. A refused attempt or a client that went away counts for nothing.
 func (a *Attempt) note(err error) {
 	at := usage.Attempt{Target: a.Target.Endpoint.FQN, Latency: a.p.now().Sub(a.start), Status: "ok", HTTPStatus: http.StatusOK}
 	if err != nil {
@@ -215,6 +234,15 @@ func (a *Attempt) note(err error) {
 		}
 	}
 	a.req.tried = append(a.req.tried, at)
+	if a.refused {
+		return
+	}
+	switch at.ErrorClass {
+	case "", usage.ClassUpstream4xx, usage.ClassBadResponse: // the target answered
+		a.p.breaker.Success(at.Target)
+	case usage.ClassUpstream5xx, usage.ClassUpstream429, usage.ClassTimeout, usage.ClassTransport:
+		a.p.breaker.Failure(at.Target)
+	}
 }
 
 // errorClass is why an attempt failed with ae (usage.Attempt.ErrorClass); refused says the

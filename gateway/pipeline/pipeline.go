@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -49,6 +50,7 @@ type Pipeline struct {
 	retry   func(*Attempt, error) (next int, wait time.Duration, again bool) // the retry policy (route)
 	draw    snapshot.Draw                                                    // draws weighted targets (rand.IntN)
 	sleep   func(context.Context, time.Duration) error                       // waits before a retry (sleep)
+	breaker *breaker.Breaker                                                 // skips failing targets (WithBreaker)
 }
 
 // Option configures a Pipeline.
@@ -64,6 +66,7 @@ func WithKeyUse(k KeyUse) Option { return func(p *Pipeline) { p.keys = k } }
 func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
 	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000},
 		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: route, draw: rand.IntN, sleep: sleep}
+	p.breaker = breaker.New(func() time.Time { return p.now() }, logger)
 	for _, o := range opts {
 		o(p)
 	}
