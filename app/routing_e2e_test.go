@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -36,6 +37,7 @@ func routingConfig(upstream string) string {
     - {name: bad, type: integration/model/openai, model_id: fake-error-400, model_types: [chat]}
     - {name: gpt, type: integration/model/openai, model_id: gpt-4o-mini, model_types: [chat]}
     - {name: mid, type: integration/model/openai, model_id: fake-mid-error, model_types: [chat]}
+    - {name: hang, type: integration/model/openai, model_id: fake-hang, model_types: [chat]}
 - authz_rules:
     - models: [prod/*]
       users: [bob]
@@ -62,6 +64,15 @@ integrations:
       load_balance_targets:
         - {target: fake/mid, weight: 100, fallback_status_codes: [500, 502, 503]}
         - {target: fake/gpt, weight: 0}
+  - name: slow
+    type: integration/model/virtual
+    model_types: [chat]
+    routing_config:
+      type: priority-based-routing
+      load_balance_targets:
+        - target: fake/hang
+        - target: fake/gpt
+          priority: 1
   - name: strict
     type: integration/model/virtual
     model_types: [chat]
@@ -208,7 +219,7 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 		for _, m := range page.Data {
 			ids = append(ids, m.ID)
 		}
-		if strings.Join(ids, ",") != "prod/ha,prod/mid,prod/strict" {
+		if strings.Join(ids, ",") != "prod/ha,prod/mid,prod/slow,prod/strict" {
 			t.Errorf("bob's models %v, want the virtual models only", ids)
 		}
 		if m, err := c.Models.Get(ctx, "prod/ha"); err != nil || m.ID != "prod/ha" || m.OwnedBy != "prod" {
@@ -287,5 +298,53 @@ func TestFailingTargetIsEjected(t *testing.T) {
 	}
 	if got := ask(); !slices.Equal(got, skipped) {
 		t.Fatalf("after a failed probe: attempts %q, want %q", got, skipped)
+	}
+}
+
+// TestRequestTimeoutBoundsTheAttempts sends prod/slow, whose first target never answers, with
+// a request timeout header: the whole request gets a 504 when it passes, fallback included; a
+// bad value is a 400 naming the header.
+func TestRequestTimeoutBoundsTheAttempts(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(routingConfig(up.BaseURL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
+	ctx := context.Background()
+	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
+	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	for _, tt := range []struct {
+		header, value string
+		wantStatus    int
+		wantBody      string
+	}{
+		{"x-llmgw-request-timeout", "300", 504, "x-llmgw-request-timeout"},
+		{"x-tfy-request-timeout", "300", 504, "x-llmgw-request-timeout"},
+		{"x-llmgw-request-timeout", "soon", 400, "X-Llmgw-Request-Timeout"},
+		{"x-tfy-request-timeout", "-1", 400, "X-Tfy-Request-Timeout"},
+	} {
+		t.Run(tt.header+"="+tt.value, func(t *testing.T) {
+			var resp *http.Response
+			start := time.Now()
+			_, err := c.Chat.Completions.New(ctx, chatParams("prod/slow", 0), option.WithResponseInto(&resp), option.WithHeader(tt.header, tt.value))
+			if err == nil || resp == nil || resp.StatusCode != tt.wantStatus {
+				t.Fatalf("err %v, want %d", err, tt.wantStatus)
+			}
+			var ae *openai.Error
+			if !errors.As(err, &ae) || !strings.Contains(strings.ToLower(ae.RawJSON()), strings.ToLower(tt.wantBody)) {
+				t.Errorf("error %v does not name %s", err, tt.wantBody)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("answered after %v", d)
+			}
+		})
 	}
 }

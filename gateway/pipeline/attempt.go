@@ -9,6 +9,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/breaker"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
@@ -87,8 +88,9 @@ type Attempt struct {
 	req      *request
 	tickets  []Ticket
 	start    time.Time
-	answered bool // the upstream answered: the attempt is final, whatever its end
-	refused  bool // the guards refused the attempt: the upstream was not called
+	client   context.Context // the client's request, without the request's own deadline
+	answered bool            // the upstream answered: the attempt is final, whatever its end
+	refused  bool            // the guards refused the attempt: the upstream was not called
 }
 
 // Size is what a request may consume, known before the call: its prompt's size in bytes (the
@@ -137,6 +139,18 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		c.Header = http.Header{}
 	}
 	rq.tried = rq.one[:0]
+	client := ctx
+	if c.timeout > 0 {
+		// The request's deadline bounds its attempts and the waits between them, until its
+		// answer begins: the meter of a stream that began reads the client's context.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, c.start.Add(c.timeout))
+		if rq.stream {
+			context.AfterFunc(client, cancel) // a stream that began outlives this call
+		} else {
+			defer cancel()
+		}
+	}
 	i, n := 0, 1 // the target, and which try of it
 	for count := 1; ; count++ {
 		// A target whose circuit is open is skipped when the plan has another to attempt
@@ -147,7 +161,7 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			i++
 		}
 		t := plan.Targets[i]
-		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq, start: p.now()}
+		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq, start: p.now(), client: client}
 		e := base
 		var res R
 		var err error
@@ -160,6 +174,11 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			called := p.now()
 			res, err = try(ctx, a, &e)
 			rq.upstream += p.now().Sub(called)
+		}
+		if err != nil && ctx.Err() != nil && client.Err() == nil {
+			// The request's own deadline passed: no other attempt, the edge records it.
+			c.Header.Set(HeaderServerTiming, serverTiming(p.now().Sub(c.start), rq.upstream))
+			return zero, apierr.New(apierr.KindUpstreamTimeout, "the request took longer than its %s header allows", edge.HeaderRequestTimeout)
 		}
 		next, wait, again := a.next(err)
 		if !again {
@@ -181,6 +200,9 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		}
 		if wait > 0 {
 			if serr := p.sleep(ctx, wait); serr != nil {
+				if client.Err() == nil {
+					return zero, apierr.New(apierr.KindUpstreamTimeout, "the request took longer than its %s header allows", edge.HeaderRequestTimeout)
+				}
 				return zero, apierr.From(serr) // the client went away: the edge records the request
 			}
 		}

@@ -88,6 +88,7 @@ type Caller struct {
 	// Metadata is the request's metadata (edge.MetadataHeader), nil when it sent none.
 	Metadata map[string]string
 	start    time.Time
+	timeout  time.Duration // the request's own deadline, from its arrival (edge.Request.Timeout); 0 for none
 }
 
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
