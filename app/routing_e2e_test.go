@@ -2,12 +2,17 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/openai/openai-go/v3"
@@ -32,6 +37,7 @@ func routingConfig(upstream string) string {
     - {name: bad, type: integration/model/openai, model_id: fake-error-400, model_types: [chat]}
     - {name: gpt, type: integration/model/openai, model_id: gpt-4o-mini, model_types: [chat]}
     - {name: mid, type: integration/model/openai, model_id: fake-mid-error, model_types: [chat]}
+    - {name: hang, type: integration/model/openai, model_id: fake-hang, model_types: [chat]}
 - authz_rules:
     - models: [prod/*]
       users: [bob]
@@ -58,6 +64,15 @@ integrations:
       load_balance_targets:
         - {target: fake/mid, weight: 100, fallback_status_codes: [500, 502, 503]}
         - {target: fake/gpt, weight: 0}
+  - name: slow
+    type: integration/model/virtual
+    model_types: [chat]
+    routing_config:
+      type: priority-based-routing
+      load_balance_targets:
+        - target: fake/hang
+        - target: fake/gpt
+          priority: 1
   - name: strict
     type: integration/model/virtual
     model_types: [chat]
@@ -69,6 +84,10 @@ integrations:
           priority: 1
 `, upstream)
 }
+
+// serverTimingSyntax is the gateway's Server-Timing header: two metrics with a duration in
+// milliseconds (W3C Server Timing: metric;dur=<number>, comma-separated).
+var serverTimingSyntax = regexp.MustCompile(`^gateway;dur=[0-9]+(\.[0-9]+)?, upstream;dur=[0-9]+(\.[0-9]+)?$`)
 
 // TestVirtualModelRetriesAndFallsBack drives TrueFoundry virtual models with openai-go: a
 // target answering 503 is tried twice (the default retry_config) and the next target answers;
@@ -127,6 +146,18 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 			t.Errorf("answer model %q with %d choices, want prod/ha's answer", out.Model, len(out.Choices))
 		}
 		routed(t, resp, "fake/gpt", "3", 200)
+		ev := g.Events.waitFor(t, resp.Header.Get("X-Request-Id"))
+		var got []string
+		for _, a := range ev.Attempts {
+			got = append(got, fmt.Sprintf("%s %s %d %s", a.Target, a.Status, a.HTTPStatus, a.ErrorClass))
+		}
+		want := []string{"fake/down upstream_unavailable 503 upstream_5xx", "fake/down upstream_unavailable 503 upstream_5xx", "fake/gpt ok 200 "}
+		if ev.Target != "fake/gpt" || !slices.Equal(got, want) {
+			t.Errorf("usage event target %q attempts %q, want fake/gpt and %q", ev.Target, got, want)
+		}
+		if st := resp.Header.Get("server-timing"); !serverTimingSyntax.MatchString(st) {
+			t.Errorf("server-timing %q, want gateway;dur=<ms>, upstream;dur=<ms>", st)
+		}
 		if n := calls("fake-error-503"); n != 2 {
 			t.Errorf("the failing target was called %d times, want 2 (retry_config's default attempts)", n)
 		}
@@ -188,7 +219,7 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 		for _, m := range page.Data {
 			ids = append(ids, m.ID)
 		}
-		if strings.Join(ids, ",") != "prod/ha,prod/mid,prod/strict" {
+		if strings.Join(ids, ",") != "prod/ha,prod/mid,prod/slow,prod/strict" {
 			t.Errorf("bob's models %v, want the virtual models only", ids)
 		}
 		if m, err := c.Models.Get(ctx, "prod/ha"); err != nil || m.ID != "prod/ha" || m.OwnedBy != "prod" {
@@ -210,4 +241,110 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 			t.Errorf("bob calling fake/gpt directly: %v, want 403", err)
 		}
 	})
+}
+
+// TestFailingTargetIsEjected drives prod/ha, whose first target always answers 503, until its
+// circuit opens: it is then skipped (the usage event lists it as skipped) and the next target
+// answers at once, until the cooldown passes and it is probed again.
+func TestFailingTargetIsEjected(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(routingConfig(up.BaseURL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC).UnixNano())
+	g := startGatewayHooks(t, hooks{clock: func() time.Time { return time.Unix(0, now.Load()) }}, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
+	ctx := context.Background()
+	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
+	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	ask := func() []string {
+		t.Helper()
+		var resp *http.Response
+		if _, err := c.Chat.Completions.New(ctx, chatParams("prod/ha", 0), option.WithResponseInto(&resp)); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range g.Events.waitFor(t, resp.Header.Get("X-Request-Id")).Attempts {
+			got = append(got, a.Target+" "+a.Status)
+		}
+		return got
+	}
+	tried := []string{"fake/down upstream_unavailable", "fake/down upstream_unavailable", "fake/gpt ok"}
+	// Two failures a request (one retry): the fifth opens the circuit during the third.
+	for range 3 {
+		if got := ask(); !slices.Equal(got, tried) {
+			t.Fatalf("attempts %q, want %q", got, tried)
+		}
+	}
+	skipped := []string{"fake/down skipped", "fake/gpt ok"}
+	if got := ask(); !slices.Equal(got, skipped) {
+		t.Fatalf("open circuit: attempts %q, want %q", got, skipped)
+	}
+	now.Add(int64(29 * time.Second))
+	if got := ask(); !slices.Equal(got, skipped) {
+		t.Fatalf("during the cooldown: attempts %q, want %q", got, skipped)
+	}
+	now.Add(int64(time.Second))
+	if got := ask(); !slices.Equal(got, tried) {
+		t.Fatalf("after the cooldown: attempts %q, want the probe %q", got, tried)
+	}
+	if got := ask(); !slices.Equal(got, skipped) {
+		t.Fatalf("after a failed probe: attempts %q, want %q", got, skipped)
+	}
+}
+
+// TestRequestTimeoutBoundsTheAttempts sends prod/slow, whose first target never answers, with
+// a request timeout header: the whole request gets a 504 when it passes, fallback included; a
+// bad value is a 400 naming the header.
+func TestRequestTimeoutBoundsTheAttempts(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(routingConfig(up.BaseURL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
+	ctx := context.Background()
+	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
+	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	for _, tt := range []struct {
+		header, value string
+		wantStatus    int
+		wantBody      string
+	}{
+		{"x-llmgw-request-timeout", "300", 504, "x-llmgw-request-timeout"},
+		{"x-tfy-request-timeout", "300", 504, "x-llmgw-request-timeout"},
+		{"x-llmgw-request-timeout", "soon", 400, "X-Llmgw-Request-Timeout"},
+		{"x-tfy-request-timeout", "-1", 400, "X-Tfy-Request-Timeout"},
+	} {
+		t.Run(tt.header+"="+tt.value, func(t *testing.T) {
+			var resp *http.Response
+			start := time.Now()
+			_, err := c.Chat.Completions.New(ctx, chatParams("prod/slow", 0), option.WithResponseInto(&resp), option.WithHeader(tt.header, tt.value))
+			if err == nil || resp == nil || resp.StatusCode != tt.wantStatus {
+				t.Fatalf("err %v, want %d", err, tt.wantStatus)
+			}
+			var ae *openai.Error
+			if !errors.As(err, &ae) || !strings.Contains(strings.ToLower(ae.RawJSON()), strings.ToLower(tt.wantBody)) {
+				t.Errorf("error %v does not name %s", err, tt.wantBody)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("answered after %v", d)
+			}
+		})
+	}
 }

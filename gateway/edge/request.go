@@ -43,7 +43,9 @@ type Request struct {
 	// Start is when the edge received the request.
 	Start time.Time
 
-	metadata http.Header // the metadata headers, unparsed
+	metadata    http.Header // the metadata headers, unparsed
+	timeout     string      // the request timeout header, unparsed (see Timeout)
+	timeoutName string
 
 	mu        sync.Mutex
 	principal string
@@ -57,6 +59,7 @@ type Request struct {
 func NewRequest(h http.Header, surface string, now time.Time) *Request {
 	r := &Request{ID: NewID(), ClientID: clientID(h.Get("X-Request-Id")), Surface: surface, Start: now}
 	r.metadata = metadataHeaders(h)
+	r.timeoutName, r.timeout = requestTimeout(h)
 	return r
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/breaker"
+	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
@@ -85,8 +87,10 @@ type Attempt struct {
 	p        *Pipeline
 	req      *request
 	tickets  []Ticket
-	answered bool // the upstream answered: the attempt is final, whatever its end
-	refused  bool // the guards refused the attempt: the upstream was not called
+	start    time.Time
+	client   context.Context // the client's request, without the request's own deadline
+	answered bool            // the upstream answered: the attempt is final, whatever its end
+	refused  bool            // the guards refused the attempt: the upstream was not called
 }
 
 // Size is what a request may consume, known before the call: its prompt's size in bytes (the
@@ -104,6 +108,12 @@ type request struct {
 	size   Size
 	typ    string                           // the model type the request needs; "" for any
 	need   func(m *snapshot.Endpoint) error // the capability it needs of a target's adapter; nil for none
+	// tried lists the attempts so far (usage.Event.Attempts); the final attempt's event carries
+	// it. Only the attempt loop and then the final attempt's recording append to it, in turn.
+	tried []usage.Attempt
+	one   [1]usage.Attempt // tried's first backing array: a request tried once allocates no list
+	// upstream is the time the attempts spent calling upstreams (for a stream, until it opened).
+	upstream time.Duration
 }
 
 // run routes the request for model and attempts the plan's targets in order with the guards
@@ -128,22 +138,51 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 	if c.Header == nil {
 		c.Header = http.Header{}
 	}
+	rq.tried = rq.one[:0]
+	client := ctx
+	if c.timeout > 0 {
+		// The request's deadline bounds its attempts and the waits between them, until its
+		// answer begins: the meter of a stream that began reads the client's context.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, c.start.Add(c.timeout))
+		if rq.stream {
+			context.AfterFunc(client, cancel) // a stream that began outlives this call
+		} else {
+			defer cancel()
+		}
+	}
 	i, n := 0, 1 // the target, and which try of it
 	for count := 1; ; count++ {
+		// A target whose circuit is open is skipped when the plan has another to attempt
+		// after it; the last one is attempted whatever its circuit says, so that no request
+		// fails only because of the breaker.
+		for n == 1 && i+1 < len(plan.Targets) && !p.breaker.Allow(plan.Targets[i].Endpoint.FQN) {
+			rq.tried = append(rq.tried, usage.Attempt{Target: plan.Targets[i].Endpoint.FQN, Status: "skipped", ErrorClass: usage.ClassCircuitOpen})
+			i++
+		}
 		t := plan.Targets[i]
-		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq}
+		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq, start: p.now(), client: client}
 		e := base
 		var res R
 		var err error
 		if err = p.admit(ctx, a); err != nil {
 			a.refused = true
 			p.settleUnrecorded(a, &e, err)
+			a.note(err)
 		} else {
 			e.Counted, e.WouldBlock = a.Counted, a.WouldBlock
+			called := p.now()
 			res, err = try(ctx, a, &e)
+			rq.upstream += p.now().Sub(called)
+		}
+		if err != nil && ctx.Err() != nil && client.Err() == nil {
+			// The request's own deadline passed: no other attempt, the edge records it.
+			c.Header.Set(HeaderServerTiming, serverTiming(p.now().Sub(c.start), rq.upstream))
+			return zero, apierr.New(apierr.KindUpstreamTimeout, "the request took longer than its %s header allows", edge.HeaderRequestTimeout)
 		}
 		next, wait, again := a.next(err)
 		if !again {
+			c.Header.Set(HeaderServerTiming, serverTiming(p.now().Sub(c.start), rq.upstream))
 			// A caller refused the virtual model learns nothing of its targets.
 			if plan.Routed() && !(a.refused && apierr.From(err).Kind == apierr.KindPermissionDenied) {
 				c.Header.Set(HeaderResolvedModel, t.Endpoint.FQN)
@@ -161,11 +200,22 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		}
 		if wait > 0 {
 			if serr := p.sleep(ctx, wait); serr != nil {
+				if client.Err() == nil {
+					return zero, apierr.New(apierr.KindUpstreamTimeout, "the request took longer than its %s header allows", edge.HeaderRequestTimeout)
+				}
 				return zero, apierr.From(serr) // the client went away: the edge records the request
 			}
 		}
 	}
 }
+
+// WithBreaker makes the pipeline skip the targets whose circuit b holds open, and report every
+// attempt's end to it (default: a breaker of its own, on the pipeline's clock).
+func WithBreaker(b *breaker.Breaker) Option { return func(p *Pipeline) { p.breaker = b } }
+
+// Breaker is the circuit breaker of the pipeline's targets (WithBreaker): its States are
+// what the Admin API lists.
+func (p *Pipeline) Breaker() *breaker.Breaker { return p.breaker }
 
 // Response headers of a routed answer.
 const (
@@ -173,7 +223,74 @@ const (
 	HeaderResolvedModel = "X-Llmgw-Resolved-Model"
 	// HeaderAttempts is how many attempts the request took, retries and fallbacks included.
 	HeaderAttempts = "X-Llmgw-Attempts"
+	// HeaderServerTiming is on every answer that reached the attempts (see serverTiming).
+	HeaderServerTiming = "Server-Timing"
 )
+
+// serverTiming is the Server-Timing header (W3C Server Timing) of a request answered after
+// total, of which upstream was spent calling upstreams: "gateway;dur=<ms>, upstream;dur=<ms>",
+// where gateway is the gateway's own time (total less upstream: routing, guards, retry waits)
+// and upstream the time its attempts waited for upstreams, summed over retries and fallbacks;
+// for a stream, until the upstream's answer began (its first byte), not to its end.
+func serverTiming(total, upstream time.Duration) string {
+	own := max(total-upstream, 0)
+	b := make([]byte, 0, 48)
+	b = append(b, "gateway;dur="...)
+	b = strconv.AppendFloat(b, float64(own.Microseconds())/1000, 'f', -1, 64)
+	b = append(b, ", upstream;dur="...)
+	b = strconv.AppendFloat(b, float64(upstream.Microseconds())/1000, 'f', -1, 64)
+	return string(b)
+}
+
+// note adds attempt a, which ended with err, to its request's attempts (usage.Event.Attempts),
+// and reports its end to the circuit breaker: an answer (a success, another 4xx, an unusable
+// answer) closes the target's circuit; a 5xx, a 429, a transport failure or a timeout counts
+// towards opening it. A refused attempt or a client that went away counts for nothing.
+func (a *Attempt) note(err error) {
+	at := usage.Attempt{Target: a.Target.Endpoint.FQN, Latency: a.p.now().Sub(a.start), Status: "ok", HTTPStatus: http.StatusOK}
+	if err != nil {
+		ae := apierr.From(err)
+		at.Status, at.HTTPStatus, at.ErrorClass = statusName(ae), ae.Kind.HTTPStatus(), errorClass(ae, a.refused)
+		if ae.UpstreamStatus != 0 {
+			at.HTTPStatus = ae.UpstreamStatus
+		}
+	}
+	a.req.tried = append(a.req.tried, at)
+	if a.refused {
+		return
+	}
+	switch at.ErrorClass {
+	case "", usage.ClassUpstream4xx, usage.ClassBadResponse: // the target answered
+		a.p.breaker.Success(at.Target)
+	case usage.ClassUpstream5xx, usage.ClassUpstream429, usage.ClassTimeout, usage.ClassTransport:
+		a.p.breaker.Failure(at.Target)
+	}
+}
+
+// errorClass is why an attempt failed with ae (usage.Attempt.ErrorClass); refused says the
+// guards refused it.
+func errorClass(ae *apierr.Error, refused bool) string {
+	switch s := ae.UpstreamStatus; {
+	case refused:
+		return usage.ClassRefused
+	case s == http.StatusTooManyRequests:
+		return usage.ClassUpstream429
+	case s >= 500:
+		return usage.ClassUpstream5xx
+	case s >= 400:
+		return usage.ClassUpstream4xx
+	case ae.Kind == apierr.KindUpstreamTimeout:
+		return usage.ClassTimeout
+	case ae.Kind == apierr.KindUpstreamUnavailable:
+		return usage.ClassTransport
+	case ae.Kind == apierr.KindUpstreamBadResponse:
+		return usage.ClassBadResponse
+	case ae.Kind == apierr.KindCanceled:
+		return usage.ClassCanceled
+	default:
+		return usage.ClassGateway
+	}
+}
 
 // maxRetryAfter caps how long a retry waits for an upstream's Retry-After.
 const maxRetryAfter = 5 * time.Second

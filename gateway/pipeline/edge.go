@@ -11,7 +11,8 @@ import (
 // AdmitEdge authenticates secret as Admit does, for the request er the edge named: the caller
 // carries er's id into its usage event, and er learns who the caller is (or that the key was
 // refused) for the record of a request that never reaches a model. The request's metadata
-// header is parsed here: a bad one is a 400 naming it, whatever rules there are.
+// header is parsed here: a bad one is a 400 naming it, whatever rules there are; so is its
+// timeout header (edge.HeaderRequestTimeout), the deadline of its attempts.
 func (p *Pipeline) AdmitEdge(er *edge.Request, secret string) (*Caller, error) {
 	c, err := p.Admit(secret, er.ID)
 	if err != nil {
@@ -24,6 +25,9 @@ func (p *Pipeline) AdmitEdge(er *edge.Request, secret string) (*Caller, error) {
 	c.start = er.Start
 	er.Admitted(c.Principal.Name())
 	if c.Metadata, err = er.Metadata(); err != nil {
+		return nil, err
+	}
+	if c.timeout, err = er.Timeout(); err != nil {
 		return nil, err
 	}
 	return c, nil

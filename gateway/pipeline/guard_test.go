@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
@@ -236,6 +238,12 @@ func TestAttemptsRetryThenFallBack(t *testing.T) {
 			if len(rec.evs) != 1 {
 				t.Fatalf("%d events, want one: the request's, from its last attempt", len(rec.evs))
 			}
+			if ev := rec.evs[0]; len(ev.Attempts) != tt.wantCalls || ev.Target != "acct/m" || ev.Attempts[0].ErrorClass != errorClass(apierr.From(tt.err), false) {
+				t.Errorf("event target %q attempts %+v, want acct/m and %d attempts", ev.Target, ev.Attempts, tt.wantCalls)
+			}
+			if st := c.Header.Get(HeaderServerTiming); !strings.HasPrefix(st, "gateway;dur=") || !strings.Contains(st, ", upstream;dur=") {
+				t.Errorf("server-timing %q", st)
+			}
 		})
 	}
 }
@@ -255,5 +263,83 @@ func TestRetryWaitEndsWithTheClient(t *testing.T) {
 	})
 	if err == nil || failing.calls != 1 || len(rec.evs) != 0 {
 		t.Errorf("err %v, %d calls, %d events; want the wait cut short, one call, the edge to record", err, failing.calls, len(rec.evs))
+	}
+}
+
+func TestServerTiming(t *testing.T) {
+	for _, tt := range []struct {
+		total, upstream time.Duration
+		want            string
+	}{
+		{1500 * time.Microsecond, 1000 * time.Microsecond, "gateway;dur=0.5, upstream;dur=1"},
+		{2 * time.Second, 0, "gateway;dur=2000, upstream;dur=0"},
+		{time.Millisecond, 2 * time.Millisecond, "gateway;dur=0, upstream;dur=2"}, // never negative
+		{1234567 * time.Nanosecond, 0, "gateway;dur=1.234, upstream;dur=0"},
+	} {
+		if got := serverTiming(tt.total, tt.upstream); got != tt.want {
+			t.Errorf("serverTiming(%v, %v) = %q, want %q", tt.total, tt.upstream, got, tt.want)
+		}
+	}
+}
+
+func TestBreakerSkipsOpenTargets(t *testing.T) {
+	// Two targets, the first failing with a 503 and never retried: after breaker.Threshold
+	// requests its circuit is open and it is skipped, until its cooldown passes; a plan with
+	// only that target still attempts it.
+	failing := &countingAdapter{scripted: scripted{err: provider.StatusError(503, "", nil)}}
+	p, rec, _ := setup(t, failing)
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	p.now = func() time.Time { return now }
+	c, _ := p.Admit("secret", "req-b")
+	one, err := c.Snapshot.Route("acct/m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := *one.Targets[0].Endpoint
+	good.FQN = "acct/good"
+	working := &countingAdapter{}
+	good.Adapter = working
+	first := snapshot.Target{Endpoint: one.Targets[0].Endpoint, Retry: snapshot.Retry{Attempts: 1}, FallbackOn: []int{503}}
+	both := &snapshot.Plan{Model: "prod/v", Virtual: true, Types: []string{"chat"}, Targets: []snapshot.Target{first, {Endpoint: &good}}}
+	alone := &snapshot.Plan{Model: "prod/v", Virtual: true, Types: []string{"chat"}, Targets: []snapshot.Target{first}}
+	call := &provider.ChatCall{Request: &chat.Request{Model: "prod/v"}}
+	do := func(plan *snapshot.Plan) []string {
+		t.Helper()
+		rec.evs = nil
+		_, _ = attempts(context.Background(), p, c, plan, &request{op: "chat", typ: "chat"}, p.event(c, "prod/v", "chat", false), func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
+			return p.chat(ctx, a, e, call, nil)
+		})
+		if len(rec.evs) != 1 {
+			t.Fatalf("%d events, want 1", len(rec.evs))
+		}
+		var got []string
+		for _, a := range rec.evs[0].Attempts {
+			got = append(got, a.Target+" "+a.Status)
+		}
+		return got
+	}
+	tried := []string{"acct/m upstream_unavailable", "acct/good ok"}
+	skipped := []string{"acct/m skipped", "acct/good ok"}
+	for i := range breaker.Threshold {
+		if got := do(both); !cmp.Equal(got, tried) {
+			t.Fatalf("request %d: attempts %q, want %q", i, got, tried)
+		}
+	}
+	if got := do(both); !cmp.Equal(got, skipped) {
+		t.Fatalf("open circuit: attempts %q, want %q", got, skipped)
+	}
+	if got := c.Header.Get(HeaderAttempts); got != "1" {
+		t.Errorf("%s %q, want 1: a skipped target is not an attempt", HeaderAttempts, got)
+	}
+	calls := failing.calls
+	if got := do(alone); !cmp.Equal(got, []string{"acct/m upstream_unavailable"}) || failing.calls != calls+1 {
+		t.Errorf("only target with an open circuit: attempts %q, want it attempted", got)
+	}
+	now = now.Add(breaker.Cooldown)
+	if got := do(both); !cmp.Equal(got, tried) {
+		t.Errorf("after the cooldown: attempts %q, want the probe %q", got, tried)
+	}
+	if got := do(both); !cmp.Equal(got, skipped) {
+		t.Errorf("after a failed probe: attempts %q, want %q", got, skipped)
 	}
 }

@@ -39,7 +39,11 @@ func openStream[S any](p *Pipeline, ctx context.Context, a *Attempt, e usage.Eve
 	}
 	a.answered = true
 	a.Caller.owns() // the meter records the event, maybe after the handler has returned
-	return st, &meter{p: p, ctx: ctx, a: a, c: a.Caller, m: a.Target.Endpoint, e: e, cancel: cancel}, nil
+	mctx := ctx
+	if a.client != nil {
+		mctx = a.client // the request's own deadline bounded the start only
+	}
+	return st, &meter{p: p, ctx: mctx, a: a, c: a.Caller, m: a.Target.Endpoint, e: e, cancel: cancel}, nil
 }
 
 // meter records a streamed request's usage event exactly once: when the stream ends, breaks,

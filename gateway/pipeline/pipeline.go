@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -49,6 +50,7 @@ type Pipeline struct {
 	retry   func(*Attempt, error) (next int, wait time.Duration, again bool) // the retry policy (route)
 	draw    snapshot.Draw                                                    // draws weighted targets (rand.IntN)
 	sleep   func(context.Context, time.Duration) error                       // waits before a retry (sleep)
+	breaker *breaker.Breaker                                                 // skips failing targets (WithBreaker)
 }
 
 // Option configures a Pipeline.
@@ -64,6 +66,7 @@ func WithKeyUse(k KeyUse) Option { return func(p *Pipeline) { p.keys = k } }
 func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Option) *Pipeline {
 	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000},
 		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: route, draw: rand.IntN, sleep: sleep}
+	p.breaker = breaker.New(func() time.Time { return p.now() }, logger)
 	for _, o := range opts {
 		o(p)
 	}
@@ -85,6 +88,7 @@ type Caller struct {
 	// Metadata is the request's metadata (edge.MetadataHeader), nil when it sent none.
 	Metadata map[string]string
 	start    time.Time
+	timeout  time.Duration // the request's own deadline, from its arrival (edge.Request.Timeout); 0 for none
 }
 
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
@@ -156,10 +160,12 @@ func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err e
 			p.logFailure(ctx, c, e.Model, ae)
 		}
 	}
+	a.note(err)
 	if _, _, again := a.next(err); again {
 		a.settle(e)
 		return
 	}
+	e.Target, e.Attempts = a.Target.Endpoint.FQN, a.req.tried
 	c.owns()
 	a.settle(e)
 	p.rec.Record(context.WithoutCancel(ctx), e)

@@ -100,7 +100,7 @@ type keyUses map[string]time.Time
 
 func (k keyUses) Used(id string, at time.Time) { k[id] = at }
 
-func setup(t *testing.T, a provider.Adapter, opts ...Option) (*Pipeline, *recorder, keyUses) {
+func setup(t testing.TB, a provider.Adapter, opts ...Option) (*Pipeline, *recorder, keyUses) {
 	t.Helper()
 	var h snapshot.Holder
 	cat, err := catalog.Parse([]byte("version: 1\nmodels:\n  - {provider: x, model: m, type: chat, prices: [{effective: 2020-01-01, input: 2, output: 10}]}\n  - {provider: x, model: m2, type: chat, prices: [{effective: 2099-01-01, input: 2, output: 10}]}\n"))

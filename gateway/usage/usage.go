@@ -8,6 +8,7 @@ package usage
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/chat"
@@ -34,6 +35,13 @@ type Event struct {
 	VirtualAccount string
 	Teams          []string
 	Model          string // fully qualified model name the client asked for
+	// Target is the fully qualified name of the model that served the request (for a virtual
+	// model, the target that answered, or failed last); Model when the client named a real
+	// model. Empty when no target was attempted.
+	Target string
+	// Attempts lists the request's attempts in order, retries and fallbacks included (one for
+	// a request that was not retried), with the targets the circuit breaker skipped.
+	Attempts []Attempt
 	// UpstreamModel is the provider's name for the model as its answer gave it (for example
 	// gpt-4o-2024-08-06); empty when the answer named none. Clients see Model only.
 	UpstreamModel string
@@ -73,6 +81,37 @@ type Event struct {
 	TimeToFirstToken time.Duration
 }
 
+// Attempt is one attempt of a request at one target (see Event.Attempts).
+type Attempt struct {
+	// Target is the fully qualified name of the model attempted.
+	Target string
+	// Status is "ok", the error's code as Event.Status names it, or "skipped".
+	Status string
+	// HTTPStatus is the upstream's status when it answered, else the status the gateway gave
+	// the failure (0 for a skipped target).
+	HTTPStatus int
+	// Latency is the attempt's own time: its guards and its upstream call (for a stream, to
+	// its end).
+	Latency time.Duration
+	// ErrorClass says why the attempt failed, one of the Class constants; empty on success.
+	ErrorClass string
+}
+
+// Why an attempt failed (Attempt.ErrorClass). The first four are the failures that make a
+// routed request fall back and that the circuit breaker counts.
+const (
+	ClassUpstream5xx = "upstream_5xx"     // the upstream answered 5xx
+	ClassUpstream429 = "upstream_429"     // the upstream answered 429
+	ClassTimeout     = "timeout"          // the upstream call timed out
+	ClassTransport   = "transport"        // the upstream could not be reached
+	ClassUpstream4xx = "upstream_4xx"     // the upstream answered another 4xx
+	ClassBadResponse = "bad_response"     // the upstream's answer could not be used
+	ClassRefused     = "refused_by_guard" // a guard (authorization, a rate limit, a budget, the target's fitness) refused it; the upstream was not called
+	ClassCanceled    = "canceled"         // the client went away
+	ClassGateway     = "gateway"          // the gateway failed
+	ClassCircuitOpen = "circuit_open"     // skipped: the target's circuit was open (Status "skipped")
+)
+
 // LogRecorder writes each event as one structured request-log line. It never logs prompts,
 // completions or keys. It is safe for concurrent use.
 type LogRecorder struct {
@@ -92,6 +131,9 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.String("virtual_account", e.VirtualAccount),
 		slog.String("model", e.Model),
 		slog.String("upstream_model", e.UpstreamModel),
+		slog.String("target", e.Target),
+		slog.Int("attempts", len(e.Attempts)),
+		attemptsAttr(e.Attempts),
 		slog.String("op", e.Operation),
 		slog.Bool("stream", e.Stream),
 		slog.Any("metadata", e.Metadata),
@@ -109,4 +151,22 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.Duration("latency", e.Latency),
 		slog.Duration("ttft", e.TimeToFirstToken),
 	)
+}
+
+// attemptsAttr is the attempts of a request that took more than one, as a group of
+// "<n>": "<target> <status> <http status> <latency> [<class>]"; an empty attribute (which
+// slog omits) otherwise.
+func attemptsAttr(as []Attempt) slog.Attr {
+	if len(as) <= 1 {
+		return slog.Attr{}
+	}
+	attrs := make([]any, len(as))
+	for i, a := range as {
+		v := a.Target + " " + a.Status + " " + strconv.Itoa(a.HTTPStatus) + " " + a.Latency.String()
+		if a.ErrorClass != "" {
+			v += " " + a.ErrorClass
+		}
+		attrs[i] = slog.String(strconv.Itoa(i+1), v)
+	}
+	return slog.Group("attempt_list", attrs...)
 }
