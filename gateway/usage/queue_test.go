@@ -29,7 +29,7 @@ func (s *blockingSink) Record(_ context.Context, e *Event) {
 }
 
 func TestQueueNeverBlocksAndCountsDrops(t *testing.T) {
-	sink := &blockingSink{entered: make(chan struct{}), release: make(chan struct{})}
+	sink := &blockingSink{entered: make(chan struct{}, 1), release: make(chan struct{})} // buffered: the signal waits for the test
 	var logs strings.Builder
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
