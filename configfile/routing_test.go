@@ -46,8 +46,8 @@ func TestRoutingConfigErrorsNameField(t *testing.T) {
 	head := "name: lb\ntype: gateway-load-balancing-config\nrules:\n"
 	rule := "  - id: r\n    type: priority-based-routing\n    when: {models: [a/b]}\n    load_balance_targets: [{target: a/c}]\n"
 	for _, tc := range []struct{ name, body, want string }{
-		{"latency routing refused", "  - id: r\n    type: latency-based-routing\n    when: {models: [a/b]}\n    load_balance_targets: [{target: a/c}]\n",
-			"rules[0].type: latency-based-routing is not supported yet"},
+		{"unknown routing type", "  - id: r\n    type: cost-based-routing\n    when: {models: [a/b]}\n    load_balance_targets: [{target: a/c}]\n",
+			"rules[0].type: unsupported routing type \"cost-based-routing\""},
 		{"when required", "  - id: r\n    type: priority-based-routing\n    load_balance_targets: [{target: a/c}]\n",
 			"rules[0].when: is required"},
 		{"models required", "  - id: r\n    type: priority-based-routing\n    when: {subjects: [user:bob]}\n    load_balance_targets: [{target: a/c}]\n",

@@ -115,19 +115,18 @@ func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel,
 	return vm, nil
 }
 
-// strategy reads a routing type: weight-based-routing or priority-based-routing.
+// strategy reads a routing type: weight-based-routing, priority-based-routing or
+// latency-based-routing.
 func strategy(f map[string]*yaml.Node, doc, path string) (string, error) {
 	s, err := str(f, doc, path, "type", true)
 	if err != nil {
 		return "", err
 	}
 	switch s {
-	case snapshot.RoutingWeight, snapshot.RoutingPriority:
+	case snapshot.RoutingWeight, snapshot.RoutingPriority, snapshot.RoutingLatency:
 		return s, nil
-	case "latency-based-routing":
-		return "", &Error{Doc: doc, Field: path + ".type", Msg: "latency-based-routing is " + notYet}
 	}
-	return "", &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("unsupported routing type %q; supported: %s, %s", s, snapshot.RoutingWeight, snapshot.RoutingPriority)}
+	return "", &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("unsupported routing type %q; supported: %s, %s, %s", s, snapshot.RoutingWeight, snapshot.RoutingPriority, snapshot.RoutingLatency)}
 }
 
 // targets reads load_balance_targets under strategy: a non-empty list without duplicates whose
@@ -168,7 +167,7 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 	if err != nil {
 		return t, err
 	}
-	for _, k := range []string{"sla_cutoff", "override_params", "headers_override"} {
+	for _, k := range []string{"override_params", "headers_override"} {
 		if f[k] != nil {
 			return t, &Error{Doc: doc, Field: join(path, k), Msg: notYet}
 		}
@@ -199,6 +198,20 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 				return t, err
 			}
 		}
+		if f["sla_cutoff"] != nil {
+			if t.SLA, err = slaCutoff(f["sla_cutoff"], doc, path+".sla_cutoff"); err != nil {
+				return t, err
+			}
+		}
+	case snapshot.RoutingLatency:
+		for _, k := range []string{"weight", "priority"} {
+			if f[k] != nil {
+				return t, &Error{Doc: doc, Field: join(path, k), Msg: k + " does not apply to " + snapshot.RoutingLatency}
+			}
+		}
+	}
+	if f["sla_cutoff"] != nil && strategy != snapshot.RoutingPriority {
+		return t, &Error{Doc: doc, Field: path + ".sla_cutoff", Msg: "sla_cutoff applies only to " + snapshot.RoutingPriority}
 	}
 	if rc := f["retry_config"]; rc != nil {
 		rpath := path + ".retry_config"
@@ -235,6 +248,29 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 		}
 	}
 	return t, nil
+}
+
+// slaCutoff reads a target's sla_cutoff: time_per_output_token_ms and time_to_first_token_ms,
+// positive milliseconds, at least one of them.
+func slaCutoff(n *yaml.Node, doc, path string) (snapshot.SLA, error) {
+	var sla snapshot.SLA
+	f, err := fields(n, doc, path, "time_per_output_token_ms", "time_to_first_token_ms")
+	if err != nil {
+		return sla, err
+	}
+	for k, d := range map[string]*time.Duration{"time_per_output_token_ms": &sla.TPOT, "time_to_first_token_ms": &sla.TTFT} {
+		if f[k] != nil {
+			ms, err := integer(f, doc, path, k, 1, 3_600_000)
+			if err != nil {
+				return sla, err
+			}
+			*d = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if !sla.Set() {
+		return sla, &Error{Doc: doc, Field: path, Msg: "expected time_per_output_token_ms or time_to_first_token_ms"}
+	}
+	return sla, nil
 }
 
 // integer reads an integer in [lo, hi].

@@ -38,15 +38,59 @@ func TestVirtualModelsFromFile(t *testing.T) {
 	}
 }
 
+func TestLatencyAndSLARouting(t *testing.T) {
+	doc := `name: prod
+type: provider-account/virtual-model
+integrations:
+  - name: fast
+    type: integration/model/virtual
+    routing_config:
+      type: latency-based-routing
+      load_balance_targets: [{target: a/x}, {target: b/y, fallback_candidate: false}]
+  - name: sla
+    type: integration/model/virtual
+    routing_config:
+      type: priority-based-routing
+      load_balance_targets:
+        - {target: a/x, priority: 0, sla_cutoff: {time_per_output_token_ms: 50, time_to_first_token_ms: 800}}
+        - {target: b/y, priority: 1, sla_cutoff: {time_to_first_token_ms: 2000}}
+`
+	f, err := Parse([]byte(doc), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := snapshot.Retry{Attempts: 2, Delay: 100 * time.Millisecond, OnStatus: []int{429, 500, 502, 503}}
+	fb := []int{401, 403, 404, 429, 500, 502, 503}
+	want := []snapshot.VirtualModel{
+		{Account: "prod", Name: "fast", Strategy: snapshot.RoutingLatency, Targets: []snapshot.VirtualTarget{
+			{Model: "a/x", Retry: def, FallbackStatus: fb, FallbackCandidate: true},
+			{Model: "b/y", Retry: def, FallbackStatus: fb},
+		}},
+		{Account: "prod", Name: "sla", Strategy: snapshot.RoutingPriority, Targets: []snapshot.VirtualTarget{
+			{Model: "a/x", Retry: def, FallbackStatus: fb, FallbackCandidate: true, SLA: snapshot.SLA{TPOT: 50 * time.Millisecond, TTFT: 800 * time.Millisecond}},
+			{Model: "b/y", Priority: 1, Retry: def, FallbackStatus: fb, FallbackCandidate: true, SLA: snapshot.SLA{TTFT: 2 * time.Second}},
+		}},
+	}
+	if diff := cmp.Diff(want, f.VirtualModels); diff != "" {
+		t.Errorf("VirtualModels (-want +got):\n%s", diff)
+	}
+}
+
 func TestVirtualModelErrorsNameField(t *testing.T) {
 	head := "name: prod\ntype: provider-account/virtual-model\nintegrations:\n  - name: m\n    type: integration/model/virtual\n    routing_config:\n"
 	for _, tc := range []struct{ name, body, want string }{
-		{"latency routing refused", "      type: latency-based-routing\n      load_balance_targets: [{target: a/b}]\n",
-			"routing_config.type: latency-based-routing is not supported yet"},
+		{"weight in latency routing", "      type: latency-based-routing\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"load_balance_targets[0].weight: weight does not apply to latency-based-routing"},
+		{"sla_cutoff in latency routing", "      type: latency-based-routing\n      load_balance_targets: [{target: a/b, sla_cutoff: {time_to_first_token_ms: 100}}]\n",
+			"load_balance_targets[0].sla_cutoff: sla_cutoff applies only to priority-based-routing"},
+		{"sla_cutoff empty", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, sla_cutoff: {}}]\n",
+			"load_balance_targets[0].sla_cutoff: expected time_per_output_token_ms or time_to_first_token_ms"},
+		{"sla_cutoff unknown field", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, sla_cutoff: {ttft: 100}}]\n",
+			"load_balance_targets[0].sla_cutoff"},
+		{"sla_cutoff not positive", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, sla_cutoff: {time_per_output_token_ms: 0}}]\n",
+			"load_balance_targets[0].sla_cutoff.time_per_output_token_ms: expected an integer from 1"},
 		{"sticky routing refused", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 60}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
 			"routing_config.sticky_routing: not supported yet"},
-		{"sla_cutoff refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, sla_cutoff: {time_to_first_token_ms: 100}}]\n",
-			"load_balance_targets[0].sla_cutoff: not supported yet"},
 		{"override_params refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {temperature: 0}}]\n",
 			"load_balance_targets[0].override_params: not supported yet"},
 		{"headers_override refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {x: y}}}]\n",

@@ -15,8 +15,8 @@ func TestObserve(t *testing.T) {
 	c := &clock{t: time.Unix(1000, 0)}
 	s := New(c.now)
 	s.Observe("a/stream", 1100*time.Millisecond, 100*time.Millisecond, 100) // 10ms/token
-	s.Observe("a/whole", time.Second, 0, 50)                               // 20ms/token
-	s.Observe("a/empty", time.Second, 0, 0)                                // no tokens: not recorded
+	s.Observe("a/whole", time.Second, 0, 50)                                // 20ms/token
+	s.Observe("a/empty", time.Second, 0, 0)                                 // no tokens: not recorded
 	for _, tc := range []struct {
 		target string
 		want   Summary

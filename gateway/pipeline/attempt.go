@@ -126,6 +126,9 @@ func run[R any](ctx context.Context, p *Pipeline, c *Caller, model string, rq *r
 		var zero R
 		return zero, err // not an inference: no usage to record, the error is the client's
 	}
+	if plan.Live {
+		plan = p.order(plan)
+	}
 	return attempts(ctx, p, c, plan, rq, base, try)
 }
 
@@ -168,7 +171,7 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		if err = p.admit(ctx, a); err != nil {
 			a.refused = true
 			p.settleUnrecorded(a, &e, err)
-			a.note(err)
+			a.note(nil, err)
 		} else {
 			e.Counted, e.WouldBlock = a.Counted, a.WouldBlock
 			called := p.now()
@@ -245,8 +248,10 @@ func serverTiming(total, upstream time.Duration) string {
 // note adds attempt a, which ended with err, to its request's attempts (usage.Event.Attempts),
 // and reports its end to the circuit breaker: an answer (a success, another 4xx, an unusable
 // answer) closes the target's circuit; a 5xx, a 429, a transport failure or a timeout counts
-// towards opening it. A refused attempt or a client that went away counts for nothing.
-func (a *Attempt) note(err error) {
+// towards opening it. A refused attempt or a client that went away counts for nothing. A
+// success with output tokens reports the target's speed, from its usage event e, to the
+// latency statistics (e is nil for an attempt that never reached its upstream).
+func (a *Attempt) note(e *usage.Event, err error) {
 	at := usage.Attempt{Target: a.Target.Endpoint.FQN, Latency: a.p.now().Sub(a.start), Status: "ok", HTTPStatus: http.StatusOK}
 	if err != nil {
 		ae := apierr.From(err)
@@ -258,6 +263,13 @@ func (a *Attempt) note(err error) {
 	a.req.tried = append(a.req.tried, at)
 	if a.refused {
 		return
+	}
+	if err == nil && e != nil {
+		var ttft time.Duration // the attempt's own, not the request's
+		if e.TimeToFirstToken > 0 {
+			ttft = max(e.TimeToFirstToken-a.start.Sub(a.Caller.start), 0)
+		}
+		a.p.stats.Observe(at.Target, at.Latency, ttft, e.Usage.CompletionTokens)
 	}
 	switch at.ErrorClass {
 	case "", usage.ClassUpstream4xx, usage.ClassBadResponse: // the target answered

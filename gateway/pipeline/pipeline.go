@@ -19,6 +19,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/edge"
+	"github.com/llmgw/llmgw/gateway/latency"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/tokens"
@@ -51,6 +52,7 @@ type Pipeline struct {
 	draw    snapshot.Draw                                                    // draws weighted targets (rand.IntN)
 	sleep   func(context.Context, time.Duration) error                       // waits before a retry (sleep)
 	breaker *breaker.Breaker                                                 // skips failing targets (WithBreaker)
+	stats   *latency.Stats                                                   // targets' live speed (WithLatency)
 }
 
 // Option configures a Pipeline.
@@ -67,6 +69,7 @@ func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Opti
 	p := &Pipeline{snaps: snaps, rec: rec, logger: logger, timeout: 10 * time.Minute, now: time.Now, batches: seenSet{max: 100_000},
 		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: route, draw: rand.IntN, sleep: sleep}
 	p.breaker = breaker.New(func() time.Time { return p.now() }, logger)
+	p.stats = latency.New(func() time.Time { return p.now() })
 	for _, o := range opts {
 		o(p)
 	}
@@ -160,7 +163,7 @@ func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err e
 			p.logFailure(ctx, c, e.Model, ae)
 		}
 	}
-	a.note(err)
+	a.note(e, err)
 	if _, _, again := a.next(err); again {
 		a.settle(e)
 		return

@@ -44,7 +44,7 @@ type RoutingRule struct {
 	// ID names the rule in logs and in the plans it makes (Plan.Rule).
 	ID       string
 	When     governance.Condition
-	Strategy string // RoutingWeight or RoutingPriority
+	Strategy string // RoutingWeight, RoutingPriority or RoutingLatency
 	Targets  []VirtualTarget
 }
 
@@ -52,6 +52,7 @@ type RoutingRule struct {
 const (
 	RoutingWeight   = "weight-based-routing"
 	RoutingPriority = "priority-based-routing"
+	RoutingLatency  = "latency-based-routing"
 )
 
 // VirtualModel is a name clients call, "<Account>/<Name>", that routes to real models.
@@ -61,7 +62,7 @@ type VirtualModel struct {
 	Name    string
 	// Types are the model types it serves (chat when empty).
 	Types []string
-	// Strategy is RoutingWeight or RoutingPriority.
+	// Strategy is RoutingWeight, RoutingPriority or RoutingLatency.
 	Strategy string
 	Targets  []VirtualTarget
 }
@@ -79,7 +80,20 @@ type VirtualTarget struct {
 	FallbackStatus []int
 	// FallbackCandidate: the target may be attempted after another target failed.
 	FallbackCandidate bool
+	// SLA is the target's sla_cutoff (RoutingPriority); the zero value has none.
+	SLA SLA
 }
+
+// SLA is a priority target's sla_cutoff: a target whose average time per output token or time
+// to first token over the last 3 minutes exceeds its cutoff is skipped while another is
+// healthy. A zero field sets no cutoff.
+type SLA struct {
+	TPOT time.Duration // time_per_output_token_ms
+	TTFT time.Duration // time_to_first_token_ms
+}
+
+// Set reports whether the SLA has a cutoff.
+func (s SLA) Set() bool { return s.TPOT > 0 || s.TTFT > 0 }
 
 // Retry is how a target is retried: up to Attempts tries in all (1: no retry), Delay apart,
 // after an answer with one of the statuses OnStatus.

@@ -27,6 +27,12 @@ type Plan struct {
 	// Rule is the id of the routing config's load-balancing rule that made the plan, or empty:
 	// a caller allowed the model it named (real or virtual) reaches the rule's targets through it.
 	Rule string
+	// Live is set when the order of Targets is decided per request from the targets' live
+	// speed (RoutingLatency, or RoutingPriority with an SLA cutoff): Targets then holds every
+	// target, fallback candidates or not (Target.Fallback), in configuration order (by
+	// priority for RoutingPriority), and Strategy says how to order them.
+	Live     bool
+	Strategy string
 }
 
 // Routed reports whether the plan is a routing decision (a virtual model's, or a load-balancing
@@ -42,6 +48,11 @@ type Target struct {
 	Retry Retry
 	// FallbackOn are the statuses after which the plan's next target is attempted; nil: none.
 	FallbackOn []int
+	// Fallback: the target may be attempted after another (fallback_candidate); read only for
+	// a Live plan, whose order is decided per request.
+	Fallback bool
+	// SLA is the target's sla_cutoff (a Live RoutingPriority plan).
+	SLA SLA
 }
 
 // virtual is a compiled virtual model. A priority plan is fixed; a weighted model has one plan
@@ -139,7 +150,7 @@ func (s *Snapshot) compilePlans(tmpl Plan, strategy string, targets []VirtualTar
 			missing = append(missing, vt.Model)
 			continue
 		}
-		cs = append(cs, cand{t: Target{Endpoint: m, Retry: vt.Retry, FallbackOn: vt.FallbackStatus}, weight: vt.Weight, priority: vt.Priority, fallback: vt.FallbackCandidate})
+		cs = append(cs, cand{t: Target{Endpoint: m, Retry: vt.Retry, FallbackOn: vt.FallbackStatus, Fallback: vt.FallbackCandidate, SLA: vt.SLA}, weight: vt.Weight, priority: vt.Priority, fallback: vt.FallbackCandidate})
 	}
 	v = &virtual{}
 	if len(cs) == 0 {
@@ -158,6 +169,23 @@ func (s *Snapshot) compilePlans(tmpl Plan, strategy string, targets []VirtualTar
 	}
 	if strategy == RoutingPriority {
 		slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(a.priority, b.priority) })
+	}
+	// live is the one plan of every target, ordered per request from the targets' live speed.
+	live := func() []*Plan {
+		p := &Plan{Model: fqn, Virtual: tmpl.Virtual, Types: tmpl.Types, Rule: tmpl.Rule, Live: true, Strategy: strategy}
+		for _, c := range cs {
+			p.Targets = append(p.Targets, c.t)
+		}
+		return []*Plan{p}
+	}
+	switch {
+	case strategy == RoutingLatency:
+		v.plans = live()
+		return v, missing
+	case strategy == RoutingPriority && slices.ContainsFunc(cs, func(c cand) bool { return c.t.SLA.Set() }):
+		v.plans = live()
+		return v, missing
+	case strategy == RoutingPriority:
 		v.plans = []*Plan{plan(0, cs)}
 		return v, missing
 	}

@@ -208,3 +208,41 @@ func BenchmarkRouteFor(b *testing.B) {
 		}
 	}
 }
+
+// TestRouteLive: a latency plan, and a priority plan with an sla_cutoff, hold every target
+// (fallback candidates or not) for the pipeline to order per request.
+func TestRouteLive(t *testing.T) {
+	cfg := virtualConfig()
+	cfg.VirtualModels = append(cfg.VirtualModels,
+		VirtualModel{Account: "prod", Name: "fast", Strategy: RoutingLatency, Targets: []VirtualTarget{
+			{Model: "local/llama", FallbackCandidate: true},
+			{Model: "openai/gpt-4o"},
+		}},
+		VirtualModel{Account: "prod", Name: "sla", Strategy: RoutingPriority, Targets: []VirtualTarget{
+			{Model: "local/llama", Priority: 1, FallbackCandidate: true},
+			{Model: "openai/gpt-4o", SLA: SLA{TPOT: 5}},
+		}},
+	)
+	s := Compile(cfg, builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, tc := range []struct {
+		model, strategy string
+		want            []string
+	}{
+		{"prod/fast", RoutingLatency, []string{"local/llama", "openai/gpt-4o"}},
+		{"prod/sla", RoutingPriority, []string{"openai/gpt-4o", "local/llama"}},
+	} {
+		p, err := s.Route(tc.model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Live || p.Strategy != tc.strategy {
+			t.Errorf("%s: Live %v, Strategy %q; want a live %s plan", tc.model, p.Live, p.Strategy, tc.strategy)
+		}
+		if diff := cmp.Diff(tc.want, targetNames(p)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.model, diff)
+		}
+	}
+	if p, _ := s.Route("prod/ha"); p.Live {
+		t.Error("a priority plan without sla_cutoff is live")
+	}
+}
