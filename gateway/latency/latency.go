@@ -45,12 +45,13 @@ type sample struct {
 	tpot, ttft time.Duration
 }
 
-// series is a ring of a target's last MaxSamples answers.
+// series is a ring of a target's last MaxSamples answers, with their sums.
 type series struct {
-	mu   sync.Mutex
-	ring [MaxSamples]sample
-	next int // where the next sample goes
-	n    int // samples held, up to MaxSamples
+	mu         sync.Mutex
+	ring       [MaxSamples]sample
+	next       int // where the next sample goes
+	n          int // samples held, up to MaxSamples
+	tpot, ttft time.Duration
 }
 
 // Observe records an answer of target that took latency in all, whose first token came after
@@ -72,7 +73,12 @@ func (s *Stats) Observe(target string, latency, ttft time.Duration, completion i
 	}
 	r := v.(*series)
 	r.mu.Lock()
+	if r.n == MaxSamples {
+		old := &r.ring[r.next]
+		r.tpot, r.ttft = r.tpot-old.tpot, r.ttft-old.ttft
+	}
 	r.ring[r.next] = sm
+	r.tpot, r.ttft = r.tpot+sm.tpot, r.ttft+sm.ttft
 	r.next = (r.next + 1) % MaxSamples
 	r.n = min(r.n+1, MaxSamples)
 	r.mu.Unlock()
@@ -87,7 +93,7 @@ type Summary struct {
 }
 
 // Summary averages target's answers of the last window, at most the last MaxSamples of them.
-// It allocates nothing.
+// It allocates nothing, and reads only the answers older than window beyond the sums it keeps.
 func (s *Stats) Summary(target string, window time.Duration) Summary {
 	v, ok := s.targets.Load(target)
 	if !ok {
@@ -98,14 +104,15 @@ func (s *Stats) Summary(target string, window time.Duration) Summary {
 	var sum Summary
 	var tpot, ttft time.Duration
 	r.mu.Lock()
-	for i := 1; i <= r.n; i++ { // newest first: stop at the first one too old
+	sum.N, tpot, ttft = r.n, r.tpot, r.ttft
+	for i := r.n; i > 0; i-- { // oldest first: take out those too old, stop at the first in the window
 		sm := &r.ring[(r.next-i+MaxSamples)%MaxSamples]
-		if sm.at.Before(since) {
+		if !sm.at.Before(since) {
 			break
 		}
-		sum.N++
-		tpot += sm.tpot
-		ttft += sm.ttft
+		sum.N--
+		tpot -= sm.tpot
+		ttft -= sm.ttft
 	}
 	r.mu.Unlock()
 	if sum.N > 0 {

@@ -96,3 +96,15 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("N = %d, want %d", got.N, MaxSamples)
 	}
 }
+
+// BenchmarkSummary is the cost of one target's average over a full window.
+func BenchmarkSummary(b *testing.B) {
+	s := New(nil)
+	for range MaxSamples {
+		s.Observe("m", time.Second, 0, 10)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Summary("m", Window)
+	}
+}
