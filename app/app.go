@@ -24,6 +24,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/catalog"
 	"github.com/llmgw/llmgw/gateway/checkpoint"
 	"github.com/llmgw/llmgw/gateway/keyuse"
+	"github.com/llmgw/llmgw/gateway/latency"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
@@ -243,7 +244,8 @@ type hooks struct {
 	// guards are added to the pipeline's (pipeline.WithGuards), after the rate limits and
 	// budgets.
 	guards []pipeline.Guard
-	// clock, when set, is what the rate-limit and budget engines read.
+	// clock, when set, is what the rate-limit and budget engines, the circuit breaker and the
+	// latency statistics read.
 	clock func() time.Time
 	// governance receives the rate limits and budgets once their state is loaded, before the
 	// server accepts connections.
@@ -332,7 +334,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(breaker.New(h.clock, logger)))
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(breaker.New(h.clock, logger)), pipeline.WithLatency(latency.New(h.clock)))
 	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

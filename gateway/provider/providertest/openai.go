@@ -36,6 +36,9 @@ const (
 	// ModelStall streams every content chunk but the last, then waits until its client goes
 	// away. A model name that ends with it behaves so too.
 	ModelStall = "fake-stall"
+	// ModelSlowPrefix answers as usual after a delay of <ms> milliseconds (or when its client
+	// goes away): "fake-slow-40".
+	ModelSlowPrefix = "fake-slow-"
 	// ModelGarbled streams a chunk that is not a chat.completion.chunk (its choices are not an
 	// array) after the first content chunk, then finishes as usual; answered whole, its
 	// choices are not an array either. A model name that ends with it behaves so too.
@@ -131,6 +134,15 @@ func (f *OpenAI) failFor(w http.ResponseWriter, r *http.Request, model string) b
 		status, _ := strconv.Atoi(strings.TrimPrefix(model, ModelErrorPrefix))
 		writeError(w, status, "server_error", "upstream_code", "upstream says no: "+LeakedKey)
 		return true
+	case strings.HasPrefix(model, ModelSlowPrefix):
+		ms, _ := strconv.Atoi(strings.TrimPrefix(model, ModelSlowPrefix))
+		t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return true
+		}
 	}
 	return false
 }
