@@ -1,6 +1,7 @@
 package configfile
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
@@ -168,7 +170,7 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 	if err != nil {
 		return t, err
 	}
-	for _, k := range []string{"sla_cutoff", "override_params", "headers_override"} {
+	for _, k := range []string{"sla_cutoff", "headers_override"} {
 		if f[k] != nil {
 			return t, &Error{Doc: doc, Field: join(path, k), Msg: notYet}
 		}
@@ -234,7 +236,38 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 			return t, err
 		}
 	}
+	if n := f["override_params"]; n != nil {
+		if t.Params, err = overrideParams(n, doc, path+".override_params"); err != nil {
+			return t, err
+		}
+	}
 	return t, nil
+}
+
+// overrideParams reads a target's override_params: a map of request parameters to the values
+// set on every request sent to the target, each held to the checks of a client's request.
+func overrideParams(n *yaml.Node, doc, path string) ([]chat.Param, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, &Error{Doc: doc, Field: path, Msg: "expected a map of request parameters to values"}
+	}
+	var out []chat.Param
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name, vn := n.Content[i].Value, n.Content[i+1]
+		var v any
+		if err := vn.Decode(&v); err != nil {
+			return nil, &Error{Doc: doc, Field: join(path, name), Msg: "expected a JSON value"}
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, &Error{Doc: doc, Field: join(path, name), Msg: "expected a JSON value"}
+		}
+		p := chat.Param{Name: name, Value: b}
+		if err := chat.CheckParam(p); err != nil {
+			return nil, &Error{Doc: doc, Field: join(path, name), Msg: err.Error()}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // integer reads an integer in [lo, hi].

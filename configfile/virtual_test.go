@@ -1,6 +1,7 @@
 package configfile
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
@@ -47,8 +49,16 @@ func TestVirtualModelErrorsNameField(t *testing.T) {
 			"routing_config.sticky_routing: not supported yet"},
 		{"sla_cutoff refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, sla_cutoff: {time_to_first_token_ms: 100}}]\n",
 			"load_balance_targets[0].sla_cutoff: not supported yet"},
-		{"override_params refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {temperature: 0}}]\n",
-			"load_balance_targets[0].override_params: not supported yet"},
+		{"override_params not a map", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: [temperature]}]\n",
+			"load_balance_targets[0].override_params: expected a map"},
+		{"override_params unknown parameter", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {model: x}}]\n",
+			"load_balance_targets[0].override_params.model: model cannot be overridden"},
+		{"override_params out of range", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {temperature: 3}}]\n",
+			"load_balance_targets[0].override_params.temperature: Invalid 'temperature'"},
+		{"override_params wrong type", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {max_tokens: lots}}]\n",
+			"load_balance_targets[0].override_params.max_tokens: invalid value \"lots\" for max_tokens"},
+		{"override_params max_tokens below 1", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {max_tokens: 0}}]\n",
+			"load_balance_targets[0].override_params.max_tokens"},
 		{"headers_override refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {x: y}}}]\n",
 			"load_balance_targets[0].headers_override: not supported yet"},
 		{"weights must sum to 100", "      type: weight-based-routing\n      load_balance_targets: [{target: a/b, weight: 90}, {target: a/c, weight: 20}]\n",
@@ -90,5 +100,38 @@ func TestReadmeVirtualModelExample(t *testing.T) {
 	}
 	if len(f.VirtualModels) != 1 || len(f.VirtualModels[0].Targets) != 2 || f.VirtualModels[0].Strategy != snapshot.RoutingPriority {
 		t.Errorf("README example parsed as %+v, want one priority virtual model of two targets", f.VirtualModels)
+	}
+}
+
+func TestVirtualTargetOverrideParams(t *testing.T) {
+	doc := `name: prod
+type: provider-account/virtual-model
+integrations:
+  - name: m
+    type: integration/model/virtual
+    routing_config:
+      type: priority-based-routing
+      load_balance_targets:
+        - target: a/b
+          override_params: {temperature: 0.2, max_tokens: 100, top_p: 1, stop: ["END"], seed: 7}
+        - target: a/c
+`
+	f, err := Parse([]byte(doc), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []chat.Param{
+		{Name: "temperature", Value: json.RawMessage(`0.2`)},
+		{Name: "max_tokens", Value: json.RawMessage(`100`)},
+		{Name: "top_p", Value: json.RawMessage(`1`)},
+		{Name: "stop", Value: json.RawMessage(`["END"]`)},
+		{Name: "seed", Value: json.RawMessage(`7`)},
+	}
+	ts := f.VirtualModels[0].Targets
+	if diff := cmp.Diff(want, ts[0].Params); diff != "" {
+		t.Errorf("Params (-want +got):\n%s", diff)
+	}
+	if ts[1].Params != nil {
+		t.Errorf("second target's Params = %v, want none", ts[1].Params)
 	}
 }

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"time"
 
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/governance"
 )
 
@@ -79,6 +80,9 @@ type VirtualTarget struct {
 	FallbackStatus []int
 	// FallbackCandidate: the target may be attempted after another target failed.
 	FallbackCandidate bool
+	// Params are the request parameters set on every request sent to this target (its
+	// override_params), each checked with chat.CheckParam; nil: none.
+	Params []chat.Param
 }
 
 // Retry is how a target is retried: up to Attempts tries in all (1: no retry), Delay apart,

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/governance"
 )
 
@@ -42,6 +43,9 @@ type Target struct {
 	Retry Retry
 	// FallbackOn are the statuses after which the plan's next target is attempted; nil: none.
 	FallbackOn []int
+	// Params are the request parameters set on the requests sent to this target, replacing
+	// the client's (a virtual model's override_params); nil: none.
+	Params []chat.Param
 }
 
 // virtual is a compiled virtual model. A priority plan is fixed; a weighted model has one plan
@@ -139,7 +143,7 @@ func (s *Snapshot) compilePlans(tmpl Plan, strategy string, targets []VirtualTar
 			missing = append(missing, vt.Model)
 			continue
 		}
-		cs = append(cs, cand{t: Target{Endpoint: m, Retry: vt.Retry, FallbackOn: vt.FallbackStatus}, weight: vt.Weight, priority: vt.Priority, fallback: vt.FallbackCandidate})
+		cs = append(cs, cand{t: Target{Endpoint: m, Retry: vt.Retry, FallbackOn: vt.FallbackStatus, Params: vt.Params}, weight: vt.Weight, priority: vt.Priority, fallback: vt.FallbackCandidate})
 	}
 	v = &virtual{}
 	if len(cs) == 0 {
