@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/anthropics/anthropic-sdk-go"
@@ -16,12 +17,15 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
 )
 
-// TestTargetOverrideParams: a virtual model's targets each set their own override_params; a
+// TestTargetOverrideParams: a virtual model's targets each set their own override_params and
+// headers_override; a
 // request that falls back from the first target to the second reaches each with that target's
 // values in place of the client's, and with the client's values of the parameters the target
 // does not set (the first target's temperature does not leak to the second),
 // on OpenAI chat (whole and streamed, the raw body patched), the Responses API (translated) and
-// Anthropic Messages (native). The real model called directly keeps the client's values.
+// Anthropic Messages (native); each target's upstream request has its own headers set and
+// removed, and the gateway's credential. The real model called directly keeps the client's
+// values and gets no header.
 func TestTargetOverrideParams(t *testing.T) {
 	oai := providertest.NewOpenAI(t)
 	claude := providertest.NewAnthropicMessages(t, anthropicSecret)
@@ -52,9 +56,11 @@ integrations:
         - target: fake/down
           retry_config: {attempts: 1}
           override_params: {temperature: 0.1, max_tokens: 10}
+          headers_override: {set: {x-tenant: first}}
         - target: fake/gpt
           priority: 1
           override_params: {max_tokens: 50}
+          headers_override: {set: {X-Tenant: second, x-extra: "1"}, remove: [accept]}
   - name: claude
     type: integration/model/virtual
     model_types: [chat]
@@ -85,6 +91,12 @@ integrations:
 				continue
 			}
 			for k, v := range w {
+				if h, ok := strings.CutPrefix(k, "header "); ok {
+					if got := r.Header.Get(h); got != v {
+						t.Errorf("%v: header %s = %q, want %q", r.Body["model"], h, got, v)
+					}
+					continue
+				}
 				if r.Body[k] != v {
 					t.Errorf("%v: %s = %v, want %v", r.Body["model"], k, r.Body[k], v)
 				}
@@ -99,8 +111,8 @@ integrations:
 		TopP:        openai.Float(0.9),
 	}
 	perTarget := map[string]map[string]any{
-		"fake-error-503": {"temperature": 0.1, "max_tokens": 10.0, "top_p": 0.9},
-		"gpt-4o-mini":    {"temperature": 1.5, "max_tokens": 50.0, "top_p": 0.9}, // the client's temperature
+		"fake-error-503": {"temperature": 0.1, "max_tokens": 10.0, "top_p": 0.9, "header X-Tenant": "first", "header X-Extra": ""},
+		"gpt-4o-mini":    {"temperature": 1.5, "max_tokens": 50.0, "top_p": 0.9, "header X-Tenant": "second", "header X-Extra": "1", "header Accept": "", "header Authorization": "Bearer " + providerSecret}, // the client's temperature
 	}
 
 	t.Run("chat", func(t *testing.T) {
@@ -127,7 +139,7 @@ integrations:
 		if _, err := oc.Chat.Completions.New(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		want(t, from, map[string]map[string]any{"gpt-4o-mini": {"temperature": 1.5, "max_tokens": 1000.0, "top_p": 0.9}})
+		want(t, from, map[string]map[string]any{"gpt-4o-mini": {"temperature": 1.5, "max_tokens": 1000.0, "top_p": 0.9, "header X-Tenant": ""}})
 	})
 	t.Run("responses", func(t *testing.T) {
 		from := len(oai.Requests())

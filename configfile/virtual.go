@@ -3,6 +3,7 @@ package configfile
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
@@ -170,7 +172,7 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 	if err != nil {
 		return t, err
 	}
-	for _, k := range []string{"sla_cutoff", "headers_override"} {
+	for _, k := range []string{"sla_cutoff"} {
 		if f[k] != nil {
 			return t, &Error{Doc: doc, Field: join(path, k), Msg: notYet}
 		}
@@ -241,7 +243,55 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 			return t, err
 		}
 	}
+	if n := f["headers_override"]; n != nil {
+		if t.Headers, err = headersOverride(n, doc, path+".headers_override"); err != nil {
+			return t, err
+		}
+	}
 	return t, nil
+}
+
+// headersOverride reads a target's headers_override: headers to set (a map of names to
+// values) and to remove (a list of names) on the upstream requests sent to the target. The
+// credential, signature and framing headers the gateway sets are refused by name.
+func headersOverride(n *yaml.Node, doc, path string) (*provider.HeaderOverride, error) {
+	f, err := fields(n, doc, path, "set", "remove")
+	if err != nil {
+		return nil, err
+	}
+	h := &provider.HeaderOverride{}
+	if sn := f["set"]; sn != nil {
+		if sn.Kind != yaml.MappingNode {
+			return nil, &Error{Doc: doc, Field: path + ".set", Msg: "expected a map of header names to values"}
+		}
+		h.Set = map[string]string{}
+		for i := 0; i+1 < len(sn.Content); i += 2 {
+			name, v := sn.Content[i].Value, sn.Content[i+1]
+			if err := provider.CheckOverrideHeader(name); err != nil {
+				return nil, &Error{Doc: doc, Field: join(path+".set", name), Msg: err.Error()}
+			}
+			if v.Kind != yaml.ScalarNode || strings.ContainsAny(v.Value, "\r\n") {
+				return nil, &Error{Doc: doc, Field: join(path+".set", name), Msg: "expected a header value on one line"}
+			}
+			h.Set[http.CanonicalHeaderKey(name)] = v.Value
+		}
+	}
+	if f["remove"] != nil {
+		names, err := strs(f, doc, path, "remove")
+		if err != nil {
+			return nil, err
+		}
+		for i, name := range names {
+			if err := provider.CheckOverrideHeader(name); err != nil {
+				return nil, &Error{Doc: doc, Field: fmt.Sprintf("%s.remove[%d]", path, i), Msg: err.Error()}
+			}
+			h.Remove = append(h.Remove, http.CanonicalHeaderKey(name))
+		}
+	}
+	if len(h.Set) == 0 && len(h.Remove) == 0 {
+		return nil, nil
+	}
+	return h, nil
 }
 
 // overrideParams reads a target's override_params: a map of request parameters to the values

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
@@ -59,8 +60,14 @@ func TestVirtualModelErrorsNameField(t *testing.T) {
 			"load_balance_targets[0].override_params.max_tokens: invalid value \"lots\" for max_tokens"},
 		{"override_params max_tokens below 1", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {max_tokens: 0}}]\n",
 			"load_balance_targets[0].override_params.max_tokens"},
-		{"headers_override refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {x: y}}}]\n",
-			"load_balance_targets[0].headers_override: not supported yet"},
+		{"headers_override may not set a credential", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {authorization: x}}}]\n",
+			"load_balance_targets[0].headers_override.set.authorization: Authorization is set by the gateway"},
+		{"headers_override may not remove a credential", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {remove: [x-tenant, x-api-key]}}]\n",
+			"load_balance_targets[0].headers_override.remove[1]: X-Api-Key is set by the gateway"},
+		{"headers_override unknown field", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {add: {x: y}}}]\n",
+			"load_balance_targets[0].headers_override"},
+		{"headers_override value not a string", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {x-a: [1]}}}]\n",
+			"load_balance_targets[0].headers_override.set.x-a: expected a header value"},
 		{"weights must sum to 100", "      type: weight-based-routing\n      load_balance_targets: [{target: a/b, weight: 90}, {target: a/c, weight: 20}]\n",
 			"weights sum to 110"},
 		{"weight missing", "      type: weight-based-routing\n      load_balance_targets: [{target: a/b}]\n",
@@ -114,6 +121,7 @@ integrations:
       load_balance_targets:
         - target: a/b
           override_params: {temperature: 0.2, max_tokens: 100, top_p: 1, stop: ["END"], seed: 7}
+          headers_override: {set: {x-tenant: a, X-Team: "7"}, remove: [openai-organization]}
         - target: a/c
 `
 	f, err := Parse([]byte(doc), env(nil))
@@ -131,7 +139,11 @@ integrations:
 	if diff := cmp.Diff(want, ts[0].Params); diff != "" {
 		t.Errorf("Params (-want +got):\n%s", diff)
 	}
-	if ts[1].Params != nil {
-		t.Errorf("second target's Params = %v, want none", ts[1].Params)
+	wantH := &provider.HeaderOverride{Set: map[string]string{"X-Tenant": "a", "X-Team": "7"}, Remove: []string{"Openai-Organization"}}
+	if diff := cmp.Diff(wantH, ts[0].Headers); diff != "" {
+		t.Errorf("Headers (-want +got):\n%s", diff)
+	}
+	if ts[1].Params != nil || ts[1].Headers != nil {
+		t.Errorf("second target's Params, Headers = %v, %v; want none", ts[1].Params, ts[1].Headers)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/governance"
+	"github.com/llmgw/llmgw/gateway/provider"
 )
 
 // Config is the plain data a snapshot is compiled from: everything the data plane needs, with
@@ -83,6 +84,9 @@ type VirtualTarget struct {
 	// Params are the request parameters set on every request sent to this target (its
 	// override_params), each checked with chat.CheckParam; nil: none.
 	Params []chat.Param
+	// Headers changes the headers of the upstream requests sent to this target (its
+	// headers_override), each name checked with provider.CheckOverrideHeader; nil: none.
+	Headers *provider.HeaderOverride
 }
 
 // Retry is how a target is retried: up to Attempts tries in all (1: no retry), Delay apart,
