@@ -57,8 +57,8 @@ func TestRoutingConfigErrorsNameField(t *testing.T) {
 		{"duplicate id", rule + rule, "rules[1].id: duplicate rule r"},
 		{"weights must sum to 100", "  - id: r\n    type: weight-based-routing\n    when: {models: [a/b]}\n    load_balance_targets: [{target: a/c, weight: 50}]\n",
 			"rules[0].load_balance_targets: weights sum to 50"},
-		{"override_params refused", "  - id: r\n    type: priority-based-routing\n    when: {models: [a/b]}\n    load_balance_targets: [{target: a/c, override_params: {temperature: 0}}]\n",
-			"rules[0].load_balance_targets[0].override_params: not supported yet"},
+		{"override_params checked", "  - id: r\n    type: priority-based-routing\n    when: {models: [a/b]}\n    load_balance_targets: [{target: a/c, override_params: {temperature: -1}}]\n",
+			"rules[0].load_balance_targets[0].override_params.temperature: Invalid 'temperature'"},
 		{"unknown rule field", "  - id: r\n    type: priority-based-routing\n    when: {models: [a/b]}\n    load_balance_targets: [{target: a/c}]\n    sticky_routing: {}\n",
 			"rules[0].sticky_routing: unknown field"},
 	} {

@@ -1,7 +1,9 @@
 package configfile
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,6 +11,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
@@ -167,11 +171,6 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 	if err != nil {
 		return t, err
 	}
-	for _, k := range []string{"override_params", "headers_override"} {
-		if f[k] != nil {
-			return t, &Error{Doc: doc, Field: join(path, k), Msg: notYet}
-		}
-	}
 	if t.Model, err = str(f, doc, path, "target", true); err != nil {
 		return t, err
 	}
@@ -247,6 +246,16 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 			return t, err
 		}
 	}
+	if n := f["override_params"]; n != nil {
+		if t.Params, err = overrideParams(n, doc, path+".override_params"); err != nil {
+			return t, err
+		}
+	}
+	if n := f["headers_override"]; n != nil {
+		if t.Headers, err = headersOverride(n, doc, path+".headers_override"); err != nil {
+			return t, err
+		}
+	}
 	return t, nil
 }
 
@@ -271,6 +280,75 @@ func slaCutoff(n *yaml.Node, doc, path string) (snapshot.SLA, error) {
 		return sla, &Error{Doc: doc, Field: path, Msg: "expected time_per_output_token_ms or time_to_first_token_ms"}
 	}
 	return sla, nil
+}
+
+// headersOverride reads a target's headers_override: headers to set (a map of names to
+// values) and to remove (a list of names) on the upstream requests sent to the target. The
+// credential, signature and framing headers the gateway sets are refused by name.
+func headersOverride(n *yaml.Node, doc, path string) (*provider.HeaderOverride, error) {
+	f, err := fields(n, doc, path, "set", "remove")
+	if err != nil {
+		return nil, err
+	}
+	h := &provider.HeaderOverride{}
+	if sn := f["set"]; sn != nil {
+		if sn.Kind != yaml.MappingNode {
+			return nil, &Error{Doc: doc, Field: path + ".set", Msg: "expected a map of header names to values"}
+		}
+		h.Set = map[string]string{}
+		for i := 0; i+1 < len(sn.Content); i += 2 {
+			name, v := sn.Content[i].Value, sn.Content[i+1]
+			if err := provider.CheckOverrideHeader(name); err != nil {
+				return nil, &Error{Doc: doc, Field: join(path+".set", name), Msg: err.Error()}
+			}
+			if v.Kind != yaml.ScalarNode || strings.ContainsAny(v.Value, "\r\n") {
+				return nil, &Error{Doc: doc, Field: join(path+".set", name), Msg: "expected a header value on one line"}
+			}
+			h.Set[http.CanonicalHeaderKey(name)] = v.Value
+		}
+	}
+	if f["remove"] != nil {
+		names, err := strs(f, doc, path, "remove")
+		if err != nil {
+			return nil, err
+		}
+		for i, name := range names {
+			if err := provider.CheckOverrideHeader(name); err != nil {
+				return nil, &Error{Doc: doc, Field: fmt.Sprintf("%s.remove[%d]", path, i), Msg: err.Error()}
+			}
+			h.Remove = append(h.Remove, http.CanonicalHeaderKey(name))
+		}
+	}
+	if len(h.Set) == 0 && len(h.Remove) == 0 {
+		return nil, nil
+	}
+	return h, nil
+}
+
+// overrideParams reads a target's override_params: a map of request parameters to the values
+// set on every request sent to the target, each held to the checks of a client's request.
+func overrideParams(n *yaml.Node, doc, path string) ([]chat.Param, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, &Error{Doc: doc, Field: path, Msg: "expected a map of request parameters to values"}
+	}
+	var out []chat.Param
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name, vn := n.Content[i].Value, n.Content[i+1]
+		var v any
+		if err := vn.Decode(&v); err != nil {
+			return nil, &Error{Doc: doc, Field: join(path, name), Msg: "expected a JSON value"}
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, &Error{Doc: doc, Field: join(path, name), Msg: "expected a JSON value"}
+		}
+		p := chat.Param{Name: name, Value: b}
+		if err := chat.CheckParam(p); err != nil {
+			return nil, &Error{Doc: doc, Field: join(path, name), Msg: err.Error()}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // integer reads an integer in [lo, hi].

@@ -1,6 +1,7 @@
 package configfile
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
@@ -91,10 +94,24 @@ func TestVirtualModelErrorsNameField(t *testing.T) {
 			"load_balance_targets[0].sla_cutoff.time_per_output_token_ms: expected an integer from 1"},
 		{"sticky routing refused", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 60}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
 			"routing_config.sticky_routing: not supported yet"},
-		{"override_params refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {temperature: 0}}]\n",
-			"load_balance_targets[0].override_params: not supported yet"},
-		{"headers_override refused", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {x: y}}}]\n",
-			"load_balance_targets[0].headers_override: not supported yet"},
+		{"override_params not a map", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: [temperature]}]\n",
+			"load_balance_targets[0].override_params: expected a map"},
+		{"override_params unknown parameter", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {model: x}}]\n",
+			"load_balance_targets[0].override_params.model: model cannot be overridden"},
+		{"override_params out of range", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {temperature: 3}}]\n",
+			"load_balance_targets[0].override_params.temperature: Invalid 'temperature'"},
+		{"override_params wrong type", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {max_tokens: lots}}]\n",
+			"load_balance_targets[0].override_params.max_tokens: invalid value \"lots\" for max_tokens"},
+		{"override_params max_tokens below 1", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {max_tokens: 0}}]\n",
+			"load_balance_targets[0].override_params.max_tokens"},
+		{"headers_override may not set a credential", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {authorization: x}}}]\n",
+			"load_balance_targets[0].headers_override.set.authorization: Authorization is set by the gateway"},
+		{"headers_override may not remove a credential", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {remove: [x-tenant, x-api-key]}}]\n",
+			"load_balance_targets[0].headers_override.remove[1]: X-Api-Key is set by the gateway"},
+		{"headers_override unknown field", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {add: {x: y}}}]\n",
+			"load_balance_targets[0].headers_override"},
+		{"headers_override value not a string", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, headers_override: {set: {x-a: [1]}}}]\n",
+			"load_balance_targets[0].headers_override.set.x-a: expected a header value"},
 		{"weights must sum to 100", "      type: weight-based-routing\n      load_balance_targets: [{target: a/b, weight: 90}, {target: a/c, weight: 20}]\n",
 			"weights sum to 110"},
 		{"weight missing", "      type: weight-based-routing\n      load_balance_targets: [{target: a/b}]\n",
@@ -134,5 +151,43 @@ func TestReadmeVirtualModelExample(t *testing.T) {
 	}
 	if len(f.VirtualModels) != 1 || len(f.VirtualModels[0].Targets) != 2 || f.VirtualModels[0].Strategy != snapshot.RoutingPriority {
 		t.Errorf("README example parsed as %+v, want one priority virtual model of two targets", f.VirtualModels)
+	}
+}
+
+func TestVirtualTargetOverrideParams(t *testing.T) {
+	doc := `name: prod
+type: provider-account/virtual-model
+integrations:
+  - name: m
+    type: integration/model/virtual
+    routing_config:
+      type: priority-based-routing
+      load_balance_targets:
+        - target: a/b
+          override_params: {temperature: 0.2, max_tokens: 100, top_p: 1, stop: ["END"], seed: 7}
+          headers_override: {set: {x-tenant: a, X-Team: "7"}, remove: [openai-organization]}
+        - target: a/c
+`
+	f, err := Parse([]byte(doc), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []chat.Param{
+		{Name: "temperature", Value: json.RawMessage(`0.2`)},
+		{Name: "max_tokens", Value: json.RawMessage(`100`)},
+		{Name: "top_p", Value: json.RawMessage(`1`)},
+		{Name: "stop", Value: json.RawMessage(`["END"]`)},
+		{Name: "seed", Value: json.RawMessage(`7`)},
+	}
+	ts := f.VirtualModels[0].Targets
+	if diff := cmp.Diff(want, ts[0].Params); diff != "" {
+		t.Errorf("Params (-want +got):\n%s", diff)
+	}
+	wantH := &provider.HeaderOverride{Set: map[string]string{"X-Tenant": "a", "X-Team": "7"}, Remove: []string{"Openai-Organization"}}
+	if diff := cmp.Diff(wantH, ts[0].Headers); diff != "" {
+		t.Errorf("Headers (-want +got):\n%s", diff)
+	}
+	if ts[1].Params != nil || ts[1].Headers != nil {
+		t.Errorf("second target's Params, Headers = %v, %v; want none", ts[1].Params, ts[1].Headers)
 	}
 }

@@ -175,7 +175,9 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		} else {
 			e.Counted, e.WouldBlock = a.Counted, a.WouldBlock
 			called := p.now()
-			res, err = try(ctx, a, &e)
+			// The target's headers_override reaches the adapter's upstream requests through
+			// the context: the transport every adapter sends through applies it.
+			res, err = try(provider.WithHeaderOverride(ctx, t.Headers), a, &e)
 			rq.upstream += p.now().Sub(called)
 		}
 		if err != nil && ctx.Err() != nil && client.Err() == nil {

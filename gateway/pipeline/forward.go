@@ -54,6 +54,13 @@ func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *p
 // forward calls a's target on a forwarded endpoint.
 func (p *Pipeline) forward(ctx context.Context, a *Attempt, e usage.Event, call *provider.ForwardCall) (*provider.ForwardResult, error) {
 	fw := a.Target.Endpoint.Adapter.(provider.Forwarder)
+	if len(a.Target.Params) > 0 {
+		// Forwarded endpoints (Responses, completions, embeddings, ...) each name their
+		// parameters their own way; the gateway does not map a chat parameter onto them.
+		err := apierr.Invalid(a.Target.Params[0].Name, "the model's target %s sets override_params, which apply only to chat completions and Anthropic Messages, not to %s", a.Target.Endpoint.FQN, call.Endpoint)
+		p.settleUnrecorded(a, &e, err)
+		return nil, err
+	}
 	res, mt, err := openStream(p, ctx, a, e, func(fctx context.Context) (*provider.ForwardResult, error) {
 		return fw.Forward(fctx, call)
 	})

@@ -76,6 +76,11 @@ func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.Messa
 			}
 			return &provider.MessagesResult{JSON: res.JSON, Usage: res.Usage}, nil
 		}
+		call, err := overrideMessages(call, a.Target)
+		if err != nil {
+			p.settleUnrecorded(a, e, err)
+			return nil, err
+		}
 		return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.MessagesResult, chat.Usage, error) {
 			res, err := ma.Messages(ctx, call)
 			if err != nil {
@@ -125,6 +130,11 @@ func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider
 				return nil, err
 			}
 			return &Streamed{Chat: st}, nil
+		}
+		call, err := overrideMessages(call, a.Target)
+		if err != nil {
+			p.settleUnrecorded(a, e, err)
+			return nil, err
 		}
 		st, mt, err := openStream(p, ctx, a, *e, func(sctx context.Context) (provider.MessagesStream, error) {
 			return ma.MessagesStream(sctx, call)

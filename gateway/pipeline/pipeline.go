@@ -237,6 +237,11 @@ func (p *Pipeline) ChatTranslated(ctx context.Context, c *Caller, call *provider
 // chat calls a's target with a non-streamed chat request.
 func (p *Pipeline) chat(ctx context.Context, a *Attempt, e *usage.Event, call *provider.ChatCall, translate func(*provider.ChatResult) ([]byte, error)) (*provider.ChatResult, error) {
 	m := a.Target.Endpoint
+	call, err := overrideChat(call, a.Target)
+	if err != nil {
+		p.settleUnrecorded(a, e, err)
+		return nil, err
+	}
 	return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
 		res, err := m.Adapter.Chat(ctx, call)
 		if err != nil {
@@ -299,6 +304,11 @@ func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.Cha
 
 // chatStream starts a streamed chat request at a's target.
 func (p *Pipeline) chatStream(ctx context.Context, a *Attempt, e usage.Event, call *provider.ChatCall) (provider.ChatStream, error) {
+	call, err := overrideChat(call, a.Target)
+	if err != nil {
+		p.settleUnrecorded(a, &e, err)
+		return nil, err
+	}
 	st, mt, err := openStream(p, ctx, a, e, func(sctx context.Context) (provider.ChatStream, error) {
 		return a.Target.Endpoint.Adapter.ChatStream(sctx, call)
 	})

@@ -169,11 +169,17 @@ type CountTokensResult struct {
 
 // NoRedirects returns a copy of c that never follows a redirect: an API that redirects is
 // misbehaving, and net/http would carry a provider's own credential header (api-key,
-// x-goog-api-key, X-Amz-Security-Token) to whatever host it is sent to. The copy shares c's
-// transport, so the connection pool is still the shared one. Every adapter sends through it.
+// x-goog-api-key, X-Amz-Security-Token) to whatever host it is sent to. The copy's transport
+// wraps c's, so the connection pool is still the shared one; it applies the HeaderOverride of
+// a request's context (WithHeaderOverride). Every adapter sends through it.
 func NoRedirects(c *http.Client) *http.Client {
 	out := *c
 	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	out.Transport = overrideTransport{base: base}
 	return &out
 }
 

@@ -3,7 +3,9 @@ package snapshot
 import (
 	"time"
 
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/governance"
+	"github.com/llmgw/llmgw/gateway/provider"
 )
 
 // Config is the plain data a snapshot is compiled from: everything the data plane needs, with
@@ -82,6 +84,12 @@ type VirtualTarget struct {
 	FallbackCandidate bool
 	// SLA is the target's sla_cutoff (RoutingPriority); the zero value has none.
 	SLA SLA
+	// Params are the request parameters set on every request sent to this target (its
+	// override_params), each checked with chat.CheckParam; nil: none.
+	Params []chat.Param
+	// Headers changes the headers of the upstream requests sent to this target (its
+	// headers_override), each name checked with provider.CheckOverrideHeader; nil: none.
+	Headers *provider.HeaderOverride
 }
 
 // SLA is a priority target's sla_cutoff: a target whose average time per output token or time

@@ -8,7 +8,9 @@ import (
 	"slices"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/governance"
+	"github.com/llmgw/llmgw/gateway/provider"
 )
 
 // Plan is how a request for one model is served: the targets to attempt, in order, until one
@@ -53,6 +55,12 @@ type Target struct {
 	Fallback bool
 	// SLA is the target's sla_cutoff (a Live RoutingPriority plan).
 	SLA SLA
+	// Params are the request parameters set on the requests sent to this target, replacing
+	// the client's (a virtual model's override_params); nil: none.
+	Params []chat.Param
+	// Headers changes the headers of the upstream requests sent to this target (a virtual
+	// model's headers_override); nil: none.
+	Headers *provider.HeaderOverride
 }
 
 // virtual is a compiled virtual model. A priority plan is fixed; a weighted model has one plan
@@ -150,7 +158,7 @@ func (s *Snapshot) compilePlans(tmpl Plan, strategy string, targets []VirtualTar
 			missing = append(missing, vt.Model)
 			continue
 		}
-		cs = append(cs, cand{t: Target{Endpoint: m, Retry: vt.Retry, FallbackOn: vt.FallbackStatus, Fallback: vt.FallbackCandidate, SLA: vt.SLA}, weight: vt.Weight, priority: vt.Priority, fallback: vt.FallbackCandidate})
+		cs = append(cs, cand{t: Target{Endpoint: m, Retry: vt.Retry, FallbackOn: vt.FallbackStatus, Fallback: vt.FallbackCandidate, SLA: vt.SLA, Params: vt.Params, Headers: vt.Headers}, weight: vt.Weight, priority: vt.Priority, fallback: vt.FallbackCandidate})
 	}
 	v = &virtual{}
 	if len(cs) == 0 {

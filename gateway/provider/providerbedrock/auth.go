@@ -162,7 +162,8 @@ func (r *roleCredentials) assumeRole(ctx context.Context) (aws.Credentials, erro
 		form.Set("ExternalId", r.externalID)
 	}
 	body := []byte(form.Encode())
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, bytes.NewReader(body))
+	// The STS exchange is not the target's request: it gets no header override.
+	req, err := http.NewRequestWithContext(provider.WithoutHeaderOverride(ctx), http.MethodPost, r.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return aws.Credentials{}, fmt.Errorf("bedrock: build sts request: %w", err)
 	}

@@ -191,7 +191,8 @@ func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 		return "", time.Time{}, err
 	}
 	form := url.Values{"grant_type": {jwtBearerGrant}, "assertion": {assertion}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.tokenURI, strings.NewReader(form.Encode()))
+	// The token exchange is not the target's request: it gets no header override.
+	req, err := http.NewRequestWithContext(provider.WithoutHeaderOverride(ctx), http.MethodPost, ts.tokenURI, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("vertex: build token request: %w", err)
 	}

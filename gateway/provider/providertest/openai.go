@@ -52,8 +52,10 @@ const LeakedKey = "sk-proj-LEAKED1234"
 type Request struct {
 	Path          string
 	Authorization string
-	Body          map[string]any
-	Raw           []byte
+	// Header is every header the request came with.
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
 }
 
 // OpenAI is a fake OpenAI API. It is safe for concurrent use.
@@ -101,7 +103,7 @@ func (f *OpenAI) LastRequest() Request {
 
 func (f *OpenAI) record(r *http.Request) (Request, bool) {
 	raw, _ := io.ReadAll(r.Body)
-	req := Request{Path: r.URL.Path, Authorization: r.Header.Get("Authorization"), Raw: raw}
+	req := Request{Path: r.URL.Path, Authorization: r.Header.Get("Authorization"), Header: r.Header.Clone(), Raw: raw}
 	if err := json.Unmarshal(raw, &req.Body); err != nil {
 		return req, false
 	}

@@ -60,7 +60,7 @@ func (f *OpenAI) recordAny(r *http.Request) (Request, bool) {
 		return f.record(r)
 	}
 	raw, _ := io.ReadAll(r.Body)
-	req := Request{Path: r.URL.Path, Authorization: r.Header.Get("Authorization"), Raw: raw, Body: map[string]any{}}
+	req := Request{Path: r.URL.Path, Authorization: r.Header.Get("Authorization"), Header: r.Header.Clone(), Raw: raw, Body: map[string]any{}}
 	mr := multipart.NewReader(strings.NewReader(string(raw)), params["boundary"])
 	for {
 		p, err := mr.NextPart()
