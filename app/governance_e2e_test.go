@@ -177,22 +177,26 @@ func TestRateLimitFromTrueFoundryFile(t *testing.T) {
 			t.Fatalf("bob: %v", err)
 		}
 	}
-	// The admitted requests' events name the rule; the refusals are records of their own.
-	f.g.Events.mu.Lock()
-	var counted, refusals int
-	for _, ev := range f.g.Events.all {
-		if ev.Model != "fake/limited" || ev.Principal != "user:alice" {
-			continue
+	// The admitted requests' events name the rule; the refusals are records of their own (the
+	// edge records a refusal when its handler returns, maybe after the client has the answer).
+	count := func() (counted, refusals int) {
+		f.g.Events.mu.Lock()
+		defer f.g.Events.mu.Unlock()
+		for _, ev := range f.g.Events.all {
+			if ev.Model != "fake/limited" || ev.Principal != "user:alice" {
+				continue
+			}
+			switch {
+			case ev.Status == "ok" && len(ev.Counted) == 1 && ev.Counted[0] == "rate_limit:alice-5-per-minute":
+				counted++
+			case ev.Status == "rate_limit_exceeded" && ev.HTTPStatus == 429 && ev.Operation == "":
+				refusals++
+			}
 		}
-		switch {
-		case ev.Status == "ok" && len(ev.Counted) == 1 && ev.Counted[0] == "rate_limit:alice-5-per-minute":
-			counted++
-		case ev.Status == "rate_limit_exceeded" && ev.HTTPStatus == 429 && ev.Operation == "":
-			refusals++
-		}
+		return counted, refusals
 	}
-	f.g.Events.mu.Unlock()
-	if counted != 5 || refusals != 15 {
+	waitUntil(t, func() bool { c, r := count(); return c+r >= 20 })
+	if counted, refusals := count(); counted != 5 || refusals != 15 {
 		t.Errorf("records: %d counted, %d refusals; want 5 and 15", counted, refusals)
 	}
 	// The status listing shows alice's bucket full.
