@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -73,10 +71,7 @@ integrations:
         - {target: fake/emb-down, priority: 0, retry_config: {attempts: 1}}
         - {target: fake/emb, priority: 1}
 `, oai.BaseURL(), claude.URL)
-	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, cfg)
 	g := startGateway(t, map[string]string{"ANTHROPIC_TEST_KEY": anthropicSecret, "FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
 	ctx := context.Background()
 	routed := func(t *testing.T, h http.Header, model, target string) {

@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,10 +90,7 @@ type govFixture struct {
 func newGovFixture(t *testing.T) *govFixture {
 	t.Helper()
 	up := providertest.NewOpenAI(t)
-	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(governanceConfig(up.BaseURL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, governanceConfig(up.BaseURL()))
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
 	f := &govFixture{g: g, up: up}
 	f.admin = adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
@@ -498,10 +493,7 @@ func TestMetadataAndUnpricedModels(t *testing.T) {
 // prune; those of a rule that still exists are kept.
 func TestDeletedRulesArePruned(t *testing.T) {
 	up := providertest.NewOpenAI(t)
-	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(governanceConfig(up.BaseURL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, governanceConfig(up.BaseURL()))
 	var gov *governance
 	g := startGatewayHooks(t, hooks{governance: func(s *governance) { gov = s }}, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
 	f := &govFixture{g: g, up: up, admin: adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))}

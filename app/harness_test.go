@@ -11,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/usage"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 )
 
 // syncBuffer is a log sink the server writes to while the test reads it.
@@ -172,4 +176,34 @@ func (g *gateway) do(t *testing.T, method, path, auth, body string) (*http.Respo
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
 	return resp, b.String()
+}
+
+// writeConfig writes a config file for a test and returns its path.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// adminClient is a Connect client of the gateway's Admin API with the admin token.
+func (g *gateway) adminClient() adminv1connect.AdminServiceClient {
+	return adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
+}
+
+// userKey creates the user name (in teams) and an API key for them, and returns its secret.
+func (g *gateway) userKey(t *testing.T, name string, teams ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin := g.adminClient()
+	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: name, Teams: teams}}); err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: name + "-key", Owner: &adminv1.ApiKey_User{User: name}}})
+	if err != nil {
+		t.Fatalf("create key for %s: %v", name, err)
+	}
+	return k.GetSecret()
 }

@@ -4,17 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"connectrpc.com/connect"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
-	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 )
 
 // latencyConfig is a fast model and a slow one (40 ms) on the fake upstream, behind a
@@ -57,21 +52,11 @@ integrations:
 // target that breaches its sla_cutoff is skipped after its first answer.
 func TestLatencyRoutingPrefersTheFastTarget(t *testing.T) {
 	up := providertest.NewOpenAI(t)
-	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(latencyConfig(up.BaseURL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, latencyConfig(up.BaseURL()))
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
 	ctx := context.Background()
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
-	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
-		t.Fatal(err)
-	}
-	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	bobKey := g.userKey(t, "bob")
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(bobKey), option.WithMaxRetries(0))
 	served := func(model string, n int) map[string]int {
 		t.Helper()
 		out := map[string]int{}

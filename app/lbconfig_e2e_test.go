@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -50,10 +49,7 @@ func TestLoadBalancingConfigRoutes(t *testing.T) {
     - {name: gpt4-requests, when: {models: [openai-main/gpt-4]}, limits: [{unit: requests_per_minute, limit_to: 1000}]}
 ---
 `, up.BaseURL()) + string(example)
-	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, cfg)
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
 	ctx := context.Background()
 	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
-	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 )
 
 // routingConfig is an OpenAI account on the fake upstream with a model that answers 503, one
@@ -95,21 +90,11 @@ var serverTimingSyntax = regexp.MustCompile(`^gateway;dur=[0-9]+(\.[0-9]+)?, ups
 // usage event; a caller allowed only the virtual model reaches its targets through it.
 func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 	up := providertest.NewOpenAI(t)
-	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(routingConfig(up.BaseURL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, routingConfig(up.BaseURL()))
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
 	ctx := context.Background()
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
-	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
-		t.Fatal(err)
-	}
-	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	bobKey := g.userKey(t, "bob")
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(bobKey), option.WithMaxRetries(0))
 	calls := func(model string) int {
 		n := 0
 		for _, r := range up.Requests() {
@@ -226,14 +211,8 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 			t.Errorf("GET /v1/models/prod/ha: %+v, %v", m, err)
 		}
 		// A caller not allowed the virtual model is refused without learning its targets.
-		if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "carol"}}); err != nil {
-			t.Fatal(err)
-		}
-		ck, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "carol-key", Owner: &adminv1.ApiKey_User{User: "carol"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, body := g.do(t, "POST", "/v1/chat/completions", ck.GetSecret(), `{"model":"prod/ha","messages":[{"role":"user","content":"hi"}]}`)
+		carolKey := g.userKey(t, "carol")
+		resp, body := g.do(t, "POST", "/v1/chat/completions", carolKey, `{"model":"prod/ha","messages":[{"role":"user","content":"hi"}]}`)
 		if resp.StatusCode != 403 || resp.Header.Get("x-llmgw-resolved-model") != "" || strings.Contains(body, "fake/") {
 			t.Errorf("carol: %d %q %s; want a 403 that names no target", resp.StatusCode, resp.Header.Get("x-llmgw-resolved-model"), body)
 		}
@@ -248,23 +227,13 @@ func TestVirtualModelRetriesAndFallsBack(t *testing.T) {
 // answers at once, until the cooldown passes and it is probed again.
 func TestFailingTargetIsEjected(t *testing.T) {
 	up := providertest.NewOpenAI(t)
-	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(routingConfig(up.BaseURL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, routingConfig(up.BaseURL()))
 	var now atomic.Int64
 	now.Store(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC).UnixNano())
 	g := startGatewayHooks(t, hooks{clock: func() time.Time { return time.Unix(0, now.Load()) }}, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
 	ctx := context.Background()
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
-	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
-		t.Fatal(err)
-	}
-	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	bobKey := g.userKey(t, "bob")
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(bobKey), option.WithMaxRetries(0))
 	ask := func() []string {
 		t.Helper()
 		var resp *http.Response
@@ -306,21 +275,11 @@ func TestFailingTargetIsEjected(t *testing.T) {
 // bad value is a 400 naming the header.
 func TestRequestTimeoutBoundsTheAttempts(t *testing.T) {
 	up := providertest.NewOpenAI(t)
-	cfgPath := filepath.Join(t.TempDir(), "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(routingConfig(up.BaseURL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, routingConfig(up.BaseURL()))
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfgPath)
 	ctx := context.Background()
-	admin := adminv1connect.NewAdminServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
-	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "bob"}}); err != nil {
-		t.Fatal(err)
-	}
-	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: "bob-key", Owner: &adminv1.ApiKey_User{User: "bob"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(k.GetSecret()), option.WithMaxRetries(0))
+	bobKey := g.userKey(t, "bob")
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(bobKey), option.WithMaxRetries(0))
 	for _, tt := range []struct {
 		header, value string
 		wantStatus    int

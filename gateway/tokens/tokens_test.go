@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // counter is shared by the tests so each tokenizer is built once per test binary.
@@ -137,23 +136,25 @@ func TestAddJSONDepth(t *testing.T) {
 	}
 }
 
-// TestLoadCost reports what building each tokenizer costs: run with -v to see it.
-func TestLoadCost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds both tokenizers")
-	}
+// BenchmarkLoad measures what building each tokenizer costs on first need: the time per op and
+// the live heap it keeps (heap-MB).
+func BenchmarkLoad(b *testing.B) {
 	for _, model := range []string{"gpt-4o", "gpt-4"} {
-		c := NewCounter()
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		start := time.Now()
-		c.Count(model, []byte("x"))
-		took := time.Since(start)
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		t.Logf("%s (%s): built in %v, %.1f MB of live heap", model, EncodingOf(model), took.Round(time.Millisecond), float64(after.HeapAlloc-before.HeapAlloc)/1e6)
-		runtime.KeepAlive(c)
+		b.Run(EncodingOf(model), func(b *testing.B) {
+			var heap float64
+			for b.Loop() {
+				c := NewCounter()
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				c.Count(model, []byte("x"))
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				heap = float64(after.HeapAlloc-before.HeapAlloc) / 1e6
+				runtime.KeepAlive(c)
+			}
+			b.ReportMetric(heap, "heap-MB")
+		})
 	}
 }
 

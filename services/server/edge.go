@@ -38,11 +38,18 @@ import (
 // two. Its value is the process's hop token and the request id; anything else is ignored.
 const hopHeader = "x-llmgw-hop"
 
+// hopEntry is what the REST edge knows of a request in its hop: its record and the caller it
+// admitted, so the hop neither names nor admits it again.
+type hopEntry struct {
+	er *edge.Request
+	c  *pipeline.Caller
+}
+
 // edgeRoutes holds what the edge needs across requests.
 type edgeRoutes struct {
 	s        *Server
 	hopToken string
-	hops     sync.Map // request id -> *edge.Request, while a REST request is in its hop
+	hops     sync.Map // request id -> *hopEntry, while a REST request is in its hop
 	errw     *connect.ErrorWriter
 }
 
@@ -199,9 +206,11 @@ func (e *edgeRoutes) connectService(admin bool, next http.Handler) http.Handler 
 	limit := e.s.opts.MaxBody
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var er *edge.Request
+		var hopped *hopEntry
 		if !admin {
-			er = e.hop(r)
-			if er == nil {
+			if hopped = e.hop(r); hopped != nil {
+				er = hopped.er
+			} else {
 				er = edge.NewRequest(r.Header, edge.SurfaceConnect, time.Now())
 				sw := &statusWriter{ResponseWriter: w}
 				w = sw
@@ -214,12 +223,16 @@ func (e *edgeRoutes) connectService(admin bool, next http.Handler) http.Handler 
 			e.connectFail(w, r, er, edge.TooLarge(limit))
 			return
 		}
-		ctx, err := e.authenticate(r, er, admin)
-		if err != nil {
-			e.connectFail(w, r, er, err)
-			return
+		if hopped != nil {
+			r = r.WithContext(pipeline.WithCaller(r.Context(), hopped.c)) // admitted by the REST edge
+		} else {
+			ctx, err := e.authenticate(r, er, admin)
+			if err != nil {
+				e.connectFail(w, r, er, err)
+				return
+			}
+			r = r.WithContext(ctx)
 		}
-		r = r.WithContext(ctx)
 		if isConnectUnary(r) {
 			e.bound(w, r, limit)
 			if err := readAll(r, limit); err != nil {
@@ -262,7 +275,7 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, admin bool)
 }
 
 // hop returns the REST request a gRPC hop carries, or nil when r is not one.
-func (e *edgeRoutes) hop(r *http.Request) *edge.Request {
+func (e *edgeRoutes) hop(r *http.Request) *hopEntry {
 	vs := r.Header.Values(hopHeader)
 	if len(vs) == 0 {
 		return nil
@@ -270,8 +283,8 @@ func (e *edgeRoutes) hop(r *http.Request) *edge.Request {
 	r.Header.Del(hopHeader)
 	for _, v := range vs { // a REST client may have sent one of its own
 		if token, id, ok := strings.Cut(v, ":"); ok && token == e.hopToken {
-			if er, ok := e.hops.Load(id); ok {
-				return er.(*edge.Request)
+			if h, ok := e.hops.Load(id); ok {
+				return h.(*hopEntry)
 			}
 		}
 	}
@@ -308,7 +321,8 @@ func (e *edgeRoutes) rest(next http.Handler) http.Handler {
 			e.restFail(w, er, edge.TooLarge(limit))
 			return
 		}
-		if _, err := e.authenticate(r, er, admin); err != nil {
+		ctx, err := e.authenticate(r, er, admin)
+		if err != nil {
 			e.restFail(w, er, err)
 			return
 		}
@@ -318,7 +332,7 @@ func (e *edgeRoutes) rest(next http.Handler) http.Handler {
 			return
 		}
 		if er != nil {
-			e.hops.Store(er.ID, er)
+			e.hops.Store(er.ID, &hopEntry{er: er, c: pipeline.CallerFrom(ctx)})
 			defer e.hops.Delete(er.ID)
 		}
 		next.ServeHTTP(w, r)
