@@ -63,6 +63,8 @@ type Config struct {
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
 	RequestLog      bool
+	// UsageRetentionDays is how many days the embedded usage store keeps events (0: forever).
+	UsageRetentionDays int
 }
 
 // flags defines the flags of a subcommand with their defaults taken from the LLMGW_*
@@ -112,6 +114,18 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 		}
 		return b
 	}
+	envDays := func(k string, def int) int {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number of days, 0 for no limit", k, v))
+			return def
+		}
+		return n
+	}
 	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -127,6 +141,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	fs.IntVar(&c.UsageRetentionDays, "usage-retention-days", envDays("LLMGW_USAGE_RETENTION_DAYS", 30), "days the embedded usage store keeps events, 0 for no limit (LLMGW_USAGE_RETENTION_DAYS)")
 	return fs, c, errors.Join(errs...)
 }
 
@@ -321,6 +336,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if h.recorder != nil {
 		sink = h.recorder
 	}
+	// Without Kafka, events are also kept in the embedded usage store, which the Usage API reads.
+	sink, usageAPI, stopUsage, err := openUsage(ctx, cfg, sink, logger)
+	if err != nil {
+		return err
+	}
+	defer stopUsage() // after the queue's last delivery, below
 	queue := usage.NewQueue(1<<16, sink, logger)
 	var rec pipeline.Recorder = queue
 	gov := newGovernance(&snaps, client, logger, h.clock, rec)
@@ -335,7 +356,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(breaker.New(h.clock, logger)), pipeline.WithLatency(latency.New(h.clock)))
-	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
+	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"), Usage: usageAPI})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
