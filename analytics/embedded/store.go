@@ -49,7 +49,9 @@ type Options struct {
 // Run must be called once to write what Record receives.
 type Store struct {
 	db     *sql.DB
+	path   string
 	opts   Options
+	chunk  int // events deleted per pruning transaction
 	in     chan *usagev1.UsageEvent
 	done   chan struct{} // closed when Run returns
 	logger *slog.Logger
@@ -143,7 +145,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("usage store schema: %w", err)
 	}
-	return &Store{db: db, opts: opts, in: make(chan *usagev1.UsageEvent, opts.Buffer), done: make(chan struct{}), logger: opts.Logger}, nil
+	return &Store{db: db, path: path, opts: opts, chunk: pruneChunk, in: make(chan *usagev1.UsageEvent, opts.Buffer), done: make(chan struct{}), logger: opts.Logger}, nil
 }
 
 // Close closes the database. Call it after Run has returned.
@@ -344,7 +346,7 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 	for {
 		bound := cutoff
 		var id int64
-		err := s.db.QueryRowContext(ctx, `SELECT id FROM events WHERE id < ? ORDER BY id LIMIT 1 OFFSET ?`, cutoff, pruneChunk).Scan(&id)
+		err := s.db.QueryRowContext(ctx, `SELECT id FROM events WHERE id < ? ORDER BY id LIMIT 1 OFFSET ?`, cutoff, s.chunk).Scan(&id)
 		switch {
 		case err == nil:
 			bound = id
