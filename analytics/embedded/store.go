@@ -48,10 +48,13 @@ type Options struct {
 // Store is the embedded usage store. Record and the queries are safe for concurrent use;
 // Run must be called once to write what Record receives.
 type Store struct {
-	db     *sql.DB
-	path   string
-	opts   Options
-	chunk  int // events deleted per pruning transaction
+	db    *sql.DB
+	path  string
+	opts  Options
+	chunk int // events deleted per pruning transaction
+	// next is the next free key per millisecond key, for the writer only (Write's callers
+	// are serial: Run, or a test).
+	next   map[int64]int64
 	in     chan *usagev1.UsageEvent
 	done   chan struct{} // closed when Run returns
 	logger *slog.Logger
@@ -145,7 +148,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("usage store schema: %w", err)
 	}
-	return &Store{db: db, path: path, opts: opts, chunk: pruneChunk, in: make(chan *usagev1.UsageEvent, opts.Buffer), done: make(chan struct{}), logger: opts.Logger}, nil
+	return &Store{db: db, path: path, opts: opts, chunk: pruneChunk, next: map[int64]int64{}, in: make(chan *usagev1.UsageEvent, opts.Buffer), done: make(chan struct{}), logger: opts.Logger}, nil
 }
 
 // Close closes the database. Call it after Run has returned.
@@ -242,7 +245,8 @@ func keyOf(t time.Time) int64 {
 }
 
 // Write stores events in one transaction. An event whose id is already stored is skipped (a
-// redelivery); bodies, when an event carries them, go to their own table.
+// redelivery); bodies, when an event carries them, go to their own table. Calls must not
+// overlap (Run makes them one at a time).
 func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -260,7 +264,7 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	exists := stmt(`SELECT 1 FROM events WHERE event_id = ?`)
 	last := stmt(`SELECT max(id) FROM events WHERE id >= ? AND id < ?`)
 	ins := stmt(`INSERT INTO events (id, event_id, ts, model, target, user, virtual_account, failed, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced, latency_us, ttft_us)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	team := stmt(`INSERT OR IGNORE INTO event_teams (id, team) VALUES (?, ?)`)
 	meta := stmt(`INSERT OR REPLACE INTO event_metadata (id, key, value) VALUES (?, ?, ?)`)
 	rec := stmt(`INSERT INTO event_records (id, event) VALUES (?, ?)`)
@@ -268,37 +272,60 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	if err != nil {
 		return err
 	}
-	next := map[int64]int64{} // millisecond key -> next free key, within this batch
+	// The writer's last keys per millisecond (s.next) make the common case one insert; a key
+	// taken by an earlier process is found when the insert does nothing.
+	if len(s.next) > 4096 {
+		clear(s.next)
+	}
 	for _, e := range events {
-		var one int
-		switch err := exists.QueryRowContext(ctx, e.GetEventId()).Scan(&one); {
-		case err == nil:
-			continue // already stored
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
 		t := e.GetTime().AsTime()
 		base := keyOf(t)
-		id, ok := next[base]
-		if !ok {
-			var maxID sql.NullInt64
-			if err := last.QueryRowContext(ctx, base, base+1<<seqBits).Scan(&maxID); err != nil {
+		tok := e.GetTokens()
+		var id int64
+		inserted := false
+		for attempt := 0; !inserted; attempt++ {
+			next, ok := s.next[base]
+			if !ok || attempt > 0 {
+				var maxID sql.NullInt64
+				if err := last.QueryRowContext(ctx, base, base+1<<seqBits).Scan(&maxID); err != nil {
+					return err
+				}
+				next = base
+				if maxID.Valid {
+					next = maxID.Int64 + 1
+				}
+			}
+			id = next
+			if id >= base+1<<seqBits {
+				return fmt.Errorf("more than %d events in the millisecond %s", 1<<seqBits, t.UTC())
+			}
+			res, err := ins.ExecContext(ctx, id, e.GetEventId(), t.UnixMicro(), e.GetModel(), e.GetTarget().GetModel(), e.GetUser(), e.GetVirtualAccount(),
+				b2i(e.GetStatus() != "ok"), tok.GetPrompt(), tok.GetCompletion(), tok.GetCacheRead(), tok.GetCacheWrite(), tok.GetReasoning(),
+				e.GetCostUsd(), b2i(!e.GetPriced()), e.GetLatencyUs(), e.GetTtftUs())
+			if err != nil {
 				return err
 			}
-			id = base
-			if maxID.Valid {
-				id = maxID.Int64 + 1
+			if n, _ := res.RowsAffected(); n == 1 {
+				inserted = true
+				s.next[base] = id + 1
+				continue
 			}
+			var one int
+			switch err := exists.QueryRowContext(ctx, e.GetEventId()).Scan(&one); {
+			case err == nil:
+				break // already stored: a redelivery
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			default:
+				if attempt > 0 {
+					return fmt.Errorf("no free key for event %q", e.GetEventId())
+				}
+				continue // the key was taken: look up the millisecond's last key
+			}
+			break
 		}
-		if id >= base+1<<seqBits {
-			return fmt.Errorf("more than %d events in the millisecond %s", 1<<seqBits, t.UTC())
-		}
-		next[base] = id + 1
-		tok := e.GetTokens()
-		if _, err := ins.ExecContext(ctx, id, e.GetEventId(), t.UnixMicro(), e.GetModel(), e.GetTarget().GetModel(), e.GetUser(), e.GetVirtualAccount(),
-			b2i(e.GetStatus() != "ok"), tok.GetPrompt(), tok.GetCompletion(), tok.GetCacheRead(), tok.GetCacheWrite(), tok.GetReasoning(),
-			e.GetCostUsd(), b2i(!e.GetPriced()), e.GetLatencyUs(), e.GetTtftUs()); err != nil {
-			return err
+		if !inserted {
+			continue
 		}
 		for _, tm := range e.GetTeams() {
 			if _, err := team.ExecContext(ctx, id, tm); err != nil {
