@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,15 +17,19 @@ import (
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
 )
 
-// synthetic returns the i-th of n synthetic events spread evenly over the 30 days before end:
-// 1,000 users in 50 teams, 20 virtual accounts, 20 models, two metadata keys, 3 % failures.
-func synthetic(r *rand.Rand, i, n int, end time.Time) *usagev1.UsageEvent {
-	span := 30 * 24 * time.Hour
+// synthetic returns the i-th of n synthetic events spread evenly over span before end: 1,000
+// users in 50 teams, 20 virtual accounts, 20 models (each user calls two of them), two
+// metadata keys, 3 % failures.
+func synthetic(r *rand.Rand, i, n int, span time.Duration, end time.Time) *usagev1.UsageEvent {
 	at := end.Add(-span + time.Duration(int64(span)/int64(n)*int64(i)))
 	u := r.IntN(1000)
+	model := u % 20
+	if r.IntN(2) == 0 {
+		model = (u * 7) % 20
+	}
 	e := &usagev1.UsageEvent{
 		EventId: fmt.Sprintf("%016x-%08d", at.UnixNano(), i), Time: timestamppb.New(at), Status: "ok",
-		Model: "acct/model-" + strconv.Itoa(r.IntN(20)), Teams: []string{"team-" + strconv.Itoa(u%50)},
+		Model: "acct/model-" + strconv.Itoa(model), Teams: []string{"team-" + strconv.Itoa(u%50)},
 		Tokens:  &usagev1.Tokens{Prompt: int64(r.IntN(4000)), Completion: int64(r.IntN(1000)), CacheRead: int64(r.IntN(100))},
 		Priced:  true,
 		Surface: "openai", Operation: "chat", HttpStatus: 200,
@@ -62,7 +65,7 @@ func BenchmarkWrite(b *testing.B) {
 	batch := make([]*usagev1.UsageEvent, 0, DefaultMaxBatch)
 	b.ResetTimer()
 	for i := range b.N {
-		batch = append(batch, synthetic(r, i, b.N, end))
+		batch = append(batch, synthetic(r, i, b.N, 30*24*time.Hour, end))
 		if len(batch) == cap(batch) || i == b.N-1 {
 			if err := s.Write(context.Background(), batch); err != nil {
 				b.Fatal(err)
@@ -99,51 +102,40 @@ func BenchmarkRecord(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-var (
-	loadOnce sync.Once
-	loaded   *Store
-	loadEnd  time.Time
-	loadErr  error
-)
-
-// BenchmarkQueries loads LLMGW_USAGE_BENCH_ROWS synthetic events (default 1,000,000) over 30
-// days into a temporary store, once, and times the Usage API's main queries on it:
+// BenchmarkQueries loads LLMGW_USAGE_BENCH_ROWS synthetic events (default 1,000,000) over
+// LLMGW_USAGE_BENCH_DAYS days (default 30) into a temporary store and times the Usage API's
+// main queries on it:
 //
 //	LLMGW_USAGE_BENCH_ROWS=2000000 go test -run '^$' -bench Queries -benchtime 5x ./analytics/embedded
 func BenchmarkQueries(b *testing.B) {
-	n := 1_000_000
+	n, days := 1_000_000, 30
 	if v := os.Getenv("LLMGW_USAGE_BENCH_ROWS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	loadOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "usagebench")
-		if err != nil {
-			loadErr = err
-			return
-		}
-		loaded, loadErr = Open(context.Background(), filepath.Join(dir, FileName), Options{})
-		if loadErr != nil {
-			return
-		}
-		loadEnd = time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)
-		r := rand.New(rand.NewPCG(1, 2))
-		start := time.Now()
-		batch := make([]*usagev1.UsageEvent, 0, DefaultMaxBatch)
-		for i := range n {
-			batch = append(batch, synthetic(r, i, n, loadEnd))
-			if len(batch) == cap(batch) || i == n-1 {
-				if loadErr = loaded.Write(context.Background(), batch); loadErr != nil {
-					return
-				}
-				batch = batch[:0]
-			}
-		}
-		fi, _ := os.Stat(filepath.Join(dir, FileName))
-		b.Logf("loaded %d events in %s (%.0f events/s); file %d MB", n, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds(), fi.Size()>>20)
-	})
-	if loadErr != nil {
-		b.Fatal(loadErr)
+	if v := os.Getenv("LLMGW_USAGE_BENCH_DAYS"); v != "" {
+		days, _ = strconv.Atoi(v)
 	}
+	dir := b.TempDir()
+	loaded, err := Open(context.Background(), filepath.Join(dir, FileName), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer loaded.Close()
+	loadEnd := time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)
+	r := rand.New(rand.NewPCG(1, 2))
+	start := time.Now()
+	batch := make([]*usagev1.UsageEvent, 0, DefaultMaxBatch)
+	for i := range n {
+		batch = append(batch, synthetic(r, i, n, time.Duration(days)*24*time.Hour, loadEnd))
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := loaded.Write(context.Background(), batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	fi, _ := os.Stat(filepath.Join(dir, FileName))
+	fmt.Printf("loaded %d events over %d days in %s (%.0f events/s); file %d MB\n", n, days, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds(), fi.Size()>>20)
 	ctx := context.Background()
 	day := 24 * time.Hour
 	last := func(d time.Duration) query.Filter { return query.Filter{Start: loadEnd.Add(-d), End: loadEnd} }

@@ -125,6 +125,137 @@ func checkRange(f query.Filter) error {
 	return nil
 }
 
+// cell is one group's bucket of an aggregate.
+type cell struct {
+	group  string
+	bucket int64 // the bucket's start, Unix microseconds; 0 for a breakdown
+}
+
+// hourUs is an hour in microseconds, the rollup's grain.
+const hourUs = int64(time.Hour / time.Microsecond)
+
+// rollable reports whether the hourly rollup can answer a filter and grouping: it has no
+// teams and no metadata.
+func rollable(f query.Filter, g query.GroupBy) bool {
+	return len(f.Teams) == 0 && len(f.Metadata) == 0 && g.Dim != query.DimTeam && g.Dim != query.DimMetadata
+}
+
+// aggregate sums the events f selects per group and bucket of width microseconds (0: one
+// bucket). The whole hours of the range are read from the hourly rollup when it can answer
+// (widths of an hour or more), the rest from the events.
+func (s *Store) aggregate(ctx context.Context, f query.Filter, g query.GroupBy, width int64) (map[cell]*query.Totals, error) {
+	out := map[cell]*query.Totals{}
+	if width == 0 || width%hourUs == 0 && rollable(f, g) {
+		start, end := f.Start.UnixMicro(), f.End.UnixMicro()
+		hs := (start + hourUs - 1) / hourUs * hourUs // the first whole hour
+		he := end / hourUs * hourUs                  // the end of the last whole hour
+		if rollable(f, g) && hs < he {
+			if start < hs {
+				head := f
+				head.End = time.UnixMicro(hs)
+				if err := s.aggregateEvents(ctx, head, g, width, out); err != nil {
+					return nil, err
+				}
+			}
+			if err := s.aggregateRollup(ctx, f, g, width, hs/hourUs, he/hourUs, out); err != nil {
+				return nil, err
+			}
+			if he < end {
+				tail := f
+				tail.Start = time.UnixMicro(he)
+				if err := s.aggregateEvents(ctx, tail, g, width, out); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
+		}
+	}
+	return out, s.aggregateEvents(ctx, f, g, width, out)
+}
+
+func add(out map[cell]*query.Totals, c cell, t query.Totals) {
+	if cur, ok := out[c]; ok {
+		cur.Add(t)
+		return
+	}
+	out[c] = &t
+}
+
+func (s *Store) aggregateEvents(ctx context.Context, f query.Filter, g query.GroupBy, width int64, out map[cell]*query.Totals) error {
+	join, key, gargs, err := groupExpr(g)
+	if err != nil {
+		return err
+	}
+	bucket := "0"
+	if width > 0 {
+		bucket = "e.ts / " + strconv.FormatInt(width, 10) + " * " + strconv.FormatInt(width, 10)
+	}
+	w, wargs := where(f)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+key+`, `+bucket+`, `+totalsCols+` FROM events e`+join+w+` GROUP BY 1, 2`, append(gargs, wargs...)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c cell
+		var t query.Totals
+		if err := rows.Scan(scanTotals([]any{&c.group, &c.bucket}, &t)...); err != nil {
+			return err
+		}
+		add(out, c, t)
+	}
+	return rows.Err()
+}
+
+// aggregateRollup sums the rollup's hours [from, to).
+func (s *Store) aggregateRollup(ctx context.Context, f query.Filter, g query.GroupBy, width, from, to int64, out map[cell]*query.Totals) error {
+	key := "''"
+	switch g.Dim {
+	case query.DimModel:
+		key = "r.model"
+	case query.DimTarget:
+		key = "r.target"
+	case query.DimUser:
+		key = "r.user"
+	case query.DimVirtualAccount:
+		key = "r.virtual_account"
+	}
+	bucket := "0"
+	if width > 0 {
+		bucket = "r.hour * " + strconv.FormatInt(hourUs, 10) + " / " + strconv.FormatInt(width, 10) + " * " + strconv.FormatInt(width, 10)
+	}
+	conds := []string{"r.hour >= ?", "r.hour < ?"}
+	args := []any{from, to}
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		conds = append(conds, col+" IN ("+marks(len(vals))+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	in("r.model", f.Models)
+	in("r.target", f.Targets)
+	in("r.user", f.Users)
+	in("r.virtual_account", f.VirtualAccounts)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+key+`, `+bucket+`, sum(r.requests), sum(r.failures), sum(r.prompt), sum(r.completion), sum(r.cache_read), sum(r.cache_write), sum(r.reasoning), sum(r.cost_usd), sum(r.unpriced)
+		FROM rollup_hour r WHERE `+strings.Join(conds, " AND ")+` GROUP BY 1, 2`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c cell
+		var t query.Totals
+		if err := rows.Scan(scanTotals([]any{&c.group, &c.bucket}, &t)...); err != nil {
+			return err
+		}
+		add(out, c, t)
+	}
+	return rows.Err()
+}
+
 // TimeSeries implements query.Querier.
 func (s *Store) TimeSeries(ctx context.Context, q query.SeriesQuery) (*query.SeriesResult, error) {
 	if err := checkRange(q.Filter); err != nil {
@@ -141,40 +272,32 @@ func (s *Store) TimeSeries(ctx context.Context, q query.SeriesQuery) (*query.Ser
 	if last-first+1 > query.MaxBuckets {
 		return nil, query.Invalid("the range spans %d buckets, more than %d: use wider buckets or a shorter range", last-first+1, query.MaxBuckets)
 	}
-	join, key, gargs, err := groupExpr(q.GroupBy)
-	if err != nil {
-		return nil, err
-	}
-	w, wargs := where(q.Filter)
-	sqlText := `SELECT ` + key + `, e.ts / ` + strconv.FormatInt(width, 10) + ` AS b, ` + totalsCols +
-		` FROM events e` + join + w + ` GROUP BY 1, 2 ORDER BY 1, 2`
-	rows, err := s.db.QueryContext(ctx, sqlText, append(gargs, wargs...)...)
+	cells, err := s.aggregate(ctx, q.Filter, q.GroupBy, width)
 	if err != nil {
 		return nil, fmt.Errorf("time series: %w", err)
 	}
-	defer rows.Close()
-	var series []query.Series
-	for rows.Next() {
-		var g string
-		var b int64
-		var t query.Totals
-		if err := rows.Scan(scanTotals([]any{&g, &b}, &t)...); err != nil {
-			return nil, fmt.Errorf("time series: %w", err)
+	byGroup := map[string]*query.Series{}
+	for c, t := range cells {
+		se := byGroup[c.group]
+		if se == nil {
+			se = &query.Series{Group: c.group}
+			byGroup[c.group] = se
 		}
-		if n := len(series); n == 0 || series[n-1].Group != g {
-			series = append(series, query.Series{Group: g})
-		}
-		cur := &series[len(series)-1]
-		cur.Points = append(cur.Points, query.Point{Start: time.UnixMicro(b * width).UTC(), Totals: t})
-		cur.Totals.Add(t)
+		se.Points = append(se.Points, query.Point{Start: time.UnixMicro(c.bucket).UTC(), Totals: *t})
+		se.Totals.Add(*t)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("time series: %w", err)
+	series := make([]query.Series, 0, len(byGroup))
+	for _, se := range byGroup {
+		slices.SortFunc(se.Points, func(a, b query.Point) int { return a.Start.Compare(b.Start) })
+		series = append(series, *se)
 	}
 	sort.Slice(series, func(i, j int) bool {
 		return query.Less(series[i].Group, series[i].Totals, series[j].Group, series[j].Totals)
 	})
 	res := &query.SeriesResult{Series: series}
+	if len(series) == 0 {
+		res.Series = nil
+	}
 	if len(series) > query.MaxSeries {
 		res.Series, res.Truncated = series[:query.MaxSeries], true
 	}
@@ -186,26 +309,13 @@ func (s *Store) Breakdown(ctx context.Context, q query.BreakdownQuery) (*query.B
 	if err := checkRange(q.Filter); err != nil {
 		return nil, err
 	}
-	join, key, gargs, err := groupExpr(q.GroupBy)
-	if err != nil {
-		return nil, err
-	}
-	w, wargs := where(q.Filter)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+key+`, `+totalsCols+` FROM events e`+join+w+` GROUP BY 1`, append(gargs, wargs...)...)
+	cells, err := s.aggregate(ctx, q.Filter, q.GroupBy, 0)
 	if err != nil {
 		return nil, fmt.Errorf("breakdown: %w", err)
 	}
-	defer rows.Close()
 	res := &query.BreakdownResult{}
-	for rows.Next() {
-		var g query.Group
-		if err := rows.Scan(scanTotals([]any{&g.Key}, &g.Totals)...); err != nil {
-			return nil, fmt.Errorf("breakdown: %w", err)
-		}
-		res.Groups = append(res.Groups, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("breakdown: %w", err)
+	for c, t := range cells {
+		res.Groups = append(res.Groups, query.Group{Key: c.group, Totals: *t})
 	}
 	sort.Slice(res.Groups, func(i, j int) bool {
 		return query.Less(res.Groups[i].Key, res.Groups[i].Totals, res.Groups[j].Key, res.Groups[j].Totals)
@@ -214,9 +324,14 @@ func (s *Store) Breakdown(ctx context.Context, q query.BreakdownQuery) (*query.B
 		res.Groups, res.Truncated = res.Groups[:query.MaxGroups], true
 	}
 	if q.GroupBy.Dim == query.DimTeam || res.Truncated {
-		// An event counts in each of its teams: the totals count it once.
-		if err := s.db.QueryRowContext(ctx, `SELECT `+totalsCols+` FROM events e`+w, wargs...).Scan(scanTotals(nil, &res.Totals)...); err != nil {
+		// An event counts in each of its teams, and truncated groups are left out: the
+		// totals are their own query, each event once.
+		all, err := s.aggregate(ctx, q.Filter, query.GroupBy{}, 0)
+		if err != nil {
 			return nil, fmt.Errorf("breakdown totals: %w", err)
+		}
+		for _, t := range all {
+			res.Totals.Add(*t)
 		}
 		return res, nil
 	}

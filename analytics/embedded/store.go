@@ -103,6 +103,27 @@ CREATE TABLE IF NOT EXISTS event_metadata (
 	PRIMARY KEY (id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_metadata_key ON event_metadata(key, value, id);
+-- rollup_hour sums the events per hour and (model, target, user, virtual account): the whole
+-- hours of a query without teams or metadata read it instead of the events.
+CREATE TABLE IF NOT EXISTS rollup_hour (
+	hour            INTEGER NOT NULL, -- Unix hours
+	model           TEXT    NOT NULL,
+	target          TEXT    NOT NULL,
+	user            TEXT    NOT NULL,
+	virtual_account TEXT    NOT NULL,
+	requests        INTEGER NOT NULL,
+	failures        INTEGER NOT NULL,
+	prompt          INTEGER NOT NULL,
+	completion      INTEGER NOT NULL,
+	cache_read      INTEGER NOT NULL,
+	cache_write     INTEGER NOT NULL,
+	reasoning       INTEGER NOT NULL,
+	cost_usd        REAL    NOT NULL,
+	unpriced        INTEGER NOT NULL,
+	PRIMARY KEY (hour, model, target, user, virtual_account)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollup_hour_user ON rollup_hour(user, hour);
+CREATE INDEX IF NOT EXISTS rollup_hour_virtual_account ON rollup_hour(virtual_account, hour);
 CREATE TABLE IF NOT EXISTS event_records (
 	id    INTEGER PRIMARY KEY,
 	event BLOB NOT NULL -- llmgw.usage.v1.UsageEvent without bodies
@@ -268,6 +289,11 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	team := stmt(`INSERT OR IGNORE INTO event_teams (id, team) VALUES (?, ?)`)
 	meta := stmt(`INSERT OR REPLACE INTO event_metadata (id, key, value) VALUES (?, ?, ?)`)
 	rec := stmt(`INSERT INTO event_records (id, event) VALUES (?, ?)`)
+	roll := stmt(`INSERT INTO rollup_hour (hour, model, target, user, virtual_account, requests, failures, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET requests = requests + 1, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
+			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
+			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
 	body := stmt(`INSERT INTO event_bodies (id, request, response, request_truncated, response_truncated) VALUES (?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
@@ -327,6 +353,11 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 		if !inserted {
 			continue
 		}
+		if _, err := roll.ExecContext(ctx, t.UnixMicro()/hourUs, e.GetModel(), e.GetTarget().GetModel(), e.GetUser(), e.GetVirtualAccount(),
+			b2i(e.GetStatus() != "ok"), tok.GetPrompt(), tok.GetCompletion(), tok.GetCacheRead(), tok.GetCacheWrite(), tok.GetReasoning(),
+			e.GetCostUsd(), b2i(!e.GetPriced())); err != nil {
+			return err
+		}
 		for _, tm := range e.GetTeams() {
 			if _, err := team.ExecContext(ctx, id, tm); err != nil {
 				return err
@@ -368,7 +399,8 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 	if s.opts.Retention <= 0 {
 		return 0, nil
 	}
-	cutoff := keyOf(s.opts.Now().Add(-s.opts.Retention))
+	// Whole hours, so that the hourly rollup and the events agree.
+	cutoff := keyOf(s.opts.Now().Add(-s.opts.Retention).Truncate(time.Hour))
 	var total int64
 	for {
 		bound := cutoff
@@ -401,6 +433,10 @@ func (s *Store) deleteBefore(ctx context.Context, bound int64) (int64, error) {
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < ?`, bound)
 	if err != nil {
+		return 0, err
+	}
+	// The rollup's hours before the oldest event left (bound is hour-aligned at the end).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_hour WHERE hour < ?`, (bound>>seqBits)/int64(time.Hour/time.Millisecond)); err != nil {
 		return 0, err
 	}
 	n, _ := res.RowsAffected()

@@ -214,6 +214,10 @@ func Run(t *testing.T, open Open) {
 				f.Models = []string{"acct/a"}
 			}, []string{"e1", "e5", "e7"}},
 			{"range", func(f *query.Filter) { f.Start, f.End = T0, T0.Add(time.Minute) }, []string{"e1", "e2"}},
+			{"range of part and whole hours", func(f *query.Filter) { f.Start, f.End = T0.Add(30*time.Minute), T0.Add(day+30*time.Minute) }, []string{"e4", "e5", "e6", "e7"}},
+			{"range of part and whole hours, one user", func(f *query.Filter) {
+				f.Start, f.End, f.Users = T0.Add(30*time.Minute), T0.Add(day+30*time.Minute), []string{"alice"}
+			}, []string{"e5", "e7"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
