@@ -19,7 +19,7 @@ import (
 
 // Querier answers the Usage API's questions. Implementations are safe for concurrent use.
 type Querier interface {
-	// TimeSeries returns the usage per bucket of width g, one series per value of q.GroupBy.
+	// TimeSeries returns the usage per bucket of width q.Bucket, one series per value of q.GroupBy.
 	TimeSeries(ctx context.Context, q SeriesQuery) (*SeriesResult, error)
 	// Breakdown returns the usage per value of q.GroupBy.
 	Breakdown(ctx context.Context, q BreakdownQuery) (*BreakdownResult, error)
@@ -128,7 +128,7 @@ type Series struct {
 	Totals Totals
 }
 
-// SeriesResult is a time series: at most MaxSeries series, ordered by Order.
+// SeriesResult is a time series: at most MaxSeries series, ordered by Less.
 type SeriesResult struct {
 	Series    []Series
 	Truncated bool
@@ -146,7 +146,7 @@ type Group struct {
 	Totals Totals
 }
 
-// BreakdownResult is usage per group: at most MaxGroups groups, ordered by Order, and the
+// BreakdownResult is usage per group: at most MaxGroups groups, ordered by Less, and the
 // totals of every selected event (each counted once, whatever its teams).
 type BreakdownResult struct {
 	Groups    []Group
@@ -193,8 +193,9 @@ type RequestsQuery struct {
 // MaxPageSize bounds RequestsQuery.PageSize.
 const MaxPageSize = 500
 
-// RequestsPage is a page of events, newest first (by time, then by event id descending),
-// without bodies; NextPageToken is empty on the last page.
+// RequestsPage is a page of events, newest first (by time; events of the same millisecond in
+// an order of the store's choosing, stable across pages), without bodies; NextPageToken is
+// empty on the last page.
 type RequestsPage struct {
 	Events        []*usagev1.UsageEvent
 	NextPageToken string
