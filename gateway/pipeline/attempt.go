@@ -90,6 +90,7 @@ type Attempt struct {
 	start    time.Time
 	client   context.Context // the client's request, without the request's own deadline
 	answered bool            // the upstream answered: the attempt is final, whatever its end
+	broke    bool            // the upstream's answer broke after it began (a stream's read failed)
 	refused  bool            // the guards refused the attempt: the upstream was not called
 }
 
@@ -249,8 +250,10 @@ func serverTiming(total, upstream time.Duration) string {
 
 // note adds attempt a, which ended with err, to its request's attempts (usage.Event.Attempts),
 // and reports its end to the circuit breaker: an answer (a success, another 4xx, an unusable
-// answer) closes the target's circuit; a 5xx, a 429, a transport failure or a timeout counts
-// towards opening it. A refused attempt or a client that went away counts for nothing. A
+// whole answer) closes the target's circuit; a 5xx, a 429, a transport failure or a timeout
+// (the request's own deadline passing during the attempt included: see finish) counts towards
+// opening it, and so does a stream the target broke after its first byte, whatever the
+// failure. A refused attempt or a client that went away counts for nothing. A
 // success with output tokens reports the target's speed, from its usage event e, to the
 // latency statistics (e is nil for an attempt that never reached its upstream).
 func (a *Attempt) note(e *usage.Event, err error) {
@@ -274,7 +277,13 @@ func (a *Attempt) note(e *usage.Event, err error) {
 		a.p.stats.Observe(at.Target, at.Latency, ttft, e.Usage.CompletionTokens)
 	}
 	switch at.ErrorClass {
-	case "", usage.ClassUpstream4xx, usage.ClassBadResponse: // the target answered
+	case usage.ClassBadResponse:
+		if a.broke { // a stream the target broke after its first byte, however it broke
+			a.p.breaker.Failure(at.Target)
+		} else { // a whole answer the gateway could not use, or a chunk a surface could not translate
+			a.p.breaker.Success(at.Target)
+		}
+	case "", usage.ClassUpstream4xx: // the target answered
 		a.p.breaker.Success(at.Target)
 	case usage.ClassUpstream5xx, usage.ClassUpstream429, usage.ClassTimeout, usage.ClassTransport:
 		a.p.breaker.Failure(at.Target)

@@ -103,6 +103,7 @@ func (r *meter) failed(err error) {
 	case errors.Is(err, io.EOF):
 		r.end(nil)
 	default:
+		r.a.broke = true
 		r.end(err)
 	}
 }

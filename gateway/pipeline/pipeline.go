@@ -150,6 +150,12 @@ func (c *Caller) owns() {
 // next target settles its tickets but records nothing.
 func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err error) {
 	c := a.Caller
+	if err != nil && !a.answered && ctx.Err() != nil && a.client != nil && a.client.Err() == nil && apierr.From(err).Kind == apierr.KindCanceled {
+		// A deadline (the request's own, or the upstream timeout) cut the call short while
+		// the client was still there: the adapter saw only its context canceled, but the
+		// target timed out, and the breaker counts it (see note).
+		err = apierr.Wrap(apierr.KindUpstreamTimeout, err, "the model did not answer in time")
+	}
 	e.Latency = p.now().Sub(c.start)
 	if price, ok := a.Target.Endpoint.PriceAt(e.Time); ok {
 		e.CostUSD, e.Priced = price.Cost(e.Usage), true
