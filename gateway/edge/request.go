@@ -46,6 +46,8 @@ type Request struct {
 	metadata    http.Header // the metadata headers, unparsed
 	timeout     string      // the request timeout header, unparsed (see Timeout)
 	timeoutName string
+	ttft        string // the time-to-first-token timeout header, unparsed (see TTFTTimeout)
+	ttftName    string
 
 	mu        sync.Mutex
 	principal string
@@ -59,7 +61,8 @@ type Request struct {
 func NewRequest(h http.Header, surface string, now time.Time) *Request {
 	r := &Request{ID: NewID(), ClientID: clientID(h.Get("X-Request-Id")), Surface: surface, Start: now}
 	r.metadata = metadataHeaders(h)
-	r.timeoutName, r.timeout = requestTimeout(h)
+	r.timeoutName, r.timeout = header(h, HeaderRequestTimeout, HeaderTFYRequestTimeout)
+	r.ttftName, r.ttft = header(h, HeaderTTFTTimeout, HeaderTFYTTFTTimeout)
 	return r
 }
 

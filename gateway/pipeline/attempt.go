@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -406,7 +407,8 @@ func (a *Attempt) next(err error) (next int, wait time.Duration, again bool) {
 // Retry.Attempts tries, after its Retry.Delay (or the upstream's Retry-After, when longer, up
 // to maxRetryAfter) for its Retry.OnStatus; then the plan's next target is attempted for the
 // target's FallbackOn statuses. The status is the upstream's; a transport failure or timeout
-// counts as 503. An attempt the guards refused is not tried again on its target, and a
+// counts as 503. A stream that sent nothing within the request's time-to-first-token timeout
+// is not retried: the next target is attempted, whatever the fallback statuses. An attempt the guards refused is not tried again on its target, and a
 // refused authorization, a client that went away, or the gateway's own invalid-request
 // answer end the request at once.
 func route(a *Attempt, err error) (int, time.Duration, bool) {
@@ -424,6 +426,11 @@ func route(a *Attempt, err error) (int, time.Duration, bool) {
 		status = ae.Kind.HTTPStatus()
 	}
 	t := a.Target
+	if errors.Is(err, errFirstToken) {
+		// A target slow to its first token is not tried again: the next one is, if any
+		// (TrueFoundry's x-tfy-ttft-timeout-ms falls back the same way).
+		return a.Index + 1, 0, a.Index+1 < len(a.Plan.Targets)
+	}
 	if !a.refused && a.Try < t.Retry.Attempts && slices.Contains(t.Retry.OnStatus, status) {
 		wait := t.Retry.Delay
 		if ae.RetryAfter > wait {

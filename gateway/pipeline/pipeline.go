@@ -92,6 +92,7 @@ type Caller struct {
 	Metadata map[string]string
 	start    time.Time
 	timeout  time.Duration // the request's own deadline, from its arrival (edge.Request.Timeout); 0 for none
+	ttft     time.Duration // each streamed attempt's time-to-first-token timeout (edge.Request.TTFTTimeout); 0 for none
 }
 
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
@@ -317,7 +318,7 @@ func (p *Pipeline) chatStream(ctx context.Context, a *Attempt, e usage.Event, ca
 	}
 	st, mt, err := openStream(p, ctx, a, e, func(sctx context.Context) (provider.ChatStream, error) {
 		return a.Target.Endpoint.Adapter.ChatStream(sctx, call)
-	})
+	}, peekChat)
 	if err != nil {
 		return nil, err
 	}
