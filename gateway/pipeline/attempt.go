@@ -13,6 +13,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/sticky"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
 
@@ -116,6 +117,9 @@ type request struct {
 	one   [1]usage.Attempt // tried's first backing array: a request tried once allocates no list
 	// upstream is the time the attempts spent calling upstreams (for a stream, until it opened).
 	upstream time.Duration
+	// session is the request's sticky session, when inSession says it has one (see stick).
+	session   sticky.Session
+	inSession bool
 }
 
 // run routes the request for model and attempts the plan's targets in order with the guards
@@ -128,10 +132,51 @@ func run[R any](ctx context.Context, p *Pipeline, c *Caller, model string, rq *r
 		var zero R
 		return zero, err // not an inference: no usage to record, the error is the client's
 	}
+	if plan.Sticky != nil {
+		plan = p.stick(c, plan, rq)
+	}
 	if plan.Live {
 		plan = p.order(plan)
 	}
 	return attempts(ctx, p, c, plan, rq, base, try)
+}
+
+// WithSessions makes the pipeline keep the targets of sticky sessions in s (default: sessions
+// of its own, at most sticky.DefaultMax, on the pipeline's clock).
+func WithSessions(s *sticky.Sessions) Option { return func(p *Pipeline) { p.pins = s } }
+
+// stick returns the plan a request of a sticky plan (a weighted virtual model with
+// sticky_routing) takes: the plan that starts with the target its session is pinned to, if it
+// is pinned to one that may still be drawn first, else plan, drawn by weight. rq keeps the
+// session, so that the target that answers pins it (see attempts): a session whose target
+// failed, or was skipped for its open circuit, is pinned again to the one that answered in its
+// place. A request without a value for every session identifier (a header, or a key of its
+// metadata) has no session: it is routed by weight alone and pins nothing.
+func (p *Pipeline) stick(c *Caller, plan *snapshot.Plan, rq *request) *snapshot.Plan {
+	var buf [4]string
+	values := append(buf[:0], plan.Rule)
+	for _, id := range plan.Sticky.Identifiers {
+		var v string
+		switch id.Source {
+		case snapshot.SessionHeaders:
+			if c.Edge != nil {
+				v = c.Edge.Header(id.Key)
+			}
+		case snapshot.SessionMetadata:
+			v = c.Metadata[id.Key]
+		}
+		if v == "" {
+			return plan
+		}
+		values = append(values, v)
+	}
+	rq.session, rq.inSession = p.pins.Session(plan.Model, values), true
+	if fqn, ok := p.pins.Target(rq.session); ok {
+		if pinned := plan.Pinned(fqn); pinned != nil {
+			return pinned
+		}
+	}
+	return plan
 }
 
 // attempts attempts plan's targets in order, as run says: each target up to its Retry.Attempts
@@ -197,6 +242,9 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			}
 			if err != nil {
 				return zero, err
+			}
+			if rq.inSession && plan.Pinned(t.Endpoint.FQN) != nil {
+				p.pins.Pin(rq.session, t.Endpoint.FQN, plan.Sticky.TTL)
 			}
 			return res, nil
 		}

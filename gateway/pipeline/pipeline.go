@@ -22,6 +22,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/latency"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/sticky"
 	"github.com/llmgw/llmgw/gateway/tokens"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
@@ -53,6 +54,7 @@ type Pipeline struct {
 	sleep   func(context.Context, time.Duration) error                       // waits before a retry (sleep)
 	breaker *breaker.Breaker                                                 // skips failing targets (WithBreaker)
 	stats   *latency.Stats                                                   // targets' live speed (WithLatency)
+	pins    *sticky.Sessions                                                 // sticky sessions' targets (WithSessions)
 }
 
 // Option configures a Pipeline.
@@ -70,6 +72,7 @@ func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Opti
 		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: route, draw: rand.IntN, sleep: sleep}
 	p.breaker = breaker.New(func() time.Time { return p.now() }, logger)
 	p.stats = latency.New(func() time.Time { return p.now() })
+	p.pins = sticky.New(func() time.Time { return p.now() }, sticky.DefaultMax)
 	for _, o := range opts {
 		o(p)
 	}
