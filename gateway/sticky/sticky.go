@@ -14,7 +14,8 @@ import (
 	"time"
 )
 
-// DefaultMax is how many sessions a Sessions made with max 0 remembers at most.
+// DefaultMax is how many sessions a Sessions made with max 0 remembers at most: about 120
+// bytes each (measured), some 12 MB in all.
 const DefaultMax = 100_000
 
 // Session identifies one routing session: a hash of the routing it belongs to and the values
