@@ -151,10 +151,13 @@ func WithSessions(s *sticky.Sessions) Option { return func(p *Pipeline) { p.pins
 // session, so that the target that answers pins it (see attempts): a session whose target
 // failed, or was skipped for its open circuit, is pinned again to the one that answered in its
 // place. A request without a value for every session identifier (a header, or a key of its
-// metadata) has no session: it is routed by weight alone and pins nothing.
+// metadata) has no session: it is routed by weight alone and pins nothing. Sessions are per
+// caller (user or virtual account).
 func (p *Pipeline) stick(c *Caller, plan *snapshot.Plan, rq *request) *snapshot.Plan {
-	var buf [4]string
-	values := append(buf[:0], plan.Rule)
+	// A session is the caller's own: the same values sent by another user or virtual account
+	// are another session.
+	var buf [6]string
+	values := append(buf[:0], plan.Rule, c.Principal.User, c.Principal.VirtualAccount)
 	for _, id := range plan.Sticky.Identifiers {
 		var v string
 		switch id.Source {

@@ -54,11 +54,12 @@ func newStickyHarness(t testing.TB, opts ...Option) *stickyHarness {
 	h := &stickyHarness{now: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC), down: map[string]bool{}}
 	retry := snapshot.Retry{Attempts: 1}
 	cfg := &snapshot.Config{
-		Accounts: []snapshot.Account{{Name: "acct", Provider: "x"}},
-		Models:   []snapshot.Model{{Account: "acct", Name: "a"}, {Account: "acct", Name: "b"}},
-		Users:    []snapshot.User{{Name: "u"}},
-		Keys:     []snapshot.Key{{ID: "k1", Hash: snapshot.KeyHash("secret"), User: "u"}},
-		Rules:    []snapshot.Rule{{Name: "r", Models: []string{"*"}, Users: []string{"u"}}},
+		Accounts:        []snapshot.Account{{Name: "acct", Provider: "x"}},
+		Models:          []snapshot.Model{{Account: "acct", Name: "a"}, {Account: "acct", Name: "b"}},
+		Users:           []snapshot.User{{Name: "u"}},
+		Keys:            []snapshot.Key{{ID: "k1", Hash: snapshot.KeyHash("secret"), User: "u"}},
+		VirtualAccounts: []snapshot.VirtualAccount{{Name: "billing"}},
+		Rules:           []snapshot.Rule{{Name: "r", Models: []string{"*"}, Users: []string{"u"}, VirtualAccounts: []string{"billing"}}},
 		VirtualModels: []snapshot.VirtualModel{{Account: "prod", Name: "w", Strategy: snapshot.RoutingWeight,
 			Targets: []snapshot.VirtualTarget{
 				{Model: "acct/a", Weight: 50, Retry: retry, FallbackStatus: []int{503}, FallbackCandidate: true},
@@ -272,5 +273,33 @@ func BenchmarkPlan(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestStickySessionsAreTheCallers(t *testing.T) {
+	h := newStickyHarness(t)
+	h.p.draw = func(int) int { return 0 }
+	if got := h.ask(t, "s-1", "c-1"); got != "acct/a" {
+		t.Fatalf("u's session went to %s, want acct/a", got)
+	}
+	// Another caller with the same identifiers has a session of its own.
+	c, err := h.p.Admit("secret", "req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *c.Principal
+	other.User, other.VirtualAccount = "", "billing"
+	c.Principal = &other
+	c.Edge = edge.NewRequest(http.Header{"X-Session-Id": {"s-1"}}, edge.SurfaceOpenAI, h.now)
+	c.Metadata = map[string]string{"conversation": "c-1"}
+	h.p.draw = func(n int) int { return n - 1 }
+	if _, err := h.p.Chat(context.Background(), c, &provider.ChatCall{Request: &chat.Request{Model: "prod/s"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Header.Get(HeaderResolvedModel); got != "acct/b" {
+		t.Errorf("another caller's session went to %s, want its own draw (acct/b)", got)
+	}
+	if got := h.ask(t, "s-1", "c-1"); got != "acct/a" {
+		t.Errorf("u's session went to %s, want acct/a, still", got)
 	}
 }
