@@ -8,8 +8,8 @@
 package sticky
 
 import (
-	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"sync"
 	"time"
 )
@@ -57,25 +57,21 @@ func New(now func() time.Time, max int) *Sessions {
 }
 
 // Session returns the session of values (the session identifiers' values, in configuration
-// order) in the routing named scope. It allocates nothing.
+// order) in the routing named scope: each string is hashed on its own, twice (two seeds), and
+// the hashes are chained in order, so that values split differently are other sessions. It
+// allocates nothing.
 func (s *Sessions) Session(scope string, values []string) Session {
-	var ha, hb maphash.Hash
-	ha.SetSeed(s.seedA)
-	hb.SetSeed(s.seedB)
-	write := func(v string) {
-		var n [8]byte
-		binary.LittleEndian.PutUint64(n[:], uint64(len(v)))
-		_, _ = ha.Write(n[:])
-		_, _ = ha.WriteString(v)
-		_, _ = hb.Write(n[:])
-		_, _ = hb.WriteString(v)
-	}
-	write(scope)
+	a, b := maphash.String(s.seedA, scope), maphash.String(s.seedB, scope)
 	for _, v := range values {
-		write(v)
+		a = chain(a, maphash.String(s.seedA, v))
+		b = chain(b, maphash.String(s.seedB, v))
 	}
-	return Session{a: ha.Sum64(), b: hb.Sum64()}
+	return Session{a: a, b: b}
 }
+
+// chain folds the hash x into h; each step is invertible in h, so two sequences of hashes
+// chain to one value only by chance.
+func chain(h, x uint64) uint64 { return (bits.RotateLeft64(h, 31) ^ x) * 0x9e3779b97f4a7c15 }
 
 // Target returns the target session k is pinned to, if it is and its TTL has not passed; an
 // expired session is forgotten.
