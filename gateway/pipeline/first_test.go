@@ -128,3 +128,46 @@ func TestPeekReplaysTheFirstRead(t *testing.T) {
 		t.Errorf("read %d bytes (%v), want the %d of the body", len(got), err, len(body))
 	}
 }
+
+// TestPeekedStreamsReplayTheirFirstEvent: a chat or Messages stream read ahead yields its first
+// event, then the rest, then its end, as the stream itself would.
+func TestPeekedStreamsReplayTheirFirstEvent(t *testing.T) {
+	chunks := []provider.Chunk{{JSON: []byte(`{"n":1}`)}, {JSON: []byte(`{"n":2}`)}}
+	st, closer := peekChat(&scriptedStream{s: &scripted{chunks: chunks, err: io.EOF}})
+	var got []string
+	for {
+		ch, err := st.Recv()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		got = append(got, string(ch.JSON))
+	}
+	if strings.Join(got, ",") != `{"n":1},{"n":2}` || closer == nil {
+		t.Errorf("chat stream read ahead yields %q, want both chunks", got)
+	}
+	n := &native{scripted: scripted{err: io.EOF}, events: []provider.MessagesEvent{{Name: "message_start"}, {Name: "message_stop"}}}
+	ms, _ := peekMessages(&nativeStream{n: n})
+	var names []string
+	for {
+		ev, err := ms.Recv()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		names = append(names, ev.Name)
+	}
+	if strings.Join(names, ",") != "message_start,message_stop" {
+		t.Errorf("Messages stream read ahead yields %q, want both events", names)
+	}
+	// An error in place of the first event is the stream's first answer.
+	broken := provider.BadResponse(errors.New("cut"))
+	st, _ = peekChat(&scriptedStream{s: &scripted{err: broken}})
+	if _, err := st.Recv(); err != broken {
+		t.Errorf("first Recv of a stream that failed at once: %v, want its error", err)
+	}
+}
