@@ -459,9 +459,9 @@ func (a *Attempt) next(err error) (next int, wait time.Duration, again bool) {
 // to maxRetryAfter) for its Retry.OnStatus; then the plan's next target is attempted for the
 // target's FallbackOn statuses. The status is the upstream's; a transport failure or timeout
 // counts as 503. A stream that sent nothing within the request's time-to-first-token timeout
-// is not retried: the next target is attempted, whatever the fallback statuses. An attempt the guards refused is not tried again on its target, and a
-// refused authorization, a client that went away, or the gateway's own invalid-request
-// answer end the request at once.
+// is not retried: the next target is attempted, whatever the fallback statuses. An attempt
+// the guards refused is not tried again on its target, and a refused authorization, a client
+// that went away, or the gateway's own invalid-request answer end the request at once.
 func route(a *Attempt, err error) (int, time.Duration, bool) {
 	ae := apierr.From(err)
 	status := ae.UpstreamStatus
