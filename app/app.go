@@ -29,6 +29,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/sticky"
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/services/admin"
@@ -244,8 +245,8 @@ type hooks struct {
 	// guards are added to the pipeline's (pipeline.WithGuards), after the rate limits and
 	// budgets.
 	guards []pipeline.Guard
-	// clock, when set, is what the rate-limit and budget engines, the circuit breaker and the
-	// latency statistics read.
+	// clock, when set, is what the rate-limit and budget engines, the circuit breaker, the
+	// latency statistics and the sticky sessions read.
 	clock func() time.Time
 	// governance receives the rate limits and budgets once their state is loaded, before the
 	// server accepts connections.
@@ -334,7 +335,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(breaker.New(h.clock, logger)), pipeline.WithLatency(latency.New(h.clock)))
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(breaker.New(h.clock, logger)), pipeline.WithLatency(latency.New(h.clock)), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)))
 	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

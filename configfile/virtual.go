@@ -102,11 +102,16 @@ func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel,
 	if err != nil {
 		return vm, err
 	}
-	if rf["sticky_routing"] != nil {
-		return vm, &Error{Doc: doc, Field: path + ".sticky_routing", Msg: notYet}
-	}
 	if vm.Strategy, err = strategy(rf, doc, path); err != nil {
 		return vm, err
+	}
+	if n := rf["sticky_routing"]; n != nil {
+		if vm.Strategy != snapshot.RoutingWeight {
+			return vm, &Error{Doc: doc, Field: path + ".sticky_routing", Msg: "sticky_routing applies only to " + snapshot.RoutingWeight}
+		}
+		if vm.Sticky, err = stickyRouting(n, doc, path+".sticky_routing"); err != nil {
+			return vm, err
+		}
 	}
 	if vm.Targets, err = targets(rf, doc, path, vm.Strategy); err != nil {
 		return vm, err
@@ -117,6 +122,74 @@ func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel,
 		}
 	}
 	return vm, nil
+}
+
+// maxStickyTTL bounds sticky_routing's ttl_seconds: a week.
+const maxStickyTTL = 7 * 24 * 60 * 60
+
+// stickyRouting reads a weighted routing_config's sticky_routing: ttl_seconds (required, 1 to
+// maxStickyTTL) and session_identifiers, a non-empty list of distinct {source, key}, source
+// headers (key a header name) or metadata (key a key of the request's metadata).
+func stickyRouting(n *yaml.Node, doc, path string) (*snapshot.Sticky, error) {
+	f, err := fields(n, doc, path, "ttl_seconds", "session_identifiers")
+	if err != nil {
+		return nil, err
+	}
+	if f["ttl_seconds"] == nil {
+		return nil, &Error{Doc: doc, Field: path + ".ttl_seconds", Msg: "is required"}
+	}
+	ttl, err := integer(f, doc, path, "ttl_seconds", 1, maxStickyTTL)
+	if err != nil {
+		return nil, err
+	}
+	st := &snapshot.Sticky{TTL: time.Duration(ttl) * time.Second}
+	ids := f["session_identifiers"]
+	if ids == nil || ids.Kind != yaml.SequenceNode || len(ids.Content) == 0 {
+		return nil, &Error{Doc: doc, Field: path + ".session_identifiers", Msg: "expected a non-empty list of {source, key}"}
+	}
+	for i, in := range ids.Content {
+		ipath := fmt.Sprintf("%s.session_identifiers[%d]", path, i)
+		idf, err := fields(in, doc, ipath, "source", "key")
+		if err != nil {
+			return nil, err
+		}
+		var id snapshot.SessionIdentifier
+		if id.Source, err = str(idf, doc, ipath, "source", true); err != nil {
+			return nil, err
+		}
+		if id.Key, err = str(idf, doc, ipath, "key", true); err != nil {
+			return nil, err
+		}
+		switch id.Source {
+		case snapshot.SessionHeaders:
+			if !headerName(id.Key) {
+				return nil, &Error{Doc: doc, Field: ipath + ".key", Msg: fmt.Sprintf("%q is not a header name", id.Key)}
+			}
+			id.Key = http.CanonicalHeaderKey(id.Key)
+		case snapshot.SessionMetadata:
+		default:
+			return nil, &Error{Doc: doc, Field: ipath + ".source", Msg: fmt.Sprintf("got %q, want %s or %s", id.Source, snapshot.SessionHeaders, snapshot.SessionMetadata)}
+		}
+		if slices.Contains(st.Identifiers, id) {
+			return nil, &Error{Doc: doc, Field: ipath, Msg: "duplicate session identifier"}
+		}
+		st.Identifiers = append(st.Identifiers, id)
+	}
+	return st, nil
+}
+
+// headerName reports whether s is an HTTP header name (RFC 9110 token).
+func headerName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // strategy reads a routing type: weight-based-routing, priority-based-routing or
