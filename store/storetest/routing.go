@@ -137,9 +137,15 @@ func testVirtualModels(t *testing.T, h *harness) {
 		{"param out of range", target(0, func(tg *adminv1.RoutingTarget) {
 			tg.OverrideParams = &structpb.Struct{Fields: map[string]*structpb.Value{"temperature": structpb.NewNumberValue(9)}}
 		}), p + "[0].override_params.temperature"},
-		{"protected header", target(0, func(tg *adminv1.RoutingTarget) { tg.HeadersOverride = &adminv1.HeadersOverride{Set: map[string]string{"authorization": "x"}} }), p + "[0].headers_override.set.Authorization"},
-		{"header value on two lines", target(0, func(tg *adminv1.RoutingTarget) { tg.HeadersOverride = &adminv1.HeadersOverride{Set: map[string]string{"x-a": "1\r\nx-b: 2"}} }), p + "[0].headers_override.set.X-A"},
-		{"removed protected header", target(0, func(tg *adminv1.RoutingTarget) { tg.HeadersOverride = &adminv1.HeadersOverride{Remove: []string{"x-amz-date"}} }), p + "[0].headers_override.remove[0]"},
+		{"protected header", target(0, func(tg *adminv1.RoutingTarget) {
+			tg.HeadersOverride = &adminv1.HeadersOverride{Set: map[string]string{"authorization": "x"}}
+		}), p + "[0].headers_override.set.Authorization"},
+		{"header value on two lines", target(0, func(tg *adminv1.RoutingTarget) {
+			tg.HeadersOverride = &adminv1.HeadersOverride{Set: map[string]string{"x-a": "1\r\nx-b: 2"}}
+		}), p + "[0].headers_override.set.X-A"},
+		{"removed protected header", target(0, func(tg *adminv1.RoutingTarget) {
+			tg.HeadersOverride = &adminv1.HeadersOverride{Remove: []string{"x-amz-date"}}
+		}), p + "[0].headers_override.remove[0]"},
 		{"group is an account", bad(func(v *adminv1.VirtualModel) { v.Group = "acme" }), "virtual_model.group"},
 		{"bad group", bad(func(v *adminv1.VirtualModel) { v.Group = "Prod!" }), "virtual_model.group"},
 		{"bad name", bad(func(v *adminv1.VirtualModel) { v.Name = "a/b" }), "virtual_model.name"},
