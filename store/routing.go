@@ -243,6 +243,22 @@ func (s *Store) virtualExists(ctx context.Context, tx *ent.Tx, fqn string) (bool
 	return tx.VirtualModel.Query().Where(virtualmodel.Name(fqn)).Exist(ctx)
 }
 
+// checkNotVirtualGroup refuses a provider account named as a virtual model's group, stored or
+// the config file's: its models would shadow the virtual models.
+func (s *Store) checkNotVirtualGroup(ctx context.Context, tx *ent.Tx, account string) error {
+	taken := slices.ContainsFunc(s.opts.FileVirtualModels, func(fqn string) bool { return strings.HasPrefix(fqn, account+"/") })
+	if !taken {
+		var err error
+		if taken, err = tx.VirtualModel.Query().Where(virtualmodel.Group(account)).Exist(ctx); err != nil {
+			return err
+		}
+	}
+	if taken {
+		return apierr.Invalid("provider_account.name", "provider_account.name %q is a virtual model group; a provider account must not be one", account)
+	}
+	return nil
+}
+
 // Virtual models.
 
 // validateVirtualModel checks a virtual model: its group a resource name that is no provider

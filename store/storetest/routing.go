@@ -162,6 +162,10 @@ func testVirtualModels(t *testing.T, h *harness) {
 		})
 	}
 	wantErr(t, second(st.CreateVirtualModel(ctx, upd)), apierr.KindAlreadyExists, "")
+	// A provider account named as a virtual model group would shadow its virtual models.
+	for _, group := range []string{"prod", "file"} {
+		wantErr(t, second(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: group, Provider: "openai"})), apierr.KindInvalidRequest, "provider_account.name")
+	}
 	wantErr(t, second(st.GetVirtualModel(ctx, "prod", "nope")), apierr.KindNotFound, "")
 	wantErr(t, second(st.UpdateVirtualModel(ctx, bad(func(v *adminv1.VirtualModel) {}))), apierr.KindNotFound, "")
 	wantErr(t, st.DeleteVirtualModel(ctx, "prod", "nope"), apierr.KindNotFound, "")
