@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
@@ -186,9 +188,23 @@ func TestAdminVirtualModelsRoute(t *testing.T) {
 			t.Errorf("after the rule's delete, served by %v, want fake/gpt again", got)
 		}
 	})
+	t.Run("REST reads a virtual model with its defaults", func(t *testing.T) {
+		resp, body := g.do(t, "GET", "/api/v1/virtual-models/prod/ha", g.Token, "")
+		var got adminv1.GetVirtualModelResponse
+		if resp.StatusCode != 200 || protojson.Unmarshal([]byte(body), &got) != nil {
+			t.Fatalf("GET prod/ha: %d %s", resp.StatusCode, body)
+		}
+		ts := got.GetVirtualModel().GetRoutingConfig().GetLoadBalanceTargets()
+		if got.GetVirtualModel().GetFqn() != "prod/ha" || len(ts) != 2 || ts[0].GetRetryConfig().GetAttempts() != 1 || ts[1].GetRetryConfig().GetAttempts() != 2 ||
+			!slices.Equal(ts[1].GetFallbackStatusCodes(), []int32{401, 403, 404, 429, 500, 502, 503}) {
+			t.Errorf("GET prod/ha: %s; want its targets with the defaults filled in", body)
+		}
+	})
 	t.Run("an update routes at once", func(t *testing.T) {
-		if _, err := admin.UpdateVirtualModel(ctx, &adminv1.UpdateVirtualModelRequest{VirtualModel: split(0, 100)}); err != nil {
-			t.Fatal(err)
+		resp, body := g.do(t, "PUT", "/api/v1/virtual-models/prod/split", g.Token,
+			`{"routing_config":{"type":"weight-based-routing","load_balance_targets":[{"target":"fake/gpt","weight":0},{"target":"claude/sonnet","weight":100}]}}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("PUT prod/split: %d %s", resp.StatusCode, body)
 		}
 		if got := served(t, "prod/split", 10); got["claude/sonnet"] != 10 {
 			t.Errorf("after the update, served by %v, want claude/sonnet only", got)
