@@ -103,8 +103,16 @@ func TestPostgresMigrations(t *testing.T) {
 func TestSQLiteMigrateIdempotent(t *testing.T) {
 	ctx := context.Background()
 	st := openSQLite(t, store.Options{MasterKey: storetest.MasterKey})
+	// A database from before RoutingConfig was removed has its table; Migrate drops it.
+	if _, err := st.DB().ExecContext(ctx, `CREATE TABLE "routing_configs" ("id" integer PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatalf("second migrate: %v", err)
+	}
+	var n int
+	if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'routing_configs'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("routing_configs after Migrate: %d tables, %v; want it dropped", n, err)
 	}
 	if err := st.CheckSchema(ctx); err != nil {
 		t.Fatalf("CheckSchema: %v", err)
