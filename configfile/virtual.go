@@ -2,6 +2,7 @@ package configfile
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -143,7 +144,10 @@ func targets(f map[string]*yaml.Node, doc, path, strategy string) ([]snapshot.Vi
 		out = append(out, t)
 	}
 	if err := snapshot.CheckRouting(strategy, out); err != nil {
-		fe := err.(*snapshot.FieldError) //nolint:errorlint // CheckRouting's documented type
+		var fe *snapshot.FieldError
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
 		return nil, &Error{Doc: doc, Field: join(path, fe.Field), Msg: fe.Msg}
 	}
 	return out, nil
