@@ -130,6 +130,7 @@ func TestAdminVirtualModelsRoute(t *testing.T) {
 	t.Run("weighted 90/10", func(t *testing.T) {
 		// 300 draws at 90%: the mean is 270, the standard deviation 5.2; the bounds are 5 of them.
 		got := served(t, "prod/split", 300)
+		t.Logf("300 requests served by %v", got)
 		if got["fake/gpt"] < 244 || got["fake/gpt"] > 296 || got["fake/gpt"]+got["claude/sonnet"] != 300 {
 			t.Errorf("served by %v, want about 270 fake/gpt and 30 claude/sonnet", got)
 		}
