@@ -16,6 +16,9 @@ const (
 	MaxRetryDelay    = time.Minute
 	MaxSLACutoff     = time.Hour
 	MaxPriority      = 1 << 20
+	// MaxTargets bounds a routing config's targets: a weighted one compiles to one plan per
+	// weighted target, each listing the others, so its size grows with the square.
+	MaxTargets = 50
 )
 
 // NewTarget returns a target of model with TrueFoundry's defaults: 2 attempts 100ms apart on
@@ -40,7 +43,7 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 // CheckRouting checks a routing config as both the config file and the Admin API accept it:
-// a known strategy; at least one target, each naming a model "<account>/<model>" once; weights
+// a known strategy; one to MaxTargets targets, each naming a model "<account>/<model>" once; weights
 // from 0 to 100 summing to 100 for RoutingWeight and unset elsewhere; priorities only for
 // RoutingPriority, from 0 to MaxPriority; an SLA cutoff only for RoutingPriority, each part
 // from 0 to MaxSLACutoff and one of them set; retries from 1 to MaxRetryAttempts attempts,
@@ -56,6 +59,9 @@ func CheckRouting(strategy string, targets []VirtualTarget) error {
 	}
 	if len(targets) == 0 {
 		return &FieldError{Field: "load_balance_targets", Msg: "expected a non-empty list of targets"}
+	}
+	if len(targets) > MaxTargets {
+		return &FieldError{Field: "load_balance_targets", Msg: fmt.Sprintf("%d targets; at most %d", len(targets), MaxTargets)}
 	}
 	sum := 0
 	for i := range targets {

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,6 +22,13 @@ func TestCheckRouting(t *testing.T) {
 		f(&t)
 		return t
 	}
+	many := func(n int) []VirtualTarget {
+		var out []VirtualTarget
+		for i := range n {
+			out = append(out, NewTarget(fmt.Sprintf("a/m%d", i)))
+		}
+		return out
+	}
 	tests := []struct {
 		name     string
 		strategy string
@@ -33,6 +41,8 @@ func TestCheckRouting(t *testing.T) {
 		{"latency", RoutingLatency, []VirtualTarget{NewTarget("a/x")}, ""},
 		{"unknown type", "round-robin", []VirtualTarget{NewTarget("a/x")}, "type"},
 		{"no targets", RoutingLatency, nil, "load_balance_targets"},
+		{"most targets", RoutingLatency, many(MaxTargets), ""},
+		{"too many targets", RoutingLatency, many(MaxTargets + 1), "load_balance_targets"},
 		{"sum not 100", RoutingWeight, []VirtualTarget{w("a/x", 90), w("b/y", 20)}, "load_balance_targets"},
 		{"weight over 100", RoutingWeight, []VirtualTarget{w("a/x", 101)}, "load_balance_targets[0].weight"},
 		{"weight on latency", RoutingLatency, []VirtualTarget{w("a/x", 100)}, "load_balance_targets[0].weight"},
