@@ -2,6 +2,7 @@ package configfile
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -19,14 +20,6 @@ import (
 // typeVirtual is TrueFoundry's virtual model group document; its integrations are
 // integration/model/virtual.
 const typeVirtual = "provider-account/virtual-model"
-
-// TrueFoundry's defaults for a load-balance target.
-var (
-	defaultRetryAttempts  = 2
-	defaultRetryDelay     = 100 * time.Millisecond
-	defaultRetryStatus    = []int{429, 500, 502, 503}
-	defaultFallbackStatus = []int{401, 403, 404, 429, 500, 502, 503}
-)
 
 // notYet are TrueFoundry settings that llmgw does not implement yet (issue 9). They are
 // refused by name rather than accepted and ignored.
@@ -206,39 +199,35 @@ func strategy(f map[string]*yaml.Node, doc, path string) (string, error) {
 	return "", &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("unsupported routing type %q; supported: %s, %s, %s", s, snapshot.RoutingWeight, snapshot.RoutingPriority, snapshot.RoutingLatency)}
 }
 
-// targets reads load_balance_targets under strategy: a non-empty list without duplicates whose
-// weights (weighted) sum to 100.
+// targets reads load_balance_targets under strategy and checks them with snapshot.CheckRouting,
+// the checks the Admin API makes too: a non-empty list without duplicates whose weights
+// (weighted) sum to 100.
 func targets(f map[string]*yaml.Node, doc, path, strategy string) ([]snapshot.VirtualTarget, error) {
 	ts := f["load_balance_targets"]
 	if ts == nil || ts.Kind != yaml.SequenceNode || len(ts.Content) == 0 {
 		return nil, &Error{Doc: doc, Field: join(path, "load_balance_targets"), Msg: "expected a non-empty list of targets"}
 	}
 	var out []snapshot.VirtualTarget
-	sum := 0
 	for i, tn := range ts.Content {
 		tpath := fmt.Sprintf("%s[%d]", join(path, "load_balance_targets"), i)
 		t, err := target(tn, doc, tpath, strategy)
 		if err != nil {
 			return nil, err
 		}
-		if slices.ContainsFunc(out, func(o snapshot.VirtualTarget) bool { return o.Model == t.Model }) {
-			return nil, &Error{Doc: doc, Field: tpath + ".target", Msg: "duplicate target " + t.Model}
-		}
-		sum += t.Weight
 		out = append(out, t)
 	}
-	if strategy == snapshot.RoutingWeight && sum != 100 {
-		return nil, &Error{Doc: doc, Field: join(path, "load_balance_targets"), Msg: fmt.Sprintf("weights sum to %d; they must sum to 100", sum)}
+	if err := snapshot.CheckRouting(strategy, out); err != nil {
+		var fe *snapshot.FieldError
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, &Error{Doc: doc, Field: join(path, fe.Field), Msg: fe.Msg}
 	}
 	return out, nil
 }
 
 func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, error) {
-	t := snapshot.VirtualTarget{
-		Retry:             snapshot.Retry{Attempts: defaultRetryAttempts, Delay: defaultRetryDelay, OnStatus: defaultRetryStatus},
-		FallbackStatus:    defaultFallbackStatus,
-		FallbackCandidate: true,
-	}
+	t := snapshot.NewTarget("")
 	f, err := fields(n, doc, path, "target", "weight", "priority", "retry_config", "fallback_status_codes", "fallback_candidate",
 		"sla_cutoff", "override_params", "headers_override")
 	if err != nil {
