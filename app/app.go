@@ -321,7 +321,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if h.recorder != nil {
 		sink = h.recorder
 	}
-	queue := usage.NewQueue(1<<16, sink, logger)
+	queue := usage.NewQueue(usageQueueBytes, sink, logger)
 	var rec pipeline.Recorder = queue
 	gov := newGovernance(&snaps, client, logger, h.clock, rec)
 	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
