@@ -198,6 +198,12 @@ func (e *Event) Size() int64 {
 	for k, v := range e.Metadata {
 		n += 2*stringSize + int64(len(k)+len(v))
 	}
+	if e.Usage.PromptTokensDetails != nil {
+		n += int64(unsafe.Sizeof(*e.Usage.PromptTokensDetails))
+	}
+	if e.Usage.CompletionTokensDetails != nil {
+		n += int64(unsafe.Sizeof(*e.Usage.CompletionTokensDetails))
+	}
 	return n
 }
 
