@@ -71,7 +71,7 @@ func (c *Converter) Convert(e *usage.Event) *usagev1.UsageEvent {
 		LatencyUs:      e.Latency.Microseconds(),
 		TtftUs:         e.TimeToFirstToken.Microseconds(),
 		UpstreamUs:     e.Upstream.Microseconds(),
-		OverheadUs:     max(e.Latency-e.Upstream, 0).Microseconds(),
+		OverheadUs:     max(e.Latency.Microseconds()-e.Upstream.Microseconds(), 0), // latency_us = upstream_us + overhead_us
 		Counted:        e.Counted,
 		WouldBlock:     e.WouldBlock,
 		Metadata:       e.Metadata,
