@@ -74,6 +74,7 @@ type usageSink struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	closed   bool
+	grace    time.Duration // usageCloseGrace
 }
 
 // newUsageSink returns the usage sink of cfg: logs, with Kafka when configured, its spool in
@@ -93,7 +94,7 @@ func newUsageSink(cfg *Config, getenv func(string) string, snaps *snapshot.Holde
 		sp.Close()
 		return nil, err
 	}
-	return &usageSink{sink: tee{p, logs}, producer: p}, nil
+	return &usageSink{sink: tee{p, logs}, producer: p, grace: usageCloseGrace}, nil
 }
 
 // start replays the Kafka spool in the background until close.
@@ -120,7 +121,7 @@ func (s *usageSink) close(ctx context.Context) error {
 		s.stop()
 		<-s.done
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageCloseGrace)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.grace)
 	defer cancel()
 	if err := s.producer.Close(cctx); err != nil {
 		return fmt.Errorf("close the usage producer: %w", err)

@@ -1,14 +1,21 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/llmgw/llmgw/analytics/kafka"
+	"github.com/llmgw/llmgw/gateway/usage"
 )
 
 // TestUsageFlags: each usage flag reads its variable, and reaches the producer's options.
@@ -74,5 +81,47 @@ func TestNoBrokersKeepsTheRequestLog(t *testing.T) {
 	}
 	if _, err := os.Stat(dir + "/spool"); !os.IsNotExist(err) {
 		t.Errorf("a spool without Kafka: %v", err)
+	}
+}
+
+// TestSpoolMaxBytesCapsTheSpool: with Kafka unreachable, the spool under the data dir keeps
+// events up to --spool-max-bytes and counts the rest as dropped.
+func TestSpoolMaxBytesCapsTheSpool(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := ln.Addr().String()
+	ln.Close() // nothing listens there: every write is refused
+	getenv := func(k string) string {
+		if k == "LLMGW_KAFKA_BROKERS" {
+			return broker
+		}
+		return ""
+	}
+	cfg, err := parseFlags("serve", []string{"--data-dir", dir, "--spool-max-bytes", "4096"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newUsageSink(cfg, getenv, nil, discard{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := make([]usage.Event, 40)
+	for i := range es {
+		es[i] = usage.Event{RequestID: fmt.Sprintf("01938f7e-5c2a-7b3e-9f1d-%012d", i), Model: "acct/gpt-4o-mini", Status: "ok", Metadata: map[string]string{"pad": strings.Repeat("x", 100)}}
+	}
+	s.sink.(usage.BatchSink).RecordBatch(context.Background(), es)
+	p := s.producer
+	if p.Dropped() == 0 || p.Spooled() == 0 || p.Spooled()+int64(p.Dropped()) != 40 || p.SpoolBytes() > 4096 {
+		t.Errorf("spooled %d (%d bytes) dropped %d; want a 4096-byte spool and the rest dropped", p.Spooled(), p.SpoolBytes(), p.Dropped())
+	}
+	if segs, _ := filepath.Glob(filepath.Join(dir, "spool", "*.seg")); len(segs) == 0 {
+		t.Error("no spool segment under <data-dir>/spool")
+	}
+	s.grace = 0 // no replay at close: Kafka is down
+	if err := s.close(context.Background()); err != nil {
+		t.Error(err)
 	}
 }

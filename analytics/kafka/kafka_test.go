@@ -22,6 +22,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/llmgw/llmgw/analytics/event"
@@ -447,5 +448,58 @@ func TestOptionsChecked(t *testing.T) {
 	p, err := New(Options{Brokers: []string{"b:9092"}}, conv, sp, slog.New(slog.DiscardHandler))
 	if err != nil || p.w.Topic != DefaultTopic || p.w.RequiredAcks != kafkago.RequireAll || p.w.Compression != kafkago.Zstd {
 		t.Errorf("defaults: %v, topic %q acks %v compression %v", err, p.w.Topic, p.w.RequiredAcks, p.w.Compression)
+	}
+}
+
+// TestSlowKafkaSpills: a broker that takes produce requests and never answers them makes a
+// write time out after WriteTimeout; its events go to the spool, nothing is dropped, and once
+// the broker answers again every event is on the topic (some maybe twice: the timed-out
+// write may still land), the first appearances in order.
+func TestSlowKafkaSpills(t *testing.T) {
+	port := freePort(t)
+	c := broker(t, port)
+	var stall sync.Mutex
+	stalled := true
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		stall.Lock()
+		defer stall.Unlock()
+		if !stalled {
+			c.DropControl()
+			return nil, nil, false
+		}
+		c.KeepControl()
+		return nil, nil, true // taken, never answered
+	})
+	h := newProducer(t, port, "", 1<<20, func(o *Options) { o.WriteTimeout = 300 * time.Millisecond })
+	start := time.Now()
+	record(h.p, events(0, 100))
+	if h.p.Spooled() != 100 || h.p.Dropped() != 0 {
+		t.Fatalf("stalled broker: %d spooled, %d dropped; want 100, 0", h.p.Spooled(), h.p.Dropped())
+	}
+	t.Logf("recording 100 events against a stalled broker took %v (one write timeout, then the spool)", time.Since(start))
+
+	stall.Lock()
+	stalled = false
+	stall.Unlock()
+	h.run(t)
+	eventually(t, "spool replayed", func() bool { return h.p.Spooled() == 0 })
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: c.ListenAddrs(), Topic: topic, Partition: 0, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var first []string
+	seen := map[string]bool{}
+	for len(first) < 100 {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %d distinct events: %v", len(first), err)
+		}
+		if !seen[string(m.Key)] {
+			seen[string(m.Key)] = true
+			first = append(first, string(m.Key))
+		}
+	}
+	if strings.Join(first, ",") != ids(0, 100) {
+		t.Error("the events' first appearances are not in order")
 	}
 }
