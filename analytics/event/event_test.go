@@ -141,3 +141,18 @@ func TestEventWithoutBodiesIsUnderOneKB(t *testing.T) {
 		t.Errorf("unmarshal: %v, id %q", err, back.GetEventId())
 	}
 }
+
+// BenchmarkMarshal is the producer's cost per event, off the request path: conversion and
+// marshaling of a large event.
+func BenchmarkMarshal(b *testing.B) {
+	e := realistic()
+	c := NewConverter("llmgw-7d9f8c6b5-x2k4q", "eu-west-1", holder(snapshot.Account{Name: "openai-main", Provider: "openai"}))
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = c.Marshal(buf[:0], &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
