@@ -12,6 +12,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -100,11 +101,11 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 	if o.Topic == "" {
 		o.Topic = DefaultTopic
 	}
-	o.WriteTimeout = cmpOr(o.WriteTimeout, 10*time.Second)
-	o.RetryMin = cmpOr(o.RetryMin, 500*time.Millisecond)
-	o.RetryMax = cmpOr(o.RetryMax, 30*time.Second)
-	o.BatchEvents = cmpOr(o.BatchEvents, 1000)
-	o.BatchBytes = cmpOr(o.BatchBytes, 1<<20)
+	o.WriteTimeout = cmp.Or(o.WriteTimeout, 10*time.Second)
+	o.RetryMin = cmp.Or(o.RetryMin, 500*time.Millisecond)
+	o.RetryMax = cmp.Or(o.RetryMax, 30*time.Second)
+	o.BatchEvents = cmp.Or(o.BatchEvents, 1000)
+	o.BatchBytes = cmp.Or(o.BatchBytes, 1<<20)
 	mech, err := mechanism(o)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 		RequiredAcks:           kafkago.RequireAll,
 		Compression:            kafkago.Zstd,
 		BatchSize:              o.BatchEvents,
-		BatchBytes:             max(o.BatchBytes, 1<<20),
+		BatchBytes:             max(o.BatchBytes, 1<<20), // a replay batch's bytes, and never less than one large event
 		BatchTimeout:           5 * time.Millisecond, // a write is already a batch: do not wait for more
 		MaxAttempts:            3,
 		WriteBackoffMin:        100 * time.Millisecond,
