@@ -126,7 +126,7 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 		Compression:            kafkago.Zstd,
 		BatchSize:              o.BatchEvents,
 		BatchBytes:             max(o.BatchBytes, 1<<20), // a replay batch's bytes, and never less than one large event
-		BatchTimeout:           5 * time.Millisecond, // a write is already a batch: do not wait for more
+		BatchTimeout:           5 * time.Millisecond,     // a write is already a batch: do not wait for more
 		MaxAttempts:            3,
 		WriteBackoffMin:        100 * time.Millisecond,
 		WriteBackoffMax:        time.Second,
