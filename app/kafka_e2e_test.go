@@ -203,3 +203,38 @@ func TestUsageEventsSurviveAKafkaOutageAndARestart(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageEventsDrainedToKafkaOnShutdown: requests answered just before SIGTERM have their
+// events on the topic after serve returns: the queue is delivered before exit.
+func TestUsageEventsDrainedToKafkaOnShutdown(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	addr := e2eBroker(t, e2ePort(t))
+	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret, "LLMGW_KAFKA_BROKERS": addr},
+		"--config", writeConfig(t, kafkaConfig(up.BaseURL())), "--kafka-topic", e2eTopic)
+	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(g.Token), option.WithMaxRetries(0))
+	const n = 40
+	ids := make([]string, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			var resp *http.Response
+			_, err := c.Chat.Completions.New(context.Background(), chatParams("fake/gpt", 0), option.WithResponseInto(&resp))
+			if err == nil {
+				ids[i] = resp.Header.Get("X-Request-Id")
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.stop()
+	got := readUsage(t, addr, n)
+	for _, id := range ids {
+		if got[id] == nil {
+			t.Errorf("request %s: no usage event after shutdown", id)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -189,5 +190,46 @@ func BenchmarkQueueCPUPerEvent(b *testing.B) {
 	}
 	if d := q.Dropped(); d != 0 {
 		b.Fatalf("%d dropped", d)
+	}
+}
+
+// TestQueueConcurrentRecordersKeepTheirOrder: events from many goroutines all arrive, each
+// goroutine's in its order, across chunks.
+func TestQueueConcurrentRecordersKeepTheirOrder(t *testing.T) {
+	sink := &batchSink{}
+	q := NewQueue(1<<30, sink, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	go q.Run(ctx, time.Hour)
+	const writers, each = 8, 1000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				q.Record(context.Background(), &Event{RequestID: strconv.Itoa(w) + ":" + strconv.Itoa(i)})
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	<-q.Done()
+	next := make([]int, writers)
+	n := 0
+	for _, b := range sink.batches {
+		if len(b) > chunkLen {
+			t.Fatalf("a batch of %d, over a chunk", len(b))
+		}
+		for _, id := range b {
+			w, i, _ := strings.Cut(id, ":")
+			wi, _ := strconv.Atoi(w)
+			ii, _ := strconv.Atoi(i)
+			if ii != next[wi] {
+				t.Fatalf("writer %d: event %d after %d", wi, ii, next[wi]-1)
+			}
+			next[wi]++
+			n++
+		}
+	}
+	if n != writers*each || q.Dropped() != 0 || q.Bytes() != 0 {
+		t.Errorf("delivered %d of %d, dropped %d, %d bytes left", n, writers*each, q.Dropped(), q.Bytes())
 	}
 }
