@@ -28,7 +28,9 @@ type BatchSink interface {
 // nothing is lost silently. It is safe for concurrent use.
 //
 // Events are kept in fixed chunks of chunkLen, recycled once delivered: recording copies the
-// event into a chunk and allocates only when every chunk kept so far is in use.
+// event into a chunk and allocates only when every chunk kept so far is in use. Besides the
+// bytes it counts, the queue holds the unused slots of its partly filled chunks and up to
+// maxFree spare chunks: about 1 MB.
 type Queue struct {
 	max    int64
 	sink   Sink
