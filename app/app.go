@@ -65,6 +65,7 @@ type Config struct {
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
 	RequestLog      bool
+	Usage           UsageConfig
 }
 
 // flags defines the flags of a subcommand with their defaults taken from the LLMGW_*
@@ -129,6 +130,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	usageFlags(fs, &c.Usage, env, envBytes, envBool)
 	return fs, c, errors.Join(errs...)
 }
 
@@ -324,8 +326,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if src, ok := src.(missingSecrets); ok {
 		src.log(snaps.Load(), logger)
 	}
-	// Usage events leave the request path through a bounded queue: a stalled log disk (later
-	// a Kafka producer) must never add latency to a request.
+	// Usage events leave the request path through a bounded queue: a stalled log disk or a
+	// Kafka producer must never add latency to a request.
 	var sink usage.Sink = usage.LogRecorder{Logger: logger}
 	if !cfg.RequestLog {
 		sink = discard{}
@@ -333,7 +335,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if h.recorder != nil {
 		sink = h.recorder
 	}
-	queue := usage.NewQueue(1<<16, sink, logger)
+	events, err := newUsageSink(cfg, getenv, &snaps, sink, logger)
+	if err != nil {
+		return err
+	}
+	defer events.close(ctx) // when serve fails before it serves; else a no-op
+	queue := usage.NewQueue(usageQueueBytes, events.sink, logger)
 	var rec pipeline.Recorder = queue
 	gov := newGovernance(&snaps, client, logger, h.clock, rec)
 	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
@@ -359,6 +366,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopQueue()
 	go queue.Run(qctx, 10*time.Second)
+	events.start(qctx)
 	// Budget alerts are delivered off the request path until the last request has settled.
 	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNotifier()
@@ -400,6 +408,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	stopBG()
 	stopQueue() // requests have finished: deliver what is queued
 	<-queue.Done()
+	if cerr := events.close(ctx); cerr != nil {
+		logger.Error("usage events", "error", cerr)
+	}
 	<-done // the last key-use flush
 	return err
 }

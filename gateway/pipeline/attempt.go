@@ -94,6 +94,8 @@ type Attempt struct {
 	answered bool            // the upstream answered: the attempt is final, whatever its end
 	broke    bool            // the upstream's answer broke after it began (a stream's read failed)
 	refused  bool            // the guards refused the attempt: the upstream was not called
+	called   time.Time       // when the guards admitted it and its upstream call began
+	before   time.Duration   // the request's upstream time before this attempt (request.upstream)
 }
 
 // Size is what a request may consume, known before the call: its prompt's size in bytes (the
@@ -224,11 +226,11 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			a.note(nil, err)
 		} else {
 			e.Counted, e.WouldBlock = a.Counted, a.WouldBlock
-			called := p.now()
+			a.called, a.before = p.now(), rq.upstream
 			// The target's headers_override reaches the adapter's upstream requests through
 			// the context: the transport every adapter sends through applies it.
 			res, err = try(provider.WithHeaderOverride(ctx, t.Headers), a, &e)
-			rq.upstream += p.now().Sub(called)
+			rq.upstream += p.now().Sub(a.called)
 		}
 		if err != nil && ctx.Err() != nil && client.Err() == nil {
 			// The request's own deadline passed: no other attempt, the edge records it.

@@ -160,7 +160,14 @@ func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err e
 		// target timed out, and the breaker counts it (see note).
 		err = apierr.Wrap(apierr.KindUpstreamTimeout, err, "the model did not answer in time")
 	}
-	e.Latency = p.now().Sub(c.start)
+	now := p.now()
+	e.Latency = now.Sub(c.start)
+	// The upstream time: the earlier attempts' calls, and this one's from its call to now (a
+	// stream's end).
+	e.Upstream = a.before
+	if !a.called.IsZero() {
+		e.Upstream += now.Sub(a.called)
+	}
 	if price, ok := a.Target.Endpoint.PriceAt(e.Time); ok {
 		e.CostUSD, e.Priced = price.Cost(e.Usage), true
 	}
