@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/sticky"
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/services/admin"
@@ -63,6 +65,7 @@ type Config struct {
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
 	RequestLog      bool
+	Usage           UsageConfig
 	// UsageRetentionDays is how many days the embedded usage store keeps events (0: forever).
 	UsageRetentionDays int
 }
@@ -141,6 +144,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	usageFlags(fs, &c.Usage, env, envBytes, envBool)
 	fs.IntVar(&c.UsageRetentionDays, "usage-retention-days", envDays("LLMGW_USAGE_RETENTION_DAYS", 30), "days the embedded usage store keeps events, 0 for no limit (LLMGW_USAGE_RETENTION_DAYS)")
 	return fs, c, errors.Join(errs...)
 }
@@ -259,8 +263,8 @@ type hooks struct {
 	// guards are added to the pipeline's (pipeline.WithGuards), after the rate limits and
 	// budgets.
 	guards []pipeline.Guard
-	// clock, when set, is what the rate-limit and budget engines, the circuit breaker and the
-	// latency statistics read.
+	// clock, when set, is what the rate-limit and budget engines, the circuit breaker, the
+	// latency statistics and the sticky sessions read.
 	clock func() time.Time
 	// governance receives the rate limits and budgets once their state is loaded, before the
 	// server accepts connections.
@@ -283,10 +287,21 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	client := &http.Client{Transport: upstreamTransport()}
 	reg := registry.New(client)
 	var reloader *snapshot.Reloader
+	// The config file is read first: the store refuses Admin API virtual models and routing
+	// rules of the names the file defines, which are not stored and take precedence.
+	var file *configfile.File
+	if cfg.ConfigFile != "" {
+		if file, err = readFile(cfg.ConfigFile, getenv); err != nil {
+			return err
+		}
+	}
+	fileVirtual, fileRules := routingNames(file)
 	st, err := openStore(ctx, cfg, getenv, store.Options{
-		Logger:           logger,
-		ValidateProvider: reg.Validate,
-		ValidateModel:    reg.Check,
+		FileVirtualModels: fileVirtual,
+		FileRoutingRules:  fileRules,
+		Logger:            logger,
+		ValidateProvider:  reg.Validate,
+		ValidateModel:     reg.Check,
 		OnChange: func() {
 			// Read-your-writes: the Admin call returns after the new snapshot serves.
 			if reloader != nil {
@@ -311,13 +326,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	var src snapshot.Source = st
-	if cfg.ConfigFile != "" {
-		f, err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger)
-		if err != nil {
+	if file != nil {
+		if err := applyFile(ctx, st, cfg.ConfigFile, file, logger); err != nil {
 			return err
 		}
-		if len(f.MissingSecrets)+len(f.VirtualModels)+len(f.RoutingRules) > 0 {
-			src = missingSecrets{Source: st, missing: f.MissingSecrets, virtual: f.VirtualModels, routing: f.RoutingRules}
+		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules) > 0 {
+			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, logger: logger}
 		}
 	}
 	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
@@ -327,8 +341,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if src, ok := src.(missingSecrets); ok {
 		src.log(snaps.Load(), logger)
 	}
-	// Usage events leave the request path through a bounded queue: a stalled log disk (later
-	// a Kafka producer) must never add latency to a request.
+	// Usage events leave the request path through a bounded queue: a stalled log disk or a
+	// Kafka producer must never add latency to a request.
 	var sink usage.Sink = usage.LogRecorder{Logger: logger}
 	if !cfg.RequestLog {
 		sink = discard{}
@@ -336,13 +350,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if h.recorder != nil {
 		sink = h.recorder
 	}
-	// Without Kafka, events are also kept in the embedded usage store, which the Usage API reads.
-	sink, usageAPI, stopUsage, err := openUsage(ctx, cfg, sink, logger)
+	events, err := newUsageSink(ctx, cfg, getenv, &snaps, sink, logger)
 	if err != nil {
 		return err
 	}
-	defer stopUsage() // after the queue's last delivery, below
-	queue := usage.NewQueue(1<<16, sink, logger)
+	defer events.close(ctx) // when serve fails before it serves; else a no-op
+	queue := usage.NewQueue(usageQueueBytes, events.sink, logger)
 	var rec pipeline.Recorder = queue
 	gov := newGovernance(&snaps, client, logger, h.clock, rec)
 	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
@@ -355,8 +368,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(breaker.New(h.clock, logger)), pipeline.WithLatency(latency.New(h.clock)))
-	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"), Usage: usageAPI})
+	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)))
+	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"), Usage: events.api})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -367,6 +381,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopQueue()
 	go queue.Run(qctx, 10*time.Second)
+	events.start(qctx)
 	// Budget alerts are delivered off the request path until the last request has settled.
 	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNotifier()
@@ -408,6 +423,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	stopBG()
 	stopQueue() // requests have finished: deliver what is queued
 	<-queue.Done()
+	if cerr := events.close(ctx); cerr != nil {
+		logger.Error("usage events", "error", cerr)
+	}
 	<-done // the last key-use flush
 	return err
 }
@@ -429,10 +447,10 @@ func upstreamTransport() *http.Transport {
 	return t
 }
 
-// applyFile applies the config file and returns it parsed: its secrets that could not be
-// resolved (the file still applies, their accounts and models without a key, and the rest
-// serves) and its virtual models and routing rules, which are not stored.
-func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) (*configfile.File, error) {
+// readFile reads and parses the config file. Its secrets that could not be resolved are
+// listed in it (the file still applies, their accounts and models without a key, and the rest
+// serves), and so are its virtual models and routing rules, which are not stored.
+func readFile(path string, getenv func(string) string) (*configfile.File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -441,24 +459,48 @@ func applyFile(ctx context.Context, st *store.Store, path string, getenv func(st
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	return f, nil
+}
+
+// routingNames returns the names of the virtual models (fqn) and the ids of the routing rules
+// that f (nil: no file) defines.
+func routingNames(f *configfile.File) (virtual, rules []string) {
+	if f == nil {
+		return nil, nil
+	}
+	for _, v := range f.VirtualModels {
+		virtual = append(virtual, v.Account+"/"+v.Name)
+	}
+	for _, r := range f.RoutingRules {
+		rules = append(rules, r.ID)
+	}
+	return virtual, rules
+}
+
+// applyFile applies the config file f, read from path, to the store.
+func applyFile(ctx context.Context, st *store.Store, path string, f *configfile.File, logger *slog.Logger) error {
 	n, err := configfile.Apply(ctx, st, f)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, publicMessage(err))
+		return fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
 	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules))
-	return f, nil
+	return nil
 }
 
 // missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
 // resolved once, at start: an environment variable cannot change in a running process, and
 // a file:// secret that appears later is read at the next start (or set with the Admin API,
-// which takes precedence at once). It adds the file's virtual models and routing rules too:
-// they live in the file only (issue 9 makes virtual models an Admin API resource).
+// which takes precedence at once). It adds the file's virtual models and routing rules too,
+// which live in the file only, to the Admin API's: the file's come first, and the file's
+// definition wins over a stored one of the same name (the Admin API refuses to write such a
+// name while the file defines it; one stored before the file defined it is left out with a
+// warning).
 type missingSecrets struct {
 	snapshot.Source
 	missing []snapshot.MissingSecret
 	virtual []snapshot.VirtualModel
 	routing []snapshot.RoutingRule
+	logger  *slog.Logger
 }
 
 func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
@@ -467,8 +509,23 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 		return nil, err
 	}
 	cfg.MissingSecrets = m.missing
-	cfg.VirtualModels = m.virtual
-	cfg.RoutingRules = m.routing
+	vms := slices.Clone(m.virtual)
+	for _, v := range cfg.VirtualModels {
+		if slices.ContainsFunc(m.virtual, func(f snapshot.VirtualModel) bool { return f.Account == v.Account && f.Name == v.Name }) {
+			m.logger.Warn("stored virtual model left out: the config file defines one of the same name", "model", v.Account+"/"+v.Name)
+			continue
+		}
+		vms = append(vms, v)
+	}
+	rules := slices.Clone(m.routing)
+	for _, r := range cfg.RoutingRules {
+		if slices.ContainsFunc(m.routing, func(f snapshot.RoutingRule) bool { return f.ID == r.ID }) {
+			m.logger.Warn("stored routing rule left out: the config file defines one of the same id", "rule", r.ID)
+			continue
+		}
+		rules = append(rules, r)
+	}
+	cfg.VirtualModels, cfg.RoutingRules = vms, rules
 	return cfg, nil
 }
 

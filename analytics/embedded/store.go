@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	"github.com/llmgw/llmgw/analytics/event"
 	"github.com/llmgw/llmgw/analytics/query"
 	"github.com/llmgw/llmgw/gateway/usage"
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
@@ -43,6 +44,9 @@ type Options struct {
 	PruneEvery time.Duration
 	// Logger receives write failures (default: discard).
 	Logger *slog.Logger
+	// Converter turns Record's events into their wire form (default: one without replica,
+	// region or provider kinds).
+	Converter *event.Converter
 }
 
 // Store is the embedded usage store. Record and the queries are safe for concurrent use;
@@ -154,6 +158,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Converter == nil {
+		opts.Converter = event.NewConverter("", "", nil)
+	}
 	// Create the file first so that it (and the WAL and shared-memory files SQLite gives the
 	// same mode) is the owner's only: the request log names users and may hold bodies.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -179,7 +186,17 @@ func (s *Store) Close() error { return s.db.Close() }
 // the writer's buffer is full (the usage queue in front absorbs that, off the request path),
 // and drops the event once Run has returned.
 func (s *Store) Record(ctx context.Context, e *usage.Event) {
-	p := e.Proto()
+	s.enqueue(ctx, s.opts.Converter.Convert(e))
+}
+
+// RecordBatch implements usage.BatchSink, as Record does for each event.
+func (s *Store) RecordBatch(ctx context.Context, es []usage.Event) {
+	for i := range es {
+		s.enqueue(ctx, s.opts.Converter.Convert(&es[i]))
+	}
+}
+
+func (s *Store) enqueue(ctx context.Context, p *usagev1.UsageEvent) {
 	select {
 	case s.in <- p:
 	case <-s.done:

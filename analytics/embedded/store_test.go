@@ -196,7 +196,7 @@ func TestRecordAndRun(t *testing.T) {
 			RequestID: fmt.Sprintf("r%d", i), Time: at, Model: "acct/a", Target: "acct/a", User: "alice", Teams: []string{"t1"},
 			Status: "ok", Usage: chat.Usage{PromptTokens: 3, CompletionTokens: 4}, CostUSD: 0.25, Priced: true,
 			Latency: 30 * time.Millisecond, Metadata: map[string]string{"k": "v"},
-			Attempts: []usage.Attempt{{Target: "acct/a", Status: "ok", HTTPStatus: 200, Latency: 20 * time.Millisecond}},
+			Attempts: []usage.Attempt{{Target: "acct/a", Status: "ok", HTTPStatus: 200, Latency: 20 * time.Millisecond}}, Upstream: 20 * time.Millisecond,
 		})
 	}
 	cancel()
