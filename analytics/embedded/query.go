@@ -207,7 +207,7 @@ func (s *Store) aggregateEvents(ctx context.Context, f query.Filter, g query.Gro
 	return rows.Err()
 }
 
-// aggregateRollup sums the rollup's hours [from, to).
+// aggregateRollup sums the rollups' hours [from, to).
 func (s *Store) aggregateRollup(ctx context.Context, f query.Filter, g query.GroupBy, width, from, to int64, out map[cell]*query.Totals) error {
 	key := "''"
 	switch g.Dim {
@@ -239,8 +239,13 @@ func (s *Store) aggregateRollup(ctx context.Context, f query.Filter, g query.Gro
 	in("r.target", f.Targets)
 	in("r.user", f.Users)
 	in("r.virtual_account", f.VirtualAccounts)
+	// Without users and virtual accounts, the model rollup has the same sums in fewer rows.
+	table := "rollup_hour"
+	if len(f.Users)+len(f.VirtualAccounts) == 0 && g.Dim != query.DimUser && g.Dim != query.DimVirtualAccount {
+		table = "rollup_hour_model"
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+key+`, `+bucket+`, sum(r.requests), sum(r.failures), sum(r.prompt), sum(r.completion), sum(r.cache_read), sum(r.cache_write), sum(r.reasoning), sum(r.cost_usd), sum(r.unpriced)
-		FROM rollup_hour r WHERE `+strings.Join(conds, " AND ")+` GROUP BY 1, 2`, args...)
+		FROM `+table+` r WHERE `+strings.Join(conds, " AND ")+` GROUP BY 1, 2`, args...)
 	if err != nil {
 		return err
 	}

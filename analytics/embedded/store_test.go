@@ -191,14 +191,19 @@ func TestRecordAndRun(t *testing.T) {
 		close(ran)
 	}()
 	at := querytest.T0.Add(time.Hour)
-	for i := range 10 {
-		s.Record(context.Background(), &usage.Event{
+	ev := func(i int) usage.Event {
+		return usage.Event{
 			RequestID: fmt.Sprintf("r%d", i), Time: at, Model: "acct/a", Target: "acct/a", User: "alice", Teams: []string{"t1"},
 			Status: "ok", Usage: chat.Usage{PromptTokens: 3, CompletionTokens: 4}, CostUSD: 0.25, Priced: true,
-			Latency: 30 * time.Millisecond, Metadata: map[string]string{"k": "v"},
-			Attempts: []usage.Attempt{{Target: "acct/a", Status: "ok", HTTPStatus: 200, Latency: 20 * time.Millisecond}}, Upstream: 20 * time.Millisecond,
-		})
+			Latency: 30 * time.Millisecond, Upstream: 20 * time.Millisecond, Metadata: map[string]string{"k": "v"},
+			Attempts: []usage.Attempt{{Target: "acct/a", Status: "ok", HTTPStatus: 200, Latency: 20 * time.Millisecond}},
+		}
 	}
+	for i := range 7 {
+		e := ev(i)
+		s.Record(context.Background(), &e)
+	}
+	s.RecordBatch(context.Background(), []usage.Event{ev(7), ev(8), ev(9)})
 	cancel()
 	<-ran
 	res, err := s.Breakdown(context.Background(), query.BreakdownQuery{Filter: query.Filter{Start: at, End: at.Add(time.Second), Teams: []string{"t1"}, Metadata: map[string]string{"k": "v"}}})
