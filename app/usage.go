@@ -29,7 +29,8 @@ const usageQueueBytes = 64 << 20
 // after the queue's last delivery; what is left stays in the spool for the next start.
 const usageCloseGrace = 10 * time.Second
 
-// UsageConfig is where usage events go: Kafka when Brokers is set, else the request log.
+// UsageConfig is where usage events go besides the request log: Kafka when Brokers is set,
+// else the embedded usage store.
 type UsageConfig struct {
 	Replica       string
 	Region        string
@@ -47,7 +48,7 @@ func usageFlags(fs *flag.FlagSet, c *UsageConfig, env func(k, def string) string
 	host, _ := os.Hostname()
 	fs.StringVar(&c.Replica, "replica", env("LLMGW_REPLICA", host), "this replica's name in usage events (default: the host name) (LLMGW_REPLICA)")
 	fs.StringVar(&c.Region, "region", env("LLMGW_REGION", ""), "this replica's region in usage events (LLMGW_REGION)")
-	fs.StringVar(&c.Brokers, "kafka-brokers", env("LLMGW_KAFKA_BROKERS", ""), "comma-separated Kafka brokers to write usage events to; unset: the request log only (LLMGW_KAFKA_BROKERS)")
+	fs.StringVar(&c.Brokers, "kafka-brokers", env("LLMGW_KAFKA_BROKERS", ""), "comma-separated Kafka brokers to write usage events to; unset: the embedded usage store in the data dir (LLMGW_KAFKA_BROKERS)")
 	fs.StringVar(&c.Topic, "kafka-topic", env("LLMGW_KAFKA_TOPIC", kafka.DefaultTopic), "Kafka topic of usage events (LLMGW_KAFKA_TOPIC)")
 	fs.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", env("LLMGW_KAFKA_SASL_MECHANISM", ""), "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512; the password is read from LLMGW_KAFKA_PASSWORD (LLMGW_KAFKA_SASL_MECHANISM)")
 	fs.StringVar(&c.Username, "kafka-username", env("LLMGW_KAFKA_USERNAME", ""), "Kafka SASL username (LLMGW_KAFKA_USERNAME)")
