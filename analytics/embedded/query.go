@@ -134,10 +134,28 @@ type cell struct {
 // hourUs is an hour in microseconds, the rollup's grain.
 const hourUs = int64(time.Hour / time.Microsecond)
 
-// rollable reports whether the hourly rollup can answer a filter and grouping: it has no
-// teams and no metadata.
-func rollable(f query.Filter, g query.GroupBy) bool {
-	return len(f.Teams) == 0 && len(f.Metadata) == 0 && g.Dim != query.DimTeam && g.Dim != query.DimMetadata
+// rollup returns the hourly rollup that answers a filter and grouping exactly, or "" when
+// none does (metadata; teams with users or virtual accounts; several teams, whose events
+// would count once per team).
+func rollup(f query.Filter, g query.GroupBy) string {
+	users := len(f.Users)+len(f.VirtualAccounts) > 0 || g.Dim == query.DimUser || g.Dim == query.DimVirtualAccount
+	switch {
+	case len(f.Metadata) > 0 || g.Dim == query.DimMetadata:
+		return ""
+	case g.Dim == query.DimTeam:
+		if users || len(f.Teams) > 0 {
+			return "" // the events' other teams are groups too
+		}
+		return "rollup_hour_team"
+	case len(f.Teams) > 0:
+		if users || len(f.Teams) > 1 {
+			return ""
+		}
+		return "rollup_hour_team"
+	case users:
+		return "rollup_hour"
+	}
+	return "rollup_hour_model"
 }
 
 // aggregate sums the events f selects per group and bucket of width microseconds (0: one
@@ -145,11 +163,11 @@ func rollable(f query.Filter, g query.GroupBy) bool {
 // (widths of an hour or more), the rest from the events.
 func (s *Store) aggregate(ctx context.Context, f query.Filter, g query.GroupBy, width int64) (map[cell]*query.Totals, error) {
 	out := map[cell]*query.Totals{}
-	if width == 0 || width%hourUs == 0 && rollable(f, g) {
+	if table := rollup(f, g); table != "" && width%hourUs == 0 {
 		start, end := f.Start.UnixMicro(), f.End.UnixMicro()
 		hs := (start + hourUs - 1) / hourUs * hourUs // the first whole hour
 		he := end / hourUs * hourUs                  // the end of the last whole hour
-		if rollable(f, g) && hs < he {
+		if hs < he {
 			if start < hs {
 				head := f
 				head.End = time.UnixMicro(hs)
@@ -157,7 +175,7 @@ func (s *Store) aggregate(ctx context.Context, f query.Filter, g query.GroupBy, 
 					return nil, err
 				}
 			}
-			if err := s.aggregateRollup(ctx, f, g, width, hs/hourUs, he/hourUs, out); err != nil {
+			if err := s.aggregateRollup(ctx, table, f, g, width, hs/hourUs, he/hourUs, out); err != nil {
 				return nil, err
 			}
 			if he < end {
@@ -207,8 +225,8 @@ func (s *Store) aggregateEvents(ctx context.Context, f query.Filter, g query.Gro
 	return rows.Err()
 }
 
-// aggregateRollup sums the rollups' hours [from, to).
-func (s *Store) aggregateRollup(ctx context.Context, f query.Filter, g query.GroupBy, width, from, to int64, out map[cell]*query.Totals) error {
+// aggregateRollup sums the hours [from, to) of the rollup table.
+func (s *Store) aggregateRollup(ctx context.Context, table string, f query.Filter, g query.GroupBy, width, from, to int64, out map[cell]*query.Totals) error {
 	key := "''"
 	switch g.Dim {
 	case query.DimModel:
@@ -219,6 +237,8 @@ func (s *Store) aggregateRollup(ctx context.Context, f query.Filter, g query.Gro
 		key = "r.user"
 	case query.DimVirtualAccount:
 		key = "r.virtual_account"
+	case query.DimTeam:
+		key = "r.team"
 	}
 	bucket := "0"
 	if width > 0 {
@@ -239,11 +259,7 @@ func (s *Store) aggregateRollup(ctx context.Context, f query.Filter, g query.Gro
 	in("r.target", f.Targets)
 	in("r.user", f.Users)
 	in("r.virtual_account", f.VirtualAccounts)
-	// Without users and virtual accounts, the model rollup has the same sums in fewer rows.
-	table := "rollup_hour"
-	if len(f.Users)+len(f.VirtualAccounts) == 0 && g.Dim != query.DimUser && g.Dim != query.DimVirtualAccount {
-		table = "rollup_hour_model"
-	}
+	in("r.team", f.Teams)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+key+`, `+bucket+`, sum(r.requests), sum(r.failures), sum(r.prompt), sum(r.completion), sum(r.cache_read), sum(r.cache_write), sum(r.reasoning), sum(r.cost_usd), sum(r.unpriced)
 		FROM `+table+` r WHERE `+strings.Join(conds, " AND ")+` GROUP BY 1, 2`, args...)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -144,6 +145,24 @@ CREATE TABLE IF NOT EXISTS rollup_hour_model (
 	cost_usd    REAL    NOT NULL,
 	unpriced    INTEGER NOT NULL,
 	PRIMARY KEY (hour, model, target)
+) WITHOUT ROWID;
+-- rollup_hour_team is rollup_hour_model per team: an event counts once in each of its teams,
+-- in team '' when it has none.
+CREATE TABLE IF NOT EXISTS rollup_hour_team (
+	hour        INTEGER NOT NULL,
+	team        TEXT    NOT NULL,
+	model       TEXT    NOT NULL,
+	target      TEXT    NOT NULL,
+	requests    INTEGER NOT NULL,
+	failures    INTEGER NOT NULL,
+	prompt      INTEGER NOT NULL,
+	completion  INTEGER NOT NULL,
+	cache_read  INTEGER NOT NULL,
+	cache_write INTEGER NOT NULL,
+	reasoning   INTEGER NOT NULL,
+	cost_usd    REAL    NOT NULL,
+	unpriced    INTEGER NOT NULL,
+	PRIMARY KEY (hour, team, model, target)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_records (
 	id    INTEGER PRIMARY KEY,
@@ -334,6 +353,11 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 		ON CONFLICT DO UPDATE SET requests = requests + 1, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
 			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
 			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
+	rollTeam := stmt(`INSERT INTO rollup_hour_team (hour, team, model, target, requests, failures, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced)
+		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET requests = requests + 1, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
+			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
+			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
 	if err != nil {
 		return err
 	}
@@ -402,8 +426,19 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 			e.GetCostUsd(), b2i(!e.GetPriced())); err != nil {
 			return err
 		}
-		for _, tm := range e.GetTeams() {
-			if _, err := team.ExecContext(ctx, id, tm); err != nil {
+		teams := slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(e.GetTeams()))), func(t string) bool { return t == "" })
+		if len(teams) == 0 {
+			teams = []string{""}
+		}
+		for _, tm := range teams {
+			if tm != "" {
+				if _, err := team.ExecContext(ctx, id, tm); err != nil {
+					return err
+				}
+			}
+			if _, err := rollTeam.ExecContext(ctx, t.UnixMicro()/hourUs, tm, e.GetModel(), e.GetTarget().GetModel(),
+				b2i(e.GetStatus() != "ok"), tok.GetPrompt(), tok.GetCompletion(), tok.GetCacheRead(), tok.GetCacheWrite(), tok.GetReasoning(),
+				e.GetCostUsd(), b2i(!e.GetPriced())); err != nil {
 				return err
 			}
 		}
@@ -480,7 +515,7 @@ func (s *Store) deleteBefore(ctx context.Context, bound int64) (int64, error) {
 		return 0, err
 	}
 	// The rollup's hours before the oldest event left (bound is hour-aligned at the end).
-	for _, t := range []string{"rollup_hour", "rollup_hour_model"} {
+	for _, t := range []string{"rollup_hour", "rollup_hour_model", "rollup_hour_team"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE hour < ?`, (bound>>seqBits)/int64(time.Hour/time.Millisecond)); err != nil {
 			return 0, err
 		}

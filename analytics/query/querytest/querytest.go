@@ -205,6 +205,8 @@ func Run(t *testing.T, open Open) {
 			{"targets", func(f *query.Filter) { f.Targets = []string{"acct/x", "acct/b"} }, []string{"e3", "e4"}},
 			{"users", func(f *query.Filter) { f.Users = []string{"bob", "carol"} }, []string{"e2", "e6"}},
 			{"teams: any of the event's", func(f *query.Filter) { f.Teams = []string{"t2"} }, []string{"e1", "e3", "e5", "e7"}},
+			{"two teams: each event once", func(f *query.Filter) { f.Teams = []string{"t1", "t2"} }, []string{"e1", "e2", "e3", "e5", "e7"}},
+			{"a team and a model", func(f *query.Filter) { f.Teams = []string{"t1"}; f.Models = []string{"acct/a"} }, []string{"e1", "e2", "e5", "e7"}},
 			{"virtual accounts", func(f *query.Filter) { f.VirtualAccounts = []string{"billing"} }, []string{"e4"}},
 			{"metadata", func(f *query.Filter) { f.Metadata = map[string]string{"env": "prod"} }, []string{"e1"}},
 			{"metadata: every pair must match", func(f *query.Filter) { f.Metadata = map[string]string{"env": "prod", "app": "y"} }, nil},
