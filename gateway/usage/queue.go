@@ -41,6 +41,12 @@ func (q *Queue) Record(_ context.Context, e *Event) {
 // Dropped is the number of events the queue could not take.
 func (q *Queue) Dropped() uint64 { return q.dropped.Load() }
 
+// Len is the number of events queued and not yet handed to the sink.
+func (q *Queue) Len() int { return len(q.ch) }
+
+// Cap is the queue's capacity (NewQueue's size).
+func (q *Queue) Cap() int { return cap(q.ch) }
+
 // Run delivers events until ctx is done, then delivers what is still queued and returns.
 // Producers must have stopped by then (the server has shut down); events recorded after Run
 // returns are counted as dropped once the queue fills.
