@@ -373,7 +373,9 @@ func (m *Metrics) Observe(e *usage.Event) {
 func (m *Metrics) Record(_ context.Context, e *usage.Event) { m.Observe(e) }
 
 // RateLimited counts an attempt refused by the rate limit rule (quota.Refusals).
-func (m *Metrics) RateLimited(rule string) { m.ruleCounter(&m.rlRules, m.rateLimitRefusals, rule).Inc() }
+func (m *Metrics) RateLimited(rule string) {
+	m.ruleCounter(&m.rlRules, m.rateLimitRefusals, rule).Inc()
+}
 
 // BudgetExhausted counts an attempt refused by the budget rule (quota.Refusals).
 func (m *Metrics) BudgetExhausted(rule string) {
