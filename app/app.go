@@ -25,6 +25,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/checkpoint"
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/latency"
+	"github.com/llmgw/llmgw/gateway/metrics"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
@@ -63,6 +64,8 @@ type Config struct {
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
 	RequestLog      bool
+	MetricsListen   string
+	MetricsPublic   bool
 }
 
 // flags defines the flags of a subcommand with their defaults taken from the LLMGW_*
@@ -127,6 +130,8 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", env("LLMGW_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address, such as :9090 (LLMGW_METRICS_LISTEN)")
+	fs.BoolVar(&c.MetricsPublic, "metrics-public", envBool("LLMGW_METRICS_PUBLIC", false), "serve GET /metrics on the main listener without the admin token (LLMGW_METRICS_PUBLIC)")
 	return fs, c, errors.Join(errs...)
 }
 
@@ -250,13 +255,15 @@ type hooks struct {
 	// governance receives the rate limits and budgets once their state is loaded, before the
 	// server accepts connections.
 	governance func(*governance)
+	// metricsReady receives the --metrics-listen listener's bound address.
+	metricsReady func(addr string)
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
 	if h == nil {
 		h = &hooks{}
 	}
-	var snaps snapshot.Holder
+	snaps := snapshot.Holder{Now: h.clock}
 	logger, err := newLogger(cfg, stderr, &snaps)
 	if err != nil {
 		return err
@@ -322,8 +329,17 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		sink = h.recorder
 	}
 	queue := usage.NewQueue(1<<16, sink, logger)
-	var rec pipeline.Recorder = queue
-	gov := newGovernance(&snaps, client, logger, h.clock, rec)
+	// Metrics are recorded on the request path, in front of the queue: a full queue drops
+	// events, never counts.
+	br := breaker.New(h.clock, logger)
+	var mopts []metrics.Option
+	if h.clock != nil {
+		mopts = append(mopts, metrics.WithClock(h.clock))
+	}
+	m := metrics.New(&snaps, br, mopts...)
+	m.WatchUsageQueue("queue", queue.Len, queue.Dropped)
+	rec := m.Wrap(queue)
+	gov := newGovernance(&snaps, client, logger, h.clock, queue, m)
 	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
 	if err := saver.Load(ctx); err != nil {
 		return fmt.Errorf("load rate-limit and budget state: %w", err)
@@ -334,12 +350,25 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(breaker.New(h.clock, logger)), pipeline.WithLatency(latency.New(h.clock)))
-	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(br), pipeline.WithLatency(latency.New(h.clock)))
+	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"),
+		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		stop := serveMetrics(mln, m.Handler(), logger)
+		defer stop()
+		if h.metricsReady != nil {
+			h.metricsReady(mln.Addr().String())
+		}
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
@@ -389,6 +418,28 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	<-queue.Done()
 	<-done // the last key-use flush
 	return err
+}
+
+// serveMetrics serves GET /metrics from h on ln, without authentication (the address is the
+// operator's to protect), until the returned stop is called.
+func serveMetrics(ln net.Listener, h http.Handler, logger *slog.Logger) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener stopped", "error", err)
+		}
+	}()
+	logger.Info("serving metrics", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
 }
 
 // drainGrace bounds how long shutdown waits for abandoned streams still being read on for

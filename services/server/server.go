@@ -54,6 +54,10 @@ type Options struct {
 	BatchKey []byte
 	// MaxFile limits a batch input file (default openaiapi.DefaultMaxFile).
 	MaxFile int64
+	// Metrics, when set, is served at GET /metrics (Prometheus's text format). It needs the
+	// admin token or an admin user's key unless MetricsPublic is set.
+	Metrics       http.Handler
+	MetricsPublic bool
 }
 
 // DefaultReadTimeout is the default Options.ReadTimeout.
@@ -114,6 +118,13 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	if s.opts.Metrics != nil {
+		h := s.opts.Metrics
+		if !s.opts.MetricsPublic {
+			h = s.adminOnly(h)
+		}
+		mux.Handle("GET /metrics", h)
+	}
 	cleanup := func() {}
 	if restAddr != "" {
 		// The hop carries what the REST edge admitted: up to MaxBody out (the edge has bounded
@@ -170,6 +181,38 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(status)
+}
+
+// adminOnly lets through only requests with the admin token or an admin user's key, and
+// answers others in OpenAI's error shape (401, 403).
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := s.authorizeAdmin(r.Header)
+		if err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ae := apierr.From(err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(ae.Kind.HTTPStatus())
+		_ = json.NewEncoder(w).Encode(ae.OpenAI())
+	})
+}
+
+// authorizeAdmin checks that h carries the admin token or an admin user's key.
+func (s *Server) authorizeAdmin(h http.Header) error {
+	snap := s.snaps.Load()
+	if snap == nil {
+		return apierr.New(apierr.KindUnavailable, "the gateway is starting; retry shortly")
+	}
+	p, err := snap.Authenticate(edge.Secret(h), time.Now())
+	if err != nil {
+		return err
+	}
+	if !p.Admin {
+		return apierr.New(apierr.KindPermissionDenied, "this needs the admin token or an admin user's key")
+	}
+	return nil
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully.
