@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/llmgw/llmgw/configfile"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/breaker"
@@ -30,6 +32,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/tracing"
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/services/admin"
@@ -273,6 +276,26 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	client := &http.Client{Transport: upstreamTransport()}
+	// Traces, when the OTEL_* environment configures them: a server span per request, a
+	// client span per attempt, and the attempt's traceparent on every upstream request.
+	tp, err := tracing.FromEnv(ctx, getenv, Version)
+	if err != nil {
+		return err
+	}
+	var tracer trace.Tracer
+	if tp != nil {
+		tracer = tp.Tracer()
+		client.Transport = tracing.Transport(client.Transport)
+		defer func() {
+			// Last: every request has ended; flush their spans, within a bound.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("could not flush traces", "error", err)
+			}
+		}()
+		logger.Info("tracing to OTLP")
+	}
 	reg := registry.New(client)
 	var reloader *snapshot.Reloader
 	st, err := openStore(ctx, cfg, getenv, store.Options{
@@ -350,9 +373,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(br), pipeline.WithLatency(latency.New(h.clock)))
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(br), pipeline.WithLatency(latency.New(h.clock)), pipeline.WithTracer(tracer))
 	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"),
-		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic})
+		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

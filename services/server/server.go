@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -58,6 +59,10 @@ type Options struct {
 	// admin token or an admin user's key unless MetricsPublic is set.
 	Metrics       http.Handler
 	MetricsPublic bool
+	// Tracer, when set, traces every inference request with a server span (the pipeline's
+	// attempt spans are its children), continuing the trace of a client's traceparent header.
+	// Nil traces nothing.
+	Tracer trace.Tracer
 }
 
 // DefaultReadTimeout is the default Options.ReadTimeout.
