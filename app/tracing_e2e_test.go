@@ -37,7 +37,41 @@ func TestTracesToOTLP(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
+	// The Connect and REST surfaces trace the same way (REST through its gRPC hop).
+	others := map[string]string{ // trace id -> path
+		"4bf92f3577b34da6a3ce929d0e0e4737": "/llmgw.inference.v1.InferenceService/ChatCompletion",
+		"4bf92f3577b34da6a3ce929d0e0e4738": "/api/v1/inference/chat-completions",
+	}
+	for id, path := range others {
+		req, _ := http.NewRequest(http.MethodPost, g.URL+path, strings.NewReader(`{"model":"fake/gpt","messages":[{"role":"ROLE_USER","content":[{"text":"hi"}]}]}`))
+		req.Header.Set("Authorization", "Bearer "+alice)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Traceparent", "00-"+id+"-"+clientSpan+"-01")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", path, resp.StatusCode)
+		}
+	}
 	g.stop() // flushes the spans
+	for id, path := range others {
+		var srv, att []tracingtest.Span
+		for _, s := range recv.Spans() {
+			switch {
+			case s.TraceID() != id:
+			case s.Kind == tracepb.Span_SPAN_KIND_SERVER:
+				srv = append(srv, s)
+			case s.Kind == tracepb.Span_SPAN_KIND_CLIENT:
+				att = append(att, s)
+			}
+		}
+		if len(srv) != 1 || len(att) != 1 || srv[0].ParentSpanID() != clientSpan || att[0].ParentSpanID() != srv[0].SpanID() {
+			t.Errorf("%s: %d server and %d attempt spans, want one each, the attempt under the server span under the client's", path, len(srv), len(att))
+		}
+	}
 
 	var server *tracingtest.Span
 	var attempts []tracingtest.Span
@@ -74,9 +108,9 @@ func TestTracesToOTLP(t *testing.T) {
 		}
 		byID[a.SpanID()] = a
 	}
-	reqs := up.Requests()
-	if len(reqs) != 3 {
-		t.Fatalf("%d upstream requests, want 3", len(reqs))
+	reqs := up.Requests()[:3] // the openai request's; the others came after
+	if len(up.Requests()) != 5 {
+		t.Fatalf("%d upstream requests, want 5", len(up.Requests()))
 	}
 	var targets []string
 	for _, r := range reqs {
