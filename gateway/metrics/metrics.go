@@ -186,10 +186,15 @@ func (m *Metrics) newModelSeries(name string) *modelSeries {
 }
 
 // model returns the series of the model named name: its own when the current snapshot knows
-// it (as a model or a virtual model), else Unknown's. A name is kept once the snapshot knew it,
+// it (as a model or a virtual model) and the empty name's for a request that named none, else
+// Unknown's. A name is kept once the snapshot knew it,
 // so the series are bounded by the models ever configured in the process.
 func (m *Metrics) model(name string) *modelSeries {
 	if v, ok := m.models.Load(name); ok {
+		return v.(*modelSeries)
+	}
+	if name == "" { // a request that named no model (a key refused first, a model list)
+		v, _ := m.models.LoadOrStore(name, m.newModelSeries(""))
 		return v.(*modelSeries)
 	}
 	snap := m.snaps.Load()

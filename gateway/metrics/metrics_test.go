@@ -67,8 +67,9 @@ func TestObserve(t *testing.T) {
 			{Target: "mock/other", Status: "ok", HTTPStatus: 200, Latency: 150 * time.Millisecond},
 		}}
 	refused := usage.Event{Model: "mock/echo", Surface: "openai", Status: "rate_limit_exceeded", HTTPStatus: 429, Latency: time.Millisecond}
+	noModel := usage.Event{Surface: "openai", Status: "invalid_api_key", HTTPStatus: 401, Latency: time.Millisecond}
 	batch := usage.Event{Model: "mock/echo", Surface: "openai", Operation: "batch", Status: "ok", HTTPStatus: 200, Usage: usageOf(100, 50), CostUSD: 1, Priced: true}
-	for _, e := range []usage.Event{ok, stream, fellBack, refused, batch} {
+	for _, e := range []usage.Event{ok, stream, fellBack, refused, batch, noModel} {
 		m.Observe(&e)
 	}
 	f := mt.Scrape(t, m.Handler())
@@ -82,6 +83,7 @@ func TestObserve(t *testing.T) {
 		{"llmgw_requests_total", mt.Labels{"model": "prod/chat", "target": "mock/other", "status": "ok", "surface": "openai"}, 1},
 		{"llmgw_requests_total", mt.Labels{"model": "mock/echo", "target": "", "status": "rate_limit_exceeded", "surface": "openai"}, 1},
 		{"llmgw_requests_total", mt.Labels{"model": "mock/echo", "target": "", "status": "ok", "surface": "openai"}, 1}, // the batch
+		{"llmgw_requests_total", mt.Labels{"model": "", "target": "", "status": "invalid_api_key", "surface": "openai"}, 1},
 		{"llmgw_tokens_total", mt.Labels{"model": "mock/echo", "type": "prompt"}, 130},
 		{"llmgw_tokens_total", mt.Labels{"model": "mock/echo", "type": "completion"}, 65},
 		{"llmgw_tokens_total", mt.Labels{"model": "mock/echo", "type": "cached"}, 8},
