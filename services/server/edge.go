@@ -164,6 +164,10 @@ func spanRoute(path string) string {
 	return path
 }
 
+// maxSpanModel bounds the model name a server span carries: the name is the client's, and a
+// longer one is left out.
+const maxSpanModel = 256
+
 // endTraced ends a request's server span (nil: none) with the status it was answered with and
 // the model it asked for.
 func endTraced(span trace.Span, er *edge.Request, sw *statusWriter) {
@@ -175,8 +179,8 @@ func endTraced(span trace.Span, er *edge.Request, sw *statusWriter) {
 		status = http.StatusOK
 	}
 	span.SetAttributes(tracing.HTTPStatusCode.Int(status))
-	if m := er.Outcome().Model; m != "" {
-		span.SetAttributes(tracing.RequestModel.String(m))
+	if m := er.Outcome().Model; m != "" && len(m) <= maxSpanModel {
+		span.SetAttributes(tracing.RequestModel.String(m)) // the client's text: bounded
 	}
 	if status >= 500 {
 		span.SetStatus(codes.Error, http.StatusText(status))
