@@ -29,6 +29,7 @@ func metricsConfig(upstream string) string {
     - {name: gpt, type: integration/model/openai, model_id: gpt-4o-mini, model_types: [chat]}
     - {name: down, type: integration/model/openai, model_id: fake-error-503, model_types: [chat]}
     - {name: limited, type: integration/model/openai, model_id: gpt-4o-mini, model_types: [chat]}
+    - {name: budgeted, type: integration/model/openai, model_id: gpt-4o-mini, model_types: [chat]}
 - authz_rules:
     - models: [fake/*, prod/*]
       users: [alice]
@@ -56,11 +57,21 @@ rules:
       models: ["fake/limited"]
     limit_to: 1
     unit: requests_per_minute
+---
+name: budget-config
+type: gateway-budget-config
+rules:
+  - id: tiny
+    when:
+      models: ["fake/budgeted"]
+    limit_to: 0.000001
+    unit: cost_per_month
 `, upstream)
 }
 
 // TestMetricsEndToEnd drives a success, a routed request that falls back after the upstream's
-// 503s, a stream, a rate-limit refusal and an unknown model through the gateway with openai-go,
+// 503s, a stream, a rate-limit refusal, a budget refusal and an unknown model through the
+// gateway with openai-go,
 // scrapes /metrics with the admin token and checks every counter against the requests' usage
 // events, exactly.
 func TestMetricsEndToEnd(t *testing.T) {
@@ -84,6 +95,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	call("fake/limited", false)
 	call("fake/limited", true) // refused by one-per-minute
 	call("fake/no-such-model", true)
+	call("fake/budgeted", true) // its most cost is over the tiny budget
 	var resp *http.Response
 	s := c.Chat.Completions.NewStreaming(ctx, chatParams("fake/gpt", 0), option.WithResponseInto(&resp))
 	for s.Next() {
@@ -108,6 +120,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		{"fake/limited", "fake/limited", "ok", 1},
 		{"fake/limited", "", "rate_limit_exceeded", 1},
 		{"unknown", "", "model_not_found", 1},
+		{"fake/budgeted", "", "insufficient_quota", 1},
 	}
 	total := 0.0
 	for _, r := range requests {
@@ -164,6 +177,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		{"llmgw_target_requests_total", mt.Labels{"target": "fake/limited", "outcome": "ok"}, 1},
 		{"llmgw_upstream_errors_total", mt.Labels{"provider": "openai", "target": "fake/down", "class": "upstream_5xx"}, 2},
 		{"llmgw_ratelimit_refusals_total", mt.Labels{"rule": "one-per-minute"}, 1},
+		{"llmgw_budget_refusals_total", mt.Labels{"rule": "tiny"}, 1},
 		{"llmgw_target_circuit_state", mt.Labels{"target": "fake/down"}, 0}, // 2 failures: under the threshold
 		{"llmgw_target_healthy", mt.Labels{"target": "fake/down"}, 1},
 		{"llmgw_usage_events_dropped_total", mt.Labels{"stage": "queue"}, 0},
