@@ -71,9 +71,8 @@ rules:
 
 // TestMetricsEndToEnd drives a success, a routed request that falls back after the upstream's
 // 503s, a stream, a rate-limit refusal, a budget refusal and an unknown model through the
-// gateway with openai-go,
-// scrapes /metrics with the admin token and checks every counter against the requests' usage
-// events, exactly.
+// gateway with openai-go, scrapes /metrics with the admin token and checks every counter
+// against the requests' usage events, exactly.
 func TestMetricsEndToEnd(t *testing.T) {
 	up := providertest.NewOpenAI(t)
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", writeConfig(t, metricsConfig(up.BaseURL())))
