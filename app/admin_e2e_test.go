@@ -76,7 +76,7 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 		name, path, body, field string
 	}{
 		{"REST admin", "/api/v1/users", `{"name":"eve","adminn":true}`, `"adminn"`},
-		{"REST admin, nested", "/api/v1/routing-configs", `{"name":"r","strategy":"ROUTING_STRATEGY_WEIGHTED","targets":[{"model":"mock/echo","wieght":1}]}`, `"targets[0].wieght"`},
+		{"REST admin, nested", "/api/v1/virtual-models", `{"group":"prod","name":"r","routing_config":{"type":"weight-based-routing","load_balance_targets":[{"target":"mock/echo","wieght":100}]}}`, `"routing_config.load_balance_targets[0].wieght"`},
 		{"REST rotate", "/api/v1/api-keys/" + key.GetApiKey().GetId() + ":rotate", `{"grace":"60s"}`, `"grace"`},
 		{"REST inference", "/api/v1/inference/chat-completions", `{"model":"mock/echo","messages":[{"role":"ROLE_USER","content":[{"text":"x"}]}],"temprature":1}`, `"temprature"`},
 		{"Connect admin", "/llmgw.admin.v1.AdminService/CreateUser", `{"user":{"name":"eve","adminn":true}}`, `"user.adminn"`},

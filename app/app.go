@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/sticky"
 	"github.com/llmgw/llmgw/gateway/tracing"
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
@@ -69,6 +71,7 @@ type Config struct {
 	RequestLog      bool
 	MetricsListen   string
 	MetricsPublic   bool
+	Usage           UsageConfig
 }
 
 // flags defines the flags of a subcommand with their defaults taken from the LLMGW_*
@@ -135,6 +138,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env("LLMGW_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address, such as :9090 (LLMGW_METRICS_LISTEN)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", envBool("LLMGW_METRICS_PUBLIC", false), "serve GET /metrics on the main listener without the admin token (LLMGW_METRICS_PUBLIC)")
+	usageFlags(fs, &c.Usage, env, envBytes, envBool)
 	return fs, c, errors.Join(errs...)
 }
 
@@ -252,8 +256,8 @@ type hooks struct {
 	// guards are added to the pipeline's (pipeline.WithGuards), after the rate limits and
 	// budgets.
 	guards []pipeline.Guard
-	// clock, when set, is what the rate-limit and budget engines, the circuit breaker and the
-	// latency statistics read.
+	// clock, when set, is what the rate-limit and budget engines, the circuit breaker, the
+	// latency statistics and the sticky sessions read.
 	clock func() time.Time
 	// governance receives the rate limits and budgets once their state is loaded, before the
 	// server accepts connections.
@@ -298,10 +302,21 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	reg := registry.New(client)
 	var reloader *snapshot.Reloader
+	// The config file is read first: the store refuses Admin API virtual models and routing
+	// rules of the names the file defines, which are not stored and take precedence.
+	var file *configfile.File
+	if cfg.ConfigFile != "" {
+		if file, err = readFile(cfg.ConfigFile, getenv); err != nil {
+			return err
+		}
+	}
+	fileVirtual, fileRules := routingNames(file)
 	st, err := openStore(ctx, cfg, getenv, store.Options{
-		Logger:           logger,
-		ValidateProvider: reg.Validate,
-		ValidateModel:    reg.Check,
+		FileVirtualModels: fileVirtual,
+		FileRoutingRules:  fileRules,
+		Logger:            logger,
+		ValidateProvider:  reg.Validate,
+		ValidateModel:     reg.Check,
 		OnChange: func() {
 			// Read-your-writes: the Admin call returns after the new snapshot serves.
 			if reloader != nil {
@@ -326,13 +341,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	var src snapshot.Source = st
-	if cfg.ConfigFile != "" {
-		f, err := applyFile(ctx, st, cfg.ConfigFile, getenv, logger)
-		if err != nil {
+	if file != nil {
+		if err := applyFile(ctx, st, cfg.ConfigFile, file, logger); err != nil {
 			return err
 		}
-		if len(f.MissingSecrets)+len(f.VirtualModels)+len(f.RoutingRules) > 0 {
-			src = missingSecrets{Source: st, missing: f.MissingSecrets, virtual: f.VirtualModels, routing: f.RoutingRules}
+		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules) > 0 {
+			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, logger: logger}
 		}
 	}
 	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
@@ -342,8 +356,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if src, ok := src.(missingSecrets); ok {
 		src.log(snaps.Load(), logger)
 	}
-	// Usage events leave the request path through a bounded queue: a stalled log disk (later
-	// a Kafka producer) must never add latency to a request.
+	// Usage events leave the request path through a bounded queue: a stalled log disk or a
+	// Kafka producer must never add latency to a request.
 	var sink usage.Sink = usage.LogRecorder{Logger: logger}
 	if !cfg.RequestLog {
 		sink = discard{}
@@ -351,16 +365,22 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if h.recorder != nil {
 		sink = h.recorder
 	}
-	queue := usage.NewQueue(1<<16, sink, logger)
+	events, err := newUsageSink(cfg, getenv, &snaps, sink, logger)
+	if err != nil {
+		return err
+	}
+	defer events.close(ctx) // when serve fails before it serves; else a no-op
+	queue := usage.NewQueue(usageQueueBytes, events.sink, logger)
 	// Metrics are recorded on the request path, in front of the queue: a full queue drops
 	// events, never counts.
-	br := breaker.New(h.clock, logger)
+	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}
 	var mopts []metrics.Option
 	if h.clock != nil {
 		mopts = append(mopts, metrics.WithClock(h.clock))
 	}
-	m := metrics.New(&snaps, br, mopts...)
-	m.WatchUsageQueue("queue", queue.Len, queue.Dropped)
+	m := metrics.New(&snaps, routing.breaker, mopts...)
+	m.WatchUsage(metrics.Stage{Name: "queue", Depth: queue.Len, Bytes: queue.Bytes, Dropped: queue.Dropped})
+	events.watch(m)
 	rec := m.Wrap(queue)
 	gov := newGovernance(&snaps, client, logger, h.clock, queue, m)
 	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
@@ -373,8 +393,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(br), pipeline.WithLatency(latency.New(h.clock)), pipeline.WithTracer(tracer))
-	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"),
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)), pipeline.WithTracer(tracer))
+	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"),
 		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -398,6 +418,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopQueue()
 	go queue.Run(qctx, 10*time.Second)
+	events.start(qctx)
 	// Budget alerts are delivered off the request path until the last request has settled.
 	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNotifier()
@@ -439,6 +460,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	stopBG()
 	stopQueue() // requests have finished: deliver what is queued
 	<-queue.Done()
+	if cerr := events.close(ctx); cerr != nil {
+		logger.Error("usage events", "error", cerr)
+	}
 	<-done // the last key-use flush
 	return err
 }
@@ -482,10 +506,10 @@ func upstreamTransport() *http.Transport {
 	return t
 }
 
-// applyFile applies the config file and returns it parsed: its secrets that could not be
-// resolved (the file still applies, their accounts and models without a key, and the rest
-// serves) and its virtual models and routing rules, which are not stored.
-func applyFile(ctx context.Context, st *store.Store, path string, getenv func(string) string, logger *slog.Logger) (*configfile.File, error) {
+// readFile reads and parses the config file. Its secrets that could not be resolved are
+// listed in it (the file still applies, their accounts and models without a key, and the rest
+// serves), and so are its virtual models and routing rules, which are not stored.
+func readFile(path string, getenv func(string) string) (*configfile.File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -494,24 +518,48 @@ func applyFile(ctx context.Context, st *store.Store, path string, getenv func(st
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	return f, nil
+}
+
+// routingNames returns the names of the virtual models (fqn) and the ids of the routing rules
+// that f (nil: no file) defines.
+func routingNames(f *configfile.File) (virtual, rules []string) {
+	if f == nil {
+		return nil, nil
+	}
+	for _, v := range f.VirtualModels {
+		virtual = append(virtual, v.Account+"/"+v.Name)
+	}
+	for _, r := range f.RoutingRules {
+		rules = append(rules, r.ID)
+	}
+	return virtual, rules
+}
+
+// applyFile applies the config file f, read from path, to the store.
+func applyFile(ctx context.Context, st *store.Store, path string, f *configfile.File, logger *slog.Logger) error {
 	n, err := configfile.Apply(ctx, st, f)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, publicMessage(err))
+		return fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
 	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules))
-	return f, nil
+	return nil
 }
 
 // missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
 // resolved once, at start: an environment variable cannot change in a running process, and
 // a file:// secret that appears later is read at the next start (or set with the Admin API,
-// which takes precedence at once). It adds the file's virtual models and routing rules too:
-// they live in the file only (issue 9 makes virtual models an Admin API resource).
+// which takes precedence at once). It adds the file's virtual models and routing rules too,
+// which live in the file only, to the Admin API's: the file's come first, and the file's
+// definition wins over a stored one of the same name (the Admin API refuses to write such a
+// name while the file defines it; one stored before the file defined it is left out with a
+// warning).
 type missingSecrets struct {
 	snapshot.Source
 	missing []snapshot.MissingSecret
 	virtual []snapshot.VirtualModel
 	routing []snapshot.RoutingRule
+	logger  *slog.Logger
 }
 
 func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
@@ -520,8 +568,23 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 		return nil, err
 	}
 	cfg.MissingSecrets = m.missing
-	cfg.VirtualModels = m.virtual
-	cfg.RoutingRules = m.routing
+	vms := slices.Clone(m.virtual)
+	for _, v := range cfg.VirtualModels {
+		if slices.ContainsFunc(m.virtual, func(f snapshot.VirtualModel) bool { return f.Account == v.Account && f.Name == v.Name }) {
+			m.logger.Warn("stored virtual model left out: the config file defines one of the same name", "model", v.Account+"/"+v.Name)
+			continue
+		}
+		vms = append(vms, v)
+	}
+	rules := slices.Clone(m.routing)
+	for _, r := range cfg.RoutingRules {
+		if slices.ContainsFunc(m.routing, func(f snapshot.RoutingRule) bool { return f.ID == r.ID }) {
+			m.logger.Warn("stored routing rule left out: the config file defines one of the same id", "rule", r.ID)
+			continue
+		}
+		rules = append(rules, r)
+	}
+	cfg.VirtualModels, cfg.RoutingRules = vms, rules
 	return cfg, nil
 }
 

@@ -3,16 +3,22 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/llmgw/llmgw/gateway/metrics"
 	mt "github.com/llmgw/llmgw/gateway/metrics/metricstest"
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
+	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
 
@@ -285,4 +291,47 @@ func TestMetricsAccess(t *testing.T) {
 			t.Errorf("main listener with --metrics-listen: status %d without a key, want 401", got)
 		}
 	})
+}
+
+// TestKafkaStageMetrics: with Kafka configured, the producer's spool and losses are reported as
+// the "kafka" stage: its events waiting, the spool's bytes and the events dropped.
+func TestKafkaStageMetrics(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := ln.Addr().String()
+	ln.Close() // nothing listens there: every write is refused and spooled
+	getenv := func(k string) string {
+		if k == "LLMGW_KAFKA_BROKERS" {
+			return broker
+		}
+		return ""
+	}
+	cfg, err := parseFlags("serve", []string{"--data-dir", dir, "--spool-max-bytes", "4096"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newUsageSink(cfg, getenv, nil, discard{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.grace = 0; _ = s.close(context.Background()) }()
+	m := metrics.New(&snapshot.Holder{}, nil)
+	s.watch(m)
+	es := make([]usage.Event, 40)
+	for i := range es {
+		es[i] = usage.Event{RequestID: fmt.Sprintf("01938f7e-5c2a-7b3e-9f1d-%012d", i), Model: "acct/gpt-4o-mini", Status: "ok", Metadata: map[string]string{"pad": strings.Repeat("x", 100)}}
+	}
+	s.sink.(usage.BatchSink).RecordBatch(context.Background(), es)
+	p := s.producer
+	f := mt.Scrape(t, m.Handler())
+	kafka := mt.Labels{"stage": "kafka"}
+	depth, _ := f.Value("llmgw_usage_queue_depth", kafka)
+	spooled, _ := f.Value("llmgw_usage_spool_bytes", kafka)
+	dropped, _ := f.Value("llmgw_usage_events_dropped_total", kafka)
+	if depth == 0 || dropped == 0 || depth != float64(p.Spooled()) || spooled != float64(p.SpoolBytes()) || dropped != float64(p.Dropped()) || depth+dropped != 40 {
+		t.Errorf("kafka stage: depth %v spool %v dropped %v; producer %d, %d, %d", depth, spooled, dropped, p.Spooled(), p.SpoolBytes(), p.Dropped())
+	}
 }

@@ -2,6 +2,7 @@ package configfile
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -19,14 +20,6 @@ import (
 // typeVirtual is TrueFoundry's virtual model group document; its integrations are
 // integration/model/virtual.
 const typeVirtual = "provider-account/virtual-model"
-
-// TrueFoundry's defaults for a load-balance target.
-var (
-	defaultRetryAttempts  = 2
-	defaultRetryDelay     = 100 * time.Millisecond
-	defaultRetryStatus    = []int{429, 500, 502, 503}
-	defaultFallbackStatus = []int{401, 403, 404, 429, 500, 502, 503}
-)
 
 // notYet are TrueFoundry settings that llmgw does not implement yet (issue 9). They are
 // refused by name rather than accepted and ignored.
@@ -102,11 +95,16 @@ func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel,
 	if err != nil {
 		return vm, err
 	}
-	if rf["sticky_routing"] != nil {
-		return vm, &Error{Doc: doc, Field: path + ".sticky_routing", Msg: notYet}
-	}
 	if vm.Strategy, err = strategy(rf, doc, path); err != nil {
 		return vm, err
+	}
+	if n := rf["sticky_routing"]; n != nil {
+		if vm.Strategy != snapshot.RoutingWeight {
+			return vm, &Error{Doc: doc, Field: path + ".sticky_routing", Msg: "sticky_routing applies only to " + snapshot.RoutingWeight}
+		}
+		if vm.Sticky, err = stickyRouting(n, doc, path+".sticky_routing"); err != nil {
+			return vm, err
+		}
 	}
 	if vm.Targets, err = targets(rf, doc, path, vm.Strategy); err != nil {
 		return vm, err
@@ -117,6 +115,74 @@ func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel,
 		}
 	}
 	return vm, nil
+}
+
+// maxStickyTTL bounds sticky_routing's ttl_seconds: a week.
+const maxStickyTTL = 7 * 24 * 60 * 60
+
+// stickyRouting reads a weighted routing_config's sticky_routing: ttl_seconds (required, 1 to
+// maxStickyTTL) and session_identifiers, a non-empty list of distinct {source, key}, source
+// headers (key a header name) or metadata (key a key of the request's metadata).
+func stickyRouting(n *yaml.Node, doc, path string) (*snapshot.Sticky, error) {
+	f, err := fields(n, doc, path, "ttl_seconds", "session_identifiers")
+	if err != nil {
+		return nil, err
+	}
+	if f["ttl_seconds"] == nil {
+		return nil, &Error{Doc: doc, Field: path + ".ttl_seconds", Msg: "is required"}
+	}
+	ttl, err := integer(f, doc, path, "ttl_seconds", 1, maxStickyTTL)
+	if err != nil {
+		return nil, err
+	}
+	st := &snapshot.Sticky{TTL: time.Duration(ttl) * time.Second}
+	ids := f["session_identifiers"]
+	if ids == nil || ids.Kind != yaml.SequenceNode || len(ids.Content) == 0 {
+		return nil, &Error{Doc: doc, Field: path + ".session_identifiers", Msg: "expected a non-empty list of {source, key}"}
+	}
+	for i, in := range ids.Content {
+		ipath := fmt.Sprintf("%s.session_identifiers[%d]", path, i)
+		idf, err := fields(in, doc, ipath, "source", "key")
+		if err != nil {
+			return nil, err
+		}
+		var id snapshot.SessionIdentifier
+		if id.Source, err = str(idf, doc, ipath, "source", true); err != nil {
+			return nil, err
+		}
+		if id.Key, err = str(idf, doc, ipath, "key", true); err != nil {
+			return nil, err
+		}
+		switch id.Source {
+		case snapshot.SessionHeaders:
+			if !headerName(id.Key) {
+				return nil, &Error{Doc: doc, Field: ipath + ".key", Msg: fmt.Sprintf("%q is not a header name", id.Key)}
+			}
+			id.Key = http.CanonicalHeaderKey(id.Key)
+		case snapshot.SessionMetadata:
+		default:
+			return nil, &Error{Doc: doc, Field: ipath + ".source", Msg: fmt.Sprintf("got %q, want %s or %s", id.Source, snapshot.SessionHeaders, snapshot.SessionMetadata)}
+		}
+		if slices.Contains(st.Identifiers, id) {
+			return nil, &Error{Doc: doc, Field: ipath, Msg: "duplicate session identifier"}
+		}
+		st.Identifiers = append(st.Identifiers, id)
+	}
+	return st, nil
+}
+
+// headerName reports whether s is an HTTP header name (RFC 9110 token).
+func headerName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // strategy reads a routing type: weight-based-routing, priority-based-routing or
@@ -133,39 +199,35 @@ func strategy(f map[string]*yaml.Node, doc, path string) (string, error) {
 	return "", &Error{Doc: doc, Field: path + ".type", Msg: fmt.Sprintf("unsupported routing type %q; supported: %s, %s, %s", s, snapshot.RoutingWeight, snapshot.RoutingPriority, snapshot.RoutingLatency)}
 }
 
-// targets reads load_balance_targets under strategy: a non-empty list without duplicates whose
-// weights (weighted) sum to 100.
+// targets reads load_balance_targets under strategy and checks them with snapshot.CheckRouting,
+// the checks the Admin API makes too: a non-empty list without duplicates whose weights
+// (weighted) sum to 100.
 func targets(f map[string]*yaml.Node, doc, path, strategy string) ([]snapshot.VirtualTarget, error) {
 	ts := f["load_balance_targets"]
 	if ts == nil || ts.Kind != yaml.SequenceNode || len(ts.Content) == 0 {
 		return nil, &Error{Doc: doc, Field: join(path, "load_balance_targets"), Msg: "expected a non-empty list of targets"}
 	}
 	var out []snapshot.VirtualTarget
-	sum := 0
 	for i, tn := range ts.Content {
 		tpath := fmt.Sprintf("%s[%d]", join(path, "load_balance_targets"), i)
 		t, err := target(tn, doc, tpath, strategy)
 		if err != nil {
 			return nil, err
 		}
-		if slices.ContainsFunc(out, func(o snapshot.VirtualTarget) bool { return o.Model == t.Model }) {
-			return nil, &Error{Doc: doc, Field: tpath + ".target", Msg: "duplicate target " + t.Model}
-		}
-		sum += t.Weight
 		out = append(out, t)
 	}
-	if strategy == snapshot.RoutingWeight && sum != 100 {
-		return nil, &Error{Doc: doc, Field: join(path, "load_balance_targets"), Msg: fmt.Sprintf("weights sum to %d; they must sum to 100", sum)}
+	if err := snapshot.CheckRouting(strategy, out); err != nil {
+		var fe *snapshot.FieldError
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, &Error{Doc: doc, Field: join(path, fe.Field), Msg: fe.Msg}
 	}
 	return out, nil
 }
 
 func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, error) {
-	t := snapshot.VirtualTarget{
-		Retry:             snapshot.Retry{Attempts: defaultRetryAttempts, Delay: defaultRetryDelay, OnStatus: defaultRetryStatus},
-		FallbackStatus:    defaultFallbackStatus,
-		FallbackCandidate: true,
-	}
+	t := snapshot.NewTarget("")
 	f, err := fields(n, doc, path, "target", "weight", "priority", "retry_config", "fallback_status_codes", "fallback_candidate",
 		"sla_cutoff", "override_params", "headers_override")
 	if err != nil {

@@ -41,6 +41,36 @@ func TestVirtualModelsFromFile(t *testing.T) {
 	}
 }
 
+func TestStickyRouting(t *testing.T) {
+	doc := `name: prod
+type: provider-account/virtual-model
+integrations:
+  - name: chat
+    type: integration/model/virtual
+    routing_config:
+      type: weight-based-routing
+      sticky_routing:
+        ttl_seconds: 600
+        session_identifiers:
+          - key: x-session-id
+            source: headers
+          - {key: conversation_id, source: metadata}
+      load_balance_targets: [{target: a/x, weight: 50}, {target: b/y, weight: 50}]
+`
+	f, err := Parse([]byte(doc), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &snapshot.Sticky{TTL: 10 * time.Minute, Identifiers: []snapshot.SessionIdentifier{
+		{Source: snapshot.SessionHeaders, Key: "X-Session-Id"}, {Source: snapshot.SessionMetadata, Key: "conversation_id"}}}
+	if len(f.VirtualModels) != 1 {
+		t.Fatalf("%d virtual models, want 1", len(f.VirtualModels))
+	}
+	if diff := cmp.Diff(want, f.VirtualModels[0].Sticky); diff != "" {
+		t.Errorf("Sticky (-want +got):\n%s", diff)
+	}
+}
+
 func TestLatencyAndSLARouting(t *testing.T) {
 	doc := `name: prod
 type: provider-account/virtual-model
@@ -92,8 +122,22 @@ func TestVirtualModelErrorsNameField(t *testing.T) {
 			"load_balance_targets[0].sla_cutoff"},
 		{"sla_cutoff not positive", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, sla_cutoff: {time_per_output_token_ms: 0}}]\n",
 			"load_balance_targets[0].sla_cutoff.time_per_output_token_ms: expected an integer from 1"},
-		{"sticky routing refused", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 60}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
-			"routing_config.sticky_routing: not supported yet"},
+		{"sticky routing without identifiers", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 60}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"routing_config.sticky_routing.session_identifiers: expected a non-empty list"},
+		{"sticky routing without a ttl", "      type: weight-based-routing\n      sticky_routing: {session_identifiers: [{source: headers, key: x-session-id}]}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"routing_config.sticky_routing.ttl_seconds: is required"},
+		{"sticky routing ttl not positive", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 0, session_identifiers: [{source: headers, key: x-session-id}]}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"routing_config.sticky_routing.ttl_seconds: expected an integer from 1 to 604800"},
+		{"sticky routing unknown source", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 60, session_identifiers: [{source: cookies, key: sid}]}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"routing_config.sticky_routing.session_identifiers[0].source: got \"cookies\", want headers or metadata"},
+		{"sticky routing bad header name", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 60, session_identifiers: [{source: headers, key: \"x session\"}]}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"routing_config.sticky_routing.session_identifiers[0].key: \"x session\" is not a header name"},
+		{"sticky routing duplicate identifier", "      type: weight-based-routing\n      sticky_routing: {ttl_seconds: 60, session_identifiers: [{source: headers, key: x-session-id}, {source: headers, key: X-Session-Id}]}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"routing_config.sticky_routing.session_identifiers[1]: duplicate session identifier"},
+		{"sticky routing unknown field", "      type: weight-based-routing\n      sticky_routing: {ttl: 60, ttl_seconds: 60, session_identifiers: [{source: metadata, key: conversation}]}\n      load_balance_targets: [{target: a/b, weight: 100}]\n",
+			"routing_config.sticky_routing.ttl: unknown field"},
+		{"sticky routing on priority routing", "      type: priority-based-routing\n      sticky_routing: {ttl_seconds: 60, session_identifiers: [{source: metadata, key: conversation}]}\n      load_balance_targets: [{target: a/b}]\n",
+			"routing_config.sticky_routing: sticky_routing applies only to weight-based-routing"},
 		{"override_params not a map", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: [temperature]}]\n",
 			"load_balance_targets[0].override_params: expected a map"},
 		{"override_params unknown parameter", "      type: priority-based-routing\n      load_balance_targets: [{target: a/b, override_params: {model: x}}]\n",

@@ -21,11 +21,12 @@ import (
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
-	"github.com/llmgw/llmgw/ent/routingconfig"
+	"github.com/llmgw/llmgw/ent/routingrule"
 	"github.com/llmgw/llmgw/ent/setting"
 	"github.com/llmgw/llmgw/ent/team"
 	"github.com/llmgw/llmgw/ent/user"
 	"github.com/llmgw/llmgw/ent/virtualaccount"
+	"github.com/llmgw/llmgw/ent/virtualmodel"
 
 	stdsql "database/sql"
 )
@@ -47,8 +48,8 @@ type Client struct {
 	ProviderAccount *ProviderAccountClient
 	// RateLimit is the client for interacting with the RateLimit builders.
 	RateLimit *RateLimitClient
-	// RoutingConfig is the client for interacting with the RoutingConfig builders.
-	RoutingConfig *RoutingConfigClient
+	// RoutingRule is the client for interacting with the RoutingRule builders.
+	RoutingRule *RoutingRuleClient
 	// Setting is the client for interacting with the Setting builders.
 	Setting *SettingClient
 	// Team is the client for interacting with the Team builders.
@@ -57,6 +58,8 @@ type Client struct {
 	User *UserClient
 	// VirtualAccount is the client for interacting with the VirtualAccount builders.
 	VirtualAccount *VirtualAccountClient
+	// VirtualModel is the client for interacting with the VirtualModel builders.
+	VirtualModel *VirtualModelClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -74,11 +77,12 @@ func (c *Client) init() {
 	c.Model = NewModelClient(c.config)
 	c.ProviderAccount = NewProviderAccountClient(c.config)
 	c.RateLimit = NewRateLimitClient(c.config)
-	c.RoutingConfig = NewRoutingConfigClient(c.config)
+	c.RoutingRule = NewRoutingRuleClient(c.config)
 	c.Setting = NewSettingClient(c.config)
 	c.Team = NewTeamClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.VirtualAccount = NewVirtualAccountClient(c.config)
+	c.VirtualModel = NewVirtualModelClient(c.config)
 }
 
 type (
@@ -177,11 +181,12 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Model:           NewModelClient(cfg),
 		ProviderAccount: NewProviderAccountClient(cfg),
 		RateLimit:       NewRateLimitClient(cfg),
-		RoutingConfig:   NewRoutingConfigClient(cfg),
+		RoutingRule:     NewRoutingRuleClient(cfg),
 		Setting:         NewSettingClient(cfg),
 		Team:            NewTeamClient(cfg),
 		User:            NewUserClient(cfg),
 		VirtualAccount:  NewVirtualAccountClient(cfg),
+		VirtualModel:    NewVirtualModelClient(cfg),
 	}, nil
 }
 
@@ -207,11 +212,12 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Model:           NewModelClient(cfg),
 		ProviderAccount: NewProviderAccountClient(cfg),
 		RateLimit:       NewRateLimitClient(cfg),
-		RoutingConfig:   NewRoutingConfigClient(cfg),
+		RoutingRule:     NewRoutingRuleClient(cfg),
 		Setting:         NewSettingClient(cfg),
 		Team:            NewTeamClient(cfg),
 		User:            NewUserClient(cfg),
 		VirtualAccount:  NewVirtualAccountClient(cfg),
+		VirtualModel:    NewVirtualModelClient(cfg),
 	}, nil
 }
 
@@ -242,7 +248,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.ApiKey, c.AuthzRule, c.Budget, c.Model, c.ProviderAccount, c.RateLimit,
-		c.RoutingConfig, c.Setting, c.Team, c.User, c.VirtualAccount,
+		c.RoutingRule, c.Setting, c.Team, c.User, c.VirtualAccount, c.VirtualModel,
 	} {
 		n.Use(hooks...)
 	}
@@ -253,7 +259,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.ApiKey, c.AuthzRule, c.Budget, c.Model, c.ProviderAccount, c.RateLimit,
-		c.RoutingConfig, c.Setting, c.Team, c.User, c.VirtualAccount,
+		c.RoutingRule, c.Setting, c.Team, c.User, c.VirtualAccount, c.VirtualModel,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -274,8 +280,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ProviderAccount.mutate(ctx, m)
 	case *RateLimitMutation:
 		return c.RateLimit.mutate(ctx, m)
-	case *RoutingConfigMutation:
-		return c.RoutingConfig.mutate(ctx, m)
+	case *RoutingRuleMutation:
+		return c.RoutingRule.mutate(ctx, m)
 	case *SettingMutation:
 		return c.Setting.mutate(ctx, m)
 	case *TeamMutation:
@@ -284,6 +290,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	case *VirtualAccountMutation:
 		return c.VirtualAccount.mutate(ctx, m)
+	case *VirtualModelMutation:
+		return c.VirtualModel.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -1151,107 +1159,107 @@ func (c *RateLimitClient) mutate(ctx context.Context, m *RateLimitMutation) (Val
 	}
 }
 
-// RoutingConfigClient is a client for the RoutingConfig schema.
-type RoutingConfigClient struct {
+// RoutingRuleClient is a client for the RoutingRule schema.
+type RoutingRuleClient struct {
 	config
 }
 
-// NewRoutingConfigClient returns a client for the RoutingConfig from the given config.
-func NewRoutingConfigClient(c config) *RoutingConfigClient {
-	return &RoutingConfigClient{config: c}
+// NewRoutingRuleClient returns a client for the RoutingRule from the given config.
+func NewRoutingRuleClient(c config) *RoutingRuleClient {
+	return &RoutingRuleClient{config: c}
 }
 
 // Use adds a list of mutation hooks to the hooks stack.
-// A call to `Use(f, g, h)` equals to `routingconfig.Hooks(f(g(h())))`.
-func (c *RoutingConfigClient) Use(hooks ...Hook) {
-	c.hooks.RoutingConfig = append(c.hooks.RoutingConfig, hooks...)
+// A call to `Use(f, g, h)` equals to `routingrule.Hooks(f(g(h())))`.
+func (c *RoutingRuleClient) Use(hooks ...Hook) {
+	c.hooks.RoutingRule = append(c.hooks.RoutingRule, hooks...)
 }
 
 // Intercept adds a list of query interceptors to the interceptors stack.
-// A call to `Intercept(f, g, h)` equals to `routingconfig.Intercept(f(g(h())))`.
-func (c *RoutingConfigClient) Intercept(interceptors ...Interceptor) {
-	c.inters.RoutingConfig = append(c.inters.RoutingConfig, interceptors...)
+// A call to `Intercept(f, g, h)` equals to `routingrule.Intercept(f(g(h())))`.
+func (c *RoutingRuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RoutingRule = append(c.inters.RoutingRule, interceptors...)
 }
 
-// Create returns a builder for creating a RoutingConfig entity.
-func (c *RoutingConfigClient) Create() *RoutingConfigCreate {
-	mutation := newRoutingConfigMutation(c.config, OpCreate)
-	return &RoutingConfigCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Create returns a builder for creating a RoutingRule entity.
+func (c *RoutingRuleClient) Create() *RoutingRuleCreate {
+	mutation := newRoutingRuleMutation(c.config, OpCreate)
+	return &RoutingRuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// CreateBulk returns a builder for creating a bulk of RoutingConfig entities.
-func (c *RoutingConfigClient) CreateBulk(builders ...*RoutingConfigCreate) *RoutingConfigCreateBulk {
-	return &RoutingConfigCreateBulk{config: c.config, builders: builders}
+// CreateBulk returns a builder for creating a bulk of RoutingRule entities.
+func (c *RoutingRuleClient) CreateBulk(builders ...*RoutingRuleCreate) *RoutingRuleCreateBulk {
+	return &RoutingRuleCreateBulk{config: c.config, builders: builders}
 }
 
 // MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
 // a builder and applies setFunc on it.
-func (c *RoutingConfigClient) MapCreateBulk(slice any, setFunc func(*RoutingConfigCreate, int)) *RoutingConfigCreateBulk {
+func (c *RoutingRuleClient) MapCreateBulk(slice any, setFunc func(*RoutingRuleCreate, int)) *RoutingRuleCreateBulk {
 	rv := reflect.ValueOf(slice)
 	if rv.Kind() != reflect.Slice {
-		return &RoutingConfigCreateBulk{err: fmt.Errorf("calling to RoutingConfigClient.MapCreateBulk with wrong type %T, need slice", slice)}
+		return &RoutingRuleCreateBulk{err: fmt.Errorf("calling to RoutingRuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
 	}
-	builders := make([]*RoutingConfigCreate, rv.Len())
+	builders := make([]*RoutingRuleCreate, rv.Len())
 	for i := 0; i < rv.Len(); i++ {
 		builders[i] = c.Create()
 		setFunc(builders[i], i)
 	}
-	return &RoutingConfigCreateBulk{config: c.config, builders: builders}
+	return &RoutingRuleCreateBulk{config: c.config, builders: builders}
 }
 
-// Update returns an update builder for RoutingConfig.
-func (c *RoutingConfigClient) Update() *RoutingConfigUpdate {
-	mutation := newRoutingConfigMutation(c.config, OpUpdate)
-	return &RoutingConfigUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Update returns an update builder for RoutingRule.
+func (c *RoutingRuleClient) Update() *RoutingRuleUpdate {
+	mutation := newRoutingRuleMutation(c.config, OpUpdate)
+	return &RoutingRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOne returns an update builder for the given entity.
-func (c *RoutingConfigClient) UpdateOne(_m *RoutingConfig) *RoutingConfigUpdateOne {
-	mutation := newRoutingConfigMutation(c.config, OpUpdateOne, withRoutingConfig(_m))
-	return &RoutingConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *RoutingRuleClient) UpdateOne(_m *RoutingRule) *RoutingRuleUpdateOne {
+	mutation := newRoutingRuleMutation(c.config, OpUpdateOne, withRoutingRule(_m))
+	return &RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOneID returns an update builder for the given id.
-func (c *RoutingConfigClient) UpdateOneID(id int) *RoutingConfigUpdateOne {
-	mutation := newRoutingConfigMutation(c.config, OpUpdateOne, withRoutingConfigID(id))
-	return &RoutingConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *RoutingRuleClient) UpdateOneID(id int) *RoutingRuleUpdateOne {
+	mutation := newRoutingRuleMutation(c.config, OpUpdateOne, withRoutingRuleID(id))
+	return &RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// Delete returns a delete builder for RoutingConfig.
-func (c *RoutingConfigClient) Delete() *RoutingConfigDelete {
-	mutation := newRoutingConfigMutation(c.config, OpDelete)
-	return &RoutingConfigDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Delete returns a delete builder for RoutingRule.
+func (c *RoutingRuleClient) Delete() *RoutingRuleDelete {
+	mutation := newRoutingRuleMutation(c.config, OpDelete)
+	return &RoutingRuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // DeleteOne returns a builder for deleting the given entity.
-func (c *RoutingConfigClient) DeleteOne(_m *RoutingConfig) *RoutingConfigDeleteOne {
+func (c *RoutingRuleClient) DeleteOne(_m *RoutingRule) *RoutingRuleDeleteOne {
 	return c.DeleteOneID(_m.ID)
 }
 
 // DeleteOneID returns a builder for deleting the given entity by its id.
-func (c *RoutingConfigClient) DeleteOneID(id int) *RoutingConfigDeleteOne {
-	builder := c.Delete().Where(routingconfig.ID(id))
+func (c *RoutingRuleClient) DeleteOneID(id int) *RoutingRuleDeleteOne {
+	builder := c.Delete().Where(routingrule.ID(id))
 	builder.mutation.id = &id
 	builder.mutation.op = OpDeleteOne
-	return &RoutingConfigDeleteOne{builder}
+	return &RoutingRuleDeleteOne{builder}
 }
 
-// Query returns a query builder for RoutingConfig.
-func (c *RoutingConfigClient) Query() *RoutingConfigQuery {
-	return &RoutingConfigQuery{
+// Query returns a query builder for RoutingRule.
+func (c *RoutingRuleClient) Query() *RoutingRuleQuery {
+	return &RoutingRuleQuery{
 		config: c.config,
-		ctx:    &QueryContext{Type: TypeRoutingConfig},
+		ctx:    &QueryContext{Type: TypeRoutingRule},
 		inters: c.Interceptors(),
 	}
 }
 
-// Get returns a RoutingConfig entity by its id.
-func (c *RoutingConfigClient) Get(ctx context.Context, id int) (*RoutingConfig, error) {
-	return c.Query().Where(routingconfig.ID(id)).Only(ctx)
+// Get returns a RoutingRule entity by its id.
+func (c *RoutingRuleClient) Get(ctx context.Context, id int) (*RoutingRule, error) {
+	return c.Query().Where(routingrule.ID(id)).Only(ctx)
 }
 
 // GetX is like Get, but panics if an error occurs.
-func (c *RoutingConfigClient) GetX(ctx context.Context, id int) *RoutingConfig {
+func (c *RoutingRuleClient) GetX(ctx context.Context, id int) *RoutingRule {
 	obj, err := c.Get(ctx, id)
 	if err != nil {
 		panic(err)
@@ -1260,27 +1268,27 @@ func (c *RoutingConfigClient) GetX(ctx context.Context, id int) *RoutingConfig {
 }
 
 // Hooks returns the client hooks.
-func (c *RoutingConfigClient) Hooks() []Hook {
-	return c.hooks.RoutingConfig
+func (c *RoutingRuleClient) Hooks() []Hook {
+	return c.hooks.RoutingRule
 }
 
 // Interceptors returns the client interceptors.
-func (c *RoutingConfigClient) Interceptors() []Interceptor {
-	return c.inters.RoutingConfig
+func (c *RoutingRuleClient) Interceptors() []Interceptor {
+	return c.inters.RoutingRule
 }
 
-func (c *RoutingConfigClient) mutate(ctx context.Context, m *RoutingConfigMutation) (Value, error) {
+func (c *RoutingRuleClient) mutate(ctx context.Context, m *RoutingRuleMutation) (Value, error) {
 	switch m.Op() {
 	case OpCreate:
-		return (&RoutingConfigCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&RoutingRuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdate:
-		return (&RoutingConfigUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&RoutingRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdateOne:
-		return (&RoutingConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpDelete, OpDeleteOne:
-		return (&RoutingConfigDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+		return (&RoutingRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
-		return nil, fmt.Errorf("ent: unknown RoutingConfig mutation op: %q", m.Op())
+		return nil, fmt.Errorf("ent: unknown RoutingRule mutation op: %q", m.Op())
 	}
 }
 
@@ -1912,15 +1920,148 @@ func (c *VirtualAccountClient) mutate(ctx context.Context, m *VirtualAccountMuta
 	}
 }
 
+// VirtualModelClient is a client for the VirtualModel schema.
+type VirtualModelClient struct {
+	config
+}
+
+// NewVirtualModelClient returns a client for the VirtualModel from the given config.
+func NewVirtualModelClient(c config) *VirtualModelClient {
+	return &VirtualModelClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `virtualmodel.Hooks(f(g(h())))`.
+func (c *VirtualModelClient) Use(hooks ...Hook) {
+	c.hooks.VirtualModel = append(c.hooks.VirtualModel, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `virtualmodel.Intercept(f(g(h())))`.
+func (c *VirtualModelClient) Intercept(interceptors ...Interceptor) {
+	c.inters.VirtualModel = append(c.inters.VirtualModel, interceptors...)
+}
+
+// Create returns a builder for creating a VirtualModel entity.
+func (c *VirtualModelClient) Create() *VirtualModelCreate {
+	mutation := newVirtualModelMutation(c.config, OpCreate)
+	return &VirtualModelCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of VirtualModel entities.
+func (c *VirtualModelClient) CreateBulk(builders ...*VirtualModelCreate) *VirtualModelCreateBulk {
+	return &VirtualModelCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VirtualModelClient) MapCreateBulk(slice any, setFunc func(*VirtualModelCreate, int)) *VirtualModelCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VirtualModelCreateBulk{err: fmt.Errorf("calling to VirtualModelClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VirtualModelCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VirtualModelCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for VirtualModel.
+func (c *VirtualModelClient) Update() *VirtualModelUpdate {
+	mutation := newVirtualModelMutation(c.config, OpUpdate)
+	return &VirtualModelUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VirtualModelClient) UpdateOne(_m *VirtualModel) *VirtualModelUpdateOne {
+	mutation := newVirtualModelMutation(c.config, OpUpdateOne, withVirtualModel(_m))
+	return &VirtualModelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VirtualModelClient) UpdateOneID(id int) *VirtualModelUpdateOne {
+	mutation := newVirtualModelMutation(c.config, OpUpdateOne, withVirtualModelID(id))
+	return &VirtualModelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for VirtualModel.
+func (c *VirtualModelClient) Delete() *VirtualModelDelete {
+	mutation := newVirtualModelMutation(c.config, OpDelete)
+	return &VirtualModelDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VirtualModelClient) DeleteOne(_m *VirtualModel) *VirtualModelDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VirtualModelClient) DeleteOneID(id int) *VirtualModelDeleteOne {
+	builder := c.Delete().Where(virtualmodel.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VirtualModelDeleteOne{builder}
+}
+
+// Query returns a query builder for VirtualModel.
+func (c *VirtualModelClient) Query() *VirtualModelQuery {
+	return &VirtualModelQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVirtualModel},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a VirtualModel entity by its id.
+func (c *VirtualModelClient) Get(ctx context.Context, id int) (*VirtualModel, error) {
+	return c.Query().Where(virtualmodel.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VirtualModelClient) GetX(ctx context.Context, id int) *VirtualModel {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *VirtualModelClient) Hooks() []Hook {
+	return c.hooks.VirtualModel
+}
+
+// Interceptors returns the client interceptors.
+func (c *VirtualModelClient) Interceptors() []Interceptor {
+	return c.inters.VirtualModel
+}
+
+func (c *VirtualModelClient) mutate(ctx context.Context, m *VirtualModelMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VirtualModelCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VirtualModelUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VirtualModelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VirtualModelDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown VirtualModel mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		ApiKey, AuthzRule, Budget, Model, ProviderAccount, RateLimit, RoutingConfig,
-		Setting, Team, User, VirtualAccount []ent.Hook
+		ApiKey, AuthzRule, Budget, Model, ProviderAccount, RateLimit, RoutingRule,
+		Setting, Team, User, VirtualAccount, VirtualModel []ent.Hook
 	}
 	inters struct {
-		ApiKey, AuthzRule, Budget, Model, ProviderAccount, RateLimit, RoutingConfig,
-		Setting, Team, User, VirtualAccount []ent.Interceptor
+		ApiKey, AuthzRule, Budget, Model, ProviderAccount, RateLimit, RoutingRule,
+		Setting, Team, User, VirtualAccount, VirtualModel []ent.Interceptor
 	}
 )
 

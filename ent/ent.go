@@ -18,11 +18,12 @@ import (
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
-	"github.com/llmgw/llmgw/ent/routingconfig"
+	"github.com/llmgw/llmgw/ent/routingrule"
 	"github.com/llmgw/llmgw/ent/setting"
 	"github.com/llmgw/llmgw/ent/team"
 	"github.com/llmgw/llmgw/ent/user"
 	"github.com/llmgw/llmgw/ent/virtualaccount"
+	"github.com/llmgw/llmgw/ent/virtualmodel"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -89,11 +90,12 @@ func checkColumn(t, c string) error {
 			model.Table:           model.ValidColumn,
 			provideraccount.Table: provideraccount.ValidColumn,
 			ratelimit.Table:       ratelimit.ValidColumn,
-			routingconfig.Table:   routingconfig.ValidColumn,
+			routingrule.Table:     routingrule.ValidColumn,
 			setting.Table:         setting.ValidColumn,
 			team.Table:            team.ValidColumn,
 			user.Table:            user.ValidColumn,
 			virtualaccount.Table:  virtualaccount.ValidColumn,
+			virtualmodel.Table:    virtualmodel.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

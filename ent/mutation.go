@@ -18,12 +18,13 @@ import (
 	"github.com/llmgw/llmgw/ent/predicate"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
-	"github.com/llmgw/llmgw/ent/routingconfig"
+	"github.com/llmgw/llmgw/ent/routingrule"
 	"github.com/llmgw/llmgw/ent/schematype"
 	"github.com/llmgw/llmgw/ent/setting"
 	"github.com/llmgw/llmgw/ent/team"
 	"github.com/llmgw/llmgw/ent/user"
 	"github.com/llmgw/llmgw/ent/virtualaccount"
+	"github.com/llmgw/llmgw/ent/virtualmodel"
 )
 
 const (
@@ -41,11 +42,12 @@ const (
 	TypeModel           = "Model"
 	TypeProviderAccount = "ProviderAccount"
 	TypeRateLimit       = "RateLimit"
-	TypeRoutingConfig   = "RoutingConfig"
+	TypeRoutingRule     = "RoutingRule"
 	TypeSetting         = "Setting"
 	TypeTeam            = "Team"
 	TypeUser            = "User"
 	TypeVirtualAccount  = "VirtualAccount"
+	TypeVirtualModel    = "VirtualModel"
 )
 
 // ApiKeyMutation represents an operation that mutates the ApiKey nodes in the graph.
@@ -5481,39 +5483,38 @@ func (m *RateLimitMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown RateLimit edge %s", name)
 }
 
-// RoutingConfigMutation represents an operation that mutates the RoutingConfig nodes in the graph.
-type RoutingConfigMutation struct {
+// RoutingRuleMutation represents an operation that mutates the RoutingRule nodes in the graph.
+type RoutingRuleMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *int
-	create_time           *time.Time
-	update_time           *time.Time
-	name                  *string
-	strategy              *routingconfig.Strategy
-	targets               *[]schematype.RoutingTarget
-	appendtargets         []schematype.RoutingTarget
-	max_retries           *int32
-	addmax_retries        *int32
-	retry_on_status       *[]int
-	appendretry_on_status []int
-	clearedFields         map[string]struct{}
-	done                  bool
-	oldValue              func(context.Context) (*RoutingConfig, error)
-	predicates            []predicate.RoutingConfig
+	op            Op
+	typ           string
+	id            *int
+	create_time   *time.Time
+	update_time   *time.Time
+	name          *string
+	position      *int
+	addposition   *int
+	when          *schematype.Condition
+	strategy      *string
+	targets       *[]schematype.RoutingTarget
+	appendtargets []schematype.RoutingTarget
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RoutingRule, error)
+	predicates    []predicate.RoutingRule
 }
 
-var _ ent.Mutation = (*RoutingConfigMutation)(nil)
+var _ ent.Mutation = (*RoutingRuleMutation)(nil)
 
-// routingconfigOption allows management of the mutation configuration using functional options.
-type routingconfigOption func(*RoutingConfigMutation)
+// routingruleOption allows management of the mutation configuration using functional options.
+type routingruleOption func(*RoutingRuleMutation)
 
-// newRoutingConfigMutation creates new mutation for the RoutingConfig entity.
-func newRoutingConfigMutation(c config, op Op, opts ...routingconfigOption) *RoutingConfigMutation {
-	m := &RoutingConfigMutation{
+// newRoutingRuleMutation creates new mutation for the RoutingRule entity.
+func newRoutingRuleMutation(c config, op Op, opts ...routingruleOption) *RoutingRuleMutation {
+	m := &RoutingRuleMutation{
 		config:        c,
 		op:            op,
-		typ:           TypeRoutingConfig,
+		typ:           TypeRoutingRule,
 		clearedFields: make(map[string]struct{}),
 	}
 	for _, opt := range opts {
@@ -5522,20 +5523,20 @@ func newRoutingConfigMutation(c config, op Op, opts ...routingconfigOption) *Rou
 	return m
 }
 
-// withRoutingConfigID sets the ID field of the mutation.
-func withRoutingConfigID(id int) routingconfigOption {
-	return func(m *RoutingConfigMutation) {
+// withRoutingRuleID sets the ID field of the mutation.
+func withRoutingRuleID(id int) routingruleOption {
+	return func(m *RoutingRuleMutation) {
 		var (
 			err   error
 			once  sync.Once
-			value *RoutingConfig
+			value *RoutingRule
 		)
-		m.oldValue = func(ctx context.Context) (*RoutingConfig, error) {
+		m.oldValue = func(ctx context.Context) (*RoutingRule, error) {
 			once.Do(func() {
 				if m.done {
 					err = errors.New("querying old values post mutation is not allowed")
 				} else {
-					value, err = m.Client().RoutingConfig.Get(ctx, id)
+					value, err = m.Client().RoutingRule.Get(ctx, id)
 				}
 			})
 			return value, err
@@ -5544,10 +5545,10 @@ func withRoutingConfigID(id int) routingconfigOption {
 	}
 }
 
-// withRoutingConfig sets the old RoutingConfig of the mutation.
-func withRoutingConfig(node *RoutingConfig) routingconfigOption {
-	return func(m *RoutingConfigMutation) {
-		m.oldValue = func(context.Context) (*RoutingConfig, error) {
+// withRoutingRule sets the old RoutingRule of the mutation.
+func withRoutingRule(node *RoutingRule) routingruleOption {
+	return func(m *RoutingRuleMutation) {
+		m.oldValue = func(context.Context) (*RoutingRule, error) {
 			return node, nil
 		}
 		m.id = &node.ID
@@ -5556,7 +5557,7 @@ func withRoutingConfig(node *RoutingConfig) routingconfigOption {
 
 // Client returns a new `ent.Client` from the mutation. If the mutation was
 // executed in a transaction (ent.Tx), a transactional client is returned.
-func (m RoutingConfigMutation) Client() *Client {
+func (m RoutingRuleMutation) Client() *Client {
 	client := &Client{config: m.config}
 	client.init()
 	return client
@@ -5564,7 +5565,7 @@ func (m RoutingConfigMutation) Client() *Client {
 
 // Tx returns an `ent.Tx` for mutations that were executed in transactions;
 // it returns an error otherwise.
-func (m RoutingConfigMutation) Tx() (*Tx, error) {
+func (m RoutingRuleMutation) Tx() (*Tx, error) {
 	if _, ok := m.driver.(*txDriver); !ok {
 		return nil, errors.New("ent: mutation is not running in a transaction")
 	}
@@ -5575,7 +5576,7 @@ func (m RoutingConfigMutation) Tx() (*Tx, error) {
 
 // ID returns the ID value in the mutation. Note that the ID is only available
 // if it was provided to the builder or after it was returned from the database.
-func (m *RoutingConfigMutation) ID() (id int, exists bool) {
+func (m *RoutingRuleMutation) ID() (id int, exists bool) {
 	if m.id == nil {
 		return
 	}
@@ -5586,7 +5587,7 @@ func (m *RoutingConfigMutation) ID() (id int, exists bool) {
 // That means, if the mutation is applied within a transaction with an isolation level such
 // as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
 // or updated by the mutation.
-func (m *RoutingConfigMutation) IDs(ctx context.Context) ([]int, error) {
+func (m *RoutingRuleMutation) IDs(ctx context.Context) ([]int, error) {
 	switch {
 	case m.op.Is(OpUpdateOne | OpDeleteOne):
 		id, exists := m.ID()
@@ -5595,19 +5596,19 @@ func (m *RoutingConfigMutation) IDs(ctx context.Context) ([]int, error) {
 		}
 		fallthrough
 	case m.op.Is(OpUpdate | OpDelete):
-		return m.Client().RoutingConfig.Query().Where(m.predicates...).IDs(ctx)
+		return m.Client().RoutingRule.Query().Where(m.predicates...).IDs(ctx)
 	default:
 		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
 	}
 }
 
 // SetCreateTime sets the "create_time" field.
-func (m *RoutingConfigMutation) SetCreateTime(t time.Time) {
+func (m *RoutingRuleMutation) SetCreateTime(t time.Time) {
 	m.create_time = &t
 }
 
 // CreateTime returns the value of the "create_time" field in the mutation.
-func (m *RoutingConfigMutation) CreateTime() (r time.Time, exists bool) {
+func (m *RoutingRuleMutation) CreateTime() (r time.Time, exists bool) {
 	v := m.create_time
 	if v == nil {
 		return
@@ -5615,10 +5616,10 @@ func (m *RoutingConfigMutation) CreateTime() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldCreateTime returns the old "create_time" field's value of the RoutingConfig entity.
-// If the RoutingConfig object wasn't provided to the builder, the object is fetched from the database.
+// OldCreateTime returns the old "create_time" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RoutingConfigMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+func (m *RoutingRuleMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
 	}
@@ -5633,17 +5634,17 @@ func (m *RoutingConfigMutation) OldCreateTime(ctx context.Context) (v time.Time,
 }
 
 // ResetCreateTime resets all changes to the "create_time" field.
-func (m *RoutingConfigMutation) ResetCreateTime() {
+func (m *RoutingRuleMutation) ResetCreateTime() {
 	m.create_time = nil
 }
 
 // SetUpdateTime sets the "update_time" field.
-func (m *RoutingConfigMutation) SetUpdateTime(t time.Time) {
+func (m *RoutingRuleMutation) SetUpdateTime(t time.Time) {
 	m.update_time = &t
 }
 
 // UpdateTime returns the value of the "update_time" field in the mutation.
-func (m *RoutingConfigMutation) UpdateTime() (r time.Time, exists bool) {
+func (m *RoutingRuleMutation) UpdateTime() (r time.Time, exists bool) {
 	v := m.update_time
 	if v == nil {
 		return
@@ -5651,10 +5652,10 @@ func (m *RoutingConfigMutation) UpdateTime() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldUpdateTime returns the old "update_time" field's value of the RoutingConfig entity.
-// If the RoutingConfig object wasn't provided to the builder, the object is fetched from the database.
+// OldUpdateTime returns the old "update_time" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RoutingConfigMutation) OldUpdateTime(ctx context.Context) (v time.Time, err error) {
+func (m *RoutingRuleMutation) OldUpdateTime(ctx context.Context) (v time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldUpdateTime is only allowed on UpdateOne operations")
 	}
@@ -5669,17 +5670,17 @@ func (m *RoutingConfigMutation) OldUpdateTime(ctx context.Context) (v time.Time,
 }
 
 // ResetUpdateTime resets all changes to the "update_time" field.
-func (m *RoutingConfigMutation) ResetUpdateTime() {
+func (m *RoutingRuleMutation) ResetUpdateTime() {
 	m.update_time = nil
 }
 
 // SetName sets the "name" field.
-func (m *RoutingConfigMutation) SetName(s string) {
+func (m *RoutingRuleMutation) SetName(s string) {
 	m.name = &s
 }
 
 // Name returns the value of the "name" field in the mutation.
-func (m *RoutingConfigMutation) Name() (r string, exists bool) {
+func (m *RoutingRuleMutation) Name() (r string, exists bool) {
 	v := m.name
 	if v == nil {
 		return
@@ -5687,10 +5688,10 @@ func (m *RoutingConfigMutation) Name() (r string, exists bool) {
 	return *v, true
 }
 
-// OldName returns the old "name" field's value of the RoutingConfig entity.
-// If the RoutingConfig object wasn't provided to the builder, the object is fetched from the database.
+// OldName returns the old "name" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RoutingConfigMutation) OldName(ctx context.Context) (v string, err error) {
+func (m *RoutingRuleMutation) OldName(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldName is only allowed on UpdateOne operations")
 	}
@@ -5705,17 +5706,109 @@ func (m *RoutingConfigMutation) OldName(ctx context.Context) (v string, err erro
 }
 
 // ResetName resets all changes to the "name" field.
-func (m *RoutingConfigMutation) ResetName() {
+func (m *RoutingRuleMutation) ResetName() {
 	m.name = nil
 }
 
+// SetPosition sets the "position" field.
+func (m *RoutingRuleMutation) SetPosition(i int) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *RoutingRuleMutation) Position() (r int, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldPosition(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *RoutingRuleMutation) AddPosition(i int) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *RoutingRuleMutation) AddedPosition() (r int, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *RoutingRuleMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// SetWhen sets the "when" field.
+func (m *RoutingRuleMutation) SetWhen(s schematype.Condition) {
+	m.when = &s
+}
+
+// When returns the value of the "when" field in the mutation.
+func (m *RoutingRuleMutation) When() (r schematype.Condition, exists bool) {
+	v := m.when
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWhen returns the old "when" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldWhen(ctx context.Context) (v schematype.Condition, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWhen is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWhen requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWhen: %w", err)
+	}
+	return oldValue.When, nil
+}
+
+// ResetWhen resets all changes to the "when" field.
+func (m *RoutingRuleMutation) ResetWhen() {
+	m.when = nil
+}
+
 // SetStrategy sets the "strategy" field.
-func (m *RoutingConfigMutation) SetStrategy(r routingconfig.Strategy) {
-	m.strategy = &r
+func (m *RoutingRuleMutation) SetStrategy(s string) {
+	m.strategy = &s
 }
 
 // Strategy returns the value of the "strategy" field in the mutation.
-func (m *RoutingConfigMutation) Strategy() (r routingconfig.Strategy, exists bool) {
+func (m *RoutingRuleMutation) Strategy() (r string, exists bool) {
 	v := m.strategy
 	if v == nil {
 		return
@@ -5723,10 +5816,10 @@ func (m *RoutingConfigMutation) Strategy() (r routingconfig.Strategy, exists boo
 	return *v, true
 }
 
-// OldStrategy returns the old "strategy" field's value of the RoutingConfig entity.
-// If the RoutingConfig object wasn't provided to the builder, the object is fetched from the database.
+// OldStrategy returns the old "strategy" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RoutingConfigMutation) OldStrategy(ctx context.Context) (v routingconfig.Strategy, err error) {
+func (m *RoutingRuleMutation) OldStrategy(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStrategy is only allowed on UpdateOne operations")
 	}
@@ -5741,18 +5834,18 @@ func (m *RoutingConfigMutation) OldStrategy(ctx context.Context) (v routingconfi
 }
 
 // ResetStrategy resets all changes to the "strategy" field.
-func (m *RoutingConfigMutation) ResetStrategy() {
+func (m *RoutingRuleMutation) ResetStrategy() {
 	m.strategy = nil
 }
 
 // SetTargets sets the "targets" field.
-func (m *RoutingConfigMutation) SetTargets(st []schematype.RoutingTarget) {
+func (m *RoutingRuleMutation) SetTargets(st []schematype.RoutingTarget) {
 	m.targets = &st
 	m.appendtargets = nil
 }
 
 // Targets returns the value of the "targets" field in the mutation.
-func (m *RoutingConfigMutation) Targets() (r []schematype.RoutingTarget, exists bool) {
+func (m *RoutingRuleMutation) Targets() (r []schematype.RoutingTarget, exists bool) {
 	v := m.targets
 	if v == nil {
 		return
@@ -5760,10 +5853,10 @@ func (m *RoutingConfigMutation) Targets() (r []schematype.RoutingTarget, exists 
 	return *v, true
 }
 
-// OldTargets returns the old "targets" field's value of the RoutingConfig entity.
-// If the RoutingConfig object wasn't provided to the builder, the object is fetched from the database.
+// OldTargets returns the old "targets" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RoutingConfigMutation) OldTargets(ctx context.Context) (v []schematype.RoutingTarget, err error) {
+func (m *RoutingRuleMutation) OldTargets(ctx context.Context) (v []schematype.RoutingTarget, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldTargets is only allowed on UpdateOne operations")
 	}
@@ -5778,12 +5871,12 @@ func (m *RoutingConfigMutation) OldTargets(ctx context.Context) (v []schematype.
 }
 
 // AppendTargets adds st to the "targets" field.
-func (m *RoutingConfigMutation) AppendTargets(st []schematype.RoutingTarget) {
+func (m *RoutingRuleMutation) AppendTargets(st []schematype.RoutingTarget) {
 	m.appendtargets = append(m.appendtargets, st...)
 }
 
 // AppendedTargets returns the list of values that were appended to the "targets" field in this mutation.
-func (m *RoutingConfigMutation) AppendedTargets() ([]schematype.RoutingTarget, bool) {
+func (m *RoutingRuleMutation) AppendedTargets() ([]schematype.RoutingTarget, bool) {
 	if len(m.appendtargets) == 0 {
 		return nil, false
 	}
@@ -5791,141 +5884,20 @@ func (m *RoutingConfigMutation) AppendedTargets() ([]schematype.RoutingTarget, b
 }
 
 // ResetTargets resets all changes to the "targets" field.
-func (m *RoutingConfigMutation) ResetTargets() {
+func (m *RoutingRuleMutation) ResetTargets() {
 	m.targets = nil
 	m.appendtargets = nil
 }
 
-// SetMaxRetries sets the "max_retries" field.
-func (m *RoutingConfigMutation) SetMaxRetries(i int32) {
-	m.max_retries = &i
-	m.addmax_retries = nil
-}
-
-// MaxRetries returns the value of the "max_retries" field in the mutation.
-func (m *RoutingConfigMutation) MaxRetries() (r int32, exists bool) {
-	v := m.max_retries
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldMaxRetries returns the old "max_retries" field's value of the RoutingConfig entity.
-// If the RoutingConfig object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RoutingConfigMutation) OldMaxRetries(ctx context.Context) (v int32, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldMaxRetries is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldMaxRetries requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldMaxRetries: %w", err)
-	}
-	return oldValue.MaxRetries, nil
-}
-
-// AddMaxRetries adds i to the "max_retries" field.
-func (m *RoutingConfigMutation) AddMaxRetries(i int32) {
-	if m.addmax_retries != nil {
-		*m.addmax_retries += i
-	} else {
-		m.addmax_retries = &i
-	}
-}
-
-// AddedMaxRetries returns the value that was added to the "max_retries" field in this mutation.
-func (m *RoutingConfigMutation) AddedMaxRetries() (r int32, exists bool) {
-	v := m.addmax_retries
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetMaxRetries resets all changes to the "max_retries" field.
-func (m *RoutingConfigMutation) ResetMaxRetries() {
-	m.max_retries = nil
-	m.addmax_retries = nil
-}
-
-// SetRetryOnStatus sets the "retry_on_status" field.
-func (m *RoutingConfigMutation) SetRetryOnStatus(i []int) {
-	m.retry_on_status = &i
-	m.appendretry_on_status = nil
-}
-
-// RetryOnStatus returns the value of the "retry_on_status" field in the mutation.
-func (m *RoutingConfigMutation) RetryOnStatus() (r []int, exists bool) {
-	v := m.retry_on_status
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldRetryOnStatus returns the old "retry_on_status" field's value of the RoutingConfig entity.
-// If the RoutingConfig object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RoutingConfigMutation) OldRetryOnStatus(ctx context.Context) (v []int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRetryOnStatus is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRetryOnStatus requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRetryOnStatus: %w", err)
-	}
-	return oldValue.RetryOnStatus, nil
-}
-
-// AppendRetryOnStatus adds i to the "retry_on_status" field.
-func (m *RoutingConfigMutation) AppendRetryOnStatus(i []int) {
-	m.appendretry_on_status = append(m.appendretry_on_status, i...)
-}
-
-// AppendedRetryOnStatus returns the list of values that were appended to the "retry_on_status" field in this mutation.
-func (m *RoutingConfigMutation) AppendedRetryOnStatus() ([]int, bool) {
-	if len(m.appendretry_on_status) == 0 {
-		return nil, false
-	}
-	return m.appendretry_on_status, true
-}
-
-// ClearRetryOnStatus clears the value of the "retry_on_status" field.
-func (m *RoutingConfigMutation) ClearRetryOnStatus() {
-	m.retry_on_status = nil
-	m.appendretry_on_status = nil
-	m.clearedFields[routingconfig.FieldRetryOnStatus] = struct{}{}
-}
-
-// RetryOnStatusCleared returns if the "retry_on_status" field was cleared in this mutation.
-func (m *RoutingConfigMutation) RetryOnStatusCleared() bool {
-	_, ok := m.clearedFields[routingconfig.FieldRetryOnStatus]
-	return ok
-}
-
-// ResetRetryOnStatus resets all changes to the "retry_on_status" field.
-func (m *RoutingConfigMutation) ResetRetryOnStatus() {
-	m.retry_on_status = nil
-	m.appendretry_on_status = nil
-	delete(m.clearedFields, routingconfig.FieldRetryOnStatus)
-}
-
-// Where appends a list predicates to the RoutingConfigMutation builder.
-func (m *RoutingConfigMutation) Where(ps ...predicate.RoutingConfig) {
+// Where appends a list predicates to the RoutingRuleMutation builder.
+func (m *RoutingRuleMutation) Where(ps ...predicate.RoutingRule) {
 	m.predicates = append(m.predicates, ps...)
 }
 
-// WhereP appends storage-level predicates to the RoutingConfigMutation builder. Using this method,
+// WhereP appends storage-level predicates to the RoutingRuleMutation builder. Using this method,
 // users can use type-assertion to append predicates that do not depend on any generated package.
-func (m *RoutingConfigMutation) WhereP(ps ...func(*sql.Selector)) {
-	p := make([]predicate.RoutingConfig, len(ps))
+func (m *RoutingRuleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RoutingRule, len(ps))
 	for i := range ps {
 		p[i] = ps[i]
 	}
@@ -5933,45 +5905,45 @@ func (m *RoutingConfigMutation) WhereP(ps ...func(*sql.Selector)) {
 }
 
 // Op returns the operation name.
-func (m *RoutingConfigMutation) Op() Op {
+func (m *RoutingRuleMutation) Op() Op {
 	return m.op
 }
 
 // SetOp allows setting the mutation operation.
-func (m *RoutingConfigMutation) SetOp(op Op) {
+func (m *RoutingRuleMutation) SetOp(op Op) {
 	m.op = op
 }
 
-// Type returns the node type of this mutation (RoutingConfig).
-func (m *RoutingConfigMutation) Type() string {
+// Type returns the node type of this mutation (RoutingRule).
+func (m *RoutingRuleMutation) Type() string {
 	return m.typ
 }
 
 // Fields returns all fields that were changed during this mutation. Note that in
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
-func (m *RoutingConfigMutation) Fields() []string {
+func (m *RoutingRuleMutation) Fields() []string {
 	fields := make([]string, 0, 7)
 	if m.create_time != nil {
-		fields = append(fields, routingconfig.FieldCreateTime)
+		fields = append(fields, routingrule.FieldCreateTime)
 	}
 	if m.update_time != nil {
-		fields = append(fields, routingconfig.FieldUpdateTime)
+		fields = append(fields, routingrule.FieldUpdateTime)
 	}
 	if m.name != nil {
-		fields = append(fields, routingconfig.FieldName)
+		fields = append(fields, routingrule.FieldName)
+	}
+	if m.position != nil {
+		fields = append(fields, routingrule.FieldPosition)
+	}
+	if m.when != nil {
+		fields = append(fields, routingrule.FieldWhen)
 	}
 	if m.strategy != nil {
-		fields = append(fields, routingconfig.FieldStrategy)
+		fields = append(fields, routingrule.FieldStrategy)
 	}
 	if m.targets != nil {
-		fields = append(fields, routingconfig.FieldTargets)
-	}
-	if m.max_retries != nil {
-		fields = append(fields, routingconfig.FieldMaxRetries)
-	}
-	if m.retry_on_status != nil {
-		fields = append(fields, routingconfig.FieldRetryOnStatus)
+		fields = append(fields, routingrule.FieldTargets)
 	}
 	return fields
 }
@@ -5979,22 +5951,22 @@ func (m *RoutingConfigMutation) Fields() []string {
 // Field returns the value of a field with the given name. The second boolean
 // return value indicates that this field was not set, or was not defined in the
 // schema.
-func (m *RoutingConfigMutation) Field(name string) (ent.Value, bool) {
+func (m *RoutingRuleMutation) Field(name string) (ent.Value, bool) {
 	switch name {
-	case routingconfig.FieldCreateTime:
+	case routingrule.FieldCreateTime:
 		return m.CreateTime()
-	case routingconfig.FieldUpdateTime:
+	case routingrule.FieldUpdateTime:
 		return m.UpdateTime()
-	case routingconfig.FieldName:
+	case routingrule.FieldName:
 		return m.Name()
-	case routingconfig.FieldStrategy:
+	case routingrule.FieldPosition:
+		return m.Position()
+	case routingrule.FieldWhen:
+		return m.When()
+	case routingrule.FieldStrategy:
 		return m.Strategy()
-	case routingconfig.FieldTargets:
+	case routingrule.FieldTargets:
 		return m.Targets()
-	case routingconfig.FieldMaxRetries:
-		return m.MaxRetries()
-	case routingconfig.FieldRetryOnStatus:
-		return m.RetryOnStatus()
 	}
 	return nil, false
 }
@@ -6002,90 +5974,90 @@ func (m *RoutingConfigMutation) Field(name string) (ent.Value, bool) {
 // OldField returns the old value of the field from the database. An error is
 // returned if the mutation operation is not UpdateOne, or the query to the
 // database failed.
-func (m *RoutingConfigMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+func (m *RoutingRuleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
 	switch name {
-	case routingconfig.FieldCreateTime:
+	case routingrule.FieldCreateTime:
 		return m.OldCreateTime(ctx)
-	case routingconfig.FieldUpdateTime:
+	case routingrule.FieldUpdateTime:
 		return m.OldUpdateTime(ctx)
-	case routingconfig.FieldName:
+	case routingrule.FieldName:
 		return m.OldName(ctx)
-	case routingconfig.FieldStrategy:
+	case routingrule.FieldPosition:
+		return m.OldPosition(ctx)
+	case routingrule.FieldWhen:
+		return m.OldWhen(ctx)
+	case routingrule.FieldStrategy:
 		return m.OldStrategy(ctx)
-	case routingconfig.FieldTargets:
+	case routingrule.FieldTargets:
 		return m.OldTargets(ctx)
-	case routingconfig.FieldMaxRetries:
-		return m.OldMaxRetries(ctx)
-	case routingconfig.FieldRetryOnStatus:
-		return m.OldRetryOnStatus(ctx)
 	}
-	return nil, fmt.Errorf("unknown RoutingConfig field %s", name)
+	return nil, fmt.Errorf("unknown RoutingRule field %s", name)
 }
 
 // SetField sets the value of a field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *RoutingConfigMutation) SetField(name string, value ent.Value) error {
+func (m *RoutingRuleMutation) SetField(name string, value ent.Value) error {
 	switch name {
-	case routingconfig.FieldCreateTime:
+	case routingrule.FieldCreateTime:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCreateTime(v)
 		return nil
-	case routingconfig.FieldUpdateTime:
+	case routingrule.FieldUpdateTime:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUpdateTime(v)
 		return nil
-	case routingconfig.FieldName:
+	case routingrule.FieldName:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetName(v)
 		return nil
-	case routingconfig.FieldStrategy:
-		v, ok := value.(routingconfig.Strategy)
+	case routingrule.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case routingrule.FieldWhen:
+		v, ok := value.(schematype.Condition)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWhen(v)
+		return nil
+	case routingrule.FieldStrategy:
+		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStrategy(v)
 		return nil
-	case routingconfig.FieldTargets:
+	case routingrule.FieldTargets:
 		v, ok := value.([]schematype.RoutingTarget)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTargets(v)
 		return nil
-	case routingconfig.FieldMaxRetries:
-		v, ok := value.(int32)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetMaxRetries(v)
-		return nil
-	case routingconfig.FieldRetryOnStatus:
-		v, ok := value.([]int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetRetryOnStatus(v)
-		return nil
 	}
-	return fmt.Errorf("unknown RoutingConfig field %s", name)
+	return fmt.Errorf("unknown RoutingRule field %s", name)
 }
 
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
-func (m *RoutingConfigMutation) AddedFields() []string {
+func (m *RoutingRuleMutation) AddedFields() []string {
 	var fields []string
-	if m.addmax_retries != nil {
-		fields = append(fields, routingconfig.FieldMaxRetries)
+	if m.addposition != nil {
+		fields = append(fields, routingrule.FieldPosition)
 	}
 	return fields
 }
@@ -6093,10 +6065,10 @@ func (m *RoutingConfigMutation) AddedFields() []string {
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
-func (m *RoutingConfigMutation) AddedField(name string) (ent.Value, bool) {
+func (m *RoutingRuleMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
-	case routingconfig.FieldMaxRetries:
-		return m.AddedMaxRetries()
+	case routingrule.FieldPosition:
+		return m.AddedPosition()
 	}
 	return nil, false
 }
@@ -6104,122 +6076,113 @@ func (m *RoutingConfigMutation) AddedField(name string) (ent.Value, bool) {
 // AddField adds the value to the field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *RoutingConfigMutation) AddField(name string, value ent.Value) error {
+func (m *RoutingRuleMutation) AddField(name string, value ent.Value) error {
 	switch name {
-	case routingconfig.FieldMaxRetries:
-		v, ok := value.(int32)
+	case routingrule.FieldPosition:
+		v, ok := value.(int)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.AddMaxRetries(v)
+		m.AddPosition(v)
 		return nil
 	}
-	return fmt.Errorf("unknown RoutingConfig numeric field %s", name)
+	return fmt.Errorf("unknown RoutingRule numeric field %s", name)
 }
 
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
-func (m *RoutingConfigMutation) ClearedFields() []string {
-	var fields []string
-	if m.FieldCleared(routingconfig.FieldRetryOnStatus) {
-		fields = append(fields, routingconfig.FieldRetryOnStatus)
-	}
-	return fields
+func (m *RoutingRuleMutation) ClearedFields() []string {
+	return nil
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
 // cleared in this mutation.
-func (m *RoutingConfigMutation) FieldCleared(name string) bool {
+func (m *RoutingRuleMutation) FieldCleared(name string) bool {
 	_, ok := m.clearedFields[name]
 	return ok
 }
 
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
-func (m *RoutingConfigMutation) ClearField(name string) error {
-	switch name {
-	case routingconfig.FieldRetryOnStatus:
-		m.ClearRetryOnStatus()
-		return nil
-	}
-	return fmt.Errorf("unknown RoutingConfig nullable field %s", name)
+func (m *RoutingRuleMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RoutingRule nullable field %s", name)
 }
 
 // ResetField resets all changes in the mutation for the field with the given name.
 // It returns an error if the field is not defined in the schema.
-func (m *RoutingConfigMutation) ResetField(name string) error {
+func (m *RoutingRuleMutation) ResetField(name string) error {
 	switch name {
-	case routingconfig.FieldCreateTime:
+	case routingrule.FieldCreateTime:
 		m.ResetCreateTime()
 		return nil
-	case routingconfig.FieldUpdateTime:
+	case routingrule.FieldUpdateTime:
 		m.ResetUpdateTime()
 		return nil
-	case routingconfig.FieldName:
+	case routingrule.FieldName:
 		m.ResetName()
 		return nil
-	case routingconfig.FieldStrategy:
+	case routingrule.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case routingrule.FieldWhen:
+		m.ResetWhen()
+		return nil
+	case routingrule.FieldStrategy:
 		m.ResetStrategy()
 		return nil
-	case routingconfig.FieldTargets:
+	case routingrule.FieldTargets:
 		m.ResetTargets()
 		return nil
-	case routingconfig.FieldMaxRetries:
-		m.ResetMaxRetries()
-		return nil
-	case routingconfig.FieldRetryOnStatus:
-		m.ResetRetryOnStatus()
-		return nil
 	}
-	return fmt.Errorf("unknown RoutingConfig field %s", name)
+	return fmt.Errorf("unknown RoutingRule field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
-func (m *RoutingConfigMutation) AddedEdges() []string {
+func (m *RoutingRuleMutation) AddedEdges() []string {
 	edges := make([]string, 0, 0)
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
-func (m *RoutingConfigMutation) AddedIDs(name string) []ent.Value {
+func (m *RoutingRuleMutation) AddedIDs(name string) []ent.Value {
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
-func (m *RoutingConfigMutation) RemovedEdges() []string {
+func (m *RoutingRuleMutation) RemovedEdges() []string {
 	edges := make([]string, 0, 0)
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
-func (m *RoutingConfigMutation) RemovedIDs(name string) []ent.Value {
+func (m *RoutingRuleMutation) RemovedIDs(name string) []ent.Value {
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
-func (m *RoutingConfigMutation) ClearedEdges() []string {
+func (m *RoutingRuleMutation) ClearedEdges() []string {
 	edges := make([]string, 0, 0)
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
-func (m *RoutingConfigMutation) EdgeCleared(name string) bool {
+func (m *RoutingRuleMutation) EdgeCleared(name string) bool {
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
-func (m *RoutingConfigMutation) ClearEdge(name string) error {
-	return fmt.Errorf("unknown RoutingConfig unique edge %s", name)
+func (m *RoutingRuleMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RoutingRule unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
-func (m *RoutingConfigMutation) ResetEdge(name string) error {
-	return fmt.Errorf("unknown RoutingConfig edge %s", name)
+func (m *RoutingRuleMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RoutingRule edge %s", name)
 }
 
 // SettingMutation represents an operation that mutates the Setting nodes in the graph.
@@ -8904,4 +8867,709 @@ func (m *VirtualAccountMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown VirtualAccount edge %s", name)
+}
+
+// VirtualModelMutation represents an operation that mutates the VirtualModel nodes in the graph.
+type VirtualModelMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	create_time       *time.Time
+	update_time       *time.Time
+	name              *string
+	group             *string
+	model_types       *[]string
+	appendmodel_types []string
+	strategy          *string
+	targets           *[]schematype.RoutingTarget
+	appendtargets     []schematype.RoutingTarget
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*VirtualModel, error)
+	predicates        []predicate.VirtualModel
+}
+
+var _ ent.Mutation = (*VirtualModelMutation)(nil)
+
+// virtualmodelOption allows management of the mutation configuration using functional options.
+type virtualmodelOption func(*VirtualModelMutation)
+
+// newVirtualModelMutation creates new mutation for the VirtualModel entity.
+func newVirtualModelMutation(c config, op Op, opts ...virtualmodelOption) *VirtualModelMutation {
+	m := &VirtualModelMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeVirtualModel,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withVirtualModelID sets the ID field of the mutation.
+func withVirtualModelID(id int) virtualmodelOption {
+	return func(m *VirtualModelMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *VirtualModel
+		)
+		m.oldValue = func(ctx context.Context) (*VirtualModel, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().VirtualModel.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withVirtualModel sets the old VirtualModel of the mutation.
+func withVirtualModel(node *VirtualModel) virtualmodelOption {
+	return func(m *VirtualModelMutation) {
+		m.oldValue = func(context.Context) (*VirtualModel, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m VirtualModelMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m VirtualModelMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *VirtualModelMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *VirtualModelMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().VirtualModel.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *VirtualModelMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *VirtualModelMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the VirtualModel entity.
+// If the VirtualModel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VirtualModelMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *VirtualModelMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (m *VirtualModelMutation) SetUpdateTime(t time.Time) {
+	m.update_time = &t
+}
+
+// UpdateTime returns the value of the "update_time" field in the mutation.
+func (m *VirtualModelMutation) UpdateTime() (r time.Time, exists bool) {
+	v := m.update_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdateTime returns the old "update_time" field's value of the VirtualModel entity.
+// If the VirtualModel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VirtualModelMutation) OldUpdateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdateTime: %w", err)
+	}
+	return oldValue.UpdateTime, nil
+}
+
+// ResetUpdateTime resets all changes to the "update_time" field.
+func (m *VirtualModelMutation) ResetUpdateTime() {
+	m.update_time = nil
+}
+
+// SetName sets the "name" field.
+func (m *VirtualModelMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *VirtualModelMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the VirtualModel entity.
+// If the VirtualModel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VirtualModelMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *VirtualModelMutation) ResetName() {
+	m.name = nil
+}
+
+// SetGroup sets the "group" field.
+func (m *VirtualModelMutation) SetGroup(s string) {
+	m.group = &s
+}
+
+// Group returns the value of the "group" field in the mutation.
+func (m *VirtualModelMutation) Group() (r string, exists bool) {
+	v := m.group
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGroup returns the old "group" field's value of the VirtualModel entity.
+// If the VirtualModel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VirtualModelMutation) OldGroup(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGroup is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGroup requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGroup: %w", err)
+	}
+	return oldValue.Group, nil
+}
+
+// ResetGroup resets all changes to the "group" field.
+func (m *VirtualModelMutation) ResetGroup() {
+	m.group = nil
+}
+
+// SetModelTypes sets the "model_types" field.
+func (m *VirtualModelMutation) SetModelTypes(s []string) {
+	m.model_types = &s
+	m.appendmodel_types = nil
+}
+
+// ModelTypes returns the value of the "model_types" field in the mutation.
+func (m *VirtualModelMutation) ModelTypes() (r []string, exists bool) {
+	v := m.model_types
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelTypes returns the old "model_types" field's value of the VirtualModel entity.
+// If the VirtualModel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VirtualModelMutation) OldModelTypes(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelTypes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelTypes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelTypes: %w", err)
+	}
+	return oldValue.ModelTypes, nil
+}
+
+// AppendModelTypes adds s to the "model_types" field.
+func (m *VirtualModelMutation) AppendModelTypes(s []string) {
+	m.appendmodel_types = append(m.appendmodel_types, s...)
+}
+
+// AppendedModelTypes returns the list of values that were appended to the "model_types" field in this mutation.
+func (m *VirtualModelMutation) AppendedModelTypes() ([]string, bool) {
+	if len(m.appendmodel_types) == 0 {
+		return nil, false
+	}
+	return m.appendmodel_types, true
+}
+
+// ClearModelTypes clears the value of the "model_types" field.
+func (m *VirtualModelMutation) ClearModelTypes() {
+	m.model_types = nil
+	m.appendmodel_types = nil
+	m.clearedFields[virtualmodel.FieldModelTypes] = struct{}{}
+}
+
+// ModelTypesCleared returns if the "model_types" field was cleared in this mutation.
+func (m *VirtualModelMutation) ModelTypesCleared() bool {
+	_, ok := m.clearedFields[virtualmodel.FieldModelTypes]
+	return ok
+}
+
+// ResetModelTypes resets all changes to the "model_types" field.
+func (m *VirtualModelMutation) ResetModelTypes() {
+	m.model_types = nil
+	m.appendmodel_types = nil
+	delete(m.clearedFields, virtualmodel.FieldModelTypes)
+}
+
+// SetStrategy sets the "strategy" field.
+func (m *VirtualModelMutation) SetStrategy(s string) {
+	m.strategy = &s
+}
+
+// Strategy returns the value of the "strategy" field in the mutation.
+func (m *VirtualModelMutation) Strategy() (r string, exists bool) {
+	v := m.strategy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStrategy returns the old "strategy" field's value of the VirtualModel entity.
+// If the VirtualModel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VirtualModelMutation) OldStrategy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStrategy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStrategy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStrategy: %w", err)
+	}
+	return oldValue.Strategy, nil
+}
+
+// ResetStrategy resets all changes to the "strategy" field.
+func (m *VirtualModelMutation) ResetStrategy() {
+	m.strategy = nil
+}
+
+// SetTargets sets the "targets" field.
+func (m *VirtualModelMutation) SetTargets(st []schematype.RoutingTarget) {
+	m.targets = &st
+	m.appendtargets = nil
+}
+
+// Targets returns the value of the "targets" field in the mutation.
+func (m *VirtualModelMutation) Targets() (r []schematype.RoutingTarget, exists bool) {
+	v := m.targets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargets returns the old "targets" field's value of the VirtualModel entity.
+// If the VirtualModel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VirtualModelMutation) OldTargets(ctx context.Context) (v []schematype.RoutingTarget, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargets is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargets requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargets: %w", err)
+	}
+	return oldValue.Targets, nil
+}
+
+// AppendTargets adds st to the "targets" field.
+func (m *VirtualModelMutation) AppendTargets(st []schematype.RoutingTarget) {
+	m.appendtargets = append(m.appendtargets, st...)
+}
+
+// AppendedTargets returns the list of values that were appended to the "targets" field in this mutation.
+func (m *VirtualModelMutation) AppendedTargets() ([]schematype.RoutingTarget, bool) {
+	if len(m.appendtargets) == 0 {
+		return nil, false
+	}
+	return m.appendtargets, true
+}
+
+// ResetTargets resets all changes to the "targets" field.
+func (m *VirtualModelMutation) ResetTargets() {
+	m.targets = nil
+	m.appendtargets = nil
+}
+
+// Where appends a list predicates to the VirtualModelMutation builder.
+func (m *VirtualModelMutation) Where(ps ...predicate.VirtualModel) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the VirtualModelMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *VirtualModelMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.VirtualModel, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *VirtualModelMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *VirtualModelMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (VirtualModel).
+func (m *VirtualModelMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *VirtualModelMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.create_time != nil {
+		fields = append(fields, virtualmodel.FieldCreateTime)
+	}
+	if m.update_time != nil {
+		fields = append(fields, virtualmodel.FieldUpdateTime)
+	}
+	if m.name != nil {
+		fields = append(fields, virtualmodel.FieldName)
+	}
+	if m.group != nil {
+		fields = append(fields, virtualmodel.FieldGroup)
+	}
+	if m.model_types != nil {
+		fields = append(fields, virtualmodel.FieldModelTypes)
+	}
+	if m.strategy != nil {
+		fields = append(fields, virtualmodel.FieldStrategy)
+	}
+	if m.targets != nil {
+		fields = append(fields, virtualmodel.FieldTargets)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *VirtualModelMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case virtualmodel.FieldCreateTime:
+		return m.CreateTime()
+	case virtualmodel.FieldUpdateTime:
+		return m.UpdateTime()
+	case virtualmodel.FieldName:
+		return m.Name()
+	case virtualmodel.FieldGroup:
+		return m.Group()
+	case virtualmodel.FieldModelTypes:
+		return m.ModelTypes()
+	case virtualmodel.FieldStrategy:
+		return m.Strategy()
+	case virtualmodel.FieldTargets:
+		return m.Targets()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *VirtualModelMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case virtualmodel.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case virtualmodel.FieldUpdateTime:
+		return m.OldUpdateTime(ctx)
+	case virtualmodel.FieldName:
+		return m.OldName(ctx)
+	case virtualmodel.FieldGroup:
+		return m.OldGroup(ctx)
+	case virtualmodel.FieldModelTypes:
+		return m.OldModelTypes(ctx)
+	case virtualmodel.FieldStrategy:
+		return m.OldStrategy(ctx)
+	case virtualmodel.FieldTargets:
+		return m.OldTargets(ctx)
+	}
+	return nil, fmt.Errorf("unknown VirtualModel field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VirtualModelMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case virtualmodel.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case virtualmodel.FieldUpdateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdateTime(v)
+		return nil
+	case virtualmodel.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case virtualmodel.FieldGroup:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGroup(v)
+		return nil
+	case virtualmodel.FieldModelTypes:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelTypes(v)
+		return nil
+	case virtualmodel.FieldStrategy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStrategy(v)
+		return nil
+	case virtualmodel.FieldTargets:
+		v, ok := value.([]schematype.RoutingTarget)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargets(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VirtualModel field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *VirtualModelMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *VirtualModelMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VirtualModelMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown VirtualModel numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *VirtualModelMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(virtualmodel.FieldModelTypes) {
+		fields = append(fields, virtualmodel.FieldModelTypes)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *VirtualModelMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *VirtualModelMutation) ClearField(name string) error {
+	switch name {
+	case virtualmodel.FieldModelTypes:
+		m.ClearModelTypes()
+		return nil
+	}
+	return fmt.Errorf("unknown VirtualModel nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *VirtualModelMutation) ResetField(name string) error {
+	switch name {
+	case virtualmodel.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case virtualmodel.FieldUpdateTime:
+		m.ResetUpdateTime()
+		return nil
+	case virtualmodel.FieldName:
+		m.ResetName()
+		return nil
+	case virtualmodel.FieldGroup:
+		m.ResetGroup()
+		return nil
+	case virtualmodel.FieldModelTypes:
+		m.ResetModelTypes()
+		return nil
+	case virtualmodel.FieldStrategy:
+		m.ResetStrategy()
+		return nil
+	case virtualmodel.FieldTargets:
+		m.ResetTargets()
+		return nil
+	}
+	return fmt.Errorf("unknown VirtualModel field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *VirtualModelMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *VirtualModelMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *VirtualModelMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *VirtualModelMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *VirtualModelMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *VirtualModelMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *VirtualModelMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown VirtualModel unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *VirtualModelMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown VirtualModel edge %s", name)
 }

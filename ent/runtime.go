@@ -11,12 +11,13 @@ import (
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
-	"github.com/llmgw/llmgw/ent/routingconfig"
+	"github.com/llmgw/llmgw/ent/routingrule"
 	"github.com/llmgw/llmgw/ent/schema"
 	"github.com/llmgw/llmgw/ent/setting"
 	"github.com/llmgw/llmgw/ent/team"
 	"github.com/llmgw/llmgw/ent/user"
 	"github.com/llmgw/llmgw/ent/virtualaccount"
+	"github.com/llmgw/llmgw/ent/virtualmodel"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -176,31 +177,35 @@ func init() {
 	ratelimitDescName := ratelimitMixinFields1[0].Descriptor()
 	// ratelimit.NameValidator is a validator for the "name" field. It is called by the builders before save.
 	ratelimit.NameValidator = ratelimitDescName.Validators[0].(func(string) error)
-	routingconfigMixin := schema.RoutingConfig{}.Mixin()
-	routingconfigMixinFields0 := routingconfigMixin[0].Fields()
-	_ = routingconfigMixinFields0
-	routingconfigMixinFields1 := routingconfigMixin[1].Fields()
-	_ = routingconfigMixinFields1
-	routingconfigFields := schema.RoutingConfig{}.Fields()
-	_ = routingconfigFields
-	// routingconfigDescCreateTime is the schema descriptor for create_time field.
-	routingconfigDescCreateTime := routingconfigMixinFields0[0].Descriptor()
-	// routingconfig.DefaultCreateTime holds the default value on creation for the create_time field.
-	routingconfig.DefaultCreateTime = routingconfigDescCreateTime.Default.(func() time.Time)
-	// routingconfigDescUpdateTime is the schema descriptor for update_time field.
-	routingconfigDescUpdateTime := routingconfigMixinFields0[1].Descriptor()
-	// routingconfig.DefaultUpdateTime holds the default value on creation for the update_time field.
-	routingconfig.DefaultUpdateTime = routingconfigDescUpdateTime.Default.(func() time.Time)
-	// routingconfig.UpdateDefaultUpdateTime holds the default value on update for the update_time field.
-	routingconfig.UpdateDefaultUpdateTime = routingconfigDescUpdateTime.UpdateDefault.(func() time.Time)
-	// routingconfigDescName is the schema descriptor for name field.
-	routingconfigDescName := routingconfigMixinFields1[0].Descriptor()
-	// routingconfig.NameValidator is a validator for the "name" field. It is called by the builders before save.
-	routingconfig.NameValidator = routingconfigDescName.Validators[0].(func(string) error)
-	// routingconfigDescMaxRetries is the schema descriptor for max_retries field.
-	routingconfigDescMaxRetries := routingconfigFields[2].Descriptor()
-	// routingconfig.DefaultMaxRetries holds the default value on creation for the max_retries field.
-	routingconfig.DefaultMaxRetries = routingconfigDescMaxRetries.Default.(int32)
+	routingruleMixin := schema.RoutingRule{}.Mixin()
+	routingruleMixinFields0 := routingruleMixin[0].Fields()
+	_ = routingruleMixinFields0
+	routingruleMixinFields1 := routingruleMixin[1].Fields()
+	_ = routingruleMixinFields1
+	routingruleFields := schema.RoutingRule{}.Fields()
+	_ = routingruleFields
+	// routingruleDescCreateTime is the schema descriptor for create_time field.
+	routingruleDescCreateTime := routingruleMixinFields0[0].Descriptor()
+	// routingrule.DefaultCreateTime holds the default value on creation for the create_time field.
+	routingrule.DefaultCreateTime = routingruleDescCreateTime.Default.(func() time.Time)
+	// routingruleDescUpdateTime is the schema descriptor for update_time field.
+	routingruleDescUpdateTime := routingruleMixinFields0[1].Descriptor()
+	// routingrule.DefaultUpdateTime holds the default value on creation for the update_time field.
+	routingrule.DefaultUpdateTime = routingruleDescUpdateTime.Default.(func() time.Time)
+	// routingrule.UpdateDefaultUpdateTime holds the default value on update for the update_time field.
+	routingrule.UpdateDefaultUpdateTime = routingruleDescUpdateTime.UpdateDefault.(func() time.Time)
+	// routingruleDescName is the schema descriptor for name field.
+	routingruleDescName := routingruleMixinFields1[0].Descriptor()
+	// routingrule.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	routingrule.NameValidator = routingruleDescName.Validators[0].(func(string) error)
+	// routingruleDescPosition is the schema descriptor for position field.
+	routingruleDescPosition := routingruleFields[0].Descriptor()
+	// routingrule.DefaultPosition holds the default value on creation for the position field.
+	routingrule.DefaultPosition = routingruleDescPosition.Default.(int)
+	// routingruleDescStrategy is the schema descriptor for strategy field.
+	routingruleDescStrategy := routingruleFields[2].Descriptor()
+	// routingrule.StrategyValidator is a validator for the "strategy" field. It is called by the builders before save.
+	routingrule.StrategyValidator = routingruleDescStrategy.Validators[0].(func(string) error)
 	settingMixin := schema.Setting{}.Mixin()
 	settingMixinFields0 := settingMixin[0].Fields()
 	_ = settingMixinFields0
@@ -311,4 +316,33 @@ func init() {
 	virtualaccountDescDisabled := virtualaccountFields[1].Descriptor()
 	// virtualaccount.DefaultDisabled holds the default value on creation for the disabled field.
 	virtualaccount.DefaultDisabled = virtualaccountDescDisabled.Default.(bool)
+	virtualmodelMixin := schema.VirtualModel{}.Mixin()
+	virtualmodelMixinFields0 := virtualmodelMixin[0].Fields()
+	_ = virtualmodelMixinFields0
+	virtualmodelMixinFields1 := virtualmodelMixin[1].Fields()
+	_ = virtualmodelMixinFields1
+	virtualmodelFields := schema.VirtualModel{}.Fields()
+	_ = virtualmodelFields
+	// virtualmodelDescCreateTime is the schema descriptor for create_time field.
+	virtualmodelDescCreateTime := virtualmodelMixinFields0[0].Descriptor()
+	// virtualmodel.DefaultCreateTime holds the default value on creation for the create_time field.
+	virtualmodel.DefaultCreateTime = virtualmodelDescCreateTime.Default.(func() time.Time)
+	// virtualmodelDescUpdateTime is the schema descriptor for update_time field.
+	virtualmodelDescUpdateTime := virtualmodelMixinFields0[1].Descriptor()
+	// virtualmodel.DefaultUpdateTime holds the default value on creation for the update_time field.
+	virtualmodel.DefaultUpdateTime = virtualmodelDescUpdateTime.Default.(func() time.Time)
+	// virtualmodel.UpdateDefaultUpdateTime holds the default value on update for the update_time field.
+	virtualmodel.UpdateDefaultUpdateTime = virtualmodelDescUpdateTime.UpdateDefault.(func() time.Time)
+	// virtualmodelDescName is the schema descriptor for name field.
+	virtualmodelDescName := virtualmodelMixinFields1[0].Descriptor()
+	// virtualmodel.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	virtualmodel.NameValidator = virtualmodelDescName.Validators[0].(func(string) error)
+	// virtualmodelDescGroup is the schema descriptor for group field.
+	virtualmodelDescGroup := virtualmodelFields[0].Descriptor()
+	// virtualmodel.GroupValidator is a validator for the "group" field. It is called by the builders before save.
+	virtualmodel.GroupValidator = virtualmodelDescGroup.Validators[0].(func(string) error)
+	// virtualmodelDescStrategy is the schema descriptor for strategy field.
+	virtualmodelDescStrategy := virtualmodelFields[2].Descriptor()
+	// virtualmodel.StrategyValidator is a validator for the "strategy" field. It is called by the builders before save.
+	virtualmodel.StrategyValidator = virtualmodelDescStrategy.Validators[0].(func(string) error)
 }

@@ -26,8 +26,8 @@ type Tx struct {
 	ProviderAccount *ProviderAccountClient
 	// RateLimit is the client for interacting with the RateLimit builders.
 	RateLimit *RateLimitClient
-	// RoutingConfig is the client for interacting with the RoutingConfig builders.
-	RoutingConfig *RoutingConfigClient
+	// RoutingRule is the client for interacting with the RoutingRule builders.
+	RoutingRule *RoutingRuleClient
 	// Setting is the client for interacting with the Setting builders.
 	Setting *SettingClient
 	// Team is the client for interacting with the Team builders.
@@ -36,6 +36,8 @@ type Tx struct {
 	User *UserClient
 	// VirtualAccount is the client for interacting with the VirtualAccount builders.
 	VirtualAccount *VirtualAccountClient
+	// VirtualModel is the client for interacting with the VirtualModel builders.
+	VirtualModel *VirtualModelClient
 
 	// lazily loaded.
 	client     *Client
@@ -173,11 +175,12 @@ func (tx *Tx) init() {
 	tx.Model = NewModelClient(tx.config)
 	tx.ProviderAccount = NewProviderAccountClient(tx.config)
 	tx.RateLimit = NewRateLimitClient(tx.config)
-	tx.RoutingConfig = NewRoutingConfigClient(tx.config)
+	tx.RoutingRule = NewRoutingRuleClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)
 	tx.Team = NewTeamClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.VirtualAccount = NewVirtualAccountClient(tx.config)
+	tx.VirtualModel = NewVirtualModelClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -44,6 +44,9 @@ func (s *Store) CreateProviderAccount(ctx context.Context, in *adminv1.ProviderA
 	}
 	var out *ent.ProviderAccount
 	err := s.write(ctx, func(tx *ent.Tx) error {
+		if err := s.checkNotVirtualGroup(ctx, tx, in.GetName()); err != nil {
+			return err
+		}
 		c := tx.ProviderAccount.Create().
 			SetName(in.GetName()).
 			SetProvider(in.GetProvider()).

@@ -17,10 +17,15 @@ import (
 // revisionsTable records the versioned migrations applied to a Postgres database.
 const revisionsTable = "llmgw_schema_revisions"
 
+// droppedTables are the tables of removed resources: routing_configs held the Admin API's
+// RoutingConfig, replaced by virtual_models and routing_rules (issue 9).
+var droppedTables = []string{"routing_configs"}
+
 // migrationLockID is the Postgres advisory lock that serializes concurrent migrators.
 const migrationLockID = 0x6c6c6d6777 // "llmgw"
 
-// Migrate brings the schema up to date. On SQLite it runs ent's auto-migration (additive). On
+// Migrate brings the schema up to date. On SQLite it runs ent's auto-migration (additive) and
+// drops the tables of removed resources. On
 // Postgres it applies the embedded versioned migrations (ent/migrate/migrations) that are not
 // yet recorded in the llmgw_schema_revisions table, each in its own transaction, after checking
 // the files against atlas.sum; concurrent migrators wait for each other. Migrate is idempotent.
@@ -28,6 +33,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.dialect == DialectSQLite {
 		if err := s.client.Schema.Create(ctx, schema.WithForeignKeys(true)); err != nil {
 			return fmt.Errorf("migrate sqlite: %w", err)
+		}
+		// Auto-migration never drops a table: those of removed resources go here, as the
+		// Postgres migrations drop them.
+		for _, table := range droppedTables {
+			if _, err := s.db.ExecContext(ctx, `DROP TABLE IF EXISTS "`+table+`"`); err != nil {
+				return fmt.Errorf("migrate sqlite: drop %s: %w", table, err)
+			}
 		}
 		return nil
 	}

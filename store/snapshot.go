@@ -13,10 +13,12 @@ import (
 	entbudget "github.com/llmgw/llmgw/ent/budget"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
+	"github.com/llmgw/llmgw/ent/routingrule"
 	"github.com/llmgw/llmgw/ent/setting"
 	"github.com/llmgw/llmgw/ent/team"
 	"github.com/llmgw/llmgw/ent/user"
 	"github.com/llmgw/llmgw/ent/virtualaccount"
+	"github.com/llmgw/llmgw/ent/virtualmodel"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
@@ -25,7 +27,7 @@ import (
 // data plane's input: provider secrets decrypted, API keys as hashes (revoked keys included with
 // Revoked set, expiring keys with ExpireTime, the secret a rotation replaced with its grace
 // period's end), every list sorted by name (models by account,
-// then name; keys by id). The result shares nothing with the store.
+// then name; keys by id; virtual models by fqn; routing rules by position, then id). The result shares nothing with the store.
 func (s *Store) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
 	var opts *sql.TxOptions
 	if s.dialect == DialectPostgres {
@@ -154,6 +156,21 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 			return nil, err
 		}
 		cfg.Budgets = append(cfg.Budgets, br)
+	}
+
+	vms, err := tx.VirtualModel.Query().Order(ent.Asc(virtualmodel.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read virtual models: %w", err)
+	}
+	for _, v := range vms {
+		cfg.VirtualModels = append(cfg.VirtualModels, virtualModelConfig(v))
+	}
+	rrs, err := tx.RoutingRule.Query().Order(ent.Asc(routingrule.FieldPosition), ent.Asc(routingrule.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read routing rules: %w", err)
+	}
+	for _, r := range rrs {
+		cfg.RoutingRules = append(cfg.RoutingRules, routingRuleConfig(r))
 	}
 
 	st, err := tx.Setting.Query().Where(setting.Key(settingAdminTokenHash)).Only(ctx)

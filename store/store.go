@@ -51,6 +51,12 @@ type Options struct {
 	ValidateModel func(cfg provider.Config) error
 	// Logger receives the store's few log lines; nil discards them. Secrets are never logged.
 	Logger *slog.Logger
+	// FileVirtualModels and FileRoutingRules are the virtual models (by fqn) and routing rules
+	// (by id) that the config file defines. They are not stored, and the file's definition is
+	// the one that serves, so the Admin API refuses to create or update one of the same name;
+	// a routing target or rule may name the file's virtual models.
+	FileVirtualModels []string
+	FileRoutingRules  []string
 }
 
 // Store is the admin configuration store. It is safe for concurrent use; Close releases it.

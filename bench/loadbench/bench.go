@@ -45,7 +45,10 @@ const (
 
 // benchConfig is the parsed flags of the "run" subcommand.
 type benchConfig struct {
-	rate      int
+	rate int
+	// workers, when positive, makes the load closed-loop: that many workers, each sending its
+	// next request when its last was answered, as fast as the target answers (rate unused).
+	workers   int
 	duration  time.Duration
 	warmup    time.Duration
 	targets   []string
@@ -66,6 +69,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	var c benchConfig
 	var targets string
 	fs.IntVar(&c.rate, "rate", 1000, "requests per second, held fixed whatever the latency")
+	fs.IntVar(&c.workers, "workers", 0, "closed loop: this many concurrent workers, each sending its next request when the last is answered (-rate is then ignored); 0 is the open loop at -rate")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of the measured attack on each target")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "length of the unmeasured attack before each measured one")
 	fs.StringVar(&targets, "targets", strings.Join(allTargets, ","), "comma-separated targets to measure, from "+strings.Join(allTargets, ", "))
@@ -85,6 +89,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	}
 	if c.rate <= 0 {
 		return benchConfig{}, fmt.Errorf("run: -rate must be positive, got %d", c.rate)
+	}
+	if c.workers < 0 {
+		return benchConfig{}, fmt.Errorf("run: -workers must not be negative, got %d", c.workers)
 	}
 	if c.duration <= 0 {
 		return benchConfig{}, fmt.Errorf("run: -duration must be positive, got %s", c.duration)
@@ -169,8 +176,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		pin:   newPinner(ctx, log, cfg.genCPU, cfg.targetCPU),
 		log:   log,
 	}
-	fmt.Fprintf(stdout, "loadbench: %d req/s for %s per target (warm-up %s), %s, %d CPUs, %s, CPU clock resolution %s\n",
-		cfg.rate, cfg.duration, cfg.warmup, runtime.Version(), runtime.NumCPU(), b.pin.describe(cfg), b.clock.resolution())
+	fmt.Fprintf(stdout, "loadbench: %s for %s per target (warm-up %s), %s, %d CPUs, %s, CPU clock resolution %s\n",
+		cfg.loadShape(), cfg.duration, cfg.warmup, runtime.Version(), runtime.NumCPU(), b.pin.describe(cfg), b.clock.resolution())
 
 	// Builds run one after the other: the machine may be shared, and two
 	// concurrent builds would only slow each other down.
@@ -347,7 +354,7 @@ func (b *bench) measure(ctx context.Context, target string, p *process, req requ
 		}
 	}
 
-	b.log.Info("attacking", "target", target, "rate", b.cfg.rate, "duration", b.cfg.duration)
+	b.log.Info("attacking", "target", target, "load", b.cfg.loadShape(), "duration", b.cfg.duration)
 	before, err := b.clock.cpuTime(p.pid())
 	if err != nil {
 		return measurement{}, err
@@ -385,8 +392,7 @@ func (b *bench) measure(ctx context.Context, target string, p *process, req requ
 // attack runs vegeta at the configured rate, pinned to the generator's core,
 // sending token as the bearer key and writing its binary results to output.
 func (b *bench) attack(ctx context.Context, targetsFile, bodyFile, token string, d time.Duration, output string) error {
-	args := b.pin.wrap(b.cfg.genCPU, b.vegeta, "attack",
-		"-rate", strconv.Itoa(b.cfg.rate)+"/1s",
+	args := b.pin.wrap(b.cfg.genCPU, b.vegeta, append([]string{"attack"}, append(b.cfg.loadArgs(),
 		"-duration", d.String(),
 		"-targets", targetsFile,
 		"-body", bodyFile,
@@ -394,7 +400,7 @@ func (b *bench) attack(ctx context.Context, targetsFile, bodyFile, token string,
 		"-header", "Authorization: Bearer "+token,
 		"-timeout", "10s",
 		"-output", output,
-	)
+	)...)...)
 	var errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Stderr = &errb
@@ -402,6 +408,24 @@ func (b *bench) attack(ctx context.Context, targetsFile, bodyFile, token string,
 		return fmt.Errorf("vegeta attack: %w: %s", err, strings.TrimSpace(errb.String()))
 	}
 	return nil
+}
+
+// loadArgs are vegeta's flags for the load's shape: a fixed rate (open loop), or with
+// workers, rate 0 and that many workers and no more (closed loop).
+func (c benchConfig) loadArgs() []string {
+	if c.workers > 0 {
+		w := strconv.Itoa(c.workers)
+		return []string{"-rate", "0", "-workers", w, "-max-workers", w}
+	}
+	return []string{"-rate", strconv.Itoa(c.rate) + "/1s"}
+}
+
+// loadShape describes the load for the report's first line.
+func (c benchConfig) loadShape() string {
+	if c.workers > 0 {
+		return fmt.Sprintf("closed loop, %d workers", c.workers)
+	}
+	return fmt.Sprintf("open loop, %d req/s", c.rate)
 }
 
 // build compiles pkg (a path or package pattern understood by go build, run

@@ -73,6 +73,16 @@ func TestParseBenchFlags(t *testing.T) {
 				return c
 			}(),
 		},
+		{
+			name: "closed loop",
+			args: []string{"-workers", "32"},
+			want: func() benchConfig {
+				c := defaults
+				c.workers = 32
+				return c
+			}(),
+		},
+		{name: "negative workers", args: []string{"-workers", "-1"}, wantErr: true},
 		{name: "zero rate", args: []string{"-rate", "0"}, wantErr: true},
 		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: true},
 		{name: "bad target", args: []string{"-targets", "envoy"}, wantErr: true},
@@ -90,6 +100,18 @@ func TestParseBenchFlags(t *testing.T) {
 				t.Errorf("parseBenchFlags() mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLoadArgs: the open loop holds vegeta to a fixed rate; the closed loop gives it rate 0
+// (as fast as answered) and exactly the workers asked for, never more.
+func TestLoadArgs(t *testing.T) {
+	t.Parallel()
+	if got, want := (benchConfig{rate: 1000}).loadArgs(), []string{"-rate", "1000/1s"}; !cmp.Equal(got, want) {
+		t.Errorf("open loop: %q, want %q", got, want)
+	}
+	if got, want := (benchConfig{rate: 1000, workers: 16}).loadArgs(), []string{"-rate", "0", "-workers", "16", "-max-workers", "16"}; !cmp.Equal(got, want) {
+		t.Errorf("closed loop: %q, want %q", got, want)
 	}
 }
 

@@ -81,16 +81,16 @@ func (f RateLimitFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RateLimitMutation", m)
 }
 
-// The RoutingConfigFunc type is an adapter to allow the use of ordinary
-// function as RoutingConfig mutator.
-type RoutingConfigFunc func(context.Context, *ent.RoutingConfigMutation) (ent.Value, error)
+// The RoutingRuleFunc type is an adapter to allow the use of ordinary
+// function as RoutingRule mutator.
+type RoutingRuleFunc func(context.Context, *ent.RoutingRuleMutation) (ent.Value, error)
 
 // Mutate calls f(ctx, m).
-func (f RoutingConfigFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-	if mv, ok := m.(*ent.RoutingConfigMutation); ok {
+func (f RoutingRuleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RoutingRuleMutation); ok {
 		return f(ctx, mv)
 	}
-	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RoutingConfigMutation", m)
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RoutingRuleMutation", m)
 }
 
 // The SettingFunc type is an adapter to allow the use of ordinary
@@ -139,6 +139,18 @@ func (f VirtualAccountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VirtualAccountMutation", m)
+}
+
+// The VirtualModelFunc type is an adapter to allow the use of ordinary
+// function as VirtualModel mutator.
+type VirtualModelFunc func(context.Context, *ent.VirtualModelMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f VirtualModelFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.VirtualModelMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VirtualModelMutation", m)
 }
 
 // Condition is a hook condition function.

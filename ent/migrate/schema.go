@@ -158,22 +158,22 @@ var (
 		Columns:    RateLimitsColumns,
 		PrimaryKey: []*schema.Column{RateLimitsColumns[0]},
 	}
-	// RoutingConfigsColumns holds the columns for the "routing_configs" table.
-	RoutingConfigsColumns = []*schema.Column{
+	// RoutingRulesColumns holds the columns for the "routing_rules" table.
+	RoutingRulesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "create_time", Type: field.TypeTime},
 		{Name: "update_time", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Unique: true},
-		{Name: "strategy", Type: field.TypeEnum, Enums: []string{"weighted", "latency", "priority"}},
+		{Name: "position", Type: field.TypeInt, Default: 0},
+		{Name: "when", Type: field.TypeJSON},
+		{Name: "strategy", Type: field.TypeString},
 		{Name: "targets", Type: field.TypeJSON},
-		{Name: "max_retries", Type: field.TypeInt32, Default: 0},
-		{Name: "retry_on_status", Type: field.TypeJSON, Nullable: true},
 	}
-	// RoutingConfigsTable holds the schema information for the "routing_configs" table.
-	RoutingConfigsTable = &schema.Table{
-		Name:       "routing_configs",
-		Columns:    RoutingConfigsColumns,
-		PrimaryKey: []*schema.Column{RoutingConfigsColumns[0]},
+	// RoutingRulesTable holds the schema information for the "routing_rules" table.
+	RoutingRulesTable = &schema.Table{
+		Name:       "routing_rules",
+		Columns:    RoutingRulesColumns,
+		PrimaryKey: []*schema.Column{RoutingRulesColumns[0]},
 	}
 	// SettingsColumns holds the columns for the "settings" table.
 	SettingsColumns = []*schema.Column{
@@ -243,6 +243,23 @@ var (
 			},
 		},
 	}
+	// VirtualModelsColumns holds the columns for the "virtual_models" table.
+	VirtualModelsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "update_time", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "group", Type: field.TypeString},
+		{Name: "model_types", Type: field.TypeJSON, Nullable: true},
+		{Name: "strategy", Type: field.TypeString},
+		{Name: "targets", Type: field.TypeJSON},
+	}
+	// VirtualModelsTable holds the schema information for the "virtual_models" table.
+	VirtualModelsTable = &schema.Table{
+		Name:       "virtual_models",
+		Columns:    VirtualModelsColumns,
+		PrimaryKey: []*schema.Column{VirtualModelsColumns[0]},
+	}
 	// UserTeamsColumns holds the columns for the "user_teams" table.
 	UserTeamsColumns = []*schema.Column{
 		{Name: "user_id", Type: field.TypeInt},
@@ -276,11 +293,12 @@ var (
 		ModelsTable,
 		ProviderAccountsTable,
 		RateLimitsTable,
-		RoutingConfigsTable,
+		RoutingRulesTable,
 		SettingsTable,
 		TeamsTable,
 		UsersTable,
 		VirtualAccountsTable,
+		VirtualModelsTable,
 		UserTeamsTable,
 	}
 )

@@ -24,8 +24,8 @@ type ProviderAccount func(*sql.Selector)
 // RateLimit is the predicate function for ratelimit builders.
 type RateLimit func(*sql.Selector)
 
-// RoutingConfig is the predicate function for routingconfig builders.
-type RoutingConfig func(*sql.Selector)
+// RoutingRule is the predicate function for routingrule builders.
+type RoutingRule func(*sql.Selector)
 
 // Setting is the predicate function for setting builders.
 type Setting func(*sql.Selector)
@@ -38,3 +38,6 @@ type User func(*sql.Selector)
 
 // VirtualAccount is the predicate function for virtualaccount builders.
 type VirtualAccount func(*sql.Selector)
+
+// VirtualModel is the predicate function for virtualmodel builders.
+type VirtualModel func(*sql.Selector)

@@ -2,16 +2,24 @@
 // ent schema and by the generated client, so it depends on nothing but the standard library.
 package schematype
 
-// RoutingTarget is one candidate model of a routing config.
+import "encoding/json"
+
+// RoutingTarget is one target of a virtual model or a routing rule, with every default filled
+// in; see the Admin API's RoutingTarget.
 type RoutingTarget struct {
-	// Model is a fully qualified model name, "<account>/<model>".
-	Model string `json:"model"`
-	// Weight is the relative share for the weighted strategy.
-	Weight int32 `json:"weight,omitempty"`
-	// Priority orders targets for the priority strategy; lower goes first.
-	Priority int32 `json:"priority,omitempty"`
-	// SLACutoffMS marks a target unhealthy when its recent latency exceeds it; 0 means none.
-	SLACutoffMS int32 `json:"sla_cutoff_ms,omitempty"`
+	Target            string                     `json:"target"`
+	Weight            int                        `json:"weight,omitempty"`
+	Priority          int                        `json:"priority,omitempty"`
+	SLATPOTMS         int                        `json:"sla_tpot_ms,omitempty"`
+	SLATTFTMS         int                        `json:"sla_ttft_ms,omitempty"`
+	RetryAttempts     int                        `json:"retry_attempts"`
+	RetryDelayMS      int                        `json:"retry_delay_ms"`
+	RetryOnStatus     []int                      `json:"retry_on_status"`
+	FallbackStatus    []int                      `json:"fallback_status"`
+	FallbackCandidate bool                       `json:"fallback_candidate"`
+	OverrideParams    map[string]json.RawMessage `json:"override_params,omitempty"`
+	HeadersSet        map[string]string          `json:"headers_set,omitempty"`
+	HeadersRemove     []string                   `json:"headers_remove,omitempty"`
 }
 
 // Condition selects the requests a rate limit or budget applies to; see the Admin API's

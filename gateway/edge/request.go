@@ -43,9 +43,12 @@ type Request struct {
 	// Start is when the edge received the request.
 	Start time.Time
 
+	header      http.Header // the client's headers, for the session identifiers of sticky routing
 	metadata    http.Header // the metadata headers, unparsed
 	timeout     string      // the request timeout header, unparsed (see Timeout)
 	timeoutName string
+	ttft        string // the time-to-first-token timeout header, unparsed (see TTFTTimeout)
+	ttftName    string
 
 	mu        sync.Mutex
 	principal string
@@ -58,9 +61,20 @@ type Request struct {
 // NewRequest names a request that arrived at now on surface, with the client's headers h.
 func NewRequest(h http.Header, surface string, now time.Time) *Request {
 	r := &Request{ID: NewID(), ClientID: clientID(h.Get("X-Request-Id")), Surface: surface, Start: now}
+	r.header = h
 	r.metadata = metadataHeaders(h)
-	r.timeoutName, r.timeout = requestTimeout(h)
+	r.timeoutName, r.timeout = header(h, HeaderRequestTimeout, HeaderTFYRequestTimeout)
+	r.ttftName, r.ttft = header(h, HeaderTTFTTimeout, HeaderTFYTTFTTimeout)
 	return r
+}
+
+// Header returns the first value of the client's header named key, which must be canonical
+// (http.CanonicalHeaderKey), or "" when it sent none.
+func (r *Request) Header(key string) string {
+	if v := r.header[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // NewID returns a fresh request id: a UUIDv7, so ids sort by time.

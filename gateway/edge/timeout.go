@@ -15,13 +15,21 @@ const (
 	HeaderTFYRequestTimeout = "X-Tfy-Request-Timeout"
 )
 
-// requestTimeout keeps the request's timeout header, unparsed, and its name.
-func requestTimeout(h http.Header) (name, value string) {
-	if v := h.Get(HeaderRequestTimeout); v != "" {
-		return HeaderRequestTimeout, v
-	}
-	if v := h.Get(HeaderTFYRequestTimeout); v != "" {
-		return HeaderTFYRequestTimeout, v
+// Time-to-first-token timeout headers: how long, in milliseconds, each attempt of a streamed
+// request may wait for its stream's first event before the attempt is abandoned and the next
+// target is attempted. HeaderTFYTTFTTimeout is TrueFoundry's name, read when the other is
+// absent.
+const (
+	HeaderTTFTTimeout    = "X-Llmgw-Ttft-Timeout-Ms"
+	HeaderTFYTTFTTimeout = "X-Tfy-Ttft-Timeout-Ms"
+)
+
+// header keeps the value of the first of names the request has, unparsed, and that name.
+func header(h http.Header, names ...string) (name, value string) {
+	for _, n := range names {
+		if v := h.Get(n); v != "" {
+			return n, v
+		}
 	}
 	return "", ""
 }
@@ -30,12 +38,25 @@ func requestTimeout(h http.Header) (name, value string) {
 // HeaderTFYRequestTimeout), counted from its arrival: 0 when it sent none, a 400 naming the
 // header when it is not a positive whole number of milliseconds.
 func (r *Request) Timeout() (time.Duration, error) {
-	if r.timeout == "" {
+	return millis(r.timeoutName, r.timeout)
+}
+
+// TTFTTimeout is the request's time-to-first-token timeout from its header (HeaderTTFTTimeout
+// or HeaderTFYTTFTTimeout): 0 when it sent none, a 400 naming the header when it is not a
+// positive whole number of milliseconds.
+func (r *Request) TTFTTimeout() (time.Duration, error) {
+	return millis(r.ttftName, r.ttft)
+}
+
+// millis parses the value of header name as a positive whole number of milliseconds; an empty
+// value is 0.
+func millis(name, value string) (time.Duration, error) {
+	if value == "" {
 		return 0, nil
 	}
-	ms, err := strconv.ParseInt(r.timeout, 10, 64)
+	ms, err := strconv.ParseInt(value, 10, 64)
 	if err != nil || ms <= 0 || ms > int64(time.Duration(1<<62)/time.Millisecond) {
-		return 0, apierr.Invalid(r.timeoutName, "the %s header must be a positive number of milliseconds", r.timeoutName)
+		return 0, apierr.Invalid(name, "the %s header must be a positive number of milliseconds", name)
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }

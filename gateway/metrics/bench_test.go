@@ -14,7 +14,7 @@ import (
 func BenchmarkObserve(b *testing.B) {
 	m, _, _, _ := fixture(b)
 	e := &usage.Event{Model: "mock/echo", Target: "mock/echo", Surface: "openai", Operation: "chat", Status: "ok", HTTPStatus: 200,
-		Usage: usageOf(10, 5), CostUSD: 0.000125, Priced: true, Latency: 100 * time.Millisecond,
+		Usage: usageOf(10, 5), CostUSD: 0.000125, Priced: true, Latency: 100 * time.Millisecond, Upstream: 90 * time.Millisecond,
 		Attempts: []usage.Attempt{{Target: "mock/echo", Status: "ok", HTTPStatus: 200, Latency: 90 * time.Millisecond}}}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -26,7 +26,7 @@ func BenchmarkObserveStreamFallback(b *testing.B) {
 	m, _, _, _ := fixture(b)
 	e := &usage.Event{Model: "prod/chat", Target: "mock/other", Surface: "openai", Operation: "chat", Stream: true, Status: "ok", HTTPStatus: 200,
 		Usage:   chat.Usage{PromptTokens: 20, CompletionTokens: 10, TotalTokens: 30, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 8}},
-		CostUSD: 0.001, Priced: true, Latency: time.Second, TimeToFirstToken: 300 * time.Millisecond,
+		CostUSD: 0.001, Priced: true, Latency: time.Second, Upstream: 900 * time.Millisecond, TimeToFirstToken: 300 * time.Millisecond,
 		Attempts: []usage.Attempt{
 			{Target: "mock/echo", Status: "upstream_error", HTTPStatus: 503, Latency: 100 * time.Millisecond, ErrorClass: usage.ClassUpstream5xx},
 			{Target: "mock/other", Status: "ok", HTTPStatus: 200, Latency: 800 * time.Millisecond},
@@ -42,7 +42,7 @@ func BenchmarkObserveStreamFallback(b *testing.B) {
 func BenchmarkObserveParallel(b *testing.B) {
 	m, _, _, _ := fixture(b)
 	e := &usage.Event{Model: "mock/echo", Target: "mock/echo", Surface: "openai", Operation: "chat", Status: "ok", HTTPStatus: 200,
-		Usage: usageOf(10, 5), CostUSD: 0.000125, Priced: true, Latency: 100 * time.Millisecond,
+		Usage: usageOf(10, 5), CostUSD: 0.000125, Priced: true, Latency: 100 * time.Millisecond, Upstream: 90 * time.Millisecond,
 		Attempts: []usage.Attempt{{Target: "mock/echo", Status: "ok", HTTPStatus: 200, Latency: 90 * time.Millisecond}}}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

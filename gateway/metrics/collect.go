@@ -15,11 +15,13 @@ var (
 	healthDesc = prometheus.NewDesc("llmgw_target_healthy",
 		"1 when a target can take traffic: its model is configured (its adapter built, its secret set) and its circuit is not open; else 0.", []string{"target"}, nil)
 	depthDesc = prometheus.NewDesc("llmgw_usage_queue_depth",
-		"Usage events waiting in a queue on their way to the request log or the analytics pipeline, by stage.", []string{"stage"}, nil)
-	droppedDesc = prometheus.NewDesc("llmgw_usage_events_dropped_total",
-		"Usage events dropped because a stage could not take them (a full queue, a full spool), by stage.", []string{"stage"}, nil)
+		"Usage events waiting in a stage on their way out (queue: the request path's bounded queue; kafka: the Kafka producer's disk spool), by stage.", []string{"stage"}, nil)
+	bytesDesc = prometheus.NewDesc("llmgw_usage_queue_bytes",
+		"Bytes of usage events a stage holds in memory, by stage.", []string{"stage"}, nil)
 	spoolDesc = prometheus.NewDesc("llmgw_usage_spool_bytes",
-		"Bytes of usage events spooled to disk while the analytics queue is unreachable, by stage.", []string{"stage"}, nil)
+		"Bytes of usage events a stage holds on disk (the Kafka producer's spool while Kafka is unreachable), by stage.", []string{"stage"}, nil)
+	droppedDesc = prometheus.NewDesc("llmgw_usage_events_dropped_total",
+		"Usage events lost because a stage could not take them (a full queue, a full spool), by stage.", []string{"stage"}, nil)
 )
 
 // circuitValue is a circuit state as llmgw_target_circuit_state reports it.
@@ -67,62 +69,60 @@ func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// queueCollector reports the usage stages watched (WatchUsageQueue, WatchSpool).
+// Stage is a stage of the usage events' way out of the process (the request path's queue, the
+// Kafka producer and its spool), as the metrics report it. Its functions are called at every
+// scrape, on the scraper's goroutine, and must be safe for concurrent use; a nil one is not
+// reported.
+type Stage struct {
+	// Name is the stage label: "queue", "kafka", ...
+	Name string
+	// Depth is how many events wait in the stage (llmgw_usage_queue_depth).
+	Depth func() int64
+	// Bytes is how many bytes of events the stage holds in memory (llmgw_usage_queue_bytes).
+	Bytes func() int64
+	// Spool is how many bytes of events the stage holds on disk (llmgw_usage_spool_bytes).
+	Spool func() int64
+	// Dropped is how many events the stage has lost since the process started
+	// (llmgw_usage_events_dropped_total).
+	Dropped func() uint64
+}
+
+// queueCollector reports the stages watched (WatchUsage).
 type queueCollector struct {
 	mu     sync.Mutex
-	queues []watchedQueue
-	spools []watchedSpool
-}
-
-type watchedQueue struct {
-	stage   string
-	depth   func() int
-	dropped func() uint64
-}
-
-type watchedSpool struct {
-	stage string
-	bytes func() int64
+	stages []Stage
 }
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- depthDesc
-	ch <- droppedDesc
+	ch <- bytesDesc
 	ch <- spoolDesc
+	ch <- droppedDesc
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	qs, ss := c.queues, c.spools
+	stages := c.stages
 	c.mu.Unlock()
-	for _, q := range qs {
-		if q.depth != nil {
-			ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(q.depth()), q.stage)
-		}
-		if q.dropped != nil {
-			ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(q.dropped()), q.stage)
+	gauge := func(d *prometheus.Desc, f func() int64, stage string) {
+		if f != nil {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(f()), stage)
 		}
 	}
-	for _, s := range ss {
-		ch <- prometheus.MustNewConstMetric(spoolDesc, prometheus.GaugeValue, float64(s.bytes()), s.stage)
+	for _, s := range stages {
+		gauge(depthDesc, s.Depth, s.Name)
+		gauge(bytesDesc, s.Bytes, s.Name)
+		gauge(spoolDesc, s.Spool, s.Name)
+		if s.Dropped != nil {
+			ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(s.Dropped()), s.Name)
+		}
 	}
 }
 
-// WatchUsageQueue reports a stage of the usage events' way out (stage "queue" is the request
-// path's bounded queue; the analytics producer adds its own): depth is how many events wait in
-// it, dropped how many it has dropped since the process started. Either may be nil. They are
-// called at every scrape, on the scraper's goroutine, and must be safe for concurrent use.
-// A stage watched twice is reported twice; watch each once.
-func (m *Metrics) WatchUsageQueue(stage string, depth func() int, dropped func() uint64) {
+// WatchUsage reports stage s of the usage events' way out; each stage is watched once (a name
+// watched twice is reported twice, which Prometheus refuses at the scrape).
+func (m *Metrics) WatchUsage(s Stage) {
 	m.queues.mu.Lock()
 	defer m.queues.mu.Unlock()
-	m.queues.queues = append(m.queues.queues, watchedQueue{stage: stage, depth: depth, dropped: dropped})
-}
-
-// WatchSpool reports the bytes a stage holds on disk (the analytics producer's spool), read at
-// every scrape as WatchUsageQueue's functions are.
-func (m *Metrics) WatchSpool(stage string, bytes func() int64) {
-	m.queues.mu.Lock()
-	defer m.queues.mu.Unlock()
-	m.queues.spools = append(m.queues.spools, watchedSpool{stage: stage, bytes: bytes})
+	m.queues.stages = append(m.queues.stages, s)
 }

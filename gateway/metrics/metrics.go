@@ -107,7 +107,7 @@ func New(snaps *snapshot.Holder, b *breaker.Breaker, opts ...Option) *Metrics {
 		Help:    "Time from a streamed request's arrival to its first token, by model.",
 		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2, 5, 10, 30}}, []string{"model"})
 	m.overhead = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "llmgw_gateway_overhead_seconds",
-		Help:    "A request's time outside its attempts (admission, routing, retry waits, recording): its duration less the attempts' own time.",
+		Help:    "A request's own time in the gateway (admission, routing, guards, retry waits): its duration less its upstream calls' time, for the requests that called an upstream.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}})
 	m.upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llmgw_upstream_errors_total",
 		Help: "Attempts that failed at the upstream, by provider kind, target and class (upstream_5xx, upstream_429, upstream_4xx, timeout, transport, bad_response)."},
@@ -347,15 +347,15 @@ func (m *Metrics) Observe(e *usage.Event) {
 	if len(e.Attempts) == 0 {
 		return
 	}
-	var own time.Duration
 	var last *targetSeries
 	for i := range e.Attempts {
 		a := &e.Attempts[i]
 		last = m.target(a.Target)
 		m.attempt(last, a.ErrorClass)
-		own += a.Latency
 	}
-	m.overhead.Observe(seconds(max(e.Latency-own, 0)))
+	if e.Upstream > 0 {
+		m.overhead.Observe(seconds(max(e.Latency-e.Upstream, 0)))
+	}
 	a := &e.Attempts[len(e.Attempts)-1]
 	if a.ErrorClass != "" || e.Status != "ok" || u.CompletionTokens <= 0 || a.Latency <= 0 {
 		return

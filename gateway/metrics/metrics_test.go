@@ -50,7 +50,7 @@ func usageOf(prompt, completion int64) chat.Usage {
 func TestObserve(t *testing.T) {
 	m, _, _, _ := fixture(t)
 	ok := usage.Event{Model: "mock/echo", Target: "mock/echo", Surface: "openai", Operation: "chat", Status: "ok", HTTPStatus: 200,
-		Usage: usageOf(10, 5), CostUSD: 0.25, Priced: true, Latency: 100 * time.Millisecond,
+		Usage: usageOf(10, 5), CostUSD: 0.25, Priced: true, Latency: 100 * time.Millisecond, Upstream: 90 * time.Millisecond,
 		Attempts: []usage.Attempt{{Target: "mock/echo", Status: "ok", HTTPStatus: 200, Latency: 90 * time.Millisecond}}}
 	stream := ok
 	stream.Stream, stream.Surface = true, "anthropic"
@@ -58,10 +58,10 @@ func TestObserve(t *testing.T) {
 		PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 8}, CompletionTokensDetails: &chat.CompletionTokensDetails{ReasoningTokens: 4}}
 	// The stream's single attempt began 10 ms after the request; its first token came 50 ms
 	// after the request: its own TTFT is 40 ms, and its 10 tokens took 1 s - 40 ms.
-	stream.Latency, stream.TimeToFirstToken = 1010*time.Millisecond, 50*time.Millisecond
+	stream.Latency, stream.Upstream, stream.TimeToFirstToken = 1010*time.Millisecond, time.Second, 50*time.Millisecond
 	stream.Attempts = []usage.Attempt{{Target: "mock/echo", Status: "ok", HTTPStatus: 200, Latency: time.Second}}
 	fellBack := usage.Event{Model: "prod/chat", Target: "mock/other", Surface: "openai", Operation: "chat", Status: "ok", HTTPStatus: 200,
-		Usage: usageOf(3, 2), Latency: 300 * time.Millisecond,
+		Usage: usageOf(3, 2), Latency: 300 * time.Millisecond, Upstream: 250 * time.Millisecond,
 		Attempts: []usage.Attempt{
 			{Target: "mock/echo", Status: "upstream_error", HTTPStatus: 503, Latency: 100 * time.Millisecond, ErrorClass: usage.ClassUpstream5xx},
 			{Target: "mock/other", Status: "ok", HTTPStatus: 200, Latency: 150 * time.Millisecond},
@@ -105,7 +105,7 @@ func TestObserve(t *testing.T) {
 		t.Errorf("%d upstream error series, want 1", n)
 	}
 	// Durations: every request but the batch; TTFT for the stream; overhead for the three
-	// that had attempts: 10 ms + 10 ms + 50 ms.
+	// that called an upstream, their duration less their upstream time: 10 ms + 10 ms + 50 ms.
 	if n := f.Count("llmgw_request_duration_seconds", mt.Labels{"model": "mock/echo"}); n != 3 {
 		t.Errorf("duration count %d, want 3 (ok, stream, refusal)", n)
 	}
@@ -238,23 +238,30 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestWatchedQueues: the watched stages' depth, dropped count and spool bytes are read at the
-// scrape.
-func TestWatchedQueues(t *testing.T) {
+// TestWatchedStages: the watched stages' depth, bytes, spool bytes and dropped count are read at
+// the scrape; a function left nil is not reported.
+func TestWatchedStages(t *testing.T) {
 	m, _, _, _ := fixture(t)
-	depth, dropped, spool := 3, uint64(7), int64(4096)
-	m.WatchUsageQueue("queue", func() int { return depth }, func() uint64 { return dropped })
-	m.WatchSpool("kafka", func() int64 { return spool })
+	depth, dropped, spool := int64(3), uint64(7), int64(4096)
+	m.WatchUsage(metrics.Stage{Name: "queue", Depth: func() int64 { return depth }, Bytes: func() int64 { return 10 * depth }, Dropped: func() uint64 { return dropped }})
+	m.WatchUsage(metrics.Stage{Name: "kafka", Spool: func() int64 { return spool }})
 	depth, dropped = 5, 9
 	f := mt.Scrape(t, m.Handler())
-	if v, _ := f.Value("llmgw_usage_queue_depth", mt.Labels{"stage": "queue"}); v != 5 {
-		t.Errorf("depth %v, want 5", v)
+	for _, c := range []struct {
+		name, stage string
+		want        float64
+	}{
+		{"llmgw_usage_queue_depth", "queue", 5},
+		{"llmgw_usage_queue_bytes", "queue", 50},
+		{"llmgw_usage_events_dropped_total", "queue", 9},
+		{"llmgw_usage_spool_bytes", "kafka", 4096},
+	} {
+		if v, ok := f.Value(c.name, mt.Labels{"stage": c.stage}); !ok || v != c.want {
+			t.Errorf("%s{stage=%s} = %v (present %v), want %v", c.name, c.stage, v, ok, c.want)
+		}
 	}
-	if v, _ := f.Value("llmgw_usage_events_dropped_total", mt.Labels{"stage": "queue"}); v != 9 {
-		t.Errorf("dropped %v, want 9", v)
-	}
-	if v, _ := f.Value("llmgw_usage_spool_bytes", mt.Labels{"stage": "kafka"}); v != 4096 {
-		t.Errorf("spool %v, want 4096", v)
+	if _, ok := f.Value("llmgw_usage_queue_depth", mt.Labels{"stage": "kafka"}); ok {
+		t.Error("a stage without Depth reports a depth")
 	}
 }
 

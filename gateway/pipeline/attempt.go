@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/sticky"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
 
@@ -91,7 +93,10 @@ type Attempt struct {
 	tr       *attemptSpan    // the attempt's client span; nil when the pipeline does not trace
 	client   context.Context // the client's request, without the request's own deadline
 	answered bool            // the upstream answered: the attempt is final, whatever its end
+	broke    bool            // the upstream's answer broke after it began (a stream's read failed)
 	refused  bool            // the guards refused the attempt: the upstream was not called
+	called   time.Time       // when the guards admitted it and its upstream call began
+	before   time.Duration   // the request's upstream time before this attempt (request.upstream)
 }
 
 // Size is what a request may consume, known before the call: its prompt's size in bytes (the
@@ -115,6 +120,9 @@ type request struct {
 	one   [1]usage.Attempt // tried's first backing array: a request tried once allocates no list
 	// upstream is the time the attempts spent calling upstreams (for a stream, until it opened).
 	upstream time.Duration
+	// session is the request's sticky session, when inSession says it has one (see stick).
+	session   sticky.Session
+	inSession bool
 }
 
 // run routes the request for model and attempts the plan's targets in order with the guards
@@ -127,10 +135,54 @@ func run[R any](ctx context.Context, p *Pipeline, c *Caller, model string, rq *r
 		var zero R
 		return zero, err // not an inference: no usage to record, the error is the client's
 	}
+	if plan.Sticky != nil {
+		plan = p.stick(c, plan, rq)
+	}
 	if plan.Live {
 		plan = p.order(plan)
 	}
 	return attempts(ctx, p, c, plan, rq, base, try)
+}
+
+// WithSessions makes the pipeline keep the targets of sticky sessions in s (default: sessions
+// of its own, at most sticky.DefaultMax, on the pipeline's clock).
+func WithSessions(s *sticky.Sessions) Option { return func(p *Pipeline) { p.pins = s } }
+
+// stick returns the plan a request of a sticky plan (a weighted virtual model with
+// sticky_routing) takes: the plan that starts with the target its session is pinned to, if it
+// is pinned to one that may still be drawn first, else plan, drawn by weight. rq keeps the
+// session, so that the target that answers pins it (see attempts): a session whose target
+// failed, or was skipped for its open circuit, is pinned again to the one that answered in its
+// place. A request without a value for every session identifier (a header, or a key of its
+// metadata) has no session: it is routed by weight alone and pins nothing. Sessions are per
+// caller (user or virtual account).
+func (p *Pipeline) stick(c *Caller, plan *snapshot.Plan, rq *request) *snapshot.Plan {
+	// A session is the caller's own: the same values sent by another user or virtual account
+	// are another session.
+	var buf [6]string
+	values := append(buf[:0], plan.Rule, c.Principal.User, c.Principal.VirtualAccount)
+	for _, id := range plan.Sticky.Identifiers {
+		var v string
+		switch id.Source {
+		case snapshot.SessionHeaders:
+			if c.Edge != nil {
+				v = c.Edge.Header(id.Key)
+			}
+		case snapshot.SessionMetadata:
+			v = c.Metadata[id.Key]
+		}
+		if v == "" {
+			return plan
+		}
+		values = append(values, v)
+	}
+	rq.session, rq.inSession = p.pins.Session(plan.Model, values), true
+	if fqn, ok := p.pins.Target(rq.session); ok {
+		if pinned := plan.Pinned(fqn); pinned != nil {
+			return pinned
+		}
+	}
+	return plan
 }
 
 // attempts attempts plan's targets in order, as run says: each target up to its Retry.Attempts
@@ -179,11 +231,11 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			a.note(nil, err)
 		} else {
 			e.Counted, e.WouldBlock = a.Counted, a.WouldBlock
-			called := p.now()
+			a.called, a.before = p.now(), rq.upstream
 			// The target's headers_override reaches the adapter's upstream requests through
 			// the context: the transport every adapter sends through applies it.
 			res, err = try(provider.WithHeaderOverride(actx, t.Headers), a, &e)
-			rq.upstream += p.now().Sub(called)
+			rq.upstream += p.now().Sub(a.called)
 		}
 		if a.tr != nil && !a.answered {
 			// An answer that streams ends its span when it is recorded (note); any other
@@ -205,6 +257,9 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			}
 			if err != nil {
 				return zero, err
+			}
+			if rq.inSession && plan.Pinned(t.Endpoint.FQN) != nil {
+				p.pins.Pin(rq.session, t.Endpoint.FQN, plan.Sticky.TTL)
 			}
 			return res, nil
 		}
@@ -259,8 +314,10 @@ func serverTiming(total, upstream time.Duration) string {
 
 // note adds attempt a, which ended with err, to its request's attempts (usage.Event.Attempts),
 // and reports its end to the circuit breaker: an answer (a success, another 4xx, an unusable
-// answer) closes the target's circuit; a 5xx, a 429, a transport failure or a timeout counts
-// towards opening it. A refused attempt or a client that went away counts for nothing. A
+// whole answer) closes the target's circuit; a 5xx, a 429, a transport failure or a timeout
+// (the request's own deadline passing during the attempt included: see finish) counts towards
+// opening it, and so does a stream the target broke after its first byte, whatever the
+// failure. A refused attempt or a client that went away counts for nothing. A
 // success with output tokens reports the target's speed, from its usage event e, to the
 // latency statistics (e is nil for an attempt that never reached its upstream).
 func (a *Attempt) note(e *usage.Event, err error) {
@@ -287,7 +344,13 @@ func (a *Attempt) note(e *usage.Event, err error) {
 		a.p.stats.Observe(at.Target, at.Latency, ttft, e.Usage.CompletionTokens)
 	}
 	switch at.ErrorClass {
-	case "", usage.ClassUpstream4xx, usage.ClassBadResponse: // the target answered
+	case usage.ClassBadResponse:
+		if a.broke { // a stream the target broke after its first byte, however it broke
+			a.p.breaker.Failure(at.Target)
+		} else { // a whole answer the gateway could not use, or a chunk a surface could not translate
+			a.p.breaker.Success(at.Target)
+		}
+	case "", usage.ClassUpstream4xx: // the target answered
 		a.p.breaker.Success(at.Target)
 	case usage.ClassUpstream5xx, usage.ClassUpstream429, usage.ClassTimeout, usage.ClassTransport:
 		a.p.breaker.Failure(at.Target)
@@ -410,9 +473,10 @@ func (a *Attempt) next(err error) (next int, wait time.Duration, again bool) {
 // Retry.Attempts tries, after its Retry.Delay (or the upstream's Retry-After, when longer, up
 // to maxRetryAfter) for its Retry.OnStatus; then the plan's next target is attempted for the
 // target's FallbackOn statuses. The status is the upstream's; a transport failure or timeout
-// counts as 503. An attempt the guards refused is not tried again on its target, and a
-// refused authorization, a client that went away, or the gateway's own invalid-request
-// answer end the request at once.
+// counts as 503. A stream that sent nothing within the request's time-to-first-token timeout
+// is not retried: the next target is attempted, whatever the fallback statuses. An attempt
+// the guards refused is not tried again on its target, and a refused authorization, a client
+// that went away, or the gateway's own invalid-request answer end the request at once.
 func route(a *Attempt, err error) (int, time.Duration, bool) {
 	ae := apierr.From(err)
 	status := ae.UpstreamStatus
@@ -428,6 +492,11 @@ func route(a *Attempt, err error) (int, time.Duration, bool) {
 		status = ae.Kind.HTTPStatus()
 	}
 	t := a.Target
+	if errors.Is(err, errFirstToken) {
+		// A target slow to its first token is not tried again: the next one is, if any
+		// (TrueFoundry's x-tfy-ttft-timeout-ms falls back the same way).
+		return a.Index + 1, 0, a.Index+1 < len(a.Plan.Targets)
+	}
 	if !a.refused && a.Try < t.Retry.Attempts && slices.Contains(t.Retry.OnStatus, status) {
 		wait := t.Retry.Delay
 		if ae.RetryAfter > wait {

@@ -30,6 +30,9 @@ func (p *Pipeline) AdmitEdge(er *edge.Request, secret string) (*Caller, error) {
 	if c.timeout, err = er.Timeout(); err != nil {
 		return nil, err
 	}
+	if c.ttft, err = er.TTFTTimeout(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

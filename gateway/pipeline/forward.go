@@ -63,7 +63,7 @@ func (p *Pipeline) forward(ctx context.Context, a *Attempt, e usage.Event, call 
 	}
 	res, mt, err := openStream(p, ctx, a, e, func(fctx context.Context) (*provider.ForwardResult, error) {
 		return fw.Forward(fctx, call)
-	})
+	}, peekBody)
 	if err != nil {
 		return nil, err
 	}

@@ -343,3 +343,50 @@ func TestBreakerSkipsOpenTargets(t *testing.T) {
 		t.Errorf("after a failed probe: attempts %q, want %q", got, skipped)
 	}
 }
+
+// clockAdapter answers after took on the test's clock, failing with a 503 its first fail calls.
+type clockAdapter struct {
+	scripted
+	now  *time.Time
+	took time.Duration
+	fail int
+}
+
+func (c *clockAdapter) Chat(ctx context.Context, call *provider.ChatCall) (*provider.ChatResult, error) {
+	*c.now = c.now.Add(c.took)
+	if c.fail > 0 {
+		c.fail--
+		return nil, provider.StatusError(503, "", nil)
+	}
+	return c.scripted.Chat(ctx, call)
+}
+
+// TestEventUpstreamTime: the event's Upstream sums the attempts' upstream calls, and leaves
+// out the gateway's own time (here the wait before a retry).
+func TestEventUpstreamTime(t *testing.T) {
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	a := &clockAdapter{now: &now, took: 30 * time.Millisecond, fail: 1}
+	p, rec, _ := setup(t, a)
+	p.now = func() time.Time { return now }
+	p.sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
+	c, _ := p.Admit("secret", "req-u")
+	one, err := c.Snapshot.Route("acct/m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := snapshot.Target{Endpoint: one.Targets[0].Endpoint, Retry: snapshot.Retry{Attempts: 2, Delay: 100 * time.Millisecond, OnStatus: []int{503}}}
+	plan := &snapshot.Plan{Model: "prod/v", Virtual: true, Types: []string{"chat"}, Targets: []snapshot.Target{target}}
+	call := &provider.ChatCall{Request: &chat.Request{Model: "prod/v"}}
+	if _, err := attempts(context.Background(), p, c, plan, &request{op: "chat", typ: "chat"}, p.event(c, "prod/v", "chat", false), func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
+		return p.chat(ctx, a, e, call, nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.evs) != 1 {
+		t.Fatalf("%d events, want 1", len(rec.evs))
+	}
+	ev := rec.evs[0]
+	if ev.Latency != 160*time.Millisecond || ev.Upstream != 60*time.Millisecond {
+		t.Errorf("latency %v upstream %v, want 160ms of which 60ms upstream (two 30 ms calls around a 100 ms wait)", ev.Latency, ev.Upstream)
+	}
+}

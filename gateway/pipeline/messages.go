@@ -138,7 +138,7 @@ func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider
 		}
 		st, mt, err := openStream(p, ctx, a, *e, func(sctx context.Context) (provider.MessagesStream, error) {
 			return ma.MessagesStream(sctx, call)
-		})
+		}, peekMessages)
 		if err != nil {
 			return nil, err
 		}

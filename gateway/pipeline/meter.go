@@ -26,10 +26,31 @@ const maxDrain = 32 << 20
 // client that goes away mid-stream no longer cancels it, so the stream can be read on to its
 // end and its real usage recorded (the provider bills what it generates either way). A client
 // that goes away before the stream opens still cancels the call: nothing was streamed yet.
-func openStream[S any](p *Pipeline, ctx context.Context, a *Attempt, e usage.Event, start func(context.Context) (S, error)) (S, *meter, error) {
+//
+// A streamed attempt of a request with a time-to-first-token timeout (Caller.ttft) reads its
+// stream's first event with peek before it counts as answered: when the timeout passes first,
+// counted from the attempt's start, the stream is abandoned and the attempt fails with
+// errFirstToken, a timeout the plan's next target follows (see route).
+func openStream[S any](p *Pipeline, ctx context.Context, a *Attempt, e usage.Event, start func(context.Context) (S, error), peek func(S) (S, io.Closer)) (S, *meter, error) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
 	stop := context.AfterFunc(ctx, cancel)
+	var first *firstDeadline
+	if a.Stream && a.Caller.ttft > 0 {
+		first = armFirst(a.Caller.ttft-p.now().Sub(a.start), cancel)
+	}
 	st, err := start(sctx)
+	if first != nil {
+		if err == nil {
+			var c io.Closer
+			st, c = peek(st)
+			if first.passed() || ctx.Err() != nil {
+				_ = c.Close()
+				err = first.err(a.Caller.ttft, ctx)
+			}
+		} else if first.passed() {
+			err = first.err(a.Caller.ttft, ctx)
+		}
+	}
 	stop()
 	if err != nil {
 		e.UsageMissing = true
@@ -103,6 +124,7 @@ func (r *meter) failed(err error) {
 	case errors.Is(err, io.EOF):
 		r.end(nil)
 	default:
+		r.a.broke = true
 		r.end(err)
 	}
 }

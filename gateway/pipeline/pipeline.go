@@ -24,6 +24,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/latency"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/sticky"
 	"github.com/llmgw/llmgw/gateway/tokens"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
@@ -55,6 +56,7 @@ type Pipeline struct {
 	sleep   func(context.Context, time.Duration) error                       // waits before a retry (sleep)
 	breaker *breaker.Breaker                                                 // skips failing targets (WithBreaker)
 	stats   *latency.Stats                                                   // targets' live speed (WithLatency)
+	pins    *sticky.Sessions                                                 // sticky sessions' targets (WithSessions)
 	tracer  trace.Tracer                                                     // a client span per attempt (WithTracer); nil: none
 }
 
@@ -73,6 +75,7 @@ func New(snaps *snapshot.Holder, rec Recorder, logger *slog.Logger, opts ...Opti
 		tokens: tokens.NewCounter(), drains: drains{cut: make(chan struct{})}, guards: []Guard{authz{}, fit{}}, retry: route, draw: rand.IntN, sleep: sleep}
 	p.breaker = breaker.New(func() time.Time { return p.now() }, logger)
 	p.stats = latency.New(func() time.Time { return p.now() })
+	p.pins = sticky.New(func() time.Time { return p.now() }, sticky.DefaultMax)
 	for _, o := range opts {
 		o(p)
 	}
@@ -95,6 +98,7 @@ type Caller struct {
 	Metadata map[string]string
 	start    time.Time
 	timeout  time.Duration // the request's own deadline, from its arrival (edge.Request.Timeout); 0 for none
+	ttft     time.Duration // each streamed attempt's time-to-first-token timeout (edge.Request.TTFTTimeout); 0 for none
 }
 
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
@@ -153,7 +157,20 @@ func (c *Caller) owns() {
 // next target settles its tickets but records nothing.
 func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err error) {
 	c := a.Caller
-	e.Latency = p.now().Sub(c.start)
+	if err != nil && !a.answered && ctx.Err() != nil && a.client != nil && a.client.Err() == nil && apierr.From(err).Kind == apierr.KindCanceled {
+		// A deadline (the request's own, or the upstream timeout) cut the call short while
+		// the client was still there: the adapter saw only its context canceled, but the
+		// target timed out, and the breaker counts it (see note).
+		err = apierr.Wrap(apierr.KindUpstreamTimeout, err, "the model did not answer in time")
+	}
+	now := p.now()
+	e.Latency = now.Sub(c.start)
+	// The upstream time: the earlier attempts' calls, and this one's from its call to now (a
+	// stream's end).
+	e.Upstream = a.before
+	if !a.called.IsZero() {
+		e.Upstream += now.Sub(a.called)
+	}
 	if price, ok := a.Target.Endpoint.PriceAt(e.Time); ok {
 		e.CostUSD, e.Priced = price.Cost(e.Usage), true
 	}
@@ -316,7 +333,7 @@ func (p *Pipeline) chatStream(ctx context.Context, a *Attempt, e usage.Event, ca
 	a.traceChat(call.Request)
 	st, mt, err := openStream(p, ctx, a, e, func(sctx context.Context) (provider.ChatStream, error) {
 		return a.Target.Endpoint.Adapter.ChatStream(sctx, call)
-	})
+	}, peekChat)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,31 @@ type VirtualModel struct {
 	// Strategy is RoutingWeight, RoutingPriority or RoutingLatency.
 	Strategy string
 	Targets  []VirtualTarget
+	// Sticky is its sticky_routing (RoutingWeight only); nil: none.
+	Sticky *Sticky
 }
+
+// Sticky is a weighted virtual model's sticky_routing: the requests of one session (those
+// with the same values of every session identifier) go to the target the session is pinned
+// to, for TTL after its last request that a target answered. A request without a value for
+// every identifier is routed by weight and pins nothing.
+type Sticky struct {
+	TTL         time.Duration
+	Identifiers []SessionIdentifier
+}
+
+// SessionIdentifier is where a session identifier's value is read: a request header, or a
+// key of the request's metadata (governance.HeaderMetadata).
+type SessionIdentifier struct {
+	Source string // SessionHeaders or SessionMetadata
+	Key    string
+}
+
+// Sources of a session identifier, by TrueFoundry's names.
+const (
+	SessionHeaders  = "headers"
+	SessionMetadata = "metadata"
+)
 
 // VirtualTarget is one real model a virtual model routes to.
 type VirtualTarget struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -35,6 +36,25 @@ type Plan struct {
 	// priority for RoutingPriority), and Strategy says how to order them.
 	Live     bool
 	Strategy string
+	// Sticky is the plan's sticky_routing (a weighted virtual model's), nil when it has none:
+	// its identifiers' header keys are canonical (http.CanonicalHeaderKey). Pinned finds the
+	// plan a pinned session takes instead.
+	Sticky *Sticky
+	// alts are the plans of the same routing, one per target that may be drawn first (the
+	// plan itself among them); set only with Sticky.
+	alts []*Plan
+}
+
+// Pinned returns the plan of the same routing as p whose first target is fqn, for a session
+// pinned to fqn (see Sticky), or nil when fqn may not be drawn first (it is not a target, or
+// its weight is 0) or p is not sticky. It allocates nothing.
+func (p *Plan) Pinned(fqn string) *Plan {
+	for _, alt := range p.alts {
+		if alt.Targets[0].Endpoint.FQN == fqn {
+			return alt
+		}
+	}
+	return nil
 }
 
 // Routed reports whether the plan is a routing decision (a virtual model's, or a load-balancing
@@ -138,11 +158,26 @@ func (s *Snapshot) compileVirtual(vm *VirtualModel) (v *virtual, missing []strin
 	if len(types) == 0 {
 		types = []string{TypeChat}
 	}
-	return s.compilePlans(Plan{Model: vm.Account + "/" + vm.Name, Virtual: true, Types: types}, vm.Strategy, vm.Targets)
+	return s.compilePlans(Plan{Model: vm.Account + "/" + vm.Name, Virtual: true, Types: types, Sticky: stickyPlan(vm)}, vm.Strategy, vm.Targets)
 }
 
-// compilePlans compiles targets under strategy into plans like tmpl (its Model, Virtual, Types
-// and Rule), as compileVirtual says.
+// stickyPlan is vm's sticky_routing as its plans carry it, header keys canonical; nil when it
+// has none or is not weighted.
+func stickyPlan(vm *VirtualModel) *Sticky {
+	if vm.Sticky == nil || vm.Strategy != RoutingWeight || len(vm.Sticky.Identifiers) == 0 {
+		return nil
+	}
+	st := &Sticky{TTL: vm.Sticky.TTL, Identifiers: slices.Clone(vm.Sticky.Identifiers)}
+	for i, id := range st.Identifiers {
+		if id.Source == SessionHeaders {
+			st.Identifiers[i].Key = http.CanonicalHeaderKey(id.Key)
+		}
+	}
+	return st
+}
+
+// compilePlans compiles targets under strategy into plans like tmpl (its Model, Virtual, Types,
+// Rule and, for a weighted one, Sticky), as compileVirtual says.
 func (s *Snapshot) compilePlans(tmpl Plan, strategy string, targets []VirtualTarget) (v *virtual, missing []string) {
 	fqn := tmpl.Model
 	type cand struct {
@@ -210,6 +245,11 @@ func (s *Snapshot) compilePlans(tmpl Plan, strategy string, targets []VirtualTar
 	}
 	if sum == 0 {
 		v.err = apierr.New(apierr.KindUpstreamUnavailable, "the model %s routes to no weighted target that exists; ask the gateway admin", fqn)
+	}
+	if tmpl.Sticky != nil {
+		for _, p := range v.plans {
+			p.Sticky, p.alts = tmpl.Sticky, v.plans
+		}
 	}
 	return v, missing
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -244,5 +245,45 @@ func TestRouteLive(t *testing.T) {
 	}
 	if p, _ := s.Route("prod/ha"); p.Live {
 		t.Error("a priority plan without sla_cutoff is live")
+	}
+}
+
+func TestStickyPlans(t *testing.T) {
+	cfg := virtualConfig()
+	sticky := &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{{Source: SessionHeaders, Key: "x-session-id"}, {Source: SessionMetadata, Key: "conversation_id"}}}
+	cfg.VirtualModels[0].Sticky = sticky
+	cfg.VirtualModels[0].Targets = append(cfg.VirtualModels[0].Targets, VirtualTarget{Model: "bad/m", Weight: 0, FallbackCandidate: true})
+	cfg.VirtualModels[1].Sticky = sticky // priority: sticky_routing applies to weighted routing only
+	s := Compile(cfg, builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, err := s.Route("prod/gpt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{{Source: SessionHeaders, Key: "X-Session-Id"}, {Source: SessionMetadata, Key: "conversation_id"}}}
+	if diff := cmp.Diff(want, p.Sticky); diff != "" {
+		t.Errorf("plan's sticky routing (-want +got):\n%s", diff)
+	}
+	if sticky.Identifiers[0].Key != "x-session-id" {
+		t.Error("compiling changed the config")
+	}
+	for _, fqn := range []string{"local/llama", "openai/gpt-4o"} {
+		pinned := p.Pinned(fqn)
+		if pinned == nil || pinned.Targets[0].Endpoint.FQN != fqn || pinned.Model != "prod/gpt" || pinned.Sticky != p.Sticky {
+			t.Fatalf("Pinned(%s) = %+v, want prod/gpt's plan that starts with it", fqn, pinned)
+		}
+		if got := targetNames(pinned); len(got) != 3 {
+			t.Errorf("Pinned(%s) targets %q, want it and both fallback candidates", fqn, got)
+		}
+	}
+	for _, fqn := range []string{"bad/m", "nowhere/x", "prod/gpt"} {
+		if pinned := p.Pinned(fqn); pinned != nil {
+			t.Errorf("Pinned(%s) = %q, want none: it is never drawn first", fqn, targetNames(pinned))
+		}
+	}
+	if p, _ := s.Route("prod/ha"); p.Sticky != nil || p.Pinned("openai/gpt-4o") != nil {
+		t.Error("a priority plan is sticky")
+	}
+	if n := testing.AllocsPerRun(100, func() { p.Pinned("openai/gpt-4o") }); n != 0 {
+		t.Errorf("Pinned allocates %v times", n)
 	}
 }

@@ -3,8 +3,10 @@ package usage
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Sink receives usage events from a Queue, one at a time, off the request path.
@@ -12,44 +14,112 @@ type Sink interface {
 	Record(ctx context.Context, e *Event)
 }
 
+// BatchSink is a Sink that takes a Queue's events a batch at a time (a Kafka producer, a
+// database insert). The Queue reuses the slice after the call returns.
+type BatchSink interface {
+	Sink
+	RecordBatch(ctx context.Context, es []Event)
+}
+
 // Queue hands usage events to a sink in the background, so a slow sink (a disk that stalls
-// the request log, later a Kafka producer) never adds latency to a request. It never blocks:
-// when full it counts the event as dropped and says so in the log every interval, so nothing
-// is lost silently. It is safe for concurrent use.
+// the request log, a Kafka producer) never adds latency to a request. It holds at most its
+// size in bytes of events, as Size counts them, the events being delivered included. It never
+// blocks: when full it counts the event as dropped and says so in the log every interval, so
+// nothing is lost silently. It is safe for concurrent use.
+//
+// Events are kept in fixed chunks of chunkLen, recycled once delivered: recording copies the
+// event into a chunk and allocates only when every chunk kept so far is in use. Besides the
+// bytes it counts, the queue holds the unused slots of its partly filled chunks and up to
+// maxFree spare chunks: about 1 MB.
 type Queue struct {
-	ch      chan Event
-	sink    Sink
-	logger  *slog.Logger
+	max    int64
+	sink   Sink
+	logger *slog.Logger
+	wake   chan struct{} // signalled when events are queued; capacity 1
+	done   chan struct{}
+
+	mu    sync.Mutex
+	full  []*chunk // filled chunks, oldest first
+	cur   *chunk   // the chunk being filled, or nil
+	free  []*chunk // delivered chunks for reuse, at most maxFree
+	bytes int64    // Size of the events queued and of those being delivered
+	n     int64    // the events queued and being delivered
+
 	dropped atomic.Uint64
-	done    chan struct{}
 }
 
-// NewQueue returns a queue of capacity size in front of sink. Call Run to start delivery.
-func NewQueue(size int, sink Sink, logger *slog.Logger) *Queue {
-	return &Queue{ch: make(chan Event, size), sink: sink, logger: logger, done: make(chan struct{})}
+// chunkLen is the number of events in a chunk: about 60 KB.
+const chunkLen = 128
+
+// maxFree bounds the delivered chunks kept for reuse; the rest are left to the collector.
+const maxFree = 16
+
+type chunk struct {
+	n     int
+	evs   [chunkLen]Event
+	sizes [chunkLen]int64 // the events' Size
 }
 
-// Record queues a copy of e, or counts it as dropped when the queue is full.
+// NewQueue returns a queue holding up to maxBytes of events (as Size counts them) in front of
+// sink. A sink that is a BatchSink gets the queued events in batches of up to chunkLen, in
+// order; another gets them one at a time. Call Run to start delivery.
+func NewQueue(maxBytes int64, sink Sink, logger *slog.Logger) *Queue {
+	return &Queue{max: maxBytes, sink: sink, logger: logger, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// Record queues a copy of e, or counts it as dropped when the queue is full. It holds a lock
+// only to copy the event into place.
 func (q *Queue) Record(_ context.Context, e *Event) {
-	select {
-	case q.ch <- *e:
-	default:
+	n := e.Size()
+	q.mu.Lock()
+	if q.bytes+n > q.max {
+		q.mu.Unlock()
 		q.dropped.Add(1)
+		return
+	}
+	c := q.cur
+	if c == nil || c.n == chunkLen {
+		if c != nil {
+			q.full = append(q.full, c)
+		}
+		if k := len(q.free); k > 0 {
+			c, q.free = q.free[k-1], q.free[:k-1]
+		} else {
+			c = new(chunk)
+		}
+		q.cur = c
+	}
+	c.evs[c.n], c.sizes[c.n] = *e, n
+	c.n++
+	q.bytes += n
+	q.n++
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
 }
 
 // Dropped is the number of events the queue could not take.
 func (q *Queue) Dropped() uint64 { return q.dropped.Load() }
 
-// Len is the number of events queued and not yet handed to the sink.
-func (q *Queue) Len() int { return len(q.ch) }
+// Bytes is the size of the events queued or being delivered, as Size counts them.
+func (q *Queue) Bytes() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
+}
 
-// Cap is the queue's capacity (NewQueue's size).
-func (q *Queue) Cap() int { return cap(q.ch) }
+// Len is the number of events queued or being delivered.
+func (q *Queue) Len() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
 
 // Run delivers events until ctx is done, then delivers what is still queued and returns.
 // Producers must have stopped by then (the server has shut down); events recorded after Run
-// returns are counted as dropped once the queue fills.
+// returns stay queued, or are counted as dropped once the queue is full.
 func (q *Queue) Run(ctx context.Context, reportEvery time.Duration) {
 	defer close(q.done)
 	tick := time.NewTicker(reportEvery)
@@ -62,25 +132,98 @@ func (q *Queue) Run(ctx context.Context, reportEvery time.Duration) {
 			reported = d
 		}
 	}
+	var taken []*chunk
 	for {
 		select {
-		case e := <-q.ch:
-			q.sink.Record(bg, &e)
+		case <-q.wake:
+			taken = q.deliver(bg, taken)
 		case <-tick.C:
 			report()
 		case <-ctx.Done():
-			for {
-				select {
-				case e := <-q.ch:
-					q.sink.Record(bg, &e)
-				default:
-					report()
-					return
-				}
-			}
+			q.deliver(bg, taken)
+			report()
+			return
 		}
 	}
 }
 
+// deliver hands every queued event to the sink, a chunk at a time, and returns taken emptied
+// for reuse. The events count against the queue's size until the sink has them.
+func (q *Queue) deliver(ctx context.Context, taken []*chunk) []*chunk {
+	q.mu.Lock()
+	taken = append(taken[:0], q.full...)
+	clear(q.full)
+	q.full = q.full[:0]
+	if q.cur != nil && q.cur.n > 0 {
+		taken = append(taken, q.cur)
+		q.cur = nil
+	}
+	q.mu.Unlock()
+	b, batch := q.sink.(BatchSink)
+	for _, c := range taken {
+		evs := c.evs[:c.n]
+		if batch {
+			b.RecordBatch(ctx, evs)
+		} else {
+			for i := range evs {
+				q.sink.Record(ctx, &evs[i])
+			}
+		}
+		var n int64
+		for _, s := range c.sizes[:c.n] {
+			n += s
+		}
+		clear(evs) // let the collector have what the events point to
+		delivered := int64(c.n)
+		c.n = 0
+		q.mu.Lock()
+		q.bytes -= n
+		q.n -= delivered
+		if len(q.free) < maxFree {
+			q.free = append(q.free, c)
+		}
+		q.mu.Unlock()
+	}
+	clear(taken)
+	return taken[:0]
+}
+
 // Done is closed when Run has returned.
 func (q *Queue) Done() <-chan struct{} { return q.done }
+
+const (
+	eventSize   = int64(unsafe.Sizeof(Event{}))
+	attemptSize = int64(unsafe.Sizeof(Attempt{}))
+	stringSize  = int64(unsafe.Sizeof(""))
+)
+
+// Size is the memory e holds, as a Queue counts it: the Event itself, the bytes of its strings
+// and the lists and map it points to. The strings and lists shared with the configuration
+// (teams, targets) are counted as if they were e's own, so the count errs high.
+func (e *Event) Size() int64 {
+	n := eventSize + int64(len(e.RequestID)+len(e.ClientRequestID)+len(e.Surface)+len(e.Principal)+len(e.KeyPrefix)+
+		len(e.KeyID)+len(e.User)+len(e.VirtualAccount)+len(e.Model)+len(e.Target)+len(e.UpstreamModel)+len(e.Operation)+len(e.Status))
+	n += stringsSize(e.Teams) + stringsSize(e.Counted) + stringsSize(e.WouldBlock)
+	for i := range e.Attempts {
+		a := &e.Attempts[i]
+		n += attemptSize + int64(len(a.Target)+len(a.Status)+len(a.ErrorClass))
+	}
+	for k, v := range e.Metadata {
+		n += 2*stringSize + int64(len(k)+len(v))
+	}
+	if e.Usage.PromptTokensDetails != nil {
+		n += int64(unsafe.Sizeof(*e.Usage.PromptTokensDetails))
+	}
+	if e.Usage.CompletionTokensDetails != nil {
+		n += int64(unsafe.Sizeof(*e.Usage.CompletionTokensDetails))
+	}
+	return n
+}
+
+func stringsSize(ss []string) int64 {
+	n := int64(len(ss)) * stringSize
+	for _, s := range ss {
+		n += int64(len(s))
+	}
+	return n
+}

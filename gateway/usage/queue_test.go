@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,8 @@ func TestQueueNeverBlocksAndCountsDrops(t *testing.T) {
 		defer logMu.Unlock()
 		return logs.Write(p)
 	}), nil))
-	q := NewQueue(2, sink, logger)
+	one := Event{RequestID: "a"}
+	q := NewQueue(3*one.Size(), sink, logger) // room for three such events
 	ctx, cancel := context.WithCancel(context.Background())
 	go q.Run(ctx, time.Hour)
 
@@ -53,7 +55,8 @@ func TestQueueNeverBlocksAndCountsDrops(t *testing.T) {
 	if time.Since(start) > time.Second {
 		t.Fatal("Record blocked on a stalled sink")
 	}
-	// The sink holds one event, the queue two; the other two are dropped and counted.
+	// The sink holds one event, which counts until it is delivered, and the queue two; the
+	// other two are dropped and counted.
 	if d := q.Dropped(); d != 2 {
 		t.Errorf("dropped %d, want 2", d)
 	}
@@ -88,5 +91,145 @@ func TestLogRecorderWritesTheRequestsIdentity(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("request line lacks %s: %s", want, b.String())
 		}
+	}
+}
+
+// batchSink is a BatchSink that keeps what it is given.
+type batchSink struct {
+	mu      sync.Mutex
+	batches [][]string
+}
+
+func (s *batchSink) Record(_ context.Context, e *Event) {
+	s.RecordBatch(context.Background(), []Event{*e})
+}
+
+func (s *batchSink) RecordBatch(_ context.Context, es []Event) {
+	ids := make([]string, len(es))
+	for i := range es {
+		ids[i] = es[i].RequestID
+	}
+	s.mu.Lock()
+	s.batches = append(s.batches, ids)
+	s.mu.Unlock()
+}
+
+// TestQueueHandsBatchesAndFreesTheirBytes: a BatchSink gets everything queued in one call, in
+// order, and the queue's bytes return to zero once it has them.
+func TestQueueHandsBatchesAndFreesTheirBytes(t *testing.T) {
+	sink := &batchSink{}
+	q := NewQueue(1<<20, sink, slog.New(slog.DiscardHandler))
+	for _, id := range []string{"a", "b", "c"} {
+		q.Record(context.Background(), &Event{RequestID: id})
+	}
+	if got, want := q.Bytes(), 3*(&Event{RequestID: "a"}).Size(); got != want || q.Len() != 3 {
+		t.Fatalf("queued %d events of %d bytes, want 3 of %d", q.Len(), got, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Run delivers what is queued and returns
+	q.Run(ctx, time.Hour)
+	if len(sink.batches) != 1 || strings.Join(sink.batches[0], ",") != "a,b,c" { // one chunk
+		t.Errorf("batches %v, want one of a,b,c", sink.batches)
+	}
+	if q.Bytes() != 0 || q.Len() != 0 || q.Dropped() != 0 {
+		t.Errorf("after delivery: %d bytes, %d events, %d dropped; want 0, 0, 0", q.Bytes(), q.Len(), q.Dropped())
+	}
+}
+
+// TestEventSizeCountsWhatTheEventHolds: strings, lists and the metadata map add to the size.
+func TestEventSizeCountsWhatTheEventHolds(t *testing.T) {
+	base := Event{RequestID: "r"}
+	for _, tt := range []struct {
+		name string
+		e    Event
+		want int64
+	}{
+		{"a string's bytes", Event{RequestID: "r", Model: "acct/model"}, 10},
+		{"a team", Event{RequestID: "r", Teams: []string{"eng"}}, stringSize + 3},
+		{"an attempt", Event{RequestID: "r", Attempts: []Attempt{{Target: "a/m", Status: "ok"}}}, attemptSize + 5},
+		{"a metadata entry", Event{RequestID: "r", Metadata: map[string]string{"k": "vv"}}, 2*stringSize + 3},
+		{"counted rules", Event{RequestID: "r", Counted: []string{"budget:x"}, WouldBlock: []string{"budget:x"}}, 2 * (stringSize + 8)},
+	} {
+		if got := tt.e.Size() - base.Size(); got != tt.want {
+			t.Errorf("%s: adds %d bytes, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// realisticEvent is a chat request's event as the pipeline records it.
+func realisticEvent() Event {
+	return Event{
+		RequestID: "01938f7e-5c2a-7b3e-9f1d-2a4b6c8d0e1f", Surface: "openai", Principal: "user:alice", KeyID: "k_01938f7e5c2a",
+		Time: time.Now(), User: "alice", Teams: []string{"ml-platform", "search"}, Model: "openai-main/gpt-4o-mini", Target: "openai-main/gpt-4o-mini",
+		Attempts:      []Attempt{{Target: "openai-main/gpt-4o-mini", Status: "ok", HTTPStatus: 200, Latency: 812 * time.Millisecond}},
+		UpstreamModel: "gpt-4o-mini-2024-07-18", Operation: "chat", Stream: true, Metadata: map[string]string{"env": "prod", "feature": "summarize"},
+		Counted: []string{"rate_limit:per-user-rpm", "budget:team-monthly"}, Status: "ok", HTTPStatus: 200,
+		CostUSD: 0.000321, Priced: true, Latency: 830 * time.Millisecond, Upstream: 812 * time.Millisecond, TimeToFirstToken: 210 * time.Millisecond,
+	}
+}
+
+type discardBatch struct{}
+
+func (discardBatch) Record(context.Context, *Event)       {}
+func (discardBatch) RecordBatch(context.Context, []Event) {}
+
+// BenchmarkQueueCPUPerEvent is the CPU an event costs from Record to the sink, delivery
+// included: one goroutine records and, every 1,024 events, delivers what is queued.
+func BenchmarkQueueCPUPerEvent(b *testing.B) {
+	e := realisticEvent()
+	q := NewQueue(64<<20, discardBatch{}, slog.New(slog.DiscardHandler))
+	var taken []*chunk
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		q.Record(ctx, &e)
+		if i++; i%1024 == 0 {
+			taken = q.deliver(ctx, taken)
+		}
+	}
+	if d := q.Dropped(); d != 0 {
+		b.Fatalf("%d dropped", d)
+	}
+}
+
+// TestQueueConcurrentRecordersKeepTheirOrder: events from many goroutines all arrive, each
+// goroutine's in its order, across chunks.
+func TestQueueConcurrentRecordersKeepTheirOrder(t *testing.T) {
+	sink := &batchSink{}
+	q := NewQueue(1<<30, sink, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	go q.Run(ctx, time.Hour)
+	const writers, each = 8, 1000
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				q.Record(context.Background(), &Event{RequestID: strconv.Itoa(w) + ":" + strconv.Itoa(i)})
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	<-q.Done()
+	next := make([]int, writers)
+	n := 0
+	for _, b := range sink.batches {
+		if len(b) > chunkLen {
+			t.Fatalf("a batch of %d, over a chunk", len(b))
+		}
+		for _, id := range b {
+			w, i, _ := strings.Cut(id, ":")
+			wi, _ := strconv.Atoi(w)
+			ii, _ := strconv.Atoi(i)
+			if ii != next[wi] {
+				t.Fatalf("writer %d: event %d after %d", wi, ii, next[wi]-1)
+			}
+			next[wi]++
+			n++
+		}
+	}
+	if n != writers*each || q.Dropped() != 0 || q.Bytes() != 0 {
+		t.Errorf("delivered %d of %d, dropped %d, %d bytes left", n, writers*each, q.Dropped(), q.Bytes())
 	}
 }

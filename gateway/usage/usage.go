@@ -77,6 +77,11 @@ type Event struct {
 	// is kept and flagged, never costed as free.
 	Priced  bool
 	Latency time.Duration
+	// Upstream is the part of Latency spent in upstream calls: every attempt's call, from the
+	// moment the guards admitted it to its answer (for a stream, to the stream's end), summed
+	// over retries and fallbacks. Latency less Upstream is the gateway's own time (routing,
+	// guards, retry waits). Zero for a request that never called an upstream.
+	Upstream time.Duration
 	// TimeToFirstToken is set for streams.
 	TimeToFirstToken time.Duration
 }

@@ -17,9 +17,10 @@ import (
 
 // Service implements adminv1connect.AdminServiceHandler. It is safe for concurrent use.
 type Service struct {
-	st     *store.Store
-	logger *slog.Logger
-	status LimitStatus
+	st      *store.Store
+	logger  *slog.Logger
+	status  LimitStatus
+	routing RoutingState
 }
 
 // LimitStatus reports the live state of rate limit and budget buckets: the limiter's and the
@@ -31,12 +32,25 @@ type LimitStatus interface {
 	LimitStatus(ctx context.Context, rule string) ([]*adminv1.LimitStatus, error)
 }
 
+// RoutingState reports the live state of routing targets: the circuit breaker's circuits and
+// the latency statistics, which live in the data plane. Implementations are safe for
+// concurrent use.
+type RoutingState interface {
+	// RoutingState returns the state of the target named target, or of every target when
+	// target is empty, sorted by target.
+	RoutingState(ctx context.Context, target string) []*adminv1.RoutingState
+}
+
 // Option configures a Service.
 type Option func(*Service)
 
 // WithLimitStatus sets where ListLimitStatus reads the counters. Without it ListLimitStatus
 // answers an empty list.
 func WithLimitStatus(ls LimitStatus) Option { return func(s *Service) { s.status = ls } }
+
+// WithRoutingState sets where ListRoutingState reads the targets' state. Without it
+// ListRoutingState answers an empty list.
+func WithRoutingState(rs RoutingState) Option { return func(s *Service) { s.routing = rs } }
 
 var _ adminv1connect.AdminServiceHandler = (*Service)(nil)
 
@@ -369,48 +383,100 @@ func (s *Service) DeleteAuthzRule(ctx context.Context, req *adminv1.DeleteAuthzR
 	return &adminv1.DeleteAuthzRuleResponse{}, nil
 }
 
-// CreateRoutingConfig implements adminv1connect.AdminServiceHandler.
-func (s *Service) CreateRoutingConfig(ctx context.Context, req *adminv1.CreateRoutingConfigRequest) (*adminv1.CreateRoutingConfigResponse, error) {
-	out, err := s.st.CreateRoutingConfig(ctx, req.GetRoutingConfig())
+// CreateVirtualModel implements adminv1connect.AdminServiceHandler.
+func (s *Service) CreateVirtualModel(ctx context.Context, req *adminv1.CreateVirtualModelRequest) (*adminv1.CreateVirtualModelResponse, error) {
+	out, err := s.st.CreateVirtualModel(ctx, req.GetVirtualModel())
 	if err != nil {
-		return nil, s.fail(ctx, "CreateRoutingConfig", err)
+		return nil, s.fail(ctx, "CreateVirtualModel", err)
 	}
-	return &adminv1.CreateRoutingConfigResponse{RoutingConfig: out}, nil
+	return &adminv1.CreateVirtualModelResponse{VirtualModel: out}, nil
 }
 
-// GetRoutingConfig implements adminv1connect.AdminServiceHandler.
-func (s *Service) GetRoutingConfig(ctx context.Context, req *adminv1.GetRoutingConfigRequest) (*adminv1.GetRoutingConfigResponse, error) {
-	out, err := s.st.GetRoutingConfig(ctx, req.GetName())
+// GetVirtualModel implements adminv1connect.AdminServiceHandler.
+func (s *Service) GetVirtualModel(ctx context.Context, req *adminv1.GetVirtualModelRequest) (*adminv1.GetVirtualModelResponse, error) {
+	out, err := s.st.GetVirtualModel(ctx, req.GetGroup(), req.GetName())
 	if err != nil {
-		return nil, s.fail(ctx, "GetRoutingConfig", err)
+		return nil, s.fail(ctx, "GetVirtualModel", err)
 	}
-	return &adminv1.GetRoutingConfigResponse{RoutingConfig: out}, nil
+	return &adminv1.GetVirtualModelResponse{VirtualModel: out}, nil
 }
 
-// ListRoutingConfigs implements adminv1connect.AdminServiceHandler.
-func (s *Service) ListRoutingConfigs(ctx context.Context, _ *adminv1.ListRoutingConfigsRequest) (*adminv1.ListRoutingConfigsResponse, error) {
-	out, err := s.st.ListRoutingConfigs(ctx)
+// ListVirtualModels implements adminv1connect.AdminServiceHandler.
+func (s *Service) ListVirtualModels(ctx context.Context, _ *adminv1.ListVirtualModelsRequest) (*adminv1.ListVirtualModelsResponse, error) {
+	out, err := s.st.ListVirtualModels(ctx)
 	if err != nil {
-		return nil, s.fail(ctx, "ListRoutingConfigs", err)
+		return nil, s.fail(ctx, "ListVirtualModels", err)
 	}
-	return &adminv1.ListRoutingConfigsResponse{RoutingConfigs: out}, nil
+	return &adminv1.ListVirtualModelsResponse{VirtualModels: out}, nil
 }
 
-// UpdateRoutingConfig implements adminv1connect.AdminServiceHandler.
-func (s *Service) UpdateRoutingConfig(ctx context.Context, req *adminv1.UpdateRoutingConfigRequest) (*adminv1.UpdateRoutingConfigResponse, error) {
-	out, err := s.st.UpdateRoutingConfig(ctx, req.GetRoutingConfig())
+// UpdateVirtualModel implements adminv1connect.AdminServiceHandler.
+func (s *Service) UpdateVirtualModel(ctx context.Context, req *adminv1.UpdateVirtualModelRequest) (*adminv1.UpdateVirtualModelResponse, error) {
+	out, err := s.st.UpdateVirtualModel(ctx, req.GetVirtualModel())
 	if err != nil {
-		return nil, s.fail(ctx, "UpdateRoutingConfig", err)
+		return nil, s.fail(ctx, "UpdateVirtualModel", err)
 	}
-	return &adminv1.UpdateRoutingConfigResponse{RoutingConfig: out}, nil
+	return &adminv1.UpdateVirtualModelResponse{VirtualModel: out}, nil
 }
 
-// DeleteRoutingConfig implements adminv1connect.AdminServiceHandler.
-func (s *Service) DeleteRoutingConfig(ctx context.Context, req *adminv1.DeleteRoutingConfigRequest) (*adminv1.DeleteRoutingConfigResponse, error) {
-	if err := s.st.DeleteRoutingConfig(ctx, req.GetName()); err != nil {
-		return nil, s.fail(ctx, "DeleteRoutingConfig", err)
+// DeleteVirtualModel implements adminv1connect.AdminServiceHandler.
+func (s *Service) DeleteVirtualModel(ctx context.Context, req *adminv1.DeleteVirtualModelRequest) (*adminv1.DeleteVirtualModelResponse, error) {
+	if err := s.st.DeleteVirtualModel(ctx, req.GetGroup(), req.GetName()); err != nil {
+		return nil, s.fail(ctx, "DeleteVirtualModel", err)
 	}
-	return &adminv1.DeleteRoutingConfigResponse{}, nil
+	return &adminv1.DeleteVirtualModelResponse{}, nil
+}
+
+// CreateRoutingRule implements adminv1connect.AdminServiceHandler.
+func (s *Service) CreateRoutingRule(ctx context.Context, req *adminv1.CreateRoutingRuleRequest) (*adminv1.CreateRoutingRuleResponse, error) {
+	out, err := s.st.CreateRoutingRule(ctx, req.GetRoutingRule())
+	if err != nil {
+		return nil, s.fail(ctx, "CreateRoutingRule", err)
+	}
+	return &adminv1.CreateRoutingRuleResponse{RoutingRule: out}, nil
+}
+
+// GetRoutingRule implements adminv1connect.AdminServiceHandler.
+func (s *Service) GetRoutingRule(ctx context.Context, req *adminv1.GetRoutingRuleRequest) (*adminv1.GetRoutingRuleResponse, error) {
+	out, err := s.st.GetRoutingRule(ctx, req.GetId())
+	if err != nil {
+		return nil, s.fail(ctx, "GetRoutingRule", err)
+	}
+	return &adminv1.GetRoutingRuleResponse{RoutingRule: out}, nil
+}
+
+// ListRoutingRules implements adminv1connect.AdminServiceHandler.
+func (s *Service) ListRoutingRules(ctx context.Context, _ *adminv1.ListRoutingRulesRequest) (*adminv1.ListRoutingRulesResponse, error) {
+	out, err := s.st.ListRoutingRules(ctx)
+	if err != nil {
+		return nil, s.fail(ctx, "ListRoutingRules", err)
+	}
+	return &adminv1.ListRoutingRulesResponse{RoutingRules: out}, nil
+}
+
+// UpdateRoutingRule implements adminv1connect.AdminServiceHandler.
+func (s *Service) UpdateRoutingRule(ctx context.Context, req *adminv1.UpdateRoutingRuleRequest) (*adminv1.UpdateRoutingRuleResponse, error) {
+	out, err := s.st.UpdateRoutingRule(ctx, req.GetRoutingRule())
+	if err != nil {
+		return nil, s.fail(ctx, "UpdateRoutingRule", err)
+	}
+	return &adminv1.UpdateRoutingRuleResponse{RoutingRule: out}, nil
+}
+
+// DeleteRoutingRule implements adminv1connect.AdminServiceHandler.
+func (s *Service) DeleteRoutingRule(ctx context.Context, req *adminv1.DeleteRoutingRuleRequest) (*adminv1.DeleteRoutingRuleResponse, error) {
+	if err := s.st.DeleteRoutingRule(ctx, req.GetId()); err != nil {
+		return nil, s.fail(ctx, "DeleteRoutingRule", err)
+	}
+	return &adminv1.DeleteRoutingRuleResponse{}, nil
+}
+
+// ListRoutingState implements adminv1connect.AdminServiceHandler.
+func (s *Service) ListRoutingState(ctx context.Context, req *adminv1.ListRoutingStateRequest) (*adminv1.ListRoutingStateResponse, error) {
+	if s.routing == nil {
+		return &adminv1.ListRoutingStateResponse{}, nil
+	}
+	return &adminv1.ListRoutingStateResponse{States: s.routing.RoutingState(ctx, req.GetTarget())}, nil
 }
 
 // CreateRateLimit implements adminv1connect.AdminServiceHandler.

@@ -243,16 +243,40 @@ func TestFlow(t *testing.T) {
 			code: connect.CodeNotFound,
 		},
 		{
-			name: "routing config to the model",
+			name: "virtual model to the model",
 			call: func() (proto.Message, error) {
-				return c.CreateRoutingConfig(ctx, &adminv1.CreateRoutingConfigRequest{RoutingConfig: &adminv1.RoutingConfig{
-					Name: "smart", Strategy: adminv1.RoutingStrategy_ROUTING_STRATEGY_WEIGHTED,
-					Targets: []*adminv1.RoutingTarget{{Model: "openai/gpt-4o", Weight: 1}},
+				return c.CreateVirtualModel(ctx, &adminv1.CreateVirtualModelRequest{VirtualModel: &adminv1.VirtualModel{
+					Group: "prod", Name: "smart", RoutingConfig: &adminv1.Routing{Type: "weight-based-routing",
+						LoadBalanceTargets: []*adminv1.RoutingTarget{{Target: "openai/gpt-4o", Weight: 100}}},
 				}})
 			},
 			check: func(t *testing.T, resp proto.Message) {
-				if resp.(*adminv1.CreateRoutingConfigResponse).GetRoutingConfig().GetName() != "smart" {
-					t.Fatal("routing config not returned")
+				if got := resp.(*adminv1.CreateVirtualModelResponse).GetVirtualModel().GetFqn(); got != "prod/smart" {
+					t.Fatalf("virtual model fqn = %q, want prod/smart", got)
+				}
+			},
+		},
+		{
+			name: "virtual model with weights not summing to 100",
+			call: func() (proto.Message, error) {
+				return c.CreateVirtualModel(ctx, &adminv1.CreateVirtualModelRequest{VirtualModel: &adminv1.VirtualModel{
+					Group: "prod", Name: "bad", RoutingConfig: &adminv1.Routing{Type: "weight-based-routing",
+						LoadBalanceTargets: []*adminv1.RoutingTarget{{Target: "openai/gpt-4o", Weight: 90}}},
+				}})
+			},
+			code: connect.CodeInvalidArgument,
+		},
+		{
+			name: "routing rule for the virtual model",
+			call: func() (proto.Message, error) {
+				return c.CreateRoutingRule(ctx, &adminv1.CreateRoutingRuleRequest{RoutingRule: &adminv1.RoutingRule{
+					Id: "ml", When: &adminv1.Condition{Subjects: []string{"team:ml"}, Models: []string{"prod/smart"}},
+					RoutingConfig: &adminv1.Routing{Type: "priority-based-routing", LoadBalanceTargets: []*adminv1.RoutingTarget{{Target: "openai/gpt-4o"}}},
+				}})
+			},
+			check: func(t *testing.T, resp proto.Message) {
+				if got := resp.(*adminv1.CreateRoutingRuleResponse).GetRoutingRule().GetId(); got != "ml" {
+					t.Fatalf("routing rule id = %q, want ml", got)
 				}
 			},
 		},

@@ -113,7 +113,7 @@ func TestStrictJSONNamesUnknownFields(t *testing.T) {
 var fuzzTargets = []func() proto.Message{
 	func() proto.Message { return &adminv1.CreateUserRequest{} },
 	func() proto.Message { return &adminv1.RotateApiKeyRequest{} },
-	func() proto.Message { return &adminv1.CreateRoutingConfigRequest{} },
+	func() proto.Message { return &adminv1.CreateVirtualModelRequest{} },
 	func() proto.Message { return &adminv1.CreateProviderAccountRequest{} },
 	func() proto.Message { return &inferencev1.ChatCompletionRequest{} },
 }

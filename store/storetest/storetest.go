@@ -44,7 +44,9 @@ func Run(t *testing.T, open Opener) {
 		{"VirtualAccounts", testVirtualAccounts},
 		{"APIKeys", testAPIKeys},
 		{"AuthzRules", testAuthzRules},
-		{"RoutingConfigs", testRoutingConfigs},
+		{"VirtualModels", testVirtualModels},
+		{"RoutingRules", testRoutingRules},
+		{"RoutingSnapshot", testRoutingSnapshot},
 		{"RateLimits", testRateLimits},
 		{"Budgets", testBudgets},
 		{"AdminToken", testAdminToken},
@@ -57,8 +59,10 @@ func Run(t *testing.T, open Opener) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &harness{}
 			h.st = open(t, store.Options{
-				MasterKey: MasterKey,
-				OnChange:  func() { h.changes.Add(1) },
+				MasterKey:         MasterKey,
+				OnChange:          func() { h.changes.Add(1) },
+				FileVirtualModels: []string{FileVirtualModel},
+				FileRoutingRules:  []string{FileRoutingRule},
 				ValidateProvider: func(kind string) error {
 					if kind == "bogus" {
 						return errors.New("unknown provider")
@@ -109,7 +113,8 @@ var ignoreTimes = []cmp.Option{
 	protocmp.IgnoreFields(&adminv1.Team{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.VirtualAccount{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.AuthzRule{}, "create_time", "update_time"),
-	protocmp.IgnoreFields(&adminv1.RoutingConfig{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.VirtualModel{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.RoutingRule{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.RateLimit{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.Budget{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.ApiKey{}, "create_time", "last_used_time", "revoke_time"),
@@ -641,59 +646,6 @@ func testAuthzRules(t *testing.T, h *harness) {
 	}
 	ok(t, st.DeleteAuthzRule(ctx, "all"))
 	diff(t, "after delete", []*adminv1.AuthzRule{upd}, must(st.ListAuthzRules(ctx))(t))
-}
-
-func testRoutingConfigs(t *testing.T, h *harness) {
-	ctx := t.Context()
-	st := h.st
-	must(st.CreateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "acme", Provider: "openai"}))(t)
-	must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "fast"}))(t)
-	must(st.CreateModel(ctx, &adminv1.Model{Account: "acme", Name: "smart"}))(t)
-	in := &adminv1.RoutingConfig{
-		Name:     "best",
-		Strategy: adminv1.RoutingStrategy_ROUTING_STRATEGY_WEIGHTED,
-		Targets: []*adminv1.RoutingTarget{
-			{Model: "acme/fast", Weight: 3, SlaCutoffMs: 500},
-			{Model: "acme/smart", Weight: 1, Priority: 2},
-		},
-		MaxRetries:    2,
-		RetryOnStatus: []int32{429, 503},
-	}
-	diff(t, "created", in, must(st.CreateRoutingConfig(ctx, in))(t))
-	diff(t, "get", in, must(st.GetRoutingConfig(ctx, "best"))(t))
-	upd := &adminv1.RoutingConfig{Name: "best", Strategy: adminv1.RoutingStrategy_ROUTING_STRATEGY_PRIORITY, Targets: []*adminv1.RoutingTarget{{Model: "acme/smart"}}}
-	diff(t, "updated", upd, must(st.UpdateRoutingConfig(ctx, upd))(t))
-	diff(t, "list", []*adminv1.RoutingConfig{upd}, must(st.ListRoutingConfigs(ctx))(t))
-
-	bad := func(mut func(r *adminv1.RoutingConfig)) *adminv1.RoutingConfig {
-		r := &adminv1.RoutingConfig{Name: "x", Strategy: adminv1.RoutingStrategy_ROUTING_STRATEGY_LATENCY, Targets: []*adminv1.RoutingTarget{{Model: "acme/fast"}}}
-		mut(r)
-		return r
-	}
-	errs := []struct {
-		name  string
-		err   error
-		kind  apierr.Kind
-		param string
-	}{
-		{"duplicate", second(st.CreateRoutingConfig(ctx, in)), apierr.KindAlreadyExists, ""},
-		{"no strategy", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Strategy = 0 }))), apierr.KindInvalidRequest, "routing_config.strategy"},
-		{"no targets", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Targets = nil }))), apierr.KindInvalidRequest, "routing_config.targets"},
-		{"unknown model", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Targets[0].Model = "acme/nope" }))), apierr.KindInvalidRequest, "routing_config.targets[0].model"},
-		{"unqualified model", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Targets[0].Model = "fast" }))), apierr.KindInvalidRequest, "routing_config.targets[0].model"},
-		{"negative weight", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Targets[0].Weight = -1 }))), apierr.KindInvalidRequest, "routing_config.targets[0].weight"},
-		{"bad status", second(st.CreateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.RetryOnStatus = []int32{42} }))), apierr.KindInvalidRequest, "routing_config.retry_on_status"},
-		{"get missing", second(st.GetRoutingConfig(ctx, "nope")), apierr.KindNotFound, ""},
-		{"update missing", second(st.UpdateRoutingConfig(ctx, bad(func(r *adminv1.RoutingConfig) { r.Name = "nope" }))), apierr.KindNotFound, ""},
-		{"delete missing", st.DeleteRoutingConfig(ctx, "nope"), apierr.KindNotFound, ""},
-	}
-	for _, e := range errs {
-		t.Run(e.name, func(t *testing.T) { wantErr(t, e.err, e.kind, e.param) })
-	}
-	ok(t, st.DeleteRoutingConfig(ctx, "best"))
-	if n := len(must(st.ListRoutingConfigs(ctx))(t)); n != 0 {
-		t.Errorf("%d routing configs after delete", n)
-	}
 }
 
 func testRateLimits(t *testing.T, h *harness) {

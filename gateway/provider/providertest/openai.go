@@ -39,6 +39,10 @@ const (
 	// ModelSlowPrefix answers as usual after a delay of <ms> milliseconds (or when its client
 	// goes away): "fake-slow-40".
 	ModelSlowPrefix = "fake-slow-"
+	// ModelLatePrefix streams its answer's headers at once and its first chunk after a delay of
+	// <ms> milliseconds (or not at, when its client goes away first): "fake-late-40". Answered
+	// whole, it answers at once.
+	ModelLatePrefix = "fake-late-"
 	// ModelGarbled streams a chunk that is not a chat.completion.chunk (its choices are not an
 	// array) after the first content chunk, then finishes as usual; answered whole, its
 	// choices are not an array either. A model name that ends with it behaves so too.
@@ -212,6 +216,22 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	so, _ := req.Body["stream_options"].(map[string]any)
 	includeUsage, _ := so["include_usage"].(bool)
+	if strings.HasPrefix(model, ModelLatePrefix) {
+		w.WriteHeader(http.StatusOK)
+		flusher.Flush()
+		ms, _ := strconv.Atoi(strings.TrimPrefix(model, ModelLatePrefix))
+		t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			select {
+			case f.Canceled <- model:
+			default: // nobody is counting
+			}
+			return
+		}
+	}
 	chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, nil)
 	words := strings.Fields(text)
 	for i, wd := range words {

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -22,63 +23,6 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
-
-// RoutingStrategy is how a routing config picks a target.
-type RoutingStrategy int32
-
-const (
-	// ROUTING_STRATEGY_UNSPECIFIED is invalid.
-	RoutingStrategy_ROUTING_STRATEGY_UNSPECIFIED RoutingStrategy = 0
-	// ROUTING_STRATEGY_WEIGHTED picks at random in proportion to weight.
-	RoutingStrategy_ROUTING_STRATEGY_WEIGHTED RoutingStrategy = 1
-	// ROUTING_STRATEGY_LATENCY picks the target with the lowest recent latency.
-	RoutingStrategy_ROUTING_STRATEGY_LATENCY RoutingStrategy = 2
-	// ROUTING_STRATEGY_PRIORITY picks the highest-priority healthy target within its SLA.
-	RoutingStrategy_ROUTING_STRATEGY_PRIORITY RoutingStrategy = 3
-)
-
-// Enum value maps for RoutingStrategy.
-var (
-	RoutingStrategy_name = map[int32]string{
-		0: "ROUTING_STRATEGY_UNSPECIFIED",
-		1: "ROUTING_STRATEGY_WEIGHTED",
-		2: "ROUTING_STRATEGY_LATENCY",
-		3: "ROUTING_STRATEGY_PRIORITY",
-	}
-	RoutingStrategy_value = map[string]int32{
-		"ROUTING_STRATEGY_UNSPECIFIED": 0,
-		"ROUTING_STRATEGY_WEIGHTED":    1,
-		"ROUTING_STRATEGY_LATENCY":     2,
-		"ROUTING_STRATEGY_PRIORITY":    3,
-	}
-)
-
-func (x RoutingStrategy) Enum() *RoutingStrategy {
-	p := new(RoutingStrategy)
-	*p = x
-	return p
-}
-
-func (x RoutingStrategy) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (RoutingStrategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_llmgw_admin_v1_admin_proto_enumTypes[0].Descriptor()
-}
-
-func (RoutingStrategy) Type() protoreflect.EnumType {
-	return &file_llmgw_admin_v1_admin_proto_enumTypes[0]
-}
-
-func (x RoutingStrategy) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use RoutingStrategy.Descriptor instead.
-func (RoutingStrategy) EnumDescriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{0}
-}
 
 // Mode is whether a rate limit or budget refuses requests.
 type Mode int32
@@ -117,11 +61,11 @@ func (x Mode) String() string {
 }
 
 func (Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_llmgw_admin_v1_admin_proto_enumTypes[1].Descriptor()
+	return file_llmgw_admin_v1_admin_proto_enumTypes[0].Descriptor()
 }
 
 func (Mode) Type() protoreflect.EnumType {
-	return &file_llmgw_admin_v1_admin_proto_enumTypes[1]
+	return &file_llmgw_admin_v1_admin_proto_enumTypes[0]
 }
 
 func (x Mode) Number() protoreflect.EnumNumber {
@@ -130,7 +74,7 @@ func (x Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Mode.Descriptor instead.
 func (Mode) EnumDescriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
 // ProviderAccount is a set of credentials at one provider.
@@ -1002,19 +946,38 @@ func (x *AuthzRule) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// RoutingTarget is one model a routing config may send requests to.
+// RoutingTarget is one real model a virtual model or a load-balancing rule routes to. Fields
+// follow TrueFoundry's load_balance_targets. Unset fields take TrueFoundry's defaults, which
+// the API then returns.
 type RoutingTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// model is a fully qualified model name.
-	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
-	// weight is the relative share for the weighted strategy.
+	// target is the fully qualified name of an existing real model, "<account>/<model>" (not a
+	// virtual model: a virtual model's targets are real models, so routes never loop).
+	Target string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	// weight is the target's share in percent, from 0 to 100 (weight-based-routing, where it is
+	// required and the weights sum to 100; a weight of 0 is only a fallback). Unset elsewhere.
 	Weight int32 `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
-	// priority orders targets for the priority strategy; lower goes first.
+	// priority orders priority-based-routing targets: lower first, default 0. Unset elsewhere.
 	Priority int32 `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
-	// sla_cutoff_ms marks a target unhealthy when its recent latency exceeds it; 0 means none.
-	SlaCutoffMs   int32 `protobuf:"varint,4,opt,name=sla_cutoff_ms,json=slaCutoffMs,proto3" json:"sla_cutoff_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// sla_cutoff marks a priority-based-routing target unhealthy while its recent speed breaches
+	// it; only for priority-based-routing.
+	SlaCutoff *SlaCutoff `protobuf:"bytes,4,opt,name=sla_cutoff,json=slaCutoff,proto3" json:"sla_cutoff,omitempty"`
+	// retry_config says how the target is retried on its own before falling back.
+	RetryConfig *RetryConfig `protobuf:"bytes,5,opt,name=retry_config,json=retryConfig,proto3" json:"retry_config,omitempty"`
+	// fallback_status_codes are the upstream statuses after which the next target is tried;
+	// empty means the default, 401, 403, 404, 429, 500, 502 and 503.
+	FallbackStatusCodes []int32 `protobuf:"varint,6,rep,packed,name=fallback_status_codes,json=fallbackStatusCodes,proto3" json:"fallback_status_codes,omitempty"`
+	// fallback_candidate says whether the target may be tried after another target failed;
+	// unset means true.
+	FallbackCandidate *bool `protobuf:"varint,7,opt,name=fallback_candidate,json=fallbackCandidate,proto3,oneof" json:"fallback_candidate,omitempty"`
+	// override_params are request parameters set on every request sent to this target, replacing
+	// the client's (for example {"temperature": 0.2, "max_tokens": 512}); each is checked as a
+	// client's parameter would be.
+	OverrideParams *structpb.Struct `protobuf:"bytes,8,opt,name=override_params,json=overrideParams,proto3" json:"override_params,omitempty"`
+	// headers_override changes the headers of the upstream requests sent to this target.
+	HeadersOverride *HeadersOverride `protobuf:"bytes,9,opt,name=headers_override,json=headersOverride,proto3" json:"headers_override,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RoutingTarget) Reset() {
@@ -1047,9 +1010,9 @@ func (*RoutingTarget) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
-func (x *RoutingTarget) GetModel() string {
+func (x *RoutingTarget) GetTarget() string {
 	if x != nil {
-		return x.Model
+		return x.Target
 	}
 	return ""
 }
@@ -1068,48 +1031,74 @@ func (x *RoutingTarget) GetPriority() int32 {
 	return 0
 }
 
-func (x *RoutingTarget) GetSlaCutoffMs() int32 {
+func (x *RoutingTarget) GetSlaCutoff() *SlaCutoff {
 	if x != nil {
-		return x.SlaCutoffMs
+		return x.SlaCutoff
 	}
-	return 0
+	return nil
 }
 
-// RoutingConfig maps a virtual model name to targets.
-type RoutingConfig struct {
+func (x *RoutingTarget) GetRetryConfig() *RetryConfig {
+	if x != nil {
+		return x.RetryConfig
+	}
+	return nil
+}
+
+func (x *RoutingTarget) GetFallbackStatusCodes() []int32 {
+	if x != nil {
+		return x.FallbackStatusCodes
+	}
+	return nil
+}
+
+func (x *RoutingTarget) GetFallbackCandidate() bool {
+	if x != nil && x.FallbackCandidate != nil {
+		return *x.FallbackCandidate
+	}
+	return false
+}
+
+func (x *RoutingTarget) GetOverrideParams() *structpb.Struct {
+	if x != nil {
+		return x.OverrideParams
+	}
+	return nil
+}
+
+func (x *RoutingTarget) GetHeadersOverride() *HeadersOverride {
+	if x != nil {
+		return x.HeadersOverride
+	}
+	return nil
+}
+
+// SlaCutoff is a priority target's service-level cutoff: a target whose average over the last 3
+// minutes exceeds a cutoff is skipped while another target is healthy. At least one is set.
+type SlaCutoff struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name is unique and immutable; clients send it as the model.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// strategy picks among targets.
-	Strategy RoutingStrategy `protobuf:"varint,2,opt,name=strategy,proto3,enum=llmgw.admin.v1.RoutingStrategy" json:"strategy,omitempty"`
-	// targets are the candidate models.
-	Targets []*RoutingTarget `protobuf:"bytes,3,rep,name=targets,proto3" json:"targets,omitempty"`
-	// max_retries is how many other targets to try after a retryable failure.
-	MaxRetries int32 `protobuf:"varint,4,opt,name=max_retries,json=maxRetries,proto3" json:"max_retries,omitempty"`
-	// retry_on_status lists the upstream HTTP statuses that are retried; empty means 429 and 5xx.
-	RetryOnStatus []int32 `protobuf:"varint,5,rep,packed,name=retry_on_status,json=retryOnStatus,proto3" json:"retry_on_status,omitempty"`
-	// create_time is output only.
-	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// update_time is output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// time_per_output_token_ms is the cutoff of the time per output token, in milliseconds; 0: none.
+	TimePerOutputTokenMs int32 `protobuf:"varint,1,opt,name=time_per_output_token_ms,json=timePerOutputTokenMs,proto3" json:"time_per_output_token_ms,omitempty"`
+	// time_to_first_token_ms is the cutoff of the time to first token, in milliseconds; 0: none.
+	TimeToFirstTokenMs int32 `protobuf:"varint,2,opt,name=time_to_first_token_ms,json=timeToFirstTokenMs,proto3" json:"time_to_first_token_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
-func (x *RoutingConfig) Reset() {
-	*x = RoutingConfig{}
+func (x *SlaCutoff) Reset() {
+	*x = SlaCutoff{}
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *RoutingConfig) String() string {
+func (x *SlaCutoff) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*RoutingConfig) ProtoMessage() {}
+func (*SlaCutoff) ProtoMessage() {}
 
-func (x *RoutingConfig) ProtoReflect() protoreflect.Message {
+func (x *SlaCutoff) ProtoReflect() protoreflect.Message {
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1121,58 +1110,500 @@ func (x *RoutingConfig) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use RoutingConfig.ProtoReflect.Descriptor instead.
-func (*RoutingConfig) Descriptor() ([]byte, []int) {
+// Deprecated: Use SlaCutoff.ProtoReflect.Descriptor instead.
+func (*SlaCutoff) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
-func (x *RoutingConfig) GetName() string {
+func (x *SlaCutoff) GetTimePerOutputTokenMs() int32 {
+	if x != nil {
+		return x.TimePerOutputTokenMs
+	}
+	return 0
+}
+
+func (x *SlaCutoff) GetTimeToFirstTokenMs() int32 {
+	if x != nil {
+		return x.TimeToFirstTokenMs
+	}
+	return 0
+}
+
+// RetryConfig is how a target is retried on its own.
+type RetryConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// attempts is how many tries the target gets in all, from 1 (no retry) to 10; unset means 2.
+	Attempts *int32 `protobuf:"varint,1,opt,name=attempts,proto3,oneof" json:"attempts,omitempty"`
+	// delay is the wait between tries in milliseconds, from 0 to 60000; unset means 100.
+	Delay *int32 `protobuf:"varint,2,opt,name=delay,proto3,oneof" json:"delay,omitempty"`
+	// on_status_codes are the upstream statuses retried; empty means 429, 500, 502 and 503.
+	OnStatusCodes []int32 `protobuf:"varint,3,rep,packed,name=on_status_codes,json=onStatusCodes,proto3" json:"on_status_codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryConfig) Reset() {
+	*x = RetryConfig{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryConfig) ProtoMessage() {}
+
+func (x *RetryConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryConfig.ProtoReflect.Descriptor instead.
+func (*RetryConfig) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RetryConfig) GetAttempts() int32 {
+	if x != nil && x.Attempts != nil {
+		return *x.Attempts
+	}
+	return 0
+}
+
+func (x *RetryConfig) GetDelay() int32 {
+	if x != nil && x.Delay != nil {
+		return *x.Delay
+	}
+	return 0
+}
+
+func (x *RetryConfig) GetOnStatusCodes() []int32 {
+	if x != nil {
+		return x.OnStatusCodes
+	}
+	return nil
+}
+
+// HeadersOverride changes the headers of the upstream requests sent to a target. The gateway's
+// credential, signature and framing headers cannot be named.
+type HeadersOverride struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// set are headers set to these values.
+	Set map[string]string `protobuf:"bytes,1,rep,name=set,proto3" json:"set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// remove are headers removed.
+	Remove        []string `protobuf:"bytes,2,rep,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadersOverride) Reset() {
+	*x = HeadersOverride{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadersOverride) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadersOverride) ProtoMessage() {}
+
+func (x *HeadersOverride) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadersOverride.ProtoReflect.Descriptor instead.
+func (*HeadersOverride) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HeadersOverride) GetSet() map[string]string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *HeadersOverride) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+// Routing is how a virtual model or a load-balancing rule routes: TrueFoundry's routing_config.
+type Routing struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is "weight-based-routing" (targets drawn by weight), "latency-based-routing" (the
+	// fastest targets by recent time per output token) or "priority-based-routing" (the lowest
+	// priority number that is healthy).
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// load_balance_targets are the targets, at least one, each model at most once.
+	LoadBalanceTargets []*RoutingTarget `protobuf:"bytes,2,rep,name=load_balance_targets,json=loadBalanceTargets,proto3" json:"load_balance_targets,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Routing) Reset() {
+	*x = Routing{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Routing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Routing) ProtoMessage() {}
+
+func (x *Routing) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Routing.ProtoReflect.Descriptor instead.
+func (*Routing) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Routing) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Routing) GetLoadBalanceTargets() []*RoutingTarget {
+	if x != nil {
+		return x.LoadBalanceTargets
+	}
+	return nil
+}
+
+// VirtualModel is a name clients call, "<group>/<name>", that routes to real models
+// (TrueFoundry's integration/model/virtual). Authorization rules name it: a caller allowed the
+// virtual model reaches its targets through it. GET /v1/models lists it.
+type VirtualModel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the first part of the name; it must not be a provider account's name. Immutable.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// name is unique within the group. Immutable.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// fqn is output only: "<group>/<name>", the name clients send.
+	Fqn string `protobuf:"bytes,3,opt,name=fqn,proto3" json:"fqn,omitempty"`
+	// model_types are the kinds of requests it serves: "chat", "embedding", "rerank". Empty
+	// means chat.
+	ModelTypes []string `protobuf:"bytes,4,rep,name=model_types,json=modelTypes,proto3" json:"model_types,omitempty"`
+	// routing_config is how it routes; required.
+	RoutingConfig *Routing `protobuf:"bytes,5,opt,name=routing_config,json=routingConfig,proto3" json:"routing_config,omitempty"`
+	// create_time is output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// update_time is output only.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VirtualModel) Reset() {
+	*x = VirtualModel{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VirtualModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VirtualModel) ProtoMessage() {}
+
+func (x *VirtualModel) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VirtualModel.ProtoReflect.Descriptor instead.
+func (*VirtualModel) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *VirtualModel) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *VirtualModel) GetName() string {
 	if x != nil {
 		return x.Name
 	}
 	return ""
 }
 
-func (x *RoutingConfig) GetStrategy() RoutingStrategy {
+func (x *VirtualModel) GetFqn() string {
 	if x != nil {
-		return x.Strategy
+		return x.Fqn
 	}
-	return RoutingStrategy_ROUTING_STRATEGY_UNSPECIFIED
+	return ""
 }
 
-func (x *RoutingConfig) GetTargets() []*RoutingTarget {
+func (x *VirtualModel) GetModelTypes() []string {
 	if x != nil {
-		return x.Targets
-	}
-	return nil
-}
-
-func (x *RoutingConfig) GetMaxRetries() int32 {
-	if x != nil {
-		return x.MaxRetries
-	}
-	return 0
-}
-
-func (x *RoutingConfig) GetRetryOnStatus() []int32 {
-	if x != nil {
-		return x.RetryOnStatus
+		return x.ModelTypes
 	}
 	return nil
 }
 
-func (x *RoutingConfig) GetCreateTime() *timestamppb.Timestamp {
+func (x *VirtualModel) GetRoutingConfig() *Routing {
+	if x != nil {
+		return x.RoutingConfig
+	}
+	return nil
+}
+
+func (x *VirtualModel) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
 	}
 	return nil
 }
 
-func (x *RoutingConfig) GetUpdateTime() *timestamppb.Timestamp {
+func (x *VirtualModel) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+// RoutingRule is a rule of the global load-balancing config (TrueFoundry's
+// gateway-load-balancing-config). Rules are tried in order (the config file's first, then the
+// stored ones by position, then id); the first whose when matches a request routes it.
+type RoutingRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id names the rule; unique and immutable.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// position orders the stored rules: lower first; rules of equal position by id.
+	Position int32 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	// when selects the requests routed: models is required (each an existing real or virtual
+	// model's fully qualified name, exactly); subjects and metadata as for rate limits.
+	When *Condition `protobuf:"bytes,3,opt,name=when,proto3" json:"when,omitempty"`
+	// routing_config is where the requests go; required.
+	RoutingConfig *Routing `protobuf:"bytes,4,opt,name=routing_config,json=routingConfig,proto3" json:"routing_config,omitempty"`
+	// create_time is output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// update_time is output only.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoutingRule) Reset() {
+	*x = RoutingRule{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoutingRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoutingRule) ProtoMessage() {}
+
+func (x *RoutingRule) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoutingRule.ProtoReflect.Descriptor instead.
+func (*RoutingRule) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RoutingRule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RoutingRule) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *RoutingRule) GetWhen() *Condition {
+	if x != nil {
+		return x.When
+	}
+	return nil
+}
+
+func (x *RoutingRule) GetRoutingConfig() *Routing {
+	if x != nil {
+		return x.RoutingConfig
+	}
+	return nil
+}
+
+func (x *RoutingRule) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *RoutingRule) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// RoutingState is one routing target's live state in this replica: it lives in memory, per
+// gateway process, and starts afresh with it.
+type RoutingState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// target is the model's fully qualified name.
+	Target string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	// circuit is the circuit breaker's state: "closed" (takes traffic), "open" (skipped until
+	// next_probe_time) or "half_open" (one probe at a time).
+	Circuit string `protobuf:"bytes,2,opt,name=circuit,proto3" json:"circuit,omitempty"`
+	// failures is the current run of consecutive failures.
+	Failures int32 `protobuf:"varint,3,opt,name=failures,proto3" json:"failures,omitempty"`
+	// next_probe_time is when an open circuit lets a probe through; unset unless open.
+	NextProbeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=next_probe_time,json=nextProbeTime,proto3" json:"next_probe_time,omitempty"`
+	// samples is how many answers the speed averages are over (the last 20 minutes, at most the
+	// last 100 answers); 0 when none.
+	Samples int32 `protobuf:"varint,5,opt,name=samples,proto3" json:"samples,omitempty"`
+	// tpot_ms is the average time per output token, in milliseconds.
+	TpotMs float64 `protobuf:"fixed64,6,opt,name=tpot_ms,json=tpotMs,proto3" json:"tpot_ms,omitempty"`
+	// ttft_ms is the average time to first token, in milliseconds.
+	TtftMs        float64 `protobuf:"fixed64,7,opt,name=ttft_ms,json=ttftMs,proto3" json:"ttft_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoutingState) Reset() {
+	*x = RoutingState{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoutingState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoutingState) ProtoMessage() {}
+
+func (x *RoutingState) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoutingState.ProtoReflect.Descriptor instead.
+func (*RoutingState) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RoutingState) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *RoutingState) GetCircuit() string {
+	if x != nil {
+		return x.Circuit
+	}
+	return ""
+}
+
+func (x *RoutingState) GetFailures() int32 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *RoutingState) GetNextProbeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextProbeTime
+	}
+	return nil
+}
+
+func (x *RoutingState) GetSamples() int32 {
+	if x != nil {
+		return x.Samples
+	}
+	return 0
+}
+
+func (x *RoutingState) GetTpotMs() float64 {
+	if x != nil {
+		return x.TpotMs
+	}
+	return 0
+}
+
+func (x *RoutingState) GetTtftMs() float64 {
+	if x != nil {
+		return x.TtftMs
+	}
+	return 0
 }
 
 // Condition selects the requests a rate limit or budget applies to. Its three parts are ANDed;
@@ -1186,7 +1617,7 @@ type Condition struct {
 	Subjects []string `protobuf:"bytes,1,rep,name=subjects,proto3" json:"subjects,omitempty"`
 	// models match the model the request is served by; any one of them matching is enough. Each
 	// is "*", "<account>/*", "<account>/<model>", or a name without '/', which matches a
-	// request that asks for that virtual model name (a routing config) rather than a model.
+	// request that asks for that name rather than a model.
 	Models []string `protobuf:"bytes,2,rep,name=models,proto3" json:"models,omitempty"`
 	// metadata must all be present with these exact values in the request's metadata, which
 	// comes from the X-LLMGW-Metadata header (or TrueFoundry's X-TFY-METADATA), a JSON object
@@ -1198,7 +1629,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1641,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1654,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Condition) GetSubjects() []string {
@@ -1262,7 +1693,7 @@ type RateLimitEntry struct {
 
 func (x *RateLimitEntry) Reset() {
 	*x = RateLimitEntry{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1705,7 @@ func (x *RateLimitEntry) String() string {
 func (*RateLimitEntry) ProtoMessage() {}
 
 func (x *RateLimitEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1718,7 @@ func (x *RateLimitEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitEntry.ProtoReflect.Descriptor instead.
 func (*RateLimitEntry) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RateLimitEntry) GetUnit() string {
@@ -1334,7 +1765,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1777,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1790,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RateLimit) GetName() string {
@@ -1432,7 +1863,7 @@ type NotificationTarget struct {
 
 func (x *NotificationTarget) Reset() {
 	*x = NotificationTarget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1875,7 @@ func (x *NotificationTarget) String() string {
 func (*NotificationTarget) ProtoMessage() {}
 
 func (x *NotificationTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1888,7 @@ func (x *NotificationTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationTarget.ProtoReflect.Descriptor instead.
 func (*NotificationTarget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *NotificationTarget) GetType() string {
@@ -1502,7 +1933,7 @@ type BudgetAlerts struct {
 
 func (x *BudgetAlerts) Reset() {
 	*x = BudgetAlerts{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1945,7 @@ func (x *BudgetAlerts) String() string {
 func (*BudgetAlerts) ProtoMessage() {}
 
 func (x *BudgetAlerts) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1958,7 @@ func (x *BudgetAlerts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BudgetAlerts.ProtoReflect.Descriptor instead.
 func (*BudgetAlerts) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BudgetAlerts) GetThresholds() []int32 {
@@ -1577,7 +2008,7 @@ type Budget struct {
 
 func (x *Budget) Reset() {
 	*x = Budget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +2020,7 @@ func (x *Budget) String() string {
 func (*Budget) ProtoMessage() {}
 
 func (x *Budget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +2033,7 @@ func (x *Budget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Budget.ProtoReflect.Descriptor instead.
 func (*Budget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Budget) GetName() string {
@@ -1696,7 +2127,7 @@ type LimitStatus struct {
 
 func (x *LimitStatus) Reset() {
 	*x = LimitStatus{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +2139,7 @@ func (x *LimitStatus) String() string {
 func (*LimitStatus) ProtoMessage() {}
 
 func (x *LimitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +2152,7 @@ func (x *LimitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitStatus.ProtoReflect.Descriptor instead.
 func (*LimitStatus) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LimitStatus) GetRule() string {
@@ -1791,7 +2222,7 @@ type CreateProviderAccountRequest struct {
 
 func (x *CreateProviderAccountRequest) Reset() {
 	*x = CreateProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +2234,7 @@ func (x *CreateProviderAccountRequest) String() string {
 func (*CreateProviderAccountRequest) ProtoMessage() {}
 
 func (x *CreateProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +2247,7 @@ func (x *CreateProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateProviderAccountRequest) GetProviderAccount() *ProviderAccount {
@@ -1837,7 +2268,7 @@ type CreateProviderAccountResponse struct {
 
 func (x *CreateProviderAccountResponse) Reset() {
 	*x = CreateProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1849,7 +2280,7 @@ func (x *CreateProviderAccountResponse) String() string {
 func (*CreateProviderAccountResponse) ProtoMessage() {}
 
 func (x *CreateProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1862,7 +2293,7 @@ func (x *CreateProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreateProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -1883,7 +2314,7 @@ type GetProviderAccountRequest struct {
 
 func (x *GetProviderAccountRequest) Reset() {
 	*x = GetProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2326,7 @@ func (x *GetProviderAccountRequest) String() string {
 func (*GetProviderAccountRequest) ProtoMessage() {}
 
 func (x *GetProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2339,7 @@ func (x *GetProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetProviderAccountRequest) GetName() string {
@@ -1929,7 +2360,7 @@ type GetProviderAccountResponse struct {
 
 func (x *GetProviderAccountResponse) Reset() {
 	*x = GetProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2372,7 @@ func (x *GetProviderAccountResponse) String() string {
 func (*GetProviderAccountResponse) ProtoMessage() {}
 
 func (x *GetProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2385,7 @@ func (x *GetProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -1973,7 +2404,7 @@ type ListProviderAccountsRequest struct {
 
 func (x *ListProviderAccountsRequest) Reset() {
 	*x = ListProviderAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1985,7 +2416,7 @@ func (x *ListProviderAccountsRequest) String() string {
 func (*ListProviderAccountsRequest) ProtoMessage() {}
 
 func (x *ListProviderAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1998,7 +2429,7 @@ func (x *ListProviderAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProviderAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListProviderAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 // ListProviderAccountsResponse lists provider accounts.
@@ -2012,7 +2443,7 @@ type ListProviderAccountsResponse struct {
 
 func (x *ListProviderAccountsResponse) Reset() {
 	*x = ListProviderAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2455,7 @@ func (x *ListProviderAccountsResponse) String() string {
 func (*ListProviderAccountsResponse) ProtoMessage() {}
 
 func (x *ListProviderAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2468,7 @@ func (x *ListProviderAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProviderAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListProviderAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListProviderAccountsResponse) GetProviderAccounts() []*ProviderAccount {
@@ -2058,7 +2489,7 @@ type UpdateProviderAccountRequest struct {
 
 func (x *UpdateProviderAccountRequest) Reset() {
 	*x = UpdateProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2501,7 @@ func (x *UpdateProviderAccountRequest) String() string {
 func (*UpdateProviderAccountRequest) ProtoMessage() {}
 
 func (x *UpdateProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2514,7 @@ func (x *UpdateProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateProviderAccountRequest) GetProviderAccount() *ProviderAccount {
@@ -2104,7 +2535,7 @@ type UpdateProviderAccountResponse struct {
 
 func (x *UpdateProviderAccountResponse) Reset() {
 	*x = UpdateProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2547,7 @@ func (x *UpdateProviderAccountResponse) String() string {
 func (*UpdateProviderAccountResponse) ProtoMessage() {}
 
 func (x *UpdateProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2560,7 @@ func (x *UpdateProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -2150,7 +2581,7 @@ type DeleteProviderAccountRequest struct {
 
 func (x *DeleteProviderAccountRequest) Reset() {
 	*x = DeleteProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2593,7 @@ func (x *DeleteProviderAccountRequest) String() string {
 func (*DeleteProviderAccountRequest) ProtoMessage() {}
 
 func (x *DeleteProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2606,7 @@ func (x *DeleteProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteProviderAccountRequest) GetName() string {
@@ -2194,7 +2625,7 @@ type DeleteProviderAccountResponse struct {
 
 func (x *DeleteProviderAccountResponse) Reset() {
 	*x = DeleteProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2637,7 @@ func (x *DeleteProviderAccountResponse) String() string {
 func (*DeleteProviderAccountResponse) ProtoMessage() {}
 
 func (x *DeleteProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2650,7 @@ func (x *DeleteProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 // CreateModelRequest creates a model.
@@ -2233,7 +2664,7 @@ type CreateModelRequest struct {
 
 func (x *CreateModelRequest) Reset() {
 	*x = CreateModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2676,7 @@ func (x *CreateModelRequest) String() string {
 func (*CreateModelRequest) ProtoMessage() {}
 
 func (x *CreateModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2689,7 @@ func (x *CreateModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateModelRequest.ProtoReflect.Descriptor instead.
 func (*CreateModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateModelRequest) GetModel() *Model {
@@ -2279,7 +2710,7 @@ type CreateModelResponse struct {
 
 func (x *CreateModelResponse) Reset() {
 	*x = CreateModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2722,7 @@ func (x *CreateModelResponse) String() string {
 func (*CreateModelResponse) ProtoMessage() {}
 
 func (x *CreateModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2735,7 @@ func (x *CreateModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateModelResponse.ProtoReflect.Descriptor instead.
 func (*CreateModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateModelResponse) GetModel() *Model {
@@ -2327,7 +2758,7 @@ type GetModelRequest struct {
 
 func (x *GetModelRequest) Reset() {
 	*x = GetModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2339,7 +2770,7 @@ func (x *GetModelRequest) String() string {
 func (*GetModelRequest) ProtoMessage() {}
 
 func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2352,7 +2783,7 @@ func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
 func (*GetModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetModelRequest) GetAccount() string {
@@ -2380,7 +2811,7 @@ type GetModelResponse struct {
 
 func (x *GetModelResponse) Reset() {
 	*x = GetModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2392,7 +2823,7 @@ func (x *GetModelResponse) String() string {
 func (*GetModelResponse) ProtoMessage() {}
 
 func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2405,7 +2836,7 @@ func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
 func (*GetModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetModelResponse) GetModel() *Model {
@@ -2426,7 +2857,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2869,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2882,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListModelsRequest) GetAccount() string {
@@ -2472,7 +2903,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2484,7 +2915,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2497,7 +2928,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListModelsResponse) GetModels() []*Model {
@@ -2518,7 +2949,7 @@ type UpdateModelRequest struct {
 
 func (x *UpdateModelRequest) Reset() {
 	*x = UpdateModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2961,7 @@ func (x *UpdateModelRequest) String() string {
 func (*UpdateModelRequest) ProtoMessage() {}
 
 func (x *UpdateModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2974,7 @@ func (x *UpdateModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateModelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateModelRequest) GetModel() *Model {
@@ -2564,7 +2995,7 @@ type UpdateModelResponse struct {
 
 func (x *UpdateModelResponse) Reset() {
 	*x = UpdateModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +3007,7 @@ func (x *UpdateModelResponse) String() string {
 func (*UpdateModelResponse) ProtoMessage() {}
 
 func (x *UpdateModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +3020,7 @@ func (x *UpdateModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateModelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateModelResponse) GetModel() *Model {
@@ -2612,7 +3043,7 @@ type DeleteModelRequest struct {
 
 func (x *DeleteModelRequest) Reset() {
 	*x = DeleteModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2624,7 +3055,7 @@ func (x *DeleteModelRequest) String() string {
 func (*DeleteModelRequest) ProtoMessage() {}
 
 func (x *DeleteModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2637,7 +3068,7 @@ func (x *DeleteModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteModelRequest) GetAccount() string {
@@ -2663,7 +3094,7 @@ type DeleteModelResponse struct {
 
 func (x *DeleteModelResponse) Reset() {
 	*x = DeleteModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +3106,7 @@ func (x *DeleteModelResponse) String() string {
 func (*DeleteModelResponse) ProtoMessage() {}
 
 func (x *DeleteModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +3119,7 @@ func (x *DeleteModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 // CreateUserRequest creates a user.
@@ -2702,7 +3133,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2714,7 +3145,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2727,7 +3158,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateUserRequest) GetUser() *User {
@@ -2748,7 +3179,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2760,7 +3191,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2773,7 +3204,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -2794,7 +3225,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2806,7 +3237,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2819,7 +3250,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -2840,7 +3271,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2852,7 +3283,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2865,7 +3296,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -2884,7 +3315,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2896,7 +3327,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2909,7 +3340,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 // ListUsersResponse lists users.
@@ -2923,7 +3354,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2935,7 +3366,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2948,7 +3379,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -2969,7 +3400,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2981,7 +3412,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2994,7 +3425,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -3015,7 +3446,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3027,7 +3458,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3040,7 +3471,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -3061,7 +3492,7 @@ type DeleteUserRequest struct {
 
 func (x *DeleteUserRequest) Reset() {
 	*x = DeleteUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3073,7 +3504,7 @@ func (x *DeleteUserRequest) String() string {
 func (*DeleteUserRequest) ProtoMessage() {}
 
 func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3086,7 +3517,7 @@ func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DeleteUserRequest) GetName() string {
@@ -3105,7 +3536,7 @@ type DeleteUserResponse struct {
 
 func (x *DeleteUserResponse) Reset() {
 	*x = DeleteUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3117,7 +3548,7 @@ func (x *DeleteUserResponse) String() string {
 func (*DeleteUserResponse) ProtoMessage() {}
 
 func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3130,7 +3561,7 @@ func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 // CreateTeamRequest creates a team.
@@ -3144,7 +3575,7 @@ type CreateTeamRequest struct {
 
 func (x *CreateTeamRequest) Reset() {
 	*x = CreateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3156,7 +3587,7 @@ func (x *CreateTeamRequest) String() string {
 func (*CreateTeamRequest) ProtoMessage() {}
 
 func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3169,7 +3600,7 @@ func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamRequest.ProtoReflect.Descriptor instead.
 func (*CreateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CreateTeamRequest) GetTeam() *Team {
@@ -3190,7 +3621,7 @@ type CreateTeamResponse struct {
 
 func (x *CreateTeamResponse) Reset() {
 	*x = CreateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3202,7 +3633,7 @@ func (x *CreateTeamResponse) String() string {
 func (*CreateTeamResponse) ProtoMessage() {}
 
 func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3215,7 +3646,7 @@ func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamResponse.ProtoReflect.Descriptor instead.
 func (*CreateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CreateTeamResponse) GetTeam() *Team {
@@ -3236,7 +3667,7 @@ type GetTeamRequest struct {
 
 func (x *GetTeamRequest) Reset() {
 	*x = GetTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3248,7 +3679,7 @@ func (x *GetTeamRequest) String() string {
 func (*GetTeamRequest) ProtoMessage() {}
 
 func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3261,7 +3692,7 @@ func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamRequest.ProtoReflect.Descriptor instead.
 func (*GetTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetTeamRequest) GetName() string {
@@ -3282,7 +3713,7 @@ type GetTeamResponse struct {
 
 func (x *GetTeamResponse) Reset() {
 	*x = GetTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3294,7 +3725,7 @@ func (x *GetTeamResponse) String() string {
 func (*GetTeamResponse) ProtoMessage() {}
 
 func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3307,7 +3738,7 @@ func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamResponse.ProtoReflect.Descriptor instead.
 func (*GetTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetTeamResponse) GetTeam() *Team {
@@ -3326,7 +3757,7 @@ type ListTeamsRequest struct {
 
 func (x *ListTeamsRequest) Reset() {
 	*x = ListTeamsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3338,7 +3769,7 @@ func (x *ListTeamsRequest) String() string {
 func (*ListTeamsRequest) ProtoMessage() {}
 
 func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3351,7 +3782,7 @@ func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsRequest.ProtoReflect.Descriptor instead.
 func (*ListTeamsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 // ListTeamsResponse lists teams.
@@ -3365,7 +3796,7 @@ type ListTeamsResponse struct {
 
 func (x *ListTeamsResponse) Reset() {
 	*x = ListTeamsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3377,7 +3808,7 @@ func (x *ListTeamsResponse) String() string {
 func (*ListTeamsResponse) ProtoMessage() {}
 
 func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3390,7 +3821,7 @@ func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsResponse.ProtoReflect.Descriptor instead.
 func (*ListTeamsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListTeamsResponse) GetTeams() []*Team {
@@ -3411,7 +3842,7 @@ type UpdateTeamRequest struct {
 
 func (x *UpdateTeamRequest) Reset() {
 	*x = UpdateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +3854,7 @@ func (x *UpdateTeamRequest) String() string {
 func (*UpdateTeamRequest) ProtoMessage() {}
 
 func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3436,7 +3867,7 @@ func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *UpdateTeamRequest) GetTeam() *Team {
@@ -3457,7 +3888,7 @@ type UpdateTeamResponse struct {
 
 func (x *UpdateTeamResponse) Reset() {
 	*x = UpdateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3469,7 +3900,7 @@ func (x *UpdateTeamResponse) String() string {
 func (*UpdateTeamResponse) ProtoMessage() {}
 
 func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3482,7 +3913,7 @@ func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *UpdateTeamResponse) GetTeam() *Team {
@@ -3503,7 +3934,7 @@ type DeleteTeamRequest struct {
 
 func (x *DeleteTeamRequest) Reset() {
 	*x = DeleteTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3515,7 +3946,7 @@ func (x *DeleteTeamRequest) String() string {
 func (*DeleteTeamRequest) ProtoMessage() {}
 
 func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3528,7 +3959,7 @@ func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DeleteTeamRequest) GetName() string {
@@ -3547,7 +3978,7 @@ type DeleteTeamResponse struct {
 
 func (x *DeleteTeamResponse) Reset() {
 	*x = DeleteTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3559,7 +3990,7 @@ func (x *DeleteTeamResponse) String() string {
 func (*DeleteTeamResponse) ProtoMessage() {}
 
 func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3572,7 +4003,7 @@ func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
 }
 
 // CreateVirtualAccountRequest creates a virtual account.
@@ -3586,7 +4017,7 @@ type CreateVirtualAccountRequest struct {
 
 func (x *CreateVirtualAccountRequest) Reset() {
 	*x = CreateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3598,7 +4029,7 @@ func (x *CreateVirtualAccountRequest) String() string {
 func (*CreateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3611,7 +4042,7 @@ func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *CreateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -3632,7 +4063,7 @@ type CreateVirtualAccountResponse struct {
 
 func (x *CreateVirtualAccountResponse) Reset() {
 	*x = CreateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3644,7 +4075,7 @@ func (x *CreateVirtualAccountResponse) String() string {
 func (*CreateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3657,7 +4088,7 @@ func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CreateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -3678,7 +4109,7 @@ type GetVirtualAccountRequest struct {
 
 func (x *GetVirtualAccountRequest) Reset() {
 	*x = GetVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3690,7 +4121,7 @@ func (x *GetVirtualAccountRequest) String() string {
 func (*GetVirtualAccountRequest) ProtoMessage() {}
 
 func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3703,7 +4134,7 @@ func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetVirtualAccountRequest) GetName() string {
@@ -3724,7 +4155,7 @@ type GetVirtualAccountResponse struct {
 
 func (x *GetVirtualAccountResponse) Reset() {
 	*x = GetVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3736,7 +4167,7 @@ func (x *GetVirtualAccountResponse) String() string {
 func (*GetVirtualAccountResponse) ProtoMessage() {}
 
 func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3749,7 +4180,7 @@ func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -3768,7 +4199,7 @@ type ListVirtualAccountsRequest struct {
 
 func (x *ListVirtualAccountsRequest) Reset() {
 	*x = ListVirtualAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3780,7 +4211,7 @@ func (x *ListVirtualAccountsRequest) String() string {
 func (*ListVirtualAccountsRequest) ProtoMessage() {}
 
 func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3793,7 +4224,7 @@ func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
 }
 
 // ListVirtualAccountsResponse lists virtual accounts.
@@ -3807,7 +4238,7 @@ type ListVirtualAccountsResponse struct {
 
 func (x *ListVirtualAccountsResponse) Reset() {
 	*x = ListVirtualAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3819,7 +4250,7 @@ func (x *ListVirtualAccountsResponse) String() string {
 func (*ListVirtualAccountsResponse) ProtoMessage() {}
 
 func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3832,7 +4263,7 @@ func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ListVirtualAccountsResponse) GetVirtualAccounts() []*VirtualAccount {
@@ -3853,7 +4284,7 @@ type UpdateVirtualAccountRequest struct {
 
 func (x *UpdateVirtualAccountRequest) Reset() {
 	*x = UpdateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3865,7 +4296,7 @@ func (x *UpdateVirtualAccountRequest) String() string {
 func (*UpdateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3878,7 +4309,7 @@ func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *UpdateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -3899,7 +4330,7 @@ type UpdateVirtualAccountResponse struct {
 
 func (x *UpdateVirtualAccountResponse) Reset() {
 	*x = UpdateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +4342,7 @@ func (x *UpdateVirtualAccountResponse) String() string {
 func (*UpdateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +4355,7 @@ func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *UpdateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -3945,7 +4376,7 @@ type DeleteVirtualAccountRequest struct {
 
 func (x *DeleteVirtualAccountRequest) Reset() {
 	*x = DeleteVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3957,7 +4388,7 @@ func (x *DeleteVirtualAccountRequest) String() string {
 func (*DeleteVirtualAccountRequest) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3970,7 +4401,7 @@ func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *DeleteVirtualAccountRequest) GetName() string {
@@ -3989,7 +4420,7 @@ type DeleteVirtualAccountResponse struct {
 
 func (x *DeleteVirtualAccountResponse) Reset() {
 	*x = DeleteVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4001,7 +4432,7 @@ func (x *DeleteVirtualAccountResponse) String() string {
 func (*DeleteVirtualAccountResponse) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4014,7 +4445,7 @@ func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
 }
 
 // CreateAuthzRuleRequest creates a authz rule.
@@ -4028,7 +4459,7 @@ type CreateAuthzRuleRequest struct {
 
 func (x *CreateAuthzRuleRequest) Reset() {
 	*x = CreateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4040,7 +4471,7 @@ func (x *CreateAuthzRuleRequest) String() string {
 func (*CreateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4053,7 +4484,7 @@ func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *CreateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -4074,7 +4505,7 @@ type CreateAuthzRuleResponse struct {
 
 func (x *CreateAuthzRuleResponse) Reset() {
 	*x = CreateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4086,7 +4517,7 @@ func (x *CreateAuthzRuleResponse) String() string {
 func (*CreateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4099,7 +4530,7 @@ func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *CreateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -4120,7 +4551,7 @@ type GetAuthzRuleRequest struct {
 
 func (x *GetAuthzRuleRequest) Reset() {
 	*x = GetAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4132,7 +4563,7 @@ func (x *GetAuthzRuleRequest) String() string {
 func (*GetAuthzRuleRequest) ProtoMessage() {}
 
 func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4145,7 +4576,7 @@ func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *GetAuthzRuleRequest) GetName() string {
@@ -4166,7 +4597,7 @@ type GetAuthzRuleResponse struct {
 
 func (x *GetAuthzRuleResponse) Reset() {
 	*x = GetAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4178,7 +4609,7 @@ func (x *GetAuthzRuleResponse) String() string {
 func (*GetAuthzRuleResponse) ProtoMessage() {}
 
 func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4191,7 +4622,7 @@ func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *GetAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -4210,7 +4641,7 @@ type ListAuthzRulesRequest struct {
 
 func (x *ListAuthzRulesRequest) Reset() {
 	*x = ListAuthzRulesRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4222,7 +4653,7 @@ func (x *ListAuthzRulesRequest) String() string {
 func (*ListAuthzRulesRequest) ProtoMessage() {}
 
 func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4235,7 +4666,7 @@ func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
 }
 
 // ListAuthzRulesResponse lists authz rules.
@@ -4249,7 +4680,7 @@ type ListAuthzRulesResponse struct {
 
 func (x *ListAuthzRulesResponse) Reset() {
 	*x = ListAuthzRulesResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4261,7 +4692,7 @@ func (x *ListAuthzRulesResponse) String() string {
 func (*ListAuthzRulesResponse) ProtoMessage() {}
 
 func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4274,7 +4705,7 @@ func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ListAuthzRulesResponse) GetAuthzRules() []*AuthzRule {
@@ -4295,7 +4726,7 @@ type UpdateAuthzRuleRequest struct {
 
 func (x *UpdateAuthzRuleRequest) Reset() {
 	*x = UpdateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4307,7 +4738,7 @@ func (x *UpdateAuthzRuleRequest) String() string {
 func (*UpdateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4320,7 +4751,7 @@ func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *UpdateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -4341,7 +4772,7 @@ type UpdateAuthzRuleResponse struct {
 
 func (x *UpdateAuthzRuleResponse) Reset() {
 	*x = UpdateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4353,7 +4784,7 @@ func (x *UpdateAuthzRuleResponse) String() string {
 func (*UpdateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4366,7 +4797,7 @@ func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *UpdateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -4387,7 +4818,7 @@ type DeleteAuthzRuleRequest struct {
 
 func (x *DeleteAuthzRuleRequest) Reset() {
 	*x = DeleteAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4399,7 +4830,7 @@ func (x *DeleteAuthzRuleRequest) String() string {
 func (*DeleteAuthzRuleRequest) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4412,7 +4843,7 @@ func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *DeleteAuthzRuleRequest) GetName() string {
@@ -4431,7 +4862,7 @@ type DeleteAuthzRuleResponse struct {
 
 func (x *DeleteAuthzRuleResponse) Reset() {
 	*x = DeleteAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4443,7 +4874,7 @@ func (x *DeleteAuthzRuleResponse) String() string {
 func (*DeleteAuthzRuleResponse) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4456,299 +4887,32 @@ func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
-}
-
-// CreateRoutingConfigRequest creates a routing config.
-type CreateRoutingConfigRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// routing_config is the new resource.
-	RoutingConfig *RoutingConfig `protobuf:"bytes,1,opt,name=routing_config,json=routingConfig,proto3" json:"routing_config,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateRoutingConfigRequest) Reset() {
-	*x = CreateRoutingConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateRoutingConfigRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateRoutingConfigRequest) ProtoMessage() {}
-
-func (x *CreateRoutingConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateRoutingConfigRequest.ProtoReflect.Descriptor instead.
-func (*CreateRoutingConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
-}
-
-func (x *CreateRoutingConfigRequest) GetRoutingConfig() *RoutingConfig {
-	if x != nil {
-		return x.RoutingConfig
-	}
-	return nil
-}
-
-// CreateRoutingConfigResponse returns the created routing config.
-type CreateRoutingConfigResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// routing_config is the created resource.
-	RoutingConfig *RoutingConfig `protobuf:"bytes,1,opt,name=routing_config,json=routingConfig,proto3" json:"routing_config,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateRoutingConfigResponse) Reset() {
-	*x = CreateRoutingConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateRoutingConfigResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateRoutingConfigResponse) ProtoMessage() {}
-
-func (x *CreateRoutingConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateRoutingConfigResponse.ProtoReflect.Descriptor instead.
-func (*CreateRoutingConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
-}
-
-func (x *CreateRoutingConfigResponse) GetRoutingConfig() *RoutingConfig {
-	if x != nil {
-		return x.RoutingConfig
-	}
-	return nil
-}
-
-// GetRoutingConfigRequest names a routing config.
-type GetRoutingConfigRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// name identifies the resource.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetRoutingConfigRequest) Reset() {
-	*x = GetRoutingConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetRoutingConfigRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetRoutingConfigRequest) ProtoMessage() {}
-
-func (x *GetRoutingConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetRoutingConfigRequest.ProtoReflect.Descriptor instead.
-func (*GetRoutingConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
-}
-
-func (x *GetRoutingConfigRequest) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-// GetRoutingConfigResponse returns a routing config.
-type GetRoutingConfigResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// routing_config is the resource.
-	RoutingConfig *RoutingConfig `protobuf:"bytes,1,opt,name=routing_config,json=routingConfig,proto3" json:"routing_config,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetRoutingConfigResponse) Reset() {
-	*x = GetRoutingConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetRoutingConfigResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetRoutingConfigResponse) ProtoMessage() {}
-
-func (x *GetRoutingConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetRoutingConfigResponse.ProtoReflect.Descriptor instead.
-func (*GetRoutingConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
-}
-
-func (x *GetRoutingConfigResponse) GetRoutingConfig() *RoutingConfig {
-	if x != nil {
-		return x.RoutingConfig
-	}
-	return nil
-}
-
-// ListRoutingConfigsRequest lists routing configs.
-type ListRoutingConfigsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListRoutingConfigsRequest) Reset() {
-	*x = ListRoutingConfigsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListRoutingConfigsRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListRoutingConfigsRequest) ProtoMessage() {}
-
-func (x *ListRoutingConfigsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListRoutingConfigsRequest.ProtoReflect.Descriptor instead.
-func (*ListRoutingConfigsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
-}
-
-// ListRoutingConfigsResponse lists routing configs.
-type ListRoutingConfigsResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// routing_configs are sorted by name.
-	RoutingConfigs []*RoutingConfig `protobuf:"bytes,1,rep,name=routing_configs,json=routingConfigs,proto3" json:"routing_configs,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
-}
-
-func (x *ListRoutingConfigsResponse) Reset() {
-	*x = ListRoutingConfigsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListRoutingConfigsResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListRoutingConfigsResponse) ProtoMessage() {}
-
-func (x *ListRoutingConfigsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListRoutingConfigsResponse.ProtoReflect.Descriptor instead.
-func (*ListRoutingConfigsResponse) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
 }
 
-func (x *ListRoutingConfigsResponse) GetRoutingConfigs() []*RoutingConfig {
-	if x != nil {
-		return x.RoutingConfigs
-	}
-	return nil
-}
-
-// UpdateRoutingConfigRequest replaces a routing config; it is identified by its name fields.
-type UpdateRoutingConfigRequest struct {
+// CreateVirtualModelRequest creates a virtual model.
+type CreateVirtualModelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// routing_config is the new state.
-	RoutingConfig *RoutingConfig `protobuf:"bytes,1,opt,name=routing_config,json=routingConfig,proto3" json:"routing_config,omitempty"`
+	// virtual_model is the new resource.
+	VirtualModel  *VirtualModel `protobuf:"bytes,1,opt,name=virtual_model,json=virtualModel,proto3" json:"virtual_model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *UpdateRoutingConfigRequest) Reset() {
-	*x = UpdateRoutingConfigRequest{}
+func (x *CreateVirtualModelRequest) Reset() {
+	*x = CreateVirtualModelRequest{}
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *UpdateRoutingConfigRequest) String() string {
+func (x *CreateVirtualModelRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*UpdateRoutingConfigRequest) ProtoMessage() {}
+func (*CreateVirtualModelRequest) ProtoMessage() {}
 
-func (x *UpdateRoutingConfigRequest) ProtoReflect() protoreflect.Message {
+func (x *CreateVirtualModelRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -4760,41 +4924,41 @@ func (x *UpdateRoutingConfigRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use UpdateRoutingConfigRequest.ProtoReflect.Descriptor instead.
-func (*UpdateRoutingConfigRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use CreateVirtualModelRequest.ProtoReflect.Descriptor instead.
+func (*CreateVirtualModelRequest) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
 }
 
-func (x *UpdateRoutingConfigRequest) GetRoutingConfig() *RoutingConfig {
+func (x *CreateVirtualModelRequest) GetVirtualModel() *VirtualModel {
 	if x != nil {
-		return x.RoutingConfig
+		return x.VirtualModel
 	}
 	return nil
 }
 
-// UpdateRoutingConfigResponse returns the updated routing config.
-type UpdateRoutingConfigResponse struct {
+// CreateVirtualModelResponse returns the created virtual model.
+type CreateVirtualModelResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// routing_config is the updated resource.
-	RoutingConfig *RoutingConfig `protobuf:"bytes,1,opt,name=routing_config,json=routingConfig,proto3" json:"routing_config,omitempty"`
+	// virtual_model is the created resource.
+	VirtualModel  *VirtualModel `protobuf:"bytes,1,opt,name=virtual_model,json=virtualModel,proto3" json:"virtual_model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *UpdateRoutingConfigResponse) Reset() {
-	*x = UpdateRoutingConfigResponse{}
+func (x *CreateVirtualModelResponse) Reset() {
+	*x = CreateVirtualModelResponse{}
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *UpdateRoutingConfigResponse) String() string {
+func (x *CreateVirtualModelResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*UpdateRoutingConfigResponse) ProtoMessage() {}
+func (*CreateVirtualModelResponse) ProtoMessage() {}
 
-func (x *UpdateRoutingConfigResponse) ProtoReflect() protoreflect.Message {
+func (x *CreateVirtualModelResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -4806,41 +4970,43 @@ func (x *UpdateRoutingConfigResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use UpdateRoutingConfigResponse.ProtoReflect.Descriptor instead.
-func (*UpdateRoutingConfigResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use CreateVirtualModelResponse.ProtoReflect.Descriptor instead.
+func (*CreateVirtualModelResponse) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
 }
 
-func (x *UpdateRoutingConfigResponse) GetRoutingConfig() *RoutingConfig {
+func (x *CreateVirtualModelResponse) GetVirtualModel() *VirtualModel {
 	if x != nil {
-		return x.RoutingConfig
+		return x.VirtualModel
 	}
 	return nil
 }
 
-// DeleteRoutingConfigRequest names the routing config to delete.
-type DeleteRoutingConfigRequest struct {
+// GetVirtualModelRequest names a virtual model.
+type GetVirtualModelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// group identifies the resource.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	// name identifies the resource.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *DeleteRoutingConfigRequest) Reset() {
-	*x = DeleteRoutingConfigRequest{}
+func (x *GetVirtualModelRequest) Reset() {
+	*x = GetVirtualModelRequest{}
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *DeleteRoutingConfigRequest) String() string {
+func (x *GetVirtualModelRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*DeleteRoutingConfigRequest) ProtoMessage() {}
+func (*GetVirtualModelRequest) ProtoMessage() {}
 
-func (x *DeleteRoutingConfigRequest) ProtoReflect() protoreflect.Message {
+func (x *GetVirtualModelRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -4852,39 +5018,48 @@ func (x *DeleteRoutingConfigRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use DeleteRoutingConfigRequest.ProtoReflect.Descriptor instead.
-func (*DeleteRoutingConfigRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use GetVirtualModelRequest.ProtoReflect.Descriptor instead.
+func (*GetVirtualModelRequest) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
 }
 
-func (x *DeleteRoutingConfigRequest) GetName() string {
+func (x *GetVirtualModelRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GetVirtualModelRequest) GetName() string {
 	if x != nil {
 		return x.Name
 	}
 	return ""
 }
 
-// DeleteRoutingConfigResponse confirms a deletion.
-type DeleteRoutingConfigResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+// GetVirtualModelResponse returns a virtual model.
+type GetVirtualModelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// virtual_model is the resource.
+	VirtualModel  *VirtualModel `protobuf:"bytes,1,opt,name=virtual_model,json=virtualModel,proto3" json:"virtual_model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *DeleteRoutingConfigResponse) Reset() {
-	*x = DeleteRoutingConfigResponse{}
+func (x *GetVirtualModelResponse) Reset() {
+	*x = GetVirtualModelResponse{}
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *DeleteRoutingConfigResponse) String() string {
+func (x *GetVirtualModelResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*DeleteRoutingConfigResponse) ProtoMessage() {}
+func (*GetVirtualModelResponse) ProtoMessage() {}
 
-func (x *DeleteRoutingConfigResponse) ProtoReflect() protoreflect.Message {
+func (x *GetVirtualModelResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -4896,9 +5071,818 @@ func (x *DeleteRoutingConfigResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use DeleteRoutingConfigResponse.ProtoReflect.Descriptor instead.
-func (*DeleteRoutingConfigResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use GetVirtualModelResponse.ProtoReflect.Descriptor instead.
+func (*GetVirtualModelResponse) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *GetVirtualModelResponse) GetVirtualModel() *VirtualModel {
+	if x != nil {
+		return x.VirtualModel
+	}
+	return nil
+}
+
+// ListVirtualModelsRequest lists virtual models.
+type ListVirtualModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVirtualModelsRequest) Reset() {
+	*x = ListVirtualModelsRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVirtualModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVirtualModelsRequest) ProtoMessage() {}
+
+func (x *ListVirtualModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVirtualModelsRequest.ProtoReflect.Descriptor instead.
+func (*ListVirtualModelsRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
+}
+
+// ListVirtualModelsResponse lists virtual models.
+type ListVirtualModelsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// virtual_models are sorted by fqn.
+	VirtualModels []*VirtualModel `protobuf:"bytes,1,rep,name=virtual_models,json=virtualModels,proto3" json:"virtual_models,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVirtualModelsResponse) Reset() {
+	*x = ListVirtualModelsResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVirtualModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVirtualModelsResponse) ProtoMessage() {}
+
+func (x *ListVirtualModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVirtualModelsResponse.ProtoReflect.Descriptor instead.
+func (*ListVirtualModelsResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *ListVirtualModelsResponse) GetVirtualModels() []*VirtualModel {
+	if x != nil {
+		return x.VirtualModels
+	}
+	return nil
+}
+
+// UpdateVirtualModelRequest replaces a virtual model; it is identified by its name fields.
+type UpdateVirtualModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// virtual_model is the new state.
+	VirtualModel  *VirtualModel `protobuf:"bytes,1,opt,name=virtual_model,json=virtualModel,proto3" json:"virtual_model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateVirtualModelRequest) Reset() {
+	*x = UpdateVirtualModelRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateVirtualModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateVirtualModelRequest) ProtoMessage() {}
+
+func (x *UpdateVirtualModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateVirtualModelRequest.ProtoReflect.Descriptor instead.
+func (*UpdateVirtualModelRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *UpdateVirtualModelRequest) GetVirtualModel() *VirtualModel {
+	if x != nil {
+		return x.VirtualModel
+	}
+	return nil
+}
+
+// UpdateVirtualModelResponse returns the updated virtual model.
+type UpdateVirtualModelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// virtual_model is the updated resource.
+	VirtualModel  *VirtualModel `protobuf:"bytes,1,opt,name=virtual_model,json=virtualModel,proto3" json:"virtual_model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateVirtualModelResponse) Reset() {
+	*x = UpdateVirtualModelResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateVirtualModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateVirtualModelResponse) ProtoMessage() {}
+
+func (x *UpdateVirtualModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateVirtualModelResponse.ProtoReflect.Descriptor instead.
+func (*UpdateVirtualModelResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *UpdateVirtualModelResponse) GetVirtualModel() *VirtualModel {
+	if x != nil {
+		return x.VirtualModel
+	}
+	return nil
+}
+
+// DeleteVirtualModelRequest names the virtual model to delete.
+type DeleteVirtualModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group identifies the resource.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// name identifies the resource.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVirtualModelRequest) Reset() {
+	*x = DeleteVirtualModelRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVirtualModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVirtualModelRequest) ProtoMessage() {}
+
+func (x *DeleteVirtualModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVirtualModelRequest.ProtoReflect.Descriptor instead.
+func (*DeleteVirtualModelRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *DeleteVirtualModelRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *DeleteVirtualModelRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// DeleteVirtualModelResponse confirms a deletion.
+type DeleteVirtualModelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVirtualModelResponse) Reset() {
+	*x = DeleteVirtualModelResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVirtualModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVirtualModelResponse) ProtoMessage() {}
+
+func (x *DeleteVirtualModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVirtualModelResponse.ProtoReflect.Descriptor instead.
+func (*DeleteVirtualModelResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
+}
+
+// CreateRoutingRuleRequest creates a routing rule.
+type CreateRoutingRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// routing_rule is the new resource.
+	RoutingRule   *RoutingRule `protobuf:"bytes,1,opt,name=routing_rule,json=routingRule,proto3" json:"routing_rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRoutingRuleRequest) Reset() {
+	*x = CreateRoutingRuleRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRoutingRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRoutingRuleRequest) ProtoMessage() {}
+
+func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRoutingRuleRequest.ProtoReflect.Descriptor instead.
+func (*CreateRoutingRuleRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *CreateRoutingRuleRequest) GetRoutingRule() *RoutingRule {
+	if x != nil {
+		return x.RoutingRule
+	}
+	return nil
+}
+
+// CreateRoutingRuleResponse returns the created routing rule.
+type CreateRoutingRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// routing_rule is the created resource.
+	RoutingRule   *RoutingRule `protobuf:"bytes,1,opt,name=routing_rule,json=routingRule,proto3" json:"routing_rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRoutingRuleResponse) Reset() {
+	*x = CreateRoutingRuleResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRoutingRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRoutingRuleResponse) ProtoMessage() {}
+
+func (x *CreateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRoutingRuleResponse.ProtoReflect.Descriptor instead.
+func (*CreateRoutingRuleResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *CreateRoutingRuleResponse) GetRoutingRule() *RoutingRule {
+	if x != nil {
+		return x.RoutingRule
+	}
+	return nil
+}
+
+// GetRoutingRuleRequest names a routing rule.
+type GetRoutingRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id identifies the resource.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRoutingRuleRequest) Reset() {
+	*x = GetRoutingRuleRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRoutingRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRoutingRuleRequest) ProtoMessage() {}
+
+func (x *GetRoutingRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRoutingRuleRequest.ProtoReflect.Descriptor instead.
+func (*GetRoutingRuleRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *GetRoutingRuleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetRoutingRuleResponse returns a routing rule.
+type GetRoutingRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// routing_rule is the resource.
+	RoutingRule   *RoutingRule `protobuf:"bytes,1,opt,name=routing_rule,json=routingRule,proto3" json:"routing_rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRoutingRuleResponse) Reset() {
+	*x = GetRoutingRuleResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRoutingRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRoutingRuleResponse) ProtoMessage() {}
+
+func (x *GetRoutingRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRoutingRuleResponse.ProtoReflect.Descriptor instead.
+func (*GetRoutingRuleResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *GetRoutingRuleResponse) GetRoutingRule() *RoutingRule {
+	if x != nil {
+		return x.RoutingRule
+	}
+	return nil
+}
+
+// ListRoutingRulesRequest lists routing rules.
+type ListRoutingRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutingRulesRequest) Reset() {
+	*x = ListRoutingRulesRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutingRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutingRulesRequest) ProtoMessage() {}
+
+func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutingRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListRoutingRulesRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
+}
+
+// ListRoutingRulesResponse lists routing rules.
+type ListRoutingRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// routing_rules are in the order they are tried.
+	RoutingRules  []*RoutingRule `protobuf:"bytes,1,rep,name=routing_rules,json=routingRules,proto3" json:"routing_rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutingRulesResponse) Reset() {
+	*x = ListRoutingRulesResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutingRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutingRulesResponse) ProtoMessage() {}
+
+func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutingRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListRoutingRulesResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *ListRoutingRulesResponse) GetRoutingRules() []*RoutingRule {
+	if x != nil {
+		return x.RoutingRules
+	}
+	return nil
+}
+
+// UpdateRoutingRuleRequest replaces a routing rule; it is identified by its name fields.
+type UpdateRoutingRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// routing_rule is the new state.
+	RoutingRule   *RoutingRule `protobuf:"bytes,1,opt,name=routing_rule,json=routingRule,proto3" json:"routing_rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRoutingRuleRequest) Reset() {
+	*x = UpdateRoutingRuleRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRoutingRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRoutingRuleRequest) ProtoMessage() {}
+
+func (x *UpdateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRoutingRuleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateRoutingRuleRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *UpdateRoutingRuleRequest) GetRoutingRule() *RoutingRule {
+	if x != nil {
+		return x.RoutingRule
+	}
+	return nil
+}
+
+// UpdateRoutingRuleResponse returns the updated routing rule.
+type UpdateRoutingRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// routing_rule is the updated resource.
+	RoutingRule   *RoutingRule `protobuf:"bytes,1,opt,name=routing_rule,json=routingRule,proto3" json:"routing_rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRoutingRuleResponse) Reset() {
+	*x = UpdateRoutingRuleResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRoutingRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRoutingRuleResponse) ProtoMessage() {}
+
+func (x *UpdateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRoutingRuleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateRoutingRuleResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *UpdateRoutingRuleResponse) GetRoutingRule() *RoutingRule {
+	if x != nil {
+		return x.RoutingRule
+	}
+	return nil
+}
+
+// DeleteRoutingRuleRequest names the routing rule to delete.
+type DeleteRoutingRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id identifies the resource.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoutingRuleRequest) Reset() {
+	*x = DeleteRoutingRuleRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoutingRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoutingRuleRequest) ProtoMessage() {}
+
+func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoutingRuleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRoutingRuleRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *DeleteRoutingRuleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// DeleteRoutingRuleResponse confirms a deletion.
+type DeleteRoutingRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoutingRuleResponse) Reset() {
+	*x = DeleteRoutingRuleResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoutingRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoutingRuleResponse) ProtoMessage() {}
+
+func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoutingRuleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRoutingRuleResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
+}
+
+// ListRoutingStateRequest lists routing state.
+type ListRoutingStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// target restricts the list to one model by fully qualified name; empty lists every target.
+	Target        string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutingStateRequest) Reset() {
+	*x = ListRoutingStateRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutingStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutingStateRequest) ProtoMessage() {}
+
+func (x *ListRoutingStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutingStateRequest.ProtoReflect.Descriptor instead.
+func (*ListRoutingStateRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *ListRoutingStateRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+// ListRoutingStateResponse lists routing state.
+type ListRoutingStateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// states are sorted by target: every real model of the configuration, and any other target
+	// whose circuit has a state.
+	States        []*RoutingState `protobuf:"bytes,1,rep,name=states,proto3" json:"states,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutingStateResponse) Reset() {
+	*x = ListRoutingStateResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutingStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutingStateResponse) ProtoMessage() {}
+
+func (x *ListRoutingStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutingStateResponse.ProtoReflect.Descriptor instead.
+func (*ListRoutingStateResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *ListRoutingStateResponse) GetStates() []*RoutingState {
+	if x != nil {
+		return x.States
+	}
+	return nil
 }
 
 // CreateRateLimitRequest creates a rate limit.
@@ -4912,7 +5896,7 @@ type CreateRateLimitRequest struct {
 
 func (x *CreateRateLimitRequest) Reset() {
 	*x = CreateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4924,7 +5908,7 @@ func (x *CreateRateLimitRequest) String() string {
 func (*CreateRateLimitRequest) ProtoMessage() {}
 
 func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4937,7 +5921,7 @@ func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *CreateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -4958,7 +5942,7 @@ type CreateRateLimitResponse struct {
 
 func (x *CreateRateLimitResponse) Reset() {
 	*x = CreateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4970,7 +5954,7 @@ func (x *CreateRateLimitResponse) String() string {
 func (*CreateRateLimitResponse) ProtoMessage() {}
 
 func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4983,7 +5967,7 @@ func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *CreateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -5004,7 +5988,7 @@ type GetRateLimitRequest struct {
 
 func (x *GetRateLimitRequest) Reset() {
 	*x = GetRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5016,7 +6000,7 @@ func (x *GetRateLimitRequest) String() string {
 func (*GetRateLimitRequest) ProtoMessage() {}
 
 func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5029,7 +6013,7 @@ func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *GetRateLimitRequest) GetName() string {
@@ -5050,7 +6034,7 @@ type GetRateLimitResponse struct {
 
 func (x *GetRateLimitResponse) Reset() {
 	*x = GetRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5062,7 +6046,7 @@ func (x *GetRateLimitResponse) String() string {
 func (*GetRateLimitResponse) ProtoMessage() {}
 
 func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5075,7 +6059,7 @@ func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*GetRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *GetRateLimitResponse) GetRateLimit() *RateLimit {
@@ -5094,7 +6078,7 @@ type ListRateLimitsRequest struct {
 
 func (x *ListRateLimitsRequest) Reset() {
 	*x = ListRateLimitsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5106,7 +6090,7 @@ func (x *ListRateLimitsRequest) String() string {
 func (*ListRateLimitsRequest) ProtoMessage() {}
 
 func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5119,7 +6103,7 @@ func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsRequest.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
 }
 
 // ListRateLimitsResponse lists rate limits.
@@ -5133,7 +6117,7 @@ type ListRateLimitsResponse struct {
 
 func (x *ListRateLimitsResponse) Reset() {
 	*x = ListRateLimitsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5145,7 +6129,7 @@ func (x *ListRateLimitsResponse) String() string {
 func (*ListRateLimitsResponse) ProtoMessage() {}
 
 func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5158,7 +6142,7 @@ func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsResponse.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ListRateLimitsResponse) GetRateLimits() []*RateLimit {
@@ -5179,7 +6163,7 @@ type UpdateRateLimitRequest struct {
 
 func (x *UpdateRateLimitRequest) Reset() {
 	*x = UpdateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5191,7 +6175,7 @@ func (x *UpdateRateLimitRequest) String() string {
 func (*UpdateRateLimitRequest) ProtoMessage() {}
 
 func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5204,7 +6188,7 @@ func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *UpdateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -5225,7 +6209,7 @@ type UpdateRateLimitResponse struct {
 
 func (x *UpdateRateLimitResponse) Reset() {
 	*x = UpdateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5237,7 +6221,7 @@ func (x *UpdateRateLimitResponse) String() string {
 func (*UpdateRateLimitResponse) ProtoMessage() {}
 
 func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5250,7 +6234,7 @@ func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *UpdateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -5271,7 +6255,7 @@ type DeleteRateLimitRequest struct {
 
 func (x *DeleteRateLimitRequest) Reset() {
 	*x = DeleteRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5283,7 +6267,7 @@ func (x *DeleteRateLimitRequest) String() string {
 func (*DeleteRateLimitRequest) ProtoMessage() {}
 
 func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5296,7 +6280,7 @@ func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *DeleteRateLimitRequest) GetName() string {
@@ -5315,7 +6299,7 @@ type DeleteRateLimitResponse struct {
 
 func (x *DeleteRateLimitResponse) Reset() {
 	*x = DeleteRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5327,7 +6311,7 @@ func (x *DeleteRateLimitResponse) String() string {
 func (*DeleteRateLimitResponse) ProtoMessage() {}
 
 func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5340,7 +6324,7 @@ func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
 }
 
 // CreateBudgetRequest creates a budget.
@@ -5354,7 +6338,7 @@ type CreateBudgetRequest struct {
 
 func (x *CreateBudgetRequest) Reset() {
 	*x = CreateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5366,7 +6350,7 @@ func (x *CreateBudgetRequest) String() string {
 func (*CreateBudgetRequest) ProtoMessage() {}
 
 func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5379,7 +6363,7 @@ func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*CreateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *CreateBudgetRequest) GetBudget() *Budget {
@@ -5400,7 +6384,7 @@ type CreateBudgetResponse struct {
 
 func (x *CreateBudgetResponse) Reset() {
 	*x = CreateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5412,7 +6396,7 @@ func (x *CreateBudgetResponse) String() string {
 func (*CreateBudgetResponse) ProtoMessage() {}
 
 func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5425,7 +6409,7 @@ func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*CreateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *CreateBudgetResponse) GetBudget() *Budget {
@@ -5446,7 +6430,7 @@ type GetBudgetRequest struct {
 
 func (x *GetBudgetRequest) Reset() {
 	*x = GetBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5458,7 +6442,7 @@ func (x *GetBudgetRequest) String() string {
 func (*GetBudgetRequest) ProtoMessage() {}
 
 func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5471,7 +6455,7 @@ func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetRequest.ProtoReflect.Descriptor instead.
 func (*GetBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *GetBudgetRequest) GetName() string {
@@ -5492,7 +6476,7 @@ type GetBudgetResponse struct {
 
 func (x *GetBudgetResponse) Reset() {
 	*x = GetBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5504,7 +6488,7 @@ func (x *GetBudgetResponse) String() string {
 func (*GetBudgetResponse) ProtoMessage() {}
 
 func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5517,7 +6501,7 @@ func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetResponse.ProtoReflect.Descriptor instead.
 func (*GetBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *GetBudgetResponse) GetBudget() *Budget {
@@ -5536,7 +6520,7 @@ type ListBudgetsRequest struct {
 
 func (x *ListBudgetsRequest) Reset() {
 	*x = ListBudgetsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5548,7 +6532,7 @@ func (x *ListBudgetsRequest) String() string {
 func (*ListBudgetsRequest) ProtoMessage() {}
 
 func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5561,7 +6545,7 @@ func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsRequest.ProtoReflect.Descriptor instead.
 func (*ListBudgetsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{119}
 }
 
 // ListBudgetsResponse lists budgets.
@@ -5575,7 +6559,7 @@ type ListBudgetsResponse struct {
 
 func (x *ListBudgetsResponse) Reset() {
 	*x = ListBudgetsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5587,7 +6571,7 @@ func (x *ListBudgetsResponse) String() string {
 func (*ListBudgetsResponse) ProtoMessage() {}
 
 func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5600,7 +6584,7 @@ func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsResponse.ProtoReflect.Descriptor instead.
 func (*ListBudgetsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *ListBudgetsResponse) GetBudgets() []*Budget {
@@ -5621,7 +6605,7 @@ type UpdateBudgetRequest struct {
 
 func (x *UpdateBudgetRequest) Reset() {
 	*x = UpdateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5633,7 +6617,7 @@ func (x *UpdateBudgetRequest) String() string {
 func (*UpdateBudgetRequest) ProtoMessage() {}
 
 func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5646,7 +6630,7 @@ func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *UpdateBudgetRequest) GetBudget() *Budget {
@@ -5667,7 +6651,7 @@ type UpdateBudgetResponse struct {
 
 func (x *UpdateBudgetResponse) Reset() {
 	*x = UpdateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5679,7 +6663,7 @@ func (x *UpdateBudgetResponse) String() string {
 func (*UpdateBudgetResponse) ProtoMessage() {}
 
 func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5692,7 +6676,7 @@ func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *UpdateBudgetResponse) GetBudget() *Budget {
@@ -5713,7 +6697,7 @@ type DeleteBudgetRequest struct {
 
 func (x *DeleteBudgetRequest) Reset() {
 	*x = DeleteBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5725,7 +6709,7 @@ func (x *DeleteBudgetRequest) String() string {
 func (*DeleteBudgetRequest) ProtoMessage() {}
 
 func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5738,7 +6722,7 @@ func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *DeleteBudgetRequest) GetName() string {
@@ -5757,7 +6741,7 @@ type DeleteBudgetResponse struct {
 
 func (x *DeleteBudgetResponse) Reset() {
 	*x = DeleteBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5769,7 +6753,7 @@ func (x *DeleteBudgetResponse) String() string {
 func (*DeleteBudgetResponse) ProtoMessage() {}
 
 func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5782,7 +6766,7 @@ func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{124}
 }
 
 // ListLimitStatusRequest lists limit status.
@@ -5796,7 +6780,7 @@ type ListLimitStatusRequest struct {
 
 func (x *ListLimitStatusRequest) Reset() {
 	*x = ListLimitStatusRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5808,7 +6792,7 @@ func (x *ListLimitStatusRequest) String() string {
 func (*ListLimitStatusRequest) ProtoMessage() {}
 
 func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5821,7 +6805,7 @@ func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLimitStatusRequest.ProtoReflect.Descriptor instead.
 func (*ListLimitStatusRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *ListLimitStatusRequest) GetRule() string {
@@ -5842,7 +6826,7 @@ type ListLimitStatusResponse struct {
 
 func (x *ListLimitStatusResponse) Reset() {
 	*x = ListLimitStatusResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5854,7 +6838,7 @@ func (x *ListLimitStatusResponse) String() string {
 func (*ListLimitStatusResponse) ProtoMessage() {}
 
 func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5867,7 +6851,7 @@ func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLimitStatusResponse.ProtoReflect.Descriptor instead.
 func (*ListLimitStatusResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *ListLimitStatusResponse) GetStatuses() []*LimitStatus {
@@ -5888,7 +6872,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5900,7 +6884,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5913,7 +6897,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *CreateApiKeyRequest) GetApiKey() *ApiKey {
@@ -5936,7 +6920,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5948,7 +6932,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5961,7 +6945,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -5991,7 +6975,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6003,7 +6987,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6016,7 +7000,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *ListApiKeysRequest) GetUser() string {
@@ -6044,7 +7028,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6056,7 +7040,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6069,7 +7053,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -6090,7 +7074,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6102,7 +7086,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6115,7 +7099,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -6136,7 +7120,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6148,7 +7132,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6161,7 +7145,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -6185,7 +7169,7 @@ type RotateApiKeyRequest struct {
 
 func (x *RotateApiKeyRequest) Reset() {
 	*x = RotateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6197,7 +7181,7 @@ func (x *RotateApiKeyRequest) String() string {
 func (*RotateApiKeyRequest) ProtoMessage() {}
 
 func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6210,7 +7194,7 @@ func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *RotateApiKeyRequest) GetId() string {
@@ -6240,7 +7224,7 @@ type RotateApiKeyResponse struct {
 
 func (x *RotateApiKeyResponse) Reset() {
 	*x = RotateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6252,7 +7236,7 @@ func (x *RotateApiKeyResponse) String() string {
 func (*RotateApiKeyResponse) ProtoMessage() {}
 
 func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6265,7 +7249,7 @@ func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *RotateApiKeyResponse) GetApiKey() *ApiKey {
@@ -6286,7 +7270,7 @@ var File_llmgw_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1allmgw/admin/v1/admin.proto\x12\x0ellmgw.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n" +
+	"\x1allmgw/admin/v1/admin.proto\x12\x0ellmgw.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n" +
 	"\x0fProviderAccount\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x19\n" +
@@ -6377,23 +7361,65 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"}\n" +
-	"\rRoutingTarget\x12\x14\n" +
-	"\x05model\x18\x01 \x01(\tR\x05model\x12\x16\n" +
+	"updateTime\"\xe2\x03\n" +
+	"\rRoutingTarget\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x16\n" +
 	"\x06weight\x18\x02 \x01(\x05R\x06weight\x12\x1a\n" +
-	"\bpriority\x18\x03 \x01(\x05R\bpriority\x12\"\n" +
-	"\rsla_cutoff_ms\x18\x04 \x01(\x05R\vslaCutoffMs\"\xdc\x02\n" +
-	"\rRoutingConfig\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
-	"\bstrategy\x18\x02 \x01(\x0e2\x1f.llmgw.admin.v1.RoutingStrategyR\bstrategy\x127\n" +
-	"\atargets\x18\x03 \x03(\v2\x1d.llmgw.admin.v1.RoutingTargetR\atargets\x12\x1f\n" +
-	"\vmax_retries\x18\x04 \x01(\x05R\n" +
-	"maxRetries\x12&\n" +
-	"\x0fretry_on_status\x18\x05 \x03(\x05R\rretryOnStatus\x12;\n" +
+	"\bpriority\x18\x03 \x01(\x05R\bpriority\x128\n" +
+	"\n" +
+	"sla_cutoff\x18\x04 \x01(\v2\x19.llmgw.admin.v1.SlaCutoffR\tslaCutoff\x12>\n" +
+	"\fretry_config\x18\x05 \x01(\v2\x1b.llmgw.admin.v1.RetryConfigR\vretryConfig\x122\n" +
+	"\x15fallback_status_codes\x18\x06 \x03(\x05R\x13fallbackStatusCodes\x122\n" +
+	"\x12fallback_candidate\x18\a \x01(\bH\x00R\x11fallbackCandidate\x88\x01\x01\x12@\n" +
+	"\x0foverride_params\x18\b \x01(\v2\x17.google.protobuf.StructR\x0eoverrideParams\x12J\n" +
+	"\x10headers_override\x18\t \x01(\v2\x1f.llmgw.admin.v1.HeadersOverrideR\x0fheadersOverrideB\x15\n" +
+	"\x13_fallback_candidate\"w\n" +
+	"\tSlaCutoff\x126\n" +
+	"\x18time_per_output_token_ms\x18\x01 \x01(\x05R\x14timePerOutputTokenMs\x122\n" +
+	"\x16time_to_first_token_ms\x18\x02 \x01(\x05R\x12timeToFirstTokenMs\"\x88\x01\n" +
+	"\vRetryConfig\x12\x1f\n" +
+	"\battempts\x18\x01 \x01(\x05H\x00R\battempts\x88\x01\x01\x12\x19\n" +
+	"\x05delay\x18\x02 \x01(\x05H\x01R\x05delay\x88\x01\x01\x12&\n" +
+	"\x0fon_status_codes\x18\x03 \x03(\x05R\ronStatusCodesB\v\n" +
+	"\t_attemptsB\b\n" +
+	"\x06_delay\"\x9d\x01\n" +
+	"\x0fHeadersOverride\x12:\n" +
+	"\x03set\x18\x01 \x03(\v2(.llmgw.admin.v1.HeadersOverride.SetEntryR\x03set\x12\x16\n" +
+	"\x06remove\x18\x02 \x03(\tR\x06remove\x1a6\n" +
+	"\bSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"n\n" +
+	"\aRouting\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12O\n" +
+	"\x14load_balance_targets\x18\x02 \x03(\v2\x1d.llmgw.admin.v1.RoutingTargetR\x12loadBalanceTargets\"\xa5\x02\n" +
+	"\fVirtualModel\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03fqn\x18\x03 \x01(\tR\x03fqn\x12\x1f\n" +
+	"\vmodel_types\x18\x04 \x03(\tR\n" +
+	"modelTypes\x12>\n" +
+	"\x0erouting_config\x18\x05 \x01(\v2\x17.llmgw.admin.v1.RoutingR\rroutingConfig\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xc1\x01\n" +
+	"updateTime\"\xa2\x02\n" +
+	"\vRoutingRule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x05R\bposition\x12-\n" +
+	"\x04when\x18\x03 \x01(\v2\x19.llmgw.admin.v1.ConditionR\x04when\x12>\n" +
+	"\x0erouting_config\x18\x04 \x01(\v2\x17.llmgw.admin.v1.RoutingR\rroutingConfig\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\xec\x01\n" +
+	"\fRoutingState\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x18\n" +
+	"\acircuit\x18\x02 \x01(\tR\acircuit\x12\x1a\n" +
+	"\bfailures\x18\x03 \x01(\x05R\bfailures\x12B\n" +
+	"\x0fnext_probe_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rnextProbeTime\x12\x18\n" +
+	"\asamples\x18\x05 \x01(\x05R\asamples\x12\x17\n" +
+	"\atpot_ms\x18\x06 \x01(\x01R\x06tpotMs\x12\x17\n" +
+	"\attft_ms\x18\a \x01(\x01R\x06ttftMs\"\xc1\x01\n" +
 	"\tCondition\x12\x1a\n" +
 	"\bsubjects\x18\x01 \x03(\tR\bsubjects\x12\x16\n" +
 	"\x06models\x18\x02 \x03(\tR\x06models\x12C\n" +
@@ -6565,25 +7591,49 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"authz_rule\x18\x01 \x01(\v2\x19.llmgw.admin.v1.AuthzRuleR\tauthzRule\",\n" +
 	"\x16DeleteAuthzRuleRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x19\n" +
-	"\x17DeleteAuthzRuleResponse\"b\n" +
-	"\x1aCreateRoutingConfigRequest\x12D\n" +
-	"\x0erouting_config\x18\x01 \x01(\v2\x1d.llmgw.admin.v1.RoutingConfigR\rroutingConfig\"c\n" +
-	"\x1bCreateRoutingConfigResponse\x12D\n" +
-	"\x0erouting_config\x18\x01 \x01(\v2\x1d.llmgw.admin.v1.RoutingConfigR\rroutingConfig\"-\n" +
-	"\x17GetRoutingConfigRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"`\n" +
-	"\x18GetRoutingConfigResponse\x12D\n" +
-	"\x0erouting_config\x18\x01 \x01(\v2\x1d.llmgw.admin.v1.RoutingConfigR\rroutingConfig\"\x1b\n" +
-	"\x19ListRoutingConfigsRequest\"d\n" +
-	"\x1aListRoutingConfigsResponse\x12F\n" +
-	"\x0frouting_configs\x18\x01 \x03(\v2\x1d.llmgw.admin.v1.RoutingConfigR\x0eroutingConfigs\"b\n" +
-	"\x1aUpdateRoutingConfigRequest\x12D\n" +
-	"\x0erouting_config\x18\x01 \x01(\v2\x1d.llmgw.admin.v1.RoutingConfigR\rroutingConfig\"c\n" +
-	"\x1bUpdateRoutingConfigResponse\x12D\n" +
-	"\x0erouting_config\x18\x01 \x01(\v2\x1d.llmgw.admin.v1.RoutingConfigR\rroutingConfig\"0\n" +
-	"\x1aDeleteRoutingConfigRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x1d\n" +
-	"\x1bDeleteRoutingConfigResponse\"R\n" +
+	"\x17DeleteAuthzRuleResponse\"^\n" +
+	"\x19CreateVirtualModelRequest\x12A\n" +
+	"\rvirtual_model\x18\x01 \x01(\v2\x1c.llmgw.admin.v1.VirtualModelR\fvirtualModel\"_\n" +
+	"\x1aCreateVirtualModelResponse\x12A\n" +
+	"\rvirtual_model\x18\x01 \x01(\v2\x1c.llmgw.admin.v1.VirtualModelR\fvirtualModel\"B\n" +
+	"\x16GetVirtualModelRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\\\n" +
+	"\x17GetVirtualModelResponse\x12A\n" +
+	"\rvirtual_model\x18\x01 \x01(\v2\x1c.llmgw.admin.v1.VirtualModelR\fvirtualModel\"\x1a\n" +
+	"\x18ListVirtualModelsRequest\"`\n" +
+	"\x19ListVirtualModelsResponse\x12C\n" +
+	"\x0evirtual_models\x18\x01 \x03(\v2\x1c.llmgw.admin.v1.VirtualModelR\rvirtualModels\"^\n" +
+	"\x19UpdateVirtualModelRequest\x12A\n" +
+	"\rvirtual_model\x18\x01 \x01(\v2\x1c.llmgw.admin.v1.VirtualModelR\fvirtualModel\"_\n" +
+	"\x1aUpdateVirtualModelResponse\x12A\n" +
+	"\rvirtual_model\x18\x01 \x01(\v2\x1c.llmgw.admin.v1.VirtualModelR\fvirtualModel\"E\n" +
+	"\x19DeleteVirtualModelRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x1c\n" +
+	"\x1aDeleteVirtualModelResponse\"Z\n" +
+	"\x18CreateRoutingRuleRequest\x12>\n" +
+	"\frouting_rule\x18\x01 \x01(\v2\x1b.llmgw.admin.v1.RoutingRuleR\vroutingRule\"[\n" +
+	"\x19CreateRoutingRuleResponse\x12>\n" +
+	"\frouting_rule\x18\x01 \x01(\v2\x1b.llmgw.admin.v1.RoutingRuleR\vroutingRule\"'\n" +
+	"\x15GetRoutingRuleRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"X\n" +
+	"\x16GetRoutingRuleResponse\x12>\n" +
+	"\frouting_rule\x18\x01 \x01(\v2\x1b.llmgw.admin.v1.RoutingRuleR\vroutingRule\"\x19\n" +
+	"\x17ListRoutingRulesRequest\"\\\n" +
+	"\x18ListRoutingRulesResponse\x12@\n" +
+	"\rrouting_rules\x18\x01 \x03(\v2\x1b.llmgw.admin.v1.RoutingRuleR\froutingRules\"Z\n" +
+	"\x18UpdateRoutingRuleRequest\x12>\n" +
+	"\frouting_rule\x18\x01 \x01(\v2\x1b.llmgw.admin.v1.RoutingRuleR\vroutingRule\"[\n" +
+	"\x19UpdateRoutingRuleResponse\x12>\n" +
+	"\frouting_rule\x18\x01 \x01(\v2\x1b.llmgw.admin.v1.RoutingRuleR\vroutingRule\"*\n" +
+	"\x18DeleteRoutingRuleRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x1b\n" +
+	"\x19DeleteRoutingRuleResponse\"1\n" +
+	"\x17ListRoutingStateRequest\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\"P\n" +
+	"\x18ListRoutingStateResponse\x124\n" +
+	"\x06states\x18\x01 \x03(\v2\x1c.llmgw.admin.v1.RoutingStateR\x06states\"R\n" +
 	"\x16CreateRateLimitRequest\x128\n" +
 	"\n" +
 	"rate_limit\x18\x01 \x01(\v2\x19.llmgw.admin.v1.RateLimitR\trateLimit\"S\n" +
@@ -6649,17 +7699,12 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\fgrace_period\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vgracePeriod\"_\n" +
 	"\x14RotateApiKeyResponse\x12/\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x16.llmgw.admin.v1.ApiKeyR\x06apiKey\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret*\x8f\x01\n" +
-	"\x0fRoutingStrategy\x12 \n" +
-	"\x1cROUTING_STRATEGY_UNSPECIFIED\x10\x00\x12\x1d\n" +
-	"\x19ROUTING_STRATEGY_WEIGHTED\x10\x01\x12\x1c\n" +
-	"\x18ROUTING_STRATEGY_LATENCY\x10\x02\x12\x1d\n" +
-	"\x19ROUTING_STRATEGY_PRIORITY\x10\x03*>\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret*>\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fMODE_ENFORCE\x10\x01\x12\x0e\n" +
 	"\n" +
-	"MODE_AUDIT\x10\x022\xe5%\n" +
+	"MODE_AUDIT\x10\x022\xc3*\n" +
 	"\fAdminService\x12t\n" +
 	"\x15CreateProviderAccount\x12,.llmgw.admin.v1.CreateProviderAccountRequest\x1a-.llmgw.admin.v1.CreateProviderAccountResponse\x12k\n" +
 	"\x12GetProviderAccount\x12).llmgw.admin.v1.GetProviderAccountRequest\x1a*.llmgw.admin.v1.GetProviderAccountResponse\x12q\n" +
@@ -6701,12 +7746,18 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\fGetAuthzRule\x12#.llmgw.admin.v1.GetAuthzRuleRequest\x1a$.llmgw.admin.v1.GetAuthzRuleResponse\x12_\n" +
 	"\x0eListAuthzRules\x12%.llmgw.admin.v1.ListAuthzRulesRequest\x1a&.llmgw.admin.v1.ListAuthzRulesResponse\x12b\n" +
 	"\x0fUpdateAuthzRule\x12&.llmgw.admin.v1.UpdateAuthzRuleRequest\x1a'.llmgw.admin.v1.UpdateAuthzRuleResponse\x12b\n" +
-	"\x0fDeleteAuthzRule\x12&.llmgw.admin.v1.DeleteAuthzRuleRequest\x1a'.llmgw.admin.v1.DeleteAuthzRuleResponse\x12n\n" +
-	"\x13CreateRoutingConfig\x12*.llmgw.admin.v1.CreateRoutingConfigRequest\x1a+.llmgw.admin.v1.CreateRoutingConfigResponse\x12e\n" +
-	"\x10GetRoutingConfig\x12'.llmgw.admin.v1.GetRoutingConfigRequest\x1a(.llmgw.admin.v1.GetRoutingConfigResponse\x12k\n" +
-	"\x12ListRoutingConfigs\x12).llmgw.admin.v1.ListRoutingConfigsRequest\x1a*.llmgw.admin.v1.ListRoutingConfigsResponse\x12n\n" +
-	"\x13UpdateRoutingConfig\x12*.llmgw.admin.v1.UpdateRoutingConfigRequest\x1a+.llmgw.admin.v1.UpdateRoutingConfigResponse\x12n\n" +
-	"\x13DeleteRoutingConfig\x12*.llmgw.admin.v1.DeleteRoutingConfigRequest\x1a+.llmgw.admin.v1.DeleteRoutingConfigResponse\x12b\n" +
+	"\x0fDeleteAuthzRule\x12&.llmgw.admin.v1.DeleteAuthzRuleRequest\x1a'.llmgw.admin.v1.DeleteAuthzRuleResponse\x12k\n" +
+	"\x12CreateVirtualModel\x12).llmgw.admin.v1.CreateVirtualModelRequest\x1a*.llmgw.admin.v1.CreateVirtualModelResponse\x12b\n" +
+	"\x0fGetVirtualModel\x12&.llmgw.admin.v1.GetVirtualModelRequest\x1a'.llmgw.admin.v1.GetVirtualModelResponse\x12h\n" +
+	"\x11ListVirtualModels\x12(.llmgw.admin.v1.ListVirtualModelsRequest\x1a).llmgw.admin.v1.ListVirtualModelsResponse\x12k\n" +
+	"\x12UpdateVirtualModel\x12).llmgw.admin.v1.UpdateVirtualModelRequest\x1a*.llmgw.admin.v1.UpdateVirtualModelResponse\x12k\n" +
+	"\x12DeleteVirtualModel\x12).llmgw.admin.v1.DeleteVirtualModelRequest\x1a*.llmgw.admin.v1.DeleteVirtualModelResponse\x12h\n" +
+	"\x11CreateRoutingRule\x12(.llmgw.admin.v1.CreateRoutingRuleRequest\x1a).llmgw.admin.v1.CreateRoutingRuleResponse\x12_\n" +
+	"\x0eGetRoutingRule\x12%.llmgw.admin.v1.GetRoutingRuleRequest\x1a&.llmgw.admin.v1.GetRoutingRuleResponse\x12e\n" +
+	"\x10ListRoutingRules\x12'.llmgw.admin.v1.ListRoutingRulesRequest\x1a(.llmgw.admin.v1.ListRoutingRulesResponse\x12h\n" +
+	"\x11UpdateRoutingRule\x12(.llmgw.admin.v1.UpdateRoutingRuleRequest\x1a).llmgw.admin.v1.UpdateRoutingRuleResponse\x12h\n" +
+	"\x11DeleteRoutingRule\x12(.llmgw.admin.v1.DeleteRoutingRuleRequest\x1a).llmgw.admin.v1.DeleteRoutingRuleResponse\x12e\n" +
+	"\x10ListRoutingState\x12'.llmgw.admin.v1.ListRoutingStateRequest\x1a(.llmgw.admin.v1.ListRoutingStateResponse\x12b\n" +
 	"\x0fCreateRateLimit\x12&.llmgw.admin.v1.CreateRateLimitRequest\x1a'.llmgw.admin.v1.CreateRateLimitResponse\x12Y\n" +
 	"\fGetRateLimit\x12#.llmgw.admin.v1.GetRateLimitRequest\x1a$.llmgw.admin.v1.GetRateLimitResponse\x12_\n" +
 	"\x0eListRateLimits\x12%.llmgw.admin.v1.ListRateLimitsRequest\x1a&.llmgw.admin.v1.ListRateLimitsResponse\x12b\n" +
@@ -6733,338 +7784,386 @@ func file_llmgw_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_llmgw_admin_v1_admin_proto_rawDescData
 }
 
-var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 120)
+var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 139)
 var file_llmgw_admin_v1_admin_proto_goTypes = []any{
-	(RoutingStrategy)(0),                  // 0: llmgw.admin.v1.RoutingStrategy
-	(Mode)(0),                             // 1: llmgw.admin.v1.Mode
-	(*ProviderAccount)(nil),               // 2: llmgw.admin.v1.ProviderAccount
-	(*Model)(nil),                         // 3: llmgw.admin.v1.Model
-	(*Pricing)(nil),                       // 4: llmgw.admin.v1.Pricing
-	(*User)(nil),                          // 5: llmgw.admin.v1.User
-	(*Team)(nil),                          // 6: llmgw.admin.v1.Team
-	(*VirtualAccount)(nil),                // 7: llmgw.admin.v1.VirtualAccount
-	(*ApiKey)(nil),                        // 8: llmgw.admin.v1.ApiKey
-	(*AuthzRule)(nil),                     // 9: llmgw.admin.v1.AuthzRule
-	(*RoutingTarget)(nil),                 // 10: llmgw.admin.v1.RoutingTarget
-	(*RoutingConfig)(nil),                 // 11: llmgw.admin.v1.RoutingConfig
-	(*Condition)(nil),                     // 12: llmgw.admin.v1.Condition
-	(*RateLimitEntry)(nil),                // 13: llmgw.admin.v1.RateLimitEntry
-	(*RateLimit)(nil),                     // 14: llmgw.admin.v1.RateLimit
-	(*NotificationTarget)(nil),            // 15: llmgw.admin.v1.NotificationTarget
-	(*BudgetAlerts)(nil),                  // 16: llmgw.admin.v1.BudgetAlerts
-	(*Budget)(nil),                        // 17: llmgw.admin.v1.Budget
-	(*LimitStatus)(nil),                   // 18: llmgw.admin.v1.LimitStatus
-	(*CreateProviderAccountRequest)(nil),  // 19: llmgw.admin.v1.CreateProviderAccountRequest
-	(*CreateProviderAccountResponse)(nil), // 20: llmgw.admin.v1.CreateProviderAccountResponse
-	(*GetProviderAccountRequest)(nil),     // 21: llmgw.admin.v1.GetProviderAccountRequest
-	(*GetProviderAccountResponse)(nil),    // 22: llmgw.admin.v1.GetProviderAccountResponse
-	(*ListProviderAccountsRequest)(nil),   // 23: llmgw.admin.v1.ListProviderAccountsRequest
-	(*ListProviderAccountsResponse)(nil),  // 24: llmgw.admin.v1.ListProviderAccountsResponse
-	(*UpdateProviderAccountRequest)(nil),  // 25: llmgw.admin.v1.UpdateProviderAccountRequest
-	(*UpdateProviderAccountResponse)(nil), // 26: llmgw.admin.v1.UpdateProviderAccountResponse
-	(*DeleteProviderAccountRequest)(nil),  // 27: llmgw.admin.v1.DeleteProviderAccountRequest
-	(*DeleteProviderAccountResponse)(nil), // 28: llmgw.admin.v1.DeleteProviderAccountResponse
-	(*CreateModelRequest)(nil),            // 29: llmgw.admin.v1.CreateModelRequest
-	(*CreateModelResponse)(nil),           // 30: llmgw.admin.v1.CreateModelResponse
-	(*GetModelRequest)(nil),               // 31: llmgw.admin.v1.GetModelRequest
-	(*GetModelResponse)(nil),              // 32: llmgw.admin.v1.GetModelResponse
-	(*ListModelsRequest)(nil),             // 33: llmgw.admin.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),            // 34: llmgw.admin.v1.ListModelsResponse
-	(*UpdateModelRequest)(nil),            // 35: llmgw.admin.v1.UpdateModelRequest
-	(*UpdateModelResponse)(nil),           // 36: llmgw.admin.v1.UpdateModelResponse
-	(*DeleteModelRequest)(nil),            // 37: llmgw.admin.v1.DeleteModelRequest
-	(*DeleteModelResponse)(nil),           // 38: llmgw.admin.v1.DeleteModelResponse
-	(*CreateUserRequest)(nil),             // 39: llmgw.admin.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),            // 40: llmgw.admin.v1.CreateUserResponse
-	(*GetUserRequest)(nil),                // 41: llmgw.admin.v1.GetUserRequest
-	(*GetUserResponse)(nil),               // 42: llmgw.admin.v1.GetUserResponse
-	(*ListUsersRequest)(nil),              // 43: llmgw.admin.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),             // 44: llmgw.admin.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),             // 45: llmgw.admin.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),            // 46: llmgw.admin.v1.UpdateUserResponse
-	(*DeleteUserRequest)(nil),             // 47: llmgw.admin.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),            // 48: llmgw.admin.v1.DeleteUserResponse
-	(*CreateTeamRequest)(nil),             // 49: llmgw.admin.v1.CreateTeamRequest
-	(*CreateTeamResponse)(nil),            // 50: llmgw.admin.v1.CreateTeamResponse
-	(*GetTeamRequest)(nil),                // 51: llmgw.admin.v1.GetTeamRequest
-	(*GetTeamResponse)(nil),               // 52: llmgw.admin.v1.GetTeamResponse
-	(*ListTeamsRequest)(nil),              // 53: llmgw.admin.v1.ListTeamsRequest
-	(*ListTeamsResponse)(nil),             // 54: llmgw.admin.v1.ListTeamsResponse
-	(*UpdateTeamRequest)(nil),             // 55: llmgw.admin.v1.UpdateTeamRequest
-	(*UpdateTeamResponse)(nil),            // 56: llmgw.admin.v1.UpdateTeamResponse
-	(*DeleteTeamRequest)(nil),             // 57: llmgw.admin.v1.DeleteTeamRequest
-	(*DeleteTeamResponse)(nil),            // 58: llmgw.admin.v1.DeleteTeamResponse
-	(*CreateVirtualAccountRequest)(nil),   // 59: llmgw.admin.v1.CreateVirtualAccountRequest
-	(*CreateVirtualAccountResponse)(nil),  // 60: llmgw.admin.v1.CreateVirtualAccountResponse
-	(*GetVirtualAccountRequest)(nil),      // 61: llmgw.admin.v1.GetVirtualAccountRequest
-	(*GetVirtualAccountResponse)(nil),     // 62: llmgw.admin.v1.GetVirtualAccountResponse
-	(*ListVirtualAccountsRequest)(nil),    // 63: llmgw.admin.v1.ListVirtualAccountsRequest
-	(*ListVirtualAccountsResponse)(nil),   // 64: llmgw.admin.v1.ListVirtualAccountsResponse
-	(*UpdateVirtualAccountRequest)(nil),   // 65: llmgw.admin.v1.UpdateVirtualAccountRequest
-	(*UpdateVirtualAccountResponse)(nil),  // 66: llmgw.admin.v1.UpdateVirtualAccountResponse
-	(*DeleteVirtualAccountRequest)(nil),   // 67: llmgw.admin.v1.DeleteVirtualAccountRequest
-	(*DeleteVirtualAccountResponse)(nil),  // 68: llmgw.admin.v1.DeleteVirtualAccountResponse
-	(*CreateAuthzRuleRequest)(nil),        // 69: llmgw.admin.v1.CreateAuthzRuleRequest
-	(*CreateAuthzRuleResponse)(nil),       // 70: llmgw.admin.v1.CreateAuthzRuleResponse
-	(*GetAuthzRuleRequest)(nil),           // 71: llmgw.admin.v1.GetAuthzRuleRequest
-	(*GetAuthzRuleResponse)(nil),          // 72: llmgw.admin.v1.GetAuthzRuleResponse
-	(*ListAuthzRulesRequest)(nil),         // 73: llmgw.admin.v1.ListAuthzRulesRequest
-	(*ListAuthzRulesResponse)(nil),        // 74: llmgw.admin.v1.ListAuthzRulesResponse
-	(*UpdateAuthzRuleRequest)(nil),        // 75: llmgw.admin.v1.UpdateAuthzRuleRequest
-	(*UpdateAuthzRuleResponse)(nil),       // 76: llmgw.admin.v1.UpdateAuthzRuleResponse
-	(*DeleteAuthzRuleRequest)(nil),        // 77: llmgw.admin.v1.DeleteAuthzRuleRequest
-	(*DeleteAuthzRuleResponse)(nil),       // 78: llmgw.admin.v1.DeleteAuthzRuleResponse
-	(*CreateRoutingConfigRequest)(nil),    // 79: llmgw.admin.v1.CreateRoutingConfigRequest
-	(*CreateRoutingConfigResponse)(nil),   // 80: llmgw.admin.v1.CreateRoutingConfigResponse
-	(*GetRoutingConfigRequest)(nil),       // 81: llmgw.admin.v1.GetRoutingConfigRequest
-	(*GetRoutingConfigResponse)(nil),      // 82: llmgw.admin.v1.GetRoutingConfigResponse
-	(*ListRoutingConfigsRequest)(nil),     // 83: llmgw.admin.v1.ListRoutingConfigsRequest
-	(*ListRoutingConfigsResponse)(nil),    // 84: llmgw.admin.v1.ListRoutingConfigsResponse
-	(*UpdateRoutingConfigRequest)(nil),    // 85: llmgw.admin.v1.UpdateRoutingConfigRequest
-	(*UpdateRoutingConfigResponse)(nil),   // 86: llmgw.admin.v1.UpdateRoutingConfigResponse
-	(*DeleteRoutingConfigRequest)(nil),    // 87: llmgw.admin.v1.DeleteRoutingConfigRequest
-	(*DeleteRoutingConfigResponse)(nil),   // 88: llmgw.admin.v1.DeleteRoutingConfigResponse
-	(*CreateRateLimitRequest)(nil),        // 89: llmgw.admin.v1.CreateRateLimitRequest
-	(*CreateRateLimitResponse)(nil),       // 90: llmgw.admin.v1.CreateRateLimitResponse
-	(*GetRateLimitRequest)(nil),           // 91: llmgw.admin.v1.GetRateLimitRequest
-	(*GetRateLimitResponse)(nil),          // 92: llmgw.admin.v1.GetRateLimitResponse
-	(*ListRateLimitsRequest)(nil),         // 93: llmgw.admin.v1.ListRateLimitsRequest
-	(*ListRateLimitsResponse)(nil),        // 94: llmgw.admin.v1.ListRateLimitsResponse
-	(*UpdateRateLimitRequest)(nil),        // 95: llmgw.admin.v1.UpdateRateLimitRequest
-	(*UpdateRateLimitResponse)(nil),       // 96: llmgw.admin.v1.UpdateRateLimitResponse
-	(*DeleteRateLimitRequest)(nil),        // 97: llmgw.admin.v1.DeleteRateLimitRequest
-	(*DeleteRateLimitResponse)(nil),       // 98: llmgw.admin.v1.DeleteRateLimitResponse
-	(*CreateBudgetRequest)(nil),           // 99: llmgw.admin.v1.CreateBudgetRequest
-	(*CreateBudgetResponse)(nil),          // 100: llmgw.admin.v1.CreateBudgetResponse
-	(*GetBudgetRequest)(nil),              // 101: llmgw.admin.v1.GetBudgetRequest
-	(*GetBudgetResponse)(nil),             // 102: llmgw.admin.v1.GetBudgetResponse
-	(*ListBudgetsRequest)(nil),            // 103: llmgw.admin.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),           // 104: llmgw.admin.v1.ListBudgetsResponse
-	(*UpdateBudgetRequest)(nil),           // 105: llmgw.admin.v1.UpdateBudgetRequest
-	(*UpdateBudgetResponse)(nil),          // 106: llmgw.admin.v1.UpdateBudgetResponse
-	(*DeleteBudgetRequest)(nil),           // 107: llmgw.admin.v1.DeleteBudgetRequest
-	(*DeleteBudgetResponse)(nil),          // 108: llmgw.admin.v1.DeleteBudgetResponse
-	(*ListLimitStatusRequest)(nil),        // 109: llmgw.admin.v1.ListLimitStatusRequest
-	(*ListLimitStatusResponse)(nil),       // 110: llmgw.admin.v1.ListLimitStatusResponse
-	(*CreateApiKeyRequest)(nil),           // 111: llmgw.admin.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),          // 112: llmgw.admin.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),            // 113: llmgw.admin.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),           // 114: llmgw.admin.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),           // 115: llmgw.admin.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),          // 116: llmgw.admin.v1.RevokeApiKeyResponse
-	(*RotateApiKeyRequest)(nil),           // 117: llmgw.admin.v1.RotateApiKeyRequest
-	(*RotateApiKeyResponse)(nil),          // 118: llmgw.admin.v1.RotateApiKeyResponse
-	nil,                                   // 119: llmgw.admin.v1.ProviderAccount.SettingsEntry
-	nil,                                   // 120: llmgw.admin.v1.Model.SettingsEntry
-	nil,                                   // 121: llmgw.admin.v1.Condition.MetadataEntry
-	(*timestamppb.Timestamp)(nil),         // 122: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),           // 123: google.protobuf.Duration
+	(Mode)(0),                             // 0: llmgw.admin.v1.Mode
+	(*ProviderAccount)(nil),               // 1: llmgw.admin.v1.ProviderAccount
+	(*Model)(nil),                         // 2: llmgw.admin.v1.Model
+	(*Pricing)(nil),                       // 3: llmgw.admin.v1.Pricing
+	(*User)(nil),                          // 4: llmgw.admin.v1.User
+	(*Team)(nil),                          // 5: llmgw.admin.v1.Team
+	(*VirtualAccount)(nil),                // 6: llmgw.admin.v1.VirtualAccount
+	(*ApiKey)(nil),                        // 7: llmgw.admin.v1.ApiKey
+	(*AuthzRule)(nil),                     // 8: llmgw.admin.v1.AuthzRule
+	(*RoutingTarget)(nil),                 // 9: llmgw.admin.v1.RoutingTarget
+	(*SlaCutoff)(nil),                     // 10: llmgw.admin.v1.SlaCutoff
+	(*RetryConfig)(nil),                   // 11: llmgw.admin.v1.RetryConfig
+	(*HeadersOverride)(nil),               // 12: llmgw.admin.v1.HeadersOverride
+	(*Routing)(nil),                       // 13: llmgw.admin.v1.Routing
+	(*VirtualModel)(nil),                  // 14: llmgw.admin.v1.VirtualModel
+	(*RoutingRule)(nil),                   // 15: llmgw.admin.v1.RoutingRule
+	(*RoutingState)(nil),                  // 16: llmgw.admin.v1.RoutingState
+	(*Condition)(nil),                     // 17: llmgw.admin.v1.Condition
+	(*RateLimitEntry)(nil),                // 18: llmgw.admin.v1.RateLimitEntry
+	(*RateLimit)(nil),                     // 19: llmgw.admin.v1.RateLimit
+	(*NotificationTarget)(nil),            // 20: llmgw.admin.v1.NotificationTarget
+	(*BudgetAlerts)(nil),                  // 21: llmgw.admin.v1.BudgetAlerts
+	(*Budget)(nil),                        // 22: llmgw.admin.v1.Budget
+	(*LimitStatus)(nil),                   // 23: llmgw.admin.v1.LimitStatus
+	(*CreateProviderAccountRequest)(nil),  // 24: llmgw.admin.v1.CreateProviderAccountRequest
+	(*CreateProviderAccountResponse)(nil), // 25: llmgw.admin.v1.CreateProviderAccountResponse
+	(*GetProviderAccountRequest)(nil),     // 26: llmgw.admin.v1.GetProviderAccountRequest
+	(*GetProviderAccountResponse)(nil),    // 27: llmgw.admin.v1.GetProviderAccountResponse
+	(*ListProviderAccountsRequest)(nil),   // 28: llmgw.admin.v1.ListProviderAccountsRequest
+	(*ListProviderAccountsResponse)(nil),  // 29: llmgw.admin.v1.ListProviderAccountsResponse
+	(*UpdateProviderAccountRequest)(nil),  // 30: llmgw.admin.v1.UpdateProviderAccountRequest
+	(*UpdateProviderAccountResponse)(nil), // 31: llmgw.admin.v1.UpdateProviderAccountResponse
+	(*DeleteProviderAccountRequest)(nil),  // 32: llmgw.admin.v1.DeleteProviderAccountRequest
+	(*DeleteProviderAccountResponse)(nil), // 33: llmgw.admin.v1.DeleteProviderAccountResponse
+	(*CreateModelRequest)(nil),            // 34: llmgw.admin.v1.CreateModelRequest
+	(*CreateModelResponse)(nil),           // 35: llmgw.admin.v1.CreateModelResponse
+	(*GetModelRequest)(nil),               // 36: llmgw.admin.v1.GetModelRequest
+	(*GetModelResponse)(nil),              // 37: llmgw.admin.v1.GetModelResponse
+	(*ListModelsRequest)(nil),             // 38: llmgw.admin.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),            // 39: llmgw.admin.v1.ListModelsResponse
+	(*UpdateModelRequest)(nil),            // 40: llmgw.admin.v1.UpdateModelRequest
+	(*UpdateModelResponse)(nil),           // 41: llmgw.admin.v1.UpdateModelResponse
+	(*DeleteModelRequest)(nil),            // 42: llmgw.admin.v1.DeleteModelRequest
+	(*DeleteModelResponse)(nil),           // 43: llmgw.admin.v1.DeleteModelResponse
+	(*CreateUserRequest)(nil),             // 44: llmgw.admin.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),            // 45: llmgw.admin.v1.CreateUserResponse
+	(*GetUserRequest)(nil),                // 46: llmgw.admin.v1.GetUserRequest
+	(*GetUserResponse)(nil),               // 47: llmgw.admin.v1.GetUserResponse
+	(*ListUsersRequest)(nil),              // 48: llmgw.admin.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),             // 49: llmgw.admin.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),             // 50: llmgw.admin.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),            // 51: llmgw.admin.v1.UpdateUserResponse
+	(*DeleteUserRequest)(nil),             // 52: llmgw.admin.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),            // 53: llmgw.admin.v1.DeleteUserResponse
+	(*CreateTeamRequest)(nil),             // 54: llmgw.admin.v1.CreateTeamRequest
+	(*CreateTeamResponse)(nil),            // 55: llmgw.admin.v1.CreateTeamResponse
+	(*GetTeamRequest)(nil),                // 56: llmgw.admin.v1.GetTeamRequest
+	(*GetTeamResponse)(nil),               // 57: llmgw.admin.v1.GetTeamResponse
+	(*ListTeamsRequest)(nil),              // 58: llmgw.admin.v1.ListTeamsRequest
+	(*ListTeamsResponse)(nil),             // 59: llmgw.admin.v1.ListTeamsResponse
+	(*UpdateTeamRequest)(nil),             // 60: llmgw.admin.v1.UpdateTeamRequest
+	(*UpdateTeamResponse)(nil),            // 61: llmgw.admin.v1.UpdateTeamResponse
+	(*DeleteTeamRequest)(nil),             // 62: llmgw.admin.v1.DeleteTeamRequest
+	(*DeleteTeamResponse)(nil),            // 63: llmgw.admin.v1.DeleteTeamResponse
+	(*CreateVirtualAccountRequest)(nil),   // 64: llmgw.admin.v1.CreateVirtualAccountRequest
+	(*CreateVirtualAccountResponse)(nil),  // 65: llmgw.admin.v1.CreateVirtualAccountResponse
+	(*GetVirtualAccountRequest)(nil),      // 66: llmgw.admin.v1.GetVirtualAccountRequest
+	(*GetVirtualAccountResponse)(nil),     // 67: llmgw.admin.v1.GetVirtualAccountResponse
+	(*ListVirtualAccountsRequest)(nil),    // 68: llmgw.admin.v1.ListVirtualAccountsRequest
+	(*ListVirtualAccountsResponse)(nil),   // 69: llmgw.admin.v1.ListVirtualAccountsResponse
+	(*UpdateVirtualAccountRequest)(nil),   // 70: llmgw.admin.v1.UpdateVirtualAccountRequest
+	(*UpdateVirtualAccountResponse)(nil),  // 71: llmgw.admin.v1.UpdateVirtualAccountResponse
+	(*DeleteVirtualAccountRequest)(nil),   // 72: llmgw.admin.v1.DeleteVirtualAccountRequest
+	(*DeleteVirtualAccountResponse)(nil),  // 73: llmgw.admin.v1.DeleteVirtualAccountResponse
+	(*CreateAuthzRuleRequest)(nil),        // 74: llmgw.admin.v1.CreateAuthzRuleRequest
+	(*CreateAuthzRuleResponse)(nil),       // 75: llmgw.admin.v1.CreateAuthzRuleResponse
+	(*GetAuthzRuleRequest)(nil),           // 76: llmgw.admin.v1.GetAuthzRuleRequest
+	(*GetAuthzRuleResponse)(nil),          // 77: llmgw.admin.v1.GetAuthzRuleResponse
+	(*ListAuthzRulesRequest)(nil),         // 78: llmgw.admin.v1.ListAuthzRulesRequest
+	(*ListAuthzRulesResponse)(nil),        // 79: llmgw.admin.v1.ListAuthzRulesResponse
+	(*UpdateAuthzRuleRequest)(nil),        // 80: llmgw.admin.v1.UpdateAuthzRuleRequest
+	(*UpdateAuthzRuleResponse)(nil),       // 81: llmgw.admin.v1.UpdateAuthzRuleResponse
+	(*DeleteAuthzRuleRequest)(nil),        // 82: llmgw.admin.v1.DeleteAuthzRuleRequest
+	(*DeleteAuthzRuleResponse)(nil),       // 83: llmgw.admin.v1.DeleteAuthzRuleResponse
+	(*CreateVirtualModelRequest)(nil),     // 84: llmgw.admin.v1.CreateVirtualModelRequest
+	(*CreateVirtualModelResponse)(nil),    // 85: llmgw.admin.v1.CreateVirtualModelResponse
+	(*GetVirtualModelRequest)(nil),        // 86: llmgw.admin.v1.GetVirtualModelRequest
+	(*GetVirtualModelResponse)(nil),       // 87: llmgw.admin.v1.GetVirtualModelResponse
+	(*ListVirtualModelsRequest)(nil),      // 88: llmgw.admin.v1.ListVirtualModelsRequest
+	(*ListVirtualModelsResponse)(nil),     // 89: llmgw.admin.v1.ListVirtualModelsResponse
+	(*UpdateVirtualModelRequest)(nil),     // 90: llmgw.admin.v1.UpdateVirtualModelRequest
+	(*UpdateVirtualModelResponse)(nil),    // 91: llmgw.admin.v1.UpdateVirtualModelResponse
+	(*DeleteVirtualModelRequest)(nil),     // 92: llmgw.admin.v1.DeleteVirtualModelRequest
+	(*DeleteVirtualModelResponse)(nil),    // 93: llmgw.admin.v1.DeleteVirtualModelResponse
+	(*CreateRoutingRuleRequest)(nil),      // 94: llmgw.admin.v1.CreateRoutingRuleRequest
+	(*CreateRoutingRuleResponse)(nil),     // 95: llmgw.admin.v1.CreateRoutingRuleResponse
+	(*GetRoutingRuleRequest)(nil),         // 96: llmgw.admin.v1.GetRoutingRuleRequest
+	(*GetRoutingRuleResponse)(nil),        // 97: llmgw.admin.v1.GetRoutingRuleResponse
+	(*ListRoutingRulesRequest)(nil),       // 98: llmgw.admin.v1.ListRoutingRulesRequest
+	(*ListRoutingRulesResponse)(nil),      // 99: llmgw.admin.v1.ListRoutingRulesResponse
+	(*UpdateRoutingRuleRequest)(nil),      // 100: llmgw.admin.v1.UpdateRoutingRuleRequest
+	(*UpdateRoutingRuleResponse)(nil),     // 101: llmgw.admin.v1.UpdateRoutingRuleResponse
+	(*DeleteRoutingRuleRequest)(nil),      // 102: llmgw.admin.v1.DeleteRoutingRuleRequest
+	(*DeleteRoutingRuleResponse)(nil),     // 103: llmgw.admin.v1.DeleteRoutingRuleResponse
+	(*ListRoutingStateRequest)(nil),       // 104: llmgw.admin.v1.ListRoutingStateRequest
+	(*ListRoutingStateResponse)(nil),      // 105: llmgw.admin.v1.ListRoutingStateResponse
+	(*CreateRateLimitRequest)(nil),        // 106: llmgw.admin.v1.CreateRateLimitRequest
+	(*CreateRateLimitResponse)(nil),       // 107: llmgw.admin.v1.CreateRateLimitResponse
+	(*GetRateLimitRequest)(nil),           // 108: llmgw.admin.v1.GetRateLimitRequest
+	(*GetRateLimitResponse)(nil),          // 109: llmgw.admin.v1.GetRateLimitResponse
+	(*ListRateLimitsRequest)(nil),         // 110: llmgw.admin.v1.ListRateLimitsRequest
+	(*ListRateLimitsResponse)(nil),        // 111: llmgw.admin.v1.ListRateLimitsResponse
+	(*UpdateRateLimitRequest)(nil),        // 112: llmgw.admin.v1.UpdateRateLimitRequest
+	(*UpdateRateLimitResponse)(nil),       // 113: llmgw.admin.v1.UpdateRateLimitResponse
+	(*DeleteRateLimitRequest)(nil),        // 114: llmgw.admin.v1.DeleteRateLimitRequest
+	(*DeleteRateLimitResponse)(nil),       // 115: llmgw.admin.v1.DeleteRateLimitResponse
+	(*CreateBudgetRequest)(nil),           // 116: llmgw.admin.v1.CreateBudgetRequest
+	(*CreateBudgetResponse)(nil),          // 117: llmgw.admin.v1.CreateBudgetResponse
+	(*GetBudgetRequest)(nil),              // 118: llmgw.admin.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),             // 119: llmgw.admin.v1.GetBudgetResponse
+	(*ListBudgetsRequest)(nil),            // 120: llmgw.admin.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),           // 121: llmgw.admin.v1.ListBudgetsResponse
+	(*UpdateBudgetRequest)(nil),           // 122: llmgw.admin.v1.UpdateBudgetRequest
+	(*UpdateBudgetResponse)(nil),          // 123: llmgw.admin.v1.UpdateBudgetResponse
+	(*DeleteBudgetRequest)(nil),           // 124: llmgw.admin.v1.DeleteBudgetRequest
+	(*DeleteBudgetResponse)(nil),          // 125: llmgw.admin.v1.DeleteBudgetResponse
+	(*ListLimitStatusRequest)(nil),        // 126: llmgw.admin.v1.ListLimitStatusRequest
+	(*ListLimitStatusResponse)(nil),       // 127: llmgw.admin.v1.ListLimitStatusResponse
+	(*CreateApiKeyRequest)(nil),           // 128: llmgw.admin.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),          // 129: llmgw.admin.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),            // 130: llmgw.admin.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),           // 131: llmgw.admin.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),           // 132: llmgw.admin.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),          // 133: llmgw.admin.v1.RevokeApiKeyResponse
+	(*RotateApiKeyRequest)(nil),           // 134: llmgw.admin.v1.RotateApiKeyRequest
+	(*RotateApiKeyResponse)(nil),          // 135: llmgw.admin.v1.RotateApiKeyResponse
+	nil,                                   // 136: llmgw.admin.v1.ProviderAccount.SettingsEntry
+	nil,                                   // 137: llmgw.admin.v1.Model.SettingsEntry
+	nil,                                   // 138: llmgw.admin.v1.HeadersOverride.SetEntry
+	nil,                                   // 139: llmgw.admin.v1.Condition.MetadataEntry
+	(*timestamppb.Timestamp)(nil),         // 140: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),               // 141: google.protobuf.Struct
+	(*durationpb.Duration)(nil),           // 142: google.protobuf.Duration
 }
 var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
-	122, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
-	122, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
-	119, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
-	122, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	122, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
-	120, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
-	4,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
-	122, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	122, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	122, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
-	122, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
-	122, // 11: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
-	122, // 12: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
-	122, // 13: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	122, // 14: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	122, // 15: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	122, // 16: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	122, // 17: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
-	122, // 18: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
-	122, // 19: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
-	0,   // 20: llmgw.admin.v1.RoutingConfig.strategy:type_name -> llmgw.admin.v1.RoutingStrategy
-	10,  // 21: llmgw.admin.v1.RoutingConfig.targets:type_name -> llmgw.admin.v1.RoutingTarget
-	122, // 22: llmgw.admin.v1.RoutingConfig.create_time:type_name -> google.protobuf.Timestamp
-	122, // 23: llmgw.admin.v1.RoutingConfig.update_time:type_name -> google.protobuf.Timestamp
-	121, // 24: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
-	12,  // 25: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
-	13,  // 26: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
-	1,   // 27: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
-	122, // 28: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
-	122, // 29: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
-	15,  // 30: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
-	12,  // 31: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
-	1,   // 32: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
-	16,  // 33: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
-	122, // 34: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	122, // 35: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	122, // 36: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
-	2,   // 37: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 38: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 39: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 40: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 41: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 42: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 43: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	3,   // 44: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	3,   // 45: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
-	3,   // 46: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
-	3,   // 47: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	3,   // 48: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	5,   // 49: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
-	5,   // 50: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 51: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 52: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
-	5,   // 53: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
-	5,   // 54: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
-	6,   // 55: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	6,   // 56: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 57: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 58: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
-	6,   // 59: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	6,   // 60: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	7,   // 61: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 62: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 63: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 64: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 65: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 66: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	9,   // 67: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 68: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 69: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 70: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 71: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 72: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	11,  // 73: llmgw.admin.v1.CreateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 74: llmgw.admin.v1.CreateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 75: llmgw.admin.v1.GetRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 76: llmgw.admin.v1.ListRoutingConfigsResponse.routing_configs:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 77: llmgw.admin.v1.UpdateRoutingConfigRequest.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	11,  // 78: llmgw.admin.v1.UpdateRoutingConfigResponse.routing_config:type_name -> llmgw.admin.v1.RoutingConfig
-	14,  // 79: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	14,  // 80: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	14,  // 81: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	14,  // 82: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
-	14,  // 83: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	14,  // 84: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	17,  // 85: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	17,  // 86: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	17,  // 87: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	17,  // 88: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
-	17,  // 89: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	17,  // 90: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	18,  // 91: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
-	8,   // 92: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 93: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 94: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 95: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	123, // 96: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
-	8,   // 97: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	19,  // 98: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
-	21,  // 99: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
-	23,  // 100: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
-	25,  // 101: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
-	27,  // 102: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
-	29,  // 103: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
-	31,  // 104: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
-	33,  // 105: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
-	35,  // 106: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
-	37,  // 107: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
-	39,  // 108: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
-	41,  // 109: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
-	43,  // 110: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
-	45,  // 111: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
-	47,  // 112: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
-	49,  // 113: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
-	51,  // 114: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
-	53,  // 115: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
-	55,  // 116: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
-	57,  // 117: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
-	59,  // 118: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
-	61,  // 119: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
-	63,  // 120: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
-	65,  // 121: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
-	67,  // 122: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
-	111, // 123: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
-	113, // 124: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
-	115, // 125: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
-	117, // 126: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
-	69,  // 127: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
-	71,  // 128: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
-	73,  // 129: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
-	75,  // 130: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
-	77,  // 131: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
-	79,  // 132: llmgw.admin.v1.AdminService.CreateRoutingConfig:input_type -> llmgw.admin.v1.CreateRoutingConfigRequest
-	81,  // 133: llmgw.admin.v1.AdminService.GetRoutingConfig:input_type -> llmgw.admin.v1.GetRoutingConfigRequest
-	83,  // 134: llmgw.admin.v1.AdminService.ListRoutingConfigs:input_type -> llmgw.admin.v1.ListRoutingConfigsRequest
-	85,  // 135: llmgw.admin.v1.AdminService.UpdateRoutingConfig:input_type -> llmgw.admin.v1.UpdateRoutingConfigRequest
-	87,  // 136: llmgw.admin.v1.AdminService.DeleteRoutingConfig:input_type -> llmgw.admin.v1.DeleteRoutingConfigRequest
-	89,  // 137: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
-	91,  // 138: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
-	93,  // 139: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
-	95,  // 140: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
-	97,  // 141: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
-	99,  // 142: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
-	101, // 143: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
-	103, // 144: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
-	105, // 145: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
-	107, // 146: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
-	109, // 147: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
-	20,  // 148: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
-	22,  // 149: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
-	24,  // 150: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
-	26,  // 151: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
-	28,  // 152: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
-	30,  // 153: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
-	32,  // 154: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
-	34,  // 155: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
-	36,  // 156: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
-	38,  // 157: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
-	40,  // 158: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
-	42,  // 159: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
-	44,  // 160: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
-	46,  // 161: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
-	48,  // 162: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
-	50,  // 163: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
-	52,  // 164: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
-	54,  // 165: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
-	56,  // 166: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
-	58,  // 167: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
-	60,  // 168: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
-	62,  // 169: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
-	64,  // 170: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
-	66,  // 171: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
-	68,  // 172: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
-	112, // 173: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
-	114, // 174: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
-	116, // 175: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
-	118, // 176: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
-	70,  // 177: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
-	72,  // 178: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
-	74,  // 179: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
-	76,  // 180: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
-	78,  // 181: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
-	80,  // 182: llmgw.admin.v1.AdminService.CreateRoutingConfig:output_type -> llmgw.admin.v1.CreateRoutingConfigResponse
-	82,  // 183: llmgw.admin.v1.AdminService.GetRoutingConfig:output_type -> llmgw.admin.v1.GetRoutingConfigResponse
-	84,  // 184: llmgw.admin.v1.AdminService.ListRoutingConfigs:output_type -> llmgw.admin.v1.ListRoutingConfigsResponse
-	86,  // 185: llmgw.admin.v1.AdminService.UpdateRoutingConfig:output_type -> llmgw.admin.v1.UpdateRoutingConfigResponse
-	88,  // 186: llmgw.admin.v1.AdminService.DeleteRoutingConfig:output_type -> llmgw.admin.v1.DeleteRoutingConfigResponse
-	90,  // 187: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
-	92,  // 188: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
-	94,  // 189: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
-	96,  // 190: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
-	98,  // 191: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
-	100, // 192: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
-	102, // 193: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
-	104, // 194: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
-	106, // 195: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
-	108, // 196: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
-	110, // 197: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
-	148, // [148:198] is the sub-list for method output_type
-	98,  // [98:148] is the sub-list for method input_type
-	98,  // [98:98] is the sub-list for extension type_name
-	98,  // [98:98] is the sub-list for extension extendee
-	0,   // [0:98] is the sub-list for field type_name
+	140, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
+	140, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
+	136, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
+	140, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	140, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
+	137, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
+	3,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
+	140, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	140, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	140, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
+	140, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
+	140, // 11: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
+	140, // 12: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
+	140, // 13: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	140, // 14: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	140, // 15: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	140, // 16: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	140, // 17: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
+	140, // 18: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
+	140, // 19: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
+	10,  // 20: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
+	11,  // 21: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
+	141, // 22: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
+	12,  // 23: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
+	138, // 24: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
+	9,   // 25: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
+	13,  // 26: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
+	140, // 27: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
+	140, // 28: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
+	17,  // 29: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
+	13,  // 30: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
+	140, // 31: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
+	140, // 32: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
+	140, // 33: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
+	139, // 34: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
+	17,  // 35: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
+	18,  // 36: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
+	0,   // 37: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
+	140, // 38: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
+	140, // 39: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
+	20,  // 40: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
+	17,  // 41: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
+	0,   // 42: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
+	21,  // 43: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
+	140, // 44: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	140, // 45: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	140, // 46: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
+	1,   // 47: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 48: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 49: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 50: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 51: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 52: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 53: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	2,   // 54: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	2,   // 55: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
+	2,   // 56: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
+	2,   // 57: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	2,   // 58: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	4,   // 59: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
+	4,   // 60: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
+	4,   // 61: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
+	4,   // 62: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
+	4,   // 63: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
+	4,   // 64: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
+	5,   // 65: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	5,   // 66: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	5,   // 67: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	5,   // 68: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
+	5,   // 69: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	5,   // 70: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	6,   // 71: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 72: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 73: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 74: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 75: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	6,   // 76: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	8,   // 77: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 78: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 79: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 80: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 81: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	8,   // 82: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	14,  // 83: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	14,  // 84: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	14,  // 85: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	14,  // 86: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
+	14,  // 87: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	14,  // 88: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	15,  // 89: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	15,  // 90: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	15,  // 91: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	15,  // 92: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
+	15,  // 93: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	15,  // 94: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	16,  // 95: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
+	19,  // 96: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	19,  // 97: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	19,  // 98: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	19,  // 99: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
+	19,  // 100: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	19,  // 101: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	22,  // 102: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	22,  // 103: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	22,  // 104: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	22,  // 105: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
+	22,  // 106: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	22,  // 107: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	23,  // 108: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
+	7,   // 109: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
+	7,   // 110: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	7,   // 111: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
+	7,   // 112: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	142, // 113: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
+	7,   // 114: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	24,  // 115: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
+	26,  // 116: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
+	28,  // 117: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
+	30,  // 118: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
+	32,  // 119: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
+	34,  // 120: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
+	36,  // 121: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
+	38,  // 122: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
+	40,  // 123: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
+	42,  // 124: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
+	44,  // 125: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
+	46,  // 126: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
+	48,  // 127: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
+	50,  // 128: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
+	52,  // 129: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
+	54,  // 130: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
+	56,  // 131: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
+	58,  // 132: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
+	60,  // 133: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
+	62,  // 134: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
+	64,  // 135: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
+	66,  // 136: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
+	68,  // 137: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
+	70,  // 138: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
+	72,  // 139: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
+	128, // 140: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
+	130, // 141: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
+	132, // 142: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
+	134, // 143: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
+	74,  // 144: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
+	76,  // 145: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
+	78,  // 146: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
+	80,  // 147: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
+	82,  // 148: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
+	84,  // 149: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
+	86,  // 150: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
+	88,  // 151: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
+	90,  // 152: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
+	92,  // 153: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
+	94,  // 154: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
+	96,  // 155: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
+	98,  // 156: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
+	100, // 157: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
+	102, // 158: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
+	104, // 159: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
+	106, // 160: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
+	108, // 161: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
+	110, // 162: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
+	112, // 163: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
+	114, // 164: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
+	116, // 165: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
+	118, // 166: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
+	120, // 167: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
+	122, // 168: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
+	124, // 169: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
+	126, // 170: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
+	25,  // 171: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
+	27,  // 172: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
+	29,  // 173: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
+	31,  // 174: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
+	33,  // 175: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
+	35,  // 176: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
+	37,  // 177: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
+	39,  // 178: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
+	41,  // 179: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
+	43,  // 180: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
+	45,  // 181: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
+	47,  // 182: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
+	49,  // 183: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
+	51,  // 184: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
+	53,  // 185: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
+	55,  // 186: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
+	57,  // 187: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
+	59,  // 188: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
+	61,  // 189: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
+	63,  // 190: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
+	65,  // 191: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
+	67,  // 192: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
+	69,  // 193: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
+	71,  // 194: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
+	73,  // 195: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
+	129, // 196: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
+	131, // 197: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
+	133, // 198: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
+	135, // 199: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
+	75,  // 200: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
+	77,  // 201: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
+	79,  // 202: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
+	81,  // 203: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
+	83,  // 204: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
+	85,  // 205: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
+	87,  // 206: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
+	89,  // 207: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
+	91,  // 208: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
+	93,  // 209: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
+	95,  // 210: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
+	97,  // 211: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
+	99,  // 212: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
+	101, // 213: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
+	103, // 214: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
+	105, // 215: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
+	107, // 216: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
+	109, // 217: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
+	111, // 218: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
+	113, // 219: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
+	115, // 220: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
+	117, // 221: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
+	119, // 222: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
+	121, // 223: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
+	123, // 224: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
+	125, // 225: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
+	127, // 226: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
+	171, // [171:227] is the sub-list for method output_type
+	115, // [115:171] is the sub-list for method input_type
+	115, // [115:115] is the sub-list for extension type_name
+	115, // [115:115] is the sub-list for extension extendee
+	0,   // [0:115] is the sub-list for field type_name
 }
 
 func init() { file_llmgw_admin_v1_admin_proto_init() }
@@ -7076,13 +8175,15 @@ func file_llmgw_admin_v1_admin_proto_init() {
 		(*ApiKey_User)(nil),
 		(*ApiKey_VirtualAccount)(nil),
 	}
+	file_llmgw_admin_v1_admin_proto_msgTypes[8].OneofWrappers = []any{}
+	file_llmgw_admin_v1_admin_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_admin_v1_admin_proto_rawDesc), len(file_llmgw_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   120,
+			NumEnums:      1,
+			NumMessages:   139,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -53,11 +53,17 @@ const (
 	AdminService_ListAuthzRules_FullMethodName        = "/llmgw.admin.v1.AdminService/ListAuthzRules"
 	AdminService_UpdateAuthzRule_FullMethodName       = "/llmgw.admin.v1.AdminService/UpdateAuthzRule"
 	AdminService_DeleteAuthzRule_FullMethodName       = "/llmgw.admin.v1.AdminService/DeleteAuthzRule"
-	AdminService_CreateRoutingConfig_FullMethodName   = "/llmgw.admin.v1.AdminService/CreateRoutingConfig"
-	AdminService_GetRoutingConfig_FullMethodName      = "/llmgw.admin.v1.AdminService/GetRoutingConfig"
-	AdminService_ListRoutingConfigs_FullMethodName    = "/llmgw.admin.v1.AdminService/ListRoutingConfigs"
-	AdminService_UpdateRoutingConfig_FullMethodName   = "/llmgw.admin.v1.AdminService/UpdateRoutingConfig"
-	AdminService_DeleteRoutingConfig_FullMethodName   = "/llmgw.admin.v1.AdminService/DeleteRoutingConfig"
+	AdminService_CreateVirtualModel_FullMethodName    = "/llmgw.admin.v1.AdminService/CreateVirtualModel"
+	AdminService_GetVirtualModel_FullMethodName       = "/llmgw.admin.v1.AdminService/GetVirtualModel"
+	AdminService_ListVirtualModels_FullMethodName     = "/llmgw.admin.v1.AdminService/ListVirtualModels"
+	AdminService_UpdateVirtualModel_FullMethodName    = "/llmgw.admin.v1.AdminService/UpdateVirtualModel"
+	AdminService_DeleteVirtualModel_FullMethodName    = "/llmgw.admin.v1.AdminService/DeleteVirtualModel"
+	AdminService_CreateRoutingRule_FullMethodName     = "/llmgw.admin.v1.AdminService/CreateRoutingRule"
+	AdminService_GetRoutingRule_FullMethodName        = "/llmgw.admin.v1.AdminService/GetRoutingRule"
+	AdminService_ListRoutingRules_FullMethodName      = "/llmgw.admin.v1.AdminService/ListRoutingRules"
+	AdminService_UpdateRoutingRule_FullMethodName     = "/llmgw.admin.v1.AdminService/UpdateRoutingRule"
+	AdminService_DeleteRoutingRule_FullMethodName     = "/llmgw.admin.v1.AdminService/DeleteRoutingRule"
+	AdminService_ListRoutingState_FullMethodName      = "/llmgw.admin.v1.AdminService/ListRoutingState"
 	AdminService_CreateRateLimit_FullMethodName       = "/llmgw.admin.v1.AdminService/CreateRateLimit"
 	AdminService_GetRateLimit_FullMethodName          = "/llmgw.admin.v1.AdminService/GetRateLimit"
 	AdminService_ListRateLimits_FullMethodName        = "/llmgw.admin.v1.AdminService/ListRateLimits"
@@ -153,16 +159,32 @@ type AdminServiceClient interface {
 	UpdateAuthzRule(ctx context.Context, in *UpdateAuthzRuleRequest, opts ...grpc.CallOption) (*UpdateAuthzRuleResponse, error)
 	// DeleteAuthzRule deletes an authorization rule.
 	DeleteAuthzRule(ctx context.Context, in *DeleteAuthzRuleRequest, opts ...grpc.CallOption) (*DeleteAuthzRuleResponse, error)
-	// CreateRoutingConfig adds a routing config (stored and validated; enforced by the router).
-	CreateRoutingConfig(ctx context.Context, in *CreateRoutingConfigRequest, opts ...grpc.CallOption) (*CreateRoutingConfigResponse, error)
-	// GetRoutingConfig returns a routing config by name.
-	GetRoutingConfig(ctx context.Context, in *GetRoutingConfigRequest, opts ...grpc.CallOption) (*GetRoutingConfigResponse, error)
-	// ListRoutingConfigs lists routing configs by name.
-	ListRoutingConfigs(ctx context.Context, in *ListRoutingConfigsRequest, opts ...grpc.CallOption) (*ListRoutingConfigsResponse, error)
-	// UpdateRoutingConfig replaces a routing config.
-	UpdateRoutingConfig(ctx context.Context, in *UpdateRoutingConfigRequest, opts ...grpc.CallOption) (*UpdateRoutingConfigResponse, error)
-	// DeleteRoutingConfig deletes a routing config.
-	DeleteRoutingConfig(ctx context.Context, in *DeleteRoutingConfigRequest, opts ...grpc.CallOption) (*DeleteRoutingConfigResponse, error)
+	// CreateVirtualModel adds a virtual model: a name clients call that routes to real models.
+	// It serves at once; its name must not be a model's, nor one the config file defines.
+	CreateVirtualModel(ctx context.Context, in *CreateVirtualModelRequest, opts ...grpc.CallOption) (*CreateVirtualModelResponse, error)
+	// GetVirtualModel returns a virtual model by group and name.
+	GetVirtualModel(ctx context.Context, in *GetVirtualModelRequest, opts ...grpc.CallOption) (*GetVirtualModelResponse, error)
+	// ListVirtualModels lists the stored virtual models by fqn (not the config file's).
+	ListVirtualModels(ctx context.Context, in *ListVirtualModelsRequest, opts ...grpc.CallOption) (*ListVirtualModelsResponse, error)
+	// UpdateVirtualModel replaces a virtual model.
+	UpdateVirtualModel(ctx context.Context, in *UpdateVirtualModelRequest, opts ...grpc.CallOption) (*UpdateVirtualModelResponse, error)
+	// DeleteVirtualModel deletes a virtual model.
+	DeleteVirtualModel(ctx context.Context, in *DeleteVirtualModelRequest, opts ...grpc.CallOption) (*DeleteVirtualModelResponse, error)
+	// CreateRoutingRule adds a load-balancing rule (TrueFoundry's gateway-load-balancing-config):
+	// requests for the models it names, from the subjects and with the metadata it names, are
+	// routed to its targets.
+	CreateRoutingRule(ctx context.Context, in *CreateRoutingRuleRequest, opts ...grpc.CallOption) (*CreateRoutingRuleResponse, error)
+	// GetRoutingRule returns a load-balancing rule by id.
+	GetRoutingRule(ctx context.Context, in *GetRoutingRuleRequest, opts ...grpc.CallOption) (*GetRoutingRuleResponse, error)
+	// ListRoutingRules lists the stored load-balancing rules in the order they are tried.
+	ListRoutingRules(ctx context.Context, in *ListRoutingRulesRequest, opts ...grpc.CallOption) (*ListRoutingRulesResponse, error)
+	// UpdateRoutingRule replaces a load-balancing rule.
+	UpdateRoutingRule(ctx context.Context, in *UpdateRoutingRuleRequest, opts ...grpc.CallOption) (*UpdateRoutingRuleResponse, error)
+	// DeleteRoutingRule deletes a load-balancing rule.
+	DeleteRoutingRule(ctx context.Context, in *DeleteRoutingRuleRequest, opts ...grpc.CallOption) (*DeleteRoutingRuleResponse, error)
+	// ListRoutingState lists this replica's live state of each routing target: its circuit
+	// breaker and its recent speed.
+	ListRoutingState(ctx context.Context, in *ListRoutingStateRequest, opts ...grpc.CallOption) (*ListRoutingStateResponse, error)
 	// CreateRateLimit adds a rate limit (stored, validated and compiled; not yet enforced).
 	CreateRateLimit(ctx context.Context, in *CreateRateLimitRequest, opts ...grpc.CallOption) (*CreateRateLimitResponse, error)
 	// GetRateLimit returns a rate limit by name.
@@ -536,50 +558,110 @@ func (c *adminServiceClient) DeleteAuthzRule(ctx context.Context, in *DeleteAuth
 	return out, nil
 }
 
-func (c *adminServiceClient) CreateRoutingConfig(ctx context.Context, in *CreateRoutingConfigRequest, opts ...grpc.CallOption) (*CreateRoutingConfigResponse, error) {
+func (c *adminServiceClient) CreateVirtualModel(ctx context.Context, in *CreateVirtualModelRequest, opts ...grpc.CallOption) (*CreateVirtualModelResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CreateRoutingConfigResponse)
-	err := c.cc.Invoke(ctx, AdminService_CreateRoutingConfig_FullMethodName, in, out, cOpts...)
+	out := new(CreateVirtualModelResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateVirtualModel_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *adminServiceClient) GetRoutingConfig(ctx context.Context, in *GetRoutingConfigRequest, opts ...grpc.CallOption) (*GetRoutingConfigResponse, error) {
+func (c *adminServiceClient) GetVirtualModel(ctx context.Context, in *GetVirtualModelRequest, opts ...grpc.CallOption) (*GetVirtualModelResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetRoutingConfigResponse)
-	err := c.cc.Invoke(ctx, AdminService_GetRoutingConfig_FullMethodName, in, out, cOpts...)
+	out := new(GetVirtualModelResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetVirtualModel_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *adminServiceClient) ListRoutingConfigs(ctx context.Context, in *ListRoutingConfigsRequest, opts ...grpc.CallOption) (*ListRoutingConfigsResponse, error) {
+func (c *adminServiceClient) ListVirtualModels(ctx context.Context, in *ListVirtualModelsRequest, opts ...grpc.CallOption) (*ListVirtualModelsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListRoutingConfigsResponse)
-	err := c.cc.Invoke(ctx, AdminService_ListRoutingConfigs_FullMethodName, in, out, cOpts...)
+	out := new(ListVirtualModelsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListVirtualModels_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *adminServiceClient) UpdateRoutingConfig(ctx context.Context, in *UpdateRoutingConfigRequest, opts ...grpc.CallOption) (*UpdateRoutingConfigResponse, error) {
+func (c *adminServiceClient) UpdateVirtualModel(ctx context.Context, in *UpdateVirtualModelRequest, opts ...grpc.CallOption) (*UpdateVirtualModelResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpdateRoutingConfigResponse)
-	err := c.cc.Invoke(ctx, AdminService_UpdateRoutingConfig_FullMethodName, in, out, cOpts...)
+	out := new(UpdateVirtualModelResponse)
+	err := c.cc.Invoke(ctx, AdminService_UpdateVirtualModel_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *adminServiceClient) DeleteRoutingConfig(ctx context.Context, in *DeleteRoutingConfigRequest, opts ...grpc.CallOption) (*DeleteRoutingConfigResponse, error) {
+func (c *adminServiceClient) DeleteVirtualModel(ctx context.Context, in *DeleteVirtualModelRequest, opts ...grpc.CallOption) (*DeleteVirtualModelResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteRoutingConfigResponse)
-	err := c.cc.Invoke(ctx, AdminService_DeleteRoutingConfig_FullMethodName, in, out, cOpts...)
+	out := new(DeleteVirtualModelResponse)
+	err := c.cc.Invoke(ctx, AdminService_DeleteVirtualModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) CreateRoutingRule(ctx context.Context, in *CreateRoutingRuleRequest, opts ...grpc.CallOption) (*CreateRoutingRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateRoutingRuleResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateRoutingRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetRoutingRule(ctx context.Context, in *GetRoutingRuleRequest, opts ...grpc.CallOption) (*GetRoutingRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRoutingRuleResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetRoutingRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListRoutingRules(ctx context.Context, in *ListRoutingRulesRequest, opts ...grpc.CallOption) (*ListRoutingRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRoutingRulesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListRoutingRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UpdateRoutingRule(ctx context.Context, in *UpdateRoutingRuleRequest, opts ...grpc.CallOption) (*UpdateRoutingRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateRoutingRuleResponse)
+	err := c.cc.Invoke(ctx, AdminService_UpdateRoutingRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) DeleteRoutingRule(ctx context.Context, in *DeleteRoutingRuleRequest, opts ...grpc.CallOption) (*DeleteRoutingRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteRoutingRuleResponse)
+	err := c.cc.Invoke(ctx, AdminService_DeleteRoutingRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListRoutingState(ctx context.Context, in *ListRoutingStateRequest, opts ...grpc.CallOption) (*ListRoutingStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRoutingStateResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListRoutingState_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -778,16 +860,32 @@ type AdminServiceServer interface {
 	UpdateAuthzRule(context.Context, *UpdateAuthzRuleRequest) (*UpdateAuthzRuleResponse, error)
 	// DeleteAuthzRule deletes an authorization rule.
 	DeleteAuthzRule(context.Context, *DeleteAuthzRuleRequest) (*DeleteAuthzRuleResponse, error)
-	// CreateRoutingConfig adds a routing config (stored and validated; enforced by the router).
-	CreateRoutingConfig(context.Context, *CreateRoutingConfigRequest) (*CreateRoutingConfigResponse, error)
-	// GetRoutingConfig returns a routing config by name.
-	GetRoutingConfig(context.Context, *GetRoutingConfigRequest) (*GetRoutingConfigResponse, error)
-	// ListRoutingConfigs lists routing configs by name.
-	ListRoutingConfigs(context.Context, *ListRoutingConfigsRequest) (*ListRoutingConfigsResponse, error)
-	// UpdateRoutingConfig replaces a routing config.
-	UpdateRoutingConfig(context.Context, *UpdateRoutingConfigRequest) (*UpdateRoutingConfigResponse, error)
-	// DeleteRoutingConfig deletes a routing config.
-	DeleteRoutingConfig(context.Context, *DeleteRoutingConfigRequest) (*DeleteRoutingConfigResponse, error)
+	// CreateVirtualModel adds a virtual model: a name clients call that routes to real models.
+	// It serves at once; its name must not be a model's, nor one the config file defines.
+	CreateVirtualModel(context.Context, *CreateVirtualModelRequest) (*CreateVirtualModelResponse, error)
+	// GetVirtualModel returns a virtual model by group and name.
+	GetVirtualModel(context.Context, *GetVirtualModelRequest) (*GetVirtualModelResponse, error)
+	// ListVirtualModels lists the stored virtual models by fqn (not the config file's).
+	ListVirtualModels(context.Context, *ListVirtualModelsRequest) (*ListVirtualModelsResponse, error)
+	// UpdateVirtualModel replaces a virtual model.
+	UpdateVirtualModel(context.Context, *UpdateVirtualModelRequest) (*UpdateVirtualModelResponse, error)
+	// DeleteVirtualModel deletes a virtual model.
+	DeleteVirtualModel(context.Context, *DeleteVirtualModelRequest) (*DeleteVirtualModelResponse, error)
+	// CreateRoutingRule adds a load-balancing rule (TrueFoundry's gateway-load-balancing-config):
+	// requests for the models it names, from the subjects and with the metadata it names, are
+	// routed to its targets.
+	CreateRoutingRule(context.Context, *CreateRoutingRuleRequest) (*CreateRoutingRuleResponse, error)
+	// GetRoutingRule returns a load-balancing rule by id.
+	GetRoutingRule(context.Context, *GetRoutingRuleRequest) (*GetRoutingRuleResponse, error)
+	// ListRoutingRules lists the stored load-balancing rules in the order they are tried.
+	ListRoutingRules(context.Context, *ListRoutingRulesRequest) (*ListRoutingRulesResponse, error)
+	// UpdateRoutingRule replaces a load-balancing rule.
+	UpdateRoutingRule(context.Context, *UpdateRoutingRuleRequest) (*UpdateRoutingRuleResponse, error)
+	// DeleteRoutingRule deletes a load-balancing rule.
+	DeleteRoutingRule(context.Context, *DeleteRoutingRuleRequest) (*DeleteRoutingRuleResponse, error)
+	// ListRoutingState lists this replica's live state of each routing target: its circuit
+	// breaker and its recent speed.
+	ListRoutingState(context.Context, *ListRoutingStateRequest) (*ListRoutingStateResponse, error)
 	// CreateRateLimit adds a rate limit (stored, validated and compiled; not yet enforced).
 	CreateRateLimit(context.Context, *CreateRateLimitRequest) (*CreateRateLimitResponse, error)
 	// GetRateLimit returns a rate limit by name.
@@ -923,20 +1021,38 @@ func (UnimplementedAdminServiceServer) UpdateAuthzRule(context.Context, *UpdateA
 func (UnimplementedAdminServiceServer) DeleteAuthzRule(context.Context, *DeleteAuthzRuleRequest) (*DeleteAuthzRuleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAuthzRule not implemented")
 }
-func (UnimplementedAdminServiceServer) CreateRoutingConfig(context.Context, *CreateRoutingConfigRequest) (*CreateRoutingConfigResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method CreateRoutingConfig not implemented")
+func (UnimplementedAdminServiceServer) CreateVirtualModel(context.Context, *CreateVirtualModelRequest) (*CreateVirtualModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateVirtualModel not implemented")
 }
-func (UnimplementedAdminServiceServer) GetRoutingConfig(context.Context, *GetRoutingConfigRequest) (*GetRoutingConfigResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetRoutingConfig not implemented")
+func (UnimplementedAdminServiceServer) GetVirtualModel(context.Context, *GetVirtualModelRequest) (*GetVirtualModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetVirtualModel not implemented")
 }
-func (UnimplementedAdminServiceServer) ListRoutingConfigs(context.Context, *ListRoutingConfigsRequest) (*ListRoutingConfigsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListRoutingConfigs not implemented")
+func (UnimplementedAdminServiceServer) ListVirtualModels(context.Context, *ListVirtualModelsRequest) (*ListVirtualModelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListVirtualModels not implemented")
 }
-func (UnimplementedAdminServiceServer) UpdateRoutingConfig(context.Context, *UpdateRoutingConfigRequest) (*UpdateRoutingConfigResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method UpdateRoutingConfig not implemented")
+func (UnimplementedAdminServiceServer) UpdateVirtualModel(context.Context, *UpdateVirtualModelRequest) (*UpdateVirtualModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateVirtualModel not implemented")
 }
-func (UnimplementedAdminServiceServer) DeleteRoutingConfig(context.Context, *DeleteRoutingConfigRequest) (*DeleteRoutingConfigResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method DeleteRoutingConfig not implemented")
+func (UnimplementedAdminServiceServer) DeleteVirtualModel(context.Context, *DeleteVirtualModelRequest) (*DeleteVirtualModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteVirtualModel not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateRoutingRule(context.Context, *CreateRoutingRuleRequest) (*CreateRoutingRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateRoutingRule not implemented")
+}
+func (UnimplementedAdminServiceServer) GetRoutingRule(context.Context, *GetRoutingRuleRequest) (*GetRoutingRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRoutingRule not implemented")
+}
+func (UnimplementedAdminServiceServer) ListRoutingRules(context.Context, *ListRoutingRulesRequest) (*ListRoutingRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRoutingRules not implemented")
+}
+func (UnimplementedAdminServiceServer) UpdateRoutingRule(context.Context, *UpdateRoutingRuleRequest) (*UpdateRoutingRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateRoutingRule not implemented")
+}
+func (UnimplementedAdminServiceServer) DeleteRoutingRule(context.Context, *DeleteRoutingRuleRequest) (*DeleteRoutingRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteRoutingRule not implemented")
+}
+func (UnimplementedAdminServiceServer) ListRoutingState(context.Context, *ListRoutingStateRequest) (*ListRoutingStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRoutingState not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateRateLimit(context.Context, *CreateRateLimitRequest) (*CreateRateLimitResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateRateLimit not implemented")
@@ -1604,92 +1720,200 @@ func _AdminService_DeleteAuthzRule_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
-func _AdminService_CreateRoutingConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(CreateRoutingConfigRequest)
+func _AdminService_CreateVirtualModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateVirtualModelRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(AdminServiceServer).CreateRoutingConfig(ctx, in)
+		return srv.(AdminServiceServer).CreateVirtualModel(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: AdminService_CreateRoutingConfig_FullMethodName,
+		FullMethod: AdminService_CreateVirtualModel_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AdminServiceServer).CreateRoutingConfig(ctx, req.(*CreateRoutingConfigRequest))
+		return srv.(AdminServiceServer).CreateVirtualModel(ctx, req.(*CreateVirtualModelRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _AdminService_GetRoutingConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetRoutingConfigRequest)
+func _AdminService_GetVirtualModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetVirtualModelRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(AdminServiceServer).GetRoutingConfig(ctx, in)
+		return srv.(AdminServiceServer).GetVirtualModel(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: AdminService_GetRoutingConfig_FullMethodName,
+		FullMethod: AdminService_GetVirtualModel_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AdminServiceServer).GetRoutingConfig(ctx, req.(*GetRoutingConfigRequest))
+		return srv.(AdminServiceServer).GetVirtualModel(ctx, req.(*GetVirtualModelRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _AdminService_ListRoutingConfigs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListRoutingConfigsRequest)
+func _AdminService_ListVirtualModels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListVirtualModelsRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(AdminServiceServer).ListRoutingConfigs(ctx, in)
+		return srv.(AdminServiceServer).ListVirtualModels(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: AdminService_ListRoutingConfigs_FullMethodName,
+		FullMethod: AdminService_ListVirtualModels_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AdminServiceServer).ListRoutingConfigs(ctx, req.(*ListRoutingConfigsRequest))
+		return srv.(AdminServiceServer).ListVirtualModels(ctx, req.(*ListVirtualModelsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _AdminService_UpdateRoutingConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(UpdateRoutingConfigRequest)
+func _AdminService_UpdateVirtualModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateVirtualModelRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(AdminServiceServer).UpdateRoutingConfig(ctx, in)
+		return srv.(AdminServiceServer).UpdateVirtualModel(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: AdminService_UpdateRoutingConfig_FullMethodName,
+		FullMethod: AdminService_UpdateVirtualModel_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AdminServiceServer).UpdateRoutingConfig(ctx, req.(*UpdateRoutingConfigRequest))
+		return srv.(AdminServiceServer).UpdateVirtualModel(ctx, req.(*UpdateVirtualModelRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _AdminService_DeleteRoutingConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DeleteRoutingConfigRequest)
+func _AdminService_DeleteVirtualModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteVirtualModelRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(AdminServiceServer).DeleteRoutingConfig(ctx, in)
+		return srv.(AdminServiceServer).DeleteVirtualModel(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: AdminService_DeleteRoutingConfig_FullMethodName,
+		FullMethod: AdminService_DeleteVirtualModel_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AdminServiceServer).DeleteRoutingConfig(ctx, req.(*DeleteRoutingConfigRequest))
+		return srv.(AdminServiceServer).DeleteVirtualModel(ctx, req.(*DeleteVirtualModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_CreateRoutingRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateRoutingRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateRoutingRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateRoutingRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateRoutingRule(ctx, req.(*CreateRoutingRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetRoutingRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRoutingRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetRoutingRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetRoutingRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetRoutingRule(ctx, req.(*GetRoutingRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListRoutingRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRoutingRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListRoutingRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListRoutingRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListRoutingRules(ctx, req.(*ListRoutingRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UpdateRoutingRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateRoutingRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UpdateRoutingRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UpdateRoutingRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UpdateRoutingRule(ctx, req.(*UpdateRoutingRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_DeleteRoutingRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteRoutingRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DeleteRoutingRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DeleteRoutingRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DeleteRoutingRule(ctx, req.(*DeleteRoutingRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListRoutingState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRoutingStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListRoutingState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListRoutingState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListRoutingState(ctx, req.(*ListRoutingStateRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -2036,24 +2260,48 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AdminService_DeleteAuthzRule_Handler,
 		},
 		{
-			MethodName: "CreateRoutingConfig",
-			Handler:    _AdminService_CreateRoutingConfig_Handler,
+			MethodName: "CreateVirtualModel",
+			Handler:    _AdminService_CreateVirtualModel_Handler,
 		},
 		{
-			MethodName: "GetRoutingConfig",
-			Handler:    _AdminService_GetRoutingConfig_Handler,
+			MethodName: "GetVirtualModel",
+			Handler:    _AdminService_GetVirtualModel_Handler,
 		},
 		{
-			MethodName: "ListRoutingConfigs",
-			Handler:    _AdminService_ListRoutingConfigs_Handler,
+			MethodName: "ListVirtualModels",
+			Handler:    _AdminService_ListVirtualModels_Handler,
 		},
 		{
-			MethodName: "UpdateRoutingConfig",
-			Handler:    _AdminService_UpdateRoutingConfig_Handler,
+			MethodName: "UpdateVirtualModel",
+			Handler:    _AdminService_UpdateVirtualModel_Handler,
 		},
 		{
-			MethodName: "DeleteRoutingConfig",
-			Handler:    _AdminService_DeleteRoutingConfig_Handler,
+			MethodName: "DeleteVirtualModel",
+			Handler:    _AdminService_DeleteVirtualModel_Handler,
+		},
+		{
+			MethodName: "CreateRoutingRule",
+			Handler:    _AdminService_CreateRoutingRule_Handler,
+		},
+		{
+			MethodName: "GetRoutingRule",
+			Handler:    _AdminService_GetRoutingRule_Handler,
+		},
+		{
+			MethodName: "ListRoutingRules",
+			Handler:    _AdminService_ListRoutingRules_Handler,
+		},
+		{
+			MethodName: "UpdateRoutingRule",
+			Handler:    _AdminService_UpdateRoutingRule_Handler,
+		},
+		{
+			MethodName: "DeleteRoutingRule",
+			Handler:    _AdminService_DeleteRoutingRule_Handler,
+		},
+		{
+			MethodName: "ListRoutingState",
+			Handler:    _AdminService_ListRoutingState_Handler,
 		},
 		{
 			MethodName: "CreateRateLimit",

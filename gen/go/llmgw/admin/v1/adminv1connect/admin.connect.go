@@ -123,21 +123,39 @@ const (
 	// AdminServiceDeleteAuthzRuleProcedure is the fully-qualified name of the AdminService's
 	// DeleteAuthzRule RPC.
 	AdminServiceDeleteAuthzRuleProcedure = "/llmgw.admin.v1.AdminService/DeleteAuthzRule"
-	// AdminServiceCreateRoutingConfigProcedure is the fully-qualified name of the AdminService's
-	// CreateRoutingConfig RPC.
-	AdminServiceCreateRoutingConfigProcedure = "/llmgw.admin.v1.AdminService/CreateRoutingConfig"
-	// AdminServiceGetRoutingConfigProcedure is the fully-qualified name of the AdminService's
-	// GetRoutingConfig RPC.
-	AdminServiceGetRoutingConfigProcedure = "/llmgw.admin.v1.AdminService/GetRoutingConfig"
-	// AdminServiceListRoutingConfigsProcedure is the fully-qualified name of the AdminService's
-	// ListRoutingConfigs RPC.
-	AdminServiceListRoutingConfigsProcedure = "/llmgw.admin.v1.AdminService/ListRoutingConfigs"
-	// AdminServiceUpdateRoutingConfigProcedure is the fully-qualified name of the AdminService's
-	// UpdateRoutingConfig RPC.
-	AdminServiceUpdateRoutingConfigProcedure = "/llmgw.admin.v1.AdminService/UpdateRoutingConfig"
-	// AdminServiceDeleteRoutingConfigProcedure is the fully-qualified name of the AdminService's
-	// DeleteRoutingConfig RPC.
-	AdminServiceDeleteRoutingConfigProcedure = "/llmgw.admin.v1.AdminService/DeleteRoutingConfig"
+	// AdminServiceCreateVirtualModelProcedure is the fully-qualified name of the AdminService's
+	// CreateVirtualModel RPC.
+	AdminServiceCreateVirtualModelProcedure = "/llmgw.admin.v1.AdminService/CreateVirtualModel"
+	// AdminServiceGetVirtualModelProcedure is the fully-qualified name of the AdminService's
+	// GetVirtualModel RPC.
+	AdminServiceGetVirtualModelProcedure = "/llmgw.admin.v1.AdminService/GetVirtualModel"
+	// AdminServiceListVirtualModelsProcedure is the fully-qualified name of the AdminService's
+	// ListVirtualModels RPC.
+	AdminServiceListVirtualModelsProcedure = "/llmgw.admin.v1.AdminService/ListVirtualModels"
+	// AdminServiceUpdateVirtualModelProcedure is the fully-qualified name of the AdminService's
+	// UpdateVirtualModel RPC.
+	AdminServiceUpdateVirtualModelProcedure = "/llmgw.admin.v1.AdminService/UpdateVirtualModel"
+	// AdminServiceDeleteVirtualModelProcedure is the fully-qualified name of the AdminService's
+	// DeleteVirtualModel RPC.
+	AdminServiceDeleteVirtualModelProcedure = "/llmgw.admin.v1.AdminService/DeleteVirtualModel"
+	// AdminServiceCreateRoutingRuleProcedure is the fully-qualified name of the AdminService's
+	// CreateRoutingRule RPC.
+	AdminServiceCreateRoutingRuleProcedure = "/llmgw.admin.v1.AdminService/CreateRoutingRule"
+	// AdminServiceGetRoutingRuleProcedure is the fully-qualified name of the AdminService's
+	// GetRoutingRule RPC.
+	AdminServiceGetRoutingRuleProcedure = "/llmgw.admin.v1.AdminService/GetRoutingRule"
+	// AdminServiceListRoutingRulesProcedure is the fully-qualified name of the AdminService's
+	// ListRoutingRules RPC.
+	AdminServiceListRoutingRulesProcedure = "/llmgw.admin.v1.AdminService/ListRoutingRules"
+	// AdminServiceUpdateRoutingRuleProcedure is the fully-qualified name of the AdminService's
+	// UpdateRoutingRule RPC.
+	AdminServiceUpdateRoutingRuleProcedure = "/llmgw.admin.v1.AdminService/UpdateRoutingRule"
+	// AdminServiceDeleteRoutingRuleProcedure is the fully-qualified name of the AdminService's
+	// DeleteRoutingRule RPC.
+	AdminServiceDeleteRoutingRuleProcedure = "/llmgw.admin.v1.AdminService/DeleteRoutingRule"
+	// AdminServiceListRoutingStateProcedure is the fully-qualified name of the AdminService's
+	// ListRoutingState RPC.
+	AdminServiceListRoutingStateProcedure = "/llmgw.admin.v1.AdminService/ListRoutingState"
 	// AdminServiceCreateRateLimitProcedure is the fully-qualified name of the AdminService's
 	// CreateRateLimit RPC.
 	AdminServiceCreateRateLimitProcedure = "/llmgw.admin.v1.AdminService/CreateRateLimit"
@@ -245,16 +263,32 @@ type AdminServiceClient interface {
 	UpdateAuthzRule(context.Context, *v1.UpdateAuthzRuleRequest) (*v1.UpdateAuthzRuleResponse, error)
 	// DeleteAuthzRule deletes an authorization rule.
 	DeleteAuthzRule(context.Context, *v1.DeleteAuthzRuleRequest) (*v1.DeleteAuthzRuleResponse, error)
-	// CreateRoutingConfig adds a routing config (stored and validated; enforced by the router).
-	CreateRoutingConfig(context.Context, *v1.CreateRoutingConfigRequest) (*v1.CreateRoutingConfigResponse, error)
-	// GetRoutingConfig returns a routing config by name.
-	GetRoutingConfig(context.Context, *v1.GetRoutingConfigRequest) (*v1.GetRoutingConfigResponse, error)
-	// ListRoutingConfigs lists routing configs by name.
-	ListRoutingConfigs(context.Context, *v1.ListRoutingConfigsRequest) (*v1.ListRoutingConfigsResponse, error)
-	// UpdateRoutingConfig replaces a routing config.
-	UpdateRoutingConfig(context.Context, *v1.UpdateRoutingConfigRequest) (*v1.UpdateRoutingConfigResponse, error)
-	// DeleteRoutingConfig deletes a routing config.
-	DeleteRoutingConfig(context.Context, *v1.DeleteRoutingConfigRequest) (*v1.DeleteRoutingConfigResponse, error)
+	// CreateVirtualModel adds a virtual model: a name clients call that routes to real models.
+	// It serves at once; its name must not be a model's, nor one the config file defines.
+	CreateVirtualModel(context.Context, *v1.CreateVirtualModelRequest) (*v1.CreateVirtualModelResponse, error)
+	// GetVirtualModel returns a virtual model by group and name.
+	GetVirtualModel(context.Context, *v1.GetVirtualModelRequest) (*v1.GetVirtualModelResponse, error)
+	// ListVirtualModels lists the stored virtual models by fqn (not the config file's).
+	ListVirtualModels(context.Context, *v1.ListVirtualModelsRequest) (*v1.ListVirtualModelsResponse, error)
+	// UpdateVirtualModel replaces a virtual model.
+	UpdateVirtualModel(context.Context, *v1.UpdateVirtualModelRequest) (*v1.UpdateVirtualModelResponse, error)
+	// DeleteVirtualModel deletes a virtual model.
+	DeleteVirtualModel(context.Context, *v1.DeleteVirtualModelRequest) (*v1.DeleteVirtualModelResponse, error)
+	// CreateRoutingRule adds a load-balancing rule (TrueFoundry's gateway-load-balancing-config):
+	// requests for the models it names, from the subjects and with the metadata it names, are
+	// routed to its targets.
+	CreateRoutingRule(context.Context, *v1.CreateRoutingRuleRequest) (*v1.CreateRoutingRuleResponse, error)
+	// GetRoutingRule returns a load-balancing rule by id.
+	GetRoutingRule(context.Context, *v1.GetRoutingRuleRequest) (*v1.GetRoutingRuleResponse, error)
+	// ListRoutingRules lists the stored load-balancing rules in the order they are tried.
+	ListRoutingRules(context.Context, *v1.ListRoutingRulesRequest) (*v1.ListRoutingRulesResponse, error)
+	// UpdateRoutingRule replaces a load-balancing rule.
+	UpdateRoutingRule(context.Context, *v1.UpdateRoutingRuleRequest) (*v1.UpdateRoutingRuleResponse, error)
+	// DeleteRoutingRule deletes a load-balancing rule.
+	DeleteRoutingRule(context.Context, *v1.DeleteRoutingRuleRequest) (*v1.DeleteRoutingRuleResponse, error)
+	// ListRoutingState lists this replica's live state of each routing target: its circuit
+	// breaker and its recent speed.
+	ListRoutingState(context.Context, *v1.ListRoutingStateRequest) (*v1.ListRoutingStateResponse, error)
 	// CreateRateLimit adds a rate limit (stored, validated and compiled; not yet enforced).
 	CreateRateLimit(context.Context, *v1.CreateRateLimitRequest) (*v1.CreateRateLimitResponse, error)
 	// GetRateLimit returns a rate limit by name.
@@ -495,34 +529,70 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("DeleteAuthzRule")),
 			connect.WithClientOptions(opts...),
 		),
-		createRoutingConfig: connect.NewClient[v1.CreateRoutingConfigRequest, v1.CreateRoutingConfigResponse](
+		createVirtualModel: connect.NewClient[v1.CreateVirtualModelRequest, v1.CreateVirtualModelResponse](
 			httpClient,
-			baseURL+AdminServiceCreateRoutingConfigProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("CreateRoutingConfig")),
+			baseURL+AdminServiceCreateVirtualModelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateVirtualModel")),
 			connect.WithClientOptions(opts...),
 		),
-		getRoutingConfig: connect.NewClient[v1.GetRoutingConfigRequest, v1.GetRoutingConfigResponse](
+		getVirtualModel: connect.NewClient[v1.GetVirtualModelRequest, v1.GetVirtualModelResponse](
 			httpClient,
-			baseURL+AdminServiceGetRoutingConfigProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("GetRoutingConfig")),
+			baseURL+AdminServiceGetVirtualModelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetVirtualModel")),
 			connect.WithClientOptions(opts...),
 		),
-		listRoutingConfigs: connect.NewClient[v1.ListRoutingConfigsRequest, v1.ListRoutingConfigsResponse](
+		listVirtualModels: connect.NewClient[v1.ListVirtualModelsRequest, v1.ListVirtualModelsResponse](
 			httpClient,
-			baseURL+AdminServiceListRoutingConfigsProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("ListRoutingConfigs")),
+			baseURL+AdminServiceListVirtualModelsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListVirtualModels")),
 			connect.WithClientOptions(opts...),
 		),
-		updateRoutingConfig: connect.NewClient[v1.UpdateRoutingConfigRequest, v1.UpdateRoutingConfigResponse](
+		updateVirtualModel: connect.NewClient[v1.UpdateVirtualModelRequest, v1.UpdateVirtualModelResponse](
 			httpClient,
-			baseURL+AdminServiceUpdateRoutingConfigProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("UpdateRoutingConfig")),
+			baseURL+AdminServiceUpdateVirtualModelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UpdateVirtualModel")),
 			connect.WithClientOptions(opts...),
 		),
-		deleteRoutingConfig: connect.NewClient[v1.DeleteRoutingConfigRequest, v1.DeleteRoutingConfigResponse](
+		deleteVirtualModel: connect.NewClient[v1.DeleteVirtualModelRequest, v1.DeleteVirtualModelResponse](
 			httpClient,
-			baseURL+AdminServiceDeleteRoutingConfigProcedure,
-			connect.WithSchema(adminServiceMethods.ByName("DeleteRoutingConfig")),
+			baseURL+AdminServiceDeleteVirtualModelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DeleteVirtualModel")),
+			connect.WithClientOptions(opts...),
+		),
+		createRoutingRule: connect.NewClient[v1.CreateRoutingRuleRequest, v1.CreateRoutingRuleResponse](
+			httpClient,
+			baseURL+AdminServiceCreateRoutingRuleProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateRoutingRule")),
+			connect.WithClientOptions(opts...),
+		),
+		getRoutingRule: connect.NewClient[v1.GetRoutingRuleRequest, v1.GetRoutingRuleResponse](
+			httpClient,
+			baseURL+AdminServiceGetRoutingRuleProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetRoutingRule")),
+			connect.WithClientOptions(opts...),
+		),
+		listRoutingRules: connect.NewClient[v1.ListRoutingRulesRequest, v1.ListRoutingRulesResponse](
+			httpClient,
+			baseURL+AdminServiceListRoutingRulesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListRoutingRules")),
+			connect.WithClientOptions(opts...),
+		),
+		updateRoutingRule: connect.NewClient[v1.UpdateRoutingRuleRequest, v1.UpdateRoutingRuleResponse](
+			httpClient,
+			baseURL+AdminServiceUpdateRoutingRuleProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UpdateRoutingRule")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteRoutingRule: connect.NewClient[v1.DeleteRoutingRuleRequest, v1.DeleteRoutingRuleResponse](
+			httpClient,
+			baseURL+AdminServiceDeleteRoutingRuleProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DeleteRoutingRule")),
+			connect.WithClientOptions(opts...),
+		),
+		listRoutingState: connect.NewClient[v1.ListRoutingStateRequest, v1.ListRoutingStateResponse](
+			httpClient,
+			baseURL+AdminServiceListRoutingStateProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListRoutingState")),
 			connect.WithClientOptions(opts...),
 		),
 		createRateLimit: connect.NewClient[v1.CreateRateLimitRequest, v1.CreateRateLimitResponse](
@@ -630,11 +700,17 @@ type adminServiceClient struct {
 	listAuthzRules        *connect.Client[v1.ListAuthzRulesRequest, v1.ListAuthzRulesResponse]
 	updateAuthzRule       *connect.Client[v1.UpdateAuthzRuleRequest, v1.UpdateAuthzRuleResponse]
 	deleteAuthzRule       *connect.Client[v1.DeleteAuthzRuleRequest, v1.DeleteAuthzRuleResponse]
-	createRoutingConfig   *connect.Client[v1.CreateRoutingConfigRequest, v1.CreateRoutingConfigResponse]
-	getRoutingConfig      *connect.Client[v1.GetRoutingConfigRequest, v1.GetRoutingConfigResponse]
-	listRoutingConfigs    *connect.Client[v1.ListRoutingConfigsRequest, v1.ListRoutingConfigsResponse]
-	updateRoutingConfig   *connect.Client[v1.UpdateRoutingConfigRequest, v1.UpdateRoutingConfigResponse]
-	deleteRoutingConfig   *connect.Client[v1.DeleteRoutingConfigRequest, v1.DeleteRoutingConfigResponse]
+	createVirtualModel    *connect.Client[v1.CreateVirtualModelRequest, v1.CreateVirtualModelResponse]
+	getVirtualModel       *connect.Client[v1.GetVirtualModelRequest, v1.GetVirtualModelResponse]
+	listVirtualModels     *connect.Client[v1.ListVirtualModelsRequest, v1.ListVirtualModelsResponse]
+	updateVirtualModel    *connect.Client[v1.UpdateVirtualModelRequest, v1.UpdateVirtualModelResponse]
+	deleteVirtualModel    *connect.Client[v1.DeleteVirtualModelRequest, v1.DeleteVirtualModelResponse]
+	createRoutingRule     *connect.Client[v1.CreateRoutingRuleRequest, v1.CreateRoutingRuleResponse]
+	getRoutingRule        *connect.Client[v1.GetRoutingRuleRequest, v1.GetRoutingRuleResponse]
+	listRoutingRules      *connect.Client[v1.ListRoutingRulesRequest, v1.ListRoutingRulesResponse]
+	updateRoutingRule     *connect.Client[v1.UpdateRoutingRuleRequest, v1.UpdateRoutingRuleResponse]
+	deleteRoutingRule     *connect.Client[v1.DeleteRoutingRuleRequest, v1.DeleteRoutingRuleResponse]
+	listRoutingState      *connect.Client[v1.ListRoutingStateRequest, v1.ListRoutingStateResponse]
 	createRateLimit       *connect.Client[v1.CreateRateLimitRequest, v1.CreateRateLimitResponse]
 	getRateLimit          *connect.Client[v1.GetRateLimitRequest, v1.GetRateLimitResponse]
 	listRateLimits        *connect.Client[v1.ListRateLimitsRequest, v1.ListRateLimitsResponse]
@@ -954,45 +1030,99 @@ func (c *adminServiceClient) DeleteAuthzRule(ctx context.Context, req *v1.Delete
 	return nil, err
 }
 
-// CreateRoutingConfig calls llmgw.admin.v1.AdminService.CreateRoutingConfig.
-func (c *adminServiceClient) CreateRoutingConfig(ctx context.Context, req *v1.CreateRoutingConfigRequest) (*v1.CreateRoutingConfigResponse, error) {
-	response, err := c.createRoutingConfig.CallUnary(ctx, connect.NewRequest(req))
+// CreateVirtualModel calls llmgw.admin.v1.AdminService.CreateVirtualModel.
+func (c *adminServiceClient) CreateVirtualModel(ctx context.Context, req *v1.CreateVirtualModelRequest) (*v1.CreateVirtualModelResponse, error) {
+	response, err := c.createVirtualModel.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
 	return nil, err
 }
 
-// GetRoutingConfig calls llmgw.admin.v1.AdminService.GetRoutingConfig.
-func (c *adminServiceClient) GetRoutingConfig(ctx context.Context, req *v1.GetRoutingConfigRequest) (*v1.GetRoutingConfigResponse, error) {
-	response, err := c.getRoutingConfig.CallUnary(ctx, connect.NewRequest(req))
+// GetVirtualModel calls llmgw.admin.v1.AdminService.GetVirtualModel.
+func (c *adminServiceClient) GetVirtualModel(ctx context.Context, req *v1.GetVirtualModelRequest) (*v1.GetVirtualModelResponse, error) {
+	response, err := c.getVirtualModel.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
 	return nil, err
 }
 
-// ListRoutingConfigs calls llmgw.admin.v1.AdminService.ListRoutingConfigs.
-func (c *adminServiceClient) ListRoutingConfigs(ctx context.Context, req *v1.ListRoutingConfigsRequest) (*v1.ListRoutingConfigsResponse, error) {
-	response, err := c.listRoutingConfigs.CallUnary(ctx, connect.NewRequest(req))
+// ListVirtualModels calls llmgw.admin.v1.AdminService.ListVirtualModels.
+func (c *adminServiceClient) ListVirtualModels(ctx context.Context, req *v1.ListVirtualModelsRequest) (*v1.ListVirtualModelsResponse, error) {
+	response, err := c.listVirtualModels.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
 	return nil, err
 }
 
-// UpdateRoutingConfig calls llmgw.admin.v1.AdminService.UpdateRoutingConfig.
-func (c *adminServiceClient) UpdateRoutingConfig(ctx context.Context, req *v1.UpdateRoutingConfigRequest) (*v1.UpdateRoutingConfigResponse, error) {
-	response, err := c.updateRoutingConfig.CallUnary(ctx, connect.NewRequest(req))
+// UpdateVirtualModel calls llmgw.admin.v1.AdminService.UpdateVirtualModel.
+func (c *adminServiceClient) UpdateVirtualModel(ctx context.Context, req *v1.UpdateVirtualModelRequest) (*v1.UpdateVirtualModelResponse, error) {
+	response, err := c.updateVirtualModel.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
 	return nil, err
 }
 
-// DeleteRoutingConfig calls llmgw.admin.v1.AdminService.DeleteRoutingConfig.
-func (c *adminServiceClient) DeleteRoutingConfig(ctx context.Context, req *v1.DeleteRoutingConfigRequest) (*v1.DeleteRoutingConfigResponse, error) {
-	response, err := c.deleteRoutingConfig.CallUnary(ctx, connect.NewRequest(req))
+// DeleteVirtualModel calls llmgw.admin.v1.AdminService.DeleteVirtualModel.
+func (c *adminServiceClient) DeleteVirtualModel(ctx context.Context, req *v1.DeleteVirtualModelRequest) (*v1.DeleteVirtualModelResponse, error) {
+	response, err := c.deleteVirtualModel.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CreateRoutingRule calls llmgw.admin.v1.AdminService.CreateRoutingRule.
+func (c *adminServiceClient) CreateRoutingRule(ctx context.Context, req *v1.CreateRoutingRuleRequest) (*v1.CreateRoutingRuleResponse, error) {
+	response, err := c.createRoutingRule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetRoutingRule calls llmgw.admin.v1.AdminService.GetRoutingRule.
+func (c *adminServiceClient) GetRoutingRule(ctx context.Context, req *v1.GetRoutingRuleRequest) (*v1.GetRoutingRuleResponse, error) {
+	response, err := c.getRoutingRule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListRoutingRules calls llmgw.admin.v1.AdminService.ListRoutingRules.
+func (c *adminServiceClient) ListRoutingRules(ctx context.Context, req *v1.ListRoutingRulesRequest) (*v1.ListRoutingRulesResponse, error) {
+	response, err := c.listRoutingRules.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateRoutingRule calls llmgw.admin.v1.AdminService.UpdateRoutingRule.
+func (c *adminServiceClient) UpdateRoutingRule(ctx context.Context, req *v1.UpdateRoutingRuleRequest) (*v1.UpdateRoutingRuleResponse, error) {
+	response, err := c.updateRoutingRule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteRoutingRule calls llmgw.admin.v1.AdminService.DeleteRoutingRule.
+func (c *adminServiceClient) DeleteRoutingRule(ctx context.Context, req *v1.DeleteRoutingRuleRequest) (*v1.DeleteRoutingRuleResponse, error) {
+	response, err := c.deleteRoutingRule.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListRoutingState calls llmgw.admin.v1.AdminService.ListRoutingState.
+func (c *adminServiceClient) ListRoutingState(ctx context.Context, req *v1.ListRoutingStateRequest) (*v1.ListRoutingStateResponse, error) {
+	response, err := c.listRoutingState.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -1171,16 +1301,32 @@ type AdminServiceHandler interface {
 	UpdateAuthzRule(context.Context, *v1.UpdateAuthzRuleRequest) (*v1.UpdateAuthzRuleResponse, error)
 	// DeleteAuthzRule deletes an authorization rule.
 	DeleteAuthzRule(context.Context, *v1.DeleteAuthzRuleRequest) (*v1.DeleteAuthzRuleResponse, error)
-	// CreateRoutingConfig adds a routing config (stored and validated; enforced by the router).
-	CreateRoutingConfig(context.Context, *v1.CreateRoutingConfigRequest) (*v1.CreateRoutingConfigResponse, error)
-	// GetRoutingConfig returns a routing config by name.
-	GetRoutingConfig(context.Context, *v1.GetRoutingConfigRequest) (*v1.GetRoutingConfigResponse, error)
-	// ListRoutingConfigs lists routing configs by name.
-	ListRoutingConfigs(context.Context, *v1.ListRoutingConfigsRequest) (*v1.ListRoutingConfigsResponse, error)
-	// UpdateRoutingConfig replaces a routing config.
-	UpdateRoutingConfig(context.Context, *v1.UpdateRoutingConfigRequest) (*v1.UpdateRoutingConfigResponse, error)
-	// DeleteRoutingConfig deletes a routing config.
-	DeleteRoutingConfig(context.Context, *v1.DeleteRoutingConfigRequest) (*v1.DeleteRoutingConfigResponse, error)
+	// CreateVirtualModel adds a virtual model: a name clients call that routes to real models.
+	// It serves at once; its name must not be a model's, nor one the config file defines.
+	CreateVirtualModel(context.Context, *v1.CreateVirtualModelRequest) (*v1.CreateVirtualModelResponse, error)
+	// GetVirtualModel returns a virtual model by group and name.
+	GetVirtualModel(context.Context, *v1.GetVirtualModelRequest) (*v1.GetVirtualModelResponse, error)
+	// ListVirtualModels lists the stored virtual models by fqn (not the config file's).
+	ListVirtualModels(context.Context, *v1.ListVirtualModelsRequest) (*v1.ListVirtualModelsResponse, error)
+	// UpdateVirtualModel replaces a virtual model.
+	UpdateVirtualModel(context.Context, *v1.UpdateVirtualModelRequest) (*v1.UpdateVirtualModelResponse, error)
+	// DeleteVirtualModel deletes a virtual model.
+	DeleteVirtualModel(context.Context, *v1.DeleteVirtualModelRequest) (*v1.DeleteVirtualModelResponse, error)
+	// CreateRoutingRule adds a load-balancing rule (TrueFoundry's gateway-load-balancing-config):
+	// requests for the models it names, from the subjects and with the metadata it names, are
+	// routed to its targets.
+	CreateRoutingRule(context.Context, *v1.CreateRoutingRuleRequest) (*v1.CreateRoutingRuleResponse, error)
+	// GetRoutingRule returns a load-balancing rule by id.
+	GetRoutingRule(context.Context, *v1.GetRoutingRuleRequest) (*v1.GetRoutingRuleResponse, error)
+	// ListRoutingRules lists the stored load-balancing rules in the order they are tried.
+	ListRoutingRules(context.Context, *v1.ListRoutingRulesRequest) (*v1.ListRoutingRulesResponse, error)
+	// UpdateRoutingRule replaces a load-balancing rule.
+	UpdateRoutingRule(context.Context, *v1.UpdateRoutingRuleRequest) (*v1.UpdateRoutingRuleResponse, error)
+	// DeleteRoutingRule deletes a load-balancing rule.
+	DeleteRoutingRule(context.Context, *v1.DeleteRoutingRuleRequest) (*v1.DeleteRoutingRuleResponse, error)
+	// ListRoutingState lists this replica's live state of each routing target: its circuit
+	// breaker and its recent speed.
+	ListRoutingState(context.Context, *v1.ListRoutingStateRequest) (*v1.ListRoutingStateResponse, error)
 	// CreateRateLimit adds a rate limit (stored, validated and compiled; not yet enforced).
 	CreateRateLimit(context.Context, *v1.CreateRateLimitRequest) (*v1.CreateRateLimitResponse, error)
 	// GetRateLimit returns a rate limit by name.
@@ -1417,34 +1563,70 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("DeleteAuthzRule")),
 		connect.WithHandlerOptions(opts...),
 	)
-	adminServiceCreateRoutingConfigHandler := connect.NewUnaryHandlerSimple(
-		AdminServiceCreateRoutingConfigProcedure,
-		svc.CreateRoutingConfig,
-		connect.WithSchema(adminServiceMethods.ByName("CreateRoutingConfig")),
+	adminServiceCreateVirtualModelHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceCreateVirtualModelProcedure,
+		svc.CreateVirtualModel,
+		connect.WithSchema(adminServiceMethods.ByName("CreateVirtualModel")),
 		connect.WithHandlerOptions(opts...),
 	)
-	adminServiceGetRoutingConfigHandler := connect.NewUnaryHandlerSimple(
-		AdminServiceGetRoutingConfigProcedure,
-		svc.GetRoutingConfig,
-		connect.WithSchema(adminServiceMethods.ByName("GetRoutingConfig")),
+	adminServiceGetVirtualModelHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceGetVirtualModelProcedure,
+		svc.GetVirtualModel,
+		connect.WithSchema(adminServiceMethods.ByName("GetVirtualModel")),
 		connect.WithHandlerOptions(opts...),
 	)
-	adminServiceListRoutingConfigsHandler := connect.NewUnaryHandlerSimple(
-		AdminServiceListRoutingConfigsProcedure,
-		svc.ListRoutingConfigs,
-		connect.WithSchema(adminServiceMethods.ByName("ListRoutingConfigs")),
+	adminServiceListVirtualModelsHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListVirtualModelsProcedure,
+		svc.ListVirtualModels,
+		connect.WithSchema(adminServiceMethods.ByName("ListVirtualModels")),
 		connect.WithHandlerOptions(opts...),
 	)
-	adminServiceUpdateRoutingConfigHandler := connect.NewUnaryHandlerSimple(
-		AdminServiceUpdateRoutingConfigProcedure,
-		svc.UpdateRoutingConfig,
-		connect.WithSchema(adminServiceMethods.ByName("UpdateRoutingConfig")),
+	adminServiceUpdateVirtualModelHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceUpdateVirtualModelProcedure,
+		svc.UpdateVirtualModel,
+		connect.WithSchema(adminServiceMethods.ByName("UpdateVirtualModel")),
 		connect.WithHandlerOptions(opts...),
 	)
-	adminServiceDeleteRoutingConfigHandler := connect.NewUnaryHandlerSimple(
-		AdminServiceDeleteRoutingConfigProcedure,
-		svc.DeleteRoutingConfig,
-		connect.WithSchema(adminServiceMethods.ByName("DeleteRoutingConfig")),
+	adminServiceDeleteVirtualModelHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceDeleteVirtualModelProcedure,
+		svc.DeleteVirtualModel,
+		connect.WithSchema(adminServiceMethods.ByName("DeleteVirtualModel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceCreateRoutingRuleHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceCreateRoutingRuleProcedure,
+		svc.CreateRoutingRule,
+		connect.WithSchema(adminServiceMethods.ByName("CreateRoutingRule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetRoutingRuleHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceGetRoutingRuleProcedure,
+		svc.GetRoutingRule,
+		connect.WithSchema(adminServiceMethods.ByName("GetRoutingRule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListRoutingRulesHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListRoutingRulesProcedure,
+		svc.ListRoutingRules,
+		connect.WithSchema(adminServiceMethods.ByName("ListRoutingRules")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUpdateRoutingRuleHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceUpdateRoutingRuleProcedure,
+		svc.UpdateRoutingRule,
+		connect.WithSchema(adminServiceMethods.ByName("UpdateRoutingRule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceDeleteRoutingRuleHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceDeleteRoutingRuleProcedure,
+		svc.DeleteRoutingRule,
+		connect.WithSchema(adminServiceMethods.ByName("DeleteRoutingRule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListRoutingStateHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListRoutingStateProcedure,
+		svc.ListRoutingState,
+		connect.WithSchema(adminServiceMethods.ByName("ListRoutingState")),
 		connect.WithHandlerOptions(opts...),
 	)
 	adminServiceCreateRateLimitHandler := connect.NewUnaryHandlerSimple(
@@ -1583,16 +1765,28 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateAuthzRuleHandler.ServeHTTP(w, r)
 		case AdminServiceDeleteAuthzRuleProcedure:
 			adminServiceDeleteAuthzRuleHandler.ServeHTTP(w, r)
-		case AdminServiceCreateRoutingConfigProcedure:
-			adminServiceCreateRoutingConfigHandler.ServeHTTP(w, r)
-		case AdminServiceGetRoutingConfigProcedure:
-			adminServiceGetRoutingConfigHandler.ServeHTTP(w, r)
-		case AdminServiceListRoutingConfigsProcedure:
-			adminServiceListRoutingConfigsHandler.ServeHTTP(w, r)
-		case AdminServiceUpdateRoutingConfigProcedure:
-			adminServiceUpdateRoutingConfigHandler.ServeHTTP(w, r)
-		case AdminServiceDeleteRoutingConfigProcedure:
-			adminServiceDeleteRoutingConfigHandler.ServeHTTP(w, r)
+		case AdminServiceCreateVirtualModelProcedure:
+			adminServiceCreateVirtualModelHandler.ServeHTTP(w, r)
+		case AdminServiceGetVirtualModelProcedure:
+			adminServiceGetVirtualModelHandler.ServeHTTP(w, r)
+		case AdminServiceListVirtualModelsProcedure:
+			adminServiceListVirtualModelsHandler.ServeHTTP(w, r)
+		case AdminServiceUpdateVirtualModelProcedure:
+			adminServiceUpdateVirtualModelHandler.ServeHTTP(w, r)
+		case AdminServiceDeleteVirtualModelProcedure:
+			adminServiceDeleteVirtualModelHandler.ServeHTTP(w, r)
+		case AdminServiceCreateRoutingRuleProcedure:
+			adminServiceCreateRoutingRuleHandler.ServeHTTP(w, r)
+		case AdminServiceGetRoutingRuleProcedure:
+			adminServiceGetRoutingRuleHandler.ServeHTTP(w, r)
+		case AdminServiceListRoutingRulesProcedure:
+			adminServiceListRoutingRulesHandler.ServeHTTP(w, r)
+		case AdminServiceUpdateRoutingRuleProcedure:
+			adminServiceUpdateRoutingRuleHandler.ServeHTTP(w, r)
+		case AdminServiceDeleteRoutingRuleProcedure:
+			adminServiceDeleteRoutingRuleHandler.ServeHTTP(w, r)
+		case AdminServiceListRoutingStateProcedure:
+			adminServiceListRoutingStateHandler.ServeHTTP(w, r)
 		case AdminServiceCreateRateLimitProcedure:
 			adminServiceCreateRateLimitHandler.ServeHTTP(w, r)
 		case AdminServiceGetRateLimitProcedure:
@@ -1760,24 +1954,48 @@ func (UnimplementedAdminServiceHandler) DeleteAuthzRule(context.Context, *v1.Del
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteAuthzRule is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) CreateRoutingConfig(context.Context, *v1.CreateRoutingConfigRequest) (*v1.CreateRoutingConfigResponse, error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.CreateRoutingConfig is not implemented"))
+func (UnimplementedAdminServiceHandler) CreateVirtualModel(context.Context, *v1.CreateVirtualModelRequest) (*v1.CreateVirtualModelResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.CreateVirtualModel is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) GetRoutingConfig(context.Context, *v1.GetRoutingConfigRequest) (*v1.GetRoutingConfigResponse, error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.GetRoutingConfig is not implemented"))
+func (UnimplementedAdminServiceHandler) GetVirtualModel(context.Context, *v1.GetVirtualModelRequest) (*v1.GetVirtualModelResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.GetVirtualModel is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) ListRoutingConfigs(context.Context, *v1.ListRoutingConfigsRequest) (*v1.ListRoutingConfigsResponse, error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListRoutingConfigs is not implemented"))
+func (UnimplementedAdminServiceHandler) ListVirtualModels(context.Context, *v1.ListVirtualModelsRequest) (*v1.ListVirtualModelsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListVirtualModels is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) UpdateRoutingConfig(context.Context, *v1.UpdateRoutingConfigRequest) (*v1.UpdateRoutingConfigResponse, error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.UpdateRoutingConfig is not implemented"))
+func (UnimplementedAdminServiceHandler) UpdateVirtualModel(context.Context, *v1.UpdateVirtualModelRequest) (*v1.UpdateVirtualModelResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.UpdateVirtualModel is not implemented"))
 }
 
-func (UnimplementedAdminServiceHandler) DeleteRoutingConfig(context.Context, *v1.DeleteRoutingConfigRequest) (*v1.DeleteRoutingConfigResponse, error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteRoutingConfig is not implemented"))
+func (UnimplementedAdminServiceHandler) DeleteVirtualModel(context.Context, *v1.DeleteVirtualModelRequest) (*v1.DeleteVirtualModelResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteVirtualModel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateRoutingRule(context.Context, *v1.CreateRoutingRuleRequest) (*v1.CreateRoutingRuleResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.CreateRoutingRule is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetRoutingRule(context.Context, *v1.GetRoutingRuleRequest) (*v1.GetRoutingRuleResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.GetRoutingRule is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListRoutingRules(context.Context, *v1.ListRoutingRulesRequest) (*v1.ListRoutingRulesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListRoutingRules is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UpdateRoutingRule(context.Context, *v1.UpdateRoutingRuleRequest) (*v1.UpdateRoutingRuleResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.UpdateRoutingRule is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) DeleteRoutingRule(context.Context, *v1.DeleteRoutingRuleRequest) (*v1.DeleteRoutingRuleResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteRoutingRule is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListRoutingState(context.Context, *v1.ListRoutingStateRequest) (*v1.ListRoutingStateResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListRoutingState is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) CreateRateLimit(context.Context, *v1.CreateRateLimitRequest) (*v1.CreateRateLimitResponse, error) {

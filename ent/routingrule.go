@@ -10,12 +10,12 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/llmgw/llmgw/ent/routingconfig"
+	"github.com/llmgw/llmgw/ent/routingrule"
 	"github.com/llmgw/llmgw/ent/schematype"
 )
 
-// RoutingConfig is the model entity for the RoutingConfig schema.
-type RoutingConfig struct {
+// RoutingRule is the model entity for the RoutingRule schema.
+type RoutingRule struct {
 	config `json:"-"`
 	// ID of the ent.
 	ID int `json:"id,omitempty"`
@@ -25,29 +25,29 @@ type RoutingConfig struct {
 	UpdateTime time.Time `json:"update_time,omitempty"`
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
+	// Position holds the value of the "position" field.
+	Position int `json:"position,omitempty"`
+	// When holds the value of the "when" field.
+	When schematype.Condition `json:"when,omitempty"`
 	// Strategy holds the value of the "strategy" field.
-	Strategy routingconfig.Strategy `json:"strategy,omitempty"`
+	Strategy string `json:"strategy,omitempty"`
 	// Targets holds the value of the "targets" field.
-	Targets []schematype.RoutingTarget `json:"targets,omitempty"`
-	// MaxRetries holds the value of the "max_retries" field.
-	MaxRetries int32 `json:"max_retries,omitempty"`
-	// RetryOnStatus holds the value of the "retry_on_status" field.
-	RetryOnStatus []int `json:"retry_on_status,omitempty"`
-	selectValues  sql.SelectValues
+	Targets      []schematype.RoutingTarget `json:"targets,omitempty"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
-func (*RoutingConfig) scanValues(columns []string) ([]any, error) {
+func (*RoutingRule) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case routingconfig.FieldTargets, routingconfig.FieldRetryOnStatus:
+		case routingrule.FieldWhen, routingrule.FieldTargets:
 			values[i] = new([]byte)
-		case routingconfig.FieldID, routingconfig.FieldMaxRetries:
+		case routingrule.FieldID, routingrule.FieldPosition:
 			values[i] = new(sql.NullInt64)
-		case routingconfig.FieldName, routingconfig.FieldStrategy:
+		case routingrule.FieldName, routingrule.FieldStrategy:
 			values[i] = new(sql.NullString)
-		case routingconfig.FieldCreateTime, routingconfig.FieldUpdateTime:
+		case routingrule.FieldCreateTime, routingrule.FieldUpdateTime:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -57,63 +57,63 @@ func (*RoutingConfig) scanValues(columns []string) ([]any, error) {
 }
 
 // assignValues assigns the values that were returned from sql.Rows (after scanning)
-// to the RoutingConfig fields.
-func (_m *RoutingConfig) assignValues(columns []string, values []any) error {
+// to the RoutingRule fields.
+func (_m *RoutingRule) assignValues(columns []string, values []any) error {
 	if m, n := len(values), len(columns); m < n {
 		return fmt.Errorf("mismatch number of scan values: %d != %d", m, n)
 	}
 	for i := range columns {
 		switch columns[i] {
-		case routingconfig.FieldID:
+		case routingrule.FieldID:
 			value, ok := values[i].(*sql.NullInt64)
 			if !ok {
 				return fmt.Errorf("unexpected type %T for field id", value)
 			}
 			_m.ID = int(value.Int64)
-		case routingconfig.FieldCreateTime:
+		case routingrule.FieldCreateTime:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field create_time", values[i])
 			} else if value.Valid {
 				_m.CreateTime = value.Time
 			}
-		case routingconfig.FieldUpdateTime:
+		case routingrule.FieldUpdateTime:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field update_time", values[i])
 			} else if value.Valid {
 				_m.UpdateTime = value.Time
 			}
-		case routingconfig.FieldName:
+		case routingrule.FieldName:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field name", values[i])
 			} else if value.Valid {
 				_m.Name = value.String
 			}
-		case routingconfig.FieldStrategy:
+		case routingrule.FieldPosition:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field position", values[i])
+			} else if value.Valid {
+				_m.Position = int(value.Int64)
+			}
+		case routingrule.FieldWhen:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field when", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.When); err != nil {
+					return fmt.Errorf("unmarshal field when: %w", err)
+				}
+			}
+		case routingrule.FieldStrategy:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field strategy", values[i])
 			} else if value.Valid {
-				_m.Strategy = routingconfig.Strategy(value.String)
+				_m.Strategy = value.String
 			}
-		case routingconfig.FieldTargets:
+		case routingrule.FieldTargets:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field targets", values[i])
 			} else if value != nil && len(*value) > 0 {
 				if err := json.Unmarshal(*value, &_m.Targets); err != nil {
 					return fmt.Errorf("unmarshal field targets: %w", err)
-				}
-			}
-		case routingconfig.FieldMaxRetries:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field max_retries", values[i])
-			} else if value.Valid {
-				_m.MaxRetries = int32(value.Int64)
-			}
-		case routingconfig.FieldRetryOnStatus:
-			if value, ok := values[i].(*[]byte); !ok {
-				return fmt.Errorf("unexpected type %T for field retry_on_status", values[i])
-			} else if value != nil && len(*value) > 0 {
-				if err := json.Unmarshal(*value, &_m.RetryOnStatus); err != nil {
-					return fmt.Errorf("unmarshal field retry_on_status: %w", err)
 				}
 			}
 		default:
@@ -123,34 +123,34 @@ func (_m *RoutingConfig) assignValues(columns []string, values []any) error {
 	return nil
 }
 
-// Value returns the ent.Value that was dynamically selected and assigned to the RoutingConfig.
+// Value returns the ent.Value that was dynamically selected and assigned to the RoutingRule.
 // This includes values selected through modifiers, order, etc.
-func (_m *RoutingConfig) Value(name string) (ent.Value, error) {
+func (_m *RoutingRule) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
 }
 
-// Update returns a builder for updating this RoutingConfig.
-// Note that you need to call RoutingConfig.Unwrap() before calling this method if this RoutingConfig
+// Update returns a builder for updating this RoutingRule.
+// Note that you need to call RoutingRule.Unwrap() before calling this method if this RoutingRule
 // was returned from a transaction, and the transaction was committed or rolled back.
-func (_m *RoutingConfig) Update() *RoutingConfigUpdateOne {
-	return NewRoutingConfigClient(_m.config).UpdateOne(_m)
+func (_m *RoutingRule) Update() *RoutingRuleUpdateOne {
+	return NewRoutingRuleClient(_m.config).UpdateOne(_m)
 }
 
-// Unwrap unwraps the RoutingConfig entity that was returned from a transaction after it was closed,
+// Unwrap unwraps the RoutingRule entity that was returned from a transaction after it was closed,
 // so that all future queries will be executed through the driver which created the transaction.
-func (_m *RoutingConfig) Unwrap() *RoutingConfig {
+func (_m *RoutingRule) Unwrap() *RoutingRule {
 	_tx, ok := _m.config.driver.(*txDriver)
 	if !ok {
-		panic("ent: RoutingConfig is not a transactional entity")
+		panic("ent: RoutingRule is not a transactional entity")
 	}
 	_m.config.driver = _tx.drv
 	return _m
 }
 
 // String implements the fmt.Stringer.
-func (_m *RoutingConfig) String() string {
+func (_m *RoutingRule) String() string {
 	var builder strings.Builder
-	builder.WriteString("RoutingConfig(")
+	builder.WriteString("RoutingRule(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("create_time=")
 	builder.WriteString(_m.CreateTime.Format(time.ANSIC))
@@ -161,20 +161,20 @@ func (_m *RoutingConfig) String() string {
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)
 	builder.WriteString(", ")
+	builder.WriteString("position=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Position))
+	builder.WriteString(", ")
+	builder.WriteString("when=")
+	builder.WriteString(fmt.Sprintf("%v", _m.When))
+	builder.WriteString(", ")
 	builder.WriteString("strategy=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Strategy))
+	builder.WriteString(_m.Strategy)
 	builder.WriteString(", ")
 	builder.WriteString("targets=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Targets))
-	builder.WriteString(", ")
-	builder.WriteString("max_retries=")
-	builder.WriteString(fmt.Sprintf("%v", _m.MaxRetries))
-	builder.WriteString(", ")
-	builder.WriteString("retry_on_status=")
-	builder.WriteString(fmt.Sprintf("%v", _m.RetryOnStatus))
 	builder.WriteByte(')')
 	return builder.String()
 }
 
-// RoutingConfigs is a parsable slice of RoutingConfig.
-type RoutingConfigs []*RoutingConfig
+// RoutingRules is a parsable slice of RoutingRule.
+type RoutingRules []*RoutingRule

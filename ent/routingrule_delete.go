@@ -9,29 +9,29 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/llmgw/llmgw/ent/predicate"
-	"github.com/llmgw/llmgw/ent/routingconfig"
+	"github.com/llmgw/llmgw/ent/routingrule"
 )
 
-// RoutingConfigDelete is the builder for deleting a RoutingConfig entity.
-type RoutingConfigDelete struct {
+// RoutingRuleDelete is the builder for deleting a RoutingRule entity.
+type RoutingRuleDelete struct {
 	config
 	hooks    []Hook
-	mutation *RoutingConfigMutation
+	mutation *RoutingRuleMutation
 }
 
-// Where appends a list predicates to the RoutingConfigDelete builder.
-func (_d *RoutingConfigDelete) Where(ps ...predicate.RoutingConfig) *RoutingConfigDelete {
+// Where appends a list predicates to the RoutingRuleDelete builder.
+func (_d *RoutingRuleDelete) Where(ps ...predicate.RoutingRule) *RoutingRuleDelete {
 	_d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query and returns how many vertices were deleted.
-func (_d *RoutingConfigDelete) Exec(ctx context.Context) (int, error) {
+func (_d *RoutingRuleDelete) Exec(ctx context.Context) (int, error) {
 	return withHooks(ctx, _d.sqlExec, _d.mutation, _d.hooks)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *RoutingConfigDelete) ExecX(ctx context.Context) int {
+func (_d *RoutingRuleDelete) ExecX(ctx context.Context) int {
 	n, err := _d.Exec(ctx)
 	if err != nil {
 		panic(err)
@@ -39,8 +39,8 @@ func (_d *RoutingConfigDelete) ExecX(ctx context.Context) int {
 	return n
 }
 
-func (_d *RoutingConfigDelete) sqlExec(ctx context.Context) (int, error) {
-	_spec := sqlgraph.NewDeleteSpec(routingconfig.Table, sqlgraph.NewFieldSpec(routingconfig.FieldID, field.TypeInt))
+func (_d *RoutingRuleDelete) sqlExec(ctx context.Context) (int, error) {
+	_spec := sqlgraph.NewDeleteSpec(routingrule.Table, sqlgraph.NewFieldSpec(routingrule.FieldID, field.TypeInt))
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {
@@ -56,32 +56,32 @@ func (_d *RoutingConfigDelete) sqlExec(ctx context.Context) (int, error) {
 	return affected, err
 }
 
-// RoutingConfigDeleteOne is the builder for deleting a single RoutingConfig entity.
-type RoutingConfigDeleteOne struct {
-	_d *RoutingConfigDelete
+// RoutingRuleDeleteOne is the builder for deleting a single RoutingRule entity.
+type RoutingRuleDeleteOne struct {
+	_d *RoutingRuleDelete
 }
 
-// Where appends a list predicates to the RoutingConfigDelete builder.
-func (_d *RoutingConfigDeleteOne) Where(ps ...predicate.RoutingConfig) *RoutingConfigDeleteOne {
+// Where appends a list predicates to the RoutingRuleDelete builder.
+func (_d *RoutingRuleDeleteOne) Where(ps ...predicate.RoutingRule) *RoutingRuleDeleteOne {
 	_d._d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query.
-func (_d *RoutingConfigDeleteOne) Exec(ctx context.Context) error {
+func (_d *RoutingRuleDeleteOne) Exec(ctx context.Context) error {
 	n, err := _d._d.Exec(ctx)
 	switch {
 	case err != nil:
 		return err
 	case n == 0:
-		return &NotFoundError{routingconfig.Label}
+		return &NotFoundError{routingrule.Label}
 	default:
 		return nil
 	}
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *RoutingConfigDeleteOne) ExecX(ctx context.Context) {
+func (_d *RoutingRuleDeleteOne) ExecX(ctx context.Context) {
 	if err := _d.Exec(ctx); err != nil {
 		panic(err)
 	}

@@ -12,67 +12,67 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/llmgw/llmgw/ent/predicate"
-	"github.com/llmgw/llmgw/ent/routingconfig"
+	"github.com/llmgw/llmgw/ent/virtualmodel"
 )
 
-// RoutingConfigQuery is the builder for querying RoutingConfig entities.
-type RoutingConfigQuery struct {
+// VirtualModelQuery is the builder for querying VirtualModel entities.
+type VirtualModelQuery struct {
 	config
 	ctx        *QueryContext
-	order      []routingconfig.OrderOption
+	order      []virtualmodel.OrderOption
 	inters     []Interceptor
-	predicates []predicate.RoutingConfig
+	predicates []predicate.VirtualModel
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
 }
 
-// Where adds a new predicate for the RoutingConfigQuery builder.
-func (_q *RoutingConfigQuery) Where(ps ...predicate.RoutingConfig) *RoutingConfigQuery {
+// Where adds a new predicate for the VirtualModelQuery builder.
+func (_q *VirtualModelQuery) Where(ps ...predicate.VirtualModel) *VirtualModelQuery {
 	_q.predicates = append(_q.predicates, ps...)
 	return _q
 }
 
 // Limit the number of records to be returned by this query.
-func (_q *RoutingConfigQuery) Limit(limit int) *RoutingConfigQuery {
+func (_q *VirtualModelQuery) Limit(limit int) *VirtualModelQuery {
 	_q.ctx.Limit = &limit
 	return _q
 }
 
 // Offset to start from.
-func (_q *RoutingConfigQuery) Offset(offset int) *RoutingConfigQuery {
+func (_q *VirtualModelQuery) Offset(offset int) *VirtualModelQuery {
 	_q.ctx.Offset = &offset
 	return _q
 }
 
 // Unique configures the query builder to filter duplicate records on query.
 // By default, unique is set to true, and can be disabled using this method.
-func (_q *RoutingConfigQuery) Unique(unique bool) *RoutingConfigQuery {
+func (_q *VirtualModelQuery) Unique(unique bool) *VirtualModelQuery {
 	_q.ctx.Unique = &unique
 	return _q
 }
 
 // Order specifies how the records should be ordered.
-func (_q *RoutingConfigQuery) Order(o ...routingconfig.OrderOption) *RoutingConfigQuery {
+func (_q *VirtualModelQuery) Order(o ...virtualmodel.OrderOption) *VirtualModelQuery {
 	_q.order = append(_q.order, o...)
 	return _q
 }
 
-// First returns the first RoutingConfig entity from the query.
-// Returns a *NotFoundError when no RoutingConfig was found.
-func (_q *RoutingConfigQuery) First(ctx context.Context) (*RoutingConfig, error) {
+// First returns the first VirtualModel entity from the query.
+// Returns a *NotFoundError when no VirtualModel was found.
+func (_q *VirtualModelQuery) First(ctx context.Context) (*VirtualModel, error) {
 	nodes, err := _q.Limit(1).All(setContextOp(ctx, _q.ctx, ent.OpQueryFirst))
 	if err != nil {
 		return nil, err
 	}
 	if len(nodes) == 0 {
-		return nil, &NotFoundError{routingconfig.Label}
+		return nil, &NotFoundError{virtualmodel.Label}
 	}
 	return nodes[0], nil
 }
 
 // FirstX is like First, but panics if an error occurs.
-func (_q *RoutingConfigQuery) FirstX(ctx context.Context) *RoutingConfig {
+func (_q *VirtualModelQuery) FirstX(ctx context.Context) *VirtualModel {
 	node, err := _q.First(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -80,22 +80,22 @@ func (_q *RoutingConfigQuery) FirstX(ctx context.Context) *RoutingConfig {
 	return node
 }
 
-// FirstID returns the first RoutingConfig ID from the query.
-// Returns a *NotFoundError when no RoutingConfig ID was found.
-func (_q *RoutingConfigQuery) FirstID(ctx context.Context) (id int, err error) {
+// FirstID returns the first VirtualModel ID from the query.
+// Returns a *NotFoundError when no VirtualModel ID was found.
+func (_q *VirtualModelQuery) FirstID(ctx context.Context) (id int, err error) {
 	var ids []int
 	if ids, err = _q.Limit(1).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryFirstID)); err != nil {
 		return
 	}
 	if len(ids) == 0 {
-		err = &NotFoundError{routingconfig.Label}
+		err = &NotFoundError{virtualmodel.Label}
 		return
 	}
 	return ids[0], nil
 }
 
 // FirstIDX is like FirstID, but panics if an error occurs.
-func (_q *RoutingConfigQuery) FirstIDX(ctx context.Context) int {
+func (_q *VirtualModelQuery) FirstIDX(ctx context.Context) int {
 	id, err := _q.FirstID(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -103,10 +103,10 @@ func (_q *RoutingConfigQuery) FirstIDX(ctx context.Context) int {
 	return id
 }
 
-// Only returns a single RoutingConfig entity found by the query, ensuring it only returns one.
-// Returns a *NotSingularError when more than one RoutingConfig entity is found.
-// Returns a *NotFoundError when no RoutingConfig entities are found.
-func (_q *RoutingConfigQuery) Only(ctx context.Context) (*RoutingConfig, error) {
+// Only returns a single VirtualModel entity found by the query, ensuring it only returns one.
+// Returns a *NotSingularError when more than one VirtualModel entity is found.
+// Returns a *NotFoundError when no VirtualModel entities are found.
+func (_q *VirtualModelQuery) Only(ctx context.Context) (*VirtualModel, error) {
 	nodes, err := _q.Limit(2).All(setContextOp(ctx, _q.ctx, ent.OpQueryOnly))
 	if err != nil {
 		return nil, err
@@ -115,14 +115,14 @@ func (_q *RoutingConfigQuery) Only(ctx context.Context) (*RoutingConfig, error) 
 	case 1:
 		return nodes[0], nil
 	case 0:
-		return nil, &NotFoundError{routingconfig.Label}
+		return nil, &NotFoundError{virtualmodel.Label}
 	default:
-		return nil, &NotSingularError{routingconfig.Label}
+		return nil, &NotSingularError{virtualmodel.Label}
 	}
 }
 
 // OnlyX is like Only, but panics if an error occurs.
-func (_q *RoutingConfigQuery) OnlyX(ctx context.Context) *RoutingConfig {
+func (_q *VirtualModelQuery) OnlyX(ctx context.Context) *VirtualModel {
 	node, err := _q.Only(ctx)
 	if err != nil {
 		panic(err)
@@ -130,10 +130,10 @@ func (_q *RoutingConfigQuery) OnlyX(ctx context.Context) *RoutingConfig {
 	return node
 }
 
-// OnlyID is like Only, but returns the only RoutingConfig ID in the query.
-// Returns a *NotSingularError when more than one RoutingConfig ID is found.
+// OnlyID is like Only, but returns the only VirtualModel ID in the query.
+// Returns a *NotSingularError when more than one VirtualModel ID is found.
 // Returns a *NotFoundError when no entities are found.
-func (_q *RoutingConfigQuery) OnlyID(ctx context.Context) (id int, err error) {
+func (_q *VirtualModelQuery) OnlyID(ctx context.Context) (id int, err error) {
 	var ids []int
 	if ids, err = _q.Limit(2).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryOnlyID)); err != nil {
 		return
@@ -142,15 +142,15 @@ func (_q *RoutingConfigQuery) OnlyID(ctx context.Context) (id int, err error) {
 	case 1:
 		id = ids[0]
 	case 0:
-		err = &NotFoundError{routingconfig.Label}
+		err = &NotFoundError{virtualmodel.Label}
 	default:
-		err = &NotSingularError{routingconfig.Label}
+		err = &NotSingularError{virtualmodel.Label}
 	}
 	return
 }
 
 // OnlyIDX is like OnlyID, but panics if an error occurs.
-func (_q *RoutingConfigQuery) OnlyIDX(ctx context.Context) int {
+func (_q *VirtualModelQuery) OnlyIDX(ctx context.Context) int {
 	id, err := _q.OnlyID(ctx)
 	if err != nil {
 		panic(err)
@@ -158,18 +158,18 @@ func (_q *RoutingConfigQuery) OnlyIDX(ctx context.Context) int {
 	return id
 }
 
-// All executes the query and returns a list of RoutingConfigs.
-func (_q *RoutingConfigQuery) All(ctx context.Context) ([]*RoutingConfig, error) {
+// All executes the query and returns a list of VirtualModels.
+func (_q *VirtualModelQuery) All(ctx context.Context) ([]*VirtualModel, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryAll)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return nil, err
 	}
-	qr := querierAll[[]*RoutingConfig, *RoutingConfigQuery]()
-	return withInterceptors[[]*RoutingConfig](ctx, _q, qr, _q.inters)
+	qr := querierAll[[]*VirtualModel, *VirtualModelQuery]()
+	return withInterceptors[[]*VirtualModel](ctx, _q, qr, _q.inters)
 }
 
 // AllX is like All, but panics if an error occurs.
-func (_q *RoutingConfigQuery) AllX(ctx context.Context) []*RoutingConfig {
+func (_q *VirtualModelQuery) AllX(ctx context.Context) []*VirtualModel {
 	nodes, err := _q.All(ctx)
 	if err != nil {
 		panic(err)
@@ -177,20 +177,20 @@ func (_q *RoutingConfigQuery) AllX(ctx context.Context) []*RoutingConfig {
 	return nodes
 }
 
-// IDs executes the query and returns a list of RoutingConfig IDs.
-func (_q *RoutingConfigQuery) IDs(ctx context.Context) (ids []int, err error) {
+// IDs executes the query and returns a list of VirtualModel IDs.
+func (_q *VirtualModelQuery) IDs(ctx context.Context) (ids []int, err error) {
 	if _q.ctx.Unique == nil && _q.path != nil {
 		_q.Unique(true)
 	}
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryIDs)
-	if err = _q.Select(routingconfig.FieldID).Scan(ctx, &ids); err != nil {
+	if err = _q.Select(virtualmodel.FieldID).Scan(ctx, &ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
 // IDsX is like IDs, but panics if an error occurs.
-func (_q *RoutingConfigQuery) IDsX(ctx context.Context) []int {
+func (_q *VirtualModelQuery) IDsX(ctx context.Context) []int {
 	ids, err := _q.IDs(ctx)
 	if err != nil {
 		panic(err)
@@ -199,16 +199,16 @@ func (_q *RoutingConfigQuery) IDsX(ctx context.Context) []int {
 }
 
 // Count returns the count of the given query.
-func (_q *RoutingConfigQuery) Count(ctx context.Context) (int, error) {
+func (_q *VirtualModelQuery) Count(ctx context.Context) (int, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryCount)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return 0, err
 	}
-	return withInterceptors[int](ctx, _q, querierCount[*RoutingConfigQuery](), _q.inters)
+	return withInterceptors[int](ctx, _q, querierCount[*VirtualModelQuery](), _q.inters)
 }
 
 // CountX is like Count, but panics if an error occurs.
-func (_q *RoutingConfigQuery) CountX(ctx context.Context) int {
+func (_q *VirtualModelQuery) CountX(ctx context.Context) int {
 	count, err := _q.Count(ctx)
 	if err != nil {
 		panic(err)
@@ -217,7 +217,7 @@ func (_q *RoutingConfigQuery) CountX(ctx context.Context) int {
 }
 
 // Exist returns true if the query has elements in the graph.
-func (_q *RoutingConfigQuery) Exist(ctx context.Context) (bool, error) {
+func (_q *VirtualModelQuery) Exist(ctx context.Context) (bool, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryExist)
 	switch _, err := _q.FirstID(ctx); {
 	case IsNotFound(err):
@@ -230,7 +230,7 @@ func (_q *RoutingConfigQuery) Exist(ctx context.Context) (bool, error) {
 }
 
 // ExistX is like Exist, but panics if an error occurs.
-func (_q *RoutingConfigQuery) ExistX(ctx context.Context) bool {
+func (_q *VirtualModelQuery) ExistX(ctx context.Context) bool {
 	exist, err := _q.Exist(ctx)
 	if err != nil {
 		panic(err)
@@ -238,18 +238,18 @@ func (_q *RoutingConfigQuery) ExistX(ctx context.Context) bool {
 	return exist
 }
 
-// Clone returns a duplicate of the RoutingConfigQuery builder, including all associated steps. It can be
+// Clone returns a duplicate of the VirtualModelQuery builder, including all associated steps. It can be
 // used to prepare common query builders and use them differently after the clone is made.
-func (_q *RoutingConfigQuery) Clone() *RoutingConfigQuery {
+func (_q *VirtualModelQuery) Clone() *VirtualModelQuery {
 	if _q == nil {
 		return nil
 	}
-	return &RoutingConfigQuery{
+	return &VirtualModelQuery{
 		config:     _q.config,
 		ctx:        _q.ctx.Clone(),
-		order:      append([]routingconfig.OrderOption{}, _q.order...),
+		order:      append([]virtualmodel.OrderOption{}, _q.order...),
 		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.RoutingConfig{}, _q.predicates...),
+		predicates: append([]predicate.VirtualModel{}, _q.predicates...),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -266,15 +266,15 @@ func (_q *RoutingConfigQuery) Clone() *RoutingConfigQuery {
 //		Count int `json:"count,omitempty"`
 //	}
 //
-//	client.RoutingConfig.Query().
-//		GroupBy(routingconfig.FieldCreateTime).
+//	client.VirtualModel.Query().
+//		GroupBy(virtualmodel.FieldCreateTime).
 //		Aggregate(ent.Count()).
 //		Scan(ctx, &v)
-func (_q *RoutingConfigQuery) GroupBy(field string, fields ...string) *RoutingConfigGroupBy {
+func (_q *VirtualModelQuery) GroupBy(field string, fields ...string) *VirtualModelGroupBy {
 	_q.ctx.Fields = append([]string{field}, fields...)
-	grbuild := &RoutingConfigGroupBy{build: _q}
+	grbuild := &VirtualModelGroupBy{build: _q}
 	grbuild.flds = &_q.ctx.Fields
-	grbuild.label = routingconfig.Label
+	grbuild.label = virtualmodel.Label
 	grbuild.scan = grbuild.Scan
 	return grbuild
 }
@@ -288,23 +288,23 @@ func (_q *RoutingConfigQuery) GroupBy(field string, fields ...string) *RoutingCo
 //		CreateTime time.Time `json:"create_time,omitempty"`
 //	}
 //
-//	client.RoutingConfig.Query().
-//		Select(routingconfig.FieldCreateTime).
+//	client.VirtualModel.Query().
+//		Select(virtualmodel.FieldCreateTime).
 //		Scan(ctx, &v)
-func (_q *RoutingConfigQuery) Select(fields ...string) *RoutingConfigSelect {
+func (_q *VirtualModelQuery) Select(fields ...string) *VirtualModelSelect {
 	_q.ctx.Fields = append(_q.ctx.Fields, fields...)
-	sbuild := &RoutingConfigSelect{RoutingConfigQuery: _q}
-	sbuild.label = routingconfig.Label
+	sbuild := &VirtualModelSelect{VirtualModelQuery: _q}
+	sbuild.label = virtualmodel.Label
 	sbuild.flds, sbuild.scan = &_q.ctx.Fields, sbuild.Scan
 	return sbuild
 }
 
-// Aggregate returns a RoutingConfigSelect configured with the given aggregations.
-func (_q *RoutingConfigQuery) Aggregate(fns ...AggregateFunc) *RoutingConfigSelect {
+// Aggregate returns a VirtualModelSelect configured with the given aggregations.
+func (_q *VirtualModelQuery) Aggregate(fns ...AggregateFunc) *VirtualModelSelect {
 	return _q.Select().Aggregate(fns...)
 }
 
-func (_q *RoutingConfigQuery) prepareQuery(ctx context.Context) error {
+func (_q *VirtualModelQuery) prepareQuery(ctx context.Context) error {
 	for _, inter := range _q.inters {
 		if inter == nil {
 			return fmt.Errorf("ent: uninitialized interceptor (forgotten import ent/runtime?)")
@@ -316,7 +316,7 @@ func (_q *RoutingConfigQuery) prepareQuery(ctx context.Context) error {
 		}
 	}
 	for _, f := range _q.ctx.Fields {
-		if !routingconfig.ValidColumn(f) {
+		if !virtualmodel.ValidColumn(f) {
 			return &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 		}
 	}
@@ -330,16 +330,16 @@ func (_q *RoutingConfigQuery) prepareQuery(ctx context.Context) error {
 	return nil
 }
 
-func (_q *RoutingConfigQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*RoutingConfig, error) {
+func (_q *VirtualModelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*VirtualModel, error) {
 	var (
-		nodes = []*RoutingConfig{}
+		nodes = []*VirtualModel{}
 		_spec = _q.querySpec()
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
-		return (*RoutingConfig).scanValues(nil, columns)
+		return (*VirtualModel).scanValues(nil, columns)
 	}
 	_spec.Assign = func(columns []string, values []any) error {
-		node := &RoutingConfig{config: _q.config}
+		node := &VirtualModel{config: _q.config}
 		nodes = append(nodes, node)
 		return node.assignValues(columns, values)
 	}
@@ -355,7 +355,7 @@ func (_q *RoutingConfigQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 	return nodes, nil
 }
 
-func (_q *RoutingConfigQuery) sqlCount(ctx context.Context) (int, error) {
+func (_q *VirtualModelQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {
@@ -364,8 +364,8 @@ func (_q *RoutingConfigQuery) sqlCount(ctx context.Context) (int, error) {
 	return sqlgraph.CountNodes(ctx, _q.driver, _spec)
 }
 
-func (_q *RoutingConfigQuery) querySpec() *sqlgraph.QuerySpec {
-	_spec := sqlgraph.NewQuerySpec(routingconfig.Table, routingconfig.Columns, sqlgraph.NewFieldSpec(routingconfig.FieldID, field.TypeInt))
+func (_q *VirtualModelQuery) querySpec() *sqlgraph.QuerySpec {
+	_spec := sqlgraph.NewQuerySpec(virtualmodel.Table, virtualmodel.Columns, sqlgraph.NewFieldSpec(virtualmodel.FieldID, field.TypeInt))
 	_spec.From = _q.sql
 	if unique := _q.ctx.Unique; unique != nil {
 		_spec.Unique = *unique
@@ -374,9 +374,9 @@ func (_q *RoutingConfigQuery) querySpec() *sqlgraph.QuerySpec {
 	}
 	if fields := _q.ctx.Fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, routingconfig.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, virtualmodel.FieldID)
 		for i := range fields {
-			if fields[i] != routingconfig.FieldID {
+			if fields[i] != virtualmodel.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
 		}
@@ -404,12 +404,12 @@ func (_q *RoutingConfigQuery) querySpec() *sqlgraph.QuerySpec {
 	return _spec
 }
 
-func (_q *RoutingConfigQuery) sqlQuery(ctx context.Context) *sql.Selector {
+func (_q *VirtualModelQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	builder := sql.Dialect(_q.driver.Dialect())
-	t1 := builder.Table(routingconfig.Table)
+	t1 := builder.Table(virtualmodel.Table)
 	columns := _q.ctx.Fields
 	if len(columns) == 0 {
-		columns = routingconfig.Columns
+		columns = virtualmodel.Columns
 	}
 	selector := builder.Select(t1.Columns(columns...)...).From(t1)
 	if _q.sql != nil {
@@ -436,28 +436,28 @@ func (_q *RoutingConfigQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	return selector
 }
 
-// RoutingConfigGroupBy is the group-by builder for RoutingConfig entities.
-type RoutingConfigGroupBy struct {
+// VirtualModelGroupBy is the group-by builder for VirtualModel entities.
+type VirtualModelGroupBy struct {
 	selector
-	build *RoutingConfigQuery
+	build *VirtualModelQuery
 }
 
 // Aggregate adds the given aggregation functions to the group-by query.
-func (_g *RoutingConfigGroupBy) Aggregate(fns ...AggregateFunc) *RoutingConfigGroupBy {
+func (_g *VirtualModelGroupBy) Aggregate(fns ...AggregateFunc) *VirtualModelGroupBy {
 	_g.fns = append(_g.fns, fns...)
 	return _g
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_g *RoutingConfigGroupBy) Scan(ctx context.Context, v any) error {
+func (_g *VirtualModelGroupBy) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _g.build.ctx, ent.OpQueryGroupBy)
 	if err := _g.build.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*RoutingConfigQuery, *RoutingConfigGroupBy](ctx, _g.build, _g, _g.build.inters, v)
+	return scanWithInterceptors[*VirtualModelQuery, *VirtualModelGroupBy](ctx, _g.build, _g, _g.build.inters, v)
 }
 
-func (_g *RoutingConfigGroupBy) sqlScan(ctx context.Context, root *RoutingConfigQuery, v any) error {
+func (_g *VirtualModelGroupBy) sqlScan(ctx context.Context, root *VirtualModelQuery, v any) error {
 	selector := root.sqlQuery(ctx).Select()
 	aggregation := make([]string, 0, len(_g.fns))
 	for _, fn := range _g.fns {
@@ -484,28 +484,28 @@ func (_g *RoutingConfigGroupBy) sqlScan(ctx context.Context, root *RoutingConfig
 	return sql.ScanSlice(rows, v)
 }
 
-// RoutingConfigSelect is the builder for selecting fields of RoutingConfig entities.
-type RoutingConfigSelect struct {
-	*RoutingConfigQuery
+// VirtualModelSelect is the builder for selecting fields of VirtualModel entities.
+type VirtualModelSelect struct {
+	*VirtualModelQuery
 	selector
 }
 
 // Aggregate adds the given aggregation functions to the selector query.
-func (_s *RoutingConfigSelect) Aggregate(fns ...AggregateFunc) *RoutingConfigSelect {
+func (_s *VirtualModelSelect) Aggregate(fns ...AggregateFunc) *VirtualModelSelect {
 	_s.fns = append(_s.fns, fns...)
 	return _s
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_s *RoutingConfigSelect) Scan(ctx context.Context, v any) error {
+func (_s *VirtualModelSelect) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _s.ctx, ent.OpQuerySelect)
 	if err := _s.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*RoutingConfigQuery, *RoutingConfigSelect](ctx, _s.RoutingConfigQuery, _s, _s.inters, v)
+	return scanWithInterceptors[*VirtualModelQuery, *VirtualModelSelect](ctx, _s.VirtualModelQuery, _s, _s.inters, v)
 }
 
-func (_s *RoutingConfigSelect) sqlScan(ctx context.Context, root *RoutingConfigQuery, v any) error {
+func (_s *VirtualModelSelect) sqlScan(ctx context.Context, root *VirtualModelQuery, v any) error {
 	selector := root.sqlQuery(ctx)
 	aggregation := make([]string, 0, len(_s.fns))
 	for _, fn := range _s.fns {

@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/llmgw/llmgw/analytics/event"
+	"github.com/llmgw/llmgw/analytics/kafka"
+	"github.com/llmgw/llmgw/analytics/spool"
+	"github.com/llmgw/llmgw/gateway/metrics"
+	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/usage"
+)
+
+// usageQueueBytes bounds the usage events held in memory between the request path and their
+// sink (usage.Queue): about 70,000 events of the size a chat request's event counts.
+const usageQueueBytes = 64 << 20
+
+// usageCloseGrace bounds how long shutdown spends writing the spooled usage events to Kafka
+// after the queue's last delivery; what is left stays in the spool for the next start.
+const usageCloseGrace = 10 * time.Second
+
+// UsageConfig is where usage events go: Kafka when Brokers is set, else the request log.
+type UsageConfig struct {
+	Replica       string
+	Region        string
+	Brokers       string // comma-separated
+	Topic         string
+	SASLMechanism string
+	Username      string
+	TLS           bool
+	SpoolMaxBytes int64
+}
+
+// usageFlags defines the usage flags on fs, with their defaults from the environment (the
+// helpers of flags).
+func usageFlags(fs *flag.FlagSet, c *UsageConfig, env func(k, def string) string, envBytes func(string, int64) int64, envBool func(string, bool) bool) {
+	host, _ := os.Hostname()
+	fs.StringVar(&c.Replica, "replica", env("LLMGW_REPLICA", host), "this replica's name in usage events (default: the host name) (LLMGW_REPLICA)")
+	fs.StringVar(&c.Region, "region", env("LLMGW_REGION", ""), "this replica's region in usage events (LLMGW_REGION)")
+	fs.StringVar(&c.Brokers, "kafka-brokers", env("LLMGW_KAFKA_BROKERS", ""), "comma-separated Kafka brokers to write usage events to; unset: the request log only (LLMGW_KAFKA_BROKERS)")
+	fs.StringVar(&c.Topic, "kafka-topic", env("LLMGW_KAFKA_TOPIC", kafka.DefaultTopic), "Kafka topic of usage events (LLMGW_KAFKA_TOPIC)")
+	fs.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", env("LLMGW_KAFKA_SASL_MECHANISM", ""), "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512; the password is read from LLMGW_KAFKA_PASSWORD (LLMGW_KAFKA_SASL_MECHANISM)")
+	fs.StringVar(&c.Username, "kafka-username", env("LLMGW_KAFKA_USERNAME", ""), "Kafka SASL username (LLMGW_KAFKA_USERNAME)")
+	fs.BoolVar(&c.TLS, "kafka-tls", envBool("LLMGW_KAFKA_TLS", false), "connect to Kafka over TLS, verified against the system's roots (LLMGW_KAFKA_TLS)")
+	fs.Int64Var(&c.SpoolMaxBytes, "spool-max-bytes", envBytes("LLMGW_SPOOL_MAX_BYTES", 1<<30), "cap on the disk spool (<data-dir>/spool) that keeps usage events while Kafka is unreachable; past it events are dropped and counted (LLMGW_SPOOL_MAX_BYTES)")
+}
+
+// kafkaOptions are the producer's options from c and the password in LLMGW_KAFKA_PASSWORD.
+func kafkaOptions(c *UsageConfig, getenv func(string) string) kafka.Options {
+	o := kafka.Options{Topic: c.Topic, SASLMechanism: c.SASLMechanism, Username: c.Username, Password: getenv("LLMGW_KAFKA_PASSWORD")}
+	for _, b := range strings.Split(c.Brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			o.Brokers = append(o.Brokers, b)
+		}
+	}
+	if c.TLS {
+		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return o
+}
+
+// usageSink is where the usage queue delivers: sink alone, or with Kafka configured, the Kafka
+// producer and sink (the request log) both.
+type usageSink struct {
+	sink     usage.Sink
+	producer *kafka.Producer // nil without Kafka
+	stop     context.CancelFunc
+	done     chan struct{}
+	closed   bool
+	grace    time.Duration // usageCloseGrace
+}
+
+// newUsageSink returns the usage sink of cfg: logs, with Kafka when configured, its spool in
+// <data dir>/spool. Call start, and after the queue's last delivery, close (which a serve that
+// fails before it serves calls too).
+func newUsageSink(cfg *Config, getenv func(string) string, snaps *snapshot.Holder, logs usage.Sink, logger *slog.Logger) (*usageSink, error) {
+	u := &cfg.Usage
+	if u.Brokers == "" {
+		return &usageSink{sink: logs}, nil
+	}
+	sp, err := spool.Open(filepath.Join(dataDir(cfg), "spool"), u.SpoolMaxBytes, logger)
+	if err != nil {
+		return nil, err
+	}
+	p, err := kafka.New(kafkaOptions(u, getenv), event.NewConverter(u.Replica, u.Region, snaps), sp, logger)
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	return &usageSink{sink: tee{p, logs}, producer: p, grace: usageCloseGrace}, nil
+}
+
+// watch reports the Kafka producer's spool and losses to m (nothing without Kafka).
+func (s *usageSink) watch(m *metrics.Metrics) {
+	if s.producer == nil {
+		return
+	}
+	m.WatchUsage(metrics.Stage{Name: "kafka", Depth: s.producer.Spooled, Spool: s.producer.SpoolBytes, Dropped: s.producer.Dropped})
+}
+
+// start replays the Kafka spool in the background until close.
+func (s *usageSink) start(ctx context.Context) {
+	if s.producer == nil {
+		return
+	}
+	ctx, s.stop = context.WithCancel(ctx)
+	s.done = make(chan struct{})
+	go func() {
+		s.producer.Run(ctx)
+		close(s.done)
+	}()
+}
+
+// close writes what the spool holds to Kafka for up to usageCloseGrace and closes the
+// producer; the events left stay in the spool for the next start.
+func (s *usageSink) close(ctx context.Context) error {
+	if s.producer == nil || s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.grace)
+	defer cancel()
+	if err := s.producer.Close(cctx); err != nil {
+		return fmt.Errorf("close the usage producer: %w", err)
+	}
+	return nil
+}
+
+// tee delivers to Kafka and then to the request log.
+type tee struct {
+	kafka *kafka.Producer
+	logs  usage.Sink
+}
+
+func (t tee) Record(ctx context.Context, e *usage.Event) {
+	t.kafka.Record(ctx, e)
+	t.logs.Record(ctx, e)
+}
+
+func (t tee) RecordBatch(ctx context.Context, es []usage.Event) {
+	t.kafka.RecordBatch(ctx, es)
+	for i := range es {
+		t.logs.Record(ctx, &es[i])
+	}
+}
+
+var _ usage.BatchSink = tee{}
