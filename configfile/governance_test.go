@@ -204,7 +204,7 @@ func TestTrueFoundryDocuments(t *testing.T) {
 func TestNativeShape(t *testing.T) {
 	const text = `rate_limits:
   - name: team-ml
-    when: {subjects: [team:ml, virtual-account:billing], models: [acme/*, smart]}
+    when: {subjects: [team:ml, virtual-account:billing], models: [acme/*, prod/smart]}
     limits:
       - {unit: requests_per_minute, limit_to: 60}
       - {unit: tokens_per_day, limit_to: 1000000}
@@ -221,7 +221,7 @@ budgets:
 		t.Fatal(err)
 	}
 	wantRL := []*adminv1.RateLimit{{Name: "team-ml",
-		When:       &adminv1.Condition{Subjects: []string{"team:ml", "virtualaccount:billing"}, Models: []string{"acme/*", "smart"}},
+		When:       &adminv1.Condition{Subjects: []string{"team:ml", "virtualaccount:billing"}, Models: []string{"acme/*", "prod/smart"}},
 		Limits:     []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 60}, {Unit: "tokens_per_day", LimitTo: 1000000}},
 		AppliesPer: []string{"user", "model"}, Mode: adminv1.Mode_MODE_AUDIT}}
 	wantB := []*adminv1.Budget{{Name: "quarter", When: &adminv1.Condition{}, Unit: "cost_per_quarter", LimitTo: 250.5, Mode: adminv1.Mode_MODE_ENFORCE, Alerts: &adminv1.BudgetAlerts{Thresholds: []int32{50, 100}}}}

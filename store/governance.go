@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
@@ -43,8 +42,8 @@ func targetAD(budgetName string, i int) []byte {
 // Conditions, shared by rate limits and budgets.
 
 // validateCondition checks a condition and returns it in its stored form (subjects
-// normalized). A model entry that could never match is refused, as in authorization rules,
-// except that a name without '/' is a virtual model name.
+// normalized). A model entry that could never match is refused, as in authorization rules: a
+// virtual model's name is "<group>/<name>", so every entry but "*" has a '/'.
 func validateCondition(param string, in *adminv1.Condition) (schematype.Condition, error) {
 	out := schematype.Condition{Models: in.GetModels(), Metadata: in.GetMetadata()}
 	for i, s := range in.GetSubjects() {
@@ -55,14 +54,8 @@ func validateCondition(param string, in *adminv1.Condition) (schematype.Conditio
 		out.Subjects = append(out.Subjects, n)
 	}
 	for i, m := range in.GetModels() {
-		if m == "*" || strings.Contains(m, "/") {
-			if err := validateModelPatterns(param+".models", []string{m}); err != nil {
-				return out, apierr.Invalid(param+".models", "%s.models[%d] %q must be \"*\", \"<account>/*\", \"<account>/<model>\" or a virtual model name", param, i, m)
-			}
-			continue
-		}
-		if !nameRE.MatchString(m) {
-			return out, apierr.Invalid(param+".models", "%s.models[%d] %q is not a model pattern or virtual model name, so it can never match", param, i, m)
+		if err := validateModelPatterns(param+".models", []string{m}); err != nil {
+			return out, apierr.Invalid(param+".models", "%s.models[%d] %q must be \"*\", \"<account>/*\", \"<account>/<model>\" or a virtual model's \"<group>/<name>\", else it can never match", param, i, m)
 		}
 	}
 	for k, v := range in.GetMetadata() {

@@ -21,8 +21,7 @@
 //     account's team counts), "virtualaccount:<name>", or "*";
 //   - models: any of "*", "<account>/*", "<account>/<model>" (the model serving the request,
 //     or the name the request asked for when it was routed to another: a virtual model, or a
-//     model a routing rule sent elsewhere), or a name without '/' (the name the request asked
-//     for);
+//     model a routing rule sent elsewhere; a virtual model's name is "<group>/<name>");
 //   - metadata: every key present in the request's metadata with exactly the given value.
 //
 // # Buckets

@@ -15,7 +15,7 @@ import (
 
 var (
 	alice = Request{User: "alice", Teams: []string{"ml", "ops"}, Model: "acct/gpt", Metadata: map[string]string{"project": "x", "env": "prod"}}
-	bob   = Request{User: "bob", Model: "other/claude", VirtualModel: "smart"}
+	bob   = Request{User: "bob", Model: "other/claude", VirtualModel: "prod/smart"}
 	va    = Request{VirtualAccount: "billing", Teams: []string{"fin"}, Model: "acct/gpt"}
 )
 
@@ -63,8 +63,8 @@ func TestMatchConditions(t *testing.T) {
 		{"model account", Condition{Models: []string{"acct/*"}}, va, true},
 		{"model account prefix only", Condition{Models: []string{"acc/*"}}, va, false},
 		{"model star", Condition{Models: []string{"*"}}, bob, true},
-		{"virtual model", Condition{Models: []string{"smart"}}, bob, true},
-		{"virtual model not asked for", Condition{Models: []string{"smart"}}, alice, false},
+		{"virtual model", Condition{Models: []string{"prod/smart"}}, bob, true},
+		{"virtual model not asked for", Condition{Models: []string{"prod/smart"}}, alice, false},
 		{"routed: the name asked for", Condition{Models: []string{"prod/ha"}}, Request{Model: "acct/gpt", VirtualModel: "prod/ha"}, true},
 		{"routed: the account of the name asked for", Condition{Models: []string{"prod/*"}}, Request{Model: "acct/gpt", VirtualModel: "prod/ha"}, true},
 		{"routed: the model serving it", Condition{Models: []string{"acct/gpt"}}, Request{Model: "acct/gpt", VirtualModel: "prod/ha"}, true},

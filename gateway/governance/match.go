@@ -73,7 +73,6 @@ type cond struct {
 	anyModel   bool     // no models, or "*"
 	models     []string // exact FQNs
 	accounts   []string // "<account>/" of "<account>/*"
-	virtual    []string // virtual model names
 	metadata   []kv
 }
 
@@ -103,9 +102,7 @@ func compileCond(c Condition) (cond, error) {
 		switch {
 		case m == "*":
 			out.anyModel = true
-		case !ok:
-			out.virtual = append(out.virtual, m)
-		case account == "" || name == "":
+		case !ok || account == "" || name == "":
 			return out, fmt.Errorf("model %q can never match", m)
 		case name == "*":
 			out.accounts = append(out.accounts, account+"/")
@@ -148,10 +145,7 @@ func (c *cond) matchModel(req *Request) bool {
 	}
 	// The name the client sent counts as well as the model serving it: a rule for a virtual
 	// model, or for a real model routed elsewhere, counts the requests routed through it.
-	if c.matchFQN(req.Model) || c.matchFQN(req.VirtualModel) {
-		return true
-	}
-	return req.VirtualModel != "" && slices.Contains(c.virtual, req.VirtualModel)
+	return c.matchFQN(req.Model) || c.matchFQN(req.VirtualModel)
 }
 
 // matchFQN reports whether the model named m ("<account>/<model>") is one of c's models or in

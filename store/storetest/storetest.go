@@ -655,7 +655,7 @@ func testRateLimits(t *testing.T, h *harness) {
 		Name: "per-user",
 		When: &adminv1.Condition{
 			Subjects: []string{"user:alice", "team:ml", "virtual-account:billing", "*"},
-			Models:   []string{"acme/*", "acme/gpt-4o", "smart-router", "*"},
+			Models:   []string{"acme/*", "acme/gpt-4o", "prod/smart-router", "*"},
 			Metadata: map[string]string{"env": "prod"},
 		},
 		Limits:     []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 60}, {Unit: "tokens_per_day", LimitTo: 10000}},
@@ -703,6 +703,7 @@ func testRateLimits(t *testing.T, h *harness) {
 		{"subject without name", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.When = &adminv1.Condition{Subjects: []string{"user:"}} }))), apierr.KindInvalidRequest, "rate_limit.when.subjects"},
 		{"model that never matches", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.When = &adminv1.Condition{Models: []string{"acme/gpt-*"}} }))), apierr.KindInvalidRequest, "rate_limit.when.models"},
 		{"virtual model that never matches", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.When = &adminv1.Condition{Models: []string{"GPT 4"}} }))), apierr.KindInvalidRequest, "rate_limit.when.models"},
+		{"model name without a group", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) { r.When = &adminv1.Condition{Models: []string{"smart-router"}} }))), apierr.KindInvalidRequest, "rate_limit.when.models"},
 		{"metadata value too long", second(st.CreateRateLimit(ctx, bad(func(r *adminv1.RateLimit) {
 			r.When = &adminv1.Condition{Metadata: map[string]string{"k": strings.Repeat("v", 129)}}
 		}))), apierr.KindInvalidRequest, "rate_limit.when.metadata"},
