@@ -13,8 +13,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/pipeline/pipelinetest"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
@@ -30,7 +32,7 @@ func (discard) Record(context.Context, *usage.Event) {}
 // tracedPipeline is a pipeline tracing into an in-memory span recorder, with real OpenAI
 // adapters on the fake upstream sending through tracing.Transport, and a virtual model
 // prod/ha that falls back from a model answering 503 (tried once) to one that works.
-func tracedPipeline(t *testing.T, traced bool) (*pipeline.Pipeline, *pipeline.Caller, *tracetest.SpanRecorder, *sdktrace.TracerProvider, *providertest.OpenAI) {
+func tracedPipeline(t *testing.T, traced bool, extra ...pipeline.Option) (*pipeline.Pipeline, *pipeline.Caller, *tracetest.SpanRecorder, *sdktrace.TracerProvider, *providertest.OpenAI) {
 	t.Helper()
 	up := providertest.NewOpenAI(t)
 	client := &http.Client{Transport: tracing.Transport(http.DefaultTransport)}
@@ -54,7 +56,7 @@ func tracedPipeline(t *testing.T, traced bool) (*pipeline.Pipeline, *pipeline.Ca
 	if traced {
 		opts = append(opts, pipeline.WithTracer(tp.Tracer("test")))
 	}
-	p := pipeline.New(&h, discard{}, logger, opts...)
+	p := pipeline.New(&h, discard{}, logger, append(opts, extra...)...)
 	c, err := p.Admit("secret", "req-1")
 	if err != nil {
 		t.Fatal(err)
@@ -180,5 +182,28 @@ func TestUntracedPipelineMakesNoSpans(t *testing.T) {
 	// The transport still propagates the caller's span: the pipeline made none of its own.
 	if got, want := up.LastRequest().Header.Get("Traceparent"), "00-"+parent.SpanContext().TraceID().String()+"-"+parent.SpanContext().SpanID().String()+"-01"; got != want {
 		t.Errorf("traceparent %q, want the caller's %q", got, want)
+	}
+}
+
+// TestRefusedAttemptSpan: an attempt the guards refuse has its span, failed with
+// refused_by_guard, and sent nothing upstream.
+func TestRefusedAttemptSpan(t *testing.T) {
+	refuse := &pipelinetest.Guard{Name: "limits", Refuse: func(*pipeline.Attempt) error {
+		return &apierr.Error{Kind: apierr.KindRateLimited, Message: "rate limit r reached"}
+	}}
+	p, c, sr, _, up := tracedPipeline(t, true, pipeline.WithGuards(refuse))
+	call := &provider.ChatCall{Request: &chat.Request{Model: "fake/gpt", Messages: []chat.Message{{Role: "user", Content: chat.TextContent("hi")}}}}
+	if _, err := p.Chat(context.Background(), c, call); err == nil {
+		t.Fatal("the refused request succeeded")
+	}
+	spans := sr.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans, want 1", len(spans))
+	}
+	if a := attrs(spans[0]); a[tracing.ErrorType] != attribute.StringValue(usage.ClassRefused) || spans[0].Status().Code != codes.Error {
+		t.Errorf("refused attempt: error.type %v status %v", a[tracing.ErrorType].Emit(), spans[0].Status())
+	}
+	if n := len(up.Requests()); n != 0 {
+		t.Errorf("%d upstream requests, want none", n)
 	}
 }
