@@ -1,7 +1,7 @@
 // Package server composes llmgw's single HTTP listener: Connect, gRPC and gRPC-Web for the
 // Admin and Inference services, the same services as REST through grpc-gateway under /api/,
-// the OpenAI-compatible surface under /v1/, and /healthz and /readyz. It speaks HTTP/1.1 and
-// cleartext HTTP/2 (h2c) on one port.
+// the OpenAI-compatible surface under /v1/, /healthz, /readyz and /metrics. It speaks HTTP/1.1
+// and cleartext HTTP/2 (h2c) on one port.
 package server
 
 import (
