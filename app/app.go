@@ -374,7 +374,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	// Metrics are recorded on the request path, in front of the queue: a full queue drops
 	// events, never counts.
 	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}
-	var mopts []metrics.Option
+	mopts := []metrics.Option{metrics.WithLatency(routing.latency)}
 	if h.clock != nil {
 		mopts = append(mopts, metrics.WithClock(h.clock))
 	}

@@ -13,7 +13,9 @@ var (
 	circuitDesc = prometheus.NewDesc("llmgw_target_circuit_state",
 		"State of a target's circuit breaker: 0 closed, 1 half-open (probing), 2 open (skipped).", []string{"target"}, nil)
 	healthDesc = prometheus.NewDesc("llmgw_target_healthy",
-		"1 when a target can take traffic: its model is configured (its adapter built, its secret set) and its circuit is not open; else 0.", []string{"target"}, nil)
+		"1 when a target can take traffic: its model is configured (its adapter built, its secret set), its circuit is not open and it breaches no sla_cutoff; else 0.", []string{"target"}, nil)
+	slaDesc = prometheus.NewDesc("llmgw_target_sla_breached",
+		"For a target with an sla_cutoff: 1 when its average TPOT or TTFT over the last 3 minutes exceeds a cutoff set on it (priority routing then skips it), else 0.", []string{"target"}, nil)
 	depthDesc = prometheus.NewDesc("llmgw_usage_queue_depth",
 		"Usage events waiting in a stage on their way out (queue: the request path's bounded queue; kafka: the Kafka producer's disk spool), by stage.", []string{"stage"}, nil)
 	bytesDesc = prometheus.NewDesc("llmgw_usage_queue_bytes",
@@ -42,6 +44,7 @@ type targetCollector struct{ m *Metrics }
 func (c targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- circuitDesc
 	ch <- healthDesc
+	ch <- slaDesc
 }
 
 func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
@@ -55,13 +58,21 @@ func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
 			states[s.Target] = s.State
 		}
 	}
+	breached := c.m.slaBreaches(snap)
+	for target, b := range breached {
+		v := 0.0
+		if b {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(slaDesc, prometheus.GaugeValue, v, target)
+	}
 	for _, ep := range snap.Models(&snapshot.Principal{Admin: true}) {
 		if ep.Virtual {
 			continue
 		}
 		st := states[ep.FQN]
 		healthy := 0.0
-		if ep.Adapter != nil && ep.BuildErr == nil && st != breaker.Open {
+		if ep.Adapter != nil && ep.BuildErr == nil && st != breaker.Open && !breached[ep.FQN] {
 			healthy = 1
 		}
 		ch <- prometheus.MustNewConstMetric(circuitDesc, prometheus.GaugeValue, circuitValue(st), ep.FQN)
@@ -85,6 +96,30 @@ type Stage struct {
 	// Dropped is how many events the stage has lost since the process started
 	// (llmgw_usage_events_dropped_total).
 	Dropped func() uint64
+}
+
+// slaBreaches maps every target with an sla_cutoff in snap's virtual models and routing rules
+// to whether it breaches one of its cutoffs now; nil without latency statistics.
+func (m *Metrics) slaBreaches(snap *snapshot.Snapshot) map[string]bool {
+	cfg := snap.Config()
+	if m.stats == nil || cfg == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	check := func(ts []snapshot.VirtualTarget) {
+		for _, t := range ts {
+			if t.SLA.Set() {
+				out[t.Model] = out[t.Model] || m.stats.Breaches(t.Model, t.SLA.TPOT, t.SLA.TTFT)
+			}
+		}
+	}
+	for i := range cfg.VirtualModels {
+		check(cfg.VirtualModels[i].Targets)
+	}
+	for i := range cfg.RoutingRules {
+		check(cfg.RoutingRules[i].Targets)
+	}
+	return out
 }
 
 // queueCollector reports the stages watched (WatchUsage).

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/llmgw/llmgw/gateway/breaker"
+	"github.com/llmgw/llmgw/gateway/latency"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
@@ -48,6 +49,7 @@ type Metrics struct {
 	reg     *prometheus.Registry
 	snaps   *snapshot.Holder
 	breaker *breaker.Breaker
+	stats   *latency.Stats // nil: no sla_cutoff is checked
 	now     func() time.Time
 
 	requests          *prometheus.CounterVec
@@ -82,6 +84,11 @@ type Option func(*Metrics)
 
 // WithClock sets the clock the snapshot's age is read with (default time.Now).
 func WithClock(now func() time.Time) Option { return func(m *Metrics) { m.now = now } }
+
+// WithLatency reads the targets' live speed from s (the pipeline's) to report the targets
+// that breach their sla_cutoff (llmgw_target_sla_breached) as unhealthy. Without it no cutoff
+// is checked.
+func WithLatency(s *latency.Stats) Option { return func(m *Metrics) { m.stats = s } }
 
 // New returns metrics whose labels are checked against the snapshots of snaps and whose circuit
 // states are b's (nil: every target's circuit is reported closed). Go runtime and process

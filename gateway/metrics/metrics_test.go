@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/latency"
 	"github.com/llmgw/llmgw/gateway/metrics"
 	mt "github.com/llmgw/llmgw/gateway/metrics/metricstest"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
@@ -189,6 +190,43 @@ func TestTargetsCircuitAndHealth(t *testing.T) {
 	}
 	if h, _ := f.Value("llmgw_target_healthy", mt.Labels{"target": "mock/other"}); h != 1 {
 		t.Errorf("half-open target reported unhealthy")
+	}
+}
+
+// TestSLABreach: a target whose recent answers are slower than its sla_cutoff is reported
+// breaching and unhealthy, and healthy again once its window has passed.
+func TestSLABreach(t *testing.T) {
+	now := t0
+	clock := func() time.Time { return now }
+	cfg := &snapshot.Config{
+		Accounts: []snapshot.Account{{Name: "mock", Provider: "mock"}},
+		Models:   []snapshot.Model{{Account: "mock", Name: "fast"}, {Account: "mock", Name: "slow"}},
+		VirtualModels: []snapshot.VirtualModel{{Account: "prod", Name: "chat", Strategy: snapshot.RoutingPriority, Targets: []snapshot.VirtualTarget{
+			{Model: "mock/slow", SLA: snapshot.SLA{TTFT: 500 * time.Millisecond}, FallbackCandidate: true},
+			{Model: "mock/fast", Priority: 1, SLA: snapshot.SLA{TPOT: 50 * time.Millisecond}, FallbackCandidate: true},
+		}}},
+	}
+	h := &snapshot.Holder{Now: clock}
+	h.Store(snapshot.Compile(cfg, registry.New(http.DefaultClient), nil, slog.New(slog.DiscardHandler)))
+	stats := latency.New(clock)
+	m := metrics.New(h, nil, metrics.WithClock(clock), metrics.WithLatency(stats))
+	stats.Observe("mock/slow", 2*time.Second, time.Second, 10)                   // TTFT 1 s: over 500 ms
+	stats.Observe("mock/fast", 1100*time.Millisecond, 100*time.Millisecond, 100) // TPOT 10 ms
+	f := mt.Scrape(t, m.Handler())
+	for target, want := range map[string][2]float64{"mock/slow": {1, 0}, "mock/fast": {0, 1}} {
+		b, ok := f.Value("llmgw_target_sla_breached", mt.Labels{"target": target})
+		h, _ := f.Value("llmgw_target_healthy", mt.Labels{"target": target})
+		if !ok || b != want[0] || h != want[1] {
+			t.Errorf("%s: breached %v (present %v) healthy %v, want %v", target, b, ok, h, want)
+		}
+	}
+	now = now.Add(latency.SLAWindow + time.Second)
+	f = mt.Scrape(t, m.Handler())
+	if b, _ := f.Value("llmgw_target_sla_breached", mt.Labels{"target": "mock/slow"}); b != 0 {
+		t.Error("the breach outlived its window")
+	}
+	if h, _ := f.Value("llmgw_target_healthy", mt.Labels{"target": "mock/slow"}); h != 1 {
+		t.Error("the target did not recover")
 	}
 }
 
