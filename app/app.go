@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/llmgw/llmgw/configfile"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/breaker"
@@ -26,11 +28,13 @@ import (
 	"github.com/llmgw/llmgw/gateway/checkpoint"
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/latency"
+	"github.com/llmgw/llmgw/gateway/metrics"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/sticky"
+	"github.com/llmgw/llmgw/gateway/tracing"
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/services/admin"
@@ -65,6 +69,8 @@ type Config struct {
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
 	RequestLog      bool
+	MetricsListen   string
+	MetricsPublic   bool
 	Usage           UsageConfig
 }
 
@@ -130,6 +136,8 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", env("LLMGW_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address, such as :9090 (LLMGW_METRICS_LISTEN)")
+	fs.BoolVar(&c.MetricsPublic, "metrics-public", envBool("LLMGW_METRICS_PUBLIC", false), "serve GET /metrics on the main listener without the admin token (LLMGW_METRICS_PUBLIC)")
 	usageFlags(fs, &c.Usage, env, envBytes, envBool)
 	return fs, c, errors.Join(errs...)
 }
@@ -254,13 +262,15 @@ type hooks struct {
 	// governance receives the rate limits and budgets once their state is loaded, before the
 	// server accepts connections.
 	governance func(*governance)
+	// metricsReady receives the --metrics-listen listener's bound address.
+	metricsReady func(addr string)
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
 	if h == nil {
 		h = &hooks{}
 	}
-	var snaps snapshot.Holder
+	snaps := snapshot.Holder{Now: h.clock}
 	logger, err := newLogger(cfg, stderr, &snaps)
 	if err != nil {
 		return err
@@ -270,6 +280,26 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	client := &http.Client{Transport: upstreamTransport()}
+	// Traces, when the OTEL_* environment configures them: a server span per request, a
+	// client span per attempt, and the attempt's traceparent on every upstream request.
+	tp, err := tracing.FromEnv(ctx, getenv, Version)
+	if err != nil {
+		return err
+	}
+	var tracer trace.Tracer
+	if tp != nil {
+		tracer = tp.Tracer()
+		client.Transport = tracing.Transport(client.Transport)
+		defer func() {
+			// Last: every request has ended; flush their spans, within a bound.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("could not flush traces", "error", err)
+			}
+		}()
+		logger.Info("tracing to OTLP")
+	}
 	reg := registry.New(client)
 	var reloader *snapshot.Reloader
 	// The config file is read first: the store refuses Admin API virtual models and routing
@@ -341,8 +371,18 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	defer events.close(ctx) // when serve fails before it serves; else a no-op
 	queue := usage.NewQueue(usageQueueBytes, events.sink, logger)
-	var rec pipeline.Recorder = queue
-	gov := newGovernance(&snaps, client, logger, h.clock, rec)
+	// Metrics are recorded on the request path, in front of the queue: a full queue drops
+	// events, never counts.
+	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}
+	mopts := []metrics.Option{metrics.WithLatency(routing.latency)}
+	if h.clock != nil {
+		mopts = append(mopts, metrics.WithClock(h.clock))
+	}
+	m := metrics.New(&snaps, routing.breaker, mopts...)
+	m.WatchUsage(metrics.Stage{Name: "queue", Depth: queue.Len, Bytes: queue.Bytes, Dropped: queue.Dropped})
+	events.watch(m)
+	rec := m.Wrap(queue)
+	gov := newGovernance(&snaps, client, logger, h.clock, queue, m)
 	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
 	if err := saver.Load(ctx); err != nil {
 		return fmt.Errorf("load rate-limit and budget state: %w", err)
@@ -353,13 +393,25 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
-	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)))
-	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)), pipeline.WithTracer(tracer))
+	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"),
+		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		stop := serveMetrics(mln, m.Handler(), logger)
+		defer stop()
+		if h.metricsReady != nil {
+			h.metricsReady(mln.Addr().String())
+		}
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
@@ -413,6 +465,28 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	<-done // the last key-use flush
 	return err
+}
+
+// serveMetrics serves GET /metrics from h on ln, without authentication (the address is the
+// operator's to protect), until the returned stop is called.
+func serveMetrics(ln net.Listener, h http.Handler, logger *slog.Logger) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener stopped", "error", err)
+		}
+	}()
+	logger.Info("serving metrics", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
 }
 
 // drainGrace bounds how long shutdown waits for abandoned streams still being read on for

@@ -46,6 +46,8 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		{"LLMGW_RELOAD_INTERVAL", "1m", func(c *Config) any { return c.ReloadInterval }, time.Minute},
 		{"LLMGW_REQUEST_LOG", "false", func(c *Config) any { return c.RequestLog }, false},
 		{"LLMGW_LISTEN", "127.0.0.1:9", func(c *Config) any { return c.Listen }, "127.0.0.1:9"},
+		{"LLMGW_METRICS_LISTEN", "127.0.0.1:9090", func(c *Config) any { return c.MetricsListen }, "127.0.0.1:9090"},
+		{"LLMGW_METRICS_PUBLIC", "true", func(c *Config) any { return c.MetricsPublic }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/llmgw/llmgw/analytics/event"
 	"github.com/llmgw/llmgw/analytics/kafka"
 	"github.com/llmgw/llmgw/analytics/spool"
+	"github.com/llmgw/llmgw/gateway/metrics"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 )
@@ -95,6 +96,14 @@ func newUsageSink(cfg *Config, getenv func(string) string, snaps *snapshot.Holde
 		return nil, err
 	}
 	return &usageSink{sink: tee{p, logs}, producer: p, grace: usageCloseGrace}, nil
+}
+
+// watch reports the Kafka producer's spool and losses to m (nothing without Kafka).
+func (s *usageSink) watch(m *metrics.Metrics) {
+	if s.producer == nil {
+		return
+	}
+	m.WatchUsage(metrics.Stage{Name: "kafka", Depth: s.producer.Spooled, Spool: s.producer.SpoolBytes, Dropped: s.producer.Dropped})
 }
 
 // start replays the Kafka spool in the background until close.

@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/chat"
@@ -55,6 +57,7 @@ type Pipeline struct {
 	breaker *breaker.Breaker                                                 // skips failing targets (WithBreaker)
 	stats   *latency.Stats                                                   // targets' live speed (WithLatency)
 	pins    *sticky.Sessions                                                 // sticky sessions' targets (WithSessions)
+	tracer  trace.Tracer                                                     // a client span per attempt (WithTracer); nil: none
 }
 
 // Option configures a Pipeline.
@@ -259,6 +262,7 @@ func (p *Pipeline) chat(ctx context.Context, a *Attempt, e *usage.Event, call *p
 		p.settleUnrecorded(a, e, err)
 		return nil, err
 	}
+	a.traceChat(call.Request)
 	return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
 		res, err := m.Adapter.Chat(ctx, call)
 		if err != nil {
@@ -326,6 +330,7 @@ func (p *Pipeline) chatStream(ctx context.Context, a *Attempt, e usage.Event, ca
 		p.settleUnrecorded(a, &e, err)
 		return nil, err
 	}
+	a.traceChat(call.Request)
 	st, mt, err := openStream(p, ctx, a, e, func(sctx context.Context) (provider.ChatStream, error) {
 		return a.Target.Endpoint.Adapter.ChatStream(sctx, call)
 	}, peekChat)
