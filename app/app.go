@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,10 +39,12 @@ const usageText = `llmgw is an AI gateway: one OpenAI-compatible API in front of
 
 Usage:
   llmgw serve   [flags]   run the gateway (control and data plane in one process)
-  llmgw migrate [flags]   apply database migrations (required before serving on Postgres)
+  llmgw migrate [flags]   apply database migrations (required before serving on Postgres);
+                          with --clickhouse, apply the ClickHouse analytics schema instead
+  llmgw consume [flags]   load usage events from Kafka into ClickHouse
   llmgw version           print the version
 
-Run 'llmgw serve -h' for the flags; each has an LLMGW_* environment equivalent.
+Run 'llmgw serve -h' (or migrate -h, consume -h) for the flags; each has an LLMGW_* environment equivalent.
 `
 
 // Version is the build's version, set with -ldflags "-X github.com/llmgw/llmgw/app.Version=...".
@@ -69,49 +70,8 @@ type Config struct {
 // environment variables. A variable whose value does not parse is an error naming it, never
 // silently the default.
 func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config, error) {
-	var errs []error
-	env := func(k, def string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
-	envBytes := func(k string, def int64) int64 {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive number of bytes", k, v))
-			return def
-		}
-		return n
-	}
-	envDuration := func(k string, def time.Duration) time.Duration {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 30s or 10m", k, v))
-			return def
-		}
-		return d
-	}
-	envBool := func(k string, def bool) bool {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want true or false", k, v))
-			return def
-		}
-		return b
-	}
+	e := &envReader{getenv: getenv}
+	env, envBytes, envDuration, envBool := e.str, e.bytes, e.duration, e.bool
 	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -127,7 +87,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
-	return fs, c, errors.Join(errs...)
+	return fs, c, e.err()
 }
 
 // parseFlags parses the flags of a subcommand from args and the environment.
@@ -156,11 +116,28 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return serve(ctx, cfg, getenv, stderr, nil)
 	case "migrate":
-		cfg, err := parseFlags("migrate", args, getenv, stderr)
+		fs, cfg, err := flags("migrate", getenv, stderr)
 		if err != nil {
 			return err
 		}
+		e := &envReader{getenv: getenv}
+		chc := clickHouseMigrateFlags(fs, e)
+		if err := e.err(); err != nil {
+			return err
+		}
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if chc.URL != "" {
+			return migrateClickHouse(ctx, cfg, chc, stdout, stderr)
+		}
 		return migrate(ctx, cfg, getenv, stdout, stderr)
+	case "consume":
+		cc, err := parseConsumeFlags(args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return consume(ctx, cc, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "llmgw", Version)
 		return nil

@@ -18,6 +18,10 @@
 // ($XDG_CACHE_HOME/llmgw/libchdb.so, else ~/.cache/llmgw/libchdb.so), or LLMGW_LIBCHDB names
 // it. A test that needs it fails, never skips, when it is missing.
 //
+// A quirk of this engine in local mode: a client refused at the handshake (for example, for a
+// database that does not exist) makes the server abort when it stops, so Stop reports an
+// error. Query errors are harmless. Code under test should dial a database it knows exists.
+//
 // It is for tests only; production talks to a real ClickHouse server.
 package chtest
 

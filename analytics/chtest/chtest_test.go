@@ -92,3 +92,26 @@ func TestMissingLibraryFailsNamingMakeChdb(t *testing.T) {
 		t.Fatalf("failure message %q does not name `make chdb`", tb.msg)
 	}
 }
+
+// TestServerSurvivesQueryErrors: a query that fails leaves the server up, and it still stops
+// cleanly.
+func TestServerSurvivesQueryErrors(t *testing.T) {
+	ctx := context.Background()
+	s := chtest.StartServer(t, chtest.Options{})
+	c, err := ch.Dial(ctx, ch.Options{Address: s.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, ch.Query{Body: "SELECT * FROM no_such_table"}); !ch.IsErr(err, proto.ErrUnknownTable) {
+		t.Fatalf("query of a missing table: %v", err)
+	}
+	c.Close()
+	c, err = ch.Dial(ctx, ch.Options{Address: s.Addr})
+	if err != nil {
+		t.Fatalf("the server did not survive: %v", err)
+	}
+	c.Close()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}

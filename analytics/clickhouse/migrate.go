@@ -174,7 +174,7 @@ func Migrate(ctx context.Context, c Config, r Retention) (*MigrateResult, error)
 	) ENGINE = MergeTree ORDER BY version`); err != nil {
 		return nil, err
 	}
-	applied, err := appliedMigrations(ctx, cl)
+	applied, err := appliedMigrations(ctx, cl, MigrationsTable)
 	if err != nil {
 		return nil, err
 	}
@@ -221,12 +221,13 @@ func createDatabase(ctx context.Context, c Config) error {
 	return exec(ctx, cl, "CREATE DATABASE IF NOT EXISTS `"+c.Database+"`")
 }
 
-func appliedMigrations(ctx context.Context, cl *ch.Client) (map[int]string, error) {
+// appliedMigrations reads the migrations table (named table, perhaps with its database).
+func appliedMigrations(ctx context.Context, cl *ch.Client, table string) (map[int]string, error) {
 	var version proto.ColUInt32
 	var checksum proto.ColStr
 	out := map[int]string{}
 	err := cl.Do(ctx, ch.Query{
-		Body:   "SELECT version, checksum FROM " + MigrationsTable,
+		Body:   "SELECT version, checksum FROM " + table,
 		Result: proto.Results{{Name: "version", Data: &version}, {Name: "checksum", Data: &checksum}},
 		OnResult: func(context.Context, proto.Block) error {
 			for i := range version.Rows() {
@@ -302,4 +303,39 @@ func applyRetention(ctx context.Context, cl *ch.Client, r Retention) ([]string, 
 
 func exec(ctx context.Context, cl *ch.Client, q string) error {
 	return cl.Do(ctx, ch.Query{Body: q})
+}
+
+// CheckSchema returns an error unless c's database has every migration this binary knows:
+// the consumer refuses to start on a schema `llmgw migrate --clickhouse` has not prepared.
+func CheckSchema(ctx context.Context, c Config) error {
+	ms, err := Migrations()
+	if err != nil {
+		return err
+	}
+	// Dial the default database and look for ours, rather than be refused at the handshake.
+	cl, err := c.dial(ctx, "default")
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var n proto.ColUInt64
+	if err := cl.Do(ctx, ch.Query{
+		Body:   fmt.Sprintf("SELECT count() AS n FROM system.tables WHERE database = '%s' AND name = '%s'", c.Database, MigrationsTable),
+		Result: proto.Results{{Name: "n", Data: &n}},
+	}); err != nil {
+		return fmt.Errorf("look for the schema: %w", err)
+	}
+	if n.Row(0) == 0 {
+		return fmt.Errorf("clickhouse database %s has no llmgw schema: run llmgw migrate --clickhouse", c.Database)
+	}
+	applied, err := appliedMigrations(ctx, cl, "`"+c.Database+"`."+MigrationsTable)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if _, ok := applied[m.Version]; !ok {
+			return fmt.Errorf("clickhouse schema lacks migration %s: run llmgw migrate --clickhouse", m.Name)
+		}
+	}
+	return nil
 }

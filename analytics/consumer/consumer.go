@@ -50,6 +50,11 @@ const (
 // batch already written is not redelivered needlessly.
 const commitTimeout = 10 * time.Second
 
+// writeTimeout bounds one write attempt. An attempt under way when the consumer is told to stop
+// runs to its end (within this bound) rather than being cut off half way through an insert;
+// only the waits between attempts are abandoned.
+const writeTimeout = 2 * time.Minute
+
 // Options tune a Consumer; zero values take the defaults.
 type Options struct {
 	// BatchSize is the most messages in one batch (DefaultBatchSize).
@@ -122,9 +127,10 @@ func (c *Consumer) Stats() Stats {
 	}
 }
 
-// Run consumes until ctx is done, then returns nil; a batch not yet written when ctx ends is
-// abandoned uncommitted (another member, or the next start, reads it again). It returns an
-// error only when the reader fails (for example, it was closed).
+// Run consumes until ctx is done, then returns nil. A write under way when ctx ends is finished
+// and its batch committed; a batch not yet written, or waiting to retry, is abandoned
+// uncommitted (another member, or the next start, reads it again). It returns an error only
+// when the reader fails (for example, it was closed).
 func (c *Consumer) Run(ctx context.Context) error {
 	msgs := make([]kafka.Message, 0, c.o.BatchSize)
 	events := make([]*usagev1.UsageEvent, 0, c.o.BatchSize)
@@ -222,21 +228,23 @@ func (c *Consumer) decode(msgs []kafka.Message, events []*usagev1.UsageEvent) []
 }
 
 // write writes events until the sink takes them, backing off between failures. It returns
-// false when ctx ends first.
+// false when ctx ends before a write succeeds.
 func (c *Consumer) write(ctx context.Context, events []*usagev1.UsageEvent) bool {
 	if len(events) == 0 {
 		return true
 	}
 	backoff := c.o.MinBackoff
 	for {
-		n, err := c.sink.Write(ctx, events)
+		if ctx.Err() != nil {
+			return false
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		n, err := c.sink.Write(wctx, events)
+		cancel()
 		if err == nil {
 			c.stored.Add(uint64(n))
 			c.logger.Debug("usage batch stored", "events", len(events), "stored", n)
 			return true
-		}
-		if ctx.Err() != nil {
-			return false
 		}
 		c.writeFailures.Add(1)
 		c.logger.Warn("usage batch not stored; retrying, offsets not committed", "events", len(events), "retry_in", backoff, "err", err)
