@@ -2,6 +2,8 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -22,6 +24,9 @@ type Writer struct {
 	events columns
 	bodies columns
 	ids    proto.ColStr
+	// pending is the batch whose insert failed, identified by its events' ids; events and
+	// bodies still hold its blocks, and token names them, so a retry sends the same blocks.
+	pending, token string
 }
 
 // NewWriter returns a Writer for c's database, which Migrate must have prepared. It does not
@@ -31,11 +36,12 @@ func NewWriter(c Config) *Writer {
 }
 
 // Write stores events and returns how many it inserted. It is idempotent: events whose id is
-// already stored (a batch redelivered after a crash between insert and offset commit, or one
-// retried after an insert whose answer was lost) and repeats within events are skipped, so the
-// rollups count every event once; usage_events' ReplacingMergeTree is the second line of
-// defence. Every event must have an id and a time (the consumer refuses others as malformed).
-// On error nothing may or may not have been stored; retry with the same events.
+// already stored (a batch redelivered after a crash between insert and offset commit) and
+// repeats within events are skipped. A batch whose insert failed is retried with the same
+// blocks under the same insert_deduplication_token, so an insert that reached some tables and
+// not others (ClickHouse died half way) is completed without counting anything twice in the
+// rollups. Every event must have an id and a time (the consumer refuses others as malformed).
+// On error the events may or may not be stored; call Write again with the same events.
 func (w *Writer) Write(ctx context.Context, events []*usagev1.UsageEvent) (inserted int, err error) {
 	if len(events) == 0 {
 		return 0, nil
@@ -52,9 +58,42 @@ func (w *Writer) Write(ctx context.Context, events []*usagev1.UsageEvent) (inser
 			w.client = nil
 		}
 	}()
+	if key := batchKey(events); key != w.pending {
+		if err := w.prepare(ctx, events); err != nil {
+			return 0, err
+		}
+		if w.events.rows() == 0 {
+			return 0, nil
+		}
+		w.pending, w.token = key, key
+	}
+	settings := []ch.Setting{
+		{Key: "insert_deduplication_token", Value: w.token, Important: true},
+		{Key: "insert_deduplicate", Value: "1", Important: true},
+		{Key: "deduplicate_blocks_in_dependent_materialized_views", Value: "1", Important: true},
+		// A batch replayed from a long outage may span many days (partitions).
+		{Key: "max_partitions_per_insert_block", Value: "0", Important: true},
+	}
+	// Bodies first: once an event row exists, a redelivery skips the event and would never
+	// write its bodies.
+	if w.bodies.rows() > 0 {
+		if err := w.client.Do(ctx, ch.Query{Body: w.bodies.input().Into("usage_bodies"), Input: w.bodies.input(), Settings: settings}); err != nil {
+			return 0, fmt.Errorf("insert into usage_bodies: %w", err)
+		}
+	}
+	if err := w.client.Do(ctx, ch.Query{Body: w.events.input().Into("usage_events"), Input: w.events.input(), Settings: settings}); err != nil {
+		return 0, fmt.Errorf("insert into usage_events: %w", err)
+	}
+	w.pending = ""
+	return w.events.rows(), nil
+}
+
+// prepare fills the events and bodies blocks with those of events not yet stored.
+func (w *Writer) prepare(ctx context.Context, events []*usagev1.UsageEvent) error {
+	w.pending = ""
 	stored, err := w.stored(ctx, events)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	w.events.reset()
 	w.bodies.reset()
@@ -70,20 +109,17 @@ func (w *Writer) Write(ctx context.Context, events []*usagev1.UsageEvent) (inser
 			w.bodies.append(e)
 		}
 	}
-	if w.events.rows() == 0 {
-		return 0, nil
+	return nil
+}
+
+// batchKey identifies a batch by its events' ids, in order.
+func batchKey(events []*usagev1.UsageEvent) string {
+	h := sha256.New()
+	for _, e := range events {
+		h.Write([]byte(e.GetEventId()))
+		h.Write([]byte{0})
 	}
-	// Bodies first: once an event row exists, a retry skips the event and would never write
-	// its bodies. A body written twice collapses in usage_bodies' ReplacingMergeTree.
-	if w.bodies.rows() > 0 {
-		if err := w.client.Do(ctx, ch.Query{Body: w.bodies.input().Into("usage_bodies"), Input: w.bodies.input()}); err != nil {
-			return 0, fmt.Errorf("insert into usage_bodies: %w", err)
-		}
-	}
-	if err := w.client.Do(ctx, ch.Query{Body: w.events.input().Into("usage_events"), Input: w.events.input()}); err != nil {
-		return 0, fmt.Errorf("insert into usage_events: %w", err)
-	}
-	return w.events.rows(), nil
+	return "llmgw-" + hex.EncodeToString(h.Sum(nil))
 }
 
 // stored returns which of events' ids usage_events already has. The ids go as external data;

@@ -4,8 +4,11 @@
 -- tokens.* flattened, attempts as a Nested of parallel arrays, metadata as a Map, counted and
 -- would_block as arrays). It is a ReplacingMergeTree whose sorting key ends with event_id, so a
 -- redelivered event (same id, same time, same model) collapses into one row on merge and
--- `SELECT ... FINAL` never shows a duplicate; the consumer also skips ids already stored, so the
--- rollups (0002) see each event once.
+-- `SELECT ... FINAL` never shows a duplicate. The rollups (0002) see each event once: the
+-- writer skips ids already stored, and retries a failed insert with the same block and the same
+-- insert_deduplication_token, so ClickHouse deduplicates it (every table keeps the last 1000
+-- block hashes, non_replicated_deduplication_window) in the table and, per view, in the
+-- rollups: a view that missed the first attempt gets the retry, one that had it skips it.
 -- The key (hour, model, event_id) serves the Usage API's queries: a time range (time series,
 -- percentiles, a page of the request log ordered by time, event_id) prunes by the primary index
 -- and a model filter within it; the bloom-filter skip indexes serve a lookup by event id and
@@ -86,7 +89,7 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toDate(time)
 PRIMARY KEY (toStartOfHour(time), model)
 ORDER BY (toStartOfHour(time), model, event_id)
-SETTINGS ttl_only_drop_parts = 1;
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS usage_bodies
 (
@@ -100,4 +103,4 @@ CREATE TABLE IF NOT EXISTS usage_bodies
 ENGINE = ReplacingMergeTree
 PARTITION BY toDate(time)
 ORDER BY event_id
-SETTINGS ttl_only_drop_parts = 1;
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;

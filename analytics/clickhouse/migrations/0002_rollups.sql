@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS usage_minute
 ENGINE = AggregatingMergeTree
 PARTITION BY toDate(minute)
 ORDER BY (minute, model, target_model, user, virtual_account)
-SETTINGS ttl_only_drop_parts = 1;
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS usage_minute_mv TO usage_minute AS
 SELECT
@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS usage_minute_team
 ENGINE = AggregatingMergeTree
 PARTITION BY toDate(minute)
 ORDER BY (minute, team, model)
-SETTINGS ttl_only_drop_parts = 1;
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS usage_minute_team_mv TO usage_minute_team AS
 SELECT
@@ -120,7 +120,7 @@ CREATE TABLE IF NOT EXISTS usage_minute_metadata
 ENGINE = AggregatingMergeTree
 PARTITION BY toDate(minute)
 ORDER BY (minute, key, value, model)
-SETTINGS ttl_only_drop_parts = 1;
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS usage_minute_metadata_mv TO usage_minute_metadata AS
 SELECT
