@@ -233,8 +233,9 @@ func start(lib string, o Options) (*Server, error) {
 	}
 }
 
-// Stop closes the server's stdin, which ends it, and waits for it to exit. It is safe to call
-// more than once.
+// Stop closes the server's stdin, which ends it, and waits for it to exit: about 20 ms, or up to
+// 5 s while clients keep connections open (the server waits for them). It is safe to call more
+// than once.
 func (s *Server) Stop() error {
 	s.stopped.Do(func() {
 		s.stdin.Close()
