@@ -59,13 +59,15 @@ func (w *Writer) Write(ctx context.Context, events []*usagev1.UsageEvent) (inser
 		}
 	}()
 	if key := batchKey(events); key != w.pending {
-		if err := w.prepare(ctx, events); err != nil {
+		fresh, err := w.prepare(ctx, events)
+		if err != nil {
 			return 0, err
 		}
-		if w.events.rows() == 0 {
+		if len(fresh) == 0 {
 			return 0, nil
 		}
-		w.pending, w.token = key, key
+		// The token names exactly the events in the blocks: equal tokens, equal blocks.
+		w.pending, w.token = key, batchKey(fresh)
 	}
 	settings := []ch.Setting{
 		{Key: "insert_deduplication_token", Value: w.token, Important: true},
@@ -88,28 +90,30 @@ func (w *Writer) Write(ctx context.Context, events []*usagev1.UsageEvent) (inser
 	return w.events.rows(), nil
 }
 
-// prepare fills the events and bodies blocks with those of events not yet stored.
-func (w *Writer) prepare(ctx context.Context, events []*usagev1.UsageEvent) error {
+// prepare fills the events and bodies blocks with the events not yet stored, and returns them.
+func (w *Writer) prepare(ctx context.Context, events []*usagev1.UsageEvent) ([]*usagev1.UsageEvent, error) {
 	w.pending = ""
 	stored, err := w.stored(ctx, events)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w.events.reset()
 	w.bodies.reset()
 	seen := make(map[string]bool, len(events))
+	var fresh []*usagev1.UsageEvent
 	for _, e := range events {
 		id := e.GetEventId()
 		if seen[id] || stored[id] {
 			continue
 		}
 		seen[id] = true
+		fresh = append(fresh, e)
 		w.events.append(e)
 		if e.GetBodies() != nil {
 			w.bodies.append(e)
 		}
 	}
-	return nil
+	return fresh, nil
 }
 
 // batchKey identifies a batch by its events' ids, in order.
