@@ -9,6 +9,8 @@
 -- insert_deduplication_token, so ClickHouse deduplicates it (every table keeps the last 1000
 -- block hashes, non_replicated_deduplication_window) in the table and, per view, in the
 -- rollups: a view that missed the first attempt gets the retry, one that had it skips it.
+-- (Two consumers inserting the same events at the same moment, after a rebalance, are the
+-- exception: see analytics/consumer.)
 -- The key (hour, model, event_id) serves the Usage API's queries: a time range (time series,
 -- percentiles, a page of the request log ordered by time, event_id) prunes by the primary index
 -- and a model filter within it; the bloom-filter skip indexes serve a lookup by event id and
