@@ -153,6 +153,11 @@ func Start(t testing.TB) string {
 // StartServer starts a server with o; it stops when the test ends, if not stopped before.
 func StartServer(t testing.TB, o Options) *Server {
 	t.Helper()
+	if os.Getenv(childEnv) != "" {
+		// Started to serve, yet running tests: without Main the child would start servers of
+		// its own, recursively.
+		t.Fatal("chtest: this test binary's TestMain must call chtest.Main")
+	}
 	lib, err := LibraryPath()
 	if err != nil {
 		t.Fatal(err)

@@ -115,3 +115,23 @@ func TestServerSurvivesQueryErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWithoutMainHookFailsInsteadOfRecursing: a child started to serve ClickHouse that runs
+// tests instead (its TestMain does not call Main) fails at once, never starting servers itself.
+func TestWithoutMainHookFailsInsteadOfRecursing(t *testing.T) {
+	t.Setenv("LLMGW_CHTEST_CHILD", "/nonexistent/libchdb.so")
+	tb := &fatalTB{TB: t}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(fatal); !ok {
+					panic(r)
+				}
+			}
+		}()
+		chtest.Start(tb)
+	}()
+	if !strings.Contains(tb.msg, "chtest.Main") {
+		t.Fatalf("failure %q does not name chtest.Main", tb.msg)
+	}
+}
