@@ -108,7 +108,7 @@ type memSink struct {
 
 func newMemSink() *memSink { return &memSink{stored: map[string]*usagev1.UsageEvent{}} }
 
-func (s *memSink) Write(_ context.Context, events []*usagev1.UsageEvent) (int, error) {
+func (s *memSink) Write(ctx context.Context, events []*usagev1.UsageEvent) (int, error) {
 	s.mu.Lock()
 	if s.fail != nil {
 		err := s.fail
@@ -127,6 +127,10 @@ func (s *memSink) Write(_ context.Context, events []*usagev1.UsageEvent) (int, e
 	s.mu.Unlock()
 	if written != nil {
 		written()
+	}
+	// Like an insert whose context ends before its answer: stored, yet an error.
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	return n, nil
 }
@@ -345,5 +349,24 @@ func TestStopAbandonsTheBatchBeingRetried(t *testing.T) {
 	}
 	if off, n := l.state(); off != 0 || n != 0 {
 		t.Errorf("committed %d (%d commits)", off, n)
+	}
+}
+
+// TestStopFinishesTheWriteUnderWay: SIGTERM arriving while a write is under way does not cut
+// the insert off half way: the write completes and its batch is committed before Run returns.
+func TestStopFinishesTheWriteUnderWay(t *testing.T) {
+	l, sink := newMemLog(), newMemSink()
+	l.add(marshal(t, usagetest.Events("term", 0, 8, base)...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	sink.written = cancel // SIGTERM lands while the sink is writing
+	c := New(l.reader(), sink, Options{BatchSize: 8})
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if off, n := l.state(); off != 8 || n != 1 {
+		t.Errorf("committed offset %d in %d commits, want 8 in 1", off, n)
+	}
+	if sink.count() != 8 {
+		t.Errorf("stored %d, want 8", sink.count())
 	}
 }
