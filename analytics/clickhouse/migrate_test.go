@@ -83,7 +83,7 @@ func TestMigrateIsVersionedAndIdempotent(t *testing.T) {
 	if len(second.Applied) != 0 || len(second.TTLChanged) != 0 || second.Version != len(ms) {
 		t.Errorf("second run did something: %+v", second)
 	}
-	cl := Dial(t, c)
+	cl := dialTest(t, c)
 	got := queryStrings(t, cl, "SELECT concat(toString(version), ' ', name) AS s FROM "+MigrationsTable+" ORDER BY version")
 	var want []string
 	for _, m := range ms {
@@ -125,7 +125,7 @@ func TestMigrateIsVersionedAndIdempotent(t *testing.T) {
 func TestRetentionSetsTTL(t *testing.T) {
 	ctx := context.Background()
 	c := testDB(t, "llmgw", Retention{Days: 90, BodyDays: 7})
-	cl := Dial(t, c)
+	cl := dialTest(t, c)
 	ttl := func(table string) string {
 		t.Helper()
 		s, err := tableTTL(ctx, cl, table)

@@ -16,7 +16,7 @@ import (
 func TestRetryAfterPartialInsert(t *testing.T) {
 	ctx := context.Background()
 	c := testDB(t, "llmgw", Retention{Days: 90, BodyDays: 7})
-	cl := Dial(t, c)
+	cl := dialTest(t, c)
 	// A view that fails while fail_switch has a row: the insert reaches usage_events and the
 	// views that run before it, not the others.
 	for _, q := range []string{
@@ -52,5 +52,5 @@ func TestRetryAfterPartialInsert(t *testing.T) {
 			t.Errorf("%s = %d, want %d", q, got, want)
 		}
 	}
-	RollupsMatchRaw(t, cl)
+	rollupsMatchRaw(t, cl)
 }

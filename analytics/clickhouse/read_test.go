@@ -10,9 +10,9 @@ import (
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
 )
 
-// ReadEvents returns usage_events' rows (FINAL, so deduplicated) ordered by event id, each
+// readEvents returns usage_events' rows (FINAL, so deduplicated) ordered by event id, each
 // joined with its bodies, decoded with the same column set Write encodes with.
-func ReadEvents(t testing.TB, c Config) []*usagev1.UsageEvent {
+func readEvents(t testing.TB, c Config) []*usagev1.UsageEvent {
 	t.Helper()
 	ctx := context.Background()
 	cl, err := c.dial(ctx, c.Database)
@@ -73,8 +73,8 @@ func names(cs columns) string {
 	return s
 }
 
-// Dial connects to c's database, for tests that query it.
-func Dial(t testing.TB, c Config) *ch.Client {
+// dialTest connects to c's database, for tests that query it.
+func dialTest(t testing.TB, c Config) *ch.Client {
 	t.Helper()
 	cl, err := c.dial(context.Background(), c.Database)
 	if err != nil {

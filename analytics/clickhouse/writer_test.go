@@ -36,7 +36,7 @@ func TestWriteRoundTripsEveryField(t *testing.T) {
 	if n != len(events) {
 		t.Fatalf("inserted %d, want %d", n, len(events))
 	}
-	got := ReadEvents(t, c)
+	got := readEvents(t, c)
 	want := make([]*usagev1.UsageEvent, len(events))
 	for i, e := range events {
 		want[i] = protoClone(e)
@@ -46,7 +46,7 @@ func TestWriteRoundTripsEveryField(t *testing.T) {
 		t.Errorf("events read back (-want +got):\n%s", diff)
 	}
 	// The schema stores what it claims, column by column, for one event with everything.
-	cl := Dial(t, c)
+	cl := dialTest(t, c)
 	var status proto.ColStr
 	var cost proto.ColFloat64
 	var attempts proto.ColUInt64
@@ -84,7 +84,7 @@ func TestWriteIsIdempotent(t *testing.T) {
 	if n, err := w.Write(ctx, events); err != nil || n != 0 {
 		t.Fatalf("third write inserted %d (%v), want 0", n, err)
 	}
-	cl := Dial(t, c)
+	cl := dialTest(t, c)
 	for q, want := range map[string]uint64{
 		"SELECT count() AS n FROM usage_events":                      100,
 		"SELECT count() AS n FROM usage_bodies":                      uint64(countBodies(events)),
@@ -171,10 +171,10 @@ const rawMeasures = `toUInt64(count()) AS requests, toUInt64(countIf(status != '
 	toInt64(sum(prompt_tokens)) AS prompt, toInt64(sum(completion_tokens)) AS completion, toInt64(sum(cache_read_tokens)) AS cache_read,
 	toInt64(sum(cache_write_tokens)) AS cache_write, toInt64(sum(reasoning_tokens)) AS reasoning, sum(cost_usd) AS cost`
 
-// RollupsMatchRaw compares every rollup's totals, per dimension value and per hour, with the
+// rollupsMatchRaw compares every rollup's totals, per dimension value and per hour, with the
 // same totals computed from usage_events FINAL. Costs agree to 1e-9 USD (the sums add in a
 // different order).
-func RollupsMatchRaw(t *testing.T, cl *ch.Client) {
+func rollupsMatchRaw(t *testing.T, cl *ch.Client) {
 	t.Helper()
 	for _, q := range []struct{ name, rollup, raw string }{
 		{"by model and hour",
@@ -219,8 +219,8 @@ func TestRollupsMatchRawTable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cl := Dial(t, c)
-	RollupsMatchRaw(t, cl)
+	cl := dialTest(t, c)
+	rollupsMatchRaw(t, cl)
 	// p50 of latency per model from the t-digest states, against the exact median: close, as a
 	// t-digest is (the events' latencies are spread over 200-800 ms).
 	digest := queryTotalsFloat(t, cl, "SELECT CAST(model, 'String') AS k, toFloat64(quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_us)[1]) AS v FROM usage_minute GROUP BY k")
