@@ -3,6 +3,8 @@ package clickhouse
 import (
 	"context"
 	"math"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,4 +259,42 @@ func queryTotalsFloat(t *testing.T, cl *ch.Client, q string) map[string]float64 
 		t.Fatalf("%s: %v", q, err)
 	}
 	return out
+}
+
+// TestReadmeQueriesRun: the example queries in README.md's analytics section run against the
+// schema and answer.
+func TestReadmeQueriesRun(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```sql\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no sql block")
+	}
+	ctx := context.Background()
+	c := testDB(t, "llmgw", Retention{Days: 90, BodyDays: 7})
+	w := NewWriter(c)
+	defer w.Close()
+	// Events from just now, so the README's "last day" and "last 30 days" find them.
+	if _, err := w.Write(ctx, usagetest.Events("readme", 0, 50, time.Now().Add(-time.Hour).UTC())); err != nil {
+		t.Fatal(err)
+	}
+	cl := dialTest(t, c)
+	qs := splitStatements(block)
+	if len(qs) != 2 {
+		t.Fatalf("README sql block has %d statements, want 2", len(qs))
+	}
+	for _, q := range qs {
+		rows := 0
+		if err := cl.Do(ctx, ch.Query{Body: q, Result: new(proto.Results).Auto(), OnResult: func(_ context.Context, b proto.Block) error {
+			rows += b.Rows
+			return nil
+		}}); err != nil {
+			t.Errorf("%s: %v", q, err)
+		} else if rows == 0 {
+			t.Errorf("%s: no rows", q)
+		}
+	}
 }
