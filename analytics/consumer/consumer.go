@@ -7,14 +7,14 @@
 //
 // The limit of that guarantee: Kafka delivers at least once, and a group member keeps the batch
 // it holds when a rebalance gives its partitions to another member, which reads the same
-// uncommitted messages. The raw table never shows the duplicate (the sink skips ids already
-// stored, and its ReplacingMergeTree collapses the rest), but if both members insert the same
-// events at the same moment (two inserts in flight together, or both retrying into a
-// ClickHouse that has just come back), the rollups fed by materialized views count them
-// twice. One consumer per group, or scaling the group only while ClickHouse is healthy, avoids
-// it; the raw table is always exact.
+// uncommitted messages. With the ClickHouse sink the raw table never shows the duplicate (the
+// sink skips ids already stored, and a ReplacingMergeTree collapses the rest), but if both
+// members insert the same events at the same moment (two inserts in flight together, or both
+// retrying into a ClickHouse that has just come back), the rollups fed by materialized views
+// count them twice. One consumer per group, or scaling the group only while ClickHouse is
+// healthy, avoids it; the raw table is always exact.
 //
-// It is not the producer (the gateway's side) and knows nothing about ClickHouse.
+// It is not the producer (the gateway's side), and it knows the sink only as a Sink.
 package consumer
 
 import (
