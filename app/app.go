@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +45,12 @@ const usageText = `llmgw is an AI gateway: one OpenAI-compatible API in front of
 
 Usage:
   llmgw serve   [flags]   run the gateway (control and data plane in one process)
-  llmgw migrate [flags]   apply database migrations (required before serving on Postgres)
+  llmgw migrate [flags]   apply database migrations (required before serving on Postgres);
+                          with --clickhouse, apply the ClickHouse analytics schema instead
+  llmgw consume [flags]   load usage events from Kafka into ClickHouse
   llmgw version           print the version
 
-Run 'llmgw serve -h' for the flags; each has an LLMGW_* environment equivalent.
+Run 'llmgw serve -h' (or migrate -h, consume -h) for the flags; each has an LLMGW_* environment equivalent.
 `
 
 // Version is the build's version, set with -ldflags "-X github.com/llmgw/llmgw/app.Version=...".
@@ -78,49 +79,8 @@ type Config struct {
 // environment variables. A variable whose value does not parse is an error naming it, never
 // silently the default.
 func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config, error) {
-	var errs []error
-	env := func(k, def string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
-	envBytes := func(k string, def int64) int64 {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive number of bytes", k, v))
-			return def
-		}
-		return n
-	}
-	envDuration := func(k string, def time.Duration) time.Duration {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 30s or 10m", k, v))
-			return def
-		}
-		return d
-	}
-	envBool := func(k string, def bool) bool {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want true or false", k, v))
-			return def
-		}
-		return b
-	}
+	e := &envReader{getenv: getenv}
+	env, envBytes, envDuration, envBool := e.str, e.bytes, e.duration, e.bool
 	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -139,7 +99,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env("LLMGW_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address, such as :9090 (LLMGW_METRICS_LISTEN)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", envBool("LLMGW_METRICS_PUBLIC", false), "serve GET /metrics on the main listener without the admin token (LLMGW_METRICS_PUBLIC)")
 	usageFlags(fs, &c.Usage, env, envBytes, envBool)
-	return fs, c, errors.Join(errs...)
+	return fs, c, e.err()
 }
 
 // parseFlags parses the flags of a subcommand from args and the environment.
@@ -168,11 +128,28 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return serve(ctx, cfg, getenv, stderr, nil)
 	case "migrate":
-		cfg, err := parseFlags("migrate", args, getenv, stderr)
+		fs, cfg, err := flags("migrate", getenv, stderr)
 		if err != nil {
 			return err
 		}
+		e := &envReader{getenv: getenv}
+		chc := clickHouseMigrateFlags(fs, e)
+		if err := e.err(); err != nil {
+			return err
+		}
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if chc.URL != "" {
+			return migrateClickHouse(ctx, cfg, chc, stdout, stderr)
+		}
 		return migrate(ctx, cfg, getenv, stdout, stderr)
+	case "consume":
+		cc, err := parseConsumeFlags(args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return consume(ctx, cc, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "llmgw", Version)
 		return nil
