@@ -144,6 +144,7 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.Int64("prompt_tokens", e.Usage.PromptTokens),
 		slog.Int64("completion_tokens", e.Usage.CompletionTokens),
 		slog.Int64("cached_tokens", e.Usage.CachedTokens()),
+		slog.Int64("cache_write_tokens", e.Usage.CacheWriteTokens),
 		slog.Bool("usage_missing", e.UsageMissing),
 		slog.Bool("usage_estimated", e.UsageEstimated),
 		slog.Float64("cost_usd", e.CostUSD),

@@ -256,7 +256,8 @@ func finishReason(stop string) string {
 	}
 }
 
-// openAIUsage converts Anthropic's usage: cache reads and writes are prompt tokens too.
+// openAIUsage converts Anthropic's usage: cache reads and writes are prompt tokens too, and
+// the writes are counted apart (chat.Usage.CacheWriteTokens), as they are priced apart.
 func openAIUsage(u usage) chat.Usage {
 	prompt := u.InputTokens + u.CacheReadInputTokens + u.CacheCreationInputTokens
 	return chat.Usage{
@@ -264,6 +265,7 @@ func openAIUsage(u usage) chat.Usage {
 		CompletionTokens:    u.OutputTokens,
 		TotalTokens:         prompt + u.OutputTokens,
 		PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: u.CacheReadInputTokens},
+		CacheWriteTokens:    u.CacheCreationInputTokens,
 	}
 }
 

@@ -270,7 +270,8 @@ func finishReason(stop string) string {
 	}
 }
 
-// openAIUsage converts Bedrock's usage: cache reads and writes are prompt tokens too, and the
+// openAIUsage converts Bedrock's usage: cache reads and writes are prompt tokens too (the
+// writes also counted apart, chat.Usage.CacheWriteTokens, as they are priced apart), and the
 // total is recomputed from the parts so that it always adds up.
 func openAIUsage(u tokenUsage) chat.Usage {
 	prompt := u.InputTokens + u.CacheReadInputTokens + u.CacheWriteInputTokens
@@ -279,6 +280,7 @@ func openAIUsage(u tokenUsage) chat.Usage {
 		CompletionTokens:    u.OutputTokens,
 		TotalTokens:         prompt + u.OutputTokens,
 		PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: u.CacheReadInputTokens},
+		CacheWriteTokens:    u.CacheWriteInputTokens,
 	}
 }
 

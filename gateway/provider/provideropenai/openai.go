@@ -157,12 +157,53 @@ func readUsage(body []byte) (chat.Usage, error) {
 		return u, provider.BadResponse(err)
 	}
 	if ok && !bytes.Equal(raw, nullJSON) {
-		if err := json.Unmarshal(raw, &u); err != nil {
+		if err := decodeUsage(raw, &u); err != nil {
 			return u, provider.BadResponse(err)
 		}
 	}
 	return u, nil
 }
+
+// usageExtras are the members OpenAI-compatible providers add to OpenAI's usage to report
+// their prompt cache: OpenRouter's (and Azure AI Foundry's) prompt_tokens_details
+// .cache_write_tokens, and DeepSeek's prompt_cache_hit_tokens in place of cached_tokens. Both
+// count prompt tokens, as cached_tokens does.
+type usageExtras struct {
+	PromptTokensDetails *struct {
+		CacheWriteTokens int64 `json:"cache_write_tokens"`
+	} `json:"prompt_tokens_details"`
+	PromptCacheHitTokens int64 `json:"prompt_cache_hit_tokens"`
+}
+
+// decodeUsage decodes an OpenAI-shaped usage object into u, with the cache counts of
+// usageExtras.
+func decodeUsage(raw []byte, u *chat.Usage) error {
+	if err := json.Unmarshal(raw, u); err != nil {
+		return err
+	}
+	if !bytes.Contains(raw, cacheWriteMarker) && !bytes.Contains(raw, cacheHitMarker) {
+		return nil // the common case: OpenAI's own usage, decoded once
+	}
+	var x usageExtras
+	if err := json.Unmarshal(raw, &x); err != nil {
+		return err
+	}
+	if x.PromptTokensDetails != nil {
+		u.CacheWriteTokens = x.PromptTokensDetails.CacheWriteTokens
+	}
+	if u.CachedTokens() == 0 && x.PromptCacheHitTokens > 0 {
+		if u.PromptTokensDetails == nil {
+			u.PromptTokensDetails = &chat.PromptTokensDetails{}
+		}
+		u.PromptTokensDetails.CachedTokens = x.PromptCacheHitTokens
+	}
+	return nil
+}
+
+var (
+	cacheWriteMarker = []byte(`"cache_write_tokens"`)
+	cacheHitMarker   = []byte(`"prompt_cache_hit_tokens"`)
+)
 
 var nullJSON = []byte("null")
 
