@@ -207,6 +207,29 @@ var (
 
 var nullJSON = []byte("null")
 
+// chunkUsage reads the usage a stream chunk reports: its usage member, else Groq's
+// x_groq.usage (Groq reports a stream's usage there, on its last chunk, in OpenAI's shape).
+// ok is false when the chunk reports none.
+func chunkUsage(data []byte) (u chat.Usage, ok bool, err error) {
+	raw, ok, err := rawjson.Get(data, "usage")
+	if err != nil {
+		return u, false, provider.BadResponse(err)
+	}
+	if !ok || bytes.Equal(raw, nullJSON) {
+		xg, found, err := rawjson.Get(data, "x_groq")
+		if err != nil || !found {
+			return u, false, nil
+		}
+		if raw, ok, err = rawjson.Get(xg, "usage"); err != nil || !ok || bytes.Equal(raw, nullJSON) {
+			return u, false, nil
+		}
+	}
+	if err := decodeUsage(raw, &u); err != nil {
+		return u, false, provider.BadResponse(err)
+	}
+	return u, true, nil
+}
+
 // roundTrip posts a non-streamed request and returns the answer and its usage.
 func (a *Adapter) roundTrip(ctx context.Context, url string, body []byte) ([]byte, chat.Usage, error) {
 	resp, err := a.post(ctx, url, body, false)
@@ -294,9 +317,12 @@ func (s *stream) Recv() (provider.Chunk, error) {
 	// Usage appears as "usage":{ only on the chunk that reports it ("usage":null elsewhere); a
 	// JSON string cannot contain that byte sequence unescaped, so the scan is exact.
 	if bytes.Contains(data, usageMarker) {
-		u, err := readUsage(data)
+		u, ok, err := chunkUsage(data)
 		if err != nil {
 			return provider.Chunk{}, err
+		}
+		if !ok {
+			return ch, nil
 		}
 		ch.Usage = &u
 		choices, _, err := rawjson.Get(data, "choices")
