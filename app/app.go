@@ -302,8 +302,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		if err != nil {
 			return err
 		}
-		if len(f.MissingSecrets)+len(f.VirtualModels)+len(f.RoutingRules) > 0 {
-			src = missingSecrets{Source: st, missing: f.MissingSecrets, virtual: f.VirtualModels, routing: f.RoutingRules}
+		if len(f.MissingSecrets)+len(f.VirtualModels)+len(f.RoutingRules)+len(f.BodyLogging) > 0 {
+			src = missingSecrets{Source: st, missing: f.MissingSecrets, virtual: f.VirtualModels, routing: f.RoutingRules, bodies: f.BodyLogging}
 		}
 	}
 	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
@@ -425,20 +425,21 @@ func applyFile(ctx context.Context, st *store.Store, path string, getenv func(st
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
-	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules))
+	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules), "body_logging_rules", len(f.BodyLogging))
 	return f, nil
 }
 
 // missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
 // resolved once, at start: an environment variable cannot change in a running process, and
 // a file:// secret that appears later is read at the next start (or set with the Admin API,
-// which takes precedence at once). It adds the file's virtual models and routing rules too:
-// they live in the file only (issue 9 makes virtual models an Admin API resource).
+// which takes precedence at once). It adds the file's virtual models, routing rules and body
+// logging rules too: they live in the file only (issue 9 makes virtual models an Admin API resource).
 type missingSecrets struct {
 	snapshot.Source
 	missing []snapshot.MissingSecret
 	virtual []snapshot.VirtualModel
 	routing []snapshot.RoutingRule
+	bodies  []snapshot.BodyLogRule
 }
 
 func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
@@ -449,6 +450,7 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 	cfg.MissingSecrets = m.missing
 	cfg.VirtualModels = m.virtual
 	cfg.RoutingRules = m.routing
+	cfg.BodyLogging = m.bodies
 	return cfg, nil
 }
 

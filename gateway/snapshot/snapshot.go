@@ -147,6 +147,7 @@ type Snapshot struct {
 	virtualList map[string]*Endpoint
 	// routing are the load-balancing rules by the model they name, in the config's order.
 	routing  map[string][]routeRule
+	bodyLog  []*governance.Matcher // the body logging rules (BodyLogRule)
 	rules    []rule
 	config   *Config
 	redactor *redact.Redactor
@@ -309,6 +310,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 	}
 	sort.Slice(s.modelList, func(i, j int) bool { return s.modelList[i].FQN < s.modelList[j].FQN })
 	s.compileRouting(cfg.RoutingRules, logger)
+	s.compileBodyLogging(cfg.BodyLogging, logger)
 	if problems := s.gov.Problems(); len(problems) > 0 {
 		logger.Warn("rate limits and budgets left out: they are not enforced until fixed", "problems", problems)
 	}

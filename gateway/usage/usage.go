@@ -79,6 +79,27 @@ type Event struct {
 	Latency time.Duration
 	// TimeToFirstToken is set for streams.
 	TimeToFirstToken time.Duration
+	// Bodies are the request's bodies when body logging was on for it (by its
+	// X-LLMGW-Logging-Config header or a body logging rule); nil otherwise. They are stored
+	// apart from the event rows and never written to the request log.
+	Bodies *Bodies
+}
+
+// Bodies are a request's logged bodies, redacted (the configured secrets of the snapshot that
+// served it and key-shaped text masked) and each capped (pipeline.MaxLoggedBody).
+type Bodies struct {
+	// Request is the request body as the client sent it; for a request that came in over
+	// Connect or REST, its JSON encoding.
+	Request []byte
+	// Response is the answer: the JSON the client was sent; for a stream, the events as the
+	// gateway relayed them from the model, one "data:" line each (Messages streams: with their
+	// "event:" lines), before translation into another dialect; for a forwarded endpoint, its
+	// body as the upstream sent it. Empty when the request failed before an answer.
+	Response []byte
+	// RequestTruncated and ResponseTruncated are set when the body was longer than the cap
+	// and was cut (at a token boundary, marked "...").
+	RequestTruncated  bool
+	ResponseTruncated bool
 }
 
 // Attempt is one attempt of a request at one target (see Event.Attempts).
