@@ -1,6 +1,7 @@
 package configfile
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -48,5 +49,27 @@ func TestLoggingConfigErrorsNameField(t *testing.T) {
 				t.Errorf("Parse: %v; want an error naming the field, containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestReadmeLoggingConfigExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	for _, part := range strings.Split(string(b), "```yaml\n")[1:] {
+		if text, _, _ := strings.Cut(part, "```"); strings.Contains(text, "type: gateway-logging-config") {
+			block = text
+		}
+	}
+	f, err := Parse([]byte(block), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []snapshot.BodyLogRule{{ID: "billing-app", When: governance.Condition{Subjects: []string{"virtualaccount:billing"},
+		Models: []string{"openai-main/gpt-4o"}, Metadata: map[string]string{"env": "debug"}}}}
+	if diff := cmp.Diff(want, f.BodyLogging); diff != "" {
+		t.Errorf("README example (-want +got):\n%s", diff)
 	}
 }
