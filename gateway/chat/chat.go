@@ -297,6 +297,10 @@ type Usage struct {
 	// the OpenAI surface see the prompt tokens it is part of; the Anthropic surface reports
 	// it as cache_creation_input_tokens.
 	CacheWriteTokens int64 `json:"-"`
+	// CacheWrite1hTokens is the part of CacheWriteTokens written for a one-hour lifetime
+	// (Anthropic's ephemeral_1h_input_tokens, Bedrock's cacheDetails with ttl 1h), which
+	// Anthropic bills above the default five-minute writes. Never serialized.
+	CacheWrite1hTokens int64 `json:"-"`
 }
 
 // CachedTokens is the number of prompt tokens read from the provider's cache.

@@ -112,7 +112,7 @@ func serviceAccount(t *testing.T) string {
 // a non-stream of the same answer must cost the same to 1e-9 USD.
 func TestGoldenUsageAndCost(t *testing.T) {
 	sa := serviceAccount(t)
-	sonnet := catalog.Price{Input: 3, Output: 15, CachedInput: 0.30, CacheWrite: 3.75}
+	sonnet := catalog.Price{Input: 3, Output: 15, CachedInput: 0.30, CacheWrite: 3.75, CacheWrite1h: 6}
 	tests := []struct {
 		kind    string
 		fixture string
@@ -140,28 +140,30 @@ func TestGoldenUsageAndCost(t *testing.T) {
 			cost: (176*2.50 + 1024*1.25 + 50*10) / 1e6,
 		},
 		{
-			// input_tokens excludes the cache reads and writes; thinking is in output_tokens.
+			// input_tokens excludes the cache reads and writes; thinking is in output_tokens;
+			// the writes are split by lifetime in cache_creation.
 			kind: "anthropic", fixture: "anthropic", cfg: provider.Config{APIKey: "k", Model: "claude-sonnet-4-5"},
 			price: sonnet,
 			want: chat.Usage{PromptTokens: 12 + 4096 + 2048, CompletionTokens: 320, TotalTokens: 6476,
-				PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 4096}, CacheWriteTokens: 2048},
-			cost: (12*3 + 4096*0.30 + 2048*3.75 + 320*15) / 1e6,
+				PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 4096}, CacheWriteTokens: 2048, CacheWrite1hTokens: 512},
+			cost: (12*3 + 4096*0.30 + 1536*3.75 + 512*6 + 320*15) / 1e6,
 		},
 		{
 			kind: "vertex-anthropic", fixture: "anthropic", cfg: provider.Config{APIKey: sa, Model: "claude-sonnet-4-5@20250929"},
 			price: sonnet,
 			want: chat.Usage{PromptTokens: 6156, CompletionTokens: 320, TotalTokens: 6476,
-				PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 4096}, CacheWriteTokens: 2048},
-			cost: (12*3 + 4096*0.30 + 2048*3.75 + 320*15) / 1e6,
+				PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 4096}, CacheWriteTokens: 2048, CacheWrite1hTokens: 512},
+			cost: (12*3 + 4096*0.30 + 1536*3.75 + 512*6 + 320*15) / 1e6,
 		},
 		{
-			// inputTokens excludes the cache reads and writes, as Anthropic's does.
+			// inputTokens excludes the cache reads and writes, as Anthropic's does; cacheDetails
+			// splits the writes by lifetime.
 			kind: "bedrock", fixture: "bedrock", cfg: provider.Config{APIKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", Model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
 				Settings: map[string]string{"region": "us-west-2", "access_key_id": "AKIAIOSFODNN7EXAMPLE"}},
 			price: sonnet,
 			want: chat.Usage{PromptTokens: 25 + 1024 + 512, CompletionTokens: 150, TotalTokens: 1711,
-				PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 1024}, CacheWriteTokens: 512},
-			cost: (25*3 + 1024*0.30 + 512*3.75 + 150*15) / 1e6,
+				PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 1024}, CacheWriteTokens: 512, CacheWrite1hTokens: 256},
+			cost: (25*3 + 1024*0.30 + 256*3.75 + 256*6 + 150*15) / 1e6,
 		},
 		{
 			// promptTokenCount includes the cached content; thoughts are billed as output and
