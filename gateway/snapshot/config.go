@@ -169,11 +169,14 @@ type Model struct {
 	Pricing       *Pricing          // overrides the catalog; nil uses it
 }
 
-// Pricing is a price override in US dollars per million tokens.
+// Pricing is a price override in US dollars per million tokens; see catalog.Price for what
+// each price applies to and what a zero one means.
 type Pricing struct {
-	Input       float64
-	Output      float64
-	CachedInput float64
+	Input        float64
+	Output       float64
+	CachedInput  float64
+	CacheWrite   float64
+	CacheWrite1h float64
 }
 
 // User is a person.

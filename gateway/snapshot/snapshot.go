@@ -260,7 +260,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		pc := ProviderConfig(acct, &m)
 		model.UpstreamModel = pc.Model
 		if p := m.Pricing; p != nil {
-			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite, CacheWrite1h: p.CacheWrite1h}
 		} else if cat != nil {
 			model.entry, _ = cat.Lookup(acct.Provider, pc.Model)
 		}
