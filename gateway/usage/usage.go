@@ -89,7 +89,7 @@ type Event struct {
 // served it and key-shaped text masked) and each capped (pipeline.MaxLoggedBody).
 type Bodies struct {
 	// Request is the request body as the client sent it; for a request that came in over
-	// Connect or REST, its JSON encoding.
+	// Connect or REST, or in OpenAI's Responses dialect, the chat request it became, as JSON.
 	Request []byte
 	// Response is the answer: the JSON the client was sent; for a stream, the events as the
 	// gateway relayed them from the model, one "data:" line each (Messages streams: with their
