@@ -38,12 +38,21 @@ func (c *Caller) startBodies(model string, body []byte, parsed any) {
 	c.bodies = &bodyLog{req: body, parsed: parsed}
 }
 
-// answer adds p, a piece of the answer, keeping what fits.
+// answer adds p, a piece of the answer, keeping what fits. The buffer grows as append would,
+// but never past MaxLoggedBody+bodySlack.
 func (b *bodyLog) answer(p []byte) {
+	const most = MaxLoggedBody + bodySlack
 	b.respN += int64(len(p))
-	if room := MaxLoggedBody + bodySlack - len(b.resp); room > 0 {
-		b.resp = append(b.resp, p[:min(room, len(p))]...)
+	n := min(most-len(b.resp), len(p))
+	if n <= 0 {
+		return
 	}
+	if len(b.resp)+n > cap(b.resp) {
+		grown := make([]byte, len(b.resp), min(max(2*cap(b.resp), len(b.resp)+n, 512), most))
+		copy(grown, b.resp)
+		b.resp = grown
+	}
+	b.resp = append(b.resp, p[:n]...)
 }
 
 var (

@@ -81,8 +81,8 @@ func TestLoggedBodiesAreRedactedAndCapped(t *testing.T) {
 		for range 10_000 {
 			b.event("", []byte(`{"choices":[{"delta":{"content":"word "}}]}`))
 		}
-		if len(b.resp) != MaxLoggedBody+bodySlack {
-			t.Errorf("kept %d bytes of a long answer, want %d", len(b.resp), MaxLoggedBody+bodySlack)
+		if len(b.resp) != MaxLoggedBody+bodySlack || cap(b.resp) != MaxLoggedBody+bodySlack {
+			t.Errorf("kept %d bytes (in a buffer of %d) of a long answer, want %d", len(b.resp), cap(b.resp), MaxLoggedBody+bodySlack)
 		}
 		res := b.result(r)
 		if !res.ResponseTruncated || len(res.Response) > MaxLoggedBody || !strings.HasSuffix(string(res.Response), "...") {
