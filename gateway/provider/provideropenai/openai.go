@@ -176,10 +176,15 @@ type usageExtras struct {
 }
 
 // decodeUsage decodes an OpenAI-shaped usage object into u, with the cache counts of
-// usageExtras.
+// usageExtras. Reasoning tokens reported outside completion_tokens (xAI's: its total_tokens is
+// prompt + completion + reasoning, where OpenAI's completion_tokens hold the reasoning) are
+// added to the completion tokens, so they are billed as the output they are.
 func decodeUsage(raw []byte, u *chat.Usage) error {
 	if err := json.Unmarshal(raw, u); err != nil {
 		return err
+	}
+	if r := u.ReasoningTokens(); r > 0 && u.TotalTokens == u.PromptTokens+u.CompletionTokens+r {
+		u.CompletionTokens += r
 	}
 	if !bytes.Contains(raw, cacheWriteMarker) && !bytes.Contains(raw, cacheHitMarker) {
 		return nil // the common case: OpenAI's own usage, decoded once

@@ -221,6 +221,16 @@ func TestGoldenUsageAndCost(t *testing.T) {
 			cost: (220*0.56 + 1280*0.07 + 400*1.68) / 1e6,
 		},
 		{
+			// xAI reports reasoning outside completion_tokens (its total counts it): billed as
+			// output all the same.
+			kind: "xai", fixture: "xai", cfg: provider.Config{APIKey: "k", Model: "grok-3-mini"},
+			price: catalog.Price{Input: 0.30, Output: 0.50, CachedInput: 0.075},
+			want: chat.Usage{PromptTokens: 32, CompletionTokens: 309, TotalTokens: 341,
+				PromptTokensDetails:     &chat.PromptTokensDetails{CachedTokens: 6},
+				CompletionTokensDetails: &chat.CompletionTokensDetails{ReasoningTokens: 300}},
+			cost: (26*0.30 + 6*0.075 + 309*0.50) / 1e6,
+		},
+		{
 			// OpenRouter reports cache writes as prompt_tokens_details.cache_write_tokens.
 			kind: "openrouter", fixture: "openrouter", cfg: provider.Config{APIKey: "k", Model: "anthropic/claude-sonnet-4.5"},
 			price: sonnet,
