@@ -322,8 +322,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		if err := applyFile(ctx, st, cfg.ConfigFile, file, logger); err != nil {
 			return err
 		}
-		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules) > 0 {
-			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, logger: logger}
+		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules)+len(file.BodyLogging) > 0 {
+			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, bodies: file.BodyLogging, logger: logger}
 		}
 	}
 	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
@@ -519,23 +519,24 @@ func applyFile(ctx context.Context, st *store.Store, path string, f *configfile.
 	if err != nil {
 		return fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
-	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules))
+	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules), "body_logging_rules", len(f.BodyLogging))
 	return nil
 }
 
 // missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
 // resolved once, at start: an environment variable cannot change in a running process, and
 // a file:// secret that appears later is read at the next start (or set with the Admin API,
-// which takes precedence at once). It adds the file's virtual models and routing rules too,
-// which live in the file only, to the Admin API's: the file's come first, and the file's
-// definition wins over a stored one of the same name (the Admin API refuses to write such a
-// name while the file defines it; one stored before the file defined it is left out with a
-// warning).
+// which takes precedence at once). It adds the file's body logging rules, which live in the
+// file only, and its virtual models and routing rules to the Admin API's: the file's come
+// first, and the file's definition wins over a stored one of the same name (the Admin API
+// refuses to write such a name while the file defines it; one stored before the file defined
+// it is left out with a warning).
 type missingSecrets struct {
 	snapshot.Source
 	missing []snapshot.MissingSecret
 	virtual []snapshot.VirtualModel
 	routing []snapshot.RoutingRule
+	bodies  []snapshot.BodyLogRule
 	logger  *slog.Logger
 }
 
@@ -562,6 +563,7 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 		rules = append(rules, r)
 	}
 	cfg.VirtualModels, cfg.RoutingRules = vms, rules
+	cfg.BodyLogging = m.bodies
 	return cfg, nil
 }
 

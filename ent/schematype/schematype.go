@@ -63,4 +63,7 @@ type Pricing struct {
 	InputPerMTok       float64 `json:"input_per_mtok"`
 	OutputPerMTok      float64 `json:"output_per_mtok"`
 	CachedInputPerMTok float64 `json:"cached_input_per_mtok,omitempty"`
+	CacheWritePerMTok  float64 `json:"cache_write_per_mtok,omitempty"`
+	// CacheWrite1hPerMTok prices one-hour cache writes.
+	CacheWrite1hPerMTok float64 `json:"cache_write_1h_per_mtok,omitempty"`
 }

@@ -150,6 +150,7 @@ type Snapshot struct {
 	virtualList map[string]*Endpoint
 	// routing are the load-balancing rules by the model they name, in the config's order.
 	routing  map[string][]routeRule
+	bodyLog  []*governance.Matcher // the body logging rules (BodyLogRule)
 	rules    []rule
 	config   *Config
 	redactor *redact.Redactor
@@ -262,7 +263,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		pc := ProviderConfig(acct, &m)
 		model.UpstreamModel = pc.Model
 		if p := m.Pricing; p != nil {
-			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite, CacheWrite1h: p.CacheWrite1h}
 		} else if cat != nil {
 			model.entry, _ = cat.Lookup(acct.Provider, pc.Model)
 		}
@@ -312,6 +313,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 	}
 	sort.Slice(s.modelList, func(i, j int) bool { return s.modelList[i].FQN < s.modelList[j].FQN })
 	s.compileRouting(cfg.RoutingRules, logger)
+	s.compileBodyLogging(cfg.BodyLogging, logger)
 	if problems := s.gov.Problems(); len(problems) > 0 {
 		logger.Warn("rate limits and budgets left out: they are not enforced until fixed", "problems", problems)
 	}

@@ -347,8 +347,14 @@ type Pricing struct {
 	// cached_input_per_mtok prices prompt tokens read from the provider's cache; 0 means the
 	// input price applies to them.
 	CachedInputPerMtok float64 `protobuf:"fixed64,3,opt,name=cached_input_per_mtok,json=cachedInputPerMtok,proto3" json:"cached_input_per_mtok,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// cache_write_per_mtok prices prompt tokens written to the provider's cache (Anthropic's
+	// cache_creation_input_tokens); 0 means the input price applies to them.
+	CacheWritePerMtok float64 `protobuf:"fixed64,4,opt,name=cache_write_per_mtok,json=cacheWritePerMtok,proto3" json:"cache_write_per_mtok,omitempty"`
+	// cache_write_1h_per_mtok prices the cache writes made for one hour; 0 means
+	// cache_write_per_mtok's price applies to them.
+	CacheWrite_1HPerMtok float64 `protobuf:"fixed64,5,opt,name=cache_write_1h_per_mtok,json=cacheWrite1hPerMtok,proto3" json:"cache_write_1h_per_mtok,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Pricing) Reset() {
@@ -398,6 +404,20 @@ func (x *Pricing) GetOutputPerMtok() float64 {
 func (x *Pricing) GetCachedInputPerMtok() float64 {
 	if x != nil {
 		return x.CachedInputPerMtok
+	}
+	return 0
+}
+
+func (x *Pricing) GetCacheWritePerMtok() float64 {
+	if x != nil {
+		return x.CacheWritePerMtok
+	}
+	return 0
+}
+
+func (x *Pricing) GetCacheWrite_1HPerMtok() float64 {
+	if x != nil {
+		return x.CacheWrite_1HPerMtok
 	}
 	return 0
 }
@@ -7432,11 +7452,13 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\apricing\x18\f \x01(\v2\x17.llmgw.admin.v1.PricingR\apricing\x1a;\n" +
 	"\rSettingsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
 	"\aPricing\x12$\n" +
 	"\x0einput_per_mtok\x18\x01 \x01(\x01R\finputPerMtok\x12&\n" +
 	"\x0foutput_per_mtok\x18\x02 \x01(\x01R\routputPerMtok\x121\n" +
-	"\x15cached_input_per_mtok\x18\x03 \x01(\x01R\x12cachedInputPerMtok\"\xf2\x01\n" +
+	"\x15cached_input_per_mtok\x18\x03 \x01(\x01R\x12cachedInputPerMtok\x12/\n" +
+	"\x14cache_write_per_mtok\x18\x04 \x01(\x01R\x11cacheWritePerMtok\x124\n" +
+	"\x17cache_write_1h_per_mtok\x18\x05 \x01(\x01R\x13cacheWrite1hPerMtok\"\xf2\x01\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
