@@ -4,8 +4,14 @@ GO ?= go
 BUF := tools/node_modules/.bin/buf
 NPM_SMOKE := conformance/npm/node_modules/.package-lock.json
 LLMGW_DEV_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+# The ClickHouse engine the analytics tests run (analytics/chtest): chDB's libchdb.so from npm,
+# cached outside the repository (566 MB unpacked, 178 MB download). LLMGW_LIBCHDB overrides the
+# path; analytics/chtest looks in the same default place.
+CHDB_PACKAGE := @chdb/lib-linux-x64-gnu@26.7.3-stable.1
+LLMGW_LIBCHDB ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/llmgw/libchdb.so
+export LLMGW_LIBCHDB
 
-.PHONY: run build test test-short generate check-generate lint bench tools clean
+.PHONY: run build test test-short generate check-generate lint bench tools clean chdb
 
 ## run: build and start the gateway on its embedded defaults (SQLite in ./data, port 8080);
 ## ARGS are passed to serve: make run ARGS='--config gateway.yaml'
@@ -17,7 +23,7 @@ build:
 	$(GO) build -o bin/llmgw ./cmd/llmgw
 
 ## test: every test, with the race detector; needs Postgres (LLMGW_TEST_POSTGRES, default 127.0.0.1:5432)
-test: npm-deps
+test: npm-deps chdb
 	$(GO) test -race -count=1 ./...
 
 ## tools: install the pinned code generators from npm (buf, protoc-gen-es)
@@ -27,6 +33,16 @@ $(BUF): tools/package.json tools/package-lock.json
 	# lock file and npm ci then refuses it. The lock still pins every version installed here.
 	npm install --prefix tools --no-audit --no-fund
 	touch $(BUF)
+
+## chdb: fetch the ClickHouse engine (libchdb.so) the analytics tests start, into $(LLMGW_LIBCHDB)
+chdb: $(LLMGW_LIBCHDB)
+$(LLMGW_LIBCHDB):
+	# npm pack checks the tarball against the registry's integrity hash; only the library is kept.
+	mkdir -p '$(dir $@)'
+	tmp=$$(mktemp -d '$(dir $@).fetch.XXXXXX') && trap 'rm -rf "$$tmp"' EXIT && \
+	npm pack --silent --pack-destination "$$tmp" '$(CHDB_PACKAGE)' >/dev/null && \
+	tar -xzf "$$tmp"/*.tgz -C "$$tmp" package/libchdb.so && \
+	mv "$$tmp/package/libchdb.so" '$@'
 
 ## npm-deps: install the pinned openai and @anthropic-ai/sdk npm packages for the Node SDK smoke test
 .PHONY: npm-deps

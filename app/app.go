@@ -15,9 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/llmgw/llmgw/configfile"
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -26,11 +27,13 @@ import (
 	"github.com/llmgw/llmgw/gateway/checkpoint"
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/latency"
+	"github.com/llmgw/llmgw/gateway/metrics"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/sticky"
+	"github.com/llmgw/llmgw/gateway/tracing"
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/services/admin"
@@ -42,10 +45,12 @@ const usageText = `llmgw is an AI gateway: one OpenAI-compatible API in front of
 
 Usage:
   llmgw serve   [flags]   run the gateway (control and data plane in one process)
-  llmgw migrate [flags]   apply database migrations (required before serving on Postgres)
+  llmgw migrate [flags]   apply database migrations (required before serving on Postgres);
+                          with --clickhouse, apply the ClickHouse analytics schema instead
+  llmgw consume [flags]   load usage events from Kafka into ClickHouse
   llmgw version           print the version
 
-Run 'llmgw serve -h' for the flags; each has an LLMGW_* environment equivalent.
+Run 'llmgw serve -h' (or migrate -h, consume -h) for the flags; each has an LLMGW_* environment equivalent.
 `
 
 // Version is the build's version, set with -ldflags "-X github.com/llmgw/llmgw/app.Version=...".
@@ -65,6 +70,8 @@ type Config struct {
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
 	RequestLog      bool
+	MetricsListen   string
+	MetricsPublic   bool
 	Usage           UsageConfig
 	// UsageRetentionDays is how many days the embedded usage store keeps events (0: forever).
 	UsageRetentionDays int
@@ -74,61 +81,8 @@ type Config struct {
 // environment variables. A variable whose value does not parse is an error naming it, never
 // silently the default.
 func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *Config, error) {
-	var errs []error
-	env := func(k, def string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
-	envBytes := func(k string, def int64) int64 {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive number of bytes", k, v))
-			return def
-		}
-		return n
-	}
-	envDuration := func(k string, def time.Duration) time.Duration {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 30s or 10m", k, v))
-			return def
-		}
-		return d
-	}
-	envBool := func(k string, def bool) bool {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want true or false", k, v))
-			return def
-		}
-		return b
-	}
-	envDays := func(k string, def int) int {
-		v := getenv(k)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a whole number of days, 0 for no limit", k, v))
-			return def
-		}
-		return n
-	}
+	e := &envReader{getenv: getenv}
+	env, envBytes, envDuration, envBool := e.str, e.bytes, e.duration, e.bool
 	c := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -144,9 +98,11 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", env("LLMGW_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address, such as :9090 (LLMGW_METRICS_LISTEN)")
+	fs.BoolVar(&c.MetricsPublic, "metrics-public", envBool("LLMGW_METRICS_PUBLIC", false), "serve GET /metrics on the main listener without the admin token (LLMGW_METRICS_PUBLIC)")
 	usageFlags(fs, &c.Usage, env, envBytes, envBool)
-	fs.IntVar(&c.UsageRetentionDays, "usage-retention-days", envDays("LLMGW_USAGE_RETENTION_DAYS", 30), "days the embedded usage store keeps events, 0 for no limit (LLMGW_USAGE_RETENTION_DAYS)")
-	return fs, c, errors.Join(errs...)
+	fs.IntVar(&c.UsageRetentionDays, "usage-retention-days", e.count("LLMGW_USAGE_RETENTION_DAYS", 30, 0), "days the embedded usage store keeps events, 0 for no limit (LLMGW_USAGE_RETENTION_DAYS)")
+	return fs, c, e.err()
 }
 
 // parseFlags parses the flags of a subcommand from args and the environment.
@@ -175,11 +131,28 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return serve(ctx, cfg, getenv, stderr, nil)
 	case "migrate":
-		cfg, err := parseFlags("migrate", args, getenv, stderr)
+		fs, cfg, err := flags("migrate", getenv, stderr)
 		if err != nil {
 			return err
 		}
+		e := &envReader{getenv: getenv}
+		chc := clickHouseMigrateFlags(fs, e)
+		if err := e.err(); err != nil {
+			return err
+		}
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if chc.URL != "" {
+			return migrateClickHouse(ctx, cfg, chc, stdout, stderr)
+		}
 		return migrate(ctx, cfg, getenv, stdout, stderr)
+	case "consume":
+		cc, err := parseConsumeFlags(args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return consume(ctx, cc, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "llmgw", Version)
 		return nil
@@ -269,13 +242,15 @@ type hooks struct {
 	// governance receives the rate limits and budgets once their state is loaded, before the
 	// server accepts connections.
 	governance func(*governance)
+	// metricsReady receives the --metrics-listen listener's bound address.
+	metricsReady func(addr string)
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
 	if h == nil {
 		h = &hooks{}
 	}
-	var snaps snapshot.Holder
+	snaps := snapshot.Holder{Now: h.clock}
 	logger, err := newLogger(cfg, stderr, &snaps)
 	if err != nil {
 		return err
@@ -285,6 +260,26 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	client := &http.Client{Transport: upstreamTransport()}
+	// Traces, when the OTEL_* environment configures them: a server span per request, a
+	// client span per attempt, and the attempt's traceparent on every upstream request.
+	tp, err := tracing.FromEnv(ctx, getenv, Version)
+	if err != nil {
+		return err
+	}
+	var tracer trace.Tracer
+	if tp != nil {
+		tracer = tp.Tracer()
+		client.Transport = tracing.Transport(client.Transport)
+		defer func() {
+			// Last: every request has ended; flush their spans, within a bound.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("could not flush traces", "error", err)
+			}
+		}()
+		logger.Info("tracing to OTLP")
+	}
 	reg := registry.New(client)
 	var reloader *snapshot.Reloader
 	// The config file is read first: the store refuses Admin API virtual models and routing
@@ -330,8 +325,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		if err := applyFile(ctx, st, cfg.ConfigFile, file, logger); err != nil {
 			return err
 		}
-		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules) > 0 {
-			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, logger: logger}
+		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules)+len(file.BodyLogging) > 0 {
+			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, bodies: file.BodyLogging, logger: logger}
 		}
 	}
 	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
@@ -356,8 +351,18 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	defer events.close(ctx) // when serve fails before it serves; else a no-op
 	queue := usage.NewQueue(usageQueueBytes, events.sink, logger)
-	var rec pipeline.Recorder = queue
-	gov := newGovernance(&snaps, client, logger, h.clock, rec)
+	// Metrics are recorded on the request path, in front of the queue: a full queue drops
+	// events, never counts.
+	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}
+	mopts := []metrics.Option{metrics.WithLatency(routing.latency)}
+	if h.clock != nil {
+		mopts = append(mopts, metrics.WithClock(h.clock))
+	}
+	m := metrics.New(&snaps, routing.breaker, mopts...)
+	m.WatchUsage(metrics.Stage{Name: "queue", Depth: queue.Len, Bytes: queue.Bytes, Dropped: queue.Dropped})
+	events.watch(m)
+	rec := m.Wrap(queue)
+	gov := newGovernance(&snaps, client, logger, h.clock, queue, m)
 	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
 	if err := saver.Load(ctx); err != nil {
 		return fmt.Errorf("load rate-limit and budget state: %w", err)
@@ -368,13 +373,25 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
-	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}
-	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)))
-	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"), Usage: events.api})
+	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)), pipeline.WithTracer(tracer))
+	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"),
+		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer, Usage: events.api})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		stop := serveMetrics(mln, m.Handler(), logger)
+		defer stop()
+		if h.metricsReady != nil {
+			h.metricsReady(mln.Addr().String())
+		}
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
@@ -430,6 +447,28 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	return err
 }
 
+// serveMetrics serves GET /metrics from h on ln, without authentication (the address is the
+// operator's to protect), until the returned stop is called.
+func serveMetrics(ln net.Listener, h http.Handler, logger *slog.Logger) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener stopped", "error", err)
+		}
+	}()
+	logger.Info("serving metrics", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
+}
+
 // drainGrace bounds how long shutdown waits for abandoned streams still being read on for
 // their usage (pipeline.Drain), after the server's own grace for requests in flight.
 const drainGrace = 10 * time.Second
@@ -483,23 +522,24 @@ func applyFile(ctx context.Context, st *store.Store, path string, f *configfile.
 	if err != nil {
 		return fmt.Errorf("config %s: %w", path, publicMessage(err))
 	}
-	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules))
+	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules), "body_logging_rules", len(f.BodyLogging))
 	return nil
 }
 
 // missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
 // resolved once, at start: an environment variable cannot change in a running process, and
 // a file:// secret that appears later is read at the next start (or set with the Admin API,
-// which takes precedence at once). It adds the file's virtual models and routing rules too,
-// which live in the file only, to the Admin API's: the file's come first, and the file's
-// definition wins over a stored one of the same name (the Admin API refuses to write such a
-// name while the file defines it; one stored before the file defined it is left out with a
-// warning).
+// which takes precedence at once). It adds the file's body logging rules, which live in the
+// file only, and its virtual models and routing rules to the Admin API's: the file's come
+// first, and the file's definition wins over a stored one of the same name (the Admin API
+// refuses to write such a name while the file defines it; one stored before the file defined
+// it is left out with a warning).
 type missingSecrets struct {
 	snapshot.Source
 	missing []snapshot.MissingSecret
 	virtual []snapshot.VirtualModel
 	routing []snapshot.RoutingRule
+	bodies  []snapshot.BodyLogRule
 	logger  *slog.Logger
 }
 
@@ -526,6 +566,7 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 		rules = append(rules, r)
 	}
 	cfg.VirtualModels, cfg.RoutingRules = vms, rules
+	cfg.BodyLogging = m.bodies
 	return cfg, nil
 }
 

@@ -48,6 +48,8 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		{"LLMGW_LISTEN", "127.0.0.1:9", func(c *Config) any { return c.Listen }, "127.0.0.1:9"},
 		{"LLMGW_USAGE_RETENTION_DAYS", "7", func(c *Config) any { return c.UsageRetentionDays }, 7},
 		{"LLMGW_USAGE_RETENTION_DAYS", "0", func(c *Config) any { return c.UsageRetentionDays }, 0},
+		{"LLMGW_METRICS_LISTEN", "127.0.0.1:9090", func(c *Config) any { return c.MetricsListen }, "127.0.0.1:9090"},
+		{"LLMGW_METRICS_PUBLIC", "true", func(c *Config) any { return c.MetricsPublic }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {

@@ -31,9 +31,10 @@ type governance struct {
 	snaps    *snapshot.Holder
 }
 
-// newGovernance returns empty engines reading now (time.Now when nil); gateway/checkpoint
-// loads their state before serving and saves it while they change.
-func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Logger, now func() time.Time, rec pipeline.Recorder) *governance {
+// newGovernance returns empty engines reading now (time.Now when nil), whose guard reports its
+// refusals to refusals (the metrics); gateway/checkpoint loads their state before serving and
+// saves it while they change. Budget alerts' events go to rec.
+func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Logger, now func() time.Time, rec pipeline.Recorder, refusals quota.Refusals) *governance {
 	if now == nil {
 		now = time.Now
 	}
@@ -43,7 +44,7 @@ func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Log
 	}))
 	g.limits = limiter.New(limiter.WithClock(now))
 	g.ledger = budget.New(budget.WithClock(now), budget.WithAlerts(g.notifier.Notify))
-	g.guard = quota.New(g.limits, g.ledger, quota.WithClock(now))
+	g.guard = quota.New(g.limits, g.ledger, quota.WithClock(now), quota.WithRefusals(refusals))
 	return g
 }
 

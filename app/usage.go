@@ -15,6 +15,7 @@ import (
 	"github.com/llmgw/llmgw/analytics/event"
 	"github.com/llmgw/llmgw/analytics/kafka"
 	"github.com/llmgw/llmgw/analytics/spool"
+	"github.com/llmgw/llmgw/gateway/metrics"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
@@ -105,6 +106,14 @@ func newUsageSink(ctx context.Context, cfg *Config, getenv func(string) string, 
 		return nil, err
 	}
 	return &usageSink{sink: usage.Tee{p, logs}, producer: p, grace: usageCloseGrace}, nil
+}
+
+// watch reports the Kafka producer's spool and losses to m (nothing without Kafka).
+func (s *usageSink) watch(m *metrics.Metrics) {
+	if s.producer == nil {
+		return
+	}
+	m.WatchUsage(metrics.Stage{Name: "kafka", Depth: s.producer.Spooled, Spool: s.producer.SpoolBytes, Dropped: s.producer.Dropped})
 }
 
 // start replays the Kafka spool, or writes to the embedded store, in the background until

@@ -86,7 +86,8 @@ func Apply(ctx context.Context, st Store, f *File) (int, error) {
 				// set through the Admin API is passed along rather than cleared.
 				if m.Pricing == nil && old.Pricing != nil {
 					m = proto.CloneOf(m)
-					m.Pricing = &adminv1.Pricing{InputPerMtok: old.Pricing.Input, OutputPerMtok: old.Pricing.Output, CachedInputPerMtok: old.Pricing.CachedInput}
+					m.Pricing = &adminv1.Pricing{InputPerMtok: old.Pricing.Input, OutputPerMtok: old.Pricing.Output, CachedInputPerMtok: old.Pricing.CachedInput,
+						CacheWritePerMtok: old.Pricing.CacheWrite, CacheWrite_1HPerMtok: old.Pricing.CacheWrite1h}
 				}
 				if _, err := st.UpdateModel(ctx, m); err != nil {
 					return changed, fmt.Errorf("model %s/%s: %w", m.Account, m.Name, err)

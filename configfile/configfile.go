@@ -52,6 +52,9 @@ type File struct {
 	// TrueFoundry's target defaults filled in; like VirtualModels, they are not stored
 	// (snapshot.Config.RoutingRules).
 	RoutingRules []snapshot.RoutingRule
+	// BodyLogging come from gateway-logging-config documents: the rules whose requests have
+	// their bodies logged. Like RoutingRules, they are not stored (snapshot.Config.BodyLogging).
+	BodyLogging []snapshot.BodyLogRule
 }
 
 // Account is a provider account document with its models. Secrets are resolved, or empty
@@ -195,7 +198,7 @@ func (p *parser) item(n *yaml.Node) error {
 		}
 		return nil
 	}
-	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual || t.Value == typeRouting) {
+	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual || t.Value == typeRouting || t.Value == typeLogging) {
 		if nm := lookup(n, "name"); nm != nil && nm.Value != "" {
 			doc = fmt.Sprintf("document %d (%s)", p.n, nm.Value)
 		}
@@ -206,6 +209,8 @@ func (p *parser) item(n *yaml.Node) error {
 			return p.virtual(n, doc)
 		case typeRouting:
 			return p.routing(n, doc)
+		case typeLogging:
+			return p.logging(n, doc)
 		}
 		return p.tfyBudgets(n, doc)
 	}
@@ -224,7 +229,7 @@ func (p *parser) item(n *yaml.Node) error {
 	}
 	kind, ok := strings.CutPrefix(typ, "provider-account/")
 	if !ok || kind == "" {
-		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s, %s, %s or %s", typ, typeVirtual, typeRateLimiting, typeBudget, typeRouting)}
+		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s, %s, %s, %s or %s", typ, typeVirtual, typeRateLimiting, typeBudget, typeRouting, typeLogging)}
 	}
 	if p.names[name] {
 		return &Error{Doc: doc, Field: "name", Msg: "duplicate provider account name"}

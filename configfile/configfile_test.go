@@ -216,7 +216,8 @@ func (s *fakeStore) UpdateProviderAccount(_ context.Context, in *adminv1.Provide
 func toModel(in *adminv1.Model) snapshot.Model {
 	m := snapshot.Model{Account: in.Account, Name: in.Name, UpstreamModel: in.UpstreamModel, Types: in.Types, BaseURL: in.BaseUrl, APIKey: in.ApiKey, Settings: in.Settings}
 	if p := in.GetPricing(); p != nil {
-		m.Pricing = &snapshot.Pricing{Input: p.GetInputPerMtok(), Output: p.GetOutputPerMtok(), CachedInput: p.GetCachedInputPerMtok()}
+		m.Pricing = &snapshot.Pricing{Input: p.GetInputPerMtok(), Output: p.GetOutputPerMtok(), CachedInput: p.GetCachedInputPerMtok(),
+			CacheWrite: p.GetCacheWritePerMtok(), CacheWrite1h: p.GetCacheWrite_1HPerMtok()}
 	}
 	return m
 }
@@ -303,7 +304,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 // pricing override set through the Admin API.
 func TestApplyKeepsPricingOverride(t *testing.T) {
 	ctx := context.Background()
-	override := &snapshot.Pricing{Input: 1.5, Output: 6, CachedInput: 0.5}
+	override := &snapshot.Pricing{Input: 1.5, Output: 6, CachedInput: 0.5, CacheWrite: 1.875, CacheWrite1h: 3}
 	st := &fakeStore{cfg: snapshot.Config{
 		Accounts: []snapshot.Account{{Name: "nvidia-external", Provider: "self-hosted-model"}},
 		Models: []snapshot.Model{{

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -99,11 +100,11 @@ func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel,
 		return vm, err
 	}
 	if n := rf["sticky_routing"]; n != nil {
-		if vm.Strategy != snapshot.RoutingWeight {
-			return vm, &Error{Doc: doc, Field: path + ".sticky_routing", Msg: "sticky_routing applies only to " + snapshot.RoutingWeight}
-		}
 		if vm.Sticky, err = stickyRouting(n, doc, path+".sticky_routing"); err != nil {
 			return vm, err
+		}
+		if err := snapshot.CheckSticky(vm.Strategy, vm.Sticky); err != nil {
+			return vm, fieldError(doc, path, err)
 		}
 	}
 	if vm.Targets, err = targets(rf, doc, path, vm.Strategy); err != nil {
@@ -117,12 +118,9 @@ func virtualModel(n *yaml.Node, doc, path, group string) (snapshot.VirtualModel,
 	return vm, nil
 }
 
-// maxStickyTTL bounds sticky_routing's ttl_seconds: a week.
-const maxStickyTTL = 7 * 24 * 60 * 60
-
-// stickyRouting reads a weighted routing_config's sticky_routing: ttl_seconds (required, 1 to
-// maxStickyTTL) and session_identifiers, a non-empty list of distinct {source, key}, source
-// headers (key a header name) or metadata (key a key of the request's metadata).
+// stickyRouting reads a routing_config's sticky_routing: ttl_seconds (required) and
+// session_identifiers, a non-empty list of {source, key}, header keys made canonical. What
+// they may hold is snapshot.CheckSticky's to check, as the Admin API's are.
 func stickyRouting(n *yaml.Node, doc, path string) (*snapshot.Sticky, error) {
 	f, err := fields(n, doc, path, "ttl_seconds", "session_identifiers")
 	if err != nil {
@@ -131,7 +129,8 @@ func stickyRouting(n *yaml.Node, doc, path string) (*snapshot.Sticky, error) {
 	if f["ttl_seconds"] == nil {
 		return nil, &Error{Doc: doc, Field: path + ".ttl_seconds", Msg: "is required"}
 	}
-	ttl, err := integer(f, doc, path, "ttl_seconds", 1, maxStickyTTL)
+	// Any 32-bit integer, as the Admin API's; CheckSticky holds it to its range.
+	ttl, err := integer(f, doc, path, "ttl_seconds", math.MinInt32, math.MaxInt32)
 	if err != nil {
 		return nil, err
 	}
@@ -153,36 +152,22 @@ func stickyRouting(n *yaml.Node, doc, path string) (*snapshot.Sticky, error) {
 		if id.Key, err = str(idf, doc, ipath, "key", true); err != nil {
 			return nil, err
 		}
-		switch id.Source {
-		case snapshot.SessionHeaders:
-			if !headerName(id.Key) {
-				return nil, &Error{Doc: doc, Field: ipath + ".key", Msg: fmt.Sprintf("%q is not a header name", id.Key)}
-			}
+		if id.Source == snapshot.SessionHeaders {
 			id.Key = http.CanonicalHeaderKey(id.Key)
-		case snapshot.SessionMetadata:
-		default:
-			return nil, &Error{Doc: doc, Field: ipath + ".source", Msg: fmt.Sprintf("got %q, want %s or %s", id.Source, snapshot.SessionHeaders, snapshot.SessionMetadata)}
-		}
-		if slices.Contains(st.Identifiers, id) {
-			return nil, &Error{Doc: doc, Field: ipath, Msg: "duplicate session identifier"}
 		}
 		st.Identifiers = append(st.Identifiers, id)
 	}
 	return st, nil
 }
 
-// headerName reports whether s is an HTTP header name (RFC 9110 token).
-func headerName(s string) bool {
-	if s == "" {
-		return false
+// fieldError is err, a *snapshot.FieldError under the routing config at path, as the config
+// file's *Error; any other error as it is.
+func fieldError(doc, path string, err error) error {
+	var fe *snapshot.FieldError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
+	return &Error{Doc: doc, Field: join(path, fe.Field), Msg: fe.Msg}
 }
 
 // strategy reads a routing type: weight-based-routing, priority-based-routing or
@@ -217,11 +202,7 @@ func targets(f map[string]*yaml.Node, doc, path, strategy string) ([]snapshot.Vi
 		out = append(out, t)
 	}
 	if err := snapshot.CheckRouting(strategy, out); err != nil {
-		var fe *snapshot.FieldError
-		if !errors.As(err, &fe) {
-			return nil, err
-		}
-		return nil, &Error{Doc: doc, Field: join(path, fe.Field), Msg: fe.Msg}
+		return nil, fieldError(doc, path, err)
 	}
 	return out, nil
 }

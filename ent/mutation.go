@@ -8884,6 +8884,7 @@ type VirtualModelMutation struct {
 	strategy          *string
 	targets           *[]schematype.RoutingTarget
 	appendtargets     []schematype.RoutingTarget
+	sticky_routing    **schematype.StickyRouting
 	clearedFields     map[string]struct{}
 	done              bool
 	oldValue          func(context.Context) (*VirtualModel, error)
@@ -9284,6 +9285,55 @@ func (m *VirtualModelMutation) ResetTargets() {
 	m.appendtargets = nil
 }
 
+// SetStickyRouting sets the "sticky_routing" field.
+func (m *VirtualModelMutation) SetStickyRouting(sr *schematype.StickyRouting) {
+	m.sticky_routing = &sr
+}
+
+// StickyRouting returns the value of the "sticky_routing" field in the mutation.
+func (m *VirtualModelMutation) StickyRouting() (r *schematype.StickyRouting, exists bool) {
+	v := m.sticky_routing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStickyRouting returns the old "sticky_routing" field's value of the VirtualModel entity.
+// If the VirtualModel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VirtualModelMutation) OldStickyRouting(ctx context.Context) (v *schematype.StickyRouting, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStickyRouting is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStickyRouting requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStickyRouting: %w", err)
+	}
+	return oldValue.StickyRouting, nil
+}
+
+// ClearStickyRouting clears the value of the "sticky_routing" field.
+func (m *VirtualModelMutation) ClearStickyRouting() {
+	m.sticky_routing = nil
+	m.clearedFields[virtualmodel.FieldStickyRouting] = struct{}{}
+}
+
+// StickyRoutingCleared returns if the "sticky_routing" field was cleared in this mutation.
+func (m *VirtualModelMutation) StickyRoutingCleared() bool {
+	_, ok := m.clearedFields[virtualmodel.FieldStickyRouting]
+	return ok
+}
+
+// ResetStickyRouting resets all changes to the "sticky_routing" field.
+func (m *VirtualModelMutation) ResetStickyRouting() {
+	m.sticky_routing = nil
+	delete(m.clearedFields, virtualmodel.FieldStickyRouting)
+}
+
 // Where appends a list predicates to the VirtualModelMutation builder.
 func (m *VirtualModelMutation) Where(ps ...predicate.VirtualModel) {
 	m.predicates = append(m.predicates, ps...)
@@ -9318,7 +9368,7 @@ func (m *VirtualModelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *VirtualModelMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.create_time != nil {
 		fields = append(fields, virtualmodel.FieldCreateTime)
 	}
@@ -9339,6 +9389,9 @@ func (m *VirtualModelMutation) Fields() []string {
 	}
 	if m.targets != nil {
 		fields = append(fields, virtualmodel.FieldTargets)
+	}
+	if m.sticky_routing != nil {
+		fields = append(fields, virtualmodel.FieldStickyRouting)
 	}
 	return fields
 }
@@ -9362,6 +9415,8 @@ func (m *VirtualModelMutation) Field(name string) (ent.Value, bool) {
 		return m.Strategy()
 	case virtualmodel.FieldTargets:
 		return m.Targets()
+	case virtualmodel.FieldStickyRouting:
+		return m.StickyRouting()
 	}
 	return nil, false
 }
@@ -9385,6 +9440,8 @@ func (m *VirtualModelMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldStrategy(ctx)
 	case virtualmodel.FieldTargets:
 		return m.OldTargets(ctx)
+	case virtualmodel.FieldStickyRouting:
+		return m.OldStickyRouting(ctx)
 	}
 	return nil, fmt.Errorf("unknown VirtualModel field %s", name)
 }
@@ -9443,6 +9500,13 @@ func (m *VirtualModelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetTargets(v)
 		return nil
+	case virtualmodel.FieldStickyRouting:
+		v, ok := value.(*schematype.StickyRouting)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStickyRouting(v)
+		return nil
 	}
 	return fmt.Errorf("unknown VirtualModel field %s", name)
 }
@@ -9476,6 +9540,9 @@ func (m *VirtualModelMutation) ClearedFields() []string {
 	if m.FieldCleared(virtualmodel.FieldModelTypes) {
 		fields = append(fields, virtualmodel.FieldModelTypes)
 	}
+	if m.FieldCleared(virtualmodel.FieldStickyRouting) {
+		fields = append(fields, virtualmodel.FieldStickyRouting)
+	}
 	return fields
 }
 
@@ -9492,6 +9559,9 @@ func (m *VirtualModelMutation) ClearField(name string) error {
 	switch name {
 	case virtualmodel.FieldModelTypes:
 		m.ClearModelTypes()
+		return nil
+	case virtualmodel.FieldStickyRouting:
+		m.ClearStickyRouting()
 		return nil
 	}
 	return fmt.Errorf("unknown VirtualModel nullable field %s", name)
@@ -9521,6 +9591,9 @@ func (m *VirtualModelMutation) ResetField(name string) error {
 		return nil
 	case virtualmodel.FieldTargets:
 		m.ResetTargets()
+		return nil
+	case virtualmodel.FieldStickyRouting:
+		m.ResetStickyRouting()
 		return nil
 	}
 	return fmt.Errorf("unknown VirtualModel field %s", name)

@@ -32,8 +32,10 @@ type VirtualModel struct {
 	// Strategy holds the value of the "strategy" field.
 	Strategy string `json:"strategy,omitempty"`
 	// Targets holds the value of the "targets" field.
-	Targets      []schematype.RoutingTarget `json:"targets,omitempty"`
-	selectValues sql.SelectValues
+	Targets []schematype.RoutingTarget `json:"targets,omitempty"`
+	// StickyRouting holds the value of the "sticky_routing" field.
+	StickyRouting *schematype.StickyRouting `json:"sticky_routing,omitempty"`
+	selectValues  sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -41,7 +43,7 @@ func (*VirtualModel) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case virtualmodel.FieldModelTypes, virtualmodel.FieldTargets:
+		case virtualmodel.FieldModelTypes, virtualmodel.FieldTargets, virtualmodel.FieldStickyRouting:
 			values[i] = new([]byte)
 		case virtualmodel.FieldID:
 			values[i] = new(sql.NullInt64)
@@ -116,6 +118,14 @@ func (_m *VirtualModel) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field targets: %w", err)
 				}
 			}
+		case virtualmodel.FieldStickyRouting:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field sticky_routing", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.StickyRouting); err != nil {
+					return fmt.Errorf("unmarshal field sticky_routing: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -172,6 +182,9 @@ func (_m *VirtualModel) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("targets=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Targets))
+	builder.WriteString(", ")
+	builder.WriteString("sticky_routing=")
+	builder.WriteString(fmt.Sprintf("%v", _m.StickyRouting))
 	builder.WriteByte(')')
 	return builder.String()
 }

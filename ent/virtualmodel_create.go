@@ -79,6 +79,12 @@ func (_c *VirtualModelCreate) SetTargets(v []schematype.RoutingTarget) *VirtualM
 	return _c
 }
 
+// SetStickyRouting sets the "sticky_routing" field.
+func (_c *VirtualModelCreate) SetStickyRouting(v *schematype.StickyRouting) *VirtualModelCreate {
+	_c.mutation.SetStickyRouting(v)
+	return _c
+}
+
 // Mutation returns the VirtualModelMutation object of the builder.
 func (_c *VirtualModelCreate) Mutation() *VirtualModelMutation {
 	return _c.mutation
@@ -212,6 +218,10 @@ func (_c *VirtualModelCreate) createSpec() (*VirtualModel, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.Targets(); ok {
 		_spec.SetField(virtualmodel.FieldTargets, field.TypeJSON, value)
 		_node.Targets = value
+	}
+	if value, ok := _c.mutation.StickyRouting(); ok {
+		_spec.SetField(virtualmodel.FieldStickyRouting, field.TypeJSON, value)
+		_node.StickyRouting = value
 	}
 	return _node, _spec
 }

@@ -80,6 +80,18 @@ func (_u *VirtualModelUpdate) AppendTargets(v []schematype.RoutingTarget) *Virtu
 	return _u
 }
 
+// SetStickyRouting sets the "sticky_routing" field.
+func (_u *VirtualModelUpdate) SetStickyRouting(v *schematype.StickyRouting) *VirtualModelUpdate {
+	_u.mutation.SetStickyRouting(v)
+	return _u
+}
+
+// ClearStickyRouting clears the value of the "sticky_routing" field.
+func (_u *VirtualModelUpdate) ClearStickyRouting() *VirtualModelUpdate {
+	_u.mutation.ClearStickyRouting()
+	return _u
+}
+
 // Mutation returns the VirtualModelMutation object of the builder.
 func (_u *VirtualModelUpdate) Mutation() *VirtualModelMutation {
 	return _u.mutation
@@ -168,6 +180,12 @@ func (_u *VirtualModelUpdate) sqlSave(ctx context.Context) (_node int, err error
 			sqljson.Append(u, virtualmodel.FieldTargets, value)
 		})
 	}
+	if value, ok := _u.mutation.StickyRouting(); ok {
+		_spec.SetField(virtualmodel.FieldStickyRouting, field.TypeJSON, value)
+	}
+	if _u.mutation.StickyRoutingCleared() {
+		_spec.ClearField(virtualmodel.FieldStickyRouting, field.TypeJSON)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{virtualmodel.Label}
@@ -235,6 +253,18 @@ func (_u *VirtualModelUpdateOne) SetTargets(v []schematype.RoutingTarget) *Virtu
 // AppendTargets appends value to the "targets" field.
 func (_u *VirtualModelUpdateOne) AppendTargets(v []schematype.RoutingTarget) *VirtualModelUpdateOne {
 	_u.mutation.AppendTargets(v)
+	return _u
+}
+
+// SetStickyRouting sets the "sticky_routing" field.
+func (_u *VirtualModelUpdateOne) SetStickyRouting(v *schematype.StickyRouting) *VirtualModelUpdateOne {
+	_u.mutation.SetStickyRouting(v)
+	return _u
+}
+
+// ClearStickyRouting clears the value of the "sticky_routing" field.
+func (_u *VirtualModelUpdateOne) ClearStickyRouting() *VirtualModelUpdateOne {
+	_u.mutation.ClearStickyRouting()
 	return _u
 }
 
@@ -355,6 +385,12 @@ func (_u *VirtualModelUpdateOne) sqlSave(ctx context.Context) (_node *VirtualMod
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, virtualmodel.FieldTargets, value)
 		})
+	}
+	if value, ok := _u.mutation.StickyRouting(); ok {
+		_spec.SetField(virtualmodel.FieldStickyRouting, field.TypeJSON, value)
+	}
+	if _u.mutation.StickyRoutingCleared() {
+		_spec.ClearField(virtualmodel.FieldStickyRouting, field.TypeJSON)
 	}
 	_node = &VirtualModel{config: _u.config}
 	_spec.Assign = _node.assignValues

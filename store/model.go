@@ -38,7 +38,7 @@ func validateModel(in *adminv1.Model) error {
 			return apierr.Invalid("model.types", "model.types[%d] %q must be \"chat\", \"embedding\" or \"rerank\"", i, t)
 		}
 	}
-	if p := in.GetPricing(); p != nil && (p.GetInputPerMtok() < 0 || p.GetOutputPerMtok() < 0 || p.GetCachedInputPerMtok() < 0) {
+	if p := in.GetPricing(); p != nil && (p.GetInputPerMtok() < 0 || p.GetOutputPerMtok() < 0 || p.GetCachedInputPerMtok() < 0 || p.GetCacheWritePerMtok() < 0 || p.GetCacheWrite_1HPerMtok() < 0) {
 		return apierr.Invalid("model.pricing", "prices must not be negative")
 	}
 	return nil
@@ -49,14 +49,16 @@ func pricingColumn(p *adminv1.Pricing) *schematype.Pricing {
 	if p == nil {
 		return nil
 	}
-	return &schematype.Pricing{InputPerMTok: p.GetInputPerMtok(), OutputPerMTok: p.GetOutputPerMtok(), CachedInputPerMTok: p.GetCachedInputPerMtok()}
+	return &schematype.Pricing{InputPerMTok: p.GetInputPerMtok(), OutputPerMTok: p.GetOutputPerMtok(), CachedInputPerMTok: p.GetCachedInputPerMtok(),
+		CacheWritePerMTok: p.GetCacheWritePerMtok(), CacheWrite1hPerMTok: p.GetCacheWrite_1HPerMtok()}
 }
 
 func pricingProto(p *schematype.Pricing) *adminv1.Pricing {
 	if p == nil {
 		return nil
 	}
-	return &adminv1.Pricing{InputPerMtok: p.InputPerMTok, OutputPerMtok: p.OutputPerMTok, CachedInputPerMtok: p.CachedInputPerMTok}
+	return &adminv1.Pricing{InputPerMtok: p.InputPerMTok, OutputPerMtok: p.OutputPerMTok, CachedInputPerMtok: p.CachedInputPerMTok,
+		CacheWritePerMtok: p.CacheWritePerMTok, CacheWrite_1HPerMtok: p.CacheWrite1hPerMTok}
 }
 
 // accountID resolves a model's account for a write; a missing account is an invalid argument.

@@ -40,16 +40,30 @@ var modelTypes = []string{snapshot.TypeChat, snapshot.TypeEmbedding, snapshot.Ty
 type routingRow struct {
 	strategy string
 	targets  []schematype.RoutingTarget
+	sticky   *schematype.StickyRouting // nil: none
 }
 
 // validateRouting checks a routing config under param ("virtual_model.routing_config") with
-// snapshot.CheckRouting, the checks the config file makes too, and then that every target
-// names an existing real model: not a virtual model, so that routes never loop (the data
-// plane routes a virtual model only to real models).
-func (s *Store) validateRouting(ctx context.Context, tx *ent.Tx, param string, in *adminv1.Routing) (routingRow, error) {
+// snapshot.CheckRouting and snapshot.CheckSticky, the checks the config file makes too, and
+// then that every target names an existing real model: not a virtual model, so that routes
+// never loop (the data plane routes a virtual model only to real models). A sticky_routing is
+// refused unless sticky says the resource may have one (a virtual model; TrueFoundry documents
+// it on virtual models only, and the config file refuses it on a rule).
+func (s *Store) validateRouting(ctx context.Context, tx *ent.Tx, param string, in *adminv1.Routing, sticky bool) (routingRow, error) {
 	var row routingRow
 	if in == nil {
 		return row, apierr.Invalid(param, "%s is required", param)
+	}
+	if in.GetStickyRouting() != nil && !sticky {
+		return row, apierr.Invalid(param+".sticky_routing", "%s.sticky_routing: sticky_routing applies only to a virtual model's routing_config", param)
+	}
+	st := stickyFromProto(in.GetStickyRouting())
+	if err := snapshot.CheckSticky(in.GetType(), st); err != nil {
+		var fe *snapshot.FieldError
+		if errors.As(err, &fe) {
+			return row, apierr.Invalid(param+"."+fe.Field, "%s.%s: %s", param, fe.Field, fe.Msg)
+		}
+		return row, err
 	}
 	targets := make([]snapshot.VirtualTarget, len(in.GetLoadBalanceTargets()))
 	for i, t := range in.GetLoadBalanceTargets() {
@@ -83,11 +97,63 @@ func (s *Store) validateRouting(ctx context.Context, tx *ent.Tx, param string, i
 		}
 		return row, apierr.Invalid(field, "%s %q is not an existing model", field, t.Model)
 	}
-	row.strategy = in.GetType()
+	row.strategy, row.sticky = in.GetType(), stickyRow(st)
 	for _, t := range targets {
 		row.targets = append(row.targets, targetRow(t))
 	}
 	return row, nil
+}
+
+// stickyFromProto is in as the data plane reads it, header keys canonical; nil when in is.
+func stickyFromProto(in *adminv1.StickyRouting) *snapshot.Sticky {
+	if in == nil {
+		return nil
+	}
+	st := &snapshot.Sticky{TTL: time.Duration(in.GetTtlSeconds()) * time.Second, Identifiers: []snapshot.SessionIdentifier{}}
+	for _, id := range in.GetSessionIdentifiers() {
+		k := id.GetKey()
+		if id.GetSource() == snapshot.SessionHeaders {
+			k = http.CanonicalHeaderKey(k)
+		}
+		st.Identifiers = append(st.Identifiers, snapshot.SessionIdentifier{Source: id.GetSource(), Key: k})
+	}
+	return st
+}
+
+// stickyRow is st's stored form; nil when st is.
+func stickyRow(st *snapshot.Sticky) *schematype.StickyRouting {
+	if st == nil {
+		return nil
+	}
+	r := &schematype.StickyRouting{TTLSeconds: int(st.TTL / time.Second)}
+	for _, id := range st.Identifiers {
+		r.SessionIdentifiers = append(r.SessionIdentifiers, schematype.SessionIdentifier{Source: id.Source, Key: id.Key})
+	}
+	return r
+}
+
+// stickyConfig is a stored sticky_routing as the data plane reads it; nil when r is.
+func stickyConfig(r *schematype.StickyRouting) *snapshot.Sticky {
+	if r == nil {
+		return nil
+	}
+	st := &snapshot.Sticky{TTL: time.Duration(r.TTLSeconds) * time.Second}
+	for _, id := range r.SessionIdentifiers {
+		st.Identifiers = append(st.Identifiers, snapshot.SessionIdentifier{Source: id.Source, Key: id.Key})
+	}
+	return st
+}
+
+// stickyProto is a stored sticky_routing as the Admin API returns it; nil when r is.
+func stickyProto(r *schematype.StickyRouting) *adminv1.StickyRouting {
+	if r == nil {
+		return nil
+	}
+	out := &adminv1.StickyRouting{TtlSeconds: int32(r.TTLSeconds)}
+	for _, id := range r.SessionIdentifiers {
+		out.SessionIdentifiers = append(out.SessionIdentifiers, &adminv1.SessionIdentifier{Source: id.Source, Key: id.Key})
+	}
+	return out
 }
 
 // targetFromProto reads a target with the defaults of snapshot.NewTarget for what is unset.
@@ -221,8 +287,8 @@ func targetProto(r schematype.RoutingTarget) *adminv1.RoutingTarget {
 	return out
 }
 
-func routingProto(strategy string, targets []schematype.RoutingTarget) *adminv1.Routing {
-	out := &adminv1.Routing{Type: strategy}
+func routingProto(strategy string, targets []schematype.RoutingTarget, sticky *schematype.StickyRouting) *adminv1.Routing {
+	out := &adminv1.Routing{Type: strategy, StickyRouting: stickyProto(sticky)}
 	for _, t := range targets {
 		out.LoadBalanceTargets = append(out.LoadBalanceTargets, targetProto(t))
 	}
@@ -292,7 +358,7 @@ func (s *Store) validateVirtualModel(ctx context.Context, tx *ent.Tx, in *adminv
 			return row, apierr.Invalid("virtual_model.model_types", "virtual_model.model_types[%d] %q is not one of %s", i, t, strings.Join(modelTypes, ", "))
 		}
 	}
-	return s.validateRouting(ctx, tx, "virtual_model.routing_config", in.GetRoutingConfig())
+	return s.validateRouting(ctx, tx, "virtual_model.routing_config", in.GetRoutingConfig(), true)
 }
 
 // CreateVirtualModel adds a virtual model whose targets name existing real models.
@@ -304,13 +370,16 @@ func (s *Store) CreateVirtualModel(ctx context.Context, in *adminv1.VirtualModel
 		if err != nil {
 			return err
 		}
-		out, err = tx.VirtualModel.Create().
+		c := tx.VirtualModel.Create().
 			SetName(fqn).
 			SetGroup(in.GetGroup()).
 			SetModelTypes(nonNil(in.GetModelTypes())).
 			SetStrategy(row.strategy).
-			SetTargets(row.targets).
-			Save(ctx)
+			SetTargets(row.targets)
+		if row.sticky != nil {
+			c.SetStickyRouting(row.sticky)
+		}
+		out, err = c.Save(ctx)
 		return err
 	})
 	if err != nil {
@@ -355,11 +424,16 @@ func (s *Store) UpdateVirtualModel(ctx context.Context, in *adminv1.VirtualModel
 		if err != nil {
 			return err
 		}
-		out, err = tx.VirtualModel.UpdateOneID(id).
+		upd := tx.VirtualModel.UpdateOneID(id).
 			SetModelTypes(nonNil(in.GetModelTypes())).
 			SetStrategy(row.strategy).
-			SetTargets(row.targets).
-			Save(ctx)
+			SetTargets(row.targets)
+		if row.sticky != nil {
+			upd.SetStickyRouting(row.sticky)
+		} else {
+			upd.ClearStickyRouting()
+		}
+		out, err = upd.Save(ctx)
 		return err
 	})
 	if err != nil {
@@ -392,7 +466,7 @@ func virtualModelProto(v *ent.VirtualModel) *adminv1.VirtualModel {
 		Name:          name,
 		Fqn:           v.Name,
 		ModelTypes:    v.ModelTypes,
-		RoutingConfig: routingProto(v.Strategy, v.Targets),
+		RoutingConfig: routingProto(v.Strategy, v.Targets, v.StickyRouting),
 		CreateTime:    ts(v.CreateTime),
 		UpdateTime:    ts(v.UpdateTime),
 	}
@@ -400,7 +474,7 @@ func virtualModelProto(v *ent.VirtualModel) *adminv1.VirtualModel {
 
 func virtualModelConfig(v *ent.VirtualModel) snapshot.VirtualModel {
 	_, name, _ := strings.Cut(v.Name, "/")
-	out := snapshot.VirtualModel{Account: v.Group, Name: name, Types: slices.Clone(v.ModelTypes), Strategy: v.Strategy}
+	out := snapshot.VirtualModel{Account: v.Group, Name: name, Types: slices.Clone(v.ModelTypes), Strategy: v.Strategy, Sticky: stickyConfig(v.StickyRouting)}
 	for _, t := range v.Targets {
 		out.Targets = append(out.Targets, targetConfig(t))
 	}
@@ -454,7 +528,7 @@ func (s *Store) validateRoutingRule(ctx context.Context, tx *ent.Tx, in *adminv1
 			return row, apierr.Invalid("routing_rule.when.models", "%s %q is not an existing model or virtual model", field, m)
 		}
 	}
-	row.routingRow, err = s.validateRouting(ctx, tx, "routing_rule.routing_config", in.GetRoutingConfig())
+	row.routingRow, err = s.validateRouting(ctx, tx, "routing_rule.routing_config", in.GetRoutingConfig(), false)
 	return row, err
 }
 
@@ -550,7 +624,7 @@ func routingRuleProto(r *ent.RoutingRule) *adminv1.RoutingRule {
 		Id:            r.Name,
 		Position:      int32(r.Position),
 		When:          conditionProto(r.When),
-		RoutingConfig: routingProto(r.Strategy, r.Targets),
+		RoutingConfig: routingProto(r.Strategy, r.Targets, nil),
 		CreateTime:    ts(r.CreateTime),
 		UpdateTime:    ts(r.UpdateTime),
 	}

@@ -206,7 +206,8 @@ func (s *Store) accountConfig(a *ent.ProviderAccount) (snapshot.Account, []snaps
 			Settings:      m.Settings,
 		}
 		if p := m.Pricing; p != nil {
-			sm.Pricing = &snapshot.Pricing{Input: p.InputPerMTok, Output: p.OutputPerMTok, CachedInput: p.CachedInputPerMTok}
+			sm.Pricing = &snapshot.Pricing{Input: p.InputPerMTok, Output: p.OutputPerMTok, CachedInput: p.CachedInputPerMTok,
+				CacheWrite: p.CacheWritePerMTok, CacheWrite1h: p.CacheWrite1hPerMTok}
 		}
 		if sealed(m.APIKeySealed) != nil {
 			key, err := s.sealer.Open(*m.APIKeySealed, modelAD(a.Name, m.Name))

@@ -36,8 +36,7 @@ func NewConverter(replica, region string, snaps *snapshot.Holder) *Converter {
 	return &Converter{replica: replica, region: region, snaps: snaps}
 }
 
-// Convert returns e's wire form. Tokens.CacheWrite is not set: chat.Usage does not count
-// prompt-cache writes yet.
+// Convert returns e's wire form.
 func (c *Converter) Convert(e *usage.Event) *usagev1.UsageEvent {
 	out := &usagev1.UsageEvent{
 		EventId:         e.RequestID,
@@ -62,6 +61,7 @@ func (c *Converter) Convert(e *usage.Event) *usagev1.UsageEvent {
 			Prompt:     e.Usage.PromptTokens,
 			Completion: e.Usage.CompletionTokens,
 			CacheRead:  e.Usage.CachedTokens(),
+			CacheWrite: e.Usage.CacheWriteTokens,
 			Reasoning:  e.Usage.ReasoningTokens(),
 		},
 		UsageMissing:   e.UsageMissing,
@@ -82,6 +82,9 @@ func (c *Converter) Convert(e *usage.Event) *usagev1.UsageEvent {
 	if e.Target != "" {
 		account, provider := c.target(e.Target)
 		out.Target = &usagev1.Target{Model: e.Target, Account: account, Provider: provider}
+	}
+	if b := e.Bodies; b != nil {
+		out.Bodies = &usagev1.Bodies{Request: b.Request, Response: b.Response, RequestTruncated: b.RequestTruncated, ResponseTruncated: b.ResponseTruncated}
 	}
 	if len(e.Attempts) > 0 {
 		out.Attempts = make([]*usagev1.Attempt, len(e.Attempts))

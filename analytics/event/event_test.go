@@ -78,6 +78,24 @@ func TestConvert(t *testing.T) {
 	}
 }
 
+// TestCacheWritesAndBodies: prompt-cache writes and logged bodies reach the wire form.
+func TestCacheWritesAndBodies(t *testing.T) {
+	e := realistic()
+	e.Usage.CacheWriteTokens = 2048
+	e.Bodies = &usage.Bodies{Request: []byte(`{"model":"m"}`), Response: []byte("data: {}"), ResponseTruncated: true}
+	got := NewConverter("r", "", nil).Convert(&e)
+	if got.GetTokens().GetCacheWrite() != 2048 {
+		t.Errorf("cache_write %d, want 2048", got.GetTokens().GetCacheWrite())
+	}
+	want := &usagev1.Bodies{Request: []byte(`{"model":"m"}`), Response: []byte("data: {}"), ResponseTruncated: true}
+	if d := cmp.Diff(want, got.GetBodies(), protocmp.Transform()); d != "" {
+		t.Errorf("bodies (-want +got):\n%s", d)
+	}
+	if e.Bodies = nil; NewConverter("r", "", nil).Convert(&e).GetBodies() != nil {
+		t.Error("an event without bodies has bodies on the wire")
+	}
+}
+
 func TestTargetAccountAndProvider(t *testing.T) {
 	h := holder(snapshot.Account{Name: "openai-main", Provider: "openai"}, snapshot.Account{Name: "claude", Provider: "anthropic"})
 	c := NewConverter("r", "", h)

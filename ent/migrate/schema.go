@@ -253,6 +253,7 @@ var (
 		{Name: "model_types", Type: field.TypeJSON, Nullable: true},
 		{Name: "strategy", Type: field.TypeString},
 		{Name: "targets", Type: field.TypeJSON},
+		{Name: "sticky_routing", Type: field.TypeJSON, Nullable: true},
 	}
 	// VirtualModelsTable holds the schema information for the "virtual_models" table.
 	VirtualModelsTable = &schema.Table{

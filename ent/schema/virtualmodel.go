@@ -25,5 +25,8 @@ func (VirtualModel) Fields() []ent.Field {
 		field.Strings("model_types").Optional(),
 		field.String("strategy").NotEmpty(),
 		field.JSON("targets", []schematype.RoutingTarget{}),
+		// sticky_routing is the routing config's sticky_routing (weight-based-routing only);
+		// NULL: none.
+		field.JSON("sticky_routing", &schematype.StickyRouting{}).Optional(),
 	}
 }

@@ -22,6 +22,20 @@ type RoutingTarget struct {
 	HeadersRemove     []string                   `json:"headers_remove,omitempty"`
 }
 
+// StickyRouting is a weighted virtual model's sticky_routing, header keys canonical; see the
+// Admin API's StickyRouting.
+type StickyRouting struct {
+	TTLSeconds         int                 `json:"ttl_seconds"`
+	SessionIdentifiers []SessionIdentifier `json:"session_identifiers"`
+}
+
+// SessionIdentifier is where one part of a sticky session's identity is read: Source
+// "headers" or "metadata", and the header name or metadata key.
+type SessionIdentifier struct {
+	Source string `json:"source"`
+	Key    string `json:"key"`
+}
+
 // Condition selects the requests a rate limit or budget applies to; see the Admin API's
 // Condition. Empty parts match everything.
 type Condition struct {
@@ -49,4 +63,7 @@ type Pricing struct {
 	InputPerMTok       float64 `json:"input_per_mtok"`
 	OutputPerMTok      float64 `json:"output_per_mtok"`
 	CachedInputPerMTok float64 `json:"cached_input_per_mtok,omitempty"`
+	CacheWritePerMTok  float64 `json:"cache_write_per_mtok,omitempty"`
+	// CacheWrite1hPerMTok prices one-hour cache writes.
+	CacheWrite1hPerMTok float64 `json:"cache_write_1h_per_mtok,omitempty"`
 }

@@ -27,6 +27,8 @@ const (
 	FieldStrategy = "strategy"
 	// FieldTargets holds the string denoting the targets field in the database.
 	FieldTargets = "targets"
+	// FieldStickyRouting holds the string denoting the sticky_routing field in the database.
+	FieldStickyRouting = "sticky_routing"
 	// Table holds the table name of the virtualmodel in the database.
 	Table = "virtual_models"
 )
@@ -41,6 +43,7 @@ var Columns = []string{
 	FieldModelTypes,
 	FieldStrategy,
 	FieldTargets,
+	FieldStickyRouting,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

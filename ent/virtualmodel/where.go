@@ -364,6 +364,16 @@ func StrategyContainsFold(v string) predicate.VirtualModel {
 	return predicate.VirtualModel(sql.FieldContainsFold(FieldStrategy, v))
 }
 
+// StickyRoutingIsNil applies the IsNil predicate on the "sticky_routing" field.
+func StickyRoutingIsNil() predicate.VirtualModel {
+	return predicate.VirtualModel(sql.FieldIsNull(FieldStickyRouting))
+}
+
+// StickyRoutingNotNil applies the NotNil predicate on the "sticky_routing" field.
+func StickyRoutingNotNil() predicate.VirtualModel {
+	return predicate.VirtualModel(sql.FieldNotNull(FieldStickyRouting))
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.VirtualModel) predicate.VirtualModel {
 	return predicate.VirtualModel(sql.AndPredicates(predicates...))

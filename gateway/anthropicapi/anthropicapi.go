@@ -122,7 +122,7 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 			return &provider.ChatCall{Request: creq}, nil
 		},
 		Answer: func(res *provider.ChatResult) ([]byte, error) {
-			return FromChat(res.JSON, req.Model) // its errors are provider.BadResponse
+			return fromChat(res.JSON, res.Usage.CacheWriteTokens, req.Model) // its errors are provider.BadResponse
 		},
 	}
 	if req.Stream {

@@ -33,14 +33,15 @@ func stopReason(finish string) string {
 	}
 }
 
-// usageOf maps chat usage: Anthropic's input_tokens exclude the cache reads, which are
-// reported apart.
+// usageOf maps chat usage: Anthropic's input_tokens exclude the cache reads and writes, which
+// are reported apart.
 func usageOf(u *chat.Usage) Usage {
 	if u == nil {
 		return Usage{}
 	}
 	cached := u.CachedTokens()
-	return Usage{InputTokens: u.PromptTokens - cached, OutputTokens: u.CompletionTokens, CacheReadInputTokens: cached}
+	return Usage{InputTokens: u.PromptTokens - cached - u.CacheWriteTokens, OutputTokens: u.CompletionTokens,
+		CacheReadInputTokens: cached, CacheCreationInputTokens: u.CacheWriteTokens}
 }
 
 // messageID makes a chat completion's id look like a Message id.
@@ -67,9 +68,18 @@ func toolInput(args string) (json.RawMessage, error) {
 // FromChat translates a chat.completion into a Message named after the client's model. Text
 // (and a refusal) becomes a text block, tool calls become tool_use blocks, in that order.
 func FromChat(completion []byte, model string) ([]byte, error) {
+	return fromChat(completion, 0, model)
+}
+
+// fromChat is FromChat for an answer whose usage wrote cacheWrite prompt tokens to the cache
+// (chat.Usage.CacheWriteTokens, which the chat.completion's JSON cannot carry).
+func fromChat(completion []byte, cacheWrite int64, model string) ([]byte, error) {
 	var c chat.Response
 	if err := json.Unmarshal(completion, &c); err != nil {
 		return nil, provider.BadResponse(fmt.Errorf("decode chat.completion: %w", err))
+	}
+	if c.Usage != nil {
+		c.Usage.CacheWriteTokens = cacheWrite
 	}
 	if len(c.Choices) == 0 {
 		return nil, provider.BadResponse(fmt.Errorf("chat.completion has no choices"))

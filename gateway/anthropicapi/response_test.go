@@ -178,3 +178,21 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
 	}
 }
+
+func TestFromChatReportsCacheWrites(t *testing.T) {
+	completion := `{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],
+		"usage":{"prompt_tokens":1000,"completion_tokens":5,"total_tokens":1005,"prompt_tokens_details":{"cached_tokens":600}}}`
+	got, err := fromChat([]byte(completion), 300, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Response
+	if err := json.Unmarshal(got, &m); err != nil {
+		t.Fatal(err)
+	}
+	// input_tokens excludes both the 600 read and the 300 written.
+	want := Usage{InputTokens: 100, OutputTokens: 5, CacheReadInputTokens: 600, CacheCreationInputTokens: 300}
+	if m.Usage != want {
+		t.Errorf("usage %+v, want %+v", m.Usage, want)
+	}
+}

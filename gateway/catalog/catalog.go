@@ -28,16 +28,34 @@ type Price struct {
 	// CachedInput prices prompt tokens read from the provider's cache; zero means the input
 	// price applies to them.
 	CachedInput float64
+	// CacheWrite prices prompt tokens written to the provider's cache
+	// (chat.Usage.CacheWriteTokens); zero means the input price applies to them.
+	CacheWrite float64
+	// CacheWrite1h prices the cache writes made for a one-hour lifetime
+	// (chat.Usage.CacheWrite1hTokens); zero means CacheWrite's price applies to them.
+	CacheWrite1h float64
 }
 
-// Cost is the price of usage u.
+// Cost is the price of usage u. Prompt tokens are priced in parts: those read from the cache
+// at CachedInput, those written to it at CacheWrite (the one-hour writes among them at
+// CacheWrite1h), the rest at Input. Completion tokens, reasoning tokens included (OpenAI's
+// usage counts them in completion_tokens, and every adapter reports them so), are priced at
+// Output once.
 func (p Price) Cost(u chat.Usage) float64 {
-	cached := u.CachedTokens()
-	cachedPrice := p.CachedInput
+	cached, written, written1h := u.CachedTokens(), u.CacheWriteTokens, u.CacheWrite1hTokens
+	cachedPrice, writePrice, write1hPrice := p.CachedInput, p.CacheWrite, p.CacheWrite1h
 	if cachedPrice == 0 {
 		cachedPrice = p.Input
 	}
-	return (float64(u.PromptTokens-cached)*p.Input + float64(cached)*cachedPrice + float64(u.CompletionTokens)*p.Output) / 1e6
+	if writePrice == 0 {
+		writePrice = p.Input
+	}
+	if write1hPrice == 0 {
+		write1hPrice = writePrice
+	}
+	return (float64(u.PromptTokens-cached-written)*p.Input + float64(cached)*cachedPrice +
+		float64(written-written1h)*writePrice + float64(written1h)*write1hPrice +
+		float64(u.CompletionTokens)*p.Output) / 1e6
 }
 
 // Entry is one model of the catalog.
@@ -86,6 +104,9 @@ type fileFormat struct {
 			Input       *float64 `yaml:"input"`
 			Output      *float64 `yaml:"output"`
 			CachedInput float64  `yaml:"cached_input"`
+			CacheWrite  float64  `yaml:"cache_write"`
+			// CacheWrite1h is the price of one-hour cache writes.
+			CacheWrite1h float64 `yaml:"cache_write_1h"`
 		} `yaml:"prices"`
 	} `yaml:"models"`
 }
@@ -119,13 +140,13 @@ func Parse(b []byte) (*Catalog, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: prices[%d].effective: %w", where, j, err)
 			}
-			if p.Input == nil || p.Output == nil || *p.Input < 0 || *p.Output < 0 || p.CachedInput < 0 {
+			if p.Input == nil || p.Output == nil || *p.Input < 0 || *p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
 				return nil, fmt.Errorf("%s: prices[%d]: input and output are required and not negative", where, j)
 			}
 			if j > 0 && !t.After(e.Prices[j-1].EffectiveFrom) {
 				return nil, fmt.Errorf("%s: prices[%d]: effective dates must increase", where, j)
 			}
-			e.Prices = append(e.Prices, Price{EffectiveFrom: t, Input: *p.Input, Output: *p.Output, CachedInput: p.CachedInput})
+			e.Prices = append(e.Prices, Price{EffectiveFrom: t, Input: *p.Input, Output: *p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite, CacheWrite1h: p.CacheWrite1h})
 		}
 		for _, name := range append([]string{m.Model}, m.Aliases...) {
 			k := key{m.Provider, name}

@@ -45,6 +45,52 @@ func TestCost(t *testing.T) {
 	}
 }
 
+func TestCostPricesCacheWrites(t *testing.T) {
+	p := Price{Input: 3, Output: 15, CachedInput: 0.30, CacheWrite: 3.75}
+	u := chat.Usage{PromptTokens: 1_000_000, CompletionTokens: 100_000, CacheWriteTokens: 200_000,
+		PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 400_000}}
+	// 400k plain * $3 + 400k read * $0.30 + 200k written * $3.75 + 100k out * $15, per million.
+	if got, want := p.Cost(u), 1.2+0.12+0.75+1.5; math.Abs(got-want) > 1e-9 {
+		t.Errorf("cost %v, want %v", got, want)
+	}
+	noWritePrice := Price{Input: 3, Output: 15, CachedInput: 0.30}
+	if got, want := noWritePrice.Cost(u), 1.8+0.12+1.5; math.Abs(got-want) > 1e-9 {
+		t.Errorf("cost without a cache-write price %v, want %v (written tokens at the input price)", got, want)
+	}
+	// One-hour writes are priced at CacheWrite1h; without it, at CacheWrite.
+	u.CacheWrite1hTokens = 50_000
+	p1h := p
+	p1h.CacheWrite1h = 6
+	if got, want := p1h.Cost(u), 1.2+0.12+0.5625+0.3+1.5; math.Abs(got-want) > 1e-9 {
+		t.Errorf("cost with one-hour writes %v, want %v", got, want)
+	}
+	if got, want := p.Cost(u), 1.2+0.12+0.75+1.5; math.Abs(got-want) > 1e-9 {
+		t.Errorf("cost without a one-hour price %v, want %v (one-hour writes at the cache-write price)", got, want)
+	}
+	// Reasoning tokens are part of completion tokens: priced once, at the output price.
+	r := chat.Usage{PromptTokens: 0, CompletionTokens: 1_000_000, CompletionTokensDetails: &chat.CompletionTokensDetails{ReasoningTokens: 600_000}}
+	if got, want := p.Cost(r), 15.0; math.Abs(got-want) > 1e-9 {
+		t.Errorf("reasoning cost %v, want %v", got, want)
+	}
+}
+
+func TestEmbeddedAnthropicPricesCacheWrites(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"} {
+		e, ok := c.Lookup("anthropic", m)
+		if !ok {
+			t.Fatalf("%s not found", m)
+		}
+		p, _ := e.PriceAt(time.Now())
+		if math.Abs(p.CacheWrite-1.25*p.Input) > 1e-9 || math.Abs(p.CacheWrite1h-2*p.Input) > 1e-9 {
+			t.Errorf("%s: cache_write %v and cache_write_1h %v, want 1.25 and 2 x input %v", m, p.CacheWrite, p.CacheWrite1h, p.Input)
+		}
+	}
+}
+
 func TestPriceAtFollowsEffectiveDates(t *testing.T) {
 	c, err := Parse([]byte(`version: 1
 models:

@@ -290,6 +290,17 @@ type Usage struct {
 	TotalTokens             int64                    `json:"total_tokens"`
 	PromptTokensDetails     *PromptTokensDetails     `json:"prompt_tokens_details,omitempty"`
 	CompletionTokensDetails *CompletionTokensDetails `json:"completion_tokens_details,omitempty"`
+	// CacheWriteTokens is the number of prompt tokens written to the provider's cache
+	// (Anthropic's cache_creation_input_tokens, Bedrock's cacheWriteInputTokens), which some
+	// providers bill above the input price. They are part of PromptTokens, as cached reads
+	// are. OpenAI's usage schema has no such member, so it is never serialized: clients of
+	// the OpenAI surface see the prompt tokens it is part of; the Anthropic surface reports
+	// it as cache_creation_input_tokens.
+	CacheWriteTokens int64 `json:"-"`
+	// CacheWrite1hTokens is the part of CacheWriteTokens written for a one-hour lifetime
+	// (Anthropic's ephemeral_1h_input_tokens, Bedrock's cacheDetails with ttl 1h), which
+	// Anthropic bills above the default five-minute writes. Never serialized.
+	CacheWrite1hTokens int64 `json:"-"`
 }
 
 // CachedTokens is the number of prompt tokens read from the provider's cache.

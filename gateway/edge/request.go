@@ -49,6 +49,8 @@ type Request struct {
 	timeoutName string
 	ttft        string // the time-to-first-token timeout header, unparsed (see TTFTTimeout)
 	ttftName    string
+	logging     string // the body logging header, unparsed (see LogBodies)
+	loggingName string
 
 	mu        sync.Mutex
 	principal string
@@ -65,6 +67,7 @@ func NewRequest(h http.Header, surface string, now time.Time) *Request {
 	r.metadata = metadataHeaders(h)
 	r.timeoutName, r.timeout = header(h, HeaderRequestTimeout, HeaderTFYRequestTimeout)
 	r.ttftName, r.ttft = header(h, HeaderTTFTTimeout, HeaderTFYTTFTTimeout)
+	r.loggingName, r.logging = header(h, HeaderLoggingConfig, HeaderTFYLoggingConfig)
 	return r
 }
 

@@ -120,3 +120,15 @@ func (s *Stats) Summary(target string, window time.Duration) Summary {
 	}
 	return sum
 }
+
+// Breaches reports whether target's average speed over SLAWindow exceeds a cutoff: its TPOT
+// over tpot or its TTFT over ttft (a zero cutoff is none). A target without answers in the
+// window breaches nothing. Priority routing skips a breaching target; the metrics report it
+// unhealthy.
+func (s *Stats) Breaches(target string, tpot, ttft time.Duration) bool {
+	if tpot <= 0 && ttft <= 0 {
+		return false
+	}
+	sum := s.Summary(target, SLAWindow)
+	return sum.N > 0 && (tpot > 0 && sum.TPOT > tpot || ttft > 0 && sum.TTFT > ttft)
+}

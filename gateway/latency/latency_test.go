@@ -108,3 +108,29 @@ func BenchmarkSummary(b *testing.B) {
 		s.Summary("m", Window)
 	}
 }
+
+// TestBreaches: a cutoff is breached by the average over SLAWindow only; no cutoff, or no
+// answer in the window, breaches nothing.
+func TestBreaches(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	s := New(c.now)
+	s.Observe("a/m", 1100*time.Millisecond, 100*time.Millisecond, 100) // TPOT 10ms, TTFT 100ms
+	for _, tc := range []struct {
+		tpot, ttft time.Duration
+		want       bool
+	}{
+		{0, 0, false},
+		{20 * time.Millisecond, 0, false},
+		{5 * time.Millisecond, 0, true},
+		{0, 50 * time.Millisecond, true},
+		{20 * time.Millisecond, 200 * time.Millisecond, false},
+	} {
+		if got := s.Breaches("a/m", tc.tpot, tc.ttft); got != tc.want {
+			t.Errorf("cutoffs %v/%v: breached %v, want %v", tc.tpot, tc.ttft, got, tc.want)
+		}
+	}
+	c.t = c.t.Add(SLAWindow + time.Second)
+	if s.Breaches("a/m", time.Millisecond, 0) {
+		t.Error("an answer older than the window breaches")
+	}
+}

@@ -90,6 +90,7 @@ type Attempt struct {
 	req      *request
 	tickets  []Ticket
 	start    time.Time
+	tr       *attemptSpan    // the attempt's client span; nil when the pipeline does not trace
 	client   context.Context // the client's request, without the request's own deadline
 	answered bool            // the upstream answered: the attempt is final, whatever its end
 	broke    bool            // the upstream's answer broke after it began (a stream's read failed)
@@ -220,7 +221,11 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		e := base
 		var res R
 		var err error
-		if err = p.admit(ctx, a); err != nil {
+		actx := ctx
+		if p.tracer != nil {
+			actx = p.startSpan(ctx, a)
+		}
+		if err = p.admit(actx, a); err != nil {
 			a.refused = true
 			p.settleUnrecorded(a, &e, err)
 			a.note(nil, err)
@@ -229,8 +234,13 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			a.called, a.before = p.now(), rq.upstream
 			// The target's headers_override reaches the adapter's upstream requests through
 			// the context: the transport every adapter sends through applies it.
-			res, err = try(provider.WithHeaderOverride(ctx, t.Headers), a, &e)
+			res, err = try(provider.WithHeaderOverride(actx, t.Headers), a, &e)
 			rq.upstream += p.now().Sub(a.called)
+		}
+		if a.tr != nil && !a.answered {
+			// An answer that streams ends its span when it is recorded (note); any other
+			// attempt has ended here, recorded or not.
+			a.endSpan(nil, err, "")
 		}
 		if err != nil && ctx.Err() != nil && client.Err() == nil {
 			// The request's own deadline passed: no other attempt, the edge records it.
@@ -320,6 +330,9 @@ func (a *Attempt) note(e *usage.Event, err error) {
 		}
 	}
 	a.req.tried = append(a.req.tried, at)
+	if a.tr != nil {
+		a.endSpan(e, err, at.ErrorClass)
+	}
 	if a.refused {
 		return
 	}

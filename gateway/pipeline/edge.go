@@ -33,6 +33,9 @@ func (p *Pipeline) AdmitEdge(er *edge.Request, secret string) (*Caller, error) {
 	if c.ttft, err = er.TTFTTimeout(); err != nil {
 		return nil, err
 	}
+	if c.logBodies, err = er.LogBodies(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -36,6 +36,7 @@ import (
 // close the body; the upstream deadline runs until then.
 func (p *Pipeline) Forward(ctx context.Context, c *Caller, model string, call *provider.ForwardCall) (*provider.ForwardResult, error) {
 	e := p.event(c, model, call.Endpoint, call.Stream)
+	c.startBodies(model, call.Body, nil)
 	rq := &request{op: call.Endpoint, stream: call.Stream, size: Size{PromptBytes: int64(len(call.Body))}, need: func(m *snapshot.Endpoint) error {
 		if _, ok := m.Adapter.(provider.Forwarder); !ok {
 			return apierr.Invalid("model", "the model %q does not support %s", model, call.Endpoint)
@@ -104,6 +105,9 @@ func (b *recordingBody) Read(p []byte) (int, error) {
 func (b *recordingBody) read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	if n > 0 {
+		if b.c.bodies != nil {
+			b.c.bodies.answer(p[:n])
+		}
 		b.received(nil)
 		if b.lines != nil && !b.gotUsage {
 			b.lines.feed(p[:n], &b.text)

@@ -61,6 +61,7 @@ func messagesRequest(call *provider.MessagesCall, tr *Translation, stream bool) 
 // tr's chat request and its answer translated (tr nil: such a target is refused with a 400).
 func (p *Pipeline) Messages(ctx context.Context, c *Caller, call *provider.MessagesCall, tr *Translation) (*provider.MessagesResult, error) {
 	e := p.event(c, call.Model, snapshot.TypeChat, false)
+	c.startBodies(call.Model, call.Body, nil)
 	return run(ctx, p, c, call.Model, messagesRequest(call, tr, false), e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.MessagesResult, error) {
 		m := a.Target.Endpoint
 		ma, ok := m.Adapter.(provider.MessagesAdapter)
@@ -117,6 +118,7 @@ func (s *Streamed) Close() error {
 // translated as Messages chooses.
 func (p *Pipeline) MessagesStream(ctx context.Context, c *Caller, call *provider.MessagesCall, tr *Translation) (*Streamed, error) {
 	e := p.event(c, call.Model, snapshot.TypeChat, true)
+	c.startBodies(call.Model, call.Body, nil)
 	return run(ctx, p, c, call.Model, messagesRequest(call, tr, true), e, func(ctx context.Context, a *Attempt, e *usage.Event) (*Streamed, error) {
 		ma, ok := a.Target.Endpoint.Adapter.(provider.MessagesAdapter)
 		if !ok {

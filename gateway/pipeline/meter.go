@@ -303,6 +303,9 @@ func (s *recordingStream) next() (provider.Chunk, error) {
 	}
 	s.received(ch.Usage)
 	s.addText(ch.JSON)
+	if s.c.bodies != nil {
+		s.c.bodies.event("", ch.JSON)
+	}
 	return ch, nil
 }
 
@@ -344,6 +347,9 @@ func (s *recordingMessagesStream) next() (provider.MessagesEvent, error) {
 	s.received(ev.Usage)
 	if ev.Name == "content_block_delta" {
 		s.addText(ev.Data)
+	}
+	if s.c.bodies != nil {
+		s.c.bodies.event(ev.Name, ev.Data)
 	}
 	return ev, nil
 }

@@ -139,9 +139,5 @@ func (p *Pipeline) bySLA(targets []snapshot.Target, dst []snapshot.Target) []sna
 
 // breaches reports whether t's average speed over latency.SLAWindow exceeds its sla_cutoff.
 func (p *Pipeline) breaches(t snapshot.Target) bool {
-	if !t.SLA.Set() {
-		return false
-	}
-	s := p.stats.Summary(t.Endpoint.FQN, latency.SLAWindow)
-	return s.N > 0 && (t.SLA.TPOT > 0 && s.TPOT > t.SLA.TPOT || t.SLA.TTFT > 0 && s.TTFT > t.SLA.TTFT)
+	return p.stats.Breaches(t.Endpoint.FQN, t.SLA.TPOT, t.SLA.TTFT)
 }

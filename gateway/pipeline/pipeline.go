@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/chat"
@@ -55,6 +57,7 @@ type Pipeline struct {
 	breaker *breaker.Breaker                                                 // skips failing targets (WithBreaker)
 	stats   *latency.Stats                                                   // targets' live speed (WithLatency)
 	pins    *sticky.Sessions                                                 // sticky sessions' targets (WithSessions)
+	tracer  trace.Tracer                                                     // a client span per attempt (WithTracer); nil: none
 }
 
 // Option configures a Pipeline.
@@ -96,6 +99,9 @@ type Caller struct {
 	start    time.Time
 	timeout  time.Duration // the request's own deadline, from its arrival (edge.Request.Timeout); 0 for none
 	ttft     time.Duration // each streamed attempt's time-to-first-token timeout (edge.Request.TTFTTimeout); 0 for none
+	// logBodies: the request asked for its bodies to be logged (edge.Request.LogBodies).
+	logBodies bool
+	bodies    *bodyLog // the request's bodies while body logging is on for it; nil when off
 }
 
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
@@ -186,6 +192,9 @@ func (p *Pipeline) finish(ctx context.Context, a *Attempt, e *usage.Event, err e
 		return
 	}
 	e.Target, e.Attempts = a.Target.Endpoint.FQN, a.req.tried
+	if c.bodies != nil {
+		e.Bodies = c.bodies.result(c.Snapshot.Redactor())
+	}
 	c.owns()
 	a.settle(e)
 	p.rec.Record(context.WithoutCancel(ctx), e)
@@ -246,6 +255,7 @@ func (p *Pipeline) Chat(ctx context.Context, c *Caller, call *provider.ChatCall)
 // provider.BadResponse), and with the usage the answer reported, not as ok.
 func (p *Pipeline) ChatTranslated(ctx context.Context, c *Caller, call *provider.ChatCall, translate func(*provider.ChatResult) ([]byte, error)) (*provider.ChatResult, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeChat, false)
+	c.startBodies(call.Request.Model, call.Body, call.Request)
 	return run(ctx, p, c, call.Request.Model, &request{op: snapshot.TypeChat, typ: snapshot.TypeChat, size: chatSize(call)}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (*provider.ChatResult, error) {
 		return p.chat(ctx, a, e, call, translate)
 	})
@@ -259,6 +269,7 @@ func (p *Pipeline) chat(ctx context.Context, a *Attempt, e *usage.Event, call *p
 		p.settleUnrecorded(a, e, err)
 		return nil, err
 	}
+	a.traceChat(call.Request)
 	return roundTrip(ctx, p, a, e, func(ctx context.Context) (*provider.ChatResult, chat.Usage, error) {
 		res, err := m.Adapter.Chat(ctx, call)
 		if err != nil {
@@ -292,6 +303,9 @@ func roundTrip[R any](ctx context.Context, p *Pipeline, a *Attempt, e *usage.Eve
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	res, u, err := do(ctx)
+	if err == nil && a.Caller.bodies != nil {
+		a.Caller.bodies.answer(answerJSON(res))
+	}
 	switch {
 	case err != nil:
 		e.Usage, e.UsageMissing = u, noUsage(u)
@@ -314,6 +328,7 @@ func noUsage(u chat.Usage) bool { return u.TotalTokens == 0 && u.PromptTokens ==
 // the background); the caller must Close it.
 func (p *Pipeline) ChatStream(ctx context.Context, c *Caller, call *provider.ChatCall) (provider.ChatStream, error) {
 	e := p.event(c, call.Request.Model, snapshot.TypeChat, true)
+	c.startBodies(call.Request.Model, call.Body, call.Request)
 	return run(ctx, p, c, call.Request.Model, &request{op: snapshot.TypeChat, stream: true, typ: snapshot.TypeChat, size: chatSize(call)}, e, func(ctx context.Context, a *Attempt, e *usage.Event) (provider.ChatStream, error) {
 		return p.chatStream(ctx, a, *e, call)
 	})
@@ -326,6 +341,7 @@ func (p *Pipeline) chatStream(ctx context.Context, a *Attempt, e usage.Event, ca
 		p.settleUnrecorded(a, &e, err)
 		return nil, err
 	}
+	a.traceChat(call.Request)
 	st, mt, err := openStream(p, ctx, a, e, func(sctx context.Context) (provider.ChatStream, error) {
 		return a.Target.Endpoint.Adapter.ChatStream(sctx, call)
 	}, peekChat)
@@ -341,6 +357,7 @@ func (p *Pipeline) chatStream(ctx context.Context, a *Attempt, e usage.Event, ca
 func (p *Pipeline) Embed(ctx context.Context, c *Caller, call *provider.EmbedCall) (*provider.EmbedResult, error) {
 	model := call.Request.Model
 	e := p.event(c, model, snapshot.TypeEmbedding, false)
+	c.startBodies(model, call.Body, call.Request)
 	rq := &request{op: snapshot.TypeEmbedding, typ: snapshot.TypeEmbedding, need: func(m *snapshot.Endpoint) error {
 		if _, ok := m.Adapter.(provider.Embedder); !ok {
 			return apierr.Invalid("model", "the model %q does not support embeddings", model)

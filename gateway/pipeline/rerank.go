@@ -17,6 +17,7 @@ import (
 // nothing.
 func (p *Pipeline) Rerank(ctx context.Context, c *Caller, call *provider.RerankCall) (*provider.RerankResult, error) {
 	e := p.event(c, call.Model, snapshot.TypeRerank, false)
+	c.startBodies(call.Model, nil, call)
 	rq := &request{op: snapshot.TypeRerank, typ: snapshot.TypeRerank, need: func(m *snapshot.Endpoint) error {
 		if _, ok := m.Adapter.(provider.Reranker); !ok {
 			return apierr.Invalid("model", "the model %q does not support rerank", call.Model)

@@ -39,7 +39,19 @@ type Guard struct {
 	now       func() time.Time
 	maxOutput int64
 	labels    sync.Map // rule id -> "rate_limit:<id>" / "budget:<id>", so a request allocates none
+	refusals  Refusals
 }
+
+// Refusals is told of every attempt the guard refuses, by the id of the rule that refused it
+// (a rule of the snapshot's, never a client's text). It is called on the request path and
+// must not block; implementations must be safe for concurrent use.
+type Refusals interface {
+	RateLimited(rule string)
+	BudgetExhausted(rule string)
+}
+
+// WithRefusals reports the guard's refusals to r (the metrics' refusal counters).
+func WithRefusals(r Refusals) Option { return func(g *Guard) { g.refusals = r } }
 
 // label returns kind+":"+rule, made once per rule.
 func (g *Guard) label(kind, rule string) string {
@@ -154,8 +166,10 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 			return nil, apierr.Wrap(apierr.KindInternal, err, "internal error")
 		}
 		if !t.ld.Allowed {
-			err := rateLimited(&t.ld, t.lchecks)
-			return nil, err
+			if g.refusals != nil {
+				g.refusals.RateLimited(t.lchecks[t.ld.Refused].Rule)
+			}
+			return nil, rateLimited(&t.ld, t.lchecks)
 		}
 		setHeaders(a.Header, &t.ld)
 	}
@@ -166,8 +180,10 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 		}
 		if !t.bd.Allowed {
 			t.ld.Reservation.Cancel()
-			err := exhausted(&t.bd, t.bchecks)
-			return nil, err
+			if g.refusals != nil {
+				g.refusals.BudgetExhausted(t.bchecks[t.bd.Refused].Rule)
+			}
+			return nil, exhausted(&t.bd, t.bchecks)
 		}
 	}
 	for i := range t.lchecks {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -181,5 +182,34 @@ func BenchmarkGuard(b *testing.B) {
 			b.Fatal(err)
 		}
 		tk.Settle(e)
+	}
+}
+
+// refusals records what WithRefusals is told.
+type refusals struct{ got []string }
+
+func (r *refusals) RateLimited(rule string)     { r.got = append(r.got, "rate_limit:"+rule) }
+func (r *refusals) BudgetExhausted(rule string) { r.got = append(r.got, "budget:"+rule) }
+
+// TestRefusalsReported: each refusal is reported once, naming the rule that refused, and an
+// admitted attempt reports nothing.
+func TestRefusalsReported(t *testing.T) {
+	_, lim, led, snap := fixture(t,
+		[]governance.RateLimitRule{{Name: "rpm", Limits: []governance.Limit{{Unit: "requests_per_minute", LimitTo: 1}}}},
+		[]governance.BudgetRule{{Name: "usd", Unit: "cost_per_day", LimitTo: 5, When: governance.Condition{Models: []string{"acct/echo"}}}})
+	r := &refusals{}
+	g := New(lim, led, WithClock(func() time.Time { return t0 }), WithRefusals(r))
+	ctx := context.Background()
+	if _, err := g.Admit(ctx, attempt(t, snap, "acct/echo", pipeline.Size{MaxOutput: 6})); err == nil {
+		t.Fatal("the budget admitted $6 of $5")
+	}
+	if _, err := g.Admit(ctx, attempt(t, snap, "acct/echo", pipeline.Size{MaxOutput: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Admit(ctx, attempt(t, snap, "acct/echo", pipeline.Size{MaxOutput: 1})); err == nil {
+		t.Fatal("the rate limit admitted a second request")
+	}
+	if want := []string{"budget:usd", "rate_limit:rpm"}; !slices.Equal(r.got, want) {
+		t.Fatalf("reported %v, want %v", r.got, want)
 	}
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,11 @@ const (
 	// MaxTargets bounds a routing config's targets: a weighted one compiles to one plan per
 	// weighted target, each listing the others, so its size grows with the square.
 	MaxTargets = 50
+	// MaxStickyTTL bounds sticky_routing's ttl_seconds: a week.
+	MaxStickyTTL = 7 * 24 * time.Hour
+	// MaxSessionIdentifiers bounds sticky_routing's session_identifiers: every request of a
+	// sticky plan reads and hashes each of them.
+	MaxSessionIdentifiers = 10
 )
 
 // NewTarget returns a target of model with TrueFoundry's defaults: 2 attempts 100ms apart on
@@ -141,4 +147,73 @@ func checkStatuses(field string, codes []int) *FieldError {
 		}
 	}
 	return nil
+}
+
+// CheckSticky checks a routing config's sticky_routing as both the config file and the Admin
+// API accept it: only under RoutingWeight; a TTL of whole seconds from 1 second to
+// MaxStickyTTL; one to MaxSessionIdentifiers session identifiers, each with source
+// SessionHeaders (its key an HTTP header name) or SessionMetadata (its key non-empty), none
+// twice (header names compared case-insensitively). A nil st has nothing to check. The error
+// is a *FieldError under the routing config ("sticky_routing.ttl_seconds").
+func CheckSticky(strategy string, st *Sticky) error {
+	if st == nil {
+		return nil
+	}
+	if strategy != RoutingWeight {
+		return &FieldError{Field: "sticky_routing", Msg: "sticky_routing applies only to " + RoutingWeight}
+	}
+	if st.TTL < time.Second || st.TTL > MaxStickyTTL || st.TTL%time.Second != 0 {
+		return &FieldError{Field: "sticky_routing.ttl_seconds", Msg: fmt.Sprintf("expected an integer from 1 to %d", int(MaxStickyTTL/time.Second))}
+	}
+	if len(st.Identifiers) == 0 {
+		return &FieldError{Field: "sticky_routing.session_identifiers", Msg: "expected a non-empty list of {source, key}"}
+	}
+	if len(st.Identifiers) > MaxSessionIdentifiers {
+		return &FieldError{Field: "sticky_routing.session_identifiers", Msg: fmt.Sprintf("%d session identifiers; at most %d", len(st.Identifiers), MaxSessionIdentifiers)}
+	}
+	for i, id := range st.Identifiers {
+		path := fmt.Sprintf("sticky_routing.session_identifiers[%d]", i)
+		switch id.Source {
+		case SessionHeaders:
+			if !headerName(id.Key) {
+				return &FieldError{Field: path + ".key", Msg: fmt.Sprintf("%q is not a header name", id.Key)}
+			}
+		case SessionMetadata:
+			if id.Key == "" {
+				return &FieldError{Field: path + ".key", Msg: "is required"}
+			}
+		default:
+			return &FieldError{Field: path + ".source", Msg: fmt.Sprintf("got %q, want %s or %s", id.Source, SessionHeaders, SessionMetadata)}
+		}
+		if slices.ContainsFunc(st.Identifiers[:i], func(o SessionIdentifier) bool { return sameIdentifier(o, id) }) {
+			return &FieldError{Field: path, Msg: "duplicate session identifier"}
+		}
+	}
+	return nil
+}
+
+// sameIdentifier reports whether a and b read the same value: header names are
+// case-insensitive, metadata keys are not.
+func sameIdentifier(a, b SessionIdentifier) bool {
+	if a.Source != b.Source {
+		return false
+	}
+	if a.Source == SessionHeaders {
+		return http.CanonicalHeaderKey(a.Key) == http.CanonicalHeaderKey(b.Key)
+	}
+	return a.Key == b.Key
+}
+
+// headerName reports whether s is an HTTP header name (an RFC 9110 token).
+func headerName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

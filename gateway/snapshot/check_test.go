@@ -73,3 +73,59 @@ func TestCheckRouting(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSticky: the sticky_routing checks the config file and the Admin API share, each
+// refusal naming its field under the routing config.
+func TestCheckSticky(t *testing.T) {
+	hdr := func(k string) SessionIdentifier { return SessionIdentifier{Source: SessionHeaders, Key: k} }
+	md := func(k string) SessionIdentifier { return SessionIdentifier{Source: SessionMetadata, Key: k} }
+	ids := func(n int) []SessionIdentifier {
+		var out []SessionIdentifier
+		for i := range n {
+			out = append(out, hdr(fmt.Sprintf("x-s%d", i)))
+		}
+		return out
+	}
+	const p = "sticky_routing"
+	tests := []struct {
+		name     string
+		strategy string
+		sticky   *Sticky
+		field    string // "" when valid
+	}{
+		{"none", RoutingPriority, nil, ""},
+		{"header and metadata", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{hdr("x-session-id"), md("conversation_id")}}, ""},
+		{"shortest ttl", RoutingWeight, &Sticky{TTL: time.Second, Identifiers: []SessionIdentifier{hdr("x-s")}}, ""},
+		{"longest ttl", RoutingWeight, &Sticky{TTL: MaxStickyTTL, Identifiers: []SessionIdentifier{hdr("x-s")}}, ""},
+		{"most identifiers", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: ids(MaxSessionIdentifiers)}, ""},
+		{"metadata keys are case-sensitive", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{md("a"), md("A")}}, ""},
+		{"priority", RoutingPriority, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{hdr("x-s")}}, p},
+		{"latency", RoutingLatency, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{hdr("x-s")}}, p},
+		{"zero ttl", RoutingWeight, &Sticky{Identifiers: []SessionIdentifier{hdr("x-s")}}, p + ".ttl_seconds"},
+		{"ttl over a week", RoutingWeight, &Sticky{TTL: MaxStickyTTL + time.Second, Identifiers: []SessionIdentifier{hdr("x-s")}}, p + ".ttl_seconds"},
+		{"ttl not whole seconds", RoutingWeight, &Sticky{TTL: 1500 * time.Millisecond, Identifiers: []SessionIdentifier{hdr("x-s")}}, p + ".ttl_seconds"},
+		{"no identifiers", RoutingWeight, &Sticky{TTL: time.Minute}, p + ".session_identifiers"},
+		{"too many identifiers", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: ids(MaxSessionIdentifiers + 1)}, p + ".session_identifiers"},
+		{"unknown source", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{{Source: "cookies", Key: "sid"}}}, p + ".session_identifiers[0].source"},
+		{"bad header name", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{md("m"), hdr("x session")}}, p + ".session_identifiers[1].key"},
+		{"empty header name", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{hdr("")}}, p + ".session_identifiers[0].key"},
+		{"empty metadata key", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{md("")}}, p + ".session_identifiers[0].key"},
+		{"duplicate header in another case", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{hdr("x-session-id"), hdr("X-Session-Id")}}, p + ".session_identifiers[1]"},
+		{"duplicate metadata", RoutingWeight, &Sticky{TTL: time.Minute, Identifiers: []SessionIdentifier{md("c"), hdr("c"), md("c")}}, p + ".session_identifiers[2]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckSticky(tt.strategy, tt.sticky)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("CheckSticky = %v, want nil", err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field {
+				t.Fatalf("CheckSticky = %v, want a FieldError on %s", err, tt.field)
+			}
+		})
+	}
+}

@@ -37,6 +37,10 @@ type Config struct {
 	// gateway-load-balancing-config), in order: the first rule that matches a request routes
 	// it. Like VirtualModels, they come only from the config file.
 	RoutingRules []RoutingRule
+	// BodyLogging are the rules whose requests have their bodies logged with their usage
+	// events, besides those that ask for it by header. Like RoutingRules, they come only
+	// from the config file (a gateway-logging-config document).
+	BodyLogging []BodyLogRule
 }
 
 // RoutingRule is a load-balancing rule: requests naming one of When.Models (exactly; a real or
@@ -165,11 +169,14 @@ type Model struct {
 	Pricing       *Pricing          // overrides the catalog; nil uses it
 }
 
-// Pricing is a price override in US dollars per million tokens.
+// Pricing is a price override in US dollars per million tokens; see catalog.Price for what
+// each price applies to and what a zero one means.
 type Pricing struct {
-	Input       float64
-	Output      float64
-	CachedInput float64
+	Input        float64
+	Output       float64
+	CachedInput  float64
+	CacheWrite   float64
+	CacheWrite1h float64
 }
 
 // User is a person.

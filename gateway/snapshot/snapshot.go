@@ -62,7 +62,10 @@ type Endpoint struct {
 	FQN     string
 	Account string
 	Name    string
-	Types   []string
+	// Provider is the account's provider kind ("openai", "anthropic", "mock", ...), as the
+	// provider registry names it; empty for a virtual model.
+	Provider string
+	Types    []string
 	// UpstreamModel is the provider's name for the model (provider.Config.Model), such as
 	// "gpt-4o-mini": what the pipeline picks a tokenizer by when it counts usage itself.
 	UpstreamModel string
@@ -147,6 +150,7 @@ type Snapshot struct {
 	virtualList map[string]*Endpoint
 	// routing are the load-balancing rules by the model they name, in the config's order.
 	routing  map[string][]routeRule
+	bodyLog  []*governance.Matcher // the body logging rules (BodyLogRule)
 	rules    []rule
 	config   *Config
 	redactor *redact.Redactor
@@ -252,14 +256,14 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		if !ok {
 			continue
 		}
-		model := &Endpoint{FQN: m.Account + "/" + m.Name, Account: m.Account, Name: m.Name, Types: m.Types}
+		model := &Endpoint{FQN: m.Account + "/" + m.Name, Account: m.Account, Name: m.Name, Provider: acct.Provider, Types: m.Types}
 		if len(model.Types) == 0 {
 			model.Types = []string{TypeChat}
 		}
 		pc := ProviderConfig(acct, &m)
 		model.UpstreamModel = pc.Model
 		if p := m.Pricing; p != nil {
-			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+			model.override = &catalog.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite, CacheWrite1h: p.CacheWrite1h}
 		} else if cat != nil {
 			model.entry, _ = cat.Lookup(acct.Provider, pc.Model)
 		}
@@ -309,6 +313,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 	}
 	sort.Slice(s.modelList, func(i, j int) bool { return s.modelList[i].FQN < s.modelList[j].FQN })
 	s.compileRouting(cfg.RoutingRules, logger)
+	s.compileBodyLogging(cfg.BodyLogging, logger)
 	if problems := s.gov.Problems(); len(problems) > 0 {
 		logger.Warn("rate limits and budgets left out: they are not enforced until fixed", "problems", problems)
 	}
@@ -452,7 +457,12 @@ func (s *Snapshot) Models(p *Principal) []*Endpoint {
 
 // Holder holds the current snapshot. The zero value holds none; it is safe for concurrent use.
 type Holder struct {
-	p atomic.Pointer[Snapshot]
+	// Now is the clock LoadedAt reads (time.Now when nil); set it before the first Store.
+	Now func() time.Time
+
+	p        atomic.Pointer[Snapshot]
+	revision atomic.Uint64
+	loaded   atomic.Int64 // unix nanoseconds of the last Store
 }
 
 // Load returns the current snapshot, or nil before the first Store.
@@ -467,5 +477,27 @@ func (h *Holder) Redactor() *redact.Redactor {
 	return nil
 }
 
-// Store makes s current.
-func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }
+// Store makes s current: its revision is the previous one's plus one, and its load time now.
+func (h *Holder) Store(s *Snapshot) {
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	h.loaded.Store(now().UnixNano())
+	h.revision.Add(1)
+	h.p.Store(s)
+}
+
+// Revision counts the snapshots stored in this process: 0 before the first, then 1, 2, ...
+// (a reload that finds the configuration unchanged stores nothing). It is per process, not
+// shared by replicas.
+func (h *Holder) Revision() uint64 { return h.revision.Load() }
+
+// LoadedAt is when the current snapshot was stored; zero before the first Store.
+func (h *Holder) LoadedAt() time.Time {
+	n := h.loaded.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}

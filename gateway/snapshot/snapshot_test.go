@@ -350,3 +350,35 @@ func TestCompileGovernance(t *testing.T) {
 		t.Errorf("a plain webhook URL was masked: %s", got)
 	}
 }
+
+func TestHolderRevisionAndLoadTime(t *testing.T) {
+	at := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	h := Holder{Now: func() time.Time { return at }}
+	if h.Revision() != 0 || !h.LoadedAt().IsZero() {
+		t.Fatalf("empty holder: revision %d, loaded %v", h.Revision(), h.LoadedAt())
+	}
+	src := &countingSource{cfg: testConfig()}
+	r := NewReloader(src, builder{}, nil, &h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h.Revision() != 1 || !h.LoadedAt().Equal(at) {
+		t.Fatalf("after the first load: revision %d, loaded %v", h.Revision(), h.LoadedAt())
+	}
+	at = at.Add(time.Minute)
+	if err := r.Reload(context.Background()); err != nil || h.Revision() != 1 {
+		t.Fatalf("an unchanged config counted a revision: %d (err %v)", h.Revision(), err)
+	}
+	cfg := testConfig()
+	cfg.Models = cfg.Models[:1]
+	src.cfg = cfg
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h.Revision() != 2 || !h.LoadedAt().Equal(at) {
+		t.Fatalf("after a change: revision %d, loaded %v", h.Revision(), h.LoadedAt())
+	}
+	if m, ok := h.Load().Model(cfg.Models[0].Account + "/" + cfg.Models[0].Name); !ok || m.Provider == "" {
+		t.Fatalf("model %+v has no provider kind", m)
+	}
+}

@@ -43,6 +43,7 @@ type Queue struct {
 	cur   *chunk   // the chunk being filled, or nil
 	free  []*chunk // delivered chunks for reuse, at most maxFree
 	bytes int64    // Size of the events queued and of those being delivered
+	n     int64    // the events queued and being delivered
 
 	dropped atomic.Uint64
 }
@@ -91,6 +92,7 @@ func (q *Queue) Record(_ context.Context, e *Event) {
 	c.evs[c.n], c.sizes[c.n] = *e, n
 	c.n++
 	q.bytes += n
+	q.n++
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -106,6 +108,13 @@ func (q *Queue) Bytes() int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.bytes
+}
+
+// Len is the number of events queued or being delivered.
+func (q *Queue) Len() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
 }
 
 // Run delivers events until ctx is done, then delivers what is still queued and returns.
@@ -165,9 +174,11 @@ func (q *Queue) deliver(ctx context.Context, taken []*chunk) []*chunk {
 			n += s
 		}
 		clear(evs) // let the collector have what the events point to
+		delivered := int64(c.n)
 		c.n = 0
 		q.mu.Lock()
 		q.bytes -= n
+		q.n -= delivered
 		if len(q.free) < maxFree {
 			q.free = append(q.free, c)
 		}

@@ -122,8 +122,8 @@ func TestQueueHandsBatchesAndFreesTheirBytes(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		q.Record(context.Background(), &Event{RequestID: id})
 	}
-	if got, want := q.Bytes(), 3*(&Event{RequestID: "a"}).Size(); got != want {
-		t.Fatalf("queued bytes %d, want %d", got, want)
+	if got, want := q.Bytes(), 3*(&Event{RequestID: "a"}).Size(); got != want || q.Len() != 3 {
+		t.Fatalf("queued %d events of %d bytes, want 3 of %d", q.Len(), got, want)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // Run delivers what is queued and returns
@@ -131,8 +131,8 @@ func TestQueueHandsBatchesAndFreesTheirBytes(t *testing.T) {
 	if len(sink.batches) != 1 || strings.Join(sink.batches[0], ",") != "a,b,c" { // one chunk
 		t.Errorf("batches %v, want one of a,b,c", sink.batches)
 	}
-	if q.Bytes() != 0 || q.Dropped() != 0 {
-		t.Errorf("after delivery: %d bytes, %d dropped; want 0, 0", q.Bytes(), q.Dropped())
+	if q.Bytes() != 0 || q.Len() != 0 || q.Dropped() != 0 {
+		t.Errorf("after delivery: %d bytes, %d events, %d dropped; want 0, 0, 0", q.Bytes(), q.Len(), q.Dropped())
 	}
 }
 

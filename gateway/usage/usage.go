@@ -84,6 +84,27 @@ type Event struct {
 	Upstream time.Duration
 	// TimeToFirstToken is set for streams.
 	TimeToFirstToken time.Duration
+	// Bodies are the request's bodies when body logging was on for it (by its
+	// X-LLMGW-Logging-Config header or a body logging rule); nil otherwise. They are stored
+	// apart from the event rows and never written to the request log.
+	Bodies *Bodies
+}
+
+// Bodies are a request's logged bodies, redacted (the configured secrets of the snapshot that
+// served it and key-shaped text masked) and each capped (pipeline.MaxLoggedBody).
+type Bodies struct {
+	// Request is the request body as the client sent it; for a request that came in over
+	// Connect or REST, or in OpenAI's Responses dialect, the chat request it became, as JSON.
+	Request []byte
+	// Response is the answer: the JSON the client was sent; for a stream, the events as the
+	// gateway relayed them from the model, one "data:" line each (Messages streams: with their
+	// "event:" lines), before translation into another dialect; for a forwarded endpoint, its
+	// body as the upstream sent it. Empty when the request failed before an answer.
+	Response []byte
+	// RequestTruncated and ResponseTruncated are set when the body was longer than the cap
+	// and was cut (at a token boundary, marked "...").
+	RequestTruncated  bool
+	ResponseTruncated bool
 }
 
 // Attempt is one attempt of a request at one target (see Event.Attempts).
@@ -149,6 +170,7 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		slog.Int64("prompt_tokens", e.Usage.PromptTokens),
 		slog.Int64("completion_tokens", e.Usage.CompletionTokens),
 		slog.Int64("cached_tokens", e.Usage.CachedTokens()),
+		slog.Int64("cache_write_tokens", e.Usage.CacheWriteTokens),
 		slog.Bool("usage_missing", e.UsageMissing),
 		slog.Bool("usage_estimated", e.UsageEstimated),
 		slog.Float64("cost_usd", e.CostUSD),

@@ -13,11 +13,15 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
+	"github.com/llmgw/llmgw/gateway/tracing"
 	"github.com/llmgw/llmgw/services/usage"
 )
 
@@ -42,8 +46,9 @@ const hopHeader = "x-llmgw-hop"
 // hopEntry is what the REST edge knows of a request in its hop: its record and the caller it
 // admitted, so the hop neither names nor admits it again.
 type hopEntry struct {
-	er *edge.Request
-	c  *pipeline.Caller
+	er   *edge.Request
+	c    *pipeline.Caller
+	span trace.Span // the request's server span, nil when not traced: the hop's spans are its children
 }
 
 // edgeRoutes holds what the edge needs across requests.
@@ -122,6 +127,68 @@ func (e *edgeRoutes) bound(w http.ResponseWriter, r *http.Request, limit int64) 
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 }
 
+// traced starts the request's server span when the server traces (Options.Tracer): a child of
+// the trace context the client sent (W3C traceparent), else the root of a new trace. It
+// returns r carrying the span, and the span (nil when the server does not trace).
+func (e *edgeRoutes) traced(r *http.Request, er *edge.Request) (*http.Request, trace.Span) {
+	t := e.s.opts.Tracer
+	if t == nil {
+		return r, nil
+	}
+	ctx := tracing.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	route := spanRoute(r.URL.Path)
+	ctx, span := t.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+		tracing.HTTPMethod.String(r.Method), tracing.HTTPRoute.String(route), tracing.RequestID.String(er.ID), tracing.Surface.String(er.Surface)))
+	return r.WithContext(ctx), span
+}
+
+// spanRoute is path with the ids in it replaced, so span names stay few: /v1/batches/{id},
+// /v1/files/{id}/content, /v1/models/{id}.
+func spanRoute(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return path
+	}
+	coll, tail, ok := strings.Cut(rest, "/")
+	if !ok {
+		return path
+	}
+	switch coll {
+	case "batches", "files", "responses":
+		if _, after, more := strings.Cut(tail, "/"); more {
+			return "/v1/" + coll + "/{id}/" + after
+		}
+		return "/v1/" + coll + "/{id}"
+	case "models":
+		return "/v1/models/{id}"
+	}
+	return path
+}
+
+// maxSpanModel bounds the model name a server span carries: the name is the client's, and a
+// longer one is left out.
+const maxSpanModel = 256
+
+// endTraced ends a request's server span (nil: none) with the status it was answered with and
+// the model it asked for.
+func endTraced(span trace.Span, er *edge.Request, sw *statusWriter) {
+	if span == nil {
+		return
+	}
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	span.SetAttributes(tracing.HTTPStatusCode.Int(status))
+	if m := er.Outcome().Model; m != "" && len(m) <= maxSpanModel {
+		span.SetAttributes(tracing.RequestModel.String(m)) // the client's text: bounded
+	}
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
+}
+
 // settle leaves the request's one record when the pipeline left none.
 func (e *edgeRoutes) settle(ctx context.Context, er *edge.Request, sw *statusWriter) {
 	status := sw.status
@@ -137,6 +204,7 @@ func (e *edgeRoutes) settle(ctx context.Context, er *edge.Request, sw *statusWri
 func (e *edgeRoutes) surface(surface string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		er := edge.NewRequest(r.Header, surface, time.Now())
+		r, span := e.traced(r, er)
 		w.Header().Set("X-Request-Id", er.ID)
 		if surface == edge.SurfaceAnthropic {
 			w.Header().Set("Request-Id", er.ID) // where Anthropic's SDKs look for it
@@ -148,6 +216,7 @@ func (e *edgeRoutes) surface(surface string, next http.Handler) http.Handler {
 		e.bound(w, r, limit)
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(edge.WithRequest(r.Context(), er))
+		defer endTraced(span, er, sw) // after the record
 		defer e.settle(r.Context(), er, sw)
 		next.ServeHTTP(sw, r)
 	})
@@ -220,13 +289,19 @@ func (e *edgeRoutes) connectService(acc access, next http.Handler) http.Handler 
 		var hopped *hopEntry
 		if acc == accessInference {
 			if hopped = e.hop(r); hopped != nil {
-				er = hopped.er
+				er = hopped.er // the REST edge that made the hop records it
+				if hopped.span != nil {
+					r = r.WithContext(trace.ContextWithSpan(r.Context(), hopped.span))
+				}
 			} else {
 				er = edge.NewRequest(r.Header, edge.SurfaceConnect, time.Now())
+				var span trace.Span
+				r, span = e.traced(r, er)
 				sw := &statusWriter{ResponseWriter: w}
 				w = sw
+				defer endTraced(span, er, sw) // after the record
 				defer e.settle(r.Context(), er, sw)
-			} // else: the REST edge that made the hop records it
+			}
 			w.Header().Set("X-Request-Id", er.ID)
 			r = r.WithContext(edge.WithRequest(r.Context(), er))
 		}
@@ -330,12 +405,15 @@ func (e *edgeRoutes) rest(next http.Handler) http.Handler {
 			acc = accessUsage
 		}
 		var er *edge.Request
+		var span trace.Span
 		if acc == accessInference {
 			er = edge.NewRequest(r.Header, edge.SurfaceREST, time.Now())
+			r, span = e.traced(r, er)
 			w.Header().Set("X-Request-Id", er.ID)
 			sw := &statusWriter{ResponseWriter: w}
 			w = sw
 			r = r.WithContext(edge.WithRequest(r.Context(), er))
+			defer endTraced(span, er, sw) // after the record
 			defer e.settle(r.Context(), er, sw)
 		}
 		if r.ContentLength > limit {
@@ -353,7 +431,7 @@ func (e *edgeRoutes) rest(next http.Handler) http.Handler {
 			return
 		}
 		if er != nil {
-			e.hops.Store(er.ID, &hopEntry{er: er, c: pipeline.CallerFrom(ctx)})
+			e.hops.Store(er.ID, &hopEntry{er: er, c: pipeline.CallerFrom(ctx), span: span})
 			defer e.hops.Delete(er.ID)
 		}
 		next.ServeHTTP(w, r)

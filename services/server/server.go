@@ -1,7 +1,7 @@
 // Package server composes llmgw's single HTTP listener: Connect, gRPC and gRPC-Web for the
 // Admin, Inference and Usage services, the same services as REST through grpc-gateway under /api/,
-// the OpenAI-compatible surface under /v1/, and /healthz and /readyz. It speaks HTTP/1.1 and
-// cleartext HTTP/2 (h2c) on one port.
+// the OpenAI-compatible surface under /v1/, /healthz, /readyz and /metrics. It speaks HTTP/1.1
+// and cleartext HTTP/2 (h2c) on one port.
 package server
 
 import (
@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -59,6 +60,14 @@ type Options struct {
 	// Usage serves the Usage API (llmgw.usage.v1.UsageService) to any key, narrowed to what
 	// the key may see; nil leaves the service out.
 	Usage usagev1connect.UsageServiceHandler
+	// Metrics, when set, is served at GET /metrics (Prometheus's text format). It needs the
+	// admin token or an admin user's key unless MetricsPublic is set.
+	Metrics       http.Handler
+	MetricsPublic bool
+	// Tracer, when set, traces every inference request with a server span (the pipeline's
+	// attempt spans are its children), continuing the trace of a client's traceparent header.
+	// Nil traces nothing.
+	Tracer trace.Tracer
 }
 
 // DefaultReadTimeout is the default Options.ReadTimeout.
@@ -123,6 +132,13 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	if s.opts.Metrics != nil {
+		h := s.opts.Metrics
+		if !s.opts.MetricsPublic {
+			h = s.adminOnly(h)
+		}
+		mux.Handle("GET /metrics", h)
+	}
 	cleanup := func() {}
 	if restAddr != "" {
 		// The hop carries what the REST edge admitted: up to MaxBody out (the edge has bounded
@@ -184,6 +200,38 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(status)
+}
+
+// adminOnly lets through only requests with the admin token or an admin user's key, and
+// answers others in OpenAI's error shape (401, 403).
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := s.authorizeAdmin(r.Header)
+		if err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ae := apierr.From(err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(ae.Kind.HTTPStatus())
+		_ = json.NewEncoder(w).Encode(ae.OpenAI())
+	})
+}
+
+// authorizeAdmin checks that h carries the admin token or an admin user's key.
+func (s *Server) authorizeAdmin(h http.Header) error {
+	snap := s.snaps.Load()
+	if snap == nil {
+		return apierr.New(apierr.KindUnavailable, "the gateway is starting; retry shortly")
+	}
+	p, err := snap.Authenticate(edge.Secret(h), time.Now())
+	if err != nil {
+		return err
+	}
+	if !p.Admin {
+		return apierr.New(apierr.KindPermissionDenied, "this needs the admin token or an admin user's key")
+	}
+	return nil
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully.

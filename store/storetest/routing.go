@@ -69,11 +69,19 @@ func weighted9010() *adminv1.Routing {
 	}}
 }
 
+// sticky is a valid sticky_routing: a header (not canonical) and a metadata key.
+func sticky() *adminv1.StickyRouting {
+	return &adminv1.StickyRouting{TtlSeconds: 600, SessionIdentifiers: []*adminv1.SessionIdentifier{
+		{Source: "headers", Key: "x-session-id"}, {Source: "metadata", Key: "conversation_id"},
+	}}
+}
+
 func testVirtualModels(t *testing.T, h *harness) {
 	ctx := t.Context()
 	st := h.st
 	routingModels(t, h)
 	in := &adminv1.VirtualModel{Group: "prod", Name: "gpt", ModelTypes: []string{"chat"}, RoutingConfig: weighted9010()}
+	in.RoutingConfig.StickyRouting = sticky()
 	want := proto.Clone(in).(*adminv1.VirtualModel)
 	want.Fqn = "prod/gpt"
 	for i, tg := range want.RoutingConfig.LoadBalanceTargets {
@@ -81,8 +89,19 @@ func testVirtualModels(t *testing.T, h *harness) {
 	}
 	// Header names are stored canonical.
 	want.RoutingConfig.LoadBalanceTargets[0].HeadersOverride = &adminv1.HeadersOverride{Set: map[string]string{"X-Team": "ml"}, Remove: []string{"X-Debug"}}
+	want.RoutingConfig.StickyRouting.SessionIdentifiers[0].Key = "X-Session-Id"
 	diff(t, "created", want, must(st.CreateVirtualModel(ctx, in))(t))
 	diff(t, "get", want, must(st.GetVirtualModel(ctx, "prod", "gpt"))(t))
+	diff(t, "list", []*adminv1.VirtualModel{want}, must(st.ListVirtualModels(ctx))(t))
+
+	// An update without sticky_routing removes it.
+	noSticky := proto.Clone(in).(*adminv1.VirtualModel)
+	noSticky.RoutingConfig.StickyRouting = nil
+	wantNoSticky := proto.Clone(want).(*adminv1.VirtualModel)
+	wantNoSticky.RoutingConfig.StickyRouting = nil
+	diff(t, "updated without sticky_routing", wantNoSticky, must(st.UpdateVirtualModel(ctx, noSticky))(t))
+	diff(t, "get without sticky_routing", wantNoSticky, must(st.GetVirtualModel(ctx, "prod", "gpt"))(t))
+	diff(t, "updated with sticky_routing", want, must(st.UpdateVirtualModel(ctx, in))(t))
 
 	upd := &adminv1.VirtualModel{Group: "prod", Name: "gpt", RoutingConfig: &adminv1.Routing{Type: snapshot.RoutingPriority, LoadBalanceTargets: []*adminv1.RoutingTarget{
 		{Target: "acme/smart", Priority: 0, SlaCutoff: &adminv1.SlaCutoff{TimePerOutputTokenMs: 50}},
@@ -104,6 +123,20 @@ func testVirtualModels(t *testing.T, h *harness) {
 	}
 	target := func(i int, mut func(tg *adminv1.RoutingTarget)) *adminv1.VirtualModel {
 		return bad(func(v *adminv1.VirtualModel) { mut(v.RoutingConfig.LoadBalanceTargets[i]) })
+	}
+	stick := func(mut func(s *adminv1.StickyRouting)) *adminv1.VirtualModel {
+		return bad(func(v *adminv1.VirtualModel) {
+			v.RoutingConfig.StickyRouting = sticky()
+			mut(v.RoutingConfig.StickyRouting)
+		})
+	}
+	const sp = "virtual_model.routing_config.sticky_routing"
+	ids := func(n int) []*adminv1.SessionIdentifier {
+		var out []*adminv1.SessionIdentifier
+		for i := range n {
+			out = append(out, &adminv1.SessionIdentifier{Source: "headers", Key: "x-s" + string(rune('a'+i))})
+		}
+		return out
 	}
 	errs := []struct {
 		name  string
@@ -151,6 +184,23 @@ func testVirtualModels(t *testing.T, h *harness) {
 		{"bad name", bad(func(v *adminv1.VirtualModel) { v.Name = "a/b" }), "virtual_model.name"},
 		{"config file's name", bad(func(v *adminv1.VirtualModel) { v.Group, v.Name = "file", "vm" }), "virtual_model.name"},
 		{"unknown model type", bad(func(v *adminv1.VirtualModel) { v.ModelTypes = []string{"image"} }), "virtual_model.model_types"},
+		{"sticky on priority", bad(func(v *adminv1.VirtualModel) {
+			v.RoutingConfig = &adminv1.Routing{Type: snapshot.RoutingPriority, LoadBalanceTargets: []*adminv1.RoutingTarget{{Target: "acme/fast"}}, StickyRouting: sticky()}
+		}), sp},
+		{"sticky on latency", bad(func(v *adminv1.VirtualModel) {
+			v.RoutingConfig = &adminv1.Routing{Type: snapshot.RoutingLatency, LoadBalanceTargets: []*adminv1.RoutingTarget{{Target: "acme/fast"}}, StickyRouting: sticky()}
+		}), sp},
+		{"sticky without ttl", stick(func(s *adminv1.StickyRouting) { s.TtlSeconds = 0 }), sp + ".ttl_seconds"},
+		{"sticky negative ttl", stick(func(s *adminv1.StickyRouting) { s.TtlSeconds = -1 }), sp + ".ttl_seconds"},
+		{"sticky ttl over a week", stick(func(s *adminv1.StickyRouting) { s.TtlSeconds = 604_801 }), sp + ".ttl_seconds"},
+		{"sticky without identifiers", stick(func(s *adminv1.StickyRouting) { s.SessionIdentifiers = nil }), sp + ".session_identifiers"},
+		{"sticky too many identifiers", stick(func(s *adminv1.StickyRouting) { s.SessionIdentifiers = ids(11) }), sp + ".session_identifiers"},
+		{"sticky unknown source", stick(func(s *adminv1.StickyRouting) { s.SessionIdentifiers[1].Source = "cookies" }), sp + ".session_identifiers[1].source"},
+		{"sticky bad header name", stick(func(s *adminv1.StickyRouting) { s.SessionIdentifiers[0].Key = "x session" }), sp + ".session_identifiers[0].key"},
+		{"sticky empty metadata key", stick(func(s *adminv1.StickyRouting) { s.SessionIdentifiers[1].Key = "" }), sp + ".session_identifiers[1].key"},
+		{"sticky duplicate identifier", stick(func(s *adminv1.StickyRouting) {
+			s.SessionIdentifiers = append(s.SessionIdentifiers, &adminv1.SessionIdentifier{Source: "headers", Key: "X-SESSION-ID"})
+		}), sp + ".session_identifiers[2]"},
 	}
 	for _, e := range errs {
 		t.Run(e.name, func(t *testing.T) {
@@ -230,6 +280,11 @@ func testRoutingRules(t *testing.T, h *harness) {
 		{"unknown type", bad(func(r *adminv1.RoutingRule) { r.RoutingConfig.Type = "fastest" }), "routing_rule.routing_config.type"},
 		{"weight on latency", bad(func(r *adminv1.RoutingRule) { r.RoutingConfig.LoadBalanceTargets[0].Weight = 50 }), "routing_rule.routing_config.load_balance_targets[0].weight"},
 		{"virtual target", bad(func(r *adminv1.RoutingRule) { r.RoutingConfig.LoadBalanceTargets[0].Target = "prod/gpt" }), "routing_rule.routing_config.load_balance_targets[0].target"},
+		// TrueFoundry documents sticky_routing on virtual models only; the config file refuses
+		// it on a rule too.
+		{"sticky routing", bad(func(r *adminv1.RoutingRule) {
+			r.RoutingConfig = &adminv1.Routing{Type: snapshot.RoutingWeight, LoadBalanceTargets: []*adminv1.RoutingTarget{{Target: "acme/fast", Weight: 100}}, StickyRouting: sticky()}
+		}), "routing_rule.routing_config.sticky_routing"},
 	}
 	for _, e := range errs {
 		t.Run(e.name, func(t *testing.T) {
@@ -254,7 +309,9 @@ func testRoutingSnapshot(t *testing.T, h *harness) {
 	ctx := t.Context()
 	st := h.st
 	routingModels(t, h)
-	must(st.CreateVirtualModel(ctx, &adminv1.VirtualModel{Group: "prod", Name: "gpt", ModelTypes: []string{"chat"}, RoutingConfig: weighted9010()}))(t)
+	sticky9010 := weighted9010()
+	sticky9010.StickyRouting = sticky()
+	must(st.CreateVirtualModel(ctx, &adminv1.VirtualModel{Group: "prod", Name: "gpt", ModelTypes: []string{"chat"}, RoutingConfig: sticky9010}))(t)
 	must(st.CreateRoutingRule(ctx, &adminv1.RoutingRule{Id: "b", Position: 1, When: &adminv1.Condition{Models: []string{"prod/gpt"}},
 		RoutingConfig: &adminv1.Routing{Type: snapshot.RoutingPriority, LoadBalanceTargets: []*adminv1.RoutingTarget{{Target: "acme/smart", SlaCutoff: &adminv1.SlaCutoff{TimeToFirstTokenMs: 800}}}}}))(t)
 	must(st.CreateRoutingRule(ctx, &adminv1.RoutingRule{Id: "a", Position: 5, When: &adminv1.Condition{Subjects: []string{"user:alice"}, Models: []string{"acme/fast"}},
@@ -267,7 +324,10 @@ func testRoutingSnapshot(t *testing.T, h *harness) {
 	fast.Headers = &provider.HeaderOverride{Set: map[string]string{"X-Team": "ml"}, Remove: []string{"X-Debug"}}
 	smart := snapshot.NewTarget("acme/smart")
 	smart.Weight, smart.Retry.Attempts, smart.FallbackStatus, smart.FallbackCandidate = 10, 1, []int{503}, false
-	wantVM := []snapshot.VirtualModel{{Account: "prod", Name: "gpt", Types: []string{"chat"}, Strategy: snapshot.RoutingWeight, Targets: []snapshot.VirtualTarget{fast, smart}}}
+	wantSticky := &snapshot.Sticky{TTL: 10 * time.Minute, Identifiers: []snapshot.SessionIdentifier{
+		{Source: snapshot.SessionHeaders, Key: "X-Session-Id"}, {Source: snapshot.SessionMetadata, Key: "conversation_id"},
+	}}
+	wantVM := []snapshot.VirtualModel{{Account: "prod", Name: "gpt", Types: []string{"chat"}, Strategy: snapshot.RoutingWeight, Targets: []snapshot.VirtualTarget{fast, smart}, Sticky: wantSticky}}
 	if d := cmp.Diff(wantVM, cfg.VirtualModels); d != "" {
 		t.Errorf("virtual models (-want +got):\n%s", d)
 	}

@@ -285,16 +285,19 @@ func testModels(t *testing.T, h *harness) {
 		t.Errorf("snapshot model = %+v, want %s with its decrypted key", m, "GPT-4o.mini")
 	}
 
-	priced := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", Types: []string{"embedding"}, Pricing: &adminv1.Pricing{InputPerMtok: 0.02}}))(t)
-	diff(t, "priced", &adminv1.Pricing{InputPerMtok: 0.02}, priced.GetPricing())
+	pricing := &adminv1.Pricing{InputPerMtok: 0.02, CacheWritePerMtok: 0.025, CacheWrite_1HPerMtok: 0.04}
+	priced := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", Types: []string{"embedding"}, Pricing: pricing}))(t)
+	diff(t, "priced", pricing, priced.GetPricing())
 	var snapPricing *snapshot.Pricing
 	for _, m := range snap(t, st).Models {
 		if m.Account == "acme" && m.Name == "embed" {
 			snapPricing = m.Pricing
 		}
 	}
-	diff(t, "snapshot pricing", &snapshot.Pricing{Input: 0.02}, snapPricing)
+	diff(t, "snapshot pricing", &snapshot.Pricing{Input: 0.02, CacheWrite: 0.025, CacheWrite1h: 0.04}, snapPricing)
 	_, err := st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", Pricing: &adminv1.Pricing{OutputPerMtok: -1}})
+	wantErr(t, err, apierr.KindInvalidRequest, "model.pricing")
+	_, err = st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", Pricing: &adminv1.Pricing{CacheWritePerMtok: -1}})
 	wantErr(t, err, apierr.KindInvalidRequest, "model.pricing")
 	upd := must(st.UpdateModel(ctx, &adminv1.Model{Account: "acme", Name: "embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e", Settings: map[string]string{"deployment": "emb-prod"}}))(t)
 	diff(t, "updated", &adminv1.Model{Account: "acme", Name: "embed", Fqn: "acme/embed", UpstreamModel: "text-embedding-3-small", Types: []string{"embedding"}, BaseUrl: "http://e", Settings: map[string]string{"deployment": "emb-prod"}}, upd)

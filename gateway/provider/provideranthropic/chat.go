@@ -256,15 +256,22 @@ func finishReason(stop string) string {
 	}
 }
 
-// openAIUsage converts Anthropic's usage: cache reads and writes are prompt tokens too.
+// openAIUsage converts Anthropic's usage: cache reads and writes are prompt tokens too, and
+// the writes are counted apart (chat.Usage.CacheWriteTokens, the one-hour ones among them in
+// CacheWrite1hTokens), as they are priced apart.
 func openAIUsage(u usage) chat.Usage {
 	prompt := u.InputTokens + u.CacheReadInputTokens + u.CacheCreationInputTokens
-	return chat.Usage{
+	out := chat.Usage{
 		PromptTokens:        prompt,
 		CompletionTokens:    u.OutputTokens,
 		TotalTokens:         prompt + u.OutputTokens,
 		PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: u.CacheReadInputTokens},
+		CacheWriteTokens:    u.CacheCreationInputTokens,
 	}
+	if u.CacheCreation != nil {
+		out.CacheWrite1hTokens = min(u.CacheCreation.Ephemeral1h, u.CacheCreationInputTokens)
+	}
+	return out
 }
 
 // completion translates a Message into a chat.completion created at now.

@@ -63,7 +63,7 @@ func TestChat(t *testing.T) {
 			want: `{"id":"msg_3","object":"chat.completion","created":1700000000,"model":"claude-sonnet-4-5-20250929",
 				"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],
 				"usage":{"prompt_tokens":189107,"completion_tokens":393,"total_tokens":189500,"prompt_tokens_details":{"cached_tokens":1000}}}`,
-			wantUsage: chat.Usage{PromptTokens: 189107, CompletionTokens: 393, TotalTokens: 189500, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 1000}},
+			wantUsage: chat.Usage{PromptTokens: 189107, CompletionTokens: 393, TotalTokens: 189500, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 1000}, CacheWriteTokens: 188086},
 		},
 	}
 	for _, tt := range tests {

@@ -228,4 +228,7 @@ func (u *usage) apply(d *deltaUsage) {
 	if d.CacheReadInputTokens != nil {
 		u.CacheReadInputTokens = *d.CacheReadInputTokens
 	}
+	if d.CacheCreation != nil {
+		u.CacheCreation = d.CacheCreation
+	}
 }

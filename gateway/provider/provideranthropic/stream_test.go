@@ -213,7 +213,7 @@ func TestStreamUsageChunk(t *testing.T) {
 	}
 	last := chunks[len(chunks)-1]
 	// input 472 + cache read 2048 + cache creation 100; output from message_delta.
-	want := chat.Usage{PromptTokens: 2620, CompletionTokens: 89, TotalTokens: 2709, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 2048}}
+	want := chat.Usage{PromptTokens: 2620, CompletionTokens: 89, TotalTokens: 2709, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 2048}, CacheWriteTokens: 100}
 	if !last.UsageOnly || last.Usage == nil {
 		t.Fatalf("last chunk %s is not usage-only", last.JSON)
 	}
@@ -224,8 +224,14 @@ func TestStreamUsageChunk(t *testing.T) {
 	if v.Choices == nil || len(v.Choices) != 0 || !bytes.Contains(last.JSON, []byte(`"choices":[]`)) {
 		t.Errorf("usage chunk %s must have empty choices", last.JSON)
 	}
-	if diff := cmp.Diff(&want, v.Usage); diff != "" {
+	// OpenAI's usage has no cache-write member: the JSON carries the rest.
+	wantJSON := want
+	wantJSON.CacheWriteTokens = 0
+	if diff := cmp.Diff(&wantJSON, v.Usage); diff != "" {
 		t.Errorf("usage in JSON (-want +got):\n%s", diff)
+	}
+	if bytes.Contains(last.JSON, []byte("cache")) && !bytes.Contains(last.JSON, []byte(`"cached_tokens"`)) {
+		t.Errorf("usage chunk %s leaks a non-OpenAI cache member", last.JSON)
 	}
 }
 

@@ -101,16 +101,25 @@ type usage struct {
 	OutputTokens             int64 `json:"output_tokens"`
 	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
 	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+	// CacheCreation splits the cache writes by lifetime; nil when the answer has no split.
+	CacheCreation *cacheCreation `json:"cache_creation"`
+}
+
+// cacheCreation is the cache writes of an answer by lifetime (usage.cache_creation).
+type cacheCreation struct {
+	Ephemeral5m int64 `json:"ephemeral_5m_input_tokens"`
+	Ephemeral1h int64 `json:"ephemeral_1h_input_tokens"`
 }
 
 // deltaUsage is the cumulative usage of a message_delta event. Only output_tokens is always
 // present; the input counts are pointers so that an absent count does not erase the one
 // message_start reported.
 type deltaUsage struct {
-	InputTokens              *int64 `json:"input_tokens"`
-	OutputTokens             int64  `json:"output_tokens"`
-	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
-	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
+	InputTokens              *int64         `json:"input_tokens"`
+	OutputTokens             int64          `json:"output_tokens"`
+	CacheCreationInputTokens *int64         `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     *int64         `json:"cache_read_input_tokens"`
+	CacheCreation            *cacheCreation `json:"cache_creation"`
 }
 
 // event is the data of one streaming event; which fields are set depends on Type.

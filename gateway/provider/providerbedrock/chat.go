@@ -270,16 +270,26 @@ func finishReason(stop string) string {
 	}
 }
 
-// openAIUsage converts Bedrock's usage: cache reads and writes are prompt tokens too, and the
-// total is recomputed from the parts so that it always adds up.
+// openAIUsage converts Bedrock's usage: cache reads and writes are prompt tokens too (the
+// writes also counted apart, chat.Usage.CacheWriteTokens, the one-hour ones of cacheDetails
+// among them in CacheWrite1hTokens, as they are priced apart), and the total is recomputed
+// from the parts so that it always adds up.
 func openAIUsage(u tokenUsage) chat.Usage {
 	prompt := u.InputTokens + u.CacheReadInputTokens + u.CacheWriteInputTokens
-	return chat.Usage{
+	out := chat.Usage{
 		PromptTokens:        prompt,
 		CompletionTokens:    u.OutputTokens,
 		TotalTokens:         prompt + u.OutputTokens,
 		PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: u.CacheReadInputTokens},
+		CacheWriteTokens:    u.CacheWriteInputTokens,
 	}
+	for _, d := range u.CacheDetails {
+		if d.TTL == "1h" {
+			out.CacheWrite1hTokens += d.InputTokens
+		}
+	}
+	out.CacheWrite1hTokens = min(out.CacheWrite1hTokens, out.CacheWriteTokens)
+	return out
 }
 
 // completion translates a Converse answer into a chat.completion with the given id and model,

@@ -237,7 +237,7 @@ func TestChat(t *testing.T) {
 			want: `{"id":"chatcmpl-0b1a6f8e-0c2f-4a0b-9d7e-2f1f1c3d4e5f","object":"chat.completion","created":1700000000,"model":"us.anthropic.claude-3-5-sonnet-20240620-v1:0",
 				"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],
 				"usage":{"prompt_tokens":189107,"completion_tokens":393,"total_tokens":189500,"prompt_tokens_details":{"cached_tokens":1000}}}`,
-			wantUsage: chat.Usage{PromptTokens: 189107, CompletionTokens: 393, TotalTokens: 189500, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 1000}},
+			wantUsage: chat.Usage{PromptTokens: 189107, CompletionTokens: 393, TotalTokens: 189500, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 1000}, CacheWriteTokens: 188086},
 		},
 	}
 	for _, tt := range tests {

@@ -89,7 +89,7 @@ func TestStreamText(t *testing.T) {
 		t.Errorf("chunks mismatch (-want +got):\n%s", diff)
 	}
 	last := chunks[len(chunks)-1]
-	wantUsage := &chat.Usage{PromptTokens: 40, CompletionTokens: 4, TotalTokens: 44, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 20}}
+	wantUsage := &chat.Usage{PromptTokens: 40, CompletionTokens: 4, TotalTokens: 44, PromptTokensDetails: &chat.PromptTokensDetails{CachedTokens: 20}, CacheWriteTokens: 10}
 	if !last.UsageOnly || !cmp.Equal(last.Usage, wantUsage) {
 		t.Errorf("last chunk UsageOnly=%v Usage=%+v, want a usage-only chunk with %+v", last.UsageOnly, last.Usage, wantUsage)
 	}

@@ -146,6 +146,14 @@ type tokenUsage struct {
 	TotalTokens           int64 `json:"totalTokens"`
 	CacheReadInputTokens  int64 `json:"cacheReadInputTokens"`
 	CacheWriteInputTokens int64 `json:"cacheWriteInputTokens"`
+	// CacheDetails splits the cache writes by lifetime.
+	CacheDetails []cacheDetail `json:"cacheDetails"`
+}
+
+// cacheDetail is the cache writes of one lifetime: ttl "5m" or "1h".
+type cacheDetail struct {
+	InputTokens int64  `json:"inputTokens"`
+	TTL         string `json:"ttl"`
 }
 
 // The payloads of ConverseStream events, one type per :event-type.

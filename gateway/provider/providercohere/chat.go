@@ -230,14 +230,16 @@ func translateTools(r *chat.Request) (tools []tool, strict bool, choice string, 
 	return tools, numStrict > 0, choice, nil
 }
 
-// openAIUsage converts Cohere's usage: the model's token counts, else the billed ones.
+// openAIUsage converts Cohere's usage: the billed counts, else the model's token counts.
+// Cohere bills billed_units, which leave out the tokens of its own prompt template that
+// tokens counts; priced, they are what the account is charged.
 func openAIUsage(u *usage) chat.Usage {
 	if u == nil {
 		return chat.Usage{}
 	}
-	c := u.Tokens
+	c := u.BilledUnits
 	if c == nil || (c.InputTokens == 0 && c.OutputTokens == 0) {
-		c = u.BilledUnits
+		c = u.Tokens
 	}
 	if c == nil {
 		return chat.Usage{}

@@ -43,7 +43,7 @@
 // and STOP_SEQUENCE (and reasons newer than this adapter) to "stop", MAX_TOKENS to "length",
 // TOOL_CALL to "tool_calls". ERROR and TIMEOUT mean there is no answer: they are an upstream
 // error (502, code upstream_error) and an upstream timeout (504), never a clean finish. Usage is
-// the usage.tokens counts, else usage.billed_units'.
+// the usage.billed_units counts (what Cohere charges), else usage.tokens'.
 //
 // # Streams
 //

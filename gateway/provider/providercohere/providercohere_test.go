@@ -200,11 +200,11 @@ func TestChatText(t *testing.T) {
 	}
 	want := `{"id":"c14c80c3-18eb-4519-9460-6c92edd8cfb4","object":"chat.completion","created":1700000000,"model":"command-a-03-2025",
 		"choices":[{"index":0,"message":{"role":"assistant","content":"LLMs are neural networks."},"finish_reason":"stop"}],
-		"usage":{"prompt_tokens":71,"completion_tokens":418,"total_tokens":489}}`
+		"usage":{"prompt_tokens":5,"completion_tokens":418,"total_tokens":423}}`
 	if diff := cmp.Diff(jsonValue(t, want), jsonValue(t, string(res.JSON))); diff != "" {
 		t.Errorf("answer mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(chat.Usage{PromptTokens: 71, CompletionTokens: 418, TotalTokens: 489}, res.Usage); diff != "" {
+	if diff := cmp.Diff(chat.Usage{PromptTokens: 5, CompletionTokens: 418, TotalTokens: 423}, res.Usage); diff != "" {
 		t.Errorf("usage mismatch (-want +got):\n%s", diff)
 	}
 	if got := f.requests()[0]["stream"]; got != false {
@@ -229,7 +229,7 @@ func TestChatToolCalls(t *testing.T) {
 		"choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":"I will look up the weather in Toronto and Madrid.","tool_calls":[
 			{"id":"get_weather_1byjy32y4hvq","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Toronto\"}"}},
 			{"id":"get_weather_2abxz","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"Madrid\"}"}}]}}],
-		"usage":{"prompt_tokens":1003,"completion_tokens":72,"total_tokens":1075}}`
+		"usage":{"prompt_tokens":37,"completion_tokens":28,"total_tokens":65}}`
 	if diff := cmp.Diff(jsonValue(t, want), jsonValue(t, string(res.JSON))); diff != "" {
 		t.Errorf("answer mismatch (-want +got):\n%s", diff)
 	}
@@ -250,6 +250,7 @@ func TestChatFinishReasonsAndUsage(t *testing.T) {
 		{"tool call", "TOOL_CALL", `{"tokens":{"input_tokens":10,"output_tokens":2}}`, "tool_calls", chat.Usage{PromptTokens: 10, CompletionTokens: 2, TotalTokens: 12}, 0},
 		{"unknown reason is a stop", "SOMETHING_NEW", `{"tokens":{"input_tokens":10,"output_tokens":2}}`, "stop", chat.Usage{PromptTokens: 10, CompletionTokens: 2, TotalTokens: 12}, 0},
 		{"billed units when tokens are absent", "COMPLETE", `{"billed_units":{"input_tokens":5.0,"output_tokens":7}}`, "stop", chat.Usage{PromptTokens: 5, CompletionTokens: 7, TotalTokens: 12}, 0},
+		{"billed units over tokens", "COMPLETE", `{"billed_units":{"input_tokens":5,"output_tokens":7},"tokens":{"input_tokens":71,"output_tokens":7}}`, "stop", chat.Usage{PromptTokens: 5, CompletionTokens: 7, TotalTokens: 12}, 0},
 		{"no usage", "COMPLETE", `null`, "stop", chat.Usage{}, 0},
 		{"error", "ERROR", `{"tokens":{"input_tokens":10,"output_tokens":2}}`, "", chat.Usage{}, http.StatusBadGateway},
 		{"timeout", "TIMEOUT", `{"tokens":{"input_tokens":10,"output_tokens":2}}`, "", chat.Usage{}, http.StatusGatewayTimeout},

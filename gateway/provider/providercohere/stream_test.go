@@ -227,7 +227,7 @@ func TestStreamUsageChunk(t *testing.T) {
 		transcript string
 		want       chat.Usage
 	}{
-		{"stream_text.sse", chat.Usage{PromptTokens: 71, CompletionTokens: 12, TotalTokens: 83}},
+		{"stream_text.sse", chat.Usage{PromptTokens: 5, CompletionTokens: 12, TotalTokens: 17}},
 		{"stream_max_tokens.sse", chat.Usage{PromptTokens: 3, CompletionTokens: 2, TotalTokens: 5}},
 	}
 	for _, tt := range tests {

@@ -183,7 +183,7 @@ func usageOf(obj []byte) chat.Usage {
 		return chat.Usage{}
 	}
 	var w wireUsage
-	if json.Unmarshal(raw, &w) != nil {
+	if json.Unmarshal(raw, &w) != nil || decodeUsage(raw, &w.Usage) != nil {
 		return chat.Usage{}
 	}
 	u := w.Usage

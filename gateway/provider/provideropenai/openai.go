@@ -157,14 +157,83 @@ func readUsage(body []byte) (chat.Usage, error) {
 		return u, provider.BadResponse(err)
 	}
 	if ok && !bytes.Equal(raw, nullJSON) {
-		if err := json.Unmarshal(raw, &u); err != nil {
+		if err := decodeUsage(raw, &u); err != nil {
 			return u, provider.BadResponse(err)
 		}
 	}
 	return u, nil
 }
 
+// usageExtras are the members OpenAI-compatible providers add to OpenAI's usage to report
+// their prompt cache: OpenRouter's (and Azure AI Foundry's) prompt_tokens_details
+// .cache_write_tokens, and DeepSeek's prompt_cache_hit_tokens in place of cached_tokens. Both
+// count prompt tokens, as cached_tokens does.
+type usageExtras struct {
+	PromptTokensDetails *struct {
+		CacheWriteTokens int64 `json:"cache_write_tokens"`
+	} `json:"prompt_tokens_details"`
+	PromptCacheHitTokens int64 `json:"prompt_cache_hit_tokens"`
+}
+
+// decodeUsage decodes an OpenAI-shaped usage object into u, with the cache counts of
+// usageExtras. Reasoning tokens reported outside completion_tokens (xAI's: its total_tokens is
+// prompt + completion + reasoning, where OpenAI's completion_tokens hold the reasoning) are
+// added to the completion tokens, so they are billed as the output they are.
+func decodeUsage(raw []byte, u *chat.Usage) error {
+	if err := json.Unmarshal(raw, u); err != nil {
+		return err
+	}
+	if r := u.ReasoningTokens(); r > 0 && u.TotalTokens == u.PromptTokens+u.CompletionTokens+r {
+		u.CompletionTokens += r
+	}
+	if !bytes.Contains(raw, cacheWriteMarker) && !bytes.Contains(raw, cacheHitMarker) {
+		return nil // the common case: OpenAI's own usage, decoded once
+	}
+	var x usageExtras
+	if err := json.Unmarshal(raw, &x); err != nil {
+		return err
+	}
+	if x.PromptTokensDetails != nil {
+		u.CacheWriteTokens = x.PromptTokensDetails.CacheWriteTokens
+	}
+	if u.CachedTokens() == 0 && x.PromptCacheHitTokens > 0 {
+		if u.PromptTokensDetails == nil {
+			u.PromptTokensDetails = &chat.PromptTokensDetails{}
+		}
+		u.PromptTokensDetails.CachedTokens = x.PromptCacheHitTokens
+	}
+	return nil
+}
+
+var (
+	cacheWriteMarker = []byte(`"cache_write_tokens"`)
+	cacheHitMarker   = []byte(`"prompt_cache_hit_tokens"`)
+)
+
 var nullJSON = []byte("null")
+
+// chunkUsage reads the usage a stream chunk reports: its usage member, else Groq's
+// x_groq.usage (Groq reports a stream's usage there, on its last chunk, in OpenAI's shape).
+// ok is false when the chunk reports none.
+func chunkUsage(data []byte) (u chat.Usage, ok bool, err error) {
+	raw, ok, err := rawjson.Get(data, "usage")
+	if err != nil {
+		return u, false, provider.BadResponse(err)
+	}
+	if !ok || bytes.Equal(raw, nullJSON) {
+		xg, found, err := rawjson.Get(data, "x_groq")
+		if err != nil || !found {
+			return u, false, nil
+		}
+		if raw, ok, err = rawjson.Get(xg, "usage"); err != nil || !ok || bytes.Equal(raw, nullJSON) {
+			return u, false, nil
+		}
+	}
+	if err := decodeUsage(raw, &u); err != nil {
+		return u, false, provider.BadResponse(err)
+	}
+	return u, true, nil
+}
 
 // roundTrip posts a non-streamed request and returns the answer and its usage.
 func (a *Adapter) roundTrip(ctx context.Context, url string, body []byte) ([]byte, chat.Usage, error) {
@@ -253,9 +322,12 @@ func (s *stream) Recv() (provider.Chunk, error) {
 	// Usage appears as "usage":{ only on the chunk that reports it ("usage":null elsewhere); a
 	// JSON string cannot contain that byte sequence unescaped, so the scan is exact.
 	if bytes.Contains(data, usageMarker) {
-		u, err := readUsage(data)
+		u, ok, err := chunkUsage(data)
 		if err != nil {
 			return provider.Chunk{}, err
+		}
+		if !ok {
+			return ch, nil
 		}
 		ch.Usage = &u
 		choices, _, err := rawjson.Get(data, "choices")

@@ -21,6 +21,15 @@ const (
 	AnthropicOutputTokens = 6
 	// AnthropicCacheReadTokens is the cache_read_input_tokens of every answer.
 	AnthropicCacheReadTokens = 4
+	// ModelCacheWrite: a model whose name ends with it also reports AnthropicCacheWriteTokens
+	// written to the cache (cache_creation_input_tokens; prompt tokens as the gateway reports
+	// them grow by as many), AnthropicCacheWrite1hTokens of them for one hour
+	// (cache_creation.ephemeral_1h_input_tokens). Other models report no cache writes.
+	ModelCacheWrite = "fake-cache-write"
+	// AnthropicCacheWriteTokens is the cache_creation_input_tokens of a ModelCacheWrite answer.
+	AnthropicCacheWriteTokens = 20
+	// AnthropicCacheWrite1hTokens is the part of AnthropicCacheWriteTokens written for one hour.
+	AnthropicCacheWrite1hTokens = 8
 	// AnthropicToolUseID is the id of the tool_use block the fake answers with.
 	AnthropicToolUseID = "toolu_01"
 	// AnthropicVersion is the anthropic-version the Messages wire format here follows.
@@ -294,10 +303,7 @@ func (f *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		stopReason = "tool_use"
 		content = []any{map[string]any{"type": "tool_use", "id": AnthropicToolUseID, "name": toolName, "input": map[string]any{"city": "Paris"}}}
 	}
-	usage := map[string]any{
-		"input_tokens": AnthropicInputTokens, "output_tokens": AnthropicOutputTokens,
-		"cache_creation_input_tokens": 0, "cache_read_input_tokens": AnthropicCacheReadTokens,
-	}
+	usage := anthropicUsage(model, AnthropicOutputTokens)
 	w.Header().Set("request-id", "req_fake")
 	if stream, _ := req.Body["stream"].(bool); !stream {
 		w.Header().Set("content-type", "application/json")
@@ -316,10 +322,7 @@ func (f *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
 		flusher.Flush()
 	}
-	startUsage := map[string]any{
-		"input_tokens": AnthropicInputTokens, "output_tokens": 1,
-		"cache_creation_input_tokens": 0, "cache_read_input_tokens": AnthropicCacheReadTokens,
-	}
+	startUsage := anthropicUsage(model, 1)
 	send("message_start", map[string]any{"type": "message_start", "message": map[string]any{
 		"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": []any{},
 		"stop_reason": nil, "stop_sequence": nil, "usage": startUsage,
@@ -362,4 +365,17 @@ func (f *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		"delta": map[string]any{"stop_reason": stopReason, "stop_sequence": nil},
 		"usage": map[string]any{"output_tokens": AnthropicOutputTokens}})
 	send("message_stop", map[string]any{"type": "message_stop"})
+}
+
+// anthropicUsage is the usage of an answer of model with output tokens (see ModelCacheWrite).
+func anthropicUsage(model string, output int) map[string]any {
+	u := map[string]any{
+		"input_tokens": AnthropicInputTokens, "output_tokens": output,
+		"cache_creation_input_tokens": 0, "cache_read_input_tokens": AnthropicCacheReadTokens,
+	}
+	if strings.HasSuffix(model, ModelCacheWrite) {
+		u["cache_creation_input_tokens"] = AnthropicCacheWriteTokens
+		u["cache_creation"] = map[string]any{"ephemeral_5m_input_tokens": AnthropicCacheWriteTokens - AnthropicCacheWrite1hTokens, "ephemeral_1h_input_tokens": AnthropicCacheWrite1hTokens}
+	}
+	return u
 }
