@@ -75,7 +75,8 @@ func sameTotals(t *testing.T, what string, want, got *usagev1.Totals) {
 
 // TestUsageAPI: requests of two users, streamed, answered whole and failed, end in the
 // embedded store, and the Usage API answers their exact totals: to the admin everyone's, to a
-// user only their own, over Connect, gRPC and REST.
+// user only their own, over Connect, gRPC and REST; a request whose bodies were logged has
+// them in GetRequest, and only there.
 func TestUsageAPI(t *testing.T) {
 	up := providertest.NewOpenAI(t)
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", writeConfig(t, usageConfig(up.BaseURL())))
@@ -95,6 +96,9 @@ func TestUsageAPI(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+key)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-LLMGW-Metadata", `{"app":"e2e"}`)
+		if stream {
+			req.Header.Set("X-LLMGW-Logging-Config", `{"enabled": true}`) // its bodies are logged
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -194,6 +198,21 @@ func TestUsageAPI(t *testing.T) {
 		}
 		if e := failed.GetEvent(); e.GetStatus() == "ok" || len(e.GetAttempts()) == 0 || e.GetAttempts()[0].GetTarget() != "fake/broken" || e.GetMetadata()["app"] != "e2e" {
 			t.Errorf("alice's failed request: %v", e)
+		}
+		streamed, err := c.GetRequest(ctx, &usagev1.GetRequestRequest{EventId: aliceIDs[1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := streamed.GetEvent().GetBodies(); !strings.Contains(string(b.GetRequest()), "hello usage") || len(b.GetResponse()) == 0 {
+			t.Errorf("the streamed request's logged bodies: %v", b)
+		}
+		if failed.GetEvent().GetBodies() != nil {
+			t.Error("bodies of a request that did not ask for them")
+		}
+		for _, e := range list.GetEvents() {
+			if e.GetBodies() != nil {
+				t.Errorf("listed event %s carries bodies", e.GetEventId())
+			}
 		}
 		if _, err := c.GetRequest(ctx, &usagev1.GetRequestRequest{EventId: bobIDs[0]}); connect.CodeOf(err) != connect.CodeNotFound {
 			t.Errorf("alice reading bob's request: %v, want NotFound", err)
