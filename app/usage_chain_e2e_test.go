@@ -168,7 +168,7 @@ func TestUsageChainToClickHouse(t *testing.T) {
 		var attempts chproto.ColUInt64
 		var cost chproto.ColFloat64
 		q := ch.Query{
-			Body: "SELECT CAST(model, 'String') AS m, CAST(status, 'String') AS s, http_status, prompt_tokens, completion_tokens, length(attempts.target) AS attempts, cost_usd FROM usage_events FINAL WHERE event_id = {id:String}",
+			Body:       "SELECT CAST(model, 'String') AS m, CAST(status, 'String') AS s, http_status, prompt_tokens, completion_tokens, length(attempts.target) AS attempts, cost_usd FROM usage_events FINAL WHERE event_id = {id:String}",
 			Parameters: ch.Parameters(map[string]any{"id": id}),
 			Result: chproto.Results{{Name: "m", Data: &model}, {Name: "s", Data: &status}, {Name: "http_status", Data: &httpStatus},
 				{Name: "prompt_tokens", Data: &prompt}, {Name: "completion_tokens", Data: &completion}, {Name: "attempts", Data: &attempts}, {Name: "cost_usd", Data: &cost}},
