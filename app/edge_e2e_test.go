@@ -61,6 +61,9 @@ func bodyRoutes() []route {
 		{name: "grpc admin", path: "/llmgw.admin.v1.AdminService/CreateUser", contentType: "application/grpc", grpc: true},
 		{name: "rest inference", path: "/api/v1/inference/chat-completions", contentType: "application/json"},
 		{name: "rest admin", path: "/api/v1/users", contentType: "application/json"},
+		{name: "connect usage", path: "/llmgw.usage.v1.UsageService/ListRequests", contentType: "application/json"},
+		{name: "grpc usage", path: "/llmgw.usage.v1.UsageService/ListRequests", contentType: "application/grpc", grpc: true},
+		{name: "rest usage", path: "/api/v1/usage/requests:search", contentType: "application/json"},
 	}
 }
 

@@ -46,6 +46,8 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		{"LLMGW_RELOAD_INTERVAL", "1m", func(c *Config) any { return c.ReloadInterval }, time.Minute},
 		{"LLMGW_REQUEST_LOG", "false", func(c *Config) any { return c.RequestLog }, false},
 		{"LLMGW_LISTEN", "127.0.0.1:9", func(c *Config) any { return c.Listen }, "127.0.0.1:9"},
+		{"LLMGW_USAGE_RETENTION_DAYS", "7", func(c *Config) any { return c.UsageRetentionDays }, 7},
+		{"LLMGW_USAGE_RETENTION_DAYS", "0", func(c *Config) any { return c.UsageRetentionDays }, 0},
 		{"LLMGW_METRICS_LISTEN", "127.0.0.1:9090", func(c *Config) any { return c.MetricsListen }, "127.0.0.1:9090"},
 		{"LLMGW_METRICS_PUBLIC", "true", func(c *Config) any { return c.MetricsPublic }, true},
 	}
@@ -69,6 +71,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	// A bad value is an error naming the variable, never silently the default.
 	for env, bad := range map[string]string{
 		"LLMGW_MAX_BODY": "32MiB", "LLMGW_MAX_FILE": "-1", "LLMGW_UPSTREAM_TIMEOUT": "10", "LLMGW_RELOAD_INTERVAL": "soon", "LLMGW_REQUEST_LOG": "yes please",
+		"LLMGW_USAGE_RETENTION_DAYS": "-1",
 	} {
 		_, err := parseFlags("serve", nil, func(k string) string {
 			if k == env {

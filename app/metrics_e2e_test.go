@@ -313,7 +313,7 @@ func TestKafkaStageMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newUsageSink(cfg, getenv, nil, discard{}, slog.New(slog.DiscardHandler))
+	s, err := newUsageSink(context.Background(), cfg, getenv, nil, discard{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

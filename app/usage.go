@@ -11,12 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmgw/llmgw/analytics/embedded"
 	"github.com/llmgw/llmgw/analytics/event"
 	"github.com/llmgw/llmgw/analytics/kafka"
 	"github.com/llmgw/llmgw/analytics/spool"
 	"github.com/llmgw/llmgw/gateway/metrics"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
+	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
+	usagesvc "github.com/llmgw/llmgw/services/usage"
 )
 
 // usageQueueBytes bounds the usage events held in memory between the request path and their
@@ -27,7 +30,8 @@ const usageQueueBytes = 64 << 20
 // after the queue's last delivery; what is left stays in the spool for the next start.
 const usageCloseGrace = 10 * time.Second
 
-// UsageConfig is where usage events go: Kafka when Brokers is set, else the request log.
+// UsageConfig is where usage events go besides the request log: Kafka when Brokers is set,
+// else the embedded usage store.
 type UsageConfig struct {
 	Replica       string
 	Region        string
@@ -45,7 +49,7 @@ func usageFlags(fs *flag.FlagSet, c *UsageConfig, env func(k, def string) string
 	host, _ := os.Hostname()
 	fs.StringVar(&c.Replica, "replica", env("LLMGW_REPLICA", host), "this replica's name in usage events (default: the host name) (LLMGW_REPLICA)")
 	fs.StringVar(&c.Region, "region", env("LLMGW_REGION", ""), "this replica's region in usage events (LLMGW_REGION)")
-	fs.StringVar(&c.Brokers, "kafka-brokers", env("LLMGW_KAFKA_BROKERS", ""), "comma-separated Kafka brokers to write usage events to; unset: the request log only (LLMGW_KAFKA_BROKERS)")
+	fs.StringVar(&c.Brokers, "kafka-brokers", env("LLMGW_KAFKA_BROKERS", ""), "comma-separated Kafka brokers to write usage events to; unset: the embedded usage store in the data dir (LLMGW_KAFKA_BROKERS)")
 	fs.StringVar(&c.Topic, "kafka-topic", env("LLMGW_KAFKA_TOPIC", kafka.DefaultTopic), "Kafka topic of usage events (LLMGW_KAFKA_TOPIC)")
 	fs.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", env("LLMGW_KAFKA_SASL_MECHANISM", ""), "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512; the password is read from LLMGW_KAFKA_PASSWORD (LLMGW_KAFKA_SASL_MECHANISM)")
 	fs.StringVar(&c.Username, "kafka-username", env("LLMGW_KAFKA_USERNAME", ""), "Kafka SASL username (LLMGW_KAFKA_USERNAME)")
@@ -67,11 +71,13 @@ func kafkaOptions(c *UsageConfig, getenv func(string) string) kafka.Options {
 	return o
 }
 
-// usageSink is where the usage queue delivers: sink alone, or with Kafka configured, the Kafka
-// producer and sink (the request log) both.
+// usageSink is where the usage queue delivers: the embedded usage store and sink (the request
+// log), or with Kafka configured, the Kafka producer and sink.
 type usageSink struct {
 	sink     usage.Sink
-	producer *kafka.Producer // nil without Kafka
+	producer *kafka.Producer                    // nil without Kafka
+	store    *embedded.Store                    // nil with Kafka
+	api      usagev1connect.UsageServiceHandler // the Usage API over store; nil with Kafka
 	stop     context.CancelFunc
 	done     chan struct{}
 	closed   bool
@@ -79,12 +85,16 @@ type usageSink struct {
 }
 
 // newUsageSink returns the usage sink of cfg: logs, with Kafka when configured, its spool in
-// <data dir>/spool. Call start, and after the queue's last delivery, close (which a serve that
-// fails before it serves calls too).
-func newUsageSink(cfg *Config, getenv func(string) string, snaps *snapshot.Holder, logs usage.Sink, logger *slog.Logger) (*usageSink, error) {
+// <data dir>/spool, else with the embedded usage store in <data dir>/usage.db. Call start, and
+// after the queue's last delivery, close (which a serve that fails before it serves calls too).
+func newUsageSink(ctx context.Context, cfg *Config, getenv func(string) string, snaps *snapshot.Holder, logs usage.Sink, logger *slog.Logger) (*usageSink, error) {
 	u := &cfg.Usage
 	if u.Brokers == "" {
-		return &usageSink{sink: logs}, nil
+		st, err := openEmbedded(ctx, cfg, event.NewConverter(u.Replica, u.Region, snaps), logger)
+		if err != nil {
+			return nil, err
+		}
+		return &usageSink{sink: usage.Tee{st, logs}, store: st, api: usagesvc.New(st, logger)}, nil
 	}
 	sp, err := spool.Open(filepath.Join(dataDir(cfg), "spool"), u.SpoolMaxBytes, logger)
 	if err != nil {
@@ -95,7 +105,7 @@ func newUsageSink(cfg *Config, getenv func(string) string, snaps *snapshot.Holde
 		sp.Close()
 		return nil, err
 	}
-	return &usageSink{sink: tee{p, logs}, producer: p, grace: usageCloseGrace}, nil
+	return &usageSink{sink: usage.Tee{p, logs}, producer: p, grace: usageCloseGrace}, nil
 }
 
 // watch reports the Kafka producer's spool and losses to m (nothing without Kafka).
@@ -106,15 +116,22 @@ func (s *usageSink) watch(m *metrics.Metrics) {
 	m.WatchUsage(metrics.Stage{Name: "kafka", Depth: s.producer.Spooled, Spool: s.producer.SpoolBytes, Dropped: s.producer.Dropped})
 }
 
-// start replays the Kafka spool in the background until close.
+// start replays the Kafka spool, or writes to the embedded store, in the background until
+// close.
 func (s *usageSink) start(ctx context.Context) {
-	if s.producer == nil {
+	run := func(ctx context.Context) {}
+	switch {
+	case s.producer != nil:
+		run = s.producer.Run
+	case s.store != nil:
+		run = s.store.Run
+	default:
 		return
 	}
 	ctx, s.stop = context.WithCancel(ctx)
 	s.done = make(chan struct{})
 	go func() {
-		s.producer.Run(ctx)
+		run(ctx)
 		close(s.done)
 	}()
 }
@@ -122,13 +139,22 @@ func (s *usageSink) start(ctx context.Context) {
 // close writes what the spool holds to Kafka for up to usageCloseGrace and closes the
 // producer; the events left stay in the spool for the next start.
 func (s *usageSink) close(ctx context.Context) error {
-	if s.producer == nil || s.closed {
+	if s.closed {
 		return nil
 	}
 	s.closed = true
 	if s.stop != nil {
 		s.stop()
-		<-s.done
+		<-s.done // the embedded store has written what it held
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			return fmt.Errorf("close the usage store: %w", err)
+		}
+		return nil
+	}
+	if s.producer == nil {
+		return nil
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.grace)
 	defer cancel()
@@ -137,23 +163,3 @@ func (s *usageSink) close(ctx context.Context) error {
 	}
 	return nil
 }
-
-// tee delivers to Kafka and then to the request log.
-type tee struct {
-	kafka *kafka.Producer
-	logs  usage.Sink
-}
-
-func (t tee) Record(ctx context.Context, e *usage.Event) {
-	t.kafka.Record(ctx, e)
-	t.logs.Record(ctx, e)
-}
-
-func (t tee) RecordBatch(ctx context.Context, es []usage.Event) {
-	t.kafka.RecordBatch(ctx, es)
-	for i := range es {
-		t.logs.Record(ctx, &es[i])
-	}
-}
-
-var _ usage.BatchSink = tee{}

@@ -63,8 +63,8 @@ func TestUsageFlags(t *testing.T) {
 	}
 }
 
-// TestNoBrokersKeepsTheRequestLog: without --kafka-brokers the queue delivers to the request
-// log alone, and no spool is made.
+// TestNoBrokersKeepsTheRequestLog: without --kafka-brokers the queue delivers to the embedded
+// usage store and the request log, and no spool is made.
 func TestNoBrokersKeepsTheRequestLog(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := parseFlags("serve", []string{"--data-dir", dir}, func(string) string { return "" }, io.Discard)
@@ -72,12 +72,16 @@ func TestNoBrokersKeepsTheRequestLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &events{}
-	s, err := newUsageSink(cfg, func(string) string { return "" }, nil, logs, nil)
+	s, err := newUsageSink(context.Background(), cfg, func(string) string { return "" }, nil, logs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.producer != nil || s.sink != logs {
-		t.Errorf("sink %T, producer %v; want the request log alone", s.sink, s.producer)
+	defer s.close(context.Background())
+	if tee, ok := s.sink.(usage.Tee); s.producer != nil || s.store == nil || s.api == nil || !ok || len(tee) != 2 || tee[1] != logs {
+		t.Errorf("sink %T, producer %v; want the embedded store and the request log", s.sink, s.producer)
+	}
+	if _, err := os.Stat(dir + "/usage.db"); err != nil {
+		t.Errorf("no embedded usage store: %v", err)
 	}
 	if _, err := os.Stat(dir + "/spool"); !os.IsNotExist(err) {
 		t.Errorf("a spool without Kafka: %v", err)
@@ -104,7 +108,13 @@ func TestSpoolMaxBytesCapsTheSpool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newUsageSink(cfg, getenv, nil, discard{}, slog.New(slog.DiscardHandler))
+	s, err := newUsageSink(context.Background(), cfg, getenv, nil, discard{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.store != nil || s.api != nil {
+		t.Error("an embedded usage store with Kafka")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

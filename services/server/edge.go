@@ -22,6 +22,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/tracing"
+	"github.com/llmgw/llmgw/services/usage"
 )
 
 // The edge wraps every route before its handler runs, and does the same things in the same
@@ -268,15 +269,25 @@ func readAll(r *http.Request, limit int64) error {
 	return nil
 }
 
-// connectService wraps the Connect handler of a service: admin says whether it needs the admin
-// token or an admin user's key; otherwise any key that authenticates is let through, as the
-// admitted caller in the context.
-func (e *edgeRoutes) connectService(admin bool, next http.Handler) http.Handler {
+// access is what a service asks of a key.
+type access int
+
+const (
+	// accessInference admits any key as the pipeline's caller, and leaves a request record.
+	accessInference access = iota
+	// accessAdmin needs the admin token or an admin user's key.
+	accessAdmin
+	// accessUsage admits any key, as the Usage API's viewer (which narrows what it sees).
+	accessUsage
+)
+
+// connectService wraps the Connect handler of a service, checking keys as acc says.
+func (e *edgeRoutes) connectService(acc access, next http.Handler) http.Handler {
 	limit := e.s.opts.MaxBody
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var er *edge.Request
 		var hopped *hopEntry
-		if !admin {
+		if acc == accessInference {
 			if hopped = e.hop(r); hopped != nil {
 				er = hopped.er // the REST edge that made the hop records it
 				if hopped.span != nil {
@@ -301,7 +312,7 @@ func (e *edgeRoutes) connectService(admin bool, next http.Handler) http.Handler 
 		if hopped != nil {
 			r = r.WithContext(pipeline.WithCaller(r.Context(), hopped.c)) // admitted by the REST edge
 		} else {
-			ctx, err := e.authenticate(r, er, admin)
+			ctx, err := e.authenticate(r, er, acc)
 			if err != nil {
 				e.connectFail(w, r, er, err)
 				return
@@ -325,10 +336,10 @@ func (e *edgeRoutes) connectService(admin bool, next http.Handler) http.Handler 
 
 // authenticate checks the request's key from its headers, before its body is read. For the
 // inference service it admits the caller into the context; for the Admin API it requires an
-// admin principal.
-func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, admin bool) (context.Context, error) {
+// admin principal; for the Usage API it puts the key's viewer into the context.
+func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access) (context.Context, error) {
 	secret := edge.Secret(r.Header)
-	if admin {
+	if acc != accessInference {
 		snap := e.s.snaps.Load()
 		if snap == nil {
 			return nil, apierr.New(apierr.KindUnavailable, "the gateway is starting; retry shortly")
@@ -336,6 +347,9 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, admin bool)
 		p, err := snap.Authenticate(secret, time.Now())
 		if err != nil {
 			return nil, err
+		}
+		if acc == accessUsage {
+			return usage.WithViewer(r.Context(), usage.ViewerOf(p)), nil
 		}
 		if !p.Admin {
 			return nil, apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin user's key")
@@ -377,15 +391,22 @@ func (e *edgeRoutes) hopMetadata(ctx context.Context, r *http.Request) metadata.
 }
 
 // rest wraps the REST gateway. Inference routes get a request record and a caller; Admin
-// routes need an admin principal. Both are checked from the headers, then the body is read
-// whole under the limit, before the gateway decodes it.
+// routes need an admin principal; Usage routes any key (the Usage API narrows what it shows
+// in the hop, where the key travels in the Authorization header). All are checked from the
+// headers, then the body is read whole under the limit, before the gateway decodes it.
 func (e *edgeRoutes) rest(next http.Handler) http.Handler {
 	limit := e.s.opts.MaxBody
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		admin := !strings.HasPrefix(r.URL.Path, "/api/v1/inference/")
+		acc := accessAdmin
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/v1/inference/"):
+			acc = accessInference
+		case strings.HasPrefix(r.URL.Path, "/api/v1/usage/"):
+			acc = accessUsage
+		}
 		var er *edge.Request
 		var span trace.Span
-		if !admin {
+		if acc == accessInference {
 			er = edge.NewRequest(r.Header, edge.SurfaceREST, time.Now())
 			r, span = e.traced(r, er)
 			w.Header().Set("X-Request-Id", er.ID)
@@ -399,7 +420,7 @@ func (e *edgeRoutes) rest(next http.Handler) http.Handler {
 			e.restFail(w, er, edge.TooLarge(limit))
 			return
 		}
-		ctx, err := e.authenticate(r, er, admin)
+		ctx, err := e.authenticate(r, er, acc)
 		if err != nil {
 			e.restFail(w, er, err)
 			return

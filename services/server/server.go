@@ -1,5 +1,5 @@
 // Package server composes llmgw's single HTTP listener: Connect, gRPC and gRPC-Web for the
-// Admin and Inference services, the same services as REST through grpc-gateway under /api/,
+// Admin, Inference and Usage services, the same services as REST through grpc-gateway under /api/,
 // the OpenAI-compatible surface under /v1/, /healthz, /readyz and /metrics. It speaks HTTP/1.1
 // and cleartext HTTP/2 (h2c) on one port.
 package server
@@ -31,6 +31,8 @@ import (
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
+	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
 	"github.com/llmgw/llmgw/services/inference"
 )
 
@@ -55,6 +57,9 @@ type Options struct {
 	BatchKey []byte
 	// MaxFile limits a batch input file (default openaiapi.DefaultMaxFile).
 	MaxFile int64
+	// Usage serves the Usage API (llmgw.usage.v1.UsageService) to any key, narrowed to what
+	// the key may see; nil leaves the service out.
+	Usage usagev1connect.UsageServiceHandler
 	// Metrics, when set, is served at GET /metrics (Prometheus's text format). It needs the
 	// admin token or an admin user's key unless MetricsPublic is set.
 	Metrics       http.Handler
@@ -103,10 +108,14 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 	// Every message is bounded too, for the protocols that frame several in one body.
 	readMax := connect.WithReadMaxBytes(int(min(s.opts.MaxBody, math.MaxInt32)))
 	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger), readMax, strictConnectJSON())
-	mux.Handle(path, e.connectService(false, h))
+	mux.Handle(path, e.connectService(accessInference, h))
 	if s.admin != nil {
 		path, h := adminv1connect.NewAdminServiceHandler(s.admin, readMax, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)), strictConnectJSON())
-		mux.Handle(path, e.connectService(true, h))
+		mux.Handle(path, e.connectService(accessAdmin, h))
+	}
+	if s.opts.Usage != nil {
+		path, h := usagev1connect.NewUsageServiceHandler(s.opts.Usage, readMax, strictConnectJSON())
+		mux.Handle(path, e.connectService(accessUsage, h))
 	}
 	oai := []openaiapi.Option{openaiapi.WithMaxFile(s.opts.MaxFile)}
 	if s.opts.BatchKey != nil {
@@ -146,6 +155,11 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		}
 		if s.admin != nil {
 			if err := adminv1.RegisterAdminServiceHandler(ctx, rest, conn); err != nil {
+				return nil, nil, err
+			}
+		}
+		if s.opts.Usage != nil {
+			if err := usagev1.RegisterUsageServiceHandler(ctx, rest, conn); err != nil {
 				return nil, nil, err
 			}
 		}
