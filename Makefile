@@ -68,6 +68,7 @@ lint: tools
 	$(BUF) format -d --exit-code
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo 'gofmt needed'; exit 1; }
+	@! git grep -nE '^(<<<<<<< |>>>>>>> |=======$$)' -- ':!gen' ':!ent' || { echo 'merge conflict markers committed'; exit 1; }
 
 ## bench: fixed-rate load test: direct vs bare httputil.ReverseProxy vs llmgw vs llmgw with rate limits and budgets, gateway pinned to one core
 bench:
