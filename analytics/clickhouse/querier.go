@@ -379,7 +379,7 @@ func (q *Querier) Latency(ctx context.Context, f query.Filter) ([]query.ModelLat
 		n, s          proto.ColInt64
 		l50, l95, l99 proto.ColInt64
 		t50, t95, t99 proto.ColInt64
-		out           []query.ModelLatency
+		out           = []query.ModelLatency{} // like the embedded store: empty, not nil
 		us            = func(c *proto.ColInt64, i int) time.Duration { return time.Duration(c.Row(i)) * time.Microsecond }
 	)
 	err := q.do(ctx, ch.Query{

@@ -3,7 +3,9 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,5 +222,77 @@ func TestQuerierPagesEventsOfTheSameInstant(t *testing.T) {
 		if d := cmp.Diff(want, ids); d != "" {
 			t.Errorf("page size %d (-want +got)\n%s", size, d)
 		}
+	}
+}
+
+// TestQuerierConcurrentAndAfterErrors: queries from many goroutines share the pool, and a
+// query cancelled half way or refused by the server leaves the Querier answering the next.
+func TestQuerierConcurrentAndAfterErrors(t *testing.T) {
+	ctx := context.Background()
+	var events []*usagev1.UsageEvent
+	for i := range 50 {
+		events = append(events, querytest.Event{ID: fmt.Sprintf("c%02d", i), At: time.Duration(i) * time.Second, Model: "acct/a", Prompt: 1}.Proto())
+	}
+	q := openQuerier(chtest.Start(t))(t, events).(*Querier)
+	f := query.Filter{Start: querytest.T0, End: querytest.T0.Add(time.Hour)}
+	check := func() {
+		t.Helper()
+		b, err := q.Breakdown(ctx, query.BreakdownQuery{Filter: f})
+		if err != nil || b.Totals.Requests != 50 {
+			t.Errorf("breakdown: %+v %v", b, err)
+		}
+	}
+	errs := make(chan error, 2*MaxQueryConns)
+	for range cap(errs) {
+		go func() {
+			b, err := q.Breakdown(ctx, query.BreakdownQuery{Filter: f, GroupBy: query.GroupBy{Dim: query.DimModel}})
+			if err == nil && (len(b.Groups) != 1 || b.Groups[0].Totals.Requests != 50) {
+				err = fmt.Errorf("groups %+v", b.Groups)
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := q.Breakdown(cctx, query.BreakdownQuery{Filter: f}); err == nil {
+		t.Error("a cancelled query answered")
+	}
+	check()
+	if err := q.do(ctx, ch.Query{Body: "SELECT throwIf(1, 'refused')"}); err == nil {
+		t.Error("a failing query did not fail")
+	}
+	check()
+	// No events: no models, as an empty list (the embedded store's answer), not nil.
+	if l, err := q.Latency(ctx, query.Filter{Start: querytest.T0.Add(2 * time.Hour), End: querytest.T0.Add(3 * time.Hour)}); err != nil || l == nil || len(l) != 0 {
+		t.Errorf("latency of no events: %#v %v", l, err)
+	}
+}
+
+// TestNewQuerierConnectsOnFirstQuery: a Querier can be made before ClickHouse is up (serve
+// starts without it); its queries fail until ClickHouse answers.
+func TestNewQuerierConnectsOnFirstQuery(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	c, err := ParseURL("clickhouse://" + addr + "/llmgw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := NewQuerier(context.Background(), c)
+	if err != nil {
+		t.Fatalf("NewQuerier with ClickHouse down: %v", err)
+	}
+	defer q.Close()
+	_, err = q.Latency(context.Background(), query.Filter{Start: querytest.T0, End: querytest.T0.Add(time.Hour)})
+	if err == nil || !strings.Contains(err.Error(), "connect to clickhouse") {
+		t.Errorf("query with ClickHouse down: %v", err)
 	}
 }
