@@ -296,3 +296,38 @@ func TestNewQuerierConnectsOnFirstQuery(t *testing.T) {
 		t.Errorf("query with ClickHouse down: %v", err)
 	}
 }
+
+// TestQuerierTruncatesSeriesOfEveryDimension: past MaxSeries groups, only the most expensive
+// groups' buckets are read, for the dimensions computed in SQL (a team of the event's teams, a
+// metadata value) as for plain columns.
+func TestQuerierTruncatesSeriesOfEveryDimension(t *testing.T) {
+	ctx := context.Background()
+	var events []*usagev1.UsageEvent
+	for i := range query.MaxSeries + 1 {
+		v := fmt.Sprintf("g%03d", i)
+		events = append(events, querytest.Event{ID: v, At: time.Duration(i) * time.Second, Model: "acct/a",
+			Teams: []string{v}, Meta: map[string]string{"k'ey": v}, Cost: float64(i + 1)}.Proto())
+	}
+	q := openQuerier(chtest.Start(t))(t, events)
+	for _, g := range []query.GroupBy{{Dim: query.DimTeam}, {Dim: query.DimMetadata, MetadataKey: "k'ey"}, {Dim: query.DimModel}} {
+		got, err := q.TimeSeries(ctx, query.SeriesQuery{Filter: query.Filter{Start: querytest.T0, End: querytest.T0.Add(time.Hour)}, Bucket: time.Minute, GroupBy: g})
+		if err != nil {
+			t.Fatalf("%+v: %v", g, err)
+		}
+		if g.Dim == query.DimModel {
+			if got.Truncated || len(got.Series) != 1 || got.Series[0].Totals.Requests != int64(query.MaxSeries+1) {
+				t.Errorf("by model: %+v", got)
+			}
+			continue
+		}
+		if !got.Truncated || len(got.Series) != query.MaxSeries || got.Series[0].Group != "g100" || got.Series[query.MaxSeries-1].Group != "g001" {
+			t.Errorf("%+v: truncated %v, %d series", g, got.Truncated, len(got.Series))
+			continue
+		}
+		for _, s := range got.Series {
+			if len(s.Points) != 1 || s.Totals.Requests != 1 {
+				t.Errorf("%+v: series %s: %+v", g, s.Group, s)
+			}
+		}
+	}
+}
