@@ -6,7 +6,9 @@
 // one row per request (a ReplacingMergeTree keyed by event id), usage_bodies the logged bodies
 // with their own TTL, and usage_minute* per-minute rollups that materialized views fill.
 //
-// It is not the Kafka consumer (analytics/consumer drives a Writer) and not the query side.
+// The Querier answers the Usage API's questions (analytics/query) from the same tables.
+//
+// It is not the Kafka consumer (analytics/consumer drives a Writer).
 package clickhouse
 
 import (
@@ -83,7 +85,16 @@ func ParseURL(s string) (Config, error) {
 
 // dial connects to database db (which must exist) on c's server.
 func (c Config) dial(ctx context.Context, db string) (*ch.Client, error) {
-	cl, err := ch.Dial(ctx, ch.Options{
+	cl, err := ch.Dial(ctx, c.options(db))
+	if err != nil {
+		return nil, fmt.Errorf("connect to clickhouse at %s: %w", c.Address, err)
+	}
+	return cl, nil
+}
+
+// options are the client options of a connection to database db on c's server.
+func (c Config) options(db string) ch.Options {
+	return ch.Options{
 		Address:     c.Address,
 		Database:    db,
 		User:        c.User,
@@ -94,9 +105,5 @@ func (c Config) dial(ctx context.Context, db string) (*ch.Client, error) {
 		DialTimeout: 5 * time.Second,
 		// A large batch or a DDL statement may take longer than ch-go's 3 s default per packet.
 		ReadTimeout: time.Minute,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connect to clickhouse at %s: %w", c.Address, err)
 	}
-	return cl, nil
 }
