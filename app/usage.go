@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmgw/llmgw/analytics/clickhouse"
 	"github.com/llmgw/llmgw/analytics/embedded"
 	"github.com/llmgw/llmgw/analytics/event"
 	"github.com/llmgw/llmgw/analytics/kafka"
@@ -41,6 +42,9 @@ type UsageConfig struct {
 	Username      string
 	TLS           bool
 	SpoolMaxBytes int64
+	// ClickHouse, with Kafka, is the database the consumer loads (clickhouse://...): the
+	// Usage API answers from it. Empty: no Usage API with Kafka.
+	ClickHouse string
 }
 
 // usageFlags defines the usage flags on fs, with their defaults from the environment (the
@@ -54,6 +58,9 @@ func usageFlags(fs *flag.FlagSet, c *UsageConfig, env func(k, def string) string
 	fs.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", env("LLMGW_KAFKA_SASL_MECHANISM", ""), "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512; the password is read from LLMGW_KAFKA_PASSWORD (LLMGW_KAFKA_SASL_MECHANISM)")
 	fs.StringVar(&c.Username, "kafka-username", env("LLMGW_KAFKA_USERNAME", ""), "Kafka SASL username (LLMGW_KAFKA_USERNAME)")
 	fs.BoolVar(&c.TLS, "kafka-tls", envBool("LLMGW_KAFKA_TLS", false), "connect to Kafka over TLS, verified against the system's roots (LLMGW_KAFKA_TLS)")
+	if fs.Name() == "serve" { // migrate defines its own --clickhouse, the database it migrates
+		fs.StringVar(&c.ClickHouse, "clickhouse", env("LLMGW_CLICKHOUSE", ""), "with --kafka-brokers: the ClickHouse database llmgw consume loads (clickhouse://[user:password@]host:9000/llmgw); the Usage API answers from it (LLMGW_CLICKHOUSE)")
+	}
 	fs.Int64Var(&c.SpoolMaxBytes, "spool-max-bytes", envBytes("LLMGW_SPOOL_MAX_BYTES", 1<<30), "cap on the disk spool (<data-dir>/spool) that keeps usage events while Kafka is unreachable; past it events are dropped and counted (LLMGW_SPOOL_MAX_BYTES)")
 }
 
@@ -77,7 +84,8 @@ type usageSink struct {
 	sink     usage.Sink
 	producer *kafka.Producer                    // nil without Kafka
 	store    *embedded.Store                    // nil with Kafka
-	api      usagev1connect.UsageServiceHandler // the Usage API over store; nil with Kafka
+	ch       *clickhouse.Querier                // the Usage API's ClickHouse, with Kafka and --clickhouse
+	api      usagev1connect.UsageServiceHandler // the Usage API over store or ch; nil with Kafka alone
 	stop     context.CancelFunc
 	done     chan struct{}
 	closed   bool
@@ -89,6 +97,9 @@ type usageSink struct {
 // after the queue's last delivery, close (which a serve that fails before it serves calls too).
 func newUsageSink(ctx context.Context, cfg *Config, getenv func(string) string, snaps *snapshot.Holder, logs usage.Sink, logger *slog.Logger) (*usageSink, error) {
 	u := &cfg.Usage
+	if u.Brokers == "" && u.ClickHouse != "" {
+		return nil, fmt.Errorf("--clickhouse (LLMGW_CLICKHOUSE) needs --kafka-brokers: without Kafka, usage events go to the embedded store and the Usage API answers from it")
+	}
 	if u.Brokers == "" {
 		st, err := openEmbedded(ctx, cfg, event.NewConverter(u.Replica, u.Region, snaps), logger)
 		if err != nil {
@@ -105,7 +116,19 @@ func newUsageSink(ctx context.Context, cfg *Config, getenv func(string) string, 
 		sp.Close()
 		return nil, err
 	}
-	return &usageSink{sink: usage.Tee{p, logs}, producer: p, grace: usageCloseGrace}, nil
+	s := &usageSink{sink: usage.Tee{p, logs}, producer: p, grace: usageCloseGrace}
+	if u.ClickHouse != "" {
+		chc, err := clickhouse.ParseURL(u.ClickHouse)
+		if err == nil {
+			s.ch, err = clickhouse.NewQuerier(ctx, chc)
+		}
+		if err != nil {
+			p.Close(ctx)
+			return nil, fmt.Errorf("--clickhouse: %w", err)
+		}
+		s.api = usagesvc.New(s.ch, logger)
+	}
+	return s, nil
 }
 
 // watch reports the Kafka producer's spool and losses to m (nothing without Kafka).
@@ -155,6 +178,9 @@ func (s *usageSink) close(ctx context.Context) error {
 	}
 	if s.producer == nil {
 		return nil
+	}
+	if s.ch != nil {
+		s.ch.Close()
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.grace)
 	defer cancel()

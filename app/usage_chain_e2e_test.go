@@ -4,19 +4,31 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/ClickHouse/ch-go"
 	chproto "github.com/ClickHouse/ch-go/proto"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/llmgw/llmgw/analytics/chtest"
+	"github.com/llmgw/llmgw/analytics/clickhouse"
+	"github.com/llmgw/llmgw/analytics/embedded"
+	"github.com/llmgw/llmgw/analytics/event"
+	"github.com/llmgw/llmgw/analytics/query"
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
+	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
 )
 
 // chainConfig is kafkaConfig's account with a virtual model whose first target answers 503, so
@@ -46,7 +58,8 @@ integrations:
 // server). Requests of every kind (plain, streamed, failed, routed) are sent; then Kafka is
 // stopped and more requests are sent, which all succeed; Kafka comes back on the same port.
 // In the end ClickHouse holds exactly one row per request, with the fields the gateway
-// recorded, and no duplicate.
+// recorded, and no duplicate; the Usage API (serve --clickhouse) answers the recorded totals
+// from it, and the embedded store, given the same events, answers the same.
 func TestUsageChainToClickHouse(t *testing.T) {
 	ctx := context.Background()
 	chAddr := chtest.Start(t)
@@ -63,7 +76,7 @@ func TestUsageChainToClickHouse(t *testing.T) {
 
 	up := providertest.NewOpenAI(t)
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret, "LLMGW_KAFKA_BROKERS": brokers},
-		"--config", writeConfig(t, chainConfig(up.BaseURL())), "--kafka-topic", e2eTopic, "--data-dir", t.TempDir())
+		"--config", writeConfig(t, chainConfig(up.BaseURL())), "--kafka-topic", e2eTopic, "--data-dir", t.TempDir(), "--clickhouse", chURL)
 	alice := g.userKey(t, "alice")
 	c := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(alice), option.WithMaxRetries(0))
 
@@ -193,4 +206,74 @@ func TestUsageChainToClickHouse(t *testing.T) {
 	if got := count("SELECT count() AS n FROM usage_events FINAL WHERE stream"); got != 20 {
 		t.Errorf("%d streamed rows, want 20", got)
 	}
+
+	// The Usage API answers from ClickHouse (serve --clickhouse) what the gateway recorded,
+	// per model, and the embedded store answers the same for the same events.
+	want := map[string]query.Totals{}
+	conv := event.NewConverter("", "", nil)
+	var wire []*usagev1.UsageEvent
+	for _, id := range ids {
+		ev := g.Events.waitFor(t, id)
+		tot := want[ev.Model]
+		tot.Requests++
+		if ev.Status != "ok" {
+			tot.Failures++
+		}
+		tot.PromptTokens += ev.Usage.PromptTokens
+		tot.CompletionTokens += ev.Usage.CompletionTokens
+		tot.CostUSD += ev.CostUSD
+		want[ev.Model] = tot
+		wire = append(wire, conv.Convert(&ev))
+	}
+	now := time.Now()
+	api := usagev1connect.NewUsageServiceClient(http.DefaultClient, g.URL, connect.WithInterceptors(bearer(g.Token)))
+	res, err := api.GetCostBreakdown(ctx, &usagev1.GetCostBreakdownRequest{GroupBy: usagev1.Dimension_DIMENSION_MODEL,
+		Filter: &usagev1.Filter{StartTime: timestamppb.New(now.Add(-time.Hour)), EndTime: timestamppb.New(now.Add(time.Hour))}})
+	if err != nil {
+		t.Fatalf("Usage API: %v", err)
+	}
+	if len(res.GetGroups()) != len(want) {
+		t.Errorf("Usage API groups %v, want %d models", res.GetGroups(), len(want))
+	}
+	for _, gr := range res.GetGroups() {
+		w, tot := want[gr.GetKey()], gr.GetTotals()
+		if tot.GetRequests() != w.Requests || tot.GetFailures() != w.Failures || tot.GetPromptTokens() != w.PromptTokens ||
+			tot.GetCompletionTokens() != w.CompletionTokens || math.Abs(tot.GetCostUsd()-w.CostUSD) > 1e-9 {
+			t.Errorf("Usage API from ClickHouse, model %s: %v, want %+v", gr.GetKey(), tot, w)
+		}
+	}
+	st, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "usage.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Write(ctx, wire); err != nil {
+		t.Fatal(err)
+	}
+	chq, err := clickhouse.NewQuerier(ctx, mustParse(t, chURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chq.Close()
+	bq := query.BreakdownQuery{Filter: query.Filter{Start: now.Add(-time.Hour), End: now.Add(time.Hour)}, GroupBy: query.GroupBy{Dim: query.DimModel}}
+	fromCH, err := chq.Breakdown(ctx, bq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromEmbedded, err := st.Breakdown(ctx, bq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(fromEmbedded, fromCH, cmpopts.EquateApprox(0, 1e-9)); d != "" {
+		t.Errorf("ClickHouse and the embedded store disagree (-embedded +clickhouse):\n%s", d)
+	}
+}
+
+func mustParse(t *testing.T, url string) clickhouse.Config {
+	t.Helper()
+	c, err := clickhouse.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
