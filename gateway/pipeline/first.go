@@ -79,6 +79,9 @@ func (s *firstChunk) Recv() (provider.Chunk, error) {
 	return s.ChatStream.Recv()
 }
 
+// Ready implements provider.Readier: the chunk read ahead is ready.
+func (s *firstChunk) Ready() bool { return !s.done || provider.Ready(s.ChatStream) }
+
 // peekMessages reads a Messages stream's first event ahead, as peekChat does.
 func peekMessages(st provider.MessagesStream) (provider.MessagesStream, io.Closer) {
 	ev, err := st.Recv()

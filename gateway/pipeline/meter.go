@@ -314,6 +314,9 @@ func (s *recordingStream) Recv() (provider.Chunk, error) {
 	return ch, err
 }
 
+// Ready implements provider.Readier when the upstream stream does (see provider.Ready).
+func (s *recordingStream) Ready() bool { return provider.Ready(s.ChatStream) }
+
 // Close records a stream that has ended; one closed before its end is read on in the
 // background (see meter).
 func (s *recordingStream) Close() error {

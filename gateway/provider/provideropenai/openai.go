@@ -267,6 +267,10 @@ func (s *stream) Recv() (provider.Chunk, error) {
 	return ch, nil
 }
 
+// Ready implements provider.Readier: every upstream event with data is one Recv, so the
+// next Recv returns at once when the reader holds a whole event (or the stream has ended).
+func (s *stream) Ready() bool { return s.done || s.r.Ready() }
+
 func (s *stream) Close() error {
 	if s.closed {
 		return nil
