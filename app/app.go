@@ -65,6 +65,7 @@ type Config struct {
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
 	RequestLog      bool
+	Pprof           bool
 	Usage           UsageConfig
 }
 
@@ -130,6 +131,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	fs.BoolVar(&c.Pprof, "pprof", envBool("LLMGW_PPROF", false), "serve Go's runtime profiles under /debug/pprof/ to the admin token (LLMGW_PPROF)")
 	usageFlags(fs, &c.Usage, env, envBytes, envBool)
 	return fs, c, errors.Join(errs...)
 }
@@ -355,7 +357,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
 	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)))
-	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids")})
+	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"), Pprof: cfg.Pprof})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

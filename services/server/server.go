@@ -54,6 +54,9 @@ type Options struct {
 	BatchKey []byte
 	// MaxFile limits a batch input file (default openaiapi.DefaultMaxFile).
 	MaxFile int64
+	// Pprof serves Go's runtime profiles under /debug/pprof/ to the admin token or an admin
+	// user's key (default off: the path is then a 404).
+	Pprof bool
 }
 
 // DefaultReadTimeout is the default Options.ReadTimeout.
@@ -114,6 +117,9 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	if s.opts.Pprof {
+		s.routePprof(mux)
+	}
 	cleanup := func() {}
 	if restAddr != "" {
 		// The hop carries what the REST edge admitted: up to MaxBody out (the edge has bounded
