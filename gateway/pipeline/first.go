@@ -104,6 +104,9 @@ func (s *firstEvent) Recv() (provider.MessagesEvent, error) {
 	return s.MessagesStream.Recv()
 }
 
+// Ready implements provider.Readier: the event read ahead is ready.
+func (s *firstEvent) Ready() bool { return !s.done || provider.Ready(s.MessagesStream) }
+
 // firstRead is how much of a forwarded stream's body peekBody reads ahead, at most.
 const firstRead = 4 << 10
 

@@ -359,6 +359,9 @@ func (s *recordingMessagesStream) Recv() (provider.MessagesEvent, error) {
 	return ev, err
 }
 
+// Ready implements provider.Readier when the upstream stream does (see provider.Ready).
+func (s *recordingMessagesStream) Ready() bool { return provider.Ready(s.MessagesStream) }
+
 // Close records a stream that has ended; one closed before its end is read on in the
 // background (see meter).
 func (s *recordingMessagesStream) Close() error {
