@@ -157,6 +157,9 @@ func readUsage(body []byte) (chat.Usage, error) {
 		return u, provider.BadResponse(err)
 	}
 	if ok && !bytes.Equal(raw, nullJSON) {
+		if q, ok := quickUsage(raw); ok {
+			return q, nil
+		}
 		if err := json.Unmarshal(raw, &u); err != nil {
 			return u, provider.BadResponse(err)
 		}
