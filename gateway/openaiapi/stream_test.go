@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -218,4 +219,57 @@ func BenchmarkChatStream(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(writes.Load())/float64(b.N), "writes/op")
+}
+
+// TestResponsesStreamNeverHoldsAReadyEvent: the Responses API's stream, translated from chat
+// chunks, flushes every event before the gateway waits for the upstream's next chunk.
+func TestResponsesStreamNeverHoldsAReadyEvent(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	srv, _ := streamGateway(t, up.BaseURL(), providertest.ModelGated)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	defer func() { // a failed test's stream still waits at the gate: let it end
+		select {
+		case up.Gate <- struct{}{}:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}()
+	body := `{"model":"up/m","stream":true,"input":"one two three four five"}`
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/responses", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	r := sse.NewReader(resp.Body)
+	var text strings.Builder
+	for want := "echo: one two three four"; text.String() != want; {
+		ev, err := r.Next()
+		if err != nil {
+			t.Fatalf("after %q: %v (an event was held back)", text.String(), err)
+		}
+		var d struct {
+			Delta string `json:"delta"`
+		}
+		if ev.Name == "response.output_text.delta" && json.Unmarshal(ev.Data, &d) == nil {
+			text.WriteString(d.Delta)
+		}
+	}
+	select {
+	case up.Gate <- struct{}{}:
+	case <-ctx.Done():
+		t.Fatal("the upstream never reached its gate")
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(rest, []byte(`" five"`)) || !bytes.Contains(rest, []byte("event: response.completed")) {
+		t.Errorf("after the gate: %s", rest)
+	}
 }
