@@ -72,6 +72,7 @@ type Config struct {
 	RequestLog      bool
 	MetricsListen   string
 	MetricsPublic   bool
+	Pprof           bool
 	Usage           UsageConfig
 	// UsageRetentionDays is how many days the embedded usage store keeps events (0: forever).
 	UsageRetentionDays int
@@ -100,6 +101,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env("LLMGW_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address, such as :9090 (LLMGW_METRICS_LISTEN)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", envBool("LLMGW_METRICS_PUBLIC", false), "serve GET /metrics on the main listener without the admin token (LLMGW_METRICS_PUBLIC)")
+	fs.BoolVar(&c.Pprof, "pprof", envBool("LLMGW_PPROF", false), "serve Go's runtime profiles under /debug/pprof/ to the admin token (LLMGW_PPROF)")
 	usageFlags(fs, &c.Usage, env, envBytes, envBool)
 	fs.IntVar(&c.UsageRetentionDays, "usage-retention-days", e.count("LLMGW_USAGE_RETENTION_DAYS", 30, 0), "days the embedded usage store keeps events, 0 for no limit (LLMGW_USAGE_RETENTION_DAYS)")
 	return fs, c, e.err()
@@ -375,7 +377,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)), pipeline.WithTracer(tracer))
 	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"),
-		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer, Usage: events.api})
+		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer, Usage: events.api, Pprof: cfg.Pprof})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -174,15 +174,16 @@ func startStream(w http.ResponseWriter) *http.ResponseController {
 	return http.NewResponseController(w)
 }
 
-// send writes and flushes buf; false means the client is gone.
-func send(w http.ResponseWriter, rc *http.ResponseController, buf []byte) bool {
-	if len(buf) == 0 {
-		return true
+// send writes buf and flushes what was written unless more is ready: the stream's next event
+// has arrived already (provider.Readier), so events that arrived together leave together and
+// none waits for its successor. false means the client is gone.
+func send(w http.ResponseWriter, rc *http.ResponseController, buf []byte, more bool) bool {
+	if len(buf) > 0 {
+		if _, err := w.Write(buf); err != nil {
+			return false
+		}
 	}
-	if _, err := w.Write(buf); err != nil {
-		return false
-	}
-	return rc.Flush() == nil
+	return more || rc.Flush() == nil
 }
 
 // streamError ends a broken stream with an error event, unless the client is gone.
@@ -192,7 +193,7 @@ func streamError(w http.ResponseWriter, r *http.Request, rc *http.ResponseContro
 	}
 	s := Streamer{}
 	s.Error(err)
-	send(w, rc, s.Out)
+	send(w, rc, s.Out, false)
 }
 
 // nativeStream relays a native Messages stream; the caller closes it.
@@ -208,14 +209,16 @@ func (h *Handler) nativeStream(w http.ResponseWriter, r *http.Request, st provid
 	buf := make([]byte, 0, 1024)
 	for err == nil {
 		buf = sse.AppendEvent(buf[:0], ev.Name, ev.Data)
-		if !send(w, rc, buf) {
+		if !send(w, rc, buf, provider.Ready(st)) {
 			return // client gone; Close records the stream as canceled
 		}
 		ev, err = st.Recv()
 	}
 	if !errors.Is(err, io.EOF) {
 		streamError(w, r, rc, err)
+		return
 	}
+	_ = rc.Flush() // message_stop may have been written with more ready: its end
 }
 
 // translatedStream relays a chat stream translated into Messages events for the client's model;
@@ -242,7 +245,7 @@ func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, st pr
 	}
 	rc := startStream(w)
 	for err == nil {
-		if !send(w, rc, s.Out) {
+		if !send(w, rc, s.Out, provider.Ready(st)) {
 			return
 		}
 		s.Out = s.Out[:0]
@@ -250,7 +253,7 @@ func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, st pr
 	}
 	if errors.Is(err, io.EOF) {
 		if err = s.End(); err == nil {
-			send(w, rc, s.Out)
+			send(w, rc, s.Out, false)
 			return
 		}
 	}
@@ -259,5 +262,5 @@ func (h *Handler) translatedStream(w http.ResponseWriter, r *http.Request, st pr
 		return
 	}
 	s.Error(err)
-	send(w, rc, s.Out)
+	send(w, rc, s.Out, false)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 )
 
 // Roles a message may have.
@@ -123,6 +124,10 @@ func (c Content) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON accepts a string or an array of parts.
 func (c *Content) UnmarshalJSON(b []byte) error {
+	if s, ok := literal(b); ok {
+		c.Text = s
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		return json.Unmarshal(b, &c.Text)
 	}
@@ -131,6 +136,26 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		return json.Unmarshal(b, &c.Parts)
 	}
 	return errors.New("content must be a string or an array of content parts")
+}
+
+// literal returns the JSON string b when it has no escapes, no control characters and is
+// valid UTF-8: its bytes are then the string, as encoding/json would decode it, without a
+// second pass of the decoder (b has been checked as JSON already). ok is false for any other
+// value.
+func literal(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // Part types.

@@ -4,8 +4,9 @@
 // audio). Clients use the official OpenAI SDKs with only the base URL and key changed.
 //
 // Requests are read once under a size limit and decoded once; OpenAI-compatible upstreams get
-// the raw body with the model patched. Streams are forwarded chunk by chunk with a flush after
-// each. Errors are written in OpenAI's error shape by apierr.
+// the raw body with the model patched. Streams are forwarded chunk by chunk, flushed whenever
+// the upstream has nothing more ready (provider.Readier). Errors are written in OpenAI's error
+// shape by apierr.
 package openaiapi
 
 import (
@@ -184,15 +185,22 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, c *pipeline.Cal
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 0, 1024)
+	pending := false // written and not flushed
 	for err == nil {
 		if !ch.UsageOnly || includeUsage {
 			buf = sse.AppendEvent(buf[:0], "", ch.JSON)
 			if _, werr := w.Write(buf); werr != nil {
 				return // client gone; Close records the stream as canceled
 			}
+			pending = true
+		}
+		// Flush only before a Recv that would wait for the upstream: chunks that arrived
+		// together leave in one write, and none waits for its successor (provider.Readier).
+		if pending && !provider.Ready(st) {
 			if ferr := rc.Flush(); ferr != nil {
 				return
 			}
+			pending = false
 		}
 		ch, err = st.Recv()
 	}

@@ -495,10 +495,8 @@ func (s *responsesStream) emit(typ string, fields map[string]any) bool {
 	fields["sequence_number"] = s.seq
 	s.seq++
 	s.buf = sse.AppendEvent(s.buf[:0], typ, mustJSON(fields))
-	if _, err := s.w.Write(s.buf); err != nil {
-		return false
-	}
-	return s.rc.Flush() == nil
+	_, err := s.w.Write(s.buf) // flushed by streamResponses before it waits for the upstream
+	return err == nil
 }
 
 func (s *responsesStream) addItem(id string, item any) bool {
@@ -594,6 +592,7 @@ func (h *Handler) streamResponses(w http.ResponseWriter, r *http.Request, c *pip
 	w.WriteHeader(http.StatusOK)
 	s := &responsesStream{w: w, rc: http.NewResponseController(w), buf: make([]byte, 0, 1024), o: baseResponse(rr, rr.Model),
 		calls: map[int64]*functionCallItem{}, outIndex: map[string]int{}}
+	defer func() { _ = s.rc.Flush() }() // the last events, however the stream ends
 	if !s.emit("response.created", map[string]any{"response": s.o}) || !s.emit("response.in_progress", map[string]any{"response": s.o}) {
 		return
 	}
@@ -626,6 +625,11 @@ func (h *Handler) streamResponses(w http.ResponseWriter, r *http.Request, c *pip
 			if cc.FinishReason != nil {
 				s.finish = *cc.FinishReason
 			}
+		}
+		// Flush only before a Recv that would wait: events of chunks that arrived together
+		// leave together, and none waits for the next chunk (provider.Readier).
+		if !provider.Ready(st) && s.rc.Flush() != nil {
+			return
 		}
 		ch, err = st.Recv()
 	}

@@ -79,6 +79,9 @@ func (s *firstChunk) Recv() (provider.Chunk, error) {
 	return s.ChatStream.Recv()
 }
 
+// Ready implements provider.Readier: the chunk read ahead is ready.
+func (s *firstChunk) Ready() bool { return !s.done || provider.Ready(s.ChatStream) }
+
 // peekMessages reads a Messages stream's first event ahead, as peekChat does.
 func peekMessages(st provider.MessagesStream) (provider.MessagesStream, io.Closer) {
 	ev, err := st.Recv()
@@ -100,6 +103,9 @@ func (s *firstEvent) Recv() (provider.MessagesEvent, error) {
 	}
 	return s.MessagesStream.Recv()
 }
+
+// Ready implements provider.Readier: the event read ahead is ready.
+func (s *firstEvent) Ready() bool { return !s.done || provider.Ready(s.MessagesStream) }
 
 // firstRead is how much of a forwarded stream's body peekBody reads ahead, at most.
 const firstRead = 4 << 10

@@ -317,6 +317,9 @@ func (s *recordingStream) Recv() (provider.Chunk, error) {
 	return ch, err
 }
 
+// Ready implements provider.Readier when the upstream stream does (see provider.Ready).
+func (s *recordingStream) Ready() bool { return provider.Ready(s.ChatStream) }
+
 // Close records a stream that has ended; one closed before its end is read on in the
 // background (see meter).
 func (s *recordingStream) Close() error {
@@ -361,6 +364,9 @@ func (s *recordingMessagesStream) Recv() (provider.MessagesEvent, error) {
 	}
 	return ev, err
 }
+
+// Ready implements provider.Readier when the upstream stream does (see provider.Ready).
+func (s *recordingMessagesStream) Ready() bool { return provider.Ready(s.MessagesStream) }
 
 // Close records a stream that has ended; one closed before its end is read on in the
 // background (see meter).

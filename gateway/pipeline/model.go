@@ -23,8 +23,35 @@ type answerModel struct {
 }
 
 func newAnswerModel(model string) answerModel {
+	if plain(model) {
+		q := make([]byte, 0, len(model)+2)
+		return answerModel{quoted: append(append(append(q, '"'), model...), '"')}
+	}
 	q, _ := json.Marshal(model) // a string always encodes
 	return answerModel{quoted: q}
+}
+
+// plain reports whether s is printable ASCII that encoding/json writes as it is between
+// quotes: no quote, backslash, or the <, > and & it escapes.
+func plain[S string | []byte](s S) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// unquote returns the JSON string q as a Go string, as encoding/json decodes it; "" for a
+// value that is not a string.
+func unquote(q []byte) string {
+	if len(q) >= 2 && q[0] == '"' && q[len(q)-1] == '"' && plain(q[1:len(q)-1]) {
+		return string(q[1 : len(q)-1]) // printable ASCII without escapes: the bytes are the string
+	}
+	var s string
+	_ = json.Unmarshal(q, &s)
+	return s
 }
 
 // stamp returns obj with its top-level "model" set to the client's name (added when missing),
@@ -36,7 +63,7 @@ func (a answerModel) stamp(obj []byte) ([]byte, string, error) {
 	}
 	var upstream string
 	if ok {
-		_ = json.Unmarshal(old, &upstream) // a model that is not a string is replaced all the same
+		upstream = unquote(old) // a model that is not a string is replaced all the same
 		if bytes.Equal(old, a.quoted) {
 			return obj, upstream, nil
 		}

@@ -76,6 +76,22 @@ type ChatStream interface {
 	Close() error
 }
 
+// Readier is a stream that can tell, without waiting, whether its next Recv returns at once:
+// the next event has already been read from the upstream. A surface writing a stream flushes
+// its client only when Ready is false, so events that arrived together leave in one write,
+// and an event written is never held while the gateway waits for the next one. A stream that
+// is not a Readier is flushed after every event. Ready must never report true when Recv would
+// wait for the upstream.
+type Readier interface {
+	Ready() bool
+}
+
+// Ready reports whether st is a Readier whose next Recv returns at once.
+func Ready(st any) bool {
+	r, ok := st.(Readier)
+	return ok && r.Ready()
+}
+
 // Chunk is one event of a streamed answer.
 type Chunk struct {
 	// JSON is the chunk as an OpenAI chat.completion.chunk object; valid until the next Recv.

@@ -15,7 +15,8 @@ var errNotObject = errors.New("rawjson: not a JSON object")
 // different one); a missing one is added first. obj must be a valid JSON object (the caller has
 // decoded it once already); value is trusted raw JSON. obj is not modified.
 func Set(obj []byte, key string, value []byte) ([]byte, error) {
-	ranges, err := find(obj, key)
+	var buf [2][2]int
+	ranges, err := find(obj, key, buf[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -46,9 +47,10 @@ func SetString(obj []byte, key, value string) ([]byte, error) {
 	return Set(obj, key, strconv.AppendQuote(nil, value))
 }
 
-// find returns the byte ranges of the values of the top-level members named key.
-func find(obj []byte, key string) ([][2]int, error) {
-	var ranges [][2]int
+// find appends to ranges the byte ranges of the values of the top-level members named key.
+// Callers pass a small array of their own, so that a key found once or twice costs no
+// allocation.
+func find(obj []byte, key string, ranges [][2]int) ([][2]int, error) {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return nil, errNotObject
@@ -166,7 +168,8 @@ func skipValue(b []byte, i int) (int, error) {
 // would), and whether it exists. It scans without decoding, so reading one member of a large
 // object costs one pass and no allocation.
 func Get(obj []byte, key string) ([]byte, bool, error) {
-	ranges, err := find(obj, key)
+	var buf [2][2]int
+	ranges, err := find(obj, key, buf[:0])
 	if err != nil || len(ranges) == 0 {
 		return nil, false, err
 	}

@@ -108,3 +108,15 @@ func TestDelete(t *testing.T) {
 		t.Error("Delete on an array succeeded")
 	}
 }
+
+// TestGetAndSetAllocate: Get costs no allocation, and Set only its result.
+func TestGetAndSetAllocate(t *testing.T) {
+	obj := []byte(`{"id":"x","model":"gpt-4o","choices":[{"index":0,"message":{"content":"hi"}}],"usage":{"prompt_tokens":1}}`)
+	value := []byte(`"acct/m"`)
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = Get(obj, "usage") }); n != 0 {
+		t.Errorf("Get: %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = Set(obj, "model", value) }); n != 1 {
+		t.Errorf("Set: %v allocations, want 1 (its result)", n)
+	}
+}

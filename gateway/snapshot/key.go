@@ -13,8 +13,18 @@ const KeyPrefix = "llmgw-"
 // KeyHash is the stored form of an API key or admin token: hex SHA-256. Keys carry 256 random
 // bits, so a fast hash is enough and keeps authentication at one map lookup.
 func KeyHash(secret string) string {
+	var h [hashLen]byte
+	return string(keyHash(&h, secret))
+}
+
+// hashLen is the length of a KeyHash.
+const hashLen = 2 * sha256.Size
+
+// keyHash writes KeyHash(secret) into h and returns it, so a lookup by it allocates nothing.
+func keyHash(h *[hashLen]byte, secret string) []byte {
 	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+	hex.Encode(h[:], sum[:])
+	return h[:]
 }
 
 // NewKeySecret returns a fresh random API key.

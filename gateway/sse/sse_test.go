@@ -56,3 +56,77 @@ func TestAppendEvent(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// reads is a reader that returns one element per Read, as a network connection returns what
+// has arrived.
+type reads []string
+
+func (r *reads) Read(p []byte) (int, error) {
+	if len(*r) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*r)[0])
+	if n == len((*r)[0]) {
+		*r = (*r)[1:]
+	} else {
+		(*r)[0] = (*r)[0][n:]
+	}
+	return n, nil
+}
+
+func TestReaderReady(t *testing.T) {
+	// The first read brings two whole events and the start of a third; then a comment, then
+	// the third's end.
+	in := reads{"data: 1\n\ndata: 2\r\n\r\ndata: 3\n", ": keep-alive\n\n", "\n"}
+	r := NewReader(&in)
+	if r.Ready() {
+		t.Fatal("Ready before anything was read")
+	}
+	steps := []struct {
+		data  string
+		ready bool // after the event: the next is whole in memory
+	}{
+		{"1", true},  // event 2 came in the same read
+		{"2", false}, // event 3 lacks its blank line
+		{"3", false}, // nothing buffered
+	}
+	for _, s := range steps {
+		ev, err := r.Next()
+		if err != nil || string(ev.Data) != s.data {
+			t.Fatalf("Next = %q, %v; want %q", ev.Data, err, s.data)
+		}
+		if got := r.Ready(); got != s.ready {
+			t.Errorf("after event %s: Ready = %v, want %v", s.data, got, s.ready)
+		}
+	}
+	if _, err := r.Next(); !errors.Is(err, io.EOF) {
+		t.Errorf("got %v, want io.EOF", err)
+	}
+}
+
+func TestReaderReadyIgnoresEventsWithoutData(t *testing.T) {
+	// A whole comment or an event without data is skipped by Next, which would then wait.
+	for _, buffered := range []string{": ping\n\n", "event: ping\n\n", "data: x\n"} {
+		in := reads{"data: 0\n\n" + buffered}
+		r := NewReader(&in)
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if r.Ready() {
+			t.Errorf("Ready with %q buffered", buffered)
+		}
+	}
+}
+
+func TestReaderLongLine(t *testing.T) {
+	// Lines longer than the read buffer are put together.
+	long := strings.Repeat("x", 3*readSize+7)
+	in := reads{"data: " + long[:readSize], long[readSize:] + "\r\n\r\ndata: y\n\n"}
+	r := NewReader(&in)
+	for _, want := range []string{long, "y"} {
+		ev, err := r.Next()
+		if err != nil || string(ev.Data) != want {
+			t.Fatalf("got %d bytes, %v; want %d", len(ev.Data), err, len(want))
+		}
+	}
+}

@@ -139,54 +139,81 @@ const (
 )
 
 // LogRecorder writes each event as one structured request-log line. It never logs prompts,
-// completions or keys. It is safe for concurrent use.
+// completions or keys. Members that are empty for the event (no client request id, no
+// metadata, no rules counted, no time to first token for an answer that was not streamed,
+// false usage_missing and usage_estimated, ...) are left out: the line costs about half of
+// what it did with every member (BenchmarkLogRecorder). It is safe for concurrent use.
 type LogRecorder struct {
 	Logger *slog.Logger
 }
 
 // Record implements the pipeline's recorder.
 func (r LogRecorder) Record(ctx context.Context, e *Event) {
-	r.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
-		slog.String("request_id", e.RequestID),
-		slog.String("client_request_id", e.ClientRequestID),
-		slog.String("surface", e.Surface),
-		slog.String("principal", e.Principal),
-		slog.String("key_prefix", e.KeyPrefix),
-		slog.String("key_id", e.KeyID),
-		slog.String("user", e.User),
-		slog.String("virtual_account", e.VirtualAccount),
-		slog.String("model", e.Model),
-		slog.String("upstream_model", e.UpstreamModel),
-		slog.String("target", e.Target),
-		slog.Int("attempts", len(e.Attempts)),
-		attemptsAttr(e.Attempts),
-		slog.String("op", e.Operation),
-		slog.Bool("stream", e.Stream),
-		slog.Any("metadata", e.Metadata),
-		slog.Any("counted", e.Counted),
-		slog.Any("would_block", e.WouldBlock),
+	var buf [32]slog.Attr
+	a := append(buf[:0], slog.String("request_id", e.RequestID))
+	a = appendString(a, "client_request_id", e.ClientRequestID)
+	a = appendString(a, "surface", e.Surface)
+	a = appendString(a, "principal", e.Principal)
+	a = appendString(a, "key_prefix", e.KeyPrefix)
+	a = appendString(a, "key_id", e.KeyID)
+	a = appendString(a, "user", e.User)
+	a = appendString(a, "virtual_account", e.VirtualAccount)
+	a = appendString(a, "model", e.Model)
+	a = appendString(a, "upstream_model", e.UpstreamModel)
+	a = appendString(a, "target", e.Target)
+	if len(e.Attempts) > 0 {
+		a = append(a, slog.Int("attempts", len(e.Attempts)))
+		if len(e.Attempts) > 1 {
+			a = append(a, attemptsAttr(e.Attempts))
+		}
+	}
+	a = appendString(a, "op", e.Operation)
+	a = append(a, slog.Bool("stream", e.Stream))
+	if len(e.Metadata) > 0 {
+		a = append(a, slog.Any("metadata", e.Metadata))
+	}
+	if len(e.Counted) > 0 {
+		a = append(a, slog.Any("counted", e.Counted))
+	}
+	if len(e.WouldBlock) > 0 {
+		a = append(a, slog.Any("would_block", e.WouldBlock))
+	}
+	a = append(a,
 		slog.String("status", e.Status),
 		slog.Int("http_status", e.HTTPStatus),
 		slog.Int64("prompt_tokens", e.Usage.PromptTokens),
 		slog.Int64("completion_tokens", e.Usage.CompletionTokens),
-		slog.Int64("cached_tokens", e.Usage.CachedTokens()),
-		slog.Int64("cache_write_tokens", e.Usage.CacheWriteTokens),
-		slog.Bool("usage_missing", e.UsageMissing),
-		slog.Bool("usage_estimated", e.UsageEstimated),
-		slog.Float64("cost_usd", e.CostUSD),
-		slog.Bool("priced", e.Priced),
-		slog.Duration("latency", e.Latency),
-		slog.Duration("ttft", e.TimeToFirstToken),
 	)
+	if c := e.Usage.CachedTokens(); c != 0 {
+		a = append(a, slog.Int64("cached_tokens", c))
+	}
+	if c := e.Usage.CacheWriteTokens; c != 0 {
+		a = append(a, slog.Int64("cache_write_tokens", c))
+	}
+	if e.UsageMissing {
+		a = append(a, slog.Bool("usage_missing", true))
+	}
+	if e.UsageEstimated {
+		a = append(a, slog.Bool("usage_estimated", true))
+	}
+	a = append(a, slog.Float64("cost_usd", e.CostUSD), slog.Bool("priced", e.Priced), slog.Duration("latency", e.Latency))
+	if e.TimeToFirstToken != 0 {
+		a = append(a, slog.Duration("ttft", e.TimeToFirstToken))
+	}
+	r.Logger.LogAttrs(ctx, slog.LevelInfo, "request", a...)
+}
+
+// appendString appends the attribute key=v to a unless v is empty.
+func appendString(a []slog.Attr, key, v string) []slog.Attr {
+	if v == "" {
+		return a
+	}
+	return append(a, slog.String(key, v))
 }
 
 // attemptsAttr is the attempts of a request that took more than one, as a group of
-// "<n>": "<target> <status> <http status> <latency> [<class>]"; an empty attribute (which
-// slog omits) otherwise.
+// "<n>": "<target> <status> <http status> <latency> [<class>]".
 func attemptsAttr(as []Attempt) slog.Attr {
-	if len(as) <= 1 {
-		return slog.Attr{}
-	}
 	attrs := make([]any, len(as))
 	for i, a := range as {
 		v := a.Target + " " + a.Status + " " + strconv.Itoa(a.HTTPStatus) + " " + a.Latency.String()

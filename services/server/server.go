@@ -68,6 +68,9 @@ type Options struct {
 	// attempt spans are its children), continuing the trace of a client's traceparent header.
 	// Nil traces nothing.
 	Tracer trace.Tracer
+	// Pprof serves Go's runtime profiles under /debug/pprof/ to the admin token or an admin
+	// user's key (default off: the path is then a 404).
+	Pprof bool
 }
 
 // DefaultReadTimeout is the default Options.ReadTimeout.
@@ -138,6 +141,9 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 			h = s.adminOnly(h)
 		}
 		mux.Handle("GET /metrics", h)
+	}
+	if s.opts.Pprof {
+		s.routePprof(mux)
 	}
 	cleanup := func() {}
 	if restAddr != "" {

@@ -147,6 +147,10 @@ func (s *messagesStream) Recv() (provider.MessagesEvent, error) {
 	return ev, err
 }
 
+// Ready implements provider.Readier: every upstream event with data is one Recv, so the
+// next Recv returns at once when the reader holds a whole event, or the stream has ended.
+func (s *messagesStream) Ready() bool { return s.err != nil || s.done || s.events.Ready() }
+
 // Close closes the upstream body; it is safe to call more than once.
 func (s *messagesStream) Close() error {
 	if s.closed {

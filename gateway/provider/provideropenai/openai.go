@@ -180,7 +180,9 @@ type usageExtras struct {
 // prompt + completion + reasoning, where OpenAI's completion_tokens hold the reasoning) are
 // added to the completion tokens, so they are billed as the output they are.
 func decodeUsage(raw []byte, u *chat.Usage) error {
-	if err := json.Unmarshal(raw, u); err != nil {
+	if q, ok := quickUsage(raw); ok {
+		*u = q // OpenAI's own usage, read in one pass
+	} else if err := json.Unmarshal(raw, u); err != nil {
 		return err
 	}
 	if r := u.ReasoningTokens(); r > 0 && u.TotalTokens == u.PromptTokens+u.CompletionTokens+r {
@@ -338,6 +340,10 @@ func (s *stream) Recv() (provider.Chunk, error) {
 	}
 	return ch, nil
 }
+
+// Ready implements provider.Readier: every upstream event with data is one Recv, so the
+// next Recv returns at once when the reader holds a whole event (or the stream has ended).
+func (s *stream) Ready() bool { return s.done || s.r.Ready() }
 
 func (s *stream) Close() error {
 	if s.closed {
