@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"net/http/pprof" // its init also registers on http.DefaultServeMux, which llmgw never serves
-
 )
 
 // pprofPrefix is where Options.Pprof serves Go's runtime profiles.
