@@ -343,19 +343,19 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	meta := stmt(`INSERT OR REPLACE INTO event_metadata (id, key, value) VALUES (?, ?, ?)`)
 	rec := stmt(`INSERT INTO event_records (id, event) VALUES (?, ?)`)
 	roll := stmt(`INSERT INTO rollup_hour (hour, model, target, user, virtual_account, requests, failures, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET requests = requests + 1, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
 			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
 			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
 	body := stmt(`INSERT INTO event_bodies (id, request, response, request_truncated, response_truncated) VALUES (?, ?, ?, ?, ?)`)
 	rollModel := stmt(`INSERT INTO rollup_hour_model (hour, model, target, requests, failures, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET requests = requests + 1, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
 			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
 			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
 	rollTeam := stmt(`INSERT INTO rollup_hour_team (hour, team, model, target, requests, failures, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced)
-		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET requests = requests + 1, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
 			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
 			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
 	if err != nil {
@@ -366,6 +366,9 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	if len(s.next) > 4096 {
 		clear(s.next)
 	}
+	// The rollups are summed over the batch and written once per key: a batch of many events
+	// of a few models and users costs a few upserts, not three per event.
+	rolls, modelRolls, teamRolls := batchSums[rollKey]{}, batchSums[modelRollKey]{}, batchSums[teamRollKey]{}
 	for _, e := range events {
 		t := e.GetTime().AsTime()
 		base := keyOf(t)
@@ -416,16 +419,11 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 		if !inserted {
 			continue
 		}
-		if _, err := roll.ExecContext(ctx, t.UnixMicro()/hourUs, e.GetModel(), e.GetTarget().GetModel(), e.GetUser(), e.GetVirtualAccount(),
-			b2i(e.GetStatus() != "ok"), tok.GetPrompt(), tok.GetCompletion(), tok.GetCacheRead(), tok.GetCacheWrite(), tok.GetReasoning(),
-			e.GetCostUsd(), b2i(!e.GetPriced())); err != nil {
-			return err
-		}
-		if _, err := rollModel.ExecContext(ctx, t.UnixMicro()/hourUs, e.GetModel(), e.GetTarget().GetModel(),
-			b2i(e.GetStatus() != "ok"), tok.GetPrompt(), tok.GetCompletion(), tok.GetCacheRead(), tok.GetCacheWrite(), tok.GetReasoning(),
-			e.GetCostUsd(), b2i(!e.GetPriced())); err != nil {
-			return err
-		}
+		hour := t.UnixMicro() / hourUs
+		add := sums{requests: 1, failures: int64(b2i(e.GetStatus() != "ok")), prompt: tok.GetPrompt(), completion: tok.GetCompletion(),
+			cacheRead: tok.GetCacheRead(), cacheWrite: tok.GetCacheWrite(), reasoning: tok.GetReasoning(), cost: e.GetCostUsd(), unpriced: int64(b2i(!e.GetPriced()))}
+		rolls.add(rollKey{hour, e.GetModel(), e.GetTarget().GetModel(), e.GetUser(), e.GetVirtualAccount()}, add)
+		modelRolls.add(modelRollKey{hour, e.GetModel(), e.GetTarget().GetModel()}, add)
 		teams := slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(e.GetTeams()))), func(t string) bool { return t == "" })
 		if len(teams) == 0 {
 			teams = []string{""}
@@ -436,11 +434,7 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 					return err
 				}
 			}
-			if _, err := rollTeam.ExecContext(ctx, t.UnixMicro()/hourUs, tm, e.GetModel(), e.GetTarget().GetModel(),
-				b2i(e.GetStatus() != "ok"), tok.GetPrompt(), tok.GetCompletion(), tok.GetCacheRead(), tok.GetCacheWrite(), tok.GetReasoning(),
-				e.GetCostUsd(), b2i(!e.GetPriced())); err != nil {
-				return err
-			}
+			teamRolls.add(teamRollKey{hour, tm, e.GetModel(), e.GetTarget().GetModel()}, add)
 		}
 		for k, v := range e.GetMetadata() {
 			if _, err := meta.ExecContext(ctx, id, k, v); err != nil {
@@ -465,7 +459,67 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 			}
 		}
 	}
+	for k, v := range rolls {
+		if _, err := roll.ExecContext(ctx, append([]any{k.hour, k.model, k.target, k.user, k.va}, v.args()...)...); err != nil {
+			return err
+		}
+	}
+	for k, v := range modelRolls {
+		if _, err := rollModel.ExecContext(ctx, append([]any{k.hour, k.model, k.target}, v.args()...)...); err != nil {
+			return err
+		}
+	}
+	for k, v := range teamRolls {
+		if _, err := rollTeam.ExecContext(ctx, append([]any{k.hour, k.team, k.model, k.target}, v.args()...)...); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
+}
+
+// The keys of the three hourly rollups (rollup_hour, rollup_hour_model, rollup_hour_team).
+type (
+	rollKey struct {
+		hour                    int64
+		model, target, user, va string
+	}
+	modelRollKey struct {
+		hour          int64
+		model, target string
+	}
+	teamRollKey struct {
+		hour                int64
+		team, model, target string
+	}
+)
+
+// sums are the totals a rollup row adds up.
+type sums struct {
+	requests, failures, prompt, completion, cacheRead, cacheWrite, reasoning int64
+	cost                                                                     float64
+	unpriced                                                                 int64
+}
+
+// args are the rollup upserts' last nine parameters.
+func (v sums) args() []any {
+	return []any{v.requests, v.failures, v.prompt, v.completion, v.cacheRead, v.cacheWrite, v.reasoning, v.cost, v.unpriced}
+}
+
+// batchSums sums one batch's events per rollup key.
+type batchSums[K comparable] map[K]sums
+
+func (r batchSums[K]) add(k K, v sums) {
+	t := r[k]
+	t.requests += v.requests
+	t.failures += v.failures
+	t.prompt += v.prompt
+	t.completion += v.completion
+	t.cacheRead += v.cacheRead
+	t.cacheWrite += v.cacheWrite
+	t.reasoning += v.reasoning
+	t.cost += v.cost
+	t.unpriced += v.unpriced
+	r[k] = t
 }
 
 // pruneChunk bounds the events one pruning transaction deletes, so the writer is never held
