@@ -43,6 +43,10 @@ type Options struct {
 	Buffer int
 	// PruneEvery is how often Run deletes expired events (default DefaultPruneEvery).
 	PruneEvery time.Duration
+	// Linger is how long Run waits, after an event arrives, for more to write in the same
+	// transaction (default DefaultLinger): a transaction per event would cost a busy gateway
+	// far more CPU than the requests themselves.
+	Linger time.Duration
 	// Logger receives write failures (default: discard).
 	Logger *slog.Logger
 	// Converter turns Record's events into their wire form (default: one without replica,
@@ -191,6 +195,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.PruneEvery <= 0 {
 		opts.PruneEvery = DefaultPruneEvery
 	}
+	if opts.Linger <= 0 {
+		opts.Linger = DefaultLinger
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -241,9 +248,13 @@ func (s *Store) enqueue(ctx context.Context, p *usagev1.UsageEvent) {
 	}
 }
 
-// Run writes what Record receives, a transaction per batch of up to MaxBatch events (as
-// many as are waiting, so a busy gateway writes large batches and an idle one writes at
-// once), and deletes expired events every PruneEvery. When ctx is done it writes what is
+// DefaultLinger is Options.Linger's default: an event is in the store at most this long
+// after the usage queue hands it over.
+const DefaultLinger = 100 * time.Millisecond
+
+// Run writes what Record receives, a transaction per batch of up to MaxBatch events: the
+// events that arrive within Linger of a batch's first one (so a busy gateway writes large
+// batches, and an event waits at most Linger), and deletes expired events every PruneEvery. When ctx is done it writes what is
 // still buffered and returns; Record's callers must have stopped by then.
 func (s *Store) Run(ctx context.Context) {
 	defer close(s.done)
@@ -266,15 +277,19 @@ func (s *Store) Run(ctx context.Context) {
 		select {
 		case e := <-s.in:
 			batch = append(batch, e)
+			linger := time.NewTimer(s.opts.Linger)
 		fill:
 			for len(batch) < s.opts.MaxBatch {
 				select {
 				case e := <-s.in:
 					batch = append(batch, e)
-				default:
+				case <-linger.C:
 					break fill
+				case <-ctx.Done():
+					break fill // the loop's next turn writes the rest and returns
 				}
 			}
+			linger.Stop()
 			flush()
 		case <-tick.C:
 			s.prune(bg)

@@ -248,3 +248,38 @@ func TestFileIsTheOwners(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLingersForABatch: the events that arrive within Linger of a batch's first one wait
+// for it (a transaction per event would cost more CPU than the requests); shutdown writes them.
+func TestRunLingersForABatch(t *testing.T) {
+	s := openTest(t, Options{Linger: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		s.Run(ctx)
+		close(ran)
+	}()
+	at := querytest.T0.Add(time.Hour)
+	for i := range 3 {
+		e := usage.Event{RequestID: fmt.Sprintf("l%d", i), Time: at, Model: "acct/a", Status: "ok"}
+		s.Record(context.Background(), &e)
+	}
+	count := func() int64 {
+		res, err := s.Breakdown(context.Background(), query.BreakdownQuery{Filter: query.Filter{Start: at, End: at.Add(time.Second)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Totals.Requests
+	}
+	// Without the linger the writer would have written them by now; with it, nothing for an hour.
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n := count(); n != 0 {
+			t.Fatalf("%d events written before the linger ended", n)
+		}
+	}
+	cancel()
+	<-ran
+	if n := count(); n != 3 {
+		t.Errorf("%d events after shutdown, want 3", n)
+	}
+}
