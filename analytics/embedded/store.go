@@ -250,7 +250,7 @@ func (s *Store) enqueue(ctx context.Context, p *usagev1.UsageEvent) {
 
 // DefaultLinger is Options.Linger's default: an event is in the store at most this long
 // after the usage queue hands it over.
-const DefaultLinger = 100 * time.Millisecond
+const DefaultLinger = time.Second
 
 // Run writes what Record receives, a transaction per batch of up to MaxBatch events: the
 // events that arrive within Linger of a batch's first one (so a busy gateway writes large
