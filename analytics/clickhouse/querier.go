@@ -209,16 +209,6 @@ func (r *totalsResult) row(i int) query.Totals {
 	}
 }
 
-func checkRange(f query.Filter) error {
-	if f.Start.IsZero() || f.End.IsZero() {
-		return query.Invalid("a time range is required")
-	}
-	if !f.Start.Before(f.End) {
-		return query.Invalid("the range's start must be before its end")
-	}
-	return nil
-}
-
 // groups returns the totals per group of the events f selects, at most limit groups, ordered
 // by query.Less (most expensive first), and whether there were more.
 func (q *Querier) groups(ctx context.Context, f query.Filter, g query.GroupBy, limit int) ([]query.Group, bool, error) {
@@ -254,13 +244,8 @@ func (q *Querier) groups(ctx context.Context, f query.Filter, g query.GroupBy, l
 
 // TimeSeries implements query.Querier.
 func (q *Querier) TimeSeries(ctx context.Context, sq query.SeriesQuery) (*query.SeriesResult, error) {
-	if err := checkRange(sq.Filter); err != nil {
+	if err := sq.Check(); err != nil {
 		return nil, err
-	}
-	switch sq.Bucket {
-	case time.Minute, time.Hour, 24 * time.Hour:
-	default:
-		return nil, query.Invalid("bucket width %s: want a minute, an hour or a day", sq.Bucket)
 	}
 	width := sq.Bucket.Microseconds()
 	first := ceilMicro(sq.Filter.Start) / width
@@ -330,7 +315,7 @@ func (q *Querier) TimeSeries(ctx context.Context, sq query.SeriesQuery) (*query.
 
 // Breakdown implements query.Querier.
 func (q *Querier) Breakdown(ctx context.Context, bq query.BreakdownQuery) (*query.BreakdownResult, error) {
-	if err := checkRange(bq.Filter); err != nil {
+	if err := bq.Filter.CheckRange(); err != nil {
 		return nil, err
 	}
 	groups, truncated, err := q.groups(ctx, bq.Filter, bq.GroupBy, query.MaxGroups)
@@ -361,7 +346,7 @@ func (q *Querier) Breakdown(ctx context.Context, bq query.BreakdownQuery) (*quer
 // array. ClickHouse's quantileExact picks element floor(p*n/100)+1, another rank, and the
 // rollups' t-digests are approximate, so neither is used.
 func (q *Querier) Latency(ctx context.Context, f query.Filter) ([]query.ModelLatency, error) {
-	if err := checkRange(f); err != nil {
+	if err := f.CheckRange(); err != nil {
 		return nil, err
 	}
 	conds := append(where(f), "status = 'ok'")
@@ -407,7 +392,7 @@ func (q *Querier) Latency(ctx context.Context, f query.Filter) ([]query.ModelLat
 // Requests implements query.Querier. Events are ordered by (time, event_id) descending; the
 // page token is the position of the page's last event, and the next page starts after it.
 func (q *Querier) Requests(ctx context.Context, rq query.RequestsQuery) (*query.RequestsPage, error) {
-	if err := checkRange(rq.Filter); err != nil {
+	if err := rq.Filter.CheckRange(); err != nil {
 		return nil, err
 	}
 	if rq.PageSize < 1 || rq.PageSize > query.MaxPageSize {

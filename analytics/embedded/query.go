@@ -115,16 +115,6 @@ func scanTotals(dest []any, t *query.Totals) []any {
 	return append(dest, &t.Requests, &t.Failures, &t.PromptTokens, &t.CompletionTokens, &t.CacheReadTokens, &t.CacheWriteTokens, &t.ReasoningTokens, &t.CostUSD, &t.Unpriced)
 }
 
-func checkRange(f query.Filter) error {
-	if f.Start.IsZero() || f.End.IsZero() {
-		return query.Invalid("a time range is required")
-	}
-	if !f.Start.Before(f.End) {
-		return query.Invalid("the range's start must be before its end")
-	}
-	return nil
-}
-
 // cell is one group's bucket of an aggregate.
 type cell struct {
 	group  string
@@ -279,13 +269,8 @@ func (s *Store) aggregateRollup(ctx context.Context, table string, f query.Filte
 
 // TimeSeries implements query.Querier.
 func (s *Store) TimeSeries(ctx context.Context, q query.SeriesQuery) (*query.SeriesResult, error) {
-	if err := checkRange(q.Filter); err != nil {
+	if err := q.Check(); err != nil {
 		return nil, err
-	}
-	switch q.Bucket {
-	case time.Minute, time.Hour, 24 * time.Hour:
-	default:
-		return nil, query.Invalid("bucket width %s: want a minute, an hour or a day", q.Bucket)
 	}
 	width := q.Bucket.Microseconds()
 	first := q.Filter.Start.UnixMicro() / width
@@ -327,7 +312,7 @@ func (s *Store) TimeSeries(ctx context.Context, q query.SeriesQuery) (*query.Ser
 
 // Breakdown implements query.Querier.
 func (s *Store) Breakdown(ctx context.Context, q query.BreakdownQuery) (*query.BreakdownResult, error) {
-	if err := checkRange(q.Filter); err != nil {
+	if err := q.Filter.CheckRange(); err != nil {
 		return nil, err
 	}
 	cells, err := s.aggregate(ctx, q.Filter, q.GroupBy, 0)
@@ -364,7 +349,7 @@ func (s *Store) Breakdown(ctx context.Context, q query.BreakdownQuery) (*query.B
 
 // Latency implements query.Querier.
 func (s *Store) Latency(ctx context.Context, f query.Filter) ([]query.ModelLatency, error) {
-	if err := checkRange(f); err != nil {
+	if err := f.CheckRange(); err != nil {
 		return nil, err
 	}
 	w, args := where(f)
@@ -415,7 +400,7 @@ func percentiles(sorted []time.Duration) query.Percentiles {
 
 // Requests implements query.Querier. Its page token is the key of the page's last event.
 func (s *Store) Requests(ctx context.Context, q query.RequestsQuery) (*query.RequestsPage, error) {
-	if err := checkRange(q.Filter); err != nil {
+	if err := q.Filter.CheckRange(); err != nil {
 		return nil, err
 	}
 	if q.PageSize < 1 || q.PageSize > query.MaxPageSize {

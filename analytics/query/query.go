@@ -219,3 +219,27 @@ func Percentile(sorted []time.Duration, p int) time.Duration {
 func Invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
+
+// CheckRange refuses a filter without a time range, or whose start is not before its end.
+func (f Filter) CheckRange() error {
+	if f.Start.IsZero() || f.End.IsZero() {
+		return Invalid("a time range is required")
+	}
+	if !f.Start.Before(f.End) {
+		return Invalid("the range's start must be before its end")
+	}
+	return nil
+}
+
+// Check refuses a time series query without a valid range or with a bucket width other than
+// a minute, an hour or a day.
+func (q SeriesQuery) Check() error {
+	if err := q.Filter.CheckRange(); err != nil {
+		return err
+	}
+	switch q.Bucket {
+	case time.Minute, time.Hour, 24 * time.Hour:
+		return nil
+	}
+	return Invalid("bucket width %s: want a minute, an hour or a day", q.Bucket)
+}
