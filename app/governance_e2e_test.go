@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -347,24 +348,7 @@ func TestBudgetAlertsAreSignedWebhooks(t *testing.T) {
 	f := newGovFixture(t)
 	ctx := context.Background()
 	const secret = "whsec-test-0123456789"
-	var mu sync.Mutex
-	var got []map[string]any
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(r.Header.Get("X-LLMGW-Signature")), []byte(want)) {
-			t.Errorf("bad signature %q", r.Header.Get("X-LLMGW-Signature"))
-			w.WriteHeader(400)
-			return
-		}
-		var m map[string]any
-		_ = json.Unmarshal(body, &m)
-		mu.Lock()
-		got = append(got, m)
-		mu.Unlock()
-	}))
-	defer hook.Close()
+	hookURL, deliveries := signedWebhook(t, secret)
 	if _, err := f.admin.CreateModel(ctx, &adminv1.CreateModelRequest{Model: &adminv1.Model{Account: "fake", Name: "priced", UpstreamModel: "gpt-4o-mini",
 		Types: []string{"chat"}, Pricing: &adminv1.Pricing{OutputPerMtok: 1e6}}}); err != nil {
 		t.Fatal(err)
@@ -372,7 +356,7 @@ func TestBudgetAlertsAreSignedWebhooks(t *testing.T) {
 	// The fake answers 7 completion tokens: $7 a request against $20.
 	if _, err := f.admin.CreateBudget(ctx, &adminv1.CreateBudgetRequest{Budget: &adminv1.Budget{Name: "alerting", Unit: "cost_per_month", LimitTo: 20, Mode: adminv1.Mode_MODE_AUDIT,
 		When:   &adminv1.Condition{Models: []string{"fake/priced"}},
-		Alerts: &adminv1.BudgetAlerts{NotificationTarget: []*adminv1.NotificationTarget{{Type: "webhook", Url: hook.URL, Secret: secret}}}}}); err != nil {
+		Alerts: &adminv1.BudgetAlerts{NotificationTarget: []*adminv1.NotificationTarget{{Type: "webhook", Url: hookURL, Secret: secret}}}}}); err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
@@ -380,10 +364,9 @@ func TestBudgetAlertsAreSignedWebhooks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 3 })
+	waitUntil(t, func() bool { return len(deliveries()) >= 3 })
 	f.g.stop() // the notifier's queue is flushed at shutdown: nothing more can arrive
-	mu.Lock()
-	defer mu.Unlock()
+	got := deliveries()
 	if len(got) != 3 {
 		t.Fatalf("%d deliveries, want 3 (75, 90, 100 once each): %v", len(got), got)
 	}
@@ -409,6 +392,35 @@ func TestBudgetAlertsAreSignedWebhooks(t *testing.T) {
 	}
 	if len(alerts) != 3 || !alerts["75"] || !alerts["90"] || !alerts["100"] {
 		t.Errorf("alert events %v, want 75, 90 and 100", alerts)
+	}
+}
+
+// signedWebhook is a webhook notification target that checks each delivery's
+// X-LLMGW-Signature (HMAC-SHA256 of the body with secret) and keeps the decoded bodies;
+// deliveries returns them so far.
+func signedWebhook(t *testing.T, secret string) (url string, deliveries func() []map[string]any) {
+	var mu sync.Mutex
+	var got []map[string]any
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(r.Header.Get("X-LLMGW-Signature")), []byte(want)) {
+			t.Errorf("bad signature %q", r.Header.Get("X-LLMGW-Signature"))
+			w.WriteHeader(400)
+			return
+		}
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	return hook.URL, func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
 	}
 }
 

@@ -2,13 +2,9 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,7 +86,6 @@ func TestTrueFoundryTeamExamples(t *testing.T) {
 	const secret = "whsec-tfy-example-0123"
 	var mu sync.Mutex
 	var slack []string
-	var signed []map[string]any
 	slackHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m struct {
 			Text string `json:"text"`
@@ -103,28 +98,13 @@ func TestTrueFoundryTeamExamples(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer slackHook.Close()
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(r.Header.Get("X-LLMGW-Signature")), []byte(want)) {
-			t.Errorf("bad signature %q", r.Header.Get("X-LLMGW-Signature"))
-			w.WriteHeader(400)
-			return
-		}
-		var m map[string]any
-		_ = json.Unmarshal(body, &m)
-		mu.Lock()
-		signed = append(signed, m)
-		mu.Unlock()
-	}))
-	defer hook.Close()
+	hookURL, deliveries := signedWebhook(t, secret)
 
 	up := providertest.NewOpenAI(t)
 	g := startGatewayHooks(t, hooks{clock: func() time.Time { return *now.Load() }}, map[string]string{
 		"FAKE_OPENAI_KEY":      providerSecret,
 		"SLACK_WEBHOOK_URL":    slackHook.URL,
-		"ALERT_WEBHOOK_URL":    hook.URL,
+		"ALERT_WEBHOOK_URL":    hookURL,
 		"ALERT_WEBHOOK_SECRET": secret,
 	}, "--config", writeConfig(t, tfyTeamExamples(up.BaseURL())))
 	ctx := context.Background()
@@ -219,7 +199,7 @@ func TestTrueFoundryTeamExamples(t *testing.T) {
 	if s := bst.GetStatuses(); len(s) != 1 || s[0].GetBucket() != "team:engineering" || s[0].GetUsed() != 21 || s[0].GetLimit() != 20 {
 		t.Errorf("budget status %v, want team:engineering at $21 of $20", s)
 	}
-	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(slack) >= 3 && len(signed) >= 3 })
+	waitUntil(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(slack) >= 3 && len(deliveries()) >= 3 })
 
 	// The next month starts at 00:00 UTC on the 1st: the team is admitted again.
 	advance(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
@@ -228,6 +208,7 @@ func TestTrueFoundryTeamExamples(t *testing.T) {
 	}
 
 	g.stop() // the notifier's queue is flushed at shutdown: nothing more can arrive
+	signed := deliveries()
 	mu.Lock()
 	defer mu.Unlock()
 	if len(slack) != 3 || len(signed) != 3 {
