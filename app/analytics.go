@@ -2,14 +2,18 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/llmgw/llmgw/analytics/clickhouse"
 	"github.com/llmgw/llmgw/analytics/consumer"
+	"github.com/llmgw/llmgw/analytics/kafka"
 )
 
 // clickHouseMigrateConfig is what `llmgw migrate --clickhouse` adds to migrate's flags.
@@ -63,6 +67,10 @@ type consumeConfig struct {
 	ClickHouse          string
 	BatchSize           int
 	BatchWait           time.Duration
+	// SASLMechanism, Username, Password (LLMGW_KAFKA_PASSWORD only) and TLS are how the
+	// consumer connects to Kafka, as serve's producer does.
+	SASLMechanism, Username, Password string
+	TLS                               bool
 }
 
 // consumeFlags defines consume's flags, with defaults from their LLMGW_* variables.
@@ -79,6 +87,10 @@ func consumeFlags(getenv func(string) string, stderr io.Writer) (*flag.FlagSet, 
 	fs.StringVar(&c.ClickHouse, "clickhouse", e.str("LLMGW_CLICKHOUSE", ""), "ClickHouse database to load, migrated by llmgw migrate --clickhouse: clickhouse://[user:password@]host:9000/llmgw (LLMGW_CLICKHOUSE)")
 	fs.IntVar(&c.BatchSize, "batch-size", e.count("LLMGW_CONSUME_BATCH_SIZE", consumer.DefaultBatchSize, 1), "most events in one ClickHouse insert (LLMGW_CONSUME_BATCH_SIZE)")
 	fs.DurationVar(&c.BatchWait, "batch-wait", e.duration("LLMGW_CONSUME_BATCH_WAIT", consumer.DefaultBatchWait), "longest an event waits for its batch to fill before the insert (LLMGW_CONSUME_BATCH_WAIT)")
+	fs.StringVar(&c.SASLMechanism, "kafka-sasl-mechanism", e.str("LLMGW_KAFKA_SASL_MECHANISM", ""), "Kafka SASL mechanism: plain, scram-sha-256 or scram-sha-512; the password is read from LLMGW_KAFKA_PASSWORD (LLMGW_KAFKA_SASL_MECHANISM)")
+	fs.StringVar(&c.Username, "kafka-username", e.str("LLMGW_KAFKA_USERNAME", ""), "Kafka SASL username (LLMGW_KAFKA_USERNAME)")
+	fs.BoolVar(&c.TLS, "kafka-tls", e.bool("LLMGW_KAFKA_TLS", false), "connect to Kafka over TLS, verified against the system's roots (LLMGW_KAFKA_TLS)")
+	c.Password = getenv("LLMGW_KAFKA_PASSWORD")
 	return fs, c, e.err()
 }
 
@@ -123,7 +135,11 @@ func consume(ctx context.Context, c *consumeConfig, stderr io.Writer) error {
 			brokers = append(brokers, b)
 		}
 	}
-	r, err := consumer.NewReader(brokers, c.KafkaTopic, c.KafkaGroup, logger)
+	dialer, err := kafkaDialer(c)
+	if err != nil {
+		return err
+	}
+	r, err := consumer.NewReader(brokers, c.KafkaTopic, c.KafkaGroup, dialer, logger)
 	if err != nil {
 		return err
 	}
@@ -138,4 +154,21 @@ func consume(ctx context.Context, c *consumeConfig, stderr io.Writer) error {
 	logger.Info("consumer stopped", "messages", st.Messages, "stored", st.Stored, "malformed", st.Malformed,
 		"write_failures", st.WriteFailures, "commits", st.Commits)
 	return err
+}
+
+// kafkaDialer is how consume connects to Kafka: with c's SASL mechanism and TLS, checked as
+// the producer checks them; nil (kafka-go's plaintext default) when neither is set.
+func kafkaDialer(c *consumeConfig) (*kafkago.Dialer, error) {
+	m, err := kafka.Mechanism(kafka.Options{SASLMechanism: c.SASLMechanism, Username: c.Username, Password: c.Password})
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	if m == nil && !c.TLS {
+		return nil, nil
+	}
+	d := &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true, SASLMechanism: m}
+	if c.TLS {
+		d.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return d, nil
 }

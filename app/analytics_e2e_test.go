@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/llmgw/llmgw/analytics/chtest"
+	llmgwkafka "github.com/llmgw/llmgw/analytics/kafka"
 	"github.com/llmgw/llmgw/analytics/usagetest"
 )
 
@@ -134,5 +135,75 @@ func TestMigrateClickHouseAndConsume(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("consumer log lacks %s:\n%s", want, logs.String())
 		}
+	}
+}
+
+// TestConsumeOverSASL: `llmgw consume` authenticates to a broker that requires SASL
+// (SCRAM-SHA-512) with --kafka-sasl-mechanism, --kafka-username and LLMGW_KAFKA_PASSWORD, and
+// loads what was written; a username without a mechanism is refused before it starts.
+func TestConsumeOverSASL(t *testing.T) {
+	ctx := context.Background()
+	addr := chtest.Start(t)
+	url := "clickhouse://" + addr + "/llmgw"
+	if err := Run(ctx, []string{"migrate", "--clickhouse", url}, func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "usage-sasl"), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "llmgw", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	mech, err := llmgwkafka.Mechanism(llmgwkafka.Options{SASLMechanism: llmgwkafka.SASLScramSHA512, Username: "llmgw", Password: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(kc.ListenAddrs()...), Topic: "usage-sasl", Transport: &kafka.Transport{SASL: mech}, BatchTimeout: 5 * time.Millisecond}
+	defer w.Close()
+	const n = 10
+	var msgs []kafka.Message
+	for _, e := range usagetest.Events("sasl", 0, n, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) {
+		b, err := proto.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(e.EventId), Value: b})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"LLMGW_KAFKA_BROKERS": strings.Join(kc.ListenAddrs(), ","), "LLMGW_KAFKA_TOPIC": "usage-sasl", "LLMGW_CLICKHOUSE": url,
+		"LLMGW_CONSUME_BATCH_WAIT": "50ms", "LLMGW_KAFKA_PASSWORD": "s3cret"}
+	getenv := func(k string) string { return env[k] }
+	if err := Run(ctx, []string{"consume", "--kafka-username", "llmgw"}, getenv, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "without a SASL mechanism") {
+		t.Fatalf("consume with a username and no mechanism: %v", err)
+	}
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() {
+		done <- Run(cctx, []string{"consume", "--kafka-sasl-mechanism", "scram-sha-512", "--kafka-username", "llmgw"}, getenv, io.Discard, logs)
+	}()
+	cl, err := ch.Dial(ctx, ch.Options{Address: addr, Database: "llmgw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var c chproto.ColUInt64
+		if err := cl.Do(ctx, ch.Query{Body: "SELECT count() AS n FROM usage_events FINAL", Result: chproto.Results{{Name: "n", Data: &c}}}); err != nil {
+			t.Fatal(err)
+		}
+		if c.Row(0) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("usage_events has %d rows, want %d; consumer log:\n%s", c.Row(0), n, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("consume: %v", err)
 	}
 }

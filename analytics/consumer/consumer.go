@@ -277,8 +277,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // NewReader returns a kafka-go consumer-group reader of topic for Consumer: offsets are
 // committed only by the consumer, synchronously, and a new group starts at the oldest message
-// so nothing written before the first consumer started is missed. Close it when done.
-func NewReader(brokers []string, topic, group string, logger *slog.Logger) (*kafka.Reader, error) {
+// so nothing written before the first consumer started is missed. dialer, when set, is how it
+// connects (SASL, TLS); nil is kafka-go's default, plaintext. Close it when done.
+func NewReader(brokers []string, topic, group string, dialer *kafka.Dialer, logger *slog.Logger) (*kafka.Reader, error) {
 	if len(brokers) == 0 || topic == "" || group == "" {
 		return nil, errors.New("kafka reader: brokers, topic and group are required")
 	}
@@ -291,6 +292,7 @@ func NewReader(brokers []string, topic, group string, logger *slog.Logger) (*kaf
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
 		MaxWait:        500 * time.Millisecond,
+		Dialer:         dialer,
 	}
 	if logger != nil {
 		cfg.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) {

@@ -73,7 +73,7 @@ func (p *pipeline) produce(events []*usagev1.UsageEvent) {
 // It returns the consumer and a stop function that cancels it and closes its reader.
 func (p *pipeline) consumer(o Options, wrap func(Reader, context.CancelFunc) Reader) (*Consumer, func()) {
 	p.t.Helper()
-	r, err := NewReader(p.brokers, topic, "llmgw-consumer", nil)
+	r, err := NewReader(p.brokers, topic, "llmgw-consumer", nil, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}

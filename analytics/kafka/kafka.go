@@ -106,7 +106,7 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 	o.RetryMax = cmp.Or(o.RetryMax, 30*time.Second)
 	o.BatchEvents = cmp.Or(o.BatchEvents, 1000)
 	o.BatchBytes = cmp.Or(o.BatchBytes, 1<<20)
-	mech, err := mechanism(o)
+	mech, err := Mechanism(o)
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +151,9 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
-// mechanism is o's SASL mechanism, or nil for none.
-func mechanism(o Options) (sasl.Mechanism, error) {
+// Mechanism is o's SASL mechanism (from SASLMechanism, Username and Password), or nil for
+// none. The consumer authenticates with it too.
+func Mechanism(o Options) (sasl.Mechanism, error) {
 	if o.SASLMechanism == "" {
 		if o.Username != "" || o.Password != "" {
 			return nil, errors.New("kafka: a username or password without a SASL mechanism")

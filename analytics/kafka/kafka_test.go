@@ -375,7 +375,7 @@ func TestSASL(t *testing.T) {
 }
 
 func scramOrPlain(mech, user, pass string) (sasl.Mechanism, error) {
-	return mechanism(Options{SASLMechanism: mech, Username: user, Password: pass})
+	return Mechanism(Options{SASLMechanism: mech, Username: user, Password: pass})
 }
 
 // TestTLS: with the broker's CA the producer writes over TLS; without TLS it cannot.
