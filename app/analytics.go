@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -129,12 +127,7 @@ func consume(ctx context.Context, c *consumeConfig, stderr io.Writer) error {
 	if err := clickhouse.CheckSchema(ctx, chc); err != nil {
 		return err
 	}
-	var brokers []string
-	for b := range strings.SplitSeq(c.KafkaBrokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			brokers = append(brokers, b)
-		}
-	}
+	brokers := brokerList(c.KafkaBrokers)
 	dialer, err := kafkaDialer(c)
 	if err != nil {
 		return err
@@ -166,9 +159,5 @@ func kafkaDialer(c *consumeConfig) (*kafkago.Dialer, error) {
 	if m == nil && !c.TLS {
 		return nil, nil
 	}
-	d := &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true, SASLMechanism: m}
-	if c.TLS {
-		d.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	return d, nil
+	return &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true, SASLMechanism: m, TLS: kafkaTLS(c.TLS)}, nil
 }

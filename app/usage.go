@@ -66,16 +66,28 @@ func usageFlags(fs *flag.FlagSet, c *UsageConfig, env func(k, def string) string
 
 // kafkaOptions are the producer's options from c and the password in LLMGW_KAFKA_PASSWORD.
 func kafkaOptions(c *UsageConfig, getenv func(string) string) kafka.Options {
-	o := kafka.Options{Topic: c.Topic, SASLMechanism: c.SASLMechanism, Username: c.Username, Password: getenv("LLMGW_KAFKA_PASSWORD")}
-	for _, b := range strings.Split(c.Brokers, ",") {
+	return kafka.Options{Topic: c.Topic, Brokers: brokerList(c.Brokers), SASLMechanism: c.SASLMechanism, Username: c.Username,
+		Password: getenv("LLMGW_KAFKA_PASSWORD"), TLS: kafkaTLS(c.TLS)}
+}
+
+// brokerList is a comma-separated broker flag's brokers, blanks left out.
+func brokerList(s string) []string {
+	var out []string
+	for b := range strings.SplitSeq(s, ",") {
 		if b = strings.TrimSpace(b); b != "" {
-			o.Brokers = append(o.Brokers, b)
+			out = append(out, b)
 		}
 	}
-	if c.TLS {
-		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	return out
+}
+
+// kafkaTLS is the TLS configuration of --kafka-tls (serve and consume): the system's roots;
+// nil when off.
+func kafkaTLS(on bool) *tls.Config {
+	if !on {
+		return nil
 	}
-	return o
+	return &tls.Config{MinVersion: tls.VersionTLS12}
 }
 
 // usageSink is where the usage queue delivers: the embedded usage store and sink (the request

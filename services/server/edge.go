@@ -338,13 +338,8 @@ func (e *edgeRoutes) connectService(acc access, next http.Handler) http.Handler 
 // inference service it admits the caller into the context; for the Admin API it requires an
 // admin principal; for the Usage API it puts the key's viewer into the context.
 func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access) (context.Context, error) {
-	secret := edge.Secret(r.Header)
 	if acc != accessInference {
-		snap := e.s.snaps.Load()
-		if snap == nil {
-			return nil, apierr.New(apierr.KindUnavailable, "the gateway is starting; retry shortly")
-		}
-		p, err := snap.Authenticate(secret, time.Now())
+		p, err := e.s.principal(r.Header)
 		if err != nil {
 			return nil, err
 		}
@@ -356,7 +351,7 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access)
 		}
 		return r.Context(), nil
 	}
-	c, err := e.s.p.AdmitEdge(er, secret)
+	c, err := e.s.p.AdmitEdge(er, edge.Secret(r.Header))
 	if err != nil {
 		return nil, err
 	}

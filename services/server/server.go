@@ -212,32 +212,25 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // answers others in OpenAI's error shape (401, 403).
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := s.authorizeAdmin(r.Header)
-		if err == nil {
-			next.ServeHTTP(w, r)
+		p, err := s.principal(r.Header)
+		if err == nil && !p.Admin {
+			err = apierr.New(apierr.KindPermissionDenied, "this needs the admin token or an admin user's key")
+		}
+		if err != nil {
+			apierr.WriteOpenAI(w, err)
 			return
 		}
-		ae := apierr.From(err)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(ae.Kind.HTTPStatus())
-		_ = json.NewEncoder(w).Encode(ae.OpenAI())
+		next.ServeHTTP(w, r)
 	})
 }
 
-// authorizeAdmin checks that h carries the admin token or an admin user's key.
-func (s *Server) authorizeAdmin(h http.Header) error {
+// principal authenticates the key h carries against the current snapshot.
+func (s *Server) principal(h http.Header) (*snapshot.Principal, error) {
 	snap := s.snaps.Load()
 	if snap == nil {
-		return apierr.New(apierr.KindUnavailable, "the gateway is starting; retry shortly")
+		return nil, apierr.New(apierr.KindUnavailable, "the gateway is starting; retry shortly")
 	}
-	p, err := snap.Authenticate(edge.Secret(h), time.Now())
-	if err != nil {
-		return err
-	}
-	if !p.Admin {
-		return apierr.New(apierr.KindPermissionDenied, "this needs the admin token or an admin user's key")
-	}
-	return nil
+	return snap.Authenticate(edge.Secret(h), time.Now())
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully.
