@@ -80,7 +80,7 @@ func consumeFlags(getenv func(string) string, stderr io.Writer) (*flag.FlagSet, 
 	fs.StringVar(&c.LogLevel, "log-level", e.str("LLMGW_LOG_LEVEL", "info"), "debug, info, warn or error (LLMGW_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", e.str("LLMGW_LOG_FORMAT", "text"), "text or json (LLMGW_LOG_FORMAT)")
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", e.str("LLMGW_KAFKA_BROKERS", ""), "Kafka bootstrap brokers, comma-separated host:port (LLMGW_KAFKA_BROKERS)")
-	fs.StringVar(&c.KafkaTopic, "kafka-topic", e.str("LLMGW_KAFKA_TOPIC", "llmgw.usage"), "topic the gateways write usage events to (LLMGW_KAFKA_TOPIC)")
+	fs.StringVar(&c.KafkaTopic, "kafka-topic", e.str("LLMGW_KAFKA_TOPIC", kafka.DefaultTopic), "topic the gateways write usage events to (LLMGW_KAFKA_TOPIC)")
 	fs.StringVar(&c.KafkaGroup, "kafka-group", e.str("LLMGW_KAFKA_GROUP", "llmgw-consumer"), "consumer group; consumers in one group share the topic's partitions (LLMGW_KAFKA_GROUP)")
 	fs.StringVar(&c.ClickHouse, "clickhouse", e.str("LLMGW_CLICKHOUSE", ""), "ClickHouse database to load, migrated by llmgw migrate --clickhouse: clickhouse://[user:password@]host:9000/llmgw (LLMGW_CLICKHOUSE)")
 	fs.IntVar(&c.BatchSize, "batch-size", e.count("LLMGW_CONSUME_BATCH_SIZE", consumer.DefaultBatchSize, 1), "most events in one ClickHouse insert (LLMGW_CONSUME_BATCH_SIZE)")

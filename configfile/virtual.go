@@ -236,7 +236,7 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 			return t, &Error{Doc: doc, Field: path + ".weight", Msg: "weight applies only to " + snapshot.RoutingWeight}
 		}
 		if f["priority"] != nil {
-			if t.Priority, err = integer(f, doc, path, "priority", 0, 1<<20); err != nil {
+			if t.Priority, err = integer(f, doc, path, "priority", 0, snapshot.MaxPriority); err != nil {
 				return t, err
 			}
 		}
@@ -262,12 +262,12 @@ func target(n *yaml.Node, doc, path, strategy string) (snapshot.VirtualTarget, e
 			return t, err
 		}
 		if rf["attempts"] != nil {
-			if t.Retry.Attempts, err = integer(rf, doc, rpath, "attempts", 1, 10); err != nil {
+			if t.Retry.Attempts, err = integer(rf, doc, rpath, "attempts", 1, snapshot.MaxRetryAttempts); err != nil {
 				return t, err
 			}
 		}
 		if rf["delay"] != nil {
-			ms, err := integer(rf, doc, rpath, "delay", 0, 60_000)
+			ms, err := integer(rf, doc, rpath, "delay", 0, int(snapshot.MaxRetryDelay.Milliseconds()))
 			if err != nil {
 				return t, err
 			}
@@ -312,7 +312,7 @@ func slaCutoff(n *yaml.Node, doc, path string) (snapshot.SLA, error) {
 	}
 	for k, d := range map[string]*time.Duration{"time_per_output_token_ms": &sla.TPOT, "time_to_first_token_ms": &sla.TTFT} {
 		if f[k] != nil {
-			ms, err := integer(f, doc, path, k, 1, 3_600_000)
+			ms, err := integer(f, doc, path, k, 1, int(snapshot.MaxSLACutoff.Milliseconds()))
 			if err != nil {
 				return sla, err
 			}

@@ -43,6 +43,16 @@ type routingRow struct {
 	sticky   *schematype.StickyRouting // nil: none
 }
 
+// invalidField is err, a snapshot check's *FieldError, as a 400 naming param's field;
+// another error unchanged.
+func invalidField(param string, err error) error {
+	var fe *snapshot.FieldError
+	if errors.As(err, &fe) {
+		return apierr.Invalid(param+"."+fe.Field, "%s.%s: %s", param, fe.Field, fe.Msg)
+	}
+	return err
+}
+
 // validateRouting checks a routing config under param ("virtual_model.routing_config") with
 // snapshot.CheckRouting and snapshot.CheckSticky, the checks the config file makes too, and
 // then that every target names an existing real model: not a virtual model, so that routes
@@ -59,11 +69,7 @@ func (s *Store) validateRouting(ctx context.Context, tx *ent.Tx, param string, i
 	}
 	st := stickyFromProto(in.GetStickyRouting())
 	if err := snapshot.CheckSticky(in.GetType(), st); err != nil {
-		var fe *snapshot.FieldError
-		if errors.As(err, &fe) {
-			return row, apierr.Invalid(param+"."+fe.Field, "%s.%s: %s", param, fe.Field, fe.Msg)
-		}
-		return row, err
+		return row, invalidField(param, err)
 	}
 	targets := make([]snapshot.VirtualTarget, len(in.GetLoadBalanceTargets()))
 	for i, t := range in.GetLoadBalanceTargets() {
@@ -73,11 +79,7 @@ func (s *Store) validateRouting(ctx context.Context, tx *ent.Tx, param string, i
 		}
 	}
 	if err := snapshot.CheckRouting(in.GetType(), targets); err != nil {
-		var fe *snapshot.FieldError
-		if errors.As(err, &fe) {
-			return row, apierr.Invalid(param+"."+fe.Field, "%s.%s: %s", param, fe.Field, fe.Msg)
-		}
-		return row, err
+		return row, invalidField(param, err)
 	}
 	for i, t := range targets {
 		field := fmt.Sprintf("%s.load_balance_targets[%d].target", param, i)

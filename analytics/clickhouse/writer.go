@@ -79,11 +79,13 @@ func (w *Writer) Write(ctx context.Context, events []*usagev1.UsageEvent) (inser
 	// Bodies first: once an event row exists, a redelivery skips the event and would never
 	// write its bodies.
 	if w.bodies.rows() > 0 {
-		if err := w.client.Do(ctx, ch.Query{Body: w.bodies.input().Into("usage_bodies"), Input: w.bodies.input(), Settings: settings}); err != nil {
+		in := w.bodies.input()
+		if err := w.client.Do(ctx, ch.Query{Body: in.Into("usage_bodies"), Input: in, Settings: settings}); err != nil {
 			return 0, fmt.Errorf("insert into usage_bodies: %w", err)
 		}
 	}
-	if err := w.client.Do(ctx, ch.Query{Body: w.events.input().Into("usage_events"), Input: w.events.input(), Settings: settings}); err != nil {
+	in := w.events.input()
+	if err := w.client.Do(ctx, ch.Query{Body: in.Into("usage_events"), Input: in, Settings: settings}); err != nil {
 		return 0, fmt.Errorf("insert into usage_events: %w", err)
 	}
 	w.pending = ""

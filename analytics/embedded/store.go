@@ -358,21 +358,12 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	meta := stmt(`INSERT OR REPLACE INTO event_metadata (id, key, value) VALUES (?, ?, ?)`)
 	rec := stmt(`INSERT INTO event_records (id, event) VALUES (?, ?)`)
 	roll := stmt(`INSERT INTO rollup_hour (hour, model, target, user, virtual_account, requests, failures, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
-			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
-			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + rollupAdd)
 	body := stmt(`INSERT INTO event_bodies (id, request, response, request_truncated, response_truncated) VALUES (?, ?, ?, ?, ?)`)
 	rollModel := stmt(`INSERT INTO rollup_hour_model (hour, model, target, requests, failures, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
-			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
-			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + rollupAdd)
 	rollTeam := stmt(`INSERT INTO rollup_hour_team (hour, team, model, target, requests, failures, prompt, completion, cache_read, cache_write, reasoning, cost_usd, unpriced)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
-			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
-			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + rollupAdd)
 	if err != nil {
 		return err
 	}
@@ -435,8 +426,8 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 			continue
 		}
 		hour := t.UnixMicro() / hourUs
-		add := sums{requests: 1, failures: int64(b2i(e.GetStatus() != "ok")), prompt: tok.GetPrompt(), completion: tok.GetCompletion(),
-			cacheRead: tok.GetCacheRead(), cacheWrite: tok.GetCacheWrite(), reasoning: tok.GetReasoning(), cost: e.GetCostUsd(), unpriced: int64(b2i(!e.GetPriced()))}
+		add := query.Totals{Requests: 1, Failures: int64(b2i(e.GetStatus() != "ok")), PromptTokens: tok.GetPrompt(), CompletionTokens: tok.GetCompletion(),
+			CacheReadTokens: tok.GetCacheRead(), CacheWriteTokens: tok.GetCacheWrite(), ReasoningTokens: tok.GetReasoning(), CostUSD: e.GetCostUsd(), Unpriced: int64(b2i(!e.GetPriced()))}
 		rolls.add(rollKey{hour, e.GetModel(), e.GetTarget().GetModel(), e.GetUser(), e.GetVirtualAccount()}, add)
 		modelRolls.add(modelRollKey{hour, e.GetModel(), e.GetTarget().GetModel()}, add)
 		teams := slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(e.GetTeams()))), func(t string) bool { return t == "" })
@@ -475,22 +466,28 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 		}
 	}
 	for k, v := range rolls {
-		if _, err := roll.ExecContext(ctx, append([]any{k.hour, k.model, k.target, k.user, k.va}, v.args()...)...); err != nil {
+		if _, err := roll.ExecContext(ctx, append([]any{k.hour, k.model, k.target, k.user, k.va}, rollupArgs(v)...)...); err != nil {
 			return err
 		}
 	}
 	for k, v := range modelRolls {
-		if _, err := rollModel.ExecContext(ctx, append([]any{k.hour, k.model, k.target}, v.args()...)...); err != nil {
+		if _, err := rollModel.ExecContext(ctx, append([]any{k.hour, k.model, k.target}, rollupArgs(v)...)...); err != nil {
 			return err
 		}
 	}
 	for k, v := range teamRolls {
-		if _, err := rollTeam.ExecContext(ctx, append([]any{k.hour, k.team, k.model, k.target}, v.args()...)...); err != nil {
+		if _, err := rollTeam.ExecContext(ctx, append([]any{k.hour, k.team, k.model, k.target}, rollupArgs(v)...)...); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
+
+// rollupAdd ends the rollup upserts: a row's totals add a batch's.
+const rollupAdd = `
+		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, failures = failures + excluded.failures, prompt = prompt + excluded.prompt,
+			completion = completion + excluded.completion, cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write,
+			reasoning = reasoning + excluded.reasoning, cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced`
 
 // The keys of the three hourly rollups (rollup_hour, rollup_hour_model, rollup_hour_team).
 type (
@@ -508,32 +505,17 @@ type (
 	}
 )
 
-// sums are the totals a rollup row adds up.
-type sums struct {
-	requests, failures, prompt, completion, cacheRead, cacheWrite, reasoning int64
-	cost                                                                     float64
-	unpriced                                                                 int64
-}
-
-// args are the rollup upserts' last nine parameters.
-func (v sums) args() []any {
-	return []any{v.requests, v.failures, v.prompt, v.completion, v.cacheRead, v.cacheWrite, v.reasoning, v.cost, v.unpriced}
+// rollupArgs are the rollup upserts' last nine parameters.
+func rollupArgs(v query.Totals) []any {
+	return []any{v.Requests, v.Failures, v.PromptTokens, v.CompletionTokens, v.CacheReadTokens, v.CacheWriteTokens, v.ReasoningTokens, v.CostUSD, v.Unpriced}
 }
 
 // batchSums sums one batch's events per rollup key.
-type batchSums[K comparable] map[K]sums
+type batchSums[K comparable] map[K]query.Totals
 
-func (r batchSums[K]) add(k K, v sums) {
+func (r batchSums[K]) add(k K, v query.Totals) {
 	t := r[k]
-	t.requests += v.requests
-	t.failures += v.failures
-	t.prompt += v.prompt
-	t.completion += v.completion
-	t.cacheRead += v.cacheRead
-	t.cacheWrite += v.cacheWrite
-	t.reasoning += v.reasoning
-	t.cost += v.cost
-	t.unpriced += v.unpriced
+	t.Add(v)
 	r[k] = t
 }
 

@@ -143,14 +143,6 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 	return p, nil
 }
 
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
 // Mechanism is o's SASL mechanism (from SASLMechanism, Username and Password), or nil for
 // none. The consumer authenticates with it too.
 func Mechanism(o Options) (sasl.Mechanism, error) {

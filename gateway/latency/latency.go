@@ -63,10 +63,8 @@ func (s *Stats) Observe(target string, latency, ttft time.Duration, completion i
 	if completion <= 0 || latency <= 0 {
 		return
 	}
-	sm := sample{at: s.now(), tpot: latency / time.Duration(completion), ttft: latency}
-	if ttft > 0 && ttft <= latency {
-		sm.tpot, sm.ttft = (latency-ttft)/time.Duration(completion), ttft
-	}
+	tpot, first := Speed(latency, ttft, completion)
+	sm := sample{at: s.now(), tpot: tpot, ttft: first}
 	v, ok := s.targets.Load(target)
 	if !ok {
 		v, _ = s.targets.LoadOrStore(target, &series{})
@@ -131,4 +129,14 @@ func (s *Stats) Breaches(target string, tpot, ttft time.Duration) bool {
 	}
 	sum := s.Summary(target, SLAWindow)
 	return sum.N > 0 && (tpot > 0 && sum.TPOT > tpot || ttft > 0 && sum.TTFT > ttft)
+}
+
+// Speed is an answer's time per output token and time to first token (see Stats.Observe):
+// (latency - ttft) / completion and ttft for a stream whose first token came within the
+// answer, else latency / completion and latency. completion must be positive.
+func Speed(latency, ttft time.Duration, completion int64) (tpot, first time.Duration) {
+	if ttft > 0 && ttft <= latency {
+		return (latency - ttft) / time.Duration(completion), ttft
+	}
+	return latency / time.Duration(completion), latency
 }

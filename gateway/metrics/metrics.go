@@ -147,10 +147,6 @@ func New(snaps *snapshot.Holder, b *breaker.Breaker, opts ...Option) *Metrics {
 	return m
 }
 
-// Registry is where the metrics are registered: other parts of the process (the analytics
-// producer, its spool) may register their own collectors with it.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Handler serves the metrics in Prometheus's text format (or OpenMetrics when asked).
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
@@ -373,9 +369,8 @@ func (m *Metrics) Observe(e *usage.Event) {
 	if e.TimeToFirstToken > 0 {
 		ttft = max(e.TimeToFirstToken-(e.Latency-a.Latency), 0)
 	}
-	tpot := a.Latency / time.Duration(u.CompletionTokens)
+	tpot, _ := latency.Speed(a.Latency, ttft, u.CompletionTokens)
 	if ttft > 0 && ttft <= a.Latency {
-		tpot = (a.Latency - ttft) / time.Duration(u.CompletionTokens)
 		last.ttft.Observe(seconds(ttft))
 	}
 	last.tpot.Observe(seconds(tpot))

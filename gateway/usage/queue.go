@@ -159,16 +159,9 @@ func (q *Queue) deliver(ctx context.Context, taken []*chunk) []*chunk {
 		q.cur = nil
 	}
 	q.mu.Unlock()
-	b, batch := q.sink.(BatchSink)
 	for _, c := range taken {
 		evs := c.evs[:c.n]
-		if batch {
-			b.RecordBatch(ctx, evs)
-		} else {
-			for i := range evs {
-				q.sink.Record(ctx, &evs[i])
-			}
-		}
+		recordBatch(ctx, q.sink, evs)
 		var n int64
 		for _, s := range c.sizes[:c.n] {
 			n += s

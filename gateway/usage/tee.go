@@ -18,13 +18,18 @@ func (t Tee) Record(ctx context.Context, e *Event) {
 // RecordBatch implements BatchSink.
 func (t Tee) RecordBatch(ctx context.Context, es []Event) {
 	for _, s := range t {
-		if b, ok := s.(BatchSink); ok {
-			b.RecordBatch(ctx, es)
-			continue
-		}
-		for i := range es {
-			s.Record(ctx, &es[i])
-		}
+		recordBatch(ctx, s, es)
+	}
+}
+
+// recordBatch hands es to s whole when s takes batches, else event by event.
+func recordBatch(ctx context.Context, s Sink, es []Event) {
+	if b, ok := s.(BatchSink); ok {
+		b.RecordBatch(ctx, es)
+		return
+	}
+	for i := range es {
+		s.Record(ctx, &es[i])
 	}
 }
 

@@ -167,10 +167,9 @@ func patchMultipart(body []byte, boundary, model string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// wireUsage is every usage shape OpenAI's endpoints report: chat-style prompt/completion
-// tokens (completions), or input/output tokens (gpt-image, gpt-4o-transcribe).
+// wireUsage is the usage shape of OpenAI's endpoints that count input and output tokens
+// (gpt-image, gpt-4o-transcribe) rather than chat's prompt and completion tokens.
 type wireUsage struct {
-	chat.Usage
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
 }
@@ -182,12 +181,16 @@ func usageOf(obj []byte) chat.Usage {
 	if err != nil || !ok || bytes.Equal(raw, nullJSON) {
 		return chat.Usage{}
 	}
-	var w wireUsage
-	if json.Unmarshal(raw, &w) != nil || decodeUsage(raw, &w.Usage) != nil {
+	var u chat.Usage
+	if decodeUsage(raw, &u) != nil {
 		return chat.Usage{}
 	}
-	u := w.Usage
 	if u.PromptTokens == 0 && u.CompletionTokens == 0 {
+		// The Responses and image APIs' shape: input_tokens and output_tokens.
+		var w wireUsage
+		if json.Unmarshal(raw, &w) != nil {
+			return chat.Usage{}
+		}
 		u.PromptTokens, u.CompletionTokens = w.InputTokens, w.OutputTokens
 	}
 	if u.TotalTokens == 0 {
