@@ -21,13 +21,13 @@ func quickUsage(b []byte) (u chat.Usage, ok bool) {
 		case "prompt_tokens_details":
 			d := &chat.PromptTokensDetails{}
 			u.PromptTokensDetails = d
-			return s.object(func(key []byte) bool { return string(key) == "cached_tokens" && s.integer(&d.CachedTokens) })
+			return s.object(func(key []byte) bool { return s.member(key, "cached_tokens", &d.CachedTokens) })
 		case "completion_tokens_details":
 			d := &chat.CompletionTokensDetails{}
 			u.CompletionTokensDetails = d
-			return s.object(func(key []byte) bool { return string(key) == "reasoning_tokens" && s.integer(&d.ReasoningTokens) })
+			return s.object(func(key []byte) bool { return s.member(key, "reasoning_tokens", &d.ReasoningTokens) })
 		}
-		return false
+		return s.unknown(key)
 	})
 	s.space()
 	return u, ok && s.i == len(s.b)
@@ -79,6 +79,29 @@ func (s *scan) object(member func(key []byte) bool) bool {
 			return false
 		}
 	}
+}
+
+// member reads the integer value of key into v when key is name, and skips it as unknown
+// otherwise.
+func (s *scan) member(key []byte, name string, v *int64) bool {
+	if string(key) == name {
+		return s.integer(v)
+	}
+	return s.unknown(key)
+}
+
+// unknown skips the value of a member chat.Usage does not model, as encoding/json ignores it:
+// only an integer under a key of lowercase ASCII letters, digits and underscores (such as
+// OpenAI's audio_tokens), which cannot match a modelled member under encoding/json's
+// case-insensitive matching unless it is that member. Anything else is left to encoding/json.
+func (s *scan) unknown(key []byte) bool {
+	for _, c := range key {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	var discard int64
+	return s.integer(&discard)
 }
 
 // key reads a key without escapes.
