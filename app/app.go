@@ -36,7 +36,9 @@ import (
 	"github.com/llmgw/llmgw/gateway/tracing"
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 	"github.com/llmgw/llmgw/services/admin"
+	"github.com/llmgw/llmgw/services/controlplane"
 	"github.com/llmgw/llmgw/services/server"
 	"github.com/llmgw/llmgw/store"
 )
@@ -69,11 +71,17 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
-	RequestLog      bool
-	MetricsListen   string
-	MetricsPublic   bool
-	Pprof           bool
-	Usage           UsageConfig
+	// Role is what the process serves: RoleAll (the default), RoleControl or RoleGateway.
+	Role string
+	// ControlPlane is a gateway replica's control-plane URL.
+	ControlPlane string
+	// GatewayID names a gateway replica in its control plane's logs (default: the host name).
+	GatewayID     string
+	RequestLog    bool
+	MetricsListen string
+	MetricsPublic bool
+	Pprof         bool
+	Usage         UsageConfig
 	// UsageRetentionDays is how many days the embedded usage store keeps events (0: forever).
 	UsageRetentionDays int
 }
@@ -97,7 +105,10 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.Int64Var(&c.MaxFile, "max-file", envBytes("LLMGW_MAX_FILE", 200<<20), "largest accepted batch input file in bytes (LLMGW_MAX_FILE)")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", envDuration("LLMGW_UPSTREAM_TIMEOUT", 10*time.Minute), "bound on one upstream call, streams included (LLMGW_UPSTREAM_TIMEOUT)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
-	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", 10*time.Second), "how often to re-read the database for changes made by other replicas (LLMGW_RELOAD_INTERVAL)")
+	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", time.Second), "how often to check the database's config revision for changes made by other processes; the config is read only when it moved (LLMGW_RELOAD_INTERVAL)")
+	fs.StringVar(&c.Role, "role", env("LLMGW_ROLE", RoleAll), "all (one process: database, Admin API and inference), control (database, Admin and Usage APIs, config pushed to gateways) or gateway (inference only, config from --control-plane) (LLMGW_ROLE)")
+	fs.StringVar(&c.ControlPlane, "control-plane", env("LLMGW_CONTROL_PLANE", ""), "a gateway's control-plane URL, such as https://control:8080; the gateway token is LLMGW_GATEWAY_TOKEN (LLMGW_CONTROL_PLANE)")
+	fs.StringVar(&c.GatewayID, "gateway-id", env("LLMGW_GATEWAY_ID", ""), "this gateway's name in the control plane's logs (default: the host name) (LLMGW_GATEWAY_ID)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env("LLMGW_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address, such as :9090 (LLMGW_METRICS_LISTEN)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", envBool("LLMGW_METRICS_PUBLIC", false), "serve GET /metrics on the main listener without the admin token (LLMGW_METRICS_PUBLIC)")
@@ -246,6 +257,10 @@ type hooks struct {
 	governance func(*governance)
 	// metricsReady receives the --metrics-listen listener's bound address.
 	metricsReady func(addr string)
+	// heartbeat replaces the control-plane streams' heartbeat interval.
+	heartbeat time.Duration
+	// backoff replaces a replica's first reconnection wait (the longest is 20 times it).
+	backoff time.Duration
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -283,61 +298,19 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		logger.Info("tracing to OTLP")
 	}
 	reg := registry.New(client)
-	var reloader *snapshot.Reloader
-	// The config file is read first: the store refuses Admin API virtual models and routing
-	// rules of the names the file defines, which are not stored and take precedence.
-	var file *configfile.File
-	if cfg.ConfigFile != "" {
-		if file, err = readFile(cfg.ConfigFile, getenv); err != nil {
-			return err
-		}
+	if err := checkRole(cfg, getenv); err != nil {
+		return err
 	}
-	fileVirtual, fileRules := routingNames(file)
-	st, err := openStore(ctx, cfg, getenv, store.Options{
-		FileVirtualModels: fileVirtual,
-		FileRoutingRules:  fileRules,
-		Logger:            logger,
-		ValidateProvider:  reg.Validate,
-		ValidateModel:     reg.Check,
-		OnChange: func() {
-			// Read-your-writes: the Admin call returns after the new snapshot serves.
-			if reloader != nil {
-				if err := reloader.Reload(context.Background()); err != nil {
-					logger.Warn("could not reload configuration after a write", "error", err)
-				}
-			}
-		},
-	})
+	var pl *plane
+	if cfg.Role == RoleGateway {
+		pl, err = gatewayPlane(cfg, getenv, &snaps, reg, cat, h, logger)
+	} else {
+		pl, err = storePlane(ctx, cfg, getenv, stderr, &snaps, reg, cat, logger)
+	}
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if st.Dialect() == store.DialectSQLite {
-		if err := st.Migrate(ctx); err != nil {
-			return fmt.Errorf("migrate sqlite: %w", err)
-		}
-	} else if err := st.CheckSchema(ctx); err != nil {
-		return err
-	}
-	if err := bootstrap(ctx, st, getenv, stderr, logger); err != nil {
-		return err
-	}
-	var src snapshot.Source = st
-	if file != nil {
-		if err := applyFile(ctx, st, cfg.ConfigFile, file, logger); err != nil {
-			return err
-		}
-		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules)+len(file.BodyLogging) > 0 {
-			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, bodies: file.BodyLogging, logger: logger}
-		}
-	}
-	reloader = snapshot.NewReloader(src, reg, cat, &snaps, logger)
-	if err := reloader.Reload(ctx); err != nil {
-		return fmt.Errorf("build snapshot: %w", err)
-	}
-	if src, ok := src.(missingSecrets); ok {
-		src.log(snaps.Load(), logger)
-	}
+	defer pl.close()
 	// Usage events leave the request path through a bounded queue: a stalled log disk or a
 	// Kafka producer must never add latency to a request.
 	var sink usage.Sink = usage.LogRecorder{Logger: logger}
@@ -365,7 +338,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	events.watch(m)
 	rec := m.Wrap(queue)
 	gov := newGovernance(&snaps, client, logger, h.clock, queue, m)
-	saver := checkpoint.New(st, gov.limits, gov.ledger, logger)
+	saver := checkpoint.New(pl.state, gov.limits, gov.ledger, logger)
 	if err := saver.Load(ctx); err != nil {
 		return fmt.Errorf("load rate-limit and budget state: %w", err)
 	}
@@ -376,8 +349,26 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	tracker := keyuse.NewTracker()
 	guards := append([]pipeline.Guard{gov.guard}, h.guards...)
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)), pipeline.WithTracer(tracer))
-	srv := server.New(&snaps, p, admin.New(st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), st, logger, server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: st.DeriveKey("batch ids"),
-		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer, Usage: events.api, Pprof: cfg.Pprof})
+	opts := server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: pl.batchKey,
+		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer, Usage: events.api, Pprof: cfg.Pprof, NoInference: cfg.Role == RoleControl}
+	var adm *admin.Service
+	var db server.Pinger
+	if pl.st != nil {
+		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), pl.st
+		hb := controlplane.DefaultHeartbeat
+		if h.heartbeat > 0 {
+			hb = h.heartbeat
+		}
+		opts.ControlPlane = controlplane.New(pl.feed, pl.st, logger, controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done()))
+	}
+	if pl.replica != nil {
+		opts.Status = pl.replica.Status
+	}
+	var adminHandler adminv1connect.AdminServiceHandler
+	if adm != nil {
+		adminHandler = adm
+	}
+	srv := server.New(&snaps, p, adminHandler, db, logger, opts)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -409,7 +400,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		gov.notifier.Run(nctx)
 		close(notified)
 	}()
-	go reloader.Run(bg, cfg.ReloadInterval)
+	pl.run(bg, cfg.ReloadInterval)
 	go gov.prune(bg, pruneEvery)
 	// Not under bg: the final save must wait until every request has settled (below).
 	sctx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
@@ -421,10 +412,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}()
 	done := make(chan struct{})
 	go func() {
-		tracker.Run(bg, 30*time.Second, st.TouchAPIKeys, logger)
-		close(done)
+		defer close(done)
+		if pl.st != nil {
+			tracker.Run(bg, 30*time.Second, pl.st.TouchAPIKeys, logger)
+		}
 	}()
-	logger.Info("llmgw serving", "addr", ln.Addr().String(), "db", st.Dialect(), "version", Version)
+	logger.Info("llmgw serving", "addr", ln.Addr().String(), "role", cfg.Role, "db", pl.dialect(), "version", Version)
 	if h.ready != nil {
 		h.ready(ln.Addr().String())
 	}
@@ -543,6 +536,14 @@ type missingSecrets struct {
 	routing []snapshot.RoutingRule
 	bodies  []snapshot.BodyLogRule
 	logger  *slog.Logger
+}
+
+// Revision is the store's: the file's part changes only with a restart.
+func (m missingSecrets) Revision(ctx context.Context) (int64, error) {
+	if r, ok := m.Source.(snapshot.Revisioner); ok {
+		return r.Revision(ctx)
+	}
+	return 0, errors.New("the source has no revision")
 }
 
 func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {

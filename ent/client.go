@@ -18,6 +18,7 @@ import (
 	"github.com/llmgw/llmgw/ent/apikey"
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
+	"github.com/llmgw/llmgw/ent/gatewaytoken"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
@@ -42,6 +43,8 @@ type Client struct {
 	AuthzRule *AuthzRuleClient
 	// Budget is the client for interacting with the Budget builders.
 	Budget *BudgetClient
+	// GatewayToken is the client for interacting with the GatewayToken builders.
+	GatewayToken *GatewayTokenClient
 	// Model is the client for interacting with the Model builders.
 	Model *ModelClient
 	// ProviderAccount is the client for interacting with the ProviderAccount builders.
@@ -74,6 +77,7 @@ func (c *Client) init() {
 	c.ApiKey = NewApiKeyClient(c.config)
 	c.AuthzRule = NewAuthzRuleClient(c.config)
 	c.Budget = NewBudgetClient(c.config)
+	c.GatewayToken = NewGatewayTokenClient(c.config)
 	c.Model = NewModelClient(c.config)
 	c.ProviderAccount = NewProviderAccountClient(c.config)
 	c.RateLimit = NewRateLimitClient(c.config)
@@ -178,6 +182,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ApiKey:          NewApiKeyClient(cfg),
 		AuthzRule:       NewAuthzRuleClient(cfg),
 		Budget:          NewBudgetClient(cfg),
+		GatewayToken:    NewGatewayTokenClient(cfg),
 		Model:           NewModelClient(cfg),
 		ProviderAccount: NewProviderAccountClient(cfg),
 		RateLimit:       NewRateLimitClient(cfg),
@@ -209,6 +214,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ApiKey:          NewApiKeyClient(cfg),
 		AuthzRule:       NewAuthzRuleClient(cfg),
 		Budget:          NewBudgetClient(cfg),
+		GatewayToken:    NewGatewayTokenClient(cfg),
 		Model:           NewModelClient(cfg),
 		ProviderAccount: NewProviderAccountClient(cfg),
 		RateLimit:       NewRateLimitClient(cfg),
@@ -247,8 +253,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.ApiKey, c.AuthzRule, c.Budget, c.Model, c.ProviderAccount, c.RateLimit,
-		c.RoutingRule, c.Setting, c.Team, c.User, c.VirtualAccount, c.VirtualModel,
+		c.ApiKey, c.AuthzRule, c.Budget, c.GatewayToken, c.Model, c.ProviderAccount,
+		c.RateLimit, c.RoutingRule, c.Setting, c.Team, c.User, c.VirtualAccount,
+		c.VirtualModel,
 	} {
 		n.Use(hooks...)
 	}
@@ -258,8 +265,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.ApiKey, c.AuthzRule, c.Budget, c.Model, c.ProviderAccount, c.RateLimit,
-		c.RoutingRule, c.Setting, c.Team, c.User, c.VirtualAccount, c.VirtualModel,
+		c.ApiKey, c.AuthzRule, c.Budget, c.GatewayToken, c.Model, c.ProviderAccount,
+		c.RateLimit, c.RoutingRule, c.Setting, c.Team, c.User, c.VirtualAccount,
+		c.VirtualModel,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -274,6 +282,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuthzRule.mutate(ctx, m)
 	case *BudgetMutation:
 		return c.Budget.mutate(ctx, m)
+	case *GatewayTokenMutation:
+		return c.GatewayToken.mutate(ctx, m)
 	case *ModelMutation:
 		return c.Model.mutate(ctx, m)
 	case *ProviderAccountMutation:
@@ -725,6 +735,139 @@ func (c *BudgetClient) mutate(ctx context.Context, m *BudgetMutation) (Value, er
 		return (&BudgetDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Budget mutation op: %q", m.Op())
+	}
+}
+
+// GatewayTokenClient is a client for the GatewayToken schema.
+type GatewayTokenClient struct {
+	config
+}
+
+// NewGatewayTokenClient returns a client for the GatewayToken from the given config.
+func NewGatewayTokenClient(c config) *GatewayTokenClient {
+	return &GatewayTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `gatewaytoken.Hooks(f(g(h())))`.
+func (c *GatewayTokenClient) Use(hooks ...Hook) {
+	c.hooks.GatewayToken = append(c.hooks.GatewayToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `gatewaytoken.Intercept(f(g(h())))`.
+func (c *GatewayTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.GatewayToken = append(c.inters.GatewayToken, interceptors...)
+}
+
+// Create returns a builder for creating a GatewayToken entity.
+func (c *GatewayTokenClient) Create() *GatewayTokenCreate {
+	mutation := newGatewayTokenMutation(c.config, OpCreate)
+	return &GatewayTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of GatewayToken entities.
+func (c *GatewayTokenClient) CreateBulk(builders ...*GatewayTokenCreate) *GatewayTokenCreateBulk {
+	return &GatewayTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *GatewayTokenClient) MapCreateBulk(slice any, setFunc func(*GatewayTokenCreate, int)) *GatewayTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &GatewayTokenCreateBulk{err: fmt.Errorf("calling to GatewayTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*GatewayTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &GatewayTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for GatewayToken.
+func (c *GatewayTokenClient) Update() *GatewayTokenUpdate {
+	mutation := newGatewayTokenMutation(c.config, OpUpdate)
+	return &GatewayTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *GatewayTokenClient) UpdateOne(_m *GatewayToken) *GatewayTokenUpdateOne {
+	mutation := newGatewayTokenMutation(c.config, OpUpdateOne, withGatewayToken(_m))
+	return &GatewayTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *GatewayTokenClient) UpdateOneID(id string) *GatewayTokenUpdateOne {
+	mutation := newGatewayTokenMutation(c.config, OpUpdateOne, withGatewayTokenID(id))
+	return &GatewayTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for GatewayToken.
+func (c *GatewayTokenClient) Delete() *GatewayTokenDelete {
+	mutation := newGatewayTokenMutation(c.config, OpDelete)
+	return &GatewayTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *GatewayTokenClient) DeleteOne(_m *GatewayToken) *GatewayTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *GatewayTokenClient) DeleteOneID(id string) *GatewayTokenDeleteOne {
+	builder := c.Delete().Where(gatewaytoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &GatewayTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for GatewayToken.
+func (c *GatewayTokenClient) Query() *GatewayTokenQuery {
+	return &GatewayTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeGatewayToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a GatewayToken entity by its id.
+func (c *GatewayTokenClient) Get(ctx context.Context, id string) (*GatewayToken, error) {
+	return c.Query().Where(gatewaytoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *GatewayTokenClient) GetX(ctx context.Context, id string) *GatewayToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *GatewayTokenClient) Hooks() []Hook {
+	return c.hooks.GatewayToken
+}
+
+// Interceptors returns the client interceptors.
+func (c *GatewayTokenClient) Interceptors() []Interceptor {
+	return c.inters.GatewayToken
+}
+
+func (c *GatewayTokenClient) mutate(ctx context.Context, m *GatewayTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&GatewayTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&GatewayTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&GatewayTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&GatewayTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown GatewayToken mutation op: %q", m.Op())
 	}
 }
 
@@ -2056,12 +2199,13 @@ func (c *VirtualModelClient) mutate(ctx context.Context, m *VirtualModelMutation
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		ApiKey, AuthzRule, Budget, Model, ProviderAccount, RateLimit, RoutingRule,
-		Setting, Team, User, VirtualAccount, VirtualModel []ent.Hook
+		ApiKey, AuthzRule, Budget, GatewayToken, Model, ProviderAccount, RateLimit,
+		RoutingRule, Setting, Team, User, VirtualAccount, VirtualModel []ent.Hook
 	}
 	inters struct {
-		ApiKey, AuthzRule, Budget, Model, ProviderAccount, RateLimit, RoutingRule,
-		Setting, Team, User, VirtualAccount, VirtualModel []ent.Interceptor
+		ApiKey, AuthzRule, Budget, GatewayToken, Model, ProviderAccount, RateLimit,
+		RoutingRule, Setting, Team, User, VirtualAccount,
+		VirtualModel []ent.Interceptor
 	}
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/llmgw/llmgw/ent/apikey"
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
+	"github.com/llmgw/llmgw/ent/gatewaytoken"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
@@ -87,6 +88,7 @@ func checkColumn(t, c string) error {
 			apikey.Table:          apikey.ValidColumn,
 			authzrule.Table:       authzrule.ValidColumn,
 			budget.Table:          budget.ValidColumn,
+			gatewaytoken.Table:    gatewaytoken.ValidColumn,
 			model.Table:           model.ValidColumn,
 			provideraccount.Table: provideraccount.ValidColumn,
 			ratelimit.Table:       ratelimit.ValidColumn,

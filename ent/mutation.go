@@ -14,6 +14,7 @@ import (
 	"github.com/llmgw/llmgw/ent/apikey"
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
+	"github.com/llmgw/llmgw/ent/gatewaytoken"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/predicate"
 	"github.com/llmgw/llmgw/ent/provideraccount"
@@ -39,6 +40,7 @@ const (
 	TypeApiKey          = "ApiKey"
 	TypeAuthzRule       = "AuthzRule"
 	TypeBudget          = "Budget"
+	TypeGatewayToken    = "GatewayToken"
 	TypeModel           = "Model"
 	TypeProviderAccount = "ProviderAccount"
 	TypeRateLimit       = "RateLimit"
@@ -2988,6 +2990,576 @@ func (m *BudgetMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *BudgetMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Budget edge %s", name)
+}
+
+// GatewayTokenMutation represents an operation that mutates the GatewayToken nodes in the graph.
+type GatewayTokenMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	name          *string
+	prefix        *string
+	hash          *string
+	create_time   *time.Time
+	revoke_time   *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*GatewayToken, error)
+	predicates    []predicate.GatewayToken
+}
+
+var _ ent.Mutation = (*GatewayTokenMutation)(nil)
+
+// gatewaytokenOption allows management of the mutation configuration using functional options.
+type gatewaytokenOption func(*GatewayTokenMutation)
+
+// newGatewayTokenMutation creates new mutation for the GatewayToken entity.
+func newGatewayTokenMutation(c config, op Op, opts ...gatewaytokenOption) *GatewayTokenMutation {
+	m := &GatewayTokenMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeGatewayToken,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withGatewayTokenID sets the ID field of the mutation.
+func withGatewayTokenID(id string) gatewaytokenOption {
+	return func(m *GatewayTokenMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *GatewayToken
+		)
+		m.oldValue = func(ctx context.Context) (*GatewayToken, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().GatewayToken.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withGatewayToken sets the old GatewayToken of the mutation.
+func withGatewayToken(node *GatewayToken) gatewaytokenOption {
+	return func(m *GatewayTokenMutation) {
+		m.oldValue = func(context.Context) (*GatewayToken, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m GatewayTokenMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m GatewayTokenMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of GatewayToken entities.
+func (m *GatewayTokenMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *GatewayTokenMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *GatewayTokenMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().GatewayToken.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *GatewayTokenMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *GatewayTokenMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the GatewayToken entity.
+// If the GatewayToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GatewayTokenMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *GatewayTokenMutation) ResetName() {
+	m.name = nil
+}
+
+// SetPrefix sets the "prefix" field.
+func (m *GatewayTokenMutation) SetPrefix(s string) {
+	m.prefix = &s
+}
+
+// Prefix returns the value of the "prefix" field in the mutation.
+func (m *GatewayTokenMutation) Prefix() (r string, exists bool) {
+	v := m.prefix
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrefix returns the old "prefix" field's value of the GatewayToken entity.
+// If the GatewayToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GatewayTokenMutation) OldPrefix(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrefix is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrefix requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrefix: %w", err)
+	}
+	return oldValue.Prefix, nil
+}
+
+// ResetPrefix resets all changes to the "prefix" field.
+func (m *GatewayTokenMutation) ResetPrefix() {
+	m.prefix = nil
+}
+
+// SetHash sets the "hash" field.
+func (m *GatewayTokenMutation) SetHash(s string) {
+	m.hash = &s
+}
+
+// Hash returns the value of the "hash" field in the mutation.
+func (m *GatewayTokenMutation) Hash() (r string, exists bool) {
+	v := m.hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHash returns the old "hash" field's value of the GatewayToken entity.
+// If the GatewayToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GatewayTokenMutation) OldHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHash: %w", err)
+	}
+	return oldValue.Hash, nil
+}
+
+// ResetHash resets all changes to the "hash" field.
+func (m *GatewayTokenMutation) ResetHash() {
+	m.hash = nil
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *GatewayTokenMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *GatewayTokenMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the GatewayToken entity.
+// If the GatewayToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GatewayTokenMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *GatewayTokenMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetRevokeTime sets the "revoke_time" field.
+func (m *GatewayTokenMutation) SetRevokeTime(t time.Time) {
+	m.revoke_time = &t
+}
+
+// RevokeTime returns the value of the "revoke_time" field in the mutation.
+func (m *GatewayTokenMutation) RevokeTime() (r time.Time, exists bool) {
+	v := m.revoke_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokeTime returns the old "revoke_time" field's value of the GatewayToken entity.
+// If the GatewayToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GatewayTokenMutation) OldRevokeTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokeTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokeTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokeTime: %w", err)
+	}
+	return oldValue.RevokeTime, nil
+}
+
+// ClearRevokeTime clears the value of the "revoke_time" field.
+func (m *GatewayTokenMutation) ClearRevokeTime() {
+	m.revoke_time = nil
+	m.clearedFields[gatewaytoken.FieldRevokeTime] = struct{}{}
+}
+
+// RevokeTimeCleared returns if the "revoke_time" field was cleared in this mutation.
+func (m *GatewayTokenMutation) RevokeTimeCleared() bool {
+	_, ok := m.clearedFields[gatewaytoken.FieldRevokeTime]
+	return ok
+}
+
+// ResetRevokeTime resets all changes to the "revoke_time" field.
+func (m *GatewayTokenMutation) ResetRevokeTime() {
+	m.revoke_time = nil
+	delete(m.clearedFields, gatewaytoken.FieldRevokeTime)
+}
+
+// Where appends a list predicates to the GatewayTokenMutation builder.
+func (m *GatewayTokenMutation) Where(ps ...predicate.GatewayToken) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the GatewayTokenMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *GatewayTokenMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.GatewayToken, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *GatewayTokenMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *GatewayTokenMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (GatewayToken).
+func (m *GatewayTokenMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *GatewayTokenMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.name != nil {
+		fields = append(fields, gatewaytoken.FieldName)
+	}
+	if m.prefix != nil {
+		fields = append(fields, gatewaytoken.FieldPrefix)
+	}
+	if m.hash != nil {
+		fields = append(fields, gatewaytoken.FieldHash)
+	}
+	if m.create_time != nil {
+		fields = append(fields, gatewaytoken.FieldCreateTime)
+	}
+	if m.revoke_time != nil {
+		fields = append(fields, gatewaytoken.FieldRevokeTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *GatewayTokenMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case gatewaytoken.FieldName:
+		return m.Name()
+	case gatewaytoken.FieldPrefix:
+		return m.Prefix()
+	case gatewaytoken.FieldHash:
+		return m.Hash()
+	case gatewaytoken.FieldCreateTime:
+		return m.CreateTime()
+	case gatewaytoken.FieldRevokeTime:
+		return m.RevokeTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *GatewayTokenMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case gatewaytoken.FieldName:
+		return m.OldName(ctx)
+	case gatewaytoken.FieldPrefix:
+		return m.OldPrefix(ctx)
+	case gatewaytoken.FieldHash:
+		return m.OldHash(ctx)
+	case gatewaytoken.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case gatewaytoken.FieldRevokeTime:
+		return m.OldRevokeTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown GatewayToken field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GatewayTokenMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case gatewaytoken.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case gatewaytoken.FieldPrefix:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrefix(v)
+		return nil
+	case gatewaytoken.FieldHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHash(v)
+		return nil
+	case gatewaytoken.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case gatewaytoken.FieldRevokeTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokeTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown GatewayToken field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *GatewayTokenMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *GatewayTokenMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GatewayTokenMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown GatewayToken numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *GatewayTokenMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(gatewaytoken.FieldRevokeTime) {
+		fields = append(fields, gatewaytoken.FieldRevokeTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *GatewayTokenMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *GatewayTokenMutation) ClearField(name string) error {
+	switch name {
+	case gatewaytoken.FieldRevokeTime:
+		m.ClearRevokeTime()
+		return nil
+	}
+	return fmt.Errorf("unknown GatewayToken nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *GatewayTokenMutation) ResetField(name string) error {
+	switch name {
+	case gatewaytoken.FieldName:
+		m.ResetName()
+		return nil
+	case gatewaytoken.FieldPrefix:
+		m.ResetPrefix()
+		return nil
+	case gatewaytoken.FieldHash:
+		m.ResetHash()
+		return nil
+	case gatewaytoken.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case gatewaytoken.FieldRevokeTime:
+		m.ResetRevokeTime()
+		return nil
+	}
+	return fmt.Errorf("unknown GatewayToken field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *GatewayTokenMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *GatewayTokenMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *GatewayTokenMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *GatewayTokenMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *GatewayTokenMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *GatewayTokenMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *GatewayTokenMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown GatewayToken unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *GatewayTokenMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown GatewayToken edge %s", name)
 }
 
 // ModelMutation represents an operation that mutates the Model nodes in the graph.

@@ -8,6 +8,7 @@ import (
 	"github.com/llmgw/llmgw/ent/apikey"
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
+	"github.com/llmgw/llmgw/ent/gatewaytoken"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
@@ -100,6 +101,28 @@ func init() {
 	budgetDescLimitTo := budgetFields[2].Descriptor()
 	// budget.DefaultLimitTo holds the default value on creation for the limit_to field.
 	budget.DefaultLimitTo = budgetDescLimitTo.Default.(float64)
+	gatewaytokenFields := schema.GatewayToken{}.Fields()
+	_ = gatewaytokenFields
+	// gatewaytokenDescName is the schema descriptor for name field.
+	gatewaytokenDescName := gatewaytokenFields[1].Descriptor()
+	// gatewaytoken.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	gatewaytoken.NameValidator = gatewaytokenDescName.Validators[0].(func(string) error)
+	// gatewaytokenDescPrefix is the schema descriptor for prefix field.
+	gatewaytokenDescPrefix := gatewaytokenFields[2].Descriptor()
+	// gatewaytoken.DefaultPrefix holds the default value on creation for the prefix field.
+	gatewaytoken.DefaultPrefix = gatewaytokenDescPrefix.Default.(string)
+	// gatewaytokenDescHash is the schema descriptor for hash field.
+	gatewaytokenDescHash := gatewaytokenFields[3].Descriptor()
+	// gatewaytoken.HashValidator is a validator for the "hash" field. It is called by the builders before save.
+	gatewaytoken.HashValidator = gatewaytokenDescHash.Validators[0].(func(string) error)
+	// gatewaytokenDescCreateTime is the schema descriptor for create_time field.
+	gatewaytokenDescCreateTime := gatewaytokenFields[4].Descriptor()
+	// gatewaytoken.DefaultCreateTime holds the default value on creation for the create_time field.
+	gatewaytoken.DefaultCreateTime = gatewaytokenDescCreateTime.Default.(func() time.Time)
+	// gatewaytokenDescID is the schema descriptor for id field.
+	gatewaytokenDescID := gatewaytokenFields[0].Descriptor()
+	// gatewaytoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	gatewaytoken.IDValidator = gatewaytokenDescID.Validators[0].(func(string) error)
 	modelMixin := schema.Model{}.Mixin()
 	modelMixinFields0 := modelMixin[0].Fields()
 	_ = modelMixinFields0

@@ -20,6 +20,8 @@ type Tx struct {
 	AuthzRule *AuthzRuleClient
 	// Budget is the client for interacting with the Budget builders.
 	Budget *BudgetClient
+	// GatewayToken is the client for interacting with the GatewayToken builders.
+	GatewayToken *GatewayTokenClient
 	// Model is the client for interacting with the Model builders.
 	Model *ModelClient
 	// ProviderAccount is the client for interacting with the ProviderAccount builders.
@@ -172,6 +174,7 @@ func (tx *Tx) init() {
 	tx.ApiKey = NewApiKeyClient(tx.config)
 	tx.AuthzRule = NewAuthzRuleClient(tx.config)
 	tx.Budget = NewBudgetClient(tx.config)
+	tx.GatewayToken = NewGatewayTokenClient(tx.config)
 	tx.Model = NewModelClient(tx.config)
 	tx.ProviderAccount = NewProviderAccountClient(tx.config)
 	tx.RateLimit = NewRateLimitClient(tx.config)

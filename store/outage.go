@@ -106,5 +106,15 @@ func (t outageTx) Query(ctx context.Context, query string, args, v any) error {
 	return unreachableErr(t.Tx.Query(ctx, query, args, v))
 }
 
+// ExecContext is what ent's Tx.ExecContext needs of a transaction (the revision bump's
+// upsert, which ent's builders do not express).
+func (t outageTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	if err := t.Exec(ctx, query, args, &res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 func (t outageTx) Commit() error   { return unreachableErr(t.Tx.Commit()) }
 func (t outageTx) Rollback() error { return unreachableErr(t.Tx.Rollback()) }

@@ -173,6 +173,9 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 		cfg.RoutingRules = append(cfg.RoutingRules, routingRuleConfig(r))
 	}
 
+	if cfg.Revision, err = readRevision(ctx, tx.Setting); err != nil {
+		return nil, err
+	}
 	st, err := tx.Setting.Query().Where(setting.Key(settingAdminTokenHash)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):

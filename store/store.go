@@ -190,9 +190,16 @@ func (s *Store) Close() error {
 	return s.client.Close()
 }
 
-// write runs fn in a transaction and, after a successful commit, calls OnChange.
+// write runs fn in a transaction that also bumps the configuration revision and, after a
+// successful commit, calls OnChange.
 func (s *Store) write(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	if err := s.inTx(ctx, fn); err != nil {
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return bumpRevision(ctx, tx, s.dialect)
+	})
+	if err != nil {
 		return err
 	}
 	if s.opts.OnChange != nil {
@@ -308,8 +315,11 @@ func nonNil[T any](s []T) []T {
 // DeriveKey returns a 32-byte key for purpose, derived from the master key with HKDF-SHA256,
 // so every process with the same master key derives the same key and no purpose's key reveals
 // the master key or another purpose's key.
-func (s *Store) DeriveKey(purpose string) []byte {
-	k, err := hkdf.Key(sha256.New, s.derive, nil, "llmgw "+purpose, 32)
+func (s *Store) DeriveKey(purpose string) []byte { return DeriveKey(s.derive, purpose) }
+
+// DeriveKey is Store.DeriveKey for a master key held without a store (a gateway replica's).
+func DeriveKey(master []byte, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, master, nil, "llmgw "+purpose, 32)
 	if err != nil {
 		panic(err) // only for a length HKDF-SHA256 cannot produce; 32 is not one
 	}

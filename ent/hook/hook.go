@@ -45,6 +45,18 @@ func (f BudgetFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BudgetMutation", m)
 }
 
+// The GatewayTokenFunc type is an adapter to allow the use of ordinary
+// function as GatewayToken mutator.
+type GatewayTokenFunc func(context.Context, *ent.GatewayTokenMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f GatewayTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.GatewayTokenMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.GatewayTokenMutation", m)
+}
+
 // The ModelFunc type is an adapter to allow the use of ordinary
 // function as Model mutator.
 type ModelFunc func(context.Context, *ent.ModelMutation) (ent.Value, error)

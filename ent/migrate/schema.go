@@ -89,6 +89,28 @@ var (
 		Columns:    BudgetsColumns,
 		PrimaryKey: []*schema.Column{BudgetsColumns[0]},
 	}
+	// GatewayTokensColumns holds the columns for the "gateway_tokens" table.
+	GatewayTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "prefix", Type: field.TypeString, Default: ""},
+		{Name: "hash", Type: field.TypeString, Unique: true},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "revoke_time", Type: field.TypeTime, Nullable: true},
+	}
+	// GatewayTokensTable holds the schema information for the "gateway_tokens" table.
+	GatewayTokensTable = &schema.Table{
+		Name:       "gateway_tokens",
+		Columns:    GatewayTokensColumns,
+		PrimaryKey: []*schema.Column{GatewayTokensColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "gatewaytoken_create_time",
+				Unique:  false,
+				Columns: []*schema.Column{GatewayTokensColumns[4]},
+			},
+		},
+	}
 	// ModelsColumns holds the columns for the "models" table.
 	ModelsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -291,6 +313,7 @@ var (
 		APIKeysTable,
 		AuthzRulesTable,
 		BudgetsTable,
+		GatewayTokensTable,
 		ModelsTable,
 		ProviderAccountsTable,
 		RateLimitsTable,

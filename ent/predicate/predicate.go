@@ -15,6 +15,9 @@ type AuthzRule func(*sql.Selector)
 // Budget is the predicate function for budget builders.
 type Budget func(*sql.Selector)
 
+// GatewayToken is the predicate function for gatewaytoken builders.
+type GatewayToken func(*sql.Selector)
+
 // Model is the predicate function for model builders.
 type Model func(*sql.Selector)
 

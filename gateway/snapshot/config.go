@@ -12,6 +12,9 @@ import (
 // secrets decrypted and API keys as hashes. The store produces it after every write; a
 // separate control plane can ship it to data-plane replicas.
 type Config struct {
+	// Revision is the store's configuration revision this config was read at: it increases
+	// with every configuration write. Replicas fed by a control plane report it.
+	Revision int64
 	Accounts        []Account
 	Models          []Model
 	Users           []User

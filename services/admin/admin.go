@@ -329,6 +329,34 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiKeyReq
 	return &adminv1.RevokeApiKeyResponse{ApiKey: out}, nil
 }
 
+// CreateGatewayToken implements adminv1connect.AdminServiceHandler. The secret is in the
+// response and nowhere else.
+func (s *Service) CreateGatewayToken(ctx context.Context, req *adminv1.CreateGatewayTokenRequest) (*adminv1.CreateGatewayTokenResponse, error) {
+	out, secret, err := s.st.CreateGatewayToken(ctx, req.GetName())
+	if err != nil {
+		return nil, s.fail(ctx, "CreateGatewayToken", err)
+	}
+	return &adminv1.CreateGatewayTokenResponse{GatewayToken: out, Secret: secret}, nil
+}
+
+// ListGatewayTokens implements adminv1connect.AdminServiceHandler.
+func (s *Service) ListGatewayTokens(ctx context.Context, _ *adminv1.ListGatewayTokensRequest) (*adminv1.ListGatewayTokensResponse, error) {
+	out, err := s.st.ListGatewayTokens(ctx)
+	if err != nil {
+		return nil, s.fail(ctx, "ListGatewayTokens", err)
+	}
+	return &adminv1.ListGatewayTokensResponse{GatewayTokens: out}, nil
+}
+
+// RevokeGatewayToken implements adminv1connect.AdminServiceHandler.
+func (s *Service) RevokeGatewayToken(ctx context.Context, req *adminv1.RevokeGatewayTokenRequest) (*adminv1.RevokeGatewayTokenResponse, error) {
+	out, err := s.st.RevokeGatewayToken(ctx, req.GetId())
+	if err != nil {
+		return nil, s.fail(ctx, "RevokeGatewayToken", err)
+	}
+	return &adminv1.RevokeGatewayTokenResponse{GatewayToken: out}, nil
+}
+
 // RotateApiKey implements adminv1connect.AdminServiceHandler. The new secret is in the
 // response and nowhere else.
 func (s *Service) RotateApiKey(ctx context.Context, req *adminv1.RotateApiKeyRequest) (*adminv1.RotateApiKeyResponse, error) {

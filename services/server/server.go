@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+	"github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1/controlplanev1connect"
 	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
@@ -71,6 +73,15 @@ type Options struct {
 	// Pprof serves Go's runtime profiles under /debug/pprof/ to the admin token or an admin
 	// user's key (default off: the path is then a 404).
 	Pprof bool
+	// ControlPlane, when set, serves llmgw.controlplane.v1.ControlPlaneService to gateway
+	// replicas; it authenticates their gateway tokens itself.
+	ControlPlane controlplanev1connect.ControlPlaneServiceHandler
+	// NoInference leaves the inference surfaces out (a control plane's): their paths answer
+	// 404 saying where inference is served.
+	NoInference bool
+	// Status, when set, adds its fields to the readiness answer (a replica's control-plane
+	// link).
+	Status func() map[string]any
 }
 
 // DefaultReadTimeout is the default Options.ReadTimeout.
@@ -110,8 +121,28 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 	e := newEdge(s)
 	// Every message is bounded too, for the protocols that frame several in one body.
 	readMax := connect.WithReadMaxBytes(int(min(s.opts.MaxBody, math.MaxInt32)))
-	path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger), readMax, strictConnectJSON())
-	mux.Handle(path, e.connectService(accessInference, h))
+	if s.opts.NoInference {
+		mux.Handle("/"+inferencev1connect.InferenceServiceName+"/", http.HandlerFunc(noInference))
+		mux.Handle("/v1/", http.HandlerFunc(noInference))
+		mux.Handle("/api/v1/inference/", http.HandlerFunc(noInference))
+	} else {
+		path, h := inferencev1connect.NewInferenceServiceHandler(inference.New(s.p, s.logger), readMax, strictConnectJSON())
+		mux.Handle(path, e.connectService(accessInference, h))
+		oai := []openaiapi.Option{openaiapi.WithMaxFile(s.opts.MaxFile)}
+		if s.opts.BatchKey != nil {
+			oai = append(oai, openaiapi.WithBatchKey(s.opts.BatchKey))
+		}
+		mux.Handle("/v1/", e.surface(edge.SurfaceOpenAI, openaiapi.New(s.p, s.logger, s.opts.MaxBody, oai...)))
+		// Anthropic's Messages surface; these patterns are more specific than /v1/, so they win.
+		messages := e.surface(edge.SurfaceAnthropic, anthropicapi.New(s.p, s.logger, s.opts.MaxBody))
+		// Every method: the Anthropic handler answers a wrong one with a 405 in Anthropic's shape.
+		mux.Handle("/v1/messages", messages)
+		mux.Handle("/v1/messages/count_tokens", messages)
+	}
+	if s.opts.ControlPlane != nil {
+		path, h := controlplanev1connect.NewControlPlaneServiceHandler(s.opts.ControlPlane, readMax, strictConnectJSON())
+		mux.Handle(path, e.connectService(accessGateway, h))
+	}
 	if s.admin != nil {
 		path, h := adminv1connect.NewAdminServiceHandler(s.admin, readMax, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)), strictConnectJSON())
 		mux.Handle(path, e.connectService(accessAdmin, h))
@@ -120,16 +151,6 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		path, h := usagev1connect.NewUsageServiceHandler(s.opts.Usage, readMax, strictConnectJSON())
 		mux.Handle(path, e.connectService(accessUsage, h))
 	}
-	oai := []openaiapi.Option{openaiapi.WithMaxFile(s.opts.MaxFile)}
-	if s.opts.BatchKey != nil {
-		oai = append(oai, openaiapi.WithBatchKey(s.opts.BatchKey))
-	}
-	mux.Handle("/v1/", e.surface(edge.SurfaceOpenAI, openaiapi.New(s.p, s.logger, s.opts.MaxBody, oai...)))
-	// Anthropic's Messages surface; these patterns are more specific than /v1/, so they win.
-	messages := e.surface(edge.SurfaceAnthropic, anthropicapi.New(s.p, s.logger, s.opts.MaxBody))
-	// Every method: the Anthropic handler answers a wrong one with a 405 in Anthropic's shape.
-	mux.Handle("/v1/messages", messages)
-	mux.Handle("/v1/messages/count_tokens", messages)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -156,8 +177,10 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		}
 		cleanup = func() { _ = conn.Close() }
 		rest := runtime.NewServeMux(runtime.WithIncomingHeaderMatcher(restHeader), runtime.WithMetadata(e.hopMetadata), strictRESTJSON())
-		if err := inferencev1.RegisterInferenceServiceHandler(ctx, rest, conn); err != nil {
-			return nil, nil, err
+		if !s.opts.NoInference {
+			if err := inferencev1.RegisterInferenceServiceHandler(ctx, rest, conn); err != nil {
+				return nil, nil, err
+			}
 		}
 		if s.admin != nil {
 			if err := adminv1.RegisterAdminServiceHandler(ctx, rest, conn); err != nil {
@@ -203,9 +226,17 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 			status["database"] = "unreachable"
 		}
 	}
+	if s.opts.Status != nil {
+		maps.Copy(status, s.opts.Status())
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(status)
+}
+
+// noInference answers an inference path on a control plane.
+func noInference(w http.ResponseWriter, _ *http.Request) {
+	apierr.WriteOpenAI(w, apierr.New(apierr.KindNotFound, "this llmgw is a control plane (--role control): send inference requests to a gateway replica"))
 }
 
 // adminOnly lets through only requests with the admin token or an admin user's key, and

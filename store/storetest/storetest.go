@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +54,8 @@ func Run(t *testing.T, open Opener) {
 		{"State", testState},
 		{"OnChange", testOnChange},
 		{"Snapshot", testSnapshot},
+		{"GatewayTokens", testGatewayTokens},
+		{"Revision", testRevision},
 		{"AdapterCheck", testAdapterCheck},
 	}
 	for _, tt := range tests {
@@ -910,6 +913,11 @@ func testSnapshot(t *testing.T, h *harness) {
 		Rules:           []snapshot.Rule{{Name: "r", Models: []string{"*"}, Users: []string{"*"}}},
 	}
 	got := snap(t, st)
+	rev, err := st.Revision(ctx)
+	if err != nil || rev == 0 || got.Revision != rev {
+		t.Errorf("snapshot revision %d, store revision %d (%v): want the same, after the writes above", got.Revision, rev, err)
+	}
+	want.Revision = rev
 	if d := cmp.Diff(want, got, cmpEmpty); d != "" {
 		t.Errorf("snapshot mismatch (-want +got):\n%s", d)
 	}
@@ -951,5 +959,83 @@ func testAdapterCheck(t *testing.T, h *harness) {
 	must(st.UpdateProviderAccount(ctx, &adminv1.ProviderAccount{Name: "aws", Provider: "bedrock", Settings: map[string]string{"region": "eu-central-1", "access_key_id": "AKIA"}}))(t)
 	if got := h.lastChecked(t); got.APIKey != "account-secret" || got.Settings["region"] != "eu-central-1" {
 		t.Errorf("ValidateModel after an account update was given %+v, want the stored secret and the new region", got)
+	}
+}
+
+// testGatewayTokens: a gateway token is created with a name, its secret shown once and only
+// its prefix listed; it authenticates until it is revoked; names are unique.
+func testGatewayTokens(t *testing.T, h *harness) {
+	ctx := t.Context()
+	st := h.st
+	tok, secret := must2(st.CreateGatewayToken(ctx, "edge-eu"))(t)
+	if !strings.HasPrefix(secret, store.GatewayTokenPrefix) || !strings.HasPrefix(secret, tok.GetPrefix()) || len(secret) < 40 || !strings.HasPrefix(tok.GetId(), "gwt_") {
+		t.Fatalf("token %v, secret of %d bytes: want a gwt_ id and a long llmgw-gw- secret that starts with the prefix", tok, len(secret))
+	}
+	if _, _, err := st.CreateGatewayToken(ctx, "edge-eu"); apierr.From(err).Kind != apierr.KindAlreadyExists {
+		t.Errorf("second token named edge-eu: %v, want already exists", err)
+	}
+	if _, _, err := st.CreateGatewayToken(ctx, "Bad Name"); apierr.From(err).Kind != apierr.KindInvalidRequest {
+		t.Errorf("token named %q: %v, want invalid argument", "Bad Name", err)
+	}
+	id, name, err := st.CheckGatewayToken(ctx, secret)
+	if err != nil || id != tok.GetId() || name != "edge-eu" {
+		t.Fatalf("check: %q %q %v", id, name, err)
+	}
+	if _, _, err := st.CheckGatewayToken(ctx, secret+"x"); apierr.From(err).Kind != apierr.KindUnauthenticated {
+		t.Errorf("check of a wrong secret: %v, want unauthenticated", err)
+	}
+	list := must(st.ListGatewayTokens(ctx))(t)
+	if len(list) != 1 || list[0].GetId() != tok.GetId() || list[0].GetRevokeTime() != nil {
+		t.Fatalf("list: %v", list)
+	}
+	before := h.changes.Load()
+	revoked := must(st.RevokeGatewayToken(ctx, tok.GetId()))(t)
+	if revoked.GetRevokeTime() == nil || h.changes.Load() != before+1 {
+		t.Errorf("revoke: %v, %d changes; want a revoke time and one OnChange (it wakes the streams)", revoked, h.changes.Load()-before)
+	}
+	if _, _, err := st.CheckGatewayToken(ctx, secret); apierr.From(err).Kind != apierr.KindUnauthenticated {
+		t.Errorf("check of a revoked token: %v, want unauthenticated", err)
+	}
+	if _, err := st.RevokeGatewayToken(ctx, "gwt_nope"); apierr.From(err).Kind != apierr.KindNotFound {
+		t.Errorf("revoke of an unknown token: %v, want not found", err)
+	}
+}
+
+// testRevision: every configuration write adds one to the revision, concurrent writes
+// included; state saves, which are not configuration, do not.
+func testRevision(t *testing.T, h *harness) {
+	ctx := t.Context()
+	st := h.st
+	r0, err := st.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(st.CreateTeam(ctx, &adminv1.Team{Name: "t0"}))(t)
+	if r, _ := st.Revision(ctx); r != r0+1 {
+		t.Fatalf("revision after one write: %d, want %d", r, r0+1)
+	}
+	if err := st.SaveState(ctx, "x", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := st.Revision(ctx); r != r0+1 {
+		t.Errorf("revision after a state save: %d, want %d (state is not configuration)", r, r0+1)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := st.CreateTeam(ctx, &adminv1.Team{Name: fmt.Sprint("c", i)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if r, _ := st.Revision(ctx); r != r0+1+n {
+		t.Errorf("revision after %d concurrent writes: %d, want %d", n, r, r0+1+n)
+	}
+	if cfg := snap(t, st); cfg.Revision != r0+1+n {
+		t.Errorf("snapshot revision %d, want %d", cfg.Revision, r0+1+n)
 	}
 }

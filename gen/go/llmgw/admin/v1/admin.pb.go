@@ -7304,6 +7304,365 @@ func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
 	return nil
 }
 
+// GatewayToken authenticates a gateway replica to the control plane.
+type GatewayToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// name identifies the replica or group of replicas that use the token (unique).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// prefix is output only: the first characters of the secret, to recognize it.
+	Prefix string `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// create_time is output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// revoke_time is output only; set once the token is revoked.
+	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GatewayToken) Reset() {
+	*x = GatewayToken{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GatewayToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GatewayToken) ProtoMessage() {}
+
+func (x *GatewayToken) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GatewayToken.ProtoReflect.Descriptor instead.
+func (*GatewayToken) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{135}
+}
+
+func (x *GatewayToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GatewayToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GatewayToken) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *GatewayToken) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *GatewayToken) GetRevokeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokeTime
+	}
+	return nil
+}
+
+// CreateGatewayTokenRequest names the new token.
+type CreateGatewayTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name identifies the replica or group of replicas that will use the token: 1 to 200
+	// characters, unique among gateway tokens.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateGatewayTokenRequest) Reset() {
+	*x = CreateGatewayTokenRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateGatewayTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateGatewayTokenRequest) ProtoMessage() {}
+
+func (x *CreateGatewayTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateGatewayTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateGatewayTokenRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{136}
+}
+
+func (x *CreateGatewayTokenRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// CreateGatewayTokenResponse returns the new token and its secret.
+type CreateGatewayTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// gateway_token is the stored token.
+	GatewayToken *GatewayToken `protobuf:"bytes,1,opt,name=gateway_token,json=gatewayToken,proto3" json:"gateway_token,omitempty"`
+	// secret is what the gateway sends (LLMGW_GATEWAY_TOKEN); it is shown only here.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateGatewayTokenResponse) Reset() {
+	*x = CreateGatewayTokenResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateGatewayTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateGatewayTokenResponse) ProtoMessage() {}
+
+func (x *CreateGatewayTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateGatewayTokenResponse.ProtoReflect.Descriptor instead.
+func (*CreateGatewayTokenResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{137}
+}
+
+func (x *CreateGatewayTokenResponse) GetGatewayToken() *GatewayToken {
+	if x != nil {
+		return x.GatewayToken
+	}
+	return nil
+}
+
+func (x *CreateGatewayTokenResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// ListGatewayTokensRequest lists gateway tokens.
+type ListGatewayTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGatewayTokensRequest) Reset() {
+	*x = ListGatewayTokensRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGatewayTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGatewayTokensRequest) ProtoMessage() {}
+
+func (x *ListGatewayTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGatewayTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListGatewayTokensRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{138}
+}
+
+// ListGatewayTokensResponse lists gateway tokens, newest first.
+type ListGatewayTokensResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// gateway_tokens are the tokens, without secrets.
+	GatewayTokens []*GatewayToken `protobuf:"bytes,1,rep,name=gateway_tokens,json=gatewayTokens,proto3" json:"gateway_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGatewayTokensResponse) Reset() {
+	*x = ListGatewayTokensResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGatewayTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGatewayTokensResponse) ProtoMessage() {}
+
+func (x *ListGatewayTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGatewayTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListGatewayTokensResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{139}
+}
+
+func (x *ListGatewayTokensResponse) GetGatewayTokens() []*GatewayToken {
+	if x != nil {
+		return x.GatewayTokens
+	}
+	return nil
+}
+
+// RevokeGatewayTokenRequest names the token to revoke.
+type RevokeGatewayTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id identifies the token.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeGatewayTokenRequest) Reset() {
+	*x = RevokeGatewayTokenRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeGatewayTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeGatewayTokenRequest) ProtoMessage() {}
+
+func (x *RevokeGatewayTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeGatewayTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeGatewayTokenRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{140}
+}
+
+func (x *RevokeGatewayTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// RevokeGatewayTokenResponse returns the revoked token.
+type RevokeGatewayTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// gateway_token is the revoked token.
+	GatewayToken  *GatewayToken `protobuf:"bytes,1,opt,name=gateway_token,json=gatewayToken,proto3" json:"gateway_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeGatewayTokenResponse) Reset() {
+	*x = RevokeGatewayTokenResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeGatewayTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeGatewayTokenResponse) ProtoMessage() {}
+
+func (x *RevokeGatewayTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeGatewayTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeGatewayTokenResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{141}
+}
+
+func (x *RevokeGatewayTokenResponse) GetGatewayToken() *GatewayToken {
+	if x != nil {
+		return x.GatewayToken
+	}
+	return nil
+}
+
 // RotateApiKeyRequest names the key to rotate.
 type RotateApiKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -7318,7 +7677,7 @@ type RotateApiKeyRequest struct {
 
 func (x *RotateApiKeyRequest) Reset() {
 	*x = RotateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7330,7 +7689,7 @@ func (x *RotateApiKeyRequest) String() string {
 func (*RotateApiKeyRequest) ProtoMessage() {}
 
 func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7343,7 +7702,7 @@ func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{135}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *RotateApiKeyRequest) GetId() string {
@@ -7373,7 +7732,7 @@ type RotateApiKeyResponse struct {
 
 func (x *RotateApiKeyResponse) Reset() {
 	*x = RotateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7385,7 +7744,7 @@ func (x *RotateApiKeyResponse) String() string {
 func (*RotateApiKeyResponse) ProtoMessage() {}
 
 func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7398,7 +7757,7 @@ func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{136}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *RotateApiKeyResponse) GetApiKey() *ApiKey {
@@ -7852,7 +8211,27 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x13RevokeApiKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"G\n" +
 	"\x14RevokeApiKeyResponse\x12/\n" +
-	"\aapi_key\x18\x01 \x01(\v2\x16.llmgw.admin.v1.ApiKeyR\x06apiKey\"c\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x16.llmgw.admin.v1.ApiKeyR\x06apiKey\"\xc4\x01\n" +
+	"\fGatewayToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vrevoke_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"revokeTime\"/\n" +
+	"\x19CreateGatewayTokenRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"w\n" +
+	"\x1aCreateGatewayTokenResponse\x12A\n" +
+	"\rgateway_token\x18\x01 \x01(\v2\x1c.llmgw.admin.v1.GatewayTokenR\fgatewayToken\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x1a\n" +
+	"\x18ListGatewayTokensRequest\"`\n" +
+	"\x19ListGatewayTokensResponse\x12C\n" +
+	"\x0egateway_tokens\x18\x01 \x03(\v2\x1c.llmgw.admin.v1.GatewayTokenR\rgatewayTokens\"+\n" +
+	"\x19RevokeGatewayTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"_\n" +
+	"\x1aRevokeGatewayTokenResponse\x12A\n" +
+	"\rgateway_token\x18\x01 \x01(\v2\x1c.llmgw.admin.v1.GatewayTokenR\fgatewayToken\"c\n" +
 	"\x13RotateApiKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12<\n" +
 	"\fgrace_period\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vgracePeriod\"_\n" +
@@ -7863,7 +8242,7 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fMODE_ENFORCE\x10\x01\x12\x0e\n" +
 	"\n" +
-	"MODE_AUDIT\x10\x022\xc3*\n" +
+	"MODE_AUDIT\x10\x022\x87-\n" +
 	"\fAdminService\x12t\n" +
 	"\x15CreateProviderAccount\x12,.llmgw.admin.v1.CreateProviderAccountRequest\x1a-.llmgw.admin.v1.CreateProviderAccountResponse\x12k\n" +
 	"\x12GetProviderAccount\x12).llmgw.admin.v1.GetProviderAccountRequest\x1a*.llmgw.admin.v1.GetProviderAccountResponse\x12q\n" +
@@ -7900,7 +8279,10 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\fCreateApiKey\x12#.llmgw.admin.v1.CreateApiKeyRequest\x1a$.llmgw.admin.v1.CreateApiKeyResponse\x12V\n" +
 	"\vListApiKeys\x12\".llmgw.admin.v1.ListApiKeysRequest\x1a#.llmgw.admin.v1.ListApiKeysResponse\x12Y\n" +
 	"\fRevokeApiKey\x12#.llmgw.admin.v1.RevokeApiKeyRequest\x1a$.llmgw.admin.v1.RevokeApiKeyResponse\x12Y\n" +
-	"\fRotateApiKey\x12#.llmgw.admin.v1.RotateApiKeyRequest\x1a$.llmgw.admin.v1.RotateApiKeyResponse\x12b\n" +
+	"\fRotateApiKey\x12#.llmgw.admin.v1.RotateApiKeyRequest\x1a$.llmgw.admin.v1.RotateApiKeyResponse\x12k\n" +
+	"\x12CreateGatewayToken\x12).llmgw.admin.v1.CreateGatewayTokenRequest\x1a*.llmgw.admin.v1.CreateGatewayTokenResponse\x12h\n" +
+	"\x11ListGatewayTokens\x12(.llmgw.admin.v1.ListGatewayTokensRequest\x1a).llmgw.admin.v1.ListGatewayTokensResponse\x12k\n" +
+	"\x12RevokeGatewayToken\x12).llmgw.admin.v1.RevokeGatewayTokenRequest\x1a*.llmgw.admin.v1.RevokeGatewayTokenResponse\x12b\n" +
 	"\x0fCreateAuthzRule\x12&.llmgw.admin.v1.CreateAuthzRuleRequest\x1a'.llmgw.admin.v1.CreateAuthzRuleResponse\x12Y\n" +
 	"\fGetAuthzRule\x12#.llmgw.admin.v1.GetAuthzRuleRequest\x1a$.llmgw.admin.v1.GetAuthzRuleResponse\x12_\n" +
 	"\x0eListAuthzRules\x12%.llmgw.admin.v1.ListAuthzRulesRequest\x1a&.llmgw.admin.v1.ListAuthzRulesResponse\x12b\n" +
@@ -7944,7 +8326,7 @@ func file_llmgw_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 141)
+var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 148)
 var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(Mode)(0),                             // 0: llmgw.admin.v1.Mode
 	(*ProviderAccount)(nil),               // 1: llmgw.admin.v1.ProviderAccount
@@ -8082,66 +8464,73 @@ var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(*ListApiKeysResponse)(nil),           // 133: llmgw.admin.v1.ListApiKeysResponse
 	(*RevokeApiKeyRequest)(nil),           // 134: llmgw.admin.v1.RevokeApiKeyRequest
 	(*RevokeApiKeyResponse)(nil),          // 135: llmgw.admin.v1.RevokeApiKeyResponse
-	(*RotateApiKeyRequest)(nil),           // 136: llmgw.admin.v1.RotateApiKeyRequest
-	(*RotateApiKeyResponse)(nil),          // 137: llmgw.admin.v1.RotateApiKeyResponse
-	nil,                                   // 138: llmgw.admin.v1.ProviderAccount.SettingsEntry
-	nil,                                   // 139: llmgw.admin.v1.Model.SettingsEntry
-	nil,                                   // 140: llmgw.admin.v1.HeadersOverride.SetEntry
-	nil,                                   // 141: llmgw.admin.v1.Condition.MetadataEntry
-	(*timestamppb.Timestamp)(nil),         // 142: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),               // 143: google.protobuf.Struct
-	(*durationpb.Duration)(nil),           // 144: google.protobuf.Duration
+	(*GatewayToken)(nil),                  // 136: llmgw.admin.v1.GatewayToken
+	(*CreateGatewayTokenRequest)(nil),     // 137: llmgw.admin.v1.CreateGatewayTokenRequest
+	(*CreateGatewayTokenResponse)(nil),    // 138: llmgw.admin.v1.CreateGatewayTokenResponse
+	(*ListGatewayTokensRequest)(nil),      // 139: llmgw.admin.v1.ListGatewayTokensRequest
+	(*ListGatewayTokensResponse)(nil),     // 140: llmgw.admin.v1.ListGatewayTokensResponse
+	(*RevokeGatewayTokenRequest)(nil),     // 141: llmgw.admin.v1.RevokeGatewayTokenRequest
+	(*RevokeGatewayTokenResponse)(nil),    // 142: llmgw.admin.v1.RevokeGatewayTokenResponse
+	(*RotateApiKeyRequest)(nil),           // 143: llmgw.admin.v1.RotateApiKeyRequest
+	(*RotateApiKeyResponse)(nil),          // 144: llmgw.admin.v1.RotateApiKeyResponse
+	nil,                                   // 145: llmgw.admin.v1.ProviderAccount.SettingsEntry
+	nil,                                   // 146: llmgw.admin.v1.Model.SettingsEntry
+	nil,                                   // 147: llmgw.admin.v1.HeadersOverride.SetEntry
+	nil,                                   // 148: llmgw.admin.v1.Condition.MetadataEntry
+	(*timestamppb.Timestamp)(nil),         // 149: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),               // 150: google.protobuf.Struct
+	(*durationpb.Duration)(nil),           // 151: google.protobuf.Duration
 }
 var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
-	142, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
-	142, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
-	138, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
-	142, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	142, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
-	139, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
+	149, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
+	149, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
+	145, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
+	149, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	149, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
+	146, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
 	3,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
-	142, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	142, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	142, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
-	142, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
-	142, // 11: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
-	142, // 12: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
-	142, // 13: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	142, // 14: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	142, // 15: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	142, // 16: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	142, // 17: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
-	142, // 18: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
-	142, // 19: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
+	149, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	149, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	149, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
+	149, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
+	149, // 11: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
+	149, // 12: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
+	149, // 13: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	149, // 14: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	149, // 15: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	149, // 16: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	149, // 17: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
+	149, // 18: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
+	149, // 19: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
 	10,  // 20: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
 	11,  // 21: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
-	143, // 22: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
+	150, // 22: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
 	12,  // 23: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
-	140, // 24: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
+	147, // 24: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
 	9,   // 25: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
 	14,  // 26: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
 	15,  // 27: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
 	13,  // 28: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
-	142, // 29: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
-	142, // 30: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
+	149, // 29: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
+	149, // 30: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
 	19,  // 31: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
 	13,  // 32: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
-	142, // 33: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
-	142, // 34: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
-	142, // 35: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
-	141, // 36: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
+	149, // 33: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
+	149, // 34: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
+	149, // 35: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
+	148, // 36: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
 	19,  // 37: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
 	20,  // 38: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
 	0,   // 39: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
-	142, // 40: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
-	142, // 41: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
+	149, // 40: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
+	149, // 41: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
 	22,  // 42: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
 	19,  // 43: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
 	0,   // 44: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
 	23,  // 45: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
-	142, // 46: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	142, // 47: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	142, // 48: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
+	149, // 46: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	149, // 47: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	149, // 48: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
 	1,   // 49: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
 	1,   // 50: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
 	1,   // 51: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
@@ -8208,125 +8597,136 @@ var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
 	7,   // 112: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
 	7,   // 113: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
 	7,   // 114: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	144, // 115: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
-	7,   // 116: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	26,  // 117: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
-	28,  // 118: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
-	30,  // 119: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
-	32,  // 120: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
-	34,  // 121: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
-	36,  // 122: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
-	38,  // 123: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
-	40,  // 124: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
-	42,  // 125: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
-	44,  // 126: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
-	46,  // 127: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
-	48,  // 128: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
-	50,  // 129: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
-	52,  // 130: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
-	54,  // 131: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
-	56,  // 132: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
-	58,  // 133: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
-	60,  // 134: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
-	62,  // 135: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
-	64,  // 136: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
-	66,  // 137: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
-	68,  // 138: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
-	70,  // 139: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
-	72,  // 140: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
-	74,  // 141: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
-	130, // 142: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
-	132, // 143: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
-	134, // 144: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
-	136, // 145: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
-	76,  // 146: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
-	78,  // 147: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
-	80,  // 148: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
-	82,  // 149: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
-	84,  // 150: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
-	86,  // 151: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
-	88,  // 152: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
-	90,  // 153: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
-	92,  // 154: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
-	94,  // 155: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
-	96,  // 156: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
-	98,  // 157: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
-	100, // 158: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
-	102, // 159: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
-	104, // 160: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
-	106, // 161: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
-	108, // 162: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
-	110, // 163: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
-	112, // 164: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
-	114, // 165: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
-	116, // 166: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
-	118, // 167: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
-	120, // 168: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
-	122, // 169: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
-	124, // 170: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
-	126, // 171: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
-	128, // 172: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
-	27,  // 173: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
-	29,  // 174: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
-	31,  // 175: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
-	33,  // 176: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
-	35,  // 177: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
-	37,  // 178: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
-	39,  // 179: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
-	41,  // 180: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
-	43,  // 181: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
-	45,  // 182: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
-	47,  // 183: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
-	49,  // 184: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
-	51,  // 185: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
-	53,  // 186: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
-	55,  // 187: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
-	57,  // 188: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
-	59,  // 189: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
-	61,  // 190: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
-	63,  // 191: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
-	65,  // 192: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
-	67,  // 193: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
-	69,  // 194: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
-	71,  // 195: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
-	73,  // 196: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
-	75,  // 197: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
-	131, // 198: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
-	133, // 199: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
-	135, // 200: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
-	137, // 201: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
-	77,  // 202: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
-	79,  // 203: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
-	81,  // 204: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
-	83,  // 205: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
-	85,  // 206: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
-	87,  // 207: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
-	89,  // 208: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
-	91,  // 209: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
-	93,  // 210: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
-	95,  // 211: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
-	97,  // 212: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
-	99,  // 213: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
-	101, // 214: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
-	103, // 215: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
-	105, // 216: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
-	107, // 217: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
-	109, // 218: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
-	111, // 219: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
-	113, // 220: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
-	115, // 221: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
-	117, // 222: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
-	119, // 223: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
-	121, // 224: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
-	123, // 225: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
-	125, // 226: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
-	127, // 227: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
-	129, // 228: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
-	173, // [173:229] is the sub-list for method output_type
-	117, // [117:173] is the sub-list for method input_type
-	117, // [117:117] is the sub-list for extension type_name
-	117, // [117:117] is the sub-list for extension extendee
-	0,   // [0:117] is the sub-list for field type_name
+	149, // 115: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
+	149, // 116: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
+	136, // 117: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	136, // 118: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
+	136, // 119: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	151, // 120: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
+	7,   // 121: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	26,  // 122: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
+	28,  // 123: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
+	30,  // 124: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
+	32,  // 125: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
+	34,  // 126: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
+	36,  // 127: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
+	38,  // 128: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
+	40,  // 129: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
+	42,  // 130: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
+	44,  // 131: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
+	46,  // 132: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
+	48,  // 133: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
+	50,  // 134: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
+	52,  // 135: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
+	54,  // 136: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
+	56,  // 137: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
+	58,  // 138: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
+	60,  // 139: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
+	62,  // 140: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
+	64,  // 141: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
+	66,  // 142: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
+	68,  // 143: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
+	70,  // 144: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
+	72,  // 145: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
+	74,  // 146: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
+	130, // 147: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
+	132, // 148: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
+	134, // 149: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
+	143, // 150: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
+	137, // 151: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
+	139, // 152: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
+	141, // 153: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
+	76,  // 154: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
+	78,  // 155: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
+	80,  // 156: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
+	82,  // 157: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
+	84,  // 158: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
+	86,  // 159: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
+	88,  // 160: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
+	90,  // 161: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
+	92,  // 162: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
+	94,  // 163: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
+	96,  // 164: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
+	98,  // 165: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
+	100, // 166: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
+	102, // 167: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
+	104, // 168: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
+	106, // 169: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
+	108, // 170: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
+	110, // 171: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
+	112, // 172: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
+	114, // 173: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
+	116, // 174: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
+	118, // 175: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
+	120, // 176: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
+	122, // 177: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
+	124, // 178: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
+	126, // 179: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
+	128, // 180: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
+	27,  // 181: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
+	29,  // 182: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
+	31,  // 183: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
+	33,  // 184: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
+	35,  // 185: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
+	37,  // 186: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
+	39,  // 187: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
+	41,  // 188: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
+	43,  // 189: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
+	45,  // 190: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
+	47,  // 191: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
+	49,  // 192: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
+	51,  // 193: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
+	53,  // 194: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
+	55,  // 195: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
+	57,  // 196: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
+	59,  // 197: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
+	61,  // 198: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
+	63,  // 199: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
+	65,  // 200: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
+	67,  // 201: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
+	69,  // 202: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
+	71,  // 203: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
+	73,  // 204: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
+	75,  // 205: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
+	131, // 206: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
+	133, // 207: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
+	135, // 208: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
+	144, // 209: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
+	138, // 210: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
+	140, // 211: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
+	142, // 212: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
+	77,  // 213: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
+	79,  // 214: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
+	81,  // 215: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
+	83,  // 216: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
+	85,  // 217: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
+	87,  // 218: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
+	89,  // 219: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
+	91,  // 220: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
+	93,  // 221: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
+	95,  // 222: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
+	97,  // 223: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
+	99,  // 224: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
+	101, // 225: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
+	103, // 226: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
+	105, // 227: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
+	107, // 228: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
+	109, // 229: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
+	111, // 230: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
+	113, // 231: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
+	115, // 232: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
+	117, // 233: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
+	119, // 234: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
+	121, // 235: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
+	123, // 236: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
+	125, // 237: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
+	127, // 238: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
+	129, // 239: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
+	181, // [181:240] is the sub-list for method output_type
+	122, // [122:181] is the sub-list for method input_type
+	122, // [122:122] is the sub-list for extension type_name
+	122, // [122:122] is the sub-list for extension extendee
+	0,   // [0:122] is the sub-list for field type_name
 }
 
 func init() { file_llmgw_admin_v1_admin_proto_init() }
@@ -8346,7 +8746,7 @@ func file_llmgw_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_admin_v1_admin_proto_rawDesc), len(file_llmgw_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   141,
+			NumMessages:   148,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,9 @@ const (
 	AdminService_ListApiKeys_FullMethodName           = "/llmgw.admin.v1.AdminService/ListApiKeys"
 	AdminService_RevokeApiKey_FullMethodName          = "/llmgw.admin.v1.AdminService/RevokeApiKey"
 	AdminService_RotateApiKey_FullMethodName          = "/llmgw.admin.v1.AdminService/RotateApiKey"
+	AdminService_CreateGatewayToken_FullMethodName    = "/llmgw.admin.v1.AdminService/CreateGatewayToken"
+	AdminService_ListGatewayTokens_FullMethodName     = "/llmgw.admin.v1.AdminService/ListGatewayTokens"
+	AdminService_RevokeGatewayToken_FullMethodName    = "/llmgw.admin.v1.AdminService/RevokeGatewayToken"
 	AdminService_CreateAuthzRule_FullMethodName       = "/llmgw.admin.v1.AdminService/CreateAuthzRule"
 	AdminService_GetAuthzRule_FullMethodName          = "/llmgw.admin.v1.AdminService/GetAuthzRule"
 	AdminService_ListAuthzRules_FullMethodName        = "/llmgw.admin.v1.AdminService/ListAuthzRules"
@@ -149,6 +152,15 @@ type AdminServiceClient interface {
 	// every replica: clients can move to the new secret without an outage. ListApiKeys shows the
 	// old secret's prefix and end while it works; rotating again or revoking ends it early.
 	RotateApiKey(ctx context.Context, in *RotateApiKeyRequest, opts ...grpc.CallOption) (*RotateApiKeyResponse, error)
+	// CreateGatewayToken issues a token a gateway replica (serve --role gateway) presents to the
+	// control plane to receive its configuration; the secret is returned once.
+	CreateGatewayToken(ctx context.Context, in *CreateGatewayTokenRequest, opts ...grpc.CallOption) (*CreateGatewayTokenResponse, error)
+	// ListGatewayTokens lists gateway tokens, newest first; secrets are never listed.
+	ListGatewayTokens(ctx context.Context, in *ListGatewayTokensRequest, opts ...grpc.CallOption) (*ListGatewayTokensResponse, error)
+	// RevokeGatewayToken revokes a gateway token at once: the control plane ends the config
+	// streams that use it and refuses it from then on. A gateway cut off keeps serving its last
+	// configuration.
+	RevokeGatewayToken(ctx context.Context, in *RevokeGatewayTokenRequest, opts ...grpc.CallOption) (*RevokeGatewayTokenResponse, error)
 	// CreateAuthzRule adds an authorization rule.
 	CreateAuthzRule(ctx context.Context, in *CreateAuthzRuleRequest, opts ...grpc.CallOption) (*CreateAuthzRuleResponse, error)
 	// GetAuthzRule returns an authorization rule by name.
@@ -508,6 +520,36 @@ func (c *adminServiceClient) RotateApiKey(ctx context.Context, in *RotateApiKeyR
 	return out, nil
 }
 
+func (c *adminServiceClient) CreateGatewayToken(ctx context.Context, in *CreateGatewayTokenRequest, opts ...grpc.CallOption) (*CreateGatewayTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateGatewayTokenResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateGatewayToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListGatewayTokens(ctx context.Context, in *ListGatewayTokensRequest, opts ...grpc.CallOption) (*ListGatewayTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListGatewayTokensResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListGatewayTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RevokeGatewayToken(ctx context.Context, in *RevokeGatewayTokenRequest, opts ...grpc.CallOption) (*RevokeGatewayTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeGatewayTokenResponse)
+	err := c.cc.Invoke(ctx, AdminService_RevokeGatewayToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) CreateAuthzRule(ctx context.Context, in *CreateAuthzRuleRequest, opts ...grpc.CallOption) (*CreateAuthzRuleResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateAuthzRuleResponse)
@@ -850,6 +892,15 @@ type AdminServiceServer interface {
 	// every replica: clients can move to the new secret without an outage. ListApiKeys shows the
 	// old secret's prefix and end while it works; rotating again or revoking ends it early.
 	RotateApiKey(context.Context, *RotateApiKeyRequest) (*RotateApiKeyResponse, error)
+	// CreateGatewayToken issues a token a gateway replica (serve --role gateway) presents to the
+	// control plane to receive its configuration; the secret is returned once.
+	CreateGatewayToken(context.Context, *CreateGatewayTokenRequest) (*CreateGatewayTokenResponse, error)
+	// ListGatewayTokens lists gateway tokens, newest first; secrets are never listed.
+	ListGatewayTokens(context.Context, *ListGatewayTokensRequest) (*ListGatewayTokensResponse, error)
+	// RevokeGatewayToken revokes a gateway token at once: the control plane ends the config
+	// streams that use it and refuses it from then on. A gateway cut off keeps serving its last
+	// configuration.
+	RevokeGatewayToken(context.Context, *RevokeGatewayTokenRequest) (*RevokeGatewayTokenResponse, error)
 	// CreateAuthzRule adds an authorization rule.
 	CreateAuthzRule(context.Context, *CreateAuthzRuleRequest) (*CreateAuthzRuleResponse, error)
 	// GetAuthzRule returns an authorization rule by name.
@@ -1005,6 +1056,15 @@ func (UnimplementedAdminServiceServer) RevokeApiKey(context.Context, *RevokeApiK
 }
 func (UnimplementedAdminServiceServer) RotateApiKey(context.Context, *RotateApiKeyRequest) (*RotateApiKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateApiKey not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateGatewayToken(context.Context, *CreateGatewayTokenRequest) (*CreateGatewayTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateGatewayToken not implemented")
+}
+func (UnimplementedAdminServiceServer) ListGatewayTokens(context.Context, *ListGatewayTokensRequest) (*ListGatewayTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListGatewayTokens not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeGatewayToken(context.Context, *RevokeGatewayTokenRequest) (*RevokeGatewayTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeGatewayToken not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateAuthzRule(context.Context, *CreateAuthzRuleRequest) (*CreateAuthzRuleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateAuthzRule not implemented")
@@ -1630,6 +1690,60 @@ func _AdminService_RotateApiKey_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_CreateGatewayToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateGatewayTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateGatewayToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateGatewayToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateGatewayToken(ctx, req.(*CreateGatewayTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListGatewayTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListGatewayTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListGatewayTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListGatewayTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListGatewayTokens(ctx, req.(*ListGatewayTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RevokeGatewayToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeGatewayTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeGatewayToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeGatewayToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeGatewayToken(ctx, req.(*RevokeGatewayTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_CreateAuthzRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateAuthzRuleRequest)
 	if err := dec(in); err != nil {
@@ -2238,6 +2352,18 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateApiKey",
 			Handler:    _AdminService_RotateApiKey_Handler,
+		},
+		{
+			MethodName: "CreateGatewayToken",
+			Handler:    _AdminService_CreateGatewayToken_Handler,
+		},
+		{
+			MethodName: "ListGatewayTokens",
+			Handler:    _AdminService_ListGatewayTokens_Handler,
+		},
+		{
+			MethodName: "RevokeGatewayToken",
+			Handler:    _AdminService_RevokeGatewayToken_Handler,
 		},
 		{
 			MethodName: "CreateAuthzRule",

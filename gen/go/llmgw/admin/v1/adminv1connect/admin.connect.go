@@ -108,6 +108,15 @@ const (
 	// AdminServiceRotateApiKeyProcedure is the fully-qualified name of the AdminService's RotateApiKey
 	// RPC.
 	AdminServiceRotateApiKeyProcedure = "/llmgw.admin.v1.AdminService/RotateApiKey"
+	// AdminServiceCreateGatewayTokenProcedure is the fully-qualified name of the AdminService's
+	// CreateGatewayToken RPC.
+	AdminServiceCreateGatewayTokenProcedure = "/llmgw.admin.v1.AdminService/CreateGatewayToken"
+	// AdminServiceListGatewayTokensProcedure is the fully-qualified name of the AdminService's
+	// ListGatewayTokens RPC.
+	AdminServiceListGatewayTokensProcedure = "/llmgw.admin.v1.AdminService/ListGatewayTokens"
+	// AdminServiceRevokeGatewayTokenProcedure is the fully-qualified name of the AdminService's
+	// RevokeGatewayToken RPC.
+	AdminServiceRevokeGatewayTokenProcedure = "/llmgw.admin.v1.AdminService/RevokeGatewayToken"
 	// AdminServiceCreateAuthzRuleProcedure is the fully-qualified name of the AdminService's
 	// CreateAuthzRule RPC.
 	AdminServiceCreateAuthzRuleProcedure = "/llmgw.admin.v1.AdminService/CreateAuthzRule"
@@ -253,6 +262,15 @@ type AdminServiceClient interface {
 	// every replica: clients can move to the new secret without an outage. ListApiKeys shows the
 	// old secret's prefix and end while it works; rotating again or revoking ends it early.
 	RotateApiKey(context.Context, *v1.RotateApiKeyRequest) (*v1.RotateApiKeyResponse, error)
+	// CreateGatewayToken issues a token a gateway replica (serve --role gateway) presents to the
+	// control plane to receive its configuration; the secret is returned once.
+	CreateGatewayToken(context.Context, *v1.CreateGatewayTokenRequest) (*v1.CreateGatewayTokenResponse, error)
+	// ListGatewayTokens lists gateway tokens, newest first; secrets are never listed.
+	ListGatewayTokens(context.Context, *v1.ListGatewayTokensRequest) (*v1.ListGatewayTokensResponse, error)
+	// RevokeGatewayToken revokes a gateway token at once: the control plane ends the config
+	// streams that use it and refuses it from then on. A gateway cut off keeps serving its last
+	// configuration.
+	RevokeGatewayToken(context.Context, *v1.RevokeGatewayTokenRequest) (*v1.RevokeGatewayTokenResponse, error)
 	// CreateAuthzRule adds an authorization rule.
 	CreateAuthzRule(context.Context, *v1.CreateAuthzRuleRequest) (*v1.CreateAuthzRuleResponse, error)
 	// GetAuthzRule returns an authorization rule by name.
@@ -499,6 +517,24 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("RotateApiKey")),
 			connect.WithClientOptions(opts...),
 		),
+		createGatewayToken: connect.NewClient[v1.CreateGatewayTokenRequest, v1.CreateGatewayTokenResponse](
+			httpClient,
+			baseURL+AdminServiceCreateGatewayTokenProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateGatewayToken")),
+			connect.WithClientOptions(opts...),
+		),
+		listGatewayTokens: connect.NewClient[v1.ListGatewayTokensRequest, v1.ListGatewayTokensResponse](
+			httpClient,
+			baseURL+AdminServiceListGatewayTokensProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListGatewayTokens")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeGatewayToken: connect.NewClient[v1.RevokeGatewayTokenRequest, v1.RevokeGatewayTokenResponse](
+			httpClient,
+			baseURL+AdminServiceRevokeGatewayTokenProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RevokeGatewayToken")),
+			connect.WithClientOptions(opts...),
+		),
 		createAuthzRule: connect.NewClient[v1.CreateAuthzRuleRequest, v1.CreateAuthzRuleResponse](
 			httpClient,
 			baseURL+AdminServiceCreateAuthzRuleProcedure,
@@ -695,6 +731,9 @@ type adminServiceClient struct {
 	listApiKeys           *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
 	revokeApiKey          *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
 	rotateApiKey          *connect.Client[v1.RotateApiKeyRequest, v1.RotateApiKeyResponse]
+	createGatewayToken    *connect.Client[v1.CreateGatewayTokenRequest, v1.CreateGatewayTokenResponse]
+	listGatewayTokens     *connect.Client[v1.ListGatewayTokensRequest, v1.ListGatewayTokensResponse]
+	revokeGatewayToken    *connect.Client[v1.RevokeGatewayTokenRequest, v1.RevokeGatewayTokenResponse]
 	createAuthzRule       *connect.Client[v1.CreateAuthzRuleRequest, v1.CreateAuthzRuleResponse]
 	getAuthzRule          *connect.Client[v1.GetAuthzRuleRequest, v1.GetAuthzRuleResponse]
 	listAuthzRules        *connect.Client[v1.ListAuthzRulesRequest, v1.ListAuthzRulesResponse]
@@ -979,6 +1018,33 @@ func (c *adminServiceClient) RevokeApiKey(ctx context.Context, req *v1.RevokeApi
 // RotateApiKey calls llmgw.admin.v1.AdminService.RotateApiKey.
 func (c *adminServiceClient) RotateApiKey(ctx context.Context, req *v1.RotateApiKeyRequest) (*v1.RotateApiKeyResponse, error) {
 	response, err := c.rotateApiKey.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CreateGatewayToken calls llmgw.admin.v1.AdminService.CreateGatewayToken.
+func (c *adminServiceClient) CreateGatewayToken(ctx context.Context, req *v1.CreateGatewayTokenRequest) (*v1.CreateGatewayTokenResponse, error) {
+	response, err := c.createGatewayToken.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListGatewayTokens calls llmgw.admin.v1.AdminService.ListGatewayTokens.
+func (c *adminServiceClient) ListGatewayTokens(ctx context.Context, req *v1.ListGatewayTokensRequest) (*v1.ListGatewayTokensResponse, error) {
+	response, err := c.listGatewayTokens.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RevokeGatewayToken calls llmgw.admin.v1.AdminService.RevokeGatewayToken.
+func (c *adminServiceClient) RevokeGatewayToken(ctx context.Context, req *v1.RevokeGatewayTokenRequest) (*v1.RevokeGatewayTokenResponse, error) {
+	response, err := c.revokeGatewayToken.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -1291,6 +1357,15 @@ type AdminServiceHandler interface {
 	// every replica: clients can move to the new secret without an outage. ListApiKeys shows the
 	// old secret's prefix and end while it works; rotating again or revoking ends it early.
 	RotateApiKey(context.Context, *v1.RotateApiKeyRequest) (*v1.RotateApiKeyResponse, error)
+	// CreateGatewayToken issues a token a gateway replica (serve --role gateway) presents to the
+	// control plane to receive its configuration; the secret is returned once.
+	CreateGatewayToken(context.Context, *v1.CreateGatewayTokenRequest) (*v1.CreateGatewayTokenResponse, error)
+	// ListGatewayTokens lists gateway tokens, newest first; secrets are never listed.
+	ListGatewayTokens(context.Context, *v1.ListGatewayTokensRequest) (*v1.ListGatewayTokensResponse, error)
+	// RevokeGatewayToken revokes a gateway token at once: the control plane ends the config
+	// streams that use it and refuses it from then on. A gateway cut off keeps serving its last
+	// configuration.
+	RevokeGatewayToken(context.Context, *v1.RevokeGatewayTokenRequest) (*v1.RevokeGatewayTokenResponse, error)
 	// CreateAuthzRule adds an authorization rule.
 	CreateAuthzRule(context.Context, *v1.CreateAuthzRuleRequest) (*v1.CreateAuthzRuleResponse, error)
 	// GetAuthzRule returns an authorization rule by name.
@@ -1533,6 +1608,24 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("RotateApiKey")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceCreateGatewayTokenHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceCreateGatewayTokenProcedure,
+		svc.CreateGatewayToken,
+		connect.WithSchema(adminServiceMethods.ByName("CreateGatewayToken")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListGatewayTokensHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListGatewayTokensProcedure,
+		svc.ListGatewayTokens,
+		connect.WithSchema(adminServiceMethods.ByName("ListGatewayTokens")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRevokeGatewayTokenHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceRevokeGatewayTokenProcedure,
+		svc.RevokeGatewayToken,
+		connect.WithSchema(adminServiceMethods.ByName("RevokeGatewayToken")),
+		connect.WithHandlerOptions(opts...),
+	)
 	adminServiceCreateAuthzRuleHandler := connect.NewUnaryHandlerSimple(
 		AdminServiceCreateAuthzRuleProcedure,
 		svc.CreateAuthzRule,
@@ -1755,6 +1848,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceRevokeApiKeyHandler.ServeHTTP(w, r)
 		case AdminServiceRotateApiKeyProcedure:
 			adminServiceRotateApiKeyHandler.ServeHTTP(w, r)
+		case AdminServiceCreateGatewayTokenProcedure:
+			adminServiceCreateGatewayTokenHandler.ServeHTTP(w, r)
+		case AdminServiceListGatewayTokensProcedure:
+			adminServiceListGatewayTokensHandler.ServeHTTP(w, r)
+		case AdminServiceRevokeGatewayTokenProcedure:
+			adminServiceRevokeGatewayTokenHandler.ServeHTTP(w, r)
 		case AdminServiceCreateAuthzRuleProcedure:
 			adminServiceCreateAuthzRuleHandler.ServeHTTP(w, r)
 		case AdminServiceGetAuthzRuleProcedure:
@@ -1932,6 +2031,18 @@ func (UnimplementedAdminServiceHandler) RevokeApiKey(context.Context, *v1.Revoke
 
 func (UnimplementedAdminServiceHandler) RotateApiKey(context.Context, *v1.RotateApiKeyRequest) (*v1.RotateApiKeyResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.RotateApiKey is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateGatewayToken(context.Context, *v1.CreateGatewayTokenRequest) (*v1.CreateGatewayTokenResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.CreateGatewayToken is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListGatewayTokens(context.Context, *v1.ListGatewayTokensRequest) (*v1.ListGatewayTokensResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListGatewayTokens is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RevokeGatewayToken(context.Context, *v1.RevokeGatewayTokenRequest) (*v1.RevokeGatewayTokenResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.RevokeGatewayToken is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) CreateAuthzRule(context.Context, *v1.CreateAuthzRuleRequest) (*v1.CreateAuthzRuleResponse, error) {
