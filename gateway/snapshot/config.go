@@ -14,7 +14,7 @@ import (
 type Config struct {
 	// Revision is the store's configuration revision this config was read at: it increases
 	// with every configuration write. Replicas fed by a control plane report it.
-	Revision int64
+	Revision        int64
 	Accounts        []Account
 	Models          []Model
 	Users           []User
