@@ -51,7 +51,7 @@ func startReplicaSet(t *testing.T, gateways int) *replicaSet {
 	}
 	var created struct {
 		GatewayToken struct{ ID, Name, Prefix string } `json:"gatewayToken"`
-		Secret       string                          `json:"secret"`
+		Secret       string                            `json:"secret"`
 	}
 	if err := json.Unmarshal([]byte(body), &created); err != nil || !strings.HasPrefix(created.Secret, "llmgw-gw-") {
 		t.Fatalf("gateway token answer %s: %v", body, err)
