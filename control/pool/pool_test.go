@@ -114,9 +114,14 @@ func TestBudgetOvershootAcrossReplicas(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		spread []int
+		start  []int // the step at which each replica starts sending
+		exact  bool  // every request costs its maximum
 	}{
-		{"80/15/5", []int{80, 15, 5}},
-		{"even", []int{34, 33, 33}},
+		{"80/15/5", []int{80, 15, 5}, []int{0, 0, 0}, false},
+		{"even", []int{34, 33, 33}, []int{0, 0, 0}, false},
+		// Two replicas see their first request once the budget is spent: each admits one
+		// request before its first lease, the bound's worst case.
+		{"late joiners", []int{60, 20, 20}, []int{0, 100, 100}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
@@ -132,6 +137,9 @@ func TestBudgetOvershootAcrossReplicas(t *testing.T) {
 			queue := make([][]flight, 400+inFlight)
 			seed := int64(7)
 			next := func() int64 { // a deterministic real cost in [maxCost/2, maxCost]
+				if tc.exact {
+					return maxCost
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				seed = (seed*1103515245 + 12345) % (1 << 31)
@@ -141,6 +149,9 @@ func TestBudgetOvershootAcrossReplicas(t *testing.T) {
 				var wg sync.WaitGroup
 				for i, r := range rs {
 					n := perStep * tc.spread[i] / 100
+					if s < tc.start[i] {
+						n = 0
+					}
 					wg.Go(func() {
 						for range n {
 							bc := []budget.Check{{Rule: "daily", Unit: budget.CostPerDay, Limit: limit, Amount: maxCost}}
@@ -179,6 +190,9 @@ func TestBudgetOvershootAcrossReplicas(t *testing.T) {
 			syncAll(rs)
 			if bound := int64(limit + len(rs)*maxCost); spent > bound {
 				t.Errorf("spent %d nano-USD, more than the limit %d plus one request's maximum per replica (%d)", spent, limit, bound)
+			}
+			if over := spent - limit; tc.start[1] > 0 && over <= 0 {
+				t.Errorf("late joiners did not overshoot (%d): the case does not exercise the bound", over)
 			}
 			if spent < limit*9/10 {
 				t.Errorf("spent only %d of %d: leases kept more than 10 %% of the budget unused", spent, limit)

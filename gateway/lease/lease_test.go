@@ -317,3 +317,35 @@ func TestConcurrentTakeAndSync(t *testing.T) {
 		t.Errorf("reported %d, admitted %d", reported, admitted)
 	}
 }
+
+// signal is an Exchanger that reports each exchange on a channel.
+type signal struct {
+	fixed
+	got chan uint64
+}
+
+func (s *signal) Exchange(ctx context.Context, req *Request) (*Response, error) {
+	resp, err := s.fixed.Exchange(ctx, req)
+	s.got <- req.Seq
+	return resp, err
+}
+
+// Run syncs when a key needs a lease, without waiting for its interval, and stops with its
+// context.
+func TestRunSyncsOnWake(t *testing.T) {
+	x := &signal{fixed: fixed{lease: 10}, got: make(chan uint64, 1)}
+	l := New("gw", x, WithClock((&clock{t0}).now))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		l.Run(ctx, time.Hour, nil)
+		close(done)
+	}()
+	take(l, rpm(100)) // a new key: bridges and wakes the loop
+	<-x.got
+	cancel()
+	<-done
+	if s := l.Status()[0]; s.Mode != Leased {
+		t.Errorf("after the woken sync: mode %v, want leased", s.Mode)
+	}
+}
