@@ -28,9 +28,9 @@
 //
 // # Grants
 //
-// A replica asking for more on a key gets max(free / (2 * active replicas), min), capped by
-// free, where free = limit - used - every outstanding lease, active replicas are those that
-// exchanged within a TTL, and min is the largest single request the replica saw (so a grant
+// A replica asking for more on a key gets max(free / (2 * sharing replicas), min), capped by
+// free, where free = limit - used - every outstanding lease, sharing replicas are those that
+// hold a lease on the key (and the one asking), and min is the largest single request the replica saw (so a grant
 // can always admit one when the pool has room). It gets the fair share rather than what it
 // asked for: the ask comes from recent demand and lags a burst, and a replica hands back, at
 // its next sync, lease beyond twice what its demand needs. Halving what is free at each grant

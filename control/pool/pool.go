@@ -199,8 +199,13 @@ func (p *Pool) Exchange(ctx context.Context, req *lease.Request) (*lease.Respons
 		}
 		if it.Want > 0 && free > 0 && (a.win != nil || t < a.end) {
 			// The fair share, not the want: the want comes from recent demand and lags a
-			// burst, while a replica hands back what it does not use at its next sync.
-			gr.n += min(max(free/int64(2*active), it.Min), free)
+			// burst, while a replica hands back what it does not use at its next sync. The
+			// replicas sharing the key are those holding a lease on it, and this one.
+			sharing := len(a.leases)
+			if _, ok := a.leases[req.Gateway]; !ok {
+				sharing++
+			}
+			gr.n += min(max(free/int64(2*sharing), it.Min), free)
 		}
 		gr.expires = t + int64(p.ttl)
 		if gr.n > 0 {

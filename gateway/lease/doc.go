@@ -21,9 +21,10 @@
 //
 // # Sync
 //
-// Sync builds one Request: a per-replica sequence number and, for every key, the usage since
-// the last acknowledged sync, the unused lease it releases, and the capacity it wants (from
-// its recent demand). It calls the Exchanger; on failure the same Request, with the same
+// Sync builds one Request: a per-replica sequence number and, for every key with something to
+// report or a lease due for renewal (less than half its TTL left), the usage since the last
+// acknowledged sync, the unused lease it releases, and the capacity it wants (from its recent
+// demand). It calls the Exchanger; on failure the same Request, with the same
 // sequence and the same deltas, is sent again by the next Sync, and the control plane applies
 // a sequence once, so usage is merged exactly once whatever is lost. Run calls Sync every
 // interval and at once when a lease falls below its low-water mark (Wake).

@@ -153,9 +153,10 @@ type Leases struct {
 	gateways  atomic.Int64 // active gateways the control plane last reported
 	lastSync  atomic.Int64 // Unix nanoseconds of the last successful exchange
 
-	syncMu   sync.Mutex // serializes Sync; guards seq and inflight
+	syncMu   sync.Mutex // serializes Sync; guards seq, inflight and ttl
 	seq      uint64
 	inflight *Request
+	ttl      time.Duration // of the last answer
 }
 
 // New returns the leases of the replica named id (unique among the control plane's replicas;

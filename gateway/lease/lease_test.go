@@ -349,3 +349,34 @@ func TestRunSyncsOnWake(t *testing.T) {
 		t.Errorf("after the woken sync: mode %v, want leased", s.Mode)
 	}
 }
+
+// A key with nothing to report whose lease is fresh stays out of the request; it is sent again
+// when its lease is due for renewal.
+func TestQuietKeyNotSent(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t0}
+	f := &fixed{lease: 100}
+	l := New("gw", f, WithClock(clk.now))
+	c, _ := take(l, rpm(1000))
+	c.Settle(0, 0)
+	for range 3 {
+		if err := l.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The lease (100) is well above twice the demand (a request or so a sync): the key hands
+	// some back once, then holds steady.
+	if err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.last().Items); n != 0 {
+		t.Fatalf("a quiet key with a fresh lease was sent: %+v", f.last().Items)
+	}
+	clk.t = clk.t.Add(600 * time.Millisecond) // less than half the 1 s TTL left
+	if err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.last().Items); n != 1 {
+		t.Fatalf("a lease due for renewal was not sent: %d items", n)
+	}
+}

@@ -74,8 +74,13 @@ func (l *Leases) build() *Request {
 		}
 		e.avail -= it.Released
 		e.low = want / 2
+		// A key with nothing to report, hand back or ask for, whose lease is good for more
+		// than half its TTL, stays out of the request.
+		send := it.Used > 0 || it.Released > 0 || it.Want > 0 || !e.known || e.deadline-now < int64(l.ttl)/2 || e.idle >= idleSyncs
 		e.mu.Unlock()
-		req.Items = append(req.Items, it)
+		if send {
+			req.Items = append(req.Items, it)
+		}
 	}
 	return req
 }
@@ -86,6 +91,7 @@ func (l *Leases) apply(req *Request, resp *Response, sent int64) {
 	if resp.Gateways > 0 {
 		l.gateways.Store(int64(resp.Gateways))
 	}
+	l.ttl = resp.TTL
 	deadline := sent + int64(resp.TTL)
 	var drop []Key
 	for i := range resp.Grants {
