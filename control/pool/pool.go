@@ -220,7 +220,7 @@ func (p *Pool) Exchange(ctx context.Context, req *lease.Request) (*lease.Respons
 	}
 	p.prune(t)
 	if p.st != nil {
-		if err := p.save(ctx); err != nil {
+		if err := p.save(context.WithoutCancel(ctx)); err != nil { // applied: save even if the replica left
 			// The state stays applied in memory and is saved with the next exchange; a crash
 			// before then loses what this one merged.
 			p.logger.LogAttrs(ctx, slog.LevelWarn, "lease pool: save failed", slog.String("error", err.Error()))
