@@ -185,18 +185,29 @@ func (l *Leases) poke() {
 	}
 }
 
-// Run calls Sync every interval and whenever Wake fires, until ctx ends. Errors are reported
-// to onErr (which may be nil) and retried at the next tick.
+// Run calls Sync every interval and whenever Wake fires, until ctx ends; woken syncs come at
+// most every quarter interval, so a replica refusing requests on an exhausted pool does not
+// sync back to back. Errors are reported to onErr (which may be nil) and retried at the next
+// tick. It reads the real time, not the clock of WithClock.
 func (l *Leases) Run(ctx context.Context, every time.Duration, onErr func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-l.wake:
+			if wait := every/4 - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		}
+		last = time.Now()
 		if err := l.Sync(ctx); err != nil && onErr != nil && ctx.Err() == nil {
 			onErr(err)
 		}
