@@ -48,8 +48,10 @@ type Item struct {
 	Used int64
 	// Released is unused lease the replica hands back (it no longer admits on it).
 	Released int64
-	// Want is how much more lease the replica asks for; Min the smallest grant worth having
-	// (the largest amount one request asked for lately).
+	// Want is how much more lease the replica would like (from its recent demand); Min the
+	// smallest grant worth having (the largest amount one request asked for). The control
+	// plane decides the grant: control/pool gives its fair share, at least Min, whenever Want
+	// is positive.
 	Want, Min int64
 }
 
