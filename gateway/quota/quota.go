@@ -21,6 +21,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/budget"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/governance"
+	"github.com/llmgw/llmgw/gateway/lease"
 	"github.com/llmgw/llmgw/gateway/limiter"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/snapshot"
@@ -40,6 +41,7 @@ type Guard struct {
 	maxOutput int64
 	labels    sync.Map // rule id -> "rate_limit:<id>" / "budget:<id>", so a request allocates none
 	refusals  Refusals
+	leases    *lease.Leases
 }
 
 // Refusals is told of every attempt the guard refuses, by the id of the rule that refused it
@@ -49,6 +51,13 @@ type Refusals interface {
 	RateLimited(rule string)
 	BudgetExhausted(rule string)
 }
+
+// WithLeases makes the guard admit within this replica's leases (package lease), for a
+// gateway that is one of several replicas of a control plane: every check is first taken from
+// the replica's lease of its key, then admitted by the limiter and ledger as on one process
+// (whose limit a fail-open check under local accounting lowers to the replica's share).
+// Without it the guard enforces the full limits on this process alone.
+func WithLeases(l *lease.Leases) Option { return func(g *Guard) { g.leases = l } }
 
 // WithRefusals reports the guard's refusals to r (the metrics' refusal counters).
 func WithRefusals(r Refusals) Option { return func(g *Guard) { g.refusals = r } }
@@ -99,6 +108,7 @@ type ticket struct {
 	bchecks []budget.Check
 	ld      limiter.Decision
 	bd      budget.Decision
+	claim   lease.Claim // what the replica's leases gave; empty without leases
 	settled bool
 }
 
@@ -161,11 +171,27 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 		}
 	}
 
+	if g.leases != nil {
+		if r := g.leases.Take(&t.claim, t.lchecks, t.bchecks); r.Refused {
+			if r.Budget {
+				if g.refusals != nil {
+					g.refusals.BudgetExhausted(t.bchecks[r.Index].Rule)
+				}
+				return nil, exhausted(&budget.Decision{Refused: r.Index, Reset: r.Reset}, t.bchecks)
+			}
+			if g.refusals != nil {
+				g.refusals.RateLimited(t.lchecks[r.Index].Rule)
+			}
+			return nil, rateLimited(&limiter.Decision{Refused: r.Index, RetryAfter: r.RetryAfter}, t.lchecks)
+		}
+	}
 	if len(t.lchecks) > 0 {
 		if err := g.limits.Admit(&t.ld, t.lchecks); err != nil {
+			t.claim.Cancel()
 			return nil, apierr.Wrap(apierr.KindInternal, err, "internal error")
 		}
 		if !t.ld.Allowed {
+			t.claim.Cancel()
 			if g.refusals != nil {
 				g.refusals.RateLimited(t.lchecks[t.ld.Refused].Rule)
 			}
@@ -176,10 +202,12 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 	if len(t.bchecks) > 0 {
 		if err := g.ledger.Reserve(&t.bd, t.bchecks); err != nil {
 			t.ld.Reservation.Cancel()
+			t.claim.Cancel()
 			return nil, apierr.Wrap(apierr.KindInternal, err, "internal error")
 		}
 		if !t.bd.Allowed {
 			t.ld.Reservation.Cancel()
+			t.claim.Cancel()
 			if g.refusals != nil {
 				g.refusals.BudgetExhausted(t.bchecks[t.bd.Refused].Rule)
 			}
@@ -227,6 +255,7 @@ func (t *ticket) Settle(e *usage.Event) {
 	if len(t.bchecks) > 0 {
 		t.bd.Reservation.Settle(cost, n)
 	}
+	t.claim.Settle(n, cost)
 }
 
 // Cancel takes back what Admit reserved, for an attempt that never reached the upstream.
@@ -241,6 +270,7 @@ func (t *ticket) Cancel() {
 	if len(t.bchecks) > 0 {
 		t.bd.Reservation.Cancel()
 	}
+	t.claim.Cancel()
 }
 
 // rateLimited is the refusal of a rate limit: OpenAI's rate_limit_exceeded, of type requests
@@ -315,6 +345,9 @@ func (g *Guard) Charge(c *pipeline.Caller, m *snapshot.Endpoint, e *usage.Event)
 		cost = budget.NanoUSD(e.CostUSD)
 	}
 	d.Reservation.Settle(cost, e.Usage.TotalTokens)
+	if g.leases != nil {
+		g.leases.Charge(checks, e.Usage.TotalTokens, cost)
+	}
 	for i := range checks {
 		e.Counted = append(e.Counted, g.label("budget", checks[i].Rule))
 	}

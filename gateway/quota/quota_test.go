@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/budget"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/governance"
+	"github.com/llmgw/llmgw/gateway/lease"
 	"github.com/llmgw/llmgw/gateway/limiter"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
@@ -211,5 +213,89 @@ func TestRefusalsReported(t *testing.T) {
 	}
 	if want := []string{"budget:usd", "rate_limit:rpm"}; !slices.Equal(r.got, want) {
 		t.Fatalf("reported %v, want %v", r.got, want)
+	}
+}
+
+// grantor is a control plane that leases every key a fixed amount and records the usage
+// reported.
+type grantor struct {
+	lease int64
+	used  map[string]int64 // by rule
+}
+
+func (g *grantor) Exchange(_ context.Context, req *lease.Request) (*lease.Response, error) {
+	resp := &lease.Response{Seq: req.Seq, TTL: time.Minute, Gateways: 3}
+	for _, it := range req.Items {
+		g.used[it.Key.Rule] += it.Used
+		resp.Grants = append(resp.Grants, lease.Grant{Key: it.Key, Lease: g.lease})
+	}
+	return resp, nil
+}
+
+// TestLeasedMode: with leases, an attempt is admitted only within the replica's lease of each
+// matching rule (a rate limit refused in OpenAI's shape, a budget as insufficient_quota), a
+// refused or canceled attempt gives its lease back, and settled usage is reported at the next
+// sync.
+func TestLeasedMode(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		limits []governance.RateLimitRule
+		budget []governance.BudgetRule
+		kind   apierr.Kind
+		rule   string
+	}{
+		{name: "rate limit", limits: []governance.RateLimitRule{{Name: "rpm", Limits: []governance.Limit{{Unit: "requests_per_minute", LimitTo: 100}}}},
+			kind: apierr.KindRateLimited, rule: "rpm"},
+		{name: "token budget", budget: []governance.BudgetRule{{Name: "tok", Unit: "tokens_per_day", LimitTo: 1e6}},
+			kind: apierr.KindBudgetExhausted, rule: "tok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _, _, snap := fixture(t, tc.limits, tc.budget)
+			fake := &grantor{lease: 3, used: map[string]int64{}}
+			if tc.budget != nil {
+				fake.lease = 3 * 150 // three requests of 100 prompt + 50 output tokens
+			}
+			now := func() time.Time { return t0 }
+			g.leases = lease.New("gw", fake, lease.WithClock(now))
+			size := pipeline.Size{PromptBytes: 400, MaxOutput: 50}
+			// The first request bridges (no lease yet); the sync brings the lease.
+			first, err := g.Admit(ctx, attempt(t, snap, "acct/echo", size))
+			if err != nil {
+				t.Fatalf("first request refused: %v", err)
+			}
+			if err := g.leases.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var tickets []pipeline.Ticket
+			for i := range 3 {
+				tk, err := g.Admit(ctx, attempt(t, snap, "acct/echo", size))
+				if err != nil {
+					t.Fatalf("request %d within the lease refused: %v", i, err)
+				}
+				tickets = append(tickets, tk)
+			}
+			_, err = g.Admit(ctx, attempt(t, snap, "acct/echo", size))
+			var e *apierr.Error
+			if !errors.As(err, &e) || e.Kind != tc.kind || !strings.Contains(e.Message, tc.rule) {
+				t.Fatalf("request beyond the lease: %v, want %v naming %s", err, tc.kind, tc.rule)
+			}
+			tickets[0].(interface{ Cancel() }).Cancel() // its lease comes back
+			if _, err := g.Admit(ctx, attempt(t, snap, "acct/echo", size)); err != nil {
+				t.Fatalf("request after a cancel refused: %v", err)
+			}
+			first.Settle(&usage.Event{Usage: usageOf(30, 12)})
+			tickets[1].Settle(&usage.Event{Usage: usageOf(30, 12)})
+			if err := g.leases.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := int64(2) // two requests settled
+			if tc.budget != nil {
+				want = 2 * 42
+			}
+			if got := fake.used[tc.rule]; got != want {
+				t.Errorf("reported %d used, want %d", got, want)
+			}
+		})
 	}
 }
