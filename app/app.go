@@ -38,6 +38,7 @@ import (
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 	"github.com/llmgw/llmgw/services/admin"
+	"github.com/llmgw/llmgw/control/pool"
 	"github.com/llmgw/llmgw/services/controlplane"
 	"github.com/llmgw/llmgw/services/server"
 	"github.com/llmgw/llmgw/store"
@@ -337,7 +338,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	m.WatchUsage(metrics.Stage{Name: "queue", Depth: queue.Len, Bytes: queue.Bytes, Dropped: queue.Dropped})
 	events.watch(m)
 	rec := m.Wrap(queue)
-	gov := newGovernance(&snaps, client, logger, h.clock, queue, m)
+	gov := newGovernance(&snaps, client, logger, h.clock, queue, m, pl.leases)
 	saver := checkpoint.New(pl.state, gov.limits, gov.ledger, logger)
 	if err := saver.Load(ctx); err != nil {
 		return fmt.Errorf("load rate-limit and budget state: %w", err)
@@ -359,10 +360,31 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		if h.heartbeat > 0 {
 			hb = h.heartbeat
 		}
-		opts.ControlPlane = controlplane.New(pl.feed, pl.st, logger, controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done()))
+		cpOpts := []controlplane.Option{controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done())}
+		if cfg.Role == RoleControl {
+			// Only a control plane shares limits: an all-in-one process admits its own
+			// traffic outside the pool, so replicas of it keep local accounting.
+			lp := pool.New(pool.WithStore(pl.st), pool.WithLogger(logger), pool.WithClock(h.now()))
+			if err := lp.Load(ctx); err != nil {
+				return fmt.Errorf("load lease state: %w", err)
+			}
+			cpOpts = append(cpOpts, controlplane.WithLeases(lp))
+		}
+		opts.ControlPlane = controlplane.New(pl.feed, pl.st, logger, cpOpts...)
 	}
 	if pl.replica != nil {
-		opts.Status = pl.replica.Status
+		opts.Status = func() map[string]any {
+			st := pl.replica.Status()
+			hl := pl.leases.Health()
+			st["limits"] = "leased"
+			if !hl.Reachable {
+				st["limits"] = "local accounting (control plane unreachable; rules fail open unless set to fail closed)"
+			}
+			if !hl.LastSync.IsZero() {
+				st["limits_last_sync"] = hl.LastSync.UTC().Format(time.RFC3339Nano)
+			}
+			return st
+		}
 	}
 	var adminHandler adminv1connect.AdminServiceHandler
 	if adm != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/alert"
 	"github.com/llmgw/llmgw/gateway/budget"
+	"github.com/llmgw/llmgw/gateway/lease"
 	"github.com/llmgw/llmgw/gateway/limiter"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/quota"
@@ -33,8 +34,9 @@ type governance struct {
 
 // newGovernance returns empty engines reading now (time.Now when nil), whose guard reports its
 // refusals to refusals (the metrics); gateway/checkpoint loads their state before serving and
-// saves it while they change. Budget alerts' events go to rec.
-func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Logger, now func() time.Time, rec pipeline.Recorder, refusals quota.Refusals) *governance {
+// saves it while they change. Budget alerts' events go to rec. A gateway replica's guard admits
+// within the leases its control plane grants (leases, nil elsewhere).
+func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Logger, now func() time.Time, rec pipeline.Recorder, refusals quota.Refusals, leases *lease.Leases) *governance {
 	if now == nil {
 		now = time.Now
 	}
@@ -44,7 +46,11 @@ func newGovernance(snaps *snapshot.Holder, client *http.Client, logger *slog.Log
 	}))
 	g.limits = limiter.New(limiter.WithClock(now))
 	g.ledger = budget.New(budget.WithClock(now), budget.WithAlerts(g.notifier.Notify))
-	g.guard = quota.New(g.limits, g.ledger, quota.WithClock(now), quota.WithRefusals(refusals))
+	opts := []quota.Option{quota.WithClock(now), quota.WithRefusals(refusals)}
+	if leases != nil {
+		opts = append(opts, quota.WithLeases(leases))
+	}
+	g.guard = quota.New(g.limits, g.ledger, opts...)
 	return g
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/llmgw/llmgw/configfile"
 	"github.com/llmgw/llmgw/gateway/catalog"
 	"github.com/llmgw/llmgw/gateway/checkpoint"
+	"github.com/llmgw/llmgw/gateway/lease"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/replica"
@@ -68,10 +69,16 @@ type plane struct {
 	reloader *snapshot.Reloader // nil in a gateway
 	feed     *controlplane.Feed // nil in a gateway
 	replica  *replica.Replica   // nil unless a gateway
+	leases   *lease.Leases      // a gateway's share of every limit and budget
 	state    checkpoint.Store   // where rate-limit and budget state outlives a restart
 	batchKey []byte
 	close    func()
+	logger   *slog.Logger
 }
+
+// leaseSync is how often a replica reports usage and renews its leases (and at once when a
+// lease runs low).
+const leaseSync = 200 * time.Millisecond
 
 func (p *plane) dialect() string {
 	if p.st == nil {
@@ -88,6 +95,7 @@ func (p *plane) run(ctx context.Context, interval time.Duration) {
 	}
 	if p.replica != nil {
 		go p.replica.Run(ctx)
+		go p.leases.Run(ctx, leaseSync, func(err error) { p.logger.Warn("lease exchange failed; admitting on leases, then by local accounting", "error", err) })
 	}
 }
 
@@ -205,7 +213,11 @@ func gatewayPlane(cfg *Config, getenv func(string) string, snaps *snapshot.Holde
 	if _, err := r.LoadSaved(); err != nil {
 		return nil, err
 	}
-	return &plane{replica: r, state: fileState{dir: filepath.Join(dir, "state")}, batchKey: store.DeriveKey(key, "batch ids"), close: func() {}}, nil
+	lopts := []lease.Option{}
+	if h.clock != nil {
+		lopts = append(lopts, lease.WithClock(h.clock))
+	}
+	return &plane{replica: r, leases: lease.New(id, r, lopts...), state: fileState{dir: filepath.Join(dir, "state")}, batchKey: store.DeriveKey(key, "batch ids"), close: func() {}, logger: logger}, nil
 }
 
 // sameConfig reports whether two configs differ only in their revision.
@@ -265,4 +277,12 @@ func (f fileState) SaveState(_ context.Context, key string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), f.path(key))
+}
+
+// now is the hooks' clock, or time.Now.
+func (h *hooks) now() func() time.Time {
+	if h.clock != nil {
+		return h.clock
+	}
+	return time.Now
 }

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/llmgw/llmgw/control/leasewire"
+	"github.com/llmgw/llmgw/gateway/lease"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	controlplanev1 "github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1/controlplanev1connect"
@@ -317,6 +319,18 @@ func connectMessage(s string) string {
 		return s[:200]
 	}
 	return s
+}
+
+// Exchange implements lease.Exchanger over ControlPlaneService.ExchangeLeases, so the
+// replica's leases (gateway/lease) sync through the same link as its config.
+func (r *Replica) Exchange(ctx context.Context, req *lease.Request) (*lease.Response, error) {
+	m := leasewire.RequestToProto(req)
+	m.GatewayId = r.opts.GatewayID
+	resp, err := r.client.ExchangeLeases(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return leasewire.ResponseFromProto(resp), nil
 }
 
 // Revision is the revision applied last (0: none).

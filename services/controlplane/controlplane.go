@@ -14,7 +14,10 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/llmgw/llmgw/control/leasewire"
+	"github.com/llmgw/llmgw/control/pool"
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/lease"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	controlplanev1 "github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1/controlplanev1connect"
@@ -86,6 +89,7 @@ type Service struct {
 	tokens    Tokens
 	heartbeat time.Duration
 	done      <-chan struct{}
+	leases    lease.Exchanger
 	logger    *slog.Logger
 }
 
@@ -100,6 +104,10 @@ func WithHeartbeat(d time.Duration) Option { return func(s *Service) { s.heartbe
 // WithDone ends every stream when done is closed: the server's graceful shutdown waits for
 // open streams, and replicas reconnect to another control plane or retry.
 func WithDone(done <-chan struct{}) Option { return func(s *Service) { s.done = done } }
+
+// WithLeases serves ExchangeLeases from x (control/pool.Pool). Without it the RPC is
+// unimplemented and replicas keep their limits by local accounting.
+func WithLeases(x lease.Exchanger) Option { return func(s *Service) { s.leases = x } }
 
 // New returns the service over feed.
 func New(feed *Feed, tokens Tokens, logger *slog.Logger, opts ...Option) *Service {
@@ -159,6 +167,30 @@ func (s *Service) WatchConfig(ctx context.Context, req *controlplanev1.WatchConf
 			return err
 		}
 	}
+}
+
+// ExchangeLeases implements controlplanev1connect.ControlPlaneServiceHandler. The replica is
+// named by its token and its gateway_id, so one replica cannot report as another token's.
+func (s *Service) ExchangeLeases(ctx context.Context, req *controlplanev1.ExchangeLeasesRequest) (*controlplanev1.ExchangeLeasesResponse, error) {
+	id, _, err := s.check(ctx, bearer(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if s.leases == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("this process shares no limits with replicas (serve --role control does): keep local accounting"))
+	}
+	if req.GetGatewayId() == "" || len(req.GetGatewayId()) > 128 {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("gateway_id: 1 to 128 characters naming the replica"))
+	}
+	resp, err := s.leases.Exchange(ctx, leasewire.RequestFromProto(id+"/"+req.GetGatewayId(), req))
+	if err != nil {
+		if errors.Is(err, pool.ErrInvalid) {
+			return nil, connect.NewError(connect.CodeInvalidArgument, err)
+		}
+		s.logger.LogAttrs(ctx, slog.LevelError, "lease exchange failed", slog.String("error", err.Error()))
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("the control plane could not record the exchange; resend it"))
+	}
+	return leasewire.ResponseToProto(resp), nil
 }
 
 // check authenticates a token. A store that cannot answer is Unavailable, so the replica

@@ -153,6 +153,367 @@ func (x *WatchConfigResponse) GetHeartbeatIntervalMs() int64 {
 	return 0
 }
 
+// LeaseKey names one counter of one rule: the unit a lease is granted on.
+type LeaseKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is 1 for a rate limit, 2 for a budget.
+	Kind int32 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// unit is the rate limit's unit (requests, tokens) or the budget's (cost, tokens), as the
+	// data plane numbers them.
+	Unit int32 `protobuf:"varint,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	// rule is the rule's id.
+	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// bucket is the counter within the rule (its applies_per subject), or empty.
+	Bucket string `protobuf:"bytes,4,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	// period is a budget period's start in Unix seconds; 0 for a rate limit's rolling window.
+	Period        int64 `protobuf:"varint,5,opt,name=period,proto3" json:"period,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseKey) Reset() {
+	*x = LeaseKey{}
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseKey) ProtoMessage() {}
+
+func (x *LeaseKey) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseKey.ProtoReflect.Descriptor instead.
+func (*LeaseKey) Descriptor() ([]byte, []int) {
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LeaseKey) GetKind() int32 {
+	if x != nil {
+		return x.Kind
+	}
+	return 0
+}
+
+func (x *LeaseKey) GetUnit() int32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *LeaseKey) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *LeaseKey) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *LeaseKey) GetPeriod() int64 {
+	if x != nil {
+		return x.Period
+	}
+	return 0
+}
+
+// LeaseItem is one key of an exchange.
+type LeaseItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *LeaseKey              `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// limit is the rule's limit in the replica's config (requests, tokens or nano-dollars).
+	Limit int64 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// used is the usage settled on the key since the replica's last acknowledged exchange.
+	Used int64 `protobuf:"varint,3,opt,name=used,proto3" json:"used,omitempty"`
+	// released is unused lease handed back.
+	Released int64 `protobuf:"varint,4,opt,name=released,proto3" json:"released,omitempty"`
+	// want is how much more lease the replica would like; min the smallest grant worth having.
+	Want          int64 `protobuf:"varint,5,opt,name=want,proto3" json:"want,omitempty"`
+	Min           int64 `protobuf:"varint,6,opt,name=min,proto3" json:"min,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseItem) Reset() {
+	*x = LeaseItem{}
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseItem) ProtoMessage() {}
+
+func (x *LeaseItem) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseItem.ProtoReflect.Descriptor instead.
+func (*LeaseItem) Descriptor() ([]byte, []int) {
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LeaseItem) GetKey() *LeaseKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *LeaseItem) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *LeaseItem) GetUsed() int64 {
+	if x != nil {
+		return x.Used
+	}
+	return 0
+}
+
+func (x *LeaseItem) GetReleased() int64 {
+	if x != nil {
+		return x.Released
+	}
+	return 0
+}
+
+func (x *LeaseItem) GetWant() int64 {
+	if x != nil {
+		return x.Want
+	}
+	return 0
+}
+
+func (x *LeaseItem) GetMin() int64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+// ExchangeLeasesRequest is one exchange of one replica.
+type ExchangeLeasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// gateway_id names the replica, unique among the replicas using one gateway token.
+	GatewayId string `protobuf:"bytes,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	// seq increases with every new exchange of the replica; a resent exchange keeps its seq.
+	Seq           uint64       `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Items         []*LeaseItem `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeLeasesRequest) Reset() {
+	*x = ExchangeLeasesRequest{}
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeLeasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeLeasesRequest) ProtoMessage() {}
+
+func (x *ExchangeLeasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeLeasesRequest.ProtoReflect.Descriptor instead.
+func (*ExchangeLeasesRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExchangeLeasesRequest) GetGatewayId() string {
+	if x != nil {
+		return x.GatewayId
+	}
+	return ""
+}
+
+func (x *ExchangeLeasesRequest) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ExchangeLeasesRequest) GetItems() []*LeaseItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// LeaseGrant is the answer for one item.
+type LeaseGrant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *LeaseKey              `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// lease is the replica's whole lease on the key after the exchange.
+	Lease         int64 `protobuf:"varint,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseGrant) Reset() {
+	*x = LeaseGrant{}
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseGrant) ProtoMessage() {}
+
+func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseGrant.ProtoReflect.Descriptor instead.
+func (*LeaseGrant) Descriptor() ([]byte, []int) {
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LeaseGrant) GetKey() *LeaseKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *LeaseGrant) GetLease() int64 {
+	if x != nil {
+		return x.Lease
+	}
+	return 0
+}
+
+// ExchangeLeasesResponse renews a replica's leases.
+type ExchangeLeasesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// ttl_ms is how long the leases stay valid from when the request was sent, unless renewed.
+	TtlMs int64 `protobuf:"varint,2,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	// gateways is the number of replicas the control plane counts as active.
+	Gateways int32 `protobuf:"varint,3,opt,name=gateways,proto3" json:"gateways,omitempty"`
+	// grants has one grant per item, in order.
+	Grants        []*LeaseGrant `protobuf:"bytes,4,rep,name=grants,proto3" json:"grants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeLeasesResponse) Reset() {
+	*x = ExchangeLeasesResponse{}
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeLeasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeLeasesResponse) ProtoMessage() {}
+
+func (x *ExchangeLeasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeLeasesResponse.ProtoReflect.Descriptor instead.
+func (*ExchangeLeasesResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ExchangeLeasesResponse) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ExchangeLeasesResponse) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *ExchangeLeasesResponse) GetGateways() int32 {
+	if x != nil {
+		return x.Gateways
+	}
+	return 0
+}
+
+func (x *ExchangeLeasesResponse) GetGrants() []*LeaseGrant {
+	if x != nil {
+		return x.Grants
+	}
+	return nil
+}
+
 var File_llmgw_controlplane_v1_control_plane_proto protoreflect.FileDescriptor
 
 const file_llmgw_controlplane_v1_control_plane_proto_rawDesc = "" +
@@ -166,9 +527,37 @@ const file_llmgw_controlplane_v1_control_plane_proto_rawDesc = "" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x12\x16\n" +
 	"\x06format\x18\x02 \x01(\tR\x06format\x12\x16\n" +
 	"\x06config\x18\x03 \x01(\fR\x06config\x122\n" +
-	"\x15heartbeat_interval_ms\x18\x04 \x01(\x03R\x13heartbeatIntervalMs2}\n" +
+	"\x15heartbeat_interval_ms\x18\x04 \x01(\x03R\x13heartbeatIntervalMs\"v\n" +
+	"\bLeaseKey\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\x05R\x04kind\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\x05R\x04unit\x12\x12\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06bucket\x18\x04 \x01(\tR\x06bucket\x12\x16\n" +
+	"\x06period\x18\x05 \x01(\x03R\x06period\"\xaa\x01\n" +
+	"\tLeaseItem\x121\n" +
+	"\x03key\x18\x01 \x01(\v2\x1f.llmgw.controlplane.v1.LeaseKeyR\x03key\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x03R\x05limit\x12\x12\n" +
+	"\x04used\x18\x03 \x01(\x03R\x04used\x12\x1a\n" +
+	"\breleased\x18\x04 \x01(\x03R\breleased\x12\x12\n" +
+	"\x04want\x18\x05 \x01(\x03R\x04want\x12\x10\n" +
+	"\x03min\x18\x06 \x01(\x03R\x03min\"\x80\x01\n" +
+	"\x15ExchangeLeasesRequest\x12\x1d\n" +
+	"\n" +
+	"gateway_id\x18\x01 \x01(\tR\tgatewayId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x126\n" +
+	"\x05items\x18\x03 \x03(\v2 .llmgw.controlplane.v1.LeaseItemR\x05items\"U\n" +
+	"\n" +
+	"LeaseGrant\x121\n" +
+	"\x03key\x18\x01 \x01(\v2\x1f.llmgw.controlplane.v1.LeaseKeyR\x03key\x12\x14\n" +
+	"\x05lease\x18\x02 \x01(\x03R\x05lease\"\x98\x01\n" +
+	"\x16ExchangeLeasesResponse\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
+	"\x06ttl_ms\x18\x02 \x01(\x03R\x05ttlMs\x12\x1a\n" +
+	"\bgateways\x18\x03 \x01(\x05R\bgateways\x129\n" +
+	"\x06grants\x18\x04 \x03(\v2!.llmgw.controlplane.v1.LeaseGrantR\x06grants2\xec\x01\n" +
 	"\x13ControlPlaneService\x12f\n" +
-	"\vWatchConfig\x12).llmgw.controlplane.v1.WatchConfigRequest\x1a*.llmgw.controlplane.v1.WatchConfigResponse0\x01B\xe8\x01\n" +
+	"\vWatchConfig\x12).llmgw.controlplane.v1.WatchConfigRequest\x1a*.llmgw.controlplane.v1.WatchConfigResponse0\x01\x12m\n" +
+	"\x0eExchangeLeases\x12,.llmgw.controlplane.v1.ExchangeLeasesRequest\x1a-.llmgw.controlplane.v1.ExchangeLeasesResponseB\xe8\x01\n" +
 	"\x19com.llmgw.controlplane.v1B\x11ControlPlaneProtoP\x01ZBgithub.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1;controlplanev1\xa2\x02\x03LCX\xaa\x02\x15Llmgw.Controlplane.V1\xca\x02\x15Llmgw\\Controlplane\\V1\xe2\x02!Llmgw\\Controlplane\\V1\\GPBMetadata\xea\x02\x17Llmgw::Controlplane::V1b\x06proto3"
 
 var (
@@ -183,19 +572,30 @@ func file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP() []byte {
 	return file_llmgw_controlplane_v1_control_plane_proto_rawDescData
 }
 
-var file_llmgw_controlplane_v1_control_plane_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_llmgw_controlplane_v1_control_plane_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_llmgw_controlplane_v1_control_plane_proto_goTypes = []any{
-	(*WatchConfigRequest)(nil),  // 0: llmgw.controlplane.v1.WatchConfigRequest
-	(*WatchConfigResponse)(nil), // 1: llmgw.controlplane.v1.WatchConfigResponse
+	(*WatchConfigRequest)(nil),     // 0: llmgw.controlplane.v1.WatchConfigRequest
+	(*WatchConfigResponse)(nil),    // 1: llmgw.controlplane.v1.WatchConfigResponse
+	(*LeaseKey)(nil),               // 2: llmgw.controlplane.v1.LeaseKey
+	(*LeaseItem)(nil),              // 3: llmgw.controlplane.v1.LeaseItem
+	(*ExchangeLeasesRequest)(nil),  // 4: llmgw.controlplane.v1.ExchangeLeasesRequest
+	(*LeaseGrant)(nil),             // 5: llmgw.controlplane.v1.LeaseGrant
+	(*ExchangeLeasesResponse)(nil), // 6: llmgw.controlplane.v1.ExchangeLeasesResponse
 }
 var file_llmgw_controlplane_v1_control_plane_proto_depIdxs = []int32{
-	0, // 0: llmgw.controlplane.v1.ControlPlaneService.WatchConfig:input_type -> llmgw.controlplane.v1.WatchConfigRequest
-	1, // 1: llmgw.controlplane.v1.ControlPlaneService.WatchConfig:output_type -> llmgw.controlplane.v1.WatchConfigResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: llmgw.controlplane.v1.LeaseItem.key:type_name -> llmgw.controlplane.v1.LeaseKey
+	3, // 1: llmgw.controlplane.v1.ExchangeLeasesRequest.items:type_name -> llmgw.controlplane.v1.LeaseItem
+	2, // 2: llmgw.controlplane.v1.LeaseGrant.key:type_name -> llmgw.controlplane.v1.LeaseKey
+	5, // 3: llmgw.controlplane.v1.ExchangeLeasesResponse.grants:type_name -> llmgw.controlplane.v1.LeaseGrant
+	0, // 4: llmgw.controlplane.v1.ControlPlaneService.WatchConfig:input_type -> llmgw.controlplane.v1.WatchConfigRequest
+	4, // 5: llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases:input_type -> llmgw.controlplane.v1.ExchangeLeasesRequest
+	1, // 6: llmgw.controlplane.v1.ControlPlaneService.WatchConfig:output_type -> llmgw.controlplane.v1.WatchConfigResponse
+	6, // 7: llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases:output_type -> llmgw.controlplane.v1.ExchangeLeasesResponse
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_llmgw_controlplane_v1_control_plane_proto_init() }
@@ -209,7 +609,7 @@ func file_llmgw_controlplane_v1_control_plane_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_controlplane_v1_control_plane_proto_rawDesc), len(file_llmgw_controlplane_v1_control_plane_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ControlPlaneService_WatchConfig_FullMethodName = "/llmgw.controlplane.v1.ControlPlaneService/WatchConfig"
+	ControlPlaneService_WatchConfig_FullMethodName    = "/llmgw.controlplane.v1.ControlPlaneService/WatchConfig"
+	ControlPlaneService_ExchangeLeases_FullMethodName = "/llmgw.controlplane.v1.ControlPlaneService/ExchangeLeases"
 )
 
 // ControlPlaneServiceClient is the client API for ControlPlaneService service.
@@ -37,6 +38,10 @@ type ControlPlaneServiceClient interface {
 	// a replica can tell a quiet stream from a dead one. The stream ends with UNAUTHENTICATED when
 	// its token is revoked.
 	WatchConfig(ctx context.Context, in *WatchConfigRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchConfigResponse], error)
+	// ExchangeLeases reports a replica's rate-limit and budget usage since its last exchange and
+	// renews its leases: the share of each rule's remaining capacity it may admit without asking.
+	// It is idempotent: a request sent again with the same seq is applied once.
+	ExchangeLeases(ctx context.Context, in *ExchangeLeasesRequest, opts ...grpc.CallOption) (*ExchangeLeasesResponse, error)
 }
 
 type controlPlaneServiceClient struct {
@@ -66,6 +71,16 @@ func (c *controlPlaneServiceClient) WatchConfig(ctx context.Context, in *WatchCo
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ControlPlaneService_WatchConfigClient = grpc.ServerStreamingClient[WatchConfigResponse]
 
+func (c *controlPlaneServiceClient) ExchangeLeases(ctx context.Context, in *ExchangeLeasesRequest, opts ...grpc.CallOption) (*ExchangeLeasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExchangeLeasesResponse)
+	err := c.cc.Invoke(ctx, ControlPlaneService_ExchangeLeases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlPlaneServiceServer is the server API for ControlPlaneService service.
 // All implementations must embed UnimplementedControlPlaneServiceServer
 // for forward compatibility.
@@ -81,6 +96,10 @@ type ControlPlaneServiceServer interface {
 	// a replica can tell a quiet stream from a dead one. The stream ends with UNAUTHENTICATED when
 	// its token is revoked.
 	WatchConfig(*WatchConfigRequest, grpc.ServerStreamingServer[WatchConfigResponse]) error
+	// ExchangeLeases reports a replica's rate-limit and budget usage since its last exchange and
+	// renews its leases: the share of each rule's remaining capacity it may admit without asking.
+	// It is idempotent: a request sent again with the same seq is applied once.
+	ExchangeLeases(context.Context, *ExchangeLeasesRequest) (*ExchangeLeasesResponse, error)
 	mustEmbedUnimplementedControlPlaneServiceServer()
 }
 
@@ -93,6 +112,9 @@ type UnimplementedControlPlaneServiceServer struct{}
 
 func (UnimplementedControlPlaneServiceServer) WatchConfig(*WatchConfigRequest, grpc.ServerStreamingServer[WatchConfigResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchConfig not implemented")
+}
+func (UnimplementedControlPlaneServiceServer) ExchangeLeases(context.Context, *ExchangeLeasesRequest) (*ExchangeLeasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExchangeLeases not implemented")
 }
 func (UnimplementedControlPlaneServiceServer) mustEmbedUnimplementedControlPlaneServiceServer() {}
 func (UnimplementedControlPlaneServiceServer) testEmbeddedByValue()                             {}
@@ -126,13 +148,36 @@ func _ControlPlaneService_WatchConfig_Handler(srv interface{}, stream grpc.Serve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ControlPlaneService_WatchConfigServer = grpc.ServerStreamingServer[WatchConfigResponse]
 
+func _ControlPlaneService_ExchangeLeases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExchangeLeasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlPlaneServiceServer).ExchangeLeases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlPlaneService_ExchangeLeases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlPlaneServiceServer).ExchangeLeases(ctx, req.(*ExchangeLeasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControlPlaneService_ServiceDesc is the grpc.ServiceDesc for ControlPlaneService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var ControlPlaneService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "llmgw.controlplane.v1.ControlPlaneService",
 	HandlerType: (*ControlPlaneServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ExchangeLeases",
+			Handler:    _ControlPlaneService_ExchangeLeases_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "WatchConfig",

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmgw/controlplane/v1/control_plane.proto.
  */
 export const file_llmgw_controlplane_v1_control_plane: GenFile = /*@__PURE__*/
-  fileDesc("CilsbG1ndy9jb250cm9scGxhbmUvdjEvY29udHJvbF9wbGFuZS5wcm90bxIVbGxtZ3cuY29udHJvbHBsYW5lLnYxIjoKEldhdGNoQ29uZmlnUmVxdWVzdBIQCghyZXZpc2lvbhgBIAEoAxISCgpnYXRld2F5X2lkGAIgASgJImYKE1dhdGNoQ29uZmlnUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAMSDgoGZm9ybWF0GAIgASgJEg4KBmNvbmZpZxgDIAEoDBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAMyfQoTQ29udHJvbFBsYW5lU2VydmljZRJmCgtXYXRjaENvbmZpZxIpLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5XYXRjaENvbmZpZ1JlcXVlc3QaKi5sbG1ndy5jb250cm9scGxhbmUudjEuV2F0Y2hDb25maWdSZXNwb25zZTABQugBChljb20ubGxtZ3cuY29udHJvbHBsYW5lLnYxQhFDb250cm9sUGxhbmVQcm90b1ABWkJnaXRodWIuY29tL2xsbWd3L2xsbWd3L2dlbi9nby9sbG1ndy9jb250cm9scGxhbmUvdjE7Y29udHJvbHBsYW5ldjGiAgNMQ1iqAhVMbG1ndy5Db250cm9scGxhbmUuVjHKAhVMbG1nd1xDb250cm9scGxhbmVcVjHiAiFMbG1nd1xDb250cm9scGxhbmVcVjFcR1BCTWV0YWRhdGHqAhdMbG1ndzo6Q29udHJvbHBsYW5lOjpWMWIGcHJvdG8z");
+  fileDesc("CilsbG1ndy9jb250cm9scGxhbmUvdjEvY29udHJvbF9wbGFuZS5wcm90bxIVbGxtZ3cuY29udHJvbHBsYW5lLnYxIjoKEldhdGNoQ29uZmlnUmVxdWVzdBIQCghyZXZpc2lvbhgBIAEoAxISCgpnYXRld2F5X2lkGAIgASgJImYKE1dhdGNoQ29uZmlnUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAMSDgoGZm9ybWF0GAIgASgJEg4KBmNvbmZpZxgDIAEoDBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAMiVAoITGVhc2VLZXkSDAoEa2luZBgBIAEoBRIMCgR1bml0GAIgASgFEgwKBHJ1bGUYAyABKAkSDgoGYnVja2V0GAQgASgJEg4KBnBlcmlvZBgFIAEoAyKDAQoJTGVhc2VJdGVtEiwKA2tleRgBIAEoCzIfLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUtleRINCgVsaW1pdBgCIAEoAxIMCgR1c2VkGAMgASgDEhAKCHJlbGVhc2VkGAQgASgDEgwKBHdhbnQYBSABKAMSCwoDbWluGAYgASgDImkKFUV4Y2hhbmdlTGVhc2VzUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIvCgVpdGVtcxgDIAMoCzIgLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUl0ZW0iSQoKTGVhc2VHcmFudBIsCgNrZXkYASABKAsyHy5sbG1ndy5jb250cm9scGxhbmUudjEuTGVhc2VLZXkSDQoFbGVhc2UYAiABKAMiegoWRXhjaGFuZ2VMZWFzZXNSZXNwb25zZRILCgNzZXEYASABKAQSDgoGdHRsX21zGAIgASgDEhAKCGdhdGV3YXlzGAMgASgFEjEKBmdyYW50cxgEIAMoCzIhLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUdyYW50MuwBChNDb250cm9sUGxhbmVTZXJ2aWNlEmYKC1dhdGNoQ29uZmlnEikubGxtZ3cuY29udHJvbHBsYW5lLnYxLldhdGNoQ29uZmlnUmVxdWVzdBoqLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5XYXRjaENvbmZpZ1Jlc3BvbnNlMAESbQoORXhjaGFuZ2VMZWFzZXMSLC5sbG1ndy5jb250cm9scGxhbmUudjEuRXhjaGFuZ2VMZWFzZXNSZXF1ZXN0Gi0ubGxtZ3cuY29udHJvbHBsYW5lLnYxLkV4Y2hhbmdlTGVhc2VzUmVzcG9uc2VC6AEKGWNvbS5sbG1ndy5jb250cm9scGxhbmUudjFCEUNvbnRyb2xQbGFuZVByb3RvUAFaQmdpdGh1Yi5jb20vbGxtZ3cvbGxtZ3cvZ2VuL2dvL2xsbWd3L2NvbnRyb2xwbGFuZS92MTtjb250cm9scGxhbmV2MaICA0xDWKoCFUxsbWd3LkNvbnRyb2xwbGFuZS5WMcoCFUxsbWd3XENvbnRyb2xwbGFuZVxWMeICIUxsbWd3XENvbnRyb2xwbGFuZVxWMVxHUEJNZXRhZGF0YeoCF0xsbWd3OjpDb250cm9scGxhbmU6OlYxYgZwcm90bzM");
 
 /**
  * WatchConfigRequest opens a config stream.
@@ -87,6 +87,207 @@ export const WatchConfigResponseSchema: GenMessage<WatchConfigResponse> = /*@__P
   messageDesc(file_llmgw_controlplane_v1_control_plane, 1);
 
 /**
+ * LeaseKey names one counter of one rule: the unit a lease is granted on.
+ *
+ * @generated from message llmgw.controlplane.v1.LeaseKey
+ */
+export type LeaseKey = Message<"llmgw.controlplane.v1.LeaseKey"> & {
+  /**
+   * kind is 1 for a rate limit, 2 for a budget.
+   *
+   * @generated from field: int32 kind = 1;
+   */
+  kind: number;
+
+  /**
+   * unit is the rate limit's unit (requests, tokens) or the budget's (cost, tokens), as the
+   * data plane numbers them.
+   *
+   * @generated from field: int32 unit = 2;
+   */
+  unit: number;
+
+  /**
+   * rule is the rule's id.
+   *
+   * @generated from field: string rule = 3;
+   */
+  rule: string;
+
+  /**
+   * bucket is the counter within the rule (its applies_per subject), or empty.
+   *
+   * @generated from field: string bucket = 4;
+   */
+  bucket: string;
+
+  /**
+   * period is a budget period's start in Unix seconds; 0 for a rate limit's rolling window.
+   *
+   * @generated from field: int64 period = 5;
+   */
+  period: bigint;
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.LeaseKey.
+ * Use `create(LeaseKeySchema)` to create a new message.
+ */
+export const LeaseKeySchema: GenMessage<LeaseKey> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 2);
+
+/**
+ * LeaseItem is one key of an exchange.
+ *
+ * @generated from message llmgw.controlplane.v1.LeaseItem
+ */
+export type LeaseItem = Message<"llmgw.controlplane.v1.LeaseItem"> & {
+  /**
+   * @generated from field: llmgw.controlplane.v1.LeaseKey key = 1;
+   */
+  key?: LeaseKey | undefined;
+
+  /**
+   * limit is the rule's limit in the replica's config (requests, tokens or nano-dollars).
+   *
+   * @generated from field: int64 limit = 2;
+   */
+  limit: bigint;
+
+  /**
+   * used is the usage settled on the key since the replica's last acknowledged exchange.
+   *
+   * @generated from field: int64 used = 3;
+   */
+  used: bigint;
+
+  /**
+   * released is unused lease handed back.
+   *
+   * @generated from field: int64 released = 4;
+   */
+  released: bigint;
+
+  /**
+   * want is how much more lease the replica would like; min the smallest grant worth having.
+   *
+   * @generated from field: int64 want = 5;
+   */
+  want: bigint;
+
+  /**
+   * @generated from field: int64 min = 6;
+   */
+  min: bigint;
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.LeaseItem.
+ * Use `create(LeaseItemSchema)` to create a new message.
+ */
+export const LeaseItemSchema: GenMessage<LeaseItem> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 3);
+
+/**
+ * ExchangeLeasesRequest is one exchange of one replica.
+ *
+ * @generated from message llmgw.controlplane.v1.ExchangeLeasesRequest
+ */
+export type ExchangeLeasesRequest = Message<"llmgw.controlplane.v1.ExchangeLeasesRequest"> & {
+  /**
+   * gateway_id names the replica, unique among the replicas using one gateway token.
+   *
+   * @generated from field: string gateway_id = 1;
+   */
+  gatewayId: string;
+
+  /**
+   * seq increases with every new exchange of the replica; a resent exchange keeps its seq.
+   *
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: repeated llmgw.controlplane.v1.LeaseItem items = 3;
+   */
+  items: LeaseItem[];
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.ExchangeLeasesRequest.
+ * Use `create(ExchangeLeasesRequestSchema)` to create a new message.
+ */
+export const ExchangeLeasesRequestSchema: GenMessage<ExchangeLeasesRequest> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 4);
+
+/**
+ * LeaseGrant is the answer for one item.
+ *
+ * @generated from message llmgw.controlplane.v1.LeaseGrant
+ */
+export type LeaseGrant = Message<"llmgw.controlplane.v1.LeaseGrant"> & {
+  /**
+   * @generated from field: llmgw.controlplane.v1.LeaseKey key = 1;
+   */
+  key?: LeaseKey | undefined;
+
+  /**
+   * lease is the replica's whole lease on the key after the exchange.
+   *
+   * @generated from field: int64 lease = 2;
+   */
+  lease: bigint;
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.LeaseGrant.
+ * Use `create(LeaseGrantSchema)` to create a new message.
+ */
+export const LeaseGrantSchema: GenMessage<LeaseGrant> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 5);
+
+/**
+ * ExchangeLeasesResponse renews a replica's leases.
+ *
+ * @generated from message llmgw.controlplane.v1.ExchangeLeasesResponse
+ */
+export type ExchangeLeasesResponse = Message<"llmgw.controlplane.v1.ExchangeLeasesResponse"> & {
+  /**
+   * @generated from field: uint64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * ttl_ms is how long the leases stay valid from when the request was sent, unless renewed.
+   *
+   * @generated from field: int64 ttl_ms = 2;
+   */
+  ttlMs: bigint;
+
+  /**
+   * gateways is the number of replicas the control plane counts as active.
+   *
+   * @generated from field: int32 gateways = 3;
+   */
+  gateways: number;
+
+  /**
+   * grants has one grant per item, in order.
+   *
+   * @generated from field: repeated llmgw.controlplane.v1.LeaseGrant grants = 4;
+   */
+  grants: LeaseGrant[];
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.ExchangeLeasesResponse.
+ * Use `create(ExchangeLeasesResponseSchema)` to create a new message.
+ */
+export const ExchangeLeasesResponseSchema: GenMessage<ExchangeLeasesResponse> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 6);
+
+/**
  * ControlPlaneService is what a control plane (`llmgw serve --role control`, or the default
  * single process) serves to its gateway replicas (`llmgw serve --role gateway`). Every call
  * needs a gateway token (AdminService.CreateGatewayToken) as `authorization: Bearer <token>`;
@@ -108,6 +309,18 @@ export const ControlPlaneService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchConfigRequestSchema;
     output: typeof WatchConfigResponseSchema;
+  },
+  /**
+   * ExchangeLeases reports a replica's rate-limit and budget usage since its last exchange and
+   * renews its leases: the share of each rule's remaining capacity it may admit without asking.
+   * It is idempotent: a request sent again with the same seq is applied once.
+   *
+   * @generated from rpc llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases
+   */
+  exchangeLeases: {
+    methodKind: "unary";
+    input: typeof ExchangeLeasesRequestSchema;
+    output: typeof ExchangeLeasesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_llmgw_controlplane_v1_control_plane, 0);

@@ -36,6 +36,9 @@ const (
 	// ControlPlaneServiceWatchConfigProcedure is the fully-qualified name of the ControlPlaneService's
 	// WatchConfig RPC.
 	ControlPlaneServiceWatchConfigProcedure = "/llmgw.controlplane.v1.ControlPlaneService/WatchConfig"
+	// ControlPlaneServiceExchangeLeasesProcedure is the fully-qualified name of the
+	// ControlPlaneService's ExchangeLeases RPC.
+	ControlPlaneServiceExchangeLeasesProcedure = "/llmgw.controlplane.v1.ControlPlaneService/ExchangeLeases"
 )
 
 // ControlPlaneServiceClient is a client for the llmgw.controlplane.v1.ControlPlaneService service.
@@ -46,6 +49,10 @@ type ControlPlaneServiceClient interface {
 	// a replica can tell a quiet stream from a dead one. The stream ends with UNAUTHENTICATED when
 	// its token is revoked.
 	WatchConfig(context.Context, *v1.WatchConfigRequest) (*connect.ServerStreamForClient[v1.WatchConfigResponse], error)
+	// ExchangeLeases reports a replica's rate-limit and budget usage since its last exchange and
+	// renews its leases: the share of each rule's remaining capacity it may admit without asking.
+	// It is idempotent: a request sent again with the same seq is applied once.
+	ExchangeLeases(context.Context, *v1.ExchangeLeasesRequest) (*v1.ExchangeLeasesResponse, error)
 }
 
 // NewControlPlaneServiceClient constructs a client for the
@@ -65,17 +72,33 @@ func NewControlPlaneServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(controlPlaneServiceMethods.ByName("WatchConfig")),
 			connect.WithClientOptions(opts...),
 		),
+		exchangeLeases: connect.NewClient[v1.ExchangeLeasesRequest, v1.ExchangeLeasesResponse](
+			httpClient,
+			baseURL+ControlPlaneServiceExchangeLeasesProcedure,
+			connect.WithSchema(controlPlaneServiceMethods.ByName("ExchangeLeases")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // controlPlaneServiceClient implements ControlPlaneServiceClient.
 type controlPlaneServiceClient struct {
-	watchConfig *connect.Client[v1.WatchConfigRequest, v1.WatchConfigResponse]
+	watchConfig    *connect.Client[v1.WatchConfigRequest, v1.WatchConfigResponse]
+	exchangeLeases *connect.Client[v1.ExchangeLeasesRequest, v1.ExchangeLeasesResponse]
 }
 
 // WatchConfig calls llmgw.controlplane.v1.ControlPlaneService.WatchConfig.
 func (c *controlPlaneServiceClient) WatchConfig(ctx context.Context, req *v1.WatchConfigRequest) (*connect.ServerStreamForClient[v1.WatchConfigResponse], error) {
 	return c.watchConfig.CallServerStream(ctx, connect.NewRequest(req))
+}
+
+// ExchangeLeases calls llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases.
+func (c *controlPlaneServiceClient) ExchangeLeases(ctx context.Context, req *v1.ExchangeLeasesRequest) (*v1.ExchangeLeasesResponse, error) {
+	response, err := c.exchangeLeases.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
 }
 
 // ControlPlaneServiceHandler is an implementation of the llmgw.controlplane.v1.ControlPlaneService
@@ -87,6 +110,10 @@ type ControlPlaneServiceHandler interface {
 	// a replica can tell a quiet stream from a dead one. The stream ends with UNAUTHENTICATED when
 	// its token is revoked.
 	WatchConfig(context.Context, *v1.WatchConfigRequest, *connect.ServerStream[v1.WatchConfigResponse]) error
+	// ExchangeLeases reports a replica's rate-limit and budget usage since its last exchange and
+	// renews its leases: the share of each rule's remaining capacity it may admit without asking.
+	// It is idempotent: a request sent again with the same seq is applied once.
+	ExchangeLeases(context.Context, *v1.ExchangeLeasesRequest) (*v1.ExchangeLeasesResponse, error)
 }
 
 // NewControlPlaneServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -102,10 +129,18 @@ func NewControlPlaneServiceHandler(svc ControlPlaneServiceHandler, opts ...conne
 		connect.WithSchema(controlPlaneServiceMethods.ByName("WatchConfig")),
 		connect.WithHandlerOptions(opts...),
 	)
+	controlPlaneServiceExchangeLeasesHandler := connect.NewUnaryHandlerSimple(
+		ControlPlaneServiceExchangeLeasesProcedure,
+		svc.ExchangeLeases,
+		connect.WithSchema(controlPlaneServiceMethods.ByName("ExchangeLeases")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/llmgw.controlplane.v1.ControlPlaneService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ControlPlaneServiceWatchConfigProcedure:
 			controlPlaneServiceWatchConfigHandler.ServeHTTP(w, r)
+		case ControlPlaneServiceExchangeLeasesProcedure:
+			controlPlaneServiceExchangeLeasesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -117,4 +152,8 @@ type UnimplementedControlPlaneServiceHandler struct{}
 
 func (UnimplementedControlPlaneServiceHandler) WatchConfig(context.Context, *v1.WatchConfigRequest, *connect.ServerStream[v1.WatchConfigResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.controlplane.v1.ControlPlaneService.WatchConfig is not implemented"))
+}
+
+func (UnimplementedControlPlaneServiceHandler) ExchangeLeases(context.Context, *v1.ExchangeLeasesRequest) (*v1.ExchangeLeasesResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases is not implemented"))
 }
