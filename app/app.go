@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/llmgw/llmgw/configfile"
+	"github.com/llmgw/llmgw/control/pool"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/catalog"
@@ -38,7 +39,6 @@ import (
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 	"github.com/llmgw/llmgw/services/admin"
-	"github.com/llmgw/llmgw/control/pool"
 	"github.com/llmgw/llmgw/services/controlplane"
 	"github.com/llmgw/llmgw/services/server"
 	"github.com/llmgw/llmgw/store"

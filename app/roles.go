@@ -95,7 +95,9 @@ func (p *plane) run(ctx context.Context, interval time.Duration) {
 	}
 	if p.replica != nil {
 		go p.replica.Run(ctx)
-		go p.leases.Run(ctx, leaseSync, func(err error) { p.logger.Warn("lease exchange failed; admitting on leases, then by local accounting", "error", err) })
+		go p.leases.Run(ctx, leaseSync, func(err error) {
+			p.logger.Warn("lease exchange failed; admitting on leases, then by local accounting", "error", err)
+		})
 	}
 }
 

@@ -6,8 +6,8 @@ package leasewire
 import (
 	"time"
 
-	controlplanev1 "github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1"
 	"github.com/llmgw/llmgw/gateway/lease"
+	controlplanev1 "github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1"
 )
 
 func keyToProto(k lease.Key) *controlplanev1.LeaseKey {
