@@ -355,12 +355,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	var adm *admin.Service
 	var db server.Pinger
 	if pl.st != nil {
-		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(gov), admin.WithRoutingState(routing)), pl.st
 		hb := controlplane.DefaultHeartbeat
 		if h.heartbeat > 0 {
 			hb = h.heartbeat
 		}
 		cpOpts := []controlplane.Option{controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done())}
+		var status admin.LimitStatus = gov
 		if cfg.Role == RoleControl {
 			// Only a control plane shares limits: an all-in-one process admits its own
 			// traffic outside the pool, so replicas of it keep local accounting.
@@ -369,7 +369,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 				return fmt.Errorf("load lease state: %w", err)
 			}
 			cpOpts = append(cpOpts, controlplane.WithLeases(lp))
+			status = poolStatus{pool: lp, now: h.now()}
 		}
+		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(status), admin.WithRoutingState(routing)), pl.st
 		opts.ControlPlane = controlplane.New(pl.feed, pl.st, logger, cpOpts...)
 	}
 	if pl.replica != nil {

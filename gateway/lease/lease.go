@@ -228,13 +228,15 @@ type entry struct {
 	outside  int64 // in flight outside any lease (bridge or local accounting)
 	bridging bool  // a bridge request is in flight
 	pending  int64 // usage settled and not yet in a request
-	demand   int64 // asked since the last sync, admitted or not
-	rate     int64 // smoothed demand per sync
-	largest  int64 // the largest single amount asked
-	low      int64 // low-water mark of avail
-	idle     int   // syncs in a row with nothing to do
-	local    bool  // the last admission used local accounting
-	dead     bool  // dropped from the table: look the key up again
+	// pendingLeased is the part of pending that requests admitted on the lease settled.
+	pendingLeased int64
+	demand        int64 // asked since the last sync, admitted or not
+	rate          int64 // smoothed demand per sync
+	largest       int64 // the largest single amount asked
+	low           int64 // low-water mark of avail
+	idle          int   // syncs in a row with nothing to do
+	local         bool  // the last admission used local accounting
+	dead          bool  // dropped from the table: look the key up again
 }
 
 // entry returns the entry of k, creating it.

@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -213,7 +214,14 @@ func TestAllOrNothingOverrunAndRetry(t *testing.T) {
 	if err := l.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sent := f.last()
+	// The failed request goes again, then at once a fresh one with current wants.
+	f.mu.Lock()
+	reqs := slices.Clone(f.reqs)
+	f.mu.Unlock()
+	if len(reqs) < 2 || reqs[len(reqs)-1].Seq != first.Seq+1 {
+		t.Fatalf("after the resend: %d requests, want the resent one then a fresh one", len(reqs))
+	}
+	sent := reqs[len(reqs)-2]
 	if sent.Seq != first.Seq {
 		t.Errorf("resent seq %d, want %d", sent.Seq, first.Seq)
 	}

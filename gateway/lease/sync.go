@@ -17,6 +17,17 @@ var errSeq = errors.New("lease answer for another request")
 func (l *Leases) Sync(ctx context.Context) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
+	resent := l.inflight != nil
+	if err := l.exchange(ctx); err != nil || !resent {
+		return err
+	}
+	// The request sent again was built before the outage: its wants are stale. Ask again
+	// with what the replica needs now.
+	return l.exchange(ctx)
+}
+
+// exchange is one round trip of Sync, under syncMu.
+func (l *Leases) exchange(ctx context.Context) error {
 	if l.inflight == nil {
 		l.inflight = l.build()
 	}
@@ -58,7 +69,7 @@ func (l *Leases) build() *Request {
 			e.idle++
 		}
 		it := Item{Key: e.key, Limit: e.limit, Used: e.pending, Min: e.largest}
-		e.pending = 0
+		e.pending, e.pendingLeased = 0, 0
 		free := e.avail
 		if !e.valid(now) {
 			free = 0
@@ -105,7 +116,10 @@ func (l *Leases) apply(req *Request, resp *Response, sent int64) {
 		e.mu.Lock()
 		e.known = true
 		e.deadline = deadline
-		e.avail = g.Lease - e.held - e.pending
+		// Usage admitted outside the lease (local accounting during an outage) is reported
+		// like the rest but never came out of this lease: only what the lease's own
+		// requests settled since the request was built is taken from it.
+		e.avail = g.Lease - e.held - e.pendingLeased
 		if e.idle >= idleSyncs && g.Lease == 0 && e.held == 0 && e.outside == 0 && e.pending == 0 {
 			drop = append(drop, g.Key)
 		}

@@ -141,6 +141,13 @@ func (l *Leases) take(h *hold, k *Key, m measure, n int64, limit *int64, audit b
 		h.how = outside
 		e.local = true
 		*limit = l.localLimit(*limit)
+	case e.local && (audit || l.policy == nil || l.policy(k.Kind, k.Rule) != FailClosed):
+		// Back from an outage, the key keeps its local accounting until a lease that covers
+		// the request arrives, rather than admitting one request at a time: a fail-open rule
+		// never refuses within its local share while the control plane answers again.
+		h.how = outside
+		*limit = l.localLimit(*limit)
+		l.poke()
 	case !valid && !e.bridging:
 		h.how = bridged
 		e.bridging = true
@@ -171,6 +178,7 @@ func (h *hold) release(real int64, undo bool) {
 	case leased:
 		e.held -= h.n
 		e.avail += h.n - real
+		e.pendingLeased += real
 	case bridged:
 		e.bridging = false
 		e.outside -= h.n
