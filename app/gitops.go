@@ -41,7 +41,7 @@ func (s *serverFlags) client(getenv func(string) string) (gitops.Client, error) 
 // apply runs `llmgw apply -f FILE [--dry-run] [--show-diff] [--update-secrets]`.
 func apply(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs, sf, e := newServerFlags("apply", getenv, stderr)
-	file := fs.String("f", "", "config file to apply, in the shapes of serve --config; - reads standard input")
+	file := fs.String("f", "", "config file to apply, in the shapes of serve --config")
 	dryRun := fs.Bool("dry-run", false, "print what would change and write nothing")
 	showDiff := fs.Bool("show-diff", false, "print every field of created resources and the old and new value of changed fields")
 	updateSecrets := fs.Bool("update-secrets", false, "rewrite the file's secrets on resources that have one stored (the server never returns secrets, so apply cannot compare them)")
@@ -54,13 +54,7 @@ func apply(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *file == "" || fs.NArg() > 0 {
 		return errors.New("usage: llmgw apply -f FILE [--dry-run] [--show-diff] [--update-secrets] [--server URL]")
 	}
-	var data []byte
-	var err error
-	if *file == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(*file)
-	}
+	data, err := os.ReadFile(*file)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

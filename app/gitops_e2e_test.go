@@ -263,6 +263,16 @@ func TestApplyAndGet(t *testing.T) {
 	if d := cmp.Diff(want.RoutingRules, got.RoutingRules); d != "" {
 		t.Errorf("routing rules read back by get (-file +get):\n%s", d)
 	}
+	out, err = run("get", "authz-rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = configfile.Parse([]byte(out), nil); err != nil {
+		t.Fatalf("get authz-rules does not parse as a config file: %v\n%s", err, out)
+	}
+	if d := cmp.Diff(want.Rules, got.Rules, protocmp.Transform()); d != "" {
+		t.Errorf("authz rules read back by get (-file +get):\n%s", d)
+	}
 	if _, err := run("get", "widgets"); err == nil || !strings.Contains(err.Error(), "rate-limits") {
 		t.Errorf("get of an unknown kind: %v, want the kinds listed", err)
 	}

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -47,5 +48,26 @@ func TestDiffFields(t *testing.T) {
 	pl.add("budget", "b", have, have, nil, nil, nil)
 	if ch := pl.plan.Changes[1]; ch.Status != Unchanged || len(ch.Fields) != 0 {
 		t.Errorf("the same budget: %v %v, want unchanged", ch.Status, ch.Fields)
+	}
+}
+
+// TestReadRefuses: what apply cannot write is an error naming it, before any call.
+func TestReadRefuses(t *testing.T) {
+	getenv := func(k string) string { return map[string]string{"SET": "v"}[k] }
+	for _, tc := range []struct{ name, file, want string }{
+		{"unset secret", "- {name: a, type: provider-account/openai, auth_data: {type: api-key, api_key: env://UNSET}}\n",
+			"provider account a: auth_data: secret env://UNSET is not set"},
+		{"unset model secret", "- name: a\n  type: provider-account/openai\n  integrations:\n    - {name: m, type: integration/model/openai, auth_data: {type: api-key, api_key: env://UNSET}}\n",
+			"provider account a: integrations (m).auth_data: secret env://UNSET is not set"},
+		{"body logging", "name: logs\ntype: gateway-logging-config\nrules:\n  - {id: all}\n",
+			"gateway-logging-config: rules[0] (all): body logging rules are read only by `llmgw serve --config`"},
+		{"invalid field", "- authz_rules:\n    - {name: r, models: [nofqn], users: [a]}\n", "authz_rules[0].models[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Read([]byte(tc.file), getenv)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Read: %v, want an error with %q", err, tc.want)
+			}
+		})
 	}
 }
