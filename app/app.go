@@ -55,7 +55,9 @@ Usage:
                           rate-limits, budgets, users, teams, virtual-accounts)
   llmgw version           print the version
 
-Run 'llmgw serve -h' (or migrate -h, consume -h, apply -h, get -h) for the flags; each has an LLMGW_* environment equivalent.
+Run 'llmgw serve -h' (or migrate -h, consume -h, apply -h, get -h) for the flags. Every flag of
+serve, migrate and consume, and --server and --timeout of apply and get, has an LLMGW_* environment
+equivalent.
 `
 
 // Version is the build's version, set with -ldflags "-X github.com/llmgw/llmgw/app.Version=...".

@@ -1,7 +1,6 @@
 package gitops
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -101,7 +100,7 @@ func routingProto(strategy string, targets []snapshot.VirtualTarget, sticky *sna
 				v := &structpb.Value{}
 				if err := protojson.Unmarshal(p.Value, v); err != nil {
 					// chat.CheckParam accepted it as JSON; keep it as a string rather than drop it.
-					v = structpb.NewStringValue(string(json.RawMessage(p.Value)))
+					v = structpb.NewStringValue(string(p.Value))
 				}
 				pt.OverrideParams.Fields[p.Name] = v
 			}
