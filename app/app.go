@@ -51,9 +51,16 @@ Usage:
   llmgw migrate [flags]   apply database migrations (required before serving on Postgres);
                           with --clickhouse, apply the ClickHouse analytics schema instead
   llmgw consume [flags]   load usage events from Kafka into ClickHouse
+  llmgw apply -f FILE     apply a config file to a running server through its Admin API
+                          (--dry-run, --show-diff; LLMGW_SERVER, LLMGW_ADMIN_TOKEN)
+  llmgw get KIND          print a running server's resources as config file YAML (KIND: all,
+                          provider-accounts, virtual-models, routing-rules, authz-rules,
+                          rate-limits, budgets, users, teams, virtual-accounts)
   llmgw version           print the version
 
-Run 'llmgw serve -h' (or migrate -h, consume -h) for the flags; each has an LLMGW_* environment equivalent.
+Run 'llmgw serve -h' (or migrate -h, consume -h, apply -h, get -h) for the flags. Every flag of
+serve, migrate and consume, and --server and --timeout of apply and get, has an LLMGW_* environment
+equivalent.
 `
 
 // Version is the build's version, set with -ldflags "-X github.com/llmgw/llmgw/app.Version=...".
@@ -167,6 +174,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return consume(ctx, cc, stderr)
+	case "apply":
+		return apply(ctx, args, getenv, stdout, stderr)
+	case "get":
+		return get(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "llmgw", Version)
 		return nil

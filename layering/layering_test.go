@@ -38,6 +38,8 @@ var rules = []struct {
 	{"ent", "store", "the ent schema holds no business logic"},
 	{"configfile", "store", "configfile defines the store interface it needs"},
 	{"services/", "app", "nothing imports the process wiring"},
+	{"gitops", "store", "apply and get are Admin API clients: they never open the database"},
+	{"gitops", "services/", "apply and get are Admin API clients of a running server"},
 	{"", "cmd/", "nothing imports a command"},
 }
 
