@@ -19,15 +19,9 @@ import (
 	"github.com/llmgw/llmgw/app"
 )
 
-// pending are flags the lead's control-plane branch defines (issue 12, part 1); the
-// manifests use them already. Remove this allowlist when that branch is merged: the flags then
-// come from `llmgw serve -h` like every other.
-var pending = map[string][]string{"serve": {"role", "control-plane"}}
-
 // processEnv are the LLMGW_* variables read outside the flag definitions (so absent from
-// -h): secrets and tokens. LLMGW_GATEWAY_TOKEN is read by the gateway role (the lead's
-// branch), as are the two env names of the pending flags.
-var processEnv = []string{"LLMGW_MASTER_KEY", "LLMGW_ADMIN_TOKEN", "LLMGW_KAFKA_PASSWORD", "LLMGW_GATEWAY_TOKEN", "LLMGW_ROLE", "LLMGW_CONTROL_PLANE"}
+// -h): secrets and tokens.
+var processEnv = []string{"LLMGW_MASTER_KEY", "LLMGW_ADMIN_TOKEN", "LLMGW_KAFKA_PASSWORD", "LLMGW_GATEWAY_TOKEN"}
 
 // known are the apiVersion/kind pairs the base may use, all in Kubernetes' stable APIs.
 var known = map[string]bool{
@@ -59,7 +53,6 @@ func commands(t *testing.T) map[string]command {
 		if len(c.flags) < 3 {
 			t.Fatalf("llmgw %s -h lists %d flags:\n%s", name, len(c.flags), c.help)
 		}
-		c.flags = append(c.flags, pending[name]...)
 		out[name] = c
 	}
 	return out
