@@ -396,6 +396,14 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			if !hl.LastSync.IsZero() {
 				st["limits_last_sync"] = hl.LastSync.UTC().Format(time.RFC3339Nano)
 			}
+			var keys []map[string]any
+			for _, ls := range pl.leases.Status() {
+				keys = append(keys, map[string]any{"rule": ls.Key.Rule, "kind": ls.Key.Kind.String(), "bucket": ls.Key.Bucket,
+					"mode": ls.Mode.String(), "remaining": ls.Remaining, "pending": ls.Pending, "limit": ls.Limit})
+			}
+			if keys != nil {
+				st["leases"] = keys
+			}
 			return st
 		}
 	}

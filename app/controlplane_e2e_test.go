@@ -515,3 +515,66 @@ func TestControlPlaneKilledUnderLoad(t *testing.T) {
 		t.Errorf("control plane counts %v requests, replicas admitted %v: want exactly once", got, admitted)
 	}
 }
+
+// TestFailClosedRule: with the control plane down, a fail_closed rule refuses beyond the
+// replica's lease while a fail-open one admits up to the replica's local share; /readyz shows
+// each key's mode.
+func TestFailClosedRule(t *testing.T) {
+	rs := startReplicaSet(t, 1)
+	ctx := context.Background()
+	admin := rs.control.adminClient()
+	for _, r := range []struct {
+		user       string
+		failClosed bool
+	}{{"gus", true}, {"hal", false}} {
+		if _, err := admin.CreateRateLimit(ctx, &adminv1.CreateRateLimitRequest{RateLimit: &adminv1.RateLimit{Name: "rpm-" + r.user,
+			When:       &adminv1.Condition{Subjects: []string{"user:" + r.user}},
+			Limits:     []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 20}},
+			FailClosed: r.failClosed}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := admin.GetRateLimit(ctx, &adminv1.GetRateLimitRequest{Name: "rpm-" + r.user})
+		if err != nil || got.GetRateLimit().GetFailClosed() != r.failClosed {
+			t.Fatalf("rate limit read back: %v %v", got, err)
+		}
+	}
+	g := rs.gateways[0]
+	keys := map[string]string{"gus": rs.control.userKey(t, "gus", "testers"), "hal": rs.control.userKey(t, "hal", "testers")}
+	modes := func() map[string]string {
+		out := map[string]string{}
+		st := readyz(t, g)
+		ls, _ := st["leases"].([]any)
+		for _, l := range ls {
+			m := l.(map[string]any)
+			out[fmt.Sprint(m["rule"])] = fmt.Sprint(m["mode"])
+		}
+		return out
+	}
+	for user, key := range keys {
+		waitUntil(t, func() bool { return chatModelStatus(g, key, "mock/unknown") != http.StatusUnauthorized })
+		if got := chatStatus(g, key); got != http.StatusOK {
+			t.Fatalf("first request of %s: %d", user, got)
+		}
+		waitUntil(t, func() bool { return modes()["rpm-"+user] == "leased" })
+	}
+	rs.control.stop()
+	// The leases' own exchange, every 200 ms, finds the control plane gone.
+	waitUntil(t, func() bool { return strings.HasPrefix(fmt.Sprint(readyz(t, g)["limits"]), "local accounting") })
+	admitted := map[string]int{}
+	for range 30 {
+		for user, key := range keys {
+			if chatStatus(g, key) == http.StatusOK {
+				admitted[user]++
+			}
+		}
+	}
+	t.Logf("after the control plane went down, 30 requests each: fail-closed admitted %d, fail-open %d; modes %v", admitted["gus"], admitted["hal"], modes())
+	// Each had 1 request counted and a lease of at most half the 20; fail-open goes on to
+	// its local share, the whole 20 for the only replica.
+	if admitted["gus"] > 10 || admitted["hal"] != 19 {
+		t.Errorf("admitted %v: want the fail-closed rule to stop at its lease (at most 10) and the fail-open one at its local share (19 more)", admitted)
+	}
+	if m := modes(); m["rpm-gus"] != "closed" || m["rpm-hal"] != "local" {
+		t.Errorf("modes %v: want rpm-gus closed and rpm-hal local", m)
+	}
+}

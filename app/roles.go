@@ -215,7 +215,12 @@ func gatewayPlane(cfg *Config, getenv func(string) string, snaps *snapshot.Holde
 	if _, err := r.LoadSaved(); err != nil {
 		return nil, err
 	}
-	lopts := []lease.Option{}
+	lopts := []lease.Option{lease.WithPolicy(func(k lease.Kind, rule string) lease.Policy {
+		if snap := snaps.Load(); snap != nil && snap.Governance().FailClosed(k == lease.Budget, rule) {
+			return lease.FailClosed
+		}
+		return lease.FailOpen
+	})}
 	if h.clock != nil {
 		lopts = append(lopts, lease.WithClock(h.clock))
 	}

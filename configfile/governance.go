@@ -87,7 +87,7 @@ func (p *parser) tfyBudgets(n *yaml.Node, doc string) error {
 // nativeRateLimits reads rate_limits in llmgw's own shape, the Admin API's RateLimit in YAML.
 func (p *parser) nativeRateLimits(n *yaml.Node, doc string) error {
 	return p.eachRule(map[string]*yaml.Node{"rate_limits": n}, doc, "rate_limits", func(r *yaml.Node, path string) error {
-		rf, err := fields(r, doc, path, "name", "when", "limits", "applies_per", "mode")
+		rf, err := fields(r, doc, path, "name", "when", "limits", "applies_per", "mode", "fail_closed")
 		if err != nil {
 			return err
 		}
@@ -120,6 +120,9 @@ func (p *parser) nativeRateLimits(n *yaml.Node, doc string) error {
 		if rl.Mode, err = mode(rf, doc, path); err != nil {
 			return err
 		}
+		if rl.FailClosed, err = boolean(rf, doc, path, "fail_closed"); err != nil {
+			return err
+		}
 		p.file.RateLimits = append(p.file.RateLimits, rl)
 		return nil
 	})
@@ -128,7 +131,7 @@ func (p *parser) nativeRateLimits(n *yaml.Node, doc string) error {
 // nativeBudgets reads budgets in llmgw's own shape, the Admin API's Budget in YAML.
 func (p *parser) nativeBudgets(n *yaml.Node, doc string) error {
 	return p.eachRule(map[string]*yaml.Node{"budgets": n}, doc, "budgets", func(r *yaml.Node, path string) error {
-		rf, err := fields(r, doc, path, "name", "when", "limit_to", "unit", "applies_per", "alerts", "mode")
+		rf, err := fields(r, doc, path, "name", "when", "limit_to", "unit", "applies_per", "alerts", "mode", "fail_closed")
 		if err != nil {
 			return err
 		}
@@ -140,6 +143,9 @@ func (p *parser) nativeBudgets(n *yaml.Node, doc string) error {
 			return err
 		}
 		if b.Mode, err = mode(rf, doc, path); err != nil {
+			return err
+		}
+		if b.FailClosed, err = boolean(rf, doc, path, "fail_closed"); err != nil {
 			return err
 		}
 		p.file.Budgets = append(p.file.Budgets, b)

@@ -215,6 +215,7 @@ budgets:
     unit: cost_per_quarter
     limit_to: 250.5
     alerts: {thresholds: [50, 100]}
+    fail_closed: true
 `
 	f, err := Parse([]byte(text), env(nil))
 	if err != nil {
@@ -224,7 +225,7 @@ budgets:
 		When:       &adminv1.Condition{Subjects: []string{"team:ml", "virtualaccount:billing"}, Models: []string{"acme/*", "prod/smart"}},
 		Limits:     []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 60}, {Unit: "tokens_per_day", LimitTo: 1000000}},
 		AppliesPer: []string{"user", "model"}, Mode: adminv1.Mode_MODE_AUDIT}}
-	wantB := []*adminv1.Budget{{Name: "quarter", When: &adminv1.Condition{}, Unit: "cost_per_quarter", LimitTo: 250.5, Mode: adminv1.Mode_MODE_ENFORCE, Alerts: &adminv1.BudgetAlerts{Thresholds: []int32{50, 100}}}}
+	wantB := []*adminv1.Budget{{Name: "quarter", When: &adminv1.Condition{}, Unit: "cost_per_quarter", LimitTo: 250.5, Mode: adminv1.Mode_MODE_ENFORCE, FailClosed: true, Alerts: &adminv1.BudgetAlerts{Thresholds: []int32{50, 100}}}}
 	if d := cmp.Diff(wantRL, f.RateLimits, protocmp.Transform()); d != "" {
 		t.Errorf("rate limits (-want +got):\n%s", d)
 	}

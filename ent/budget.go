@@ -35,6 +35,8 @@ type Budget struct {
 	AppliesPer []string `json:"applies_per,omitempty"`
 	// Mode holds the value of the "mode" field.
 	Mode budget.Mode `json:"mode,omitempty"`
+	// FailClosed holds the value of the "fail_closed" field.
+	FailClosed bool `json:"fail_closed,omitempty"`
 	// Thresholds holds the value of the "thresholds" field.
 	Thresholds []int `json:"thresholds,omitempty"`
 	// NotificationTargets holds the value of the "notification_targets" field.
@@ -49,6 +51,8 @@ func (*Budget) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case budget.FieldWhen, budget.FieldAppliesPer, budget.FieldThresholds, budget.FieldNotificationTargets:
 			values[i] = new([]byte)
+		case budget.FieldFailClosed:
+			values[i] = new(sql.NullBool)
 		case budget.FieldLimitTo:
 			values[i] = new(sql.NullFloat64)
 		case budget.FieldID:
@@ -130,6 +134,12 @@ func (_m *Budget) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Mode = budget.Mode(value.String)
 			}
+		case budget.FieldFailClosed:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field fail_closed", values[i])
+			} else if value.Valid {
+				_m.FailClosed = value.Bool
+			}
 		case budget.FieldThresholds:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field thresholds", values[i])
@@ -205,6 +215,9 @@ func (_m *Budget) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("mode=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Mode))
+	builder.WriteString(", ")
+	builder.WriteString("fail_closed=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FailClosed))
 	builder.WriteString(", ")
 	builder.WriteString("thresholds=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Thresholds))

@@ -117,6 +117,20 @@ func (_c *BudgetCreate) SetNillableMode(v *budget.Mode) *BudgetCreate {
 	return _c
 }
 
+// SetFailClosed sets the "fail_closed" field.
+func (_c *BudgetCreate) SetFailClosed(v bool) *BudgetCreate {
+	_c.mutation.SetFailClosed(v)
+	return _c
+}
+
+// SetNillableFailClosed sets the "fail_closed" field if the given value is not nil.
+func (_c *BudgetCreate) SetNillableFailClosed(v *bool) *BudgetCreate {
+	if v != nil {
+		_c.SetFailClosed(*v)
+	}
+	return _c
+}
+
 // SetThresholds sets the "thresholds" field.
 func (_c *BudgetCreate) SetThresholds(v []int) *BudgetCreate {
 	_c.mutation.SetThresholds(v)
@@ -184,6 +198,10 @@ func (_c *BudgetCreate) defaults() {
 		v := budget.DefaultMode
 		_c.mutation.SetMode(v)
 	}
+	if _, ok := _c.mutation.FailClosed(); !ok {
+		v := budget.DefaultFailClosed
+		_c.mutation.SetFailClosed(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -215,6 +233,9 @@ func (_c *BudgetCreate) check() error {
 		if err := budget.ModeValidator(v); err != nil {
 			return &ValidationError{Name: "mode", err: fmt.Errorf(`ent: validator failed for field "Budget.mode": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.FailClosed(); !ok {
+		return &ValidationError{Name: "fail_closed", err: errors.New(`ent: missing required field "Budget.fail_closed"`)}
 	}
 	return nil
 }
@@ -273,6 +294,10 @@ func (_c *BudgetCreate) createSpec() (*Budget, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Mode(); ok {
 		_spec.SetField(budget.FieldMode, field.TypeEnum, value)
 		_node.Mode = value
+	}
+	if value, ok := _c.mutation.FailClosed(); ok {
+		_spec.SetField(budget.FieldFailClosed, field.TypeBool, value)
+		_node.FailClosed = value
 	}
 	if value, ok := _c.mutation.Thresholds(); ok {
 		_spec.SetField(budget.FieldThresholds, field.TypeJSON, value)

@@ -123,6 +123,20 @@ func (_u *BudgetUpdate) SetNillableMode(v *budget.Mode) *BudgetUpdate {
 	return _u
 }
 
+// SetFailClosed sets the "fail_closed" field.
+func (_u *BudgetUpdate) SetFailClosed(v bool) *BudgetUpdate {
+	_u.mutation.SetFailClosed(v)
+	return _u
+}
+
+// SetNillableFailClosed sets the "fail_closed" field if the given value is not nil.
+func (_u *BudgetUpdate) SetNillableFailClosed(v *bool) *BudgetUpdate {
+	if v != nil {
+		_u.SetFailClosed(*v)
+	}
+	return _u
+}
+
 // SetThresholds sets the "thresholds" field.
 func (_u *BudgetUpdate) SetThresholds(v []int) *BudgetUpdate {
 	_u.mutation.SetThresholds(v)
@@ -253,6 +267,9 @@ func (_u *BudgetUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Mode(); ok {
 		_spec.SetField(budget.FieldMode, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.FailClosed(); ok {
+		_spec.SetField(budget.FieldFailClosed, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.Thresholds(); ok {
 		_spec.SetField(budget.FieldThresholds, field.TypeJSON, value)
@@ -385,6 +402,20 @@ func (_u *BudgetUpdateOne) SetMode(v budget.Mode) *BudgetUpdateOne {
 func (_u *BudgetUpdateOne) SetNillableMode(v *budget.Mode) *BudgetUpdateOne {
 	if v != nil {
 		_u.SetMode(*v)
+	}
+	return _u
+}
+
+// SetFailClosed sets the "fail_closed" field.
+func (_u *BudgetUpdateOne) SetFailClosed(v bool) *BudgetUpdateOne {
+	_u.mutation.SetFailClosed(v)
+	return _u
+}
+
+// SetNillableFailClosed sets the "fail_closed" field if the given value is not nil.
+func (_u *BudgetUpdateOne) SetNillableFailClosed(v *bool) *BudgetUpdateOne {
+	if v != nil {
+		_u.SetFailClosed(*v)
 	}
 	return _u
 }
@@ -549,6 +580,9 @@ func (_u *BudgetUpdateOne) sqlSave(ctx context.Context) (_node *Budget, err erro
 	}
 	if value, ok := _u.mutation.Mode(); ok {
 		_spec.SetField(budget.FieldMode, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.FailClosed(); ok {
+		_spec.SetField(budget.FieldFailClosed, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.Thresholds(); ok {
 		_spec.SetField(budget.FieldThresholds, field.TypeJSON, value)

@@ -2030,6 +2030,7 @@ type BudgetMutation struct {
 	applies_per                *[]string
 	appendapplies_per          []string
 	mode                       *budget.Mode
+	fail_closed                *bool
 	thresholds                 *[]int
 	appendthresholds           []int
 	notification_targets       *[]schematype.NotificationTarget
@@ -2488,6 +2489,42 @@ func (m *BudgetMutation) ResetMode() {
 	m.mode = nil
 }
 
+// SetFailClosed sets the "fail_closed" field.
+func (m *BudgetMutation) SetFailClosed(b bool) {
+	m.fail_closed = &b
+}
+
+// FailClosed returns the value of the "fail_closed" field in the mutation.
+func (m *BudgetMutation) FailClosed() (r bool, exists bool) {
+	v := m.fail_closed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailClosed returns the old "fail_closed" field's value of the Budget entity.
+// If the Budget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BudgetMutation) OldFailClosed(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailClosed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailClosed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailClosed: %w", err)
+	}
+	return oldValue.FailClosed, nil
+}
+
+// ResetFailClosed resets all changes to the "fail_closed" field.
+func (m *BudgetMutation) ResetFailClosed() {
+	m.fail_closed = nil
+}
+
 // SetThresholds sets the "thresholds" field.
 func (m *BudgetMutation) SetThresholds(i []int) {
 	m.thresholds = &i
@@ -2652,7 +2689,7 @@ func (m *BudgetMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BudgetMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.create_time != nil {
 		fields = append(fields, budget.FieldCreateTime)
 	}
@@ -2676,6 +2713,9 @@ func (m *BudgetMutation) Fields() []string {
 	}
 	if m.mode != nil {
 		fields = append(fields, budget.FieldMode)
+	}
+	if m.fail_closed != nil {
+		fields = append(fields, budget.FieldFailClosed)
 	}
 	if m.thresholds != nil {
 		fields = append(fields, budget.FieldThresholds)
@@ -2707,6 +2747,8 @@ func (m *BudgetMutation) Field(name string) (ent.Value, bool) {
 		return m.AppliesPer()
 	case budget.FieldMode:
 		return m.Mode()
+	case budget.FieldFailClosed:
+		return m.FailClosed()
 	case budget.FieldThresholds:
 		return m.Thresholds()
 	case budget.FieldNotificationTargets:
@@ -2736,6 +2778,8 @@ func (m *BudgetMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldAppliesPer(ctx)
 	case budget.FieldMode:
 		return m.OldMode(ctx)
+	case budget.FieldFailClosed:
+		return m.OldFailClosed(ctx)
 	case budget.FieldThresholds:
 		return m.OldThresholds(ctx)
 	case budget.FieldNotificationTargets:
@@ -2804,6 +2848,13 @@ func (m *BudgetMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetMode(v)
+		return nil
+	case budget.FieldFailClosed:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailClosed(v)
 		return nil
 	case budget.FieldThresholds:
 		v, ok := value.([]int)
@@ -2933,6 +2984,9 @@ func (m *BudgetMutation) ResetField(name string) error {
 		return nil
 	case budget.FieldMode:
 		m.ResetMode()
+		return nil
+	case budget.FieldFailClosed:
+		m.ResetFailClosed()
 		return nil
 	case budget.FieldThresholds:
 		m.ResetThresholds()
@@ -5326,6 +5380,7 @@ type RateLimitMutation struct {
 	applies_per       *[]string
 	appendapplies_per []string
 	mode              *ratelimit.Mode
+	fail_closed       *bool
 	clearedFields     map[string]struct{}
 	done              bool
 	oldValue          func(context.Context) (*RateLimit, error)
@@ -5753,6 +5808,42 @@ func (m *RateLimitMutation) ResetMode() {
 	m.mode = nil
 }
 
+// SetFailClosed sets the "fail_closed" field.
+func (m *RateLimitMutation) SetFailClosed(b bool) {
+	m.fail_closed = &b
+}
+
+// FailClosed returns the value of the "fail_closed" field in the mutation.
+func (m *RateLimitMutation) FailClosed() (r bool, exists bool) {
+	v := m.fail_closed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailClosed returns the old "fail_closed" field's value of the RateLimit entity.
+// If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateLimitMutation) OldFailClosed(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailClosed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailClosed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailClosed: %w", err)
+	}
+	return oldValue.FailClosed, nil
+}
+
+// ResetFailClosed resets all changes to the "fail_closed" field.
+func (m *RateLimitMutation) ResetFailClosed() {
+	m.fail_closed = nil
+}
+
 // Where appends a list predicates to the RateLimitMutation builder.
 func (m *RateLimitMutation) Where(ps ...predicate.RateLimit) {
 	m.predicates = append(m.predicates, ps...)
@@ -5787,7 +5878,7 @@ func (m *RateLimitMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RateLimitMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.create_time != nil {
 		fields = append(fields, ratelimit.FieldCreateTime)
 	}
@@ -5808,6 +5899,9 @@ func (m *RateLimitMutation) Fields() []string {
 	}
 	if m.mode != nil {
 		fields = append(fields, ratelimit.FieldMode)
+	}
+	if m.fail_closed != nil {
+		fields = append(fields, ratelimit.FieldFailClosed)
 	}
 	return fields
 }
@@ -5831,6 +5925,8 @@ func (m *RateLimitMutation) Field(name string) (ent.Value, bool) {
 		return m.AppliesPer()
 	case ratelimit.FieldMode:
 		return m.Mode()
+	case ratelimit.FieldFailClosed:
+		return m.FailClosed()
 	}
 	return nil, false
 }
@@ -5854,6 +5950,8 @@ func (m *RateLimitMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldAppliesPer(ctx)
 	case ratelimit.FieldMode:
 		return m.OldMode(ctx)
+	case ratelimit.FieldFailClosed:
+		return m.OldFailClosed(ctx)
 	}
 	return nil, fmt.Errorf("unknown RateLimit field %s", name)
 }
@@ -5911,6 +6009,13 @@ func (m *RateLimitMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetMode(v)
+		return nil
+	case ratelimit.FieldFailClosed:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailClosed(v)
 		return nil
 	}
 	return fmt.Errorf("unknown RateLimit field %s", name)
@@ -6002,6 +6107,9 @@ func (m *RateLimitMutation) ResetField(name string) error {
 		return nil
 	case ratelimit.FieldMode:
 		m.ResetMode()
+		return nil
+	case ratelimit.FieldFailClosed:
+		m.ResetFailClosed()
 		return nil
 	}
 	return fmt.Errorf("unknown RateLimit field %s", name)

@@ -32,7 +32,9 @@ type RateLimit struct {
 	// AppliesPer holds the value of the "applies_per" field.
 	AppliesPer []string `json:"applies_per,omitempty"`
 	// Mode holds the value of the "mode" field.
-	Mode         ratelimit.Mode `json:"mode,omitempty"`
+	Mode ratelimit.Mode `json:"mode,omitempty"`
+	// FailClosed holds the value of the "fail_closed" field.
+	FailClosed   bool `json:"fail_closed,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -43,6 +45,8 @@ func (*RateLimit) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case ratelimit.FieldWhen, ratelimit.FieldLimits, ratelimit.FieldAppliesPer:
 			values[i] = new([]byte)
+		case ratelimit.FieldFailClosed:
+			values[i] = new(sql.NullBool)
 		case ratelimit.FieldID:
 			values[i] = new(sql.NullInt64)
 		case ratelimit.FieldName, ratelimit.FieldMode:
@@ -118,6 +122,12 @@ func (_m *RateLimit) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Mode = ratelimit.Mode(value.String)
 			}
+		case ratelimit.FieldFailClosed:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field fail_closed", values[i])
+			} else if value.Valid {
+				_m.FailClosed = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -174,6 +184,9 @@ func (_m *RateLimit) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("mode=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Mode))
+	builder.WriteString(", ")
+	builder.WriteString("fail_closed=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FailClosed))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -95,6 +95,20 @@ func (_c *RateLimitCreate) SetNillableMode(v *ratelimit.Mode) *RateLimitCreate {
 	return _c
 }
 
+// SetFailClosed sets the "fail_closed" field.
+func (_c *RateLimitCreate) SetFailClosed(v bool) *RateLimitCreate {
+	_c.mutation.SetFailClosed(v)
+	return _c
+}
+
+// SetNillableFailClosed sets the "fail_closed" field if the given value is not nil.
+func (_c *RateLimitCreate) SetNillableFailClosed(v *bool) *RateLimitCreate {
+	if v != nil {
+		_c.SetFailClosed(*v)
+	}
+	return _c
+}
+
 // Mutation returns the RateLimitMutation object of the builder.
 func (_c *RateLimitCreate) Mutation() *RateLimitMutation {
 	return _c.mutation
@@ -142,6 +156,10 @@ func (_c *RateLimitCreate) defaults() {
 		v := ratelimit.DefaultMode
 		_c.mutation.SetMode(v)
 	}
+	if _, ok := _c.mutation.FailClosed(); !ok {
+		v := ratelimit.DefaultFailClosed
+		_c.mutation.SetFailClosed(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -167,6 +185,9 @@ func (_c *RateLimitCreate) check() error {
 		if err := ratelimit.ModeValidator(v); err != nil {
 			return &ValidationError{Name: "mode", err: fmt.Errorf(`ent: validator failed for field "RateLimit.mode": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.FailClosed(); !ok {
+		return &ValidationError{Name: "fail_closed", err: errors.New(`ent: missing required field "RateLimit.fail_closed"`)}
 	}
 	return nil
 }
@@ -221,6 +242,10 @@ func (_c *RateLimitCreate) createSpec() (*RateLimit, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Mode(); ok {
 		_spec.SetField(ratelimit.FieldMode, field.TypeEnum, value)
 		_node.Mode = value
+	}
+	if value, ok := _c.mutation.FailClosed(); ok {
+		_spec.SetField(ratelimit.FieldFailClosed, field.TypeBool, value)
+		_node.FailClosed = value
 	}
 	return _node, _spec
 }

@@ -106,6 +106,20 @@ func (_u *RateLimitUpdate) SetNillableMode(v *ratelimit.Mode) *RateLimitUpdate {
 	return _u
 }
 
+// SetFailClosed sets the "fail_closed" field.
+func (_u *RateLimitUpdate) SetFailClosed(v bool) *RateLimitUpdate {
+	_u.mutation.SetFailClosed(v)
+	return _u
+}
+
+// SetNillableFailClosed sets the "fail_closed" field if the given value is not nil.
+func (_u *RateLimitUpdate) SetNillableFailClosed(v *bool) *RateLimitUpdate {
+	if v != nil {
+		_u.SetFailClosed(*v)
+	}
+	return _u
+}
+
 // Mutation returns the RateLimitMutation object of the builder.
 func (_u *RateLimitUpdate) Mutation() *RateLimitMutation {
 	return _u.mutation
@@ -203,6 +217,9 @@ func (_u *RateLimitUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Mode(); ok {
 		_spec.SetField(ratelimit.FieldMode, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.FailClosed(); ok {
+		_spec.SetField(ratelimit.FieldFailClosed, field.TypeBool, value)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{ratelimit.Label}
@@ -295,6 +312,20 @@ func (_u *RateLimitUpdateOne) SetMode(v ratelimit.Mode) *RateLimitUpdateOne {
 func (_u *RateLimitUpdateOne) SetNillableMode(v *ratelimit.Mode) *RateLimitUpdateOne {
 	if v != nil {
 		_u.SetMode(*v)
+	}
+	return _u
+}
+
+// SetFailClosed sets the "fail_closed" field.
+func (_u *RateLimitUpdateOne) SetFailClosed(v bool) *RateLimitUpdateOne {
+	_u.mutation.SetFailClosed(v)
+	return _u
+}
+
+// SetNillableFailClosed sets the "fail_closed" field if the given value is not nil.
+func (_u *RateLimitUpdateOne) SetNillableFailClosed(v *bool) *RateLimitUpdateOne {
+	if v != nil {
+		_u.SetFailClosed(*v)
 	}
 	return _u
 }
@@ -425,6 +456,9 @@ func (_u *RateLimitUpdateOne) sqlSave(ctx context.Context) (_node *RateLimit, er
 	}
 	if value, ok := _u.mutation.Mode(); ok {
 		_spec.SetField(ratelimit.FieldMode, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.FailClosed(); ok {
+		_spec.SetField(ratelimit.FieldFailClosed, field.TypeBool, value)
 	}
 	_node = &RateLimit{config: _u.config}
 	_spec.Assign = _node.assignValues

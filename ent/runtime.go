@@ -101,6 +101,10 @@ func init() {
 	budgetDescLimitTo := budgetFields[2].Descriptor()
 	// budget.DefaultLimitTo holds the default value on creation for the limit_to field.
 	budget.DefaultLimitTo = budgetDescLimitTo.Default.(float64)
+	// budgetDescFailClosed is the schema descriptor for fail_closed field.
+	budgetDescFailClosed := budgetFields[5].Descriptor()
+	// budget.DefaultFailClosed holds the default value on creation for the fail_closed field.
+	budget.DefaultFailClosed = budgetDescFailClosed.Default.(bool)
 	gatewaytokenFields := schema.GatewayToken{}.Fields()
 	_ = gatewaytokenFields
 	// gatewaytokenDescName is the schema descriptor for name field.
@@ -200,6 +204,10 @@ func init() {
 	ratelimitDescName := ratelimitMixinFields1[0].Descriptor()
 	// ratelimit.NameValidator is a validator for the "name" field. It is called by the builders before save.
 	ratelimit.NameValidator = ratelimitDescName.Validators[0].(func(string) error)
+	// ratelimitDescFailClosed is the schema descriptor for fail_closed field.
+	ratelimitDescFailClosed := ratelimitFields[4].Descriptor()
+	// ratelimit.DefaultFailClosed holds the default value on creation for the fail_closed field.
+	ratelimit.DefaultFailClosed = ratelimitDescFailClosed.Default.(bool)
 	routingruleMixin := schema.RoutingRule{}.Mixin()
 	routingruleMixinFields0 := routingruleMixin[0].Fields()
 	_ = routingruleMixinFields0

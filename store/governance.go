@@ -118,6 +118,7 @@ type rateLimitRow struct {
 	limits     []schematype.RateLimitEntry
 	appliesPer []string
 	mode       ratelimit.Mode
+	failClosed bool
 }
 
 func validateRateLimit(in *adminv1.RateLimit) (rateLimitRow, error) {
@@ -160,6 +161,7 @@ func validateRateLimit(in *adminv1.RateLimit) (rateLimitRow, error) {
 	if a {
 		row.mode = ratelimit.ModeAudit
 	}
+	row.failClosed = in.GetFailClosed()
 	return row, nil
 }
 
@@ -177,7 +179,7 @@ func (s *Store) CreateRateLimit(ctx context.Context, in *adminv1.RateLimit) (*ad
 			SetWhen(row.when).
 			SetLimits(row.limits).
 			SetAppliesPer(row.appliesPer).
-			SetMode(row.mode).
+			SetMode(row.mode).SetFailClosed(row.failClosed).
 			Save(ctx)
 		return err
 	})
@@ -224,7 +226,7 @@ func (s *Store) UpdateRateLimit(ctx context.Context, in *adminv1.RateLimit) (*ad
 		upd := tx.RateLimit.UpdateOneID(id).
 			SetWhen(row.when).
 			SetLimits(row.limits).
-			SetMode(row.mode)
+			SetMode(row.mode).SetFailClosed(row.failClosed)
 		if row.appliesPer == nil {
 			upd.ClearAppliesPer()
 		} else {
@@ -260,6 +262,7 @@ func rateLimitProto(r *ent.RateLimit) *adminv1.RateLimit {
 		When:       conditionProto(r.When),
 		AppliesPer: r.AppliesPer,
 		Mode:       modeProto(r.Mode == ratelimit.ModeAudit),
+		FailClosed: r.FailClosed,
 		CreateTime: ts(r.CreateTime),
 		UpdateTime: ts(r.UpdateTime),
 	}
@@ -275,6 +278,7 @@ func rateLimitConfig(r *ent.RateLimit) governance.RateLimitRule {
 		When:       conditionConfig(r.When),
 		AppliesPer: slices.Clone(r.AppliesPer),
 		Audit:      r.Mode == ratelimit.ModeAudit,
+		FailClosed: r.FailClosed,
 	}
 	for _, l := range r.Limits {
 		out.Limits = append(out.Limits, governance.Limit{Unit: l.Unit, LimitTo: l.LimitTo})
@@ -289,6 +293,7 @@ type budgetRow struct {
 	unit       string
 	appliesPer []string
 	mode       entbudget.Mode
+	failClosed bool
 	thresholds []int
 	targets    []*adminv1.NotificationTarget // validated; secrets in plain text
 }
@@ -324,6 +329,7 @@ func validateBudget(in *adminv1.Budget) (budgetRow, error) {
 	if a {
 		row.mode = entbudget.ModeAudit
 	}
+	row.failClosed = in.GetFailClosed()
 	for i, th := range in.GetAlerts().GetThresholds() {
 		if th < 1 || th > maxThreshold {
 			return row, apierr.Invalid("budget.alerts.thresholds", "budget.alerts.thresholds[%d] %d must be a percentage from 1 to %d", i, th, maxThreshold)
@@ -394,7 +400,7 @@ func (s *Store) CreateBudget(ctx context.Context, in *adminv1.Budget) (*adminv1.
 			SetUnit(row.unit).
 			SetLimitTo(in.GetLimitTo()).
 			SetAppliesPer(row.appliesPer).
-			SetMode(row.mode).
+			SetMode(row.mode).SetFailClosed(row.failClosed).
 			SetThresholds(row.thresholds).
 			SetNotificationTargets(targets).
 			Save(ctx)
@@ -449,7 +455,7 @@ func (s *Store) UpdateBudget(ctx context.Context, in *adminv1.Budget) (*adminv1.
 			SetWhen(row.when).
 			SetUnit(row.unit).
 			SetLimitTo(in.GetLimitTo()).
-			SetMode(row.mode).
+			SetMode(row.mode).SetFailClosed(row.failClosed).
 			SetThresholds(row.thresholds).
 			SetNotificationTargets(targets)
 		if row.appliesPer == nil {
@@ -489,6 +495,7 @@ func budgetProto(b *ent.Budget) *adminv1.Budget {
 		LimitTo:    b.LimitTo,
 		AppliesPer: b.AppliesPer,
 		Mode:       modeProto(b.Mode == entbudget.ModeAudit),
+		FailClosed: b.FailClosed,
 		Alerts:     &adminv1.BudgetAlerts{},
 		CreateTime: ts(b.CreateTime),
 		UpdateTime: ts(b.UpdateTime),
@@ -511,6 +518,7 @@ func (s *Store) budgetConfig(b *ent.Budget) (governance.BudgetRule, error) {
 		LimitTo:    b.LimitTo,
 		AppliesPer: slices.Clone(b.AppliesPer),
 		Audit:      b.Mode == entbudget.ModeAudit,
+		FailClosed: b.FailClosed,
 		Thresholds: slices.Clone(b.Thresholds),
 	}
 	for i, t := range b.NotificationTargets {

@@ -30,6 +30,8 @@ const (
 	FieldAppliesPer = "applies_per"
 	// FieldMode holds the string denoting the mode field in the database.
 	FieldMode = "mode"
+	// FieldFailClosed holds the string denoting the fail_closed field in the database.
+	FieldFailClosed = "fail_closed"
 	// FieldThresholds holds the string denoting the thresholds field in the database.
 	FieldThresholds = "thresholds"
 	// FieldNotificationTargets holds the string denoting the notification_targets field in the database.
@@ -49,6 +51,7 @@ var Columns = []string{
 	FieldLimitTo,
 	FieldAppliesPer,
 	FieldMode,
+	FieldFailClosed,
 	FieldThresholds,
 	FieldNotificationTargets,
 }
@@ -76,6 +79,8 @@ var (
 	DefaultUnit string
 	// DefaultLimitTo holds the default value on creation for the "limit_to" field.
 	DefaultLimitTo float64
+	// DefaultFailClosed holds the default value on creation for the "fail_closed" field.
+	DefaultFailClosed bool
 )
 
 // Mode defines the type for the "mode" enum field.
@@ -140,4 +145,9 @@ func ByLimitTo(opts ...sql.OrderTermOption) OrderOption {
 // ByMode orders the results by the mode field.
 func ByMode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMode, opts...).ToFunc()
+}
+
+// ByFailClosed orders the results by the fail_closed field.
+func ByFailClosed(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFailClosed, opts...).ToFunc()
 }

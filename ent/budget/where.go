@@ -79,6 +79,11 @@ func LimitTo(v float64) predicate.Budget {
 	return predicate.Budget(sql.FieldEQ(FieldLimitTo, v))
 }
 
+// FailClosed applies equality check predicate on the "fail_closed" field. It's identical to FailClosedEQ.
+func FailClosed(v bool) predicate.Budget {
+	return predicate.Budget(sql.FieldEQ(FieldFailClosed, v))
+}
+
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.
 func CreateTimeEQ(v time.Time) predicate.Budget {
 	return predicate.Budget(sql.FieldEQ(FieldCreateTime, v))
@@ -367,6 +372,16 @@ func ModeIn(vs ...Mode) predicate.Budget {
 // ModeNotIn applies the NotIn predicate on the "mode" field.
 func ModeNotIn(vs ...Mode) predicate.Budget {
 	return predicate.Budget(sql.FieldNotIn(FieldMode, vs...))
+}
+
+// FailClosedEQ applies the EQ predicate on the "fail_closed" field.
+func FailClosedEQ(v bool) predicate.Budget {
+	return predicate.Budget(sql.FieldEQ(FieldFailClosed, v))
+}
+
+// FailClosedNEQ applies the NEQ predicate on the "fail_closed" field.
+func FailClosedNEQ(v bool) predicate.Budget {
+	return predicate.Budget(sql.FieldNEQ(FieldFailClosed, v))
 }
 
 // ThresholdsIsNil applies the IsNil predicate on the "thresholds" field.

@@ -80,6 +80,7 @@ var (
 		{Name: "limit_to", Type: field.TypeFloat64, Default: 0},
 		{Name: "applies_per", Type: field.TypeJSON, Nullable: true},
 		{Name: "mode", Type: field.TypeEnum, Enums: []string{"enforce", "audit"}, Default: "enforce"},
+		{Name: "fail_closed", Type: field.TypeBool, Default: false},
 		{Name: "thresholds", Type: field.TypeJSON, Nullable: true},
 		{Name: "notification_targets", Type: field.TypeJSON, Nullable: true},
 	}
@@ -173,6 +174,7 @@ var (
 		{Name: "limits", Type: field.TypeJSON, Nullable: true},
 		{Name: "applies_per", Type: field.TypeJSON, Nullable: true},
 		{Name: "mode", Type: field.TypeEnum, Enums: []string{"enforce", "audit"}, Default: "enforce"},
+		{Name: "fail_closed", Type: field.TypeBool, Default: false},
 	}
 	// RateLimitsTable holds the schema information for the "rate_limits" table.
 	RateLimitsTable = &schema.Table{

@@ -28,6 +28,8 @@ const (
 	FieldAppliesPer = "applies_per"
 	// FieldMode holds the string denoting the mode field in the database.
 	FieldMode = "mode"
+	// FieldFailClosed holds the string denoting the fail_closed field in the database.
+	FieldFailClosed = "fail_closed"
 	// Table holds the table name of the ratelimit in the database.
 	Table = "rate_limits"
 )
@@ -42,6 +44,7 @@ var Columns = []string{
 	FieldLimits,
 	FieldAppliesPer,
 	FieldMode,
+	FieldFailClosed,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -63,6 +66,8 @@ var (
 	UpdateDefaultUpdateTime func() time.Time
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// DefaultFailClosed holds the default value on creation for the "fail_closed" field.
+	DefaultFailClosed bool
 )
 
 // Mode defines the type for the "mode" enum field.
@@ -117,4 +122,9 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 // ByMode orders the results by the mode field.
 func ByMode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMode, opts...).ToFunc()
+}
+
+// ByFailClosed orders the results by the fail_closed field.
+func ByFailClosed(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFailClosed, opts...).ToFunc()
 }

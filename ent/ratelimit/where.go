@@ -69,6 +69,11 @@ func Name(v string) predicate.RateLimit {
 	return predicate.RateLimit(sql.FieldEQ(FieldName, v))
 }
 
+// FailClosed applies equality check predicate on the "fail_closed" field. It's identical to FailClosedEQ.
+func FailClosed(v bool) predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldEQ(FieldFailClosed, v))
+}
+
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.
 func CreateTimeEQ(v time.Time) predicate.RateLimit {
 	return predicate.RateLimit(sql.FieldEQ(FieldCreateTime, v))
@@ -262,6 +267,16 @@ func ModeIn(vs ...Mode) predicate.RateLimit {
 // ModeNotIn applies the NotIn predicate on the "mode" field.
 func ModeNotIn(vs ...Mode) predicate.RateLimit {
 	return predicate.RateLimit(sql.FieldNotIn(FieldMode, vs...))
+}
+
+// FailClosedEQ applies the EQ predicate on the "fail_closed" field.
+func FailClosedEQ(v bool) predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldEQ(FieldFailClosed, v))
+}
+
+// FailClosedNEQ applies the NEQ predicate on the "fail_closed" field.
+func FailClosedNEQ(v bool) predicate.RateLimit {
+	return predicate.RateLimit(sql.FieldNEQ(FieldFailClosed, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -29,6 +29,9 @@ func (Budget) Fields() []ent.Field {
 		field.Float("limit_to").Default(0),
 		field.Strings("applies_per").Optional(),
 		field.Enum("mode").Values("enforce", "audit").Default("enforce"),
+		// fail_closed: a replica refuses beyond its lease while the control plane is
+		// unreachable, instead of admitting by local accounting.
+		field.Bool("fail_closed").Default(false),
 		field.Ints("thresholds").Optional(),
 		// notification_targets hold their secrets sealed with the master key (AES-256-GCM).
 		field.JSON("notification_targets", []schematype.NotificationTarget{}).Optional().Sensitive(),

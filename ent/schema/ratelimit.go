@@ -28,5 +28,8 @@ func (RateLimit) Fields() []ent.Field {
 		field.JSON("limits", []schematype.RateLimitEntry{}).Optional(),
 		field.Strings("applies_per").Optional(),
 		field.Enum("mode").Values("enforce", "audit").Default("enforce"),
+		// fail_closed: a replica refuses beyond its lease while the control plane is
+		// unreachable, instead of admitting by local accounting.
+		field.Bool("fail_closed").Default(false),
 	}
 }

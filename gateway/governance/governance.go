@@ -38,6 +38,9 @@ type RateLimitRule struct {
 	Limits     []Limit
 	AppliesPer []string
 	Audit      bool
+	// FailClosed: a gateway replica refuses beyond its lease while its control plane does
+	// not answer, instead of admitting by local accounting.
+	FailClosed bool
 }
 
 // NotificationTarget is where a budget's alerts go. Secret is the webhook's HMAC key; it and a
@@ -59,6 +62,8 @@ type BudgetRule struct {
 	LimitTo    float64
 	AppliesPer []string
 	Audit      bool
+	// FailClosed is as RateLimitRule.FailClosed.
+	FailClosed bool
 	// Thresholds are alert thresholds in percent; empty means DefaultThresholds.
 	Thresholds []int
 	Targets    []NotificationTarget
@@ -125,18 +130,20 @@ type Rules struct {
 }
 
 type rateRule struct {
-	name   string
-	cond   cond
-	dims   []dim
-	limits []limiter.Check // Rule, Unit, Limit and Audit set
+	name       string
+	failClosed bool
+	cond       cond
+	dims       []dim
+	limits     []limiter.Check // Rule, Unit, Limit and Audit set
 }
 
 type budgetRule struct {
-	name    string
-	targets []NotificationTarget
-	cond    cond
-	dims    []dim
-	check   budget.Check // Rule, Unit, Limit, Audit and Thresholds set
+	name       string
+	failClosed bool
+	targets    []NotificationTarget
+	cond       cond
+	dims       []dim
+	check      budget.Check // Rule, Unit, Limit, Audit and Thresholds set
 }
 
 // Compile compiles rules. A rule the store would have refused (an unknown unit, a limit that
@@ -211,11 +218,34 @@ func (r *Rules) Budget(rule string, u budget.Unit) (int64, bool) {
 	return 0, false
 }
 
+// FailClosed reports whether the rate limit (or, with isBudget, the budget) named rule refuses
+// beyond a gateway replica's lease while the control plane does not answer. It is read only
+// then, so a scan is enough.
+func (r *Rules) FailClosed(isBudget bool, rule string) bool {
+	if r == nil {
+		return false
+	}
+	if isBudget {
+		for i := range r.budgets {
+			if r.budgets[i].name == rule {
+				return r.budgets[i].failClosed
+			}
+		}
+		return false
+	}
+	for i := range r.limits {
+		if r.limits[i].name == rule {
+			return r.limits[i].failClosed
+		}
+	}
+	return false
+}
+
 // Len returns the number of compiled rate limits and budgets.
 func (r *Rules) Len() (limits, budgets int) { return len(r.limits), len(r.budgets) }
 
 func compileRate(in RateLimitRule) (rateRule, error) {
-	out := rateRule{name: in.Name}
+	out := rateRule{name: in.Name, failClosed: in.FailClosed}
 	var err error
 	if out.cond, err = compileCond(in.When); err != nil {
 		return out, err
@@ -240,7 +270,7 @@ func compileRate(in RateLimitRule) (rateRule, error) {
 }
 
 func compileBudget(in BudgetRule) (budgetRule, error) {
-	out := budgetRule{name: in.Name, targets: slices.Clone(in.Targets)}
+	out := budgetRule{name: in.Name, failClosed: in.FailClosed, targets: slices.Clone(in.Targets)}
 	var err error
 	if out.cond, err = compileCond(in.When); err != nil {
 		return out, err

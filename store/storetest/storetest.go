@@ -667,11 +667,15 @@ func testRateLimits(t *testing.T, h *harness) {
 		Limits:     []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 60}, {Unit: "tokens_per_day", LimitTo: 10000}},
 		AppliesPer: []string{"user", "metadata.project"},
 		Mode:       adminv1.Mode_MODE_AUDIT,
+		FailClosed: true,
 	}
 	want := proto.CloneOf(in)
 	want.When.Subjects[2] = "virtualaccount:billing"
 	diff(t, "created", want, must(st.CreateRateLimit(ctx, in))(t))
 	diff(t, "get", want, must(st.GetRateLimit(ctx, "per-user"))(t))
+	if got := snap(t, st).RateLimits; len(got) != 1 || !got[0].FailClosed {
+		t.Errorf("snapshot rate limits = %+v, want fail_closed carried", got)
+	}
 	upd := &adminv1.RateLimit{Name: "per-user", Limits: []*adminv1.RateLimitEntry{{Unit: "tokens_per_minute", LimitTo: 5}}}
 	wantUpd := &adminv1.RateLimit{Name: "per-user", When: &adminv1.Condition{}, Limits: upd.Limits, Mode: adminv1.Mode_MODE_ENFORCE}
 	diff(t, "updated", wantUpd, must(st.UpdateRateLimit(ctx, upd))(t))
@@ -759,12 +763,12 @@ func testBudgets(t *testing.T, h *harness) {
 	}
 
 	// An update without the secret keeps it for the same webhook, even at another position.
-	upd := &adminv1.Budget{Name: "team-ml", Unit: "tokens_per_day", LimitTo: 1000, Mode: adminv1.Mode_MODE_AUDIT, Alerts: &adminv1.BudgetAlerts{NotificationTarget: []*adminv1.NotificationTarget{
+	upd := &adminv1.Budget{Name: "team-ml", Unit: "tokens_per_day", LimitTo: 1000, Mode: adminv1.Mode_MODE_AUDIT, FailClosed: true, Alerts: &adminv1.BudgetAlerts{NotificationTarget: []*adminv1.NotificationTarget{
 		{Type: "slack-webhook", Url: "https://hooks.slack.com/services/T/B/x"},
 		{Type: "webhook", Url: "https://hooks.example.com/llmgw"},
 		{Type: "webhook", Url: "https://other.example.com/"},
 	}}}
-	wantUpd := &adminv1.Budget{Name: "team-ml", When: &adminv1.Condition{}, Unit: "tokens_per_day", LimitTo: 1000, Mode: adminv1.Mode_MODE_AUDIT, Alerts: &adminv1.BudgetAlerts{
+	wantUpd := &adminv1.Budget{Name: "team-ml", When: &adminv1.Condition{}, Unit: "tokens_per_day", LimitTo: 1000, Mode: adminv1.Mode_MODE_AUDIT, FailClosed: true, Alerts: &adminv1.BudgetAlerts{
 		Thresholds: []int32{75, 90, 100}, // the default, when none are given
 		NotificationTarget: []*adminv1.NotificationTarget{
 			{Type: "slack-webhook", Url: "https://hooks.slack.com/services/T/B/x"},
@@ -774,7 +778,7 @@ func testBudgets(t *testing.T, h *harness) {
 	}}
 	diff(t, "updated", wantUpd, must(st.UpdateBudget(ctx, upd))(t))
 	diff(t, "list", []*adminv1.Budget{wantUpd}, must(st.ListBudgets(ctx))(t))
-	if got := snap(t, st).Budgets; len(got) != 1 || got[0].Targets[1].Secret != hmac || got[0].Targets[2].Secret != "" || !got[0].Audit {
+	if got := snap(t, st).Budgets; len(got) != 1 || got[0].Targets[1].Secret != hmac || got[0].Targets[2].Secret != "" || !got[0].Audit || !got[0].FailClosed {
 		t.Errorf("snapshot budgets after update = %+v", got)
 	}
 

@@ -1886,7 +1886,7 @@ func (x *RateLimitEntry) GetLimitTo() int64 {
 
 // RateLimit caps requests or tokens per rolling window for the requests its condition selects.
 // Every matching rate limit must admit a request, and a request counts against each of them.
-// Enforcement on the request path is not active yet: rules are stored, validated and compiled.
+// Counters live in memory; across gateway replicas, the control plane leases each a share.
 type RateLimit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name is the rule's stable id: unique and immutable. Counters are kept by it, so a change to
@@ -1907,7 +1907,11 @@ type RateLimit struct {
 	// create_time is output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// update_time is output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// fail_closed is what a gateway replica does for this rule when its lease is spent and its
+	// control plane does not answer: refuse (true), or admit by local accounting, its share of
+	// the limit (false, the default). A single process has no control plane to lose.
+	FailClosed    bool `protobuf:"varint,8,opt,name=fail_closed,json=failClosed,proto3" json:"fail_closed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1989,6 +1993,13 @@ func (x *RateLimit) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *RateLimit) GetFailClosed() bool {
+	if x != nil {
+		return x.FailClosed
+	}
+	return false
 }
 
 // NotificationTarget is where a budget's alerts are posted.
@@ -2126,8 +2137,8 @@ func (x *BudgetAlerts) GetNotificationTarget() []*NotificationTarget {
 
 // Budget caps spend (US dollars) or tokens per calendar period in UTC for the requests its
 // condition selects. Every matching budget must fit a request, and a request is charged to each
-// of them. Enforcement on the request path is not active yet: rules are stored, validated and
-// compiled.
+// of them. Spend is counted in memory; across gateway replicas, the control plane leases each a
+// share.
 type Budget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name is the rule's stable id: unique and immutable. Spend is kept by it.
@@ -2150,7 +2161,10 @@ type Budget struct {
 	// create_time is output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// update_time is output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// fail_closed is as RateLimit.fail_closed: refuse beyond the lease while the control plane
+	// does not answer (true), or admit by local accounting (false, the default).
+	FailClosed    bool `protobuf:"varint,10,opt,name=fail_closed,json=failClosed,proto3" json:"fail_closed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2246,6 +2260,13 @@ func (x *Budget) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Budget) GetFailClosed() bool {
+	if x != nil {
+		return x.FailClosed
+	}
+	return false
 }
 
 // LimitStatus is the current state of one bucket of a rate limit or budget.
@@ -7947,7 +7968,7 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
 	"\x0eRateLimitEntry\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x19\n" +
-	"\blimit_to\x18\x02 \x01(\x03R\alimitTo\"\xcb\x02\n" +
+	"\blimit_to\x18\x02 \x01(\x03R\alimitTo\"\xec\x02\n" +
 	"\tRateLimit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x04when\x18\x02 \x01(\v2\x19.llmgw.admin.v1.ConditionR\x04when\x126\n" +
@@ -7958,7 +7979,9 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"q\n" +
+	"updateTime\x12\x1f\n" +
+	"\vfail_closed\x18\b \x01(\bR\n" +
+	"failClosed\"q\n" +
 	"\x12NotificationTarget\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
@@ -7969,7 +7992,7 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"thresholds\x18\x01 \x03(\x05R\n" +
 	"thresholds\x12S\n" +
-	"\x13notification_target\x18\x02 \x03(\v2\".llmgw.admin.v1.NotificationTargetR\x12notificationTarget\"\xf5\x02\n" +
+	"\x13notification_target\x18\x02 \x03(\v2\".llmgw.admin.v1.NotificationTargetR\x12notificationTarget\"\x96\x03\n" +
 	"\x06Budget\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x04when\x18\x02 \x01(\v2\x19.llmgw.admin.v1.ConditionR\x04when\x12\x12\n" +
@@ -7982,7 +8005,10 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xe4\x01\n" +
+	"updateTime\x12\x1f\n" +
+	"\vfail_closed\x18\n" +
+	" \x01(\bR\n" +
+	"failClosed\"\xe4\x01\n" +
 	"\vLimitStatus\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
