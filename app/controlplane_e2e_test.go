@@ -17,13 +17,14 @@ import (
 	"time"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/store/pgtest"
 )
 
-// replicaSet is one control plane and its gateway replicas, each a serve in process on its own
-// loopback port.
+// replicaSet is one control plane on Postgres and its gateway replicas, each a serve in process
+// on its own loopback port.
 type replicaSet struct {
 	control  *gateway
-	dbPath   string
+	dsn      string // the control plane's Postgres
 	listen   string
 	env      map[string]string
 	token    string
@@ -40,9 +41,12 @@ var fastLink = hooks{heartbeat: 100 * time.Millisecond, backoff: 20 * time.Milli
 func startReplicaSet(t *testing.T, gateways int) *replicaSet {
 	t.Helper()
 	rs := &replicaSet{
-		dbPath: filepath.Join(t.TempDir(), "control.db"),
+		dsn:    pgtest.DSN(t),
 		listen: fmt.Sprintf("127.0.0.1:%d", e2ePort(t)),
 		env:    map[string]string{"LLMGW_MASTER_KEY": testMasterKey},
+	}
+	if err := Run(context.Background(), []string{"migrate", "--db", rs.dsn}, func(k string) string { return rs.env[k] }, io.Discard, io.Discard); err != nil {
+		t.Fatalf("llmgw migrate: %v", err)
 	}
 	rs.startControl(t)
 	resp, body := rs.control.do(t, "POST", "/api/v1/gateway-tokens", rs.control.Token, `{"name":"edge"}`)
@@ -79,7 +83,7 @@ func (rs *replicaSet) startControl(t *testing.T) {
 	for k, v := range rs.env {
 		env[k] = v
 	}
-	rs.control = startGatewayHooks(t, fastLink, env, "--role", "control", "--listen", rs.listen, "--db", "sqlite:"+rs.dbPath)
+	rs.control = startGatewayHooks(t, fastLink, env, "--role", "control", "--listen", rs.listen, "--db", rs.dsn)
 }
 
 // startGateway starts replica i on its data directory and waits until it has a config.
