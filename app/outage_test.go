@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -19,11 +21,36 @@ import (
 	"github.com/llmgw/llmgw/store/pgtest"
 )
 
-// tcpProxy forwards connections to a database so a test can cut the database off.
+// tcpProxy forwards connections to a database or a control plane so a test can cut it off
+// (stop) or stall it (pause: every byte is held, connections stay open).
 type tcpProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  []net.Conn
+	paused atomic.Bool
+}
+
+// pause holds (on) or releases every byte in both directions.
+func (p *tcpProxy) pause(on bool) { p.paused.Store(on) }
+
+// pipe copies src to dst, holding bytes while the proxy is paused.
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.paused.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -46,11 +73,11 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
-			go func() { _, _ = io.Copy(c, u); c.Close() }()
+			go p.pipe(u, c)
+			go p.pipe(c, u)
 		}
 	}()
-	t.Cleanup(p.stop)
+	t.Cleanup(func() { p.pause(false); p.stop() })
 	return p
 }
 

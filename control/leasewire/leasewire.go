@@ -41,7 +41,7 @@ func RequestFromProto(gateway string, r *controlplanev1.ExchangeLeasesRequest) *
 func ResponseToProto(r *lease.Response) *controlplanev1.ExchangeLeasesResponse {
 	out := &controlplanev1.ExchangeLeasesResponse{Seq: r.Seq, TtlMs: r.TTL.Milliseconds(), Gateways: int32(r.Gateways), Grants: make([]*controlplanev1.LeaseGrant, len(r.Grants))}
 	for i, g := range r.Grants {
-		out.Grants[i] = &controlplanev1.LeaseGrant{Key: keyToProto(g.Key), Lease: g.Lease}
+		out.Grants[i] = &controlplanev1.LeaseGrant{Key: keyToProto(g.Key), Lease: g.Lease, Free: g.Free}
 	}
 	return out
 }
@@ -50,7 +50,7 @@ func ResponseToProto(r *lease.Response) *controlplanev1.ExchangeLeasesResponse {
 func ResponseFromProto(r *controlplanev1.ExchangeLeasesResponse) *lease.Response {
 	out := &lease.Response{Seq: r.GetSeq(), TTL: time.Duration(r.GetTtlMs()) * time.Millisecond, Gateways: int(r.GetGateways()), Grants: make([]lease.Grant, len(r.GetGrants()))}
 	for i, g := range r.GetGrants() {
-		out.Grants[i] = lease.Grant{Key: keyFromProto(g.GetKey()), Lease: g.GetLease()}
+		out.Grants[i] = lease.Grant{Key: keyFromProto(g.GetKey()), Lease: g.GetLease(), Free: g.GetFree()}
 	}
 	return out
 }

@@ -213,7 +213,7 @@ func (p *Pool) Exchange(ctx context.Context, req *lease.Request) (*lease.Respons
 		} else {
 			delete(a.leases, req.Gateway)
 		}
-		resp.Grants[i] = lease.Grant{Key: it.Key, Lease: gr.n}
+		resp.Grants[i] = lease.Grant{Key: it.Key, Lease: gr.n, Free: a.free(t)}
 	}
 	if apply {
 		g.seq = req.Seq

@@ -71,6 +71,10 @@ type Grant struct {
 	// Lease is the replica's whole lease on the key after the exchange: what it may still
 	// admit plus what it has in flight and has not yet reported.
 	Lease int64
+	// Free is what the key had left in the control plane after the exchange, neither used
+	// nor leased to any replica. A replica hands back lease it does not need only while Free
+	// is low (the key is contended): far from the limit it keeps its lease for bursts.
+	Free int64
 }
 
 // Response is the control plane's answer to a Request.
@@ -228,6 +232,9 @@ type entry struct {
 	outside  int64 // in flight outside any lease (bridge or local accounting)
 	bridging bool  // a bridge request is in flight
 	pending  int64 // usage settled and not yet in a request
+	// contended: the control plane's free capacity on the key was below a quarter of the
+	// limit at the last exchange.
+	contended bool
 	// pendingLeased is the part of pending that requests admitted on the lease settled.
 	pendingLeased int64
 	demand        int64 // asked since the last sync, admitted or not

@@ -19,6 +19,7 @@ var t0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 type fixed struct {
 	mu    sync.Mutex
 	lease int64
+	free  int64 // Grant.Free: 0, the default, is a contended key
 	out   map[Key]int64
 	down  bool
 	reqs  []Request
@@ -41,7 +42,7 @@ func (f *fixed) Exchange(_ context.Context, req *Request) (*Response, error) {
 			n = f.lease // topped up
 		}
 		f.out[it.Key] = n
-		resp.Grants = append(resp.Grants, Grant{Key: it.Key, Lease: n})
+		resp.Grants = append(resp.Grants, Grant{Key: it.Key, Lease: n, Free: f.free})
 	}
 	return resp, nil
 }
@@ -386,5 +387,42 @@ func TestQuietKeyNotSent(t *testing.T) {
 	}
 	if n := len(f.last().Items); n != 1 {
 		t.Fatalf("a lease due for renewal was not sent: %d items", n)
+	}
+}
+
+// A replica keeps a lease it does not need while the key is far from its limit (a burst can
+// use it), and hands the excess back once the control plane says the key is contended.
+func TestHandBackOnlyWhenContended(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t0}
+	f := &fixed{lease: 500, free: 1_000_000}
+	l := New("gw", f, WithClock(clk.now))
+	c, _ := take(l, rpm(1_000_000))
+	c.Settle(0, 0)
+	for range 3 {
+		if err := l.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		items := f.last().Items
+		if len(items) != 1 || items[0].Released != 0 {
+			t.Fatalf("sync far from the limit sent %+v: want the key, renewed, nothing handed back", items)
+		}
+		clk.t = clk.t.Add(600 * time.Millisecond) // the lease (1 s) is due for renewal
+	}
+	f.mu.Lock()
+	f.free = 10 // below a quarter of the limit
+	f.mu.Unlock()
+	released := int64(0)
+	for range 3 {
+		clk.t = clk.t.Add(600 * time.Millisecond) // the lease (1 s) is due for renewal
+		if err := l.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range f.last().Items {
+			released += it.Released
+		}
+	}
+	if released == 0 {
+		t.Error("kept an unneeded lease of 500 on a contended key")
 	}
 }

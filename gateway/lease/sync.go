@@ -80,7 +80,7 @@ func (l *Leases) build() *Request {
 			it.Released = max(free, 0) // hand it all back; apply drops the key
 		case free < want:
 			it.Want = want - free
-		case free > 2*want:
+		case free > 2*want && e.contended:
 			it.Released = free - want
 		}
 		e.avail -= it.Released
@@ -120,6 +120,7 @@ func (l *Leases) apply(req *Request, resp *Response, sent int64) {
 		// like the rest but never came out of this lease: only what the lease's own
 		// requests settled since the request was built is taken from it.
 		e.avail = g.Lease - e.held - e.pendingLeased
+		e.contended = g.Free < e.limit/4
 		if e.idle >= idleSyncs && g.Lease == 0 && e.held == 0 && e.outside == 0 && e.pending == 0 {
 			drop = append(drop, g.Key)
 		}

@@ -393,7 +393,10 @@ type LeaseGrant struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Key   *LeaseKey              `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// lease is the replica's whole lease on the key after the exchange.
-	Lease         int64 `protobuf:"varint,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	Lease int64 `protobuf:"varint,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	// free is what the key has left after the exchange, neither used nor leased; a replica
+	// hands back unneeded lease only while it is low.
+	Free          int64 `protobuf:"varint,3,opt,name=free,proto3" json:"free,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -438,6 +441,13 @@ func (x *LeaseGrant) GetKey() *LeaseKey {
 func (x *LeaseGrant) GetLease() int64 {
 	if x != nil {
 		return x.Lease
+	}
+	return 0
+}
+
+func (x *LeaseGrant) GetFree() int64 {
+	if x != nil {
+		return x.Free
 	}
 	return 0
 }
@@ -545,11 +555,12 @@ const file_llmgw_controlplane_v1_control_plane_proto_rawDesc = "" +
 	"\n" +
 	"gateway_id\x18\x01 \x01(\tR\tgatewayId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x126\n" +
-	"\x05items\x18\x03 \x03(\v2 .llmgw.controlplane.v1.LeaseItemR\x05items\"U\n" +
+	"\x05items\x18\x03 \x03(\v2 .llmgw.controlplane.v1.LeaseItemR\x05items\"i\n" +
 	"\n" +
 	"LeaseGrant\x121\n" +
 	"\x03key\x18\x01 \x01(\v2\x1f.llmgw.controlplane.v1.LeaseKeyR\x03key\x12\x14\n" +
-	"\x05lease\x18\x02 \x01(\x03R\x05lease\"\x98\x01\n" +
+	"\x05lease\x18\x02 \x01(\x03R\x05lease\x12\x12\n" +
+	"\x04free\x18\x03 \x01(\x03R\x04free\"\x98\x01\n" +
 	"\x16ExchangeLeasesResponse\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06ttl_ms\x18\x02 \x01(\x03R\x05ttlMs\x12\x1a\n" +
