@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/openai/openai-go/v3"
