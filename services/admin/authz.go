@@ -22,9 +22,10 @@ import (
 //   - the admin role (and the admin token) may call every method;
 //   - the viewer role may call every read (read: true), which never returns a secret;
 //   - the team-admin role may call a method whose row has a team check, when the check passes:
-//     the API keys of the users and virtual accounts of the caller's teams, and the rate limits
-//     and budgets whose subjects are all of those teams. Reads of those lists are narrowed to
-//     the same resources.
+//     the API keys of the users and virtual accounts of the caller's teams (not of another user
+//     who holds a role: a key carries its owner's roles, so that would escalate), and the rate
+//     limits and budgets whose subjects are all of those teams. Reads of those lists are
+//     narrowed to the same resources.
 //
 // A write row names the audit event the store records for it (action, resource kind, and the
 // resource's name from the request).
@@ -100,13 +101,13 @@ var rules = map[string]rule{
 
 	"CreateApiKey": {write: w("create", store.AuditAPIKey, nil), team: func(ctx context.Context, sc *scope, req any) error {
 		k := req.(*adminv1.CreateApiKeyRequest).GetApiKey()
-		return sc.owner(ctx, k.GetUser(), k.GetVirtualAccount())
+		return sc.keyOwner(ctx, k.GetUser(), k.GetVirtualAccount())
 	}},
 	"ListApiKeys": {read: true, team: allow, narrow: func(ctx context.Context, sc *scope, resp any) error {
 		r := resp.(*adminv1.ListApiKeysResponse)
 		var keep []*adminv1.ApiKey
 		for _, k := range r.GetApiKeys() {
-			if err := sc.owner(ctx, k.GetUser(), k.GetVirtualAccount()); err == nil {
+			if err := sc.keyOwner(ctx, k.GetUser(), k.GetVirtualAccount()); err == nil {
 				keep = append(keep, k)
 			} else if !denied(err) {
 				return err
@@ -220,11 +221,16 @@ func allow(context.Context, *scope, any) error { return nil }
 // errNotTeam refuses a team admin's request outside the team.
 var errNotTeam = apierr.New(apierr.KindPermissionDenied, "a team admin may manage only the API keys, rate limits and budgets of their own teams")
 
-func denied(err error) bool { return errors.Is(err, errNotTeam) }
+func denied(err error) bool { return errors.Is(err, errNotTeam) || errors.Is(err, errRoleHolder) }
+
+// errRoleHolder refuses a team admin the keys of another user who holds a role: a key of
+// theirs would carry that role, so minting or rotating one would escalate.
+var errRoleHolder = apierr.New(apierr.KindPermissionDenied, "a team admin may not manage the API keys of another user who holds a role")
 
 // scope answers whether resources are a team admin's: of one of their teams.
 type scope struct {
 	st    *store.Store
+	self  string // the team admin's user name
 	teams []string
 }
 
@@ -253,13 +259,32 @@ func (sc *scope) owner(ctx context.Context, userName, va string) error {
 	return errNotTeam
 }
 
-// key checks that the API key with the id is owned in the teams.
+// keyOwner checks that a team admin may manage the keys of an owner: a user or virtual
+// account of the teams, and, for a user other than the team admin, one without a role.
+func (sc *scope) keyOwner(ctx context.Context, userName, va string) error {
+	if err := sc.owner(ctx, userName, va); err != nil {
+		return err
+	}
+	if userName == "" || userName == sc.self {
+		return nil
+	}
+	u, err := sc.st.GetUser(ctx, userName)
+	if err != nil {
+		return notTeamIfMissing(err)
+	}
+	if len(u.GetRoles()) > 0 {
+		return errRoleHolder
+	}
+	return nil
+}
+
+// key checks that a team admin may manage the API key with the id.
 func (sc *scope) key(ctx context.Context, id string) error {
 	k, err := sc.st.GetAPIKey(ctx, id)
 	if err != nil {
 		return notTeamIfMissing(err)
 	}
-	return sc.owner(ctx, k.GetUser(), k.GetVirtualAccount())
+	return sc.keyOwner(ctx, k.GetUser(), k.GetVirtualAccount())
 }
 
 // subjects checks that a rule applies to the teams only: it names at least one subject, and
@@ -385,7 +410,7 @@ func (s *Service) Authorize() connect.UnaryInterceptorFunc {
 				}
 				return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "your roles do not allow %s", method))
 			}
-			sc := &scope{st: s.st, teams: p.Teams}
+			sc := &scope{st: s.st, self: p.User, teams: p.Teams}
 			if err := r.team(ctx, sc, req.Any()); err != nil {
 				return nil, s.fail(ctx, method, fmt.Errorf("authorize: %w", err))
 			}

@@ -180,6 +180,24 @@ func TestRoles(t *testing.T) {
 		wantCode(t, "key for another team's user", err, connect.CodePermissionDenied)
 		_, err = lead.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Owner: &adminv1.ApiKey_VirtualAccount{VirtualAccount: "web-svc"}}})
 		wantCode(t, "key for another team's virtual account", err, connect.CodePermissionDenied)
+		// A key of a team member with a role would carry the role: no (their own: yes).
+		if _, err := r.root.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "boss", Roles: []string{"admin"}, Teams: []string{"ml"}}}); err != nil {
+			t.Fatal(err)
+		}
+		bossKey, err := r.root.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "boss"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = lead.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "boss"}}})
+		wantCode(t, "key for a team member who is an admin", err, connect.CodePermissionDenied)
+		_, err = lead.RotateApiKey(ctx, &adminv1.RotateApiKeyRequest{Id: bossKey.GetApiKey().GetId()})
+		wantCode(t, "rotate a team admin's key", err, connect.CodePermissionDenied)
+		own, err := lead.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "lena"}}})
+		if err != nil {
+			t.Errorf("team admin creates their own key: %v", err)
+		} else if _, err := lead.RevokeApiKey(ctx, &adminv1.RevokeApiKeyRequest{Id: own.GetApiKey().GetId()}); err != nil {
+			t.Errorf("team admin revokes their own key: %v", err)
+		}
 		_, err = lead.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "ghost"}}})
 		wantCode(t, "key for a user that does not exist", err, connect.CodePermissionDenied)
 		if _, err := lead.RotateApiKey(ctx, &adminv1.RotateApiKeyRequest{Id: k.GetApiKey().GetId()}); err != nil {
@@ -203,8 +221,9 @@ func TestRoles(t *testing.T) {
 		for _, k := range keys.GetApiKeys() {
 			owners[k.GetUser()+k.GetVirtualAccount()]++
 		}
-		// The team's members (lena, noel, mike: two keys, one revoked) and virtual account.
-		if want := map[string]int{"lena": 1, "noel": 1, "mike": 2, "ml-svc": 1}; !maps.Equal(owners, want) {
+		// The team's members without a role (noel, mike: two keys, one revoked), lena herself
+		// (two, one revoked) and the team's virtual account; not boss's.
+		if want := map[string]int{"lena": 2, "noel": 1, "mike": 2, "ml-svc": 1}; !maps.Equal(owners, want) {
 			t.Errorf("team admin lists keys of %v, want %v", owners, want)
 		}
 
@@ -272,7 +291,7 @@ func TestRoles(t *testing.T) {
 			}
 		}
 		// Newest first; refused calls record nothing.
-		want := []string{"DeleteRateLimit", "DeleteBudget", "CreateBudget", "CreateRateLimit", "RevokeApiKey", "RotateApiKey", "CreateApiKey", "CreateApiKey"}
+		want := []string{"DeleteRateLimit", "DeleteBudget", "CreateBudget", "CreateRateLimit", "RevokeApiKey", "RotateApiKey", "RevokeApiKey", "CreateApiKey", "CreateApiKey", "CreateApiKey"}
 		if !slices.Equal(got, want) {
 			t.Errorf("lena's audit events %q, want %q", got, want)
 		}
