@@ -15,6 +15,7 @@ import (
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
 )
 
 // keyClient is a Connect client of g's Admin API that sends secret.
@@ -88,7 +89,7 @@ func TestRolesAuditAndScopes(t *testing.T) {
 	viewerKey := keep(roleKey(t, root, "vera", []string{"viewer"}, nil, nil))
 	leadKey := keep(roleKey(t, root, "lena", []string{"team-admin"}, []string{"ml"}, nil))
 	keep(roleKey(t, root, "mike", nil, []string{"ml"}, nil))
-	keep(roleKey(t, root, "wendy", nil, []string{"web"}, nil))
+	keyOf := map[string]string{"wendy": keep(roleKey(t, root, "wendy", nil, []string{"web"}, nil))}
 	inferenceKey := keep(roleKey(t, root, "ada", []string{"admin"}, nil, []string{"inference"}))
 	adminKey := keep(roleKey(t, root, "ada", nil, nil, []string{"admin"}))
 
@@ -135,6 +136,14 @@ func TestRolesAuditAndScopes(t *testing.T) {
 		}
 		if resp, body := g.do(t, "GET", "/api/v1/teams", viewerKey, ""); resp.StatusCode != http.StatusOK {
 			t.Errorf("viewer REST GET /api/v1/teams: %d %s, want 200", resp.StatusCode, body)
+		}
+		// The Usage API: a viewer reads everyone's usage; a user without a role only their own.
+		byUser := &usagev1.GetCostBreakdownRequest{Filter: &usagev1.Filter{Users: []string{"mike"}}}
+		if _, err := g.usageClient(viewerKey).GetCostBreakdown(ctx, byUser); err != nil {
+			t.Errorf("viewer reads mike's usage: %v", err)
+		}
+		if _, err := g.usageClient(keyOf["wendy"]).GetCostBreakdown(ctx, byUser); connectCode(err) != connect.CodePermissionDenied {
+			t.Errorf("wendy reads mike's usage: %v, want PermissionDenied", err)
 		}
 	})
 
