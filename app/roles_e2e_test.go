@@ -97,7 +97,9 @@ func TestRolesAuditAndScopes(t *testing.T) {
 		viewer := g.keyClient(viewerKey)
 		var answers []proto.Message
 		for _, call := range []func() (proto.Message, error){
-			func() (proto.Message, error) { return viewer.ListProviderAccounts(ctx, &adminv1.ListProviderAccountsRequest{}) },
+			func() (proto.Message, error) {
+				return viewer.ListProviderAccounts(ctx, &adminv1.ListProviderAccountsRequest{})
+			},
 			func() (proto.Message, error) {
 				return viewer.GetProviderAccount(ctx, &adminv1.GetProviderAccountRequest{Name: "acme"})
 			},
