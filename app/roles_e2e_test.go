@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
@@ -269,10 +271,11 @@ func TestRolesAuditAndScopes(t *testing.T) {
 	})
 }
 
-// TestKeyGraceAndScopesOnEveryReplica: a rotation's grace period and a key's scope hold on
-// every gateway replica, which get them only from the control plane's config: during the grace
-// period both secrets work on each replica; a rotation without one ends the old secret on each;
-// an admin-scoped key is refused inference on each.
+// TestKeyGraceAndScopesOnEveryReplica: a rotation's grace period, a key's expiry and its scope
+// hold on every gateway replica, which get them only from the control plane's config: during
+// the grace period both secrets work on each replica; a rotation without one ends the old
+// secret on each; an expired key is refused by each; an admin-scoped key is refused inference
+// on each.
 func TestKeyGraceAndScopesOnEveryReplica(t *testing.T) {
 	rs := startReplicaSet(t, 2)
 	ctx := context.Background()
@@ -312,6 +315,18 @@ func TestKeyGraceAndScopesOnEveryReplica(t *testing.T) {
 		if st := chatStatus(g, r.GetSecret()); st != http.StatusUnauthorized {
 			t.Errorf("replica %d: the second secret after a rotation without grace answers %d, want 401", i, st)
 		}
+	}
+
+	// An expiry holds on every replica too.
+	ek, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "ana"}, ExpireTime: timestamppb.New(time.Now().Add(3 * time.Second))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rs.propagation(t, ek.GetSecret(), http.StatusOK, func() {}); d > 10e9 {
+		t.Fatal("the expiring key did not reach every replica before it expired")
+	}
+	if d := rs.propagation(t, ek.GetSecret(), http.StatusUnauthorized, func() {}); d > 10e9 {
+		t.Error("the expired key still works on a replica")
 	}
 
 	ak, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Owner: &adminv1.ApiKey_User{User: "ana"}, Scopes: []string{"admin"}}})
