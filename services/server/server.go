@@ -248,13 +248,13 @@ func noInference(w http.ResponseWriter, _ *http.Request) {
 	apierr.WriteOpenAI(w, apierr.New(apierr.KindNotFound, "this llmgw is a control plane (--role control): send inference requests to a gateway replica"))
 }
 
-// adminOnly lets through only requests with the admin token or an admin user's key, and
-// answers others in OpenAI's error shape (401, 403).
+// adminOnly lets through only requests with the admin token or an admin-scoped key of a user
+// with the admin role, and answers others in OpenAI's error shape (401, 403).
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.principal(r.Header)
 		if err == nil && (!p.Admin || !p.CanAdmin()) {
-			err = apierr.New(apierr.KindPermissionDenied, "this needs the admin token or an admin user's key")
+			err = apierr.New(apierr.KindPermissionDenied, "this needs the admin token or an admin-scoped key of a user with the admin role")
 		}
 		if err != nil {
 			apierr.WriteOpenAI(w, err)
@@ -341,8 +341,8 @@ var errAdminAccess = apierr.New(apierr.KindPermissionDenied, "the Admin API need
 // has no role table of its own.
 var adminRoleOnly connect.UnaryInterceptorFunc = func(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		snapP, _ := admin.PrincipalFrom(ctx)
-		if snapP == nil || !snapP.HasRole(snapshot.RoleAdmin) {
+		p, _ := admin.PrincipalFrom(ctx)
+		if p == nil || !p.HasRole(snapshot.RoleAdmin) {
 			return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "this needs the admin role"))
 		}
 		return next(ctx, req)
