@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -43,6 +44,8 @@ type ApiKey struct {
 	PreviousPrefix string `json:"previous_prefix,omitempty"`
 	// PreviousExpireTime holds the value of the "previous_expire_time" field.
 	PreviousExpireTime *time.Time `json:"previous_expire_time,omitempty"`
+	// Scopes holds the value of the "scopes" field.
+	Scopes []string `json:"scopes,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ApiKeyQuery when eager-loading is set.
 	Edges        ApiKeyEdges `json:"edges"`
@@ -87,6 +90,8 @@ func (*ApiKey) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case apikey.FieldScopes:
+			values[i] = new([]byte)
 		case apikey.FieldUserID, apikey.FieldVirtualAccountID:
 			values[i] = new(sql.NullInt64)
 		case apikey.FieldID, apikey.FieldName, apikey.FieldPrefix, apikey.FieldHash, apikey.FieldPreviousHash, apikey.FieldPreviousPrefix:
@@ -193,6 +198,14 @@ func (_m *ApiKey) assignValues(columns []string, values []any) error {
 				_m.PreviousExpireTime = new(time.Time)
 				*_m.PreviousExpireTime = value.Time
 			}
+		case apikey.FieldScopes:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field scopes", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Scopes); err != nil {
+					return fmt.Errorf("unmarshal field scopes: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -288,6 +301,9 @@ func (_m *ApiKey) String() string {
 		builder.WriteString("previous_expire_time=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("scopes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Scopes))
 	builder.WriteByte(')')
 	return builder.String()
 }

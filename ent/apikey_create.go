@@ -182,6 +182,12 @@ func (_c *ApiKeyCreate) SetNillablePreviousExpireTime(v *time.Time) *ApiKeyCreat
 	return _c
 }
 
+// SetScopes sets the "scopes" field.
+func (_c *ApiKeyCreate) SetScopes(v []string) *ApiKeyCreate {
+	_c.mutation.SetScopes(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ApiKeyCreate) SetID(v string) *ApiKeyCreate {
 	_c.mutation.SetID(v)
@@ -352,6 +358,10 @@ func (_c *ApiKeyCreate) createSpec() (*ApiKey, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PreviousExpireTime(); ok {
 		_spec.SetField(apikey.FieldPreviousExpireTime, field.TypeTime, value)
 		_node.PreviousExpireTime = &value
+	}
+	if value, ok := _c.mutation.Scopes(); ok {
+		_spec.SetField(apikey.FieldScopes, field.TypeJSON, value)
+		_node.Scopes = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

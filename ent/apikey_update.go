@@ -280,6 +280,9 @@ func (_u *ApiKeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.PreviousExpireTimeCleared() {
 		_spec.ClearField(apikey.FieldPreviousExpireTime, field.TypeTime)
 	}
+	if _u.mutation.ScopesCleared() {
+		_spec.ClearField(apikey.FieldScopes, field.TypeJSON)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{apikey.Label}
@@ -581,6 +584,9 @@ func (_u *ApiKeyUpdateOne) sqlSave(ctx context.Context) (_node *ApiKey, err erro
 	}
 	if _u.mutation.PreviousExpireTimeCleared() {
 		_spec.ClearField(apikey.FieldPreviousExpireTime, field.TypeTime)
+	}
+	if _u.mutation.ScopesCleared() {
+		_spec.ClearField(apikey.FieldScopes, field.TypeJSON)
 	}
 	_node = &ApiKey{config: _u.config}
 	_spec.Assign = _node.assignValues

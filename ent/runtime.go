@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/llmgw/llmgw/ent/apikey"
+	"github.com/llmgw/llmgw/ent/auditevent"
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
 	"github.com/llmgw/llmgw/ent/gatewaytoken"
@@ -51,6 +52,32 @@ func init() {
 	apikeyDescID := apikeyFields[0].Descriptor()
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	apikey.IDValidator = apikeyDescID.Validators[0].(func(string) error)
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescTime is the schema descriptor for time field.
+	auditeventDescTime := auditeventFields[0].Descriptor()
+	// auditevent.DefaultTime holds the default value on creation for the time field.
+	auditevent.DefaultTime = auditeventDescTime.Default.(func() time.Time)
+	// auditeventDescKeyID is the schema descriptor for key_id field.
+	auditeventDescKeyID := auditeventFields[2].Descriptor()
+	// auditevent.DefaultKeyID holds the default value on creation for the key_id field.
+	auditevent.DefaultKeyID = auditeventDescKeyID.Default.(string)
+	// auditeventDescRPC is the schema descriptor for rpc field.
+	auditeventDescRPC := auditeventFields[3].Descriptor()
+	// auditevent.DefaultRPC holds the default value on creation for the rpc field.
+	auditevent.DefaultRPC = auditeventDescRPC.Default.(string)
+	// auditeventDescResourceName is the schema descriptor for resource_name field.
+	auditeventDescResourceName := auditeventFields[6].Descriptor()
+	// auditevent.DefaultResourceName holds the default value on creation for the resource_name field.
+	auditevent.DefaultResourceName = auditeventDescResourceName.Default.(string)
+	// auditeventDescBefore is the schema descriptor for before field.
+	auditeventDescBefore := auditeventFields[7].Descriptor()
+	// auditevent.DefaultBefore holds the default value on creation for the before field.
+	auditevent.DefaultBefore = auditeventDescBefore.Default.(string)
+	// auditeventDescAfter is the schema descriptor for after field.
+	auditeventDescAfter := auditeventFields[8].Descriptor()
+	// auditevent.DefaultAfter holds the default value on creation for the after field.
+	auditevent.DefaultAfter = auditeventDescAfter.Default.(string)
 	authzruleMixin := schema.AuthzRule{}.Mixin()
 	authzruleMixinFields0 := authzruleMixin[0].Fields()
 	_ = authzruleMixinFields0

@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// ApiKey is the client for interacting with the ApiKey builders.
 	ApiKey *ApiKeyClient
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
 	// AuthzRule is the client for interacting with the AuthzRule builders.
 	AuthzRule *AuthzRuleClient
 	// Budget is the client for interacting with the Budget builders.
@@ -172,6 +174,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.ApiKey = NewApiKeyClient(tx.config)
+	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.AuthzRule = NewAuthzRuleClient(tx.config)
 	tx.Budget = NewBudgetClient(tx.config)
 	tx.GatewayToken = NewGatewayTokenClient(tx.config)

@@ -98,6 +98,12 @@ func (_c *UserCreate) SetNillableAdmin(v *bool) *UserCreate {
 	return _c
 }
 
+// SetRoles sets the "roles" field.
+func (_c *UserCreate) SetRoles(v []string) *UserCreate {
+	_c.mutation.SetRoles(v)
+	return _c
+}
+
 // AddTeamIDs adds the "teams" edge to the Team entity by IDs.
 func (_c *UserCreate) AddTeamIDs(ids ...int) *UserCreate {
 	_c.mutation.AddTeamIDs(ids...)
@@ -259,6 +265,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Admin(); ok {
 		_spec.SetField(user.FieldAdmin, field.TypeBool, value)
 		_node.Admin = value
+	}
+	if value, ok := _c.mutation.Roles(); ok {
+		_spec.SetField(user.FieldRoles, field.TypeJSON, value)
+		_node.Roles = value
 	}
 	if nodes := _c.mutation.TeamsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

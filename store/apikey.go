@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -57,15 +59,26 @@ func (s *Store) CreateAPIKey(ctx context.Context, in *adminv1.ApiKey) (*adminv1.
 		}
 		expire = &t
 	}
+	for i, sc := range in.GetScopes() {
+		if !slices.Contains(snapshot.Scopes, sc) {
+			return nil, "", fmt.Errorf("create api key: %w", apierr.Invalid("api_key.scopes", "api_key.scopes[%d] %q is not a scope: use %s", i, sc, strings.Join(snapshot.Scopes, ", ")))
+		}
+	}
+	scopes := slices.Compact(slices.Sorted(slices.Values(in.GetScopes())))
 	secret := snapshot.NewKeySecret()
+	id := newKeyID()
 	var out *ent.ApiKey
 	err := s.write(ctx, func(tx *ent.Tx) error {
+		auditName(ctx, id)
 		c := tx.ApiKey.Create().
-			SetID(newKeyID()).
+			SetID(id).
 			SetName(in.GetName()).
 			SetPrefix(snapshot.KeyDisplayPrefix(secret)).
 			SetHash(snapshot.KeyHash(secret)).
 			SetNillableExpireTime(expire)
+		if len(scopes) > 0 {
+			c.SetScopes(scopes)
+		}
 		switch {
 		case in.GetUser() != "":
 			id, err := tx.User.Query().Where(user.Name(in.GetUser())).OnlyID(ctx)
@@ -245,6 +258,7 @@ func keyProto(k *ent.ApiKey) *adminv1.ApiKey {
 		LastUsedTime: tsp(k.LastUsedTime),
 		ExpireTime:   tsp(k.ExpireTime),
 		RevokeTime:   tsp(k.RevokeTime),
+		Scopes:       k.Scopes,
 	}
 	// The secret a rotation replaced is listed while it still works.
 	if k.PreviousHash != nil && k.PreviousExpireTime != nil && !time.Now().After(*k.PreviousExpireTime) {

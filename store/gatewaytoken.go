@@ -34,10 +34,12 @@ func (s *Store) CreateGatewayToken(ctx context.Context, name string) (*adminv1.G
 	}
 	secret := GatewayTokenPrefix + snapshot.NewKeySecret()[len(snapshot.KeyPrefix):]
 	var out *ent.GatewayToken
+	id := newGatewayTokenID()
 	err := s.write(ctx, func(tx *ent.Tx) error {
+		auditName(ctx, id)
 		var err error
 		out, err = tx.GatewayToken.Create().
-			SetID(newGatewayTokenID()).
+			SetID(id).
 			SetName(name).
 			SetPrefix(secret[:len(GatewayTokenPrefix)+6]).
 			SetHash(snapshot.KeyHash(secret)).

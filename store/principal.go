@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/llmgw/llmgw/ent/user"
 	"github.com/llmgw/llmgw/ent/virtualaccount"
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
 const (
@@ -27,7 +29,32 @@ func validateUser(in *adminv1.User) error {
 	if err := validateName("user.name", in.GetName()); err != nil {
 		return err
 	}
+	for i, r := range in.GetRoles() {
+		if !slices.Contains(snapshot.Roles, r) {
+			return apierr.Invalid("user.roles", "user.roles[%d] %q is not a role: use %s", i, r, strings.Join(snapshot.Roles, ", "))
+		}
+	}
 	return validateList("user.teams", in.GetTeams())
+}
+
+// userRoles is the roles a user write stores: in.roles, with "admin" when in.admin is set,
+// sorted and without duplicates.
+func userRoles(in *adminv1.User) []string {
+	roles := slices.Clone(in.GetRoles())
+	if in.GetAdmin() {
+		roles = append(roles, snapshot.RoleAdmin)
+	}
+	return slices.Compact(slices.Sorted(slices.Values(roles)))
+}
+
+// storedRoles is the roles of a stored user: its roles, and "admin" when the admin column says
+// so (rows written before roles existed have only that).
+func storedRoles(u *ent.User) []string {
+	roles := slices.Clone(u.Roles)
+	if u.Admin {
+		roles = append(roles, snapshot.RoleAdmin)
+	}
+	return slices.Compact(slices.Sorted(slices.Values(roles)))
 }
 
 // teamIDs resolves team names for a write; an unknown team is an invalid argument naming param.
@@ -70,7 +97,8 @@ func (s *Store) CreateUser(ctx context.Context, in *adminv1.User) (*adminv1.User
 			SetName(in.GetName()).
 			SetEmail(in.GetEmail()).
 			SetDisabled(in.GetDisabled()).
-			SetAdmin(in.GetAdmin()).
+			SetAdmin(slices.Contains(userRoles(in), snapshot.RoleAdmin)).
+			SetRoles(userRoles(in)).
 			AddTeamIDs(ids...).
 			Save(ctx)
 		if err != nil {
@@ -125,7 +153,8 @@ func (s *Store) UpdateUser(ctx context.Context, in *adminv1.User) (*adminv1.User
 		if err := tx.User.UpdateOneID(id).
 			SetEmail(in.GetEmail()).
 			SetDisabled(in.GetDisabled()).
-			SetAdmin(in.GetAdmin()).
+			SetAdmin(slices.Contains(userRoles(in), snapshot.RoleAdmin)).
+			SetRoles(userRoles(in)).
 			ClearTeams().
 			AddTeamIDs(ids...).
 			Exec(ctx); err != nil {
@@ -166,7 +195,8 @@ func userProto(u *ent.User) *adminv1.User {
 		Email:      u.Email,
 		Teams:      teams,
 		Disabled:   u.Disabled,
-		Admin:      u.Admin,
+		Admin:      slices.Contains(storedRoles(u), snapshot.RoleAdmin),
+		Roles:      storedRoles(u),
 		CreateTime: ts(u.CreateTime),
 		UpdateTime: ts(u.UpdateTime),
 	}

@@ -84,7 +84,8 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 			names = append(names, t.Name)
 		}
 		slices.Sort(names)
-		cfg.Users = append(cfg.Users, snapshot.User{Name: u.Name, Teams: names, Disabled: u.Disabled, Admin: u.Admin})
+		roles := storedRoles(u)
+		cfg.Users = append(cfg.Users, snapshot.User{Name: u.Name, Teams: names, Disabled: u.Disabled, Admin: slices.Contains(roles, snapshot.RoleAdmin), Roles: roles})
 	}
 
 	vas, err := tx.VirtualAccount.Query().Order(ent.Asc(virtualaccount.FieldName)).WithTeam().All(ctx)
@@ -106,7 +107,7 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 		return nil, fmt.Errorf("read api keys: %w", err)
 	}
 	for _, k := range keys {
-		sk := snapshot.Key{ID: k.ID, Hash: k.Hash, Revoked: k.RevokeTime != nil}
+		sk := snapshot.Key{ID: k.ID, Hash: k.Hash, Revoked: k.RevokeTime != nil, Scopes: k.Scopes}
 		switch {
 		case k.UserID != nil:
 			sk.User = userNames[*k.UserID]

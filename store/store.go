@@ -17,6 +17,7 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -57,6 +58,9 @@ type Options struct {
 	// a routing target or rule may name the file's virtual models.
 	FileVirtualModels []string
 	FileRoutingRules  []string
+	// AuditRetention is how many audit events are kept (default DefaultAuditRetention): the
+	// write that records one more deletes the oldest beyond it, in its own transaction.
+	AuditRetention int
 }
 
 // Store is the admin configuration store. It is safe for concurrent use; Close releases it.
@@ -192,10 +196,26 @@ func (s *Store) Close() error {
 
 // write runs fn in a transaction that also bumps the configuration revision and, after a
 // successful commit, calls OnChange.
+//
+// When ctx carries an Audit (WithAudit), the write's audit event is recorded in the same
+// transaction, with the resource as it reads before fn and after it.
 func (s *Store) write(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	a := auditFrom(ctx)
 	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		var before proto.Message
+		if a != nil {
+			var err error
+			if before, err = s.auditBefore(ctx, tx, a); err != nil {
+				return err
+			}
+		}
 		if err := fn(tx); err != nil {
 			return err
+		}
+		if a != nil {
+			if err := s.auditRecord(ctx, tx, a, before); err != nil {
+				return err
+			}
 		}
 		return bumpRevision(ctx, tx, s.dialect)
 	})

@@ -38,6 +38,8 @@ const (
 	FieldPreviousPrefix = "previous_prefix"
 	// FieldPreviousExpireTime holds the string denoting the previous_expire_time field in the database.
 	FieldPreviousExpireTime = "previous_expire_time"
+	// FieldScopes holds the string denoting the scopes field in the database.
+	FieldScopes = "scopes"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeVirtualAccount holds the string denoting the virtual_account edge name in mutations.
@@ -75,6 +77,7 @@ var Columns = []string{
 	FieldPreviousHash,
 	FieldPreviousPrefix,
 	FieldPreviousExpireTime,
+	FieldScopes,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

@@ -760,6 +760,16 @@ func PreviousExpireTimeNotNil() predicate.ApiKey {
 	return predicate.ApiKey(sql.FieldNotNull(FieldPreviousExpireTime))
 }
 
+// ScopesIsNil applies the IsNil predicate on the "scopes" field.
+func ScopesIsNil() predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldIsNull(FieldScopes))
+}
+
+// ScopesNotNil applies the NotNil predicate on the "scopes" field.
+func ScopesNotNil() predicate.ApiKey {
+	return predicate.ApiKey(sql.FieldNotNull(FieldScopes))
+}
+
 // HasUser applies the HasEdge predicate on the "user" edge.
 func HasUser() predicate.ApiKey {
 	return predicate.ApiKey(func(s *sql.Selector) {

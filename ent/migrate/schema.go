@@ -22,6 +22,7 @@ var (
 		{Name: "previous_hash", Type: field.TypeString, Nullable: true},
 		{Name: "previous_prefix", Type: field.TypeString, Default: ""},
 		{Name: "previous_expire_time", Type: field.TypeTime, Nullable: true},
+		{Name: "scopes", Type: field.TypeJSON, Nullable: true},
 		{Name: "user_id", Type: field.TypeInt, Nullable: true},
 		{Name: "virtual_account_id", Type: field.TypeInt, Nullable: true},
 	}
@@ -33,13 +34,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "api_keys_users_api_keys",
-				Columns:    []*schema.Column{APIKeysColumns[11]},
+				Columns:    []*schema.Column{APIKeysColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "api_keys_virtual_accounts_api_keys",
-				Columns:    []*schema.Column{APIKeysColumns[12]},
+				Columns:    []*schema.Column{APIKeysColumns[13]},
 				RefColumns: []*schema.Column{VirtualAccountsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -49,6 +50,43 @@ var (
 				Name:    "apikey_create_time",
 				Unique:  false,
 				Columns: []*schema.Column{APIKeysColumns[4]},
+			},
+		},
+	}
+	// AuditEventsColumns holds the columns for the "audit_events" table.
+	AuditEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "time", Type: field.TypeTime},
+		{Name: "principal", Type: field.TypeString},
+		{Name: "key_id", Type: field.TypeString, Default: ""},
+		{Name: "rpc", Type: field.TypeString, Default: ""},
+		{Name: "action", Type: field.TypeString},
+		{Name: "resource_kind", Type: field.TypeString},
+		{Name: "resource_name", Type: field.TypeString, Default: ""},
+		{Name: "before", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "after", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "changed_fields", Type: field.TypeJSON, Nullable: true},
+	}
+	// AuditEventsTable holds the schema information for the "audit_events" table.
+	AuditEventsTable = &schema.Table{
+		Name:       "audit_events",
+		Columns:    AuditEventsColumns,
+		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditevent_time",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1]},
+			},
+			{
+				Name:    "auditevent_resource_kind",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[6]},
+			},
+			{
+				Name:    "auditevent_principal",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[2]},
 			},
 		},
 	}
@@ -236,6 +274,7 @@ var (
 		{Name: "email", Type: field.TypeString, Default: ""},
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 		{Name: "admin", Type: field.TypeBool, Default: false},
+		{Name: "roles", Type: field.TypeJSON, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -313,6 +352,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AuditEventsTable,
 		AuthzRulesTable,
 		BudgetsTable,
 		GatewayTokensTable,

@@ -9,6 +9,9 @@ import (
 // ApiKey is the predicate function for apikey builders.
 type ApiKey func(*sql.Selector)
 
+// AuditEvent is the predicate function for auditevent builders.
+type AuditEvent func(*sql.Selector)
+
 // AuthzRule is the predicate function for authzrule builders.
 type AuthzRule func(*sql.Selector)
 

@@ -38,6 +38,9 @@ func (ApiKey) Fields() []ent.Field {
 		// previous_prefix is the display prefix of that secret.
 		field.String("previous_prefix").Default(""),
 		field.Time("previous_expire_time").Optional().Nillable(),
+		// scopes are the APIs the key may call ("inference", "admin"); empty means both, as
+		// for keys issued before scopes existed.
+		field.Strings("scopes").Optional().Immutable(),
 	}
 }
 

@@ -22,7 +22,11 @@ func (User) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("email").Default(""),
 		field.Bool("disabled").Default(false),
+		// admin is true when roles holds "admin": it is what users stored before roles existed
+		// said, and the store reads it as that role, so rows written then keep their role.
 		field.Bool("admin").Default(false),
+		// roles are the user's Admin API roles ("admin", "viewer", "team-admin"), sorted.
+		field.Strings("roles").Optional(),
 	}
 }
 

@@ -26,6 +26,8 @@ const (
 	FieldDisabled = "disabled"
 	// FieldAdmin holds the string denoting the admin field in the database.
 	FieldAdmin = "admin"
+	// FieldRoles holds the string denoting the roles field in the database.
+	FieldRoles = "roles"
 	// EdgeTeams holds the string denoting the teams edge name in mutations.
 	EdgeTeams = "teams"
 	// EdgeAPIKeys holds the string denoting the api_keys edge name in mutations.
@@ -55,6 +57,7 @@ var Columns = []string{
 	FieldEmail,
 	FieldDisabled,
 	FieldAdmin,
+	FieldRoles,
 }
 
 var (

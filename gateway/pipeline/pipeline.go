@@ -107,7 +107,8 @@ type Caller struct {
 // UpstreamTimeout is the limit on one upstream call (WithUpstreamTimeout).
 func (p *Pipeline) UpstreamTimeout() time.Duration { return p.timeout }
 
-// Admit authenticates secret against the current snapshot.
+// Admit authenticates secret against the current snapshot, as an inference caller: a key
+// without the inference scope is refused.
 func (p *Pipeline) Admit(secret, requestID string) (*Caller, error) {
 	snap := p.snaps.Load()
 	if snap == nil {
@@ -117,6 +118,9 @@ func (p *Pipeline) Admit(secret, requestID string) (*Caller, error) {
 	pr, err := snap.Authenticate(secret, now)
 	if err != nil {
 		return nil, err
+	}
+	if !pr.CanInference() {
+		return nil, apierr.New(apierr.KindPermissionDenied, "this API key is scoped to the Admin API; inference needs a key with the inference scope")
 	}
 	if p.keys != nil && pr.KeyID != "" {
 		p.keys.Used(pr.KeyID, now)

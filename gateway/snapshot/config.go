@@ -187,7 +187,11 @@ type User struct {
 	Name     string
 	Teams    []string
 	Disabled bool
-	Admin    bool
+	// Admin is the RoleAdmin role; it is kept for configs written before Roles existed and
+	// counts as that role whether or not Roles holds it.
+	Admin bool
+	// Roles are the user's Admin API roles: RoleAdmin, RoleViewer, RoleTeamAdmin.
+	Roles []string
 }
 
 // Team is a group of users.
@@ -214,6 +218,8 @@ type Key struct {
 	// this key until PreviousExpireTime (inclusive). Empty when there is none.
 	PreviousHash       string
 	PreviousExpireTime time.Time
+	// Scopes are the APIs the key may call (ScopeInference, ScopeAdmin); empty means both.
+	Scopes []string
 }
 
 // Rule is an authorization rule; see the Admin API's AuthzRule for the matching rules.

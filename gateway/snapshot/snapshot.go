@@ -39,10 +39,16 @@ type Principal struct {
 	User           string
 	VirtualAccount string
 	Teams          []string
-	// Admin principals may call the Admin API and use every model.
+	// Admin principals hold RoleAdmin: they may do everything in the Admin API and use every
+	// model. The admin token is one.
 	Admin bool
+	// Roles are the user's Admin API roles (RoleViewer, RoleTeamAdmin, RoleAdmin); see HasRole.
+	Roles []string
 	// ExpireTime is the key's expiry; zero means never.
 	ExpireTime time.Time
+	// adminOnly and inferenceOnly narrow a key to one API (its scopes); see CanInference and
+	// CanAdmin.
+	adminOnly, inferenceOnly bool
 }
 
 // Name is a printable name of the principal for logs: "user:alice", "va:billing" or "admin".
@@ -214,7 +220,8 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 			if !ok || u.Disabled {
 				continue
 			}
-			p.User, p.Teams, p.Admin = u.Name, u.Teams, u.Admin
+			p.User, p.Teams, p.Roles = u.Name, u.Teams, u.Roles
+			p.Admin = u.Admin || slices.Contains(u.Roles, RoleAdmin)
 		case k.VirtualAccount != "":
 			va, ok := vas[k.VirtualAccount]
 			if !ok || va.Disabled {
@@ -227,6 +234,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 		default:
 			continue
 		}
+		p.setScopes(k.Scopes)
 		s.keys[k.Hash] = keyEntry{p: p}
 		if k.PreviousHash != "" && k.PreviousHash != k.Hash && !k.PreviousExpireTime.IsZero() {
 			s.keys[k.PreviousHash] = keyEntry{p: p, until: k.PreviousExpireTime}

@@ -1,7 +1,8 @@
 // Package admin implements the Admin API (llmgw.admin.v1.AdminService) as a Connect handler
 // over package store. It is thin: the store validates and persists, and this package renders
-// errors with apierr so that only public messages reach clients. It does no authentication:
-// an interceptor in services/server does.
+// errors with apierr so that only public messages reach clients. It does no authentication
+// (an interceptor in services/server does); it authorizes: Service.Authorize checks each call
+// against the caller's roles (authz.go's table) and marks writes for the audit log.
 package admin
 
 import (
@@ -605,4 +606,13 @@ func (s *Service) ListLimitStatus(ctx context.Context, req *adminv1.ListLimitSta
 		return nil, s.fail(ctx, "ListLimitStatus", err)
 	}
 	return &adminv1.ListLimitStatusResponse{Statuses: out}, nil
+}
+
+// ListAuditEvents implements adminv1connect.AdminServiceHandler.
+func (s *Service) ListAuditEvents(ctx context.Context, req *adminv1.ListAuditEventsRequest) (*adminv1.ListAuditEventsResponse, error) {
+	out, next, err := s.st.ListAuditEvents(ctx, req)
+	if err != nil {
+		return nil, s.fail(ctx, "ListAuditEvents", err)
+	}
+	return &adminv1.ListAuditEventsResponse{AuditEvents: out, NextPageToken: next}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/tracing"
+	"github.com/llmgw/llmgw/services/admin"
 	"github.com/llmgw/llmgw/services/usage"
 )
 
@@ -275,7 +276,8 @@ type access int
 const (
 	// accessInference admits any key as the pipeline's caller, and leaves a request record.
 	accessInference access = iota
-	// accessAdmin needs the admin token or an admin user's key.
+	// accessAdmin needs the admin token or an admin-scoped key of a user with an Admin API
+	// role; the Admin API's role table decides the rest.
 	accessAdmin
 	// accessUsage admits any key, as the Usage API's viewer (which narrows what it sees).
 	accessUsage
@@ -352,8 +354,8 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access)
 		if acc == accessUsage {
 			return usage.WithViewer(r.Context(), usage.ViewerOf(p)), nil
 		}
-		if !p.Admin {
-			return nil, apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin user's key")
+		if !admin.MayUse(p) {
+			return nil, errAdminAccess
 		}
 		return r.Context(), nil
 	}

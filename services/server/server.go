@@ -35,6 +35,7 @@ import (
 	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
+	"github.com/llmgw/llmgw/services/admin"
 	"github.com/llmgw/llmgw/services/inference"
 )
 
@@ -144,7 +145,15 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		mux.Handle(path, e.connectService(accessGateway, h))
 	}
 	if s.admin != nil {
-		path, h := adminv1connect.NewAdminServiceHandler(s.admin, readMax, connect.WithInterceptors(AdminAuth(s.snaps, time.Now)), strictConnectJSON())
+		// Authentication, then the admin service's role table; a handler without one (a test
+		// double) admits only the admin role.
+		authz := connect.Interceptor(adminRoleOnly)
+		if a, ok := s.admin.(interface {
+			Authorize() connect.UnaryInterceptorFunc
+		}); ok {
+			authz = a.Authorize()
+		}
+		path, h := adminv1connect.NewAdminServiceHandler(s.admin, readMax, connect.WithInterceptors(AdminAuth(s.snaps, time.Now), authz), strictConnectJSON())
 		mux.Handle(path, e.connectService(accessAdmin, h))
 	}
 	if s.opts.Usage != nil {
@@ -240,13 +249,13 @@ func noInference(w http.ResponseWriter, _ *http.Request) {
 	apierr.WriteOpenAI(w, apierr.New(apierr.KindNotFound, "this llmgw is a control plane (--role control): send inference requests to a gateway replica"))
 }
 
-// adminOnly lets through only requests with the admin token or an admin user's key, and
-// answers others in OpenAI's error shape (401, 403).
+// adminOnly lets through only requests with the admin token or an admin-scoped key of a user
+// with the admin role, and answers others in OpenAI's error shape (401, 403).
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.principal(r.Header)
-		if err == nil && !p.Admin {
-			err = apierr.New(apierr.KindPermissionDenied, "this needs the admin token or an admin user's key")
+		if err == nil && (!p.Admin || !p.CanAdmin()) {
+			err = apierr.New(apierr.KindPermissionDenied, "this needs the admin token or an admin-scoped key of a user with the admin role")
 		}
 		if err != nil {
 			apierr.WriteOpenAI(w, err)
@@ -304,7 +313,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// AdminAuth is a Connect interceptor that admits only the admin token or an admin user's key.
+// AdminAuth is a Connect interceptor that authenticates an Admin API call: the admin token, or
+// an admin-scoped key of a user with an Admin API role (admin.MayUse). It puts the principal in
+// the context (admin.WithPrincipal) for the role table that follows it.
 func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
@@ -316,10 +327,25 @@ func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterc
 			if err != nil {
 				return nil, apierr.ConnectError(err)
 			}
-			if !p.Admin {
-				return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin user's key"))
+			if !admin.MayUse(p) {
+				return nil, apierr.ConnectError(errAdminAccess)
 			}
-			return next(ctx, req)
+			return next(admin.WithPrincipal(ctx, p), req)
 		}
+	}
+}
+
+// errAdminAccess refuses a key the Admin API never admits.
+var errAdminAccess = apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin-scoped key of a user with an admin, viewer or team-admin role")
+
+// adminRoleOnly admits only the admin role: the authorization of an Admin API handler that
+// has no role table of its own.
+var adminRoleOnly connect.UnaryInterceptorFunc = func(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		p, _ := admin.PrincipalFrom(ctx)
+		if p == nil || !p.HasRole(snapshot.RoleAdmin) {
+			return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "this needs the admin role"))
+		}
+		return next(ctx, req)
 	}
 }

@@ -29,10 +29,11 @@ type Viewer struct {
 	VirtualAccount string
 }
 
-// ViewerOf is the viewer of an authenticated principal: the admin token and admin users' keys
-// are admins; any other key sees its own user's, or its own virtual account's, usage.
+// ViewerOf is the viewer of an authenticated principal: the admin token and the keys of users
+// with the admin or viewer role see all usage; any other key sees its own user's, or its own
+// virtual account's, usage.
 func ViewerOf(p *snapshot.Principal) Viewer {
-	return Viewer{Admin: p.Admin, User: p.User, VirtualAccount: p.VirtualAccount}
+	return Viewer{Admin: p.HasRole(snapshot.RoleAdmin) || p.HasRole(snapshot.RoleViewer), User: p.User, VirtualAccount: p.VirtualAccount}
 }
 
 type viewerKey struct{}

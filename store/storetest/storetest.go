@@ -57,6 +57,11 @@ func Run(t *testing.T, open Opener) {
 		{"GatewayTokens", testGatewayTokens},
 		{"Revision", testRevision},
 		{"AdapterCheck", testAdapterCheck},
+		{"Roles", testRoles},
+		{"KeyScopes", testKeyScopes},
+		{"Audit", testAudit},
+		{"AuditRetention", testAuditRetention},
+		{"AuditPages", testAuditPages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +71,7 @@ func Run(t *testing.T, open Opener) {
 				OnChange:          func() { h.changes.Add(1) },
 				FileVirtualModels: []string{FileVirtualModel},
 				FileRoutingRules:  []string{FileRoutingRule},
+				AuditRetention:    AuditRetention,
 				ValidateProvider: func(kind string) error {
 					if kind == "bogus" {
 						return errors.New("unknown provider")
@@ -351,7 +357,7 @@ func testUsersAndTeams(t *testing.T, h *harness) {
 	must(st.CreateTeam(ctx, &adminv1.Team{Name: "ml", Description: "machine learning"}))(t)
 	must(st.CreateTeam(ctx, &adminv1.Team{Name: "web"}))(t)
 	alice := must(st.CreateUser(ctx, &adminv1.User{Name: "alice", Email: "a@example.com", Teams: []string{"web", "ml", "ml"}, Admin: true}))(t)
-	wantAlice := &adminv1.User{Name: "alice", Email: "a@example.com", Teams: []string{"ml", "web"}, Admin: true}
+	wantAlice := &adminv1.User{Name: "alice", Email: "a@example.com", Teams: []string{"ml", "web"}, Admin: true, Roles: []string{"admin"}}
 	diff(t, "created", wantAlice, alice)
 	diff(t, "get", wantAlice, must(st.GetUser(ctx, "alice"))(t))
 	bob := must(st.CreateUser(ctx, &adminv1.User{Name: "bob", Teams: []string{"ml"}, Disabled: true}))(t)
@@ -908,7 +914,7 @@ func testSnapshot(t *testing.T, h *harness) {
 			{Account: "zeta", Name: "b", Types: []string{"chat"}},
 		},
 		Users: []snapshot.User{
-			{Name: "amy", Admin: true},
+			{Name: "amy", Admin: true, Roles: []string{"admin"}},
 			{Name: "zed", Teams: []string{"ml", "web"}, Disabled: true},
 		},
 		Teams:           []snapshot.Team{{Name: "ml"}, {Name: "web"}},

@@ -78,6 +78,7 @@ const (
 	AdminService_UpdateBudget_FullMethodName          = "/llmgw.admin.v1.AdminService/UpdateBudget"
 	AdminService_DeleteBudget_FullMethodName          = "/llmgw.admin.v1.AdminService/DeleteBudget"
 	AdminService_ListLimitStatus_FullMethodName       = "/llmgw.admin.v1.AdminService/ListLimitStatus"
+	AdminService_ListAuditEvents_FullMethodName       = "/llmgw.admin.v1.AdminService/ListAuditEvents"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -86,8 +87,9 @@ const (
 //
 // AdminService manages the gateway's configuration: provider accounts and their models, the
 // principals (users, teams, virtual accounts) and their API keys, authorization rules, and the
-// routing, rate-limit and budget resources. Every call needs the admin token or an admin key as
-// `authorization: Bearer <token>`. Every successful write is pushed to the data plane at once.
+// routing, rate-limit and budget resources. Every call needs, as `authorization: Bearer <token>`,
+// the admin token or an admin-scoped key of a user whose roles allow the call (see User.roles).
+// Every successful write is pushed to the data plane at once and recorded in the audit log.
 // Secrets are write-only: no call ever returns one, except the API key secret that
 // CreateApiKey and RotateApiKey return once.
 type AdminServiceClient interface {
@@ -220,6 +222,9 @@ type AdminServiceClient interface {
 	// ListLimitStatus lists, for each rate limit and budget bucket this replica has counted, its
 	// current usage, limit, remaining amount and reset time.
 	ListLimitStatus(ctx context.Context, in *ListLimitStatusRequest, opts ...grpc.CallOption) (*ListLimitStatusResponse, error)
+	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
+	// write, with who made it and the resource before and after, secrets removed.
+	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
 
 type adminServiceClient struct {
@@ -820,14 +825,25 @@ func (c *adminServiceClient) ListLimitStatus(ctx context.Context, in *ListLimitS
 	return out, nil
 }
 
+func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditEventsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListAuditEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
 //
 // AdminService manages the gateway's configuration: provider accounts and their models, the
 // principals (users, teams, virtual accounts) and their API keys, authorization rules, and the
-// routing, rate-limit and budget resources. Every call needs the admin token or an admin key as
-// `authorization: Bearer <token>`. Every successful write is pushed to the data plane at once.
+// routing, rate-limit and budget resources. Every call needs, as `authorization: Bearer <token>`,
+// the admin token or an admin-scoped key of a user whose roles allow the call (see User.roles).
+// Every successful write is pushed to the data plane at once and recorded in the audit log.
 // Secrets are write-only: no call ever returns one, except the API key secret that
 // CreateApiKey and RotateApiKey return once.
 type AdminServiceServer interface {
@@ -960,6 +976,9 @@ type AdminServiceServer interface {
 	// ListLimitStatus lists, for each rate limit and budget bucket this replica has counted, its
 	// current usage, limit, remaining amount and reset time.
 	ListLimitStatus(context.Context, *ListLimitStatusRequest) (*ListLimitStatusResponse, error)
+	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
+	// write, with who made it and the resource before and after, secrets removed.
+	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -1146,6 +1165,9 @@ func (UnimplementedAdminServiceServer) DeleteBudget(context.Context, *DeleteBudg
 }
 func (UnimplementedAdminServiceServer) ListLimitStatus(context.Context, *ListLimitStatusRequest) (*ListLimitStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListLimitStatus not implemented")
+}
+func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -2230,6 +2252,24 @@ func _AdminService_ListLimitStatus_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListAuditEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListAuditEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListAuditEvents(ctx, req.(*ListAuditEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2472,6 +2512,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListLimitStatus",
 			Handler:    _AdminService_ListLimitStatus_Handler,
+		},
+		{
+			MethodName: "ListAuditEvents",
+			Handler:    _AdminService_ListAuditEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

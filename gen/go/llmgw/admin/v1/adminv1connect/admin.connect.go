@@ -197,6 +197,9 @@ const (
 	// AdminServiceListLimitStatusProcedure is the fully-qualified name of the AdminService's
 	// ListLimitStatus RPC.
 	AdminServiceListLimitStatusProcedure = "/llmgw.admin.v1.AdminService/ListLimitStatus"
+	// AdminServiceListAuditEventsProcedure is the fully-qualified name of the AdminService's
+	// ListAuditEvents RPC.
+	AdminServiceListAuditEventsProcedure = "/llmgw.admin.v1.AdminService/ListAuditEvents"
 )
 
 // AdminServiceClient is a client for the llmgw.admin.v1.AdminService service.
@@ -330,6 +333,9 @@ type AdminServiceClient interface {
 	// ListLimitStatus lists, for each rate limit and budget bucket this replica has counted, its
 	// current usage, limit, remaining amount and reset time.
 	ListLimitStatus(context.Context, *v1.ListLimitStatusRequest) (*v1.ListLimitStatusResponse, error)
+	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
+	// write, with who made it and the resource before and after, secrets removed.
+	ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the llmgw.admin.v1.AdminService service. By
@@ -697,6 +703,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListLimitStatus")),
 			connect.WithClientOptions(opts...),
 		),
+		listAuditEvents: connect.NewClient[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse](
+			httpClient,
+			baseURL+AdminServiceListAuditEventsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListAuditEvents")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -761,6 +773,7 @@ type adminServiceClient struct {
 	updateBudget          *connect.Client[v1.UpdateBudgetRequest, v1.UpdateBudgetResponse]
 	deleteBudget          *connect.Client[v1.DeleteBudgetRequest, v1.DeleteBudgetResponse]
 	listLimitStatus       *connect.Client[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse]
+	listAuditEvents       *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
 }
 
 // CreateProviderAccount calls llmgw.admin.v1.AdminService.CreateProviderAccount.
@@ -1294,6 +1307,15 @@ func (c *adminServiceClient) ListLimitStatus(ctx context.Context, req *v1.ListLi
 	return nil, err
 }
 
+// ListAuditEvents calls llmgw.admin.v1.AdminService.ListAuditEvents.
+func (c *adminServiceClient) ListAuditEvents(ctx context.Context, req *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
+	response, err := c.listAuditEvents.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the llmgw.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateProviderAccount adds a provider account.
@@ -1425,6 +1447,9 @@ type AdminServiceHandler interface {
 	// ListLimitStatus lists, for each rate limit and budget bucket this replica has counted, its
 	// current usage, limit, remaining amount and reset time.
 	ListLimitStatus(context.Context, *v1.ListLimitStatusRequest) (*v1.ListLimitStatusResponse, error)
+	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
+	// write, with who made it and the resource before and after, secrets removed.
+	ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1788,6 +1813,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListLimitStatus")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListAuditEventsHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListAuditEventsProcedure,
+		svc.ListAuditEvents,
+		connect.WithSchema(adminServiceMethods.ByName("ListAuditEvents")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/llmgw.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateProviderAccountProcedure:
@@ -1908,6 +1939,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceDeleteBudgetHandler.ServeHTTP(w, r)
 		case AdminServiceListLimitStatusProcedure:
 			adminServiceListLimitStatusHandler.ServeHTTP(w, r)
+		case AdminServiceListAuditEventsProcedure:
+			adminServiceListAuditEventsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -2151,4 +2184,8 @@ func (UnimplementedAdminServiceHandler) DeleteBudget(context.Context, *v1.Delete
 
 func (UnimplementedAdminServiceHandler) ListLimitStatus(context.Context, *v1.ListLimitStatusRequest) (*v1.ListLimitStatusResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListLimitStatus is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListAuditEvents is not implemented"))
 }

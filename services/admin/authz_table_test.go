@@ -1,0 +1,41 @@
+package admin
+
+import (
+	"strings"
+	"testing"
+
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+)
+
+// TestEveryMethodHasARule walks the AdminService descriptor: every method has a row in the
+// role table, reads (Get*, List*) are the viewer's and record nothing, and every other method
+// is a write that the audit log records. A method added without a row fails here.
+func TestEveryMethodHasARule(t *testing.T) {
+	sd := adminv1.File_llmgw_admin_v1_admin_proto.Services().ByName("AdminService")
+	if sd == nil {
+		t.Fatal("no AdminService in the descriptor")
+	}
+	methods := sd.Methods()
+	seen := map[string]bool{}
+	for i := range methods.Len() {
+		name := string(methods.Get(i).Name())
+		seen[name] = true
+		r, ok := rules[name]
+		if !ok {
+			t.Errorf("%s has no row in the role table (services/admin/authz.go)", name)
+			continue
+		}
+		isRead := strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List")
+		switch {
+		case isRead && (!r.read || r.write != nil):
+			t.Errorf("%s reads: want read true and no audit", name)
+		case !isRead && (r.read || r.write == nil || r.write.kind == "" || r.write.action == ""):
+			t.Errorf("%s writes: want read false and an audit kind and action", name)
+		}
+	}
+	for name := range rules {
+		if !seen[name] {
+			t.Errorf("the role table has %s, which the service does not", name)
+		}
+	}
+}
