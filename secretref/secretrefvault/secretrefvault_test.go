@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/llmgw/llmgw/secretref"
-	"github.com/llmgw/llmgw/secretref/secretrefvault"
 	"github.com/llmgw/llmgw/secretref/secretreftest"
+	"github.com/llmgw/llmgw/secretref/secretrefvault"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
