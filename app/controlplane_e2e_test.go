@@ -39,12 +39,26 @@ var fastLink = hooks{heartbeat: 100 * time.Millisecond, backoff: 20 * time.Milli
 
 func startReplicaSet(t *testing.T, gateways int) *replicaSet {
 	t.Helper()
+	return startReplicaSetWith(t, gateways, fastLink, nil)
+}
+
+// startReplicaSetWith starts a replica set whose control plane runs with h's hooks, and with
+// controlEnv added to its environment and controlArgs to its flags.
+func startReplicaSetWith(t *testing.T, gateways int, h hooks, controlEnv map[string]string, controlArgs ...string) *replicaSet {
+	t.Helper()
 	rs := &replicaSet{
 		dbPath: filepath.Join(t.TempDir(), "control.db"),
 		listen: fmt.Sprintf("127.0.0.1:%d", e2ePort(t)),
 		env:    map[string]string{"LLMGW_MASTER_KEY": testMasterKey},
 	}
-	rs.startControl(t)
+	env := map[string]string{}
+	for k, v := range rs.env {
+		env[k] = v
+	}
+	for k, v := range controlEnv {
+		env[k] = v
+	}
+	rs.control = startGatewayHooks(t, h, env, append([]string{"--role", "control", "--listen", rs.listen, "--db", "sqlite:" + rs.dbPath}, controlArgs...)...)
 	resp, body := rs.control.do(t, "POST", "/api/v1/gateway-tokens", rs.control.Token, `{"name":"edge"}`)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /api/v1/gateway-tokens: %d %s", resp.StatusCode, body)

@@ -167,3 +167,34 @@ func TestSecretManagerUnreachableAtStart(t *testing.T) {
 		t.Errorf("after the refresh: %d %s, upstream saw %q", resp.StatusCode, answer, up.LastRequest().Authorization)
 	}
 }
+
+// TestSecretManagerRotationReachesReplicas: the control plane reads the Vault key and gateway
+// replicas, which never read a secret manager, get it in the config it pushes; a rotation
+// reaches the replica's upstream calls after the control plane's refresh, without a restart.
+func TestSecretManagerRotationReachesReplicas(t *testing.T) {
+	vault := secretreftest.NewVault(vaultToken)
+	vault.Put("secret/llmgw/openai", map[string]string{"api_key": "sk-vault-first"})
+	vsrv := httptest.NewServer(vault)
+	defer vsrv.Close()
+	up := providertest.NewOpenAI(t)
+	ticks := newSecretTicks()
+	h := fastLink
+	h.secretTicker = ticks.ticker
+	cfg := vaultedConfig(up.BaseURL()) + "- authz_rules:\n    - {models: [vaulted/gpt], teams: [testers]}\n"
+	rs := startReplicaSetWith(t, 1, h, map[string]string{"VAULT_ADDR": vsrv.URL, "VAULT_TOKEN": vaultToken}, "--config", writeConfig(t, cfg))
+	<-ticks.asked
+	key := rs.control.userKey(t, "carol", "testers")
+	gw := rs.gateways[0]
+	waitUntil(t, func() bool { return chatModelStatus(gw, key, "vaulted/gpt") == http.StatusOK })
+	if got := up.LastRequest().Authorization; got != "Bearer sk-vault-first" {
+		t.Fatalf("upstream saw %q through the replica, want the Vault key", got)
+	}
+	vault.Put("secret/llmgw/openai", map[string]string{"api_key": "sk-vault-rotated"})
+	ticks.refresh(t)
+	waitUntil(t, func() bool {
+		return chatModelStatus(gw, key, "vaulted/gpt") == http.StatusOK && up.LastRequest().Authorization == "Bearer sk-vault-rotated"
+	})
+	if strings.Contains(gw.Logs.String(), "sk-vault-") {
+		t.Error("the replica logged the key")
+	}
+}
