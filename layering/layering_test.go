@@ -38,6 +38,10 @@ var rules = []struct {
 	{"ent", "store", "the ent schema holds no business logic"},
 	{"configfile", "store", "configfile defines the store interface it needs"},
 	{"services/", "app", "nothing imports the process wiring"},
+	{"gateway/", "secretref", "the data plane gets secret values in the snapshot; it never reads a secret manager"},
+	{"replica", "secretref", "a gateway replica gets secret values in the config the control plane pushes"},
+	{"configfile", "secretref/secretref", "configfile checks references with secretref alone; the secret managers' SDKs belong to the process wiring"},
+	{"secretref", "app", "the secret managers sit under the process wiring"},
 	{"", "cmd/", "nothing imports a command"},
 }
 
