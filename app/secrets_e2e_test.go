@@ -155,8 +155,15 @@ func TestSecretManagerUnreachableAtStart(t *testing.T) {
 		t.Errorf("the default refresh interval is %v, want 5m", d)
 	}
 	body := `{"model":"vaulted/gpt","messages":[{"role":"user","content":"hi"}]}`
-	if resp, answer := g.do(t, "POST", "/v1/chat/completions", g.Token, body); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("before the key was read: %d %s, want 503", resp.StatusCode, answer)
+	resp, answer := g.do(t, "POST", "/v1/chat/completions", g.Token, body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(answer, "vault://secret/llmgw/openai#api_key") {
+		t.Errorf("before the key was read: %d %s, want 503 naming the reference", resp.StatusCode, answer)
+	}
+	if strings.Contains(answer, vsrv.URL) || strings.Contains(answer, "sealed") {
+		t.Errorf("the 503 quotes the secret manager's error: %s", answer)
+	}
+	if !strings.Contains(g.Logs.String(), "Vault is sealed") {
+		t.Errorf("the start log lacks the secret manager's error:\n%s", g.Logs.String())
 	}
 	if resp, answer := g.do(t, "POST", "/v1/chat/completions", g.Token, `{"model":"mock/echo","messages":[{"role":"user","content":"hi"}]}`); resp.StatusCode != http.StatusOK {
 		t.Errorf("another account: %d %s, want 200", resp.StatusCode, answer)

@@ -100,7 +100,9 @@ func (c *Cache) Add(ctx context.Context, raw string) error {
 }
 
 // Value returns the last value read of ref (as written). When none was ever read it returns
-// ok false and the problem, which names the reference and never a value.
+// ok false and the problem, which names the reference and nothing else: it is shown to
+// clients (a 503's message), so the manager's error, which may name internal hosts, is only
+// logged.
 func (c *Cache) Value(raw string) (value string, ok bool, problem string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -109,7 +111,7 @@ func (c *Cache) Value(raw string) (value string, ok bool, problem string) {
 	case e == nil:
 		return "", false, "secret " + raw + " was never read"
 	case !e.ok:
-		return "", false, "secret " + raw + " could not be read from its secret manager: " + e.err.Error()
+		return "", false, "secret " + raw + " could not be read from its secret manager"
 	}
 	return e.value, true, ""
 }
