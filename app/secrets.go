@@ -46,11 +46,12 @@ func newSecretCache(ctx context.Context, refs []configfile.ManagedSecret, getenv
 	}
 	c := secretref.New(fetchers, logger, opts...)
 	for _, r := range refs {
-		if err := c.Add(ctx, r.Ref); err != nil {
+		if err := c.Add(r.Ref); err != nil {
 			closeFetchers()
 			return nil, nil, fmt.Errorf("config: %w", err)
 		}
 	}
+	c.Refresh(ctx)
 	return c, closeFetchers, nil
 }
 

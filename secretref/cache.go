@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,7 +25,7 @@ const DefaultInterval = 5 * time.Minute
 const DefaultFetchTimeout = 30 * time.Second
 
 // Cache holds the last value read of each secret reference added to it and refreshes them
-// all on an interval. A refresh that fails keeps the last value, counts the failure by
+// all on an interval (Run) or when told (Refresh; call it once after the Adds, at start). A refresh that fails keeps the last value, counts the failure by
 // scheme (Failures) and logs the reference and the error, never a value. The zero value is
 // not usable; call New. It is safe for concurrent use.
 type Cache struct {
@@ -74,11 +75,10 @@ func New(fetchers map[string]Fetcher, logger *slog.Logger, opts ...Option) *Cach
 	return c
 }
 
-// Add parses ref, adds it to the cache and reads it once, unless it was added before. A
-// malformed reference or one whose scheme has no fetcher is an error and is not added; a
-// failed first read is not (the reference is added without a value, Value reports it, and
-// every refresh tries again).
-func (c *Cache) Add(ctx context.Context, raw string) error {
+// Add parses ref and adds it to the cache, unless it was added before; the next Refresh
+// reads it. A malformed reference or one whose scheme has no fetcher is an error and is not
+// added.
+func (c *Cache) Add(raw string) error {
 	ref, err := Parse(raw)
 	if err != nil {
 		return err
@@ -87,15 +87,12 @@ func (c *Cache) Add(ctx context.Context, raw string) error {
 		return fmt.Errorf("secret reference %s: no %s:// secret manager is configured", raw, ref.Scheme)
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, ok := c.entries[raw]; ok {
-		c.mu.Unlock()
 		return nil
 	}
-	e := &entry{ref: ref}
-	c.entries[raw] = e
+	c.entries[raw] = &entry{ref: ref}
 	c.order = append(c.order, raw)
-	c.mu.Unlock()
-	c.fetch(ctx, raw, e)
 	return nil
 }
 
@@ -127,24 +124,41 @@ func (c *Cache) Failures() map[string]int64 {
 	return out
 }
 
-// Refresh reads every reference again and reports whether a value changed (or was read for
-// the first time).
-func (c *Cache) Refresh(ctx context.Context) (changed bool) {
+// maxConcurrent bounds the reads of one Refresh in flight at once.
+const maxConcurrent = 8
+
+// Refresh reads every reference (at most maxConcurrent at once, each bounded by the fetch
+// timeout) and reports whether a value changed or was read for the first time. A read that
+// fails keeps the last value. One Refresh runs at a time.
+func (c *Cache) Refresh(ctx context.Context) bool {
 	c.refresh.Lock()
 	defer c.refresh.Unlock()
 	c.mu.Lock()
 	refs := make([]string, len(c.order))
 	copy(refs, c.order)
-	c.mu.Unlock()
-	for _, raw := range refs {
-		c.mu.Lock()
-		e := c.entries[raw]
-		c.mu.Unlock()
-		if c.fetch(ctx, raw, e) {
-			changed = true
-		}
+	entries := make([]*entry, len(refs))
+	for i, raw := range refs {
+		entries[i] = c.entries[raw]
 	}
-	return changed
+	c.mu.Unlock()
+	var (
+		wg      sync.WaitGroup
+		changed atomic.Bool
+		sema    = make(chan struct{}, maxConcurrent)
+	)
+	for i, e := range entries {
+		wg.Add(1)
+		sema <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sema }()
+			if c.fetch(ctx, refs[i], e) {
+				changed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	return changed.Load()
 }
 
 // Run refreshes every interval until ctx is done and calls onChange after a refresh that

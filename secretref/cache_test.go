@@ -31,9 +31,10 @@ func TestRunRefreshesOnItsInterval(t *testing.T) {
 		secretref.WithTicker(func(d time.Duration) (<-chan time.Time, func()) { asked <- d; return ticks, func() {} }))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := c.Add(ctx, ref); err != nil {
+	if err := c.Add(ref); err != nil {
 		t.Fatal(err)
 	}
+	c.Refresh(ctx)
 	changes := make(chan struct{}, 4)
 	done := make(chan struct{})
 	go func() {
@@ -83,13 +84,14 @@ func TestErrorsAreScrubbed(t *testing.T) {
 	fetchers := map[string]secretref.Fetcher{secretref.SchemeAWSSSM: m, secretref.SchemeVault: errFetcher{"bad key sk-live-secret here"}}
 	c := secretref.New(fetchers, slog.New(slog.NewTextHandler(&logs, nil)))
 	ctx := context.Background()
-	if err := c.Add(ctx, good); err != nil {
+	if err := c.Add(good); err != nil {
 		t.Fatal(err)
 	}
 	bad := "vault://secret/x#k"
-	if err := c.Add(ctx, bad); err != nil {
+	if err := c.Add(bad); err != nil {
 		t.Fatal(err)
 	}
+	c.Refresh(ctx)
 	_, ok, problem := c.Value(bad)
 	if want := "secret vault://secret/x#k could not be read from its secret manager"; ok || problem != want {
 		t.Errorf("Value: ok %v, problem %q; want %q (the manager's error is only logged)", ok, problem, want)
@@ -102,7 +104,7 @@ func TestErrorsAreScrubbed(t *testing.T) {
 func TestAddRefuses(t *testing.T) {
 	c := secretref.New(map[string]secretref.Fetcher{secretref.SchemeVault: secretreftest.NewMemory()}, slog.New(slog.DiscardHandler))
 	for _, ref := range []string{"aws-sm://x", "vault://secret", "env://X"} {
-		if err := c.Add(context.Background(), ref); err == nil {
+		if err := c.Add(ref); err == nil {
 			t.Errorf("Add(%q) = nil, want an error", ref)
 		}
 	}
@@ -150,5 +152,41 @@ func TestParse(t *testing.T) {
 				t.Errorf("String() = %q, want %q", got.String(), tt.in)
 			}
 		})
+	}
+}
+
+// slowFetcher blocks every read until release is closed, counting the reads in flight.
+type slowFetcher struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (f slowFetcher) Fetch(ctx context.Context, ref secretref.Ref) (string, error) {
+	f.started <- struct{}{}
+	<-f.release
+	return "v-" + ref.Path, nil
+}
+
+// TestRefreshReadsConcurrently: one slow secret manager does not hold up the others' reads
+// (a start with an unreachable manager waits one timeout, not one per reference).
+func TestRefreshReadsConcurrently(t *testing.T) {
+	f := slowFetcher{started: make(chan struct{}, 3), release: make(chan struct{})}
+	c := secretref.New(map[string]secretref.Fetcher{secretref.SchemeAWSSSM: f}, slog.New(slog.DiscardHandler))
+	for _, r := range []string{"aws-ssm://a", "aws-ssm://b", "aws-ssm://c"} {
+		if err := c.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan bool)
+	go func() { done <- c.Refresh(context.Background()) }()
+	for range 3 { // all three in flight before any returns
+		<-f.started
+	}
+	close(f.release)
+	if !<-done {
+		t.Error("Refresh reported no change")
+	}
+	if v, ok, _ := c.Value("aws-ssm://c"); !ok || v != "v-c" {
+		t.Errorf("Value = %q, %v", v, ok)
 	}
 }

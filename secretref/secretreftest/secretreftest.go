@@ -69,8 +69,14 @@ func Run(t *testing.T, f secretref.Fetcher, ref string, b Backend) {
 	b.SetDown(false)
 	b.Set(values[0])
 	c := secretref.New(fetchers, logger, secretref.WithFetchTimeout(10*time.Second))
-	if err := c.Add(ctx, ref); err != nil {
+	if err := c.Add(ref); err != nil {
 		t.Fatal(err)
+	}
+	if _, ok, _ := c.Value(ref); ok {
+		t.Error("a reference has a value before the first Refresh")
+	}
+	if !c.Refresh(ctx) {
+		t.Error("the first Refresh reported no change")
 	}
 	if got := value(c); got != values[0] {
 		t.Fatalf("first read: got %q, want %q", got, values[0])
@@ -116,8 +122,11 @@ func Run(t *testing.T, f secretref.Fetcher, ref string, b Backend) {
 	// A secret never read: missing, counted, and tried again by the next refresh.
 	b.SetDown(true)
 	fresh := secretref.New(fetchers, logger, secretref.WithFetchTimeout(10*time.Second))
-	if err := fresh.Add(ctx, ref); err != nil {
+	if err := fresh.Add(ref); err != nil {
 		t.Fatal(err)
+	}
+	if fresh.Refresh(ctx) {
+		t.Error("a Refresh that read nothing reported a change")
 	}
 	if _, ok, problem := fresh.Value(ref); ok || !strings.Contains(problem, ref) {
 		t.Errorf("a secret never read: ok %v, problem %q; want not ok and a problem naming %s", ok, problem, ref)
