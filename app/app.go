@@ -265,8 +265,6 @@ type hooks struct {
 	heartbeat time.Duration
 	// backoff replaces a replica's first reconnection wait (the longest is 20 times it).
 	backoff time.Duration
-	// secretFetchers replace the secret managers' SDK fetchers (secretManagers).
-	secretFetchers map[string]secretref.Fetcher
 	// secretTicker replaces the ticker of the secret-manager refresh (secretref.WithTicker).
 	secretTicker func(d time.Duration) (<-chan time.Time, func())
 }

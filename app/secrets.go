@@ -37,9 +37,6 @@ func secretManagers(getenv func(string) string) (map[string]secretref.Fetcher, f
 // refresh reads it.
 func newSecretCache(ctx context.Context, refs []configfile.ManagedSecret, getenv func(string) string, h *hooks, logger *slog.Logger) (*secretref.Cache, func(), error) {
 	fetchers, closeFetchers := secretManagers(getenv)
-	if h.secretFetchers != nil {
-		fetchers = h.secretFetchers
-	}
 	var opts []secretref.Option
 	if h.secretTicker != nil {
 		opts = append(opts, secretref.WithTicker(h.secretTicker))
