@@ -3,14 +3,16 @@ package secretreftest
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 )
 
 // AWS is a fake of the two AWS services secretref reads, speaking their documented JSON 1.1
 // protocol: POST / with X-Amz-Target AmazonSSM.GetParameter ({"Name", "WithDecryption"} ->
 // {"Parameter": {...}}) or secretsmanager.GetSecretValue ({"SecretId"} -> {"SecretString",
-// ...}). An unknown name is a 400 ParameterNotFound or ResourceNotFoundException, a fake
-// SetDown answers 500 InternalServerError, an unsigned request 403. Serve it with httptest
+// ...}). A request must be SigV4-signed for the target's service (ssm, secretsmanager). An
+// unknown name is a 400 ParameterNotFound or ResourceNotFoundException, a fake SetDown
+// answers 500 InternalServerError, an unsigned request 403. Serve it with httptest
 // and point the SDK's BaseEndpoint at it. It is safe for concurrent use.
 type AWS struct {
 	mu         sync.Mutex
@@ -75,6 +77,16 @@ func (a *AWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		awsErr(w, http.StatusBadRequest, "SerializationException", "bad body")
+		return
+	}
+	if r.Header.Get("Content-Type") != "application/x-amz-json-1.1" {
+		awsErr(w, http.StatusBadRequest, "SerializationException", "want Content-Type application/x-amz-json-1.1")
+		return
+	}
+	// SigV4: the credential scope names the service the target belongs to.
+	service := map[string]string{"AmazonSSM.GetParameter": "ssm", "secretsmanager.GetSecretValue": "secretsmanager"}[r.Header.Get("X-Amz-Target")]
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") || !strings.Contains(r.Header.Get("Authorization"), "/"+service+"/aws4_request") {
+		awsErr(w, http.StatusForbidden, "InvalidSignatureException", "the request is not signed for "+service)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
