@@ -38,6 +38,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+	"github.com/llmgw/llmgw/secretref"
 	"github.com/llmgw/llmgw/services/admin"
 	"github.com/llmgw/llmgw/services/controlplane"
 	"github.com/llmgw/llmgw/services/server"
@@ -79,6 +80,7 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	ReadTimeout     time.Duration
 	ReloadInterval  time.Duration
+	SecretRefresh   time.Duration
 	// Role is what the process serves: RoleAll (the default), RoleControl or RoleGateway.
 	Role string
 	// ControlPlane is a gateway replica's control-plane URL.
@@ -113,6 +115,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.Int64Var(&c.MaxFile, "max-file", envBytes("LLMGW_MAX_FILE", 200<<20), "largest accepted batch input file in bytes (LLMGW_MAX_FILE)")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", envDuration("LLMGW_UPSTREAM_TIMEOUT", 10*time.Minute), "bound on one upstream call, streams included (LLMGW_UPSTREAM_TIMEOUT)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("LLMGW_READ_TIMEOUT", server.DefaultReadTimeout), "bound on receiving one request body; slower clients get 408 (LLMGW_READ_TIMEOUT)")
+	fs.DurationVar(&c.SecretRefresh, "secret-refresh", envDuration("LLMGW_SECRET_REFRESH", secretref.DefaultInterval), "how often the config file's secret-manager references (aws-ssm://, aws-sm://, gcp-sm://, azure-kv://, vault://) are read again; a changed value rebuilds the configuration (LLMGW_SECRET_REFRESH)")
 	fs.DurationVar(&c.ReloadInterval, "reload-interval", envDuration("LLMGW_RELOAD_INTERVAL", time.Second), "how often to check the database's config revision for changes made by other processes; the config is read only when it moved (LLMGW_RELOAD_INTERVAL)")
 	fs.StringVar(&c.Role, "role", env("LLMGW_ROLE", RoleAll), "all (one process: database, Admin API and inference), control (database, Admin and Usage APIs, config pushed to gateways) or gateway (inference only, config from --control-plane) (LLMGW_ROLE)")
 	fs.StringVar(&c.ControlPlane, "control-plane", env("LLMGW_CONTROL_PLANE", ""), "a gateway's control-plane URL, such as https://control:8080; the gateway token is LLMGW_GATEWAY_TOKEN (LLMGW_CONTROL_PLANE)")
@@ -273,6 +276,8 @@ type hooks struct {
 	heartbeat time.Duration
 	// backoff replaces a replica's first reconnection wait (the longest is 20 times it).
 	backoff time.Duration
+	// secretTicker replaces the ticker of the secret-manager refresh (secretref.WithTicker).
+	secretTicker func(d time.Duration) (<-chan time.Time, func())
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -317,7 +322,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if cfg.Role == RoleGateway {
 		pl, err = gatewayPlane(cfg, getenv, &snaps, reg, cat, h, logger)
 	} else {
-		pl, err = storePlane(ctx, cfg, getenv, stderr, &snaps, reg, cat, logger)
+		pl, err = storePlane(ctx, cfg, getenv, stderr, &snaps, reg, cat, h, logger)
 	}
 	if err != nil {
 		return err
@@ -347,6 +352,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	m := metrics.New(&snaps, routing.breaker, mopts...)
 	m.WatchUsage(metrics.Stage{Name: "queue", Depth: queue.Len, Bytes: queue.Bytes, Dropped: queue.Dropped})
+	if pl.secrets != nil {
+		m.WatchSecrets(pl.secrets.Failures)
+	}
 	events.watch(m)
 	rec := m.Wrap(queue)
 	gov := newGovernance(&snaps, client, logger, h.clock, queue, m, pl.leases)

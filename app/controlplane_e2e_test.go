@@ -22,13 +22,17 @@ import (
 // replicaSet is one control plane on Postgres and its gateway replicas, each a serve in process
 // on its own loopback port.
 type replicaSet struct {
-	control  *gateway
-	dsn      string // the control plane's Postgres
-	listen   string
-	env      map[string]string
-	token    string
-	gateways []*gateway
-	dirs     []string
+	control *gateway
+	dsn     string // the control plane's Postgres
+	// controlHooks, controlEnv and controlArgs start (and restart) the control plane.
+	controlHooks hooks
+	controlEnv   map[string]string
+	controlArgs  []string
+	listen       string
+	env          map[string]string
+	token        string
+	gateways     []*gateway
+	dirs         []string
 }
 
 const testMasterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // base64 of 32 bytes
@@ -39,10 +43,22 @@ var fastLink = hooks{heartbeat: 100 * time.Millisecond, backoff: 20 * time.Milli
 
 func startReplicaSet(t *testing.T, gateways int) *replicaSet {
 	t.Helper()
+	return startReplicaSetWith(t, gateways, fastLink, nil)
+}
+
+// startReplicaSetWith starts a replica set whose control plane runs with h's hooks, and with
+// controlEnv added to its environment and controlArgs to its flags.
+func startReplicaSetWith(t *testing.T, gateways int, h hooks, controlEnv map[string]string, controlArgs ...string) *replicaSet {
+	t.Helper()
 	rs := &replicaSet{
-		dsn:    pgtest.DSN(t),
-		listen: fmt.Sprintf("127.0.0.1:%d", e2ePort(t)),
-		env:    map[string]string{"LLMGW_MASTER_KEY": testMasterKey},
+		dsn:        pgtest.DSN(t),
+		listen:     fmt.Sprintf("127.0.0.1:%d", e2ePort(t)),
+		env:        map[string]string{"LLMGW_MASTER_KEY": testMasterKey},
+		controlEnv: map[string]string{},
+	}
+	rs.controlHooks, rs.controlArgs = h, controlArgs
+	for k, v := range controlEnv {
+		rs.controlEnv[k] = v
 	}
 	if err := Run(context.Background(), []string{"migrate", "--db", rs.dsn}, func(k string) string { return rs.env[k] }, io.Discard, io.Discard); err != nil {
 		t.Fatalf("llmgw migrate: %v", err)
@@ -82,7 +98,10 @@ func (rs *replicaSet) startControl(t *testing.T) {
 	for k, v := range rs.env {
 		env[k] = v
 	}
-	rs.control = startGatewayHooks(t, fastLink, env, "--role", "control", "--listen", rs.listen, "--db", rs.dsn)
+	for k, v := range rs.controlEnv {
+		env[k] = v
+	}
+	rs.control = startGatewayHooks(t, rs.controlHooks, env, append([]string{"--role", "control", "--listen", rs.listen, "--db", rs.dsn}, rs.controlArgs...)...)
 }
 
 // startGateway starts replica i on its data directory and waits until it has a config.

@@ -44,6 +44,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		{"LLMGW_MAX_FILE", "5000", func(c *Config) any { return c.MaxFile }, int64(5000)},
 		{"LLMGW_UPSTREAM_TIMEOUT", "90s", func(c *Config) any { return c.UpstreamTimeout }, 90 * time.Second},
 		{"LLMGW_RELOAD_INTERVAL", "1m", func(c *Config) any { return c.ReloadInterval }, time.Minute},
+		{"LLMGW_SECRET_REFRESH", "90s", func(c *Config) any { return c.SecretRefresh }, 90 * time.Second},
 		{"LLMGW_REQUEST_LOG", "false", func(c *Config) any { return c.RequestLog }, false},
 		{"LLMGW_PPROF", "true", func(c *Config) any { return c.Pprof }, true},
 		{"LLMGW_LISTEN", "127.0.0.1:9", func(c *Config) any { return c.Listen }, "127.0.0.1:9"},

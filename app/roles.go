@@ -19,6 +19,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/replica"
+	"github.com/llmgw/llmgw/secretref"
 	"github.com/llmgw/llmgw/services/controlplane"
 	"github.com/llmgw/llmgw/store"
 )
@@ -74,6 +75,10 @@ type plane struct {
 	batchKey []byte
 	close    func()
 	logger   *slog.Logger
+	// secrets holds the config file's secret-manager values (nil when it has none), read
+	// again every secretEvery.
+	secrets     *secretref.Cache
+	secretEvery time.Duration
 }
 
 // leaseSync is how often a replica reports usage and renews its leases (and at once when a
@@ -93,6 +98,9 @@ func (p *plane) run(ctx context.Context, interval time.Duration) {
 	if p.reloader != nil {
 		go p.reloader.Run(ctx, interval)
 	}
+	if p.secrets != nil {
+		go refreshSecrets(ctx, p.secrets, p.secretEvery, p.reloader, p.logger)
+	}
 	if p.replica != nil {
 		go p.replica.Run(ctx)
 		go p.leases.Run(ctx, leaseSync, func(err error) {
@@ -103,7 +111,7 @@ func (p *plane) run(ctx context.Context, interval time.Duration) {
 
 // storePlane opens the store, applies the config file, and builds the first snapshot, which
 // every configuration write rebuilds and publishes to the replicas.
-func storePlane(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, snaps *snapshot.Holder, reg *registry.Registry, cat *catalog.Catalog, logger *slog.Logger) (_ *plane, err error) {
+func storePlane(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, snaps *snapshot.Holder, reg *registry.Registry, cat *catalog.Catalog, h *hooks, logger *slog.Logger) (_ *plane, err error) {
 	var reloader *snapshot.Reloader
 	// The config file is read first: the store refuses Admin API virtual models and routing
 	// rules of the names the file defines, which are not stored and take precedence.
@@ -149,12 +157,30 @@ func storePlane(ctx context.Context, cfg *Config, getenv func(string) string, st
 		return nil, err
 	}
 	var src snapshot.Source = st
+	var missing *missingSecrets
+	var secrets *secretref.Cache
+	closeSecrets := func() {}
 	if file != nil {
 		if err := applyFile(ctx, st, cfg.ConfigFile, file, logger); err != nil {
 			return nil, err
 		}
 		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules)+len(file.BodyLogging) > 0 {
-			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, bodies: file.BodyLogging, logger: logger}
+			missing = &missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, bodies: file.BodyLogging, logger: logger}
+			src = *missing
+		}
+		if len(file.ManagedSecrets) > 0 {
+			if cfg.SecretRefresh <= 0 {
+				return nil, fmt.Errorf("--secret-refresh (LLMGW_SECRET_REFRESH) must be positive, not %v", cfg.SecretRefresh)
+			}
+			if secrets, closeSecrets, err = newSecretCache(ctx, file.ManagedSecrets, getenv, h, logger); err != nil {
+				return nil, err
+			}
+			defer func() {
+				if err != nil {
+					closeSecrets()
+				}
+			}()
+			src = managedSecrets{Source: src, refs: file.ManagedSecrets, cache: secrets}
 		}
 	}
 	feed := controlplane.NewFeed()
@@ -167,10 +193,11 @@ func storePlane(ctx context.Context, cfg *Config, getenv func(string) string, st
 	if err := reloader.Reload(ctx); err != nil {
 		return nil, fmt.Errorf("build snapshot: %w", err)
 	}
-	if src, ok := src.(missingSecrets); ok {
-		src.log(snaps.Load(), logger)
+	if missing != nil {
+		missing.log(snaps.Load(), logger)
 	}
-	return &plane{st: st, reloader: reloader, feed: feed, state: st, batchKey: st.DeriveKey("batch ids"), close: func() { _ = st.Close() }}, nil
+	return &plane{st: st, reloader: reloader, feed: feed, state: st, batchKey: st.DeriveKey("batch ids"), logger: logger,
+		secrets: secrets, secretEvery: cfg.SecretRefresh, close: func() { closeSecrets(); _ = st.Close() }}, nil
 }
 
 // gatewayPlane starts a replica from the config saved by its last run, if any; the stream

@@ -8,7 +8,9 @@
 // Virtual models (`type: provider-account/virtual-model`) and the routing config
 // (`type: gateway-load-balancing-config`) are read as TrueFoundry documents them and are not
 // stored: see File.
-// Secrets are references (env://NAME or file://path), never inline values.
+// Secrets are references (env://NAME or file://path, resolved here; or a secret manager's,
+// such as vault://secret/llmgw#openai, which the caller reads at run time: see
+// File.ManagedSecrets), never inline values.
 //
 // Applying is additive and idempotent: resources in the file are created or brought in line
 // with it; resources not in the file are left alone; applying the same file twice changes
@@ -28,6 +30,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/secretref"
 )
 
 // File is a parsed config file.
@@ -44,6 +47,11 @@ type File struct {
 	// *UnresolvedError: an unset variable, an unreadable file). Their accounts and models are
 	// parsed with an empty key; see snapshot.Config.MissingSecrets for what serves then.
 	MissingSecrets []snapshot.MissingSecret
+	// ManagedSecrets are the provider keys given as secret-manager references (secretref:
+	// aws-ssm://, aws-sm://, gcp-sm://, azure-kv://, vault://). Their accounts and models are
+	// parsed with an empty key, so Apply never stores the value: the caller reads them from
+	// the secret manager and adds them to every snapshot config.
+	ManagedSecrets []ManagedSecret
 	// VirtualModels come from provider-account/virtual-model documents, with TrueFoundry's
 	// defaults filled in. They are not stored: the caller adds them to every snapshot config
 	// (snapshot.Config.VirtualModels), so they exist while the gateway runs with the file.
@@ -62,6 +70,15 @@ type File struct {
 type Account struct {
 	Account *adminv1.ProviderAccount
 	Models  []*adminv1.Model
+}
+
+// ManagedSecret is a provider key held in a secret manager.
+type ManagedSecret struct {
+	Account string
+	// Model is empty for the account's own key, else the model's name in the account.
+	Model string
+	// Ref is the reference as written (secretref.Parse accepts it).
+	Ref string
 }
 
 // Resolver turns a secret reference into the secret.
@@ -104,7 +121,7 @@ func EnvFileResolver(getenv func(string) string) Resolver {
 			}
 			return v, nil
 		}
-		return "", errors.New("secrets must be references (env://NAME or file://path), not inline values")
+		return "", errors.New("secrets must be references (env://NAME, file://path, or a secret manager's: " + strings.Join(secretref.Schemes(), "://, ") + "://), not inline values")
 	}
 }
 
@@ -342,7 +359,8 @@ func (p *parser) integration(n *yaml.Node, doc, path, account, kind string) (*ad
 
 // auth reads an auth_data block: {type: api-key, api_key: ref} or {type: bearer-auth,
 // bearer_token: ref}. A reference that cannot be resolved is recorded as missing for the
-// account (model "") or the model, and read as "".
+// account (model "") or the model, and read as "". A secret manager's reference is checked,
+// recorded in ManagedSecrets and read as "".
 func (p *parser) auth(n *yaml.Node, doc, path, account, model string) (string, error) {
 	f, err := fields(n, doc, path, "type", "api_key", "bearer_token")
 	if err != nil {
@@ -369,6 +387,13 @@ func (p *parser) auth(n *yaml.Node, doc, path, account, model string) (string, e
 	ref, err := str(f, doc, path, key, true)
 	if err != nil {
 		return "", err
+	}
+	if secretref.IsRef(ref) {
+		if _, err := secretref.Parse(ref); err != nil {
+			return "", &Error{Doc: doc, Field: path + "." + key, Msg: err.Error()}
+		}
+		p.file.ManagedSecrets = append(p.file.ManagedSecrets, ManagedSecret{Account: account, Model: model, Ref: ref})
+		return "", nil
 	}
 	secret, err := p.resolve(ref)
 	var unresolved *UnresolvedError
@@ -511,7 +536,7 @@ func strMap(f map[string]*yaml.Node, doc, path, key string) (map[string]string, 
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 			return nil, &Error{Doc: doc, Field: field, Msg: "expected a string"}
 		}
-		if strings.HasPrefix(v.Value, "env://") || strings.HasPrefix(v.Value, "file://") {
+		if strings.HasPrefix(v.Value, "env://") || strings.HasPrefix(v.Value, "file://") || secretref.IsRef(v.Value) {
 			return nil, &Error{Doc: doc, Field: field, Msg: "settings are not secret; put credentials in auth_data"}
 		}
 		out[k] = v.Value

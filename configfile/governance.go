@@ -12,6 +12,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/limiter"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/secretref"
 )
 
 // TrueFoundry's document types for rate limits and budgets, read unchanged.
@@ -277,12 +278,18 @@ func (p *parser) alerts(out *adminv1.BudgetAlerts, n *yaml.Node, doc, path strin
 	})
 }
 
-func isRef(s string) bool { return strings.HasPrefix(s, "env://") || strings.HasPrefix(s, "file://") }
+func isRef(s string) bool {
+	return strings.HasPrefix(s, "env://") || strings.HasPrefix(s, "file://") || secretref.IsRef(s)
+}
 
 // secret resolves a notification target's secret reference. Unlike a provider key, one that
 // cannot be resolved is an error: an alert target without its address or signing key cannot
 // be applied in part.
 func (p *parser) secret(ref, doc, field string) (string, error) {
+	if secretref.IsRef(ref) {
+		// Notification targets are stored; a secret manager's value must never be.
+		return "", &Error{Doc: doc, Field: field, Msg: "secret-manager references are read at run time and are accepted only for provider keys (auth_data); use env:// or file:// here"}
+	}
 	v, err := p.resolve(ref)
 	var unresolved *UnresolvedError
 	if errors.As(err, &unresolved) {

@@ -262,6 +262,8 @@ func TestGovernanceErrorsNameDocumentAndField(t *testing.T) {
 		{"slack bot target field", strings.Replace(tfyBudgets, "url: env://SLACK_WEBHOOK_URL", "notification_channel: x", 1), bDoc, "rules[0].alerts.notification_target[0].notification_channel", "unknown field"},
 		{"inline secret", strings.Replace(tfyBudgets, "env://ALERT_WEBHOOK_SECRET", "whsec-inline", 1), bDoc, "rules[0].alerts.notification_target[1].secret", "references"},
 		{"unset url variable", strings.Replace(tfyBudgets, "SLACK_WEBHOOK_URL", "UNSET_URL", 1), bDoc, "rules[0].alerts.notification_target[0].url", "is not set"},
+		{"secret-manager url", strings.Replace(tfyBudgets, "env://SLACK_WEBHOOK_URL", "vault://secret/alerts#slack", 1), bDoc, "rules[0].alerts.notification_target[0].url", "only for provider keys"},
+		{"secret-manager signing key", strings.Replace(tfyBudgets, "env://ALERT_WEBHOOK_SECRET", "aws-sm://alerts", 1), bDoc, "rules[0].alerts.notification_target[1].secret", "only for provider keys"},
 		{"threshold out of range", strings.Replace(tfyBudgets, "[75, 90, 100]", "[0, 90]", 1), bDoc, "rules[0].alerts.thresholds[0]", "percentage"},
 		{"audit_mode not a bool", strings.Replace(tfyBudgets, "audit_mode: true", "audit_mode: yes please", 1), bDoc, "rules[1].audit_mode", "true or false"},
 		{"native unknown field", "rate_limits:\n  - {name: x, limits: [{unit: requests_per_minute, limit_to: 1}], when: {}, burst: 2}\n", "document 1", "rate_limits[0].burst", "unknown field"},

@@ -40,6 +40,10 @@ var rules = []struct {
 	{"services/", "app", "nothing imports the process wiring"},
 	{"gitops", "store", "apply and get are Admin API clients: they never open the database"},
 	{"gitops", "services/", "apply and get are Admin API clients of a running server"},
+	{"gateway/", "secretref", "the data plane gets secret values in the snapshot; it never reads a secret manager"},
+	{"replica", "secretref", "a gateway replica gets secret values in the config the control plane pushes"},
+	{"configfile", "secretref/secretref", "configfile checks references with secretref alone; the secret managers' SDKs belong to the process wiring"},
+	{"secretref", "app", "the secret managers sit under the process wiring"},
 	{"", "cmd/", "nothing imports a command"},
 }
 

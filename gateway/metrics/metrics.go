@@ -76,7 +76,8 @@ type Metrics struct {
 	surfaces labelSet
 	rules    labelSet
 
-	queues queueCollector
+	queues  queueCollector
+	secrets secretCollector
 }
 
 // Option configures Metrics.
@@ -134,7 +135,7 @@ func New(snaps *snapshot.Holder, b *breaker.Breaker, opts ...Option) *Metrics {
 		Help: "Attempts refused by an exhausted budget, by the rule that refused them."}, []string{"rule"})
 	m.reg.MustRegister(m.requests, m.tokens, m.cost, m.duration, m.ttft, m.overhead, m.upstreamErrors,
 		m.targetRequests, m.targetTPOT, m.targetTTFT, m.rateLimitRefusals, m.budgetRefusals,
-		targetCollector{m}, &m.queues,
+		targetCollector{m}, &m.queues, &m.secrets,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llmgw_snapshot_revision",
 			Help: "Revision of the configuration snapshot serving: how many snapshots this process has loaded (0 before the first)."},
 			func() float64 { return float64(m.snaps.Revision()) }),

@@ -320,3 +320,21 @@ func TestWrap(t *testing.T) {
 type recorderFunc func(context.Context, *usage.Event)
 
 func (f recorderFunc) Record(ctx context.Context, e *usage.Event) { f(ctx, e) }
+
+// TestWatchedSecrets: the secret-manager failure counts are read at the scrape, by scheme;
+// nothing is reported before WatchSecrets.
+func TestWatchedSecrets(t *testing.T) {
+	m, _, _, _ := fixture(t)
+	if _, ok := mt.Scrape(t, m.Handler()).Value("llmgw_secret_refresh_failures_total", mt.Labels{"scheme": "vault"}); ok {
+		t.Error("failures reported before WatchSecrets")
+	}
+	counts := map[string]int64{"vault": 2}
+	m.WatchSecrets(func() map[string]int64 { return counts })
+	counts = map[string]int64{"vault": 3, "aws-sm": 1}
+	f := mt.Scrape(t, m.Handler())
+	for scheme, want := range map[string]float64{"vault": 3, "aws-sm": 1} {
+		if v, ok := f.Value("llmgw_secret_refresh_failures_total", mt.Labels{"scheme": scheme}); !ok || v != want {
+			t.Errorf("llmgw_secret_refresh_failures_total{scheme=%s} = %v (present %v), want %v", scheme, v, ok, want)
+		}
+	}
+}
