@@ -11,7 +11,7 @@ CHDB_PACKAGE := @chdb/lib-linux-x64-gnu@26.7.3-stable.1
 LLMGW_LIBCHDB ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/llmgw/libchdb.so
 export LLMGW_LIBCHDB
 
-.PHONY: run build test test-short generate check-generate lint bench tools clean chdb
+.PHONY: run build test test-short generate check-generate lint bench bench-allocs bench-baseline tools clean chdb
 
 ## run: build and start the gateway on its embedded defaults (SQLite in ./data, port 8080);
 ## ARGS are passed to serve: make run ARGS='--config gateway.yaml'
@@ -73,6 +73,24 @@ lint: tools
 ## bench: fixed-rate load test: direct vs bare httputil.ReverseProxy vs llmgw vs llmgw with rate limits and budgets, gateway pinned to one core
 bench:
 	$(GO) run ./bench/loadbench run $(BENCH_FLAGS)
+
+# The in-process benchmarks whose allocations per request CI holds to bench/allocs.txt: the
+# request path (surface, pipeline, guards, routing, usage record, metrics), each deterministic
+# (no parallel benchmark: their counts vary with scheduling).
+ALLOC_BENCH_PKGS := ./gateway/openaiapi ./gateway/pipeline ./gateway/quota ./gateway/governance ./gateway/snapshot ./gateway/usage ./gateway/metrics
+ALLOC_BENCH := ^Benchmark(ChatCompletion|ChatStream|ChatOneTarget|ChatOneTargetTraced|Guard|Match|Route|RouteFor|LogRecorder|Observe)$$
+ALLOC_BENCH_RUN = $(GO) test -run '^$$' -bench '$(ALLOC_BENCH)' -benchmem -count 5 -benchtime 2000x $(ALLOC_BENCH_PKGS)
+
+## bench-allocs: run the request path's benchmarks and fail when a median allocs/op grew more
+## than 10 % (and 1 allocation) over bench/allocs.txt (CI runs it)
+bench-allocs:
+	@mkdir -p bin
+	$(ALLOC_BENCH_RUN) > bin/allocs.txt || { cat bin/allocs.txt; exit 1; }
+	$(GO) run ./bench/allocguard -baseline bench/allocs.txt -max-increase 0.10 bin/allocs.txt
+
+## bench-baseline: rewrite bench/allocs.txt from this tree (after an intended change)
+bench-baseline:
+	$(ALLOC_BENCH_RUN) > bench/allocs.txt
 
 clean:
 	rm -rf bin
