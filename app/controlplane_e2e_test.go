@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmgw/llmgw/gateway/provider/providertest"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/store/pgtest"
 )
@@ -526,5 +527,62 @@ func TestFailClosedRule(t *testing.T) {
 	}
 	if m := modes(); m["rpm-gus"] != "closed" || m["rpm-hal"] != "local" {
 		t.Errorf("modes %v: want rpm-gus closed and rpm-hal local", m)
+	}
+}
+
+// TestBudgetAcrossReplicas: a $10 daily budget over a model whose every request reserves $1,
+// and 200 concurrent requests spread over three replicas: the upstream is reached at most
+// 10 + 3 times (the budget plus one in-flight request's maximum cost per replica), and every
+// other request is refused with 429 insufficient_quota.
+func TestBudgetAcrossReplicas(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	rs := startReplicaSetWith(t, 3, fastLink, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", writeConfig(t, governanceConfig(up.BaseURL())))
+	ctx := context.Background()
+	admin := rs.control.adminClient()
+	if _, err := admin.CreateModel(ctx, &adminv1.CreateModelRequest{Model: &adminv1.Model{Account: "fake", Name: "priced", UpstreamModel: "gpt-4o-mini",
+		Types: []string{"chat"}, Pricing: &adminv1.Pricing{InputPerMtok: 0, OutputPerMtok: 1e6}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateBudget(ctx, &adminv1.CreateBudgetRequest{Budget: &adminv1.Budget{Name: "ten-dollars", Unit: "cost_per_day", LimitTo: 10,
+		When: &adminv1.Condition{Models: []string{"fake/priced"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	key := rs.control.userKey(t, "alice")
+	// A replica that knows the key has the budget and the model too: each revision is the
+	// whole config, and they were written before the key.
+	for _, g := range rs.gateways {
+		waitUntil(t, func() bool { return chatModelStatus(g, key, "fake/gpt") == http.StatusOK })
+	}
+	before := upstreamCalls(up)
+	var wg sync.WaitGroup
+	var ok, quota, other atomic.Int32
+	for i := range 200 {
+		g := rs.gateways[i%3]
+		wg.Go(func() {
+			req, _ := http.NewRequest("POST", g.URL+"/v1/chat/completions", strings.NewReader(`{"model":"fake/priced","max_completion_tokens":1,"messages":[{"role":"user","content":"hi"}]}`))
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				other.Add(1)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode == http.StatusOK:
+				ok.Add(1)
+			case resp.StatusCode == http.StatusTooManyRequests && strings.Contains(string(b), "insufficient_quota"):
+				quota.Add(1)
+			default:
+				other.Add(1)
+				t.Logf("unexpected %d %s", resp.StatusCode, b)
+			}
+		})
+	}
+	wg.Wait()
+	calls := upstreamCalls(up) - before
+	t.Logf("$10 budget, $1 per request, 200 concurrent over 3 replicas: %d reached the upstream, %d refused", calls, quota.Load())
+	if calls < 1 || calls > 13 || int(ok.Load()) != calls || ok.Load()+quota.Load() != 200 {
+		t.Errorf("upstream calls %d, admitted %d, refused %d, other %d; want 1 to 13 admitted (10 + one per replica), the rest refused", calls, ok.Load(), quota.Load(), other.Load())
 	}
 }
