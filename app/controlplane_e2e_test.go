@@ -300,8 +300,23 @@ func TestControlPlaneStalledStream(t *testing.T) {
 	g := startGatewayHooks(t, fastLink, env, "--role", "gateway", "--control-plane", "http://"+stall.ln.Addr().String(), "--data-dir", rs.dirs[0])
 	waitUntil(t, func() bool { return readyz(t, g)["snapshot"] == "loaded" })
 	rs.gateways[0] = g
+	// A rate-limited key with its lease, before the stall.
+	if _, err := rs.control.adminClient().CreateRateLimit(context.Background(), &adminv1.CreateRateLimitRequest{RateLimit: &adminv1.RateLimit{Name: "rpm-el",
+		When: &adminv1.Condition{Subjects: []string{"user:el"}}, Limits: []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 1000}}}}); err != nil {
+		t.Fatal(err)
+	}
+	el := rs.control.userKey(t, "el", "testers")
+	waitUntil(t, func() bool { return chatStatus(g, el) == http.StatusOK })
 	stall.pause(true)
 	waitUntil(t, func() bool { return readyz(t, g)["control_plane"] == "unreachable" })
+	// The lease exchange is bounded too: a stalled control plane is unreachable for the
+	// limits, which fall back to their policy instead of lapsing into refusals.
+	waitUntil(t, func() bool { return strings.HasPrefix(fmt.Sprint(readyz(t, g)["limits"]), "local accounting") })
+	for i := range 20 {
+		if got := chatStatus(g, el); got != http.StatusOK {
+			t.Fatalf("request %d of a rate-limited key during the stall: %d, want 200 (fail-open)", i, got)
+		}
+	}
 	key := rs.control.userKey(t, "di", "testers")
 	time.Sleep(100 * time.Millisecond)
 	if got := chatStatus(g, key); got != http.StatusUnauthorized {

@@ -288,6 +288,9 @@ func (r *Replica) watch(ctx context.Context) (heard bool, err error) {
 	return heard, errors.New("the control plane ended the stream")
 }
 
+// ExchangeTimeout bounds one lease exchange with the control plane.
+const ExchangeTimeout = time.Second
+
 // defaultHeartbeat is the control plane's default heartbeat interval.
 const defaultHeartbeat = 5 * time.Second
 
@@ -324,6 +327,10 @@ func connectMessage(s string) string {
 // Exchange implements lease.Exchanger over ControlPlaneService.ExchangeLeases, so the
 // replica's leases (gateway/lease) sync through the same link as its config.
 func (r *Replica) Exchange(ctx context.Context, req *lease.Request) (*lease.Response, error) {
+	// Bounded well inside a lease's TTL: a control plane that stalls is unreachable in time
+	// for the rules' policies to apply, rather than leaving the leases to lapse.
+	ctx, cancel := context.WithTimeout(ctx, ExchangeTimeout)
+	defer cancel()
 	m := leasewire.RequestToProto(req)
 	m.GatewayId = r.opts.GatewayID
 	resp, err := r.client.ExchangeLeases(ctx, m)
