@@ -29,6 +29,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/latency"
 	"github.com/llmgw/llmgw/gateway/metrics"
+	"github.com/llmgw/llmgw/gateway/oidc"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
@@ -262,6 +263,8 @@ type hooks struct {
 	heartbeat time.Duration
 	// backoff replaces a replica's first reconnection wait (the longest is 20 times it).
 	backoff time.Duration
+	// oidcClient replaces the client that reads identity providers' keys.
+	oidcClient *http.Client
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -299,6 +302,18 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		logger.Info("tracing to OTLP")
 	}
 	reg := registry.New(client)
+	// OIDC tokens: verified against keys read in the background (Run below); users created on
+	// first use are stored where there is a database.
+	users := &lazyUsers{}
+	vopts := []oidc.Option{oidc.WithUserStore(users)}
+	if h.clock != nil {
+		vopts = append(vopts, oidc.WithClock(h.clock))
+	}
+	if h.oidcClient != nil {
+		vopts = append(vopts, oidc.WithHTTPClient(h.oidcClient))
+	}
+	verifier := oidc.New(logger.With("component", "oidc"), vopts...)
+	snaps.Tokens = verifier
 	if err := checkRole(cfg, getenv); err != nil {
 		return err
 	}
@@ -312,6 +327,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	defer pl.close()
+	users.st = pl.st
 	// Usage events leave the request path through a bounded queue: a stalled log disk or a
 	// Kafka producer must never add latency to a request.
 	var sink usage.Sink = usage.LogRecorder{Logger: logger}
@@ -423,6 +439,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		close(notified)
 	}()
 	pl.run(bg, cfg.ReloadInterval)
+	go verifier.Run(bg, &snaps, time.Second)
 	go gov.prune(bg, pruneEvery)
 	// Not under bg: the final save must wait until every request has settled (below).
 	sctx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
@@ -557,7 +574,9 @@ type missingSecrets struct {
 	virtual []snapshot.VirtualModel
 	routing []snapshot.RoutingRule
 	bodies  []snapshot.BodyLogRule
-	logger  *slog.Logger
+	// identity are the file's identity providers, which live in the file only.
+	identity []snapshot.IdentityProvider
+	logger   *slog.Logger
 }
 
 // Revision is the store's: the file's part changes only with a restart.
@@ -592,6 +611,7 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 	}
 	cfg.VirtualModels, cfg.RoutingRules = vms, rules
 	cfg.BodyLogging = m.bodies
+	cfg.IdentityProviders = m.identity
 	return cfg, nil
 }
 

@@ -7,7 +7,7 @@
 // `rate_limits` and `budgets` hold the same resources in llmgw's own shape (the Admin API's).
 // Virtual models (`type: provider-account/virtual-model`) and the routing config
 // (`type: gateway-load-balancing-config`) are read as TrueFoundry documents them and are not
-// stored: see File.
+// stored: see File. Neither are OIDC identity providers (`type: identity-provider/oidc`).
 // Secrets are references (env://NAME or file://path), never inline values.
 //
 // Applying is additive and idempotent: resources in the file are created or brought in line
@@ -55,6 +55,9 @@ type File struct {
 	// BodyLogging come from gateway-logging-config documents: the rules whose requests have
 	// their bodies logged. Like RoutingRules, they are not stored (snapshot.Config.BodyLogging).
 	BodyLogging []snapshot.BodyLogRule
+	// IdentityProviders come from identity-provider/oidc documents, in order. Like
+	// BodyLogging, they are not stored (snapshot.Config.IdentityProviders).
+	IdentityProviders []snapshot.IdentityProvider
 }
 
 // Account is a provider account document with its models. Secrets are resolved, or empty
@@ -198,7 +201,7 @@ func (p *parser) item(n *yaml.Node) error {
 		}
 		return nil
 	}
-	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual || t.Value == typeRouting || t.Value == typeLogging) {
+	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual || t.Value == typeRouting || t.Value == typeLogging || t.Value == typeOIDC) {
 		if nm := lookup(n, "name"); nm != nil && nm.Value != "" {
 			doc = fmt.Sprintf("document %d (%s)", p.n, nm.Value)
 		}
@@ -211,6 +214,8 @@ func (p *parser) item(n *yaml.Node) error {
 			return p.routing(n, doc)
 		case typeLogging:
 			return p.logging(n, doc)
+		case typeOIDC:
+			return p.identityProvider(n, doc)
 		}
 		return p.tfyBudgets(n, doc)
 	}
@@ -229,7 +234,7 @@ func (p *parser) item(n *yaml.Node) error {
 	}
 	kind, ok := strings.CutPrefix(typ, "provider-account/")
 	if !ok || kind == "" {
-		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s, %s, %s, %s or %s", typ, typeVirtual, typeRateLimiting, typeBudget, typeRouting, typeLogging)}
+		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s, %s, %s, %s, %s or %s", typ, typeVirtual, typeRateLimiting, typeBudget, typeRouting, typeLogging, typeOIDC)}
 	}
 	if p.names[name] {
 		return &Error{Doc: doc, Field: "name", Msg: "duplicate provider account name"}

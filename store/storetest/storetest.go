@@ -377,6 +377,7 @@ func testUsersAndTeams(t *testing.T, h *harness) {
 		{"unknown team", second(st.CreateUser(ctx, &adminv1.User{Name: "carol", Teams: []string{"nope"}})), apierr.KindInvalidRequest, "user.teams"},
 		{"update unknown team", second(st.UpdateUser(ctx, &adminv1.User{Name: "alice", Teams: []string{"nope"}})), apierr.KindInvalidRequest, "user.teams"},
 		{"bad user name", second(st.CreateUser(ctx, &adminv1.User{Name: "-x"})), apierr.KindInvalidRequest, "user.name"},
+		{"uppercase user name", second(st.CreateUser(ctx, &adminv1.User{Name: "Bob@example.com"})), apierr.KindInvalidRequest, "user.name"},
 		{"bad team name", second(st.CreateTeam(ctx, &adminv1.Team{Name: ""})), apierr.KindInvalidRequest, "team.name"},
 		{"get missing user", second(st.GetUser(ctx, "nope")), apierr.KindNotFound, ""},
 		{"get missing team", second(st.GetTeam(ctx, "nope")), apierr.KindNotFound, ""},

@@ -1,0 +1,64 @@
+package configfile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/llmgw/llmgw/gateway/snapshot"
+)
+
+const identityDoc = `
+- name: corp-sso
+  type: identity-provider/oidc
+  issuer: https://login.example.com      # discovery at <issuer>/.well-known/openid-configuration
+  audiences: [llmgw]
+  user_claim: email                      # default email, then sub
+  groups_claim: groups                   # each group is a team of the same name
+  create_users: true                     # create unknown users on first use
+  client_id: llmgw-cli                   # public client the CLI uses for login
+- name: partner
+  type: identity-provider/oidc
+  issuer: http://127.0.0.1:5556/dex
+  audiences: [llmgw, other]
+  allowed_domains: ["@Partner.com"]
+  jwks_url: https://keys.partner.com/jwks.json
+`
+
+func TestIdentityProvidersFromFile(t *testing.T) {
+	f, err := Parse([]byte(identityDoc), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []snapshot.IdentityProvider{
+		{Name: "corp-sso", Issuer: "https://login.example.com", Audiences: []string{"llmgw"}, UserClaim: "email", GroupsClaim: "groups", CreateUsers: true, ClientID: "llmgw-cli"},
+		{Name: "partner", Issuer: "http://127.0.0.1:5556/dex", Audiences: []string{"llmgw", "other"}, AllowedDomains: []string{"partner.com"}, JWKSURL: "https://keys.partner.com/jwks.json"},
+	}
+	if diff := cmp.Diff(want, f.IdentityProviders); diff != "" {
+		t.Errorf("providers (-want +got):\n%s", diff)
+	}
+}
+
+func TestIdentityProviderErrorsNameField(t *testing.T) {
+	head := "name: sso\ntype: identity-provider/oidc\n"
+	for _, tc := range []struct{ name, body, want string }{
+		{"issuer required", "audiences: [a]\n", "issuer:"},
+		{"audiences required", "issuer: https://x.example.com\n", "audiences: required"},
+		{"plain http issuer", "issuer: http://x.example.com\naudiences: [a]\n", "issuer: expected an https URL"},
+		{"relative jwks_url", "issuer: https://x.example.com\naudiences: [a]\njwks_url: /keys\n", "jwks_url: expected an absolute URL"},
+		{"unknown field", "issuer: https://x.example.com\naudiences: [a]\nscopes: [x]\n", "scopes: unknown field"},
+		{"create_users not bool", "issuer: https://x.example.com\naudiences: [a]\ncreate_users: maybe\n", "create_users"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(head+tc.body), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "document 1 (sso): ") {
+				t.Errorf("Parse: %v; want an error naming the field, containing %q", err, tc.want)
+			}
+		})
+	}
+	_, err := Parse([]byte(head+"issuer: https://x.example.com\naudiences: [a]\n---\n"+head+"issuer: https://y.example.com\naudiences: [a]\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "duplicate identity provider name") {
+		t.Errorf("duplicate name: %v", err)
+	}
+}
