@@ -14,10 +14,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -51,6 +54,8 @@ type Provider struct {
 	noDevice bool
 	devices  map[string]*device // by device code
 	refresh  map[string]Claims  // by refresh token
+	codes    map[string]*grant  // authorization codes
+	user     *Claims            // who logs in at the authorization endpoint (SetUser)
 	fetches  int                // JWKS requests served
 	n        int
 }
@@ -59,6 +64,13 @@ type key struct {
 	id   string
 	alg  jose.SignatureAlgorithm
 	priv crypto.Signer
+}
+
+// grant is an authorization code's: who, and the request's PKCE challenge and redirect.
+type grant struct {
+	claims    Claims
+	challenge string
+	redirect  string
 }
 
 type device struct {
@@ -86,7 +98,7 @@ func WithTTL(d time.Duration) Option { return func(p *Provider) { p.ttl = d } }
 // New starts a provider with one RS256 key, client "llmgw-cli" and audience "llmgw". Close it.
 func New(opts ...Option) *Provider {
 	p := &Provider{ClientID: "llmgw-cli", Audience: "llmgw", now: time.Now, ttl: time.Hour,
-		devices: map[string]*device{}, refresh: map[string]Claims{}}
+		devices: map[string]*device{}, refresh: map[string]Claims{}, codes: map[string]*grant{}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -95,6 +107,7 @@ func New(opts ...Option) *Provider {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /keys", p.jwks)
 	mux.HandleFunc("POST /device/code", p.deviceCode)
+	mux.HandleFunc("GET /auth", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
 	p.srv = httptest.NewServer(mux)
 	p.Issuer = p.srv.URL
@@ -222,6 +235,57 @@ func (p *Provider) Approve(userCode string, c Claims) bool {
 	return false
 }
 
+// Pending returns the user codes of the device authorizations waiting for the user.
+func (p *Provider) Pending() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, d := range p.devices {
+		if d.claims == nil && !d.denied {
+			out = append(out, d.userCode)
+		}
+	}
+	return out
+}
+
+// SetUser makes c the user who is logged in at the authorization endpoint: it redirects
+// every authorization request back with a code for c. Without one it answers access_denied.
+func (p *Provider) SetUser(c Claims) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.user = &c
+}
+
+// authorize is the authorization endpoint (RFC 6749 section 4.1.1) of a public client, which
+// must use PKCE with S256 (RFC 7636).
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	if p.unavailable(w) {
+		return
+	}
+	q := r.URL.Query()
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	if q.Get("client_id") != p.ClientID || err != nil || redirect.Scheme != "http" || redirect.Hostname() != "127.0.0.1" {
+		http.Error(w, "invalid client or redirect", http.StatusBadRequest)
+		return
+	}
+	back := redirect.Query()
+	back.Set("state", q.Get("state"))
+	p.mu.Lock()
+	switch {
+	case q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
+		back.Set("error", "invalid_request")
+	case p.user == nil:
+		back.Set("error", "access_denied")
+	default:
+		code := random()
+		p.codes[code] = &grant{claims: *p.user, challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
+		back.Set("code", code)
+	}
+	p.mu.Unlock()
+	redirect.RawQuery = back.Encode()
+	http.Redirect(w, r, redirect.String(), http.StatusFound)
+}
+
 func (p *Provider) unavailable(w http.ResponseWriter) bool {
 	p.mu.Lock()
 	down := p.down
@@ -336,6 +400,17 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		c = *d.claims
 		delete(p.devices, r.PostForm.Get("device_code"))
 		p.mu.Unlock()
+	case "authorization_code":
+		p.mu.Lock()
+		g, ok := p.codes[r.PostForm.Get("code")]
+		delete(p.codes, r.PostForm.Get("code"))
+		p.mu.Unlock()
+		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		if !ok || g.redirect != r.PostForm.Get("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+			oauthError(w, http.StatusBadRequest, "invalid_grant")
+			return
+		}
+		c = g.claims
 	case GrantRefreshToken:
 		p.mu.Lock()
 		var ok bool
