@@ -52,6 +52,11 @@ Usage:
   llmgw migrate [flags]   apply database migrations (required before serving on Postgres);
                           with --clickhouse, apply the ClickHouse analytics schema instead
   llmgw consume [flags]   load usage events from Kafka into ClickHouse
+  llmgw login --gateway <url>
+                          log in with the gateway's identity provider (OIDC) and keep the
+                          credentials in the user's config directory
+  llmgw token             print a valid token of the last login: OPENAI_API_KEY=$(llmgw token)
+  llmgw env               print OPENAI_* and ANTHROPIC_* variables for eval "$(llmgw env)"
   llmgw version           print the version
 
 Run 'llmgw serve -h' (or migrate -h, consume -h) for the flags; each has an LLMGW_* environment equivalent.
@@ -168,6 +173,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return consume(ctx, cc, stderr)
+	case "login":
+		return login(ctx, args, getenv, stdout, stderr)
+	case "token":
+		return printToken(ctx, args, getenv, stdout, stderr)
+	case "env":
+		return printEnv(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "llmgw", Version)
 		return nil

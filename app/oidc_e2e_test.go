@@ -1,0 +1,156 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/llmgw/llmgw/gateway/oidc/oidctest"
+	"github.com/llmgw/llmgw/gateway/provider/providertest"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+)
+
+// TestOIDCLoginEndToEnd logs in with `llmgw login` against a test identity provider (the test
+// approves the device code as the user would), takes `llmgw token` and calls the gateway with
+// the official OpenAI SDK: the unknown user is created on first use, reaches the model by the
+// team its groups claim names, and its usage carries the user and teams.
+func TestOIDCLoginEndToEnd(t *testing.T) {
+	up := providertest.NewOpenAI(t)
+	idp := oidctest.New()
+	defer idp.Close()
+	cfg := writeConfig(t, fmt.Sprintf(`
+- name: fake
+  type: provider-account/openai
+  base_url: %q
+  auth_data: {type: api-key, api_key: env://FAKE_OPENAI_KEY}
+  integrations:
+    - {name: gpt, type: integration/model/openai, model_id: gpt-4o-mini, model_types: [chat]}
+- authz_rules:
+    - models: [fake/gpt]
+      teams: [ml]
+- name: corp-sso
+  type: identity-provider/oidc
+  issuer: %s
+  audiences: [llmgw]
+  groups_claim: groups
+  create_users: true
+  client_id: llmgw-cli
+  allowed_domains: [example.com]
+`, up.BaseURL(), idp.Issuer))
+	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfg)
+	ctx := t.Context()
+
+	// The public login config.
+	resp, body := g.do(t, http.MethodGet, "/api/v1/auth/config", "-", "")
+	var ac map[string]any
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &ac) != nil || ac["issuer"] != idp.Issuer || ac["client_id"] != "llmgw-cli" {
+		t.Fatalf("auth config: %d %s", resp.StatusCode, body)
+	}
+
+	// llmgw login, with the test approving the device code.
+	dir := t.TempDir()
+	getenv := func(k string) string { return map[string]string{"LLMGW_CLIENT_DIR": dir}[k] }
+	go func() {
+		for range 1000 {
+			for _, code := range idp.Pending() {
+				if idp.Approve(code, oidctest.Claims{Subject: "u-dev", Email: "Dev@Example.com", Groups: []string{"ml", "eng"}}) {
+					return
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	var out, errOut syncBuffer
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := Run(lctx, []string{"login", "--gateway", g.URL}, getenv, &out, &errOut); err != nil {
+		t.Fatalf("login: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "To log in, open "+idp.Issuer) {
+		t.Errorf("login printed %q; want the verification URI", errOut.String())
+	}
+	var tokOut bytes.Buffer
+	if err := Run(ctx, []string{"token"}, getenv, &tokOut, &errOut); err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	token := strings.TrimSpace(tokOut.String())
+	var envOut bytes.Buffer
+	if err := Run(ctx, []string{"env"}, getenv, &envOut, &errOut); err != nil {
+		t.Fatalf("env: %v", err)
+	}
+	wantEnv := fmt.Sprintf("export OPENAI_BASE_URL='%[1]s/v1'\nexport OPENAI_API_KEY='%[2]s'\nexport ANTHROPIC_BASE_URL='%[1]s'\nexport ANTHROPIC_AUTH_TOKEN='%[2]s'\n", g.URL, token)
+	if envOut.String() != wantEnv {
+		t.Errorf("env printed\n%s\nwant\n%s", envOut.String(), wantEnv)
+	}
+
+	// The official SDK with that token.
+	client := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey(token), option.WithMaxRetries(0))
+	chat, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model:    "fake/gpt",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+	}, option.WithHeader("X-Request-Id", "req-oidc"))
+	if err != nil {
+		t.Fatalf("chat with the OIDC token: %v", err)
+	}
+	if len(chat.Choices) != 1 {
+		t.Fatalf("chat: %+v", chat)
+	}
+	ev := g.Events.waitFor(t, "req-oidc")
+	if ev.User != "dev@example.com" || !slices.Equal(ev.Teams, []string{"ml", "eng"}) || ev.KeyID != "" {
+		t.Errorf("usage event user %q teams %v key %q; want dev@example.com in ml and eng, no key", ev.User, ev.Teams, ev.KeyID)
+	}
+	// The created user is stored, off the request path.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u, err := g.adminClient().GetUser(ctx, &adminv1.GetUserRequest{Name: "dev@example.com"})
+		if err == nil && u.GetUser().GetName() == "dev@example.com" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("created user not stored: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Refused tokens answer 401 in each dialect; a user outside the team gets no model.
+	now := time.Now()
+	expired := idp.Sign(oidctest.Token{Claims: jwt.Claims{Issuer: idp.Issuer, Subject: "u-dev", Audience: jwt.Audience{"llmgw"},
+		IssuedAt: jwt.NewNumericDate(now.Add(-2 * time.Hour)), Expiry: jwt.NewNumericDate(now.Add(-time.Hour))},
+		Extra: map[string]any{"email": "dev@example.com"}})
+	wrongAud := idp.Issue(oidctest.Claims{Subject: "u-dev", Email: "dev@example.com"}, "someone-else")
+	otherDomain := idp.Issue(oidctest.Claims{Subject: "u-x", Email: "x@elsewhere.com", Groups: []string{"ml"}}, "llmgw")
+	for name, tok := range map[string]string{"expired": expired, "wrong audience": wrongAud, "other domain": otherDomain, "tampered": token[:len(token)-4] + "AAAA"} {
+		resp, body := g.do(t, http.MethodPost, "/v1/chat/completions", tok, `{"model":"fake/gpt","messages":[{"role":"user","content":"hi"}]}`)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "invalid_api_key") {
+			t.Errorf("%s (OpenAI): %d %s; want 401", name, resp.StatusCode, body)
+		}
+		req, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/messages", strings.NewReader(`{"model":"fake/gpt","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("anthropic-version", "2023-06-01")
+		aresp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ab bytes.Buffer
+		_, _ = ab.ReadFrom(aresp.Body)
+		aresp.Body.Close()
+		if aresp.StatusCode != http.StatusUnauthorized || !strings.Contains(ab.String(), "authentication_error") {
+			t.Errorf("%s (Anthropic): %d %s; want 401 authentication_error", name, aresp.StatusCode, ab.String())
+		}
+	}
+	sales := idp.Issue(oidctest.Claims{Subject: "u-s", Email: "sales@example.com", Groups: []string{"sales"}}, "llmgw")
+	resp, body = g.do(t, http.MethodPost, "/v1/chat/completions", sales, `{"model":"fake/gpt","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound {
+		t.Errorf("user outside the team: %d %s; want refused", resp.StatusCode, body)
+	}
+}
