@@ -585,9 +585,7 @@ type missingSecrets struct {
 	virtual []snapshot.VirtualModel
 	routing []snapshot.RoutingRule
 	bodies  []snapshot.BodyLogRule
-	// identity are the file's identity providers, which live in the file only.
-	identity []snapshot.IdentityProvider
-	logger   *slog.Logger
+	logger  *slog.Logger
 }
 
 // Revision is the store's: the file's part changes only with a restart.
@@ -622,7 +620,6 @@ func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, e
 	}
 	cfg.VirtualModels, cfg.RoutingRules = vms, rules
 	cfg.BodyLogging = m.bodies
-	cfg.IdentityProviders = m.identity
 	return cfg, nil
 }
 

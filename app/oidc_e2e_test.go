@@ -153,4 +153,31 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound {
 		t.Errorf("user outside the team: %d %s; want refused", resp.StatusCode, body)
 	}
+
+	// The file's provider is stored: the Admin API (REST) lists it, deleting it refuses its
+	// tokens at once, and creating it again admits them again.
+	resp, body = g.do(t, http.MethodGet, "/api/v1/identity-providers/corp-sso", g.Token, "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"clientId":"llmgw-cli"`) {
+		t.Fatalf("get identity provider: %d %s", resp.StatusCode, body)
+	}
+	chatWith := func(tok string) int {
+		resp, _ := g.do(t, http.MethodPost, "/v1/chat/completions", tok, `{"model":"fake/gpt","messages":[{"role":"user","content":"hi"}]}`)
+		return resp.StatusCode
+	}
+	if resp, body := g.do(t, http.MethodDelete, "/api/v1/identity-providers/corp-sso", g.Token, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete identity provider: %d %s", resp.StatusCode, body)
+	}
+	if code := chatWith(token); code != http.StatusUnauthorized {
+		t.Fatalf("token of a deleted provider: %d, want 401", code)
+	}
+	if resp, body := g.do(t, http.MethodGet, "/api/v1/auth/config", "", ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("auth config without providers: %d %s, want 404", resp.StatusCode, body)
+	}
+	create := fmt.Sprintf(`{"name":"corp-sso","issuer":%q,"audiences":["llmgw"],"groupsClaim":"groups","createUsers":true,"clientId":"llmgw-cli"}`, idp.Issuer)
+	if resp, body := g.do(t, http.MethodPost, "/api/v1/identity-providers", g.Token, create); resp.StatusCode != http.StatusOK {
+		t.Fatalf("create identity provider: %d %s", resp.StatusCode, body)
+	}
+	if code := chatWith(token); code != http.StatusOK {
+		t.Fatalf("token after the provider was created again: %d, want 200", code)
+	}
 }

@@ -153,8 +153,8 @@ func storePlane(ctx context.Context, cfg *Config, getenv func(string) string, st
 		if err := applyFile(ctx, st, cfg.ConfigFile, file, logger); err != nil {
 			return nil, err
 		}
-		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules)+len(file.BodyLogging)+len(file.IdentityProviders) > 0 {
-			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, bodies: file.BodyLogging, identity: file.IdentityProviders, logger: logger}
+		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules)+len(file.BodyLogging) > 0 {
+			src = missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, bodies: file.BodyLogging, logger: logger}
 		}
 	}
 	feed := controlplane.NewFeed()

@@ -7,7 +7,7 @@
 // `rate_limits` and `budgets` hold the same resources in llmgw's own shape (the Admin API's).
 // Virtual models (`type: provider-account/virtual-model`) and the routing config
 // (`type: gateway-load-balancing-config`) are read as TrueFoundry documents them and are not
-// stored: see File. Neither are OIDC identity providers (`type: identity-provider/oidc`).
+// stored: see File. OIDC identity providers are `type: identity-provider/oidc`.
 // Secrets are references (env://NAME or file://path), never inline values.
 //
 // Applying is additive and idempotent: resources in the file are created or brought in line
@@ -55,9 +55,9 @@ type File struct {
 	// BodyLogging come from gateway-logging-config documents: the rules whose requests have
 	// their bodies logged. Like RoutingRules, they are not stored (snapshot.Config.BodyLogging).
 	BodyLogging []snapshot.BodyLogRule
-	// IdentityProviders come from identity-provider/oidc documents, in order. Like
-	// BodyLogging, they are not stored (snapshot.Config.IdentityProviders).
-	IdentityProviders []snapshot.IdentityProvider
+	// IdentityProviders come from identity-provider/oidc documents, in order; they are
+	// stored like accounts (Apply).
+	IdentityProviders []*adminv1.IdentityProvider
 }
 
 // Account is a provider account document with its models. Secrets are resolved, or empty

@@ -1,12 +1,12 @@
 package configfile
 
 import (
-	"net/url"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gateway/oidc"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
 
 // typeOIDC is an OpenID Connect identity provider whose JWTs authenticate as users.
@@ -20,7 +20,7 @@ func (p *parser) identityProvider(n *yaml.Node, doc string) error {
 	if err != nil {
 		return err
 	}
-	var ip snapshot.IdentityProvider
+	ip := &adminv1.IdentityProvider{}
 	if ip.Name, err = str(f, doc, "", "name", true); err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (p *parser) identityProvider(n *yaml.Node, doc string) error {
 	if ip.Issuer, err = str(f, doc, "", "issuer", true); err != nil {
 		return err
 	}
-	if err := checkURL(ip.Issuer); err != nil {
+	if err := oidc.CheckURL(ip.Issuer); err != nil {
 		return &Error{Doc: doc, Field: "issuer", Msg: err.Error()}
 	}
 	if ip.Audiences, err = strs(f, doc, "", "audiences"); err != nil {
@@ -50,7 +50,7 @@ func (p *parser) identityProvider(n *yaml.Node, doc string) error {
 	if ip.CreateUsers, err = boolean(f, doc, "", "create_users"); err != nil {
 		return err
 	}
-	if ip.ClientID, err = str(f, doc, "", "client_id", false); err != nil {
+	if ip.ClientId, err = str(f, doc, "", "client_id", false); err != nil {
 		return err
 	}
 	if ip.AllowedDomains, err = strs(f, doc, "", "allowed_domains"); err != nil {
@@ -59,33 +59,14 @@ func (p *parser) identityProvider(n *yaml.Node, doc string) error {
 	for i, d := range ip.AllowedDomains {
 		ip.AllowedDomains[i] = strings.ToLower(strings.TrimPrefix(d, "@"))
 	}
-	if ip.JWKSURL, err = str(f, doc, "", "jwks_url", false); err != nil {
+	if ip.JwksUrl, err = str(f, doc, "", "jwks_url", false); err != nil {
 		return err
 	}
-	if ip.JWKSURL != "" {
-		if err := checkURL(ip.JWKSURL); err != nil {
+	if ip.JwksUrl != "" {
+		if err := oidc.CheckURL(ip.JwksUrl); err != nil {
 			return &Error{Doc: doc, Field: "jwks_url", Msg: err.Error()}
 		}
 	}
 	p.file.IdentityProviders = append(p.file.IdentityProviders, ip)
 	return nil
 }
-
-// checkURL accepts an absolute https URL, or http to a loopback host.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return errf("expected an absolute URL")
-	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1"):
-		return nil
-	}
-	return errf("expected an https URL (http only to localhost)")
-}
-
-type errf string
-
-func (e errf) Error() string { return string(e) }

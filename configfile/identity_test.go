@@ -1,12 +1,15 @@
 package configfile
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 )
 
 const identityDoc = `
@@ -31,11 +34,11 @@ func TestIdentityProvidersFromFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []snapshot.IdentityProvider{
-		{Name: "corp-sso", Issuer: "https://login.example.com", Audiences: []string{"llmgw"}, UserClaim: "email", GroupsClaim: "groups", CreateUsers: true, ClientID: "llmgw-cli"},
-		{Name: "partner", Issuer: "http://127.0.0.1:5556/dex", Audiences: []string{"llmgw", "other"}, AllowedDomains: []string{"partner.com"}, JWKSURL: "https://keys.partner.com/jwks.json"},
+	want := []*adminv1.IdentityProvider{
+		{Name: "corp-sso", Issuer: "https://login.example.com", Audiences: []string{"llmgw"}, UserClaim: "email", GroupsClaim: "groups", CreateUsers: true, ClientId: "llmgw-cli"},
+		{Name: "partner", Issuer: "http://127.0.0.1:5556/dex", Audiences: []string{"llmgw", "other"}, AllowedDomains: []string{"partner.com"}, JwksUrl: "https://keys.partner.com/jwks.json"},
 	}
-	if diff := cmp.Diff(want, f.IdentityProviders); diff != "" {
+	if diff := cmp.Diff(want, f.IdentityProviders, protocmp.Transform()); diff != "" {
 		t.Errorf("providers (-want +got):\n%s", diff)
 	}
 }
@@ -60,5 +63,47 @@ func TestIdentityProviderErrorsNameField(t *testing.T) {
 	_, err := Parse([]byte(head+"issuer: https://x.example.com\naudiences: [a]\n---\n"+head+"issuer: https://y.example.com\naudiences: [a]\n"), env(nil))
 	if err == nil || !strings.Contains(err.Error(), "duplicate identity provider name") {
 		t.Errorf("duplicate name: %v", err)
+	}
+}
+
+func identityConfig(in *adminv1.IdentityProvider) snapshot.IdentityProvider {
+	return snapshot.IdentityProvider{Name: in.Name, Issuer: in.Issuer, Audiences: in.Audiences, UserClaim: in.UserClaim, GroupsClaim: in.GroupsClaim,
+		CreateUsers: in.CreateUsers, ClientID: in.ClientId, AllowedDomains: in.AllowedDomains, JWKSURL: in.JwksUrl}
+}
+
+func (s *fakeStore) CreateIdentityProvider(_ context.Context, in *adminv1.IdentityProvider) (*adminv1.IdentityProvider, error) {
+	s.writes++
+	s.cfg.IdentityProviders = append(s.cfg.IdentityProviders, identityConfig(in))
+	return in, nil
+}
+
+func (s *fakeStore) UpdateIdentityProvider(_ context.Context, in *adminv1.IdentityProvider) (*adminv1.IdentityProvider, error) {
+	s.writes++
+	for i, p := range s.cfg.IdentityProviders {
+		if p.Name == in.Name {
+			s.cfg.IdentityProviders[i] = identityConfig(in)
+		}
+	}
+	return in, nil
+}
+
+func TestApplyIdentityProviders(t *testing.T) {
+	st := &fakeStore{}
+	f, err := Parse([]byte(identityDoc), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Apply(t.Context(), st, f); err != nil || n != 2 {
+		t.Fatalf("first apply: %d, %v; want 2 writes", n, err)
+	}
+	if n, err := Apply(t.Context(), st, f); err != nil || n != 0 {
+		t.Fatalf("second apply: %d, %v; want none", n, err)
+	}
+	changed, err := Parse([]byte(strings.Replace(identityDoc, "create_users: true", "create_users: false", 1)), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Apply(t.Context(), st, changed); err != nil || n != 1 || st.cfg.IdentityProviders[0].CreateUsers {
+		t.Fatalf("changed apply: %d, %v, %+v; want one update", n, err, st.cfg.IdentityProviders[0])
 	}
 }

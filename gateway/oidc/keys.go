@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -113,4 +114,21 @@ func fetch(ctx context.Context, c *http.Client, src source) (*jose.JSONWebKeySet
 		return nil, errors.New("JWKS has no public signing key")
 	}
 	return &set, nil
+}
+
+// CheckURL accepts what an issuer or JWKS URL may be: an absolute https URL, or http to a
+// loopback host (development and tests). Keys read over plain http from elsewhere could be
+// replaced on the way.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return errors.New("expected an absolute URL")
+	}
+	switch h := u.Hostname(); {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && (h == "localhost" || h == "127.0.0.1" || h == "::1"):
+		return nil
+	}
+	return errors.New("expected an https URL (http only to localhost)")
 }

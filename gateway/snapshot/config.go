@@ -45,8 +45,8 @@ type Config struct {
 	// from the config file (a gateway-logging-config document).
 	BodyLogging []BodyLogRule
 	// IdentityProviders are the OIDC identity providers whose JWTs authenticate as users
-	// (gateway/oidc verifies them), in the config's order. Like BodyLogging, they come only
-	// from the config file today (an identity-provider/oidc document).
+	// (gateway/oidc verifies them), sorted by name; the Admin API and the config file's
+	// identity-provider/oidc documents store them.
 	IdentityProviders []IdentityProvider
 }
 

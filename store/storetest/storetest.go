@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"OnChange", testOnChange},
 		{"Snapshot", testSnapshot},
 		{"GatewayTokens", testGatewayTokens},
+		{"IdentityProviders", testIdentityProviders},
 		{"Revision", testRevision},
 		{"AdapterCheck", testAdapterCheck},
 	}
@@ -120,6 +121,7 @@ var ignoreTimes = []cmp.Option{
 	protocmp.IgnoreFields(&adminv1.RoutingRule{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.RateLimit{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.Budget{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.IdentityProvider{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.ApiKey{}, "create_time", "last_used_time", "revoke_time"),
 }
 

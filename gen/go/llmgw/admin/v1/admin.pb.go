@@ -604,6 +604,149 @@ func (x *Team) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// IdentityProvider is an OpenID Connect identity provider. A JWT it issued, sent as the bearer
+// token, authenticates as the user it names, with exactly that user's permissions; the
+// gateway verifies it locally against the provider's signing keys (its JWKS), which it reads
+// in the background.
+type IdentityProvider struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is unique and immutable.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// issuer is the exact iss of the provider's tokens, an https URL (http only to localhost);
+	// discovery is at <issuer>/.well-known/openid-configuration.
+	Issuer string `protobuf:"bytes,2,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// audiences are the aud values accepted: a token must name at least one. Required.
+	Audiences []string `protobuf:"bytes,3,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	// user_claim is the claim that names the user; empty: email, else sub. Names are lowercased.
+	UserClaim string `protobuf:"bytes,4,opt,name=user_claim,json=userClaim,proto3" json:"user_claim,omitempty"`
+	// groups_claim is the claim that lists the user's groups, each a team of the same name
+	// added to the user's teams; empty: none.
+	GroupsClaim string `protobuf:"bytes,5,opt,name=groups_claim,json=groupsClaim,proto3" json:"groups_claim,omitempty"`
+	// create_users: a token naming an unknown user authenticates as a new user (stored on first
+	// use); false: such tokens are refused.
+	CreateUsers bool `protobuf:"varint,6,opt,name=create_users,json=createUsers,proto3" json:"create_users,omitempty"`
+	// client_id is the public OAuth client `llmgw login` uses; the first provider with one is
+	// the login provider (GET /api/v1/auth/config).
+	ClientId string `protobuf:"bytes,7,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// allowed_domains, when set, admit only tokens whose email claim is at one of these domains.
+	AllowedDomains []string `protobuf:"bytes,8,rep,name=allowed_domains,json=allowedDomains,proto3" json:"allowed_domains,omitempty"`
+	// jwks_url, when set, is where the signing keys are read instead of discovery's jwks_uri.
+	JwksUrl string `protobuf:"bytes,9,opt,name=jwks_url,json=jwksUrl,proto3" json:"jwks_url,omitempty"`
+	// create_time is output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// update_time is output only.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentityProvider) Reset() {
+	*x = IdentityProvider{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentityProvider) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentityProvider) ProtoMessage() {}
+
+func (x *IdentityProvider) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentityProvider.ProtoReflect.Descriptor instead.
+func (*IdentityProvider) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *IdentityProvider) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *IdentityProvider) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *IdentityProvider) GetAudiences() []string {
+	if x != nil {
+		return x.Audiences
+	}
+	return nil
+}
+
+func (x *IdentityProvider) GetUserClaim() string {
+	if x != nil {
+		return x.UserClaim
+	}
+	return ""
+}
+
+func (x *IdentityProvider) GetGroupsClaim() string {
+	if x != nil {
+		return x.GroupsClaim
+	}
+	return ""
+}
+
+func (x *IdentityProvider) GetCreateUsers() bool {
+	if x != nil {
+		return x.CreateUsers
+	}
+	return false
+}
+
+func (x *IdentityProvider) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *IdentityProvider) GetAllowedDomains() []string {
+	if x != nil {
+		return x.AllowedDomains
+	}
+	return nil
+}
+
+func (x *IdentityProvider) GetJwksUrl() string {
+	if x != nil {
+		return x.JwksUrl
+	}
+	return ""
+}
+
+func (x *IdentityProvider) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *IdentityProvider) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
 // VirtualAccount is an application or service identity that holds API keys.
 type VirtualAccount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -625,7 +768,7 @@ type VirtualAccount struct {
 
 func (x *VirtualAccount) Reset() {
 	*x = VirtualAccount{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +780,7 @@ func (x *VirtualAccount) String() string {
 func (*VirtualAccount) ProtoMessage() {}
 
 func (x *VirtualAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +793,7 @@ func (x *VirtualAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VirtualAccount.ProtoReflect.Descriptor instead.
 func (*VirtualAccount) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *VirtualAccount) GetName() string {
@@ -731,7 +874,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +886,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +899,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ApiKey) GetId() string {
@@ -889,7 +1032,7 @@ type AuthzRule struct {
 
 func (x *AuthzRule) Reset() {
 	*x = AuthzRule{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1044,7 @@ func (x *AuthzRule) String() string {
 func (*AuthzRule) ProtoMessage() {}
 
 func (x *AuthzRule) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1057,7 @@ func (x *AuthzRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthzRule.ProtoReflect.Descriptor instead.
 func (*AuthzRule) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AuthzRule) GetName() string {
@@ -1002,7 +1145,7 @@ type RoutingTarget struct {
 
 func (x *RoutingTarget) Reset() {
 	*x = RoutingTarget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1157,7 @@ func (x *RoutingTarget) String() string {
 func (*RoutingTarget) ProtoMessage() {}
 
 func (x *RoutingTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1170,7 @@ func (x *RoutingTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingTarget.ProtoReflect.Descriptor instead.
 func (*RoutingTarget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RoutingTarget) GetTarget() string {
@@ -1107,7 +1250,7 @@ type SlaCutoff struct {
 
 func (x *SlaCutoff) Reset() {
 	*x = SlaCutoff{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1262,7 @@ func (x *SlaCutoff) String() string {
 func (*SlaCutoff) ProtoMessage() {}
 
 func (x *SlaCutoff) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1275,7 @@ func (x *SlaCutoff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SlaCutoff.ProtoReflect.Descriptor instead.
 func (*SlaCutoff) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SlaCutoff) GetTimePerOutputTokenMs() int32 {
@@ -1164,7 +1307,7 @@ type RetryConfig struct {
 
 func (x *RetryConfig) Reset() {
 	*x = RetryConfig{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1319,7 @@ func (x *RetryConfig) String() string {
 func (*RetryConfig) ProtoMessage() {}
 
 func (x *RetryConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1332,7 @@ func (x *RetryConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryConfig.ProtoReflect.Descriptor instead.
 func (*RetryConfig) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RetryConfig) GetAttempts() int32 {
@@ -1227,7 +1370,7 @@ type HeadersOverride struct {
 
 func (x *HeadersOverride) Reset() {
 	*x = HeadersOverride{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1382,7 @@ func (x *HeadersOverride) String() string {
 func (*HeadersOverride) ProtoMessage() {}
 
 func (x *HeadersOverride) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1395,7 @@ func (x *HeadersOverride) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadersOverride.ProtoReflect.Descriptor instead.
 func (*HeadersOverride) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HeadersOverride) GetSet() map[string]string {
@@ -1288,7 +1431,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1443,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1456,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Routing) GetType() string {
@@ -1357,7 +1500,7 @@ type StickyRouting struct {
 
 func (x *StickyRouting) Reset() {
 	*x = StickyRouting{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1512,7 @@ func (x *StickyRouting) String() string {
 func (*StickyRouting) ProtoMessage() {}
 
 func (x *StickyRouting) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1525,7 @@ func (x *StickyRouting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StickyRouting.ProtoReflect.Descriptor instead.
 func (*StickyRouting) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StickyRouting) GetTtlSeconds() int32 {
@@ -1413,7 +1556,7 @@ type SessionIdentifier struct {
 
 func (x *SessionIdentifier) Reset() {
 	*x = SessionIdentifier{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1568,7 @@ func (x *SessionIdentifier) String() string {
 func (*SessionIdentifier) ProtoMessage() {}
 
 func (x *SessionIdentifier) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1581,7 @@ func (x *SessionIdentifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionIdentifier.ProtoReflect.Descriptor instead.
 func (*SessionIdentifier) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SessionIdentifier) GetSource() string {
@@ -1481,7 +1624,7 @@ type VirtualModel struct {
 
 func (x *VirtualModel) Reset() {
 	*x = VirtualModel{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1636,7 @@ func (x *VirtualModel) String() string {
 func (*VirtualModel) ProtoMessage() {}
 
 func (x *VirtualModel) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1649,7 @@ func (x *VirtualModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VirtualModel.ProtoReflect.Descriptor instead.
 func (*VirtualModel) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VirtualModel) GetGroup() string {
@@ -1582,7 +1725,7 @@ type RoutingRule struct {
 
 func (x *RoutingRule) Reset() {
 	*x = RoutingRule{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1737,7 @@ func (x *RoutingRule) String() string {
 func (*RoutingRule) ProtoMessage() {}
 
 func (x *RoutingRule) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1750,7 @@ func (x *RoutingRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingRule.ProtoReflect.Descriptor instead.
 func (*RoutingRule) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RoutingRule) GetId() string {
@@ -1678,7 +1821,7 @@ type RoutingState struct {
 
 func (x *RoutingState) Reset() {
 	*x = RoutingState{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1833,7 @@ func (x *RoutingState) String() string {
 func (*RoutingState) ProtoMessage() {}
 
 func (x *RoutingState) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1846,7 @@ func (x *RoutingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingState.ProtoReflect.Descriptor instead.
 func (*RoutingState) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RoutingState) GetTarget() string {
@@ -1778,7 +1921,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1933,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1946,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Condition) GetSubjects() []string {
@@ -1842,7 +1985,7 @@ type RateLimitEntry struct {
 
 func (x *RateLimitEntry) Reset() {
 	*x = RateLimitEntry{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1997,7 @@ func (x *RateLimitEntry) String() string {
 func (*RateLimitEntry) ProtoMessage() {}
 
 func (x *RateLimitEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +2010,7 @@ func (x *RateLimitEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitEntry.ProtoReflect.Descriptor instead.
 func (*RateLimitEntry) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RateLimitEntry) GetUnit() string {
@@ -1914,7 +2057,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2069,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2082,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RateLimit) GetName() string {
@@ -2012,7 +2155,7 @@ type NotificationTarget struct {
 
 func (x *NotificationTarget) Reset() {
 	*x = NotificationTarget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2167,7 @@ func (x *NotificationTarget) String() string {
 func (*NotificationTarget) ProtoMessage() {}
 
 func (x *NotificationTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2180,7 @@ func (x *NotificationTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationTarget.ProtoReflect.Descriptor instead.
 func (*NotificationTarget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NotificationTarget) GetType() string {
@@ -2082,7 +2225,7 @@ type BudgetAlerts struct {
 
 func (x *BudgetAlerts) Reset() {
 	*x = BudgetAlerts{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2237,7 @@ func (x *BudgetAlerts) String() string {
 func (*BudgetAlerts) ProtoMessage() {}
 
 func (x *BudgetAlerts) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2250,7 @@ func (x *BudgetAlerts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BudgetAlerts.ProtoReflect.Descriptor instead.
 func (*BudgetAlerts) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BudgetAlerts) GetThresholds() []int32 {
@@ -2157,7 +2300,7 @@ type Budget struct {
 
 func (x *Budget) Reset() {
 	*x = Budget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2312,7 @@ func (x *Budget) String() string {
 func (*Budget) ProtoMessage() {}
 
 func (x *Budget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2325,7 @@ func (x *Budget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Budget.ProtoReflect.Descriptor instead.
 func (*Budget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Budget) GetName() string {
@@ -2276,7 +2419,7 @@ type LimitStatus struct {
 
 func (x *LimitStatus) Reset() {
 	*x = LimitStatus{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2431,7 @@ func (x *LimitStatus) String() string {
 func (*LimitStatus) ProtoMessage() {}
 
 func (x *LimitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2444,7 @@ func (x *LimitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitStatus.ProtoReflect.Descriptor instead.
 func (*LimitStatus) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LimitStatus) GetRule() string {
@@ -2371,7 +2514,7 @@ type CreateProviderAccountRequest struct {
 
 func (x *CreateProviderAccountRequest) Reset() {
 	*x = CreateProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2383,7 +2526,7 @@ func (x *CreateProviderAccountRequest) String() string {
 func (*CreateProviderAccountRequest) ProtoMessage() {}
 
 func (x *CreateProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2396,7 +2539,7 @@ func (x *CreateProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateProviderAccountRequest) GetProviderAccount() *ProviderAccount {
@@ -2417,7 +2560,7 @@ type CreateProviderAccountResponse struct {
 
 func (x *CreateProviderAccountResponse) Reset() {
 	*x = CreateProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2572,7 @@ func (x *CreateProviderAccountResponse) String() string {
 func (*CreateProviderAccountResponse) ProtoMessage() {}
 
 func (x *CreateProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2585,7 @@ func (x *CreateProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -2463,7 +2606,7 @@ type GetProviderAccountRequest struct {
 
 func (x *GetProviderAccountRequest) Reset() {
 	*x = GetProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2475,7 +2618,7 @@ func (x *GetProviderAccountRequest) String() string {
 func (*GetProviderAccountRequest) ProtoMessage() {}
 
 func (x *GetProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2488,7 +2631,7 @@ func (x *GetProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetProviderAccountRequest) GetName() string {
@@ -2509,7 +2652,7 @@ type GetProviderAccountResponse struct {
 
 func (x *GetProviderAccountResponse) Reset() {
 	*x = GetProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2664,7 @@ func (x *GetProviderAccountResponse) String() string {
 func (*GetProviderAccountResponse) ProtoMessage() {}
 
 func (x *GetProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2534,7 +2677,7 @@ func (x *GetProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -2553,7 +2696,7 @@ type ListProviderAccountsRequest struct {
 
 func (x *ListProviderAccountsRequest) Reset() {
 	*x = ListProviderAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2708,7 @@ func (x *ListProviderAccountsRequest) String() string {
 func (*ListProviderAccountsRequest) ProtoMessage() {}
 
 func (x *ListProviderAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2721,7 @@ func (x *ListProviderAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProviderAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListProviderAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 // ListProviderAccountsResponse lists provider accounts.
@@ -2592,7 +2735,7 @@ type ListProviderAccountsResponse struct {
 
 func (x *ListProviderAccountsResponse) Reset() {
 	*x = ListProviderAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2604,7 +2747,7 @@ func (x *ListProviderAccountsResponse) String() string {
 func (*ListProviderAccountsResponse) ProtoMessage() {}
 
 func (x *ListProviderAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2617,7 +2760,7 @@ func (x *ListProviderAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProviderAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListProviderAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListProviderAccountsResponse) GetProviderAccounts() []*ProviderAccount {
@@ -2638,7 +2781,7 @@ type UpdateProviderAccountRequest struct {
 
 func (x *UpdateProviderAccountRequest) Reset() {
 	*x = UpdateProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2650,7 +2793,7 @@ func (x *UpdateProviderAccountRequest) String() string {
 func (*UpdateProviderAccountRequest) ProtoMessage() {}
 
 func (x *UpdateProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2663,7 +2806,7 @@ func (x *UpdateProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpdateProviderAccountRequest) GetProviderAccount() *ProviderAccount {
@@ -2684,7 +2827,7 @@ type UpdateProviderAccountResponse struct {
 
 func (x *UpdateProviderAccountResponse) Reset() {
 	*x = UpdateProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2696,7 +2839,7 @@ func (x *UpdateProviderAccountResponse) String() string {
 func (*UpdateProviderAccountResponse) ProtoMessage() {}
 
 func (x *UpdateProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2709,7 +2852,7 @@ func (x *UpdateProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -2730,7 +2873,7 @@ type DeleteProviderAccountRequest struct {
 
 func (x *DeleteProviderAccountRequest) Reset() {
 	*x = DeleteProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2742,7 +2885,7 @@ func (x *DeleteProviderAccountRequest) String() string {
 func (*DeleteProviderAccountRequest) ProtoMessage() {}
 
 func (x *DeleteProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2755,7 +2898,7 @@ func (x *DeleteProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteProviderAccountRequest) GetName() string {
@@ -2774,7 +2917,7 @@ type DeleteProviderAccountResponse struct {
 
 func (x *DeleteProviderAccountResponse) Reset() {
 	*x = DeleteProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2786,7 +2929,7 @@ func (x *DeleteProviderAccountResponse) String() string {
 func (*DeleteProviderAccountResponse) ProtoMessage() {}
 
 func (x *DeleteProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2799,7 +2942,7 @@ func (x *DeleteProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 // CreateModelRequest creates a model.
@@ -2813,7 +2956,7 @@ type CreateModelRequest struct {
 
 func (x *CreateModelRequest) Reset() {
 	*x = CreateModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +2968,7 @@ func (x *CreateModelRequest) String() string {
 func (*CreateModelRequest) ProtoMessage() {}
 
 func (x *CreateModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2981,7 @@ func (x *CreateModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateModelRequest.ProtoReflect.Descriptor instead.
 func (*CreateModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateModelRequest) GetModel() *Model {
@@ -2859,7 +3002,7 @@ type CreateModelResponse struct {
 
 func (x *CreateModelResponse) Reset() {
 	*x = CreateModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2871,7 +3014,7 @@ func (x *CreateModelResponse) String() string {
 func (*CreateModelResponse) ProtoMessage() {}
 
 func (x *CreateModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2884,7 +3027,7 @@ func (x *CreateModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateModelResponse.ProtoReflect.Descriptor instead.
 func (*CreateModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateModelResponse) GetModel() *Model {
@@ -2907,7 +3050,7 @@ type GetModelRequest struct {
 
 func (x *GetModelRequest) Reset() {
 	*x = GetModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2919,7 +3062,7 @@ func (x *GetModelRequest) String() string {
 func (*GetModelRequest) ProtoMessage() {}
 
 func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2932,7 +3075,7 @@ func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
 func (*GetModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetModelRequest) GetAccount() string {
@@ -2960,7 +3103,7 @@ type GetModelResponse struct {
 
 func (x *GetModelResponse) Reset() {
 	*x = GetModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3115,7 @@ func (x *GetModelResponse) String() string {
 func (*GetModelResponse) ProtoMessage() {}
 
 func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3128,7 @@ func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
 func (*GetModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetModelResponse) GetModel() *Model {
@@ -3006,7 +3149,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3018,7 +3161,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3031,7 +3174,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListModelsRequest) GetAccount() string {
@@ -3052,7 +3195,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3064,7 +3207,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3077,7 +3220,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListModelsResponse) GetModels() []*Model {
@@ -3098,7 +3241,7 @@ type UpdateModelRequest struct {
 
 func (x *UpdateModelRequest) Reset() {
 	*x = UpdateModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3253,7 @@ func (x *UpdateModelRequest) String() string {
 func (*UpdateModelRequest) ProtoMessage() {}
 
 func (x *UpdateModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3266,7 @@ func (x *UpdateModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateModelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpdateModelRequest) GetModel() *Model {
@@ -3144,7 +3287,7 @@ type UpdateModelResponse struct {
 
 func (x *UpdateModelResponse) Reset() {
 	*x = UpdateModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3156,7 +3299,7 @@ func (x *UpdateModelResponse) String() string {
 func (*UpdateModelResponse) ProtoMessage() {}
 
 func (x *UpdateModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3169,7 +3312,7 @@ func (x *UpdateModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateModelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateModelResponse) GetModel() *Model {
@@ -3192,7 +3335,7 @@ type DeleteModelRequest struct {
 
 func (x *DeleteModelRequest) Reset() {
 	*x = DeleteModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3347,7 @@ func (x *DeleteModelRequest) String() string {
 func (*DeleteModelRequest) ProtoMessage() {}
 
 func (x *DeleteModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3360,7 @@ func (x *DeleteModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeleteModelRequest) GetAccount() string {
@@ -3243,7 +3386,7 @@ type DeleteModelResponse struct {
 
 func (x *DeleteModelResponse) Reset() {
 	*x = DeleteModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3398,7 @@ func (x *DeleteModelResponse) String() string {
 func (*DeleteModelResponse) ProtoMessage() {}
 
 func (x *DeleteModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3411,7 @@ func (x *DeleteModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 // CreateUserRequest creates a user.
@@ -3282,7 +3425,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3294,7 +3437,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3307,7 +3450,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateUserRequest) GetUser() *User {
@@ -3328,7 +3471,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3340,7 +3483,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3353,7 +3496,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -3374,7 +3517,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3529,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3542,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -3420,7 +3563,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3432,7 +3575,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3445,7 +3588,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -3464,7 +3607,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3476,7 +3619,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3489,7 +3632,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 // ListUsersResponse lists users.
@@ -3503,7 +3646,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3515,7 +3658,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3528,7 +3671,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -3549,7 +3692,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3561,7 +3704,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3574,7 +3717,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -3595,7 +3738,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3607,7 +3750,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3620,7 +3763,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -3641,7 +3784,7 @@ type DeleteUserRequest struct {
 
 func (x *DeleteUserRequest) Reset() {
 	*x = DeleteUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3653,7 +3796,7 @@ func (x *DeleteUserRequest) String() string {
 func (*DeleteUserRequest) ProtoMessage() {}
 
 func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3666,7 +3809,7 @@ func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeleteUserRequest) GetName() string {
@@ -3685,7 +3828,7 @@ type DeleteUserResponse struct {
 
 func (x *DeleteUserResponse) Reset() {
 	*x = DeleteUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3697,7 +3840,7 @@ func (x *DeleteUserResponse) String() string {
 func (*DeleteUserResponse) ProtoMessage() {}
 
 func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3710,7 +3853,7 @@ func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 // CreateTeamRequest creates a team.
@@ -3724,7 +3867,7 @@ type CreateTeamRequest struct {
 
 func (x *CreateTeamRequest) Reset() {
 	*x = CreateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3736,7 +3879,7 @@ func (x *CreateTeamRequest) String() string {
 func (*CreateTeamRequest) ProtoMessage() {}
 
 func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3749,7 +3892,7 @@ func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamRequest.ProtoReflect.Descriptor instead.
 func (*CreateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CreateTeamRequest) GetTeam() *Team {
@@ -3770,7 +3913,7 @@ type CreateTeamResponse struct {
 
 func (x *CreateTeamResponse) Reset() {
 	*x = CreateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3782,7 +3925,7 @@ func (x *CreateTeamResponse) String() string {
 func (*CreateTeamResponse) ProtoMessage() {}
 
 func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3795,7 +3938,7 @@ func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamResponse.ProtoReflect.Descriptor instead.
 func (*CreateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CreateTeamResponse) GetTeam() *Team {
@@ -3816,7 +3959,7 @@ type GetTeamRequest struct {
 
 func (x *GetTeamRequest) Reset() {
 	*x = GetTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3828,7 +3971,7 @@ func (x *GetTeamRequest) String() string {
 func (*GetTeamRequest) ProtoMessage() {}
 
 func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3841,7 +3984,7 @@ func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamRequest.ProtoReflect.Descriptor instead.
 func (*GetTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetTeamRequest) GetName() string {
@@ -3862,7 +4005,7 @@ type GetTeamResponse struct {
 
 func (x *GetTeamResponse) Reset() {
 	*x = GetTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3874,7 +4017,7 @@ func (x *GetTeamResponse) String() string {
 func (*GetTeamResponse) ProtoMessage() {}
 
 func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3887,7 +4030,7 @@ func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamResponse.ProtoReflect.Descriptor instead.
 func (*GetTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetTeamResponse) GetTeam() *Team {
@@ -3906,7 +4049,7 @@ type ListTeamsRequest struct {
 
 func (x *ListTeamsRequest) Reset() {
 	*x = ListTeamsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3918,7 +4061,7 @@ func (x *ListTeamsRequest) String() string {
 func (*ListTeamsRequest) ProtoMessage() {}
 
 func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3931,7 +4074,7 @@ func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsRequest.ProtoReflect.Descriptor instead.
 func (*ListTeamsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
 }
 
 // ListTeamsResponse lists teams.
@@ -3945,7 +4088,7 @@ type ListTeamsResponse struct {
 
 func (x *ListTeamsResponse) Reset() {
 	*x = ListTeamsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3957,7 +4100,7 @@ func (x *ListTeamsResponse) String() string {
 func (*ListTeamsResponse) ProtoMessage() {}
 
 func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3970,7 +4113,7 @@ func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsResponse.ProtoReflect.Descriptor instead.
 func (*ListTeamsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListTeamsResponse) GetTeams() []*Team {
@@ -3991,7 +4134,7 @@ type UpdateTeamRequest struct {
 
 func (x *UpdateTeamRequest) Reset() {
 	*x = UpdateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4003,7 +4146,7 @@ func (x *UpdateTeamRequest) String() string {
 func (*UpdateTeamRequest) ProtoMessage() {}
 
 func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4016,7 +4159,7 @@ func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *UpdateTeamRequest) GetTeam() *Team {
@@ -4037,7 +4180,7 @@ type UpdateTeamResponse struct {
 
 func (x *UpdateTeamResponse) Reset() {
 	*x = UpdateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4049,7 +4192,7 @@ func (x *UpdateTeamResponse) String() string {
 func (*UpdateTeamResponse) ProtoMessage() {}
 
 func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4062,7 +4205,7 @@ func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *UpdateTeamResponse) GetTeam() *Team {
@@ -4083,7 +4226,7 @@ type DeleteTeamRequest struct {
 
 func (x *DeleteTeamRequest) Reset() {
 	*x = DeleteTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4095,7 +4238,7 @@ func (x *DeleteTeamRequest) String() string {
 func (*DeleteTeamRequest) ProtoMessage() {}
 
 func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4108,7 +4251,7 @@ func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DeleteTeamRequest) GetName() string {
@@ -4127,7 +4270,7 @@ type DeleteTeamResponse struct {
 
 func (x *DeleteTeamResponse) Reset() {
 	*x = DeleteTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4139,7 +4282,7 @@ func (x *DeleteTeamResponse) String() string {
 func (*DeleteTeamResponse) ProtoMessage() {}
 
 func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4152,7 +4295,449 @@ func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
+}
+
+// CreateIdentityProviderRequest creates an identity provider.
+type CreateIdentityProviderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity_provider is the new resource.
+	IdentityProvider *IdentityProvider `protobuf:"bytes,1,opt,name=identity_provider,json=identityProvider,proto3" json:"identity_provider,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CreateIdentityProviderRequest) Reset() {
+	*x = CreateIdentityProviderRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIdentityProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIdentityProviderRequest) ProtoMessage() {}
+
+func (x *CreateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIdentityProviderRequest.ProtoReflect.Descriptor instead.
+func (*CreateIdentityProviderRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *CreateIdentityProviderRequest) GetIdentityProvider() *IdentityProvider {
+	if x != nil {
+		return x.IdentityProvider
+	}
+	return nil
+}
+
+// CreateIdentityProviderResponse returns the created identity provider.
+type CreateIdentityProviderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity_provider is the created resource.
+	IdentityProvider *IdentityProvider `protobuf:"bytes,1,opt,name=identity_provider,json=identityProvider,proto3" json:"identity_provider,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CreateIdentityProviderResponse) Reset() {
+	*x = CreateIdentityProviderResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIdentityProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIdentityProviderResponse) ProtoMessage() {}
+
+func (x *CreateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIdentityProviderResponse.ProtoReflect.Descriptor instead.
+func (*CreateIdentityProviderResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *CreateIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
+	if x != nil {
+		return x.IdentityProvider
+	}
+	return nil
+}
+
+// GetIdentityProviderRequest names an identity provider.
+type GetIdentityProviderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name identifies the resource.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetIdentityProviderRequest) Reset() {
+	*x = GetIdentityProviderRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetIdentityProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetIdentityProviderRequest) ProtoMessage() {}
+
+func (x *GetIdentityProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetIdentityProviderRequest.ProtoReflect.Descriptor instead.
+func (*GetIdentityProviderRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *GetIdentityProviderRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetIdentityProviderResponse returns an identity provider.
+type GetIdentityProviderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity_provider is the resource.
+	IdentityProvider *IdentityProvider `protobuf:"bytes,1,opt,name=identity_provider,json=identityProvider,proto3" json:"identity_provider,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetIdentityProviderResponse) Reset() {
+	*x = GetIdentityProviderResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetIdentityProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetIdentityProviderResponse) ProtoMessage() {}
+
+func (x *GetIdentityProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetIdentityProviderResponse.ProtoReflect.Descriptor instead.
+func (*GetIdentityProviderResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *GetIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
+	if x != nil {
+		return x.IdentityProvider
+	}
+	return nil
+}
+
+// ListIdentityProvidersRequest lists identity providers.
+type ListIdentityProvidersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIdentityProvidersRequest) Reset() {
+	*x = ListIdentityProvidersRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIdentityProvidersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIdentityProvidersRequest) ProtoMessage() {}
+
+func (x *ListIdentityProvidersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIdentityProvidersRequest.ProtoReflect.Descriptor instead.
+func (*ListIdentityProvidersRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
+}
+
+// ListIdentityProvidersResponse lists identity providers.
+type ListIdentityProvidersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity_providers are sorted by name.
+	IdentityProviders []*IdentityProvider `protobuf:"bytes,1,rep,name=identity_providers,json=identityProviders,proto3" json:"identity_providers,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ListIdentityProvidersResponse) Reset() {
+	*x = ListIdentityProvidersResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIdentityProvidersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIdentityProvidersResponse) ProtoMessage() {}
+
+func (x *ListIdentityProvidersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIdentityProvidersResponse.ProtoReflect.Descriptor instead.
+func (*ListIdentityProvidersResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *ListIdentityProvidersResponse) GetIdentityProviders() []*IdentityProvider {
+	if x != nil {
+		return x.IdentityProviders
+	}
+	return nil
+}
+
+// UpdateIdentityProviderRequest replaces an identity provider; it is identified by its name.
+type UpdateIdentityProviderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity_provider is the new state.
+	IdentityProvider *IdentityProvider `protobuf:"bytes,1,opt,name=identity_provider,json=identityProvider,proto3" json:"identity_provider,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpdateIdentityProviderRequest) Reset() {
+	*x = UpdateIdentityProviderRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateIdentityProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateIdentityProviderRequest) ProtoMessage() {}
+
+func (x *UpdateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateIdentityProviderRequest.ProtoReflect.Descriptor instead.
+func (*UpdateIdentityProviderRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *UpdateIdentityProviderRequest) GetIdentityProvider() *IdentityProvider {
+	if x != nil {
+		return x.IdentityProvider
+	}
+	return nil
+}
+
+// UpdateIdentityProviderResponse returns the updated identity provider.
+type UpdateIdentityProviderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity_provider is the updated resource.
+	IdentityProvider *IdentityProvider `protobuf:"bytes,1,opt,name=identity_provider,json=identityProvider,proto3" json:"identity_provider,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpdateIdentityProviderResponse) Reset() {
+	*x = UpdateIdentityProviderResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateIdentityProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateIdentityProviderResponse) ProtoMessage() {}
+
+func (x *UpdateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateIdentityProviderResponse.ProtoReflect.Descriptor instead.
+func (*UpdateIdentityProviderResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *UpdateIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
+	if x != nil {
+		return x.IdentityProvider
+	}
+	return nil
+}
+
+// DeleteIdentityProviderRequest names the identity provider to delete.
+type DeleteIdentityProviderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name identifies the resource.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIdentityProviderRequest) Reset() {
+	*x = DeleteIdentityProviderRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIdentityProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIdentityProviderRequest) ProtoMessage() {}
+
+func (x *DeleteIdentityProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIdentityProviderRequest.ProtoReflect.Descriptor instead.
+func (*DeleteIdentityProviderRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *DeleteIdentityProviderRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// DeleteIdentityProviderResponse confirms a deletion.
+type DeleteIdentityProviderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteIdentityProviderResponse) Reset() {
+	*x = DeleteIdentityProviderResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteIdentityProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteIdentityProviderResponse) ProtoMessage() {}
+
+func (x *DeleteIdentityProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteIdentityProviderResponse.ProtoReflect.Descriptor instead.
+func (*DeleteIdentityProviderResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
 }
 
 // CreateVirtualAccountRequest creates a virtual account.
@@ -4166,7 +4751,7 @@ type CreateVirtualAccountRequest struct {
 
 func (x *CreateVirtualAccountRequest) Reset() {
 	*x = CreateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4178,7 +4763,7 @@ func (x *CreateVirtualAccountRequest) String() string {
 func (*CreateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4191,7 +4776,7 @@ func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *CreateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -4212,7 +4797,7 @@ type CreateVirtualAccountResponse struct {
 
 func (x *CreateVirtualAccountResponse) Reset() {
 	*x = CreateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4224,7 +4809,7 @@ func (x *CreateVirtualAccountResponse) String() string {
 func (*CreateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4237,7 +4822,7 @@ func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *CreateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -4258,7 +4843,7 @@ type GetVirtualAccountRequest struct {
 
 func (x *GetVirtualAccountRequest) Reset() {
 	*x = GetVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4270,7 +4855,7 @@ func (x *GetVirtualAccountRequest) String() string {
 func (*GetVirtualAccountRequest) ProtoMessage() {}
 
 func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4283,7 +4868,7 @@ func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *GetVirtualAccountRequest) GetName() string {
@@ -4304,7 +4889,7 @@ type GetVirtualAccountResponse struct {
 
 func (x *GetVirtualAccountResponse) Reset() {
 	*x = GetVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4316,7 +4901,7 @@ func (x *GetVirtualAccountResponse) String() string {
 func (*GetVirtualAccountResponse) ProtoMessage() {}
 
 func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4329,7 +4914,7 @@ func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *GetVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -4348,7 +4933,7 @@ type ListVirtualAccountsRequest struct {
 
 func (x *ListVirtualAccountsRequest) Reset() {
 	*x = ListVirtualAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4360,7 +4945,7 @@ func (x *ListVirtualAccountsRequest) String() string {
 func (*ListVirtualAccountsRequest) ProtoMessage() {}
 
 func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4373,7 +4958,7 @@ func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
 }
 
 // ListVirtualAccountsResponse lists virtual accounts.
@@ -4387,7 +4972,7 @@ type ListVirtualAccountsResponse struct {
 
 func (x *ListVirtualAccountsResponse) Reset() {
 	*x = ListVirtualAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4399,7 +4984,7 @@ func (x *ListVirtualAccountsResponse) String() string {
 func (*ListVirtualAccountsResponse) ProtoMessage() {}
 
 func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4412,7 +4997,7 @@ func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListVirtualAccountsResponse) GetVirtualAccounts() []*VirtualAccount {
@@ -4433,7 +5018,7 @@ type UpdateVirtualAccountRequest struct {
 
 func (x *UpdateVirtualAccountRequest) Reset() {
 	*x = UpdateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4445,7 +5030,7 @@ func (x *UpdateVirtualAccountRequest) String() string {
 func (*UpdateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4458,7 +5043,7 @@ func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *UpdateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -4479,7 +5064,7 @@ type UpdateVirtualAccountResponse struct {
 
 func (x *UpdateVirtualAccountResponse) Reset() {
 	*x = UpdateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4491,7 +5076,7 @@ func (x *UpdateVirtualAccountResponse) String() string {
 func (*UpdateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4504,7 +5089,7 @@ func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *UpdateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -4525,7 +5110,7 @@ type DeleteVirtualAccountRequest struct {
 
 func (x *DeleteVirtualAccountRequest) Reset() {
 	*x = DeleteVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4537,7 +5122,7 @@ func (x *DeleteVirtualAccountRequest) String() string {
 func (*DeleteVirtualAccountRequest) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4550,7 +5135,7 @@ func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *DeleteVirtualAccountRequest) GetName() string {
@@ -4569,7 +5154,7 @@ type DeleteVirtualAccountResponse struct {
 
 func (x *DeleteVirtualAccountResponse) Reset() {
 	*x = DeleteVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4581,7 +5166,7 @@ func (x *DeleteVirtualAccountResponse) String() string {
 func (*DeleteVirtualAccountResponse) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4594,7 +5179,7 @@ func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
 }
 
 // CreateAuthzRuleRequest creates a authz rule.
@@ -4608,7 +5193,7 @@ type CreateAuthzRuleRequest struct {
 
 func (x *CreateAuthzRuleRequest) Reset() {
 	*x = CreateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4620,7 +5205,7 @@ func (x *CreateAuthzRuleRequest) String() string {
 func (*CreateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4633,7 +5218,7 @@ func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *CreateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -4654,7 +5239,7 @@ type CreateAuthzRuleResponse struct {
 
 func (x *CreateAuthzRuleResponse) Reset() {
 	*x = CreateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4666,7 +5251,7 @@ func (x *CreateAuthzRuleResponse) String() string {
 func (*CreateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4679,7 +5264,7 @@ func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *CreateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -4700,7 +5285,7 @@ type GetAuthzRuleRequest struct {
 
 func (x *GetAuthzRuleRequest) Reset() {
 	*x = GetAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4712,7 +5297,7 @@ func (x *GetAuthzRuleRequest) String() string {
 func (*GetAuthzRuleRequest) ProtoMessage() {}
 
 func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4725,7 +5310,7 @@ func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *GetAuthzRuleRequest) GetName() string {
@@ -4746,7 +5331,7 @@ type GetAuthzRuleResponse struct {
 
 func (x *GetAuthzRuleResponse) Reset() {
 	*x = GetAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4758,7 +5343,7 @@ func (x *GetAuthzRuleResponse) String() string {
 func (*GetAuthzRuleResponse) ProtoMessage() {}
 
 func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4771,7 +5356,7 @@ func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *GetAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -4790,7 +5375,7 @@ type ListAuthzRulesRequest struct {
 
 func (x *ListAuthzRulesRequest) Reset() {
 	*x = ListAuthzRulesRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4802,7 +5387,7 @@ func (x *ListAuthzRulesRequest) String() string {
 func (*ListAuthzRulesRequest) ProtoMessage() {}
 
 func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4815,7 +5400,7 @@ func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
 }
 
 // ListAuthzRulesResponse lists authz rules.
@@ -4829,7 +5414,7 @@ type ListAuthzRulesResponse struct {
 
 func (x *ListAuthzRulesResponse) Reset() {
 	*x = ListAuthzRulesResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4841,7 +5426,7 @@ func (x *ListAuthzRulesResponse) String() string {
 func (*ListAuthzRulesResponse) ProtoMessage() {}
 
 func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4854,7 +5439,7 @@ func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ListAuthzRulesResponse) GetAuthzRules() []*AuthzRule {
@@ -4875,7 +5460,7 @@ type UpdateAuthzRuleRequest struct {
 
 func (x *UpdateAuthzRuleRequest) Reset() {
 	*x = UpdateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4887,7 +5472,7 @@ func (x *UpdateAuthzRuleRequest) String() string {
 func (*UpdateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4900,7 +5485,7 @@ func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *UpdateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -4921,7 +5506,7 @@ type UpdateAuthzRuleResponse struct {
 
 func (x *UpdateAuthzRuleResponse) Reset() {
 	*x = UpdateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4933,7 +5518,7 @@ func (x *UpdateAuthzRuleResponse) String() string {
 func (*UpdateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4946,7 +5531,7 @@ func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *UpdateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -4967,7 +5552,7 @@ type DeleteAuthzRuleRequest struct {
 
 func (x *DeleteAuthzRuleRequest) Reset() {
 	*x = DeleteAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4979,7 +5564,7 @@ func (x *DeleteAuthzRuleRequest) String() string {
 func (*DeleteAuthzRuleRequest) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4992,7 +5577,7 @@ func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *DeleteAuthzRuleRequest) GetName() string {
@@ -5011,7 +5596,7 @@ type DeleteAuthzRuleResponse struct {
 
 func (x *DeleteAuthzRuleResponse) Reset() {
 	*x = DeleteAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5023,7 +5608,7 @@ func (x *DeleteAuthzRuleResponse) String() string {
 func (*DeleteAuthzRuleResponse) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5036,7 +5621,7 @@ func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
 }
 
 // CreateVirtualModelRequest creates a virtual model.
@@ -5050,7 +5635,7 @@ type CreateVirtualModelRequest struct {
 
 func (x *CreateVirtualModelRequest) Reset() {
 	*x = CreateVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5062,7 +5647,7 @@ func (x *CreateVirtualModelRequest) String() string {
 func (*CreateVirtualModelRequest) ProtoMessage() {}
 
 func (x *CreateVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5075,7 +5660,7 @@ func (x *CreateVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*CreateVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *CreateVirtualModelRequest) GetVirtualModel() *VirtualModel {
@@ -5096,7 +5681,7 @@ type CreateVirtualModelResponse struct {
 
 func (x *CreateVirtualModelResponse) Reset() {
 	*x = CreateVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5108,7 +5693,7 @@ func (x *CreateVirtualModelResponse) String() string {
 func (*CreateVirtualModelResponse) ProtoMessage() {}
 
 func (x *CreateVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5121,7 +5706,7 @@ func (x *CreateVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*CreateVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *CreateVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -5144,7 +5729,7 @@ type GetVirtualModelRequest struct {
 
 func (x *GetVirtualModelRequest) Reset() {
 	*x = GetVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5156,7 +5741,7 @@ func (x *GetVirtualModelRequest) String() string {
 func (*GetVirtualModelRequest) ProtoMessage() {}
 
 func (x *GetVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5169,7 +5754,7 @@ func (x *GetVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*GetVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *GetVirtualModelRequest) GetGroup() string {
@@ -5197,7 +5782,7 @@ type GetVirtualModelResponse struct {
 
 func (x *GetVirtualModelResponse) Reset() {
 	*x = GetVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5209,7 +5794,7 @@ func (x *GetVirtualModelResponse) String() string {
 func (*GetVirtualModelResponse) ProtoMessage() {}
 
 func (x *GetVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5222,7 +5807,7 @@ func (x *GetVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*GetVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *GetVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -5241,7 +5826,7 @@ type ListVirtualModelsRequest struct {
 
 func (x *ListVirtualModelsRequest) Reset() {
 	*x = ListVirtualModelsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5253,7 +5838,7 @@ func (x *ListVirtualModelsRequest) String() string {
 func (*ListVirtualModelsRequest) ProtoMessage() {}
 
 func (x *ListVirtualModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5266,7 +5851,7 @@ func (x *ListVirtualModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListVirtualModelsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
 }
 
 // ListVirtualModelsResponse lists virtual models.
@@ -5280,7 +5865,7 @@ type ListVirtualModelsResponse struct {
 
 func (x *ListVirtualModelsResponse) Reset() {
 	*x = ListVirtualModelsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5292,7 +5877,7 @@ func (x *ListVirtualModelsResponse) String() string {
 func (*ListVirtualModelsResponse) ProtoMessage() {}
 
 func (x *ListVirtualModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5305,7 +5890,7 @@ func (x *ListVirtualModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListVirtualModelsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ListVirtualModelsResponse) GetVirtualModels() []*VirtualModel {
@@ -5326,7 +5911,7 @@ type UpdateVirtualModelRequest struct {
 
 func (x *UpdateVirtualModelRequest) Reset() {
 	*x = UpdateVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5338,7 +5923,7 @@ func (x *UpdateVirtualModelRequest) String() string {
 func (*UpdateVirtualModelRequest) ProtoMessage() {}
 
 func (x *UpdateVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5351,7 +5936,7 @@ func (x *UpdateVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *UpdateVirtualModelRequest) GetVirtualModel() *VirtualModel {
@@ -5372,7 +5957,7 @@ type UpdateVirtualModelResponse struct {
 
 func (x *UpdateVirtualModelResponse) Reset() {
 	*x = UpdateVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5384,7 +5969,7 @@ func (x *UpdateVirtualModelResponse) String() string {
 func (*UpdateVirtualModelResponse) ProtoMessage() {}
 
 func (x *UpdateVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5397,7 +5982,7 @@ func (x *UpdateVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *UpdateVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -5420,7 +6005,7 @@ type DeleteVirtualModelRequest struct {
 
 func (x *DeleteVirtualModelRequest) Reset() {
 	*x = DeleteVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5432,7 +6017,7 @@ func (x *DeleteVirtualModelRequest) String() string {
 func (*DeleteVirtualModelRequest) ProtoMessage() {}
 
 func (x *DeleteVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5445,7 +6030,7 @@ func (x *DeleteVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *DeleteVirtualModelRequest) GetGroup() string {
@@ -5471,7 +6056,7 @@ type DeleteVirtualModelResponse struct {
 
 func (x *DeleteVirtualModelResponse) Reset() {
 	*x = DeleteVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5483,7 +6068,7 @@ func (x *DeleteVirtualModelResponse) String() string {
 func (*DeleteVirtualModelResponse) ProtoMessage() {}
 
 func (x *DeleteVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5496,7 +6081,7 @@ func (x *DeleteVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
 }
 
 // CreateRoutingRuleRequest creates a routing rule.
@@ -5510,7 +6095,7 @@ type CreateRoutingRuleRequest struct {
 
 func (x *CreateRoutingRuleRequest) Reset() {
 	*x = CreateRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5522,7 +6107,7 @@ func (x *CreateRoutingRuleRequest) String() string {
 func (*CreateRoutingRuleRequest) ProtoMessage() {}
 
 func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5535,7 +6120,7 @@ func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *CreateRoutingRuleRequest) GetRoutingRule() *RoutingRule {
@@ -5556,7 +6141,7 @@ type CreateRoutingRuleResponse struct {
 
 func (x *CreateRoutingRuleResponse) Reset() {
 	*x = CreateRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5568,7 +6153,7 @@ func (x *CreateRoutingRuleResponse) String() string {
 func (*CreateRoutingRuleResponse) ProtoMessage() {}
 
 func (x *CreateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5581,7 +6166,7 @@ func (x *CreateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *CreateRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -5602,7 +6187,7 @@ type GetRoutingRuleRequest struct {
 
 func (x *GetRoutingRuleRequest) Reset() {
 	*x = GetRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5614,7 +6199,7 @@ func (x *GetRoutingRuleRequest) String() string {
 func (*GetRoutingRuleRequest) ProtoMessage() {}
 
 func (x *GetRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5627,7 +6212,7 @@ func (x *GetRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *GetRoutingRuleRequest) GetId() string {
@@ -5648,7 +6233,7 @@ type GetRoutingRuleResponse struct {
 
 func (x *GetRoutingRuleResponse) Reset() {
 	*x = GetRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5660,7 +6245,7 @@ func (x *GetRoutingRuleResponse) String() string {
 func (*GetRoutingRuleResponse) ProtoMessage() {}
 
 func (x *GetRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5673,7 +6258,7 @@ func (x *GetRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *GetRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -5692,7 +6277,7 @@ type ListRoutingRulesRequest struct {
 
 func (x *ListRoutingRulesRequest) Reset() {
 	*x = ListRoutingRulesRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5704,7 +6289,7 @@ func (x *ListRoutingRulesRequest) String() string {
 func (*ListRoutingRulesRequest) ProtoMessage() {}
 
 func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5717,7 +6302,7 @@ func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingRulesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
 }
 
 // ListRoutingRulesResponse lists routing rules.
@@ -5731,7 +6316,7 @@ type ListRoutingRulesResponse struct {
 
 func (x *ListRoutingRulesResponse) Reset() {
 	*x = ListRoutingRulesResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5743,7 +6328,7 @@ func (x *ListRoutingRulesResponse) String() string {
 func (*ListRoutingRulesResponse) ProtoMessage() {}
 
 func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5756,7 +6341,7 @@ func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingRulesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ListRoutingRulesResponse) GetRoutingRules() []*RoutingRule {
@@ -5777,7 +6362,7 @@ type UpdateRoutingRuleRequest struct {
 
 func (x *UpdateRoutingRuleRequest) Reset() {
 	*x = UpdateRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5789,7 +6374,7 @@ func (x *UpdateRoutingRuleRequest) String() string {
 func (*UpdateRoutingRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5802,7 +6387,7 @@ func (x *UpdateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *UpdateRoutingRuleRequest) GetRoutingRule() *RoutingRule {
@@ -5823,7 +6408,7 @@ type UpdateRoutingRuleResponse struct {
 
 func (x *UpdateRoutingRuleResponse) Reset() {
 	*x = UpdateRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5835,7 +6420,7 @@ func (x *UpdateRoutingRuleResponse) String() string {
 func (*UpdateRoutingRuleResponse) ProtoMessage() {}
 
 func (x *UpdateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5848,7 +6433,7 @@ func (x *UpdateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *UpdateRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -5869,7 +6454,7 @@ type DeleteRoutingRuleRequest struct {
 
 func (x *DeleteRoutingRuleRequest) Reset() {
 	*x = DeleteRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5881,7 +6466,7 @@ func (x *DeleteRoutingRuleRequest) String() string {
 func (*DeleteRoutingRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5894,7 +6479,7 @@ func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *DeleteRoutingRuleRequest) GetId() string {
@@ -5913,7 +6498,7 @@ type DeleteRoutingRuleResponse struct {
 
 func (x *DeleteRoutingRuleResponse) Reset() {
 	*x = DeleteRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5925,7 +6510,7 @@ func (x *DeleteRoutingRuleResponse) String() string {
 func (*DeleteRoutingRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5938,7 +6523,7 @@ func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
 }
 
 // ListRoutingStateRequest lists routing state.
@@ -5952,7 +6537,7 @@ type ListRoutingStateRequest struct {
 
 func (x *ListRoutingStateRequest) Reset() {
 	*x = ListRoutingStateRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5964,7 +6549,7 @@ func (x *ListRoutingStateRequest) String() string {
 func (*ListRoutingStateRequest) ProtoMessage() {}
 
 func (x *ListRoutingStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5977,7 +6562,7 @@ func (x *ListRoutingStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingStateRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingStateRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ListRoutingStateRequest) GetTarget() string {
@@ -5999,7 +6584,7 @@ type ListRoutingStateResponse struct {
 
 func (x *ListRoutingStateResponse) Reset() {
 	*x = ListRoutingStateResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6011,7 +6596,7 @@ func (x *ListRoutingStateResponse) String() string {
 func (*ListRoutingStateResponse) ProtoMessage() {}
 
 func (x *ListRoutingStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6024,7 +6609,7 @@ func (x *ListRoutingStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingStateResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingStateResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *ListRoutingStateResponse) GetStates() []*RoutingState {
@@ -6045,7 +6630,7 @@ type CreateRateLimitRequest struct {
 
 func (x *CreateRateLimitRequest) Reset() {
 	*x = CreateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6057,7 +6642,7 @@ func (x *CreateRateLimitRequest) String() string {
 func (*CreateRateLimitRequest) ProtoMessage() {}
 
 func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6070,7 +6655,7 @@ func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *CreateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -6091,7 +6676,7 @@ type CreateRateLimitResponse struct {
 
 func (x *CreateRateLimitResponse) Reset() {
 	*x = CreateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6103,7 +6688,7 @@ func (x *CreateRateLimitResponse) String() string {
 func (*CreateRateLimitResponse) ProtoMessage() {}
 
 func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6116,7 +6701,7 @@ func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *CreateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -6137,7 +6722,7 @@ type GetRateLimitRequest struct {
 
 func (x *GetRateLimitRequest) Reset() {
 	*x = GetRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6149,7 +6734,7 @@ func (x *GetRateLimitRequest) String() string {
 func (*GetRateLimitRequest) ProtoMessage() {}
 
 func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6162,7 +6747,7 @@ func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *GetRateLimitRequest) GetName() string {
@@ -6183,7 +6768,7 @@ type GetRateLimitResponse struct {
 
 func (x *GetRateLimitResponse) Reset() {
 	*x = GetRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6195,7 +6780,7 @@ func (x *GetRateLimitResponse) String() string {
 func (*GetRateLimitResponse) ProtoMessage() {}
 
 func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6208,7 +6793,7 @@ func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*GetRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *GetRateLimitResponse) GetRateLimit() *RateLimit {
@@ -6227,7 +6812,7 @@ type ListRateLimitsRequest struct {
 
 func (x *ListRateLimitsRequest) Reset() {
 	*x = ListRateLimitsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6239,7 +6824,7 @@ func (x *ListRateLimitsRequest) String() string {
 func (*ListRateLimitsRequest) ProtoMessage() {}
 
 func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6252,7 +6837,7 @@ func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsRequest.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{122}
 }
 
 // ListRateLimitsResponse lists rate limits.
@@ -6266,7 +6851,7 @@ type ListRateLimitsResponse struct {
 
 func (x *ListRateLimitsResponse) Reset() {
 	*x = ListRateLimitsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6278,7 +6863,7 @@ func (x *ListRateLimitsResponse) String() string {
 func (*ListRateLimitsResponse) ProtoMessage() {}
 
 func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6291,7 +6876,7 @@ func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsResponse.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *ListRateLimitsResponse) GetRateLimits() []*RateLimit {
@@ -6312,7 +6897,7 @@ type UpdateRateLimitRequest struct {
 
 func (x *UpdateRateLimitRequest) Reset() {
 	*x = UpdateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6324,7 +6909,7 @@ func (x *UpdateRateLimitRequest) String() string {
 func (*UpdateRateLimitRequest) ProtoMessage() {}
 
 func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6337,7 +6922,7 @@ func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *UpdateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -6358,7 +6943,7 @@ type UpdateRateLimitResponse struct {
 
 func (x *UpdateRateLimitResponse) Reset() {
 	*x = UpdateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6370,7 +6955,7 @@ func (x *UpdateRateLimitResponse) String() string {
 func (*UpdateRateLimitResponse) ProtoMessage() {}
 
 func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6383,7 +6968,7 @@ func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *UpdateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -6404,7 +6989,7 @@ type DeleteRateLimitRequest struct {
 
 func (x *DeleteRateLimitRequest) Reset() {
 	*x = DeleteRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6416,7 +7001,7 @@ func (x *DeleteRateLimitRequest) String() string {
 func (*DeleteRateLimitRequest) ProtoMessage() {}
 
 func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6429,7 +7014,7 @@ func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *DeleteRateLimitRequest) GetName() string {
@@ -6448,7 +7033,7 @@ type DeleteRateLimitResponse struct {
 
 func (x *DeleteRateLimitResponse) Reset() {
 	*x = DeleteRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6460,7 +7045,7 @@ func (x *DeleteRateLimitResponse) String() string {
 func (*DeleteRateLimitResponse) ProtoMessage() {}
 
 func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6473,7 +7058,7 @@ func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{127}
 }
 
 // CreateBudgetRequest creates a budget.
@@ -6487,7 +7072,7 @@ type CreateBudgetRequest struct {
 
 func (x *CreateBudgetRequest) Reset() {
 	*x = CreateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6499,7 +7084,7 @@ func (x *CreateBudgetRequest) String() string {
 func (*CreateBudgetRequest) ProtoMessage() {}
 
 func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6512,7 +7097,7 @@ func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*CreateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{117}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *CreateBudgetRequest) GetBudget() *Budget {
@@ -6533,7 +7118,7 @@ type CreateBudgetResponse struct {
 
 func (x *CreateBudgetResponse) Reset() {
 	*x = CreateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6545,7 +7130,7 @@ func (x *CreateBudgetResponse) String() string {
 func (*CreateBudgetResponse) ProtoMessage() {}
 
 func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6558,7 +7143,7 @@ func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*CreateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{118}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *CreateBudgetResponse) GetBudget() *Budget {
@@ -6579,7 +7164,7 @@ type GetBudgetRequest struct {
 
 func (x *GetBudgetRequest) Reset() {
 	*x = GetBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6591,7 +7176,7 @@ func (x *GetBudgetRequest) String() string {
 func (*GetBudgetRequest) ProtoMessage() {}
 
 func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6604,7 +7189,7 @@ func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetRequest.ProtoReflect.Descriptor instead.
 func (*GetBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{119}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *GetBudgetRequest) GetName() string {
@@ -6625,7 +7210,7 @@ type GetBudgetResponse struct {
 
 func (x *GetBudgetResponse) Reset() {
 	*x = GetBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6637,7 +7222,7 @@ func (x *GetBudgetResponse) String() string {
 func (*GetBudgetResponse) ProtoMessage() {}
 
 func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6650,7 +7235,7 @@ func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetResponse.ProtoReflect.Descriptor instead.
 func (*GetBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{120}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *GetBudgetResponse) GetBudget() *Budget {
@@ -6669,7 +7254,7 @@ type ListBudgetsRequest struct {
 
 func (x *ListBudgetsRequest) Reset() {
 	*x = ListBudgetsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6681,7 +7266,7 @@ func (x *ListBudgetsRequest) String() string {
 func (*ListBudgetsRequest) ProtoMessage() {}
 
 func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6694,7 +7279,7 @@ func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsRequest.ProtoReflect.Descriptor instead.
 func (*ListBudgetsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{121}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{132}
 }
 
 // ListBudgetsResponse lists budgets.
@@ -6708,7 +7293,7 @@ type ListBudgetsResponse struct {
 
 func (x *ListBudgetsResponse) Reset() {
 	*x = ListBudgetsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6720,7 +7305,7 @@ func (x *ListBudgetsResponse) String() string {
 func (*ListBudgetsResponse) ProtoMessage() {}
 
 func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6733,7 +7318,7 @@ func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsResponse.ProtoReflect.Descriptor instead.
 func (*ListBudgetsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{122}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *ListBudgetsResponse) GetBudgets() []*Budget {
@@ -6754,7 +7339,7 @@ type UpdateBudgetRequest struct {
 
 func (x *UpdateBudgetRequest) Reset() {
 	*x = UpdateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6766,7 +7351,7 @@ func (x *UpdateBudgetRequest) String() string {
 func (*UpdateBudgetRequest) ProtoMessage() {}
 
 func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6779,7 +7364,7 @@ func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{123}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *UpdateBudgetRequest) GetBudget() *Budget {
@@ -6800,7 +7385,7 @@ type UpdateBudgetResponse struct {
 
 func (x *UpdateBudgetResponse) Reset() {
 	*x = UpdateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6812,7 +7397,7 @@ func (x *UpdateBudgetResponse) String() string {
 func (*UpdateBudgetResponse) ProtoMessage() {}
 
 func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6825,7 +7410,7 @@ func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{124}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *UpdateBudgetResponse) GetBudget() *Budget {
@@ -6846,7 +7431,7 @@ type DeleteBudgetRequest struct {
 
 func (x *DeleteBudgetRequest) Reset() {
 	*x = DeleteBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6858,7 +7443,7 @@ func (x *DeleteBudgetRequest) String() string {
 func (*DeleteBudgetRequest) ProtoMessage() {}
 
 func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6871,7 +7456,7 @@ func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{125}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *DeleteBudgetRequest) GetName() string {
@@ -6890,7 +7475,7 @@ type DeleteBudgetResponse struct {
 
 func (x *DeleteBudgetResponse) Reset() {
 	*x = DeleteBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6902,7 +7487,7 @@ func (x *DeleteBudgetResponse) String() string {
 func (*DeleteBudgetResponse) ProtoMessage() {}
 
 func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6915,7 +7500,7 @@ func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{126}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{137}
 }
 
 // ListLimitStatusRequest lists limit status.
@@ -6929,7 +7514,7 @@ type ListLimitStatusRequest struct {
 
 func (x *ListLimitStatusRequest) Reset() {
 	*x = ListLimitStatusRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6941,7 +7526,7 @@ func (x *ListLimitStatusRequest) String() string {
 func (*ListLimitStatusRequest) ProtoMessage() {}
 
 func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6954,7 +7539,7 @@ func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLimitStatusRequest.ProtoReflect.Descriptor instead.
 func (*ListLimitStatusRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{127}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *ListLimitStatusRequest) GetRule() string {
@@ -6975,7 +7560,7 @@ type ListLimitStatusResponse struct {
 
 func (x *ListLimitStatusResponse) Reset() {
 	*x = ListLimitStatusResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6987,7 +7572,7 @@ func (x *ListLimitStatusResponse) String() string {
 func (*ListLimitStatusResponse) ProtoMessage() {}
 
 func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7000,7 +7585,7 @@ func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLimitStatusResponse.ProtoReflect.Descriptor instead.
 func (*ListLimitStatusResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{128}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *ListLimitStatusResponse) GetStatuses() []*LimitStatus {
@@ -7021,7 +7606,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7033,7 +7618,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7046,7 +7631,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{129}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *CreateApiKeyRequest) GetApiKey() *ApiKey {
@@ -7069,7 +7654,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7081,7 +7666,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7094,7 +7679,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{130}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -7124,7 +7709,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7136,7 +7721,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7149,7 +7734,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{131}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *ListApiKeysRequest) GetUser() string {
@@ -7177,7 +7762,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7189,7 +7774,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7202,7 +7787,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{132}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -7223,7 +7808,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7235,7 +7820,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7248,7 +7833,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{133}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -7269,7 +7854,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7281,7 +7866,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7294,7 +7879,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{134}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -7323,7 +7908,7 @@ type GatewayToken struct {
 
 func (x *GatewayToken) Reset() {
 	*x = GatewayToken{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7335,7 +7920,7 @@ func (x *GatewayToken) String() string {
 func (*GatewayToken) ProtoMessage() {}
 
 func (x *GatewayToken) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7348,7 +7933,7 @@ func (x *GatewayToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatewayToken.ProtoReflect.Descriptor instead.
 func (*GatewayToken) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{135}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *GatewayToken) GetId() string {
@@ -7398,7 +7983,7 @@ type CreateGatewayTokenRequest struct {
 
 func (x *CreateGatewayTokenRequest) Reset() {
 	*x = CreateGatewayTokenRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7410,7 +7995,7 @@ func (x *CreateGatewayTokenRequest) String() string {
 func (*CreateGatewayTokenRequest) ProtoMessage() {}
 
 func (x *CreateGatewayTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7423,7 +8008,7 @@ func (x *CreateGatewayTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGatewayTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateGatewayTokenRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{136}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *CreateGatewayTokenRequest) GetName() string {
@@ -7446,7 +8031,7 @@ type CreateGatewayTokenResponse struct {
 
 func (x *CreateGatewayTokenResponse) Reset() {
 	*x = CreateGatewayTokenResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7458,7 +8043,7 @@ func (x *CreateGatewayTokenResponse) String() string {
 func (*CreateGatewayTokenResponse) ProtoMessage() {}
 
 func (x *CreateGatewayTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7471,7 +8056,7 @@ func (x *CreateGatewayTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGatewayTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateGatewayTokenResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{137}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *CreateGatewayTokenResponse) GetGatewayToken() *GatewayToken {
@@ -7497,7 +8082,7 @@ type ListGatewayTokensRequest struct {
 
 func (x *ListGatewayTokensRequest) Reset() {
 	*x = ListGatewayTokensRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7509,7 +8094,7 @@ func (x *ListGatewayTokensRequest) String() string {
 func (*ListGatewayTokensRequest) ProtoMessage() {}
 
 func (x *ListGatewayTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7522,7 +8107,7 @@ func (x *ListGatewayTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGatewayTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListGatewayTokensRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{138}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{149}
 }
 
 // ListGatewayTokensResponse lists gateway tokens, newest first.
@@ -7536,7 +8121,7 @@ type ListGatewayTokensResponse struct {
 
 func (x *ListGatewayTokensResponse) Reset() {
 	*x = ListGatewayTokensResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7548,7 +8133,7 @@ func (x *ListGatewayTokensResponse) String() string {
 func (*ListGatewayTokensResponse) ProtoMessage() {}
 
 func (x *ListGatewayTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7561,7 +8146,7 @@ func (x *ListGatewayTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGatewayTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListGatewayTokensResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{139}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *ListGatewayTokensResponse) GetGatewayTokens() []*GatewayToken {
@@ -7582,7 +8167,7 @@ type RevokeGatewayTokenRequest struct {
 
 func (x *RevokeGatewayTokenRequest) Reset() {
 	*x = RevokeGatewayTokenRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7594,7 +8179,7 @@ func (x *RevokeGatewayTokenRequest) String() string {
 func (*RevokeGatewayTokenRequest) ProtoMessage() {}
 
 func (x *RevokeGatewayTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7607,7 +8192,7 @@ func (x *RevokeGatewayTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGatewayTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeGatewayTokenRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{140}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *RevokeGatewayTokenRequest) GetId() string {
@@ -7628,7 +8213,7 @@ type RevokeGatewayTokenResponse struct {
 
 func (x *RevokeGatewayTokenResponse) Reset() {
 	*x = RevokeGatewayTokenResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7640,7 +8225,7 @@ func (x *RevokeGatewayTokenResponse) String() string {
 func (*RevokeGatewayTokenResponse) ProtoMessage() {}
 
 func (x *RevokeGatewayTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7653,7 +8238,7 @@ func (x *RevokeGatewayTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGatewayTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeGatewayTokenResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{141}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *RevokeGatewayTokenResponse) GetGatewayToken() *GatewayToken {
@@ -7677,7 +8262,7 @@ type RotateApiKeyRequest struct {
 
 func (x *RotateApiKeyRequest) Reset() {
 	*x = RotateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7689,7 +8274,7 @@ func (x *RotateApiKeyRequest) String() string {
 func (*RotateApiKeyRequest) ProtoMessage() {}
 
 func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7702,7 +8287,7 @@ func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{142}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *RotateApiKeyRequest) GetId() string {
@@ -7732,7 +8317,7 @@ type RotateApiKeyResponse struct {
 
 func (x *RotateApiKeyResponse) Reset() {
 	*x = RotateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7744,7 +8329,7 @@ func (x *RotateApiKeyResponse) String() string {
 func (*RotateApiKeyResponse) ProtoMessage() {}
 
 func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7757,7 +8342,7 @@ func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{143}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *RotateApiKeyResponse) GetApiKey() *ApiKey {
@@ -7835,6 +8420,22 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x9c\x03\n" +
+	"\x10IdentityProvider\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x1c\n" +
+	"\taudiences\x18\x03 \x03(\tR\taudiences\x12\x1d\n" +
+	"\n" +
+	"user_claim\x18\x04 \x01(\tR\tuserClaim\x12!\n" +
+	"\fgroups_claim\x18\x05 \x01(\tR\vgroupsClaim\x12!\n" +
+	"\fcreate_users\x18\x06 \x01(\bR\vcreateUsers\x12\x1b\n" +
+	"\tclient_id\x18\a \x01(\tR\bclientId\x12'\n" +
+	"\x0fallowed_domains\x18\b \x03(\tR\x0eallowedDomains\x12\x19\n" +
+	"\bjwks_url\x18\t \x01(\tR\ajwksUrl\x12;\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\"\xf0\x01\n" +
 	"\x0eVirtualAccount\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
@@ -8067,7 +8668,25 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x04team\x18\x01 \x01(\v2\x14.llmgw.admin.v1.TeamR\x04team\"'\n" +
 	"\x11DeleteTeamRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x14\n" +
-	"\x12DeleteTeamResponse\"f\n" +
+	"\x12DeleteTeamResponse\"n\n" +
+	"\x1dCreateIdentityProviderRequest\x12M\n" +
+	"\x11identity_provider\x18\x01 \x01(\v2 .llmgw.admin.v1.IdentityProviderR\x10identityProvider\"o\n" +
+	"\x1eCreateIdentityProviderResponse\x12M\n" +
+	"\x11identity_provider\x18\x01 \x01(\v2 .llmgw.admin.v1.IdentityProviderR\x10identityProvider\"0\n" +
+	"\x1aGetIdentityProviderRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"l\n" +
+	"\x1bGetIdentityProviderResponse\x12M\n" +
+	"\x11identity_provider\x18\x01 \x01(\v2 .llmgw.admin.v1.IdentityProviderR\x10identityProvider\"\x1e\n" +
+	"\x1cListIdentityProvidersRequest\"p\n" +
+	"\x1dListIdentityProvidersResponse\x12O\n" +
+	"\x12identity_providers\x18\x01 \x03(\v2 .llmgw.admin.v1.IdentityProviderR\x11identityProviders\"n\n" +
+	"\x1dUpdateIdentityProviderRequest\x12M\n" +
+	"\x11identity_provider\x18\x01 \x01(\v2 .llmgw.admin.v1.IdentityProviderR\x10identityProvider\"o\n" +
+	"\x1eUpdateIdentityProviderResponse\x12M\n" +
+	"\x11identity_provider\x18\x01 \x01(\v2 .llmgw.admin.v1.IdentityProviderR\x10identityProvider\"3\n" +
+	"\x1dDeleteIdentityProviderRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\" \n" +
+	"\x1eDeleteIdentityProviderResponse\"f\n" +
 	"\x1bCreateVirtualAccountRequest\x12G\n" +
 	"\x0fvirtual_account\x18\x01 \x01(\v2\x1e.llmgw.admin.v1.VirtualAccountR\x0evirtualAccount\"g\n" +
 	"\x1cCreateVirtualAccountResponse\x12G\n" +
@@ -8242,7 +8861,7 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fMODE_ENFORCE\x10\x01\x12\x0e\n" +
 	"\n" +
-	"MODE_AUDIT\x10\x022\x87-\n" +
+	"MODE_AUDIT\x10\x022\xd81\n" +
 	"\fAdminService\x12t\n" +
 	"\x15CreateProviderAccount\x12,.llmgw.admin.v1.CreateProviderAccountRequest\x1a-.llmgw.admin.v1.CreateProviderAccountResponse\x12k\n" +
 	"\x12GetProviderAccount\x12).llmgw.admin.v1.GetProviderAccountRequest\x1a*.llmgw.admin.v1.GetProviderAccountResponse\x12q\n" +
@@ -8270,7 +8889,12 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"UpdateTeam\x12!.llmgw.admin.v1.UpdateTeamRequest\x1a\".llmgw.admin.v1.UpdateTeamResponse\x12S\n" +
 	"\n" +
-	"DeleteTeam\x12!.llmgw.admin.v1.DeleteTeamRequest\x1a\".llmgw.admin.v1.DeleteTeamResponse\x12q\n" +
+	"DeleteTeam\x12!.llmgw.admin.v1.DeleteTeamRequest\x1a\".llmgw.admin.v1.DeleteTeamResponse\x12w\n" +
+	"\x16CreateIdentityProvider\x12-.llmgw.admin.v1.CreateIdentityProviderRequest\x1a..llmgw.admin.v1.CreateIdentityProviderResponse\x12n\n" +
+	"\x13GetIdentityProvider\x12*.llmgw.admin.v1.GetIdentityProviderRequest\x1a+.llmgw.admin.v1.GetIdentityProviderResponse\x12t\n" +
+	"\x15ListIdentityProviders\x12,.llmgw.admin.v1.ListIdentityProvidersRequest\x1a-.llmgw.admin.v1.ListIdentityProvidersResponse\x12w\n" +
+	"\x16UpdateIdentityProvider\x12-.llmgw.admin.v1.UpdateIdentityProviderRequest\x1a..llmgw.admin.v1.UpdateIdentityProviderResponse\x12w\n" +
+	"\x16DeleteIdentityProvider\x12-.llmgw.admin.v1.DeleteIdentityProviderRequest\x1a..llmgw.admin.v1.DeleteIdentityProviderResponse\x12q\n" +
 	"\x14CreateVirtualAccount\x12+.llmgw.admin.v1.CreateVirtualAccountRequest\x1a,.llmgw.admin.v1.CreateVirtualAccountResponse\x12h\n" +
 	"\x11GetVirtualAccount\x12(.llmgw.admin.v1.GetVirtualAccountRequest\x1a).llmgw.admin.v1.GetVirtualAccountResponse\x12n\n" +
 	"\x13ListVirtualAccounts\x12*.llmgw.admin.v1.ListVirtualAccountsRequest\x1a+.llmgw.admin.v1.ListVirtualAccountsResponse\x12q\n" +
@@ -8326,407 +8950,436 @@ func file_llmgw_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 148)
+var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 159)
 var file_llmgw_admin_v1_admin_proto_goTypes = []any{
-	(Mode)(0),                             // 0: llmgw.admin.v1.Mode
-	(*ProviderAccount)(nil),               // 1: llmgw.admin.v1.ProviderAccount
-	(*Model)(nil),                         // 2: llmgw.admin.v1.Model
-	(*Pricing)(nil),                       // 3: llmgw.admin.v1.Pricing
-	(*User)(nil),                          // 4: llmgw.admin.v1.User
-	(*Team)(nil),                          // 5: llmgw.admin.v1.Team
-	(*VirtualAccount)(nil),                // 6: llmgw.admin.v1.VirtualAccount
-	(*ApiKey)(nil),                        // 7: llmgw.admin.v1.ApiKey
-	(*AuthzRule)(nil),                     // 8: llmgw.admin.v1.AuthzRule
-	(*RoutingTarget)(nil),                 // 9: llmgw.admin.v1.RoutingTarget
-	(*SlaCutoff)(nil),                     // 10: llmgw.admin.v1.SlaCutoff
-	(*RetryConfig)(nil),                   // 11: llmgw.admin.v1.RetryConfig
-	(*HeadersOverride)(nil),               // 12: llmgw.admin.v1.HeadersOverride
-	(*Routing)(nil),                       // 13: llmgw.admin.v1.Routing
-	(*StickyRouting)(nil),                 // 14: llmgw.admin.v1.StickyRouting
-	(*SessionIdentifier)(nil),             // 15: llmgw.admin.v1.SessionIdentifier
-	(*VirtualModel)(nil),                  // 16: llmgw.admin.v1.VirtualModel
-	(*RoutingRule)(nil),                   // 17: llmgw.admin.v1.RoutingRule
-	(*RoutingState)(nil),                  // 18: llmgw.admin.v1.RoutingState
-	(*Condition)(nil),                     // 19: llmgw.admin.v1.Condition
-	(*RateLimitEntry)(nil),                // 20: llmgw.admin.v1.RateLimitEntry
-	(*RateLimit)(nil),                     // 21: llmgw.admin.v1.RateLimit
-	(*NotificationTarget)(nil),            // 22: llmgw.admin.v1.NotificationTarget
-	(*BudgetAlerts)(nil),                  // 23: llmgw.admin.v1.BudgetAlerts
-	(*Budget)(nil),                        // 24: llmgw.admin.v1.Budget
-	(*LimitStatus)(nil),                   // 25: llmgw.admin.v1.LimitStatus
-	(*CreateProviderAccountRequest)(nil),  // 26: llmgw.admin.v1.CreateProviderAccountRequest
-	(*CreateProviderAccountResponse)(nil), // 27: llmgw.admin.v1.CreateProviderAccountResponse
-	(*GetProviderAccountRequest)(nil),     // 28: llmgw.admin.v1.GetProviderAccountRequest
-	(*GetProviderAccountResponse)(nil),    // 29: llmgw.admin.v1.GetProviderAccountResponse
-	(*ListProviderAccountsRequest)(nil),   // 30: llmgw.admin.v1.ListProviderAccountsRequest
-	(*ListProviderAccountsResponse)(nil),  // 31: llmgw.admin.v1.ListProviderAccountsResponse
-	(*UpdateProviderAccountRequest)(nil),  // 32: llmgw.admin.v1.UpdateProviderAccountRequest
-	(*UpdateProviderAccountResponse)(nil), // 33: llmgw.admin.v1.UpdateProviderAccountResponse
-	(*DeleteProviderAccountRequest)(nil),  // 34: llmgw.admin.v1.DeleteProviderAccountRequest
-	(*DeleteProviderAccountResponse)(nil), // 35: llmgw.admin.v1.DeleteProviderAccountResponse
-	(*CreateModelRequest)(nil),            // 36: llmgw.admin.v1.CreateModelRequest
-	(*CreateModelResponse)(nil),           // 37: llmgw.admin.v1.CreateModelResponse
-	(*GetModelRequest)(nil),               // 38: llmgw.admin.v1.GetModelRequest
-	(*GetModelResponse)(nil),              // 39: llmgw.admin.v1.GetModelResponse
-	(*ListModelsRequest)(nil),             // 40: llmgw.admin.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),            // 41: llmgw.admin.v1.ListModelsResponse
-	(*UpdateModelRequest)(nil),            // 42: llmgw.admin.v1.UpdateModelRequest
-	(*UpdateModelResponse)(nil),           // 43: llmgw.admin.v1.UpdateModelResponse
-	(*DeleteModelRequest)(nil),            // 44: llmgw.admin.v1.DeleteModelRequest
-	(*DeleteModelResponse)(nil),           // 45: llmgw.admin.v1.DeleteModelResponse
-	(*CreateUserRequest)(nil),             // 46: llmgw.admin.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),            // 47: llmgw.admin.v1.CreateUserResponse
-	(*GetUserRequest)(nil),                // 48: llmgw.admin.v1.GetUserRequest
-	(*GetUserResponse)(nil),               // 49: llmgw.admin.v1.GetUserResponse
-	(*ListUsersRequest)(nil),              // 50: llmgw.admin.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),             // 51: llmgw.admin.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),             // 52: llmgw.admin.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),            // 53: llmgw.admin.v1.UpdateUserResponse
-	(*DeleteUserRequest)(nil),             // 54: llmgw.admin.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),            // 55: llmgw.admin.v1.DeleteUserResponse
-	(*CreateTeamRequest)(nil),             // 56: llmgw.admin.v1.CreateTeamRequest
-	(*CreateTeamResponse)(nil),            // 57: llmgw.admin.v1.CreateTeamResponse
-	(*GetTeamRequest)(nil),                // 58: llmgw.admin.v1.GetTeamRequest
-	(*GetTeamResponse)(nil),               // 59: llmgw.admin.v1.GetTeamResponse
-	(*ListTeamsRequest)(nil),              // 60: llmgw.admin.v1.ListTeamsRequest
-	(*ListTeamsResponse)(nil),             // 61: llmgw.admin.v1.ListTeamsResponse
-	(*UpdateTeamRequest)(nil),             // 62: llmgw.admin.v1.UpdateTeamRequest
-	(*UpdateTeamResponse)(nil),            // 63: llmgw.admin.v1.UpdateTeamResponse
-	(*DeleteTeamRequest)(nil),             // 64: llmgw.admin.v1.DeleteTeamRequest
-	(*DeleteTeamResponse)(nil),            // 65: llmgw.admin.v1.DeleteTeamResponse
-	(*CreateVirtualAccountRequest)(nil),   // 66: llmgw.admin.v1.CreateVirtualAccountRequest
-	(*CreateVirtualAccountResponse)(nil),  // 67: llmgw.admin.v1.CreateVirtualAccountResponse
-	(*GetVirtualAccountRequest)(nil),      // 68: llmgw.admin.v1.GetVirtualAccountRequest
-	(*GetVirtualAccountResponse)(nil),     // 69: llmgw.admin.v1.GetVirtualAccountResponse
-	(*ListVirtualAccountsRequest)(nil),    // 70: llmgw.admin.v1.ListVirtualAccountsRequest
-	(*ListVirtualAccountsResponse)(nil),   // 71: llmgw.admin.v1.ListVirtualAccountsResponse
-	(*UpdateVirtualAccountRequest)(nil),   // 72: llmgw.admin.v1.UpdateVirtualAccountRequest
-	(*UpdateVirtualAccountResponse)(nil),  // 73: llmgw.admin.v1.UpdateVirtualAccountResponse
-	(*DeleteVirtualAccountRequest)(nil),   // 74: llmgw.admin.v1.DeleteVirtualAccountRequest
-	(*DeleteVirtualAccountResponse)(nil),  // 75: llmgw.admin.v1.DeleteVirtualAccountResponse
-	(*CreateAuthzRuleRequest)(nil),        // 76: llmgw.admin.v1.CreateAuthzRuleRequest
-	(*CreateAuthzRuleResponse)(nil),       // 77: llmgw.admin.v1.CreateAuthzRuleResponse
-	(*GetAuthzRuleRequest)(nil),           // 78: llmgw.admin.v1.GetAuthzRuleRequest
-	(*GetAuthzRuleResponse)(nil),          // 79: llmgw.admin.v1.GetAuthzRuleResponse
-	(*ListAuthzRulesRequest)(nil),         // 80: llmgw.admin.v1.ListAuthzRulesRequest
-	(*ListAuthzRulesResponse)(nil),        // 81: llmgw.admin.v1.ListAuthzRulesResponse
-	(*UpdateAuthzRuleRequest)(nil),        // 82: llmgw.admin.v1.UpdateAuthzRuleRequest
-	(*UpdateAuthzRuleResponse)(nil),       // 83: llmgw.admin.v1.UpdateAuthzRuleResponse
-	(*DeleteAuthzRuleRequest)(nil),        // 84: llmgw.admin.v1.DeleteAuthzRuleRequest
-	(*DeleteAuthzRuleResponse)(nil),       // 85: llmgw.admin.v1.DeleteAuthzRuleResponse
-	(*CreateVirtualModelRequest)(nil),     // 86: llmgw.admin.v1.CreateVirtualModelRequest
-	(*CreateVirtualModelResponse)(nil),    // 87: llmgw.admin.v1.CreateVirtualModelResponse
-	(*GetVirtualModelRequest)(nil),        // 88: llmgw.admin.v1.GetVirtualModelRequest
-	(*GetVirtualModelResponse)(nil),       // 89: llmgw.admin.v1.GetVirtualModelResponse
-	(*ListVirtualModelsRequest)(nil),      // 90: llmgw.admin.v1.ListVirtualModelsRequest
-	(*ListVirtualModelsResponse)(nil),     // 91: llmgw.admin.v1.ListVirtualModelsResponse
-	(*UpdateVirtualModelRequest)(nil),     // 92: llmgw.admin.v1.UpdateVirtualModelRequest
-	(*UpdateVirtualModelResponse)(nil),    // 93: llmgw.admin.v1.UpdateVirtualModelResponse
-	(*DeleteVirtualModelRequest)(nil),     // 94: llmgw.admin.v1.DeleteVirtualModelRequest
-	(*DeleteVirtualModelResponse)(nil),    // 95: llmgw.admin.v1.DeleteVirtualModelResponse
-	(*CreateRoutingRuleRequest)(nil),      // 96: llmgw.admin.v1.CreateRoutingRuleRequest
-	(*CreateRoutingRuleResponse)(nil),     // 97: llmgw.admin.v1.CreateRoutingRuleResponse
-	(*GetRoutingRuleRequest)(nil),         // 98: llmgw.admin.v1.GetRoutingRuleRequest
-	(*GetRoutingRuleResponse)(nil),        // 99: llmgw.admin.v1.GetRoutingRuleResponse
-	(*ListRoutingRulesRequest)(nil),       // 100: llmgw.admin.v1.ListRoutingRulesRequest
-	(*ListRoutingRulesResponse)(nil),      // 101: llmgw.admin.v1.ListRoutingRulesResponse
-	(*UpdateRoutingRuleRequest)(nil),      // 102: llmgw.admin.v1.UpdateRoutingRuleRequest
-	(*UpdateRoutingRuleResponse)(nil),     // 103: llmgw.admin.v1.UpdateRoutingRuleResponse
-	(*DeleteRoutingRuleRequest)(nil),      // 104: llmgw.admin.v1.DeleteRoutingRuleRequest
-	(*DeleteRoutingRuleResponse)(nil),     // 105: llmgw.admin.v1.DeleteRoutingRuleResponse
-	(*ListRoutingStateRequest)(nil),       // 106: llmgw.admin.v1.ListRoutingStateRequest
-	(*ListRoutingStateResponse)(nil),      // 107: llmgw.admin.v1.ListRoutingStateResponse
-	(*CreateRateLimitRequest)(nil),        // 108: llmgw.admin.v1.CreateRateLimitRequest
-	(*CreateRateLimitResponse)(nil),       // 109: llmgw.admin.v1.CreateRateLimitResponse
-	(*GetRateLimitRequest)(nil),           // 110: llmgw.admin.v1.GetRateLimitRequest
-	(*GetRateLimitResponse)(nil),          // 111: llmgw.admin.v1.GetRateLimitResponse
-	(*ListRateLimitsRequest)(nil),         // 112: llmgw.admin.v1.ListRateLimitsRequest
-	(*ListRateLimitsResponse)(nil),        // 113: llmgw.admin.v1.ListRateLimitsResponse
-	(*UpdateRateLimitRequest)(nil),        // 114: llmgw.admin.v1.UpdateRateLimitRequest
-	(*UpdateRateLimitResponse)(nil),       // 115: llmgw.admin.v1.UpdateRateLimitResponse
-	(*DeleteRateLimitRequest)(nil),        // 116: llmgw.admin.v1.DeleteRateLimitRequest
-	(*DeleteRateLimitResponse)(nil),       // 117: llmgw.admin.v1.DeleteRateLimitResponse
-	(*CreateBudgetRequest)(nil),           // 118: llmgw.admin.v1.CreateBudgetRequest
-	(*CreateBudgetResponse)(nil),          // 119: llmgw.admin.v1.CreateBudgetResponse
-	(*GetBudgetRequest)(nil),              // 120: llmgw.admin.v1.GetBudgetRequest
-	(*GetBudgetResponse)(nil),             // 121: llmgw.admin.v1.GetBudgetResponse
-	(*ListBudgetsRequest)(nil),            // 122: llmgw.admin.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),           // 123: llmgw.admin.v1.ListBudgetsResponse
-	(*UpdateBudgetRequest)(nil),           // 124: llmgw.admin.v1.UpdateBudgetRequest
-	(*UpdateBudgetResponse)(nil),          // 125: llmgw.admin.v1.UpdateBudgetResponse
-	(*DeleteBudgetRequest)(nil),           // 126: llmgw.admin.v1.DeleteBudgetRequest
-	(*DeleteBudgetResponse)(nil),          // 127: llmgw.admin.v1.DeleteBudgetResponse
-	(*ListLimitStatusRequest)(nil),        // 128: llmgw.admin.v1.ListLimitStatusRequest
-	(*ListLimitStatusResponse)(nil),       // 129: llmgw.admin.v1.ListLimitStatusResponse
-	(*CreateApiKeyRequest)(nil),           // 130: llmgw.admin.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),          // 131: llmgw.admin.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),            // 132: llmgw.admin.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),           // 133: llmgw.admin.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),           // 134: llmgw.admin.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),          // 135: llmgw.admin.v1.RevokeApiKeyResponse
-	(*GatewayToken)(nil),                  // 136: llmgw.admin.v1.GatewayToken
-	(*CreateGatewayTokenRequest)(nil),     // 137: llmgw.admin.v1.CreateGatewayTokenRequest
-	(*CreateGatewayTokenResponse)(nil),    // 138: llmgw.admin.v1.CreateGatewayTokenResponse
-	(*ListGatewayTokensRequest)(nil),      // 139: llmgw.admin.v1.ListGatewayTokensRequest
-	(*ListGatewayTokensResponse)(nil),     // 140: llmgw.admin.v1.ListGatewayTokensResponse
-	(*RevokeGatewayTokenRequest)(nil),     // 141: llmgw.admin.v1.RevokeGatewayTokenRequest
-	(*RevokeGatewayTokenResponse)(nil),    // 142: llmgw.admin.v1.RevokeGatewayTokenResponse
-	(*RotateApiKeyRequest)(nil),           // 143: llmgw.admin.v1.RotateApiKeyRequest
-	(*RotateApiKeyResponse)(nil),          // 144: llmgw.admin.v1.RotateApiKeyResponse
-	nil,                                   // 145: llmgw.admin.v1.ProviderAccount.SettingsEntry
-	nil,                                   // 146: llmgw.admin.v1.Model.SettingsEntry
-	nil,                                   // 147: llmgw.admin.v1.HeadersOverride.SetEntry
-	nil,                                   // 148: llmgw.admin.v1.Condition.MetadataEntry
-	(*timestamppb.Timestamp)(nil),         // 149: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),               // 150: google.protobuf.Struct
-	(*durationpb.Duration)(nil),           // 151: google.protobuf.Duration
+	(Mode)(0),                              // 0: llmgw.admin.v1.Mode
+	(*ProviderAccount)(nil),                // 1: llmgw.admin.v1.ProviderAccount
+	(*Model)(nil),                          // 2: llmgw.admin.v1.Model
+	(*Pricing)(nil),                        // 3: llmgw.admin.v1.Pricing
+	(*User)(nil),                           // 4: llmgw.admin.v1.User
+	(*Team)(nil),                           // 5: llmgw.admin.v1.Team
+	(*IdentityProvider)(nil),               // 6: llmgw.admin.v1.IdentityProvider
+	(*VirtualAccount)(nil),                 // 7: llmgw.admin.v1.VirtualAccount
+	(*ApiKey)(nil),                         // 8: llmgw.admin.v1.ApiKey
+	(*AuthzRule)(nil),                      // 9: llmgw.admin.v1.AuthzRule
+	(*RoutingTarget)(nil),                  // 10: llmgw.admin.v1.RoutingTarget
+	(*SlaCutoff)(nil),                      // 11: llmgw.admin.v1.SlaCutoff
+	(*RetryConfig)(nil),                    // 12: llmgw.admin.v1.RetryConfig
+	(*HeadersOverride)(nil),                // 13: llmgw.admin.v1.HeadersOverride
+	(*Routing)(nil),                        // 14: llmgw.admin.v1.Routing
+	(*StickyRouting)(nil),                  // 15: llmgw.admin.v1.StickyRouting
+	(*SessionIdentifier)(nil),              // 16: llmgw.admin.v1.SessionIdentifier
+	(*VirtualModel)(nil),                   // 17: llmgw.admin.v1.VirtualModel
+	(*RoutingRule)(nil),                    // 18: llmgw.admin.v1.RoutingRule
+	(*RoutingState)(nil),                   // 19: llmgw.admin.v1.RoutingState
+	(*Condition)(nil),                      // 20: llmgw.admin.v1.Condition
+	(*RateLimitEntry)(nil),                 // 21: llmgw.admin.v1.RateLimitEntry
+	(*RateLimit)(nil),                      // 22: llmgw.admin.v1.RateLimit
+	(*NotificationTarget)(nil),             // 23: llmgw.admin.v1.NotificationTarget
+	(*BudgetAlerts)(nil),                   // 24: llmgw.admin.v1.BudgetAlerts
+	(*Budget)(nil),                         // 25: llmgw.admin.v1.Budget
+	(*LimitStatus)(nil),                    // 26: llmgw.admin.v1.LimitStatus
+	(*CreateProviderAccountRequest)(nil),   // 27: llmgw.admin.v1.CreateProviderAccountRequest
+	(*CreateProviderAccountResponse)(nil),  // 28: llmgw.admin.v1.CreateProviderAccountResponse
+	(*GetProviderAccountRequest)(nil),      // 29: llmgw.admin.v1.GetProviderAccountRequest
+	(*GetProviderAccountResponse)(nil),     // 30: llmgw.admin.v1.GetProviderAccountResponse
+	(*ListProviderAccountsRequest)(nil),    // 31: llmgw.admin.v1.ListProviderAccountsRequest
+	(*ListProviderAccountsResponse)(nil),   // 32: llmgw.admin.v1.ListProviderAccountsResponse
+	(*UpdateProviderAccountRequest)(nil),   // 33: llmgw.admin.v1.UpdateProviderAccountRequest
+	(*UpdateProviderAccountResponse)(nil),  // 34: llmgw.admin.v1.UpdateProviderAccountResponse
+	(*DeleteProviderAccountRequest)(nil),   // 35: llmgw.admin.v1.DeleteProviderAccountRequest
+	(*DeleteProviderAccountResponse)(nil),  // 36: llmgw.admin.v1.DeleteProviderAccountResponse
+	(*CreateModelRequest)(nil),             // 37: llmgw.admin.v1.CreateModelRequest
+	(*CreateModelResponse)(nil),            // 38: llmgw.admin.v1.CreateModelResponse
+	(*GetModelRequest)(nil),                // 39: llmgw.admin.v1.GetModelRequest
+	(*GetModelResponse)(nil),               // 40: llmgw.admin.v1.GetModelResponse
+	(*ListModelsRequest)(nil),              // 41: llmgw.admin.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),             // 42: llmgw.admin.v1.ListModelsResponse
+	(*UpdateModelRequest)(nil),             // 43: llmgw.admin.v1.UpdateModelRequest
+	(*UpdateModelResponse)(nil),            // 44: llmgw.admin.v1.UpdateModelResponse
+	(*DeleteModelRequest)(nil),             // 45: llmgw.admin.v1.DeleteModelRequest
+	(*DeleteModelResponse)(nil),            // 46: llmgw.admin.v1.DeleteModelResponse
+	(*CreateUserRequest)(nil),              // 47: llmgw.admin.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),             // 48: llmgw.admin.v1.CreateUserResponse
+	(*GetUserRequest)(nil),                 // 49: llmgw.admin.v1.GetUserRequest
+	(*GetUserResponse)(nil),                // 50: llmgw.admin.v1.GetUserResponse
+	(*ListUsersRequest)(nil),               // 51: llmgw.admin.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),              // 52: llmgw.admin.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),              // 53: llmgw.admin.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),             // 54: llmgw.admin.v1.UpdateUserResponse
+	(*DeleteUserRequest)(nil),              // 55: llmgw.admin.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),             // 56: llmgw.admin.v1.DeleteUserResponse
+	(*CreateTeamRequest)(nil),              // 57: llmgw.admin.v1.CreateTeamRequest
+	(*CreateTeamResponse)(nil),             // 58: llmgw.admin.v1.CreateTeamResponse
+	(*GetTeamRequest)(nil),                 // 59: llmgw.admin.v1.GetTeamRequest
+	(*GetTeamResponse)(nil),                // 60: llmgw.admin.v1.GetTeamResponse
+	(*ListTeamsRequest)(nil),               // 61: llmgw.admin.v1.ListTeamsRequest
+	(*ListTeamsResponse)(nil),              // 62: llmgw.admin.v1.ListTeamsResponse
+	(*UpdateTeamRequest)(nil),              // 63: llmgw.admin.v1.UpdateTeamRequest
+	(*UpdateTeamResponse)(nil),             // 64: llmgw.admin.v1.UpdateTeamResponse
+	(*DeleteTeamRequest)(nil),              // 65: llmgw.admin.v1.DeleteTeamRequest
+	(*DeleteTeamResponse)(nil),             // 66: llmgw.admin.v1.DeleteTeamResponse
+	(*CreateIdentityProviderRequest)(nil),  // 67: llmgw.admin.v1.CreateIdentityProviderRequest
+	(*CreateIdentityProviderResponse)(nil), // 68: llmgw.admin.v1.CreateIdentityProviderResponse
+	(*GetIdentityProviderRequest)(nil),     // 69: llmgw.admin.v1.GetIdentityProviderRequest
+	(*GetIdentityProviderResponse)(nil),    // 70: llmgw.admin.v1.GetIdentityProviderResponse
+	(*ListIdentityProvidersRequest)(nil),   // 71: llmgw.admin.v1.ListIdentityProvidersRequest
+	(*ListIdentityProvidersResponse)(nil),  // 72: llmgw.admin.v1.ListIdentityProvidersResponse
+	(*UpdateIdentityProviderRequest)(nil),  // 73: llmgw.admin.v1.UpdateIdentityProviderRequest
+	(*UpdateIdentityProviderResponse)(nil), // 74: llmgw.admin.v1.UpdateIdentityProviderResponse
+	(*DeleteIdentityProviderRequest)(nil),  // 75: llmgw.admin.v1.DeleteIdentityProviderRequest
+	(*DeleteIdentityProviderResponse)(nil), // 76: llmgw.admin.v1.DeleteIdentityProviderResponse
+	(*CreateVirtualAccountRequest)(nil),    // 77: llmgw.admin.v1.CreateVirtualAccountRequest
+	(*CreateVirtualAccountResponse)(nil),   // 78: llmgw.admin.v1.CreateVirtualAccountResponse
+	(*GetVirtualAccountRequest)(nil),       // 79: llmgw.admin.v1.GetVirtualAccountRequest
+	(*GetVirtualAccountResponse)(nil),      // 80: llmgw.admin.v1.GetVirtualAccountResponse
+	(*ListVirtualAccountsRequest)(nil),     // 81: llmgw.admin.v1.ListVirtualAccountsRequest
+	(*ListVirtualAccountsResponse)(nil),    // 82: llmgw.admin.v1.ListVirtualAccountsResponse
+	(*UpdateVirtualAccountRequest)(nil),    // 83: llmgw.admin.v1.UpdateVirtualAccountRequest
+	(*UpdateVirtualAccountResponse)(nil),   // 84: llmgw.admin.v1.UpdateVirtualAccountResponse
+	(*DeleteVirtualAccountRequest)(nil),    // 85: llmgw.admin.v1.DeleteVirtualAccountRequest
+	(*DeleteVirtualAccountResponse)(nil),   // 86: llmgw.admin.v1.DeleteVirtualAccountResponse
+	(*CreateAuthzRuleRequest)(nil),         // 87: llmgw.admin.v1.CreateAuthzRuleRequest
+	(*CreateAuthzRuleResponse)(nil),        // 88: llmgw.admin.v1.CreateAuthzRuleResponse
+	(*GetAuthzRuleRequest)(nil),            // 89: llmgw.admin.v1.GetAuthzRuleRequest
+	(*GetAuthzRuleResponse)(nil),           // 90: llmgw.admin.v1.GetAuthzRuleResponse
+	(*ListAuthzRulesRequest)(nil),          // 91: llmgw.admin.v1.ListAuthzRulesRequest
+	(*ListAuthzRulesResponse)(nil),         // 92: llmgw.admin.v1.ListAuthzRulesResponse
+	(*UpdateAuthzRuleRequest)(nil),         // 93: llmgw.admin.v1.UpdateAuthzRuleRequest
+	(*UpdateAuthzRuleResponse)(nil),        // 94: llmgw.admin.v1.UpdateAuthzRuleResponse
+	(*DeleteAuthzRuleRequest)(nil),         // 95: llmgw.admin.v1.DeleteAuthzRuleRequest
+	(*DeleteAuthzRuleResponse)(nil),        // 96: llmgw.admin.v1.DeleteAuthzRuleResponse
+	(*CreateVirtualModelRequest)(nil),      // 97: llmgw.admin.v1.CreateVirtualModelRequest
+	(*CreateVirtualModelResponse)(nil),     // 98: llmgw.admin.v1.CreateVirtualModelResponse
+	(*GetVirtualModelRequest)(nil),         // 99: llmgw.admin.v1.GetVirtualModelRequest
+	(*GetVirtualModelResponse)(nil),        // 100: llmgw.admin.v1.GetVirtualModelResponse
+	(*ListVirtualModelsRequest)(nil),       // 101: llmgw.admin.v1.ListVirtualModelsRequest
+	(*ListVirtualModelsResponse)(nil),      // 102: llmgw.admin.v1.ListVirtualModelsResponse
+	(*UpdateVirtualModelRequest)(nil),      // 103: llmgw.admin.v1.UpdateVirtualModelRequest
+	(*UpdateVirtualModelResponse)(nil),     // 104: llmgw.admin.v1.UpdateVirtualModelResponse
+	(*DeleteVirtualModelRequest)(nil),      // 105: llmgw.admin.v1.DeleteVirtualModelRequest
+	(*DeleteVirtualModelResponse)(nil),     // 106: llmgw.admin.v1.DeleteVirtualModelResponse
+	(*CreateRoutingRuleRequest)(nil),       // 107: llmgw.admin.v1.CreateRoutingRuleRequest
+	(*CreateRoutingRuleResponse)(nil),      // 108: llmgw.admin.v1.CreateRoutingRuleResponse
+	(*GetRoutingRuleRequest)(nil),          // 109: llmgw.admin.v1.GetRoutingRuleRequest
+	(*GetRoutingRuleResponse)(nil),         // 110: llmgw.admin.v1.GetRoutingRuleResponse
+	(*ListRoutingRulesRequest)(nil),        // 111: llmgw.admin.v1.ListRoutingRulesRequest
+	(*ListRoutingRulesResponse)(nil),       // 112: llmgw.admin.v1.ListRoutingRulesResponse
+	(*UpdateRoutingRuleRequest)(nil),       // 113: llmgw.admin.v1.UpdateRoutingRuleRequest
+	(*UpdateRoutingRuleResponse)(nil),      // 114: llmgw.admin.v1.UpdateRoutingRuleResponse
+	(*DeleteRoutingRuleRequest)(nil),       // 115: llmgw.admin.v1.DeleteRoutingRuleRequest
+	(*DeleteRoutingRuleResponse)(nil),      // 116: llmgw.admin.v1.DeleteRoutingRuleResponse
+	(*ListRoutingStateRequest)(nil),        // 117: llmgw.admin.v1.ListRoutingStateRequest
+	(*ListRoutingStateResponse)(nil),       // 118: llmgw.admin.v1.ListRoutingStateResponse
+	(*CreateRateLimitRequest)(nil),         // 119: llmgw.admin.v1.CreateRateLimitRequest
+	(*CreateRateLimitResponse)(nil),        // 120: llmgw.admin.v1.CreateRateLimitResponse
+	(*GetRateLimitRequest)(nil),            // 121: llmgw.admin.v1.GetRateLimitRequest
+	(*GetRateLimitResponse)(nil),           // 122: llmgw.admin.v1.GetRateLimitResponse
+	(*ListRateLimitsRequest)(nil),          // 123: llmgw.admin.v1.ListRateLimitsRequest
+	(*ListRateLimitsResponse)(nil),         // 124: llmgw.admin.v1.ListRateLimitsResponse
+	(*UpdateRateLimitRequest)(nil),         // 125: llmgw.admin.v1.UpdateRateLimitRequest
+	(*UpdateRateLimitResponse)(nil),        // 126: llmgw.admin.v1.UpdateRateLimitResponse
+	(*DeleteRateLimitRequest)(nil),         // 127: llmgw.admin.v1.DeleteRateLimitRequest
+	(*DeleteRateLimitResponse)(nil),        // 128: llmgw.admin.v1.DeleteRateLimitResponse
+	(*CreateBudgetRequest)(nil),            // 129: llmgw.admin.v1.CreateBudgetRequest
+	(*CreateBudgetResponse)(nil),           // 130: llmgw.admin.v1.CreateBudgetResponse
+	(*GetBudgetRequest)(nil),               // 131: llmgw.admin.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),              // 132: llmgw.admin.v1.GetBudgetResponse
+	(*ListBudgetsRequest)(nil),             // 133: llmgw.admin.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),            // 134: llmgw.admin.v1.ListBudgetsResponse
+	(*UpdateBudgetRequest)(nil),            // 135: llmgw.admin.v1.UpdateBudgetRequest
+	(*UpdateBudgetResponse)(nil),           // 136: llmgw.admin.v1.UpdateBudgetResponse
+	(*DeleteBudgetRequest)(nil),            // 137: llmgw.admin.v1.DeleteBudgetRequest
+	(*DeleteBudgetResponse)(nil),           // 138: llmgw.admin.v1.DeleteBudgetResponse
+	(*ListLimitStatusRequest)(nil),         // 139: llmgw.admin.v1.ListLimitStatusRequest
+	(*ListLimitStatusResponse)(nil),        // 140: llmgw.admin.v1.ListLimitStatusResponse
+	(*CreateApiKeyRequest)(nil),            // 141: llmgw.admin.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),           // 142: llmgw.admin.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),             // 143: llmgw.admin.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),            // 144: llmgw.admin.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),            // 145: llmgw.admin.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),           // 146: llmgw.admin.v1.RevokeApiKeyResponse
+	(*GatewayToken)(nil),                   // 147: llmgw.admin.v1.GatewayToken
+	(*CreateGatewayTokenRequest)(nil),      // 148: llmgw.admin.v1.CreateGatewayTokenRequest
+	(*CreateGatewayTokenResponse)(nil),     // 149: llmgw.admin.v1.CreateGatewayTokenResponse
+	(*ListGatewayTokensRequest)(nil),       // 150: llmgw.admin.v1.ListGatewayTokensRequest
+	(*ListGatewayTokensResponse)(nil),      // 151: llmgw.admin.v1.ListGatewayTokensResponse
+	(*RevokeGatewayTokenRequest)(nil),      // 152: llmgw.admin.v1.RevokeGatewayTokenRequest
+	(*RevokeGatewayTokenResponse)(nil),     // 153: llmgw.admin.v1.RevokeGatewayTokenResponse
+	(*RotateApiKeyRequest)(nil),            // 154: llmgw.admin.v1.RotateApiKeyRequest
+	(*RotateApiKeyResponse)(nil),           // 155: llmgw.admin.v1.RotateApiKeyResponse
+	nil,                                    // 156: llmgw.admin.v1.ProviderAccount.SettingsEntry
+	nil,                                    // 157: llmgw.admin.v1.Model.SettingsEntry
+	nil,                                    // 158: llmgw.admin.v1.HeadersOverride.SetEntry
+	nil,                                    // 159: llmgw.admin.v1.Condition.MetadataEntry
+	(*timestamppb.Timestamp)(nil),          // 160: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                // 161: google.protobuf.Struct
+	(*durationpb.Duration)(nil),            // 162: google.protobuf.Duration
 }
 var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
-	149, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
-	149, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
-	145, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
-	149, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	149, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
-	146, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
+	160, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
+	160, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
+	156, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
+	160, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	160, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
+	157, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
 	3,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
-	149, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	149, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	149, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
-	149, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
-	149, // 11: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
-	149, // 12: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
-	149, // 13: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	149, // 14: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	149, // 15: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	149, // 16: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	149, // 17: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
-	149, // 18: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
-	149, // 19: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
-	10,  // 20: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
-	11,  // 21: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
-	150, // 22: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
-	12,  // 23: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
-	147, // 24: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
-	9,   // 25: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
-	14,  // 26: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
-	15,  // 27: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
-	13,  // 28: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
-	149, // 29: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
-	149, // 30: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
-	19,  // 31: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
-	13,  // 32: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
-	149, // 33: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
-	149, // 34: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
-	149, // 35: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
-	148, // 36: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
-	19,  // 37: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
-	20,  // 38: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
-	0,   // 39: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
-	149, // 40: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
-	149, // 41: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
-	22,  // 42: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
-	19,  // 43: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
-	0,   // 44: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
-	23,  // 45: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
-	149, // 46: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	149, // 47: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	149, // 48: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
-	1,   // 49: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 50: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 51: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 52: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 53: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 54: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 55: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	2,   // 56: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	2,   // 57: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
-	2,   // 58: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
-	2,   // 59: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	2,   // 60: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	4,   // 61: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
-	4,   // 62: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
-	4,   // 63: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
-	4,   // 64: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
-	4,   // 65: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
-	4,   // 66: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 67: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	5,   // 68: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	5,   // 69: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	5,   // 70: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
-	5,   // 71: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	5,   // 72: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 73: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 74: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 75: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 76: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 77: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	6,   // 78: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	8,   // 79: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 80: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 81: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 82: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 83: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	8,   // 84: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	16,  // 85: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	16,  // 86: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	16,  // 87: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	16,  // 88: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
-	16,  // 89: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	16,  // 90: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	17,  // 91: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	17,  // 92: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	17,  // 93: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	17,  // 94: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
-	17,  // 95: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	17,  // 96: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	18,  // 97: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
-	21,  // 98: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	21,  // 99: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	21,  // 100: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	21,  // 101: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
-	21,  // 102: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	21,  // 103: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	24,  // 104: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	24,  // 105: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	24,  // 106: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	24,  // 107: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
-	24,  // 108: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	24,  // 109: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	25,  // 110: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
-	7,   // 111: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
-	7,   // 112: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	7,   // 113: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
-	7,   // 114: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	149, // 115: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
-	149, // 116: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
-	136, // 117: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
-	136, // 118: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
-	136, // 119: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
-	151, // 120: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
-	7,   // 121: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	26,  // 122: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
-	28,  // 123: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
-	30,  // 124: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
-	32,  // 125: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
-	34,  // 126: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
-	36,  // 127: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
-	38,  // 128: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
-	40,  // 129: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
-	42,  // 130: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
-	44,  // 131: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
-	46,  // 132: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
-	48,  // 133: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
-	50,  // 134: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
-	52,  // 135: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
-	54,  // 136: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
-	56,  // 137: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
-	58,  // 138: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
-	60,  // 139: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
-	62,  // 140: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
-	64,  // 141: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
-	66,  // 142: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
-	68,  // 143: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
-	70,  // 144: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
-	72,  // 145: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
-	74,  // 146: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
-	130, // 147: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
-	132, // 148: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
-	134, // 149: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
-	143, // 150: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
-	137, // 151: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
-	139, // 152: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
-	141, // 153: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
-	76,  // 154: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
-	78,  // 155: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
-	80,  // 156: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
-	82,  // 157: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
-	84,  // 158: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
-	86,  // 159: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
-	88,  // 160: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
-	90,  // 161: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
-	92,  // 162: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
-	94,  // 163: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
-	96,  // 164: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
-	98,  // 165: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
-	100, // 166: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
-	102, // 167: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
-	104, // 168: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
-	106, // 169: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
-	108, // 170: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
-	110, // 171: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
-	112, // 172: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
-	114, // 173: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
-	116, // 174: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
-	118, // 175: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
-	120, // 176: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
-	122, // 177: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
-	124, // 178: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
-	126, // 179: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
-	128, // 180: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
-	27,  // 181: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
-	29,  // 182: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
-	31,  // 183: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
-	33,  // 184: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
-	35,  // 185: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
-	37,  // 186: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
-	39,  // 187: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
-	41,  // 188: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
-	43,  // 189: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
-	45,  // 190: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
-	47,  // 191: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
-	49,  // 192: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
-	51,  // 193: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
-	53,  // 194: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
-	55,  // 195: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
-	57,  // 196: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
-	59,  // 197: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
-	61,  // 198: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
-	63,  // 199: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
-	65,  // 200: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
-	67,  // 201: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
-	69,  // 202: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
-	71,  // 203: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
-	73,  // 204: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
-	75,  // 205: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
-	131, // 206: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
-	133, // 207: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
-	135, // 208: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
-	144, // 209: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
-	138, // 210: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
-	140, // 211: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
-	142, // 212: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
-	77,  // 213: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
-	79,  // 214: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
-	81,  // 215: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
-	83,  // 216: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
-	85,  // 217: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
-	87,  // 218: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
-	89,  // 219: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
-	91,  // 220: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
-	93,  // 221: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
-	95,  // 222: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
-	97,  // 223: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
-	99,  // 224: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
-	101, // 225: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
-	103, // 226: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
-	105, // 227: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
-	107, // 228: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
-	109, // 229: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
-	111, // 230: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
-	113, // 231: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
-	115, // 232: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
-	117, // 233: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
-	119, // 234: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
-	121, // 235: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
-	123, // 236: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
-	125, // 237: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
-	127, // 238: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
-	129, // 239: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
-	181, // [181:240] is the sub-list for method output_type
-	122, // [122:181] is the sub-list for method input_type
-	122, // [122:122] is the sub-list for extension type_name
-	122, // [122:122] is the sub-list for extension extendee
-	0,   // [0:122] is the sub-list for field type_name
+	160, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	160, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	160, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
+	160, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
+	160, // 11: llmgw.admin.v1.IdentityProvider.create_time:type_name -> google.protobuf.Timestamp
+	160, // 12: llmgw.admin.v1.IdentityProvider.update_time:type_name -> google.protobuf.Timestamp
+	160, // 13: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
+	160, // 14: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
+	160, // 15: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	160, // 16: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	160, // 17: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	160, // 18: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	160, // 19: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
+	160, // 20: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
+	160, // 21: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
+	11,  // 22: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
+	12,  // 23: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
+	161, // 24: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
+	13,  // 25: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
+	158, // 26: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
+	10,  // 27: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
+	15,  // 28: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
+	16,  // 29: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
+	14,  // 30: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
+	160, // 31: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
+	160, // 32: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
+	20,  // 33: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
+	14,  // 34: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
+	160, // 35: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
+	160, // 36: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
+	160, // 37: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
+	159, // 38: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
+	20,  // 39: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
+	21,  // 40: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
+	0,   // 41: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
+	160, // 42: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
+	160, // 43: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
+	23,  // 44: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
+	20,  // 45: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
+	0,   // 46: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
+	24,  // 47: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
+	160, // 48: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	160, // 49: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	160, // 50: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
+	1,   // 51: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 52: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 53: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 54: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 55: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	1,   // 56: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 57: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	2,   // 58: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	2,   // 59: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
+	2,   // 60: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
+	2,   // 61: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	2,   // 62: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	4,   // 63: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
+	4,   // 64: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
+	4,   // 65: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
+	4,   // 66: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
+	4,   // 67: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
+	4,   // 68: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
+	5,   // 69: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	5,   // 70: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	5,   // 71: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	5,   // 72: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
+	5,   // 73: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	5,   // 74: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	6,   // 75: llmgw.admin.v1.CreateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	6,   // 76: llmgw.admin.v1.CreateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	6,   // 77: llmgw.admin.v1.GetIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	6,   // 78: llmgw.admin.v1.ListIdentityProvidersResponse.identity_providers:type_name -> llmgw.admin.v1.IdentityProvider
+	6,   // 79: llmgw.admin.v1.UpdateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	6,   // 80: llmgw.admin.v1.UpdateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	7,   // 81: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 82: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 83: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 84: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 85: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	7,   // 86: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	9,   // 87: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 88: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 89: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 90: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 91: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	9,   // 92: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	17,  // 93: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	17,  // 94: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	17,  // 95: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	17,  // 96: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
+	17,  // 97: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	17,  // 98: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	18,  // 99: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	18,  // 100: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	18,  // 101: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	18,  // 102: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
+	18,  // 103: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	18,  // 104: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	19,  // 105: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
+	22,  // 106: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	22,  // 107: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	22,  // 108: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	22,  // 109: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
+	22,  // 110: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	22,  // 111: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 112: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	25,  // 113: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	25,  // 114: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	25,  // 115: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
+	25,  // 116: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	25,  // 117: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	26,  // 118: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
+	8,   // 119: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
+	8,   // 120: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	8,   // 121: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
+	8,   // 122: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	160, // 123: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
+	160, // 124: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
+	147, // 125: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	147, // 126: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
+	147, // 127: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	162, // 128: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
+	8,   // 129: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	27,  // 130: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
+	29,  // 131: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
+	31,  // 132: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
+	33,  // 133: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
+	35,  // 134: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
+	37,  // 135: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
+	39,  // 136: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
+	41,  // 137: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
+	43,  // 138: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
+	45,  // 139: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
+	47,  // 140: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
+	49,  // 141: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
+	51,  // 142: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
+	53,  // 143: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
+	55,  // 144: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
+	57,  // 145: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
+	59,  // 146: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
+	61,  // 147: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
+	63,  // 148: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
+	65,  // 149: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
+	67,  // 150: llmgw.admin.v1.AdminService.CreateIdentityProvider:input_type -> llmgw.admin.v1.CreateIdentityProviderRequest
+	69,  // 151: llmgw.admin.v1.AdminService.GetIdentityProvider:input_type -> llmgw.admin.v1.GetIdentityProviderRequest
+	71,  // 152: llmgw.admin.v1.AdminService.ListIdentityProviders:input_type -> llmgw.admin.v1.ListIdentityProvidersRequest
+	73,  // 153: llmgw.admin.v1.AdminService.UpdateIdentityProvider:input_type -> llmgw.admin.v1.UpdateIdentityProviderRequest
+	75,  // 154: llmgw.admin.v1.AdminService.DeleteIdentityProvider:input_type -> llmgw.admin.v1.DeleteIdentityProviderRequest
+	77,  // 155: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
+	79,  // 156: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
+	81,  // 157: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
+	83,  // 158: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
+	85,  // 159: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
+	141, // 160: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
+	143, // 161: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
+	145, // 162: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
+	154, // 163: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
+	148, // 164: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
+	150, // 165: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
+	152, // 166: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
+	87,  // 167: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
+	89,  // 168: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
+	91,  // 169: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
+	93,  // 170: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
+	95,  // 171: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
+	97,  // 172: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
+	99,  // 173: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
+	101, // 174: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
+	103, // 175: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
+	105, // 176: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
+	107, // 177: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
+	109, // 178: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
+	111, // 179: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
+	113, // 180: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
+	115, // 181: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
+	117, // 182: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
+	119, // 183: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
+	121, // 184: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
+	123, // 185: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
+	125, // 186: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
+	127, // 187: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
+	129, // 188: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
+	131, // 189: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
+	133, // 190: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
+	135, // 191: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
+	137, // 192: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
+	139, // 193: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
+	28,  // 194: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
+	30,  // 195: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
+	32,  // 196: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
+	34,  // 197: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
+	36,  // 198: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
+	38,  // 199: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
+	40,  // 200: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
+	42,  // 201: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
+	44,  // 202: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
+	46,  // 203: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
+	48,  // 204: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
+	50,  // 205: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
+	52,  // 206: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
+	54,  // 207: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
+	56,  // 208: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
+	58,  // 209: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
+	60,  // 210: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
+	62,  // 211: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
+	64,  // 212: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
+	66,  // 213: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
+	68,  // 214: llmgw.admin.v1.AdminService.CreateIdentityProvider:output_type -> llmgw.admin.v1.CreateIdentityProviderResponse
+	70,  // 215: llmgw.admin.v1.AdminService.GetIdentityProvider:output_type -> llmgw.admin.v1.GetIdentityProviderResponse
+	72,  // 216: llmgw.admin.v1.AdminService.ListIdentityProviders:output_type -> llmgw.admin.v1.ListIdentityProvidersResponse
+	74,  // 217: llmgw.admin.v1.AdminService.UpdateIdentityProvider:output_type -> llmgw.admin.v1.UpdateIdentityProviderResponse
+	76,  // 218: llmgw.admin.v1.AdminService.DeleteIdentityProvider:output_type -> llmgw.admin.v1.DeleteIdentityProviderResponse
+	78,  // 219: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
+	80,  // 220: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
+	82,  // 221: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
+	84,  // 222: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
+	86,  // 223: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
+	142, // 224: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
+	144, // 225: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
+	146, // 226: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
+	155, // 227: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
+	149, // 228: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
+	151, // 229: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
+	153, // 230: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
+	88,  // 231: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
+	90,  // 232: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
+	92,  // 233: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
+	94,  // 234: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
+	96,  // 235: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
+	98,  // 236: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
+	100, // 237: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
+	102, // 238: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
+	104, // 239: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
+	106, // 240: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
+	108, // 241: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
+	110, // 242: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
+	112, // 243: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
+	114, // 244: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
+	116, // 245: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
+	118, // 246: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
+	120, // 247: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
+	122, // 248: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
+	124, // 249: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
+	126, // 250: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
+	128, // 251: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
+	130, // 252: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
+	132, // 253: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
+	134, // 254: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
+	136, // 255: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
+	138, // 256: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
+	140, // 257: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
+	194, // [194:258] is the sub-list for method output_type
+	130, // [130:194] is the sub-list for method input_type
+	130, // [130:130] is the sub-list for extension type_name
+	130, // [130:130] is the sub-list for extension extendee
+	0,   // [0:130] is the sub-list for field type_name
 }
 
 func init() { file_llmgw_admin_v1_admin_proto_init() }
@@ -8734,19 +9387,19 @@ func file_llmgw_admin_v1_admin_proto_init() {
 	if File_llmgw_admin_v1_admin_proto != nil {
 		return
 	}
-	file_llmgw_admin_v1_admin_proto_msgTypes[6].OneofWrappers = []any{
+	file_llmgw_admin_v1_admin_proto_msgTypes[7].OneofWrappers = []any{
 		(*ApiKey_User)(nil),
 		(*ApiKey_VirtualAccount)(nil),
 	}
-	file_llmgw_admin_v1_admin_proto_msgTypes[8].OneofWrappers = []any{}
-	file_llmgw_admin_v1_admin_proto_msgTypes[10].OneofWrappers = []any{}
+	file_llmgw_admin_v1_admin_proto_msgTypes[9].OneofWrappers = []any{}
+	file_llmgw_admin_v1_admin_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_admin_v1_admin_proto_rawDesc), len(file_llmgw_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   148,
+			NumMessages:   159,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
