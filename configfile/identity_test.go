@@ -2,6 +2,7 @@ package configfile
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -105,5 +106,28 @@ func TestApplyIdentityProviders(t *testing.T) {
 	}
 	if n, err := Apply(t.Context(), st, changed); err != nil || n != 1 || st.cfg.IdentityProviders[0].CreateUsers {
 		t.Fatalf("changed apply: %d, %v, %+v; want one update", n, err, st.cfg.IdentityProviders[0])
+	}
+}
+
+// TestReadmeIdentityProviderExample: the README's identity provider example parses as shown.
+func TestReadmeIdentityProviderExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	for _, part := range strings.Split(string(b), "```yaml\n")[1:] {
+		if text, _, _ := strings.Cut(part, "```"); strings.Contains(text, "type: identity-provider/oidc") {
+			block = text
+		}
+	}
+	f, err := Parse([]byte(block), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*adminv1.IdentityProvider{{Name: "corp-sso", Issuer: "https://login.example.com", Audiences: []string{"llmgw"}, UserClaim: "email",
+		GroupsClaim: "groups", CreateUsers: true, ClientId: "llmgw-cli", AllowedDomains: []string{"example.com"}}}
+	if diff := cmp.Diff(want, f.IdentityProviders, protocmp.Transform()); diff != "" {
+		t.Errorf("README example (-want +got):\n%s", diff)
 	}
 }

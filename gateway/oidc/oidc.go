@@ -311,8 +311,9 @@ func (v *Verifier) principal(s *snapshot.Snapshot, p *snapshot.IdentityProvider,
 	if name == "" {
 		return nil, unauthenticated("invalid token: it names no user")
 	}
+	byEmail := name == email
 	name = strings.ToLower(name) // user names are lowercase (the store's rule)
-	if (name == email || len(p.AllowedDomains) > 0) && email != "" && !verifiedEmail {
+	if (byEmail || len(p.AllowedDomains) > 0) && email != "" && !verifiedEmail {
 		return nil, unauthenticated("invalid token: its email is not verified")
 	}
 	if len(p.AllowedDomains) > 0 {

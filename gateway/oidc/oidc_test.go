@@ -305,6 +305,11 @@ func TestUsers(t *testing.T) {
 		{name: "no email refused with allowed domains", edit: func(p *snapshot.IdentityProvider) { p.AllowedDomains = []string{"corp.com"} },
 			claims: oidctest.Claims{Subject: "s12"}},
 		{name: "unverified email refused", claims: oidctest.Claims{Subject: "s13"}, extra: map[string]any{"email": "alice@example.com", "email_verified": false}},
+		{name: "unverified email in capitals refused", claims: oidctest.Claims{Subject: "s14"}, extra: map[string]any{"email": "Alice@Example.com", "email_verified": false}},
+		{name: "unverified email not naming the user ignored", edit: func(p *snapshot.IdentityProvider) { p.UserClaim = "sub" },
+			claims: oidctest.Claims{Subject: "s15"}, extra: map[string]any{"email": "alice@example.com", "email_verified": false}, want: &snapshot.Principal{User: "s15"}},
+		{name: "email in capitals names the lowercase user", claims: oidctest.Claims{Subject: "s16", Email: "ALICE@example.com"},
+			want: &snapshot.Principal{User: "alice@example.com", Teams: []string{"ml"}}, models: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(c *snapshot.Config, _ *oidctest.Provider) {
