@@ -181,3 +181,35 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 		t.Fatalf("token after the provider was created again: %d, want 200", code)
 	}
 }
+
+// TestOIDCOnReplica: an identity provider created on the control plane reaches a gateway
+// replica, which verifies tokens itself (from its own cached keys, also while the identity
+// provider is down) and admits a new user by the team of its groups; having no database, the
+// replica stores no user.
+func TestOIDCOnReplica(t *testing.T) {
+	rs := startReplicaSet(t, 1)
+	idp := oidctest.New()
+	defer idp.Close()
+	ctx := t.Context()
+	if _, err := rs.control.adminClient().CreateIdentityProvider(ctx, &adminv1.CreateIdentityProviderRequest{IdentityProvider: &adminv1.IdentityProvider{
+		Name: "corp", Issuer: idp.Issuer, Audiences: []string{"llmgw"}, GroupsClaim: "groups", CreateUsers: true, ClientId: "llmgw-cli"}}); err != nil {
+		t.Fatal(err)
+	}
+	gw := rs.gateways[0]
+	waitUntil(t, func() bool {
+		resp, _ := gw.do(t, http.MethodGet, "/api/v1/auth/config", "", "")
+		return resp.StatusCode == http.StatusOK
+	})
+	tester := idp.Issue(oidctest.Claims{Subject: "t1", Email: "tess@example.com", Groups: []string{"testers"}}, "llmgw")
+	waitUntil(t, func() bool { return chatStatus(gw, tester) == http.StatusOK })
+	if code := chatStatus(gw, idp.Issue(oidctest.Claims{Subject: "o1", Email: "otto@example.com", Groups: []string{"others"}}, "llmgw")); code != http.StatusForbidden && code != http.StatusNotFound {
+		t.Errorf("user outside the team: %d, want refused", code)
+	}
+	idp.SetDown(true)
+	if code := chatStatus(gw, idp.Issue(oidctest.Claims{Subject: "t1", Email: "tess@example.com", Groups: []string{"testers"}}, "llmgw")); code != http.StatusOK {
+		t.Errorf("with the identity provider down: %d, want 200 from the cached keys", code)
+	}
+	if _, err := rs.control.adminClient().GetUser(ctx, &adminv1.GetUserRequest{Name: "tess@example.com"}); err == nil {
+		t.Error("the replica stored a user; it has no database")
+	}
+}
