@@ -38,6 +38,10 @@ var rules = []struct {
 	{"ent", "store", "the ent schema holds no business logic"},
 	{"configfile", "store", "configfile defines the store interface it needs"},
 	{"services/", "app", "nothing imports the process wiring"},
+	{"client/", "gateway/", "client libraries are what other programs embed: they carry none of the gateway"},
+	{"client/", "services/", "client libraries are what other programs embed"},
+	{"client/", "store", "client libraries are what other programs embed"},
+	{"client/", "app", "client libraries are what other programs embed"},
 	{"", "cmd/", "nothing imports a command"},
 }
 

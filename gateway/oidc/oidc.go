@@ -146,12 +146,21 @@ func (v *Verifier) store(ctx context.Context, name string) {
 	}
 }
 
-// Sync reads the keys of every provider in ps that are due: never read, read longer than the
-// refresh interval ago, or wanted by a request with an unknown key id; a failed read, or a
-// wanted one, is tried again after the gap at the earliest. The keys of a failed read stay.
+// Sync reads the keys of every provider in ps, the configured ones, that are due: never read,
+// read longer than the refresh interval ago, or wanted by a request with an unknown key id; a
+// failed read, or a wanted one, is tried again after the gap at the earliest. The keys of a
+// failed read stay; those of providers not in ps are dropped.
 func (v *Verifier) Sync(ctx context.Context, ps []snapshot.IdentityProvider) {
 	v.syncMu.Lock()
 	defer v.syncMu.Unlock()
+	// Keys of providers no longer configured are dropped.
+	v.mu.Lock()
+	for src := range v.sets {
+		if !slices.ContainsFunc(ps, func(p snapshot.IdentityProvider) bool { return p.Issuer == src.issuer && p.JWKSURL == src.jwksURL }) {
+			delete(v.sets, src)
+		}
+	}
+	v.mu.Unlock()
 	for _, p := range ps {
 		src := source{issuer: p.Issuer, jwksURL: p.JWKSURL}
 		v.mu.Lock()

@@ -400,3 +400,17 @@ func TestDiscoverChecksIssuer(t *testing.T) {
 		t.Fatal("a discovery document naming another issuer was accepted")
 	}
 }
+
+func TestRemovedProviderKeysDropped(t *testing.T) {
+	e := newEnv(t, nil)
+	token := e.idp.Sign(alice(e.idp, claims(e.idp, e.clock.now(), "llmgw")))
+	e.accepted(token)
+	e.v.Sync(context.Background(), nil)
+	e.refused(token, "not loaded yet")
+	fetches := e.v.Fetches()
+	e.v.Sync(context.Background(), e.h.Load().Config().IdentityProviders)
+	if e.v.Fetches() != fetches+1 {
+		t.Fatal("a provider configured again was not read at once")
+	}
+	e.accepted(token)
+}
