@@ -413,6 +413,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			return st
 		}
 	}
+	opts.Status = withIdentityStatus(opts.Status, &snaps, verifier)
 	var adminHandler adminv1connect.AdminServiceHandler
 	if adm != nil {
 		adminHandler = adm

@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/oidc"
+	"github.com/llmgw/llmgw/gateway/snapshot"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/store"
 )
@@ -37,4 +40,33 @@ func (u *lazyUsers) EnsureUser(ctx context.Context, name string) error {
 		return nil
 	}
 	return storeUsers{st: u.st}.EnsureUser(ctx, name)
+}
+
+// withIdentityStatus adds the state of the identity providers' keys to readiness (next may
+// be nil): "identity_providers": {"corp": "keys read at <time>" | "keys read at <time>; the
+// last read failed" | "no keys yet"}. It never fails readiness: API keys keep working.
+func withIdentityStatus(next func() map[string]any, snaps *snapshot.Holder, v *oidc.Verifier) func() map[string]any {
+	return func() map[string]any {
+		st := map[string]any{}
+		if next != nil {
+			st = next()
+		}
+		snap := snaps.Load()
+		if snap == nil || len(snap.Config().IdentityProviders) == 0 {
+			return st
+		}
+		ips := map[string]string{}
+		for name, ks := range v.Status(snap.Config().IdentityProviders) {
+			switch {
+			case !ks.Loaded:
+				ips[name] = "no keys yet: its tokens are refused"
+			case ks.Failing:
+				ips[name] = "keys read at " + ks.Fetched.UTC().Format(time.RFC3339) + "; the last read failed, they stay in use"
+			default:
+				ips[name] = "keys read at " + ks.Fetched.UTC().Format(time.RFC3339)
+			}
+		}
+		st["identity_providers"] = ips
+		return st
+	}
 }

@@ -204,6 +204,9 @@ func TestOIDCOnReplica(t *testing.T) {
 	if code := chatStatus(gw, idp.Issue(oidctest.Claims{Subject: "o1", Email: "otto@example.com", Groups: []string{"others"}}, "llmgw")); code != http.StatusForbidden && code != http.StatusNotFound {
 		t.Errorf("user outside the team: %d, want refused", code)
 	}
+	if ips, _ := readyz(t, gw)["identity_providers"].(map[string]any); !strings.HasPrefix(fmt.Sprint(ips["corp"]), "keys read at ") {
+		t.Errorf("readiness says %v about the provider's keys", ips)
+	}
 	idp.SetDown(true)
 	if code := chatStatus(gw, idp.Issue(oidctest.Claims{Subject: "t1", Email: "tess@example.com", Groups: []string{"testers"}}, "llmgw")); code != http.StatusOK {
 		t.Errorf("with the identity provider down: %d, want 200 from the cached keys", code)

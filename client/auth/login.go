@@ -19,7 +19,8 @@ type Login struct {
 	Gateway string
 	// Client makes every HTTP request; http.DefaultClient when nil.
 	Client *http.Client
-	// Out receives the instructions for the user (where to go, which code to enter).
+	// Out receives the instructions for the user (where to go, which code to enter); nil
+	// discards them, which suits only a Browser that completes the login.
 	Out io.Writer
 	// Scopes are requested (DefaultScopes when nil).
 	Scopes []string
@@ -35,6 +36,9 @@ func (l *Login) Run(ctx context.Context) (*Credentials, error) {
 	c := l.Client
 	if c == nil {
 		c = http.DefaultClient
+	}
+	if l.Out == nil {
+		l.Out = io.Discard
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c)
 	scopes := l.Scopes

@@ -195,6 +195,30 @@ func (v *Verifier) Sync(ctx context.Context, ps []snapshot.IdentityProvider) {
 	}
 }
 
+// KeyStatus is the state of one identity provider's keys, for readiness.
+type KeyStatus struct {
+	// Loaded: keys were read, at Fetched; tokens are verified against them.
+	Loaded  bool
+	Fetched time.Time
+	// Failing: the last read failed (the keys read before, if any, stay in use).
+	Failing bool
+}
+
+// Status returns the state of the keys of every provider in ps, by provider name.
+func (v *Verifier) Status(ps []snapshot.IdentityProvider) map[string]KeyStatus {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	out := make(map[string]KeyStatus, len(ps))
+	for _, p := range ps {
+		var st KeyStatus
+		if ks, ok := v.sets[source{issuer: p.Issuer, jwksURL: p.JWKSURL}]; ok {
+			st = KeyStatus{Loaded: ks.keys != nil, Fetched: ks.fetched, Failing: ks.failed}
+		}
+		out[p.Name] = st
+	}
+	return out
+}
+
 // wantKeys marks src's keys as wanted by a request and wakes Run, without waiting.
 func (v *Verifier) wantKeys(src source) {
 	v.mu.Lock()

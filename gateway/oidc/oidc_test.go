@@ -228,6 +228,9 @@ func TestProviderDownKeepsKeys(t *testing.T) {
 		t.Fatal("no refresh attempted after the refresh interval")
 	}
 	e.accepted(e.idp.Sign(alice(e.idp, claims(e.idp, e.clock.now(), "llmgw"))))
+	if st := e.v.Status(e.h.Load().Config().IdentityProviders)["corp"]; !st.Loaded || !st.Failing || !st.Fetched.Equal(start) {
+		t.Errorf("status %+v; want loaded at the start, failing", st)
+	}
 	// A failed read is retried after the gap, not on every sync.
 	e.v.Sync(context.Background(), e.h.Load().Config().IdentityProviders)
 	if e.v.Fetches() != fetches+1 {
