@@ -15,6 +15,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/llmgw/llmgw/client/auth"
 	"github.com/llmgw/llmgw/gateway/oidc/oidctest"
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
@@ -104,6 +105,18 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 	}
 	if len(chat.Choices) != 1 {
 		t.Fatalf("chat: %+v", chat)
+	}
+	// A service with client/auth: the SDK's middleware puts a fresh token on every call.
+	src, err := auth.NewSource(&auth.Store{Dir: dir}, g.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := openai.NewClient(option.WithBaseURL(g.URL+"/v1"), option.WithAPIKey("replaced-by-the-middleware"), option.WithMiddleware(src.Middleware), option.WithMaxRetries(0))
+	if _, err := svc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model:    "fake/gpt",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+	}); err != nil {
+		t.Fatalf("chat through the client/auth middleware: %v", err)
 	}
 	ev := g.Events.waitFor(t, "req-oidc")
 	if ev.User != "dev@example.com" || !slices.Equal(ev.Teams, []string{"ml", "eng"}) || ev.KeyID != "" {

@@ -139,6 +139,20 @@ func (s *Source) renew(ctx context.Context, cred *Credentials) (*Credentials, er
 	return &next, s.store.Save(&next)
 }
 
+// Middleware sets Authorization: Bearer with a fresh token on r, as Transport does, and passes
+// it to next. Its signature is that of the official SDKs' middlewares, so it plugs in without
+// this package importing them: openai.NewClient(option.WithMiddleware(src.Middleware)) (and
+// the same in anthropic-sdk-go).
+func (s *Source) Middleware(r *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	tok, err := s.tokenAhead(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Authorization", "Bearer "+tok)
+	r.Header.Del("X-Api-Key")
+	return next(r)
+}
+
 // Transport is an http.RoundTripper that sends a fresh token from Source on every request, as
 // Authorization: Bearer, and refreshes it in the background before it expires. Use it in the
 // http.Client of any SDK (openai-go: option.WithHTTPClient).
