@@ -28,7 +28,11 @@ func parseClientFlags(name string, args []string, getenv func(string) string, st
 	fs.StringVar(&c.gateway, "gateway", getenv("LLMGW_GATEWAY"), "the gateway's URL, such as https://llmgw.example.com (default for token and env: the last login) (LLMGW_GATEWAY)")
 	fs.StringVar(&c.configDir, "config-dir", getenv("LLMGW_CLIENT_DIR"), "where credentials are kept (default: the user's config directory + /llmgw) (LLMGW_CLIENT_DIR)")
 	if name == "login" {
-		fs.StringVar(&c.scopes, "scopes", strings.Join(auth.DefaultScopes, " "), "OAuth scopes to request, space separated (add groups for providers such as Dex)")
+		scopes := getenv("LLMGW_LOGIN_SCOPES")
+		if scopes == "" {
+			scopes = strings.Join(auth.DefaultScopes, " ")
+		}
+		fs.StringVar(&c.scopes, "scopes", scopes, "OAuth scopes to request, space separated; add groups for providers such as Dex (LLMGW_LOGIN_SCOPES)")
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err

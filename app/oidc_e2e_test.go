@@ -228,3 +228,21 @@ func TestOIDCOnReplica(t *testing.T) {
 		t.Error("the replica stored a user; it has no database")
 	}
 }
+
+// TestClientCommandsWithoutLogin: token and env need a login, login needs a gateway.
+func TestClientCommandsWithoutLogin(t *testing.T) {
+	dir := t.TempDir()
+	getenv := func(k string) string { return map[string]string{"LLMGW_CLIENT_DIR": dir}[k] }
+	var out, errOut bytes.Buffer
+	for _, cmd := range []string{"token", "env"} {
+		if err := Run(t.Context(), []string{cmd}, getenv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "not logged in") {
+			t.Errorf("%s without a login: %v", cmd, err)
+		}
+	}
+	if err := Run(t.Context(), []string{"login"}, getenv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--gateway is required") {
+		t.Errorf("login without a gateway: %v", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("printed %q", out.String())
+	}
+}
