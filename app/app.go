@@ -274,8 +274,6 @@ type hooks struct {
 	heartbeat time.Duration
 	// backoff replaces a replica's first reconnection wait (the longest is 20 times it).
 	backoff time.Duration
-	// oidcClient replaces the client that reads identity providers' keys.
-	oidcClient *http.Client
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -319,9 +317,6 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	vopts := []oidc.Option{oidc.WithUserStore(users)}
 	if h.clock != nil {
 		vopts = append(vopts, oidc.WithClock(h.clock))
-	}
-	if h.oidcClient != nil {
-		vopts = append(vopts, oidc.WithHTTPClient(h.oidcClient))
 	}
 	verifier := oidc.New(logger.With("component", "oidc"), vopts...)
 	snaps.Tokens = verifier

@@ -27,16 +27,16 @@ import (
 	"github.com/llmgw/llmgw/gateway/snapshot"
 )
 
-// Defaults of the Verifier's bounds.
+// The Verifier's bounds.
 const (
-	// DefaultRefreshInterval is how often every issuer's keys are read again.
-	DefaultRefreshInterval = 15 * time.Minute
-	// DefaultMinRefreshGap is the least time between two reads of one issuer's keys after a
+	// RefreshInterval is how often every issuer's keys are read again.
+	RefreshInterval = 15 * time.Minute
+	// MinRefreshGap is the least time between two reads of one issuer's keys after a
 	// failed read or a token with an unknown key id: a flood of forged kids costs the
 	// identity provider one request per gap.
-	DefaultMinRefreshGap = 30 * time.Second
-	// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
-	DefaultLeeway = 30 * time.Second
+	MinRefreshGap = 30 * time.Second
+	// Leeway is the clock skew allowed on exp, nbf and iat.
+	Leeway = 30 * time.Second
 	// fetchTimeout bounds one read of a discovery document or JWKS.
 	fetchTimeout = 10 * time.Second
 	// createQueue bounds the users waiting to be stored; more are stored on a later token.
@@ -83,19 +83,6 @@ type Option func(*Verifier)
 // checked at the time Authenticate is given.
 func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now = now } }
 
-// WithHTTPClient sets the client that reads discovery documents and JWKS.
-func WithHTTPClient(c *http.Client) Option { return func(v *Verifier) { v.client = c } }
-
-// WithRefreshInterval sets how often keys are read again (DefaultRefreshInterval).
-func WithRefreshInterval(d time.Duration) Option { return func(v *Verifier) { v.refresh = d } }
-
-// WithMinRefreshGap sets the least time between reads of one issuer's keys after a failure
-// or an unknown key id (DefaultMinRefreshGap).
-func WithMinRefreshGap(d time.Duration) Option { return func(v *Verifier) { v.gap = d } }
-
-// WithLeeway sets the clock skew allowed on exp and nbf (DefaultLeeway).
-func WithLeeway(d time.Duration) Option { return func(v *Verifier) { v.leeway = d } }
-
 // WithUserStore persists the users created on first use (processes with a database). Without
 // one, created users live only in the principals of their requests.
 func WithUserStore(u UserStore) Option { return func(v *Verifier) { v.users = u } }
@@ -103,7 +90,7 @@ func WithUserStore(u UserStore) Option { return func(v *Verifier) { v.users = u 
 // New returns a Verifier. Call Run to load keys: until it has, every token is refused.
 func New(logger *slog.Logger, opts ...Option) *Verifier {
 	v := &Verifier{client: &http.Client{Timeout: fetchTimeout}, now: time.Now, logger: logger,
-		refresh: DefaultRefreshInterval, gap: DefaultMinRefreshGap, leeway: DefaultLeeway,
+		refresh: RefreshInterval, gap: MinRefreshGap, leeway: Leeway,
 		sets: map[source]*keySet{}, wake: make(chan struct{}, 1), create: make(chan string, createQueue)}
 	for _, o := range opts {
 		o(v)

@@ -134,7 +134,7 @@ func TestAlgorithms(t *testing.T) {
 		t.Run(string(alg), func(t *testing.T) {
 			e := newEnv(t, nil)
 			e.idp.Rotate(alg)
-			e.clock.add(oidc.DefaultRefreshInterval)
+			e.clock.add(oidc.RefreshInterval)
 			e.v.Sync(context.Background(), e.h.Load().Config().IdentityProviders)
 			p := e.accepted(e.idp.Sign(alice(e.idp, claims(e.idp, e.clock.now(), "llmgw"))))
 			if diff := cmp.Diff(&snapshot.Principal{User: "alice@example.com", Teams: []string{"ml", "eng"}}, p); diff != "" {
@@ -157,18 +157,22 @@ func TestRefused(t *testing.T) {
 	forger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 
 	expired := claims(e.idp, now.Add(-2*time.Hour), "llmgw")
-	inLeeway := claims(e.idp, now.Add(-time.Hour-oidc.DefaultLeeway/2), "llmgw")
+	inLeeway := claims(e.idp, now.Add(-time.Hour-oidc.Leeway/2), "llmgw")
+	beyondLeeway := claims(e.idp, now.Add(-time.Hour-oidc.Leeway-time.Second), "llmgw")
 	future := claims(e.idp, now.Add(time.Hour), "llmgw")
+	nbfInLeeway := claims(e.idp, now.Add(oidc.Leeway/2), "llmgw")
 	noExp := claims(e.idp, now, "llmgw")
 	noExp.Expiry = nil
 	wrongIss := claims(e.idp, now, "llmgw")
 	wrongIss.Issuer = "https://elsewhere.example.com"
 
 	e.accepted(e.idp.Sign(alice(e.idp, inLeeway)))
+	e.accepted(e.idp.Sign(alice(e.idp, nbfInLeeway)))
 	for _, tc := range []struct {
 		name, token, want string
 	}{
 		{"expired", e.idp.Sign(alice(e.idp, expired)), "token expired"},
+		{"expired just beyond the leeway", e.idp.Sign(alice(e.idp, beyondLeeway)), "token expired"},
 		{"not yet valid", e.idp.Sign(alice(e.idp, future)), "not valid yet"},
 		{"no expiry", e.idp.Sign(alice(e.idp, noExp)), "no expiry"},
 		{"wrong audience", e.idp.Sign(alice(e.idp, claims(e.idp, now, "other"))), "audience"},
@@ -194,7 +198,7 @@ func TestKeyRotation(t *testing.T) {
 	if got := e.idp.JWKSFetches(); got != before {
 		t.Fatalf("JWKS read %d times within the gap, want none", got-before)
 	}
-	e.clock.add(oidc.DefaultMinRefreshGap)
+	e.clock.add(oidc.MinRefreshGap)
 	e.v.Sync(context.Background(), e.h.Load().Config().IdentityProviders)
 	if got := e.idp.JWKSFetches(); got != before+1 {
 		t.Fatalf("JWKS read %d times after the gap, want 1", got-before)
@@ -221,7 +225,7 @@ func mustKey(t *testing.T) *ecdsa.PrivateKey {
 func TestProviderDownKeepsKeys(t *testing.T) {
 	e := newEnv(t, nil)
 	e.idp.SetDown(true)
-	e.clock.add(oidc.DefaultRefreshInterval + time.Minute)
+	e.clock.add(oidc.RefreshInterval + time.Minute)
 	fetches := e.v.Fetches()
 	e.v.Sync(context.Background(), e.h.Load().Config().IdentityProviders)
 	if e.v.Fetches() != fetches+1 {
@@ -236,7 +240,7 @@ func TestProviderDownKeepsKeys(t *testing.T) {
 	if e.v.Fetches() != fetches+1 {
 		t.Fatal("a failed read was retried within the gap")
 	}
-	e.clock.add(oidc.DefaultMinRefreshGap)
+	e.clock.add(oidc.MinRefreshGap)
 	e.v.Sync(context.Background(), e.h.Load().Config().IdentityProviders)
 	if e.v.Fetches() != fetches+2 {
 		t.Fatal("a failed read was not retried after the gap")
