@@ -312,7 +312,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	reg := registry.New(client)
 	// OIDC tokens: verified against keys read in the background (Run below); users created on
-	// first use are stored where there is a database.
+	// first use are stored in the database, by a replica through its control plane.
 	users := &lazyUsers{}
 	vopts := []oidc.Option{oidc.WithUserStore(users)}
 	if h.clock != nil {
@@ -333,7 +333,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	defer pl.close()
-	users.st = pl.st
+	switch {
+	case pl.st != nil:
+		users.u = storeUsers{st: pl.st}
+	case pl.replica != nil:
+		users.u = pl.replica
+	}
 	// Usage events leave the request path through a bounded queue: a stalled log disk or a
 	// Kafka producer must never add latency to a request.
 	var sink usage.Sink = usage.LogRecorder{Logger: logger}
@@ -382,7 +387,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		if h.heartbeat > 0 {
 			hb = h.heartbeat
 		}
-		cpOpts := []controlplane.Option{controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done())}
+		cpOpts := []controlplane.Option{controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done()), controlplane.WithUsers(storeUsers{st: pl.st})}
 		if cfg.Role == RoleControl {
 			// Only a control plane shares limits: an all-in-one process admits its own
 			// traffic outside the pool, so replicas of it keep local accounting.

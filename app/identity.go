@@ -13,8 +13,7 @@ import (
 )
 
 // storeUsers stores the users that OIDC logins create (oidc.UserStore), in processes with a
-// database. A gateway replica has none: its created users exist in their requests' principals
-// (teams from the token included) until someone creates them through the Admin API.
+// database; a gateway replica has the control plane store them.
 type storeUsers struct{ st *store.Store }
 
 // EnsureUser creates user name, without teams: a login's teams come from its token.
@@ -31,15 +30,15 @@ func (u storeUsers) EnsureUser(ctx context.Context, name string) error {
 	return err
 }
 
-// lazyUsers is a UserStore whose store is set once the plane is open; until then (and in a
-// replica) it stores nothing.
-type lazyUsers struct{ st *store.Store }
+// lazyUsers is a UserStore set once the plane is open: the store, or for a gateway replica
+// the control plane (ControlPlaneService.EnsureUsers). Until then it stores nothing.
+type lazyUsers struct{ u oidc.UserStore }
 
 func (u *lazyUsers) EnsureUser(ctx context.Context, name string) error {
-	if u.st == nil {
+	if u.u == nil {
 		return nil
 	}
-	return storeUsers{st: u.st}.EnsureUser(ctx, name)
+	return u.u.EnsureUser(ctx, name)
 }
 
 // withIdentityStatus adds the state of the identity providers' keys to readiness (next may

@@ -10,7 +10,43 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmgw/controlplane/v1/control_plane.proto.
  */
 export const file_llmgw_controlplane_v1_control_plane: GenFile = /*@__PURE__*/
-  fileDesc("CilsbG1ndy9jb250cm9scGxhbmUvdjEvY29udHJvbF9wbGFuZS5wcm90bxIVbGxtZ3cuY29udHJvbHBsYW5lLnYxIjoKEldhdGNoQ29uZmlnUmVxdWVzdBIQCghyZXZpc2lvbhgBIAEoAxISCgpnYXRld2F5X2lkGAIgASgJImYKE1dhdGNoQ29uZmlnUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAMSDgoGZm9ybWF0GAIgASgJEg4KBmNvbmZpZxgDIAEoDBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAMiVAoITGVhc2VLZXkSDAoEa2luZBgBIAEoBRIMCgR1bml0GAIgASgFEgwKBHJ1bGUYAyABKAkSDgoGYnVja2V0GAQgASgJEg4KBnBlcmlvZBgFIAEoAyKDAQoJTGVhc2VJdGVtEiwKA2tleRgBIAEoCzIfLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUtleRINCgVsaW1pdBgCIAEoAxIMCgR1c2VkGAMgASgDEhAKCHJlbGVhc2VkGAQgASgDEgwKBHdhbnQYBSABKAMSCwoDbWluGAYgASgDImkKFUV4Y2hhbmdlTGVhc2VzUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIvCgVpdGVtcxgDIAMoCzIgLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUl0ZW0iSQoKTGVhc2VHcmFudBIsCgNrZXkYASABKAsyHy5sbG1ndy5jb250cm9scGxhbmUudjEuTGVhc2VLZXkSDQoFbGVhc2UYAiABKAMiegoWRXhjaGFuZ2VMZWFzZXNSZXNwb25zZRILCgNzZXEYASABKAQSDgoGdHRsX21zGAIgASgDEhAKCGdhdGV3YXlzGAMgASgFEjEKBmdyYW50cxgEIAMoCzIhLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUdyYW50MuwBChNDb250cm9sUGxhbmVTZXJ2aWNlEmYKC1dhdGNoQ29uZmlnEikubGxtZ3cuY29udHJvbHBsYW5lLnYxLldhdGNoQ29uZmlnUmVxdWVzdBoqLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5XYXRjaENvbmZpZ1Jlc3BvbnNlMAESbQoORXhjaGFuZ2VMZWFzZXMSLC5sbG1ndy5jb250cm9scGxhbmUudjEuRXhjaGFuZ2VMZWFzZXNSZXF1ZXN0Gi0ubGxtZ3cuY29udHJvbHBsYW5lLnYxLkV4Y2hhbmdlTGVhc2VzUmVzcG9uc2VC6AEKGWNvbS5sbG1ndy5jb250cm9scGxhbmUudjFCEUNvbnRyb2xQbGFuZVByb3RvUAFaQmdpdGh1Yi5jb20vbGxtZ3cvbGxtZ3cvZ2VuL2dvL2xsbWd3L2NvbnRyb2xwbGFuZS92MTtjb250cm9scGxhbmV2MaICA0xDWKoCFUxsbWd3LkNvbnRyb2xwbGFuZS5WMcoCFUxsbWd3XENvbnRyb2xwbGFuZVxWMeICIUxsbWd3XENvbnRyb2xwbGFuZVxWMVxHUEJNZXRhZGF0YeoCF0xsbWd3OjpDb250cm9scGxhbmU6OlYxYgZwcm90bzM");
+  fileDesc("CilsbG1ndy9jb250cm9scGxhbmUvdjEvY29udHJvbF9wbGFuZS5wcm90bxIVbGxtZ3cuY29udHJvbHBsYW5lLnYxIiMKEkVuc3VyZVVzZXJzUmVxdWVzdBINCgVuYW1lcxgBIAMoCSIVChNFbnN1cmVVc2Vyc1Jlc3BvbnNlIjoKEldhdGNoQ29uZmlnUmVxdWVzdBIQCghyZXZpc2lvbhgBIAEoAxISCgpnYXRld2F5X2lkGAIgASgJImYKE1dhdGNoQ29uZmlnUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAMSDgoGZm9ybWF0GAIgASgJEg4KBmNvbmZpZxgDIAEoDBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAMiVAoITGVhc2VLZXkSDAoEa2luZBgBIAEoBRIMCgR1bml0GAIgASgFEgwKBHJ1bGUYAyABKAkSDgoGYnVja2V0GAQgASgJEg4KBnBlcmlvZBgFIAEoAyKDAQoJTGVhc2VJdGVtEiwKA2tleRgBIAEoCzIfLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUtleRINCgVsaW1pdBgCIAEoAxIMCgR1c2VkGAMgASgDEhAKCHJlbGVhc2VkGAQgASgDEgwKBHdhbnQYBSABKAMSCwoDbWluGAYgASgDImkKFUV4Y2hhbmdlTGVhc2VzUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIvCgVpdGVtcxgDIAMoCzIgLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUl0ZW0iSQoKTGVhc2VHcmFudBIsCgNrZXkYASABKAsyHy5sbG1ndy5jb250cm9scGxhbmUudjEuTGVhc2VLZXkSDQoFbGVhc2UYAiABKAMiegoWRXhjaGFuZ2VMZWFzZXNSZXNwb25zZRILCgNzZXEYASABKAQSDgoGdHRsX21zGAIgASgDEhAKCGdhdGV3YXlzGAMgASgFEjEKBmdyYW50cxgEIAMoCzIhLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUdyYW50MtICChNDb250cm9sUGxhbmVTZXJ2aWNlEmYKC1dhdGNoQ29uZmlnEikubGxtZ3cuY29udHJvbHBsYW5lLnYxLldhdGNoQ29uZmlnUmVxdWVzdBoqLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5XYXRjaENvbmZpZ1Jlc3BvbnNlMAESbQoORXhjaGFuZ2VMZWFzZXMSLC5sbG1ndy5jb250cm9scGxhbmUudjEuRXhjaGFuZ2VMZWFzZXNSZXF1ZXN0Gi0ubGxtZ3cuY29udHJvbHBsYW5lLnYxLkV4Y2hhbmdlTGVhc2VzUmVzcG9uc2USZAoLRW5zdXJlVXNlcnMSKS5sbG1ndy5jb250cm9scGxhbmUudjEuRW5zdXJlVXNlcnNSZXF1ZXN0GioubGxtZ3cuY29udHJvbHBsYW5lLnYxLkVuc3VyZVVzZXJzUmVzcG9uc2VC6AEKGWNvbS5sbG1ndy5jb250cm9scGxhbmUudjFCEUNvbnRyb2xQbGFuZVByb3RvUAFaQmdpdGh1Yi5jb20vbGxtZ3cvbGxtZ3cvZ2VuL2dvL2xsbWd3L2NvbnRyb2xwbGFuZS92MTtjb250cm9scGxhbmV2MaICA0xDWKoCFUxsbWd3LkNvbnRyb2xwbGFuZS5WMcoCFUxsbWd3XENvbnRyb2xwbGFuZVxWMeICIUxsbWd3XENvbnRyb2xwbGFuZVxWMVxHUEJNZXRhZGF0YeoCF0xsbWd3OjpDb250cm9scGxhbmU6OlYxYgZwcm90bzM");
+
+/**
+ * EnsureUsersRequest names users to store.
+ *
+ * @generated from message llmgw.controlplane.v1.EnsureUsersRequest
+ */
+export type EnsureUsersRequest = Message<"llmgw.controlplane.v1.EnsureUsersRequest"> & {
+  /**
+   * names are user names as the replica's tokens named them (lowercase), at most 100.
+   *
+   * @generated from field: repeated string names = 1;
+   */
+  names: string[];
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.EnsureUsersRequest.
+ * Use `create(EnsureUsersRequestSchema)` to create a new message.
+ */
+export const EnsureUsersRequestSchema: GenMessage<EnsureUsersRequest> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 0);
+
+/**
+ * EnsureUsersResponse confirms that every named user exists.
+ *
+ * @generated from message llmgw.controlplane.v1.EnsureUsersResponse
+ */
+export type EnsureUsersResponse = Message<"llmgw.controlplane.v1.EnsureUsersResponse"> & {
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.EnsureUsersResponse.
+ * Use `create(EnsureUsersResponseSchema)` to create a new message.
+ */
+export const EnsureUsersResponseSchema: GenMessage<EnsureUsersResponse> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 1);
 
 /**
  * WatchConfigRequest opens a config stream.
@@ -39,7 +75,7 @@ export type WatchConfigRequest = Message<"llmgw.controlplane.v1.WatchConfigReque
  * Use `create(WatchConfigRequestSchema)` to create a new message.
  */
 export const WatchConfigRequestSchema: GenMessage<WatchConfigRequest> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 0);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 2);
 
 /**
  * WatchConfigResponse is a revision of the configuration, or a heartbeat.
@@ -84,7 +120,7 @@ export type WatchConfigResponse = Message<"llmgw.controlplane.v1.WatchConfigResp
  * Use `create(WatchConfigResponseSchema)` to create a new message.
  */
 export const WatchConfigResponseSchema: GenMessage<WatchConfigResponse> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 1);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 3);
 
 /**
  * LeaseKey names one counter of one rule: the unit a lease is granted on.
@@ -134,7 +170,7 @@ export type LeaseKey = Message<"llmgw.controlplane.v1.LeaseKey"> & {
  * Use `create(LeaseKeySchema)` to create a new message.
  */
 export const LeaseKeySchema: GenMessage<LeaseKey> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 2);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 4);
 
 /**
  * LeaseItem is one key of an exchange.
@@ -186,7 +222,7 @@ export type LeaseItem = Message<"llmgw.controlplane.v1.LeaseItem"> & {
  * Use `create(LeaseItemSchema)` to create a new message.
  */
 export const LeaseItemSchema: GenMessage<LeaseItem> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 3);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 5);
 
 /**
  * ExchangeLeasesRequest is one exchange of one replica.
@@ -219,7 +255,7 @@ export type ExchangeLeasesRequest = Message<"llmgw.controlplane.v1.ExchangeLease
  * Use `create(ExchangeLeasesRequestSchema)` to create a new message.
  */
 export const ExchangeLeasesRequestSchema: GenMessage<ExchangeLeasesRequest> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 4);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 6);
 
 /**
  * LeaseGrant is the answer for one item.
@@ -245,7 +281,7 @@ export type LeaseGrant = Message<"llmgw.controlplane.v1.LeaseGrant"> & {
  * Use `create(LeaseGrantSchema)` to create a new message.
  */
 export const LeaseGrantSchema: GenMessage<LeaseGrant> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 5);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 7);
 
 /**
  * ExchangeLeasesResponse renews a replica's leases.
@@ -285,7 +321,7 @@ export type ExchangeLeasesResponse = Message<"llmgw.controlplane.v1.ExchangeLeas
  * Use `create(ExchangeLeasesResponseSchema)` to create a new message.
  */
 export const ExchangeLeasesResponseSchema: GenMessage<ExchangeLeasesResponse> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 6);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 8);
 
 /**
  * ControlPlaneService is what a control plane (`llmgw serve --role control`, or the default
@@ -321,6 +357,19 @@ export const ControlPlaneService: GenService<{
     methodKind: "unary";
     input: typeof ExchangeLeasesRequestSchema;
     output: typeof ExchangeLeasesResponseSchema;
+  },
+  /**
+   * EnsureUsers stores the users that a replica's OIDC logins created on first use (identity
+   * providers with create_users): each user that does not exist is created without teams;
+   * existing users are left as they are. A replica calls it off the request path, once per
+   * user it has not stored yet.
+   *
+   * @generated from rpc llmgw.controlplane.v1.ControlPlaneService.EnsureUsers
+   */
+  ensureUsers: {
+    methodKind: "unary";
+    input: typeof EnsureUsersRequestSchema;
+    output: typeof EnsureUsersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_llmgw_controlplane_v1_control_plane, 0);
