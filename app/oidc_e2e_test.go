@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmgw/llmgw/client/auth"
+	"github.com/llmgw/llmgw/gateway/oidc"
 	"github.com/llmgw/llmgw/gateway/oidc/oidctest"
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
@@ -246,5 +248,47 @@ func TestClientCommandsWithoutLogin(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("printed %q", out.String())
+	}
+}
+
+// TestOIDCKeyRotation: after the identity provider rotates its key, a token with the new key id
+// is refused until the gateway reads the keys again, which it does in the background at most
+// once per oidc.MinRefreshGap (on the gateway's clock), never on the request path.
+func TestOIDCKeyRotation(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	idp := oidctest.New()
+	defer idp.Close()
+	cfg := writeConfig(t, fmt.Sprintf(`
+- name: corp-sso
+  type: identity-provider/oidc
+  issuer: %s
+  audiences: [llmgw]
+  create_users: true
+`, idp.Issuer))
+	g := startGatewayHooks(t, hooks{clock: func() time.Time { return time.Unix(0, now.Load()) }}, nil, "--config", cfg)
+	models := func(tok string) int {
+		resp, _ := g.do(t, http.MethodGet, "/v1/models", tok, "")
+		return resp.StatusCode
+	}
+	waitUntil(t, func() bool { return models(idp.Issue(oidctest.Claims{Subject: "s", Email: "dev@example.com"}, "llmgw")) == http.StatusOK })
+	fetches := idp.JWKSFetches()
+
+	idp.Rotate("ES256")
+	idp.Retire()
+	rotated := idp.Issue(oidctest.Claims{Subject: "s", Email: "dev@example.com"}, "llmgw")
+	for range 5 {
+		if code := models(rotated); code != http.StatusUnauthorized {
+			t.Fatalf("token with an unknown key id: %d, want 401 until the keys are read again", code)
+		}
+		time.Sleep(300 * time.Millisecond) // the verifier's ticks pass; its clock does not
+	}
+	if got := idp.JWKSFetches(); got != fetches {
+		t.Fatalf("keys read %d times within the gap", got-fetches)
+	}
+	now.Add(int64(oidc.MinRefreshGap))
+	waitUntil(t, func() bool { return models(rotated) == http.StatusOK })
+	if got := idp.JWKSFetches(); got != fetches+1 {
+		t.Errorf("keys read %d times after the gap, want 1", got-fetches)
 	}
 }
