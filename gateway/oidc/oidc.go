@@ -276,12 +276,16 @@ func (v *Verifier) verify(s *snapshot.Snapshot, p *snapshot.IdentityProvider, to
 	}
 	var claims jwt.Claims
 	var all map[string]any
-	verified, known := false, false
+	verified, known, expired := false, false, false
 	for _, k := range candidates {
 		if k.Algorithm != "" && k.Algorithm != h.Algorithm {
 			continue
 		}
 		known = true
+		if len(k.Certificates) > 0 && now.After(k.Certificates[0].NotAfter) {
+			expired = true // a key published with a certificate (x5c) ends with it
+			continue
+		}
 		if tok.Claims(k.Key, &claims, &all) == nil {
 			verified = true
 			break
@@ -291,6 +295,8 @@ func (v *Verifier) verify(s *snapshot.Snapshot, p *snapshot.IdentityProvider, to
 	case !known:
 		v.wantKeys(src) // rotated keys: read them again, off this request
 		return nil, unauthenticated("invalid token: signed with a key the identity provider does not publish (yet)")
+	case !verified && expired:
+		return nil, unauthenticated("invalid token: signed with a key whose certificate has expired")
 	case !verified:
 		return nil, unauthenticated("invalid token: bad signature")
 	case claims.Expiry == nil:

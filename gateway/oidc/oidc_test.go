@@ -421,3 +421,18 @@ func TestRemovedProviderKeysDropped(t *testing.T) {
 	}
 	e.accepted(token)
 }
+
+func TestKeyCertificateExpiry(t *testing.T) {
+	e := newEnv(t, nil)
+	e.idp.RotateWithCertificate(jose.ES256, start.Add(time.Hour))
+	e.clock.add(oidc.RefreshInterval)
+	e.v.Sync(context.Background(), e.h.Load().Config().IdentityProviders)
+	at := e.clock.now()
+	token := e.idp.Sign(oidctest.Token{Claims: jwt.Claims{Issuer: e.idp.Issuer, Subject: "s", Audience: jwt.Audience{"llmgw"},
+		IssuedAt: jwt.NewNumericDate(at), Expiry: jwt.NewNumericDate(at.Add(24 * time.Hour))}})
+	e.accepted(token)
+	// Past the certificate's end (the identity provider unreachable or not), its key is done.
+	e.idp.SetDown(true)
+	e.clock.add(2 * time.Hour)
+	e.refused(token, "certificate has expired")
+}

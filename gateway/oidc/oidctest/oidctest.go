@@ -15,9 +15,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -64,6 +67,7 @@ type key struct {
 	id   string
 	alg  jose.SignatureAlgorithm
 	priv crypto.Signer
+	cert *x509.Certificate // published as x5c when set
 }
 
 // grant is an authorization code's: who, and the request's PKCE challenge and redirect.
@@ -141,6 +145,25 @@ func (p *Provider) Rotate(alg jose.SignatureAlgorithm) string {
 	k := key{id: "key-" + strconv.Itoa(p.n), alg: alg, priv: priv}
 	p.keys = append([]key{k}, p.keys...)
 	return k.id
+}
+
+// RotateWithCertificate is Rotate with the new key published with a self-signed certificate
+// (x5c) valid until notAfter.
+func (p *Provider) RotateWithCertificate(alg jose.SignatureAlgorithm, notAfter time.Time) string {
+	id := p.Rotate(alg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := &p.keys[0]
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(p.n)), Subject: pkix.Name{CommonName: k.id},
+		NotBefore: notAfter.Add(-24 * time.Hour * 365), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.priv.Public(), k.priv)
+	if err != nil {
+		panic(err)
+	}
+	if k.cert, err = x509.ParseCertificate(der); err != nil {
+		panic(err)
+	}
+	return id
 }
 
 // Retire stops publishing every key but the signing one.
@@ -334,7 +357,11 @@ func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
 	p.fetches++
 	var set jose.JSONWebKeySet
 	for _, k := range p.keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.id, Algorithm: string(k.alg), Use: "sig"})
+		jwk := jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.id, Algorithm: string(k.alg), Use: "sig"}
+		if k.cert != nil {
+			jwk.Certificates = []*x509.Certificate{k.cert}
+		}
+		set.Keys = append(set.Keys, jwk)
 	}
 	writeJSON(w, http.StatusOK, set)
 }
