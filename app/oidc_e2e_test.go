@@ -49,6 +49,10 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
   create_users: true
   client_id: llmgw-cli
   allowed_domains: [example.com]
+- name: a-partner                        # first by name, but no client_id: not the login provider
+  type: identity-provider/oidc
+  issuer: http://127.0.0.1:9/unreachable
+  audiences: [llmgw]
 `, up.BaseURL(), idp.Issuer))
 	g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfg)
 	ctx := t.Context()
@@ -56,7 +60,7 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 	// The public login config.
 	resp, body := g.do(t, http.MethodGet, "/api/v1/auth/config", "-", "")
 	var ac map[string]any
-	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &ac) != nil || ac["issuer"] != idp.Issuer || ac["client_id"] != "llmgw-cli" {
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &ac) != nil || ac["issuer"] != idp.Issuer || ac["client_id"] != "llmgw-cli" || ac["provider"] != "corp-sso" {
 		t.Fatalf("auth config: %d %s", resp.StatusCode, body)
 	}
 

@@ -136,7 +136,8 @@ func (v *Verifier) store(ctx context.Context, name string) {
 // Sync reads the keys of every provider in ps, the configured ones, that are due: never read,
 // read longer than the refresh interval ago, or wanted by a request with an unknown key id; a
 // failed read, or a wanted one, is tried again after the gap at the earliest. The keys of a
-// failed read stay; those of providers not in ps are dropped.
+// failed read stay; those of providers not in ps are dropped. It returns when every read it
+// started has ended (each within 10 seconds).
 func (v *Verifier) Sync(ctx context.Context, ps []snapshot.IdentityProvider) {
 	v.syncMu.Lock()
 	defer v.syncMu.Unlock()
@@ -148,6 +149,9 @@ func (v *Verifier) Sync(ctx context.Context, ps []snapshot.IdentityProvider) {
 		}
 	}
 	v.mu.Unlock()
+	// Reads run concurrently: a slow identity provider delays no other's keys.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, p := range ps {
 		src := source{issuer: p.Issuer, jwksURL: p.JWKSURL}
 		v.mu.Lock()
@@ -168,17 +172,19 @@ func (v *Verifier) Sync(ctx context.Context, ps []snapshot.IdentityProvider) {
 			continue
 		}
 		v.fetches.Add(1)
-		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-		set, err := fetch(fctx, v.client, src)
-		cancel()
-		v.mu.Lock()
-		if err != nil {
-			ks.failed = true
-			v.logger.Warn("could not read an identity provider's signing keys; the cached keys stay in use", "provider", p.Name, "issuer", p.Issuer, "cached", ks.keys != nil, "error", err)
-		} else {
-			ks.keys, ks.fetched, ks.failed = set, v.now(), false
-		}
-		v.mu.Unlock()
+		wg.Go(func() {
+			fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+			set, err := fetch(fctx, v.client, src)
+			cancel()
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			if err != nil {
+				ks.failed = true
+				v.logger.Warn("could not read an identity provider's signing keys; the cached keys stay in use", "provider", p.Name, "issuer", p.Issuer, "cached", ks.keys != nil, "error", err)
+			} else {
+				ks.keys, ks.fetched, ks.failed = set, v.now(), false
+			}
+		})
 	}
 }
 

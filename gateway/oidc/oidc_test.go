@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -435,4 +436,48 @@ func TestKeyCertificateExpiry(t *testing.T) {
 	e.idp.SetDown(true)
 	e.clock.add(2 * time.Hour)
 	e.refused(token, "certificate has expired")
+}
+
+func TestSlowProviderDelaysNoOther(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "slow", http.StatusServiceUnavailable)
+	}))
+	defer slow.Close()
+	defer close(release)
+	e := newEnv(t, func(c *snapshot.Config, _ *oidctest.Provider) {
+		c.IdentityProviders[0].Issuer = "http://127.0.0.1:1/not-yet" // read later, below
+	})
+	ps := []snapshot.IdentityProvider{
+		{Name: "a-slow", Issuer: slow.URL, Audiences: []string{"llmgw"}},
+		{Name: "corp", Issuer: e.idp.Issuer, Audiences: []string{"llmgw"}, CreateUsers: true},
+	}
+	cfg := *e.h.Load().Config()
+	cfg.IdentityProviders = ps
+	e.h.Store(snapshot.Compile(&cfg, registry.New(http.DefaultClient), nil, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	done := make(chan struct{})
+	go func() {
+		e.v.Sync(context.Background(), ps)
+		close(done)
+	}()
+	token := e.idp.Issue(oidctest.Claims{Subject: "s", Email: "new@example.com"}, "llmgw")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := e.auth(token); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the keys of a provider listed after a slow one were not read while it hung")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case <-done:
+		t.Fatal("Sync returned while a read was still hanging")
+	default:
+	}
 }
