@@ -275,7 +275,9 @@ func TestOIDCKeyRotation(t *testing.T) {
 		resp, _ := g.do(t, http.MethodGet, "/v1/models", tok, "")
 		return resp.StatusCode
 	}
-	waitUntil(t, func() bool { return models(idp.Issue(oidctest.Claims{Subject: "s", Email: "dev@example.com"}, "llmgw")) == http.StatusOK })
+	waitUntil(t, func() bool {
+		return models(idp.Issue(oidctest.Claims{Subject: "s", Email: "dev@example.com"}, "llmgw")) == http.StatusOK
+	})
 	fetches := idp.JWKSFetches()
 
 	idp.Rotate("ES256")
