@@ -364,6 +364,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	m := metrics.New(&snaps, routing.breaker, mopts...)
 	m.WatchUsage(metrics.Stage{Name: "queue", Depth: queue.Len, Bytes: queue.Bytes, Dropped: queue.Dropped})
 	events.watch(m)
+	if err := m.Register(verifier.Collector(&snaps)); err != nil {
+		return err
+	}
 	rec := m.Wrap(queue)
 	gov := newGovernance(&snaps, client, logger, h.clock, queue, m, pl.leases)
 	saver := checkpoint.New(pl.state, gov.limits, gov.ledger, logger)

@@ -26,11 +26,12 @@ type source struct {
 // keySet is the cached keys of one source and the state of their refreshes. Guarded by
 // Verifier.mu.
 type keySet struct {
-	keys    *jose.JSONWebKeySet // nil until the first successful fetch
-	fetched time.Time           // last successful fetch
-	tried   time.Time           // last attempt
-	want    bool                // a request saw an unknown kid
-	failed  bool                // the last attempt failed
+	keys     *jose.JSONWebKeySet // nil until the first successful fetch
+	fetched  time.Time           // last successful fetch
+	tried    time.Time           // last attempt
+	want     bool                // a request saw an unknown kid
+	failed   bool                // the last attempt failed
+	failures uint64              // failed attempts
 }
 
 // getJSON reads url's JSON document into v, within maxDocument.

@@ -180,6 +180,7 @@ func (v *Verifier) Sync(ctx context.Context, ps []snapshot.IdentityProvider) {
 			defer v.mu.Unlock()
 			if err != nil {
 				ks.failed = true
+				ks.failures++
 				v.logger.Warn("could not read an identity provider's signing keys; the cached keys stay in use", "provider", p.Name, "issuer", p.Issuer, "cached", ks.keys != nil, "error", err)
 			} else {
 				ks.keys, ks.fetched, ks.failed = set, v.now(), false

@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/oidc"
@@ -235,6 +236,20 @@ func TestProviderDownKeepsKeys(t *testing.T) {
 	e.accepted(e.idp.Sign(alice(e.idp, claims(e.idp, e.clock.now(), "llmgw"))))
 	if st := e.v.Status(e.h.Load().Config().IdentityProviders)["corp"]; !st.Loaded || !st.Failing || !st.Fetched.Equal(start) {
 		t.Errorf("status %+v; want loaded at the start, failing", st)
+	}
+	want := `
+# HELP llmgw_oidc_key_read_failures_total Failed reads of an identity provider's discovery document or JWKS since its keys were first wanted, by provider; the cached keys stay in use.
+# TYPE llmgw_oidc_key_read_failures_total counter
+llmgw_oidc_key_read_failures_total{provider="corp"} 1
+# HELP llmgw_oidc_keys_age_seconds Seconds since an identity provider's signing keys were last read successfully, by provider (absent before the first read).
+# TYPE llmgw_oidc_keys_age_seconds gauge
+llmgw_oidc_keys_age_seconds{provider="corp"} 960
+# HELP llmgw_oidc_keys_loaded 1 when an identity provider's signing keys have been read (its tokens can be verified), else 0, by provider.
+# TYPE llmgw_oidc_keys_loaded gauge
+llmgw_oidc_keys_loaded{provider="corp"} 1
+`
+	if err := testutil.CollectAndCompare(e.v.Collector(e.h), strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 	// A failed read is retried after the gap, not on every sync.
 	e.v.Sync(context.Background(), e.h.Load().Config().IdentityProviders)
