@@ -112,6 +112,19 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 	if len(chat.Choices) != 1 {
 		t.Fatalf("chat: %+v", chat)
 	}
+	// The Anthropic surface takes it as ANTHROPIC_AUTH_TOKEN sends it.
+	areq, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/messages", strings.NewReader(`{"model":"fake/gpt","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`))
+	areq.Header.Set("Authorization", "Bearer "+token)
+	areq.Header.Set("anthropic-version", "2023-06-01")
+	areq.Header.Set("Content-Type", "application/json")
+	aresp, err := http.DefaultClient.Do(areq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aresp.Body.Close()
+	if aresp.StatusCode != http.StatusOK {
+		t.Fatalf("Anthropic surface with the token: %d", aresp.StatusCode)
+	}
 	// A service with client/auth: the SDK's middleware puts a fresh token on every call.
 	src, err := auth.NewSource(&auth.Store{Dir: dir}, g.URL)
 	if err != nil {
