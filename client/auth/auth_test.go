@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -220,4 +221,32 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	s.b = append(s.b, p...)
 	return len(p), nil
+}
+
+func TestDeviceLoginDenied(t *testing.T) {
+	idp := oidctest.New()
+	defer idp.Close()
+	gw := gateway(t, idp)
+	go func() {
+		for range 500 {
+			for _, code := range idp.Pending() {
+				if idp.Deny(code) {
+					return
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	_, err := (&auth.Login{Gateway: gw.URL}).Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "access_denied") {
+		t.Fatalf("denied login: %v; want an error naming access_denied", err)
+	}
+}
+
+func TestLoginWithoutProviderConfig(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	if _, err := (&auth.Login{Gateway: srv.URL}).Run(t.Context()); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Fatalf("gateway without a login provider: %v", err)
+	}
 }

@@ -258,6 +258,20 @@ func (p *Provider) Approve(userCode string, c Claims) bool {
 	return false
 }
 
+// Deny refuses the pending device authorization whose user code is userCode, as the user
+// would; the client's next poll gets access_denied. It reports whether such a code exists.
+func (p *Provider) Deny(userCode string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.devices {
+		if d.userCode == userCode && d.claims == nil && !d.denied {
+			d.denied = true
+			return true
+		}
+	}
+	return false
+}
+
 // Pending returns the user codes of the device authorizations waiting for the user.
 func (p *Provider) Pending() []string {
 	p.mu.Lock()
@@ -418,6 +432,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		case !ok:
 			p.mu.Unlock()
 			oauthError(w, http.StatusBadRequest, "invalid_grant")
+			return
+		case d.denied:
+			delete(p.devices, r.PostForm.Get("device_code"))
+			p.mu.Unlock()
+			oauthError(w, http.StatusBadRequest, "access_denied")
 			return
 		case d.claims == nil:
 			p.mu.Unlock()
