@@ -425,7 +425,8 @@ func (x *Pricing) GetCacheWrite_1HPerMtok() float64 {
 // User is a person who calls the gateway.
 type User struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name is unique and immutable.
+	// name is unique and immutable: 1 to 254 lowercase letters, digits, '.', '_', '@', '+' or '-',
+	// so an email can name a user (OIDC logins name users by their email claim by default).
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// email is optional.
 	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`

@@ -247,7 +247,8 @@ export const PricingSchema: GenMessage<Pricing> = /*@__PURE__*/
  */
 export type User = Message<"llmgw.admin.v1.User"> & {
   /**
-   * name is unique and immutable.
+   * name is unique and immutable: 1 to 254 lowercase letters, digits, '.', '_', '@', '+' or '-',
+   * so an email can name a user (OIDC logins name users by their email claim by default).
    *
    * @generated from field: string name = 1;
    */
