@@ -31,9 +31,10 @@ const (
 	TypeRerank    = "rerank"
 )
 
-// Principal is who a key authenticates. Safe to share: never modified after Compile.
+// Principal is who a key or an OIDC token authenticates. Safe to share: never modified after
+// it is made.
 type Principal struct {
-	// KeyID is the API key's id; empty for the admin token.
+	// KeyID is the API key's id; empty for the admin token and for tokens (Tokens).
 	KeyID string
 	// User or VirtualAccount names the owner; both empty for the admin token.
 	User           string
