@@ -186,6 +186,18 @@ func TestOIDCLoginEndToEnd(t *testing.T) {
 		t.Errorf("user outside the team: %d %s; want refused", resp.StatusCode, body)
 	}
 
+	// An admin user's token reaches the Admin API, as the user's key would; others' do not.
+	if _, err := g.adminClient().CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "root@example.com", Admin: true}}); err != nil {
+		t.Fatal(err)
+	}
+	root := idp.Issue(oidctest.Claims{Subject: "r", Email: "root@example.com"}, "llmgw")
+	if resp, body := g.do(t, http.MethodGet, "/api/v1/users", root, ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("admin user's token on the Admin API: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := g.do(t, http.MethodGet, "/api/v1/users", token, ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("non-admin token on the Admin API: %d, want 403", resp.StatusCode)
+	}
+
 	// The file's provider is stored: the Admin API (REST) lists it, deleting it refuses its
 	// tokens at once, and creating it again admits them again.
 	resp, body = g.do(t, http.MethodGet, "/api/v1/identity-providers/corp-sso", g.Token, "")
