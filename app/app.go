@@ -29,6 +29,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/latency"
 	"github.com/llmgw/llmgw/gateway/metrics"
+	"github.com/llmgw/llmgw/gateway/oidc"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/redact"
@@ -57,6 +58,11 @@ Usage:
   llmgw get KIND          print a running server's resources as config file YAML (KIND: all,
                           provider-accounts, virtual-models, routing-rules, authz-rules,
                           rate-limits, budgets, users, teams, virtual-accounts)
+  llmgw login --gateway <url>
+                          log in with the gateway's identity provider (OIDC) and keep the
+                          credentials in the user's config directory
+  llmgw token             print a valid token of the last login: OPENAI_API_KEY=$(llmgw token)
+  llmgw env               print OPENAI_* and ANTHROPIC_* variables for eval "$(llmgw env)"
   llmgw version           print the version
 
 Run 'llmgw serve -h' (or migrate -h, consume -h, apply -h, get -h) for the flags. Every flag of
@@ -181,6 +187,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return apply(ctx, args, getenv, stdout, stderr)
 	case "get":
 		return get(ctx, args, getenv, stdout, stderr)
+	case "login":
+		return login(ctx, args, getenv, stdout, stderr)
+	case "token":
+		return printToken(ctx, args, getenv, stdout, stderr)
+	case "env":
+		return printEnv(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "llmgw", Version)
 		return nil
@@ -315,6 +327,15 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		logger.Info("tracing to OTLP")
 	}
 	reg := registry.New(client)
+	// OIDC tokens: verified against keys read in the background (Run below); users created on
+	// first use are stored in the database, by a replica through its control plane.
+	users := &lazyUsers{}
+	vopts := []oidc.Option{oidc.WithUserStore(users)}
+	if h.clock != nil {
+		vopts = append(vopts, oidc.WithClock(h.clock))
+	}
+	verifier := oidc.New(logger.With("component", "oidc"), vopts...)
+	snaps.Tokens = verifier
 	if err := checkRole(cfg, getenv); err != nil {
 		return err
 	}
@@ -328,6 +349,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	defer pl.close()
+	switch {
+	case pl.st != nil:
+		users.u = storeUsers{st: pl.st}
+	case pl.replica != nil:
+		users.u = pl.replica
+	}
 	// Usage events leave the request path through a bounded queue: a stalled log disk or a
 	// Kafka producer must never add latency to a request.
 	var sink usage.Sink = usage.LogRecorder{Logger: logger}
@@ -356,6 +383,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		m.WatchSecrets(pl.secrets.Failures)
 	}
 	events.watch(m)
+	if err := m.Register(verifier.Collector(&snaps)); err != nil {
+		return err
+	}
 	rec := m.Wrap(queue)
 	gov := newGovernance(&snaps, client, logger, h.clock, queue, m, pl.leases)
 	saver := checkpoint.New(pl.state, gov.limits, gov.ledger, logger)
@@ -378,7 +408,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		if h.heartbeat > 0 {
 			hb = h.heartbeat
 		}
-		cpOpts := []controlplane.Option{controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done())}
+		cpOpts := []controlplane.Option{controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done()), controlplane.WithUsers(storeUsers{st: pl.st})}
 		var status admin.LimitStatus = gov
 		if cfg.Role == RoleControl {
 			// Only a control plane shares limits: an all-in-one process admits its own
@@ -415,6 +445,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			return st
 		}
 	}
+	opts.Status = withIdentityStatus(opts.Status, &snaps, verifier)
 	var adminHandler adminv1connect.AdminServiceHandler
 	if adm != nil {
 		adminHandler = adm
@@ -452,6 +483,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		close(notified)
 	}()
 	pl.run(bg, cfg.ReloadInterval)
+	go verifier.Run(bg, &snaps, time.Second)
 	go gov.prune(bg, pruneEvery)
 	// Not under bg: the final save must wait until every request has settled (below).
 	sctx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))

@@ -26,6 +26,8 @@ type Store interface {
 	UpdateRateLimit(ctx context.Context, in *adminv1.RateLimit) (*adminv1.RateLimit, error)
 	CreateBudget(ctx context.Context, in *adminv1.Budget) (*adminv1.Budget, error)
 	UpdateBudget(ctx context.Context, in *adminv1.Budget) (*adminv1.Budget, error)
+	CreateIdentityProvider(ctx context.Context, in *adminv1.IdentityProvider) (*adminv1.IdentityProvider, error)
+	UpdateIdentityProvider(ctx context.Context, in *adminv1.IdentityProvider) (*adminv1.IdentityProvider, error)
 }
 
 // Apply creates what the file has and the store lacks and updates what differs; it returns
@@ -112,7 +114,39 @@ func Apply(ctx context.Context, st Store, f *File) (int, error) {
 		}
 	}
 	n, err := applyGovernance(ctx, st, cur, f)
+	changed += n
+	if err != nil {
+		return changed, err
+	}
+	n, err = applyIdentityProviders(ctx, st, cur, f)
 	return changed + n, err
+}
+
+// applyIdentityProviders creates and updates the file's identity providers.
+func applyIdentityProviders(ctx context.Context, st Store, cur *snapshot.Config, f *File) (int, error) {
+	stored := map[string]snapshot.IdentityProvider{}
+	for _, p := range cur.IdentityProviders {
+		stored[p.Name] = p
+	}
+	changed := 0
+	for _, in := range f.IdentityProviders {
+		old, ok := stored[in.GetName()]
+		switch {
+		case !ok:
+			if _, err := st.CreateIdentityProvider(ctx, in); err != nil {
+				return changed, fmt.Errorf("identity provider %s: %w", in.GetName(), err)
+			}
+			changed++
+		case old.Issuer != in.GetIssuer() || !slices.Equal(old.Audiences, in.GetAudiences()) || old.UserClaim != in.GetUserClaim() ||
+			old.GroupsClaim != in.GetGroupsClaim() || old.CreateUsers != in.GetCreateUsers() || old.ClientID != in.GetClientId() ||
+			!slices.Equal(old.AllowedDomains, in.GetAllowedDomains()) || old.JWKSURL != in.GetJwksUrl():
+			if _, err := st.UpdateIdentityProvider(ctx, in); err != nil {
+				return changed, fmt.Errorf("identity provider %s: %w", in.GetName(), err)
+			}
+			changed++
+		}
+	}
+	return changed, nil
 }
 
 // applyGovernance creates and updates the file's rate limits and budgets.

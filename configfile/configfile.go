@@ -7,7 +7,7 @@
 // `rate_limits` and `budgets` hold the same resources in llmgw's own shape (the Admin API's).
 // Virtual models (`type: provider-account/virtual-model`) and the routing config
 // (`type: gateway-load-balancing-config`) are read as TrueFoundry documents them and are not
-// stored: see File.
+// stored: see File. OIDC identity providers are `type: identity-provider/oidc`.
 // Secrets are references (env://NAME or file://path, resolved here; or a secret manager's,
 // such as vault://secret/llmgw#openai, which the caller reads at run time: see
 // File.ManagedSecrets), never inline values.
@@ -63,6 +63,9 @@ type File struct {
 	// BodyLogging come from gateway-logging-config documents: the rules whose requests have
 	// their bodies logged. Like RoutingRules, they are not stored (snapshot.Config.BodyLogging).
 	BodyLogging []snapshot.BodyLogRule
+	// IdentityProviders come from identity-provider/oidc documents, in order; they are
+	// stored like accounts (Apply).
+	IdentityProviders []*adminv1.IdentityProvider
 }
 
 // Account is a provider account document with its models. Secrets are resolved, or empty
@@ -215,7 +218,7 @@ func (p *parser) item(n *yaml.Node) error {
 		}
 		return nil
 	}
-	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual || t.Value == typeRouting || t.Value == typeLogging) {
+	if t := lookup(n, "type"); t != nil && (t.Value == typeRateLimiting || t.Value == typeBudget || t.Value == typeVirtual || t.Value == typeRouting || t.Value == typeLogging || t.Value == typeOIDC) {
 		if nm := lookup(n, "name"); nm != nil && nm.Value != "" {
 			doc = fmt.Sprintf("document %d (%s)", p.n, nm.Value)
 		}
@@ -228,6 +231,8 @@ func (p *parser) item(n *yaml.Node) error {
 			return p.routing(n, doc)
 		case typeLogging:
 			return p.logging(n, doc)
+		case typeOIDC:
+			return p.identityProvider(n, doc)
 		}
 		return p.tfyBudgets(n, doc)
 	}
@@ -246,7 +251,7 @@ func (p *parser) item(n *yaml.Node) error {
 	}
 	kind, ok := strings.CutPrefix(typ, "provider-account/")
 	if !ok || kind == "" {
-		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s, %s, %s, %s or %s", typ, typeVirtual, typeRateLimiting, typeBudget, typeRouting, typeLogging)}
+		return &Error{Doc: doc, Field: "type", Msg: fmt.Sprintf("unsupported type %q; expected provider-account/<provider>, %s, %s, %s, %s, %s or %s", typ, typeVirtual, typeRateLimiting, typeBudget, typeRouting, typeLogging, typeOIDC)}
 	}
 	if p.names[name] {
 		return &Error{Doc: doc, Field: "name", Msg: "duplicate provider account name"}

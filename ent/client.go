@@ -20,6 +20,7 @@ import (
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
 	"github.com/llmgw/llmgw/ent/gatewaytoken"
+	"github.com/llmgw/llmgw/ent/identityprovider"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
@@ -48,6 +49,8 @@ type Client struct {
 	Budget *BudgetClient
 	// GatewayToken is the client for interacting with the GatewayToken builders.
 	GatewayToken *GatewayTokenClient
+	// IdentityProvider is the client for interacting with the IdentityProvider builders.
+	IdentityProvider *IdentityProviderClient
 	// Model is the client for interacting with the Model builders.
 	Model *ModelClient
 	// ProviderAccount is the client for interacting with the ProviderAccount builders.
@@ -82,6 +85,7 @@ func (c *Client) init() {
 	c.AuthzRule = NewAuthzRuleClient(c.config)
 	c.Budget = NewBudgetClient(c.config)
 	c.GatewayToken = NewGatewayTokenClient(c.config)
+	c.IdentityProvider = NewIdentityProviderClient(c.config)
 	c.Model = NewModelClient(c.config)
 	c.ProviderAccount = NewProviderAccountClient(c.config)
 	c.RateLimit = NewRateLimitClient(c.config)
@@ -181,22 +185,23 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:             ctx,
-		config:          cfg,
-		ApiKey:          NewApiKeyClient(cfg),
-		AuditEvent:      NewAuditEventClient(cfg),
-		AuthzRule:       NewAuthzRuleClient(cfg),
-		Budget:          NewBudgetClient(cfg),
-		GatewayToken:    NewGatewayTokenClient(cfg),
-		Model:           NewModelClient(cfg),
-		ProviderAccount: NewProviderAccountClient(cfg),
-		RateLimit:       NewRateLimitClient(cfg),
-		RoutingRule:     NewRoutingRuleClient(cfg),
-		Setting:         NewSettingClient(cfg),
-		Team:            NewTeamClient(cfg),
-		User:            NewUserClient(cfg),
-		VirtualAccount:  NewVirtualAccountClient(cfg),
-		VirtualModel:    NewVirtualModelClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		ApiKey:           NewApiKeyClient(cfg),
+		AuditEvent:       NewAuditEventClient(cfg),
+		AuthzRule:        NewAuthzRuleClient(cfg),
+		Budget:           NewBudgetClient(cfg),
+		GatewayToken:     NewGatewayTokenClient(cfg),
+		IdentityProvider: NewIdentityProviderClient(cfg),
+		Model:            NewModelClient(cfg),
+		ProviderAccount:  NewProviderAccountClient(cfg),
+		RateLimit:        NewRateLimitClient(cfg),
+		RoutingRule:      NewRoutingRuleClient(cfg),
+		Setting:          NewSettingClient(cfg),
+		Team:             NewTeamClient(cfg),
+		User:             NewUserClient(cfg),
+		VirtualAccount:   NewVirtualAccountClient(cfg),
+		VirtualModel:     NewVirtualModelClient(cfg),
 	}, nil
 }
 
@@ -214,22 +219,23 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:             ctx,
-		config:          cfg,
-		ApiKey:          NewApiKeyClient(cfg),
-		AuditEvent:      NewAuditEventClient(cfg),
-		AuthzRule:       NewAuthzRuleClient(cfg),
-		Budget:          NewBudgetClient(cfg),
-		GatewayToken:    NewGatewayTokenClient(cfg),
-		Model:           NewModelClient(cfg),
-		ProviderAccount: NewProviderAccountClient(cfg),
-		RateLimit:       NewRateLimitClient(cfg),
-		RoutingRule:     NewRoutingRuleClient(cfg),
-		Setting:         NewSettingClient(cfg),
-		Team:            NewTeamClient(cfg),
-		User:            NewUserClient(cfg),
-		VirtualAccount:  NewVirtualAccountClient(cfg),
-		VirtualModel:    NewVirtualModelClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		ApiKey:           NewApiKeyClient(cfg),
+		AuditEvent:       NewAuditEventClient(cfg),
+		AuthzRule:        NewAuthzRuleClient(cfg),
+		Budget:           NewBudgetClient(cfg),
+		GatewayToken:     NewGatewayTokenClient(cfg),
+		IdentityProvider: NewIdentityProviderClient(cfg),
+		Model:            NewModelClient(cfg),
+		ProviderAccount:  NewProviderAccountClient(cfg),
+		RateLimit:        NewRateLimitClient(cfg),
+		RoutingRule:      NewRoutingRuleClient(cfg),
+		Setting:          NewSettingClient(cfg),
+		Team:             NewTeamClient(cfg),
+		User:             NewUserClient(cfg),
+		VirtualAccount:   NewVirtualAccountClient(cfg),
+		VirtualModel:     NewVirtualModelClient(cfg),
 	}, nil
 }
 
@@ -259,9 +265,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.ApiKey, c.AuditEvent, c.AuthzRule, c.Budget, c.GatewayToken, c.Model,
-		c.ProviderAccount, c.RateLimit, c.RoutingRule, c.Setting, c.Team, c.User,
-		c.VirtualAccount, c.VirtualModel,
+		c.ApiKey, c.AuditEvent, c.AuthzRule, c.Budget, c.GatewayToken,
+		c.IdentityProvider, c.Model, c.ProviderAccount, c.RateLimit, c.RoutingRule,
+		c.Setting, c.Team, c.User, c.VirtualAccount, c.VirtualModel,
 	} {
 		n.Use(hooks...)
 	}
@@ -271,9 +277,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.ApiKey, c.AuditEvent, c.AuthzRule, c.Budget, c.GatewayToken, c.Model,
-		c.ProviderAccount, c.RateLimit, c.RoutingRule, c.Setting, c.Team, c.User,
-		c.VirtualAccount, c.VirtualModel,
+		c.ApiKey, c.AuditEvent, c.AuthzRule, c.Budget, c.GatewayToken,
+		c.IdentityProvider, c.Model, c.ProviderAccount, c.RateLimit, c.RoutingRule,
+		c.Setting, c.Team, c.User, c.VirtualAccount, c.VirtualModel,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -292,6 +298,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Budget.mutate(ctx, m)
 	case *GatewayTokenMutation:
 		return c.GatewayToken.mutate(ctx, m)
+	case *IdentityProviderMutation:
+		return c.IdentityProvider.mutate(ctx, m)
 	case *ModelMutation:
 		return c.Model.mutate(ctx, m)
 	case *ProviderAccountMutation:
@@ -1009,6 +1017,139 @@ func (c *GatewayTokenClient) mutate(ctx context.Context, m *GatewayTokenMutation
 		return (&GatewayTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown GatewayToken mutation op: %q", m.Op())
+	}
+}
+
+// IdentityProviderClient is a client for the IdentityProvider schema.
+type IdentityProviderClient struct {
+	config
+}
+
+// NewIdentityProviderClient returns a client for the IdentityProvider from the given config.
+func NewIdentityProviderClient(c config) *IdentityProviderClient {
+	return &IdentityProviderClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `identityprovider.Hooks(f(g(h())))`.
+func (c *IdentityProviderClient) Use(hooks ...Hook) {
+	c.hooks.IdentityProvider = append(c.hooks.IdentityProvider, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `identityprovider.Intercept(f(g(h())))`.
+func (c *IdentityProviderClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IdentityProvider = append(c.inters.IdentityProvider, interceptors...)
+}
+
+// Create returns a builder for creating a IdentityProvider entity.
+func (c *IdentityProviderClient) Create() *IdentityProviderCreate {
+	mutation := newIdentityProviderMutation(c.config, OpCreate)
+	return &IdentityProviderCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IdentityProvider entities.
+func (c *IdentityProviderClient) CreateBulk(builders ...*IdentityProviderCreate) *IdentityProviderCreateBulk {
+	return &IdentityProviderCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdentityProviderClient) MapCreateBulk(slice any, setFunc func(*IdentityProviderCreate, int)) *IdentityProviderCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdentityProviderCreateBulk{err: fmt.Errorf("calling to IdentityProviderClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdentityProviderCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdentityProviderCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IdentityProvider.
+func (c *IdentityProviderClient) Update() *IdentityProviderUpdate {
+	mutation := newIdentityProviderMutation(c.config, OpUpdate)
+	return &IdentityProviderUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdentityProviderClient) UpdateOne(_m *IdentityProvider) *IdentityProviderUpdateOne {
+	mutation := newIdentityProviderMutation(c.config, OpUpdateOne, withIdentityProvider(_m))
+	return &IdentityProviderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdentityProviderClient) UpdateOneID(id int) *IdentityProviderUpdateOne {
+	mutation := newIdentityProviderMutation(c.config, OpUpdateOne, withIdentityProviderID(id))
+	return &IdentityProviderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IdentityProvider.
+func (c *IdentityProviderClient) Delete() *IdentityProviderDelete {
+	mutation := newIdentityProviderMutation(c.config, OpDelete)
+	return &IdentityProviderDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdentityProviderClient) DeleteOne(_m *IdentityProvider) *IdentityProviderDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdentityProviderClient) DeleteOneID(id int) *IdentityProviderDeleteOne {
+	builder := c.Delete().Where(identityprovider.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdentityProviderDeleteOne{builder}
+}
+
+// Query returns a query builder for IdentityProvider.
+func (c *IdentityProviderClient) Query() *IdentityProviderQuery {
+	return &IdentityProviderQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdentityProvider},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IdentityProvider entity by its id.
+func (c *IdentityProviderClient) Get(ctx context.Context, id int) (*IdentityProvider, error) {
+	return c.Query().Where(identityprovider.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdentityProviderClient) GetX(ctx context.Context, id int) *IdentityProvider {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *IdentityProviderClient) Hooks() []Hook {
+	return c.hooks.IdentityProvider
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdentityProviderClient) Interceptors() []Interceptor {
+	return c.inters.IdentityProvider
+}
+
+func (c *IdentityProviderClient) mutate(ctx context.Context, m *IdentityProviderMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdentityProviderCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdentityProviderUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdentityProviderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdentityProviderDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IdentityProvider mutation op: %q", m.Op())
 	}
 }
 
@@ -2340,13 +2481,13 @@ func (c *VirtualModelClient) mutate(ctx context.Context, m *VirtualModelMutation
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		ApiKey, AuditEvent, AuthzRule, Budget, GatewayToken, Model, ProviderAccount,
-		RateLimit, RoutingRule, Setting, Team, User, VirtualAccount,
+		ApiKey, AuditEvent, AuthzRule, Budget, GatewayToken, IdentityProvider, Model,
+		ProviderAccount, RateLimit, RoutingRule, Setting, Team, User, VirtualAccount,
 		VirtualModel []ent.Hook
 	}
 	inters struct {
-		ApiKey, AuditEvent, AuthzRule, Budget, GatewayToken, Model, ProviderAccount,
-		RateLimit, RoutingRule, Setting, Team, User, VirtualAccount,
+		ApiKey, AuditEvent, AuthzRule, Budget, GatewayToken, IdentityProvider, Model,
+		ProviderAccount, RateLimit, RoutingRule, Setting, Team, User, VirtualAccount,
 		VirtualModel []ent.Interceptor
 	}
 )

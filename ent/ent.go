@@ -17,6 +17,7 @@ import (
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
 	"github.com/llmgw/llmgw/ent/gatewaytoken"
+	"github.com/llmgw/llmgw/ent/identityprovider"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
@@ -86,20 +87,21 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:          apikey.ValidColumn,
-			auditevent.Table:      auditevent.ValidColumn,
-			authzrule.Table:       authzrule.ValidColumn,
-			budget.Table:          budget.ValidColumn,
-			gatewaytoken.Table:    gatewaytoken.ValidColumn,
-			model.Table:           model.ValidColumn,
-			provideraccount.Table: provideraccount.ValidColumn,
-			ratelimit.Table:       ratelimit.ValidColumn,
-			routingrule.Table:     routingrule.ValidColumn,
-			setting.Table:         setting.ValidColumn,
-			team.Table:            team.ValidColumn,
-			user.Table:            user.ValidColumn,
-			virtualaccount.Table:  virtualaccount.ValidColumn,
-			virtualmodel.Table:    virtualmodel.ValidColumn,
+			apikey.Table:           apikey.ValidColumn,
+			auditevent.Table:       auditevent.ValidColumn,
+			authzrule.Table:        authzrule.ValidColumn,
+			budget.Table:           budget.ValidColumn,
+			gatewaytoken.Table:     gatewaytoken.ValidColumn,
+			identityprovider.Table: identityprovider.ValidColumn,
+			model.Table:            model.ValidColumn,
+			provideraccount.Table:  provideraccount.ValidColumn,
+			ratelimit.Table:        ratelimit.ValidColumn,
+			routingrule.Table:      routingrule.ValidColumn,
+			setting.Table:          setting.ValidColumn,
+			team.Table:             team.ValidColumn,
+			user.Table:             user.ValidColumn,
+			virtualaccount.Table:   virtualaccount.ValidColumn,
+			virtualmodel.Table:     virtualmodel.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -16,6 +16,7 @@ import (
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
 	"github.com/llmgw/llmgw/ent/gatewaytoken"
+	"github.com/llmgw/llmgw/ent/identityprovider"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/predicate"
 	"github.com/llmgw/llmgw/ent/provideraccount"
@@ -38,20 +39,21 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeApiKey          = "ApiKey"
-	TypeAuditEvent      = "AuditEvent"
-	TypeAuthzRule       = "AuthzRule"
-	TypeBudget          = "Budget"
-	TypeGatewayToken    = "GatewayToken"
-	TypeModel           = "Model"
-	TypeProviderAccount = "ProviderAccount"
-	TypeRateLimit       = "RateLimit"
-	TypeRoutingRule     = "RoutingRule"
-	TypeSetting         = "Setting"
-	TypeTeam            = "Team"
-	TypeUser            = "User"
-	TypeVirtualAccount  = "VirtualAccount"
-	TypeVirtualModel    = "VirtualModel"
+	TypeApiKey           = "ApiKey"
+	TypeAuditEvent       = "AuditEvent"
+	TypeAuthzRule        = "AuthzRule"
+	TypeBudget           = "Budget"
+	TypeGatewayToken     = "GatewayToken"
+	TypeIdentityProvider = "IdentityProvider"
+	TypeModel            = "Model"
+	TypeProviderAccount  = "ProviderAccount"
+	TypeRateLimit        = "RateLimit"
+	TypeRoutingRule      = "RoutingRule"
+	TypeSetting          = "Setting"
+	TypeTeam             = "Team"
+	TypeUser             = "User"
+	TypeVirtualAccount   = "VirtualAccount"
+	TypeVirtualModel     = "VirtualModel"
 )
 
 // ApiKeyMutation represents an operation that mutates the ApiKey nodes in the graph.
@@ -4557,6 +4559,947 @@ func (m *GatewayTokenMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *GatewayTokenMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown GatewayToken edge %s", name)
+}
+
+// IdentityProviderMutation represents an operation that mutates the IdentityProvider nodes in the graph.
+type IdentityProviderMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *int
+	create_time           *time.Time
+	update_time           *time.Time
+	name                  *string
+	issuer                *string
+	audiences             *[]string
+	appendaudiences       []string
+	user_claim            *string
+	groups_claim          *string
+	create_users          *bool
+	client_id             *string
+	allowed_domains       *[]string
+	appendallowed_domains []string
+	jwks_url              *string
+	clearedFields         map[string]struct{}
+	done                  bool
+	oldValue              func(context.Context) (*IdentityProvider, error)
+	predicates            []predicate.IdentityProvider
+}
+
+var _ ent.Mutation = (*IdentityProviderMutation)(nil)
+
+// identityproviderOption allows management of the mutation configuration using functional options.
+type identityproviderOption func(*IdentityProviderMutation)
+
+// newIdentityProviderMutation creates new mutation for the IdentityProvider entity.
+func newIdentityProviderMutation(c config, op Op, opts ...identityproviderOption) *IdentityProviderMutation {
+	m := &IdentityProviderMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeIdentityProvider,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withIdentityProviderID sets the ID field of the mutation.
+func withIdentityProviderID(id int) identityproviderOption {
+	return func(m *IdentityProviderMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *IdentityProvider
+		)
+		m.oldValue = func(ctx context.Context) (*IdentityProvider, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().IdentityProvider.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withIdentityProvider sets the old IdentityProvider of the mutation.
+func withIdentityProvider(node *IdentityProvider) identityproviderOption {
+	return func(m *IdentityProviderMutation) {
+		m.oldValue = func(context.Context) (*IdentityProvider, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m IdentityProviderMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m IdentityProviderMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *IdentityProviderMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *IdentityProviderMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().IdentityProvider.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *IdentityProviderMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *IdentityProviderMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *IdentityProviderMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (m *IdentityProviderMutation) SetUpdateTime(t time.Time) {
+	m.update_time = &t
+}
+
+// UpdateTime returns the value of the "update_time" field in the mutation.
+func (m *IdentityProviderMutation) UpdateTime() (r time.Time, exists bool) {
+	v := m.update_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdateTime returns the old "update_time" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldUpdateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdateTime: %w", err)
+	}
+	return oldValue.UpdateTime, nil
+}
+
+// ResetUpdateTime resets all changes to the "update_time" field.
+func (m *IdentityProviderMutation) ResetUpdateTime() {
+	m.update_time = nil
+}
+
+// SetName sets the "name" field.
+func (m *IdentityProviderMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *IdentityProviderMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *IdentityProviderMutation) ResetName() {
+	m.name = nil
+}
+
+// SetIssuer sets the "issuer" field.
+func (m *IdentityProviderMutation) SetIssuer(s string) {
+	m.issuer = &s
+}
+
+// Issuer returns the value of the "issuer" field in the mutation.
+func (m *IdentityProviderMutation) Issuer() (r string, exists bool) {
+	v := m.issuer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIssuer returns the old "issuer" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldIssuer(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIssuer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIssuer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIssuer: %w", err)
+	}
+	return oldValue.Issuer, nil
+}
+
+// ResetIssuer resets all changes to the "issuer" field.
+func (m *IdentityProviderMutation) ResetIssuer() {
+	m.issuer = nil
+}
+
+// SetAudiences sets the "audiences" field.
+func (m *IdentityProviderMutation) SetAudiences(s []string) {
+	m.audiences = &s
+	m.appendaudiences = nil
+}
+
+// Audiences returns the value of the "audiences" field in the mutation.
+func (m *IdentityProviderMutation) Audiences() (r []string, exists bool) {
+	v := m.audiences
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAudiences returns the old "audiences" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldAudiences(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAudiences is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAudiences requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAudiences: %w", err)
+	}
+	return oldValue.Audiences, nil
+}
+
+// AppendAudiences adds s to the "audiences" field.
+func (m *IdentityProviderMutation) AppendAudiences(s []string) {
+	m.appendaudiences = append(m.appendaudiences, s...)
+}
+
+// AppendedAudiences returns the list of values that were appended to the "audiences" field in this mutation.
+func (m *IdentityProviderMutation) AppendedAudiences() ([]string, bool) {
+	if len(m.appendaudiences) == 0 {
+		return nil, false
+	}
+	return m.appendaudiences, true
+}
+
+// ClearAudiences clears the value of the "audiences" field.
+func (m *IdentityProviderMutation) ClearAudiences() {
+	m.audiences = nil
+	m.appendaudiences = nil
+	m.clearedFields[identityprovider.FieldAudiences] = struct{}{}
+}
+
+// AudiencesCleared returns if the "audiences" field was cleared in this mutation.
+func (m *IdentityProviderMutation) AudiencesCleared() bool {
+	_, ok := m.clearedFields[identityprovider.FieldAudiences]
+	return ok
+}
+
+// ResetAudiences resets all changes to the "audiences" field.
+func (m *IdentityProviderMutation) ResetAudiences() {
+	m.audiences = nil
+	m.appendaudiences = nil
+	delete(m.clearedFields, identityprovider.FieldAudiences)
+}
+
+// SetUserClaim sets the "user_claim" field.
+func (m *IdentityProviderMutation) SetUserClaim(s string) {
+	m.user_claim = &s
+}
+
+// UserClaim returns the value of the "user_claim" field in the mutation.
+func (m *IdentityProviderMutation) UserClaim() (r string, exists bool) {
+	v := m.user_claim
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserClaim returns the old "user_claim" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldUserClaim(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserClaim is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserClaim requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserClaim: %w", err)
+	}
+	return oldValue.UserClaim, nil
+}
+
+// ResetUserClaim resets all changes to the "user_claim" field.
+func (m *IdentityProviderMutation) ResetUserClaim() {
+	m.user_claim = nil
+}
+
+// SetGroupsClaim sets the "groups_claim" field.
+func (m *IdentityProviderMutation) SetGroupsClaim(s string) {
+	m.groups_claim = &s
+}
+
+// GroupsClaim returns the value of the "groups_claim" field in the mutation.
+func (m *IdentityProviderMutation) GroupsClaim() (r string, exists bool) {
+	v := m.groups_claim
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGroupsClaim returns the old "groups_claim" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldGroupsClaim(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGroupsClaim is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGroupsClaim requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGroupsClaim: %w", err)
+	}
+	return oldValue.GroupsClaim, nil
+}
+
+// ResetGroupsClaim resets all changes to the "groups_claim" field.
+func (m *IdentityProviderMutation) ResetGroupsClaim() {
+	m.groups_claim = nil
+}
+
+// SetCreateUsers sets the "create_users" field.
+func (m *IdentityProviderMutation) SetCreateUsers(b bool) {
+	m.create_users = &b
+}
+
+// CreateUsers returns the value of the "create_users" field in the mutation.
+func (m *IdentityProviderMutation) CreateUsers() (r bool, exists bool) {
+	v := m.create_users
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateUsers returns the old "create_users" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldCreateUsers(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateUsers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateUsers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateUsers: %w", err)
+	}
+	return oldValue.CreateUsers, nil
+}
+
+// ResetCreateUsers resets all changes to the "create_users" field.
+func (m *IdentityProviderMutation) ResetCreateUsers() {
+	m.create_users = nil
+}
+
+// SetClientID sets the "client_id" field.
+func (m *IdentityProviderMutation) SetClientID(s string) {
+	m.client_id = &s
+}
+
+// ClientID returns the value of the "client_id" field in the mutation.
+func (m *IdentityProviderMutation) ClientID() (r string, exists bool) {
+	v := m.client_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClientID returns the old "client_id" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldClientID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClientID: %w", err)
+	}
+	return oldValue.ClientID, nil
+}
+
+// ResetClientID resets all changes to the "client_id" field.
+func (m *IdentityProviderMutation) ResetClientID() {
+	m.client_id = nil
+}
+
+// SetAllowedDomains sets the "allowed_domains" field.
+func (m *IdentityProviderMutation) SetAllowedDomains(s []string) {
+	m.allowed_domains = &s
+	m.appendallowed_domains = nil
+}
+
+// AllowedDomains returns the value of the "allowed_domains" field in the mutation.
+func (m *IdentityProviderMutation) AllowedDomains() (r []string, exists bool) {
+	v := m.allowed_domains
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAllowedDomains returns the old "allowed_domains" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldAllowedDomains(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAllowedDomains is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAllowedDomains requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAllowedDomains: %w", err)
+	}
+	return oldValue.AllowedDomains, nil
+}
+
+// AppendAllowedDomains adds s to the "allowed_domains" field.
+func (m *IdentityProviderMutation) AppendAllowedDomains(s []string) {
+	m.appendallowed_domains = append(m.appendallowed_domains, s...)
+}
+
+// AppendedAllowedDomains returns the list of values that were appended to the "allowed_domains" field in this mutation.
+func (m *IdentityProviderMutation) AppendedAllowedDomains() ([]string, bool) {
+	if len(m.appendallowed_domains) == 0 {
+		return nil, false
+	}
+	return m.appendallowed_domains, true
+}
+
+// ClearAllowedDomains clears the value of the "allowed_domains" field.
+func (m *IdentityProviderMutation) ClearAllowedDomains() {
+	m.allowed_domains = nil
+	m.appendallowed_domains = nil
+	m.clearedFields[identityprovider.FieldAllowedDomains] = struct{}{}
+}
+
+// AllowedDomainsCleared returns if the "allowed_domains" field was cleared in this mutation.
+func (m *IdentityProviderMutation) AllowedDomainsCleared() bool {
+	_, ok := m.clearedFields[identityprovider.FieldAllowedDomains]
+	return ok
+}
+
+// ResetAllowedDomains resets all changes to the "allowed_domains" field.
+func (m *IdentityProviderMutation) ResetAllowedDomains() {
+	m.allowed_domains = nil
+	m.appendallowed_domains = nil
+	delete(m.clearedFields, identityprovider.FieldAllowedDomains)
+}
+
+// SetJwksURL sets the "jwks_url" field.
+func (m *IdentityProviderMutation) SetJwksURL(s string) {
+	m.jwks_url = &s
+}
+
+// JwksURL returns the value of the "jwks_url" field in the mutation.
+func (m *IdentityProviderMutation) JwksURL() (r string, exists bool) {
+	v := m.jwks_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJwksURL returns the old "jwks_url" field's value of the IdentityProvider entity.
+// If the IdentityProvider object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityProviderMutation) OldJwksURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJwksURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJwksURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJwksURL: %w", err)
+	}
+	return oldValue.JwksURL, nil
+}
+
+// ResetJwksURL resets all changes to the "jwks_url" field.
+func (m *IdentityProviderMutation) ResetJwksURL() {
+	m.jwks_url = nil
+}
+
+// Where appends a list predicates to the IdentityProviderMutation builder.
+func (m *IdentityProviderMutation) Where(ps ...predicate.IdentityProvider) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the IdentityProviderMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *IdentityProviderMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.IdentityProvider, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *IdentityProviderMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *IdentityProviderMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (IdentityProvider).
+func (m *IdentityProviderMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *IdentityProviderMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.create_time != nil {
+		fields = append(fields, identityprovider.FieldCreateTime)
+	}
+	if m.update_time != nil {
+		fields = append(fields, identityprovider.FieldUpdateTime)
+	}
+	if m.name != nil {
+		fields = append(fields, identityprovider.FieldName)
+	}
+	if m.issuer != nil {
+		fields = append(fields, identityprovider.FieldIssuer)
+	}
+	if m.audiences != nil {
+		fields = append(fields, identityprovider.FieldAudiences)
+	}
+	if m.user_claim != nil {
+		fields = append(fields, identityprovider.FieldUserClaim)
+	}
+	if m.groups_claim != nil {
+		fields = append(fields, identityprovider.FieldGroupsClaim)
+	}
+	if m.create_users != nil {
+		fields = append(fields, identityprovider.FieldCreateUsers)
+	}
+	if m.client_id != nil {
+		fields = append(fields, identityprovider.FieldClientID)
+	}
+	if m.allowed_domains != nil {
+		fields = append(fields, identityprovider.FieldAllowedDomains)
+	}
+	if m.jwks_url != nil {
+		fields = append(fields, identityprovider.FieldJwksURL)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *IdentityProviderMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case identityprovider.FieldCreateTime:
+		return m.CreateTime()
+	case identityprovider.FieldUpdateTime:
+		return m.UpdateTime()
+	case identityprovider.FieldName:
+		return m.Name()
+	case identityprovider.FieldIssuer:
+		return m.Issuer()
+	case identityprovider.FieldAudiences:
+		return m.Audiences()
+	case identityprovider.FieldUserClaim:
+		return m.UserClaim()
+	case identityprovider.FieldGroupsClaim:
+		return m.GroupsClaim()
+	case identityprovider.FieldCreateUsers:
+		return m.CreateUsers()
+	case identityprovider.FieldClientID:
+		return m.ClientID()
+	case identityprovider.FieldAllowedDomains:
+		return m.AllowedDomains()
+	case identityprovider.FieldJwksURL:
+		return m.JwksURL()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *IdentityProviderMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case identityprovider.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case identityprovider.FieldUpdateTime:
+		return m.OldUpdateTime(ctx)
+	case identityprovider.FieldName:
+		return m.OldName(ctx)
+	case identityprovider.FieldIssuer:
+		return m.OldIssuer(ctx)
+	case identityprovider.FieldAudiences:
+		return m.OldAudiences(ctx)
+	case identityprovider.FieldUserClaim:
+		return m.OldUserClaim(ctx)
+	case identityprovider.FieldGroupsClaim:
+		return m.OldGroupsClaim(ctx)
+	case identityprovider.FieldCreateUsers:
+		return m.OldCreateUsers(ctx)
+	case identityprovider.FieldClientID:
+		return m.OldClientID(ctx)
+	case identityprovider.FieldAllowedDomains:
+		return m.OldAllowedDomains(ctx)
+	case identityprovider.FieldJwksURL:
+		return m.OldJwksURL(ctx)
+	}
+	return nil, fmt.Errorf("unknown IdentityProvider field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityProviderMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case identityprovider.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case identityprovider.FieldUpdateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdateTime(v)
+		return nil
+	case identityprovider.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case identityprovider.FieldIssuer:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIssuer(v)
+		return nil
+	case identityprovider.FieldAudiences:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAudiences(v)
+		return nil
+	case identityprovider.FieldUserClaim:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserClaim(v)
+		return nil
+	case identityprovider.FieldGroupsClaim:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGroupsClaim(v)
+		return nil
+	case identityprovider.FieldCreateUsers:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateUsers(v)
+		return nil
+	case identityprovider.FieldClientID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClientID(v)
+		return nil
+	case identityprovider.FieldAllowedDomains:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAllowedDomains(v)
+		return nil
+	case identityprovider.FieldJwksURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJwksURL(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityProvider field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *IdentityProviderMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *IdentityProviderMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityProviderMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown IdentityProvider numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *IdentityProviderMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(identityprovider.FieldAudiences) {
+		fields = append(fields, identityprovider.FieldAudiences)
+	}
+	if m.FieldCleared(identityprovider.FieldAllowedDomains) {
+		fields = append(fields, identityprovider.FieldAllowedDomains)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *IdentityProviderMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *IdentityProviderMutation) ClearField(name string) error {
+	switch name {
+	case identityprovider.FieldAudiences:
+		m.ClearAudiences()
+		return nil
+	case identityprovider.FieldAllowedDomains:
+		m.ClearAllowedDomains()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityProvider nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *IdentityProviderMutation) ResetField(name string) error {
+	switch name {
+	case identityprovider.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case identityprovider.FieldUpdateTime:
+		m.ResetUpdateTime()
+		return nil
+	case identityprovider.FieldName:
+		m.ResetName()
+		return nil
+	case identityprovider.FieldIssuer:
+		m.ResetIssuer()
+		return nil
+	case identityprovider.FieldAudiences:
+		m.ResetAudiences()
+		return nil
+	case identityprovider.FieldUserClaim:
+		m.ResetUserClaim()
+		return nil
+	case identityprovider.FieldGroupsClaim:
+		m.ResetGroupsClaim()
+		return nil
+	case identityprovider.FieldCreateUsers:
+		m.ResetCreateUsers()
+		return nil
+	case identityprovider.FieldClientID:
+		m.ResetClientID()
+		return nil
+	case identityprovider.FieldAllowedDomains:
+		m.ResetAllowedDomains()
+		return nil
+	case identityprovider.FieldJwksURL:
+		m.ResetJwksURL()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityProvider field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *IdentityProviderMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *IdentityProviderMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *IdentityProviderMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *IdentityProviderMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *IdentityProviderMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *IdentityProviderMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *IdentityProviderMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown IdentityProvider unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *IdentityProviderMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown IdentityProvider edge %s", name)
 }
 
 // ModelMutation represents an operation that mutates the Model nodes in the graph.

@@ -10,6 +10,7 @@ import (
 	"github.com/llmgw/llmgw/ent/authzrule"
 	"github.com/llmgw/llmgw/ent/budget"
 	"github.com/llmgw/llmgw/ent/gatewaytoken"
+	"github.com/llmgw/llmgw/ent/identityprovider"
 	"github.com/llmgw/llmgw/ent/model"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
@@ -154,6 +155,51 @@ func init() {
 	gatewaytokenDescID := gatewaytokenFields[0].Descriptor()
 	// gatewaytoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	gatewaytoken.IDValidator = gatewaytokenDescID.Validators[0].(func(string) error)
+	identityproviderMixin := schema.IdentityProvider{}.Mixin()
+	identityproviderMixinFields0 := identityproviderMixin[0].Fields()
+	_ = identityproviderMixinFields0
+	identityproviderMixinFields1 := identityproviderMixin[1].Fields()
+	_ = identityproviderMixinFields1
+	identityproviderFields := schema.IdentityProvider{}.Fields()
+	_ = identityproviderFields
+	// identityproviderDescCreateTime is the schema descriptor for create_time field.
+	identityproviderDescCreateTime := identityproviderMixinFields0[0].Descriptor()
+	// identityprovider.DefaultCreateTime holds the default value on creation for the create_time field.
+	identityprovider.DefaultCreateTime = identityproviderDescCreateTime.Default.(func() time.Time)
+	// identityproviderDescUpdateTime is the schema descriptor for update_time field.
+	identityproviderDescUpdateTime := identityproviderMixinFields0[1].Descriptor()
+	// identityprovider.DefaultUpdateTime holds the default value on creation for the update_time field.
+	identityprovider.DefaultUpdateTime = identityproviderDescUpdateTime.Default.(func() time.Time)
+	// identityprovider.UpdateDefaultUpdateTime holds the default value on update for the update_time field.
+	identityprovider.UpdateDefaultUpdateTime = identityproviderDescUpdateTime.UpdateDefault.(func() time.Time)
+	// identityproviderDescName is the schema descriptor for name field.
+	identityproviderDescName := identityproviderMixinFields1[0].Descriptor()
+	// identityprovider.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	identityprovider.NameValidator = identityproviderDescName.Validators[0].(func(string) error)
+	// identityproviderDescIssuer is the schema descriptor for issuer field.
+	identityproviderDescIssuer := identityproviderFields[0].Descriptor()
+	// identityprovider.IssuerValidator is a validator for the "issuer" field. It is called by the builders before save.
+	identityprovider.IssuerValidator = identityproviderDescIssuer.Validators[0].(func(string) error)
+	// identityproviderDescUserClaim is the schema descriptor for user_claim field.
+	identityproviderDescUserClaim := identityproviderFields[2].Descriptor()
+	// identityprovider.DefaultUserClaim holds the default value on creation for the user_claim field.
+	identityprovider.DefaultUserClaim = identityproviderDescUserClaim.Default.(string)
+	// identityproviderDescGroupsClaim is the schema descriptor for groups_claim field.
+	identityproviderDescGroupsClaim := identityproviderFields[3].Descriptor()
+	// identityprovider.DefaultGroupsClaim holds the default value on creation for the groups_claim field.
+	identityprovider.DefaultGroupsClaim = identityproviderDescGroupsClaim.Default.(string)
+	// identityproviderDescCreateUsers is the schema descriptor for create_users field.
+	identityproviderDescCreateUsers := identityproviderFields[4].Descriptor()
+	// identityprovider.DefaultCreateUsers holds the default value on creation for the create_users field.
+	identityprovider.DefaultCreateUsers = identityproviderDescCreateUsers.Default.(bool)
+	// identityproviderDescClientID is the schema descriptor for client_id field.
+	identityproviderDescClientID := identityproviderFields[5].Descriptor()
+	// identityprovider.DefaultClientID holds the default value on creation for the client_id field.
+	identityprovider.DefaultClientID = identityproviderDescClientID.Default.(string)
+	// identityproviderDescJwksURL is the schema descriptor for jwks_url field.
+	identityproviderDescJwksURL := identityproviderFields[7].Descriptor()
+	// identityprovider.DefaultJwksURL holds the default value on creation for the jwks_url field.
+	identityprovider.DefaultJwksURL = identityproviderDescJwksURL.Default.(string)
 	modelMixin := schema.Model{}.Mixin()
 	modelMixinFields0 := modelMixin[0].Fields()
 	_ = modelMixinFields0

@@ -24,6 +24,8 @@ type Tx struct {
 	Budget *BudgetClient
 	// GatewayToken is the client for interacting with the GatewayToken builders.
 	GatewayToken *GatewayTokenClient
+	// IdentityProvider is the client for interacting with the IdentityProvider builders.
+	IdentityProvider *IdentityProviderClient
 	// Model is the client for interacting with the Model builders.
 	Model *ModelClient
 	// ProviderAccount is the client for interacting with the ProviderAccount builders.
@@ -178,6 +180,7 @@ func (tx *Tx) init() {
 	tx.AuthzRule = NewAuthzRuleClient(tx.config)
 	tx.Budget = NewBudgetClient(tx.config)
 	tx.GatewayToken = NewGatewayTokenClient(tx.config)
+	tx.IdentityProvider = NewIdentityProviderClient(tx.config)
 	tx.Model = NewModelClient(tx.config)
 	tx.ProviderAccount = NewProviderAccountClient(tx.config)
 	tx.RateLimit = NewRateLimitClient(tx.config)

@@ -44,6 +44,10 @@ var rules = []struct {
 	{"replica", "secretref", "a gateway replica gets secret values in the config the control plane pushes"},
 	{"configfile", "secretref/secretref", "configfile checks references with secretref alone; the secret managers' SDKs belong to the process wiring"},
 	{"secretref", "app", "the secret managers sit under the process wiring"},
+	{"client/", "gateway/", "client libraries are what other programs embed: they carry none of the gateway"},
+	{"client/", "services/", "client libraries are what other programs embed"},
+	{"client/", "store", "client libraries are what other programs embed"},
+	{"client/", "app", "client libraries are what other programs embed"},
 	{"", "cmd/", "nothing imports a command"},
 }
 

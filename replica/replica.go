@@ -324,6 +324,13 @@ func connectMessage(s string) string {
 	return s
 }
 
+// EnsureUser has the control plane store user name (ControlPlaneService.EnsureUsers): the
+// users a replica's OIDC logins create on first use (oidc.UserStore).
+func (r *Replica) EnsureUser(ctx context.Context, name string) error {
+	_, err := r.client.EnsureUsers(ctx, &controlplanev1.EnsureUsersRequest{Names: []string{name}})
+	return err
+}
+
 // Exchange implements lease.Exchanger over ControlPlaneService.ExchangeLeases, so the
 // replica's leases (gateway/lease) sync through the same link as its config.
 func (r *Replica) Exchange(ctx context.Context, req *lease.Request) (*lease.Response, error) {

@@ -29,18 +29,19 @@ import (
 
 // Resource kinds of audit events (Audit.Kind), as AuditEvent.resource_kind spells them.
 const (
-	AuditProviderAccount = "provider_account"
-	AuditModel           = "model"
-	AuditUser            = "user"
-	AuditTeam            = "team"
-	AuditVirtualAccount  = "virtual_account"
-	AuditAPIKey          = "api_key"
-	AuditGatewayToken    = "gateway_token"
-	AuditAuthzRule       = "authz_rule"
-	AuditVirtualModel    = "virtual_model"
-	AuditRoutingRule     = "routing_rule"
-	AuditRateLimit       = "rate_limit"
-	AuditBudget          = "budget"
+	AuditProviderAccount  = "provider_account"
+	AuditModel            = "model"
+	AuditUser             = "user"
+	AuditTeam             = "team"
+	AuditVirtualAccount   = "virtual_account"
+	AuditAPIKey           = "api_key"
+	AuditGatewayToken     = "gateway_token"
+	AuditAuthzRule        = "authz_rule"
+	AuditVirtualModel     = "virtual_model"
+	AuditRoutingRule      = "routing_rule"
+	AuditRateLimit        = "rate_limit"
+	AuditBudget           = "budget"
+	AuditIdentityProvider = "identity_provider"
 )
 
 // PrincipalAdminToken is the audit principal of the admin token.
@@ -178,6 +179,8 @@ func (s *Store) auditLoad(ctx context.Context, tx *ent.Tx, a *Audit) (proto.Mess
 		m, err = in.GetRateLimit(ctx, a.Name)
 	case AuditBudget:
 		m, err = in.GetBudget(ctx, a.Name)
+	case AuditIdentityProvider:
+		m, err = in.GetIdentityProvider(ctx, a.Name)
 	default:
 		return nil, fmt.Errorf("audit: unknown resource kind %q", a.Kind)
 	}

@@ -26,8 +26,11 @@ func validateUser(in *adminv1.User) error {
 	if in == nil {
 		return apierr.Invalid("user", "user is required")
 	}
-	if err := validateName("user.name", in.GetName()); err != nil {
-		return err
+	if in.GetName() == "" {
+		return apierr.Invalid("user.name", "user.name is required")
+	}
+	if !userNameRE.MatchString(in.GetName()) {
+		return apierr.Invalid("user.name", "user.name %q must be 1 to 254 lowercase letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit", in.GetName())
 	}
 	for i, r := range in.GetRoles() {
 		if !slices.Contains(snapshot.Roles, r) {

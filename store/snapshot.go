@@ -11,6 +11,7 @@ import (
 	"github.com/llmgw/llmgw/ent/apikey"
 	"github.com/llmgw/llmgw/ent/authzrule"
 	entbudget "github.com/llmgw/llmgw/ent/budget"
+	"github.com/llmgw/llmgw/ent/identityprovider"
 	"github.com/llmgw/llmgw/ent/provideraccount"
 	"github.com/llmgw/llmgw/ent/ratelimit"
 	"github.com/llmgw/llmgw/ent/routingrule"
@@ -27,7 +28,8 @@ import (
 // data plane's input: provider secrets decrypted, API keys as hashes (revoked keys included with
 // Revoked set, expiring keys with ExpireTime, the secret a rotation replaced with its grace
 // period's end), every list sorted by name (models by account,
-// then name; keys by id; virtual models by fqn; routing rules by position, then id). The result shares nothing with the store.
+// then name; keys by id; virtual models by fqn; routing rules by position, then id; identity
+// providers by name). The result shares nothing with the store.
 func (s *Store) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
 	var opts *sql.TxOptions
 	if s.dialect == DialectPostgres {
@@ -172,6 +174,14 @@ func (s *Store) readConfig(ctx context.Context, tx *ent.Tx) (*snapshot.Config, e
 	}
 	for _, r := range rrs {
 		cfg.RoutingRules = append(cfg.RoutingRules, routingRuleConfig(r))
+	}
+
+	ips, err := tx.IdentityProvider.Query().Order(ent.Asc(identityprovider.FieldName)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read identity providers: %w", err)
+	}
+	for _, p := range ips {
+		cfg.IdentityProviders = append(cfg.IdentityProviders, identityProviderConfig(p))
 	}
 
 	if cfg.Revision, err = readRevision(ctx, tx.Setting); err != nil {

@@ -270,6 +270,10 @@ func notFound(kind, id string) error {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
+// userNameRE is nameRE widened for users, whom OIDC logins name by email (gateway/oidc
+// lowercases the name it takes from a token).
+var userNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@+-]{0,253}$`)
+
 // validateName checks a resource name: lowercase letters, digits, '.', '_' and '-', starting
 // with a letter or digit, at most 63 characters.
 func validateName(param, name string) error {

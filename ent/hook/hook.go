@@ -69,6 +69,18 @@ func (f GatewayTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.GatewayTokenMutation", m)
 }
 
+// The IdentityProviderFunc type is an adapter to allow the use of ordinary
+// function as IdentityProvider mutator.
+type IdentityProviderFunc func(context.Context, *ent.IdentityProviderMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f IdentityProviderFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.IdentityProviderMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdentityProviderMutation", m)
+}
+
 // The ModelFunc type is an adapter to allow the use of ordinary
 // function as Model mutator.
 type ModelFunc func(context.Context, *ent.ModelMutation) (ent.Value, error)

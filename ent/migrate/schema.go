@@ -150,6 +150,27 @@ var (
 			},
 		},
 	}
+	// IdentityProvidersColumns holds the columns for the "identity_providers" table.
+	IdentityProvidersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "update_time", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "issuer", Type: field.TypeString},
+		{Name: "audiences", Type: field.TypeJSON, Nullable: true},
+		{Name: "user_claim", Type: field.TypeString, Default: ""},
+		{Name: "groups_claim", Type: field.TypeString, Default: ""},
+		{Name: "create_users", Type: field.TypeBool, Default: false},
+		{Name: "client_id", Type: field.TypeString, Default: ""},
+		{Name: "allowed_domains", Type: field.TypeJSON, Nullable: true},
+		{Name: "jwks_url", Type: field.TypeString, Default: ""},
+	}
+	// IdentityProvidersTable holds the schema information for the "identity_providers" table.
+	IdentityProvidersTable = &schema.Table{
+		Name:       "identity_providers",
+		Columns:    IdentityProvidersColumns,
+		PrimaryKey: []*schema.Column{IdentityProvidersColumns[0]},
+	}
 	// ModelsColumns holds the columns for the "models" table.
 	ModelsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -356,6 +377,7 @@ var (
 		AuthzRulesTable,
 		BudgetsTable,
 		GatewayTokensTable,
+		IdentityProvidersTable,
 		ModelsTable,
 		ProviderAccountsTable,
 		RateLimitsTable,

@@ -21,6 +21,9 @@ type Budget func(*sql.Selector)
 // GatewayToken is the predicate function for gatewaytoken builders.
 type GatewayToken func(*sql.Selector)
 
+// IdentityProvider is the predicate function for identityprovider builders.
+type IdentityProvider func(*sql.Selector)
+
 // Model is the predicate function for model builders.
 type Model func(*sql.Selector)
 

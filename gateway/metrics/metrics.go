@@ -161,6 +161,10 @@ func (m *Metrics) snapshotAge() float64 {
 	return m.now().Sub(at).Seconds()
 }
 
+// Register adds c to the metrics Handler serves (collectors of other parts of the gateway,
+// such as gateway/oidc's).
+func (m *Metrics) Register(c prometheus.Collector) error { return m.reg.Register(c) }
+
 // Wrap returns a recorder that records e's metrics, then hands e to next.
 func (m *Metrics) Wrap(next Recorder) Recorder { return wrapped{m: m, next: next} }
 

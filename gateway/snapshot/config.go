@@ -44,6 +44,34 @@ type Config struct {
 	// events, besides those that ask for it by header. Like RoutingRules, they come only
 	// from the config file (a gateway-logging-config document).
 	BodyLogging []BodyLogRule
+	// IdentityProviders are the OIDC identity providers whose JWTs authenticate as users
+	// (gateway/oidc verifies them), sorted by name; the Admin API and the config file's
+	// identity-provider/oidc documents store them.
+	IdentityProviders []IdentityProvider
+}
+
+// IdentityProvider is an OIDC identity provider: a JWT bearer token it issued authenticates as
+// the user it names (see gateway/oidc for the verification).
+type IdentityProvider struct {
+	Name string
+	// Issuer is the exact iss of its tokens; discovery is at Issuer/.well-known/openid-configuration.
+	Issuer string
+	// Audiences are the accepted aud values: a token must name at least one.
+	Audiences []string
+	// UserClaim names the user; empty: the email claim, else sub.
+	UserClaim string
+	// GroupsClaim lists groups, each a team of the same name added to the user's; empty: none.
+	GroupsClaim string
+	// CreateUsers: a token naming an unknown user authenticates as a new user with the
+	// token's teams (and is stored where a database is at hand); false: such tokens are refused.
+	CreateUsers bool
+	// ClientID is the public OAuth client the CLI logs in with (llmgw login); empty for a
+	// provider only used to verify tokens.
+	ClientID string
+	// AllowedDomains, when set, admit only tokens whose email claim is at one of these domains.
+	AllowedDomains []string
+	// JWKSURL, when set, is where the signing keys are read instead of the discovery document's jwks_uri.
+	JWKSURL string
 }
 
 // RoutingRule is a load-balancing rule: requests naming one of When.Models (exactly; a real or

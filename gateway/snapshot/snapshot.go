@@ -31,9 +31,10 @@ const (
 	TypeRerank    = "rerank"
 )
 
-// Principal is who a key authenticates. Safe to share: never modified after Compile.
+// Principal is who a key or an OIDC token authenticates. Safe to share: never modified after
+// it is made.
 type Principal struct {
-	// KeyID is the API key's id; empty for the admin token.
+	// KeyID is the API key's id; empty for the admin token and for tokens (Tokens).
 	KeyID string
 	// User or VirtualAccount names the owner; both empty for the admin token.
 	User           string
@@ -163,6 +164,26 @@ type Snapshot struct {
 	gov      *governance.Rules
 	// unavailable maps an account or model (by FQN) whose secret is missing to the problem.
 	unavailable map[string]string
+	users       map[string]*User // by name
+	// tokens verifies bearer tokens that are not API keys (Holder.Tokens); nil: none.
+	tokens Tokens
+}
+
+// Tokens verifies bearer tokens that are not API keys, such as the JWTs of an OIDC identity
+// provider (gateway/oidc). It must not do I/O: it runs on the request path.
+type Tokens interface {
+	// Authenticate returns the principal token authenticates as under s at now, or an
+	// unauthenticated *apierr.Error.
+	Authenticate(s *Snapshot, token string, now time.Time) (*Principal, error)
+}
+
+// User returns the configured user name, or nil.
+func (s *Snapshot) User(name string) *User { return s.users[name] }
+
+// looksLikeJWT reports whether secret has the shape of a JWS compact serialization with a
+// JSON header: three dot-separated parts starting with "eyJ" ('{"' in base64url).
+func looksLikeJWT(secret string) bool {
+	return strings.HasPrefix(secret, "eyJ") && strings.Count(secret, ".") == 2
 }
 
 // keyEntry is what a secret's hash authenticates as. until is zero for a current secret and
@@ -202,6 +223,7 @@ func Compile(cfg *Config, b Builder, cat *catalog.Catalog, logger *slog.Logger) 
 	for i := range cfg.Users {
 		users[cfg.Users[i].Name] = &cfg.Users[i]
 	}
+	s.users = users
 	vas := make(map[string]*VirtualAccount, len(cfg.VirtualAccounts))
 	for i := range cfg.VirtualAccounts {
 		vas[cfg.VirtualAccounts[i].Name] = &cfg.VirtualAccounts[i]
@@ -407,7 +429,8 @@ func (s *Snapshot) Governance() *governance.Rules { return s.gov }
 func (s *Snapshot) Config() *Config { return s.config }
 
 // Authenticate returns the principal of an API key or the admin token at now. A secret that a
-// rotation replaced authenticates as its key until the rotation's grace period ends.
+// rotation replaced authenticates as its key until the rotation's grace period ends. A secret
+// that is no key but has the shape of a JWT goes to the holder's Tokens, when it has one.
 func (s *Snapshot) Authenticate(secret string, now time.Time) (*Principal, error) {
 	if secret == "" {
 		return nil, apierr.New(apierr.KindUnauthenticated, "missing API key: send it as 'Authorization: Bearer <key>'")
@@ -415,6 +438,9 @@ func (s *Snapshot) Authenticate(secret string, now time.Time) (*Principal, error
 	var h [hashLen]byte
 	e, ok := s.keys[string(keyHash(&h, secret))] // the conversion in a map index does not allocate
 	if !ok {
+		if s.tokens != nil && looksLikeJWT(secret) {
+			return s.tokens.Authenticate(s, secret, now)
+		}
 		return nil, apierr.New(apierr.KindUnauthenticated, "invalid API key")
 	}
 	if !e.until.IsZero() && now.After(e.until) {
@@ -468,6 +494,9 @@ func (s *Snapshot) Models(p *Principal) []*Endpoint {
 type Holder struct {
 	// Now is the clock LoadedAt reads (time.Now when nil); set it before the first Store.
 	Now func() time.Time
+	// Tokens, when set, verifies the bearer tokens that are not API keys (OIDC JWTs) of every
+	// snapshot stored; set it before the first Store.
+	Tokens Tokens
 
 	p        atomic.Pointer[Snapshot]
 	revision atomic.Uint64
@@ -494,6 +523,7 @@ func (h *Holder) Store(s *Snapshot) {
 	}
 	h.loaded.Store(now().UnixNano())
 	h.revision.Add(1)
+	s.tokens = h.Tokens // before it is shared: s stays immutable once stored
 	h.p.Store(s)
 }
 

@@ -399,3 +399,31 @@ func TestAuthenticateAllocatesNothing(t *testing.T) {
 		t.Errorf("KeyHash = %s", got)
 	}
 }
+
+// fakeTokens authenticates every token as user "jwt" and counts its calls.
+type fakeTokens struct{ calls int }
+
+func (f *fakeTokens) Authenticate(_ *Snapshot, _ string, _ time.Time) (*Principal, error) {
+	f.calls++
+	return &Principal{User: "jwt"}, nil
+}
+
+func TestTokensOnlyForJWTShapedSecrets(t *testing.T) {
+	toks := &fakeTokens{}
+	h := &Holder{Tokens: toks}
+	h.Store(Compile(testConfig(), builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	s := h.Load()
+	if p, err := s.Authenticate("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", now); err != nil || p.User != "jwt" || toks.calls != 1 {
+		t.Fatalf("JWT-shaped secret: %+v, %v, %d calls; want the Tokens' principal", p, err, toks.calls)
+	}
+	for _, secret := range []string{"llmgw-nope", "eyJonly.one", "a.b.c"} {
+		if _, err := s.Authenticate(secret, now); err == nil || toks.calls != 1 {
+			t.Errorf("%q: %v, %d calls; want refused without Tokens", secret, err, toks.calls)
+		}
+	}
+	// A snapshot stored without Tokens refuses JWTs as unknown keys.
+	plain := Compile(testConfig(), builder{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := plain.Authenticate("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", now); err == nil {
+		t.Error("a JWT was accepted without Tokens")
+	}
+}

@@ -123,6 +123,12 @@ var rules = map[string]rule{
 		return sc.key(ctx, req.(*adminv1.RotateApiKeyRequest).GetId())
 	}},
 
+	"CreateIdentityProvider": {write: w("create", store.AuditIdentityProvider, field(func(r *adminv1.CreateIdentityProviderRequest) string { return r.GetIdentityProvider().GetName() }))},
+	"GetIdentityProvider":    read,
+	"ListIdentityProviders":  read,
+	"UpdateIdentityProvider": {write: w("update", store.AuditIdentityProvider, field(func(r *adminv1.UpdateIdentityProviderRequest) string { return r.GetIdentityProvider().GetName() }))},
+	"DeleteIdentityProvider": {write: w("delete", store.AuditIdentityProvider, field(func(r *adminv1.DeleteIdentityProviderRequest) string { return r.GetName() }))},
+
 	"CreateGatewayToken": {write: w("create", store.AuditGatewayToken, nil)},
 	"ListGatewayTokens":  read,
 	"RevokeGatewayToken": {write: w("revoke", store.AuditGatewayToken, field(func(r *adminv1.RevokeGatewayTokenRequest) string { return r.GetId() }))},

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -90,6 +91,7 @@ type Service struct {
 	heartbeat time.Duration
 	done      <-chan struct{}
 	leases    lease.Exchanger
+	users     Users
 	logger    *slog.Logger
 }
 
@@ -108,6 +110,37 @@ func WithDone(done <-chan struct{}) Option { return func(s *Service) { s.done = 
 // WithLeases serves ExchangeLeases from x (control/pool.Pool). Without it the RPC is
 // unimplemented and replicas keep their limits by local accounting.
 func WithLeases(x lease.Exchanger) Option { return func(s *Service) { s.leases = x } }
+
+// Users stores users by name; the store (through the wiring) implements it.
+type Users interface {
+	// EnsureUser creates user name unless it exists.
+	EnsureUser(ctx context.Context, name string) error
+}
+
+// WithUsers serves EnsureUsers from u. Without it the RPC is unimplemented.
+func WithUsers(u Users) Option { return func(s *Service) { s.users = u } }
+
+// maxEnsureUsers bounds the names of one EnsureUsers call.
+const maxEnsureUsers = 100
+
+// EnsureUsers implements controlplanev1connect.ControlPlaneServiceHandler.
+func (s *Service) EnsureUsers(ctx context.Context, req *controlplanev1.EnsureUsersRequest) (*controlplanev1.EnsureUsersResponse, error) {
+	if _, _, err := s.check(ctx, bearer(ctx)); err != nil {
+		return nil, err
+	}
+	if s.users == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("this control plane stores no users"))
+	}
+	if len(req.GetNames()) > maxEnsureUsers {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("names: at most %d", maxEnsureUsers))
+	}
+	for _, name := range req.GetNames() {
+		if err := s.users.EnsureUser(ctx, name); err != nil {
+			return nil, apierr.ConnectError(err)
+		}
+	}
+	return &controlplanev1.EnsureUsersResponse{}, nil
+}
 
 // New returns the service over feed.
 func New(feed *Feed, tokens Tokens, logger *slog.Logger, opts ...Option) *Service {

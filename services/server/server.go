@@ -165,6 +165,7 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET "+AuthConfigPath, s.authConfig)
 	if s.opts.Metrics != nil {
 		h := s.opts.Metrics
 		if !s.opts.MetricsPublic {

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"OnChange", testOnChange},
 		{"Snapshot", testSnapshot},
 		{"GatewayTokens", testGatewayTokens},
+		{"IdentityProviders", testIdentityProviders},
 		{"Revision", testRevision},
 		{"AdapterCheck", testAdapterCheck},
 		{"Roles", testRoles},
@@ -126,6 +127,7 @@ var ignoreTimes = []cmp.Option{
 	protocmp.IgnoreFields(&adminv1.RoutingRule{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.RateLimit{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.Budget{}, "create_time", "update_time"),
+	protocmp.IgnoreFields(&adminv1.IdentityProvider{}, "create_time", "update_time"),
 	protocmp.IgnoreFields(&adminv1.ApiKey{}, "create_time", "last_used_time", "revoke_time"),
 }
 
@@ -383,6 +385,7 @@ func testUsersAndTeams(t *testing.T, h *harness) {
 		{"unknown team", second(st.CreateUser(ctx, &adminv1.User{Name: "carol", Teams: []string{"nope"}})), apierr.KindInvalidRequest, "user.teams"},
 		{"update unknown team", second(st.UpdateUser(ctx, &adminv1.User{Name: "alice", Teams: []string{"nope"}})), apierr.KindInvalidRequest, "user.teams"},
 		{"bad user name", second(st.CreateUser(ctx, &adminv1.User{Name: "-x"})), apierr.KindInvalidRequest, "user.name"},
+		{"uppercase user name", second(st.CreateUser(ctx, &adminv1.User{Name: "Bob@example.com"})), apierr.KindInvalidRequest, "user.name"},
 		{"bad team name", second(st.CreateTeam(ctx, &adminv1.Team{Name: ""})), apierr.KindInvalidRequest, "team.name"},
 		{"get missing user", second(st.GetUser(ctx, "nope")), apierr.KindNotFound, ""},
 		{"get missing team", second(st.GetTeam(ctx, "nope")), apierr.KindNotFound, ""},

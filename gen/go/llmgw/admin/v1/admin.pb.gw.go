@@ -799,6 +799,177 @@ func local_request_AdminService_DeleteTeam_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
+func request_AdminService_CreateIdentityProvider_0(ctx context.Context, marshaler runtime.Marshaler, client AdminServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CreateIdentityProviderRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.IdentityProvider); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.CreateIdentityProvider(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AdminService_CreateIdentityProvider_0(ctx context.Context, marshaler runtime.Marshaler, server AdminServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CreateIdentityProviderRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.IdentityProvider); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.CreateIdentityProvider(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_AdminService_GetIdentityProvider_0(ctx context.Context, marshaler runtime.Marshaler, client AdminServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetIdentityProviderRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetIdentityProvider(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AdminService_GetIdentityProvider_0(ctx context.Context, marshaler runtime.Marshaler, server AdminServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetIdentityProviderRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.GetIdentityProvider(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_AdminService_ListIdentityProviders_0(ctx context.Context, marshaler runtime.Marshaler, client AdminServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListIdentityProvidersRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListIdentityProviders(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AdminService_ListIdentityProviders_0(ctx context.Context, marshaler runtime.Marshaler, server AdminServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListIdentityProvidersRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.ListIdentityProviders(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_AdminService_UpdateIdentityProvider_0(ctx context.Context, marshaler runtime.Marshaler, client AdminServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateIdentityProviderRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.IdentityProvider); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["identity_provider.name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "identity_provider.name")
+	}
+	err = runtime.PopulateFieldFromPath(&protoReq, "identity_provider.name", val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "identity_provider.name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateIdentityProvider(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AdminService_UpdateIdentityProvider_0(ctx context.Context, marshaler runtime.Marshaler, server AdminServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateIdentityProviderRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.IdentityProvider); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["identity_provider.name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "identity_provider.name")
+	}
+	err = runtime.PopulateFieldFromPath(&protoReq, "identity_provider.name", val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "identity_provider.name", err)
+	}
+	msg, err := server.UpdateIdentityProvider(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_AdminService_DeleteIdentityProvider_0(ctx context.Context, marshaler runtime.Marshaler, client AdminServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq DeleteIdentityProviderRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.DeleteIdentityProvider(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AdminService_DeleteIdentityProvider_0(ctx context.Context, marshaler runtime.Marshaler, server AdminServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq DeleteIdentityProviderRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.DeleteIdentityProvider(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_AdminService_CreateVirtualAccount_0(ctx context.Context, marshaler runtime.Marshaler, client AdminServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq CreateVirtualAccountRequest
@@ -2629,6 +2800,106 @@ func RegisterAdminServiceHandlerServer(ctx context.Context, mux *runtime.ServeMu
 		}
 		forward_AdminService_DeleteTeam_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_AdminService_CreateIdentityProvider_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/CreateIdentityProvider", runtime.WithHTTPPathPattern("/api/v1/identity-providers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AdminService_CreateIdentityProvider_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_CreateIdentityProvider_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AdminService_GetIdentityProvider_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/GetIdentityProvider", runtime.WithHTTPPathPattern("/api/v1/identity-providers/{name}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AdminService_GetIdentityProvider_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_GetIdentityProvider_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AdminService_ListIdentityProviders_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/ListIdentityProviders", runtime.WithHTTPPathPattern("/api/v1/identity-providers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AdminService_ListIdentityProviders_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_ListIdentityProviders_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_AdminService_UpdateIdentityProvider_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/UpdateIdentityProvider", runtime.WithHTTPPathPattern("/api/v1/identity-providers/{identity_provider.name}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AdminService_UpdateIdentityProvider_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_UpdateIdentityProvider_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodDelete, pattern_AdminService_DeleteIdentityProvider_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/DeleteIdentityProvider", runtime.WithHTTPPathPattern("/api/v1/identity-providers/{name}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AdminService_DeleteIdentityProvider_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_DeleteIdentityProvider_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_AdminService_CreateVirtualAccount_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -3809,6 +4080,91 @@ func RegisterAdminServiceHandlerClient(ctx context.Context, mux *runtime.ServeMu
 		}
 		forward_AdminService_DeleteTeam_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_AdminService_CreateIdentityProvider_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/CreateIdentityProvider", runtime.WithHTTPPathPattern("/api/v1/identity-providers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AdminService_CreateIdentityProvider_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_CreateIdentityProvider_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AdminService_GetIdentityProvider_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/GetIdentityProvider", runtime.WithHTTPPathPattern("/api/v1/identity-providers/{name}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AdminService_GetIdentityProvider_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_GetIdentityProvider_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AdminService_ListIdentityProviders_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/ListIdentityProviders", runtime.WithHTTPPathPattern("/api/v1/identity-providers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AdminService_ListIdentityProviders_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_ListIdentityProviders_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_AdminService_UpdateIdentityProvider_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/UpdateIdentityProvider", runtime.WithHTTPPathPattern("/api/v1/identity-providers/{identity_provider.name}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AdminService_UpdateIdentityProvider_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_UpdateIdentityProvider_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodDelete, pattern_AdminService_DeleteIdentityProvider_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/llmgw.admin.v1.AdminService/DeleteIdentityProvider", runtime.WithHTTPPathPattern("/api/v1/identity-providers/{name}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AdminService_DeleteIdentityProvider_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_DeleteIdentityProvider_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_AdminService_CreateVirtualAccount_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -4493,127 +4849,137 @@ func RegisterAdminServiceHandlerClient(ctx context.Context, mux *runtime.ServeMu
 }
 
 var (
-	pattern_AdminService_CreateProviderAccount_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "provider-accounts"}, ""))
-	pattern_AdminService_GetProviderAccount_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "provider-accounts", "name"}, ""))
-	pattern_AdminService_ListProviderAccounts_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "provider-accounts"}, ""))
-	pattern_AdminService_UpdateProviderAccount_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "provider-accounts", "provider_account.name"}, ""))
-	pattern_AdminService_DeleteProviderAccount_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "provider-accounts", "name"}, ""))
-	pattern_AdminService_CreateModel_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "provider-accounts", "model.account", "models"}, ""))
-	pattern_AdminService_GetModel_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "provider-accounts", "account", "models", "name"}, ""))
-	pattern_AdminService_ListModels_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "models"}, ""))
-	pattern_AdminService_UpdateModel_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "provider-accounts", "model.account", "models", "model.name"}, ""))
-	pattern_AdminService_DeleteModel_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "provider-accounts", "account", "models", "name"}, ""))
-	pattern_AdminService_CreateUser_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "users"}, ""))
-	pattern_AdminService_GetUser_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "users", "name"}, ""))
-	pattern_AdminService_ListUsers_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "users"}, ""))
-	pattern_AdminService_UpdateUser_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "users", "user.name"}, ""))
-	pattern_AdminService_DeleteUser_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "users", "name"}, ""))
-	pattern_AdminService_CreateTeam_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "teams"}, ""))
-	pattern_AdminService_GetTeam_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "teams", "name"}, ""))
-	pattern_AdminService_ListTeams_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "teams"}, ""))
-	pattern_AdminService_UpdateTeam_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "teams", "team.name"}, ""))
-	pattern_AdminService_DeleteTeam_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "teams", "name"}, ""))
-	pattern_AdminService_CreateVirtualAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "virtual-accounts"}, ""))
-	pattern_AdminService_GetVirtualAccount_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "virtual-accounts", "name"}, ""))
-	pattern_AdminService_ListVirtualAccounts_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "virtual-accounts"}, ""))
-	pattern_AdminService_UpdateVirtualAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "virtual-accounts", "virtual_account.name"}, ""))
-	pattern_AdminService_DeleteVirtualAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "virtual-accounts", "name"}, ""))
-	pattern_AdminService_CreateApiKey_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "api-keys"}, ""))
-	pattern_AdminService_ListApiKeys_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "api-keys"}, ""))
-	pattern_AdminService_RevokeApiKey_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "api-keys", "id"}, "revoke"))
-	pattern_AdminService_RotateApiKey_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "api-keys", "id"}, "rotate"))
-	pattern_AdminService_CreateGatewayToken_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "gateway-tokens"}, ""))
-	pattern_AdminService_ListGatewayTokens_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "gateway-tokens"}, ""))
-	pattern_AdminService_RevokeGatewayToken_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "gateway-tokens", "id"}, "revoke"))
-	pattern_AdminService_CreateAuthzRule_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "authz-rules"}, ""))
-	pattern_AdminService_GetAuthzRule_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "authz-rules", "name"}, ""))
-	pattern_AdminService_ListAuthzRules_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "authz-rules"}, ""))
-	pattern_AdminService_UpdateAuthzRule_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "authz-rules", "authz_rule.name"}, ""))
-	pattern_AdminService_DeleteAuthzRule_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "authz-rules", "name"}, ""))
-	pattern_AdminService_CreateVirtualModel_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "virtual-models"}, ""))
-	pattern_AdminService_GetVirtualModel_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4}, []string{"api", "v1", "virtual-models", "group", "name"}, ""))
-	pattern_AdminService_ListVirtualModels_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "virtual-models"}, ""))
-	pattern_AdminService_UpdateVirtualModel_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4}, []string{"api", "v1", "virtual-models", "virtual_model.group", "virtual_model.name"}, ""))
-	pattern_AdminService_DeleteVirtualModel_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4}, []string{"api", "v1", "virtual-models", "group", "name"}, ""))
-	pattern_AdminService_CreateRoutingRule_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "routing-rules"}, ""))
-	pattern_AdminService_GetRoutingRule_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "routing-rules", "id"}, ""))
-	pattern_AdminService_ListRoutingRules_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "routing-rules"}, ""))
-	pattern_AdminService_UpdateRoutingRule_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "routing-rules", "routing_rule.id"}, ""))
-	pattern_AdminService_DeleteRoutingRule_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "routing-rules", "id"}, ""))
-	pattern_AdminService_ListRoutingState_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "routing-state"}, ""))
-	pattern_AdminService_CreateRateLimit_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "rate-limits"}, ""))
-	pattern_AdminService_GetRateLimit_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "rate-limits", "name"}, ""))
-	pattern_AdminService_ListRateLimits_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "rate-limits"}, ""))
-	pattern_AdminService_UpdateRateLimit_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "rate-limits", "rate_limit.name"}, ""))
-	pattern_AdminService_DeleteRateLimit_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "rate-limits", "name"}, ""))
-	pattern_AdminService_CreateBudget_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "budgets"}, ""))
-	pattern_AdminService_GetBudget_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "budgets", "name"}, ""))
-	pattern_AdminService_ListBudgets_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "budgets"}, ""))
-	pattern_AdminService_UpdateBudget_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "budgets", "budget.name"}, ""))
-	pattern_AdminService_DeleteBudget_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "budgets", "name"}, ""))
-	pattern_AdminService_ListLimitStatus_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "limit-status"}, ""))
-	pattern_AdminService_ListAuditEvents_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "audit-events"}, ""))
+	pattern_AdminService_CreateProviderAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "provider-accounts"}, ""))
+	pattern_AdminService_GetProviderAccount_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "provider-accounts", "name"}, ""))
+	pattern_AdminService_ListProviderAccounts_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "provider-accounts"}, ""))
+	pattern_AdminService_UpdateProviderAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "provider-accounts", "provider_account.name"}, ""))
+	pattern_AdminService_DeleteProviderAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "provider-accounts", "name"}, ""))
+	pattern_AdminService_CreateModel_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "provider-accounts", "model.account", "models"}, ""))
+	pattern_AdminService_GetModel_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "provider-accounts", "account", "models", "name"}, ""))
+	pattern_AdminService_ListModels_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "models"}, ""))
+	pattern_AdminService_UpdateModel_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "provider-accounts", "model.account", "models", "model.name"}, ""))
+	pattern_AdminService_DeleteModel_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "provider-accounts", "account", "models", "name"}, ""))
+	pattern_AdminService_CreateUser_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "users"}, ""))
+	pattern_AdminService_GetUser_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "users", "name"}, ""))
+	pattern_AdminService_ListUsers_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "users"}, ""))
+	pattern_AdminService_UpdateUser_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "users", "user.name"}, ""))
+	pattern_AdminService_DeleteUser_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "users", "name"}, ""))
+	pattern_AdminService_CreateTeam_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "teams"}, ""))
+	pattern_AdminService_GetTeam_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "teams", "name"}, ""))
+	pattern_AdminService_ListTeams_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "teams"}, ""))
+	pattern_AdminService_UpdateTeam_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "teams", "team.name"}, ""))
+	pattern_AdminService_DeleteTeam_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "teams", "name"}, ""))
+	pattern_AdminService_CreateIdentityProvider_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "identity-providers"}, ""))
+	pattern_AdminService_GetIdentityProvider_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "identity-providers", "name"}, ""))
+	pattern_AdminService_ListIdentityProviders_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "identity-providers"}, ""))
+	pattern_AdminService_UpdateIdentityProvider_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "identity-providers", "identity_provider.name"}, ""))
+	pattern_AdminService_DeleteIdentityProvider_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "identity-providers", "name"}, ""))
+	pattern_AdminService_CreateVirtualAccount_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "virtual-accounts"}, ""))
+	pattern_AdminService_GetVirtualAccount_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "virtual-accounts", "name"}, ""))
+	pattern_AdminService_ListVirtualAccounts_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "virtual-accounts"}, ""))
+	pattern_AdminService_UpdateVirtualAccount_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "virtual-accounts", "virtual_account.name"}, ""))
+	pattern_AdminService_DeleteVirtualAccount_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "virtual-accounts", "name"}, ""))
+	pattern_AdminService_CreateApiKey_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "api-keys"}, ""))
+	pattern_AdminService_ListApiKeys_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "api-keys"}, ""))
+	pattern_AdminService_RevokeApiKey_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "api-keys", "id"}, "revoke"))
+	pattern_AdminService_RotateApiKey_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "api-keys", "id"}, "rotate"))
+	pattern_AdminService_CreateGatewayToken_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "gateway-tokens"}, ""))
+	pattern_AdminService_ListGatewayTokens_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "gateway-tokens"}, ""))
+	pattern_AdminService_RevokeGatewayToken_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "gateway-tokens", "id"}, "revoke"))
+	pattern_AdminService_CreateAuthzRule_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "authz-rules"}, ""))
+	pattern_AdminService_GetAuthzRule_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "authz-rules", "name"}, ""))
+	pattern_AdminService_ListAuthzRules_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "authz-rules"}, ""))
+	pattern_AdminService_UpdateAuthzRule_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "authz-rules", "authz_rule.name"}, ""))
+	pattern_AdminService_DeleteAuthzRule_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "authz-rules", "name"}, ""))
+	pattern_AdminService_CreateVirtualModel_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "virtual-models"}, ""))
+	pattern_AdminService_GetVirtualModel_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4}, []string{"api", "v1", "virtual-models", "group", "name"}, ""))
+	pattern_AdminService_ListVirtualModels_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "virtual-models"}, ""))
+	pattern_AdminService_UpdateVirtualModel_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4}, []string{"api", "v1", "virtual-models", "virtual_model.group", "virtual_model.name"}, ""))
+	pattern_AdminService_DeleteVirtualModel_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4}, []string{"api", "v1", "virtual-models", "group", "name"}, ""))
+	pattern_AdminService_CreateRoutingRule_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "routing-rules"}, ""))
+	pattern_AdminService_GetRoutingRule_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "routing-rules", "id"}, ""))
+	pattern_AdminService_ListRoutingRules_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "routing-rules"}, ""))
+	pattern_AdminService_UpdateRoutingRule_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "routing-rules", "routing_rule.id"}, ""))
+	pattern_AdminService_DeleteRoutingRule_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "routing-rules", "id"}, ""))
+	pattern_AdminService_ListRoutingState_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "routing-state"}, ""))
+	pattern_AdminService_CreateRateLimit_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "rate-limits"}, ""))
+	pattern_AdminService_GetRateLimit_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "rate-limits", "name"}, ""))
+	pattern_AdminService_ListRateLimits_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "rate-limits"}, ""))
+	pattern_AdminService_UpdateRateLimit_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "rate-limits", "rate_limit.name"}, ""))
+	pattern_AdminService_DeleteRateLimit_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "rate-limits", "name"}, ""))
+	pattern_AdminService_CreateBudget_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "budgets"}, ""))
+	pattern_AdminService_GetBudget_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "budgets", "name"}, ""))
+	pattern_AdminService_ListBudgets_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "budgets"}, ""))
+	pattern_AdminService_UpdateBudget_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "budgets", "budget.name"}, ""))
+	pattern_AdminService_DeleteBudget_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "budgets", "name"}, ""))
+	pattern_AdminService_ListLimitStatus_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "limit-status"}, ""))
+	pattern_AdminService_ListAuditEvents_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "audit-events"}, ""))
 )
 
 var (
-	forward_AdminService_CreateProviderAccount_0 = runtime.ForwardResponseMessage
-	forward_AdminService_GetProviderAccount_0    = runtime.ForwardResponseMessage
-	forward_AdminService_ListProviderAccounts_0  = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateProviderAccount_0 = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteProviderAccount_0 = runtime.ForwardResponseMessage
-	forward_AdminService_CreateModel_0           = runtime.ForwardResponseMessage
-	forward_AdminService_GetModel_0              = runtime.ForwardResponseMessage
-	forward_AdminService_ListModels_0            = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateModel_0           = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteModel_0           = runtime.ForwardResponseMessage
-	forward_AdminService_CreateUser_0            = runtime.ForwardResponseMessage
-	forward_AdminService_GetUser_0               = runtime.ForwardResponseMessage
-	forward_AdminService_ListUsers_0             = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateUser_0            = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteUser_0            = runtime.ForwardResponseMessage
-	forward_AdminService_CreateTeam_0            = runtime.ForwardResponseMessage
-	forward_AdminService_GetTeam_0               = runtime.ForwardResponseMessage
-	forward_AdminService_ListTeams_0             = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateTeam_0            = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteTeam_0            = runtime.ForwardResponseMessage
-	forward_AdminService_CreateVirtualAccount_0  = runtime.ForwardResponseMessage
-	forward_AdminService_GetVirtualAccount_0     = runtime.ForwardResponseMessage
-	forward_AdminService_ListVirtualAccounts_0   = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateVirtualAccount_0  = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteVirtualAccount_0  = runtime.ForwardResponseMessage
-	forward_AdminService_CreateApiKey_0          = runtime.ForwardResponseMessage
-	forward_AdminService_ListApiKeys_0           = runtime.ForwardResponseMessage
-	forward_AdminService_RevokeApiKey_0          = runtime.ForwardResponseMessage
-	forward_AdminService_RotateApiKey_0          = runtime.ForwardResponseMessage
-	forward_AdminService_CreateGatewayToken_0    = runtime.ForwardResponseMessage
-	forward_AdminService_ListGatewayTokens_0     = runtime.ForwardResponseMessage
-	forward_AdminService_RevokeGatewayToken_0    = runtime.ForwardResponseMessage
-	forward_AdminService_CreateAuthzRule_0       = runtime.ForwardResponseMessage
-	forward_AdminService_GetAuthzRule_0          = runtime.ForwardResponseMessage
-	forward_AdminService_ListAuthzRules_0        = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateAuthzRule_0       = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteAuthzRule_0       = runtime.ForwardResponseMessage
-	forward_AdminService_CreateVirtualModel_0    = runtime.ForwardResponseMessage
-	forward_AdminService_GetVirtualModel_0       = runtime.ForwardResponseMessage
-	forward_AdminService_ListVirtualModels_0     = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateVirtualModel_0    = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteVirtualModel_0    = runtime.ForwardResponseMessage
-	forward_AdminService_CreateRoutingRule_0     = runtime.ForwardResponseMessage
-	forward_AdminService_GetRoutingRule_0        = runtime.ForwardResponseMessage
-	forward_AdminService_ListRoutingRules_0      = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateRoutingRule_0     = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteRoutingRule_0     = runtime.ForwardResponseMessage
-	forward_AdminService_ListRoutingState_0      = runtime.ForwardResponseMessage
-	forward_AdminService_CreateRateLimit_0       = runtime.ForwardResponseMessage
-	forward_AdminService_GetRateLimit_0          = runtime.ForwardResponseMessage
-	forward_AdminService_ListRateLimits_0        = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateRateLimit_0       = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteRateLimit_0       = runtime.ForwardResponseMessage
-	forward_AdminService_CreateBudget_0          = runtime.ForwardResponseMessage
-	forward_AdminService_GetBudget_0             = runtime.ForwardResponseMessage
-	forward_AdminService_ListBudgets_0           = runtime.ForwardResponseMessage
-	forward_AdminService_UpdateBudget_0          = runtime.ForwardResponseMessage
-	forward_AdminService_DeleteBudget_0          = runtime.ForwardResponseMessage
-	forward_AdminService_ListLimitStatus_0       = runtime.ForwardResponseMessage
-	forward_AdminService_ListAuditEvents_0       = runtime.ForwardResponseMessage
+	forward_AdminService_CreateProviderAccount_0  = runtime.ForwardResponseMessage
+	forward_AdminService_GetProviderAccount_0     = runtime.ForwardResponseMessage
+	forward_AdminService_ListProviderAccounts_0   = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateProviderAccount_0  = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteProviderAccount_0  = runtime.ForwardResponseMessage
+	forward_AdminService_CreateModel_0            = runtime.ForwardResponseMessage
+	forward_AdminService_GetModel_0               = runtime.ForwardResponseMessage
+	forward_AdminService_ListModels_0             = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateModel_0            = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteModel_0            = runtime.ForwardResponseMessage
+	forward_AdminService_CreateUser_0             = runtime.ForwardResponseMessage
+	forward_AdminService_GetUser_0                = runtime.ForwardResponseMessage
+	forward_AdminService_ListUsers_0              = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateUser_0             = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteUser_0             = runtime.ForwardResponseMessage
+	forward_AdminService_CreateTeam_0             = runtime.ForwardResponseMessage
+	forward_AdminService_GetTeam_0                = runtime.ForwardResponseMessage
+	forward_AdminService_ListTeams_0              = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateTeam_0             = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteTeam_0             = runtime.ForwardResponseMessage
+	forward_AdminService_CreateIdentityProvider_0 = runtime.ForwardResponseMessage
+	forward_AdminService_GetIdentityProvider_0    = runtime.ForwardResponseMessage
+	forward_AdminService_ListIdentityProviders_0  = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateIdentityProvider_0 = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteIdentityProvider_0 = runtime.ForwardResponseMessage
+	forward_AdminService_CreateVirtualAccount_0   = runtime.ForwardResponseMessage
+	forward_AdminService_GetVirtualAccount_0      = runtime.ForwardResponseMessage
+	forward_AdminService_ListVirtualAccounts_0    = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateVirtualAccount_0   = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteVirtualAccount_0   = runtime.ForwardResponseMessage
+	forward_AdminService_CreateApiKey_0           = runtime.ForwardResponseMessage
+	forward_AdminService_ListApiKeys_0            = runtime.ForwardResponseMessage
+	forward_AdminService_RevokeApiKey_0           = runtime.ForwardResponseMessage
+	forward_AdminService_RotateApiKey_0           = runtime.ForwardResponseMessage
+	forward_AdminService_CreateGatewayToken_0     = runtime.ForwardResponseMessage
+	forward_AdminService_ListGatewayTokens_0      = runtime.ForwardResponseMessage
+	forward_AdminService_RevokeGatewayToken_0     = runtime.ForwardResponseMessage
+	forward_AdminService_CreateAuthzRule_0        = runtime.ForwardResponseMessage
+	forward_AdminService_GetAuthzRule_0           = runtime.ForwardResponseMessage
+	forward_AdminService_ListAuthzRules_0         = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateAuthzRule_0        = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteAuthzRule_0        = runtime.ForwardResponseMessage
+	forward_AdminService_CreateVirtualModel_0     = runtime.ForwardResponseMessage
+	forward_AdminService_GetVirtualModel_0        = runtime.ForwardResponseMessage
+	forward_AdminService_ListVirtualModels_0      = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateVirtualModel_0     = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteVirtualModel_0     = runtime.ForwardResponseMessage
+	forward_AdminService_CreateRoutingRule_0      = runtime.ForwardResponseMessage
+	forward_AdminService_GetRoutingRule_0         = runtime.ForwardResponseMessage
+	forward_AdminService_ListRoutingRules_0       = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateRoutingRule_0      = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteRoutingRule_0      = runtime.ForwardResponseMessage
+	forward_AdminService_ListRoutingState_0       = runtime.ForwardResponseMessage
+	forward_AdminService_CreateRateLimit_0        = runtime.ForwardResponseMessage
+	forward_AdminService_GetRateLimit_0           = runtime.ForwardResponseMessage
+	forward_AdminService_ListRateLimits_0         = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateRateLimit_0        = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteRateLimit_0        = runtime.ForwardResponseMessage
+	forward_AdminService_CreateBudget_0           = runtime.ForwardResponseMessage
+	forward_AdminService_GetBudget_0              = runtime.ForwardResponseMessage
+	forward_AdminService_ListBudgets_0            = runtime.ForwardResponseMessage
+	forward_AdminService_UpdateBudget_0           = runtime.ForwardResponseMessage
+	forward_AdminService_DeleteBudget_0           = runtime.ForwardResponseMessage
+	forward_AdminService_ListLimitStatus_0        = runtime.ForwardResponseMessage
+	forward_AdminService_ListAuditEvents_0        = runtime.ForwardResponseMessage
 )

@@ -19,66 +19,71 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_CreateProviderAccount_FullMethodName = "/llmgw.admin.v1.AdminService/CreateProviderAccount"
-	AdminService_GetProviderAccount_FullMethodName    = "/llmgw.admin.v1.AdminService/GetProviderAccount"
-	AdminService_ListProviderAccounts_FullMethodName  = "/llmgw.admin.v1.AdminService/ListProviderAccounts"
-	AdminService_UpdateProviderAccount_FullMethodName = "/llmgw.admin.v1.AdminService/UpdateProviderAccount"
-	AdminService_DeleteProviderAccount_FullMethodName = "/llmgw.admin.v1.AdminService/DeleteProviderAccount"
-	AdminService_CreateModel_FullMethodName           = "/llmgw.admin.v1.AdminService/CreateModel"
-	AdminService_GetModel_FullMethodName              = "/llmgw.admin.v1.AdminService/GetModel"
-	AdminService_ListModels_FullMethodName            = "/llmgw.admin.v1.AdminService/ListModels"
-	AdminService_UpdateModel_FullMethodName           = "/llmgw.admin.v1.AdminService/UpdateModel"
-	AdminService_DeleteModel_FullMethodName           = "/llmgw.admin.v1.AdminService/DeleteModel"
-	AdminService_CreateUser_FullMethodName            = "/llmgw.admin.v1.AdminService/CreateUser"
-	AdminService_GetUser_FullMethodName               = "/llmgw.admin.v1.AdminService/GetUser"
-	AdminService_ListUsers_FullMethodName             = "/llmgw.admin.v1.AdminService/ListUsers"
-	AdminService_UpdateUser_FullMethodName            = "/llmgw.admin.v1.AdminService/UpdateUser"
-	AdminService_DeleteUser_FullMethodName            = "/llmgw.admin.v1.AdminService/DeleteUser"
-	AdminService_CreateTeam_FullMethodName            = "/llmgw.admin.v1.AdminService/CreateTeam"
-	AdminService_GetTeam_FullMethodName               = "/llmgw.admin.v1.AdminService/GetTeam"
-	AdminService_ListTeams_FullMethodName             = "/llmgw.admin.v1.AdminService/ListTeams"
-	AdminService_UpdateTeam_FullMethodName            = "/llmgw.admin.v1.AdminService/UpdateTeam"
-	AdminService_DeleteTeam_FullMethodName            = "/llmgw.admin.v1.AdminService/DeleteTeam"
-	AdminService_CreateVirtualAccount_FullMethodName  = "/llmgw.admin.v1.AdminService/CreateVirtualAccount"
-	AdminService_GetVirtualAccount_FullMethodName     = "/llmgw.admin.v1.AdminService/GetVirtualAccount"
-	AdminService_ListVirtualAccounts_FullMethodName   = "/llmgw.admin.v1.AdminService/ListVirtualAccounts"
-	AdminService_UpdateVirtualAccount_FullMethodName  = "/llmgw.admin.v1.AdminService/UpdateVirtualAccount"
-	AdminService_DeleteVirtualAccount_FullMethodName  = "/llmgw.admin.v1.AdminService/DeleteVirtualAccount"
-	AdminService_CreateApiKey_FullMethodName          = "/llmgw.admin.v1.AdminService/CreateApiKey"
-	AdminService_ListApiKeys_FullMethodName           = "/llmgw.admin.v1.AdminService/ListApiKeys"
-	AdminService_RevokeApiKey_FullMethodName          = "/llmgw.admin.v1.AdminService/RevokeApiKey"
-	AdminService_RotateApiKey_FullMethodName          = "/llmgw.admin.v1.AdminService/RotateApiKey"
-	AdminService_CreateGatewayToken_FullMethodName    = "/llmgw.admin.v1.AdminService/CreateGatewayToken"
-	AdminService_ListGatewayTokens_FullMethodName     = "/llmgw.admin.v1.AdminService/ListGatewayTokens"
-	AdminService_RevokeGatewayToken_FullMethodName    = "/llmgw.admin.v1.AdminService/RevokeGatewayToken"
-	AdminService_CreateAuthzRule_FullMethodName       = "/llmgw.admin.v1.AdminService/CreateAuthzRule"
-	AdminService_GetAuthzRule_FullMethodName          = "/llmgw.admin.v1.AdminService/GetAuthzRule"
-	AdminService_ListAuthzRules_FullMethodName        = "/llmgw.admin.v1.AdminService/ListAuthzRules"
-	AdminService_UpdateAuthzRule_FullMethodName       = "/llmgw.admin.v1.AdminService/UpdateAuthzRule"
-	AdminService_DeleteAuthzRule_FullMethodName       = "/llmgw.admin.v1.AdminService/DeleteAuthzRule"
-	AdminService_CreateVirtualModel_FullMethodName    = "/llmgw.admin.v1.AdminService/CreateVirtualModel"
-	AdminService_GetVirtualModel_FullMethodName       = "/llmgw.admin.v1.AdminService/GetVirtualModel"
-	AdminService_ListVirtualModels_FullMethodName     = "/llmgw.admin.v1.AdminService/ListVirtualModels"
-	AdminService_UpdateVirtualModel_FullMethodName    = "/llmgw.admin.v1.AdminService/UpdateVirtualModel"
-	AdminService_DeleteVirtualModel_FullMethodName    = "/llmgw.admin.v1.AdminService/DeleteVirtualModel"
-	AdminService_CreateRoutingRule_FullMethodName     = "/llmgw.admin.v1.AdminService/CreateRoutingRule"
-	AdminService_GetRoutingRule_FullMethodName        = "/llmgw.admin.v1.AdminService/GetRoutingRule"
-	AdminService_ListRoutingRules_FullMethodName      = "/llmgw.admin.v1.AdminService/ListRoutingRules"
-	AdminService_UpdateRoutingRule_FullMethodName     = "/llmgw.admin.v1.AdminService/UpdateRoutingRule"
-	AdminService_DeleteRoutingRule_FullMethodName     = "/llmgw.admin.v1.AdminService/DeleteRoutingRule"
-	AdminService_ListRoutingState_FullMethodName      = "/llmgw.admin.v1.AdminService/ListRoutingState"
-	AdminService_CreateRateLimit_FullMethodName       = "/llmgw.admin.v1.AdminService/CreateRateLimit"
-	AdminService_GetRateLimit_FullMethodName          = "/llmgw.admin.v1.AdminService/GetRateLimit"
-	AdminService_ListRateLimits_FullMethodName        = "/llmgw.admin.v1.AdminService/ListRateLimits"
-	AdminService_UpdateRateLimit_FullMethodName       = "/llmgw.admin.v1.AdminService/UpdateRateLimit"
-	AdminService_DeleteRateLimit_FullMethodName       = "/llmgw.admin.v1.AdminService/DeleteRateLimit"
-	AdminService_CreateBudget_FullMethodName          = "/llmgw.admin.v1.AdminService/CreateBudget"
-	AdminService_GetBudget_FullMethodName             = "/llmgw.admin.v1.AdminService/GetBudget"
-	AdminService_ListBudgets_FullMethodName           = "/llmgw.admin.v1.AdminService/ListBudgets"
-	AdminService_UpdateBudget_FullMethodName          = "/llmgw.admin.v1.AdminService/UpdateBudget"
-	AdminService_DeleteBudget_FullMethodName          = "/llmgw.admin.v1.AdminService/DeleteBudget"
-	AdminService_ListLimitStatus_FullMethodName       = "/llmgw.admin.v1.AdminService/ListLimitStatus"
-	AdminService_ListAuditEvents_FullMethodName       = "/llmgw.admin.v1.AdminService/ListAuditEvents"
+	AdminService_CreateProviderAccount_FullMethodName  = "/llmgw.admin.v1.AdminService/CreateProviderAccount"
+	AdminService_GetProviderAccount_FullMethodName     = "/llmgw.admin.v1.AdminService/GetProviderAccount"
+	AdminService_ListProviderAccounts_FullMethodName   = "/llmgw.admin.v1.AdminService/ListProviderAccounts"
+	AdminService_UpdateProviderAccount_FullMethodName  = "/llmgw.admin.v1.AdminService/UpdateProviderAccount"
+	AdminService_DeleteProviderAccount_FullMethodName  = "/llmgw.admin.v1.AdminService/DeleteProviderAccount"
+	AdminService_CreateModel_FullMethodName            = "/llmgw.admin.v1.AdminService/CreateModel"
+	AdminService_GetModel_FullMethodName               = "/llmgw.admin.v1.AdminService/GetModel"
+	AdminService_ListModels_FullMethodName             = "/llmgw.admin.v1.AdminService/ListModels"
+	AdminService_UpdateModel_FullMethodName            = "/llmgw.admin.v1.AdminService/UpdateModel"
+	AdminService_DeleteModel_FullMethodName            = "/llmgw.admin.v1.AdminService/DeleteModel"
+	AdminService_CreateUser_FullMethodName             = "/llmgw.admin.v1.AdminService/CreateUser"
+	AdminService_GetUser_FullMethodName                = "/llmgw.admin.v1.AdminService/GetUser"
+	AdminService_ListUsers_FullMethodName              = "/llmgw.admin.v1.AdminService/ListUsers"
+	AdminService_UpdateUser_FullMethodName             = "/llmgw.admin.v1.AdminService/UpdateUser"
+	AdminService_DeleteUser_FullMethodName             = "/llmgw.admin.v1.AdminService/DeleteUser"
+	AdminService_CreateTeam_FullMethodName             = "/llmgw.admin.v1.AdminService/CreateTeam"
+	AdminService_GetTeam_FullMethodName                = "/llmgw.admin.v1.AdminService/GetTeam"
+	AdminService_ListTeams_FullMethodName              = "/llmgw.admin.v1.AdminService/ListTeams"
+	AdminService_UpdateTeam_FullMethodName             = "/llmgw.admin.v1.AdminService/UpdateTeam"
+	AdminService_DeleteTeam_FullMethodName             = "/llmgw.admin.v1.AdminService/DeleteTeam"
+	AdminService_CreateIdentityProvider_FullMethodName = "/llmgw.admin.v1.AdminService/CreateIdentityProvider"
+	AdminService_GetIdentityProvider_FullMethodName    = "/llmgw.admin.v1.AdminService/GetIdentityProvider"
+	AdminService_ListIdentityProviders_FullMethodName  = "/llmgw.admin.v1.AdminService/ListIdentityProviders"
+	AdminService_UpdateIdentityProvider_FullMethodName = "/llmgw.admin.v1.AdminService/UpdateIdentityProvider"
+	AdminService_DeleteIdentityProvider_FullMethodName = "/llmgw.admin.v1.AdminService/DeleteIdentityProvider"
+	AdminService_CreateVirtualAccount_FullMethodName   = "/llmgw.admin.v1.AdminService/CreateVirtualAccount"
+	AdminService_GetVirtualAccount_FullMethodName      = "/llmgw.admin.v1.AdminService/GetVirtualAccount"
+	AdminService_ListVirtualAccounts_FullMethodName    = "/llmgw.admin.v1.AdminService/ListVirtualAccounts"
+	AdminService_UpdateVirtualAccount_FullMethodName   = "/llmgw.admin.v1.AdminService/UpdateVirtualAccount"
+	AdminService_DeleteVirtualAccount_FullMethodName   = "/llmgw.admin.v1.AdminService/DeleteVirtualAccount"
+	AdminService_CreateApiKey_FullMethodName           = "/llmgw.admin.v1.AdminService/CreateApiKey"
+	AdminService_ListApiKeys_FullMethodName            = "/llmgw.admin.v1.AdminService/ListApiKeys"
+	AdminService_RevokeApiKey_FullMethodName           = "/llmgw.admin.v1.AdminService/RevokeApiKey"
+	AdminService_RotateApiKey_FullMethodName           = "/llmgw.admin.v1.AdminService/RotateApiKey"
+	AdminService_CreateGatewayToken_FullMethodName     = "/llmgw.admin.v1.AdminService/CreateGatewayToken"
+	AdminService_ListGatewayTokens_FullMethodName      = "/llmgw.admin.v1.AdminService/ListGatewayTokens"
+	AdminService_RevokeGatewayToken_FullMethodName     = "/llmgw.admin.v1.AdminService/RevokeGatewayToken"
+	AdminService_CreateAuthzRule_FullMethodName        = "/llmgw.admin.v1.AdminService/CreateAuthzRule"
+	AdminService_GetAuthzRule_FullMethodName           = "/llmgw.admin.v1.AdminService/GetAuthzRule"
+	AdminService_ListAuthzRules_FullMethodName         = "/llmgw.admin.v1.AdminService/ListAuthzRules"
+	AdminService_UpdateAuthzRule_FullMethodName        = "/llmgw.admin.v1.AdminService/UpdateAuthzRule"
+	AdminService_DeleteAuthzRule_FullMethodName        = "/llmgw.admin.v1.AdminService/DeleteAuthzRule"
+	AdminService_CreateVirtualModel_FullMethodName     = "/llmgw.admin.v1.AdminService/CreateVirtualModel"
+	AdminService_GetVirtualModel_FullMethodName        = "/llmgw.admin.v1.AdminService/GetVirtualModel"
+	AdminService_ListVirtualModels_FullMethodName      = "/llmgw.admin.v1.AdminService/ListVirtualModels"
+	AdminService_UpdateVirtualModel_FullMethodName     = "/llmgw.admin.v1.AdminService/UpdateVirtualModel"
+	AdminService_DeleteVirtualModel_FullMethodName     = "/llmgw.admin.v1.AdminService/DeleteVirtualModel"
+	AdminService_CreateRoutingRule_FullMethodName      = "/llmgw.admin.v1.AdminService/CreateRoutingRule"
+	AdminService_GetRoutingRule_FullMethodName         = "/llmgw.admin.v1.AdminService/GetRoutingRule"
+	AdminService_ListRoutingRules_FullMethodName       = "/llmgw.admin.v1.AdminService/ListRoutingRules"
+	AdminService_UpdateRoutingRule_FullMethodName      = "/llmgw.admin.v1.AdminService/UpdateRoutingRule"
+	AdminService_DeleteRoutingRule_FullMethodName      = "/llmgw.admin.v1.AdminService/DeleteRoutingRule"
+	AdminService_ListRoutingState_FullMethodName       = "/llmgw.admin.v1.AdminService/ListRoutingState"
+	AdminService_CreateRateLimit_FullMethodName        = "/llmgw.admin.v1.AdminService/CreateRateLimit"
+	AdminService_GetRateLimit_FullMethodName           = "/llmgw.admin.v1.AdminService/GetRateLimit"
+	AdminService_ListRateLimits_FullMethodName         = "/llmgw.admin.v1.AdminService/ListRateLimits"
+	AdminService_UpdateRateLimit_FullMethodName        = "/llmgw.admin.v1.AdminService/UpdateRateLimit"
+	AdminService_DeleteRateLimit_FullMethodName        = "/llmgw.admin.v1.AdminService/DeleteRateLimit"
+	AdminService_CreateBudget_FullMethodName           = "/llmgw.admin.v1.AdminService/CreateBudget"
+	AdminService_GetBudget_FullMethodName              = "/llmgw.admin.v1.AdminService/GetBudget"
+	AdminService_ListBudgets_FullMethodName            = "/llmgw.admin.v1.AdminService/ListBudgets"
+	AdminService_UpdateBudget_FullMethodName           = "/llmgw.admin.v1.AdminService/UpdateBudget"
+	AdminService_DeleteBudget_FullMethodName           = "/llmgw.admin.v1.AdminService/DeleteBudget"
+	AdminService_ListLimitStatus_FullMethodName        = "/llmgw.admin.v1.AdminService/ListLimitStatus"
+	AdminService_ListAuditEvents_FullMethodName        = "/llmgw.admin.v1.AdminService/ListAuditEvents"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -133,6 +138,16 @@ type AdminServiceClient interface {
 	UpdateTeam(ctx context.Context, in *UpdateTeamRequest, opts ...grpc.CallOption) (*UpdateTeamResponse, error)
 	// DeleteTeam deletes a team; its members stay.
 	DeleteTeam(ctx context.Context, in *DeleteTeamRequest, opts ...grpc.CallOption) (*DeleteTeamResponse, error)
+	// CreateIdentityProvider adds an OIDC identity provider: its JWTs authenticate as users.
+	CreateIdentityProvider(ctx context.Context, in *CreateIdentityProviderRequest, opts ...grpc.CallOption) (*CreateIdentityProviderResponse, error)
+	// GetIdentityProvider returns an identity provider by name.
+	GetIdentityProvider(ctx context.Context, in *GetIdentityProviderRequest, opts ...grpc.CallOption) (*GetIdentityProviderResponse, error)
+	// ListIdentityProviders lists identity providers by name.
+	ListIdentityProviders(ctx context.Context, in *ListIdentityProvidersRequest, opts ...grpc.CallOption) (*ListIdentityProvidersResponse, error)
+	// UpdateIdentityProvider replaces an identity provider's settings.
+	UpdateIdentityProvider(ctx context.Context, in *UpdateIdentityProviderRequest, opts ...grpc.CallOption) (*UpdateIdentityProviderResponse, error)
+	// DeleteIdentityProvider deletes an identity provider: its tokens are refused at once.
+	DeleteIdentityProvider(ctx context.Context, in *DeleteIdentityProviderRequest, opts ...grpc.CallOption) (*DeleteIdentityProviderResponse, error)
 	// CreateVirtualAccount adds a virtual account: an application or service identity.
 	CreateVirtualAccount(ctx context.Context, in *CreateVirtualAccountRequest, opts ...grpc.CallOption) (*CreateVirtualAccountResponse, error)
 	// GetVirtualAccount returns a virtual account by name.
@@ -429,6 +444,56 @@ func (c *adminServiceClient) DeleteTeam(ctx context.Context, in *DeleteTeamReque
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteTeamResponse)
 	err := c.cc.Invoke(ctx, AdminService_DeleteTeam_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) CreateIdentityProvider(ctx context.Context, in *CreateIdentityProviderRequest, opts ...grpc.CallOption) (*CreateIdentityProviderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateIdentityProviderResponse)
+	err := c.cc.Invoke(ctx, AdminService_CreateIdentityProvider_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetIdentityProvider(ctx context.Context, in *GetIdentityProviderRequest, opts ...grpc.CallOption) (*GetIdentityProviderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetIdentityProviderResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetIdentityProvider_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListIdentityProviders(ctx context.Context, in *ListIdentityProvidersRequest, opts ...grpc.CallOption) (*ListIdentityProvidersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIdentityProvidersResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListIdentityProviders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UpdateIdentityProvider(ctx context.Context, in *UpdateIdentityProviderRequest, opts ...grpc.CallOption) (*UpdateIdentityProviderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateIdentityProviderResponse)
+	err := c.cc.Invoke(ctx, AdminService_UpdateIdentityProvider_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) DeleteIdentityProvider(ctx context.Context, in *DeleteIdentityProviderRequest, opts ...grpc.CallOption) (*DeleteIdentityProviderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteIdentityProviderResponse)
+	err := c.cc.Invoke(ctx, AdminService_DeleteIdentityProvider_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -887,6 +952,16 @@ type AdminServiceServer interface {
 	UpdateTeam(context.Context, *UpdateTeamRequest) (*UpdateTeamResponse, error)
 	// DeleteTeam deletes a team; its members stay.
 	DeleteTeam(context.Context, *DeleteTeamRequest) (*DeleteTeamResponse, error)
+	// CreateIdentityProvider adds an OIDC identity provider: its JWTs authenticate as users.
+	CreateIdentityProvider(context.Context, *CreateIdentityProviderRequest) (*CreateIdentityProviderResponse, error)
+	// GetIdentityProvider returns an identity provider by name.
+	GetIdentityProvider(context.Context, *GetIdentityProviderRequest) (*GetIdentityProviderResponse, error)
+	// ListIdentityProviders lists identity providers by name.
+	ListIdentityProviders(context.Context, *ListIdentityProvidersRequest) (*ListIdentityProvidersResponse, error)
+	// UpdateIdentityProvider replaces an identity provider's settings.
+	UpdateIdentityProvider(context.Context, *UpdateIdentityProviderRequest) (*UpdateIdentityProviderResponse, error)
+	// DeleteIdentityProvider deletes an identity provider: its tokens are refused at once.
+	DeleteIdentityProvider(context.Context, *DeleteIdentityProviderRequest) (*DeleteIdentityProviderResponse, error)
 	// CreateVirtualAccount adds a virtual account: an application or service identity.
 	CreateVirtualAccount(context.Context, *CreateVirtualAccountRequest) (*CreateVirtualAccountResponse, error)
 	// GetVirtualAccount returns a virtual account by name.
@@ -1048,6 +1123,21 @@ func (UnimplementedAdminServiceServer) UpdateTeam(context.Context, *UpdateTeamRe
 }
 func (UnimplementedAdminServiceServer) DeleteTeam(context.Context, *DeleteTeamRequest) (*DeleteTeamResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteTeam not implemented")
+}
+func (UnimplementedAdminServiceServer) CreateIdentityProvider(context.Context, *CreateIdentityProviderRequest) (*CreateIdentityProviderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateIdentityProvider not implemented")
+}
+func (UnimplementedAdminServiceServer) GetIdentityProvider(context.Context, *GetIdentityProviderRequest) (*GetIdentityProviderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetIdentityProvider not implemented")
+}
+func (UnimplementedAdminServiceServer) ListIdentityProviders(context.Context, *ListIdentityProvidersRequest) (*ListIdentityProvidersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIdentityProviders not implemented")
+}
+func (UnimplementedAdminServiceServer) UpdateIdentityProvider(context.Context, *UpdateIdentityProviderRequest) (*UpdateIdentityProviderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateIdentityProvider not implemented")
+}
+func (UnimplementedAdminServiceServer) DeleteIdentityProvider(context.Context, *DeleteIdentityProviderRequest) (*DeleteIdentityProviderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteIdentityProvider not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateVirtualAccount(context.Context, *CreateVirtualAccountRequest) (*CreateVirtualAccountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateVirtualAccount not implemented")
@@ -1546,6 +1636,96 @@ func _AdminService_DeleteTeam_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).DeleteTeam(ctx, req.(*DeleteTeamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_CreateIdentityProvider_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateIdentityProviderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).CreateIdentityProvider(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_CreateIdentityProvider_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).CreateIdentityProvider(ctx, req.(*CreateIdentityProviderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetIdentityProvider_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetIdentityProviderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetIdentityProvider(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetIdentityProvider_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetIdentityProvider(ctx, req.(*GetIdentityProviderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListIdentityProviders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIdentityProvidersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListIdentityProviders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListIdentityProviders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListIdentityProviders(ctx, req.(*ListIdentityProvidersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UpdateIdentityProvider_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateIdentityProviderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UpdateIdentityProvider(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UpdateIdentityProvider_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UpdateIdentityProvider(ctx, req.(*UpdateIdentityProviderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_DeleteIdentityProvider_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteIdentityProviderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DeleteIdentityProvider(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DeleteIdentityProvider_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DeleteIdentityProvider(ctx, req.(*DeleteIdentityProviderRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -2356,6 +2536,26 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteTeam",
 			Handler:    _AdminService_DeleteTeam_Handler,
+		},
+		{
+			MethodName: "CreateIdentityProvider",
+			Handler:    _AdminService_CreateIdentityProvider_Handler,
+		},
+		{
+			MethodName: "GetIdentityProvider",
+			Handler:    _AdminService_GetIdentityProvider_Handler,
+		},
+		{
+			MethodName: "ListIdentityProviders",
+			Handler:    _AdminService_ListIdentityProviders_Handler,
+		},
+		{
+			MethodName: "UpdateIdentityProvider",
+			Handler:    _AdminService_UpdateIdentityProvider_Handler,
+		},
+		{
+			MethodName: "DeleteIdentityProvider",
+			Handler:    _AdminService_DeleteIdentityProvider_Handler,
 		},
 		{
 			MethodName: "CreateVirtualAccount",

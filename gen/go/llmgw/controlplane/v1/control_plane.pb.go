@@ -21,6 +21,89 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// EnsureUsersRequest names users to store.
+type EnsureUsersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// names are user names as the replica's tokens named them (lowercase), at most 100.
+	Names         []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnsureUsersRequest) Reset() {
+	*x = EnsureUsersRequest{}
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnsureUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnsureUsersRequest) ProtoMessage() {}
+
+func (x *EnsureUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnsureUsersRequest.ProtoReflect.Descriptor instead.
+func (*EnsureUsersRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *EnsureUsersRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+// EnsureUsersResponse confirms that every named user exists.
+type EnsureUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnsureUsersResponse) Reset() {
+	*x = EnsureUsersResponse{}
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnsureUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnsureUsersResponse) ProtoMessage() {}
+
+func (x *EnsureUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnsureUsersResponse.ProtoReflect.Descriptor instead.
+func (*EnsureUsersResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{1}
+}
+
 // WatchConfigRequest opens a config stream.
 type WatchConfigRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -35,7 +118,7 @@ type WatchConfigRequest struct {
 
 func (x *WatchConfigRequest) Reset() {
 	*x = WatchConfigRequest{}
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[0]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +130,7 @@ func (x *WatchConfigRequest) String() string {
 func (*WatchConfigRequest) ProtoMessage() {}
 
 func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[0]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +143,7 @@ func (x *WatchConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigRequest.ProtoReflect.Descriptor instead.
 func (*WatchConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{0}
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *WatchConfigRequest) GetRevision() int64 {
@@ -97,7 +180,7 @@ type WatchConfigResponse struct {
 
 func (x *WatchConfigResponse) Reset() {
 	*x = WatchConfigResponse{}
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[1]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -109,7 +192,7 @@ func (x *WatchConfigResponse) String() string {
 func (*WatchConfigResponse) ProtoMessage() {}
 
 func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[1]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -122,7 +205,7 @@ func (x *WatchConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchConfigResponse.ProtoReflect.Descriptor instead.
 func (*WatchConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{1}
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WatchConfigResponse) GetRevision() int64 {
@@ -173,7 +256,7 @@ type LeaseKey struct {
 
 func (x *LeaseKey) Reset() {
 	*x = LeaseKey{}
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[2]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +268,7 @@ func (x *LeaseKey) String() string {
 func (*LeaseKey) ProtoMessage() {}
 
 func (x *LeaseKey) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[2]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +281,7 @@ func (x *LeaseKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseKey.ProtoReflect.Descriptor instead.
 func (*LeaseKey) Descriptor() ([]byte, []int) {
-	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{2}
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LeaseKey) GetKind() int32 {
@@ -255,7 +338,7 @@ type LeaseItem struct {
 
 func (x *LeaseItem) Reset() {
 	*x = LeaseItem{}
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[3]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +350,7 @@ func (x *LeaseItem) String() string {
 func (*LeaseItem) ProtoMessage() {}
 
 func (x *LeaseItem) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[3]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +363,7 @@ func (x *LeaseItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseItem.ProtoReflect.Descriptor instead.
 func (*LeaseItem) Descriptor() ([]byte, []int) {
-	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{3}
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LeaseItem) GetKey() *LeaseKey {
@@ -339,7 +422,7 @@ type ExchangeLeasesRequest struct {
 
 func (x *ExchangeLeasesRequest) Reset() {
 	*x = ExchangeLeasesRequest{}
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[4]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +434,7 @@ func (x *ExchangeLeasesRequest) String() string {
 func (*ExchangeLeasesRequest) ProtoMessage() {}
 
 func (x *ExchangeLeasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[4]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +447,7 @@ func (x *ExchangeLeasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeLeasesRequest.ProtoReflect.Descriptor instead.
 func (*ExchangeLeasesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{4}
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExchangeLeasesRequest) GetGatewayId() string {
@@ -403,7 +486,7 @@ type LeaseGrant struct {
 
 func (x *LeaseGrant) Reset() {
 	*x = LeaseGrant{}
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[5]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +498,7 @@ func (x *LeaseGrant) String() string {
 func (*LeaseGrant) ProtoMessage() {}
 
 func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[5]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +511,7 @@ func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseGrant.ProtoReflect.Descriptor instead.
 func (*LeaseGrant) Descriptor() ([]byte, []int) {
-	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{5}
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LeaseGrant) GetKey() *LeaseKey {
@@ -468,7 +551,7 @@ type ExchangeLeasesResponse struct {
 
 func (x *ExchangeLeasesResponse) Reset() {
 	*x = ExchangeLeasesResponse{}
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[6]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +563,7 @@ func (x *ExchangeLeasesResponse) String() string {
 func (*ExchangeLeasesResponse) ProtoMessage() {}
 
 func (x *ExchangeLeasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[6]
+	mi := &file_llmgw_controlplane_v1_control_plane_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +576,7 @@ func (x *ExchangeLeasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeLeasesResponse.ProtoReflect.Descriptor instead.
 func (*ExchangeLeasesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{6}
+	return file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExchangeLeasesResponse) GetSeq() uint64 {
@@ -528,7 +611,10 @@ var File_llmgw_controlplane_v1_control_plane_proto protoreflect.FileDescriptor
 
 const file_llmgw_controlplane_v1_control_plane_proto_rawDesc = "" +
 	"\n" +
-	")llmgw/controlplane/v1/control_plane.proto\x12\x15llmgw.controlplane.v1\"O\n" +
+	")llmgw/controlplane/v1/control_plane.proto\x12\x15llmgw.controlplane.v1\"*\n" +
+	"\x12EnsureUsersRequest\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\x15\n" +
+	"\x13EnsureUsersResponse\"O\n" +
 	"\x12WatchConfigRequest\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x12\x1d\n" +
 	"\n" +
@@ -565,10 +651,11 @@ const file_llmgw_controlplane_v1_control_plane_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06ttl_ms\x18\x02 \x01(\x03R\x05ttlMs\x12\x1a\n" +
 	"\bgateways\x18\x03 \x01(\x05R\bgateways\x129\n" +
-	"\x06grants\x18\x04 \x03(\v2!.llmgw.controlplane.v1.LeaseGrantR\x06grants2\xec\x01\n" +
+	"\x06grants\x18\x04 \x03(\v2!.llmgw.controlplane.v1.LeaseGrantR\x06grants2\xd2\x02\n" +
 	"\x13ControlPlaneService\x12f\n" +
 	"\vWatchConfig\x12).llmgw.controlplane.v1.WatchConfigRequest\x1a*.llmgw.controlplane.v1.WatchConfigResponse0\x01\x12m\n" +
-	"\x0eExchangeLeases\x12,.llmgw.controlplane.v1.ExchangeLeasesRequest\x1a-.llmgw.controlplane.v1.ExchangeLeasesResponseB\xe8\x01\n" +
+	"\x0eExchangeLeases\x12,.llmgw.controlplane.v1.ExchangeLeasesRequest\x1a-.llmgw.controlplane.v1.ExchangeLeasesResponse\x12d\n" +
+	"\vEnsureUsers\x12).llmgw.controlplane.v1.EnsureUsersRequest\x1a*.llmgw.controlplane.v1.EnsureUsersResponseB\xe8\x01\n" +
 	"\x19com.llmgw.controlplane.v1B\x11ControlPlaneProtoP\x01ZBgithub.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1;controlplanev1\xa2\x02\x03LCX\xaa\x02\x15Llmgw.Controlplane.V1\xca\x02\x15Llmgw\\Controlplane\\V1\xe2\x02!Llmgw\\Controlplane\\V1\\GPBMetadata\xea\x02\x17Llmgw::Controlplane::V1b\x06proto3"
 
 var (
@@ -583,27 +670,31 @@ func file_llmgw_controlplane_v1_control_plane_proto_rawDescGZIP() []byte {
 	return file_llmgw_controlplane_v1_control_plane_proto_rawDescData
 }
 
-var file_llmgw_controlplane_v1_control_plane_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_llmgw_controlplane_v1_control_plane_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_llmgw_controlplane_v1_control_plane_proto_goTypes = []any{
-	(*WatchConfigRequest)(nil),     // 0: llmgw.controlplane.v1.WatchConfigRequest
-	(*WatchConfigResponse)(nil),    // 1: llmgw.controlplane.v1.WatchConfigResponse
-	(*LeaseKey)(nil),               // 2: llmgw.controlplane.v1.LeaseKey
-	(*LeaseItem)(nil),              // 3: llmgw.controlplane.v1.LeaseItem
-	(*ExchangeLeasesRequest)(nil),  // 4: llmgw.controlplane.v1.ExchangeLeasesRequest
-	(*LeaseGrant)(nil),             // 5: llmgw.controlplane.v1.LeaseGrant
-	(*ExchangeLeasesResponse)(nil), // 6: llmgw.controlplane.v1.ExchangeLeasesResponse
+	(*EnsureUsersRequest)(nil),     // 0: llmgw.controlplane.v1.EnsureUsersRequest
+	(*EnsureUsersResponse)(nil),    // 1: llmgw.controlplane.v1.EnsureUsersResponse
+	(*WatchConfigRequest)(nil),     // 2: llmgw.controlplane.v1.WatchConfigRequest
+	(*WatchConfigResponse)(nil),    // 3: llmgw.controlplane.v1.WatchConfigResponse
+	(*LeaseKey)(nil),               // 4: llmgw.controlplane.v1.LeaseKey
+	(*LeaseItem)(nil),              // 5: llmgw.controlplane.v1.LeaseItem
+	(*ExchangeLeasesRequest)(nil),  // 6: llmgw.controlplane.v1.ExchangeLeasesRequest
+	(*LeaseGrant)(nil),             // 7: llmgw.controlplane.v1.LeaseGrant
+	(*ExchangeLeasesResponse)(nil), // 8: llmgw.controlplane.v1.ExchangeLeasesResponse
 }
 var file_llmgw_controlplane_v1_control_plane_proto_depIdxs = []int32{
-	2, // 0: llmgw.controlplane.v1.LeaseItem.key:type_name -> llmgw.controlplane.v1.LeaseKey
-	3, // 1: llmgw.controlplane.v1.ExchangeLeasesRequest.items:type_name -> llmgw.controlplane.v1.LeaseItem
-	2, // 2: llmgw.controlplane.v1.LeaseGrant.key:type_name -> llmgw.controlplane.v1.LeaseKey
-	5, // 3: llmgw.controlplane.v1.ExchangeLeasesResponse.grants:type_name -> llmgw.controlplane.v1.LeaseGrant
-	0, // 4: llmgw.controlplane.v1.ControlPlaneService.WatchConfig:input_type -> llmgw.controlplane.v1.WatchConfigRequest
-	4, // 5: llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases:input_type -> llmgw.controlplane.v1.ExchangeLeasesRequest
-	1, // 6: llmgw.controlplane.v1.ControlPlaneService.WatchConfig:output_type -> llmgw.controlplane.v1.WatchConfigResponse
-	6, // 7: llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases:output_type -> llmgw.controlplane.v1.ExchangeLeasesResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
+	4, // 0: llmgw.controlplane.v1.LeaseItem.key:type_name -> llmgw.controlplane.v1.LeaseKey
+	5, // 1: llmgw.controlplane.v1.ExchangeLeasesRequest.items:type_name -> llmgw.controlplane.v1.LeaseItem
+	4, // 2: llmgw.controlplane.v1.LeaseGrant.key:type_name -> llmgw.controlplane.v1.LeaseKey
+	7, // 3: llmgw.controlplane.v1.ExchangeLeasesResponse.grants:type_name -> llmgw.controlplane.v1.LeaseGrant
+	2, // 4: llmgw.controlplane.v1.ControlPlaneService.WatchConfig:input_type -> llmgw.controlplane.v1.WatchConfigRequest
+	6, // 5: llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases:input_type -> llmgw.controlplane.v1.ExchangeLeasesRequest
+	0, // 6: llmgw.controlplane.v1.ControlPlaneService.EnsureUsers:input_type -> llmgw.controlplane.v1.EnsureUsersRequest
+	3, // 7: llmgw.controlplane.v1.ControlPlaneService.WatchConfig:output_type -> llmgw.controlplane.v1.WatchConfigResponse
+	8, // 8: llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases:output_type -> llmgw.controlplane.v1.ExchangeLeasesResponse
+	1, // 9: llmgw.controlplane.v1.ControlPlaneService.EnsureUsers:output_type -> llmgw.controlplane.v1.EnsureUsersResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -620,7 +711,7 @@ func file_llmgw_controlplane_v1_control_plane_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_controlplane_v1_control_plane_proto_rawDesc), len(file_llmgw_controlplane_v1_control_plane_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ControlPlaneService_WatchConfig_FullMethodName    = "/llmgw.controlplane.v1.ControlPlaneService/WatchConfig"
 	ControlPlaneService_ExchangeLeases_FullMethodName = "/llmgw.controlplane.v1.ControlPlaneService/ExchangeLeases"
+	ControlPlaneService_EnsureUsers_FullMethodName    = "/llmgw.controlplane.v1.ControlPlaneService/EnsureUsers"
 )
 
 // ControlPlaneServiceClient is the client API for ControlPlaneService service.
@@ -42,6 +43,11 @@ type ControlPlaneServiceClient interface {
 	// renews its leases: the share of each rule's remaining capacity it may admit without asking.
 	// It is idempotent: a request sent again with the same seq is applied once.
 	ExchangeLeases(ctx context.Context, in *ExchangeLeasesRequest, opts ...grpc.CallOption) (*ExchangeLeasesResponse, error)
+	// EnsureUsers stores the users that a replica's OIDC logins created on first use (identity
+	// providers with create_users): each user that does not exist is created without teams;
+	// existing users are left as they are. A replica calls it off the request path, once per
+	// user it has not stored yet.
+	EnsureUsers(ctx context.Context, in *EnsureUsersRequest, opts ...grpc.CallOption) (*EnsureUsersResponse, error)
 }
 
 type controlPlaneServiceClient struct {
@@ -81,6 +87,16 @@ func (c *controlPlaneServiceClient) ExchangeLeases(ctx context.Context, in *Exch
 	return out, nil
 }
 
+func (c *controlPlaneServiceClient) EnsureUsers(ctx context.Context, in *EnsureUsersRequest, opts ...grpc.CallOption) (*EnsureUsersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnsureUsersResponse)
+	err := c.cc.Invoke(ctx, ControlPlaneService_EnsureUsers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlPlaneServiceServer is the server API for ControlPlaneService service.
 // All implementations must embed UnimplementedControlPlaneServiceServer
 // for forward compatibility.
@@ -100,6 +116,11 @@ type ControlPlaneServiceServer interface {
 	// renews its leases: the share of each rule's remaining capacity it may admit without asking.
 	// It is idempotent: a request sent again with the same seq is applied once.
 	ExchangeLeases(context.Context, *ExchangeLeasesRequest) (*ExchangeLeasesResponse, error)
+	// EnsureUsers stores the users that a replica's OIDC logins created on first use (identity
+	// providers with create_users): each user that does not exist is created without teams;
+	// existing users are left as they are. A replica calls it off the request path, once per
+	// user it has not stored yet.
+	EnsureUsers(context.Context, *EnsureUsersRequest) (*EnsureUsersResponse, error)
 	mustEmbedUnimplementedControlPlaneServiceServer()
 }
 
@@ -115,6 +136,9 @@ func (UnimplementedControlPlaneServiceServer) WatchConfig(*WatchConfigRequest, g
 }
 func (UnimplementedControlPlaneServiceServer) ExchangeLeases(context.Context, *ExchangeLeasesRequest) (*ExchangeLeasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExchangeLeases not implemented")
+}
+func (UnimplementedControlPlaneServiceServer) EnsureUsers(context.Context, *EnsureUsersRequest) (*EnsureUsersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EnsureUsers not implemented")
 }
 func (UnimplementedControlPlaneServiceServer) mustEmbedUnimplementedControlPlaneServiceServer() {}
 func (UnimplementedControlPlaneServiceServer) testEmbeddedByValue()                             {}
@@ -166,6 +190,24 @@ func _ControlPlaneService_ExchangeLeases_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControlPlaneService_EnsureUsers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnsureUsersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlPlaneServiceServer).EnsureUsers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControlPlaneService_EnsureUsers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlPlaneServiceServer).EnsureUsers(ctx, req.(*EnsureUsersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControlPlaneService_ServiceDesc is the grpc.ServiceDesc for ControlPlaneService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -176,6 +218,10 @@ var ControlPlaneService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExchangeLeases",
 			Handler:    _ControlPlaneService_ExchangeLeases_Handler,
+		},
+		{
+			MethodName: "EnsureUsers",
+			Handler:    _ControlPlaneService_EnsureUsers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -10,7 +10,43 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file llmgw/controlplane/v1/control_plane.proto.
  */
 export const file_llmgw_controlplane_v1_control_plane: GenFile = /*@__PURE__*/
-  fileDesc("CilsbG1ndy9jb250cm9scGxhbmUvdjEvY29udHJvbF9wbGFuZS5wcm90bxIVbGxtZ3cuY29udHJvbHBsYW5lLnYxIjoKEldhdGNoQ29uZmlnUmVxdWVzdBIQCghyZXZpc2lvbhgBIAEoAxISCgpnYXRld2F5X2lkGAIgASgJImYKE1dhdGNoQ29uZmlnUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAMSDgoGZm9ybWF0GAIgASgJEg4KBmNvbmZpZxgDIAEoDBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAMiVAoITGVhc2VLZXkSDAoEa2luZBgBIAEoBRIMCgR1bml0GAIgASgFEgwKBHJ1bGUYAyABKAkSDgoGYnVja2V0GAQgASgJEg4KBnBlcmlvZBgFIAEoAyKDAQoJTGVhc2VJdGVtEiwKA2tleRgBIAEoCzIfLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUtleRINCgVsaW1pdBgCIAEoAxIMCgR1c2VkGAMgASgDEhAKCHJlbGVhc2VkGAQgASgDEgwKBHdhbnQYBSABKAMSCwoDbWluGAYgASgDImkKFUV4Y2hhbmdlTGVhc2VzUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIvCgVpdGVtcxgDIAMoCzIgLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUl0ZW0iVwoKTGVhc2VHcmFudBIsCgNrZXkYASABKAsyHy5sbG1ndy5jb250cm9scGxhbmUudjEuTGVhc2VLZXkSDQoFbGVhc2UYAiABKAMSDAoEZnJlZRgDIAEoAyJ6ChZFeGNoYW5nZUxlYXNlc1Jlc3BvbnNlEgsKA3NlcRgBIAEoBBIOCgZ0dGxfbXMYAiABKAMSEAoIZ2F0ZXdheXMYAyABKAUSMQoGZ3JhbnRzGAQgAygLMiEubGxtZ3cuY29udHJvbHBsYW5lLnYxLkxlYXNlR3JhbnQy7AEKE0NvbnRyb2xQbGFuZVNlcnZpY2USZgoLV2F0Y2hDb25maWcSKS5sbG1ndy5jb250cm9scGxhbmUudjEuV2F0Y2hDb25maWdSZXF1ZXN0GioubGxtZ3cuY29udHJvbHBsYW5lLnYxLldhdGNoQ29uZmlnUmVzcG9uc2UwARJtCg5FeGNoYW5nZUxlYXNlcxIsLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5FeGNoYW5nZUxlYXNlc1JlcXVlc3QaLS5sbG1ndy5jb250cm9scGxhbmUudjEuRXhjaGFuZ2VMZWFzZXNSZXNwb25zZULoAQoZY29tLmxsbWd3LmNvbnRyb2xwbGFuZS52MUIRQ29udHJvbFBsYW5lUHJvdG9QAVpCZ2l0aHViLmNvbS9sbG1ndy9sbG1ndy9nZW4vZ28vbGxtZ3cvY29udHJvbHBsYW5lL3YxO2NvbnRyb2xwbGFuZXYxogIDTENYqgIVTGxtZ3cuQ29udHJvbHBsYW5lLlYxygIVTGxtZ3dcQ29udHJvbHBsYW5lXFYx4gIhTGxtZ3dcQ29udHJvbHBsYW5lXFYxXEdQQk1ldGFkYXRh6gIXTGxtZ3c6OkNvbnRyb2xwbGFuZTo6VjFiBnByb3RvMw");
+  fileDesc("CilsbG1ndy9jb250cm9scGxhbmUvdjEvY29udHJvbF9wbGFuZS5wcm90bxIVbGxtZ3cuY29udHJvbHBsYW5lLnYxIiMKEkVuc3VyZVVzZXJzUmVxdWVzdBINCgVuYW1lcxgBIAMoCSIVChNFbnN1cmVVc2Vyc1Jlc3BvbnNlIjoKEldhdGNoQ29uZmlnUmVxdWVzdBIQCghyZXZpc2lvbhgBIAEoAxISCgpnYXRld2F5X2lkGAIgASgJImYKE1dhdGNoQ29uZmlnUmVzcG9uc2USEAoIcmV2aXNpb24YASABKAMSDgoGZm9ybWF0GAIgASgJEg4KBmNvbmZpZxgDIAEoDBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKAMiVAoITGVhc2VLZXkSDAoEa2luZBgBIAEoBRIMCgR1bml0GAIgASgFEgwKBHJ1bGUYAyABKAkSDgoGYnVja2V0GAQgASgJEg4KBnBlcmlvZBgFIAEoAyKDAQoJTGVhc2VJdGVtEiwKA2tleRgBIAEoCzIfLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUtleRINCgVsaW1pdBgCIAEoAxIMCgR1c2VkGAMgASgDEhAKCHJlbGVhc2VkGAQgASgDEgwKBHdhbnQYBSABKAMSCwoDbWluGAYgASgDImkKFUV4Y2hhbmdlTGVhc2VzUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEgsKA3NlcRgCIAEoBBIvCgVpdGVtcxgDIAMoCzIgLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5MZWFzZUl0ZW0iVwoKTGVhc2VHcmFudBIsCgNrZXkYASABKAsyHy5sbG1ndy5jb250cm9scGxhbmUudjEuTGVhc2VLZXkSDQoFbGVhc2UYAiABKAMSDAoEZnJlZRgDIAEoAyJ6ChZFeGNoYW5nZUxlYXNlc1Jlc3BvbnNlEgsKA3NlcRgBIAEoBBIOCgZ0dGxfbXMYAiABKAMSEAoIZ2F0ZXdheXMYAyABKAUSMQoGZ3JhbnRzGAQgAygLMiEubGxtZ3cuY29udHJvbHBsYW5lLnYxLkxlYXNlR3JhbnQy0gIKE0NvbnRyb2xQbGFuZVNlcnZpY2USZgoLV2F0Y2hDb25maWcSKS5sbG1ndy5jb250cm9scGxhbmUudjEuV2F0Y2hDb25maWdSZXF1ZXN0GioubGxtZ3cuY29udHJvbHBsYW5lLnYxLldhdGNoQ29uZmlnUmVzcG9uc2UwARJtCg5FeGNoYW5nZUxlYXNlcxIsLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5FeGNoYW5nZUxlYXNlc1JlcXVlc3QaLS5sbG1ndy5jb250cm9scGxhbmUudjEuRXhjaGFuZ2VMZWFzZXNSZXNwb25zZRJkCgtFbnN1cmVVc2VycxIpLmxsbWd3LmNvbnRyb2xwbGFuZS52MS5FbnN1cmVVc2Vyc1JlcXVlc3QaKi5sbG1ndy5jb250cm9scGxhbmUudjEuRW5zdXJlVXNlcnNSZXNwb25zZULoAQoZY29tLmxsbWd3LmNvbnRyb2xwbGFuZS52MUIRQ29udHJvbFBsYW5lUHJvdG9QAVpCZ2l0aHViLmNvbS9sbG1ndy9sbG1ndy9nZW4vZ28vbGxtZ3cvY29udHJvbHBsYW5lL3YxO2NvbnRyb2xwbGFuZXYxogIDTENYqgIVTGxtZ3cuQ29udHJvbHBsYW5lLlYxygIVTGxtZ3dcQ29udHJvbHBsYW5lXFYx4gIhTGxtZ3dcQ29udHJvbHBsYW5lXFYxXEdQQk1ldGFkYXRh6gIXTGxtZ3c6OkNvbnRyb2xwbGFuZTo6VjFiBnByb3RvMw");
+
+/**
+ * EnsureUsersRequest names users to store.
+ *
+ * @generated from message llmgw.controlplane.v1.EnsureUsersRequest
+ */
+export type EnsureUsersRequest = Message<"llmgw.controlplane.v1.EnsureUsersRequest"> & {
+  /**
+   * names are user names as the replica's tokens named them (lowercase), at most 100.
+   *
+   * @generated from field: repeated string names = 1;
+   */
+  names: string[];
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.EnsureUsersRequest.
+ * Use `create(EnsureUsersRequestSchema)` to create a new message.
+ */
+export const EnsureUsersRequestSchema: GenMessage<EnsureUsersRequest> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 0);
+
+/**
+ * EnsureUsersResponse confirms that every named user exists.
+ *
+ * @generated from message llmgw.controlplane.v1.EnsureUsersResponse
+ */
+export type EnsureUsersResponse = Message<"llmgw.controlplane.v1.EnsureUsersResponse"> & {
+};
+
+/**
+ * Describes the message llmgw.controlplane.v1.EnsureUsersResponse.
+ * Use `create(EnsureUsersResponseSchema)` to create a new message.
+ */
+export const EnsureUsersResponseSchema: GenMessage<EnsureUsersResponse> = /*@__PURE__*/
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 1);
 
 /**
  * WatchConfigRequest opens a config stream.
@@ -39,7 +75,7 @@ export type WatchConfigRequest = Message<"llmgw.controlplane.v1.WatchConfigReque
  * Use `create(WatchConfigRequestSchema)` to create a new message.
  */
 export const WatchConfigRequestSchema: GenMessage<WatchConfigRequest> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 0);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 2);
 
 /**
  * WatchConfigResponse is a revision of the configuration, or a heartbeat.
@@ -84,7 +120,7 @@ export type WatchConfigResponse = Message<"llmgw.controlplane.v1.WatchConfigResp
  * Use `create(WatchConfigResponseSchema)` to create a new message.
  */
 export const WatchConfigResponseSchema: GenMessage<WatchConfigResponse> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 1);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 3);
 
 /**
  * LeaseKey names one counter of one rule: the unit a lease is granted on.
@@ -134,7 +170,7 @@ export type LeaseKey = Message<"llmgw.controlplane.v1.LeaseKey"> & {
  * Use `create(LeaseKeySchema)` to create a new message.
  */
 export const LeaseKeySchema: GenMessage<LeaseKey> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 2);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 4);
 
 /**
  * LeaseItem is one key of an exchange.
@@ -186,7 +222,7 @@ export type LeaseItem = Message<"llmgw.controlplane.v1.LeaseItem"> & {
  * Use `create(LeaseItemSchema)` to create a new message.
  */
 export const LeaseItemSchema: GenMessage<LeaseItem> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 3);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 5);
 
 /**
  * ExchangeLeasesRequest is one exchange of one replica.
@@ -219,7 +255,7 @@ export type ExchangeLeasesRequest = Message<"llmgw.controlplane.v1.ExchangeLease
  * Use `create(ExchangeLeasesRequestSchema)` to create a new message.
  */
 export const ExchangeLeasesRequestSchema: GenMessage<ExchangeLeasesRequest> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 4);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 6);
 
 /**
  * LeaseGrant is the answer for one item.
@@ -253,7 +289,7 @@ export type LeaseGrant = Message<"llmgw.controlplane.v1.LeaseGrant"> & {
  * Use `create(LeaseGrantSchema)` to create a new message.
  */
 export const LeaseGrantSchema: GenMessage<LeaseGrant> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 5);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 7);
 
 /**
  * ExchangeLeasesResponse renews a replica's leases.
@@ -293,7 +329,7 @@ export type ExchangeLeasesResponse = Message<"llmgw.controlplane.v1.ExchangeLeas
  * Use `create(ExchangeLeasesResponseSchema)` to create a new message.
  */
 export const ExchangeLeasesResponseSchema: GenMessage<ExchangeLeasesResponse> = /*@__PURE__*/
-  messageDesc(file_llmgw_controlplane_v1_control_plane, 6);
+  messageDesc(file_llmgw_controlplane_v1_control_plane, 8);
 
 /**
  * ControlPlaneService is what a control plane (`llmgw serve --role control`, or the default
@@ -329,6 +365,19 @@ export const ControlPlaneService: GenService<{
     methodKind: "unary";
     input: typeof ExchangeLeasesRequestSchema;
     output: typeof ExchangeLeasesResponseSchema;
+  },
+  /**
+   * EnsureUsers stores the users that a replica's OIDC logins created on first use (identity
+   * providers with create_users): each user that does not exist is created without teams;
+   * existing users are left as they are. A replica calls it off the request path, once per
+   * user it has not stored yet.
+   *
+   * @generated from rpc llmgw.controlplane.v1.ControlPlaneService.EnsureUsers
+   */
+  ensureUsers: {
+    methodKind: "unary";
+    input: typeof EnsureUsersRequestSchema;
+    output: typeof EnsureUsersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_llmgw_controlplane_v1_control_plane, 0);

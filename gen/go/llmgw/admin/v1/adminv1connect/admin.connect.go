@@ -81,6 +81,21 @@ const (
 	AdminServiceUpdateTeamProcedure = "/llmgw.admin.v1.AdminService/UpdateTeam"
 	// AdminServiceDeleteTeamProcedure is the fully-qualified name of the AdminService's DeleteTeam RPC.
 	AdminServiceDeleteTeamProcedure = "/llmgw.admin.v1.AdminService/DeleteTeam"
+	// AdminServiceCreateIdentityProviderProcedure is the fully-qualified name of the AdminService's
+	// CreateIdentityProvider RPC.
+	AdminServiceCreateIdentityProviderProcedure = "/llmgw.admin.v1.AdminService/CreateIdentityProvider"
+	// AdminServiceGetIdentityProviderProcedure is the fully-qualified name of the AdminService's
+	// GetIdentityProvider RPC.
+	AdminServiceGetIdentityProviderProcedure = "/llmgw.admin.v1.AdminService/GetIdentityProvider"
+	// AdminServiceListIdentityProvidersProcedure is the fully-qualified name of the AdminService's
+	// ListIdentityProviders RPC.
+	AdminServiceListIdentityProvidersProcedure = "/llmgw.admin.v1.AdminService/ListIdentityProviders"
+	// AdminServiceUpdateIdentityProviderProcedure is the fully-qualified name of the AdminService's
+	// UpdateIdentityProvider RPC.
+	AdminServiceUpdateIdentityProviderProcedure = "/llmgw.admin.v1.AdminService/UpdateIdentityProvider"
+	// AdminServiceDeleteIdentityProviderProcedure is the fully-qualified name of the AdminService's
+	// DeleteIdentityProvider RPC.
+	AdminServiceDeleteIdentityProviderProcedure = "/llmgw.admin.v1.AdminService/DeleteIdentityProvider"
 	// AdminServiceCreateVirtualAccountProcedure is the fully-qualified name of the AdminService's
 	// CreateVirtualAccount RPC.
 	AdminServiceCreateVirtualAccountProcedure = "/llmgw.admin.v1.AdminService/CreateVirtualAccount"
@@ -244,6 +259,16 @@ type AdminServiceClient interface {
 	UpdateTeam(context.Context, *v1.UpdateTeamRequest) (*v1.UpdateTeamResponse, error)
 	// DeleteTeam deletes a team; its members stay.
 	DeleteTeam(context.Context, *v1.DeleteTeamRequest) (*v1.DeleteTeamResponse, error)
+	// CreateIdentityProvider adds an OIDC identity provider: its JWTs authenticate as users.
+	CreateIdentityProvider(context.Context, *v1.CreateIdentityProviderRequest) (*v1.CreateIdentityProviderResponse, error)
+	// GetIdentityProvider returns an identity provider by name.
+	GetIdentityProvider(context.Context, *v1.GetIdentityProviderRequest) (*v1.GetIdentityProviderResponse, error)
+	// ListIdentityProviders lists identity providers by name.
+	ListIdentityProviders(context.Context, *v1.ListIdentityProvidersRequest) (*v1.ListIdentityProvidersResponse, error)
+	// UpdateIdentityProvider replaces an identity provider's settings.
+	UpdateIdentityProvider(context.Context, *v1.UpdateIdentityProviderRequest) (*v1.UpdateIdentityProviderResponse, error)
+	// DeleteIdentityProvider deletes an identity provider: its tokens are refused at once.
+	DeleteIdentityProvider(context.Context, *v1.DeleteIdentityProviderRequest) (*v1.DeleteIdentityProviderResponse, error)
 	// CreateVirtualAccount adds a virtual account: an application or service identity.
 	CreateVirtualAccount(context.Context, *v1.CreateVirtualAccountRequest) (*v1.CreateVirtualAccountResponse, error)
 	// GetVirtualAccount returns a virtual account by name.
@@ -467,6 +492,36 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			httpClient,
 			baseURL+AdminServiceDeleteTeamProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("DeleteTeam")),
+			connect.WithClientOptions(opts...),
+		),
+		createIdentityProvider: connect.NewClient[v1.CreateIdentityProviderRequest, v1.CreateIdentityProviderResponse](
+			httpClient,
+			baseURL+AdminServiceCreateIdentityProviderProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("CreateIdentityProvider")),
+			connect.WithClientOptions(opts...),
+		),
+		getIdentityProvider: connect.NewClient[v1.GetIdentityProviderRequest, v1.GetIdentityProviderResponse](
+			httpClient,
+			baseURL+AdminServiceGetIdentityProviderProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetIdentityProvider")),
+			connect.WithClientOptions(opts...),
+		),
+		listIdentityProviders: connect.NewClient[v1.ListIdentityProvidersRequest, v1.ListIdentityProvidersResponse](
+			httpClient,
+			baseURL+AdminServiceListIdentityProvidersProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListIdentityProviders")),
+			connect.WithClientOptions(opts...),
+		),
+		updateIdentityProvider: connect.NewClient[v1.UpdateIdentityProviderRequest, v1.UpdateIdentityProviderResponse](
+			httpClient,
+			baseURL+AdminServiceUpdateIdentityProviderProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("UpdateIdentityProvider")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteIdentityProvider: connect.NewClient[v1.DeleteIdentityProviderRequest, v1.DeleteIdentityProviderResponse](
+			httpClient,
+			baseURL+AdminServiceDeleteIdentityProviderProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DeleteIdentityProvider")),
 			connect.WithClientOptions(opts...),
 		),
 		createVirtualAccount: connect.NewClient[v1.CreateVirtualAccountRequest, v1.CreateVirtualAccountResponse](
@@ -714,66 +769,71 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	createProviderAccount *connect.Client[v1.CreateProviderAccountRequest, v1.CreateProviderAccountResponse]
-	getProviderAccount    *connect.Client[v1.GetProviderAccountRequest, v1.GetProviderAccountResponse]
-	listProviderAccounts  *connect.Client[v1.ListProviderAccountsRequest, v1.ListProviderAccountsResponse]
-	updateProviderAccount *connect.Client[v1.UpdateProviderAccountRequest, v1.UpdateProviderAccountResponse]
-	deleteProviderAccount *connect.Client[v1.DeleteProviderAccountRequest, v1.DeleteProviderAccountResponse]
-	createModel           *connect.Client[v1.CreateModelRequest, v1.CreateModelResponse]
-	getModel              *connect.Client[v1.GetModelRequest, v1.GetModelResponse]
-	listModels            *connect.Client[v1.ListModelsRequest, v1.ListModelsResponse]
-	updateModel           *connect.Client[v1.UpdateModelRequest, v1.UpdateModelResponse]
-	deleteModel           *connect.Client[v1.DeleteModelRequest, v1.DeleteModelResponse]
-	createUser            *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
-	getUser               *connect.Client[v1.GetUserRequest, v1.GetUserResponse]
-	listUsers             *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
-	updateUser            *connect.Client[v1.UpdateUserRequest, v1.UpdateUserResponse]
-	deleteUser            *connect.Client[v1.DeleteUserRequest, v1.DeleteUserResponse]
-	createTeam            *connect.Client[v1.CreateTeamRequest, v1.CreateTeamResponse]
-	getTeam               *connect.Client[v1.GetTeamRequest, v1.GetTeamResponse]
-	listTeams             *connect.Client[v1.ListTeamsRequest, v1.ListTeamsResponse]
-	updateTeam            *connect.Client[v1.UpdateTeamRequest, v1.UpdateTeamResponse]
-	deleteTeam            *connect.Client[v1.DeleteTeamRequest, v1.DeleteTeamResponse]
-	createVirtualAccount  *connect.Client[v1.CreateVirtualAccountRequest, v1.CreateVirtualAccountResponse]
-	getVirtualAccount     *connect.Client[v1.GetVirtualAccountRequest, v1.GetVirtualAccountResponse]
-	listVirtualAccounts   *connect.Client[v1.ListVirtualAccountsRequest, v1.ListVirtualAccountsResponse]
-	updateVirtualAccount  *connect.Client[v1.UpdateVirtualAccountRequest, v1.UpdateVirtualAccountResponse]
-	deleteVirtualAccount  *connect.Client[v1.DeleteVirtualAccountRequest, v1.DeleteVirtualAccountResponse]
-	createApiKey          *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
-	listApiKeys           *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
-	revokeApiKey          *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
-	rotateApiKey          *connect.Client[v1.RotateApiKeyRequest, v1.RotateApiKeyResponse]
-	createGatewayToken    *connect.Client[v1.CreateGatewayTokenRequest, v1.CreateGatewayTokenResponse]
-	listGatewayTokens     *connect.Client[v1.ListGatewayTokensRequest, v1.ListGatewayTokensResponse]
-	revokeGatewayToken    *connect.Client[v1.RevokeGatewayTokenRequest, v1.RevokeGatewayTokenResponse]
-	createAuthzRule       *connect.Client[v1.CreateAuthzRuleRequest, v1.CreateAuthzRuleResponse]
-	getAuthzRule          *connect.Client[v1.GetAuthzRuleRequest, v1.GetAuthzRuleResponse]
-	listAuthzRules        *connect.Client[v1.ListAuthzRulesRequest, v1.ListAuthzRulesResponse]
-	updateAuthzRule       *connect.Client[v1.UpdateAuthzRuleRequest, v1.UpdateAuthzRuleResponse]
-	deleteAuthzRule       *connect.Client[v1.DeleteAuthzRuleRequest, v1.DeleteAuthzRuleResponse]
-	createVirtualModel    *connect.Client[v1.CreateVirtualModelRequest, v1.CreateVirtualModelResponse]
-	getVirtualModel       *connect.Client[v1.GetVirtualModelRequest, v1.GetVirtualModelResponse]
-	listVirtualModels     *connect.Client[v1.ListVirtualModelsRequest, v1.ListVirtualModelsResponse]
-	updateVirtualModel    *connect.Client[v1.UpdateVirtualModelRequest, v1.UpdateVirtualModelResponse]
-	deleteVirtualModel    *connect.Client[v1.DeleteVirtualModelRequest, v1.DeleteVirtualModelResponse]
-	createRoutingRule     *connect.Client[v1.CreateRoutingRuleRequest, v1.CreateRoutingRuleResponse]
-	getRoutingRule        *connect.Client[v1.GetRoutingRuleRequest, v1.GetRoutingRuleResponse]
-	listRoutingRules      *connect.Client[v1.ListRoutingRulesRequest, v1.ListRoutingRulesResponse]
-	updateRoutingRule     *connect.Client[v1.UpdateRoutingRuleRequest, v1.UpdateRoutingRuleResponse]
-	deleteRoutingRule     *connect.Client[v1.DeleteRoutingRuleRequest, v1.DeleteRoutingRuleResponse]
-	listRoutingState      *connect.Client[v1.ListRoutingStateRequest, v1.ListRoutingStateResponse]
-	createRateLimit       *connect.Client[v1.CreateRateLimitRequest, v1.CreateRateLimitResponse]
-	getRateLimit          *connect.Client[v1.GetRateLimitRequest, v1.GetRateLimitResponse]
-	listRateLimits        *connect.Client[v1.ListRateLimitsRequest, v1.ListRateLimitsResponse]
-	updateRateLimit       *connect.Client[v1.UpdateRateLimitRequest, v1.UpdateRateLimitResponse]
-	deleteRateLimit       *connect.Client[v1.DeleteRateLimitRequest, v1.DeleteRateLimitResponse]
-	createBudget          *connect.Client[v1.CreateBudgetRequest, v1.CreateBudgetResponse]
-	getBudget             *connect.Client[v1.GetBudgetRequest, v1.GetBudgetResponse]
-	listBudgets           *connect.Client[v1.ListBudgetsRequest, v1.ListBudgetsResponse]
-	updateBudget          *connect.Client[v1.UpdateBudgetRequest, v1.UpdateBudgetResponse]
-	deleteBudget          *connect.Client[v1.DeleteBudgetRequest, v1.DeleteBudgetResponse]
-	listLimitStatus       *connect.Client[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse]
-	listAuditEvents       *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	createProviderAccount  *connect.Client[v1.CreateProviderAccountRequest, v1.CreateProviderAccountResponse]
+	getProviderAccount     *connect.Client[v1.GetProviderAccountRequest, v1.GetProviderAccountResponse]
+	listProviderAccounts   *connect.Client[v1.ListProviderAccountsRequest, v1.ListProviderAccountsResponse]
+	updateProviderAccount  *connect.Client[v1.UpdateProviderAccountRequest, v1.UpdateProviderAccountResponse]
+	deleteProviderAccount  *connect.Client[v1.DeleteProviderAccountRequest, v1.DeleteProviderAccountResponse]
+	createModel            *connect.Client[v1.CreateModelRequest, v1.CreateModelResponse]
+	getModel               *connect.Client[v1.GetModelRequest, v1.GetModelResponse]
+	listModels             *connect.Client[v1.ListModelsRequest, v1.ListModelsResponse]
+	updateModel            *connect.Client[v1.UpdateModelRequest, v1.UpdateModelResponse]
+	deleteModel            *connect.Client[v1.DeleteModelRequest, v1.DeleteModelResponse]
+	createUser             *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
+	getUser                *connect.Client[v1.GetUserRequest, v1.GetUserResponse]
+	listUsers              *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
+	updateUser             *connect.Client[v1.UpdateUserRequest, v1.UpdateUserResponse]
+	deleteUser             *connect.Client[v1.DeleteUserRequest, v1.DeleteUserResponse]
+	createTeam             *connect.Client[v1.CreateTeamRequest, v1.CreateTeamResponse]
+	getTeam                *connect.Client[v1.GetTeamRequest, v1.GetTeamResponse]
+	listTeams              *connect.Client[v1.ListTeamsRequest, v1.ListTeamsResponse]
+	updateTeam             *connect.Client[v1.UpdateTeamRequest, v1.UpdateTeamResponse]
+	deleteTeam             *connect.Client[v1.DeleteTeamRequest, v1.DeleteTeamResponse]
+	createIdentityProvider *connect.Client[v1.CreateIdentityProviderRequest, v1.CreateIdentityProviderResponse]
+	getIdentityProvider    *connect.Client[v1.GetIdentityProviderRequest, v1.GetIdentityProviderResponse]
+	listIdentityProviders  *connect.Client[v1.ListIdentityProvidersRequest, v1.ListIdentityProvidersResponse]
+	updateIdentityProvider *connect.Client[v1.UpdateIdentityProviderRequest, v1.UpdateIdentityProviderResponse]
+	deleteIdentityProvider *connect.Client[v1.DeleteIdentityProviderRequest, v1.DeleteIdentityProviderResponse]
+	createVirtualAccount   *connect.Client[v1.CreateVirtualAccountRequest, v1.CreateVirtualAccountResponse]
+	getVirtualAccount      *connect.Client[v1.GetVirtualAccountRequest, v1.GetVirtualAccountResponse]
+	listVirtualAccounts    *connect.Client[v1.ListVirtualAccountsRequest, v1.ListVirtualAccountsResponse]
+	updateVirtualAccount   *connect.Client[v1.UpdateVirtualAccountRequest, v1.UpdateVirtualAccountResponse]
+	deleteVirtualAccount   *connect.Client[v1.DeleteVirtualAccountRequest, v1.DeleteVirtualAccountResponse]
+	createApiKey           *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
+	listApiKeys            *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
+	revokeApiKey           *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
+	rotateApiKey           *connect.Client[v1.RotateApiKeyRequest, v1.RotateApiKeyResponse]
+	createGatewayToken     *connect.Client[v1.CreateGatewayTokenRequest, v1.CreateGatewayTokenResponse]
+	listGatewayTokens      *connect.Client[v1.ListGatewayTokensRequest, v1.ListGatewayTokensResponse]
+	revokeGatewayToken     *connect.Client[v1.RevokeGatewayTokenRequest, v1.RevokeGatewayTokenResponse]
+	createAuthzRule        *connect.Client[v1.CreateAuthzRuleRequest, v1.CreateAuthzRuleResponse]
+	getAuthzRule           *connect.Client[v1.GetAuthzRuleRequest, v1.GetAuthzRuleResponse]
+	listAuthzRules         *connect.Client[v1.ListAuthzRulesRequest, v1.ListAuthzRulesResponse]
+	updateAuthzRule        *connect.Client[v1.UpdateAuthzRuleRequest, v1.UpdateAuthzRuleResponse]
+	deleteAuthzRule        *connect.Client[v1.DeleteAuthzRuleRequest, v1.DeleteAuthzRuleResponse]
+	createVirtualModel     *connect.Client[v1.CreateVirtualModelRequest, v1.CreateVirtualModelResponse]
+	getVirtualModel        *connect.Client[v1.GetVirtualModelRequest, v1.GetVirtualModelResponse]
+	listVirtualModels      *connect.Client[v1.ListVirtualModelsRequest, v1.ListVirtualModelsResponse]
+	updateVirtualModel     *connect.Client[v1.UpdateVirtualModelRequest, v1.UpdateVirtualModelResponse]
+	deleteVirtualModel     *connect.Client[v1.DeleteVirtualModelRequest, v1.DeleteVirtualModelResponse]
+	createRoutingRule      *connect.Client[v1.CreateRoutingRuleRequest, v1.CreateRoutingRuleResponse]
+	getRoutingRule         *connect.Client[v1.GetRoutingRuleRequest, v1.GetRoutingRuleResponse]
+	listRoutingRules       *connect.Client[v1.ListRoutingRulesRequest, v1.ListRoutingRulesResponse]
+	updateRoutingRule      *connect.Client[v1.UpdateRoutingRuleRequest, v1.UpdateRoutingRuleResponse]
+	deleteRoutingRule      *connect.Client[v1.DeleteRoutingRuleRequest, v1.DeleteRoutingRuleResponse]
+	listRoutingState       *connect.Client[v1.ListRoutingStateRequest, v1.ListRoutingStateResponse]
+	createRateLimit        *connect.Client[v1.CreateRateLimitRequest, v1.CreateRateLimitResponse]
+	getRateLimit           *connect.Client[v1.GetRateLimitRequest, v1.GetRateLimitResponse]
+	listRateLimits         *connect.Client[v1.ListRateLimitsRequest, v1.ListRateLimitsResponse]
+	updateRateLimit        *connect.Client[v1.UpdateRateLimitRequest, v1.UpdateRateLimitResponse]
+	deleteRateLimit        *connect.Client[v1.DeleteRateLimitRequest, v1.DeleteRateLimitResponse]
+	createBudget           *connect.Client[v1.CreateBudgetRequest, v1.CreateBudgetResponse]
+	getBudget              *connect.Client[v1.GetBudgetRequest, v1.GetBudgetResponse]
+	listBudgets            *connect.Client[v1.ListBudgetsRequest, v1.ListBudgetsResponse]
+	updateBudget           *connect.Client[v1.UpdateBudgetRequest, v1.UpdateBudgetResponse]
+	deleteBudget           *connect.Client[v1.DeleteBudgetRequest, v1.DeleteBudgetResponse]
+	listLimitStatus        *connect.Client[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse]
+	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
 }
 
 // CreateProviderAccount calls llmgw.admin.v1.AdminService.CreateProviderAccount.
@@ -950,6 +1010,51 @@ func (c *adminServiceClient) UpdateTeam(ctx context.Context, req *v1.UpdateTeamR
 // DeleteTeam calls llmgw.admin.v1.AdminService.DeleteTeam.
 func (c *adminServiceClient) DeleteTeam(ctx context.Context, req *v1.DeleteTeamRequest) (*v1.DeleteTeamResponse, error) {
 	response, err := c.deleteTeam.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CreateIdentityProvider calls llmgw.admin.v1.AdminService.CreateIdentityProvider.
+func (c *adminServiceClient) CreateIdentityProvider(ctx context.Context, req *v1.CreateIdentityProviderRequest) (*v1.CreateIdentityProviderResponse, error) {
+	response, err := c.createIdentityProvider.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetIdentityProvider calls llmgw.admin.v1.AdminService.GetIdentityProvider.
+func (c *adminServiceClient) GetIdentityProvider(ctx context.Context, req *v1.GetIdentityProviderRequest) (*v1.GetIdentityProviderResponse, error) {
+	response, err := c.getIdentityProvider.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListIdentityProviders calls llmgw.admin.v1.AdminService.ListIdentityProviders.
+func (c *adminServiceClient) ListIdentityProviders(ctx context.Context, req *v1.ListIdentityProvidersRequest) (*v1.ListIdentityProvidersResponse, error) {
+	response, err := c.listIdentityProviders.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateIdentityProvider calls llmgw.admin.v1.AdminService.UpdateIdentityProvider.
+func (c *adminServiceClient) UpdateIdentityProvider(ctx context.Context, req *v1.UpdateIdentityProviderRequest) (*v1.UpdateIdentityProviderResponse, error) {
+	response, err := c.updateIdentityProvider.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteIdentityProvider calls llmgw.admin.v1.AdminService.DeleteIdentityProvider.
+func (c *adminServiceClient) DeleteIdentityProvider(ctx context.Context, req *v1.DeleteIdentityProviderRequest) (*v1.DeleteIdentityProviderResponse, error) {
+	response, err := c.deleteIdentityProvider.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -1358,6 +1463,16 @@ type AdminServiceHandler interface {
 	UpdateTeam(context.Context, *v1.UpdateTeamRequest) (*v1.UpdateTeamResponse, error)
 	// DeleteTeam deletes a team; its members stay.
 	DeleteTeam(context.Context, *v1.DeleteTeamRequest) (*v1.DeleteTeamResponse, error)
+	// CreateIdentityProvider adds an OIDC identity provider: its JWTs authenticate as users.
+	CreateIdentityProvider(context.Context, *v1.CreateIdentityProviderRequest) (*v1.CreateIdentityProviderResponse, error)
+	// GetIdentityProvider returns an identity provider by name.
+	GetIdentityProvider(context.Context, *v1.GetIdentityProviderRequest) (*v1.GetIdentityProviderResponse, error)
+	// ListIdentityProviders lists identity providers by name.
+	ListIdentityProviders(context.Context, *v1.ListIdentityProvidersRequest) (*v1.ListIdentityProvidersResponse, error)
+	// UpdateIdentityProvider replaces an identity provider's settings.
+	UpdateIdentityProvider(context.Context, *v1.UpdateIdentityProviderRequest) (*v1.UpdateIdentityProviderResponse, error)
+	// DeleteIdentityProvider deletes an identity provider: its tokens are refused at once.
+	DeleteIdentityProvider(context.Context, *v1.DeleteIdentityProviderRequest) (*v1.DeleteIdentityProviderResponse, error)
 	// CreateVirtualAccount adds a virtual account: an application or service identity.
 	CreateVirtualAccount(context.Context, *v1.CreateVirtualAccountRequest) (*v1.CreateVirtualAccountResponse, error)
 	// GetVirtualAccount returns a virtual account by name.
@@ -1577,6 +1692,36 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		AdminServiceDeleteTeamProcedure,
 		svc.DeleteTeam,
 		connect.WithSchema(adminServiceMethods.ByName("DeleteTeam")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceCreateIdentityProviderHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceCreateIdentityProviderProcedure,
+		svc.CreateIdentityProvider,
+		connect.WithSchema(adminServiceMethods.ByName("CreateIdentityProvider")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceGetIdentityProviderHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceGetIdentityProviderProcedure,
+		svc.GetIdentityProvider,
+		connect.WithSchema(adminServiceMethods.ByName("GetIdentityProvider")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListIdentityProvidersHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceListIdentityProvidersProcedure,
+		svc.ListIdentityProviders,
+		connect.WithSchema(adminServiceMethods.ByName("ListIdentityProviders")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceUpdateIdentityProviderHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceUpdateIdentityProviderProcedure,
+		svc.UpdateIdentityProvider,
+		connect.WithSchema(adminServiceMethods.ByName("UpdateIdentityProvider")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceDeleteIdentityProviderHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceDeleteIdentityProviderProcedure,
+		svc.DeleteIdentityProvider,
+		connect.WithSchema(adminServiceMethods.ByName("DeleteIdentityProvider")),
 		connect.WithHandlerOptions(opts...),
 	)
 	adminServiceCreateVirtualAccountHandler := connect.NewUnaryHandlerSimple(
@@ -1861,6 +2006,16 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateTeamHandler.ServeHTTP(w, r)
 		case AdminServiceDeleteTeamProcedure:
 			adminServiceDeleteTeamHandler.ServeHTTP(w, r)
+		case AdminServiceCreateIdentityProviderProcedure:
+			adminServiceCreateIdentityProviderHandler.ServeHTTP(w, r)
+		case AdminServiceGetIdentityProviderProcedure:
+			adminServiceGetIdentityProviderHandler.ServeHTTP(w, r)
+		case AdminServiceListIdentityProvidersProcedure:
+			adminServiceListIdentityProvidersHandler.ServeHTTP(w, r)
+		case AdminServiceUpdateIdentityProviderProcedure:
+			adminServiceUpdateIdentityProviderHandler.ServeHTTP(w, r)
+		case AdminServiceDeleteIdentityProviderProcedure:
+			adminServiceDeleteIdentityProviderHandler.ServeHTTP(w, r)
 		case AdminServiceCreateVirtualAccountProcedure:
 			adminServiceCreateVirtualAccountHandler.ServeHTTP(w, r)
 		case AdminServiceGetVirtualAccountProcedure:
@@ -2028,6 +2183,26 @@ func (UnimplementedAdminServiceHandler) UpdateTeam(context.Context, *v1.UpdateTe
 
 func (UnimplementedAdminServiceHandler) DeleteTeam(context.Context, *v1.DeleteTeamRequest) (*v1.DeleteTeamResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteTeam is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) CreateIdentityProvider(context.Context, *v1.CreateIdentityProviderRequest) (*v1.CreateIdentityProviderResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.CreateIdentityProvider is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetIdentityProvider(context.Context, *v1.GetIdentityProviderRequest) (*v1.GetIdentityProviderResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.GetIdentityProvider is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListIdentityProviders(context.Context, *v1.ListIdentityProvidersRequest) (*v1.ListIdentityProvidersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListIdentityProviders is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) UpdateIdentityProvider(context.Context, *v1.UpdateIdentityProviderRequest) (*v1.UpdateIdentityProviderResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.UpdateIdentityProvider is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) DeleteIdentityProvider(context.Context, *v1.DeleteIdentityProviderRequest) (*v1.DeleteIdentityProviderResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteIdentityProvider is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) CreateVirtualAccount(context.Context, *v1.CreateVirtualAccountRequest) (*v1.CreateVirtualAccountResponse, error) {

@@ -39,6 +39,9 @@ const (
 	// ControlPlaneServiceExchangeLeasesProcedure is the fully-qualified name of the
 	// ControlPlaneService's ExchangeLeases RPC.
 	ControlPlaneServiceExchangeLeasesProcedure = "/llmgw.controlplane.v1.ControlPlaneService/ExchangeLeases"
+	// ControlPlaneServiceEnsureUsersProcedure is the fully-qualified name of the ControlPlaneService's
+	// EnsureUsers RPC.
+	ControlPlaneServiceEnsureUsersProcedure = "/llmgw.controlplane.v1.ControlPlaneService/EnsureUsers"
 )
 
 // ControlPlaneServiceClient is a client for the llmgw.controlplane.v1.ControlPlaneService service.
@@ -53,6 +56,11 @@ type ControlPlaneServiceClient interface {
 	// renews its leases: the share of each rule's remaining capacity it may admit without asking.
 	// It is idempotent: a request sent again with the same seq is applied once.
 	ExchangeLeases(context.Context, *v1.ExchangeLeasesRequest) (*v1.ExchangeLeasesResponse, error)
+	// EnsureUsers stores the users that a replica's OIDC logins created on first use (identity
+	// providers with create_users): each user that does not exist is created without teams;
+	// existing users are left as they are. A replica calls it off the request path, once per
+	// user it has not stored yet.
+	EnsureUsers(context.Context, *v1.EnsureUsersRequest) (*v1.EnsureUsersResponse, error)
 }
 
 // NewControlPlaneServiceClient constructs a client for the
@@ -78,6 +86,12 @@ func NewControlPlaneServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(controlPlaneServiceMethods.ByName("ExchangeLeases")),
 			connect.WithClientOptions(opts...),
 		),
+		ensureUsers: connect.NewClient[v1.EnsureUsersRequest, v1.EnsureUsersResponse](
+			httpClient,
+			baseURL+ControlPlaneServiceEnsureUsersProcedure,
+			connect.WithSchema(controlPlaneServiceMethods.ByName("EnsureUsers")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -85,6 +99,7 @@ func NewControlPlaneServiceClient(httpClient connect.HTTPClient, baseURL string,
 type controlPlaneServiceClient struct {
 	watchConfig    *connect.Client[v1.WatchConfigRequest, v1.WatchConfigResponse]
 	exchangeLeases *connect.Client[v1.ExchangeLeasesRequest, v1.ExchangeLeasesResponse]
+	ensureUsers    *connect.Client[v1.EnsureUsersRequest, v1.EnsureUsersResponse]
 }
 
 // WatchConfig calls llmgw.controlplane.v1.ControlPlaneService.WatchConfig.
@@ -95,6 +110,15 @@ func (c *controlPlaneServiceClient) WatchConfig(ctx context.Context, req *v1.Wat
 // ExchangeLeases calls llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases.
 func (c *controlPlaneServiceClient) ExchangeLeases(ctx context.Context, req *v1.ExchangeLeasesRequest) (*v1.ExchangeLeasesResponse, error) {
 	response, err := c.exchangeLeases.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// EnsureUsers calls llmgw.controlplane.v1.ControlPlaneService.EnsureUsers.
+func (c *controlPlaneServiceClient) EnsureUsers(ctx context.Context, req *v1.EnsureUsersRequest) (*v1.EnsureUsersResponse, error) {
+	response, err := c.ensureUsers.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -114,6 +138,11 @@ type ControlPlaneServiceHandler interface {
 	// renews its leases: the share of each rule's remaining capacity it may admit without asking.
 	// It is idempotent: a request sent again with the same seq is applied once.
 	ExchangeLeases(context.Context, *v1.ExchangeLeasesRequest) (*v1.ExchangeLeasesResponse, error)
+	// EnsureUsers stores the users that a replica's OIDC logins created on first use (identity
+	// providers with create_users): each user that does not exist is created without teams;
+	// existing users are left as they are. A replica calls it off the request path, once per
+	// user it has not stored yet.
+	EnsureUsers(context.Context, *v1.EnsureUsersRequest) (*v1.EnsureUsersResponse, error)
 }
 
 // NewControlPlaneServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -135,12 +164,20 @@ func NewControlPlaneServiceHandler(svc ControlPlaneServiceHandler, opts ...conne
 		connect.WithSchema(controlPlaneServiceMethods.ByName("ExchangeLeases")),
 		connect.WithHandlerOptions(opts...),
 	)
+	controlPlaneServiceEnsureUsersHandler := connect.NewUnaryHandlerSimple(
+		ControlPlaneServiceEnsureUsersProcedure,
+		svc.EnsureUsers,
+		connect.WithSchema(controlPlaneServiceMethods.ByName("EnsureUsers")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/llmgw.controlplane.v1.ControlPlaneService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ControlPlaneServiceWatchConfigProcedure:
 			controlPlaneServiceWatchConfigHandler.ServeHTTP(w, r)
 		case ControlPlaneServiceExchangeLeasesProcedure:
 			controlPlaneServiceExchangeLeasesHandler.ServeHTTP(w, r)
+		case ControlPlaneServiceEnsureUsersProcedure:
+			controlPlaneServiceEnsureUsersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -156,4 +193,8 @@ func (UnimplementedControlPlaneServiceHandler) WatchConfig(context.Context, *v1.
 
 func (UnimplementedControlPlaneServiceHandler) ExchangeLeases(context.Context, *v1.ExchangeLeasesRequest) (*v1.ExchangeLeasesResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.controlplane.v1.ControlPlaneService.ExchangeLeases is not implemented"))
+}
+
+func (UnimplementedControlPlaneServiceHandler) EnsureUsers(context.Context, *v1.EnsureUsersRequest) (*v1.EnsureUsersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.controlplane.v1.ControlPlaneService.EnsureUsers is not implemented"))
 }
