@@ -131,8 +131,8 @@ func (b *bench) saturateAll(ctx context.Context, stdout io.Writer, upstream *pro
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "\n== open-loop saturation: the highest rate with p99 <= %s ms, every request 2xx and the rate sent as asked ==\n",
-		formatMillis(saturateMaxP99))
+	fmt.Fprintf(stdout, "\n== open-loop saturation: the highest rate with p99 <= %s, every request 2xx and the rate sent as asked ==\n",
+		saturateMaxP99)
 	if err := writeSaturation(stdout, results); err != nil {
 		return err
 	}
