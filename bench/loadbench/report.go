@@ -27,6 +27,11 @@ const (
 	// transport errors, which vegeta records as status 0) above which a
 	// target is considered broken and the run fails.
 	maxNon2xxPercent = 1
+	// minStreamShare is the least share of the fake upstream's stream
+	// (with its usage chunk) a target's answers must average when streamed:
+	// fewer bytes mean truncated streams or answers that were not streamed,
+	// and the figures would measure less work than the proxy does.
+	minStreamShare = 0.9
 )
 
 // vegetaMetrics is the part of `vegeta report -type=json` loadbench reads.
@@ -38,6 +43,9 @@ type vegetaMetrics struct {
 		Mean time.Duration `json:"mean"`
 		Max  time.Duration `json:"max"`
 	} `json:"latencies"`
+	BytesIn struct {
+		Mean float64 `json:"mean"`
+	} `json:"bytes_in"`
 	Requests    uint64         `json:"requests"`
 	Rate        float64        `json:"rate"`
 	StatusCodes map[string]int `json:"status_codes"`
@@ -188,6 +196,9 @@ func buildReport(ms []measurement, stream bool) report {
 		if m.metrics.tooManyNon2xx() {
 			r.failures = append(r.failures, fmt.Sprintf("%s: %.2f%% non-2xx (status codes %s%s)",
 				m.target, 100*(1-ok), formatStatusCodes(m.metrics.StatusCodes), formatErrors(m.metrics.Errors)))
+		} else if want := float64(streamSize()); stream && m.metrics.BytesIn.Mean < minStreamShare*want {
+			r.failures = append(r.failures, fmt.Sprintf("%s: answers average %.0f bytes, under %.0f%% of the %.0f-byte stream: truncated or not streamed",
+				m.target, m.metrics.BytesIn.Mean, 100*minStreamShare, want))
 		}
 	}
 	proxy, hasProxy := byTarget[targetProxy]
@@ -220,12 +231,13 @@ func buildReport(ms []measurement, stream bool) report {
 	return r
 }
 
-// err reports the targets that failed the success threshold, or nil.
+// err reports the targets that failed the success threshold or, streamed,
+// did not relay whole streams, or nil.
 func (r report) err() error {
 	if len(r.failures) == 0 {
 		return nil
 	}
-	return fmt.Errorf("more than %d%% non-2xx answers: %s", maxNon2xxPercent, strings.Join(r.failures, "; "))
+	return fmt.Errorf("targets whose figures measure an error path: %s", strings.Join(r.failures, "; "))
 }
 
 // write prints the table and the comparison to w.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestParseVegetaMetrics(t *testing.T) {
 				m.Latencies.P99 = 18466 * time.Microsecond
 				m.Latencies.Mean = 229 * time.Microsecond
 				m.Latencies.Max = 61597 * time.Microsecond
+				m.BytesIn.Mean = 634
 				m.Requests = 10000
 				m.Rate = 1000.1
 				m.StatusCodes = map[string]int{"200": 10000}
@@ -429,5 +431,42 @@ func TestReportMeanAndMemory(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("write() mismatch (-want +got):\n%s\nfull output:\n%s", diff, b.String())
+	}
+}
+
+// TestReportStreamBytes: a streamed run fails a target whose answers average
+// fewer bytes than 90 % of the upstream's stream, however many were 2xx.
+func TestReportStreamBytes(t *testing.T) {
+	t.Parallel()
+	us := time.Microsecond
+	full := float64(streamSize())
+	withBytes := func(target string, mean float64) measurement {
+		m := meas(target, 500*us, 900*us, 1000, ok(1000), 0)
+		m.metrics.BytesIn.Mean = mean
+		return m
+	}
+	tests := []struct {
+		name   string
+		in     measurement
+		stream bool
+		want   []string
+	}{
+		{name: "whole stream", in: withBytes(targetLLMGW, full), stream: true},
+		{name: "rewritten a little", in: withBytes(targetLLMGW, 0.95*full), stream: true},
+		{name: "truncated", in: withBytes(targetLLMGW, 0.5*full), stream: true,
+			want: []string{fmt.Sprintf("llmgw: answers average %.0f bytes, under 90%% of the %.0f-byte stream: truncated or not streamed", 0.5*full, full)}},
+		{name: "not streamed: no bytes check", in: withBytes(targetLLMGW, 600), stream: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := buildReport([]measurement{tt.in}, tt.stream)
+			if diff := cmp.Diff(tt.want, r.failures); diff != "" {
+				t.Errorf("failures mismatch (-want +got):\n%s", diff)
+			}
+			if (r.err() != nil) != (len(tt.want) > 0) {
+				t.Errorf("err() = %v", r.err())
+			}
+		})
 	}
 }

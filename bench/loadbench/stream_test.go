@@ -100,7 +100,14 @@ func TestUpstreamStream(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 				t.Fatalf("status %d, Content-Type %q, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
-			chunks, done := readStream(t, resp.Body)
+			data, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantUsage && len(data) != streamSize() {
+				t.Errorf("stream of %d bytes, streamSize() = %d", len(data), streamSize())
+			}
+			chunks, done := readStream(t, strings.NewReader(string(data)))
 			if !done {
 				t.Error("the stream did not end with [DONE]")
 			}

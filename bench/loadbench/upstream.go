@@ -62,6 +62,16 @@ func streamBody(includeUsage bool) [][]byte {
 	return append(events, []byte("data: [DONE]\n\n"))
 }
 
+// streamSize is the length in bytes of the fake upstream's stream with its
+// usage chunk, the stream every streamed request of the benchmark asks for.
+func streamSize() int {
+	n := 0
+	for _, e := range streamBody(true) {
+		n += len(e)
+	}
+	return n
+}
+
 // streamFlags is the part of a chat request that decides the answer's shape.
 type streamFlags struct {
 	Stream        bool `json:"stream"`
