@@ -70,7 +70,8 @@ lint: tools
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo 'gofmt needed'; exit 1; }
 	@! git grep -nE '^(<<<<<<< |>>>>>>> |=======$$)' -- ':!gen' ':!ent' || { echo 'merge conflict markers committed'; exit 1; }
 
-## bench: fixed-rate load test: direct vs bare httputil.ReverseProxy vs llmgw vs llmgw with rate limits and budgets, gateway pinned to one core
+## bench: fixed-rate load test: direct vs bare httputil.ReverseProxy vs llmgw vs llmgw with rate limits and budgets, gateway pinned to one core;
+## more with BENCH_FLAGS, e.g. make bench BENCH_FLAGS="-rates 250,1000,2000,5000" (or "-stream", "-saturate"); see bench/README.md
 bench:
 	$(GO) run ./bench/loadbench run $(BENCH_FLAGS)
 

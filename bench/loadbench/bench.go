@@ -45,7 +45,9 @@ const (
 
 // benchConfig is the parsed flags of the "run" subcommand.
 type benchConfig struct {
-	rate int
+	// rates are the open loop's rates in requests per second, ascending: each
+	// target is measured at each, with a fresh process per rate.
+	rates []int
 	// workers, when positive, makes the load closed-loop: that many workers, each sending its
 	// next request when its last was answered, as fast as the target answers (rate unused).
 	workers   int
@@ -60,6 +62,12 @@ type benchConfig struct {
 	ready     time.Duration
 	// gatewayFlags are extra flags for `llmgw serve`, e.g. --request-log=false.
 	gatewayFlags []string
+	// stream makes every request ask for a streamed answer (20 SSE chunks
+	// and a usage chunk from the fake upstream).
+	stream bool
+	// saturate searches, per target, the highest open-loop rate that holds
+	// (see saturate.go) instead of measuring fixed rates.
+	saturate bool
 }
 
 // parseBenchFlags parses the "run" subcommand's flags.
@@ -67,8 +75,11 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs := flag.NewFlagSet("loadbench run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c benchConfig
-	var targets string
-	fs.IntVar(&c.rate, "rate", 1000, "requests per second, held fixed whatever the latency")
+	var targets, rates string
+	rate := fs.Int("rate", 1000, "requests per second, held fixed whatever the latency")
+	fs.StringVar(&rates, "rates", "", "comma-separated rates to measure each target at, e.g. 250,1000,2000,5000 (instead of -rate); with -saturate, the first is where the search starts")
+	fs.BoolVar(&c.stream, "stream", false, "send stream:true requests (with stream_options.include_usage) and measure streamed answers of 20 SSE chunks")
+	fs.BoolVar(&c.saturate, "saturate", false, fmt.Sprintf("per target, search the highest open-loop rate whose p99 stays at most %s with every request answered 2xx, starting at -rate (or the first of -rates)", saturateMaxP99))
 	fs.IntVar(&c.workers, "workers", 0, "closed loop: this many concurrent workers, each sending its next request when the last is answered (-rate is then ignored); 0 is the open loop at -rate")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of the measured attack on each target")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "length of the unmeasured attack before each measured one")
@@ -87,20 +98,56 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	if fs.NArg() > 0 {
 		return benchConfig{}, fmt.Errorf("run: unexpected arguments %q", fs.Args())
 	}
-	if c.rate <= 0 {
-		return benchConfig{}, fmt.Errorf("run: -rate must be positive, got %d", c.rate)
+	rateSet := false
+	fs.Visit(func(f *flag.Flag) { rateSet = rateSet || f.Name == "rate" })
+	var err error
+	switch {
+	case rates != "" && rateSet:
+		return benchConfig{}, errors.New("run: give -rate or -rates, not both")
+	case rates != "":
+		if c.rates, err = parseRates(rates); err != nil {
+			return benchConfig{}, err
+		}
+	case *rate <= 0:
+		return benchConfig{}, fmt.Errorf("run: -rate must be positive, got %d", *rate)
+	default:
+		c.rates = []int{*rate}
 	}
 	if c.workers < 0 {
 		return benchConfig{}, fmt.Errorf("run: -workers must not be negative, got %d", c.workers)
 	}
+	if c.workers > 0 && (len(c.rates) > 1 || c.saturate) {
+		return benchConfig{}, errors.New("run: -workers (closed loop) takes no -rates and no -saturate")
+	}
 	if c.duration <= 0 {
 		return benchConfig{}, fmt.Errorf("run: -duration must be positive, got %s", c.duration)
 	}
-	var err error
 	if c.targets, err = parseTargets(targets); err != nil {
 		return benchConfig{}, err
 	}
 	return c, nil
+}
+
+// parseRates parses a comma-separated list of positive rates and returns it
+// ascending, without duplicates.
+func parseRates(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		r, err := strconv.Atoi(f)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("run: -rates: %q is not a positive number of requests per second", f)
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("run: -rates names no rate")
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // parseTargets validates a comma-separated target list and returns it in
@@ -177,7 +224,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log:   log,
 	}
 	fmt.Fprintf(stdout, "loadbench: %s for %s per target (warm-up %s), %s, %d CPUs, %s, CPU clock resolution %s\n",
-		cfg.loadShape(), cfg.duration, cfg.warmup, runtime.Version(), runtime.NumCPU(), b.pin.describe(cfg), b.clock.resolution())
+		cfg.ratesShape(), cfg.duration, cfg.warmup, runtime.Version(), runtime.NumCPU(), b.pin.describe(cfg), b.clock.resolution())
 
 	// Builds run one after the other: the machine may be shared, and two
 	// concurrent builds would only slow each other down.
@@ -207,63 +254,106 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	// A target that cannot be measured (it does not start, or dies) ends
-	// the run, but the figures of the targets before it are still printed.
-	var ms []measurement
-	var measureErr error
-	for _, target := range cfg.targets {
-		m, err := b.measureTarget(ctx, target, upstream, upURL, gateway)
-		if err != nil {
-			measureErr = fmt.Errorf("%s: %w", target, err)
-			break
-		}
-		ms = append(ms, m)
+	if cfg.saturate {
+		return b.saturateAll(ctx, stdout, upstream, upURL, gateway, startLoad)
 	}
-	if len(ms) == 0 {
+
+	// Each target is measured at each rate with a fresh process, so that its
+	// memory figures are those of that rate alone. A target that cannot be
+	// measured (it does not start, or dies) ends the run, but the figures
+	// measured before it are still printed.
+	rates := cfg.rates
+	if cfg.workers > 0 {
+		rates = []int{0} // closed loop: one pass, the rate is whatever the targets answer
+	}
+	var groups [][]measurement
+	var measureErr error
+sweep:
+	for _, rate := range rates {
+		var ms []measurement
+		for _, name := range cfg.targets {
+			m, err := b.measureOnce(ctx, name, rate, upstream, upURL, gateway)
+			if err != nil {
+				measureErr = fmt.Errorf("%s at %s: %w", name, cfg.loadShape(rate), err)
+				if len(ms) > 0 {
+					groups = append(groups, ms)
+				}
+				break sweep
+			}
+			ms = append(ms, m)
+		}
+		groups = append(groups, ms)
+	}
+	if len(groups) == 0 {
 		return measureErr
 	}
 
-	fmt.Fprintln(stdout)
-	r := buildReport(ms)
-	if err := r.write(stdout); err != nil {
-		return err
+	var reportErrs []error
+	for _, ms := range groups {
+		fmt.Fprintf(stdout, "\n== %s ==\n", cfg.loadShape(ms[0].rate))
+		r := buildReport(ms, cfg.stream)
+		if err := r.write(stdout); err != nil {
+			return err
+		}
+		reportErrs = append(reportErrs, r.err())
 	}
 	fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end; with more load than cores,\n"+
 		"other work skews the latencies (p99 first); CPU µs/request is the steadier figure.\n", startLoad, loadAvg())
-	return errors.Join(measureErr, r.err())
+	return errors.Join(append([]error{measureErr}, reportErrs...)...)
 }
 
-// measureTarget starts target's process (direct reuses the upstream), waits
-// for it, warms it up, and measures one attack.
-func (b *bench) measureTarget(ctx context.Context, target string, upstream *process, upURL, gateway string) (measurement, error) {
-	switch target {
+// measureOnce starts target, measures it once at rate and stops it.
+func (b *bench) measureOnce(ctx context.Context, name string, rate int, upstream *process, upURL, gateway string) (measurement, error) {
+	t, err := b.startTarget(ctx, name, upstream, upURL, gateway)
+	if err != nil {
+		return measurement{}, err
+	}
+	defer t.stop()
+	return b.measure(ctx, t, rate)
+}
+
+// target is a started target: the process measured, the request it is sent
+// and, when not nil, the check that it did the work it is measured for.
+type target struct {
+	name  string
+	p     *process
+	req   request
+	check countCheck
+	// stop ends what startTarget started (nothing for direct, whose
+	// process is the shared upstream).
+	stop func()
+}
+
+// startTarget starts target's process (direct reuses the upstream) and
+// waits until it answers.
+func (b *bench) startTarget(ctx context.Context, name string, upstream *process, upURL, gateway string) (*target, error) {
+	switch name {
 	case targetDirect:
-		return b.measure(ctx, target, upstream, request{upURL + "/v1/chat/completions", upstreamModel, b.cfg.token}, nil)
+		return &target{name: name, p: upstream, req: request{upURL + "/v1/chat/completions", upstreamModel, b.cfg.token}, stop: func() {}}, nil
 	case targetProxy:
 		addr, err := freeAddr()
 		if err != nil {
-			return measurement{}, err
+			return nil, err
 		}
-		p, err := b.start(ctx, target, b.cfg.targetCPU, nil, b.self, "proxy", "-listen", addr, "-upstream", upURL)
+		p, err := b.start(ctx, name, b.cfg.targetCPU, nil, b.self, "proxy", "-listen", addr, "-upstream", upURL)
 		if err != nil {
-			return measurement{}, err
+			return nil, err
 		}
-		defer p.stop()
 		if err := b.waitReady(ctx, p, "http://"+addr+"/healthz"); err != nil {
-			return measurement{}, err
+			p.stop()
+			return nil, err
 		}
-		return b.measure(ctx, target, p, request{"http://" + addr + "/v1/chat/completions", upstreamModel, b.cfg.token}, nil)
+		return &target{name: name, p: p, req: request{"http://" + addr + "/v1/chat/completions", upstreamModel, b.cfg.token}, stop: p.stop}, nil
 	case targetLLMGW:
-		p, base, err := b.startGateway(ctx, target, gateway, gatewayConfig(upURL), nil)
+		p, base, err := b.startGateway(ctx, name, gateway, gatewayConfig(upURL), nil)
 		if err != nil {
-			return measurement{}, err
+			return nil, err
 		}
-		defer p.stop()
-		return b.measure(ctx, target, p, request{base + "/v1/chat/completions", gatewayModel, b.cfg.token}, nil)
+		return &target{name: name, p: p, req: request{base + "/v1/chat/completions", gatewayModel, b.cfg.token}, stop: p.stop}, nil
 	case targetGoverned:
-		return b.measureGoverned(ctx, upURL, gateway)
+		return b.startGoverned(ctx, upURL, gateway)
 	default:
-		return measurement{}, fmt.Errorf("unknown target %q", target)
+		return nil, fmt.Errorf("unknown target %q", name)
 	}
 }
 
@@ -310,8 +400,15 @@ func gatewayConfig(upstreamURL string) string {
 `
 }
 
-// requestBody is the fixed chat request every target receives.
-func requestBody(model string) string {
+// requestBody is the fixed chat request every target receives. A streamed
+// one asks for the usage chunk too, as a client metering tokens does, so that
+// every target relays the same stream (a gateway that asks the upstream for
+// usage on its own account would otherwise relay a chunk the proxy does not).
+func requestBody(model string, stream bool) string {
+	if stream {
+		return `{"model":"` + model + `","messages":[{"role":"user","content":"Say hello"}],` +
+			`"stream":true,"stream_options":{"include_usage":true}}`
+	}
 	return `{"model":"` + model + `","messages":[{"role":"user","content":"Say hello"}]}`
 }
 
@@ -324,56 +421,64 @@ type request struct {
 
 // countCheck proves that a target did the work it is measured for. Its
 // methods run outside the CPU window: baseline after the warm-up, verify
-// after the measured attack.
+// after the measured attack; describe says what was counted, for the log.
 type countCheck interface {
 	baseline(ctx context.Context) error
 	verify(ctx context.Context) error
+	describe() string
 }
 
-// measure warms target up, then runs the measured attack, reading the CPU
-// time of p before and after it. check, when not nil, is run around the
-// measured attack and fails the measurement when it fails.
-func (b *bench) measure(ctx context.Context, target string, p *process, req request, check countCheck) (measurement, error) {
-	prefix := filepath.Join(b.dir, target)
+// measure warms t up, then runs the measured attack at rate (0: the closed
+// loop), reading the CPU time of t's process before and after it and its
+// memory right after it. t.check, when not nil, is run around the measured
+// attack and fails the measurement when it fails.
+func (b *bench) measure(ctx context.Context, t *target, rate int) (measurement, error) {
+	prefix := filepath.Join(b.dir, t.name)
 	targetsFile, bodyFile := prefix+".targets", prefix+".body.json"
-	if err := os.WriteFile(targetsFile, []byte("POST "+req.url+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(targetsFile, []byte("POST "+t.req.url+"\n"), 0o600); err != nil {
 		return measurement{}, err
 	}
-	if err := os.WriteFile(bodyFile, []byte(requestBody(req.model)), 0o600); err != nil {
+	if err := os.WriteFile(bodyFile, []byte(requestBody(t.req.model, b.cfg.stream)), 0o600); err != nil {
 		return measurement{}, err
 	}
+	prefix += "-" + strconv.Itoa(rate)
 	if b.cfg.warmup > 0 {
-		b.log.Info("warming up", "target", target, "duration", b.cfg.warmup)
-		if err := b.attack(ctx, targetsFile, bodyFile, req.token, b.cfg.warmup, prefix+".warmup.bin"); err != nil {
+		b.log.Info("warming up", "target", t.name, "load", b.cfg.loadShape(rate), "duration", b.cfg.warmup)
+		if err := b.attack(ctx, rate, targetsFile, bodyFile, t.req.token, b.cfg.warmup, prefix+".warmup.bin"); err != nil {
 			return measurement{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	if check != nil {
-		if err := check.baseline(ctx); err != nil {
+	if t.check != nil {
+		if err := t.check.baseline(ctx); err != nil {
 			return measurement{}, err
 		}
 	}
 
-	b.log.Info("attacking", "target", target, "load", b.cfg.loadShape(), "duration", b.cfg.duration)
-	before, err := b.clock.cpuTime(p.pid())
+	b.log.Info("attacking", "target", t.name, "load", b.cfg.loadShape(rate), "duration", b.cfg.duration)
+	before, err := b.clock.cpuTime(t.p.pid())
 	if err != nil {
 		return measurement{}, err
 	}
 	results := prefix + ".bin"
-	if err := b.attack(ctx, targetsFile, bodyFile, req.token, b.cfg.duration, results); err != nil {
+	if err := b.attack(ctx, rate, targetsFile, bodyFile, t.req.token, b.cfg.duration, results); err != nil {
 		return measurement{}, err
 	}
-	after, err := b.clock.cpuTime(p.pid())
+	after, err := b.clock.cpuTime(t.p.pid())
 	if err != nil {
 		return measurement{}, err
 	}
-	if err := p.alive(); err != nil {
+	mem, err := readMemory(t.p.pid())
+	if err != nil {
 		return measurement{}, err
 	}
-	if check != nil {
-		if err := check.verify(ctx); err != nil {
+	if err := t.p.alive(); err != nil {
+		return measurement{}, err
+	}
+	if t.check != nil {
+		if err := t.check.verify(ctx); err != nil {
 			return measurement{}, err
 		}
+		b.log.Info("every rule counted the attack", "target", t.name, "added", t.check.describe())
 	}
 
 	var out, errb bytes.Buffer
@@ -386,13 +491,14 @@ func (b *bench) measure(ctx context.Context, target string, p *process, req requ
 	if err != nil {
 		return measurement{}, err
 	}
-	return measurement{target: target, metrics: m, cpu: after - before}, nil
+	return measurement{target: t.name, rate: rate, metrics: m, cpu: after - before, mem: mem}, nil
 }
 
-// attack runs vegeta at the configured rate, pinned to the generator's core,
-// sending token as the bearer key and writing its binary results to output.
-func (b *bench) attack(ctx context.Context, targetsFile, bodyFile, token string, d time.Duration, output string) error {
-	args := b.pin.wrap(b.cfg.genCPU, b.vegeta, append([]string{"attack"}, append(b.cfg.loadArgs(),
+// attack runs vegeta at rate (0: the closed loop), pinned to the
+// generator's core, sending token as the bearer key and writing its binary
+// results to output.
+func (b *bench) attack(ctx context.Context, rate int, targetsFile, bodyFile, token string, d time.Duration, output string) error {
+	args := b.pin.wrap(b.cfg.genCPU, b.vegeta, append([]string{"attack"}, append(b.cfg.loadArgs(rate),
 		"-duration", d.String(),
 		"-targets", targetsFile,
 		"-body", bodyFile,
@@ -412,20 +518,43 @@ func (b *bench) attack(ctx context.Context, targetsFile, bodyFile, token string,
 
 // loadArgs are vegeta's flags for the load's shape: a fixed rate (open loop), or with
 // workers, rate 0 and that many workers and no more (closed loop).
-func (c benchConfig) loadArgs() []string {
+func (c benchConfig) loadArgs(rate int) []string {
 	if c.workers > 0 {
 		w := strconv.Itoa(c.workers)
 		return []string{"-rate", "0", "-workers", w, "-max-workers", w}
 	}
-	return []string{"-rate", strconv.Itoa(c.rate) + "/1s"}
+	return []string{"-rate", strconv.Itoa(rate) + "/1s"}
 }
 
-// loadShape describes the load for the report's first line.
-func (c benchConfig) loadShape() string {
-	if c.workers > 0 {
-		return fmt.Sprintf("closed loop, %d workers", c.workers)
+// loadShape describes the load at rate, for the report and the log.
+func (c benchConfig) loadShape(rate int) string {
+	kind := "requests"
+	if c.stream {
+		kind = "streamed requests"
 	}
-	return fmt.Sprintf("open loop, %d req/s", c.rate)
+	if c.workers > 0 {
+		return fmt.Sprintf("closed loop, %d workers, %s", c.workers, kind)
+	}
+	return fmt.Sprintf("open loop, %d req/s, %s", rate, kind)
+}
+
+// ratesShape describes the configured load for the first line of the output.
+func (c benchConfig) ratesShape() string {
+	switch {
+	case c.workers > 0:
+		return c.loadShape(0)
+	case c.saturate:
+		return fmt.Sprintf("open-loop saturation search from %d req/s", c.rates[0])
+	}
+	rs := make([]string, len(c.rates))
+	for i, r := range c.rates {
+		rs[i] = strconv.Itoa(r)
+	}
+	kind := "requests"
+	if c.stream {
+		kind = "streamed requests"
+	}
+	return fmt.Sprintf("open loop at %s req/s, %s", strings.Join(rs, ", "), kind)
 }
 
 // build compiles pkg (a path or package pattern understood by go build, run

@@ -44,7 +44,7 @@ func TestParseTargets(t *testing.T) {
 func TestParseBenchFlags(t *testing.T) {
 	t.Parallel()
 	defaults := benchConfig{
-		rate: 1000, duration: 10 * time.Second, warmup: 2 * time.Second,
+		rates: []int{1000}, duration: 10 * time.Second, warmup: 2 * time.Second,
 		targets: []string{"direct", "proxy", "llmgw", "llmgw-governed"}, repo: ".", genCPU: 0, targetCPU: 1,
 		ready: 30 * time.Second,
 	}
@@ -60,7 +60,7 @@ func TestParseBenchFlags(t *testing.T) {
 			args: []string{"-rate", "500", "-duration", "5s", "-warmup", "0s", "-targets", "direct,proxy", "-keep"},
 			want: func() benchConfig {
 				c := defaults
-				c.rate, c.duration, c.warmup, c.targets, c.keep = 500, 5*time.Second, 0, []string{"direct", "proxy"}, true
+				c.rates, c.duration, c.warmup, c.targets, c.keep = []int{500}, 5*time.Second, 0, []string{"direct", "proxy"}, true
 				return c
 			}(),
 		},
@@ -82,6 +82,30 @@ func TestParseBenchFlags(t *testing.T) {
 				return c
 			}(),
 		},
+		{
+			name: "rate sweep, ascending without duplicates",
+			args: []string{"-rates", "5000, 250,1000,2000,1000,"},
+			want: func() benchConfig {
+				c := defaults
+				c.rates = []int{250, 1000, 2000, 5000}
+				return c
+			}(),
+		},
+		{
+			name: "streams and saturation",
+			args: []string{"-stream", "-saturate", "-rate", "500"},
+			want: func() benchConfig {
+				c := defaults
+				c.rates, c.stream, c.saturate = []int{500}, true, true
+				return c
+			}(),
+		},
+		{name: "rate and rates", args: []string{"-rate", "500", "-rates", "250,1000"}, wantErr: true},
+		{name: "rates with a zero", args: []string{"-rates", "250,0"}, wantErr: true},
+		{name: "rates not numbers", args: []string{"-rates", "250,fast"}, wantErr: true},
+		{name: "rates empty", args: []string{"-rates", ","}, wantErr: true},
+		{name: "closed loop with rates", args: []string{"-workers", "8", "-rates", "250,1000"}, wantErr: true},
+		{name: "closed loop saturation", args: []string{"-workers", "8", "-saturate"}, wantErr: true},
 		{name: "negative workers", args: []string{"-workers", "-1"}, wantErr: true},
 		{name: "zero rate", args: []string{"-rate", "0"}, wantErr: true},
 		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: true},
@@ -107,10 +131,10 @@ func TestParseBenchFlags(t *testing.T) {
 // (as fast as answered) and exactly the workers asked for, never more.
 func TestLoadArgs(t *testing.T) {
 	t.Parallel()
-	if got, want := (benchConfig{rate: 1000}).loadArgs(), []string{"-rate", "1000/1s"}; !cmp.Equal(got, want) {
+	if got, want := (benchConfig{}).loadArgs(1000), []string{"-rate", "1000/1s"}; !cmp.Equal(got, want) {
 		t.Errorf("open loop: %q, want %q", got, want)
 	}
-	if got, want := (benchConfig{rate: 1000, workers: 16}).loadArgs(), []string{"-rate", "0", "-workers", "16", "-max-workers", "16"}; !cmp.Equal(got, want) {
+	if got, want := (benchConfig{workers: 16}).loadArgs(0), []string{"-rate", "0", "-workers", "16", "-max-workers", "16"}; !cmp.Equal(got, want) {
 		t.Errorf("closed loop: %q, want %q", got, want)
 	}
 }
@@ -126,19 +150,58 @@ func TestRunUnknownSubcommand(t *testing.T) {
 func TestRequestBody(t *testing.T) {
 	t.Parallel()
 	for _, model := range []string{upstreamModel, gatewayModel} {
-		var req struct {
-			Model    string `json:"model"`
-			Messages []struct {
-				Role    string `json:"role"`
-				Content string `json:"content"`
-			} `json:"messages"`
+		for _, stream := range []bool{false, true} {
+			var req struct {
+				Model    string `json:"model"`
+				Messages []struct {
+					Role    string `json:"role"`
+					Content string `json:"content"`
+				} `json:"messages"`
+				streamFlags
+			}
+			if err := json.Unmarshal([]byte(requestBody(model, stream)), &req); err != nil {
+				t.Fatalf("requestBody(%q, %v) is not JSON: %v", model, stream, err)
+			}
+			if req.Model != model || len(req.Messages) != 1 || req.Messages[0].Role != "user" || req.Messages[0].Content != "Say hello" {
+				t.Errorf("requestBody(%q, %v) = %+v", model, stream, req)
+			}
+			// A streamed request asks for the usage chunk; a plain one asks for no stream.
+			usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+			if req.Stream != stream || usage != stream {
+				t.Errorf("requestBody(%q, %v): stream %v, include_usage %v", model, stream, req.Stream, usage)
+			}
 		}
-		if err := json.Unmarshal([]byte(requestBody(model)), &req); err != nil {
-			t.Fatalf("requestBody(%q) is not JSON: %v", model, err)
-		}
-		if req.Model != model || len(req.Messages) != 1 || req.Messages[0].Role != "user" || req.Messages[0].Content != "Say hello" {
-			t.Errorf("requestBody(%q) = %+v", model, req)
-		}
+	}
+}
+
+func TestLoadShape(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		c    benchConfig
+		rate int
+		want string
+		all  string
+	}{
+		{name: "open loop", c: benchConfig{rates: []int{1000}}, rate: 1000,
+			want: "open loop, 1000 req/s, requests", all: "open loop at 1000 req/s, requests"},
+		{name: "sweep of streams", c: benchConfig{rates: []int{250, 1000}, stream: true}, rate: 250,
+			want: "open loop, 250 req/s, streamed requests", all: "open loop at 250, 1000 req/s, streamed requests"},
+		{name: "closed loop", c: benchConfig{rates: []int{1000}, workers: 8},
+			want: "closed loop, 8 workers, requests", all: "closed loop, 8 workers, requests"},
+		{name: "saturation", c: benchConfig{rates: []int{500}, saturate: true}, rate: 500,
+			want: "open loop, 500 req/s, requests", all: "open-loop saturation search from 500 req/s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.c.loadShape(tt.rate); got != tt.want {
+				t.Errorf("loadShape(%d) = %q, want %q", tt.rate, got, tt.want)
+			}
+			if got := tt.c.ratesShape(); got != tt.all {
+				t.Errorf("ratesShape() = %q, want %q", got, tt.all)
+			}
+		})
 	}
 }
 

@@ -5,9 +5,12 @@
 // net/http/httputil.ReverseProxy (the floor for any gateway built on net/http),
 // the same upstream behind llmgw with nothing enforced, and behind llmgw
 // called with a user's key that an authz rule, three rate limits and two
-// budgets all govern (llmgw-governed). For each target it reports the p50 and p99
-// latency, the latency added over the direct call, and the CPU time the target
-// process spent per request, with the process under test pinned to its own core.
+// budgets all govern (llmgw-governed). For each target it reports the p50, mean
+// and p99 latency, the latency added over the direct call, the CPU time the
+// target process spent per request and its resident memory (now and peak),
+// with the process under test pinned to its own core. It measures at one or
+// several fixed rates (-rate, -rates), plain or streamed requests (-stream),
+// or searches each target's highest rate that holds (-saturate).
 //
 // Subcommands:
 //

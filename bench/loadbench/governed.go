@@ -92,27 +92,27 @@ rules:
 `
 }
 
-// measureGoverned starts llmgw with governedConfig, creates the user and its
-// key, and measures the key's requests. The run fails if any of the five
-// rules did not count the measured attack.
-func (b *bench) measureGoverned(ctx context.Context, upURL, gateway string) (measurement, error) {
+// startGoverned starts llmgw with governedConfig and creates the user and its
+// key, which the target sends. Its check fails a measurement if any of the
+// five rules did not count the measured attack.
+func (b *bench) startGoverned(ctx context.Context, upURL, gateway string) (*target, error) {
 	p, base, err := b.startGateway(ctx, targetGoverned, gateway, governedConfig(upURL), []string{upstreamKeyEnv + "=unused"})
 	if err != nil {
-		return measurement{}, err
+		return nil, err
 	}
-	defer p.stop()
 	admin := &adminClient{base: base, token: b.cfg.token, client: &http.Client{Timeout: 10 * time.Second}}
 	key, err := admin.createUserKey(ctx, governedUser)
 	if err != nil {
-		return measurement{}, err
+		p.stop()
+		return nil, err
 	}
-	check := &ruleCheck{admin: admin, rules: governedRules}
-	m, err := b.measure(ctx, targetGoverned, p, request{base + "/v1/chat/completions", governedModel, key}, check)
-	if err != nil {
-		return measurement{}, err
-	}
-	b.log.Info("every rule counted the attack", "target", targetGoverned, "added", check.describe())
-	return m, nil
+	return &target{
+		name:  targetGoverned,
+		p:     p,
+		req:   request{base + "/v1/chat/completions", governedModel, key},
+		check: &ruleCheck{admin: admin, rules: governedRules},
+		stop:  p.stop,
+	}, nil
 }
 
 // adminClient calls llmgw's Admin REST API with the admin token.

@@ -134,3 +134,62 @@ func loadAvg() string {
 	}
 	return s
 }
+
+// memory is a process's resident memory, in bytes, as /proc/<pid>/status
+// reports it.
+type memory struct {
+	// rss is VmRSS: resident now (anonymous, file-backed and shared memory).
+	rss uint64
+	// peak is VmHWM: the most the process has had resident since it started.
+	peak uint64
+}
+
+// parseProcStatus returns VmRSS and VmHWM from the content of
+// /proc/<pid>/status, whose memory lines read "VmRSS:\t   12345 kB". Both
+// must be present: a kernel thread or a zombie has neither, and then there
+// is nothing to report.
+func parseProcStatus(data []byte) (memory, error) {
+	var m memory
+	var haveRSS, havePeak bool
+	for line := range bytes.Lines(data) {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch string(name) {
+		case "VmRSS":
+			dst, haveRSS = &m.rss, true
+		case "VmHWM":
+			dst, havePeak = &m.peak, true
+		default:
+			continue
+		}
+		fields := bytes.Fields(value)
+		if len(fields) != 2 || string(fields[1]) != "kB" {
+			return memory{}, fmt.Errorf("proc status: %s: want \"<n> kB\", got %q", name, bytes.TrimSpace(value))
+		}
+		kb, err := strconv.ParseUint(string(fields[0]), 10, 64)
+		if err != nil {
+			return memory{}, fmt.Errorf("proc status: %s: %w", name, err)
+		}
+		*dst = kb * 1024
+	}
+	if !haveRSS || !havePeak {
+		return memory{}, errors.New("proc status: no VmRSS or VmHWM line")
+	}
+	return m, nil
+}
+
+// readMemory returns pid's resident memory now and at its peak.
+func readMemory(pid int) (memory, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, fmt.Errorf("memory: %w", err)
+	}
+	m, err := parseProcStatus(data)
+	if err != nil {
+		return memory{}, fmt.Errorf("memory of pid %d: %w", pid, err)
+	}
+	return m, nil
+}

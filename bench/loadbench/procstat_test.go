@@ -175,3 +175,52 @@ func TestParseLoadAvg(t *testing.T) {
 		})
 	}
 }
+
+func TestParseProcStatus(t *testing.T) {
+	t.Parallel()
+	const kb = 1024
+	// A trimmed real /proc/<pid>/status of a Go server.
+	real := "Name:\tllmgw\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nPid:\t4242\n" +
+		"VmPeak:\t 1951232 kB\nVmSize:\t 1885696 kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\n" +
+		"VmHWM:\t   52340 kB\nVmRSS:\t   48128 kB\nRssAnon:\t   30000 kB\nRssFile:\t   18128 kB\n" +
+		"Threads:\t9\nvoluntary_ctxt_switches:\t1234\n"
+	tests := []struct {
+		name    string
+		data    string
+		want    memory
+		wantErr bool
+	}{
+		{name: "real status", data: real, want: memory{rss: 48128 * kb, peak: 52340 * kb}},
+		{name: "peak before rss, no trailing newline", data: "VmHWM:\t10 kB\nVmRSS:\t7 kB", want: memory{rss: 7 * kb, peak: 10 * kb}},
+		{name: "kernel thread has neither", data: "Name:\tkthreadd\nState:\tS (sleeping)\nThreads:\t1\n", wantErr: true},
+		{name: "rss without peak", data: "VmRSS:\t7 kB\n", wantErr: true},
+		{name: "unexpected unit", data: "VmHWM:\t10 MB\nVmRSS:\t7 kB\n", wantErr: true},
+		{name: "not a number", data: "VmHWM:\tten kB\nVmRSS:\t7 kB\n", wantErr: true},
+		{name: "empty", data: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseProcStatus([]byte(tt.data))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseProcStatus() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("parseProcStatus() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReadMemoryOwnProcess reads this test process's own status: a live
+// process has resident memory, and its peak is at least what it has now.
+func TestReadMemoryOwnProcess(t *testing.T) {
+	t.Parallel()
+	m, err := readMemory(os.Getpid())
+	if err != nil {
+		t.Fatalf("readMemory(self) error = %v", err)
+	}
+	if m.rss == 0 || m.peak < m.rss {
+		t.Errorf("readMemory(self) = %+v, want rss > 0 and peak >= rss", m)
+	}
+}

@@ -20,10 +20,18 @@ const (
 	goalCPURatio         = 1.3
 	goalGovernedCPURatio = 1.0
 	goalP50DeltaMax      = 100 * time.Microsecond
+	// goalStreamCPURatio is issue 11's goal for a streamed request of 20
+	// chunks, for either llmgw target: at most 1.1x the bare proxy's CPU.
+	goalStreamCPURatio = 1.1
 	// maxNon2xxPercent is the share of non-2xx answers (including
 	// transport errors, which vegeta records as status 0) above which a
 	// target is considered broken and the run fails.
 	maxNon2xxPercent = 1
+	// minStreamShare is the least share of the fake upstream's stream
+	// (with its usage chunk) a target's answers must average when streamed:
+	// fewer bytes mean truncated streams or answers that were not streamed,
+	// and the figures would measure less work than the proxy does.
+	minStreamShare = 0.9
 )
 
 // vegetaMetrics is the part of `vegeta report -type=json` loadbench reads.
@@ -35,6 +43,9 @@ type vegetaMetrics struct {
 		Mean time.Duration `json:"mean"`
 		Max  time.Duration `json:"max"`
 	} `json:"latencies"`
+	BytesIn struct {
+		Mean float64 `json:"mean"`
+	} `json:"bytes_in"`
 	Requests    uint64         `json:"requests"`
 	Rate        float64        `json:"rate"`
 	StatusCodes map[string]int `json:"status_codes"`
@@ -84,11 +95,16 @@ func (m vegetaMetrics) tooManyNon2xx() bool {
 
 // measurement is what one attack on one target produced.
 type measurement struct {
-	target  string
+	target string
+	// rate is the open loop's rate in requests per second; 0 for the closed loop.
+	rate    int
 	metrics vegetaMetrics
 	// cpu is the user+system CPU time the target process used during the
 	// measured attack (warm-up excluded).
 	cpu time.Duration
+	// mem is the target process's resident memory right after the measured
+	// attack, and its peak since it started (warm-up included).
+	mem memory
 }
 
 // cpuPerRequest is the target's CPU time divided by the requests sent.
@@ -101,15 +117,19 @@ func (m measurement) cpuPerRequest() time.Duration {
 
 // row is one line of the printed table.
 type row struct {
-	target     string
-	rate       float64
-	successPct float64
-	p50, p99   time.Duration
-	// addedP50 and addedP99 are the percentile minus the direct target's;
-	// hasAdded is false when there is no direct measurement or for direct.
-	addedP50, addedP99 time.Duration
-	hasAdded           bool
-	cpuPerRequest      time.Duration
+	target         string
+	rate           float64
+	successPct     float64
+	p50, mean, p99 time.Duration
+	// addedP50, addedMean and addedP99 are the figure minus the direct
+	// target's; hasAdded is false when there is no direct measurement or
+	// for direct.
+	addedP50, addedMean, addedP99 time.Duration
+	hasAdded                      bool
+	cpuPerRequest                 time.Duration
+	// rss and peak are the process's resident memory after the attack and
+	// its peak, in bytes.
+	rss, peak uint64
 }
 
 // comparison holds the two figures the issues name for one llmgw target,
@@ -145,7 +165,8 @@ type report struct {
 
 // buildReport turns measurements into the table rows, the llmgw-vs-proxy
 // comparison, and the list of targets that failed the success threshold.
-func buildReport(ms []measurement) report {
+// stream says the requests were streamed, which has its own CPU goal.
+func buildReport(ms []measurement, stream bool) report {
 	var r report
 	byTarget := make(map[string]measurement, len(ms))
 	for _, m := range ms {
@@ -159,18 +180,25 @@ func buildReport(ms []measurement) report {
 			rate:          m.metrics.Rate,
 			successPct:    100 * ok,
 			p50:           m.metrics.Latencies.P50,
+			mean:          m.metrics.Latencies.Mean,
 			p99:           m.metrics.Latencies.P99,
 			cpuPerRequest: m.cpuPerRequest(),
+			rss:           m.mem.rss,
+			peak:          m.mem.peak,
 		}
 		if hasDirect && m.target != targetDirect {
 			rw.hasAdded = true
 			rw.addedP50 = rw.p50 - direct.metrics.Latencies.P50
+			rw.addedMean = rw.mean - direct.metrics.Latencies.Mean
 			rw.addedP99 = rw.p99 - direct.metrics.Latencies.P99
 		}
 		r.rows = append(r.rows, rw)
 		if m.metrics.tooManyNon2xx() {
 			r.failures = append(r.failures, fmt.Sprintf("%s: %.2f%% non-2xx (status codes %s%s)",
 				m.target, 100*(1-ok), formatStatusCodes(m.metrics.StatusCodes), formatErrors(m.metrics.Errors)))
+		} else if want := float64(streamSize()); stream && m.metrics.BytesIn.Mean < minStreamShare*want {
+			r.failures = append(r.failures, fmt.Sprintf("%s: answers average %.0f bytes, under %.0f%% of the %.0f-byte stream: truncated or not streamed",
+				m.target, m.metrics.BytesIn.Mean, 100*minStreamShare, want))
 		}
 	}
 	proxy, hasProxy := byTarget[targetProxy]
@@ -178,6 +206,9 @@ func buildReport(ms []measurement) report {
 		target string
 		goal   float64
 	}{{targetLLMGW, goalCPURatio}, {targetGoverned, goalGovernedCPURatio}} {
+		if stream {
+			g.goal = goalStreamCPURatio
+		}
 		gw, ok := byTarget[g.target]
 		if !hasProxy || !ok {
 			continue
@@ -200,12 +231,13 @@ func buildReport(ms []measurement) report {
 	return r
 }
 
-// err reports the targets that failed the success threshold, or nil.
+// err reports the targets that failed the success threshold or, streamed,
+// did not relay whole streams, or nil.
 func (r report) err() error {
 	if len(r.failures) == 0 {
 		return nil
 	}
-	return fmt.Errorf("more than %d%% non-2xx answers: %s", maxNon2xxPercent, strings.Join(r.failures, "; "))
+	return fmt.Errorf("targets whose figures measure an error path: %s", strings.Join(r.failures, "; "))
 }
 
 // write prints the table and the comparison to w.
@@ -217,15 +249,15 @@ func (r report) write(w io.Writer) error {
 	for _, rw := range r.rows {
 		nameWidth = max(nameWidth, len(rw.target))
 	}
-	fmt.Fprintf(tw, "%-*s\trate/s\tsuccess %%\tp50 ms\tp99 ms\tadded p50 ms\tadded p99 ms\tCPU µs/req\t\n", nameWidth, "target")
+	fmt.Fprintf(tw, "%-*s\trate/s\tsuccess %%\tp50 ms\tmean ms\tp99 ms\tadded p50 ms\tadded mean ms\tadded p99 ms\tCPU µs/req\tRSS MB\tpeak MB\t\n", nameWidth, "target")
 	for _, rw := range r.rows {
-		added50, added99 := "-", "-"
+		added50, addedMean, added99 := "-", "-", "-"
 		if rw.hasAdded {
-			added50, added99 = formatMillis(rw.addedP50), formatMillis(rw.addedP99)
+			added50, addedMean, added99 = formatMillis(rw.addedP50), formatMillis(rw.addedMean), formatMillis(rw.addedP99)
 		}
-		fmt.Fprintf(tw, "%-*s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n",
-			nameWidth, rw.target, rw.rate, rw.successPct, formatMillis(rw.p50), formatMillis(rw.p99),
-			added50, added99, formatMicros(rw.cpuPerRequest))
+		fmt.Fprintf(tw, "%-*s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			nameWidth, rw.target, rw.rate, rw.successPct, formatMillis(rw.p50), formatMillis(rw.mean), formatMillis(rw.p99),
+			added50, addedMean, added99, formatMicros(rw.cpuPerRequest), formatMB(rw.rss), formatMB(rw.peak))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -270,6 +302,12 @@ func formatMillisSigned(d time.Duration) string {
 		return "+" + formatMillis(d)
 	}
 	return formatMillis(d)
+}
+
+// formatMB prints a byte count in mebibytes with one decimal (the unit `ps`
+// and /proc call kB and MB are binary).
+func formatMB(n uint64) string {
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64)
 }
 
 // formatMicros prints d in microseconds with one decimal.

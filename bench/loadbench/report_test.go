@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestParseVegetaMetrics(t *testing.T) {
 				m.Latencies.P99 = 18466 * time.Microsecond
 				m.Latencies.Mean = 229 * time.Microsecond
 				m.Latencies.Max = 61597 * time.Microsecond
+				m.BytesIn.Mean = 634
 				m.Requests = 10000
 				m.Rate = 1000.1
 				m.StatusCodes = map[string]int{"200": 10000}
@@ -214,7 +216,7 @@ func TestBuildReport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := buildReport(tt.in)
+			got := buildReport(tt.in, false)
 			opts := []cmp.Option{
 				cmp.AllowUnexported(report{}, row{}, comparison{}, guardCost{}),
 				cmp.Comparer(func(a, b float64) bool { d := a - b; return d < 1e-9 && d > -1e-9 }),
@@ -245,10 +247,10 @@ func TestReportWrite(t *testing.T) {
 				meas(targetLLMGW, 580*us, 2600*us, 10000, ok(10000), 3*time.Second),
 			},
 			want: []string{
-				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
-				"direct 1000 100.00 0.200 0.900 - - 100.0",
-				"proxy 1000 100.00 0.500 2.000 0.300 1.100 250.0",
-				"llmgw 1000 100.00 0.580 2.600 0.380 1.700 300.0",
+				"target rate/s success % p50 ms mean ms p99 ms added p50 ms added mean ms added p99 ms CPU µs/req RSS MB peak MB",
+				"direct 1000 100.00 0.200 0.000 0.900 - - - 100.0 0.0 0.0",
+				"proxy 1000 100.00 0.500 0.000 2.000 0.300 0.000 1.100 250.0 0.0 0.0",
+				"llmgw 1000 100.00 0.580 0.000 2.600 0.380 0.000 1.700 300.0 0.0 0.0",
 				"",
 				"llmgw vs bare proxy:",
 				"CPU per request: 1.20x (goal <= 1.3x: met)",
@@ -264,11 +266,11 @@ func TestReportWrite(t *testing.T) {
 				meas(targetGoverned, 570*us, 2500*us, 10000, ok(10000), 2600*time.Millisecond),
 			},
 			want: []string{
-				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
-				"direct 1000 100.00 0.200 0.900 - - 100.0",
-				"proxy 1000 100.00 0.500 2.000 0.300 1.100 250.0",
-				"llmgw 1000 100.00 0.580 2.600 0.380 1.700 250.0",
-				"llmgw-governed 1000 100.00 0.570 2.500 0.370 1.600 260.0",
+				"target rate/s success % p50 ms mean ms p99 ms added p50 ms added mean ms added p99 ms CPU µs/req RSS MB peak MB",
+				"direct 1000 100.00 0.200 0.000 0.900 - - - 100.0 0.0 0.0",
+				"proxy 1000 100.00 0.500 0.000 2.000 0.300 0.000 1.100 250.0 0.0 0.0",
+				"llmgw 1000 100.00 0.580 0.000 2.600 0.380 0.000 1.700 250.0 0.0 0.0",
+				"llmgw-governed 1000 100.00 0.570 0.000 2.500 0.370 0.000 1.600 260.0 0.0 0.0",
 				"",
 				"llmgw vs bare proxy:",
 				"CPU per request: 1.00x (goal <= 1.3x: met)",
@@ -291,9 +293,9 @@ func TestReportWrite(t *testing.T) {
 				meas(targetLLMGW, 750*us, 2600*us, 10000, ok(10000), 4*time.Second),
 			},
 			want: []string{
-				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
-				"proxy 1000 100.00 0.500 2.000 - - 200.0",
-				"llmgw 1000 100.00 0.750 2.600 - - 400.0",
+				"target rate/s success % p50 ms mean ms p99 ms added p50 ms added mean ms added p99 ms CPU µs/req RSS MB peak MB",
+				"proxy 1000 100.00 0.500 0.000 2.000 - - - 200.0 0.0 0.0",
+				"llmgw 1000 100.00 0.750 0.000 2.600 - - - 400.0 0.0 0.0",
 				"",
 				"llmgw vs bare proxy:",
 				"CPU per request: 2.00x (goal <= 1.3x: not met)",
@@ -307,9 +309,9 @@ func TestReportWrite(t *testing.T) {
 				meas(targetLLMGW, 400*us, 2600*us, 100, ok(100), 0),
 			},
 			want: []string{
-				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
-				"proxy 1000 100.00 0.500 2.000 - - 0.0",
-				"llmgw 1000 100.00 0.400 2.600 - - 0.0",
+				"target rate/s success % p50 ms mean ms p99 ms added p50 ms added mean ms added p99 ms CPU µs/req RSS MB peak MB",
+				"proxy 1000 100.00 0.500 0.000 2.000 - - - 0.0 0.0 0.0",
+				"llmgw 1000 100.00 0.400 0.000 2.600 - - - 0.0 0.0 0.0",
 				"",
 				"llmgw vs bare proxy:",
 				"CPU per request: n/a (proxy CPU below clock resolution)",
@@ -320,8 +322,8 @@ func TestReportWrite(t *testing.T) {
 			name: "no comparison",
 			in:   []measurement{meas(targetDirect, 200*us, 900*us, 10000, ok(10000), time.Second)},
 			want: []string{
-				"target rate/s success % p50 ms p99 ms added p50 ms added p99 ms CPU µs/req",
-				"direct 1000 100.00 0.200 0.900 - - 100.0",
+				"target rate/s success % p50 ms mean ms p99 ms added p50 ms added mean ms added p99 ms CPU µs/req RSS MB peak MB",
+				"direct 1000 100.00 0.200 0.000 0.900 - - - 100.0 0.0 0.0",
 				"",
 				"llmgw vs bare proxy: not compared (needs the proxy and an llmgw target)",
 			},
@@ -331,7 +333,7 @@ func TestReportWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var b strings.Builder
-			if err := buildReport(tt.in).write(&b); err != nil {
+			if err := buildReport(tt.in, false).write(&b); err != nil {
 				t.Fatalf("write() error = %v", err)
 			}
 			var got []string
@@ -375,6 +377,95 @@ func TestFormat(t *testing.T) {
 			t.Parallel()
 			if tt.got != tt.want {
 				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReportMeanAndMemory: the mean and its added figure, and the memory
+// columns, come from each measurement; a streamed run holds llmgw to the
+// stream goal.
+func TestReportMeanAndMemory(t *testing.T) {
+	t.Parallel()
+	us, mb := time.Microsecond, uint64(1<<20)
+	withMem := func(m measurement, mean time.Duration, rss, peak uint64) measurement {
+		m.metrics.Latencies.Mean, m.mem = mean, memory{rss: rss, peak: peak}
+		return m
+	}
+	in := []measurement{
+		withMem(meas(targetDirect, 200*us, 900*us, 10000, ok(10000), time.Second), 250*us, 9*mb, 10*mb),
+		withMem(meas(targetProxy, 500*us, 2000*us, 10000, ok(10000), 2*time.Second), 600*us, 13*mb, 14*mb+mb/2),
+		withMem(meas(targetLLMGW, 550*us, 2200*us, 10000, ok(10000), 2400*time.Millisecond), 700*us, 50*mb+mb/4, 61*mb),
+	}
+	r := buildReport(in, true)
+	wantRows := []row{
+		{target: targetDirect, rate: 1000, successPct: 100, p50: 200 * us, mean: 250 * us, p99: 900 * us,
+			cpuPerRequest: 100 * us, rss: 9 * mb, peak: 10 * mb},
+		{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, mean: 600 * us, p99: 2000 * us,
+			addedP50: 300 * us, addedMean: 350 * us, addedP99: 1100 * us, hasAdded: true,
+			cpuPerRequest: 200 * us, rss: 13 * mb, peak: 14*mb + mb/2},
+		{target: targetLLMGW, rate: 1000, successPct: 100, p50: 550 * us, mean: 700 * us, p99: 2200 * us,
+			addedP50: 350 * us, addedMean: 450 * us, addedP99: 1300 * us, hasAdded: true,
+			cpuPerRequest: 240 * us, rss: 50*mb + mb/4, peak: 61 * mb},
+	}
+	if diff := cmp.Diff(wantRows, r.rows, cmp.AllowUnexported(row{})); diff != "" {
+		t.Errorf("rows mismatch (-want +got):\n%s", diff)
+	}
+	var b strings.Builder
+	if err := r.write(&b); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		got = append(got, strings.Join(strings.Fields(line), " "))
+	}
+	want := []string{
+		"target rate/s success % p50 ms mean ms p99 ms added p50 ms added mean ms added p99 ms CPU µs/req RSS MB peak MB",
+		"direct 1000 100.00 0.200 0.250 0.900 - - - 100.0 9.0 10.0",
+		"proxy 1000 100.00 0.500 0.600 2.000 0.300 0.350 1.100 200.0 13.0 14.5",
+		"llmgw 1000 100.00 0.550 0.700 2.200 0.350 0.450 1.300 240.0 50.2 61.0",
+		"",
+		"llmgw vs bare proxy:",
+		"CPU per request: 1.20x (goal <= 1.1x: not met)",
+		"added p50: +0.050 ms (goal <= 0.100 ms: met)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("write() mismatch (-want +got):\n%s\nfull output:\n%s", diff, b.String())
+	}
+}
+
+// TestReportStreamBytes: a streamed run fails a target whose answers average
+// fewer bytes than 90 % of the upstream's stream, however many were 2xx.
+func TestReportStreamBytes(t *testing.T) {
+	t.Parallel()
+	us := time.Microsecond
+	full := float64(streamSize())
+	withBytes := func(target string, mean float64) measurement {
+		m := meas(target, 500*us, 900*us, 1000, ok(1000), 0)
+		m.metrics.BytesIn.Mean = mean
+		return m
+	}
+	tests := []struct {
+		name   string
+		in     measurement
+		stream bool
+		want   []string
+	}{
+		{name: "whole stream", in: withBytes(targetLLMGW, full), stream: true},
+		{name: "rewritten a little", in: withBytes(targetLLMGW, 0.95*full), stream: true},
+		{name: "truncated", in: withBytes(targetLLMGW, 0.5*full), stream: true,
+			want: []string{fmt.Sprintf("llmgw: answers average %.0f bytes, under 90%% of the %.0f-byte stream: truncated or not streamed", 0.5*full, full)}},
+		{name: "not streamed: no bytes check", in: withBytes(targetLLMGW, 600), stream: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := buildReport([]measurement{tt.in}, tt.stream)
+			if diff := cmp.Diff(tt.want, r.failures); diff != "" {
+				t.Errorf("failures mismatch (-want +got):\n%s", diff)
+			}
+			if (r.err() != nil) != (len(tt.want) > 0) {
+				t.Errorf("err() = %v", r.err())
 			}
 		})
 	}

@@ -87,7 +87,7 @@ func TestUpstreamAndProxy(t *testing.T) {
 	proxySrv := httptest.NewServer(newProxy(upURL, log))
 	t.Cleanup(proxySrv.Close)
 
-	body := requestBody(upstreamModel)
+	body := requestBody(upstreamModel, false)
 	tests := []struct {
 		name       string
 		via        string
