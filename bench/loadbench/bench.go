@@ -31,10 +31,13 @@ const (
 	// targetGoverned is llmgw with a user key and five rules matching every
 	// request (see governed.go).
 	targetGoverned = "llmgw-governed"
+	// targetFull is the governed llmgw routing a virtual model and producing its usage
+	// events to Kafka: everything issue 11 measures on (see full.go).
+	targetFull = "llmgw-full"
 )
 
 // allTargets is every target in measurement order.
-var allTargets = []string{targetDirect, targetProxy, targetLLMGW, targetGoverned}
+var allTargets = []string{targetDirect, targetProxy, targetLLMGW, targetGoverned, targetFull}
 
 // Models sent in the request body. Direct and proxy ignore it; llmgw routes
 // "<provider account>/<integration>" to the fake upstream.
@@ -159,7 +162,7 @@ func parseTargets(s string) ([]string, error) {
 		t = strings.TrimSpace(t)
 		switch t {
 		case "":
-		case targetDirect, targetProxy, targetLLMGW, targetGoverned:
+		case targetDirect, targetProxy, targetLLMGW, targetGoverned, targetFull:
 			want[t] = true
 		default:
 			return nil, fmt.Errorf("run: unknown target %q (want one of %s)", t, strings.Join(allTargets, ", "))
@@ -233,7 +236,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	gateway := filepath.Join(dir, "llmgw")
-	if slices.Contains(cfg.targets, targetLLMGW) || slices.Contains(cfg.targets, targetGoverned) {
+	if slices.Contains(cfg.targets, targetLLMGW) || slices.Contains(cfg.targets, targetGoverned) || slices.Contains(cfg.targets, targetFull) {
 		if err := b.build(ctx, gateway, "./cmd/llmgw"); err != nil {
 			return fmt.Errorf("llmgw does not build (measure the others with -targets direct,proxy): %w", err)
 		}
@@ -352,6 +355,8 @@ func (b *bench) startTarget(ctx context.Context, name string, upstream *process,
 		return &target{name: name, p: p, req: request{base + "/v1/chat/completions", gatewayModel, b.cfg.token}, stop: p.stop}, nil
 	case targetGoverned:
 		return b.startGoverned(ctx, upURL, gateway)
+	case targetFull:
+		return b.startFull(ctx, upURL, gateway)
 	default:
 		return nil, fmt.Errorf("unknown target %q", name)
 	}

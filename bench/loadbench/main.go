@@ -23,7 +23,7 @@ func main() {
 	}
 }
 
-// run dispatches to a subcommand: "upstream", "proxy" or "run". With no
+// run dispatches to a subcommand: "upstream", "proxy", "kafka" or "run". With no
 // subcommand, or when the first argument is a flag, it runs the benchmark.
 // It returns when the subcommand is done or ctx is cancelled.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,9 +36,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runUpstream(ctx, args, stderr)
 	case "proxy":
 		return runProxy(ctx, args, stderr)
+	case "kafka":
+		return runKafka(ctx, args, stderr)
 	case "run":
 		return runBench(ctx, args, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown subcommand %q (want upstream, proxy or run)", cmd)
+		return fmt.Errorf("unknown subcommand %q (want upstream, proxy, kafka or run)", cmd)
 	}
 }
