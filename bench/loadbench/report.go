@@ -22,7 +22,7 @@ const (
 	// goalFullCPURatio is issue 11's goal with everything on (governance, a routed virtual
 	// model, usage events to Kafka): at most 0.9x the bare proxy's CPU per request.
 	goalFullCPURatio = 0.9
-	goalP50DeltaMax      = 100 * time.Microsecond
+	goalP50DeltaMax  = 100 * time.Microsecond
 	// goalStreamCPURatio is issue 11's goal for a streamed request of 20
 	// chunks, for either llmgw target: at most 1.1x the bare proxy's CPU.
 	goalStreamCPURatio = 1.1
