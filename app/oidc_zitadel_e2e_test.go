@@ -35,9 +35,9 @@ import (
 // OP library) does all the protocol (discovery, JWKS, device authorization, token endpoint with
 // the device code and refresh grants, ID and JWT access tokens); its example OP server
 // (exampleop) serves the login and device pages, on its in-memory storage (storage). The test
-// adapts that storage, none of it protocol: the CLI's client is a public native client that may
-// also use the device grant, and its tokens carry the user's email and groups (as Dex, Keycloak
-// or Entra put them in). Two gaps of the example's device flow are filled: the device page
+// adapts that storage, none of it protocol: the CLI's client is the example's public native
+// client, also allowed the device grant where a test says so and the groups scope, and its
+// tokens carry the user's email and groups (as Dex, Keycloak or Entra put them in). Two gaps of the example's device flow are filled: the device page
 // names the user by username, which the storage then looks up as a user id ("user not found"
 // at the token endpoint), so the subject is made the user's id; and a device login's refresh
 // token is filed under its client (the storage knows the client of code and refresh requests
@@ -67,21 +67,28 @@ func (zopUsers) ExampleClientID() string { return "service" }
 type zopStorage struct {
 	*storage.Storage
 	accessTokens op.AccessTokenType
+	device       bool // the CLI's client may use the device grant
 	users        zopUsers
 	groups       map[string][]string // by user id
 }
 
-// cliClient is the CLI's client: the example's native client (public, PKCE, refresh tokens),
-// also allowed the device grant, with the user's claims in its ID tokens and the given type of
-// access token.
+// cliClient is the CLI's client: the example's native client (public, PKCE, refresh tokens;
+// the device grant when device is set), allowed the groups scope, with the user's claims in its
+// ID tokens and the given type of access token.
 type cliClient struct {
 	op.Client
 	accessTokens op.AccessTokenType
+	device       bool
 }
 
-func (cliClient) GrantTypes() []zoidc.GrantType {
-	return []zoidc.GrantType{zoidc.GrantTypeCode, zoidc.GrantTypeRefreshToken, zoidc.GrantTypeDeviceCode}
+func (c cliClient) GrantTypes() []zoidc.GrantType {
+	if c.device {
+		return append(c.Client.GrantTypes(), zoidc.GrantTypeDeviceCode)
+	}
+	return c.Client.GrantTypes()
 }
+
+func (cliClient) IsScopeAllowed(scope string) bool { return scope == "groups" }
 
 func (c cliClient) AccessTokenType() op.AccessTokenType { return c.accessTokens }
 
@@ -92,7 +99,7 @@ func (s *zopStorage) GetClientByClientID(ctx context.Context, id string) (op.Cli
 	if err != nil || id != zopClientID {
 		return c, err
 	}
-	return cliClient{Client: c, accessTokens: s.accessTokens}, nil
+	return cliClient{Client: c, accessTokens: s.accessTokens, device: s.device}, nil
 }
 
 // SetUserinfoFromRequest adds the user's groups to ID tokens when the groups scope is asked for.
@@ -145,8 +152,9 @@ func (s *zopStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.To
 }
 
 // startZitadelOP serves the OP on a loopback port and returns its issuer. Its one user is
-// "dev" (password "dev-password", email Dev@Example.com, groups ml and eng).
-func startZitadelOP(t *testing.T, accessTokens op.AccessTokenType) string {
+// "dev" (password "dev-password", email Dev@Example.com, groups ml and eng). The CLI's client
+// may use the device grant when device is set.
+func startZitadelOP(t *testing.T, accessTokens op.AccessTokenType, device bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -158,6 +166,7 @@ func startZitadelOP(t *testing.T, accessTokens op.AccessTokenType) string {
 	st := &zopStorage{
 		Storage:      storage.NewStorageWithClients(users, map[string]*storage.Client{zopClientID: storage.NativeClient(zopClientID, "http://127.0.0.1/callback")}),
 		accessTokens: accessTokens,
+		device:       device,
 		users:        users,
 		groups:       map[string][]string{"u-dev": {"ml", "eng"}},
 	}
@@ -219,23 +228,57 @@ func approveDevice(verification, userCode, username, password string) error {
 	return nil
 }
 
+// signIn plays the user in the authorization code flow: it opens the authorization URL the
+// CLI printed, signs in on the OP's login page and follows the redirects back to the CLI's
+// loopback listener.
+func signIn(authURL, username, password string) error {
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := browser.Get(authURL)
+	if err != nil {
+		return fmt.Errorf("authorization URL: %w", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	action := regexp.MustCompile(`<form method="POST" action="([^"]+)"`).FindStringSubmatch(string(b))
+	id := regexp.MustCompile(`name="id" value="([^"]*)"`).FindStringSubmatch(string(b))
+	if resp.StatusCode != http.StatusOK || action == nil || id == nil {
+		return fmt.Errorf("authorization URL: %d, no login form: %s", resp.StatusCode, b)
+	}
+	post, _ := resp.Request.URL.Parse(action[1])
+	resp, err = browser.PostForm(post.String(), url.Values{"id": {id[1]}, "username": {username}, "password": {password}})
+	if err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "Logged in to llmgw") {
+		return fmt.Errorf("sign in ended at %s: %d %s", resp.Request.URL, resp.StatusCode, b)
+	}
+	return nil
+}
+
 // TestOIDCLoginRealOP runs `llmgw login` (device flow, the test signing in on the OP's pages as
 // the user) and `llmgw token` against a real OpenID Provider built from zitadel/oidc, then
 // calls the gateway with the official OpenAI SDK: the token is verified against the OP's keys
 // and the call is the user's (usage carries the user and the teams of its groups); a tampered
 // token is refused with 401; a refresh at the OP gives a new token that works too. Both kinds
 // of bearer the CLI may send are covered: the ID token (the OP's access tokens are opaque) and
-// a JWT access token.
+// a JWT access token. A client without the device grant (the OP advertises its device endpoint
+// all the same, and refuses it there) logs in by the authorization code flow with PKCE and the
+// loopback redirect, the test signing in on the OP's login page.
 func TestOIDCLoginRealOP(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		accessTokens op.AccessTokenType
+		device       bool
 	}{
-		{"id token", op.AccessTokenTypeBearer},
-		{"jwt access token", op.AccessTokenTypeJWT},
+		{"device flow, id token", op.AccessTokenTypeBearer, true},
+		{"device flow, jwt access token", op.AccessTokenTypeJWT, true},
+		{"code flow, id token", op.AccessTokenTypeBearer, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			issuer := startZitadelOP(t, tc.accessTokens)
+			issuer := startZitadelOP(t, tc.accessTokens, tc.device)
 			up := providertest.NewOpenAI(t)
 			cfg := writeConfig(t, fmt.Sprintf(`
 - name: fake
@@ -264,13 +307,18 @@ func TestOIDCLoginRealOP(t *testing.T) {
 			var out, errOut syncBuffer
 			lctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
-			// The user reads the URL and code in the terminal and signs in at the OP.
+			// The user reads the URL (and code) in the terminal and signs in at the OP.
 			approved := make(chan error, 1)
 			go func() {
-				prompt := regexp.MustCompile(`To log in, open (\S+)\nand check that it shows the code (\S+)\n`)
+				devicePrompt := regexp.MustCompile(`To log in, open (\S+)\nand check that it shows the code (\S+)\n`)
+				codePrompt := regexp.MustCompile(`To log in, open (\S+code_challenge=\S+)\n`)
 				for lctx.Err() == nil {
-					if m := prompt.FindStringSubmatch(errOut.String()); m != nil {
+					if m := devicePrompt.FindStringSubmatch(errOut.String()); m != nil {
 						approved <- approveDevice(m[1], m[2], "dev", "dev-password")
+						return
+					}
+					if m := codePrompt.FindStringSubmatch(errOut.String()); m != nil {
+						approved <- signIn(m[1], "dev", "dev-password")
 						return
 					}
 					time.Sleep(20 * time.Millisecond)
@@ -284,8 +332,11 @@ func TestOIDCLoginRealOP(t *testing.T) {
 			if err != nil {
 				t.Fatalf("login: %v\n%s", err, errOut.String())
 			}
-			if !strings.Contains(errOut.String(), "To log in, open "+issuer+"/device?user_code=") {
+			if tc.device && !strings.Contains(errOut.String(), "To log in, open "+issuer+"/device?user_code=") {
 				t.Errorf("login printed %q; want the OP's verification URI", errOut.String())
+			}
+			if !tc.device && (!strings.Contains(errOut.String(), "does not offer this client the device flow") || !strings.Contains(errOut.String(), "code_challenge_method=S256")) {
+				t.Errorf("login printed %q; want the browser login with PKCE after the device grant's refusal", errOut.String())
 			}
 			var tokOut syncBuffer
 			if err := Run(ctx, []string{"token"}, getenv, &tokOut, &errOut); err != nil {
