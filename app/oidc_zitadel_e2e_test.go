@@ -36,9 +36,9 @@ import (
 // the device code and refresh grants, ID and JWT access tokens); its example OP server
 // (exampleop) serves the login and device pages, on its in-memory storage (storage). The test
 // adapts that storage, none of it protocol: the CLI's client is the example's public native
-// client, also allowed the device grant where a test says so and the groups scope, and its
-// tokens carry the user's email and groups (as Dex, Keycloak or Entra put them in). Two gaps of the example's device flow are filled: the device page
-// names the user by username, which the storage then looks up as a user id ("user not found"
+// client, also allowed the groups scope and, where a test says so, the device grant; its tokens
+// carry the user's email and groups (as Dex, Keycloak or Entra put them in). Two gaps of the
+// example's device flow are filled: the device page names the user by username, which the storage then looks up as a user id ("user not found"
 // at the token endpoint), so the subject is made the user's id; and a device login's refresh
 // token is filed under its client (the storage knows the client of code and refresh requests
 // only, so a refresh after a device login would fail as a client mismatch).
@@ -63,22 +63,29 @@ func (u zopUsers) GetUserByUsername(name string) *storage.User {
 // ExampleClientID names the example storage's JWT-profile service user, which no test uses.
 func (zopUsers) ExampleClientID() string { return "service" }
 
+// zopClient is how the OP sets up the CLI's client.
+type zopClient struct {
+	accessTokens op.AccessTokenType // opaque (Bearer) or JWT
+	device       bool               // may use the device grant
+	// strict keeps the userinfo claims (email, profile) out of ID tokens issued with an access
+	// token, as OpenID Connect Core section 5.4 has it (the op package's default): the ID
+	// token's user is then its sub.
+	strict bool
+}
+
 // zopStorage is the example OP's storage with the adaptations above.
 type zopStorage struct {
 	*storage.Storage
-	accessTokens op.AccessTokenType
-	device       bool // the CLI's client may use the device grant
-	users        zopUsers
-	groups       map[string][]string // by user id
+	client zopClient
+	users  zopUsers
+	groups map[string][]string // by user id
 }
 
-// cliClient is the CLI's client: the example's native client (public, PKCE, refresh tokens;
-// the device grant when device is set), allowed the groups scope, with the user's claims in its
-// ID tokens and the given type of access token.
+// cliClient is the CLI's client: the example's native client (public, PKCE, refresh tokens),
+// allowed the groups scope, set up by zopClient.
 type cliClient struct {
 	op.Client
-	accessTokens op.AccessTokenType
-	device       bool
+	zopClient
 }
 
 func (c cliClient) GrantTypes() []zoidc.GrantType {
@@ -92,14 +99,14 @@ func (cliClient) IsScopeAllowed(scope string) bool { return scope == "groups" }
 
 func (c cliClient) AccessTokenType() op.AccessTokenType { return c.accessTokens }
 
-func (cliClient) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c cliClient) IDTokenUserinfoClaimsAssertion() bool { return !c.strict }
 
 func (s *zopStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.Storage.GetClientByClientID(ctx, id)
 	if err != nil || id != zopClientID {
 		return c, err
 	}
-	return cliClient{Client: c, accessTokens: s.accessTokens, device: s.device}, nil
+	return cliClient{Client: c, zopClient: s.client}, nil
 }
 
 // SetUserinfoFromRequest adds the user's groups to ID tokens when the groups scope is asked for.
@@ -152,9 +159,8 @@ func (s *zopStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.To
 }
 
 // startZitadelOP serves the OP on a loopback port and returns its issuer. Its one user is
-// "dev" (password "dev-password", email Dev@Example.com, groups ml and eng). The CLI's client
-// may use the device grant when device is set.
-func startZitadelOP(t *testing.T, accessTokens op.AccessTokenType, device bool) string {
+// "dev" (id u-dev, password "dev-password", email Dev@Example.com, groups ml and eng).
+func startZitadelOP(t *testing.T, client zopClient) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -164,11 +170,10 @@ func startZitadelOP(t *testing.T, accessTokens op.AccessTokenType, device bool) 
 	users := zopUsers{"u-dev": {ID: "u-dev", Username: "dev", Password: "dev-password", FirstName: "Dev", LastName: "Eloper",
 		Email: "Dev@Example.com", EmailVerified: true}}
 	st := &zopStorage{
-		Storage:      storage.NewStorageWithClients(users, map[string]*storage.Client{zopClientID: storage.NativeClient(zopClientID, "http://127.0.0.1/callback")}),
-		accessTokens: accessTokens,
-		device:       device,
-		users:        users,
-		groups:       map[string][]string{"u-dev": {"ml", "eng"}},
+		Storage: storage.NewStorageWithClients(users, map[string]*storage.Client{zopClientID: storage.NativeClient(zopClientID, "http://127.0.0.1/callback")}),
+		client:  client,
+		users:   users,
+		groups:  map[string][]string{"u-dev": {"ml", "eng"}},
 	}
 	srv := httptest.NewUnstartedServer(exampleop.SetupServer(issuer, st, nil, false))
 	srv.Listener.Close()
@@ -266,19 +271,26 @@ func signIn(authURL, username, password string) error {
 // of bearer the CLI may send are covered: the ID token (the OP's access tokens are opaque) and
 // a JWT access token. A client without the device grant (the OP advertises its device endpoint
 // all the same, and refuses it there) logs in by the authorization code flow with PKCE and the
-// loopback redirect, the test signing in on the OP's login page.
+// loopback redirect, the test signing in on the OP's login page. An OP that keeps the email
+// out of its ID tokens (strict) has its users named by sub.
 func TestOIDCLoginRealOP(t *testing.T) {
 	for _, tc := range []struct {
-		name         string
-		accessTokens op.AccessTokenType
-		device       bool
+		name     string
+		client   zopClient
+		wantUser string
 	}{
-		{"device flow, id token", op.AccessTokenTypeBearer, true},
-		{"device flow, jwt access token", op.AccessTokenTypeJWT, true},
-		{"code flow, id token", op.AccessTokenTypeBearer, false},
+		{"device flow, id token", zopClient{accessTokens: op.AccessTokenTypeBearer, device: true}, "dev@example.com"},
+		{"device flow, jwt access token", zopClient{accessTokens: op.AccessTokenTypeJWT, device: true}, "dev@example.com"},
+		{"code flow, id token", zopClient{accessTokens: op.AccessTokenTypeBearer}, "dev@example.com"},
+		{"code flow, strict id token", zopClient{accessTokens: op.AccessTokenTypeBearer, strict: true}, "u-dev"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			issuer := startZitadelOP(t, tc.accessTokens, tc.device)
+			issuer := startZitadelOP(t, tc.client)
+			// Only users with an email can pass allowed_domains.
+			domains := "[example.com]"
+			if tc.client.strict {
+				domains = "[]"
+			}
 			up := providertest.NewOpenAI(t)
 			cfg := writeConfig(t, fmt.Sprintf(`
 - name: fake
@@ -297,8 +309,8 @@ func TestOIDCLoginRealOP(t *testing.T) {
   groups_claim: groups
   create_users: true
   client_id: %[3]s
-  allowed_domains: [example.com]
-`, up.BaseURL(), issuer, zopClientID))
+  allowed_domains: %s
+`, up.BaseURL(), issuer, zopClientID, domains))
 			g := startGateway(t, map[string]string{"FAKE_OPENAI_KEY": providerSecret}, "--config", cfg)
 			ctx := t.Context()
 
@@ -332,10 +344,10 @@ func TestOIDCLoginRealOP(t *testing.T) {
 			if err != nil {
 				t.Fatalf("login: %v\n%s", err, errOut.String())
 			}
-			if tc.device && !strings.Contains(errOut.String(), "To log in, open "+issuer+"/device?user_code=") {
+			if tc.client.device && !strings.Contains(errOut.String(), "To log in, open "+issuer+"/device?user_code=") {
 				t.Errorf("login printed %q; want the OP's verification URI", errOut.String())
 			}
-			if !tc.device && (!strings.Contains(errOut.String(), "does not offer this client the device flow") || !strings.Contains(errOut.String(), "code_challenge_method=S256")) {
+			if !tc.client.device && (!strings.Contains(errOut.String(), "does not offer this client the device flow") || !strings.Contains(errOut.String(), "code_challenge_method=S256")) {
 				t.Errorf("login printed %q; want the browser login with PKCE after the device grant's refusal", errOut.String())
 			}
 			var tokOut syncBuffer
@@ -347,10 +359,10 @@ func TestOIDCLoginRealOP(t *testing.T) {
 			if claims["iss"] != issuer || claims["sub"] != "u-dev" || fmt.Sprint(claims["aud"]) != "["+zopClientID+"]" {
 				t.Fatalf("the token's claims %v; want iss %s, sub u-dev, aud %s", claims, issuer, zopClientID)
 			}
-			if tc.accessTokens == op.AccessTokenTypeJWT && claims["client_id"] != zopClientID {
+			if tc.client.accessTokens == op.AccessTokenTypeJWT && claims["client_id"] != zopClientID {
 				t.Errorf("the CLI sends %v; want the OP's JWT access token", claims)
 			}
-			if tc.accessTokens == op.AccessTokenTypeBearer && claims["at_hash"] == nil {
+			if tc.client.accessTokens == op.AccessTokenTypeBearer && claims["at_hash"] == nil {
 				t.Errorf("the CLI sends %v; want the OP's ID token", claims)
 			}
 
@@ -370,8 +382,8 @@ func TestOIDCLoginRealOP(t *testing.T) {
 				t.Fatalf("chat with the OP's token: %v", err)
 			}
 			ev := g.Events.waitFor(t, "req-zop")
-			if ev.User != "dev@example.com" || !slices.Equal(ev.Teams, []string{"ml", "eng"}) || ev.KeyID != "" {
-				t.Errorf("usage event user %q teams %v key %q; want dev@example.com in ml and eng, no key", ev.User, ev.Teams, ev.KeyID)
+			if ev.User != tc.wantUser || !slices.Equal(ev.Teams, []string{"ml", "eng"}) || ev.KeyID != "" {
+				t.Errorf("usage event user %q teams %v key %q; want %s in ml and eng, no key", ev.User, ev.Teams, ev.KeyID, tc.wantUser)
 			}
 
 			// A tampered token (its signature changed) is refused with 401.
@@ -404,7 +416,7 @@ func TestOIDCLoginRealOP(t *testing.T) {
 			if err := chat(fresh, "req-zop-refreshed"); err != nil {
 				t.Fatalf("chat with the refreshed token: %v", err)
 			}
-			if ev := g.Events.waitFor(t, "req-zop-refreshed"); ev.User != "dev@example.com" {
+			if ev := g.Events.waitFor(t, "req-zop-refreshed"); ev.User != tc.wantUser {
 				t.Errorf("refreshed token's usage is %q's", ev.User)
 			}
 		})
