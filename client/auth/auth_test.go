@@ -119,6 +119,39 @@ func TestCodeLoginWithPKCE(t *testing.T) {
 	}
 }
 
+// A provider that advertises its device endpoint but does not allow this client the device
+// grant (unauthorized_client) gets the authorization code flow instead.
+func TestCodeLoginWhenDeviceGrantRefused(t *testing.T) {
+	idp := oidctest.New()
+	defer idp.Close()
+	idp.RefuseDevice()
+	idp.SetUser(oidctest.Claims{Subject: "u2", Email: "bob@example.com"})
+	gw := gateway(t, idp)
+	var out syncBuffer
+	opened := make(chan string, 1)
+	browser := func(u string) {
+		opened <- u
+		go func() {
+			resp, err := http.Get(u)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	cred, err := (&auth.Login{Gateway: gw.URL, Out: &out, Browser: browser}).Run(ctx)
+	if err != nil {
+		t.Fatalf("login: %v\n%s", err, out.String())
+	}
+	if cred.Token == "" || cred.RefreshToken == "" {
+		t.Fatalf("credentials %+v", cred)
+	}
+	if u := <-opened; !strings.HasPrefix(u, idp.Issuer+"/auth?") || !strings.Contains(out.String(), "does not offer this client the device flow") {
+		t.Errorf("opened %q, printed %q; want the authorization endpoint after the refusal", u, out.String())
+	}
+}
+
 func TestSourceRefreshesNearExpiry(t *testing.T) {
 	c := &clock{t: time.Now()}
 	idp := oidctest.New(oidctest.WithClock(c.now), oidctest.WithTTL(10*time.Minute))
@@ -221,6 +254,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	s.b = append(s.b, p...)
 	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
 }
 
 func TestDeviceLoginDenied(t *testing.T) {

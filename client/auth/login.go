@@ -59,6 +59,12 @@ func (l *Login) Run(ctx context.Context) (*Credentials, error) {
 	switch {
 	case d.DeviceAuthEndpoint != "":
 		tok, err = l.device(ctx, conf)
+		// Providers advertise their device endpoint to every client, but grant types are set
+		// per client: one without the device grant is refused, and logs in with the browser.
+		if errors.Is(err, errDeviceGrantRefused) && d.AuthEndpoint != "" {
+			fmt.Fprintln(l.Out, "The identity provider does not offer this client the device flow; logging in with the browser.")
+			tok, err = l.code(ctx, conf)
+		}
 	case d.AuthEndpoint != "":
 		tok, err = l.code(ctx, conf)
 	default:
@@ -74,9 +80,17 @@ func (l *Login) Run(ctx context.Context) (*Credentials, error) {
 	return cred, nil
 }
 
+// errDeviceGrantRefused: the device authorization endpoint refused the client the device
+// grant (unauthorized_client, RFC 6749 section 5.2, as RFC 8628 section 3.2 refers to it).
+var errDeviceGrantRefused = errors.New("the identity provider does not allow this client the device flow")
+
 // device runs the device authorization flow (RFC 8628).
 func (l *Login) device(ctx context.Context, conf *oauth2.Config) (*oauth2.Token, error) {
 	da, err := conf.DeviceAuth(ctx)
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.ErrorCode == "unauthorized_client" {
+		return nil, fmt.Errorf("device authorization: %w: %w", errDeviceGrantRefused, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("device authorization: %w", err)
 	}

@@ -49,18 +49,19 @@ type Provider struct {
 
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	now      func() time.Time
-	ttl      time.Duration
-	keys     []key // keys[0] signs; all are published
-	down     bool
-	noDevice bool
-	devices  map[string]*device // by device code
-	refresh  map[string]Claims  // by refresh token
-	codes    map[string]*grant  // authorization codes
-	user     *Claims            // who logs in at the authorization endpoint (SetUser)
-	fetches  int                // JWKS requests served
-	n        int
+	mu           sync.Mutex
+	now          func() time.Time
+	ttl          time.Duration
+	keys         []key // keys[0] signs; all are published
+	down         bool
+	noDevice     bool
+	refuseDevice bool               // answer unauthorized_client at the device endpoint
+	devices      map[string]*device // by device code
+	refresh      map[string]Claims  // by refresh token
+	codes        map[string]*grant  // authorization codes
+	user         *Claims            // who logs in at the authorization endpoint (SetUser)
+	fetches      int                // JWKS requests served
+	n            int
 }
 
 type key struct {
@@ -185,6 +186,15 @@ func (p *Provider) DisableDevice() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.noDevice = true
+}
+
+// RefuseDevice keeps the device authorization endpoint in the discovery document but refuses
+// the client there with unauthorized_client, as providers do for a client that is not allowed
+// the device grant.
+func (p *Provider) RefuseDevice() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuseDevice = true
 }
 
 // JWKSFetches is how many JWKS requests it served.
@@ -399,6 +409,10 @@ func (p *Provider) deviceCode(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.refuseDevice {
+		oauthError(w, http.StatusBadRequest, "unauthorized_client")
+		return
+	}
 	code, user := random(), fmt.Sprintf("%04d-%04d", len(p.devices)+1000, len(p.devices)+2000)
 	p.devices[code] = &device{userCode: user}
 	writeJSON(w, http.StatusOK, map[string]any{
