@@ -45,6 +45,9 @@ var rules = []struct {
 	{"configfile", "secretref/secretref", "configfile checks references with secretref alone; the secret managers' SDKs belong to the process wiring"},
 	{"secretref", "app", "the secret managers sit under the process wiring"},
 	{"", "cmd/", "nothing imports a command"},
+	{"gateway/", "web", "the data plane does not serve the web app"},
+	{"services/", "web", "the server takes the web app as an http.Handler option; only the process wiring embeds it"},
+	{"web", "", "the web app's file server is a leaf: the app reaches the gateway only through its public APIs"},
 }
 
 func TestDependencyDirection(t *testing.T) {

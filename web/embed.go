@@ -1,0 +1,115 @@
+// Package web serves llmgw's admin web app: the files Vite builds from this directory into
+// dist/, embedded in the binary, under a path prefix (the gateway mounts it at /ui/). It sets
+// the caching headers and the Content-Security-Policy; it knows nothing of the APIs the app
+// calls (the app talks to the gateway's Connect and OpenAI surfaces like any other client).
+//
+// dist/ is committed: `make web` rebuilds it (npm install + vite build) and `make check-web`
+// fails when the committed build differs from the sources, so `make run` needs no Node.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed all:dist
+var dist embed.FS
+
+// ContentSecurityPolicy is the policy every answer carries: only the app's own scripts,
+// styles and connections; no inline script, no eval, no framing, no plugins.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// immutable is the Cache-Control of the hashed assets under assets/: their name changes with
+// their content, so a browser may keep them for a year without asking again.
+const immutable = "public, max-age=31536000, immutable"
+
+type file struct {
+	body []byte
+	etag string
+}
+
+// Handler serves the app. Build it with New.
+type Handler struct {
+	prefix string
+	files  map[string]file
+}
+
+// New returns a handler of the embedded app for requests under prefix (with its trailing
+// slash, e.g. "/ui/"). It fails when the embedded build has no index.html.
+func New(prefix string) (*Handler, error) {
+	return newHandler(prefix, dist, "dist")
+}
+
+func newHandler(prefix string, fsys fs.FS, root string) (*Handler, error) {
+	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") {
+		return nil, fmt.Errorf("web: prefix %q must start and end with /", prefix)
+	}
+	h := &Handler{prefix: prefix, files: map[string]file{}}
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		h.files[strings.TrimPrefix(p, root+"/")] = file{body: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: read the embedded app: %w", err)
+	}
+	if _, ok := h.files["index.html"]; !ok {
+		return nil, fmt.Errorf("web: the embedded app has no index.html: run make web")
+	}
+	return h, nil
+}
+
+// ServeHTTP answers GET and HEAD. A hashed asset (assets/...) is cacheable for a year; every
+// other path gets index.html (the app routes in the browser) or the file of that name, never
+// cached without revalidation. A missing asset is a 404, not index.html, so a stale page fails
+// loudly instead of running HTML as a script.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("X-Frame-Options", "DENY")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hdr.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name, ok := strings.CutPrefix(r.URL.Path, h.prefix)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	name = strings.TrimPrefix(path.Clean("/"+name), "/")
+	f, found := h.files[name]
+	switch {
+	case found && strings.HasPrefix(name, "assets/"):
+		hdr.Set("Cache-Control", immutable)
+	case found && name != "":
+		hdr.Set("Cache-Control", "no-cache")
+	case strings.HasPrefix(name, "assets/"):
+		http.NotFound(w, r)
+		return
+	default:
+		name, f = "index.html", h.files["index.html"]
+		hdr.Set("Cache-Control", "no-cache")
+	}
+	hdr.Set("ETag", f.etag)
+	// ServeContent picks the Content-Type from the name and answers If-None-Match with a 304.
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+}
