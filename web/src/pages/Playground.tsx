@@ -114,7 +114,11 @@ export default function Playground() {
       <h1 id="pg-h">Playground</h1>
       <form onSubmit={send} noValidate className="card" aria-label="Chat">
         <div className="row">
-          <Field label="Model" error={errors.model ?? (models.error ? String(models.error.message) : undefined)}>
+          <Field
+            label="Model"
+            error={errors.model ?? (models.error ? models.error.message : undefined)}
+            hint={models.data?.length === 0 ? "This key may call no model: an authorization rule must allow it one." : undefined}
+          >
             {(id, d, inv) => (
               <select id={id} value={chosen} onChange={(e) => setModel(e.target.value)} aria-describedby={d} aria-invalid={inv}>
                 {models.data?.map((m) => (

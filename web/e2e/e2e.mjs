@@ -1,0 +1,195 @@
+// End-to-end run of the web app in Chromium (playwright-core + the system's chromium, no
+// browser download) against a running gateway. app/web_e2e_test.go starts the gateway and
+// runs this script; it can also run by hand against `make run`:
+//
+//   LLMGW_URL=http://127.0.0.1:8080 LLMGW_TOKEN=... node e2e/e2e.mjs
+//
+// Every check prints "ok <what>"; the last line is "N passed, 0 failed". Any failure throws
+// and exits non-zero. Screenshots of every page go to LLMGW_SCREENSHOTS (default
+// ../docs/screenshots).
+import { chromium } from "playwright-core";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
+
+const url = process.env.LLMGW_URL;
+const token = process.env.LLMGW_TOKEN;
+if (!url || !token) throw new Error("set LLMGW_URL and LLMGW_TOKEN");
+const shots = process.env.LLMGW_SCREENSHOTS ?? path.resolve(import.meta.dirname, "../../docs/screenshots");
+const exe = process.env.LLMGW_CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
+if (!exe) throw new Error("no chromium: install Debian's chromium package (apt-get install chromium) or set LLMGW_CHROMIUM");
+mkdirSync(shots, { recursive: true });
+rmSync(path.join(shots, "failure.png"), { force: true });
+
+let passed = 0;
+function ok(what) {
+  passed++;
+  console.log(`ok ${what}`);
+}
+function check(cond, what) {
+  if (!cond) throw new Error(`failed: ${what}`);
+  ok(what);
+}
+
+const browser = await chromium.launch({
+  executablePath: exe,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  // The CSP must refuse nothing the app needs, and the app must throw nothing.
+  const problems = [];
+  page.on("console", (m) => {
+    // The refusals the run provokes on purpose (bad token, invalid or duplicate input) log
+    // "Failed to load resource" with their status; anything else is a problem.
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|409)/.test(m.text())) problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  // fieldShows waits until the control's description (its error) holds text.
+  const fieldShows = async (control, text) => {
+    await page.getByText(text).first().waitFor();
+    const ids = ((await control.getAttribute("aria-describedby")) ?? "").split(" ").filter(Boolean);
+    const described = await Promise.all(ids.map((id) => page.locator(`[id="${id}"]`).textContent()));
+    if (!described.some((d) => d.includes(text))) throw new Error(`failed: "${text}" is not the error of its field (${described})`);
+  };
+  const shot = async (name) => {
+    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  };
+
+  // Sign in: the gateway's root sends the browser to the app, which asks for a token.
+  await page.goto(url + "/");
+  await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
+  check(new URL(page.url()).pathname === "/ui/signin", `/ leads to the sign-in page (${page.url()})`);
+  await shot("signin");
+  await page.getByLabel("Admin token or API key").fill("not-the-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("The gateway did not accept this token").waitFor();
+  ok("a wrong token is refused next to the field");
+  await page.getByLabel("Admin token or API key").fill(token);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Users" }).waitFor();
+  check(!page.url().includes(token), "the token is not in the URL");
+  check((await page.evaluate(() => sessionStorage.getItem("llmgw.token"))) === token, "the token is kept in sessionStorage");
+  check((await page.evaluate(() => localStorage.length)) === 0, "nothing is kept in localStorage");
+
+  // Keyboard: the first Tab reaches the skip link.
+  await page.keyboard.press("Tab");
+  check((await page.evaluate(() => document.activeElement?.textContent)) === "Skip to content", "Tab reaches the skip link first");
+
+  // Users: the form checks before sending, and shows the server's error at the field it names.
+  const userForm = page.getByRole("form", { name: "Create a user" });
+  const nameInput = userForm.getByLabel("Name", { exact: true });
+  await nameInput.fill("Bad Name");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await userForm.getByText("user.name must be 1 to 63 lowercase").waitFor();
+  check((await nameInput.getAttribute("aria-invalid")) === "true", "an invalid name is refused before sending, at the Name field");
+  await nameInput.fill("alice");
+  await userForm.getByLabel("Email (optional)").fill("alice@example.com");
+  const teamsInput = userForm.getByLabel("Teams (comma-separated)");
+  await teamsInput.fill("ops");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await fieldShows(teamsInput, 'team "ops" does not exist');
+  ok("the server's error naming a missing team is shown at the Teams field");
+  await teamsInput.fill("eng");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await page.getByRole("row", { name: /alice alice@example\.com eng/ }).waitFor();
+  ok("a user is created and listed");
+  await nameInput.fill("alice");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await fieldShows(nameInput, 'user "alice" already exists');
+  ok("the server's duplicate error is shown at the Name field");
+  await nameInput.fill("");
+  await shot("users");
+
+  // API keys: the secret is shown once, with a copy button, then gone.
+  await page.getByRole("link", { name: "API keys" }).click();
+  const keyForm = page.getByRole("form", { name: "Create an API key" });
+  await keyForm.getByRole("button", { name: "Create key" }).click();
+  await keyForm.getByText("choose the user the key authenticates").waitFor();
+  ok("a key without an owner is refused before sending");
+  await keyForm.getByLabel("Key name").fill("web-e2e");
+  await keyForm.getByLabel("Owner (user)").selectOption("alice");
+  await keyForm.getByRole("button", { name: "Create key" }).click();
+  const secretBox = page.getByTestId("secret");
+  await secretBox.waitFor();
+  const secret = (await secretBox.textContent()).trim();
+  check(secret.length >= 20, "the new key's secret is shown");
+  await page.getByRole("button", { name: "Copy" }).click();
+  await page.getByText("Copied to the clipboard.").waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === secret, "Copy puts the secret on the clipboard");
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /web-e2e/ }).waitFor();
+  check(!(await page.content()).includes(secret), "the secret is gone from the page after Done");
+  const prefix = (await page.getByRole("row", { name: /web-e2e/ }).locator("code").textContent()).replace("…", "");
+  check(prefix.length > 0 && secret.startsWith(prefix), "the key is listed by its prefix");
+  await page.reload();
+  await page.getByRole("row", { name: /web-e2e/ }).waitFor();
+  check(!(await page.content()).includes(secret), "the secret is not shown again after a reload");
+  await shot("keys");
+
+  // Playground: stream a chat through /v1/chat/completions with the new user's key.
+  await page.getByRole("link", { name: "Playground" }).click();
+  const chat = page.getByRole("form", { name: "Chat" });
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill(secret);
+  await chat.getByLabel("Model").locator("option", { hasText: "mock/echo" }).waitFor({ state: "attached" });
+  await chat.getByLabel("Model").selectOption("mock/echo");
+  check(await chat.getByLabel("Stream").isChecked(), "streaming is on by default");
+  await chat.getByLabel("Message").fill("hello from the browser");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await chat.locator(".chat li.assistant .content", { hasText: "hello from the browser" }).waitFor();
+  ok("the streamed answer of mock/echo is shown");
+  const latency = await page.getByTestId("latency").textContent();
+  const completion = await page.getByTestId("completion-tokens").textContent();
+  check(/^\d+ ms$/.test(latency), `latency is shown (${latency})`);
+  check(/^[1-9]\d*$/.test(completion), `completion tokens are shown (${completion})`);
+  await shot("playground");
+
+  // Rate limits and budgets with their live status.
+  await page.getByRole("link", { name: "Rate limits & budgets" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm/ }).waitFor();
+  await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily/ }).waitFor();
+  ok("the rate limit and the budget are listed");
+  const status = page.getByRole("table", { name: "Live status" }).getByRole("row", { name: /web-rpm/ });
+  await status.first().waitFor({ timeout: 20_000 });
+  ok("the rate limit's live status is listed");
+  await shot("limits");
+
+  // Usage: the chat is counted, as the Usage API says.
+  await page.getByRole("link", { name: "Usage" }).click();
+  const row = page.getByRole("table", { name: "Usage by model" }).getByRole("row", { name: /mock\/echo/ });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    await page.getByRole("table", { name: "Usage by model" }).waitFor();
+    if ((await row.count()) > 0) break;
+    if (Date.now() > deadline) throw new Error("failed: the dashboard never counted the mock/echo request");
+    await page.waitForTimeout(500);
+    await page.getByRole("button", { name: "Refresh" }).click();
+  }
+  const cells = await row.locator("td").allTextContents();
+  check(Number(cells[0]) >= 1, `the dashboard counts the request (${cells[0]} requests of mock/echo)`);
+  console.log(`dashboard mock/echo requests=${cells[0]} completion_tokens=${cells[3]} cost=${cells[4]}`);
+  await shot("usage");
+
+  // Dark scheme and a narrow screen render too.
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.screenshot({ path: path.join(shots, "usage-dark-narrow.png"), fullPage: true });
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  check(bg === "rgb(13, 17, 23)", `the dark scheme applies (${bg})`);
+
+  check(problems.length === 0, `no console errors or CSP refusals (${problems.join(" | ")})`);
+} catch (err) {
+  // What the page showed when it failed, for the test log.
+  for (const ctx of browser.contexts()) {
+    for (const p of ctx.pages()) {
+      console.log(`page ${p.url()} showed:\n${await p.evaluate(() => document.body.innerText).catch(() => "?")}`);
+      await p.screenshot({ path: path.join(shots, "failure.png"), fullPage: true }).catch(() => {});
+    }
+  }
+  throw err;
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, 0 failed`);
