@@ -153,7 +153,8 @@ try {
   ok("the rate limit and the budget are listed");
   const status = page.getByRole("table", { name: "Live status" }).getByRole("row", { name: /web-rpm/ });
   await status.first().waitFor({ timeout: 20_000 });
-  ok("the rate limit's live status is listed");
+  const statusCells = await status.first().locator("td").allTextContents();
+  check(statusCells[2] === "user:alice" && statusCells[3] === "1" && statusCells[4] === "1000", `the live status counts alice's one request (${statusCells.join(" | ")})`);
   await shot("limits");
 
   // Usage: the chat is counted, as the Usage API says.
@@ -172,7 +173,23 @@ try {
   console.log(`dashboard mock/echo requests=${cells[0]} completion_tokens=${cells[3]} cost=${cells[4]}`);
   await shot("usage");
 
+  // Revoke the key; the Playground's next request with it is refused.
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByRole("button", { name: "Revoke web-e2e" }).click();
+  await page.getByRole("button", { name: "Confirm revoke web-e2e" }).click();
+  await page.getByRole("row", { name: /web-e2e.*revoked/ }).waitFor();
+  ok("the key is revoked and listed as revoked");
+  await page.getByRole("link", { name: "Playground" }).click();
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill(secret);
+  await chat.getByLabel("Message").fill("still there?");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await chat.getByRole("alert").first().waitFor();
+  const refusal = await chat.getByRole("alert").first().textContent();
+  check(/key/i.test(refusal), `the revoked key is refused in the Playground (${refusal})`);
+
   // Dark scheme and a narrow screen render too.
+  await page.getByRole("link", { name: "Usage" }).click();
+  await page.getByRole("table", { name: "Usage by model" }).waitFor();
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await page.screenshot({ path: path.join(shots, "usage-dark-narrow.png"), fullPage: true });
