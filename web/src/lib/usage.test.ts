@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { isRangeKey, rangeFilter, usd } from "./usage";
+import { Granularity } from "@gen/llmgw/usage/v1/usage_service_pb";
+import { buckets, isRangeKey, rangeFilter, usd } from "./usage";
 
 describe("rangeFilter", () => {
   it("ends at the next minute and spans the range", () => {
@@ -26,5 +27,20 @@ describe("usd", () => {
     expect(usd(0.000123456789)).toBe("$0.000123456789");
     expect(usd(0)).toBe("$0");
     expect(usd(12.5)).toBe("$12.5");
+  });
+});
+
+describe("buckets", () => {
+  it("aligns hours to UTC and places points", () => {
+    const b = buckets(new Date("2026-12-05T10:16:00Z"), new Date("2026-12-06T10:16:00Z"), Granularity.HOUR);
+    expect(b.count).toBe(25);
+    expect(b.index(new Date("2026-12-05T10:00:00Z"))).toBe(0);
+    expect(b.index(new Date("2026-12-06T10:00:00Z"))).toBe(24);
+  });
+  it("counts minutes and days", () => {
+    expect(buckets(new Date("2026-12-06T09:16:00Z"), new Date("2026-12-06T10:16:00Z"), Granularity.MINUTE).count).toBe(60);
+    const d = buckets(new Date("2026-11-06T10:16:00Z"), new Date("2026-12-06T10:16:00Z"), Granularity.DAY);
+    expect(d.count).toBe(31);
+    expect(d.index(new Date("2026-12-06T00:00:00Z"))).toBe(30);
   });
 });

@@ -29,3 +29,21 @@ export function rangeFilter(key: RangeKey, now: Date): Filter {
 export function usd(v: number): string {
   return `$${String(v)}`;
 }
+
+const bucketWidth: Record<Granularity, number> = {
+  [Granularity.UNSPECIFIED]: 3600_000,
+  [Granularity.MINUTE]: 60_000,
+  [Granularity.HOUR]: 3600_000,
+  [Granularity.DAY]: 24 * 3600_000,
+};
+
+// buckets lays a range out in the Usage API's UTC-aligned buckets: how many there are (the
+// first starts at or before start) and which one a point's start time falls in.
+export function buckets(start: Date, end: Date, g: Granularity): { count: number; index: (t: Date) => number } {
+  const w = bucketWidth[g];
+  const first = Math.floor(start.getTime() / w) * w;
+  return {
+    count: Math.max(1, Math.ceil((end.getTime() - first) / w)),
+    index: (t) => Math.floor((t.getTime() - first) / w),
+  };
+}

@@ -4,7 +4,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Dimension, type Totals } from "@gen/llmgw/usage/v1/usage_service_pb";
 import { useApi } from "../context";
 import { ErrorBox, When } from "../components";
-import { isRangeKey, rangeFilter, ranges, usd, type RangeKey } from "../lib/usage";
+import { buckets, isRangeKey, rangeFilter, ranges, usd, type RangeKey } from "../lib/usage";
 
 // Usage shows the Usage API's answers as they are: requests, failures, tokens and cost by
 // model over a time range, and requests per time bucket.
@@ -25,6 +25,7 @@ export default function Usage() {
   });
   const points = series.data?.series[0]?.points ?? [];
   const max = points.reduce((m, p) => Math.max(m, Number(p.totals?.requests ?? 0n)), 0);
+  const layout = buckets(timestampDate(filter.startTime!), timestampDate(filter.endTime!), ranges[range].granularity);
 
   return (
     <section aria-labelledby="usage-h">
@@ -81,10 +82,16 @@ export default function Usage() {
       <h2>Requests over time</h2>
       {series.data && (
         <figure>
-          <svg className="chart" viewBox={`0 0 ${Math.max(points.length, 1) * 12} 100`} preserveAspectRatio="none" role="img" aria-label={`Requests per bucket, ${points.length} buckets with requests`}>
-            {points.map((p, i) => {
-              const h = max ? (Number(p.totals?.requests ?? 0n) / max) * 100 : 0;
-              return <rect key={i} x={i * 12 + 1} y={100 - h} width={10} height={h} />;
+          <svg className="chart" viewBox={`0 0 ${layout.count * 10} 100`} preserveAspectRatio="none" role="img" aria-label={`Requests per bucket, ${points.length} buckets with requests`}>
+            {points.map((p) => {
+              const t = timestampDate(p.startTime!);
+              const n = p.totals?.requests ?? 0n;
+              const h = max ? (Number(n) / max) * 100 : 0;
+              return (
+                <rect key={t.getTime()} x={layout.index(t) * 10 + 1} y={100 - h} width={8} height={h}>
+                  <title>{`${t.toISOString()}: ${n} requests`}</title>
+                </rect>
+              );
             })}
           </svg>
           <figcaption>
