@@ -92,7 +92,7 @@ export default function Keys() {
           <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
         </div>
       )}
-      <form onSubmit={submit} noValidate className="card" aria-label="Create an API key">
+      <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create an API key">
         <h2>Create a key</h2>
         <div className="row">
           <Field label="Key name" error={errors["api_key.name"]}>

@@ -45,7 +45,7 @@ export default function Users() {
   return (
     <section aria-labelledby="users-h">
       <h1 id="users-h">Users</h1>
-      <form onSubmit={submit} noValidate className="card" aria-label="Create a user">
+      <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a user">
         <h2>Create a user</h2>
         <div className="row">
           <Field label="Name" error={errors["user.name"]}>
