@@ -8,7 +8,8 @@
 // and exits non-zero. Screenshots of every page go to LLMGW_SCREENSHOTS (default
 // ../docs/screenshots).
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 
 const url = process.env.LLMGW_URL;
@@ -54,7 +55,20 @@ try {
     const described = await Promise.all(ids.map((id) => page.locator(`[id="${id}"]`).textContent()));
     if (!described.some((d) => d.includes(text))) throw new Error(`failed: "${text}" is not the error of its field (${described})`);
   };
+  // Every page is checked with axe-core before its screenshot: no violation of serious or
+  // critical impact (WCAG 2 A and AA rules). evaluate() runs over the DevTools protocol, so
+  // the page's CSP still refuses any script of its own that is not the app's.
+  const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  const accessible = async (name) => {
+    if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+      return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    });
+    check(violations.length === 0, `${name}: no serious or critical axe-core violations${violations.length ? ` (${violations.join("; ")})` : ""}`);
+  };
   const shot = async (name) => {
+    await accessible(name);
     await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
   };
 
@@ -191,7 +205,12 @@ try {
   await page.getByRole("table", { name: "Usage by model" }).waitFor();
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
-  await page.screenshot({ path: path.join(shots, "usage-dark-narrow.png"), fullPage: true });
+  await shot("usage-dark-narrow");
+  for (const [link, heading] of [["Users", "Users"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Playground", "Playground"]]) {
+    await page.getByRole("link", { name: link, exact: true }).click();
+    await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
+    await accessible(`${heading}, dark and narrow`);
+  }
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   check(bg === "rgb(13, 17, 23)", `the dark scheme applies (${bg})`);
 

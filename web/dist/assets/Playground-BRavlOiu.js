@@ -1,4 +1,4 @@
-import{M as e,N as t,j as n,m as r,n as i,p as a}from"./index-BihWajjh.js";import{t as o}from"./useQuery-o9Yb_yEC.js";import{r as s}from"./validate-L6ev56zV.js";var c=t(e(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
+import{M as e,N as t,j as n,m as r,n as i,p as a}from"./index-cMkf6No3.js";import{t as o}from"./useQuery-PI51q-fM.js";import{r as s}from"./validate-L6ev56zV.js";var c=t(e(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
 `);let t=[],n;for(;(n=this.buf.indexOf(`
 
 `))>=0;){let e=this.buf.slice(0,n);this.buf=this.buf.slice(n+2);let r=e.split(`
