@@ -36,8 +36,8 @@ func chromiumPath() (string, error) {
 // TestWebAppE2E runs web/e2e/e2e.mjs, the web app in headless Chromium, against a real
 // gateway: sign in, create a user and a key (the secret shown once, then gone), chat with
 // mock/echo in the Playground with streaming and that user's key, see the rate limit and budget
-// with their live status, and see the request counted on the Usage dashboard with the same
-// number the Usage API returns. Node, web/node_modules and chromium are required: a machine
+// with their live status, hit the rate limit and see the refusal, revoke the key, and see the
+// requests counted on the Usage dashboard with the same numbers the Usage API returns. Node, web/node_modules and chromium are required: a machine
 // without them fails here with the command that fixes it. Screenshots go to docs/screenshots.
 func TestWebAppE2E(t *testing.T) {
 	root, err := filepath.Abs("..")
@@ -70,7 +70,7 @@ func TestWebAppE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := admin.CreateRateLimit(ctx, &adminv1.CreateRateLimitRequest{RateLimit: &adminv1.RateLimit{Name: "web-rpm",
-		Limits: []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 1000}}, AppliesPer: []string{"user"}}}); err != nil {
+		Limits: []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 2}}, AppliesPer: []string{"user"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.CreateBudget(ctx, &adminv1.CreateBudgetRequest{Budget: &adminv1.Budget{Name: "web-daily", Unit: "cost_per_day", LimitTo: 10}}); err != nil {
@@ -114,7 +114,7 @@ func TestWebAppE2E(t *testing.T) {
 	}
 
 	// The dashboard showed what the Usage API answers.
-	dm := regexp.MustCompile(`(?m)^dashboard mock/echo requests=(\d+) completion_tokens=(\d+) cost=(\S+)$`).FindSubmatch(out)
+	dm := regexp.MustCompile(`(?m)^dashboard mock/echo requests=(\d+) completion_tokens=(\d+) failures=(\d+)$`).FindSubmatch(out)
 	if dm == nil {
 		t.Fatalf("e2e.mjs printed no dashboard line; output:\n%s", out)
 	}
@@ -134,7 +134,12 @@ func TestWebAppE2E(t *testing.T) {
 	if got, want := string(dm[2]), strconv.FormatInt(tot.GetCompletionTokens(), 10); got != want {
 		t.Errorf("dashboard completion tokens %s, Usage API %s", got, want)
 	}
-	if tot.GetRequests() != 1 {
-		t.Errorf("Usage API counts %d mock/echo requests, want the Playground's 1", tot.GetRequests())
+	if got, want := string(dm[3]), strconv.FormatInt(tot.GetFailures(), 10); got != want {
+		t.Errorf("dashboard failures %s, Usage API %s", got, want)
+	}
+	// Three Playground requests of mock/echo with alice's key: two answered, the third refused
+	// by the 2-a-minute rate limit.
+	if tot.GetRequests() != 3 || tot.GetFailures() != 1 {
+		t.Errorf("Usage API counts %d mock/echo requests and %d failures, want the Playground's 3 and 1", tot.GetRequests(), tot.GetFailures())
 	}
 }

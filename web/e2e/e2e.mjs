@@ -45,7 +45,7 @@ try {
   page.on("console", (m) => {
     // The refusals the run provokes on purpose (bad token, invalid or duplicate input) log
     // "Failed to load resource" with their status; anything else is a problem.
-    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|409)/.test(m.text())) problems.push(m.text());
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|409|429)/.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
   // fieldShows waits until the control's description (its error) holds text.
@@ -167,24 +167,26 @@ try {
   const status = page.getByRole("table", { name: "Live status" }).getByRole("row", { name: /web-rpm/ });
   await status.first().waitFor({ timeout: 20_000 });
   const statusCells = await status.first().locator("td").allTextContents();
-  check(statusCells[2] === "user:alice" && statusCells[3] === "1" && statusCells[4] === "1000", `the live status counts alice's one request (${statusCells.join(" | ")})`);
+  check(statusCells[2] === "user:alice" && statusCells[3] === "1" && statusCells[4] === "2", `the live status counts alice's one request (${statusCells.join(" | ")})`);
   await shot("limits");
 
-  // Usage: the chat is counted, as the Usage API says.
-  await page.getByRole("link", { name: "Usage" }).click();
-  const row = page.getByRole("table", { name: "Usage by model" }).getByRole("row", { name: /mock\/echo/ });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    await page.getByRole("table", { name: "Usage by model" }).waitFor();
-    if ((await row.count()) > 0) break;
-    if (Date.now() > deadline) throw new Error("failed: the dashboard never counted the mock/echo request");
-    await page.waitForTimeout(500);
-    await page.getByRole("button", { name: "Refresh" }).click();
-  }
-  const cells = await row.locator("td").allTextContents();
-  check(Number(cells[0]) >= 1, `the dashboard counts the request (${cells[0]} requests of mock/echo)`);
-  console.log(`dashboard mock/echo requests=${cells[0]} completion_tokens=${cells[3]} cost=${cells[4]}`);
-  await shot("usage");
+  // The rate limit admits alice's second request of the minute and refuses the third.
+  await page.getByRole("link", { name: "Playground" }).click();
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill(secret);
+  await chat.getByLabel("Model").locator("option", { hasText: "mock/echo" }).waitFor({ state: "attached" });
+  await chat.getByLabel("Model").selectOption("mock/echo");
+  await chat.getByLabel("Message").fill("second");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await chat.locator(".chat li.assistant .content", { hasText: "second" }).waitFor();
+  ok("the second request of the minute is answered");
+  await chat.getByLabel("Message").fill("third");
+  await chat.getByRole("button", { name: "Send" }).click();
+  const messageInput = chat.getByLabel("Message");
+  await page.getByText(/rate limit/i).first().waitFor();
+  const describedBy = ((await messageInput.getAttribute("aria-describedby")) ?? "").split(" ").filter(Boolean);
+  const limitText = (await Promise.all(describedBy.map((id) => page.locator(`[id="${id}"]`).textContent()))).join(" ");
+  check(/rate limit/i.test(limitText), `the third is refused by the rate limit, shown at the message (${limitText})`);
+  await shot("playground-rate-limited");
 
   // Revoke the key; the Playground's next request with it is refused.
   await page.getByRole("link", { name: "API keys" }).click();
@@ -200,9 +202,24 @@ try {
   const refusal = await chat.getByRole("alert").first().textContent();
   check(/key/i.test(refusal), `the revoked key is refused in the Playground (${refusal})`);
 
-  // Dark scheme and a narrow screen render too.
+  // Usage: the three chats of mock/echo are counted (the refused one as a failure), as the
+  // Usage API says; the dashboard is refreshed until the last event has arrived.
   await page.getByRole("link", { name: "Usage" }).click();
-  await page.getByRole("table", { name: "Usage by model" }).waitFor();
+  const row = page.getByRole("table", { name: "Usage by model" }).getByRole("row", { name: /mock\/echo/ });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    await page.getByRole("table", { name: "Usage by model" }).waitFor();
+    if ((await row.count()) > 0 && (await row.locator("td").first().textContent()) === "3") break;
+    if (Date.now() > deadline) throw new Error(`failed: the dashboard never counted the 3 mock/echo requests (${(await row.count()) ? await row.textContent() : "no row"})`);
+    await page.waitForTimeout(500);
+    await page.getByRole("button", { name: "Refresh" }).click();
+  }
+  const cells = await row.locator("td").allTextContents();
+  check(cells[0] === "3" && cells[1] === "1", `the dashboard counts the requests (${cells[0]} requests of mock/echo, ${cells[1]} failed)`);
+  console.log(`dashboard mock/echo requests=${cells[0]} completion_tokens=${cells[3]} failures=${cells[1]}`);
+  await shot("usage");
+
+  // Dark scheme and a narrow screen render too.
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
