@@ -219,11 +219,32 @@ try {
   console.log(`dashboard mock/echo requests=${cells[0]} completion_tokens=${cells[3]} failures=${cells[1]}`);
   await shot("usage");
 
+  // Request log: the three requests of mock/echo, the refused one alone with Failures only,
+  // and its detail.
+  await page.getByRole("link", { name: "Request log" }).click();
+  const filters = page.getByRole("form", { name: "Filter requests" });
+  await filters.getByLabel("Models (comma-separated)").fill("mock/echo");
+  await filters.getByRole("button", { name: "Apply" }).click();
+  const reqRows = page.getByRole("table", { name: "Requests" }).locator("tbody tr");
+  await page.getByRole("table", { name: "Requests" }).getByText("3 requests, newest first").waitFor();
+  check((await reqRows.count()) === 3, "the request log lists the 3 requests of mock/echo");
+  await filters.getByLabel("Failures only").check();
+  await filters.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("table", { name: "Requests" }).getByText("1 requests, newest first").waitFor();
+  const failed = (await reqRows.first().textContent()) ?? "";
+  check(failed.includes("429") && failed.includes("alice"), `Failures only lists alice's refused request (${failed})`);
+  await reqRows.first().getByRole("button", { name: /Details of/ }).click();
+  const detail = page.getByRole("region", { name: /^Request (?!log)/ });
+  await detail.getByText("Counted by").waitFor();
+  const detailText = (await detail.textContent()) ?? "";
+  check(detailText.includes("Request body") && detailText.includes("Surface"), "the refused request's detail opens");
+  await shot("requests");
+
   // Dark scheme and a narrow screen render too.
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);

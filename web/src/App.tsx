@@ -9,6 +9,7 @@ const Users = lazy(() => import("./pages/Users"));
 const Keys = lazy(() => import("./pages/Keys"));
 const Limits = lazy(() => import("./pages/Limits"));
 const Usage = lazy(() => import("./pages/Usage"));
+const Requests = lazy(() => import("./pages/Requests"));
 const Playground = lazy(() => import("./pages/Playground"));
 
 const pages = [
@@ -16,6 +17,7 @@ const pages = [
   { path: "keys", label: "API keys", el: <Keys /> },
   { path: "limits", label: "Rate limits & budgets", el: <Limits /> },
   { path: "usage", label: "Usage", el: <Usage /> },
+  { path: "requests", label: "Request log", el: <Requests /> },
   { path: "playground", label: "Playground", el: <Playground /> },
 ];
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Granularity } from "@gen/llmgw/usage/v1/usage_service_pb";
-import { buckets, isRangeKey, rangeFilter, usd } from "./usage";
+import { bodyText, buckets, isRangeKey, ms, rangeFilter, usd } from "./usage";
 
 describe("rangeFilter", () => {
   it("ends at the next minute and spans the range", () => {
@@ -42,5 +42,23 @@ describe("buckets", () => {
     const d = buckets(new Date("2026-11-06T10:16:00Z"), new Date("2026-12-06T10:16:00Z"), Granularity.DAY);
     expect(d.count).toBe(31);
     expect(d.index(new Date("2026-12-06T00:00:00Z"))).toBe(30);
+  });
+});
+
+describe("ms", () => {
+  it("rounds microseconds to tenths of a millisecond", () => {
+    expect(ms(0n)).toBe("0.0 ms");
+    expect(ms(12_345n)).toBe("12.3 ms");
+    expect(ms(12_350n)).toBe("12.4 ms");
+    expect(ms(2_000_000n)).toBe("2000.0 ms");
+  });
+});
+
+describe("bodyText", () => {
+  it("shows text, marks truncation, and refuses binary", () => {
+    expect(bodyText(new Uint8Array(), false)).toBe("not logged");
+    expect(bodyText(new TextEncoder().encode('{"a":"é"}'), false)).toBe('{"a":"é"}');
+    expect(bodyText(new TextEncoder().encode("abc"), true)).toBe("abc\n… (truncated)");
+    expect(bodyText(new Uint8Array([0xff, 0xfe]), false)).toBe("2 bytes, not UTF-8");
   });
 });

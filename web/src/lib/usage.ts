@@ -47,3 +47,21 @@ export function buckets(start: Date, end: Date, g: Granularity): { count: number
     index: (t) => Math.floor((t.getTime() - first) / w),
   };
 }
+
+// ms shows a duration the Usage API gives in microseconds as milliseconds, to 0.1 ms.
+export function ms(us: bigint): string {
+  const tenths = (us + 50n) / 100n;
+  return `${tenths / 10n}.${tenths % 10n} ms`;
+}
+
+// bodyText shows a logged body: UTF-8 text as is, anything else as its size.
+export function bodyText(b: Uint8Array, truncated: boolean): string {
+  if (b.length === 0) return "not logged";
+  let s: string;
+  try {
+    s = new TextDecoder("utf-8", { fatal: true }).decode(b);
+  } catch {
+    return `${b.length} bytes, not UTF-8`;
+  }
+  return truncated ? `${s}\n… (truncated)` : s;
+}
