@@ -157,6 +157,15 @@ try {
   const completion = await page.getByTestId("completion-tokens").textContent();
   check(/^\d+ ms$/.test(latency), `latency is shown (${latency})`);
   check(/^[1-9]\d*$/.test(completion), `completion tokens are shown (${completion})`);
+  await page.getByText("View code").click();
+  await page.getByLabel("Language").selectOption("python");
+  const code = (await page.getByLabel("Python (openai) code").textContent()) ?? "";
+  check(code.includes(`base_url="${url}/v1"`) && code.includes('"mock/echo"') && code.includes("hello from the browser") && code.includes("stream=True"),
+    "View code gives the same request for the OpenAI Python SDK, pointing at this gateway");
+  check(!code.includes(secret) && !code.includes(token), "the code holds no key");
+  await page.getByRole("button", { name: "Copy code" }).click();
+  await page.getByText("Copied.").waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === code, "Copy code puts the code on the clipboard");
   await shot("playground");
 
   // Rate limits and budgets with their live status.

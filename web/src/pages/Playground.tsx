@@ -4,6 +4,7 @@ import { useApi, useToken } from "../context";
 import { Field } from "../components";
 import { applyChunk, SSEParser, type ChatUsage, type StreamState } from "../lib/sse";
 import { checkNumber } from "../lib/validate";
+import { languages, snippet, type Language } from "../lib/snippets";
 
 interface Turn {
   role: "user" | "assistant";
@@ -191,6 +192,20 @@ export default function Playground() {
           </button>
         </div>
       </form>
+      <details className="card code">
+        <summary>View code</summary>
+        <ViewCode
+          request={{
+            baseUrl: window.location.origin,
+            model: chosen,
+            system: system.trim(),
+            messages: prompt.trim() ? [...turns, { role: "user", content: prompt }] : turns.length ? turns : [{ role: "user", content: "Hello!" }],
+            temperature: temperature.trim() && !checkNumber("t", temperature, 0, 2) ? Number(temperature) : undefined,
+            maxTokens: maxTokens.trim() && !checkNumber("m", maxTokens, 1, 1_000_000) ? Number(maxTokens) : undefined,
+            stream,
+          }}
+        />
+      </details>
       {stats && (
         <dl className="stats" aria-label="Last response">
           <dt>Model</dt>
@@ -216,4 +231,45 @@ async function errorText(r: Response): Promise<string> {
   } catch {
     return `HTTP ${r.status}`;
   }
+}
+
+function ViewCode({ request }: { request: Parameters<typeof snippet>[1] }) {
+  const [lang, setLang] = useState<Language>("curl");
+  const [copied, setCopied] = useState(false);
+  const code = snippet(lang, request);
+  return (
+    <>
+      <div className="row toolbar">
+        <label>
+          Language{" "}
+          <select value={lang} onChange={(e) => { setLang(e.target.value as Language); setCopied(false); }}>
+            {Object.entries(languages).map(([k, v]) => (
+              <option key={k} value={k}>
+                {v}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button
+          type="button"
+          className="secondary"
+          onClick={async () => {
+            try {
+              await navigator.clipboard.writeText(code);
+              setCopied(true);
+            } catch {
+              setCopied(false);
+            }
+          }}
+        >
+          Copy code
+        </button>
+        <span role="status">{copied ? "Copied." : ""}</span>
+      </div>
+      <p className="hint">The key is read from the LLMGW_API_KEY environment variable; it is never written into the code.</p>
+      <pre className="body" tabIndex={0} aria-label={`${languages[lang]} code`}>
+        {code}
+      </pre>
+    </>
+  );
 }
