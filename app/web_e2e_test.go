@@ -34,7 +34,8 @@ func chromiumPath() (string, error) {
 }
 
 // TestWebAppE2E runs web/e2e/e2e.mjs, the web app in headless Chromium, against a real
-// gateway: sign in, create a user and a key (the secret shown once, then gone), chat with
+// gateway: sign in, create a user, a key (the secret shown once, then gone), a rate limit and a
+// budget, chat with
 // mock/echo in the Playground with streaming and that user's key, see the rate limit and budget
 // with their live status, hit the rate limit and see the refusal, revoke the key, and see the
 // requests counted on the Usage dashboard with the same numbers the Usage API returns. Node, web/node_modules and chromium are required: a machine
@@ -67,13 +68,6 @@ func TestWebAppE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := admin.CreateAuthzRule(ctx, &adminv1.CreateAuthzRuleRequest{AuthzRule: &adminv1.AuthzRule{Name: "eng-mock", Models: []string{"mock/*"}, Teams: []string{"eng"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.CreateRateLimit(ctx, &adminv1.CreateRateLimitRequest{RateLimit: &adminv1.RateLimit{Name: "web-rpm",
-		Limits: []*adminv1.RateLimitEntry{{Unit: "requests_per_minute", LimitTo: 2}}, AppliesPer: []string{"user"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.CreateBudget(ctx, &adminv1.CreateBudgetRequest{Budget: &adminv1.Budget{Name: "web-daily", Unit: "cost_per_day", LimitTo: 10}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -142,6 +142,43 @@ try {
   check(!(await page.content()).includes(secret), "the secret is not shown again after a reload");
   await shot("keys");
 
+  // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
+  // forms refuse a bad limit before sending and show the server's refusals at their fields.
+  await page.getByRole("link", { name: "Rate limits & budgets" }).click();
+  const rlForm = page.getByRole("form", { name: "Create a rate limit" });
+  const rlName = rlForm.getByLabel("Rate limit name");
+  const rlLimit = rlForm.getByLabel("Limit", { exact: true });
+  const rlPer = rlForm.getByLabel("Applies per (comma-separated)");
+  await rlName.fill("web-rpm");
+  await rlLimit.fill("0");
+  await rlForm.getByRole("button", { name: "Create rate limit" }).click();
+  await fieldShows(rlLimit, "rate_limit.limits[0].limit_to must be positive");
+  ok("a rate limit of 0 is refused before sending, at the Limit field");
+  await rlForm.getByLabel("Unit").selectOption("requests_per_minute");
+  await rlLimit.fill("2");
+  await rlPer.fill("planet");
+  await rlForm.getByRole("button", { name: "Create rate limit" }).click();
+  await fieldShows(rlPer, "rate_limit.applies_per[0]");
+  ok("the server's refusal of applies_per is shown at its field");
+  await rlPer.fill("user");
+  await rlForm.getByRole("button", { name: "Create rate limit" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm 2 requests_per_minute user enforce/ }).waitFor();
+  ok("the rate limit is created and listed");
+  await rlName.fill("web-rpm");
+  await rlLimit.fill("5");
+  await rlForm.getByRole("button", { name: "Create rate limit" }).click();
+  await fieldShows(rlName, 'rate limit "web-rpm" already exists');
+  ok("the server's duplicate error is shown at the rate limit's name");
+  await rlName.fill("");
+  await rlLimit.fill("");
+  const bForm = page.getByRole("form", { name: "Create a budget" });
+  await bForm.getByLabel("Budget name").fill("web-daily");
+  await bForm.getByLabel("Budget unit").selectOption("cost_per_day");
+  await bForm.getByLabel("Limit (US dollars)").fill("10");
+  await bForm.getByRole("button", { name: "Create budget" }).click();
+  await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily 10 cost_per_day/ }).waitFor();
+  ok("the budget is created and listed");
+
   // Playground: stream a chat through /v1/chat/completions with the new user's key.
   await page.getByRole("link", { name: "Playground" }).click();
   const chat = page.getByRole("form", { name: "Chat" });

@@ -16,7 +16,9 @@ describe("fieldError", () => {
     ["a missing resource of no field", new ConnectError('virtual account "x" does not exist', Code.InvalidArgument), keyFields, ""],
     ["a path of no field", new ConnectError("api_key needs an owner: user or virtual_account", Code.InvalidArgument), keyFields, ""],
     ["not a prefix of a longer path", new ConnectError("user.names is wrong", Code.InvalidArgument), userFields, ""],
-    ["not an indexed sub-path", new ConnectError("user.teams[0] is not a name", Code.InvalidArgument), userFields, ""],
+    ["an indexed element is about its list", new ConnectError('rate_limit.applies_per[0]: "x" is not a dimension', Code.InvalidArgument), ["rate_limit.name", "rate_limit.applies_per"], "rate_limit.applies_per"],
+    ["an indexed path in the fields", new ConnectError('create rate limit: rate_limit.limits[0].unit "rpm" must be one of ...', Code.InvalidArgument), ["rate_limit.limits", "rate_limit.limits[0].unit"], "rate_limit.limits[0].unit"],
+    ["a duplicate of a two-word resource", new ConnectError('rate limit "web-rpm" already exists', Code.AlreadyExists), ["rate_limit.name"], "rate_limit.name"],
     ["a plain error", new Error("network down"), userFields, ""],
   ])("%s", (_, err, fields, want) => {
     const got = fieldError(err, fields);

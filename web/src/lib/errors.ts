@@ -19,7 +19,7 @@ export function fieldError(err: unknown, fields: readonly string[]): FieldError 
   const message = ce.rawMessage;
   const named = [...fields]
     .sort((a, b) => b.length - a.length)
-    .find((f) => new RegExp(`(^|[^\\w.])${escape(f)}($|[^\\w.\\[])`).test(message));
+    .find((f) => new RegExp(`(^|[^\\w.])${escape(f)}($|[^\\w.])`).test(message));
   if (named) return { field: named, message };
   // `<resource> "<name>" already exists` is about the resource's own name; `<resource>
   // "<name>" does not exist` about the field that refers to it (user.teams for a team,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkEmail, checkName, checkNumber, splitList } from "./validate";
+import { checkEmail, checkName, checkNumber, checkPositive, splitList } from "./validate";
 
 describe("checkName", () => {
   it.each([
@@ -47,5 +47,21 @@ describe("splitList", () => {
   it("trims and drops empty entries", () => {
     expect(splitList(" a, b ,,c ,")).toEqual(["a", "b", "c"]);
     expect(splitList("")).toEqual([]);
+  });
+});
+
+describe("checkPositive", () => {
+  it.each([
+    ["2", true, undefined],
+    ["0.5", false, undefined],
+    ["0.5", true, "whole number"],
+    ["0", true, "positive"],
+    ["-3", false, "positive"],
+    ["x", false, "positive"],
+    ["", false, "required"],
+  ])("%j whole=%j", (v, whole, want) => {
+    const got = checkPositive("limit", v, whole);
+    if (want === undefined) expect(got).toBeUndefined();
+    else expect(got).toContain(want);
   });
 });

@@ -28,3 +28,12 @@ export function checkNumber(field: string, v: string, min: number, max: number):
   if (n < min || n > max) return `${field} must be between ${min} and ${max}`;
   return undefined;
 }
+
+// checkPositive checks a required positive number; whole says it must be an integer.
+export function checkPositive(field: string, v: string, whole: boolean): string | undefined {
+  if (v.trim() === "") return `${field} is required`;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) return `${field} must be positive`;
+  if (whole && !Number.isInteger(n)) return `${field} must be a whole number`;
+  return undefined;
+}

@@ -3,6 +3,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Mode } from "@gen/llmgw/admin/v1/admin_pb";
 import { useApi } from "../context";
 import { ErrorBox, When } from "../components";
+import { BudgetForm, RateLimitForm } from "./LimitForms";
 
 // Limits lists the rate limits and budgets and their live status, refreshed every 5 seconds.
 export default function Limits() {
@@ -54,6 +55,10 @@ export default function Limits() {
           </tbody>
         </table>
       )}
+      <div className="row">
+        <RateLimitForm />
+        <BudgetForm />
+      </div>
       <h2>Rate limits</h2>
       {limits.data && (
         <table aria-label="Rate limits">
