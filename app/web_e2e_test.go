@@ -15,7 +15,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
 )
@@ -34,12 +33,12 @@ func chromiumPath() (string, error) {
 }
 
 // TestWebAppE2E runs web/e2e/e2e.mjs, the web app in headless Chromium, against a real
-// gateway: sign in, create a user, a key (the secret shown once, then gone), a rate limit and a
-// budget, chat with
-// mock/echo in the Playground with streaming and that user's key, see the rate limit and budget
-// with their live status, hit the rate limit and see the refusal, revoke the key, and see the
-// requests counted on the Usage dashboard with the same numbers the Usage API returns. Node, web/node_modules and chromium are required: a machine
-// without them fails here with the command that fixes it. Screenshots go to docs/screenshots.
+// gateway: sign in; create a team, an access rule, a user, a key (the secret shown once, then
+// gone), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
+// that user's key; see the live status; hit the rate limit and see the refusal; revoke the key;
+// see the requests on the Usage dashboard and in the request log. The dashboard's numbers must
+// be the Usage API's. Node, web/node_modules and chromium are required: a machine without them
+// fails here with the command that fixes it. Screenshots go to docs/screenshots.
 func TestWebAppE2E(t *testing.T) {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -62,15 +61,6 @@ func TestWebAppE2E(t *testing.T) {
 	g := startGateway(t, map[string]string{"LLMGW_ADMIN_TOKEN": token})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	admin := g.adminClient()
-	// The team the browser puts its user in, and the rule that lets that team call mock/echo.
-	if _, err := admin.CreateTeam(ctx, &adminv1.CreateTeamRequest{Team: &adminv1.Team{Name: "eng"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.CreateAuthzRule(ctx, &adminv1.CreateAuthzRuleRequest{AuthzRule: &adminv1.AuthzRule{Name: "eng-mock", Models: []string{"mock/*"}, Teams: []string{"eng"}}}); err != nil {
-		t.Fatal(err)
-	}
-
 	cmd := exec.CommandContext(ctx, node, filepath.Join(web, "e2e", "e2e.mjs"))
 	cmd.Dir = web
 	cmd.Env = []string{

@@ -92,6 +92,28 @@ try {
   await page.keyboard.press("Tab");
   check((await page.evaluate(() => document.activeElement?.textContent)) === "Skip to content", "Tab reaches the skip link first");
 
+  // Teams & access: the team "eng" and a rule that lets it call the mock models.
+  await page.getByRole("link", { name: "Teams & access" }).click();
+  const teamForm = page.getByRole("form", { name: "Create a team" });
+  await teamForm.getByLabel("Team name").fill("eng");
+  await teamForm.getByLabel("Description").fill("Engineering");
+  await teamForm.getByRole("button", { name: "Create team" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /eng Engineering/ }).waitFor();
+  ok("a team is created and listed");
+  const ruleForm = page.getByRole("form", { name: "Create an access rule" });
+  await ruleForm.getByLabel("Rule name").fill("eng-mock");
+  await ruleForm.getByLabel("Models (comma-separated)").fill("mock/*");
+  await ruleForm.getByRole("button", { name: "Create rule" }).click();
+  await fieldShows(ruleForm.getByLabel("For users (comma-separated)"), "name at least one user or team");
+  ok("a rule for nobody is refused before sending");
+  await ruleForm.getByLabel("For teams (comma-separated)").fill("eng");
+  await ruleForm.getByRole("button", { name: "Create rule" }).click();
+  await page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /eng-mock mock\/\* eng/ }).waitFor();
+  ok("an access rule is created and listed");
+  await shot("access");
+  await page.getByRole("link", { name: "Users", exact: true }).click();
+  await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();
+
   // Users: the form checks before sending, and shows the server's error at the field it names.
   const userForm = page.getByRole("form", { name: "Create a user" });
   const nameInput = userForm.getByLabel("Name", { exact: true });
@@ -290,7 +312,7 @@ try {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);

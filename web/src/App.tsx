@@ -7,6 +7,7 @@ import { SignIn } from "./pages/SignIn";
 // Pages load on demand, so the first screen carries only what it needs.
 const Users = lazy(() => import("./pages/Users"));
 const Keys = lazy(() => import("./pages/Keys"));
+const Access = lazy(() => import("./pages/Access"));
 const Limits = lazy(() => import("./pages/Limits"));
 const Usage = lazy(() => import("./pages/Usage"));
 const Requests = lazy(() => import("./pages/Requests"));
@@ -14,6 +15,7 @@ const Playground = lazy(() => import("./pages/Playground"));
 
 const pages = [
   { path: "users", label: "Users", el: <Users /> },
+  { path: "access", label: "Teams & access", el: <Access /> },
   { path: "keys", label: "API keys", el: <Keys /> },
   { path: "limits", label: "Rate limits & budgets", el: <Limits /> },
   { path: "usage", label: "Usage", el: <Usage /> },

@@ -1,4 +1,4 @@
-import{F as e,N as t,P as n,m as r,n as i,p as a}from"./index-jGlpdtAX.js";import{t as o}from"./useQuery-BeFlvTFa.js";import{r as s}from"./validate-CpSTshBJ.js";var c=e(n(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
+import{F as e,N as t,P as n,m as r,n as i,p as a}from"./index-B45E4Qyp.js";import{t as o}from"./useQuery-DUP4xi7W.js";import{r as s}from"./validate-CpSTshBJ.js";var c=e(n(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
 `);let t=[],n;for(;(n=this.buf.indexOf(`
 
 `))>=0;){let e=this.buf.slice(0,n);this.buf=this.buf.slice(n+2);let r=e.split(`
