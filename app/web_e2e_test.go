@@ -36,8 +36,9 @@ func chromiumPath() (string, error) {
 // gateway: sign in; create a team, an access rule, a user, a key (the secret shown once, then
 // gone), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
 // that user's key; see the live status; hit the rate limit and see the refusal; revoke the key;
-// see the requests on the Usage dashboard and in the request log. The dashboard's numbers must
-// be the Usage API's. Node, web/node_modules and chromium are required: a machine without them
+// see the requests on the Usage dashboard and in the request log; sign in again with a key of a
+// user with no Admin API role and see only that user's pages. The dashboard's numbers must be
+// the Usage API's. Node, web/node_modules and chromium are required: a machine without them
 // fails here with the command that fixes it. Screenshots go to docs/screenshots.
 func TestWebAppE2E(t *testing.T) {
 	root, err := filepath.Abs("..")
@@ -61,6 +62,7 @@ func TestWebAppE2E(t *testing.T) {
 	g := startGateway(t, map[string]string{"LLMGW_ADMIN_TOKEN": token})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	userKey := g.userKey(t, "bob") // a user with no Admin API role
 	cmd := exec.CommandContext(ctx, node, filepath.Join(web, "e2e", "e2e.mjs"))
 	cmd.Dir = web
 	cmd.Env = []string{
@@ -68,6 +70,7 @@ func TestWebAppE2E(t *testing.T) {
 		"HOME=" + t.TempDir(), // chromium's profile and caches stay out of the user's home
 		"LLMGW_URL=" + g.URL,
 		"LLMGW_TOKEN=" + token,
+		"LLMGW_USER_KEY=" + userKey,
 		"LLMGW_CHROMIUM=" + chromium,
 		"LLMGW_SCREENSHOTS=" + filepath.Join(root, "docs", "screenshots"),
 	}

@@ -2,7 +2,7 @@
 // browser download) against a running gateway. app/web_e2e_test.go starts the gateway and
 // runs this script; it can also run by hand against `make run`:
 //
-//   LLMGW_URL=http://127.0.0.1:8080 LLMGW_TOKEN=... node e2e/e2e.mjs
+//   LLMGW_URL=http://127.0.0.1:8080 LLMGW_TOKEN=<admin token> LLMGW_USER_KEY=<a plain user's key> node e2e/e2e.mjs
 //
 // Every check prints "ok <what>"; the last line is "N passed, 0 failed". Any failure throws
 // and exits non-zero. Screenshots of every page go to LLMGW_SCREENSHOTS (default
@@ -14,7 +14,9 @@ import path from "node:path";
 
 const url = process.env.LLMGW_URL;
 const token = process.env.LLMGW_TOKEN;
-if (!url || !token) throw new Error("set LLMGW_URL and LLMGW_TOKEN");
+// userKey is a key of a user with no Admin API role.
+const userKey = process.env.LLMGW_USER_KEY;
+if (!url || !token || !userKey) throw new Error("set LLMGW_URL, LLMGW_TOKEN and LLMGW_USER_KEY");
 const shots = process.env.LLMGW_SCREENSHOTS ?? path.resolve(import.meta.dirname, "../../docs/screenshots");
 const exe = process.env.LLMGW_CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
 if (!exe) throw new Error("no chromium: install Debian's chromium package (apt-get install chromium) or set LLMGW_CHROMIUM");
@@ -43,9 +45,10 @@ try {
   // The CSP must refuse nothing the app needs, and the app must throw nothing.
   const problems = [];
   page.on("console", (m) => {
-    // The refusals the run provokes on purpose (bad token, invalid or duplicate input) log
+    // The refusals the run provokes on purpose (bad token, invalid or duplicate input, the
+    // Admin API probe of a plain user, the rate limit) log
     // "Failed to load resource" with their status; anything else is a problem.
-    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|409|429)/.test(m.text())) problems.push(m.text());
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|403|409|429)/.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
   // fieldShows waits until the control's description (its error) holds text.
@@ -319,6 +322,24 @@ try {
   }
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   check(bg === "rgb(13, 17, 23)", `the dark scheme applies (${bg})`);
+
+  // A user's key without an Admin API role: sign out, sign in with it, and see only the
+  // Usage, Request log and Playground pages; an admin page's URL leads back to them.
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
+  check((await page.evaluate(() => sessionStorage.getItem("llmgw.token"))) === null, "Sign out forgets the token");
+  await page.getByLabel("Admin token or API key").fill(userKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // Signing in returns to the page the admin signed out on, which this user may use too.
+  await page.getByRole("heading", { name: "Playground", level: 1 }).waitFor();
+  const nav = (await page.getByRole("navigation", { name: "Main" }).innerText()).split("\n").map((l) => l.trim()).filter(Boolean);
+  check(nav.join(",") === "Usage,Request log,Playground", `a user without an Admin API role sees only their pages (${nav.join(", ")})`);
+  await page.goto(url + "/ui/users");
+  await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
+  check(new URL(page.url()).pathname === "/ui/usage", "an admin page's URL leads such a user to Usage");
+  await shot("user-view");
 
   check(problems.length === 0, `no console errors or CSP refusals (${problems.join(" | ")})`);
 } catch (err) {

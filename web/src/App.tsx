@@ -1,6 +1,7 @@
 import { lazy, Suspense } from "react";
 import { NavLink, Navigate, Route, Routes, useLocation } from "react-router";
-import { useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { notifyAuth, useApi, useToken } from "./context";
 import { SignIn } from "./pages/SignIn";
 
@@ -13,14 +14,15 @@ const Usage = lazy(() => import("./pages/Usage"));
 const Requests = lazy(() => import("./pages/Requests"));
 const Playground = lazy(() => import("./pages/Playground"));
 
+// admin marks the pages of the Admin API: a key without an Admin API role does not see them.
 const pages = [
-  { path: "users", label: "Users", el: <Users /> },
-  { path: "access", label: "Teams & access", el: <Access /> },
-  { path: "keys", label: "API keys", el: <Keys /> },
-  { path: "limits", label: "Rate limits & budgets", el: <Limits /> },
-  { path: "usage", label: "Usage", el: <Usage /> },
-  { path: "requests", label: "Request log", el: <Requests /> },
-  { path: "playground", label: "Playground", el: <Playground /> },
+  { path: "users", label: "Users", el: <Users />, admin: true },
+  { path: "access", label: "Teams & access", el: <Access />, admin: true },
+  { path: "keys", label: "API keys", el: <Keys />, admin: true },
+  { path: "limits", label: "Rate limits & budgets", el: <Limits />, admin: true },
+  { path: "usage", label: "Usage", el: <Usage />, admin: false },
+  { path: "requests", label: "Request log", el: <Requests />, admin: false },
+  { path: "playground", label: "Playground", el: <Playground />, admin: false },
 ];
 
 export function App() {
@@ -38,8 +40,37 @@ export function App() {
 }
 
 function Shell() {
-  const { tokens } = useApi();
+  const { api, tokens } = useApi();
   const queries = useQueryClient();
+  // Whether the token may use the Admin API: one read tells (PermissionDenied: a key of a
+  // user without an Admin API role, who gets the Playground and their own usage).
+  const access = useQuery({
+    queryKey: ["access"],
+    queryFn: async () => {
+      try {
+        await api.admin.listUsers({});
+        return { admin: true };
+      } catch (err) {
+        if (ConnectError.from(err).code === Code.PermissionDenied) return { admin: false };
+        throw err;
+      }
+    },
+    staleTime: Infinity,
+  });
+  if (!access.data) {
+    return (
+      <main id="main">
+        {access.error ? (
+          <p className="error" role="alert">
+            {ConnectError.from(access.error).rawMessage}
+          </p>
+        ) : (
+          <p role="status">Loading…</p>
+        )}
+      </main>
+    );
+  }
+  const visible = pages.filter((p) => access.data.admin || !p.admin);
   return (
     <div className="shell">
       <a className="skip" href="#main">Skip to content</a>
@@ -47,7 +78,7 @@ function Shell() {
         <span className="brand">llmgw</span>
         <nav aria-label="Main">
           <ul>
-            {pages.map((p) => (
+            {visible.map((p) => (
               <li key={p.path}>
                 <NavLink to={`/${p.path}`}>{p.label}</NavLink>
               </li>
@@ -69,10 +100,10 @@ function Shell() {
       <main id="main">
         <Suspense fallback={<p role="status">Loading…</p>}>
           <Routes>
-            {pages.map((p) => (
+            {visible.map((p) => (
               <Route key={p.path} path={`/${p.path}`} element={p.el} />
             ))}
-            <Route path="*" element={<Navigate to="/users" replace />} />
+            <Route path="*" element={<Navigate to={`/${visible[0].path}`} replace />} />
           </Routes>
         </Suspense>
       </main>

@@ -11,7 +11,7 @@ import { Field } from "../components";
 export function SignIn() {
   const { tokens } = useApi();
   const navigate = useNavigate();
-  const from = (useLocation().state as { from?: string } | null)?.from ?? "/users";
+  const from = (useLocation().state as { from?: string } | null)?.from ?? "/";
   const [token, setToken] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -40,7 +40,7 @@ export function SignIn() {
     tokens.set(t);
     setToken("");
     notifyAuth();
-    navigate(from === "/signin" ? "/users" : from, { replace: true });
+    navigate(from === "/signin" ? "/" : from, { replace: true });
   }
 
   return (
