@@ -259,8 +259,18 @@ try {
   check(/rate limit/i.test(limitText), `the third is refused by the rate limit, shown at the message (${limitText})`);
   await shot("playground-rate-limited");
 
-  // Revoke the key; the Playground's next request with it is refused.
+  // Rotate the key: a new secret, shown once; then revoke it, and the Playground's next
+  // request with it is refused.
   await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByRole("button", { name: "Rotate web-e2e" }).click();
+  await page.getByLabel("Old secret stops").selectOption("3600");
+  await page.getByRole("button", { name: "Confirm rotate web-e2e" }).click();
+  await page.getByRole("heading", { name: /rotated: its new secret/ }).waitFor();
+  const rotated = ((await page.getByTestId("secret").textContent()) ?? "").trim();
+  check(rotated.length >= 20 && rotated !== secret, "rotation shows a new secret");
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /web-e2e/ }).waitFor();
+  check(!(await page.content()).includes(rotated), "the rotated secret is gone from the page after Done");
   await page.getByRole("button", { name: "Revoke web-e2e" }).click();
   await page.getByRole("button", { name: "Confirm revoke web-e2e" }).click();
   await page.getByRole("row", { name: /web-e2e.*revoked/ }).waitFor();

@@ -18,7 +18,7 @@ export default function Keys() {
   const [expire, setExpire] = useState("");
   const [errors, setErrors] = useState<Errors>({});
   // The new key's secret: only in this component's state, shown once, dropped on Done.
-  const [secret, setSecret] = useState<{ name: string; value: string }>();
+  const [secret, setSecret] = useState<{ name: string; value: string; rotated?: boolean }>();
   const [copied, setCopied] = useState(false);
   const [confirm, setConfirm] = useState<string>();
 
@@ -41,6 +41,19 @@ export default function Keys() {
     onError: (err) => {
       const fe = fieldError(err, fields);
       setErrors({ [fe.field === "api_key.owner" ? "api_key.user" : fe.field]: fe.message });
+    },
+  });
+  const [rotating, setRotating] = useState<string>();
+  const [grace, setGrace] = useState("0");
+  const rotate = useMutation({
+    mutationFn: (id: string) => api.admin.rotateApiKey({ id, gracePeriod: grace === "0" ? undefined : { seconds: BigInt(grace) } }),
+    onSuccess: (res) => {
+      setSecret({ name: res.apiKey?.name ?? "", value: res.secret, rotated: true });
+      setCopied(false);
+    },
+    onSettled: () => {
+      setRotating(undefined);
+      return qc.invalidateQueries({ queryKey: ["keys"] });
     },
   });
   const revoke = useMutation({
@@ -68,7 +81,7 @@ export default function Keys() {
       <h1 id="keys-h">API keys</h1>
       {secret && (
         <div className="card secret" role="region" aria-label="New key secret">
-          <h2>Key “{secret.name}” created</h2>
+          <h2>{secret.rotated ? `Key “${secret.name}” rotated: its new secret` : `Key “${secret.name}” created`}</h2>
           <p>Copy the secret now: it is shown only once and cannot be retrieved later.</p>
           <div className="row">
             <code data-testid="secret">{secret.value}</code>
@@ -125,7 +138,7 @@ export default function Keys() {
           Create key
         </button>
       </form>
-      <ErrorBox error={keys.error ?? revoke.error} />
+      <ErrorBox error={keys.error ?? revoke.error ?? rotate.error} />
       {keys.data && (
         <table>
           <caption>{keys.data.apiKeys.length} keys</caption>
@@ -158,7 +171,32 @@ export default function Keys() {
                 </td>
                 <td>{k.revokeTime ? "revoked" : "active"}</td>
                 <td>
-                  {!k.revokeTime &&
+                  {!k.revokeTime && rotating === k.id && (
+                    <div className="row">
+                      <label>
+                        Old secret stops{" "}
+                        <select value={grace} onChange={(e) => setGrace(e.target.value)}>
+                          <option value="0">at once</option>
+                          <option value="3600">in 1 hour</option>
+                          <option value="86400">in 1 day</option>
+                        </select>
+                      </label>
+                      <button type="button" onClick={() => rotate.mutate(k.id)} disabled={rotate.isPending}>
+                        Confirm rotate {k.name}
+                      </button>
+                      <button type="button" className="secondary" onClick={() => setRotating(undefined)}>
+                        Cancel
+                      </button>
+                    </div>
+                  )}
+                  {!k.revokeTime && rotating !== k.id && confirm !== k.id && (
+                    <>
+                      <button type="button" className="secondary" onClick={() => { setConfirm(undefined); setRotating(k.id); }} aria-label={`Rotate ${k.name || k.id}`}>
+                        Rotate
+                      </button>{" "}
+                    </>
+                  )}
+                  {!k.revokeTime && rotating !== k.id &&
                     (confirm === k.id ? (
                       <>
                         <button type="button" className="danger" onClick={() => revoke.mutate(k.id)} disabled={revoke.isPending}>
@@ -169,7 +207,7 @@ export default function Keys() {
                         </button>
                       </>
                     ) : (
-                      <button type="button" className="secondary" onClick={() => setConfirm(k.id)} aria-label={`Revoke ${k.name || k.id}`}>
+                      <button type="button" className="secondary" onClick={() => { setRotating(undefined); setConfirm(k.id); }} aria-label={`Revoke ${k.name || k.id}`}>
                         Revoke
                       </button>
                     ))}
