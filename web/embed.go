@@ -9,11 +9,13 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -35,7 +37,12 @@ const immutable = "public, max-age=31536000, immutable"
 type file struct {
 	body []byte
 	etag string
+	// gz is body gzipped, for a client that accepts it; nil when that is not smaller.
+	gz []byte
 }
+
+// compressible are the extensions worth gzipping once at startup.
+var compressible = map[string]bool{".js": true, ".css": true, ".html": true, ".svg": true, ".json": true}
 
 // Handler serves the app. Build it with New.
 type Handler struct {
@@ -63,7 +70,21 @@ func newHandler(prefix string, fsys fs.FS, root string) (*Handler, error) {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		h.files[strings.TrimPrefix(p, root+"/")] = file{body: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		f := file{body: b, etag: hex.EncodeToString(sum[:12])}
+		if compressible[path.Ext(p)] {
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+			if _, err := zw.Write(b); err != nil {
+				return err
+			}
+			if err := zw.Close(); err != nil {
+				return err
+			}
+			if buf.Len() < len(b) {
+				f.gz = buf.Bytes()
+			}
+		}
+		h.files[strings.TrimPrefix(p, root+"/")] = f
 		return nil
 	})
 	if err != nil {
@@ -109,7 +130,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name, f = "index.html", h.files["index.html"]
 		hdr.Set("Cache-Control", "no-cache")
 	}
-	hdr.Set("ETag", f.etag)
-	// ServeContent picks the Content-Type from the name and answers If-None-Match with a 304.
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+	body, etag := f.body, f.etag
+	if f.gz != nil {
+		hdr.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			body, etag = f.gz, etag+"-gz"
+			hdr.Set("Content-Encoding", "gzip")
+		}
+	}
+	hdr.Set("ETag", `"`+etag+`"`)
+	if ctype := mime.TypeByExtension(path.Ext(name)); ctype != "" {
+		hdr.Set("Content-Type", ctype) // not sniffed from the gzipped bytes
+	}
+	// ServeContent answers If-None-Match with a 304, HEAD without a body, and ranges.
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
+}
+
+// acceptsGzip reports whether an Accept-Encoding header admits gzip (and does not refuse it
+// with q=0).
+func acceptsGzip(h string) bool {
+	for part := range strings.SplitSeq(h, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(coding) != "gzip" {
+			continue
+		}
+		q := strings.ReplaceAll(params, " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
 }

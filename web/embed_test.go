@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -137,4 +138,72 @@ func gzipSize(t *testing.T, b []byte) int {
 		t.Fatal(err)
 	}
 	return buf.Len()
+}
+
+// TestHandlerGzip: a client that accepts gzip gets the compressed bytes, with their own ETag
+// and the file's Content-Type; one that does not (or refuses it with q=0) gets the file as is.
+func TestHandlerGzip(t *testing.T) {
+	js := strings.Repeat("console.log('llmgw');\n", 200)
+	h, err := newHandler("/ui/", fstest.MapFS{
+		"dist/index.html":          {Data: []byte("<!doctype html>")},
+		"dist/assets/index-abc.js": {Data: []byte(js)},
+		"dist/assets/logo-abc.png": {Data: []byte("\x89PNG not compressible")},
+	}, "dist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, accept string
+		gzipped            bool
+	}{
+		{"gzip", "/ui/assets/index-abc.js", "gzip, deflate, br", true},
+		{"gzip with q", "/ui/assets/index-abc.js", "br;q=1.0, gzip;q=0.8", true},
+		{"no header", "/ui/assets/index-abc.js", "", false},
+		{"refused", "/ui/assets/index-abc.js", "gzip;q=0, br", false},
+		{"other coding only", "/ui/assets/index-abc.js", "br", false},
+		{"not compressible", "/ui/assets/logo-abc.png", "gzip", false},
+	}
+	etags := map[bool]string{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tt.path, nil)
+			if tt.accept != "" {
+				req.Header.Set("Accept-Encoding", tt.accept)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tt.gzipped {
+				t.Fatalf("gzipped %v, want %v", got, tt.gzipped)
+			}
+			if !strings.HasSuffix(tt.path, ".js") {
+				return
+			}
+			if got := rec.Header().Get("Content-Type"); got != "text/javascript; charset=utf-8" {
+				t.Errorf("Content-Type %q", got)
+			}
+			if got := rec.Header().Get("Vary"); got != "Accept-Encoding" {
+				t.Errorf("Vary %q", got)
+			}
+			body := rec.Body.Bytes()
+			if tt.gzipped {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if body, err = io.ReadAll(zr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if string(body) != js {
+				t.Errorf("body differs from the file")
+			}
+			etags[tt.gzipped] = rec.Header().Get("ETag")
+		})
+	}
+	if etags[true] == "" || etags[true] == etags[false] {
+		t.Errorf("ETags %q (gzip) and %q (identity) must differ", etags[true], etags[false])
+	}
 }
