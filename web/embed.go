@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -37,8 +38,25 @@ const immutable = "public, max-age=31536000, immutable"
 type file struct {
 	body []byte
 	etag string
-	// gz is body gzipped, for a client that accepts it; nil when that is not smaller.
-	gz []byte
+	// gz is body gzipped, for a client that accepts it; nil when that is not smaller. It is
+	// made on the first request that can use it (gzipping the whole app at startup would slow
+	// every start, tests' included, for pages nobody may open).
+	gzOnce sync.Once
+	gz     []byte
+}
+
+// gzipped returns the file gzipped, or nil when gzip does not make it smaller.
+func (f *file) gzipped() []byte {
+	f.gzOnce.Do(func() {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		_, _ = zw.Write(f.body) // writes to a bytes.Buffer do not fail
+		_ = zw.Close()
+		if buf.Len() < len(f.body) {
+			f.gz = buf.Bytes()
+		}
+	})
+	return f.gz
 }
 
 // compressible are the extensions worth gzipping once at startup.
@@ -47,7 +65,7 @@ var compressible = map[string]bool{".js": true, ".css": true, ".html": true, ".s
 // Handler serves the app. Build it with New.
 type Handler struct {
 	prefix string
-	files  map[string]file
+	files  map[string]*file
 }
 
 // New returns a handler of the embedded app for requests under prefix (with its trailing
@@ -60,7 +78,7 @@ func newHandler(prefix string, fsys fs.FS, root string) (*Handler, error) {
 	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") {
 		return nil, fmt.Errorf("web: prefix %q must start and end with /", prefix)
 	}
-	h := &Handler{prefix: prefix, files: map[string]file{}}
+	h := &Handler{prefix: prefix, files: map[string]*file{}}
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -70,21 +88,7 @@ func newHandler(prefix string, fsys fs.FS, root string) (*Handler, error) {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		f := file{body: b, etag: hex.EncodeToString(sum[:12])}
-		if compressible[path.Ext(p)] {
-			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-			if _, err := zw.Write(b); err != nil {
-				return err
-			}
-			if err := zw.Close(); err != nil {
-				return err
-			}
-			if buf.Len() < len(b) {
-				f.gz = buf.Bytes()
-			}
-		}
-		h.files[strings.TrimPrefix(p, root+"/")] = f
+		h.files[strings.TrimPrefix(p, root+"/")] = &file{body: b, etag: hex.EncodeToString(sum[:12])}
 		return nil
 	})
 	if err != nil {
@@ -131,10 +135,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Cache-Control", "no-cache")
 	}
 	body, etag := f.body, f.etag
-	if f.gz != nil {
+	if compressible[path.Ext(name)] {
 		hdr.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			body, etag = f.gz, etag+"-gz"
+		if gz := f.gzipped(); gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			body, etag = gz, etag+"-gz"
 			hdr.Set("Content-Encoding", "gzip")
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 )
@@ -206,4 +207,26 @@ func TestHandlerGzip(t *testing.T) {
 	if etags[true] == "" || etags[true] == etags[false] {
 		t.Errorf("ETags %q (gzip) and %q (identity) must differ", etags[true], etags[false])
 	}
+}
+
+// TestHandlerConcurrent: the first requests of a file, at once, gzip it once and all get it
+// (run with -race).
+func TestHandlerConcurrent(t *testing.T) {
+	h, err := newHandler("/ui/", fstest.MapFS{"dist/index.html": {Data: []byte(strings.Repeat("<p>llmgw</p>\n", 100))}}, "dist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			req := httptest.NewRequest("GET", "/ui/", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 || rec.Header().Get("Content-Encoding") != "gzip" {
+				t.Errorf("status %d, encoding %q", rec.Code, rec.Header().Get("Content-Encoding"))
+			}
+		})
+	}
+	wg.Wait()
 }
