@@ -3,6 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BUF := tools/node_modules/.bin/buf
 NPM_SMOKE := conformance/npm/node_modules/.package-lock.json
+WEB_DEPS := web/node_modules/.package-lock.json
 LLMGW_DEV_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 # The ClickHouse engine the analytics tests run (analytics/chtest): chDB's libchdb.so from npm,
 # cached outside the repository (566 MB unpacked, 178 MB download). LLMGW_LIBCHDB overrides the
@@ -11,7 +12,11 @@ CHDB_PACKAGE := @chdb/lib-linux-x64-gnu@26.7.3-stable.1
 LLMGW_LIBCHDB ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/llmgw/libchdb.so
 export LLMGW_LIBCHDB
 
+<<<<<<< HEAD
 .PHONY: run build test test-short generate check-generate lint bench bench-allocs bench-baseline tools clean chdb
+=======
+.PHONY: run build test test-short generate check-generate lint bench tools clean chdb web check-web test-web
+>>>>>>> i-web
 
 ## run: build and start the gateway on its embedded defaults (SQLite in ./data, port 8080);
 ## ARGS are passed to serve: make run ARGS='--config gateway.yaml'
@@ -23,8 +28,21 @@ build:
 	$(GO) build -o bin/llmgw ./cmd/llmgw
 
 ## test: every test, with the race detector; needs Postgres (LLMGW_TEST_POSTGRES, default 127.0.0.1:5432)
-test: npm-deps chdb
+## and, for the web app's browser test (app/web_e2e_test.go), Debian's chromium package
+test: npm-deps chdb test-web
 	$(GO) test -race -count=1 ./...
+
+## test-web: the web app's unit tests (Vitest)
+test-web: $(WEB_DEPS)
+	cd web && npx vitest run
+
+## web: rebuild the web app into web/dist, which the binary embeds (committed: make run needs no Node)
+web: $(WEB_DEPS)
+	cd web && npm run build
+
+## check-web: fail when the committed web/dist is not what `make web` builds from web/ and gen/ts
+check-web: web
+	@test -z "$$(git status --porcelain -- web/dist)" || { git status --porcelain -- web/dist; echo 'web/dist is stale: run make web and commit'; exit 1; }
 
 ## tools: install the pinned code generators from npm (buf, protoc-gen-es)
 tools: $(BUF)
@@ -44,9 +62,14 @@ $(LLMGW_LIBCHDB):
 	tar -xzf "$$tmp"/*.tgz -C "$$tmp" package/libchdb.so && \
 	mv "$$tmp/package/libchdb.so" '$@'
 
-## npm-deps: install the pinned openai and @anthropic-ai/sdk npm packages for the Node SDK smoke test
+## npm-deps: install the pinned npm packages of the Node SDK smoke test (openai, @anthropic-ai/sdk)
+## and of the web app (React, Vite, Vitest, playwright-core)
 .PHONY: npm-deps
-npm-deps: $(NPM_SMOKE)
+npm-deps: $(NPM_SMOKE) $(WEB_DEPS)
+$(WEB_DEPS): web/package.json web/package-lock.json
+	# npm ci works here: web's lock file holds every platform's optional rolldown binary.
+	npm ci --prefix web --no-audit --no-fund
+	touch $(WEB_DEPS)
 $(NPM_SMOKE): conformance/npm/package.json conformance/npm/package-lock.json
 	# npm install, not npm ci, as for tools/ above.
 	npm install --prefix conformance/npm --no-audit --no-fund

@@ -44,6 +44,7 @@ import (
 	"github.com/llmgw/llmgw/services/controlplane"
 	"github.com/llmgw/llmgw/services/server"
 	"github.com/llmgw/llmgw/store"
+	"github.com/llmgw/llmgw/web"
 )
 
 const usageText = `llmgw is an AI gateway: one OpenAI-compatible API in front of every LLM provider.
@@ -421,6 +422,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			status = poolStatus{pool: lp, now: h.now()}
 		}
 		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(status), admin.WithRoutingState(routing)), pl.st
+		// The web app is served where the Admin API is: it is an Admin API client.
+		ui, err := web.New("/ui/")
+		if err != nil {
+			return err
+		}
+		opts.UI = ui
 		opts.ControlPlane = controlplane.New(pl.feed, pl.st, logger, cpOpts...)
 	}
 	if pl.replica != nil {

@@ -49,6 +49,9 @@ var rules = []struct {
 	{"client/", "store", "client libraries are what other programs embed"},
 	{"client/", "app", "client libraries are what other programs embed"},
 	{"", "cmd/", "nothing imports a command"},
+	{"gateway/", "web", "the data plane does not serve the web app"},
+	{"services/", "web", "the server takes the web app as an http.Handler option; only the process wiring embeds it"},
+	{"web", "", "the web app's file server is a leaf: the app reaches the gateway only through its public APIs"},
 }
 
 func TestDependencyDirection(t *testing.T) {

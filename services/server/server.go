@@ -83,6 +83,9 @@ type Options struct {
 	// Status, when set, adds its fields to the readiness answer (a replica's control-plane
 	// link).
 	Status func() map[string]any
+	// UI, when set, serves the admin web app under /ui/ (and GET / redirects there). It
+	// authenticates nothing itself: the app calls the APIs with the user's token.
+	UI http.Handler
 }
 
 // DefaultReadTimeout is the default Options.ReadTimeout.
@@ -175,6 +178,10 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 	}
 	if s.opts.Pprof {
 		s.routePprof(mux)
+	}
+	if s.opts.UI != nil {
+		mux.Handle("/ui/", s.opts.UI)
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	cleanup := func() {}
 	if restAddr != "" {

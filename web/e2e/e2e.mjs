@@ -1,0 +1,367 @@
+// End-to-end run of the web app in Chromium (playwright-core + the system's chromium, no
+// browser download) against a running gateway. app/web_e2e_test.go starts the gateway and
+// runs this script; it can also run by hand against `make run`:
+//
+//   LLMGW_URL=http://127.0.0.1:8080 LLMGW_TOKEN=<admin token> LLMGW_USER_KEY=<a plain user's key> node e2e/e2e.mjs
+//
+// Every check prints "ok <what>"; the last line is "N passed, 0 failed". Any failure throws
+// and exits non-zero. Screenshots of every page go to LLMGW_SCREENSHOTS (default
+// ../docs/screenshots).
+import { chromium } from "playwright-core";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const url = process.env.LLMGW_URL;
+const token = process.env.LLMGW_TOKEN;
+// userKey is a key of a user with no Admin API role.
+const userKey = process.env.LLMGW_USER_KEY;
+if (!url || !token || !userKey) throw new Error("set LLMGW_URL, LLMGW_TOKEN and LLMGW_USER_KEY");
+const shots = process.env.LLMGW_SCREENSHOTS ?? path.resolve(import.meta.dirname, "../../docs/screenshots");
+const exe = process.env.LLMGW_CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
+if (!exe) throw new Error("no chromium: install Debian's chromium package (apt-get install chromium) or set LLMGW_CHROMIUM");
+mkdirSync(shots, { recursive: true });
+rmSync(path.join(shots, "failure.png"), { force: true });
+
+let passed = 0;
+function ok(what) {
+  passed++;
+  console.log(`ok ${what}`);
+}
+function check(cond, what) {
+  if (!cond) throw new Error(`failed: ${what}`);
+  ok(what);
+}
+
+const browser = await chromium.launch({
+  executablePath: exe,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light" });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  // The CSP must refuse nothing the app needs, and the app must throw nothing.
+  const problems = [];
+  page.on("console", (m) => {
+    // The refusals the run provokes on purpose (bad token, invalid or duplicate input, the
+    // Admin API probe of a plain user, the rate limit) log
+    // "Failed to load resource" with their status; anything else is a problem.
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|403|409|429)/.test(m.text())) problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  // fieldShows waits until the control's description (its error) holds text.
+  const fieldShows = async (control, text) => {
+    await page.getByText(text).first().waitFor();
+    const ids = ((await control.getAttribute("aria-describedby")) ?? "").split(" ").filter(Boolean);
+    const described = await Promise.all(ids.map((id) => page.locator(`[id="${id}"]`).textContent()));
+    if (!described.some((d) => d.includes(text))) throw new Error(`failed: "${text}" is not the error of its field (${described})`);
+  };
+  // Every page is checked with axe-core before its screenshot: no violation of serious or
+  // critical impact (WCAG 2 A and AA rules). evaluate() runs over the DevTools protocol, so
+  // the page's CSP still refuses any script of its own that is not the app's.
+  const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  const accessible = async (name) => {
+    if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+      return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    });
+    check(violations.length === 0, `${name}: no serious or critical axe-core violations${violations.length ? ` (${violations.join("; ")})` : ""}`);
+  };
+  const shot = async (name) => {
+    await accessible(name);
+    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  };
+
+  // Sign in: the gateway's root sends the browser to the app, which asks for a token.
+  await page.goto(url + "/");
+  await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
+  check(new URL(page.url()).pathname === "/ui/signin", `/ leads to the sign-in page (${page.url()})`);
+  await shot("signin");
+  await page.getByLabel("Admin token or API key").fill("not-the-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("The gateway did not accept this token").waitFor();
+  ok("a wrong token is refused next to the field");
+  await page.getByLabel("Admin token or API key").fill(token);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Users" }).waitFor();
+  check(!page.url().includes(token), "the token is not in the URL");
+  check((await page.evaluate(() => sessionStorage.getItem("llmgw.token"))) === token, "the token is kept in sessionStorage");
+  check((await page.evaluate(() => localStorage.length)) === 0, "nothing is kept in localStorage");
+
+  // Keyboard: the first Tab reaches the skip link.
+  await page.keyboard.press("Tab");
+  check((await page.evaluate(() => document.activeElement?.textContent)) === "Skip to content", "Tab reaches the skip link first");
+
+  // Teams & access: the team "eng" and a rule that lets it call the mock models.
+  await page.getByRole("link", { name: "Teams & access" }).click();
+  const teamForm = page.getByRole("form", { name: "Create a team" });
+  await teamForm.getByLabel("Team name").fill("eng");
+  await teamForm.getByLabel("Description").fill("Engineering");
+  await teamForm.getByRole("button", { name: "Create team" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /eng Engineering/ }).waitFor();
+  ok("a team is created and listed");
+  const ruleForm = page.getByRole("form", { name: "Create an access rule" });
+  await ruleForm.getByLabel("Rule name").fill("eng-mock");
+  await ruleForm.getByLabel("Models (comma-separated)").fill("mock/*");
+  await ruleForm.getByRole("button", { name: "Create rule" }).click();
+  await fieldShows(ruleForm.getByLabel("For users (comma-separated)"), "name at least one user or team");
+  ok("a rule for nobody is refused before sending");
+  await ruleForm.getByLabel("For teams (comma-separated)").fill("eng");
+  await ruleForm.getByRole("button", { name: "Create rule" }).click();
+  await page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /eng-mock mock\/\* eng/ }).waitFor();
+  ok("an access rule is created and listed");
+  await shot("access");
+  await page.getByRole("link", { name: "Users", exact: true }).click();
+  await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();
+
+  // Users: the form checks before sending, and shows the server's error at the field it names.
+  const userForm = page.getByRole("form", { name: "Create a user" });
+  const nameInput = userForm.getByLabel("Name", { exact: true });
+  await nameInput.fill("Bad Name");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await userForm.getByText("user.name must be 1 to 63 lowercase").waitFor();
+  check((await nameInput.getAttribute("aria-invalid")) === "true", "an invalid name is refused before sending, at the Name field");
+  await nameInput.fill("alice");
+  await userForm.getByLabel("Email (optional)").fill("alice@example.com");
+  const teamsInput = userForm.getByLabel("Teams (comma-separated)");
+  await teamsInput.fill("ops");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await fieldShows(teamsInput, 'team "ops" does not exist');
+  ok("the server's error naming a missing team is shown at the Teams field");
+  await teamsInput.fill("eng");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await page.getByRole("row", { name: /alice alice@example\.com eng/ }).waitFor();
+  ok("a user is created and listed");
+  await nameInput.fill("alice");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await fieldShows(nameInput, 'user "alice" already exists');
+  ok("the server's duplicate error is shown at the Name field");
+  await shot("users");
+
+  // API keys: the secret is shown once, with a copy button, then gone.
+  await page.getByRole("link", { name: "API keys" }).click();
+  const keyForm = page.getByRole("form", { name: "Create an API key" });
+  await keyForm.getByRole("button", { name: "Create key" }).click();
+  await keyForm.getByText("choose the user the key authenticates").waitFor();
+  ok("a key without an owner is refused before sending");
+  await keyForm.getByLabel("Key name").fill("web-e2e");
+  await keyForm.getByLabel("Owner (user)").selectOption("alice");
+  await keyForm.getByRole("button", { name: "Create key" }).click();
+  const secretBox = page.getByTestId("secret");
+  await secretBox.waitFor();
+  const secret = (await secretBox.textContent()).trim();
+  check(secret.length >= 20, "the new key's secret is shown");
+  await page.getByRole("button", { name: "Copy" }).click();
+  await page.getByText("Copied to the clipboard.").waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === secret, "Copy puts the secret on the clipboard");
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /web-e2e/ }).waitFor();
+  check(!(await page.content()).includes(secret), "the secret is gone from the page after Done");
+  const prefix = (await page.getByRole("row", { name: /web-e2e/ }).locator("code").textContent()).replace("…", "");
+  check(prefix.length > 0 && secret.startsWith(prefix), "the key is listed by its prefix");
+  await page.reload();
+  await page.getByRole("row", { name: /web-e2e/ }).waitFor();
+  check(!(await page.content()).includes(secret), "the secret is not shown again after a reload");
+  await shot("keys");
+
+  // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
+  // forms refuse a bad limit before sending and show the server's refusals at their fields.
+  await page.getByRole("link", { name: "Rate limits & budgets" }).click();
+  const rlForm = page.getByRole("form", { name: "Create a rate limit" });
+  const rlName = rlForm.getByLabel("Rate limit name");
+  const rlLimit = rlForm.getByLabel("Limit", { exact: true });
+  const rlPer = rlForm.getByLabel("Applies per (comma-separated)");
+  await rlName.fill("web-rpm");
+  await rlLimit.fill("0");
+  await rlForm.getByRole("button", { name: "Create rate limit" }).click();
+  await fieldShows(rlLimit, "rate_limit.limits[0].limit_to must be positive");
+  ok("a rate limit of 0 is refused before sending, at the Limit field");
+  await rlForm.getByLabel("Unit").selectOption("requests_per_minute");
+  await rlLimit.fill("2");
+  await rlPer.fill("planet");
+  await rlForm.getByRole("button", { name: "Create rate limit" }).click();
+  await fieldShows(rlPer, "rate_limit.applies_per[0]");
+  ok("the server's refusal of applies_per is shown at its field");
+  await rlPer.fill("user");
+  await rlForm.getByRole("button", { name: "Create rate limit" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm 2 requests_per_minute user enforce/ }).waitFor();
+  ok("the rate limit is created and listed");
+  await rlName.fill("web-rpm");
+  await rlLimit.fill("5");
+  await rlForm.getByRole("button", { name: "Create rate limit" }).click();
+  await fieldShows(rlName, 'rate limit "web-rpm" already exists');
+  ok("the server's duplicate error is shown at the rate limit's name");
+  await rlName.fill("");
+  await rlLimit.fill("");
+  const bForm = page.getByRole("form", { name: "Create a budget" });
+  await bForm.getByLabel("Budget name").fill("web-daily");
+  await bForm.getByLabel("Budget unit").selectOption("cost_per_day");
+  await bForm.getByLabel("Limit (US dollars)").fill("10");
+  await bForm.getByRole("button", { name: "Create budget" }).click();
+  await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily 10 cost_per_day/ }).waitFor();
+  ok("the budget is created and listed");
+
+  // Playground: stream a chat through /v1/chat/completions with the new user's key.
+  await page.getByRole("link", { name: "Playground" }).click();
+  const chat = page.getByRole("form", { name: "Chat" });
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill(secret);
+  await chat.getByLabel("Model").locator("option", { hasText: "mock/echo" }).waitFor({ state: "attached" });
+  await chat.getByLabel("Model").selectOption("mock/echo");
+  check(await chat.getByLabel("Stream").isChecked(), "streaming is on by default");
+  await chat.getByLabel("Message").fill("hello from the browser");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await chat.locator(".chat li.assistant .content", { hasText: "hello from the browser" }).waitFor();
+  ok("the streamed answer of mock/echo is shown");
+  const latency = await page.getByTestId("latency").textContent();
+  const completion = await page.getByTestId("completion-tokens").textContent();
+  check(/^\d+ ms$/.test(latency), `latency is shown (${latency})`);
+  check(/^[1-9]\d*$/.test(completion), `completion tokens are shown (${completion})`);
+  await page.getByText("View code").click();
+  await page.getByLabel("Language").selectOption("python");
+  const code = (await page.getByLabel("Python (openai) code").textContent()) ?? "";
+  check(code.includes(`base_url="${url}/v1"`) && code.includes('"mock/echo"') && code.includes("hello from the browser") && code.includes("stream=True"),
+    "View code gives the same request for the OpenAI Python SDK, pointing at this gateway");
+  check(!code.includes(secret) && !code.includes(token), "the code holds no key");
+  await page.getByRole("button", { name: "Copy code" }).click();
+  await page.getByText("Copied.").waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === code, "Copy code puts the code on the clipboard");
+  await shot("playground");
+
+  // Rate limits and budgets with their live status.
+  await page.getByRole("link", { name: "Rate limits & budgets" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm/ }).waitFor();
+  await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily/ }).waitFor();
+  ok("the rate limit and the budget are listed");
+  const status = page.getByRole("table", { name: "Live status" }).getByRole("row", { name: /web-rpm/ });
+  await status.first().waitFor({ timeout: 20_000 });
+  const statusCells = await status.first().locator("td").allTextContents();
+  check(statusCells[2] === "user:alice" && statusCells[3] === "1" && statusCells[4] === "2", `the live status counts alice's one request (${statusCells.join(" | ")})`);
+  await shot("limits");
+
+  // The rate limit admits alice's second request of the minute and refuses the third.
+  await page.getByRole("link", { name: "Playground" }).click();
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill(secret);
+  await chat.getByLabel("Model").locator("option", { hasText: "mock/echo" }).waitFor({ state: "attached" });
+  await chat.getByLabel("Model").selectOption("mock/echo");
+  await chat.getByLabel("Message").fill("second");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await chat.locator(".chat li.assistant .content", { hasText: "second" }).waitFor();
+  ok("the second request of the minute is answered");
+  await chat.getByLabel("Message").fill("third");
+  await chat.getByRole("button", { name: "Send" }).click();
+  const messageInput = chat.getByLabel("Message");
+  await page.getByText(/rate limit/i).first().waitFor();
+  const describedBy = ((await messageInput.getAttribute("aria-describedby")) ?? "").split(" ").filter(Boolean);
+  const limitText = (await Promise.all(describedBy.map((id) => page.locator(`[id="${id}"]`).textContent()))).join(" ");
+  check(/rate limit/i.test(limitText), `the third is refused by the rate limit, shown at the message (${limitText})`);
+  await shot("playground-rate-limited");
+
+  // Rotate the key: a new secret, shown once; then revoke it, and the Playground's next
+  // request with it is refused.
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByRole("button", { name: "Rotate web-e2e" }).click();
+  await page.getByLabel("Old secret stops").selectOption("3600");
+  await page.getByRole("button", { name: "Confirm rotate web-e2e" }).click();
+  await page.getByRole("heading", { name: /rotated: its new secret/ }).waitFor();
+  const rotated = ((await page.getByTestId("secret").textContent()) ?? "").trim();
+  check(rotated.length >= 20 && rotated !== secret, "rotation shows a new secret");
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /web-e2e/ }).waitFor();
+  check(!(await page.content()).includes(rotated), "the rotated secret is gone from the page after Done");
+  await page.getByRole("button", { name: "Revoke web-e2e" }).click();
+  await page.getByRole("button", { name: "Confirm revoke web-e2e" }).click();
+  await page.getByRole("row", { name: /web-e2e.*revoked/ }).waitFor();
+  ok("the key is revoked and listed as revoked");
+  await page.getByRole("link", { name: "Playground" }).click();
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill(secret);
+  await chat.getByLabel("Message").fill("still there?");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await chat.getByRole("alert").first().waitFor();
+  const refusal = await chat.getByRole("alert").first().textContent();
+  check(/key/i.test(refusal), `the revoked key is refused in the Playground (${refusal})`);
+
+  // Usage: the three chats of mock/echo are counted (the refused one as a failure), as the
+  // Usage API says; the dashboard is refreshed until the last event has arrived.
+  await page.getByRole("link", { name: "Usage" }).click();
+  const row = page.getByRole("table", { name: "Usage by model" }).getByRole("row", { name: /mock\/echo/ });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    await page.getByRole("table", { name: "Usage by model" }).waitFor();
+    if ((await row.count()) > 0 && (await row.locator("td").first().textContent()) === "3") break;
+    if (Date.now() > deadline) throw new Error(`failed: the dashboard never counted the 3 mock/echo requests (${(await row.count()) ? await row.textContent() : "no row"})`);
+    await page.waitForTimeout(500);
+    await page.getByRole("button", { name: "Refresh" }).click();
+  }
+  const cells = await row.locator("td").allTextContents();
+  check(cells[0] === "3" && cells[1] === "1", `the dashboard counts the requests (${cells[0]} requests of mock/echo, ${cells[1]} failed)`);
+  console.log(`dashboard mock/echo requests=${cells[0]} completion_tokens=${cells[3]} failures=${cells[1]}`);
+  await shot("usage");
+
+  // Request log: the three requests of mock/echo, the refused one alone with Failures only,
+  // and its detail.
+  await page.getByRole("link", { name: "Request log" }).click();
+  const filters = page.getByRole("form", { name: "Filter requests" });
+  await filters.getByLabel("Models (comma-separated)").fill("mock/echo");
+  await filters.getByRole("button", { name: "Apply" }).click();
+  const reqRows = page.getByRole("table", { name: "Requests" }).locator("tbody tr");
+  await page.getByRole("table", { name: "Requests" }).getByText("3 requests, newest first").waitFor();
+  check((await reqRows.count()) === 3, "the request log lists the 3 requests of mock/echo");
+  await filters.getByLabel("Failures only").check();
+  await filters.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("table", { name: "Requests" }).getByText("1 requests, newest first").waitFor();
+  const failed = (await reqRows.first().textContent()) ?? "";
+  check(failed.includes("429") && failed.includes("alice"), `Failures only lists alice's refused request (${failed})`);
+  await reqRows.first().getByRole("button", { name: /Details of/ }).click();
+  const detail = page.getByRole("region", { name: /^Request (?!log)/ });
+  await detail.getByText("Counted by").waitFor();
+  const detailText = (await detail.textContent()) ?? "";
+  check(detailText.includes("Request body") && detailText.includes("Surface"), "the refused request's detail opens");
+  await shot("requests");
+
+  // Dark scheme and a narrow screen render too.
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.setViewportSize({ width: 390, height: 800 });
+  await shot("usage-dark-narrow");
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+    await page.getByRole("link", { name: link, exact: true }).click();
+    await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
+    await accessible(`${heading}, dark and narrow`);
+  }
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  check(bg === "rgb(13, 17, 23)", `the dark scheme applies (${bg})`);
+
+  // A user's key without an Admin API role: sign out, sign in with it, and see only the
+  // Usage, Request log and Playground pages; an admin page's URL leads back to them.
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
+  check((await page.evaluate(() => sessionStorage.getItem("llmgw.token"))) === null, "Sign out forgets the token");
+  await page.getByLabel("Admin token or API key").fill(userKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // Signing in returns to the page the admin signed out on, which this user may use too.
+  await page.getByRole("heading", { name: "Playground", level: 1 }).waitFor();
+  const nav = (await page.getByRole("navigation", { name: "Main" }).innerText()).split("\n").map((l) => l.trim()).filter(Boolean);
+  check(nav.join(",") === "Usage,Request log,Playground", `a user without an Admin API role sees only their pages (${nav.join(", ")})`);
+  await page.goto(url + "/ui/users");
+  await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
+  check(new URL(page.url()).pathname === "/ui/usage", "an admin page's URL leads such a user to Usage");
+  await shot("user-view");
+
+  check(problems.length === 0, `no console errors or CSP refusals (${problems.join(" | ")})`);
+} catch (err) {
+  // What the page showed when it failed, for the test log.
+  for (const ctx of browser.contexts()) {
+    for (const p of ctx.pages()) {
+      console.log(`page ${p.url()} showed:\n${await p.evaluate(() => document.body.innerText).catch(() => "?")}`);
+      await p.screenshot({ path: path.join(shots, "failure.png"), fullPage: true }).catch(() => {});
+    }
+  }
+  throw err;
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, 0 failed`);

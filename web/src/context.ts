@@ -1,0 +1,28 @@
+import { createContext, useContext, useSyncExternalStore } from "react";
+import type { Api } from "./lib/api";
+import type { TokenStore } from "./lib/auth";
+
+export const ApiContext = createContext<{ api: Api; tokens: TokenStore } | null>(null);
+
+export function useApi(): { api: Api; tokens: TokenStore } {
+  const v = useContext(ApiContext);
+  if (!v) throw new Error("useApi outside ApiContext");
+  return v;
+}
+
+// The signed-in state, shared by the pages: sign in and out notify every subscriber.
+const listeners = new Set<() => void>();
+export function notifyAuth(): void {
+  listeners.forEach((l) => l());
+}
+
+export function useToken(): string {
+  const { tokens } = useApi();
+  return useSyncExternalStore(
+    (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    () => tokens.get(),
+  );
+}

@@ -1,0 +1,56 @@
+// Reading an OpenAI chat completion stream (server-sent events) as the Playground shows it.
+
+export interface ChatUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface StreamState {
+  text: string;
+  model: string;
+  usage?: ChatUsage;
+  done: boolean;
+  error?: string;
+}
+
+// SSEParser splits a byte stream into events' data payloads; feed it chunks as they arrive.
+export class SSEParser {
+  private buf = "";
+
+  push(chunk: string): string[] {
+    this.buf += chunk.replace(/\r\n?/g, "\n");
+    const out: string[] = [];
+    let i: number;
+    while ((i = this.buf.indexOf("\n\n")) >= 0) {
+      const event = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 2);
+      const data = event
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).replace(/^ /, ""));
+      if (data.length > 0) out.push(data.join("\n"));
+    }
+    return out;
+  }
+}
+
+// applyChunk folds one event's data into the state: content deltas append, the usage chunk
+// (stream_options.include_usage) sets usage, [DONE] ends, an error event records its message.
+export function applyChunk(s: StreamState, data: string): StreamState {
+  if (data === "[DONE]") return { ...s, done: true };
+  let v: {
+    model?: string;
+    choices?: { delta?: { content?: string | null } }[];
+    usage?: ChatUsage | null;
+    error?: { message?: string };
+  };
+  try {
+    v = JSON.parse(data);
+  } catch {
+    return { ...s, error: "the gateway sent an event that is not JSON" };
+  }
+  if (v.error) return { ...s, error: v.error.message ?? "stream failed", done: true };
+  const delta = (v.choices ?? []).map((c) => c.delta?.content ?? "").join("");
+  return { ...s, text: s.text + delta, model: v.model || s.model, usage: v.usage ?? s.usage };
+}

@@ -1,0 +1,164 @@
+import { useState, type FormEvent } from "react";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Mode } from "@gen/llmgw/admin/v1/admin_pb";
+import { useApi } from "../context";
+import { Field } from "../components";
+import { fieldError } from "../lib/errors";
+import { checkName, checkPositive, splitList } from "../lib/validate";
+
+const rateUnits = ["requests_per_minute", "requests_per_hour", "requests_per_day", "tokens_per_minute", "tokens_per_hour", "tokens_per_day"];
+const budgetUnits = ["cost_per_day", "cost_per_week", "cost_per_month", "cost_per_quarter", "tokens_per_day", "tokens_per_month"];
+
+type Errors = Record<string, string | undefined>;
+
+function useCreate<T>(fields: string[], fn: () => Promise<T>, onDone: () => void) {
+  const qc = useQueryClient();
+  const [errors, setErrors] = useState<Errors>({});
+  const m = useMutation({
+    mutationFn: fn,
+    onSuccess: () => {
+      onDone();
+      return qc.invalidateQueries();
+    },
+    onError: (err) => {
+      const fe = fieldError(err, fields);
+      setErrors({ [fe.field]: fe.message });
+    },
+  });
+  return { m, errors, setErrors };
+}
+
+// RateLimitForm creates a rate limit with one limit.
+export function RateLimitForm() {
+  const { api } = useApi();
+  const [name, setName] = useState("");
+  const [unit, setUnit] = useState(rateUnits[0]);
+  const [limit, setLimit] = useState("");
+  const [per, setPer] = useState("");
+  const [audit, setAudit] = useState(false);
+  const fields = ["rate_limit.name", "rate_limit.limits[0].unit", "rate_limit.limits[0].limit_to", "rate_limit.limits", "rate_limit.applies_per", "rate_limit.mode"];
+  const { m, errors, setErrors } = useCreate(
+    fields,
+    () =>
+      api.admin.createRateLimit({
+        rateLimit: { name, limits: [{ unit, limitTo: BigInt(limit) }], appliesPer: splitList(per), mode: audit ? Mode.AUDIT : Mode.ENFORCE },
+      }),
+    () => {
+      setName("");
+      setLimit("");
+      setPer("");
+    },
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs: Errors = {
+      "rate_limit.name": checkName("rate_limit.name", name),
+      "rate_limit.limits[0].limit_to": checkPositive("rate_limit.limits[0].limit_to", limit, true),
+    };
+    setErrors(errs);
+    if (!Object.values(errs).some(Boolean)) m.mutate();
+  }
+  return (
+    <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a rate limit">
+      <h2>Create a rate limit</h2>
+      <div className="row">
+        <Field label="Rate limit name" error={errors["rate_limit.name"]}>
+          {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Unit" error={errors["rate_limit.limits[0].unit"]}>
+          {(id, d, inv) => (
+            <select id={id} value={unit} onChange={(e) => setUnit(e.target.value)} aria-describedby={d} aria-invalid={inv}>
+              {rateUnits.map((u) => (
+                <option key={u}>{u}</option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Limit" error={errors["rate_limit.limits[0].limit_to"] ?? errors["rate_limit.limits"]}>
+          {(id, d, inv) => <input id={id} inputMode="numeric" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Applies per (comma-separated)" hint="user, team, virtualaccount, model or metadata.<key>" error={errors["rate_limit.applies_per"]}>
+          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <div className="field check">
+          <input id="rl-audit" type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
+          <label htmlFor="rl-audit">Audit only</label>
+        </div>
+      </div>
+      {errors[""] && (
+        <p className="error" role="alert">
+          {errors[""]}
+        </p>
+      )}
+      <button type="submit" disabled={m.isPending}>
+        Create rate limit
+      </button>
+    </form>
+  );
+}
+
+// BudgetForm creates a budget.
+export function BudgetForm() {
+  const { api } = useApi();
+  const [name, setName] = useState("");
+  const [unit, setUnit] = useState(budgetUnits[0]);
+  const [limit, setLimit] = useState("");
+  const [per, setPer] = useState("");
+  const [audit, setAudit] = useState(false);
+  const fields = ["budget.name", "budget.unit", "budget.limit_to", "budget.applies_per", "budget.mode"];
+  const { m, errors, setErrors } = useCreate(
+    fields,
+    () => api.admin.createBudget({ budget: { name, unit, limitTo: Number(limit), appliesPer: splitList(per), mode: audit ? Mode.AUDIT : Mode.ENFORCE } }),
+    () => {
+      setName("");
+      setLimit("");
+      setPer("");
+    },
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs: Errors = {
+      "budget.name": checkName("budget.name", name),
+      "budget.limit_to": checkPositive("budget.limit_to", limit, unit.startsWith("tokens_")),
+    };
+    setErrors(errs);
+    if (!Object.values(errs).some(Boolean)) m.mutate();
+  }
+  return (
+    <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a budget">
+      <h2>Create a budget</h2>
+      <div className="row">
+        <Field label="Budget name" error={errors["budget.name"]}>
+          {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Budget unit" error={errors["budget.unit"]}>
+          {(id, d, inv) => (
+            <select id={id} value={unit} onChange={(e) => setUnit(e.target.value)} aria-describedby={d} aria-invalid={inv}>
+              {budgetUnits.map((u) => (
+                <option key={u}>{u}</option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={unit.startsWith("cost_") ? "Limit (US dollars)" : "Limit (tokens)"} error={errors["budget.limit_to"]}>
+          {(id, d, inv) => <input id={id} inputMode="decimal" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Budget applies per (comma-separated)" error={errors["budget.applies_per"]}>
+          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <div className="field check">
+          <input id="b-audit" type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
+          <label htmlFor="b-audit">Audit only</label>
+        </div>
+      </div>
+      {errors[""] && (
+        <p className="error" role="alert">
+          {errors[""]}
+        </p>
+      )}
+      <button type="submit" disabled={m.isPending}>
+        Create budget
+      </button>
+    </form>
+  );
+}
