@@ -45,22 +45,28 @@ func TestNodeSDKSmoke(t *testing.T) {
 		"LLMGW_URL=" + g.URL,
 		"LLMGW_KEY=" + token,
 	}
+	runNodeChecks(ctx, t, cmd, g, 10)
+}
+
+// runNodeChecks runs a node test script and fails unless it exits 0 with the summary line
+// "N passed, 0 failed" as its last line, N being the number of "ok " lines it printed and at
+// least min: a script that exits 0 early does not pass. It returns the output.
+func runNodeChecks(ctx context.Context, t *testing.T, cmd *exec.Cmd, g *gateway, min int) []byte {
+	t.Helper()
+	name := filepath.Base(cmd.Args[len(cmd.Args)-1])
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		t.Fatalf("smoke.mjs did not finish in 2 minutes; output:\n%s\ngateway logs:\n%s", out, g.Logs)
+		t.Fatalf("%s did not finish in time; output:\n%s\ngateway logs:\n%s", name, out, g.Logs)
 	}
 	if err != nil {
-		t.Fatalf("node smoke.mjs: %v; output:\n%s\ngateway logs:\n%s", err, out, g.Logs)
+		t.Fatalf("node %s: %v; output:\n%s\ngateway logs:\n%s", name, err, out, g.Logs)
 	}
-	t.Logf("smoke.mjs output:\n%s", out)
-
-	// The last line is the summary; it must count every printed check and no failure, so a
-	// script that exits 0 early does not pass.
+	t.Logf("%s output:\n%s", name, out)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	m := regexp.MustCompile(`^(\d+) passed, 0 failed$`).FindStringSubmatch(lines[len(lines)-1])
 	if m == nil {
-		t.Fatalf("smoke.mjs exited 0 without the summary line `N passed, 0 failed`; output:\n%s", out)
+		t.Fatalf("%s exited 0 without the summary line `N passed, 0 failed`; output:\n%s", name, out)
 	}
 	ok := 0
 	for _, l := range lines {
@@ -68,7 +74,8 @@ func TestNodeSDKSmoke(t *testing.T) {
 			ok++
 		}
 	}
-	if n, _ := strconv.Atoi(m[1]); n != ok || n < 10 {
-		t.Fatalf("summary says %s passed, %d checks printed ok, want the same number and at least 10; output:\n%s", m[1], ok, out)
+	if n, _ := strconv.Atoi(m[1]); n != ok || n < min {
+		t.Fatalf("%s: summary says %s passed, %d checks printed ok, want the same number and at least %d; output:\n%s", name, m[1], ok, min, out)
 	}
+	return out
 }
