@@ -95,6 +95,8 @@ type Config struct {
 	// GatewayID names a gateway replica in its control plane's logs (default: the host name).
 	GatewayID     string
 	RequestLog    bool
+	// RequestLogMaxRate caps the request-log lines written per second (0: no cap).
+	RequestLogMaxRate int
 	MetricsListen string
 	MetricsPublic bool
 	Pprof         bool
@@ -128,6 +130,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.StringVar(&c.ControlPlane, "control-plane", env("LLMGW_CONTROL_PLANE", ""), "a gateway's control-plane URL, such as https://control:8080; the gateway token is LLMGW_GATEWAY_TOKEN (LLMGW_CONTROL_PLANE)")
 	fs.StringVar(&c.GatewayID, "gateway-id", env("LLMGW_GATEWAY_ID", ""), "this gateway's name in the control plane's logs (default: the host name) (LLMGW_GATEWAY_ID)")
 	fs.BoolVar(&c.RequestLog, "request-log", envBool("LLMGW_REQUEST_LOG", true), "write one log line per request that reaches a surface (LLMGW_REQUEST_LOG)")
+	fs.IntVar(&c.RequestLogMaxRate, "request-log-max-rate", e.count("LLMGW_REQUEST_LOG_MAX_RATE", 1000, 0), "most request-log lines written per second; the next second's first line counts those left out (usage events still record every request); 0 for no cap (LLMGW_REQUEST_LOG_MAX_RATE)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env("LLMGW_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address, such as :9090 (LLMGW_METRICS_LISTEN)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", envBool("LLMGW_METRICS_PUBLIC", false), "serve GET /metrics on the main listener without the admin token (LLMGW_METRICS_PUBLIC)")
 	fs.BoolVar(&c.Pprof, "pprof", envBool("LLMGW_PPROF", false), "serve Go's runtime profiles under /debug/pprof/ to the admin token (LLMGW_PPROF)")
@@ -358,10 +361,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	// Usage events leave the request path through a bounded queue: a stalled log disk or a
 	// Kafka producer must never add latency to a request.
-	var sink usage.Sink = usage.LogRecorder{Logger: logger}
-	if !cfg.RequestLog {
-		sink = discard{}
-	}
+	sink := requestLog(cfg, logger, h.clock)
 	if h.recorder != nil {
 		sink = h.recorder
 	}
@@ -530,6 +530,19 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	<-done // the last key-use flush
 	return err
+}
+
+// requestLog is the request-log sink cfg asks for: a line per request, capped per second, or
+// none.
+func requestLog(cfg *Config, logger *slog.Logger, clock func() time.Time) usage.Sink {
+	if !cfg.RequestLog {
+		return discard{}
+	}
+	lr := usage.LogRecorder{Logger: logger}
+	if cfg.RequestLogMaxRate > 0 {
+		lr.Cap = &usage.LineCap{PerSecond: int64(cfg.RequestLogMaxRate), Now: clock}
+	}
+	return lr
 }
 
 // serveMetrics serves GET /metrics from h on ln, without authentication (the address is the

@@ -46,6 +46,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		{"LLMGW_RELOAD_INTERVAL", "1m", func(c *Config) any { return c.ReloadInterval }, time.Minute},
 		{"LLMGW_SECRET_REFRESH", "90s", func(c *Config) any { return c.SecretRefresh }, 90 * time.Second},
 		{"LLMGW_REQUEST_LOG", "false", func(c *Config) any { return c.RequestLog }, false},
+		{"LLMGW_REQUEST_LOG_MAX_RATE", "250", func(c *Config) any { return c.RequestLogMaxRate }, 250},
 		{"LLMGW_PPROF", "true", func(c *Config) any { return c.Pprof }, true},
 		{"LLMGW_LISTEN", "127.0.0.1:9", func(c *Config) any { return c.Listen }, "127.0.0.1:9"},
 		{"LLMGW_USAGE_RETENTION_DAYS", "7", func(c *Config) any { return c.UsageRetentionDays }, 7},

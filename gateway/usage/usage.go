@@ -145,10 +145,15 @@ const (
 // what it did with every member (BenchmarkLogRecorder). It is safe for concurrent use.
 type LogRecorder struct {
 	Logger *slog.Logger
+	// Cap, when set, bounds the lines written per second (see LineCap).
+	Cap *LineCap
 }
 
 // Record implements the pipeline's recorder.
 func (r LogRecorder) Record(ctx context.Context, e *Event) {
+	if r.Cap != nil && !r.Cap.allow(ctx, r.Logger) {
+		return
+	}
 	var buf [32]slog.Attr
 	a := append(buf[:0], slog.String("request_id", e.RequestID))
 	a = appendString(a, "client_request_id", e.ClientRequestID)
