@@ -93,14 +93,14 @@ type Config struct {
 	// ControlPlane is a gateway replica's control-plane URL.
 	ControlPlane string
 	// GatewayID names a gateway replica in its control plane's logs (default: the host name).
-	GatewayID     string
-	RequestLog    bool
+	GatewayID  string
+	RequestLog bool
 	// RequestLogMaxRate caps the request-log lines written per second (0: no cap).
 	RequestLogMaxRate int
-	MetricsListen string
-	MetricsPublic bool
-	Pprof         bool
-	Usage         UsageConfig
+	MetricsListen     string
+	MetricsPublic     bool
+	Pprof             bool
+	Usage             UsageConfig
 	// UsageRetentionDays is how many days the embedded usage store keeps events (0: forever).
 	UsageRetentionDays int
 }
