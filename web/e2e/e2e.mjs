@@ -167,6 +167,58 @@ try {
   check(!(await page.content()).includes(secret), "the secret is not shown again after a reload");
   await shot("keys");
 
+  // Gateway tokens: a bad name is refused before sending; the secret is shown once; revoke.
+  await page.getByRole("link", { name: "Gateway tokens" }).click();
+  const gwtForm = page.getByRole("form", { name: "Create a gateway token" });
+  const gwtName = gwtForm.getByLabel("Token name");
+  await gwtName.fill("Bad Name");
+  await gwtForm.getByRole("button", { name: "Create token" }).click();
+  await fieldShows(gwtName, "name must be 1 to 63 lowercase");
+  ok("a bad gateway token name is refused before sending, at its field");
+  await gwtName.fill("web-replicas");
+  await gwtForm.getByRole("button", { name: "Create token" }).click();
+  const gwtSecretBox = page.getByTestId("secret");
+  await gwtSecretBox.waitFor();
+  const gwtSecret = (await gwtSecretBox.textContent()).trim();
+  check(gwtSecret.length >= 20, "the new gateway token's secret is shown");
+  await page.getByRole("button", { name: "Copy" }).click();
+  await page.getByText("Copied to the clipboard.").waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === gwtSecret, "Copy puts the gateway token's secret on the clipboard");
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /web-replicas .* active/ }).waitFor();
+  check(!(await page.content()).includes(gwtSecret), "the gateway token's secret is gone after Done");
+  await gwtName.fill("web-replicas");
+  await gwtForm.getByRole("button", { name: "Create token" }).click();
+  await fieldShows(gwtName, 'gateway token "web-replicas" already exists');
+  ok("the server's duplicate error is shown at the token's name");
+  await gwtName.fill("web-old");
+  await gwtForm.getByRole("button", { name: "Create token" }).click();
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("button", { name: "Revoke web-old" }).click();
+  await page.getByRole("button", { name: "Confirm revoke web-old" }).click();
+  await page.getByRole("row", { name: /web-old .* revoked/ }).waitFor();
+  ok("a gateway token is revoked");
+  await page.reload();
+  await page.getByRole("row", { name: /web-replicas/ }).waitFor();
+  check(!(await page.content()).includes(gwtSecret), "the gateway token's secret is not shown after a reload");
+  await shot("gateway-tokens");
+
+  // Audit log: the gateway token's creation is there, with its after on demand; the kind filter keeps only its kind.
+  await page.getByRole("link", { name: "Audit log" }).click();
+  const auditTable = page.getByRole("table", { name: "Audit events" });
+  await auditTable.getByRole("row", { name: /admin-token create gateway_token/ }).first().waitFor();
+  ok("the gateway token's creation is in the audit log");
+  await page.getByLabel("Resource kind").selectOption("gateway_token");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("button", { name: /^Diff of revoke gateway_token/ }).waitFor();
+  const kindsShown = await auditTable.locator("tbody tr td:nth-child(4)").allTextContents();
+  check(kindsShown.length >= 3 && kindsShown.every((k) => k === "gateway_token"), `the kind filter keeps only gateway_token events (${kindsShown.join(",")})`);
+  await page.getByRole("button", { name: /^Diff of revoke gateway_token/ }).click();
+  const diff = page.getByRole("table", { name: "Before and after" });
+  await diff.getByRole("row", { name: /revoke_?[tT]ime \(changed\)/ }).waitFor();
+  ok("an event's before/after is shown on demand, its changed field marked");
+  await shot("audit");
+
   // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
   // forms refuse a bad limit before sending and show the server's refusals at their fields.
   await page.getByRole("link", { name: "Rate limits & budgets" }).click();
@@ -325,7 +377,7 @@ try {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);
