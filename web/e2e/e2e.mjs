@@ -219,6 +219,49 @@ try {
   ok("an event's before/after is shown on demand, its changed field marked");
   await shot("audit");
 
+  // Providers & models: the forms check before sending; the API key is write-only (gone from
+  // the page once sent; the list shows only that one is stored); a model is listed under its account.
+  await page.getByRole("link", { name: "Providers & models" }).click();
+  const accForm = page.getByRole("form", { name: "Create a provider account" });
+  const accName = accForm.getByLabel("Account name");
+  const accURL = accForm.getByLabel("Base URL (optional)");
+  await accName.fill("web-openai");
+  await accURL.fill("ftp://example.com");
+  await accForm.getByRole("button", { name: "Create account" }).click();
+  await fieldShows(accForm.getByLabel("Provider", { exact: true }), "choose the provider");
+  await fieldShows(accURL, "provider_account.base_url must be an http or https URL");
+  ok("an account without a provider or with a bad base URL is refused before sending");
+  await accForm.getByLabel("Provider", { exact: true }).selectOption("openai");
+  await accURL.fill("http://127.0.0.1:9/v1");
+  const upstreamKey = "sk-web-e2e-not-shown-again";
+  await accForm.getByLabel("API key (write-only)").fill(upstreamKey);
+  await accForm.getByRole("button", { name: "Create account" }).click();
+  const accRow = page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: /web-openai openai http:\/\/127\.0\.0\.1:9\/v1 stored/ });
+  await accRow.waitFor();
+  ok("a provider account is created and listed with its key stored");
+  check((await accForm.getByLabel("API key (write-only)").inputValue()) === "" && !(await page.content()).includes(upstreamKey), "the API key is gone from the page once sent");
+  await accName.fill("web-openai");
+  await accForm.getByLabel("Provider", { exact: true }).selectOption("openai");
+  await accForm.getByRole("button", { name: "Create account" }).click();
+  await fieldShows(accName, 'provider account "web-openai" already exists');
+  ok("the server's duplicate error is shown at the account's name");
+  await accName.fill("");
+  const modelForm = page.getByRole("form", { name: "Create a model" });
+  await modelForm.getByLabel("Provider account").selectOption("web-openai");
+  await modelForm.getByLabel("Model name").fill("bad name");
+  await modelForm.getByRole("button", { name: "Create model" }).click();
+  await fieldShows(modelForm.getByLabel("Model name"), "model.name must be at most 128 characters");
+  ok("a model name with a space is refused before sending");
+  await modelForm.getByLabel("Model name").fill("gpt-web");
+  await modelForm.getByLabel("Upstream model (optional)").fill("gpt-4o-mini");
+  await modelForm.getByRole("button", { name: "Create model" }).click();
+  await page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: /web-openai .* stored gpt-web/ }).waitFor();
+  ok("a model is created and listed under its account");
+  await page.reload();
+  await accRow.waitFor();
+  check(!(await page.content()).includes(upstreamKey), "the API key is not shown after a reload");
+  await shot("providers");
+
   // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
   // forms refuse a bad limit before sending and show the server's refusals at their fields.
   await page.getByRole("link", { name: "Rate limits & budgets" }).click();
@@ -377,7 +420,7 @@ try {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);
