@@ -262,6 +262,27 @@ try {
   check(!(await page.content()).includes(upstreamKey), "the API key is not shown after a reload");
   await shot("providers");
 
+  // Identity providers: a plain-http issuer is refused before sending; create; delete.
+  await page.getByRole("link", { name: "Identity providers" }).click();
+  const idpForm = page.getByRole("form", { name: "Create an identity provider" });
+  await idpForm.getByLabel("Provider name").fill("web-oidc");
+  const idpIssuer = idpForm.getByLabel("Issuer URL");
+  await idpIssuer.fill("http://login.example.com");
+  await idpForm.getByLabel("Audiences (comma-separated)").fill("llmgw");
+  await idpForm.getByRole("button", { name: "Create identity provider" }).click();
+  await fieldShows(idpIssuer, "identity_provider.issuer must be an https URL");
+  ok("a plain-http issuer is refused before sending, at its field");
+  await idpIssuer.fill("https://login.example.com");
+  await idpForm.getByRole("button", { name: "Create identity provider" }).click();
+  const idpRow = page.getByRole("table", { name: "Identity providers" }).getByRole("row", { name: /web-oidc https:\/\/login\.example\.com llmgw no/ });
+  await idpRow.waitFor();
+  ok("an identity provider is created and listed");
+  await shot("identity-providers");
+  await page.getByRole("button", { name: "Delete web-oidc" }).click();
+  await page.getByRole("button", { name: "Confirm delete web-oidc" }).click();
+  await idpRow.waitFor({ state: "detached" });
+  ok("an identity provider is deleted");
+
   // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
   // forms refuse a bad limit before sending and show the server's refusals at their fields.
   await page.getByRole("link", { name: "Rate limits & budgets" }).click();
@@ -348,7 +369,7 @@ try {
   await chat.getByLabel("Message").fill("third");
   await chat.getByRole("button", { name: "Send" }).click();
   const messageInput = chat.getByLabel("Message");
-  await page.getByText(/rate limit/i).first().waitFor();
+  await page.getByText(/rate limit web-rpm reached/).first().waitFor();
   const describedBy = ((await messageInput.getAttribute("aria-describedby")) ?? "").split(" ").filter(Boolean);
   const limitText = (await Promise.all(describedBy.map((id) => page.locator(`[id="${id}"]`).textContent()))).join(" ");
   check(/rate limit/i.test(limitText), `the third is refused by the rate limit, shown at the message (${limitText})`);
@@ -420,7 +441,7 @@ try {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);

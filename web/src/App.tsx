@@ -16,6 +16,7 @@ const Playground = lazy(() => import("./pages/Playground"));
 const GatewayTokens = lazy(() => import("./pages/GatewayTokens"));
 const Audit = lazy(() => import("./pages/Audit"));
 const Providers = lazy(() => import("./pages/Providers"));
+const IdentityProviders = lazy(() => import("./pages/IdentityProviders"));
 
 // admin marks the pages of the Admin API: a key without an Admin API role does not see them.
 const pages = [
@@ -24,6 +25,7 @@ const pages = [
   { path: "keys", label: "API keys", el: <Keys />, admin: true },
   { path: "limits", label: "Rate limits & budgets", el: <Limits />, admin: true },
   { path: "providers", label: "Providers & models", el: <Providers />, admin: true },
+  { path: "identity-providers", label: "Identity providers", el: <IdentityProviders />, admin: true },
   { path: "gateway-tokens", label: "Gateway tokens", el: <GatewayTokens />, admin: true },
   { path: "audit", label: "Audit log", el: <Audit />, admin: true },
   { path: "usage", label: "Usage", el: <Usage />, admin: false },
