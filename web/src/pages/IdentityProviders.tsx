@@ -3,23 +3,10 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "../context";
 import { ErrorBox, Field } from "../components";
 import { fieldError } from "../lib/errors";
-import { checkName, splitList } from "../lib/validate";
+import { checkIssuer, checkName, splitList } from "../lib/validate";
 
 const fields = ["identity_provider.name", "identity_provider.issuer", "identity_provider.audiences", "identity_provider.user_claim", "identity_provider.groups_claim", "identity_provider.client_id"] as const;
 type Errors = Partial<Record<(typeof fields)[number] | "", string>>;
-
-// checkIssuer mirrors the API: an https URL, http only to localhost.
-function checkIssuer(v: string): string | undefined {
-  if (v === "") return "identity_provider.issuer is required";
-  try {
-    const u = new URL(v);
-    const local = u.hostname === "localhost" || u.hostname === "127.0.0.1" || u.hostname === "[::1]";
-    if (u.protocol === "https:" || (u.protocol === "http:" && local)) return undefined;
-  } catch {
-    // fall through
-  }
-  return "identity_provider.issuer must be an https URL (http only to localhost)";
-}
 
 // IdentityProviders lists the OIDC identity providers whose tokens authenticate users, and
 // creates and deletes them.
@@ -69,7 +56,7 @@ export default function IdentityProviders() {
     e.preventDefault();
     const errs: Errors = {
       "identity_provider.name": checkName("identity_provider.name", name),
-      "identity_provider.issuer": checkIssuer(issuer),
+      "identity_provider.issuer": checkIssuer("identity_provider.issuer", issuer),
       "identity_provider.audiences": splitList(audiences).length ? undefined : "identity_provider.audiences is required: the aud values this gateway accepts",
     };
     setErrors(errs);

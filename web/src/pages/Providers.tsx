@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "../context";
 import { ErrorBox, Field } from "../components";
 import { fieldError } from "../lib/errors";
-import { checkName } from "../lib/validate";
+import { checkModelName, checkName, checkURL } from "../lib/validate";
 
 // The adapter kinds ProviderAccount.provider names.
 const providers = ["openai", "anthropic", "self-hosted-model", "groq", "mistral", "together", "perplexity", "vllm", "tgi", "ollama", "mock"] as const;
@@ -12,17 +12,6 @@ const accountFields = ["provider_account.name", "provider_account.provider", "pr
 type AccountErrors = Partial<Record<(typeof accountFields)[number] | "", string>>;
 const modelFields = ["model.account", "model.name", "model.upstream_model"] as const;
 type ModelErrors = Partial<Record<(typeof modelFields)[number] | "", string>>;
-
-// checkURL accepts "" (the provider's default) or an http(s) URL.
-function checkURL(field: string, v: string): string | undefined {
-  if (v === "") return undefined;
-  try {
-    const u = new URL(v);
-    return u.protocol === "http:" || u.protocol === "https:" ? undefined : `${field} must be an http or https URL`;
-  } catch {
-    return `${field} must be an http or https URL`;
-  }
-}
 
 // Providers lists provider accounts with their models and creates either. An account's API
 // key is write-only: it is sent once and dropped from the form; the list shows only whether
@@ -85,12 +74,7 @@ export default function Providers() {
     e.preventDefault();
     const errs: ModelErrors = {
       "model.account": mAccount ? undefined : "choose the provider account",
-      "model.name":
-        mName === ""
-          ? "model.name is required"
-          : mName.length > 128 || /[/*\s]/.test(mName)
-            ? "model.name must be at most 128 characters with no '/', no '*' and no whitespace"
-            : undefined,
+      "model.name": checkModelName("model.name", mName),
     };
     setMErrors(errs);
     if (Object.values(errs).some(Boolean)) return;
