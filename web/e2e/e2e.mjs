@@ -167,6 +167,122 @@ try {
   check(!(await page.content()).includes(secret), "the secret is not shown again after a reload");
   await shot("keys");
 
+  // Gateway tokens: a bad name is refused before sending; the secret is shown once; revoke.
+  await page.getByRole("link", { name: "Gateway tokens" }).click();
+  const gwtForm = page.getByRole("form", { name: "Create a gateway token" });
+  const gwtName = gwtForm.getByLabel("Token name");
+  await gwtName.fill("Bad Name");
+  await gwtForm.getByRole("button", { name: "Create token" }).click();
+  await fieldShows(gwtName, "name must be 1 to 63 lowercase");
+  ok("a bad gateway token name is refused before sending, at its field");
+  await gwtName.fill("web-replicas");
+  await gwtForm.getByRole("button", { name: "Create token" }).click();
+  const gwtSecretBox = page.getByTestId("secret");
+  await gwtSecretBox.waitFor();
+  const gwtSecret = (await gwtSecretBox.textContent()).trim();
+  check(gwtSecret.length >= 20, "the new gateway token's secret is shown");
+  await page.getByRole("button", { name: "Copy" }).click();
+  await page.getByText("Copied to the clipboard.").waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === gwtSecret, "Copy puts the gateway token's secret on the clipboard");
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /web-replicas .* active/ }).waitFor();
+  check(!(await page.content()).includes(gwtSecret), "the gateway token's secret is gone after Done");
+  await gwtName.fill("web-replicas");
+  await gwtForm.getByRole("button", { name: "Create token" }).click();
+  await fieldShows(gwtName, 'gateway token "web-replicas" already exists');
+  ok("the server's duplicate error is shown at the token's name");
+  await gwtName.fill("web-old");
+  await gwtForm.getByRole("button", { name: "Create token" }).click();
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("button", { name: "Revoke web-old" }).click();
+  await page.getByRole("button", { name: "Confirm revoke web-old" }).click();
+  await page.getByRole("row", { name: /web-old .* revoked/ }).waitFor();
+  ok("a gateway token is revoked");
+  await page.reload();
+  await page.getByRole("row", { name: /web-replicas/ }).waitFor();
+  check(!(await page.content()).includes(gwtSecret), "the gateway token's secret is not shown after a reload");
+  await shot("gateway-tokens");
+
+  // Audit log: the gateway token's creation is there, with its after on demand; the kind filter keeps only its kind.
+  await page.getByRole("link", { name: "Audit log" }).click();
+  const auditTable = page.getByRole("table", { name: "Audit events" });
+  await auditTable.getByRole("row", { name: /admin-token create gateway_token/ }).first().waitFor();
+  ok("the gateway token's creation is in the audit log");
+  await page.getByLabel("Resource kind").selectOption("gateway_token");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("button", { name: /^Diff of revoke gateway_token/ }).waitFor();
+  const kindsShown = await auditTable.locator("tbody tr td:nth-child(4)").allTextContents();
+  check(kindsShown.length >= 3 && kindsShown.every((k) => k === "gateway_token"), `the kind filter keeps only gateway_token events (${kindsShown.join(",")})`);
+  await page.getByRole("button", { name: /^Diff of revoke gateway_token/ }).click();
+  const diff = page.getByRole("table", { name: "Before and after" });
+  await diff.getByRole("row", { name: /revoke_?[tT]ime \(changed\)/ }).waitFor();
+  ok("an event's before/after is shown on demand, its changed field marked");
+  await shot("audit");
+
+  // Providers & models: the forms check before sending; the API key is write-only (gone from
+  // the page once sent; the list shows only that one is stored); a model is listed under its account.
+  await page.getByRole("link", { name: "Providers & models" }).click();
+  const accForm = page.getByRole("form", { name: "Create a provider account" });
+  const accName = accForm.getByLabel("Account name");
+  const accURL = accForm.getByLabel("Base URL (optional)");
+  await accName.fill("web-openai");
+  await accURL.fill("ftp://example.com");
+  await accForm.getByRole("button", { name: "Create account" }).click();
+  await fieldShows(accForm.getByLabel("Provider", { exact: true }), "choose the provider");
+  await fieldShows(accURL, "provider_account.base_url must be an http or https URL");
+  ok("an account without a provider or with a bad base URL is refused before sending");
+  await accForm.getByLabel("Provider", { exact: true }).selectOption("openai");
+  await accURL.fill("http://127.0.0.1:9/v1");
+  const upstreamKey = "sk-web-e2e-not-shown-again";
+  await accForm.getByLabel("API key (write-only)").fill(upstreamKey);
+  await accForm.getByRole("button", { name: "Create account" }).click();
+  const accRow = page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: /web-openai openai http:\/\/127\.0\.0\.1:9\/v1 stored/ });
+  await accRow.waitFor();
+  ok("a provider account is created and listed with its key stored");
+  check((await accForm.getByLabel("API key (write-only)").inputValue()) === "" && !(await page.content()).includes(upstreamKey), "the API key is gone from the page once sent");
+  await accName.fill("web-openai");
+  await accForm.getByLabel("Provider", { exact: true }).selectOption("openai");
+  await accForm.getByRole("button", { name: "Create account" }).click();
+  await fieldShows(accName, 'provider account "web-openai" already exists');
+  ok("the server's duplicate error is shown at the account's name");
+  await accName.fill("");
+  const modelForm = page.getByRole("form", { name: "Create a model" });
+  await modelForm.getByLabel("Provider account").selectOption("web-openai");
+  await modelForm.getByLabel("Model name").fill("bad name");
+  await modelForm.getByRole("button", { name: "Create model" }).click();
+  await fieldShows(modelForm.getByLabel("Model name"), "model.name must be at most 128 characters");
+  ok("a model name with a space is refused before sending");
+  await modelForm.getByLabel("Model name").fill("gpt-web");
+  await modelForm.getByLabel("Upstream model (optional)").fill("gpt-4o-mini");
+  await modelForm.getByRole("button", { name: "Create model" }).click();
+  await page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: /web-openai .* stored gpt-web/ }).waitFor();
+  ok("a model is created and listed under its account");
+  await page.reload();
+  await accRow.waitFor();
+  check(!(await page.content()).includes(upstreamKey), "the API key is not shown after a reload");
+  await shot("providers");
+
+  // Identity providers: a plain-http issuer is refused before sending; create; delete.
+  await page.getByRole("link", { name: "Identity providers" }).click();
+  const idpForm = page.getByRole("form", { name: "Create an identity provider" });
+  await idpForm.getByLabel("Provider name").fill("web-oidc");
+  const idpIssuer = idpForm.getByLabel("Issuer URL");
+  await idpIssuer.fill("http://login.example.com");
+  await idpForm.getByLabel("Audiences (comma-separated)").fill("llmgw");
+  await idpForm.getByRole("button", { name: "Create identity provider" }).click();
+  await fieldShows(idpIssuer, "identity_provider.issuer must be an https URL");
+  ok("a plain-http issuer is refused before sending, at its field");
+  await idpIssuer.fill("https://login.example.com");
+  await idpForm.getByRole("button", { name: "Create identity provider" }).click();
+  const idpRow = page.getByRole("table", { name: "Identity providers" }).getByRole("row", { name: /web-oidc https:\/\/login\.example\.com llmgw no/ });
+  await idpRow.waitFor();
+  ok("an identity provider is created and listed");
+  await shot("identity-providers");
+  await page.getByRole("button", { name: "Delete web-oidc" }).click();
+  await page.getByRole("button", { name: "Confirm delete web-oidc" }).click();
+  await idpRow.waitFor({ state: "detached" });
+  ok("an identity provider is deleted");
+
   // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
   // forms refuse a bad limit before sending and show the server's refusals at their fields.
   await page.getByRole("link", { name: "Rate limits & budgets" }).click();
@@ -253,7 +369,7 @@ try {
   await chat.getByLabel("Message").fill("third");
   await chat.getByRole("button", { name: "Send" }).click();
   const messageInput = chat.getByLabel("Message");
-  await page.getByText(/rate limit/i).first().waitFor();
+  await page.getByText(/rate limit web-rpm reached/).first().waitFor();
   const describedBy = ((await messageInput.getAttribute("aria-describedby")) ?? "").split(" ").filter(Boolean);
   const limitText = (await Promise.all(describedBy.map((id) => page.locator(`[id="${id}"]`).textContent()))).join(" ");
   check(/rate limit/i.test(limitText), `the third is refused by the rate limit, shown at the message (${limitText})`);
@@ -325,7 +441,7 @@ try {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);

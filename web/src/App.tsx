@@ -13,6 +13,10 @@ const Limits = lazy(() => import("./pages/Limits"));
 const Usage = lazy(() => import("./pages/Usage"));
 const Requests = lazy(() => import("./pages/Requests"));
 const Playground = lazy(() => import("./pages/Playground"));
+const GatewayTokens = lazy(() => import("./pages/GatewayTokens"));
+const Audit = lazy(() => import("./pages/Audit"));
+const Providers = lazy(() => import("./pages/Providers"));
+const IdentityProviders = lazy(() => import("./pages/IdentityProviders"));
 
 // admin marks the pages of the Admin API: a key without an Admin API role does not see them.
 const pages = [
@@ -20,6 +24,10 @@ const pages = [
   { path: "access", label: "Teams & access", el: <Access />, admin: true },
   { path: "keys", label: "API keys", el: <Keys />, admin: true },
   { path: "limits", label: "Rate limits & budgets", el: <Limits />, admin: true },
+  { path: "providers", label: "Providers & models", el: <Providers />, admin: true },
+  { path: "identity-providers", label: "Identity providers", el: <IdentityProviders />, admin: true },
+  { path: "gateway-tokens", label: "Gateway tokens", el: <GatewayTokens />, admin: true },
+  { path: "audit", label: "Audit log", el: <Audit />, admin: true },
   { path: "usage", label: "Usage", el: <Usage />, admin: false },
   { path: "requests", label: "Request log", el: <Requests />, admin: false },
   { path: "playground", label: "Playground", el: <Playground />, admin: false },

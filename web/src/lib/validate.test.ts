@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkEmail, checkName, checkNumber, checkPositive, splitList } from "./validate";
+import { checkEmail, checkIssuer, checkModelName, checkName, checkNumber, checkPositive, checkURL, splitList } from "./validate";
 
 describe("checkName", () => {
   it.each([
@@ -61,6 +61,50 @@ describe("checkPositive", () => {
     ["", false, "required"],
   ])("%j whole=%j", (v, whole, want) => {
     const got = checkPositive("limit", v, whole);
+    if (want === undefined) expect(got).toBeUndefined();
+    else expect(got).toContain(want);
+  });
+});
+
+describe("checkURL", () => {
+  it.each([
+    ["", undefined],
+    ["http://127.0.0.1:9/v1", undefined],
+    ["https://api.openai.com/v1", undefined],
+    ["ftp://example.com", "must be an http or https URL"],
+    ["not a url", "must be an http or https URL"],
+  ])("%j", (v, want) => {
+    const got = checkURL("base_url", v);
+    if (want === undefined) expect(got).toBeUndefined();
+    else expect(got).toContain(want);
+  });
+});
+
+describe("checkIssuer", () => {
+  it.each([
+    ["https://login.example.com", undefined],
+    ["http://localhost:8080", undefined],
+    ["http://127.0.0.1:5556/dex", undefined],
+    ["http://login.example.com", "must be an https URL"],
+    ["", "is required"],
+  ])("%j", (v, want) => {
+    const got = checkIssuer("issuer", v);
+    if (want === undefined) expect(got).toBeUndefined();
+    else expect(got).toContain(want);
+  });
+});
+
+describe("checkModelName", () => {
+  it.each([
+    ["gpt-4o", undefined],
+    ["llama3.1:8b", undefined],
+    ["", "is required"],
+    ["a b", "no whitespace"],
+    ["a/b", "no '/'"],
+    ["a*", "no '*'"],
+    ["a".repeat(129), "at most 128"],
+  ])("%j", (v, want) => {
+    const got = checkModelName("model.name", v);
     if (want === undefined) expect(got).toBeUndefined();
     else expect(got).toContain(want);
   });

@@ -37,3 +37,35 @@ export function checkPositive(field: string, v: string, whole: boolean): string 
   if (whole && !Number.isInteger(n)) return `${field} must be a whole number`;
   return undefined;
 }
+
+// checkURL accepts "" (the default) or an http(s) URL.
+export function checkURL(field: string, v: string): string | undefined {
+  if (v === "") return undefined;
+  try {
+    const u = new URL(v);
+    if (u.protocol === "http:" || u.protocol === "https:") return undefined;
+  } catch {
+    // not a URL
+  }
+  return `${field} must be an http or https URL`;
+}
+
+// checkIssuer is the identity provider issuer rule: an https URL, http only to localhost.
+export function checkIssuer(field: string, v: string): string | undefined {
+  if (v === "") return `${field} is required`;
+  try {
+    const u = new URL(v);
+    const local = u.hostname === "localhost" || u.hostname === "127.0.0.1" || u.hostname === "[::1]";
+    if (u.protocol === "https:" || (u.protocol === "http:" && local)) return undefined;
+  } catch {
+    // not a URL
+  }
+  return `${field} must be an https URL (http only to localhost)`;
+}
+
+// checkModelName is the Admin API's model name rule (store.validateModelName).
+export function checkModelName(field: string, v: string): string | undefined {
+  if (v === "") return `${field} is required`;
+  if (v.length > 128 || /[/*\s]/.test(v)) return `${field} must be at most 128 characters with no '/', no '*' and no whitespace`;
+  return undefined;
+}

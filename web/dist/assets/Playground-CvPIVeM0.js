@@ -1,4 +1,4 @@
-import{A as e,O as t,c as n,h as r,k as i,l as a,n as o}from"./index-CSnDubDL.js";import{r as s}from"./validate-CpSTshBJ.js";var c=e(i(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
+import{A as e,O as t,c as n,h as r,k as i,l as a,n as o}from"./index-BxDOs9KK.js";import{a as s}from"./validate-DW6skNDh.js";var c=e(i(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
 `);let t=[],n;for(;(n=this.buf.indexOf(`
 
 `))>=0;){let e=this.buf.slice(0,n);this.buf=this.buf.slice(n+2);let r=e.split(`

@@ -1,0 +1,151 @@
+import { useState, type FormEvent } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { useApi } from "../context";
+import { ErrorBox, Field, When } from "../components";
+import { fieldError } from "../lib/errors";
+import { checkName } from "../lib/validate";
+
+// The request's only field is "name"; a duplicate is refused as `gateway token "x" already exists`.
+const fields = ["name", "gateway_token.name"] as const;
+
+export default function GatewayTokens() {
+  const { api } = useApi();
+  const qc = useQueryClient();
+  const tokens = useQuery({ queryKey: ["gateway-tokens"], queryFn: () => api.admin.listGatewayTokens({}) });
+  const [name, setName] = useState("");
+  const [error, setError] = useState<{ name?: string; form?: string }>({});
+  // The new token's secret: only in this component's state, shown once, dropped on Done.
+  const [secret, setSecret] = useState<{ name: string; value: string }>();
+  const [copied, setCopied] = useState(false);
+  const [confirm, setConfirm] = useState<string>();
+
+  const create = useMutation({
+    mutationFn: () => api.admin.createGatewayToken({ name }),
+    onSuccess: (res) => {
+      setSecret({ name: res.gatewayToken?.name ?? "", value: res.secret });
+      setCopied(false);
+      setName("");
+      return qc.invalidateQueries({ queryKey: ["gateway-tokens"] });
+    },
+    onError: (err) => {
+      const fe = fieldError(err, fields);
+      setError(fe.field === "" ? { form: fe.message } : { name: fe.message });
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) => api.admin.revokeGatewayToken({ id }),
+    onSettled: () => {
+      setConfirm(undefined);
+      return qc.invalidateQueries({ queryKey: ["gateway-tokens"] });
+    },
+  });
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const msg = checkName("name", name);
+    setError({ name: msg });
+    if (msg) return;
+    create.mutate();
+  }
+
+  return (
+    <section aria-labelledby="gwt-h">
+      <h1 id="gwt-h">Gateway tokens</h1>
+      <p>
+        A gateway replica (<code>serve --role gateway</code>) presents a gateway token, as <code>LLMGW_GATEWAY_TOKEN</code>, to
+        fetch its configuration from the control plane. Revoking one ends its replicas&apos; configuration stream at once.
+      </p>
+      {secret && (
+        <div className="card secret" role="region" aria-label="New gateway token secret">
+          <h2>Gateway token “{secret.name}” created</h2>
+          <p>Copy the secret now: it is shown only once and cannot be retrieved later.</p>
+          <div className="row">
+            <code data-testid="secret">{secret.value}</code>
+            <button
+              type="button"
+              onClick={async () => {
+                try {
+                  await navigator.clipboard.writeText(secret.value);
+                  setCopied(true);
+                } catch {
+                  setCopied(false);
+                }
+              }}
+            >
+              Copy
+            </button>
+            <button type="button" className="secondary" onClick={() => setSecret(undefined)}>
+              Done
+            </button>
+          </div>
+          <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
+        </div>
+      )}
+      <form onSubmit={submit} onChange={() => setError({})} noValidate className="card" aria-label="Create a gateway token">
+        <h2>Create a gateway token</h2>
+        <div className="row">
+          <Field label="Token name" error={error.name} hint="names the replica or group of replicas that use it">
+            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+        </div>
+        {error.form && (
+          <p className="error" role="alert">
+            {error.form}
+          </p>
+        )}
+        <button type="submit" disabled={create.isPending}>
+          Create token
+        </button>
+      </form>
+      <ErrorBox error={tokens.error ?? revoke.error} />
+      {tokens.data && (
+        <table>
+          <caption>{tokens.data.gatewayTokens.length} gateway tokens</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Prefix</th>
+              <th scope="col">Created</th>
+              <th scope="col">Status</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {tokens.data.gatewayTokens.map((t) => (
+              <tr key={t.id}>
+                <th scope="row">{t.name}</th>
+                <td>
+                  <code>{t.prefix}…</code>
+                </td>
+                <td>
+                  <When t={t.createTime && timestampDate(t.createTime)} />
+                </td>
+                <td>{t.revokeTime ? "revoked" : "active"}</td>
+                <td>
+                  {!t.revokeTime &&
+                    (confirm === t.id ? (
+                      <>
+                        <button type="button" className="danger" onClick={() => revoke.mutate(t.id)} disabled={revoke.isPending}>
+                          Confirm revoke {t.name}
+                        </button>{" "}
+                        <button type="button" className="secondary" onClick={() => setConfirm(undefined)}>
+                          Cancel
+                        </button>
+                      </>
+                    ) : (
+                      <button type="button" className="secondary" onClick={() => setConfirm(t.id)} aria-label={`Revoke ${t.name}`}>
+                        Revoke
+                      </button>
+                    ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

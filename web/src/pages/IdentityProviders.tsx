@@ -1,0 +1,152 @@
+import { useState, type FormEvent } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useApi } from "../context";
+import { ErrorBox, Field } from "../components";
+import { fieldError } from "../lib/errors";
+import { checkIssuer, checkName, splitList } from "../lib/validate";
+
+const fields = ["identity_provider.name", "identity_provider.issuer", "identity_provider.audiences", "identity_provider.user_claim", "identity_provider.groups_claim", "identity_provider.client_id"] as const;
+type Errors = Partial<Record<(typeof fields)[number] | "", string>>;
+
+// IdentityProviders lists the OIDC identity providers whose tokens authenticate users, and
+// creates and deletes them.
+export default function IdentityProviders() {
+  const { api } = useApi();
+  const qc = useQueryClient();
+  const list = useQuery({ queryKey: ["identity-providers"], queryFn: () => api.admin.listIdentityProviders({}) });
+  const [name, setName] = useState("");
+  const [issuer, setIssuer] = useState("");
+  const [audiences, setAudiences] = useState("");
+  const [userClaim, setUserClaim] = useState("");
+  const [groupsClaim, setGroupsClaim] = useState("");
+  const [clientId, setClientId] = useState("");
+  const [createUsers, setCreateUsers] = useState(false);
+  const [errors, setErrors] = useState<Errors>({});
+  const [confirm, setConfirm] = useState<string>();
+
+  const create = useMutation({
+    mutationFn: () =>
+      api.admin.createIdentityProvider({
+        identityProvider: { name, issuer, audiences: splitList(audiences), userClaim, groupsClaim, clientId, createUsers },
+      }),
+    onSuccess: () => {
+      setName("");
+      setIssuer("");
+      setAudiences("");
+      setUserClaim("");
+      setGroupsClaim("");
+      setClientId("");
+      setCreateUsers(false);
+      return qc.invalidateQueries({ queryKey: ["identity-providers"] });
+    },
+    onError: (err) => {
+      const fe = fieldError(err, fields);
+      setErrors({ [fe.field]: fe.message });
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (n: string) => api.admin.deleteIdentityProvider({ name: n }),
+    onSettled: () => {
+      setConfirm(undefined);
+      return qc.invalidateQueries({ queryKey: ["identity-providers"] });
+    },
+  });
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs: Errors = {
+      "identity_provider.name": checkName("identity_provider.name", name),
+      "identity_provider.issuer": checkIssuer("identity_provider.issuer", issuer),
+      "identity_provider.audiences": splitList(audiences).length ? undefined : "identity_provider.audiences is required: the aud values this gateway accepts",
+    };
+    setErrors(errs);
+    if (Object.values(errs).some(Boolean)) return;
+    create.mutate();
+  }
+
+  return (
+    <section aria-labelledby="idp-h">
+      <h1 id="idp-h">Identity providers</h1>
+      <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create an identity provider">
+        <h2>Create an identity provider</h2>
+        <div className="row">
+          <Field label="Provider name" error={errors["identity_provider.name"]}>
+            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+          <Field label="Issuer URL" error={errors["identity_provider.issuer"]}>
+            {(id, d, inv) => <input id={id} type="url" value={issuer} onChange={(e) => setIssuer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+          <Field label="Audiences (comma-separated)" error={errors["identity_provider.audiences"]}>
+            {(id, d, inv) => <input id={id} value={audiences} onChange={(e) => setAudiences(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+        </div>
+        <div className="row">
+          <Field label="User claim (optional)" error={errors["identity_provider.user_claim"]} hint="empty: email, else sub">
+            {(id, d, inv) => <input id={id} value={userClaim} onChange={(e) => setUserClaim(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+          <Field label="Groups claim (optional)" error={errors["identity_provider.groups_claim"]}>
+            {(id, d, inv) => <input id={id} value={groupsClaim} onChange={(e) => setGroupsClaim(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+          <Field label="Login client ID (optional)" error={errors["identity_provider.client_id"]}>
+            {(id, d, inv) => <input id={id} value={clientId} onChange={(e) => setClientId(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+          <div className="field check">
+            <input id="idp-create-users" type="checkbox" checked={createUsers} onChange={(e) => setCreateUsers(e.target.checked)} />
+            <label htmlFor="idp-create-users">Create unknown users</label>
+          </div>
+        </div>
+        {errors[""] && (
+          <p className="error" role="alert">
+            {errors[""]}
+          </p>
+        )}
+        <button type="submit" disabled={create.isPending}>
+          Create identity provider
+        </button>
+      </form>
+      <ErrorBox error={list.error ?? remove.error} />
+      {list.data && (
+        <table aria-label="Identity providers">
+          <caption>{list.data.identityProviders.length} identity providers</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Issuer</th>
+              <th scope="col">Audiences</th>
+              <th scope="col">Creates users</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.identityProviders.map((p) => (
+              <tr key={p.name}>
+                <th scope="row">{p.name}</th>
+                <td>{p.issuer}</td>
+                <td>{p.audiences.join(", ")}</td>
+                <td>{p.createUsers ? "yes" : "no"}</td>
+                <td>
+                  {confirm === p.name ? (
+                    <>
+                      <button type="button" className="danger" onClick={() => remove.mutate(p.name)} disabled={remove.isPending}>
+                        Confirm delete {p.name}
+                      </button>{" "}
+                      <button type="button" className="secondary" onClick={() => setConfirm(undefined)}>
+                        Cancel
+                      </button>
+                    </>
+                  ) : (
+                    <button type="button" className="secondary" onClick={() => setConfirm(p.name)} aria-label={`Delete ${p.name}`}>
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
