@@ -298,19 +298,7 @@ func (f fileState) SaveState(_ context.Context, key string, data []byte) error {
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(f.dir, "state.*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), f.path(key))
+	return replica.WriteFile(f.path(key), data)
 }
 
 // now is the hooks' clock, or time.Now.

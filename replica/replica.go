@@ -25,7 +25,8 @@ import (
 	"github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1/controlplanev1connect"
 )
 
-// Format is the one config encoding this replica reads (see WatchConfigResponse.format).
+// Format is the encoding of WatchConfigResponse.config: snapshot.Config as JSON. The control
+// plane sends it; a replica refuses any other.
 const Format = "llmgw.snapshot.v1+json"
 
 // SavedFile is the file in the data directory that holds the last config, sealed.
@@ -175,12 +176,18 @@ func (r *Replica) save(rev int64, format string, config []byte) error {
 	if err := os.MkdirAll(r.opts.DataDir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(r.opts.DataDir, SavedFile+".*")
+	return WriteFile(filepath.Join(r.opts.DataDir, SavedFile), r.opts.Sealer.Seal(plain, savedAD))
+}
+
+// WriteFile writes data to path whole or not at all: to a temporary file in its directory,
+// synced, then renamed over path.
+func WriteFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-	if _, err := tmp.Write(r.opts.Sealer.Seal(plain, savedAD)); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		_ = tmp.Close()
 		return err
 	}
@@ -191,7 +198,7 @@ func (r *Replica) save(rev int64, format string, config []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), filepath.Join(r.opts.DataDir, SavedFile))
+	return os.Rename(tmp.Name(), path)
 }
 
 func decode(format string, b []byte) (*snapshot.Config, error) {

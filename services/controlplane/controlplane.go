@@ -22,11 +22,8 @@ import (
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	controlplanev1 "github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1/controlplanev1connect"
+	"github.com/llmgw/llmgw/replica"
 )
-
-// Format is the encoding of WatchConfigResponse.config: snapshot.Config as JSON. A replica
-// refuses any other.
-const Format = "llmgw.snapshot.v1+json"
 
 // DefaultHeartbeat is how often a quiet stream carries a heartbeat.
 const DefaultHeartbeat = 5 * time.Second
@@ -174,7 +171,7 @@ func (s *Service) WatchConfig(ctx context.Context, req *controlplanev1.WatchConf
 		if rev != 0 && rev != sent {
 			// A replica ahead of this control plane (one restarted from an old backup) is
 			// brought back to what the control plane serves: any difference is sent.
-			msg = &controlplanev1.WatchConfigResponse{Revision: rev, Format: Format, Config: payload, HeartbeatIntervalMs: s.heartbeat.Milliseconds()}
+			msg = &controlplanev1.WatchConfigResponse{Revision: rev, Format: replica.Format, Config: payload, HeartbeatIntervalMs: s.heartbeat.Milliseconds()}
 		}
 		if msg.Config != nil || first {
 			if err := stream.Send(msg); err != nil {
