@@ -84,7 +84,7 @@ var rules = map[string]rule{
 		return r.GetModel().GetAccount() + "/" + r.GetModel().GetName()
 	}))},
 	"DeleteModel": {write: w("delete", store.AuditModel, field(func(r *adminv1.DeleteModelRequest) string { return r.GetAccount() + "/" + r.GetName() }))},
-	"TestModel": {probe: true},
+	"TestModel":   {probe: true},
 
 	"CreateUser": {write: w("create", store.AuditUser, field(func(r *adminv1.CreateUserRequest) string { return r.GetUser().GetName() }))},
 	"GetUser":    read,

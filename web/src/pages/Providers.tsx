@@ -351,5 +351,25 @@ function EditModel({ model, onDone }: { model: Model; onDone: () => void }) {
 // TestConnection sends one tiny request to the model through the gateway's adapter for it
 // (TestModel) and shows whether it answered, the upstream's status and the latency.
 function TestConnection({ fqn }: { fqn: string }) {
-  return <span>{fqn ? "" : ""}</span>;
+  const { api } = useApi();
+  const test = useMutation({ mutationFn: () => api.admin.testModel({ model: fqn }) });
+  const r = test.data;
+  const ms = r?.latency ? Math.round(Number(r.latency.seconds) * 1000 + r.latency.nanos / 1e6) : 0;
+  return (
+    <>
+      <button type="button" className="secondary" onClick={() => test.mutate()} disabled={test.isPending} aria-label={`Test connection to ${fqn}`}>
+        Test
+      </button>{" "}
+      <span role="status" data-testid={`test-${fqn}`}>
+        {test.isPending
+          ? "testing…"
+          : r
+            ? r.ok
+              ? `ok · ${r.httpStatus} · ${ms} ms`
+              : `failed: ${r.errorClass.replace(/_/g, " ")}${r.httpStatus ? ` · ${r.httpStatus}` : ""} · ${ms} ms`
+            : ""}
+      </span>
+      {test.error && <ErrorBox error={test.error} />}
+    </>
+  );
 }
