@@ -383,7 +383,6 @@ try {
   ok("a virtual model is created with its target rows and listed");
   await page.getByRole("table", { name: "Routing state" }).getByRole("row", { name: /web-openai\/gpt-web closed/ }).waitFor();
   ok("the live routing state lists the target");
-  await shot("routing");
 
   // Playground: chat with the virtual model, answered by the fake upstream behind it.
   await page.getByRole("link", { name: "Playground" }).click();
@@ -394,6 +393,36 @@ try {
   await vchat.getByRole("button", { name: "Send" }).click();
   await vchat.locator(".chat li.assistant .content", { hasText: "echo: hello virtual" }).waitFor();
   ok("the virtual model answers in the Playground, through its target");
+
+  // A routing rule: the server's refusal of an unknown model at its field; create, edit, delete.
+  await page.getByRole("link", { name: "Virtual models & routing" }).click();
+  const rrForm = page.getByRole("form", { name: "Create a routing rule" });
+  const rrModels = rrForm.getByLabel("For models (comma-separated)");
+  await rrForm.getByLabel("Rule ID").fill("web-pin");
+  await rrModels.fill("web-openai/nope");
+  await rrForm.getByLabel("Target 1 model").selectOption("web-openai/gpt-web");
+  await rrForm.getByRole("button", { name: "Create routing rule" }).click();
+  await fieldShows(rrModels, "is not an existing model or virtual model");
+  ok("the server's refusal of an unknown model is shown at the rule's models");
+  await rrModels.fill("web-openai/gpt-web");
+  await rrForm.getByRole("button", { name: "Create routing rule" }).click();
+  const rrTable = page.getByRole("table", { name: "Routing rules" });
+  await rrTable.getByRole("row", { name: /web-pin 0 web-openai\/gpt-web priority-based-routing web-openai\/gpt-web \(priority 0\)/ }).waitFor();
+  ok("a routing rule is created and listed");
+  await page.getByRole("button", { name: "Edit rule web-pin" }).click();
+  const rrEdit = page.getByRole("form", { name: "Edit routing rule web-pin" });
+  await rrEdit.getByLabel("Position").fill("5");
+  await rrEdit.getByRole("button", { name: "Save" }).click();
+  await rrTable.getByRole("row", { name: /web-pin 5 / }).waitFor();
+  ok("a routing rule is edited");
+  const sampled = page.getByRole("table", { name: "Routing state" }).getByRole("row", { name: /web-openai\/gpt-web closed 0 — [1-9]/ });
+  await sampled.waitFor({ timeout: 20_000 });
+  ok("the live routing state counts the virtual model's answer from its target");
+  await shot("routing");
+  await page.getByRole("button", { name: "Delete rule web-pin" }).click();
+  await page.getByRole("button", { name: "Confirm delete rule web-pin" }).click();
+  await rrTable.getByRole("row", { name: /web-pin/ }).waitFor({ state: "detached" });
+  ok("a routing rule is deleted after a confirmation");
 
   // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
   // forms refuse a bad limit before sending and show the server's refusals at their fields.
