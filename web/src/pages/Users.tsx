@@ -145,11 +145,11 @@ function EditUser({ user, onDone }: { user: User; onDone: () => void }) {
   const { api } = useApi();
   const [email, setEmail] = useState(user.email);
   const [teams, setTeams] = useState(user.teams.join(", "));
-  const [role, setRole] = useState(user.roles[0] ?? "");
+  const [roles, setRoles] = useState<string[]>(user.roles);
   const [disabled, setDisabled] = useState(user.disabled);
   const { m, errors, setErrors } = useSave(
     fields,
-    () => api.admin.updateUser({ user: { name: user.name, email, teams: splitList(teams), roles: role ? [role] : [], disabled, admin: false } }),
+    () => api.admin.updateUser({ user: { name: user.name, email, teams: splitList(teams), roles, disabled, admin: false } }),
     onDone,
     [["users"]],
   );
@@ -169,16 +169,25 @@ function EditUser({ user, onDone }: { user: User; onDone: () => void }) {
         <Field label="Teams" error={errors["user.teams"]}>
           {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="Role" error={errors["user.roles"]}>
-          {(id, d, inv) => (
-            <select id={id} value={role} onChange={(e) => setRole(e.target.value)} aria-describedby={d} aria-invalid={inv}>
-              <option value="">none</option>
-              <option value="viewer">viewer</option>
-              <option value="team-admin">team-admin</option>
-              <option value="admin">admin</option>
-            </select>
+        <fieldset className="roles">
+          <legend>Admin API roles</legend>
+          {["viewer", "team-admin", "admin"].map((r) => (
+            <span className="field check" key={r}>
+              <input
+                id={`role-${r}-${user.name}`}
+                type="checkbox"
+                checked={roles.includes(r)}
+                onChange={(e) => setRoles(e.target.checked ? [...roles, r] : roles.filter((x) => x !== r))}
+              />
+              <label htmlFor={`role-${r}-${user.name}`}>{r}</label>
+            </span>
+          ))}
+          {errors["user.roles"] && (
+            <small className="error" role="alert">
+              {errors["user.roles"]}
+            </small>
           )}
-        </Field>
+        </fieldset>
         <div className="field check">
           <input id={`disabled-${user.name}`} type="checkbox" checked={disabled} onChange={(e) => setDisabled(e.target.checked)} />
           <label htmlFor={`disabled-${user.name}`}>Disabled</label>
