@@ -147,6 +147,7 @@ try {
   const editUser = page.getByRole("form", { name: "Edit user alice" });
   const editEmail = editUser.getByLabel("Email", { exact: true });
   check((await editEmail.inputValue()) === "alice@example.com", "the edit form starts from the user's values");
+  await accessible("users, editing a user");
   await editEmail.fill("not-an-email");
   await editUser.getByRole("button", { name: "Save" }).click();
   await fieldShows(editEmail, "email must look like name@example.com");
@@ -290,6 +291,7 @@ try {
   await page.getByRole("button", { name: "Edit model web-openai/gpt-web" }).click();
   const editModel = page.getByRole("form", { name: "Edit model web-openai/gpt-web" });
   const priceIn = editModel.getByLabel("Input", { exact: true });
+  await accessible("providers, editing a model");
   await priceIn.fill("-1");
   await editModel.getByLabel("Output", { exact: true }).fill("10");
   await editModel.getByRole("button", { name: "Save" }).click();
@@ -411,6 +413,7 @@ try {
   ok("a routing rule is created and listed");
   await page.getByRole("button", { name: "Edit rule web-pin" }).click();
   const rrEdit = page.getByRole("form", { name: "Edit routing rule web-pin" });
+  await accessible("routing, editing a rule");
   await rrEdit.getByLabel("Position").fill("5");
   await rrEdit.getByRole("button", { name: "Save" }).click();
   await rrTable.getByRole("row", { name: /web-pin 5 / }).waitFor();
