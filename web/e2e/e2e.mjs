@@ -386,15 +386,25 @@ try {
   await page.getByRole("table", { name: "Routing state" }).getByRole("row", { name: /web-openai\/gpt-web closed/ }).waitFor();
   ok("the live routing state lists the target");
 
-  // Playground: chat with the virtual model, answered by the fake upstream behind it.
+  // Access for the virtual account to the virtual model, then a chat in the Playground with
+  // the virtual account's key, answered by the fake upstream behind the virtual model.
+  await page.getByRole("link", { name: "Teams & access" }).click();
+  const vaRule = page.getByRole("form", { name: "Create an access rule" });
+  await vaRule.getByLabel("Rule name").fill("web-app-chat");
+  await vaRule.getByLabel("Models (comma-separated)").fill("web/chat");
+  await vaRule.getByLabel("For virtual accounts (comma-separated)").fill("web-app");
+  await vaRule.getByRole("button", { name: "Create rule" }).click();
+  await page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /web-app-chat web\/chat\s+web-app/ }).waitFor();
+  ok("an access rule lets the virtual account call the virtual model");
   await page.getByRole("link", { name: "Playground" }).click();
   const vchat = page.getByRole("form", { name: "Chat" });
+  await vchat.getByLabel("API key (optional; default: the key you signed in with)").fill(vaSecret);
   await vchat.getByLabel("Model").locator("option", { hasText: "web/chat" }).waitFor({ state: "attached" });
   await vchat.getByLabel("Model").selectOption("web/chat");
   await vchat.getByLabel("Message").fill("hello virtual");
   await vchat.getByRole("button", { name: "Send" }).click();
   await vchat.locator(".chat li.assistant .content", { hasText: "echo: hello virtual" }).waitFor();
-  ok("the virtual model answers in the Playground, through its target");
+  ok("the virtual model answers the virtual account's key in the Playground, through its target");
 
   // A routing rule: the server's refusal of an unknown model at its field; create, edit, delete.
   await page.getByRole("link", { name: "Virtual models & routing" }).click();

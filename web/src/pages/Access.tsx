@@ -73,15 +73,19 @@ function RuleForm() {
   const [models, setModels] = useState("");
   const [users, setUsers] = useState("");
   const [teams, setTeams] = useState("");
+  const [vas, setVas] = useState("");
   const [errors, setErrors] = useState<Errors>({});
   const fields = ["authz_rule.name", "authz_rule.models", "authz_rule.users", "authz_rule.teams", "authz_rule.virtual_accounts"];
   const m = useMutation({
-    mutationFn: () => api.admin.createAuthzRule({ authzRule: { name, models: splitList(models), users: splitList(users), teams: splitList(teams) } }),
+    mutationFn: () => api.admin.createAuthzRule({
+        authzRule: { name, models: splitList(models), users: splitList(users), teams: splitList(teams), virtualAccounts: splitList(vas) },
+      }),
     onSuccess: () => {
       setName("");
       setModels("");
       setUsers("");
       setTeams("");
+      setVas("");
       return qc.invalidateQueries({ queryKey: ["authz"] });
     },
     onError: (err) => {
@@ -94,7 +98,7 @@ function RuleForm() {
     const errs: Errors = {
       "authz_rule.name": checkName("authz_rule.name", name),
       "authz_rule.models": splitList(models).length ? undefined : "authz_rule.models needs at least one model",
-      "authz_rule.users": splitList(users).length || splitList(teams).length ? undefined : "name at least one user or team",
+      "authz_rule.users": splitList(users).length || splitList(teams).length || splitList(vas).length ? undefined : "name at least one user or team",
     };
     setErrors(errs);
     if (!Object.values(errs).some(Boolean)) m.mutate();
@@ -113,6 +117,9 @@ function RuleForm() {
       </Field>
       <Field label="For teams (comma-separated)" error={errors["authz_rule.teams"]}>
         {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+      </Field>
+      <Field label="For virtual accounts (comma-separated)" error={errors["authz_rule.virtual_accounts"]}>
+        {(id, d, inv) => <input id={id} value={vas} onChange={(e) => setVas(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
       </Field>
       {errors[""] && (
         <p className="error" role="alert">

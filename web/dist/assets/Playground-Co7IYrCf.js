@@ -1,4 +1,4 @@
-import{M as e,N as t,T as n,_ as r,g as i,i as a,j as o}from"./index-baEooe3q.js";import{a as s}from"./validate-CRtCevjo.js";var c=t(e(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
+import{M as e,N as t,T as n,_ as r,g as i,i as a,j as o}from"./index-DnzuJylM.js";import{a as s}from"./validate-CRtCevjo.js";var c=t(e(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
 `);let t=[],n;for(;(n=this.buf.indexOf(`
 
 `))>=0;){let e=this.buf.slice(0,n);this.buf=this.buf.slice(n+2);let r=e.split(`
