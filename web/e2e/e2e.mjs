@@ -117,6 +117,19 @@ try {
   await ruleForm.getByRole("button", { name: "Create rule" }).click();
   await page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /eng-mock mock\/\* eng/ }).waitFor();
   ok("an access rule is created and listed");
+  await page.getByRole("button", { name: "Edit team eng" }).click();
+  const teamEdit = page.getByRole("form", { name: "Edit team eng" });
+  await teamEdit.getByLabel("Description").fill("Engineering, all of it");
+  await teamEdit.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /eng Engineering, all of it/ }).waitFor();
+  ok("a team is edited (UpdateTeam)");
+  await teamForm.getByLabel("Team name").fill("tmp");
+  await teamForm.getByRole("button", { name: "Create team" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /tmp/ }).waitFor();
+  await page.getByRole("button", { name: "Delete team tmp" }).click();
+  await page.getByRole("button", { name: "Confirm delete team tmp" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /tmp/ }).waitFor({ state: "detached" });
+  ok("a team is deleted after a confirmation");
   await shot("access");
   await page.getByRole("link", { name: "Users", exact: true }).click();
   await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();
@@ -473,6 +486,17 @@ try {
   await bForm.getByRole("button", { name: "Create budget" }).click();
   await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily 10 cost_per_day/ }).waitFor();
   ok("the budget is created and listed");
+  await page.getByRole("button", { name: "Edit web-daily" }).click();
+  const bEdit = page.getByRole("form", { name: "Edit budget web-daily" });
+  const bEditLimit = bEdit.getByLabel("Limit (cost_per_day)");
+  await bEditLimit.fill("0");
+  await bEdit.getByRole("button", { name: "Save" }).click();
+  await fieldShows(bEditLimit, "budget.limit_to must be positive");
+  ok("a budget edited to 0 is refused before sending");
+  await bEditLimit.fill("20");
+  await bEdit.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily 20 cost_per_day/ }).waitFor();
+  ok("a budget is edited (UpdateBudget)");
 
   // Playground: stream a chat through /v1/chat/completions with the new user's key.
   await page.getByRole("link", { name: "Playground" }).click();
