@@ -435,7 +435,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			cpOpts = append(cpOpts, controlplane.WithLeases(lp))
 			status = poolStatus{pool: lp, now: h.now()}
 		}
-		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(status), admin.WithRoutingState(routing)), pl.st
+		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(status), admin.WithRoutingState(routing), admin.WithModelTest(&snaps, admin.DefaultTestTimeout, h.now())), pl.st
 		// The web app is served where the Admin API is: it is an Admin API client.
 		ui, err := web.New("/ui/")
 		if err != nil {

@@ -16,6 +16,8 @@ import (
 
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
+
+	"github.com/llmgw/llmgw/gateway/provider/providertest"
 )
 
 // chromiumPath is Debian's chromium binary, or LLMGW_CHROMIUM.
@@ -32,8 +34,10 @@ func chromiumPath() (string, error) {
 }
 
 // TestWebAppE2E runs web/e2e/e2e.mjs, the web app in headless Chromium, against a real
-// gateway: sign in; create a team, an access rule, a user, a key (the secret shown once, then
-// gone), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
+// gateway: sign in; create a team, an access rule, a user (and edit it), a key (the secret
+// shown once, then gone), a provider account on a fake OpenAI upstream with a model (test its
+// connection, price it), a virtual account (a key, an edit, a delete), a virtual model routed
+// to that model (and chat with it), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
 // that user's key; see the live status; hit the rate limit and see the refusal; revoke the key;
 // see the requests on the Usage dashboard and in the request log; sign in again with a key of a
 // user with no Admin API role and see only that user's pages. The dashboard's numbers must be
@@ -62,6 +66,9 @@ func TestWebAppE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	userKey := g.userKey(t, "bob") // a user with no Admin API role
+	// The upstream of the provider account the script creates: it tests the connection to a
+	// model there and chats with it through a virtual model.
+	fake := providertest.NewOpenAI(t)
 	cmd := exec.CommandContext(ctx, node, filepath.Join(web, "e2e", "e2e.mjs"))
 	cmd.Dir = web
 	cmd.Env = []string{
@@ -70,6 +77,7 @@ func TestWebAppE2E(t *testing.T) {
 		"LLMGW_URL=" + g.URL,
 		"LLMGW_TOKEN=" + token,
 		"LLMGW_USER_KEY=" + userKey,
+		"LLMGW_FAKE_OPENAI=" + fake.URL + "/v1",
 		"LLMGW_CHROMIUM=" + chromium,
 		"LLMGW_SCREENSHOTS=" + filepath.Join(root, "docs", "screenshots"),
 	}

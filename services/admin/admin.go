@@ -22,6 +22,7 @@ type Service struct {
 	logger  *slog.Logger
 	status  LimitStatus
 	routing RoutingState
+	tests   *modelTest
 }
 
 // LimitStatus reports the live state of rate limit and budget buckets: the limiter's and the

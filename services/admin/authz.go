@@ -38,8 +38,12 @@ type rule struct {
 	team func(ctx context.Context, sc *scope, req any) error
 	// narrow removes from a team admin's answer what is not of the team's; nil keeps it whole.
 	narrow func(ctx context.Context, sc *scope, resp any) error
-	// write names the audit event of a write; nil for reads.
+	// write names the audit event of a write; nil for reads and probes.
 	write *audit
+	// probe: the method reads nothing and writes nothing of the configuration, but acts
+	// outside it (TestModel calls an upstream at the gateway's expense): admins only, and not
+	// audited, since it changes nothing.
+	probe bool
 }
 
 // audit is how a write is recorded.
@@ -80,6 +84,7 @@ var rules = map[string]rule{
 		return r.GetModel().GetAccount() + "/" + r.GetModel().GetName()
 	}))},
 	"DeleteModel": {write: w("delete", store.AuditModel, field(func(r *adminv1.DeleteModelRequest) string { return r.GetAccount() + "/" + r.GetName() }))},
+	"TestModel":   {probe: true},
 
 	"CreateUser": {write: w("create", store.AuditUser, field(func(r *adminv1.CreateUserRequest) string { return r.GetUser().GetName() }))},
 	"GetUser":    read,

@@ -2,7 +2,8 @@
 // browser download) against a running gateway. app/web_e2e_test.go starts the gateway and
 // runs this script; it can also run by hand against `make run`:
 //
-//   LLMGW_URL=http://127.0.0.1:8080 LLMGW_TOKEN=<admin token> LLMGW_USER_KEY=<a plain user's key> node e2e/e2e.mjs
+//   LLMGW_URL=http://127.0.0.1:8080 LLMGW_TOKEN=<admin token> LLMGW_USER_KEY=<a plain user's key> \
+//   LLMGW_FAKE_OPENAI=<an OpenAI-compatible base URL, with /v1> node e2e/e2e.mjs
 //
 // Every check prints "ok <what>"; the last line is "N passed, 0 failed". Any failure throws
 // and exits non-zero. Screenshots of every page go to LLMGW_SCREENSHOTS (default
@@ -16,7 +17,10 @@ const url = process.env.LLMGW_URL;
 const token = process.env.LLMGW_TOKEN;
 // userKey is a key of a user with no Admin API role.
 const userKey = process.env.LLMGW_USER_KEY;
-if (!url || !token || !userKey) throw new Error("set LLMGW_URL, LLMGW_TOKEN and LLMGW_USER_KEY");
+// fakeOpenAI is the base URL (with /v1) of a fake OpenAI-compatible upstream.
+const fakeOpenAI = process.env.LLMGW_FAKE_OPENAI;
+if (!url || !token || !userKey || !fakeOpenAI) throw new Error("set LLMGW_URL, LLMGW_TOKEN, LLMGW_USER_KEY and LLMGW_FAKE_OPENAI");
+const reEscape = (v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const shots = process.env.LLMGW_SCREENSHOTS ?? path.resolve(import.meta.dirname, "../../docs/screenshots");
 const exe = process.env.LLMGW_CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
 if (!exe) throw new Error("no chromium: install Debian's chromium package (apt-get install chromium) or set LLMGW_CHROMIUM");
@@ -113,6 +117,19 @@ try {
   await ruleForm.getByRole("button", { name: "Create rule" }).click();
   await page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /eng-mock mock\/\* eng/ }).waitFor();
   ok("an access rule is created and listed");
+  await page.getByRole("button", { name: "Edit team eng" }).click();
+  const teamEdit = page.getByRole("form", { name: "Edit team eng" });
+  await teamEdit.getByLabel("Description").fill("Engineering, all of it");
+  await teamEdit.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /eng Engineering, all of it/ }).waitFor();
+  ok("a team is edited (UpdateTeam)");
+  await teamForm.getByLabel("Team name").fill("tmp");
+  await teamForm.getByRole("button", { name: "Create team" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /tmp/ }).waitFor();
+  await page.getByRole("button", { name: "Delete team tmp" }).click();
+  await page.getByRole("button", { name: "Confirm delete team tmp" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /tmp/ }).waitFor({ state: "detached" });
+  ok("a team is deleted after a confirmation");
   await shot("access");
   await page.getByRole("link", { name: "Users", exact: true }).click();
   await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();
@@ -139,6 +156,20 @@ try {
   await userForm.getByRole("button", { name: "Create user" }).click();
   await fieldShows(nameInput, 'user "alice" already exists');
   ok("the server's duplicate error is shown at the Name field");
+  await page.getByRole("button", { name: "Edit alice" }).click();
+  const editUser = page.getByRole("form", { name: "Edit user alice" });
+  const editEmail = editUser.getByLabel("Email", { exact: true });
+  check((await editEmail.inputValue()) === "alice@example.com", "the edit form starts from the user's values");
+  await accessible("users, editing a user");
+  await editEmail.fill("not-an-email");
+  await editUser.getByRole("button", { name: "Save" }).click();
+  await fieldShows(editEmail, "email must look like name@example.com");
+  ok("an invalid email is refused before sending, at the edit form's field");
+  await editEmail.fill("alice@corp.example");
+  await editUser.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("row", { name: /alice alice@corp\.example eng/ }).waitFor();
+  await editUser.waitFor({ state: "detached" });
+  ok("a user is edited (UpdateUser) and listed with the new email");
   await shot("users");
 
   // API keys: the secret is shown once, with a copy button, then gone.
@@ -232,11 +263,11 @@ try {
   await fieldShows(accURL, "provider_account.base_url must be an http or https URL");
   ok("an account without a provider or with a bad base URL is refused before sending");
   await accForm.getByLabel("Provider", { exact: true }).selectOption("openai");
-  await accURL.fill("http://127.0.0.1:9/v1");
+  await accURL.fill(fakeOpenAI);
   const upstreamKey = "sk-web-e2e-not-shown-again";
   await accForm.getByLabel("API key (write-only)").fill(upstreamKey);
   await accForm.getByRole("button", { name: "Create account" }).click();
-  const accRow = page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: /web-openai openai http:\/\/127\.0\.0\.1:9\/v1 stored/ });
+  const accRow = page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: new RegExp(`web-openai openai ${reEscape(fakeOpenAI)} stored`) });
   await accRow.waitFor();
   ok("a provider account is created and listed with its key stored");
   check((await accForm.getByLabel("API key (write-only)").inputValue()) === "" && !(await page.content()).includes(upstreamKey), "the API key is gone from the page once sent");
@@ -260,6 +291,29 @@ try {
   await page.reload();
   await accRow.waitFor();
   check(!(await page.content()).includes(upstreamKey), "the API key is not shown after a reload");
+
+  // Test connection: one tiny request through the gateway's adapter for the model, to the
+  // fake upstream.
+  await page.getByRole("button", { name: "Test connection to web-openai/gpt-web" }).click();
+  const testResult = page.getByTestId("test-web-openai/gpt-web");
+  await testResult.filter({ hasText: /^(ok|failed)/ }).waitFor();
+  const tested = (await testResult.textContent()) ?? "";
+  check(/^ok · 200 · \d+ ms$/.test(tested), `test connection reaches the upstream (${tested})`);
+
+  // Price override: checked before sending, then listed.
+  await page.getByRole("button", { name: "Edit model web-openai/gpt-web" }).click();
+  const editModel = page.getByRole("form", { name: "Edit model web-openai/gpt-web" });
+  const priceIn = editModel.getByLabel("Input", { exact: true });
+  await accessible("providers, editing a model");
+  await priceIn.fill("-1");
+  await editModel.getByLabel("Output", { exact: true }).fill("10");
+  await editModel.getByRole("button", { name: "Save" }).click();
+  await fieldShows(priceIn, "model.pricing.input_per_mtok must be between 0 and 100000");
+  ok("a negative price is refused before sending, at its field");
+  await priceIn.fill("2.5");
+  await editModel.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Models" }).getByRole("row", { name: /web-openai\/gpt-web gpt-4o-mini \$2\.5 \/ \$10/ }).waitFor();
+  ok("the model's price override is saved (UpdateModel) and listed");
   await shot("providers");
 
   // Identity providers: a plain-http issuer is refused before sending; create; delete.
@@ -282,6 +336,119 @@ try {
   await page.getByRole("button", { name: "Confirm delete web-oidc" }).click();
   await idpRow.waitFor({ state: "detached" });
   ok("an identity provider is deleted");
+
+  // Virtual accounts: create one with a key (its secret shown once), edit it; delete another.
+  await page.getByRole("link", { name: "Virtual accounts" }).click();
+  const vaForm = page.getByRole("form", { name: "Create a virtual account" });
+  const vaName = vaForm.getByLabel("Account name");
+  await vaName.fill("Web App");
+  await vaForm.getByRole("button", { name: "Create virtual account" }).click();
+  await fieldShows(vaName, "virtual_account.name must be 1 to 63 lowercase");
+  ok("a bad virtual account name is refused before sending, at its field");
+  await vaName.fill("web-app");
+  await vaForm.getByLabel("Owning team (optional)").selectOption("eng");
+  await vaForm.getByRole("button", { name: "Create virtual account" }).click();
+  const vaTable = page.getByRole("table", { name: "Virtual accounts" });
+  await vaTable.getByRole("row", { name: /web-app\s+eng active/ }).waitFor();
+  ok("a virtual account is created and listed");
+  await vaName.fill("web-app");
+  await vaForm.getByRole("button", { name: "Create virtual account" }).click();
+  await fieldShows(vaName, 'virtual account "web-app" already exists');
+  ok("the server's duplicate error is shown at the virtual account's name");
+  await vaName.fill("web-old-app");
+  await vaForm.getByRole("button", { name: "Create virtual account" }).click();
+  await vaTable.getByRole("row", { name: /web-old-app/ }).waitFor();
+  await page.getByRole("button", { name: "New key for web-app" }).click();
+  const vaSecret = ((await page.getByTestId("secret").textContent()) ?? "").trim();
+  check(vaSecret.length >= 20, "a key for the virtual account is issued, its secret shown");
+  await page.getByRole("button", { name: "Done" }).click();
+  await vaTable.getByRole("row", { name: /web-app/ }).first().locator("code").waitFor();
+  check(!(await page.content()).includes(vaSecret), "the virtual account's secret is gone after Done; the key is listed by its prefix");
+  await page.getByRole("button", { name: "Edit web-app" }).click();
+  const vaEdit = page.getByRole("form", { name: "Edit virtual account web-app" });
+  await vaEdit.getByLabel("Description").fill("The web shop");
+  await vaEdit.getByRole("button", { name: "Save" }).click();
+  await vaTable.getByRole("row", { name: /web-app The web shop eng active/ }).waitFor();
+  ok("a virtual account is edited");
+  await page.getByRole("button", { name: "Delete web-old-app" }).click();
+  await page.getByRole("button", { name: "Confirm delete web-old-app" }).click();
+  await vaTable.getByRole("row", { name: /web-old-app/ }).waitFor({ state: "detached" });
+  ok("a virtual account is deleted after a confirmation");
+  await shot("virtual-accounts");
+
+  // Virtual models & routing: a virtual model routed to the fake upstream's model, its
+  // targets edited as rows; the live state lists the target.
+  await page.getByRole("link", { name: "Virtual models & routing" }).click();
+  const vmForm = page.getByRole("form", { name: "Create a virtual model" });
+  await vmForm.getByLabel("Group").fill("web");
+  await vmForm.getByLabel("Virtual model name").fill("chat");
+  await vmForm.getByLabel("Target 1 model").selectOption("web-openai/gpt-web");
+  await vmForm.getByLabel("Target 1 weight (%)").fill("50");
+  await vmForm.getByRole("button", { name: "Create virtual model" }).click();
+  await vmForm.getByText("weights sum to 50; they must sum to 100").waitFor();
+  ok("weights that do not sum to 100 are refused before sending");
+  await vmForm.getByRole("button", { name: "Add target" }).click();
+  await vmForm.getByLabel("Target 2 model").selectOption("mock/echo");
+  await vmForm.getByLabel("Target 2 weight (%)").fill("50");
+  await vmForm.getByRole("button", { name: "Remove target 2" }).click();
+  await vmForm.getByLabel("Target 1 weight (%)").fill("100");
+  await vmForm.getByRole("button", { name: "Create virtual model" }).click();
+  const vmRow = page.getByRole("table", { name: "Virtual models" }).getByRole("row", { name: /web\/chat weight-based-routing web-openai\/gpt-web 100%/ });
+  await vmRow.waitFor();
+  ok("a virtual model is created with its target rows and listed");
+  await page.getByRole("table", { name: "Routing state" }).getByRole("row", { name: /web-openai\/gpt-web closed/ }).waitFor();
+  ok("the live routing state lists the target");
+
+  // Access for the virtual account to the virtual model, then a chat in the Playground with
+  // the virtual account's key, answered by the fake upstream behind the virtual model.
+  await page.getByRole("link", { name: "Teams & access" }).click();
+  const vaRule = page.getByRole("form", { name: "Create an access rule" });
+  await vaRule.getByLabel("Rule name").fill("web-app-chat");
+  await vaRule.getByLabel("Models (comma-separated)").fill("web/chat");
+  await vaRule.getByLabel("For virtual accounts (comma-separated)").fill("web-app");
+  await vaRule.getByRole("button", { name: "Create rule" }).click();
+  await page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /web-app-chat web\/chat\s+web-app/ }).waitFor();
+  ok("an access rule lets the virtual account call the virtual model");
+  await page.getByRole("link", { name: "Playground" }).click();
+  const vchat = page.getByRole("form", { name: "Chat" });
+  await vchat.getByLabel("API key (optional; default: the key you signed in with)").fill(vaSecret);
+  await vchat.getByLabel("Model").locator("option", { hasText: "web/chat" }).waitFor({ state: "attached" });
+  await vchat.getByLabel("Model").selectOption("web/chat");
+  await vchat.getByLabel("Message").fill("hello virtual");
+  await vchat.getByRole("button", { name: "Send" }).click();
+  await vchat.locator(".chat li.assistant .content", { hasText: "echo: hello virtual" }).waitFor();
+  ok("the virtual model answers the virtual account's key in the Playground, through its target");
+
+  // A routing rule: the server's refusal of an unknown model at its field; create, edit, delete.
+  await page.getByRole("link", { name: "Virtual models & routing" }).click();
+  const rrForm = page.getByRole("form", { name: "Create a routing rule" });
+  const rrModels = rrForm.getByLabel("For models (comma-separated)");
+  await rrForm.getByLabel("Rule ID").fill("web-pin");
+  await rrModels.fill("web-openai/nope");
+  await rrForm.getByLabel("Target 1 model").selectOption("web-openai/gpt-web");
+  await rrForm.getByRole("button", { name: "Create routing rule" }).click();
+  await fieldShows(rrModels, "is not an existing model or virtual model");
+  ok("the server's refusal of an unknown model is shown at the rule's models");
+  await rrModels.fill("web-openai/gpt-web");
+  await rrForm.getByRole("button", { name: "Create routing rule" }).click();
+  const rrTable = page.getByRole("table", { name: "Routing rules" });
+  await rrTable.getByRole("row", { name: /web-pin 0 web-openai\/gpt-web priority-based-routing web-openai\/gpt-web \(priority 0\)/ }).waitFor();
+  ok("a routing rule is created and listed");
+  await page.getByRole("button", { name: "Edit rule web-pin" }).click();
+  const rrEdit = page.getByRole("form", { name: "Edit routing rule web-pin" });
+  await accessible("routing, editing a rule");
+  await rrEdit.getByLabel("Position").fill("5");
+  await rrEdit.getByRole("button", { name: "Save" }).click();
+  await rrTable.getByRole("row", { name: /web-pin 5 / }).waitFor();
+  ok("a routing rule is edited");
+  const sampled = page.getByRole("table", { name: "Routing state" }).getByRole("row", { name: /web-openai\/gpt-web closed 0 — [1-9]/ });
+  await sampled.waitFor({ timeout: 20_000 });
+  ok("the live routing state counts the virtual model's answer from its target");
+  await shot("routing");
+  await page.getByRole("button", { name: "Delete rule web-pin" }).click();
+  await page.getByRole("button", { name: "Confirm delete rule web-pin" }).click();
+  await rrTable.getByRole("row", { name: /web-pin/ }).waitFor({ state: "detached" });
+  ok("a routing rule is deleted after a confirmation");
 
   // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
   // forms refuse a bad limit before sending and show the server's refusals at their fields.
@@ -319,6 +486,17 @@ try {
   await bForm.getByRole("button", { name: "Create budget" }).click();
   await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily 10 cost_per_day/ }).waitFor();
   ok("the budget is created and listed");
+  await page.getByRole("button", { name: "Edit web-daily" }).click();
+  const bEdit = page.getByRole("form", { name: "Edit budget web-daily" });
+  const bEditLimit = bEdit.getByLabel("Limit (cost_per_day)");
+  await bEditLimit.fill("0");
+  await bEdit.getByRole("button", { name: "Save" }).click();
+  await fieldShows(bEditLimit, "budget.limit_to must be positive");
+  ok("a budget edited to 0 is refused before sending");
+  await bEditLimit.fill("20");
+  await bEdit.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily 20 cost_per_day/ }).waitFor();
+  ok("a budget is edited (UpdateBudget)");
 
   // Playground: stream a chat through /v1/chat/completions with the new user's key.
   await page.getByRole("link", { name: "Playground" }).click();
@@ -441,7 +619,7 @@ try {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Virtual accounts", "Virtual accounts"], ["Virtual models & routing", "Virtual models & routing"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);

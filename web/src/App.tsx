@@ -17,6 +17,8 @@ const GatewayTokens = lazy(() => import("./pages/GatewayTokens"));
 const Audit = lazy(() => import("./pages/Audit"));
 const Providers = lazy(() => import("./pages/Providers"));
 const IdentityProviders = lazy(() => import("./pages/IdentityProviders"));
+const VirtualAccounts = lazy(() => import("./pages/VirtualAccounts"));
+const Routing = lazy(() => import("./pages/Routing"));
 
 // admin marks the pages of the Admin API: a key without an Admin API role does not see them.
 const pages = [
@@ -25,6 +27,8 @@ const pages = [
   { path: "keys", label: "API keys", el: <Keys />, admin: true },
   { path: "limits", label: "Rate limits & budgets", el: <Limits />, admin: true },
   { path: "providers", label: "Providers & models", el: <Providers />, admin: true },
+  { path: "virtual-models", label: "Virtual models & routing", el: <Routing />, admin: true },
+  { path: "virtual-accounts", label: "Virtual accounts", el: <VirtualAccounts />, admin: true },
   { path: "identity-providers", label: "Identity providers", el: <IdentityProviders />, admin: true },
   { path: "gateway-tokens", label: "Gateway tokens", el: <GatewayTokens />, admin: true },
   { path: "audit", label: "Audit log", el: <Audit />, admin: true },

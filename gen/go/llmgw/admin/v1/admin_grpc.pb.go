@@ -29,6 +29,7 @@ const (
 	AdminService_ListModels_FullMethodName             = "/llmgw.admin.v1.AdminService/ListModels"
 	AdminService_UpdateModel_FullMethodName            = "/llmgw.admin.v1.AdminService/UpdateModel"
 	AdminService_DeleteModel_FullMethodName            = "/llmgw.admin.v1.AdminService/DeleteModel"
+	AdminService_TestModel_FullMethodName              = "/llmgw.admin.v1.AdminService/TestModel"
 	AdminService_CreateUser_FullMethodName             = "/llmgw.admin.v1.AdminService/CreateUser"
 	AdminService_GetUser_FullMethodName                = "/llmgw.admin.v1.AdminService/GetUser"
 	AdminService_ListUsers_FullMethodName              = "/llmgw.admin.v1.AdminService/ListUsers"
@@ -118,6 +119,11 @@ type AdminServiceClient interface {
 	UpdateModel(ctx context.Context, in *UpdateModelRequest, opts ...grpc.CallOption) (*UpdateModelResponse, error)
 	// DeleteModel deletes a model.
 	DeleteModel(ctx context.Context, in *DeleteModelRequest, opts ...grpc.CallOption) (*DeleteModelResponse, error)
+	// TestModel sends one tiny chat request ("ping", at most 16 tokens) to a real model through
+	// the adapter the gateway's data plane uses for it, with a short timeout, and reports whether
+	// it answered. It counts in no usage, limit or budget. The upstream's error text is never
+	// returned (it can quote keys): only its HTTP status and a sanitized error class.
+	TestModel(ctx context.Context, in *TestModelRequest, opts ...grpc.CallOption) (*TestModelResponse, error)
 	// CreateUser adds a user.
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
 	// GetUser returns a user by name.
@@ -344,6 +350,16 @@ func (c *adminServiceClient) DeleteModel(ctx context.Context, in *DeleteModelReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteModelResponse)
 	err := c.cc.Invoke(ctx, AdminService_DeleteModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) TestModel(ctx context.Context, in *TestModelRequest, opts ...grpc.CallOption) (*TestModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TestModelResponse)
+	err := c.cc.Invoke(ctx, AdminService_TestModel_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -932,6 +948,11 @@ type AdminServiceServer interface {
 	UpdateModel(context.Context, *UpdateModelRequest) (*UpdateModelResponse, error)
 	// DeleteModel deletes a model.
 	DeleteModel(context.Context, *DeleteModelRequest) (*DeleteModelResponse, error)
+	// TestModel sends one tiny chat request ("ping", at most 16 tokens) to a real model through
+	// the adapter the gateway's data plane uses for it, with a short timeout, and reports whether
+	// it answered. It counts in no usage, limit or budget. The upstream's error text is never
+	// returned (it can quote keys): only its HTTP status and a sanitized error class.
+	TestModel(context.Context, *TestModelRequest) (*TestModelResponse, error)
 	// CreateUser adds a user.
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
 	// GetUser returns a user by name.
@@ -1093,6 +1114,9 @@ func (UnimplementedAdminServiceServer) UpdateModel(context.Context, *UpdateModel
 }
 func (UnimplementedAdminServiceServer) DeleteModel(context.Context, *DeleteModelRequest) (*DeleteModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteModel not implemented")
+}
+func (UnimplementedAdminServiceServer) TestModel(context.Context, *TestModelRequest) (*TestModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TestModel not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateUser not implemented")
@@ -1456,6 +1480,24 @@ func _AdminService_DeleteModel_Handler(srv interface{}, ctx context.Context, dec
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).DeleteModel(ctx, req.(*DeleteModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_TestModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TestModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).TestModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_TestModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).TestModel(ctx, req.(*TestModelRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -2496,6 +2538,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteModel",
 			Handler:    _AdminService_DeleteModel_Handler,
+		},
+		{
+			MethodName: "TestModel",
+			Handler:    _AdminService_TestModel_Handler,
 		},
 		{
 			MethodName: "CreateUser",

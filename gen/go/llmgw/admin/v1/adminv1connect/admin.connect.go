@@ -61,6 +61,8 @@ const (
 	// AdminServiceDeleteModelProcedure is the fully-qualified name of the AdminService's DeleteModel
 	// RPC.
 	AdminServiceDeleteModelProcedure = "/llmgw.admin.v1.AdminService/DeleteModel"
+	// AdminServiceTestModelProcedure is the fully-qualified name of the AdminService's TestModel RPC.
+	AdminServiceTestModelProcedure = "/llmgw.admin.v1.AdminService/TestModel"
 	// AdminServiceCreateUserProcedure is the fully-qualified name of the AdminService's CreateUser RPC.
 	AdminServiceCreateUserProcedure = "/llmgw.admin.v1.AdminService/CreateUser"
 	// AdminServiceGetUserProcedure is the fully-qualified name of the AdminService's GetUser RPC.
@@ -239,6 +241,11 @@ type AdminServiceClient interface {
 	UpdateModel(context.Context, *v1.UpdateModelRequest) (*v1.UpdateModelResponse, error)
 	// DeleteModel deletes a model.
 	DeleteModel(context.Context, *v1.DeleteModelRequest) (*v1.DeleteModelResponse, error)
+	// TestModel sends one tiny chat request ("ping", at most 16 tokens) to a real model through
+	// the adapter the gateway's data plane uses for it, with a short timeout, and reports whether
+	// it answered. It counts in no usage, limit or budget. The upstream's error text is never
+	// returned (it can quote keys): only its HTTP status and a sanitized error class.
+	TestModel(context.Context, *v1.TestModelRequest) (*v1.TestModelResponse, error)
 	// CreateUser adds a user.
 	CreateUser(context.Context, *v1.CreateUserRequest) (*v1.CreateUserResponse, error)
 	// GetUser returns a user by name.
@@ -432,6 +439,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			httpClient,
 			baseURL+AdminServiceDeleteModelProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("DeleteModel")),
+			connect.WithClientOptions(opts...),
+		),
+		testModel: connect.NewClient[v1.TestModelRequest, v1.TestModelResponse](
+			httpClient,
+			baseURL+AdminServiceTestModelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TestModel")),
 			connect.WithClientOptions(opts...),
 		),
 		createUser: connect.NewClient[v1.CreateUserRequest, v1.CreateUserResponse](
@@ -779,6 +792,7 @@ type adminServiceClient struct {
 	listModels             *connect.Client[v1.ListModelsRequest, v1.ListModelsResponse]
 	updateModel            *connect.Client[v1.UpdateModelRequest, v1.UpdateModelResponse]
 	deleteModel            *connect.Client[v1.DeleteModelRequest, v1.DeleteModelResponse]
+	testModel              *connect.Client[v1.TestModelRequest, v1.TestModelResponse]
 	createUser             *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
 	getUser                *connect.Client[v1.GetUserRequest, v1.GetUserResponse]
 	listUsers              *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
@@ -920,6 +934,15 @@ func (c *adminServiceClient) UpdateModel(ctx context.Context, req *v1.UpdateMode
 // DeleteModel calls llmgw.admin.v1.AdminService.DeleteModel.
 func (c *adminServiceClient) DeleteModel(ctx context.Context, req *v1.DeleteModelRequest) (*v1.DeleteModelResponse, error) {
 	response, err := c.deleteModel.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// TestModel calls llmgw.admin.v1.AdminService.TestModel.
+func (c *adminServiceClient) TestModel(ctx context.Context, req *v1.TestModelRequest) (*v1.TestModelResponse, error) {
+	response, err := c.testModel.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -1443,6 +1466,11 @@ type AdminServiceHandler interface {
 	UpdateModel(context.Context, *v1.UpdateModelRequest) (*v1.UpdateModelResponse, error)
 	// DeleteModel deletes a model.
 	DeleteModel(context.Context, *v1.DeleteModelRequest) (*v1.DeleteModelResponse, error)
+	// TestModel sends one tiny chat request ("ping", at most 16 tokens) to a real model through
+	// the adapter the gateway's data plane uses for it, with a short timeout, and reports whether
+	// it answered. It counts in no usage, limit or budget. The upstream's error text is never
+	// returned (it can quote keys): only its HTTP status and a sanitized error class.
+	TestModel(context.Context, *v1.TestModelRequest) (*v1.TestModelResponse, error)
 	// CreateUser adds a user.
 	CreateUser(context.Context, *v1.CreateUserRequest) (*v1.CreateUserResponse, error)
 	// GetUser returns a user by name.
@@ -1632,6 +1660,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		AdminServiceDeleteModelProcedure,
 		svc.DeleteModel,
 		connect.WithSchema(adminServiceMethods.ByName("DeleteModel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTestModelHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceTestModelProcedure,
+		svc.TestModel,
+		connect.WithSchema(adminServiceMethods.ByName("TestModel")),
 		connect.WithHandlerOptions(opts...),
 	)
 	adminServiceCreateUserHandler := connect.NewUnaryHandlerSimple(
@@ -1986,6 +2020,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateModelHandler.ServeHTTP(w, r)
 		case AdminServiceDeleteModelProcedure:
 			adminServiceDeleteModelHandler.ServeHTTP(w, r)
+		case AdminServiceTestModelProcedure:
+			adminServiceTestModelHandler.ServeHTTP(w, r)
 		case AdminServiceCreateUserProcedure:
 			adminServiceCreateUserHandler.ServeHTTP(w, r)
 		case AdminServiceGetUserProcedure:
@@ -2143,6 +2179,10 @@ func (UnimplementedAdminServiceHandler) UpdateModel(context.Context, *v1.UpdateM
 
 func (UnimplementedAdminServiceHandler) DeleteModel(context.Context, *v1.DeleteModelRequest) (*v1.DeleteModelResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteModel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TestModel(context.Context, *v1.TestModelRequest) (*v1.TestModelResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.TestModel is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) CreateUser(context.Context, *v1.CreateUserRequest) (*v1.CreateUserResponse, error) {
