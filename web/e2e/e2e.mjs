@@ -437,11 +437,44 @@ try {
   check(detailText.includes("Request body") && detailText.includes("Surface"), "the refused request's detail opens");
   await shot("requests");
 
+  // Config (YAML): the stored configuration as the config file's YAML, with no key in it; a
+  // reference to the server's environment is refused at the field; web-rpm's limit raised
+  // from 2 to 7, the diff reviewed, applied, and seen on the Limits page.
+  await page.getByRole("link", { name: "Config (YAML)" }).click();
+  const yamlBox = page.getByLabel("Configuration YAML");
+  await page.waitForFunction(() => document.querySelector("textarea.yaml")?.value.includes("web-rpm"));
+  const exported = await yamlBox.inputValue();
+  check(!exported.includes(upstreamKey) && exported.includes("(redacted: stored, write-only)") && exported.includes("name: web-openai"),
+    "the exported YAML has the stored resources and no key, only the placeholder that keeps it");
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await page.getByTestId("plan-counts").getByText(/^0 to create, 0 to update, \d+ unchanged$/).waitFor();
+  ok("the export, reviewed as it is, changes nothing");
+  await yamlBox.fill(exported.replace("'(redacted: stored, write-only)'", "env://HOME"));
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await fieldShows(yamlBox, "env:// and file:// references");
+  ok("a reference to the server's environment is refused, at the YAML");
+  const edited = exported.replace(/(- name: web-rpm\n(?:[^\n]*\n)*?\s+limit_to: )2\n/, "$17\n");
+  check(edited !== exported, "web-rpm's limit is edited in the YAML");
+  await yamlBox.fill(edited);
+  await page.getByRole("button", { name: "Review changes" }).click();
+  const planned = page.getByRole("table", { name: "Planned changes" }).getByRole("row", { name: /update rate-limit web-rpm/ });
+  await planned.waitFor();
+  const plannedText = (await planned.textContent()) ?? "";
+  check(plannedText.includes("limits[0].limit_to") && /2\s*→\s*7/.test(plannedText), `the review shows the field, old and new (${plannedText})`);
+  check((await page.getByTestId("plan-counts").textContent()).startsWith("0 to create, 1 to update"), "the review counts one update");
+  await shot("config");
+  await page.getByRole("button", { name: "Apply 1 change" }).click();
+  await page.getByRole("table", { name: "Applied changes" }).getByRole("row", { name: /update rate-limit web-rpm/ }).waitFor();
+  ok("the reviewed change is applied");
+  await page.getByRole("link", { name: "Rate limits & budgets" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm 7 requests_per_minute user enforce/ }).waitFor();
+  ok("the Limits page shows the applied limit");
+
   // Dark scheme and a narrow screen render too.
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Config (YAML)", "Config (YAML)"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);

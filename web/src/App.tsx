@@ -17,6 +17,7 @@ const GatewayTokens = lazy(() => import("./pages/GatewayTokens"));
 const Audit = lazy(() => import("./pages/Audit"));
 const Providers = lazy(() => import("./pages/Providers"));
 const IdentityProviders = lazy(() => import("./pages/IdentityProviders"));
+const Config = lazy(() => import("./pages/Config"));
 
 // admin marks the pages of the Admin API: a key without an Admin API role does not see them.
 const pages = [
@@ -28,6 +29,7 @@ const pages = [
   { path: "identity-providers", label: "Identity providers", el: <IdentityProviders />, admin: true },
   { path: "gateway-tokens", label: "Gateway tokens", el: <GatewayTokens />, admin: true },
   { path: "audit", label: "Audit log", el: <Audit />, admin: true },
+  { path: "config", label: "Config (YAML)", el: <Config />, admin: true },
   { path: "usage", label: "Usage", el: <Usage />, admin: false },
   { path: "requests", label: "Request log", el: <Requests />, admin: false },
   { path: "playground", label: "Playground", el: <Playground />, admin: false },

@@ -258,7 +258,9 @@ type AdminServiceClient interface {
 	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
 	// resource through the Admin API's own write, so each is authorized and audited as that
 	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
-	// because the YAML or the stored resources changed since.
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
 	ApplyConfig(ctx context.Context, in *ApplyConfigRequest, opts ...grpc.CallOption) (*ApplyConfigResponse, error)
 }
 
@@ -1119,7 +1121,9 @@ type AdminServiceServer interface {
 	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
 	// resource through the Admin API's own write, so each is authorized and audited as that
 	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
-	// because the YAML or the stored resources changed since.
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
 	ApplyConfig(context.Context, *ApplyConfigRequest) (*ApplyConfigResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }

@@ -5440,7 +5440,9 @@ export const AdminService: GenService<{
    * ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
    * resource through the Admin API's own write, so each is authorized and audited as that
    * write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
-   * because the YAML or the stored resources changed since.
+   * because the YAML or the stored resources changed since. Only the admin role may call it;
+   * a call without plan_hash is refused (InvalidArgument) after that check and before
+   * anything is read, so a client can ask whether its caller may apply.
    *
    * @generated from rpc llmgw.admin.v1.AdminService.ApplyConfig
    */

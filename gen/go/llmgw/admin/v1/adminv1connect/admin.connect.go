@@ -384,7 +384,9 @@ type AdminServiceClient interface {
 	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
 	// resource through the Admin API's own write, so each is authorized and audited as that
 	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
-	// because the YAML or the stored resources changed since.
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
 	ApplyConfig(context.Context, *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error)
 }
 
@@ -1653,7 +1655,9 @@ type AdminServiceHandler interface {
 	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
 	// resource through the Admin API's own write, so each is authorized and audited as that
 	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
-	// because the YAML or the stored resources changed since.
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
 	ApplyConfig(context.Context, *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error)
 }
 
