@@ -46,9 +46,10 @@ try {
   const problems = [];
   page.on("console", (m) => {
     // The refusals the run provokes on purpose (bad token, invalid or duplicate input, the
-    // Admin API probe of a plain user, the rate limit) log
+    // Admin API probe of a plain user, the rate limit, the Playground's polling of a usage
+    // event not yet written) log
     // "Failed to load resource" with their status; anything else is a problem.
-    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|403|409|429)/.test(m.text())) problems.push(m.text());
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|403|404|409|429)/.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
   // fieldShows waits until the control's description (its error) holds text.
@@ -335,6 +336,9 @@ try {
   const completion = await page.getByTestId("completion-tokens").textContent();
   check(/^\d+ ms$/.test(latency), `latency is shown (${latency})`);
   check(/^[1-9]\d*$/.test(completion), `completion tokens are shown (${completion})`);
+  await page.getByTestId("target").getByText("mock/echo", { exact: true }).waitFor({ timeout: 30_000 });
+  const cost = (await page.getByTestId("cost").textContent()) ?? "";
+  check(/^\$\d|^not priced$/.test(cost), `the answer's usage event gives the model that answered and the cost (${cost})`);
   await page.getByText("View code").click();
   await page.getByLabel("Language").selectOption("python");
   const code = (await page.getByLabel("Python (openai) code").textContent()) ?? "";
@@ -453,22 +457,54 @@ try {
   await page.getByRole("button", { name: "Review changes" }).click();
   await fieldShows(yamlBox, "env:// and file:// references");
   ok("a reference to the server's environment is refused, at the YAML");
-  const edited = exported.replace(/(- name: web-rpm\n(?:[^\n]*\n)*?\s+limit_to: )2\n/, "$17\n");
-  check(edited !== exported, "web-rpm's limit is edited in the YAML");
+  const raised = exported.replace(/(- name: web-rpm\n(?:[^\n]*\n)*?\s+limit_to: )2\n/, "$17\n");
+  // Two virtual models in front of mock/echo, for the Playground's comparison below.
+  const virtualDoc = (name) => `    - name: ${name}\n      type: integration/model/virtual\n      routing_config:\n        type: weight-based-routing\n        load_balance_targets:\n          - target: mock/echo\n            weight: 100\n`;
+  const edited = `${raised}---\n- name: web-virtual\n  type: provider-account/virtual-model\n  integrations:\n${virtualDoc("left")}${virtualDoc("right")}`;
+  check(raised !== exported, "web-rpm's limit is edited in the YAML");
   await yamlBox.fill(edited);
   await page.getByRole("button", { name: "Review changes" }).click();
   const planned = page.getByRole("table", { name: "Planned changes" }).getByRole("row", { name: /update rate-limit web-rpm/ });
   await planned.waitFor();
   const plannedText = (await planned.textContent()) ?? "";
   check(plannedText.includes("limits[0].limit_to") && /2\s*→\s*7/.test(plannedText), `the review shows the field, old and new (${plannedText})`);
-  check((await page.getByTestId("plan-counts").textContent()).startsWith("0 to create, 1 to update"), "the review counts one update");
+  check((await page.getByTestId("plan-counts").textContent()).startsWith("2 to create, 1 to update"), "the review counts one update and the two virtual models to create");
+  await page.getByRole("table", { name: "Planned changes" }).getByRole("row", { name: /create virtual-model web-virtual\/left/ }).waitFor();
   await shot("config");
-  await page.getByRole("button", { name: "Apply 1 change" }).click();
+  await page.getByRole("button", { name: "Apply 3 changes" }).click();
   await page.getByRole("table", { name: "Applied changes" }).getByRole("row", { name: /update rate-limit web-rpm/ }).waitFor();
   ok("the reviewed change is applied");
   await page.getByRole("link", { name: "Rate limits & budgets" }).click();
   await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm 7 requests_per_minute user enforce/ }).waitFor();
   ok("the Limits page shows the applied limit");
+
+  // Playground, Compare: the two virtual models side by side, asked at once with the signed-in
+  // token; each answer has its own numbers and, from its usage event, the model that answered
+  // (mock/echo, behind the virtual model) and the cost. Tools that are not JSON are refused
+  // before sending.
+  await page.getByRole("link", { name: "Playground" }).click();
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill("");
+  await chat.getByLabel("Model", { exact: true }).locator("option", { hasText: "web-virtual/left" }).waitFor({ state: "attached" });
+  await chat.getByLabel("Compare").check();
+  await chat.getByLabel("Model", { exact: true }).selectOption("web-virtual/left");
+  await chat.getByLabel("Second model").selectOption("web-virtual/right");
+  await chat.getByText("Tools and response format").click();
+  const toolsBox = chat.getByLabel("Tools (JSON)");
+  await toolsBox.fill("[{");
+  await chat.getByLabel("Message").fill("compare me");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await fieldShows(toolsBox, "tools is not valid JSON");
+  ok("tools that are not JSON are refused before sending, at their field");
+  await toolsBox.fill("");
+  await chat.getByRole("button", { name: "Send" }).click();
+  for (const side of ["left", "right"]) {
+    await chat.getByRole("list", { name: `Conversation with web-virtual/${side}` }).locator("li.assistant .content", { hasText: "compare me" }).waitFor();
+    const mine = page.locator(`dl[aria-label="Last response of web-virtual/${side}"]`);
+    await mine.getByTestId("target").getByText("mock/echo", { exact: true }).waitFor({ timeout: 30_000 });
+    const [lat, toks, c] = await Promise.all([mine.getByTestId("latency").textContent(), mine.getByTestId("completion-tokens").textContent(), mine.getByTestId("cost").textContent()]);
+    check(/^\d+ ms$/.test(lat) && /^[1-9]\d*$/.test(toks) && /^\$\d|^not priced$/.test(c), `web-virtual/${side} answers with its own latency, tokens and cost, served by mock/echo (${lat}, ${toks}, ${c})`);
+  }
+  await shot("playground-compare");
 
   // Dark scheme and a narrow screen render too.
   await page.emulateMedia({ colorScheme: "dark" });
