@@ -78,6 +78,13 @@ func TestConfigYAML(t *testing.T) {
 		t.Errorf("export has kinds the config file has not (users, teams, virtual accounts):\n%s", yaml)
 	}
 
+	if vexp, err := viewer.ExportConfig(ctx, &adminv1.ExportConfigRequest{}); err != nil || vexp.GetYaml() != yaml {
+		t.Errorf("viewer export: %v, want the admin's YAML", err)
+	}
+	lead := r.user(t, "lena", []string{"team-admin"}, nil)
+	_, err = lead.ExportConfig(ctx, &adminv1.ExportConfigRequest{})
+	wantCode(t, "team admin export", err, connect.CodePermissionDenied)
+
 	t.Run("export plans unchanged", func(t *testing.T) {
 		plan, err := viewer.PlanConfig(ctx, &adminv1.PlanConfigRequest{Yaml: yaml})
 		if err != nil {
