@@ -23,7 +23,8 @@ var errServerRef = errors.New("env:// and file:// references name the server's e
 // call the Admin API. A secret manager's reference is refused too: the Admin API stores keys,
 // not references (serve --config reads them at run time). The Redacted placeholder keeps the
 // stored secret, and a webhook URL redacted as Export writes it keeps the stored URL; the
-// plan fails when nothing is stored for one.
+// plan fails when nothing is stored for one. An error in the YAML names its line, document and
+// field.
 func ReadStored(data []byte) (*File, error) {
 	cfg, err := configfile.Parse(data, func(ref string) (string, error) {
 		switch {
@@ -34,6 +35,12 @@ func ReadStored(data []byte) (*File, error) {
 		}
 		return "", errors.New("secrets are never sent inline; keep the stored one with '" + Redacted + "'")
 	})
+	var ce *configfile.Error
+	if errors.As(err, &ce) {
+		if line := configfile.Line(data, ce); line > 0 {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -193,7 +194,7 @@ func TestConfigYAML(t *testing.T) {
 			{"webhook URL from the environment", strings.Replace(yaml, "https://hooks.example.com/(redacted)", "env://LLMGW_TEST_SERVER_SECRET", 1), "notification_target[0].url: env:// and file:// references"},
 			{"kept key of a new account", strings.Replace(yaml, "name: acme\n", "name: newacct\n", 1), "provider account newacct: auth_data.api_key"},
 			{"redacted URL with nothing stored", strings.Replace(yaml, "https://hooks.example.com/(redacted)", "https://other.example.com/(redacted)", 1), "alerts.notification_target[0].url"},
-			{"invalid field", strings.Replace(yaml, "limit_to: 2", "limit_to: many", 1), "limits[0].limit_to"},
+			{"invalid field", strings.Replace(yaml, "limit_to: 2", "limit_to: many", 1), fmt.Sprintf("line %d: document ", lineOf(yaml, "limit_to: 2")) + "4: rate_limits[0].limits[0].limit_to"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := r.root.PlanConfig(ctx, &adminv1.PlanConfigRequest{Yaml: tc.yaml})
@@ -207,4 +208,9 @@ func TestConfigYAML(t *testing.T) {
 			})
 		}
 	})
+}
+
+// lineOf is the 1-based line of text that holds s.
+func lineOf(text, s string) int {
+	return strings.Count(text[:strings.Index(text, s)], "\n") + 1
 }

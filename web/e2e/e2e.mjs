@@ -457,6 +457,8 @@ try {
   await page.getByRole("button", { name: "Review changes" }).click();
   await fieldShows(yamlBox, "env:// and file:// references");
   ok("a reference to the server's environment is refused, at the YAML");
+  const refusedLine = await yamlBox.evaluate((el) => el.value.slice(el.selectionStart, el.selectionEnd));
+  check(refusedLine.trim() === "api_key: env://HOME", `the refusal names its line, which is selected in the YAML (${refusedLine.trim()})`);
   const raised = exported.replace(/(- name: web-rpm\n(?:[^\n]*\n)*?\s+limit_to: )2\n/, "$17\n");
   // Two virtual models in front of mock/echo, for the Playground's comparison below.
   const virtualDoc = (name) => `    - name: ${name}\n      type: integration/model/virtual\n      routing_config:\n        type: weight-based-routing\n        load_balance_targets:\n          - target: mock/echo\n            weight: 100\n`;

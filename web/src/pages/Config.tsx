@@ -1,9 +1,10 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ConfigAction, type ApplyConfigResponse, type ConfigChange, type PlanConfigResponse } from "@gen/llmgw/admin/v1/admin_pb";
 import { useApi } from "../context";
 import { ErrorBox, Field } from "../components";
+import { errorLine, lineRange } from "../lib/config";
 
 const actionLabel: Record<ConfigAction, string> = {
   [ConfigAction.UNSPECIFIED]: "?",
@@ -38,6 +39,7 @@ export default function Config() {
   const [reviewed, setReviewed] = useState<{ yaml: string; plan: PlanConfigResponse }>();
   const [applied, setApplied] = useState<ApplyConfigResponse>();
   const yaml = draft ?? exported.data?.yaml ?? "";
+  const box = useRef<HTMLTextAreaElement>(null);
   const readOnly = canApply.data !== true;
 
   const review = useMutation({
@@ -46,7 +48,16 @@ export default function Config() {
       setReviewed({ yaml: text, plan });
       setApplied(undefined);
     },
-    onError: () => setReviewed(undefined),
+    onError: (err, text) => {
+      setReviewed(undefined);
+      // Select the line the refusal names, so the cursor is where the problem is.
+      const line = errorLine(ConnectError.from(err).rawMessage);
+      const range = line === undefined ? undefined : lineRange(text, line);
+      if (range && box.current) {
+        box.current.focus();
+        box.current.setSelectionRange(...range);
+      }
+    },
   });
   const apply = useMutation({
     mutationFn: (r: { yaml: string; plan: PlanConfigResponse }) => api.admin.applyConfig({ yaml: r.yaml, planHash: r.plan.planHash }),
@@ -74,6 +85,7 @@ export default function Config() {
         <Field label="Configuration YAML" error={review.error ? ConnectError.from(review.error).rawMessage : undefined}>
           {(id, d, inv) => (
             <textarea
+              ref={box}
               id={id}
               className="yaml"
               rows={24}

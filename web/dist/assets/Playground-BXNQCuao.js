@@ -1,4 +1,4 @@
-import{A as e,d as t,g as n,h as r,j as i,k as a,l as o,n as s,u as c}from"./index-BypPJifI.js";import{a as l}from"./validate-DW6skNDh.js";var u=i(e(),1),ee=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
+import{A as e,d as t,g as n,h as r,j as i,k as a,l as o,n as s,u as c}from"./index-Bvnnn7sn.js";import{a as l}from"./validate-DW6skNDh.js";var u=i(e(),1),ee=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
 `);let t=[],n;for(;(n=this.buf.indexOf(`
 
 `))>=0;){let e=this.buf.slice(0,n);this.buf=this.buf.slice(n+2);let r=e.split(`
