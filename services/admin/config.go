@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -64,7 +65,8 @@ func (s *Service) ApplyConfig(ctx context.Context, req *adminv1.ApplyConfigReque
 		}
 	}
 	if err != nil {
-		return nil, s.configFail(ctx, "ApplyConfig", err)
+		// The resources before the failing one are written: say how many.
+		return nil, s.configFail(ctx, "ApplyConfig", fmt.Errorf("applied %d of %d: %w", n, plan.Count(gitops.Created)+plan.Count(gitops.Changed), err))
 	}
 	return out, nil
 }

@@ -184,6 +184,37 @@ func TestConfigYAML(t *testing.T) {
 		}
 	})
 
+	t.Run("a write the server refuses stops the apply, naming the resource", func(t *testing.T) {
+		bad := strings.Replace(edited, "limit_to: 5", "limit_to: 4", 1) + `---
+- name: vgroup
+  type: provider-account/virtual-model
+  integrations:
+    - name: bad
+      type: integration/model/virtual
+      routing_config:
+        type: weight-based-routing
+        load_balance_targets:
+          - target: acme/nope
+            weight: 100
+`
+		p, err := r.root.PlanConfig(ctx, &adminv1.PlanConfigRequest{Yaml: bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.GetCreated() != 1 || p.GetUpdated() != 1 {
+			t.Fatalf("plan: %s", p.GetText())
+		}
+		_, err = r.root.ApplyConfig(ctx, &adminv1.ApplyConfigRequest{Yaml: bad, PlanHash: p.GetPlanHash()})
+		wantCode(t, "apply with a bad target", err, connect.CodeInvalidArgument)
+		if err == nil || !strings.Contains(err.Error(), "applied 0 of 2: virtual-model vgroup/bad: ") || !strings.Contains(err.Error(), "acme/nope") {
+			t.Errorf("apply: %v, want the count written and the refused resource named", err)
+		}
+		rl, _ := r.root.GetRateLimit(ctx, &adminv1.GetRateLimitRequest{Name: "per-user-rpm"})
+		if got := rl.GetRateLimit().GetLimits()[0].GetLimitTo(); got != 9 {
+			t.Errorf("limit after the stopped apply: %d, want 9, as the stale-plan case left it (the rate limit comes after the virtual model)", got)
+		}
+	})
+
 	t.Run("refused YAML names the field", func(t *testing.T) {
 		t.Setenv("LLMGW_TEST_SERVER_SECRET", "server-secret")
 		for _, tc := range []struct{ name, yaml, want string }{
