@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useApi, useToken } from "../context";
 import { Field } from "../components";
-import { applyChunk, SSEParser, type ChatUsage, type StreamState } from "../lib/sse";
+import { answerText, applyChunk, SSEParser, type ChatUsage, type StreamState, type ToolCall } from "../lib/sse";
 import { checkNumber } from "../lib/validate";
 import { languages, snippet, type Language } from "../lib/snippets";
 import { answeredBy, chatBody, costText, formatKinds, modelChoices, parseResponseFormat, parseTools, type FormatKind } from "../lib/playground";
@@ -116,20 +116,23 @@ export default function Playground() {
           if (done) break;
           for (const data of parser.push(value)) {
             state = applyChunk(state, data);
-            if (ttft === undefined && state.text) ttft = performance.now() - t0;
+            if (ttft === undefined && (state.text || state.toolCalls)) ttft = performance.now() - t0;
           }
-          const text = state.text;
+          const text = answerText(state.text, state.toolCalls);
           update(i, (p) => ({ ...p, pending: text }));
         }
         if (state.error) throw new Error(state.error);
       } else {
-        const v = (await r.json()) as { model: string; usage?: ChatUsage; choices: { message: { content: string | null; tool_calls?: unknown[] } }[] };
+        const v = (await r.json()) as {
+          model: string;
+          usage?: ChatUsage;
+          choices: { message: { content: string | null; tool_calls?: { function: ToolCall }[] } }[];
+        };
         const msg = v.choices[0]?.message;
-        const text = msg?.content ?? (msg?.tool_calls ? JSON.stringify(msg.tool_calls, null, 2) : "");
-        state = { text, model: v.model, usage: v.usage, done: true };
+        state = { text: msg?.content ?? "", model: v.model, usage: v.usage, done: true, toolCalls: msg?.tool_calls?.map((c) => c.function) };
       }
       const stats: Stats = { ttftMs: ttft, totalMs: performance.now() - t0, usage: state.usage, model: state.model, requestId };
-      update(i, () => ({ turns: [...history, { role: "assistant", content: state.text }], stats }));
+      update(i, () => ({ turns: [...history, { role: "assistant", content: answerText(state.text, state.toolCalls) }], stats }));
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       update(i, (p) => ({ ...p, pending: undefined, error }));
