@@ -480,6 +480,21 @@ try {
   await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm 7 requests_per_minute user enforce/ }).waitFor();
   ok("the Limits page shows the applied limit");
 
+  // A viewer, for the read-only Config page below: a user with the viewer role and a key.
+  await page.getByRole("link", { name: "Users", exact: true }).click();
+  await userForm.getByLabel("Name", { exact: true }).fill("vera");
+  await userForm.getByLabel("Admin API role").selectOption("viewer");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await page.getByRole("row", { name: /vera .*viewer/ }).waitFor();
+  await page.getByRole("link", { name: "API keys" }).click();
+  await keyForm.getByLabel("Key name").fill("vera-key");
+  await keyForm.getByLabel("Owner (user)").selectOption("vera");
+  await keyForm.getByRole("button", { name: "Create key" }).click();
+  await page.getByTestId("secret").waitFor();
+  const viewerKey = (await page.getByTestId("secret").textContent()).trim();
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /vera-key/ }).waitFor();
+
   // Playground, Compare: the two virtual models side by side, asked at once with the signed-in
   // token; each answer has its own numbers and, from its usage event, the model that answered
   // (mock/echo, behind the virtual model) and the cost. Tools that are not JSON are refused
@@ -537,6 +552,19 @@ try {
   await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
   check(new URL(page.url()).pathname === "/ui/usage", "an admin page's URL leads such a user to Usage");
   await shot("user-view");
+
+  // A viewer sees the configuration read-only: the YAML cannot be edited, and a review has
+  // no Apply.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Admin token or API key").fill(viewerKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Config (YAML)" }).click();
+  await page.getByText("only an admin may apply them").waitFor();
+  check(!(await page.getByLabel("Configuration YAML").isEditable()), "a viewer's YAML is read-only");
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await page.getByTestId("plan-counts").getByText(/^0 to create, 0 to update, \d+ unchanged$/).waitFor();
+  check((await page.getByRole("button", { name: /^Apply/ }).count()) === 0, "a viewer may review, and has no Apply");
+  await shot("config-viewer");
 
   check(problems.length === 0, `no console errors or CSP refusals (${problems.join(" | ")})`);
 } catch (err) {
