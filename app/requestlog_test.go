@@ -91,7 +91,9 @@ func TestLogBufferFlag(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		addr := make(chan string, 1)
 		done := make(chan error, 1)
-		go func() { done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }, logAfter: after}) }()
+		go func() {
+			done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }, logAfter: after})
+		}()
 		select {
 		case a := <-addr:
 			g.URL = "http://" + a

@@ -39,8 +39,10 @@ func chromiumPath() (string, error) {
 // connection, price it), a virtual account (a key, an edit, a delete), a virtual model routed
 // to that model (and chat with it), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
 // that user's key; see the live status; hit the rate limit and see the refusal; revoke the key;
-// see the requests on the Usage dashboard and in the request log; sign in again with a key of a
-// user with no Admin API role and see only that user's pages. The dashboard's numbers must be
+// see the requests on the Usage dashboard and in the request log; edit the configuration as
+// YAML (review the diff, apply) and compare two virtual models side by side in the Playground;
+// sign in again with a key of a user with no Admin API role and see only that user's pages,
+// and with a viewer's and see the configuration read-only. The dashboard's numbers must be
 // the Usage API's. Node, web/node_modules and chromium are required: a machine without them
 // fails here with the command that fixes it. Screenshots go to docs/screenshots.
 func TestWebAppE2E(t *testing.T) {

@@ -23,6 +23,8 @@ type Service struct {
 	status  LimitStatus
 	routing RoutingState
 	tests   *modelTest
+	// self calls this service in process through its role table (inprocess.go).
+	self adminv1connect.AdminServiceClient
 }
 
 // LimitStatus reports the live state of rate limit and budget buckets: the limiter's and the
@@ -65,6 +67,7 @@ func New(st *store.Store, logger *slog.Logger, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	s.self = inProcess(s)
 	return s
 }
 

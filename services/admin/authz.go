@@ -69,6 +69,13 @@ var read = rule{read: true}
 
 // rules is the table from Admin API method to what it needs.
 var rules = map[string]rule{
+	// The config RPCs: export and plan only read (through the reads below, as the caller);
+	// apply writes each resource through its own write method, which is authorized and
+	// audited on its own, so apply itself is the admin's and records nothing.
+	"ExportConfig": read,
+	"PlanConfig":   read,
+	"ApplyConfig":  {},
+
 	"CreateProviderAccount": {write: w("create", store.AuditProviderAccount, field(func(r *adminv1.CreateProviderAccountRequest) string { return r.GetProviderAccount().GetName() }))},
 	"GetProviderAccount":    read,
 	"ListProviderAccounts":  read,

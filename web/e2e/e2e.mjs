@@ -50,9 +50,10 @@ try {
   const problems = [];
   page.on("console", (m) => {
     // The refusals the run provokes on purpose (bad token, invalid or duplicate input, the
-    // Admin API probe of a plain user, the rate limit) log
+    // Admin API probe of a plain user, the rate limit, the Playground's polling of a usage
+    // event not yet written) log
     // "Failed to load resource" with their status; anything else is a problem.
-    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|403|409|429)/.test(m.text())) problems.push(m.text());
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|403|404|409|429)/.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
   // fieldShows waits until the control's description (its error) holds text.
@@ -513,6 +514,9 @@ try {
   const completion = await page.getByTestId("completion-tokens").textContent();
   check(/^\d+ ms$/.test(latency), `latency is shown (${latency})`);
   check(/^[1-9]\d*$/.test(completion), `completion tokens are shown (${completion})`);
+  await page.getByTestId("target").getByText("mock/echo", { exact: true }).waitFor({ timeout: 30_000 });
+  const cost = (await page.getByTestId("cost").textContent()) ?? "";
+  check(/^\$\d|^not priced$/.test(cost), `the answer's usage event gives the model that answered and the cost (${cost})`);
   await page.getByText("View code").click();
   await page.getByLabel("Language").selectOption("python");
   const code = (await page.getByLabel("Python (openai) code").textContent()) ?? "";
@@ -615,11 +619,93 @@ try {
   check(detailText.includes("Request body") && detailText.includes("Surface"), "the refused request's detail opens");
   await shot("requests");
 
+  // Config (YAML): the stored configuration as the config file's YAML, with no key in it; a
+  // reference to the server's environment is refused at the field; web-rpm's limit raised
+  // from 2 to 7, the diff reviewed, applied, and seen on the Limits page.
+  await page.getByRole("link", { name: "Config (YAML)" }).click();
+  const yamlBox = page.getByLabel("Configuration YAML");
+  await page.waitForFunction(() => document.querySelector("textarea.yaml")?.value.includes("web-rpm"));
+  const exported = await yamlBox.inputValue();
+  check(!exported.includes(upstreamKey) && exported.includes("(redacted: stored, write-only)") && exported.includes("name: web-openai"),
+    "the exported YAML has the stored resources and no key, only the placeholder that keeps it");
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await page.getByTestId("plan-counts").getByText(/^0 to create, 0 to update, \d+ unchanged$/).waitFor();
+  ok("the export, reviewed as it is, changes nothing");
+  await yamlBox.fill(exported.replace("'(redacted: stored, write-only)'", "env://HOME"));
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await fieldShows(yamlBox, "env:// and file:// references");
+  ok("a reference to the server's environment is refused, at the YAML");
+  const refusedLine = await yamlBox.evaluate((el) => el.value.slice(el.selectionStart, el.selectionEnd));
+  check(refusedLine.trim() === "api_key: env://HOME", `the refusal names its line, which is selected in the YAML (${refusedLine.trim()})`);
+  const raised = exported.replace(/(- name: web-rpm\n(?:[^\n]*\n)*?\s+limit_to: )2\n/, "$17\n");
+  // Two virtual models in front of mock/echo, for the Playground's comparison below.
+  const virtualDoc = (name) => `    - name: ${name}\n      type: integration/model/virtual\n      routing_config:\n        type: weight-based-routing\n        load_balance_targets:\n          - target: mock/echo\n            weight: 100\n`;
+  const edited = `${raised}---\n- name: web-virtual\n  type: provider-account/virtual-model\n  integrations:\n${virtualDoc("left")}${virtualDoc("right")}`;
+  check(raised !== exported, "web-rpm's limit is edited in the YAML");
+  await yamlBox.fill(edited);
+  await page.getByRole("button", { name: "Review changes" }).click();
+  const planned = page.getByRole("table", { name: "Planned changes" }).getByRole("row", { name: /update rate-limit web-rpm/ });
+  await planned.waitFor();
+  const plannedText = (await planned.textContent()) ?? "";
+  check(plannedText.includes("limits[0].limit_to") && /2\s*→\s*7/.test(plannedText), `the review shows the field, old and new (${plannedText})`);
+  check((await page.getByTestId("plan-counts").textContent()).startsWith("2 to create, 1 to update"), "the review counts one update and the two virtual models to create");
+  await page.getByRole("table", { name: "Planned changes" }).getByRole("row", { name: /create virtual-model web-virtual\/left/ }).waitFor();
+  await shot("config");
+  await page.getByRole("button", { name: "Apply 3 changes" }).click();
+  await page.getByRole("table", { name: "Applied changes" }).getByRole("row", { name: /update rate-limit web-rpm/ }).waitFor();
+  ok("the reviewed change is applied");
+  await page.getByRole("link", { name: "Rate limits & budgets" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm 7 requests_per_minute user enforce/ }).waitFor();
+  ok("the Limits page shows the applied limit");
+
+  // A viewer, for the read-only Config page below: a user with the viewer role and a key.
+  await page.getByRole("link", { name: "Users", exact: true }).click();
+  await userForm.getByLabel("Name", { exact: true }).fill("vera");
+  await userForm.getByLabel("Admin API role").selectOption("viewer");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await page.getByRole("row", { name: /vera .*viewer/ }).waitFor();
+  await page.getByRole("link", { name: "API keys" }).click();
+  await keyForm.getByLabel("Key name").fill("vera-key");
+  await keyForm.getByLabel("Owner (user)").selectOption("vera");
+  await keyForm.getByRole("button", { name: "Create key" }).click();
+  await page.getByTestId("secret").waitFor();
+  const viewerKey = (await page.getByTestId("secret").textContent()).trim();
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /vera-key/ }).waitFor();
+
+  // Playground, Compare: the two virtual models side by side, asked at once with the signed-in
+  // token; each answer has its own numbers and, from its usage event, the model that answered
+  // (mock/echo, behind the virtual model) and the cost. Tools that are not JSON are refused
+  // before sending.
+  await page.getByRole("link", { name: "Playground" }).click();
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill("");
+  await chat.getByLabel("Model", { exact: true }).locator("option", { hasText: "web-virtual/left" }).waitFor({ state: "attached" });
+  await chat.getByLabel("Compare").check();
+  await chat.getByLabel("Model", { exact: true }).selectOption("web-virtual/left");
+  await chat.getByLabel("Second model").selectOption("web-virtual/right");
+  await chat.getByText("Tools and response format").click();
+  const toolsBox = chat.getByLabel("Tools (JSON)");
+  await toolsBox.fill("[{");
+  await chat.getByLabel("Message").fill("compare me");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await fieldShows(toolsBox, "tools is not valid JSON");
+  ok("tools that are not JSON are refused before sending, at their field");
+  await toolsBox.fill("");
+  await chat.getByRole("button", { name: "Send" }).click();
+  for (const side of ["left", "right"]) {
+    await chat.getByRole("list", { name: `Conversation with web-virtual/${side}` }).locator("li.assistant .content", { hasText: "compare me" }).waitFor();
+    const mine = page.locator(`dl[aria-label="Last response of web-virtual/${side}"]`);
+    await mine.getByTestId("target").getByText("mock/echo", { exact: true }).waitFor({ timeout: 30_000 });
+    const [lat, toks, c] = await Promise.all([mine.getByTestId("latency").textContent(), mine.getByTestId("completion-tokens").textContent(), mine.getByTestId("cost").textContent()]);
+    check(/^\d+ ms$/.test(lat) && /^[1-9]\d*$/.test(toks) && /^\$\d|^not priced$/.test(c), `web-virtual/${side} answers with its own latency, tokens and cost, served by mock/echo (${lat}, ${toks}, ${c})`);
+  }
+  await shot("playground-compare");
+
   // Dark scheme and a narrow screen render too.
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Virtual accounts", "Virtual accounts"], ["Virtual models & routing", "Virtual models & routing"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Virtual accounts", "Virtual accounts"], ["Virtual models & routing", "Virtual models & routing"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Config (YAML)", "Config (YAML)"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);
@@ -644,6 +730,19 @@ try {
   await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
   check(new URL(page.url()).pathname === "/ui/usage", "an admin page's URL leads such a user to Usage");
   await shot("user-view");
+
+  // A viewer sees the configuration read-only: the YAML cannot be edited, and a review has
+  // no Apply.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Admin token or API key").fill(viewerKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Config (YAML)" }).click();
+  await page.getByText("only an admin may apply them").waitFor();
+  check(!(await page.getByLabel("Configuration YAML").isEditable()), "a viewer's YAML is read-only");
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await page.getByTestId("plan-counts").getByText(/^0 to create, 0 to update, \d+ unchanged$/).waitFor();
+  check((await page.getByRole("button", { name: /^Apply/ }).count()) === 0, "a viewer may review, and has no Apply");
+  await shot("config-viewer");
 
   check(problems.length === 0, `no console errors or CSP refusals (${problems.join(" | ")})`);
 } catch (err) {

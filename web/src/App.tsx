@@ -19,6 +19,7 @@ const Providers = lazy(() => import("./pages/Providers"));
 const IdentityProviders = lazy(() => import("./pages/IdentityProviders"));
 const VirtualAccounts = lazy(() => import("./pages/VirtualAccounts"));
 const Routing = lazy(() => import("./pages/Routing"));
+const Config = lazy(() => import("./pages/Config"));
 
 // admin marks the pages of the Admin API: a key without an Admin API role does not see them.
 const pages = [
@@ -32,6 +33,7 @@ const pages = [
   { path: "identity-providers", label: "Identity providers", el: <IdentityProviders />, admin: true },
   { path: "gateway-tokens", label: "Gateway tokens", el: <GatewayTokens />, admin: true },
   { path: "audit", label: "Audit log", el: <Audit />, admin: true },
+  { path: "config", label: "Config (YAML)", el: <Config />, admin: true },
   { path: "usage", label: "Usage", el: <Usage />, admin: false },
   { path: "requests", label: "Request log", el: <Requests />, admin: false },
   { path: "playground", label: "Playground", el: <Playground />, admin: false },

@@ -77,6 +77,64 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
+// ConfigAction is what applying a config does to one resource.
+type ConfigAction int32
+
+const (
+	// CONFIG_ACTION_UNSPECIFIED is never returned.
+	ConfigAction_CONFIG_ACTION_UNSPECIFIED ConfigAction = 0
+	// CONFIG_ACTION_UNCHANGED: the stored resource already matches.
+	ConfigAction_CONFIG_ACTION_UNCHANGED ConfigAction = 1
+	// CONFIG_ACTION_CREATE: the resource is not stored and will be created.
+	ConfigAction_CONFIG_ACTION_CREATE ConfigAction = 2
+	// CONFIG_ACTION_UPDATE: the stored resource differs in the listed fields and will be
+	// replaced.
+	ConfigAction_CONFIG_ACTION_UPDATE ConfigAction = 3
+)
+
+// Enum value maps for ConfigAction.
+var (
+	ConfigAction_name = map[int32]string{
+		0: "CONFIG_ACTION_UNSPECIFIED",
+		1: "CONFIG_ACTION_UNCHANGED",
+		2: "CONFIG_ACTION_CREATE",
+		3: "CONFIG_ACTION_UPDATE",
+	}
+	ConfigAction_value = map[string]int32{
+		"CONFIG_ACTION_UNSPECIFIED": 0,
+		"CONFIG_ACTION_UNCHANGED":   1,
+		"CONFIG_ACTION_CREATE":      2,
+		"CONFIG_ACTION_UPDATE":      3,
+	}
+)
+
+func (x ConfigAction) Enum() *ConfigAction {
+	p := new(ConfigAction)
+	*p = x
+	return p
+}
+
+func (x ConfigAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConfigAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_llmgw_admin_v1_admin_proto_enumTypes[1].Descriptor()
+}
+
+func (ConfigAction) Type() protoreflect.EnumType {
+	return &file_llmgw_admin_v1_admin_proto_enumTypes[1]
+}
+
+func (x ConfigAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConfigAction.Descriptor instead.
+func (ConfigAction) EnumDescriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
 // ProviderAccount is a set of credentials at one provider.
 type ProviderAccount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -8817,6 +8875,477 @@ func (x *ListAuditEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// ExportConfigRequest takes no parameters.
+type ExportConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportConfigRequest) Reset() {
+	*x = ExportConfigRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[160]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportConfigRequest) ProtoMessage() {}
+
+func (x *ExportConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[160]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportConfigRequest.ProtoReflect.Descriptor instead.
+func (*ExportConfigRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{160}
+}
+
+// ExportConfigResponse is the stored configuration as YAML.
+type ExportConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// yaml is the config file's YAML: a stream of documents separated by "---".
+	Yaml          string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportConfigResponse) Reset() {
+	*x = ExportConfigResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[161]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportConfigResponse) ProtoMessage() {}
+
+func (x *ExportConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[161]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportConfigResponse.ProtoReflect.Descriptor instead.
+func (*ExportConfigResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{161}
+}
+
+func (x *ExportConfigResponse) GetYaml() string {
+	if x != nil {
+		return x.Yaml
+	}
+	return ""
+}
+
+// PlanConfigRequest is a config YAML to compare with the stored resources.
+type PlanConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// yaml is a config file's YAML, as ExportConfig returns it or `llmgw apply` reads it.
+	Yaml          string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanConfigRequest) Reset() {
+	*x = PlanConfigRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[162]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanConfigRequest) ProtoMessage() {}
+
+func (x *PlanConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[162]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanConfigRequest.ProtoReflect.Descriptor instead.
+func (*PlanConfigRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{162}
+}
+
+func (x *PlanConfigRequest) GetYaml() string {
+	if x != nil {
+		return x.Yaml
+	}
+	return ""
+}
+
+// ConfigFieldChange is one field that differs between the stored resource and the YAML.
+type ConfigFieldChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path is the field's path in the Admin API's field names, such as "limits[0].limit_to".
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// old_value is the stored value as shown; empty for a created resource, "(unset)" when the
+	// stored resource lacks the field. A stored secret is never shown: "(stored)".
+	OldValue string `protobuf:"bytes,2,opt,name=old_value,json=oldValue,proto3" json:"old_value,omitempty"`
+	// new_value is the YAML's value as shown; "(unset)" when the YAML lacks the field.
+	NewValue      string `protobuf:"bytes,3,opt,name=new_value,json=newValue,proto3" json:"new_value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigFieldChange) Reset() {
+	*x = ConfigFieldChange{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[163]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigFieldChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigFieldChange) ProtoMessage() {}
+
+func (x *ConfigFieldChange) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[163]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigFieldChange.ProtoReflect.Descriptor instead.
+func (*ConfigFieldChange) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{163}
+}
+
+func (x *ConfigFieldChange) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ConfigFieldChange) GetOldValue() string {
+	if x != nil {
+		return x.OldValue
+	}
+	return ""
+}
+
+func (x *ConfigFieldChange) GetNewValue() string {
+	if x != nil {
+		return x.NewValue
+	}
+	return ""
+}
+
+// ConfigChange is one resource of the YAML and what applying it does.
+type ConfigChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is "provider-account", "model", "virtual-model", "authz-rule", "rate-limit",
+	// "budget" or "routing-rule".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// name is the resource's name: "<account>/<name>" for a model, "<group>/<name>" for a
+	// virtual model, the id for a routing rule.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// action is what applying does to it.
+	Action ConfigAction `protobuf:"varint,3,opt,name=action,proto3,enum=llmgw.admin.v1.ConfigAction" json:"action,omitempty"`
+	// fields are the fields that differ (for a created resource, every field it sets).
+	Fields        []*ConfigFieldChange `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigChange) Reset() {
+	*x = ConfigChange{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[164]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigChange) ProtoMessage() {}
+
+func (x *ConfigChange) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[164]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigChange.ProtoReflect.Descriptor instead.
+func (*ConfigChange) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{164}
+}
+
+func (x *ConfigChange) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConfigChange) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigChange) GetAction() ConfigAction {
+	if x != nil {
+		return x.Action
+	}
+	return ConfigAction_CONFIG_ACTION_UNSPECIFIED
+}
+
+func (x *ConfigChange) GetFields() []*ConfigFieldChange {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// PlanConfigResponse is the plan: what applying the YAML would do.
+type PlanConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// changes are the YAML's resources in the order they are written.
+	Changes []*ConfigChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// text is the plan as `llmgw apply --show-diff` prints it.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// plan_hash identifies this plan; ApplyConfig takes it to check that what it writes is what
+	// was reviewed.
+	PlanHash string `protobuf:"bytes,3,opt,name=plan_hash,json=planHash,proto3" json:"plan_hash,omitempty"`
+	// created counts the changes that create a resource.
+	Created int32 `protobuf:"varint,4,opt,name=created,proto3" json:"created,omitempty"`
+	// updated counts the changes that update a resource.
+	Updated int32 `protobuf:"varint,5,opt,name=updated,proto3" json:"updated,omitempty"`
+	// unchanged counts the resources that already match.
+	Unchanged     int32 `protobuf:"varint,6,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanConfigResponse) Reset() {
+	*x = PlanConfigResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[165]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanConfigResponse) ProtoMessage() {}
+
+func (x *PlanConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[165]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanConfigResponse.ProtoReflect.Descriptor instead.
+func (*PlanConfigResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{165}
+}
+
+func (x *PlanConfigResponse) GetChanges() []*ConfigChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *PlanConfigResponse) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *PlanConfigResponse) GetPlanHash() string {
+	if x != nil {
+		return x.PlanHash
+	}
+	return ""
+}
+
+func (x *PlanConfigResponse) GetCreated() int32 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *PlanConfigResponse) GetUpdated() int32 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *PlanConfigResponse) GetUnchanged() int32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+// ApplyConfigRequest is a reviewed config YAML to write.
+type ApplyConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// yaml is the YAML PlanConfig was given.
+	Yaml string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
+	// plan_hash is PlanConfigResponse.plan_hash of the reviewed plan; required.
+	PlanHash      string `protobuf:"bytes,2,opt,name=plan_hash,json=planHash,proto3" json:"plan_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyConfigRequest) Reset() {
+	*x = ApplyConfigRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[166]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyConfigRequest) ProtoMessage() {}
+
+func (x *ApplyConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[166]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyConfigRequest.ProtoReflect.Descriptor instead.
+func (*ApplyConfigRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{166}
+}
+
+func (x *ApplyConfigRequest) GetYaml() string {
+	if x != nil {
+		return x.Yaml
+	}
+	return ""
+}
+
+func (x *ApplyConfigRequest) GetPlanHash() string {
+	if x != nil {
+		return x.PlanHash
+	}
+	return ""
+}
+
+// ApplyConfigResponse is what was written.
+type ApplyConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// applied are the created and updated resources, in the order written.
+	Applied []*ConfigChange `protobuf:"bytes,1,rep,name=applied,proto3" json:"applied,omitempty"`
+	// written counts them.
+	Written       int32 `protobuf:"varint,2,opt,name=written,proto3" json:"written,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyConfigResponse) Reset() {
+	*x = ApplyConfigResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[167]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyConfigResponse) ProtoMessage() {}
+
+func (x *ApplyConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[167]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyConfigResponse.ProtoReflect.Descriptor instead.
+func (*ApplyConfigResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{167}
+}
+
+func (x *ApplyConfigResponse) GetApplied() []*ConfigChange {
+	if x != nil {
+		return x.Applied
+	}
+	return nil
+}
+
+func (x *ApplyConfigResponse) GetWritten() int32 {
+	if x != nil {
+		return x.Written
+	}
+	return 0
+}
+
 var File_llmgw_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
@@ -9356,12 +9885,44 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x17ListAuditEventsResponse\x12=\n" +
 	"\faudit_events\x18\x01 \x03(\v2\x1a.llmgw.admin.v1.AuditEventR\vauditEvents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*>\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x15\n" +
+	"\x13ExportConfigRequest\"*\n" +
+	"\x14ExportConfigResponse\x12\x12\n" +
+	"\x04yaml\x18\x01 \x01(\tR\x04yaml\"'\n" +
+	"\x11PlanConfigRequest\x12\x12\n" +
+	"\x04yaml\x18\x01 \x01(\tR\x04yaml\"a\n" +
+	"\x11ConfigFieldChange\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1b\n" +
+	"\told_value\x18\x02 \x01(\tR\boldValue\x12\x1b\n" +
+	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"\xa7\x01\n" +
+	"\fConfigChange\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x124\n" +
+	"\x06action\x18\x03 \x01(\x0e2\x1c.llmgw.admin.v1.ConfigActionR\x06action\x129\n" +
+	"\x06fields\x18\x04 \x03(\v2!.llmgw.admin.v1.ConfigFieldChangeR\x06fields\"\xcf\x01\n" +
+	"\x12PlanConfigResponse\x126\n" +
+	"\achanges\x18\x01 \x03(\v2\x1c.llmgw.admin.v1.ConfigChangeR\achanges\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1b\n" +
+	"\tplan_hash\x18\x03 \x01(\tR\bplanHash\x12\x18\n" +
+	"\acreated\x18\x04 \x01(\x05R\acreated\x12\x18\n" +
+	"\aupdated\x18\x05 \x01(\x05R\aupdated\x12\x1c\n" +
+	"\tunchanged\x18\x06 \x01(\x05R\tunchanged\"E\n" +
+	"\x12ApplyConfigRequest\x12\x12\n" +
+	"\x04yaml\x18\x01 \x01(\tR\x04yaml\x12\x1b\n" +
+	"\tplan_hash\x18\x02 \x01(\tR\bplanHash\"g\n" +
+	"\x13ApplyConfigResponse\x126\n" +
+	"\aapplied\x18\x01 \x03(\v2\x1c.llmgw.admin.v1.ConfigChangeR\aapplied\x12\x18\n" +
+	"\awritten\x18\x02 \x01(\x05R\awritten*>\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fMODE_ENFORCE\x10\x01\x12\x0e\n" +
 	"\n" +
-	"MODE_AUDIT\x10\x022\x8e3\n" +
+	"MODE_AUDIT\x10\x02*~\n" +
+	"\fConfigAction\x12\x1d\n" +
+	"\x19CONFIG_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CONFIG_ACTION_UNCHANGED\x10\x01\x12\x18\n" +
+	"\x14CONFIG_ACTION_CREATE\x10\x02\x12\x18\n" +
+	"\x14CONFIG_ACTION_UPDATE\x10\x032\x965\n" +
 	"\fAdminService\x12t\n" +
 	"\x15CreateProviderAccount\x12,.llmgw.admin.v1.CreateProviderAccountRequest\x1a-.llmgw.admin.v1.CreateProviderAccountResponse\x12k\n" +
 	"\x12GetProviderAccount\x12).llmgw.admin.v1.GetProviderAccountRequest\x1a*.llmgw.admin.v1.GetProviderAccountResponse\x12q\n" +
@@ -9435,7 +9996,11 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\fUpdateBudget\x12#.llmgw.admin.v1.UpdateBudgetRequest\x1a$.llmgw.admin.v1.UpdateBudgetResponse\x12Y\n" +
 	"\fDeleteBudget\x12#.llmgw.admin.v1.DeleteBudgetRequest\x1a$.llmgw.admin.v1.DeleteBudgetResponse\x12b\n" +
 	"\x0fListLimitStatus\x12&.llmgw.admin.v1.ListLimitStatusRequest\x1a'.llmgw.admin.v1.ListLimitStatusResponse\x12b\n" +
-	"\x0fListAuditEvents\x12&.llmgw.admin.v1.ListAuditEventsRequest\x1a'.llmgw.admin.v1.ListAuditEventsResponseB\xb0\x01\n" +
+	"\x0fListAuditEvents\x12&.llmgw.admin.v1.ListAuditEventsRequest\x1a'.llmgw.admin.v1.ListAuditEventsResponse\x12Y\n" +
+	"\fExportConfig\x12#.llmgw.admin.v1.ExportConfigRequest\x1a$.llmgw.admin.v1.ExportConfigResponse\x12S\n" +
+	"\n" +
+	"PlanConfig\x12!.llmgw.admin.v1.PlanConfigRequest\x1a\".llmgw.admin.v1.PlanConfigResponse\x12V\n" +
+	"\vApplyConfig\x12\".llmgw.admin.v1.ApplyConfigRequest\x1a#.llmgw.admin.v1.ApplyConfigResponseB\xb0\x01\n" +
 	"\x12com.llmgw.admin.v1B\n" +
 	"AdminProtoP\x01Z4github.com/llmgw/llmgw/gen/go/llmgw/admin/v1;adminv1\xa2\x02\x03LAX\xaa\x02\x0eLlmgw.Admin.V1\xca\x02\x0eLlmgw\\Admin\\V1\xe2\x02\x1aLlmgw\\Admin\\V1\\GPBMetadata\xea\x02\x10Llmgw::Admin::V1b\x06proto3"
 
@@ -9451,453 +10016,472 @@ func file_llmgw_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_llmgw_admin_v1_admin_proto_rawDescData
 }
 
-var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 164)
+var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 172)
 var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(Mode)(0),                              // 0: llmgw.admin.v1.Mode
-	(*ProviderAccount)(nil),                // 1: llmgw.admin.v1.ProviderAccount
-	(*Model)(nil),                          // 2: llmgw.admin.v1.Model
-	(*Pricing)(nil),                        // 3: llmgw.admin.v1.Pricing
-	(*User)(nil),                           // 4: llmgw.admin.v1.User
-	(*Team)(nil),                           // 5: llmgw.admin.v1.Team
-	(*IdentityProvider)(nil),               // 6: llmgw.admin.v1.IdentityProvider
-	(*VirtualAccount)(nil),                 // 7: llmgw.admin.v1.VirtualAccount
-	(*ApiKey)(nil),                         // 8: llmgw.admin.v1.ApiKey
-	(*AuthzRule)(nil),                      // 9: llmgw.admin.v1.AuthzRule
-	(*RoutingTarget)(nil),                  // 10: llmgw.admin.v1.RoutingTarget
-	(*SlaCutoff)(nil),                      // 11: llmgw.admin.v1.SlaCutoff
-	(*RetryConfig)(nil),                    // 12: llmgw.admin.v1.RetryConfig
-	(*HeadersOverride)(nil),                // 13: llmgw.admin.v1.HeadersOverride
-	(*Routing)(nil),                        // 14: llmgw.admin.v1.Routing
-	(*StickyRouting)(nil),                  // 15: llmgw.admin.v1.StickyRouting
-	(*SessionIdentifier)(nil),              // 16: llmgw.admin.v1.SessionIdentifier
-	(*VirtualModel)(nil),                   // 17: llmgw.admin.v1.VirtualModel
-	(*RoutingRule)(nil),                    // 18: llmgw.admin.v1.RoutingRule
-	(*RoutingState)(nil),                   // 19: llmgw.admin.v1.RoutingState
-	(*Condition)(nil),                      // 20: llmgw.admin.v1.Condition
-	(*RateLimitEntry)(nil),                 // 21: llmgw.admin.v1.RateLimitEntry
-	(*RateLimit)(nil),                      // 22: llmgw.admin.v1.RateLimit
-	(*NotificationTarget)(nil),             // 23: llmgw.admin.v1.NotificationTarget
-	(*BudgetAlerts)(nil),                   // 24: llmgw.admin.v1.BudgetAlerts
-	(*Budget)(nil),                         // 25: llmgw.admin.v1.Budget
-	(*LimitStatus)(nil),                    // 26: llmgw.admin.v1.LimitStatus
-	(*CreateProviderAccountRequest)(nil),   // 27: llmgw.admin.v1.CreateProviderAccountRequest
-	(*CreateProviderAccountResponse)(nil),  // 28: llmgw.admin.v1.CreateProviderAccountResponse
-	(*GetProviderAccountRequest)(nil),      // 29: llmgw.admin.v1.GetProviderAccountRequest
-	(*GetProviderAccountResponse)(nil),     // 30: llmgw.admin.v1.GetProviderAccountResponse
-	(*ListProviderAccountsRequest)(nil),    // 31: llmgw.admin.v1.ListProviderAccountsRequest
-	(*ListProviderAccountsResponse)(nil),   // 32: llmgw.admin.v1.ListProviderAccountsResponse
-	(*UpdateProviderAccountRequest)(nil),   // 33: llmgw.admin.v1.UpdateProviderAccountRequest
-	(*UpdateProviderAccountResponse)(nil),  // 34: llmgw.admin.v1.UpdateProviderAccountResponse
-	(*DeleteProviderAccountRequest)(nil),   // 35: llmgw.admin.v1.DeleteProviderAccountRequest
-	(*DeleteProviderAccountResponse)(nil),  // 36: llmgw.admin.v1.DeleteProviderAccountResponse
-	(*CreateModelRequest)(nil),             // 37: llmgw.admin.v1.CreateModelRequest
-	(*CreateModelResponse)(nil),            // 38: llmgw.admin.v1.CreateModelResponse
-	(*GetModelRequest)(nil),                // 39: llmgw.admin.v1.GetModelRequest
-	(*GetModelResponse)(nil),               // 40: llmgw.admin.v1.GetModelResponse
-	(*ListModelsRequest)(nil),              // 41: llmgw.admin.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),             // 42: llmgw.admin.v1.ListModelsResponse
-	(*UpdateModelRequest)(nil),             // 43: llmgw.admin.v1.UpdateModelRequest
-	(*UpdateModelResponse)(nil),            // 44: llmgw.admin.v1.UpdateModelResponse
-	(*DeleteModelRequest)(nil),             // 45: llmgw.admin.v1.DeleteModelRequest
-	(*DeleteModelResponse)(nil),            // 46: llmgw.admin.v1.DeleteModelResponse
-	(*TestModelRequest)(nil),               // 47: llmgw.admin.v1.TestModelRequest
-	(*TestModelResponse)(nil),              // 48: llmgw.admin.v1.TestModelResponse
-	(*CreateUserRequest)(nil),              // 49: llmgw.admin.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),             // 50: llmgw.admin.v1.CreateUserResponse
-	(*GetUserRequest)(nil),                 // 51: llmgw.admin.v1.GetUserRequest
-	(*GetUserResponse)(nil),                // 52: llmgw.admin.v1.GetUserResponse
-	(*ListUsersRequest)(nil),               // 53: llmgw.admin.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),              // 54: llmgw.admin.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),              // 55: llmgw.admin.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),             // 56: llmgw.admin.v1.UpdateUserResponse
-	(*DeleteUserRequest)(nil),              // 57: llmgw.admin.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),             // 58: llmgw.admin.v1.DeleteUserResponse
-	(*CreateTeamRequest)(nil),              // 59: llmgw.admin.v1.CreateTeamRequest
-	(*CreateTeamResponse)(nil),             // 60: llmgw.admin.v1.CreateTeamResponse
-	(*GetTeamRequest)(nil),                 // 61: llmgw.admin.v1.GetTeamRequest
-	(*GetTeamResponse)(nil),                // 62: llmgw.admin.v1.GetTeamResponse
-	(*ListTeamsRequest)(nil),               // 63: llmgw.admin.v1.ListTeamsRequest
-	(*ListTeamsResponse)(nil),              // 64: llmgw.admin.v1.ListTeamsResponse
-	(*UpdateTeamRequest)(nil),              // 65: llmgw.admin.v1.UpdateTeamRequest
-	(*UpdateTeamResponse)(nil),             // 66: llmgw.admin.v1.UpdateTeamResponse
-	(*DeleteTeamRequest)(nil),              // 67: llmgw.admin.v1.DeleteTeamRequest
-	(*DeleteTeamResponse)(nil),             // 68: llmgw.admin.v1.DeleteTeamResponse
-	(*CreateIdentityProviderRequest)(nil),  // 69: llmgw.admin.v1.CreateIdentityProviderRequest
-	(*CreateIdentityProviderResponse)(nil), // 70: llmgw.admin.v1.CreateIdentityProviderResponse
-	(*GetIdentityProviderRequest)(nil),     // 71: llmgw.admin.v1.GetIdentityProviderRequest
-	(*GetIdentityProviderResponse)(nil),    // 72: llmgw.admin.v1.GetIdentityProviderResponse
-	(*ListIdentityProvidersRequest)(nil),   // 73: llmgw.admin.v1.ListIdentityProvidersRequest
-	(*ListIdentityProvidersResponse)(nil),  // 74: llmgw.admin.v1.ListIdentityProvidersResponse
-	(*UpdateIdentityProviderRequest)(nil),  // 75: llmgw.admin.v1.UpdateIdentityProviderRequest
-	(*UpdateIdentityProviderResponse)(nil), // 76: llmgw.admin.v1.UpdateIdentityProviderResponse
-	(*DeleteIdentityProviderRequest)(nil),  // 77: llmgw.admin.v1.DeleteIdentityProviderRequest
-	(*DeleteIdentityProviderResponse)(nil), // 78: llmgw.admin.v1.DeleteIdentityProviderResponse
-	(*CreateVirtualAccountRequest)(nil),    // 79: llmgw.admin.v1.CreateVirtualAccountRequest
-	(*CreateVirtualAccountResponse)(nil),   // 80: llmgw.admin.v1.CreateVirtualAccountResponse
-	(*GetVirtualAccountRequest)(nil),       // 81: llmgw.admin.v1.GetVirtualAccountRequest
-	(*GetVirtualAccountResponse)(nil),      // 82: llmgw.admin.v1.GetVirtualAccountResponse
-	(*ListVirtualAccountsRequest)(nil),     // 83: llmgw.admin.v1.ListVirtualAccountsRequest
-	(*ListVirtualAccountsResponse)(nil),    // 84: llmgw.admin.v1.ListVirtualAccountsResponse
-	(*UpdateVirtualAccountRequest)(nil),    // 85: llmgw.admin.v1.UpdateVirtualAccountRequest
-	(*UpdateVirtualAccountResponse)(nil),   // 86: llmgw.admin.v1.UpdateVirtualAccountResponse
-	(*DeleteVirtualAccountRequest)(nil),    // 87: llmgw.admin.v1.DeleteVirtualAccountRequest
-	(*DeleteVirtualAccountResponse)(nil),   // 88: llmgw.admin.v1.DeleteVirtualAccountResponse
-	(*CreateAuthzRuleRequest)(nil),         // 89: llmgw.admin.v1.CreateAuthzRuleRequest
-	(*CreateAuthzRuleResponse)(nil),        // 90: llmgw.admin.v1.CreateAuthzRuleResponse
-	(*GetAuthzRuleRequest)(nil),            // 91: llmgw.admin.v1.GetAuthzRuleRequest
-	(*GetAuthzRuleResponse)(nil),           // 92: llmgw.admin.v1.GetAuthzRuleResponse
-	(*ListAuthzRulesRequest)(nil),          // 93: llmgw.admin.v1.ListAuthzRulesRequest
-	(*ListAuthzRulesResponse)(nil),         // 94: llmgw.admin.v1.ListAuthzRulesResponse
-	(*UpdateAuthzRuleRequest)(nil),         // 95: llmgw.admin.v1.UpdateAuthzRuleRequest
-	(*UpdateAuthzRuleResponse)(nil),        // 96: llmgw.admin.v1.UpdateAuthzRuleResponse
-	(*DeleteAuthzRuleRequest)(nil),         // 97: llmgw.admin.v1.DeleteAuthzRuleRequest
-	(*DeleteAuthzRuleResponse)(nil),        // 98: llmgw.admin.v1.DeleteAuthzRuleResponse
-	(*CreateVirtualModelRequest)(nil),      // 99: llmgw.admin.v1.CreateVirtualModelRequest
-	(*CreateVirtualModelResponse)(nil),     // 100: llmgw.admin.v1.CreateVirtualModelResponse
-	(*GetVirtualModelRequest)(nil),         // 101: llmgw.admin.v1.GetVirtualModelRequest
-	(*GetVirtualModelResponse)(nil),        // 102: llmgw.admin.v1.GetVirtualModelResponse
-	(*ListVirtualModelsRequest)(nil),       // 103: llmgw.admin.v1.ListVirtualModelsRequest
-	(*ListVirtualModelsResponse)(nil),      // 104: llmgw.admin.v1.ListVirtualModelsResponse
-	(*UpdateVirtualModelRequest)(nil),      // 105: llmgw.admin.v1.UpdateVirtualModelRequest
-	(*UpdateVirtualModelResponse)(nil),     // 106: llmgw.admin.v1.UpdateVirtualModelResponse
-	(*DeleteVirtualModelRequest)(nil),      // 107: llmgw.admin.v1.DeleteVirtualModelRequest
-	(*DeleteVirtualModelResponse)(nil),     // 108: llmgw.admin.v1.DeleteVirtualModelResponse
-	(*CreateRoutingRuleRequest)(nil),       // 109: llmgw.admin.v1.CreateRoutingRuleRequest
-	(*CreateRoutingRuleResponse)(nil),      // 110: llmgw.admin.v1.CreateRoutingRuleResponse
-	(*GetRoutingRuleRequest)(nil),          // 111: llmgw.admin.v1.GetRoutingRuleRequest
-	(*GetRoutingRuleResponse)(nil),         // 112: llmgw.admin.v1.GetRoutingRuleResponse
-	(*ListRoutingRulesRequest)(nil),        // 113: llmgw.admin.v1.ListRoutingRulesRequest
-	(*ListRoutingRulesResponse)(nil),       // 114: llmgw.admin.v1.ListRoutingRulesResponse
-	(*UpdateRoutingRuleRequest)(nil),       // 115: llmgw.admin.v1.UpdateRoutingRuleRequest
-	(*UpdateRoutingRuleResponse)(nil),      // 116: llmgw.admin.v1.UpdateRoutingRuleResponse
-	(*DeleteRoutingRuleRequest)(nil),       // 117: llmgw.admin.v1.DeleteRoutingRuleRequest
-	(*DeleteRoutingRuleResponse)(nil),      // 118: llmgw.admin.v1.DeleteRoutingRuleResponse
-	(*ListRoutingStateRequest)(nil),        // 119: llmgw.admin.v1.ListRoutingStateRequest
-	(*ListRoutingStateResponse)(nil),       // 120: llmgw.admin.v1.ListRoutingStateResponse
-	(*CreateRateLimitRequest)(nil),         // 121: llmgw.admin.v1.CreateRateLimitRequest
-	(*CreateRateLimitResponse)(nil),        // 122: llmgw.admin.v1.CreateRateLimitResponse
-	(*GetRateLimitRequest)(nil),            // 123: llmgw.admin.v1.GetRateLimitRequest
-	(*GetRateLimitResponse)(nil),           // 124: llmgw.admin.v1.GetRateLimitResponse
-	(*ListRateLimitsRequest)(nil),          // 125: llmgw.admin.v1.ListRateLimitsRequest
-	(*ListRateLimitsResponse)(nil),         // 126: llmgw.admin.v1.ListRateLimitsResponse
-	(*UpdateRateLimitRequest)(nil),         // 127: llmgw.admin.v1.UpdateRateLimitRequest
-	(*UpdateRateLimitResponse)(nil),        // 128: llmgw.admin.v1.UpdateRateLimitResponse
-	(*DeleteRateLimitRequest)(nil),         // 129: llmgw.admin.v1.DeleteRateLimitRequest
-	(*DeleteRateLimitResponse)(nil),        // 130: llmgw.admin.v1.DeleteRateLimitResponse
-	(*CreateBudgetRequest)(nil),            // 131: llmgw.admin.v1.CreateBudgetRequest
-	(*CreateBudgetResponse)(nil),           // 132: llmgw.admin.v1.CreateBudgetResponse
-	(*GetBudgetRequest)(nil),               // 133: llmgw.admin.v1.GetBudgetRequest
-	(*GetBudgetResponse)(nil),              // 134: llmgw.admin.v1.GetBudgetResponse
-	(*ListBudgetsRequest)(nil),             // 135: llmgw.admin.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),            // 136: llmgw.admin.v1.ListBudgetsResponse
-	(*UpdateBudgetRequest)(nil),            // 137: llmgw.admin.v1.UpdateBudgetRequest
-	(*UpdateBudgetResponse)(nil),           // 138: llmgw.admin.v1.UpdateBudgetResponse
-	(*DeleteBudgetRequest)(nil),            // 139: llmgw.admin.v1.DeleteBudgetRequest
-	(*DeleteBudgetResponse)(nil),           // 140: llmgw.admin.v1.DeleteBudgetResponse
-	(*ListLimitStatusRequest)(nil),         // 141: llmgw.admin.v1.ListLimitStatusRequest
-	(*ListLimitStatusResponse)(nil),        // 142: llmgw.admin.v1.ListLimitStatusResponse
-	(*CreateApiKeyRequest)(nil),            // 143: llmgw.admin.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),           // 144: llmgw.admin.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),             // 145: llmgw.admin.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),            // 146: llmgw.admin.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),            // 147: llmgw.admin.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),           // 148: llmgw.admin.v1.RevokeApiKeyResponse
-	(*GatewayToken)(nil),                   // 149: llmgw.admin.v1.GatewayToken
-	(*CreateGatewayTokenRequest)(nil),      // 150: llmgw.admin.v1.CreateGatewayTokenRequest
-	(*CreateGatewayTokenResponse)(nil),     // 151: llmgw.admin.v1.CreateGatewayTokenResponse
-	(*ListGatewayTokensRequest)(nil),       // 152: llmgw.admin.v1.ListGatewayTokensRequest
-	(*ListGatewayTokensResponse)(nil),      // 153: llmgw.admin.v1.ListGatewayTokensResponse
-	(*RevokeGatewayTokenRequest)(nil),      // 154: llmgw.admin.v1.RevokeGatewayTokenRequest
-	(*RevokeGatewayTokenResponse)(nil),     // 155: llmgw.admin.v1.RevokeGatewayTokenResponse
-	(*RotateApiKeyRequest)(nil),            // 156: llmgw.admin.v1.RotateApiKeyRequest
-	(*RotateApiKeyResponse)(nil),           // 157: llmgw.admin.v1.RotateApiKeyResponse
-	(*AuditEvent)(nil),                     // 158: llmgw.admin.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),         // 159: llmgw.admin.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),        // 160: llmgw.admin.v1.ListAuditEventsResponse
-	nil,                                    // 161: llmgw.admin.v1.ProviderAccount.SettingsEntry
-	nil,                                    // 162: llmgw.admin.v1.Model.SettingsEntry
-	nil,                                    // 163: llmgw.admin.v1.HeadersOverride.SetEntry
-	nil,                                    // 164: llmgw.admin.v1.Condition.MetadataEntry
-	(*timestamppb.Timestamp)(nil),          // 165: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                // 166: google.protobuf.Struct
-	(*durationpb.Duration)(nil),            // 167: google.protobuf.Duration
+	(ConfigAction)(0),                      // 1: llmgw.admin.v1.ConfigAction
+	(*ProviderAccount)(nil),                // 2: llmgw.admin.v1.ProviderAccount
+	(*Model)(nil),                          // 3: llmgw.admin.v1.Model
+	(*Pricing)(nil),                        // 4: llmgw.admin.v1.Pricing
+	(*User)(nil),                           // 5: llmgw.admin.v1.User
+	(*Team)(nil),                           // 6: llmgw.admin.v1.Team
+	(*IdentityProvider)(nil),               // 7: llmgw.admin.v1.IdentityProvider
+	(*VirtualAccount)(nil),                 // 8: llmgw.admin.v1.VirtualAccount
+	(*ApiKey)(nil),                         // 9: llmgw.admin.v1.ApiKey
+	(*AuthzRule)(nil),                      // 10: llmgw.admin.v1.AuthzRule
+	(*RoutingTarget)(nil),                  // 11: llmgw.admin.v1.RoutingTarget
+	(*SlaCutoff)(nil),                      // 12: llmgw.admin.v1.SlaCutoff
+	(*RetryConfig)(nil),                    // 13: llmgw.admin.v1.RetryConfig
+	(*HeadersOverride)(nil),                // 14: llmgw.admin.v1.HeadersOverride
+	(*Routing)(nil),                        // 15: llmgw.admin.v1.Routing
+	(*StickyRouting)(nil),                  // 16: llmgw.admin.v1.StickyRouting
+	(*SessionIdentifier)(nil),              // 17: llmgw.admin.v1.SessionIdentifier
+	(*VirtualModel)(nil),                   // 18: llmgw.admin.v1.VirtualModel
+	(*RoutingRule)(nil),                    // 19: llmgw.admin.v1.RoutingRule
+	(*RoutingState)(nil),                   // 20: llmgw.admin.v1.RoutingState
+	(*Condition)(nil),                      // 21: llmgw.admin.v1.Condition
+	(*RateLimitEntry)(nil),                 // 22: llmgw.admin.v1.RateLimitEntry
+	(*RateLimit)(nil),                      // 23: llmgw.admin.v1.RateLimit
+	(*NotificationTarget)(nil),             // 24: llmgw.admin.v1.NotificationTarget
+	(*BudgetAlerts)(nil),                   // 25: llmgw.admin.v1.BudgetAlerts
+	(*Budget)(nil),                         // 26: llmgw.admin.v1.Budget
+	(*LimitStatus)(nil),                    // 27: llmgw.admin.v1.LimitStatus
+	(*CreateProviderAccountRequest)(nil),   // 28: llmgw.admin.v1.CreateProviderAccountRequest
+	(*CreateProviderAccountResponse)(nil),  // 29: llmgw.admin.v1.CreateProviderAccountResponse
+	(*GetProviderAccountRequest)(nil),      // 30: llmgw.admin.v1.GetProviderAccountRequest
+	(*GetProviderAccountResponse)(nil),     // 31: llmgw.admin.v1.GetProviderAccountResponse
+	(*ListProviderAccountsRequest)(nil),    // 32: llmgw.admin.v1.ListProviderAccountsRequest
+	(*ListProviderAccountsResponse)(nil),   // 33: llmgw.admin.v1.ListProviderAccountsResponse
+	(*UpdateProviderAccountRequest)(nil),   // 34: llmgw.admin.v1.UpdateProviderAccountRequest
+	(*UpdateProviderAccountResponse)(nil),  // 35: llmgw.admin.v1.UpdateProviderAccountResponse
+	(*DeleteProviderAccountRequest)(nil),   // 36: llmgw.admin.v1.DeleteProviderAccountRequest
+	(*DeleteProviderAccountResponse)(nil),  // 37: llmgw.admin.v1.DeleteProviderAccountResponse
+	(*CreateModelRequest)(nil),             // 38: llmgw.admin.v1.CreateModelRequest
+	(*CreateModelResponse)(nil),            // 39: llmgw.admin.v1.CreateModelResponse
+	(*GetModelRequest)(nil),                // 40: llmgw.admin.v1.GetModelRequest
+	(*GetModelResponse)(nil),               // 41: llmgw.admin.v1.GetModelResponse
+	(*ListModelsRequest)(nil),              // 42: llmgw.admin.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),             // 43: llmgw.admin.v1.ListModelsResponse
+	(*UpdateModelRequest)(nil),             // 44: llmgw.admin.v1.UpdateModelRequest
+	(*UpdateModelResponse)(nil),            // 45: llmgw.admin.v1.UpdateModelResponse
+	(*DeleteModelRequest)(nil),             // 46: llmgw.admin.v1.DeleteModelRequest
+	(*DeleteModelResponse)(nil),            // 47: llmgw.admin.v1.DeleteModelResponse
+	(*TestModelRequest)(nil),               // 48: llmgw.admin.v1.TestModelRequest
+	(*TestModelResponse)(nil),              // 49: llmgw.admin.v1.TestModelResponse
+	(*CreateUserRequest)(nil),              // 50: llmgw.admin.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),             // 51: llmgw.admin.v1.CreateUserResponse
+	(*GetUserRequest)(nil),                 // 52: llmgw.admin.v1.GetUserRequest
+	(*GetUserResponse)(nil),                // 53: llmgw.admin.v1.GetUserResponse
+	(*ListUsersRequest)(nil),               // 54: llmgw.admin.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),              // 55: llmgw.admin.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),              // 56: llmgw.admin.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),             // 57: llmgw.admin.v1.UpdateUserResponse
+	(*DeleteUserRequest)(nil),              // 58: llmgw.admin.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),             // 59: llmgw.admin.v1.DeleteUserResponse
+	(*CreateTeamRequest)(nil),              // 60: llmgw.admin.v1.CreateTeamRequest
+	(*CreateTeamResponse)(nil),             // 61: llmgw.admin.v1.CreateTeamResponse
+	(*GetTeamRequest)(nil),                 // 62: llmgw.admin.v1.GetTeamRequest
+	(*GetTeamResponse)(nil),                // 63: llmgw.admin.v1.GetTeamResponse
+	(*ListTeamsRequest)(nil),               // 64: llmgw.admin.v1.ListTeamsRequest
+	(*ListTeamsResponse)(nil),              // 65: llmgw.admin.v1.ListTeamsResponse
+	(*UpdateTeamRequest)(nil),              // 66: llmgw.admin.v1.UpdateTeamRequest
+	(*UpdateTeamResponse)(nil),             // 67: llmgw.admin.v1.UpdateTeamResponse
+	(*DeleteTeamRequest)(nil),              // 68: llmgw.admin.v1.DeleteTeamRequest
+	(*DeleteTeamResponse)(nil),             // 69: llmgw.admin.v1.DeleteTeamResponse
+	(*CreateIdentityProviderRequest)(nil),  // 70: llmgw.admin.v1.CreateIdentityProviderRequest
+	(*CreateIdentityProviderResponse)(nil), // 71: llmgw.admin.v1.CreateIdentityProviderResponse
+	(*GetIdentityProviderRequest)(nil),     // 72: llmgw.admin.v1.GetIdentityProviderRequest
+	(*GetIdentityProviderResponse)(nil),    // 73: llmgw.admin.v1.GetIdentityProviderResponse
+	(*ListIdentityProvidersRequest)(nil),   // 74: llmgw.admin.v1.ListIdentityProvidersRequest
+	(*ListIdentityProvidersResponse)(nil),  // 75: llmgw.admin.v1.ListIdentityProvidersResponse
+	(*UpdateIdentityProviderRequest)(nil),  // 76: llmgw.admin.v1.UpdateIdentityProviderRequest
+	(*UpdateIdentityProviderResponse)(nil), // 77: llmgw.admin.v1.UpdateIdentityProviderResponse
+	(*DeleteIdentityProviderRequest)(nil),  // 78: llmgw.admin.v1.DeleteIdentityProviderRequest
+	(*DeleteIdentityProviderResponse)(nil), // 79: llmgw.admin.v1.DeleteIdentityProviderResponse
+	(*CreateVirtualAccountRequest)(nil),    // 80: llmgw.admin.v1.CreateVirtualAccountRequest
+	(*CreateVirtualAccountResponse)(nil),   // 81: llmgw.admin.v1.CreateVirtualAccountResponse
+	(*GetVirtualAccountRequest)(nil),       // 82: llmgw.admin.v1.GetVirtualAccountRequest
+	(*GetVirtualAccountResponse)(nil),      // 83: llmgw.admin.v1.GetVirtualAccountResponse
+	(*ListVirtualAccountsRequest)(nil),     // 84: llmgw.admin.v1.ListVirtualAccountsRequest
+	(*ListVirtualAccountsResponse)(nil),    // 85: llmgw.admin.v1.ListVirtualAccountsResponse
+	(*UpdateVirtualAccountRequest)(nil),    // 86: llmgw.admin.v1.UpdateVirtualAccountRequest
+	(*UpdateVirtualAccountResponse)(nil),   // 87: llmgw.admin.v1.UpdateVirtualAccountResponse
+	(*DeleteVirtualAccountRequest)(nil),    // 88: llmgw.admin.v1.DeleteVirtualAccountRequest
+	(*DeleteVirtualAccountResponse)(nil),   // 89: llmgw.admin.v1.DeleteVirtualAccountResponse
+	(*CreateAuthzRuleRequest)(nil),         // 90: llmgw.admin.v1.CreateAuthzRuleRequest
+	(*CreateAuthzRuleResponse)(nil),        // 91: llmgw.admin.v1.CreateAuthzRuleResponse
+	(*GetAuthzRuleRequest)(nil),            // 92: llmgw.admin.v1.GetAuthzRuleRequest
+	(*GetAuthzRuleResponse)(nil),           // 93: llmgw.admin.v1.GetAuthzRuleResponse
+	(*ListAuthzRulesRequest)(nil),          // 94: llmgw.admin.v1.ListAuthzRulesRequest
+	(*ListAuthzRulesResponse)(nil),         // 95: llmgw.admin.v1.ListAuthzRulesResponse
+	(*UpdateAuthzRuleRequest)(nil),         // 96: llmgw.admin.v1.UpdateAuthzRuleRequest
+	(*UpdateAuthzRuleResponse)(nil),        // 97: llmgw.admin.v1.UpdateAuthzRuleResponse
+	(*DeleteAuthzRuleRequest)(nil),         // 98: llmgw.admin.v1.DeleteAuthzRuleRequest
+	(*DeleteAuthzRuleResponse)(nil),        // 99: llmgw.admin.v1.DeleteAuthzRuleResponse
+	(*CreateVirtualModelRequest)(nil),      // 100: llmgw.admin.v1.CreateVirtualModelRequest
+	(*CreateVirtualModelResponse)(nil),     // 101: llmgw.admin.v1.CreateVirtualModelResponse
+	(*GetVirtualModelRequest)(nil),         // 102: llmgw.admin.v1.GetVirtualModelRequest
+	(*GetVirtualModelResponse)(nil),        // 103: llmgw.admin.v1.GetVirtualModelResponse
+	(*ListVirtualModelsRequest)(nil),       // 104: llmgw.admin.v1.ListVirtualModelsRequest
+	(*ListVirtualModelsResponse)(nil),      // 105: llmgw.admin.v1.ListVirtualModelsResponse
+	(*UpdateVirtualModelRequest)(nil),      // 106: llmgw.admin.v1.UpdateVirtualModelRequest
+	(*UpdateVirtualModelResponse)(nil),     // 107: llmgw.admin.v1.UpdateVirtualModelResponse
+	(*DeleteVirtualModelRequest)(nil),      // 108: llmgw.admin.v1.DeleteVirtualModelRequest
+	(*DeleteVirtualModelResponse)(nil),     // 109: llmgw.admin.v1.DeleteVirtualModelResponse
+	(*CreateRoutingRuleRequest)(nil),       // 110: llmgw.admin.v1.CreateRoutingRuleRequest
+	(*CreateRoutingRuleResponse)(nil),      // 111: llmgw.admin.v1.CreateRoutingRuleResponse
+	(*GetRoutingRuleRequest)(nil),          // 112: llmgw.admin.v1.GetRoutingRuleRequest
+	(*GetRoutingRuleResponse)(nil),         // 113: llmgw.admin.v1.GetRoutingRuleResponse
+	(*ListRoutingRulesRequest)(nil),        // 114: llmgw.admin.v1.ListRoutingRulesRequest
+	(*ListRoutingRulesResponse)(nil),       // 115: llmgw.admin.v1.ListRoutingRulesResponse
+	(*UpdateRoutingRuleRequest)(nil),       // 116: llmgw.admin.v1.UpdateRoutingRuleRequest
+	(*UpdateRoutingRuleResponse)(nil),      // 117: llmgw.admin.v1.UpdateRoutingRuleResponse
+	(*DeleteRoutingRuleRequest)(nil),       // 118: llmgw.admin.v1.DeleteRoutingRuleRequest
+	(*DeleteRoutingRuleResponse)(nil),      // 119: llmgw.admin.v1.DeleteRoutingRuleResponse
+	(*ListRoutingStateRequest)(nil),        // 120: llmgw.admin.v1.ListRoutingStateRequest
+	(*ListRoutingStateResponse)(nil),       // 121: llmgw.admin.v1.ListRoutingStateResponse
+	(*CreateRateLimitRequest)(nil),         // 122: llmgw.admin.v1.CreateRateLimitRequest
+	(*CreateRateLimitResponse)(nil),        // 123: llmgw.admin.v1.CreateRateLimitResponse
+	(*GetRateLimitRequest)(nil),            // 124: llmgw.admin.v1.GetRateLimitRequest
+	(*GetRateLimitResponse)(nil),           // 125: llmgw.admin.v1.GetRateLimitResponse
+	(*ListRateLimitsRequest)(nil),          // 126: llmgw.admin.v1.ListRateLimitsRequest
+	(*ListRateLimitsResponse)(nil),         // 127: llmgw.admin.v1.ListRateLimitsResponse
+	(*UpdateRateLimitRequest)(nil),         // 128: llmgw.admin.v1.UpdateRateLimitRequest
+	(*UpdateRateLimitResponse)(nil),        // 129: llmgw.admin.v1.UpdateRateLimitResponse
+	(*DeleteRateLimitRequest)(nil),         // 130: llmgw.admin.v1.DeleteRateLimitRequest
+	(*DeleteRateLimitResponse)(nil),        // 131: llmgw.admin.v1.DeleteRateLimitResponse
+	(*CreateBudgetRequest)(nil),            // 132: llmgw.admin.v1.CreateBudgetRequest
+	(*CreateBudgetResponse)(nil),           // 133: llmgw.admin.v1.CreateBudgetResponse
+	(*GetBudgetRequest)(nil),               // 134: llmgw.admin.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),              // 135: llmgw.admin.v1.GetBudgetResponse
+	(*ListBudgetsRequest)(nil),             // 136: llmgw.admin.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),            // 137: llmgw.admin.v1.ListBudgetsResponse
+	(*UpdateBudgetRequest)(nil),            // 138: llmgw.admin.v1.UpdateBudgetRequest
+	(*UpdateBudgetResponse)(nil),           // 139: llmgw.admin.v1.UpdateBudgetResponse
+	(*DeleteBudgetRequest)(nil),            // 140: llmgw.admin.v1.DeleteBudgetRequest
+	(*DeleteBudgetResponse)(nil),           // 141: llmgw.admin.v1.DeleteBudgetResponse
+	(*ListLimitStatusRequest)(nil),         // 142: llmgw.admin.v1.ListLimitStatusRequest
+	(*ListLimitStatusResponse)(nil),        // 143: llmgw.admin.v1.ListLimitStatusResponse
+	(*CreateApiKeyRequest)(nil),            // 144: llmgw.admin.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),           // 145: llmgw.admin.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),             // 146: llmgw.admin.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),            // 147: llmgw.admin.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),            // 148: llmgw.admin.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),           // 149: llmgw.admin.v1.RevokeApiKeyResponse
+	(*GatewayToken)(nil),                   // 150: llmgw.admin.v1.GatewayToken
+	(*CreateGatewayTokenRequest)(nil),      // 151: llmgw.admin.v1.CreateGatewayTokenRequest
+	(*CreateGatewayTokenResponse)(nil),     // 152: llmgw.admin.v1.CreateGatewayTokenResponse
+	(*ListGatewayTokensRequest)(nil),       // 153: llmgw.admin.v1.ListGatewayTokensRequest
+	(*ListGatewayTokensResponse)(nil),      // 154: llmgw.admin.v1.ListGatewayTokensResponse
+	(*RevokeGatewayTokenRequest)(nil),      // 155: llmgw.admin.v1.RevokeGatewayTokenRequest
+	(*RevokeGatewayTokenResponse)(nil),     // 156: llmgw.admin.v1.RevokeGatewayTokenResponse
+	(*RotateApiKeyRequest)(nil),            // 157: llmgw.admin.v1.RotateApiKeyRequest
+	(*RotateApiKeyResponse)(nil),           // 158: llmgw.admin.v1.RotateApiKeyResponse
+	(*AuditEvent)(nil),                     // 159: llmgw.admin.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),         // 160: llmgw.admin.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 161: llmgw.admin.v1.ListAuditEventsResponse
+	(*ExportConfigRequest)(nil),            // 162: llmgw.admin.v1.ExportConfigRequest
+	(*ExportConfigResponse)(nil),           // 163: llmgw.admin.v1.ExportConfigResponse
+	(*PlanConfigRequest)(nil),              // 164: llmgw.admin.v1.PlanConfigRequest
+	(*ConfigFieldChange)(nil),              // 165: llmgw.admin.v1.ConfigFieldChange
+	(*ConfigChange)(nil),                   // 166: llmgw.admin.v1.ConfigChange
+	(*PlanConfigResponse)(nil),             // 167: llmgw.admin.v1.PlanConfigResponse
+	(*ApplyConfigRequest)(nil),             // 168: llmgw.admin.v1.ApplyConfigRequest
+	(*ApplyConfigResponse)(nil),            // 169: llmgw.admin.v1.ApplyConfigResponse
+	nil,                                    // 170: llmgw.admin.v1.ProviderAccount.SettingsEntry
+	nil,                                    // 171: llmgw.admin.v1.Model.SettingsEntry
+	nil,                                    // 172: llmgw.admin.v1.HeadersOverride.SetEntry
+	nil,                                    // 173: llmgw.admin.v1.Condition.MetadataEntry
+	(*timestamppb.Timestamp)(nil),          // 174: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                // 175: google.protobuf.Struct
+	(*durationpb.Duration)(nil),            // 176: google.protobuf.Duration
 }
 var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
-	165, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
-	165, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
-	161, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
-	165, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	165, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
-	162, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
-	3,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
-	165, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	165, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	165, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
-	165, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
-	165, // 11: llmgw.admin.v1.IdentityProvider.create_time:type_name -> google.protobuf.Timestamp
-	165, // 12: llmgw.admin.v1.IdentityProvider.update_time:type_name -> google.protobuf.Timestamp
-	165, // 13: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
-	165, // 14: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
-	165, // 15: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	165, // 16: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	165, // 17: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	165, // 18: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	165, // 19: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
-	165, // 20: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
-	165, // 21: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
-	11,  // 22: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
-	12,  // 23: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
-	166, // 24: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
-	13,  // 25: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
-	163, // 26: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
-	10,  // 27: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
-	15,  // 28: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
-	16,  // 29: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
-	14,  // 30: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
-	165, // 31: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
-	165, // 32: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
-	20,  // 33: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
-	14,  // 34: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
-	165, // 35: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
-	165, // 36: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
-	165, // 37: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
-	164, // 38: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
-	20,  // 39: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
-	21,  // 40: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
+	174, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
+	174, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
+	170, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
+	174, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	174, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
+	171, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
+	4,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
+	174, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	174, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	174, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
+	174, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
+	174, // 11: llmgw.admin.v1.IdentityProvider.create_time:type_name -> google.protobuf.Timestamp
+	174, // 12: llmgw.admin.v1.IdentityProvider.update_time:type_name -> google.protobuf.Timestamp
+	174, // 13: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
+	174, // 14: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
+	174, // 15: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	174, // 16: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	174, // 17: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	174, // 18: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	174, // 19: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
+	174, // 20: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
+	174, // 21: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
+	12,  // 22: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
+	13,  // 23: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
+	175, // 24: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
+	14,  // 25: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
+	172, // 26: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
+	11,  // 27: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
+	16,  // 28: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
+	17,  // 29: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
+	15,  // 30: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
+	174, // 31: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
+	174, // 32: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
+	21,  // 33: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
+	15,  // 34: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
+	174, // 35: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
+	174, // 36: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
+	174, // 37: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
+	173, // 38: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
+	21,  // 39: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
+	22,  // 40: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
 	0,   // 41: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
-	165, // 42: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
-	165, // 43: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
-	23,  // 44: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
-	20,  // 45: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
+	174, // 42: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
+	174, // 43: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
+	24,  // 44: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
+	21,  // 45: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
 	0,   // 46: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
-	24,  // 47: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
-	165, // 48: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	165, // 49: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	165, // 50: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
-	1,   // 51: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 52: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 53: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 54: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 55: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	1,   // 56: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 57: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	2,   // 58: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	2,   // 59: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
-	2,   // 60: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
-	2,   // 61: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	2,   // 62: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	167, // 63: llmgw.admin.v1.TestModelResponse.latency:type_name -> google.protobuf.Duration
-	4,   // 64: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
-	4,   // 65: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
-	4,   // 66: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
-	4,   // 67: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
-	4,   // 68: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
-	4,   // 69: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 70: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	5,   // 71: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	5,   // 72: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	5,   // 73: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
-	5,   // 74: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	5,   // 75: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 76: llmgw.admin.v1.CreateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	6,   // 77: llmgw.admin.v1.CreateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	6,   // 78: llmgw.admin.v1.GetIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	6,   // 79: llmgw.admin.v1.ListIdentityProvidersResponse.identity_providers:type_name -> llmgw.admin.v1.IdentityProvider
-	6,   // 80: llmgw.admin.v1.UpdateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	6,   // 81: llmgw.admin.v1.UpdateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	7,   // 82: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 83: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 84: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 85: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 86: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	7,   // 87: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	9,   // 88: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 89: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 90: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 91: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 92: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	9,   // 93: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	17,  // 94: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	17,  // 95: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	17,  // 96: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	17,  // 97: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
-	17,  // 98: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	17,  // 99: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	18,  // 100: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	18,  // 101: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	18,  // 102: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	18,  // 103: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
-	18,  // 104: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	18,  // 105: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	19,  // 106: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
-	22,  // 107: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	22,  // 108: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	22,  // 109: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	22,  // 110: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
-	22,  // 111: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	22,  // 112: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	25,  // 113: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	25,  // 114: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	25,  // 115: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	25,  // 116: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
-	25,  // 117: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	25,  // 118: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	26,  // 119: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
-	8,   // 120: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 121: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 122: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
-	8,   // 123: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	165, // 124: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
-	165, // 125: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
-	149, // 126: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
-	149, // 127: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
-	149, // 128: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
-	167, // 129: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
-	8,   // 130: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	165, // 131: llmgw.admin.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	166, // 132: llmgw.admin.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	166, // 133: llmgw.admin.v1.AuditEvent.after:type_name -> google.protobuf.Struct
-	165, // 134: llmgw.admin.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	165, // 135: llmgw.admin.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	158, // 136: llmgw.admin.v1.ListAuditEventsResponse.audit_events:type_name -> llmgw.admin.v1.AuditEvent
-	27,  // 137: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
-	29,  // 138: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
-	31,  // 139: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
-	33,  // 140: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
-	35,  // 141: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
-	37,  // 142: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
-	39,  // 143: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
-	41,  // 144: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
-	43,  // 145: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
-	45,  // 146: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
-	47,  // 147: llmgw.admin.v1.AdminService.TestModel:input_type -> llmgw.admin.v1.TestModelRequest
-	49,  // 148: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
-	51,  // 149: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
-	53,  // 150: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
-	55,  // 151: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
-	57,  // 152: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
-	59,  // 153: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
-	61,  // 154: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
-	63,  // 155: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
-	65,  // 156: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
-	67,  // 157: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
-	69,  // 158: llmgw.admin.v1.AdminService.CreateIdentityProvider:input_type -> llmgw.admin.v1.CreateIdentityProviderRequest
-	71,  // 159: llmgw.admin.v1.AdminService.GetIdentityProvider:input_type -> llmgw.admin.v1.GetIdentityProviderRequest
-	73,  // 160: llmgw.admin.v1.AdminService.ListIdentityProviders:input_type -> llmgw.admin.v1.ListIdentityProvidersRequest
-	75,  // 161: llmgw.admin.v1.AdminService.UpdateIdentityProvider:input_type -> llmgw.admin.v1.UpdateIdentityProviderRequest
-	77,  // 162: llmgw.admin.v1.AdminService.DeleteIdentityProvider:input_type -> llmgw.admin.v1.DeleteIdentityProviderRequest
-	79,  // 163: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
-	81,  // 164: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
-	83,  // 165: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
-	85,  // 166: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
-	87,  // 167: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
-	143, // 168: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
-	145, // 169: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
-	147, // 170: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
-	156, // 171: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
-	150, // 172: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
-	152, // 173: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
-	154, // 174: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
-	89,  // 175: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
-	91,  // 176: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
-	93,  // 177: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
-	95,  // 178: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
-	97,  // 179: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
-	99,  // 180: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
-	101, // 181: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
-	103, // 182: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
-	105, // 183: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
-	107, // 184: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
-	109, // 185: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
-	111, // 186: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
-	113, // 187: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
-	115, // 188: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
-	117, // 189: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
-	119, // 190: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
-	121, // 191: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
-	123, // 192: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
-	125, // 193: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
-	127, // 194: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
-	129, // 195: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
-	131, // 196: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
-	133, // 197: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
-	135, // 198: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
-	137, // 199: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
-	139, // 200: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
-	141, // 201: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
-	159, // 202: llmgw.admin.v1.AdminService.ListAuditEvents:input_type -> llmgw.admin.v1.ListAuditEventsRequest
-	28,  // 203: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
-	30,  // 204: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
-	32,  // 205: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
-	34,  // 206: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
-	36,  // 207: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
-	38,  // 208: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
-	40,  // 209: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
-	42,  // 210: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
-	44,  // 211: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
-	46,  // 212: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
-	48,  // 213: llmgw.admin.v1.AdminService.TestModel:output_type -> llmgw.admin.v1.TestModelResponse
-	50,  // 214: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
-	52,  // 215: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
-	54,  // 216: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
-	56,  // 217: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
-	58,  // 218: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
-	60,  // 219: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
-	62,  // 220: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
-	64,  // 221: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
-	66,  // 222: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
-	68,  // 223: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
-	70,  // 224: llmgw.admin.v1.AdminService.CreateIdentityProvider:output_type -> llmgw.admin.v1.CreateIdentityProviderResponse
-	72,  // 225: llmgw.admin.v1.AdminService.GetIdentityProvider:output_type -> llmgw.admin.v1.GetIdentityProviderResponse
-	74,  // 226: llmgw.admin.v1.AdminService.ListIdentityProviders:output_type -> llmgw.admin.v1.ListIdentityProvidersResponse
-	76,  // 227: llmgw.admin.v1.AdminService.UpdateIdentityProvider:output_type -> llmgw.admin.v1.UpdateIdentityProviderResponse
-	78,  // 228: llmgw.admin.v1.AdminService.DeleteIdentityProvider:output_type -> llmgw.admin.v1.DeleteIdentityProviderResponse
-	80,  // 229: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
-	82,  // 230: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
-	84,  // 231: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
-	86,  // 232: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
-	88,  // 233: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
-	144, // 234: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
-	146, // 235: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
-	148, // 236: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
-	157, // 237: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
-	151, // 238: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
-	153, // 239: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
-	155, // 240: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
-	90,  // 241: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
-	92,  // 242: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
-	94,  // 243: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
-	96,  // 244: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
-	98,  // 245: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
-	100, // 246: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
-	102, // 247: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
-	104, // 248: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
-	106, // 249: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
-	108, // 250: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
-	110, // 251: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
-	112, // 252: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
-	114, // 253: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
-	116, // 254: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
-	118, // 255: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
-	120, // 256: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
-	122, // 257: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
-	124, // 258: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
-	126, // 259: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
-	128, // 260: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
-	130, // 261: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
-	132, // 262: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
-	134, // 263: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
-	136, // 264: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
-	138, // 265: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
-	140, // 266: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
-	142, // 267: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
-	160, // 268: llmgw.admin.v1.AdminService.ListAuditEvents:output_type -> llmgw.admin.v1.ListAuditEventsResponse
-	203, // [203:269] is the sub-list for method output_type
-	137, // [137:203] is the sub-list for method input_type
-	137, // [137:137] is the sub-list for extension type_name
-	137, // [137:137] is the sub-list for extension extendee
-	0,   // [0:137] is the sub-list for field type_name
+	25,  // 47: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
+	174, // 48: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	174, // 49: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	174, // 50: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
+	2,   // 51: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 52: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 53: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 54: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 55: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	2,   // 56: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	3,   // 57: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	3,   // 58: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	3,   // 59: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
+	3,   // 60: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
+	3,   // 61: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	3,   // 62: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	176, // 63: llmgw.admin.v1.TestModelResponse.latency:type_name -> google.protobuf.Duration
+	5,   // 64: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
+	5,   // 65: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
+	5,   // 66: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
+	5,   // 67: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
+	5,   // 68: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
+	5,   // 69: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
+	6,   // 70: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	6,   // 71: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	6,   // 72: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	6,   // 73: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
+	6,   // 74: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	6,   // 75: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	7,   // 76: llmgw.admin.v1.CreateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	7,   // 77: llmgw.admin.v1.CreateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	7,   // 78: llmgw.admin.v1.GetIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	7,   // 79: llmgw.admin.v1.ListIdentityProvidersResponse.identity_providers:type_name -> llmgw.admin.v1.IdentityProvider
+	7,   // 80: llmgw.admin.v1.UpdateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	7,   // 81: llmgw.admin.v1.UpdateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	8,   // 82: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	8,   // 83: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	8,   // 84: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	8,   // 85: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
+	8,   // 86: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	8,   // 87: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 88: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	10,  // 89: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	10,  // 90: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	10,  // 91: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
+	10,  // 92: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	10,  // 93: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	18,  // 94: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	18,  // 95: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	18,  // 96: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	18,  // 97: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
+	18,  // 98: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	18,  // 99: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	19,  // 100: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	19,  // 101: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	19,  // 102: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	19,  // 103: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
+	19,  // 104: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	19,  // 105: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	20,  // 106: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
+	23,  // 107: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	23,  // 108: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	23,  // 109: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	23,  // 110: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
+	23,  // 111: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	23,  // 112: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	26,  // 113: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	26,  // 114: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	26,  // 115: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	26,  // 116: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
+	26,  // 117: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	26,  // 118: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	27,  // 119: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
+	9,   // 120: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
+	9,   // 121: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	9,   // 122: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
+	9,   // 123: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	174, // 124: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
+	174, // 125: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
+	150, // 126: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	150, // 127: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
+	150, // 128: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	176, // 129: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
+	9,   // 130: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	174, // 131: llmgw.admin.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	175, // 132: llmgw.admin.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	175, // 133: llmgw.admin.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	174, // 134: llmgw.admin.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	174, // 135: llmgw.admin.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	159, // 136: llmgw.admin.v1.ListAuditEventsResponse.audit_events:type_name -> llmgw.admin.v1.AuditEvent
+	1,   // 137: llmgw.admin.v1.ConfigChange.action:type_name -> llmgw.admin.v1.ConfigAction
+	165, // 138: llmgw.admin.v1.ConfigChange.fields:type_name -> llmgw.admin.v1.ConfigFieldChange
+	166, // 139: llmgw.admin.v1.PlanConfigResponse.changes:type_name -> llmgw.admin.v1.ConfigChange
+	166, // 140: llmgw.admin.v1.ApplyConfigResponse.applied:type_name -> llmgw.admin.v1.ConfigChange
+	28,  // 141: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
+	30,  // 142: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
+	32,  // 143: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
+	34,  // 144: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
+	36,  // 145: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
+	38,  // 146: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
+	40,  // 147: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
+	42,  // 148: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
+	44,  // 149: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
+	46,  // 150: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
+	48,  // 151: llmgw.admin.v1.AdminService.TestModel:input_type -> llmgw.admin.v1.TestModelRequest
+	50,  // 152: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
+	52,  // 153: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
+	54,  // 154: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
+	56,  // 155: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
+	58,  // 156: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
+	60,  // 157: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
+	62,  // 158: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
+	64,  // 159: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
+	66,  // 160: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
+	68,  // 161: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
+	70,  // 162: llmgw.admin.v1.AdminService.CreateIdentityProvider:input_type -> llmgw.admin.v1.CreateIdentityProviderRequest
+	72,  // 163: llmgw.admin.v1.AdminService.GetIdentityProvider:input_type -> llmgw.admin.v1.GetIdentityProviderRequest
+	74,  // 164: llmgw.admin.v1.AdminService.ListIdentityProviders:input_type -> llmgw.admin.v1.ListIdentityProvidersRequest
+	76,  // 165: llmgw.admin.v1.AdminService.UpdateIdentityProvider:input_type -> llmgw.admin.v1.UpdateIdentityProviderRequest
+	78,  // 166: llmgw.admin.v1.AdminService.DeleteIdentityProvider:input_type -> llmgw.admin.v1.DeleteIdentityProviderRequest
+	80,  // 167: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
+	82,  // 168: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
+	84,  // 169: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
+	86,  // 170: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
+	88,  // 171: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
+	144, // 172: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
+	146, // 173: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
+	148, // 174: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
+	157, // 175: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
+	151, // 176: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
+	153, // 177: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
+	155, // 178: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
+	90,  // 179: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
+	92,  // 180: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
+	94,  // 181: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
+	96,  // 182: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
+	98,  // 183: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
+	100, // 184: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
+	102, // 185: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
+	104, // 186: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
+	106, // 187: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
+	108, // 188: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
+	110, // 189: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
+	112, // 190: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
+	114, // 191: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
+	116, // 192: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
+	118, // 193: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
+	120, // 194: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
+	122, // 195: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
+	124, // 196: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
+	126, // 197: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
+	128, // 198: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
+	130, // 199: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
+	132, // 200: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
+	134, // 201: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
+	136, // 202: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
+	138, // 203: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
+	140, // 204: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
+	142, // 205: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
+	160, // 206: llmgw.admin.v1.AdminService.ListAuditEvents:input_type -> llmgw.admin.v1.ListAuditEventsRequest
+	162, // 207: llmgw.admin.v1.AdminService.ExportConfig:input_type -> llmgw.admin.v1.ExportConfigRequest
+	164, // 208: llmgw.admin.v1.AdminService.PlanConfig:input_type -> llmgw.admin.v1.PlanConfigRequest
+	168, // 209: llmgw.admin.v1.AdminService.ApplyConfig:input_type -> llmgw.admin.v1.ApplyConfigRequest
+	29,  // 210: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
+	31,  // 211: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
+	33,  // 212: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
+	35,  // 213: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
+	37,  // 214: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
+	39,  // 215: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
+	41,  // 216: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
+	43,  // 217: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
+	45,  // 218: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
+	47,  // 219: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
+	49,  // 220: llmgw.admin.v1.AdminService.TestModel:output_type -> llmgw.admin.v1.TestModelResponse
+	51,  // 221: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
+	53,  // 222: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
+	55,  // 223: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
+	57,  // 224: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
+	59,  // 225: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
+	61,  // 226: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
+	63,  // 227: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
+	65,  // 228: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
+	67,  // 229: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
+	69,  // 230: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
+	71,  // 231: llmgw.admin.v1.AdminService.CreateIdentityProvider:output_type -> llmgw.admin.v1.CreateIdentityProviderResponse
+	73,  // 232: llmgw.admin.v1.AdminService.GetIdentityProvider:output_type -> llmgw.admin.v1.GetIdentityProviderResponse
+	75,  // 233: llmgw.admin.v1.AdminService.ListIdentityProviders:output_type -> llmgw.admin.v1.ListIdentityProvidersResponse
+	77,  // 234: llmgw.admin.v1.AdminService.UpdateIdentityProvider:output_type -> llmgw.admin.v1.UpdateIdentityProviderResponse
+	79,  // 235: llmgw.admin.v1.AdminService.DeleteIdentityProvider:output_type -> llmgw.admin.v1.DeleteIdentityProviderResponse
+	81,  // 236: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
+	83,  // 237: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
+	85,  // 238: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
+	87,  // 239: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
+	89,  // 240: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
+	145, // 241: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
+	147, // 242: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
+	149, // 243: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
+	158, // 244: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
+	152, // 245: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
+	154, // 246: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
+	156, // 247: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
+	91,  // 248: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
+	93,  // 249: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
+	95,  // 250: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
+	97,  // 251: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
+	99,  // 252: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
+	101, // 253: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
+	103, // 254: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
+	105, // 255: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
+	107, // 256: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
+	109, // 257: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
+	111, // 258: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
+	113, // 259: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
+	115, // 260: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
+	117, // 261: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
+	119, // 262: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
+	121, // 263: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
+	123, // 264: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
+	125, // 265: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
+	127, // 266: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
+	129, // 267: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
+	131, // 268: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
+	133, // 269: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
+	135, // 270: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
+	137, // 271: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
+	139, // 272: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
+	141, // 273: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
+	143, // 274: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
+	161, // 275: llmgw.admin.v1.AdminService.ListAuditEvents:output_type -> llmgw.admin.v1.ListAuditEventsResponse
+	163, // 276: llmgw.admin.v1.AdminService.ExportConfig:output_type -> llmgw.admin.v1.ExportConfigResponse
+	167, // 277: llmgw.admin.v1.AdminService.PlanConfig:output_type -> llmgw.admin.v1.PlanConfigResponse
+	169, // 278: llmgw.admin.v1.AdminService.ApplyConfig:output_type -> llmgw.admin.v1.ApplyConfigResponse
+	210, // [210:279] is the sub-list for method output_type
+	141, // [141:210] is the sub-list for method input_type
+	141, // [141:141] is the sub-list for extension type_name
+	141, // [141:141] is the sub-list for extension extendee
+	0,   // [0:141] is the sub-list for field type_name
 }
 
 func init() { file_llmgw_admin_v1_admin_proto_init() }
@@ -9916,8 +10500,8 @@ func file_llmgw_admin_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_admin_v1_admin_proto_rawDesc), len(file_llmgw_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   164,
+			NumEnums:      2,
+			NumMessages:   172,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -85,6 +85,9 @@ const (
 	AdminService_DeleteBudget_FullMethodName           = "/llmgw.admin.v1.AdminService/DeleteBudget"
 	AdminService_ListLimitStatus_FullMethodName        = "/llmgw.admin.v1.AdminService/ListLimitStatus"
 	AdminService_ListAuditEvents_FullMethodName        = "/llmgw.admin.v1.AdminService/ListAuditEvents"
+	AdminService_ExportConfig_FullMethodName           = "/llmgw.admin.v1.AdminService/ExportConfig"
+	AdminService_PlanConfig_FullMethodName             = "/llmgw.admin.v1.AdminService/PlanConfig"
+	AdminService_ApplyConfig_FullMethodName            = "/llmgw.admin.v1.AdminService/ApplyConfig"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -246,6 +249,25 @@ type AdminServiceClient interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
+	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
+	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
+	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
+	// secret is the placeholder "(redacted: stored, write-only)" and a webhook URL keeps only
+	// its host; given back to PlanConfig or ApplyConfig, each placeholder keeps what is stored.
+	ExportConfig(ctx context.Context, in *ExportConfigRequest, opts ...grpc.CallOption) (*ExportConfigResponse, error)
+	// PlanConfig compares a config YAML with the stored resources, as `llmgw apply --dry-run`
+	// does, and writes nothing. Like apply it is additive: resources the YAML does not name are
+	// left alone, never deleted. Secret references to the server's environment or files
+	// (env://, file://) are refused, naming the field: the server does not read its own
+	// environment on a caller's behalf.
+	PlanConfig(ctx context.Context, in *PlanConfigRequest, opts ...grpc.CallOption) (*PlanConfigResponse, error)
+	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
+	// resource through the Admin API's own write, so each is authorized and audited as that
+	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
+	ApplyConfig(ctx context.Context, in *ApplyConfigRequest, opts ...grpc.CallOption) (*ApplyConfigResponse, error)
 }
 
 type adminServiceClient struct {
@@ -916,6 +938,36 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 	return out, nil
 }
 
+func (c *adminServiceClient) ExportConfig(ctx context.Context, in *ExportConfigRequest, opts ...grpc.CallOption) (*ExportConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportConfigResponse)
+	err := c.cc.Invoke(ctx, AdminService_ExportConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) PlanConfig(ctx context.Context, in *PlanConfigRequest, opts ...grpc.CallOption) (*PlanConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PlanConfigResponse)
+	err := c.cc.Invoke(ctx, AdminService_PlanConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ApplyConfig(ctx context.Context, in *ApplyConfigRequest, opts ...grpc.CallOption) (*ApplyConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplyConfigResponse)
+	err := c.cc.Invoke(ctx, AdminService_ApplyConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -1075,6 +1127,25 @@ type AdminServiceServer interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
+	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
+	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
+	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
+	// secret is the placeholder "(redacted: stored, write-only)" and a webhook URL keeps only
+	// its host; given back to PlanConfig or ApplyConfig, each placeholder keeps what is stored.
+	ExportConfig(context.Context, *ExportConfigRequest) (*ExportConfigResponse, error)
+	// PlanConfig compares a config YAML with the stored resources, as `llmgw apply --dry-run`
+	// does, and writes nothing. Like apply it is additive: resources the YAML does not name are
+	// left alone, never deleted. Secret references to the server's environment or files
+	// (env://, file://) are refused, naming the field: the server does not read its own
+	// environment on a caller's behalf.
+	PlanConfig(context.Context, *PlanConfigRequest) (*PlanConfigResponse, error)
+	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
+	// resource through the Admin API's own write, so each is authorized and audited as that
+	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
+	ApplyConfig(context.Context, *ApplyConfigRequest) (*ApplyConfigResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -1282,6 +1353,15 @@ func (UnimplementedAdminServiceServer) ListLimitStatus(context.Context, *ListLim
 }
 func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
+}
+func (UnimplementedAdminServiceServer) ExportConfig(context.Context, *ExportConfigRequest) (*ExportConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportConfig not implemented")
+}
+func (UnimplementedAdminServiceServer) PlanConfig(context.Context, *PlanConfigRequest) (*PlanConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PlanConfig not implemented")
+}
+func (UnimplementedAdminServiceServer) ApplyConfig(context.Context, *ApplyConfigRequest) (*ApplyConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApplyConfig not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -2492,6 +2572,60 @@ func _AdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ExportConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ExportConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ExportConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ExportConfig(ctx, req.(*ExportConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_PlanConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlanConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).PlanConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_PlanConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).PlanConfig(ctx, req.(*PlanConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ApplyConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApplyConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ApplyConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ApplyConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ApplyConfig(ctx, req.(*ApplyConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2762,6 +2896,18 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAuditEvents",
 			Handler:    _AdminService_ListAuditEvents_Handler,
+		},
+		{
+			MethodName: "ExportConfig",
+			Handler:    _AdminService_ExportConfig_Handler,
+		},
+		{
+			MethodName: "PlanConfig",
+			Handler:    _AdminService_PlanConfig_Handler,
+		},
+		{
+			MethodName: "ApplyConfig",
+			Handler:    _AdminService_ApplyConfig_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -217,6 +217,14 @@ const (
 	// AdminServiceListAuditEventsProcedure is the fully-qualified name of the AdminService's
 	// ListAuditEvents RPC.
 	AdminServiceListAuditEventsProcedure = "/llmgw.admin.v1.AdminService/ListAuditEvents"
+	// AdminServiceExportConfigProcedure is the fully-qualified name of the AdminService's ExportConfig
+	// RPC.
+	AdminServiceExportConfigProcedure = "/llmgw.admin.v1.AdminService/ExportConfig"
+	// AdminServicePlanConfigProcedure is the fully-qualified name of the AdminService's PlanConfig RPC.
+	AdminServicePlanConfigProcedure = "/llmgw.admin.v1.AdminService/PlanConfig"
+	// AdminServiceApplyConfigProcedure is the fully-qualified name of the AdminService's ApplyConfig
+	// RPC.
+	AdminServiceApplyConfigProcedure = "/llmgw.admin.v1.AdminService/ApplyConfig"
 )
 
 // AdminServiceClient is a client for the llmgw.admin.v1.AdminService service.
@@ -368,6 +376,25 @@ type AdminServiceClient interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error)
+	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
+	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
+	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
+	// secret is the placeholder "(redacted: stored, write-only)" and a webhook URL keeps only
+	// its host; given back to PlanConfig or ApplyConfig, each placeholder keeps what is stored.
+	ExportConfig(context.Context, *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error)
+	// PlanConfig compares a config YAML with the stored resources, as `llmgw apply --dry-run`
+	// does, and writes nothing. Like apply it is additive: resources the YAML does not name are
+	// left alone, never deleted. Secret references to the server's environment or files
+	// (env://, file://) are refused, naming the field: the server does not read its own
+	// environment on a caller's behalf.
+	PlanConfig(context.Context, *v1.PlanConfigRequest) (*v1.PlanConfigResponse, error)
+	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
+	// resource through the Admin API's own write, so each is authorized and audited as that
+	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
+	ApplyConfig(context.Context, *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the llmgw.admin.v1.AdminService service. By
@@ -777,6 +804,24 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListAuditEvents")),
 			connect.WithClientOptions(opts...),
 		),
+		exportConfig: connect.NewClient[v1.ExportConfigRequest, v1.ExportConfigResponse](
+			httpClient,
+			baseURL+AdminServiceExportConfigProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ExportConfig")),
+			connect.WithClientOptions(opts...),
+		),
+		planConfig: connect.NewClient[v1.PlanConfigRequest, v1.PlanConfigResponse](
+			httpClient,
+			baseURL+AdminServicePlanConfigProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("PlanConfig")),
+			connect.WithClientOptions(opts...),
+		),
+		applyConfig: connect.NewClient[v1.ApplyConfigRequest, v1.ApplyConfigResponse](
+			httpClient,
+			baseURL+AdminServiceApplyConfigProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ApplyConfig")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -848,6 +893,9 @@ type adminServiceClient struct {
 	deleteBudget           *connect.Client[v1.DeleteBudgetRequest, v1.DeleteBudgetResponse]
 	listLimitStatus        *connect.Client[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse]
 	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	exportConfig           *connect.Client[v1.ExportConfigRequest, v1.ExportConfigResponse]
+	planConfig             *connect.Client[v1.PlanConfigRequest, v1.PlanConfigResponse]
+	applyConfig            *connect.Client[v1.ApplyConfigRequest, v1.ApplyConfigResponse]
 }
 
 // CreateProviderAccount calls llmgw.admin.v1.AdminService.CreateProviderAccount.
@@ -1444,6 +1492,33 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, req *v1.ListAu
 	return nil, err
 }
 
+// ExportConfig calls llmgw.admin.v1.AdminService.ExportConfig.
+func (c *adminServiceClient) ExportConfig(ctx context.Context, req *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error) {
+	response, err := c.exportConfig.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// PlanConfig calls llmgw.admin.v1.AdminService.PlanConfig.
+func (c *adminServiceClient) PlanConfig(ctx context.Context, req *v1.PlanConfigRequest) (*v1.PlanConfigResponse, error) {
+	response, err := c.planConfig.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ApplyConfig calls llmgw.admin.v1.AdminService.ApplyConfig.
+func (c *adminServiceClient) ApplyConfig(ctx context.Context, req *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error) {
+	response, err := c.applyConfig.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the llmgw.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateProviderAccount adds a provider account.
@@ -1593,6 +1668,25 @@ type AdminServiceHandler interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error)
+	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
+	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
+	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
+	// secret is the placeholder "(redacted: stored, write-only)" and a webhook URL keeps only
+	// its host; given back to PlanConfig or ApplyConfig, each placeholder keeps what is stored.
+	ExportConfig(context.Context, *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error)
+	// PlanConfig compares a config YAML with the stored resources, as `llmgw apply --dry-run`
+	// does, and writes nothing. Like apply it is additive: resources the YAML does not name are
+	// left alone, never deleted. Secret references to the server's environment or files
+	// (env://, file://) are refused, naming the field: the server does not read its own
+	// environment on a caller's behalf.
+	PlanConfig(context.Context, *v1.PlanConfigRequest) (*v1.PlanConfigResponse, error)
+	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
+	// resource through the Admin API's own write, so each is authorized and audited as that
+	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
+	ApplyConfig(context.Context, *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1998,6 +2092,24 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListAuditEvents")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceExportConfigHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceExportConfigProcedure,
+		svc.ExportConfig,
+		connect.WithSchema(adminServiceMethods.ByName("ExportConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServicePlanConfigHandler := connect.NewUnaryHandlerSimple(
+		AdminServicePlanConfigProcedure,
+		svc.PlanConfig,
+		connect.WithSchema(adminServiceMethods.ByName("PlanConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceApplyConfigHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceApplyConfigProcedure,
+		svc.ApplyConfig,
+		connect.WithSchema(adminServiceMethods.ByName("ApplyConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/llmgw.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateProviderAccountProcedure:
@@ -2132,6 +2244,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListLimitStatusHandler.ServeHTTP(w, r)
 		case AdminServiceListAuditEventsProcedure:
 			adminServiceListAuditEventsHandler.ServeHTTP(w, r)
+		case AdminServiceExportConfigProcedure:
+			adminServiceExportConfigHandler.ServeHTTP(w, r)
+		case AdminServicePlanConfigProcedure:
+			adminServicePlanConfigHandler.ServeHTTP(w, r)
+		case AdminServiceApplyConfigProcedure:
+			adminServiceApplyConfigHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -2403,4 +2521,16 @@ func (UnimplementedAdminServiceHandler) ListLimitStatus(context.Context, *v1.Lis
 
 func (UnimplementedAdminServiceHandler) ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListAuditEvents is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ExportConfig(context.Context, *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ExportConfig is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) PlanConfig(context.Context, *v1.PlanConfigRequest) (*v1.PlanConfigResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.PlanConfig is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ApplyConfig(context.Context, *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ApplyConfig is not implemented"))
 }
