@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/llmgw/llmgw/gateway/apierr"
 )
 
