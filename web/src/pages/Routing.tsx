@@ -200,7 +200,8 @@ function targetsText(r?: Routing): string {
 // optionsText is a short account of a target's options that differ from the defaults.
 function optionsText(r: TargetRow): string {
   const o: string[] = [];
-  if (r.attempts !== "" && r.attempts !== "2") o.push(`${r.attempts} tries`);
+  if (r.attempts) o.push(`${r.attempts} tries`);
+  if (r.delay) o.push(`${r.delay} ms apart`);
   if (r.retryOn) o.push(`retry on ${r.retryOn}`);
   if (r.fallbackOn) o.push(`fall back on ${r.fallbackOn}`);
   if (!r.fallbackCandidate) o.push("no fallback to it");
@@ -216,20 +217,24 @@ function stickyText(r?: Routing): string {
   return `, sticky ${st.ttlSeconds} s by ${st.sessionIdentifiers.map((i) => `${i.source}.${i.key}`).join(" + ")}`;
 }
 
-const numText = (v?: number) => (v === undefined ? "" : String(v));
 const nonZero = (v?: number) => (v ? String(v) : "");
 
-// rowOf is a stored target as the form's row.
+// unlessDefault is v, or "" when it is the API's default d (an empty field means the default).
+const unlessDefault = (v: string, d: string) => (v === d ? "" : v);
+
+// rowOf is a stored target as the form's row; options at the API's defaults (which it fills
+// in) are shown empty, as they would be typed.
 function rowOf(t: RoutingTarget): TargetRow {
   const hs = t.headersOverride;
+  const rc = t.retryConfig;
   return {
     target: t.target,
     weight: nonZero(t.weight),
     priority: nonZero(t.priority),
-    attempts: numText(t.retryConfig?.attempts),
-    delay: numText(t.retryConfig?.delay),
-    retryOn: (t.retryConfig?.onStatusCodes ?? []).join(", "),
-    fallbackOn: t.fallbackStatusCodes.join(", "),
+    attempts: rc?.attempts === undefined ? "" : unlessDefault(String(rc.attempts), "2"),
+    delay: rc?.delay === undefined ? "" : unlessDefault(String(rc.delay), "100"),
+    retryOn: unlessDefault((rc?.onStatusCodes ?? []).join(", "), "429, 500, 502, 503"),
+    fallbackOn: unlessDefault(t.fallbackStatusCodes.join(", "), "401, 403, 404, 429, 500, 502, 503"),
     fallbackCandidate: t.fallbackCandidate ?? true,
     params: t.overrideParams && Object.keys(t.overrideParams).length ? JSON.stringify(t.overrideParams) : "",
     headersSet: Object.entries(hs?.set ?? {})
