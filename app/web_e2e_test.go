@@ -114,4 +114,32 @@ func TestWebAppE2E(t *testing.T) {
 	if tot.GetRequests() != 3 || tot.GetFailures() != 1 {
 		t.Errorf("Usage API counts %d mock/echo requests and %d failures, want the Playground's 3 and 1", tot.GetRequests(), tot.GetFailures())
 	}
+
+	// The Playground's second turn of a tool call reached the upstream in the OpenAI shape: the
+	// assistant's tool_calls, then a tool message answering the call by its id.
+	if !sentToolResult(fake.Requests(), "12 C and sunny") {
+		t.Errorf("no request to the fake upstream carried the assistant's tool call and the tool's result %q", "12 C and sunny")
+	}
+}
+
+// sentToolResult reports whether one of reqs has, as its last two messages, an assistant
+// message with providertest.ModelTools's tool call and a tool message answering it with result.
+func sentToolResult(reqs []providertest.Request, result string) bool {
+	for _, r := range reqs {
+		msgs, _ := r.Body["messages"].([]any)
+		if len(msgs) < 2 {
+			continue
+		}
+		asked, _ := msgs[len(msgs)-2].(map[string]any)
+		answer, _ := msgs[len(msgs)-1].(map[string]any)
+		calls, _ := asked["tool_calls"].([]any)
+		if asked["role"] != "assistant" || len(calls) != 1 {
+			continue
+		}
+		call, _ := calls[0].(map[string]any)
+		if call["id"] == providertest.ToolCallID && answer["role"] == "tool" && answer["tool_call_id"] == providertest.ToolCallID && answer["content"] == result {
+			return true
+		}
+	}
+	return false
 }

@@ -831,6 +831,38 @@ try {
   }
   await shot("playground-compare");
 
+  // Playground, tools: a model that calls a tool (the fake upstream's fake-tools). Its call is
+  // shown; the next turn needs the call's result (refused before sending without it), which
+  // goes back as a tool message after the assistant's tool_calls, and the model answers from it.
+  await page.getByRole("link", { name: "Providers & models" }).click();
+  await modelForm.getByLabel("Provider account").selectOption("web-openai");
+  await modelForm.getByLabel("Model name").fill("gpt-tools");
+  await modelForm.getByLabel("Upstream model (optional)").fill("fake-tools");
+  // A price, since the budget web-daily refuses models without one.
+  await modelForm.getByLabel("Input", { exact: true }).fill("1");
+  await modelForm.getByLabel("Output", { exact: true }).fill("2");
+  await modelForm.getByRole("button", { name: "Create model" }).click();
+  await page.getByRole("table", { name: "Models" }).getByRole("row", { name: /web-openai\/gpt-tools/ }).waitFor();
+  await page.getByRole("link", { name: "Playground" }).click();
+  await chat.getByLabel("Model", { exact: true }).locator("option", { hasText: "web-openai/gpt-tools" }).waitFor({ state: "attached" });
+  await chat.getByLabel("Model", { exact: true }).selectOption("web-openai/gpt-tools");
+  await chat.getByText("Tools and response format").click();
+  await chat.getByLabel("Tools (JSON)").fill(JSON.stringify([{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }]));
+  await chat.getByLabel("Message").fill("weather in Oslo?");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await chat.locator(".chat li.assistant .content", { hasText: 'get_weather({"city":"Oslo"})' }).waitFor();
+  ok("the model's tool call is shown as name(arguments)");
+  const toolResult = chat.getByLabel("Result of get_weather (call 1)");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await fieldShows(toolResult, "write the result of get_weather");
+  ok("a tool call without its result is refused before sending, at the result's field");
+  await toolResult.fill("12 C and sunny");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await chat.locator(".chat li.assistant .content", { hasText: "tool said: 12 C and sunny" }).waitFor();
+  await chat.locator(".chat li.tool .content", { hasText: "get_weather: 12 C and sunny" }).waitFor();
+  ok("the tool's result goes back as a tool message, and the model answers from it");
+  await shot("playground-tools");
+
   // Dark scheme and a narrow screen render too.
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
