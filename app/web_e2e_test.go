@@ -34,14 +34,17 @@ func chromiumPath() (string, error) {
 }
 
 // TestWebAppE2E runs web/e2e/e2e.mjs, the web app in headless Chromium, against a real
-// gateway: sign in; create a team, an access rule, a user (and edit it), a key (the secret
-// shown once, then gone), a provider account on a fake OpenAI upstream with a model (test its
-// connection, price it), a virtual account (a key, an edit, a delete), a virtual model routed
-// to that model (and chat with it), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
-// that user's key; see the live status; hit the rate limit and see the refusal; revoke the key;
-// see the requests on the Usage dashboard and in the request log; edit the configuration as
-// YAML (review the diff, apply) and compare two virtual models side by side in the Playground;
-// sign in again with a key of a user with no Admin API role and see only that user's pages,
+// gateway: sign in; create a team, an access rule (and edit it), a user (and edit it), a key
+// (the secret shown once, then gone), a provider account on a fake OpenAI upstream with a model
+// (test its connection and the account's, price it; edit and delete a spare account and
+// model), a virtual account (a key, an edit, a delete), a virtual model routed to that model
+// (chat with it; edit its targets' options and sticky routing; delete a spare), a routing rule
+// with subjects, metadata and target options, a rate limit and a budget (and a spare rate
+// limit given a second limit, then deleted); chat with mock/echo in the Playground with
+// streaming and that user's key; see the live status; hit the rate limit and see the refusal;
+// revoke the key; see the requests on the Usage dashboard and in the request log; edit the
+// configuration as YAML (review the diff, apply), compare two virtual models side by side in
+// the Playground and answer a tool call there (the upstream must get the tool message); sign in again with a key of a user with no Admin API role and see only that user's pages,
 // and with a viewer's and see the configuration read-only. The dashboard's numbers must be
 // the Usage API's. Node, web/node_modules and chromium are required: a machine without them
 // fails here with the command that fixes it. Screenshots go to docs/screenshots.
