@@ -1,18 +1,8 @@
 import { Fragment, useId, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import {
-  HeadersOverrideSchema,
-  RetryConfigSchema,
-  RoutingTargetSchema,
-  SlaCutoffSchema,
-  StickyRoutingSchema,
-  type Routing,
-  type RoutingRule,
-  type RoutingTarget,
-  type VirtualModel,
-} from "@gen/llmgw/admin/v1/admin_pb";
+import type { RoutingRule, VirtualModel } from "@gen/llmgw/admin/v1/admin_pb";
+import { optionsText, routingOf, rowsOf, stickyOf, stickyText, targetsText, whenText } from "../lib/routing";
 import { useApi } from "../context";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, useSave, When, type Errors } from "../components";
 import {
@@ -25,10 +15,7 @@ import {
   maxStickyTTL,
   metadataText,
   overridableParams,
-  parseHeaderLines,
   parseMetadata,
-  parseParams,
-  parseStatuses,
   routingTypes,
   splitList,
   type SessionRow,
@@ -178,105 +165,6 @@ export default function RoutingPage() {
       )}
     </section>
   );
-}
-
-// whenText is a rule's condition: its models, then its subjects and metadata when it has them.
-function whenText(r: RoutingRule): string {
-  const w = r.when;
-  const extra = [w?.subjects.length ? `for ${w.subjects.join(", ")}` : "", metadataText(w?.metadata) ? `metadata ${metadataText(w?.metadata)}` : ""].filter(Boolean);
-  return [w?.models.join(", ") ?? "", ...extra].join("; ");
-}
-
-function targetsText(r?: Routing): string {
-  return (r?.loadBalanceTargets ?? [])
-    .map((t) => {
-      const base = t.target + (r?.type === "weight-based-routing" ? ` ${t.weight}%` : r?.type === "priority-based-routing" ? ` (priority ${t.priority})` : "");
-      const o = optionsText(rowOf(t));
-      return o ? `${base} [${o}]` : base;
-    })
-    .join(", ");
-}
-
-// optionsText is a short account of a target's options that differ from the defaults.
-function optionsText(r: TargetRow): string {
-  const o: string[] = [];
-  if (r.attempts) o.push(`${r.attempts} tries`);
-  if (r.delay) o.push(`${r.delay} ms apart`);
-  if (r.retryOn) o.push(`retry on ${r.retryOn}`);
-  if (r.fallbackOn) o.push(`fall back on ${r.fallbackOn}`);
-  if (!r.fallbackCandidate) o.push("no fallback to it");
-  if (r.params) o.push(`params ${r.params}`);
-  if (r.headersSet || r.headersRemove) o.push("headers");
-  if (r.slaTpot || r.slaTtft) o.push("SLA");
-  return o.join("; ");
-}
-
-function stickyText(r?: Routing): string {
-  const st = r?.stickyRouting;
-  if (!st) return "";
-  return `, sticky ${st.ttlSeconds} s by ${st.sessionIdentifiers.map((i) => `${i.source}.${i.key}`).join(" + ")}`;
-}
-
-const nonZero = (v?: number) => (v ? String(v) : "");
-
-// unlessDefault is v, or "" when it is the API's default d (an empty field means the default).
-const unlessDefault = (v: string, d: string) => (v === d ? "" : v);
-
-// rowOf is a stored target as the form's row; options at the API's defaults (which it fills
-// in) are shown empty, as they would be typed.
-function rowOf(t: RoutingTarget): TargetRow {
-  const hs = t.headersOverride;
-  const rc = t.retryConfig;
-  return {
-    target: t.target,
-    weight: nonZero(t.weight),
-    priority: nonZero(t.priority),
-    attempts: rc?.attempts === undefined ? "" : unlessDefault(String(rc.attempts), "2"),
-    delay: rc?.delay === undefined ? "" : unlessDefault(String(rc.delay), "100"),
-    retryOn: unlessDefault((rc?.onStatusCodes ?? []).join(", "), "429, 500, 502, 503"),
-    fallbackOn: unlessDefault(t.fallbackStatusCodes.join(", "), "401, 403, 404, 429, 500, 502, 503"),
-    fallbackCandidate: t.fallbackCandidate ?? true,
-    params: t.overrideParams && Object.keys(t.overrideParams).length ? JSON.stringify(t.overrideParams) : "",
-    headersSet: Object.entries(hs?.set ?? {})
-      .map(([k, v]) => `${k}: ${v}`)
-      .join("\n"),
-    headersRemove: (hs?.remove ?? []).join(", "),
-    slaTpot: nonZero(t.slaCutoff?.timePerOutputTokenMs),
-    slaTtft: nonZero(t.slaCutoff?.timeToFirstTokenMs),
-  };
-}
-
-function rowsOf(r?: Routing): TargetRow[] {
-  return (r?.loadBalanceTargets ?? []).map(rowOf);
-}
-
-// targetOf is a checked row as the API's target; an empty option is left unset (the default).
-function targetOf(r: TargetRow): RoutingTarget {
-  const n = (v: string) => (v.trim() === "" ? undefined : Number(v));
-  const t = create(RoutingTargetSchema, { target: r.target, weight: Number(r.weight || 0), priority: Number(r.priority || 0) });
-  const retryOn = parseStatuses(r.retryOn).codes;
-  if (r.attempts.trim() || r.delay.trim() || retryOn.length) t.retryConfig = create(RetryConfigSchema, { attempts: n(r.attempts), delay: n(r.delay), onStatusCodes: retryOn });
-  t.fallbackStatusCodes = parseStatuses(r.fallbackOn).codes;
-  if (!r.fallbackCandidate) t.fallbackCandidate = false;
-  const params = parseParams(r.params).params;
-  if (params) t.overrideParams = params as JsonObject;
-  const set = parseHeaderLines(r.headersSet).set;
-  const remove = splitList(r.headersRemove);
-  if (Object.keys(set).length || remove.length) t.headersOverride = create(HeadersOverrideSchema, { set, remove });
-  if (r.slaTpot.trim() || r.slaTtft.trim()) t.slaCutoff = create(SlaCutoffSchema, { timePerOutputTokenMs: Number(r.slaTpot || 0), timeToFirstTokenMs: Number(r.slaTtft || 0) });
-  return t;
-}
-
-// routingOf is the routing config of checked rows and, for a virtual model, its sticky routing.
-function routingOf(type: string, rows: TargetRow[], sticky?: StickyFields) {
-  return {
-    type,
-    stickyRouting:
-      sticky?.on && type === "weight-based-routing"
-        ? create(StickyRoutingSchema, { ttlSeconds: Number(sticky.ttl), sessionIdentifiers: sticky.ids.map((i) => ({ source: i.source, key: i.key.trim() })) })
-        : undefined,
-    loadBalanceTargets: rows.map(targetOf),
-  };
 }
 
 const optionFields = [
@@ -486,12 +374,6 @@ function StickyEditor({ param, st, setSt, errors }: { param: string; st: StickyF
   );
 }
 
-function stickyOf(r?: Routing): StickyFields {
-  const st = r?.stickyRouting;
-  if (!st) return { on: false, ttl: "3600", ids: [] };
-  return { on: true, ttl: String(st.ttlSeconds), ids: st.sessionIdentifiers.map((i) => ({ source: i.source, key: i.key })) };
-}
-
 // VirtualModelForm creates a virtual model, or edits initial (its group and name are immutable).
 function VirtualModelForm({ initial, onDone }: { initial?: VirtualModel; onDone?: () => void }) {
   const { api } = useApi();
@@ -541,8 +423,8 @@ function VirtualModelForm({ initial, onDone }: { initial?: VirtualModel; onDone?
         </Field>
       </div>
       <RoutingEditor param={param} type={type} setType={setType} rows={rows} setRows={setRows} errors={errors} />
-      {type === "weight-based-routing" && <StickyEditor param={param} st={sticky} setSt={setSticky} errors={errors} />}
-      <FormError message={errors[""] ?? errors["virtual_model.model_types"] ?? (type !== "weight-based-routing" ? errors[`${param}.sticky_routing`] : undefined)} />
+      <StickyEditor param={param} st={sticky} setSt={setSticky} errors={errors} />
+      <FormError message={errors[""] ?? errors["virtual_model.model_types"]} />
       <button type="submit" disabled={m.isPending}>
         {initial ? "Save" : "Create virtual model"}
       </button>

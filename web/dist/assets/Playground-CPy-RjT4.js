@@ -1,4 +1,4 @@
-import{A as e,C as t,I as n,L as r,O as i,R as a,S as o,i as s,w as c}from"./index-DUg2S-9z.js";import{s as l}from"./validate-wLlrNR0A.js";var u=a(r(),1),ee=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
+import{A as e,C as t,I as n,L as r,O as i,R as a,S as o,i as s,w as c}from"./index-CUcCePVM.js";import{s as l}from"./validate-wLlrNR0A.js";var u=a(r(),1),ee=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
 `);let t=[],n;for(;(n=this.buf.indexOf(`
 
 `))>=0;){let e=this.buf.slice(0,n);this.buf=this.buf.slice(n+2);let r=e.split(`
