@@ -299,6 +299,7 @@ try {
   await page.getByRole("button", { name: "Edit account web-spare" }).click();
   const accEdit = page.getByRole("form", { name: "Edit account web-spare" });
   const accEditURL = accEdit.getByLabel("Base URL");
+  await accessible("providers, editing an account");
   await accEditURL.fill("gopher://example.com");
   await accEdit.getByRole("button", { name: "Save" }).click();
   await fieldShows(accEditURL, "provider_account.base_url must be an http or https URL");
@@ -613,6 +614,7 @@ try {
   const rlEdit = page.getByRole("form", { name: "Edit rate limit web-spare" });
   await rlEdit.getByRole("button", { name: "Add limit" }).click();
   const rlUnit2 = rlEdit.getByLabel("Limit 2 unit");
+  await accessible("limits, editing a rate limit");
   await rlUnit2.selectOption("requests_per_hour");
   await rlEdit.getByLabel("Limit 2", { exact: true }).fill("100000");
   await rlEdit.getByRole("button", { name: "Save" }).click();
