@@ -1,11 +1,11 @@
 import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Mode, type Budget, type RateLimit } from "@gen/llmgw/admin/v1/admin_pb";
+import { Mode, type Budget, type LimitStatus as LimitStatusRow, type RateLimit } from "@gen/llmgw/admin/v1/admin_pb";
 import { useApi } from "../context";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, When, type Errors } from "../components";
-import { checkPositive, splitList } from "../lib/validate";
-import { BudgetForm, RateLimitForm } from "./LimitForms";
+import { checkLimits, checkPositive, splitList, type LimitRow } from "../lib/validate";
+import { BudgetForm, LimitRows, limitFields, limitsOf, RateLimitForm } from "./LimitForms";
 
 // Limits lists the rate limits and budgets and their live status, refreshed every 5 seconds.
 export default function Limits() {
@@ -80,6 +80,7 @@ export default function Limits() {
               <th scope="col">Limits</th>
               <th scope="col">Applies per</th>
               <th scope="col">Mode</th>
+              <th scope="col">Live status</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
               </th>
@@ -94,13 +95,16 @@ export default function Limits() {
                 <td>{r.appliesPer.join(", ") || "—"}</td>
                 <td>{r.mode === Mode.AUDIT ? "audit" : "enforce"}</td>
                 <td>
+                  <LimitStatus rule={r} statuses={status.data?.statuses ?? []} />
+                </td>
+                <td>
                   <EditButton name={r.name} onClick={() => setEditing(`rl:${r.name}`)} />{" "}
                   <DeleteButton name={r.name} onDelete={() => removeLimit.mutate(r.name)} pending={removeLimit.isPending} />
                 </td>
               </tr>
               {editing === `rl:${r.name}` && (
                 <tr>
-                  <td colSpan={5}>
+                  <td colSpan={6}>
                     <EditRateLimit rule={r} onDone={() => setEditing(undefined)} />
                   </td>
                 </tr>
@@ -155,40 +159,32 @@ export default function Limits() {
   );
 }
 
-// EditRateLimit changes a rate limit's first limit, applies_per and mode; its condition and
-// other limits are sent back as they are (UpdateRateLimit replaces the rule).
+// EditRateLimit changes a rate limit's limits (added, removed, changed), applies_per and mode;
+// its condition is sent back as it is (UpdateRateLimit replaces the rule).
 function EditRateLimit({ rule, onDone }: { rule: RateLimit; onDone: () => void }) {
   const { api } = useApi();
-  const first = rule.limits[0];
-  const [limit, setLimit] = useState(first ? String(first.limitTo) : "");
+  const [rows, setRows] = useState<LimitRow[]>(rule.limits.map((l) => ({ unit: l.unit, limit: String(l.limitTo) })));
   const [per, setPer] = useState(rule.appliesPer.join(", "));
   const [audit, setAudit] = useState(rule.mode === Mode.AUDIT);
-  const fields = ["rate_limit.limits[0].limit_to", "rate_limit.limits", "rate_limit.applies_per", "rate_limit.mode"];
+  const fields = [...limitFields(rows.length), "rate_limit.applies_per", "rate_limit.mode"];
   const { m, errors, setErrors } = useSave(
     fields,
     () =>
       api.admin.updateRateLimit({
-        rateLimit: {
-          ...rule,
-          limits: rule.limits.map((l, i) => (i === 0 ? { ...l, limitTo: BigInt(limit) } : l)),
-          appliesPer: splitList(per),
-          mode: audit ? Mode.AUDIT : Mode.ENFORCE,
-        },
+        rateLimit: { ...rule, limits: limitsOf(rows), appliesPer: splitList(per), mode: audit ? Mode.AUDIT : Mode.ENFORCE },
       }),
     onDone,
   );
   function submit(e: FormEvent) {
     e.preventDefault();
-    const errs: Errors = { "rate_limit.limits[0].limit_to": checkPositive("rate_limit.limits[0].limit_to", limit, true) };
+    const errs = checkLimits(rows);
     setErrors(errs);
     if (!hasErrors(errs)) m.mutate(undefined);
   }
   return (
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit rate limit ${rule.name}`}>
+      <LimitRows rows={rows} setRows={setRows} errors={errors} />
       <div className="row">
-        <Field label={`Limit (${first?.unit ?? ""})`} error={errors["rate_limit.limits[0].limit_to"] ?? errors["rate_limit.limits"]}>
-          {(id, d, inv) => <input id={id} inputMode="numeric" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
         <Field label="Applies per" error={errors["rate_limit.applies_per"]}>
           {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
@@ -200,6 +196,32 @@ function EditRateLimit({ rule, onDone }: { rule: RateLimit; onDone: () => void }
       <FormError message={errors[""]} />
       <SaveCancel pending={m.isPending} onCancel={onDone} />
     </form>
+  );
+}
+
+// LimitStatus is every limit of a rule with the live state of its counters (ListLimitStatus):
+// used of the limit, remaining and reset time, per bucket; "no requests yet" when none counts.
+function LimitStatus({ rule, statuses }: { rule: RateLimit; statuses: LimitStatusRow[] }) {
+  return (
+    <ul className="plain">
+      {rule.limits.map((l) => {
+        const mine = statuses.filter((s) => s.kind === "rate_limit" && s.rule === rule.name && s.unit === l.unit);
+        return (
+          <li key={l.unit}>
+            {l.unit}:{" "}
+            {mine.length === 0
+              ? "no requests yet"
+              : mine.map((s, i) => (
+                  <span key={s.bucket}>
+                    {i > 0 && "; "}
+                    {s.bucket ? `${s.bucket} ` : ""}
+                    {String(s.used)} of {String(s.limit)} used, {String(s.remaining)} left, resets <When t={s.resetTime && timestampDate(s.resetTime)} />
+                  </span>
+                ))}
+          </li>
+        );
+      })}
+    </ul>
   );
 }
 
