@@ -310,8 +310,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		h = &hooks{}
 	}
 	snaps := snapshot.Holder{Now: h.clock}
+	var lb *logbuffer.Writer
 	if cfg.LogBuffer > 0 {
-		lb := logbuffer.New(stderr, cfg.LogBuffer, h.logAfter)
+		lb = logbuffer.New(stderr, cfg.LogBuffer, h.logAfter)
 		defer func() { _ = lb.Close() }() // last: every line, the shutdown's included
 		stderr = lb
 	}
@@ -522,6 +523,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		}
 	}()
 	logger.Info("llmgw serving", "addr", ln.Addr().String(), "role", cfg.Role, "db", pl.dialect(), "version", Version)
+	if lb != nil {
+		lb.Flush() // the start's lines (a generated admin token among them) show at once
+	}
 	if h.ready != nil {
 		h.ready(ln.Addr().String())
 	}
