@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { ErrorBox, Field } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkName, splitList } from "../lib/validate";
@@ -9,13 +10,16 @@ type Errors = Record<string, string | undefined>;
 
 // Access holds teams and the authorization rules that say who may call which models.
 export default function Access() {
+  const write = mayWrite(useAccess(), "config");
   return (
     <section aria-labelledby="access-h">
       <h1 id="access-h">Teams &amp; access</h1>
-      <div className="row">
-        <TeamForm />
-        <RuleForm />
-      </div>
+      {write && (
+        <div className="row">
+          <TeamForm />
+          <RuleForm />
+        </div>
+      )}
       <Lists />
     </section>
   );

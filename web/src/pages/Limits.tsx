@@ -1,25 +1,30 @@
 import { useQuery } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Mode } from "@gen/llmgw/admin/v1/admin_pb";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { ErrorBox, When } from "../components";
 import { BudgetForm, RateLimitForm } from "./LimitForms";
 
 // Limits lists the rate limits and budgets and their live status, refreshed every 5 seconds.
 export default function Limits() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "team");
   const limits = useQuery({ queryKey: ["ratelimits"], queryFn: () => api.admin.listRateLimits({}) });
   const budgets = useQuery({ queryKey: ["budgets"], queryFn: () => api.admin.listBudgets({}) });
   const status = useQuery({
     queryKey: ["limitstatus"],
     queryFn: () => api.admin.listLimitStatus({}),
+    // The live status is the admin's and viewer's: it counts every team's usage.
+    enabled: access.admin || access.viewer,
     refetchInterval: 5000,
   });
   return (
     <section aria-labelledby="limits-h">
       <h1 id="limits-h">Rate limits &amp; budgets</h1>
       <ErrorBox error={limits.error ?? budgets.error ?? status.error} />
-      <h2>Live status</h2>
+      {(access.admin || access.viewer) && <h2>Live status</h2>}
       {status.data && (
         <table aria-label="Live status">
           <caption>{status.data.statuses.length} counters; refreshed every 5 s</caption>
@@ -55,10 +60,12 @@ export default function Limits() {
           </tbody>
         </table>
       )}
-      <div className="row">
-        <RateLimitForm />
-        <BudgetForm />
-      </div>
+      {write && (
+        <div className="row">
+          <RateLimitForm />
+          <BudgetForm />
+        </div>
+      )}
       <h2>Rate limits</h2>
       {limits.data && (
         <table aria-label="Rate limits">

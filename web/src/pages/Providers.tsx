@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { ErrorBox, Field } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkModelName, checkName, checkURL } from "../lib/validate";
@@ -18,6 +19,8 @@ type ModelErrors = Partial<Record<(typeof modelFields)[number] | "", string>>;
 // one is stored.
 export default function Providers() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "config");
   const qc = useQueryClient();
   const accounts = useQuery({ queryKey: ["provider-accounts"], queryFn: () => api.admin.listProviderAccounts({}) });
   const models = useQuery({ queryKey: ["models"], queryFn: () => api.admin.listModels({}) });
@@ -87,6 +90,7 @@ export default function Providers() {
   return (
     <section aria-labelledby="prov-h">
       <h1 id="prov-h">Providers & models</h1>
+      {write && (
       <form onSubmit={submitAccount} onChange={() => setAErrors({})} noValidate className="card" aria-label="Create a provider account">
         <h2>Create a provider account</h2>
         <div className="row">
@@ -123,6 +127,8 @@ export default function Providers() {
           Create account
         </button>
       </form>
+      )}
+      {write && (
       <form onSubmit={submitModel} onChange={() => setMErrors({})} noValidate className="card" aria-label="Create a model">
         <h2>Create a model</h2>
         <div className="row">
@@ -154,6 +160,7 @@ export default function Providers() {
           Create model
         </button>
       </form>
+      )}
       <ErrorBox error={accounts.error ?? models.error} />
       {accounts.data && (
         <table aria-label="Provider accounts">

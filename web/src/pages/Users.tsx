@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { ErrorBox, Field, When } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkEmail, checkName, splitList } from "../lib/validate";
@@ -11,6 +12,8 @@ type Errors = Partial<Record<(typeof fields)[number] | "", string>>;
 
 export default function Users() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "config");
   const qc = useQueryClient();
   const list = useQuery({ queryKey: ["users"], queryFn: () => api.admin.listUsers({}) });
   const [name, setName] = useState("");
@@ -45,6 +48,7 @@ export default function Users() {
   return (
     <section aria-labelledby="users-h">
       <h1 id="users-h">Users</h1>
+      {write && (
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a user">
         <h2>Create a user</h2>
         <div className="row">
@@ -83,6 +87,7 @@ export default function Users() {
           Create user
         </button>
       </form>
+      )}
       <ErrorBox error={list.error} />
       {list.data && (
         <table>

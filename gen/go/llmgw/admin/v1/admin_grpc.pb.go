@@ -84,6 +84,7 @@ const (
 	AdminService_DeleteBudget_FullMethodName           = "/llmgw.admin.v1.AdminService/DeleteBudget"
 	AdminService_ListLimitStatus_FullMethodName        = "/llmgw.admin.v1.AdminService/ListLimitStatus"
 	AdminService_ListAuditEvents_FullMethodName        = "/llmgw.admin.v1.AdminService/ListAuditEvents"
+	AdminService_GetCaller_FullMethodName              = "/llmgw.admin.v1.AdminService/GetCaller"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -240,6 +241,10 @@ type AdminServiceClient interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
+	// GetCaller returns who the caller is to the Admin API: its principal, roles and teams,
+	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
+	// client (the web app) can show each caller what its roles allow.
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
 }
 
 type adminServiceClient struct {
@@ -900,6 +905,16 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 	return out, nil
 }
 
+func (c *adminServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetCaller_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -1054,6 +1069,10 @@ type AdminServiceServer interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
+	// GetCaller returns who the caller is to the Admin API: its principal, roles and teams,
+	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
+	// client (the web app) can show each caller what its roles allow.
+	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -1258,6 +1277,9 @@ func (UnimplementedAdminServiceServer) ListLimitStatus(context.Context, *ListLim
 }
 func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
+}
+func (UnimplementedAdminServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -2450,6 +2472,24 @@ func _AdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2716,6 +2756,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAuditEvents",
 			Handler:    _AdminService_ListAuditEvents_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _AdminService_GetCaller_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -215,6 +215,8 @@ const (
 	// AdminServiceListAuditEventsProcedure is the fully-qualified name of the AdminService's
 	// ListAuditEvents RPC.
 	AdminServiceListAuditEventsProcedure = "/llmgw.admin.v1.AdminService/ListAuditEvents"
+	// AdminServiceGetCallerProcedure is the fully-qualified name of the AdminService's GetCaller RPC.
+	AdminServiceGetCallerProcedure = "/llmgw.admin.v1.AdminService/GetCaller"
 )
 
 // AdminServiceClient is a client for the llmgw.admin.v1.AdminService service.
@@ -361,6 +363,10 @@ type AdminServiceClient interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error)
+	// GetCaller returns who the caller is to the Admin API: its principal, roles and teams,
+	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
+	// client (the web app) can show each caller what its roles allow.
+	GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the llmgw.admin.v1.AdminService service. By
@@ -764,6 +770,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListAuditEvents")),
 			connect.WithClientOptions(opts...),
 		),
+		getCaller: connect.NewClient[v1.GetCallerRequest, v1.GetCallerResponse](
+			httpClient,
+			baseURL+AdminServiceGetCallerProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetCaller")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -834,6 +846,7 @@ type adminServiceClient struct {
 	deleteBudget           *connect.Client[v1.DeleteBudgetRequest, v1.DeleteBudgetResponse]
 	listLimitStatus        *connect.Client[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse]
 	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	getCaller              *connect.Client[v1.GetCallerRequest, v1.GetCallerResponse]
 }
 
 // CreateProviderAccount calls llmgw.admin.v1.AdminService.CreateProviderAccount.
@@ -1421,6 +1434,15 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, req *v1.ListAu
 	return nil, err
 }
 
+// GetCaller calls llmgw.admin.v1.AdminService.GetCaller.
+func (c *adminServiceClient) GetCaller(ctx context.Context, req *v1.GetCallerRequest) (*v1.GetCallerResponse, error) {
+	response, err := c.getCaller.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the llmgw.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateProviderAccount adds a provider account.
@@ -1565,6 +1587,10 @@ type AdminServiceHandler interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error)
+	// GetCaller returns who the caller is to the Admin API: its principal, roles and teams,
+	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
+	// client (the web app) can show each caller what its roles allow.
+	GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1964,6 +1990,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListAuditEvents")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetCallerHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceGetCallerProcedure,
+		svc.GetCaller,
+		connect.WithSchema(adminServiceMethods.ByName("GetCaller")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/llmgw.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateProviderAccountProcedure:
@@ -2096,6 +2128,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListLimitStatusHandler.ServeHTTP(w, r)
 		case AdminServiceListAuditEventsProcedure:
 			adminServiceListAuditEventsHandler.ServeHTTP(w, r)
+		case AdminServiceGetCallerProcedure:
+			adminServiceGetCallerHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -2363,4 +2397,8 @@ func (UnimplementedAdminServiceHandler) ListLimitStatus(context.Context, *v1.Lis
 
 func (UnimplementedAdminServiceHandler) ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListAuditEvents is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.GetCaller is not implemented"))
 }
