@@ -191,7 +191,7 @@ func checkDashboard(ctx context.Context, t *testing.T, usage usagev1connect.Usag
 	for _, c := range []struct {
 		dim usagev1.Dimension
 		key string // as the page names the group; the API's key for "(none)" is ""
-	}{{usagev1.Dimension_DIMENSION_USER, "alice"}, {usagev1.Dimension_DIMENSION_TEAM, "eng"}, {usagev1.Dimension_DIMENSION_METADATA, "(none)"}} {
+	}{{usagev1.Dimension_DIMENSION_USER, "alice"}, {usagev1.Dimension_DIMENSION_TEAM, "eng"}} { // the metadata group, which grows during the run, e2e.mjs compares at once
 		name := strings.ToLower(strings.TrimPrefix(c.dim.String(), "DIMENSION_"))
 		cost := line("dashboard cost dim=" + name)
 		req := &usagev1.GetCostBreakdownRequest{Filter: filter, GroupBy: c.dim}

@@ -430,7 +430,8 @@ try {
   // the printed numbers with the Usage API's answers for this range.
   const [rangeStart, rangeEnd] = await page.locator(".toolbar time").evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")));
   check(!!rangeStart && !!rangeEnd, `the dashboard shows its range (${rangeStart} to ${rangeEnd})`);
-  check((await page.getByRole("img", { name: /^Requests per hour by model: .*mock\/echo 3 in total/ }).count()) === 1, "the chart has a text alternative with the totals");
+  await page.getByRole("img", { name: /^Requests per hour by model: .*mock\/echo 3 in total/ }).waitFor();
+  ok("the chart has a text alternative with the totals");
   await page.getByRole("button", { name: "Show table" }).click();
   const seriesTotal = async (name) => {
     const t = page.getByRole("table", { name });
@@ -458,14 +459,25 @@ try {
     await r.waitFor();
     const c = await r.locator("td").allTextContents();
     console.log(`dashboard cost dim=${dim} key=${key} requests=${c[0]} failures=${c[1]} completion_tokens=${c[3]} cost=${c[4]}`);
+    return c;
   };
   await costGroup("user", "Cost by user", "alice");
   await page.getByLabel("Group by").selectOption({ label: "Team" });
   await costGroup("team", "Cost by team", "eng");
   await page.getByLabel("Group by").selectOption({ label: "Metadata key" });
   await page.getByText("Enter the metadata key to group by.").waitFor();
-  await page.getByLabel("Metadata key").fill("project");
-  await costGroup("metadata", "Cost by metadata key", "(none)");
+  await page.getByRole("textbox", { name: "Metadata key" }).fill("project");
+  const metaCells = await costGroup("metadata", "Cost by metadata key", "(none)");
+  // Requests without metadata keep arriving (each Playground visit lists the models), so this
+  // group is compared with the Usage API here and now, over the same range.
+  const metaRes = await (await fetch(`${url}/llmgw.usage.v1.UsageService/GetCostBreakdown`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ filter: { startTime: rangeStart, endTime: rangeEnd }, groupBy: "DIMENSION_METADATA", groupByMetadataKey: "project" }),
+  })).json();
+  const metaAPI = metaRes.groups?.find((g) => !g.key)?.totals ?? {};
+  check(metaCells[0] === String(metaAPI.requests ?? 0) && metaCells[1] === String(metaAPI.failures ?? 0) && metaCells[3] === String(metaAPI.completionTokens ?? 0),
+    `cost by a metadata key equals the Usage API's (${metaCells.slice(0, 4).join(" ")}; API ${JSON.stringify(metaAPI)})`);
   ok("cost is shown by user, by team and by a metadata key");
   await page.getByLabel("Group by").selectOption({ label: "User" });
   const latRow = page.getByRole("table", { name: "Latency by model" }).getByRole("row", { name: /^mock\/echo / });
@@ -526,10 +538,23 @@ try {
     playground: () => page.getByRole("form", { name: "Chat" }).getByLabel("Model").locator("option", { hasText: "mock/echo" }),
   };
   const labels = { users: "Users", access: "Teams & access", keys: "API keys", limits: "Rate limits & budgets", providers: "Providers & models", "identity-providers": "Identity providers", "gateway-tokens": "Gateway tokens", audit: "Audit log", usage: "Usage", requests: "Request log", playground: "Playground" };
+  // usable waits, polling in the page every 10 ms (Playwright's own locator waits back off to
+  // 500 ms, which would blur the figures), until the page shows an enabled control and its
+  // main content: a table (by label) with a row holding a text, or the Playground's model.
+  const content = {
+    users: ["", "alice"], access: ["Access rules", "eng-mock"], keys: ["", "web-e2e"], limits: ["Live status", ""],
+    providers: ["Provider accounts", "web-openai"], "identity-providers": ["Identity providers", ""], "gateway-tokens": ["", "web-replicas"],
+    audit: ["Audit events", "gateway_token"], usage: ["Latency by model", "mock/echo"], requests: ["Requests", "mock/echo"], playground: [null, "mock/echo"],
+  };
   const usable = async (p) => {
-    const l = ready[p]().first();
-    await l.waitFor({ state: p === "playground" ? "attached" : "visible" });
-    await page.locator("main button:enabled, main input:enabled").first().waitFor();
+    await page.waitForFunction(([label, text]) => {
+      const main = document.querySelector("main");
+      const shown = (e) => e.offsetParent !== null;
+      if (!main?.querySelector("h1") || ![...main.querySelectorAll("button, input")].some((e) => !e.disabled && shown(e))) return false;
+      if (label === null) return [...main.querySelectorAll("select option")].some((o) => o.textContent.includes(text));
+      return [...main.querySelectorAll(label ? `table[aria-label="${label}"]` : "table")].some((t) => shown(t) && (!text || [...t.querySelectorAll("tbody tr")].some((r) => r.textContent.includes(text))));
+    }, content[p], { polling: 10 });
+    await ready[p]().first().waitFor({ state: p === "playground" ? "attached" : "visible" }); // the same content, as the checks above find it
   };
   const timings = {};
   for (const p of Object.keys(ready)) {
@@ -643,6 +668,13 @@ try {
   await page.getByRole("row", { name: /sara/ }).waitFor();
   check((await page.locator('main form[aria-label^="Create"]').count()) === 0, "the viewer signed in through the identity provider gets no create controls");
   await shot("sso-view");
+
+  // A token the gateway no longer accepts (an expired identity token) leads back to sign-in.
+  await page.evaluate(() => sessionStorage.setItem("llmgw.token", "expired.identity.token"));
+  await page.reload();
+  await page.getByRole("button", { name: "Sign in again" }).click();
+  await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
+  check((await page.evaluate(() => sessionStorage.getItem("llmgw.token"))) === null, "a token the gateway refuses leads back to sign-in and is forgotten");
 
   check(problems.length === 0, `no console errors or CSP refusals (${problems.join(" | ")})`);
 } catch (err) {

@@ -58,13 +58,24 @@ function Shell() {
     queryFn: async () => accessOf(await api.admin.getCaller({})),
     staleTime: Infinity,
   });
+  const signOut = () => {
+    tokens.clear();
+    queries.clear();
+    notifyAuth();
+  };
   if (!access.data) {
     return (
       <main id="main">
         {access.error ? (
-          <p className="error" role="alert">
-            {ConnectError.from(access.error).rawMessage}
-          </p>
+          <>
+            {/* An expired identity token lands here: the way back is to sign in again. */}
+            <p className="error" role="alert">
+              {ConnectError.from(access.error).rawMessage}
+            </p>
+            <button type="button" onClick={signOut}>
+              Sign in again
+            </button>
+          </>
         ) : (
           <p role="status">Loading…</p>
         )}
@@ -90,11 +101,7 @@ function Shell() {
           <button
             type="button"
             className="secondary"
-            onClick={() => {
-              tokens.clear();
-              queries.clear();
-              notifyAuth();
-            }}
+            onClick={signOut}
           >
             Sign out
           </button>

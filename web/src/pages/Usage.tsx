@@ -286,7 +286,7 @@ export default function Usage() {
               <tbody>
                 {latency.data.models.map((m) => (
                   <tr key={m.model}>
-                    <th scope="row">{m.model}</th>
+                    <th scope="row">{m.model || "(none)"}</th>
                     <td className="num">{String(m.requests)}</td>
                     <td className="num">{durationMs(m.latency?.p50)}</td>
                     <td className="num">{durationMs(m.latency?.p95)}</td>

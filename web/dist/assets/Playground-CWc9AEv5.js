@@ -1,4 +1,4 @@
-import{M as e,N as t,P as n,f as r,n as i,p as a,y as o}from"./index-B8R5JYny.js";import{a as s}from"./validate-DW6skNDh.js";var c=n(t(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
+import{M as e,N as t,P as n,f as r,n as i,p as a,y as o}from"./index-CRyUaTbX.js";import{a as s}from"./validate-DW6skNDh.js";var c=n(t(),1),l=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
 `);let t=[],n;for(;(n=this.buf.indexOf(`
 
 `))>=0;){let e=this.buf.slice(0,n);this.buf=this.buf.slice(n+2);let r=e.split(`
