@@ -39,6 +39,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/usage"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+	"github.com/llmgw/llmgw/logbuffer"
 	"github.com/llmgw/llmgw/secretref"
 	"github.com/llmgw/llmgw/services/admin"
 	"github.com/llmgw/llmgw/services/controlplane"
@@ -76,12 +77,14 @@ var Version = "dev"
 
 // Config is the process configuration from flags and environment.
 type Config struct {
-	Listen          string
-	DB              string
-	DataDir         string
-	ConfigFile      string
-	LogLevel        string
-	LogFormat       string
+	Listen     string
+	DB         string
+	DataDir    string
+	ConfigFile string
+	LogLevel   string
+	LogFormat  string
+	// LogBuffer is how long log lines may wait to be written together (0: each at once).
+	LogBuffer       time.Duration
 	MaxBody         int64
 	MaxFile         int64
 	UpstreamTimeout time.Duration
@@ -120,6 +123,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.StringVar(&c.ConfigFile, "config", env("LLMGW_CONFIG", ""), "declarative config file to apply at start (LLMGW_CONFIG)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LLMGW_LOG_LEVEL", "info"), "debug, info, warn or error (LLMGW_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LLMGW_LOG_FORMAT", "text"), "text or json (LLMGW_LOG_FORMAT)")
+	fs.DurationVar(&c.LogBuffer, "log-buffer", envDuration("LLMGW_LOG_BUFFER", 100*time.Millisecond), "hold info and debug log lines up to this long and write them together, saving a write per request; warnings and errors go at once, with every line before them; 0 writes each line at once (LLMGW_LOG_BUFFER)")
 	fs.Int64Var(&c.MaxBody, "max-body", envBytes("LLMGW_MAX_BODY", 32<<20), "largest accepted request body in bytes (LLMGW_MAX_BODY)")
 	fs.Int64Var(&c.MaxFile, "max-file", envBytes("LLMGW_MAX_FILE", 200<<20), "largest accepted batch input file in bytes (LLMGW_MAX_FILE)")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", envDuration("LLMGW_UPSTREAM_TIMEOUT", 10*time.Minute), "bound on one upstream call, streams included (LLMGW_UPSTREAM_TIMEOUT)")
@@ -226,6 +230,9 @@ func newLogger(cfg *Config, w io.Writer, secrets *snapshot.Holder) (*slog.Logger
 	default:
 		return nil, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
 	}
+	if lb, ok := w.(*logbuffer.Writer); ok {
+		h = logbuffer.Handler(h, lb) // warnings and errors are written at once
+	}
 	if secrets != nil {
 		h = redact.NewHandler(h, secrets.Redactor)
 	}
@@ -294,6 +301,8 @@ type hooks struct {
 	backoff time.Duration
 	// secretTicker replaces the ticker of the secret-manager refresh (secretref.WithTicker).
 	secretTicker func(d time.Duration) (<-chan time.Time, func())
+	// logAfter schedules the log buffer's flushes (logbuffer.New); nil is time.AfterFunc.
+	logAfter func(time.Duration, func()) (stop func() bool)
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -301,6 +310,11 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		h = &hooks{}
 	}
 	snaps := snapshot.Holder{Now: h.clock}
+	if cfg.LogBuffer > 0 {
+		lb := logbuffer.New(stderr, cfg.LogBuffer, h.logAfter)
+		defer func() { _ = lb.Close() }() // last: every line, the shutdown's included
+		stderr = lb
+	}
 	logger, err := newLogger(cfg, stderr, &snaps)
 	if err != nil {
 		return err
@@ -421,7 +435,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			cpOpts = append(cpOpts, controlplane.WithLeases(lp))
 			status = poolStatus{pool: lp, now: h.now()}
 		}
-		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(status), admin.WithRoutingState(routing)), pl.st
+		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(status), admin.WithRoutingState(routing), admin.WithModelTest(&snaps, admin.DefaultTestTimeout, h.now())), pl.st
 		// The web app is served where the Admin API is: it is an Admin API client.
 		// Its single sign-on calls the login identity provider, which the CSP allows.
 		ui, err := web.New("/ui/", web.WithConnectOrigins(func() []string { return server.LoginOrigins(&snaps) }))

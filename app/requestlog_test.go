@@ -5,7 +5,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,5 +43,133 @@ func TestRequestLogFlags(t *testing.T) {
 	}
 	if n := lines("--request-log=false"); n != 0 {
 		t.Errorf("--request-log=false: %d lines", n)
+	}
+}
+
+// TestLogBufferFlag: with --log-buffer a request's log line waits for the scheduled flush, with
+// the configured delay, and shutdown writes what waits; with 0 it is written before the answer
+// returns. (logbuffer's tests cover the buffer's bounds and warnings.)
+func TestLogBufferFlag(t *testing.T) {
+	var mu sync.Mutex
+	var flushes []func()
+	var delays []time.Duration
+	after := func(d time.Duration, f func()) func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		flushes, delays = append(flushes, f), append(delays, d)
+		return func() bool { return false }
+	}
+	requestLines := func(g *gateway) int { return strings.Count(g.Logs.String(), `"msg":"request"`) }
+	chat := func(g *gateway) {
+		t.Helper()
+		resp, body := g.do(t, "POST", "/v1/chat/completions", g.Token, `{"model":"mock/echo","messages":[{"role":"user","content":"hi"}]}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("chat: %d %s", resp.StatusCode, body)
+		}
+	}
+
+	fire := func() int { // runs the flushes scheduled so far; returns how many were
+		mu.Lock()
+		fs := flushes
+		flushes = nil
+		mu.Unlock()
+		for _, f := range fs {
+			f()
+		}
+		return len(fs)
+	}
+	start := func(args ...string) (*gateway, func()) {
+		t.Helper()
+		env := map[string]string{"LLMGW_ADMIN_TOKEN": "test-admin-token"}
+		getenv := func(k string) string { return env[k] }
+		all := append([]string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(t.TempDir(), "llmgw.db"), "--log-format", "json"}, args...)
+		cfg, err := parseFlags("serve", all, getenv, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}}
+		ctx, cancel := context.WithCancel(context.Background())
+		addr := make(chan string, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }, logAfter: after})
+		}()
+		select {
+		case a := <-addr:
+			g.URL = "http://" + a
+		case err := <-done:
+			t.Fatalf("serve: %v", err)
+		}
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return g, stop
+	}
+
+	g, stop := start("--log-buffer", "250ms")
+	fire() // the start's lines: the buffer is empty now, no flush scheduled
+	chat(g)
+	// The request line is written after the answer (the usage queue delivers it): wait until
+	// a line has armed a flush, then it must still be held.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(flushes)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no log line was buffered after a request")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := requestLines(g); n != 0 {
+		t.Fatalf("--log-buffer 250ms: the request line was written before its flush (%d lines)", n)
+	}
+	mu.Lock()
+	d := delays[len(delays)-1]
+	mu.Unlock()
+	if d != 250*time.Millisecond {
+		t.Fatalf("flush scheduled after %v, want 250ms", d)
+	}
+	for requestLines(g) == 0 && time.Now().Before(deadline) {
+		if fire() == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if n := requestLines(g); n != 1 {
+		t.Fatalf("after the flush: %d request lines, want 1", n)
+	}
+	chat(g)
+	stop()
+	if n := requestLines(g); n != 2 {
+		t.Errorf("after shutdown: %d request lines, want both written", n)
+	}
+
+	mu.Lock()
+	flushes = nil // those the first gateway's shutdown scheduled
+	mu.Unlock()
+	g, stop = start("--log-buffer", "0")
+	defer stop()
+	chat(g)
+	deadline = time.Now().Add(10 * time.Second)
+	for requestLines(g) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the usage queue writes it; nothing holds it
+	}
+	if n := requestLines(g); n != 1 {
+		t.Errorf("--log-buffer 0: %d request lines, want 1", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(flushes) != 0 {
+		t.Errorf("--log-buffer 0 scheduled %d flushes", len(flushes))
 	}
 }

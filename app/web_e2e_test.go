@@ -23,6 +23,8 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/oidc/oidctest"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
+
+	"github.com/llmgw/llmgw/gateway/provider/providertest"
 )
 
 // chromiumPath is Debian's chromium binary, or LLMGW_CHROMIUM.
@@ -39,15 +41,18 @@ func chromiumPath() (string, error) {
 }
 
 // TestWebAppE2E runs web/e2e/e2e.mjs, the web app in headless Chromium, against a real
-// gateway: sign in; create a team, an access rule, a user, a key (the secret shown once, then
-// gone), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
+// gateway: sign in; create a team, an access rule, a user (and edit it), a key (the secret
+// shown once, then gone), a provider account on a fake OpenAI upstream with a model (test its
+// connection, price it), a virtual account (a key, an edit, a delete), a virtual model routed
+// to that model (and chat with it), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
 // that user's key; see the live status; hit the rate limit and see the refusal; revoke the key;
-// see the requests on the Usage dashboards and in the request log; sign in again as a user with
-// no Admin API role, a viewer and a team admin, and see what each role allows; sign in through
-// a test OpenID provider (authorization code with PKCE) as a viewer. The dashboards' numbers
-// must be the Usage API's. Node, web/node_modules and chromium are required: a machine without
-// them fails here with the command that fixes it. Screenshots and page timings go to
-// docs/screenshots.
+// see the requests on the Usage dashboards and in the request log; edit the configuration as
+// YAML (review the diff, apply) and compare two virtual models side by side in the Playground;
+// sign in again as a user with no Admin API role, a viewer (the configuration read-only) and a
+// team admin, and see what each role allows; sign in through a test OpenID provider
+// (authorization code with PKCE) as a viewer. The dashboards' numbers must be the Usage API's.
+// Node, web/node_modules and chromium are required: a machine without them fails here with
+// the command that fixes it. Screenshots and page timings go to docs/screenshots.
 func TestWebAppE2E(t *testing.T) {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -71,7 +76,6 @@ func TestWebAppE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	userKey := g.userKey(t, "bob") // a user with no Admin API role
-	viewerKey := g.roleKey(t, "vera", []string{"viewer"})
 	if _, err := g.adminClient().CreateTeam(ctx, &adminv1.CreateTeamRequest{Team: &adminv1.Team{Name: "sre"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +96,9 @@ func TestWebAppE2E(t *testing.T) {
 		Name: "test-sso", Issuer: idp.Issuer, Audiences: []string{idp.Audience}, ClientId: idp.ClientID, UserClaim: "sub"}}); err != nil {
 		t.Fatal(err)
 	}
+	// The upstream of the provider account the script creates: it tests the connection to a
+	// model there and chats with it through a virtual model.
+	fake := providertest.NewOpenAI(t)
 	cmd := exec.CommandContext(ctx, node, filepath.Join(web, "e2e", "e2e.mjs"))
 	cmd.Dir = web
 	cmd.Env = []string{
@@ -100,8 +107,8 @@ func TestWebAppE2E(t *testing.T) {
 		"LLMGW_URL=" + g.URL,
 		"LLMGW_TOKEN=" + token,
 		"LLMGW_USER_KEY=" + userKey,
-		"LLMGW_VIEWER_KEY=" + viewerKey,
 		"LLMGW_TEAM_ADMIN_KEY=" + teamAdminKey,
+		"LLMGW_FAKE_OPENAI=" + fake.URL + "/v1",
 		"LLMGW_SSO_PROVIDER=test-sso",
 		"LLMGW_SSO_ISSUER=" + idp.Issuer,
 		"LLMGW_CHROMIUM=" + chromium,

@@ -14,5 +14,8 @@
 // resource is created or has none, and rewrites stored ones only when asked (UpdateSecrets).
 //
 // It is not the server side: it holds no store and talks to the server only as an Admin API
-// client.
+// client. The Admin API's own config methods (ExportConfig, PlanConfig, ApplyConfig in
+// services/admin, behind the web app's Config page) run it in process against the service,
+// through its role table, reading the caller's YAML with ReadStored, which resolves nothing
+// from the server's environment or files.
 package gitops

@@ -22,6 +22,12 @@ type File struct {
 	// refs maps each secret value read to the reference it came from, so that output names
 	// the reference and never the value.
 	refs map[string]string
+	// stored is set by ReadStored: the Redacted placeholders and redacted webhook URLs Export
+	// writes stand for the stored values.
+	stored bool
+	// keep names the accounts ("acct") and models ("acct/model") whose key is the Redacted
+	// placeholder: the stored key stays, and there must be one.
+	keep map[string]bool
 }
 
 // Read parses a config file as `llmgw serve --config` does, resolving secret references with
@@ -50,6 +56,11 @@ func Read(data []byte, getenv func(string) string) (*File, error) {
 		}
 		return nil, fmt.Errorf("%s: %s", where, ms.Problem)
 	}
+	return newFile(cfg, refs)
+}
+
+// newFile is the parsed cfg in the Admin API's shapes.
+func newFile(cfg *configfile.File, refs map[string]string) (*File, error) {
 	if len(cfg.BodyLogging) > 0 {
 		return nil, fmt.Errorf("gateway-logging-config: rules[0] (%s): body logging rules are read only by `llmgw serve --config`; the Admin API has no resource for them, so apply cannot write them", cfg.BodyLogging[0].ID)
 	}

@@ -19,16 +19,17 @@ const Redacted = "(redacted: stored, write-only)"
 var kinds = []struct {
 	names []string
 	get   func(ctx context.Context, c Client) (any, string, error) // the document and a comment above it
+	file  bool                                                     // the config file has the kind: Export writes it
 }{
-	{[]string{"provider-accounts", "provider-account", "accounts", "models"}, getAccounts},
-	{[]string{"virtual-models", "virtual-model"}, getVirtualModels},
-	{[]string{"routing-rules", "routing-rule", "routing"}, getRoutingRules},
-	{[]string{"authz-rules", "authz-rule", "authz"}, getAuthzRules},
-	{[]string{"rate-limits", "rate-limit"}, getRateLimits},
-	{[]string{"budgets", "budget"}, getBudgets},
-	{[]string{"users", "user"}, getUsers},
-	{[]string{"teams", "team"}, getTeams},
-	{[]string{"virtual-accounts", "virtual-account"}, getVirtualAccounts},
+	{[]string{"provider-accounts", "provider-account", "accounts", "models"}, getAccounts, true},
+	{[]string{"virtual-models", "virtual-model"}, getVirtualModels, true},
+	{[]string{"routing-rules", "routing-rule", "routing"}, getRoutingRules, true},
+	{[]string{"authz-rules", "authz-rule", "authz"}, getAuthzRules, true},
+	{[]string{"rate-limits", "rate-limit"}, getRateLimits, true},
+	{[]string{"budgets", "budget"}, getBudgets, true},
+	{[]string{"users", "user"}, getUsers, false},
+	{[]string{"teams", "team"}, getTeams, false},
+	{[]string{"virtual-accounts", "virtual-account"}, getVirtualAccounts, false},
 }
 
 // Kinds returns the kinds get accepts, besides "all".
@@ -54,6 +55,23 @@ func Get(ctx context.Context, c Client, kind string, w io.Writer) error {
 	if len(docs) == 0 {
 		return fmt.Errorf("unknown kind %q; want all or one of %s", kind, strings.Join(Kinds(), ", "))
 	}
+	return writeDocs(ctx, c, docs, w)
+}
+
+// Export writes the server's resources of the kinds the config file has (every kind but
+// users, teams and virtual accounts) as Get does: YAML that ReadStored reads back, with every
+// resource unchanged.
+func Export(ctx context.Context, c Client, w io.Writer) error {
+	var docs []func(context.Context, Client) (any, string, error)
+	for _, k := range kinds {
+		if k.file {
+			docs = append(docs, k.get)
+		}
+	}
+	return writeDocs(ctx, c, docs, w)
+}
+
+func writeDocs(ctx context.Context, c Client, docs []func(context.Context, Client) (any, string, error), w io.Writer) error {
 	var b strings.Builder
 	for i, get := range docs {
 		doc, comment, err := get(ctx, c)

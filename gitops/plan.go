@@ -96,7 +96,7 @@ func NewPlan(ctx context.Context, c Client, f *File, opts Options) (*Plan, error
 		return nil, err
 	}
 	p := &Plan{}
-	pl := planner{plan: p, refs: f.refs, opts: opts}
+	pl := planner{plan: p, refs: f.refs, opts: opts, stored: f.stored, keep: f.keep}
 	for _, a := range f.cfg.Accounts {
 		pl.account(a.Account, cur.accounts[a.Account.Name])
 		for _, m := range a.Models {
@@ -144,6 +144,9 @@ func NewPlan(ctx context.Context, c Client, f *File, opts Options) (*Plan, error
 				_, err := c.UpdateRoutingRule(ctx, &adminv1.UpdateRoutingRuleRequest{RoutingRule: r})
 				return err
 			})
+	}
+	if pl.err != nil {
+		return nil, pl.err
 	}
 	return p, nil
 }
@@ -285,6 +288,18 @@ type planner struct {
 	plan *Plan
 	refs map[string]string
 	opts Options
+	// stored and keep are File's: placeholders stand for stored secrets and URLs.
+	stored bool
+	keep   map[string]bool
+	// err is the first placeholder with nothing stored behind it.
+	err error
+}
+
+// kept records an error when the file keeps the stored key of a resource that has none.
+func (pl *planner) kept(what, name string, hasKey bool) {
+	if pl.keep[name] && !hasKey && pl.err == nil {
+		pl.err = fmt.Errorf("%s %s: auth_data.api_key: %q keeps the stored key, and none is stored; set the key on the Providers page or with `llmgw apply`", what, name, Redacted)
+	}
 }
 
 // add compares want with have (nil: absent) and records the change; secrets are the changes
@@ -346,6 +361,7 @@ func (pl *planner) ref(secret string) string {
 }
 
 func (pl *planner) account(want *adminv1.ProviderAccount, have *adminv1.ProviderAccount) {
+	pl.kept("provider account", want.GetName(), have.GetHasApiKey())
 	secrets, send := pl.secret("api_key", want.GetApiKey(), have == nil, have.GetHasApiKey())
 	in := proto.CloneOf(want)
 	if !send {
@@ -363,6 +379,7 @@ func (pl *planner) account(want *adminv1.ProviderAccount, have *adminv1.Provider
 }
 
 func (pl *planner) model(want *adminv1.Model, have *adminv1.Model) {
+	pl.kept("model", want.GetAccount()+"/"+want.GetName(), have.GetHasApiKey())
 	secrets, send := pl.secret("api_key", want.GetApiKey(), have == nil, have.GetHasApiKey())
 	in := proto.CloneOf(want)
 	if !send {
@@ -421,6 +438,12 @@ func (pl *planner) virtualModel(want, have *adminv1.VirtualModel) {
 }
 
 func (pl *planner) budget(want, have *adminv1.Budget) {
+	if pl.stored {
+		want = proto.CloneOf(want)
+		if err := storedURLs(want, have); err != nil && pl.err == nil {
+			pl.err = err
+		}
+	}
 	in := proto.CloneOf(want)
 	var secrets []Field
 	for i, t := range in.GetAlerts().GetNotificationTarget() {

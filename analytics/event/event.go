@@ -27,6 +27,8 @@ type Converter struct {
 	mu    sync.Mutex
 	snap  *snapshot.Snapshot // the snapshot kinds was built from
 	kinds map[string]string  // account name -> provider kind
+
+	scratch sync.Pool // of *usagev1.UsageEvent, for Marshal
 }
 
 // NewConverter returns a converter stamping events with replica and region (either may be
@@ -38,7 +40,30 @@ func NewConverter(replica, region string, snaps *snapshot.Holder) *Converter {
 
 // Convert returns e's wire form.
 func (c *Converter) Convert(e *usage.Event) *usagev1.UsageEvent {
-	out := &usagev1.UsageEvent{
+	out := &usagev1.UsageEvent{}
+	c.fill(out, e)
+	return out
+}
+
+// Marshal appends e's wire form, marshaled, to dst. It converts into a message kept for reuse
+// with its nested messages, so an event costs its producer no conversion allocations.
+func (c *Converter) Marshal(dst []byte, e *usage.Event) ([]byte, error) {
+	out, _ := c.scratch.Get().(*usagev1.UsageEvent)
+	if out == nil {
+		out = &usagev1.UsageEvent{}
+	}
+	c.fill(out, e)
+	b, err := proto.MarshalOptions{}.MarshalAppend(dst, out)
+	out.Teams, out.Counted, out.WouldBlock, out.Metadata, out.Bodies = nil, nil, nil, nil, nil // keep none of e's data
+	c.scratch.Put(out)
+	return b, err
+}
+
+// fill sets every field of out from e, reusing out's nested messages (Tokens, Time, Target,
+// Attempts) when it has them.
+func (c *Converter) fill(out *usagev1.UsageEvent, e *usage.Event) {
+	tokens, ts, target, attempts := out.Tokens, out.Time, out.Target, out.Attempts
+	*out = usagev1.UsageEvent{
 		EventId:         e.RequestID,
 		Replica:         c.replica,
 		Region:          c.region,
@@ -57,47 +82,61 @@ func (c *Converter) Convert(e *usage.Event) *usagev1.UsageEvent {
 		Status:          e.Status,
 		ErrorClass:      ErrorClass(e),
 		HttpStatus:      int32(e.HTTPStatus),
-		Tokens: &usagev1.Tokens{
-			Prompt:     e.Usage.PromptTokens,
-			Completion: e.Usage.CompletionTokens,
-			CacheRead:  e.Usage.CachedTokens(),
-			CacheWrite: e.Usage.CacheWriteTokens,
-			Reasoning:  e.Usage.ReasoningTokens(),
-		},
-		UsageMissing:   e.UsageMissing,
-		UsageEstimated: e.UsageEstimated,
-		CostUsd:        e.CostUSD,
-		Priced:         e.Priced,
-		LatencyUs:      e.Latency.Microseconds(),
-		TtftUs:         e.TimeToFirstToken.Microseconds(),
-		UpstreamUs:     e.Upstream.Microseconds(),
-		OverheadUs:     max(e.Latency.Microseconds()-e.Upstream.Microseconds(), 0), // latency_us = upstream_us + overhead_us
-		Counted:        e.Counted,
-		WouldBlock:     e.WouldBlock,
-		Metadata:       e.Metadata,
+		UsageMissing:    e.UsageMissing,
+		UsageEstimated:  e.UsageEstimated,
+		CostUsd:         e.CostUSD,
+		Priced:          e.Priced,
+		LatencyUs:       e.Latency.Microseconds(),
+		TtftUs:          e.TimeToFirstToken.Microseconds(),
+		UpstreamUs:      e.Upstream.Microseconds(),
+		OverheadUs:      max(e.Latency.Microseconds()-e.Upstream.Microseconds(), 0), // latency_us = upstream_us + overhead_us
+		Counted:         e.Counted,
+		WouldBlock:      e.WouldBlock,
+		Metadata:        e.Metadata,
 	}
+	if tokens == nil {
+		tokens = &usagev1.Tokens{}
+	}
+	*tokens = usagev1.Tokens{
+		Prompt:     e.Usage.PromptTokens,
+		Completion: e.Usage.CompletionTokens,
+		CacheRead:  e.Usage.CachedTokens(),
+		CacheWrite: e.Usage.CacheWriteTokens,
+		Reasoning:  e.Usage.ReasoningTokens(),
+	}
+	out.Tokens = tokens
 	if !e.Time.IsZero() {
-		out.Time = timestamppb.New(e.Time)
+		if ts == nil {
+			ts = &timestamppb.Timestamp{}
+		}
+		*ts = timestamppb.Timestamp{Seconds: e.Time.Unix(), Nanos: int32(e.Time.Nanosecond())}
+		out.Time = ts
 	}
 	if e.Target != "" {
+		if target == nil {
+			target = &usagev1.Target{}
+		}
 		account, provider := c.target(e.Target)
-		out.Target = &usagev1.Target{Model: e.Target, Account: account, Provider: provider}
+		*target = usagev1.Target{Model: e.Target, Account: account, Provider: provider}
+		out.Target = target
 	}
 	if b := e.Bodies; b != nil {
 		out.Bodies = &usagev1.Bodies{Request: b.Request, Response: b.Response, RequestTruncated: b.RequestTruncated, ResponseTruncated: b.ResponseTruncated}
 	}
 	if len(e.Attempts) > 0 {
-		out.Attempts = make([]*usagev1.Attempt, len(e.Attempts))
+		attempts = attempts[:0]
 		for i, a := range e.Attempts {
-			out.Attempts[i] = &usagev1.Attempt{Target: a.Target, Status: a.Status, HttpStatus: int32(a.HTTPStatus), LatencyUs: a.Latency.Microseconds(), ErrorClass: a.ErrorClass}
+			var at *usagev1.Attempt
+			if i < cap(attempts) && attempts[:i+1][i] != nil {
+				at = attempts[:i+1][i]
+			} else {
+				at = &usagev1.Attempt{}
+			}
+			*at = usagev1.Attempt{Target: a.Target, Status: a.Status, HttpStatus: int32(a.HTTPStatus), LatencyUs: a.Latency.Microseconds(), ErrorClass: a.ErrorClass}
+			attempts = append(attempts, at)
 		}
+		out.Attempts = attempts
 	}
-	return out
-}
-
-// Marshal appends e's wire form, marshaled, to dst.
-func (c *Converter) Marshal(dst []byte, e *usage.Event) ([]byte, error) {
-	return proto.MarshalOptions{}.MarshalAppend(dst, c.Convert(e))
 }
 
 // ErrorClass is why e's request failed: its last failed attempt's class (usage.Class...);

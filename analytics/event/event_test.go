@@ -174,3 +174,29 @@ func BenchmarkMarshal(b *testing.B) {
 		}
 	}
 }
+
+// TestMarshalReusesNothingStale: events marshaled one after another through the reused message
+// decode to exactly what Convert makes of each: no field of an earlier, larger event remains.
+func TestMarshalReusesNothingStale(t *testing.T) {
+	c := NewConverter("r", "eu", holder(snapshot.Account{Name: "openai-main", Provider: "openai"}))
+	big := realistic()
+	big.Bodies = &usage.Bodies{Request: []byte(`{"a":1}`), Response: []byte(`{"b":2}`), ResponseTruncated: true}
+	big.WouldBlock = []string{"budget:x"}
+	big.Attempts = append(big.Attempts, usage.Attempt{Target: "t3", Status: "ok", HTTPStatus: 200})
+	small := usage.Event{RequestID: "r2", Status: "ok", Model: "m"}
+	oneAttempt := realistic()
+	oneAttempt.Attempts = oneAttempt.Attempts[1:]
+	for i, e := range []usage.Event{big, small, oneAttempt, big, small} {
+		b, err := c.Marshal(nil, &e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got usagev1.UsageEvent
+		if err := proto.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(c.Convert(&e), &got, protocmp.Transform()); d != "" {
+			t.Errorf("event %d (-Convert +Marshal):\n%s", i, d)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/edge"
+	"github.com/llmgw/llmgw/gateway/httpheader"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/sse"
@@ -38,7 +39,7 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64) *Handler {
 // Behind the server's edge the request is already named; a bare handler names it here.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	er, r := edge.Ensure(r, edge.SurfaceAnthropic)
-	w.Header().Set("X-Request-Id", er.ID)
+	er.SetID(w.Header())
 	w.Header().Set("Request-Id", er.ID) // where Anthropic's SDKs look for it
 	h.mux.ServeHTTP(w, r)
 }
@@ -144,7 +145,7 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	httpheader.SetJSON(w.Header())
 	_, _ = w.Write(res.JSON)
 }
 
@@ -160,16 +161,13 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	httpheader.SetJSON(w.Header())
 	_, _ = w.Write(res.JSON)
 }
 
 // startStream commits the response to an event stream.
 func startStream(w http.ResponseWriter) *http.ResponseController {
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
+	httpheader.SetEventStream(w.Header())
 	w.WriteHeader(http.StatusOK)
 	return http.NewResponseController(w)
 }

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 
+	fastjson "github.com/segmentio/encoding/json"
+
 	"github.com/llmgw/llmgw/gateway/apierr"
 )
 
@@ -191,6 +193,13 @@ func decode(body []byte, v any) error {
 	if body[0] != '{' {
 		return apierr.Invalid("", "the request body must be a JSON object")
 	}
+	// The fast decoder first: segmentio's decodes what encoding/json does, into the same
+	// values, in about half the time and allocations. A body it refuses is decoded again by
+	// encoding/json, whose errors the messages below are written for.
+	if fastjson.Unmarshal(body, v) == nil {
+		return nil
+	}
+	reflect.ValueOf(v).Elem().SetZero() // nothing of the failed attempt stays
 	err := json.Unmarshal(body, v)
 	if err == nil {
 		return nil

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	fastjson "github.com/segmentio/encoding/json"
+
 	"github.com/llmgw/llmgw/gateway/apierr"
 )
 
@@ -128,4 +131,41 @@ func TestDecodeEmbeddingRequestRanges(t *testing.T) {
 	if _, err := DecodeEmbeddingRequest([]byte(`{"model":"a/b","input":"x","dimensions":8}`)); err != nil {
 		t.Errorf("dimensions 8: %v", err)
 	}
+}
+
+// FuzzFastDecoderAgrees: decode's fast decoder (segmentio's) never accepts a body that
+// encoding/json refuses, and what it decodes is what encoding/json decodes. (A body it refuses
+// and encoding/json accepts is only slower: decode falls back.)
+func FuzzFastDecoderAgrees(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"a/b","messages":[{"role":"user","content":"hi"}],"temperature":0.2}`,
+		`{"MODEL":"a/b","Messages":[{"ROLE":"user","content":"x"}]}`,
+		`{"model":"a/b","model":"c/d","messages":[]}`,
+		`{"model":"a\u00e9\ud83d\ude00","messages":[{"role":"user","content":"\u0000\n\t\"\\"}]}`,
+		"{\"model\":\"\xff\xfe\",\"messages\":[{\"role\":\"user\",\"content\":\"\xc3\x28\"}]}",
+		`{"model":"a/b","messages":[{"role":"user","content":"x"}],"max_tokens":1e2}`,
+		`{"model":"a/b","messages":[{"role":"user","content":"x"}],"max_tokens":9223372036854775808}`,
+		`{"model":"a/b","messages":[{"role":"user","content":"x"}],"seed":-0,"n":1.0}`,
+		`{"model":"a/b","messages":[{"role":"user","content":"x"}],"temperature":null,"stop":null,"logit_bias":{"1":2,"1":3}}`,
+		`{"model":"a/b","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"input_audio","input_audio":{"data":"x"}}]}],"unknown":{"deep":[1,2,{"x":null}]}}`,
+		`{"model":"a/b","messages":[{"role":"user","content":"x"}],"metadata":{"k":"v"},"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":"auto"}`,
+		`{"model":"a/b","messages":[{"role":"user","content":"x"}]} `,
+		`{"model":"a/b","messages":[{"role":"user","content":"x"}]}{}`,
+		`{"model":true}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast Request
+		if fastjson.Unmarshal(body, &fast) != nil {
+			return
+		}
+		var std Request
+		if err := json.Unmarshal(body, &std); err != nil {
+			t.Fatalf("the fast decoder accepts what encoding/json refuses (%v): %q", err, body)
+		}
+		if diff := cmp.Diff(std, fast, cmp.AllowUnexported(Request{})); diff != "" {
+			t.Fatalf("the decoders disagree on %q (-encoding/json +fast):\n%s", body, diff)
+		}
+	})
 }

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"sync"
@@ -43,6 +45,7 @@ type Request struct {
 	// Start is when the edge received the request.
 	Start time.Time
 
+	idValue     [1]string   // ID as a header value (SetID)
 	header      http.Header // the client's headers, for the session identifiers of sticky routing
 	metadata    http.Header // the metadata headers, unparsed
 	timeout     string      // the request timeout header, unparsed (see Timeout)
@@ -80,13 +83,28 @@ func (r *Request) Header(key string) string {
 	return ""
 }
 
-// NewID returns a fresh request id: a UUIDv7, so ids sort by time.
+// NewID returns a fresh request id: a UUIDv7 (RFC 9562: 48 bits of Unix milliseconds, then
+// 74 random bits), so ids sort by time. It costs one allocation, the string.
 func NewID() string {
-	id, err := uuid.NewV7()
-	if err != nil { // only when the system's random source fails
+	var u [16]byte
+	if _, err := rand.Read(u[6:]); err != nil { // only when the system's random source fails
 		return uuid.NewString()
 	}
-	return id.String()
+	ms := uint64(time.Now().UnixMilli())
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = u[6]&0x0f | 0x70 // version 7
+	u[8] = u[8]&0x3f | 0x80 // variant 10
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
 }
 
 func clientID(s string) string {

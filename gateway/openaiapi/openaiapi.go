@@ -21,6 +21,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/batch"
 	"github.com/llmgw/llmgw/gateway/chat"
 	"github.com/llmgw/llmgw/gateway/edge"
+	"github.com/llmgw/llmgw/gateway/httpheader"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/sse"
@@ -84,7 +85,7 @@ func New(p *pipeline.Pipeline, logger *slog.Logger, maxBody int64, opts ...Optio
 // Behind the server's edge the request is already named; a bare handler names it here.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	er, r := edge.Ensure(r, edge.SurfaceOpenAI)
-	w.Header().Set("X-Request-Id", er.ID)
+	er.SetID(w.Header())
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -157,7 +158,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	httpheader.SetJSON(w.Header())
 	_, _ = w.Write(res.JSON)
 }
 
@@ -178,10 +179,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, c *pipeline.Cal
 		h.fail(w, r, err)
 		return
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
+	httpheader.SetEventStream(w.Header())
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 0, 1024)
@@ -244,7 +242,7 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
+	httpheader.SetJSON(w.Header())
 	_, _ = w.Write(answer)
 }
 
@@ -291,7 +289,7 @@ func (h *Handler) getModel(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	httpheader.SetJSON(w.Header())
 	b, _ := json.Marshal(v)
 	_, _ = w.Write(b)
 }

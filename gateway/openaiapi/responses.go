@@ -15,6 +15,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/httpheader"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/sse"
@@ -445,7 +446,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, responsesError(err))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	httpheader.SetJSON(w.Header())
 	_, _ = w.Write(res.JSON)
 }
 
@@ -585,10 +586,7 @@ func (h *Handler) streamResponses(w http.ResponseWriter, r *http.Request, c *pip
 		h.fail(w, r, responsesError(err))
 		return
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
+	httpheader.SetEventStream(w.Header())
 	w.WriteHeader(http.StatusOK)
 	s := &responsesStream{w: w, rc: http.NewResponseController(w), buf: make([]byte, 0, 1024), o: baseResponse(rr, rr.Model),
 		calls: map[int64]*functionCallItem{}, outIndex: map[string]int{}}

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -272,4 +274,38 @@ func TestResponsesStreamNeverHoldsAReadyEvent(t *testing.T) {
 	if !bytes.Contains(rest, []byte(`" five"`)) || !bytes.Contains(rest, []byte("event: response.completed")) {
 		t.Errorf("after the gate: %s", rest)
 	}
+}
+
+// BenchmarkProxyStream is BenchmarkChatStream's floor: the same streamed request through a bare
+// httputil.ReverseProxy that flushes every event (FlushInterval -1), as a gateway must.
+func BenchmarkProxyStream(b *testing.B) {
+	up := burstUpstream(b, 20, true)
+	target, err := url.Parse(up.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		FlushInterval: -1,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 64},
+	}
+	srv := httptest.NewUnstartedServer(proxy)
+	writes := &atomic.Int64{}
+	srv.Listener = countingListener{Listener: srv.Listener, writes: writes}
+	srv.Start()
+	b.Cleanup(srv.Close)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	body := []byte(`{"model":"up/m","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	writes.Store(0)
+	for b.Loop() {
+		resp, err := client.Post(srv.URL+"/v1/chat/completions", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	b.ReportMetric(float64(writes.Load())/float64(b.N), "writes/op")
 }

@@ -286,15 +286,24 @@ type recordingStream struct {
 	provider.ChatStream
 	*meter
 	model answerModel
+	// buf holds the chunk last stamped with the client's model: a chunk is valid only until
+	// the next Recv (provider.Chunk), so one buffer serves the whole stream.
+	buf []byte
 }
 
 // next reads and meters one chunk.
 func (s *recordingStream) next() (provider.Chunk, error) {
 	ch, err := s.ChatStream.Recv()
 	if err == nil {
-		var upstream string
-		if ch.JSON, upstream, err = s.model.stamp(ch.JSON); err == nil && s.e.UpstreamModel == "" {
-			s.e.UpstreamModel = upstream
+		var old []byte
+		var edited bool
+		if ch.JSON, old, edited, err = s.model.appendStamp(s.buf[:0], ch.JSON); err == nil {
+			if edited {
+				s.buf = ch.JSON[:0] // keep the buffer as the stamp may have grown it
+			}
+			if s.e.UpstreamModel == "" {
+				s.e.UpstreamModel = unquote(old)
+			}
 		}
 	}
 	if err != nil {

@@ -46,6 +46,9 @@ func plain[S string | []byte](s S) bool {
 // unquote returns the JSON string q as a Go string, as encoding/json decodes it; "" for a
 // value that is not a string.
 func unquote(q []byte) string {
+	if len(q) == 0 {
+		return ""
+	}
 	if len(q) >= 2 && q[0] == '"' && q[len(q)-1] == '"' && plain(q[1:len(q)-1]) {
 		return string(q[1 : len(q)-1]) // printable ASCII without escapes: the bytes are the string
 	}
@@ -57,22 +60,30 @@ func unquote(q []byte) string {
 // stamp returns obj with its top-level "model" set to the client's name (added when missing),
 // and the name it replaced ("" when none). obj is not modified.
 func (a answerModel) stamp(obj []byte) ([]byte, string, error) {
+	out, old, _, err := a.appendStamp(nil, obj)
+	return out, unquote(old), err
+}
+
+// appendStamp is stamp for a stream's chunks: an edited chunk is appended to dst (pass
+// buf[:0] to reuse a buffer, valid until the next call), and the name it replaced is returned
+// raw, as its JSON, so a caller that already knows it pays nothing for it. When the chunk
+// already names the client's model, the answer is obj itself and edited is false; otherwise
+// it is dst's array, grown as needed.
+func (a answerModel) appendStamp(dst, obj []byte) (out, old []byte, edited bool, err error) {
 	old, ok, err := rawjson.Get(obj, "model")
 	if err != nil {
-		return nil, "", provider.BadResponse(err)
+		return nil, nil, false, provider.BadResponse(err)
 	}
-	var upstream string
-	if ok {
-		upstream = unquote(old) // a model that is not a string is replaced all the same
-		if bytes.Equal(old, a.quoted) {
-			return obj, upstream, nil
-		}
+	if ok && bytes.Equal(old, a.quoted) {
+		return obj, old, false, nil // a model that is not a string is replaced all the same
 	}
-	out, err := rawjson.Set(obj, "model", a.quoted)
-	if err != nil {
-		return nil, "", provider.BadResponse(err)
+	if dst == nil {
+		dst = make([]byte, 0, len(obj)+len(a.quoted)+9)
 	}
-	return out, upstream, nil
+	if out, err = rawjson.AppendSet(dst, obj, "model", a.quoted); err != nil {
+		return nil, nil, false, provider.BadResponse(err)
+	}
+	return out, old, true, nil
 }
 
 // stampMessageStart sets the model of a Messages stream's message_start event, which carries

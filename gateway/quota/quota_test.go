@@ -299,3 +299,56 @@ func TestLeasedMode(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendDuration: the reset headers read exactly as time.Duration.String writes them.
+func TestAppendDuration(t *testing.T) {
+	ds := []time.Duration{0, time.Millisecond, 999 * time.Millisecond, time.Second, 1500 * time.Millisecond,
+		59*time.Second + 874*time.Millisecond, time.Minute, 90 * time.Second, time.Hour, 25*time.Hour + 500*time.Millisecond,
+		-1500 * time.Millisecond, 7 * 24 * time.Hour}
+	for ms := int64(0); ms < 4*3600*1000; ms += 7919 { // a prime step through four hours
+		ds = append(ds, time.Duration(ms)*time.Millisecond)
+	}
+	for _, d := range ds {
+		if got, want := string(appendDuration(nil, d)), d.String(); got != want {
+			t.Errorf("appendDuration(%d ms) = %q, want %q", d.Milliseconds(), got, want)
+		}
+	}
+}
+
+// TestSetHeaders: each header alone, both trios, values that an Add on one answer cannot change
+// in another's, and two allocations.
+func TestSetHeaders(t *testing.T) {
+	d := limiter.Decision{
+		Requests: limiter.Quota{Covered: true, Limit: 60, Remaining: 59, Reset: 1500 * time.Millisecond},
+		Tokens:   limiter.Quota{Covered: true, Limit: 100000, Remaining: 99750, Reset: 59*time.Second + 874*time.Millisecond},
+	}
+	h := http.Header{}
+	setHeaders(h, &d)
+	want := map[string]string{
+		"X-Ratelimit-Limit-Requests": "60", "X-Ratelimit-Remaining-Requests": "59", "X-Ratelimit-Reset-Requests": "1.5s",
+		"X-Ratelimit-Limit-Tokens": "100000", "X-Ratelimit-Remaining-Tokens": "99750", "X-Ratelimit-Reset-Tokens": "59.874s",
+	}
+	for k, v := range want {
+		if got := h.Values(k); len(got) != 1 || got[0] != v {
+			t.Errorf("%s = %q, want [%s]", k, got, v)
+		}
+	}
+	h.Add("X-Ratelimit-Limit-Requests", "extra")
+	if got := h.Values("X-Ratelimit-Remaining-Requests"); len(got) != 1 || got[0] != "59" {
+		t.Errorf("an Add changed the next header: %q", got)
+	}
+	tokensOnly := limiter.Decision{Tokens: d.Tokens}
+	h = http.Header{}
+	setHeaders(h, &tokensOnly)
+	if len(h) != 3 || h.Get("X-Ratelimit-Remaining-Tokens") != "99750" || h.Get("X-Ratelimit-Reset-Tokens") != "59.874s" {
+		t.Errorf("tokens only: %v", h)
+	}
+	h = http.Header{}
+	setHeaders(h, &limiter.Decision{})
+	if len(h) != 0 {
+		t.Errorf("no covered limit: %v, want no header", h)
+	}
+	if n := testing.AllocsPerRun(100, func() { setHeaders(http.Header{}, &d) }); n > 2+1 { // + the map
+		t.Errorf("setHeaders: %v allocations, want at most 2 (and the test's map)", n)
+	}
+}

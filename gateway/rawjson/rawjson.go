@@ -15,12 +15,19 @@ var errNotObject = errors.New("rawjson: not a JSON object")
 // different one); a missing one is added first. obj must be a valid JSON object (the caller has
 // decoded it once already); value is trusted raw JSON. obj is not modified.
 func Set(obj []byte, key string, value []byte) ([]byte, error) {
+	return AppendSet(make([]byte, 0, len(obj)+len(key)+len(value)+4), obj, key, value)
+}
+
+// AppendSet is Set appending the edited object to dst, so a caller editing one object after
+// another (a stream's chunks) can reuse one buffer: AppendSet(buf[:0], ...). dst must not
+// overlap obj.
+func AppendSet(dst, obj []byte, key string, value []byte) ([]byte, error) {
 	var buf [2][2]int
 	ranges, err := find(obj, key, buf[:0])
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(obj)+len(key)+len(value)+4)
+	out := dst
 	if len(ranges) > 0 {
 		prev := 0
 		for _, r := range ranges {

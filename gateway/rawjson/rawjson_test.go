@@ -33,6 +33,15 @@ func TestSet(t *testing.T) {
 			if !json.Valid(got) {
 				t.Errorf("result is not valid JSON: %s", got)
 			}
+			// AppendSet into a used buffer: the same object after what the buffer holds.
+			buf := append(make([]byte, 0, 4), "old"...)
+			got, err = AppendSet(buf[:3], []byte(tt.in), tt.key, []byte(tt.value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff("old"+tt.want, string(got)); diff != "" {
+				t.Errorf("AppendSet (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
@@ -118,5 +127,9 @@ func TestGetAndSetAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _, _ = Set(obj, "model", value) }); n != 1 {
 		t.Errorf("Set: %v allocations, want 1 (its result)", n)
+	}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = AppendSet(buf[:0], obj, "model", value) }); n != 0 {
+		t.Errorf("AppendSet into a large enough buffer: %v allocations, want 0", n)
 	}
 }

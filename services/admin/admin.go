@@ -24,6 +24,9 @@ type Service struct {
 	logger  *slog.Logger
 	status  LimitStatus
 	routing RoutingState
+	tests   *modelTest
+	// self calls this service in process through its role table (inprocess.go).
+	self adminv1connect.AdminServiceClient
 }
 
 // LimitStatus reports the live state of rate limit and budget buckets: the limiter's and the
@@ -66,6 +69,7 @@ func New(st *store.Store, logger *slog.Logger, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	s.self = inProcess(s)
 	return s
 }
 

@@ -38,11 +38,15 @@ type rule struct {
 	team func(ctx context.Context, sc *scope, req any) error
 	// narrow removes from a team admin's answer what is not of the team's; nil keeps it whole.
 	narrow func(ctx context.Context, sc *scope, resp any) error
-	// write names the audit event of a write; nil for reads.
+	// write names the audit event of a write; nil for reads and probes.
 	write *audit
 	// anyone: every authenticated caller may call it, with or without a role or the admin
 	// scope (GetCaller, which tells a caller what it may do).
 	anyone bool
+	// probe: the method reads nothing and writes nothing of the configuration, but acts
+	// outside it (TestModel calls an upstream at the gateway's expense): admins only, and not
+	// audited, since it changes nothing.
+	probe bool
 }
 
 // audit is how a write is recorded.
@@ -68,6 +72,13 @@ var read = rule{read: true}
 
 // rules is the table from Admin API method to what it needs.
 var rules = map[string]rule{
+	// The config RPCs: export and plan only read (through the reads below, as the caller);
+	// apply writes each resource through its own write method, which is authorized and
+	// audited on its own, so apply itself is the admin's and records nothing.
+	"ExportConfig": read,
+	"PlanConfig":   read,
+	"ApplyConfig":  {},
+
 	"CreateProviderAccount": {write: w("create", store.AuditProviderAccount, field(func(r *adminv1.CreateProviderAccountRequest) string { return r.GetProviderAccount().GetName() }))},
 	"GetProviderAccount":    read,
 	"ListProviderAccounts":  read,
@@ -83,6 +94,7 @@ var rules = map[string]rule{
 		return r.GetModel().GetAccount() + "/" + r.GetModel().GetName()
 	}))},
 	"DeleteModel": {write: w("delete", store.AuditModel, field(func(r *adminv1.DeleteModelRequest) string { return r.GetAccount() + "/" + r.GetName() }))},
+	"TestModel":   {probe: true},
 
 	"CreateUser": {write: w("create", store.AuditUser, field(func(r *adminv1.CreateUserRequest) string { return r.GetUser().GetName() }))},
 	"GetUser":    read,

@@ -8,8 +8,10 @@ import (
 )
 
 // TestEveryMethodHasARule walks the AdminService descriptor: every method has a row in the
-// role table, reads (Get*, List*) are the viewer's and record nothing, and every other method
-// is a write that the audit log records. A method added without a row fails here.
+// role table, reads (Get*, List*) are the viewer's and record nothing, probes (TestModel) are
+// neither, ApplyConfig writes only through other methods, each recorded, a method open to
+// every authenticated caller (GetCaller) only reads, and every other method is a write that
+// the audit log records. A method added without a row fails here.
 func TestEveryMethodHasARule(t *testing.T) {
 	sd := adminv1.File_llmgw_admin_v1_admin_proto.Services().ByName("AdminService")
 	if sd == nil {
@@ -25,8 +27,16 @@ func TestEveryMethodHasARule(t *testing.T) {
 			t.Errorf("%s has no row in the role table (services/admin/authz.go)", name)
 			continue
 		}
-		isRead := strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List")
+		isRead := strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List") || name == "ExportConfig" || name == "PlanConfig"
 		switch {
+		case r.anyone && (!isRead || !r.read || r.write != nil || r.team != nil || r.probe):
+			t.Errorf("%s is open to every caller: want a read, no audit, no team check", name)
+		case r.probe && (isRead || r.read || r.write != nil || r.team != nil):
+			t.Errorf("%s probes: want no read, no audit, no team check", name)
+		case r.probe:
+		case name == "ApplyConfig" && (r.read || r.write != nil || r.team != nil):
+			t.Errorf("%s: want the admin's alone (read false, no team check) and no audit of its own", name)
+		case name == "ApplyConfig":
 		case isRead && (!r.read || r.write != nil):
 			t.Errorf("%s reads: want read true and no audit", name)
 		case !isRead && (r.read || r.write == nil || r.write.kind == "" || r.write.action == ""):

@@ -3,7 +3,7 @@
 // runs this script; it can also run by hand against `make run`:
 //
 //   LLMGW_URL=http://127.0.0.1:8080 LLMGW_TOKEN=<admin token> LLMGW_USER_KEY=<a plain user's key> \
-//   LLMGW_VIEWER_KEY=<a viewer's key> LLMGW_TEAM_ADMIN_KEY=<a key of lena, team admin of "sre"> \
+//   LLMGW_TEAM_ADMIN_KEY=<a key of lena, team admin of "sre"> LLMGW_FAKE_OPENAI=<an OpenAI-compatible base URL, with /v1> \
 //   LLMGW_SSO_PROVIDER=<login identity provider's name> LLMGW_SSO_ISSUER=<its issuer> node e2e/e2e.mjs
 //
 // Every check prints "ok <what>"; the last line is "N passed, 0 failed". Any failure throws
@@ -18,15 +18,19 @@ const url = process.env.LLMGW_URL;
 const token = process.env.LLMGW_TOKEN;
 // userKey is a key of a user with no Admin API role.
 const userKey = process.env.LLMGW_USER_KEY;
-// viewerKey is a key of a user with the viewer role; teamAdminKey one of a team admin of the
-// team "sre" (user "lena").
-const viewerKey = process.env.LLMGW_VIEWER_KEY;
+// teamAdminKey is a key of a team admin of the team "sre" (user "lena"). The viewer the
+// script signs in as (user "vera") it creates itself.
 const teamAdminKey = process.env.LLMGW_TEAM_ADMIN_KEY;
+// fakeOpenAI is the base URL (with /v1) of a fake OpenAI-compatible upstream.
+const fakeOpenAI = process.env.LLMGW_FAKE_OPENAI;
 // The login identity provider (a test OpenID provider that logs in a user with the viewer
 // role at once) and its issuer, when the gateway has one.
 const ssoProvider = process.env.LLMGW_SSO_PROVIDER;
 const ssoIssuer = process.env.LLMGW_SSO_ISSUER;
-if (!url || !token || !userKey || !viewerKey || !teamAdminKey || !ssoProvider || !ssoIssuer) throw new Error("set LLMGW_URL, LLMGW_TOKEN, LLMGW_USER_KEY, LLMGW_VIEWER_KEY, LLMGW_TEAM_ADMIN_KEY, LLMGW_SSO_PROVIDER and LLMGW_SSO_ISSUER");
+if (!url || !token || !userKey || !teamAdminKey || !fakeOpenAI || !ssoProvider || !ssoIssuer) {
+  throw new Error("set LLMGW_URL, LLMGW_TOKEN, LLMGW_USER_KEY, LLMGW_TEAM_ADMIN_KEY, LLMGW_FAKE_OPENAI, LLMGW_SSO_PROVIDER and LLMGW_SSO_ISSUER");
+}
+const reEscape = (v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const shots = process.env.LLMGW_SCREENSHOTS ?? path.resolve(import.meta.dirname, "../../docs/screenshots");
 const exe = process.env.LLMGW_CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
 if (!exe) throw new Error("no chromium: install Debian's chromium package (apt-get install chromium) or set LLMGW_CHROMIUM");
@@ -56,9 +60,10 @@ try {
   const problems = [];
   page.on("console", (m) => {
     // The refusals the run provokes on purpose (bad token, invalid or duplicate input, the
-    // Admin API probe of a plain user, the rate limit) log
+    // Admin API probe of a plain user, the rate limit, the Playground's polling of a usage
+    // event not yet written) log
     // "Failed to load resource" with their status; anything else is a problem.
-    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|403|409|429)/.test(m.text())) problems.push(m.text());
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (400|401|403|404|409|429)/.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
   // fieldShows waits until the control's description (its error) holds text.
@@ -123,6 +128,19 @@ try {
   await ruleForm.getByRole("button", { name: "Create rule" }).click();
   await page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /eng-mock mock\/\* eng/ }).waitFor();
   ok("an access rule is created and listed");
+  await page.getByRole("button", { name: "Edit team eng" }).click();
+  const teamEdit = page.getByRole("form", { name: "Edit team eng" });
+  await teamEdit.getByLabel("Description").fill("Engineering, all of it");
+  await teamEdit.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /eng Engineering, all of it/ }).waitFor();
+  ok("a team is edited (UpdateTeam)");
+  await teamForm.getByLabel("Team name").fill("tmp");
+  await teamForm.getByRole("button", { name: "Create team" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /tmp/ }).waitFor();
+  await page.getByRole("button", { name: "Delete team tmp" }).click();
+  await page.getByRole("button", { name: "Confirm delete team tmp" }).click();
+  await page.getByRole("table", { name: "Teams" }).getByRole("row", { name: /tmp/ }).waitFor({ state: "detached" });
+  ok("a team is deleted after a confirmation");
   await shot("access");
   await page.getByRole("link", { name: "Users", exact: true }).click();
   await page.getByRole("heading", { name: "Users", level: 1 }).waitFor();
@@ -149,6 +167,20 @@ try {
   await userForm.getByRole("button", { name: "Create user" }).click();
   await fieldShows(nameInput, 'user "alice" already exists');
   ok("the server's duplicate error is shown at the Name field");
+  await page.getByRole("button", { name: "Edit alice" }).click();
+  const editUser = page.getByRole("form", { name: "Edit user alice" });
+  const editEmail = editUser.getByLabel("Email", { exact: true });
+  check((await editEmail.inputValue()) === "alice@example.com", "the edit form starts from the user's values");
+  await accessible("users, editing a user");
+  await editEmail.fill("not-an-email");
+  await editUser.getByRole("button", { name: "Save" }).click();
+  await fieldShows(editEmail, "email must look like name@example.com");
+  ok("an invalid email is refused before sending, at the edit form's field");
+  await editEmail.fill("alice@corp.example");
+  await editUser.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("row", { name: /alice alice@corp\.example eng/ }).waitFor();
+  await editUser.waitFor({ state: "detached" });
+  ok("a user is edited (UpdateUser) and listed with the new email");
   await shot("users");
 
   // API keys: the secret is shown once, with a copy button, then gone.
@@ -242,11 +274,11 @@ try {
   await fieldShows(accURL, "provider_account.base_url must be an http or https URL");
   ok("an account without a provider or with a bad base URL is refused before sending");
   await accForm.getByLabel("Provider", { exact: true }).selectOption("openai");
-  await accURL.fill("http://127.0.0.1:9/v1");
+  await accURL.fill(fakeOpenAI);
   const upstreamKey = "sk-web-e2e-not-shown-again";
   await accForm.getByLabel("API key (write-only)").fill(upstreamKey);
   await accForm.getByRole("button", { name: "Create account" }).click();
-  const accRow = page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: /web-openai openai http:\/\/127\.0\.0\.1:9\/v1 stored/ });
+  const accRow = page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: new RegExp(`web-openai openai ${reEscape(fakeOpenAI)} stored`) });
   await accRow.waitFor();
   ok("a provider account is created and listed with its key stored");
   check((await accForm.getByLabel("API key (write-only)").inputValue()) === "" && !(await page.content()).includes(upstreamKey), "the API key is gone from the page once sent");
@@ -270,6 +302,29 @@ try {
   await page.reload();
   await accRow.waitFor();
   check(!(await page.content()).includes(upstreamKey), "the API key is not shown after a reload");
+
+  // Test connection: one tiny request through the gateway's adapter for the model, to the
+  // fake upstream.
+  await page.getByRole("button", { name: "Test connection to web-openai/gpt-web" }).click();
+  const testResult = page.getByTestId("test-web-openai/gpt-web");
+  await testResult.filter({ hasText: /^(ok|failed)/ }).waitFor();
+  const tested = (await testResult.textContent()) ?? "";
+  check(/^ok · 200 · \d+ ms$/.test(tested), `test connection reaches the upstream (${tested})`);
+
+  // Price override: checked before sending, then listed.
+  await page.getByRole("button", { name: "Edit model web-openai/gpt-web" }).click();
+  const editModel = page.getByRole("form", { name: "Edit model web-openai/gpt-web" });
+  const priceIn = editModel.getByLabel("Input", { exact: true });
+  await accessible("providers, editing a model");
+  await priceIn.fill("-1");
+  await editModel.getByLabel("Output", { exact: true }).fill("10");
+  await editModel.getByRole("button", { name: "Save" }).click();
+  await fieldShows(priceIn, "model.pricing.input_per_mtok must be between 0 and 100000");
+  ok("a negative price is refused before sending, at its field");
+  await priceIn.fill("2.5");
+  await editModel.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Models" }).getByRole("row", { name: /web-openai\/gpt-web gpt-4o-mini \$2\.5 \/ \$10/ }).waitFor();
+  ok("the model's price override is saved (UpdateModel) and listed");
   await shot("providers");
 
   // Identity providers: a plain-http issuer is refused before sending; create; delete.
@@ -292,6 +347,119 @@ try {
   await page.getByRole("button", { name: "Confirm delete web-oidc" }).click();
   await idpRow.waitFor({ state: "detached" });
   ok("an identity provider is deleted");
+
+  // Virtual accounts: create one with a key (its secret shown once), edit it; delete another.
+  await page.getByRole("link", { name: "Virtual accounts" }).click();
+  const vaForm = page.getByRole("form", { name: "Create a virtual account" });
+  const vaName = vaForm.getByLabel("Account name");
+  await vaName.fill("Web App");
+  await vaForm.getByRole("button", { name: "Create virtual account" }).click();
+  await fieldShows(vaName, "virtual_account.name must be 1 to 63 lowercase");
+  ok("a bad virtual account name is refused before sending, at its field");
+  await vaName.fill("web-app");
+  await vaForm.getByLabel("Owning team (optional)").selectOption("eng");
+  await vaForm.getByRole("button", { name: "Create virtual account" }).click();
+  const vaTable = page.getByRole("table", { name: "Virtual accounts" });
+  await vaTable.getByRole("row", { name: /web-app\s+eng active/ }).waitFor();
+  ok("a virtual account is created and listed");
+  await vaName.fill("web-app");
+  await vaForm.getByRole("button", { name: "Create virtual account" }).click();
+  await fieldShows(vaName, 'virtual account "web-app" already exists');
+  ok("the server's duplicate error is shown at the virtual account's name");
+  await vaName.fill("web-old-app");
+  await vaForm.getByRole("button", { name: "Create virtual account" }).click();
+  await vaTable.getByRole("row", { name: /web-old-app/ }).waitFor();
+  await page.getByRole("button", { name: "New key for web-app" }).click();
+  const vaSecret = ((await page.getByTestId("secret").textContent()) ?? "").trim();
+  check(vaSecret.length >= 20, "a key for the virtual account is issued, its secret shown");
+  await page.getByRole("button", { name: "Done" }).click();
+  await vaTable.getByRole("row", { name: /web-app/ }).first().locator("code").waitFor();
+  check(!(await page.content()).includes(vaSecret), "the virtual account's secret is gone after Done; the key is listed by its prefix");
+  await page.getByRole("button", { name: "Edit web-app" }).click();
+  const vaEdit = page.getByRole("form", { name: "Edit virtual account web-app" });
+  await vaEdit.getByLabel("Description").fill("The web shop");
+  await vaEdit.getByRole("button", { name: "Save" }).click();
+  await vaTable.getByRole("row", { name: /web-app The web shop eng active/ }).waitFor();
+  ok("a virtual account is edited");
+  await page.getByRole("button", { name: "Delete web-old-app" }).click();
+  await page.getByRole("button", { name: "Confirm delete web-old-app" }).click();
+  await vaTable.getByRole("row", { name: /web-old-app/ }).waitFor({ state: "detached" });
+  ok("a virtual account is deleted after a confirmation");
+  await shot("virtual-accounts");
+
+  // Virtual models & routing: a virtual model routed to the fake upstream's model, its
+  // targets edited as rows; the live state lists the target.
+  await page.getByRole("link", { name: "Virtual models & routing" }).click();
+  const vmForm = page.getByRole("form", { name: "Create a virtual model" });
+  await vmForm.getByLabel("Group").fill("web");
+  await vmForm.getByLabel("Virtual model name").fill("chat");
+  await vmForm.getByLabel("Target 1 model").selectOption("web-openai/gpt-web");
+  await vmForm.getByLabel("Target 1 weight (%)").fill("50");
+  await vmForm.getByRole("button", { name: "Create virtual model" }).click();
+  await vmForm.getByText("weights sum to 50; they must sum to 100").waitFor();
+  ok("weights that do not sum to 100 are refused before sending");
+  await vmForm.getByRole("button", { name: "Add target" }).click();
+  await vmForm.getByLabel("Target 2 model").selectOption("mock/echo");
+  await vmForm.getByLabel("Target 2 weight (%)").fill("50");
+  await vmForm.getByRole("button", { name: "Remove target 2" }).click();
+  await vmForm.getByLabel("Target 1 weight (%)").fill("100");
+  await vmForm.getByRole("button", { name: "Create virtual model" }).click();
+  const vmRow = page.getByRole("table", { name: "Virtual models" }).getByRole("row", { name: /web\/chat weight-based-routing web-openai\/gpt-web 100%/ });
+  await vmRow.waitFor();
+  ok("a virtual model is created with its target rows and listed");
+  await page.getByRole("table", { name: "Routing state" }).getByRole("row", { name: /web-openai\/gpt-web closed/ }).waitFor();
+  ok("the live routing state lists the target");
+
+  // Access for the virtual account to the virtual model, then a chat in the Playground with
+  // the virtual account's key, answered by the fake upstream behind the virtual model.
+  await page.getByRole("link", { name: "Teams & access" }).click();
+  const vaRule = page.getByRole("form", { name: "Create an access rule" });
+  await vaRule.getByLabel("Rule name").fill("web-app-chat");
+  await vaRule.getByLabel("Models (comma-separated)").fill("web/chat");
+  await vaRule.getByLabel("For virtual accounts (comma-separated)").fill("web-app");
+  await vaRule.getByRole("button", { name: "Create rule" }).click();
+  await page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /web-app-chat web\/chat\s+web-app/ }).waitFor();
+  ok("an access rule lets the virtual account call the virtual model");
+  await page.getByRole("link", { name: "Playground" }).click();
+  const vchat = page.getByRole("form", { name: "Chat" });
+  await vchat.getByLabel("API key (optional; default: the key you signed in with)").fill(vaSecret);
+  await vchat.getByLabel("Model").locator("option", { hasText: "web/chat" }).waitFor({ state: "attached" });
+  await vchat.getByLabel("Model").selectOption("web/chat");
+  await vchat.getByLabel("Message").fill("hello virtual");
+  await vchat.getByRole("button", { name: "Send" }).click();
+  await vchat.locator(".chat li.assistant .content", { hasText: "echo: hello virtual" }).waitFor();
+  ok("the virtual model answers the virtual account's key in the Playground, through its target");
+
+  // A routing rule: the server's refusal of an unknown model at its field; create, edit, delete.
+  await page.getByRole("link", { name: "Virtual models & routing" }).click();
+  const rrForm = page.getByRole("form", { name: "Create a routing rule" });
+  const rrModels = rrForm.getByLabel("For models (comma-separated)");
+  await rrForm.getByLabel("Rule ID").fill("web-pin");
+  await rrModels.fill("web-openai/nope");
+  await rrForm.getByLabel("Target 1 model").selectOption("web-openai/gpt-web");
+  await rrForm.getByRole("button", { name: "Create routing rule" }).click();
+  await fieldShows(rrModels, "is not an existing model or virtual model");
+  ok("the server's refusal of an unknown model is shown at the rule's models");
+  await rrModels.fill("web-openai/gpt-web");
+  await rrForm.getByRole("button", { name: "Create routing rule" }).click();
+  const rrTable = page.getByRole("table", { name: "Routing rules" });
+  await rrTable.getByRole("row", { name: /web-pin 0 web-openai\/gpt-web priority-based-routing web-openai\/gpt-web \(priority 0\)/ }).waitFor();
+  ok("a routing rule is created and listed");
+  await page.getByRole("button", { name: "Edit rule web-pin" }).click();
+  const rrEdit = page.getByRole("form", { name: "Edit routing rule web-pin" });
+  await accessible("routing, editing a rule");
+  await rrEdit.getByLabel("Position").fill("5");
+  await rrEdit.getByRole("button", { name: "Save" }).click();
+  await rrTable.getByRole("row", { name: /web-pin 5 / }).waitFor();
+  ok("a routing rule is edited");
+  const sampled = page.getByRole("table", { name: "Routing state" }).getByRole("row", { name: /web-openai\/gpt-web closed 0 — [1-9]/ });
+  await sampled.waitFor({ timeout: 20_000 });
+  ok("the live routing state counts the virtual model's answer from its target");
+  await shot("routing");
+  await page.getByRole("button", { name: "Delete rule web-pin" }).click();
+  await page.getByRole("button", { name: "Confirm delete rule web-pin" }).click();
+  await rrTable.getByRole("row", { name: /web-pin/ }).waitFor({ state: "detached" });
+  ok("a routing rule is deleted after a confirmation");
 
   // Rate limits and budgets: create a 2-a-minute rate limit per user and a daily budget; the
   // forms refuse a bad limit before sending and show the server's refusals at their fields.
@@ -329,6 +497,17 @@ try {
   await bForm.getByRole("button", { name: "Create budget" }).click();
   await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily 10 cost_per_day/ }).waitFor();
   ok("the budget is created and listed");
+  await page.getByRole("button", { name: "Edit web-daily" }).click();
+  const bEdit = page.getByRole("form", { name: "Edit budget web-daily" });
+  const bEditLimit = bEdit.getByLabel("Limit (cost_per_day)");
+  await bEditLimit.fill("0");
+  await bEdit.getByRole("button", { name: "Save" }).click();
+  await fieldShows(bEditLimit, "budget.limit_to must be positive");
+  ok("a budget edited to 0 is refused before sending");
+  await bEditLimit.fill("20");
+  await bEdit.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /web-daily 20 cost_per_day/ }).waitFor();
+  ok("a budget is edited (UpdateBudget)");
 
   // Playground: stream a chat through /v1/chat/completions with the new user's key.
   await page.getByRole("link", { name: "Playground" }).click();
@@ -345,6 +524,9 @@ try {
   const completion = await page.getByTestId("completion-tokens").textContent();
   check(/^\d+ ms$/.test(latency), `latency is shown (${latency})`);
   check(/^[1-9]\d*$/.test(completion), `completion tokens are shown (${completion})`);
+  await page.getByTestId("target").getByText("mock/echo", { exact: true }).waitFor({ timeout: 30_000 });
+  const cost = (await page.getByTestId("cost").textContent()) ?? "";
+  check(/^\$\d|^not priced$/.test(cost), `the answer's usage event gives the model that answered and the cost (${cost})`);
   await page.getByText("View code").click();
   await page.getByLabel("Language").selectOption("python");
   const code = (await page.getByLabel("Python (openai) code").textContent()) ?? "";
@@ -530,21 +712,31 @@ try {
     keys: () => page.getByRole("row", { name: /web-e2e/ }),
     limits: () => page.getByRole("table", { name: "Live status" }),
     providers: () => page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: /web-openai/ }),
+    "virtual-models": () => page.getByRole("table", { name: "Virtual models" }).getByRole("row", { name: /web\/chat/ }),
+    "virtual-accounts": () => page.getByRole("table", { name: "Virtual accounts" }).getByRole("row", { name: /web-app/ }),
     "identity-providers": () => page.getByRole("table", { name: "Identity providers" }),
     "gateway-tokens": () => page.getByRole("row", { name: /web-replicas/ }),
     audit: () => page.getByRole("table", { name: "Audit events" }).getByRole("row").nth(1),
+    config: () => page.getByLabel("Configuration YAML"),
     usage: () => page.getByRole("table", { name: "Latency by model" }).getByRole("row", { name: /mock\/echo/ }),
     requests: () => page.getByRole("table", { name: "Requests" }).getByRole("row").nth(1),
     playground: () => page.getByRole("form", { name: "Chat" }).getByLabel("Model").locator("option", { hasText: "mock/echo" }),
   };
-  const labels = { users: "Users", access: "Teams & access", keys: "API keys", limits: "Rate limits & budgets", providers: "Providers & models", "identity-providers": "Identity providers", "gateway-tokens": "Gateway tokens", audit: "Audit log", usage: "Usage", requests: "Request log", playground: "Playground" };
+  // In the navigation's order: a viewer's navigation is all of them.
+  const labels = {
+    users: "Users", access: "Teams & access", keys: "API keys", limits: "Rate limits & budgets", providers: "Providers & models",
+    "virtual-models": "Virtual models & routing", "virtual-accounts": "Virtual accounts", "identity-providers": "Identity providers",
+    "gateway-tokens": "Gateway tokens", audit: "Audit log", config: "Config (YAML)", usage: "Usage", requests: "Request log", playground: "Playground",
+  };
   // usable waits, polling in the page every 10 ms (Playwright's own locator waits back off to
   // 500 ms, which would blur the figures), until the page shows an enabled control and its
-  // main content: a table (by label) with a row holding a text, or the Playground's model.
+  // main content: a table (by label) with a row holding a text, the Playground's model, or
+  // the Config page's YAML.
   const content = {
     users: ["", "alice"], access: ["Access rules", "eng-mock"], keys: ["", "web-e2e"], limits: ["Live status", ""],
-    providers: ["Provider accounts", "web-openai"], "identity-providers": ["Identity providers", ""], "gateway-tokens": ["", "web-replicas"],
-    audit: ["Audit events", "gateway_token"], usage: ["Latency by model", "mock/echo"], requests: ["Requests", "mock/echo"], playground: [null, "mock/echo"],
+    providers: ["Provider accounts", "web-openai"], "virtual-models": ["Virtual models", "web/chat"], "virtual-accounts": ["Virtual accounts", "web-app"],
+    "identity-providers": ["Identity providers", ""], "gateway-tokens": ["", "web-replicas"], audit: ["Audit events", "gateway_token"],
+    config: ["textarea", "web-rpm"], usage: ["Latency by model", "mock/echo"], requests: ["Requests", "mock/echo"], playground: [null, "mock/echo"],
   };
   const usable = async (p) => {
     await page.waitForFunction(([label, text]) => {
@@ -552,6 +744,7 @@ try {
       const shown = (e) => e.offsetParent !== null;
       if (!main?.querySelector("h1") || ![...main.querySelectorAll("button, input")].some((e) => !e.disabled && shown(e))) return false;
       if (label === null) return [...main.querySelectorAll("select option")].some((o) => o.textContent.includes(text));
+      if (label === "textarea") return [...main.querySelectorAll("textarea")].some((t) => shown(t) && t.value.includes(text));
       return [...main.querySelectorAll(label ? `table[aria-label="${label}"]` : "table")].some((t) => shown(t) && (!text || [...t.querySelectorAll("tbody tr")].some((r) => r.textContent.includes(text))));
     }, content[p], { polling: 10 });
     await ready[p]().first().waitFor({ state: p === "playground" ? "attached" : "visible" }); // the same content, as the checks above find it
@@ -573,11 +766,93 @@ try {
   console.log(`timings ${JSON.stringify(timings)}`);
   ok(`every page's time to usable content is recorded (${path.join(shots, "timings.json")})`);
 
+  // Config (YAML): the stored configuration as the config file's YAML, with no key in it; a
+  // reference to the server's environment is refused at the field; web-rpm's limit raised
+  // from 2 to 7, the diff reviewed, applied, and seen on the Limits page.
+  await page.getByRole("link", { name: "Config (YAML)" }).click();
+  const yamlBox = page.getByLabel("Configuration YAML");
+  await page.waitForFunction(() => document.querySelector("textarea.yaml")?.value.includes("web-rpm"));
+  const exported = await yamlBox.inputValue();
+  check(!exported.includes(upstreamKey) && exported.includes("(redacted: stored, write-only)") && exported.includes("name: web-openai"),
+    "the exported YAML has the stored resources and no key, only the placeholder that keeps it");
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await page.getByTestId("plan-counts").getByText(/^0 to create, 0 to update, \d+ unchanged$/).waitFor();
+  ok("the export, reviewed as it is, changes nothing");
+  await yamlBox.fill(exported.replace("'(redacted: stored, write-only)'", "env://HOME"));
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await fieldShows(yamlBox, "env:// and file:// references");
+  ok("a reference to the server's environment is refused, at the YAML");
+  const refusedLine = await yamlBox.evaluate((el) => el.value.slice(el.selectionStart, el.selectionEnd));
+  check(refusedLine.trim() === "api_key: env://HOME", `the refusal names its line, which is selected in the YAML (${refusedLine.trim()})`);
+  const raised = exported.replace(/(- name: web-rpm\n(?:[^\n]*\n)*?\s+limit_to: )2\n/, "$17\n");
+  // Two virtual models in front of mock/echo, for the Playground's comparison below.
+  const virtualDoc = (name) => `    - name: ${name}\n      type: integration/model/virtual\n      routing_config:\n        type: weight-based-routing\n        load_balance_targets:\n          - target: mock/echo\n            weight: 100\n`;
+  const edited = `${raised}---\n- name: web-virtual\n  type: provider-account/virtual-model\n  integrations:\n${virtualDoc("left")}${virtualDoc("right")}`;
+  check(raised !== exported, "web-rpm's limit is edited in the YAML");
+  await yamlBox.fill(edited);
+  await page.getByRole("button", { name: "Review changes" }).click();
+  const planned = page.getByRole("table", { name: "Planned changes" }).getByRole("row", { name: /update rate-limit web-rpm/ });
+  await planned.waitFor();
+  const plannedText = (await planned.textContent()) ?? "";
+  check(plannedText.includes("limits[0].limit_to") && /2\s*→\s*7/.test(plannedText), `the review shows the field, old and new (${plannedText})`);
+  check((await page.getByTestId("plan-counts").textContent()).startsWith("2 to create, 1 to update"), "the review counts one update and the two virtual models to create");
+  await page.getByRole("table", { name: "Planned changes" }).getByRole("row", { name: /create virtual-model web-virtual\/left/ }).waitFor();
+  await shot("config");
+  await page.getByRole("button", { name: "Apply 3 changes" }).click();
+  await page.getByRole("table", { name: "Applied changes" }).getByRole("row", { name: /update rate-limit web-rpm/ }).waitFor();
+  ok("the reviewed change is applied");
+  await page.getByRole("link", { name: "Rate limits & budgets" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /web-rpm 7 requests_per_minute user enforce/ }).waitFor();
+  ok("the Limits page shows the applied limit");
+
+  // A viewer, for the read-only Config page below: a user with the viewer role and a key.
+  await page.getByRole("link", { name: "Users", exact: true }).click();
+  await userForm.getByLabel("Name", { exact: true }).fill("vera");
+  await userForm.getByLabel("Admin API role").selectOption("viewer");
+  await userForm.getByRole("button", { name: "Create user" }).click();
+  await page.getByRole("row", { name: /vera .*viewer/ }).waitFor();
+  await page.getByRole("link", { name: "API keys" }).click();
+  await keyForm.getByLabel("Key name").fill("vera-key");
+  await keyForm.getByLabel("Owner (user)").selectOption("vera");
+  await keyForm.getByRole("button", { name: "Create key" }).click();
+  await page.getByTestId("secret").waitFor();
+  const viewerKey = (await page.getByTestId("secret").textContent()).trim();
+  await page.getByRole("button", { name: "Done" }).click();
+  await page.getByRole("row", { name: /vera-key/ }).waitFor();
+
+  // Playground, Compare: the two virtual models side by side, asked at once with the signed-in
+  // token; each answer has its own numbers and, from its usage event, the model that answered
+  // (mock/echo, behind the virtual model) and the cost. Tools that are not JSON are refused
+  // before sending.
+  await page.getByRole("link", { name: "Playground" }).click();
+  await chat.getByLabel("API key (optional; default: the key you signed in with)").fill("");
+  await chat.getByLabel("Model", { exact: true }).locator("option", { hasText: "web-virtual/left" }).waitFor({ state: "attached" });
+  await chat.getByLabel("Compare").check();
+  await chat.getByLabel("Model", { exact: true }).selectOption("web-virtual/left");
+  await chat.getByLabel("Second model").selectOption("web-virtual/right");
+  await chat.getByText("Tools and response format").click();
+  const toolsBox = chat.getByLabel("Tools (JSON)");
+  await toolsBox.fill("[{");
+  await chat.getByLabel("Message").fill("compare me");
+  await chat.getByRole("button", { name: "Send" }).click();
+  await fieldShows(toolsBox, "tools is not valid JSON");
+  ok("tools that are not JSON are refused before sending, at their field");
+  await toolsBox.fill("");
+  await chat.getByRole("button", { name: "Send" }).click();
+  for (const side of ["left", "right"]) {
+    await chat.getByRole("list", { name: `Conversation with web-virtual/${side}` }).locator("li.assistant .content", { hasText: "compare me" }).waitFor();
+    const mine = page.locator(`dl[aria-label="Last response of web-virtual/${side}"]`);
+    await mine.getByTestId("target").getByText("mock/echo", { exact: true }).waitFor({ timeout: 30_000 });
+    const [lat, toks, c] = await Promise.all([mine.getByTestId("latency").textContent(), mine.getByTestId("completion-tokens").textContent(), mine.getByTestId("cost").textContent()]);
+    check(/^\d+ ms$/.test(lat) && /^[1-9]\d*$/.test(toks) && /^\$\d|^not priced$/.test(c), `web-virtual/${side} answers with its own latency, tokens and cost, served by mock/echo (${lat}, ${toks}, ${c})`);
+  }
+  await shot("playground-compare");
+
   // Dark scheme and a narrow screen render too.
   await page.emulateMedia({ colorScheme: "dark" });
   await page.setViewportSize({ width: 390, height: 800 });
   await shot("usage-dark-narrow");
-  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
+  for (const [link, heading] of [["Users", "Users"], ["Teams & access", "Teams & access"], ["API keys", "API keys"], ["Rate limits & budgets", "Rate limits & budgets"], ["Providers & models", "Providers & models"], ["Identity providers", "Identity providers"], ["Virtual accounts", "Virtual accounts"], ["Virtual models & routing", "Virtual models & routing"], ["Gateway tokens", "Gateway tokens"], ["Audit log", "Audit log"], ["Config (YAML)", "Config (YAML)"], ["Request log", "Request log"], ["Playground", "Playground"]]) {
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
     await accessible(`${heading}, dark and narrow`);
@@ -614,14 +889,23 @@ try {
   const navText = async () => (await page.getByRole("navigation", { name: "Main" }).innerText()).split("\n").map((l) => l.trim()).filter(Boolean).join(",");
   await signInAs(viewerKey);
   check((await navText()) === Object.values(labels).join(","), `a viewer sees every page (${await navText()})`);
-  for (const p of ["users", "access", "keys", "limits", "providers", "identity-providers", "gateway-tokens", "audit"]) {
+  for (const p of ["users", "access", "keys", "limits", "providers", "virtual-models", "virtual-accounts", "identity-providers", "gateway-tokens", "audit", "config"]) {
     await page.getByRole("link", { name: labels[p], exact: true }).click();
     await page.getByRole("heading", { name: labels[p], level: 1 }).waitFor();
     await ready[p]().first().waitFor();
-    const writes = await page.locator("main").getByRole("button", { name: /^(Create|Delete|Revoke|Rotate|Confirm)/ }).count();
-    const forms = await page.locator('main form[aria-label^="Create"]').count();
-    check(writes === 0 && forms === 0 && !(await page.getByRole("alert").count()), `a viewer's ${labels[p]} page loads with no create, change or delete controls`);
+    const writes = await page.locator("main").getByRole("button", { name: /^(Create|Edit|Save|Delete|Revoke|Rotate|Confirm|Test connection|New key|Add target|Remove target|Apply \d)/ }).count();
+    const forms = await page.locator('main form[aria-label^="Create"], main form[aria-label^="Edit"]').count();
+    check(writes === 0 && forms === 0 && !(await page.getByRole("alert").count()), `a viewer's ${labels[p]} page loads with no create, edit or delete controls`);
   }
+  // The Config page is read-only for a viewer: the YAML cannot be edited, and a review has
+  // no Apply.
+  await page.getByRole("link", { name: "Config (YAML)" }).click();
+  await page.getByText("only an admin may apply them").waitFor();
+  check(!(await page.getByLabel("Configuration YAML").isEditable()), "a viewer's YAML is read-only");
+  await page.getByRole("button", { name: "Review changes" }).click();
+  await page.getByTestId("plan-counts").getByText(/^0 to create, 0 to update, \d+ unchanged$/).waitFor();
+  check((await page.getByRole("button", { name: /^Apply/ }).count()) === 0, "a viewer may review, and has no Apply");
+  await shot("config-viewer");
   await page.getByRole("link", { name: "Users", exact: true }).click();
   await page.getByRole("row", { name: /alice/ }).waitFor();
   await shot("viewer-view");
@@ -640,6 +924,13 @@ try {
   await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /sre-rpm 100 requests_per_minute/ }).waitFor();
   const visibleLimits = await page.getByRole("table", { name: "Rate limits" }).locator("tbody tr").count();
   check(visibleLimits === 1, `the team admin creates a rate limit for their team and sees only their team's (${visibleLimits})`);
+  // The server lets a team admin change their team's rules: the edit and delete controls are there.
+  await page.getByRole("button", { name: "Edit sre-rpm" }).click();
+  const taEdit = page.getByRole("form", { name: "Edit rate limit sre-rpm" });
+  await taEdit.getByLabel("Limit (requests_per_minute)").fill("120");
+  await taEdit.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /sre-rpm 120 requests_per_minute/ }).waitFor();
+  check((await page.getByRole("button", { name: "Delete sre-rpm" }).count()) === 1, "the team admin edits their team's rate limit (UpdateRateLimit) and may delete it");
   await page.getByRole("link", { name: "API keys" }).click();
   const taKeyForm = page.getByRole("form", { name: "Create an API key" });
   check((await taKeyForm.getByLabel("Owner (user)").inputValue()) === "lena", "the team admin's own user is preselected as the key's owner");

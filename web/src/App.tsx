@@ -18,6 +18,9 @@ const GatewayTokens = lazy(() => import("./pages/GatewayTokens"));
 const Audit = lazy(() => import("./pages/Audit"));
 const Providers = lazy(() => import("./pages/Providers"));
 const IdentityProviders = lazy(() => import("./pages/IdentityProviders"));
+const VirtualAccounts = lazy(() => import("./pages/VirtualAccounts"));
+const Routing = lazy(() => import("./pages/Routing"));
+const Config = lazy(() => import("./pages/Config"));
 
 // kind says who sees a page (lib/access.ts): config pages the admin and viewer roles, team
 // pages also a team admin, own pages everyone.
@@ -27,9 +30,12 @@ const pages: { path: string; label: string; el: ReactNode; kind: PageKind }[] = 
   { path: "keys", label: "API keys", el: <Keys />, kind: "team" },
   { path: "limits", label: "Rate limits & budgets", el: <Limits />, kind: "team" },
   { path: "providers", label: "Providers & models", el: <Providers />, kind: "config" },
+  { path: "virtual-models", label: "Virtual models & routing", el: <Routing />, kind: "config" },
+  { path: "virtual-accounts", label: "Virtual accounts", el: <VirtualAccounts />, kind: "config" },
   { path: "identity-providers", label: "Identity providers", el: <IdentityProviders />, kind: "config" },
   { path: "gateway-tokens", label: "Gateway tokens", el: <GatewayTokens />, kind: "config" },
   { path: "audit", label: "Audit log", el: <Audit />, kind: "config" },
+  { path: "config", label: "Config (YAML)", el: <Config />, kind: "config" },
   { path: "usage", label: "Usage", el: <Usage />, kind: "own" },
   { path: "requests", label: "Request log", el: <Requests />, kind: "own" },
   { path: "playground", label: "Playground", el: <Playground />, kind: "own" },

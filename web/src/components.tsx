@@ -1,5 +1,7 @@
-import { useId, type ReactNode } from "react";
+import { useId, useState, type ReactNode } from "react";
 import { ConnectError } from "@connectrpc/connect";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { fieldError } from "./lib/errors";
 
 // Field is a labelled control with its error beneath, tied by aria-describedby.
 export function Field(props: {
@@ -42,4 +44,88 @@ export function ErrorBox({ error }: { error: unknown }) {
 export function When({ t }: { t?: Date }) {
   if (!t) return <>—</>;
   return <time dateTime={t.toISOString()}>{t.toISOString().replace("T", " ").slice(0, 19)} UTC</time>;
+}
+
+// FormError is a form's error that names no field.
+export function FormError({ message }: { message?: string }) {
+  if (!message) return null;
+  return (
+    <p className="error" role="alert">
+      {message}
+    </p>
+  );
+}
+
+// DeleteButton deletes after a confirmation: "Delete <name>" shows "Confirm delete <name>"
+// and Cancel; only the confirmation calls onDelete.
+export function DeleteButton(props: { name: string; onDelete: () => void; pending?: boolean }) {
+  const [confirm, setConfirm] = useState(false);
+  if (!confirm) {
+    return (
+      <button type="button" className="secondary" onClick={() => setConfirm(true)} aria-label={`Delete ${props.name}`}>
+        Delete
+      </button>
+    );
+  }
+  return (
+    <>
+      <button type="button" className="danger" onClick={props.onDelete} disabled={props.pending}>
+        Confirm delete {props.name}
+      </button>{" "}
+      <button type="button" className="secondary" onClick={() => setConfirm(false)}>
+        Cancel
+      </button>
+    </>
+  );
+}
+
+// EditButton opens a row's edit form; its accessible name says which row.
+export function EditButton({ name, onClick }: { name: string; onClick: () => void }) {
+  return (
+    <button type="button" className="secondary" onClick={onClick} aria-label={`Edit ${name}`}>
+      Edit
+    </button>
+  );
+}
+
+export type Errors = Record<string, string | undefined>;
+
+// useSave is a write of a form: on success it runs onDone and refreshes keys' queries (every
+// query when keys is empty); on failure it puts the server's error at the field it names
+// (errors.ts), or the form's error ("").
+export function useSave<A, T>(fields: readonly string[], fn: (a: A) => Promise<T>, onDone: (res: T) => void, keys: string[][] = []) {
+  const qc = useQueryClient();
+  const [errors, setErrors] = useState<Errors>({});
+  const m = useMutation({
+    mutationFn: fn,
+    onSuccess: (res) => {
+      onDone(res);
+      if (!keys.length) return qc.invalidateQueries();
+      return Promise.all(keys.map((k) => qc.invalidateQueries({ queryKey: k })));
+    },
+    onError: (err) => {
+      const fe = fieldError(err, fields);
+      setErrors({ [fe.field]: fe.message });
+    },
+  });
+  return { m, errors, setErrors };
+}
+
+// hasErrors reports whether a form's client-side checks found anything.
+export function hasErrors(errs: Errors): boolean {
+  return Object.values(errs).some(Boolean);
+}
+
+// SaveCancel are an edit form's buttons.
+export function SaveCancel({ pending, onCancel }: { pending: boolean; onCancel: () => void }) {
+  return (
+    <div>
+      <button type="submit" disabled={pending}>
+        Save
+      </button>{" "}
+      <button type="button" className="secondary" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/llmgw/llmgw/gateway/chat"
+	"github.com/llmgw/llmgw/gateway/httpheader"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/rawjson"
 	"github.com/llmgw/llmgw/gateway/sse"
@@ -29,8 +30,9 @@ type Adapter struct {
 	base        string // the base URL the chat and embeddings URLs were derived from
 	chatURL     string
 	embedURL    string
-	authHeader  string // "Authorization", or a provider's own header such as Azure's "Api-Key"
-	authValue   string // "Bearer <key>"; empty when the server needs no key
+	authHeader  string   // "Authorization", or a provider's own header such as Azure's "Api-Key"
+	authValue   string   // "Bearer <key>"; empty when the server needs no key
+	auth        []string // authValue as a header value, set once (never modified: see httpheader)
 	model       string
 	quotedModel []byte
 }
@@ -71,6 +73,7 @@ func New(cfg provider.Config, defaultBaseURL string) (*Adapter, error) {
 	if cfg.APIKey != "" {
 		a.authValue = "Bearer " + cfg.APIKey
 	}
+	a.auth = []string{a.authValue}
 	return a, nil
 }
 
@@ -125,16 +128,16 @@ func (a *Adapter) do(ctx context.Context, method, url, contentType, accept strin
 	}
 	if body != nil {
 		req.ContentLength = size
-		req.Header.Set("Content-Type", contentType)
+		req.Header["Content-Type"] = httpheader.Value(contentType)
 		if again != nil {
 			req.GetBody = again
 		}
 	}
 	if accept != "" {
-		req.Header.Set("Accept", accept)
+		req.Header["Accept"] = httpheader.Value(accept)
 	}
 	if a.authValue != "" {
-		req.Header.Set(a.authHeader, a.authValue)
+		req.Header[a.authHeader] = a.auth
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {

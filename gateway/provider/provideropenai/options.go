@@ -60,6 +60,7 @@ func NewWithOptions(cfg provider.Config, defaultBaseURL string, opts ...Option) 
 			return nil, fmt.Errorf("%s: an auth header needs a name and a value", cfg.Kind)
 		}
 		a.authHeader, a.authValue = o.authHeader, o.authValue
+		a.auth = []string{a.authValue}
 	}
 	return a, nil
 }

@@ -19,6 +19,13 @@ describe("fieldError", () => {
     ["an indexed element is about its list", new ConnectError('rate_limit.applies_per[0]: "x" is not a dimension', Code.InvalidArgument), ["rate_limit.name", "rate_limit.applies_per"], "rate_limit.applies_per"],
     ["an indexed path in the fields", new ConnectError('create rate limit: rate_limit.limits[0].unit "rpm" must be one of ...', Code.InvalidArgument), ["rate_limit.limits", "rate_limit.limits[0].unit"], "rate_limit.limits[0].unit"],
     ["a duplicate of a two-word resource", new ConnectError('rate limit "web-rpm" already exists', Code.AlreadyExists), ["rate_limit.name"], "rate_limit.name"],
+    ["a routing target's row", new ConnectError("virtual_model.routing_config.load_balance_targets[1].target: duplicate target a/x", Code.InvalidArgument),
+      ["virtual_model.routing_config.load_balance_targets", "virtual_model.routing_config.load_balance_targets[0].target", "virtual_model.routing_config.load_balance_targets[1].target"],
+      "virtual_model.routing_config.load_balance_targets[1].target"],
+    ["a routing config's whole list", new ConnectError("virtual_model.routing_config.load_balance_targets: weights sum to 90; they must sum to 100", Code.InvalidArgument),
+      ["virtual_model.routing_config", "virtual_model.routing_config.load_balance_targets", "virtual_model.routing_config.load_balance_targets[0].weight"],
+      "virtual_model.routing_config.load_balance_targets"],
+    ["a price names its override", new ConnectError("model.pricing prices must not be negative", Code.InvalidArgument), ["model.name", "model.pricing", "model.pricing.input_per_mtok"], "model.pricing"],
     ["a plain error", new Error("network down"), userFields, ""],
   ])("%s", (_, err, fields, want) => {
     const got = fieldError(err, fields);

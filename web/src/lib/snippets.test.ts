@@ -58,3 +58,33 @@ describe("snippet", () => {
     expect(s).not.toContain('"role": "system"');
   });
 });
+
+describe("snippet extras", () => {
+  const tools = [{ type: "function", function: { name: "get_weather" } }];
+  const fmt = { type: "json_object" };
+  it("curl and the OpenAI SDKs carry tools and the response format", () => {
+    const s = snippet("curl", { ...req, tools, responseFormat: fmt });
+    const body = JSON.parse(s.slice(s.indexOf("-d '") + 4, -1).replace(/'\\''/g, "'"));
+    expect(body.tools).toEqual(tools);
+    expect(body.response_format).toEqual(fmt);
+    expect(snippet("node", { ...req, tools })).toContain('tools: [{"type":"function","function":{"name":"get_weather"}}]');
+    const py = snippet("python", { ...req, responseFormat: fmt });
+    expect(py).toContain("import json\n");
+    expect(py).toContain(String.raw`response_format=json.loads("{\"type\":\"json_object\"}")`);
+  });
+  it("the others say what they leave out, and nothing when there is nothing", () => {
+    for (const lang of ["anthropic", "anthropic-node", "go"] as Language[]) {
+      expect(snippet(lang, { ...req, tools })).toContain("tools of the Playground are left out here");
+      expect(snippet(lang, req)).not.toContain("left out");
+    }
+  });
+  it("the Anthropic Node SDK streams text deltas, or prints the text blocks", () => {
+    const s = snippet("anthropic-node", req);
+    expect(s).toContain('import Anthropic from "@anthropic-ai/sdk"');
+    expect(s).toContain('baseURL: "http://localhost:8080"');
+    expect(s).toContain("client.messages.stream(");
+    expect(s).toContain('system: "Be brief."');
+    expect(s).toContain("max_tokens: 64");
+    expect(snippet("anthropic-node", { ...req, stream: false })).toContain("client.messages.create(");
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyChunk, SSEParser, type StreamState } from "./sse";
+import { answerText, applyChunk, SSEParser, type StreamState } from "./sse";
 
 const chunk = (content: string) => JSON.stringify({ model: "mock/echo", choices: [{ index: 0, delta: { content } }] });
 
@@ -32,5 +32,24 @@ describe("applyChunk", () => {
   });
   it("records an event that is not JSON as an error", () => {
     expect(applyChunk(start, "{nope").error).toMatch(/not JSON/);
+  });
+});
+
+describe("tool calls", () => {
+  const tc = (index: number, fn: { name?: string; arguments?: string }) => JSON.stringify({ choices: [{ delta: { tool_calls: [{ index, function: fn }] } }] });
+  it("build each call from its pieces, by index", () => {
+    let s: StreamState = { text: "", model: "m", done: false };
+    for (const d of [tc(0, { name: "get_weather", arguments: "" }), tc(1, { name: "get_time", arguments: "{}" }), tc(0, { arguments: '{"city":' }), tc(0, { arguments: '"Oslo"}' })]) {
+      s = applyChunk(s, d);
+    }
+    expect(s.toolCalls).toEqual([
+      { name: "get_weather", arguments: '{"city":"Oslo"}' },
+      { name: "get_time", arguments: "{}" },
+    ]);
+    expect(answerText(s.text, s.toolCalls)).toBe('get_weather({"city":"Oslo"})\nget_time({})');
+  });
+  it("answerText is the text alone without calls", () => {
+    expect(answerText("Hello", undefined)).toBe("Hello");
+    expect(answerText("Let me look.", [{ name: "f", arguments: "{}" }])).toBe("Let me look.\nf({})");
   });
 });

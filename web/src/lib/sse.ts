@@ -6,12 +6,25 @@ export interface ChatUsage {
   total_tokens: number;
 }
 
+// ToolCall is a function call the model asked for; its arguments arrive in pieces.
+export interface ToolCall {
+  name: string;
+  arguments: string;
+}
+
 export interface StreamState {
   text: string;
   model: string;
   usage?: ChatUsage;
   done: boolean;
   error?: string;
+  // toolCalls are the calls of the answer, by their index in the stream.
+  toolCalls?: ToolCall[];
+}
+
+interface ToolCallDelta {
+  index?: number;
+  function?: { name?: string; arguments?: string };
 }
 
 // SSEParser splits a byte stream into events' data payloads; feed it chunks as they arrive.
@@ -35,13 +48,14 @@ export class SSEParser {
   }
 }
 
-// applyChunk folds one event's data into the state: content deltas append, the usage chunk
+// applyChunk folds one event's data into the state: content deltas append, tool call deltas
+// build their calls (a name once, arguments in pieces), the usage chunk
 // (stream_options.include_usage) sets usage, [DONE] ends, an error event records its message.
 export function applyChunk(s: StreamState, data: string): StreamState {
   if (data === "[DONE]") return { ...s, done: true };
   let v: {
     model?: string;
-    choices?: { delta?: { content?: string | null } }[];
+    choices?: { delta?: { content?: string | null; tool_calls?: ToolCallDelta[] } }[];
     usage?: ChatUsage | null;
     error?: { message?: string };
   };
@@ -52,5 +66,20 @@ export function applyChunk(s: StreamState, data: string): StreamState {
   }
   if (v.error) return { ...s, error: v.error.message ?? "stream failed", done: true };
   const delta = (v.choices ?? []).map((c) => c.delta?.content ?? "").join("");
-  return { ...s, text: s.text + delta, model: v.model || s.model, usage: v.usage ?? s.usage };
+  const out: StreamState = { ...s, text: s.text + delta, model: v.model || s.model, usage: v.usage ?? s.usage };
+  for (const tc of (v.choices ?? []).flatMap((c) => c.delta?.tool_calls ?? [])) {
+    const calls = [...(out.toolCalls ?? [])];
+    const i = tc.index ?? calls.length;
+    const prev = calls[i] ?? { name: "", arguments: "" };
+    calls[i] = { name: prev.name + (tc.function?.name ?? ""), arguments: prev.arguments + (tc.function?.arguments ?? "") };
+    out.toolCalls = calls;
+  }
+  return out;
+}
+
+// answerText is what the Playground shows of an answer: its text, and the tool calls it asks
+// for, one a line as name(arguments).
+export function answerText(text: string, calls: ToolCall[] | undefined): string {
+  const lines = (calls ?? []).filter(Boolean).map((c) => `${c.name}(${c.arguments})`);
+  return [text, ...lines].filter((l) => l !== "").join("\n");
 }

@@ -1,12 +1,12 @@
-import { useState, type FormEvent } from "react";
+import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ErrorBox, Field } from "../components";
+import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
+import type { AuthzRule, Team } from "@gen/llmgw/admin/v1/admin_pb";
 import { fieldError } from "../lib/errors";
 import { checkName, splitList } from "../lib/validate";
 
-type Errors = Record<string, string | undefined>;
 
 // Access holds teams and the authorization rules that say who may call which models.
 export default function Access() {
@@ -77,15 +77,19 @@ function RuleForm() {
   const [models, setModels] = useState("");
   const [users, setUsers] = useState("");
   const [teams, setTeams] = useState("");
+  const [vas, setVas] = useState("");
   const [errors, setErrors] = useState<Errors>({});
   const fields = ["authz_rule.name", "authz_rule.models", "authz_rule.users", "authz_rule.teams", "authz_rule.virtual_accounts"];
   const m = useMutation({
-    mutationFn: () => api.admin.createAuthzRule({ authzRule: { name, models: splitList(models), users: splitList(users), teams: splitList(teams) } }),
+    mutationFn: () => api.admin.createAuthzRule({
+        authzRule: { name, models: splitList(models), users: splitList(users), teams: splitList(teams), virtualAccounts: splitList(vas) },
+      }),
     onSuccess: () => {
       setName("");
       setModels("");
       setUsers("");
       setTeams("");
+      setVas("");
       return qc.invalidateQueries({ queryKey: ["authz"] });
     },
     onError: (err) => {
@@ -98,7 +102,7 @@ function RuleForm() {
     const errs: Errors = {
       "authz_rule.name": checkName("authz_rule.name", name),
       "authz_rule.models": splitList(models).length ? undefined : "authz_rule.models needs at least one model",
-      "authz_rule.users": splitList(users).length || splitList(teams).length ? undefined : "name at least one user or team",
+      "authz_rule.users": splitList(users).length || splitList(teams).length || splitList(vas).length ? undefined : "name at least one user or team",
     };
     setErrors(errs);
     if (!Object.values(errs).some(Boolean)) m.mutate();
@@ -118,6 +122,9 @@ function RuleForm() {
       <Field label="For teams (comma-separated)" error={errors["authz_rule.teams"]}>
         {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
       </Field>
+      <Field label="For virtual accounts (comma-separated)" error={errors["authz_rule.virtual_accounts"]}>
+        {(id, d, inv) => <input id={id} value={vas} onChange={(e) => setVas(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+      </Field>
       {errors[""] && (
         <p className="error" role="alert">
           {errors[""]}
@@ -132,11 +139,22 @@ function RuleForm() {
 
 function Lists() {
   const { api } = useApi();
+  const write = mayWrite(useAccess(), "config");
+  const qc = useQueryClient();
   const teams = useQuery({ queryKey: ["teams"], queryFn: () => api.admin.listTeams({}) });
   const rules = useQuery({ queryKey: ["authz"], queryFn: () => api.admin.listAuthzRules({}) });
+  const [editing, setEditing] = useState<string>();
+  const removeTeam = useMutation({
+    mutationFn: (n: string) => api.admin.deleteTeam({ name: n }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ["teams"] }),
+  });
+  const removeRule = useMutation({
+    mutationFn: (n: string) => api.admin.deleteAuthzRule({ name: n }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ["authz"] }),
+  });
   return (
     <>
-      <ErrorBox error={teams.error ?? rules.error} />
+      <ErrorBox error={teams.error ?? rules.error ?? removeTeam.error ?? removeRule.error} />
       <h2>Teams</h2>
       {teams.data && (
         <table aria-label="Teams">
@@ -145,15 +163,35 @@ function Lists() {
               <th scope="col">Name</th>
               <th scope="col">Description</th>
               <th scope="col">Members</th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
             {teams.data.teams.map((t) => (
-              <tr key={t.name}>
-                <th scope="row">{t.name}</th>
-                <td>{t.description}</td>
-                <td>{t.members.join(", ")}</td>
-              </tr>
+              <Fragment key={t.name}>
+                <tr>
+                  <th scope="row">{t.name}</th>
+                  <td>{t.description}</td>
+                  <td>{t.members.join(", ")}</td>
+                  {write && (
+                    <td>
+                      <EditButton name={`team ${t.name}`} onClick={() => setEditing(`team:${t.name}`)} />{" "}
+                      <DeleteButton name={`team ${t.name}`} onDelete={() => removeTeam.mutate(t.name)} pending={removeTeam.isPending} />
+                    </td>
+                  )}
+                </tr>
+                {write && editing === `team:${t.name}` && (
+                  <tr>
+                    <td colSpan={4}>
+                      <EditTeam team={t} onDone={() => setEditing(undefined)} />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
             ))}
           </tbody>
         </table>
@@ -168,21 +206,113 @@ function Lists() {
               <th scope="col">Users</th>
               <th scope="col">Teams</th>
               <th scope="col">Virtual accounts</th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
             {rules.data.authzRules.map((r) => (
-              <tr key={r.name}>
-                <th scope="row">{r.name}</th>
-                <td>{r.models.join(", ")}</td>
-                <td>{r.users.join(", ")}</td>
-                <td>{r.teams.join(", ")}</td>
-                <td>{r.virtualAccounts.join(", ")}</td>
-              </tr>
+              <Fragment key={r.name}>
+                <tr>
+                  <th scope="row">{r.name}</th>
+                  <td>{r.models.join(", ")}</td>
+                  <td>{r.users.join(", ")}</td>
+                  <td>{r.teams.join(", ")}</td>
+                  <td>{r.virtualAccounts.join(", ")}</td>
+                  {write && (
+                    <td>
+                      <EditButton name={`rule ${r.name}`} onClick={() => setEditing(`rule:${r.name}`)} />{" "}
+                      <DeleteButton name={`rule ${r.name}`} onDelete={() => removeRule.mutate(r.name)} pending={removeRule.isPending} />
+                    </td>
+                  )}
+                </tr>
+                {write && editing === `rule:${r.name}` && (
+                  <tr>
+                    <td colSpan={6}>
+                      <EditRule rule={r} onDone={() => setEditing(undefined)} />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
             ))}
           </tbody>
         </table>
       )}
     </>
+  );
+}
+
+function EditTeam({ team, onDone }: { team: Team; onDone: () => void }) {
+  const { api } = useApi();
+  const [description, setDescription] = useState(team.description);
+  const { m, errors, setErrors } = useSave(["team.description"], () => api.admin.updateTeam({ team: { name: team.name, description } }), onDone, [["teams"]]);
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        m.mutate(undefined);
+      }}
+      onChange={() => setErrors({})}
+      noValidate
+      className="card"
+      aria-label={`Edit team ${team.name}`}
+    >
+      <Field label="Description" error={errors["team.description"]}>
+        {(id, d, inv) => <input id={id} value={description} onChange={(e) => setDescription(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+      </Field>
+      <FormError message={errors[""]} />
+      <SaveCancel pending={m.isPending} onCancel={onDone} />
+    </form>
+  );
+}
+
+const ruleFields = ["authz_rule.name", "authz_rule.models", "authz_rule.users", "authz_rule.teams", "authz_rule.virtual_accounts"];
+
+function EditRule({ rule, onDone }: { rule: AuthzRule; onDone: () => void }) {
+  const { api } = useApi();
+  const [models, setModels] = useState(rule.models.join(", "));
+  const [users, setUsers] = useState(rule.users.join(", "));
+  const [teams, setTeams] = useState(rule.teams.join(", "));
+  const [vas, setVas] = useState(rule.virtualAccounts.join(", "));
+  const { m, errors, setErrors } = useSave(
+    ruleFields,
+    () =>
+      api.admin.updateAuthzRule({
+        authzRule: { name: rule.name, models: splitList(models), users: splitList(users), teams: splitList(teams), virtualAccounts: splitList(vas) },
+      }),
+    onDone,
+    [["authz"]],
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs: Errors = {
+      "authz_rule.models": splitList(models).length ? undefined : "authz_rule.models needs at least one model",
+      "authz_rule.users": splitList(users).length || splitList(teams).length || splitList(vas).length ? undefined : "name at least one user, team or virtual account",
+    };
+    setErrors(errs);
+    if (!hasErrors(errs)) m.mutate(undefined);
+  }
+  return (
+    <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit rule ${rule.name}`}>
+      <div className="row">
+        <Field label="Models" error={errors["authz_rule.models"]}>
+          {(id, d, inv) => <input id={id} value={models} onChange={(e) => setModels(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Users" error={errors["authz_rule.users"]}>
+          {(id, d, inv) => <input id={id} value={users} onChange={(e) => setUsers(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Teams" error={errors["authz_rule.teams"]}>
+          {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Virtual accounts" error={errors["authz_rule.virtual_accounts"]}>
+          {(id, d, inv) => <input id={id} value={vas} onChange={(e) => setVas(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+      </div>
+      <FormError message={errors[""]} />
+      <SaveCancel pending={m.isPending} onCancel={onDone} />
+    </form>
   );
 }

@@ -1,12 +1,16 @@
-import { useQuery } from "@tanstack/react-query";
+import { Fragment, useState, type FormEvent } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Mode } from "@gen/llmgw/admin/v1/admin_pb";
+import { Mode, type Budget, type RateLimit } from "@gen/llmgw/admin/v1/admin_pb";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ErrorBox, When } from "../components";
+import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, When, type Errors } from "../components";
+import { checkPositive, splitList } from "../lib/validate";
 import { BudgetForm, RateLimitForm } from "./LimitForms";
 
 // Limits lists the rate limits and budgets and their live status, refreshed every 5 seconds.
+// A team admin gets the forms and the edit and delete buttons too: the server narrows the lists
+// to their teams' rules and refuses a change outside them.
 export default function Limits() {
   const { api } = useApi();
   const access = useAccess();
@@ -20,10 +24,20 @@ export default function Limits() {
     enabled: access.admin || access.viewer,
     refetchInterval: 5000,
   });
+  const qc = useQueryClient();
+  const [editing, setEditing] = useState<string>();
+  const removeLimit = useMutation({
+    mutationFn: (n: string) => api.admin.deleteRateLimit({ name: n }),
+    onSuccess: () => qc.invalidateQueries(),
+  });
+  const removeBudget = useMutation({
+    mutationFn: (n: string) => api.admin.deleteBudget({ name: n }),
+    onSuccess: () => qc.invalidateQueries(),
+  });
   return (
     <section aria-labelledby="limits-h">
       <h1 id="limits-h">Rate limits &amp; budgets</h1>
-      <ErrorBox error={limits.error ?? budgets.error ?? status.error} />
+      <ErrorBox error={limits.error ?? budgets.error ?? status.error ?? removeLimit.error ?? removeBudget.error} />
       {(access.admin || access.viewer) && <h2>Live status</h2>}
       {status.data && (
         <table aria-label="Live status">
@@ -75,16 +89,36 @@ export default function Limits() {
               <th scope="col">Limits</th>
               <th scope="col">Applies per</th>
               <th scope="col">Mode</th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
             {limits.data.rateLimits.map((r) => (
-              <tr key={r.name}>
+              <Fragment key={r.name}>
+              <tr>
                 <th scope="row">{r.name}</th>
                 <td>{r.limits.map((l) => `${l.limitTo} ${l.unit}`).join(", ")}</td>
                 <td>{r.appliesPer.join(", ") || "—"}</td>
                 <td>{r.mode === Mode.AUDIT ? "audit" : "enforce"}</td>
+                {write && (
+                  <td>
+                    <EditButton name={r.name} onClick={() => setEditing(`rl:${r.name}`)} />{" "}
+                    <DeleteButton name={r.name} onDelete={() => removeLimit.mutate(r.name)} pending={removeLimit.isPending} />
+                  </td>
+                )}
               </tr>
+              {write && editing === `rl:${r.name}` && (
+                <tr>
+                  <td colSpan={5}>
+                    <EditRateLimit rule={r} onDone={() => setEditing(undefined)} />
+                  </td>
+                </tr>
+              )}
+              </Fragment>
             ))}
           </tbody>
         </table>
@@ -98,22 +132,129 @@ export default function Limits() {
               <th scope="col">Limit</th>
               <th scope="col">Applies per</th>
               <th scope="col">Mode</th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
             {budgets.data.budgets.map((b) => (
-              <tr key={b.name}>
+              <Fragment key={b.name}>
+              <tr>
                 <th scope="row">{b.name}</th>
                 <td>
                   {String(b.limitTo)} {b.unit}
                 </td>
                 <td>{b.appliesPer.join(", ") || "—"}</td>
                 <td>{b.mode === Mode.AUDIT ? "audit" : "enforce"}</td>
+                {write && (
+                  <td>
+                    <EditButton name={b.name} onClick={() => setEditing(`b:${b.name}`)} />{" "}
+                    <DeleteButton name={b.name} onDelete={() => removeBudget.mutate(b.name)} pending={removeBudget.isPending} />
+                  </td>
+                )}
               </tr>
+              {write && editing === `b:${b.name}` && (
+                <tr>
+                  <td colSpan={5}>
+                    <EditBudget budget={b} onDone={() => setEditing(undefined)} />
+                  </td>
+                </tr>
+              )}
+              </Fragment>
             ))}
           </tbody>
         </table>
       )}
     </section>
+  );
+}
+
+// EditRateLimit changes a rate limit's first limit, applies_per and mode; its condition and
+// other limits are sent back as they are (UpdateRateLimit replaces the rule).
+function EditRateLimit({ rule, onDone }: { rule: RateLimit; onDone: () => void }) {
+  const { api } = useApi();
+  const first = rule.limits[0];
+  const [limit, setLimit] = useState(first ? String(first.limitTo) : "");
+  const [per, setPer] = useState(rule.appliesPer.join(", "));
+  const [audit, setAudit] = useState(rule.mode === Mode.AUDIT);
+  const fields = ["rate_limit.limits[0].limit_to", "rate_limit.limits", "rate_limit.applies_per", "rate_limit.mode"];
+  const { m, errors, setErrors } = useSave(
+    fields,
+    () =>
+      api.admin.updateRateLimit({
+        rateLimit: {
+          ...rule,
+          limits: rule.limits.map((l, i) => (i === 0 ? { ...l, limitTo: BigInt(limit) } : l)),
+          appliesPer: splitList(per),
+          mode: audit ? Mode.AUDIT : Mode.ENFORCE,
+        },
+      }),
+    onDone,
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs: Errors = { "rate_limit.limits[0].limit_to": checkPositive("rate_limit.limits[0].limit_to", limit, true) };
+    setErrors(errs);
+    if (!hasErrors(errs)) m.mutate(undefined);
+  }
+  return (
+    <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit rate limit ${rule.name}`}>
+      <div className="row">
+        <Field label={`Limit (${first?.unit ?? ""})`} error={errors["rate_limit.limits[0].limit_to"] ?? errors["rate_limit.limits"]}>
+          {(id, d, inv) => <input id={id} inputMode="numeric" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Applies per" error={errors["rate_limit.applies_per"]}>
+          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <div className="field check">
+          <input id={`rl-audit-${rule.name}`} type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
+          <label htmlFor={`rl-audit-${rule.name}`}>Audit only</label>
+        </div>
+      </div>
+      <FormError message={errors[""]} />
+      <SaveCancel pending={m.isPending} onCancel={onDone} />
+    </form>
+  );
+}
+
+// EditBudget changes a budget's limit, applies_per and mode; its condition and alerts are sent
+// back as they are (a stored webhook secret is kept: its type and url are unchanged).
+function EditBudget({ budget, onDone }: { budget: Budget; onDone: () => void }) {
+  const { api } = useApi();
+  const [limit, setLimit] = useState(String(budget.limitTo));
+  const [per, setPer] = useState(budget.appliesPer.join(", "));
+  const [audit, setAudit] = useState(budget.mode === Mode.AUDIT);
+  const fields = ["budget.limit_to", "budget.applies_per", "budget.mode"];
+  const { m, errors, setErrors } = useSave(
+    fields,
+    () => api.admin.updateBudget({ budget: { ...budget, limitTo: Number(limit), appliesPer: splitList(per), mode: audit ? Mode.AUDIT : Mode.ENFORCE } }),
+    onDone,
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs: Errors = { "budget.limit_to": checkPositive("budget.limit_to", limit, budget.unit.startsWith("tokens_")) };
+    setErrors(errs);
+    if (!hasErrors(errs)) m.mutate(undefined);
+  }
+  return (
+    <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit budget ${budget.name}`}>
+      <div className="row">
+        <Field label={`Limit (${budget.unit})`} error={errors["budget.limit_to"]}>
+          {(id, d, inv) => <input id={id} inputMode="decimal" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Applies per" error={errors["budget.applies_per"]}>
+          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <div className="field check">
+          <input id={`b-audit-${budget.name}`} type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
+          <label htmlFor={`b-audit-${budget.name}`}>Audit only</label>
+        </div>
+      </div>
+      <FormError message={errors[""]} />
+      <SaveCancel pending={m.isPending} onCancel={onDone} />
+    </form>
   );
 }

@@ -1,10 +1,13 @@
 import { useRef, useState, type FormEvent } from "react";
 import { useQuery } from "@tanstack/react-query";
-import { useApi, useToken } from "../context";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { useAccess, useApi, useToken } from "../context";
+import { mayRead } from "../lib/access";
 import { Field } from "../components";
-import { applyChunk, SSEParser, type ChatUsage, type StreamState } from "../lib/sse";
+import { answerText, applyChunk, SSEParser, type ChatUsage, type StreamState, type ToolCall } from "../lib/sse";
 import { checkNumber } from "../lib/validate";
 import { languages, snippet, type Language } from "../lib/snippets";
+import { answeredBy, chatBody, costText, formatKinds, modelChoices, parseResponseFormat, parseTools, type FormatKind } from "../lib/playground";
 
 interface Turn {
   role: "user" | "assistant";
@@ -16,13 +19,26 @@ interface Stats {
   totalMs: number;
   usage?: ChatUsage;
   model: string;
+  // requestId is the gateway's X-Request-Id of the answer: its usage event's id.
+  requestId?: string;
 }
 
+// Pane is one model's side of the conversation: the Playground has one, two when comparing.
+interface Pane {
+  turns: Turn[];
+  pending?: string;
+  stats?: Stats;
+  error?: string;
+}
+
+const emptyPane: Pane = { turns: [] };
+
 // Playground chats with a model through the gateway's OpenAI-compatible /v1/chat/completions,
-// streaming by default, with the signed-in token or another key.
+// streaming by default, with the signed-in token or another key; "Compare" sends the same
+// message to a second model at the same time, side by side.
 export default function Playground() {
   const signedIn = useToken();
-  useApi();
+  const { api } = useApi();
   const [key, setKey] = useState("");
   const secret = key.trim() || signedIn;
   const models = useQuery({
@@ -30,48 +46,58 @@ export default function Playground() {
     queryFn: async () => {
       const r = await fetch("/v1/models", { headers: { Authorization: `Bearer ${secret}` } });
       if (!r.ok) throw new Error(await errorText(r));
-      return ((await r.json()) as { data: { id: string }[] }).data.map((m) => m.id).sort();
+      return ((await r.json()) as { data: { id: string }[] }).data.map((m) => m.id);
     },
   });
+  // Virtual models, for a caller who may read them (the Admin API: lib/access.ts); anyone else
+  // sees the models /v1/models lists, and is not sent to ask for what would be refused.
+  const virtual = useQuery({
+    queryKey: ["pg-virtual-models"],
+    enabled: mayRead(useAccess(), "config"),
+    queryFn: async () => {
+      try {
+        return (await api.admin.listVirtualModels({})).virtualModels.map((v) => `${v.group}/${v.name}`);
+      } catch {
+        return [];
+      }
+    },
+  });
+  const choices = models.data ? modelChoices(models.data, virtual.data ?? []) : undefined;
   const [model, setModel] = useState("");
+  const [compare, setCompare] = useState(false);
+  const [model2, setModel2] = useState("");
   const [system, setSystem] = useState("");
   const [prompt, setPrompt] = useState("");
   const [temperature, setTemperature] = useState("");
   const [maxTokens, setMaxTokens] = useState("");
   const [stream, setStream] = useState(true);
-  const [turns, setTurns] = useState<Turn[]>([]);
-  const [pending, setPending] = useState<string>();
-  const [stats, setStats] = useState<Stats>();
+  const [tools, setTools] = useState("");
+  const [format, setFormat] = useState<FormatKind>("text");
+  const [schema, setSchema] = useState("");
+  const [panes, setPanes] = useState<Pane[]>([emptyPane, emptyPane]);
   const [errors, setErrors] = useState<Record<string, string | undefined>>({});
   const abort = useRef<AbortController | null>(null);
 
-  const chosen = model || models.data?.[0] || "";
+  const chosen = model || choices?.[0] || "";
+  const chosen2 = model2 || choices?.find((m) => m !== chosen) || choices?.[0] || "";
+  const targets = compare ? [chosen, chosen2] : [chosen];
+  const busy = panes.some((p) => p.pending !== undefined);
+  const checkedTools = parseTools(tools);
+  const checkedFormat = parseResponseFormat(format, schema);
 
-  async function send(e: FormEvent) {
-    e.preventDefault();
-    const errs = {
-      model: chosen ? undefined : "choose a model",
-      prompt: prompt.trim() ? undefined : "write a message",
-      temperature: checkNumber("temperature", temperature, 0, 2),
-      max_tokens: checkNumber("max_tokens", maxTokens, 1, 1_000_000),
-    };
-    setErrors(errs);
-    if (Object.values(errs).some(Boolean)) return;
-    const history: Turn[] = [...turns, { role: "user", content: prompt }];
-    setTurns(history);
-    setPrompt("");
-    setPending("");
-    setStats(undefined);
-    const body: Record<string, unknown> = {
-      model: chosen,
-      messages: [...(system.trim() ? [{ role: "system", content: system }] : []), ...history],
+  const update = (i: number, f: (p: Pane) => Pane) => setPanes((ps) => ps.map((p, j) => (j === i ? f(p) : p)));
+
+  async function ask(i: number, target: string, history: Turn[], ctl: AbortController) {
+    const body = chatBody({
+      model: target,
+      system,
+      messages: history,
       stream,
-    };
-    if (stream) body.stream_options = { include_usage: true };
-    if (temperature.trim()) body.temperature = Number(temperature);
-    if (maxTokens.trim()) body.max_tokens = Number(maxTokens);
-    const ctl = new AbortController();
-    abort.current = ctl;
+      temperature: temperature.trim() ? Number(temperature) : undefined,
+      maxTokens: maxTokens.trim() ? Number(maxTokens) : undefined,
+      tools: checkedTools.value,
+      responseFormat: checkedFormat.value,
+    });
     const t0 = performance.now();
     let ttft: number | undefined;
     try {
@@ -81,8 +107,9 @@ export default function Playground() {
         body: JSON.stringify(body),
         signal: ctl.signal,
       });
+      const requestId = r.headers.get("X-Request-Id") ?? undefined;
       if (!r.ok) throw new Error(await errorText(r));
-      let state: StreamState = { text: "", model: chosen, done: false };
+      let state: StreamState = { text: "", model: target, done: false };
       if (stream && r.body) {
         const parser = new SSEParser();
         const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -91,25 +118,53 @@ export default function Playground() {
           if (done) break;
           for (const data of parser.push(value)) {
             state = applyChunk(state, data);
-            if (ttft === undefined && state.text) ttft = performance.now() - t0;
+            if (ttft === undefined && (state.text || state.toolCalls)) ttft = performance.now() - t0;
           }
-          setPending(state.text);
+          const text = answerText(state.text, state.toolCalls);
+          update(i, (p) => ({ ...p, pending: text }));
         }
         if (state.error) throw new Error(state.error);
       } else {
-        const v = (await r.json()) as { model: string; usage?: ChatUsage; choices: { message: { content: string } }[] };
-        state = { text: v.choices[0]?.message.content ?? "", model: v.model, usage: v.usage, done: true };
+        const v = (await r.json()) as {
+          model: string;
+          usage?: ChatUsage;
+          choices: { message: { content: string | null; tool_calls?: { function: ToolCall }[] } }[];
+        };
+        const msg = v.choices[0]?.message;
+        state = { text: msg?.content ?? "", model: v.model, usage: v.usage, done: true, toolCalls: msg?.tool_calls?.map((c) => c.function) };
       }
-      setTurns([...history, { role: "assistant", content: state.text }]);
-      setStats({ ttftMs: ttft, totalMs: performance.now() - t0, usage: state.usage, model: state.model });
+      const stats: Stats = { ttftMs: ttft, totalMs: performance.now() - t0, usage: state.usage, model: state.model, requestId };
+      update(i, () => ({ turns: [...history, { role: "assistant", content: answerText(state.text, state.toolCalls) }], stats }));
     } catch (err) {
-      setErrors({ send: err instanceof Error ? err.message : String(err) });
-    } finally {
-      setPending(undefined);
-      abort.current = null;
+      const error = err instanceof Error ? err.message : String(err);
+      update(i, (p) => ({ ...p, pending: undefined, error }));
     }
   }
 
+  async function send(e: FormEvent) {
+    e.preventDefault();
+    const errs = {
+      model: chosen ? undefined : "choose a model",
+      model2: !compare || chosen2 ? undefined : "choose a second model",
+      prompt: prompt.trim() ? undefined : "write a message",
+      temperature: checkNumber("temperature", temperature, 0, 2),
+      max_tokens: checkNumber("max_tokens", maxTokens, 1, 1_000_000),
+      tools: checkedTools.error,
+      response_format: checkedFormat.error,
+    };
+    setErrors(errs);
+    if (Object.values(errs).some(Boolean)) return;
+    const ctl = new AbortController();
+    abort.current = ctl;
+    const histories = targets.map((_, i) => [...panes[i].turns, { role: "user" as const, content: prompt }]);
+    setPanes((ps) => ps.map((p, i) => (i < targets.length ? { turns: histories[i], pending: "" } : p)));
+    setPrompt("");
+    // Both models are asked at once; each pane shows its own answer and numbers.
+    await Promise.all(targets.map((t, i) => ask(i, t, histories[i], ctl)));
+    abort.current = null;
+  }
+
+  const paneLabel = (i: number) => (compare ? `Conversation with ${targets[i]}` : "Conversation");
   return (
     <section aria-labelledby="pg-h">
       <h1 id="pg-h">Playground</h1>
@@ -118,11 +173,11 @@ export default function Playground() {
           <Field
             label="Model"
             error={errors.model ?? (models.error ? models.error.message : undefined)}
-            hint={models.data?.length === 0 ? "This key may call no model: an authorization rule must allow it one." : undefined}
+            hint={choices?.length === 0 ? "This key may call no model: an authorization rule must allow it one." : undefined}
           >
             {(id, d, inv) => (
               <select id={id} value={chosen} onChange={(e) => setModel(e.target.value)} aria-describedby={d} aria-invalid={inv}>
-                {models.data?.map((m) => (
+                {choices?.map((m) => (
                   <option key={m} value={m}>
                     {m}
                   </option>
@@ -130,6 +185,23 @@ export default function Playground() {
               </select>
             )}
           </Field>
+          <div className="field check">
+            <input id="pg-compare" type="checkbox" checked={compare} onChange={(e) => setCompare(e.target.checked)} />
+            <label htmlFor="pg-compare">Compare</label>
+          </div>
+          {compare && (
+            <Field label="Second model" error={errors.model2}>
+              {(id, d, inv) => (
+                <select id={id} value={chosen2} onChange={(e) => setModel2(e.target.value)} aria-describedby={d} aria-invalid={inv}>
+                  {choices?.map((m) => (
+                    <option key={m} value={m}>
+                      {m}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          )}
           <Field label="Temperature" error={errors.temperature}>
             {(id, d, inv) => (
               <input id={id} inputMode="decimal" value={temperature} onChange={(e) => setTemperature(e.target.value)} aria-describedby={d} aria-invalid={inv} placeholder="default" />
@@ -151,19 +223,56 @@ export default function Playground() {
         <Field label="System prompt">
           {(id, d) => <textarea id={id} rows={2} value={system} onChange={(e) => setSystem(e.target.value)} aria-describedby={d} />}
         </Field>
-        <ol className="chat" aria-label="Conversation" aria-live="polite">
-          {turns.map((t, i) => (
-            <li key={i} className={t.role}>
-              <strong>{t.role}</strong> <span className="content">{t.content}</span>
-            </li>
-          ))}
-          {pending !== undefined && (
-            <li className="assistant">
-              <strong>assistant</strong> <span className="content">{pending || "…"}</span>
-            </li>
+        <details className="code">
+          <summary>Tools and response format</summary>
+          <Field label="Tools (JSON)" error={errors.tools} hint='A JSON array: [{"type": "function", "function": {"name": ..., "parameters": {...}}}]'>
+            {(id, d, inv) => <textarea id={id} rows={4} className="yaml" spellCheck={false} value={tools} onChange={(e) => setTools(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+          <div className="row">
+            <Field label="Response format">
+              {(id, d) => (
+                <select id={id} value={format} onChange={(e) => setFormat(e.target.value as FormatKind)} aria-describedby={d}>
+                  {Object.entries(formatKinds).map(([k, v]) => (
+                    <option key={k} value={k}>
+                      {v}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          </div>
+          {format === "json_schema" && (
+            <Field label="JSON schema" error={errors.response_format} hint='{"name": ..., "schema": {...}, "strict": true}'>
+              {(id, d, inv) => <textarea id={id} rows={4} className="yaml" spellCheck={false} value={schema} onChange={(e) => setSchema(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+            </Field>
           )}
-        </ol>
-        <Field label="Message" error={errors.prompt ?? errors.send}>
+        </details>
+        <div className={compare ? "compare" : undefined}>
+          {targets.map((t, i) => (
+            <div key={i}>
+              {compare && <h2 className="pane">{t}</h2>}
+              <ol className="chat" aria-label={paneLabel(i)} aria-live="polite">
+                {panes[i].turns.map((turn, j) => (
+                  <li key={j} className={turn.role}>
+                    <strong>{turn.role}</strong> <span className="content">{turn.content}</span>
+                  </li>
+                ))}
+                {panes[i].pending !== undefined && (
+                  <li className="assistant">
+                    <strong>assistant</strong> <span className="content">{panes[i].pending || "…"}</span>
+                  </li>
+                )}
+              </ol>
+              {compare && panes[i].error && (
+                <p className="error" role="alert">
+                  {panes[i].error}
+                </p>
+              )}
+              {panes[i].stats && <StatsList stats={panes[i].stats} label={compare ? `Last response of ${t}` : "Last response"} />}
+            </div>
+          ))}
+        </div>
+        <Field label="Message" error={errors.prompt ?? (compare ? undefined : panes[0].error)}>
           {(id, d, inv) => (
             <textarea
               id={id}
@@ -179,15 +288,15 @@ export default function Playground() {
           )}
         </Field>
         <div className="row">
-          <button type="submit" disabled={pending !== undefined}>
+          <button type="submit" disabled={busy}>
             Send
           </button>
-          {pending !== undefined && (
+          {busy && (
             <button type="button" className="secondary" onClick={() => abort.current?.abort()}>
               Stop
             </button>
           )}
-          <button type="button" className="secondary" onClick={() => { setTurns([]); setStats(undefined); }}>
+          <button type="button" className="secondary" onClick={() => setPanes([emptyPane, emptyPane])}>
             Clear
           </button>
         </div>
@@ -199,28 +308,57 @@ export default function Playground() {
             baseUrl: window.location.origin,
             model: chosen,
             system: system.trim(),
-            messages: prompt.trim() ? [...turns, { role: "user", content: prompt }] : turns.length ? turns : [{ role: "user", content: "Hello!" }],
+            messages: prompt.trim() ? [...panes[0].turns, { role: "user", content: prompt }] : panes[0].turns.length ? panes[0].turns : [{ role: "user", content: "Hello!" }],
             temperature: temperature.trim() && !checkNumber("t", temperature, 0, 2) ? Number(temperature) : undefined,
             maxTokens: maxTokens.trim() && !checkNumber("m", maxTokens, 1, 1_000_000) ? Number(maxTokens) : undefined,
             stream,
+            tools: checkedTools.value,
+            responseFormat: checkedFormat.value,
           }}
         />
       </details>
-      {stats && (
-        <dl className="stats" aria-label="Last response">
-          <dt>Model</dt>
-          <dd>{stats.model}</dd>
-          <dt>Time to first token</dt>
-          <dd data-testid="ttft">{stats.ttftMs === undefined ? "—" : `${Math.round(stats.ttftMs)} ms`}</dd>
-          <dt>Latency</dt>
-          <dd data-testid="latency">{Math.round(stats.totalMs)} ms</dd>
-          <dt>Prompt tokens</dt>
-          <dd data-testid="prompt-tokens">{stats.usage?.prompt_tokens ?? "—"}</dd>
-          <dt>Completion tokens</dt>
-          <dd data-testid="completion-tokens">{stats.usage?.completion_tokens ?? "—"}</dd>
-        </dl>
-      )}
     </section>
+  );
+}
+
+// StatsList shows one answer's numbers, and, once its usage event has arrived, its cost and
+// the model that answered (usage events are written asynchronously: until then, "pending").
+function StatsList({ stats, label }: { stats: Stats; label: string }) {
+  const { api } = useApi();
+  const id = stats.requestId;
+  const event = useQuery({
+    queryKey: ["pg-request", id],
+    enabled: !!id,
+    queryFn: async () => {
+      try {
+        return (await api.usage.getRequest({ eventId: id })).event ?? null;
+      } catch (err) {
+        if (ConnectError.from(err).code === Code.NotFound) return null;
+        throw err;
+      }
+    },
+    // Poll for up to about 30 s, twice a second, until the event is there.
+    refetchInterval: (q) => (q.state.data || q.state.dataUpdateCount > 60 ? false : 500),
+  });
+  const ev = event.data;
+  const missing = event.error ? "unavailable" : "pending";
+  return (
+    <dl className="stats" aria-label={label}>
+      <dt>Model</dt>
+      <dd>{stats.model}</dd>
+      <dt>Answered by</dt>
+      <dd data-testid="target">{ev ? answeredBy(ev) : missing}</dd>
+      <dt>Cost</dt>
+      <dd data-testid="cost">{ev ? costText(ev) : missing}</dd>
+      <dt>Time to first token</dt>
+      <dd data-testid="ttft">{stats.ttftMs === undefined ? "—" : `${Math.round(stats.ttftMs)} ms`}</dd>
+      <dt>Latency</dt>
+      <dd data-testid="latency">{Math.round(stats.totalMs)} ms</dd>
+      <dt>Prompt tokens</dt>
+      <dd data-testid="prompt-tokens">{stats.usage?.prompt_tokens ?? "—"}</dd>
+      <dt>Completion tokens</dt>
+      <dd data-testid="completion-tokens">{stats.usage?.completion_tokens ?? "—"}</dd>
+    </dl>
   );
 }
 

@@ -1,17 +1,19 @@
-import { useState, type FormEvent } from "react";
+import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ErrorBox, Field } from "../components";
+import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
 import { fieldError } from "../lib/errors";
-import { checkModelName, checkName, checkURL } from "../lib/validate";
+import { checkModelName, checkName, checkPricing, checkURL, noPrices, pricesOf, pricingOf, type PriceFields } from "../lib/validate";
+import type { Model, ProviderAccount } from "@gen/llmgw/admin/v1/admin_pb";
 
 // The adapter kinds ProviderAccount.provider names.
 const providers = ["openai", "anthropic", "self-hosted-model", "groq", "mistral", "together", "perplexity", "vllm", "tgi", "ollama", "mock"] as const;
 
 const accountFields = ["provider_account.name", "provider_account.provider", "provider_account.base_url", "provider_account.api_key"] as const;
 type AccountErrors = Partial<Record<(typeof accountFields)[number] | "", string>>;
-const modelFields = ["model.account", "model.name", "model.upstream_model"] as const;
+const priceFields = ["model.pricing.input_per_mtok", "model.pricing.output_per_mtok", "model.pricing.cached_input_per_mtok", "model.pricing.cache_write_per_mtok", "model.pricing.cache_write_1h_per_mtok", "model.pricing"] as const;
+const modelFields = ["model.account", "model.name", "model.upstream_model", ...priceFields] as const;
 type ModelErrors = Partial<Record<(typeof modelFields)[number] | "", string>>;
 
 // Providers lists provider accounts with their models and creates either. An account's API
@@ -60,12 +62,14 @@ export default function Providers() {
   const [mAccount, setMAccount] = useState("");
   const [mName, setMName] = useState("");
   const [upstream, setUpstream] = useState("");
+  const [prices, setPrices] = useState<PriceFields>(noPrices);
   const [mErrors, setMErrors] = useState<ModelErrors>({});
   const createModel = useMutation({
-    mutationFn: () => api.admin.createModel({ model: { account: mAccount, name: mName, upstreamModel: upstream } }),
+    mutationFn: () => api.admin.createModel({ model: { account: mAccount, name: mName, upstreamModel: upstream, pricing: pricingOf(prices) } }),
     onSuccess: () => {
       setMName("");
       setUpstream("");
+      setPrices(noPrices);
       return qc.invalidateQueries({ queryKey: ["models"] });
     },
     onError: (err) => {
@@ -78,11 +82,22 @@ export default function Providers() {
     const errs: ModelErrors = {
       "model.account": mAccount ? undefined : "choose the provider account",
       "model.name": checkModelName("model.name", mName),
+      ...checkPricing(prices),
     };
     setMErrors(errs);
     if (Object.values(errs).some(Boolean)) return;
     createModel.mutate();
   }
+
+  const [editing, setEditing] = useState<string>();
+  const removeAccount = useMutation({
+    mutationFn: (n: string) => api.admin.deleteProviderAccount({ name: n }),
+    onSuccess: () => qc.invalidateQueries(),
+  });
+  const removeModel = useMutation({
+    mutationFn: (m: Model) => api.admin.deleteModel({ account: m.account, name: m.name }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ["models"] }),
+  });
 
   const byAccount = new Map<string, string[]>();
   for (const m of models.data?.models ?? []) byAccount.set(m.account, [...(byAccount.get(m.account) ?? []), m.name]);
@@ -151,6 +166,7 @@ export default function Providers() {
             {(id, d, inv) => <input id={id} value={upstream} onChange={(e) => setUpstream(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
           </Field>
         </div>
+        <PriceInputs prices={prices} setPrices={setPrices} errors={mErrors} />
         {mErrors[""] && (
           <p className="error" role="alert">
             {mErrors[""]}
@@ -161,7 +177,7 @@ export default function Providers() {
         </button>
       </form>
       )}
-      <ErrorBox error={accounts.error ?? models.error} />
+      <ErrorBox error={accounts.error ?? models.error ?? removeAccount.error ?? removeModel.error} />
       {accounts.data && (
         <table aria-label="Provider accounts">
           <caption>{accounts.data.providerAccounts.length} provider accounts</caption>
@@ -172,21 +188,207 @@ export default function Providers() {
               <th scope="col">Base URL</th>
               <th scope="col">API key</th>
               <th scope="col">Models</th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
             {accounts.data.providerAccounts.map((a) => (
-              <tr key={a.name}>
-                <th scope="row">{a.name}</th>
-                <td>{a.provider}</td>
-                <td>{a.baseUrl || "default"}</td>
-                <td>{a.hasApiKey ? "stored" : "none"}</td>
-                <td>{(byAccount.get(a.name) ?? []).join(", ") || "—"}</td>
-              </tr>
+              <Fragment key={a.name}>
+                <tr>
+                  <th scope="row">{a.name}</th>
+                  <td>{a.provider}</td>
+                  <td>{a.baseUrl || "default"}</td>
+                  <td>{a.hasApiKey ? "stored" : "none"}</td>
+                  <td>{(byAccount.get(a.name) ?? []).join(", ") || "—"}</td>
+                  {write && (
+                    <td>
+                      <EditButton name={`account ${a.name}`} onClick={() => setEditing(`a:${a.name}`)} />{" "}
+                      <DeleteButton name={`account ${a.name}`} onDelete={() => removeAccount.mutate(a.name)} pending={removeAccount.isPending} />
+                    </td>
+                  )}
+                </tr>
+                {write && editing === `a:${a.name}` && (
+                  <tr>
+                    <td colSpan={6}>
+                      <EditAccount account={a} onDone={() => setEditing(undefined)} />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {models.data && (
+        <table aria-label="Models">
+          <caption>{models.data.models.length} models</caption>
+          <thead>
+            <tr>
+              <th scope="col">Model</th>
+              <th scope="col">Upstream model</th>
+              <th scope="col">Price in / out (USD per 1M tokens)</th>
+              {/* TestModel and the writes are the admin's (a probe calls an upstream at the
+                  gateway's expense): a viewer sees neither column. */}
+              {write && <th scope="col">Connection</th>}
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
+            </tr>
+          </thead>
+          <tbody>
+            {models.data.models.map((m) => (
+              <Fragment key={m.fqn}>
+                <tr>
+                  <th scope="row">{m.fqn}</th>
+                  <td>{m.upstreamModel || m.name}</td>
+                  <td>{m.pricing ? `$${m.pricing.inputPerMtok} / $${m.pricing.outputPerMtok}` : "catalog"}</td>
+                  {write && (
+                    <td>
+                      <TestConnection fqn={m.fqn} />
+                    </td>
+                  )}
+                  {write && (
+                    <td>
+                      <EditButton name={`model ${m.fqn}`} onClick={() => setEditing(`m:${m.fqn}`)} />{" "}
+                      <DeleteButton name={`model ${m.fqn}`} onDelete={() => removeModel.mutate(m)} pending={removeModel.isPending} />
+                    </td>
+                  )}
+                </tr>
+                {write && editing === `m:${m.fqn}` && (
+                  <tr>
+                    <td colSpan={5}>
+                      <EditModel model={m} onDone={() => setEditing(undefined)} />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
             ))}
           </tbody>
         </table>
       )}
     </section>
+  );
+}
+
+// PriceInputs are a model's pricing override, US dollars per million tokens; all empty uses
+// the model catalog's price.
+function PriceInputs({ prices, setPrices, errors }: { prices: PriceFields; setPrices: (p: PriceFields) => void; errors: Errors }) {
+  const input = (label: string, key: keyof PriceFields, field: string) => (
+    <Field label={label} error={errors[field] ?? (key === "input" ? errors["model.pricing"] : undefined)}>
+      {(id, d, inv) => (
+        <input id={id} inputMode="decimal" value={prices[key]} onChange={(e) => setPrices({ ...prices, [key]: e.target.value })} aria-describedby={d} aria-invalid={inv} />
+      )}
+    </Field>
+  );
+  return (
+    <fieldset className="prices">
+      <legend>Price override, US dollars per million tokens (empty: the catalog&apos;s)</legend>
+      <div className="row">
+        {input("Input", "input", "model.pricing.input_per_mtok")}
+        {input("Output", "output", "model.pricing.output_per_mtok")}
+        {input("Cached input (optional)", "cachedInput", "model.pricing.cached_input_per_mtok")}
+        {input("Cache write (optional)", "cacheWrite", "model.pricing.cache_write_per_mtok")}
+        {input("Cache write, 1 h (optional)", "cacheWrite1h", "model.pricing.cache_write_1h_per_mtok")}
+      </div>
+    </fieldset>
+  );
+}
+
+// EditAccount changes an account's base URL and, when one is typed, its API key (write-only:
+// empty keeps the stored key; the typed key leaves the page once sent).
+function EditAccount({ account, onDone }: { account: ProviderAccount; onDone: () => void }) {
+  const { api } = useApi();
+  const [baseUrl, setBaseUrl] = useState(account.baseUrl);
+  const [apiKey, setApiKey] = useState("");
+  const { m, errors, setErrors } = useSave(
+    accountFields,
+    () => api.admin.updateProviderAccount({ providerAccount: { name: account.name, provider: account.provider, settings: account.settings, baseUrl, apiKey } }),
+    onDone,
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs: Errors = { "provider_account.base_url": checkURL("provider_account.base_url", baseUrl) };
+    setErrors(errs);
+    if (hasErrors(errs)) return;
+    m.mutate(undefined, { onSettled: () => setApiKey("") });
+  }
+  return (
+    <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit account ${account.name}`}>
+      <div className="row">
+        <Field label="Base URL" error={errors["provider_account.base_url"]}>
+          {(id, d, inv) => <input id={id} type="url" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="New API key" hint="empty keeps the stored key" error={errors["provider_account.api_key"]}>
+          {(id, d, inv) => (
+            <input id={id} type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} aria-describedby={d} aria-invalid={inv} />
+          )}
+        </Field>
+      </div>
+      <FormError message={errors[""]} />
+      <SaveCancel pending={m.isPending} onCancel={onDone} />
+    </form>
+  );
+}
+
+// EditModel changes a model's upstream name and price override.
+function EditModel({ model, onDone }: { model: Model; onDone: () => void }) {
+  const { api } = useApi();
+  const [upstream, setUpstream] = useState(model.upstreamModel);
+  const [prices, setPrices] = useState<PriceFields>(pricesOf(model.pricing));
+  const { m, errors, setErrors } = useSave(
+    modelFields,
+    () => api.admin.updateModel({
+        model: { account: model.account, name: model.name, types: model.types, baseUrl: model.baseUrl, settings: model.settings, upstreamModel: upstream, pricing: pricingOf(prices) },
+      }),
+    onDone,
+    [["models"]],
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs = checkPricing(prices);
+    setErrors(errs);
+    if (!hasErrors(errs)) m.mutate(undefined);
+  }
+  return (
+    <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit model ${model.fqn}`}>
+      <Field label="Upstream model" error={errors["model.upstream_model"]}>
+        {(id, d, inv) => <input id={id} value={upstream} onChange={(e) => setUpstream(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+      </Field>
+      <PriceInputs prices={prices} setPrices={setPrices} errors={errors} />
+      <FormError message={errors[""]} />
+      <SaveCancel pending={m.isPending} onCancel={onDone} />
+    </form>
+  );
+}
+
+// TestConnection sends one tiny request to the model through the gateway's adapter for it
+// (TestModel) and shows whether it answered, the upstream's status and the latency.
+function TestConnection({ fqn }: { fqn: string }) {
+  const { api } = useApi();
+  const test = useMutation({ mutationFn: () => api.admin.testModel({ model: fqn }) });
+  const r = test.data;
+  const ms = r?.latency ? Math.round(Number(r.latency.seconds) * 1000 + r.latency.nanos / 1e6) : 0;
+  return (
+    <>
+      <button type="button" className="secondary" onClick={() => test.mutate()} disabled={test.isPending} aria-label={`Test connection to ${fqn}`}>
+        Test
+      </button>{" "}
+      <span role="status" data-testid={`test-${fqn}`}>
+        {test.isPending
+          ? "testing…"
+          : r
+            ? r.ok
+              ? `ok · ${r.httpStatus} · ${ms} ms`
+              : `failed: ${r.errorClass.replace(/_/g, " ")}${r.httpStatus ? ` · ${r.httpStatus}` : ""} · ${ms} ms`
+            : ""}
+      </span>
+      {test.error && <ErrorBox error={test.error} />}
+    </>
   );
 }

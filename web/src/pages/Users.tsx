@@ -1,9 +1,10 @@
-import { useState, type FormEvent } from "react";
+import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ErrorBox, Field, When } from "../components";
+import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, useSave, When } from "../components";
+import type { User } from "@gen/llmgw/admin/v1/admin_pb";
 import { fieldError } from "../lib/errors";
 import { checkEmail, checkName, splitList } from "../lib/validate";
 
@@ -35,6 +36,12 @@ export default function Users() {
       const fe = fieldError(err, fields);
       setErrors({ [fe.field]: fe.message });
     },
+  });
+
+  const [editing, setEditing] = useState<string>();
+  const remove = useMutation({
+    mutationFn: (n: string) => api.admin.deleteUser({ name: n }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ["users"] }),
   });
 
   function submit(e: FormEvent) {
@@ -88,7 +95,7 @@ export default function Users() {
         </button>
       </form>
       )}
-      <ErrorBox error={list.error} />
+      <ErrorBox error={list.error ?? remove.error} />
       {list.data && (
         <table>
           <caption>{list.data.users.length} users</caption>
@@ -100,11 +107,17 @@ export default function Users() {
               <th scope="col">Roles</th>
               <th scope="col">Status</th>
               <th scope="col">Created</th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
             {list.data.users.map((u) => (
-              <tr key={u.name}>
+              <Fragment key={u.name}>
+              <tr>
                 <th scope="row">{u.name}</th>
                 <td>{u.email}</td>
                 <td>{u.teams.join(", ")}</td>
@@ -113,11 +126,89 @@ export default function Users() {
                 <td>
                   <When t={u.createTime && timestampDate(u.createTime)} />
                 </td>
+                {write && (
+                  <td>
+                    <EditButton name={u.name} onClick={() => setEditing(u.name)} />{" "}
+                    <DeleteButton name={u.name} onDelete={() => remove.mutate(u.name)} pending={remove.isPending} />
+                  </td>
+                )}
               </tr>
+              {write && editing === u.name && (
+                <tr>
+                  <td colSpan={7}>
+                    <EditUser user={u} onDone={() => setEditing(undefined)} />
+                  </td>
+                </tr>
+              )}
+              </Fragment>
             ))}
           </tbody>
         </table>
       )}
     </section>
+  );
+}
+
+// EditUser replaces a user's email, teams, role and status (UpdateUser); the name is immutable.
+function EditUser({ user, onDone }: { user: User; onDone: () => void }) {
+  const { api } = useApi();
+  const [email, setEmail] = useState(user.email);
+  const [teams, setTeams] = useState(user.teams.join(", "));
+  const [roles, setRoles] = useState<string[]>(user.roles);
+  const [disabled, setDisabled] = useState(user.disabled);
+  const { m, errors, setErrors } = useSave(
+    fields,
+    () => api.admin.updateUser({ user: { name: user.name, email, teams: splitList(teams), roles, disabled, admin: false } }),
+    onDone,
+    [["users"]],
+  );
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const errs = { "user.email": checkEmail(email) };
+    setErrors(errs);
+    if (!hasErrors(errs)) m.mutate(undefined);
+  }
+  return (
+    <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit user ${user.name}`}>
+      <h2>Edit {user.name}</h2>
+      <div className="row">
+        <Field label="Email" error={errors["user.email"]}>
+          {(id, d, inv) => <input id={id} type="email" value={email} onChange={(e) => setEmail(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="Teams" error={errors["user.teams"]}>
+          {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <fieldset className="roles">
+          <legend>Admin API roles</legend>
+          {["viewer", "team-admin", "admin"].map((r) => (
+            <span className="field check" key={r}>
+              <input
+                id={`role-${r}-${user.name}`}
+                type="checkbox"
+                checked={roles.includes(r)}
+                onChange={(e) => setRoles(e.target.checked ? [...roles, r] : roles.filter((x) => x !== r))}
+              />
+              <label htmlFor={`role-${r}-${user.name}`}>{r}</label>
+            </span>
+          ))}
+          {errors["user.roles"] && (
+            <small className="error" role="alert">
+              {errors["user.roles"]}
+            </small>
+          )}
+        </fieldset>
+        <div className="field check">
+          <input id={`disabled-${user.name}`} type="checkbox" checked={disabled} onChange={(e) => setDisabled(e.target.checked)} />
+          <label htmlFor={`disabled-${user.name}`}>Disabled</label>
+        </div>
+      </div>
+      <FormError message={errors[""]} />
+      <button type="submit" disabled={m.isPending}>
+        Save
+      </button>{" "}
+      <button type="button" className="secondary" onClick={onDone}>
+        Cancel
+      </button>
+    </form>
   );
 }

@@ -77,6 +77,64 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
+// ConfigAction is what applying a config does to one resource.
+type ConfigAction int32
+
+const (
+	// CONFIG_ACTION_UNSPECIFIED is never returned.
+	ConfigAction_CONFIG_ACTION_UNSPECIFIED ConfigAction = 0
+	// CONFIG_ACTION_UNCHANGED: the stored resource already matches.
+	ConfigAction_CONFIG_ACTION_UNCHANGED ConfigAction = 1
+	// CONFIG_ACTION_CREATE: the resource is not stored and will be created.
+	ConfigAction_CONFIG_ACTION_CREATE ConfigAction = 2
+	// CONFIG_ACTION_UPDATE: the stored resource differs in the listed fields and will be
+	// replaced.
+	ConfigAction_CONFIG_ACTION_UPDATE ConfigAction = 3
+)
+
+// Enum value maps for ConfigAction.
+var (
+	ConfigAction_name = map[int32]string{
+		0: "CONFIG_ACTION_UNSPECIFIED",
+		1: "CONFIG_ACTION_UNCHANGED",
+		2: "CONFIG_ACTION_CREATE",
+		3: "CONFIG_ACTION_UPDATE",
+	}
+	ConfigAction_value = map[string]int32{
+		"CONFIG_ACTION_UNSPECIFIED": 0,
+		"CONFIG_ACTION_UNCHANGED":   1,
+		"CONFIG_ACTION_CREATE":      2,
+		"CONFIG_ACTION_UPDATE":      3,
+	}
+)
+
+func (x ConfigAction) Enum() *ConfigAction {
+	p := new(ConfigAction)
+	*p = x
+	return p
+}
+
+func (x ConfigAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConfigAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_llmgw_admin_v1_admin_proto_enumTypes[1].Descriptor()
+}
+
+func (ConfigAction) Type() protoreflect.EnumType {
+	return &file_llmgw_admin_v1_admin_proto_enumTypes[1]
+}
+
+func (x ConfigAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConfigAction.Descriptor instead.
+func (ConfigAction) EnumDescriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
 // GetCallerRequest has no fields: the caller is the one its credentials name.
 type GetCallerRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3591,6 +3649,131 @@ func (*DeleteModelResponse) Descriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
+// TestModelRequest names the model to test.
+type TestModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// model is the real model's fully qualified name, "<account>/<name>"; a virtual model is
+	// refused (test its targets).
+	Model         string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestModelRequest) Reset() {
+	*x = TestModelRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestModelRequest) ProtoMessage() {}
+
+func (x *TestModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestModelRequest.ProtoReflect.Descriptor instead.
+func (*TestModelRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *TestModelRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+// TestModelResponse is the outcome of one test request.
+type TestModelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ok is true when the model answered the request.
+	Ok bool `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	// http_status is the upstream's HTTP status: 200 when ok, the error status when it answered
+	// one, 0 when there was no answer (unreachable, timed out, or not configured).
+	HttpStatus int32 `protobuf:"varint,2,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
+	// latency is from sending the request to its complete answer or its failure.
+	Latency *durationpb.Duration `protobuf:"bytes,3,opt,name=latency,proto3" json:"latency,omitempty"`
+	// error_class says why it failed, empty when ok: "auth_failed" (401 or 403: the credentials),
+	// "not_found" (404: the model or endpoint), "rate_limited" (429), "rejected_request" (another
+	// 4xx), "unavailable" (503 or 529), "upstream_error" (another status), "timeout", "unreachable"
+	// (no connection), "bad_response" (an answer the gateway cannot read) or "invalid_config"
+	// (the model's provider config does not build an adapter).
+	ErrorClass    string `protobuf:"bytes,4,opt,name=error_class,json=errorClass,proto3" json:"error_class,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestModelResponse) Reset() {
+	*x = TestModelResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestModelResponse) ProtoMessage() {}
+
+func (x *TestModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestModelResponse.ProtoReflect.Descriptor instead.
+func (*TestModelResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *TestModelResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *TestModelResponse) GetHttpStatus() int32 {
+	if x != nil {
+		return x.HttpStatus
+	}
+	return 0
+}
+
+func (x *TestModelResponse) GetLatency() *durationpb.Duration {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *TestModelResponse) GetErrorClass() string {
+	if x != nil {
+		return x.ErrorClass
+	}
+	return ""
+}
+
 // CreateUserRequest creates a user.
 type CreateUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3602,7 +3785,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3614,7 +3797,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3627,7 +3810,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CreateUserRequest) GetUser() *User {
@@ -3648,7 +3831,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3660,7 +3843,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3673,7 +3856,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -3694,7 +3877,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3706,7 +3889,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3719,7 +3902,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -3740,7 +3923,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3752,7 +3935,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3765,7 +3948,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -3784,7 +3967,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3796,7 +3979,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3809,7 +3992,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 // ListUsersResponse lists users.
@@ -3823,7 +4006,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3835,7 +4018,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3848,7 +4031,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -3869,7 +4052,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3881,7 +4064,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3894,7 +4077,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -3915,7 +4098,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3927,7 +4110,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3940,7 +4123,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -3961,7 +4144,7 @@ type DeleteUserRequest struct {
 
 func (x *DeleteUserRequest) Reset() {
 	*x = DeleteUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3973,7 +4156,7 @@ func (x *DeleteUserRequest) String() string {
 func (*DeleteUserRequest) ProtoMessage() {}
 
 func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3986,7 +4169,7 @@ func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteUserRequest) GetName() string {
@@ -4005,7 +4188,7 @@ type DeleteUserResponse struct {
 
 func (x *DeleteUserResponse) Reset() {
 	*x = DeleteUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4017,7 +4200,7 @@ func (x *DeleteUserResponse) String() string {
 func (*DeleteUserResponse) ProtoMessage() {}
 
 func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4030,7 +4213,7 @@ func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 // CreateTeamRequest creates a team.
@@ -4044,7 +4227,7 @@ type CreateTeamRequest struct {
 
 func (x *CreateTeamRequest) Reset() {
 	*x = CreateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4056,7 +4239,7 @@ func (x *CreateTeamRequest) String() string {
 func (*CreateTeamRequest) ProtoMessage() {}
 
 func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4069,7 +4252,7 @@ func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamRequest.ProtoReflect.Descriptor instead.
 func (*CreateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *CreateTeamRequest) GetTeam() *Team {
@@ -4090,7 +4273,7 @@ type CreateTeamResponse struct {
 
 func (x *CreateTeamResponse) Reset() {
 	*x = CreateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4102,7 +4285,7 @@ func (x *CreateTeamResponse) String() string {
 func (*CreateTeamResponse) ProtoMessage() {}
 
 func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4115,7 +4298,7 @@ func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamResponse.ProtoReflect.Descriptor instead.
 func (*CreateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CreateTeamResponse) GetTeam() *Team {
@@ -4136,7 +4319,7 @@ type GetTeamRequest struct {
 
 func (x *GetTeamRequest) Reset() {
 	*x = GetTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4148,7 +4331,7 @@ func (x *GetTeamRequest) String() string {
 func (*GetTeamRequest) ProtoMessage() {}
 
 func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4161,7 +4344,7 @@ func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamRequest.ProtoReflect.Descriptor instead.
 func (*GetTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetTeamRequest) GetName() string {
@@ -4182,7 +4365,7 @@ type GetTeamResponse struct {
 
 func (x *GetTeamResponse) Reset() {
 	*x = GetTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4194,7 +4377,7 @@ func (x *GetTeamResponse) String() string {
 func (*GetTeamResponse) ProtoMessage() {}
 
 func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4207,7 +4390,7 @@ func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamResponse.ProtoReflect.Descriptor instead.
 func (*GetTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetTeamResponse) GetTeam() *Team {
@@ -4226,7 +4409,7 @@ type ListTeamsRequest struct {
 
 func (x *ListTeamsRequest) Reset() {
 	*x = ListTeamsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4238,7 +4421,7 @@ func (x *ListTeamsRequest) String() string {
 func (*ListTeamsRequest) ProtoMessage() {}
 
 func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4251,7 +4434,7 @@ func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsRequest.ProtoReflect.Descriptor instead.
 func (*ListTeamsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
 }
 
 // ListTeamsResponse lists teams.
@@ -4265,7 +4448,7 @@ type ListTeamsResponse struct {
 
 func (x *ListTeamsResponse) Reset() {
 	*x = ListTeamsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4277,7 +4460,7 @@ func (x *ListTeamsResponse) String() string {
 func (*ListTeamsResponse) ProtoMessage() {}
 
 func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4290,7 +4473,7 @@ func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsResponse.ProtoReflect.Descriptor instead.
 func (*ListTeamsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListTeamsResponse) GetTeams() []*Team {
@@ -4311,7 +4494,7 @@ type UpdateTeamRequest struct {
 
 func (x *UpdateTeamRequest) Reset() {
 	*x = UpdateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4323,7 +4506,7 @@ func (x *UpdateTeamRequest) String() string {
 func (*UpdateTeamRequest) ProtoMessage() {}
 
 func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4336,7 +4519,7 @@ func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *UpdateTeamRequest) GetTeam() *Team {
@@ -4357,7 +4540,7 @@ type UpdateTeamResponse struct {
 
 func (x *UpdateTeamResponse) Reset() {
 	*x = UpdateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4369,7 +4552,7 @@ func (x *UpdateTeamResponse) String() string {
 func (*UpdateTeamResponse) ProtoMessage() {}
 
 func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4382,7 +4565,7 @@ func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *UpdateTeamResponse) GetTeam() *Team {
@@ -4403,7 +4586,7 @@ type DeleteTeamRequest struct {
 
 func (x *DeleteTeamRequest) Reset() {
 	*x = DeleteTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4415,7 +4598,7 @@ func (x *DeleteTeamRequest) String() string {
 func (*DeleteTeamRequest) ProtoMessage() {}
 
 func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4428,7 +4611,7 @@ func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DeleteTeamRequest) GetName() string {
@@ -4447,7 +4630,7 @@ type DeleteTeamResponse struct {
 
 func (x *DeleteTeamResponse) Reset() {
 	*x = DeleteTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4459,7 +4642,7 @@ func (x *DeleteTeamResponse) String() string {
 func (*DeleteTeamResponse) ProtoMessage() {}
 
 func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4472,7 +4655,7 @@ func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
 }
 
 // CreateIdentityProviderRequest creates an identity provider.
@@ -4486,7 +4669,7 @@ type CreateIdentityProviderRequest struct {
 
 func (x *CreateIdentityProviderRequest) Reset() {
 	*x = CreateIdentityProviderRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4498,7 +4681,7 @@ func (x *CreateIdentityProviderRequest) String() string {
 func (*CreateIdentityProviderRequest) ProtoMessage() {}
 
 func (x *CreateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4511,7 +4694,7 @@ func (x *CreateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIdentityProviderRequest.ProtoReflect.Descriptor instead.
 func (*CreateIdentityProviderRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CreateIdentityProviderRequest) GetIdentityProvider() *IdentityProvider {
@@ -4532,7 +4715,7 @@ type CreateIdentityProviderResponse struct {
 
 func (x *CreateIdentityProviderResponse) Reset() {
 	*x = CreateIdentityProviderResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4544,7 +4727,7 @@ func (x *CreateIdentityProviderResponse) String() string {
 func (*CreateIdentityProviderResponse) ProtoMessage() {}
 
 func (x *CreateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4557,7 +4740,7 @@ func (x *CreateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIdentityProviderResponse.ProtoReflect.Descriptor instead.
 func (*CreateIdentityProviderResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CreateIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
@@ -4578,7 +4761,7 @@ type GetIdentityProviderRequest struct {
 
 func (x *GetIdentityProviderRequest) Reset() {
 	*x = GetIdentityProviderRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4590,7 +4773,7 @@ func (x *GetIdentityProviderRequest) String() string {
 func (*GetIdentityProviderRequest) ProtoMessage() {}
 
 func (x *GetIdentityProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4603,7 +4786,7 @@ func (x *GetIdentityProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIdentityProviderRequest.ProtoReflect.Descriptor instead.
 func (*GetIdentityProviderRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *GetIdentityProviderRequest) GetName() string {
@@ -4624,7 +4807,7 @@ type GetIdentityProviderResponse struct {
 
 func (x *GetIdentityProviderResponse) Reset() {
 	*x = GetIdentityProviderResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4636,7 +4819,7 @@ func (x *GetIdentityProviderResponse) String() string {
 func (*GetIdentityProviderResponse) ProtoMessage() {}
 
 func (x *GetIdentityProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4649,7 +4832,7 @@ func (x *GetIdentityProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIdentityProviderResponse.ProtoReflect.Descriptor instead.
 func (*GetIdentityProviderResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GetIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
@@ -4668,7 +4851,7 @@ type ListIdentityProvidersRequest struct {
 
 func (x *ListIdentityProvidersRequest) Reset() {
 	*x = ListIdentityProvidersRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4680,7 +4863,7 @@ func (x *ListIdentityProvidersRequest) String() string {
 func (*ListIdentityProvidersRequest) ProtoMessage() {}
 
 func (x *ListIdentityProvidersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4693,7 +4876,7 @@ func (x *ListIdentityProvidersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIdentityProvidersRequest.ProtoReflect.Descriptor instead.
 func (*ListIdentityProvidersRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
 }
 
 // ListIdentityProvidersResponse lists identity providers.
@@ -4707,7 +4890,7 @@ type ListIdentityProvidersResponse struct {
 
 func (x *ListIdentityProvidersResponse) Reset() {
 	*x = ListIdentityProvidersResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4719,7 +4902,7 @@ func (x *ListIdentityProvidersResponse) String() string {
 func (*ListIdentityProvidersResponse) ProtoMessage() {}
 
 func (x *ListIdentityProvidersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4732,7 +4915,7 @@ func (x *ListIdentityProvidersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIdentityProvidersResponse.ProtoReflect.Descriptor instead.
 func (*ListIdentityProvidersResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ListIdentityProvidersResponse) GetIdentityProviders() []*IdentityProvider {
@@ -4753,7 +4936,7 @@ type UpdateIdentityProviderRequest struct {
 
 func (x *UpdateIdentityProviderRequest) Reset() {
 	*x = UpdateIdentityProviderRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4765,7 +4948,7 @@ func (x *UpdateIdentityProviderRequest) String() string {
 func (*UpdateIdentityProviderRequest) ProtoMessage() {}
 
 func (x *UpdateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4778,7 +4961,7 @@ func (x *UpdateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityProviderRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityProviderRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *UpdateIdentityProviderRequest) GetIdentityProvider() *IdentityProvider {
@@ -4799,7 +4982,7 @@ type UpdateIdentityProviderResponse struct {
 
 func (x *UpdateIdentityProviderResponse) Reset() {
 	*x = UpdateIdentityProviderResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4811,7 +4994,7 @@ func (x *UpdateIdentityProviderResponse) String() string {
 func (*UpdateIdentityProviderResponse) ProtoMessage() {}
 
 func (x *UpdateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4824,7 +5007,7 @@ func (x *UpdateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityProviderResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityProviderResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *UpdateIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
@@ -4845,7 +5028,7 @@ type DeleteIdentityProviderRequest struct {
 
 func (x *DeleteIdentityProviderRequest) Reset() {
 	*x = DeleteIdentityProviderRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4857,7 +5040,7 @@ func (x *DeleteIdentityProviderRequest) String() string {
 func (*DeleteIdentityProviderRequest) ProtoMessage() {}
 
 func (x *DeleteIdentityProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4870,7 +5053,7 @@ func (x *DeleteIdentityProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentityProviderRequest.ProtoReflect.Descriptor instead.
 func (*DeleteIdentityProviderRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *DeleteIdentityProviderRequest) GetName() string {
@@ -4889,7 +5072,7 @@ type DeleteIdentityProviderResponse struct {
 
 func (x *DeleteIdentityProviderResponse) Reset() {
 	*x = DeleteIdentityProviderResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4901,7 +5084,7 @@ func (x *DeleteIdentityProviderResponse) String() string {
 func (*DeleteIdentityProviderResponse) ProtoMessage() {}
 
 func (x *DeleteIdentityProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4914,7 +5097,7 @@ func (x *DeleteIdentityProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentityProviderResponse.ProtoReflect.Descriptor instead.
 func (*DeleteIdentityProviderResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
 }
 
 // CreateVirtualAccountRequest creates a virtual account.
@@ -4928,7 +5111,7 @@ type CreateVirtualAccountRequest struct {
 
 func (x *CreateVirtualAccountRequest) Reset() {
 	*x = CreateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4940,7 +5123,7 @@ func (x *CreateVirtualAccountRequest) String() string {
 func (*CreateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4953,7 +5136,7 @@ func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *CreateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -4974,7 +5157,7 @@ type CreateVirtualAccountResponse struct {
 
 func (x *CreateVirtualAccountResponse) Reset() {
 	*x = CreateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4986,7 +5169,7 @@ func (x *CreateVirtualAccountResponse) String() string {
 func (*CreateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4999,7 +5182,7 @@ func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CreateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -5020,7 +5203,7 @@ type GetVirtualAccountRequest struct {
 
 func (x *GetVirtualAccountRequest) Reset() {
 	*x = GetVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5032,7 +5215,7 @@ func (x *GetVirtualAccountRequest) String() string {
 func (*GetVirtualAccountRequest) ProtoMessage() {}
 
 func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5045,7 +5228,7 @@ func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *GetVirtualAccountRequest) GetName() string {
@@ -5066,7 +5249,7 @@ type GetVirtualAccountResponse struct {
 
 func (x *GetVirtualAccountResponse) Reset() {
 	*x = GetVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5078,7 +5261,7 @@ func (x *GetVirtualAccountResponse) String() string {
 func (*GetVirtualAccountResponse) ProtoMessage() {}
 
 func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5091,7 +5274,7 @@ func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *GetVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -5110,7 +5293,7 @@ type ListVirtualAccountsRequest struct {
 
 func (x *ListVirtualAccountsRequest) Reset() {
 	*x = ListVirtualAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5122,7 +5305,7 @@ func (x *ListVirtualAccountsRequest) String() string {
 func (*ListVirtualAccountsRequest) ProtoMessage() {}
 
 func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5135,7 +5318,7 @@ func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
 }
 
 // ListVirtualAccountsResponse lists virtual accounts.
@@ -5149,7 +5332,7 @@ type ListVirtualAccountsResponse struct {
 
 func (x *ListVirtualAccountsResponse) Reset() {
 	*x = ListVirtualAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5161,7 +5344,7 @@ func (x *ListVirtualAccountsResponse) String() string {
 func (*ListVirtualAccountsResponse) ProtoMessage() {}
 
 func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5174,7 +5357,7 @@ func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ListVirtualAccountsResponse) GetVirtualAccounts() []*VirtualAccount {
@@ -5195,7 +5378,7 @@ type UpdateVirtualAccountRequest struct {
 
 func (x *UpdateVirtualAccountRequest) Reset() {
 	*x = UpdateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5207,7 +5390,7 @@ func (x *UpdateVirtualAccountRequest) String() string {
 func (*UpdateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5220,7 +5403,7 @@ func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *UpdateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -5241,7 +5424,7 @@ type UpdateVirtualAccountResponse struct {
 
 func (x *UpdateVirtualAccountResponse) Reset() {
 	*x = UpdateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5253,7 +5436,7 @@ func (x *UpdateVirtualAccountResponse) String() string {
 func (*UpdateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5266,7 +5449,7 @@ func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *UpdateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -5287,7 +5470,7 @@ type DeleteVirtualAccountRequest struct {
 
 func (x *DeleteVirtualAccountRequest) Reset() {
 	*x = DeleteVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5299,7 +5482,7 @@ func (x *DeleteVirtualAccountRequest) String() string {
 func (*DeleteVirtualAccountRequest) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5312,7 +5495,7 @@ func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *DeleteVirtualAccountRequest) GetName() string {
@@ -5331,7 +5514,7 @@ type DeleteVirtualAccountResponse struct {
 
 func (x *DeleteVirtualAccountResponse) Reset() {
 	*x = DeleteVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5343,7 +5526,7 @@ func (x *DeleteVirtualAccountResponse) String() string {
 func (*DeleteVirtualAccountResponse) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5356,7 +5539,7 @@ func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
 }
 
 // CreateAuthzRuleRequest creates a authz rule.
@@ -5370,7 +5553,7 @@ type CreateAuthzRuleRequest struct {
 
 func (x *CreateAuthzRuleRequest) Reset() {
 	*x = CreateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5382,7 +5565,7 @@ func (x *CreateAuthzRuleRequest) String() string {
 func (*CreateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5395,7 +5578,7 @@ func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *CreateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -5416,7 +5599,7 @@ type CreateAuthzRuleResponse struct {
 
 func (x *CreateAuthzRuleResponse) Reset() {
 	*x = CreateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5428,7 +5611,7 @@ func (x *CreateAuthzRuleResponse) String() string {
 func (*CreateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5441,7 +5624,7 @@ func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *CreateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -5462,7 +5645,7 @@ type GetAuthzRuleRequest struct {
 
 func (x *GetAuthzRuleRequest) Reset() {
 	*x = GetAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5474,7 +5657,7 @@ func (x *GetAuthzRuleRequest) String() string {
 func (*GetAuthzRuleRequest) ProtoMessage() {}
 
 func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5487,7 +5670,7 @@ func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *GetAuthzRuleRequest) GetName() string {
@@ -5508,7 +5691,7 @@ type GetAuthzRuleResponse struct {
 
 func (x *GetAuthzRuleResponse) Reset() {
 	*x = GetAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5520,7 +5703,7 @@ func (x *GetAuthzRuleResponse) String() string {
 func (*GetAuthzRuleResponse) ProtoMessage() {}
 
 func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5533,7 +5716,7 @@ func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *GetAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -5552,7 +5735,7 @@ type ListAuthzRulesRequest struct {
 
 func (x *ListAuthzRulesRequest) Reset() {
 	*x = ListAuthzRulesRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5564,7 +5747,7 @@ func (x *ListAuthzRulesRequest) String() string {
 func (*ListAuthzRulesRequest) ProtoMessage() {}
 
 func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5577,7 +5760,7 @@ func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
 }
 
 // ListAuthzRulesResponse lists authz rules.
@@ -5591,7 +5774,7 @@ type ListAuthzRulesResponse struct {
 
 func (x *ListAuthzRulesResponse) Reset() {
 	*x = ListAuthzRulesResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5603,7 +5786,7 @@ func (x *ListAuthzRulesResponse) String() string {
 func (*ListAuthzRulesResponse) ProtoMessage() {}
 
 func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5616,7 +5799,7 @@ func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ListAuthzRulesResponse) GetAuthzRules() []*AuthzRule {
@@ -5637,7 +5820,7 @@ type UpdateAuthzRuleRequest struct {
 
 func (x *UpdateAuthzRuleRequest) Reset() {
 	*x = UpdateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5649,7 +5832,7 @@ func (x *UpdateAuthzRuleRequest) String() string {
 func (*UpdateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5662,7 +5845,7 @@ func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *UpdateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -5683,7 +5866,7 @@ type UpdateAuthzRuleResponse struct {
 
 func (x *UpdateAuthzRuleResponse) Reset() {
 	*x = UpdateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5695,7 +5878,7 @@ func (x *UpdateAuthzRuleResponse) String() string {
 func (*UpdateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5708,7 +5891,7 @@ func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *UpdateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -5729,7 +5912,7 @@ type DeleteAuthzRuleRequest struct {
 
 func (x *DeleteAuthzRuleRequest) Reset() {
 	*x = DeleteAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5741,7 +5924,7 @@ func (x *DeleteAuthzRuleRequest) String() string {
 func (*DeleteAuthzRuleRequest) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5754,7 +5937,7 @@ func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *DeleteAuthzRuleRequest) GetName() string {
@@ -5773,7 +5956,7 @@ type DeleteAuthzRuleResponse struct {
 
 func (x *DeleteAuthzRuleResponse) Reset() {
 	*x = DeleteAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5785,7 +5968,7 @@ func (x *DeleteAuthzRuleResponse) String() string {
 func (*DeleteAuthzRuleResponse) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5798,7 +5981,7 @@ func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
 }
 
 // CreateVirtualModelRequest creates a virtual model.
@@ -5812,7 +5995,7 @@ type CreateVirtualModelRequest struct {
 
 func (x *CreateVirtualModelRequest) Reset() {
 	*x = CreateVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5824,7 +6007,7 @@ func (x *CreateVirtualModelRequest) String() string {
 func (*CreateVirtualModelRequest) ProtoMessage() {}
 
 func (x *CreateVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5837,7 +6020,7 @@ func (x *CreateVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*CreateVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *CreateVirtualModelRequest) GetVirtualModel() *VirtualModel {
@@ -5858,7 +6041,7 @@ type CreateVirtualModelResponse struct {
 
 func (x *CreateVirtualModelResponse) Reset() {
 	*x = CreateVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5870,7 +6053,7 @@ func (x *CreateVirtualModelResponse) String() string {
 func (*CreateVirtualModelResponse) ProtoMessage() {}
 
 func (x *CreateVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5883,7 +6066,7 @@ func (x *CreateVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*CreateVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *CreateVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -5906,7 +6089,7 @@ type GetVirtualModelRequest struct {
 
 func (x *GetVirtualModelRequest) Reset() {
 	*x = GetVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5918,7 +6101,7 @@ func (x *GetVirtualModelRequest) String() string {
 func (*GetVirtualModelRequest) ProtoMessage() {}
 
 func (x *GetVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5931,7 +6114,7 @@ func (x *GetVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*GetVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *GetVirtualModelRequest) GetGroup() string {
@@ -5959,7 +6142,7 @@ type GetVirtualModelResponse struct {
 
 func (x *GetVirtualModelResponse) Reset() {
 	*x = GetVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5971,7 +6154,7 @@ func (x *GetVirtualModelResponse) String() string {
 func (*GetVirtualModelResponse) ProtoMessage() {}
 
 func (x *GetVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5984,7 +6167,7 @@ func (x *GetVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*GetVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *GetVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -6003,7 +6186,7 @@ type ListVirtualModelsRequest struct {
 
 func (x *ListVirtualModelsRequest) Reset() {
 	*x = ListVirtualModelsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6015,7 +6198,7 @@ func (x *ListVirtualModelsRequest) String() string {
 func (*ListVirtualModelsRequest) ProtoMessage() {}
 
 func (x *ListVirtualModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6028,7 +6211,7 @@ func (x *ListVirtualModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListVirtualModelsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
 }
 
 // ListVirtualModelsResponse lists virtual models.
@@ -6042,7 +6225,7 @@ type ListVirtualModelsResponse struct {
 
 func (x *ListVirtualModelsResponse) Reset() {
 	*x = ListVirtualModelsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6054,7 +6237,7 @@ func (x *ListVirtualModelsResponse) String() string {
 func (*ListVirtualModelsResponse) ProtoMessage() {}
 
 func (x *ListVirtualModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6067,7 +6250,7 @@ func (x *ListVirtualModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListVirtualModelsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ListVirtualModelsResponse) GetVirtualModels() []*VirtualModel {
@@ -6088,7 +6271,7 @@ type UpdateVirtualModelRequest struct {
 
 func (x *UpdateVirtualModelRequest) Reset() {
 	*x = UpdateVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6100,7 +6283,7 @@ func (x *UpdateVirtualModelRequest) String() string {
 func (*UpdateVirtualModelRequest) ProtoMessage() {}
 
 func (x *UpdateVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6113,7 +6296,7 @@ func (x *UpdateVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *UpdateVirtualModelRequest) GetVirtualModel() *VirtualModel {
@@ -6134,7 +6317,7 @@ type UpdateVirtualModelResponse struct {
 
 func (x *UpdateVirtualModelResponse) Reset() {
 	*x = UpdateVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6146,7 +6329,7 @@ func (x *UpdateVirtualModelResponse) String() string {
 func (*UpdateVirtualModelResponse) ProtoMessage() {}
 
 func (x *UpdateVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6159,7 +6342,7 @@ func (x *UpdateVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *UpdateVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -6182,7 +6365,7 @@ type DeleteVirtualModelRequest struct {
 
 func (x *DeleteVirtualModelRequest) Reset() {
 	*x = DeleteVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6194,7 +6377,7 @@ func (x *DeleteVirtualModelRequest) String() string {
 func (*DeleteVirtualModelRequest) ProtoMessage() {}
 
 func (x *DeleteVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6207,7 +6390,7 @@ func (x *DeleteVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *DeleteVirtualModelRequest) GetGroup() string {
@@ -6233,7 +6416,7 @@ type DeleteVirtualModelResponse struct {
 
 func (x *DeleteVirtualModelResponse) Reset() {
 	*x = DeleteVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6245,7 +6428,7 @@ func (x *DeleteVirtualModelResponse) String() string {
 func (*DeleteVirtualModelResponse) ProtoMessage() {}
 
 func (x *DeleteVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6258,7 +6441,7 @@ func (x *DeleteVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
 }
 
 // CreateRoutingRuleRequest creates a routing rule.
@@ -6272,7 +6455,7 @@ type CreateRoutingRuleRequest struct {
 
 func (x *CreateRoutingRuleRequest) Reset() {
 	*x = CreateRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6284,7 +6467,7 @@ func (x *CreateRoutingRuleRequest) String() string {
 func (*CreateRoutingRuleRequest) ProtoMessage() {}
 
 func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6297,7 +6480,7 @@ func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *CreateRoutingRuleRequest) GetRoutingRule() *RoutingRule {
@@ -6318,7 +6501,7 @@ type CreateRoutingRuleResponse struct {
 
 func (x *CreateRoutingRuleResponse) Reset() {
 	*x = CreateRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6330,7 +6513,7 @@ func (x *CreateRoutingRuleResponse) String() string {
 func (*CreateRoutingRuleResponse) ProtoMessage() {}
 
 func (x *CreateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6343,7 +6526,7 @@ func (x *CreateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *CreateRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -6364,7 +6547,7 @@ type GetRoutingRuleRequest struct {
 
 func (x *GetRoutingRuleRequest) Reset() {
 	*x = GetRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6376,7 +6559,7 @@ func (x *GetRoutingRuleRequest) String() string {
 func (*GetRoutingRuleRequest) ProtoMessage() {}
 
 func (x *GetRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6389,7 +6572,7 @@ func (x *GetRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *GetRoutingRuleRequest) GetId() string {
@@ -6410,7 +6593,7 @@ type GetRoutingRuleResponse struct {
 
 func (x *GetRoutingRuleResponse) Reset() {
 	*x = GetRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6422,7 +6605,7 @@ func (x *GetRoutingRuleResponse) String() string {
 func (*GetRoutingRuleResponse) ProtoMessage() {}
 
 func (x *GetRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6435,7 +6618,7 @@ func (x *GetRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *GetRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -6454,7 +6637,7 @@ type ListRoutingRulesRequest struct {
 
 func (x *ListRoutingRulesRequest) Reset() {
 	*x = ListRoutingRulesRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6466,7 +6649,7 @@ func (x *ListRoutingRulesRequest) String() string {
 func (*ListRoutingRulesRequest) ProtoMessage() {}
 
 func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6479,7 +6662,7 @@ func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingRulesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
 }
 
 // ListRoutingRulesResponse lists routing rules.
@@ -6493,7 +6676,7 @@ type ListRoutingRulesResponse struct {
 
 func (x *ListRoutingRulesResponse) Reset() {
 	*x = ListRoutingRulesResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6505,7 +6688,7 @@ func (x *ListRoutingRulesResponse) String() string {
 func (*ListRoutingRulesResponse) ProtoMessage() {}
 
 func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6518,7 +6701,7 @@ func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingRulesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ListRoutingRulesResponse) GetRoutingRules() []*RoutingRule {
@@ -6539,7 +6722,7 @@ type UpdateRoutingRuleRequest struct {
 
 func (x *UpdateRoutingRuleRequest) Reset() {
 	*x = UpdateRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6551,7 +6734,7 @@ func (x *UpdateRoutingRuleRequest) String() string {
 func (*UpdateRoutingRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6564,7 +6747,7 @@ func (x *UpdateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *UpdateRoutingRuleRequest) GetRoutingRule() *RoutingRule {
@@ -6585,7 +6768,7 @@ type UpdateRoutingRuleResponse struct {
 
 func (x *UpdateRoutingRuleResponse) Reset() {
 	*x = UpdateRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6597,7 +6780,7 @@ func (x *UpdateRoutingRuleResponse) String() string {
 func (*UpdateRoutingRuleResponse) ProtoMessage() {}
 
 func (x *UpdateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6610,7 +6793,7 @@ func (x *UpdateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *UpdateRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -6631,7 +6814,7 @@ type DeleteRoutingRuleRequest struct {
 
 func (x *DeleteRoutingRuleRequest) Reset() {
 	*x = DeleteRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6643,7 +6826,7 @@ func (x *DeleteRoutingRuleRequest) String() string {
 func (*DeleteRoutingRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6656,7 +6839,7 @@ func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *DeleteRoutingRuleRequest) GetId() string {
@@ -6675,7 +6858,7 @@ type DeleteRoutingRuleResponse struct {
 
 func (x *DeleteRoutingRuleResponse) Reset() {
 	*x = DeleteRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6687,7 +6870,7 @@ func (x *DeleteRoutingRuleResponse) String() string {
 func (*DeleteRoutingRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6700,7 +6883,7 @@ func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{117}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{119}
 }
 
 // ListRoutingStateRequest lists routing state.
@@ -6714,7 +6897,7 @@ type ListRoutingStateRequest struct {
 
 func (x *ListRoutingStateRequest) Reset() {
 	*x = ListRoutingStateRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6726,7 +6909,7 @@ func (x *ListRoutingStateRequest) String() string {
 func (*ListRoutingStateRequest) ProtoMessage() {}
 
 func (x *ListRoutingStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6739,7 +6922,7 @@ func (x *ListRoutingStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingStateRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingStateRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{118}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *ListRoutingStateRequest) GetTarget() string {
@@ -6761,7 +6944,7 @@ type ListRoutingStateResponse struct {
 
 func (x *ListRoutingStateResponse) Reset() {
 	*x = ListRoutingStateResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6773,7 +6956,7 @@ func (x *ListRoutingStateResponse) String() string {
 func (*ListRoutingStateResponse) ProtoMessage() {}
 
 func (x *ListRoutingStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6786,7 +6969,7 @@ func (x *ListRoutingStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingStateResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingStateResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{119}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *ListRoutingStateResponse) GetStates() []*RoutingState {
@@ -6807,7 +6990,7 @@ type CreateRateLimitRequest struct {
 
 func (x *CreateRateLimitRequest) Reset() {
 	*x = CreateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6819,7 +7002,7 @@ func (x *CreateRateLimitRequest) String() string {
 func (*CreateRateLimitRequest) ProtoMessage() {}
 
 func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6832,7 +7015,7 @@ func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{120}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *CreateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -6853,7 +7036,7 @@ type CreateRateLimitResponse struct {
 
 func (x *CreateRateLimitResponse) Reset() {
 	*x = CreateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6865,7 +7048,7 @@ func (x *CreateRateLimitResponse) String() string {
 func (*CreateRateLimitResponse) ProtoMessage() {}
 
 func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6878,7 +7061,7 @@ func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{121}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *CreateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -6899,7 +7082,7 @@ type GetRateLimitRequest struct {
 
 func (x *GetRateLimitRequest) Reset() {
 	*x = GetRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6911,7 +7094,7 @@ func (x *GetRateLimitRequest) String() string {
 func (*GetRateLimitRequest) ProtoMessage() {}
 
 func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6924,7 +7107,7 @@ func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{122}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *GetRateLimitRequest) GetName() string {
@@ -6945,7 +7128,7 @@ type GetRateLimitResponse struct {
 
 func (x *GetRateLimitResponse) Reset() {
 	*x = GetRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6957,7 +7140,7 @@ func (x *GetRateLimitResponse) String() string {
 func (*GetRateLimitResponse) ProtoMessage() {}
 
 func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6970,7 +7153,7 @@ func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*GetRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{123}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *GetRateLimitResponse) GetRateLimit() *RateLimit {
@@ -6989,7 +7172,7 @@ type ListRateLimitsRequest struct {
 
 func (x *ListRateLimitsRequest) Reset() {
 	*x = ListRateLimitsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7001,7 +7184,7 @@ func (x *ListRateLimitsRequest) String() string {
 func (*ListRateLimitsRequest) ProtoMessage() {}
 
 func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7014,7 +7197,7 @@ func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsRequest.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{124}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{126}
 }
 
 // ListRateLimitsResponse lists rate limits.
@@ -7028,7 +7211,7 @@ type ListRateLimitsResponse struct {
 
 func (x *ListRateLimitsResponse) Reset() {
 	*x = ListRateLimitsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7040,7 +7223,7 @@ func (x *ListRateLimitsResponse) String() string {
 func (*ListRateLimitsResponse) ProtoMessage() {}
 
 func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7053,7 +7236,7 @@ func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsResponse.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{125}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *ListRateLimitsResponse) GetRateLimits() []*RateLimit {
@@ -7074,7 +7257,7 @@ type UpdateRateLimitRequest struct {
 
 func (x *UpdateRateLimitRequest) Reset() {
 	*x = UpdateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7086,7 +7269,7 @@ func (x *UpdateRateLimitRequest) String() string {
 func (*UpdateRateLimitRequest) ProtoMessage() {}
 
 func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7099,7 +7282,7 @@ func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{126}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *UpdateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -7120,7 +7303,7 @@ type UpdateRateLimitResponse struct {
 
 func (x *UpdateRateLimitResponse) Reset() {
 	*x = UpdateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7132,7 +7315,7 @@ func (x *UpdateRateLimitResponse) String() string {
 func (*UpdateRateLimitResponse) ProtoMessage() {}
 
 func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7145,7 +7328,7 @@ func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{127}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *UpdateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -7166,7 +7349,7 @@ type DeleteRateLimitRequest struct {
 
 func (x *DeleteRateLimitRequest) Reset() {
 	*x = DeleteRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7178,7 +7361,7 @@ func (x *DeleteRateLimitRequest) String() string {
 func (*DeleteRateLimitRequest) ProtoMessage() {}
 
 func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7191,7 +7374,7 @@ func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{128}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *DeleteRateLimitRequest) GetName() string {
@@ -7210,7 +7393,7 @@ type DeleteRateLimitResponse struct {
 
 func (x *DeleteRateLimitResponse) Reset() {
 	*x = DeleteRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7222,7 +7405,7 @@ func (x *DeleteRateLimitResponse) String() string {
 func (*DeleteRateLimitResponse) ProtoMessage() {}
 
 func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7235,7 +7418,7 @@ func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{129}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{131}
 }
 
 // CreateBudgetRequest creates a budget.
@@ -7249,7 +7432,7 @@ type CreateBudgetRequest struct {
 
 func (x *CreateBudgetRequest) Reset() {
 	*x = CreateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7261,7 +7444,7 @@ func (x *CreateBudgetRequest) String() string {
 func (*CreateBudgetRequest) ProtoMessage() {}
 
 func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7274,7 +7457,7 @@ func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*CreateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{130}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *CreateBudgetRequest) GetBudget() *Budget {
@@ -7295,7 +7478,7 @@ type CreateBudgetResponse struct {
 
 func (x *CreateBudgetResponse) Reset() {
 	*x = CreateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7307,7 +7490,7 @@ func (x *CreateBudgetResponse) String() string {
 func (*CreateBudgetResponse) ProtoMessage() {}
 
 func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7320,7 +7503,7 @@ func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*CreateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{131}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *CreateBudgetResponse) GetBudget() *Budget {
@@ -7341,7 +7524,7 @@ type GetBudgetRequest struct {
 
 func (x *GetBudgetRequest) Reset() {
 	*x = GetBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7353,7 +7536,7 @@ func (x *GetBudgetRequest) String() string {
 func (*GetBudgetRequest) ProtoMessage() {}
 
 func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7366,7 +7549,7 @@ func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetRequest.ProtoReflect.Descriptor instead.
 func (*GetBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{132}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *GetBudgetRequest) GetName() string {
@@ -7387,7 +7570,7 @@ type GetBudgetResponse struct {
 
 func (x *GetBudgetResponse) Reset() {
 	*x = GetBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7399,7 +7582,7 @@ func (x *GetBudgetResponse) String() string {
 func (*GetBudgetResponse) ProtoMessage() {}
 
 func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7412,7 +7595,7 @@ func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetResponse.ProtoReflect.Descriptor instead.
 func (*GetBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{133}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *GetBudgetResponse) GetBudget() *Budget {
@@ -7431,7 +7614,7 @@ type ListBudgetsRequest struct {
 
 func (x *ListBudgetsRequest) Reset() {
 	*x = ListBudgetsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7443,7 +7626,7 @@ func (x *ListBudgetsRequest) String() string {
 func (*ListBudgetsRequest) ProtoMessage() {}
 
 func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7456,7 +7639,7 @@ func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsRequest.ProtoReflect.Descriptor instead.
 func (*ListBudgetsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{134}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{136}
 }
 
 // ListBudgetsResponse lists budgets.
@@ -7470,7 +7653,7 @@ type ListBudgetsResponse struct {
 
 func (x *ListBudgetsResponse) Reset() {
 	*x = ListBudgetsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7482,7 +7665,7 @@ func (x *ListBudgetsResponse) String() string {
 func (*ListBudgetsResponse) ProtoMessage() {}
 
 func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7495,7 +7678,7 @@ func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsResponse.ProtoReflect.Descriptor instead.
 func (*ListBudgetsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{135}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *ListBudgetsResponse) GetBudgets() []*Budget {
@@ -7516,7 +7699,7 @@ type UpdateBudgetRequest struct {
 
 func (x *UpdateBudgetRequest) Reset() {
 	*x = UpdateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7528,7 +7711,7 @@ func (x *UpdateBudgetRequest) String() string {
 func (*UpdateBudgetRequest) ProtoMessage() {}
 
 func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7541,7 +7724,7 @@ func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{136}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *UpdateBudgetRequest) GetBudget() *Budget {
@@ -7562,7 +7745,7 @@ type UpdateBudgetResponse struct {
 
 func (x *UpdateBudgetResponse) Reset() {
 	*x = UpdateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7574,7 +7757,7 @@ func (x *UpdateBudgetResponse) String() string {
 func (*UpdateBudgetResponse) ProtoMessage() {}
 
 func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7587,7 +7770,7 @@ func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{137}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *UpdateBudgetResponse) GetBudget() *Budget {
@@ -7608,7 +7791,7 @@ type DeleteBudgetRequest struct {
 
 func (x *DeleteBudgetRequest) Reset() {
 	*x = DeleteBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7620,7 +7803,7 @@ func (x *DeleteBudgetRequest) String() string {
 func (*DeleteBudgetRequest) ProtoMessage() {}
 
 func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7633,7 +7816,7 @@ func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{138}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *DeleteBudgetRequest) GetName() string {
@@ -7652,7 +7835,7 @@ type DeleteBudgetResponse struct {
 
 func (x *DeleteBudgetResponse) Reset() {
 	*x = DeleteBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7664,7 +7847,7 @@ func (x *DeleteBudgetResponse) String() string {
 func (*DeleteBudgetResponse) ProtoMessage() {}
 
 func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7677,7 +7860,7 @@ func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{139}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{141}
 }
 
 // ListLimitStatusRequest lists limit status.
@@ -7691,7 +7874,7 @@ type ListLimitStatusRequest struct {
 
 func (x *ListLimitStatusRequest) Reset() {
 	*x = ListLimitStatusRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7703,7 +7886,7 @@ func (x *ListLimitStatusRequest) String() string {
 func (*ListLimitStatusRequest) ProtoMessage() {}
 
 func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7716,7 +7899,7 @@ func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLimitStatusRequest.ProtoReflect.Descriptor instead.
 func (*ListLimitStatusRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{140}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *ListLimitStatusRequest) GetRule() string {
@@ -7737,7 +7920,7 @@ type ListLimitStatusResponse struct {
 
 func (x *ListLimitStatusResponse) Reset() {
 	*x = ListLimitStatusResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7749,7 +7932,7 @@ func (x *ListLimitStatusResponse) String() string {
 func (*ListLimitStatusResponse) ProtoMessage() {}
 
 func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7762,7 +7945,7 @@ func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLimitStatusResponse.ProtoReflect.Descriptor instead.
 func (*ListLimitStatusResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{141}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *ListLimitStatusResponse) GetStatuses() []*LimitStatus {
@@ -7783,7 +7966,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7795,7 +7978,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7808,7 +7991,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{142}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *CreateApiKeyRequest) GetApiKey() *ApiKey {
@@ -7831,7 +8014,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7843,7 +8026,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7856,7 +8039,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{143}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -7886,7 +8069,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7898,7 +8081,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7911,7 +8094,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{144}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *ListApiKeysRequest) GetUser() string {
@@ -7939,7 +8122,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7951,7 +8134,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7964,7 +8147,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{145}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -7985,7 +8168,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7997,7 +8180,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8010,7 +8193,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{146}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -8031,7 +8214,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8043,7 +8226,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8056,7 +8239,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{147}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -8085,7 +8268,7 @@ type GatewayToken struct {
 
 func (x *GatewayToken) Reset() {
 	*x = GatewayToken{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8097,7 +8280,7 @@ func (x *GatewayToken) String() string {
 func (*GatewayToken) ProtoMessage() {}
 
 func (x *GatewayToken) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8110,7 +8293,7 @@ func (x *GatewayToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatewayToken.ProtoReflect.Descriptor instead.
 func (*GatewayToken) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{148}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *GatewayToken) GetId() string {
@@ -8160,7 +8343,7 @@ type CreateGatewayTokenRequest struct {
 
 func (x *CreateGatewayTokenRequest) Reset() {
 	*x = CreateGatewayTokenRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8172,7 +8355,7 @@ func (x *CreateGatewayTokenRequest) String() string {
 func (*CreateGatewayTokenRequest) ProtoMessage() {}
 
 func (x *CreateGatewayTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8185,7 +8368,7 @@ func (x *CreateGatewayTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGatewayTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateGatewayTokenRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{149}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *CreateGatewayTokenRequest) GetName() string {
@@ -8208,7 +8391,7 @@ type CreateGatewayTokenResponse struct {
 
 func (x *CreateGatewayTokenResponse) Reset() {
 	*x = CreateGatewayTokenResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8220,7 +8403,7 @@ func (x *CreateGatewayTokenResponse) String() string {
 func (*CreateGatewayTokenResponse) ProtoMessage() {}
 
 func (x *CreateGatewayTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8233,7 +8416,7 @@ func (x *CreateGatewayTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGatewayTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateGatewayTokenResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{150}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *CreateGatewayTokenResponse) GetGatewayToken() *GatewayToken {
@@ -8259,7 +8442,7 @@ type ListGatewayTokensRequest struct {
 
 func (x *ListGatewayTokensRequest) Reset() {
 	*x = ListGatewayTokensRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8271,7 +8454,7 @@ func (x *ListGatewayTokensRequest) String() string {
 func (*ListGatewayTokensRequest) ProtoMessage() {}
 
 func (x *ListGatewayTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8284,7 +8467,7 @@ func (x *ListGatewayTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGatewayTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListGatewayTokensRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{151}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{153}
 }
 
 // ListGatewayTokensResponse lists gateway tokens, newest first.
@@ -8298,7 +8481,7 @@ type ListGatewayTokensResponse struct {
 
 func (x *ListGatewayTokensResponse) Reset() {
 	*x = ListGatewayTokensResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8310,7 +8493,7 @@ func (x *ListGatewayTokensResponse) String() string {
 func (*ListGatewayTokensResponse) ProtoMessage() {}
 
 func (x *ListGatewayTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8323,7 +8506,7 @@ func (x *ListGatewayTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGatewayTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListGatewayTokensResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{152}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *ListGatewayTokensResponse) GetGatewayTokens() []*GatewayToken {
@@ -8344,7 +8527,7 @@ type RevokeGatewayTokenRequest struct {
 
 func (x *RevokeGatewayTokenRequest) Reset() {
 	*x = RevokeGatewayTokenRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8356,7 +8539,7 @@ func (x *RevokeGatewayTokenRequest) String() string {
 func (*RevokeGatewayTokenRequest) ProtoMessage() {}
 
 func (x *RevokeGatewayTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8369,7 +8552,7 @@ func (x *RevokeGatewayTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGatewayTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeGatewayTokenRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{153}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *RevokeGatewayTokenRequest) GetId() string {
@@ -8390,7 +8573,7 @@ type RevokeGatewayTokenResponse struct {
 
 func (x *RevokeGatewayTokenResponse) Reset() {
 	*x = RevokeGatewayTokenResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8402,7 +8585,7 @@ func (x *RevokeGatewayTokenResponse) String() string {
 func (*RevokeGatewayTokenResponse) ProtoMessage() {}
 
 func (x *RevokeGatewayTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8415,7 +8598,7 @@ func (x *RevokeGatewayTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGatewayTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeGatewayTokenResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{154}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *RevokeGatewayTokenResponse) GetGatewayToken() *GatewayToken {
@@ -8439,7 +8622,7 @@ type RotateApiKeyRequest struct {
 
 func (x *RotateApiKeyRequest) Reset() {
 	*x = RotateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[155]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8451,7 +8634,7 @@ func (x *RotateApiKeyRequest) String() string {
 func (*RotateApiKeyRequest) ProtoMessage() {}
 
 func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[155]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8464,7 +8647,7 @@ func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{155}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *RotateApiKeyRequest) GetId() string {
@@ -8494,7 +8677,7 @@ type RotateApiKeyResponse struct {
 
 func (x *RotateApiKeyResponse) Reset() {
 	*x = RotateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[156]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8506,7 +8689,7 @@ func (x *RotateApiKeyResponse) String() string {
 func (*RotateApiKeyResponse) ProtoMessage() {}
 
 func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[156]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8519,7 +8702,7 @@ func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{156}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{158}
 }
 
 func (x *RotateApiKeyResponse) GetApiKey() *ApiKey {
@@ -8572,7 +8755,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[157]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8584,7 +8767,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[157]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8597,7 +8780,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{157}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{159}
 }
 
 func (x *AuditEvent) GetId() string {
@@ -8698,7 +8881,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[158]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8710,7 +8893,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[158]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8723,7 +8906,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{158}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{160}
 }
 
 func (x *ListAuditEventsRequest) GetResourceKind() string {
@@ -8781,7 +8964,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[159]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[161]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8793,7 +8976,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[159]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[161]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8806,7 +8989,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{159}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{161}
 }
 
 func (x *ListAuditEventsResponse) GetAuditEvents() []*AuditEvent {
@@ -8821,6 +9004,477 @@ func (x *ListAuditEventsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+// ExportConfigRequest takes no parameters.
+type ExportConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportConfigRequest) Reset() {
+	*x = ExportConfigRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[162]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportConfigRequest) ProtoMessage() {}
+
+func (x *ExportConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[162]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportConfigRequest.ProtoReflect.Descriptor instead.
+func (*ExportConfigRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{162}
+}
+
+// ExportConfigResponse is the stored configuration as YAML.
+type ExportConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// yaml is the config file's YAML: a stream of documents separated by "---".
+	Yaml          string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportConfigResponse) Reset() {
+	*x = ExportConfigResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[163]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportConfigResponse) ProtoMessage() {}
+
+func (x *ExportConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[163]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportConfigResponse.ProtoReflect.Descriptor instead.
+func (*ExportConfigResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{163}
+}
+
+func (x *ExportConfigResponse) GetYaml() string {
+	if x != nil {
+		return x.Yaml
+	}
+	return ""
+}
+
+// PlanConfigRequest is a config YAML to compare with the stored resources.
+type PlanConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// yaml is a config file's YAML, as ExportConfig returns it or `llmgw apply` reads it.
+	Yaml          string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanConfigRequest) Reset() {
+	*x = PlanConfigRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[164]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanConfigRequest) ProtoMessage() {}
+
+func (x *PlanConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[164]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanConfigRequest.ProtoReflect.Descriptor instead.
+func (*PlanConfigRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{164}
+}
+
+func (x *PlanConfigRequest) GetYaml() string {
+	if x != nil {
+		return x.Yaml
+	}
+	return ""
+}
+
+// ConfigFieldChange is one field that differs between the stored resource and the YAML.
+type ConfigFieldChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path is the field's path in the Admin API's field names, such as "limits[0].limit_to".
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// old_value is the stored value as shown; empty for a created resource, "(unset)" when the
+	// stored resource lacks the field. A stored secret is never shown: "(stored)".
+	OldValue string `protobuf:"bytes,2,opt,name=old_value,json=oldValue,proto3" json:"old_value,omitempty"`
+	// new_value is the YAML's value as shown; "(unset)" when the YAML lacks the field.
+	NewValue      string `protobuf:"bytes,3,opt,name=new_value,json=newValue,proto3" json:"new_value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigFieldChange) Reset() {
+	*x = ConfigFieldChange{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[165]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigFieldChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigFieldChange) ProtoMessage() {}
+
+func (x *ConfigFieldChange) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[165]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigFieldChange.ProtoReflect.Descriptor instead.
+func (*ConfigFieldChange) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{165}
+}
+
+func (x *ConfigFieldChange) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ConfigFieldChange) GetOldValue() string {
+	if x != nil {
+		return x.OldValue
+	}
+	return ""
+}
+
+func (x *ConfigFieldChange) GetNewValue() string {
+	if x != nil {
+		return x.NewValue
+	}
+	return ""
+}
+
+// ConfigChange is one resource of the YAML and what applying it does.
+type ConfigChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is "provider-account", "model", "virtual-model", "authz-rule", "rate-limit",
+	// "budget" or "routing-rule".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// name is the resource's name: "<account>/<name>" for a model, "<group>/<name>" for a
+	// virtual model, the id for a routing rule.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// action is what applying does to it.
+	Action ConfigAction `protobuf:"varint,3,opt,name=action,proto3,enum=llmgw.admin.v1.ConfigAction" json:"action,omitempty"`
+	// fields are the fields that differ (for a created resource, every field it sets).
+	Fields        []*ConfigFieldChange `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigChange) Reset() {
+	*x = ConfigChange{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[166]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigChange) ProtoMessage() {}
+
+func (x *ConfigChange) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[166]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigChange.ProtoReflect.Descriptor instead.
+func (*ConfigChange) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{166}
+}
+
+func (x *ConfigChange) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConfigChange) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigChange) GetAction() ConfigAction {
+	if x != nil {
+		return x.Action
+	}
+	return ConfigAction_CONFIG_ACTION_UNSPECIFIED
+}
+
+func (x *ConfigChange) GetFields() []*ConfigFieldChange {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// PlanConfigResponse is the plan: what applying the YAML would do.
+type PlanConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// changes are the YAML's resources in the order they are written.
+	Changes []*ConfigChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// text is the plan as `llmgw apply --show-diff` prints it.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// plan_hash identifies this plan; ApplyConfig takes it to check that what it writes is what
+	// was reviewed.
+	PlanHash string `protobuf:"bytes,3,opt,name=plan_hash,json=planHash,proto3" json:"plan_hash,omitempty"`
+	// created counts the changes that create a resource.
+	Created int32 `protobuf:"varint,4,opt,name=created,proto3" json:"created,omitempty"`
+	// updated counts the changes that update a resource.
+	Updated int32 `protobuf:"varint,5,opt,name=updated,proto3" json:"updated,omitempty"`
+	// unchanged counts the resources that already match.
+	Unchanged     int32 `protobuf:"varint,6,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanConfigResponse) Reset() {
+	*x = PlanConfigResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[167]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanConfigResponse) ProtoMessage() {}
+
+func (x *PlanConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[167]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanConfigResponse.ProtoReflect.Descriptor instead.
+func (*PlanConfigResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{167}
+}
+
+func (x *PlanConfigResponse) GetChanges() []*ConfigChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *PlanConfigResponse) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *PlanConfigResponse) GetPlanHash() string {
+	if x != nil {
+		return x.PlanHash
+	}
+	return ""
+}
+
+func (x *PlanConfigResponse) GetCreated() int32 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *PlanConfigResponse) GetUpdated() int32 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *PlanConfigResponse) GetUnchanged() int32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+// ApplyConfigRequest is a reviewed config YAML to write.
+type ApplyConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// yaml is the YAML PlanConfig was given.
+	Yaml string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
+	// plan_hash is PlanConfigResponse.plan_hash of the reviewed plan; required.
+	PlanHash      string `protobuf:"bytes,2,opt,name=plan_hash,json=planHash,proto3" json:"plan_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyConfigRequest) Reset() {
+	*x = ApplyConfigRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[168]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyConfigRequest) ProtoMessage() {}
+
+func (x *ApplyConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[168]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyConfigRequest.ProtoReflect.Descriptor instead.
+func (*ApplyConfigRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{168}
+}
+
+func (x *ApplyConfigRequest) GetYaml() string {
+	if x != nil {
+		return x.Yaml
+	}
+	return ""
+}
+
+func (x *ApplyConfigRequest) GetPlanHash() string {
+	if x != nil {
+		return x.PlanHash
+	}
+	return ""
+}
+
+// ApplyConfigResponse is what was written.
+type ApplyConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// applied are the created and updated resources, in the order written.
+	Applied []*ConfigChange `protobuf:"bytes,1,rep,name=applied,proto3" json:"applied,omitempty"`
+	// written counts them.
+	Written       int32 `protobuf:"varint,2,opt,name=written,proto3" json:"written,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyConfigResponse) Reset() {
+	*x = ApplyConfigResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[169]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyConfigResponse) ProtoMessage() {}
+
+func (x *ApplyConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[169]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyConfigResponse.ProtoReflect.Descriptor instead.
+func (*ApplyConfigResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{169}
+}
+
+func (x *ApplyConfigResponse) GetApplied() []*ConfigChange {
+	if x != nil {
+		return x.Applied
+	}
+	return nil
+}
+
+func (x *ApplyConfigResponse) GetWritten() int32 {
+	if x != nil {
+		return x.Written
+	}
+	return 0
 }
 
 var File_llmgw_admin_v1_admin_proto protoreflect.FileDescriptor
@@ -9111,7 +9765,16 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x12DeleteModelRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x15\n" +
-	"\x13DeleteModelResponse\"=\n" +
+	"\x13DeleteModelResponse\"(\n" +
+	"\x10TestModelRequest\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\"\x9a\x01\n" +
+	"\x11TestModelResponse\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x1f\n" +
+	"\vhttp_status\x18\x02 \x01(\x05R\n" +
+	"httpStatus\x123\n" +
+	"\alatency\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x1f\n" +
+	"\verror_class\x18\x04 \x01(\tR\n" +
+	"errorClass\"=\n" +
 	"\x11CreateUserRequest\x12(\n" +
 	"\x04user\x18\x01 \x01(\v2\x14.llmgw.admin.v1.UserR\x04user\">\n" +
 	"\x12CreateUserResponse\x12(\n" +
@@ -9361,12 +10024,44 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x17ListAuditEventsResponse\x12=\n" +
 	"\faudit_events\x18\x01 \x03(\v2\x1a.llmgw.admin.v1.AuditEventR\vauditEvents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*>\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x15\n" +
+	"\x13ExportConfigRequest\"*\n" +
+	"\x14ExportConfigResponse\x12\x12\n" +
+	"\x04yaml\x18\x01 \x01(\tR\x04yaml\"'\n" +
+	"\x11PlanConfigRequest\x12\x12\n" +
+	"\x04yaml\x18\x01 \x01(\tR\x04yaml\"a\n" +
+	"\x11ConfigFieldChange\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1b\n" +
+	"\told_value\x18\x02 \x01(\tR\boldValue\x12\x1b\n" +
+	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"\xa7\x01\n" +
+	"\fConfigChange\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x124\n" +
+	"\x06action\x18\x03 \x01(\x0e2\x1c.llmgw.admin.v1.ConfigActionR\x06action\x129\n" +
+	"\x06fields\x18\x04 \x03(\v2!.llmgw.admin.v1.ConfigFieldChangeR\x06fields\"\xcf\x01\n" +
+	"\x12PlanConfigResponse\x126\n" +
+	"\achanges\x18\x01 \x03(\v2\x1c.llmgw.admin.v1.ConfigChangeR\achanges\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1b\n" +
+	"\tplan_hash\x18\x03 \x01(\tR\bplanHash\x12\x18\n" +
+	"\acreated\x18\x04 \x01(\x05R\acreated\x12\x18\n" +
+	"\aupdated\x18\x05 \x01(\x05R\aupdated\x12\x1c\n" +
+	"\tunchanged\x18\x06 \x01(\x05R\tunchanged\"E\n" +
+	"\x12ApplyConfigRequest\x12\x12\n" +
+	"\x04yaml\x18\x01 \x01(\tR\x04yaml\x12\x1b\n" +
+	"\tplan_hash\x18\x02 \x01(\tR\bplanHash\"g\n" +
+	"\x13ApplyConfigResponse\x126\n" +
+	"\aapplied\x18\x01 \x03(\v2\x1c.llmgw.admin.v1.ConfigChangeR\aapplied\x12\x18\n" +
+	"\awritten\x18\x02 \x01(\x05R\awritten*>\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fMODE_ENFORCE\x10\x01\x12\x0e\n" +
 	"\n" +
-	"MODE_AUDIT\x10\x022\x8e3\n" +
+	"MODE_AUDIT\x10\x02*~\n" +
+	"\fConfigAction\x12\x1d\n" +
+	"\x19CONFIG_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CONFIG_ACTION_UNCHANGED\x10\x01\x12\x18\n" +
+	"\x14CONFIG_ACTION_CREATE\x10\x02\x12\x18\n" +
+	"\x14CONFIG_ACTION_UPDATE\x10\x032\xe85\n" +
 	"\fAdminService\x12t\n" +
 	"\x15CreateProviderAccount\x12,.llmgw.admin.v1.CreateProviderAccountRequest\x1a-.llmgw.admin.v1.CreateProviderAccountResponse\x12k\n" +
 	"\x12GetProviderAccount\x12).llmgw.admin.v1.GetProviderAccountRequest\x1a*.llmgw.admin.v1.GetProviderAccountResponse\x12q\n" +
@@ -9378,7 +10073,8 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"ListModels\x12!.llmgw.admin.v1.ListModelsRequest\x1a\".llmgw.admin.v1.ListModelsResponse\x12V\n" +
 	"\vUpdateModel\x12\".llmgw.admin.v1.UpdateModelRequest\x1a#.llmgw.admin.v1.UpdateModelResponse\x12V\n" +
-	"\vDeleteModel\x12\".llmgw.admin.v1.DeleteModelRequest\x1a#.llmgw.admin.v1.DeleteModelResponse\x12S\n" +
+	"\vDeleteModel\x12\".llmgw.admin.v1.DeleteModelRequest\x1a#.llmgw.admin.v1.DeleteModelResponse\x12P\n" +
+	"\tTestModel\x12 .llmgw.admin.v1.TestModelRequest\x1a!.llmgw.admin.v1.TestModelResponse\x12S\n" +
 	"\n" +
 	"CreateUser\x12!.llmgw.admin.v1.CreateUserRequest\x1a\".llmgw.admin.v1.CreateUserResponse\x12J\n" +
 	"\aGetUser\x12\x1e.llmgw.admin.v1.GetUserRequest\x1a\x1f.llmgw.admin.v1.GetUserResponse\x12P\n" +
@@ -9440,7 +10136,11 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\fDeleteBudget\x12#.llmgw.admin.v1.DeleteBudgetRequest\x1a$.llmgw.admin.v1.DeleteBudgetResponse\x12b\n" +
 	"\x0fListLimitStatus\x12&.llmgw.admin.v1.ListLimitStatusRequest\x1a'.llmgw.admin.v1.ListLimitStatusResponse\x12b\n" +
 	"\x0fListAuditEvents\x12&.llmgw.admin.v1.ListAuditEventsRequest\x1a'.llmgw.admin.v1.ListAuditEventsResponse\x12P\n" +
-	"\tGetCaller\x12 .llmgw.admin.v1.GetCallerRequest\x1a!.llmgw.admin.v1.GetCallerResponseB\xb0\x01\n" +
+	"\tGetCaller\x12 .llmgw.admin.v1.GetCallerRequest\x1a!.llmgw.admin.v1.GetCallerResponse\x12Y\n" +
+	"\fExportConfig\x12#.llmgw.admin.v1.ExportConfigRequest\x1a$.llmgw.admin.v1.ExportConfigResponse\x12S\n" +
+	"\n" +
+	"PlanConfig\x12!.llmgw.admin.v1.PlanConfigRequest\x1a\".llmgw.admin.v1.PlanConfigResponse\x12V\n" +
+	"\vApplyConfig\x12\".llmgw.admin.v1.ApplyConfigRequest\x1a#.llmgw.admin.v1.ApplyConfigResponseB\xb0\x01\n" +
 	"\x12com.llmgw.admin.v1B\n" +
 	"AdminProtoP\x01Z4github.com/llmgw/llmgw/gen/go/llmgw/admin/v1;adminv1\xa2\x02\x03LAX\xaa\x02\x0eLlmgw.Admin.V1\xca\x02\x0eLlmgw\\Admin\\V1\xe2\x02\x1aLlmgw\\Admin\\V1\\GPBMetadata\xea\x02\x10Llmgw::Admin::V1b\x06proto3"
 
@@ -9456,452 +10156,476 @@ func file_llmgw_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_llmgw_admin_v1_admin_proto_rawDescData
 }
 
-var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 164)
+var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 174)
 var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(Mode)(0),                              // 0: llmgw.admin.v1.Mode
-	(*GetCallerRequest)(nil),               // 1: llmgw.admin.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),              // 2: llmgw.admin.v1.GetCallerResponse
-	(*ProviderAccount)(nil),                // 3: llmgw.admin.v1.ProviderAccount
-	(*Model)(nil),                          // 4: llmgw.admin.v1.Model
-	(*Pricing)(nil),                        // 5: llmgw.admin.v1.Pricing
-	(*User)(nil),                           // 6: llmgw.admin.v1.User
-	(*Team)(nil),                           // 7: llmgw.admin.v1.Team
-	(*IdentityProvider)(nil),               // 8: llmgw.admin.v1.IdentityProvider
-	(*VirtualAccount)(nil),                 // 9: llmgw.admin.v1.VirtualAccount
-	(*ApiKey)(nil),                         // 10: llmgw.admin.v1.ApiKey
-	(*AuthzRule)(nil),                      // 11: llmgw.admin.v1.AuthzRule
-	(*RoutingTarget)(nil),                  // 12: llmgw.admin.v1.RoutingTarget
-	(*SlaCutoff)(nil),                      // 13: llmgw.admin.v1.SlaCutoff
-	(*RetryConfig)(nil),                    // 14: llmgw.admin.v1.RetryConfig
-	(*HeadersOverride)(nil),                // 15: llmgw.admin.v1.HeadersOverride
-	(*Routing)(nil),                        // 16: llmgw.admin.v1.Routing
-	(*StickyRouting)(nil),                  // 17: llmgw.admin.v1.StickyRouting
-	(*SessionIdentifier)(nil),              // 18: llmgw.admin.v1.SessionIdentifier
-	(*VirtualModel)(nil),                   // 19: llmgw.admin.v1.VirtualModel
-	(*RoutingRule)(nil),                    // 20: llmgw.admin.v1.RoutingRule
-	(*RoutingState)(nil),                   // 21: llmgw.admin.v1.RoutingState
-	(*Condition)(nil),                      // 22: llmgw.admin.v1.Condition
-	(*RateLimitEntry)(nil),                 // 23: llmgw.admin.v1.RateLimitEntry
-	(*RateLimit)(nil),                      // 24: llmgw.admin.v1.RateLimit
-	(*NotificationTarget)(nil),             // 25: llmgw.admin.v1.NotificationTarget
-	(*BudgetAlerts)(nil),                   // 26: llmgw.admin.v1.BudgetAlerts
-	(*Budget)(nil),                         // 27: llmgw.admin.v1.Budget
-	(*LimitStatus)(nil),                    // 28: llmgw.admin.v1.LimitStatus
-	(*CreateProviderAccountRequest)(nil),   // 29: llmgw.admin.v1.CreateProviderAccountRequest
-	(*CreateProviderAccountResponse)(nil),  // 30: llmgw.admin.v1.CreateProviderAccountResponse
-	(*GetProviderAccountRequest)(nil),      // 31: llmgw.admin.v1.GetProviderAccountRequest
-	(*GetProviderAccountResponse)(nil),     // 32: llmgw.admin.v1.GetProviderAccountResponse
-	(*ListProviderAccountsRequest)(nil),    // 33: llmgw.admin.v1.ListProviderAccountsRequest
-	(*ListProviderAccountsResponse)(nil),   // 34: llmgw.admin.v1.ListProviderAccountsResponse
-	(*UpdateProviderAccountRequest)(nil),   // 35: llmgw.admin.v1.UpdateProviderAccountRequest
-	(*UpdateProviderAccountResponse)(nil),  // 36: llmgw.admin.v1.UpdateProviderAccountResponse
-	(*DeleteProviderAccountRequest)(nil),   // 37: llmgw.admin.v1.DeleteProviderAccountRequest
-	(*DeleteProviderAccountResponse)(nil),  // 38: llmgw.admin.v1.DeleteProviderAccountResponse
-	(*CreateModelRequest)(nil),             // 39: llmgw.admin.v1.CreateModelRequest
-	(*CreateModelResponse)(nil),            // 40: llmgw.admin.v1.CreateModelResponse
-	(*GetModelRequest)(nil),                // 41: llmgw.admin.v1.GetModelRequest
-	(*GetModelResponse)(nil),               // 42: llmgw.admin.v1.GetModelResponse
-	(*ListModelsRequest)(nil),              // 43: llmgw.admin.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),             // 44: llmgw.admin.v1.ListModelsResponse
-	(*UpdateModelRequest)(nil),             // 45: llmgw.admin.v1.UpdateModelRequest
-	(*UpdateModelResponse)(nil),            // 46: llmgw.admin.v1.UpdateModelResponse
-	(*DeleteModelRequest)(nil),             // 47: llmgw.admin.v1.DeleteModelRequest
-	(*DeleteModelResponse)(nil),            // 48: llmgw.admin.v1.DeleteModelResponse
-	(*CreateUserRequest)(nil),              // 49: llmgw.admin.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),             // 50: llmgw.admin.v1.CreateUserResponse
-	(*GetUserRequest)(nil),                 // 51: llmgw.admin.v1.GetUserRequest
-	(*GetUserResponse)(nil),                // 52: llmgw.admin.v1.GetUserResponse
-	(*ListUsersRequest)(nil),               // 53: llmgw.admin.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),              // 54: llmgw.admin.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),              // 55: llmgw.admin.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),             // 56: llmgw.admin.v1.UpdateUserResponse
-	(*DeleteUserRequest)(nil),              // 57: llmgw.admin.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),             // 58: llmgw.admin.v1.DeleteUserResponse
-	(*CreateTeamRequest)(nil),              // 59: llmgw.admin.v1.CreateTeamRequest
-	(*CreateTeamResponse)(nil),             // 60: llmgw.admin.v1.CreateTeamResponse
-	(*GetTeamRequest)(nil),                 // 61: llmgw.admin.v1.GetTeamRequest
-	(*GetTeamResponse)(nil),                // 62: llmgw.admin.v1.GetTeamResponse
-	(*ListTeamsRequest)(nil),               // 63: llmgw.admin.v1.ListTeamsRequest
-	(*ListTeamsResponse)(nil),              // 64: llmgw.admin.v1.ListTeamsResponse
-	(*UpdateTeamRequest)(nil),              // 65: llmgw.admin.v1.UpdateTeamRequest
-	(*UpdateTeamResponse)(nil),             // 66: llmgw.admin.v1.UpdateTeamResponse
-	(*DeleteTeamRequest)(nil),              // 67: llmgw.admin.v1.DeleteTeamRequest
-	(*DeleteTeamResponse)(nil),             // 68: llmgw.admin.v1.DeleteTeamResponse
-	(*CreateIdentityProviderRequest)(nil),  // 69: llmgw.admin.v1.CreateIdentityProviderRequest
-	(*CreateIdentityProviderResponse)(nil), // 70: llmgw.admin.v1.CreateIdentityProviderResponse
-	(*GetIdentityProviderRequest)(nil),     // 71: llmgw.admin.v1.GetIdentityProviderRequest
-	(*GetIdentityProviderResponse)(nil),    // 72: llmgw.admin.v1.GetIdentityProviderResponse
-	(*ListIdentityProvidersRequest)(nil),   // 73: llmgw.admin.v1.ListIdentityProvidersRequest
-	(*ListIdentityProvidersResponse)(nil),  // 74: llmgw.admin.v1.ListIdentityProvidersResponse
-	(*UpdateIdentityProviderRequest)(nil),  // 75: llmgw.admin.v1.UpdateIdentityProviderRequest
-	(*UpdateIdentityProviderResponse)(nil), // 76: llmgw.admin.v1.UpdateIdentityProviderResponse
-	(*DeleteIdentityProviderRequest)(nil),  // 77: llmgw.admin.v1.DeleteIdentityProviderRequest
-	(*DeleteIdentityProviderResponse)(nil), // 78: llmgw.admin.v1.DeleteIdentityProviderResponse
-	(*CreateVirtualAccountRequest)(nil),    // 79: llmgw.admin.v1.CreateVirtualAccountRequest
-	(*CreateVirtualAccountResponse)(nil),   // 80: llmgw.admin.v1.CreateVirtualAccountResponse
-	(*GetVirtualAccountRequest)(nil),       // 81: llmgw.admin.v1.GetVirtualAccountRequest
-	(*GetVirtualAccountResponse)(nil),      // 82: llmgw.admin.v1.GetVirtualAccountResponse
-	(*ListVirtualAccountsRequest)(nil),     // 83: llmgw.admin.v1.ListVirtualAccountsRequest
-	(*ListVirtualAccountsResponse)(nil),    // 84: llmgw.admin.v1.ListVirtualAccountsResponse
-	(*UpdateVirtualAccountRequest)(nil),    // 85: llmgw.admin.v1.UpdateVirtualAccountRequest
-	(*UpdateVirtualAccountResponse)(nil),   // 86: llmgw.admin.v1.UpdateVirtualAccountResponse
-	(*DeleteVirtualAccountRequest)(nil),    // 87: llmgw.admin.v1.DeleteVirtualAccountRequest
-	(*DeleteVirtualAccountResponse)(nil),   // 88: llmgw.admin.v1.DeleteVirtualAccountResponse
-	(*CreateAuthzRuleRequest)(nil),         // 89: llmgw.admin.v1.CreateAuthzRuleRequest
-	(*CreateAuthzRuleResponse)(nil),        // 90: llmgw.admin.v1.CreateAuthzRuleResponse
-	(*GetAuthzRuleRequest)(nil),            // 91: llmgw.admin.v1.GetAuthzRuleRequest
-	(*GetAuthzRuleResponse)(nil),           // 92: llmgw.admin.v1.GetAuthzRuleResponse
-	(*ListAuthzRulesRequest)(nil),          // 93: llmgw.admin.v1.ListAuthzRulesRequest
-	(*ListAuthzRulesResponse)(nil),         // 94: llmgw.admin.v1.ListAuthzRulesResponse
-	(*UpdateAuthzRuleRequest)(nil),         // 95: llmgw.admin.v1.UpdateAuthzRuleRequest
-	(*UpdateAuthzRuleResponse)(nil),        // 96: llmgw.admin.v1.UpdateAuthzRuleResponse
-	(*DeleteAuthzRuleRequest)(nil),         // 97: llmgw.admin.v1.DeleteAuthzRuleRequest
-	(*DeleteAuthzRuleResponse)(nil),        // 98: llmgw.admin.v1.DeleteAuthzRuleResponse
-	(*CreateVirtualModelRequest)(nil),      // 99: llmgw.admin.v1.CreateVirtualModelRequest
-	(*CreateVirtualModelResponse)(nil),     // 100: llmgw.admin.v1.CreateVirtualModelResponse
-	(*GetVirtualModelRequest)(nil),         // 101: llmgw.admin.v1.GetVirtualModelRequest
-	(*GetVirtualModelResponse)(nil),        // 102: llmgw.admin.v1.GetVirtualModelResponse
-	(*ListVirtualModelsRequest)(nil),       // 103: llmgw.admin.v1.ListVirtualModelsRequest
-	(*ListVirtualModelsResponse)(nil),      // 104: llmgw.admin.v1.ListVirtualModelsResponse
-	(*UpdateVirtualModelRequest)(nil),      // 105: llmgw.admin.v1.UpdateVirtualModelRequest
-	(*UpdateVirtualModelResponse)(nil),     // 106: llmgw.admin.v1.UpdateVirtualModelResponse
-	(*DeleteVirtualModelRequest)(nil),      // 107: llmgw.admin.v1.DeleteVirtualModelRequest
-	(*DeleteVirtualModelResponse)(nil),     // 108: llmgw.admin.v1.DeleteVirtualModelResponse
-	(*CreateRoutingRuleRequest)(nil),       // 109: llmgw.admin.v1.CreateRoutingRuleRequest
-	(*CreateRoutingRuleResponse)(nil),      // 110: llmgw.admin.v1.CreateRoutingRuleResponse
-	(*GetRoutingRuleRequest)(nil),          // 111: llmgw.admin.v1.GetRoutingRuleRequest
-	(*GetRoutingRuleResponse)(nil),         // 112: llmgw.admin.v1.GetRoutingRuleResponse
-	(*ListRoutingRulesRequest)(nil),        // 113: llmgw.admin.v1.ListRoutingRulesRequest
-	(*ListRoutingRulesResponse)(nil),       // 114: llmgw.admin.v1.ListRoutingRulesResponse
-	(*UpdateRoutingRuleRequest)(nil),       // 115: llmgw.admin.v1.UpdateRoutingRuleRequest
-	(*UpdateRoutingRuleResponse)(nil),      // 116: llmgw.admin.v1.UpdateRoutingRuleResponse
-	(*DeleteRoutingRuleRequest)(nil),       // 117: llmgw.admin.v1.DeleteRoutingRuleRequest
-	(*DeleteRoutingRuleResponse)(nil),      // 118: llmgw.admin.v1.DeleteRoutingRuleResponse
-	(*ListRoutingStateRequest)(nil),        // 119: llmgw.admin.v1.ListRoutingStateRequest
-	(*ListRoutingStateResponse)(nil),       // 120: llmgw.admin.v1.ListRoutingStateResponse
-	(*CreateRateLimitRequest)(nil),         // 121: llmgw.admin.v1.CreateRateLimitRequest
-	(*CreateRateLimitResponse)(nil),        // 122: llmgw.admin.v1.CreateRateLimitResponse
-	(*GetRateLimitRequest)(nil),            // 123: llmgw.admin.v1.GetRateLimitRequest
-	(*GetRateLimitResponse)(nil),           // 124: llmgw.admin.v1.GetRateLimitResponse
-	(*ListRateLimitsRequest)(nil),          // 125: llmgw.admin.v1.ListRateLimitsRequest
-	(*ListRateLimitsResponse)(nil),         // 126: llmgw.admin.v1.ListRateLimitsResponse
-	(*UpdateRateLimitRequest)(nil),         // 127: llmgw.admin.v1.UpdateRateLimitRequest
-	(*UpdateRateLimitResponse)(nil),        // 128: llmgw.admin.v1.UpdateRateLimitResponse
-	(*DeleteRateLimitRequest)(nil),         // 129: llmgw.admin.v1.DeleteRateLimitRequest
-	(*DeleteRateLimitResponse)(nil),        // 130: llmgw.admin.v1.DeleteRateLimitResponse
-	(*CreateBudgetRequest)(nil),            // 131: llmgw.admin.v1.CreateBudgetRequest
-	(*CreateBudgetResponse)(nil),           // 132: llmgw.admin.v1.CreateBudgetResponse
-	(*GetBudgetRequest)(nil),               // 133: llmgw.admin.v1.GetBudgetRequest
-	(*GetBudgetResponse)(nil),              // 134: llmgw.admin.v1.GetBudgetResponse
-	(*ListBudgetsRequest)(nil),             // 135: llmgw.admin.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),            // 136: llmgw.admin.v1.ListBudgetsResponse
-	(*UpdateBudgetRequest)(nil),            // 137: llmgw.admin.v1.UpdateBudgetRequest
-	(*UpdateBudgetResponse)(nil),           // 138: llmgw.admin.v1.UpdateBudgetResponse
-	(*DeleteBudgetRequest)(nil),            // 139: llmgw.admin.v1.DeleteBudgetRequest
-	(*DeleteBudgetResponse)(nil),           // 140: llmgw.admin.v1.DeleteBudgetResponse
-	(*ListLimitStatusRequest)(nil),         // 141: llmgw.admin.v1.ListLimitStatusRequest
-	(*ListLimitStatusResponse)(nil),        // 142: llmgw.admin.v1.ListLimitStatusResponse
-	(*CreateApiKeyRequest)(nil),            // 143: llmgw.admin.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),           // 144: llmgw.admin.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),             // 145: llmgw.admin.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),            // 146: llmgw.admin.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),            // 147: llmgw.admin.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),           // 148: llmgw.admin.v1.RevokeApiKeyResponse
-	(*GatewayToken)(nil),                   // 149: llmgw.admin.v1.GatewayToken
-	(*CreateGatewayTokenRequest)(nil),      // 150: llmgw.admin.v1.CreateGatewayTokenRequest
-	(*CreateGatewayTokenResponse)(nil),     // 151: llmgw.admin.v1.CreateGatewayTokenResponse
-	(*ListGatewayTokensRequest)(nil),       // 152: llmgw.admin.v1.ListGatewayTokensRequest
-	(*ListGatewayTokensResponse)(nil),      // 153: llmgw.admin.v1.ListGatewayTokensResponse
-	(*RevokeGatewayTokenRequest)(nil),      // 154: llmgw.admin.v1.RevokeGatewayTokenRequest
-	(*RevokeGatewayTokenResponse)(nil),     // 155: llmgw.admin.v1.RevokeGatewayTokenResponse
-	(*RotateApiKeyRequest)(nil),            // 156: llmgw.admin.v1.RotateApiKeyRequest
-	(*RotateApiKeyResponse)(nil),           // 157: llmgw.admin.v1.RotateApiKeyResponse
-	(*AuditEvent)(nil),                     // 158: llmgw.admin.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),         // 159: llmgw.admin.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),        // 160: llmgw.admin.v1.ListAuditEventsResponse
-	nil,                                    // 161: llmgw.admin.v1.ProviderAccount.SettingsEntry
-	nil,                                    // 162: llmgw.admin.v1.Model.SettingsEntry
-	nil,                                    // 163: llmgw.admin.v1.HeadersOverride.SetEntry
-	nil,                                    // 164: llmgw.admin.v1.Condition.MetadataEntry
-	(*timestamppb.Timestamp)(nil),          // 165: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                // 166: google.protobuf.Struct
-	(*durationpb.Duration)(nil),            // 167: google.protobuf.Duration
+	(ConfigAction)(0),                      // 1: llmgw.admin.v1.ConfigAction
+	(*GetCallerRequest)(nil),               // 2: llmgw.admin.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),              // 3: llmgw.admin.v1.GetCallerResponse
+	(*ProviderAccount)(nil),                // 4: llmgw.admin.v1.ProviderAccount
+	(*Model)(nil),                          // 5: llmgw.admin.v1.Model
+	(*Pricing)(nil),                        // 6: llmgw.admin.v1.Pricing
+	(*User)(nil),                           // 7: llmgw.admin.v1.User
+	(*Team)(nil),                           // 8: llmgw.admin.v1.Team
+	(*IdentityProvider)(nil),               // 9: llmgw.admin.v1.IdentityProvider
+	(*VirtualAccount)(nil),                 // 10: llmgw.admin.v1.VirtualAccount
+	(*ApiKey)(nil),                         // 11: llmgw.admin.v1.ApiKey
+	(*AuthzRule)(nil),                      // 12: llmgw.admin.v1.AuthzRule
+	(*RoutingTarget)(nil),                  // 13: llmgw.admin.v1.RoutingTarget
+	(*SlaCutoff)(nil),                      // 14: llmgw.admin.v1.SlaCutoff
+	(*RetryConfig)(nil),                    // 15: llmgw.admin.v1.RetryConfig
+	(*HeadersOverride)(nil),                // 16: llmgw.admin.v1.HeadersOverride
+	(*Routing)(nil),                        // 17: llmgw.admin.v1.Routing
+	(*StickyRouting)(nil),                  // 18: llmgw.admin.v1.StickyRouting
+	(*SessionIdentifier)(nil),              // 19: llmgw.admin.v1.SessionIdentifier
+	(*VirtualModel)(nil),                   // 20: llmgw.admin.v1.VirtualModel
+	(*RoutingRule)(nil),                    // 21: llmgw.admin.v1.RoutingRule
+	(*RoutingState)(nil),                   // 22: llmgw.admin.v1.RoutingState
+	(*Condition)(nil),                      // 23: llmgw.admin.v1.Condition
+	(*RateLimitEntry)(nil),                 // 24: llmgw.admin.v1.RateLimitEntry
+	(*RateLimit)(nil),                      // 25: llmgw.admin.v1.RateLimit
+	(*NotificationTarget)(nil),             // 26: llmgw.admin.v1.NotificationTarget
+	(*BudgetAlerts)(nil),                   // 27: llmgw.admin.v1.BudgetAlerts
+	(*Budget)(nil),                         // 28: llmgw.admin.v1.Budget
+	(*LimitStatus)(nil),                    // 29: llmgw.admin.v1.LimitStatus
+	(*CreateProviderAccountRequest)(nil),   // 30: llmgw.admin.v1.CreateProviderAccountRequest
+	(*CreateProviderAccountResponse)(nil),  // 31: llmgw.admin.v1.CreateProviderAccountResponse
+	(*GetProviderAccountRequest)(nil),      // 32: llmgw.admin.v1.GetProviderAccountRequest
+	(*GetProviderAccountResponse)(nil),     // 33: llmgw.admin.v1.GetProviderAccountResponse
+	(*ListProviderAccountsRequest)(nil),    // 34: llmgw.admin.v1.ListProviderAccountsRequest
+	(*ListProviderAccountsResponse)(nil),   // 35: llmgw.admin.v1.ListProviderAccountsResponse
+	(*UpdateProviderAccountRequest)(nil),   // 36: llmgw.admin.v1.UpdateProviderAccountRequest
+	(*UpdateProviderAccountResponse)(nil),  // 37: llmgw.admin.v1.UpdateProviderAccountResponse
+	(*DeleteProviderAccountRequest)(nil),   // 38: llmgw.admin.v1.DeleteProviderAccountRequest
+	(*DeleteProviderAccountResponse)(nil),  // 39: llmgw.admin.v1.DeleteProviderAccountResponse
+	(*CreateModelRequest)(nil),             // 40: llmgw.admin.v1.CreateModelRequest
+	(*CreateModelResponse)(nil),            // 41: llmgw.admin.v1.CreateModelResponse
+	(*GetModelRequest)(nil),                // 42: llmgw.admin.v1.GetModelRequest
+	(*GetModelResponse)(nil),               // 43: llmgw.admin.v1.GetModelResponse
+	(*ListModelsRequest)(nil),              // 44: llmgw.admin.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),             // 45: llmgw.admin.v1.ListModelsResponse
+	(*UpdateModelRequest)(nil),             // 46: llmgw.admin.v1.UpdateModelRequest
+	(*UpdateModelResponse)(nil),            // 47: llmgw.admin.v1.UpdateModelResponse
+	(*DeleteModelRequest)(nil),             // 48: llmgw.admin.v1.DeleteModelRequest
+	(*DeleteModelResponse)(nil),            // 49: llmgw.admin.v1.DeleteModelResponse
+	(*TestModelRequest)(nil),               // 50: llmgw.admin.v1.TestModelRequest
+	(*TestModelResponse)(nil),              // 51: llmgw.admin.v1.TestModelResponse
+	(*CreateUserRequest)(nil),              // 52: llmgw.admin.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),             // 53: llmgw.admin.v1.CreateUserResponse
+	(*GetUserRequest)(nil),                 // 54: llmgw.admin.v1.GetUserRequest
+	(*GetUserResponse)(nil),                // 55: llmgw.admin.v1.GetUserResponse
+	(*ListUsersRequest)(nil),               // 56: llmgw.admin.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),              // 57: llmgw.admin.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),              // 58: llmgw.admin.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),             // 59: llmgw.admin.v1.UpdateUserResponse
+	(*DeleteUserRequest)(nil),              // 60: llmgw.admin.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),             // 61: llmgw.admin.v1.DeleteUserResponse
+	(*CreateTeamRequest)(nil),              // 62: llmgw.admin.v1.CreateTeamRequest
+	(*CreateTeamResponse)(nil),             // 63: llmgw.admin.v1.CreateTeamResponse
+	(*GetTeamRequest)(nil),                 // 64: llmgw.admin.v1.GetTeamRequest
+	(*GetTeamResponse)(nil),                // 65: llmgw.admin.v1.GetTeamResponse
+	(*ListTeamsRequest)(nil),               // 66: llmgw.admin.v1.ListTeamsRequest
+	(*ListTeamsResponse)(nil),              // 67: llmgw.admin.v1.ListTeamsResponse
+	(*UpdateTeamRequest)(nil),              // 68: llmgw.admin.v1.UpdateTeamRequest
+	(*UpdateTeamResponse)(nil),             // 69: llmgw.admin.v1.UpdateTeamResponse
+	(*DeleteTeamRequest)(nil),              // 70: llmgw.admin.v1.DeleteTeamRequest
+	(*DeleteTeamResponse)(nil),             // 71: llmgw.admin.v1.DeleteTeamResponse
+	(*CreateIdentityProviderRequest)(nil),  // 72: llmgw.admin.v1.CreateIdentityProviderRequest
+	(*CreateIdentityProviderResponse)(nil), // 73: llmgw.admin.v1.CreateIdentityProviderResponse
+	(*GetIdentityProviderRequest)(nil),     // 74: llmgw.admin.v1.GetIdentityProviderRequest
+	(*GetIdentityProviderResponse)(nil),    // 75: llmgw.admin.v1.GetIdentityProviderResponse
+	(*ListIdentityProvidersRequest)(nil),   // 76: llmgw.admin.v1.ListIdentityProvidersRequest
+	(*ListIdentityProvidersResponse)(nil),  // 77: llmgw.admin.v1.ListIdentityProvidersResponse
+	(*UpdateIdentityProviderRequest)(nil),  // 78: llmgw.admin.v1.UpdateIdentityProviderRequest
+	(*UpdateIdentityProviderResponse)(nil), // 79: llmgw.admin.v1.UpdateIdentityProviderResponse
+	(*DeleteIdentityProviderRequest)(nil),  // 80: llmgw.admin.v1.DeleteIdentityProviderRequest
+	(*DeleteIdentityProviderResponse)(nil), // 81: llmgw.admin.v1.DeleteIdentityProviderResponse
+	(*CreateVirtualAccountRequest)(nil),    // 82: llmgw.admin.v1.CreateVirtualAccountRequest
+	(*CreateVirtualAccountResponse)(nil),   // 83: llmgw.admin.v1.CreateVirtualAccountResponse
+	(*GetVirtualAccountRequest)(nil),       // 84: llmgw.admin.v1.GetVirtualAccountRequest
+	(*GetVirtualAccountResponse)(nil),      // 85: llmgw.admin.v1.GetVirtualAccountResponse
+	(*ListVirtualAccountsRequest)(nil),     // 86: llmgw.admin.v1.ListVirtualAccountsRequest
+	(*ListVirtualAccountsResponse)(nil),    // 87: llmgw.admin.v1.ListVirtualAccountsResponse
+	(*UpdateVirtualAccountRequest)(nil),    // 88: llmgw.admin.v1.UpdateVirtualAccountRequest
+	(*UpdateVirtualAccountResponse)(nil),   // 89: llmgw.admin.v1.UpdateVirtualAccountResponse
+	(*DeleteVirtualAccountRequest)(nil),    // 90: llmgw.admin.v1.DeleteVirtualAccountRequest
+	(*DeleteVirtualAccountResponse)(nil),   // 91: llmgw.admin.v1.DeleteVirtualAccountResponse
+	(*CreateAuthzRuleRequest)(nil),         // 92: llmgw.admin.v1.CreateAuthzRuleRequest
+	(*CreateAuthzRuleResponse)(nil),        // 93: llmgw.admin.v1.CreateAuthzRuleResponse
+	(*GetAuthzRuleRequest)(nil),            // 94: llmgw.admin.v1.GetAuthzRuleRequest
+	(*GetAuthzRuleResponse)(nil),           // 95: llmgw.admin.v1.GetAuthzRuleResponse
+	(*ListAuthzRulesRequest)(nil),          // 96: llmgw.admin.v1.ListAuthzRulesRequest
+	(*ListAuthzRulesResponse)(nil),         // 97: llmgw.admin.v1.ListAuthzRulesResponse
+	(*UpdateAuthzRuleRequest)(nil),         // 98: llmgw.admin.v1.UpdateAuthzRuleRequest
+	(*UpdateAuthzRuleResponse)(nil),        // 99: llmgw.admin.v1.UpdateAuthzRuleResponse
+	(*DeleteAuthzRuleRequest)(nil),         // 100: llmgw.admin.v1.DeleteAuthzRuleRequest
+	(*DeleteAuthzRuleResponse)(nil),        // 101: llmgw.admin.v1.DeleteAuthzRuleResponse
+	(*CreateVirtualModelRequest)(nil),      // 102: llmgw.admin.v1.CreateVirtualModelRequest
+	(*CreateVirtualModelResponse)(nil),     // 103: llmgw.admin.v1.CreateVirtualModelResponse
+	(*GetVirtualModelRequest)(nil),         // 104: llmgw.admin.v1.GetVirtualModelRequest
+	(*GetVirtualModelResponse)(nil),        // 105: llmgw.admin.v1.GetVirtualModelResponse
+	(*ListVirtualModelsRequest)(nil),       // 106: llmgw.admin.v1.ListVirtualModelsRequest
+	(*ListVirtualModelsResponse)(nil),      // 107: llmgw.admin.v1.ListVirtualModelsResponse
+	(*UpdateVirtualModelRequest)(nil),      // 108: llmgw.admin.v1.UpdateVirtualModelRequest
+	(*UpdateVirtualModelResponse)(nil),     // 109: llmgw.admin.v1.UpdateVirtualModelResponse
+	(*DeleteVirtualModelRequest)(nil),      // 110: llmgw.admin.v1.DeleteVirtualModelRequest
+	(*DeleteVirtualModelResponse)(nil),     // 111: llmgw.admin.v1.DeleteVirtualModelResponse
+	(*CreateRoutingRuleRequest)(nil),       // 112: llmgw.admin.v1.CreateRoutingRuleRequest
+	(*CreateRoutingRuleResponse)(nil),      // 113: llmgw.admin.v1.CreateRoutingRuleResponse
+	(*GetRoutingRuleRequest)(nil),          // 114: llmgw.admin.v1.GetRoutingRuleRequest
+	(*GetRoutingRuleResponse)(nil),         // 115: llmgw.admin.v1.GetRoutingRuleResponse
+	(*ListRoutingRulesRequest)(nil),        // 116: llmgw.admin.v1.ListRoutingRulesRequest
+	(*ListRoutingRulesResponse)(nil),       // 117: llmgw.admin.v1.ListRoutingRulesResponse
+	(*UpdateRoutingRuleRequest)(nil),       // 118: llmgw.admin.v1.UpdateRoutingRuleRequest
+	(*UpdateRoutingRuleResponse)(nil),      // 119: llmgw.admin.v1.UpdateRoutingRuleResponse
+	(*DeleteRoutingRuleRequest)(nil),       // 120: llmgw.admin.v1.DeleteRoutingRuleRequest
+	(*DeleteRoutingRuleResponse)(nil),      // 121: llmgw.admin.v1.DeleteRoutingRuleResponse
+	(*ListRoutingStateRequest)(nil),        // 122: llmgw.admin.v1.ListRoutingStateRequest
+	(*ListRoutingStateResponse)(nil),       // 123: llmgw.admin.v1.ListRoutingStateResponse
+	(*CreateRateLimitRequest)(nil),         // 124: llmgw.admin.v1.CreateRateLimitRequest
+	(*CreateRateLimitResponse)(nil),        // 125: llmgw.admin.v1.CreateRateLimitResponse
+	(*GetRateLimitRequest)(nil),            // 126: llmgw.admin.v1.GetRateLimitRequest
+	(*GetRateLimitResponse)(nil),           // 127: llmgw.admin.v1.GetRateLimitResponse
+	(*ListRateLimitsRequest)(nil),          // 128: llmgw.admin.v1.ListRateLimitsRequest
+	(*ListRateLimitsResponse)(nil),         // 129: llmgw.admin.v1.ListRateLimitsResponse
+	(*UpdateRateLimitRequest)(nil),         // 130: llmgw.admin.v1.UpdateRateLimitRequest
+	(*UpdateRateLimitResponse)(nil),        // 131: llmgw.admin.v1.UpdateRateLimitResponse
+	(*DeleteRateLimitRequest)(nil),         // 132: llmgw.admin.v1.DeleteRateLimitRequest
+	(*DeleteRateLimitResponse)(nil),        // 133: llmgw.admin.v1.DeleteRateLimitResponse
+	(*CreateBudgetRequest)(nil),            // 134: llmgw.admin.v1.CreateBudgetRequest
+	(*CreateBudgetResponse)(nil),           // 135: llmgw.admin.v1.CreateBudgetResponse
+	(*GetBudgetRequest)(nil),               // 136: llmgw.admin.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),              // 137: llmgw.admin.v1.GetBudgetResponse
+	(*ListBudgetsRequest)(nil),             // 138: llmgw.admin.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),            // 139: llmgw.admin.v1.ListBudgetsResponse
+	(*UpdateBudgetRequest)(nil),            // 140: llmgw.admin.v1.UpdateBudgetRequest
+	(*UpdateBudgetResponse)(nil),           // 141: llmgw.admin.v1.UpdateBudgetResponse
+	(*DeleteBudgetRequest)(nil),            // 142: llmgw.admin.v1.DeleteBudgetRequest
+	(*DeleteBudgetResponse)(nil),           // 143: llmgw.admin.v1.DeleteBudgetResponse
+	(*ListLimitStatusRequest)(nil),         // 144: llmgw.admin.v1.ListLimitStatusRequest
+	(*ListLimitStatusResponse)(nil),        // 145: llmgw.admin.v1.ListLimitStatusResponse
+	(*CreateApiKeyRequest)(nil),            // 146: llmgw.admin.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),           // 147: llmgw.admin.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),             // 148: llmgw.admin.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),            // 149: llmgw.admin.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),            // 150: llmgw.admin.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),           // 151: llmgw.admin.v1.RevokeApiKeyResponse
+	(*GatewayToken)(nil),                   // 152: llmgw.admin.v1.GatewayToken
+	(*CreateGatewayTokenRequest)(nil),      // 153: llmgw.admin.v1.CreateGatewayTokenRequest
+	(*CreateGatewayTokenResponse)(nil),     // 154: llmgw.admin.v1.CreateGatewayTokenResponse
+	(*ListGatewayTokensRequest)(nil),       // 155: llmgw.admin.v1.ListGatewayTokensRequest
+	(*ListGatewayTokensResponse)(nil),      // 156: llmgw.admin.v1.ListGatewayTokensResponse
+	(*RevokeGatewayTokenRequest)(nil),      // 157: llmgw.admin.v1.RevokeGatewayTokenRequest
+	(*RevokeGatewayTokenResponse)(nil),     // 158: llmgw.admin.v1.RevokeGatewayTokenResponse
+	(*RotateApiKeyRequest)(nil),            // 159: llmgw.admin.v1.RotateApiKeyRequest
+	(*RotateApiKeyResponse)(nil),           // 160: llmgw.admin.v1.RotateApiKeyResponse
+	(*AuditEvent)(nil),                     // 161: llmgw.admin.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),         // 162: llmgw.admin.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 163: llmgw.admin.v1.ListAuditEventsResponse
+	(*ExportConfigRequest)(nil),            // 164: llmgw.admin.v1.ExportConfigRequest
+	(*ExportConfigResponse)(nil),           // 165: llmgw.admin.v1.ExportConfigResponse
+	(*PlanConfigRequest)(nil),              // 166: llmgw.admin.v1.PlanConfigRequest
+	(*ConfigFieldChange)(nil),              // 167: llmgw.admin.v1.ConfigFieldChange
+	(*ConfigChange)(nil),                   // 168: llmgw.admin.v1.ConfigChange
+	(*PlanConfigResponse)(nil),             // 169: llmgw.admin.v1.PlanConfigResponse
+	(*ApplyConfigRequest)(nil),             // 170: llmgw.admin.v1.ApplyConfigRequest
+	(*ApplyConfigResponse)(nil),            // 171: llmgw.admin.v1.ApplyConfigResponse
+	nil,                                    // 172: llmgw.admin.v1.ProviderAccount.SettingsEntry
+	nil,                                    // 173: llmgw.admin.v1.Model.SettingsEntry
+	nil,                                    // 174: llmgw.admin.v1.HeadersOverride.SetEntry
+	nil,                                    // 175: llmgw.admin.v1.Condition.MetadataEntry
+	(*timestamppb.Timestamp)(nil),          // 176: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                // 177: google.protobuf.Struct
+	(*durationpb.Duration)(nil),            // 178: google.protobuf.Duration
 }
 var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
-	165, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
-	165, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
-	161, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
-	165, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	165, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
-	162, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
-	5,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
-	165, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	165, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	165, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
-	165, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
-	165, // 11: llmgw.admin.v1.IdentityProvider.create_time:type_name -> google.protobuf.Timestamp
-	165, // 12: llmgw.admin.v1.IdentityProvider.update_time:type_name -> google.protobuf.Timestamp
-	165, // 13: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
-	165, // 14: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
-	165, // 15: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	165, // 16: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	165, // 17: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	165, // 18: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	165, // 19: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
-	165, // 20: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
-	165, // 21: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
-	13,  // 22: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
-	14,  // 23: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
-	166, // 24: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
-	15,  // 25: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
-	163, // 26: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
-	12,  // 27: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
-	17,  // 28: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
-	18,  // 29: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
-	16,  // 30: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
-	165, // 31: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
-	165, // 32: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
-	22,  // 33: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
-	16,  // 34: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
-	165, // 35: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
-	165, // 36: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
-	165, // 37: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
-	164, // 38: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
-	22,  // 39: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
-	23,  // 40: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
+	176, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
+	176, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
+	172, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
+	176, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	176, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
+	173, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
+	6,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
+	176, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	176, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	176, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
+	176, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
+	176, // 11: llmgw.admin.v1.IdentityProvider.create_time:type_name -> google.protobuf.Timestamp
+	176, // 12: llmgw.admin.v1.IdentityProvider.update_time:type_name -> google.protobuf.Timestamp
+	176, // 13: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
+	176, // 14: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
+	176, // 15: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	176, // 16: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	176, // 17: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	176, // 18: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	176, // 19: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
+	176, // 20: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
+	176, // 21: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
+	14,  // 22: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
+	15,  // 23: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
+	177, // 24: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
+	16,  // 25: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
+	174, // 26: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
+	13,  // 27: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
+	18,  // 28: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
+	19,  // 29: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
+	17,  // 30: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
+	176, // 31: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
+	176, // 32: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
+	23,  // 33: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
+	17,  // 34: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
+	176, // 35: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
+	176, // 36: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
+	176, // 37: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
+	175, // 38: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
+	23,  // 39: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
+	24,  // 40: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
 	0,   // 41: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
-	165, // 42: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
-	165, // 43: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
-	25,  // 44: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
-	22,  // 45: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
+	176, // 42: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
+	176, // 43: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
+	26,  // 44: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
+	23,  // 45: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
 	0,   // 46: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
-	26,  // 47: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
-	165, // 48: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	165, // 49: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	165, // 50: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
-	3,   // 51: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 52: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 53: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 54: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 55: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 56: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	4,   // 57: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	4,   // 58: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	4,   // 59: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
-	4,   // 60: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
-	4,   // 61: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	4,   // 62: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	6,   // 63: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
-	6,   // 64: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
-	6,   // 65: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
-	6,   // 66: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
-	6,   // 67: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
-	6,   // 68: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
-	7,   // 69: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	7,   // 70: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	7,   // 71: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	7,   // 72: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
-	7,   // 73: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	7,   // 74: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	8,   // 75: llmgw.admin.v1.CreateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	8,   // 76: llmgw.admin.v1.CreateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	8,   // 77: llmgw.admin.v1.GetIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	8,   // 78: llmgw.admin.v1.ListIdentityProvidersResponse.identity_providers:type_name -> llmgw.admin.v1.IdentityProvider
-	8,   // 79: llmgw.admin.v1.UpdateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	8,   // 80: llmgw.admin.v1.UpdateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	9,   // 81: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	9,   // 82: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	9,   // 83: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	9,   // 84: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
-	9,   // 85: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	9,   // 86: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	11,  // 87: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	11,  // 88: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	11,  // 89: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	11,  // 90: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
-	11,  // 91: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	11,  // 92: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	19,  // 93: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	19,  // 94: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	19,  // 95: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	19,  // 96: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
-	19,  // 97: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	19,  // 98: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	20,  // 99: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	20,  // 100: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	20,  // 101: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	20,  // 102: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
-	20,  // 103: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	20,  // 104: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	21,  // 105: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
-	24,  // 106: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	24,  // 107: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	24,  // 108: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	24,  // 109: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
-	24,  // 110: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	24,  // 111: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	27,  // 112: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	27,  // 113: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	27,  // 114: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	27,  // 115: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
-	27,  // 116: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	27,  // 117: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	28,  // 118: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
-	10,  // 119: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
-	10,  // 120: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	10,  // 121: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
-	10,  // 122: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	165, // 123: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
-	165, // 124: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
-	149, // 125: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
-	149, // 126: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
-	149, // 127: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
-	167, // 128: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
-	10,  // 129: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	165, // 130: llmgw.admin.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	166, // 131: llmgw.admin.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	166, // 132: llmgw.admin.v1.AuditEvent.after:type_name -> google.protobuf.Struct
-	165, // 133: llmgw.admin.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	165, // 134: llmgw.admin.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	158, // 135: llmgw.admin.v1.ListAuditEventsResponse.audit_events:type_name -> llmgw.admin.v1.AuditEvent
-	29,  // 136: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
-	31,  // 137: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
-	33,  // 138: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
-	35,  // 139: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
-	37,  // 140: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
-	39,  // 141: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
-	41,  // 142: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
-	43,  // 143: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
-	45,  // 144: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
-	47,  // 145: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
-	49,  // 146: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
-	51,  // 147: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
-	53,  // 148: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
-	55,  // 149: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
-	57,  // 150: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
-	59,  // 151: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
-	61,  // 152: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
-	63,  // 153: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
-	65,  // 154: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
-	67,  // 155: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
-	69,  // 156: llmgw.admin.v1.AdminService.CreateIdentityProvider:input_type -> llmgw.admin.v1.CreateIdentityProviderRequest
-	71,  // 157: llmgw.admin.v1.AdminService.GetIdentityProvider:input_type -> llmgw.admin.v1.GetIdentityProviderRequest
-	73,  // 158: llmgw.admin.v1.AdminService.ListIdentityProviders:input_type -> llmgw.admin.v1.ListIdentityProvidersRequest
-	75,  // 159: llmgw.admin.v1.AdminService.UpdateIdentityProvider:input_type -> llmgw.admin.v1.UpdateIdentityProviderRequest
-	77,  // 160: llmgw.admin.v1.AdminService.DeleteIdentityProvider:input_type -> llmgw.admin.v1.DeleteIdentityProviderRequest
-	79,  // 161: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
-	81,  // 162: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
-	83,  // 163: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
-	85,  // 164: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
-	87,  // 165: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
-	143, // 166: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
-	145, // 167: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
-	147, // 168: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
-	156, // 169: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
-	150, // 170: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
-	152, // 171: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
-	154, // 172: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
-	89,  // 173: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
-	91,  // 174: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
-	93,  // 175: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
-	95,  // 176: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
-	97,  // 177: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
-	99,  // 178: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
-	101, // 179: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
-	103, // 180: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
-	105, // 181: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
-	107, // 182: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
-	109, // 183: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
-	111, // 184: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
-	113, // 185: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
-	115, // 186: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
-	117, // 187: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
-	119, // 188: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
-	121, // 189: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
-	123, // 190: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
-	125, // 191: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
-	127, // 192: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
-	129, // 193: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
-	131, // 194: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
-	133, // 195: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
-	135, // 196: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
-	137, // 197: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
-	139, // 198: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
-	141, // 199: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
-	159, // 200: llmgw.admin.v1.AdminService.ListAuditEvents:input_type -> llmgw.admin.v1.ListAuditEventsRequest
-	1,   // 201: llmgw.admin.v1.AdminService.GetCaller:input_type -> llmgw.admin.v1.GetCallerRequest
-	30,  // 202: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
-	32,  // 203: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
-	34,  // 204: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
-	36,  // 205: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
-	38,  // 206: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
-	40,  // 207: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
-	42,  // 208: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
-	44,  // 209: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
-	46,  // 210: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
-	48,  // 211: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
-	50,  // 212: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
-	52,  // 213: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
-	54,  // 214: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
-	56,  // 215: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
-	58,  // 216: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
-	60,  // 217: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
-	62,  // 218: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
-	64,  // 219: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
-	66,  // 220: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
-	68,  // 221: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
-	70,  // 222: llmgw.admin.v1.AdminService.CreateIdentityProvider:output_type -> llmgw.admin.v1.CreateIdentityProviderResponse
-	72,  // 223: llmgw.admin.v1.AdminService.GetIdentityProvider:output_type -> llmgw.admin.v1.GetIdentityProviderResponse
-	74,  // 224: llmgw.admin.v1.AdminService.ListIdentityProviders:output_type -> llmgw.admin.v1.ListIdentityProvidersResponse
-	76,  // 225: llmgw.admin.v1.AdminService.UpdateIdentityProvider:output_type -> llmgw.admin.v1.UpdateIdentityProviderResponse
-	78,  // 226: llmgw.admin.v1.AdminService.DeleteIdentityProvider:output_type -> llmgw.admin.v1.DeleteIdentityProviderResponse
-	80,  // 227: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
-	82,  // 228: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
-	84,  // 229: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
-	86,  // 230: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
-	88,  // 231: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
-	144, // 232: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
-	146, // 233: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
-	148, // 234: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
-	157, // 235: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
-	151, // 236: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
-	153, // 237: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
-	155, // 238: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
-	90,  // 239: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
-	92,  // 240: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
-	94,  // 241: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
-	96,  // 242: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
-	98,  // 243: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
-	100, // 244: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
-	102, // 245: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
-	104, // 246: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
-	106, // 247: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
-	108, // 248: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
-	110, // 249: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
-	112, // 250: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
-	114, // 251: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
-	116, // 252: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
-	118, // 253: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
-	120, // 254: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
-	122, // 255: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
-	124, // 256: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
-	126, // 257: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
-	128, // 258: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
-	130, // 259: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
-	132, // 260: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
-	134, // 261: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
-	136, // 262: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
-	138, // 263: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
-	140, // 264: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
-	142, // 265: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
-	160, // 266: llmgw.admin.v1.AdminService.ListAuditEvents:output_type -> llmgw.admin.v1.ListAuditEventsResponse
-	2,   // 267: llmgw.admin.v1.AdminService.GetCaller:output_type -> llmgw.admin.v1.GetCallerResponse
-	202, // [202:268] is the sub-list for method output_type
-	136, // [136:202] is the sub-list for method input_type
-	136, // [136:136] is the sub-list for extension type_name
-	136, // [136:136] is the sub-list for extension extendee
-	0,   // [0:136] is the sub-list for field type_name
+	27,  // 47: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
+	176, // 48: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	176, // 49: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	176, // 50: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
+	4,   // 51: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 52: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 53: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 54: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 55: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 56: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	5,   // 57: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	5,   // 58: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	5,   // 59: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
+	5,   // 60: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
+	5,   // 61: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	5,   // 62: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	178, // 63: llmgw.admin.v1.TestModelResponse.latency:type_name -> google.protobuf.Duration
+	7,   // 64: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
+	7,   // 65: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
+	7,   // 66: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
+	7,   // 67: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
+	7,   // 68: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
+	7,   // 69: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
+	8,   // 70: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	8,   // 71: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	8,   // 72: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	8,   // 73: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
+	8,   // 74: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	8,   // 75: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	9,   // 76: llmgw.admin.v1.CreateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 77: llmgw.admin.v1.CreateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 78: llmgw.admin.v1.GetIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 79: llmgw.admin.v1.ListIdentityProvidersResponse.identity_providers:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 80: llmgw.admin.v1.UpdateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 81: llmgw.admin.v1.UpdateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	10,  // 82: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 83: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 84: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 85: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 86: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 87: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	12,  // 88: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 89: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 90: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 91: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 92: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 93: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	20,  // 94: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 95: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 96: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 97: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 98: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 99: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	21,  // 100: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 101: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 102: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 103: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 104: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 105: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	22,  // 106: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
+	25,  // 107: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 108: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 109: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 110: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 111: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 112: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	28,  // 113: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	28,  // 114: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	28,  // 115: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	28,  // 116: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
+	28,  // 117: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	28,  // 118: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	29,  // 119: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
+	11,  // 120: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
+	11,  // 121: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	11,  // 122: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
+	11,  // 123: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	176, // 124: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
+	176, // 125: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
+	152, // 126: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	152, // 127: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
+	152, // 128: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	178, // 129: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
+	11,  // 130: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	176, // 131: llmgw.admin.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	177, // 132: llmgw.admin.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	177, // 133: llmgw.admin.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	176, // 134: llmgw.admin.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	176, // 135: llmgw.admin.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	161, // 136: llmgw.admin.v1.ListAuditEventsResponse.audit_events:type_name -> llmgw.admin.v1.AuditEvent
+	1,   // 137: llmgw.admin.v1.ConfigChange.action:type_name -> llmgw.admin.v1.ConfigAction
+	167, // 138: llmgw.admin.v1.ConfigChange.fields:type_name -> llmgw.admin.v1.ConfigFieldChange
+	168, // 139: llmgw.admin.v1.PlanConfigResponse.changes:type_name -> llmgw.admin.v1.ConfigChange
+	168, // 140: llmgw.admin.v1.ApplyConfigResponse.applied:type_name -> llmgw.admin.v1.ConfigChange
+	30,  // 141: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
+	32,  // 142: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
+	34,  // 143: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
+	36,  // 144: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
+	38,  // 145: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
+	40,  // 146: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
+	42,  // 147: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
+	44,  // 148: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
+	46,  // 149: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
+	48,  // 150: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
+	50,  // 151: llmgw.admin.v1.AdminService.TestModel:input_type -> llmgw.admin.v1.TestModelRequest
+	52,  // 152: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
+	54,  // 153: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
+	56,  // 154: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
+	58,  // 155: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
+	60,  // 156: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
+	62,  // 157: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
+	64,  // 158: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
+	66,  // 159: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
+	68,  // 160: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
+	70,  // 161: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
+	72,  // 162: llmgw.admin.v1.AdminService.CreateIdentityProvider:input_type -> llmgw.admin.v1.CreateIdentityProviderRequest
+	74,  // 163: llmgw.admin.v1.AdminService.GetIdentityProvider:input_type -> llmgw.admin.v1.GetIdentityProviderRequest
+	76,  // 164: llmgw.admin.v1.AdminService.ListIdentityProviders:input_type -> llmgw.admin.v1.ListIdentityProvidersRequest
+	78,  // 165: llmgw.admin.v1.AdminService.UpdateIdentityProvider:input_type -> llmgw.admin.v1.UpdateIdentityProviderRequest
+	80,  // 166: llmgw.admin.v1.AdminService.DeleteIdentityProvider:input_type -> llmgw.admin.v1.DeleteIdentityProviderRequest
+	82,  // 167: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
+	84,  // 168: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
+	86,  // 169: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
+	88,  // 170: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
+	90,  // 171: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
+	146, // 172: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
+	148, // 173: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
+	150, // 174: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
+	159, // 175: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
+	153, // 176: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
+	155, // 177: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
+	157, // 178: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
+	92,  // 179: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
+	94,  // 180: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
+	96,  // 181: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
+	98,  // 182: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
+	100, // 183: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
+	102, // 184: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
+	104, // 185: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
+	106, // 186: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
+	108, // 187: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
+	110, // 188: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
+	112, // 189: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
+	114, // 190: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
+	116, // 191: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
+	118, // 192: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
+	120, // 193: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
+	122, // 194: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
+	124, // 195: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
+	126, // 196: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
+	128, // 197: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
+	130, // 198: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
+	132, // 199: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
+	134, // 200: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
+	136, // 201: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
+	138, // 202: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
+	140, // 203: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
+	142, // 204: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
+	144, // 205: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
+	162, // 206: llmgw.admin.v1.AdminService.ListAuditEvents:input_type -> llmgw.admin.v1.ListAuditEventsRequest
+	2,   // 207: llmgw.admin.v1.AdminService.GetCaller:input_type -> llmgw.admin.v1.GetCallerRequest
+	164, // 208: llmgw.admin.v1.AdminService.ExportConfig:input_type -> llmgw.admin.v1.ExportConfigRequest
+	166, // 209: llmgw.admin.v1.AdminService.PlanConfig:input_type -> llmgw.admin.v1.PlanConfigRequest
+	170, // 210: llmgw.admin.v1.AdminService.ApplyConfig:input_type -> llmgw.admin.v1.ApplyConfigRequest
+	31,  // 211: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
+	33,  // 212: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
+	35,  // 213: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
+	37,  // 214: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
+	39,  // 215: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
+	41,  // 216: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
+	43,  // 217: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
+	45,  // 218: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
+	47,  // 219: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
+	49,  // 220: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
+	51,  // 221: llmgw.admin.v1.AdminService.TestModel:output_type -> llmgw.admin.v1.TestModelResponse
+	53,  // 222: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
+	55,  // 223: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
+	57,  // 224: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
+	59,  // 225: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
+	61,  // 226: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
+	63,  // 227: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
+	65,  // 228: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
+	67,  // 229: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
+	69,  // 230: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
+	71,  // 231: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
+	73,  // 232: llmgw.admin.v1.AdminService.CreateIdentityProvider:output_type -> llmgw.admin.v1.CreateIdentityProviderResponse
+	75,  // 233: llmgw.admin.v1.AdminService.GetIdentityProvider:output_type -> llmgw.admin.v1.GetIdentityProviderResponse
+	77,  // 234: llmgw.admin.v1.AdminService.ListIdentityProviders:output_type -> llmgw.admin.v1.ListIdentityProvidersResponse
+	79,  // 235: llmgw.admin.v1.AdminService.UpdateIdentityProvider:output_type -> llmgw.admin.v1.UpdateIdentityProviderResponse
+	81,  // 236: llmgw.admin.v1.AdminService.DeleteIdentityProvider:output_type -> llmgw.admin.v1.DeleteIdentityProviderResponse
+	83,  // 237: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
+	85,  // 238: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
+	87,  // 239: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
+	89,  // 240: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
+	91,  // 241: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
+	147, // 242: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
+	149, // 243: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
+	151, // 244: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
+	160, // 245: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
+	154, // 246: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
+	156, // 247: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
+	158, // 248: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
+	93,  // 249: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
+	95,  // 250: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
+	97,  // 251: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
+	99,  // 252: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
+	101, // 253: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
+	103, // 254: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
+	105, // 255: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
+	107, // 256: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
+	109, // 257: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
+	111, // 258: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
+	113, // 259: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
+	115, // 260: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
+	117, // 261: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
+	119, // 262: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
+	121, // 263: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
+	123, // 264: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
+	125, // 265: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
+	127, // 266: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
+	129, // 267: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
+	131, // 268: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
+	133, // 269: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
+	135, // 270: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
+	137, // 271: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
+	139, // 272: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
+	141, // 273: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
+	143, // 274: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
+	145, // 275: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
+	163, // 276: llmgw.admin.v1.AdminService.ListAuditEvents:output_type -> llmgw.admin.v1.ListAuditEventsResponse
+	3,   // 277: llmgw.admin.v1.AdminService.GetCaller:output_type -> llmgw.admin.v1.GetCallerResponse
+	165, // 278: llmgw.admin.v1.AdminService.ExportConfig:output_type -> llmgw.admin.v1.ExportConfigResponse
+	169, // 279: llmgw.admin.v1.AdminService.PlanConfig:output_type -> llmgw.admin.v1.PlanConfigResponse
+	171, // 280: llmgw.admin.v1.AdminService.ApplyConfig:output_type -> llmgw.admin.v1.ApplyConfigResponse
+	211, // [211:281] is the sub-list for method output_type
+	141, // [141:211] is the sub-list for method input_type
+	141, // [141:141] is the sub-list for extension type_name
+	141, // [141:141] is the sub-list for extension extendee
+	0,   // [0:141] is the sub-list for field type_name
 }
 
 func init() { file_llmgw_admin_v1_admin_proto_init() }
@@ -9920,8 +10644,8 @@ func file_llmgw_admin_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_admin_v1_admin_proto_rawDesc), len(file_llmgw_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   164,
+			NumEnums:      2,
+			NumMessages:   174,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	AdminService_ListModels_FullMethodName             = "/llmgw.admin.v1.AdminService/ListModels"
 	AdminService_UpdateModel_FullMethodName            = "/llmgw.admin.v1.AdminService/UpdateModel"
 	AdminService_DeleteModel_FullMethodName            = "/llmgw.admin.v1.AdminService/DeleteModel"
+	AdminService_TestModel_FullMethodName              = "/llmgw.admin.v1.AdminService/TestModel"
 	AdminService_CreateUser_FullMethodName             = "/llmgw.admin.v1.AdminService/CreateUser"
 	AdminService_GetUser_FullMethodName                = "/llmgw.admin.v1.AdminService/GetUser"
 	AdminService_ListUsers_FullMethodName              = "/llmgw.admin.v1.AdminService/ListUsers"
@@ -85,6 +86,9 @@ const (
 	AdminService_ListLimitStatus_FullMethodName        = "/llmgw.admin.v1.AdminService/ListLimitStatus"
 	AdminService_ListAuditEvents_FullMethodName        = "/llmgw.admin.v1.AdminService/ListAuditEvents"
 	AdminService_GetCaller_FullMethodName              = "/llmgw.admin.v1.AdminService/GetCaller"
+	AdminService_ExportConfig_FullMethodName           = "/llmgw.admin.v1.AdminService/ExportConfig"
+	AdminService_PlanConfig_FullMethodName             = "/llmgw.admin.v1.AdminService/PlanConfig"
+	AdminService_ApplyConfig_FullMethodName            = "/llmgw.admin.v1.AdminService/ApplyConfig"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -119,6 +123,11 @@ type AdminServiceClient interface {
 	UpdateModel(ctx context.Context, in *UpdateModelRequest, opts ...grpc.CallOption) (*UpdateModelResponse, error)
 	// DeleteModel deletes a model.
 	DeleteModel(ctx context.Context, in *DeleteModelRequest, opts ...grpc.CallOption) (*DeleteModelResponse, error)
+	// TestModel sends one tiny chat request ("ping", at most 16 tokens) to a real model through
+	// the adapter the gateway's data plane uses for it, with a short timeout, and reports whether
+	// it answered. It counts in no usage, limit or budget. The upstream's error text is never
+	// returned (it can quote keys): only its HTTP status and a sanitized error class.
+	TestModel(ctx context.Context, in *TestModelRequest, opts ...grpc.CallOption) (*TestModelResponse, error)
 	// CreateUser adds a user.
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
 	// GetUser returns a user by name.
@@ -245,6 +254,25 @@ type AdminServiceClient interface {
 	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
 	// client (the web app) can show each caller what its roles allow.
 	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
+	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
+	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
+	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
+	// secret is the placeholder "(redacted: stored, write-only)" and a webhook URL keeps only
+	// its host; given back to PlanConfig or ApplyConfig, each placeholder keeps what is stored.
+	ExportConfig(ctx context.Context, in *ExportConfigRequest, opts ...grpc.CallOption) (*ExportConfigResponse, error)
+	// PlanConfig compares a config YAML with the stored resources, as `llmgw apply --dry-run`
+	// does, and writes nothing. Like apply it is additive: resources the YAML does not name are
+	// left alone, never deleted. Secret references to the server's environment or files
+	// (env://, file://) are refused, naming the field: the server does not read its own
+	// environment on a caller's behalf.
+	PlanConfig(ctx context.Context, in *PlanConfigRequest, opts ...grpc.CallOption) (*PlanConfigResponse, error)
+	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
+	// resource through the Admin API's own write, so each is authorized and audited as that
+	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
+	ApplyConfig(ctx context.Context, in *ApplyConfigRequest, opts ...grpc.CallOption) (*ApplyConfigResponse, error)
 }
 
 type adminServiceClient struct {
@@ -349,6 +377,16 @@ func (c *adminServiceClient) DeleteModel(ctx context.Context, in *DeleteModelReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteModelResponse)
 	err := c.cc.Invoke(ctx, AdminService_DeleteModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) TestModel(ctx context.Context, in *TestModelRequest, opts ...grpc.CallOption) (*TestModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TestModelResponse)
+	err := c.cc.Invoke(ctx, AdminService_TestModel_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -915,6 +953,36 @@ func (c *adminServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest
 	return out, nil
 }
 
+func (c *adminServiceClient) ExportConfig(ctx context.Context, in *ExportConfigRequest, opts ...grpc.CallOption) (*ExportConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportConfigResponse)
+	err := c.cc.Invoke(ctx, AdminService_ExportConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) PlanConfig(ctx context.Context, in *PlanConfigRequest, opts ...grpc.CallOption) (*PlanConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PlanConfigResponse)
+	err := c.cc.Invoke(ctx, AdminService_PlanConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ApplyConfig(ctx context.Context, in *ApplyConfigRequest, opts ...grpc.CallOption) (*ApplyConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplyConfigResponse)
+	err := c.cc.Invoke(ctx, AdminService_ApplyConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -947,6 +1015,11 @@ type AdminServiceServer interface {
 	UpdateModel(context.Context, *UpdateModelRequest) (*UpdateModelResponse, error)
 	// DeleteModel deletes a model.
 	DeleteModel(context.Context, *DeleteModelRequest) (*DeleteModelResponse, error)
+	// TestModel sends one tiny chat request ("ping", at most 16 tokens) to a real model through
+	// the adapter the gateway's data plane uses for it, with a short timeout, and reports whether
+	// it answered. It counts in no usage, limit or budget. The upstream's error text is never
+	// returned (it can quote keys): only its HTTP status and a sanitized error class.
+	TestModel(context.Context, *TestModelRequest) (*TestModelResponse, error)
 	// CreateUser adds a user.
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
 	// GetUser returns a user by name.
@@ -1073,6 +1146,25 @@ type AdminServiceServer interface {
 	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
 	// client (the web app) can show each caller what its roles allow.
 	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
+	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
+	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
+	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
+	// secret is the placeholder "(redacted: stored, write-only)" and a webhook URL keeps only
+	// its host; given back to PlanConfig or ApplyConfig, each placeholder keeps what is stored.
+	ExportConfig(context.Context, *ExportConfigRequest) (*ExportConfigResponse, error)
+	// PlanConfig compares a config YAML with the stored resources, as `llmgw apply --dry-run`
+	// does, and writes nothing. Like apply it is additive: resources the YAML does not name are
+	// left alone, never deleted. Secret references to the server's environment or files
+	// (env://, file://) are refused, naming the field: the server does not read its own
+	// environment on a caller's behalf.
+	PlanConfig(context.Context, *PlanConfigRequest) (*PlanConfigResponse, error)
+	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
+	// resource through the Admin API's own write, so each is authorized and audited as that
+	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
+	ApplyConfig(context.Context, *ApplyConfigRequest) (*ApplyConfigResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -1112,6 +1204,9 @@ func (UnimplementedAdminServiceServer) UpdateModel(context.Context, *UpdateModel
 }
 func (UnimplementedAdminServiceServer) DeleteModel(context.Context, *DeleteModelRequest) (*DeleteModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteModel not implemented")
+}
+func (UnimplementedAdminServiceServer) TestModel(context.Context, *TestModelRequest) (*TestModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TestModel not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateUser not implemented")
@@ -1280,6 +1375,15 @@ func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAud
 }
 func (UnimplementedAdminServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
+}
+func (UnimplementedAdminServiceServer) ExportConfig(context.Context, *ExportConfigRequest) (*ExportConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportConfig not implemented")
+}
+func (UnimplementedAdminServiceServer) PlanConfig(context.Context, *PlanConfigRequest) (*PlanConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PlanConfig not implemented")
+}
+func (UnimplementedAdminServiceServer) ApplyConfig(context.Context, *ApplyConfigRequest) (*ApplyConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApplyConfig not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1478,6 +1582,24 @@ func _AdminService_DeleteModel_Handler(srv interface{}, ctx context.Context, dec
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).DeleteModel(ctx, req.(*DeleteModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_TestModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TestModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).TestModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_TestModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).TestModel(ctx, req.(*TestModelRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -2490,6 +2612,60 @@ func _AdminService_GetCaller_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ExportConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ExportConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ExportConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ExportConfig(ctx, req.(*ExportConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_PlanConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlanConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).PlanConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_PlanConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).PlanConfig(ctx, req.(*PlanConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ApplyConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApplyConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ApplyConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ApplyConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ApplyConfig(ctx, req.(*ApplyConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2536,6 +2712,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteModel",
 			Handler:    _AdminService_DeleteModel_Handler,
+		},
+		{
+			MethodName: "TestModel",
+			Handler:    _AdminService_TestModel_Handler,
 		},
 		{
 			MethodName: "CreateUser",
@@ -2760,6 +2940,18 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCaller",
 			Handler:    _AdminService_GetCaller_Handler,
+		},
+		{
+			MethodName: "ExportConfig",
+			Handler:    _AdminService_ExportConfig_Handler,
+		},
+		{
+			MethodName: "PlanConfig",
+			Handler:    _AdminService_PlanConfig_Handler,
+		},
+		{
+			MethodName: "ApplyConfig",
+			Handler:    _AdminService_ApplyConfig_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -61,6 +61,8 @@ const (
 	// AdminServiceDeleteModelProcedure is the fully-qualified name of the AdminService's DeleteModel
 	// RPC.
 	AdminServiceDeleteModelProcedure = "/llmgw.admin.v1.AdminService/DeleteModel"
+	// AdminServiceTestModelProcedure is the fully-qualified name of the AdminService's TestModel RPC.
+	AdminServiceTestModelProcedure = "/llmgw.admin.v1.AdminService/TestModel"
 	// AdminServiceCreateUserProcedure is the fully-qualified name of the AdminService's CreateUser RPC.
 	AdminServiceCreateUserProcedure = "/llmgw.admin.v1.AdminService/CreateUser"
 	// AdminServiceGetUserProcedure is the fully-qualified name of the AdminService's GetUser RPC.
@@ -217,6 +219,14 @@ const (
 	AdminServiceListAuditEventsProcedure = "/llmgw.admin.v1.AdminService/ListAuditEvents"
 	// AdminServiceGetCallerProcedure is the fully-qualified name of the AdminService's GetCaller RPC.
 	AdminServiceGetCallerProcedure = "/llmgw.admin.v1.AdminService/GetCaller"
+	// AdminServiceExportConfigProcedure is the fully-qualified name of the AdminService's ExportConfig
+	// RPC.
+	AdminServiceExportConfigProcedure = "/llmgw.admin.v1.AdminService/ExportConfig"
+	// AdminServicePlanConfigProcedure is the fully-qualified name of the AdminService's PlanConfig RPC.
+	AdminServicePlanConfigProcedure = "/llmgw.admin.v1.AdminService/PlanConfig"
+	// AdminServiceApplyConfigProcedure is the fully-qualified name of the AdminService's ApplyConfig
+	// RPC.
+	AdminServiceApplyConfigProcedure = "/llmgw.admin.v1.AdminService/ApplyConfig"
 )
 
 // AdminServiceClient is a client for the llmgw.admin.v1.AdminService service.
@@ -241,6 +251,11 @@ type AdminServiceClient interface {
 	UpdateModel(context.Context, *v1.UpdateModelRequest) (*v1.UpdateModelResponse, error)
 	// DeleteModel deletes a model.
 	DeleteModel(context.Context, *v1.DeleteModelRequest) (*v1.DeleteModelResponse, error)
+	// TestModel sends one tiny chat request ("ping", at most 16 tokens) to a real model through
+	// the adapter the gateway's data plane uses for it, with a short timeout, and reports whether
+	// it answered. It counts in no usage, limit or budget. The upstream's error text is never
+	// returned (it can quote keys): only its HTTP status and a sanitized error class.
+	TestModel(context.Context, *v1.TestModelRequest) (*v1.TestModelResponse, error)
 	// CreateUser adds a user.
 	CreateUser(context.Context, *v1.CreateUserRequest) (*v1.CreateUserResponse, error)
 	// GetUser returns a user by name.
@@ -367,6 +382,25 @@ type AdminServiceClient interface {
 	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
 	// client (the web app) can show each caller what its roles allow.
 	GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error)
+	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
+	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
+	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
+	// secret is the placeholder "(redacted: stored, write-only)" and a webhook URL keeps only
+	// its host; given back to PlanConfig or ApplyConfig, each placeholder keeps what is stored.
+	ExportConfig(context.Context, *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error)
+	// PlanConfig compares a config YAML with the stored resources, as `llmgw apply --dry-run`
+	// does, and writes nothing. Like apply it is additive: resources the YAML does not name are
+	// left alone, never deleted. Secret references to the server's environment or files
+	// (env://, file://) are refused, naming the field: the server does not read its own
+	// environment on a caller's behalf.
+	PlanConfig(context.Context, *v1.PlanConfigRequest) (*v1.PlanConfigResponse, error)
+	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
+	// resource through the Admin API's own write, so each is authorized and audited as that
+	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
+	ApplyConfig(context.Context, *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error)
 }
 
 // NewAdminServiceClient constructs a client for the llmgw.admin.v1.AdminService service. By
@@ -438,6 +472,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			httpClient,
 			baseURL+AdminServiceDeleteModelProcedure,
 			connect.WithSchema(adminServiceMethods.ByName("DeleteModel")),
+			connect.WithClientOptions(opts...),
+		),
+		testModel: connect.NewClient[v1.TestModelRequest, v1.TestModelResponse](
+			httpClient,
+			baseURL+AdminServiceTestModelProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("TestModel")),
 			connect.WithClientOptions(opts...),
 		),
 		createUser: connect.NewClient[v1.CreateUserRequest, v1.CreateUserResponse](
@@ -776,6 +816,24 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("GetCaller")),
 			connect.WithClientOptions(opts...),
 		),
+		exportConfig: connect.NewClient[v1.ExportConfigRequest, v1.ExportConfigResponse](
+			httpClient,
+			baseURL+AdminServiceExportConfigProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ExportConfig")),
+			connect.WithClientOptions(opts...),
+		),
+		planConfig: connect.NewClient[v1.PlanConfigRequest, v1.PlanConfigResponse](
+			httpClient,
+			baseURL+AdminServicePlanConfigProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("PlanConfig")),
+			connect.WithClientOptions(opts...),
+		),
+		applyConfig: connect.NewClient[v1.ApplyConfigRequest, v1.ApplyConfigResponse](
+			httpClient,
+			baseURL+AdminServiceApplyConfigProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ApplyConfig")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -791,6 +849,7 @@ type adminServiceClient struct {
 	listModels             *connect.Client[v1.ListModelsRequest, v1.ListModelsResponse]
 	updateModel            *connect.Client[v1.UpdateModelRequest, v1.UpdateModelResponse]
 	deleteModel            *connect.Client[v1.DeleteModelRequest, v1.DeleteModelResponse]
+	testModel              *connect.Client[v1.TestModelRequest, v1.TestModelResponse]
 	createUser             *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
 	getUser                *connect.Client[v1.GetUserRequest, v1.GetUserResponse]
 	listUsers              *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
@@ -847,6 +906,9 @@ type adminServiceClient struct {
 	listLimitStatus        *connect.Client[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse]
 	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
 	getCaller              *connect.Client[v1.GetCallerRequest, v1.GetCallerResponse]
+	exportConfig           *connect.Client[v1.ExportConfigRequest, v1.ExportConfigResponse]
+	planConfig             *connect.Client[v1.PlanConfigRequest, v1.PlanConfigResponse]
+	applyConfig            *connect.Client[v1.ApplyConfigRequest, v1.ApplyConfigResponse]
 }
 
 // CreateProviderAccount calls llmgw.admin.v1.AdminService.CreateProviderAccount.
@@ -933,6 +995,15 @@ func (c *adminServiceClient) UpdateModel(ctx context.Context, req *v1.UpdateMode
 // DeleteModel calls llmgw.admin.v1.AdminService.DeleteModel.
 func (c *adminServiceClient) DeleteModel(ctx context.Context, req *v1.DeleteModelRequest) (*v1.DeleteModelResponse, error) {
 	response, err := c.deleteModel.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// TestModel calls llmgw.admin.v1.AdminService.TestModel.
+func (c *adminServiceClient) TestModel(ctx context.Context, req *v1.TestModelRequest) (*v1.TestModelResponse, error) {
+	response, err := c.testModel.CallUnary(ctx, connect.NewRequest(req))
 	if response != nil {
 		return response.Msg, err
 	}
@@ -1443,6 +1514,33 @@ func (c *adminServiceClient) GetCaller(ctx context.Context, req *v1.GetCallerReq
 	return nil, err
 }
 
+// ExportConfig calls llmgw.admin.v1.AdminService.ExportConfig.
+func (c *adminServiceClient) ExportConfig(ctx context.Context, req *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error) {
+	response, err := c.exportConfig.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// PlanConfig calls llmgw.admin.v1.AdminService.PlanConfig.
+func (c *adminServiceClient) PlanConfig(ctx context.Context, req *v1.PlanConfigRequest) (*v1.PlanConfigResponse, error) {
+	response, err := c.planConfig.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ApplyConfig calls llmgw.admin.v1.AdminService.ApplyConfig.
+func (c *adminServiceClient) ApplyConfig(ctx context.Context, req *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error) {
+	response, err := c.applyConfig.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AdminServiceHandler is an implementation of the llmgw.admin.v1.AdminService service.
 type AdminServiceHandler interface {
 	// CreateProviderAccount adds a provider account.
@@ -1465,6 +1563,11 @@ type AdminServiceHandler interface {
 	UpdateModel(context.Context, *v1.UpdateModelRequest) (*v1.UpdateModelResponse, error)
 	// DeleteModel deletes a model.
 	DeleteModel(context.Context, *v1.DeleteModelRequest) (*v1.DeleteModelResponse, error)
+	// TestModel sends one tiny chat request ("ping", at most 16 tokens) to a real model through
+	// the adapter the gateway's data plane uses for it, with a short timeout, and reports whether
+	// it answered. It counts in no usage, limit or budget. The upstream's error text is never
+	// returned (it can quote keys): only its HTTP status and a sanitized error class.
+	TestModel(context.Context, *v1.TestModelRequest) (*v1.TestModelResponse, error)
 	// CreateUser adds a user.
 	CreateUser(context.Context, *v1.CreateUserRequest) (*v1.CreateUserResponse, error)
 	// GetUser returns a user by name.
@@ -1591,6 +1694,25 @@ type AdminServiceHandler interface {
 	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
 	// client (the web app) can show each caller what its roles allow.
 	GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error)
+	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
+	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
+	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
+	// secret is the placeholder "(redacted: stored, write-only)" and a webhook URL keeps only
+	// its host; given back to PlanConfig or ApplyConfig, each placeholder keeps what is stored.
+	ExportConfig(context.Context, *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error)
+	// PlanConfig compares a config YAML with the stored resources, as `llmgw apply --dry-run`
+	// does, and writes nothing. Like apply it is additive: resources the YAML does not name are
+	// left alone, never deleted. Secret references to the server's environment or files
+	// (env://, file://) are refused, naming the field: the server does not read its own
+	// environment on a caller's behalf.
+	PlanConfig(context.Context, *v1.PlanConfigRequest) (*v1.PlanConfigResponse, error)
+	// ApplyConfig writes what PlanConfig reported for the same YAML: each created or updated
+	// resource through the Admin API's own write, so each is authorized and audited as that
+	// write. It is refused (FailedPrecondition) when the plan is no longer the one reviewed,
+	// because the YAML or the stored resources changed since. Only the admin role may call it;
+	// a call without plan_hash is refused (InvalidArgument) after that check and before
+	// anything is read, so a client can ask whether its caller may apply.
+	ApplyConfig(context.Context, *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -1658,6 +1780,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		AdminServiceDeleteModelProcedure,
 		svc.DeleteModel,
 		connect.WithSchema(adminServiceMethods.ByName("DeleteModel")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceTestModelHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceTestModelProcedure,
+		svc.TestModel,
+		connect.WithSchema(adminServiceMethods.ByName("TestModel")),
 		connect.WithHandlerOptions(opts...),
 	)
 	adminServiceCreateUserHandler := connect.NewUnaryHandlerSimple(
@@ -1996,6 +2124,24 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("GetCaller")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceExportConfigHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceExportConfigProcedure,
+		svc.ExportConfig,
+		connect.WithSchema(adminServiceMethods.ByName("ExportConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServicePlanConfigHandler := connect.NewUnaryHandlerSimple(
+		AdminServicePlanConfigProcedure,
+		svc.PlanConfig,
+		connect.WithSchema(adminServiceMethods.ByName("PlanConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceApplyConfigHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceApplyConfigProcedure,
+		svc.ApplyConfig,
+		connect.WithSchema(adminServiceMethods.ByName("ApplyConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/llmgw.admin.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceCreateProviderAccountProcedure:
@@ -2018,6 +2164,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceUpdateModelHandler.ServeHTTP(w, r)
 		case AdminServiceDeleteModelProcedure:
 			adminServiceDeleteModelHandler.ServeHTTP(w, r)
+		case AdminServiceTestModelProcedure:
+			adminServiceTestModelHandler.ServeHTTP(w, r)
 		case AdminServiceCreateUserProcedure:
 			adminServiceCreateUserHandler.ServeHTTP(w, r)
 		case AdminServiceGetUserProcedure:
@@ -2130,6 +2278,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListAuditEventsHandler.ServeHTTP(w, r)
 		case AdminServiceGetCallerProcedure:
 			adminServiceGetCallerHandler.ServeHTTP(w, r)
+		case AdminServiceExportConfigProcedure:
+			adminServiceExportConfigHandler.ServeHTTP(w, r)
+		case AdminServicePlanConfigProcedure:
+			adminServicePlanConfigHandler.ServeHTTP(w, r)
+		case AdminServiceApplyConfigProcedure:
+			adminServiceApplyConfigHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -2177,6 +2331,10 @@ func (UnimplementedAdminServiceHandler) UpdateModel(context.Context, *v1.UpdateM
 
 func (UnimplementedAdminServiceHandler) DeleteModel(context.Context, *v1.DeleteModelRequest) (*v1.DeleteModelResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.DeleteModel is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) TestModel(context.Context, *v1.TestModelRequest) (*v1.TestModelResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.TestModel is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) CreateUser(context.Context, *v1.CreateUserRequest) (*v1.CreateUserResponse, error) {
@@ -2401,4 +2559,16 @@ func (UnimplementedAdminServiceHandler) ListAuditEvents(context.Context, *v1.Lis
 
 func (UnimplementedAdminServiceHandler) GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.GetCaller is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ExportConfig(context.Context, *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ExportConfig is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) PlanConfig(context.Context, *v1.PlanConfigRequest) (*v1.PlanConfigResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.PlanConfig is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ApplyConfig(context.Context, *v1.ApplyConfigRequest) (*v1.ApplyConfigResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ApplyConfig is not implemented"))
 }
