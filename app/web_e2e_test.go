@@ -41,18 +41,22 @@ func chromiumPath() (string, error) {
 }
 
 // TestWebAppE2E runs web/e2e/e2e.mjs, the web app in headless Chromium, against a real
-// gateway: sign in; create a team, an access rule, a user (and edit it), a key (the secret
-// shown once, then gone), a provider account on a fake OpenAI upstream with a model (test its
-// connection, price it), a virtual account (a key, an edit, a delete), a virtual model routed
-// to that model (and chat with it), a rate limit and a budget; chat with mock/echo in the Playground with streaming and
-// that user's key; see the live status; hit the rate limit and see the refusal; revoke the key;
-// see the requests on the Usage dashboards and in the request log; edit the configuration as
-// YAML (review the diff, apply) and compare two virtual models side by side in the Playground;
-// sign in again as a user with no Admin API role, a viewer (the configuration read-only) and a
-// team admin, and see what each role allows; sign in through a test OpenID provider
-// (authorization code with PKCE) as a viewer. The dashboards' numbers must be the Usage API's.
-// Node, web/node_modules and chromium are required: a machine without them fails here with
-// the command that fixes it. Screenshots and page timings go to docs/screenshots.
+// gateway: sign in; create a team, an access rule (and edit it), a user (and edit it), a key
+// (the secret shown once, then gone), a provider account on a fake OpenAI upstream with a model
+// (test its connection and the account's, price it; edit and delete a spare account and
+// model), a virtual account (a key, an edit, a delete), a virtual model routed to that model
+// (chat with it; edit its targets' options and sticky routing; delete a spare), a routing rule
+// with subjects, metadata and target options, a rate limit and a budget (and a spare rate
+// limit given a second limit, then deleted); chat with mock/echo in the Playground with
+// streaming and that user's key; see the live status; hit the rate limit and see the refusal;
+// revoke the key; see the requests on the Usage dashboards and in the request log; edit the
+// configuration as YAML (review the diff, apply), compare two virtual models side by side in
+// the Playground and answer a tool call there (the upstream must get the tool message); sign
+// in again as a user with no Admin API role, a viewer (the configuration read-only) and a team
+// admin, and see what each role allows; sign in through a test OpenID provider (authorization
+// code with PKCE) as a viewer. The dashboards' numbers must be the Usage API's. Node,
+// web/node_modules and chromium are required: a machine without them fails here with the
+// command that fixes it. Screenshots and page timings go to docs/screenshots.
 func TestWebAppE2E(t *testing.T) {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -146,6 +150,34 @@ func TestWebAppE2E(t *testing.T) {
 	if tot.GetRequests() != 3 || tot.GetFailures() != 1 {
 		t.Errorf("Usage API counts %d mock/echo requests and %d failures, want the Playground's 3 and 1", tot.GetRequests(), tot.GetFailures())
 	}
+
+	// The Playground's second turn of a tool call reached the upstream in the OpenAI shape: the
+	// assistant's tool_calls, then a tool message answering the call by its id.
+	if !sentToolResult(fake.Requests(), "12 C and sunny") {
+		t.Errorf("no request to the fake upstream carried the assistant's tool call and the tool's result %q", "12 C and sunny")
+	}
+}
+
+// sentToolResult reports whether one of reqs has, as its last two messages, an assistant
+// message with providertest.ModelTools's tool call and a tool message answering it with result.
+func sentToolResult(reqs []providertest.Request, result string) bool {
+	for _, r := range reqs {
+		msgs, _ := r.Body["messages"].([]any)
+		if len(msgs) < 2 {
+			continue
+		}
+		asked, _ := msgs[len(msgs)-2].(map[string]any)
+		answer, _ := msgs[len(msgs)-1].(map[string]any)
+		calls, _ := asked["tool_calls"].([]any)
+		if asked["role"] != "assistant" || len(calls) != 1 {
+			continue
+		}
+		call, _ := calls[0].(map[string]any)
+		if call["id"] == providertest.ToolCallID && answer["role"] == "tool" && answer["tool_call_id"] == providertest.ToolCallID && answer["content"] == result {
+			return true
+		}
+	}
+	return false
 }
 
 // checkDashboard compares the rest of the dashboard e2e.mjs printed (the time series, cost by

@@ -71,6 +71,9 @@ type benchConfig struct {
 	// saturate searches, per target, the highest open-loop rate that holds
 	// (see saturate.go) instead of measuring fixed rates.
 	saturate bool
+	// memEvery, when positive, samples the target's resident memory this often
+	// during the measured attack, for a soak's growth (see memoryOverTime).
+	memEvery time.Duration
 }
 
 // parseBenchFlags parses the "run" subcommand's flags.
@@ -86,6 +89,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.workers, "workers", 0, "closed loop: this many concurrent workers, each sending its next request when the last is answered (-rate is then ignored); 0 is the open loop at -rate")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of the measured attack on each target")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "length of the unmeasured attack before each measured one")
+	fs.DurationVar(&c.memEvery, "mem-every", 0, "sample the target's resident memory this often during the measured attack and report how it grew (a soak: -duration 10m -mem-every 30s); 0: only after the attack")
 	fs.StringVar(&targets, "targets", strings.Join(allTargets, ","), "comma-separated targets to measure, from "+strings.Join(allTargets, ", "))
 	fs.StringVar(&c.repo, "repo", ".", "root of the llmgw module, where the gateway and vegeta are built")
 	fs.StringVar(&c.token, "token", "", "admin token given to llmgw and sent as the bearer key (default: random)")
@@ -298,6 +302,9 @@ sweep:
 		if err := r.write(stdout); err != nil {
 			return err
 		}
+		if err := writeMemory(stdout, ms); err != nil {
+			return err
+		}
 		reportErrs = append(reportErrs, r.err())
 	}
 	fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end; with more load than cores,\n"+
@@ -465,7 +472,10 @@ func (b *bench) measure(ctx context.Context, t *target, rate int) (measurement, 
 		return measurement{}, err
 	}
 	results := prefix + ".bin"
-	if err := b.attack(ctx, rate, targetsFile, bodyFile, t.req.token, b.cfg.duration, results); err != nil {
+	stopSampling := sampleMemory(t.p.pid(), b.cfg.memEvery)
+	err = b.attack(ctx, rate, targetsFile, bodyFile, t.req.token, b.cfg.duration, results)
+	samples := stopSampling()
+	if err != nil {
 		return measurement{}, err
 	}
 	after, err := b.clock.cpuTime(t.p.pid())
@@ -496,7 +506,37 @@ func (b *bench) measure(ctx context.Context, t *target, rate int) (measurement, 
 	if err != nil {
 		return measurement{}, err
 	}
-	return measurement{target: t.name, rate: rate, metrics: m, cpu: after - before, mem: mem}, nil
+	return measurement{target: t.name, rate: rate, metrics: m, cpu: after - before, mem: mem, samples: samples, memEvery: b.cfg.memEvery}, nil
+}
+
+// sampleMemory reads pid's resident memory now and every interval until the returned function
+// is called, which returns the samples (none when interval is not positive).
+func sampleMemory(pid int, interval time.Duration) func() []memory {
+	if interval <= 0 {
+		return func() []memory { return nil }
+	}
+	var samples []memory
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if m, err := readMemory(pid); err == nil {
+				samples = append(samples, m)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() []memory {
+		close(stop)
+		<-done
+		return samples
+	}
 }
 
 // attack runs vegeta at rate (0: the closed loop), pinned to the

@@ -108,6 +108,34 @@ type measurement struct {
 	// mem is the target process's resident memory right after the measured
 	// attack, and its peak since it started (warm-up included).
 	mem memory
+	// samples are its resident memory every memEvery during the attack (-mem-every).
+	samples  []memory
+	memEvery time.Duration
+}
+
+// memoryOverTime is how a soak's resident memory moved: at the attack's start, its end, the
+// lowest and highest sample, and the growth from the first sample after the first tenth of
+// the attack (once connections and caches are warm) to the last.
+type memoryOverTime struct {
+	first, last, low, high, settled uint64
+	n                               int
+}
+
+func overTime(samples []memory) (memoryOverTime, bool) {
+	if len(samples) < 2 {
+		return memoryOverTime{}, false
+	}
+	o := memoryOverTime{first: samples[0].rss, last: samples[len(samples)-1].rss, low: samples[0].rss, high: samples[0].rss, n: len(samples)}
+	o.settled = samples[max(len(samples)/10, 1)].rss
+	for _, s := range samples {
+		o.low, o.high = min(o.low, s.rss), max(o.high, s.rss)
+	}
+	return o, true
+}
+
+// growthMB is the last sample minus the settled one, in MB (negative when it shrank).
+func (o memoryOverTime) growthMB() float64 {
+	return (float64(o.last) - float64(o.settled)) / (1 << 20)
 }
 
 // cpuPerRequest is the target's CPU time divided by the requests sent.
@@ -241,6 +269,22 @@ func (r report) err() error {
 		return nil
 	}
 	return fmt.Errorf("targets whose figures measure an error path: %s", strings.Join(r.failures, "; "))
+}
+
+// writeMemory prints, for each measurement sampled during its attack, how its resident memory
+// moved.
+func writeMemory(w io.Writer, ms []measurement) error {
+	for _, m := range ms {
+		o, ok := overTime(m.samples)
+		if !ok {
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "%s resident memory during the attack, sampled every %s (%d samples): %s MB at the start, %s MB after the first tenth, %s MB at the end: growth %+.1f MB; lowest %s, highest %s\n",
+			m.target, m.memEvery, o.n, formatMB(o.first), formatMB(o.settled), formatMB(o.last), o.growthMB(), formatMB(o.low), formatMB(o.high)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // write prints the table and the comparison to w.

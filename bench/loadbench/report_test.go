@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -468,5 +469,39 @@ func TestReportStreamBytes(t *testing.T) {
 				t.Errorf("err() = %v", r.err())
 			}
 		})
+	}
+}
+
+// TestMemoryOverTime: a soak's report names its start, settled point, end, growth, lowest and
+// highest samples; a run without samples prints nothing.
+func TestMemoryOverTime(t *testing.T) {
+	mb := func(n float64) memory { return memory{rss: uint64(n * (1 << 20))} }
+	samples := []memory{mb(80), mb(88), mb(91), mb(95), mb(90), mb(92), mb(93), mb(91), mb(92), mb(94), mb(93)}
+	var b strings.Builder
+	ms := []measurement{
+		{target: "proxy"},
+		{target: "llmgw-full", samples: samples, memEvery: 30 * time.Second},
+	}
+	if err := writeMemory(&b, ms); err != nil {
+		t.Fatal(err)
+	}
+	want := "llmgw-full resident memory during the attack, sampled every 30s (11 samples): 80.0 MB at the start, 88.0 MB after the first tenth, 93.0 MB at the end: growth +5.0 MB; lowest 80.0, highest 95.0\n"
+	if b.String() != want {
+		t.Errorf("got  %q\nwant %q", b.String(), want)
+	}
+	if _, ok := overTime(samples[:1]); ok {
+		t.Error("one sample makes no growth")
+	}
+}
+
+// TestSampleMemory: sampling this process gives a first sample at once and stops when asked;
+// a zero interval samples nothing.
+func TestSampleMemory(t *testing.T) {
+	if got := sampleMemory(os.Getpid(), 0)(); got != nil {
+		t.Errorf("interval 0: %d samples", len(got))
+	}
+	got := sampleMemory(os.Getpid(), time.Hour)() // the first sample comes before any tick
+	if len(got) != 1 || got[0].rss == 0 {
+		t.Errorf("samples %+v, want one of this process's memory", got)
 	}
 }

@@ -47,7 +47,15 @@ const (
 	// array) after the first content chunk, then finishes as usual; answered whole, its
 	// choices are not an array either. A model name that ends with it behaves so too.
 	ModelGarbled = "fake-garbled"
+	// ModelTools calls a tool: asked with tools, it answers with one call of the first tool
+	// (id ToolCallID, arguments {"city":"Oslo"}; streamed, the arguments in two pieces); asked
+	// with a tool's result as the last message, it answers "tool said: <the result>". A
+	// model name that ends with it behaves so too.
+	ModelTools = "fake-tools"
 )
+
+// ToolCallID is the id of ModelTools's tool call.
+const ToolCallID = "call_fake_1"
 
 // LeakedKey is the key fragment ModelLeaky's error quotes; it must never reach a client.
 const LeakedKey = "sk-proj-LEAKED1234"
@@ -175,6 +183,26 @@ func lastUserText(body map[string]any) string {
 	return ""
 }
 
+// toolsAnswer is ModelTools's answer to body: "tool said: <result>" when its last message is a
+// tool's result, else a call of its first tool when it has tools, else text.
+func toolsAnswer(body map[string]any, text string) (string, map[string]any) {
+	msgs, _ := body["messages"].([]any)
+	if len(msgs) > 0 {
+		if last, _ := msgs[len(msgs)-1].(map[string]any); last["role"] == "tool" {
+			content, _ := last["content"].(string)
+			return "tool said: " + content, nil
+		}
+	}
+	tools, _ := body["tools"].([]any)
+	if len(tools) == 0 {
+		return text, nil
+	}
+	first, _ := tools[0].(map[string]any)
+	fn, _ := first["function"].(map[string]any)
+	name, _ := fn["name"].(string)
+	return "", map[string]any{"id": ToolCallID, "type": "function", "function": map[string]any{"name": name, "arguments": `{"city":"Oslo"}`}}
+}
+
 func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	req, ok := f.record(r)
 	if !ok {
@@ -186,6 +214,10 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	text := "echo: " + lastUserText(req.Body)
+	var call map[string]any // ModelTools's tool call, if it makes one
+	if strings.HasSuffix(model, ModelTools) {
+		text, call = toolsAnswer(req.Body, text)
+	}
 	usage := map[string]any{"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18,
 		"prompt_tokens_details": map[string]any{"cached_tokens": 3}, "completion_tokens_details": map[string]any{"reasoning_tokens": 2}}
 	created := time.Now().Unix()
@@ -195,9 +227,13 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 			_ = json.NewEncoder(w).Encode(map[string]any{"id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model, "choices": "garbled", "usage": usage})
 			return
 		}
+		msg, finish := map[string]any{"role": "assistant", "content": text, "refusal": nil}, "stop"
+		if call != nil {
+			msg["content"], msg["tool_calls"], finish = nil, []any{call}, "tool_calls"
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model,
-			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": text, "refusal": nil}, "logprobs": nil, "finish_reason": "stop"}},
+			"choices": []any{map[string]any{"index": 0, "message": msg, "logprobs": nil, "finish_reason": finish}},
 			"usage":   usage, "system_fingerprint": "fp_fake",
 		})
 		return
@@ -233,6 +269,21 @@ func (f *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, nil)
+	if call != nil {
+		fn := call["function"].(map[string]any)
+		args := fn["arguments"].(string)
+		chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "id": call["id"], "type": "function", "function": map[string]any{"name": fn["name"], "arguments": ""}}}}, nil, nil)
+		for _, piece := range []string{args[:len(args)/2], args[len(args)/2:]} {
+			chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": piece}}}}, nil, nil)
+		}
+		chunk(map[string]any{}, "tool_calls", nil)
+		if includeUsage {
+			chunk(nil, nil, usage)
+		}
+		fmt.Fprint(w, "data: [DONE]\n\n")
+		flusher.Flush()
+		return
+	}
 	words := strings.Fields(text)
 	for i, wd := range words {
 		if i > 0 {

@@ -26,6 +26,10 @@ describe("fieldError", () => {
       ["virtual_model.routing_config", "virtual_model.routing_config.load_balance_targets", "virtual_model.routing_config.load_balance_targets[0].weight"],
       "virtual_model.routing_config.load_balance_targets"],
     ["a price names its override", new ConnectError("model.pricing prices must not be negative", Code.InvalidArgument), ["model.name", "model.pricing", "model.pricing.input_per_mtok"], "model.pricing"],
+    ["a path under a field is about that field", new ConnectError("routing_rule.routing_config.load_balance_targets[0].override_params.temperature: temperature must be at most 2", Code.InvalidArgument),
+      ["routing_rule.routing_config", "routing_rule.routing_config.load_balance_targets[0].override_params"],
+      "routing_rule.routing_config.load_balance_targets[0].override_params"],
+    ["a header under its override", new ConnectError("x.headers_override.set.Host: Host is set by the gateway", Code.InvalidArgument), ["x", "x.headers_override.set", "x.headers_override"], "x.headers_override.set"],
     ["a plain error", new Error("network down"), userFields, ""],
   ])("%s", (_, err, fields, want) => {
     const got = fieldError(err, fields);

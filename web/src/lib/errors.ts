@@ -13,7 +13,8 @@ export interface FieldError {
 
 // fieldError finds which of fields (API paths such as "user.name") an error is about: the
 // longest path the message names as a whole word, or, for AlreadyExists, the path ending in
-// ".name" of the resource the message starts with. Anything else is the form's error.
+// ".name" of the resource the message starts with, or the longest path that one it names is
+// under. Anything else is the form's error.
 export function fieldError(err: unknown, fields: readonly string[]): FieldError {
   const ce = ConnectError.from(err);
   const message = ce.rawMessage;
@@ -21,6 +22,12 @@ export function fieldError(err: unknown, fields: readonly string[]): FieldError 
     .sort((a, b) => b.length - a.length)
     .find((f) => new RegExp(`(^|[^\\w.])${escape(f)}($|[^\\w.])`).test(message));
   if (named) return { field: named, message };
+  // A path under a field ("...override_params.temperature", "...headers_override.set.Host")
+  // is about that field, the longest such.
+  const parent = [...fields]
+    .sort((a, b) => b.length - a.length)
+    .find((f) => new RegExp(`(^|[^\\w.])${escape(f)}[.[]`).test(message));
+  if (parent) return { field: parent, message };
   // `<resource> "<name>" already exists` is about the resource's own name; `<resource>
   // "<name>" does not exist` about the field that refers to it (user.teams for a team,
   // api_key.user for a user).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { AttemptSchema, TargetSchema, UsageEventSchema } from "@gen/llmgw/usage/v1/event_pb";
-import { answeredBy, chatBody, costText, modelChoices, parseResponseFormat, parseTools } from "./playground";
+import { answeredBy, apiMessages, chatBody, costText, modelChoices, openToolCalls, parseResponseFormat, parseTools, toolTurns, type Turn } from "./playground";
 
 const weather = { type: "function", function: { name: "get_weather", description: "Weather in a city", parameters: { type: "object", properties: { city: { type: "string" } } } } };
 
@@ -90,5 +90,47 @@ describe("usage event", () => {
 describe("modelChoices", () => {
   it("merges the key's models and the virtual models, sorted, once each", () => {
     expect(modelChoices(["mock/echo", "a/m"], ["virt/chat", "a/m"])).toEqual(["a/m", "mock/echo", "virt/chat"]);
+  });
+});
+
+describe("a tool call's round trip", () => {
+  const calls = [
+    { id: "call_abc", name: "get_weather", arguments: '{"city":"Oslo"}' },
+    { name: "get_time", arguments: "{}" },
+  ];
+  const asked: Turn[] = [
+    { role: "user", content: "weather and time in Oslo?" },
+    { role: "assistant", content: "", toolCalls: calls },
+  ];
+  it("waits on the calls of the last answer, and on none once they are answered", () => {
+    expect(openToolCalls(asked)).toEqual(calls);
+    expect(openToolCalls([...asked, ...toolTurns(calls, ["12 C", "10:00"])])).toEqual([]);
+    expect(openToolCalls([{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }])).toEqual([]);
+    expect(openToolCalls([])).toEqual([]);
+  });
+  it("sends the assistant's tool_calls and a tool message for each, in the OpenAI shape", () => {
+    const turns = [...asked, ...toolTurns(calls, ["12 C", "10:00"])];
+    expect(apiMessages(turns)).toEqual([
+      { role: "user", content: "weather and time in Oslo?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "call_abc", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+          { id: "call_1", type: "function", function: { name: "get_time", arguments: "{}" } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_abc", content: "12 C" },
+      { role: "tool", tool_call_id: "call_1", content: "10:00" },
+    ]);
+  });
+  it("keeps an assistant's text beside its calls, and plain turns as they are", () => {
+    expect(apiMessages([{ role: "assistant", content: "Let me look.", toolCalls: [calls[0]] }])[0]).toMatchObject({ content: "Let me look." });
+    expect(apiMessages([{ role: "assistant", content: "hello" }])).toEqual([{ role: "assistant", content: "hello" }]);
+  });
+  it("puts them in the request body after the system prompt", () => {
+    const body = chatBody({ model: "m", system: "be brief", messages: [...asked, ...toolTurns(calls, ["12 C", "10:00"])], stream: true });
+    const msgs = body.messages as Record<string, unknown>[];
+    expect(msgs.map((m) => m.role)).toEqual(["system", "user", "assistant", "tool", "tool"]);
   });
 });

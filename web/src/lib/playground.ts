@@ -2,6 +2,7 @@
 // (checked before sending, as the OpenAI API defines them), and what the usage event of an
 // answer says about it.
 import type { UsageEvent } from "@gen/llmgw/usage/v1/event_pb";
+import type { ToolCall } from "./sse";
 
 export type FormatKind = "text" | "json_object" | "json_schema";
 
@@ -75,10 +76,55 @@ export function parseResponseFormat(kind: FormatKind, text: string): Checked<Rec
   }
 }
 
+// Turn is one message of a conversation: the user's, the assistant's (its text and the tool
+// calls it asked for) or a tool's result (the call it answers by toolCallId, and the tool's
+// name, shown with it).
+export interface Turn {
+  role: "user" | "assistant" | "tool";
+  content: string;
+  toolCalls?: ToolCall[];
+  toolCallId?: string;
+  name?: string;
+}
+
+// callId is a tool call's id, or one made from its position when the answer gave none (the
+// tool message must name the call it answers).
+export function callId(c: ToolCall, i: number): string {
+  return c.id || `call_${i}`;
+}
+
+// apiMessages are turns as the OpenAI chat API takes them: an assistant turn that asked for
+// tools carries its tool_calls (its content null when it said nothing), a tool's result is
+// {"role": "tool", "tool_call_id", "content"}.
+export function apiMessages(turns: Turn[]): Record<string, unknown>[] {
+  return turns.map((t) => {
+    if (t.role === "tool") return { role: "tool", tool_call_id: t.toolCallId, content: t.content };
+    if (t.role === "assistant" && t.toolCalls?.length)
+      return {
+        role: "assistant",
+        content: t.content === "" ? null : t.content,
+        tool_calls: t.toolCalls.map((c, i) => ({ id: callId(c, i), type: "function", function: { name: c.name, arguments: c.arguments } })),
+      };
+    return { role: t.role, content: t.content };
+  });
+}
+
+// openToolCalls are the tool calls a conversation waits on: those of its last turn, when that
+// is the assistant's and asked for tools.
+export function openToolCalls(turns: Turn[]): ToolCall[] {
+  const last = turns[turns.length - 1];
+  return last?.role === "assistant" ? (last.toolCalls ?? []) : [];
+}
+
+// toolTurns are the tool messages answering calls with results, one each, in order.
+export function toolTurns(calls: ToolCall[], results: string[]): Turn[] {
+  return calls.map((c, i) => ({ role: "tool", toolCallId: callId(c, i), name: c.name, content: results[i] ?? "" }));
+}
+
 export interface ChatOptions {
   model: string;
   system: string;
-  messages: { role: "user" | "assistant"; content: string }[];
+  messages: Turn[];
   temperature?: number;
   maxTokens?: number;
   stream: boolean;
@@ -90,7 +136,7 @@ export interface ChatOptions {
 export function chatBody(o: ChatOptions): Record<string, unknown> {
   const body: Record<string, unknown> = {
     model: o.model,
-    messages: [...(o.system.trim() ? [{ role: "system", content: o.system }] : []), ...o.messages],
+    messages: [...(o.system.trim() ? [{ role: "system", content: o.system }] : []), ...apiMessages(o.messages)],
     stream: o.stream,
   };
   if (o.stream) body.stream_options = { include_usage: true };

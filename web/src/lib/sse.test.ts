@@ -48,6 +48,11 @@ describe("tool calls", () => {
     ]);
     expect(answerText(s.text, s.toolCalls)).toBe('get_weather({"city":"Oslo"})\nget_time({})');
   });
+  it("keep each call's id, sent once with its first piece", () => {
+    const first = JSON.stringify({ choices: [{ delta: { tool_calls: [{ index: 0, id: "call_x", type: "function", function: { name: "f", arguments: "" } }] } }] });
+    const s = applyChunk(applyChunk({ text: "", model: "m", done: false }, first), tc(0, { arguments: "{}" }));
+    expect(s.toolCalls).toEqual([{ id: "call_x", name: "f", arguments: "{}" }]);
+  });
   it("answerText is the text alone without calls", () => {
     expect(answerText("Hello", undefined)).toBe("Hello");
     expect(answerText("Let me look.", [{ name: "f", arguments: "{}" }])).toBe("Let me look.\nf({})");

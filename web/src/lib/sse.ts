@@ -6,8 +6,10 @@ export interface ChatUsage {
   total_tokens: number;
 }
 
-// ToolCall is a function call the model asked for; its arguments arrive in pieces.
+// ToolCall is a function call the model asked for; its arguments arrive in pieces. id is the
+// call's id, which the tool message answering it names (tool_call_id).
 export interface ToolCall {
+  id?: string;
   name: string;
   arguments: string;
 }
@@ -24,6 +26,7 @@ export interface StreamState {
 
 interface ToolCallDelta {
   index?: number;
+  id?: string;
   function?: { name?: string; arguments?: string };
 }
 
@@ -49,7 +52,7 @@ export class SSEParser {
 }
 
 // applyChunk folds one event's data into the state: content deltas append, tool call deltas
-// build their calls (a name once, arguments in pieces), the usage chunk
+// build their calls (an id and a name once, arguments in pieces), the usage chunk
 // (stream_options.include_usage) sets usage, [DONE] ends, an error event records its message.
 export function applyChunk(s: StreamState, data: string): StreamState {
   if (data === "[DONE]") return { ...s, done: true };
@@ -71,7 +74,8 @@ export function applyChunk(s: StreamState, data: string): StreamState {
     const calls = [...(out.toolCalls ?? [])];
     const i = tc.index ?? calls.length;
     const prev = calls[i] ?? { name: "", arguments: "" };
-    calls[i] = { name: prev.name + (tc.function?.name ?? ""), arguments: prev.arguments + (tc.function?.arguments ?? "") };
+    const id = prev.id || tc.id;
+    calls[i] = { ...(id ? { id } : {}), name: prev.name + (tc.function?.name ?? ""), arguments: prev.arguments + (tc.function?.arguments ?? "") };
     out.toolCalls = calls;
   }
   return out;

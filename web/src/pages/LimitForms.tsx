@@ -1,13 +1,14 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Mode } from "@gen/llmgw/admin/v1/admin_pb";
+import { create } from "@bufbuild/protobuf";
+import { Mode, RateLimitEntrySchema } from "@gen/llmgw/admin/v1/admin_pb";
 import { useAccess, useApi } from "../context";
 import { teamScoped } from "../lib/access";
-import { Field } from "../components";
+import { Field, FormError } from "../components";
 import { fieldError } from "../lib/errors";
-import { checkName, checkPositive, splitList } from "../lib/validate";
+import { checkLimits, checkName, checkPositive, splitList, type LimitRow } from "../lib/validate";
 
-const rateUnits = ["requests_per_minute", "requests_per_hour", "requests_per_day", "tokens_per_minute", "tokens_per_hour", "tokens_per_day"];
+export const rateUnits = ["requests_per_minute", "requests_per_hour", "requests_per_day", "tokens_per_minute", "tokens_per_hour", "tokens_per_day"];
 const budgetUnits = ["cost_per_day", "cost_per_week", "cost_per_month", "cost_per_quarter", "tokens_per_day", "tokens_per_month"];
 
 type Errors = Record<string, string | undefined>;
@@ -44,34 +45,91 @@ function useCreate<T>(fields: string[], fn: () => Promise<T>, onDone: () => void
   return { m, errors, setErrors };
 }
 
-// RateLimitForm creates a rate limit with one limit.
+// limitFields are the API paths of n limit rows' fields.
+export function limitFields(n: number): string[] {
+  const f = ["rate_limit.limits"];
+  for (let i = 0; i < n; i++) f.push(`rate_limit.limits[${i}].unit`, `rate_limit.limits[${i}].limit_to`, `rate_limit.limits[${i}]`);
+  return f;
+}
+
+// limitsOf is checked rows as the API's limits.
+export function limitsOf(rows: LimitRow[]) {
+  return rows.map((r) => create(RateLimitEntrySchema, { unit: r.unit, limitTo: BigInt(r.limit.trim()) }));
+}
+
+// nextUnit is the first unit no row has yet, for a new row.
+function nextUnit(rows: LimitRow[]): string {
+  return rateUnits.find((u) => !rows.some((r) => r.unit === u)) ?? rateUnits[0];
+}
+
+// LimitRows are a rate limit's limits, one row each (unit and value), added and removed.
+export function LimitRows({ rows, setRows, errors }: { rows: LimitRow[]; setRows: (r: LimitRow[]) => void; errors: Errors }) {
+  const set = (i: number, k: keyof LimitRow, v: string) => setRows(rows.map((r, j) => (j === i ? { ...r, [k]: v } : r)));
+  return (
+    <fieldset className="targets">
+      <legend>Limits</legend>
+      {rows.map((r, i) => {
+        const p = `rate_limit.limits[${i}]`;
+        return (
+          <div className="row" key={i}>
+            <Field label={`Limit ${i + 1} unit`} error={errors[`${p}.unit`]}>
+              {(id, d, inv) => (
+                <select id={id} value={r.unit} onChange={(e) => set(i, "unit", e.target.value)} aria-describedby={d} aria-invalid={inv}>
+                  {rateUnits.map((u) => (
+                    <option key={u}>{u}</option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field label={`Limit ${i + 1}`} error={errors[`${p}.limit_to`] ?? errors[p]}>
+              {(id, d, inv) => <input id={id} inputMode="numeric" value={r.limit} onChange={(e) => set(i, "limit", e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+            </Field>
+            {rows.length > 1 && (
+              <div className="field check">
+                <button type="button" className="secondary" onClick={() => setRows(rows.filter((_, j) => j !== i))} aria-label={`Remove limit ${i + 1}`}>
+                  Remove
+                </button>
+              </div>
+            )}
+          </div>
+        );
+      })}
+      <FormError message={errors["rate_limit.limits"]} />
+      {rows.length < rateUnits.length && (
+        <p>
+          <button type="button" className="secondary" onClick={() => setRows([...rows, { unit: nextUnit(rows), limit: "" }])}>
+            Add limit
+          </button>
+        </p>
+      )}
+    </fieldset>
+  );
+}
+
+// RateLimitForm creates a rate limit with one or more limits.
 export function RateLimitForm() {
   const { api } = useApi();
   const [name, setName] = useState("");
-  const [unit, setUnit] = useState(rateUnits[0]);
-  const [limit, setLimit] = useState("");
+  const [rows, setRows] = useState<LimitRow[]>([{ unit: rateUnits[0], limit: "" }]);
   const [per, setPer] = useState("");
   const [subjects, setSubjects] = useSubjects();
   const [audit, setAudit] = useState(false);
-  const fields = ["rate_limit.when.subjects", "rate_limit.name", "rate_limit.limits[0].unit", "rate_limit.limits[0].limit_to", "rate_limit.limits", "rate_limit.applies_per", "rate_limit.mode"];
+  const fields = ["rate_limit.when.subjects", "rate_limit.name", ...limitFields(rows.length), "rate_limit.applies_per", "rate_limit.mode"];
   const { m, errors, setErrors } = useCreate(
     fields,
     () =>
       api.admin.createRateLimit({
-        rateLimit: { name, limits: [{ unit, limitTo: BigInt(limit) }], appliesPer: splitList(per), when: splitList(subjects).length ? { subjects: splitList(subjects) } : undefined, mode: audit ? Mode.AUDIT : Mode.ENFORCE },
+        rateLimit: { name, limits: limitsOf(rows), appliesPer: splitList(per), when: splitList(subjects).length ? { subjects: splitList(subjects) } : undefined, mode: audit ? Mode.AUDIT : Mode.ENFORCE },
       }),
     () => {
       setName("");
-      setLimit("");
+      setRows([{ unit: rateUnits[0], limit: "" }]);
       setPer("");
     },
   );
   function submit(e: FormEvent) {
     e.preventDefault();
-    const errs: Errors = {
-      "rate_limit.name": checkName("rate_limit.name", name),
-      "rate_limit.limits[0].limit_to": checkPositive("rate_limit.limits[0].limit_to", limit, true),
-    };
+    const errs: Errors = { "rate_limit.name": checkName("rate_limit.name", name), ...checkLimits(rows) };
     setErrors(errs);
     if (!Object.values(errs).some(Boolean)) m.mutate();
   }
@@ -82,18 +140,6 @@ export function RateLimitForm() {
         <Field label="Rate limit name" error={errors["rate_limit.name"]}>
           {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="Unit" error={errors["rate_limit.limits[0].unit"]}>
-          {(id, d, inv) => (
-            <select id={id} value={unit} onChange={(e) => setUnit(e.target.value)} aria-describedby={d} aria-invalid={inv}>
-              {rateUnits.map((u) => (
-                <option key={u}>{u}</option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Limit" error={errors["rate_limit.limits[0].limit_to"] ?? errors["rate_limit.limits"]}>
-          {(id, d, inv) => <input id={id} inputMode="numeric" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
         <Field label="Applies per (comma-separated)" hint="user, team, virtualaccount, model or metadata.<key>" error={errors["rate_limit.applies_per"]}>
           {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
@@ -103,6 +149,7 @@ export function RateLimitForm() {
           <label htmlFor="rl-audit">Audit only</label>
         </div>
       </div>
+      <LimitRows rows={rows} setRows={setRows} errors={errors} />
       {errors[""] && (
         <p className="error" role="alert">
           {errors[""]}

@@ -1,12 +1,12 @@
 import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Mode, type Budget, type RateLimit } from "@gen/llmgw/admin/v1/admin_pb";
+import { Mode, type Budget, type LimitStatus as LimitStatusRow, type RateLimit } from "@gen/llmgw/admin/v1/admin_pb";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, When, type Errors } from "../components";
-import { checkPositive, splitList } from "../lib/validate";
-import { BudgetForm, RateLimitForm } from "./LimitForms";
+import { checkLimits, checkPositive, splitList, type LimitRow } from "../lib/validate";
+import { BudgetForm, LimitRows, limitFields, limitsOf, RateLimitForm } from "./LimitForms";
 
 // Limits lists the rate limits and budgets and their live status, refreshed every 5 seconds.
 // A team admin gets the forms and the edit and delete buttons too: the server narrows the lists
@@ -15,13 +15,14 @@ export default function Limits() {
   const { api } = useApi();
   const access = useAccess();
   const write = mayWrite(access, "team");
+  // The live status is the admin's and viewer's: it counts every team's usage.
+  const live = access.admin || access.viewer;
   const limits = useQuery({ queryKey: ["ratelimits"], queryFn: () => api.admin.listRateLimits({}) });
   const budgets = useQuery({ queryKey: ["budgets"], queryFn: () => api.admin.listBudgets({}) });
   const status = useQuery({
     queryKey: ["limitstatus"],
     queryFn: () => api.admin.listLimitStatus({}),
-    // The live status is the admin's and viewer's: it counts every team's usage.
-    enabled: access.admin || access.viewer,
+    enabled: live,
     refetchInterval: 5000,
   });
   const qc = useQueryClient();
@@ -38,7 +39,7 @@ export default function Limits() {
     <section aria-labelledby="limits-h">
       <h1 id="limits-h">Rate limits &amp; budgets</h1>
       <ErrorBox error={limits.error ?? budgets.error ?? status.error ?? removeLimit.error ?? removeBudget.error} />
-      {(access.admin || access.viewer) && <h2>Live status</h2>}
+      {live && <h2>Live status</h2>}
       {status.data && (
         <table aria-label="Live status">
           <caption>{status.data.statuses.length} counters; refreshed every 5 s</caption>
@@ -89,6 +90,7 @@ export default function Limits() {
               <th scope="col">Limits</th>
               <th scope="col">Applies per</th>
               <th scope="col">Mode</th>
+              {live && <th scope="col">Live status</th>}
               {write && (
                 <th scope="col">
                   <span className="sr-only">Actions</span>
@@ -104,6 +106,11 @@ export default function Limits() {
                 <td>{r.limits.map((l) => `${l.limitTo} ${l.unit}`).join(", ")}</td>
                 <td>{r.appliesPer.join(", ") || "—"}</td>
                 <td>{r.mode === Mode.AUDIT ? "audit" : "enforce"}</td>
+                {live && (
+                  <td>
+                    <LimitStatus rule={r} statuses={status.data?.statuses ?? []} />
+                  </td>
+                )}
                 {write && (
                   <td>
                     <EditButton name={r.name} onClick={() => setEditing(`rl:${r.name}`)} />{" "}
@@ -113,7 +120,7 @@ export default function Limits() {
               </tr>
               {write && editing === `rl:${r.name}` && (
                 <tr>
-                  <td colSpan={5}>
+                  <td colSpan={live ? 6 : 5}>
                     <EditRateLimit rule={r} onDone={() => setEditing(undefined)} />
                   </td>
                 </tr>
@@ -172,40 +179,32 @@ export default function Limits() {
   );
 }
 
-// EditRateLimit changes a rate limit's first limit, applies_per and mode; its condition and
-// other limits are sent back as they are (UpdateRateLimit replaces the rule).
+// EditRateLimit changes a rate limit's limits (added, removed, changed), applies_per and mode;
+// its condition is sent back as it is (UpdateRateLimit replaces the rule).
 function EditRateLimit({ rule, onDone }: { rule: RateLimit; onDone: () => void }) {
   const { api } = useApi();
-  const first = rule.limits[0];
-  const [limit, setLimit] = useState(first ? String(first.limitTo) : "");
+  const [rows, setRows] = useState<LimitRow[]>(rule.limits.map((l) => ({ unit: l.unit, limit: String(l.limitTo) })));
   const [per, setPer] = useState(rule.appliesPer.join(", "));
   const [audit, setAudit] = useState(rule.mode === Mode.AUDIT);
-  const fields = ["rate_limit.limits[0].limit_to", "rate_limit.limits", "rate_limit.applies_per", "rate_limit.mode"];
+  const fields = [...limitFields(rows.length), "rate_limit.applies_per", "rate_limit.mode"];
   const { m, errors, setErrors } = useSave(
     fields,
     () =>
       api.admin.updateRateLimit({
-        rateLimit: {
-          ...rule,
-          limits: rule.limits.map((l, i) => (i === 0 ? { ...l, limitTo: BigInt(limit) } : l)),
-          appliesPer: splitList(per),
-          mode: audit ? Mode.AUDIT : Mode.ENFORCE,
-        },
+        rateLimit: { ...rule, limits: limitsOf(rows), appliesPer: splitList(per), mode: audit ? Mode.AUDIT : Mode.ENFORCE },
       }),
     onDone,
   );
   function submit(e: FormEvent) {
     e.preventDefault();
-    const errs: Errors = { "rate_limit.limits[0].limit_to": checkPositive("rate_limit.limits[0].limit_to", limit, true) };
+    const errs = checkLimits(rows);
     setErrors(errs);
     if (!hasErrors(errs)) m.mutate(undefined);
   }
   return (
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit rate limit ${rule.name}`}>
+      <LimitRows rows={rows} setRows={setRows} errors={errors} />
       <div className="row">
-        <Field label={`Limit (${first?.unit ?? ""})`} error={errors["rate_limit.limits[0].limit_to"] ?? errors["rate_limit.limits"]}>
-          {(id, d, inv) => <input id={id} inputMode="numeric" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
         <Field label="Applies per" error={errors["rate_limit.applies_per"]}>
           {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
@@ -217,6 +216,32 @@ function EditRateLimit({ rule, onDone }: { rule: RateLimit; onDone: () => void }
       <FormError message={errors[""]} />
       <SaveCancel pending={m.isPending} onCancel={onDone} />
     </form>
+  );
+}
+
+// LimitStatus is every limit of a rule with the live state of its counters (ListLimitStatus):
+// used of the limit, remaining and reset time, per bucket; "no requests yet" when none counts.
+function LimitStatus({ rule, statuses }: { rule: RateLimit; statuses: LimitStatusRow[] }) {
+  return (
+    <ul className="plain">
+      {rule.limits.map((l) => {
+        const mine = statuses.filter((s) => s.kind === "rate_limit" && s.rule === rule.name && s.unit === l.unit);
+        return (
+          <li key={l.unit}>
+            {l.unit}:{" "}
+            {mine.length === 0
+              ? "no requests yet"
+              : mine.map((s, i) => (
+                  <span key={s.bucket}>
+                    {i > 0 && "; "}
+                    {s.bucket ? `${s.bucket} ` : ""}
+                    {String(s.used)} of {String(s.limit)} used, {String(s.remaining)} left, resets <When t={s.resetTime && timestampDate(s.resetTime)} />
+                  </span>
+                ))}
+          </li>
+        );
+      })}
+    </ul>
   );
 }
 

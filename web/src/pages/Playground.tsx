@@ -7,12 +7,19 @@ import { Field } from "../components";
 import { answerText, applyChunk, SSEParser, type ChatUsage, type StreamState, type ToolCall } from "../lib/sse";
 import { checkNumber } from "../lib/validate";
 import { languages, snippet, type Language } from "../lib/snippets";
-import { answeredBy, chatBody, costText, formatKinds, modelChoices, parseResponseFormat, parseTools, type FormatKind } from "../lib/playground";
-
-interface Turn {
-  role: "user" | "assistant";
-  content: string;
-}
+import {
+  answeredBy,
+  chatBody,
+  costText,
+  formatKinds,
+  modelChoices,
+  openToolCalls,
+  parseResponseFormat,
+  parseTools,
+  toolTurns,
+  type FormatKind,
+  type Turn,
+} from "../lib/playground";
 
 interface Stats {
   ttftMs?: number;
@@ -35,7 +42,9 @@ const emptyPane: Pane = { turns: [] };
 
 // Playground chats with a model through the gateway's OpenAI-compatible /v1/chat/completions,
 // streaming by default, with the signed-in token or another key; "Compare" sends the same
-// message to a second model at the same time, side by side.
+// message to a second model at the same time, side by side. An answer that asks for tools
+// waits on their results: the next turn sends the assistant's tool_calls and one tool message
+// for each, as the OpenAI API takes them.
 export default function Playground() {
   const signedIn = useToken();
   const { api } = useApi();
@@ -76,6 +85,8 @@ export default function Playground() {
   const [schema, setSchema] = useState("");
   const [panes, setPanes] = useState<Pane[]>([emptyPane, emptyPane]);
   const [errors, setErrors] = useState<Record<string, string | undefined>>({});
+  // results are the typed results of the tool calls a pane waits on, by "<pane>:<call>".
+  const [results, setResults] = useState<Record<string, string>>({});
   const abort = useRef<AbortController | null>(null);
 
   const chosen = model || choices?.[0] || "";
@@ -128,13 +139,14 @@ export default function Playground() {
         const v = (await r.json()) as {
           model: string;
           usage?: ChatUsage;
-          choices: { message: { content: string | null; tool_calls?: { function: ToolCall }[] } }[];
+          choices: { message: { content: string | null; tool_calls?: { id?: string; function: ToolCall }[] } }[];
         };
         const msg = v.choices[0]?.message;
-        state = { text: msg?.content ?? "", model: v.model, usage: v.usage, done: true, toolCalls: msg?.tool_calls?.map((c) => c.function) };
+        state = { text: msg?.content ?? "", model: v.model, usage: v.usage, done: true, toolCalls: msg?.tool_calls?.map((c) => ({ ...c.function, id: c.id })) };
       }
       const stats: Stats = { ttftMs: ttft, totalMs: performance.now() - t0, usage: state.usage, model: state.model, requestId };
-      update(i, () => ({ turns: [...history, { role: "assistant", content: answerText(state.text, state.toolCalls) }], stats }));
+      const calls = state.toolCalls?.filter(Boolean);
+      update(i, () => ({ turns: [...history, { role: "assistant", content: state.text, ...(calls?.length ? { toolCalls: calls } : {}) }], stats }));
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       update(i, (p) => ({ ...p, pending: undefined, error }));
@@ -143,24 +155,35 @@ export default function Playground() {
 
   async function send(e: FormEvent) {
     e.preventDefault();
-    const errs = {
+    // A pane whose last answer asked for tools sends their results (each required), then the
+    // message if there is one; any other pane needs the message.
+    const open = targets.map((_, i) => openToolCalls(panes[i].turns));
+    const errs: Record<string, string | undefined> = {
       model: chosen ? undefined : "choose a model",
       model2: !compare || chosen2 ? undefined : "choose a second model",
-      prompt: prompt.trim() ? undefined : "write a message",
+      prompt: prompt.trim() || open.some((o) => o.length) ? undefined : "write a message",
       temperature: checkNumber("temperature", temperature, 0, 2),
       max_tokens: checkNumber("max_tokens", maxTokens, 1, 1_000_000),
       tools: checkedTools.error,
       response_format: checkedFormat.error,
     };
+    open.forEach((calls, i) =>
+      calls.forEach((c, k) => {
+        if (!(results[`${i}:${k}`] ?? "").trim()) errs[`tool:${i}:${k}`] = `write the result of ${c.name}`;
+      }),
+    );
     setErrors(errs);
     if (Object.values(errs).some(Boolean)) return;
     const ctl = new AbortController();
     abort.current = ctl;
-    const histories = targets.map((_, i) => [...panes[i].turns, { role: "user" as const, content: prompt }]);
-    setPanes((ps) => ps.map((p, i) => (i < targets.length ? { turns: histories[i], pending: "" } : p)));
+    const user: Turn[] = prompt.trim() ? [{ role: "user", content: prompt }] : [];
+    const histories = targets.map((_, i) => [...panes[i].turns, ...toolTurns(open[i], open[i].map((_, k) => results[`${i}:${k}`])), ...user]);
+    const asks = targets.map((_, i) => open[i].length > 0 || user.length > 0);
+    setPanes((ps) => ps.map((p, i) => (i < targets.length && asks[i] ? { turns: histories[i], pending: "" } : p)));
     setPrompt("");
-    // Both models are asked at once; each pane shows its own answer and numbers.
-    await Promise.all(targets.map((t, i) => ask(i, t, histories[i], ctl)));
+    setResults({});
+    // The models are asked at once; each pane shows its own answer and numbers.
+    await Promise.all(targets.map((t, i) => (asks[i] ? ask(i, t, histories[i], ctl) : undefined)));
     abort.current = null;
   }
 
@@ -254,7 +277,8 @@ export default function Playground() {
               <ol className="chat" aria-label={paneLabel(i)} aria-live="polite">
                 {panes[i].turns.map((turn, j) => (
                   <li key={j} className={turn.role}>
-                    <strong>{turn.role}</strong> <span className="content">{turn.content}</span>
+                    <strong>{turn.role}</strong>{" "}
+                    <span className="content">{turn.role === "tool" ? `${turn.name}: ${turn.content}` : answerText(turn.content, turn.toolCalls)}</span>
                   </li>
                 ))}
                 {panes[i].pending !== undefined && (
@@ -263,6 +287,26 @@ export default function Playground() {
                   </li>
                 )}
               </ol>
+              {panes[i].pending === undefined && openToolCalls(panes[i].turns).length > 0 && (
+                <fieldset className="targets">
+                  <legend>Tool results{compare ? ` for ${t}` : ""}</legend>
+                  {openToolCalls(panes[i].turns).map((c, k) => (
+                    <Field key={k} label={`Result of ${c.name} (call ${k + 1}${compare ? ` of ${t}` : ""})`} hint={`${c.name}(${c.arguments})`} error={errors[`tool:${i}:${k}`]}>
+                      {(id, d, inv) => (
+                        <textarea
+                          id={id}
+                          rows={2}
+                          value={results[`${i}:${k}`] ?? ""}
+                          onChange={(e) => setResults((r) => ({ ...r, [`${i}:${k}`]: e.target.value }))}
+                          aria-describedby={d}
+                          aria-invalid={inv}
+                        />
+                      )}
+                    </Field>
+                  ))}
+                  <small className="hint">Send returns these as tool messages; a message is optional.</small>
+                </fieldset>
+              )}
               {compare && panes[i].error && (
                 <p className="error" role="alert">
                   {panes[i].error}
@@ -296,7 +340,14 @@ export default function Playground() {
               Stop
             </button>
           )}
-          <button type="button" className="secondary" onClick={() => setPanes([emptyPane, emptyPane])}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              setPanes([emptyPane, emptyPane]);
+              setResults({});
+            }}
+          >
             Clear
           </button>
         </div>
@@ -308,7 +359,7 @@ export default function Playground() {
             baseUrl: window.location.origin,
             model: chosen,
             system: system.trim(),
-            messages: prompt.trim() ? [...panes[0].turns, { role: "user", content: prompt }] : panes[0].turns.length ? panes[0].turns : [{ role: "user", content: "Hello!" }],
+            messages: prompt.trim() ? [...codeTurns(panes[0].turns), { role: "user", content: prompt }] : panes[0].turns.length ? codeTurns(panes[0].turns) : [{ role: "user", content: "Hello!" }],
             temperature: temperature.trim() && !checkNumber("t", temperature, 0, 2) ? Number(temperature) : undefined,
             maxTokens: maxTokens.trim() && !checkNumber("m", maxTokens, 1, 1_000_000) ? Number(maxTokens) : undefined,
             stream,
@@ -319,6 +370,12 @@ export default function Playground() {
       </details>
     </section>
   );
+}
+
+// codeTurns are the user's and assistant's turns for View code, an answer's tool calls as the
+// Playground shows them (the snippets carry text messages only, not tool round trips).
+function codeTurns(turns: Turn[]): { role: "user" | "assistant"; content: string }[] {
+  return turns.flatMap((t) => (t.role === "tool" ? [] : [{ role: t.role, content: answerText(t.content, t.toolCalls) }]));
 }
 
 // StatsList shows one answer's numbers, and, once its usage event has arrived, its cost and

@@ -188,6 +188,8 @@ export default function Providers() {
               <th scope="col">Base URL</th>
               <th scope="col">API key</th>
               <th scope="col">Models</th>
+              {/* TestModel (a probe) and the writes are the admin's, as on the models table. */}
+              {write && <th scope="col">Connection</th>}
               {write && (
                 <th scope="col">
                   <span className="sr-only">Actions</span>
@@ -206,6 +208,13 @@ export default function Providers() {
                   <td>{(byAccount.get(a.name) ?? []).join(", ") || "—"}</td>
                   {write && (
                     <td>
+                      {/* TestModel takes a model: an account is tested through its first model. */}
+                      <TestConnection fqn={byAccount.has(a.name) ? `${a.name}/${byAccount.get(a.name)![0]}` : undefined} name={`account ${a.name}`} testId={`test-account-${a.name}`} />
+                      {byAccount.has(a.name) && <small className="hint"> through {`${a.name}/${byAccount.get(a.name)![0]}`}</small>}
+                    </td>
+                  )}
+                  {write && (
+                    <td>
                       <EditButton name={`account ${a.name}`} onClick={() => setEditing(`a:${a.name}`)} />{" "}
                       <DeleteButton name={`account ${a.name}`} onDelete={() => removeAccount.mutate(a.name)} pending={removeAccount.isPending} />
                     </td>
@@ -213,7 +222,7 @@ export default function Providers() {
                 </tr>
                 {write && editing === `a:${a.name}` && (
                   <tr>
-                    <td colSpan={6}>
+                    <td colSpan={7}>
                       <EditAccount account={a} onDone={() => setEditing(undefined)} />
                     </td>
                   </tr>
@@ -368,19 +377,22 @@ function EditModel({ model, onDone }: { model: Model; onDone: () => void }) {
 }
 
 // TestConnection sends one tiny request to the model through the gateway's adapter for it
-// (TestModel) and shows whether it answered, the upstream's status and the latency.
-function TestConnection({ fqn }: { fqn: string }) {
+// (TestModel) and shows whether it answered, the upstream's status and the latency. name is
+// what the button tests (the model, or the account whose first model it is).
+function TestConnection({ fqn, name = fqn, testId = `test-${fqn}` }: { fqn?: string; name?: string; testId?: string }) {
   const { api } = useApi();
-  const test = useMutation({ mutationFn: () => api.admin.testModel({ model: fqn }) });
+  const test = useMutation({ mutationFn: () => api.admin.testModel({ model: fqn ?? "" }) });
   const r = test.data;
   const ms = r?.latency ? Math.round(Number(r.latency.seconds) * 1000 + r.latency.nanos / 1e6) : 0;
   return (
     <>
-      <button type="button" className="secondary" onClick={() => test.mutate()} disabled={test.isPending} aria-label={`Test connection to ${fqn}`}>
+      <button type="button" className="secondary" onClick={() => test.mutate()} disabled={test.isPending || !fqn} aria-label={`Test connection to ${name}`}>
         Test
       </button>{" "}
-      <span role="status" data-testid={`test-${fqn}`}>
-        {test.isPending
+      <span role="status" data-testid={testId}>
+        {!fqn
+          ? "add a model to test it"
+          : test.isPending
           ? "testing…"
           : r
             ? r.ok

@@ -1,17 +1,35 @@
-import { Fragment, useState, type FormEvent } from "react";
+import { Fragment, useId, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { clone, create } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { RoutingTargetSchema, type Routing, type RoutingRule, type VirtualModel } from "@gen/llmgw/admin/v1/admin_pb";
+import type { RoutingRule, VirtualModel } from "@gen/llmgw/admin/v1/admin_pb";
+import { optionsText, routingOf, rowsOf, stickyOf, stickyText, targetsText, whenText } from "../lib/routing";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, useSave, When, type Errors } from "../components";
-import { checkModelName, checkName, checkRouting, routingTypes, splitList, type TargetRow } from "../lib/validate";
+import {
+  checkCondition,
+  checkModelName,
+  checkName,
+  checkRouting,
+  checkSticky,
+  emptyTarget,
+  maxStickyTTL,
+  metadataText,
+  overridableParams,
+  parseMetadata,
+  routingTypes,
+  splitList,
+  type SessionRow,
+  type StickyFields,
+  type TargetRow,
+} from "../lib/validate";
 
 // Routing holds the virtual models (names clients call that route to real models) and the
 // routing rules of the global load-balancing config, each with its targets edited as rows,
 // and every target's live state (circuit, failures, speed) from ListRoutingState, refreshed
-// every 5 seconds. A viewer sees the lists and the live state, and no form or button that writes.
+// every 5 seconds. A target's retries, fallback, parameter and header overrides and SLA
+// cutoffs, a virtual model's sticky routing and a rule's subjects and metadata are edited too.
+// A viewer sees the lists and the live state, and no form or button that writes.
 export default function RoutingPage() {
   const { api } = useApi();
   const write = mayWrite(useAccess(), "config");
@@ -53,7 +71,10 @@ export default function RoutingPage() {
               <Fragment key={v.fqn}>
                 <tr>
                   <th scope="row">{v.fqn}</th>
-                  <td>{v.routingConfig?.type}</td>
+                  <td>
+                    {v.routingConfig?.type}
+                    {stickyText(v.routingConfig)}
+                  </td>
                   <td>{targetsText(v.routingConfig)}</td>
                   {write && (
                     <td>
@@ -83,7 +104,7 @@ export default function RoutingPage() {
             <tr>
               <th scope="col">ID</th>
               <th scope="col" className="num">Position</th>
-              <th scope="col">Models</th>
+              <th scope="col">When</th>
               <th scope="col">Routing</th>
               <th scope="col">Targets</th>
               {write && (
@@ -99,7 +120,7 @@ export default function RoutingPage() {
                 <tr>
                   <th scope="row">{r.id}</th>
                   <td className="num">{r.position}</td>
-                  <td>{r.when?.models.join(", ")}</td>
+                  <td>{whenText(r)}</td>
                   <td>{r.routingConfig?.type}</td>
                   <td>{targetsText(r.routingConfig)}</td>
                   {write && (
@@ -157,47 +178,97 @@ export default function RoutingPage() {
   );
 }
 
-function targetsText(r?: Routing): string {
-  return (r?.loadBalanceTargets ?? [])
-    .map((t) => t.target + (r?.type === "weight-based-routing" ? ` ${t.weight}%` : r?.type === "priority-based-routing" ? ` (priority ${t.priority})` : ""))
-    .join(", ");
-}
+const optionFields = [
+  "sla_cutoff",
+  "sla_cutoff.time_per_output_token_ms",
+  "sla_cutoff.time_to_first_token_ms",
+  "retry_config",
+  "retry_config.attempts",
+  "retry_config.delay",
+  "retry_config.on_status_codes",
+  "fallback_status_codes",
+  "override_params",
+  "headers_override",
+  "headers_override.set",
+  "headers_override.remove",
+];
 
-function rowsOf(r?: Routing): TargetRow[] {
-  return (r?.loadBalanceTargets ?? []).map((t) => ({ target: t.target, weight: t.weight ? String(t.weight) : "", priority: t.priority ? String(t.priority) : "" }));
-}
-
-// routingOf is the routing config of typed rows; a target kept from before keeps the fields
-// the form does not edit (retries, fallbacks, overrides), and the config its sticky routing.
-function routingOf(type: string, rows: TargetRow[], before?: Routing) {
-  return {
-    type,
-    stickyRouting: type === "weight-based-routing" ? before?.stickyRouting : undefined,
-    loadBalanceTargets: rows.map((r) => {
-      const old = before?.loadBalanceTargets.find((t) => t.target === r.target);
-      const t = old ? clone(RoutingTargetSchema, old) : create(RoutingTargetSchema);
-      t.target = r.target;
-      t.weight = Number(r.weight || 0);
-      t.priority = Number(r.priority || 0);
-      return t;
-    }),
-  };
-}
-
-// routingFields are the API paths of a routing config's fields a form shows, for n rows.
-function routingFields(param: string, n: number): string[] {
+// routingFields are the API paths of a routing config's fields a form shows, for n rows and
+// ids session identifiers.
+function routingFields(param: string, n: number, ids = 0): string[] {
   const f = [param, `${param}.type`, `${param}.load_balance_targets`];
-  for (let i = 0; i < n; i++) f.push(...["target", "weight", "priority"].map((x) => `${param}.load_balance_targets[${i}].${x}`));
+  for (let i = 0; i < n; i++) f.push(...["target", "weight", "priority", ...optionFields].map((x) => `${param}.load_balance_targets[${i}].${x}`));
+  f.push(`${param}.sticky_routing`, `${param}.sticky_routing.ttl_seconds`, `${param}.sticky_routing.session_identifiers`);
+  for (let i = 0; i < ids; i++) f.push(...["", ".source", ".key"].map((x) => `${param}.sticky_routing.session_identifiers[${i}]${x}`));
   return f;
 }
 
-// RoutingEditor is a routing type and its targets, one row each.
+// TargetOptions are a target's retries, fallback, overrides and SLA cutoffs, shown on demand
+// (and whenever one of them is refused).
+function TargetOptions(props: { p: string; i: number; type: string; r: TargetRow; set: (k: keyof TargetRow, v: string | boolean) => void; errors: Errors }) {
+  const { p, i, r, set, errors } = props;
+  const n = i + 1;
+  const err = (f: string) => errors[`${p}.${f}`];
+  const failed = optionFields.some((f) => err(f));
+  const [open, setOpen] = useState(false);
+  const fc = useId();
+  const shown = open || failed;
+  const text = (k: keyof TargetRow, label: string, f: string, hint?: string, mode: "numeric" | "text" = "numeric") => (
+    <Field label={`Target ${n} ${label}`} hint={hint} error={err(f)}>
+      {(id, d, inv) => <input id={id} inputMode={mode} value={r[k] as string} onChange={(e) => set(k, e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+    </Field>
+  );
+  return (
+    <div className="options">
+      <button type="button" className="secondary" aria-expanded={shown} onClick={() => setOpen(!shown)}>
+        {shown ? "Hide" : "Show"} target {n} options
+      </button>
+      {!shown && optionsText(r) && <small className="hint"> {optionsText(r)}</small>}
+      {shown && (
+        <>
+          <div className="row">
+            {text("attempts", "retry attempts", "retry_config.attempts", "1 to 10 tries in all; empty: 2")}
+            {text("delay", "retry delay (ms)", "retry_config.delay", "empty: 100")}
+            {text("retryOn", "retry on statuses", "retry_config.on_status_codes", "empty: 429, 500, 502, 503", "text")}
+          </div>
+          <div className="row">
+            {text("fallbackOn", "fall back on statuses", "fallback_status_codes", "the next target is tried after these; empty: 401, 403, 404, 429, 500, 502, 503", "text")}
+            <div className="field check">
+              <input id={fc} type="checkbox" checked={r.fallbackCandidate} onChange={(e) => set("fallbackCandidate", e.target.checked)} />
+              <label htmlFor={fc}>Target {n} may be tried after another failed</label>
+            </div>
+          </div>
+          <div className="row">
+            <Field label={`Target ${n} override parameters (JSON)`} hint={`set on every request to it: ${overridableParams.join(", ")}`} error={err("override_params")}>
+              {(id, d, inv) => <textarea id={id} rows={2} value={r.params} onChange={(e) => set("params", e.target.value)} aria-describedby={d} aria-invalid={inv} placeholder='{"temperature": 0.2}' />}
+            </Field>
+            <Field label={`Target ${n} headers to set`} hint='one "Name: value" a line' error={err("headers_override.set") ?? err("headers_override")}>
+              {(id, d, inv) => <textarea id={id} rows={2} value={r.headersSet} onChange={(e) => set("headersSet", e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+            </Field>
+            {text("headersRemove", "headers to remove", "headers_override.remove", "comma-separated", "text")}
+          </div>
+          {props.type === "priority-based-routing" && (
+            <div className="row">
+              {text("slaTpot", "SLA time per output token (ms)", "sla_cutoff.time_per_output_token_ms", "skipped while slower; empty: none")}
+              <Field label={`Target ${n} SLA time to first token (ms)`} hint="empty: none" error={err("sla_cutoff.time_to_first_token_ms") ?? err("sla_cutoff")}>
+                {(id, d, inv) => <input id={id} inputMode="numeric" value={r.slaTtft} onChange={(e) => set("slaTtft", e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+              </Field>
+            </div>
+          )}
+          {props.type !== "priority-based-routing" && err("sla_cutoff") && <FormError message={err("sla_cutoff")} />}
+        </>
+      )}
+    </div>
+  );
+}
+
+// RoutingEditor is a routing type and its targets, one row each, with their options.
 function RoutingEditor(props: { param: string; type: string; setType: (t: string) => void; rows: TargetRow[]; setRows: (r: TargetRow[]) => void; errors: Errors }) {
   const { api } = useApi();
   const models = useQuery({ queryKey: ["models"], queryFn: () => api.admin.listModels({}) });
   const { param, type, rows, setRows, errors } = props;
   const list = `${param}.load_balance_targets`;
-  const set = (i: number, k: keyof TargetRow, v: string) => setRows(rows.map((r, j) => (j === i ? { ...r, [k]: v } : r)));
+  const set = (i: number, k: keyof TargetRow, v: string | boolean) => setRows(rows.map((r, j) => (j === i ? { ...r, [k]: v } : r)));
   return (
     <>
       <Field label="Routing type" error={errors[`${param}.type`] ?? errors[param]}>
@@ -213,33 +284,36 @@ function RoutingEditor(props: { param: string; type: string; setType: (t: string
       <fieldset className="targets">
         <legend>Targets</legend>
         {rows.map((r, i) => (
-          <div className="row" key={i}>
-            <Field label={`Target ${i + 1} model`} error={errors[`${list}[${i}].target`]}>
-              {(id, d, inv) => (
-                <select id={id} value={r.target} onChange={(e) => set(i, "target", e.target.value)} aria-describedby={d} aria-invalid={inv}>
-                  <option value="">choose a model…</option>
-                  {models.data?.models.map((m) => (
-                    <option key={m.fqn}>{m.fqn}</option>
-                  ))}
-                  {r.target && !models.data?.models.some((m) => m.fqn === r.target) && <option>{r.target}</option>}
-                </select>
+          <div key={i} className="target">
+            <div className="row">
+              <Field label={`Target ${i + 1} model`} error={errors[`${list}[${i}].target`]}>
+                {(id, d, inv) => (
+                  <select id={id} value={r.target} onChange={(e) => set(i, "target", e.target.value)} aria-describedby={d} aria-invalid={inv}>
+                    <option value="">choose a model…</option>
+                    {models.data?.models.map((m) => (
+                      <option key={m.fqn}>{m.fqn}</option>
+                    ))}
+                    {r.target && !models.data?.models.some((m) => m.fqn === r.target) && <option>{r.target}</option>}
+                  </select>
+                )}
+              </Field>
+              {type === "weight-based-routing" && (
+                <Field label={`Target ${i + 1} weight (%)`} error={errors[`${list}[${i}].weight`]}>
+                  {(id, d, inv) => <input id={id} inputMode="numeric" value={r.weight} onChange={(e) => set(i, "weight", e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+                </Field>
               )}
-            </Field>
-            {type === "weight-based-routing" && (
-              <Field label={`Target ${i + 1} weight (%)`} error={errors[`${list}[${i}].weight`]}>
-                {(id, d, inv) => <input id={id} inputMode="numeric" value={r.weight} onChange={(e) => set(i, "weight", e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-              </Field>
-            )}
-            {type === "priority-based-routing" && (
-              <Field label={`Target ${i + 1} priority`} hint="lower first" error={errors[`${list}[${i}].priority`]}>
-                {(id, d, inv) => <input id={id} inputMode="numeric" value={r.priority} onChange={(e) => set(i, "priority", e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-              </Field>
-            )}
-            <div className="field check">
-              <button type="button" className="secondary" onClick={() => setRows(rows.filter((_, j) => j !== i))} aria-label={`Remove target ${i + 1}`}>
-                Remove
-              </button>
+              {type === "priority-based-routing" && (
+                <Field label={`Target ${i + 1} priority`} hint="lower first" error={errors[`${list}[${i}].priority`]}>
+                  {(id, d, inv) => <input id={id} inputMode="numeric" value={r.priority} onChange={(e) => set(i, "priority", e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+                </Field>
+              )}
+              <div className="field check">
+                <button type="button" className="secondary" onClick={() => setRows(rows.filter((_, j) => j !== i))} aria-label={`Remove target ${i + 1}`}>
+                  Remove
+                </button>
+              </div>
             </div>
+            <TargetOptions p={`${list}[${i}]`} i={i} type={type} r={r} set={(k, v) => set(i, k, v)} errors={errors} />
           </div>
         ))}
         {errors[list] && (
@@ -248,12 +322,66 @@ function RoutingEditor(props: { param: string; type: string; setType: (t: string
           </p>
         )}
         <p>
-          <button type="button" className="secondary" onClick={() => setRows([...rows, { target: "", weight: "", priority: "" }])}>
+          <button type="button" className="secondary" onClick={() => setRows([...rows, { ...emptyTarget }])}>
             Add target
           </button>
         </p>
       </fieldset>
     </>
+  );
+}
+
+// StickyEditor is a virtual model's sticky routing (session affinity): on or off, its TTL and
+// the session identifiers, one row each.
+function StickyEditor({ param, st, setSt, errors }: { param: string; st: StickyFields; setSt: (s: StickyFields) => void; errors: Errors }) {
+  const p = `${param}.sticky_routing`;
+  const setId = (i: number, k: keyof SessionRow, v: string) => setSt({ ...st, ids: st.ids.map((x, j) => (j === i ? { ...x, [k]: v } : x)) });
+  const cb = useId();
+  return (
+    <fieldset className="targets">
+      <legend>Sticky routing</legend>
+      <div className="field check">
+        <input id={cb} type="checkbox" checked={st.on} onChange={(e) => setSt({ ...st, on: e.target.checked, ids: st.ids.length ? st.ids : [{ source: "headers", key: "" }] })} />
+        <label htmlFor={cb}>Keep a session on one target (weight-based routing only)</label>
+      </div>
+      {errors[p] && <FormError message={errors[p]} />}
+      {st.on && (
+        <>
+          <Field label="Session TTL (seconds)" hint={`after its last request; 1 to ${maxStickyTTL}`} error={errors[`${p}.ttl_seconds`]}>
+            {(id, d, inv) => <input id={id} inputMode="numeric" value={st.ttl} onChange={(e) => setSt({ ...st, ttl: e.target.value })} aria-describedby={d} aria-invalid={inv} />}
+          </Field>
+          {st.ids.map((x, i) => {
+            const f = `${p}.session_identifiers[${i}]`;
+            return (
+              <div className="row" key={i}>
+                <Field label={`Session identifier ${i + 1} source`} error={errors[`${f}.source`]}>
+                  {(id, d, inv) => (
+                    <select id={id} value={x.source} onChange={(e) => setId(i, "source", e.target.value)} aria-describedby={d} aria-invalid={inv}>
+                      <option value="headers">header</option>
+                      <option value="metadata">metadata</option>
+                    </select>
+                  )}
+                </Field>
+                <Field label={`Session identifier ${i + 1} key`} hint={x.source === "headers" ? "a header name, e.g. x-session-id" : "a metadata key"} error={errors[`${f}.key`] ?? errors[f]}>
+                  {(id, d, inv) => <input id={id} value={x.key} onChange={(e) => setId(i, "key", e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+                </Field>
+                <div className="field check">
+                  <button type="button" className="secondary" onClick={() => setSt({ ...st, ids: st.ids.filter((_, j) => j !== i) })} aria-label={`Remove session identifier ${i + 1}`}>
+                    Remove
+                  </button>
+                </div>
+              </div>
+            );
+          })}
+          {errors[`${p}.session_identifiers`] && <FormError message={errors[`${p}.session_identifiers`]} />}
+          <p>
+            <button type="button" className="secondary" onClick={() => setSt({ ...st, ids: [...st.ids, { source: "headers", key: "" }] })}>
+              Add session identifier
+            </button>
+          </p>
+        </>
+      )}
+    </fieldset>
   );
 }
 
@@ -263,20 +391,22 @@ function VirtualModelForm({ initial, onDone }: { initial?: VirtualModel; onDone?
   const [group, setGroup] = useState(initial?.group ?? "");
   const [name, setName] = useState(initial?.name ?? "");
   const [type, setType] = useState(initial?.routingConfig?.type ?? "weight-based-routing");
-  const [rows, setRows] = useState<TargetRow[]>(initial ? rowsOf(initial.routingConfig) : [{ target: "", weight: "100", priority: "" }]);
+  const [rows, setRows] = useState<TargetRow[]>(initial ? rowsOf(initial.routingConfig) : [{ ...emptyTarget, weight: "100" }]);
+  const [sticky, setSticky] = useState<StickyFields>(stickyOf(initial?.routingConfig));
   const param = "virtual_model.routing_config";
-  const fields = ["virtual_model.group", "virtual_model.name", "virtual_model.model_types", ...routingFields(param, rows.length)];
+  const fields = ["virtual_model.group", "virtual_model.name", "virtual_model.model_types", ...routingFields(param, rows.length, sticky.ids.length)];
   const { m, errors, setErrors } = useSave(
     fields,
     () => {
-      const vm = { group, name, modelTypes: initial?.modelTypes ?? [], routingConfig: routingOf(type, rows, initial?.routingConfig) };
+      const vm = { group, name, modelTypes: initial?.modelTypes ?? [], routingConfig: routingOf(type, rows, sticky) };
       return initial ? api.admin.updateVirtualModel({ virtualModel: vm }).then(() => undefined) : api.admin.createVirtualModel({ virtualModel: vm }).then(() => undefined);
     },
     () => {
       if (onDone) onDone();
       else {
         setName("");
-        setRows([{ target: "", weight: "100", priority: "" }]);
+        setRows([{ ...emptyTarget, weight: "100" }]);
+        setSticky(stickyOf());
       }
     },
   );
@@ -286,6 +416,7 @@ function VirtualModelForm({ initial, onDone }: { initial?: VirtualModel; onDone?
       "virtual_model.group": checkName("virtual_model.group", group),
       "virtual_model.name": checkModelName("virtual_model.name", name),
       ...checkRouting(param, type, rows),
+      ...checkSticky(param, type, sticky),
     };
     setErrors(errs);
     if (!hasErrors(errs)) m.mutate(undefined);
@@ -303,6 +434,7 @@ function VirtualModelForm({ initial, onDone }: { initial?: VirtualModel; onDone?
         </Field>
       </div>
       <RoutingEditor param={param} type={type} setType={setType} rows={rows} setRows={setRows} errors={errors} />
+      <StickyEditor param={param} st={sticky} setSt={setSticky} errors={errors} />
       <FormError message={errors[""] ?? errors["virtual_model.model_types"]} />
       <button type="submit" disabled={m.isPending}>
         {initial ? "Save" : "Create virtual model"}
@@ -319,25 +451,35 @@ function VirtualModelForm({ initial, onDone }: { initial?: VirtualModel; onDone?
   );
 }
 
-// RoutingRuleForm creates a routing rule, or edits initial (its id is immutable). The rule's
-// subjects and metadata conditions are kept as they are.
+// RoutingRuleForm creates a routing rule, or edits initial (its id is immutable): the models,
+// subjects and metadata it matches, and where it routes them.
 function RoutingRuleForm({ initial, onDone }: { initial?: RoutingRule; onDone?: () => void }) {
   const { api } = useApi();
   const [id, setId] = useState(initial?.id ?? "");
   const [position, setPosition] = useState(initial ? String(initial.position) : "0");
   const [models, setModels] = useState(initial?.when?.models.join(", ") ?? "");
+  const [subjects, setSubjects] = useState(initial?.when?.subjects.join(", ") ?? "");
+  const [metadata, setMetadata] = useState(metadataText(initial?.when?.metadata));
   const [type, setType] = useState(initial?.routingConfig?.type ?? "priority-based-routing");
-  const [rows, setRows] = useState<TargetRow[]>(initial ? rowsOf(initial.routingConfig) : [{ target: "", weight: "", priority: "0" }]);
+  const [rows, setRows] = useState<TargetRow[]>(initial ? rowsOf(initial.routingConfig) : [{ ...emptyTarget, priority: "0" }]);
   const param = "routing_rule.routing_config";
-  const fields = ["routing_rule.id", "routing_rule.position", "routing_rule.when.models", "routing_rule.when", ...routingFields(param, rows.length)];
+  const fields = [
+    "routing_rule.id",
+    "routing_rule.position",
+    "routing_rule.when.models",
+    "routing_rule.when.subjects",
+    "routing_rule.when.metadata",
+    "routing_rule.when",
+    ...routingFields(param, rows.length),
+  ];
   const { m, errors, setErrors } = useSave(
     fields,
     () => {
       const rule = {
         id,
         position: Number(position || 0),
-        when: { subjects: initial?.when?.subjects ?? [], metadata: initial?.when?.metadata ?? {}, models: splitList(models) },
-        routingConfig: routingOf(type, rows, initial?.routingConfig),
+        when: { subjects: splitList(subjects), metadata: parseMetadata(metadata).metadata, models: splitList(models) },
+        routingConfig: routingOf(type, rows),
       };
       return initial ? api.admin.updateRoutingRule({ routingRule: rule }).then(() => undefined) : api.admin.createRoutingRule({ routingRule: rule }).then(() => undefined);
     },
@@ -346,7 +488,9 @@ function RoutingRuleForm({ initial, onDone }: { initial?: RoutingRule; onDone?: 
       else {
         setId("");
         setModels("");
-        setRows([{ target: "", weight: "", priority: "0" }]);
+        setSubjects("");
+        setMetadata("");
+        setRows([{ ...emptyTarget, priority: "0" }]);
       }
     },
     [["routing-rules"]],
@@ -357,6 +501,7 @@ function RoutingRuleForm({ initial, onDone }: { initial?: RoutingRule; onDone?: 
       "routing_rule.id": checkName("routing_rule.id", id),
       "routing_rule.position": /^-?\d+$/.test(position.trim() || "0") ? undefined : "routing_rule.position must be a whole number",
       "routing_rule.when.models": splitList(models).length ? undefined : "routing_rule.when.models is required: the models the rule routes",
+      ...checkCondition("routing_rule.when", subjects, metadata),
       ...checkRouting(param, type, rows),
     };
     setErrors(errs);
@@ -377,8 +522,16 @@ function RoutingRuleForm({ initial, onDone }: { initial?: RoutingRule; onDone?: 
           {(i, d, inv) => <input id={i} value={models} onChange={(e) => setModels(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
       </div>
+      <div className="row">
+        <Field label="For subjects (comma-separated, optional)" hint="user:<name>, team:<name>, virtualaccount:<name> or *; empty: every caller" error={errors["routing_rule.when.subjects"]}>
+          {(i, d, inv) => <input id={i} value={subjects} onChange={(e) => setSubjects(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+        <Field label="With metadata (optional)" hint="key=value, comma-separated: all must match the request's metadata" error={errors["routing_rule.when.metadata"]}>
+          {(i, d, inv) => <input id={i} value={metadata} onChange={(e) => setMetadata(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+        </Field>
+      </div>
       <RoutingEditor param={param} type={type} setType={setType} rows={rows} setRows={setRows} errors={errors} />
-      <FormError message={errors[""]} />
+      <FormError message={errors[""] ?? errors[`${param}.sticky_routing`]} />
       <button type="submit" disabled={m.isPending}>
         {initial ? "Save" : "Create routing rule"}
       </button>
