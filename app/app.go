@@ -438,7 +438,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		}
 		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(status), admin.WithRoutingState(routing), admin.WithModelTest(&snaps, admin.DefaultTestTimeout, h.now())), pl.st
 		// The web app is served where the Admin API is: it is an Admin API client.
-		ui, err := web.New("/ui/")
+		// Its single sign-on calls the login identity provider, which the CSP allows.
+		ui, err := web.New("/ui/", web.WithConnectOrigins(func() []string { return server.LoginOrigins(&snaps) }))
 		if err != nil {
 			return err
 		}

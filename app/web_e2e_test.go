@@ -3,18 +3,25 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
+
+	"github.com/llmgw/llmgw/gateway/oidc/oidctest"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
 
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
@@ -42,12 +49,14 @@ func chromiumPath() (string, error) {
 // with subjects, metadata and target options, a rate limit and a budget (and a spare rate
 // limit given a second limit, then deleted); chat with mock/echo in the Playground with
 // streaming and that user's key; see the live status; hit the rate limit and see the refusal;
-// revoke the key; see the requests on the Usage dashboard and in the request log; edit the
+// revoke the key; see the requests on the Usage dashboards and in the request log; edit the
 // configuration as YAML (review the diff, apply), compare two virtual models side by side in
-// the Playground and answer a tool call there (the upstream must get the tool message); sign in again with a key of a user with no Admin API role and see only that user's pages,
-// and with a viewer's and see the configuration read-only. The dashboard's numbers must be
-// the Usage API's. Node, web/node_modules and chromium are required: a machine without them
-// fails here with the command that fixes it. Screenshots go to docs/screenshots.
+// the Playground and answer a tool call there (the upstream must get the tool message); sign
+// in again as a user with no Admin API role, a viewer (the configuration read-only) and a team
+// admin, and see what each role allows; sign in through a test OpenID provider (authorization
+// code with PKCE) as a viewer. The dashboards' numbers must be the Usage API's. Node,
+// web/node_modules and chromium are required: a machine without them fails here with the
+// command that fixes it. Screenshots and page timings go to docs/screenshots.
 func TestWebAppE2E(t *testing.T) {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -71,6 +80,26 @@ func TestWebAppE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	userKey := g.userKey(t, "bob") // a user with no Admin API role
+	if _, err := g.adminClient().CreateTeam(ctx, &adminv1.CreateTeamRequest{Team: &adminv1.Team{Name: "sre"}}); err != nil {
+		t.Fatal(err)
+	}
+	teamAdminKey := g.roleKey(t, "lena", []string{"team-admin"}, "sre")
+	// GetCaller serves every caller, over REST too: a user without a role learns who they are.
+	if resp, body := g.do(t, http.MethodGet, "/api/v1/caller", userKey, ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"principal":"user:bob"`) || strings.Contains(body, `"adminApi":true`) {
+		t.Fatalf("GET /api/v1/caller as bob: %d %s", resp.StatusCode, body)
+	}
+	// The login identity provider: a spec-following test OP that logs "sara", a viewer, in at
+	// once; the web app signs in through it with the authorization code flow.
+	idp := oidctest.New()
+	defer idp.Close()
+	idp.SetUser(oidctest.Claims{Subject: "sara", Email: "sara@example.com"})
+	if _, err := g.adminClient().CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: "sara", Roles: []string{"viewer"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.adminClient().CreateIdentityProvider(ctx, &adminv1.CreateIdentityProviderRequest{IdentityProvider: &adminv1.IdentityProvider{
+		Name: "test-sso", Issuer: idp.Issuer, Audiences: []string{idp.Audience}, ClientId: idp.ClientID, UserClaim: "sub"}}); err != nil {
+		t.Fatal(err)
+	}
 	// The upstream of the provider account the script creates: it tests the connection to a
 	// model there and chats with it through a virtual model.
 	fake := providertest.NewOpenAI(t)
@@ -82,7 +111,10 @@ func TestWebAppE2E(t *testing.T) {
 		"LLMGW_URL=" + g.URL,
 		"LLMGW_TOKEN=" + token,
 		"LLMGW_USER_KEY=" + userKey,
+		"LLMGW_TEAM_ADMIN_KEY=" + teamAdminKey,
 		"LLMGW_FAKE_OPENAI=" + fake.URL + "/v1",
+		"LLMGW_SSO_PROVIDER=test-sso",
+		"LLMGW_SSO_ISSUER=" + idp.Issuer,
 		"LLMGW_CHROMIUM=" + chromium,
 		"LLMGW_SCREENSHOTS=" + filepath.Join(root, "docs", "screenshots"),
 	}
@@ -112,6 +144,7 @@ func TestWebAppE2E(t *testing.T) {
 	if got, want := string(dm[3]), strconv.FormatInt(tot.GetFailures(), 10); got != want {
 		t.Errorf("dashboard failures %s, Usage API %s", got, want)
 	}
+	checkDashboard(ctx, t, usage, out)
 	// Three Playground requests of mock/echo with alice's key: two answered, the third refused
 	// by the 2-a-minute rate limit.
 	if tot.GetRequests() != 3 || tot.GetFailures() != 1 {
@@ -145,4 +178,145 @@ func sentToolResult(reqs []providertest.Request, result string) bool {
 		}
 	}
 	return false
+}
+
+// checkDashboard compares the rest of the dashboard e2e.mjs printed (the time series, cost by
+// user, latency per model, over the range the page showed) with the Usage API's answers for
+// the same range.
+func checkDashboard(ctx context.Context, t *testing.T, usage usagev1connect.UsageServiceClient, out []byte) {
+	t.Helper()
+	line := func(prefix string) map[string]string {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(prefix) + ` (.*)$`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("e2e.mjs printed no %q line; output:\n%s", prefix, out)
+		}
+		kv := map[string]string{}
+		for _, f := range regexp.MustCompile(`(\w+)=(\S+)`).FindAllStringSubmatch(string(m[1]), -1) {
+			kv[f[1]] = f[2]
+		}
+		return kv
+	}
+	series := line("dashboard series")
+	start, err1 := time.Parse(time.RFC3339, series["start"])
+	end, err2 := time.Parse(time.RFC3339, series["end"])
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("dashboard range: %v", err)
+	}
+	filter := &usagev1.Filter{StartTime: timestamppb.New(start), EndTime: timestamppb.New(end)}
+	want := func(what, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("dashboard %s %q, Usage API %q", what, got, want)
+		}
+	}
+
+	ts, err := usage.GetTimeSeries(ctx, &usagev1.GetTimeSeriesRequest{Filter: filter, Granularity: usagev1.Granularity_GRANULARITY_HOUR, GroupBy: usagev1.Dimension_DIMENSION_MODEL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echo *usagev1.Series
+	for _, s := range ts.GetSeries() {
+		if s.GetGroup() == "mock/echo" {
+			echo = s
+		}
+	}
+	if echo == nil {
+		t.Fatalf("Usage API time series has no mock/echo series: %v", ts)
+	}
+	want("series requests", series["requests"], strconv.FormatInt(echo.GetTotals().GetRequests(), 10))
+	want("series completion tokens", series["completion_tokens"], strconv.FormatInt(echo.GetTotals().GetCompletionTokens(), 10))
+	want("series cost", series["cost"], usd(echo.GetTotals().GetCostUsd()))
+
+	for _, c := range []struct {
+		dim usagev1.Dimension
+		key string // as the page names the group; the API's key for "(none)" is ""
+	}{{usagev1.Dimension_DIMENSION_USER, "alice"}, {usagev1.Dimension_DIMENSION_TEAM, "eng"}} { // the metadata group, which grows during the run, e2e.mjs compares at once
+		name := strings.ToLower(strings.TrimPrefix(c.dim.String(), "DIMENSION_"))
+		cost := line("dashboard cost dim=" + name)
+		req := &usagev1.GetCostBreakdownRequest{Filter: filter, GroupBy: c.dim}
+		if c.dim == usagev1.Dimension_DIMENSION_METADATA {
+			req.GroupByMetadataKey = "project"
+		}
+		cb, err := usage.GetCostBreakdown(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *usagev1.Totals
+		for _, g := range cb.GetGroups() {
+			if g.GetKey() == strings.TrimSuffix(c.key, "(none)") {
+				got = g.GetTotals()
+			}
+		}
+		if got == nil || cost["key"] != c.key {
+			t.Fatalf("cost by %s: page's group %q, Usage API's groups %v", name, cost["key"], cb.GetGroups())
+		}
+		want("cost by "+name+" requests", cost["requests"], strconv.FormatInt(got.GetRequests(), 10))
+		want("cost by "+name+" failures", cost["failures"], strconv.FormatInt(got.GetFailures(), 10))
+		want("cost by "+name+" completion tokens", cost["completion_tokens"], strconv.FormatInt(got.GetCompletionTokens(), 10))
+		want("cost by "+name+" cost", cost["cost"], usd(got.GetCostUsd()))
+	}
+
+	lat := line("dashboard latency mock/echo")
+	lp, err := usage.GetLatencyPercentiles(ctx, &usagev1.GetLatencyPercentilesRequest{Filter: filter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ml *usagev1.ModelLatency
+	for _, m := range lp.GetModels() {
+		if m.GetModel() == "mock/echo" {
+			ml = m
+		}
+	}
+	if ml == nil {
+		t.Fatalf("Usage API latency has no mock/echo: %v", lp)
+	}
+	want("latency requests", lat["requests"], strconv.FormatInt(ml.GetRequests(), 10))
+	want("latency p50", lat["p50"], durationMs(ml.GetLatency().GetP50()))
+	want("latency p95", lat["p95"], durationMs(ml.GetLatency().GetP95()))
+	want("latency p99", lat["p99"], durationMs(ml.GetLatency().GetP99()))
+	want("latency streams", lat["streams"], strconv.FormatInt(ml.GetStreams(), 10))
+	want("ttft p50", lat["ttft_p50"], durationMs(ml.GetTtft().GetP50()))
+	want("ttft p95", lat["ttft_p95"], durationMs(ml.GetTtft().GetP95()))
+	want("ttft p99", lat["ttft_p99"], durationMs(ml.GetTtft().GetP99()))
+	if ml.GetStreams() == 0 || ml.GetLatency().GetP50().AsDuration() <= 0 {
+		t.Errorf("Usage API latency of mock/echo: %d streams, p50 %v; want the Playground's streams timed", ml.GetStreams(), ml.GetLatency().GetP50().AsDuration())
+	}
+}
+
+// usd is how the web app shows a cost: "$" and JavaScript's String(number), the double's
+// shortest representation, in exponent form below 1e-6 and from 1e21 ("1e-7", "1.5e+21").
+func usd(v float64) string {
+	if a := math.Abs(v); a == 0 || (a >= 1e-6 && a < 1e21) {
+		return "$" + strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(v, 'e', -1, 64), "e")
+	sign, digits := exp[:1], strings.TrimLeft(exp[1:], "0")
+	return "$" + mant + "e" + sign + digits
+}
+
+// durationMs is how the web app shows a duration: milliseconds with every nanosecond digit,
+// trailing zeros dropped; the value only (the page prints "<n> ms", the line splits at spaces).
+func durationMs(d interface{ AsDuration() time.Duration }) string {
+	ns := d.AsDuration().Nanoseconds()
+	s := strconv.FormatInt(ns/1e6, 10)
+	if frac := strings.TrimRight(fmt.Sprintf("%06d", ns%1e6), "0"); frac != "" {
+		s += "." + frac
+	}
+	return s
+}
+
+// roleKey creates a user with Admin API roles (and teams) and returns a key of theirs, named
+// "<name>-key".
+func (g *gateway) roleKey(t *testing.T, name string, roles []string, teams ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin := g.adminClient()
+	if _, err := admin.CreateUser(ctx, &adminv1.CreateUserRequest{User: &adminv1.User{Name: name, Roles: roles, Teams: teams}}); err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	k, err := admin.CreateApiKey(ctx, &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{Name: name + "-key", Owner: &adminv1.ApiKey_User{User: name}}})
+	if err != nil {
+		t.Fatalf("create key for %s: %v", name, err)
+	}
+	return k.GetSecret()
 }

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -26,10 +27,24 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
-// ContentSecurityPolicy is the policy every answer carries: only the app's own scripts,
-// styles and connections; no inline script, no eval, no framing, no plugins.
+// ContentSecurityPolicy is the policy every answer carries when no other origin is allowed
+// (see WithConnectOrigins): only the app's own scripts, styles and connections; no inline
+// script, no eval, no framing, no plugins.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Policy is ContentSecurityPolicy with connect-src also allowing origins (each
+// "scheme://host[:port]"; anything else is left out, so no wildcard or keyword can get in).
+func Policy(origins []string) string {
+	src := "connect-src 'self'"
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+			!strings.ContainsAny(u.Host, "*; '\"") && u.Scheme+"://"+u.Host == o && !strings.Contains(src, " "+o) {
+			src += " " + o
+		}
+	}
+	return strings.Replace(ContentSecurityPolicy, "connect-src 'self'", src, 1)
+}
 
 // immutable is the Cache-Control of the hashed assets under assets/: their name changes with
 // their content, so a browser may keep them for a year without asking again.
@@ -64,21 +79,35 @@ var compressible = map[string]bool{".js": true, ".css": true, ".html": true, ".s
 
 // Handler serves the app. Build it with New.
 type Handler struct {
-	prefix string
-	files  map[string]*file
+	prefix  string
+	files   map[string]*file
+	connect func() []string
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithConnectOrigins makes the CSP's connect-src also allow the origins origins returns, asked
+// on every request: the identity providers' endpoints the app's single sign-on calls (their
+// token endpoint). It must be safe for concurrent use.
+func WithConnectOrigins(origins func() []string) Option {
+	return func(h *Handler) { h.connect = origins }
 }
 
 // New returns a handler of the embedded app for requests under prefix (with its trailing
 // slash, e.g. "/ui/"). It fails when the embedded build has no index.html.
-func New(prefix string) (*Handler, error) {
-	return newHandler(prefix, dist, "dist")
+func New(prefix string, opts ...Option) (*Handler, error) {
+	return newHandler(prefix, dist, "dist", opts...)
 }
 
-func newHandler(prefix string, fsys fs.FS, root string) (*Handler, error) {
+func newHandler(prefix string, fsys fs.FS, root string, opts ...Option) (*Handler, error) {
 	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") {
 		return nil, fmt.Errorf("web: prefix %q must start and end with /", prefix)
 	}
 	h := &Handler{prefix: prefix, files: map[string]*file{}}
+	for _, o := range opts {
+		o(h)
+	}
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -106,7 +135,11 @@ func newHandler(prefix string, fsys fs.FS, root string) (*Handler, error) {
 // loudly instead of running HTML as a script.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
+	csp := ContentSecurityPolicy
+	if h.connect != nil {
+		csp = Policy(h.connect())
+	}
+	hdr.Set("Content-Security-Policy", csp)
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("X-Frame-Options", "DENY")

@@ -230,3 +230,28 @@ func TestHandlerConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestConnectOrigins: the CSP's connect-src allows exactly the origins the option returns,
+// read per request, and drops anything that is not a plain http(s) origin.
+func TestConnectOrigins(t *testing.T) {
+	var origins []string
+	fsys := fstest.MapFS{"dist/index.html": {Data: []byte("<!doctype html>")}}
+	h, err := newHandler("/ui/", fsys, "dist", WithConnectOrigins(func() []string { return origins }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csp := func() string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/ui/", nil))
+		return rec.Header().Get("Content-Security-Policy")
+	}
+	if got := csp(); got != ContentSecurityPolicy {
+		t.Errorf("no origins: CSP %q", got)
+	}
+	origins = []string{"https://login.example.com", "http://127.0.0.1:5556", "https://login.example.com",
+		"*", "https://*.example.com", "https://a.example.com/path", "javascript:alert(1)", "'unsafe-inline'", "https://x.example.com; script-src *"}
+	want := strings.Replace(ContentSecurityPolicy, "connect-src 'self'", "connect-src 'self' https://login.example.com http://127.0.0.1:5556", 1)
+	if got := csp(); got != want {
+		t.Errorf("CSP\n%q\nwant\n%q", got, want)
+	}
+}

@@ -8,11 +8,13 @@ package admin
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
+	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/store"
 )
 
@@ -619,4 +621,25 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *adminv1.ListAuditEve
 		return nil, s.fail(ctx, "ListAuditEvents", err)
 	}
 	return &adminv1.ListAuditEventsResponse{AuditEvents: out, NextPageToken: next}, nil
+}
+
+// GetCaller implements adminv1connect.AdminServiceHandler: who the authenticated caller is.
+func (s *Service) GetCaller(ctx context.Context, _ *adminv1.GetCallerRequest) (*adminv1.GetCallerResponse, error) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return nil, apierr.ConnectError(apierr.New(apierr.KindUnauthenticated, "missing API key: send it as 'Authorization: Bearer <key>'"))
+	}
+	roles := slices.Clone(p.Roles)
+	if p.Admin && !slices.Contains(roles, snapshot.RoleAdmin) {
+		roles = append(roles, snapshot.RoleAdmin)
+	}
+	slices.Sort(roles)
+	return &adminv1.GetCallerResponse{
+		Principal:      PrincipalName(p),
+		User:           p.User,
+		VirtualAccount: p.VirtualAccount,
+		Roles:          roles,
+		Teams:          slices.Clone(p.Teams),
+		AdminApi:       MayUse(p),
+	}, nil
 }

@@ -40,6 +40,9 @@ type rule struct {
 	narrow func(ctx context.Context, sc *scope, resp any) error
 	// write names the audit event of a write; nil for reads and probes.
 	write *audit
+	// anyone: every authenticated caller may call it, with or without a role or the admin
+	// scope (GetCaller, which tells a caller what it may do).
+	anyone bool
 	// probe: the method reads nothing and writes nothing of the configuration, but acts
 	// outside it (TestModel calls an upstream at the gateway's expense): admins only, and not
 	// audited, since it changes nothing.
@@ -231,6 +234,8 @@ var rules = map[string]rule{
 	"ListLimitStatus": read,
 
 	"ListAuditEvents": read,
+
+	"GetCaller": {read: true, anyone: true},
 }
 
 // allow admits a team admin's request (its answer is narrowed).
@@ -409,6 +414,8 @@ func (s *Service) Authorize() connect.UnaryInterceptorFunc {
 				return nil, apierr.ConnectError(apierr.New(apierr.KindUnauthenticated, "missing API key: send it as 'Authorization: Bearer <key>'"))
 			case !ok:
 				return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "%s has no access rule", method))
+			case r.anyone:
+				return next(ctx, req)
 			case !MayUse(p):
 				return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin-scoped key of a user with an admin, viewer or team-admin role"))
 			}

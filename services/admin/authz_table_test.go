@@ -9,8 +9,9 @@ import (
 
 // TestEveryMethodHasARule walks the AdminService descriptor: every method has a row in the
 // role table, reads (Get*, List*) are the viewer's and record nothing, probes (TestModel) are
-// neither, ApplyConfig writes only through other methods, each recorded, and every other
-// method is a write that the audit log records. A method added without a row fails here.
+// neither, ApplyConfig writes only through other methods, each recorded, a method open to
+// every authenticated caller (GetCaller) only reads, and every other method is a write that
+// the audit log records. A method added without a row fails here.
 func TestEveryMethodHasARule(t *testing.T) {
 	sd := adminv1.File_llmgw_admin_v1_admin_proto.Services().ByName("AdminService")
 	if sd == nil {
@@ -28,6 +29,8 @@ func TestEveryMethodHasARule(t *testing.T) {
 		}
 		isRead := strings.HasPrefix(name, "Get") || strings.HasPrefix(name, "List") || name == "ExportConfig" || name == "PlanConfig"
 		switch {
+		case r.anyone && (!isRead || !r.read || r.write != nil || r.team != nil || r.probe):
+			t.Errorf("%s is open to every caller: want a read, no audit, no team check", name)
 		case r.probe && (isRead || r.read || r.write != nil || r.team != nil):
 			t.Errorf("%s probes: want no read, no audit, no team check", name)
 		case r.probe:

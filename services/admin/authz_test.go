@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
@@ -300,4 +302,41 @@ func TestRoles(t *testing.T) {
 			t.Errorf("admin token's team events: %v, %v; want 2", root.GetAuditEvents(), err)
 		}
 	})
+}
+
+// TestGetCaller: every authenticated caller learns its principal, roles, teams and whether the
+// Admin API serves it, including callers the rest of the Admin API refuses; no key, no answer.
+func TestGetCaller(t *testing.T) {
+	ctx := context.Background()
+	r := newRBAC(t)
+	if _, err := r.root.CreateTeam(ctx, &adminv1.CreateTeamRequest{Team: &adminv1.Team{Name: "ml"}}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		client adminv1connect.AdminServiceClient
+		want   *adminv1.GetCallerResponse
+	}{
+		{"admin token", r.root, &adminv1.GetCallerResponse{Principal: "admin-token", Roles: []string{"admin"}, AdminApi: true}},
+		{"viewer", r.user(t, "vera", []string{"viewer"}, nil), &adminv1.GetCallerResponse{Principal: "user:vera", User: "vera", Roles: []string{"viewer"}, AdminApi: true}},
+		{"team admin", r.user(t, "lena", []string{"team-admin"}, []string{"ml"}), &adminv1.GetCallerResponse{Principal: "user:lena", User: "lena", Roles: []string{"team-admin"}, Teams: []string{"ml"}, AdminApi: true}},
+		{"user without a role", r.user(t, "noel", nil, []string{"ml"}), &adminv1.GetCallerResponse{Principal: "user:noel", User: "noel", Teams: []string{"ml"}}},
+		{"admin with an inference-only key", r.user(t, "ina", []string{"admin"}, nil, snapshot.ScopeInference), &adminv1.GetCallerResponse{Principal: "user:ina", User: "ina", Roles: []string{"admin"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.client.GetCaller(ctx, &adminv1.GetCallerRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(c.want, got, protocmp.Transform()); diff != "" {
+				t.Errorf("GetCaller (-want +got):\n%s", diff)
+			}
+		})
+	}
+	_, err := r.client("not-a-key").GetCaller(ctx, &adminv1.GetCallerRequest{})
+	wantCode(t, "GetCaller with an unknown key", err, connect.CodeUnauthenticated)
+	// The rest of the Admin API still refuses the user without a role.
+	_, err = cases[3].client.ListUsers(ctx, &adminv1.ListUsersRequest{})
+	wantCode(t, "ListUsers by a user without a role", err, connect.CodePermissionDenied)
 }

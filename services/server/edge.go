@@ -18,6 +18,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
@@ -281,6 +283,8 @@ const (
 	accessAdmin
 	// accessUsage admits any key, as the Usage API's viewer (which narrows what it sees).
 	accessUsage
+	// accessCaller admits any key: GetCaller's route, which tells a caller what it may do.
+	accessCaller
 	// accessGateway is the control-plane service's: it takes gateway tokens, not keys, and
 	// checks them itself.
 	accessGateway
@@ -346,6 +350,9 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access)
 	if acc == accessGateway {
 		return r.Context(), nil
 	}
+	if acc == accessAdmin && (r.URL.Path == callerPath || r.URL.Path == adminv1connect.AdminServiceGetCallerProcedure) {
+		acc = accessCaller // GetCaller, over REST or Connect/gRPC
+	}
 	if acc != accessInference {
 		p, err := e.s.principal(r.Header)
 		if err != nil {
@@ -353,6 +360,9 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access)
 		}
 		if acc == accessUsage {
 			return usage.WithViewer(r.Context(), usage.ViewerOf(p)), nil
+		}
+		if acc == accessCaller {
+			return r.Context(), nil
 		}
 		if !admin.MayUse(p) {
 			return nil, errAdminAccess

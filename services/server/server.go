@@ -335,13 +335,18 @@ func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterc
 			if err != nil {
 				return nil, apierr.ConnectError(err)
 			}
-			if !admin.MayUse(p) {
+			// GetCaller serves every authenticated caller: it is how a client learns what the
+			// caller may do (the role table's row for it says the same).
+			if !admin.MayUse(p) && req.Spec().Procedure != adminv1connect.AdminServiceGetCallerProcedure {
 				return nil, apierr.ConnectError(errAdminAccess)
 			}
 			return next(admin.WithPrincipal(ctx, p), req)
 		}
 	}
 }
+
+// callerPath is GetCaller's REST route, which any authenticated caller may use.
+const callerPath = "/api/v1/caller"
 
 // errAdminAccess refuses a key the Admin API never admits.
 var errAdminAccess = apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin-scoped key of a user with an admin, viewer or team-admin role")

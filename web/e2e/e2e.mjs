@@ -3,13 +3,14 @@
 // runs this script; it can also run by hand against `make run`:
 //
 //   LLMGW_URL=http://127.0.0.1:8080 LLMGW_TOKEN=<admin token> LLMGW_USER_KEY=<a plain user's key> \
-//   LLMGW_FAKE_OPENAI=<an OpenAI-compatible base URL, with /v1> node e2e/e2e.mjs
+//   LLMGW_TEAM_ADMIN_KEY=<a key of lena, team admin of "sre"> LLMGW_FAKE_OPENAI=<an OpenAI-compatible base URL, with /v1> \
+//   LLMGW_SSO_PROVIDER=<login identity provider's name> LLMGW_SSO_ISSUER=<its issuer> node e2e/e2e.mjs
 //
 // Every check prints "ok <what>"; the last line is "N passed, 0 failed". Any failure throws
 // and exits non-zero. Screenshots of every page go to LLMGW_SCREENSHOTS (default
 // ../docs/screenshots).
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -17,9 +18,18 @@ const url = process.env.LLMGW_URL;
 const token = process.env.LLMGW_TOKEN;
 // userKey is a key of a user with no Admin API role.
 const userKey = process.env.LLMGW_USER_KEY;
+// teamAdminKey is a key of a team admin of the team "sre" (user "lena"). The viewer the
+// script signs in as (user "vera") it creates itself.
+const teamAdminKey = process.env.LLMGW_TEAM_ADMIN_KEY;
 // fakeOpenAI is the base URL (with /v1) of a fake OpenAI-compatible upstream.
 const fakeOpenAI = process.env.LLMGW_FAKE_OPENAI;
-if (!url || !token || !userKey || !fakeOpenAI) throw new Error("set LLMGW_URL, LLMGW_TOKEN, LLMGW_USER_KEY and LLMGW_FAKE_OPENAI");
+// The login identity provider (a test OpenID provider that logs in a user with the viewer
+// role at once) and its issuer, when the gateway has one.
+const ssoProvider = process.env.LLMGW_SSO_PROVIDER;
+const ssoIssuer = process.env.LLMGW_SSO_ISSUER;
+if (!url || !token || !userKey || !teamAdminKey || !fakeOpenAI || !ssoProvider || !ssoIssuer) {
+  throw new Error("set LLMGW_URL, LLMGW_TOKEN, LLMGW_USER_KEY, LLMGW_TEAM_ADMIN_KEY, LLMGW_FAKE_OPENAI, LLMGW_SSO_PROVIDER and LLMGW_SSO_ISSUER");
+}
 const reEscape = (v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const shots = process.env.LLMGW_SCREENSHOTS ?? path.resolve(import.meta.dirname, "../../docs/screenshots");
 const exe = process.env.LLMGW_CHROMIUM ?? ["/usr/lib/chromium/chromium", "/usr/bin/chromium"].find((p) => existsSync(p));
@@ -86,7 +96,7 @@ try {
   check(new URL(page.url()).pathname === "/ui/signin", `/ leads to the sign-in page (${page.url()})`);
   await shot("signin");
   await page.getByLabel("Admin token or API key").fill("not-the-token");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByText("The gateway did not accept this token").waitFor();
   ok("a wrong token is refused next to the field");
   await page.getByLabel("Admin token or API key").fill(token);
@@ -728,6 +738,80 @@ try {
   const cells = await row.locator("td").allTextContents();
   check(cells[0] === "3" && cells[1] === "1", `the dashboard counts the requests (${cells[0]} requests of mock/echo, ${cells[1]} failed)`);
   console.log(`dashboard mock/echo requests=${cells[0]} completion_tokens=${cells[3]} failures=${cells[1]}`);
+
+  // The rest of the dashboard, over the same range: the time series by model as a table,
+  // cost by user and by team, latency and time to first token per model. The Go test compares
+  // the printed numbers with the Usage API's answers for this range.
+  const [rangeStart, rangeEnd] = await page.locator(".toolbar time").evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")));
+  check(!!rangeStart && !!rangeEnd, `the dashboard shows its range (${rangeStart} to ${rangeEnd})`);
+  await page.getByRole("img", { name: /^Requests per hour by model: .*mock\/echo 3 in total/ }).waitFor();
+  ok("the chart has a text alternative with the totals");
+  await page.getByRole("button", { name: "Show table" }).click();
+  const seriesTotal = async (name) => {
+    const t = page.getByRole("table", { name });
+    await t.waitFor();
+    const head = await t.locator("thead th").allTextContents();
+    const col = head.indexOf("mock/echo");
+    if (col < 1) throw new Error(`failed: no mock/echo column in ${name} (${head.join(",")})`);
+    return (await t.locator("tfoot tr > *").nth(col).textContent()).trim();
+  };
+  const seriesRequests = await seriesTotal("Requests per hour by model");
+  await page.getByLabel("Metric").selectOption({ label: "Completion tokens" });
+  const seriesTokens = await seriesTotal("Completion tokens per hour by model");
+  await page.getByLabel("Metric").selectOption({ label: "Cost (USD)" });
+  const seriesCost = await seriesTotal("Cost (USD) per hour by model");
+  await page.getByLabel("Bucket").selectOption({ label: "Minute" });
+  const minuteRequests = await seriesTotal("Cost (USD) per minute by model");
+  check(seriesRequests === "3" && /^\$/.test(minuteRequests), `the time series is shown as a table, per hour and per minute (${seriesRequests} requests)`);
+  console.log(`dashboard series start=${rangeStart} end=${rangeEnd} mock/echo requests=${seriesRequests} completion_tokens=${seriesTokens} cost=${seriesCost}`);
+  await page.getByLabel("Bucket").selectOption({ label: "Hour" });
+  await page.getByLabel("Metric").selectOption({ label: "Requests" });
+  await page.getByRole("button", { name: "Show chart" }).click();
+  // Cost by user, team and a metadata key: one group of each is printed for the Go test.
+  const costGroup = async (dim, table, key) => {
+    const r = page.getByRole("table", { name: table }).getByRole("row", { name: new RegExp(`^${key.replace(/[()]/g, "\\$&")} `) });
+    await r.waitFor();
+    const c = await r.locator("td").allTextContents();
+    console.log(`dashboard cost dim=${dim} key=${key} requests=${c[0]} failures=${c[1]} completion_tokens=${c[3]} cost=${c[4]}`);
+    return c;
+  };
+  await costGroup("user", "Cost by user", "alice");
+  await page.getByLabel("Group by").selectOption({ label: "Team" });
+  await costGroup("team", "Cost by team", "eng");
+  await page.getByLabel("Group by").selectOption({ label: "Metadata key" });
+  await page.getByText("Enter the metadata key to group by.").waitFor();
+  await page.getByRole("textbox", { name: "Metadata key" }).fill("project");
+  const metaCells = await costGroup("metadata", "Cost by metadata key", "(none)");
+  // Requests without metadata keep arriving (each Playground visit lists the models), so this
+  // group is compared with the Usage API here and now, over the same range.
+  const metaRes = await (await fetch(`${url}/llmgw.usage.v1.UsageService/GetCostBreakdown`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ filter: { startTime: rangeStart, endTime: rangeEnd }, groupBy: "DIMENSION_METADATA", groupByMetadataKey: "project" }),
+  })).json();
+  const metaAPI = metaRes.groups?.find((g) => !g.key)?.totals ?? {};
+  check(metaCells[0] === String(metaAPI.requests ?? 0) && metaCells[1] === String(metaAPI.failures ?? 0) && metaCells[3] === String(metaAPI.completionTokens ?? 0),
+    `cost by a metadata key equals the Usage API's (${metaCells.slice(0, 4).join(" ")}; API ${JSON.stringify(metaAPI)})`);
+  ok("cost is shown by user, by team and by a metadata key");
+  await page.getByLabel("Group by").selectOption({ label: "User" });
+  const latRow = page.getByRole("table", { name: "Latency by model" }).getByRole("row", { name: /^mock\/echo / });
+  await latRow.waitFor();
+  const lat = await latRow.locator("td").allTextContents();
+  console.log(`dashboard latency mock/echo requests=${lat[0]} p50=${lat[1]} p95=${lat[2]} p99=${lat[3]} streams=${lat[4]} ttft_p50=${lat[5]} ttft_p95=${lat[6]} ttft_p99=${lat[7]}`);
+  // A custom range: the end before the start is refused at the field; a valid one applies.
+  await page.getByLabel("Time range").selectOption("custom");
+  await page.getByLabel("From (UTC)").fill("2026-01-02T00:00");
+  await page.getByLabel("To (UTC)").fill("2026-01-01T00:00");
+  await page.getByRole("button", { name: "Apply range" }).click();
+  await fieldShows(page.getByLabel("From (UTC)"), "the end must be after the start");
+  ok("a custom range ending before it starts is refused at its field");
+  await page.getByLabel("From (UTC)").fill(rangeStart.slice(0, 16));
+  await page.getByLabel("To (UTC)").fill(rangeEnd.slice(0, 16));
+  await page.getByRole("button", { name: "Apply range" }).click();
+  await row.waitFor();
+  check((await row.locator("td").first().textContent()) === "3", "a custom range over the same times shows the same requests");
+  await page.getByLabel("Time range").selectOption("24h");
+  await row.waitFor();
   await shot("usage");
 
   // Request log: the three requests of mock/echo, the refused one alone with Failures only,
@@ -750,6 +834,69 @@ try {
   const detailText = (await detail.textContent()) ?? "";
   check(detailText.includes("Request body") && detailText.includes("Surface"), "the refused request's detail opens");
   await shot("requests");
+
+  // How long each page takes to be usable against this local gateway: from the navigation
+  // (a click on its link, and a full load of its URL) until its main content is visible and
+  // enabled. Recorded, not asserted (a loaded CI machine is slower); web/README.md quotes them.
+  const ready = {
+    users: () => page.getByRole("row", { name: /alice/ }),
+    access: () => page.getByRole("table", { name: "Access rules" }).getByRole("row", { name: /eng-mock/ }),
+    keys: () => page.getByRole("row", { name: /web-e2e/ }),
+    limits: () => page.getByRole("table", { name: "Live status" }),
+    providers: () => page.getByRole("table", { name: "Provider accounts" }).getByRole("row", { name: /web-openai/ }),
+    "virtual-models": () => page.getByRole("table", { name: "Virtual models" }).getByRole("row", { name: /web\/chat/ }),
+    "virtual-accounts": () => page.getByRole("table", { name: "Virtual accounts" }).getByRole("row", { name: /web-app/ }),
+    "identity-providers": () => page.getByRole("table", { name: "Identity providers" }),
+    "gateway-tokens": () => page.getByRole("row", { name: /web-replicas/ }),
+    audit: () => page.getByRole("table", { name: "Audit events" }).getByRole("row").nth(1),
+    config: () => page.getByLabel("Configuration YAML"),
+    usage: () => page.getByRole("table", { name: "Latency by model" }).getByRole("row", { name: /mock\/echo/ }),
+    requests: () => page.getByRole("table", { name: "Requests" }).getByRole("row").nth(1),
+    playground: () => page.getByRole("form", { name: "Chat" }).getByLabel("Model").locator("option", { hasText: "mock/echo" }),
+  };
+  // In the navigation's order: a viewer's navigation is all of them.
+  const labels = {
+    users: "Users", access: "Teams & access", keys: "API keys", limits: "Rate limits & budgets", providers: "Providers & models",
+    "virtual-models": "Virtual models & routing", "virtual-accounts": "Virtual accounts", "identity-providers": "Identity providers",
+    "gateway-tokens": "Gateway tokens", audit: "Audit log", config: "Config (YAML)", usage: "Usage", requests: "Request log", playground: "Playground",
+  };
+  // usable waits, polling in the page every 10 ms (Playwright's own locator waits back off to
+  // 500 ms, which would blur the figures), until the page shows an enabled control and its
+  // main content: a table (by label) with a row holding a text, the Playground's model, or
+  // the Config page's YAML.
+  const content = {
+    users: ["", "alice"], access: ["Access rules", "eng-mock"], keys: ["", "web-e2e"], limits: ["Live status", ""],
+    providers: ["Provider accounts", "web-openai"], "virtual-models": ["Virtual models", "web/chat"], "virtual-accounts": ["Virtual accounts", "web-app"],
+    "identity-providers": ["Identity providers", ""], "gateway-tokens": ["", "web-replicas"], audit: ["Audit events", "gateway_token"],
+    config: ["textarea", "web-rpm"], usage: ["Latency by model", "mock/echo"], requests: ["Requests", "mock/echo"], playground: [null, "mock/echo"],
+  };
+  const usable = async (p) => {
+    await page.waitForFunction(([label, text]) => {
+      const main = document.querySelector("main");
+      const shown = (e) => e.offsetParent !== null;
+      if (!main?.querySelector("h1") || ![...main.querySelectorAll("button, input")].some((e) => !e.disabled && shown(e))) return false;
+      if (label === null) return [...main.querySelectorAll("select option")].some((o) => o.textContent.includes(text));
+      if (label === "textarea") return [...main.querySelectorAll("textarea")].some((t) => shown(t) && t.value.includes(text));
+      return [...main.querySelectorAll(label ? `table[aria-label="${label}"]` : "table")].some((t) => shown(t) && (!text || [...t.querySelectorAll("tbody tr")].some((r) => r.textContent.includes(text))));
+    }, content[p], { polling: 10 });
+    await ready[p]().first().waitFor({ state: p === "playground" ? "attached" : "visible" }); // the same content, as the checks above find it
+  };
+  const timings = {};
+  for (const p of Object.keys(ready)) {
+    await page.goto(`${url}/ui/${p === "usage" ? "requests" : "usage"}`);
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    let t0 = performance.now();
+    await page.getByRole("link", { name: labels[p], exact: true }).click();
+    await usable(p);
+    const navigate = Math.round(performance.now() - t0);
+    t0 = performance.now();
+    await page.goto(`${url}/ui/${p}`);
+    await usable(p);
+    timings[p] = { navigate_ms: navigate, load_ms: Math.round(performance.now() - t0) };
+  }
+  writeFileSync(path.join(shots, "timings.json"), JSON.stringify(timings, null, 2) + "\n");
+  console.log(`timings ${JSON.stringify(timings)}`);
+  ok(`every page's time to usable content is recorded (${path.join(shots, "timings.json")})`);
 
   // Config (YAML): the stored configuration as the config file's YAML, with no key in it; a
   // reference to the server's environment is refused at the field; web-rpm's limit raised
@@ -885,7 +1032,7 @@ try {
   await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
   check((await page.evaluate(() => sessionStorage.getItem("llmgw.token"))) === null, "Sign out forgets the token");
   await page.getByLabel("Admin token or API key").fill(userKey);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   // Signing in returns to the page the admin signed out on, which this user may use too.
   await page.getByRole("heading", { name: "Playground", level: 1 }).waitFor();
   const nav = (await page.getByRole("navigation", { name: "Main" }).innerText()).split("\n").map((l) => l.trim()).filter(Boolean);
@@ -895,11 +1042,27 @@ try {
   check(new URL(page.url()).pathname === "/ui/usage", "an admin page's URL leads such a user to Usage");
   await shot("user-view");
 
-  // A viewer sees the configuration read-only: the YAML cannot be edited, and a review has
+  // A viewer sees every page and may change nothing: no create, change or delete controls.
+  const signInAs = async (key) => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
+    await page.getByLabel("Admin token or API key").fill(key);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("navigation", { name: "Main" }).waitFor();
+  };
+  const navText = async () => (await page.getByRole("navigation", { name: "Main" }).innerText()).split("\n").map((l) => l.trim()).filter(Boolean).join(",");
+  await signInAs(viewerKey);
+  check((await navText()) === Object.values(labels).join(","), `a viewer sees every page (${await navText()})`);
+  for (const p of ["users", "access", "keys", "limits", "providers", "virtual-models", "virtual-accounts", "identity-providers", "gateway-tokens", "audit", "config"]) {
+    await page.getByRole("link", { name: labels[p], exact: true }).click();
+    await page.getByRole("heading", { name: labels[p], level: 1 }).waitFor();
+    await ready[p]().first().waitFor();
+    const writes = await page.locator("main").getByRole("button", { name: /^(Create|Edit|Save|Delete|Revoke|Rotate|Confirm|Test connection|New key|Add target|Remove target|Add limit|Remove limit|Show target|Add session|Remove session|Apply \d)/ }).count();
+    const forms = await page.locator('main form[aria-label^="Create"], main form[aria-label^="Edit"]').count();
+    check(writes === 0 && forms === 0 && !(await page.getByRole("alert").count()), `a viewer's ${labels[p]} page loads with no create, edit or delete controls`);
+  }
+  // The Config page is read-only for a viewer: the YAML cannot be edited, and a review has
   // no Apply.
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await page.getByLabel("Admin token or API key").fill(viewerKey);
-  await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("link", { name: "Config (YAML)" }).click();
   await page.getByText("only an admin may apply them").waitFor();
   check(!(await page.getByLabel("Configuration YAML").isEditable()), "a viewer's YAML is read-only");
@@ -907,6 +1070,71 @@ try {
   await page.getByTestId("plan-counts").getByText(/^0 to create, 0 to update, \d+ unchanged$/).waitFor();
   check((await page.getByRole("button", { name: /^Apply/ }).count()) === 0, "a viewer may review, and has no Apply");
   await shot("config-viewer");
+  await page.getByRole("link", { name: "Users", exact: true }).click();
+  await page.getByRole("row", { name: /alice/ }).waitFor();
+  await shot("viewer-view");
+
+  // A team admin of "sre" sees the API keys and limits pages (and their own), their team
+  // preselected, and may create a rule for it.
+  await signInAs(teamAdminKey);
+  check((await navText()) === "API keys,Rate limits & budgets,Usage,Request log,Playground", `a team admin sees the pages of their role (${await navText()})`);
+  await page.getByRole("link", { name: "Rate limits & budgets" }).click();
+  const taForm = page.getByRole("form", { name: "Create a rate limit" });
+  check((await taForm.getByLabel("Rate limit for (comma-separated)").inputValue()) === "team:sre", "the team admin's team is preselected");
+  check(
+    (await page.getByRole("table", { name: "Live status" }).count()) === 0 &&
+      (await page.getByRole("table", { name: "Rate limits" }).getByRole("columnheader", { name: "Live status" }).count()) === 0 &&
+      !(await page.getByRole("alert").count()),
+    "the team admin is not shown the live status the server would refuse, as a table or a column",
+  );
+  await taForm.getByLabel("Rate limit name").fill("sre-rpm");
+  await taForm.getByLabel("Limit 1", { exact: true }).fill("100");
+  await taForm.getByRole("button", { name: "Create rate limit" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /sre-rpm 100 requests_per_minute/ }).waitFor();
+  const visibleLimits = await page.getByRole("table", { name: "Rate limits" }).locator("tbody tr").count();
+  check(visibleLimits === 1, `the team admin creates a rate limit for their team and sees only their team's (${visibleLimits})`);
+  // The server lets a team admin change their team's rules: the edit and delete controls are there.
+  await page.getByRole("button", { name: "Edit sre-rpm" }).click();
+  const taEdit = page.getByRole("form", { name: "Edit rate limit sre-rpm" });
+  await taEdit.getByLabel("Limit 1", { exact: true }).fill("120");
+  await taEdit.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("table", { name: "Rate limits" }).getByRole("row", { name: /sre-rpm 120 requests_per_minute/ }).waitFor();
+  check((await page.getByRole("button", { name: "Delete sre-rpm" }).count()) === 1, "the team admin edits their team's rate limit (UpdateRateLimit) and may delete it");
+  await page.getByRole("link", { name: "API keys" }).click();
+  const taKeyForm = page.getByRole("form", { name: "Create an API key" });
+  check((await taKeyForm.getByLabel("Owner (user)").inputValue()) === "lena", "the team admin's own user is preselected as the key's owner");
+  await page.getByRole("row", { name: /lena-key/ }).waitFor();
+  check((await page.locator("main tbody tr").count()) === 1, "the team admin sees only the keys of their team");
+  await shot("team-admin-view");
+
+  // Single sign-on through the login identity provider: authorization code with PKCE, state
+  // and nonce; the token ends up in sessionStorage only, the URL clean after the callback.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
+  const csp = (await page.request.get(`${url}/ui/`)).headers()["content-security-policy"] ?? "";
+  check(csp.includes(`connect-src 'self' ${new URL(ssoIssuer).origin};`), `the CSP lets the app reach the login identity provider and nothing else (${csp})`);
+  await page.goto(`${url}/ui/signin?code=forged&state=forged`);
+  await page.getByText("does not match a sign-in started here").waitFor();
+  check(new URL(page.url()).search === "" && (await page.evaluate(() => sessionStorage.getItem("llmgw.token"))) === null, "a forged sign-in answer is refused, its code gone from the address bar, nothing kept");
+  await page.getByRole("button", { name: `Sign in with ${ssoProvider}` }).click();
+  await page.getByRole("navigation", { name: "Main" }).waitFor();
+  const after = new URL(page.url());
+  check(after.pathname.startsWith("/ui/") && after.pathname !== "/ui/signin" && after.search === "" && after.hash === "", `after the callback the URL carries no code, state or token (${page.url()})`);
+  const ssoToken = await page.evaluate(() => sessionStorage.getItem("llmgw.token"));
+  check(ssoToken?.split(".").length === 3 && (await page.evaluate(() => sessionStorage.getItem("llmgw.sso"))) === null && (await page.evaluate(() => localStorage.length)) === 0,
+    "the identity provider's token is kept in sessionStorage only, the pending sign-in forgotten");
+  check((await navText()) === Object.values(labels).join(","), `the signed-in user (a viewer) sees the pages of their role (${await navText()})`);
+  await page.getByRole("link", { name: "Users", exact: true }).click();
+  await page.getByRole("row", { name: /sara/ }).waitFor();
+  check((await page.locator('main form[aria-label^="Create"]').count()) === 0, "the viewer signed in through the identity provider gets no create controls");
+  await shot("sso-view");
+
+  // A token the gateway no longer accepts (an expired identity token) leads back to sign-in.
+  await page.evaluate(() => sessionStorage.setItem("llmgw.token", "expired.identity.token"));
+  await page.reload();
+  await page.getByRole("button", { name: "Sign in again" }).click();
+  await page.getByRole("heading", { name: "Sign in to llmgw" }).waitFor();
+  check((await page.evaluate(() => sessionStorage.getItem("llmgw.token"))) === null, "a token the gateway refuses leads back to sign-in and is forgotten");
 
   check(problems.length === 0, `no console errors or CSP refusals (${problems.join(" | ")})`);
 } catch (err) {

@@ -1,6 +1,7 @@
 import { createContext, useContext, useSyncExternalStore } from "react";
 import type { Api } from "./lib/api";
 import type { TokenStore } from "./lib/auth";
+import type { Access } from "./lib/access";
 
 export const ApiContext = createContext<{ api: Api; tokens: TokenStore } | null>(null);
 
@@ -25,4 +26,13 @@ export function useToken(): string {
     },
     () => tokens.get(),
   );
+}
+
+// The caller's access (GetCaller), provided by the shell once signed in.
+export const AccessContext = createContext<Access | null>(null);
+
+export function useAccess(): Access {
+  const v = useContext(AccessContext);
+  if (!v) throw new Error("useAccess outside AccessContext");
+  return v;
 }

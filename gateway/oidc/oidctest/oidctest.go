@@ -1,7 +1,9 @@
 // Package oidctest is an OpenID Connect provider for tests: it serves the discovery document
 // (OpenID Connect Discovery 1.0), the JWKS (RFC 7517) with key rotation, the device
-// authorization endpoint (RFC 8628) and the token endpoint with the device_code and
-// refresh_token grants (RFC 6749, RFC 8628), and signs tokens with RS256, ES256 or EdDSA keys
+// authorization endpoint (RFC 8628), the authorization endpoint of the code flow with PKCE
+// (RFC 7636; SetUser logs a user in, and the ID token carries the request's nonce) and the
+// token endpoint with the authorization_code, device_code and refresh_token grants (RFC 6749,
+// RFC 8628), readable by browser apps (CORS), and signs tokens with RS256, ES256 or EdDSA keys
 // through go-jose. The test plays the user: Approve grants a pending device code.
 //
 // It is for tests only: it keeps everything in memory and trusts its one public client.
@@ -71,11 +73,13 @@ type key struct {
 	cert *x509.Certificate // published as x5c when set
 }
 
-// grant is an authorization code's: who, and the request's PKCE challenge and redirect.
+// grant is an authorization code's: who, and the request's PKCE challenge, redirect and
+// nonce (OpenID Connect Core 1.0 section 3.1.2.1), which the ID token then carries.
 type grant struct {
 	claims    Claims
 	challenge string
 	redirect  string
+	nonce     string
 }
 
 type device struct {
@@ -238,7 +242,10 @@ func SignWith(priv crypto.Signer, alg jose.SignatureAlgorithm, kid string, t Tok
 }
 
 // Issue signs a token for c with the provider's issuer, audience aud, now and its TTL.
-func (p *Provider) Issue(c Claims, aud string) string {
+func (p *Provider) Issue(c Claims, aud string) string { return p.issue(c, aud, "") }
+
+// issue is Issue with a nonce claim when nonce is not empty.
+func (p *Provider) issue(c Claims, aud, nonce string) string {
 	p.mu.Lock()
 	now, ttl := p.now(), p.ttl
 	p.mu.Unlock()
@@ -249,6 +256,9 @@ func (p *Provider) Issue(c Claims, aud string) string {
 	}
 	if c.Groups != nil {
 		extra["groups"] = c.Groups
+	}
+	if nonce != "" {
+		extra["nonce"] = nonce
 	}
 	return p.Sign(Token{Claims: jwt.Claims{Issuer: p.Issuer, Subject: c.Subject, Audience: jwt.Audience{aud},
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(ttl))}, Extra: extra})
@@ -325,7 +335,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		back.Set("error", "access_denied")
 	default:
 		code := random()
-		p.codes[code] = &grant{claims: *p.user, challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
+		p.codes[code] = &grant{claims: *p.user, challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri"), nonce: q.Get("nonce")}
 		back.Set("code", code)
 	}
 	p.mu.Unlock()
@@ -343,7 +353,10 @@ func (p *Provider) unavailable(w http.ResponseWriter) bool {
 	return down
 }
 
+// writeJSON answers with v. Any origin may read the answer (CORS), as real providers let a
+// browser app read their discovery document, keys and token responses.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
@@ -438,6 +451,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var c Claims
+	var nonce string
 	switch r.PostForm.Get("grant_type") {
 	case GrantDeviceCode:
 		p.mu.Lock()
@@ -470,7 +484,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusBadRequest, "invalid_grant")
 			return
 		}
-		c = g.claims
+		c, nonce = g.claims, g.nonce
 	case GrantRefreshToken:
 		p.mu.Lock()
 		var ok bool
@@ -492,7 +506,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token":  p.Issue(c, p.Audience),
-		"id_token":      p.Issue(c, p.ClientID),
+		"id_token":      p.issue(c, p.ClientID, nonce),
 		"token_type":    "Bearer",
 		"expires_in":    int(ttl / time.Second),
 		"refresh_token": rt,

@@ -1,6 +1,7 @@
 import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
 import type { AuthzRule, Team } from "@gen/llmgw/admin/v1/admin_pb";
 import { fieldError } from "../lib/errors";
@@ -9,13 +10,16 @@ import { checkName, splitList } from "../lib/validate";
 
 // Access holds teams and the authorization rules that say who may call which models.
 export default function Access() {
+  const write = mayWrite(useAccess(), "config");
   return (
     <section aria-labelledby="access-h">
       <h1 id="access-h">Teams &amp; access</h1>
-      <div className="row">
-        <TeamForm />
-        <RuleForm />
-      </div>
+      {write && (
+        <div className="row">
+          <TeamForm />
+          <RuleForm />
+        </div>
+      )}
       <Lists />
     </section>
   );
@@ -135,6 +139,7 @@ function RuleForm() {
 
 function Lists() {
   const { api } = useApi();
+  const write = mayWrite(useAccess(), "config");
   const qc = useQueryClient();
   const teams = useQuery({ queryKey: ["teams"], queryFn: () => api.admin.listTeams({}) });
   const rules = useQuery({ queryKey: ["authz"], queryFn: () => api.admin.listAuthzRules({}) });
@@ -158,9 +163,11 @@ function Lists() {
               <th scope="col">Name</th>
               <th scope="col">Description</th>
               <th scope="col">Members</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -170,12 +177,14 @@ function Lists() {
                   <th scope="row">{t.name}</th>
                   <td>{t.description}</td>
                   <td>{t.members.join(", ")}</td>
-                  <td>
-                    <EditButton name={`team ${t.name}`} onClick={() => setEditing(`team:${t.name}`)} />{" "}
-                    <DeleteButton name={`team ${t.name}`} onDelete={() => removeTeam.mutate(t.name)} pending={removeTeam.isPending} />
-                  </td>
+                  {write && (
+                    <td>
+                      <EditButton name={`team ${t.name}`} onClick={() => setEditing(`team:${t.name}`)} />{" "}
+                      <DeleteButton name={`team ${t.name}`} onDelete={() => removeTeam.mutate(t.name)} pending={removeTeam.isPending} />
+                    </td>
+                  )}
                 </tr>
-                {editing === `team:${t.name}` && (
+                {write && editing === `team:${t.name}` && (
                   <tr>
                     <td colSpan={4}>
                       <EditTeam team={t} onDone={() => setEditing(undefined)} />
@@ -197,9 +206,11 @@ function Lists() {
               <th scope="col">Users</th>
               <th scope="col">Teams</th>
               <th scope="col">Virtual accounts</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -211,12 +222,14 @@ function Lists() {
                   <td>{r.users.join(", ")}</td>
                   <td>{r.teams.join(", ")}</td>
                   <td>{r.virtualAccounts.join(", ")}</td>
-                  <td>
-                    <EditButton name={`rule ${r.name}`} onClick={() => setEditing(`rule:${r.name}`)} />{" "}
-                    <DeleteButton name={`rule ${r.name}`} onDelete={() => removeRule.mutate(r.name)} pending={removeRule.isPending} />
-                  </td>
+                  {write && (
+                    <td>
+                      <EditButton name={`rule ${r.name}`} onClick={() => setEditing(`rule:${r.name}`)} />{" "}
+                      <DeleteButton name={`rule ${r.name}`} onDelete={() => removeRule.mutate(r.name)} pending={removeRule.isPending} />
+                    </td>
+                  )}
                 </tr>
-                {editing === `rule:${r.name}` && (
+                {write && editing === `rule:${r.name}` && (
                   <tr>
                     <td colSpan={6}>
                       <EditRule rule={r} onDone={() => setEditing(undefined)} />

@@ -1,8 +1,9 @@
 import { useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { ConfigAction, type ApplyConfigResponse, type ConfigChange, type PlanConfigResponse } from "@gen/llmgw/admin/v1/admin_pb";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { ErrorBox, Field } from "../components";
 import { errorLine, lineRange } from "../lib/config";
 
@@ -20,27 +21,15 @@ const actionLabel: Record<ConfigAction, string> = {
 export default function Config() {
   const { api } = useApi();
   const queries = useQueryClient();
+  // Only the admin role may apply (services/admin/authz.go), as lib/access.ts says of every
+  // config page's writes.
+  const readOnly = !mayWrite(useAccess(), "config");
   const exported = useQuery({ queryKey: ["config-export"], queryFn: () => api.admin.exportConfig({}) });
-  // Whether the caller may apply: ApplyConfig without a plan_hash is refused after the role
-  // check and before anything is read, as InvalidArgument for an admin, PermissionDenied else.
-  const canApply = useQuery({
-    queryKey: ["config-can-apply"],
-    queryFn: async () => {
-      try {
-        await api.admin.applyConfig({});
-        return true;
-      } catch (err) {
-        return ConnectError.from(err).code === Code.InvalidArgument;
-      }
-    },
-    staleTime: Infinity,
-  });
   const [draft, setDraft] = useState<string>();
   const [reviewed, setReviewed] = useState<{ yaml: string; plan: PlanConfigResponse }>();
   const [applied, setApplied] = useState<ApplyConfigResponse>();
   const yaml = draft ?? exported.data?.yaml ?? "";
   const box = useRef<HTMLTextAreaElement>(null);
-  const readOnly = canApply.data !== true;
 
   const review = useMutation({
     mutationFn: (text: string) => api.admin.planConfig({ yaml: text }),
@@ -78,7 +67,7 @@ export default function Config() {
         The stored provider accounts and models, virtual models, routing rules, access rules, rate limits and budgets, as the YAML that
         <code> llmgw serve --config</code> and <code>llmgw apply</code> read. Secrets are never shown: a stored key reads
         &quot;(redacted: stored, write-only)&quot;, which keeps it. Applying is additive: a resource missing from the YAML is left alone.
-        {readOnly && canApply.data === false && " You may review changes; only an admin may apply them."}
+        {readOnly && " You may review changes; only an admin may apply them."}
       </p>
       <ErrorBox error={exported.error} />
       <div className="card">
@@ -90,7 +79,7 @@ export default function Config() {
               className="yaml"
               rows={24}
               spellCheck={false}
-              readOnly={canApply.data === false}
+              readOnly={readOnly}
               value={yaml}
               onChange={(e) => {
                 setDraft(e.target.value);

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { ErrorBox, Field, When } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkName } from "../lib/validate";
@@ -11,6 +12,8 @@ const fields = ["name", "gateway_token.name"] as const;
 
 export default function GatewayTokens() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "config");
   const qc = useQueryClient();
   const tokens = useQuery({ queryKey: ["gateway-tokens"], queryFn: () => api.admin.listGatewayTokens({}) });
   const [name, setName] = useState("");
@@ -82,6 +85,7 @@ export default function GatewayTokens() {
           <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
         </div>
       )}
+      {write && (
       <form onSubmit={submit} onChange={() => setError({})} noValidate className="card" aria-label="Create a gateway token">
         <h2>Create a gateway token</h2>
         <div className="row">
@@ -98,6 +102,7 @@ export default function GatewayTokens() {
           Create token
         </button>
       </form>
+      )}
       <ErrorBox error={tokens.error ?? revoke.error} />
       {tokens.data && (
         <table>
@@ -125,7 +130,7 @@ export default function GatewayTokens() {
                 </td>
                 <td>{t.revokeTime ? "revoked" : "active"}</td>
                 <td>
-                  {!t.revokeTime &&
+                  {write && !t.revokeTime &&
                     (confirm === t.id ? (
                       <>
                         <button type="button" className="danger" onClick={() => revoke.mutate(t.id)} disabled={revoke.isPending}>

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { ErrorBox, Field } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkIssuer, checkName, splitList } from "../lib/validate";
@@ -12,6 +13,8 @@ type Errors = Partial<Record<(typeof fields)[number] | "", string>>;
 // creates and deletes them.
 export default function IdentityProviders() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "config");
   const qc = useQueryClient();
   const list = useQuery({ queryKey: ["identity-providers"], queryFn: () => api.admin.listIdentityProviders({}) });
   const [name, setName] = useState("");
@@ -67,6 +70,7 @@ export default function IdentityProviders() {
   return (
     <section aria-labelledby="idp-h">
       <h1 id="idp-h">Identity providers</h1>
+      {write && (
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create an identity provider">
         <h2>Create an identity provider</h2>
         <div className="row">
@@ -104,6 +108,7 @@ export default function IdentityProviders() {
           Create identity provider
         </button>
       </form>
+      )}
       <ErrorBox error={list.error ?? remove.error} />
       {list.data && (
         <table aria-label="Identity providers">
@@ -127,7 +132,7 @@ export default function IdentityProviders() {
                 <td>{p.audiences.join(", ")}</td>
                 <td>{p.createUsers ? "yes" : "no"}</td>
                 <td>
-                  {confirm === p.name ? (
+                  {write && (confirm === p.name ? (
                     <>
                       <button type="button" className="danger" onClick={() => remove.mutate(p.name)} disabled={remove.isPending}>
                         Confirm delete {p.name}
@@ -140,7 +145,7 @@ export default function IdentityProviders() {
                     <button type="button" className="secondary" onClick={() => setConfirm(p.name)} aria-label={`Delete ${p.name}`}>
                       Delete
                     </button>
-                  )}
+                  ))}
                 </td>
               </tr>
             ))}

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { listsUsers, mayWrite } from "../lib/access";
 import { ErrorBox, Field, When } from "../components";
 import { fieldError } from "../lib/errors";
 
@@ -10,11 +11,14 @@ type Errors = Partial<Record<(typeof fields)[number] | "", string>>;
 
 export default function Keys() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "team");
   const qc = useQueryClient();
   const keys = useQuery({ queryKey: ["keys"], queryFn: () => api.admin.listApiKeys({}) });
-  const users = useQuery({ queryKey: ["users"], queryFn: () => api.admin.listUsers({}) });
+  // A team admin alone may not list users: the form offers them their own user.
+  const users = useQuery({ queryKey: ["users"], queryFn: () => api.admin.listUsers({}), enabled: listsUsers(access) });
   const [name, setName] = useState("");
-  const [user, setUser] = useState("");
+  const [user, setUser] = useState(listsUsers(access) ? "" : access.user);
   const [expire, setExpire] = useState("");
   const [errors, setErrors] = useState<Errors>({});
   // The new key's secret: only in this component's state, shown once, dropped on Done.
@@ -105,6 +109,7 @@ export default function Keys() {
           <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
         </div>
       )}
+      {write && (
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create an API key">
         <h2>Create a key</h2>
         <div className="row">
@@ -115,7 +120,7 @@ export default function Keys() {
             {(id, d, inv) => (
               <select id={id} value={user} onChange={(e) => setUser(e.target.value)} aria-describedby={d} aria-invalid={inv}>
                 <option value="">choose a user…</option>
-                {users.data?.users.map((u) => (
+                {(users.data?.users ?? (access.user ? [{ name: access.user }] : [])).map((u) => (
                   <option key={u.name} value={u.name}>
                     {u.name}
                   </option>
@@ -138,6 +143,7 @@ export default function Keys() {
           Create key
         </button>
       </form>
+      )}
       <ErrorBox error={keys.error ?? revoke.error ?? rotate.error} />
       {keys.data && (
         <table>
@@ -171,7 +177,7 @@ export default function Keys() {
                 </td>
                 <td>{k.revokeTime ? "revoked" : "active"}</td>
                 <td>
-                  {!k.revokeTime && rotating === k.id && (
+                  {write && !k.revokeTime && rotating === k.id && (
                     <div className="row">
                       <label>
                         Old secret stops{" "}
@@ -189,14 +195,14 @@ export default function Keys() {
                       </button>
                     </div>
                   )}
-                  {!k.revokeTime && rotating !== k.id && confirm !== k.id && (
+                  {write && !k.revokeTime && rotating !== k.id && confirm !== k.id && (
                     <>
                       <button type="button" className="secondary" onClick={() => { setConfirm(undefined); setRotating(k.id); }} aria-label={`Rotate ${k.name || k.id}`}>
                         Rotate
                       </button>{" "}
                     </>
                   )}
-                  {!k.revokeTime && rotating !== k.id &&
+                  {write && !k.revokeTime && rotating !== k.id &&
                     (confirm === k.id ? (
                       <>
                         <button type="button" className="danger" onClick={() => revoke.mutate(k.id)} disabled={revoke.isPending}>

@@ -2,7 +2,8 @@ import { useState, type FormEvent } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { create } from "@bufbuild/protobuf";
 import { Mode, RateLimitEntrySchema } from "@gen/llmgw/admin/v1/admin_pb";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { teamScoped } from "../lib/access";
 import { Field, FormError } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkLimits, checkName, checkPositive, splitList, type LimitRow } from "../lib/validate";
@@ -11,6 +12,21 @@ export const rateUnits = ["requests_per_minute", "requests_per_hour", "requests_
 const budgetUnits = ["cost_per_day", "cost_per_week", "cost_per_month", "cost_per_quarter", "tokens_per_day", "tokens_per_month"];
 
 type Errors = Record<string, string | undefined>;
+
+// useSubjects is the "For" field's state: a team admin's own team preselected (the server lets
+// a team admin create only rules whose subjects are all of their teams).
+function useSubjects() {
+  const a = useAccess();
+  return useState(teamScoped(a) && a.teams.length > 0 ? `team:${a.teams[0]}` : "");
+}
+
+function subjectsField(label: string, value: string, set: (v: string) => void, error?: string) {
+  return (
+    <Field label={label} hint="user:<name>, team:<name> or virtualaccount:<name>; empty: everyone" error={error}>
+      {(id, d, inv) => <input id={id} value={value} onChange={(e) => set(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+    </Field>
+  );
+}
 
 function useCreate<T>(fields: string[], fn: () => Promise<T>, onDone: () => void) {
   const qc = useQueryClient();
@@ -96,13 +112,14 @@ export function RateLimitForm() {
   const [name, setName] = useState("");
   const [rows, setRows] = useState<LimitRow[]>([{ unit: rateUnits[0], limit: "" }]);
   const [per, setPer] = useState("");
+  const [subjects, setSubjects] = useSubjects();
   const [audit, setAudit] = useState(false);
-  const fields = ["rate_limit.name", ...limitFields(rows.length), "rate_limit.applies_per", "rate_limit.mode"];
+  const fields = ["rate_limit.when.subjects", "rate_limit.name", ...limitFields(rows.length), "rate_limit.applies_per", "rate_limit.mode"];
   const { m, errors, setErrors } = useCreate(
     fields,
     () =>
       api.admin.createRateLimit({
-        rateLimit: { name, limits: limitsOf(rows), appliesPer: splitList(per), mode: audit ? Mode.AUDIT : Mode.ENFORCE },
+        rateLimit: { name, limits: limitsOf(rows), appliesPer: splitList(per), when: splitList(subjects).length ? { subjects: splitList(subjects) } : undefined, mode: audit ? Mode.AUDIT : Mode.ENFORCE },
       }),
     () => {
       setName("");
@@ -126,6 +143,7 @@ export function RateLimitForm() {
         <Field label="Applies per (comma-separated)" hint="user, team, virtualaccount, model or metadata.<key>" error={errors["rate_limit.applies_per"]}>
           {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
+        {subjectsField("Rate limit for (comma-separated)", subjects, setSubjects, errors["rate_limit.when.subjects"])}
         <div className="field check">
           <input id="rl-audit" type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
           <label htmlFor="rl-audit">Audit only</label>
@@ -151,11 +169,12 @@ export function BudgetForm() {
   const [unit, setUnit] = useState(budgetUnits[0]);
   const [limit, setLimit] = useState("");
   const [per, setPer] = useState("");
+  const [subjects, setSubjects] = useSubjects();
   const [audit, setAudit] = useState(false);
-  const fields = ["budget.name", "budget.unit", "budget.limit_to", "budget.applies_per", "budget.mode"];
+  const fields = ["budget.when.subjects", "budget.name", "budget.unit", "budget.limit_to", "budget.applies_per", "budget.mode"];
   const { m, errors, setErrors } = useCreate(
     fields,
-    () => api.admin.createBudget({ budget: { name, unit, limitTo: Number(limit), appliesPer: splitList(per), mode: audit ? Mode.AUDIT : Mode.ENFORCE } }),
+    () => api.admin.createBudget({ budget: { name, unit, limitTo: Number(limit), appliesPer: splitList(per), when: splitList(subjects).length ? { subjects: splitList(subjects) } : undefined, mode: audit ? Mode.AUDIT : Mode.ENFORCE } }),
     () => {
       setName("");
       setLimit("");
@@ -193,6 +212,7 @@ export function BudgetForm() {
         <Field label="Budget applies per (comma-separated)" error={errors["budget.applies_per"]}>
           {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
+        {subjectsField("Budget for (comma-separated)", subjects, setSubjects, errors["budget.when.subjects"])}
         <div className="field check">
           <input id="b-audit" type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
           <label htmlFor="b-audit">Audit only</label>

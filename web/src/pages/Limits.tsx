@@ -2,19 +2,27 @@ import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Mode, type Budget, type LimitStatus as LimitStatusRow, type RateLimit } from "@gen/llmgw/admin/v1/admin_pb";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, When, type Errors } from "../components";
 import { checkLimits, checkPositive, splitList, type LimitRow } from "../lib/validate";
 import { BudgetForm, LimitRows, limitFields, limitsOf, RateLimitForm } from "./LimitForms";
 
 // Limits lists the rate limits and budgets and their live status, refreshed every 5 seconds.
+// A team admin gets the forms and the edit and delete buttons too: the server narrows the lists
+// to their teams' rules and refuses a change outside them.
 export default function Limits() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "team");
+  // The live status is the admin's and viewer's: it counts every team's usage.
+  const live = access.admin || access.viewer;
   const limits = useQuery({ queryKey: ["ratelimits"], queryFn: () => api.admin.listRateLimits({}) });
   const budgets = useQuery({ queryKey: ["budgets"], queryFn: () => api.admin.listBudgets({}) });
   const status = useQuery({
     queryKey: ["limitstatus"],
     queryFn: () => api.admin.listLimitStatus({}),
+    enabled: live,
     refetchInterval: 5000,
   });
   const qc = useQueryClient();
@@ -31,7 +39,7 @@ export default function Limits() {
     <section aria-labelledby="limits-h">
       <h1 id="limits-h">Rate limits &amp; budgets</h1>
       <ErrorBox error={limits.error ?? budgets.error ?? status.error ?? removeLimit.error ?? removeBudget.error} />
-      <h2>Live status</h2>
+      {live && <h2>Live status</h2>}
       {status.data && (
         <table aria-label="Live status">
           <caption>{status.data.statuses.length} counters; refreshed every 5 s</caption>
@@ -67,10 +75,12 @@ export default function Limits() {
           </tbody>
         </table>
       )}
-      <div className="row">
-        <RateLimitForm />
-        <BudgetForm />
-      </div>
+      {write && (
+        <div className="row">
+          <RateLimitForm />
+          <BudgetForm />
+        </div>
+      )}
       <h2>Rate limits</h2>
       {limits.data && (
         <table aria-label="Rate limits">
@@ -80,10 +90,12 @@ export default function Limits() {
               <th scope="col">Limits</th>
               <th scope="col">Applies per</th>
               <th scope="col">Mode</th>
-              <th scope="col">Live status</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {live && <th scope="col">Live status</th>}
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -94,17 +106,21 @@ export default function Limits() {
                 <td>{r.limits.map((l) => `${l.limitTo} ${l.unit}`).join(", ")}</td>
                 <td>{r.appliesPer.join(", ") || "—"}</td>
                 <td>{r.mode === Mode.AUDIT ? "audit" : "enforce"}</td>
-                <td>
-                  <LimitStatus rule={r} statuses={status.data?.statuses ?? []} />
-                </td>
-                <td>
-                  <EditButton name={r.name} onClick={() => setEditing(`rl:${r.name}`)} />{" "}
-                  <DeleteButton name={r.name} onDelete={() => removeLimit.mutate(r.name)} pending={removeLimit.isPending} />
-                </td>
+                {live && (
+                  <td>
+                    <LimitStatus rule={r} statuses={status.data?.statuses ?? []} />
+                  </td>
+                )}
+                {write && (
+                  <td>
+                    <EditButton name={r.name} onClick={() => setEditing(`rl:${r.name}`)} />{" "}
+                    <DeleteButton name={r.name} onDelete={() => removeLimit.mutate(r.name)} pending={removeLimit.isPending} />
+                  </td>
+                )}
               </tr>
-              {editing === `rl:${r.name}` && (
+              {write && editing === `rl:${r.name}` && (
                 <tr>
-                  <td colSpan={6}>
+                  <td colSpan={live ? 6 : 5}>
                     <EditRateLimit rule={r} onDone={() => setEditing(undefined)} />
                   </td>
                 </tr>
@@ -123,9 +139,11 @@ export default function Limits() {
               <th scope="col">Limit</th>
               <th scope="col">Applies per</th>
               <th scope="col">Mode</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -138,12 +156,14 @@ export default function Limits() {
                 </td>
                 <td>{b.appliesPer.join(", ") || "—"}</td>
                 <td>{b.mode === Mode.AUDIT ? "audit" : "enforce"}</td>
-                <td>
-                  <EditButton name={b.name} onClick={() => setEditing(`b:${b.name}`)} />{" "}
-                  <DeleteButton name={b.name} onDelete={() => removeBudget.mutate(b.name)} pending={removeBudget.isPending} />
-                </td>
+                {write && (
+                  <td>
+                    <EditButton name={b.name} onClick={() => setEditing(`b:${b.name}`)} />{" "}
+                    <DeleteButton name={b.name} onDelete={() => removeBudget.mutate(b.name)} pending={removeBudget.isPending} />
+                  </td>
+                )}
               </tr>
-              {editing === `b:${b.name}` && (
+              {write && editing === `b:${b.name}` && (
                 <tr>
                   <td colSpan={5}>
                     <EditBudget budget={b} onDone={() => setEditing(undefined)} />

@@ -1,7 +1,8 @@
 import { useRef, useState, type FormEvent } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useApi, useToken } from "../context";
+import { useAccess, useApi, useToken } from "../context";
+import { mayRead } from "../lib/access";
 import { Field } from "../components";
 import { answerText, applyChunk, SSEParser, type ChatUsage, type StreamState, type ToolCall } from "../lib/sse";
 import { checkNumber } from "../lib/validate";
@@ -57,10 +58,11 @@ export default function Playground() {
       return ((await r.json()) as { data: { id: string }[] }).data.map((m) => m.id);
     },
   });
-  // Virtual models, for a caller who may read them (the Admin API); anyone else sees the
-  // models /v1/models lists.
+  // Virtual models, for a caller who may read them (the Admin API: lib/access.ts); anyone else
+  // sees the models /v1/models lists, and is not sent to ask for what would be refused.
   const virtual = useQuery({
     queryKey: ["pg-virtual-models"],
+    enabled: mayRead(useAccess(), "config"),
     queryFn: async () => {
       try {
         return (await api.admin.listVirtualModels({})).virtualModels.map((v) => `${v.group}/${v.name}`);

@@ -1,6 +1,7 @@
 import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkModelName, checkName, checkPricing, checkURL, noPrices, pricesOf, pricingOf, type PriceFields } from "../lib/validate";
@@ -20,6 +21,8 @@ type ModelErrors = Partial<Record<(typeof modelFields)[number] | "", string>>;
 // one is stored.
 export default function Providers() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "config");
   const qc = useQueryClient();
   const accounts = useQuery({ queryKey: ["provider-accounts"], queryFn: () => api.admin.listProviderAccounts({}) });
   const models = useQuery({ queryKey: ["models"], queryFn: () => api.admin.listModels({}) });
@@ -102,6 +105,7 @@ export default function Providers() {
   return (
     <section aria-labelledby="prov-h">
       <h1 id="prov-h">Providers & models</h1>
+      {write && (
       <form onSubmit={submitAccount} onChange={() => setAErrors({})} noValidate className="card" aria-label="Create a provider account">
         <h2>Create a provider account</h2>
         <div className="row">
@@ -138,6 +142,8 @@ export default function Providers() {
           Create account
         </button>
       </form>
+      )}
+      {write && (
       <form onSubmit={submitModel} onChange={() => setMErrors({})} noValidate className="card" aria-label="Create a model">
         <h2>Create a model</h2>
         <div className="row">
@@ -170,6 +176,7 @@ export default function Providers() {
           Create model
         </button>
       </form>
+      )}
       <ErrorBox error={accounts.error ?? models.error ?? removeAccount.error ?? removeModel.error} />
       {accounts.data && (
         <table aria-label="Provider accounts">
@@ -181,10 +188,13 @@ export default function Providers() {
               <th scope="col">Base URL</th>
               <th scope="col">API key</th>
               <th scope="col">Models</th>
-              <th scope="col">Connection</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {/* TestModel (a probe) and the writes are the admin's, as on the models table. */}
+              {write && <th scope="col">Connection</th>}
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -196,17 +206,21 @@ export default function Providers() {
                   <td>{a.baseUrl || "default"}</td>
                   <td>{a.hasApiKey ? "stored" : "none"}</td>
                   <td>{(byAccount.get(a.name) ?? []).join(", ") || "—"}</td>
-                  <td>
-                    {/* TestModel takes a model: an account is tested through its first model. */}
-                    <TestConnection fqn={byAccount.has(a.name) ? `${a.name}/${byAccount.get(a.name)![0]}` : undefined} name={`account ${a.name}`} testId={`test-account-${a.name}`} />
-                    {byAccount.has(a.name) && <small className="hint"> through {`${a.name}/${byAccount.get(a.name)![0]}`}</small>}
-                  </td>
-                  <td>
-                    <EditButton name={`account ${a.name}`} onClick={() => setEditing(`a:${a.name}`)} />{" "}
-                    <DeleteButton name={`account ${a.name}`} onDelete={() => removeAccount.mutate(a.name)} pending={removeAccount.isPending} />
-                  </td>
+                  {write && (
+                    <td>
+                      {/* TestModel takes a model: an account is tested through its first model. */}
+                      <TestConnection fqn={byAccount.has(a.name) ? `${a.name}/${byAccount.get(a.name)![0]}` : undefined} name={`account ${a.name}`} testId={`test-account-${a.name}`} />
+                      {byAccount.has(a.name) && <small className="hint"> through {`${a.name}/${byAccount.get(a.name)![0]}`}</small>}
+                    </td>
+                  )}
+                  {write && (
+                    <td>
+                      <EditButton name={`account ${a.name}`} onClick={() => setEditing(`a:${a.name}`)} />{" "}
+                      <DeleteButton name={`account ${a.name}`} onDelete={() => removeAccount.mutate(a.name)} pending={removeAccount.isPending} />
+                    </td>
+                  )}
                 </tr>
-                {editing === `a:${a.name}` && (
+                {write && editing === `a:${a.name}` && (
                   <tr>
                     <td colSpan={7}>
                       <EditAccount account={a} onDone={() => setEditing(undefined)} />
@@ -226,10 +240,14 @@ export default function Providers() {
               <th scope="col">Model</th>
               <th scope="col">Upstream model</th>
               <th scope="col">Price in / out (USD per 1M tokens)</th>
-              <th scope="col">Connection</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {/* TestModel and the writes are the admin's (a probe calls an upstream at the
+                  gateway's expense): a viewer sees neither column. */}
+              {write && <th scope="col">Connection</th>}
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -239,15 +257,19 @@ export default function Providers() {
                   <th scope="row">{m.fqn}</th>
                   <td>{m.upstreamModel || m.name}</td>
                   <td>{m.pricing ? `$${m.pricing.inputPerMtok} / $${m.pricing.outputPerMtok}` : "catalog"}</td>
-                  <td>
-                    <TestConnection fqn={m.fqn} />
-                  </td>
-                  <td>
-                    <EditButton name={`model ${m.fqn}`} onClick={() => setEditing(`m:${m.fqn}`)} />{" "}
-                    <DeleteButton name={`model ${m.fqn}`} onDelete={() => removeModel.mutate(m)} pending={removeModel.isPending} />
-                  </td>
+                  {write && (
+                    <td>
+                      <TestConnection fqn={m.fqn} />
+                    </td>
+                  )}
+                  {write && (
+                    <td>
+                      <EditButton name={`model ${m.fqn}`} onClick={() => setEditing(`m:${m.fqn}`)} />{" "}
+                      <DeleteButton name={`model ${m.fqn}`} onDelete={() => removeModel.mutate(m)} pending={removeModel.isPending} />
+                    </td>
+                  )}
                 </tr>
-                {editing === `m:${m.fqn}` && (
+                {write && editing === `m:${m.fqn}` && (
                   <tr>
                     <td colSpan={5}>
                       <EditModel model={m} onDone={() => setEditing(undefined)} />

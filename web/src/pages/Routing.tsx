@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { RoutingRule, VirtualModel } from "@gen/llmgw/admin/v1/admin_pb";
 import { optionsText, routingOf, rowsOf, stickyOf, stickyText, targetsText, whenText } from "../lib/routing";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, useSave, When, type Errors } from "../components";
 import {
   checkCondition,
@@ -28,8 +29,10 @@ import {
 // and every target's live state (circuit, failures, speed) from ListRoutingState, refreshed
 // every 5 seconds. A target's retries, fallback, parameter and header overrides and SLA
 // cutoffs, a virtual model's sticky routing and a rule's subjects and metadata are edited too.
+// A viewer sees the lists and the live state, and no form or button that writes.
 export default function RoutingPage() {
   const { api } = useApi();
+  const write = mayWrite(useAccess(), "config");
   const qc = useQueryClient();
   const vms = useQuery({ queryKey: ["virtual-models"], queryFn: () => api.admin.listVirtualModels({}) });
   const rules = useQuery({ queryKey: ["routing-rules"], queryFn: () => api.admin.listRoutingRules({}) });
@@ -46,7 +49,7 @@ export default function RoutingPage() {
   return (
     <section aria-labelledby="routing-h">
       <h1 id="routing-h">Virtual models &amp; routing</h1>
-      <VirtualModelForm />
+      {write && <VirtualModelForm />}
       <ErrorBox error={vms.error ?? rules.error ?? state.error ?? removeVM.error ?? removeRule.error} />
       <h2>Virtual models</h2>
       {vms.data && (
@@ -56,9 +59,11 @@ export default function RoutingPage() {
               <th scope="col">Name</th>
               <th scope="col">Routing</th>
               <th scope="col">Targets</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -71,12 +76,14 @@ export default function RoutingPage() {
                     {stickyText(v.routingConfig)}
                   </td>
                   <td>{targetsText(v.routingConfig)}</td>
-                  <td>
-                    <EditButton name={v.fqn} onClick={() => setEditing(`vm:${v.fqn}`)} />{" "}
-                    <DeleteButton name={v.fqn} onDelete={() => removeVM.mutate(v)} pending={removeVM.isPending} />
-                  </td>
+                  {write && (
+                    <td>
+                      <EditButton name={v.fqn} onClick={() => setEditing(`vm:${v.fqn}`)} />{" "}
+                      <DeleteButton name={v.fqn} onDelete={() => removeVM.mutate(v)} pending={removeVM.isPending} />
+                    </td>
+                  )}
                 </tr>
-                {editing === `vm:${v.fqn}` && (
+                {write && editing === `vm:${v.fqn}` && (
                   <tr>
                     <td colSpan={4}>
                       <VirtualModelForm initial={v} onDone={() => setEditing(undefined)} />
@@ -88,7 +95,7 @@ export default function RoutingPage() {
           </tbody>
         </table>
       )}
-      <RoutingRuleForm />
+      {write && <RoutingRuleForm />}
       <h2>Routing rules</h2>
       {rules.data && (
         <table aria-label="Routing rules">
@@ -100,9 +107,11 @@ export default function RoutingPage() {
               <th scope="col">When</th>
               <th scope="col">Routing</th>
               <th scope="col">Targets</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -114,12 +123,14 @@ export default function RoutingPage() {
                   <td>{whenText(r)}</td>
                   <td>{r.routingConfig?.type}</td>
                   <td>{targetsText(r.routingConfig)}</td>
-                  <td>
-                    <EditButton name={`rule ${r.id}`} onClick={() => setEditing(`rr:${r.id}`)} />{" "}
-                    <DeleteButton name={`rule ${r.id}`} onDelete={() => removeRule.mutate(r.id)} pending={removeRule.isPending} />
-                  </td>
+                  {write && (
+                    <td>
+                      <EditButton name={`rule ${r.id}`} onClick={() => setEditing(`rr:${r.id}`)} />{" "}
+                      <DeleteButton name={`rule ${r.id}`} onDelete={() => removeRule.mutate(r.id)} pending={removeRule.isPending} />
+                    </td>
+                  )}
                 </tr>
-                {editing === `rr:${r.id}` && (
+                {write && editing === `rr:${r.id}` && (
                   <tr>
                     <td colSpan={6}>
                       <RoutingRuleForm initial={r} onDone={() => setEditing(undefined)} />

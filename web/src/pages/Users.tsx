@@ -1,7 +1,8 @@
 import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, useSave, When } from "../components";
 import type { User } from "@gen/llmgw/admin/v1/admin_pb";
 import { fieldError } from "../lib/errors";
@@ -12,6 +13,8 @@ type Errors = Partial<Record<(typeof fields)[number] | "", string>>;
 
 export default function Users() {
   const { api } = useApi();
+  const access = useAccess();
+  const write = mayWrite(access, "config");
   const qc = useQueryClient();
   const list = useQuery({ queryKey: ["users"], queryFn: () => api.admin.listUsers({}) });
   const [name, setName] = useState("");
@@ -52,6 +55,7 @@ export default function Users() {
   return (
     <section aria-labelledby="users-h">
       <h1 id="users-h">Users</h1>
+      {write && (
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a user">
         <h2>Create a user</h2>
         <div className="row">
@@ -90,6 +94,7 @@ export default function Users() {
           Create user
         </button>
       </form>
+      )}
       <ErrorBox error={list.error ?? remove.error} />
       {list.data && (
         <table>
@@ -102,9 +107,11 @@ export default function Users() {
               <th scope="col">Roles</th>
               <th scope="col">Status</th>
               <th scope="col">Created</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -119,12 +126,14 @@ export default function Users() {
                 <td>
                   <When t={u.createTime && timestampDate(u.createTime)} />
                 </td>
-                <td>
-                  <EditButton name={u.name} onClick={() => setEditing(u.name)} />{" "}
-                  <DeleteButton name={u.name} onDelete={() => remove.mutate(u.name)} pending={remove.isPending} />
-                </td>
+                {write && (
+                  <td>
+                    <EditButton name={u.name} onClick={() => setEditing(u.name)} />{" "}
+                    <DeleteButton name={u.name} onDelete={() => remove.mutate(u.name)} pending={remove.isPending} />
+                  </td>
+                )}
               </tr>
-              {editing === u.name && (
+              {write && editing === u.name && (
                 <tr>
                   <td colSpan={7}>
                     <EditUser user={u} onDone={() => setEditing(undefined)} />

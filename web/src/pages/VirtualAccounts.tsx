@@ -1,7 +1,8 @@
 import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { VirtualAccount } from "@gen/llmgw/admin/v1/admin_pb";
-import { useApi } from "../context";
+import { useAccess, useApi } from "../context";
+import { mayWrite } from "../lib/access";
 import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
 import { checkName } from "../lib/validate";
 
@@ -9,8 +10,10 @@ const fields = ["virtual_account.name", "virtual_account.description", "virtual_
 
 // VirtualAccounts lists the application and service identities that hold API keys: create,
 // edit, delete, and issue a key for one (its secret shown once) or revoke one of its keys.
+// A viewer sees the list and each account's key prefixes, and none of those controls.
 export default function VirtualAccounts() {
   const { api } = useApi();
+  const write = mayWrite(useAccess(), "config");
   const qc = useQueryClient();
   const list = useQuery({ queryKey: ["virtual-accounts"], queryFn: () => api.admin.listVirtualAccounts({}) });
   const keys = useQuery({ queryKey: ["keys"], queryFn: () => api.admin.listApiKeys({}) });
@@ -89,6 +92,7 @@ export default function VirtualAccounts() {
           <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
         </div>
       )}
+      {write && (
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a virtual account">
         <h2>Create a virtual account</h2>
         <div className="row">
@@ -116,6 +120,7 @@ export default function VirtualAccounts() {
           Create virtual account
         </button>
       </form>
+      )}
       <ErrorBox error={list.error ?? keys.error ?? remove.error ?? issue.error ?? revoke.error} />
       {list.data && (
         <table aria-label="Virtual accounts">
@@ -127,9 +132,11 @@ export default function VirtualAccounts() {
               <th scope="col">Team</th>
               <th scope="col">Status</th>
               <th scope="col">Keys</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              {write && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
             </tr>
           </thead>
           <tbody>
@@ -144,23 +151,32 @@ export default function VirtualAccounts() {
                     <ul className="plain">
                       {keysOf(va.name).map((k) => (
                         <li key={k.id}>
-                          <code>{k.prefix}…</code>{" "}
-                          <button type="button" className="secondary" onClick={() => revoke.mutate(k.id)} aria-label={`Revoke key ${k.prefix} of ${va.name}`} disabled={revoke.isPending}>
-                            Revoke
-                          </button>
+                          <code>{k.prefix}…</code>
+                          {write && (
+                            <>
+                              {" "}
+                              <button type="button" className="secondary" onClick={() => revoke.mutate(k.id)} aria-label={`Revoke key ${k.prefix} of ${va.name}`} disabled={revoke.isPending}>
+                                Revoke
+                              </button>
+                            </>
+                          )}
                         </li>
                       ))}
                     </ul>
-                    <button type="button" className="secondary" onClick={() => issue.mutate(va.name)} aria-label={`New key for ${va.name}`} disabled={issue.isPending}>
-                      New key
-                    </button>
+                    {write && (
+                      <button type="button" className="secondary" onClick={() => issue.mutate(va.name)} aria-label={`New key for ${va.name}`} disabled={issue.isPending}>
+                        New key
+                      </button>
+                    )}
                   </td>
-                  <td>
-                    <EditButton name={va.name} onClick={() => setEditing(va.name)} />{" "}
-                    <DeleteButton name={va.name} onDelete={() => remove.mutate(va.name)} pending={remove.isPending} />
-                  </td>
+                  {write && (
+                    <td>
+                      <EditButton name={va.name} onClick={() => setEditing(va.name)} />{" "}
+                      <DeleteButton name={va.name} onDelete={() => remove.mutate(va.name)} pending={remove.isPending} />
+                    </td>
+                  )}
                 </tr>
-                {editing === va.name && (
+                {write && editing === va.name && (
                   <tr>
                     <td colSpan={6}>
                       <EditAccount account={va} teams={teams.data?.teams.map((t) => t.name) ?? []} onDone={() => setEditing(undefined)} />

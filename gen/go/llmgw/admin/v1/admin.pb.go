@@ -135,6 +135,137 @@ func (ConfigAction) EnumDescriptor() ([]byte, []int) {
 	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{1}
 }
 
+// GetCallerRequest has no fields: the caller is the one its credentials name.
+type GetCallerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+// GetCallerResponse describes the caller.
+type GetCallerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// principal names the caller as the audit log does: "admin-token", "user:<name>" or
+	// "virtualaccount:<name>".
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// user is the owner's user name when the caller is a user (by API key or identity token).
+	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	// virtual_account is the owner's name when the caller is a virtual account's key.
+	VirtualAccount string `protobuf:"bytes,3,opt,name=virtual_account,json=virtualAccount,proto3" json:"virtual_account,omitempty"`
+	// roles are the caller's Admin API roles ("admin", "viewer", "team-admin"); the admin token
+	// holds "admin".
+	Roles []string `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
+	// teams are the teams of the caller's user or virtual account.
+	Teams []string `protobuf:"bytes,5,rep,name=teams,proto3" json:"teams,omitempty"`
+	// admin_api is whether the Admin API serves the caller beyond this method: its credentials
+	// have the admin scope and it holds a role.
+	AdminApi      bool `protobuf:"varint,6,opt,name=admin_api,json=adminApi,proto3" json:"admin_api,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerResponse) Reset() {
+	*x = GetCallerResponse{}
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerResponse) ProtoMessage() {}
+
+func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
+func (*GetCallerResponse) Descriptor() ([]byte, []int) {
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetCallerResponse) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetVirtualAccount() string {
+	if x != nil {
+		return x.VirtualAccount
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *GetCallerResponse) GetTeams() []string {
+	if x != nil {
+		return x.Teams
+	}
+	return nil
+}
+
+func (x *GetCallerResponse) GetAdminApi() bool {
+	if x != nil {
+		return x.AdminApi
+	}
+	return false
+}
+
 // ProviderAccount is a set of credentials at one provider.
 type ProviderAccount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -164,7 +295,7 @@ type ProviderAccount struct {
 
 func (x *ProviderAccount) Reset() {
 	*x = ProviderAccount{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +307,7 @@ func (x *ProviderAccount) String() string {
 func (*ProviderAccount) ProtoMessage() {}
 
 func (x *ProviderAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +320,7 @@ func (x *ProviderAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProviderAccount.ProtoReflect.Descriptor instead.
 func (*ProviderAccount) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ProviderAccount) GetName() string {
@@ -283,7 +414,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +426,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +439,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Model) GetAccount() string {
@@ -417,7 +548,7 @@ type Pricing struct {
 
 func (x *Pricing) Reset() {
 	*x = Pricing{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -429,7 +560,7 @@ func (x *Pricing) String() string {
 func (*Pricing) ProtoMessage() {}
 
 func (x *Pricing) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -442,7 +573,7 @@ func (x *Pricing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pricing.ProtoReflect.Descriptor instead.
 func (*Pricing) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Pricing) GetInputPerMtok() float64 {
@@ -510,7 +641,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +653,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +666,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *User) GetName() string {
@@ -613,7 +744,7 @@ type Team struct {
 
 func (x *Team) Reset() {
 	*x = Team{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +756,7 @@ func (x *Team) String() string {
 func (*Team) ProtoMessage() {}
 
 func (x *Team) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +769,7 @@ func (x *Team) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Team.ProtoReflect.Descriptor instead.
 func (*Team) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Team) GetName() string {
@@ -714,7 +845,7 @@ type IdentityProvider struct {
 
 func (x *IdentityProvider) Reset() {
 	*x = IdentityProvider{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +857,7 @@ func (x *IdentityProvider) String() string {
 func (*IdentityProvider) ProtoMessage() {}
 
 func (x *IdentityProvider) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +870,7 @@ func (x *IdentityProvider) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentityProvider.ProtoReflect.Descriptor instead.
 func (*IdentityProvider) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *IdentityProvider) GetName() string {
@@ -840,7 +971,7 @@ type VirtualAccount struct {
 
 func (x *VirtualAccount) Reset() {
 	*x = VirtualAccount{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +983,7 @@ func (x *VirtualAccount) String() string {
 func (*VirtualAccount) ProtoMessage() {}
 
 func (x *VirtualAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +996,7 @@ func (x *VirtualAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VirtualAccount.ProtoReflect.Descriptor instead.
 func (*VirtualAccount) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *VirtualAccount) GetName() string {
@@ -950,7 +1081,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1093,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1106,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ApiKey) GetId() string {
@@ -1115,7 +1246,7 @@ type AuthzRule struct {
 
 func (x *AuthzRule) Reset() {
 	*x = AuthzRule{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1258,7 @@ func (x *AuthzRule) String() string {
 func (*AuthzRule) ProtoMessage() {}
 
 func (x *AuthzRule) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1271,7 @@ func (x *AuthzRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthzRule.ProtoReflect.Descriptor instead.
 func (*AuthzRule) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AuthzRule) GetName() string {
@@ -1228,7 +1359,7 @@ type RoutingTarget struct {
 
 func (x *RoutingTarget) Reset() {
 	*x = RoutingTarget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1371,7 @@ func (x *RoutingTarget) String() string {
 func (*RoutingTarget) ProtoMessage() {}
 
 func (x *RoutingTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1384,7 @@ func (x *RoutingTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingTarget.ProtoReflect.Descriptor instead.
 func (*RoutingTarget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RoutingTarget) GetTarget() string {
@@ -1333,7 +1464,7 @@ type SlaCutoff struct {
 
 func (x *SlaCutoff) Reset() {
 	*x = SlaCutoff{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1476,7 @@ func (x *SlaCutoff) String() string {
 func (*SlaCutoff) ProtoMessage() {}
 
 func (x *SlaCutoff) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1489,7 @@ func (x *SlaCutoff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SlaCutoff.ProtoReflect.Descriptor instead.
 func (*SlaCutoff) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SlaCutoff) GetTimePerOutputTokenMs() int32 {
@@ -1390,7 +1521,7 @@ type RetryConfig struct {
 
 func (x *RetryConfig) Reset() {
 	*x = RetryConfig{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1402,7 +1533,7 @@ func (x *RetryConfig) String() string {
 func (*RetryConfig) ProtoMessage() {}
 
 func (x *RetryConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1415,7 +1546,7 @@ func (x *RetryConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryConfig.ProtoReflect.Descriptor instead.
 func (*RetryConfig) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RetryConfig) GetAttempts() int32 {
@@ -1453,7 +1584,7 @@ type HeadersOverride struct {
 
 func (x *HeadersOverride) Reset() {
 	*x = HeadersOverride{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1596,7 @@ func (x *HeadersOverride) String() string {
 func (*HeadersOverride) ProtoMessage() {}
 
 func (x *HeadersOverride) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1609,7 @@ func (x *HeadersOverride) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadersOverride.ProtoReflect.Descriptor instead.
 func (*HeadersOverride) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HeadersOverride) GetSet() map[string]string {
@@ -1514,7 +1645,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1657,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1670,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Routing) GetType() string {
@@ -1583,7 +1714,7 @@ type StickyRouting struct {
 
 func (x *StickyRouting) Reset() {
 	*x = StickyRouting{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1726,7 @@ func (x *StickyRouting) String() string {
 func (*StickyRouting) ProtoMessage() {}
 
 func (x *StickyRouting) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1739,7 @@ func (x *StickyRouting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StickyRouting.ProtoReflect.Descriptor instead.
 func (*StickyRouting) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StickyRouting) GetTtlSeconds() int32 {
@@ -1639,7 +1770,7 @@ type SessionIdentifier struct {
 
 func (x *SessionIdentifier) Reset() {
 	*x = SessionIdentifier{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1782,7 @@ func (x *SessionIdentifier) String() string {
 func (*SessionIdentifier) ProtoMessage() {}
 
 func (x *SessionIdentifier) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1795,7 @@ func (x *SessionIdentifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionIdentifier.ProtoReflect.Descriptor instead.
 func (*SessionIdentifier) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SessionIdentifier) GetSource() string {
@@ -1707,7 +1838,7 @@ type VirtualModel struct {
 
 func (x *VirtualModel) Reset() {
 	*x = VirtualModel{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1850,7 @@ func (x *VirtualModel) String() string {
 func (*VirtualModel) ProtoMessage() {}
 
 func (x *VirtualModel) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1863,7 @@ func (x *VirtualModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VirtualModel.ProtoReflect.Descriptor instead.
 func (*VirtualModel) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *VirtualModel) GetGroup() string {
@@ -1808,7 +1939,7 @@ type RoutingRule struct {
 
 func (x *RoutingRule) Reset() {
 	*x = RoutingRule{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1951,7 @@ func (x *RoutingRule) String() string {
 func (*RoutingRule) ProtoMessage() {}
 
 func (x *RoutingRule) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1964,7 @@ func (x *RoutingRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingRule.ProtoReflect.Descriptor instead.
 func (*RoutingRule) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RoutingRule) GetId() string {
@@ -1904,7 +2035,7 @@ type RoutingState struct {
 
 func (x *RoutingState) Reset() {
 	*x = RoutingState{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1916,7 +2047,7 @@ func (x *RoutingState) String() string {
 func (*RoutingState) ProtoMessage() {}
 
 func (x *RoutingState) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1929,7 +2060,7 @@ func (x *RoutingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingState.ProtoReflect.Descriptor instead.
 func (*RoutingState) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RoutingState) GetTarget() string {
@@ -2004,7 +2135,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2147,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2160,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Condition) GetSubjects() []string {
@@ -2068,7 +2199,7 @@ type RateLimitEntry struct {
 
 func (x *RateLimitEntry) Reset() {
 	*x = RateLimitEntry{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2080,7 +2211,7 @@ func (x *RateLimitEntry) String() string {
 func (*RateLimitEntry) ProtoMessage() {}
 
 func (x *RateLimitEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2093,7 +2224,7 @@ func (x *RateLimitEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitEntry.ProtoReflect.Descriptor instead.
 func (*RateLimitEntry) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RateLimitEntry) GetUnit() string {
@@ -2144,7 +2275,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2156,7 +2287,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2169,7 +2300,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RateLimit) GetName() string {
@@ -2249,7 +2380,7 @@ type NotificationTarget struct {
 
 func (x *NotificationTarget) Reset() {
 	*x = NotificationTarget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +2392,7 @@ func (x *NotificationTarget) String() string {
 func (*NotificationTarget) ProtoMessage() {}
 
 func (x *NotificationTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +2405,7 @@ func (x *NotificationTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationTarget.ProtoReflect.Descriptor instead.
 func (*NotificationTarget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NotificationTarget) GetType() string {
@@ -2319,7 +2450,7 @@ type BudgetAlerts struct {
 
 func (x *BudgetAlerts) Reset() {
 	*x = BudgetAlerts{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2331,7 +2462,7 @@ func (x *BudgetAlerts) String() string {
 func (*BudgetAlerts) ProtoMessage() {}
 
 func (x *BudgetAlerts) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2344,7 +2475,7 @@ func (x *BudgetAlerts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BudgetAlerts.ProtoReflect.Descriptor instead.
 func (*BudgetAlerts) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BudgetAlerts) GetThresholds() []int32 {
@@ -2397,7 +2528,7 @@ type Budget struct {
 
 func (x *Budget) Reset() {
 	*x = Budget{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +2540,7 @@ func (x *Budget) String() string {
 func (*Budget) ProtoMessage() {}
 
 func (x *Budget) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +2553,7 @@ func (x *Budget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Budget.ProtoReflect.Descriptor instead.
 func (*Budget) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Budget) GetName() string {
@@ -2523,7 +2654,7 @@ type LimitStatus struct {
 
 func (x *LimitStatus) Reset() {
 	*x = LimitStatus{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2535,7 +2666,7 @@ func (x *LimitStatus) String() string {
 func (*LimitStatus) ProtoMessage() {}
 
 func (x *LimitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2548,7 +2679,7 @@ func (x *LimitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitStatus.ProtoReflect.Descriptor instead.
 func (*LimitStatus) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LimitStatus) GetRule() string {
@@ -2618,7 +2749,7 @@ type CreateProviderAccountRequest struct {
 
 func (x *CreateProviderAccountRequest) Reset() {
 	*x = CreateProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2630,7 +2761,7 @@ func (x *CreateProviderAccountRequest) String() string {
 func (*CreateProviderAccountRequest) ProtoMessage() {}
 
 func (x *CreateProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2643,7 +2774,7 @@ func (x *CreateProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateProviderAccountRequest) GetProviderAccount() *ProviderAccount {
@@ -2664,7 +2795,7 @@ type CreateProviderAccountResponse struct {
 
 func (x *CreateProviderAccountResponse) Reset() {
 	*x = CreateProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2807,7 @@ func (x *CreateProviderAccountResponse) String() string {
 func (*CreateProviderAccountResponse) ProtoMessage() {}
 
 func (x *CreateProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2820,7 @@ func (x *CreateProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -2710,7 +2841,7 @@ type GetProviderAccountRequest struct {
 
 func (x *GetProviderAccountRequest) Reset() {
 	*x = GetProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +2853,7 @@ func (x *GetProviderAccountRequest) String() string {
 func (*GetProviderAccountRequest) ProtoMessage() {}
 
 func (x *GetProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +2866,7 @@ func (x *GetProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetProviderAccountRequest) GetName() string {
@@ -2756,7 +2887,7 @@ type GetProviderAccountResponse struct {
 
 func (x *GetProviderAccountResponse) Reset() {
 	*x = GetProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2768,7 +2899,7 @@ func (x *GetProviderAccountResponse) String() string {
 func (*GetProviderAccountResponse) ProtoMessage() {}
 
 func (x *GetProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[29]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2781,7 +2912,7 @@ func (x *GetProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -2800,7 +2931,7 @@ type ListProviderAccountsRequest struct {
 
 func (x *ListProviderAccountsRequest) Reset() {
 	*x = ListProviderAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +2943,7 @@ func (x *ListProviderAccountsRequest) String() string {
 func (*ListProviderAccountsRequest) ProtoMessage() {}
 
 func (x *ListProviderAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[30]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +2956,7 @@ func (x *ListProviderAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProviderAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListProviderAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 // ListProviderAccountsResponse lists provider accounts.
@@ -2839,7 +2970,7 @@ type ListProviderAccountsResponse struct {
 
 func (x *ListProviderAccountsResponse) Reset() {
 	*x = ListProviderAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2851,7 +2982,7 @@ func (x *ListProviderAccountsResponse) String() string {
 func (*ListProviderAccountsResponse) ProtoMessage() {}
 
 func (x *ListProviderAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[31]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2864,7 +2995,7 @@ func (x *ListProviderAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProviderAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListProviderAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListProviderAccountsResponse) GetProviderAccounts() []*ProviderAccount {
@@ -2885,7 +3016,7 @@ type UpdateProviderAccountRequest struct {
 
 func (x *UpdateProviderAccountRequest) Reset() {
 	*x = UpdateProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +3028,7 @@ func (x *UpdateProviderAccountRequest) String() string {
 func (*UpdateProviderAccountRequest) ProtoMessage() {}
 
 func (x *UpdateProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[32]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3041,7 @@ func (x *UpdateProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateProviderAccountRequest) GetProviderAccount() *ProviderAccount {
@@ -2931,7 +3062,7 @@ type UpdateProviderAccountResponse struct {
 
 func (x *UpdateProviderAccountResponse) Reset() {
 	*x = UpdateProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3074,7 @@ func (x *UpdateProviderAccountResponse) String() string {
 func (*UpdateProviderAccountResponse) ProtoMessage() {}
 
 func (x *UpdateProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[33]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3087,7 @@ func (x *UpdateProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateProviderAccountResponse) GetProviderAccount() *ProviderAccount {
@@ -2977,7 +3108,7 @@ type DeleteProviderAccountRequest struct {
 
 func (x *DeleteProviderAccountRequest) Reset() {
 	*x = DeleteProviderAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2989,7 +3120,7 @@ func (x *DeleteProviderAccountRequest) String() string {
 func (*DeleteProviderAccountRequest) ProtoMessage() {}
 
 func (x *DeleteProviderAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[34]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3002,7 +3133,7 @@ func (x *DeleteProviderAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProviderAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProviderAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteProviderAccountRequest) GetName() string {
@@ -3021,7 +3152,7 @@ type DeleteProviderAccountResponse struct {
 
 func (x *DeleteProviderAccountResponse) Reset() {
 	*x = DeleteProviderAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3164,7 @@ func (x *DeleteProviderAccountResponse) String() string {
 func (*DeleteProviderAccountResponse) ProtoMessage() {}
 
 func (x *DeleteProviderAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[35]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3046,7 +3177,7 @@ func (x *DeleteProviderAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProviderAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProviderAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 // CreateModelRequest creates a model.
@@ -3060,7 +3191,7 @@ type CreateModelRequest struct {
 
 func (x *CreateModelRequest) Reset() {
 	*x = CreateModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3203,7 @@ func (x *CreateModelRequest) String() string {
 func (*CreateModelRequest) ProtoMessage() {}
 
 func (x *CreateModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[36]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3216,7 @@ func (x *CreateModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateModelRequest.ProtoReflect.Descriptor instead.
 func (*CreateModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateModelRequest) GetModel() *Model {
@@ -3106,7 +3237,7 @@ type CreateModelResponse struct {
 
 func (x *CreateModelResponse) Reset() {
 	*x = CreateModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3118,7 +3249,7 @@ func (x *CreateModelResponse) String() string {
 func (*CreateModelResponse) ProtoMessage() {}
 
 func (x *CreateModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[37]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3131,7 +3262,7 @@ func (x *CreateModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateModelResponse.ProtoReflect.Descriptor instead.
 func (*CreateModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateModelResponse) GetModel() *Model {
@@ -3154,7 +3285,7 @@ type GetModelRequest struct {
 
 func (x *GetModelRequest) Reset() {
 	*x = GetModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3166,7 +3297,7 @@ func (x *GetModelRequest) String() string {
 func (*GetModelRequest) ProtoMessage() {}
 
 func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[38]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3179,7 +3310,7 @@ func (x *GetModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelRequest.ProtoReflect.Descriptor instead.
 func (*GetModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetModelRequest) GetAccount() string {
@@ -3207,7 +3338,7 @@ type GetModelResponse struct {
 
 func (x *GetModelResponse) Reset() {
 	*x = GetModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3219,7 +3350,7 @@ func (x *GetModelResponse) String() string {
 func (*GetModelResponse) ProtoMessage() {}
 
 func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[39]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +3363,7 @@ func (x *GetModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelResponse.ProtoReflect.Descriptor instead.
 func (*GetModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetModelResponse) GetModel() *Model {
@@ -3253,7 +3384,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3265,7 +3396,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[40]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3278,7 +3409,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListModelsRequest) GetAccount() string {
@@ -3299,7 +3430,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3311,7 +3442,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[41]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3324,7 +3455,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListModelsResponse) GetModels() []*Model {
@@ -3345,7 +3476,7 @@ type UpdateModelRequest struct {
 
 func (x *UpdateModelRequest) Reset() {
 	*x = UpdateModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3357,7 +3488,7 @@ func (x *UpdateModelRequest) String() string {
 func (*UpdateModelRequest) ProtoMessage() {}
 
 func (x *UpdateModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[42]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3370,7 +3501,7 @@ func (x *UpdateModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateModelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UpdateModelRequest) GetModel() *Model {
@@ -3391,7 +3522,7 @@ type UpdateModelResponse struct {
 
 func (x *UpdateModelResponse) Reset() {
 	*x = UpdateModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3403,7 +3534,7 @@ func (x *UpdateModelResponse) String() string {
 func (*UpdateModelResponse) ProtoMessage() {}
 
 func (x *UpdateModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[43]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3416,7 +3547,7 @@ func (x *UpdateModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateModelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *UpdateModelResponse) GetModel() *Model {
@@ -3439,7 +3570,7 @@ type DeleteModelRequest struct {
 
 func (x *DeleteModelRequest) Reset() {
 	*x = DeleteModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3582,7 @@ func (x *DeleteModelRequest) String() string {
 func (*DeleteModelRequest) ProtoMessage() {}
 
 func (x *DeleteModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[44]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3595,7 @@ func (x *DeleteModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DeleteModelRequest) GetAccount() string {
@@ -3490,7 +3621,7 @@ type DeleteModelResponse struct {
 
 func (x *DeleteModelResponse) Reset() {
 	*x = DeleteModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3502,7 +3633,7 @@ func (x *DeleteModelResponse) String() string {
 func (*DeleteModelResponse) ProtoMessage() {}
 
 func (x *DeleteModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[45]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3515,7 +3646,7 @@ func (x *DeleteModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteModelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 // TestModelRequest names the model to test.
@@ -3530,7 +3661,7 @@ type TestModelRequest struct {
 
 func (x *TestModelRequest) Reset() {
 	*x = TestModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3542,7 +3673,7 @@ func (x *TestModelRequest) String() string {
 func (*TestModelRequest) ProtoMessage() {}
 
 func (x *TestModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[46]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3555,7 +3686,7 @@ func (x *TestModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestModelRequest.ProtoReflect.Descriptor instead.
 func (*TestModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TestModelRequest) GetModel() string {
@@ -3587,7 +3718,7 @@ type TestModelResponse struct {
 
 func (x *TestModelResponse) Reset() {
 	*x = TestModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3599,7 +3730,7 @@ func (x *TestModelResponse) String() string {
 func (*TestModelResponse) ProtoMessage() {}
 
 func (x *TestModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[47]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3612,7 +3743,7 @@ func (x *TestModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestModelResponse.ProtoReflect.Descriptor instead.
 func (*TestModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *TestModelResponse) GetOk() bool {
@@ -3654,7 +3785,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3666,7 +3797,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[48]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3679,7 +3810,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CreateUserRequest) GetUser() *User {
@@ -3700,7 +3831,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3712,7 +3843,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[49]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3725,7 +3856,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CreateUserResponse) GetUser() *User {
@@ -3746,7 +3877,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3758,7 +3889,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[50]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3771,7 +3902,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -3792,7 +3923,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3804,7 +3935,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[51]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3817,7 +3948,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -3836,7 +3967,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3848,7 +3979,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[52]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3861,7 +3992,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 // ListUsersResponse lists users.
@@ -3875,7 +4006,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3887,7 +4018,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[53]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3900,7 +4031,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -3921,7 +4052,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3933,7 +4064,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[54]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3946,7 +4077,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -3967,7 +4098,7 @@ type UpdateUserResponse struct {
 
 func (x *UpdateUserResponse) Reset() {
 	*x = UpdateUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3979,7 +4110,7 @@ func (x *UpdateUserResponse) String() string {
 func (*UpdateUserResponse) ProtoMessage() {}
 
 func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[55]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3992,7 +4123,7 @@ func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpdateUserResponse) GetUser() *User {
@@ -4013,7 +4144,7 @@ type DeleteUserRequest struct {
 
 func (x *DeleteUserRequest) Reset() {
 	*x = DeleteUserRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4025,7 +4156,7 @@ func (x *DeleteUserRequest) String() string {
 func (*DeleteUserRequest) ProtoMessage() {}
 
 func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[56]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4038,7 +4169,7 @@ func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
 func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteUserRequest) GetName() string {
@@ -4057,7 +4188,7 @@ type DeleteUserResponse struct {
 
 func (x *DeleteUserResponse) Reset() {
 	*x = DeleteUserResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4069,7 +4200,7 @@ func (x *DeleteUserResponse) String() string {
 func (*DeleteUserResponse) ProtoMessage() {}
 
 func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[57]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4082,7 +4213,7 @@ func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUserResponse.ProtoReflect.Descriptor instead.
 func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 // CreateTeamRequest creates a team.
@@ -4096,7 +4227,7 @@ type CreateTeamRequest struct {
 
 func (x *CreateTeamRequest) Reset() {
 	*x = CreateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4108,7 +4239,7 @@ func (x *CreateTeamRequest) String() string {
 func (*CreateTeamRequest) ProtoMessage() {}
 
 func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[58]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4121,7 +4252,7 @@ func (x *CreateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamRequest.ProtoReflect.Descriptor instead.
 func (*CreateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{58}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *CreateTeamRequest) GetTeam() *Team {
@@ -4142,7 +4273,7 @@ type CreateTeamResponse struct {
 
 func (x *CreateTeamResponse) Reset() {
 	*x = CreateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4285,7 @@ func (x *CreateTeamResponse) String() string {
 func (*CreateTeamResponse) ProtoMessage() {}
 
 func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[59]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4298,7 @@ func (x *CreateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTeamResponse.ProtoReflect.Descriptor instead.
 func (*CreateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{59}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CreateTeamResponse) GetTeam() *Team {
@@ -4188,7 +4319,7 @@ type GetTeamRequest struct {
 
 func (x *GetTeamRequest) Reset() {
 	*x = GetTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4200,7 +4331,7 @@ func (x *GetTeamRequest) String() string {
 func (*GetTeamRequest) ProtoMessage() {}
 
 func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[60]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4213,7 +4344,7 @@ func (x *GetTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamRequest.ProtoReflect.Descriptor instead.
 func (*GetTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{60}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetTeamRequest) GetName() string {
@@ -4234,7 +4365,7 @@ type GetTeamResponse struct {
 
 func (x *GetTeamResponse) Reset() {
 	*x = GetTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4246,7 +4377,7 @@ func (x *GetTeamResponse) String() string {
 func (*GetTeamResponse) ProtoMessage() {}
 
 func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[61]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4259,7 +4390,7 @@ func (x *GetTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamResponse.ProtoReflect.Descriptor instead.
 func (*GetTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{61}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetTeamResponse) GetTeam() *Team {
@@ -4278,7 +4409,7 @@ type ListTeamsRequest struct {
 
 func (x *ListTeamsRequest) Reset() {
 	*x = ListTeamsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4290,7 +4421,7 @@ func (x *ListTeamsRequest) String() string {
 func (*ListTeamsRequest) ProtoMessage() {}
 
 func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[62]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4303,7 +4434,7 @@ func (x *ListTeamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsRequest.ProtoReflect.Descriptor instead.
 func (*ListTeamsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{62}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
 }
 
 // ListTeamsResponse lists teams.
@@ -4317,7 +4448,7 @@ type ListTeamsResponse struct {
 
 func (x *ListTeamsResponse) Reset() {
 	*x = ListTeamsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4329,7 +4460,7 @@ func (x *ListTeamsResponse) String() string {
 func (*ListTeamsResponse) ProtoMessage() {}
 
 func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[63]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4342,7 +4473,7 @@ func (x *ListTeamsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamsResponse.ProtoReflect.Descriptor instead.
 func (*ListTeamsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{63}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListTeamsResponse) GetTeams() []*Team {
@@ -4363,7 +4494,7 @@ type UpdateTeamRequest struct {
 
 func (x *UpdateTeamRequest) Reset() {
 	*x = UpdateTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4375,7 +4506,7 @@ func (x *UpdateTeamRequest) String() string {
 func (*UpdateTeamRequest) ProtoMessage() {}
 
 func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[64]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4388,7 +4519,7 @@ func (x *UpdateTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{64}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *UpdateTeamRequest) GetTeam() *Team {
@@ -4409,7 +4540,7 @@ type UpdateTeamResponse struct {
 
 func (x *UpdateTeamResponse) Reset() {
 	*x = UpdateTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4421,7 +4552,7 @@ func (x *UpdateTeamResponse) String() string {
 func (*UpdateTeamResponse) ProtoMessage() {}
 
 func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[65]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4434,7 +4565,7 @@ func (x *UpdateTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTeamResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{65}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *UpdateTeamResponse) GetTeam() *Team {
@@ -4455,7 +4586,7 @@ type DeleteTeamRequest struct {
 
 func (x *DeleteTeamRequest) Reset() {
 	*x = DeleteTeamRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4467,7 +4598,7 @@ func (x *DeleteTeamRequest) String() string {
 func (*DeleteTeamRequest) ProtoMessage() {}
 
 func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[66]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4480,7 +4611,7 @@ func (x *DeleteTeamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTeamRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{66}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DeleteTeamRequest) GetName() string {
@@ -4499,7 +4630,7 @@ type DeleteTeamResponse struct {
 
 func (x *DeleteTeamResponse) Reset() {
 	*x = DeleteTeamResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4511,7 +4642,7 @@ func (x *DeleteTeamResponse) String() string {
 func (*DeleteTeamResponse) ProtoMessage() {}
 
 func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[67]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4524,7 +4655,7 @@ func (x *DeleteTeamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTeamResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTeamResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{67}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
 }
 
 // CreateIdentityProviderRequest creates an identity provider.
@@ -4538,7 +4669,7 @@ type CreateIdentityProviderRequest struct {
 
 func (x *CreateIdentityProviderRequest) Reset() {
 	*x = CreateIdentityProviderRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4550,7 +4681,7 @@ func (x *CreateIdentityProviderRequest) String() string {
 func (*CreateIdentityProviderRequest) ProtoMessage() {}
 
 func (x *CreateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[68]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4563,7 +4694,7 @@ func (x *CreateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIdentityProviderRequest.ProtoReflect.Descriptor instead.
 func (*CreateIdentityProviderRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{68}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CreateIdentityProviderRequest) GetIdentityProvider() *IdentityProvider {
@@ -4584,7 +4715,7 @@ type CreateIdentityProviderResponse struct {
 
 func (x *CreateIdentityProviderResponse) Reset() {
 	*x = CreateIdentityProviderResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4596,7 +4727,7 @@ func (x *CreateIdentityProviderResponse) String() string {
 func (*CreateIdentityProviderResponse) ProtoMessage() {}
 
 func (x *CreateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[69]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4609,7 +4740,7 @@ func (x *CreateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIdentityProviderResponse.ProtoReflect.Descriptor instead.
 func (*CreateIdentityProviderResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{69}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CreateIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
@@ -4630,7 +4761,7 @@ type GetIdentityProviderRequest struct {
 
 func (x *GetIdentityProviderRequest) Reset() {
 	*x = GetIdentityProviderRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4642,7 +4773,7 @@ func (x *GetIdentityProviderRequest) String() string {
 func (*GetIdentityProviderRequest) ProtoMessage() {}
 
 func (x *GetIdentityProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[70]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4655,7 +4786,7 @@ func (x *GetIdentityProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIdentityProviderRequest.ProtoReflect.Descriptor instead.
 func (*GetIdentityProviderRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{70}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *GetIdentityProviderRequest) GetName() string {
@@ -4676,7 +4807,7 @@ type GetIdentityProviderResponse struct {
 
 func (x *GetIdentityProviderResponse) Reset() {
 	*x = GetIdentityProviderResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4688,7 +4819,7 @@ func (x *GetIdentityProviderResponse) String() string {
 func (*GetIdentityProviderResponse) ProtoMessage() {}
 
 func (x *GetIdentityProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[71]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4701,7 +4832,7 @@ func (x *GetIdentityProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIdentityProviderResponse.ProtoReflect.Descriptor instead.
 func (*GetIdentityProviderResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{71}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GetIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
@@ -4720,7 +4851,7 @@ type ListIdentityProvidersRequest struct {
 
 func (x *ListIdentityProvidersRequest) Reset() {
 	*x = ListIdentityProvidersRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4732,7 +4863,7 @@ func (x *ListIdentityProvidersRequest) String() string {
 func (*ListIdentityProvidersRequest) ProtoMessage() {}
 
 func (x *ListIdentityProvidersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[72]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4745,7 +4876,7 @@ func (x *ListIdentityProvidersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIdentityProvidersRequest.ProtoReflect.Descriptor instead.
 func (*ListIdentityProvidersRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{72}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
 }
 
 // ListIdentityProvidersResponse lists identity providers.
@@ -4759,7 +4890,7 @@ type ListIdentityProvidersResponse struct {
 
 func (x *ListIdentityProvidersResponse) Reset() {
 	*x = ListIdentityProvidersResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4771,7 +4902,7 @@ func (x *ListIdentityProvidersResponse) String() string {
 func (*ListIdentityProvidersResponse) ProtoMessage() {}
 
 func (x *ListIdentityProvidersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[73]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4784,7 +4915,7 @@ func (x *ListIdentityProvidersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIdentityProvidersResponse.ProtoReflect.Descriptor instead.
 func (*ListIdentityProvidersResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{73}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ListIdentityProvidersResponse) GetIdentityProviders() []*IdentityProvider {
@@ -4805,7 +4936,7 @@ type UpdateIdentityProviderRequest struct {
 
 func (x *UpdateIdentityProviderRequest) Reset() {
 	*x = UpdateIdentityProviderRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4817,7 +4948,7 @@ func (x *UpdateIdentityProviderRequest) String() string {
 func (*UpdateIdentityProviderRequest) ProtoMessage() {}
 
 func (x *UpdateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[74]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4830,7 +4961,7 @@ func (x *UpdateIdentityProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityProviderRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityProviderRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{74}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *UpdateIdentityProviderRequest) GetIdentityProvider() *IdentityProvider {
@@ -4851,7 +4982,7 @@ type UpdateIdentityProviderResponse struct {
 
 func (x *UpdateIdentityProviderResponse) Reset() {
 	*x = UpdateIdentityProviderResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4863,7 +4994,7 @@ func (x *UpdateIdentityProviderResponse) String() string {
 func (*UpdateIdentityProviderResponse) ProtoMessage() {}
 
 func (x *UpdateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[75]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4876,7 +5007,7 @@ func (x *UpdateIdentityProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityProviderResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityProviderResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{75}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *UpdateIdentityProviderResponse) GetIdentityProvider() *IdentityProvider {
@@ -4897,7 +5028,7 @@ type DeleteIdentityProviderRequest struct {
 
 func (x *DeleteIdentityProviderRequest) Reset() {
 	*x = DeleteIdentityProviderRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4909,7 +5040,7 @@ func (x *DeleteIdentityProviderRequest) String() string {
 func (*DeleteIdentityProviderRequest) ProtoMessage() {}
 
 func (x *DeleteIdentityProviderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[76]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4922,7 +5053,7 @@ func (x *DeleteIdentityProviderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentityProviderRequest.ProtoReflect.Descriptor instead.
 func (*DeleteIdentityProviderRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{76}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *DeleteIdentityProviderRequest) GetName() string {
@@ -4941,7 +5072,7 @@ type DeleteIdentityProviderResponse struct {
 
 func (x *DeleteIdentityProviderResponse) Reset() {
 	*x = DeleteIdentityProviderResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4953,7 +5084,7 @@ func (x *DeleteIdentityProviderResponse) String() string {
 func (*DeleteIdentityProviderResponse) ProtoMessage() {}
 
 func (x *DeleteIdentityProviderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[77]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4966,7 +5097,7 @@ func (x *DeleteIdentityProviderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteIdentityProviderResponse.ProtoReflect.Descriptor instead.
 func (*DeleteIdentityProviderResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{77}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
 }
 
 // CreateVirtualAccountRequest creates a virtual account.
@@ -4980,7 +5111,7 @@ type CreateVirtualAccountRequest struct {
 
 func (x *CreateVirtualAccountRequest) Reset() {
 	*x = CreateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4992,7 +5123,7 @@ func (x *CreateVirtualAccountRequest) String() string {
 func (*CreateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[78]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5005,7 +5136,7 @@ func (x *CreateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{78}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *CreateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -5026,7 +5157,7 @@ type CreateVirtualAccountResponse struct {
 
 func (x *CreateVirtualAccountResponse) Reset() {
 	*x = CreateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5038,7 +5169,7 @@ func (x *CreateVirtualAccountResponse) String() string {
 func (*CreateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[79]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5051,7 +5182,7 @@ func (x *CreateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{79}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CreateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -5072,7 +5203,7 @@ type GetVirtualAccountRequest struct {
 
 func (x *GetVirtualAccountRequest) Reset() {
 	*x = GetVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5084,7 +5215,7 @@ func (x *GetVirtualAccountRequest) String() string {
 func (*GetVirtualAccountRequest) ProtoMessage() {}
 
 func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[80]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5097,7 +5228,7 @@ func (x *GetVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{80}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *GetVirtualAccountRequest) GetName() string {
@@ -5118,7 +5249,7 @@ type GetVirtualAccountResponse struct {
 
 func (x *GetVirtualAccountResponse) Reset() {
 	*x = GetVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5130,7 +5261,7 @@ func (x *GetVirtualAccountResponse) String() string {
 func (*GetVirtualAccountResponse) ProtoMessage() {}
 
 func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[81]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5143,7 +5274,7 @@ func (x *GetVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{81}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *GetVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -5162,7 +5293,7 @@ type ListVirtualAccountsRequest struct {
 
 func (x *ListVirtualAccountsRequest) Reset() {
 	*x = ListVirtualAccountsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5174,7 +5305,7 @@ func (x *ListVirtualAccountsRequest) String() string {
 func (*ListVirtualAccountsRequest) ProtoMessage() {}
 
 func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[82]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5187,7 +5318,7 @@ func (x *ListVirtualAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{82}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
 }
 
 // ListVirtualAccountsResponse lists virtual accounts.
@@ -5201,7 +5332,7 @@ type ListVirtualAccountsResponse struct {
 
 func (x *ListVirtualAccountsResponse) Reset() {
 	*x = ListVirtualAccountsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5213,7 +5344,7 @@ func (x *ListVirtualAccountsResponse) String() string {
 func (*ListVirtualAccountsResponse) ProtoMessage() {}
 
 func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[83]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5226,7 +5357,7 @@ func (x *ListVirtualAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListVirtualAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{83}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ListVirtualAccountsResponse) GetVirtualAccounts() []*VirtualAccount {
@@ -5247,7 +5378,7 @@ type UpdateVirtualAccountRequest struct {
 
 func (x *UpdateVirtualAccountRequest) Reset() {
 	*x = UpdateVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5259,7 +5390,7 @@ func (x *UpdateVirtualAccountRequest) String() string {
 func (*UpdateVirtualAccountRequest) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[84]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5272,7 +5403,7 @@ func (x *UpdateVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{84}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *UpdateVirtualAccountRequest) GetVirtualAccount() *VirtualAccount {
@@ -5293,7 +5424,7 @@ type UpdateVirtualAccountResponse struct {
 
 func (x *UpdateVirtualAccountResponse) Reset() {
 	*x = UpdateVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5305,7 +5436,7 @@ func (x *UpdateVirtualAccountResponse) String() string {
 func (*UpdateVirtualAccountResponse) ProtoMessage() {}
 
 func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[85]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5318,7 +5449,7 @@ func (x *UpdateVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{85}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *UpdateVirtualAccountResponse) GetVirtualAccount() *VirtualAccount {
@@ -5339,7 +5470,7 @@ type DeleteVirtualAccountRequest struct {
 
 func (x *DeleteVirtualAccountRequest) Reset() {
 	*x = DeleteVirtualAccountRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5351,7 +5482,7 @@ func (x *DeleteVirtualAccountRequest) String() string {
 func (*DeleteVirtualAccountRequest) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[86]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5364,7 +5495,7 @@ func (x *DeleteVirtualAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{86}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *DeleteVirtualAccountRequest) GetName() string {
@@ -5383,7 +5514,7 @@ type DeleteVirtualAccountResponse struct {
 
 func (x *DeleteVirtualAccountResponse) Reset() {
 	*x = DeleteVirtualAccountResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5395,7 +5526,7 @@ func (x *DeleteVirtualAccountResponse) String() string {
 func (*DeleteVirtualAccountResponse) ProtoMessage() {}
 
 func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[87]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5408,7 +5539,7 @@ func (x *DeleteVirtualAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualAccountResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{87}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
 }
 
 // CreateAuthzRuleRequest creates a authz rule.
@@ -5422,7 +5553,7 @@ type CreateAuthzRuleRequest struct {
 
 func (x *CreateAuthzRuleRequest) Reset() {
 	*x = CreateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5434,7 +5565,7 @@ func (x *CreateAuthzRuleRequest) String() string {
 func (*CreateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[88]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5447,7 +5578,7 @@ func (x *CreateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{88}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *CreateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -5468,7 +5599,7 @@ type CreateAuthzRuleResponse struct {
 
 func (x *CreateAuthzRuleResponse) Reset() {
 	*x = CreateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5480,7 +5611,7 @@ func (x *CreateAuthzRuleResponse) String() string {
 func (*CreateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[89]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5493,7 +5624,7 @@ func (x *CreateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{89}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *CreateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -5514,7 +5645,7 @@ type GetAuthzRuleRequest struct {
 
 func (x *GetAuthzRuleRequest) Reset() {
 	*x = GetAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5526,7 +5657,7 @@ func (x *GetAuthzRuleRequest) String() string {
 func (*GetAuthzRuleRequest) ProtoMessage() {}
 
 func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[90]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5539,7 +5670,7 @@ func (x *GetAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{90}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *GetAuthzRuleRequest) GetName() string {
@@ -5560,7 +5691,7 @@ type GetAuthzRuleResponse struct {
 
 func (x *GetAuthzRuleResponse) Reset() {
 	*x = GetAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5572,7 +5703,7 @@ func (x *GetAuthzRuleResponse) String() string {
 func (*GetAuthzRuleResponse) ProtoMessage() {}
 
 func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[91]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5585,7 +5716,7 @@ func (x *GetAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*GetAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{91}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *GetAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -5604,7 +5735,7 @@ type ListAuthzRulesRequest struct {
 
 func (x *ListAuthzRulesRequest) Reset() {
 	*x = ListAuthzRulesRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5616,7 +5747,7 @@ func (x *ListAuthzRulesRequest) String() string {
 func (*ListAuthzRulesRequest) ProtoMessage() {}
 
 func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[92]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5629,7 +5760,7 @@ func (x *ListAuthzRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{92}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
 }
 
 // ListAuthzRulesResponse lists authz rules.
@@ -5643,7 +5774,7 @@ type ListAuthzRulesResponse struct {
 
 func (x *ListAuthzRulesResponse) Reset() {
 	*x = ListAuthzRulesResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5655,7 +5786,7 @@ func (x *ListAuthzRulesResponse) String() string {
 func (*ListAuthzRulesResponse) ProtoMessage() {}
 
 func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[93]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5668,7 +5799,7 @@ func (x *ListAuthzRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuthzRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListAuthzRulesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{93}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ListAuthzRulesResponse) GetAuthzRules() []*AuthzRule {
@@ -5689,7 +5820,7 @@ type UpdateAuthzRuleRequest struct {
 
 func (x *UpdateAuthzRuleRequest) Reset() {
 	*x = UpdateAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5701,7 +5832,7 @@ func (x *UpdateAuthzRuleRequest) String() string {
 func (*UpdateAuthzRuleRequest) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[94]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5714,7 +5845,7 @@ func (x *UpdateAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{94}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *UpdateAuthzRuleRequest) GetAuthzRule() *AuthzRule {
@@ -5735,7 +5866,7 @@ type UpdateAuthzRuleResponse struct {
 
 func (x *UpdateAuthzRuleResponse) Reset() {
 	*x = UpdateAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5747,7 +5878,7 @@ func (x *UpdateAuthzRuleResponse) String() string {
 func (*UpdateAuthzRuleResponse) ProtoMessage() {}
 
 func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[95]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5760,7 +5891,7 @@ func (x *UpdateAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{95}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *UpdateAuthzRuleResponse) GetAuthzRule() *AuthzRule {
@@ -5781,7 +5912,7 @@ type DeleteAuthzRuleRequest struct {
 
 func (x *DeleteAuthzRuleRequest) Reset() {
 	*x = DeleteAuthzRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5793,7 +5924,7 @@ func (x *DeleteAuthzRuleRequest) String() string {
 func (*DeleteAuthzRuleRequest) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[96]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5806,7 +5937,7 @@ func (x *DeleteAuthzRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{96}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *DeleteAuthzRuleRequest) GetName() string {
@@ -5825,7 +5956,7 @@ type DeleteAuthzRuleResponse struct {
 
 func (x *DeleteAuthzRuleResponse) Reset() {
 	*x = DeleteAuthzRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5837,7 +5968,7 @@ func (x *DeleteAuthzRuleResponse) String() string {
 func (*DeleteAuthzRuleResponse) ProtoMessage() {}
 
 func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[97]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5850,7 +5981,7 @@ func (x *DeleteAuthzRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAuthzRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAuthzRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{97}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
 }
 
 // CreateVirtualModelRequest creates a virtual model.
@@ -5864,7 +5995,7 @@ type CreateVirtualModelRequest struct {
 
 func (x *CreateVirtualModelRequest) Reset() {
 	*x = CreateVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5876,7 +6007,7 @@ func (x *CreateVirtualModelRequest) String() string {
 func (*CreateVirtualModelRequest) ProtoMessage() {}
 
 func (x *CreateVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[98]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5889,7 +6020,7 @@ func (x *CreateVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*CreateVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{98}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *CreateVirtualModelRequest) GetVirtualModel() *VirtualModel {
@@ -5910,7 +6041,7 @@ type CreateVirtualModelResponse struct {
 
 func (x *CreateVirtualModelResponse) Reset() {
 	*x = CreateVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5922,7 +6053,7 @@ func (x *CreateVirtualModelResponse) String() string {
 func (*CreateVirtualModelResponse) ProtoMessage() {}
 
 func (x *CreateVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[99]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5935,7 +6066,7 @@ func (x *CreateVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*CreateVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{99}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *CreateVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -5958,7 +6089,7 @@ type GetVirtualModelRequest struct {
 
 func (x *GetVirtualModelRequest) Reset() {
 	*x = GetVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5970,7 +6101,7 @@ func (x *GetVirtualModelRequest) String() string {
 func (*GetVirtualModelRequest) ProtoMessage() {}
 
 func (x *GetVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[100]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5983,7 +6114,7 @@ func (x *GetVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*GetVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{100}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *GetVirtualModelRequest) GetGroup() string {
@@ -6011,7 +6142,7 @@ type GetVirtualModelResponse struct {
 
 func (x *GetVirtualModelResponse) Reset() {
 	*x = GetVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6023,7 +6154,7 @@ func (x *GetVirtualModelResponse) String() string {
 func (*GetVirtualModelResponse) ProtoMessage() {}
 
 func (x *GetVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[101]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6036,7 +6167,7 @@ func (x *GetVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*GetVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{101}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *GetVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -6055,7 +6186,7 @@ type ListVirtualModelsRequest struct {
 
 func (x *ListVirtualModelsRequest) Reset() {
 	*x = ListVirtualModelsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6067,7 +6198,7 @@ func (x *ListVirtualModelsRequest) String() string {
 func (*ListVirtualModelsRequest) ProtoMessage() {}
 
 func (x *ListVirtualModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[102]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6080,7 +6211,7 @@ func (x *ListVirtualModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListVirtualModelsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{102}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
 }
 
 // ListVirtualModelsResponse lists virtual models.
@@ -6094,7 +6225,7 @@ type ListVirtualModelsResponse struct {
 
 func (x *ListVirtualModelsResponse) Reset() {
 	*x = ListVirtualModelsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6106,7 +6237,7 @@ func (x *ListVirtualModelsResponse) String() string {
 func (*ListVirtualModelsResponse) ProtoMessage() {}
 
 func (x *ListVirtualModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[103]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6119,7 +6250,7 @@ func (x *ListVirtualModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVirtualModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListVirtualModelsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{103}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ListVirtualModelsResponse) GetVirtualModels() []*VirtualModel {
@@ -6140,7 +6271,7 @@ type UpdateVirtualModelRequest struct {
 
 func (x *UpdateVirtualModelRequest) Reset() {
 	*x = UpdateVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6152,7 +6283,7 @@ func (x *UpdateVirtualModelRequest) String() string {
 func (*UpdateVirtualModelRequest) ProtoMessage() {}
 
 func (x *UpdateVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[104]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6165,7 +6296,7 @@ func (x *UpdateVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{104}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *UpdateVirtualModelRequest) GetVirtualModel() *VirtualModel {
@@ -6186,7 +6317,7 @@ type UpdateVirtualModelResponse struct {
 
 func (x *UpdateVirtualModelResponse) Reset() {
 	*x = UpdateVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6198,7 +6329,7 @@ func (x *UpdateVirtualModelResponse) String() string {
 func (*UpdateVirtualModelResponse) ProtoMessage() {}
 
 func (x *UpdateVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[105]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6211,7 +6342,7 @@ func (x *UpdateVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{105}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *UpdateVirtualModelResponse) GetVirtualModel() *VirtualModel {
@@ -6234,7 +6365,7 @@ type DeleteVirtualModelRequest struct {
 
 func (x *DeleteVirtualModelRequest) Reset() {
 	*x = DeleteVirtualModelRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6246,7 +6377,7 @@ func (x *DeleteVirtualModelRequest) String() string {
 func (*DeleteVirtualModelRequest) ProtoMessage() {}
 
 func (x *DeleteVirtualModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[106]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6259,7 +6390,7 @@ func (x *DeleteVirtualModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualModelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualModelRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{106}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *DeleteVirtualModelRequest) GetGroup() string {
@@ -6285,7 +6416,7 @@ type DeleteVirtualModelResponse struct {
 
 func (x *DeleteVirtualModelResponse) Reset() {
 	*x = DeleteVirtualModelResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6297,7 +6428,7 @@ func (x *DeleteVirtualModelResponse) String() string {
 func (*DeleteVirtualModelResponse) ProtoMessage() {}
 
 func (x *DeleteVirtualModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[107]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6310,7 +6441,7 @@ func (x *DeleteVirtualModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVirtualModelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVirtualModelResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{107}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
 }
 
 // CreateRoutingRuleRequest creates a routing rule.
@@ -6324,7 +6455,7 @@ type CreateRoutingRuleRequest struct {
 
 func (x *CreateRoutingRuleRequest) Reset() {
 	*x = CreateRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6336,7 +6467,7 @@ func (x *CreateRoutingRuleRequest) String() string {
 func (*CreateRoutingRuleRequest) ProtoMessage() {}
 
 func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[108]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6349,7 +6480,7 @@ func (x *CreateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{108}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *CreateRoutingRuleRequest) GetRoutingRule() *RoutingRule {
@@ -6370,7 +6501,7 @@ type CreateRoutingRuleResponse struct {
 
 func (x *CreateRoutingRuleResponse) Reset() {
 	*x = CreateRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6382,7 +6513,7 @@ func (x *CreateRoutingRuleResponse) String() string {
 func (*CreateRoutingRuleResponse) ProtoMessage() {}
 
 func (x *CreateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[109]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6395,7 +6526,7 @@ func (x *CreateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{109}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *CreateRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -6416,7 +6547,7 @@ type GetRoutingRuleRequest struct {
 
 func (x *GetRoutingRuleRequest) Reset() {
 	*x = GetRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6428,7 +6559,7 @@ func (x *GetRoutingRuleRequest) String() string {
 func (*GetRoutingRuleRequest) ProtoMessage() {}
 
 func (x *GetRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[110]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6441,7 +6572,7 @@ func (x *GetRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{110}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *GetRoutingRuleRequest) GetId() string {
@@ -6462,7 +6593,7 @@ type GetRoutingRuleResponse struct {
 
 func (x *GetRoutingRuleResponse) Reset() {
 	*x = GetRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6474,7 +6605,7 @@ func (x *GetRoutingRuleResponse) String() string {
 func (*GetRoutingRuleResponse) ProtoMessage() {}
 
 func (x *GetRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[111]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6487,7 +6618,7 @@ func (x *GetRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*GetRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{111}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *GetRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -6506,7 +6637,7 @@ type ListRoutingRulesRequest struct {
 
 func (x *ListRoutingRulesRequest) Reset() {
 	*x = ListRoutingRulesRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6518,7 +6649,7 @@ func (x *ListRoutingRulesRequest) String() string {
 func (*ListRoutingRulesRequest) ProtoMessage() {}
 
 func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[112]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6531,7 +6662,7 @@ func (x *ListRoutingRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingRulesRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{112}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
 }
 
 // ListRoutingRulesResponse lists routing rules.
@@ -6545,7 +6676,7 @@ type ListRoutingRulesResponse struct {
 
 func (x *ListRoutingRulesResponse) Reset() {
 	*x = ListRoutingRulesResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6557,7 +6688,7 @@ func (x *ListRoutingRulesResponse) String() string {
 func (*ListRoutingRulesResponse) ProtoMessage() {}
 
 func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[113]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6570,7 +6701,7 @@ func (x *ListRoutingRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingRulesResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{113}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ListRoutingRulesResponse) GetRoutingRules() []*RoutingRule {
@@ -6591,7 +6722,7 @@ type UpdateRoutingRuleRequest struct {
 
 func (x *UpdateRoutingRuleRequest) Reset() {
 	*x = UpdateRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6603,7 +6734,7 @@ func (x *UpdateRoutingRuleRequest) String() string {
 func (*UpdateRoutingRuleRequest) ProtoMessage() {}
 
 func (x *UpdateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[114]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6616,7 +6747,7 @@ func (x *UpdateRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{114}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *UpdateRoutingRuleRequest) GetRoutingRule() *RoutingRule {
@@ -6637,7 +6768,7 @@ type UpdateRoutingRuleResponse struct {
 
 func (x *UpdateRoutingRuleResponse) Reset() {
 	*x = UpdateRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6649,7 +6780,7 @@ func (x *UpdateRoutingRuleResponse) String() string {
 func (*UpdateRoutingRuleResponse) ProtoMessage() {}
 
 func (x *UpdateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[115]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6662,7 +6793,7 @@ func (x *UpdateRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{115}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *UpdateRoutingRuleResponse) GetRoutingRule() *RoutingRule {
@@ -6683,7 +6814,7 @@ type DeleteRoutingRuleRequest struct {
 
 func (x *DeleteRoutingRuleRequest) Reset() {
 	*x = DeleteRoutingRuleRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6695,7 +6826,7 @@ func (x *DeleteRoutingRuleRequest) String() string {
 func (*DeleteRoutingRuleRequest) ProtoMessage() {}
 
 func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[116]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6708,7 +6839,7 @@ func (x *DeleteRoutingRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingRuleRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{116}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *DeleteRoutingRuleRequest) GetId() string {
@@ -6727,7 +6858,7 @@ type DeleteRoutingRuleResponse struct {
 
 func (x *DeleteRoutingRuleResponse) Reset() {
 	*x = DeleteRoutingRuleResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6739,7 +6870,7 @@ func (x *DeleteRoutingRuleResponse) String() string {
 func (*DeleteRoutingRuleResponse) ProtoMessage() {}
 
 func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[117]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6752,7 +6883,7 @@ func (x *DeleteRoutingRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoutingRuleResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRoutingRuleResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{117}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{119}
 }
 
 // ListRoutingStateRequest lists routing state.
@@ -6766,7 +6897,7 @@ type ListRoutingStateRequest struct {
 
 func (x *ListRoutingStateRequest) Reset() {
 	*x = ListRoutingStateRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6778,7 +6909,7 @@ func (x *ListRoutingStateRequest) String() string {
 func (*ListRoutingStateRequest) ProtoMessage() {}
 
 func (x *ListRoutingStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[118]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6791,7 +6922,7 @@ func (x *ListRoutingStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingStateRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutingStateRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{118}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *ListRoutingStateRequest) GetTarget() string {
@@ -6813,7 +6944,7 @@ type ListRoutingStateResponse struct {
 
 func (x *ListRoutingStateResponse) Reset() {
 	*x = ListRoutingStateResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6825,7 +6956,7 @@ func (x *ListRoutingStateResponse) String() string {
 func (*ListRoutingStateResponse) ProtoMessage() {}
 
 func (x *ListRoutingStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[119]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6838,7 +6969,7 @@ func (x *ListRoutingStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutingStateResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutingStateResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{119}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *ListRoutingStateResponse) GetStates() []*RoutingState {
@@ -6859,7 +6990,7 @@ type CreateRateLimitRequest struct {
 
 func (x *CreateRateLimitRequest) Reset() {
 	*x = CreateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6871,7 +7002,7 @@ func (x *CreateRateLimitRequest) String() string {
 func (*CreateRateLimitRequest) ProtoMessage() {}
 
 func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[120]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6884,7 +7015,7 @@ func (x *CreateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{120}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *CreateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -6905,7 +7036,7 @@ type CreateRateLimitResponse struct {
 
 func (x *CreateRateLimitResponse) Reset() {
 	*x = CreateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6917,7 +7048,7 @@ func (x *CreateRateLimitResponse) String() string {
 func (*CreateRateLimitResponse) ProtoMessage() {}
 
 func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[121]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6930,7 +7061,7 @@ func (x *CreateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*CreateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{121}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *CreateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -6951,7 +7082,7 @@ type GetRateLimitRequest struct {
 
 func (x *GetRateLimitRequest) Reset() {
 	*x = GetRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6963,7 +7094,7 @@ func (x *GetRateLimitRequest) String() string {
 func (*GetRateLimitRequest) ProtoMessage() {}
 
 func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[122]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6976,7 +7107,7 @@ func (x *GetRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{122}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *GetRateLimitRequest) GetName() string {
@@ -6997,7 +7128,7 @@ type GetRateLimitResponse struct {
 
 func (x *GetRateLimitResponse) Reset() {
 	*x = GetRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7009,7 +7140,7 @@ func (x *GetRateLimitResponse) String() string {
 func (*GetRateLimitResponse) ProtoMessage() {}
 
 func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[123]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7022,7 +7153,7 @@ func (x *GetRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*GetRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{123}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *GetRateLimitResponse) GetRateLimit() *RateLimit {
@@ -7041,7 +7172,7 @@ type ListRateLimitsRequest struct {
 
 func (x *ListRateLimitsRequest) Reset() {
 	*x = ListRateLimitsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7053,7 +7184,7 @@ func (x *ListRateLimitsRequest) String() string {
 func (*ListRateLimitsRequest) ProtoMessage() {}
 
 func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[124]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7066,7 +7197,7 @@ func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsRequest.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{124}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{126}
 }
 
 // ListRateLimitsResponse lists rate limits.
@@ -7080,7 +7211,7 @@ type ListRateLimitsResponse struct {
 
 func (x *ListRateLimitsResponse) Reset() {
 	*x = ListRateLimitsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7092,7 +7223,7 @@ func (x *ListRateLimitsResponse) String() string {
 func (*ListRateLimitsResponse) ProtoMessage() {}
 
 func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[125]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7105,7 +7236,7 @@ func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRateLimitsResponse.ProtoReflect.Descriptor instead.
 func (*ListRateLimitsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{125}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *ListRateLimitsResponse) GetRateLimits() []*RateLimit {
@@ -7126,7 +7257,7 @@ type UpdateRateLimitRequest struct {
 
 func (x *UpdateRateLimitRequest) Reset() {
 	*x = UpdateRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7138,7 +7269,7 @@ func (x *UpdateRateLimitRequest) String() string {
 func (*UpdateRateLimitRequest) ProtoMessage() {}
 
 func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[126]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7151,7 +7282,7 @@ func (x *UpdateRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{126}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *UpdateRateLimitRequest) GetRateLimit() *RateLimit {
@@ -7172,7 +7303,7 @@ type UpdateRateLimitResponse struct {
 
 func (x *UpdateRateLimitResponse) Reset() {
 	*x = UpdateRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7184,7 +7315,7 @@ func (x *UpdateRateLimitResponse) String() string {
 func (*UpdateRateLimitResponse) ProtoMessage() {}
 
 func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[127]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7197,7 +7328,7 @@ func (x *UpdateRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{127}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *UpdateRateLimitResponse) GetRateLimit() *RateLimit {
@@ -7218,7 +7349,7 @@ type DeleteRateLimitRequest struct {
 
 func (x *DeleteRateLimitRequest) Reset() {
 	*x = DeleteRateLimitRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7230,7 +7361,7 @@ func (x *DeleteRateLimitRequest) String() string {
 func (*DeleteRateLimitRequest) ProtoMessage() {}
 
 func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[128]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7243,7 +7374,7 @@ func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{128}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *DeleteRateLimitRequest) GetName() string {
@@ -7262,7 +7393,7 @@ type DeleteRateLimitResponse struct {
 
 func (x *DeleteRateLimitResponse) Reset() {
 	*x = DeleteRateLimitResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7274,7 +7405,7 @@ func (x *DeleteRateLimitResponse) String() string {
 func (*DeleteRateLimitResponse) ProtoMessage() {}
 
 func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[129]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7287,7 +7418,7 @@ func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{129}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{131}
 }
 
 // CreateBudgetRequest creates a budget.
@@ -7301,7 +7432,7 @@ type CreateBudgetRequest struct {
 
 func (x *CreateBudgetRequest) Reset() {
 	*x = CreateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7313,7 +7444,7 @@ func (x *CreateBudgetRequest) String() string {
 func (*CreateBudgetRequest) ProtoMessage() {}
 
 func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[130]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7326,7 +7457,7 @@ func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*CreateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{130}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *CreateBudgetRequest) GetBudget() *Budget {
@@ -7347,7 +7478,7 @@ type CreateBudgetResponse struct {
 
 func (x *CreateBudgetResponse) Reset() {
 	*x = CreateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7359,7 +7490,7 @@ func (x *CreateBudgetResponse) String() string {
 func (*CreateBudgetResponse) ProtoMessage() {}
 
 func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[131]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7372,7 +7503,7 @@ func (x *CreateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*CreateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{131}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *CreateBudgetResponse) GetBudget() *Budget {
@@ -7393,7 +7524,7 @@ type GetBudgetRequest struct {
 
 func (x *GetBudgetRequest) Reset() {
 	*x = GetBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7405,7 +7536,7 @@ func (x *GetBudgetRequest) String() string {
 func (*GetBudgetRequest) ProtoMessage() {}
 
 func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[132]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7418,7 +7549,7 @@ func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetRequest.ProtoReflect.Descriptor instead.
 func (*GetBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{132}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *GetBudgetRequest) GetName() string {
@@ -7439,7 +7570,7 @@ type GetBudgetResponse struct {
 
 func (x *GetBudgetResponse) Reset() {
 	*x = GetBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7451,7 +7582,7 @@ func (x *GetBudgetResponse) String() string {
 func (*GetBudgetResponse) ProtoMessage() {}
 
 func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[133]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7464,7 +7595,7 @@ func (x *GetBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBudgetResponse.ProtoReflect.Descriptor instead.
 func (*GetBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{133}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *GetBudgetResponse) GetBudget() *Budget {
@@ -7483,7 +7614,7 @@ type ListBudgetsRequest struct {
 
 func (x *ListBudgetsRequest) Reset() {
 	*x = ListBudgetsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7495,7 +7626,7 @@ func (x *ListBudgetsRequest) String() string {
 func (*ListBudgetsRequest) ProtoMessage() {}
 
 func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[134]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7508,7 +7639,7 @@ func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsRequest.ProtoReflect.Descriptor instead.
 func (*ListBudgetsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{134}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{136}
 }
 
 // ListBudgetsResponse lists budgets.
@@ -7522,7 +7653,7 @@ type ListBudgetsResponse struct {
 
 func (x *ListBudgetsResponse) Reset() {
 	*x = ListBudgetsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7534,7 +7665,7 @@ func (x *ListBudgetsResponse) String() string {
 func (*ListBudgetsResponse) ProtoMessage() {}
 
 func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[135]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7547,7 +7678,7 @@ func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBudgetsResponse.ProtoReflect.Descriptor instead.
 func (*ListBudgetsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{135}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *ListBudgetsResponse) GetBudgets() []*Budget {
@@ -7568,7 +7699,7 @@ type UpdateBudgetRequest struct {
 
 func (x *UpdateBudgetRequest) Reset() {
 	*x = UpdateBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7580,7 +7711,7 @@ func (x *UpdateBudgetRequest) String() string {
 func (*UpdateBudgetRequest) ProtoMessage() {}
 
 func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[136]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7593,7 +7724,7 @@ func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{136}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *UpdateBudgetRequest) GetBudget() *Budget {
@@ -7614,7 +7745,7 @@ type UpdateBudgetResponse struct {
 
 func (x *UpdateBudgetResponse) Reset() {
 	*x = UpdateBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7626,7 +7757,7 @@ func (x *UpdateBudgetResponse) String() string {
 func (*UpdateBudgetResponse) ProtoMessage() {}
 
 func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[137]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7639,7 +7770,7 @@ func (x *UpdateBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBudgetResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{137}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *UpdateBudgetResponse) GetBudget() *Budget {
@@ -7660,7 +7791,7 @@ type DeleteBudgetRequest struct {
 
 func (x *DeleteBudgetRequest) Reset() {
 	*x = DeleteBudgetRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7672,7 +7803,7 @@ func (x *DeleteBudgetRequest) String() string {
 func (*DeleteBudgetRequest) ProtoMessage() {}
 
 func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[138]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7685,7 +7816,7 @@ func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{138}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *DeleteBudgetRequest) GetName() string {
@@ -7704,7 +7835,7 @@ type DeleteBudgetResponse struct {
 
 func (x *DeleteBudgetResponse) Reset() {
 	*x = DeleteBudgetResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7716,7 +7847,7 @@ func (x *DeleteBudgetResponse) String() string {
 func (*DeleteBudgetResponse) ProtoMessage() {}
 
 func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[139]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7729,7 +7860,7 @@ func (x *DeleteBudgetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBudgetResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBudgetResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{139}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{141}
 }
 
 // ListLimitStatusRequest lists limit status.
@@ -7743,7 +7874,7 @@ type ListLimitStatusRequest struct {
 
 func (x *ListLimitStatusRequest) Reset() {
 	*x = ListLimitStatusRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7755,7 +7886,7 @@ func (x *ListLimitStatusRequest) String() string {
 func (*ListLimitStatusRequest) ProtoMessage() {}
 
 func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[140]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7768,7 +7899,7 @@ func (x *ListLimitStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLimitStatusRequest.ProtoReflect.Descriptor instead.
 func (*ListLimitStatusRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{140}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *ListLimitStatusRequest) GetRule() string {
@@ -7789,7 +7920,7 @@ type ListLimitStatusResponse struct {
 
 func (x *ListLimitStatusResponse) Reset() {
 	*x = ListLimitStatusResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7801,7 +7932,7 @@ func (x *ListLimitStatusResponse) String() string {
 func (*ListLimitStatusResponse) ProtoMessage() {}
 
 func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[141]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7814,7 +7945,7 @@ func (x *ListLimitStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLimitStatusResponse.ProtoReflect.Descriptor instead.
 func (*ListLimitStatusResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{141}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *ListLimitStatusResponse) GetStatuses() []*LimitStatus {
@@ -7835,7 +7966,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7847,7 +7978,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[142]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7860,7 +7991,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{142}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *CreateApiKeyRequest) GetApiKey() *ApiKey {
@@ -7883,7 +8014,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7895,7 +8026,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[143]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7908,7 +8039,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{143}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -7938,7 +8069,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7950,7 +8081,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[144]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7963,7 +8094,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{144}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *ListApiKeysRequest) GetUser() string {
@@ -7991,7 +8122,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8003,7 +8134,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[145]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8016,7 +8147,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{145}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -8037,7 +8168,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8049,7 +8180,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[146]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8062,7 +8193,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{146}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -8083,7 +8214,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8095,7 +8226,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[147]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8108,7 +8239,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{147}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -8137,7 +8268,7 @@ type GatewayToken struct {
 
 func (x *GatewayToken) Reset() {
 	*x = GatewayToken{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8149,7 +8280,7 @@ func (x *GatewayToken) String() string {
 func (*GatewayToken) ProtoMessage() {}
 
 func (x *GatewayToken) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[148]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8162,7 +8293,7 @@ func (x *GatewayToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GatewayToken.ProtoReflect.Descriptor instead.
 func (*GatewayToken) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{148}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *GatewayToken) GetId() string {
@@ -8212,7 +8343,7 @@ type CreateGatewayTokenRequest struct {
 
 func (x *CreateGatewayTokenRequest) Reset() {
 	*x = CreateGatewayTokenRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8224,7 +8355,7 @@ func (x *CreateGatewayTokenRequest) String() string {
 func (*CreateGatewayTokenRequest) ProtoMessage() {}
 
 func (x *CreateGatewayTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[149]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8237,7 +8368,7 @@ func (x *CreateGatewayTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGatewayTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateGatewayTokenRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{149}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *CreateGatewayTokenRequest) GetName() string {
@@ -8260,7 +8391,7 @@ type CreateGatewayTokenResponse struct {
 
 func (x *CreateGatewayTokenResponse) Reset() {
 	*x = CreateGatewayTokenResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8272,7 +8403,7 @@ func (x *CreateGatewayTokenResponse) String() string {
 func (*CreateGatewayTokenResponse) ProtoMessage() {}
 
 func (x *CreateGatewayTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[150]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8285,7 +8416,7 @@ func (x *CreateGatewayTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGatewayTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateGatewayTokenResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{150}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *CreateGatewayTokenResponse) GetGatewayToken() *GatewayToken {
@@ -8311,7 +8442,7 @@ type ListGatewayTokensRequest struct {
 
 func (x *ListGatewayTokensRequest) Reset() {
 	*x = ListGatewayTokensRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8323,7 +8454,7 @@ func (x *ListGatewayTokensRequest) String() string {
 func (*ListGatewayTokensRequest) ProtoMessage() {}
 
 func (x *ListGatewayTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[151]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8336,7 +8467,7 @@ func (x *ListGatewayTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGatewayTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListGatewayTokensRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{151}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{153}
 }
 
 // ListGatewayTokensResponse lists gateway tokens, newest first.
@@ -8350,7 +8481,7 @@ type ListGatewayTokensResponse struct {
 
 func (x *ListGatewayTokensResponse) Reset() {
 	*x = ListGatewayTokensResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8362,7 +8493,7 @@ func (x *ListGatewayTokensResponse) String() string {
 func (*ListGatewayTokensResponse) ProtoMessage() {}
 
 func (x *ListGatewayTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[152]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8375,7 +8506,7 @@ func (x *ListGatewayTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGatewayTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListGatewayTokensResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{152}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *ListGatewayTokensResponse) GetGatewayTokens() []*GatewayToken {
@@ -8396,7 +8527,7 @@ type RevokeGatewayTokenRequest struct {
 
 func (x *RevokeGatewayTokenRequest) Reset() {
 	*x = RevokeGatewayTokenRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8408,7 +8539,7 @@ func (x *RevokeGatewayTokenRequest) String() string {
 func (*RevokeGatewayTokenRequest) ProtoMessage() {}
 
 func (x *RevokeGatewayTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[153]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8421,7 +8552,7 @@ func (x *RevokeGatewayTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGatewayTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeGatewayTokenRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{153}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *RevokeGatewayTokenRequest) GetId() string {
@@ -8442,7 +8573,7 @@ type RevokeGatewayTokenResponse struct {
 
 func (x *RevokeGatewayTokenResponse) Reset() {
 	*x = RevokeGatewayTokenResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8454,7 +8585,7 @@ func (x *RevokeGatewayTokenResponse) String() string {
 func (*RevokeGatewayTokenResponse) ProtoMessage() {}
 
 func (x *RevokeGatewayTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[154]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8467,7 +8598,7 @@ func (x *RevokeGatewayTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeGatewayTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeGatewayTokenResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{154}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *RevokeGatewayTokenResponse) GetGatewayToken() *GatewayToken {
@@ -8491,7 +8622,7 @@ type RotateApiKeyRequest struct {
 
 func (x *RotateApiKeyRequest) Reset() {
 	*x = RotateApiKeyRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[155]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8503,7 +8634,7 @@ func (x *RotateApiKeyRequest) String() string {
 func (*RotateApiKeyRequest) ProtoMessage() {}
 
 func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[155]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8516,7 +8647,7 @@ func (x *RotateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{155}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *RotateApiKeyRequest) GetId() string {
@@ -8546,7 +8677,7 @@ type RotateApiKeyResponse struct {
 
 func (x *RotateApiKeyResponse) Reset() {
 	*x = RotateApiKeyResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[156]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8558,7 +8689,7 @@ func (x *RotateApiKeyResponse) String() string {
 func (*RotateApiKeyResponse) ProtoMessage() {}
 
 func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[156]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8571,7 +8702,7 @@ func (x *RotateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{156}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{158}
 }
 
 func (x *RotateApiKeyResponse) GetApiKey() *ApiKey {
@@ -8624,7 +8755,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[157]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8636,7 +8767,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[157]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8649,7 +8780,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{157}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{159}
 }
 
 func (x *AuditEvent) GetId() string {
@@ -8750,7 +8881,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[158]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8762,7 +8893,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[158]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8775,7 +8906,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{158}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{160}
 }
 
 func (x *ListAuditEventsRequest) GetResourceKind() string {
@@ -8833,7 +8964,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[159]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[161]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8845,7 +8976,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[159]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[161]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8858,7 +8989,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{159}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{161}
 }
 
 func (x *ListAuditEventsResponse) GetAuditEvents() []*AuditEvent {
@@ -8884,7 +9015,7 @@ type ExportConfigRequest struct {
 
 func (x *ExportConfigRequest) Reset() {
 	*x = ExportConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[160]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[162]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8896,7 +9027,7 @@ func (x *ExportConfigRequest) String() string {
 func (*ExportConfigRequest) ProtoMessage() {}
 
 func (x *ExportConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[160]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[162]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8909,7 +9040,7 @@ func (x *ExportConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportConfigRequest.ProtoReflect.Descriptor instead.
 func (*ExportConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{160}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{162}
 }
 
 // ExportConfigResponse is the stored configuration as YAML.
@@ -8923,7 +9054,7 @@ type ExportConfigResponse struct {
 
 func (x *ExportConfigResponse) Reset() {
 	*x = ExportConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[161]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[163]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8935,7 +9066,7 @@ func (x *ExportConfigResponse) String() string {
 func (*ExportConfigResponse) ProtoMessage() {}
 
 func (x *ExportConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[161]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[163]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8948,7 +9079,7 @@ func (x *ExportConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportConfigResponse.ProtoReflect.Descriptor instead.
 func (*ExportConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{161}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{163}
 }
 
 func (x *ExportConfigResponse) GetYaml() string {
@@ -8969,7 +9100,7 @@ type PlanConfigRequest struct {
 
 func (x *PlanConfigRequest) Reset() {
 	*x = PlanConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[162]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[164]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8981,7 +9112,7 @@ func (x *PlanConfigRequest) String() string {
 func (*PlanConfigRequest) ProtoMessage() {}
 
 func (x *PlanConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[162]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[164]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8994,7 +9125,7 @@ func (x *PlanConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanConfigRequest.ProtoReflect.Descriptor instead.
 func (*PlanConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{162}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{164}
 }
 
 func (x *PlanConfigRequest) GetYaml() string {
@@ -9020,7 +9151,7 @@ type ConfigFieldChange struct {
 
 func (x *ConfigFieldChange) Reset() {
 	*x = ConfigFieldChange{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[163]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[165]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9032,7 +9163,7 @@ func (x *ConfigFieldChange) String() string {
 func (*ConfigFieldChange) ProtoMessage() {}
 
 func (x *ConfigFieldChange) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[163]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[165]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9045,7 +9176,7 @@ func (x *ConfigFieldChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigFieldChange.ProtoReflect.Descriptor instead.
 func (*ConfigFieldChange) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{163}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{165}
 }
 
 func (x *ConfigFieldChange) GetPath() string {
@@ -9088,7 +9219,7 @@ type ConfigChange struct {
 
 func (x *ConfigChange) Reset() {
 	*x = ConfigChange{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[164]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[166]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9100,7 +9231,7 @@ func (x *ConfigChange) String() string {
 func (*ConfigChange) ProtoMessage() {}
 
 func (x *ConfigChange) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[164]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[166]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9113,7 +9244,7 @@ func (x *ConfigChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigChange.ProtoReflect.Descriptor instead.
 func (*ConfigChange) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{164}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{166}
 }
 
 func (x *ConfigChange) GetKind() string {
@@ -9166,7 +9297,7 @@ type PlanConfigResponse struct {
 
 func (x *PlanConfigResponse) Reset() {
 	*x = PlanConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[165]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[167]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9178,7 +9309,7 @@ func (x *PlanConfigResponse) String() string {
 func (*PlanConfigResponse) ProtoMessage() {}
 
 func (x *PlanConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[165]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[167]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9191,7 +9322,7 @@ func (x *PlanConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanConfigResponse.ProtoReflect.Descriptor instead.
 func (*PlanConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{165}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{167}
 }
 
 func (x *PlanConfigResponse) GetChanges() []*ConfigChange {
@@ -9249,7 +9380,7 @@ type ApplyConfigRequest struct {
 
 func (x *ApplyConfigRequest) Reset() {
 	*x = ApplyConfigRequest{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[166]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[168]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9261,7 +9392,7 @@ func (x *ApplyConfigRequest) String() string {
 func (*ApplyConfigRequest) ProtoMessage() {}
 
 func (x *ApplyConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[166]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[168]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9274,7 +9405,7 @@ func (x *ApplyConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConfigRequest.ProtoReflect.Descriptor instead.
 func (*ApplyConfigRequest) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{166}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{168}
 }
 
 func (x *ApplyConfigRequest) GetYaml() string {
@@ -9304,7 +9435,7 @@ type ApplyConfigResponse struct {
 
 func (x *ApplyConfigResponse) Reset() {
 	*x = ApplyConfigResponse{}
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[167]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[169]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9316,7 +9447,7 @@ func (x *ApplyConfigResponse) String() string {
 func (*ApplyConfigResponse) ProtoMessage() {}
 
 func (x *ApplyConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[167]
+	mi := &file_llmgw_admin_v1_admin_proto_msgTypes[169]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9329,7 +9460,7 @@ func (x *ApplyConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConfigResponse.ProtoReflect.Descriptor instead.
 func (*ApplyConfigResponse) Descriptor() ([]byte, []int) {
-	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{167}
+	return file_llmgw_admin_v1_admin_proto_rawDescGZIP(), []int{169}
 }
 
 func (x *ApplyConfigResponse) GetApplied() []*ConfigChange {
@@ -9350,7 +9481,15 @@ var File_llmgw_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1allmgw/admin/v1/admin.proto\x12\x0ellmgw.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n" +
+	"\x1allmgw/admin/v1/admin.proto\x12\x0ellmgw.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
+	"\x10GetCallerRequest\"\xb7\x01\n" +
+	"\x11GetCallerResponse\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12'\n" +
+	"\x0fvirtual_account\x18\x03 \x01(\tR\x0evirtualAccount\x12\x14\n" +
+	"\x05roles\x18\x04 \x03(\tR\x05roles\x12\x14\n" +
+	"\x05teams\x18\x05 \x03(\tR\x05teams\x12\x1b\n" +
+	"\tadmin_api\x18\x06 \x01(\bR\badminApi\"\x97\x03\n" +
 	"\x0fProviderAccount\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x19\n" +
@@ -9922,7 +10061,7 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\x19CONFIG_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CONFIG_ACTION_UNCHANGED\x10\x01\x12\x18\n" +
 	"\x14CONFIG_ACTION_CREATE\x10\x02\x12\x18\n" +
-	"\x14CONFIG_ACTION_UPDATE\x10\x032\x965\n" +
+	"\x14CONFIG_ACTION_UPDATE\x10\x032\xe85\n" +
 	"\fAdminService\x12t\n" +
 	"\x15CreateProviderAccount\x12,.llmgw.admin.v1.CreateProviderAccountRequest\x1a-.llmgw.admin.v1.CreateProviderAccountResponse\x12k\n" +
 	"\x12GetProviderAccount\x12).llmgw.admin.v1.GetProviderAccountRequest\x1a*.llmgw.admin.v1.GetProviderAccountResponse\x12q\n" +
@@ -9996,7 +10135,8 @@ const file_llmgw_admin_v1_admin_proto_rawDesc = "" +
 	"\fUpdateBudget\x12#.llmgw.admin.v1.UpdateBudgetRequest\x1a$.llmgw.admin.v1.UpdateBudgetResponse\x12Y\n" +
 	"\fDeleteBudget\x12#.llmgw.admin.v1.DeleteBudgetRequest\x1a$.llmgw.admin.v1.DeleteBudgetResponse\x12b\n" +
 	"\x0fListLimitStatus\x12&.llmgw.admin.v1.ListLimitStatusRequest\x1a'.llmgw.admin.v1.ListLimitStatusResponse\x12b\n" +
-	"\x0fListAuditEvents\x12&.llmgw.admin.v1.ListAuditEventsRequest\x1a'.llmgw.admin.v1.ListAuditEventsResponse\x12Y\n" +
+	"\x0fListAuditEvents\x12&.llmgw.admin.v1.ListAuditEventsRequest\x1a'.llmgw.admin.v1.ListAuditEventsResponse\x12P\n" +
+	"\tGetCaller\x12 .llmgw.admin.v1.GetCallerRequest\x1a!.llmgw.admin.v1.GetCallerResponse\x12Y\n" +
 	"\fExportConfig\x12#.llmgw.admin.v1.ExportConfigRequest\x1a$.llmgw.admin.v1.ExportConfigResponse\x12S\n" +
 	"\n" +
 	"PlanConfig\x12!.llmgw.admin.v1.PlanConfigRequest\x1a\".llmgw.admin.v1.PlanConfigResponse\x12V\n" +
@@ -10017,468 +10157,472 @@ func file_llmgw_admin_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_llmgw_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 172)
+var file_llmgw_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 174)
 var file_llmgw_admin_v1_admin_proto_goTypes = []any{
 	(Mode)(0),                              // 0: llmgw.admin.v1.Mode
 	(ConfigAction)(0),                      // 1: llmgw.admin.v1.ConfigAction
-	(*ProviderAccount)(nil),                // 2: llmgw.admin.v1.ProviderAccount
-	(*Model)(nil),                          // 3: llmgw.admin.v1.Model
-	(*Pricing)(nil),                        // 4: llmgw.admin.v1.Pricing
-	(*User)(nil),                           // 5: llmgw.admin.v1.User
-	(*Team)(nil),                           // 6: llmgw.admin.v1.Team
-	(*IdentityProvider)(nil),               // 7: llmgw.admin.v1.IdentityProvider
-	(*VirtualAccount)(nil),                 // 8: llmgw.admin.v1.VirtualAccount
-	(*ApiKey)(nil),                         // 9: llmgw.admin.v1.ApiKey
-	(*AuthzRule)(nil),                      // 10: llmgw.admin.v1.AuthzRule
-	(*RoutingTarget)(nil),                  // 11: llmgw.admin.v1.RoutingTarget
-	(*SlaCutoff)(nil),                      // 12: llmgw.admin.v1.SlaCutoff
-	(*RetryConfig)(nil),                    // 13: llmgw.admin.v1.RetryConfig
-	(*HeadersOverride)(nil),                // 14: llmgw.admin.v1.HeadersOverride
-	(*Routing)(nil),                        // 15: llmgw.admin.v1.Routing
-	(*StickyRouting)(nil),                  // 16: llmgw.admin.v1.StickyRouting
-	(*SessionIdentifier)(nil),              // 17: llmgw.admin.v1.SessionIdentifier
-	(*VirtualModel)(nil),                   // 18: llmgw.admin.v1.VirtualModel
-	(*RoutingRule)(nil),                    // 19: llmgw.admin.v1.RoutingRule
-	(*RoutingState)(nil),                   // 20: llmgw.admin.v1.RoutingState
-	(*Condition)(nil),                      // 21: llmgw.admin.v1.Condition
-	(*RateLimitEntry)(nil),                 // 22: llmgw.admin.v1.RateLimitEntry
-	(*RateLimit)(nil),                      // 23: llmgw.admin.v1.RateLimit
-	(*NotificationTarget)(nil),             // 24: llmgw.admin.v1.NotificationTarget
-	(*BudgetAlerts)(nil),                   // 25: llmgw.admin.v1.BudgetAlerts
-	(*Budget)(nil),                         // 26: llmgw.admin.v1.Budget
-	(*LimitStatus)(nil),                    // 27: llmgw.admin.v1.LimitStatus
-	(*CreateProviderAccountRequest)(nil),   // 28: llmgw.admin.v1.CreateProviderAccountRequest
-	(*CreateProviderAccountResponse)(nil),  // 29: llmgw.admin.v1.CreateProviderAccountResponse
-	(*GetProviderAccountRequest)(nil),      // 30: llmgw.admin.v1.GetProviderAccountRequest
-	(*GetProviderAccountResponse)(nil),     // 31: llmgw.admin.v1.GetProviderAccountResponse
-	(*ListProviderAccountsRequest)(nil),    // 32: llmgw.admin.v1.ListProviderAccountsRequest
-	(*ListProviderAccountsResponse)(nil),   // 33: llmgw.admin.v1.ListProviderAccountsResponse
-	(*UpdateProviderAccountRequest)(nil),   // 34: llmgw.admin.v1.UpdateProviderAccountRequest
-	(*UpdateProviderAccountResponse)(nil),  // 35: llmgw.admin.v1.UpdateProviderAccountResponse
-	(*DeleteProviderAccountRequest)(nil),   // 36: llmgw.admin.v1.DeleteProviderAccountRequest
-	(*DeleteProviderAccountResponse)(nil),  // 37: llmgw.admin.v1.DeleteProviderAccountResponse
-	(*CreateModelRequest)(nil),             // 38: llmgw.admin.v1.CreateModelRequest
-	(*CreateModelResponse)(nil),            // 39: llmgw.admin.v1.CreateModelResponse
-	(*GetModelRequest)(nil),                // 40: llmgw.admin.v1.GetModelRequest
-	(*GetModelResponse)(nil),               // 41: llmgw.admin.v1.GetModelResponse
-	(*ListModelsRequest)(nil),              // 42: llmgw.admin.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),             // 43: llmgw.admin.v1.ListModelsResponse
-	(*UpdateModelRequest)(nil),             // 44: llmgw.admin.v1.UpdateModelRequest
-	(*UpdateModelResponse)(nil),            // 45: llmgw.admin.v1.UpdateModelResponse
-	(*DeleteModelRequest)(nil),             // 46: llmgw.admin.v1.DeleteModelRequest
-	(*DeleteModelResponse)(nil),            // 47: llmgw.admin.v1.DeleteModelResponse
-	(*TestModelRequest)(nil),               // 48: llmgw.admin.v1.TestModelRequest
-	(*TestModelResponse)(nil),              // 49: llmgw.admin.v1.TestModelResponse
-	(*CreateUserRequest)(nil),              // 50: llmgw.admin.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),             // 51: llmgw.admin.v1.CreateUserResponse
-	(*GetUserRequest)(nil),                 // 52: llmgw.admin.v1.GetUserRequest
-	(*GetUserResponse)(nil),                // 53: llmgw.admin.v1.GetUserResponse
-	(*ListUsersRequest)(nil),               // 54: llmgw.admin.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),              // 55: llmgw.admin.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),              // 56: llmgw.admin.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),             // 57: llmgw.admin.v1.UpdateUserResponse
-	(*DeleteUserRequest)(nil),              // 58: llmgw.admin.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),             // 59: llmgw.admin.v1.DeleteUserResponse
-	(*CreateTeamRequest)(nil),              // 60: llmgw.admin.v1.CreateTeamRequest
-	(*CreateTeamResponse)(nil),             // 61: llmgw.admin.v1.CreateTeamResponse
-	(*GetTeamRequest)(nil),                 // 62: llmgw.admin.v1.GetTeamRequest
-	(*GetTeamResponse)(nil),                // 63: llmgw.admin.v1.GetTeamResponse
-	(*ListTeamsRequest)(nil),               // 64: llmgw.admin.v1.ListTeamsRequest
-	(*ListTeamsResponse)(nil),              // 65: llmgw.admin.v1.ListTeamsResponse
-	(*UpdateTeamRequest)(nil),              // 66: llmgw.admin.v1.UpdateTeamRequest
-	(*UpdateTeamResponse)(nil),             // 67: llmgw.admin.v1.UpdateTeamResponse
-	(*DeleteTeamRequest)(nil),              // 68: llmgw.admin.v1.DeleteTeamRequest
-	(*DeleteTeamResponse)(nil),             // 69: llmgw.admin.v1.DeleteTeamResponse
-	(*CreateIdentityProviderRequest)(nil),  // 70: llmgw.admin.v1.CreateIdentityProviderRequest
-	(*CreateIdentityProviderResponse)(nil), // 71: llmgw.admin.v1.CreateIdentityProviderResponse
-	(*GetIdentityProviderRequest)(nil),     // 72: llmgw.admin.v1.GetIdentityProviderRequest
-	(*GetIdentityProviderResponse)(nil),    // 73: llmgw.admin.v1.GetIdentityProviderResponse
-	(*ListIdentityProvidersRequest)(nil),   // 74: llmgw.admin.v1.ListIdentityProvidersRequest
-	(*ListIdentityProvidersResponse)(nil),  // 75: llmgw.admin.v1.ListIdentityProvidersResponse
-	(*UpdateIdentityProviderRequest)(nil),  // 76: llmgw.admin.v1.UpdateIdentityProviderRequest
-	(*UpdateIdentityProviderResponse)(nil), // 77: llmgw.admin.v1.UpdateIdentityProviderResponse
-	(*DeleteIdentityProviderRequest)(nil),  // 78: llmgw.admin.v1.DeleteIdentityProviderRequest
-	(*DeleteIdentityProviderResponse)(nil), // 79: llmgw.admin.v1.DeleteIdentityProviderResponse
-	(*CreateVirtualAccountRequest)(nil),    // 80: llmgw.admin.v1.CreateVirtualAccountRequest
-	(*CreateVirtualAccountResponse)(nil),   // 81: llmgw.admin.v1.CreateVirtualAccountResponse
-	(*GetVirtualAccountRequest)(nil),       // 82: llmgw.admin.v1.GetVirtualAccountRequest
-	(*GetVirtualAccountResponse)(nil),      // 83: llmgw.admin.v1.GetVirtualAccountResponse
-	(*ListVirtualAccountsRequest)(nil),     // 84: llmgw.admin.v1.ListVirtualAccountsRequest
-	(*ListVirtualAccountsResponse)(nil),    // 85: llmgw.admin.v1.ListVirtualAccountsResponse
-	(*UpdateVirtualAccountRequest)(nil),    // 86: llmgw.admin.v1.UpdateVirtualAccountRequest
-	(*UpdateVirtualAccountResponse)(nil),   // 87: llmgw.admin.v1.UpdateVirtualAccountResponse
-	(*DeleteVirtualAccountRequest)(nil),    // 88: llmgw.admin.v1.DeleteVirtualAccountRequest
-	(*DeleteVirtualAccountResponse)(nil),   // 89: llmgw.admin.v1.DeleteVirtualAccountResponse
-	(*CreateAuthzRuleRequest)(nil),         // 90: llmgw.admin.v1.CreateAuthzRuleRequest
-	(*CreateAuthzRuleResponse)(nil),        // 91: llmgw.admin.v1.CreateAuthzRuleResponse
-	(*GetAuthzRuleRequest)(nil),            // 92: llmgw.admin.v1.GetAuthzRuleRequest
-	(*GetAuthzRuleResponse)(nil),           // 93: llmgw.admin.v1.GetAuthzRuleResponse
-	(*ListAuthzRulesRequest)(nil),          // 94: llmgw.admin.v1.ListAuthzRulesRequest
-	(*ListAuthzRulesResponse)(nil),         // 95: llmgw.admin.v1.ListAuthzRulesResponse
-	(*UpdateAuthzRuleRequest)(nil),         // 96: llmgw.admin.v1.UpdateAuthzRuleRequest
-	(*UpdateAuthzRuleResponse)(nil),        // 97: llmgw.admin.v1.UpdateAuthzRuleResponse
-	(*DeleteAuthzRuleRequest)(nil),         // 98: llmgw.admin.v1.DeleteAuthzRuleRequest
-	(*DeleteAuthzRuleResponse)(nil),        // 99: llmgw.admin.v1.DeleteAuthzRuleResponse
-	(*CreateVirtualModelRequest)(nil),      // 100: llmgw.admin.v1.CreateVirtualModelRequest
-	(*CreateVirtualModelResponse)(nil),     // 101: llmgw.admin.v1.CreateVirtualModelResponse
-	(*GetVirtualModelRequest)(nil),         // 102: llmgw.admin.v1.GetVirtualModelRequest
-	(*GetVirtualModelResponse)(nil),        // 103: llmgw.admin.v1.GetVirtualModelResponse
-	(*ListVirtualModelsRequest)(nil),       // 104: llmgw.admin.v1.ListVirtualModelsRequest
-	(*ListVirtualModelsResponse)(nil),      // 105: llmgw.admin.v1.ListVirtualModelsResponse
-	(*UpdateVirtualModelRequest)(nil),      // 106: llmgw.admin.v1.UpdateVirtualModelRequest
-	(*UpdateVirtualModelResponse)(nil),     // 107: llmgw.admin.v1.UpdateVirtualModelResponse
-	(*DeleteVirtualModelRequest)(nil),      // 108: llmgw.admin.v1.DeleteVirtualModelRequest
-	(*DeleteVirtualModelResponse)(nil),     // 109: llmgw.admin.v1.DeleteVirtualModelResponse
-	(*CreateRoutingRuleRequest)(nil),       // 110: llmgw.admin.v1.CreateRoutingRuleRequest
-	(*CreateRoutingRuleResponse)(nil),      // 111: llmgw.admin.v1.CreateRoutingRuleResponse
-	(*GetRoutingRuleRequest)(nil),          // 112: llmgw.admin.v1.GetRoutingRuleRequest
-	(*GetRoutingRuleResponse)(nil),         // 113: llmgw.admin.v1.GetRoutingRuleResponse
-	(*ListRoutingRulesRequest)(nil),        // 114: llmgw.admin.v1.ListRoutingRulesRequest
-	(*ListRoutingRulesResponse)(nil),       // 115: llmgw.admin.v1.ListRoutingRulesResponse
-	(*UpdateRoutingRuleRequest)(nil),       // 116: llmgw.admin.v1.UpdateRoutingRuleRequest
-	(*UpdateRoutingRuleResponse)(nil),      // 117: llmgw.admin.v1.UpdateRoutingRuleResponse
-	(*DeleteRoutingRuleRequest)(nil),       // 118: llmgw.admin.v1.DeleteRoutingRuleRequest
-	(*DeleteRoutingRuleResponse)(nil),      // 119: llmgw.admin.v1.DeleteRoutingRuleResponse
-	(*ListRoutingStateRequest)(nil),        // 120: llmgw.admin.v1.ListRoutingStateRequest
-	(*ListRoutingStateResponse)(nil),       // 121: llmgw.admin.v1.ListRoutingStateResponse
-	(*CreateRateLimitRequest)(nil),         // 122: llmgw.admin.v1.CreateRateLimitRequest
-	(*CreateRateLimitResponse)(nil),        // 123: llmgw.admin.v1.CreateRateLimitResponse
-	(*GetRateLimitRequest)(nil),            // 124: llmgw.admin.v1.GetRateLimitRequest
-	(*GetRateLimitResponse)(nil),           // 125: llmgw.admin.v1.GetRateLimitResponse
-	(*ListRateLimitsRequest)(nil),          // 126: llmgw.admin.v1.ListRateLimitsRequest
-	(*ListRateLimitsResponse)(nil),         // 127: llmgw.admin.v1.ListRateLimitsResponse
-	(*UpdateRateLimitRequest)(nil),         // 128: llmgw.admin.v1.UpdateRateLimitRequest
-	(*UpdateRateLimitResponse)(nil),        // 129: llmgw.admin.v1.UpdateRateLimitResponse
-	(*DeleteRateLimitRequest)(nil),         // 130: llmgw.admin.v1.DeleteRateLimitRequest
-	(*DeleteRateLimitResponse)(nil),        // 131: llmgw.admin.v1.DeleteRateLimitResponse
-	(*CreateBudgetRequest)(nil),            // 132: llmgw.admin.v1.CreateBudgetRequest
-	(*CreateBudgetResponse)(nil),           // 133: llmgw.admin.v1.CreateBudgetResponse
-	(*GetBudgetRequest)(nil),               // 134: llmgw.admin.v1.GetBudgetRequest
-	(*GetBudgetResponse)(nil),              // 135: llmgw.admin.v1.GetBudgetResponse
-	(*ListBudgetsRequest)(nil),             // 136: llmgw.admin.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),            // 137: llmgw.admin.v1.ListBudgetsResponse
-	(*UpdateBudgetRequest)(nil),            // 138: llmgw.admin.v1.UpdateBudgetRequest
-	(*UpdateBudgetResponse)(nil),           // 139: llmgw.admin.v1.UpdateBudgetResponse
-	(*DeleteBudgetRequest)(nil),            // 140: llmgw.admin.v1.DeleteBudgetRequest
-	(*DeleteBudgetResponse)(nil),           // 141: llmgw.admin.v1.DeleteBudgetResponse
-	(*ListLimitStatusRequest)(nil),         // 142: llmgw.admin.v1.ListLimitStatusRequest
-	(*ListLimitStatusResponse)(nil),        // 143: llmgw.admin.v1.ListLimitStatusResponse
-	(*CreateApiKeyRequest)(nil),            // 144: llmgw.admin.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),           // 145: llmgw.admin.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),             // 146: llmgw.admin.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),            // 147: llmgw.admin.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),            // 148: llmgw.admin.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),           // 149: llmgw.admin.v1.RevokeApiKeyResponse
-	(*GatewayToken)(nil),                   // 150: llmgw.admin.v1.GatewayToken
-	(*CreateGatewayTokenRequest)(nil),      // 151: llmgw.admin.v1.CreateGatewayTokenRequest
-	(*CreateGatewayTokenResponse)(nil),     // 152: llmgw.admin.v1.CreateGatewayTokenResponse
-	(*ListGatewayTokensRequest)(nil),       // 153: llmgw.admin.v1.ListGatewayTokensRequest
-	(*ListGatewayTokensResponse)(nil),      // 154: llmgw.admin.v1.ListGatewayTokensResponse
-	(*RevokeGatewayTokenRequest)(nil),      // 155: llmgw.admin.v1.RevokeGatewayTokenRequest
-	(*RevokeGatewayTokenResponse)(nil),     // 156: llmgw.admin.v1.RevokeGatewayTokenResponse
-	(*RotateApiKeyRequest)(nil),            // 157: llmgw.admin.v1.RotateApiKeyRequest
-	(*RotateApiKeyResponse)(nil),           // 158: llmgw.admin.v1.RotateApiKeyResponse
-	(*AuditEvent)(nil),                     // 159: llmgw.admin.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),         // 160: llmgw.admin.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),        // 161: llmgw.admin.v1.ListAuditEventsResponse
-	(*ExportConfigRequest)(nil),            // 162: llmgw.admin.v1.ExportConfigRequest
-	(*ExportConfigResponse)(nil),           // 163: llmgw.admin.v1.ExportConfigResponse
-	(*PlanConfigRequest)(nil),              // 164: llmgw.admin.v1.PlanConfigRequest
-	(*ConfigFieldChange)(nil),              // 165: llmgw.admin.v1.ConfigFieldChange
-	(*ConfigChange)(nil),                   // 166: llmgw.admin.v1.ConfigChange
-	(*PlanConfigResponse)(nil),             // 167: llmgw.admin.v1.PlanConfigResponse
-	(*ApplyConfigRequest)(nil),             // 168: llmgw.admin.v1.ApplyConfigRequest
-	(*ApplyConfigResponse)(nil),            // 169: llmgw.admin.v1.ApplyConfigResponse
-	nil,                                    // 170: llmgw.admin.v1.ProviderAccount.SettingsEntry
-	nil,                                    // 171: llmgw.admin.v1.Model.SettingsEntry
-	nil,                                    // 172: llmgw.admin.v1.HeadersOverride.SetEntry
-	nil,                                    // 173: llmgw.admin.v1.Condition.MetadataEntry
-	(*timestamppb.Timestamp)(nil),          // 174: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),                // 175: google.protobuf.Struct
-	(*durationpb.Duration)(nil),            // 176: google.protobuf.Duration
+	(*GetCallerRequest)(nil),               // 2: llmgw.admin.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),              // 3: llmgw.admin.v1.GetCallerResponse
+	(*ProviderAccount)(nil),                // 4: llmgw.admin.v1.ProviderAccount
+	(*Model)(nil),                          // 5: llmgw.admin.v1.Model
+	(*Pricing)(nil),                        // 6: llmgw.admin.v1.Pricing
+	(*User)(nil),                           // 7: llmgw.admin.v1.User
+	(*Team)(nil),                           // 8: llmgw.admin.v1.Team
+	(*IdentityProvider)(nil),               // 9: llmgw.admin.v1.IdentityProvider
+	(*VirtualAccount)(nil),                 // 10: llmgw.admin.v1.VirtualAccount
+	(*ApiKey)(nil),                         // 11: llmgw.admin.v1.ApiKey
+	(*AuthzRule)(nil),                      // 12: llmgw.admin.v1.AuthzRule
+	(*RoutingTarget)(nil),                  // 13: llmgw.admin.v1.RoutingTarget
+	(*SlaCutoff)(nil),                      // 14: llmgw.admin.v1.SlaCutoff
+	(*RetryConfig)(nil),                    // 15: llmgw.admin.v1.RetryConfig
+	(*HeadersOverride)(nil),                // 16: llmgw.admin.v1.HeadersOverride
+	(*Routing)(nil),                        // 17: llmgw.admin.v1.Routing
+	(*StickyRouting)(nil),                  // 18: llmgw.admin.v1.StickyRouting
+	(*SessionIdentifier)(nil),              // 19: llmgw.admin.v1.SessionIdentifier
+	(*VirtualModel)(nil),                   // 20: llmgw.admin.v1.VirtualModel
+	(*RoutingRule)(nil),                    // 21: llmgw.admin.v1.RoutingRule
+	(*RoutingState)(nil),                   // 22: llmgw.admin.v1.RoutingState
+	(*Condition)(nil),                      // 23: llmgw.admin.v1.Condition
+	(*RateLimitEntry)(nil),                 // 24: llmgw.admin.v1.RateLimitEntry
+	(*RateLimit)(nil),                      // 25: llmgw.admin.v1.RateLimit
+	(*NotificationTarget)(nil),             // 26: llmgw.admin.v1.NotificationTarget
+	(*BudgetAlerts)(nil),                   // 27: llmgw.admin.v1.BudgetAlerts
+	(*Budget)(nil),                         // 28: llmgw.admin.v1.Budget
+	(*LimitStatus)(nil),                    // 29: llmgw.admin.v1.LimitStatus
+	(*CreateProviderAccountRequest)(nil),   // 30: llmgw.admin.v1.CreateProviderAccountRequest
+	(*CreateProviderAccountResponse)(nil),  // 31: llmgw.admin.v1.CreateProviderAccountResponse
+	(*GetProviderAccountRequest)(nil),      // 32: llmgw.admin.v1.GetProviderAccountRequest
+	(*GetProviderAccountResponse)(nil),     // 33: llmgw.admin.v1.GetProviderAccountResponse
+	(*ListProviderAccountsRequest)(nil),    // 34: llmgw.admin.v1.ListProviderAccountsRequest
+	(*ListProviderAccountsResponse)(nil),   // 35: llmgw.admin.v1.ListProviderAccountsResponse
+	(*UpdateProviderAccountRequest)(nil),   // 36: llmgw.admin.v1.UpdateProviderAccountRequest
+	(*UpdateProviderAccountResponse)(nil),  // 37: llmgw.admin.v1.UpdateProviderAccountResponse
+	(*DeleteProviderAccountRequest)(nil),   // 38: llmgw.admin.v1.DeleteProviderAccountRequest
+	(*DeleteProviderAccountResponse)(nil),  // 39: llmgw.admin.v1.DeleteProviderAccountResponse
+	(*CreateModelRequest)(nil),             // 40: llmgw.admin.v1.CreateModelRequest
+	(*CreateModelResponse)(nil),            // 41: llmgw.admin.v1.CreateModelResponse
+	(*GetModelRequest)(nil),                // 42: llmgw.admin.v1.GetModelRequest
+	(*GetModelResponse)(nil),               // 43: llmgw.admin.v1.GetModelResponse
+	(*ListModelsRequest)(nil),              // 44: llmgw.admin.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),             // 45: llmgw.admin.v1.ListModelsResponse
+	(*UpdateModelRequest)(nil),             // 46: llmgw.admin.v1.UpdateModelRequest
+	(*UpdateModelResponse)(nil),            // 47: llmgw.admin.v1.UpdateModelResponse
+	(*DeleteModelRequest)(nil),             // 48: llmgw.admin.v1.DeleteModelRequest
+	(*DeleteModelResponse)(nil),            // 49: llmgw.admin.v1.DeleteModelResponse
+	(*TestModelRequest)(nil),               // 50: llmgw.admin.v1.TestModelRequest
+	(*TestModelResponse)(nil),              // 51: llmgw.admin.v1.TestModelResponse
+	(*CreateUserRequest)(nil),              // 52: llmgw.admin.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),             // 53: llmgw.admin.v1.CreateUserResponse
+	(*GetUserRequest)(nil),                 // 54: llmgw.admin.v1.GetUserRequest
+	(*GetUserResponse)(nil),                // 55: llmgw.admin.v1.GetUserResponse
+	(*ListUsersRequest)(nil),               // 56: llmgw.admin.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),              // 57: llmgw.admin.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),              // 58: llmgw.admin.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),             // 59: llmgw.admin.v1.UpdateUserResponse
+	(*DeleteUserRequest)(nil),              // 60: llmgw.admin.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),             // 61: llmgw.admin.v1.DeleteUserResponse
+	(*CreateTeamRequest)(nil),              // 62: llmgw.admin.v1.CreateTeamRequest
+	(*CreateTeamResponse)(nil),             // 63: llmgw.admin.v1.CreateTeamResponse
+	(*GetTeamRequest)(nil),                 // 64: llmgw.admin.v1.GetTeamRequest
+	(*GetTeamResponse)(nil),                // 65: llmgw.admin.v1.GetTeamResponse
+	(*ListTeamsRequest)(nil),               // 66: llmgw.admin.v1.ListTeamsRequest
+	(*ListTeamsResponse)(nil),              // 67: llmgw.admin.v1.ListTeamsResponse
+	(*UpdateTeamRequest)(nil),              // 68: llmgw.admin.v1.UpdateTeamRequest
+	(*UpdateTeamResponse)(nil),             // 69: llmgw.admin.v1.UpdateTeamResponse
+	(*DeleteTeamRequest)(nil),              // 70: llmgw.admin.v1.DeleteTeamRequest
+	(*DeleteTeamResponse)(nil),             // 71: llmgw.admin.v1.DeleteTeamResponse
+	(*CreateIdentityProviderRequest)(nil),  // 72: llmgw.admin.v1.CreateIdentityProviderRequest
+	(*CreateIdentityProviderResponse)(nil), // 73: llmgw.admin.v1.CreateIdentityProviderResponse
+	(*GetIdentityProviderRequest)(nil),     // 74: llmgw.admin.v1.GetIdentityProviderRequest
+	(*GetIdentityProviderResponse)(nil),    // 75: llmgw.admin.v1.GetIdentityProviderResponse
+	(*ListIdentityProvidersRequest)(nil),   // 76: llmgw.admin.v1.ListIdentityProvidersRequest
+	(*ListIdentityProvidersResponse)(nil),  // 77: llmgw.admin.v1.ListIdentityProvidersResponse
+	(*UpdateIdentityProviderRequest)(nil),  // 78: llmgw.admin.v1.UpdateIdentityProviderRequest
+	(*UpdateIdentityProviderResponse)(nil), // 79: llmgw.admin.v1.UpdateIdentityProviderResponse
+	(*DeleteIdentityProviderRequest)(nil),  // 80: llmgw.admin.v1.DeleteIdentityProviderRequest
+	(*DeleteIdentityProviderResponse)(nil), // 81: llmgw.admin.v1.DeleteIdentityProviderResponse
+	(*CreateVirtualAccountRequest)(nil),    // 82: llmgw.admin.v1.CreateVirtualAccountRequest
+	(*CreateVirtualAccountResponse)(nil),   // 83: llmgw.admin.v1.CreateVirtualAccountResponse
+	(*GetVirtualAccountRequest)(nil),       // 84: llmgw.admin.v1.GetVirtualAccountRequest
+	(*GetVirtualAccountResponse)(nil),      // 85: llmgw.admin.v1.GetVirtualAccountResponse
+	(*ListVirtualAccountsRequest)(nil),     // 86: llmgw.admin.v1.ListVirtualAccountsRequest
+	(*ListVirtualAccountsResponse)(nil),    // 87: llmgw.admin.v1.ListVirtualAccountsResponse
+	(*UpdateVirtualAccountRequest)(nil),    // 88: llmgw.admin.v1.UpdateVirtualAccountRequest
+	(*UpdateVirtualAccountResponse)(nil),   // 89: llmgw.admin.v1.UpdateVirtualAccountResponse
+	(*DeleteVirtualAccountRequest)(nil),    // 90: llmgw.admin.v1.DeleteVirtualAccountRequest
+	(*DeleteVirtualAccountResponse)(nil),   // 91: llmgw.admin.v1.DeleteVirtualAccountResponse
+	(*CreateAuthzRuleRequest)(nil),         // 92: llmgw.admin.v1.CreateAuthzRuleRequest
+	(*CreateAuthzRuleResponse)(nil),        // 93: llmgw.admin.v1.CreateAuthzRuleResponse
+	(*GetAuthzRuleRequest)(nil),            // 94: llmgw.admin.v1.GetAuthzRuleRequest
+	(*GetAuthzRuleResponse)(nil),           // 95: llmgw.admin.v1.GetAuthzRuleResponse
+	(*ListAuthzRulesRequest)(nil),          // 96: llmgw.admin.v1.ListAuthzRulesRequest
+	(*ListAuthzRulesResponse)(nil),         // 97: llmgw.admin.v1.ListAuthzRulesResponse
+	(*UpdateAuthzRuleRequest)(nil),         // 98: llmgw.admin.v1.UpdateAuthzRuleRequest
+	(*UpdateAuthzRuleResponse)(nil),        // 99: llmgw.admin.v1.UpdateAuthzRuleResponse
+	(*DeleteAuthzRuleRequest)(nil),         // 100: llmgw.admin.v1.DeleteAuthzRuleRequest
+	(*DeleteAuthzRuleResponse)(nil),        // 101: llmgw.admin.v1.DeleteAuthzRuleResponse
+	(*CreateVirtualModelRequest)(nil),      // 102: llmgw.admin.v1.CreateVirtualModelRequest
+	(*CreateVirtualModelResponse)(nil),     // 103: llmgw.admin.v1.CreateVirtualModelResponse
+	(*GetVirtualModelRequest)(nil),         // 104: llmgw.admin.v1.GetVirtualModelRequest
+	(*GetVirtualModelResponse)(nil),        // 105: llmgw.admin.v1.GetVirtualModelResponse
+	(*ListVirtualModelsRequest)(nil),       // 106: llmgw.admin.v1.ListVirtualModelsRequest
+	(*ListVirtualModelsResponse)(nil),      // 107: llmgw.admin.v1.ListVirtualModelsResponse
+	(*UpdateVirtualModelRequest)(nil),      // 108: llmgw.admin.v1.UpdateVirtualModelRequest
+	(*UpdateVirtualModelResponse)(nil),     // 109: llmgw.admin.v1.UpdateVirtualModelResponse
+	(*DeleteVirtualModelRequest)(nil),      // 110: llmgw.admin.v1.DeleteVirtualModelRequest
+	(*DeleteVirtualModelResponse)(nil),     // 111: llmgw.admin.v1.DeleteVirtualModelResponse
+	(*CreateRoutingRuleRequest)(nil),       // 112: llmgw.admin.v1.CreateRoutingRuleRequest
+	(*CreateRoutingRuleResponse)(nil),      // 113: llmgw.admin.v1.CreateRoutingRuleResponse
+	(*GetRoutingRuleRequest)(nil),          // 114: llmgw.admin.v1.GetRoutingRuleRequest
+	(*GetRoutingRuleResponse)(nil),         // 115: llmgw.admin.v1.GetRoutingRuleResponse
+	(*ListRoutingRulesRequest)(nil),        // 116: llmgw.admin.v1.ListRoutingRulesRequest
+	(*ListRoutingRulesResponse)(nil),       // 117: llmgw.admin.v1.ListRoutingRulesResponse
+	(*UpdateRoutingRuleRequest)(nil),       // 118: llmgw.admin.v1.UpdateRoutingRuleRequest
+	(*UpdateRoutingRuleResponse)(nil),      // 119: llmgw.admin.v1.UpdateRoutingRuleResponse
+	(*DeleteRoutingRuleRequest)(nil),       // 120: llmgw.admin.v1.DeleteRoutingRuleRequest
+	(*DeleteRoutingRuleResponse)(nil),      // 121: llmgw.admin.v1.DeleteRoutingRuleResponse
+	(*ListRoutingStateRequest)(nil),        // 122: llmgw.admin.v1.ListRoutingStateRequest
+	(*ListRoutingStateResponse)(nil),       // 123: llmgw.admin.v1.ListRoutingStateResponse
+	(*CreateRateLimitRequest)(nil),         // 124: llmgw.admin.v1.CreateRateLimitRequest
+	(*CreateRateLimitResponse)(nil),        // 125: llmgw.admin.v1.CreateRateLimitResponse
+	(*GetRateLimitRequest)(nil),            // 126: llmgw.admin.v1.GetRateLimitRequest
+	(*GetRateLimitResponse)(nil),           // 127: llmgw.admin.v1.GetRateLimitResponse
+	(*ListRateLimitsRequest)(nil),          // 128: llmgw.admin.v1.ListRateLimitsRequest
+	(*ListRateLimitsResponse)(nil),         // 129: llmgw.admin.v1.ListRateLimitsResponse
+	(*UpdateRateLimitRequest)(nil),         // 130: llmgw.admin.v1.UpdateRateLimitRequest
+	(*UpdateRateLimitResponse)(nil),        // 131: llmgw.admin.v1.UpdateRateLimitResponse
+	(*DeleteRateLimitRequest)(nil),         // 132: llmgw.admin.v1.DeleteRateLimitRequest
+	(*DeleteRateLimitResponse)(nil),        // 133: llmgw.admin.v1.DeleteRateLimitResponse
+	(*CreateBudgetRequest)(nil),            // 134: llmgw.admin.v1.CreateBudgetRequest
+	(*CreateBudgetResponse)(nil),           // 135: llmgw.admin.v1.CreateBudgetResponse
+	(*GetBudgetRequest)(nil),               // 136: llmgw.admin.v1.GetBudgetRequest
+	(*GetBudgetResponse)(nil),              // 137: llmgw.admin.v1.GetBudgetResponse
+	(*ListBudgetsRequest)(nil),             // 138: llmgw.admin.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),            // 139: llmgw.admin.v1.ListBudgetsResponse
+	(*UpdateBudgetRequest)(nil),            // 140: llmgw.admin.v1.UpdateBudgetRequest
+	(*UpdateBudgetResponse)(nil),           // 141: llmgw.admin.v1.UpdateBudgetResponse
+	(*DeleteBudgetRequest)(nil),            // 142: llmgw.admin.v1.DeleteBudgetRequest
+	(*DeleteBudgetResponse)(nil),           // 143: llmgw.admin.v1.DeleteBudgetResponse
+	(*ListLimitStatusRequest)(nil),         // 144: llmgw.admin.v1.ListLimitStatusRequest
+	(*ListLimitStatusResponse)(nil),        // 145: llmgw.admin.v1.ListLimitStatusResponse
+	(*CreateApiKeyRequest)(nil),            // 146: llmgw.admin.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),           // 147: llmgw.admin.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),             // 148: llmgw.admin.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),            // 149: llmgw.admin.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),            // 150: llmgw.admin.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),           // 151: llmgw.admin.v1.RevokeApiKeyResponse
+	(*GatewayToken)(nil),                   // 152: llmgw.admin.v1.GatewayToken
+	(*CreateGatewayTokenRequest)(nil),      // 153: llmgw.admin.v1.CreateGatewayTokenRequest
+	(*CreateGatewayTokenResponse)(nil),     // 154: llmgw.admin.v1.CreateGatewayTokenResponse
+	(*ListGatewayTokensRequest)(nil),       // 155: llmgw.admin.v1.ListGatewayTokensRequest
+	(*ListGatewayTokensResponse)(nil),      // 156: llmgw.admin.v1.ListGatewayTokensResponse
+	(*RevokeGatewayTokenRequest)(nil),      // 157: llmgw.admin.v1.RevokeGatewayTokenRequest
+	(*RevokeGatewayTokenResponse)(nil),     // 158: llmgw.admin.v1.RevokeGatewayTokenResponse
+	(*RotateApiKeyRequest)(nil),            // 159: llmgw.admin.v1.RotateApiKeyRequest
+	(*RotateApiKeyResponse)(nil),           // 160: llmgw.admin.v1.RotateApiKeyResponse
+	(*AuditEvent)(nil),                     // 161: llmgw.admin.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),         // 162: llmgw.admin.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),        // 163: llmgw.admin.v1.ListAuditEventsResponse
+	(*ExportConfigRequest)(nil),            // 164: llmgw.admin.v1.ExportConfigRequest
+	(*ExportConfigResponse)(nil),           // 165: llmgw.admin.v1.ExportConfigResponse
+	(*PlanConfigRequest)(nil),              // 166: llmgw.admin.v1.PlanConfigRequest
+	(*ConfigFieldChange)(nil),              // 167: llmgw.admin.v1.ConfigFieldChange
+	(*ConfigChange)(nil),                   // 168: llmgw.admin.v1.ConfigChange
+	(*PlanConfigResponse)(nil),             // 169: llmgw.admin.v1.PlanConfigResponse
+	(*ApplyConfigRequest)(nil),             // 170: llmgw.admin.v1.ApplyConfigRequest
+	(*ApplyConfigResponse)(nil),            // 171: llmgw.admin.v1.ApplyConfigResponse
+	nil,                                    // 172: llmgw.admin.v1.ProviderAccount.SettingsEntry
+	nil,                                    // 173: llmgw.admin.v1.Model.SettingsEntry
+	nil,                                    // 174: llmgw.admin.v1.HeadersOverride.SetEntry
+	nil,                                    // 175: llmgw.admin.v1.Condition.MetadataEntry
+	(*timestamppb.Timestamp)(nil),          // 176: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                // 177: google.protobuf.Struct
+	(*durationpb.Duration)(nil),            // 178: google.protobuf.Duration
 }
 var file_llmgw_admin_v1_admin_proto_depIdxs = []int32{
-	174, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
-	174, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
-	170, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
-	174, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
-	174, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
-	171, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
-	4,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
-	174, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	174, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	174, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
-	174, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
-	174, // 11: llmgw.admin.v1.IdentityProvider.create_time:type_name -> google.protobuf.Timestamp
-	174, // 12: llmgw.admin.v1.IdentityProvider.update_time:type_name -> google.protobuf.Timestamp
-	174, // 13: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
-	174, // 14: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
-	174, // 15: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	174, // 16: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	174, // 17: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	174, // 18: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	174, // 19: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
-	174, // 20: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
-	174, // 21: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
-	12,  // 22: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
-	13,  // 23: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
-	175, // 24: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
-	14,  // 25: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
-	172, // 26: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
-	11,  // 27: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
-	16,  // 28: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
-	17,  // 29: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
-	15,  // 30: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
-	174, // 31: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
-	174, // 32: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
-	21,  // 33: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
-	15,  // 34: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
-	174, // 35: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
-	174, // 36: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
-	174, // 37: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
-	173, // 38: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
-	21,  // 39: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
-	22,  // 40: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
+	176, // 0: llmgw.admin.v1.ProviderAccount.create_time:type_name -> google.protobuf.Timestamp
+	176, // 1: llmgw.admin.v1.ProviderAccount.update_time:type_name -> google.protobuf.Timestamp
+	172, // 2: llmgw.admin.v1.ProviderAccount.settings:type_name -> llmgw.admin.v1.ProviderAccount.SettingsEntry
+	176, // 3: llmgw.admin.v1.Model.create_time:type_name -> google.protobuf.Timestamp
+	176, // 4: llmgw.admin.v1.Model.update_time:type_name -> google.protobuf.Timestamp
+	173, // 5: llmgw.admin.v1.Model.settings:type_name -> llmgw.admin.v1.Model.SettingsEntry
+	6,   // 6: llmgw.admin.v1.Model.pricing:type_name -> llmgw.admin.v1.Pricing
+	176, // 7: llmgw.admin.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	176, // 8: llmgw.admin.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	176, // 9: llmgw.admin.v1.Team.create_time:type_name -> google.protobuf.Timestamp
+	176, // 10: llmgw.admin.v1.Team.update_time:type_name -> google.protobuf.Timestamp
+	176, // 11: llmgw.admin.v1.IdentityProvider.create_time:type_name -> google.protobuf.Timestamp
+	176, // 12: llmgw.admin.v1.IdentityProvider.update_time:type_name -> google.protobuf.Timestamp
+	176, // 13: llmgw.admin.v1.VirtualAccount.create_time:type_name -> google.protobuf.Timestamp
+	176, // 14: llmgw.admin.v1.VirtualAccount.update_time:type_name -> google.protobuf.Timestamp
+	176, // 15: llmgw.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	176, // 16: llmgw.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	176, // 17: llmgw.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	176, // 18: llmgw.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	176, // 19: llmgw.admin.v1.ApiKey.previous_expire_time:type_name -> google.protobuf.Timestamp
+	176, // 20: llmgw.admin.v1.AuthzRule.create_time:type_name -> google.protobuf.Timestamp
+	176, // 21: llmgw.admin.v1.AuthzRule.update_time:type_name -> google.protobuf.Timestamp
+	14,  // 22: llmgw.admin.v1.RoutingTarget.sla_cutoff:type_name -> llmgw.admin.v1.SlaCutoff
+	15,  // 23: llmgw.admin.v1.RoutingTarget.retry_config:type_name -> llmgw.admin.v1.RetryConfig
+	177, // 24: llmgw.admin.v1.RoutingTarget.override_params:type_name -> google.protobuf.Struct
+	16,  // 25: llmgw.admin.v1.RoutingTarget.headers_override:type_name -> llmgw.admin.v1.HeadersOverride
+	174, // 26: llmgw.admin.v1.HeadersOverride.set:type_name -> llmgw.admin.v1.HeadersOverride.SetEntry
+	13,  // 27: llmgw.admin.v1.Routing.load_balance_targets:type_name -> llmgw.admin.v1.RoutingTarget
+	18,  // 28: llmgw.admin.v1.Routing.sticky_routing:type_name -> llmgw.admin.v1.StickyRouting
+	19,  // 29: llmgw.admin.v1.StickyRouting.session_identifiers:type_name -> llmgw.admin.v1.SessionIdentifier
+	17,  // 30: llmgw.admin.v1.VirtualModel.routing_config:type_name -> llmgw.admin.v1.Routing
+	176, // 31: llmgw.admin.v1.VirtualModel.create_time:type_name -> google.protobuf.Timestamp
+	176, // 32: llmgw.admin.v1.VirtualModel.update_time:type_name -> google.protobuf.Timestamp
+	23,  // 33: llmgw.admin.v1.RoutingRule.when:type_name -> llmgw.admin.v1.Condition
+	17,  // 34: llmgw.admin.v1.RoutingRule.routing_config:type_name -> llmgw.admin.v1.Routing
+	176, // 35: llmgw.admin.v1.RoutingRule.create_time:type_name -> google.protobuf.Timestamp
+	176, // 36: llmgw.admin.v1.RoutingRule.update_time:type_name -> google.protobuf.Timestamp
+	176, // 37: llmgw.admin.v1.RoutingState.next_probe_time:type_name -> google.protobuf.Timestamp
+	175, // 38: llmgw.admin.v1.Condition.metadata:type_name -> llmgw.admin.v1.Condition.MetadataEntry
+	23,  // 39: llmgw.admin.v1.RateLimit.when:type_name -> llmgw.admin.v1.Condition
+	24,  // 40: llmgw.admin.v1.RateLimit.limits:type_name -> llmgw.admin.v1.RateLimitEntry
 	0,   // 41: llmgw.admin.v1.RateLimit.mode:type_name -> llmgw.admin.v1.Mode
-	174, // 42: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
-	174, // 43: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
-	24,  // 44: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
-	21,  // 45: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
+	176, // 42: llmgw.admin.v1.RateLimit.create_time:type_name -> google.protobuf.Timestamp
+	176, // 43: llmgw.admin.v1.RateLimit.update_time:type_name -> google.protobuf.Timestamp
+	26,  // 44: llmgw.admin.v1.BudgetAlerts.notification_target:type_name -> llmgw.admin.v1.NotificationTarget
+	23,  // 45: llmgw.admin.v1.Budget.when:type_name -> llmgw.admin.v1.Condition
 	0,   // 46: llmgw.admin.v1.Budget.mode:type_name -> llmgw.admin.v1.Mode
-	25,  // 47: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
-	174, // 48: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	174, // 49: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	174, // 50: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
-	2,   // 51: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 52: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 53: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 54: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 55: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	2,   // 56: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
-	3,   // 57: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	3,   // 58: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	3,   // 59: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
-	3,   // 60: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
-	3,   // 61: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
-	3,   // 62: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
-	176, // 63: llmgw.admin.v1.TestModelResponse.latency:type_name -> google.protobuf.Duration
-	5,   // 64: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
-	5,   // 65: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 66: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
-	5,   // 67: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
-	5,   // 68: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
-	5,   // 69: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
-	6,   // 70: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	6,   // 71: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 72: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	6,   // 73: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
-	6,   // 74: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
-	6,   // 75: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
-	7,   // 76: llmgw.admin.v1.CreateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	7,   // 77: llmgw.admin.v1.CreateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	7,   // 78: llmgw.admin.v1.GetIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	7,   // 79: llmgw.admin.v1.ListIdentityProvidersResponse.identity_providers:type_name -> llmgw.admin.v1.IdentityProvider
-	7,   // 80: llmgw.admin.v1.UpdateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	7,   // 81: llmgw.admin.v1.UpdateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
-	8,   // 82: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	8,   // 83: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	8,   // 84: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	8,   // 85: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
-	8,   // 86: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	8,   // 87: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
-	10,  // 88: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	10,  // 89: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	10,  // 90: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	10,  // 91: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
-	10,  // 92: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	10,  // 93: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
-	18,  // 94: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	18,  // 95: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	18,  // 96: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	18,  // 97: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
-	18,  // 98: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	18,  // 99: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
-	19,  // 100: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	19,  // 101: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	19,  // 102: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	19,  // 103: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
-	19,  // 104: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	19,  // 105: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
-	20,  // 106: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
-	23,  // 107: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	23,  // 108: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	23,  // 109: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	23,  // 110: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
-	23,  // 111: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	23,  // 112: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
-	26,  // 113: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	26,  // 114: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	26,  // 115: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	26,  // 116: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
-	26,  // 117: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
-	26,  // 118: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
-	27,  // 119: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
-	9,   // 120: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
-	9,   // 121: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	9,   // 122: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
-	9,   // 123: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	174, // 124: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
-	174, // 125: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
-	150, // 126: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
-	150, // 127: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
-	150, // 128: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
-	176, // 129: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
-	9,   // 130: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
-	174, // 131: llmgw.admin.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	175, // 132: llmgw.admin.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	175, // 133: llmgw.admin.v1.AuditEvent.after:type_name -> google.protobuf.Struct
-	174, // 134: llmgw.admin.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	174, // 135: llmgw.admin.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	159, // 136: llmgw.admin.v1.ListAuditEventsResponse.audit_events:type_name -> llmgw.admin.v1.AuditEvent
+	27,  // 47: llmgw.admin.v1.Budget.alerts:type_name -> llmgw.admin.v1.BudgetAlerts
+	176, // 48: llmgw.admin.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	176, // 49: llmgw.admin.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	176, // 50: llmgw.admin.v1.LimitStatus.reset_time:type_name -> google.protobuf.Timestamp
+	4,   // 51: llmgw.admin.v1.CreateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 52: llmgw.admin.v1.CreateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 53: llmgw.admin.v1.GetProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 54: llmgw.admin.v1.ListProviderAccountsResponse.provider_accounts:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 55: llmgw.admin.v1.UpdateProviderAccountRequest.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	4,   // 56: llmgw.admin.v1.UpdateProviderAccountResponse.provider_account:type_name -> llmgw.admin.v1.ProviderAccount
+	5,   // 57: llmgw.admin.v1.CreateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	5,   // 58: llmgw.admin.v1.CreateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	5,   // 59: llmgw.admin.v1.GetModelResponse.model:type_name -> llmgw.admin.v1.Model
+	5,   // 60: llmgw.admin.v1.ListModelsResponse.models:type_name -> llmgw.admin.v1.Model
+	5,   // 61: llmgw.admin.v1.UpdateModelRequest.model:type_name -> llmgw.admin.v1.Model
+	5,   // 62: llmgw.admin.v1.UpdateModelResponse.model:type_name -> llmgw.admin.v1.Model
+	178, // 63: llmgw.admin.v1.TestModelResponse.latency:type_name -> google.protobuf.Duration
+	7,   // 64: llmgw.admin.v1.CreateUserRequest.user:type_name -> llmgw.admin.v1.User
+	7,   // 65: llmgw.admin.v1.CreateUserResponse.user:type_name -> llmgw.admin.v1.User
+	7,   // 66: llmgw.admin.v1.GetUserResponse.user:type_name -> llmgw.admin.v1.User
+	7,   // 67: llmgw.admin.v1.ListUsersResponse.users:type_name -> llmgw.admin.v1.User
+	7,   // 68: llmgw.admin.v1.UpdateUserRequest.user:type_name -> llmgw.admin.v1.User
+	7,   // 69: llmgw.admin.v1.UpdateUserResponse.user:type_name -> llmgw.admin.v1.User
+	8,   // 70: llmgw.admin.v1.CreateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	8,   // 71: llmgw.admin.v1.CreateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	8,   // 72: llmgw.admin.v1.GetTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	8,   // 73: llmgw.admin.v1.ListTeamsResponse.teams:type_name -> llmgw.admin.v1.Team
+	8,   // 74: llmgw.admin.v1.UpdateTeamRequest.team:type_name -> llmgw.admin.v1.Team
+	8,   // 75: llmgw.admin.v1.UpdateTeamResponse.team:type_name -> llmgw.admin.v1.Team
+	9,   // 76: llmgw.admin.v1.CreateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 77: llmgw.admin.v1.CreateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 78: llmgw.admin.v1.GetIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 79: llmgw.admin.v1.ListIdentityProvidersResponse.identity_providers:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 80: llmgw.admin.v1.UpdateIdentityProviderRequest.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	9,   // 81: llmgw.admin.v1.UpdateIdentityProviderResponse.identity_provider:type_name -> llmgw.admin.v1.IdentityProvider
+	10,  // 82: llmgw.admin.v1.CreateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 83: llmgw.admin.v1.CreateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 84: llmgw.admin.v1.GetVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 85: llmgw.admin.v1.ListVirtualAccountsResponse.virtual_accounts:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 86: llmgw.admin.v1.UpdateVirtualAccountRequest.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	10,  // 87: llmgw.admin.v1.UpdateVirtualAccountResponse.virtual_account:type_name -> llmgw.admin.v1.VirtualAccount
+	12,  // 88: llmgw.admin.v1.CreateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 89: llmgw.admin.v1.CreateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 90: llmgw.admin.v1.GetAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 91: llmgw.admin.v1.ListAuthzRulesResponse.authz_rules:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 92: llmgw.admin.v1.UpdateAuthzRuleRequest.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	12,  // 93: llmgw.admin.v1.UpdateAuthzRuleResponse.authz_rule:type_name -> llmgw.admin.v1.AuthzRule
+	20,  // 94: llmgw.admin.v1.CreateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 95: llmgw.admin.v1.CreateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 96: llmgw.admin.v1.GetVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 97: llmgw.admin.v1.ListVirtualModelsResponse.virtual_models:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 98: llmgw.admin.v1.UpdateVirtualModelRequest.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	20,  // 99: llmgw.admin.v1.UpdateVirtualModelResponse.virtual_model:type_name -> llmgw.admin.v1.VirtualModel
+	21,  // 100: llmgw.admin.v1.CreateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 101: llmgw.admin.v1.CreateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 102: llmgw.admin.v1.GetRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 103: llmgw.admin.v1.ListRoutingRulesResponse.routing_rules:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 104: llmgw.admin.v1.UpdateRoutingRuleRequest.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	21,  // 105: llmgw.admin.v1.UpdateRoutingRuleResponse.routing_rule:type_name -> llmgw.admin.v1.RoutingRule
+	22,  // 106: llmgw.admin.v1.ListRoutingStateResponse.states:type_name -> llmgw.admin.v1.RoutingState
+	25,  // 107: llmgw.admin.v1.CreateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 108: llmgw.admin.v1.CreateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 109: llmgw.admin.v1.GetRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 110: llmgw.admin.v1.ListRateLimitsResponse.rate_limits:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 111: llmgw.admin.v1.UpdateRateLimitRequest.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	25,  // 112: llmgw.admin.v1.UpdateRateLimitResponse.rate_limit:type_name -> llmgw.admin.v1.RateLimit
+	28,  // 113: llmgw.admin.v1.CreateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	28,  // 114: llmgw.admin.v1.CreateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	28,  // 115: llmgw.admin.v1.GetBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	28,  // 116: llmgw.admin.v1.ListBudgetsResponse.budgets:type_name -> llmgw.admin.v1.Budget
+	28,  // 117: llmgw.admin.v1.UpdateBudgetRequest.budget:type_name -> llmgw.admin.v1.Budget
+	28,  // 118: llmgw.admin.v1.UpdateBudgetResponse.budget:type_name -> llmgw.admin.v1.Budget
+	29,  // 119: llmgw.admin.v1.ListLimitStatusResponse.statuses:type_name -> llmgw.admin.v1.LimitStatus
+	11,  // 120: llmgw.admin.v1.CreateApiKeyRequest.api_key:type_name -> llmgw.admin.v1.ApiKey
+	11,  // 121: llmgw.admin.v1.CreateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	11,  // 122: llmgw.admin.v1.ListApiKeysResponse.api_keys:type_name -> llmgw.admin.v1.ApiKey
+	11,  // 123: llmgw.admin.v1.RevokeApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	176, // 124: llmgw.admin.v1.GatewayToken.create_time:type_name -> google.protobuf.Timestamp
+	176, // 125: llmgw.admin.v1.GatewayToken.revoke_time:type_name -> google.protobuf.Timestamp
+	152, // 126: llmgw.admin.v1.CreateGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	152, // 127: llmgw.admin.v1.ListGatewayTokensResponse.gateway_tokens:type_name -> llmgw.admin.v1.GatewayToken
+	152, // 128: llmgw.admin.v1.RevokeGatewayTokenResponse.gateway_token:type_name -> llmgw.admin.v1.GatewayToken
+	178, // 129: llmgw.admin.v1.RotateApiKeyRequest.grace_period:type_name -> google.protobuf.Duration
+	11,  // 130: llmgw.admin.v1.RotateApiKeyResponse.api_key:type_name -> llmgw.admin.v1.ApiKey
+	176, // 131: llmgw.admin.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	177, // 132: llmgw.admin.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	177, // 133: llmgw.admin.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	176, // 134: llmgw.admin.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	176, // 135: llmgw.admin.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	161, // 136: llmgw.admin.v1.ListAuditEventsResponse.audit_events:type_name -> llmgw.admin.v1.AuditEvent
 	1,   // 137: llmgw.admin.v1.ConfigChange.action:type_name -> llmgw.admin.v1.ConfigAction
-	165, // 138: llmgw.admin.v1.ConfigChange.fields:type_name -> llmgw.admin.v1.ConfigFieldChange
-	166, // 139: llmgw.admin.v1.PlanConfigResponse.changes:type_name -> llmgw.admin.v1.ConfigChange
-	166, // 140: llmgw.admin.v1.ApplyConfigResponse.applied:type_name -> llmgw.admin.v1.ConfigChange
-	28,  // 141: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
-	30,  // 142: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
-	32,  // 143: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
-	34,  // 144: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
-	36,  // 145: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
-	38,  // 146: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
-	40,  // 147: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
-	42,  // 148: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
-	44,  // 149: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
-	46,  // 150: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
-	48,  // 151: llmgw.admin.v1.AdminService.TestModel:input_type -> llmgw.admin.v1.TestModelRequest
-	50,  // 152: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
-	52,  // 153: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
-	54,  // 154: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
-	56,  // 155: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
-	58,  // 156: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
-	60,  // 157: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
-	62,  // 158: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
-	64,  // 159: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
-	66,  // 160: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
-	68,  // 161: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
-	70,  // 162: llmgw.admin.v1.AdminService.CreateIdentityProvider:input_type -> llmgw.admin.v1.CreateIdentityProviderRequest
-	72,  // 163: llmgw.admin.v1.AdminService.GetIdentityProvider:input_type -> llmgw.admin.v1.GetIdentityProviderRequest
-	74,  // 164: llmgw.admin.v1.AdminService.ListIdentityProviders:input_type -> llmgw.admin.v1.ListIdentityProvidersRequest
-	76,  // 165: llmgw.admin.v1.AdminService.UpdateIdentityProvider:input_type -> llmgw.admin.v1.UpdateIdentityProviderRequest
-	78,  // 166: llmgw.admin.v1.AdminService.DeleteIdentityProvider:input_type -> llmgw.admin.v1.DeleteIdentityProviderRequest
-	80,  // 167: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
-	82,  // 168: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
-	84,  // 169: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
-	86,  // 170: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
-	88,  // 171: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
-	144, // 172: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
-	146, // 173: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
-	148, // 174: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
-	157, // 175: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
-	151, // 176: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
-	153, // 177: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
-	155, // 178: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
-	90,  // 179: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
-	92,  // 180: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
-	94,  // 181: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
-	96,  // 182: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
-	98,  // 183: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
-	100, // 184: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
-	102, // 185: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
-	104, // 186: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
-	106, // 187: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
-	108, // 188: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
-	110, // 189: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
-	112, // 190: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
-	114, // 191: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
-	116, // 192: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
-	118, // 193: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
-	120, // 194: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
-	122, // 195: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
-	124, // 196: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
-	126, // 197: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
-	128, // 198: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
-	130, // 199: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
-	132, // 200: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
-	134, // 201: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
-	136, // 202: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
-	138, // 203: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
-	140, // 204: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
-	142, // 205: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
-	160, // 206: llmgw.admin.v1.AdminService.ListAuditEvents:input_type -> llmgw.admin.v1.ListAuditEventsRequest
-	162, // 207: llmgw.admin.v1.AdminService.ExportConfig:input_type -> llmgw.admin.v1.ExportConfigRequest
-	164, // 208: llmgw.admin.v1.AdminService.PlanConfig:input_type -> llmgw.admin.v1.PlanConfigRequest
-	168, // 209: llmgw.admin.v1.AdminService.ApplyConfig:input_type -> llmgw.admin.v1.ApplyConfigRequest
-	29,  // 210: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
-	31,  // 211: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
-	33,  // 212: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
-	35,  // 213: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
-	37,  // 214: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
-	39,  // 215: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
-	41,  // 216: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
-	43,  // 217: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
-	45,  // 218: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
-	47,  // 219: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
-	49,  // 220: llmgw.admin.v1.AdminService.TestModel:output_type -> llmgw.admin.v1.TestModelResponse
-	51,  // 221: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
-	53,  // 222: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
-	55,  // 223: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
-	57,  // 224: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
-	59,  // 225: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
-	61,  // 226: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
-	63,  // 227: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
-	65,  // 228: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
-	67,  // 229: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
-	69,  // 230: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
-	71,  // 231: llmgw.admin.v1.AdminService.CreateIdentityProvider:output_type -> llmgw.admin.v1.CreateIdentityProviderResponse
-	73,  // 232: llmgw.admin.v1.AdminService.GetIdentityProvider:output_type -> llmgw.admin.v1.GetIdentityProviderResponse
-	75,  // 233: llmgw.admin.v1.AdminService.ListIdentityProviders:output_type -> llmgw.admin.v1.ListIdentityProvidersResponse
-	77,  // 234: llmgw.admin.v1.AdminService.UpdateIdentityProvider:output_type -> llmgw.admin.v1.UpdateIdentityProviderResponse
-	79,  // 235: llmgw.admin.v1.AdminService.DeleteIdentityProvider:output_type -> llmgw.admin.v1.DeleteIdentityProviderResponse
-	81,  // 236: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
-	83,  // 237: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
-	85,  // 238: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
-	87,  // 239: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
-	89,  // 240: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
-	145, // 241: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
-	147, // 242: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
-	149, // 243: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
-	158, // 244: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
-	152, // 245: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
-	154, // 246: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
-	156, // 247: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
-	91,  // 248: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
-	93,  // 249: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
-	95,  // 250: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
-	97,  // 251: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
-	99,  // 252: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
-	101, // 253: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
-	103, // 254: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
-	105, // 255: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
-	107, // 256: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
-	109, // 257: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
-	111, // 258: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
-	113, // 259: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
-	115, // 260: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
-	117, // 261: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
-	119, // 262: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
-	121, // 263: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
-	123, // 264: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
-	125, // 265: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
-	127, // 266: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
-	129, // 267: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
-	131, // 268: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
-	133, // 269: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
-	135, // 270: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
-	137, // 271: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
-	139, // 272: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
-	141, // 273: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
-	143, // 274: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
-	161, // 275: llmgw.admin.v1.AdminService.ListAuditEvents:output_type -> llmgw.admin.v1.ListAuditEventsResponse
-	163, // 276: llmgw.admin.v1.AdminService.ExportConfig:output_type -> llmgw.admin.v1.ExportConfigResponse
-	167, // 277: llmgw.admin.v1.AdminService.PlanConfig:output_type -> llmgw.admin.v1.PlanConfigResponse
-	169, // 278: llmgw.admin.v1.AdminService.ApplyConfig:output_type -> llmgw.admin.v1.ApplyConfigResponse
-	210, // [210:279] is the sub-list for method output_type
-	141, // [141:210] is the sub-list for method input_type
+	167, // 138: llmgw.admin.v1.ConfigChange.fields:type_name -> llmgw.admin.v1.ConfigFieldChange
+	168, // 139: llmgw.admin.v1.PlanConfigResponse.changes:type_name -> llmgw.admin.v1.ConfigChange
+	168, // 140: llmgw.admin.v1.ApplyConfigResponse.applied:type_name -> llmgw.admin.v1.ConfigChange
+	30,  // 141: llmgw.admin.v1.AdminService.CreateProviderAccount:input_type -> llmgw.admin.v1.CreateProviderAccountRequest
+	32,  // 142: llmgw.admin.v1.AdminService.GetProviderAccount:input_type -> llmgw.admin.v1.GetProviderAccountRequest
+	34,  // 143: llmgw.admin.v1.AdminService.ListProviderAccounts:input_type -> llmgw.admin.v1.ListProviderAccountsRequest
+	36,  // 144: llmgw.admin.v1.AdminService.UpdateProviderAccount:input_type -> llmgw.admin.v1.UpdateProviderAccountRequest
+	38,  // 145: llmgw.admin.v1.AdminService.DeleteProviderAccount:input_type -> llmgw.admin.v1.DeleteProviderAccountRequest
+	40,  // 146: llmgw.admin.v1.AdminService.CreateModel:input_type -> llmgw.admin.v1.CreateModelRequest
+	42,  // 147: llmgw.admin.v1.AdminService.GetModel:input_type -> llmgw.admin.v1.GetModelRequest
+	44,  // 148: llmgw.admin.v1.AdminService.ListModels:input_type -> llmgw.admin.v1.ListModelsRequest
+	46,  // 149: llmgw.admin.v1.AdminService.UpdateModel:input_type -> llmgw.admin.v1.UpdateModelRequest
+	48,  // 150: llmgw.admin.v1.AdminService.DeleteModel:input_type -> llmgw.admin.v1.DeleteModelRequest
+	50,  // 151: llmgw.admin.v1.AdminService.TestModel:input_type -> llmgw.admin.v1.TestModelRequest
+	52,  // 152: llmgw.admin.v1.AdminService.CreateUser:input_type -> llmgw.admin.v1.CreateUserRequest
+	54,  // 153: llmgw.admin.v1.AdminService.GetUser:input_type -> llmgw.admin.v1.GetUserRequest
+	56,  // 154: llmgw.admin.v1.AdminService.ListUsers:input_type -> llmgw.admin.v1.ListUsersRequest
+	58,  // 155: llmgw.admin.v1.AdminService.UpdateUser:input_type -> llmgw.admin.v1.UpdateUserRequest
+	60,  // 156: llmgw.admin.v1.AdminService.DeleteUser:input_type -> llmgw.admin.v1.DeleteUserRequest
+	62,  // 157: llmgw.admin.v1.AdminService.CreateTeam:input_type -> llmgw.admin.v1.CreateTeamRequest
+	64,  // 158: llmgw.admin.v1.AdminService.GetTeam:input_type -> llmgw.admin.v1.GetTeamRequest
+	66,  // 159: llmgw.admin.v1.AdminService.ListTeams:input_type -> llmgw.admin.v1.ListTeamsRequest
+	68,  // 160: llmgw.admin.v1.AdminService.UpdateTeam:input_type -> llmgw.admin.v1.UpdateTeamRequest
+	70,  // 161: llmgw.admin.v1.AdminService.DeleteTeam:input_type -> llmgw.admin.v1.DeleteTeamRequest
+	72,  // 162: llmgw.admin.v1.AdminService.CreateIdentityProvider:input_type -> llmgw.admin.v1.CreateIdentityProviderRequest
+	74,  // 163: llmgw.admin.v1.AdminService.GetIdentityProvider:input_type -> llmgw.admin.v1.GetIdentityProviderRequest
+	76,  // 164: llmgw.admin.v1.AdminService.ListIdentityProviders:input_type -> llmgw.admin.v1.ListIdentityProvidersRequest
+	78,  // 165: llmgw.admin.v1.AdminService.UpdateIdentityProvider:input_type -> llmgw.admin.v1.UpdateIdentityProviderRequest
+	80,  // 166: llmgw.admin.v1.AdminService.DeleteIdentityProvider:input_type -> llmgw.admin.v1.DeleteIdentityProviderRequest
+	82,  // 167: llmgw.admin.v1.AdminService.CreateVirtualAccount:input_type -> llmgw.admin.v1.CreateVirtualAccountRequest
+	84,  // 168: llmgw.admin.v1.AdminService.GetVirtualAccount:input_type -> llmgw.admin.v1.GetVirtualAccountRequest
+	86,  // 169: llmgw.admin.v1.AdminService.ListVirtualAccounts:input_type -> llmgw.admin.v1.ListVirtualAccountsRequest
+	88,  // 170: llmgw.admin.v1.AdminService.UpdateVirtualAccount:input_type -> llmgw.admin.v1.UpdateVirtualAccountRequest
+	90,  // 171: llmgw.admin.v1.AdminService.DeleteVirtualAccount:input_type -> llmgw.admin.v1.DeleteVirtualAccountRequest
+	146, // 172: llmgw.admin.v1.AdminService.CreateApiKey:input_type -> llmgw.admin.v1.CreateApiKeyRequest
+	148, // 173: llmgw.admin.v1.AdminService.ListApiKeys:input_type -> llmgw.admin.v1.ListApiKeysRequest
+	150, // 174: llmgw.admin.v1.AdminService.RevokeApiKey:input_type -> llmgw.admin.v1.RevokeApiKeyRequest
+	159, // 175: llmgw.admin.v1.AdminService.RotateApiKey:input_type -> llmgw.admin.v1.RotateApiKeyRequest
+	153, // 176: llmgw.admin.v1.AdminService.CreateGatewayToken:input_type -> llmgw.admin.v1.CreateGatewayTokenRequest
+	155, // 177: llmgw.admin.v1.AdminService.ListGatewayTokens:input_type -> llmgw.admin.v1.ListGatewayTokensRequest
+	157, // 178: llmgw.admin.v1.AdminService.RevokeGatewayToken:input_type -> llmgw.admin.v1.RevokeGatewayTokenRequest
+	92,  // 179: llmgw.admin.v1.AdminService.CreateAuthzRule:input_type -> llmgw.admin.v1.CreateAuthzRuleRequest
+	94,  // 180: llmgw.admin.v1.AdminService.GetAuthzRule:input_type -> llmgw.admin.v1.GetAuthzRuleRequest
+	96,  // 181: llmgw.admin.v1.AdminService.ListAuthzRules:input_type -> llmgw.admin.v1.ListAuthzRulesRequest
+	98,  // 182: llmgw.admin.v1.AdminService.UpdateAuthzRule:input_type -> llmgw.admin.v1.UpdateAuthzRuleRequest
+	100, // 183: llmgw.admin.v1.AdminService.DeleteAuthzRule:input_type -> llmgw.admin.v1.DeleteAuthzRuleRequest
+	102, // 184: llmgw.admin.v1.AdminService.CreateVirtualModel:input_type -> llmgw.admin.v1.CreateVirtualModelRequest
+	104, // 185: llmgw.admin.v1.AdminService.GetVirtualModel:input_type -> llmgw.admin.v1.GetVirtualModelRequest
+	106, // 186: llmgw.admin.v1.AdminService.ListVirtualModels:input_type -> llmgw.admin.v1.ListVirtualModelsRequest
+	108, // 187: llmgw.admin.v1.AdminService.UpdateVirtualModel:input_type -> llmgw.admin.v1.UpdateVirtualModelRequest
+	110, // 188: llmgw.admin.v1.AdminService.DeleteVirtualModel:input_type -> llmgw.admin.v1.DeleteVirtualModelRequest
+	112, // 189: llmgw.admin.v1.AdminService.CreateRoutingRule:input_type -> llmgw.admin.v1.CreateRoutingRuleRequest
+	114, // 190: llmgw.admin.v1.AdminService.GetRoutingRule:input_type -> llmgw.admin.v1.GetRoutingRuleRequest
+	116, // 191: llmgw.admin.v1.AdminService.ListRoutingRules:input_type -> llmgw.admin.v1.ListRoutingRulesRequest
+	118, // 192: llmgw.admin.v1.AdminService.UpdateRoutingRule:input_type -> llmgw.admin.v1.UpdateRoutingRuleRequest
+	120, // 193: llmgw.admin.v1.AdminService.DeleteRoutingRule:input_type -> llmgw.admin.v1.DeleteRoutingRuleRequest
+	122, // 194: llmgw.admin.v1.AdminService.ListRoutingState:input_type -> llmgw.admin.v1.ListRoutingStateRequest
+	124, // 195: llmgw.admin.v1.AdminService.CreateRateLimit:input_type -> llmgw.admin.v1.CreateRateLimitRequest
+	126, // 196: llmgw.admin.v1.AdminService.GetRateLimit:input_type -> llmgw.admin.v1.GetRateLimitRequest
+	128, // 197: llmgw.admin.v1.AdminService.ListRateLimits:input_type -> llmgw.admin.v1.ListRateLimitsRequest
+	130, // 198: llmgw.admin.v1.AdminService.UpdateRateLimit:input_type -> llmgw.admin.v1.UpdateRateLimitRequest
+	132, // 199: llmgw.admin.v1.AdminService.DeleteRateLimit:input_type -> llmgw.admin.v1.DeleteRateLimitRequest
+	134, // 200: llmgw.admin.v1.AdminService.CreateBudget:input_type -> llmgw.admin.v1.CreateBudgetRequest
+	136, // 201: llmgw.admin.v1.AdminService.GetBudget:input_type -> llmgw.admin.v1.GetBudgetRequest
+	138, // 202: llmgw.admin.v1.AdminService.ListBudgets:input_type -> llmgw.admin.v1.ListBudgetsRequest
+	140, // 203: llmgw.admin.v1.AdminService.UpdateBudget:input_type -> llmgw.admin.v1.UpdateBudgetRequest
+	142, // 204: llmgw.admin.v1.AdminService.DeleteBudget:input_type -> llmgw.admin.v1.DeleteBudgetRequest
+	144, // 205: llmgw.admin.v1.AdminService.ListLimitStatus:input_type -> llmgw.admin.v1.ListLimitStatusRequest
+	162, // 206: llmgw.admin.v1.AdminService.ListAuditEvents:input_type -> llmgw.admin.v1.ListAuditEventsRequest
+	2,   // 207: llmgw.admin.v1.AdminService.GetCaller:input_type -> llmgw.admin.v1.GetCallerRequest
+	164, // 208: llmgw.admin.v1.AdminService.ExportConfig:input_type -> llmgw.admin.v1.ExportConfigRequest
+	166, // 209: llmgw.admin.v1.AdminService.PlanConfig:input_type -> llmgw.admin.v1.PlanConfigRequest
+	170, // 210: llmgw.admin.v1.AdminService.ApplyConfig:input_type -> llmgw.admin.v1.ApplyConfigRequest
+	31,  // 211: llmgw.admin.v1.AdminService.CreateProviderAccount:output_type -> llmgw.admin.v1.CreateProviderAccountResponse
+	33,  // 212: llmgw.admin.v1.AdminService.GetProviderAccount:output_type -> llmgw.admin.v1.GetProviderAccountResponse
+	35,  // 213: llmgw.admin.v1.AdminService.ListProviderAccounts:output_type -> llmgw.admin.v1.ListProviderAccountsResponse
+	37,  // 214: llmgw.admin.v1.AdminService.UpdateProviderAccount:output_type -> llmgw.admin.v1.UpdateProviderAccountResponse
+	39,  // 215: llmgw.admin.v1.AdminService.DeleteProviderAccount:output_type -> llmgw.admin.v1.DeleteProviderAccountResponse
+	41,  // 216: llmgw.admin.v1.AdminService.CreateModel:output_type -> llmgw.admin.v1.CreateModelResponse
+	43,  // 217: llmgw.admin.v1.AdminService.GetModel:output_type -> llmgw.admin.v1.GetModelResponse
+	45,  // 218: llmgw.admin.v1.AdminService.ListModels:output_type -> llmgw.admin.v1.ListModelsResponse
+	47,  // 219: llmgw.admin.v1.AdminService.UpdateModel:output_type -> llmgw.admin.v1.UpdateModelResponse
+	49,  // 220: llmgw.admin.v1.AdminService.DeleteModel:output_type -> llmgw.admin.v1.DeleteModelResponse
+	51,  // 221: llmgw.admin.v1.AdminService.TestModel:output_type -> llmgw.admin.v1.TestModelResponse
+	53,  // 222: llmgw.admin.v1.AdminService.CreateUser:output_type -> llmgw.admin.v1.CreateUserResponse
+	55,  // 223: llmgw.admin.v1.AdminService.GetUser:output_type -> llmgw.admin.v1.GetUserResponse
+	57,  // 224: llmgw.admin.v1.AdminService.ListUsers:output_type -> llmgw.admin.v1.ListUsersResponse
+	59,  // 225: llmgw.admin.v1.AdminService.UpdateUser:output_type -> llmgw.admin.v1.UpdateUserResponse
+	61,  // 226: llmgw.admin.v1.AdminService.DeleteUser:output_type -> llmgw.admin.v1.DeleteUserResponse
+	63,  // 227: llmgw.admin.v1.AdminService.CreateTeam:output_type -> llmgw.admin.v1.CreateTeamResponse
+	65,  // 228: llmgw.admin.v1.AdminService.GetTeam:output_type -> llmgw.admin.v1.GetTeamResponse
+	67,  // 229: llmgw.admin.v1.AdminService.ListTeams:output_type -> llmgw.admin.v1.ListTeamsResponse
+	69,  // 230: llmgw.admin.v1.AdminService.UpdateTeam:output_type -> llmgw.admin.v1.UpdateTeamResponse
+	71,  // 231: llmgw.admin.v1.AdminService.DeleteTeam:output_type -> llmgw.admin.v1.DeleteTeamResponse
+	73,  // 232: llmgw.admin.v1.AdminService.CreateIdentityProvider:output_type -> llmgw.admin.v1.CreateIdentityProviderResponse
+	75,  // 233: llmgw.admin.v1.AdminService.GetIdentityProvider:output_type -> llmgw.admin.v1.GetIdentityProviderResponse
+	77,  // 234: llmgw.admin.v1.AdminService.ListIdentityProviders:output_type -> llmgw.admin.v1.ListIdentityProvidersResponse
+	79,  // 235: llmgw.admin.v1.AdminService.UpdateIdentityProvider:output_type -> llmgw.admin.v1.UpdateIdentityProviderResponse
+	81,  // 236: llmgw.admin.v1.AdminService.DeleteIdentityProvider:output_type -> llmgw.admin.v1.DeleteIdentityProviderResponse
+	83,  // 237: llmgw.admin.v1.AdminService.CreateVirtualAccount:output_type -> llmgw.admin.v1.CreateVirtualAccountResponse
+	85,  // 238: llmgw.admin.v1.AdminService.GetVirtualAccount:output_type -> llmgw.admin.v1.GetVirtualAccountResponse
+	87,  // 239: llmgw.admin.v1.AdminService.ListVirtualAccounts:output_type -> llmgw.admin.v1.ListVirtualAccountsResponse
+	89,  // 240: llmgw.admin.v1.AdminService.UpdateVirtualAccount:output_type -> llmgw.admin.v1.UpdateVirtualAccountResponse
+	91,  // 241: llmgw.admin.v1.AdminService.DeleteVirtualAccount:output_type -> llmgw.admin.v1.DeleteVirtualAccountResponse
+	147, // 242: llmgw.admin.v1.AdminService.CreateApiKey:output_type -> llmgw.admin.v1.CreateApiKeyResponse
+	149, // 243: llmgw.admin.v1.AdminService.ListApiKeys:output_type -> llmgw.admin.v1.ListApiKeysResponse
+	151, // 244: llmgw.admin.v1.AdminService.RevokeApiKey:output_type -> llmgw.admin.v1.RevokeApiKeyResponse
+	160, // 245: llmgw.admin.v1.AdminService.RotateApiKey:output_type -> llmgw.admin.v1.RotateApiKeyResponse
+	154, // 246: llmgw.admin.v1.AdminService.CreateGatewayToken:output_type -> llmgw.admin.v1.CreateGatewayTokenResponse
+	156, // 247: llmgw.admin.v1.AdminService.ListGatewayTokens:output_type -> llmgw.admin.v1.ListGatewayTokensResponse
+	158, // 248: llmgw.admin.v1.AdminService.RevokeGatewayToken:output_type -> llmgw.admin.v1.RevokeGatewayTokenResponse
+	93,  // 249: llmgw.admin.v1.AdminService.CreateAuthzRule:output_type -> llmgw.admin.v1.CreateAuthzRuleResponse
+	95,  // 250: llmgw.admin.v1.AdminService.GetAuthzRule:output_type -> llmgw.admin.v1.GetAuthzRuleResponse
+	97,  // 251: llmgw.admin.v1.AdminService.ListAuthzRules:output_type -> llmgw.admin.v1.ListAuthzRulesResponse
+	99,  // 252: llmgw.admin.v1.AdminService.UpdateAuthzRule:output_type -> llmgw.admin.v1.UpdateAuthzRuleResponse
+	101, // 253: llmgw.admin.v1.AdminService.DeleteAuthzRule:output_type -> llmgw.admin.v1.DeleteAuthzRuleResponse
+	103, // 254: llmgw.admin.v1.AdminService.CreateVirtualModel:output_type -> llmgw.admin.v1.CreateVirtualModelResponse
+	105, // 255: llmgw.admin.v1.AdminService.GetVirtualModel:output_type -> llmgw.admin.v1.GetVirtualModelResponse
+	107, // 256: llmgw.admin.v1.AdminService.ListVirtualModels:output_type -> llmgw.admin.v1.ListVirtualModelsResponse
+	109, // 257: llmgw.admin.v1.AdminService.UpdateVirtualModel:output_type -> llmgw.admin.v1.UpdateVirtualModelResponse
+	111, // 258: llmgw.admin.v1.AdminService.DeleteVirtualModel:output_type -> llmgw.admin.v1.DeleteVirtualModelResponse
+	113, // 259: llmgw.admin.v1.AdminService.CreateRoutingRule:output_type -> llmgw.admin.v1.CreateRoutingRuleResponse
+	115, // 260: llmgw.admin.v1.AdminService.GetRoutingRule:output_type -> llmgw.admin.v1.GetRoutingRuleResponse
+	117, // 261: llmgw.admin.v1.AdminService.ListRoutingRules:output_type -> llmgw.admin.v1.ListRoutingRulesResponse
+	119, // 262: llmgw.admin.v1.AdminService.UpdateRoutingRule:output_type -> llmgw.admin.v1.UpdateRoutingRuleResponse
+	121, // 263: llmgw.admin.v1.AdminService.DeleteRoutingRule:output_type -> llmgw.admin.v1.DeleteRoutingRuleResponse
+	123, // 264: llmgw.admin.v1.AdminService.ListRoutingState:output_type -> llmgw.admin.v1.ListRoutingStateResponse
+	125, // 265: llmgw.admin.v1.AdminService.CreateRateLimit:output_type -> llmgw.admin.v1.CreateRateLimitResponse
+	127, // 266: llmgw.admin.v1.AdminService.GetRateLimit:output_type -> llmgw.admin.v1.GetRateLimitResponse
+	129, // 267: llmgw.admin.v1.AdminService.ListRateLimits:output_type -> llmgw.admin.v1.ListRateLimitsResponse
+	131, // 268: llmgw.admin.v1.AdminService.UpdateRateLimit:output_type -> llmgw.admin.v1.UpdateRateLimitResponse
+	133, // 269: llmgw.admin.v1.AdminService.DeleteRateLimit:output_type -> llmgw.admin.v1.DeleteRateLimitResponse
+	135, // 270: llmgw.admin.v1.AdminService.CreateBudget:output_type -> llmgw.admin.v1.CreateBudgetResponse
+	137, // 271: llmgw.admin.v1.AdminService.GetBudget:output_type -> llmgw.admin.v1.GetBudgetResponse
+	139, // 272: llmgw.admin.v1.AdminService.ListBudgets:output_type -> llmgw.admin.v1.ListBudgetsResponse
+	141, // 273: llmgw.admin.v1.AdminService.UpdateBudget:output_type -> llmgw.admin.v1.UpdateBudgetResponse
+	143, // 274: llmgw.admin.v1.AdminService.DeleteBudget:output_type -> llmgw.admin.v1.DeleteBudgetResponse
+	145, // 275: llmgw.admin.v1.AdminService.ListLimitStatus:output_type -> llmgw.admin.v1.ListLimitStatusResponse
+	163, // 276: llmgw.admin.v1.AdminService.ListAuditEvents:output_type -> llmgw.admin.v1.ListAuditEventsResponse
+	3,   // 277: llmgw.admin.v1.AdminService.GetCaller:output_type -> llmgw.admin.v1.GetCallerResponse
+	165, // 278: llmgw.admin.v1.AdminService.ExportConfig:output_type -> llmgw.admin.v1.ExportConfigResponse
+	169, // 279: llmgw.admin.v1.AdminService.PlanConfig:output_type -> llmgw.admin.v1.PlanConfigResponse
+	171, // 280: llmgw.admin.v1.AdminService.ApplyConfig:output_type -> llmgw.admin.v1.ApplyConfigResponse
+	211, // [211:281] is the sub-list for method output_type
+	141, // [141:211] is the sub-list for method input_type
 	141, // [141:141] is the sub-list for extension type_name
 	141, // [141:141] is the sub-list for extension extendee
 	0,   // [0:141] is the sub-list for field type_name
@@ -10489,19 +10633,19 @@ func file_llmgw_admin_v1_admin_proto_init() {
 	if File_llmgw_admin_v1_admin_proto != nil {
 		return
 	}
-	file_llmgw_admin_v1_admin_proto_msgTypes[7].OneofWrappers = []any{
+	file_llmgw_admin_v1_admin_proto_msgTypes[9].OneofWrappers = []any{
 		(*ApiKey_User)(nil),
 		(*ApiKey_VirtualAccount)(nil),
 	}
-	file_llmgw_admin_v1_admin_proto_msgTypes[9].OneofWrappers = []any{}
 	file_llmgw_admin_v1_admin_proto_msgTypes[11].OneofWrappers = []any{}
+	file_llmgw_admin_v1_admin_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_llmgw_admin_v1_admin_proto_rawDesc), len(file_llmgw_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   172,
+			NumMessages:   174,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -85,6 +85,7 @@ const (
 	AdminService_DeleteBudget_FullMethodName           = "/llmgw.admin.v1.AdminService/DeleteBudget"
 	AdminService_ListLimitStatus_FullMethodName        = "/llmgw.admin.v1.AdminService/ListLimitStatus"
 	AdminService_ListAuditEvents_FullMethodName        = "/llmgw.admin.v1.AdminService/ListAuditEvents"
+	AdminService_GetCaller_FullMethodName              = "/llmgw.admin.v1.AdminService/GetCaller"
 	AdminService_ExportConfig_FullMethodName           = "/llmgw.admin.v1.AdminService/ExportConfig"
 	AdminService_PlanConfig_FullMethodName             = "/llmgw.admin.v1.AdminService/PlanConfig"
 	AdminService_ApplyConfig_FullMethodName            = "/llmgw.admin.v1.AdminService/ApplyConfig"
@@ -249,6 +250,10 @@ type AdminServiceClient interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
+	// GetCaller returns who the caller is to the Admin API: its principal, roles and teams,
+	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
+	// client (the web app) can show each caller what its roles allow.
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
 	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
 	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
 	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
@@ -938,6 +943,16 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 	return out, nil
 }
 
+func (c *adminServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetCaller_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) ExportConfig(ctx context.Context, in *ExportConfigRequest, opts ...grpc.CallOption) (*ExportConfigResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExportConfigResponse)
@@ -1127,6 +1142,10 @@ type AdminServiceServer interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
+	// GetCaller returns who the caller is to the Admin API: its principal, roles and teams,
+	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
+	// client (the web app) can show each caller what its roles allow.
+	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
 	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
 	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
 	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
@@ -1353,6 +1372,9 @@ func (UnimplementedAdminServiceServer) ListLimitStatus(context.Context, *ListLim
 }
 func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
+}
+func (UnimplementedAdminServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
 }
 func (UnimplementedAdminServiceServer) ExportConfig(context.Context, *ExportConfigRequest) (*ExportConfigResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExportConfig not implemented")
@@ -2572,6 +2594,24 @@ func _AdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_ExportConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ExportConfigRequest)
 	if err := dec(in); err != nil {
@@ -2896,6 +2936,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAuditEvents",
 			Handler:    _AdminService_ListAuditEvents_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _AdminService_GetCaller_Handler,
 		},
 		{
 			MethodName: "ExportConfig",

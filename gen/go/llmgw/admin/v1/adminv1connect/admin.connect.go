@@ -217,6 +217,8 @@ const (
 	// AdminServiceListAuditEventsProcedure is the fully-qualified name of the AdminService's
 	// ListAuditEvents RPC.
 	AdminServiceListAuditEventsProcedure = "/llmgw.admin.v1.AdminService/ListAuditEvents"
+	// AdminServiceGetCallerProcedure is the fully-qualified name of the AdminService's GetCaller RPC.
+	AdminServiceGetCallerProcedure = "/llmgw.admin.v1.AdminService/GetCaller"
 	// AdminServiceExportConfigProcedure is the fully-qualified name of the AdminService's ExportConfig
 	// RPC.
 	AdminServiceExportConfigProcedure = "/llmgw.admin.v1.AdminService/ExportConfig"
@@ -376,6 +378,10 @@ type AdminServiceClient interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error)
+	// GetCaller returns who the caller is to the Admin API: its principal, roles and teams,
+	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
+	// client (the web app) can show each caller what its roles allow.
+	GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error)
 	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
 	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
 	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
@@ -804,6 +810,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ListAuditEvents")),
 			connect.WithClientOptions(opts...),
 		),
+		getCaller: connect.NewClient[v1.GetCallerRequest, v1.GetCallerResponse](
+			httpClient,
+			baseURL+AdminServiceGetCallerProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetCaller")),
+			connect.WithClientOptions(opts...),
+		),
 		exportConfig: connect.NewClient[v1.ExportConfigRequest, v1.ExportConfigResponse](
 			httpClient,
 			baseURL+AdminServiceExportConfigProcedure,
@@ -893,6 +905,7 @@ type adminServiceClient struct {
 	deleteBudget           *connect.Client[v1.DeleteBudgetRequest, v1.DeleteBudgetResponse]
 	listLimitStatus        *connect.Client[v1.ListLimitStatusRequest, v1.ListLimitStatusResponse]
 	listAuditEvents        *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	getCaller              *connect.Client[v1.GetCallerRequest, v1.GetCallerResponse]
 	exportConfig           *connect.Client[v1.ExportConfigRequest, v1.ExportConfigResponse]
 	planConfig             *connect.Client[v1.PlanConfigRequest, v1.PlanConfigResponse]
 	applyConfig            *connect.Client[v1.ApplyConfigRequest, v1.ApplyConfigResponse]
@@ -1492,6 +1505,15 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, req *v1.ListAu
 	return nil, err
 }
 
+// GetCaller calls llmgw.admin.v1.AdminService.GetCaller.
+func (c *adminServiceClient) GetCaller(ctx context.Context, req *v1.GetCallerRequest) (*v1.GetCallerResponse, error) {
+	response, err := c.getCaller.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ExportConfig calls llmgw.admin.v1.AdminService.ExportConfig.
 func (c *adminServiceClient) ExportConfig(ctx context.Context, req *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error) {
 	response, err := c.exportConfig.CallUnary(ctx, connect.NewRequest(req))
@@ -1668,6 +1690,10 @@ type AdminServiceHandler interface {
 	// ListAuditEvents lists the audit log, newest first: one event per successful Admin API
 	// write, with who made it and the resource before and after, secrets removed.
 	ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error)
+	// GetCaller returns who the caller is to the Admin API: its principal, roles and teams,
+	// and whether it may use the Admin API at all. Any authenticated caller may call it, so a
+	// client (the web app) can show each caller what its roles allow.
+	GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error)
 	// ExportConfig returns the stored resources that the config file and `llmgw apply` read
 	// (provider accounts and their models, virtual models, routing rules, authz rules, rate
 	// limits, budgets) as that file's YAML. No secret is in it: a stored provider key or webhook
@@ -2092,6 +2118,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ListAuditEvents")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetCallerHandler := connect.NewUnaryHandlerSimple(
+		AdminServiceGetCallerProcedure,
+		svc.GetCaller,
+		connect.WithSchema(adminServiceMethods.ByName("GetCaller")),
+		connect.WithHandlerOptions(opts...),
+	)
 	adminServiceExportConfigHandler := connect.NewUnaryHandlerSimple(
 		AdminServiceExportConfigProcedure,
 		svc.ExportConfig,
@@ -2244,6 +2276,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceListLimitStatusHandler.ServeHTTP(w, r)
 		case AdminServiceListAuditEventsProcedure:
 			adminServiceListAuditEventsHandler.ServeHTTP(w, r)
+		case AdminServiceGetCallerProcedure:
+			adminServiceGetCallerHandler.ServeHTTP(w, r)
 		case AdminServiceExportConfigProcedure:
 			adminServiceExportConfigHandler.ServeHTTP(w, r)
 		case AdminServicePlanConfigProcedure:
@@ -2521,6 +2555,10 @@ func (UnimplementedAdminServiceHandler) ListLimitStatus(context.Context, *v1.Lis
 
 func (UnimplementedAdminServiceHandler) ListAuditEvents(context.Context, *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.ListAuditEvents is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetCaller(context.Context, *v1.GetCallerRequest) (*v1.GetCallerResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("llmgw.admin.v1.AdminService.GetCaller is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) ExportConfig(context.Context, *v1.ExportConfigRequest) (*v1.ExportConfigResponse, error) {
