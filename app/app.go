@@ -84,7 +84,9 @@ type Config struct {
 	LogLevel   string
 	LogFormat  string
 	// LogBuffer is how long log lines may wait to be written together (0: each at once).
-	LogBuffer       time.Duration
+	LogBuffer time.Duration
+	// UsageLinger is how long usage events may wait to be handed to their sink together.
+	UsageLinger     time.Duration
 	MaxBody         int64
 	MaxFile         int64
 	UpstreamTimeout time.Duration
@@ -124,6 +126,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 	fs.StringVar(&c.LogLevel, "log-level", env("LLMGW_LOG_LEVEL", "info"), "debug, info, warn or error (LLMGW_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LLMGW_LOG_FORMAT", "text"), "text or json (LLMGW_LOG_FORMAT)")
 	fs.DurationVar(&c.LogBuffer, "log-buffer", envDuration("LLMGW_LOG_BUFFER", 100*time.Millisecond), "hold info and debug log lines up to this long and write them together, saving a write per request; warnings and errors go at once, with every line before them; 0 writes each line at once (LLMGW_LOG_BUFFER)")
+	fs.DurationVar(&c.UsageLinger, "usage-linger", envDuration("LLMGW_USAGE_LINGER", 20*time.Millisecond), "how long usage events may wait for more before they go to Kafka or the embedded store together (at most 128 wait: a full batch goes at once); fewer, larger writes at modest rates; 0 hands each wake-up's events at once (LLMGW_USAGE_LINGER)")
 	fs.Int64Var(&c.MaxBody, "max-body", envBytes("LLMGW_MAX_BODY", 32<<20), "largest accepted request body in bytes (LLMGW_MAX_BODY)")
 	fs.Int64Var(&c.MaxFile, "max-file", envBytes("LLMGW_MAX_FILE", 200<<20), "largest accepted batch input file in bytes (LLMGW_MAX_FILE)")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", envDuration("LLMGW_UPSTREAM_TIMEOUT", 10*time.Minute), "bound on one upstream call, streams included (LLMGW_UPSTREAM_TIMEOUT)")
@@ -303,6 +306,8 @@ type hooks struct {
 	secretTicker func(d time.Duration) (<-chan time.Time, func())
 	// logAfter schedules the log buffer's flushes (logbuffer.New); nil is time.AfterFunc.
 	logAfter func(time.Duration, func()) (stop func() bool)
+	// usageTimer arms the usage queue's linger (usage.Queue.NewTimer); nil is time.NewTimer.
+	usageTimer func(time.Duration) (<-chan time.Time, func() bool)
 }
 
 func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, h *hooks) error {
@@ -386,6 +391,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	defer events.close(ctx) // when serve fails before it serves; else a no-op
 	queue := usage.NewQueue(usageQueueBytes, events.sink, logger)
+	queue.Linger, queue.NewTimer = cfg.UsageLinger, h.usageTimer
 	// Metrics are recorded on the request path, in front of the queue: a full queue drops
 	// events, never counts.
 	routing := routingState{snaps: &snaps, breaker: breaker.New(h.clock, logger), latency: latency.New(h.clock)}

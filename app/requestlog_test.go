@@ -173,3 +173,44 @@ func TestLogBufferFlag(t *testing.T) {
 		t.Errorf("--log-buffer 0 scheduled %d flushes", len(flushes))
 	}
 }
+
+// TestUsageLingerFlag: --usage-linger arms the usage queue's timer with its value and a request's
+// event waits for it; with 0 the event goes without one.
+func TestUsageLingerFlag(t *testing.T) {
+	armed := make(chan time.Duration, 64)
+	fire := make(chan time.Time)
+	timer := func(d time.Duration) (<-chan time.Time, func() bool) {
+		armed <- d
+		return fire, func() bool { return true }
+	}
+	chat := func(g *gateway) string {
+		t.Helper()
+		resp, body := g.do(t, "POST", "/v1/chat/completions", g.Token, `{"model":"mock/echo","messages":[{"role":"user","content":"hi"}]}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("chat: %d %s", resp.StatusCode, body)
+		}
+		return resp.Header.Get("X-Request-Id")
+	}
+
+	g := startGatewayHooks(t, hooks{usageTimer: timer}, nil, "--usage-linger", "250ms")
+	id := chat(g)
+	select {
+	case d := <-armed:
+		if d != 250*time.Millisecond {
+			t.Fatalf("linger armed for %v, want 250ms", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the usage queue did not linger")
+	}
+	if evs := g.Events.byRequest(id); len(evs) != 0 {
+		t.Fatalf("the event was delivered before the linger ended")
+	}
+	fire <- time.Now()
+	g.Events.waitFor(t, id)
+
+	g = startGatewayHooks(t, hooks{usageTimer: timer}, nil, "--usage-linger", "0")
+	g.Events.waitFor(t, chat(g))
+	if len(armed) != 0 {
+		t.Errorf("--usage-linger 0 armed the linger %d times", len(armed))
+	}
+}

@@ -46,6 +46,15 @@ type Queue struct {
 	n     int64    // the events queued and being delivered
 
 	dropped atomic.Uint64
+
+	// Linger, when positive, lets a partly filled chunk wait up to this long for more events
+	// before it is delivered, so that at a modest rate the sink gets batches instead of one
+	// event per wake-up (a Kafka write, an SQLite transaction). A full chunk goes at once.
+	// Set it before Run.
+	Linger time.Duration
+	// NewTimer arms the linger's timer and returns its channel and its Stop (nil:
+	// time.NewTimer's); tests pass a fake. Set it before Run.
+	NewTimer func(time.Duration) (<-chan time.Time, func() bool)
 }
 
 // chunkLen is the number of events in a chunk: about 60 KB.
@@ -133,9 +142,31 @@ func (q *Queue) Run(ctx context.Context, reportEvery time.Duration) {
 		}
 	}
 	var taken []*chunk
+	var lingering <-chan time.Time // the armed linger's channel; nil when none
+	stopLinger := func() bool { return false }
+	after := q.NewTimer
+	if after == nil {
+		after = func(d time.Duration) (<-chan time.Time, func() bool) {
+			t := time.NewTimer(d)
+			return t.C, t.Stop
+		}
+	}
 	for {
 		select {
 		case <-q.wake:
+			if q.Linger > 0 && !q.chunkFull() {
+				if lingering == nil {
+					lingering, stopLinger = after(q.Linger)
+				}
+				continue
+			}
+			if lingering != nil {
+				stopLinger()
+				lingering = nil
+			}
+			taken = q.deliver(bg, taken)
+		case <-lingering:
+			lingering = nil
 			taken = q.deliver(bg, taken)
 		case <-tick.C:
 			report()
@@ -145,6 +176,13 @@ func (q *Queue) Run(ctx context.Context, reportEvery time.Duration) {
 			return
 		}
 	}
+}
+
+// chunkFull reports whether a whole chunk waits for delivery.
+func (q *Queue) chunkFull() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.full) > 0 || (q.cur != nil && q.cur.n == chunkLen)
 }
 
 // deliver hands every queued event to the sink, a chunk at a time, and returns taken emptied

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -231,5 +232,68 @@ func TestQueueConcurrentRecordersKeepTheirOrder(t *testing.T) {
 	}
 	if n != writers*each || q.Dropped() != 0 || q.Bytes() != 0 {
 		t.Errorf("delivered %d of %d, dropped %d, %d bytes left", n, writers*each, q.Dropped(), q.Bytes())
+	}
+}
+
+// TestQueueLingers: with Linger, a partly filled chunk waits for the linger's timer (armed with
+// the configured delay, once per batch) and then goes in one batch; a full chunk goes at once;
+// shutdown delivers what waits.
+func TestQueueLingers(t *testing.T) {
+	sink := &batchSink{}
+	q := NewQueue(1<<30, sink, slog.New(slog.DiscardHandler))
+	q.Linger = 50 * time.Millisecond
+	armed := make(chan time.Duration, 16)
+	fire := make(chan time.Time)
+	q.NewTimer = func(d time.Duration) (<-chan time.Time, func() bool) {
+		armed <- d
+		return fire, func() bool { return true }
+	}
+	delivered := func() int {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		n := 0
+		for _, b := range sink.batches {
+			n += len(b)
+		}
+		return n
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx, time.Hour); close(done) }()
+
+	for i := range 10 {
+		q.Record(ctx, &Event{RequestID: fmt.Sprint("a", i)})
+	}
+	if d := <-armed; d != 50*time.Millisecond {
+		t.Fatalf("linger armed for %v, want 50ms", d)
+	}
+	if n := delivered(); n != 0 {
+		t.Fatalf("%d events delivered before the linger ended", n)
+	}
+	fire <- time.Now()
+	waitFor("the lingering batch", func() bool { return delivered() == 10 })
+	if len(sink.batches) != 1 {
+		t.Errorf("batches %v, want the ten events in one", sink.batches)
+	}
+
+	// A full chunk does not wait for the timer, which is never fired here.
+	for i := range chunkLen {
+		q.Record(ctx, &Event{RequestID: fmt.Sprint("b", i)})
+	}
+	waitFor("a full chunk", func() bool { return delivered() == 10+chunkLen })
+
+	q.Record(ctx, &Event{RequestID: "last"})
+	cancel()
+	<-done
+	if n := delivered(); n != 10+chunkLen+1 {
+		t.Errorf("after shutdown %d delivered, want %d", n, 10+chunkLen+1)
 	}
 }
