@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"github.com/llmgw/llmgw/gateway/provider"
@@ -70,20 +69,11 @@ func (a answerModel) stamp(obj []byte) ([]byte, string, error) {
 // already names the client's model, the answer is obj itself and edited is false; otherwise
 // it is dst's array, grown as needed.
 func (a answerModel) appendStamp(dst, obj []byte) (out, old []byte, edited bool, err error) {
-	old, ok, err := rawjson.Get(obj, "model")
-	if err != nil {
+	// A model that is not a string is replaced all the same.
+	if out, old, edited, err = rawjson.AppendReplace(dst, obj, "model", a.quoted); err != nil {
 		return nil, nil, false, provider.BadResponse(err)
 	}
-	if ok && bytes.Equal(old, a.quoted) {
-		return obj, old, false, nil // a model that is not a string is replaced all the same
-	}
-	if dst == nil {
-		dst = make([]byte, 0, len(obj)+len(a.quoted)+9)
-	}
-	if out, err = rawjson.AppendSet(dst, obj, "model", a.quoted); err != nil {
-		return nil, nil, false, provider.BadResponse(err)
-	}
-	return out, old, true, nil
+	return out, old, edited, nil
 }
 
 // stampMessageStart sets the model of a Messages stream's message_start event, which carries

@@ -133,3 +133,60 @@ func TestGetAndSetAllocate(t *testing.T) {
 		t.Errorf("AppendSet into a large enough buffer: %v allocations, want 0", n)
 	}
 }
+
+// TestAppendReplace: the last old value, obj itself when every member already holds the value,
+// and otherwise exactly what AppendSet makes.
+func TestAppendReplace(t *testing.T) {
+	tests := []struct {
+		in, old string
+		edited  bool
+	}{
+		{`{"id":"x","model":"up","choices":[]}`, `"up"`, true},
+		{`{"id":"x","model":"acct/m","choices":[]}`, `"acct/m"`, false},
+		{`{"id":"x","choices":[]}`, ``, true},
+		{`{"model":"acct/m","model":"other"}`, `"other"`, true},
+		{`{"model":"other","model":"acct/m"}`, `"acct/m"`, true}, // one of two differs: both are set
+		{`{"model":7}`, `7`, true},
+	}
+	value := []byte(`"acct/m"`)
+	for _, tt := range tests {
+		out, old, edited, err := AppendReplace(nil, []byte(tt.in), "model", value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(old) != tt.old || edited != tt.edited {
+			t.Errorf("AppendReplace(%s) old %s edited %v, want %s %v", tt.in, old, edited, tt.old, tt.edited)
+		}
+		want, _ := Set([]byte(tt.in), "model", value)
+		if !edited {
+			want = []byte(tt.in)
+		}
+		if string(out) != string(want) {
+			t.Errorf("AppendReplace(%s) = %s, want %s", tt.in, out, want)
+		}
+	}
+	if _, _, _, err := AppendReplace(nil, []byte(`[1]`), "model", value); err == nil {
+		t.Error("AppendReplace of an array succeeded")
+	}
+	obj := []byte(`{"id":"x","model":"up","choices":[{"index":0,"delta":{"content":"hi"}}]}`)
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf, _, _, _ = AppendReplace(buf[:0], obj, "model", value) }); n != 0 {
+		t.Errorf("AppendReplace into a large enough buffer: %v allocations, want 0", n)
+	}
+}
+
+// FuzzValidAgrees: Valid answers as encoding/json.Valid does.
+func FuzzValidAgrees(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"c","choices":[{"delta":{"content":"hi"}}],"usage":null}`, `{}`, `[]`, `"x"`, `1e5`, `-0`, `01`, `1.`, `.5`,
+		`{"a":1,}`, `[1,]`, `{"a" 1}`, `"\u00e9"`, `"\ud83d"`, `"\x"`, "\"\x01\"", "\"\xff\"", `nul`, `null `, ` true`,
+		`{"a":[1,2,{"b":null}]} x`, `"tab	in"`, `1 2`, ``, ` `, `{"a":"\/"}`, `[1e400]`, `{"a":-}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := Valid(b), json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v, encoding/json says %v", b, got, want)
+		}
+	})
+}

@@ -187,7 +187,7 @@ func (s *messagesStream) next() (provider.MessagesEvent, error) {
 	default:
 		// Content blocks, ping, and event types newer than this adapter pass as they are,
 		// unless they are not JSON (a broken upstream, which may be quoting anything).
-		if !json.Valid(ev.Data) {
+		if !rawjson.Valid(ev.Data) {
 			return provider.MessagesEvent{}, provider.BadResponse(fmt.Errorf("%s event is not JSON", ev.Name))
 		}
 		return out, nil

@@ -320,7 +320,7 @@ func (s *stream) Recv() (provider.Chunk, error) {
 	}
 	// A chunk is passed to the client as it is, so one that is not JSON (a broken upstream,
 	// which may be quoting anything) ends the stream instead, its text unsent.
-	if !json.Valid(data) {
+	if !rawjson.Valid(data) {
 		return provider.Chunk{}, provider.BadResponse(errors.New("stream event is not JSON"))
 	}
 	ch := provider.Chunk{JSON: data}
