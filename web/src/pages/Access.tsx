@@ -2,7 +2,7 @@ import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, useSave, type Errors } from "../components";
 import type { AuthzRule, Team } from "@gen/llmgw/admin/v1/admin_pb";
 import { fieldError } from "../lib/errors";
 import { checkName, splitList } from "../lib/validate";
@@ -163,11 +163,7 @@ function Lists() {
               <th scope="col">Name</th>
               <th scope="col">Description</th>
               <th scope="col">Members</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -178,18 +174,13 @@ function Lists() {
                   <td>{t.description}</td>
                   <td>{t.members.join(", ")}</td>
                   {write && (
-                    <td>
-                      <EditButton name={`team ${t.name}`} onClick={() => setEditing(`team:${t.name}`)} />{" "}
-                      <DeleteButton name={`team ${t.name}`} onDelete={() => removeTeam.mutate(t.name)} pending={removeTeam.isPending} />
-                    </td>
+                    <RowActions name={`team ${t.name}`} onEdit={() => setEditing(`team:${t.name}`)} onDelete={() => removeTeam.mutate(t.name)} pending={removeTeam.isPending} />
                   )}
                 </tr>
                 {write && editing === `team:${t.name}` && (
-                  <tr>
-                    <td colSpan={4}>
-                      <EditTeam team={t} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={4}>
+                    <EditTeam team={t} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -206,11 +197,7 @@ function Lists() {
               <th scope="col">Users</th>
               <th scope="col">Teams</th>
               <th scope="col">Virtual accounts</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -223,18 +210,13 @@ function Lists() {
                   <td>{r.teams.join(", ")}</td>
                   <td>{r.virtualAccounts.join(", ")}</td>
                   {write && (
-                    <td>
-                      <EditButton name={`rule ${r.name}`} onClick={() => setEditing(`rule:${r.name}`)} />{" "}
-                      <DeleteButton name={`rule ${r.name}`} onDelete={() => removeRule.mutate(r.name)} pending={removeRule.isPending} />
-                    </td>
+                    <RowActions name={`rule ${r.name}`} onEdit={() => setEditing(`rule:${r.name}`)} onDelete={() => removeRule.mutate(r.name)} pending={removeRule.isPending} />
                   )}
                 </tr>
                 {write && editing === `rule:${r.name}` && (
-                  <tr>
-                    <td colSpan={6}>
-                      <EditRule rule={r} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={6}>
+                    <EditRule rule={r} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ErrorBox, Field } from "../components";
+import { ActionsHeader, ErrorBox, Field } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkIssuer, checkName, splitList } from "../lib/validate";
 
@@ -119,9 +119,7 @@ export default function IdentityProviders() {
               <th scope="col">Issuer</th>
               <th scope="col">Audiences</th>
               <th scope="col">Creates users</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <ActionsHeader />
             </tr>
           </thead>
           <tbody>

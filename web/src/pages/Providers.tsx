@@ -2,7 +2,7 @@ import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, useSave, type Errors } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkModelName, checkName, checkPricing, checkURL, noPrices, pricesOf, pricingOf, type PriceFields } from "../lib/validate";
 import type { Model, ProviderAccount } from "@gen/llmgw/admin/v1/admin_pb";
@@ -190,11 +190,7 @@ export default function Providers() {
               <th scope="col">Models</th>
               {/* TestModel (a probe) and the writes are the admin's, as on the models table. */}
               {write && <th scope="col">Connection</th>}
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -214,18 +210,13 @@ export default function Providers() {
                     </td>
                   )}
                   {write && (
-                    <td>
-                      <EditButton name={`account ${a.name}`} onClick={() => setEditing(`a:${a.name}`)} />{" "}
-                      <DeleteButton name={`account ${a.name}`} onDelete={() => removeAccount.mutate(a.name)} pending={removeAccount.isPending} />
-                    </td>
+                    <RowActions name={`account ${a.name}`} onEdit={() => setEditing(`a:${a.name}`)} onDelete={() => removeAccount.mutate(a.name)} pending={removeAccount.isPending} />
                   )}
                 </tr>
                 {write && editing === `a:${a.name}` && (
-                  <tr>
-                    <td colSpan={7}>
-                      <EditAccount account={a} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={7}>
+                    <EditAccount account={a} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -243,11 +234,7 @@ export default function Providers() {
               {/* TestModel and the writes are the admin's (a probe calls an upstream at the
                   gateway's expense): a viewer sees neither column. */}
               {write && <th scope="col">Connection</th>}
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -263,18 +250,13 @@ export default function Providers() {
                     </td>
                   )}
                   {write && (
-                    <td>
-                      <EditButton name={`model ${m.fqn}`} onClick={() => setEditing(`m:${m.fqn}`)} />{" "}
-                      <DeleteButton name={`model ${m.fqn}`} onDelete={() => removeModel.mutate(m)} pending={removeModel.isPending} />
-                    </td>
+                    <RowActions name={`model ${m.fqn}`} onEdit={() => setEditing(`m:${m.fqn}`)} onDelete={() => removeModel.mutate(m)} pending={removeModel.isPending} />
                   )}
                 </tr>
                 {write && editing === `m:${m.fqn}` && (
-                  <tr>
-                    <td colSpan={5}>
-                      <EditModel model={m} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={5}>
+                    <EditModel model={m} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}

@@ -5,7 +5,7 @@ import type { RoutingRule, VirtualModel } from "@gen/llmgw/admin/v1/admin_pb";
 import { optionsText, routingOf, rowsOf, stickyOf, stickyText, targetsText, whenText } from "../lib/routing";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, useSave, When, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, useSave, When, type Errors } from "../components";
 import {
   checkCondition,
   checkModelName,
@@ -59,11 +59,7 @@ export default function RoutingPage() {
               <th scope="col">Name</th>
               <th scope="col">Routing</th>
               <th scope="col">Targets</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -77,18 +73,13 @@ export default function RoutingPage() {
                   </td>
                   <td>{targetsText(v.routingConfig)}</td>
                   {write && (
-                    <td>
-                      <EditButton name={v.fqn} onClick={() => setEditing(`vm:${v.fqn}`)} />{" "}
-                      <DeleteButton name={v.fqn} onDelete={() => removeVM.mutate(v)} pending={removeVM.isPending} />
-                    </td>
+                    <RowActions name={v.fqn} onEdit={() => setEditing(`vm:${v.fqn}`)} onDelete={() => removeVM.mutate(v)} pending={removeVM.isPending} />
                   )}
                 </tr>
                 {write && editing === `vm:${v.fqn}` && (
-                  <tr>
-                    <td colSpan={4}>
-                      <VirtualModelForm initial={v} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={4}>
+                    <VirtualModelForm initial={v} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -107,11 +98,7 @@ export default function RoutingPage() {
               <th scope="col">When</th>
               <th scope="col">Routing</th>
               <th scope="col">Targets</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -124,18 +111,13 @@ export default function RoutingPage() {
                   <td>{r.routingConfig?.type}</td>
                   <td>{targetsText(r.routingConfig)}</td>
                   {write && (
-                    <td>
-                      <EditButton name={`rule ${r.id}`} onClick={() => setEditing(`rr:${r.id}`)} />{" "}
-                      <DeleteButton name={`rule ${r.id}`} onDelete={() => removeRule.mutate(r.id)} pending={removeRule.isPending} />
-                    </td>
+                    <RowActions name={`rule ${r.id}`} onEdit={() => setEditing(`rr:${r.id}`)} onDelete={() => removeRule.mutate(r.id)} pending={removeRule.isPending} />
                   )}
                 </tr>
                 {write && editing === `rr:${r.id}` && (
-                  <tr>
-                    <td colSpan={6}>
-                      <RoutingRuleForm initial={r} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={6}>
+                    <RoutingRuleForm initial={r} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
