@@ -32,6 +32,15 @@ export function Field(props: {
   );
 }
 
+// TextField is a Field holding a plain text input bound to value.
+export function TextField(props: { label: string; error?: string; hint?: string; value: string; onChange: (v: string) => void }) {
+  return (
+    <Field label={props.label} error={props.error} hint={props.hint}>
+      {(id, d, inv) => <input id={id} value={props.value} onChange={(e) => props.onChange(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+    </Field>
+  );
+}
+
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
   return (

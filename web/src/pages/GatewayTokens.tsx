@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ActionsHeader, ErrorBox, Field, SecretOnce, When } from "../components";
+import { ActionsHeader, ErrorBox, FormError, SecretOnce, TextField, When } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkName } from "../lib/validate";
 
@@ -70,15 +70,9 @@ export default function GatewayTokens() {
       <form onSubmit={submit} onChange={() => setError({})} noValidate className="card" aria-label="Create a gateway token">
         <h2>Create a gateway token</h2>
         <div className="row">
-          <Field label="Token name" error={error.name} hint="names the replica or group of replicas that use it">
-            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Token name" error={error.name} hint="names the replica or group of replicas that use it" value={name} onChange={setName} />
         </div>
-        {error.form && (
-          <p className="error" role="alert">
-            {error.form}
-          </p>
-        )}
+        <FormError message={error.form} />
         <button type="submit" disabled={create.isPending}>
           Create token
         </button>

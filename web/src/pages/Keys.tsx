@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { useAccess, useApi } from "../context";
 import { listsUsers, mayWrite } from "../lib/access";
-import { ActionsHeader, ErrorBox, Field, SecretOnce, When } from "../components";
+import { ActionsHeader, ErrorBox, Field, FormError, SecretOnce, TextField, When } from "../components";
 import { fieldError } from "../lib/errors";
 
 const fields = ["api_key.name", "api_key.user", "api_key.owner", "api_key.expire_time", "api_key.scopes"] as const;
@@ -93,9 +93,7 @@ export default function Keys() {
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create an API key">
         <h2>Create a key</h2>
         <div className="row">
-          <Field label="Key name" error={errors["api_key.name"]}>
-            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Key name" error={errors["api_key.name"]} value={name} onChange={setName} />
           <Field label="Owner (user)" error={errors["api_key.user"]}>
             {(id, d, inv) => (
               <select id={id} value={user} onChange={(e) => setUser(e.target.value)} aria-describedby={d} aria-invalid={inv}>
@@ -114,11 +112,7 @@ export default function Keys() {
             )}
           </Field>
         </div>
-        {errors[""] && (
-          <p className="error" role="alert">
-            {errors[""]}
-          </p>
-        )}
+        <FormError message={errors[""]} />
         <button type="submit" disabled={create.isPending}>
           Create key
         </button>

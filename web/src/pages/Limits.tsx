@@ -4,7 +4,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Mode, type Budget, type LimitStatus as LimitStatusRow, type RateLimit } from "@gen/llmgw/admin/v1/admin_pb";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, useSave, When, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, TextField, useSave, When, type Errors } from "../components";
 import { checkLimits, checkPositive, splitList, type LimitRow } from "../lib/validate";
 import { BudgetForm, LimitRows, limitFields, limitsOf, RateLimitForm } from "./LimitForms";
 
@@ -187,9 +187,7 @@ function EditRateLimit({ rule, onDone }: { rule: RateLimit; onDone: () => void }
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit rate limit ${rule.name}`}>
       <LimitRows rows={rows} setRows={setRows} errors={errors} />
       <div className="row">
-        <Field label="Applies per" error={errors["rate_limit.applies_per"]}>
-          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Applies per" error={errors["rate_limit.applies_per"]} value={per} onChange={setPer} />
         <div className="field check">
           <input id={`rl-audit-${rule.name}`} type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
           <label htmlFor={`rl-audit-${rule.name}`}>Audit only</label>
@@ -252,9 +250,7 @@ function EditBudget({ budget, onDone }: { budget: Budget; onDone: () => void }) 
         <Field label={`Limit (${budget.unit})`} error={errors["budget.limit_to"]}>
           {(id, d, inv) => <input id={id} inputMode="decimal" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="Applies per" error={errors["budget.applies_per"]}>
-          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Applies per" error={errors["budget.applies_per"]} value={per} onChange={setPer} />
         <div className="field check">
           <input id={`b-audit-${budget.name}`} type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
           <label htmlFor={`b-audit-${budget.name}`}>Audit only</label>

@@ -5,7 +5,7 @@ import type { RoutingRule, VirtualModel } from "@gen/llmgw/admin/v1/admin_pb";
 import { optionsText, routingOf, rowsOf, stickyOf, stickyText, targetsText, whenText } from "../lib/routing";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, useSave, When, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, TextField, useSave, When, type Errors } from "../components";
 import {
   checkCondition,
   checkModelName,
@@ -298,11 +298,7 @@ function RoutingEditor(props: { param: string; type: string; setType: (t: string
             <TargetOptions p={`${list}[${i}]`} i={i} type={type} r={r} set={(k, v) => set(i, k, v)} errors={errors} />
           </div>
         ))}
-        {errors[list] && (
-          <p className="error" role="alert">
-            {errors[list]}
-          </p>
-        )}
+        <FormError message={errors[list]} />
         <p>
           <button type="button" className="secondary" onClick={() => setRows([...rows, { ...emptyTarget }])}>
             Add target
@@ -500,17 +496,11 @@ function RoutingRuleForm({ initial, onDone }: { initial?: RoutingRule; onDone?: 
         <Field label="Position" hint="lower is tried first" error={errors["routing_rule.position"]}>
           {(i, d, inv) => <input id={i} inputMode="numeric" value={position} onChange={(e) => setPosition(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="For models (comma-separated)" hint="each a model's or virtual model's full name" error={errors["routing_rule.when.models"] ?? errors["routing_rule.when"]}>
-          {(i, d, inv) => <input id={i} value={models} onChange={(e) => setModels(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="For models (comma-separated)" hint="each a model's or virtual model's full name" error={errors["routing_rule.when.models"] ?? errors["routing_rule.when"]} value={models} onChange={setModels} />
       </div>
       <div className="row">
-        <Field label="For subjects (comma-separated, optional)" hint="user:<name>, team:<name>, virtualaccount:<name> or *; empty: every caller" error={errors["routing_rule.when.subjects"]}>
-          {(i, d, inv) => <input id={i} value={subjects} onChange={(e) => setSubjects(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
-        <Field label="With metadata (optional)" hint="key=value, comma-separated: all must match the request's metadata" error={errors["routing_rule.when.metadata"]}>
-          {(i, d, inv) => <input id={i} value={metadata} onChange={(e) => setMetadata(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="For subjects (comma-separated, optional)" hint="user:<name>, team:<name>, virtualaccount:<name> or *; empty: every caller" error={errors["routing_rule.when.subjects"]} value={subjects} onChange={setSubjects} />
+        <TextField label="With metadata (optional)" hint="key=value, comma-separated: all must match the request's metadata" error={errors["routing_rule.when.metadata"]} value={metadata} onChange={setMetadata} />
       </div>
       <RoutingEditor param={param} type={type} setType={setType} rows={rows} setRows={setRows} errors={errors} />
       <FormError message={errors[""] ?? errors[`${param}.sticky_routing`]} />

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, useSave, When } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, TextField, useSave, When } from "../components";
 import type { User } from "@gen/llmgw/admin/v1/admin_pb";
 import { fieldError } from "../lib/errors";
 import { checkEmail, checkName, splitList } from "../lib/validate";
@@ -85,11 +85,7 @@ export default function Users() {
             )}
           </Field>
         </div>
-        {errors[""] && (
-          <p className="error" role="alert">
-            {errors[""]}
-          </p>
-        )}
+        <FormError message={errors[""]} />
         <button type="submit" disabled={create.isPending}>
           Create user
         </button>
@@ -166,9 +162,7 @@ function EditUser({ user, onDone }: { user: User; onDone: () => void }) {
         <Field label="Email" error={errors["user.email"]}>
           {(id, d, inv) => <input id={id} type="email" value={email} onChange={(e) => setEmail(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="Teams" error={errors["user.teams"]}>
-          {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Teams" error={errors["user.teams"]} value={teams} onChange={setTeams} />
         <fieldset className="roles">
           <legend>Admin API roles</legend>
           {["viewer", "team-admin", "admin"].map((r) => (

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { VirtualAccount } from "@gen/llmgw/admin/v1/admin_pb";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, SecretOnce, useSave, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, SecretOnce, TextField, useSave, type Errors } from "../components";
 import { checkName } from "../lib/validate";
 
 const fields = ["virtual_account.name", "virtual_account.description", "virtual_account.team", "virtual_account.disabled"];
@@ -77,12 +77,8 @@ export default function VirtualAccounts() {
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a virtual account">
         <h2>Create a virtual account</h2>
         <div className="row">
-          <Field label="Account name" error={errors["virtual_account.name"]}>
-            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
-          <Field label="Description (optional)" error={errors["virtual_account.description"]}>
-            {(id, d, inv) => <input id={id} value={description} onChange={(e) => setDescription(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Account name" error={errors["virtual_account.name"]} value={name} onChange={setName} />
+          <TextField label="Description (optional)" error={errors["virtual_account.description"]} value={description} onChange={setDescription} />
           <Field label="Owning team (optional)" error={errors["virtual_account.team"]}>
             {(id, d, inv) => (
               <select id={id} value={team} onChange={(e) => setTeam(e.target.value)} aria-describedby={d} aria-invalid={inv}>
@@ -187,9 +183,7 @@ function EditAccount({ account, teams, onDone }: { account: VirtualAccount; team
       aria-label={`Edit virtual account ${account.name}`}
     >
       <div className="row">
-        <Field label="Description" error={errors["virtual_account.description"]}>
-          {(id, d, inv) => <input id={id} value={description} onChange={(e) => setDescription(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Description" error={errors["virtual_account.description"]} value={description} onChange={setDescription} />
         <Field label="Team" error={errors["virtual_account.team"]}>
           {(id, d, inv) => (
             <select id={id} value={team} onChange={(e) => setTeam(e.target.value)} aria-describedby={d} aria-invalid={inv}>
