@@ -414,18 +414,28 @@ function VirtualModelForm({ initial, onDone }: { initial?: VirtualModel; onDone?
       <RoutingEditor param={param} type={type} setType={setType} rows={rows} setRows={setRows} errors={errors} />
       <StickyEditor param={param} st={sticky} setSt={setSticky} errors={errors} />
       <FormError message={errors[""] ?? errors["virtual_model.model_types"]} />
-      <button type="submit" disabled={m.isPending}>
-        {initial ? "Save" : "Create virtual model"}
+      <SubmitCancel pending={m.isPending} label={initial ? "Save" : "Create virtual model"} onCancel={onDone} />
+    </form>
+  );
+}
+
+// SubmitCancel are a create-or-edit form's buttons: submit (label), and Cancel when the form
+// edits a row (onCancel).
+function SubmitCancel({ pending, label, onCancel }: { pending: boolean; label: string; onCancel?: () => void }) {
+  return (
+    <>
+      <button type="submit" disabled={pending}>
+        {label}
       </button>
-      {onDone && (
+      {onCancel && (
         <>
           {" "}
-          <button type="button" className="secondary" onClick={onDone}>
+          <button type="button" className="secondary" onClick={onCancel}>
             Cancel
           </button>
         </>
       )}
-    </form>
+    </>
   );
 }
 
@@ -504,17 +514,7 @@ function RoutingRuleForm({ initial, onDone }: { initial?: RoutingRule; onDone?: 
       </div>
       <RoutingEditor param={param} type={type} setType={setType} rows={rows} setRows={setRows} errors={errors} />
       <FormError message={errors[""] ?? errors[`${param}.sticky_routing`]} />
-      <button type="submit" disabled={m.isPending}>
-        {initial ? "Save" : "Create routing rule"}
-      </button>
-      {onDone && (
-        <>
-          {" "}
-          <button type="button" className="secondary" onClick={onDone}>
-            Cancel
-          </button>
-        </>
-      )}
+      <SubmitCancel pending={m.isPending} label={initial ? "Save" : "Create routing rule"} onCancel={onDone} />
     </form>
   );
 }
