@@ -32,6 +32,15 @@ export function Field(props: {
   );
 }
 
+// TextField is a Field holding a plain text input bound to value.
+export function TextField(props: { label: string; error?: string; hint?: string; value: string; onChange: (v: string) => void }) {
+  return (
+    <Field label={props.label} error={props.error} hint={props.hint}>
+      {(id, d, inv) => <input id={id} value={props.value} onChange={(e) => props.onChange(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
+    </Field>
+  );
+}
+
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
   return (
@@ -127,5 +136,69 @@ export function SaveCancel({ pending, onCancel }: { pending: boolean; onCancel: 
         Cancel
       </button>
     </div>
+  );
+}
+
+// SecretOnce shows a secret the server returns only once (a new key or token): the secret, a
+// Copy button that writes it to the clipboard and says so, and Done, which drops it (onDone).
+// Give it a key of the secret so that a new secret starts with "copied" cleared.
+export function SecretOnce(props: { label: string; heading: string; value: string; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="card secret" role="region" aria-label={props.label}>
+      <h2>{props.heading}</h2>
+      <p>Copy the secret now: it is shown only once and cannot be retrieved later.</p>
+      <div className="row">
+        <code data-testid="secret">{props.value}</code>
+        <button
+          type="button"
+          onClick={async () => {
+            try {
+              await navigator.clipboard.writeText(props.value);
+              setCopied(true);
+            } catch {
+              setCopied(false);
+            }
+          }}
+        >
+          Copy
+        </button>
+        <button type="button" className="secondary" onClick={props.onDone}>
+          Done
+        </button>
+      </div>
+      <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
+    </div>
+  );
+}
+
+// ActionsHeader is the header of a table's row-actions column: no visible text, named for
+// screen readers.
+export function ActionsHeader() {
+  return (
+    <th scope="col">
+      <span className="sr-only">Actions</span>
+    </th>
+  );
+}
+
+// RowActions is a row's actions cell: Edit and Delete (with its confirmation), both named for
+// the row.
+export function RowActions(props: { name: string; onEdit: () => void; onDelete: () => void; pending?: boolean }) {
+  return (
+    <td>
+      <EditButton name={props.name} onClick={props.onEdit} />{" "}
+      <DeleteButton name={props.name} onDelete={props.onDelete} pending={props.pending} />
+    </td>
+  );
+}
+
+// EditRow is the table row, under the row being edited, that holds its edit form across
+// colSpan columns.
+export function EditRow({ colSpan, children }: { colSpan: number; children: ReactNode }) {
+  return (
+    <tr>
+      <td colSpan={colSpan}>{children}</td>
+    </tr>
   );
 }

@@ -2,7 +2,7 @@ import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, FormError, hasErrors, RowActions, SaveCancel, TextField, useSave, type Errors } from "../components";
 import type { AuthzRule, Team } from "@gen/llmgw/admin/v1/admin_pb";
 import { fieldError } from "../lib/errors";
 import { checkName, splitList } from "../lib/validate";
@@ -52,17 +52,9 @@ function TeamForm() {
   return (
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a team">
       <h2>Create a team</h2>
-      <Field label="Team name" error={errors["team.name"]}>
-        {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
-      <Field label="Description" error={errors["team.description"]}>
-        {(id, d, inv) => <input id={id} value={description} onChange={(e) => setDescription(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
-      {errors[""] && (
-        <p className="error" role="alert">
-          {errors[""]}
-        </p>
-      )}
+      <TextField label="Team name" error={errors["team.name"]} value={name} onChange={setName} />
+      <TextField label="Description" error={errors["team.description"]} value={description} onChange={setDescription} />
+      <FormError message={errors[""]} />
       <button type="submit" disabled={m.isPending}>
         Create team
       </button>
@@ -110,26 +102,12 @@ function RuleForm() {
   return (
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create an access rule">
       <h2>Allow models</h2>
-      <Field label="Rule name" error={errors["authz_rule.name"]}>
-        {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
-      <Field label="Models (comma-separated)" hint={'"account/*" for an account\'s models, "*" for all'} error={errors["authz_rule.models"]}>
-        {(id, d, inv) => <input id={id} value={models} onChange={(e) => setModels(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
-      <Field label="For users (comma-separated)" error={errors["authz_rule.users"]}>
-        {(id, d, inv) => <input id={id} value={users} onChange={(e) => setUsers(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
-      <Field label="For teams (comma-separated)" error={errors["authz_rule.teams"]}>
-        {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
-      <Field label="For virtual accounts (comma-separated)" error={errors["authz_rule.virtual_accounts"]}>
-        {(id, d, inv) => <input id={id} value={vas} onChange={(e) => setVas(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
-      {errors[""] && (
-        <p className="error" role="alert">
-          {errors[""]}
-        </p>
-      )}
+      <TextField label="Rule name" error={errors["authz_rule.name"]} value={name} onChange={setName} />
+      <TextField label="Models (comma-separated)" hint={'"account/*" for an account\'s models, "*" for all'} error={errors["authz_rule.models"]} value={models} onChange={setModels} />
+      <TextField label="For users (comma-separated)" error={errors["authz_rule.users"]} value={users} onChange={setUsers} />
+      <TextField label="For teams (comma-separated)" error={errors["authz_rule.teams"]} value={teams} onChange={setTeams} />
+      <TextField label="For virtual accounts (comma-separated)" error={errors["authz_rule.virtual_accounts"]} value={vas} onChange={setVas} />
+      <FormError message={errors[""]} />
       <button type="submit" disabled={m.isPending}>
         Create rule
       </button>
@@ -163,11 +141,7 @@ function Lists() {
               <th scope="col">Name</th>
               <th scope="col">Description</th>
               <th scope="col">Members</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -178,18 +152,13 @@ function Lists() {
                   <td>{t.description}</td>
                   <td>{t.members.join(", ")}</td>
                   {write && (
-                    <td>
-                      <EditButton name={`team ${t.name}`} onClick={() => setEditing(`team:${t.name}`)} />{" "}
-                      <DeleteButton name={`team ${t.name}`} onDelete={() => removeTeam.mutate(t.name)} pending={removeTeam.isPending} />
-                    </td>
+                    <RowActions name={`team ${t.name}`} onEdit={() => setEditing(`team:${t.name}`)} onDelete={() => removeTeam.mutate(t.name)} pending={removeTeam.isPending} />
                   )}
                 </tr>
                 {write && editing === `team:${t.name}` && (
-                  <tr>
-                    <td colSpan={4}>
-                      <EditTeam team={t} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={4}>
+                    <EditTeam team={t} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -206,11 +175,7 @@ function Lists() {
               <th scope="col">Users</th>
               <th scope="col">Teams</th>
               <th scope="col">Virtual accounts</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -223,18 +188,13 @@ function Lists() {
                   <td>{r.teams.join(", ")}</td>
                   <td>{r.virtualAccounts.join(", ")}</td>
                   {write && (
-                    <td>
-                      <EditButton name={`rule ${r.name}`} onClick={() => setEditing(`rule:${r.name}`)} />{" "}
-                      <DeleteButton name={`rule ${r.name}`} onDelete={() => removeRule.mutate(r.name)} pending={removeRule.isPending} />
-                    </td>
+                    <RowActions name={`rule ${r.name}`} onEdit={() => setEditing(`rule:${r.name}`)} onDelete={() => removeRule.mutate(r.name)} pending={removeRule.isPending} />
                   )}
                 </tr>
                 {write && editing === `rule:${r.name}` && (
-                  <tr>
-                    <td colSpan={6}>
-                      <EditRule rule={r} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={6}>
+                    <EditRule rule={r} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -260,9 +220,7 @@ function EditTeam({ team, onDone }: { team: Team; onDone: () => void }) {
       className="card"
       aria-label={`Edit team ${team.name}`}
     >
-      <Field label="Description" error={errors["team.description"]}>
-        {(id, d, inv) => <input id={id} value={description} onChange={(e) => setDescription(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
+      <TextField label="Description" error={errors["team.description"]} value={description} onChange={setDescription} />
       <FormError message={errors[""]} />
       <SaveCancel pending={m.isPending} onCancel={onDone} />
     </form>
@@ -298,18 +256,10 @@ function EditRule({ rule, onDone }: { rule: AuthzRule; onDone: () => void }) {
   return (
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit rule ${rule.name}`}>
       <div className="row">
-        <Field label="Models" error={errors["authz_rule.models"]}>
-          {(id, d, inv) => <input id={id} value={models} onChange={(e) => setModels(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
-        <Field label="Users" error={errors["authz_rule.users"]}>
-          {(id, d, inv) => <input id={id} value={users} onChange={(e) => setUsers(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
-        <Field label="Teams" error={errors["authz_rule.teams"]}>
-          {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
-        <Field label="Virtual accounts" error={errors["authz_rule.virtual_accounts"]}>
-          {(id, d, inv) => <input id={id} value={vas} onChange={(e) => setVas(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Models" error={errors["authz_rule.models"]} value={models} onChange={setModels} />
+        <TextField label="Users" error={errors["authz_rule.users"]} value={users} onChange={setUsers} />
+        <TextField label="Teams" error={errors["authz_rule.teams"]} value={teams} onChange={setTeams} />
+        <TextField label="Virtual accounts" error={errors["authz_rule.virtual_accounts"]} value={vas} onChange={setVas} />
       </div>
       <FormError message={errors[""]} />
       <SaveCancel pending={m.isPending} onCancel={onDone} />

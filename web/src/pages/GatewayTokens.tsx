@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ErrorBox, Field, When } from "../components";
+import { ActionsHeader, ErrorBox, FormError, SecretOnce, TextField, When } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkName } from "../lib/validate";
 
@@ -20,14 +20,12 @@ export default function GatewayTokens() {
   const [error, setError] = useState<{ name?: string; form?: string }>({});
   // The new token's secret: only in this component's state, shown once, dropped on Done.
   const [secret, setSecret] = useState<{ name: string; value: string }>();
-  const [copied, setCopied] = useState(false);
   const [confirm, setConfirm] = useState<string>();
 
   const create = useMutation({
     mutationFn: () => api.admin.createGatewayToken({ name }),
     onSuccess: (res) => {
       setSecret({ name: res.gatewayToken?.name ?? "", value: res.secret });
-      setCopied(false);
       setName("");
       return qc.invalidateQueries({ queryKey: ["gateway-tokens"] });
     },
@@ -60,44 +58,21 @@ export default function GatewayTokens() {
         fetch its configuration from the control plane. Revoking one ends its replicas&apos; configuration stream at once.
       </p>
       {secret && (
-        <div className="card secret" role="region" aria-label="New gateway token secret">
-          <h2>Gateway token “{secret.name}” created</h2>
-          <p>Copy the secret now: it is shown only once and cannot be retrieved later.</p>
-          <div className="row">
-            <code data-testid="secret">{secret.value}</code>
-            <button
-              type="button"
-              onClick={async () => {
-                try {
-                  await navigator.clipboard.writeText(secret.value);
-                  setCopied(true);
-                } catch {
-                  setCopied(false);
-                }
-              }}
-            >
-              Copy
-            </button>
-            <button type="button" className="secondary" onClick={() => setSecret(undefined)}>
-              Done
-            </button>
-          </div>
-          <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
-        </div>
+        <SecretOnce
+          key={secret.value}
+          label="New gateway token secret"
+          heading={`Gateway token “${secret.name}” created`}
+          value={secret.value}
+          onDone={() => setSecret(undefined)}
+        />
       )}
       {write && (
       <form onSubmit={submit} onChange={() => setError({})} noValidate className="card" aria-label="Create a gateway token">
         <h2>Create a gateway token</h2>
         <div className="row">
-          <Field label="Token name" error={error.name} hint="names the replica or group of replicas that use it">
-            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Token name" error={error.name} hint="names the replica or group of replicas that use it" value={name} onChange={setName} />
         </div>
-        {error.form && (
-          <p className="error" role="alert">
-            {error.form}
-          </p>
-        )}
+        <FormError message={error.form} />
         <button type="submit" disabled={create.isPending}>
           Create token
         </button>
@@ -113,9 +88,7 @@ export default function GatewayTokens() {
               <th scope="col">Prefix</th>
               <th scope="col">Created</th>
               <th scope="col">Status</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <ActionsHeader />
             </tr>
           </thead>
           <tbody>

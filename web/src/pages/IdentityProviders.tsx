@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { ErrorBox, Field } from "../components";
+import { ActionsHeader, ErrorBox, Field, FormError, TextField } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkIssuer, checkName, splitList } from "../lib/validate";
 
@@ -74,36 +74,22 @@ export default function IdentityProviders() {
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create an identity provider">
         <h2>Create an identity provider</h2>
         <div className="row">
-          <Field label="Provider name" error={errors["identity_provider.name"]}>
-            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Provider name" error={errors["identity_provider.name"]} value={name} onChange={setName} />
           <Field label="Issuer URL" error={errors["identity_provider.issuer"]}>
             {(id, d, inv) => <input id={id} type="url" value={issuer} onChange={(e) => setIssuer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
           </Field>
-          <Field label="Audiences (comma-separated)" error={errors["identity_provider.audiences"]}>
-            {(id, d, inv) => <input id={id} value={audiences} onChange={(e) => setAudiences(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Audiences (comma-separated)" error={errors["identity_provider.audiences"]} value={audiences} onChange={setAudiences} />
         </div>
         <div className="row">
-          <Field label="User claim (optional)" error={errors["identity_provider.user_claim"]} hint="empty: email, else sub">
-            {(id, d, inv) => <input id={id} value={userClaim} onChange={(e) => setUserClaim(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
-          <Field label="Groups claim (optional)" error={errors["identity_provider.groups_claim"]}>
-            {(id, d, inv) => <input id={id} value={groupsClaim} onChange={(e) => setGroupsClaim(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
-          <Field label="Login client ID (optional)" error={errors["identity_provider.client_id"]}>
-            {(id, d, inv) => <input id={id} value={clientId} onChange={(e) => setClientId(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="User claim (optional)" error={errors["identity_provider.user_claim"]} hint="empty: email, else sub" value={userClaim} onChange={setUserClaim} />
+          <TextField label="Groups claim (optional)" error={errors["identity_provider.groups_claim"]} value={groupsClaim} onChange={setGroupsClaim} />
+          <TextField label="Login client ID (optional)" error={errors["identity_provider.client_id"]} value={clientId} onChange={setClientId} />
           <div className="field check">
             <input id="idp-create-users" type="checkbox" checked={createUsers} onChange={(e) => setCreateUsers(e.target.checked)} />
             <label htmlFor="idp-create-users">Create unknown users</label>
           </div>
         </div>
-        {errors[""] && (
-          <p className="error" role="alert">
-            {errors[""]}
-          </p>
-        )}
+        <FormError message={errors[""]} />
         <button type="submit" disabled={create.isPending}>
           Create identity provider
         </button>
@@ -119,9 +105,7 @@ export default function IdentityProviders() {
               <th scope="col">Issuer</th>
               <th scope="col">Audiences</th>
               <th scope="col">Creates users</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <ActionsHeader />
             </tr>
           </thead>
           <tbody>

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { useAccess, useApi } from "../context";
 import { listsUsers, mayWrite } from "../lib/access";
-import { ErrorBox, Field, When } from "../components";
+import { ActionsHeader, ErrorBox, Field, FormError, SecretOnce, TextField, When } from "../components";
 import { fieldError } from "../lib/errors";
 
 const fields = ["api_key.name", "api_key.user", "api_key.owner", "api_key.expire_time", "api_key.scopes"] as const;
@@ -23,7 +23,6 @@ export default function Keys() {
   const [errors, setErrors] = useState<Errors>({});
   // The new key's secret: only in this component's state, shown once, dropped on Done.
   const [secret, setSecret] = useState<{ name: string; value: string; rotated?: boolean }>();
-  const [copied, setCopied] = useState(false);
   const [confirm, setConfirm] = useState<string>();
 
   const create = useMutation({
@@ -37,7 +36,6 @@ export default function Keys() {
       }),
     onSuccess: (res) => {
       setSecret({ name: res.apiKey?.name ?? "", value: res.secret });
-      setCopied(false);
       setName("");
       setExpire("");
       return qc.invalidateQueries({ queryKey: ["keys"] });
@@ -53,7 +51,6 @@ export default function Keys() {
     mutationFn: (id: string) => api.admin.rotateApiKey({ id, gracePeriod: grace === "0" ? undefined : { seconds: BigInt(grace) } }),
     onSuccess: (res) => {
       setSecret({ name: res.apiKey?.name ?? "", value: res.secret, rotated: true });
-      setCopied(false);
     },
     onSettled: () => {
       setRotating(undefined);
@@ -84,38 +81,19 @@ export default function Keys() {
     <section aria-labelledby="keys-h">
       <h1 id="keys-h">API keys</h1>
       {secret && (
-        <div className="card secret" role="region" aria-label="New key secret">
-          <h2>{secret.rotated ? `Key “${secret.name}” rotated: its new secret` : `Key “${secret.name}” created`}</h2>
-          <p>Copy the secret now: it is shown only once and cannot be retrieved later.</p>
-          <div className="row">
-            <code data-testid="secret">{secret.value}</code>
-            <button
-              type="button"
-              onClick={async () => {
-                try {
-                  await navigator.clipboard.writeText(secret.value);
-                  setCopied(true);
-                } catch {
-                  setCopied(false);
-                }
-              }}
-            >
-              Copy
-            </button>
-            <button type="button" className="secondary" onClick={() => setSecret(undefined)}>
-              Done
-            </button>
-          </div>
-          <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
-        </div>
+        <SecretOnce
+          key={secret.value}
+          label="New key secret"
+          heading={secret.rotated ? `Key “${secret.name}” rotated: its new secret` : `Key “${secret.name}” created`}
+          value={secret.value}
+          onDone={() => setSecret(undefined)}
+        />
       )}
       {write && (
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create an API key">
         <h2>Create a key</h2>
         <div className="row">
-          <Field label="Key name" error={errors["api_key.name"]}>
-            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Key name" error={errors["api_key.name"]} value={name} onChange={setName} />
           <Field label="Owner (user)" error={errors["api_key.user"]}>
             {(id, d, inv) => (
               <select id={id} value={user} onChange={(e) => setUser(e.target.value)} aria-describedby={d} aria-invalid={inv}>
@@ -134,11 +112,7 @@ export default function Keys() {
             )}
           </Field>
         </div>
-        {errors[""] && (
-          <p className="error" role="alert">
-            {errors[""]}
-          </p>
-        )}
+        <FormError message={errors[""]} />
         <button type="submit" disabled={create.isPending}>
           Create key
         </button>
@@ -156,9 +130,7 @@ export default function Keys() {
               <th scope="col">Created</th>
               <th scope="col">Last used</th>
               <th scope="col">Status</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <ActionsHeader />
             </tr>
           </thead>
           <tbody>

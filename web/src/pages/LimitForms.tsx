@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { Mode, RateLimitEntrySchema } from "@gen/llmgw/admin/v1/admin_pb";
 import { useAccess, useApi } from "../context";
 import { teamScoped } from "../lib/access";
-import { Field, FormError } from "../components";
+import { Field, FormError, TextField } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkLimits, checkName, checkPositive, splitList, type LimitRow } from "../lib/validate";
 
@@ -22,9 +22,7 @@ function useSubjects() {
 
 function subjectsField(label: string, value: string, set: (v: string) => void, error?: string) {
   return (
-    <Field label={label} hint="user:<name>, team:<name> or virtualaccount:<name>; empty: everyone" error={error}>
-      {(id, d, inv) => <input id={id} value={value} onChange={(e) => set(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-    </Field>
+    <TextField label={label} hint="user:<name>, team:<name> or virtualaccount:<name>; empty: everyone" error={error} value={value} onChange={set} />
   );
 }
 
@@ -137,12 +135,8 @@ export function RateLimitForm() {
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a rate limit">
       <h2>Create a rate limit</h2>
       <div className="row">
-        <Field label="Rate limit name" error={errors["rate_limit.name"]}>
-          {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
-        <Field label="Applies per (comma-separated)" hint="user, team, virtualaccount, model or metadata.<key>" error={errors["rate_limit.applies_per"]}>
-          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Rate limit name" error={errors["rate_limit.name"]} value={name} onChange={setName} />
+        <TextField label="Applies per (comma-separated)" hint="user, team, virtualaccount, model or metadata.<key>" error={errors["rate_limit.applies_per"]} value={per} onChange={setPer} />
         {subjectsField("Rate limit for (comma-separated)", subjects, setSubjects, errors["rate_limit.when.subjects"])}
         <div className="field check">
           <input id="rl-audit" type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
@@ -150,11 +144,7 @@ export function RateLimitForm() {
         </div>
       </div>
       <LimitRows rows={rows} setRows={setRows} errors={errors} />
-      {errors[""] && (
-        <p className="error" role="alert">
-          {errors[""]}
-        </p>
-      )}
+      <FormError message={errors[""]} />
       <button type="submit" disabled={m.isPending}>
         Create rate limit
       </button>
@@ -194,9 +184,7 @@ export function BudgetForm() {
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a budget">
       <h2>Create a budget</h2>
       <div className="row">
-        <Field label="Budget name" error={errors["budget.name"]}>
-          {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Budget name" error={errors["budget.name"]} value={name} onChange={setName} />
         <Field label="Budget unit" error={errors["budget.unit"]}>
           {(id, d, inv) => (
             <select id={id} value={unit} onChange={(e) => setUnit(e.target.value)} aria-describedby={d} aria-invalid={inv}>
@@ -209,20 +197,14 @@ export function BudgetForm() {
         <Field label={unit.startsWith("cost_") ? "Limit (US dollars)" : "Limit (tokens)"} error={errors["budget.limit_to"]}>
           {(id, d, inv) => <input id={id} inputMode="decimal" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="Budget applies per (comma-separated)" error={errors["budget.applies_per"]}>
-          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Budget applies per (comma-separated)" error={errors["budget.applies_per"]} value={per} onChange={setPer} />
         {subjectsField("Budget for (comma-separated)", subjects, setSubjects, errors["budget.when.subjects"])}
         <div className="field check">
           <input id="b-audit" type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
           <label htmlFor="b-audit">Audit only</label>
         </div>
       </div>
-      {errors[""] && (
-        <p className="error" role="alert">
-          {errors[""]}
-        </p>
-      )}
+      <FormError message={errors[""]} />
       <button type="submit" disabled={m.isPending}>
         Create budget
       </button>

@@ -4,7 +4,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Mode, type Budget, type LimitStatus as LimitStatusRow, type RateLimit } from "@gen/llmgw/admin/v1/admin_pb";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, When, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, TextField, useSave, When, type Errors } from "../components";
 import { checkLimits, checkPositive, splitList, type LimitRow } from "../lib/validate";
 import { BudgetForm, LimitRows, limitFields, limitsOf, RateLimitForm } from "./LimitForms";
 
@@ -91,11 +91,7 @@ export default function Limits() {
               <th scope="col">Applies per</th>
               <th scope="col">Mode</th>
               {live && <th scope="col">Live status</th>}
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -112,18 +108,13 @@ export default function Limits() {
                   </td>
                 )}
                 {write && (
-                  <td>
-                    <EditButton name={r.name} onClick={() => setEditing(`rl:${r.name}`)} />{" "}
-                    <DeleteButton name={r.name} onDelete={() => removeLimit.mutate(r.name)} pending={removeLimit.isPending} />
-                  </td>
+                  <RowActions name={r.name} onEdit={() => setEditing(`rl:${r.name}`)} onDelete={() => removeLimit.mutate(r.name)} pending={removeLimit.isPending} />
                 )}
               </tr>
               {write && editing === `rl:${r.name}` && (
-                <tr>
-                  <td colSpan={live ? 6 : 5}>
-                    <EditRateLimit rule={r} onDone={() => setEditing(undefined)} />
-                  </td>
-                </tr>
+                <EditRow colSpan={live ? 6 : 5}>
+                  <EditRateLimit rule={r} onDone={() => setEditing(undefined)} />
+                </EditRow>
               )}
               </Fragment>
             ))}
@@ -139,11 +130,7 @@ export default function Limits() {
               <th scope="col">Limit</th>
               <th scope="col">Applies per</th>
               <th scope="col">Mode</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -157,18 +144,13 @@ export default function Limits() {
                 <td>{b.appliesPer.join(", ") || "—"}</td>
                 <td>{b.mode === Mode.AUDIT ? "audit" : "enforce"}</td>
                 {write && (
-                  <td>
-                    <EditButton name={b.name} onClick={() => setEditing(`b:${b.name}`)} />{" "}
-                    <DeleteButton name={b.name} onDelete={() => removeBudget.mutate(b.name)} pending={removeBudget.isPending} />
-                  </td>
+                  <RowActions name={b.name} onEdit={() => setEditing(`b:${b.name}`)} onDelete={() => removeBudget.mutate(b.name)} pending={removeBudget.isPending} />
                 )}
               </tr>
               {write && editing === `b:${b.name}` && (
-                <tr>
-                  <td colSpan={5}>
-                    <EditBudget budget={b} onDone={() => setEditing(undefined)} />
-                  </td>
-                </tr>
+                <EditRow colSpan={5}>
+                  <EditBudget budget={b} onDone={() => setEditing(undefined)} />
+                </EditRow>
               )}
               </Fragment>
             ))}
@@ -205,9 +187,7 @@ function EditRateLimit({ rule, onDone }: { rule: RateLimit; onDone: () => void }
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit rate limit ${rule.name}`}>
       <LimitRows rows={rows} setRows={setRows} errors={errors} />
       <div className="row">
-        <Field label="Applies per" error={errors["rate_limit.applies_per"]}>
-          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Applies per" error={errors["rate_limit.applies_per"]} value={per} onChange={setPer} />
         <div className="field check">
           <input id={`rl-audit-${rule.name}`} type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
           <label htmlFor={`rl-audit-${rule.name}`}>Audit only</label>
@@ -270,9 +250,7 @@ function EditBudget({ budget, onDone }: { budget: Budget; onDone: () => void }) 
         <Field label={`Limit (${budget.unit})`} error={errors["budget.limit_to"]}>
           {(id, d, inv) => <input id={id} inputMode="decimal" value={limit} onChange={(e) => setLimit(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="Applies per" error={errors["budget.applies_per"]}>
-          {(id, d, inv) => <input id={id} value={per} onChange={(e) => setPer(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Applies per" error={errors["budget.applies_per"]} value={per} onChange={setPer} />
         <div className="field check">
           <input id={`b-audit-${budget.name}`} type="checkbox" checked={audit} onChange={(e) => setAudit(e.target.checked)} />
           <label htmlFor={`b-audit-${budget.name}`}>Audit only</label>

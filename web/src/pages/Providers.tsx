@@ -2,7 +2,7 @@ import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, TextField, useSave, type Errors } from "../components";
 import { fieldError } from "../lib/errors";
 import { checkModelName, checkName, checkPricing, checkURL, noPrices, pricesOf, pricingOf, type PriceFields } from "../lib/validate";
 import type { Model, ProviderAccount } from "@gen/llmgw/admin/v1/admin_pb";
@@ -109,9 +109,7 @@ export default function Providers() {
       <form onSubmit={submitAccount} onChange={() => setAErrors({})} noValidate className="card" aria-label="Create a provider account">
         <h2>Create a provider account</h2>
         <div className="row">
-          <Field label="Account name" error={aErrors["provider_account.name"]}>
-            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Account name" error={aErrors["provider_account.name"]} value={name} onChange={setName} />
           <Field label="Provider" error={aErrors["provider_account.provider"]}>
             {(id, d, inv) => (
               <select id={id} value={provider} onChange={(e) => setProvider(e.target.value)} aria-describedby={d} aria-invalid={inv}>
@@ -133,11 +131,7 @@ export default function Providers() {
             )}
           </Field>
         </div>
-        {aErrors[""] && (
-          <p className="error" role="alert">
-            {aErrors[""]}
-          </p>
-        )}
+        <FormError message={aErrors[""]} />
         <button type="submit" disabled={createAccount.isPending}>
           Create account
         </button>
@@ -159,19 +153,11 @@ export default function Providers() {
               </select>
             )}
           </Field>
-          <Field label="Model name" error={mErrors["model.name"]}>
-            {(id, d, inv) => <input id={id} value={mName} onChange={(e) => setMName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
-          <Field label="Upstream model (optional)" error={mErrors["model.upstream_model"]}>
-            {(id, d, inv) => <input id={id} value={upstream} onChange={(e) => setUpstream(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Model name" error={mErrors["model.name"]} value={mName} onChange={setMName} />
+          <TextField label="Upstream model (optional)" error={mErrors["model.upstream_model"]} value={upstream} onChange={setUpstream} />
         </div>
         <PriceInputs prices={prices} setPrices={setPrices} errors={mErrors} />
-        {mErrors[""] && (
-          <p className="error" role="alert">
-            {mErrors[""]}
-          </p>
-        )}
+        <FormError message={mErrors[""]} />
         <button type="submit" disabled={createModel.isPending}>
           Create model
         </button>
@@ -190,11 +176,7 @@ export default function Providers() {
               <th scope="col">Models</th>
               {/* TestModel (a probe) and the writes are the admin's, as on the models table. */}
               {write && <th scope="col">Connection</th>}
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -214,18 +196,13 @@ export default function Providers() {
                     </td>
                   )}
                   {write && (
-                    <td>
-                      <EditButton name={`account ${a.name}`} onClick={() => setEditing(`a:${a.name}`)} />{" "}
-                      <DeleteButton name={`account ${a.name}`} onDelete={() => removeAccount.mutate(a.name)} pending={removeAccount.isPending} />
-                    </td>
+                    <RowActions name={`account ${a.name}`} onEdit={() => setEditing(`a:${a.name}`)} onDelete={() => removeAccount.mutate(a.name)} pending={removeAccount.isPending} />
                   )}
                 </tr>
                 {write && editing === `a:${a.name}` && (
-                  <tr>
-                    <td colSpan={7}>
-                      <EditAccount account={a} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={7}>
+                    <EditAccount account={a} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -243,11 +220,7 @@ export default function Providers() {
               {/* TestModel and the writes are the admin's (a probe calls an upstream at the
                   gateway's expense): a viewer sees neither column. */}
               {write && <th scope="col">Connection</th>}
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -263,18 +236,13 @@ export default function Providers() {
                     </td>
                   )}
                   {write && (
-                    <td>
-                      <EditButton name={`model ${m.fqn}`} onClick={() => setEditing(`m:${m.fqn}`)} />{" "}
-                      <DeleteButton name={`model ${m.fqn}`} onDelete={() => removeModel.mutate(m)} pending={removeModel.isPending} />
-                    </td>
+                    <RowActions name={`model ${m.fqn}`} onEdit={() => setEditing(`m:${m.fqn}`)} onDelete={() => removeModel.mutate(m)} pending={removeModel.isPending} />
                   )}
                 </tr>
                 {write && editing === `m:${m.fqn}` && (
-                  <tr>
-                    <td colSpan={5}>
-                      <EditModel model={m} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={5}>
+                    <EditModel model={m} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -366,9 +334,7 @@ function EditModel({ model, onDone }: { model: Model; onDone: () => void }) {
   }
   return (
     <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label={`Edit model ${model.fqn}`}>
-      <Field label="Upstream model" error={errors["model.upstream_model"]}>
-        {(id, d, inv) => <input id={id} value={upstream} onChange={(e) => setUpstream(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-      </Field>
+      <TextField label="Upstream model" error={errors["model.upstream_model"]} value={upstream} onChange={setUpstream} />
       <PriceInputs prices={prices} setPrices={setPrices} errors={errors} />
       <FormError message={errors[""]} />
       <SaveCancel pending={m.isPending} onCancel={onDone} />

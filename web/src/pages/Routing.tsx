@@ -5,7 +5,7 @@ import type { RoutingRule, VirtualModel } from "@gen/llmgw/admin/v1/admin_pb";
 import { optionsText, routingOf, rowsOf, stickyOf, stickyText, targetsText, whenText } from "../lib/routing";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, useSave, When, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, TextField, useSave, When, type Errors } from "../components";
 import {
   checkCondition,
   checkModelName,
@@ -59,11 +59,7 @@ export default function RoutingPage() {
               <th scope="col">Name</th>
               <th scope="col">Routing</th>
               <th scope="col">Targets</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -77,18 +73,13 @@ export default function RoutingPage() {
                   </td>
                   <td>{targetsText(v.routingConfig)}</td>
                   {write && (
-                    <td>
-                      <EditButton name={v.fqn} onClick={() => setEditing(`vm:${v.fqn}`)} />{" "}
-                      <DeleteButton name={v.fqn} onDelete={() => removeVM.mutate(v)} pending={removeVM.isPending} />
-                    </td>
+                    <RowActions name={v.fqn} onEdit={() => setEditing(`vm:${v.fqn}`)} onDelete={() => removeVM.mutate(v)} pending={removeVM.isPending} />
                   )}
                 </tr>
                 {write && editing === `vm:${v.fqn}` && (
-                  <tr>
-                    <td colSpan={4}>
-                      <VirtualModelForm initial={v} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={4}>
+                    <VirtualModelForm initial={v} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -107,11 +98,7 @@ export default function RoutingPage() {
               <th scope="col">When</th>
               <th scope="col">Routing</th>
               <th scope="col">Targets</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -124,18 +111,13 @@ export default function RoutingPage() {
                   <td>{r.routingConfig?.type}</td>
                   <td>{targetsText(r.routingConfig)}</td>
                   {write && (
-                    <td>
-                      <EditButton name={`rule ${r.id}`} onClick={() => setEditing(`rr:${r.id}`)} />{" "}
-                      <DeleteButton name={`rule ${r.id}`} onDelete={() => removeRule.mutate(r.id)} pending={removeRule.isPending} />
-                    </td>
+                    <RowActions name={`rule ${r.id}`} onEdit={() => setEditing(`rr:${r.id}`)} onDelete={() => removeRule.mutate(r.id)} pending={removeRule.isPending} />
                   )}
                 </tr>
                 {write && editing === `rr:${r.id}` && (
-                  <tr>
-                    <td colSpan={6}>
-                      <RoutingRuleForm initial={r} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={6}>
+                    <RoutingRuleForm initial={r} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -316,11 +298,7 @@ function RoutingEditor(props: { param: string; type: string; setType: (t: string
             <TargetOptions p={`${list}[${i}]`} i={i} type={type} r={r} set={(k, v) => set(i, k, v)} errors={errors} />
           </div>
         ))}
-        {errors[list] && (
-          <p className="error" role="alert">
-            {errors[list]}
-          </p>
-        )}
+        <FormError message={errors[list]} />
         <p>
           <button type="button" className="secondary" onClick={() => setRows([...rows, { ...emptyTarget }])}>
             Add target
@@ -436,18 +414,28 @@ function VirtualModelForm({ initial, onDone }: { initial?: VirtualModel; onDone?
       <RoutingEditor param={param} type={type} setType={setType} rows={rows} setRows={setRows} errors={errors} />
       <StickyEditor param={param} st={sticky} setSt={setSticky} errors={errors} />
       <FormError message={errors[""] ?? errors["virtual_model.model_types"]} />
-      <button type="submit" disabled={m.isPending}>
-        {initial ? "Save" : "Create virtual model"}
+      <SubmitCancel pending={m.isPending} label={initial ? "Save" : "Create virtual model"} onCancel={onDone} />
+    </form>
+  );
+}
+
+// SubmitCancel are a create-or-edit form's buttons: submit (label), and Cancel when the form
+// edits a row (onCancel).
+function SubmitCancel({ pending, label, onCancel }: { pending: boolean; label: string; onCancel?: () => void }) {
+  return (
+    <>
+      <button type="submit" disabled={pending}>
+        {label}
       </button>
-      {onDone && (
+      {onCancel && (
         <>
           {" "}
-          <button type="button" className="secondary" onClick={onDone}>
+          <button type="button" className="secondary" onClick={onCancel}>
             Cancel
           </button>
         </>
       )}
-    </form>
+    </>
   );
 }
 
@@ -518,31 +506,15 @@ function RoutingRuleForm({ initial, onDone }: { initial?: RoutingRule; onDone?: 
         <Field label="Position" hint="lower is tried first" error={errors["routing_rule.position"]}>
           {(i, d, inv) => <input id={i} inputMode="numeric" value={position} onChange={(e) => setPosition(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="For models (comma-separated)" hint="each a model's or virtual model's full name" error={errors["routing_rule.when.models"] ?? errors["routing_rule.when"]}>
-          {(i, d, inv) => <input id={i} value={models} onChange={(e) => setModels(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="For models (comma-separated)" hint="each a model's or virtual model's full name" error={errors["routing_rule.when.models"] ?? errors["routing_rule.when"]} value={models} onChange={setModels} />
       </div>
       <div className="row">
-        <Field label="For subjects (comma-separated, optional)" hint="user:<name>, team:<name>, virtualaccount:<name> or *; empty: every caller" error={errors["routing_rule.when.subjects"]}>
-          {(i, d, inv) => <input id={i} value={subjects} onChange={(e) => setSubjects(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
-        <Field label="With metadata (optional)" hint="key=value, comma-separated: all must match the request's metadata" error={errors["routing_rule.when.metadata"]}>
-          {(i, d, inv) => <input id={i} value={metadata} onChange={(e) => setMetadata(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="For subjects (comma-separated, optional)" hint="user:<name>, team:<name>, virtualaccount:<name> or *; empty: every caller" error={errors["routing_rule.when.subjects"]} value={subjects} onChange={setSubjects} />
+        <TextField label="With metadata (optional)" hint="key=value, comma-separated: all must match the request's metadata" error={errors["routing_rule.when.metadata"]} value={metadata} onChange={setMetadata} />
       </div>
       <RoutingEditor param={param} type={type} setType={setType} rows={rows} setRows={setRows} errors={errors} />
       <FormError message={errors[""] ?? errors[`${param}.sticky_routing`]} />
-      <button type="submit" disabled={m.isPending}>
-        {initial ? "Save" : "Create routing rule"}
-      </button>
-      {onDone && (
-        <>
-          {" "}
-          <button type="button" className="secondary" onClick={onDone}>
-            Cancel
-          </button>
-        </>
-      )}
+      <SubmitCancel pending={m.isPending} label={initial ? "Save" : "Create routing rule"} onCancel={onDone} />
     </form>
   );
 }

@@ -4,7 +4,7 @@ import { useLocation, useNavigate } from "react-router";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { newApi } from "../lib/api";
 import { notifyAuth, useApi } from "../context";
-import { Field } from "../components";
+import { Field, FormError } from "../components";
 import { begin, discover, fetchAuthConfig, finish, isCallback } from "../lib/sso";
 
 // SignIn checks the token with GetCaller before keeping it: the admin token, a key, or an
@@ -107,11 +107,7 @@ export function SignIn() {
               {ssoBusy ? "Signing in…" : `Sign in with ${sso.data.provider}`}
             </button>
           )}
-          {ssoError && (
-            <p className="error" role="alert">
-              {ssoError}
-            </p>
-          )}
+          <FormError message={ssoError} />
         </div>
       )}
     </main>

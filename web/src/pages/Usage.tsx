@@ -164,27 +164,7 @@ export default function Usage() {
       <Panel title="By model" id="by-model">
         {breakdown.data && (
           <div className="tablewrap">
-            <table aria-label="Usage by model">
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col" className="num">Requests</th>
-                  <th scope="col" className="num">Failures</th>
-                  <th scope="col" className="num">Prompt tokens</th>
-                  <th scope="col" className="num">Completion tokens</th>
-                  <th scope="col" className="num">Cost</th>
-                  <th scope="col" className="num">Unpriced requests</th>
-                </tr>
-              </thead>
-              <tbody>
-                {breakdown.data.groups.map((g) => (
-                  <TotalsRow key={g.key} label={g.key || "(none)"} t={g.totals} />
-                ))}
-              </tbody>
-              <tfoot>
-                <TotalsRow label="All models" t={breakdown.data.totals} />
-              </tfoot>
-            </table>
+            <TotalsTable label="Usage by model" first="Model" groups={breakdown.data.groups} totals={breakdown.data.totals} allLabel="All models" />
           </div>
         )}
       </Panel>
@@ -240,27 +220,7 @@ export default function Usage() {
         <ErrorBox error={cost.error} />
         {cost.data && !metaMissing && (
           <div className="tablewrap">
-            <table aria-label={`Cost by ${costLabel.toLowerCase()}`}>
-              <thead>
-                <tr>
-                  <th scope="col">{costLabel}</th>
-                  <th scope="col" className="num">Requests</th>
-                  <th scope="col" className="num">Failures</th>
-                  <th scope="col" className="num">Prompt tokens</th>
-                  <th scope="col" className="num">Completion tokens</th>
-                  <th scope="col" className="num">Cost</th>
-                  <th scope="col" className="num">Unpriced requests</th>
-                </tr>
-              </thead>
-              <tbody>
-                {cost.data.groups.map((g) => (
-                  <TotalsRow key={g.key} label={g.key || "(none)"} t={g.totals} />
-                ))}
-              </tbody>
-              <tfoot>
-                <TotalsRow label="All" t={cost.data.totals} />
-              </tfoot>
-            </table>
+            <TotalsTable label={`Cost by ${costLabel.toLowerCase()}`} first={costLabel} groups={cost.data.groups} totals={cost.data.totals} allLabel="All" />
             {cost.data.truncated && <p className="hint">Only the largest groups are shown.</p>}
           </div>
         )}
@@ -380,6 +340,34 @@ function SeriesView(props: { series: Series[]; truncated: boolean; filter: Filte
   });
   const summary = `${props.title}: ${series.map((s) => `${s.group || "(none)"} ${metricText(of(s.totals))} in total`).join("; ")}. Show table for every bucket.`;
   return <LineChart series={chartSeries} summary={summary} />;
+}
+
+// TotalsTable is a breakdown's table: a row a group (first names the groups' column), then the
+// totals of all of them (allLabel).
+function TotalsTable(props: { label: string; first: string; groups: { key: string; totals?: Totals }[]; totals?: Totals; allLabel: string }) {
+  return (
+    <table aria-label={props.label}>
+      <thead>
+        <tr>
+          <th scope="col">{props.first}</th>
+          <th scope="col" className="num">Requests</th>
+          <th scope="col" className="num">Failures</th>
+          <th scope="col" className="num">Prompt tokens</th>
+          <th scope="col" className="num">Completion tokens</th>
+          <th scope="col" className="num">Cost</th>
+          <th scope="col" className="num">Unpriced requests</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.groups.map((g) => (
+          <TotalsRow key={g.key} label={g.key || "(none)"} t={g.totals} />
+        ))}
+      </tbody>
+      <tfoot>
+        <TotalsRow label={props.allLabel} t={props.totals} />
+      </tfoot>
+    </table>
+  );
 }
 
 function TotalsRow({ label, t }: { label: string; t?: Totals }) {

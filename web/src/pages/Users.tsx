@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, useSave, When } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, TextField, useSave, When } from "../components";
 import type { User } from "@gen/llmgw/admin/v1/admin_pb";
 import { fieldError } from "../lib/errors";
 import { checkEmail, checkName, splitList } from "../lib/validate";
@@ -85,11 +85,7 @@ export default function Users() {
             )}
           </Field>
         </div>
-        {errors[""] && (
-          <p className="error" role="alert">
-            {errors[""]}
-          </p>
-        )}
+        <FormError message={errors[""]} />
         <button type="submit" disabled={create.isPending}>
           Create user
         </button>
@@ -107,11 +103,7 @@ export default function Users() {
               <th scope="col">Roles</th>
               <th scope="col">Status</th>
               <th scope="col">Created</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -127,18 +119,13 @@ export default function Users() {
                   <When t={u.createTime && timestampDate(u.createTime)} />
                 </td>
                 {write && (
-                  <td>
-                    <EditButton name={u.name} onClick={() => setEditing(u.name)} />{" "}
-                    <DeleteButton name={u.name} onDelete={() => remove.mutate(u.name)} pending={remove.isPending} />
-                  </td>
+                  <RowActions name={u.name} onEdit={() => setEditing(u.name)} onDelete={() => remove.mutate(u.name)} pending={remove.isPending} />
                 )}
               </tr>
               {write && editing === u.name && (
-                <tr>
-                  <td colSpan={7}>
-                    <EditUser user={u} onDone={() => setEditing(undefined)} />
-                  </td>
-                </tr>
+                <EditRow colSpan={7}>
+                  <EditUser user={u} onDone={() => setEditing(undefined)} />
+                </EditRow>
               )}
               </Fragment>
             ))}
@@ -175,9 +162,7 @@ function EditUser({ user, onDone }: { user: User; onDone: () => void }) {
         <Field label="Email" error={errors["user.email"]}>
           {(id, d, inv) => <input id={id} type="email" value={email} onChange={(e) => setEmail(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
         </Field>
-        <Field label="Teams" error={errors["user.teams"]}>
-          {(id, d, inv) => <input id={id} value={teams} onChange={(e) => setTeams(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Teams" error={errors["user.teams"]} value={teams} onChange={setTeams} />
         <fieldset className="roles">
           <legend>Admin API roles</legend>
           {["viewer", "team-admin", "admin"].map((r) => (

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { VirtualAccount } from "@gen/llmgw/admin/v1/admin_pb";
 import { useAccess, useApi } from "../context";
 import { mayWrite } from "../lib/access";
-import { DeleteButton, EditButton, ErrorBox, Field, FormError, hasErrors, SaveCancel, useSave, type Errors } from "../components";
+import { ActionsHeader, EditRow, ErrorBox, Field, FormError, hasErrors, RowActions, SaveCancel, SecretOnce, TextField, useSave, type Errors } from "../components";
 import { checkName } from "../lib/validate";
 
 const fields = ["virtual_account.name", "virtual_account.description", "virtual_account.team", "virtual_account.disabled"];
@@ -24,7 +24,6 @@ export default function VirtualAccounts() {
   const [editing, setEditing] = useState<string>();
   // A new key's secret: only in this state, shown once, dropped on Done.
   const [secret, setSecret] = useState<{ account: string; value: string }>();
-  const [copied, setCopied] = useState(false);
 
   const { m: create, errors, setErrors } = useSave(
     fields,
@@ -44,7 +43,6 @@ export default function VirtualAccounts() {
     mutationFn: (account: string) => api.admin.createApiKey({ apiKey: { name: `${account} key`, owner: { case: "virtualAccount", value: account } } }),
     onSuccess: (res, account) => {
       setSecret({ account, value: res.secret });
-      setCopied(false);
       return qc.invalidateQueries({ queryKey: ["keys"] });
     },
   });
@@ -67,41 +65,20 @@ export default function VirtualAccounts() {
     <section aria-labelledby="va-h">
       <h1 id="va-h">Virtual accounts</h1>
       {secret && (
-        <div className="card secret" role="region" aria-label="New key secret">
-          <h2>Key for “{secret.account}” created</h2>
-          <p>Copy the secret now: it is shown only once and cannot be retrieved later.</p>
-          <div className="row">
-            <code data-testid="secret">{secret.value}</code>
-            <button
-              type="button"
-              onClick={async () => {
-                try {
-                  await navigator.clipboard.writeText(secret.value);
-                  setCopied(true);
-                } catch {
-                  setCopied(false);
-                }
-              }}
-            >
-              Copy
-            </button>
-            <button type="button" className="secondary" onClick={() => setSecret(undefined)}>
-              Done
-            </button>
-          </div>
-          <p role="status">{copied ? "Copied to the clipboard." : ""}</p>
-        </div>
+        <SecretOnce
+          key={secret.value}
+          label="New key secret"
+          heading={`Key for “${secret.account}” created`}
+          value={secret.value}
+          onDone={() => setSecret(undefined)}
+        />
       )}
       {write && (
       <form onSubmit={submit} onChange={() => setErrors({})} noValidate className="card" aria-label="Create a virtual account">
         <h2>Create a virtual account</h2>
         <div className="row">
-          <Field label="Account name" error={errors["virtual_account.name"]}>
-            {(id, d, inv) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
-          <Field label="Description (optional)" error={errors["virtual_account.description"]}>
-            {(id, d, inv) => <input id={id} value={description} onChange={(e) => setDescription(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-          </Field>
+          <TextField label="Account name" error={errors["virtual_account.name"]} value={name} onChange={setName} />
+          <TextField label="Description (optional)" error={errors["virtual_account.description"]} value={description} onChange={setDescription} />
           <Field label="Owning team (optional)" error={errors["virtual_account.team"]}>
             {(id, d, inv) => (
               <select id={id} value={team} onChange={(e) => setTeam(e.target.value)} aria-describedby={d} aria-invalid={inv}>
@@ -132,11 +109,7 @@ export default function VirtualAccounts() {
               <th scope="col">Team</th>
               <th scope="col">Status</th>
               <th scope="col">Keys</th>
-              {write && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
+              {write && <ActionsHeader />}
             </tr>
           </thead>
           <tbody>
@@ -170,18 +143,13 @@ export default function VirtualAccounts() {
                     )}
                   </td>
                   {write && (
-                    <td>
-                      <EditButton name={va.name} onClick={() => setEditing(va.name)} />{" "}
-                      <DeleteButton name={va.name} onDelete={() => remove.mutate(va.name)} pending={remove.isPending} />
-                    </td>
+                    <RowActions name={va.name} onEdit={() => setEditing(va.name)} onDelete={() => remove.mutate(va.name)} pending={remove.isPending} />
                   )}
                 </tr>
                 {write && editing === va.name && (
-                  <tr>
-                    <td colSpan={6}>
-                      <EditAccount account={va} teams={teams.data?.teams.map((t) => t.name) ?? []} onDone={() => setEditing(undefined)} />
-                    </td>
-                  </tr>
+                  <EditRow colSpan={6}>
+                    <EditAccount account={va} teams={teams.data?.teams.map((t) => t.name) ?? []} onDone={() => setEditing(undefined)} />
+                  </EditRow>
                 )}
               </Fragment>
             ))}
@@ -215,9 +183,7 @@ function EditAccount({ account, teams, onDone }: { account: VirtualAccount; team
       aria-label={`Edit virtual account ${account.name}`}
     >
       <div className="row">
-        <Field label="Description" error={errors["virtual_account.description"]}>
-          {(id, d, inv) => <input id={id} value={description} onChange={(e) => setDescription(e.target.value)} aria-describedby={d} aria-invalid={inv} />}
-        </Field>
+        <TextField label="Description" error={errors["virtual_account.description"]} value={description} onChange={setDescription} />
         <Field label="Team" error={errors["virtual_account.team"]}>
           {(id, d, inv) => (
             <select id={id} value={team} onChange={(e) => setTeam(e.target.value)} aria-describedby={d} aria-invalid={inv}>
