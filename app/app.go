@@ -502,7 +502,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopQueue()
 	go queue.Run(qctx, 10*time.Second)
-	events.start(qctx)
+	// The sink outlives the queue: the queue's last delivery, at shutdown, must find it
+	// running (events.close stops it once the queue is done).
+	events.start(context.WithoutCancel(ctx))
 	// Budget alerts are delivered off the request path until the last request has settled.
 	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNotifier()

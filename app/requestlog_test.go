@@ -214,3 +214,62 @@ func TestUsageLingerFlag(t *testing.T) {
 		t.Errorf("--usage-linger 0 armed the linger %d times", len(armed))
 	}
 }
+
+// TestShutdownDeliversLingeringEvents: events still lingering in the usage queue when the
+// server stops reach the embedded usage store (the store outlives the queue), and a restart
+// on the same data serves them from the Usage API.
+func TestShutdownDeliversLingeringEvents(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LLMGW_ADMIN_TOKEN": "test-admin-token"}
+	getenv := func(k string) string { return env[k] }
+	start := func() (*gateway, func()) {
+		t.Helper()
+		cfg, err := parseFlags("serve", []string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--log-format", "json", "--usage-linger", "1h"}, getenv, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}}
+		ctx, cancel := context.WithCancel(context.Background())
+		addr := make(chan string, 1)
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }}) }()
+		select {
+		case a := <-addr:
+			g.URL = "http://" + a
+		case err := <-done:
+			t.Fatalf("serve: %v", err)
+		}
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return g, stop
+	}
+	g, stop := start()
+	var ids []string
+	for range 3 {
+		resp, body := g.do(t, "POST", "/v1/chat/completions", g.Token, `{"model":"mock/echo","messages":[{"role":"user","content":"hi"}]}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("chat: %d %s", resp.StatusCode, body)
+		}
+		ids = append(ids, resp.Header.Get("X-Request-Id"))
+	}
+	stop() // the three events linger (1h) until now
+	if strings.Contains(g.Logs.String(), "dropped") {
+		t.Errorf("events dropped at shutdown:\n%s", g.Logs)
+	}
+	g, stop = start()
+	defer stop()
+	for _, id := range ids {
+		resp, body := g.do(t, "GET", "/api/v1/usage/requests/"+id, g.Token, "")
+		if resp.StatusCode != 200 {
+			t.Errorf("request %s after the restart: %d %s", id, resp.StatusCode, body)
+		}
+	}
+}
