@@ -58,7 +58,9 @@ export default function Usage() {
 
   const filter: Filter | undefined =
     range === "custom" ? (applied ? customFilter(applied.start, applied.end) : undefined) : rangeFilter(range, asOf);
-  const key = filter ? [timestampDate(filter.startTime!).getTime(), timestampDate(filter.endTime!).getTime()] : [];
+  // asOf is part of every query's key: Refresh within the same minute (the same range) still
+  // asks the server again instead of answering from the cache.
+  const key = filter ? [timestampDate(filter.startTime!).getTime(), timestampDate(filter.endTime!).getTime(), range === "custom" ? 0 : asOf.getTime()] : [];
   const enabled = !!filter;
   const breakdown = useQuery({
     queryKey: ["breakdown", ...key],

@@ -1,4 +1,4 @@
-import{A as e,E as t,G as n,I as r,K as i,M as a,R as o,W as s,i as c,j as l,k as u}from"./index-C4JvxJg0.js";import{s as d}from"./validate-wLlrNR0A.js";var f=i(n(),1),p=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
+import{A as e,E as t,G as n,I as r,K as i,M as a,R as o,W as s,i as c,j as l,k as u}from"./index-nGI6A8Ga.js";import{s as d}from"./validate-wLlrNR0A.js";var f=i(n(),1),p=class{buf=``;push(e){this.buf+=e.replace(/\r\n?/g,`
 `);let t=[],n;for(;(n=this.buf.indexOf(`
 
 `))>=0;){let e=this.buf.slice(0,n);this.buf=this.buf.slice(n+2);let r=e.split(`
