@@ -86,6 +86,10 @@ func (q *Queue) Record(_ context.Context, e *Event) {
 		q.dropped.Add(1)
 		return
 	}
+	// With a linger, the deliverer needs waking only for the first event of a batch (it then
+	// arms its timer) and for a full chunk; the events between wait for the timer without a
+	// wake-up, a goroutine switch, each.
+	waiting := len(q.full) > 0 || (q.cur != nil && q.cur.n > 0)
 	c := q.cur
 	if c == nil || c.n == chunkLen {
 		if c != nil {
@@ -102,7 +106,11 @@ func (q *Queue) Record(_ context.Context, e *Event) {
 	c.n++
 	q.bytes += n
 	q.n++
+	signal := q.Linger <= 0 || !waiting || c.n == chunkLen
 	q.mu.Unlock()
+	if !signal {
+		return
+	}
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -168,6 +176,9 @@ func (q *Queue) Run(ctx context.Context, reportEvery time.Duration) {
 		case <-lingering:
 			lingering = nil
 			taken = q.deliver(bg, taken)
+			if q.Len() > 0 { // recorded during the delivery, without a wake-up: a new batch
+				lingering, stopLinger = after(q.Linger)
+			}
 		case <-tick.C:
 			report()
 		case <-ctx.Done():

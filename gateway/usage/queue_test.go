@@ -297,3 +297,34 @@ func TestQueueLingers(t *testing.T) {
 		t.Errorf("after shutdown %d delivered, want %d", n, 10+chunkLen+1)
 	}
 }
+
+// TestLingerWakesOncePerBatch: with a linger, only the first event of a batch and a full chunk
+// wake the deliverer; without one, every event does.
+func TestLingerWakesOncePerBatch(t *testing.T) {
+	q := NewQueue(1<<30, &batchSink{}, slog.New(slog.DiscardHandler))
+	q.Linger = time.Second
+	ctx := context.Background()
+	q.Record(ctx, &Event{RequestID: "first"})
+	if len(q.wake) != 1 {
+		t.Fatal("the first event of a batch did not wake the deliverer")
+	}
+	<-q.wake
+	for i := range chunkLen - 2 {
+		q.Record(ctx, &Event{RequestID: fmt.Sprint(i)})
+	}
+	if len(q.wake) != 0 {
+		t.Fatal("an event of a lingering batch woke the deliverer")
+	}
+	q.Record(ctx, &Event{RequestID: "fills the chunk"})
+	if len(q.wake) != 1 {
+		t.Fatal("a full chunk did not wake the deliverer")
+	}
+
+	q = NewQueue(1<<30, &batchSink{}, slog.New(slog.DiscardHandler))
+	q.Record(ctx, &Event{RequestID: "a"})
+	<-q.wake
+	q.Record(ctx, &Event{RequestID: "b"})
+	if len(q.wake) != 1 {
+		t.Fatal("without a linger an event did not wake the deliverer")
+	}
+}
