@@ -108,7 +108,18 @@ func startGatewayWith(t *testing.T, guards []pipeline.Guard, env map[string]stri
 // recorder.
 func startGatewayHooks(t *testing.T, h hooks, env map[string]string, args ...string) *gateway {
 	t.Helper()
-	dir := t.TempDir()
+	evs := &events{}
+	h.recorder = evs
+	g := serveIn(t, t.TempDir(), h, env, args...)
+	g.Events = evs
+	return g
+}
+
+// serveIn runs `llmgw serve` with args on a free port with its database in dir (so a test
+// can restart it on the same data) and h's hooks (the harness sets ready), and waits until
+// it serves. Its request log is the real one unless h replaces it.
+func serveIn(t *testing.T, dir string, h hooks, env map[string]string, args ...string) *gateway {
+	t.Helper()
 	if env == nil {
 		env = map[string]string{}
 	}
@@ -121,12 +132,12 @@ func startGatewayHooks(t *testing.T, h hooks, env map[string]string, args ...str
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}, Events: &events{}}
+	g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		h.ready, h.recorder = func(a string) { addr <- a }, g.Events
+		h.ready = func(a string) { addr <- a }
 		done <- serve(ctx, cfg, getenv, g.Logs, &h)
 	}()
 	select {

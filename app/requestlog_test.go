@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -80,37 +79,8 @@ func TestLogBufferFlag(t *testing.T) {
 	}
 	start := func(args ...string) (*gateway, func()) {
 		t.Helper()
-		env := map[string]string{"LLMGW_ADMIN_TOKEN": "test-admin-token"}
-		getenv := func(k string) string { return env[k] }
-		all := append([]string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(t.TempDir(), "llmgw.db"), "--log-format", "json"}, args...)
-		cfg, err := parseFlags("serve", all, getenv, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}}
-		ctx, cancel := context.WithCancel(context.Background())
-		addr := make(chan string, 1)
-		done := make(chan error, 1)
-		go func() {
-			done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }, logAfter: after})
-		}()
-		select {
-		case a := <-addr:
-			g.URL = "http://" + a
-		case err := <-done:
-			t.Fatalf("serve: %v", err)
-		}
-		var once sync.Once
-		stop := func() {
-			once.Do(func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			})
-		}
-		t.Cleanup(stop)
-		return g, stop
+		g := serveIn(t, t.TempDir(), hooks{logAfter: after}, nil, args...)
+		return g, g.stop
 	}
 
 	g, stop := start("--log-buffer", "250ms")
@@ -220,36 +190,10 @@ func TestUsageLingerFlag(t *testing.T) {
 // on the same data serves them from the Usage API.
 func TestShutdownDeliversLingeringEvents(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"LLMGW_ADMIN_TOKEN": "test-admin-token"}
-	getenv := func(k string) string { return env[k] }
 	start := func() (*gateway, func()) {
 		t.Helper()
-		cfg, err := parseFlags("serve", []string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--log-format", "json", "--usage-linger", "1h"}, getenv, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := &gateway{Token: env["LLMGW_ADMIN_TOKEN"], Logs: &syncBuffer{}}
-		ctx, cancel := context.WithCancel(context.Background())
-		addr := make(chan string, 1)
-		done := make(chan error, 1)
-		go func() { done <- serve(ctx, cfg, getenv, g.Logs, &hooks{ready: func(a string) { addr <- a }}) }()
-		select {
-		case a := <-addr:
-			g.URL = "http://" + a
-		case err := <-done:
-			t.Fatalf("serve: %v", err)
-		}
-		var once sync.Once
-		stop := func() {
-			once.Do(func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			})
-		}
-		t.Cleanup(stop)
-		return g, stop
+		g := serveIn(t, dir, hooks{}, nil, "--usage-linger", "1h")
+		return g, g.stop
 	}
 	g, stop := start()
 	var ids []string

@@ -124,16 +124,12 @@ func (c *Converter) fill(out *usagev1.UsageEvent, e *usage.Event) {
 		out.Bodies = &usagev1.Bodies{Request: b.Request, Response: b.Response, RequestTruncated: b.RequestTruncated, ResponseTruncated: b.ResponseTruncated}
 	}
 	if len(e.Attempts) > 0 {
-		attempts = attempts[:0]
+		for len(attempts) < len(e.Attempts) {
+			attempts = append(attempts, &usagev1.Attempt{})
+		}
+		attempts = attempts[:len(e.Attempts)]
 		for i, a := range e.Attempts {
-			var at *usagev1.Attempt
-			if i < cap(attempts) && attempts[:i+1][i] != nil {
-				at = attempts[:i+1][i]
-			} else {
-				at = &usagev1.Attempt{}
-			}
-			*at = usagev1.Attempt{Target: a.Target, Status: a.Status, HttpStatus: int32(a.HTTPStatus), LatencyUs: a.Latency.Microseconds(), ErrorClass: a.ErrorClass}
-			attempts = append(attempts, at)
+			*attempts[i] = usagev1.Attempt{Target: a.Target, Status: a.Status, HttpStatus: int32(a.HTTPStatus), LatencyUs: a.Latency.Microseconds(), ErrorClass: a.ErrorClass}
 		}
 		out.Attempts = attempts
 	}

@@ -175,10 +175,7 @@ func (q *Queue) Run(ctx context.Context, reportEvery time.Duration) {
 			taken = q.deliver(bg, taken)
 		case <-lingering:
 			lingering = nil
-			taken = q.deliver(bg, taken)
-			if q.Len() > 0 { // recorded during the delivery, without a wake-up: a new batch
-				lingering, stopLinger = after(q.Linger)
-			}
+			taken = q.deliver(bg, taken) // an event recorded meanwhile finds none waiting: it wakes us
 		case <-tick.C:
 			report()
 		case <-ctx.Done():

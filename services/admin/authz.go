@@ -391,6 +391,13 @@ func PrincipalName(p *snapshot.Principal) string {
 	return store.PrincipalAdminToken
 }
 
+// OpenToAll reports whether the Admin API method of procedure ("/llmgw.admin.v1.AdminService/
+// GetCaller") serves every authenticated caller (its rule's anyone), so the server's own
+// admission lets callers without an Admin API role through to it.
+func OpenToAll(procedure string) bool {
+	return rules[procedure[strings.LastIndexByte(procedure, '/')+1:]].anyone
+}
+
 // MayUse reports whether p may call the Admin API at all: its key has the admin scope and its
 // owner holds a role. What it may call is Authorize's to decide.
 func MayUse(p *snapshot.Principal) bool {

@@ -18,8 +18,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
-
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
@@ -350,8 +348,8 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access)
 	if acc == accessGateway {
 		return r.Context(), nil
 	}
-	if acc == accessAdmin && (r.URL.Path == callerPath || r.URL.Path == adminv1connect.AdminServiceGetCallerProcedure) {
-		acc = accessCaller // GetCaller, over REST or Connect/gRPC
+	if acc == accessAdmin && (r.URL.Path == callerPath || admin.OpenToAll(r.URL.Path)) {
+		acc = accessCaller // a method open to every caller (GetCaller), over REST or Connect/gRPC
 	}
 	if acc != accessInference {
 		p, err := e.s.principal(r.Header)

@@ -335,9 +335,9 @@ func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterc
 			if err != nil {
 				return nil, apierr.ConnectError(err)
 			}
-			// GetCaller serves every authenticated caller: it is how a client learns what the
-			// caller may do (the role table's row for it says the same).
-			if !admin.MayUse(p) && req.Spec().Procedure != adminv1connect.AdminServiceGetCallerProcedure {
+			// A method the role table opens to every caller (GetCaller: how a client learns
+			// what it may do) takes any authenticated caller.
+			if !admin.MayUse(p) && !admin.OpenToAll(req.Spec().Procedure) {
 				return nil, apierr.ConnectError(errAdminAccess)
 			}
 			return next(admin.WithPrincipal(ctx, p), req)
