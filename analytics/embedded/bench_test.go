@@ -241,3 +241,37 @@ func BenchmarkQueries(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWriteBusy measures the writer as a busy gateway drives it: events a millisecond
+// apart, each of one of a few users with no teams or metadata (the shape of loadbench's
+// governed target), written in batches of a second's worth at 1,000 requests/s.
+func BenchmarkWriteBusy(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), FileName), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	batch := make([]*usagev1.UsageEvent, 0, DefaultMaxBatch)
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := range b.N {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		e := &usagev1.UsageEvent{
+			EventId: fmt.Sprintf("%016x", at.UnixNano()), Time: timestamppb.New(at), Status: "ok", Model: "bench-priced/echo",
+			User: "user-" + strconv.Itoa(i%4), Principal: "user:bench-user", Tokens: &usagev1.Tokens{Prompt: 9, Completion: 12},
+			Priced: true, CostUsd: 0.00001, Surface: "openai", Operation: "chat", HttpStatus: 200, LatencyUs: 300,
+			Target:   &usagev1.Target{Model: "bench-priced/echo", Account: "bench-priced", Provider: "openai"},
+			Attempts: []*usagev1.Attempt{{Target: "bench-priced/echo", Status: "ok", HttpStatus: 200, LatencyUs: 280}},
+			Counted:  []string{"rl-user", "rl-tokens", "rl-day", "budget-cost", "budget-tokens"},
+		}
+		batch = append(batch, e)
+		if len(batch) == cap(batch) || i == b.N-1 {
+			if err := s.Write(context.Background(), batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e3, "cpu-µs/event")
+}

@@ -64,6 +64,7 @@ type Store struct {
 	// next is the next free key per millisecond key, for the writer only (Write's callers
 	// are serial: Run, or a test).
 	next   map[int64]int64
+	record []byte // the writer's buffer for an event's record
 	in     chan *usagev1.UsageEvent
 	done   chan struct{} // closed when Run returns
 	logger *slog.Logger
@@ -335,7 +336,8 @@ func keyOf(t time.Time) int64 {
 
 // Write stores events in one transaction. An event whose id is already stored is skipped (a
 // redelivery); bodies, when an event carries them, go to their own table. Calls must not
-// overlap (Run makes them one at a time).
+// overlap (Run makes them one at a time), and no one may read the events during a call (an
+// event's Bodies field is cleared while its record is marshalled, then put back).
 func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -383,7 +385,10 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 		inserted := false
 		for attempt := 0; !inserted; attempt++ {
 			next, ok := s.next[base]
-			if !ok || attempt > 0 {
+			if !ok {
+				next = base // the usual case: a millisecond no one wrote; a conflict says otherwise
+			}
+			if attempt > 0 {
 				var maxID sql.NullInt64
 				if err := last.QueryRowContext(ctx, base, base+1<<seqBits).Scan(&maxID); err != nil {
 					return err
@@ -447,16 +452,16 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 				return err
 			}
 		}
+		// The record is the event without its bodies, marshalled into the writer's buffer (the
+		// driver copies what it binds).
 		bodies := e.GetBodies()
-		if bodies != nil {
-			e = proto.CloneOf(e)
-			e.Bodies = nil
-		}
-		b, err := proto.Marshal(e)
+		e.Bodies = nil
+		s.record, err = proto.MarshalOptions{}.MarshalAppend(s.record[:0], e)
+		e.Bodies = bodies
 		if err != nil {
 			return err
 		}
-		if _, err := rec.ExecContext(ctx, id, b); err != nil {
+		if _, err := rec.ExecContext(ctx, id, s.record); err != nil {
 			return err
 		}
 		if bodies != nil {
