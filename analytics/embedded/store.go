@@ -377,7 +377,10 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	// The rollups are summed over the batch and written once per key: a batch of many events
 	// of a few models and users costs a few upserts, not three per event.
 	rolls, modelRolls, teamRolls := batchSums[rollKey]{}, batchSums[modelRollKey]{}, batchSums[teamRollKey]{}
-	for _, e := range events {
+	for i, e := range events {
+		if i%yieldEvery == yieldEvery-1 {
+			s.yield()
+		}
 		t := e.GetTime().AsTime()
 		base := keyOf(t)
 		tok := e.GetTokens()
@@ -487,6 +490,19 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 	}
 	return tx.Commit()
 }
+
+// A batch takes milliseconds of CPU. On a gateway with one processor (GOMAXPROCS=1, as in a
+// container of one core), a goroutine that keeps it also keeps the network from being polled:
+// runtime.Gosched lets only goroutines already runnable go first, and the runtime's monitor
+// polls for them only every 10 ms, so requests would stall for the whole batch. Write instead
+// parks for yieldPause every yieldEvery events (about 0.3 ms of work): the processor, idle,
+// polls the network, and the requests that arrived run before the batch goes on.
+const (
+	yieldEvery = 16
+	yieldPause = 50 * time.Microsecond
+)
+
+func (s *Store) yield() { time.Sleep(yieldPause) }
 
 // rollupAdd ends the rollup upserts: a row's totals add a batch's.
 const rollupAdd = `
