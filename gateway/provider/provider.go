@@ -199,6 +199,18 @@ func NoRedirects(c *http.Client) *http.Client {
 	return &out
 }
 
+// Send sends req through c, a client NoRedirects made, and returns the answer as c.Do would,
+// but through c's transport directly when c keeps no cookies and sets no timeout (every
+// adapter's client): http.Client's redirect bookkeeping (a copy of the headers per request)
+// serves nothing when no redirect is followed. Its errors carry no URL (a *url.Error's text
+// holds the whole URL, and some providers put a key in the query).
+func Send(c *http.Client, req *http.Request) (*http.Response, error) {
+	if c.Jar != nil || c.Timeout != 0 || c.Transport == nil {
+		return c.Do(req)
+	}
+	return c.Transport.RoundTrip(req)
+}
+
 // Credentials keeps the caches of exchanged credentials (OAuth access tokens, assumed-role
 // keys) across adapter builds. A snapshot rebuilds every adapter on each configuration change:
 // without it, each model's next request would exchange its credential again, and the models

@@ -194,7 +194,7 @@ func (a *adapter) postTo(ctx context.Context, endpoint string, body []byte, beta
 	for _, b := range beta {
 		req.Header.Add("anthropic-beta", b)
 	}
-	resp, err := a.client.Do(req)
+	resp, err := provider.Send(a.client, req)
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)
 	}

@@ -203,7 +203,7 @@ func (a *adapter) post(ctx context.Context, op, accept string, body []byte) (*ht
 	if err := sign(ctx, a.signer, creds, req, body, signingService, a.region, a.now()); err != nil {
 		return nil, err
 	}
-	resp, err := a.client.Do(req)
+	resp, err := provider.Send(a.client, req)
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)
 	}

@@ -168,7 +168,7 @@ func (a *adapter) post(ctx context.Context, path string, body []byte, stream boo
 	} else {
 		req.Header.Set("Accept", "application/json")
 	}
-	resp, err := a.client.Do(req)
+	resp, err := provider.Send(a.client, req)
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)
 	}

@@ -357,7 +357,7 @@ func (a *adapter) post(ctx context.Context, method string, body []byte) (*http.R
 	if err := a.cred.authorize(ctx, req); err != nil {
 		return nil, err
 	}
-	resp, err := a.client.Do(req)
+	resp, err := provider.Send(a.client, req)
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)
 	}

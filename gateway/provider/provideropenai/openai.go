@@ -139,7 +139,7 @@ func (a *Adapter) do(ctx context.Context, method, url, contentType, accept strin
 	if a.authValue != "" {
 		req.Header[a.authHeader] = a.auth
 	}
-	resp, err := a.client.Do(req)
+	resp, err := provider.Send(a.client, req)
 	if err != nil {
 		return nil, provider.TransportError(ctx, err)
 	}
