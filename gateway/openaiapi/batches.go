@@ -271,7 +271,7 @@ func callObject(ctx context.Context, b provider.Batcher, req *provider.BatchRequ
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return provider.ReadAnswer(ctx, resp.Body, maxObject)
+	return provider.ReadAnswer(ctx, resp, maxObject)
 }
 
 // writeObject writes the JSON that rewrite returns.

@@ -216,10 +216,22 @@ func jsonString(raw json.RawMessage) string {
 	return s
 }
 
-// ReadAnswer reads a whole upstream answer of at most limit bytes: a read failure is a
-// TransportError, a longer answer a BadResponse.
-func ReadAnswer(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+// ReadAnswer reads the whole body of an upstream answer of at most limit bytes: a read failure
+// is a TransportError, a longer answer a BadResponse. An answer that states its length is read
+// into one buffer of that size (a length of 0 is read to the end: a response made by hand,
+// not by net/http, may leave it unset).
+func ReadAnswer(ctx context.Context, resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 {
+		if n > limit {
+			return nil, BadResponse(fmt.Errorf("answer larger than %d bytes", limit))
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, TransportError(ctx, err)
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, TransportError(ctx, err)
 	}

@@ -1,8 +1,13 @@
 package provider
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/llmgw/llmgw/gateway/apierr"
 )
 
 // TestStatusErrorCause covers what the log gets of an upstream error answer: the status, the
@@ -57,5 +62,43 @@ func TestClipNeverSplitsAToken(t *testing.T) {
 		if i := strings.Index(got, "c0ffee"); i >= 0 && !strings.Contains(got, secret) {
 			t.Fatalf("pad %d: a part of the secret is left: %q", pad, got[i:])
 		}
+	}
+}
+
+// TestReadAnswer covers answers with and without a stated length: read whole, refused when
+// longer than the limit (before reading, when the length says so), a transport error when the
+// connection ends early.
+func TestReadAnswer(t *testing.T) {
+	body := `{"id":"x","usage":{"prompt_tokens":1}}`
+	tests := []struct {
+		name    string
+		length  int64 // ContentLength; -1: unknown (chunked)
+		body    string
+		limit   int64
+		want    string
+		fails   bool
+		errKind apierr.Kind
+	}{
+		{"stated length", int64(len(body)), body, 1 << 10, body, false, 0},
+		{"unknown length", -1, body, 1 << 10, body, false, 0},
+		{"empty", 0, "", 1 << 10, "", false, 0},
+		{"stated length over the limit", int64(len(body)), body, 8, "", true, apierr.KindUpstreamBadResponse},
+		{"unknown length over the limit", -1, body, 8, "", true, apierr.KindUpstreamBadResponse},
+		{"connection ends before the stated length", int64(len(body)) + 10, body, 1 << 10, "", true, apierr.KindUpstreamUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := &http.Response{ContentLength: tt.length, Body: io.NopCloser(strings.NewReader(tt.body))}
+			got, err := ReadAnswer(context.Background(), resp, tt.limit)
+			if tt.fails {
+				if err == nil || apierr.From(err).Kind != tt.errKind {
+					t.Fatalf("error %v, want kind %v", err, tt.errKind)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Fatalf("ReadAnswer = %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }

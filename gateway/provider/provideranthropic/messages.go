@@ -36,7 +36,7 @@ func (a *adapter) Messages(ctx context.Context, c *provider.MessagesCall) (*prov
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
+	b, err := provider.ReadAnswer(ctx, resp, maxResponseBody)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (a *adapter) CountTokens(ctx context.Context, c *provider.MessagesCall) (*p
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := provider.ReadAnswer(ctx, resp.Body, maxCountTokensBody)
+	b, err := provider.ReadAnswer(ctx, resp, maxCountTokensBody)
 	if err != nil {
 		return nil, err
 	}

@@ -119,7 +119,7 @@ func (a *adapter) Chat(ctx context.Context, c *provider.ChatCall) (*provider.Cha
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
+	b, err := provider.ReadAnswer(ctx, resp, maxResponseBody)
 	if err != nil {
 		return nil, err
 	}

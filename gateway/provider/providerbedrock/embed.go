@@ -259,7 +259,7 @@ func (a *embedAdapter) invoke(ctx context.Context, body []byte) ([]byte, http.He
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	b, err := provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
+	b, err := provider.ReadAnswer(ctx, resp, maxResponseBody)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -187,5 +187,5 @@ func (a *adapter) roundTrip(ctx context.Context, path string, body []byte) ([]by
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
+	return provider.ReadAnswer(ctx, resp, maxResponseBody)
 }

@@ -343,7 +343,7 @@ func (a *adapter) roundTrip(ctx context.Context, method string, body []byte) ([]
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return provider.ReadAnswer(ctx, resp.Body, maxResponseBody)
+	return provider.ReadAnswer(ctx, resp, maxResponseBody)
 }
 
 // post sends body to the model's method (":generateContent" and the like) and returns the

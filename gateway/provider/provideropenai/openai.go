@@ -247,7 +247,7 @@ func (a *Adapter) roundTrip(ctx context.Context, url string, body []byte) ([]byt
 		return nil, chat.Usage{}, err
 	}
 	defer resp.Body.Close()
-	b, err := provider.ReadAnswer(ctx, resp.Body, maxResponse)
+	b, err := provider.ReadAnswer(ctx, resp, maxResponse)
 	if err != nil {
 		return nil, chat.Usage{}, err
 	}
