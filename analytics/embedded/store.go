@@ -540,9 +540,9 @@ func (r batchSums[K]) add(k K, v query.Totals) {
 	r[k] = t
 }
 
-// pruneChunk bounds the events one pruning transaction deletes, so the writer is never held
-// up for long.
-const pruneChunk = 10_000
+// pruneChunk bounds the events one pruning transaction deletes (a few milliseconds of work),
+// so neither the writer nor, on one processor, the requests are held up for long.
+const pruneChunk = 1_000
 
 // Prune deletes the events older than the retention (nothing when it is zero), with their
 // teams, metadata, records and bodies, and returns how many it deleted.
@@ -568,6 +568,7 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 		if err != nil || bound == cutoff {
 			return total, err
 		}
+		s.yield() // requests run between chunks (see yieldEvery)
 	}
 }
 
