@@ -74,6 +74,10 @@ type benchConfig struct {
 	// memEvery, when positive, samples the target's resident memory this often
 	// during the measured attack, for a soak's growth (see memoryOverTime).
 	memEvery time.Duration
+	// rounds is how many times every target is measured at each rate, the targets
+	// taking turns (see summarize): on a shared machine one round's CPU figures
+	// move by a third from run to run, the median of rounds much less.
+	rounds int
 }
 
 // parseBenchFlags parses the "run" subcommand's flags.
@@ -97,6 +101,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.targetCPU, "target-cpu", 1, "core for the process under test (proxy, llmgw, llmgw-governed)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (binaries, logs, results)")
 	fs.DurationVar(&c.ready, "ready-timeout", 30*time.Second, "how long to wait for a started process to answer")
+	fs.IntVar(&c.rounds, "rounds", 1, "measure every target this many times at each rate, the targets taking turns, and summarize each figure's median and range over the rounds")
 	gatewayFlags := fs.String("llmgw-flags", "", "extra space-separated flags for `llmgw serve`, e.g. --request-log=false")
 	if err := fs.Parse(args); err != nil {
 		return benchConfig{}, err
@@ -128,6 +133,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	}
 	if c.duration <= 0 {
 		return benchConfig{}, fmt.Errorf("run: -duration must be positive, got %s", c.duration)
+	}
+	if c.rounds < 1 {
+		return benchConfig{}, fmt.Errorf("run: -rounds must be at least 1, got %d", c.rounds)
+	}
+	if c.rounds > 1 && c.saturate {
+		return benchConfig{}, errors.New("run: -saturate takes no -rounds")
 	}
 	if c.targets, err = parseTargets(targets); err != nil {
 		return benchConfig{}, err
@@ -194,6 +205,7 @@ type bench struct {
 	clock  cpuClock
 	pin    pinner
 	log    *slog.Logger
+	starts int // gateways started so far, each in its own directory
 }
 
 // runBench is the "run" subcommand: it builds what it needs, starts the fake
@@ -273,39 +285,61 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.workers > 0 {
 		rates = []int{0} // closed loop: one pass, the rate is whatever the targets answer
 	}
-	var groups [][]measurement
+	// With rounds, the targets take turns: round k measures them in their order
+	// rotated by k, so that none is always measured first or last.
+	type group struct {
+		rate, round int
+		ms          []measurement
+	}
+	var groups []group
 	var measureErr error
 sweep:
 	for _, rate := range rates {
-		var ms []measurement
-		for _, name := range cfg.targets {
-			m, err := b.measureOnce(ctx, name, rate, upstream, upURL, gateway)
-			if err != nil {
-				measureErr = fmt.Errorf("%s at %s: %w", name, cfg.loadShape(rate), err)
-				if len(ms) > 0 {
-					groups = append(groups, ms)
+		for round := range cfg.rounds {
+			var ms []measurement
+			for i := range cfg.targets {
+				name := cfg.targets[(i+round)%len(cfg.targets)]
+				m, err := b.measureOnce(ctx, name, rate, upstream, upURL, gateway)
+				if err != nil {
+					measureErr = fmt.Errorf("%s at %s: %w", name, cfg.loadShape(rate), err)
+					if len(ms) > 0 {
+						groups = append(groups, group{rate, round, ms})
+					}
+					break sweep
 				}
-				break sweep
+				ms = append(ms, m)
 			}
-			ms = append(ms, m)
+			groups = append(groups, group{rate, round, ms})
 		}
-		groups = append(groups, ms)
 	}
 	if len(groups) == 0 {
 		return measureErr
 	}
 
 	var reportErrs []error
-	for _, ms := range groups {
-		fmt.Fprintf(stdout, "\n== %s ==\n", cfg.loadShape(ms[0].rate))
-		r := buildReport(ms, cfg.stream)
+	var rounds []report // the reports of one rate's rounds
+	for i, g := range groups {
+		shape := cfg.loadShape(g.rate)
+		if cfg.rounds > 1 {
+			shape += fmt.Sprintf(", round %d of %d", g.round+1, cfg.rounds)
+		}
+		fmt.Fprintf(stdout, "\n== %s ==\n", shape)
+		r := buildReport(inOrder(g.ms, cfg.targets), cfg.stream)
 		if err := r.write(stdout); err != nil {
 			return err
 		}
-		if err := writeMemory(stdout, ms); err != nil {
+		if err := writeMemory(stdout, g.ms); err != nil {
 			return err
 		}
 		reportErrs = append(reportErrs, r.err())
+		rounds = append(rounds, r)
+		if cfg.rounds > 1 && (i == len(groups)-1 || groups[i+1].rate != g.rate) {
+			fmt.Fprintf(stdout, "\n== %s: %d rounds ==\n", cfg.loadShape(g.rate), len(rounds))
+			if err := summarize(rounds).write(stdout); err != nil {
+				return err
+			}
+			rounds = nil
+		}
 	}
 	fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end; with more load than cores,\n"+
 		"other work skews the latencies (p99 first); CPU µs/request is the steadier figure.\n", startLoad, loadAvg())
@@ -377,13 +411,20 @@ func (b *bench) startGateway(ctx context.Context, target, gateway, config string
 	if err != nil {
 		return nil, "", err
 	}
-	configPath := filepath.Join(b.dir, target+".yaml")
+	// Its own directory per start (database, config, usage store, spool, master key), so that
+	// a target measured again (another rate, another round) starts as fresh as the first time.
+	b.starts++
+	dir := filepath.Join(b.dir, fmt.Sprintf("%s-%d", target, b.starts))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, "", err
+	}
+	configPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		return nil, "", err
 	}
 	env = append([]string{"LLMGW_ADMIN_TOKEN=" + b.cfg.token}, env...)
 	args := append([]string{"serve",
-		"--listen", addr, "--db", "sqlite:" + filepath.Join(b.dir, target+".db"), "--config", configPath},
+		"--listen", addr, "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--data-dir", dir, "--config", configPath},
 		b.cfg.gatewayFlags...)
 	p, err := b.start(ctx, target, b.cfg.targetCPU, env, gateway, args...)
 	if err != nil {

@@ -47,7 +47,7 @@ func TestParseBenchFlags(t *testing.T) {
 	defaults := benchConfig{
 		rates: []int{1000}, duration: 10 * time.Second, warmup: 2 * time.Second,
 		targets: []string{"direct", "proxy", "llmgw", "llmgw-governed", "llmgw-full"}, repo: ".", genCPU: 0, targetCPU: 1,
-		ready: 30 * time.Second,
+		ready: 30 * time.Second, rounds: 1,
 	}
 	tests := []struct {
 		name    string
@@ -101,6 +101,17 @@ func TestParseBenchFlags(t *testing.T) {
 				return c
 			}(),
 		},
+		{
+			name: "rounds",
+			args: []string{"-rounds", "3", "-workers", "32"},
+			want: func() benchConfig {
+				c := defaults
+				c.rounds, c.workers = 3, 32
+				return c
+			}(),
+		},
+		{name: "zero rounds", args: []string{"-rounds", "0"}, wantErr: true},
+		{name: "rounds of a saturation search", args: []string{"-rounds", "2", "-saturate"}, wantErr: true},
 		{name: "rate and rates", args: []string{"-rate", "500", "-rates", "250,1000"}, wantErr: true},
 		{name: "rates with a zero", args: []string{"-rates", "250,0"}, wantErr: true},
 		{name: "rates not numbers", args: []string{"-rates", "250,fast"}, wantErr: true},
