@@ -14,3 +14,10 @@ func PendingSchemaChanges(ctx context.Context, s *Store) (string, error) {
 	err := s.client.Schema.WriteTo(ctx, &buf, schema.WithDropColumn(true), schema.WithDropIndex(true), schema.WithForeignKeys(true))
 	return buf.String(), err
 }
+
+// Synchronous is the SQLite connection's synchronous setting (2: FULL, 1: NORMAL).
+func Synchronous(ctx context.Context, s *Store) (int, error) {
+	var mode int
+	err := s.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&mode)
+	return mode, err
+}

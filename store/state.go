@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -47,10 +49,44 @@ func (s *Store) SaveState(ctx context.Context, key string, data []byte) error {
 			}),
 		).
 		Query()
-	if _, err := s.client.ExecContext(ctx, query, args...); err != nil {
+	exec := s.client.ExecContext
+	if s.dialect == DialectSQLite {
+		exec = s.execUnsynced
+	}
+	if _, err := exec(ctx, query, args...); err != nil {
 		return fmt.Errorf("save state %s: %w", key, unreachableErr(err))
 	}
 	return nil
+}
+
+// execUnsynced runs one SQLite statement that commits without waiting for the disk
+// (synchronous=NORMAL, as the usage store writes): SQLite's default, FULL, syncs the
+// write-ahead log on every commit, and on a gateway with one processor a sync holds it (a
+// blocking system call keeps it until the runtime's monitor takes it back, up to 10 ms), so a
+// save every second stalled its requests. The state survives a crash of the process as
+// before; a power loss may lose the saves since SQLite last synced its log (at the next
+// configuration write or checkpoint). Configuration writes keep FULL: the store's one
+// connection is set back before it is released.
+func (s *Store) execUnsynced(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var mode int
+	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&mode); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return nil, err
+	}
+	res, err := conn.ExecContext(ctx, query, args...)
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA synchronous = %d", mode)); rerr != nil {
+		// A connection left unsynced must not serve the configuration writes: drop it.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return nil, errors.Join(err, rerr)
+	}
+	return res, err
 }
 
 // LoadState returns what SaveState last stored under key, or nil and no error when nothing

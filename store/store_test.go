@@ -268,3 +268,29 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 	defer st.Close()
 	check("database created 0644 by an earlier version")
 }
+
+// State saves on SQLite commit without syncing the disk, and leave the store's connection as
+// it was for the configuration writes that follow (FULL, SQLite's default).
+func TestSaveStateKeepsConfigurationWritesSynced(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t, store.Options{MasterKey: storetest.MasterKey})
+	before, err := store.Synchronous(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != 2 {
+		t.Fatalf("synchronous before = %d, want 2 (FULL)", before)
+	}
+	for range 3 {
+		if err := st.SaveState(ctx, "governance.limiter", []byte(`{"v":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after, err := store.Synchronous(ctx, st); err != nil || after != before {
+		t.Fatalf("synchronous after SaveState = %d (%v), want %d", after, err, before)
+	}
+	got, err := st.LoadState(ctx, "governance.limiter")
+	if err != nil || string(got) != `{"v":1}` {
+		t.Fatalf("LoadState = %q, %v", got, err)
+	}
+}
