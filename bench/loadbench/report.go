@@ -289,13 +289,11 @@ func writeMemory(w io.Writer, ms []measurement) error {
 
 // write prints the table and the comparison to w.
 func (r report) write(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	// Right alignment suits the numbers; padding the names to the longest
-	// keeps them flush left.
-	nameWidth := len("target")
-	for _, rw := range r.rows {
-		nameWidth = max(nameWidth, len(rw.target))
+	names := make([]string, len(r.rows))
+	for i, rw := range r.rows {
+		names[i] = rw.target
 	}
+	tw, nameWidth := newTable(w, names)
 	fmt.Fprintf(tw, "%-*s\trate/s\tsuccess %%\tp50 ms\tmean ms\tp99 ms\tadded p50 ms\tadded mean ms\tadded p99 ms\tCPU µs/req\tRSS MB\tpeak MB\t\n", nameWidth, "target")
 	for _, rw := range r.rows {
 		added50, addedMean, added99 := "-", "-", "-"
@@ -329,6 +327,17 @@ func (r report) write(w io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// newTable returns a writer of a table whose rows are targets, and the width of their column:
+// right alignment suits the numbers, and padding the names to the longest keeps them flush
+// left.
+func newTable(w io.Writer, targets []string) (*tabwriter.Writer, int) {
+	width := len("target")
+	for _, t := range targets {
+		width = max(width, len(t))
+	}
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight), width
 }
 
 func metOrNot(ok bool) string {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"text/tabwriter"
 	"time"
 )
 
@@ -107,11 +106,11 @@ func summarize(rounds []report) summary {
 
 // write prints the summary: medians, each with its range over the rounds.
 func (s summary) write(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	nameWidth := len("target")
-	for _, rw := range s.rows {
-		nameWidth = max(nameWidth, len(rw.target))
+	names := make([]string, len(s.rows))
+	for i, rw := range s.rows {
+		names[i] = rw.target
 	}
+	tw, nameWidth := newTable(w, names)
 	fmt.Fprintf(tw, "%-*s\trounds\tCPU µs/req median\t(range)\tp50 ms median\t(range)\tp99 ms median\t(range)\t\n", nameWidth, "target")
 	for _, rw := range s.rows {
 		fmt.Fprintf(tw, "%-*s\t%d\t%.1f\t(%.1f-%.1f)\t%.3f\t(%.3f-%.3f)\t%.3f\t(%.3f-%.3f)\t\n", nameWidth, rw.target, rw.cpu.n,
