@@ -65,9 +65,13 @@ type Store struct {
 	// are serial: Run, or a test).
 	next   map[int64]int64
 	record []byte // the writer's buffer for an event's record
-	in     chan *usagev1.UsageEvent
-	done   chan struct{} // closed when Run returns
-	logger *slog.Logger
+	// draining is set when Run's context is done: the last batches are written without the
+	// pauses that let requests run (there are none left), so shutdown does not wait on them.
+	draining bool
+	sleep    func(time.Duration) // time.Sleep; a test counts the pauses
+	in       chan *usagev1.UsageEvent
+	done     chan struct{} // closed when Run returns
+	logger   *slog.Logger
 }
 
 var (
@@ -220,7 +224,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("usage store schema: %w", err)
 	}
-	return &Store{db: db, path: path, opts: opts, chunk: pruneChunk, next: map[int64]int64{}, in: make(chan *usagev1.UsageEvent, opts.Buffer), done: make(chan struct{}), logger: opts.Logger}, nil
+	return &Store{db: db, path: path, opts: opts, chunk: pruneChunk, next: map[int64]int64{}, sleep: time.Sleep, in: make(chan *usagev1.UsageEvent, opts.Buffer), done: make(chan struct{}), logger: opts.Logger}, nil
 }
 
 // Close closes the database. Call it after Run has returned.
@@ -296,6 +300,7 @@ func (s *Store) Run(ctx context.Context) {
 		case <-tick.C:
 			s.prune(bg)
 		case <-ctx.Done():
+			s.draining = true // the requests are over: write the rest without pauses
 			for {
 				select {
 				case e := <-s.in:
@@ -504,7 +509,11 @@ const (
 	yieldPause = 50 * time.Microsecond
 )
 
-func (s *Store) yield() { time.Sleep(yieldPause) }
+func (s *Store) yield() {
+	if !s.draining {
+		s.sleep(yieldPause)
+	}
+}
 
 // rollupAdd ends the rollup upserts: a row's totals add a batch's.
 const rollupAdd = `

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,5 +282,44 @@ func TestRunLingersForABatch(t *testing.T) {
 	<-ran
 	if n := count(); n != 3 {
 		t.Errorf("%d events after shutdown, want 3", n)
+	}
+}
+
+// The writer pauses every yieldEvery events while the gateway serves (so that, on one
+// processor, requests run between slices of a batch), and not for the batches it writes at
+// shutdown, when no request is left to serve.
+func TestWriterPausesOnlyWhileServing(t *testing.T) {
+	s := openTest(t, Options{})
+	var pauses atomic.Int64
+	s.sleep = func(time.Duration) { pauses.Add(1) }
+	at := querytest.T0.Add(time.Hour)
+	events := func(prefix string, n int) []*usagev1.UsageEvent {
+		var es []*usagev1.UsageEvent
+		for i := range n {
+			es = append(es, &usagev1.UsageEvent{EventId: fmt.Sprintf("%s%d", prefix, i), Time: timestamppb.New(at.Add(time.Duration(i) * time.Millisecond)), Status: "ok"})
+		}
+		return es
+	}
+	if err := s.Write(context.Background(), events("serving", 10*yieldEvery)); err != nil {
+		t.Fatal(err)
+	}
+	if got := pauses.Load(); got != 10 {
+		t.Errorf("%d pauses writing %d events while serving, want 10", got, 10*yieldEvery)
+	}
+
+	// At shutdown: what Record buffered is written by Run after its context is done.
+	pauses.Store(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 10 * yieldEvery {
+		s.in <- events(fmt.Sprintf("shutdown%d-", i), 1)[0]
+	}
+	s.Run(ctx)
+	if got := pauses.Load(); got != 0 {
+		t.Errorf("%d pauses writing the last batch at shutdown, want 0", got)
+	}
+	var n int
+	if err := s.db.QueryRow(`SELECT count(*) FROM events`).Scan(&n); err != nil || n != 20*yieldEvery {
+		t.Errorf("%d events stored (%v), want %d", n, err, 20*yieldEvery)
 	}
 }
