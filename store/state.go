@@ -65,23 +65,20 @@ func (s *Store) SaveState(ctx context.Context, key string, data []byte) error {
 // blocking system call keeps it until the runtime's monitor takes it back, up to 10 ms), so a
 // save every second stalled its requests. The state survives a crash of the process as
 // before; a power loss may lose the saves since SQLite last synced its log (at the next
-// configuration write or checkpoint). Configuration writes keep FULL: the store's one
-// connection is set back before it is released.
+// configuration write or checkpoint). Configuration writes keep sqliteSynchronous: the
+// store's one connection is set back before it is released (or dropped, and its replacement
+// opens with the DSN's setting).
 func (s *Store) execUnsynced(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	var mode int
-	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&mode); err != nil {
-		return nil, err
-	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return nil, err
 	}
 	res, err := conn.ExecContext(ctx, query, args...)
-	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA synchronous = %d", mode)); rerr != nil {
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = "+sqliteSynchronous); rerr != nil {
 		// A connection left unsynced must not serve the configuration writes: drop it.
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		return nil, errors.Join(err, rerr)

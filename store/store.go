@@ -63,6 +63,11 @@ type Options struct {
 	AuditRetention int
 }
 
+// sqliteSynchronous is the config database's synchronous setting on SQLite (its default, made
+// explicit): every configuration write is on disk when it returns. State saves relax it for
+// their own statement (execUnsynced).
+const sqliteSynchronous = "FULL"
+
 // Store is the admin configuration store. It is safe for concurrent use; Close releases it.
 type Store struct {
 	db      *sql.DB
@@ -110,7 +115,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		if err := privateFiles(path, logger); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
-		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous("+sqliteSynchronous+")")
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}

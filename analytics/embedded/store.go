@@ -393,10 +393,9 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 		var id int64
 		inserted := false
 		for attempt := 0; !inserted; attempt++ {
-			next, ok := s.next[base]
-			if !ok {
-				next = base // the usual case: a millisecond no one wrote; a conflict says otherwise
-			}
+			// A millisecond this writer has not used starts at its first key (s.next holds
+			// keys past base only); a key taken by an earlier process is found by the conflict.
+			next := max(s.next[base], base)
 			if attempt > 0 {
 				var maxID sql.NullInt64
 				if err := last.QueryRowContext(ctx, base, base+1<<seqBits).Scan(&maxID); err != nil {
@@ -498,10 +497,10 @@ func (s *Store) Write(ctx context.Context, events []*usagev1.UsageEvent) error {
 }
 
 // A batch takes milliseconds of CPU. On a gateway with one processor (GOMAXPROCS=1: a process
-// pinned to one CPU, such as a cpuset of one; Go gives a CPU quota of one 2), a goroutine that
-// keeps it also keeps the network from being polled:
-// runtime.Gosched lets only goroutines already runnable go first, and the runtime's monitor
-// polls for them only every 10 ms, so requests would stall for the whole batch. Write instead
+// pinned to one CPU, such as a cpuset of one; Go sets 2 for a CPU quota of one core), a
+// goroutine that keeps it also keeps the network from being polled: runtime.Gosched lets only
+// goroutines already runnable go first, and the runtime's monitor polls for them only every
+// 10 ms, so requests would stall for the whole batch. Write instead
 // parks for yieldPause every yieldEvery events (about 0.15 ms of work): the processor, idle,
 // polls the network, and the requests that arrived run before the batch goes on.
 const (
