@@ -12,7 +12,7 @@ CHDB_PACKAGE := @chdb/lib-linux-x64-gnu@26.7.3-stable.1
 LLMGW_LIBCHDB ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/llmgw/libchdb.so
 export LLMGW_LIBCHDB
 
-.PHONY: run build test test-short generate check-generate lint bench bench-allocs bench-baseline tools clean chdb web check-web test-web
+.PHONY: run build gateway test test-short generate check-generate lint bench bench-allocs bench-baseline tools clean chdb web check-web test-web
 
 ## run: build and start the gateway on its embedded defaults (SQLite in ./data, port 8080);
 ## ARGS are passed to serve: make run ARGS='--config gateway.yaml'
@@ -22,6 +22,10 @@ run:
 ## build: build bin/llmgw
 build:
 	$(GO) build -o bin/llmgw ./cmd/llmgw
+
+## gateway: build bin/llmgw-gateway, the gateway-only build (serve --role gateway, usage to Kafka)
+gateway:
+	$(GO) build -tags llmgw_gateway_only -o bin/llmgw-gateway ./cmd/llmgw
 
 ## test: every test, with the race detector; needs Postgres (LLMGW_TEST_POSTGRES, default 127.0.0.1:5432)
 ## and, for the web app's browser test (app/web_e2e_test.go), Debian's chromium package

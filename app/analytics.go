@@ -1,3 +1,5 @@
+//go:build !llmgw_gateway_only
+
 package app
 
 import (
@@ -111,6 +113,15 @@ func parseConsumeFlags(args []string, getenv func(string) string, stderr io.Writ
 		return nil, fmt.Errorf("consume: --batch-wait must be positive")
 	}
 	return c, nil
+}
+
+// runConsume runs `llmgw consume`.
+func runConsume(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cc, err := parseConsumeFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	return consume(ctx, cc, stderr)
 }
 
 // consume runs the Kafka-to-ClickHouse consumer until ctx ends (SIGTERM): a batch already

@@ -12,17 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/llmgw/llmgw/configfile"
-	"github.com/llmgw/llmgw/control/pool"
-	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/breaker"
 	"github.com/llmgw/llmgw/gateway/catalog"
 	"github.com/llmgw/llmgw/gateway/checkpoint"
@@ -37,15 +32,10 @@ import (
 	"github.com/llmgw/llmgw/gateway/sticky"
 	"github.com/llmgw/llmgw/gateway/tracing"
 	"github.com/llmgw/llmgw/gateway/usage"
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 	"github.com/llmgw/llmgw/logbuffer"
 	"github.com/llmgw/llmgw/secretref"
-	"github.com/llmgw/llmgw/services/admin"
-	"github.com/llmgw/llmgw/services/controlplane"
 	"github.com/llmgw/llmgw/services/server"
-	"github.com/llmgw/llmgw/store"
-	"github.com/llmgw/llmgw/web"
 )
 
 const usageText = `llmgw is an AI gateway: one OpenAI-compatible API in front of every LLM provider.
@@ -172,28 +162,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return serve(ctx, cfg, getenv, stderr, nil)
 	case "migrate":
-		fs, cfg, err := flags("migrate", getenv, stderr)
-		if err != nil {
-			return err
-		}
-		e := &envReader{getenv: getenv}
-		chc := clickHouseMigrateFlags(fs, e)
-		if err := e.err(); err != nil {
-			return err
-		}
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if chc.URL != "" {
-			return migrateClickHouse(ctx, cfg, chc, stdout, stderr)
-		}
-		return migrate(ctx, cfg, getenv, stdout, stderr)
+		return runMigrate(ctx, args, getenv, stdout, stderr)
 	case "consume":
-		cc, err := parseConsumeFlags(args, getenv, stderr)
-		if err != nil {
-			return err
-		}
-		return consume(ctx, cc, stderr)
+		return runConsume(ctx, args, getenv, stderr)
 	case "apply":
 		return apply(ctx, args, getenv, stdout, stderr)
 	case "get":
@@ -250,35 +221,6 @@ func dataDir(cfg *Config) string {
 		return filepath.Dir(p)
 	}
 	return "data"
-}
-
-func openStore(ctx context.Context, cfg *Config, getenv func(string) string, opts store.Options) (*store.Store, error) {
-	if k := getenv("LLMGW_MASTER_KEY"); k != "" {
-		key, err := store.ParseMasterKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("LLMGW_MASTER_KEY: %w", err)
-		}
-		opts.MasterKey = key
-	}
-	opts.DataDir = dataDir(cfg)
-	return store.Open(ctx, cfg.DB, opts)
-}
-
-func migrate(ctx context.Context, cfg *Config, getenv func(string) string, stdout, stderr io.Writer) error {
-	logger, err := newLogger(cfg, stderr, nil)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, getenv, store.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	fmt.Fprintln(stdout, "database is up to date")
-	return nil
 }
 
 // hooks let tests observe a running server; production passes nil.
@@ -373,12 +315,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		return err
 	}
 	defer pl.close()
-	switch {
-	case pl.st != nil:
-		users.u = storeUsers{st: pl.st}
-	case pl.replica != nil:
-		users.u = pl.replica
-	}
+	users.u = pl.users
 	// Usage events leave the request path through a bounded queue: a stalled log disk or a
 	// Kafka producer must never add latency to a request.
 	sink := requestLog(cfg, logger, h.clock)
@@ -401,8 +338,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	}
 	m := metrics.New(&snaps, routing.breaker, mopts...)
 	m.WatchUsage(metrics.Stage{Name: "queue", Depth: queue.Len, Bytes: queue.Bytes, Dropped: queue.Dropped})
-	if pl.secrets != nil {
-		m.WatchSecrets(pl.secrets.Failures)
+	if pl.secretFailures != nil {
+		m.WatchSecrets(pl.secretFailures)
 	}
 	events.watch(m)
 	if err := m.Register(verifier.Collector(&snaps)); err != nil {
@@ -423,34 +360,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	p := pipeline.New(&snaps, rec, logger, pipeline.WithKeyUse(tracker), pipeline.WithUpstreamTimeout(cfg.UpstreamTimeout), pipeline.WithGuards(guards...), pipeline.WithBreaker(routing.breaker), pipeline.WithLatency(routing.latency), pipeline.WithSessions(sticky.New(h.clock, sticky.DefaultMax)), pipeline.WithTracer(tracer))
 	opts := server.Options{MaxBody: cfg.MaxBody, MaxFile: cfg.MaxFile, ReadTimeout: cfg.ReadTimeout, BatchKey: pl.batchKey,
 		Metrics: m.Handler(), MetricsPublic: cfg.MetricsPublic, Tracer: tracer, Usage: events.api, Pprof: cfg.Pprof, NoInference: cfg.Role == RoleControl}
-	var adm *admin.Service
+	var adminHandler adminv1connect.AdminServiceHandler
 	var db server.Pinger
-	if pl.st != nil {
-		hb := controlplane.DefaultHeartbeat
-		if h.heartbeat > 0 {
-			hb = h.heartbeat
-		}
-		cpOpts := []controlplane.Option{controlplane.WithHeartbeat(hb), controlplane.WithDone(ctx.Done()), controlplane.WithUsers(storeUsers{st: pl.st})}
-		var status admin.LimitStatus = gov
-		if cfg.Role == RoleControl {
-			// Only a control plane shares limits: an all-in-one process admits its own
-			// traffic outside the pool, so replicas of it keep local accounting.
-			lp := pool.New(pool.WithStore(pl.st), pool.WithLogger(logger), pool.WithClock(h.now()))
-			if err := lp.Load(ctx); err != nil {
-				return fmt.Errorf("load lease state: %w", err)
-			}
-			cpOpts = append(cpOpts, controlplane.WithLeases(lp))
-			status = poolStatus{pool: lp, now: h.now()}
-		}
-		adm, db = admin.New(pl.st, logger, admin.WithLimitStatus(status), admin.WithRoutingState(routing), admin.WithModelTest(&snaps, admin.DefaultTestTimeout, h.now())), pl.st
-		// The web app is served where the Admin API is: it is an Admin API client.
-		// Its single sign-on calls the login identity provider, which the CSP allows.
-		ui, err := web.New("/ui/", web.WithConnectOrigins(func() []string { return server.LoginOrigins(&snaps) }))
-		if err != nil {
+	if pl.control != nil {
+		if adminHandler, db, err = pl.control(ctx, controlDeps{cfg: cfg, h: h, snaps: &snaps, gov: gov, routing: routing, opts: &opts}); err != nil {
 			return err
 		}
-		opts.UI = ui
-		opts.ControlPlane = controlplane.New(pl.feed, pl.st, logger, cpOpts...)
 	}
 	if pl.replica != nil {
 		opts.Status = func() map[string]any {
@@ -475,10 +390,6 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 		}
 	}
 	opts.Status = withIdentityStatus(opts.Status, &snaps, verifier)
-	var adminHandler adminv1connect.AdminServiceHandler
-	if adm != nil {
-		adminHandler = adm
-	}
 	srv := server.New(&snaps, p, adminHandler, db, logger, opts)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -527,11 +438,11 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if pl.st != nil {
-			tracker.Run(bg, 30*time.Second, pl.st.TouchAPIKeys, logger)
+		if pl.touchKeys != nil {
+			tracker.Run(bg, 30*time.Second, pl.touchKeys, logger)
 		}
 	}()
-	logger.Info("llmgw serving", "addr", ln.Addr().String(), "role", cfg.Role, "db", pl.dialect(), "version", Version)
+	logger.Info("llmgw serving", "addr", ln.Addr().String(), "role", cfg.Role, "db", pl.dialect, "version", Version)
 	if lb != nil {
 		lb.Flush() // the start's lines (a generated admin token among them) show at once
 	}
@@ -609,207 +520,4 @@ func upstreamTransport() *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	return t
-}
-
-// readFile reads and parses the config file. Its secrets that could not be resolved are
-// listed in it (the file still applies, their accounts and models without a key, and the rest
-// serves), and so are its virtual models and routing rules, which are not stored.
-func readFile(path string, getenv func(string) string) (*configfile.File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	f, err := configfile.Parse(data, configfile.EnvFileResolver(getenv))
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return f, nil
-}
-
-// routingNames returns the names of the virtual models (fqn) and the ids of the routing rules
-// that f (nil: no file) defines.
-func routingNames(f *configfile.File) (virtual, rules []string) {
-	if f == nil {
-		return nil, nil
-	}
-	for _, v := range f.VirtualModels {
-		virtual = append(virtual, v.Account+"/"+v.Name)
-	}
-	for _, r := range f.RoutingRules {
-		rules = append(rules, r.ID)
-	}
-	return virtual, rules
-}
-
-// applyFile applies the config file f, read from path, to the store.
-func applyFile(ctx context.Context, st *store.Store, path string, f *configfile.File, logger *slog.Logger) error {
-	n, err := configfile.Apply(ctx, st, f)
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, publicMessage(err))
-	}
-	logger.Info("applied config file", "path", path, "changes", n, "virtual_models", len(f.VirtualModels), "routing_rules", len(f.RoutingRules), "body_logging_rules", len(f.BodyLogging))
-	return nil
-}
-
-// missingSecrets adds the config file's unresolved secrets to every snapshot config. They are
-// resolved once, at start: an environment variable cannot change in a running process, and
-// a file:// secret that appears later is read at the next start (or set with the Admin API,
-// which takes precedence at once). It adds the file's body logging rules, which live in the
-// file only, and its virtual models and routing rules to the Admin API's: the file's come
-// first, and the file's definition wins over a stored one of the same name (the Admin API
-// refuses to write such a name while the file defines it; one stored before the file defined
-// it is left out with a warning).
-type missingSecrets struct {
-	snapshot.Source
-	missing []snapshot.MissingSecret
-	virtual []snapshot.VirtualModel
-	routing []snapshot.RoutingRule
-	bodies  []snapshot.BodyLogRule
-	logger  *slog.Logger
-}
-
-// Revision is the store's: the file's part changes only with a restart.
-func (m missingSecrets) Revision(ctx context.Context) (int64, error) {
-	if r, ok := m.Source.(snapshot.Revisioner); ok {
-		return r.Revision(ctx)
-	}
-	return 0, errors.New("the source has no revision")
-}
-
-func (m missingSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
-	cfg, err := m.Source.SnapshotConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cfg.MissingSecrets = m.missing
-	vms := slices.Clone(m.virtual)
-	for _, v := range cfg.VirtualModels {
-		if slices.ContainsFunc(m.virtual, func(f snapshot.VirtualModel) bool { return f.Account == v.Account && f.Name == v.Name }) {
-			m.logger.Warn("stored virtual model left out: the config file defines one of the same name", "model", v.Account+"/"+v.Name)
-			continue
-		}
-		vms = append(vms, v)
-	}
-	rules := slices.Clone(m.routing)
-	for _, r := range cfg.RoutingRules {
-		if slices.ContainsFunc(m.routing, func(f snapshot.RoutingRule) bool { return f.ID == r.ID }) {
-			m.logger.Warn("stored routing rule left out: the config file defines one of the same id", "rule", r.ID)
-			continue
-		}
-		rules = append(rules, r)
-	}
-	cfg.VirtualModels, cfg.RoutingRules = vms, rules
-	cfg.BodyLogging = m.bodies
-	return cfg, nil
-}
-
-// log warns once per missing secret, naming the account, the model and the reference (never
-// a value), and whether the account answers 503 or serves with the secret stored earlier.
-func (m missingSecrets) log(snap *snapshot.Snapshot, logger *slog.Logger) {
-	for _, ms := range m.missing {
-		name := ms.Account
-		if ms.Model != "" {
-			name += "/" + ms.Model
-		}
-		attrs := []any{"account", ms.Account, "problem", ms.Problem}
-		if ms.Model != "" {
-			attrs = []any{"account", ms.Account, "model", ms.Model, "problem", ms.Problem}
-		}
-		if _, ok := snap.Unavailable()[name]; ok {
-			logger.Warn("a secret in the config file is missing: this provider account's models answer 503 until it is set", attrs...)
-		} else {
-			logger.Warn("a secret in the config file is missing: the secret stored earlier is used", attrs...)
-		}
-	}
-}
-
-// publicMessage keeps the store's field-naming message and drops nothing else.
-func publicMessage(err error) error {
-	var e *apierr.Error
-	if errors.As(err, &e) && e.Param != "" {
-		return fmt.Errorf("%w (field %s)", err, e.Param)
-	}
-	return err
-}
-
-// bootstrap prepares a fresh database: the admin token, the built-in mock account, and
-// accounts for provider keys found in the environment. On later starts it only updates the
-// admin token when LLMGW_ADMIN_TOKEN changed, with a warning.
-func bootstrap(ctx context.Context, st *store.Store, getenv func(string) string, stderr io.Writer, logger *slog.Logger) error {
-	stored, err := st.AdminTokenHash(ctx)
-	if err != nil {
-		return err
-	}
-	fresh := stored == ""
-	if tok := getenv("LLMGW_ADMIN_TOKEN"); tok != "" {
-		if h := snapshot.KeyHash(tok); h != stored {
-			if err := st.SetAdminTokenHash(ctx, h); err != nil {
-				return err
-			}
-			if !fresh {
-				// Loudly: whoever held the previous admin token has just lost it.
-				logger.Warn("the admin token was replaced from LLMGW_ADMIN_TOKEN: the previous admin token no longer works")
-			}
-		}
-	} else if fresh {
-		tok := snapshot.NewKeySecret()
-		if err := st.SetAdminTokenHash(ctx, snapshot.KeyHash(tok)); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "\n  Generated admin token (shown once; store it, or set LLMGW_ADMIN_TOKEN):\n\n    %s\n\n", tok)
-	}
-	if !fresh {
-		return nil
-	}
-	seed := []struct {
-		account *adminv1.ProviderAccount
-		models  []*adminv1.Model
-	}{{
-		account: &adminv1.ProviderAccount{Name: "mock", Provider: "mock"},
-		models: []*adminv1.Model{
-			{Account: "mock", Name: "echo", Types: []string{snapshot.TypeChat}},
-			{Account: "mock", Name: "embed", Types: []string{snapshot.TypeEmbedding}},
-		},
-	}}
-	if k := getenv("OPENAI_API_KEY"); k != "" {
-		seed = append(seed, struct {
-			account *adminv1.ProviderAccount
-			models  []*adminv1.Model
-		}{
-			account: &adminv1.ProviderAccount{Name: "openai", Provider: "openai", ApiKey: k},
-			models: []*adminv1.Model{
-				{Account: "openai", Name: "gpt-4o", Types: []string{snapshot.TypeChat}},
-				{Account: "openai", Name: "gpt-4o-mini", Types: []string{snapshot.TypeChat}},
-				{Account: "openai", Name: "text-embedding-3-small", Types: []string{snapshot.TypeEmbedding}},
-			},
-		})
-	}
-	if k := getenv("ANTHROPIC_API_KEY"); k != "" {
-		seed = append(seed, struct {
-			account *adminv1.ProviderAccount
-			models  []*adminv1.Model
-		}{
-			account: &adminv1.ProviderAccount{Name: "anthropic", Provider: "anthropic", ApiKey: k},
-			models: []*adminv1.Model{
-				{Account: "anthropic", Name: "claude-sonnet-4-5", Types: []string{snapshot.TypeChat}},
-				{Account: "anthropic", Name: "claude-haiku-4-5", Types: []string{snapshot.TypeChat}},
-			},
-		})
-	}
-	for _, s := range seed {
-		if _, err := st.CreateProviderAccount(ctx, s.account); err != nil {
-			var e *apierr.Error
-			if errors.As(err, &e) && e.Kind == apierr.KindAlreadyExists {
-				continue
-			}
-			return fmt.Errorf("bootstrap %s: %w", s.account.Name, err)
-		}
-		for _, m := range s.models {
-			if _, err := st.CreateModel(ctx, m); err != nil {
-				return fmt.Errorf("bootstrap %s/%s: %w", m.Account, m.Name, err)
-			}
-		}
-		logger.Info("created provider account", "name", s.account.Name, "provider", s.account.Provider)
-	}
-	return nil
 }

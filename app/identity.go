@@ -2,33 +2,11 @@ package app
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/oidc"
 	"github.com/llmgw/llmgw/gateway/snapshot"
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
-	"github.com/llmgw/llmgw/store"
 )
-
-// storeUsers stores the users that OIDC logins create (oidc.UserStore), in processes with a
-// database; a gateway replica has the control plane store them.
-type storeUsers struct{ st *store.Store }
-
-// EnsureUser creates user name, without teams: a login's teams come from its token.
-func (u storeUsers) EnsureUser(ctx context.Context, name string) error {
-	_, err := u.st.GetUser(ctx, name)
-	var ae *apierr.Error
-	if err == nil || !errors.As(err, &ae) || ae.Kind != apierr.KindNotFound {
-		return err
-	}
-	_, err = u.st.CreateUser(ctx, &adminv1.User{Name: name})
-	if errors.As(err, &ae) && ae.Kind == apierr.KindAlreadyExists {
-		return nil // created meanwhile, by another process
-	}
-	return err
-}
 
 // lazyUsers is a UserStore set once the plane is open: the store, or for a gateway replica
 // the control plane (ControlPlaneService.EnsureUsers). Until then it stores nothing.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,16 +11,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmgw/llmgw/configfile"
 	"github.com/llmgw/llmgw/gateway/catalog"
 	"github.com/llmgw/llmgw/gateway/checkpoint"
+	"github.com/llmgw/llmgw/gateway/keyuse"
 	"github.com/llmgw/llmgw/gateway/lease"
+	"github.com/llmgw/llmgw/gateway/oidc"
 	"github.com/llmgw/llmgw/gateway/provider/registry"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
+	"github.com/llmgw/llmgw/masterkey"
 	"github.com/llmgw/llmgw/replica"
-	"github.com/llmgw/llmgw/secretref"
-	"github.com/llmgw/llmgw/services/controlplane"
-	"github.com/llmgw/llmgw/store"
+	"github.com/llmgw/llmgw/services/server"
 )
 
 // The roles of serve.
@@ -66,31 +66,42 @@ func checkRole(cfg *Config, getenv func(string) string) error {
 // plane is where a process's configuration comes from: its store (roles all and control),
 // which it also publishes to replicas, or a control plane (role gateway).
 type plane struct {
-	st       *store.Store       // nil in a gateway
+	// control serves what a process with the database adds to the gateway (the Admin API,
+	// the web app, the control-plane service); nil in a gateway.
+	control func(ctx context.Context, d controlDeps) (adminv1connect.AdminServiceHandler, server.Pinger, error)
+	// touchKeys records API keys' last use in the database; nil in a gateway.
+	touchKeys keyuse.Sink
+	// users stores the users OIDC logins create: the store, or a replica's control plane.
+	users    oidc.UserStore
+	dialect  string             // the database's, or "none (gateway)"
 	reloader *snapshot.Reloader // nil in a gateway
-	feed     *controlplane.Feed // nil in a gateway
-	replica  *replica.Replica   // nil unless a gateway
-	leases   *lease.Leases      // a gateway's share of every limit and budget
-	state    checkpoint.Store   // where rate-limit and budget state outlives a restart
+	// refresh reads the config file's secret-manager references again, on its own schedule,
+	// until ctx is done; nil without them.
+	refresh  func(ctx context.Context)
+	replica  *replica.Replica // nil unless a gateway
+	leases   *lease.Leases    // a gateway's share of every limit and budget
+	state    checkpoint.Store // where rate-limit and budget state outlives a restart
 	batchKey []byte
 	close    func()
 	logger   *slog.Logger
-	// secrets holds the config file's secret-manager values (nil when it has none), read
-	// again every secretEvery.
-	secrets     *secretref.Cache
-	secretEvery time.Duration
+	// secretFailures counts failed secret-manager reads (nil without secret-manager
+	// references), for the metrics.
+	secretFailures func() map[string]int64
+}
+
+// controlDeps is what plane.control wires the Admin API and the control-plane service to.
+type controlDeps struct {
+	cfg     *Config
+	h       *hooks
+	snaps   *snapshot.Holder
+	gov     *governance
+	routing routingState
+	opts    *server.Options
 }
 
 // leaseSync is how often a replica reports usage and renews its leases (and at once when a
 // lease runs low).
 const leaseSync = 200 * time.Millisecond
-
-func (p *plane) dialect() string {
-	if p.st == nil {
-		return "none (gateway)"
-	}
-	return p.st.Dialect()
-}
 
 // run keeps the configuration current until ctx is done: the store's revision is checked
 // every interval, or the control plane's stream is watched.
@@ -98,8 +109,8 @@ func (p *plane) run(ctx context.Context, interval time.Duration) {
 	if p.reloader != nil {
 		go p.reloader.Run(ctx, interval)
 	}
-	if p.secrets != nil {
-		go refreshSecrets(ctx, p.secrets, p.secretEvery, p.reloader, p.logger)
+	if p.refresh != nil {
+		go p.refresh(ctx)
 	}
 	if p.replica != nil {
 		go p.replica.Run(ctx)
@@ -107,97 +118,6 @@ func (p *plane) run(ctx context.Context, interval time.Duration) {
 			p.logger.Warn("lease exchange failed; admitting on leases, then by local accounting", "error", err)
 		})
 	}
-}
-
-// storePlane opens the store, applies the config file, and builds the first snapshot, which
-// every configuration write rebuilds and publishes to the replicas.
-func storePlane(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, snaps *snapshot.Holder, reg *registry.Registry, cat *catalog.Catalog, h *hooks, logger *slog.Logger) (_ *plane, err error) {
-	var reloader *snapshot.Reloader
-	// The config file is read first: the store refuses Admin API virtual models and routing
-	// rules of the names the file defines, which are not stored and take precedence.
-	var file *configfile.File
-	if cfg.ConfigFile != "" {
-		if file, err = readFile(cfg.ConfigFile, getenv); err != nil {
-			return nil, err
-		}
-	}
-	fileVirtual, fileRules := routingNames(file)
-	st, err := openStore(ctx, cfg, getenv, store.Options{
-		FileVirtualModels: fileVirtual,
-		FileRoutingRules:  fileRules,
-		Logger:            logger,
-		ValidateProvider:  reg.Validate,
-		ValidateModel:     reg.Check,
-		OnChange: func() {
-			// Read-your-writes: the Admin call returns after the new snapshot serves, and
-			// once the replicas' streams have been woken with it.
-			if reloader != nil {
-				if err := reloader.Reload(context.Background()); err != nil {
-					logger.Warn("could not reload configuration after a write", "error", err)
-				}
-			}
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			_ = st.Close()
-		}
-	}()
-	if st.Dialect() == store.DialectSQLite {
-		if err := st.Migrate(ctx); err != nil {
-			return nil, fmt.Errorf("migrate sqlite: %w", err)
-		}
-	} else if err := st.CheckSchema(ctx); err != nil {
-		return nil, err
-	}
-	if err := bootstrap(ctx, st, getenv, stderr, logger); err != nil {
-		return nil, err
-	}
-	var src snapshot.Source = st
-	var missing *missingSecrets
-	var secrets *secretref.Cache
-	closeSecrets := func() {}
-	if file != nil {
-		if err := applyFile(ctx, st, cfg.ConfigFile, file, logger); err != nil {
-			return nil, err
-		}
-		if len(file.MissingSecrets)+len(file.VirtualModels)+len(file.RoutingRules)+len(file.BodyLogging) > 0 {
-			missing = &missingSecrets{Source: st, missing: file.MissingSecrets, virtual: file.VirtualModels, routing: file.RoutingRules, bodies: file.BodyLogging, logger: logger}
-			src = *missing
-		}
-		if len(file.ManagedSecrets) > 0 {
-			if cfg.SecretRefresh <= 0 {
-				return nil, fmt.Errorf("--secret-refresh (LLMGW_SECRET_REFRESH) must be positive, not %v", cfg.SecretRefresh)
-			}
-			if secrets, closeSecrets, err = newSecretCache(ctx, file.ManagedSecrets, getenv, h, logger); err != nil {
-				return nil, err
-			}
-			defer func() {
-				if err != nil {
-					closeSecrets()
-				}
-			}()
-			src = managedSecrets{Source: src, refs: file.ManagedSecrets, cache: secrets}
-		}
-	}
-	feed := controlplane.NewFeed()
-	reloader = snapshot.NewReloader(src, reg, cat, snaps, logger)
-	reloader.OnConfig(func(c *snapshot.Config) {
-		if err := feed.Publish(c); err != nil {
-			logger.Error("could not publish the configuration to gateway replicas", "error", err)
-		}
-	})
-	if err := reloader.Reload(ctx); err != nil {
-		return nil, fmt.Errorf("build snapshot: %w", err)
-	}
-	if missing != nil {
-		missing.log(snaps.Load(), logger)
-	}
-	return &plane{st: st, reloader: reloader, feed: feed, state: st, batchKey: st.DeriveKey("batch ids"), logger: logger,
-		secrets: secrets, secretEvery: cfg.SecretRefresh, close: func() { closeSecrets(); _ = st.Close() }}, nil
 }
 
 // gatewayPlane starts a replica from the config saved by its last run, if any; the stream
@@ -208,7 +128,7 @@ func gatewayPlane(cfg *Config, getenv func(string) string, snaps *snapshot.Holde
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := store.NewSealer(key)
+	sealer, err := masterkey.NewSealer(key)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +171,7 @@ func gatewayPlane(cfg *Config, getenv func(string) string, snaps *snapshot.Holde
 	if h.clock != nil {
 		lopts = append(lopts, lease.WithClock(h.clock))
 	}
-	return &plane{replica: r, leases: lease.New(id, r, lopts...), state: fileState{dir: filepath.Join(dir, "state")}, batchKey: store.DeriveKey(key, "batch ids"), close: func() {}, logger: logger}, nil
+	return &plane{replica: r, users: r, dialect: "none (gateway)", leases: lease.New(id, r, lopts...), state: fileState{dir: filepath.Join(dir, "state")}, batchKey: masterkey.Derive(key, "batch ids"), close: func() {}, logger: logger}, nil
 }
 
 // sameConfig reports whether two configs differ only in their revision.
@@ -265,7 +185,7 @@ func sameConfig(a, b *snapshot.Config) bool {
 // makes one up: it must be the control plane's, or batch ids would not match across replicas.
 func gatewayMasterKey(dir string, getenv func(string) string) ([]byte, error) {
 	if k := getenv("LLMGW_MASTER_KEY"); k != "" {
-		key, err := store.ParseMasterKey(k)
+		key, err := masterkey.Parse(k)
 		if err != nil {
 			return nil, fmt.Errorf("LLMGW_MASTER_KEY: %w", err)
 		}
@@ -275,7 +195,7 @@ func gatewayMasterKey(dir string, getenv func(string) string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--role gateway needs the control plane's master key: set LLMGW_MASTER_KEY or put it in %s", filepath.Join(dir, "master.key"))
 	}
-	return store.ParseMasterKey(string(b))
+	return masterkey.Parse(string(b))
 }
 
 // fileState keeps a gateway's rate-limit and budget state in files of its data directory, as

@@ -12,6 +12,7 @@ import (
 
 	mt "github.com/llmgw/llmgw/gateway/metrics/metricstest"
 	"github.com/llmgw/llmgw/gateway/provider/providertest"
+	"github.com/llmgw/llmgw/masterkey"
 	"github.com/llmgw/llmgw/secretref/secretreftest"
 	"github.com/llmgw/llmgw/store"
 )
@@ -118,7 +119,7 @@ func TestSecretManagerRotation(t *testing.T) {
 			t.Errorf("the logs hold the key %s", v)
 		}
 	}
-	key, err := store.ParseMasterKey(testMasterKey)
+	key, err := masterkey.Parse(testMasterKey)
 	if err != nil {
 		t.Fatal(err)
 	}

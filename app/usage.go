@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmgw/llmgw/analytics/clickhouse"
-	"github.com/llmgw/llmgw/analytics/embedded"
 	"github.com/llmgw/llmgw/analytics/event"
 	"github.com/llmgw/llmgw/analytics/kafka"
 	"github.com/llmgw/llmgw/analytics/spool"
@@ -20,7 +18,6 @@ import (
 	"github.com/llmgw/llmgw/gateway/snapshot"
 	"github.com/llmgw/llmgw/gateway/usage"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
-	usagesvc "github.com/llmgw/llmgw/services/usage"
 )
 
 // usageQueueBytes bounds the usage events held in memory between the request path and their
@@ -94,14 +91,22 @@ func kafkaTLS(on bool) *tls.Config {
 // log), or with Kafka configured, the Kafka producer and sink.
 type usageSink struct {
 	sink     usage.Sink
-	producer *kafka.Producer                    // nil without Kafka
-	store    *embedded.Store                    // nil with Kafka
-	ch       *clickhouse.Querier                // the Usage API's ClickHouse, with Kafka and --clickhouse
-	api      usagev1connect.UsageServiceHandler // the Usage API over store or ch; nil with Kafka alone
-	stop     context.CancelFunc
-	done     chan struct{}
-	closed   bool
-	grace    time.Duration // usageCloseGrace
+	producer *kafka.Producer // nil without Kafka
+	// store is the embedded usage store (nil with Kafka): its writer runs until close, then
+	// the store closes.
+	store   usageStore
+	chClose func()                             // closes the Usage API's ClickHouse, with Kafka and --clickhouse
+	api     usagev1connect.UsageServiceHandler // the Usage API over store or ClickHouse; nil with Kafka alone
+	stop    context.CancelFunc
+	done    chan struct{}
+	closed  bool
+	grace   time.Duration // usageCloseGrace
+}
+
+// usageStore is the embedded usage store as the sink runs it (analytics/embedded.Store).
+type usageStore interface {
+	Run(ctx context.Context)
+	Close() error
 }
 
 // newUsageSink returns the usage sink of cfg: logs, with Kafka when configured, its spool in
@@ -113,11 +118,7 @@ func newUsageSink(ctx context.Context, cfg *Config, getenv func(string) string, 
 		return nil, fmt.Errorf("--clickhouse (LLMGW_CLICKHOUSE) needs --kafka-brokers: without Kafka, usage events go to the embedded store and the Usage API answers from it")
 	}
 	if u.Brokers == "" {
-		st, err := openEmbedded(ctx, cfg, event.NewConverter(u.Replica, u.Region, snaps), logger)
-		if err != nil {
-			return nil, err
-		}
-		return &usageSink{sink: usage.Tee{st, logs}, store: st, api: usagesvc.New(st, logger)}, nil
+		return embeddedSink(ctx, cfg, event.NewConverter(u.Replica, u.Region, snaps), logs, logger)
 	}
 	sp, err := spool.Open(filepath.Join(dataDir(cfg), "spool"), u.SpoolMaxBytes, logger)
 	if err != nil {
@@ -130,15 +131,10 @@ func newUsageSink(ctx context.Context, cfg *Config, getenv func(string) string, 
 	}
 	s := &usageSink{sink: usage.Tee{p, logs}, producer: p, grace: usageCloseGrace}
 	if u.ClickHouse != "" {
-		chc, err := clickhouse.ParseURL(u.ClickHouse)
-		if err == nil {
-			s.ch, err = clickhouse.NewQuerier(ctx, chc)
-		}
-		if err != nil {
+		if s.api, s.chClose, err = clickHouseAPI(ctx, u.ClickHouse, logger); err != nil {
 			p.Close(ctx)
 			return nil, fmt.Errorf("--clickhouse: %w", err)
 		}
-		s.api = usagesvc.New(s.ch, logger)
 	}
 	return s, nil
 }
@@ -191,8 +187,8 @@ func (s *usageSink) close(ctx context.Context) error {
 	if s.producer == nil {
 		return nil
 	}
-	if s.ch != nil {
-		s.ch.Close()
+	if s.chClose != nil {
+		s.chClose()
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.grace)
 	defer cancel()

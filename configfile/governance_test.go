@@ -15,6 +15,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/limiter"
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/masterkey"
 	"github.com/llmgw/llmgw/store"
 )
 
@@ -102,7 +103,7 @@ func wantTFY() ([]*adminv1.RateLimit, []*adminv1.Budget) {
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "llmgw.db"), store.Options{MasterKey: bytes.Repeat([]byte{3}, store.MasterKeySize)})
+	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "llmgw.db"), store.Options{MasterKey: bytes.Repeat([]byte{3}, masterkey.Size)})
 	if err != nil {
 		t.Fatal(err)
 	}

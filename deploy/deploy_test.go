@@ -417,7 +417,7 @@ func TestDockerCompose(t *testing.T) {
 	}
 	var compose struct {
 		Services map[string]struct {
-			Build       string            `yaml:"build"`
+			Build       any               `yaml:"build"` // "." or {context, target}
 			Command     []string          `yaml:"command"`
 			Environment map[string]string `yaml:"environment"`
 			DependsOn   map[string]any    `yaml:"depends_on"`
@@ -428,7 +428,7 @@ func TestDockerCompose(t *testing.T) {
 	}
 	roles := map[string][]string{}
 	for name, s := range compose.Services {
-		if s.Build == "" {
+		if s.Build == nil {
 			continue
 		}
 		sub := checkArgs(t, "service "+name, s.Command, cmds)
@@ -440,6 +440,9 @@ func TestDockerCompose(t *testing.T) {
 			role = s.Command[i+1]
 			if role == "gateway" && !slices.Contains(s.Command, "--control-plane") {
 				t.Errorf("service %s: a gateway without --control-plane", name)
+			}
+			if b, _ := s.Build.(map[string]any); role == "gateway" && (b == nil || b["target"] != "gateway") {
+				t.Errorf("service %s: a gateway built from %v, want the Dockerfile's gateway-only stage (target: gateway)", name, s.Build)
 			}
 		}
 		roles[role] = append(roles[role], name)

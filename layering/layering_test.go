@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,6 +53,60 @@ var rules = []struct {
 	{"gateway/", "web", "the data plane does not serve the web app"},
 	{"services/", "web", "the server takes the web app as an http.Handler option; only the process wiring embeds it"},
 	{"web", "", "the web app's file server is a leaf: the app reaches the gateway only through its public APIs"},
+	{"masterkey", "", "the master key is a leaf: the store and a gateway replica (which links no store) both use it"},
+	{"services/adminaccess", "store", "who may use the Admin API is what the server needs without the Admin API's storage"},
+}
+
+// notInGatewayOnly are the dependencies the gateway-only build (cmd/llmgw with the
+// llmgw_gateway_only tag) must not link: what only a process with the database serves.
+var notInGatewayOnly = []struct{ pkg, why string }{
+	{module + "store", "a gateway replica never opens the database"},
+	{module + "ent", "a gateway replica never opens the database"},
+	{"entgo.io/ent", "the database's ORM"},
+	{"ariga.io/atlas", "the database's migrations"},
+	{"modernc.org/sqlite", "SQLite: the config database and the embedded usage store"},
+	{"github.com/jackc/pgx", "Postgres: the config database"},
+	{module + "analytics/embedded", "the embedded usage store: a replica sends usage to Kafka"},
+	{module + "analytics/clickhouse", "the Usage API's ClickHouse is read by the control plane"},
+	{"github.com/ClickHouse/ch-go", "the Usage API's ClickHouse is read by the control plane"},
+	{module + "services/admin", "the Admin API is served by the control plane"},
+	{module + "web", "the web app is served where the Admin API is"},
+	{"github.com/aws/aws-sdk-go-v2/service/ssm", "secret managers are read by the control plane"},
+	{"github.com/aws/aws-sdk-go-v2/service/secretsmanager", "secret managers are read by the control plane"},
+	{"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault", "secret managers are read by the control plane"},
+	{"cloud.google.com/go/secretmanager", "secret managers are read by the control plane"},
+	{"github.com/hashicorp/vault", "secret managers are read by the control plane"},
+}
+
+// TestGatewayOnlyBuild: the gateway-only build links none of the control plane's
+// dependencies, which are most of the full binary's size and of its resident memory.
+func TestGatewayOnlyBuild(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-tags", "llmgw_gateway_only", "../cmd/llmgw").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 100 || !slices.Contains(deps, module+"gateway/pipeline") || !slices.Contains(deps, module+"replica") {
+		t.Fatalf("go list -deps found %d packages, without the gateway's pipeline or the replica", len(deps))
+	}
+	for _, d := range deps {
+		for _, n := range notInGatewayOnly {
+			if d == n.pkg || strings.HasPrefix(d, n.pkg+"/") {
+				t.Errorf("the gateway-only build links %s: %s", d, n.why)
+			}
+		}
+	}
+	// The full build links them: the list above names real packages.
+	out, err = exec.Command("go", "list", "-deps", "../cmd/llmgw").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	full := strings.Fields(string(out))
+	for _, n := range notInGatewayOnly {
+		if !slices.ContainsFunc(full, func(d string) bool { return d == n.pkg || strings.HasPrefix(d, n.pkg+"/") }) {
+			t.Errorf("the full build does not link %s: the gateway-only check of it checks nothing", n.pkg)
+		}
+	}
 }
 
 func TestDependencyDirection(t *testing.T) {

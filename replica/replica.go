@@ -35,7 +35,7 @@ const SavedFile = "replica-config.sealed"
 // savedAD binds the sealed file to its purpose: it cannot be swapped for another sealed value.
 var savedAD = []byte("llmgw replica config v1")
 
-// Sealer encrypts the saved config; store.Sealer under the master key implements it.
+// Sealer encrypts the saved config; masterkey.Sealer under the master key implements it.
 type Sealer interface {
 	Seal(plaintext, additionalData []byte) []byte
 	Open(sealed, additionalData []byte) ([]byte, error)

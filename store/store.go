@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -24,6 +22,7 @@ import (
 	"github.com/llmgw/llmgw/ent"
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/provider"
+	"github.com/llmgw/llmgw/masterkey"
 )
 
 // Dialect names returned by Store.Dialect.
@@ -73,7 +72,7 @@ type Store struct {
 	db      *sql.DB
 	client  *ent.Client
 	dialect string
-	sealer  *Sealer
+	sealer  *masterkey.Sealer
 	derive  []byte // the master key, for DeriveKey only
 	opts    Options
 	logger  *slog.Logger
@@ -90,7 +89,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	sealer, err := NewSealer(key)
+	sealer, err := masterkey.NewSealer(key)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -341,16 +340,6 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// DeriveKey returns a 32-byte key for purpose, derived from the master key with HKDF-SHA256,
-// so every process with the same master key derives the same key and no purpose's key reveals
-// the master key or another purpose's key.
-func (s *Store) DeriveKey(purpose string) []byte { return DeriveKey(s.derive, purpose) }
-
-// DeriveKey is Store.DeriveKey for a master key held without a store (a gateway replica's).
-func DeriveKey(master []byte, purpose string) []byte {
-	k, err := hkdf.Key(sha256.New, master, nil, "llmgw "+purpose, 32)
-	if err != nil {
-		panic(err) // only for a length HKDF-SHA256 cannot produce; 32 is not one
-	}
-	return k
-}
+// DeriveKey returns a 32-byte key for purpose, derived from the master key
+// (masterkey.Derive).
+func (s *Store) DeriveKey(purpose string) []byte { return masterkey.Derive(s.derive, purpose) }

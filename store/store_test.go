@@ -3,8 +3,6 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
+	"github.com/llmgw/llmgw/masterkey"
 	"github.com/llmgw/llmgw/store"
 	"github.com/llmgw/llmgw/store/pgtest"
 	"github.com/llmgw/llmgw/store/storetest"
@@ -151,7 +150,7 @@ func TestMasterKeyFile(t *testing.T) {
 		t.Errorf("master.key mode = %v, want 0600", perm)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "master.key"))
-	key, err := store.ParseMasterKey(string(b))
+	key, err := masterkey.Parse(string(b))
 	if err != nil {
 		t.Fatalf("parse master.key: %v", err)
 	}
@@ -182,31 +181,6 @@ func TestMasterKeyFile(t *testing.T) {
 			_, err = st.SnapshotConfig(ctx)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("snapshot error = %v, want error %v", err, tt.wantErr)
-			}
-		})
-	}
-}
-
-func TestParseMasterKey(t *testing.T) {
-	raw := bytes.Repeat([]byte{0xab}, 32)
-	tests := []struct {
-		name, in string
-		wantErr  bool
-	}{
-		{"hex", hex.EncodeToString(raw), false},
-		{"base64", base64.StdEncoding.EncodeToString(raw), false},
-		{"base64 raw url with newline", base64.RawURLEncoding.EncodeToString(raw) + "\n", false},
-		{"short", base64.StdEncoding.EncodeToString(raw[:16]), true},
-		{"garbage", "not a key!", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := store.ParseMasterKey(tt.in)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if !tt.wantErr && !bytes.Equal(got, raw) {
-				t.Fatalf("key = %x, want %x", got, raw)
 			}
 		})
 	}

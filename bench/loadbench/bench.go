@@ -34,10 +34,14 @@ const (
 	// targetFull is the governed llmgw routing a virtual model and producing its usage
 	// events to Kafka: everything issue 11 measures on (see full.go).
 	targetFull = "llmgw-full"
+	// targetReplica is the full target's configuration served by a gateway replica, the
+	// gateway-only build, of a control plane: what runs beside applications in a
+	// deployment with a control plane (see replica.go).
+	targetReplica = "llmgw-replica"
 )
 
 // allTargets is every target in measurement order.
-var allTargets = []string{targetDirect, targetProxy, targetLLMGW, targetGoverned, targetFull}
+var allTargets = []string{targetDirect, targetProxy, targetLLMGW, targetGoverned, targetFull, targetReplica}
 
 // Models sent in the request body. Direct and proxy ignore it; llmgw routes
 // "<provider account>/<integration>" to the fake upstream.
@@ -177,7 +181,7 @@ func parseTargets(s string) ([]string, error) {
 		t = strings.TrimSpace(t)
 		switch t {
 		case "":
-		case targetDirect, targetProxy, targetLLMGW, targetGoverned, targetFull:
+		case targetDirect, targetProxy, targetLLMGW, targetGoverned, targetFull, targetReplica:
 			want[t] = true
 		default:
 			return nil, fmt.Errorf("run: unknown target %q (want one of %s)", t, strings.Join(allTargets, ", "))
@@ -206,6 +210,8 @@ type bench struct {
 	pin    pinner
 	log    *slog.Logger
 	starts int // gateways started so far, each in its own directory
+	// gatewayOnly is the gateway-only build of llmgw (the replica target's), when measured.
+	gatewayOnly string
 }
 
 // runBench is the "run" subcommand: it builds what it needs, starts the fake
@@ -252,9 +258,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	gateway := filepath.Join(dir, "llmgw")
-	if slices.Contains(cfg.targets, targetLLMGW) || slices.Contains(cfg.targets, targetGoverned) || slices.Contains(cfg.targets, targetFull) {
+	if slices.ContainsFunc(cfg.targets, func(t string) bool { return strings.HasPrefix(t, "llmgw") }) {
 		if err := b.build(ctx, gateway, "./cmd/llmgw"); err != nil {
 			return fmt.Errorf("llmgw does not build (measure the others with -targets direct,proxy): %w", err)
+		}
+	}
+	if slices.Contains(cfg.targets, targetReplica) {
+		b.gatewayOnly = filepath.Join(dir, "llmgw-gateway")
+		if err := b.build(ctx, b.gatewayOnly, "./cmd/llmgw", "-tags", gatewayOnlyTag); err != nil {
+			return fmt.Errorf("the gateway-only llmgw does not build: %w", err)
 		}
 	}
 
@@ -389,7 +401,7 @@ func (b *bench) startTarget(ctx context.Context, name string, upstream *process,
 		}
 		return &target{name: name, p: p, req: request{"http://" + addr + "/v1/chat/completions", upstreamModel, b.cfg.token}, stop: p.stop}, nil
 	case targetLLMGW:
-		p, base, err := b.startGateway(ctx, name, gateway, gatewayConfig(upURL), nil)
+		p, base, err := b.startGateway(ctx, name, gateway, gatewayConfig(upURL), b.cfg.targetCPU, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -398,15 +410,18 @@ func (b *bench) startTarget(ctx context.Context, name string, upstream *process,
 		return b.startGoverned(ctx, upURL, gateway)
 	case targetFull:
 		return b.startFull(ctx, upURL, gateway)
+	case targetReplica:
+		return b.startReplica(ctx, upURL, gateway)
 	default:
 		return nil, fmt.Errorf("unknown target %q", name)
 	}
 }
 
-// startGateway runs `llmgw serve` as target, with a fresh SQLite database,
-// config as its config file and env added to its environment, and waits for
-// /readyz. It returns the process and its base URL; the caller stops it.
-func (b *bench) startGateway(ctx context.Context, target, gateway, config string, env []string) (*process, string, error) {
+// startGateway runs `llmgw serve` as target on cpu, with a fresh SQLite database,
+// config as its config file, env added to its environment and flags to its
+// flags, and waits for /readyz. It returns the process and its base URL; the
+// caller stops it.
+func (b *bench) startGateway(ctx context.Context, target, gateway, config string, cpu int, env []string, flags ...string) (*process, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", err
@@ -426,7 +441,7 @@ func (b *bench) startGateway(ctx context.Context, target, gateway, config string
 	args := append([]string{"serve",
 		"--listen", addr, "--db", "sqlite:" + filepath.Join(dir, "llmgw.db"), "--data-dir", dir, "--config", configPath},
 		b.cfg.gatewayFlags...)
-	p, err := b.start(ctx, target, b.cfg.targetCPU, env, gateway, args...)
+	p, err := b.start(ctx, target, cpu, env, gateway, append(args, flags...)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -645,10 +660,10 @@ func (c benchConfig) ratesShape() string {
 
 // build compiles pkg (a path or package pattern understood by go build, run
 // from the module root) to out.
-func (b *bench) build(ctx context.Context, out, pkg string) error {
-	b.log.Info("building", "package", pkg)
+func (b *bench) build(ctx context.Context, out, pkg string, flags ...string) error {
+	b.log.Info("building", "package", pkg, "flags", strings.Join(flags, " "))
 	var errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", append(append([]string{"build", "-o", out}, flags...), pkg)...)
 	cmd.Dir = b.cfg.repo
 	cmd.Stdout, cmd.Stderr = &errb, &errb
 	if err := cmd.Run(); err != nil {

@@ -21,6 +21,7 @@ func TestParseTargets(t *testing.T) {
 		{in: "direct,proxy,llmgw", want: []string{"direct", "proxy", "llmgw"}},
 		{in: "llmgw-governed,proxy,direct,llmgw", want: []string{"direct", "proxy", "llmgw", "llmgw-governed"}},
 		{in: "llmgw-full,llmgw", want: []string{"llmgw", "llmgw-full"}},
+		{in: "llmgw-replica,proxy", want: []string{"proxy", "llmgw-replica"}},
 		{in: "llmgw,direct", want: []string{"direct", "llmgw"}},
 		{in: " proxy , direct ", want: []string{"direct", "proxy"}},
 		{in: "proxy,proxy,", want: []string{"proxy"}},
@@ -46,7 +47,7 @@ func TestParseBenchFlags(t *testing.T) {
 	t.Parallel()
 	defaults := benchConfig{
 		rates: []int{1000}, duration: 10 * time.Second, warmup: 2 * time.Second,
-		targets: []string{"direct", "proxy", "llmgw", "llmgw-governed", "llmgw-full"}, repo: ".", genCPU: 0, targetCPU: 1,
+		targets: []string{"direct", "proxy", "llmgw", "llmgw-governed", "llmgw-full", "llmgw-replica"}, repo: ".", genCPU: 0, targetCPU: 1,
 		ready: 30 * time.Second, rounds: 1,
 	}
 	tests := []struct {

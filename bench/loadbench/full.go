@@ -55,20 +55,11 @@ integrations:
 // and creates the user and key the target sends. Its check, the governed target's, fails a
 // measurement if any of the five rules did not count the attack.
 func (b *bench) startFull(ctx context.Context, upURL, gateway string) (*target, error) {
-	brokerAddr, err := freeAddr()
+	broker, brokerAddr, err := b.startKafka(ctx)
 	if err != nil {
 		return nil, err
 	}
-	_, port, _ := net.SplitHostPort(brokerAddr)
-	broker, err := b.start(ctx, "kafka", b.cfg.genCPU, nil, b.self, "kafka", "-port", port)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitTCP(ctx, brokerAddr, 30*time.Second); err != nil {
-		broker.stop()
-		return nil, err
-	}
-	p, base, err := b.startGateway(ctx, targetFull, gateway, fullConfig(upURL), []string{upstreamKeyEnv + "=unused", "LLMGW_KAFKA_BROKERS=" + brokerAddr})
+	p, base, err := b.startGateway(ctx, targetFull, gateway, fullConfig(upURL), b.cfg.targetCPU, []string{upstreamKeyEnv + "=unused", "LLMGW_KAFKA_BROKERS=" + brokerAddr})
 	if err != nil {
 		broker.stop()
 		return nil, err
@@ -87,6 +78,25 @@ func (b *bench) startFull(ctx context.Context, upURL, gateway string) (*target, 
 		check: &ruleCheck{admin: admin, rules: governedRules},
 		stop:  stop,
 	}, nil
+}
+
+// startKafka starts the Kafka broker (runKafka) on the generator's core and waits until it
+// accepts connections; it returns the process and the broker's address.
+func (b *bench) startKafka(ctx context.Context) (*process, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	broker, err := b.start(ctx, "kafka", b.cfg.genCPU, nil, b.self, "kafka", "-port", port)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := waitTCP(ctx, addr, 30*time.Second); err != nil {
+		broker.stop()
+		return nil, "", err
+	}
+	return broker, addr, nil
 }
 
 // waitTCP waits until addr accepts connections.

@@ -96,7 +96,7 @@ rules:
 // key, which the target sends. Its check fails a measurement if any of the
 // five rules did not count the measured attack.
 func (b *bench) startGoverned(ctx context.Context, upURL, gateway string) (*target, error) {
-	p, base, err := b.startGateway(ctx, targetGoverned, gateway, governedConfig(upURL), []string{upstreamKeyEnv + "=unused"})
+	p, base, err := b.startGateway(ctx, targetGoverned, gateway, governedConfig(upURL), b.cfg.targetCPU, []string{upstreamKeyEnv + "=unused"})
 	if err != nil {
 		return nil, err
 	}

@@ -142,12 +142,16 @@ type memory struct {
 	rss uint64
 	// peak is VmHWM: the most the process has had resident since it started.
 	peak uint64
+	// file is RssFile: the part of rss that is file pages mapped in, mostly the binary's
+	// code and read-only data (clean pages, shared with every process mapping the same
+	// file); 0 where the kernel does not report it.
+	file uint64
 }
 
-// parseProcStatus returns VmRSS and VmHWM from the content of
-// /proc/<pid>/status, whose memory lines read "VmRSS:\t   12345 kB". Both
-// must be present: a kernel thread or a zombie has neither, and then there
-// is nothing to report.
+// parseProcStatus returns VmRSS, VmHWM and RssFile from the content of
+// /proc/<pid>/status, whose memory lines read "VmRSS:\t   12345 kB". The first
+// two must be present: a kernel thread or a zombie has neither, and then there
+// is nothing to report. RssFile (Linux 4.5 and later) may be missing.
 func parseProcStatus(data []byte) (memory, error) {
 	var m memory
 	var haveRSS, havePeak bool
@@ -162,6 +166,8 @@ func parseProcStatus(data []byte) (memory, error) {
 			dst, haveRSS = &m.rss, true
 		case "VmHWM":
 			dst, havePeak = &m.peak, true
+		case "RssFile":
+			dst = &m.file
 		default:
 			continue
 		}

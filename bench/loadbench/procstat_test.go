@@ -190,7 +190,7 @@ func TestParseProcStatus(t *testing.T) {
 		want    memory
 		wantErr bool
 	}{
-		{name: "real status", data: real, want: memory{rss: 48128 * kb, peak: 52340 * kb}},
+		{name: "real status", data: real, want: memory{rss: 48128 * kb, peak: 52340 * kb, file: 18128 * kb}},
 		{name: "peak before rss, no trailing newline", data: "VmHWM:\t10 kB\nVmRSS:\t7 kB", want: memory{rss: 7 * kb, peak: 10 * kb}},
 		{name: "kernel thread has neither", data: "Name:\tkthreadd\nState:\tS (sleeping)\nThreads:\t1\n", wantErr: true},
 		{name: "rss without peak", data: "VmRSS:\t7 kB\n", wantErr: true},

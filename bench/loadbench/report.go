@@ -161,6 +161,8 @@ type row struct {
 	// rss and peak are the process's resident memory after the attack and
 	// its peak, in bytes.
 	rss, peak uint64
+	// file is the part of rss that is file pages (memory.file), 0 when unknown.
+	file uint64
 }
 
 // comparison holds the two figures the issues name for one llmgw target,
@@ -215,6 +217,7 @@ func buildReport(ms []measurement, stream bool) report {
 			p99:           m.metrics.Latencies.P99,
 			cpuPerRequest: m.cpuPerRequest(),
 			rss:           m.mem.rss,
+			file:          m.mem.file,
 			peak:          m.mem.peak,
 		}
 		if hasDirect && m.target != targetDirect {
@@ -236,7 +239,7 @@ func buildReport(ms []measurement, stream bool) report {
 	for _, g := range []struct {
 		target string
 		goal   float64
-	}{{targetLLMGW, goalCPURatio}, {targetGoverned, goalGovernedCPURatio}, {targetFull, goalFullCPURatio}} {
+	}{{targetLLMGW, goalCPURatio}, {targetGoverned, goalGovernedCPURatio}, {targetFull, goalFullCPURatio}, {targetReplica, goalFullCPURatio}} {
 		if stream {
 			g.goal = goalStreamCPURatio
 		}
@@ -294,15 +297,19 @@ func (r report) write(w io.Writer) error {
 		names[i] = rw.target
 	}
 	tw, nameWidth := newTable(w, names)
-	fmt.Fprintf(tw, "%-*s\trate/s\tsuccess %%\tp50 ms\tmean ms\tp99 ms\tadded p50 ms\tadded mean ms\tadded p99 ms\tCPU µs/req\tRSS MB\tpeak MB\t\n", nameWidth, "target")
+	fmt.Fprintf(tw, "%-*s\trate/s\tsuccess %%\tp50 ms\tmean ms\tp99 ms\tadded p50 ms\tadded mean ms\tadded p99 ms\tCPU µs/req\tRSS MB\tfile MB\tpeak MB\t\n", nameWidth, "target")
 	for _, rw := range r.rows {
 		added50, addedMean, added99 := "-", "-", "-"
 		if rw.hasAdded {
 			added50, addedMean, added99 = formatMillis(rw.addedP50), formatMillis(rw.addedMean), formatMillis(rw.addedP99)
 		}
-		fmt.Fprintf(tw, "%-*s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		file := "-"
+		if rw.file > 0 {
+			file = formatMB(rw.file)
+		}
+		fmt.Fprintf(tw, "%-*s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			nameWidth, rw.target, rw.rate, rw.successPct, formatMillis(rw.p50), formatMillis(rw.mean), formatMillis(rw.p99),
-			added50, addedMean, added99, formatMicros(rw.cpuPerRequest), formatMB(rw.rss), formatMB(rw.peak))
+			added50, addedMean, added99, formatMicros(rw.cpuPerRequest), formatMB(rw.rss), file, formatMB(rw.peak))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/services/adminaccess"
 	"github.com/llmgw/llmgw/store"
 )
 
@@ -625,7 +626,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *adminv1.ListAuditEve
 
 // GetCaller implements adminv1connect.AdminServiceHandler: who the authenticated caller is.
 func (s *Service) GetCaller(ctx context.Context, _ *adminv1.GetCallerRequest) (*adminv1.GetCallerResponse, error) {
-	p, ok := PrincipalFrom(ctx)
+	p, ok := adminaccess.PrincipalFrom(ctx)
 	if !ok {
 		return nil, apierr.ConnectError(apierr.New(apierr.KindUnauthenticated, "missing API key: send it as 'Authorization: Bearer <key>'"))
 	}
@@ -640,6 +641,6 @@ func (s *Service) GetCaller(ctx context.Context, _ *adminv1.GetCallerRequest) (*
 		VirtualAccount: p.VirtualAccount,
 		Roles:          roles,
 		Teams:          slices.Clone(p.Teams),
-		AdminApi:       MayUse(p),
+		AdminApi:       adminaccess.MayUse(p),
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmgw/llmgw/gateway/apierr"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/services/adminaccess"
 	"github.com/llmgw/llmgw/store"
 )
 
@@ -40,9 +41,6 @@ type rule struct {
 	narrow func(ctx context.Context, sc *scope, resp any) error
 	// write names the audit event of a write; nil for reads and probes.
 	write *audit
-	// anyone: every authenticated caller may call it, with or without a role or the admin
-	// scope (GetCaller, which tells a caller what it may do).
-	anyone bool
 	// probe: the method reads nothing and writes nothing of the configuration, but acts
 	// outside it (TestModel calls an upstream at the gateway's expense): admins only, and not
 	// audited, since it changes nothing.
@@ -235,7 +233,7 @@ var rules = map[string]rule{
 
 	"ListAuditEvents": read,
 
-	"GetCaller": {read: true, anyone: true},
+	"GetCaller": {read: true}, // open to every caller: adminaccess.OpenToAll
 }
 
 // allow admits a team admin's request (its answer is narrowed).
@@ -366,20 +364,6 @@ func notTeamIfMissing(err error) error {
 	return err
 }
 
-type principalKey struct{}
-
-// WithPrincipal returns ctx carrying the authenticated caller of an Admin API request, which
-// the Authorize interceptor checks. The server's authentication sets it.
-func WithPrincipal(ctx context.Context, p *snapshot.Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// PrincipalFrom returns the principal WithPrincipal put in ctx, and whether there is one.
-func PrincipalFrom(ctx context.Context) (*snapshot.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(*snapshot.Principal)
-	return p, ok && p != nil
-}
-
 // PrincipalName is how the audit log names p: "admin-token" or "user:<name>".
 func PrincipalName(p *snapshot.Principal) string {
 	if p.User != "" {
@@ -391,22 +375,6 @@ func PrincipalName(p *snapshot.Principal) string {
 	return store.PrincipalAdminToken
 }
 
-// OpenToAll reports whether the Admin API method of procedure ("/llmgw.admin.v1.AdminService/
-// GetCaller") serves every authenticated caller (its rule's anyone), so the server's own
-// admission lets callers without an Admin API role through to it.
-func OpenToAll(procedure string) bool {
-	return rules[procedure[strings.LastIndexByte(procedure, '/')+1:]].anyone
-}
-
-// MayUse reports whether p may call the Admin API at all: its key has the admin scope and its
-// owner holds a role. What it may call is Authorize's to decide.
-func MayUse(p *snapshot.Principal) bool {
-	if !p.CanAdmin() {
-		return false
-	}
-	return p.HasRole(snapshot.RoleAdmin) || p.HasRole(snapshot.RoleViewer) || p.HasRole(snapshot.RoleTeamAdmin)
-}
-
 // Authorize returns the interceptor that checks every Admin API call against the caller's
 // roles (the principal WithPrincipal put in the context; none is refused), narrows a team
 // admin's answers, and marks writes for the audit log. A method without a rule is refused.
@@ -414,16 +382,16 @@ func (s *Service) Authorize() connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			method := req.Spec().Procedure[strings.LastIndexByte(req.Spec().Procedure, '/')+1:]
-			p, _ := PrincipalFrom(ctx)
+			p, _ := adminaccess.PrincipalFrom(ctx)
 			r, ok := rules[method]
 			switch {
 			case p == nil:
 				return nil, apierr.ConnectError(apierr.New(apierr.KindUnauthenticated, "missing API key: send it as 'Authorization: Bearer <key>'"))
 			case !ok:
 				return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "%s has no access rule", method))
-			case r.anyone:
+			case adminaccess.OpenToAll(method):
 				return next(ctx, req)
-			case !MayUse(p):
+			case !adminaccess.MayUse(p):
 				return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin-scoped key of a user with an admin, viewer or team-admin role"))
 			}
 			if r.write != nil {

@@ -22,7 +22,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/edge"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/tracing"
-	"github.com/llmgw/llmgw/services/admin"
+	"github.com/llmgw/llmgw/services/adminaccess"
 	"github.com/llmgw/llmgw/services/usage"
 )
 
@@ -348,7 +348,7 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access)
 	if acc == accessGateway {
 		return r.Context(), nil
 	}
-	if acc == accessAdmin && (r.URL.Path == callerPath || admin.OpenToAll(r.URL.Path)) {
+	if acc == accessAdmin && (r.URL.Path == callerPath || adminaccess.OpenToAll(r.URL.Path)) {
 		acc = accessCaller // a method open to every caller (GetCaller), over REST or Connect/gRPC
 	}
 	if acc != accessInference {
@@ -362,7 +362,7 @@ func (e *edgeRoutes) authenticate(r *http.Request, er *edge.Request, acc access)
 		if acc == accessCaller {
 			return r.Context(), nil
 		}
-		if !admin.MayUse(p) {
+		if !adminaccess.MayUse(p) {
 			return nil, errAdminAccess
 		}
 		return r.Context(), nil

@@ -35,7 +35,7 @@ import (
 	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
-	"github.com/llmgw/llmgw/services/admin"
+	"github.com/llmgw/llmgw/services/adminaccess"
 	"github.com/llmgw/llmgw/services/inference"
 )
 
@@ -322,8 +322,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // AdminAuth is a Connect interceptor that authenticates an Admin API call: the admin token, or
-// an admin-scoped key of a user with an Admin API role (admin.MayUse). It puts the principal in
-// the context (admin.WithPrincipal) for the role table that follows it.
+// an admin-scoped key of a user with an Admin API role (adminaccess.MayUse). It puts the principal in
+// the context (adminaccess.WithPrincipal) for the role table that follows it.
 func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
@@ -337,10 +337,10 @@ func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterc
 			}
 			// A method the role table opens to every caller (GetCaller: how a client learns
 			// what it may do) takes any authenticated caller.
-			if !admin.MayUse(p) && !admin.OpenToAll(req.Spec().Procedure) {
+			if !adminaccess.MayUse(p) && !adminaccess.OpenToAll(req.Spec().Procedure) {
 				return nil, apierr.ConnectError(errAdminAccess)
 			}
-			return next(admin.WithPrincipal(ctx, p), req)
+			return next(adminaccess.WithPrincipal(ctx, p), req)
 		}
 	}
 }
@@ -355,7 +355,7 @@ var errAdminAccess = apierr.New(apierr.KindPermissionDenied, "the Admin API need
 // has no role table of its own.
 var adminRoleOnly connect.UnaryInterceptorFunc = func(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		p, _ := admin.PrincipalFrom(ctx)
+		p, _ := adminaccess.PrincipalFrom(ctx)
 		if p == nil || !p.HasRole(snapshot.RoleAdmin) {
 			return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "this needs the admin role"))
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/governance"
 	"github.com/llmgw/llmgw/gateway/provider"
 	"github.com/llmgw/llmgw/gateway/snapshot"
+	"github.com/llmgw/llmgw/masterkey"
 	"github.com/llmgw/llmgw/store"
 )
 
@@ -31,7 +32,7 @@ import (
 type Opener func(t *testing.T, opts store.Options) *store.Store
 
 // MasterKey is the master key the suite passes in Options.
-var MasterKey = bytes.Repeat([]byte{7}, store.MasterKeySize)
+var MasterKey = bytes.Repeat([]byte{7}, masterkey.Size)
 
 // Run runs the conformance suite, opening a fresh store for each subtest.
 func Run(t *testing.T, open Opener) {

@@ -1,18 +1,20 @@
-package store_test
+package masterkey_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"testing"
 
-	"github.com/llmgw/llmgw/store"
+	"github.com/llmgw/llmgw/masterkey"
 )
 
 func TestSealer(t *testing.T) {
-	s, err := store.NewSealer(bytes.Repeat([]byte{3}, 32))
+	s, err := masterkey.NewSealer(bytes.Repeat([]byte{3}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := store.NewSealer(bytes.Repeat([]byte{4}, 32))
+	other, _ := masterkey.NewSealer(bytes.Repeat([]byte{4}, 32))
 	sealed := s.Seal([]byte("secret"), []byte("row-1"))
 	if bytes.Contains(sealed, []byte("secret")) {
 		t.Fatal("sealed value contains the plaintext")
@@ -24,7 +26,7 @@ func TestSealer(t *testing.T) {
 	tampered[len(tampered)-1] ^= 1
 	tests := []struct {
 		name    string
-		sealer  *store.Sealer
+		sealer  *masterkey.Sealer
 		sealed  []byte
 		ad      string
 		wantErr bool
@@ -46,7 +48,32 @@ func TestSealer(t *testing.T) {
 			}
 		})
 	}
-	if _, err := store.NewSealer([]byte("short")); err == nil {
+	if _, err := masterkey.NewSealer([]byte("short")); err == nil {
 		t.Fatal("NewSealer accepted a short key")
+	}
+}
+
+func TestParse(t *testing.T) {
+	raw := bytes.Repeat([]byte{0xab}, 32)
+	tests := []struct {
+		name, in string
+		wantErr  bool
+	}{
+		{"hex", hex.EncodeToString(raw), false},
+		{"base64", base64.StdEncoding.EncodeToString(raw), false},
+		{"base64 raw url with newline", base64.RawURLEncoding.EncodeToString(raw) + "\n", false},
+		{"short", base64.StdEncoding.EncodeToString(raw[:16]), true},
+		{"garbage", "not a key!", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := masterkey.Parse(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && !bytes.Equal(got, raw) {
+				t.Fatalf("key = %x, want %x", got, raw)
+			}
+		})
 	}
 }
