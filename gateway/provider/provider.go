@@ -9,8 +9,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/llmgw/llmgw/gateway/chat"
 )
@@ -209,6 +211,34 @@ func Send(c *http.Client, req *http.Request) (*http.Response, error) {
 		return c.Do(req)
 	}
 	return c.Transport.RoundTrip(req)
+}
+
+// drainMax and drainWait bound what CloseStream reads of a finished stream's body.
+const (
+	drainMax  = 64 << 10
+	drainWait = 100 * time.Millisecond
+)
+
+// CloseStream closes the body of a streamed answer. When the stream has finished (its end
+// event was read: [DONE], message_stop), what is left of the body is read first, normally
+// only the last chunk of its chunked encoding, up to drainMax bytes and for at most
+// drainWait: net/http reuses a connection only when its body was read to the end,
+// and without that every stream would open a new connection to its upstream, a TCP
+// handshake, two goroutines and 8 KB of buffers each. An unfinished stream (a client that
+// left, an error) is closed at once.
+func CloseStream(body io.ReadCloser, finished bool) error {
+	return closeStream(body, finished, drainWait)
+}
+
+func closeStream(body io.ReadCloser, finished bool, wait time.Duration) error {
+	if finished {
+		// Closing the body aborts a read that waits: an upstream that ends its events but
+		// not its body costs at most wait.
+		t := time.AfterFunc(wait, func() { _ = body.Close() })
+		_, _ = io.CopyN(io.Discard, body, drainMax)
+		t.Stop()
+	}
+	return body.Close()
 }
 
 // Credentials keeps the caches of exchanged credentials (OAuth access tokens, assumed-role

@@ -151,13 +151,14 @@ func (s *messagesStream) Recv() (provider.MessagesEvent, error) {
 // next Recv returns at once when the reader holds a whole event, or the stream has ended.
 func (s *messagesStream) Ready() bool { return s.err != nil || s.done || s.events.Ready() }
 
-// Close closes the upstream body; it is safe to call more than once.
+// Close closes the upstream body, read to its end first when the stream finished so its
+// connection is reused (provider.CloseStream); it is safe to call more than once.
 func (s *messagesStream) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	return s.body.Close()
+	return provider.CloseStream(s.body, s.done)
 }
 
 // usageEvent is the part of a message_start, message_delta or error event the stream reads.

@@ -68,13 +68,14 @@ func (s *stream) Recv() (provider.Chunk, error) {
 	return c, nil
 }
 
-// Close closes the upstream body; it is safe to call more than once.
+// Close closes the upstream body, read to its end first when the stream finished so its
+// connection is reused (provider.CloseStream); it is safe to call more than once.
 func (s *stream) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	return s.body.Close()
+	return provider.CloseStream(s.body, s.done)
 }
 
 // read reads one event and queues the chunks it makes, or at the end of the upstream the

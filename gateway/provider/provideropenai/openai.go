@@ -348,12 +348,14 @@ func (s *stream) Recv() (provider.Chunk, error) {
 // next Recv returns at once when the reader holds a whole event (or the stream has ended).
 func (s *stream) Ready() bool { return s.done || s.r.Ready() }
 
+// Close closes the upstream body, read to its end first when [DONE] was read so its
+// connection is reused (provider.CloseStream); it is safe to call more than once.
 func (s *stream) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	return s.body.Close()
+	return provider.CloseStream(s.body, s.done)
 }
 
 // Embed implements provider.Embedder.
