@@ -176,7 +176,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "env":
 		return printEnv(ctx, args, getenv, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "llmgw", Version)
+		if build == "full" {
+			fmt.Fprintln(stdout, "llmgw", Version)
+		} else {
+			fmt.Fprintf(stdout, "llmgw %s (%s build)\n", Version, build)
+		}
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
@@ -442,7 +446,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			tracker.Run(bg, 30*time.Second, pl.touchKeys, logger)
 		}
 	}()
-	logger.Info("llmgw serving", "addr", ln.Addr().String(), "role", cfg.Role, "db", pl.dialect, "version", Version)
+	logger.Info("llmgw serving", "addr", ln.Addr().String(), "role", cfg.Role, "db", pl.dialect, "version", Version, "build", build)
 	if lb != nil {
 		lb.Flush() // the start's lines (a generated admin token among them) show at once
 	}

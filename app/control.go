@@ -33,6 +33,9 @@ import (
 // leaves this file out, and with it the store, ent, SQLite, ClickHouse and the cloud secret
 // managers' SDKs; gatewayonly.go takes its place.
 
+// build names this build in `llmgw version` and the serving log line.
+const build = "full"
+
 // storePlane opens the store, applies the config file, and builds the first snapshot, which
 // every configuration write rebuilds and publishes to the replicas.
 func storePlane(ctx context.Context, cfg *Config, getenv func(string) string, stderr io.Writer, snaps *snapshot.Holder, reg *registry.Registry, cat *catalog.Catalog, h *hooks, logger *slog.Logger) (_ *plane, err error) {

@@ -22,6 +22,9 @@ import (
 // web app, no embedded usage store, no ClickHouse, no cloud secret managers. What those would
 // do, it refuses at start with errGatewayOnly, naming what was asked and what to run instead.
 
+// build names this build in `llmgw version` and the serving log line.
+const build = "gateway-only"
+
 // errGatewayOnly is what a gateway-only build answers to what only the full build does.
 func errGatewayOnly(what string) error {
 	return fmt.Errorf("%s: this llmgw is a gateway-only build (llmgw_gateway_only): it serves --role gateway, with usage events to Kafka; use the full llmgw build for that", what)

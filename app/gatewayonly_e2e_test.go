@@ -35,6 +35,9 @@ func TestGatewayOnlyBuild(t *testing.T) {
 		t.Skip("builds a second llmgw binary")
 	}
 	bin := buildGatewayOnly(t)
+	if out, err := exec.Command(bin, "version").Output(); err != nil || !strings.Contains(string(out), "(gateway-only build)") {
+		t.Fatalf("llmgw version: %q %v, want it to name the gateway-only build", out, err)
+	}
 	rs := startReplicaSet(t, 0)
 	broker := e2eBroker(t, e2ePort(t))
 	key := rs.control.userKey(t, "edge-user", "testers")
@@ -67,6 +70,9 @@ func TestGatewayOnlyBuild(t *testing.T) {
 	})
 	if st := readyz(t, g); st["config_source"] != "control plane" || st["control_plane"] != "connected" {
 		t.Fatalf("readyz = %v, want a configuration from the connected control plane", st)
+	}
+	if !strings.Contains(logs.String(), "build=gateway-only") {
+		t.Fatalf("the serving log line does not name the build:\n%s", logs.String())
 	}
 
 	resp, body := g.do(t, "POST", "/v1/chat/completions", key, `{"model":"mock/echo","messages":[{"role":"user","content":"hello edge"}]}`)
