@@ -426,11 +426,8 @@ func (b *bench) startGateway(ctx context.Context, target, gateway, config string
 	if err != nil {
 		return nil, "", err
 	}
-	// Its own directory per start (database, config, usage store, spool, master key), so that
-	// a target measured again (another rate, another round) starts as fresh as the first time.
-	b.starts++
-	dir := filepath.Join(b.dir, fmt.Sprintf("%s-%d", target, b.starts))
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	dir, err := b.startDir(target)
+	if err != nil {
 		return nil, "", err
 	}
 	configPath := filepath.Join(dir, "config.yaml")
@@ -451,6 +448,15 @@ func (b *bench) startGateway(ctx context.Context, target, gateway, config string
 		return nil, "", err
 	}
 	return p, base, nil
+}
+
+// startDir makes a new directory for one start of target: its database, config, usage store,
+// spool and master key, so that a target measured again (another rate, another round) starts
+// as fresh as the first time.
+func (b *bench) startDir(target string) (string, error) {
+	b.starts++
+	dir := filepath.Join(b.dir, fmt.Sprintf("%s-%d", target, b.starts))
+	return dir, os.Mkdir(dir, 0o700)
 }
 
 // gatewayConfig is llmgw's declarative config: one self-hosted provider

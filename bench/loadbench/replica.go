@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -74,9 +72,8 @@ func (b *bench) startReplica(ctx context.Context, upURL, gateway string) (_ *tar
 	if err != nil {
 		return nil, err
 	}
-	b.starts++
-	dir := filepath.Join(b.dir, fmt.Sprintf("%s-%d", targetReplica, b.starts))
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	dir, err := b.startDir(targetReplica)
+	if err != nil {
 		return nil, err
 	}
 	args := append([]string{"serve", "--role", "gateway", "--control-plane", controlBase, "--listen", addr, "--data-dir", dir},
