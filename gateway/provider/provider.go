@@ -213,10 +213,14 @@ func Send(c *http.Client, req *http.Request) (*http.Response, error) {
 	return c.Transport.RoundTrip(req)
 }
 
-// drainMax and drainWait bound what CloseStream reads of a finished stream's body.
+// drainMax and drainWait bound what CloseStream reads of a finished stream's body. The end
+// of the body follows the end event at once (the upstream's handler returns), so it is
+// normally read in microseconds; drainWait is what an upstream that holds its body open
+// after its end event can add to a stream's close, which the client sees as the end of its
+// answer coming that much later (its events, [DONE] included, are already sent).
 const (
 	drainMax  = 64 << 10
-	drainWait = 100 * time.Millisecond
+	drainWait = 20 * time.Millisecond
 )
 
 // CloseStream closes the body of a streamed answer. When the stream has finished (its end
