@@ -218,7 +218,10 @@ func (f fileState) SaveState(_ context.Context, key string, data []byte) error {
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return err
 	}
-	return replica.WriteFile(f.path(key), data)
+	// Unsynced, as the store's state saves: saved every second, it is what a crash of the
+	// process must not lose; a power loss may lose the last saves (a file it leaves empty is
+	// ignored at start, with a warning).
+	return replica.WriteFile(f.path(key), data, false)
 }
 
 // now is the hooks' clock, or time.Now.

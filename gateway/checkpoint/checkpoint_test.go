@@ -214,6 +214,7 @@ func TestUnreadableValueStartsEmpty(t *testing.T) {
 		warn                  string
 	}{
 		{"not json", `{"v":1,"r":[`, `garbage`, "ignoring stored"},
+		{"empty (a power loss after a save that did not wait for the disk)", ``, ``, "ignoring stored"},
 		{"unknown version", `{"v":2,"r":"new shape"}`, `{"v":99}`, "unknown version 2"},
 		{"no version", `{"r":[]}`, `{}`, "unknown version 0"},
 		{"wrong shape", `{"v":1,"r":{"r":1}}`, `{"v":1,"r":[{"r":"x","p":"soon"}]}`, "decode version 1"},
