@@ -387,10 +387,11 @@ func bootstrap(ctx context.Context, st *store.Store, getenv func(string) string,
 	if !fresh {
 		return nil
 	}
-	seed := []struct {
+	type seedAccount struct {
 		account *adminv1.ProviderAccount
 		models  []*adminv1.Model
-	}{{
+	}
+	seed := []seedAccount{{
 		account: &adminv1.ProviderAccount{Name: "mock", Provider: "mock"},
 		models: []*adminv1.Model{
 			{Account: "mock", Name: "echo", Types: []string{snapshot.TypeChat}},
@@ -398,10 +399,7 @@ func bootstrap(ctx context.Context, st *store.Store, getenv func(string) string,
 		},
 	}}
 	if k := getenv("OPENAI_API_KEY"); k != "" {
-		seed = append(seed, struct {
-			account *adminv1.ProviderAccount
-			models  []*adminv1.Model
-		}{
+		seed = append(seed, seedAccount{
 			account: &adminv1.ProviderAccount{Name: "openai", Provider: "openai", ApiKey: k},
 			models: []*adminv1.Model{
 				{Account: "openai", Name: "gpt-4o", Types: []string{snapshot.TypeChat}},
@@ -411,10 +409,7 @@ func bootstrap(ctx context.Context, st *store.Store, getenv func(string) string,
 		})
 	}
 	if k := getenv("ANTHROPIC_API_KEY"); k != "" {
-		seed = append(seed, struct {
-			account *adminv1.ProviderAccount
-			models  []*adminv1.Model
-		}{
+		seed = append(seed, seedAccount{
 			account: &adminv1.ProviderAccount{Name: "anthropic", Provider: "anthropic", ApiKey: k},
 			models: []*adminv1.Model{
 				{Account: "anthropic", Name: "claude-sonnet-4-5", Types: []string{snapshot.TypeChat}},

@@ -71,13 +71,7 @@ func (b *bench) startFull(ctx context.Context, upURL, gateway string) (*target, 
 		stop()
 		return nil, err
 	}
-	return &target{
-		name:  targetFull,
-		p:     p,
-		req:   request{base + "/v1/chat/completions", fullModel, key},
-		check: &ruleCheck{admin: admin, rules: governedRules},
-		stop:  stop,
-	}, nil
+	return ruleTarget(targetFull, p, base, fullModel, key, admin, stop), nil
 }
 
 // startKafka starts the Kafka broker (runKafka) on the generator's core and waits until it

@@ -106,13 +106,19 @@ func (b *bench) startGoverned(ctx context.Context, upURL, gateway string) (*targ
 		p.stop()
 		return nil, err
 	}
+	return ruleTarget(targetGoverned, p, base, governedModel, key, admin, p.stop), nil
+}
+
+// ruleTarget is a target that sends model with a user's key to base, and whose check reads
+// governedRules' counts through admin.
+func ruleTarget(name string, p *process, base, model, key string, admin *adminClient, stop func()) *target {
 	return &target{
-		name:  targetGoverned,
+		name:  name,
 		p:     p,
-		req:   request{base + "/v1/chat/completions", governedModel, key},
+		req:   request{base + "/v1/chat/completions", model, key},
 		check: &ruleCheck{admin: admin, rules: governedRules},
-		stop:  p.stop,
-	}, nil
+		stop:  stop,
+	}
 }
 
 // adminClient calls llmgw's Admin REST API with the admin token.

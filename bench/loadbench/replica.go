@@ -90,11 +90,5 @@ func (b *bench) startReplica(ctx context.Context, upURL, gateway string) (_ *tar
 	if err := b.waitReady(ctx, p, base+"/readyz"); err != nil {
 		return nil, err
 	}
-	return &target{
-		name:  targetReplica,
-		p:     p,
-		req:   request{base + "/v1/chat/completions", fullModel, key},
-		check: &ruleCheck{admin: admin, rules: governedRules},
-		stop:  stop,
-	}, nil
+	return ruleTarget(targetReplica, p, base, fullModel, key, admin, stop), nil
 }
