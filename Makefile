@@ -12,7 +12,7 @@ CHDB_PACKAGE := @chdb/lib-linux-x64-gnu@26.7.3-stable.1
 LLMGW_LIBCHDB ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/llmgw/libchdb.so
 export LLMGW_LIBCHDB
 
-.PHONY: run build gateway test test-short generate check-generate lint bench bench-allocs bench-baseline tools clean chdb web check-web test-web
+.PHONY: run build gateway test generate check-generate lint bench bench-allocs bench-baseline tools clean chdb web check-web test-web
 
 ## run: build and start the gateway on its embedded defaults (SQLite in ./data, port 8080);
 ## ARGS are passed to serve: make run ARGS='--config gateway.yaml'

@@ -31,9 +31,6 @@ func buildGatewayOnly(t *testing.T) string {
 // reaches Kafka keyed by the request's id, and it stops cleanly on SIGTERM. What it does not
 // link, it refuses at start, naming what was asked, instead of serving without it.
 func TestGatewayOnlyBuild(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a second llmgw binary")
-	}
 	bin := buildGatewayOnly(t)
 	if out, err := exec.Command(bin, "version").Output(); err != nil || !strings.Contains(string(out), "(gateway-only build)") {
 		t.Fatalf("llmgw version: %q %v, want it to name the gateway-only build", out, err)

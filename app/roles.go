@@ -191,9 +191,10 @@ func gatewayMasterKey(dir string, getenv func(string) string) ([]byte, error) {
 		}
 		return key, nil
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "master.key"))
+	path := filepath.Join(dir, masterkey.FileName)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--role gateway needs the control plane's master key: set LLMGW_MASTER_KEY or put it in %s", filepath.Join(dir, "master.key"))
+		return nil, fmt.Errorf("--role gateway needs the control plane's master key: set LLMGW_MASTER_KEY or put it in %s", path)
 	}
 	return masterkey.Parse(string(b))
 }

@@ -20,6 +20,10 @@ import (
 // Size is the length of the master key in bytes (AES-256).
 const Size = 32
 
+// FileName is the file in a data directory that holds the master key when LLMGW_MASTER_KEY
+// is unset: the store creates it; a gateway replica only reads it.
+const FileName = "master.key"
+
 // sealVersion starts every sealed value, so the format can change later.
 const sealVersion byte = 1
 

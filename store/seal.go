@@ -11,15 +11,12 @@ import (
 	"github.com/llmgw/llmgw/masterkey"
 )
 
-// masterKeyFile is the file in Options.DataDir that holds a generated master key.
-const masterKeyFile = "master.key"
-
 // loadOrCreateMasterKey reads master.key from dir, or creates it (mode 0600) with a fresh key.
 func loadOrCreateMasterKey(dir string) ([]byte, error) {
 	if dir == "" {
 		return nil, errors.New("no master key given and no data directory to keep one in")
 	}
-	path := filepath.Join(dir, masterKeyFile)
+	path := filepath.Join(dir, masterkey.FileName)
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:

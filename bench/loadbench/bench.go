@@ -179,9 +179,9 @@ func parseTargets(s string) ([]string, error) {
 	want := map[string]bool{}
 	for _, t := range strings.Split(s, ",") {
 		t = strings.TrimSpace(t)
-		switch t {
-		case "":
-		case targetDirect, targetProxy, targetLLMGW, targetGoverned, targetFull, targetReplica:
+		switch {
+		case t == "":
+		case slices.Contains(allTargets, t):
 			want[t] = true
 		default:
 			return nil, fmt.Errorf("run: unknown target %q (want one of %s)", t, strings.Join(allTargets, ", "))

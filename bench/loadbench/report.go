@@ -292,11 +292,7 @@ func writeMemory(w io.Writer, ms []measurement) error {
 
 // write prints the table and the comparison to w.
 func (r report) write(w io.Writer) error {
-	names := make([]string, len(r.rows))
-	for i, rw := range r.rows {
-		names[i] = rw.target
-	}
-	tw, nameWidth := newTable(w, names)
+	tw, nameWidth := newTable(w, r.rows, func(rw row) string { return rw.target })
 	fmt.Fprintf(tw, "%-*s\trate/s\tsuccess %%\tp50 ms\tmean ms\tp99 ms\tadded p50 ms\tadded mean ms\tadded p99 ms\tCPU µs/req\tRSS MB\tfile MB\tpeak MB\t\n", nameWidth, "target")
 	for _, rw := range r.rows {
 		added50, addedMean, added99 := "-", "-", "-"
@@ -339,10 +335,10 @@ func (r report) write(w io.Writer) error {
 // newTable returns a writer of a table whose rows are targets, and the width of their column:
 // right alignment suits the numbers, and padding the names to the longest keeps them flush
 // left.
-func newTable(w io.Writer, targets []string) (*tabwriter.Writer, int) {
+func newTable[R any](w io.Writer, rows []R, target func(R) string) (*tabwriter.Writer, int) {
 	width := len("target")
-	for _, t := range targets {
-		width = max(width, len(t))
+	for _, r := range rows {
+		width = max(width, len(target(r)))
 	}
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight), width
 }

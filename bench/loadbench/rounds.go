@@ -106,11 +106,7 @@ func summarize(rounds []report) summary {
 
 // write prints the summary: medians, each with its range over the rounds.
 func (s summary) write(w io.Writer) error {
-	names := make([]string, len(s.rows))
-	for i, rw := range s.rows {
-		names[i] = rw.target
-	}
-	tw, nameWidth := newTable(w, names)
+	tw, nameWidth := newTable(w, s.rows, func(rw summaryRow) string { return rw.target })
 	fmt.Fprintf(tw, "%-*s\trounds\tCPU µs/req median\t(range)\tp50 ms median\t(range)\tp99 ms median\t(range)\t\n", nameWidth, "target")
 	for _, rw := range s.rows {
 		fmt.Fprintf(tw, "%-*s\t%d\t%.1f\t(%.1f-%.1f)\t%.3f\t(%.3f-%.3f)\t%.3f\t(%.3f-%.3f)\t\n", nameWidth, rw.target, rw.cpu.n,

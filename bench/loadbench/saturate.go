@@ -7,7 +7,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -143,11 +142,7 @@ func (b *bench) saturateAll(ctx context.Context, stdout io.Writer, upstream *pro
 // writeSaturation prints one line per target: the highest rate that held
 // with its figures, and the lowest that did not with why.
 func writeSaturation(w io.Writer, results []saturation) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	nameWidth := len("target")
-	for _, r := range results {
-		nameWidth = max(nameWidth, len(r.target))
-	}
+	tw, nameWidth := newTable(w, results, func(r saturation) string { return r.target })
 	fmt.Fprintf(tw, "%-*s\theld req/s\tp50 ms\tmean ms\tp99 ms\tCPU µs/req\tRSS MB\tpeak MB\tfailed at req/s\t\n", nameWidth, "target")
 	for _, r := range results {
 		cells := []string{"-", "-", "-", "-", "-", "-", "-"}
