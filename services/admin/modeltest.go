@@ -76,12 +76,14 @@ func (s *Service) TestModel(ctx context.Context, req *adminv1.TestModelRequest) 
 		s.logger.LogAttrs(ctx, slog.LevelInfo, "admin: model test: no adapter", slog.String("model", fqn), slog.Any("error", m.BuildErr))
 		return &adminv1.TestModelResponse{ErrorClass: "invalid_config", Latency: durationpb.New(0)}, nil
 	}
-	tctx, cancel := context.WithTimeout(ctx, s.tests.timeout)
-	defer cancel()
 	n := int64(testMaxTokens)
 	call := &provider.ChatCall{Request: &chat.Request{Model: fqn, MaxTokens: &n,
 		Messages: []chat.Message{{Role: "user", Content: &chat.Content{Text: "ping"}}}}}
+	// The clock starts before the deadline is set, so a timed-out test reports at least
+	// the timeout.
 	start := s.tests.now()
+	tctx, cancel := context.WithTimeout(ctx, s.tests.timeout)
+	defer cancel()
 	res, err := m.Adapter.Chat(tctx, call)
 	latency := durationpb.New(s.tests.now().Sub(start))
 	if err == nil {
