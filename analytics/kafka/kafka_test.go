@@ -52,7 +52,7 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,7 +64,7 @@ func freePort(t *testing.T) int {
 
 // broker starts a one-broker kfake cluster on port with the test topic (one partition, so
 // the topic's order is the order written).
-func broker(t *testing.T, port int, opts ...kfake.Opt) *kfake.Cluster {
+func broker(t testing.TB, port int, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, topic)}, opts...)...)
 	if err != nil {
@@ -83,7 +83,7 @@ type harness struct {
 
 // newProducer returns a producer to 127.0.0.1:port with its spool in dir (a new one when
 // empty) capped at spoolMax, and short timeouts.
-func newProducer(t *testing.T, port int, dir string, spoolMax int64, edit func(*Options)) *harness {
+func newProducer(t testing.TB, port int, dir string, spoolMax int64, edit func(*Options)) *harness {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -501,5 +501,22 @@ func TestSlowKafkaSpills(t *testing.T) {
 	}
 	if strings.Join(first, ",") != ids(0, 100) {
 		t.Error("the events' first appearances are not in order")
+	}
+}
+
+// BenchmarkRecordBatch writes one queue chunk of events to a broker, as a replica's usage
+// queue does: B/op is what a chunk costs the producer (and the in-process broker).
+func BenchmarkRecordBatch(b *testing.B) {
+	port := freePort(b)
+	broker(b, port)
+	h := newProducer(b, port, "", 64<<20, nil)
+	defer h.p.Close(context.Background())
+	es := events(0, usage.MaxBatch)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.p.RecordBatch(b.Context(), es)
+	}
+	if h.sp.Len() != 0 || h.p.Dropped() != 0 {
+		b.Fatalf("spooled %d, dropped %d: want every event written", h.sp.Len(), h.p.Dropped())
 	}
 }

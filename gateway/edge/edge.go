@@ -33,6 +33,14 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, TooLarge(limit)
 	}
+	if n := r.ContentLength; n > 0 {
+		// The server reads no more than Content-Length: read it into a buffer of its size.
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, BodyError(err, limit)
+		}
+		return body, nil
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return nil, BodyError(err, limit)

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/llmgw/llmgw/gateway/apierr"
@@ -42,6 +43,7 @@ type Guard struct {
 	labels    sync.Map // rule id -> "rate_limit:<id>" / "budget:<id>", so a request allocates none
 	refusals  Refusals
 	leases    *lease.Leases
+	tickets   sync.Pool // of *ticket: 1.7 KB each, the most a governed request allocated
 }
 
 // Refusals is told of every attempt the guard refuses, by the id of the rule that refused it
@@ -101,7 +103,17 @@ func New(limits *limiter.Limiter, ledger *budget.Ledger, opts ...Option) *Guard 
 }
 
 // ticket is an admitted attempt's reservations.
+// ticket is what Admit reserved for an attempt. Tickets are pooled (1.7 KB each, the most a
+// governed request allocated): the pipeline holds a handle, whose generation makes a second
+// Settle or Cancel do nothing, even once the ticket serves another request.
 type ticket struct {
+	gen  atomic.Uint64 // ends a use: the settle or cancel that moves it on wins
+	pool *sync.Pool
+	held // cleared for each use
+}
+
+// held is a ticket's reservation.
+type held struct {
 	lbuf    [4]limiter.Check
 	bbuf    [4]budget.Check
 	lchecks []limiter.Check
@@ -109,7 +121,27 @@ type ticket struct {
 	ld      limiter.Decision
 	bd      budget.Decision
 	claim   lease.Claim // what the replica's leases gave; empty without leases
-	settled bool
+}
+
+// handle is the Ticket of one use of a ticket.
+type handle struct {
+	t   *ticket
+	gen uint64
+}
+
+// ticket returns a cleared ticket from the guard's pool.
+func (g *Guard) ticket() *ticket {
+	t, _ := g.tickets.Get().(*ticket)
+	if t == nil {
+		t = &ticket{pool: &g.tickets}
+	}
+	return t
+}
+
+// recycle clears t and returns it to its pool: it is not used again until Get returns it.
+func (t *ticket) recycle() {
+	t.held = held{}
+	t.pool.Put(t)
 }
 
 // Admit matches a against the snapshot's rules and counts it, or refuses it: 429 with OpenAI's
@@ -127,13 +159,24 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 	if a.Plan != nil && a.Plan.Model != m.FQN {
 		req.VirtualModel = a.Plan.Model
 	}
-	t := &ticket{}
+	t := g.ticket()
 	t.lchecks, t.bchecks = rules.Match(&req, t.lbuf[:0], t.bbuf[:0])
 	if len(t.lchecks) == 0 && len(t.bchecks) == 0 {
+		t.recycle()
 		return nil, nil
 	}
+	if err := g.admit(a, t); err != nil {
+		t.recycle() // what it reserved it has taken back
+		return nil, err
+	}
+	return handle{t, t.gen.Load()}, nil
+}
+
+// admit reserves t's checks for a, or refuses it having taken back whatever it reserved.
+func (g *Guard) admit(a *pipeline.Attempt, t *ticket) error {
+	m := a.Target.Endpoint
 	if len(t.lchecks) > limiter.MaxChecks || len(t.bchecks) > budget.MaxChecks {
-		return nil, apierr.New(apierr.KindInternal, "too many rate limits and budgets match this request")
+		return apierr.New(apierr.KindInternal, "too many rate limits and budgets match this request")
 	}
 
 	// The most the request may use: its prompt estimated at four bytes a token, plus the
@@ -163,7 +206,7 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 			case !c.Unit.Cost():
 				c.Amount = most
 			case !priced && !c.Audit:
-				return nil, &apierr.Error{Kind: apierr.KindPermissionDenied, Code: "model_unpriced",
+				return &apierr.Error{Kind: apierr.KindPermissionDenied, Code: "model_unpriced",
 					Message: fmt.Sprintf("budget %s counts cost, but the model %s has no price; ask the gateway admin to set one", c.Rule, m.FQN)}
 			default:
 				c.Amount = max(cost, 1) // every request costs something: an exhausted budget refuses it
@@ -177,25 +220,25 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 				if g.refusals != nil {
 					g.refusals.BudgetExhausted(t.bchecks[r.Index].Rule)
 				}
-				return nil, exhausted(&budget.Decision{Refused: r.Index, Reset: r.Reset}, t.bchecks)
+				return exhausted(&budget.Decision{Refused: r.Index, Reset: r.Reset}, t.bchecks)
 			}
 			if g.refusals != nil {
 				g.refusals.RateLimited(t.lchecks[r.Index].Rule)
 			}
-			return nil, rateLimited(&limiter.Decision{Refused: r.Index, RetryAfter: r.RetryAfter}, t.lchecks)
+			return rateLimited(&limiter.Decision{Refused: r.Index, RetryAfter: r.RetryAfter}, t.lchecks)
 		}
 	}
 	if len(t.lchecks) > 0 {
 		if err := g.limits.Admit(&t.ld, t.lchecks); err != nil {
 			t.claim.Cancel()
-			return nil, apierr.Wrap(apierr.KindInternal, err, "internal error")
+			return apierr.Wrap(apierr.KindInternal, err, "internal error")
 		}
 		if !t.ld.Allowed {
 			t.claim.Cancel()
 			if g.refusals != nil {
 				g.refusals.RateLimited(t.lchecks[t.ld.Refused].Rule)
 			}
-			return nil, rateLimited(&t.ld, t.lchecks)
+			return rateLimited(&t.ld, t.lchecks)
 		}
 		setHeaders(a.Header, &t.ld)
 	}
@@ -203,7 +246,7 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 		if err := g.ledger.Reserve(&t.bd, t.bchecks); err != nil {
 			t.ld.Reservation.Cancel()
 			t.claim.Cancel()
-			return nil, apierr.Wrap(apierr.KindInternal, err, "internal error")
+			return apierr.Wrap(apierr.KindInternal, err, "internal error")
 		}
 		if !t.bd.Allowed {
 			t.ld.Reservation.Cancel()
@@ -211,7 +254,7 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 			if g.refusals != nil {
 				g.refusals.BudgetExhausted(t.bchecks[t.bd.Refused].Rule)
 			}
-			return nil, exhausted(&t.bd, t.bchecks)
+			return exhausted(&t.bd, t.bchecks)
 		}
 	}
 	for i := range t.lchecks {
@@ -232,15 +275,15 @@ func (g *Guard) Admit(_ context.Context, a *pipeline.Attempt) (pipeline.Ticket, 
 			a.WouldBlock = append(a.WouldBlock, g.label("budget", t.bchecks[i].Rule))
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // Settle counts the request's real tokens and cost in place of what Admit reserved.
-func (t *ticket) Settle(e *usage.Event) {
-	if t.settled {
+func (h handle) Settle(e *usage.Event) {
+	if !h.t.gen.CompareAndSwap(h.gen, h.gen+1) {
 		return
 	}
-	t.settled = true
+	t := h.t
 	n := e.Usage.TotalTokens
 	if n == 0 {
 		n = e.Usage.PromptTokens + e.Usage.CompletionTokens
@@ -256,14 +299,15 @@ func (t *ticket) Settle(e *usage.Event) {
 		t.bd.Reservation.Settle(cost, n)
 	}
 	t.claim.Settle(n, cost)
+	t.recycle()
 }
 
 // Cancel takes back what Admit reserved, for an attempt that never reached the upstream.
-func (t *ticket) Cancel() {
-	if t.settled {
+func (h handle) Cancel() {
+	if !h.t.gen.CompareAndSwap(h.gen, h.gen+1) {
 		return
 	}
-	t.settled = true
+	t := h.t
 	if len(t.lchecks) > 0 {
 		t.ld.Reservation.Cancel()
 	}
@@ -271,6 +315,7 @@ func (t *ticket) Cancel() {
 		t.bd.Reservation.Cancel()
 	}
 	t.claim.Cancel()
+	t.recycle()
 }
 
 // rateLimited is the refusal of a rate limit: OpenAI's rate_limit_exceeded, of type requests

@@ -60,6 +60,9 @@ type Queue struct {
 // chunkLen is the number of events in a chunk: about 60 KB.
 const chunkLen = 128
 
+// MaxBatch is the most events a BatchSink is handed at once: one chunk.
+const MaxBatch = chunkLen
+
 // maxFree bounds the delivered chunks kept for reuse; the rest are left to the collector.
 const maxFree = 16
 
