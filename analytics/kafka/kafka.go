@@ -119,11 +119,11 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 		TLS:         o.TLS,
 	}
 	w := &kafkago.Writer{
-		Addr:                   kafkago.TCP(o.Brokers...),
-		Topic:                  o.Topic,
-		Balancer:               &kafkago.Hash{}, // by event id
-		RequiredAcks:           kafkago.RequireAll,
-		Compression:            kafkago.Zstd,
+		Addr:         kafkago.TCP(o.Brokers...),
+		Topic:        o.Topic,
+		Balancer:     &kafkago.Hash{}, // by event id
+		RequiredAcks: kafkago.RequireAll,
+		Compression:  kafkago.Zstd,
 		// A live write is one queue chunk, at most usage.MaxBatch events: one batch a
 		// partition. The writer makes room for BatchSize messages in every batch it starts
 		// (1,000 was 150 KB a batch, a tenth of all a replica allocated); a replay of
