@@ -118,16 +118,16 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 		SASL:        mech,
 		TLS:         o.TLS,
 	}
+	// A live write is one queue chunk, at most usage.MaxBatch events: one batch a
+	// partition. The writer makes room for BatchSize messages in every batch it starts
+	// (1,000 was 150 KB a batch, a tenth of all a replica allocated); a replay of
+	// BatchEvents goes in several batches.
 	w := &kafkago.Writer{
-		Addr:         kafkago.TCP(o.Brokers...),
-		Topic:        o.Topic,
-		Balancer:     &kafkago.Hash{}, // by event id
-		RequiredAcks: kafkago.RequireAll,
-		Compression:  kafkago.Zstd,
-		// A live write is one queue chunk, at most usage.MaxBatch events: one batch a
-		// partition. The writer makes room for BatchSize messages in every batch it starts
-		// (1,000 was 150 KB a batch, a tenth of all a replica allocated); a replay of
-		// BatchEvents goes in several batches.
+		Addr:                   kafkago.TCP(o.Brokers...),
+		Topic:                  o.Topic,
+		Balancer:               &kafkago.Hash{}, // by event id
+		RequiredAcks:           kafkago.RequireAll,
+		Compression:            kafkago.Zstd,
 		BatchSize:              usage.MaxBatch,
 		BatchBytes:             max(o.BatchBytes, 1<<20), // a replay batch's bytes, and never less than one large event
 		BatchTimeout:           5 * time.Millisecond,     // a write is already a batch: do not wait for more
