@@ -44,7 +44,14 @@ func (t *Text) WriteString(s string) (int, error) {
 	return len(s), nil
 }
 
+// minCap is the room a Text's first addition makes: a short answer's text in one
+// allocation, where growing from nothing took four.
+const minCap = 512
+
 func (t *Text) add(p []byte) {
+	if t.b == nil && len(p) > 0 {
+		t.b = make([]byte, 0, min(max(len(p), minCap), MaxText))
+	}
 	if room := MaxText - len(t.b); len(p) > room {
 		t.b = append(t.b, p[:room]...)
 		t.over += int64(len(p) - room)

@@ -202,3 +202,21 @@ func BenchmarkCount(b *testing.B) {
 		})
 	}
 }
+
+// TestTextGrowth: a short answer's text, added a word at a time as a stream's chunks bring
+// it, costs one allocation.
+func TestTextGrowth(t *testing.T) {
+	chunk := []byte(`{"choices":[{"index":0,"delta":{"content":"word "},"finish_reason":null}]}`)
+	allocs := testing.AllocsPerRun(100, func() {
+		var txt Text
+		for range 20 {
+			txt.AddJSON(chunk, CompletionField)
+		}
+		if txt.Len() != 100 {
+			t.Fatalf("Len() = %d, want 100", txt.Len())
+		}
+	})
+	if allocs != 1 {
+		t.Errorf("20 chunks of a word: %v allocations, want 1", allocs)
+	}
+}
