@@ -18,13 +18,19 @@ import (
 // InvalidRequest naming the offending field.
 func DecodeRequest(body []byte) (*Request, error) {
 	var r Request
-	if err := decode(body, &r); err != nil {
-		return nil, err
-	}
-	if err := r.Validate(); err != nil {
+	if err := r.Decode(body); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// Decode is DecodeRequest into r, which the caller may allocate with what else the request
+// needs; r is left in an unspecified state on error.
+func (r *Request) Decode(body []byte) error {
+	if err := decode(body, r); err != nil {
+		return err
+	}
+	return r.Validate()
 }
 
 // Validate checks what the JSON types alone do not.

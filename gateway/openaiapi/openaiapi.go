@@ -143,13 +143,18 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, err := chat.DecodeRequest(body)
-	if err != nil {
+	// The call and its request, in one allocation.
+	cr := &struct {
+		call provider.ChatCall
+		req  chat.Request
+	}{}
+	if err := cr.req.Decode(body); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	call := &provider.ChatCall{Request: req, Body: body}
-	if req.Stream {
+	call := &cr.call
+	call.Request, call.Body = &cr.req, body
+	if call.Request.Stream {
 		h.stream(w, r, c, call)
 		return
 	}

@@ -205,6 +205,7 @@ func BenchmarkChatStream(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	body := []byte(`{"model":"up/m","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.ResetTimer()
 	writes.Store(0)
 	for b.Loop() {
@@ -297,6 +298,7 @@ func BenchmarkProxyStream(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	body := []byte(`{"model":"up/m","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.ResetTimer()
 	writes.Store(0)
 	for b.Loop() {

@@ -217,8 +217,12 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			i++
 		}
 		t := plan.Targets[i]
-		a := &Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq, start: p.now(), client: client}
-		e := base
+		// The attempt and its event, in one allocation.
+		ae := &attemptEvent{
+			a: Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq, start: p.now(), client: client},
+			e: base,
+		}
+		a, e := &ae.a, &ae.e
 		var res R
 		var err error
 		actx := ctx
@@ -227,14 +231,14 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		}
 		if err = p.admit(actx, a); err != nil {
 			a.refused = true
-			p.settleUnrecorded(a, &e, err)
+			p.settleUnrecorded(a, e, err)
 			a.note(nil, err)
 		} else {
 			e.Counted, e.WouldBlock = a.Counted, a.WouldBlock
 			a.called, a.before = p.now(), rq.upstream
 			// The target's headers_override reaches the adapter's upstream requests through
 			// the context: the transport every adapter sends through applies it.
-			res, err = try(provider.WithHeaderOverride(actx, t.Headers), a, &e)
+			res, err = try(provider.WithHeaderOverride(actx, t.Headers), a, e)
 			rq.upstream += p.now().Sub(a.called)
 		}
 		if a.tr != nil && !a.answered {
@@ -296,6 +300,12 @@ const (
 	// HeaderServerTiming is on every answer that reached the attempts (see serverTiming).
 	HeaderServerTiming = "Server-Timing"
 )
+
+// attemptEvent is an attempt and the usage event it fills.
+type attemptEvent struct {
+	a Attempt
+	e usage.Event
+}
 
 // serverTiming is the Server-Timing header (W3C Server Timing) of a request answered after
 // total, of which upstream was spent calling upstreams: "gateway;dur=<ms>, upstream;dur=<ms>",

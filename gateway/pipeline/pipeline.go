@@ -279,11 +279,10 @@ func (p *Pipeline) chat(ctx context.Context, a *Attempt, e *usage.Event, call *p
 		if err != nil {
 			return nil, chat.Usage{}, err
 		}
-		stamped := *res
-		if stamped.JSON, e.UpstreamModel, err = newAnswerModel(call.Request.Model).stamp(res.JSON); err != nil {
+		// The result is ours (provider.Adapter): stamp it in place.
+		if res.JSON, e.UpstreamModel, err = newAnswerModel(call.Request.Model).stamp(res.JSON); err != nil {
 			return nil, res.Usage, err
 		}
-		res = &stamped
 		if translate != nil {
 			out, err := translate(res)
 			if err != nil {

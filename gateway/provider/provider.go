@@ -39,7 +39,8 @@ type Config struct {
 
 // Adapter is a chat model at a provider. Implementations are safe for concurrent use.
 type Adapter interface {
-	// Chat sends one request and returns the complete answer.
+	// Chat sends one request and returns the complete answer, a result of the caller's to
+	// change.
 	Chat(ctx context.Context, c *ChatCall) (*ChatResult, error)
 	// ChatStream sends one request and returns the answer as a stream; the caller closes it.
 	// Usage is always asked of the upstream, whatever the client asked.
