@@ -781,16 +781,30 @@ try {
   await page.getByLabel("Group by").selectOption({ label: "Metadata key" });
   await page.getByText("Enter the metadata key to group by.").waitFor();
   await page.getByRole("textbox", { name: "Metadata key" }).fill("project");
-  const metaCells = await costGroup("metadata", "Cost by metadata key", "(none)");
-  // Requests without metadata keep arriving (each Playground visit lists the models), so this
-  // group is compared with the Usage API here and now, over the same range.
-  const metaRes = await (await fetch(`${url}/llmgw.usage.v1.UsageService/GetCostBreakdown`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ filter: { startTime: rangeStart, endTime: rangeEnd }, groupBy: "DIMENSION_METADATA", groupByMetadataKey: "project" }),
-  })).json();
-  const metaAPI = metaRes.groups?.find((g) => !g.key)?.totals ?? {};
-  check(metaCells[0] === String(metaAPI.requests ?? 0) && metaCells[1] === String(metaAPI.failures ?? 0) && metaCells[3] === String(metaAPI.completionTokens ?? 0),
+  // Requests without metadata keep arriving (each Playground visit lists the models, and usage
+  // events are written a little after their requests), so this group is compared with the
+  // Usage API over the same range until the page, asked again, shows what the API says.
+  const metaAPINow = async () => {
+    const res = await (await fetch(`${url}/llmgw.usage.v1.UsageService/GetCostBreakdown`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ filter: { startTime: rangeStart, endTime: rangeEnd }, groupBy: "DIMENSION_METADATA", groupByMetadataKey: "project" }),
+    })).json();
+    return res.groups?.find((g) => !g.key)?.totals ?? {};
+  };
+  const sameAsAPI = (c, api) => c[0] === String(api.requests ?? 0) && c[1] === String(api.failures ?? 0) && c[3] === String(api.completionTokens ?? 0);
+  let metaCells = await costGroup("metadata", "Cost by metadata key", "(none)");
+  let metaAPI = await metaAPINow();
+  for (let i = 0; i < 10 && !sameAsAPI(metaCells, metaAPI); i++) {
+    await page.waitForTimeout(500);
+    await page.getByLabel("Group by").selectOption({ label: "Team" });
+    await page.getByRole("table", { name: "Cost by team" }).waitFor();
+    await page.getByLabel("Group by").selectOption({ label: "Metadata key" });
+    await page.getByRole("textbox", { name: "Metadata key" }).fill("project");
+    metaAPI = await metaAPINow();
+    metaCells = await costGroup("metadata", "Cost by metadata key", "(none)");
+  }
+  check(sameAsAPI(metaCells, metaAPI),
     `cost by a metadata key equals the Usage API's (${metaCells.slice(0, 4).join(" ")}; API ${JSON.stringify(metaAPI)})`);
   ok("cost is shown by user, by team and by a metadata key");
   await page.getByLabel("Group by").selectOption({ label: "User" });
