@@ -125,3 +125,62 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// cannedTransport answers every request with upstreamReply without any I/O, so a benchmark
+// through it measures the gateway's own work: what is left is the gateway's, plus the
+// transport's few allocations (BenchmarkCannedTransport).
+type cannedTransport struct{ header http.Header }
+
+func (t cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_ = r.Body.Close()
+	}
+	return &http.Response{StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: t.header,
+		Body: io.NopCloser(bytes.NewReader(upstreamReply)), ContentLength: int64(len(upstreamReply)), Request: r}, nil
+}
+
+func newCannedTransport() cannedTransport {
+	return cannedTransport{header: http.Header{"Content-Type": {"application/json"}}}
+}
+
+// BenchmarkChatCompletionNoNetwork is BenchmarkChatCompletion with the upstream answered in
+// memory: the gateway's own work is its figures minus BenchmarkHarness's and
+// BenchmarkCannedTransport's, without the network's noise.
+func BenchmarkChatCompletionNoNetwork(b *testing.B) {
+	client := &http.Client{Transport: newCannedTransport()}
+	var snaps snapshot.Holder
+	cfg := &snapshot.Config{
+		Accounts:       []snapshot.Account{{Name: "bench", Provider: "self-hosted-model"}},
+		Models:         []snapshot.Model{{Account: "bench", Name: "echo", UpstreamModel: "bench-model", BaseURL: "http://upstream.invalid/v1"}},
+		AdminTokenHash: snapshot.KeyHash("bench-token"),
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	snaps.Store(snapshot.Compile(cfg, registry.New(client), nil, logger))
+	h := New(pipeline.New(&snaps, nopRecorder{}, logger), logger, 0)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/v1/chat/completions", bytes.NewReader(benchBody))
+		req.Header.Set("Authorization", "Bearer bench-token")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkCannedTransport is the in-memory upstream's own cost: a request built and sent as
+// an adapter sends it, answered and read.
+func BenchmarkCannedTransport(b *testing.B) {
+	t := newCannedTransport()
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		req, _ := http.NewRequestWithContext(b.Context(), "POST", "http://upstream.invalid/v1/chat/completions", bytes.NewReader(benchBody))
+		resp, _ := t.RoundTrip(req)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+}
