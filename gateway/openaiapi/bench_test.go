@@ -38,27 +38,37 @@ func BenchmarkChatCompletion(b *testing.B) {
 		_, _ = w.Write(upstreamReply)
 	}))
 	defer up.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	h := benchHandler(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, up.URL+"/v1")
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		serveChat(b, h)
+	}
+}
+
+// benchHandler is the OpenAI surface over one self-hosted model at baseURL, reached through
+// client, with an admin token and nothing recorded.
+func benchHandler(client *http.Client, baseURL string) http.Handler {
 	var snaps snapshot.Holder
 	cfg := &snapshot.Config{
 		Accounts:       []snapshot.Account{{Name: "bench", Provider: "self-hosted-model"}},
-		Models:         []snapshot.Model{{Account: "bench", Name: "echo", UpstreamModel: "bench-model", BaseURL: up.URL + "/v1"}},
+		Models:         []snapshot.Model{{Account: "bench", Name: "echo", UpstreamModel: "bench-model", BaseURL: baseURL}},
 		AdminTokenHash: snapshot.KeyHash("bench-token"),
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	snaps.Store(snapshot.Compile(cfg, registry.New(client), nil, logger))
-	h := New(pipeline.New(&snaps, nopRecorder{}, logger), logger, 0)
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	b.ResetTimer()
-	for b.Loop() {
-		req := httptest.NewRequest("POST", "/v1/chat/completions", bytes.NewReader(benchBody))
-		req.Header.Set("Authorization", "Bearer bench-token")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatalf("status %d: %s", rec.Code, rec.Body)
-		}
+	return New(pipeline.New(&snaps, nopRecorder{}, logger), logger, 0)
+}
+
+// serveChat serves benchBody with the admin token through h, as httptest's request and
+// recorder.
+func serveChat(tb testing.TB, h http.Handler) {
+	req := httptest.NewRequest("POST", "/v1/chat/completions", bytes.NewReader(benchBody))
+	req.Header.Set("Authorization", "Bearer bench-token")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		tb.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 }
 
@@ -126,55 +136,22 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// cannedTransport answers every request with upstreamReply without any I/O, so a benchmark
-// through it measures the gateway's own work: what is left is the gateway's, plus the
-// transport's few allocations (BenchmarkCannedTransport).
-type cannedTransport struct{ header http.Header }
-
-func (t cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_ = r.Body.Close()
-	}
-	return &http.Response{StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: t.header,
-		Body: io.NopCloser(bytes.NewReader(upstreamReply)), ContentLength: int64(len(upstreamReply)), Request: r}, nil
-}
-
-func newCannedTransport() cannedTransport {
-	return cannedTransport{header: http.Header{"Content-Type": {"application/json"}}}
-}
-
 // BenchmarkChatCompletionNoNetwork is BenchmarkChatCompletion with the upstream answered in
 // memory: the gateway's own work is its figures minus BenchmarkHarness's and
 // BenchmarkCannedTransport's, without the network's noise.
 func BenchmarkChatCompletionNoNetwork(b *testing.B) {
-	client := &http.Client{Transport: newCannedTransport()}
-	var snaps snapshot.Holder
-	cfg := &snapshot.Config{
-		Accounts:       []snapshot.Account{{Name: "bench", Provider: "self-hosted-model"}},
-		Models:         []snapshot.Model{{Account: "bench", Name: "echo", UpstreamModel: "bench-model", BaseURL: "http://upstream.invalid/v1"}},
-		AdminTokenHash: snapshot.KeyHash("bench-token"),
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	snaps.Store(snapshot.Compile(cfg, registry.New(client), nil, logger))
-	h := New(pipeline.New(&snaps, nopRecorder{}, logger), logger, 0)
+	h := benchHandler(&http.Client{Transport: cannedUpstream{}}, "http://upstream.invalid/v1")
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		req := httptest.NewRequest("POST", "/v1/chat/completions", bytes.NewReader(benchBody))
-		req.Header.Set("Authorization", "Bearer bench-token")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatalf("status %d: %s", rec.Code, rec.Body)
-		}
+		serveChat(b, h)
 	}
 }
 
-// BenchmarkCannedTransport is the in-memory upstream's own cost: a request built and sent as
-// an adapter sends it, answered and read.
+// BenchmarkCannedTransport is the in-memory upstream's own cost (cannedUpstream): a request
+// built and sent as an adapter sends it, answered and read.
 func BenchmarkCannedTransport(b *testing.B) {
-	t := newCannedTransport()
+	var t cannedUpstream
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
