@@ -62,7 +62,9 @@ type Options struct {
 	// RetryMin and RetryMax bound the wait between replays of the spool while Kafka fails
 	// (defaults 500ms and 30s); the wait doubles from RetryMin after each failure.
 	RetryMin, RetryMax time.Duration
-	// BatchEvents and BatchBytes bound one replay write (defaults 1,000 events and 1 MiB).
+	// BatchEvents and BatchBytes bound one replay write (defaults usage.MaxBatch, 128
+	// events, and 1 MiB). BatchEvents is at most usage.MaxBatch: a write is then one batch a
+	// partition, so a batch that fails is written again before any that follow it.
 	BatchEvents int
 	BatchBytes  int64
 }
@@ -104,7 +106,7 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 	o.WriteTimeout = cmp.Or(o.WriteTimeout, 10*time.Second)
 	o.RetryMin = cmp.Or(o.RetryMin, 500*time.Millisecond)
 	o.RetryMax = cmp.Or(o.RetryMax, 30*time.Second)
-	o.BatchEvents = cmp.Or(o.BatchEvents, 1000)
+	o.BatchEvents = min(cmp.Or(o.BatchEvents, usage.MaxBatch), usage.MaxBatch)
 	o.BatchBytes = cmp.Or(o.BatchBytes, 1<<20)
 	mech, err := Mechanism(o)
 	if err != nil {
@@ -118,10 +120,9 @@ func New(o Options, conv *event.Converter, sp *spool.Spool, logger *slog.Logger)
 		SASL:        mech,
 		TLS:         o.TLS,
 	}
-	// A live write is one queue chunk, at most usage.MaxBatch events: one batch a
-	// partition. The writer makes room for BatchSize messages in every batch it starts
-	// (1,000 was 150 KB a batch, a tenth of all a replica allocated); a replay of
-	// BatchEvents goes in several batches.
+	// A live write is one queue chunk, at most usage.MaxBatch events, and a replay write at
+	// most as many: one batch a partition. The writer makes room for BatchSize messages in
+	// every batch it starts (1,000 was 150 KB a batch, a tenth of all a replica allocated).
 	w := &kafkago.Writer{
 		Addr:                   kafkago.TCP(o.Brokers...),
 		Topic:                  o.Topic,

@@ -27,14 +27,19 @@ func Secret(h http.Header) string {
 	return h.Get("X-Api-Key")
 }
 
+// exactBody is the largest body ReadBody reads into a buffer of its Content-Length at once.
+const exactBody = 64 << 10
+
 // ReadBody reads the whole body of r under limit bytes. A larger body is a KindTooLarge
 // error, a body that cannot be read an invalid request.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, TooLarge(limit)
 	}
-	if n := r.ContentLength; n > 0 {
+	if n := r.ContentLength; n > 0 && n <= exactBody {
 		// The server reads no more than Content-Length: read it into a buffer of its size.
+		// A larger body's buffer grows as it arrives, so a client cannot make the gateway
+		// hold its whole stated length before sending any of it.
 		body := make([]byte, n)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, BodyError(err, limit)

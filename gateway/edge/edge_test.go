@@ -3,6 +3,7 @@ package edge
 import (
 	"io"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -42,5 +43,35 @@ func TestReadBody(t *testing.T) {
 		})
 	}
 }
+
+// TestReadBodyLarge: a body above exactBody is read whole as it arrives, not into a buffer of
+// its stated length made before any of it came.
+func TestReadBodyLarge(t *testing.T) {
+	body := strings.Repeat("x", exactBody+1)
+	r := httptest.NewRequest("POST", "/v1/chat/completions", io.NopCloser(strings.NewReader(body)))
+	r.ContentLength = int64(len(body))
+	got, err := ReadBody(httptest.NewRecorder(), r, 1<<20)
+	if err != nil || string(got) != body {
+		t.Fatalf("ReadBody: %d bytes, %v; want the %d sent", len(got), err, len(body))
+	}
+	// A client that states 1 MiB and sends 10 bytes before its connection ends gets an error,
+	// and the gateway never held a buffer of the length it stated.
+	r = httptest.NewRequest("POST", "/v1/chat/completions", io.NopCloser(io.MultiReader(strings.NewReader("0123456789"), errReader{io.ErrUnexpectedEOF})))
+	r.ContentLength = 1 << 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = ReadBody(httptest.NewRecorder(), r, 1<<20)
+	runtime.ReadMemStats(&after)
+	if apierr.From(err).Kind != apierr.KindInvalidRequest {
+		t.Errorf("a body cut short: %v; want an invalid request", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n >= 1<<20 {
+		t.Errorf("reading 10 bytes of a body stated as 1 MiB allocated %d bytes", n)
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func ptr[T any](v T) *T { return &v }

@@ -217,12 +217,7 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 			i++
 		}
 		t := plan.Targets[i]
-		// The attempt and its event, in one allocation.
-		ae := &attemptEvent{
-			a: Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq, start: p.now(), client: client},
-			e: base,
-		}
-		a, e := &ae.a, &ae.e
+		a, e := newAttempt(Attempt{Caller: c, Plan: plan, Target: t, Index: i, Try: n, Operation: rq.op, Stream: rq.stream, Header: c.Header, Size: rq.size, p: p, req: rq, start: p.now(), client: client}, base)
 		var res R
 		var err error
 		actx := ctx
@@ -305,6 +300,18 @@ const (
 type attemptEvent struct {
 	a Attempt
 	e usage.Event
+}
+
+// newAttempt returns a and the usage event it fills, base's copy: in one allocation, but for a
+// stream, whose meter keeps the attempt for the stream's life and copies the event.
+func newAttempt(a Attempt, base usage.Event) (*Attempt, *usage.Event) {
+	if a.Stream {
+		pa, pe := new(Attempt), new(usage.Event)
+		*pa, *pe = a, base
+		return pa, pe
+	}
+	ae := &attemptEvent{a: a, e: base}
+	return &ae.a, &ae.e
 }
 
 // serverTiming is the Server-Timing header (W3C Server Timing) of a request answered after

@@ -102,7 +102,6 @@ func New(limits *limiter.Limiter, ledger *budget.Ledger, opts ...Option) *Guard 
 	return g
 }
 
-// ticket is an admitted attempt's reservations.
 // ticket is what Admit reserved for an attempt. Tickets are pooled (1.7 KB each, the most a
 // governed request allocated): the pipeline holds a handle, whose generation makes a second
 // Settle or Cancel do nothing, even once the ticket serves another request.

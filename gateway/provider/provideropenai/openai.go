@@ -31,6 +31,7 @@ type Adapter struct {
 	base        string // the base URL the chat and embeddings URLs were derived from
 	chatURL     string
 	chatU       *url.URL // chatURL parsed, shared read-only by every chat request (nil: parse each)
+	chatHost    string   // its Host header, as http.NewRequest derives it
 	embedURL    string
 	authHeader  string   // "Authorization", or a provider's own header such as Azure's "Api-Key"
 	authValue   string   // "Bearer <key>"; empty when the server needs no key
@@ -76,7 +77,7 @@ func New(cfg provider.Config, defaultBaseURL string) (*Adapter, error) {
 		a.authValue = "Bearer " + cfg.APIKey
 	}
 	a.auth = []string{a.authValue}
-	a.chatU, _ = url.Parse(a.chatURL)
+	a.parseChatURL()
 	return a, nil
 }
 
@@ -165,8 +166,16 @@ func (a *Adapter) newRequest(ctx context.Context, method, rawURL string, body io
 	if err != nil {
 		return nil, err
 	}
-	req.URL, req.Host = a.chatU, a.chatU.Host
+	req.URL, req.Host = a.chatU, a.chatHost
 	return req, nil
+}
+
+// parseChatURL parses chatURL for newRequest, which parses it for each request when it cannot.
+func (a *Adapter) parseChatURL() {
+	a.chatU, a.chatHost = nil, ""
+	if u, err := url.Parse(a.chatURL); err == nil {
+		a.chatU, a.chatHost = u, strings.TrimSuffix(u.Host, ":") // "h:" is h (http.NewRequest)
+	}
 }
 
 // readUsage reads the usage member of an answer without decoding the rest. A missing or

@@ -54,7 +54,7 @@ func NewWithOptions(cfg provider.Config, defaultBaseURL string, opts ...Option) 
 			}
 		}
 		a.chatURL, a.embedURL = o.chatURL, o.embedURL
-		a.chatU, _ = url.Parse(a.chatURL)
+		a.parseChatURL()
 	}
 	if o.hasAuthHdr {
 		if o.authHeader == "" || o.authValue == "" {
