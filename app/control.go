@@ -296,7 +296,12 @@ type missingSecrets struct {
 
 // Revision is the store's: the file's part changes only with a restart.
 func (m missingSecrets) Revision(ctx context.Context) (int64, error) {
-	if r, ok := m.Source.(snapshot.Revisioner); ok {
+	return revisionOf(ctx, m.Source)
+}
+
+// revisionOf is the revision of src, which a source wrapping another passes on.
+func revisionOf(ctx context.Context, src snapshot.Source) (int64, error) {
+	if r, ok := src.(snapshot.Revisioner); ok {
 		return r.Revision(ctx)
 	}
 	return 0, errors.New("the source has no revision")

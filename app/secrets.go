@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -69,10 +68,7 @@ type managedSecrets struct {
 // Revision is the wrapped source's: a refreshed secret rebuilds the snapshot through
 // Reloader.Reload, not through the revision.
 func (m managedSecrets) Revision(ctx context.Context) (int64, error) {
-	if r, ok := m.Source.(snapshot.Revisioner); ok {
-		return r.Revision(ctx)
-	}
-	return 0, errors.New("the source has no revision")
+	return revisionOf(ctx, m.Source)
 }
 
 func (m managedSecrets) SnapshotConfig(ctx context.Context) (*snapshot.Config, error) {
