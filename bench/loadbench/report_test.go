@@ -123,7 +123,7 @@ func TestBuildReport(t *testing.T) {
 			in:   []measurement{direct, proxy, gateway},
 			want: report{
 				rows:        []row{directRow, proxyRow, gatewayRow},
-				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us}},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax}},
 			},
 		},
 		{
@@ -132,8 +132,8 @@ func TestBuildReport(t *testing.T) {
 			want: report{
 				rows: []row{directRow, proxyRow, gatewayRow, governedRow},
 				comparisons: []comparison{
-					{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us},
-					{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us},
+					{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax},
+					{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us, p50Goal: goalP50DeltaMax},
 				},
 				guards: &guardCost{cpuPerRequest: 20 * us, p50: 20 * us, p99: 100 * us},
 			},
@@ -146,7 +146,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 250 * us},
 					{target: targetGoverned, rate: 1000, successPct: 100, p50: 600 * us, p99: 2700 * us, cpuPerRequest: 320 * us},
 				},
-				comparisons: []comparison{{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us}},
+				comparisons: []comparison{{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us, p50Goal: goalP50DeltaMax}},
 			},
 		},
 		{
@@ -162,7 +162,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 250 * us},
 					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 580 * us, p99: 2600 * us, cpuPerRequest: 300 * us},
 				},
-				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us}},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax}},
 			},
 		},
 		{
@@ -176,7 +176,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 100 * us},
 					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 450 * us, p99: 2000 * us, cpuPerRequest: 50 * us},
 				},
-				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 0.5, p50Delta: -50 * us}},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 0.5, p50Delta: -50 * us, p50Goal: goalP50DeltaMax}},
 			},
 		},
 		{
@@ -190,7 +190,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us},
 					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 10 * us},
 				},
-				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, p50Delta: 0}},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, p50Delta: 0, p50Goal: goalP50DeltaMax}},
 			},
 		},
 		{
@@ -503,5 +503,31 @@ func TestSampleMemory(t *testing.T) {
 	got := sampleMemory(os.Getpid(), time.Hour)() // the first sample comes before any tick
 	if len(got) != 1 || got[0].rss == 0 {
 		t.Errorf("samples %+v, want one of this process's memory", got)
+	}
+}
+
+// TestComparisonGoals: each llmgw target is held to its issue's goals: with everything on,
+// 0.9x the proxy's CPU and +0.05 ms of p50 for requests, 1.1x and +0.1 ms for streams.
+func TestComparisonGoals(t *testing.T) {
+	t.Parallel()
+	us := time.Microsecond
+	in := []measurement{
+		meas(targetProxy, 500*us, 2000*us, 10000, ok(10000), 2500*time.Millisecond),
+		meas(targetLLMGW, 580*us, 2600*us, 10000, ok(10000), 3*time.Second),
+		meas(targetFull, 580*us, 2600*us, 10000, ok(10000), 3*time.Second),
+		meas(targetReplica, 580*us, 2600*us, 10000, ok(10000), 3*time.Second),
+	}
+	for _, stream := range []bool{false, true} {
+		goals := map[string]string{}
+		for _, c := range buildReport(in, stream).comparisons {
+			goals[c.target] = fmt.Sprintf("%.1fx %s", c.cpuGoal, c.p50Goal)
+		}
+		want := map[string]string{targetLLMGW: "1.3x 100µs", targetFull: "0.9x 50µs", targetReplica: "0.9x 50µs"}
+		if stream {
+			want = map[string]string{targetLLMGW: "1.1x 100µs", targetFull: "1.1x 100µs", targetReplica: "1.1x 100µs"}
+		}
+		if diff := cmp.Diff(want, goals); diff != "" {
+			t.Errorf("stream=%v: goals (-want +got):\n%s", stream, diff)
+		}
 	}
 }

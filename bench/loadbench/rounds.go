@@ -53,6 +53,7 @@ type summaryComparison struct {
 	cpuRatio spread
 	cpuGoal  float64
 	p50Delta spread // ms
+	p50Goal  time.Duration
 }
 
 // summarize returns the summary of rounds, the reports of one rate's rounds.
@@ -88,7 +89,7 @@ func summarize(rounds []report) summary {
 				if rc.target != t {
 					continue
 				}
-				c.cpuGoal = rc.cpuGoal
+				c.cpuGoal, c.p50Goal = rc.cpuGoal, rc.p50Goal
 				if rc.cpuRatio > 0 {
 					ratios = append(ratios, rc.cpuRatio)
 				}
@@ -121,7 +122,7 @@ func (s summary) write(w io.Writer) error {
 			ratio = fmt.Sprintf("median %.2fx (range %.2f-%.2fx over %d rounds; goal <= %.1fx: %s on the median)",
 				c.cpuRatio.median, c.cpuRatio.low, c.cpuRatio.high, c.cpuRatio.n, c.cpuGoal, metOrNot(c.cpuRatio.median <= c.cpuGoal))
 		}
-		goal := float64(goalP50DeltaMax) / float64(time.Millisecond)
+		goal := float64(c.p50Goal) / float64(time.Millisecond)
 		if _, err := fmt.Fprintf(w, "\n%s vs bare proxy, within each round:\n  CPU per request: %s\n  added p50:       median %+.3f ms (range %+.3f to %+.3f; goal <= %.3f ms: %s on the median)\n",
 			c.target, ratio, c.p50Delta.median, c.p50Delta.low, c.p50Delta.high, goal, metOrNot(c.p50Delta.median <= goal)); err != nil {
 			return err
