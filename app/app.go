@@ -34,6 +34,7 @@ import (
 	"github.com/llmgw/llmgw/gateway/usage"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 	"github.com/llmgw/llmgw/logbuffer"
+	"github.com/llmgw/llmgw/pagetrim"
 	"github.com/llmgw/llmgw/secretref"
 	"github.com/llmgw/llmgw/services/server"
 )
@@ -446,6 +447,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 			tracker.Run(bg, 30*time.Second, pl.touchKeys, logger)
 		}
 	}()
+	trimTicker := time.NewTicker(trimEvery)
+	defer trimTicker.Stop()
+	go trimPages(bg, trimTicker.C, pagetrim.Executable, logger)
 	logger.Info("llmgw serving", "addr", ln.Addr().String(), "role", cfg.Role, "db", pl.dialect, "version", Version, "build", build)
 	if lb != nil {
 		lb.Flush() // the start's lines (a generated admin token among them) show at once
@@ -506,6 +510,32 @@ func serveMetrics(ln net.Listener, h http.Handler, logger *slog.Logger) (stop fu
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		<-done
+	}
+}
+
+// trimEvery is how often a serving process gives back the pages of its binary it has not
+// touched since the last time (pagetrim), the first time as it starts serving.
+const trimEvery = time.Minute
+
+// trimPages releases the executable's resident pages (release is pagetrim.Executable) now
+// and at every tick until ctx ends. Pages in use come back at their next touch, so the
+// resident set is what the last period used.
+func trimPages(ctx context.Context, tick <-chan time.Time, release func() (pagetrim.Result, error), logger *slog.Logger) {
+	level := slog.LevelInfo // the first time; the rest at debug
+	for {
+		r, err := release()
+		switch {
+		case err != nil:
+			logger.Warn("could not release the binary's resident pages", "error", err)
+		case r.Mappings > 0:
+			logger.Log(ctx, level, "released the binary's resident pages", "kb", r.Resident>>10, "mappings", r.Mappings)
+		}
+		level = slog.LevelDebug
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
 	}
 }
 

@@ -54,6 +54,7 @@ var rules = []struct {
 	{"services/", "web", "the server takes the web app as an http.Handler option; only the process wiring embeds it"},
 	{"web", "", "the web app's file server is a leaf: the app reaches the gateway only through its public APIs"},
 	{"masterkey", "", "the master key is a leaf: the store and a gateway replica (which links no store) both use it"},
+	{"pagetrim", "", "releasing the binary's pages is a leaf: the process wiring calls it"},
 	{"services/adminaccess", "store", "who may use the Admin API is what the server needs without the Admin API's storage"},
 }
 

@@ -1,0 +1,106 @@
+package pagetrim
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Executable releases the resident pages of the executable's read-only, file-backed mappings.
+// It reads /proc/self/smaps to find them.
+func Executable() (Result, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return Result{}, fmt.Errorf("pagetrim: %w", err)
+	}
+	data, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return Result{}, fmt.Errorf("pagetrim: %w", err)
+	}
+	maps, err := parseSmaps(bytes.NewReader(data), exe)
+	if err != nil {
+		return Result{}, fmt.Errorf("pagetrim: /proc/self/smaps: %w", err)
+	}
+	var r Result
+	for _, m := range maps {
+		if !m.releasable() {
+			r.Kept++
+			continue
+		}
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_DONTNEED); errno != 0 {
+			return r, fmt.Errorf("pagetrim: madvise %#x-%#x: %w", m.start, m.end, errno)
+		}
+		r.Mappings++
+		r.Resident += m.rss
+	}
+	return r, nil
+}
+
+// mapping is one of the executable's mappings in /proc/self/smaps.
+type mapping struct {
+	start, end uint64
+	perms      string
+	rss, anon  int64 // bytes
+}
+
+// releasable reports whether the mapping's pages can be dropped and read again from the file:
+// it is not writable and holds no private (anonymous) copy of a page.
+func (m mapping) releasable() bool {
+	return !strings.Contains(m.perms, "w") && m.anon == 0
+}
+
+// parseSmaps returns the mappings of the file exe in an smaps listing. A mapping's header
+// line is "start-end perms offset dev inode path"; the lines after it, up to the next header,
+// are "Field: value kB".
+func parseSmaps(r io.Reader, exe string) ([]mapping, error) {
+	var (
+		out []mapping
+		cur *mapping
+	)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if f := strings.Fields(line); len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			cur = nil
+			path := ""
+			if len(f) >= 6 {
+				path = strings.TrimSuffix(strings.Join(f[5:], " "), " (deleted)")
+			}
+			if path != exe {
+				continue
+			}
+			lo, hi, _ := strings.Cut(f[0], "-")
+			start, err1 := strconv.ParseUint(lo, 16, 64)
+			end, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 != nil || err2 != nil || end <= start {
+				return nil, fmt.Errorf("bad mapping line %q", line)
+			}
+			out = append(out, mapping{start: start, end: end, perms: f[1]})
+			cur = &out[len(out)-1]
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "Rss" && name != "Anonymous") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad line %q", line)
+		}
+		if name == "Rss" {
+			cur.rss = kb << 10
+		} else {
+			cur.anon = kb << 10
+		}
+	}
+	return out, sc.Err()
+}
