@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,10 +15,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go/compress"
+	kafkazstd "github.com/segmentio/kafka-go/compress/zstd"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
@@ -518,5 +523,51 @@ func BenchmarkRecordBatch(b *testing.B) {
 	}
 	if h.sp.Len() != 0 || h.p.Dropped() != 0 {
 		b.Fatalf("spooled %d, dropped %d: want every event written", h.sp.Len(), h.p.Dropped())
+	}
+}
+
+// TestCompressionLevel: a producer compresses at zstdLevel, whose encoder holds under half of
+// what kafka-go's default level holds, for a chunk of usage events at most a quarter larger.
+func TestCompressionLevel(t *testing.T) {
+	if compress.ZstdCodec.Level != zstdLevel {
+		t.Fatalf("kafka-go's zstd level is %d, want %d", compress.ZstdCodec.Level, zstdLevel)
+	}
+	conv := event.NewConverter("replica-1", "region-1", nil)
+	var raw []byte
+	for _, e := range events(0, usage.MaxBatch) {
+		b, err := conv.Marshal(nil, &e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, b...)
+	}
+	// measure compresses raw with a fresh codec at level and returns the compressed size and
+	// the heap its encoder keeps (the codec pools it).
+	measure := func(level int) (size int, live int64) {
+		c := &kafkazstd.Codec{Level: level}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var buf bytes.Buffer
+		w := c.NewWriter(&buf)
+		if _, err := w.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(c)
+		return buf.Len(), int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	}
+	size, live := measure(zstdLevel)
+	defSize, defLive := measure(3)
+	t.Logf("%d events, %d bytes: level %d: %d bytes, encoder %d KB; level 3: %d bytes, encoder %d KB", usage.MaxBatch, len(raw), zstdLevel, size, live>>10, defSize, defLive>>10)
+	if live*2 > defLive {
+		t.Errorf("level %d's encoder holds %d KB, level 3's %d KB: want under half", zstdLevel, live>>10, defLive>>10)
+	}
+	if size*4 > defSize*5 {
+		t.Errorf("level %d compresses to %d bytes, level 3 to %d: want at most a quarter more", zstdLevel, size, defSize)
 	}
 }
