@@ -59,18 +59,23 @@ func unquote(q []byte) string {
 // stamp returns obj with its top-level "model" set to the client's name (added when missing),
 // and the name it replaced ("" when none). obj is not modified.
 func (a answerModel) stamp(obj []byte) ([]byte, string, error) {
-	out, old, _, err := a.appendStamp(nil, obj)
-	return out, unquote(old), err
+	// A model that is not a string is replaced all the same.
+	out, old, _, err := rawjson.AppendReplace(nil, obj, "model", a.quoted)
+	if err != nil {
+		return nil, "", provider.BadResponse(err)
+	}
+	return out, unquote(old), nil
 }
 
-// appendStamp is stamp for a stream's chunks: an edited chunk is appended to dst (pass
-// buf[:0] to reuse a buffer, valid until the next call), and the name it replaced is returned
-// raw, as its JSON, so a caller that already knows it pays nothing for it. When the chunk
-// already names the client's model, the answer is obj itself and edited is false; otherwise
-// it is dst's array, grown as needed.
+// appendStamp is stamp for a stream's chunks, which their adapter has checked are JSON
+// (provider.Chunk), so the scan stops after the chunk's model when nothing after it could be
+// another (rawjson.AppendReplaceValid): a chunk names its model before its choices. An edited
+// chunk is appended to dst (pass buf[:0] to reuse a buffer, valid until the next call), and
+// the name it replaced is returned raw, as its JSON, so a caller that already knows it pays
+// nothing for it. When the chunk already names the client's model, the answer is obj itself
+// and edited is false; otherwise it is dst's array, grown as needed.
 func (a answerModel) appendStamp(dst, obj []byte) (out, old []byte, edited bool, err error) {
-	// A model that is not a string is replaced all the same.
-	if out, old, edited, err = rawjson.AppendReplace(dst, obj, "model", a.quoted); err != nil {
+	if out, old, edited, err = rawjson.AppendReplaceValid(dst, obj, "model", a.quoted); err != nil {
 		return nil, nil, false, provider.BadResponse(err)
 	}
 	return out, old, edited, nil

@@ -98,6 +98,8 @@ func Ready(st any) bool {
 // Chunk is one event of a streamed answer.
 type Chunk struct {
 	// JSON is the chunk as an OpenAI chat.completion.chunk object; valid until the next Recv.
+	// It is valid JSON: an adapter checks what it relays (rawjson.Valid) and ends the stream
+	// at a chunk that is not.
 	JSON []byte
 	// Usage is set on the chunk that reports usage.
 	Usage *chat.Usage

@@ -4,6 +4,7 @@
 package rawjson
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 
@@ -65,8 +66,21 @@ func splice(dst, obj []byte, key string, value []byte, ranges [][2]int) []byte {
 // (byte for byte), out is obj itself and edited is false; otherwise out is obj with key set
 // to value, appended to dst, as AppendSet makes it.
 func AppendReplace(dst, obj []byte, key string, value []byte) (out, old []byte, edited bool, err error) {
+	return appendReplace(dst, obj, key, value, false)
+}
+
+// AppendReplaceValid is AppendReplace for an obj already checked with Valid (a stream's
+// chunks): once it has found a member named key, it reads on only while the rest of obj could
+// name key again, that is while key's bytes, or an escape that could spell them, follow. A
+// member near the start of a large object then costs a scan of the start. What it does not
+// read, it does not check: an obj that is not valid JSON gets no error for its tail.
+func AppendReplaceValid(dst, obj []byte, key string, value []byte) (out, old []byte, edited bool, err error) {
+	return appendReplace(dst, obj, key, value, true)
+}
+
+func appendReplace(dst, obj []byte, key string, value []byte, valid bool) (out, old []byte, edited bool, err error) {
 	var buf [2][2]int
-	ranges, err := find(obj, key, buf[:0])
+	ranges, err := scan(obj, key, buf[:0], valid)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -93,6 +107,12 @@ func SetString(obj []byte, key, value string) ([]byte, error) {
 // Callers pass a small array of their own, so that a key found once or twice costs no
 // allocation.
 func find(obj []byte, key string, ranges [][2]int) ([][2]int, error) {
+	return scan(obj, key, ranges, false)
+}
+
+// scan is find; with valid (obj is known to be valid JSON) it stops after a match when the
+// rest of obj cannot hold another member named key (mayName).
+func scan(obj []byte, key string, ranges [][2]int, valid bool) ([][2]int, error) {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return nil, errNotObject
@@ -130,8 +150,31 @@ func find(obj []byte, key string, ranges [][2]int) ([][2]int, error) {
 		}
 		if match {
 			ranges = append(ranges, [2]int{i, ve})
+			if valid && !mayName(obj[ve:], key) {
+				return ranges, nil
+			}
 		}
 		i = ve
+	}
+}
+
+// mayName reports whether b could hold a string equal to key: b holds key's bytes, or an
+// escape that can spell a letter (JSON's \u; keyEquals unquotes with strconv.Unquote, which
+// also reads \x, \U and octal escapes). Other escapes (\n, \", \\, ...) spell no letter.
+func mayName(b []byte, key string) bool {
+	if bytes.Contains(b, []byte(key)) {
+		return true
+	}
+	for {
+		j := bytes.IndexByte(b, '\\')
+		if j < 0 || j+1 >= len(b) {
+			return false
+		}
+		switch c := b[j+1]; {
+		case c == 'u', c == 'U', c == 'x', c >= '0' && c <= '7':
+			return true
+		}
+		b = b[j+2:]
 	}
 }
 

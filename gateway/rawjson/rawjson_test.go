@@ -1,6 +1,7 @@
 package rawjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -189,4 +190,81 @@ func FuzzValidAgrees(f *testing.F) {
 			t.Fatalf("Valid(%q) = %v, encoding/json says %v", b, got, want)
 		}
 	})
+}
+
+// TestAppendReplaceValid: on valid JSON, AppendReplaceValid answers as AppendReplace does,
+// duplicates after the first member included, spelled plainly or with escapes; it stops
+// reading after the member when nothing after it could name the key again.
+func TestAppendReplaceValid(t *testing.T) {
+	value := []byte(`"acct/m"`)
+	for _, in := range []string{
+		`{"id":"x","model":"up","choices":[{"delta":{"content":"hi\n\"there\""}}]}`,
+		`{"id":"x","model":"acct/m","choices":[]}`,
+		`{"id":"x","choices":[]}`,
+		`{"model":"up","choices":[{"delta":{"content":"a model"}}]}`,         // the key's bytes later, in a value
+		`{"model":"up","choices":[{"delta":{"content":"a"}}],"model":"x"}`,   // a plain duplicate
+		`{"model":"acct/m","choices":[],"mod\u0065l":"x"}`,                   // a duplicate spelled with an escape
+		`{"model":"up","choices":[{"delta":{"content":"\u00e9\\u"}}],"m":1}`, // an escape that could spell it, none does
+	} {
+		out, old, edited, err := AppendReplaceValid(nil, []byte(in), "model", value)
+		wantOut, wantOld, wantEdited, wantErr := AppendReplace(nil, []byte(in), "model", value)
+		if err != nil || wantErr != nil {
+			t.Fatalf("%s: errors %v, %v", in, err, wantErr)
+		}
+		if string(out) != string(wantOut) || string(old) != string(wantOld) || edited != wantEdited {
+			t.Errorf("AppendReplaceValid(%s) = %s, %s, %v; AppendReplace: %s, %s, %v", in, out, old, edited, wantOut, wantOld, wantEdited)
+		}
+	}
+	// The tail of this object is broken: a scan that read it would fail.
+	broken := []byte(`{"id":"x","model":"up","choices":[}`)
+	if _, _, _, err := AppendReplace(nil, broken, "model", value); err == nil {
+		t.Fatal("AppendReplace read past the member without failing")
+	}
+	out, old, _, err := AppendReplaceValid(nil, broken, "model", value)
+	if err != nil || string(old) != `"up"` || string(out) != `{"id":"x","model":"acct/m","choices":[}` {
+		t.Errorf("AppendReplaceValid read past the member: %s, %s, %v", out, old, err)
+	}
+}
+
+// FuzzAppendReplaceValidAgrees: on every valid JSON object, AppendReplaceValid's answer is
+// AppendReplace's.
+func FuzzAppendReplaceValidAgrees(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"a","model":"b"}`, `{"model":"a","x":{"model":"b"}}`, `{"model":"a","mo\u0064el":"b"}`,
+		`{"model":1,"choices":[{"delta":{"content":"\\u0064 model"}}]}`, `{"a":"model","model":null}`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	value := []byte(`"acct/m"`)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) || len(bytes.TrimSpace(b)) == 0 || bytes.TrimSpace(b)[0] != '{' {
+			return
+		}
+		out, old, edited, err := AppendReplaceValid(nil, b, "model", value)
+		wantOut, wantOld, wantEdited, wantErr := AppendReplace(nil, b, "model", value)
+		if (err != nil) != (wantErr != nil) || string(out) != string(wantOut) || string(old) != string(wantOld) || edited != wantEdited {
+			t.Fatalf("%q: AppendReplaceValid %q %q %v %v; AppendReplace %q %q %v %v", b, out, old, edited, err, wantOut, wantOld, wantEdited, wantErr)
+		}
+	})
+}
+
+// BenchmarkStampChunk stamps the model of a typical stream chunk, reading all of it
+// (AppendReplace) and only up to its model (AppendReplaceValid).
+func BenchmarkStampChunk(b *testing.B) {
+	chunk := []byte(`{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1727787630,` +
+		`"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_f85bea6784","choices":[{"index":0,` +
+		`"delta":{"content":" Hello"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+	value := []byte(`"acct/gpt-4o-mini"`)
+	buf := make([]byte, 0, 512)
+	for _, f := range []struct {
+		name string
+		fn   func(dst, obj []byte, key string, value []byte) ([]byte, []byte, bool, error)
+	}{{"AppendReplace", AppendReplace}, {"AppendReplaceValid", AppendReplaceValid}} {
+		b.Run(f.name, func(b *testing.B) {
+			b.SetBytes(int64(len(chunk)))
+			for b.Loop() {
+				buf, _, _, _ = f.fn(buf[:0], chunk, "model", value)
+			}
+		})
+	}
 }
