@@ -102,7 +102,7 @@ bench:
 # request path (surface, pipeline, guards, routing, usage record, metrics), each deterministic
 # (no parallel benchmark: their counts vary with scheduling).
 ALLOC_BENCH_PKGS := ./gateway/openaiapi ./gateway/pipeline ./gateway/quota ./gateway/governance ./gateway/snapshot ./gateway/usage ./gateway/metrics ./gateway/chat ./analytics/event
-ALLOC_BENCH := ^Benchmark(ChatCompletion|ChatCompletionNoNetwork|CannedTransport|DirectUpstream|Harness|ChatStream|ChatOneTarget|ChatOneTargetTraced|Guard|Match|Route|RouteFor|LogRecorder|Observe|DecodeRequest|Marshal)$$
+ALLOC_BENCH := ^Benchmark(ChatCompletion|ChatCompletionNoNetwork|CannedTransport|DirectUpstream|Harness|ChatStream|ChatOneTarget|ChatOneTargetTraced|Routing|Guard|Match|Route|RouteFor|LogRecorder|Observe|DecodeRequest|Marshal)$$
 ALLOC_BENCH_RUN = $(GO) test -run '^$$' -bench '$(ALLOC_BENCH)' -benchmem -count 5 -benchtime 2000x $(ALLOC_BENCH_PKGS)
 
 ## bench-allocs: run the request path's benchmarks and fail when a median allocs/op grew more
