@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"strings"
 
 	fastjson "github.com/segmentio/encoding/json"
 )
@@ -159,33 +160,36 @@ func scan(obj []byte, key string, ranges [][2]int, valid bool) ([][2]int, error)
 }
 
 // mayName reports whether b could hold a string equal to key: b holds key's bytes, or an
-// escape that can spell a letter (JSON's \u; keyEquals unquotes with strconv.Unquote, which
-// also reads \x, \U and octal escapes). Other escapes (\n, \", \\, ...) spell no letter.
+// escape that can spell one of key's characters. For a key of letters, digits, '_' and '-'
+// that is only \u (keyEquals reads escapes as JSON does); the other escapes (\n, \", \\,
+// \/, ...) spell none of them. For any other key, every escape counts.
 func mayName(b []byte, key string) bool {
 	if bytes.Contains(b, []byte(key)) {
 		return true
 	}
+	word := !strings.ContainsFunc(key, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+	})
 	for {
 		j := bytes.IndexByte(b, '\\')
 		if j < 0 || j+1 >= len(b) {
 			return false
 		}
 		switch c := b[j+1]; {
-		case c == 'u', c == 'U', c == 'x', c >= '0' && c <= '7':
+		case !word, c == 'u':
 			return true
 		}
 		b = b[j+2:]
 	}
 }
 
-// keyEquals compares a quoted JSON key with key; keys with escapes are unquoted first.
+// keyEquals compares a quoted JSON key with key; keys with escapes are unquoted first, as JSON
+// reads them.
 func keyEquals(quoted []byte, key string) bool {
 	inner := quoted[1 : len(quoted)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			s, err := strconv.Unquote(string(quoted))
-			return err == nil && s == key
-		}
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		var s string
+		return fastjson.Unmarshal(quoted, &s) == nil && s == key
 	}
 	return string(inner) == key
 }

@@ -215,12 +215,18 @@ func TestAppendReplaceValid(t *testing.T) {
 			t.Errorf("AppendReplaceValid(%s) = %s, %s, %v; AppendReplace: %s, %s, %v", in, out, old, edited, wantOut, wantOld, wantEdited)
 		}
 	}
+	// A key that a short escape can spell part of: "\/" is "/".
+	in := `{"a/b":1,"x":"\n","a\/b":2}`
+	out, old, _, err := AppendReplaceValid(nil, []byte(in), "a/b", []byte(`3`))
+	if err != nil || string(old) != `2` || string(out) != `{"a/b":3,"x":"\n","a\/b":3}` {
+		t.Errorf("AppendReplaceValid(%s, a/b) = %s, %s, %v", in, out, old, err)
+	}
 	// The tail of this object is broken: a scan that read it would fail.
 	broken := []byte(`{"id":"x","model":"up","choices":[}`)
 	if _, _, _, err := AppendReplace(nil, broken, "model", value); err == nil {
 		t.Fatal("AppendReplace read past the member without failing")
 	}
-	out, old, _, err := AppendReplaceValid(nil, broken, "model", value)
+	out, old, _, err = AppendReplaceValid(nil, broken, "model", value)
 	if err != nil || string(old) != `"up"` || string(out) != `{"id":"x","model":"acct/m","choices":[}` {
 		t.Errorf("AppendReplaceValid read past the member: %s, %s, %v", out, old, err)
 	}
