@@ -518,15 +518,17 @@ func serveMetrics(ln net.Listener, h http.Handler, logger *slog.Logger) (stop fu
 const trimEvery = time.Minute
 
 // trimPages releases the executable's resident pages (release is pagetrim.Executable) now
-// and at every tick until ctx ends. Pages in use come back at their next touch, so the
-// resident set is what the last period used.
+// and at every tick until ctx ends, or until a release fails: what failed once (no /proc, a
+// locked mapping) fails again. Pages in use come back at their next touch, so the resident set
+// is what the last period used.
 func trimPages(ctx context.Context, tick <-chan time.Time, release func() (pagetrim.Result, error), logger *slog.Logger) {
 	level := slog.LevelInfo // the first time; the rest at debug
 	for {
 		r, err := release()
 		switch {
 		case err != nil:
-			logger.Warn("could not release the binary's resident pages", "error", err)
+			logger.Warn("could not release the binary's resident pages; not trying again", "error", err)
+			return
 		case r.Mappings > 0:
 			logger.Log(ctx, level, "released the binary's resident pages", "kb", r.Resident>>10, "mappings", r.Mappings)
 		}

@@ -19,6 +19,7 @@ func Executable() (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("pagetrim: %w", err)
 	}
+	exe = strings.TrimSuffix(exe, deleted) // replaced on disk: its mappings still hold the old file
 	data, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		return Result{}, fmt.Errorf("pagetrim: %w", err)
@@ -42,17 +43,24 @@ func Executable() (Result, error) {
 	return r, nil
 }
 
+// deleted is what the kernel appends to the path of a file removed or replaced since it was
+// mapped.
+const deleted = " (deleted)"
+
 // mapping is one of the executable's mappings in /proc/self/smaps.
 type mapping struct {
-	start, end uint64
-	perms      string
-	rss, anon  int64 // bytes
+	start, end      uint64
+	perms           string
+	rss, anon, swap int64 // bytes
+	seen            int   // how many of Rss, Anonymous and Swap were listed
 }
 
 // releasable reports whether the mapping's pages can be dropped and read again from the file:
-// it is not writable and holds no private (anonymous) copy of a page.
+// it is not writable and holds no private copy of a page, in memory (Anonymous) or swapped out
+// (Swap): a PIE binary's loader writes relocations into read-only data, and those copies are
+// not in the file. A mapping whose smaps lack either count is kept.
 func (m mapping) releasable() bool {
-	return !strings.Contains(m.perms, "w") && m.anon == 0
+	return !strings.Contains(m.perms, "w") && m.seen == 3 && m.anon == 0 && m.swap == 0
 }
 
 // parseSmaps returns the mappings of the file exe in an smaps listing. A mapping's header
@@ -70,7 +78,7 @@ func parseSmaps(r io.Reader, exe string) ([]mapping, error) {
 			cur = nil
 			path := ""
 			if len(f) >= 6 {
-				path = strings.TrimSuffix(strings.Join(f[5:], " "), " (deleted)")
+				path = strings.TrimSuffix(strings.Join(f[5:], " "), deleted)
 			}
 			if path != exe {
 				continue
@@ -89,18 +97,22 @@ func parseSmaps(r io.Reader, exe string) ([]mapping, error) {
 			continue
 		}
 		name, rest, ok := strings.Cut(line, ":")
-		if !ok || (name != "Rss" && name != "Anonymous") {
+		if !ok || (name != "Rss" && name != "Anonymous" && name != "Swap") {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("bad line %q", line)
 		}
-		if name == "Rss" {
+		switch name {
+		case "Rss":
 			cur.rss = kb << 10
-		} else {
+		case "Anonymous":
 			cur.anon = kb << 10
+		case "Swap":
+			cur.swap = kb << 10
 		}
+		cur.seen++
 	}
 	return out, sc.Err()
 }

@@ -2,6 +2,7 @@ package pagetrim
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,22 +101,34 @@ func TestParseSmaps(t *testing.T) {
 Size:               8192 kB
 Rss:                6144 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 VmFlags: rd ex mr mw me
 00c00000-01000000 r--p 00800000 fd:01 123 /usr/bin/gw
 Rss:                 512 kB
 Anonymous:            64 kB
+Swap:                  0 kB
 01000000-01100000 rw-p 00c00000 fd:01 123 /usr/bin/gw
 Rss:                 256 kB
 Anonymous:           128 kB
+Swap:                  0 kB
+01100000-01200000 r--p 00d00000 fd:01 123 /usr/bin/gw
+Rss:                   0 kB
+Anonymous:             0 kB
+Swap:                 32 kB
+01200000-01300000 r--p 00e00000 fd:01 123 /usr/bin/gw
+Rss:                  16 kB
 7f0000000000-7f0000100000 r-xp 00000000 fd:01 9 /usr/lib/libc.so.6
 Rss:                 900 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 7f0000200000-7f0000300000 r--p 00000000 fd:01 124 /usr/bin/gw (deleted)
 Rss:                  40 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
 Rss:                  12 kB
 Anonymous:            12 kB
+Swap:                  0 kB
 `
 	maps, err := parseSmaps(strings.NewReader(smaps), "/usr/bin/gw")
 	if err != nil {
@@ -123,13 +136,15 @@ Anonymous:            12 kB
 	}
 	var got []string
 	for _, m := range maps {
-		got = append(got, strconv.FormatUint(m.start, 16)+" "+m.perms+" rss="+strconv.FormatInt(m.rss>>10, 10)+" anon="+strconv.FormatInt(m.anon>>10, 10)+" releasable="+strconv.FormatBool(m.releasable()))
+		got = append(got, fmt.Sprintf("%x %s rss=%d anon=%d swap=%d releasable=%v", m.start, m.perms, m.rss>>10, m.anon>>10, m.swap>>10, m.releasable()))
 	}
 	want := []string{
-		"400000 r-xp rss=6144 anon=0 releasable=true",
-		"c00000 r--p rss=512 anon=64 releasable=false", // relocated in place (RELRO)
-		"1000000 rw-p rss=256 anon=128 releasable=false",
-		"7f0000200000 r--p rss=40 anon=0 releasable=true", // the file was replaced; the mapping is still the program's
+		"400000 r-xp rss=6144 anon=0 swap=0 releasable=true",
+		"c00000 r--p rss=512 anon=64 swap=0 releasable=false", // relocated in place (RELRO)
+		"1000000 rw-p rss=256 anon=128 swap=0 releasable=false",
+		"1100000 r--p rss=0 anon=0 swap=32 releasable=false",     // relocated in place, and swapped out
+		"1200000 r--p rss=16 anon=0 swap=0 releasable=false",     // no Anonymous or Swap count: kept
+		"7f0000200000 r--p rss=40 anon=0 swap=0 releasable=true", // the file was replaced; the mapping is still the program's
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -529,8 +529,14 @@ func BenchmarkRecordBatch(b *testing.B) {
 // TestCompressionLevel: a producer compresses at zstdLevel, whose encoder holds under half of
 // what kafka-go's default level holds, for a chunk of usage events at most a quarter larger.
 func TestCompressionLevel(t *testing.T) {
-	if compress.ZstdCodec.Level != zstdLevel {
-		t.Fatalf("kafka-go's zstd level is %d, want %d", compress.ZstdCodec.Level, zstdLevel)
+	// The codec a producer's batches go through is kafka-go's process-wide one, set by init.
+	port := freePort(t)
+	broker(t, port)
+	h := newProducer(t, port, "", 64<<20, nil)
+	codec, ok := h.p.w.Compression.Codec().(*kafkazstd.Codec)
+	h.p.Close(context.Background()) // before the heap is measured
+	if !ok || codec != &compress.ZstdCodec || codec.Level != zstdLevel {
+		t.Fatalf("the producer compresses with %#v, want kafka-go's zstd codec at level %d", h.p.w.Compression.Codec(), zstdLevel)
 	}
 	conv := event.NewConverter("replica-1", "region-1", nil)
 	var raw []byte

@@ -25,7 +25,8 @@ const (
 	goalFullCPURatio = 0.9
 	goalP50DeltaMax  = 100 * time.Microsecond
 	// goalFullP50DeltaMax is issue 11's bound on the p50 an llmgw with everything on adds to
-	// the proxy's at 1,000 requests/s (goalP50DeltaMax for streams).
+	// the proxy's (goalP50DeltaMax for streams). The issue states it at 1,000 requests/s; the
+	// report holds every rate to it.
 	goalFullP50DeltaMax = 50 * time.Microsecond
 	// goalStreamCPURatio is issue 11's goal for a streamed request of 20
 	// chunks, for either llmgw target: at most 1.1x the bare proxy's CPU.
