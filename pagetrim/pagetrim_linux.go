@@ -15,18 +15,9 @@ import (
 // Executable releases the resident pages of the executable's read-only, file-backed mappings.
 // It reads /proc/self/smaps to find them.
 func Executable() (Result, error) {
-	exe, err := os.Readlink("/proc/self/exe")
+	maps, err := executableMappings()
 	if err != nil {
-		return Result{}, fmt.Errorf("pagetrim: %w", err)
-	}
-	exe = strings.TrimSuffix(exe, deleted) // replaced on disk: its mappings still hold the old file
-	data, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		return Result{}, fmt.Errorf("pagetrim: %w", err)
-	}
-	maps, err := parseSmaps(bytes.NewReader(data), exe)
-	if err != nil {
-		return Result{}, fmt.Errorf("pagetrim: /proc/self/smaps: %w", err)
+		return Result{}, err
 	}
 	var r Result
 	for _, m := range maps {
@@ -41,6 +32,24 @@ func Executable() (Result, error) {
 		r.Resident += m.rss
 	}
 	return r, nil
+}
+
+// executableMappings returns the running executable's mappings, from /proc/self/smaps.
+func executableMappings() ([]mapping, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("pagetrim: %w", err)
+	}
+	exe = strings.TrimSuffix(exe, deleted) // replaced on disk: its mappings still hold the old file
+	data, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return nil, fmt.Errorf("pagetrim: %w", err)
+	}
+	maps, err := parseSmaps(bytes.NewReader(data), exe)
+	if err != nil {
+		return nil, fmt.Errorf("pagetrim: /proc/self/smaps: %w", err)
+	}
+	return maps, nil
 }
 
 // deleted is what the kernel appends to the path of a file removed or replaced since it was

@@ -1,9 +1,7 @@
 package pagetrim
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -15,15 +13,7 @@ import (
 // resident returns the resident bytes of the executable's releasable and kept mappings.
 func resident(t *testing.T) (releasable, kept int64) {
 	t.Helper()
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	maps, err := parseSmaps(bytes.NewReader(data), exe)
+	maps, err := executableMappings()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +60,6 @@ func TestExecutable(t *testing.T) {
 // read-only data in place, and runs on: releasing that data would crash it (the file holds
 // it unrelocated).
 func TestPositionIndependent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a program")
-	}
 	bin := filepath.Join(t.TempDir(), "trimmed")
 	build := exec.Command("go", "build", "-buildmode=pie", "-o", bin, "./testdata/trimmed")
 	if out, err := build.CombinedOutput(); err != nil {

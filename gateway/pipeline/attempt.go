@@ -249,19 +249,13 @@ func attempts[R any](ctx context.Context, p *Pipeline, c *Caller, plan *snapshot
 		next, wait, again := a.next(err)
 		if !again {
 			// A caller refused the virtual model learns nothing of its targets.
-			routed := plan.Routed() && !(a.refused && apierr.From(err).Kind == apierr.KindPermissionDenied)
-			// The answer's headers share one array of values (the header names are canonical).
-			n := 1
-			if routed {
-				n = 3
-			}
-			vals := make([]string, 1, n)
-			vals[0] = serverTiming(p.now().Sub(c.start), rq.upstream)
-			c.Header[HeaderServerTiming] = vals[0:1:1]
-			if routed {
-				vals = append(vals, t.Endpoint.FQN, strconv.Itoa(count))
-				c.Header[HeaderResolvedModel] = vals[1:2:2]
-				c.Header[HeaderAttempts] = vals[2:3:3]
+			timing := serverTiming(p.now().Sub(c.start), rq.upstream)
+			if plan.Routed() && !(a.refused && apierr.From(err).Kind == apierr.KindPermissionDenied) {
+				// The three share one array of values (the header names are canonical).
+				vals := []string{timing, t.Endpoint.FQN, strconv.Itoa(count)}
+				c.Header[HeaderServerTiming], c.Header[HeaderResolvedModel], c.Header[HeaderAttempts] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+			} else {
+				c.Header[HeaderServerTiming] = []string{timing}
 			}
 			if err != nil {
 				return zero, err

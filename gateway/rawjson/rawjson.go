@@ -27,7 +27,7 @@ func Set(obj []byte, key string, value []byte) ([]byte, error) {
 // overlap obj; a nil dst is allocated at the result's size.
 func AppendSet(dst, obj []byte, key string, value []byte) ([]byte, error) {
 	var buf [2][2]int
-	ranges, err := find(obj, key, buf[:0])
+	ranges, err := find(obj, key, buf[:0], false)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func AppendReplaceValid(dst, obj []byte, key string, value []byte) (out, old []b
 
 func appendReplace(dst, obj []byte, key string, value []byte, valid bool) (out, old []byte, edited bool, err error) {
 	var buf [2][2]int
-	ranges, err := scan(obj, key, buf[:0], valid)
+	ranges, err := find(obj, key, buf[:0], valid)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -106,14 +106,9 @@ func SetString(obj []byte, key, value string) ([]byte, error) {
 
 // find appends to ranges the byte ranges of the values of the top-level members named key.
 // Callers pass a small array of their own, so that a key found once or twice costs no
-// allocation.
-func find(obj []byte, key string, ranges [][2]int) ([][2]int, error) {
-	return scan(obj, key, ranges, false)
-}
-
-// scan is find; with valid (obj is known to be valid JSON) it stops after a match when the
-// rest of obj cannot hold another member named key (mayName).
-func scan(obj []byte, key string, ranges [][2]int, valid bool) ([][2]int, error) {
+// allocation. With valid (obj is known to be valid JSON) it stops after a match when the rest
+// of obj cannot hold another member named key (mayName).
+func find(obj []byte, key string, ranges [][2]int, valid bool) ([][2]int, error) {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return nil, errNotObject
@@ -258,7 +253,7 @@ func skipValue(b []byte, i int) (int, error) {
 // object costs one pass and no allocation.
 func Get(obj []byte, key string) ([]byte, bool, error) {
 	var buf [2][2]int
-	ranges, err := find(obj, key, buf[:0])
+	ranges, err := find(obj, key, buf[:0], false)
 	if err != nil || len(ranges) == 0 {
 		return nil, false, err
 	}
