@@ -261,6 +261,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, stderr 
 	if h == nil {
 		h = &hooks{}
 	}
+	profileHeap(cfg.Pprof)
 	snaps := snapshot.Holder{Now: h.clock}
 	var lb *logbuffer.Writer
 	if cfg.LogBuffer > 0 {

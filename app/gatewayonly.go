@@ -49,3 +49,14 @@ func embeddedSink(context.Context, *Config, *event.Converter, usage.Sink, *slog.
 func clickHouseAPI(context.Context, string, *slog.Logger) (usagev1connect.UsageServiceHandler, func(), error) {
 	return nil, nil, errGatewayOnly("the Usage API's ClickHouse")
 }
+
+// apply and get are clients of the Admin API (llmgw apply, llmgw get); run them from the full
+// build. Leaving them out keeps the Admin API's client, one generic instantiation per method,
+// out of the replica's binary and its resident pages.
+func apply(context.Context, []string, func(string) string, io.Writer, io.Writer) error {
+	return errGatewayOnly("llmgw apply")
+}
+
+func get(context.Context, []string, func(string) string, io.Writer, io.Writer) error {
+	return errGatewayOnly("llmgw get")
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,13 +16,14 @@ import (
 	"time"
 )
 
-// buildGatewayOnly builds cmd/llmgw with the llmgw_gateway_only tag into a temporary directory.
+// buildGatewayOnly builds cmd/llmgw with the gateway-only build's tags (the Makefile's
+// GATEWAY_TAGS) into a temporary directory.
 func buildGatewayOnly(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "llmgw-gateway")
-	out, err := exec.Command("go", "build", "-tags", "llmgw_gateway_only", "-o", bin, "../cmd/llmgw").CombinedOutput()
+	out, err := exec.Command("go", "build", "-tags", "llmgw_gateway_only,grpcnotrace", "-o", bin, "../cmd/llmgw").CombinedOutput()
 	if err != nil {
-		t.Fatalf("go build -tags llmgw_gateway_only: %v\n%s", err, out)
+		t.Fatalf("go build -tags llmgw_gateway_only,grpcnotrace: %v\n%s", err, out)
 	}
 	return bin
 }
@@ -35,6 +37,7 @@ func TestGatewayOnlyBuild(t *testing.T) {
 	if out, err := exec.Command(bin, "version").Output(); err != nil || !strings.Contains(string(out), "(gateway-only build)") {
 		t.Fatalf("llmgw version: %q %v, want it to name the gateway-only build", out, err)
 	}
+	checkLinked(t, bin)
 	rs := startReplicaSet(t, 0)
 	broker := e2eBroker(t, e2ePort(t))
 	key := rs.control.userKey(t, "edge-user", "testers")
@@ -112,6 +115,8 @@ func TestGatewayOnlyBuild(t *testing.T) {
 		{"ClickHouse", []string{"serve", "--role", "gateway", "--control-plane", "http://" + rs.listen, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--kafka-brokers", broker, "--clickhouse", "clickhouse://127.0.0.1:9000/llmgw"}, "--clickhouse: the Usage API's ClickHouse: this llmgw is a gateway-only build"},
 		{"migrate", []string{"migrate", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db")}, "llmgw migrate: this llmgw is a gateway-only build"},
 		{"consume", []string{"consume"}, "llmgw consume: this llmgw is a gateway-only build"},
+		{"apply", []string{"apply", "-f", "gateway.yaml"}, "llmgw apply: this llmgw is a gateway-only build"},
+		{"get", []string{"get", "all"}, "llmgw get: this llmgw is a gateway-only build"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -128,5 +133,38 @@ func TestGatewayOnlyBuild(t *testing.T) {
 				t.Fatalf("%v said %q, want it to say %q", tt.args, out.String(), tt.want)
 			}
 		})
+	}
+}
+
+// checkLinked reads the gateway-only binary's symbols: it links the control plane's client,
+// which a replica calls, and none of the Admin API's handlers, REST routes or client, which
+// only the full build serves or calls (services/server/admin.go, app/gitops.go).
+func checkLinked(t *testing.T, bin string) {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked := map[string]bool{}
+	for _, s := range syms {
+		linked[s.Name] = true
+	}
+	const gen = "github.com/llmgw/llmgw/gen/go/llmgw/"
+	if want := gen + "controlplane/v1/controlplanev1connect.NewControlPlaneServiceClient"; !linked[want] {
+		t.Fatalf("the gateway-only binary does not link %s: the symbols read are not the binary's", want)
+	}
+	for _, name := range []string{
+		gen + "admin/v1/adminv1connect.NewAdminServiceHandler",
+		gen + "admin/v1/adminv1connect.NewAdminServiceClient",
+		gen + "admin/v1.RegisterAdminServiceHandlerClient",
+	} {
+		if linked[name] {
+			t.Errorf("the gateway-only binary links %s", name)
+		}
 	}
 }

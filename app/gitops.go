@@ -1,3 +1,5 @@
+//go:build !llmgw_gateway_only
+
 package app
 
 import (

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -20,5 +21,25 @@ func TestPprofFlag(t *testing.T) {
 	resp, body := on.do(t, http.MethodGet, "/debug/pprof/goroutine?debug=1", "test-admin-token", "")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
 		t.Errorf("--pprof with the admin token: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestHeapProfiling: allocations are sampled for the heap profile only when --pprof serves it.
+func TestHeapProfiling(t *testing.T) {
+	if heapProfileRate == 0 {
+		t.Fatal("the process started with heap profiling off (GODEBUG=memprofilerate=0?): nothing to check")
+	}
+	startGateway(t, nil)
+	if runtime.MemProfileRate != 0 {
+		t.Errorf("without --pprof: MemProfileRate %d, want 0", runtime.MemProfileRate)
+	}
+	on := startGateway(t, nil, "--pprof")
+	if runtime.MemProfileRate != heapProfileRate {
+		t.Errorf("with --pprof: MemProfileRate %d, want the start's %d", runtime.MemProfileRate, heapProfileRate)
+	}
+	// What the heap profile shows is what was sampled since: the gateway's own allocations.
+	resp, body := on.do(t, http.MethodGet, "/debug/pprof/heap?debug=1", "test-admin-token", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "heap profile:") {
+		t.Errorf("--pprof heap profile: %d %.200q", resp.StatusCode, body)
 	}
 }

@@ -265,7 +265,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if slices.Contains(cfg.targets, targetReplica) {
 		b.gatewayOnly = filepath.Join(dir, "llmgw-gateway")
-		if err := b.build(ctx, b.gatewayOnly, "./cmd/llmgw", "-tags", gatewayOnlyTag); err != nil {
+		if err := b.build(ctx, b.gatewayOnly, "./cmd/llmgw", "-tags", gatewayOnlyTags); err != nil {
 			return fmt.Errorf("the gateway-only llmgw does not build: %w", err)
 		}
 	}

@@ -17,14 +17,14 @@ import (
 //   - a control plane, `llmgw serve --role control` (the full build) with fullConfig as its
 //     config file, on the generator's core: it is not on the request path, and what it costs
 //     (a lease exchange every 200 ms) is not counted as the replica's;
-//   - the replica, `llmgw serve --role gateway` of the gateway-only build (gatewayOnlyTag), the
+//   - the replica, `llmgw serve --role gateway` of the gateway-only build (gatewayOnlyTags), the
 //     measured process, on the target's core, its usage events produced to the Kafka broker.
 //
 // Its check is the full target's, read from the control plane: the five rules' counts there are
 // the global ones the replica reports through its leases.
 
-// gatewayOnlyTag is the build tag of llmgw's gateway-only build.
-const gatewayOnlyTag = "llmgw_gateway_only"
+// gatewayOnlyTags are the build tags of llmgw's gateway-only build (the Makefile's GATEWAY_TAGS).
+const gatewayOnlyTags = "llmgw_gateway_only,grpcnotrace"
 
 // startReplica starts a Kafka broker, a control plane with fullConfig, the user key and a
 // gateway token on it, and the gateway-only replica the target sends to.

@@ -28,14 +28,12 @@ import (
 	"github.com/llmgw/llmgw/gateway/openaiapi"
 	"github.com/llmgw/llmgw/gateway/pipeline"
 	"github.com/llmgw/llmgw/gateway/snapshot"
-	adminv1 "github.com/llmgw/llmgw/gen/go/llmgw/admin/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/admin/v1/adminv1connect"
 	"github.com/llmgw/llmgw/gen/go/llmgw/controlplane/v1/controlplanev1connect"
 	inferencev1 "github.com/llmgw/llmgw/gen/go/llmgw/inference/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/inference/v1/inferencev1connect"
 	usagev1 "github.com/llmgw/llmgw/gen/go/llmgw/usage/v1"
 	"github.com/llmgw/llmgw/gen/go/llmgw/usage/v1/usagev1connect"
-	"github.com/llmgw/llmgw/services/adminaccess"
 	"github.com/llmgw/llmgw/services/inference"
 )
 
@@ -148,16 +146,9 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 		mux.Handle(path, e.connectService(accessGateway, h))
 	}
 	if s.admin != nil {
-		// Authentication, then the admin service's role table; a handler without one (a test
-		// double) admits only the admin role.
-		authz := connect.Interceptor(adminRoleOnly)
-		if a, ok := s.admin.(interface {
-			Authorize() connect.UnaryInterceptorFunc
-		}); ok {
-			authz = a.Authorize()
+		if err := s.mountAdmin(mux, e, readMax); err != nil {
+			return nil, nil, err
 		}
-		path, h := adminv1connect.NewAdminServiceHandler(s.admin, readMax, connect.WithInterceptors(AdminAuth(s.snaps, time.Now), authz), strictConnectJSON())
-		mux.Handle(path, e.connectService(accessAdmin, h))
 	}
 	if s.opts.Usage != nil {
 		path, h := usagev1connect.NewUsageServiceHandler(s.opts.Usage, readMax, strictConnectJSON())
@@ -200,7 +191,7 @@ func (s *Server) Handler(ctx context.Context, restAddr string) (http.Handler, fu
 			}
 		}
 		if s.admin != nil {
-			if err := adminv1.RegisterAdminServiceHandler(ctx, rest, conn); err != nil {
+			if err := registerAdminREST(ctx, rest, conn); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -321,44 +312,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// AdminAuth is a Connect interceptor that authenticates an Admin API call: the admin token, or
-// an admin-scoped key of a user with an Admin API role (adminaccess.MayUse). It puts the principal in
-// the context (adminaccess.WithPrincipal) for the role table that follows it.
-func AdminAuth(snaps *snapshot.Holder, now func() time.Time) connect.UnaryInterceptorFunc {
-	return func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			snap := snaps.Load()
-			if snap == nil {
-				return nil, apierr.ConnectError(apierr.New(apierr.KindUnavailable, "the gateway is starting"))
-			}
-			p, err := snap.Authenticate(edge.Secret(req.Header()), now())
-			if err != nil {
-				return nil, apierr.ConnectError(err)
-			}
-			// A method the role table opens to every caller (GetCaller: how a client learns
-			// what it may do) takes any authenticated caller.
-			if !adminaccess.MayUse(p) && !adminaccess.OpenToAll(req.Spec().Procedure) {
-				return nil, apierr.ConnectError(errAdminAccess)
-			}
-			return next(adminaccess.WithPrincipal(ctx, p), req)
-		}
-	}
-}
-
 // callerPath is GetCaller's REST route, which any authenticated caller may use.
 const callerPath = "/api/v1/caller"
 
 // errAdminAccess refuses a key the Admin API never admits.
 var errAdminAccess = apierr.New(apierr.KindPermissionDenied, "the Admin API needs the admin token or an admin-scoped key of a user with an admin, viewer or team-admin role")
-
-// adminRoleOnly admits only the admin role: the authorization of an Admin API handler that
-// has no role table of its own.
-var adminRoleOnly connect.UnaryInterceptorFunc = func(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		p, _ := adminaccess.PrincipalFrom(ctx)
-		if p == nil || !p.HasRole(snapshot.RoleAdmin) {
-			return nil, apierr.ConnectError(apierr.New(apierr.KindPermissionDenied, "this needs the admin role"))
-		}
-		return next(ctx, req)
-	}
-}
