@@ -23,12 +23,13 @@ run:
 build:
 	$(GO) build -o bin/llmgw ./cmd/llmgw
 
-## gateway: build bin/llmgw-gateway, the gateway-only build (serve --role gateway, usage to Kafka).
+## gateway: build bin/llmgw-gateway, the gateway-only build (serve --role gateway, usage to Kafka),
+## statically as the Dockerfile does.
 ## grpcnotrace leaves out gRPC's request tracing (golang.org/x/net/trace), whose html/template
 ## would make the linker keep every exported method of every type: see README, "Memory".
 GATEWAY_TAGS := llmgw_gateway_only,grpcnotrace
 gateway:
-	$(GO) build -tags $(GATEWAY_TAGS) -o bin/llmgw-gateway ./cmd/llmgw
+	CGO_ENABLED=0 $(GO) build -tags $(GATEWAY_TAGS) -o bin/llmgw-gateway ./cmd/llmgw
 
 ## test: every test, with the race detector; needs Postgres (LLMGW_TEST_POSTGRES, default 127.0.0.1:5432)
 ## and, for the web app's browser test (app/web_e2e_test.go), Debian's chromium package

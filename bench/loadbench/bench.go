@@ -225,12 +225,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.token == "" {
 		cfg.token = randomToken()
 	}
-	// The upstream and the proxy are this same program: under `go run` that
-	// is the binary go run has just built, so it needs no second build.
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find own binary: %w", err)
-	}
 	dir, err := os.MkdirTemp("", "llmgw-bench-")
 	if err != nil {
 		return err
@@ -243,7 +237,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	b := &bench{
 		cfg:   cfg,
 		dir:   dir,
-		self:  self,
 		clock: newCPUClock(),
 		pin:   newPinner(ctx, log, cfg.genCPU, cfg.targetCPU),
 		log:   log,
@@ -255,6 +248,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// concurrent builds would only slow each other down.
 	b.vegeta = filepath.Join(dir, "vegeta")
 	if err := b.build(ctx, b.vegeta, "github.com/tsenart/vegeta/v12"); err != nil {
+		return err
+	}
+	// The upstream, the proxy and the broker are this program, built again as every measured
+	// process is.
+	b.self = filepath.Join(dir, "loadbench")
+	if err := b.build(ctx, b.self, "./bench/loadbench"); err != nil {
 		return err
 	}
 	gateway := filepath.Join(dir, "llmgw")
@@ -671,6 +670,9 @@ func (b *bench) build(ctx context.Context, out, pkg string, flags ...string) err
 	var errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, "go", append(append([]string{"build", "-o", out}, flags...), pkg)...)
 	cmd.Dir = b.cfg.repo
+	// Statically, as the Dockerfile builds llmgw: a binary linked to the C library also keeps
+	// libc's pages resident (about 1.4 MB) and starts its threads through it.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = &errb, &errb
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, strings.TrimSpace(errb.String()))
