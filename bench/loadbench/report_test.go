@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,7 @@ func TestBuildReport(t *testing.T) {
 			in:   []measurement{direct, proxy, gateway},
 			want: report{
 				rows:        []row{directRow, proxyRow, gatewayRow},
-				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax}},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax, p99Delta: 600 * us}},
 			},
 		},
 		{
@@ -132,8 +133,8 @@ func TestBuildReport(t *testing.T) {
 			want: report{
 				rows: []row{directRow, proxyRow, gatewayRow, governedRow},
 				comparisons: []comparison{
-					{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax},
-					{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us, p50Goal: goalP50DeltaMax},
+					{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax, p99Delta: 600 * us},
+					{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us, p50Goal: goalP50DeltaMax, p99Delta: 700 * us},
 				},
 				guards: &guardCost{cpuPerRequest: 20 * us, p50: 20 * us, p99: 100 * us},
 			},
@@ -146,7 +147,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 250 * us},
 					{target: targetGoverned, rate: 1000, successPct: 100, p50: 600 * us, p99: 2700 * us, cpuPerRequest: 320 * us},
 				},
-				comparisons: []comparison{{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us, p50Goal: goalP50DeltaMax}},
+				comparisons: []comparison{{target: targetGoverned, cpuGoal: goalGovernedCPURatio, cpuRatio: 1.28, p50Delta: 100 * us, p50Goal: goalP50DeltaMax, p99Delta: 700 * us}},
 			},
 		},
 		{
@@ -162,7 +163,7 @@ func TestBuildReport(t *testing.T) {
 					{target: targetProxy, rate: 1000, successPct: 100, p50: 500 * us, p99: 2000 * us, cpuPerRequest: 250 * us},
 					{target: targetLLMGW, rate: 1000, successPct: 100, p50: 580 * us, p99: 2600 * us, cpuPerRequest: 300 * us},
 				},
-				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax}},
+				comparisons: []comparison{{target: targetLLMGW, cpuGoal: goalCPURatio, cpuRatio: 1.2, p50Delta: 80 * us, p50Goal: goalP50DeltaMax, p99Delta: 600 * us}},
 			},
 		},
 		{
@@ -520,14 +521,48 @@ func TestComparisonGoals(t *testing.T) {
 	for _, stream := range []bool{false, true} {
 		goals := map[string]string{}
 		for _, c := range buildReport(in, stream).comparisons {
-			goals[c.target] = fmt.Sprintf("%.1fx %s", c.cpuGoal, c.p50Goal)
+			goals[c.target] = fmt.Sprintf("%.1fx %s %s %d", c.cpuGoal, c.p50Goal, c.p99Goal, c.rssGoal>>20)
 		}
-		want := map[string]string{targetLLMGW: "1.3x 100µs", targetFull: "0.9x 50µs", targetReplica: "0.9x 50µs"}
+		want := map[string]string{targetLLMGW: "1.3x 100µs 0s 0", targetFull: "0.9x 50µs 500µs 25", targetReplica: "0.9x 50µs 500µs 25"}
 		if stream {
-			want = map[string]string{targetLLMGW: "1.1x 100µs", targetFull: "1.1x 100µs", targetReplica: "1.1x 100µs"}
+			want = map[string]string{targetLLMGW: "1.1x 100µs 0s 0", targetFull: "1.1x 100µs 500µs 0", targetReplica: "1.1x 100µs 500µs 0"}
 		}
 		if diff := cmp.Diff(want, goals); diff != "" {
 			t.Errorf("stream=%v: goals (-want +got):\n%s", stream, diff)
+		}
+	}
+	// The resident-memory goal is stated at 1,000 requests/s: at 2,000 there is none.
+	fast := slices.Clone(in)
+	for i := range fast {
+		fast[i].metrics.Rate = 2000
+	}
+	for _, c := range buildReport(fast, false).comparisons {
+		if c.rssGoal != 0 {
+			t.Errorf("%s at 2,000 requests/s: resident goal %d, want none", c.target, c.rssGoal)
+		}
+	}
+}
+
+// TestFullGoalsWritten: the report prints the added p99 and the resident memory of the
+// targets with everything on against issue 11's goals, met or not.
+func TestFullGoalsWritten(t *testing.T) {
+	t.Parallel()
+	us := time.Microsecond
+	full := meas(targetFull, 540*us, 2400*us, 10000, ok(10000), 3*time.Second)
+	full.mem.rss = 24 << 20
+	replica := meas(targetReplica, 540*us, 2600*us, 10000, ok(10000), 3*time.Second)
+	replica.mem.rss = 26 << 20
+	r := buildReport([]measurement{meas(targetProxy, 500*us, 2000*us, 10000, ok(10000), 2500*time.Millisecond), full, replica}, false)
+	var out strings.Builder
+	if err := r.write(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"llmgw-full vs bare proxy:\n  CPU per request: 1.20x (goal <= 0.9x: not met)\n  added p50:       +0.040 ms (goal <= 0.050 ms: met)\n  added p99:       +0.400 ms (goal <= 0.500 ms: met)\n  resident:        24.0 MB (goal <= 25.0 MB at 1000 requests/s: met)\n",
+		"llmgw-replica vs bare proxy:\n  CPU per request: 1.20x (goal <= 0.9x: not met)\n  added p50:       +0.040 ms (goal <= 0.050 ms: met)\n  added p99:       +0.600 ms (goal <= 0.500 ms: not met)\n  resident:        26.0 MB (goal <= 25.0 MB at 1000 requests/s: not met)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks\n%s\ngot:\n%s", want, out.String())
 		}
 	}
 }

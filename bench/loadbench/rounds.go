@@ -54,6 +54,10 @@ type summaryComparison struct {
 	cpuGoal  float64
 	p50Delta spread // ms
 	p50Goal  time.Duration
+	p99Delta spread // ms
+	p99Goal  time.Duration
+	rss      spread // MB
+	rssGoal  uint64
 }
 
 // summarize returns the summary of rounds, the reports of one rate's rounds.
@@ -83,23 +87,25 @@ func summarize(rounds []report) summary {
 	}
 	for _, t := range targets {
 		c := summaryComparison{target: t}
-		var ratios, deltas []float64
+		var ratios, deltas, deltas99, rss []float64
 		for _, r := range rounds {
 			for _, rc := range r.comparisons {
 				if rc.target != t {
 					continue
 				}
-				c.cpuGoal, c.p50Goal = rc.cpuGoal, rc.p50Goal
+				c.cpuGoal, c.p50Goal, c.p99Goal, c.rssGoal = rc.cpuGoal, rc.p50Goal, rc.p99Goal, rc.rssGoal
 				if rc.cpuRatio > 0 {
 					ratios = append(ratios, rc.cpuRatio)
 				}
 				deltas = append(deltas, ms(rc.p50Delta))
+				deltas99 = append(deltas99, ms(rc.p99Delta))
+				rss = append(rss, float64(rc.rss)/(1<<20))
 			}
 		}
 		if len(deltas) == 0 {
 			continue
 		}
-		c.cpuRatio, c.p50Delta = spreadOf(ratios), spreadOf(deltas)
+		c.cpuRatio, c.p50Delta, c.p99Delta, c.rss = spreadOf(ratios), spreadOf(deltas), spreadOf(deltas99), spreadOf(rss)
 		s.comparisons = append(s.comparisons, c)
 	}
 	return s
@@ -126,6 +132,20 @@ func (s summary) write(w io.Writer) error {
 		if _, err := fmt.Fprintf(w, "\n%s vs bare proxy, within each round:\n  CPU per request: %s\n  added p50:       median %+.3f ms (range %+.3f to %+.3f; goal <= %.3f ms: %s on the median)\n",
 			c.target, ratio, c.p50Delta.median, c.p50Delta.low, c.p50Delta.high, goal, metOrNot(c.p50Delta.median <= goal)); err != nil {
 			return err
+		}
+		if c.p99Goal > 0 {
+			goal := float64(c.p99Goal) / float64(time.Millisecond)
+			if _, err := fmt.Fprintf(w, "  added p99:       median %+.3f ms (range %+.3f to %+.3f; goal <= %.3f ms: %s on the median)\n",
+				c.p99Delta.median, c.p99Delta.low, c.p99Delta.high, goal, metOrNot(c.p99Delta.median <= goal)); err != nil {
+				return err
+			}
+		}
+		if c.rssGoal > 0 {
+			goal := float64(c.rssGoal) / (1 << 20)
+			if _, err := fmt.Fprintf(w, "  resident:        median %.1f MB (range %.1f-%.1f; goal <= %.1f MB at %d requests/s: %s on the median)\n",
+				c.rss.median, c.rss.low, c.rss.high, goal, goalRSSRate, metOrNot(c.rss.median <= goal)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

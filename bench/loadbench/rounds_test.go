@@ -66,3 +66,28 @@ func TestSummarizeRounds(t *testing.T) {
 		}
 	}
 }
+
+// TestSummarizeFullGoals: over rounds, a replica's added p99 and resident memory are
+// summarized by their medians against issue 11's goals.
+func TestSummarizeFullGoals(t *testing.T) {
+	t.Parallel()
+	us := time.Microsecond
+	round := func(p99 time.Duration, rss uint64) report {
+		replica := meas(targetReplica, 540*us, p99, 10000, ok(10000), 2*time.Second)
+		replica.mem.rss = rss
+		return buildReport([]measurement{meas(targetProxy, 500*us, 2000*us, 10000, ok(10000), 2*time.Second), replica}, false)
+	}
+	s := summarize([]report{round(2300*us, 24<<20), round(2700*us, 26<<20), round(2400*us, 25<<20)})
+	var out strings.Builder
+	if err := s.write(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"added p99:       median +0.400 ms (range +0.300 to +0.700; goal <= 0.500 ms: met on the median)",
+		"resident:        median 25.0 MB (range 24.0-26.0; goal <= 25.0 MB at 1000 requests/s: met on the median)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
