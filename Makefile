@@ -23,11 +23,13 @@ run:
 build:
 	$(GO) build -o bin/llmgw ./cmd/llmgw
 
-## gateway: build bin/llmgw-gateway, the gateway-only build (serve --role gateway, usage to Kafka),
-## statically as the Dockerfile does.
-## grpcnotrace leaves out gRPC's request tracing (golang.org/x/net/trace), whose html/template
-## would make the linker keep every exported method of every type: see README, "Memory".
+# The gateway-only build's tags. grpcnotrace leaves out gRPC's request tracing
+# (golang.org/x/net/trace), whose html/template would make the linker keep every exported method
+# of every type (README, "The gateway-only build"); layering's TestGatewayOnlyBuild reads this line.
 GATEWAY_TAGS := llmgw_gateway_only,grpcnotrace
+
+## gateway: build bin/llmgw-gateway, the gateway-only build (serve --role gateway, usage to Kafka),
+## statically as the Dockerfile does
 gateway:
 	CGO_ENABLED=0 $(GO) build -tags $(GATEWAY_TAGS) -o bin/llmgw-gateway ./cmd/llmgw
 

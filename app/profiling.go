@@ -9,7 +9,7 @@ var heapProfileRate = runtime.MemProfileRate
 // profileHeap samples allocations for the heap profile with --pprof, the only way to read it,
 // and stops sampling without. Sampling costs a stack unwind per sampled allocation, and keeps
 // resident what the unwinds read: the table of sampled stacks and the function tables of the
-// binary (about 0.7 MB of a gateway replica at 1,000 requests/s; see bench/README.md).
+// binary (about 0.6 MB of a gateway replica at 1,000 requests/s; see bench/README.md).
 func profileHeap(on bool) {
 	if on {
 		runtime.MemProfileRate = heapProfileRate

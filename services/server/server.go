@@ -99,7 +99,8 @@ type Server struct {
 	opts   Options
 }
 
-// New returns a server. admin may be nil in a data-plane-only process.
+// New returns a server. admin may be nil in a data-plane-only process; the gateway-only build
+// serves none (admin.go is left out of it).
 func New(snaps *snapshot.Holder, p *pipeline.Pipeline, admin adminv1connect.AdminServiceHandler, db Pinger, logger *slog.Logger, opts Options) *Server {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 30 * time.Second
