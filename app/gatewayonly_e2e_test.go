@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"fmt"
 	"io"
 	"net/http"
@@ -136,23 +135,20 @@ func TestGatewayOnlyBuild(t *testing.T) {
 	}
 }
 
-// checkLinked reads the gateway-only binary's symbols: it links the control plane's client,
-// which a replica calls, and none of the Admin API's handlers, REST routes or client, which
-// only the full build serves or calls (services/server/admin.go, app/gitops.go).
+// checkLinked reads the gateway-only binary's symbols (go tool nm): it links the control
+// plane's client, which a replica calls, and none of the Admin API's handlers, REST routes or
+// client, which only the full build serves or calls (services/server/admin.go, app/gitops.go).
 func checkLinked(t *testing.T, bin string) {
 	t.Helper()
-	f, err := elf.Open(bin)
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("go tool nm: %v", err)
 	}
 	linked := map[string]bool{}
-	for _, s := range syms {
-		linked[s.Name] = true
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) >= 3 {
+			linked[strings.Join(f[2:], " ")] = true
+		}
 	}
 	const gen = "github.com/llmgw/llmgw/gen/go/llmgw/"
 	if want := gen + "controlplane/v1/controlplanev1connect.NewControlPlaneServiceClient"; !linked[want] {
