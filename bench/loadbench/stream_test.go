@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -190,5 +191,42 @@ func TestProxyFlushesStream(t *testing.T) {
 	rest, err := io.ReadAll(br)
 	if err != nil || string(rest) != "\ndata: [DONE]\n\n" {
 		t.Errorf("rest = %q, %v", rest, err)
+	}
+}
+
+// closedAfter is a client body the server closes once n bytes are read: a read past them fails.
+type closedAfter struct {
+	r io.Reader
+	n int
+}
+
+func (c *closedAfter) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errors.New("http: invalid Read on closed Body")
+	}
+	p = p[:min(len(p), c.n)]
+	n, err := c.r.Read(p)
+	c.n -= n
+	return n, err
+}
+
+func (c *closedAfter) Close() error { return nil }
+
+// TestDeclaredBody: the proxy's body of a declared length answers EOF after it without reading
+// the client's body again, which the server may have closed by then; a body shorter than
+// declared is an unexpected EOF.
+func TestDeclaredBody(t *testing.T) {
+	t.Parallel()
+	b := &declaredBody{ReadCloser: &closedAfter{r: strings.NewReader(`{"stream":true}`), n: 15}, left: 15}
+	got, err := io.ReadAll(b)
+	if err != nil || string(got) != `{"stream":true}` {
+		t.Fatalf("ReadAll = %q, %v", got, err)
+	}
+	if n, err := b.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Errorf("read past the declared length = %d, %v; want 0, EOF", n, err)
+	}
+	short := &declaredBody{ReadCloser: io.NopCloser(strings.NewReader("abc")), left: 5}
+	if _, err := io.ReadAll(short); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("a body shorter than declared: %v, want unexpected EOF", err)
 	}
 }
