@@ -19,7 +19,6 @@ func BenchmarkLogRecorder(b *testing.B) {
 		Attempts: []Attempt{{Target: "bench/echo", Status: "ok", HTTPStatus: 200, Latency: time.Millisecond}},
 		Status:   "ok", HTTPStatus: 200, Usage: chat.Usage{PromptTokens: 9, CompletionTokens: 9, TotalTokens: 18},
 		CostUSD: 0.0001, Priced: true, Latency: 2 * time.Millisecond, Time: time.Unix(1700000000, 0),
-		Counted: []string{"bench-user-rpm", "bench-model-tpm", "bench-all-rpd", "bench-user-daily-cost", "bench-model-monthly-tokens"},
 	}
 	for _, f := range []struct {
 		name string

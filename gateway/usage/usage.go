@@ -7,7 +7,6 @@ package usage
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strconv"
 	"time"
@@ -183,10 +182,10 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 		a = append(a, slog.Any("metadata", e.Metadata))
 	}
 	if len(e.Counted) > 0 {
-		a = append(a, slog.Any("counted", names(e.Counted)))
+		a = append(a, slog.Any("counted", e.Counted))
 	}
 	if len(e.WouldBlock) > 0 {
-		a = append(a, slog.Any("would_block", names(e.WouldBlock)))
+		a = append(a, slog.Any("would_block", e.WouldBlock))
 	}
 	a = append(a,
 		slog.String("status", e.Status),
@@ -216,33 +215,6 @@ func (r LogRecorder) Record(ctx context.Context, e *Event) {
 	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
 	rec.AddAttrs(a...)
 	_ = h.Handle(ctx, rec)
-}
-
-// names is a list of rule ids as the request log shows it: in the text format as fmt shows a
-// []string ("[a b]"), in JSON as an array, but without fmt's reflection, which cost more than
-// the rest of the line (BenchmarkLogRecorder).
-type names []string
-
-// MarshalText is the text format's value.
-func (n names) MarshalText() ([]byte, error) {
-	size := 1 + len(n)
-	for _, s := range n {
-		size += len(s)
-	}
-	b := make([]byte, 0, size)
-	b = append(b, '[')
-	for i, s := range n {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, s...)
-	}
-	return append(b, ']'), nil
-}
-
-// MarshalJSON keeps the JSON format's array.
-func (n names) MarshalJSON() ([]byte, error) {
-	return json.Marshal([]string(n))
 }
 
 // appendString appends the attribute key=v to a unless v is empty.

@@ -49,32 +49,3 @@ func TestLogRecorderLeavesOutEmptyMembers(t *testing.T) {
 		}
 	}
 }
-
-// TestNamesAsFmtShowsThem: the request log shows rule ids (counted, would_block) as it did when
-// they were a plain []string, in both formats, ids with spaces, quotes and non-ASCII included.
-func TestNamesAsFmtShowsThem(t *testing.T) {
-	for _, ids := range [][]string{
-		{"bench-user-rpm"},
-		{"bench-user-rpm", "bench-model-tpm", "bench-all-rpd"},
-		{`rule "one"`, "règle 2", "a\tb", ""},
-	} {
-		for _, format := range []string{"text", "json"} {
-			line := func(v any) string {
-				var b strings.Builder
-				h := slog.Handler(slog.NewTextHandler(&b, nil))
-				if format == "json" {
-					h = slog.NewJSONHandler(&b, nil)
-				}
-				rec := slog.NewRecord(time.Unix(1700000000, 0), slog.LevelInfo, "request", 0)
-				rec.AddAttrs(slog.Any("counted", v))
-				if err := h.Handle(context.Background(), rec); err != nil {
-					t.Fatal(err)
-				}
-				return b.String()
-			}
-			if got, want := line(names(ids)), line(ids); got != want {
-				t.Errorf("%s, %q:\n got %s\nwant %s", format, ids, got, want)
-			}
-		}
-	}
-}
