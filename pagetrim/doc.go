@@ -4,9 +4,9 @@
 // A Go binary's code, read-only data and function tables are mapped from its file. Start-up
 // touches pages across all of them (every package's init, the config load, the first
 // requests), and the kernel maps 64 KiB around each page touched, so a gateway that has
-// started holds most of its binary's code and tables resident (23 of the gateway-only build's
-// 51 MB), though a request touches a fraction of them. Executable unmaps those pages from the process; the ones still in use come back, from
-// the page cache, the next time they are touched. Nothing is copied or freed: the pages stay
+// started holds most of its binary's code and tables resident, though a request touches a
+// fraction of them. Executable unmaps those pages from the process; the ones still in use come
+// back, from the page cache, the next time they are touched. Nothing is copied or freed: the pages stay
 // in the page cache, clean, for the kernel to keep or reclaim like any other file page, and
 // the process's resident set is what it uses, not what it once used.
 //

@@ -2,7 +2,6 @@ package pagetrim
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -41,11 +40,12 @@ func executableMappings() ([]mapping, error) {
 		return nil, fmt.Errorf("pagetrim: %w", err)
 	}
 	exe = strings.TrimSuffix(exe, deleted) // replaced on disk: its mappings still hold the old file
-	data, err := os.ReadFile("/proc/self/smaps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return nil, fmt.Errorf("pagetrim: %w", err)
 	}
-	maps, err := parseSmaps(bytes.NewReader(data), exe)
+	defer f.Close()
+	maps, err := parseSmaps(f, exe)
 	if err != nil {
 		return nil, fmt.Errorf("pagetrim: /proc/self/smaps: %w", err)
 	}

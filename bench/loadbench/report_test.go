@@ -557,12 +557,18 @@ func TestFullGoalsWritten(t *testing.T) {
 	if err := r.write(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	wantAll(t, out.String(),
 		"llmgw-full vs bare proxy:\n  CPU per request: 1.20x (goal <= 0.9x: not met)\n  added p50:       +0.040 ms (goal <= 0.050 ms: met)\n  added p99:       +0.400 ms (goal <= 0.500 ms: met)\n  resident:        24.0 MB (goal <= 25.0 MB at 1000 requests/s: met)\n",
 		"llmgw-replica vs bare proxy:\n  CPU per request: 1.20x (goal <= 0.9x: not met)\n  added p50:       +0.040 ms (goal <= 0.050 ms: met)\n  added p99:       +0.600 ms (goal <= 0.500 ms: not met)\n  resident:        26.0 MB (goal <= 25.0 MB at 1000 requests/s: not met)\n",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("the report lacks\n%s\ngot:\n%s", want, out.String())
+	)
+}
+
+// wantAll fails t for each of wants that got lacks.
+func wantAll(t *testing.T, got string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("the output lacks\n%s\ngot:\n%s", want, got)
 		}
 	}
 }

@@ -60,11 +60,7 @@ func TestSummarizeRounds(t *testing.T) {
 	if err := s.write(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"median 0.90x (range 0.90-1.10x over 3 rounds; goal <= 1.3x: met on the median)", "210.0", "(200.0-300.0)"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("summary lacks %q:\n%s", want, out.String())
-		}
-	}
+	wantAll(t, out.String(), "median 0.90x (range 0.90-1.10x over 3 rounds; goal <= 1.3x: met on the median)", "210.0", "(200.0-300.0)")
 }
 
 // TestSummarizeFullGoals: over rounds, a replica's added p99 and resident memory are
@@ -82,12 +78,8 @@ func TestSummarizeFullGoals(t *testing.T) {
 	if err := s.write(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	wantAll(t, out.String(),
 		"added p99:       median +0.400 ms (range +0.300 to +0.700; goal <= 0.500 ms: met on the median)",
 		"resident:        median 25.0 MB (range 24.0-26.0; goal <= 25.0 MB at 1000 requests/s: met on the median)",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("summary lacks %q:\n%s", want, out.String())
-		}
-	}
+	)
 }

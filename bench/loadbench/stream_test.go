@@ -217,7 +217,7 @@ func (c *closedAfter) Close() error { return nil }
 // declared is an unexpected EOF.
 func TestDeclaredBody(t *testing.T) {
 	t.Parallel()
-	b := &declaredBody{ReadCloser: &closedAfter{r: strings.NewReader(`{"stream":true}`), n: 15}, left: 15}
+	b := newDeclaredBody(&closedAfter{r: strings.NewReader(`{"stream":true}`), n: 15}, 15)
 	got, err := io.ReadAll(b)
 	if err != nil || string(got) != `{"stream":true}` {
 		t.Fatalf("ReadAll = %q, %v", got, err)
@@ -225,7 +225,7 @@ func TestDeclaredBody(t *testing.T) {
 	if n, err := b.Read(make([]byte, 8)); n != 0 || err != io.EOF {
 		t.Errorf("read past the declared length = %d, %v; want 0, EOF", n, err)
 	}
-	short := &declaredBody{ReadCloser: io.NopCloser(strings.NewReader("abc")), left: 5}
+	short := newDeclaredBody(io.NopCloser(strings.NewReader("abc")), 5)
 	if _, err := io.ReadAll(short); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("a body shorter than declared: %v, want unexpected EOF", err)
 	}

@@ -170,8 +170,7 @@ func mayName(b []byte, key string) bool {
 		if j < 0 || j+1 >= len(b) {
 			return false
 		}
-		switch c := b[j+1]; {
-		case !word, c == 'u':
+		if !word || b[j+1] == 'u' {
 			return true
 		}
 		b = b[j+2:]
